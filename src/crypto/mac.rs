@@ -1,0 +1,144 @@
+//! The record MAC: a Carter–Wegman MAC built from POLYVAL and AES.
+//!
+//! ```text
+//!   tag = POLYVAL_H( file_aad ‖ [offset:u64le ‖ len:u64le] ‖ ciphertext ‖ 0-pad )
+//!         XOR AES_M( IV + offset )                      (128-bit, with carry)
+//! ```
+//!
+//! - `file_aad` is the file's 48-byte plaintext header prefix (magic, version,
+//!   kind, cipher, data-key id, IV): it binds a record to its file, so a
+//!   record copied into another file fails; `offset` binds it to its place,
+//!   so a record moved within a file fails; the length block makes the
+//!   encoding unambiguous.
+//! - `H` and `M` are derived from the data key (HKDF-SHA256, see
+//!   [`super::FileKeys`]) and independent of the CTR key.
+//! - The mask input `IV + offset` is unique per record as long as a
+//!   (key, IV, offset) is never written twice, the same invariant that CTR
+//!   needs. Under it, POLYVAL being ε-almost-XOR-universal with
+//!   ε = ⌈len/16⌉+4 / 2^128 gives forgery probability about ε per attempt
+//!   (the GCM/GCM-SIV argument); docs/crypto-threat-model.md has the rest.
+//!
+//! Why not HMAC or keyed BLAKE3: measured on the target machine, POLYVAL
+//! (CLMUL) runs at ~6 GB/s against ~1.3 GB/s (HMAC-SHA256) and ~2.9 GB/s
+//! (BLAKE3) for 4 KiB blocks, which is what lets authenticated encryption
+//! stay above half the raw AES-CTR speed.
+
+use polyval::universal_hash::UniversalHash;
+use polyval::Polyval;
+
+use super::ctr::AesKey;
+
+/// Length of a record tag in bytes.
+pub const TAG_LEN: usize = 16;
+
+/// The MAC keys of one data key.
+#[derive(Clone)]
+pub(crate) struct RecordMac {
+    hash: Polyval,
+    mask: AesKey,
+}
+
+/// POLYVAL state with one file's header already absorbed; cloned per record.
+#[derive(Clone)]
+pub(crate) struct FileMac {
+    state: Polyval,
+}
+
+impl RecordMac {
+    pub(crate) fn new(h: &[u8; 16], mask: AesKey) -> RecordMac {
+        RecordMac {
+            hash: Polyval::new(&(*h).into()),
+            mask,
+        }
+    }
+
+    /// Absorbs the file's header (exactly 48 bytes: three POLYVAL blocks).
+    pub(crate) fn for_file(&self, aad: &[u8; 48]) -> FileMac {
+        let mut state = self.hash.clone();
+        state.update_padded(aad);
+        FileMac { state }
+    }
+
+    /// The tag of `ciphertext` stored at body `offset` of the file with
+    /// initial counter `iv`.
+    pub(crate) fn tag(
+        &self,
+        file: &FileMac,
+        iv: u128,
+        offset: u64,
+        ciphertext: &[u8],
+    ) -> [u8; TAG_LEN] {
+        let mut p = file.state.clone();
+        let mut lens = [0u8; 16];
+        lens[..8].copy_from_slice(&offset.to_le_bytes());
+        lens[8..].copy_from_slice(&(ciphertext.len() as u64).to_le_bytes());
+        p.update_padded(&lens);
+        p.update_padded(ciphertext);
+        let hash = p.finalize();
+        let mut mask = iv.wrapping_add(offset as u128).to_be_bytes();
+        self.mask.encrypt_block(&mut mask);
+        let mut tag = [0u8; TAG_LEN];
+        for i in 0..TAG_LEN {
+            tag[i] = hash[i] ^ mask[i];
+        }
+        tag
+    }
+
+    /// Constant-time check of a stored tag.
+    pub(crate) fn verify(
+        &self,
+        file: &FileMac,
+        iv: u128,
+        offset: u64,
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> bool {
+        let want = self.tag(file, iv, offset, ciphertext);
+        if tag.len() != TAG_LEN {
+            return false;
+        }
+        let mut diff = 0u8;
+        for i in 0..TAG_LEN {
+            diff |= want[i] ^ tag[i];
+        }
+        diff == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keys::Cipher;
+
+    fn mac() -> RecordMac {
+        RecordMac::new(
+            &[9u8; 16],
+            AesKey::new(Cipher::Aes128Ctr, &[3u8; 16]).expect("key"),
+        )
+    }
+
+    #[test]
+    fn tag_binds_file_offset_and_content() {
+        let m = mac();
+        let f1 = m.for_file(&[1u8; 48]);
+        let f2 = m.for_file(&[2u8; 48]);
+        let ct = b"some ciphertext bytes".to_vec();
+        let t = m.tag(&f1, 100, 64, &ct);
+        assert!(m.verify(&f1, 100, 64, &ct, &t));
+        assert!(!m.verify(&f2, 100, 64, &ct, &t), "other file");
+        assert!(!m.verify(&f1, 100, 80, &ct, &t), "other offset");
+        assert!(!m.verify(&f1, 101, 64, &ct, &t), "other iv");
+        let mut bad = ct.clone();
+        bad[3] ^= 1;
+        assert!(!m.verify(&f1, 100, 64, &bad, &t), "flipped bit");
+        let mut padded = ct.clone();
+        padded.push(0);
+        assert!(
+            !m.verify(&f1, 100, 64, &padded, &t),
+            "zero padding is not free"
+        );
+        let mut t2 = t;
+        t2[0] ^= 0x80;
+        assert!(!m.verify(&f1, 100, 64, &ct, &t2), "flipped tag");
+    }
+}

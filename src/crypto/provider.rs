@@ -1,0 +1,327 @@
+//! Key providers: where store keys come from.
+//!
+//! The application hands sealdb a [`KeyProvider`] when it opens a database.
+//! The provider answers two questions: which store key should protect the
+//! key registry from now on ([`KeyProvider::active_key`]), and, for data
+//! written under an older key, "do you have the key with this id?"
+//! ([`KeyProvider::key_by_id`]).
+//!
+//! Built-in providers:
+//!
+//! | provider                   | for                                             |
+//! |----------------------------|-------------------------------------------------|
+//! | [`FileKeyProvider`]        | key files on disk, with an optional old key     |
+//! | [`MemoryKeyProvider`]      | keys the app fetched from its own vault or KMS  |
+//! | [`CallbackKeyProvider`]    | a function (the C and Python bindings use it)   |
+//! | [`UnencryptedKeyProvider`] | no encryption at all: loud, explicit, never a default |
+//!
+//! Key file format (docs/file-format.md, "Key files"): either exactly 16, 24
+//! or 32 raw bytes, or that many bytes as hex digits (32, 48 or 64 of them)
+//! optionally followed by a newline. [`generate_key_file`] writes the hex
+//! form with permissions 0600.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::keys::{decode_hex, encode_hex_secret, KeyBytes, KeyId, StoreKey};
+use crate::error::{Error, Result};
+
+/// What a provider wants new data protected with.
+pub enum ActiveStoreKey {
+    /// Encrypt under this store key.
+    Key(StoreKey),
+    /// Do not encrypt. Only [`UnencryptedKeyProvider`] answers this among the
+    /// built-in providers; custom providers must choose it explicitly.
+    DangerousPlaintext,
+}
+
+/// The source of store keys. Implementations must be cheap to call more
+/// than once (sealdb asks on open and when it re-checks rotation).
+pub trait KeyProvider: Send + Sync {
+    /// The key that should protect the key registry from now on.
+    fn active_key(&self) -> Result<ActiveStoreKey>;
+
+    /// The key with this id, if the provider has it (the active key or an
+    /// older one kept for rotation). `Ok(None)` means "not here"; sealdb then
+    /// reports [`Error::KeyUnavailable`] naming the id.
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>>;
+}
+
+impl<P: KeyProvider + ?Sized> KeyProvider for Arc<P> {
+    fn active_key(&self) -> Result<ActiveStoreKey> {
+        (**self).active_key()
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
+        (**self).key_by_id(id)
+    }
+}
+
+impl<P: KeyProvider + ?Sized> KeyProvider for Box<P> {
+    fn active_key(&self) -> Result<ActiveStoreKey> {
+        (**self).active_key()
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
+        (**self).key_by_id(id)
+    }
+}
+
+fn lookup(keys: &[&StoreKey], id: &KeyId) -> Option<StoreKey> {
+    keys.iter().find(|k| k.id() == *id).map(|k| (*k).clone())
+}
+
+/// Keys held in memory: a current key and optionally an old one.
+pub struct MemoryKeyProvider {
+    current: StoreKey,
+    old: Option<StoreKey>,
+}
+
+impl MemoryKeyProvider {
+    /// A provider with `key` (16, 24 or 32 bytes) as the active store key.
+    pub fn new(key: KeyBytes) -> Result<Self> {
+        Ok(MemoryKeyProvider {
+            current: StoreKey::new(key)?,
+            old: None,
+        })
+    }
+
+    /// Also offers `old` for data written before a rotation.
+    pub fn with_old_key(mut self, old: KeyBytes) -> Result<Self> {
+        self.old = Some(StoreKey::new(old)?);
+        Ok(self)
+    }
+
+    /// Id of the active key.
+    pub fn key_id(&self) -> KeyId {
+        self.current.id()
+    }
+}
+
+impl KeyProvider for MemoryKeyProvider {
+    fn active_key(&self) -> Result<ActiveStoreKey> {
+        Ok(ActiveStoreKey::Key(self.current.clone()))
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
+        let mut keys = vec![&self.current];
+        keys.extend(self.old.as_ref());
+        Ok(lookup(&keys, id))
+    }
+}
+
+/// Keys read from key files: the current key and, during a rotation, the
+/// old one. Files are read once, when the provider is made.
+pub struct FileKeyProvider {
+    inner: MemoryKeyProvider,
+}
+
+impl FileKeyProvider {
+    /// Reads the active store key from `path`.
+    pub fn new(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(FileKeyProvider {
+            inner: MemoryKeyProvider::new(read_key_file(path.as_ref())?)?,
+        })
+    }
+
+    /// Also reads an old key, needed to open data written before the store
+    /// key was rotated (until the registry has been re-encrypted).
+    pub fn with_old_key_file(self, path: impl AsRef<Path>) -> Result<Self> {
+        Ok(FileKeyProvider {
+            inner: self.inner.with_old_key(read_key_file(path.as_ref())?)?,
+        })
+    }
+
+    /// Id of the active key.
+    pub fn key_id(&self) -> KeyId {
+        self.inner.key_id()
+    }
+}
+
+impl KeyProvider for FileKeyProvider {
+    fn active_key(&self) -> Result<ActiveStoreKey> {
+        self.inner.active_key()
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
+        self.inner.key_by_id(id)
+    }
+}
+
+/// Reads and checks a key file (raw 16/24/32 bytes, or hex).
+pub fn read_key_file(path: &Path) -> Result<KeyBytes> {
+    let raw = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io("read key file", path, e))?);
+    parse_key_file(&raw).map_err(|reason| Error::InvalidKey {
+        reason: format!("key file {}: {reason}", path.display()),
+    })
+}
+
+fn parse_key_file(raw: &[u8]) -> std::result::Result<KeyBytes, String> {
+    if matches!(raw.len(), 16 | 24 | 32)
+        && std::str::from_utf8(raw).map_or(true, |s| decode_hex(s).is_none())
+    {
+        return Ok(KeyBytes::from_slice(raw));
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        format!(
+            "{} bytes is neither a raw key (16, 24 or 32 bytes) nor hex text",
+            raw.len()
+        )
+    })?;
+    let trimmed = text.trim_end_matches(['\n', '\r', ' ', '\t']);
+    if trimmed.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let bytes = Zeroizing::new(
+        decode_hex(trimmed)
+            .ok_or_else(|| "the file is not hex text nor a raw 16/24/32-byte key".to_string())?,
+    );
+    match bytes.len() {
+        16 | 24 | 32 => Ok(KeyBytes::new(bytes)),
+        n => Err(format!(
+            "a key must be 16, 24 or 32 bytes (32, 48 or 64 hex digits); this one is {n} bytes"
+        )),
+    }
+}
+
+/// Writes a new random key of `bits` (128, 192 or 256) to `path` as hex,
+/// readable only by the owner. Refuses to overwrite an existing file.
+/// Returns the new key's id.
+pub fn generate_key_file(path: impl AsRef<Path>, bits: u32) -> Result<KeyId> {
+    let path = path.as_ref();
+    let len = match bits {
+        128 | 192 | 256 => bits as usize / 8,
+        _ => {
+            return Err(Error::InvalidArgument {
+                what: format!("key size must be 128, 192 or 256 bits, not {bits}"),
+            })
+        }
+    };
+    let key = KeyBytes::random(len)?;
+    let mut text = encode_hex_secret(key.expose());
+    text.push('\n');
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| Error::io("create key file", path, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write key file", path, e))?;
+    Ok(KeyId::of_key(key.expose()))
+}
+
+/// No encryption: files are written in plaintext with CRC32 checksums only.
+/// Anyone with the disk can read and alter the data. Use it for tests and
+/// for data that is public anyway; switching an encrypted store to it marks
+/// its old data keys as exposed.
+pub struct UnencryptedKeyProvider {
+    old: Vec<StoreKey>,
+}
+
+impl UnencryptedKeyProvider {
+    /// A provider that turns encryption off. The name is the warning.
+    pub fn dangerous_new() -> Self {
+        UnencryptedKeyProvider { old: Vec::new() }
+    }
+
+    /// Offers an old store key, needed once to read the key registry of a
+    /// store that was encrypted before (to decrypt its old data keys).
+    pub fn with_old_key(mut self, old: KeyBytes) -> Result<Self> {
+        self.old.push(StoreKey::new(old)?);
+        Ok(self)
+    }
+}
+
+impl KeyProvider for UnencryptedKeyProvider {
+    fn active_key(&self) -> Result<ActiveStoreKey> {
+        Ok(ActiveStoreKey::DangerousPlaintext)
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
+        Ok(lookup(&self.old.iter().collect::<Vec<_>>(), id))
+    }
+}
+
+/// What a [`CallbackKeyProvider`]'s function is asked for.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyRequest<'a> {
+    /// The active store key.
+    Active,
+    /// The key with this id.
+    ById(&'a KeyId),
+}
+
+type KeyCallback =
+    dyn Fn(KeyRequest<'_>) -> std::result::Result<Option<KeyBytes>, String> + Send + Sync;
+
+/// Keys from a function: for a KMS client, or for the C and Python
+/// bindings. The function returns the key bytes, `Ok(None)` when it does not
+/// have the key, or an error message. Returning `None` for the active key
+/// is an error, never plaintext.
+pub struct CallbackKeyProvider {
+    f: Box<KeyCallback>,
+}
+
+impl CallbackKeyProvider {
+    /// Wraps `f`.
+    pub fn new<F>(f: F) -> Self
+    where
+        F: Fn(KeyRequest<'_>) -> std::result::Result<Option<KeyBytes>, String>
+            + Send
+            + Sync
+            + 'static,
+    {
+        CallbackKeyProvider { f: Box::new(f) }
+    }
+
+    fn call(&self, req: KeyRequest<'_>) -> Result<Option<StoreKey>> {
+        match (self.f)(req) {
+            Ok(Some(bytes)) => StoreKey::new(bytes).map(Some),
+            Ok(None) => Ok(None),
+            Err(message) => Err(Error::KeyProvider { message }),
+        }
+    }
+}
+
+impl KeyProvider for CallbackKeyProvider {
+    fn active_key(&self) -> Result<ActiveStoreKey> {
+        match self.call(KeyRequest::Active)? {
+            Some(k) => Ok(ActiveStoreKey::Key(k)),
+            None => Err(Error::KeyProvider {
+                message: "the key callback returned no active key".into(),
+            }),
+        }
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
+        let key = self.call(KeyRequest::ById(id))?;
+        // A callback that answers with some other key is treated as "not found".
+        Ok(key.filter(|k| k.id() == *id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_forms() {
+        assert_eq!(parse_key_file(&[7u8; 16]).map(|k| k.len()), Ok(16));
+        assert_eq!(parse_key_file(&[7u8; 32]).map(|k| k.len()), Ok(32));
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+        assert_eq!(parse_key_file(hex.as_bytes()).map(|k| k.len()), Ok(32));
+        assert!(parse_key_file(b"").is_err());
+        assert!(parse_key_file(&[1u8; 20]).is_err());
+        assert!(parse_key_file(b"0011").is_err());
+        assert!(parse_key_file(b"not hex at all, not a key").is_err());
+    }
+
+    #[test]
+    fn callback_none_for_active_is_an_error_not_plaintext() {
+        let p = CallbackKeyProvider::new(|_| Ok(None));
+        assert!(matches!(p.active_key(), Err(Error::KeyProvider { .. })));
+    }
+}

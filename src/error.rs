@@ -1,0 +1,220 @@
+//! The one public error type of sealdb.
+//!
+//! Every fallible function in the crate returns [`Result`]. The variants say
+//! *what kind* of thing went wrong so that callers can react (retry, ask for
+//! another key, restore a backup) without parsing messages; [`Error::code`]
+//! gives a stable number for the C ABI and Python, grouped by area:
+//!
+//! ```text
+//!   1xx  I/O and the file system        4xx  state of the database
+//!   2xx  corruption and authentication  5xx  caller mistakes
+//!   3xx  keys and key providers
+//! ```
+//!
+//! Invariants: no variant ever carries key bytes, and decryption or
+//! authentication failures are opaque (they say where, never why in terms of
+//! the cryptography), so an error message can be logged safely.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::crypto::KeyId;
+
+/// Result alias used throughout sealdb.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in sealdb.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O call failed (including "disk full").
+    #[error("I/O error while trying to {op} {}: {source}", path.display())]
+    Io {
+        /// What was being attempted ("open", "write", "fsync", ...).
+        op: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file's bytes do not have the structure sealdb wrote: a bad magic
+    /// number, a checksum mismatch, an impossible length.
+    #[error("corruption in {} at offset {offset}: {what}", file.display())]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset in the file where the damage was detected.
+        offset: u64,
+        /// What was wrong.
+        what: String,
+    },
+
+    /// A file ends before a structure it announces: a truncated file or the
+    /// torn tail of a log that was being appended when the machine stopped.
+    #[error("{} is truncated: {needed} bytes needed at offset {offset}, file has {len}", file.display())]
+    Truncated {
+        /// The short file.
+        file: PathBuf,
+        /// Where the structure that does not fit starts.
+        offset: u64,
+        /// How many bytes that structure needs.
+        needed: u64,
+        /// The file's length.
+        len: u64,
+    },
+
+    /// A block's authentication tag did not verify: the data was altered,
+    /// moved from another file or offset, or was written under another key.
+    /// Deliberately says nothing more.
+    #[error("authentication failed in {} at offset {offset}: the data was altered, moved, or written under a different key", file.display())]
+    Authentication {
+        /// The file whose block failed to authenticate.
+        file: PathBuf,
+        /// Byte offset of that block.
+        offset: u64,
+    },
+
+    /// The key provider does not have the store key with this id (a wrong
+    /// or missing key file, or an old key not supplied after rotation).
+    #[error("store key {key_id} is not available from the key provider (wrong key, or an old key that was not supplied)")]
+    KeyUnavailable {
+        /// Id of the missing key (derived from its bytes; not secret).
+        key_id: KeyId,
+    },
+
+    /// A file is encrypted under a data key the key registry does not hold.
+    #[error("data key {key_id} needed by {} is not in the key registry", file.display())]
+    DataKeyUnknown {
+        /// Id of the data key named in the file's header.
+        key_id: KeyId,
+        /// The file that needs it.
+        file: PathBuf,
+    },
+
+    /// Key material is malformed (wrong length, bad encoding, unreadable).
+    #[error("invalid key: {reason}")]
+    InvalidKey {
+        /// What is wrong with it (never the key bytes).
+        reason: String,
+    },
+
+    /// An application-supplied key provider reported a failure.
+    #[error("key provider failed: {message}")]
+    KeyProvider {
+        /// The provider's own message.
+        message: String,
+    },
+
+    /// The database refuses writes after an earlier failure it cannot
+    /// recover from in-process (a failed fsync, a panicked background
+    /// thread). Reopen to recover.
+    #[error("the database is poisoned by an earlier failure ({reason}); reopen it")]
+    Poisoned {
+        /// The failure that poisoned it.
+        reason: String,
+    },
+
+    /// A caller passed an argument that can never work.
+    #[error("invalid argument: {what}")]
+    InvalidArgument {
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// Stable numeric error codes, for the C ABI and Python. Frozen: a number
+/// once published never changes meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// [`Error::Io`].
+    Io = 100,
+    /// [`Error::Corruption`].
+    Corruption = 200,
+    /// [`Error::Truncated`].
+    Truncated = 201,
+    /// [`Error::Authentication`].
+    Authentication = 210,
+    /// [`Error::KeyUnavailable`].
+    KeyUnavailable = 300,
+    /// [`Error::DataKeyUnknown`].
+    DataKeyUnknown = 301,
+    /// [`Error::InvalidKey`].
+    InvalidKey = 302,
+    /// [`Error::KeyProvider`].
+    KeyProvider = 303,
+    /// [`Error::Poisoned`].
+    Poisoned = 400,
+    /// [`Error::InvalidArgument`].
+    InvalidArgument = 500,
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", *self as u32)
+    }
+}
+
+impl Error {
+    /// The stable numeric code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Io { .. } => ErrorCode::Io,
+            Error::Corruption { .. } => ErrorCode::Corruption,
+            Error::Truncated { .. } => ErrorCode::Truncated,
+            Error::Authentication { .. } => ErrorCode::Authentication,
+            Error::KeyUnavailable { .. } => ErrorCode::KeyUnavailable,
+            Error::DataKeyUnknown { .. } => ErrorCode::DataKeyUnknown,
+            Error::InvalidKey { .. } => ErrorCode::InvalidKey,
+            Error::KeyProvider { .. } => ErrorCode::KeyProvider,
+            Error::Poisoned { .. } => ErrorCode::Poisoned,
+            Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+        }
+    }
+
+    /// Whether trying the same operation again can succeed without anyone
+    /// changing anything (interrupted or would-block I/O). Corruption, key
+    /// and authentication errors are never retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether this error means stored data is damaged or was tampered with.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Error::Corruption { .. } | Error::Truncated { .. } | Error::Authentication { .. }
+        )
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corruption(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        what: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            what: what.into(),
+        }
+    }
+}

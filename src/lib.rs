@@ -1,0 +1,37 @@
+//! # sealdb
+//!
+//! An embeddable SQL database whose every file on disk is encrypted and
+//! authenticated. This crate is built in layers; each imports only the layers
+//! below it (see DESIGN.md):
+//!
+//! ```text
+//!   vfs      every file the database writes: sealed (encrypted, authenticated),
+//!            fsynced; the key registry; encryption status
+//!   crypto   key providers, store keys, data keys, AES-CTR, the record MAC
+//! ```
+//!
+//! Reading order: [`crypto::keys`] → [`crypto::provider`] → [`crypto::ctr`]
+//! → [`crypto::mac`] → [`crypto::registry`] → [`vfs`] (the traits) →
+//! [`vfs::sealed`] (one file) → [`vfs::sealed_dir`] (a directory of them).
+//!
+//! The path of one record to disk: a caller asks [`vfs::SealedDir`] for a
+//! new file; it takes the active data key from the registry and writes the
+//! plaintext header with a fresh random IV; [`vfs::SealedWriter`] frames the
+//! payload with its length and CRC32, XORs it with the AES-CTR keystream at
+//! its body offset, appends the POLYVAL tag over (header, offset,
+//! ciphertext), and hands the bytes to the [`vfs::Vfs`]. Reading runs the
+//! same path backwards, checking the tag before decrypting.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod crypto;
+pub mod error;
+pub mod vfs;
+
+pub use crypto::{
+    ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
+    KeyRequest, MemoryKeyProvider, StoreKey, UnencryptedKeyProvider,
+};
+pub use error::{Error, ErrorCode, Result};

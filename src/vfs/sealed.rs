@@ -1,0 +1,508 @@
+//! Sealed files: a plaintext header, then a body of authenticated records,
+//! encrypted with AES-CTR addressed by byte offset.
+//!
+//! ```text
+//!   file   ┌──────────── header (64 bytes, plaintext) ────────────┐
+//!          │ magic[8] ver u16 kind u8 cipher u8 rsvd[4]           │
+//!          │ data-key id[16]  IV[16]  crc32(bytes 0..48) u32 rsvd[12] │
+//!          ├──────────── body (offsets below are body offsets) ───┤
+//!          │ record │ record │ record │ ...                        │
+//!          └──────────────────────────────────────────────────────┘
+//!   record   CTR@o( len u32 | crc32(len) u32 | payload | crc32(payload) u32 ) ‖ tag[16]
+//! ```
+//!
+//! - The body keystream starts at body offset 0 with counter = IV; any byte
+//!   range can be decrypted alone ([`SealedReader::read_raw`]).
+//! - The CRCs are inside the encryption (a CRC of plaintext in the clear
+//!   would leak it). The tag (absent for plaintext files) covers the header,
+//!   the record's offset and its ciphertext: see `crypto::mac`.
+//! - `crc32(len)` lets a reader tell a damaged length field (corruption)
+//!   from a record cut short by the end of the file (a torn tail).
+//! - Writers only append; a writer whose write failed refuses further writes,
+//!   because retrying at the same offset would reuse keystream.
+//!
+//! Full byte-level spec: docs/file-format.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::crypto::keys::fill_random;
+use crate::crypto::mac::{FileMac, TAG_LEN};
+use crate::crypto::{Cipher, FileKeys, KeyId};
+use crate::error::{Error, Result};
+
+use super::{ReadFile, WriteFile};
+
+/// Length of the plaintext file header.
+pub const HEADER_LEN: u64 = 64;
+/// The first 8 bytes of every sealdb file.
+pub const MAGIC: [u8; 8] = *b"\x89SEALDB\n";
+/// The format version this code writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Largest record payload (1 GiB): anything longer is corruption.
+pub const MAX_RECORD: usize = 1 << 30;
+/// Bytes a record adds to its payload besides the tag.
+pub const RECORD_OVERHEAD: usize = 12;
+
+/// What a file is for. The numbers are the on-disk encoding (frozen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// The data-key registry (encrypted under the store key).
+    KeyRegistry = 1,
+    /// A write-ahead log segment.
+    Wal = 2,
+    /// A sorted table.
+    Sstable = 3,
+    /// The manifest (log of the live file set).
+    Manifest = 4,
+    /// The audit log.
+    AuditLog = 5,
+    /// A backup.
+    Backup = 6,
+    /// A temporary or spill file.
+    Temp = 7,
+}
+
+impl FileKind {
+    /// Decodes the on-disk byte.
+    pub fn from_u8(b: u8) -> Option<FileKind> {
+        Some(match b {
+            1 => FileKind::KeyRegistry,
+            2 => FileKind::Wal,
+            3 => FileKind::Sstable,
+            4 => FileKind::Manifest,
+            5 => FileKind::AuditLog,
+            6 => FileKind::Backup,
+            7 => FileKind::Temp,
+            _ => return None,
+        })
+    }
+}
+
+/// The plaintext header of a sealed file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileHeader {
+    /// What the file is for.
+    pub kind: FileKind,
+    /// How its body is encrypted.
+    pub cipher: Cipher,
+    /// The key its body is encrypted under (plaintext id if none).
+    pub key_id: KeyId,
+    /// The initial counter, random per file; also the file's identity.
+    pub iv: u128,
+}
+
+impl FileHeader {
+    /// The 64 header bytes.
+    pub fn encode(&self) -> [u8; HEADER_LEN as usize] {
+        let mut h = [0u8; HEADER_LEN as usize];
+        h[..8].copy_from_slice(&MAGIC);
+        h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        h[10] = self.kind as u8;
+        h[11] = self.cipher as u8;
+        h[16..32].copy_from_slice(self.key_id.as_bytes());
+        h[32..48].copy_from_slice(&self.iv.to_be_bytes());
+        let crc = crc32fast::hash(&h[..48]);
+        h[48..52].copy_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    /// Parses and checks header bytes; `file` names the file in errors.
+    pub fn decode(h: &[u8], file: &Path) -> Result<FileHeader> {
+        let bad = |what: &str| Error::corruption(file, 0, what);
+        if h.len() < HEADER_LEN as usize {
+            return Err(Error::Truncated {
+                file: file.to_path_buf(),
+                offset: 0,
+                needed: HEADER_LEN,
+                len: h.len() as u64,
+            });
+        }
+        if h[..8] != MAGIC {
+            return Err(bad("not a sealdb file (bad magic number)"));
+        }
+        let crc = u32::from_le_bytes([h[48], h[49], h[50], h[51]]);
+        if crc != crc32fast::hash(&h[..48]) {
+            return Err(bad("file header checksum mismatch"));
+        }
+        let version = u16::from_le_bytes([h[8], h[9]]);
+        if version != FORMAT_VERSION {
+            return Err(bad(&format!("unsupported file format version {version}")));
+        }
+        let kind = FileKind::from_u8(h[10]).ok_or_else(|| bad("unknown file kind"))?;
+        let cipher = Cipher::from_u8(h[11]).ok_or_else(|| bad("unknown cipher"))?;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&h[16..32]);
+        let key_id = KeyId::from_bytes(id);
+        if cipher.is_encrypted() == key_id.is_plaintext() {
+            return Err(bad("cipher and key id disagree"));
+        }
+        let mut iv = [0u8; 16];
+        iv.copy_from_slice(&h[32..48]);
+        Ok(FileHeader {
+            kind,
+            cipher,
+            key_id,
+            iv: u128::from_be_bytes(iv),
+        })
+    }
+
+    fn aad(&self) -> [u8; 48] {
+        let mut a = [0u8; 48];
+        a.copy_from_slice(&self.encode()[..48]);
+        a
+    }
+}
+
+/// Per-file crypto state shared by writer and reader.
+#[derive(Clone)]
+struct Seal {
+    keys: Arc<FileKeys>,
+    mac: FileMac,
+}
+
+impl Seal {
+    fn new(header: &FileHeader, keys: Arc<FileKeys>) -> Seal {
+        let mac = keys.file_mac(&header.aad());
+        Seal { keys, mac }
+    }
+}
+
+/// Writes a new sealed file, record by record. Records are buffered and
+/// reach the file on [`SealedWriter::flush`] or [`SealedWriter::sync`] (or
+/// when the buffer grows past 256 KiB).
+pub struct SealedWriter {
+    file: Box<dyn WriteFile>,
+    path: PathBuf,
+    header: FileHeader,
+    seal: Option<Seal>,
+    /// Body offset of the next record (records buffered included).
+    pos: u64,
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+const FLUSH_AT: usize = 256 * 1024;
+
+impl SealedWriter {
+    /// Starts a sealed file in `file` (which must be empty): writes its
+    /// header with a fresh random IV. `keys` is `None` for plaintext.
+    pub(crate) fn create(
+        mut file: Box<dyn WriteFile>,
+        path: PathBuf,
+        kind: FileKind,
+        keys: Option<Arc<FileKeys>>,
+    ) -> Result<SealedWriter> {
+        if !file.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: format!(
+                    "{} is not empty; sealed files are written once",
+                    path.display()
+                ),
+            });
+        }
+        let mut iv = [0u8; 16];
+        fill_random(&mut iv)?;
+        let header = FileHeader {
+            kind,
+            cipher: keys.as_ref().map_or(Cipher::Plaintext, |k| k.cipher()),
+            key_id: keys.as_ref().map_or(KeyId::PLAINTEXT, |k| k.id()),
+            iv: u128::from_be_bytes(iv),
+        };
+        let seal = keys.map(|k| Seal::new(&header, k));
+        file.append(&header.encode())?;
+        Ok(SealedWriter {
+            file,
+            path,
+            header,
+            seal,
+            pos: 0,
+            buf: Vec::with_capacity(64 * 1024),
+            failed: false,
+        })
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Body offset where the next record will start (= body length so far).
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Bytes on disk a record with `payload_len` bytes of payload takes.
+    pub fn record_len(&self, payload_len: usize) -> u64 {
+        (RECORD_OVERHEAD + payload_len + if self.seal.is_some() { TAG_LEN } else { 0 }) as u64
+    }
+
+    /// Appends one record; returns its body offset.
+    pub fn append_record(&mut self, payload: &[u8]) -> Result<u64> {
+        self.check()?;
+        if payload.len() > MAX_RECORD {
+            return Err(Error::InvalidArgument {
+                what: format!("record of {} bytes exceeds the 1 GiB limit", payload.len()),
+            });
+        }
+        let offset = self.pos;
+        let start = self.buf.len();
+        let len = (payload.len() as u32).to_le_bytes();
+        self.buf.extend_from_slice(&len);
+        self.buf
+            .extend_from_slice(&crc32fast::hash(&len).to_le_bytes());
+        self.buf.extend_from_slice(payload);
+        self.buf
+            .extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        if let Some(seal) = &self.seal {
+            let frame = &mut self.buf[start..];
+            seal.keys.apply_keystream(self.header.iv, offset, frame);
+            let tag = seal.keys.tag(&seal.mac, self.header.iv, offset, frame);
+            self.buf.extend_from_slice(&tag);
+        }
+        self.pos += (self.buf.len() - start) as u64;
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(offset)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::Poisoned {
+                reason: format!("an earlier write to {} failed", self.path.display()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes buffered records to the file (not yet durable).
+    pub fn flush(&mut self) -> Result<()> {
+        self.check()?;
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        match self.file.append(&self.buf) {
+            Ok(()) => {
+                self.buf.clear();
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes buffered records and makes the whole file durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        self.file.sync().inspect_err(|_| self.failed = true)
+    }
+}
+
+/// Reads a sealed file: checks its header, then verifies every record read.
+pub struct SealedReader {
+    file: Arc<dyn ReadFile>,
+    path: PathBuf,
+    header: FileHeader,
+    seal: Option<Seal>,
+    body_len: u64,
+}
+
+impl SealedReader {
+    /// Reads the header of `file` (at `path`) and checks its kind; `keys`
+    /// resolves the data key named in the header.
+    pub(crate) fn open(
+        file: Arc<dyn ReadFile>,
+        path: PathBuf,
+        kind: FileKind,
+        keys: impl FnOnce(&FileHeader) -> Result<Option<Arc<FileKeys>>>,
+    ) -> Result<SealedReader> {
+        let len = file.len();
+        if len < HEADER_LEN {
+            return Err(Error::Truncated {
+                file: path,
+                offset: 0,
+                needed: HEADER_LEN,
+                len,
+            });
+        }
+        let mut h = [0u8; HEADER_LEN as usize];
+        file.read_exact_at(0, &mut h)?;
+        let header = FileHeader::decode(&h, &path)?;
+        if header.kind != kind {
+            return Err(Error::corruption(
+                &path,
+                10,
+                format!("expected a {kind:?} file, found {:?}", header.kind),
+            ));
+        }
+        let seal = match keys(&header)? {
+            Some(k) if k.id() == header.key_id && k.cipher() == header.cipher => {
+                Some(Seal::new(&header, k))
+            }
+            None if !header.cipher.is_encrypted() => None,
+            _ => {
+                return Err(Error::corruption(
+                    &path,
+                    11,
+                    "header names a key that does not fit its cipher",
+                ));
+            }
+        };
+        Ok(SealedReader {
+            file,
+            path,
+            header,
+            seal,
+            body_len: len - HEADER_LEN,
+        })
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Length of the body in bytes.
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    fn truncated(&self, offset: u64, needed: u64) -> Error {
+        Error::Truncated {
+            file: self.path.clone(),
+            offset: HEADER_LEN + offset,
+            needed,
+            len: HEADER_LEN + self.body_len,
+        }
+    }
+
+    /// Reads and verifies the record at body `offset`. Returns its payload
+    /// and the offset of the next record, or `None` exactly at the end of
+    /// the body. A record cut short by the end of the file gives
+    /// [`Error::Truncated`]; damage gives [`Error::Corruption`] or
+    /// [`Error::Authentication`].
+    pub fn read_record(&self, offset: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        if offset == self.body_len {
+            return Ok(None);
+        }
+        let tag_len = if self.seal.is_some() { TAG_LEN } else { 0 };
+        if offset.saturating_add(8) > self.body_len {
+            return Err(self.truncated(offset, 8));
+        }
+        let mut head = [0u8; 8];
+        self.file.read_exact_at(HEADER_LEN + offset, &mut head)?;
+        if let Some(seal) = &self.seal {
+            seal.keys.apply_keystream(self.header.iv, offset, &mut head);
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let len_crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if crc32fast::hash(&head[..4]) != len_crc || len as usize > MAX_RECORD {
+            return Err(Error::corruption(
+                &self.path,
+                HEADER_LEN + offset,
+                "record length is damaged",
+            ));
+        }
+        let total = (RECORD_OVERHEAD + len as usize + tag_len) as u64;
+        if offset + total > self.body_len {
+            return Err(self.truncated(offset, total));
+        }
+        let mut buf = vec![0u8; total as usize];
+        self.file.read_exact_at(HEADER_LEN + offset, &mut buf)?;
+        let frame_len = total as usize - tag_len;
+        if let Some(seal) = &self.seal {
+            let (frame, tag) = buf.split_at_mut(frame_len);
+            if !seal
+                .keys
+                .verify(&seal.mac, self.header.iv, offset, frame, tag)
+            {
+                return Err(Error::Authentication {
+                    file: self.path.clone(),
+                    offset: HEADER_LEN + offset,
+                });
+            }
+            seal.keys.apply_keystream(self.header.iv, offset, frame);
+        }
+        let body = &buf[8..frame_len - 4];
+        let crc = u32::from_le_bytes([
+            buf[frame_len - 4],
+            buf[frame_len - 3],
+            buf[frame_len - 2],
+            buf[frame_len - 1],
+        ]);
+        if crc32fast::hash(body) != crc {
+            return Err(Error::corruption(
+                &self.path,
+                HEADER_LEN + offset,
+                "record checksum mismatch",
+            ));
+        }
+        buf.truncate(frame_len - 4);
+        buf.drain(..8);
+        Ok(Some((buf, offset + total)))
+    }
+
+    /// Decrypts `buf.len()` body bytes at `offset` without verifying them
+    /// (the raw keystream view; records are what carry integrity).
+    pub fn read_raw(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        if offset.saturating_add(buf.len() as u64) > self.body_len {
+            return Err(self.truncated(offset, buf.len() as u64));
+        }
+        self.file.read_exact_at(HEADER_LEN + offset, buf)?;
+        if let Some(seal) = &self.seal {
+            seal.keys.apply_keystream(self.header.iv, offset, buf);
+        }
+        Ok(())
+    }
+
+    /// Iterates over the records from the start of the body.
+    pub fn records(&self) -> Records<'_> {
+        Records {
+            reader: self,
+            offset: Some(0),
+        }
+    }
+}
+
+/// Iterator over a file's records: `(body offset, payload)`; stops after the
+/// first error.
+pub struct Records<'a> {
+    reader: &'a SealedReader,
+    offset: Option<u64>,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<(u64, Vec<u8>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let at = self.offset?;
+        match self.reader.read_record(at) {
+            Ok(Some((payload, next))) => {
+                self.offset = Some(next);
+                Some(Ok((at, payload)))
+            }
+            Ok(None) => {
+                self.offset = None;
+                None
+            }
+            Err(e) => {
+                self.offset = None;
+                Some(Err(e))
+            }
+        }
+    }
+}
