@@ -107,6 +107,15 @@ pub enum Error {
         message: String,
     },
 
+    /// An encryption key was supplied but the store is unencrypted (or its
+    /// key registry was replaced by an unencrypted one). Encrypting an
+    /// existing plaintext store must be asked for explicitly.
+    #[error("the store at {} is unencrypted but a key was supplied; set KeyOptions::migrate_from_plaintext to encrypt it (if you did not expect a plaintext store, its key registry may have been replaced)", path.display())]
+    PlaintextStore {
+        /// The store directory.
+        path: PathBuf,
+    },
+
     /// The database refuses writes after an earlier failure it cannot
     /// recover from in-process (a failed fsync, a panicked background
     /// thread). Reopen to recover.
@@ -114,6 +123,21 @@ pub enum Error {
     Poisoned {
         /// The failure that poisoned it.
         reason: String,
+    },
+
+    /// Another process (or another open handle in this one) has the store
+    /// open: its lock file is held.
+    #[error("the store at {} is already open elsewhere (lock file held)", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// The directory exists, holds files, and is not a sealdb store.
+    #[error("{} is not a sealdb store (it holds other files); refusing to create one there", path.display())]
+    NotAStore {
+        /// The directory.
+        path: PathBuf,
     },
 
     /// A caller passed an argument that can never work.
@@ -146,8 +170,14 @@ pub enum ErrorCode {
     InvalidKey = 302,
     /// [`Error::KeyProvider`].
     KeyProvider = 303,
+    /// [`Error::PlaintextStore`].
+    PlaintextStore = 304,
     /// [`Error::Poisoned`].
     Poisoned = 400,
+    /// [`Error::Locked`].
+    Locked = 401,
+    /// [`Error::NotAStore`].
+    NotAStore = 402,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
 }
@@ -170,7 +200,10 @@ impl Error {
             Error::DataKeyUnknown { .. } => ErrorCode::DataKeyUnknown,
             Error::InvalidKey { .. } => ErrorCode::InvalidKey,
             Error::KeyProvider { .. } => ErrorCode::KeyProvider,
+            Error::PlaintextStore { .. } => ErrorCode::PlaintextStore,
             Error::Poisoned { .. } => ErrorCode::Poisoned,
+            Error::Locked { .. } => ErrorCode::Locked,
+            Error::NotAStore { .. } => ErrorCode::NotAStore,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
         }
     }

@@ -5,6 +5,8 @@
 //! below it (see DESIGN.md):
 //!
 //! ```text
+//!   storage  an LSM tree: WAL with group commit, memtable, SSTables,
+//!            manifest, leveled compaction, snapshots, iterators
 //!   vfs      every file the database writes: sealed (encrypted, authenticated),
 //!            fsynced; the key registry; encryption status
 //!   crypto   key providers, store keys, data keys, AES-CTR, the record MAC
@@ -28,6 +30,7 @@
 
 pub mod crypto;
 pub mod error;
+pub mod storage;
 pub mod vfs;
 
 pub use crypto::{

@@ -241,8 +241,9 @@ impl StoreKey {
 }
 
 /// Decodes lowercase or uppercase hex; `None` on any other character or an
-/// odd length.
-pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+/// odd length. The output is zeroizing (it may be key material) and
+/// allocated once at its final size, so no outgrown copy is left behind.
+pub(crate) fn decode_hex(s: &str) -> Option<Zeroizing<Vec<u8>>> {
     let s = s.as_bytes();
     if s.len() % 2 != 0 {
         return None;
@@ -255,9 +256,11 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
             _ => None,
         }
     }
-    s.chunks(2)
-        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
-        .collect()
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len() / 2));
+    for p in s.chunks(2) {
+        out.push(nib(p[0])? << 4 | nib(p[1])?);
+    }
+    Some(out)
 }
 
 /// Encodes bytes as lowercase hex into a zeroizing string (used for keys).
@@ -300,8 +303,8 @@ mod tests {
         let bytes = [0u8, 1, 0xab, 0xff];
         let s = encode_hex_secret(&bytes);
         assert_eq!(&*s, "0001abff");
-        assert_eq!(decode_hex(&s), Some(bytes.to_vec()));
-        assert_eq!(decode_hex("0g"), None);
-        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex(&s).map(|v| v.to_vec()), Some(bytes.to_vec()));
+        assert!(decode_hex("0g").is_none());
+        assert!(decode_hex("abc").is_none());
     }
 }

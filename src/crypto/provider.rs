@@ -156,25 +156,23 @@ pub fn read_key_file(path: &Path) -> Result<KeyBytes> {
 }
 
 fn parse_key_file(raw: &[u8]) -> std::result::Result<KeyBytes, String> {
-    if matches!(raw.len(), 16 | 24 | 32)
-        && std::str::from_utf8(raw).map_or(true, |s| decode_hex(s).is_none())
-    {
-        return Ok(KeyBytes::from_slice(raw));
+    // Text made only of hex digits (plus trailing whitespace) is hex, whatever
+    // its length; anything else must be a raw key of exactly 16/24/32 bytes.
+    let text = std::str::from_utf8(raw).ok().map(|t| t.trim_end_matches(['\n', '\r', ' ', '\t']));
+    let is_hex_text = text.is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !is_hex_text {
+        if raw.is_empty() || text == Some("") {
+            return Err("the file is empty".into());
+        }
+        return match raw.len() {
+            16 | 24 | 32 => Ok(KeyBytes::from_slice(raw)),
+            n => Err(format!(
+                "{n} bytes is neither a raw key (16, 24 or 32 bytes) nor hex text (32, 48 or 64 hex digits)"
+            )),
+        };
     }
-    let text = std::str::from_utf8(raw).map_err(|_| {
-        format!(
-            "{} bytes is neither a raw key (16, 24 or 32 bytes) nor hex text",
-            raw.len()
-        )
-    })?;
-    let trimmed = text.trim_end_matches(['\n', '\r', ' ', '\t']);
-    if trimmed.is_empty() {
-        return Err("the file is empty".into());
-    }
-    let bytes = Zeroizing::new(
-        decode_hex(trimmed)
-            .ok_or_else(|| "the file is not hex text nor a raw 16/24/32-byte key".to_string())?,
-    );
+    let digits = text.unwrap_or_default();
+    let bytes = decode_hex(digits).ok_or_else(|| format!("{} hex digits is an odd number", digits.len()))?;
     match bytes.len() {
         16 | 24 | 32 => Ok(KeyBytes::new(bytes)),
         n => Err(format!(
@@ -212,6 +210,17 @@ pub fn generate_key_file(path: impl AsRef<Path>, bits: u32) -> Result<KeyId> {
     f.write_all(text.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io("write key file", path, e))?;
+    // Make the new name durable too: a key lost in a crash loses the data.
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("fsync directory of key file", parent, e))?;
+    }
     Ok(KeyId::of_key(key.expose()))
 }
 
@@ -316,6 +325,11 @@ mod tests {
         assert!(parse_key_file(b"").is_err());
         assert!(parse_key_file(&[1u8; 20]).is_err());
         assert!(parse_key_file(b"0011").is_err());
+        // 31 hex digits and a newline is 32 bytes, but it is (bad) hex, not a raw key.
+        let mut odd = vec![b'a'; 31];
+        odd.push(b'\n');
+        assert!(parse_key_file(&odd).is_err());
+        assert!(parse_key_file(b"\n\n").is_err());
         assert!(parse_key_file(b"not hex at all, not a key").is_err());
     }
 

@@ -13,12 +13,16 @@
 //!   data key as *exposed*: from then on the registry, and so those keys, are
 //!   stored unencrypted;
 //! - old data keys are kept as long as some file may use them; only
-//!   [`DataKeyRegistry::retain`] removes keys, given the set still in use.
+//!   [`DataKeyRegistry::retain`] removes keys, given the set still in use;
+//! - the registry remembers whether plaintext files may exist (the store was
+//!   plaintext at some point and not every such file has been rewritten);
+//!   while it says no, a file whose header claims "plaintext" is a forgery.
 //!
 //! Encoding (little-endian, inside one sealed record; version frozen at 1):
 //!
 //! ```text
-//!   u32 version | [16] store key id | [16] active data key id | u32 count
+//!   u32 version | u32 flags (bit 0: plaintext files may exist)
+//!   | [16] store key id | [16] active data key id | u32 count
 //!   count × ( [16] id | u8 cipher | u64 created (unix s) | [16] store key id
 //!             | u8 flags (bit 0: exposed) | u8 len | len × key byte )
 //! ```
@@ -62,6 +66,7 @@ struct Entry {
 pub struct DataKeyRegistry {
     store_key_id: KeyId,
     active: KeyId,
+    plaintext_ok: bool,
     entries: BTreeMap<KeyId, Entry>,
 }
 
@@ -72,6 +77,7 @@ impl DataKeyRegistry {
         DataKeyRegistry {
             store_key_id: KeyId::PLAINTEXT,
             active: KeyId::PLAINTEXT,
+            plaintext_ok: false,
             entries: BTreeMap::new(),
         }
     }
@@ -84,6 +90,11 @@ impl DataKeyRegistry {
     /// Id of the active data key (plaintext id if new files are unencrypted).
     pub fn active_id(&self) -> KeyId {
         self.active
+    }
+
+    /// Whether plaintext files may legitimately exist in the store.
+    pub fn plaintext_files_allowed(&self) -> bool {
+        self.plaintext_ok
     }
 
     /// Facts about every data key, oldest id order.
@@ -132,7 +143,9 @@ impl DataKeyRegistry {
                 Ok(changed)
             }
             ActiveStoreKey::DangerousPlaintext => {
-                let mut changed = !self.store_key_id.is_plaintext() || !self.active.is_plaintext();
+                let mut changed =
+                    !self.store_key_id.is_plaintext() || !self.active.is_plaintext() || !self.plaintext_ok;
+                self.plaintext_ok = true;
                 for e in self.entries.values_mut() {
                     changed |= !e.info.exposed;
                     e.info.exposed = true;
@@ -173,6 +186,7 @@ impl DataKeyRegistry {
     pub(crate) fn encode(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(44 + self.entries.len() * 80));
         out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&u32::from(self.plaintext_ok).to_le_bytes());
         out.extend_from_slice(self.store_key_id.as_bytes());
         out.extend_from_slice(self.active.as_bytes());
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
@@ -195,6 +209,7 @@ impl DataKeyRegistry {
         if version != VERSION {
             return Err(format!("unsupported key registry version {version}"));
         }
+        let flags = r.u32()?;
         let store_key_id = r.id()?;
         let active = r.id()?;
         let count = r.u32()? as usize;
@@ -218,7 +233,9 @@ impl DataKeyRegistry {
                 store_key_id: creator,
                 exposed: flags & 1 != 0,
             };
-            entries.insert(id, Entry { info, bytes, keys });
+            if entries.insert(id, Entry { info, bytes, keys }).is_some() {
+                return Err(format!("data key {id} appears twice"));
+            }
         }
         if r.pos != bytes.len() {
             return Err("trailing bytes after the key registry".into());
@@ -231,6 +248,7 @@ impl DataKeyRegistry {
         Ok(DataKeyRegistry {
             store_key_id,
             active,
+            plaintext_ok: flags & 1 != 0,
             entries,
         })
     }

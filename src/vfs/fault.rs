@@ -216,6 +216,9 @@ impl Vfs for FaultVfs {
     fn create_dir_all(&self, dir: &Path) -> Result<()> {
         self.inner.create_dir_all(dir)
     }
+    fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
+        self.inner.lock(path)
+    }
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         if FaultPlan::hit(&self.plan.dir_syncs, &self.plan.fail_dir_sync) {
             return Err(injected(

@@ -34,6 +34,8 @@ type Shared = Arc<Mutex<MemFile>>;
 
 #[derive(Default)]
 struct State {
+    locks: BTreeMap<PathBuf, u64>,
+    lock_ids: u64,
     live: BTreeMap<PathBuf, Shared>,
     durable: BTreeMap<PathBuf, Shared>,
     dirs: BTreeSet<PathBuf>,
@@ -96,6 +98,8 @@ impl MemVfs {
         }
         st.live = fresh.clone();
         st.durable = fresh;
+        // The crashed process's locks died with it.
+        st.locks.clear();
     }
 
     /// Total bytes of all live files (for tests and space accounting).
@@ -236,7 +240,43 @@ impl ReadFile for MemSnapshot {
     }
 }
 
+struct MemLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+    id: u64,
+}
+
+impl super::LockGuard for MemLock {}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        // Only release our own lock: after a simulated crash another handle
+        // may hold it, and a dead process's guard must not free it.
+        let mut st = self.state.lock();
+        if st.locks.get(&self.path) == Some(&self.id) {
+            st.locks.remove(&self.path);
+        }
+    }
+}
+
 impl Vfs for MemVfs {
+    fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
+        let mut st = self.state.lock();
+        if st.locks.contains_key(path) {
+            return Err(Error::Locked {
+                path: path.to_path_buf(),
+            });
+        }
+        st.lock_ids += 1;
+        let id = st.lock_ids;
+        st.locks.insert(path.to_path_buf(), id);
+        Ok(Box::new(MemLock {
+            state: self.state.clone(),
+            path: path.to_path_buf(),
+            id,
+        }))
+    }
+
     fn create(&self, path: &Path) -> Result<Box<dyn WriteFile>> {
         let mut st = self.state.lock();
         if !st.dirs.contains(parent_dir(path)) {

@@ -58,7 +58,13 @@ pub trait Vfs: Send + Sync {
     fn create_dir_all(&self, dir: &Path) -> Result<()>;
     /// Makes the creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> Result<()>;
+    /// Takes an exclusive lock on `path` (creating the file), held until the
+    /// returned guard is dropped; [`crate::Error::Locked`] if it is held.
+    fn lock(&self, path: &Path) -> Result<Box<dyn LockGuard>>;
 }
+
+/// Holds a lock taken with [`Vfs::lock`] until dropped.
+pub trait LockGuard: Send + Sync {}
 
 /// A file being written: append-only.
 pub trait WriteFile: Send {

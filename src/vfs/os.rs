@@ -115,7 +115,30 @@ impl ReadFile for MappedReader {
     }
 }
 
+struct OsLock {
+    _file: File,
+}
+
+impl super::LockGuard for OsLock {}
+
 impl Vfs for OsVfs {
+    fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io("open lock file", path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(OsLock { _file: file })),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
+                path: path.to_path_buf(),
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io("lock", path, e)),
+        }
+    }
+
     fn create(&self, path: &Path) -> Result<Box<dyn WriteFile>> {
         let file = OpenOptions::new()
             .write(true)

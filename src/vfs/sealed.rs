@@ -127,6 +127,9 @@ impl FileHeader {
         if crc != crc32fast::hash(&h[..48]) {
             return Err(bad("file header checksum mismatch"));
         }
+        if h[12..16] != [0; 4] || h[52..64] != [0; 12] {
+            return Err(bad("reserved header bytes are not zero"));
+        }
         let version = u16::from_le_bytes([h[8], h[9]]);
         if version != FORMAT_VERSION {
             return Err(bad(&format!("unsupported file format version {version}")));
@@ -375,6 +378,11 @@ impl SealedReader {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes on disk a record with `payload_len` bytes of payload takes.
+    pub fn record_len(&self, payload_len: usize) -> u64 {
+        (RECORD_OVERHEAD + payload_len + if self.seal.is_some() { TAG_LEN } else { 0 }) as u64
     }
 
     /// Length of the body in bytes.

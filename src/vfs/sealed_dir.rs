@@ -47,6 +47,11 @@ pub struct KeyOptions {
     pub rotation_period: Duration,
     /// The clock used for rotation (default: the system clock).
     pub clock: Clock,
+    /// Allows opening an unencrypted store with an encryption key, which
+    /// encrypts it from then on (default `false`: such an open fails with
+    /// [`Error::PlaintextStore`], because an attacker who replaced the key
+    /// registry with a plaintext one would otherwise pick the data keys).
+    pub migrate_from_plaintext: bool,
 }
 
 impl Default for KeyOptions {
@@ -58,6 +63,7 @@ impl Default for KeyOptions {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs())
             }),
+            migrate_from_plaintext: false,
         }
     }
 }
@@ -142,7 +148,12 @@ impl SealedDir {
         vfs.create_dir_all(&dir)?;
         let reg_path = dir.join(REGISTRY_FILE);
         let registry = if vfs.exists(&reg_path)? {
-            read_registry(&*vfs, &reg_path, &*provider)?
+            let reg = read_registry(&*vfs, &reg_path, &*provider)?;
+            let wants_key = matches!(provider.active_key()?, ActiveStoreKey::Key(_));
+            if reg.store_key_id().is_plaintext() && wants_key && !options.migrate_from_plaintext {
+                return Err(Error::PlaintextStore { path: dir });
+            }
+            reg
         } else {
             let sealed: Vec<String> = vfs
                 .list(&dir)?
@@ -419,5 +430,9 @@ fn read_registry(
         )?)))
     })?;
     let payload = zeroize::Zeroizing::new(read_single_record(&reader)?);
-    DataKeyRegistry::decode(&payload).map_err(|what| Error::corruption(path, HEADER_LEN, what))
+    let reg = DataKeyRegistry::decode(&payload).map_err(|what| Error::corruption(path, HEADER_LEN, what))?;
+    if reg.store_key_id() != reader.header().key_id {
+        return Err(Error::corruption(path, HEADER_LEN, "key registry names a different store key than its header"));
+    }
+    Ok(reg)
 }

@@ -1,0 +1,128 @@
+//! The block cache: decoded, authenticated SSTable blocks, bounded in bytes.
+//!
+//! Keyed by (table number, block offset). Eviction is CLOCK (second chance)
+//! per shard: a hit sets the entry's reference bit; the hand clears bits and
+//! evicts the first unreferenced entry. Sixteen shards keep lock hold times
+//! short under concurrent readers. Only decrypted, MAC-checked blocks enter
+//! the cache, so a hit never needs checking again.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::sst::block::Block;
+
+const SHARDS: usize = 16;
+
+struct Entry {
+    block: Arc<Block>,
+    referenced: bool,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<(u64, u64), Entry>,
+    clock: VecDeque<(u64, u64)>,
+    bytes: usize,
+}
+
+/// A size-bounded cache of decoded blocks.
+pub(crate) struct BlockCache {
+    shards: Vec<Mutex<Shard>>,
+    shard_capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl BlockCache {
+    pub(crate) fn new(capacity_bytes: usize) -> BlockCache {
+        BlockCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shard_capacity: capacity_bytes / SHARDS,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, key: (u64, u64)) -> &Mutex<Shard> {
+        let h = key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        &self.shards[(h >> 60) as usize % SHARDS]
+    }
+
+    pub(crate) fn get(&self, table: u64, offset: u64) -> Option<Arc<Block>> {
+        let mut s = self.shard((table, offset)).lock();
+        match s.map.get_mut(&(table, offset)) {
+            Some(e) => {
+                e.referenced = true;
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(e.block.clone())
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn insert(&self, table: u64, offset: u64, block: Arc<Block>) {
+        let charge = block.charge();
+        if charge > self.shard_capacity {
+            return;
+        }
+        let mut s = self.shard((table, offset)).lock();
+        if s.map.contains_key(&(table, offset)) {
+            return;
+        }
+        while s.bytes + charge > self.shard_capacity {
+            let Some(k) = s.clock.pop_front() else { break };
+            let second_chance = match s.map.get_mut(&k) {
+                Some(e) if e.referenced => {
+                    e.referenced = false;
+                    true
+                }
+                Some(_) => false,
+                None => continue,
+            };
+            if second_chance {
+                s.clock.push_back(k);
+            } else if let Some(e) = s.map.remove(&k) {
+                s.bytes -= e.block.charge();
+            }
+        }
+        s.bytes += charge;
+        s.clock.push_back((table, offset));
+        s.map.insert((table, offset), Entry { block, referenced: false });
+    }
+
+    /// Drops every block of `table` (after the table is deleted).
+    pub(crate) fn evict_table(&self, table: u64) {
+        for shard in &self.shards {
+            let mut s = shard.lock();
+            let mut freed = 0;
+            s.map.retain(|k, e| {
+                if k.0 == table {
+                    freed += e.block.charge();
+                    false
+                } else {
+                    true
+                }
+            });
+            s.bytes -= freed;
+            s.clock.retain(|k| k.0 != table);
+        }
+    }
+
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+}

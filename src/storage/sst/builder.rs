@@ -1,0 +1,119 @@
+//! Writes one SSTable from entries in internal-key order.
+
+use super::block::BlockBuilder;
+use super::{filter, FOOTER_LEN, SST_MAGIC};
+use crate::error::Result;
+use crate::storage::key::user_key;
+use crate::vfs::SealedWriter;
+
+/// What a finished table holds (for the manifest).
+#[derive(Clone, Debug)]
+pub(crate) struct TableSummary {
+    pub(crate) smallest: Vec<u8>,
+    pub(crate) largest: Vec<u8>,
+    pub(crate) entries: u64,
+    pub(crate) size: u64,
+}
+
+pub(crate) struct SstBuilder {
+    w: SealedWriter,
+    block: BlockBuilder,
+    index: BlockBuilder,
+    hashes: Vec<u64>,
+    last_user: Vec<u8>,
+    smallest: Option<Vec<u8>>,
+    entries: u64,
+    blocks: u64,
+    block_bytes: usize,
+    bits_per_key: usize,
+}
+
+impl SstBuilder {
+    pub(crate) fn new(w: SealedWriter, block_bytes: usize, bits_per_key: usize) -> SstBuilder {
+        SstBuilder {
+            w,
+            block: BlockBuilder::new(),
+            index: BlockBuilder::new(),
+            hashes: Vec::new(),
+            last_user: Vec::new(),
+            smallest: None,
+            entries: 0,
+            blocks: 0,
+            block_bytes,
+            bits_per_key,
+        }
+    }
+
+    /// Adds an entry; internal keys must be strictly increasing.
+    pub(crate) fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
+        if self.smallest.is_none() {
+            self.smallest = Some(ikey.to_vec());
+        }
+        let user = user_key(ikey);
+        if self.entries == 0 || user != self.last_user.as_slice() {
+            self.hashes.push(filter::hash64(user));
+            self.last_user.clear();
+            self.last_user.extend_from_slice(user);
+        }
+        self.block.add(ikey, value);
+        self.entries += 1;
+        if self.block.size() >= self.block_bytes {
+            self.finish_block()?;
+        }
+        Ok(())
+    }
+
+    fn finish_block(&mut self) -> Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let last = self.block.last_key().to_vec();
+        let raw = self.block.finish();
+        let off = self.w.append_record(&raw)?;
+        self.index.add(&last, &off.to_le_bytes());
+        self.blocks += 1;
+        Ok(())
+    }
+
+    /// Bytes written so far (approximate file size).
+    pub(crate) fn size(&self) -> u64 {
+        self.w.position() + self.block.size() as u64
+    }
+
+    pub(crate) fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// The last internal key added.
+    pub(crate) fn last_key(&self) -> Option<Vec<u8>> {
+        if self.entries == 0 {
+            return None;
+        }
+        Some(if self.block.is_empty() {
+            self.index.last_key().to_vec()
+        } else {
+            self.block.last_key().to_vec()
+        })
+    }
+
+    /// Writes filter, index and footer, and syncs the file.
+    pub(crate) fn finish(mut self) -> Result<TableSummary> {
+        let largest = self.last_key().unwrap_or_default();
+        self.finish_block()?;
+        let filter_off = self.w.append_record(&filter::build(&self.hashes, self.bits_per_key))?;
+        let index_raw = self.index.finish();
+        let index_off = self.w.append_record(&index_raw)?;
+        let mut footer = Vec::with_capacity(FOOTER_LEN);
+        for v in [index_off, filter_off, self.entries, self.blocks, SST_MAGIC] {
+            footer.extend_from_slice(&v.to_le_bytes());
+        }
+        self.w.append_record(&footer)?;
+        self.w.sync()?;
+        Ok(TableSummary {
+            smallest: self.smallest.unwrap_or_default(),
+            largest,
+            entries: self.entries,
+            size: self.w.position() + crate::vfs::HEADER_LEN,
+        })
+    }
+}
