@@ -26,7 +26,10 @@ fn engines() -> Vec<(&'static str, Arc<dyn KeyProvider>)> {
     vec![
         ("aes128", key(16)),
         ("aes256", key(32)),
-        ("plaintext", Arc::new(UnencryptedKeyProvider::dangerous_new())),
+        (
+            "plaintext",
+            Arc::new(UnencryptedKeyProvider::dangerous_new()),
+        ),
     ]
 }
 
@@ -40,7 +43,8 @@ fn raw_primitives(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(FILE_BYTES as u64));
     let mut buf = vec![7u8; FILE_BYTES];
     g.bench_function("aes128-ctr", |b| {
-        let mut s = ctr::Ctr128BE::<aes::Aes128>::new(&Array::from([1u8; 16]), &Array::from([0u8; 16]));
+        let mut s =
+            ctr::Ctr128BE::<aes::Aes128>::new(&Array::from([1u8; 16]), &Array::from([0u8; 16]));
         b.iter(|| {
             for (i, chunk) in buf.chunks_mut(RECORD).enumerate() {
                 s.seek((i * RECORD) as u64);
@@ -49,7 +53,8 @@ fn raw_primitives(c: &mut Criterion) {
         })
     });
     g.bench_function("aes256-ctr", |b| {
-        let mut s = ctr::Ctr128BE::<aes::Aes256>::new(&Array::from([1u8; 32]), &Array::from([0u8; 16]));
+        let mut s =
+            ctr::Ctr128BE::<aes::Aes256>::new(&Array::from([1u8; 32]), &Array::from([0u8; 16]));
         b.iter(|| {
             for (i, chunk) in buf.chunks_mut(RECORD).enumerate() {
                 s.seek((i * RECORD) as u64);
@@ -90,7 +95,9 @@ fn sealed_io(c: &mut Criterion) {
             })
         });
         let mut w = dir.create_file("data", FileKind::Temp).expect("create");
-        let offsets: Vec<u64> = (0..RECORDS).map(|_| w.append_record(&payload).expect("append")).collect();
+        let offsets: Vec<u64> = (0..RECORDS)
+            .map(|_| w.append_record(&payload).expect("append"))
+            .collect();
         w.sync().expect("sync");
         drop(w);
         let r = dir.open_immutable("data", FileKind::Temp).expect("open");

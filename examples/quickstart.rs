@@ -11,7 +11,11 @@ use sealdb::vfs::{FileKind, KeyOptions, OsVfs, SealedDir, Vfs};
 use sealdb::{FileKeyProvider, KeyProvider};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "sealdb-demo".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "sealdb-demo".into()),
+    );
     let key_file = dir.with_extension("key");
     if !key_file.exists() {
         let id = generate_key_file(&key_file, 256)?;
@@ -38,10 +42,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let status = store.encryption_status(|_| true)?;
     println!("store key   {}", status.store_key_id);
-    println!("active data key {} ({})", status.active_data_key_id, status.active_cipher);
+    println!(
+        "active data key {} ({})",
+        status.active_data_key_id, status.active_cipher
+    );
     for f in &status.files {
-        println!("  {:<24} {:>8} bytes  {}  key {}", f.name, f.size, f.cipher, f.key_id);
+        println!(
+            "  {:<24} {:>8} bytes  {}  key {}",
+            f.name, f.size, f.cipher, f.key_id
+        );
     }
-    println!("share of bytes under the active data key: {:.1}%", status.active_share() * 100.0);
+    println!(
+        "share of bytes under the active data key: {:.1}%",
+        status.active_share() * 100.0
+    );
     Ok(())
 }

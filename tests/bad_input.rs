@@ -18,8 +18,8 @@ use std::sync::Arc;
 use sealdb::crypto::provider::generate_key_file;
 use sealdb::vfs::{FileHeader, FileKind, MemVfs, SealedDir, Vfs};
 use sealdb::{
-    CallbackKeyProvider, Cipher, Error, ErrorCode, FileKeyProvider, KeyBytes, KeyId,
-    KeyRequest, MemoryKeyProvider,
+    CallbackKeyProvider, Cipher, Error, ErrorCode, FileKeyProvider, KeyBytes, KeyId, KeyRequest,
+    MemoryKeyProvider,
 };
 
 use common::*;
@@ -75,7 +75,10 @@ fn wrong_store_key_is_key_unavailable_naming_the_registry_key() {
             "the message names the key id: {e}"
         );
         // Nothing was written: the registry and the file set are untouched.
-        assert_eq!(vfs.read_all(Path::new(REGISTRY)).expect("registry"), registry_before);
+        assert_eq!(
+            vfs.read_all(Path::new(REGISTRY)).expect("registry"),
+            registry_before
+        );
         assert_eq!(list(&vfs), files_before);
         // The right key still works.
         let d = open_mem(&vfs, mem_provider(right), still_options()).expect("reopen");
@@ -136,10 +139,7 @@ fn missing_key_is_key_unavailable() {
         "{e:?}"
     );
     let cb = CallbackKeyProvider::new(|_| Ok(Some(KeyBytes::from_slice(&KEY32[..20]))));
-    let e = expect_err(
-        open_mem(&vfs, Arc::new(cb), still_options()),
-        "20-byte key",
-    );
+    let e = expect_err(open_mem(&vfs, Arc::new(cb), still_options()), "20-byte key");
     assert!(matches!(e, Error::InvalidKey { .. }), "{e:?}");
     assert_no_key_material_in(&e, &[&KEY32[..20]]);
 
@@ -188,8 +188,14 @@ fn bad_key_files_are_invalid_key_or_io() {
         ("raw33.key", b"thirty-three-byte-secret-key-#033"),
         ("hex20.key", b"00112233445566778899aabbccddeeff00112233\n"),
         ("hexodd.key", b"00112233445566778899aabbccddeef\n"),
-        ("binary17.key", &[0xff, 0xfe, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]),
-        ("nothex.key", b"this is not a key, it is a sentence of text\n"),
+        (
+            "binary17.key",
+            &[0xff, 0xfe, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+        ),
+        (
+            "nothex.key",
+            b"this is not a key, it is a sentence of text\n",
+        ),
     ];
     for (name, content) in invalid {
         let p = put(name, content);
@@ -203,7 +209,10 @@ fn bad_key_files_are_invalid_key_or_io() {
             FileKeyProvider::new(&good).and_then(|fp| fp.with_old_key_file(&p)),
             name,
         );
-        assert!(matches!(e, Error::InvalidKey { .. }), "{name} as old key: {e:?}");
+        assert!(
+            matches!(e, Error::InvalidKey { .. }),
+            "{name} as old key: {e:?}"
+        );
         assert_no_key_material_in(&e, &[shown]);
         std::fs::remove_file(good).expect("rm");
     }
@@ -241,7 +250,10 @@ fn good_key_files_in_every_form() {
         (KEY24.to_vec(), KEY24),
         (KEY32.to_vec(), KEY32),
         (format!("{}\n", hex_lower(KEY16)).into_bytes(), KEY16),
-        (format!("{}\r\n", hex_lower(KEY24).to_uppercase()).into_bytes(), KEY24),
+        (
+            format!("{}\r\n", hex_lower(KEY24).to_uppercase()).into_bytes(),
+            KEY24,
+        ),
         (hex_lower(KEY32).into_bytes(), KEY32),
     ];
     for (i, (content, k)) in forms.iter().enumerate() {
@@ -263,10 +275,7 @@ fn good_key_files_in_every_form() {
             "{e:?}"
         );
     }
-    let e = expect_err(
-        generate_key_file(tmp.path().join("x.key"), 100),
-        "100 bits",
-    );
+    let e = expect_err(generate_key_file(tmp.path().join("x.key"), 100), "100 bits");
     assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
 }
 
@@ -320,7 +329,11 @@ fn truncated_files_are_truncated_errors() {
                 assert_eq!(got.len(), whole, "{mode:?} cut {cut} at a boundary");
             } else {
                 assert_eq!(got.len(), whole + 1, "{mode:?} cut {cut}");
-                let e = got.into_iter().last().expect("an item").expect_err("torn record");
+                let e = got
+                    .into_iter()
+                    .last()
+                    .expect("an item")
+                    .expect_err("torn record");
                 assert_no_key_material(&e);
                 assert!(
                     matches!(e, Error::Truncated { offset, .. } if offset == boundaries[whole]),
@@ -348,9 +361,15 @@ fn zero_length_and_truncated_registry() {
             );
             if cut == HEADER {
                 // A header and no record at all.
-                assert!(matches!(e, Error::Corruption { .. }), "{mode:?} cut {cut}: {e:?}");
+                assert!(
+                    matches!(e, Error::Corruption { .. }),
+                    "{mode:?} cut {cut}: {e:?}"
+                );
             } else {
-                assert!(matches!(e, Error::Truncated { .. }), "{mode:?} cut {cut}: {e:?}");
+                assert!(
+                    matches!(e, Error::Truncated { .. }),
+                    "{mode:?} cut {cut}: {e:?}"
+                );
             }
             assert!(e.is_corruption());
         }
@@ -381,7 +400,10 @@ fn header_bit_flips_are_corruption() {
             assert!(matches!(e, Error::Corruption { .. }), "{e:?}");
             flip_bit(&vfs, &f, bit);
         }
-        assert_eq!(read_all_records(&d, "f", FileKind::Sstable), vec![P0.to_vec(), P1.to_vec()]);
+        assert_eq!(
+            read_all_records(&d, "f", FileKind::Sstable),
+            vec![P0.to_vec(), P1.to_vec()]
+        );
     }
 }
 
@@ -435,7 +457,9 @@ fn body_and_tag_bit_flips() {
                 assert!(e.is_corruption() && !e.is_retryable());
                 // The other record is untouched.
                 let other = offs[1 - i];
-                let (p, _) = read_rec(&d, "f", other).expect("other record").expect("some");
+                let (p, _) = read_rec(&d, "f", other)
+                    .expect("other record")
+                    .expect("some");
                 assert_eq!(p, [P0, P1][1 - i]);
                 flip_bit(&vfs, &f, at);
             }
@@ -511,7 +535,10 @@ fn two_files(mode: Mode) -> (MemVfs, SealedDir, [u64; 2]) {
     assert_eq!(q1.len(), P1.len());
     let o = write_file(&d, "g", FileKind::Sstable, &[P0, q1]);
     assert_eq!(o, offs.to_vec());
-    assert_eq!(d.file_header("f").expect("f").key_id, d.file_header("g").expect("g").key_id);
+    assert_eq!(
+        d.file_header("f").expect("f").key_id,
+        d.file_header("g").expect("g").key_id
+    );
     (vfs, d, offs)
 }
 
@@ -527,7 +554,14 @@ fn record_body_or_tag_copied_from_another_file_fails_authentication() {
         for off in offs {
             let len = mode.record_len([P0, P1][(off != 0) as usize].len());
             for (skip, what) in [(8, "record body"), (len - TAG_LEN as u64, "tag")] {
-                splice(&vfs, &g, HEADER + off + skip, &f, HEADER + off + skip, (len - skip) as usize);
+                splice(
+                    &vfs,
+                    &g,
+                    HEADER + off + skip,
+                    &f,
+                    HEADER + off + skip,
+                    (len - skip) as usize,
+                );
                 let e = expect_err(read_rec(&d, "f", off), what);
                 assert!(
                     matches!(e, Error::Authentication { offset, .. } if offset == HEADER + off),
@@ -554,9 +588,22 @@ fn record_body_or_tag_moved_within_a_file_fails_authentication() {
         let good = vfs.read_all(&f).expect("f");
         let len = mode.record_len(a.len());
         for (skip, what) in [(8, "record body"), (len - TAG_LEN as u64, "tag")] {
-            splice(&vfs, &f, HEADER + offs[0] + skip, &f, HEADER + offs[1] + skip, (len - skip) as usize);
+            splice(
+                &vfs,
+                &f,
+                HEADER + offs[0] + skip,
+                &f,
+                HEADER + offs[1] + skip,
+                (len - skip) as usize,
+            );
             let r = d.open_file("f", FileKind::Wal).expect("open");
-            assert_eq!(r.read_record(offs[0]).expect("first intact").expect("some").0, a);
+            assert_eq!(
+                r.read_record(offs[0])
+                    .expect("first intact")
+                    .expect("some")
+                    .0,
+                a
+            );
             let e = expect_err(r.read_record(offs[1]), what);
             assert!(
                 matches!(e, Error::Authentication { offset, .. } if offset == HEADER + offs[1]),
@@ -619,9 +666,17 @@ fn bug_whole_record_copied_or_moved_is_not_authentication() {
         let b = b"record number two, sixteen+".as_slice();
         let o = write_file(&d2, "h", FileKind::Wal, &[a, b]);
         let h = path("h");
-        splice(&vfs2, &h, HEADER + o[0], &h, HEADER + o[1], mode.record_len(a.len()) as usize);
+        splice(
+            &vfs2,
+            &h,
+            HEADER + o[0],
+            &h,
+            HEADER + o[1],
+            mode.record_len(a.len()) as usize,
+        );
         let e = expect_err(
-            d2.open_file("h", FileKind::Wal).and_then(|r| r.read_record(o[1])),
+            d2.open_file("h", FileKind::Wal)
+                .and_then(|r| r.read_record(o[1])),
             "record moved",
         );
         if !matches!(e, Error::Authentication { .. }) {
@@ -643,7 +698,9 @@ fn file_from_another_store_is_data_key_unknown() {
     let foreign = vfs_a.read_all(&path("f")).expect("f");
     vfs_b.put_file(&path("foreign"), &foreign);
     let e = expect_err(db.open_file("foreign", FileKind::Sstable), "foreign file");
-    let foreign_key = FileHeader::decode(&foreign, Path::new("x")).expect("header").key_id;
+    let foreign_key = FileHeader::decode(&foreign, Path::new("x"))
+        .expect("header")
+        .key_id;
     assert_ne!(foreign_key, db.active_data_key());
     assert!(
         matches!(&e, Error::DataKeyUnknown { key_id, file } if *key_id == foreign_key && file == &path("foreign")),
@@ -658,7 +715,10 @@ fn file_from_another_store_is_data_key_unknown() {
         &vfs_a.read_all(Path::new(REGISTRY)).expect("registry"),
     );
     let db = open_mem(&vfs_b, Mode::Aes256.provider(), still_options()).expect("open");
-    let e = expect_err(db.open_file("f", FileKind::Sstable), "own file, foreign registry");
+    let e = expect_err(
+        db.open_file("f", FileKind::Sstable),
+        "own file, foreign registry",
+    );
     assert!(matches!(e, Error::DataKeyUnknown { .. }), "{e:?}");
     assert_eq!(read_all_records(&db, "foreign", FileKind::Sstable).len(), 2);
 }
@@ -685,7 +745,10 @@ fn deleted_registry_with_sealed_files_is_corruption() {
         let reg = Path::new(REGISTRY);
         vfs.remove(reg).expect("rm registry");
         vfs.sync_dir(dir()).expect("the removal is durable");
-        let e = expect_err(open_mem(&vfs, mode.provider(), still_options()), "no registry");
+        let e = expect_err(
+            open_mem(&vfs, mode.provider(), still_options()),
+            "no registry",
+        );
         assert!(
             matches!(&e, Error::Corruption { file, .. } if file == reg),
             "{mode:?}: {e:?}"
@@ -696,14 +759,20 @@ fn deleted_registry_with_sealed_files_is_corruption() {
         // Also after a crash, and whatever provider is offered.
         vfs.crash();
         for other in Mode::ALL {
-            let e = expect_err(open_mem(&vfs, other.provider(), still_options()), "no registry");
+            let e = expect_err(
+                open_mem(&vfs, other.provider(), still_options()),
+                "no registry",
+            );
             assert!(matches!(e, Error::Corruption { .. }), "{e:?}");
         }
     }
     // Control: files that are not sealed do not block a fresh store.
     let vfs = MemVfs::new();
     vfs.create_dir_all(dir()).expect("mkdir");
-    vfs.put_file(&path("notes.txt"), b"just some text, not a sealed file at all");
+    vfs.put_file(
+        &path("notes.txt"),
+        b"just some text, not a sealed file at all",
+    );
     vfs.put_file(&path("empty"), b"");
     let d = open_mem(&vfs, mem_provider(KEY16), still_options()).expect("fresh store");
     assert!(!d.active_data_key().is_plaintext());
@@ -722,7 +791,10 @@ fn registry_bit_flips_fail_the_open() {
         let bits = good.len() as u64 * 8;
         for bit in 0..bits {
             flip_bit(&vfs, reg, bit);
-            let e = expect_err(open_mem(&vfs, mode.provider(), still_options()), "flipped registry");
+            let e = expect_err(
+                open_mem(&vfs, mode.provider(), still_options()),
+                "flipped registry",
+            );
             let in_header = bit < HEADER * 8;
             let in_len = (HEADER * 8..(HEADER + 8) * 8).contains(&bit);
             let ok = match &e {
@@ -734,7 +806,11 @@ fn registry_bit_flips_fail_the_open() {
             assert!(e.is_corruption());
             let mut flipped = good.clone();
             flipped[(bit / 8) as usize] ^= 1 << (bit % 8);
-            assert_eq!(vfs.read_all(reg).expect("registry"), flipped, "left as found");
+            assert_eq!(
+                vfs.read_all(reg).expect("registry"),
+                flipped,
+                "left as found"
+            );
             flip_bit(&vfs, reg, bit);
         }
         let d = open_mem(&vfs, mode.provider(), still_options()).expect("restored");
@@ -754,7 +830,10 @@ fn registry_replaced_by_junk_is_an_error() {
     ];
     for (what, bytes) in cases {
         vfs.put_file(reg, &bytes);
-        let e = expect_err(open_mem(&vfs, Mode::Aes192.provider(), still_options()), what);
+        let e = expect_err(
+            open_mem(&vfs, Mode::Aes192.provider(), still_options()),
+            what,
+        );
         match what {
             "zero length" => assert!(matches!(e, Error::Truncated { len: 0, .. }), "{e:?}"),
             _ => assert!(matches!(e, Error::Corruption { .. }), "{what}: {e:?}"),
@@ -839,7 +918,10 @@ fn forged_registry_encoding_is_well_formed() {
     let d = open_mem(&vfs, plaintext_provider(), still_options()).expect("plaintext store");
     write_file(&d, "p", FileKind::Sstable, &[b"plain"]);
     drop(d);
-    assert_eq!(attacker_lab(&vfs.read_all(&path("p")).expect("p")), vec![b"plain".to_vec()]);
+    assert_eq!(
+        attacker_lab(&vfs.read_all(&path("p")).expect("p")),
+        vec![b"plain".to_vec()]
+    );
 }
 
 /// A plaintext registry that names the real store key id and an attacker's
@@ -934,7 +1016,12 @@ fn bug_forged_plaintext_registry_survives_migration_with_attacker_key_active() {
         }
         Ok(d) => d,
     };
-    write_file(&d, "secret.sst", FileKind::Sstable, &[b"the victim's secret row"]);
+    write_file(
+        &d,
+        "secret.sst",
+        FileKind::Sstable,
+        &[b"the victim's secret row"],
+    );
     let used = d.file_header("secret.sst").expect("header").key_id;
     if used != KeyId::of_key(ATTACKER_KEY) {
         return; // rotated away from the forged key: not exploitable

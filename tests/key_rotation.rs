@@ -35,7 +35,11 @@ fn registry_header(vfs: &MemVfs) -> FileHeader {
 
 /// Size on disk of a file holding `payloads` in `mode`.
 fn size(mode: Mode, payloads: &[&[u8]]) -> u64 {
-    HEADER + payloads.iter().map(|p| mode.record_len(p.len())).sum::<u64>()
+    HEADER
+        + payloads
+            .iter()
+            .map(|p| mode.record_len(p.len()))
+            .sum::<u64>()
 }
 
 fn key_of(d: &SealedDir, name: &str) -> KeyId {
@@ -67,7 +71,13 @@ fn period_rotation_across_reopen_and_maybe_rotate() {
     assert_eq!(st.data_keys.len(), 1);
     let info = &st.data_keys[0];
     assert_eq!(
-        (info.id, info.cipher, info.created_unix, info.store_key_id, info.exposed),
+        (
+            info.id,
+            info.cipher,
+            info.created_unix,
+            info.store_key_id,
+            info.exposed
+        ),
         (k1, Cipher::Aes256Ctr, 1_000, id_of(KEY32), false)
     );
     assert!(st.files.is_empty());
@@ -82,7 +92,10 @@ fn period_rotation_across_reopen_and_maybe_rotate() {
     let d = open_mem(&vfs, mem_provider(KEY32), opts()).expect("reopen");
     assert_eq!(d.active_data_key(), k1);
     assert!(!d.maybe_rotate().expect("maybe_rotate"));
-    assert_eq!(vfs.read_all(Path::new(REGISTRY)).expect("registry"), registry);
+    assert_eq!(
+        vfs.read_all(Path::new(REGISTRY)).expect("registry"),
+        registry
+    );
     drop(d);
 
     // The period has passed: a new key on open.
@@ -95,11 +108,18 @@ fn period_rotation_across_reopen_and_maybe_rotate() {
     assert_eq!((key_of(&d, "a"), key_of(&d, "b")), (k1, k2));
     let st = d.encryption_status(|_| true).expect("status");
     assert_eq!(
-        st.data_keys.iter().map(|k| (k.id, k.created_unix)).collect::<Vec<_>>(),
+        st.data_keys
+            .iter()
+            .map(|k| (k.id, k.created_unix))
+            .collect::<Vec<_>>(),
         vec![(k1, 1_000), (k2, 1_100)]
     );
     let (sa, sb) = (size(Mode::Aes256, &[a]), size(Mode::Aes256, &[b]));
-    let sizes: Vec<_> = st.files.iter().map(|f| (f.name.as_str(), f.size, f.key_id)).collect();
+    let sizes: Vec<_> = st
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.size, f.key_id))
+        .collect();
     assert_eq!(sizes, vec![("a", sa, k1), ("b", sb, k2)]);
     assert_eq!(st.total_bytes(), sa + sb);
     assert_eq!(st.active_bytes(), sb);
@@ -131,7 +151,13 @@ fn period_rotation_across_reopen_and_maybe_rotate() {
     vfs.crash();
     let d = open_mem(&vfs, mem_provider(KEY32), opts()).expect("reopen");
     assert_eq!(d.active_data_key(), k3);
-    assert_eq!(d.encryption_status(|_| true).expect("status").data_keys.len(), 3);
+    assert_eq!(
+        d.encryption_status(|_| true)
+            .expect("status")
+            .data_keys
+            .len(),
+        3
+    );
     assert_reads(&d, &[("a", a), ("b", b), ("c", c)]);
 }
 
@@ -174,7 +200,11 @@ fn plaintext_to_encrypted() {
     assert_eq!(st.active_cipher, Cipher::Aes128Ctr);
     assert_eq!(st.data_keys.len(), 1);
     assert!(!st.data_keys[0].exposed);
-    let files: Vec<_> = st.files.iter().map(|f| (f.name.as_str(), f.cipher, f.key_id)).collect();
+    let files: Vec<_> = st
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.cipher, f.key_id))
+        .collect();
     assert_eq!(
         files,
         vec![
@@ -238,7 +268,11 @@ fn encrypted_to_plaintext_exposes_old_keys_and_back() {
     assert_reads(&d, &[("e1", e1), ("p1", p1)]);
     let st = d.encryption_status(|_| true).expect("status");
     assert!(st.data_keys.iter().all(|k| k.exposed));
-    let files: Vec<_> = st.files.iter().map(|f| (f.name.as_str(), f.key_id)).collect();
+    let files: Vec<_> = st
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.key_id))
+        .collect();
     assert_eq!(files, vec![("e1", k1), ("p1", KeyId::PLAINTEXT)]);
     drop(d);
 
@@ -252,10 +286,17 @@ fn encrypted_to_plaintext_exposes_old_keys_and_back() {
     drop(d);
     let d = open_mem(&vfs, mem_provider(KEY16), still_options()).expect("reopen");
     let st = d.encryption_status(|_| true).expect("status");
-    let keys: Vec<_> = st.data_keys.iter().map(|k| (k.id, k.cipher, k.exposed)).collect();
+    let keys: Vec<_> = st
+        .data_keys
+        .iter()
+        .map(|k| (k.id, k.cipher, k.exposed))
+        .collect();
     assert_eq!(
         keys,
-        vec![(k1, Cipher::Aes256Ctr, true), (k2, Cipher::Aes128Ctr, false)]
+        vec![
+            (k1, Cipher::Aes256Ctr, true),
+            (k2, Cipher::Aes128Ctr, false)
+        ]
     );
     assert_reads(&d, &[("e1", e1), ("p1", p1), ("e2", e2)]);
 }
@@ -300,14 +341,21 @@ fn aes128_to_aes256_and_back_and_to_aes192() {
         let d = open_mem(&vfs, mem_provider(new), still_options()).expect("new key alone");
         assert_eq!(d.active_data_key(), k);
         for (n, payload, c) in &files {
-            assert_eq!(read_all_records(&d, n, FileKind::Sstable), vec![payload.to_vec()]);
+            assert_eq!(
+                read_all_records(&d, n, FileKind::Sstable),
+                vec![payload.to_vec()]
+            );
             assert_eq!(d.file_header(n).expect("header").cipher, *c);
         }
         drop(d);
     }
     let d = open_mem(&vfs, mem_provider(KEY24), still_options()).expect("open");
     let st = d.encryption_status(|_| true).expect("status");
-    let creators: Vec<_> = st.data_keys.iter().map(|k| (k.cipher, k.store_key_id)).collect();
+    let creators: Vec<_> = st
+        .data_keys
+        .iter()
+        .map(|k| (k.cipher, k.store_key_id))
+        .collect();
     // All four keys were created at the same (frozen) instant; compare as sets.
     let want = [
         (Cipher::Aes128Ctr, id_of(KEY16)),
@@ -344,7 +392,10 @@ fn store_key_rotation_needs_the_old_key_once() {
         "{e:?}"
     );
     assert!(e.to_string().contains(&id_of(KEY32).to_string()));
-    assert_eq!(vfs.read_all(Path::new(REGISTRY)).expect("registry"), registry);
+    assert_eq!(
+        vfs.read_all(Path::new(REGISTRY)).expect("registry"),
+        registry
+    );
 
     // New + old: the registry moves to the new key, a new data key is made.
     let d = open_mem(&vfs, rotating_provider(KEY32B, KEY32), still_options()).expect("rotate");
@@ -352,7 +403,11 @@ fn store_key_rotation_needs_the_old_key_once() {
     assert_ne!(k2, k1);
     let st = d.encryption_status(|_| true).expect("status");
     assert_eq!(st.store_key_id, id_of(KEY32B));
-    let creators: Vec<_> = st.data_keys.iter().map(|k| (k.id, k.store_key_id)).collect();
+    let creators: Vec<_> = st
+        .data_keys
+        .iter()
+        .map(|k| (k.id, k.store_key_id))
+        .collect();
     assert!(creators.contains(&(k1, id_of(KEY32))) && creators.contains(&(k2, id_of(KEY32B))));
     assert_eq!(registry_header(&vfs).key_id, id_of(KEY32B));
     assert_reads(&d, &[("a", a)]);
@@ -396,15 +451,24 @@ fn store_key_rotation_with_key_files() {
     let d = open_mem(&vfs, first, still_options()).expect("open");
     write_file(&d, "a", FileKind::Wal, &[b"aaa"]);
     drop(d);
-    let e = expect_err(open_mem(&vfs, file_provider(false), still_options()), "new only");
+    let e = expect_err(
+        open_mem(&vfs, file_provider(false), still_options()),
+        "new only",
+    );
     assert!(
         matches!(e, Error::KeyUnavailable { key_id } if key_id == id_of(KEY24)),
         "{e:?}"
     );
     drop(open_mem(&vfs, file_provider(true), still_options()).expect("new + old"));
     let d = open_mem(&vfs, file_provider(false), still_options()).expect("new only, after");
-    assert_eq!(read_all_records(&d, "a", FileKind::Wal), vec![b"aaa".to_vec()]);
-    assert_eq!(d.encryption_status(|_| true).expect("st").active_cipher, Cipher::Aes128Ctr);
+    assert_eq!(
+        read_all_records(&d, "a", FileKind::Wal),
+        vec![b"aaa".to_vec()]
+    );
+    assert_eq!(
+        d.encryption_status(|_| true).expect("st").active_cipher,
+        Cipher::Aes128Ctr
+    );
 }
 
 fn hex(b: &[u8]) -> String {
@@ -427,10 +491,15 @@ fn retain_data_keys_forgets_only_unused_keys() {
     clock.set(10_020);
     assert!(d.maybe_rotate().expect("rotate"));
     let k3 = d.active_data_key();
-    assert_eq!(d.encryption_status(|_| true).expect("st").data_keys.len(), 3);
+    assert_eq!(
+        d.encryption_status(|_| true).expect("st").data_keys.len(),
+        3
+    );
 
     // Nothing to drop while every key is in use (the active one always is).
-    assert!(!d.retain_data_keys(&HashSet::from([k1, k2])).expect("retain"));
+    assert!(!d
+        .retain_data_keys(&HashSet::from([k1, k2]))
+        .expect("retain"));
     // "a" was compacted away: k1 goes.
     vfs.remove(&path("a")).expect("rm");
     assert!(d.retain_data_keys(&HashSet::from([k2])).expect("retain"));
@@ -454,7 +523,10 @@ fn retain_data_keys_forgets_only_unused_keys() {
         .map(|k| k.id)
         .collect();
     assert_eq!(ids, vec![k2, k3], "the forgetting was durable");
-    assert_eq!(read_all_records(&d, "b", FileKind::Sstable), vec![b"b".to_vec()]);
+    assert_eq!(
+        read_all_records(&d, "b", FileKind::Sstable),
+        vec![b"b".to_vec()]
+    );
 
     // A file that still needed a forgotten key names it.
     let e = d.retain_data_keys(&HashSet::new()).expect("retain");
@@ -478,7 +550,8 @@ fn encryption_status_lists_only_sealed_data_files() {
     let vfs = MemVfs::new();
     let d = open_mem(&vfs, mem_provider(KEY32), still_options()).expect("open");
     write_file(&d, "a", FileKind::Wal, &[b"x"]);
-    d.write_atomic("MANIFEST", FileKind::Manifest, b"m").expect("atomic");
+    d.write_atomic("MANIFEST", FileKind::Manifest, b"m")
+        .expect("atomic");
     vfs.put_file(&path("junk"), b"not a sealed file");
     vfs.put_file(&path("half.tmp"), b"");
     let st = d.encryption_status(|_| true).expect("status");
@@ -488,5 +561,8 @@ fn encryption_status_lists_only_sealed_data_files() {
     assert_eq!(st.active_share(), 1.0);
     let kinds: Vec<_> = st.files.iter().map(|f| f.kind).collect();
     assert_eq!(kinds, vec![FileKind::Manifest, FileKind::Wal]);
-    assert!(vfs.list(dir()).expect("list").contains(&"KEYREGISTRY".to_string()));
+    assert!(vfs
+        .list(dir())
+        .expect("list")
+        .contains(&"KEYREGISTRY".to_string()));
 }

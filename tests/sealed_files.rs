@@ -59,12 +59,7 @@ struct Model {
     records: Vec<(u64, Vec<u8>)>,
 }
 
-fn write(
-    d: &SealedDir,
-    mode: Mode,
-    name: &str,
-    recs: &[Rec],
-) -> Result<Model, TestCaseError> {
+fn write(d: &SealedDir, mode: Mode, name: &str, recs: &[Rec]) -> Result<Model, TestCaseError> {
     let mut w = d.create_file(name, FileKind::Wal)?;
     prop_assert_eq!(w.header().cipher, mode.cipher());
     prop_assert_eq!(w.header().key_id, d.active_data_key());
@@ -198,7 +193,12 @@ fn round_trip(
     let d = SealedDir::open(vfs.clone(), dir, mode.provider(), still_options())?;
     let model = write(&d, mode, "0001.wal", recs)?;
     check_disk(&*vfs, &dir.join("0001.wal"), mode, &model)?;
-    check_reader(&d.open_file("0001.wal", FileKind::Wal)?, mode, &model, reads)?;
+    check_reader(
+        &d.open_file("0001.wal", FileKind::Wal)?,
+        mode,
+        &model,
+        reads,
+    )?;
     check_reader_light(&d.open_immutable("0001.wal", FileKind::Wal)?, &model)?;
     let active = d.active_data_key();
     drop(d);
@@ -296,7 +296,10 @@ fn equal_plaintexts_in_two_files_encrypt_differently() -> Result<(), TestCaseErr
         prop_assert_eq!(ha.key_id, hb.key_id);
         prop_assert_ne!(ha.iv, hb.iv);
         prop_assert!(a[HEADER as usize..] != b[HEADER as usize..]);
-        prop_assert_eq!(read_all_records(&d, "a", FileKind::Sstable), vec![payload.clone()]);
+        prop_assert_eq!(
+            read_all_records(&d, "a", FileKind::Sstable),
+            vec![payload.clone()]
+        );
         prop_assert_eq!(read_all_records(&d, "b", FileKind::Sstable), vec![payload]);
     }
     Ok(())
@@ -311,10 +314,16 @@ fn write_atomic_replaces_durably() -> Result<(), TestCaseError> {
         let d = open_mem(&vfs, mode.provider(), still_options())?;
         d.write_atomic("MANIFEST", FileKind::Manifest, b"version one")?;
         d.write_atomic("MANIFEST", FileKind::Manifest, b"version two")?;
-        prop_assert_eq!(d.read_single("MANIFEST", FileKind::Manifest)?, b"version two".to_vec());
+        prop_assert_eq!(
+            d.read_single("MANIFEST", FileKind::Manifest)?,
+            b"version two".to_vec()
+        );
         vfs.crash();
         let d = open_mem(&vfs, mode.provider(), still_options())?;
-        prop_assert_eq!(d.read_single("MANIFEST", FileKind::Manifest)?, b"version two".to_vec());
+        prop_assert_eq!(
+            d.read_single("MANIFEST", FileKind::Manifest)?,
+            b"version two".to_vec()
+        );
         prop_assert!(!list(&vfs).iter().any(|n| n.ends_with(".tmp")));
     }
     Ok(())

@@ -70,7 +70,14 @@ fn opts() -> StorageOptions {
 
 fn open(vfs: &MemVfs, provider: &Arc<dyn KeyProvider>) -> Engine {
     let v: Arc<dyn Vfs> = Arc::new(vfs.clone());
-    Engine::open(v, Path::new("/db"), provider.clone(), KeyOptions::default(), opts()).expect("open")
+    Engine::open(
+        v,
+        Path::new("/db"),
+        provider.clone(),
+        KeyOptions::default(),
+        opts(),
+    )
+    .expect("open")
 }
 
 fn run(ops: Vec<Op>, provider: Arc<dyn KeyProvider>) {
@@ -129,9 +136,20 @@ fn run(ops: Vec<Op>, provider: Arc<dyn KeyProvider>) {
             Op::Scan(a, b, rev) => {
                 let (lo, hi) = (k(a.min(b)), k(a.max(b)));
                 let range = (Bound::Included(lo.clone()), Bound::Excluded(hi.clone()));
-                let dir = if rev { Direction::Reverse } else { Direction::Forward };
-                let got: Vec<_> = db.iter(range.clone(), dir, None).unwrap().collect::<Result<_, _>>().unwrap();
-                let mut want: Vec<_> = model.range(range).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let dir = if rev {
+                    Direction::Reverse
+                } else {
+                    Direction::Forward
+                };
+                let got: Vec<_> = db
+                    .iter(range.clone(), dir, None)
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let mut want: Vec<_> = model
+                    .range(range)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 if rev {
                     want.reverse();
                 }
@@ -142,9 +160,21 @@ fn run(ops: Vec<Op>, provider: Arc<dyn KeyProvider>) {
     }
     // Full check, both directions, then once more after a reopen.
     for round in 0..2 {
-        let all: Vec<_> = db.iter(.., Direction::Forward, None).unwrap().collect::<Result<_, _>>().unwrap();
-        assert_eq!(all, model.clone().into_iter().collect::<Vec<_>>(), "final forward, round {round}");
-        let mut back: Vec<_> = db.iter(.., Direction::Reverse, None).unwrap().collect::<Result<_, _>>().unwrap();
+        let all: Vec<_> = db
+            .iter(.., Direction::Forward, None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            all,
+            model.clone().into_iter().collect::<Vec<_>>(),
+            "final forward, round {round}"
+        );
+        let mut back: Vec<_> = db
+            .iter(.., Direction::Reverse, None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         back.reverse();
         assert_eq!(back, all, "final reverse, round {round}");
         drop(snap.take());
@@ -154,7 +184,11 @@ fn run(ops: Vec<Op>, provider: Arc<dyn KeyProvider>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // PROPTEST_CASES overrides the short default for long runs.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn model_encrypted(ops in prop::collection::vec(op(), 1..400)) {
@@ -170,7 +204,8 @@ proptest! {
 
 #[test]
 fn many_keys_across_levels() {
-    let p: Arc<dyn KeyProvider> = Arc::new(MemoryKeyProvider::new(KeyBytes::from_slice(&[9u8; 16])).unwrap());
+    let p: Arc<dyn KeyProvider> =
+        Arc::new(MemoryKeyProvider::new(KeyBytes::from_slice(&[9u8; 16])).unwrap());
     let vfs = MemVfs::new();
     let db = open(&vfs, &p);
     let mut model = BTreeMap::new();
@@ -188,10 +223,17 @@ fn many_keys_across_levels() {
     }
     db.flush().unwrap();
     let stats = db.stats();
-    assert!(stats.levels.iter().skip(1).any(|l| l.files > 0), "compaction reached level 1+: {stats:?}");
+    assert!(
+        stats.levels.iter().skip(1).any(|l| l.files > 0),
+        "compaction reached level 1+: {stats:?}"
+    );
     for (key, val) in &model {
         assert_eq!(db.get(key).unwrap().as_ref(), Some(val));
     }
-    let all: Vec<_> = db.iter(.., Direction::Forward, None).unwrap().collect::<Result<_, _>>().unwrap();
+    let all: Vec<_> = db
+        .iter(.., Direction::Forward, None)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(all, model.into_iter().collect::<Vec<_>>());
 }

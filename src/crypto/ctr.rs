@@ -90,7 +90,9 @@ mod tests {
     use super::*;
 
     fn unhex(s: &str) -> Vec<u8> {
-        crate::crypto::keys::decode_hex(s).map(|v| v.to_vec()).unwrap_or_default()
+        crate::crypto::keys::decode_hex(s)
+            .map(|v| v.to_vec())
+            .unwrap_or_default()
     }
 
     // NIST SP 800-38A, F.5.1 / F.5.3 / F.5.5 (CTR-AESxxx.Encrypt).

@@ -158,8 +158,11 @@ pub fn read_key_file(path: &Path) -> Result<KeyBytes> {
 fn parse_key_file(raw: &[u8]) -> std::result::Result<KeyBytes, String> {
     // Text made only of hex digits (plus trailing whitespace) is hex, whatever
     // its length; anything else must be a raw key of exactly 16/24/32 bytes.
-    let text = std::str::from_utf8(raw).ok().map(|t| t.trim_end_matches(['\n', '\r', ' ', '\t']));
-    let is_hex_text = text.is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let text = std::str::from_utf8(raw)
+        .ok()
+        .map(|t| t.trim_end_matches(['\n', '\r', ' ', '\t']));
+    let is_hex_text =
+        text.is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
     if !is_hex_text {
         if raw.is_empty() || text == Some("") {
             return Err("the file is empty".into());
@@ -172,7 +175,8 @@ fn parse_key_file(raw: &[u8]) -> std::result::Result<KeyBytes, String> {
         };
     }
     let digits = text.unwrap_or_default();
-    let bytes = decode_hex(digits).ok_or_else(|| format!("{} hex digits is an odd number", digits.len()))?;
+    let bytes = decode_hex(digits)
+        .ok_or_else(|| format!("{} hex digits is an odd number", digits.len()))?;
     match bytes.len() {
         16 | 24 | 32 => Ok(KeyBytes::new(bytes)),
         n => Err(format!(

@@ -143,8 +143,9 @@ impl DataKeyRegistry {
                 Ok(changed)
             }
             ActiveStoreKey::DangerousPlaintext => {
-                let mut changed =
-                    !self.store_key_id.is_plaintext() || !self.active.is_plaintext() || !self.plaintext_ok;
+                let mut changed = !self.store_key_id.is_plaintext()
+                    || !self.active.is_plaintext()
+                    || !self.plaintext_ok;
                 self.plaintext_ok = true;
                 for e in self.entries.values_mut() {
                     changed |= !e.info.exposed;

@@ -47,7 +47,8 @@ impl BlockCache {
     }
 
     fn shard(&self, key: (u64, u64)) -> &Mutex<Shard> {
-        let h = key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        let h =
+            key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         &self.shards[(h >> 60) as usize % SHARDS]
     }
 
@@ -93,7 +94,13 @@ impl BlockCache {
         }
         s.bytes += charge;
         s.clock.push_back((table, offset));
-        s.map.insert((table, offset), Entry { block, referenced: false });
+        s.map.insert(
+            (table, offset),
+            Entry {
+                block,
+                referenced: false,
+            },
+        );
     }
 
     /// Drops every block of `table` (after the table is deleted).

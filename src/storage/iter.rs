@@ -76,7 +76,12 @@ impl Source for MemSource {
             let from = self.last.as_deref().or(self.start.as_deref());
             let skip_first = self.last.is_some();
             let items: Vec<Entry> = match self.dir {
-                Direction::Forward => self.mem.range_from(from).skip(usize::from(skip_first)).take(BATCH).collect(),
+                Direction::Forward => self
+                    .mem
+                    .range_from(from)
+                    .skip(usize::from(skip_first))
+                    .take(BATCH)
+                    .collect(),
                 Direction::Reverse => self
                     .mem
                     .range_back_from(from)
@@ -109,7 +114,11 @@ pub(crate) struct TablesSource {
 
 impl TablesSource {
     /// `tables` in key order; iteration starts at internal key `start`.
-    pub(crate) fn new(tables: Vec<Arc<SstReader>>, dir: Direction, start: Option<Vec<u8>>) -> TablesSource {
+    pub(crate) fn new(
+        tables: Vec<Arc<SstReader>>,
+        dir: Direction,
+        start: Option<Vec<u8>>,
+    ) -> TablesSource {
         // Skip tables that end before (forward) / start after (reverse) `start`.
         let table = match (dir, &start) {
             (Direction::Forward, Some(start)) => tables
@@ -137,7 +146,9 @@ impl TablesSource {
     }
 
     fn first_key_after_start(&self, t: usize) -> bool {
-        let Some(start) = &self.start else { return false };
+        let Some(start) = &self.start else {
+            return false;
+        };
         match self.tables[t].block(0) {
             Ok(b) => b.len() > 0 && cmp_ikey(b.key(0), start) == Ordering::Greater,
             Err(_) => false,
@@ -244,7 +255,9 @@ impl Source for TablesSource {
         if !self.position()? {
             return Ok(None);
         }
-        let Some((_, b)) = &self.block else { return Ok(None) };
+        let Some((_, b)) = &self.block else {
+            return Ok(None);
+        };
         let e = (b.key(self.pos).to_vec(), b.value(self.pos).to_vec());
         self.pos = match self.dir {
             Direction::Forward => self.pos + 1,
@@ -275,7 +288,10 @@ impl PartialOrd for HeapItem {
 impl Ord for HeapItem {
     // BinaryHeap is a max-heap: forward wants the smallest key on top.
     fn cmp(&self, other: &Self) -> Ordering {
-        let o = self.key.cmp(&other.key).then_with(|| other.src.cmp(&self.src));
+        let o = self
+            .key
+            .cmp(&other.key)
+            .then_with(|| other.src.cmp(&self.src));
         if self.reverse {
             o
         } else {
@@ -305,11 +321,17 @@ impl MergeIter {
                 });
             }
         }
-        Ok(MergeIter { sources, heap, reverse })
+        Ok(MergeIter {
+            sources,
+            heap,
+            reverse,
+        })
     }
 
     pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>> {
-        let Some(top) = self.heap.pop() else { return Ok(None) };
+        let Some(top) = self.heap.pop() else {
+            return Ok(None);
+        };
         if let Some((k, v)) = self.sources[top.src].next_entry()? {
             self.heap.push(HeapItem {
                 key: IKey(k),
@@ -324,7 +346,11 @@ impl MergeIter {
 
 /// The internal key a source should start from for a range bound (`None`:
 /// from the first key forward, or the last key in reverse).
-pub(crate) fn start_key(dir: Direction, lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Option<Vec<u8>> {
+pub(crate) fn start_key(
+    dir: Direction,
+    lower: &Bound<Vec<u8>>,
+    upper: &Bound<Vec<u8>>,
+) -> Option<Vec<u8>> {
     match dir {
         Direction::Forward => match lower {
             Bound::Included(k) | Bound::Excluded(k) => Some(seek_key(k, MAX_SEQ)),

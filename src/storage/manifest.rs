@@ -68,10 +68,20 @@ impl Manifest {
         let name = String::from_utf8(name_bytes)
             .ok()
             .filter(|n| n.starts_with("MANIFEST-"))
-            .ok_or_else(|| Error::corruption(dir.dir().join(CURRENT), 0, "CURRENT does not name a manifest"))?;
-        let number: u64 = name["MANIFEST-".len()..]
-            .parse()
-            .map_err(|_| Error::corruption(dir.dir().join(CURRENT), 0, "CURRENT names a malformed manifest"))?;
+            .ok_or_else(|| {
+                Error::corruption(
+                    dir.dir().join(CURRENT),
+                    0,
+                    "CURRENT does not name a manifest",
+                )
+            })?;
+        let number: u64 = name["MANIFEST-".len()..].parse().map_err(|_| {
+            Error::corruption(
+                dir.dir().join(CURRENT),
+                0,
+                "CURRENT names a malformed manifest",
+            )
+        })?;
         let reader = dir.open_file(&name, FileKind::Manifest)?;
         let mut rec = Recovered {
             version: Version::new(),
@@ -87,8 +97,9 @@ impl Manifest {
                 Err(Error::Truncated { .. }) if any => break,
                 Err(e) => return Err(e),
             };
-            let edit = VersionEdit::decode(&payload)
-                .ok_or_else(|| Error::corruption(reader.path(), offset, "malformed manifest edit"))?;
+            let edit = VersionEdit::decode(&payload).ok_or_else(|| {
+                Error::corruption(reader.path(), offset, "malformed manifest edit")
+            })?;
             rec.version = rec
                 .version
                 .apply(&edit)
@@ -105,7 +116,11 @@ impl Manifest {
             any = true;
         }
         if !any {
-            return Err(Error::corruption(reader.path(), 0, "manifest has no records"));
+            return Err(Error::corruption(
+                reader.path(),
+                0,
+                "manifest has no records",
+            ));
         }
         for (_, f) in rec.version.all_files() {
             rec.next_file = rec.next_file.max(f.number + 1);

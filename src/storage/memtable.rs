@@ -48,11 +48,14 @@ impl Memtable {
     /// Inserts the batch's operations with sequence numbers `seq, seq+1, …`.
     pub(crate) fn apply(&self, seq: u64, batch: &WriteBatch) {
         for (i, (kind, k, v)) in batch.ops.iter().enumerate() {
-            self.map.insert(IKey(make_ikey(k, seq + i as u64, *kind)), v.clone());
+            self.map
+                .insert(IKey(make_ikey(k, seq + i as u64, *kind)), v.clone());
         }
-        self.bytes.fetch_add(batch.approximate_size(), Ordering::Relaxed);
+        self.bytes
+            .fetch_add(batch.approximate_size(), Ordering::Relaxed);
         if !batch.is_empty() {
-            self.max_seq.fetch_max(seq + batch.len() as u64 - 1, Ordering::Relaxed);
+            self.max_seq
+                .fetch_max(seq + batch.len() as u64 - 1, Ordering::Relaxed);
         }
     }
 
@@ -73,7 +76,11 @@ impl Memtable {
     /// The newest version of `key` with sequence number `<= seq`.
     pub(crate) fn get(&self, key: &[u8], seq: u64) -> Lookup {
         let start = IKey(seek_key(key, seq));
-        if let Some(e) = self.map.range((Bound::Included(start), Bound::Unbounded)).next() {
+        if let Some(e) = self
+            .map
+            .range((Bound::Included(start), Bound::Unbounded))
+            .next()
+        {
             if let Some((user, _, kind)) = split(&e.key().0) {
                 if user == key {
                     return match kind {
@@ -88,7 +95,10 @@ impl Memtable {
 
     /// All entries from the first internal key `>= from` (or the start), in
     /// internal-key order.
-    pub(crate) fn range_from(&self, from: Option<&[u8]>) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    pub(crate) fn range_from(
+        &self,
+        from: Option<&[u8]>,
+    ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
         let lo = match from {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
@@ -100,7 +110,10 @@ impl Memtable {
 
     /// All entries up to the last internal key `<= to` (or the end), in
     /// reverse internal-key order.
-    pub(crate) fn range_back_from(&self, to: Option<&[u8]>) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    pub(crate) fn range_back_from(
+        &self,
+        to: Option<&[u8]>,
+    ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
         let hi = match to {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,

@@ -56,7 +56,7 @@ use crate::error::{Error, Result};
 use crate::vfs::{EncryptionStatus, FileKind, KeyOptions, LockGuard, SealedDir, Vfs};
 
 use self::cache::BlockCache;
-use self::iter::{MergeIter, MemSource, Source, TablesSource};
+use self::iter::{MemSource, MergeIter, Source, TablesSource};
 use self::key::{cmp_ikey, seek_key, split, user_key, Kind};
 use self::manifest::{manifest_name, Manifest, CURRENT};
 use self::memtable::{Lookup, Memtable};
@@ -266,6 +266,7 @@ struct Inner {
     /// Every version handed out; a table is deleted only when no version
     /// still alive (held by a reader or iterator) lists it.
     versions: Mutex<Vec<std::sync::Weak<Version>>>,
+    cleanup: Mutex<()>,
     counters: Counters,
     _lock: Box<dyn LockGuard>,
 }
@@ -281,7 +282,9 @@ pub struct Engine {
 pub const LOCK_FILE: &str = "LOCK";
 
 fn parse_number(name: &str, suffix: &str) -> Option<u64> {
-    name.strip_suffix(suffix).filter(|n| n.len() >= 6).and_then(|n| n.parse().ok())
+    name.strip_suffix(suffix)
+        .filter(|n| n.len() >= 6)
+        .and_then(|n| n.parse().ok())
 }
 
 impl Engine {
@@ -299,14 +302,24 @@ impl Engine {
         vfs.create_dir_all(&dir)?;
         let lock = vfs.lock(&dir.join(LOCK_FILE))?;
         let names = vfs.list(&dir)?;
-        let has_registry = names.iter().any(|n| n == crate::vfs::sealed_dir::REGISTRY_FILE);
+        let has_registry = names
+            .iter()
+            .any(|n| n == crate::vfs::sealed_dir::REGISTRY_FILE);
         if !has_registry && names.iter().any(|n| n != LOCK_FILE) {
             return Err(Error::NotAStore { path: dir });
         }
         let sdir = SealedDir::open(vfs.clone(), &dir, provider, key_options)?;
         let recovered = Manifest::recover(&sdir)?;
-        if recovered.is_none() && names.iter().any(|n| n.ends_with(".sst") || n.starts_with("MANIFEST-")) {
-            return Err(Error::corruption(dir.join(CURRENT), 0, "CURRENT is missing but tables exist"));
+        if recovered.is_none()
+            && names
+                .iter()
+                .any(|n| n.ends_with(".sst") || n.starts_with("MANIFEST-"))
+        {
+            return Err(Error::corruption(
+                dir.join(CURRENT),
+                0,
+                "CURRENT is missing but tables exist",
+            ));
         }
         let (mut version, log_number, mut next_file, mut last_seq) = match &recovered {
             Some(r) => (r.version.clone(), r.log_number, r.next_file, r.last_seq),
@@ -330,7 +343,10 @@ impl Engine {
                     "table listed in the manifest is missing",
                 ));
             }
-            tables.insert(f.number, Arc::new(SstReader::open(&sdir, f.number, cache.clone())?));
+            tables.insert(
+                f.number,
+                Arc::new(SstReader::open(&sdir, f.number, cache.clone())?),
+            );
         }
 
         // Replay the log segments the manifest does not cover yet.
@@ -357,7 +373,10 @@ impl Engine {
             *counters.flush.get_mut() += summary.size;
             let meta = meta_of(number, &summary);
             edit.added.push((0, meta));
-            tables.insert(number, Arc::new(SstReader::open(&sdir, number, cache.clone())?));
+            tables.insert(
+                number,
+                Arc::new(SstReader::open(&sdir, number, cache.clone())?),
+            );
         }
         version = version
             .apply(&edit)
@@ -399,6 +418,7 @@ impl Engine {
             compaction_lock: Mutex::new(()),
             pending_tables: Mutex::new(HashSet::new()),
             versions: Mutex::new(Vec::new()),
+            cleanup: Mutex::new(()),
             counters,
             _lock: lock,
             dir: sdir,
@@ -417,7 +437,8 @@ impl Engine {
 
     /// The value of `key`, if any.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(key, self.inner.visible.load(Ordering::Acquire))
+        self.inner
+            .get(key, self.inner.visible.load(Ordering::Acquire))
     }
 
     /// The value of `key` as of `snapshot`.
@@ -466,8 +487,12 @@ impl Engine {
         snapshot: Option<&Snapshot>,
     ) -> Result<EngineIter> {
         let seq = snapshot.map_or_else(|| self.inner.visible.load(Ordering::Acquire), |s| s.seq);
-        self.inner
-            .iter(range.start_bound().cloned(), range.end_bound().cloned(), direction, seq)
+        self.inner.iter(
+            range.start_bound().cloned(),
+            range.end_bound().cloned(),
+            direction,
+            seq,
+        )
     }
 
     /// Writes the memtable out to a table and waits until every memtable
@@ -569,7 +594,9 @@ fn write_table(
 impl Inner {
     fn check_poison(&self) -> Result<()> {
         match &*self.poison.lock() {
-            Some(reason) => Err(Error::Poisoned { reason: reason.clone() }),
+            Some(reason) => Err(Error::Poisoned {
+                reason: reason.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -595,7 +622,11 @@ impl Inner {
 
     fn view(&self) -> (Arc<Memtable>, Vec<Arc<Memtable>>, Arc<Version>) {
         let st = self.state.lock();
-        (st.mem.clone(), st.imm.iter().rev().cloned().collect(), st.version.clone())
+        (
+            st.mem.clone(),
+            st.imm.iter().rev().cloned().collect(),
+            st.version.clone(),
+        )
     }
 
     fn get(&self, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
@@ -618,7 +649,8 @@ impl Inner {
         }
         let target = seek_key(key, seq);
         for files in &version.levels[1..] {
-            let i = files.partition_point(|f| cmp_ikey(&f.largest, &target) == std::cmp::Ordering::Less);
+            let i = files
+                .partition_point(|f| cmp_ikey(&f.largest, &target) == std::cmp::Ordering::Less);
             if let Some(f) = files.get(i) {
                 if user_key(&f.smallest) <= key {
                     match self.table(f.number)?.get(key, seq)? {
@@ -632,7 +664,13 @@ impl Inner {
         Ok(None)
     }
 
-    fn iter(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, dir: Direction, seq: u64) -> Result<EngineIter> {
+    fn iter(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        dir: Direction,
+        seq: u64,
+    ) -> Result<EngineIter> {
         let (mem, imm, version) = self.view();
         let start = iter::start_key(dir, &lower, &upper);
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
@@ -640,17 +678,31 @@ impl Inner {
             sources.push(Box::new(MemSource::new(m, dir, start.clone())));
         }
         for f in &version.levels[0] {
-            sources.push(Box::new(TablesSource::new(vec![self.table(f.number)?], dir, start.clone())));
+            sources.push(Box::new(TablesSource::new(
+                vec![self.table(f.number)?],
+                dir,
+                start.clone(),
+            )));
         }
         for files in &version.levels[1..] {
             if files.is_empty() {
                 continue;
             }
-            let tables = files.iter().map(|f| self.table(f.number)).collect::<Result<Vec<_>>>()?;
+            let tables = files
+                .iter()
+                .map(|f| self.table(f.number))
+                .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(tables, dir, start.clone())));
         }
         let merged = MergeIter::new(sources, dir)?;
-        Ok(EngineIter::new(merged, seq, dir, lower, upper, Box::new(version)))
+        Ok(EngineIter::new(
+            merged,
+            seq,
+            dir,
+            lower,
+            upper,
+            Box::new(version),
+        ))
     }
 
     fn write(&self, batch: WriteBatch) -> Result<u64> {
@@ -658,7 +710,9 @@ impl Inner {
         if batch.is_empty() {
             return Ok(self.visible.load(Ordering::Acquire));
         }
-        self.counters.user.fetch_add(batch.approximate_size() as u64, Ordering::Relaxed);
+        self.counters
+            .user
+            .fetch_add(batch.approximate_size() as u64, Ordering::Relaxed);
         let me = Arc::new(Pending {
             batch,
             result: Mutex::new(None),
@@ -733,7 +787,9 @@ impl Inner {
                 Ok(())
             }
         });
-        self.counters.wal.fetch_add(wal.bytes - before, Ordering::Relaxed);
+        self.counters
+            .wal
+            .fetch_add(wal.bytes - before, Ordering::Relaxed);
         if let Err(e) = logged {
             self.set_poison(format!("writing the log failed: {e}"));
             return Err(e);
@@ -794,11 +850,17 @@ impl Inner {
     }
 
     fn flush(&self) -> Result<()> {
+        self.flush_inner(false)
+    }
+
+    /// Flushes; with `force`, starts a new log segment even if the memtable
+    /// is empty (so the live segment is under the active data key).
+    fn flush_inner(&self, force: bool) -> Result<()> {
         {
             let mut wal = self.wal.lock();
             self.check_poison()?;
             let empty = self.state.lock().mem.is_empty();
-            if !empty {
+            if !empty || force {
                 self.switch_memtable(&mut wal)?;
             }
         }
@@ -814,26 +876,39 @@ impl Inner {
     fn flush_oldest(&self) -> Result<()> {
         let (mem, number) = {
             let mut st = self.state.lock();
-            let Some(mem) = st.imm.front().cloned() else { return Ok(()) };
+            let Some(mem) = st.imm.front().cloned() else {
+                return Ok(());
+            };
             st.flushing = true;
             st.next_file += 1;
             self.pending_tables.lock().insert(st.next_file - 1);
             (mem, st.next_file - 1)
         };
-        let summary = write_table(&self.dir, number, &self.opts, mem.range_from(None).map(Ok));
+        // An empty memtable (a forced log switch) only retires its segment.
+        let summary = if mem.is_empty() {
+            Ok(None)
+        } else {
+            write_table(&self.dir, number, &self.opts, mem.range_from(None).map(Ok)).map(Some)
+        };
         let mut st = self.state.lock();
         st.flushing = false;
-        let summary = summary?;
-        self.counters.flush.fetch_add(summary.size, Ordering::Relaxed);
+        let summary = summary.inspect_err(|_| {
+            self.pending_tables.lock().remove(&number);
+        })?;
         let log_number = st.imm.get(1).map_or(st.mem.wal_number, |m| m.wal_number);
         st.flushed_seq = st.flushed_seq.max(mem.max_seq());
-        let edit = VersionEdit {
+        let mut edit = VersionEdit {
             log_number: Some(log_number),
             next_file: Some(st.next_file),
             last_seq: Some(st.flushed_seq),
-            added: vec![(0, meta_of(number, &summary))],
             ..VersionEdit::default()
         };
+        if let Some(summary) = summary {
+            self.counters
+                .flush
+                .fetch_add(summary.size, Ordering::Relaxed);
+            edit.added.push((0, meta_of(number, &summary)));
+        }
         let installed = self.install(&mut st, &edit);
         self.pending_tables.lock().remove(&number);
         installed?;
@@ -845,10 +920,13 @@ impl Inner {
 
     /// Appends `edit` to the manifest and makes it the current version.
     fn install(&self, st: &mut State, edit: &VersionEdit) -> Result<()> {
-        let next = st
-            .version
-            .apply(edit)
-            .map_err(|what| Error::corruption(self.dir.dir().join(manifest_name(st.manifest.number)), 0, what))?;
+        let next = st.version.apply(edit).map_err(|what| {
+            Error::corruption(
+                self.dir.dir().join(manifest_name(st.manifest.number)),
+                0,
+                what,
+            )
+        })?;
         st.manifest.append(edit)?;
         let next = Arc::new(next);
         let mut versions = self.versions.lock();
@@ -861,7 +939,11 @@ impl Inner {
     fn smallest_snapshot(&self) -> u64 {
         let snaps = self.snapshots.lock();
         let visible = self.visible.load(Ordering::Acquire);
-        snaps.keys().next().copied().map_or(visible, |s| s.min(visible))
+        snaps
+            .keys()
+            .next()
+            .copied()
+            .map_or(visible, |s| s.min(visible))
     }
 
     fn level_target(&self, level: usize) -> u64 {
@@ -890,12 +972,16 @@ impl Inner {
 
     /// One background compaction step, if one is due.
     fn compact_once(&self) -> Result<bool> {
-        let Some(_guard) = self.compaction_lock.try_lock() else { return Ok(false) };
+        let Some(_guard) = self.compaction_lock.try_lock() else {
+            return Ok(false);
+        };
         let (version, pointer) = {
             let st = self.state.lock();
             (st.version.clone(), st.compact_pointer.clone())
         };
-        let Some(level) = self.pick_level(&version) else { return Ok(false) };
+        let Some(level) = self.pick_level(&version) else {
+            return Ok(false);
+        };
         let inputs: Vec<Arc<FileMeta>> = if level == 0 {
             version.levels[0].clone()
         } else {
@@ -909,23 +995,46 @@ impl Inner {
         if inputs.is_empty() {
             return Ok(false);
         }
-        self.compact_files(&version, level, &inputs)?;
+        self.compact_files(&version, level, &inputs, level + 1)?;
         Ok(true)
     }
 
-    /// Merges `inputs` (at `level`) with the overlapping tables of the next
-    /// level into new tables at the next level.
-    fn compact_files(&self, version: &Version, level: usize, inputs: &[Arc<FileMeta>]) -> Result<()> {
-        let out_level = (level + 1).min(NUM_LEVELS - 1);
-        let lo = inputs.iter().map(|f| user_key(&f.smallest)).min().unwrap_or_default().to_vec();
-        let hi = inputs.iter().map(|f| user_key(&f.largest)).max().unwrap_or_default().to_vec();
+    /// Merges `inputs` (at `level`) with the overlapping tables of
+    /// `out_level` into new tables at `out_level` (the next level, or the
+    /// same one to rewrite a level in place).
+    fn compact_files(
+        &self,
+        version: &Version,
+        level: usize,
+        inputs: &[Arc<FileMeta>],
+        out_level: usize,
+    ) -> Result<()> {
+        let lo = inputs
+            .iter()
+            .map(|f| user_key(&f.smallest))
+            .min()
+            .unwrap_or_default()
+            .to_vec();
+        let hi = inputs
+            .iter()
+            .map(|f| user_key(&f.largest))
+            .max()
+            .unwrap_or_default()
+            .to_vec();
         let next: Vec<Arc<FileMeta>> = if out_level == level {
             Vec::new()
         } else {
-            version.levels[out_level].iter().filter(|f| f.overlaps(&lo, &hi)).cloned().collect()
+            version.levels[out_level]
+                .iter()
+                .filter(|f| f.overlaps(&lo, &hi))
+                .cloned()
+                .collect()
         };
         let (lo, hi) = next.iter().fold((lo, hi), |(lo, hi), f| {
-            (lo.min(user_key(&f.smallest).to_vec()), hi.max(user_key(&f.largest).to_vec()))
+            (
+                lo.min(user_key(&f.smallest).to_vec()),
+                hi.max(user_key(&f.largest).to_vec()),
+            )
         });
         let bottommost = version.levels[out_level + 1..]
             .iter()
@@ -933,14 +1042,24 @@ impl Inner {
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
         if level == 0 {
             for f in inputs {
-                sources.push(Box::new(TablesSource::new(vec![self.table(f.number)?], Direction::Forward, None)));
+                sources.push(Box::new(TablesSource::new(
+                    vec![self.table(f.number)?],
+                    Direction::Forward,
+                    None,
+                )));
             }
         } else {
-            let t = inputs.iter().map(|f| self.table(f.number)).collect::<Result<Vec<_>>>()?;
+            let t = inputs
+                .iter()
+                .map(|f| self.table(f.number))
+                .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
         }
         if !next.is_empty() {
-            let t = next.iter().map(|f| self.table(f.number)).collect::<Result<Vec<_>>>()?;
+            let t = next
+                .iter()
+                .map(|f| self.table(f.number))
+                .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
         }
         let mut merged = MergeIter::new(sources, Direction::Forward)?;
@@ -950,8 +1069,9 @@ impl Inner {
         let mut current_user: Option<Vec<u8>> = None;
         let mut last_seq_for_key = u64::MAX;
         while let Some((ikey, value)) = merged.next_entry()? {
-            let (user, seq, kind) = split(&ikey)
-                .ok_or_else(|| Error::corruption(self.dir.dir(), 0, "malformed key during compaction"))?;
+            let (user, seq, kind) = split(&ikey).ok_or_else(|| {
+                Error::corruption(self.dir.dir(), 0, "malformed key during compaction")
+            })?;
             let new_key = current_user.as_deref() != Some(user);
             if new_key {
                 current_user = Some(user.to_vec());
@@ -968,14 +1088,19 @@ impl Inner {
             // Start a new output at a user-key boundary once big enough, so
             // one key's versions never straddle two tables.
             if new_key {
-                if let Some((n, b)) = builder.take_if(|(_, b)| b.size() >= self.opts.target_file_bytes) {
+                if let Some((n, b)) =
+                    builder.take_if(|(_, b)| b.size() >= self.opts.target_file_bytes)
+                {
                     outputs.push(meta_of(n, &b.finish()?));
                 }
             }
             if builder.is_none() {
                 let n = self.new_table_number();
                 let w = self.dir.create_file(&table_name(n), FileKind::Sstable)?;
-                builder = Some((n, SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key)));
+                builder = Some((
+                    n,
+                    SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key),
+                ));
             }
             if let Some((_, b)) = builder.as_mut() {
                 b.add(&ikey, &value)?;
@@ -987,11 +1112,16 @@ impl Inner {
             }
         }
         let written: u64 = outputs.iter().map(|f| f.size).sum();
-        self.counters.compaction.fetch_add(written, Ordering::Relaxed);
+        self.counters
+            .compaction
+            .fetch_add(written, Ordering::Relaxed);
         let mut edit = VersionEdit::default();
-        edit.deleted.extend(inputs.iter().map(|f| (level, f.number)));
-        edit.deleted.extend(next.iter().map(|f| (out_level, f.number)));
-        edit.added.extend(outputs.into_iter().map(|f| (out_level, f)));
+        edit.deleted
+            .extend(inputs.iter().map(|f| (level, f.number)));
+        edit.deleted
+            .extend(next.iter().map(|f| (out_level, f.number)));
+        edit.added
+            .extend(outputs.into_iter().map(|f| (out_level, f)));
         let installed = {
             let mut st = self.state.lock();
             st.compact_pointer[level] = inputs
@@ -1023,20 +1153,23 @@ impl Inner {
     fn compact_all(&self) -> Result<()> {
         let _guard = self.compaction_lock.lock();
         let version = self.state.lock().version.clone();
-        let deepest = (1..NUM_LEVELS).rev().find(|&l| !version.levels[l].is_empty()).unwrap_or(1);
+        let deepest = (1..NUM_LEVELS)
+            .rev()
+            .find(|&l| !version.levels[l].is_empty())
+            .unwrap_or(1);
         for level in 0..deepest {
             let version = self.state.lock().version.clone();
             let inputs = version.levels[level].clone();
             if !inputs.is_empty() {
-                self.compact_files(&version, level, &inputs)?;
+                self.compact_files(&version, level, &inputs, level + 1)?;
             }
         }
-        // The bottom level may still hold tombstones or old versions from
-        // before; rewrite it in place when it does.
+        // The bottom level may still hold tombstones or versions written
+        // while it was not the bottom: rewrite it in place.
         let version = self.state.lock().version.clone();
         let files = version.levels[deepest].clone();
-        if !files.is_empty() && deepest == NUM_LEVELS - 1 {
-            self.compact_files(&version, deepest, &files)?;
+        if !files.is_empty() {
+            self.compact_files(&version, deepest, &files, deepest)?;
         }
         Ok(())
     }
@@ -1044,8 +1177,15 @@ impl Inner {
     fn rewrite_all(&self, mut progress: impl FnMut(Progress)) -> Result<()> {
         self.dir.maybe_rotate()?;
         // A new memtable and log segment under the active key; flush the rest.
-        self.flush()?;
+        self.flush_inner(true)?;
         let _guard = self.compaction_lock.lock();
+        // Level 0 goes through a real compaction: its tables are ordered by
+        // number, so rewriting one under a new number would reorder them.
+        let version = self.state.lock().version.clone();
+        let l0 = version.levels[0].clone();
+        if !l0.is_empty() {
+            self.compact_files(&version, 0, &l0, 1)?;
+        }
         let active = self.dir.active_data_key();
         let version = self.state.lock().version.clone();
         let todo: Vec<(usize, Arc<FileMeta>)> = version
@@ -1068,7 +1208,9 @@ impl Inner {
             let n = self.new_table_number();
             let src = TablesSource::new(vec![self.table(f.number)?], Direction::Forward, None);
             let summary = write_table(&self.dir, n, &self.opts, SourceIter(Box::new(src)))?;
-            self.counters.compaction.fetch_add(summary.size, Ordering::Relaxed);
+            self.counters
+                .compaction
+                .fetch_add(summary.size, Ordering::Relaxed);
             let edit = VersionEdit {
                 deleted: vec![(level, f.number)],
                 added: vec![(level, meta_of(n, &summary))],
@@ -1102,7 +1244,11 @@ impl Inner {
     /// Names of every file the store needs right now.
     fn live_files(&self) -> HashSet<String> {
         let st = self.state.lock();
-        let mut live: HashSet<String> = st.version.all_files().map(|(_, f)| table_name(f.number)).collect();
+        let mut live: HashSet<String> = st
+            .version
+            .all_files()
+            .map(|(_, f)| table_name(f.number))
+            .collect();
         live.insert(wal_name(st.mem.wal_number));
         for m in &st.imm {
             live.insert(wal_name(m.wal_number));
@@ -1114,6 +1260,9 @@ impl Inner {
 
     /// Removes tables, log segments and manifests nothing refers to.
     fn delete_obsolete_files(&self) -> Result<()> {
+        // One cleaner at a time: the flush thread and a caller's compaction
+        // would otherwise both try to remove the same file.
+        let _one = self.cleanup.lock();
         let (live, log_number, next_file) = {
             let st = self.state.lock();
             let mut live: HashSet<u64> = st.version.all_files().map(|(_, f)| f.number).collect();
@@ -1134,7 +1283,10 @@ impl Inner {
                 !live.contains(&n) && n < next_file && !pending.contains(&n)
             } else if let Some(n) = parse_number(&name, ".wal") {
                 n < log_number
-            } else if let Some(n) = name.strip_prefix("MANIFEST-").and_then(|n| n.parse::<u64>().ok()) {
+            } else if let Some(n) = name
+                .strip_prefix("MANIFEST-")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 n != manifest
             } else {
                 false

@@ -65,11 +65,16 @@ impl Version {
     pub(crate) fn apply(&self, edit: &VersionEdit) -> Result<Version, String> {
         let mut v = self.clone();
         for &(level, number) in &edit.deleted {
-            let files = v.levels.get_mut(level).ok_or("edit names a level that does not exist")?;
+            let files = v
+                .levels
+                .get_mut(level)
+                .ok_or("edit names a level that does not exist")?;
             let before = files.len();
             files.retain(|f| f.number != number);
             if files.len() == before {
-                return Err(format!("edit deletes table {number} which is not at level {level}"));
+                return Err(format!(
+                    "edit deletes table {number} which is not at level {level}"
+                ));
             }
         }
         for (level, f) in &edit.added {
@@ -85,7 +90,10 @@ impl Version {
                 files.sort_by(|a, b| cmp_ikey(&a.smallest, &b.smallest));
                 for w in files.windows(2) {
                     if cmp_ikey(&w[0].largest, &w[1].smallest) != Ordering::Less {
-                        return Err(format!("tables {} and {} overlap at level {level}", w[0].number, w[1].number));
+                        return Err(format!(
+                            "tables {} and {} overlap at level {level}",
+                            w[0].number, w[1].number
+                        ));
                     }
                 }
             }
@@ -95,7 +103,10 @@ impl Version {
 
     /// Every live table with its level.
     pub(crate) fn all_files(&self) -> impl Iterator<Item = (usize, &Arc<FileMeta>)> {
-        self.levels.iter().enumerate().flat_map(|(l, fs)| fs.iter().map(move |f| (l, f)))
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, fs)| fs.iter().map(move |f| (l, f)))
     }
 
     /// An edit that recreates this version from nothing.
@@ -115,7 +126,11 @@ impl Version {
 impl VersionEdit {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (tag, v) in [(1, self.log_number), (2, self.next_file), (3, self.last_seq)] {
+        for (tag, v) in [
+            (1, self.log_number),
+            (2, self.next_file),
+            (3, self.last_seq),
+        ] {
             if let Some(v) = v {
                 put_varint(&mut out, tag);
                 put_varint(&mut out, v);
@@ -212,8 +227,16 @@ mod tests {
             .expect("apply");
         let v = v.apply(&e).expect("apply");
         assert!(v.levels[0].is_empty());
-        assert_eq!(v.levels[1].iter().map(|f| f.number).collect::<Vec<_>>(), vec![5, 6]);
-        assert!(v.apply(&VersionEdit { deleted: vec![(2, 5)], ..Default::default() }).is_err());
+        assert_eq!(
+            v.levels[1].iter().map(|f| f.number).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        assert!(v
+            .apply(&VersionEdit {
+                deleted: vec![(2, 5)],
+                ..Default::default()
+            })
+            .is_err());
         assert!(v
             .apply(&VersionEdit {
                 added: vec![(1, meta(7, "b", "e"))],

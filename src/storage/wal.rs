@@ -62,7 +62,12 @@ impl WalWriter {
 /// Replays segment `number` into `mem`. `next_seq` is the sequence number
 /// the first record must have (if known); it is advanced past the last
 /// record. Returns the number of records applied.
-pub(crate) fn replay(dir: &SealedDir, number: u64, mem: &Memtable, next_seq: &mut Option<u64>) -> Result<u64> {
+pub(crate) fn replay(
+    dir: &SealedDir,
+    number: u64,
+    mem: &Memtable,
+    next_seq: &mut Option<u64>,
+) -> Result<u64> {
     let reader = dir.open_file(&wal_name(number), FileKind::Wal)?;
     let mut applied = 0;
     for item in reader.records() {

@@ -430,9 +430,14 @@ fn read_registry(
         )?)))
     })?;
     let payload = zeroize::Zeroizing::new(read_single_record(&reader)?);
-    let reg = DataKeyRegistry::decode(&payload).map_err(|what| Error::corruption(path, HEADER_LEN, what))?;
+    let reg = DataKeyRegistry::decode(&payload)
+        .map_err(|what| Error::corruption(path, HEADER_LEN, what))?;
     if reg.store_key_id() != reader.header().key_id {
-        return Err(Error::corruption(path, HEADER_LEN, "key registry names a different store key than its header"));
+        return Err(Error::corruption(
+            path,
+            HEADER_LEN,
+            "key registry names a different store key than its header",
+        ));
     }
     Ok(reg)
 }

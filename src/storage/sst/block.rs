@@ -34,7 +34,12 @@ impl BlockBuilder {
 
     /// Adds an entry; keys must come in increasing order.
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
-        let shared = self.last.iter().zip(key).take_while(|(a, b)| a == b).count();
+        let shared = self
+            .last
+            .iter()
+            .zip(key)
+            .take_while(|(a, b)| a == b)
+            .count();
         put_varint(&mut self.buf, shared as u64);
         put_varint(&mut self.buf, (key.len() - shared) as u64);
         put_varint(&mut self.buf, value.len() as u64);
@@ -137,15 +142,16 @@ impl Block {
     /// Index of the first entry with key `>= target` (internal order), or
     /// `len()` if none.
     pub(crate) fn lower_bound(&self, target: &[u8]) -> usize {
-        self.entries
-            .partition_point(|&(k, kl, _, _)| cmp_ikey(&self.data[k as usize..(k + kl) as usize], target) == Ordering::Less)
+        self.entries.partition_point(|&(k, kl, _, _)| {
+            cmp_ikey(&self.data[k as usize..(k + kl) as usize], target) == Ordering::Less
+        })
     }
 
     /// Index of the last entry with key `<= target`, or `None`.
     pub(crate) fn upper_bound_back(&self, target: &[u8]) -> Option<usize> {
-        let n = self
-            .entries
-            .partition_point(|&(k, kl, _, _)| cmp_ikey(&self.data[k as usize..(k + kl) as usize], target) != Ordering::Greater);
+        let n = self.entries.partition_point(|&(k, kl, _, _)| {
+            cmp_ikey(&self.data[k as usize..(k + kl) as usize], target) != Ordering::Greater
+        });
         n.checked_sub(1)
     }
 
@@ -163,7 +169,9 @@ mod tests {
     #[test]
     fn build_decode_search() {
         let mut b = BlockBuilder::new();
-        let keys: Vec<Vec<u8>> = (0..100u32).map(|i| make_ikey(format!("key{i:05}").as_bytes(), 7, Kind::Put)).collect();
+        let keys: Vec<Vec<u8>> = (0..100u32)
+            .map(|i| make_ikey(format!("key{i:05}").as_bytes(), 7, Kind::Put))
+            .collect();
         for (i, k) in keys.iter().enumerate() {
             b.add(k, format!("v{i}").as_bytes());
         }

@@ -100,7 +100,9 @@ impl SstBuilder {
     pub(crate) fn finish(mut self) -> Result<TableSummary> {
         let largest = self.last_key().unwrap_or_default();
         self.finish_block()?;
-        let filter_off = self.w.append_record(&filter::build(&self.hashes, self.bits_per_key))?;
+        let filter_off = self
+            .w
+            .append_record(&filter::build(&self.hashes, self.bits_per_key))?;
         let index_raw = self.index.finish();
         let index_off = self.w.append_record(&index_raw)?;
         let mut footer = Vec::with_capacity(FOOTER_LEN);

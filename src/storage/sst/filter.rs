@@ -46,7 +46,9 @@ pub(crate) fn build(hashes: &[u64], bits_per_key: usize) -> Vec<u8> {
 /// Whether `hash` may be in the filter (false means certainly not). A
 /// malformed filter answers "may be", so damage costs speed, never results.
 pub(crate) fn may_contain(filter: &[u8], hash: u64) -> bool {
-    let Some((&k, bits)) = filter.split_last() else { return true };
+    let Some((&k, bits)) = filter.split_last() else {
+        return true;
+    };
     if bits.is_empty() || k == 0 || k > 30 {
         return true;
     }
@@ -72,7 +74,9 @@ mod tests {
         let keys: Vec<u64> = (0..10_000u32).map(|i| hash64(&i.to_be_bytes())).collect();
         let f = build(&keys, 10);
         assert!(keys.iter().all(|&h| may_contain(&f, h)));
-        let fp = (10_000..110_000u32).filter(|i| may_contain(&f, hash64(&i.to_be_bytes()))).count();
+        let fp = (10_000..110_000u32)
+            .filter(|i| may_contain(&f, hash64(&i.to_be_bytes())))
+            .count();
         assert!(fp < 2_000, "false positive rate {}%", fp as f64 / 1000.0);
     }
 }

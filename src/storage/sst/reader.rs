@@ -23,7 +23,9 @@ impl SstReader {
     pub(crate) fn open(dir: &SealedDir, number: u64, cache: Arc<BlockCache>) -> Result<SstReader> {
         let file = dir.open_immutable(&table_name(number), FileKind::Sstable)?;
         let footer_len = file.record_len(FOOTER_LEN);
-        let bad = |off: u64, what: &str| Error::corruption(file.path(), HEADER_LEN + off, what.to_string());
+        let bad = |off: u64, what: &str| {
+            Error::corruption(file.path(), HEADER_LEN + off, what.to_string())
+        };
         let footer_off = file
             .body_len()
             .checked_sub(footer_len)
@@ -43,7 +45,8 @@ impl SstReader {
         let (index_raw, _) = file
             .read_record(index_off)?
             .ok_or_else(|| bad(index_off, "missing index block"))?;
-        let index = Block::decode(&index_raw).ok_or_else(|| bad(index_off, "malformed index block"))?;
+        let index =
+            Block::decode(&index_raw).ok_or_else(|| bad(index_off, "malformed index block"))?;
         for i in 0..index.len() {
             if index.value(i).len() != 8 {
                 return Err(bad(index_off, "malformed index entry"));
@@ -77,13 +80,18 @@ impl SstReader {
         if let Some(b) = self.cache.get(self.number, off) {
             return Ok(b);
         }
-        let (raw, _) = self
-            .file
-            .read_record(off)?
-            .ok_or_else(|| Error::corruption(self.file.path(), HEADER_LEN + off, "block offset past the end"))?;
+        let (raw, _) = self.file.read_record(off)?.ok_or_else(|| {
+            Error::corruption(
+                self.file.path(),
+                HEADER_LEN + off,
+                "block offset past the end",
+            )
+        })?;
         let block = Block::decode(&raw)
             .filter(|b| b.len() > 0 && b.key(b.len() - 1) == self.index.key(i))
-            .ok_or_else(|| Error::corruption(self.file.path(), HEADER_LEN + off, "malformed data block"))?;
+            .ok_or_else(|| {
+                Error::corruption(self.file.path(), HEADER_LEN + off, "malformed data block")
+            })?;
         let block = Arc::new(block);
         self.cache.insert(self.number, off, block.clone());
         Ok(block)
@@ -115,7 +123,11 @@ impl SstReader {
                 Kind::Delete => Lookup::Deleted,
             }),
             Some(_) => Ok(Lookup::Absent),
-            None => Err(Error::corruption(self.file.path(), 0, "malformed key in data block")),
+            None => Err(Error::corruption(
+                self.file.path(),
+                0,
+                "malformed key in data block",
+            )),
         }
     }
 }
