@@ -140,6 +140,19 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// Another transaction holds the write lock and did not finish within
+    /// the busy timeout. Retrying later can succeed.
+    #[error("database is busy: another transaction is writing (waited {waited_ms} ms)")]
+    Busy {
+        /// How long this call waited.
+        waited_ms: u64,
+    },
+
+    /// The transaction read data that another transaction has since changed,
+    /// so it cannot write without breaking serializability. Retry it.
+    #[error("transaction conflict: data read by this transaction was changed by another; retry the transaction")]
+    Conflict,
+
     /// A caller passed an argument that can never work.
     #[error("invalid argument: {what}")]
     InvalidArgument {
@@ -178,6 +191,10 @@ pub enum ErrorCode {
     Locked = 401,
     /// [`Error::NotAStore`].
     NotAStore = 402,
+    /// [`Error::Busy`].
+    Busy = 403,
+    /// [`Error::Conflict`].
+    Conflict = 404,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
 }
@@ -204,6 +221,8 @@ impl Error {
             Error::Poisoned { .. } => ErrorCode::Poisoned,
             Error::Locked { .. } => ErrorCode::Locked,
             Error::NotAStore { .. } => ErrorCode::NotAStore,
+            Error::Busy { .. } => ErrorCode::Busy,
+            Error::Conflict => ErrorCode::Conflict,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
         }
     }
@@ -213,6 +232,7 @@ impl Error {
     /// and authentication errors are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
+            Error::Busy { .. } | Error::Conflict => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted

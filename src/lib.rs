@@ -31,6 +31,7 @@
 pub mod crypto;
 pub mod error;
 pub mod storage;
+pub mod txn;
 pub mod vfs;
 
 pub use crypto::{

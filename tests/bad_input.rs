@@ -489,18 +489,18 @@ fn length_prefix_flips_are_detected() {
     }
 }
 
-/// BUG (src/vfs/sealed.rs, `SealedReader::read_record`, the "record length
+/// Regression (fixed; was a bug in src/vfs/sealed.rs, `SealedReader::read_record`, the "record length
 /// is damaged" check): an encrypted record's length prefix is decrypted and
 /// checked against its (encrypted) CRC *before* the tag is verified, and a
 /// mismatch is reported as `Error::Corruption`. So tampering with an
 /// encrypted record's first 8 bytes is reported as `Corruption`, not
 /// `Authentication` as `Error::Authentication`'s contract ("the data was
 /// altered, moved from another file or offset") and issue 2 require.
-/// Fix: when the file is encrypted (`self.seal.is_some()`), report a bad
+/// The fix: when the file is encrypted (`self.seal.is_some()`), report a bad
 /// length CRC or an impossible length as `Error::Authentication { file,
 /// offset: HEADER_LEN + offset }`.
 #[test]
-fn bug_flipped_length_prefix_of_encrypted_record_is_not_authentication() {
+fn regression_flipped_length_prefix_of_encrypted_record_is_authentication() {
     let mut wrong_kind = Vec::new();
     for mode in [Mode::Aes128, Mode::Aes192, Mode::Aes256] {
         let (vfs, d, offs) = store_with_file(mode);
@@ -638,7 +638,7 @@ fn whole_records_copied_or_moved_are_detected() {
     }
 }
 
-/// BUG (same root cause as
+/// Regression (fixed; was a bug in same root cause as
 /// `bug_flipped_length_prefix_of_encrypted_record_is_not_authentication`):
 /// a whole encrypted record copied from another file, or moved to another
 /// offset of the same file, decrypts to a garbage length under the wrong
@@ -646,7 +646,7 @@ fn whole_records_copied_or_moved_are_detected() {
 /// instead of `Authentication`, the kind `Error::Authentication` documents
 /// for data "moved from another file or offset" and issue 2 requires.
 #[test]
-fn bug_whole_record_copied_or_moved_is_not_authentication() {
+fn regression_whole_record_copied_or_moved_is_authentication() {
     let mut wrong = Vec::new();
     for mode in [Mode::Aes128, Mode::Aes192, Mode::Aes256] {
         let (vfs, d, offs) = two_files(mode);
@@ -841,6 +841,47 @@ fn registry_replaced_by_junk_is_an_error() {
     }
 }
 
+/// Regression (fixed; was a bug in src/vfs/sealed_dir.rs, `SealedDir::keys_for`, and the registry's
+/// `plaintext_files_allowed()`, which nothing calls): in a store that has
+/// never been plaintext, a file whose header says "plaintext" is accepted
+/// and its (unauthenticated) records are returned. An attacker with write
+/// access replaces an encrypted file by a plaintext one of their making and
+/// the store reads the forged rows as its own. docs/crypto-threat-model.md
+/// ("Known gaps" 1, marked closed) says that while the registry says no
+/// plaintext files may exist, "a plaintext header gives `Authentication`";
+/// the code does not do that.
+/// The fix: in `keys_for` (used by `open_file` and `open_immutable`), when
+/// `!h.cipher.is_encrypted()` and `!registry.plaintext_files_allowed()`,
+/// return `Error::Authentication { file, offset: 0 }`. (Plaintext files from
+/// before a migration stay readable: `plaintext_to_encrypted` in
+/// key_rotation.rs checks that.)
+#[test]
+fn regression_forged_plaintext_file_is_rejected_in_an_encrypted_store() {
+    let (vfs, d, _) = store_with_file(Mode::Aes256);
+    let header = FileHeader {
+        kind: FileKind::Sstable,
+        cipher: Cipher::Plaintext,
+        key_id: KeyId::PLAINTEXT,
+        iv: 99,
+    };
+    let mut forged = header.encode().to_vec();
+    forged.extend_from_slice(&frame(b"a row the attacker wrote"));
+    vfs.put_file(&path("f"), &forged);
+    match d
+        .open_file("f", FileKind::Sstable)
+        .and_then(|r| r.read_record(0))
+    {
+        Err(e) => {
+            assert_no_key_material(&e);
+            assert!(matches!(e, Error::Authentication { .. }), "{e:?}");
+        }
+        Ok(got) => panic!(
+            "BUG: a forged plaintext file in a store that was never plaintext was read as {:?}",
+            got.map(|(p, _)| String::from_utf8_lossy(&p).into_owned())
+        ),
+    }
+}
+
 /// One data key for a forged registry: (key bytes, creating store key id, exposed).
 type ForgedEntry<'a> = (&'a [u8], KeyId, bool);
 
@@ -976,7 +1017,7 @@ fn forged_plaintext_registry_is_refused_without_migration() {
     );
 }
 
-/// BUG (src/crypto/registry.rs, `DataKeyRegistry::reconcile`, and
+/// Regression (fixed; was a bug in src/crypto/registry.rs, `DataKeyRegistry::reconcile`, and
 /// src/vfs/sealed_dir.rs, `read_registry`): when a plaintext registry is
 /// opened with a store key and `KeyOptions::migrate_from_plaintext` set,
 /// `reconcile` decides whether to rotate from the *active entry's own*
@@ -989,12 +1030,12 @@ fn forged_plaintext_registry_is_refused_without_migration() {
 /// file written afterwards is readable by the attacker (decrypted below
 /// through sealdb's own API). A genuine plaintext registry always has
 /// `active = plaintext` and every key exposed.
-/// Fix: in `reconcile`, also rotate when `self.store_key_id != sk.id()`
+/// The fix: in `reconcile`, also rotate when `self.store_key_id != sk.id()`
 /// (the registry itself was under another key or none); and/or make
 /// `read_registry` reject a plaintext registry whose active id is not
 /// plaintext or that holds an unexposed key (`Error::Corruption`).
 #[test]
-fn bug_forged_plaintext_registry_survives_migration_with_attacker_key_active() {
+fn regression_forged_plaintext_registry_cannot_choose_the_data_key() {
     let vfs = MemVfs::new();
     drop(open_mem(&vfs, mem_provider(KEY32), still_options()).expect("victim store"));
     let forged = forged_plaintext_registry(

@@ -80,11 +80,13 @@ fn open(vfs: &MemVfs, provider: &Arc<dyn KeyProvider>) -> Engine {
     .expect("open")
 }
 
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
 fn run(ops: Vec<Op>, provider: Arc<dyn KeyProvider>) {
     let vfs = MemVfs::new();
     let mut db = open(&vfs, &provider);
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut snap: Option<(sealdb::storage::Snapshot, BTreeMap<Vec<u8>, Vec<u8>>)> = None;
+    let mut snap: Option<(sealdb::storage::Snapshot, Model)> = None;
     for op in ops {
         match op {
             Op::Put(i, x) => {

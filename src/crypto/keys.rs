@@ -245,7 +245,7 @@ impl StoreKey {
 /// allocated once at its final size, so no outgrown copy is left behind.
 pub(crate) fn decode_hex(s: &str) -> Option<Zeroizing<Vec<u8>>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     fn nib(c: u8) -> Option<u8> {

@@ -126,8 +126,12 @@ impl DataKeyRegistry {
         match active {
             ActiveStoreKey::Key(sk) => {
                 let current = self.entries.get(&self.active).map(|e| &e.info);
+                // A change of store key (including plaintext → encrypted)
+                // always makes a new data key: keys that were stored under
+                // another (or no) store key may be known to someone else.
                 let rotate = match current {
                     None => true,
+                    Some(_) if self.store_key_id != sk.id() => true,
                     Some(info) => {
                         info.store_key_id != sk.id()
                             || info.cipher != sk.cipher()

@@ -588,7 +588,10 @@ fn write_table(
         let (k, v) = e?;
         b.add(&k, &v)?;
     }
-    b.finish()
+    let summary = b.finish()?;
+    // The table's name must be durable before a manifest edit names it.
+    dir.vfs().sync_dir(dir.dir())?;
+    Ok(summary)
 }
 
 impl Inner {
@@ -1110,6 +1113,9 @@ impl Inner {
             if b.entries() > 0 {
                 outputs.push(meta_of(n, &b.finish()?));
             }
+        }
+        if !outputs.is_empty() {
+            self.dir.vfs().sync_dir(self.dir.dir())?;
         }
         let written: u64 = outputs.iter().map(|f| f.size).sum();
         self.counters

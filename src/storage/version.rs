@@ -85,7 +85,7 @@ impl Version {
         }
         for (level, files) in v.levels.iter_mut().enumerate() {
             if level == 0 {
-                files.sort_by(|a, b| b.number.cmp(&a.number));
+                files.sort_by_key(|f| std::cmp::Reverse(f.number));
             } else {
                 files.sort_by(|a, b| cmp_ikey(&a.smallest, &b.smallest));
                 for w in files.windows(2) {

@@ -70,10 +70,15 @@ pub(crate) fn replay(
 ) -> Result<u64> {
     let reader = dir.open_file(&wal_name(number), FileKind::Wal)?;
     let mut applied = 0;
+    let mut next_offset = 0;
     for item in reader.records() {
         let (offset, payload) = match item {
             Ok(r) => r,
             Err(Error::Truncated { .. }) => break,
+            // Space appended but never synced may read back as zeros after
+            // a crash; such a tail was never acknowledged. Any other damage
+            // is an error.
+            Err(e) if e.is_corruption() && reader.tail_is_zero(next_offset)? => break,
             Err(e) => return Err(e),
         };
         let (seq, batch) = decode_record(&payload)
@@ -88,6 +93,7 @@ pub(crate) fn replay(
             }
         }
         mem.apply(seq, &batch);
+        next_offset = offset + reader.record_len(payload.len());
         *next_seq = Some(seq + batch.len() as u64);
         applied += 1;
     }

@@ -420,6 +420,14 @@ impl SealedReader {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let len_crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if crc32fast::hash(&head[..4]) != len_crc || len as usize > MAX_RECORD {
+            // In an encrypted file a damaged length is what a moved, copied
+            // or edited record looks like: report failed authentication.
+            if self.seal.is_some() {
+                return Err(Error::Authentication {
+                    file: self.path.clone(),
+                    offset: HEADER_LEN + offset,
+                });
+            }
             return Err(Error::corruption(
                 &self.path,
                 HEADER_LEN + offset,
@@ -476,6 +484,23 @@ impl SealedReader {
             seal.keys.apply_keystream(self.header.iv, offset, buf);
         }
         Ok(())
+    }
+
+    /// Whether every stored byte from body `offset` to the end is zero (what
+    /// some file systems leave after a crash in space that was being
+    /// appended but never synced).
+    pub fn tail_is_zero(&self, offset: u64) -> Result<bool> {
+        let mut at = offset;
+        let mut buf = vec![0u8; 64 * 1024];
+        while at < self.body_len {
+            let n = ((self.body_len - at) as usize).min(buf.len());
+            self.file.read_exact_at(HEADER_LEN + at, &mut buf[..n])?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
     }
 
     /// Iterates over the records from the start of the body.

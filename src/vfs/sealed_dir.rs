@@ -304,6 +304,14 @@ impl SealedDir {
 
     fn keys_for(&self, h: &FileHeader, path: &Path) -> Result<Option<Arc<FileKeys>>> {
         if !h.cipher.is_encrypted() {
+            // A plaintext file in a store that never had any is a forgery:
+            // it carries no MAC, so nothing else would catch it.
+            if !self.registry.read().plaintext_files_allowed() {
+                return Err(Error::Authentication {
+                    file: path.to_path_buf(),
+                    offset: 0,
+                });
+            }
             return Ok(None);
         }
         self.registry
@@ -432,6 +440,16 @@ fn read_registry(
     let payload = zeroize::Zeroizing::new(read_single_record(&reader)?);
     let reg = DataKeyRegistry::decode(&payload)
         .map_err(|what| Error::corruption(path, HEADER_LEN, what))?;
+    // A genuine plaintext registry has no active data key and every key in
+    // it is marked exposed; anything else was written by someone else.
+    if reader.header().key_id.is_plaintext()
+        && (!reg.active_id().is_plaintext() || reg.keys().iter().any(|k| !k.exposed))
+    {
+        return Err(Error::Authentication {
+            file: path.to_path_buf(),
+            offset: 0,
+        });
+    }
     if reg.store_key_id() != reader.header().key_id {
         return Err(Error::corruption(
             path,

@@ -1,0 +1,271 @@
+//! `txn`: transactions over the storage engine.
+//!
+//! Serializable by construction: at most one transaction writes at a time
+//! (it holds the writer slot from its first write to commit or rollback),
+//! and every transaction reads from one storage snapshot plus its own
+//! uncommitted writes. Others that want to write wait up to the busy
+//! timeout, then get [`Error::Busy`].
+//!
+//! ```text
+//!   reads   = own writes (BTreeMap) layered over Snapshot(seq)
+//!   commit  = one atomic WriteBatch of the write set
+//!   undo    = log of (key, previous write-set entry), for statement
+//!             rollback and savepoints, so neither copies the write set
+//! ```
+//!
+//! A transaction that read at snapshot `s` and then wants to write while
+//! another transaction committed after `s` would be writing on stale reads:
+//! it gets [`Error::Conflict`] (retryable) instead. A transaction that has
+//! not read anything yet just moves its snapshot forward.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::storage::{Direction, Engine, EngineIter, Snapshot, WriteBatch};
+
+/// Hands out the single writer slot.
+pub struct TxnManager {
+    engine: Arc<Engine>,
+    writer: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// A write-set entry: `Some(value)` for a put, `None` for a delete.
+type Pending = Option<Vec<u8>>;
+
+/// Undo log position (for statement rollback and savepoints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark(usize);
+
+/// One transaction. Dropping it without [`Txn::commit`] rolls it back.
+pub struct Txn {
+    mgr: Arc<TxnManager>,
+    snapshot: Snapshot,
+    writes: BTreeMap<Vec<u8>, Pending>,
+    undo: Vec<(Vec<u8>, Option<Pending>)>,
+    holds_writer: bool,
+    has_read: bool,
+}
+
+impl TxnManager {
+    /// A manager for `engine`.
+    pub fn new(engine: Arc<Engine>) -> Arc<TxnManager> {
+        Arc::new(TxnManager {
+            engine,
+            writer: Mutex::new(false),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// The engine underneath.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Starts a transaction reading the latest committed state.
+    pub fn begin(self: &Arc<Self>) -> Txn {
+        Txn {
+            mgr: self.clone(),
+            snapshot: self.engine.snapshot(),
+            writes: BTreeMap::new(),
+            undo: Vec::new(),
+            holds_writer: false,
+            has_read: false,
+        }
+    }
+
+    fn acquire(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut busy = self.writer.lock();
+        while *busy {
+            if self.freed.wait_until(&mut busy, deadline).timed_out() && *busy {
+                return Err(Error::Busy {
+                    waited_ms: timeout.as_millis() as u64,
+                });
+            }
+        }
+        *busy = true;
+        Ok(())
+    }
+
+    fn release(&self) {
+        *self.writer.lock() = false;
+        self.freed.notify_one();
+    }
+}
+
+impl Txn {
+    /// Whether this transaction has written anything.
+    pub fn is_dirty(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// Takes the writer slot (waiting up to `busy_timeout`) before a write.
+    pub fn ensure_writer(&mut self, busy_timeout: Duration) -> Result<()> {
+        if self.holds_writer {
+            return Ok(());
+        }
+        self.mgr.acquire(busy_timeout)?;
+        self.holds_writer = true;
+        let latest = self.mgr.engine.snapshot();
+        if latest.sequence() != self.snapshot.sequence() {
+            if self.has_read {
+                self.mgr.release();
+                self.holds_writer = false;
+                return Err(Error::Conflict);
+            }
+            self.snapshot = latest;
+        }
+        Ok(())
+    }
+
+    /// The value of `key` as this transaction sees it.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.has_read = true;
+        if let Some(w) = self.writes.get(key) {
+            return Ok(w.clone());
+        }
+        self.mgr.engine.get_at(key, &self.snapshot)
+    }
+
+    /// Sets `key` (the caller holds the writer slot).
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        let prev = self.writes.insert(key.clone(), Some(value));
+        self.undo.push((key, prev));
+    }
+
+    /// Deletes `key` (the caller holds the writer slot).
+    pub fn delete(&mut self, key: Vec<u8>) {
+        let prev = self.writes.insert(key.clone(), None);
+        self.undo.push((key, prev));
+    }
+
+    /// The current undo position.
+    pub fn mark(&self) -> Mark {
+        Mark(self.undo.len())
+    }
+
+    /// Undoes every write made after `mark`.
+    pub fn rollback_to(&mut self, mark: Mark) {
+        while self.undo.len() > mark.0 {
+            let Some((key, prev)) = self.undo.pop() else {
+                break;
+            };
+            match prev {
+                Some(p) => {
+                    self.writes.insert(key, p);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Iterates over `[lower, upper)` in `dir`, merging own writes over the
+    /// snapshot. Streams from storage; own writes in range are copied.
+    pub fn scan(
+        &mut self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        dir: Direction,
+    ) -> Result<TxnIter> {
+        self.has_read = true;
+        let base =
+            self.mgr
+                .engine
+                .iter((lower.clone(), upper.clone()), dir, Some(&self.snapshot))?;
+        let mut own: Vec<(Vec<u8>, Pending)> = self
+            .writes
+            .range((lower, upper))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if dir == Direction::Reverse {
+            own.reverse();
+        }
+        Ok(TxnIter {
+            base,
+            base_next: None,
+            own: own.into_iter().peekable(),
+            dir,
+        })
+    }
+
+    /// Commits: applies the write set atomically. Returns the commit's
+    /// sequence number (or the snapshot's, for a read-only transaction).
+    pub fn commit(mut self) -> Result<u64> {
+        let r = if self.writes.is_empty() {
+            Ok(self.snapshot.sequence())
+        } else {
+            let mut b = WriteBatch::new();
+            for (k, v) in std::mem::take(&mut self.writes) {
+                match v {
+                    Some(v) => b.put(k, v),
+                    None => b.delete(k),
+                };
+            }
+            self.mgr.engine.write(b)
+        };
+        self.undo.clear();
+        r
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        if self.holds_writer {
+            self.mgr.release();
+        }
+    }
+}
+
+/// Iterator of a transaction scan: `(key, value)` in order.
+pub struct TxnIter {
+    base: EngineIter,
+    base_next: Option<(Vec<u8>, Vec<u8>)>,
+    own: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Pending)>>,
+    dir: Direction,
+}
+
+impl Iterator for TxnIter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.base_next.is_none() {
+                match self.base.next() {
+                    Some(Ok(e)) => self.base_next = Some(e),
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => {}
+                }
+            }
+            let take_own = match (&self.base_next, self.own.peek()) {
+                (None, None) => return None,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some((bk, _)), Some((ok, _))) => match self.dir {
+                    Direction::Forward => ok <= bk,
+                    Direction::Reverse => ok >= bk,
+                },
+            };
+            if take_own {
+                let Some((k, v)) = self.own.next() else {
+                    continue;
+                };
+                if self.base_next.as_ref().is_some_and(|(bk, _)| *bk == k) {
+                    self.base_next = None;
+                }
+                match v {
+                    Some(v) => return Some(Ok((k, v))),
+                    None => continue,
+                }
+            }
+            return self.base_next.take().map(Ok);
+        }
+    }
+}
