@@ -1,14 +1,13 @@
-//! The main job: open an encrypted store with a key file (made on first use),
-//! write sealed records, read them back, and print the encryption status.
+//! The main job: an encrypted database in `./sealdb-demo` (AES-256 key file
+//! `./sealdb-demo.key`, made on first use), SQL run against it, and the
+//! encryption status of its files.
 //!
-//! `cargo run --release --example quickstart [DIR]` (default `./sealdb-demo`).
+//! `cargo run --release --example quickstart [DIR]`
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::vfs::{FileKind, KeyOptions, OsVfs, SealedDir, Vfs};
-use sealdb::{FileKeyProvider, KeyProvider};
+use sealdb::{Db, FileKeyProvider};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
@@ -21,40 +20,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = generate_key_file(&key_file, 256)?;
         println!("created AES-256 store key {id} in {}", key_file.display());
     }
-    let provider: Arc<dyn KeyProvider> = Arc::new(FileKeyProvider::new(&key_file)?);
-    let vfs: Arc<dyn Vfs> = Arc::new(OsVfs::new());
-    let store = SealedDir::open(vfs, &dir, provider, KeyOptions::default())?;
-
-    let name = format!("demo-{}.log", std::process::id());
-    let mut w = store.create_file(&name, FileKind::Temp)?;
-    for i in 0..3 {
-        w.append_record(format!("record {i}: hello, sealed world").as_bytes())?;
+    let db = Db::open(&dir, FileKeyProvider::new(&key_file)?)?;
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, who TEXT NOT NULL, at INTEGER)",
+        &[],
+    )?;
+    s.execute("CREATE INDEX IF NOT EXISTS visits_who ON visits (who)", &[])?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let tx = s.transaction()?;
+    for who in ["alice", "bob", "alice"] {
+        tx.execute("INSERT INTO visits (who, at) VALUES (?, ?)", &[&who, &now])?;
     }
-    w.sync()?;
-    drop(w);
-    store.vfs().sync_dir(store.dir())?;
+    tx.commit()?;
 
-    let r = store.open_file(&name, FileKind::Temp)?;
-    for rec in r.records() {
-        let (offset, payload) = rec?;
-        println!("read @{offset}: {}", String::from_utf8_lossy(&payload));
+    let mut rows = s.query(
+        "SELECT who, count(*) AS n, max(id) FROM visits GROUP BY who ORDER BY n DESC, who",
+        &[],
+    )?;
+    println!("{:<8} {:>6} {:>8}", "who", "visits", "last id");
+    while let Some(row) = rows.next()? {
+        println!(
+            "{:<8} {:>6} {:>8}",
+            row.get::<String>(0)?,
+            row.get::<i64>(1)?,
+            row.get::<i64>(2)?
+        );
     }
 
-    let status = store.encryption_status(|_| true)?;
-    println!("store key   {}", status.store_key_id);
+    let status = db.engine().encryption_status()?;
     println!(
-        "active data key {} ({})",
-        status.active_data_key_id, status.active_cipher
+        "store key {}, active data key {} ({}), {:.0}% of {} bytes under it",
+        status.store_key_id,
+        status.active_data_key_id,
+        status.active_cipher,
+        status.active_share() * 100.0,
+        status.total_bytes()
     );
     for f in &status.files {
         println!(
-            "  {:<24} {:>8} bytes  {}  key {}",
-            f.name, f.size, f.cipher, f.key_id
+            "  {:<18} {:>9} bytes  {:<12} key {}",
+            f.name,
+            f.size,
+            f.cipher.to_string(),
+            f.key_id
         );
     }
-    println!(
-        "share of bytes under the active data key: {:.1}%",
-        status.active_share() * 100.0
-    );
     Ok(())
 }

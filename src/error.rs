@@ -153,12 +153,93 @@ pub enum Error {
     #[error("transaction conflict: data read by this transaction was changed by another; retry the transaction")]
     Conflict,
 
+    /// A SQL statement is invalid or failed: bad syntax, an unknown table
+    /// or column, a constraint violation, an overflow.
+    #[error("{kind}: {message}{}", position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
+    Sql {
+        /// What kind of SQL error.
+        kind: SqlErrorKind,
+        /// What went wrong, for a person.
+        message: String,
+        /// Line and column in the statement text (syntax errors).
+        position: Option<(u64, u64)>,
+    },
+
     /// A caller passed an argument that can never work.
     #[error("invalid argument: {what}")]
     InvalidArgument {
         /// What is wrong.
         what: String,
     },
+}
+
+/// The kinds of SQL errors, each with a SQLSTATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SqlErrorKind {
+    /// The statement does not parse.
+    Syntax,
+    /// No such table, view or index.
+    UnknownTable,
+    /// No such column.
+    UnknownColumn,
+    /// No such function, or wrong number of arguments.
+    UnknownFunction,
+    /// A column name matches columns of more than one table.
+    Ambiguous,
+    /// A value of the wrong type.
+    TypeMismatch,
+    /// An integer overflowed.
+    Overflow,
+    /// NOT NULL violated.
+    NotNull,
+    /// UNIQUE or PRIMARY KEY violated.
+    Unique,
+    /// A statement used wrongly (e.g. COMMIT with no transaction).
+    Misuse,
+    /// Valid SQL that sealdb does not support.
+    Unsupported,
+    /// An object with that name already exists.
+    AlreadyExists,
+}
+
+impl SqlErrorKind {
+    /// The SQLSTATE code (PostgreSQL's classes).
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            SqlErrorKind::Syntax => "42601",
+            SqlErrorKind::UnknownTable => "42P01",
+            SqlErrorKind::UnknownColumn => "42703",
+            SqlErrorKind::UnknownFunction => "42883",
+            SqlErrorKind::Ambiguous => "42702",
+            SqlErrorKind::TypeMismatch => "42804",
+            SqlErrorKind::Overflow => "22003",
+            SqlErrorKind::NotNull => "23502",
+            SqlErrorKind::Unique => "23505",
+            SqlErrorKind::Misuse => "25000",
+            SqlErrorKind::Unsupported => "0A000",
+            SqlErrorKind::AlreadyExists => "42P07",
+        }
+    }
+}
+
+impl fmt::Display for SqlErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SqlErrorKind::Syntax => "syntax error",
+            SqlErrorKind::UnknownTable => "no such table",
+            SqlErrorKind::UnknownColumn => "no such column",
+            SqlErrorKind::UnknownFunction => "no such function",
+            SqlErrorKind::Ambiguous => "ambiguous column name",
+            SqlErrorKind::TypeMismatch => "datatype mismatch",
+            SqlErrorKind::Overflow => "integer overflow",
+            SqlErrorKind::NotNull => "NOT NULL constraint failed",
+            SqlErrorKind::Unique => "UNIQUE constraint failed",
+            SqlErrorKind::Misuse => "misuse",
+            SqlErrorKind::Unsupported => "not supported",
+            SqlErrorKind::AlreadyExists => "already exists",
+        })
+    }
 }
 
 /// Stable numeric error codes, for the C ABI and Python. Frozen: a number
@@ -197,6 +278,16 @@ pub enum ErrorCode {
     Conflict = 404,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
+    /// [`Error::Sql`] with [`SqlErrorKind::Syntax`].
+    SqlSyntax = 600,
+    /// [`Error::Sql`]: unknown table, column or function, or ambiguous name.
+    SqlUnknownObject = 601,
+    /// [`Error::Sql`]: a constraint (NOT NULL, UNIQUE) failed.
+    SqlConstraint = 602,
+    /// [`Error::Sql`]: a type mismatch or integer overflow.
+    SqlValue = 603,
+    /// [`Error::Sql`]: misuse or an unsupported feature.
+    SqlMisuse = 604,
 }
 
 impl fmt::Display for ErrorCode {
@@ -224,6 +315,17 @@ impl Error {
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Conflict => ErrorCode::Conflict,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Error::Sql { kind, .. } => match kind {
+                SqlErrorKind::Syntax => ErrorCode::SqlSyntax,
+                SqlErrorKind::UnknownTable
+                | SqlErrorKind::UnknownColumn
+                | SqlErrorKind::UnknownFunction
+                | SqlErrorKind::Ambiguous
+                | SqlErrorKind::AlreadyExists => ErrorCode::SqlUnknownObject,
+                SqlErrorKind::NotNull | SqlErrorKind::Unique => ErrorCode::SqlConstraint,
+                SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
+                SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
+            },
         }
     }
 
@@ -256,6 +358,29 @@ impl Error {
             op,
             path: path.into(),
             source,
+        }
+    }
+
+    /// The SQLSTATE of this error ("58030" I/O, "XX001" corruption, ...).
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Error::Sql { kind, .. } => kind.sqlstate(),
+            Error::Busy { .. } => "55P03",
+            Error::Conflict => "40001",
+            Error::Io { .. } => "58030",
+            Error::Corruption { .. } | Error::Truncated { .. } | Error::Authentication { .. } => {
+                "XX001"
+            }
+            Error::InvalidArgument { .. } => "22023",
+            _ => "XX000",
+        }
+    }
+
+    pub(crate) fn sql(kind: SqlErrorKind, message: impl Into<String>) -> Self {
+        Error::Sql {
+            kind,
+            message: message.into(),
+            position: None,
         }
     }
 

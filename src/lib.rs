@@ -28,8 +28,12 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod catalog;
 pub mod crypto;
+pub mod db;
+pub mod encoding;
 pub mod error;
+pub mod sql;
 pub mod storage;
 pub mod txn;
 pub mod vfs;
@@ -38,4 +42,6 @@ pub use crypto::{
     ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
     KeyRequest, MemoryKeyProvider, StoreKey, UnencryptedKeyProvider,
 };
-pub use error::{Error, ErrorCode, Result};
+pub use db::{Db, FromValue, Options, Row, Rows, Session, Statement, ToValue, Transaction};
+pub use error::{Error, ErrorCode, Result, SqlErrorKind};
+pub use sql::value::Value;

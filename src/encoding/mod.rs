@@ -128,7 +128,8 @@ pub fn decode_key_value(buf: &[u8], pos: &mut usize, desc: bool) -> Result<Value
             *pos += 1;
             match kind {
                 0 => {
-                    let i = (f as i128 + rem as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+                    let i =
+                        (f as i128 + rem as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64;
                     Ok(Value::Integer(i))
                 }
                 1 => Ok(Value::Real(f)),
@@ -153,7 +154,9 @@ pub fn decode_key_value(buf: &[u8], pos: &mut usize, desc: bool) -> Result<Value
                 }
             }
             if tag == T_TEXT {
-                String::from_utf8(bytes).map(Value::Text).map_err(|_| bad_key())
+                String::from_utf8(bytes)
+                    .map(Value::Text)
+                    .map_err(|_| bad_key())
             } else {
                 Ok(Value::Blob(bytes))
             }
@@ -210,7 +213,9 @@ pub fn decode_row(buf: &[u8]) -> Result<Vec<Value>> {
     let n = get_varint(buf, &mut pos).ok_or_else(bad_row)? as usize;
     let mut out = Vec::with_capacity(n.min(4096));
     for _ in 0..n {
-        let tag = *get_bytes(buf, &mut pos, 1).and_then(|b| b.first()).ok_or_else(bad_row)?;
+        let tag = *get_bytes(buf, &mut pos, 1)
+            .and_then(|b| b.first())
+            .ok_or_else(bad_row)?;
         out.push(match tag {
             R_NULL => Value::Null,
             R_INT => {
@@ -252,9 +257,16 @@ mod tests {
         prop_oneof![
             Just(Value::Null),
             any::<i64>().prop_map(Value::Integer),
-            prop_oneof![Just(9007199254740992i64), Just(9007199254740993), Just(i64::MAX), Just(i64::MIN)]
-                .prop_map(Value::Integer),
-            any::<f64>().prop_filter("no NaN", |f| !f.is_nan()).prop_map(Value::Real),
+            prop_oneof![
+                Just(9007199254740992i64),
+                Just(9007199254740993),
+                Just(i64::MAX),
+                Just(i64::MIN)
+            ]
+            .prop_map(Value::Integer),
+            any::<f64>()
+                .prop_filter("no NaN", |f| !f.is_nan())
+                .prop_map(Value::Real),
             (-1000i64..1000).prop_map(|i| Value::Real(i as f64 / 4.0)),
             (-1000i64..1000).prop_map(Value::Integer),
             ".{0,8}".prop_map(Value::Text),
@@ -344,8 +356,18 @@ mod tests {
             Value::Blob(vec![0]),
         ];
         for w in order.windows(2) {
-            assert!(key(&[w[0].clone()], &[false]) < key(&[w[1].clone()], &[false]), "{:?} < {:?}", w[0], w[1]);
-            assert!(key(&[w[0].clone()], &[true]) > key(&[w[1].clone()], &[true]), "desc {:?} > {:?}", w[0], w[1]);
+            assert!(
+                key(&[w[0].clone()], &[false]) < key(&[w[1].clone()], &[false]),
+                "{:?} < {:?}",
+                w[0],
+                w[1]
+            );
+            assert!(
+                key(&[w[0].clone()], &[true]) > key(&[w[1].clone()], &[true]),
+                "desc {:?} > {:?}",
+                w[0],
+                w[1]
+            );
         }
     }
 }

@@ -1,0 +1,641 @@
+//! `catalog`: tables, columns, indexes and views, stored in system keys.
+//!
+//! Like SQLite's `sqlite_master`, each schema object is one row holding its
+//! kind, name, numeric id and the SQL that recreates it; the in-memory
+//! [`Schema`] is rebuilt by parsing those statements. Catalog rows are
+//! ordinary keys, written in the same transaction as the DDL, so DDL is
+//! transactional.
+//!
+//! ```text
+//!   catalog row  0x00 'c' kind name_lowercase → row[kind, name, id, sql]
+//!   table row    't' table_id u32be 'r' rowid-key → row of column values
+//!   index entry  't' table_id u32be 'i' index_id u32be key-columns… rowid-key → ()
+//! ```
+//!
+//! Every table has a 64-bit rowid (an `INTEGER PRIMARY KEY` column is an
+//! alias of it, as in SQLite); other primary keys are unique indexes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::encoding::{decode_row, encode_key_value, encode_row};
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::ast::{ColumnSpec, CreateIndex, CreateTable, Query, Statement};
+use crate::sql::value::{affinity_of_type, Affinity, Value};
+
+/// Prefix of every catalog key.
+pub const CATALOG_PREFIX: &[u8] = b"\x00c";
+
+/// A column.
+#[derive(Clone, Debug)]
+pub struct Column {
+    /// Name as declared.
+    pub name: String,
+    /// Declared type.
+    pub decl_type: String,
+    /// Affinity from the declared type.
+    pub affinity: Affinity,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// DEFAULT as SQL text.
+    pub default: Option<String>,
+}
+
+/// A secondary index (also used for UNIQUE and non-rowid PRIMARY KEYs).
+#[derive(Clone, Debug)]
+pub struct Index {
+    /// Numeric id (part of its keys).
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Column positions in the table.
+    pub columns: Vec<usize>,
+    /// DESC per column.
+    pub desc: Vec<bool>,
+    /// UNIQUE.
+    pub unique: bool,
+    /// Made for a constraint (dropped with the table, not by DROP INDEX).
+    pub auto: bool,
+}
+
+/// A table.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// Numeric id (part of its keys).
+    pub id: u32,
+    /// Name as declared.
+    pub name: String,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+    /// The column that aliases the rowid (`INTEGER PRIMARY KEY`).
+    pub rowid_alias: Option<usize>,
+    /// PRIMARY KEY columns (empty: none declared).
+    pub primary_key: Vec<usize>,
+    /// Indexes.
+    pub indexes: Vec<Index>,
+}
+
+/// A view.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// Name.
+    pub name: String,
+    /// Explicit column names.
+    pub columns: Vec<String>,
+    /// The query.
+    pub query: Query,
+    /// Its SQL text.
+    pub sql: String,
+}
+
+/// The whole schema, immutable; changed by building a new one.
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    /// Tables by lowercase name.
+    pub tables: HashMap<String, Arc<Table>>,
+    /// Views by lowercase name.
+    pub views: HashMap<String, Arc<View>>,
+    /// Next object id.
+    pub next_id: u32,
+}
+
+/// Kinds of catalog rows (stored; frozen).
+const K_TABLE: i64 = 1;
+const K_INDEX: i64 = 2;
+const K_VIEW: i64 = 3;
+
+fn cat_key(kind: i64, name: &str) -> Vec<u8> {
+    let mut k = CATALOG_PREFIX.to_vec();
+    k.push(kind as u8);
+    k.extend_from_slice(name.to_lowercase().as_bytes());
+    k
+}
+
+/// Prefix of all keys of table `id`.
+pub fn table_prefix(id: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(6);
+    k.push(b't');
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Prefix of the rows of table `id`.
+pub fn rows_prefix(id: u32) -> Vec<u8> {
+    let mut k = table_prefix(id);
+    k.push(b'r');
+    k
+}
+
+/// Key of row `rowid` of table `id`.
+pub fn row_key(id: u32, rowid: i64) -> Vec<u8> {
+    let mut k = rows_prefix(id);
+    k.extend_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+/// The rowid in a row key.
+pub fn rowid_of_key(key: &[u8]) -> Result<i64> {
+    let tail = key
+        .len()
+        .checked_sub(8)
+        .map(|s| &key[s..])
+        .ok_or_else(|| Error::Corruption {
+            file: "<table>".into(),
+            offset: 0,
+            what: "short row key".into(),
+        })?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(tail);
+    Ok((u64::from_be_bytes(a) ^ (1 << 63)) as i64)
+}
+
+/// Prefix of the entries of index `index` of table `table`.
+pub fn index_prefix(table: u32, index: u32) -> Vec<u8> {
+    let mut k = table_prefix(table);
+    k.push(b'i');
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Key of an index entry: prefix, key columns, rowid.
+pub fn index_key(table: u32, idx: &Index, values: &[Value], rowid: i64) -> Vec<u8> {
+    let mut k = index_prefix(table, idx.id);
+    for (i, v) in values.iter().enumerate() {
+        encode_key_value(v, idx.desc.get(i).copied().unwrap_or(false), &mut k);
+    }
+    k.extend_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+impl Table {
+    /// Position of column `name` (case-insensitive).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The CREATE TABLE statement for this table.
+    pub fn to_sql(&self) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut s = quote(&c.name);
+                if !c.decl_type.is_empty() {
+                    s.push(' ');
+                    s.push_str(&c.decl_type);
+                }
+                if c.not_null {
+                    s.push_str(" NOT NULL");
+                }
+                if let Some(d) = &c.default {
+                    s.push_str(" DEFAULT ");
+                    s.push_str(d);
+                }
+                s
+            })
+            .collect();
+        let mut body = cols.join(", ");
+        if !self.primary_key.is_empty() {
+            let pk: Vec<String> = self
+                .primary_key
+                .iter()
+                .map(|&c| quote(&self.columns[c].name))
+                .collect();
+            body.push_str(&format!(", PRIMARY KEY ({})", pk.join(", ")));
+        }
+        format!("CREATE TABLE {} ({})", quote(&self.name), body)
+    }
+}
+
+impl Index {
+    fn to_sql(&self, table: &Table) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .zip(&self.desc)
+            .map(|(&c, &d)| {
+                format!(
+                    "{}{}",
+                    quote(&table.columns[c].name),
+                    if d { " DESC" } else { "" }
+                )
+            })
+            .collect();
+        format!(
+            "CREATE {}INDEX {} ON {} ({})",
+            if self.unique { "UNIQUE " } else { "" },
+            quote(&self.name),
+            quote(&table.name),
+            cols.join(", ")
+        )
+    }
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn sql_err(kind: SqlErrorKind, msg: impl Into<String>) -> Error {
+    Error::sql(kind, msg)
+}
+
+/// Writes into a transaction; implemented by the SQL layer's transaction.
+pub trait CatalogWriter {
+    /// Sets a key.
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()>;
+    /// Deletes a key.
+    fn delete(&mut self, key: Vec<u8>) -> Result<()>;
+}
+
+impl Schema {
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&Arc<Table>> {
+        self.tables.get(&name.to_lowercase())
+    }
+
+    /// The view named `name`.
+    pub fn view(&self, name: &str) -> Option<&Arc<View>> {
+        self.views.get(&name.to_lowercase())
+    }
+
+    fn name_taken(&self, name: &str) -> bool {
+        let l = name.to_lowercase();
+        self.tables.contains_key(&l)
+            || self.views.contains_key(&l)
+            || self
+                .tables
+                .values()
+                .any(|t| t.indexes.iter().any(|i| i.name.to_lowercase() == l))
+    }
+
+    /// Rebuilds the schema from catalog rows `(key, value)`.
+    pub fn load(rows: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>) -> Result<Schema> {
+        let mut schema = Schema {
+            next_id: 1,
+            ..Schema::default()
+        };
+        let mut indexes = Vec::new();
+        for row in rows {
+            let (_, v) = row?;
+            let vals = decode_row(&v)?;
+            let (kind, id, sql) = match vals.as_slice() {
+                [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql)] => {
+                    (*k, *id as u32, sql.clone())
+                }
+                _ => {
+                    return Err(Error::Corruption {
+                        file: "<catalog>".into(),
+                        offset: 0,
+                        what: "malformed catalog row".into(),
+                    })
+                }
+            };
+            schema.next_id = schema.next_id.max(id + 1);
+            let parsed = crate::sql::parse::parse(&sql)?;
+            for st in parsed.statements {
+                match (kind, st) {
+                    (K_TABLE, Statement::CreateTable(ct)) => {
+                        let t = build_table(id, &ct)?;
+                        schema.tables.insert(t.name.to_lowercase(), Arc::new(t));
+                    }
+                    (K_INDEX, Statement::CreateIndex(ci)) => indexes.push((id, ci)),
+                    (
+                        K_VIEW,
+                        Statement::CreateView {
+                            name,
+                            columns,
+                            query,
+                            query_sql,
+                            ..
+                        },
+                    ) => {
+                        schema.views.insert(
+                            name.to_lowercase(),
+                            Arc::new(View {
+                                name,
+                                columns,
+                                query: *query,
+                                sql: query_sql,
+                            }),
+                        );
+                    }
+                    _ => {
+                        return Err(Error::Corruption {
+                            file: "<catalog>".into(),
+                            offset: 0,
+                            what: "catalog row does not match its kind".into(),
+                        })
+                    }
+                }
+            }
+        }
+        for (id, ci) in indexes {
+            let t = schema.table(&ci.table).ok_or_else(|| {
+                sql_err(
+                    SqlErrorKind::UnknownTable,
+                    format!("index {} on missing table {}", ci.name, ci.table),
+                )
+            })?;
+            let mut t2 = (**t).clone();
+            t2.indexes.push(build_index(
+                id,
+                &t2,
+                &ci,
+                ci.name.starts_with("sqlite_autoindex_"),
+            )?);
+            t2.indexes.sort_by_key(|i| i.id);
+            schema.tables.insert(t2.name.to_lowercase(), Arc::new(t2));
+        }
+        Ok(schema)
+    }
+
+    /// CREATE TABLE: returns the new schema and writes the catalog rows.
+    pub fn create_table(&self, ct: &CreateTable, w: &mut dyn CatalogWriter) -> Result<Schema> {
+        if self.name_taken(&ct.name) {
+            return Err(sql_err(
+                SqlErrorKind::AlreadyExists,
+                format!("table {} already exists", ct.name),
+            ));
+        }
+        let mut s = self.clone();
+        let id = s.next_id;
+        s.next_id += 1;
+        let mut t = build_table(id, ct)?;
+        // Constraint indexes: non-rowid PRIMARY KEY and UNIQUE.
+        let mut uniques: Vec<Vec<String>> = ct.uniques.clone();
+        let pk: Vec<String> = if !ct.primary_key.is_empty() {
+            ct.primary_key.clone()
+        } else {
+            ct.columns
+                .iter()
+                .filter(|c| c.primary_key)
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        if !pk.is_empty() && t.rowid_alias.is_none() {
+            uniques.insert(0, pk);
+        }
+        uniques.extend(
+            ct.columns
+                .iter()
+                .filter(|c| c.unique)
+                .map(|c| vec![c.name.clone()]),
+        );
+        let table_row = encode_catalog(K_TABLE, &t.name, id, &t.to_sql());
+        w.put(cat_key(K_TABLE, &t.name), table_row)?;
+        for (n, cols) in uniques.into_iter().enumerate() {
+            let iid = s.next_id;
+            s.next_id += 1;
+            let ci = CreateIndex {
+                name: format!("sqlite_autoindex_{}_{}", t.name, n + 1),
+                table: t.name.clone(),
+                columns: cols.into_iter().map(|c| (c, false)).collect(),
+                unique: true,
+                if_not_exists: false,
+            };
+            let idx = build_index(iid, &t, &ci, true)?;
+            w.put(
+                cat_key(K_INDEX, &idx.name),
+                encode_catalog(K_INDEX, &idx.name, iid, &idx.to_sql(&t)),
+            )?;
+            t.indexes.push(idx);
+        }
+        s.tables.insert(t.name.to_lowercase(), Arc::new(t));
+        Ok(s)
+    }
+
+    /// CREATE INDEX: returns the new schema and the new index (the caller
+    /// fills it from the table's rows).
+    pub fn create_index(
+        &self,
+        ci: &CreateIndex,
+        w: &mut dyn CatalogWriter,
+    ) -> Result<(Schema, Arc<Table>, Index)> {
+        if self.name_taken(&ci.name) {
+            return Err(sql_err(
+                SqlErrorKind::AlreadyExists,
+                format!("index {} already exists", ci.name),
+            ));
+        }
+        let t = self.table(&ci.table).ok_or_else(|| {
+            sql_err(
+                SqlErrorKind::UnknownTable,
+                format!("no such table: {}", ci.table),
+            )
+        })?;
+        let mut s = self.clone();
+        let id = s.next_id;
+        s.next_id += 1;
+        let idx = build_index(id, t, ci, false)?;
+        w.put(
+            cat_key(K_INDEX, &idx.name),
+            encode_catalog(K_INDEX, &idx.name, id, &idx.to_sql(t)),
+        )?;
+        let mut t2 = (**t).clone();
+        t2.indexes.push(idx.clone());
+        let t2 = Arc::new(t2);
+        s.tables.insert(t2.name.to_lowercase(), t2.clone());
+        Ok((s, t2, idx))
+    }
+
+    /// CREATE VIEW.
+    pub fn create_view(&self, view: View, w: &mut dyn CatalogWriter) -> Result<Schema> {
+        if self.name_taken(&view.name) {
+            return Err(sql_err(
+                SqlErrorKind::AlreadyExists,
+                format!("view {} already exists", view.name),
+            ));
+        }
+        let mut s = self.clone();
+        let id = s.next_id;
+        s.next_id += 1;
+        let cols = if view.columns.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                view.columns
+                    .iter()
+                    .map(|c| quote(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let sql = format!("CREATE VIEW {}{} AS {}", quote(&view.name), cols, view.sql);
+        w.put(
+            cat_key(K_VIEW, &view.name),
+            encode_catalog(K_VIEW, &view.name, id, &sql),
+        )?;
+        s.views.insert(view.name.to_lowercase(), Arc::new(view));
+        Ok(s)
+    }
+
+    /// DROP TABLE (its catalog rows; the caller deletes its data).
+    pub fn drop_table(
+        &self,
+        name: &str,
+        w: &mut dyn CatalogWriter,
+    ) -> Result<(Schema, Arc<Table>)> {
+        let t = self
+            .table(name)
+            .ok_or_else(|| sql_err(SqlErrorKind::UnknownTable, format!("no such table: {name}")))?
+            .clone();
+        let mut s = self.clone();
+        w.delete(cat_key(K_TABLE, &t.name))?;
+        for i in &t.indexes {
+            w.delete(cat_key(K_INDEX, &i.name))?;
+        }
+        s.tables.remove(&t.name.to_lowercase());
+        Ok((s, t))
+    }
+
+    /// DROP INDEX: returns the new schema, the table and the dropped index.
+    pub fn drop_index(
+        &self,
+        name: &str,
+        w: &mut dyn CatalogWriter,
+    ) -> Result<(Schema, Arc<Table>, Index)> {
+        let l = name.to_lowercase();
+        let t = self
+            .tables
+            .values()
+            .find(|t| t.indexes.iter().any(|i| i.name.to_lowercase() == l))
+            .ok_or_else(|| sql_err(SqlErrorKind::UnknownTable, format!("no such index: {name}")))?;
+        let mut t2 = (**t).clone();
+        let pos = t2
+            .indexes
+            .iter()
+            .position(|i| i.name.to_lowercase() == l)
+            .unwrap_or(0);
+        if t2.indexes[pos].auto {
+            return Err(sql_err(
+                SqlErrorKind::Misuse,
+                format!("index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped: {name}"),
+            ));
+        }
+        let idx = t2.indexes.remove(pos);
+        w.delete(cat_key(K_INDEX, &idx.name))?;
+        let mut s = self.clone();
+        let t2 = Arc::new(t2);
+        s.tables.insert(t2.name.to_lowercase(), t2.clone());
+        Ok((s, t2, idx))
+    }
+
+    /// DROP VIEW.
+    pub fn drop_view(&self, name: &str, w: &mut dyn CatalogWriter) -> Result<Schema> {
+        let v = self
+            .view(name)
+            .ok_or_else(|| sql_err(SqlErrorKind::UnknownTable, format!("no such view: {name}")))?;
+        w.delete(cat_key(K_VIEW, &v.name))?;
+        let mut s = self.clone();
+        s.views.remove(&name.to_lowercase());
+        Ok(s)
+    }
+}
+
+fn encode_catalog(kind: i64, name: &str, id: u32, sql: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_row(
+        &[
+            Value::Integer(kind),
+            Value::Text(name.to_string()),
+            Value::Integer(i64::from(id)),
+            Value::Text(sql.to_string()),
+        ],
+        &mut out,
+    );
+    out
+}
+
+fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
+    if ct.columns.is_empty() {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!("table {} has no columns", ct.name),
+        ));
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    for c in &ct.columns {
+        if columns.iter().any(|x| x.name.eq_ignore_ascii_case(&c.name)) {
+            return Err(sql_err(
+                SqlErrorKind::AlreadyExists,
+                format!("duplicate column name: {}", c.name),
+            ));
+        }
+        columns.push(column_of(c));
+    }
+    let pk_cols: Vec<usize> = if !ct.primary_key.is_empty() {
+        ct.primary_key
+            .iter()
+            .map(|n| {
+                columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(n))
+                    .ok_or_else(|| {
+                        sql_err(SqlErrorKind::UnknownColumn, format!("no such column: {n}"))
+                    })
+            })
+            .collect::<Result<_>>()?
+    } else {
+        ct.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.primary_key)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    if ct.primary_key.is_empty() && pk_cols.len() > 1 {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!("table {} has more than one primary key", ct.name),
+        ));
+    }
+    // Only a lone column declared exactly INTEGER aliases the rowid.
+    let rowid_alias = match pk_cols.as_slice() {
+        [c] if columns[*c].decl_type.eq_ignore_ascii_case("INTEGER") => Some(*c),
+        _ => None,
+    };
+    Ok(Table {
+        id,
+        name: ct.name.clone(),
+        columns,
+        rowid_alias,
+        primary_key: pk_cols,
+        indexes: Vec::new(),
+    })
+}
+
+fn column_of(c: &ColumnSpec) -> Column {
+    Column {
+        name: c.name.clone(),
+        decl_type: c.decl_type.clone(),
+        affinity: affinity_of_type(&c.decl_type),
+        not_null: c.not_null,
+        default: c.default.clone(),
+    }
+}
+
+fn build_index(id: u32, t: &Table, ci: &CreateIndex, auto: bool) -> Result<Index> {
+    let mut columns = Vec::new();
+    let mut desc = Vec::new();
+    for (name, d) in &ci.columns {
+        let c = t.column(name).ok_or_else(|| {
+            sql_err(
+                SqlErrorKind::UnknownColumn,
+                format!("no such column: {name}"),
+            )
+        })?;
+        columns.push(c);
+        desc.push(*d);
+    }
+    Ok(Index {
+        id,
+        name: ci.name.clone(),
+        columns,
+        desc,
+        unique: ci.unique,
+        auto,
+    })
+}

@@ -1,0 +1,557 @@
+//! Aggregate functions: `count`, `sum`, `total`, `avg`, `min`, `max` and
+//! `group_concat`, each with an optional DISTINCT.
+//!
+//! An [`Aggregator`] is the running state of one aggregate over one group:
+//! the executor makes one per (group, aggregate call), feeds it the
+//! evaluated arguments of every row with [`Aggregator::update`], and reads
+//! the result with [`Aggregator::finish`].
+//!
+//! ```text
+//!   agg_kind("SUM", 1, false) ──▶ AggKind::Sum ──▶ Aggregator::new(kind, distinct)
+//!   for each row in the group:   update(&[x])          (count(*): update(&[]))
+//!   at the end of the group:     finish() ──▶ Value or Err(integer overflow)
+//! ```
+//!
+//! Semantics are SQLite 3.40's (`func.c`):
+//!
+//! * Every aggregate but `count(*)` ignores rows whose (first) argument is
+//!   NULL.
+//! * `sum` stays INTEGER while every input is an integer (text that looks
+//!   like an integer counts as one), becomes REAL once a non-integer is
+//!   seen, and is NULL when no non-NULL input was seen. Integer overflow
+//!   before any REAL input is an error at [`Aggregator::finish`]; once a REAL
+//!   has been seen, the sum is a plain double and cannot overflow.
+//! * `total` is the same sum as a REAL, 0.0 when empty, never an error.
+//! * `avg` is that double divided by the count; NULL when empty.
+//! * `min` and `max` use [`compare`] (the sort order), keep the first of
+//!   equal values, and are NULL when empty.
+//! * `group_concat(x [, sep])` joins the text forms of `x`; the separator
+//!   (default ",") is the one given with the row being appended, and a NULL
+//!   separator adds nothing. NULL when empty; `''` when the only input is
+//!   `''`.
+//!
+//! DISTINCT keeps the first argument of each row in a set under [`compare`]
+//! equality (so 1 and 1.0 are the same value, and '1' is another) and skips
+//! rows whose value was seen before.
+//!
+//! Invariant: `update` and `finish` never panic; the only error from
+//! `finish` is integer overflow in `sum`, and `update` fails only on a wrong
+//! number of arguments.
+
+use std::cmp::Ordering;
+
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::value::{compare, numeric_affinity_of_text, DistinctSet, OrderedValue, Value};
+
+/// The built-in aggregate functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggKind {
+    /// `count(x)`: rows where x is not NULL.
+    Count,
+    /// `count(*)` (or `count()`): all rows.
+    CountStar,
+    /// `sum(x)`.
+    Sum,
+    /// `total(x)`.
+    Total,
+    /// `avg(x)`.
+    Avg,
+    /// `min(x)` with one argument (with more it is a scalar function).
+    Min,
+    /// `max(x)` with one argument (with more it is a scalar function).
+    Max,
+    /// `group_concat(x)` or `group_concat(x, sep)`.
+    GroupConcat,
+}
+
+impl AggKind {
+    /// The SQL name of this aggregate, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggKind::Count | AggKind::CountStar => "count",
+            AggKind::Sum => "sum",
+            AggKind::Total => "total",
+            AggKind::Avg => "avg",
+            AggKind::Min => "min",
+            AggKind::Max => "max",
+            AggKind::GroupConcat => "group_concat",
+        }
+    }
+
+    /// Whether `nargs` arguments are right for this aggregate.
+    fn accepts(self, nargs: usize) -> bool {
+        match self {
+            AggKind::CountStar => nargs == 0,
+            AggKind::GroupConcat => nargs == 1 || nargs == 2,
+            _ => nargs == 1,
+        }
+    }
+}
+
+/// Which aggregate a call `name(args)` is, if any: `name` is matched
+/// case-insensitively, `nargs` is the number of arguments and `star` says
+/// the call was written `name(*)`. `None` means "not an aggregate" — a
+/// scalar function (such as `min(a, b)`), or a misuse for the binder to
+/// report.
+pub fn agg_kind(name: &str, nargs: usize, star: bool) -> Option<AggKind> {
+    let name = name.to_ascii_lowercase();
+    if star {
+        return (name == "count" && nargs == 0).then_some(AggKind::CountStar);
+    }
+    let kind = match name.as_str() {
+        "count" if nargs == 0 => AggKind::CountStar,
+        "count" => AggKind::Count,
+        "sum" => AggKind::Sum,
+        "total" => AggKind::Total,
+        "avg" => AggKind::Avg,
+        "min" => AggKind::Min,
+        "max" => AggKind::Max,
+        "group_concat" => AggKind::GroupConcat,
+        _ => return None,
+    };
+    kind.accepts(nargs).then_some(kind)
+}
+
+/// The running sum shared by `sum`, `total` and `avg` (SQLite's `SumCtx`).
+#[derive(Clone, Debug, Default)]
+struct Sum {
+    /// Non-NULL inputs seen.
+    count: i64,
+    /// Exact integer sum, valid while neither `approx` nor `overflow`.
+    int_sum: i64,
+    /// Floating-point sum of every input.
+    real_sum: f64,
+    /// A non-integer input was seen (or the integer sum overflowed).
+    approx: bool,
+    /// The integer sum overflowed before any non-integer input.
+    overflow: bool,
+}
+
+impl Sum {
+    fn add(&mut self, v: &Value) {
+        // sqlite3_value_numeric_type: text that is a well-formed integer
+        // counts as an integer; any other text or blob counts as a REAL
+        // holding its numeric prefix.
+        let integer = match v {
+            Value::Null => return,
+            Value::Integer(i) => Some(*i),
+            Value::Text(s) => match numeric_affinity_of_text(s, false) {
+                Some(Value::Integer(i)) => Some(i),
+                _ => None,
+            },
+            Value::Real(_) | Value::Blob(_) => None,
+        };
+        self.count = self.count.saturating_add(1);
+        match integer {
+            Some(i) => {
+                self.real_sum += i as f64;
+                if !self.approx && !self.overflow {
+                    match self.int_sum.checked_add(i) {
+                        Some(s) => self.int_sum = s,
+                        None => {
+                            self.approx = true;
+                            self.overflow = true;
+                        }
+                    }
+                }
+            }
+            None => {
+                self.real_sum += v.to_f64();
+                self.approx = true;
+            }
+        }
+    }
+}
+
+/// The per-kind state of an aggregate.
+#[derive(Clone, Debug)]
+enum State {
+    Count(i64),
+    Sum(Sum),
+    Best(Option<Value>),
+    Concat(Option<String>),
+}
+
+/// The running state of one aggregate call over one group.
+#[derive(Clone, Debug)]
+pub struct Aggregator {
+    kind: AggKind,
+    /// Values of the first argument seen so far, when DISTINCT.
+    distinct: Option<DistinctSet>,
+    state: State,
+}
+
+impl Aggregator {
+    /// A fresh aggregate of `kind`; `distinct` for `kind(DISTINCT x)`
+    /// (ignored for `count(*)`, which has no argument).
+    pub fn new(kind: AggKind, distinct: bool) -> Self {
+        let state = match kind {
+            AggKind::Count | AggKind::CountStar => State::Count(0),
+            AggKind::Sum | AggKind::Total | AggKind::Avg => State::Sum(Sum::default()),
+            AggKind::Min | AggKind::Max => State::Best(None),
+            AggKind::GroupConcat => State::Concat(None),
+        };
+        let distinct = (distinct && kind != AggKind::CountStar).then(DistinctSet::new);
+        Aggregator {
+            kind,
+            distinct,
+            state,
+        }
+    }
+
+    /// Which aggregate this is.
+    pub fn kind(&self) -> AggKind {
+        self.kind
+    }
+
+    /// Feeds one row's evaluated arguments: `[]` for `count(*)`, `[x]` for
+    /// the others, `[x]` or `[x, sep]` for `group_concat`. A wrong number of
+    /// arguments is a [`SqlErrorKind::Misuse`] error.
+    pub fn update(&mut self, args: &[Value]) -> Result<()> {
+        if !self.kind.accepts(args.len()) {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!(
+                    "wrong number of arguments to function {}()",
+                    self.kind.name()
+                ),
+            ));
+        }
+        let Some(x) = args.first() else {
+            // count(*): every row counts.
+            if let State::Count(n) = &mut self.state {
+                *n = n.saturating_add(1);
+            }
+            return Ok(());
+        };
+        if x.is_null() {
+            return Ok(());
+        }
+        if let Some(seen) = &mut self.distinct {
+            if !seen.insert(OrderedValue(x.clone())) {
+                return Ok(());
+            }
+        }
+        match &mut self.state {
+            State::Count(n) => *n = n.saturating_add(1),
+            State::Sum(sum) => sum.add(x),
+            State::Best(best) => {
+                let replace = match best {
+                    None => true,
+                    Some(b) => {
+                        let ord = compare(b, x);
+                        if self.kind == AggKind::Max {
+                            ord == Ordering::Less
+                        } else {
+                            ord == Ordering::Greater
+                        }
+                    }
+                };
+                if replace {
+                    *best = Some(x.clone());
+                }
+            }
+            State::Concat(acc) => {
+                let text = x.to_text().unwrap_or_default();
+                match acc {
+                    None => *acc = Some(text),
+                    Some(s) => {
+                        match args.get(1) {
+                            None => s.push(','),
+                            Some(sep) => {
+                                if let Some(sep) = sep.to_text() {
+                                    s.push_str(&sep);
+                                }
+                            }
+                        }
+                        s.push_str(&text);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The aggregate's value over the rows fed so far. Can be called more
+    /// than once (e.g. for window-like uses); it does not consume the state.
+    /// The only error is `sum` overflowing the integer range
+    /// ([`SqlErrorKind::Overflow`], "integer overflow").
+    pub fn finish(&self) -> Result<Value> {
+        Ok(match &self.state {
+            State::Count(n) => Value::Integer(*n),
+            State::Sum(sum) => match self.kind {
+                AggKind::Total => Value::real(sum.real_sum),
+                AggKind::Avg if sum.count > 0 => Value::real(sum.real_sum / sum.count as f64),
+                AggKind::Avg => Value::Null,
+                _ if sum.count == 0 => Value::Null,
+                _ if sum.overflow => {
+                    return Err(Error::sql(SqlErrorKind::Overflow, "integer overflow"));
+                }
+                _ if sum.approx => Value::real(sum.real_sum),
+                _ => Value::Integer(sum.int_sum),
+            },
+            State::Best(best) => best.clone().unwrap_or(Value::Null),
+            State::Concat(acc) => acc.clone().map_or(Value::Null, Value::Text),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i(v: i64) -> Value {
+        Value::Integer(v)
+    }
+    fn r(v: f64) -> Value {
+        Value::Real(v)
+    }
+    fn t(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+    fn b(v: &[u8]) -> Value {
+        Value::Blob(v.to_vec())
+    }
+    const N: Value = Value::Null;
+
+    /// Runs `kind` over one-argument rows.
+    fn run(kind: AggKind, distinct: bool, rows: &[Value]) -> Result<Value> {
+        let mut agg = Aggregator::new(kind, distinct);
+        for row in rows {
+            agg.update(std::slice::from_ref(row))?;
+        }
+        agg.finish()
+    }
+
+    fn ok(kind: AggKind, rows: &[Value]) -> Value {
+        run(kind, false, rows).unwrap_or_else(|e| panic!("{kind:?}: {e}"))
+    }
+
+    fn is_overflow(res: Result<Value>) -> bool {
+        matches!(
+            res,
+            Err(Error::Sql {
+                kind: SqlErrorKind::Overflow,
+                ..
+            })
+        )
+    }
+
+    #[test]
+    fn kinds_by_name_and_arity() {
+        assert_eq!(agg_kind("count", 0, true), Some(AggKind::CountStar));
+        assert_eq!(agg_kind("COUNT", 0, false), Some(AggKind::CountStar));
+        assert_eq!(agg_kind("Count", 1, false), Some(AggKind::Count));
+        assert_eq!(agg_kind("count", 2, false), None);
+        assert_eq!(agg_kind("sum", 0, true), None);
+        assert_eq!(agg_kind("sum", 1, false), Some(AggKind::Sum));
+        assert_eq!(agg_kind("total", 1, false), Some(AggKind::Total));
+        assert_eq!(agg_kind("AVG", 1, false), Some(AggKind::Avg));
+        assert_eq!(agg_kind("min", 1, false), Some(AggKind::Min));
+        assert_eq!(agg_kind("max", 1, false), Some(AggKind::Max));
+        assert_eq!(
+            agg_kind("max", 2, false),
+            None,
+            "max(a, b) is the scalar function"
+        );
+        assert_eq!(
+            agg_kind("group_concat", 1, false),
+            Some(AggKind::GroupConcat)
+        );
+        assert_eq!(
+            agg_kind("group_concat", 2, false),
+            Some(AggKind::GroupConcat)
+        );
+        assert_eq!(agg_kind("group_concat", 3, false), None);
+        assert_eq!(agg_kind("abs", 1, false), None);
+        assert_eq!(agg_kind("sum", 2, false), None);
+    }
+
+    #[test]
+    fn count_and_count_star() {
+        let rows = [N, i(1), t(""), N, r(0.0)];
+        assert_eq!(ok(AggKind::Count, &rows), i(3));
+        let mut star = Aggregator::new(AggKind::CountStar, false);
+        for _ in 0..5 {
+            assert!(star.update(&[]).is_ok());
+        }
+        assert_eq!(star.finish().ok(), Some(i(5)));
+        assert_eq!(ok(AggKind::Count, &[]), i(0));
+        assert_eq!(
+            Aggregator::new(AggKind::CountStar, false).finish().ok(),
+            Some(i(0))
+        );
+    }
+
+    #[test]
+    fn empty_and_all_null_groups() {
+        for rows in [&[][..], &[N, N][..]] {
+            assert_eq!(ok(AggKind::Sum, rows), N);
+            assert_eq!(ok(AggKind::Total, rows), r(0.0));
+            assert_eq!(ok(AggKind::Avg, rows), N);
+            assert_eq!(ok(AggKind::Min, rows), N);
+            assert_eq!(ok(AggKind::Max, rows), N);
+            assert_eq!(ok(AggKind::GroupConcat, rows), N);
+            assert_eq!(ok(AggKind::Count, rows), i(0));
+        }
+    }
+
+    #[test]
+    fn sum_types() {
+        assert_eq!(ok(AggKind::Sum, &[i(1), i(2), N, i(3)]), i(6));
+        assert_eq!(ok(AggKind::Sum, &[i(1), r(2.5)]), r(3.5));
+        assert_eq!(ok(AggKind::Sum, &[r(1.0), r(2.0)]), r(3.0));
+        assert_eq!(ok(AggKind::Sum, &[t("12")]), i(12));
+        assert_eq!(ok(AggKind::Sum, &[t(" 12 "), i(1)]), i(13));
+        assert_eq!(ok(AggKind::Sum, &[t("1.5")]), r(1.5));
+        assert_eq!(ok(AggKind::Sum, &[t("abc")]), r(0.0));
+        assert_eq!(ok(AggKind::Sum, &[t("12abc")]), r(12.0));
+        assert_eq!(ok(AggKind::Sum, &[b(b"12")]), r(12.0));
+        assert_eq!(ok(AggKind::Total, &[i(1), i(2)]), r(3.0));
+        assert_eq!(ok(AggKind::Avg, &[i(1), i(2)]), r(1.5));
+        assert_eq!(ok(AggKind::Avg, &[t("abc")]), r(0.0));
+        assert_eq!(ok(AggKind::Avg, &[t("12")]), r(12.0));
+        // Plain double accumulation, as in SQLite 3.40.
+        assert_eq!(ok(AggKind::Sum, &[r(1e16), r(1.0), r(-1e16)]), r(0.0));
+        // inf + -inf is NaN, which is NULL.
+        assert_eq!(
+            ok(AggKind::Sum, &[r(f64::INFINITY), r(f64::NEG_INFINITY)]),
+            N
+        );
+    }
+
+    #[test]
+    fn sum_overflow() {
+        assert!(is_overflow(run(AggKind::Sum, false, &[i(i64::MAX), i(1)])));
+        assert!(is_overflow(run(AggKind::Sum, false, &[i(i64::MIN), i(-1)])));
+        // Overflow first, then a real: still an error.
+        assert!(is_overflow(run(
+            AggKind::Sum,
+            false,
+            &[i(i64::MAX), i(1), r(1.5)]
+        )));
+        // A real first: the sum is approximate and cannot overflow.
+        assert_eq!(
+            ok(AggKind::Sum, &[r(1.5), i(i64::MAX), i(1)]),
+            r(9.223372036854775808e18)
+        );
+        // Going out of range and back in is still an overflow.
+        assert!(is_overflow(run(
+            AggKind::Sum,
+            false,
+            &[i(i64::MAX), i(1), i(-1)]
+        )));
+        assert_eq!(ok(AggKind::Sum, &[i(i64::MAX), i(-1), i(1)]), i(i64::MAX));
+        // total and avg never fail.
+        assert_eq!(
+            ok(AggKind::Total, &[i(i64::MAX), i(1)]),
+            r(9.223372036854775808e18)
+        );
+        assert_eq!(
+            ok(AggKind::Avg, &[i(i64::MAX), i(1)]),
+            r(4.611686018427388e18)
+        );
+    }
+
+    #[test]
+    fn min_and_max() {
+        let rows = [i(3), N, r(1.5), t("a"), b(&[0]), i(-7)];
+        assert_eq!(ok(AggKind::Min, &rows), i(-7));
+        assert_eq!(ok(AggKind::Max, &rows), b(&[0]));
+        // The first of equal values wins.
+        assert_eq!(ok(AggKind::Min, &[i(1), r(1.0)]), i(1));
+        assert_eq!(ok(AggKind::Max, &[i(1), r(1.0)]), i(1));
+        assert_eq!(ok(AggKind::Min, &[r(1.0), i(1)]), r(1.0));
+        assert_eq!(ok(AggKind::Max, &[t("b"), t("B"), t("a")]), t("b"));
+        assert_eq!(
+            ok(AggKind::Max, &[i(i64::MAX), r(9.223372036854775808e18)]),
+            r(9.223372036854775808e18)
+        );
+    }
+
+    #[test]
+    fn group_concat_default_and_custom_separators() {
+        assert_eq!(
+            ok(AggKind::GroupConcat, &[t("a"), N, i(1), r(2.5), b(b"B")]),
+            t("a,1,2.5,B")
+        );
+        assert_eq!(ok(AggKind::GroupConcat, &[t("")]), t(""));
+        assert_eq!(ok(AggKind::GroupConcat, &[t(""), t("")]), t(","));
+        let mut agg = Aggregator::new(AggKind::GroupConcat, false);
+        for (x, sep) in [
+            (t("a"), t("-")),
+            (t("b"), N),
+            (t("c"), t("+")),
+            (N, t("!")),
+            (i(4), t("")),
+        ] {
+            assert!(agg.update(&[x, sep]).is_ok());
+        }
+        // The separator comes with the row it precedes; NULL adds nothing.
+        assert_eq!(agg.finish().ok(), Some(t("ab+c4")));
+    }
+
+    #[test]
+    fn distinct_uses_compare_equality() {
+        let rows = [i(1), r(1.0), t("1"), N, i(2), i(2)];
+        assert_eq!(run(AggKind::Count, true, &rows).ok(), Some(i(3)));
+        assert_eq!(run(AggKind::Sum, true, &rows).ok(), Some(i(4)));
+        assert_eq!(
+            run(AggKind::GroupConcat, true, &rows).ok(),
+            Some(t("1,1,2"))
+        );
+        assert_eq!(
+            run(AggKind::Avg, true, &[i(1), i(1), i(3)]).ok(),
+            Some(r(2.0))
+        );
+        assert_eq!(
+            run(AggKind::Total, true, &[r(0.5), r(0.5)]).ok(),
+            Some(r(0.5))
+        );
+        assert_eq!(run(AggKind::Min, true, &[i(2), i(2)]).ok(), Some(i(2)));
+        // Duplicates that would overflow are skipped under DISTINCT.
+        assert_eq!(
+            run(AggKind::Sum, true, &[i(i64::MAX), i(i64::MAX)]).ok(),
+            Some(i(i64::MAX))
+        );
+        // DISTINCT dedups on the first argument only.
+        let mut agg = Aggregator::new(AggKind::GroupConcat, true);
+        for (x, sep) in [(t("a"), t(";")), (t("a"), t("|")), (t("b"), t("|"))] {
+            assert!(agg.update(&[x, sep]).is_ok());
+        }
+        assert_eq!(agg.finish().ok(), Some(t("a|b")));
+        // count(*) has no argument to be distinct on.
+        let mut star = Aggregator::new(AggKind::CountStar, true);
+        assert!(star.update(&[]).is_ok());
+        assert!(star.update(&[]).is_ok());
+        assert_eq!(star.finish().ok(), Some(i(2)));
+    }
+
+    #[test]
+    fn wrong_argument_counts_are_errors() {
+        let mut agg = Aggregator::new(AggKind::Sum, false);
+        assert!(matches!(
+            agg.update(&[]),
+            Err(Error::Sql {
+                kind: SqlErrorKind::Misuse,
+                ..
+            })
+        ));
+        assert!(agg.update(&[i(1), i(2)]).is_err());
+        let mut star = Aggregator::new(AggKind::CountStar, false);
+        assert!(star.update(&[i(1)]).is_err());
+        let mut gc = Aggregator::new(AggKind::GroupConcat, false);
+        assert!(gc.update(&[t("a"), t(","), t("x")]).is_err());
+        assert_eq!(agg.finish().ok(), Some(N));
+    }
+
+    #[test]
+    fn finish_is_repeatable() {
+        let mut agg = Aggregator::new(AggKind::Sum, false);
+        assert!(agg.update(&[i(2)]).is_ok());
+        assert_eq!(agg.finish().ok(), Some(i(2)));
+        assert!(agg.update(&[i(3)]).is_ok());
+        assert_eq!(agg.finish().ok(), Some(i(5)));
+        assert_eq!(agg.kind(), AggKind::Sum);
+    }
+}

@@ -1,0 +1,455 @@
+//! sealdb's own SQL syntax tree: what the rest of the engine sees.
+//!
+//! `parse.rs` converts sqlparser's (large, dialect-general) AST into this
+//! small one, so an upgrade of the parser touches one file, and the binder
+//! and planner only handle what sealdb supports. Names are kept as written;
+//! lookups are case-insensitive.
+
+use crate::sql::value::{CastType, Value};
+
+/// One statement.
+#[derive(Clone, Debug)]
+pub enum Statement {
+    /// A query.
+    Query(Box<Query>),
+    /// INSERT / REPLACE.
+    Insert(Box<Insert>),
+    /// UPDATE.
+    Update(Box<Update>),
+    /// DELETE.
+    Delete(Box<Delete>),
+    /// CREATE TABLE.
+    CreateTable(Box<CreateTable>),
+    /// CREATE [UNIQUE] INDEX.
+    CreateIndex(Box<CreateIndex>),
+    /// CREATE VIEW (the text is kept to store in the catalog).
+    CreateView {
+        /// View name.
+        name: String,
+        /// Explicit column names.
+        columns: Vec<String>,
+        /// The query.
+        query: Box<Query>,
+        /// The query's SQL text (stored in the catalog).
+        query_sql: String,
+        /// IF NOT EXISTS.
+        if_not_exists: bool,
+    },
+    /// DROP TABLE / INDEX / VIEW.
+    Drop {
+        /// What kind of object.
+        kind: ObjectKind,
+        /// Names.
+        names: Vec<String>,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
+    /// BEGIN.
+    Begin,
+    /// COMMIT / END.
+    Commit,
+    /// ROLLBACK [TO savepoint].
+    Rollback(Option<String>),
+    /// SAVEPOINT name.
+    Savepoint(String),
+    /// RELEASE [SAVEPOINT] name.
+    Release(String),
+    /// EXPLAIN statement.
+    Explain(Box<Statement>),
+}
+
+/// Kinds of schema objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A table.
+    Table,
+    /// An index.
+    Index,
+    /// A view.
+    View,
+    /// A trigger.
+    Trigger,
+}
+
+/// A query: a set expression with ORDER BY / LIMIT / OFFSET.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// The body.
+    pub body: SetExpr,
+    /// ORDER BY items.
+    pub order_by: Vec<OrderItem>,
+    /// LIMIT.
+    pub limit: Option<Expr>,
+    /// OFFSET.
+    pub offset: Option<Expr>,
+}
+
+/// SELECT, VALUES, or a set operation of them.
+#[derive(Clone, Debug)]
+pub enum SetExpr {
+    /// A SELECT.
+    Select(Box<Select>),
+    /// VALUES rows.
+    Values(Vec<Vec<Expr>>),
+    /// A parenthesized query.
+    Query(Box<Query>),
+    /// UNION / INTERSECT / EXCEPT.
+    SetOp {
+        /// Which operation.
+        op: SetOp,
+        /// ALL (keep duplicates).
+        all: bool,
+        /// Left side.
+        left: Box<SetExpr>,
+        /// Right side.
+        right: Box<SetExpr>,
+    },
+}
+
+/// Set operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOp {
+    /// UNION.
+    Union,
+    /// INTERSECT.
+    Intersect,
+    /// EXCEPT.
+    Except,
+}
+
+/// A SELECT core.
+#[derive(Clone, Debug)]
+pub struct Select {
+    /// DISTINCT.
+    pub distinct: bool,
+    /// Result columns.
+    pub items: Vec<SelectItem>,
+    /// FROM (joined left to right; empty = one row of nothing).
+    pub from: Option<FromItem>,
+    /// WHERE.
+    pub filter: Option<Expr>,
+    /// GROUP BY.
+    pub group_by: Vec<Expr>,
+    /// HAVING.
+    pub having: Option<Expr>,
+}
+
+/// One result column.
+#[derive(Clone, Debug)]
+pub enum SelectItem {
+    /// `*`.
+    Wildcard,
+    /// `t.*`.
+    QualifiedWildcard(String),
+    /// An expression, optionally named.
+    Expr {
+        /// The expression.
+        expr: Expr,
+        /// `AS name`.
+        alias: Option<String>,
+    },
+}
+
+/// A FROM item.
+#[derive(Clone, Debug)]
+pub enum FromItem {
+    /// A table or view.
+    Table {
+        /// Its name.
+        name: String,
+        /// Alias.
+        alias: Option<String>,
+    },
+    /// A subquery.
+    Subquery {
+        /// The query.
+        query: Box<Query>,
+        /// Alias.
+        alias: Option<String>,
+    },
+    /// A join.
+    Join {
+        /// Left side.
+        left: Box<FromItem>,
+        /// Right side.
+        right: Box<FromItem>,
+        /// Inner or left outer.
+        kind: JoinKind,
+        /// ON condition.
+        on: Option<Expr>,
+        /// USING columns.
+        using: Vec<String>,
+    },
+}
+
+/// Join kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Inner, cross or comma join.
+    Inner,
+    /// LEFT [OUTER] JOIN.
+    Left,
+}
+
+/// An ORDER BY item.
+#[derive(Clone, Debug)]
+pub struct OrderItem {
+    /// Sort key.
+    pub expr: Expr,
+    /// DESC.
+    pub desc: bool,
+    /// NULLS FIRST (Some(true)) / LAST (Some(false)); default: NULLs first
+    /// ascending, last descending (SQLite's: NULL is the smallest value).
+    pub nulls_first: Option<bool>,
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// +
+    Add,
+    /// -
+    Sub,
+    /// *
+    Mul,
+    /// /
+    Div,
+    /// %
+    Rem,
+    /// ||
+    Concat,
+    /// =
+    Eq,
+    /// <> / !=
+    Ne,
+    /// <
+    Lt,
+    /// <=
+    Le,
+    /// >
+    Gt,
+    /// >=
+    Ge,
+    /// AND
+    And,
+    /// OR
+    Or,
+    /// IS (null-safe equality)
+    Is,
+    /// IS NOT
+    IsNot,
+    /// &
+    BitAnd,
+    /// |
+    BitOr,
+    /// <<
+    Shl,
+    /// >>
+    Shr,
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    /// -x
+    Neg,
+    /// +x
+    Plus,
+    /// NOT x
+    Not,
+    /// ~x
+    BitNot,
+}
+
+/// An expression.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    /// A literal.
+    Literal(Value),
+    /// A column, optionally qualified.
+    Column {
+        /// Table or alias.
+        table: Option<String>,
+        /// Column name.
+        name: String,
+    },
+    /// A parameter, 1-based.
+    Param(usize),
+    /// Unary operation.
+    Unary(UnOp, Box<Expr>),
+    /// Binary operation.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// IS [NOT] NULL.
+    IsNull(Box<Expr>, bool),
+    /// [NOT] IN (list).
+    InList {
+        /// Tested value.
+        expr: Box<Expr>,
+        /// Candidates.
+        list: Vec<Expr>,
+        /// NOT IN.
+        negated: bool,
+    },
+    /// [NOT] IN (subquery).
+    InSubquery {
+        /// Tested value.
+        expr: Box<Expr>,
+        /// Subquery.
+        query: Box<Query>,
+        /// NOT IN.
+        negated: bool,
+    },
+    /// [NOT] EXISTS (subquery).
+    Exists(Box<Query>, bool),
+    /// A scalar subquery.
+    Subquery(Box<Query>),
+    /// [NOT] BETWEEN.
+    Between {
+        /// Tested value.
+        expr: Box<Expr>,
+        /// Low bound.
+        low: Box<Expr>,
+        /// High bound.
+        high: Box<Expr>,
+        /// NOT BETWEEN.
+        negated: bool,
+    },
+    /// [NOT] LIKE / GLOB.
+    Like {
+        /// Tested text.
+        expr: Box<Expr>,
+        /// Pattern.
+        pattern: Box<Expr>,
+        /// ESCAPE.
+        escape: Option<Box<Expr>>,
+        /// NOT LIKE.
+        negated: bool,
+        /// GLOB instead of LIKE.
+        glob: bool,
+    },
+    /// CASE.
+    Case {
+        /// CASE x WHEN ...
+        operand: Option<Box<Expr>>,
+        /// WHEN / THEN pairs.
+        whens: Vec<(Expr, Expr)>,
+        /// ELSE.
+        otherwise: Option<Box<Expr>>,
+    },
+    /// CAST.
+    Cast(Box<Expr>, CastType),
+    /// A function call (scalar or aggregate).
+    Function {
+        /// Name.
+        name: String,
+        /// Arguments.
+        args: Vec<Expr>,
+        /// DISTINCT.
+        distinct: bool,
+        /// `f(*)`.
+        star: bool,
+    },
+}
+
+/// INSERT.
+#[derive(Clone, Debug)]
+pub struct Insert {
+    /// Target table.
+    pub table: String,
+    /// Column list (None: all, in order).
+    pub columns: Option<Vec<String>>,
+    /// Rows (None: DEFAULT VALUES).
+    pub source: Option<Box<Query>>,
+    /// Conflict handling.
+    pub on_conflict: Conflict,
+    /// RETURNING items.
+    pub returning: Vec<SelectItem>,
+}
+
+/// What to do on a UNIQUE / PRIMARY KEY conflict.
+#[derive(Clone, Debug)]
+pub enum Conflict {
+    /// Fail the statement (default).
+    Abort,
+    /// Skip the row.
+    Ignore,
+    /// Delete the conflicting rows, then insert.
+    Replace,
+    /// ON CONFLICT DO UPDATE SET ... [WHERE ...].
+    Update(Vec<(String, Expr)>, Option<Expr>),
+}
+
+/// UPDATE.
+#[derive(Clone, Debug)]
+pub struct Update {
+    /// Target table.
+    pub table: String,
+    /// SET column = expr.
+    pub assignments: Vec<(String, Expr)>,
+    /// WHERE.
+    pub filter: Option<Expr>,
+    /// OR REPLACE / IGNORE.
+    pub on_conflict: Conflict,
+    /// RETURNING items.
+    pub returning: Vec<SelectItem>,
+}
+
+/// DELETE.
+#[derive(Clone, Debug)]
+pub struct Delete {
+    /// Target table.
+    pub table: String,
+    /// WHERE.
+    pub filter: Option<Expr>,
+    /// RETURNING items.
+    pub returning: Vec<SelectItem>,
+}
+
+/// A column in CREATE TABLE.
+#[derive(Clone, Debug)]
+pub struct ColumnSpec {
+    /// Name.
+    pub name: String,
+    /// Declared type (may be empty).
+    pub decl_type: String,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// DEFAULT expression as SQL text (parsed again when used).
+    pub default: Option<String>,
+    /// PRIMARY KEY on the column (with DESC?).
+    pub primary_key: bool,
+    /// UNIQUE on the column.
+    pub unique: bool,
+}
+
+/// CREATE TABLE.
+#[derive(Clone, Debug)]
+pub struct CreateTable {
+    /// Name.
+    pub name: String,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+    /// Columns.
+    pub columns: Vec<ColumnSpec>,
+    /// Table-level PRIMARY KEY columns.
+    pub primary_key: Vec<String>,
+    /// Table-level UNIQUE column lists.
+    pub uniques: Vec<Vec<String>>,
+    /// CREATE TABLE ... AS query.
+    pub as_query: Option<Box<Query>>,
+}
+
+/// CREATE INDEX.
+#[derive(Clone, Debug)]
+pub struct CreateIndex {
+    /// Index name.
+    pub name: String,
+    /// Table.
+    pub table: String,
+    /// Columns, each with DESC.
+    pub columns: Vec<(String, bool)>,
+    /// UNIQUE.
+    pub unique: bool,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+}

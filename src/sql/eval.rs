@@ -1,0 +1,355 @@
+//! Bound expressions and their evaluation.
+//!
+//! The binder (plan.rs) turns [`crate::sql::ast::Expr`] into [`PExpr`],
+//! where every column reference is a position: in the current row
+//! ([`PExpr::Col`]) or in an enclosing query's row ([`PExpr::Outer`], for
+//! correlated subqueries). Evaluation follows SQLite's three-valued logic:
+//! NULL propagates, AND/OR short-circuit with NULL as "unknown".
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::ast::{BinOp, UnOp};
+use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
+use crate::sql::plan::Plan;
+use crate::sql::value::{self, apply_affinity, compare, Affinity, CastType, Value};
+
+/// A bound expression.
+#[derive(Clone, Debug)]
+pub enum PExpr {
+    /// A constant.
+    Lit(Value),
+    /// Column `i` of the current row.
+    Col(usize),
+    /// Column `i` of the row of the query `depth` levels out (1 = parent).
+    Outer(usize, usize),
+    /// Parameter `i` (1-based).
+    Param(usize),
+    /// Unary operation.
+    Unary(UnOp, Box<PExpr>),
+    /// Binary operation.
+    Binary(BinOp, Box<PExpr>, Box<PExpr>),
+    /// IS [NOT] NULL (true = NOT).
+    IsNull(Box<PExpr>, bool),
+    /// [NOT] IN (list).
+    InList(Box<PExpr>, Vec<PExpr>, bool),
+    /// [NOT] IN (subquery).
+    InSub(Box<PExpr>, Arc<SubPlan>, bool),
+    /// [NOT] EXISTS.
+    Exists(Arc<SubPlan>, bool),
+    /// Scalar subquery.
+    Scalar(Arc<SubPlan>),
+    /// [NOT] BETWEEN.
+    Between(Box<PExpr>, Box<PExpr>, Box<PExpr>, bool),
+    /// LIKE / GLOB.
+    Like {
+        /// Text.
+        expr: Box<PExpr>,
+        /// Pattern.
+        pattern: Box<PExpr>,
+        /// ESCAPE.
+        escape: Option<Box<PExpr>>,
+        /// NOT.
+        negated: bool,
+        /// GLOB.
+        glob: bool,
+    },
+    /// CASE.
+    Case(Option<Box<PExpr>>, Vec<(PExpr, PExpr)>, Option<Box<PExpr>>),
+    /// CAST.
+    Cast(Box<PExpr>, CastType),
+    /// A scalar function.
+    Func(String, Vec<PExpr>),
+    /// Apply a column affinity (to the other side of a comparison).
+    Affinity(Box<PExpr>, Affinity),
+}
+
+/// A subquery inside an expression.
+#[derive(Debug)]
+pub struct SubPlan {
+    /// Unique id (for caching uncorrelated results during one statement).
+    pub id: usize,
+    /// The plan.
+    pub plan: Plan,
+    /// Whether it refers to enclosing rows (then it cannot be cached).
+    pub correlated: bool,
+}
+
+fn bool_val(b: Option<bool>) -> Value {
+    match b {
+        Some(true) => Value::Integer(1),
+        Some(false) => Value::Integer(0),
+        None => Value::Null,
+    }
+}
+
+fn cmp_op(op: BinOp, a: &Value, b: &Value) -> Value {
+    let Some(o) = value::sql_cmp(a, b) else {
+        return Value::Null;
+    };
+    bool_val(Some(match op {
+        BinOp::Eq => o == Ordering::Equal,
+        BinOp::Ne => o != Ordering::Equal,
+        BinOp::Lt => o == Ordering::Less,
+        BinOp::Le => o != Ordering::Greater,
+        BinOp::Gt => o == Ordering::Greater,
+        BinOp::Ge => o != Ordering::Less,
+        _ => return Value::Null,
+    }))
+}
+
+fn int_of(v: &Value) -> Option<i64> {
+    match value::cast(v, CastType::Integer) {
+        Value::Integer(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// Evaluates `e` against `row`.
+pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
+    Ok(match e {
+        PExpr::Lit(v) => v.clone(),
+        PExpr::Col(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+        PExpr::Outer(depth, i) => cx.outer_value(*depth, *i),
+        PExpr::Param(i) => cx.param(*i)?,
+        PExpr::Unary(op, x) => {
+            let v = eval(x, row, cx)?;
+            match op {
+                UnOp::Neg => value::neg(&v)?,
+                UnOp::Plus => v,
+                UnOp::Not => bool_val(v.truthy().map(|b| !b)),
+                UnOp::BitNot => match int_of(&v) {
+                    Some(i) => Value::Integer(!i),
+                    None => Value::Null,
+                },
+            }
+        }
+        PExpr::Binary(op, l, r) => match op {
+            BinOp::And => {
+                let a = eval(l, row, cx)?.truthy();
+                if a == Some(false) {
+                    return Ok(Value::Integer(0));
+                }
+                let b = eval(r, row, cx)?.truthy();
+                bool_val(match (a, b) {
+                    (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                })
+            }
+            BinOp::Or => {
+                let a = eval(l, row, cx)?.truthy();
+                if a == Some(true) {
+                    return Ok(Value::Integer(1));
+                }
+                let b = eval(r, row, cx)?.truthy();
+                bool_val(match (a, b) {
+                    (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                })
+            }
+            _ => {
+                let a = eval(l, row, cx)?;
+                let b = eval(r, row, cx)?;
+                binary(*op, &a, &b)?
+            }
+        },
+        PExpr::IsNull(x, not) => {
+            let v = eval(x, row, cx)?;
+            bool_val(Some(matches!(v, Value::Null) != *not))
+        }
+        PExpr::InList(x, list, negated) => {
+            let v = eval(x, row, cx)?;
+            let mut saw_null = matches!(v, Value::Null);
+            let mut found = false;
+            if !saw_null {
+                for item in list {
+                    let c = eval(item, row, cx)?;
+                    match value::sql_cmp(&v, &c) {
+                        Some(Ordering::Equal) => {
+                            found = true;
+                            break;
+                        }
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+            }
+            in_result(
+                found,
+                saw_null && !list.is_empty(),
+                *negated,
+                list.is_empty(),
+            )
+        }
+        PExpr::InSub(x, sub, negated) => {
+            let v = eval(x, row, cx)?;
+            let rows = run_subplan(sub, row, cx, SubKind::All)?;
+            let mut saw_null = matches!(v, Value::Null) && !rows.is_empty();
+            let mut found = false;
+            if !matches!(v, Value::Null) {
+                for r in rows.iter() {
+                    let c = r.first().cloned().unwrap_or(Value::Null);
+                    match value::sql_cmp(&v, &c) {
+                        Some(Ordering::Equal) => {
+                            found = true;
+                            break;
+                        }
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+            }
+            in_result(found, saw_null, *negated, rows.is_empty())
+        }
+        PExpr::Exists(sub, negated) => {
+            let rows = run_subplan(sub, row, cx, SubKind::First)?;
+            bool_val(Some(rows.is_empty() == *negated))
+        }
+        PExpr::Scalar(sub) => {
+            let rows = run_subplan(sub, row, cx, SubKind::First)?;
+            rows.first()
+                .and_then(|r| r.first().cloned())
+                .unwrap_or(Value::Null)
+        }
+        PExpr::Between(x, lo, hi, negated) => {
+            let v = eval(x, row, cx)?;
+            let a = eval(lo, row, cx)?;
+            let b = eval(hi, row, cx)?;
+            let ge = cmp_op(BinOp::Ge, &v, &a).truthy();
+            let le = cmp_op(BinOp::Le, &v, &b).truthy();
+            let r = match (ge, le) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            bool_val(if *negated { r.map(|b| !b) } else { r })
+        }
+        PExpr::Like {
+            expr,
+            pattern,
+            escape,
+            negated,
+            glob,
+        } => {
+            let t = eval(expr, row, cx)?;
+            let p = eval(pattern, row, cx)?;
+            let esc = match escape {
+                Some(e) => eval(e, row, cx)?.to_text().and_then(|s| s.chars().next()),
+                None => None,
+            };
+            match (t.to_text(), p.to_text()) {
+                (Some(t), Some(p)) => {
+                    let m = if *glob {
+                        value::glob(&p, &t)
+                    } else {
+                        value::like(&p, &t, esc)
+                    };
+                    bool_val(Some(m != *negated))
+                }
+                _ => Value::Null,
+            }
+        }
+        PExpr::Case(operand, whens, otherwise) => {
+            let base = match operand {
+                Some(o) => Some(eval(o, row, cx)?),
+                None => None,
+            };
+            for (w, t) in whens {
+                let c = eval(w, row, cx)?;
+                let hit = match &base {
+                    Some(b) => value::sql_cmp(b, &c) == Some(Ordering::Equal),
+                    None => c.truthy() == Some(true),
+                };
+                if hit {
+                    return eval(t, row, cx);
+                }
+            }
+            match otherwise {
+                Some(e) => eval(e, row, cx)?,
+                None => Value::Null,
+            }
+        }
+        PExpr::Cast(x, t) => value::cast(&eval(x, row, cx)?, *t),
+        PExpr::Func(name, args) => {
+            let vals = args
+                .iter()
+                .map(|a| eval(a, row, cx))
+                .collect::<Result<Vec<_>>>()?;
+            crate::sql::functions::call_scalar(name, &vals)?
+        }
+        PExpr::Affinity(x, a) => apply_affinity(eval(x, row, cx)?, *a),
+    })
+}
+
+fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {
+    if empty {
+        return bool_val(Some(negated));
+    }
+    let r = if found {
+        Some(true)
+    } else if saw_null {
+        None
+    } else {
+        Some(false)
+    };
+    bool_val(if negated { r.map(|b| !b) } else { r })
+}
+
+/// A binary operator on two evaluated operands (not AND/OR).
+pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
+    Ok(match op {
+        BinOp::Add => value::add(a, b)?,
+        BinOp::Sub => value::sub(a, b)?,
+        BinOp::Mul => value::mul(a, b)?,
+        BinOp::Div => value::div(a, b)?,
+        BinOp::Rem => value::rem(a, b)?,
+        BinOp::Concat => value::concat(a, b),
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => cmp_op(op, a, b),
+        BinOp::Is => bool_val(Some(
+            compare(a, b) == Ordering::Equal && same_nullness(a, b),
+        )),
+        BinOp::IsNot => bool_val(Some(
+            !(compare(a, b) == Ordering::Equal && same_nullness(a, b)),
+        )),
+        BinOp::BitAnd | BinOp::BitOr | BinOp::Shl | BinOp::Shr => match (int_of(a), int_of(b)) {
+            (Some(x), Some(y)) if !matches!(a, Value::Null) && !matches!(b, Value::Null) => {
+                Value::Integer(match op {
+                    BinOp::BitAnd => x & y,
+                    BinOp::BitOr => x | y,
+                    BinOp::Shl => shift(x, y),
+                    _ => shift(x, y.checked_neg().unwrap_or(i64::MAX)),
+                })
+            }
+            _ => Value::Null,
+        },
+        BinOp::And | BinOp::Or => {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "logical operator evaluated eagerly",
+            ));
+        }
+    })
+}
+
+fn same_nullness(a: &Value, b: &Value) -> bool {
+    matches!(a, Value::Null) == matches!(b, Value::Null)
+}
+
+fn shift(x: i64, by: i64) -> i64 {
+    if by >= 64 {
+        0
+    } else if by >= 0 {
+        x << by
+    } else if by <= -64 {
+        if x < 0 {
+            -1
+        } else {
+            0
+        }
+    } else {
+        x >> (-by)
+    }
+}

@@ -1,0 +1,972 @@
+//! The executor: runs plans as pull-based row iterators, and runs DML/DDL.
+//!
+//! Every plan node opens into a [`RowIter`]; `next` pulls one row at a
+//! time, so a scan streams from storage and only the operators that must
+//! see everything (sort, aggregate, distinct, set operations) collect rows.
+//! Iterators own `Arc`s of their plan nodes and take the transaction through
+//! the [`ExecCtx`] passed to each call, so a result set can outlive the
+//! function that opened it.
+//!
+//! Writes go through the transaction's write set: a row is
+//! `row_key(table, rowid) → encode_row(values)`, and each index gets
+//! `index_key(table, index, key values, rowid) → ()`. Constraint checks
+//! (NOT NULL, UNIQUE, PRIMARY KEY) run before anything of the row is
+//! written; the caller rolls a failed statement back to its undo mark.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
+use crate::encoding::{decode_row, encode_key_value, encode_row};
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::aggregate::Aggregator;
+use crate::sql::ast::SetOp;
+use crate::sql::eval::{eval, PExpr, SubPlan};
+use crate::sql::plan::{Access, Node, Plan};
+use crate::sql::value::{apply_affinity, compare, Affinity, Value};
+use crate::storage::Direction;
+use crate::txn::{Txn, TxnIter};
+
+/// A row of values.
+pub type Row = Vec<Value>;
+
+/// What an operator needs while running.
+pub struct ExecCtx<'a> {
+    /// The transaction.
+    pub txn: &'a mut Txn,
+    /// Bound parameters (index 0 = `?1`).
+    pub params: &'a [Value],
+    /// Rows of the enclosing queries (innermost last).
+    pub outer: &'a mut Vec<Row>,
+    /// Results of uncorrelated subqueries, by subplan id.
+    pub cache: &'a mut HashMap<usize, Arc<Vec<Row>>>,
+    /// How long to wait for the writer slot.
+    pub busy_timeout: Duration,
+}
+
+impl ExecCtx<'_> {
+    pub(crate) fn param(&self, i: usize) -> Result<Value> {
+        self.params
+            .get(i.wrapping_sub(1))
+            .cloned()
+            .ok_or_else(|| Error::sql(SqlErrorKind::Misuse, format!("parameter {i} is not bound")))
+    }
+
+    pub(crate) fn outer_value(&self, depth: usize, i: usize) -> Value {
+        self.outer
+            .len()
+            .checked_sub(depth)
+            .and_then(|d| self.outer.get(d))
+            .and_then(|r| r.get(i))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// How much of a subquery's result is needed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    /// Every row (IN).
+    All,
+    /// The first row (scalar, EXISTS).
+    First,
+}
+
+/// Runs a subquery for the current `row` (pushed as its outer row).
+pub fn run_subplan(
+    sub: &SubPlan,
+    row: &[Value],
+    cx: &mut ExecCtx,
+    kind: SubKind,
+) -> Result<Arc<Vec<Row>>> {
+    if !sub.correlated {
+        if let Some(r) = cx.cache.get(&sub.id) {
+            return Ok(r.clone());
+        }
+    }
+    cx.outer.push(row.to_vec());
+    let result = (|| {
+        let mut it = open(&sub.plan, cx, &[])?;
+        let mut rows = Vec::new();
+        while let Some(r) = it.next(cx)? {
+            rows.push(r);
+            if kind == SubKind::First && sub.correlated {
+                break;
+            }
+        }
+        Ok(rows)
+    })();
+    cx.outer.pop();
+    let rows = Arc::new(result?);
+    if !sub.correlated {
+        cx.cache.insert(sub.id, rows.clone());
+    }
+    Ok(rows)
+}
+
+/// A running operator.
+pub trait RowIter {
+    /// The next row, or `None` at the end.
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>>;
+}
+
+struct Once(Option<Row>);
+
+impl RowIter for Once {
+    fn next(&mut self, _: &mut ExecCtx) -> Result<Option<Row>> {
+        Ok(self.0.take())
+    }
+}
+
+struct Collected(std::vec::IntoIter<Row>);
+
+impl RowIter for Collected {
+    fn next(&mut self, _: &mut ExecCtx) -> Result<Option<Row>> {
+        Ok(self.0.next())
+    }
+}
+
+/// Opens `plan`; `env` is the row the plan may refer to as its left side
+/// (the outer row of a nested-loop join), empty otherwise.
+pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowIter>> {
+    Ok(match &**plan {
+        Node::Unit => Box::new(Once(Some(Vec::new()))),
+        Node::Scan { table, access } => Box::new(Scan::open(table.clone(), access, cx, env)?),
+        Node::Values(rows) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(
+                    r.iter()
+                        .map(|e| eval(e, env, cx))
+                        .collect::<Result<Row>>()?,
+                );
+            }
+            Box::new(Collected(out.into_iter()))
+        }
+        Node::Filter(input, pred) => Box::new(FilterIter {
+            input: open(input, cx, env)?,
+            pred: pred.clone(),
+            env: env.to_vec(),
+        }),
+        Node::Join {
+            left,
+            right,
+            outer,
+            on,
+            right_width,
+        } => Box::new(JoinIter {
+            left: open(left, cx, env)?,
+            right_plan: right.clone(),
+            right: None,
+            cur: None,
+            matched: false,
+            outer: *outer,
+            on: on.clone(),
+            right_width: *right_width,
+        }),
+        Node::Project(input, exprs) => Box::new(ProjectIter {
+            input: open(input, cx, env)?,
+            exprs: exprs.clone(),
+        }),
+        Node::Aggregate {
+            input,
+            width,
+            group,
+            aggs,
+        } => {
+            let mut it = open(input, cx, env)?;
+            let mut order: Vec<Vec<u8>> = Vec::new();
+            let mut groups: HashMap<Vec<u8>, (Row, Vec<Aggregator>, Row)> = HashMap::new();
+            while let Some(row) = it.next(cx)? {
+                let gvals = group
+                    .iter()
+                    .map(|g| eval(g, &row, cx))
+                    .collect::<Result<Row>>()?;
+                let key = distinct_key(&gvals);
+                if !groups.contains_key(&key) {
+                    let aggregators = aggs
+                        .iter()
+                        .map(|a| Aggregator::new(a.kind, a.distinct))
+                        .collect();
+                    order.push(key.clone());
+                    groups.insert(key.clone(), (row.clone(), aggregators, gvals));
+                }
+                if let Some((_, ags, _)) = groups.get_mut(&key) {
+                    for (a, call) in ags.iter_mut().zip(aggs) {
+                        let args = call
+                            .args
+                            .iter()
+                            .map(|e| eval(e, &row, cx))
+                            .collect::<Result<Row>>()?;
+                        a.update(&args)?;
+                    }
+                }
+            }
+            if order.is_empty() && group.is_empty() {
+                let aggregators: Vec<Aggregator> = aggs
+                    .iter()
+                    .map(|a| Aggregator::new(a.kind, a.distinct))
+                    .collect();
+                order.push(Vec::new());
+                groups.insert(
+                    Vec::new(),
+                    (vec![Value::Null; *width], aggregators, Vec::new()),
+                );
+            }
+            let mut out = Vec::with_capacity(order.len());
+            for k in order {
+                if let Some((mut first, ags, gvals)) = groups.remove(&k) {
+                    first.resize(*width, Value::Null);
+                    first.extend(gvals);
+                    for a in &ags {
+                        first.push(a.finish()?);
+                    }
+                    out.push(first);
+                }
+            }
+            Box::new(Collected(out.into_iter()))
+        }
+        Node::Sort(input, keys) => {
+            let mut it = open(input, cx, env)?;
+            let mut rows: Vec<(Row, Row)> = Vec::new();
+            while let Some(r) = it.next(cx)? {
+                let k = keys
+                    .iter()
+                    .map(|(e, _, _)| eval(e, &r, cx))
+                    .collect::<Result<Row>>()?;
+                rows.push((k, r));
+            }
+            rows.sort_by(|(a, _), (b, _)| {
+                for (i, (_, desc, nulls_first)) in keys.iter().enumerate() {
+                    let (x, y) = (&a[i], &b[i]);
+                    let o = match (matches!(x, Value::Null), matches!(y, Value::Null)) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => {
+                            if *nulls_first {
+                                std::cmp::Ordering::Less
+                            } else {
+                                std::cmp::Ordering::Greater
+                            }
+                        }
+                        (false, true) => {
+                            if *nulls_first {
+                                std::cmp::Ordering::Greater
+                            } else {
+                                std::cmp::Ordering::Less
+                            }
+                        }
+                        _ => {
+                            let o = compare(x, y);
+                            if *desc {
+                                o.reverse()
+                            } else {
+                                o
+                            }
+                        }
+                    };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+            Box::new(Collected(
+                rows.into_iter()
+                    .map(|(_, r)| r)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ))
+        }
+        Node::Distinct(input) => Box::new(DistinctIter {
+            input: open(input, cx, env)?,
+            seen: HashSet::new(),
+        }),
+        Node::Trim(input, w) => Box::new(TrimIter {
+            input: open(input, cx, env)?,
+            width: *w,
+        }),
+        Node::Limit(input, limit, offset) => {
+            let as_int = |v: Value| -> Result<i64> {
+                match apply_affinity(v, Affinity::Integer) {
+                    Value::Integer(i) => Ok(i),
+                    Value::Null => Ok(-1),
+                    _ => Err(Error::sql(
+                        SqlErrorKind::TypeMismatch,
+                        "datatype mismatch in LIMIT/OFFSET",
+                    )),
+                }
+            };
+            let l = match limit {
+                Some(e) => as_int(eval(e, env, cx)?)?,
+                None => -1,
+            };
+            let o = match offset {
+                Some(e) => as_int(eval(e, env, cx)?)?.max(0),
+                None => 0,
+            };
+            Box::new(LimitIter {
+                input: open(input, cx, env)?,
+                remaining: if l < 0 { u64::MAX } else { l as u64 },
+                skip: o as u64,
+            })
+        }
+        Node::SetOp(op, all, left, right) => {
+            let mut l = collect(open(left, cx, env)?, cx)?;
+            let r = collect(open(right, cx, env)?, cx)?;
+            let out = match (op, all) {
+                (SetOp::Union, true) => {
+                    l.extend(r);
+                    l
+                }
+                (SetOp::Union, false) => {
+                    l.extend(r);
+                    dedup_sorted(l)
+                }
+                (SetOp::Intersect, _) => {
+                    let rk: HashSet<Vec<u8>> = r.iter().map(|x| distinct_key(x)).collect();
+                    dedup_sorted(
+                        l.into_iter()
+                            .filter(|x| rk.contains(&distinct_key(x)))
+                            .collect(),
+                    )
+                }
+                (SetOp::Except, _) => {
+                    let rk: HashSet<Vec<u8>> = r.iter().map(|x| distinct_key(x)).collect();
+                    dedup_sorted(
+                        l.into_iter()
+                            .filter(|x| !rk.contains(&distinct_key(x)))
+                            .collect(),
+                    )
+                }
+            };
+            Box::new(Collected(out.into_iter()))
+        }
+    })
+}
+
+fn collect(mut it: Box<dyn RowIter>, cx: &mut ExecCtx) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Removes duplicates and sorts (how SQLite's compound operators answer).
+fn dedup_sorted(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort_by(|a, b| {
+        for (x, y) in a.iter().zip(b) {
+            let o = compare(x, y);
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    let mut seen = HashSet::new();
+    rows.retain(|r| seen.insert(distinct_key(r)));
+    rows
+}
+
+/// Key for DISTINCT / GROUP BY: values that compare equal (1 and 1.0) get
+/// the same key.
+pub fn distinct_key(values: &[Value]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for v in values {
+        match v {
+            Value::Real(f) if f.fract() == 0.0 && *f >= -9.2e18 && *f <= 9.2e18 => {
+                encode_key_value(&Value::Integer(*f as i64), false, &mut k)
+            }
+            other => encode_key_value(other, false, &mut k),
+        }
+    }
+    k
+}
+
+struct FilterIter {
+    input: Box<dyn RowIter>,
+    pred: PExpr,
+    env: Row,
+}
+
+impl RowIter for FilterIter {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        let _ = &self.env;
+        while let Some(r) = self.input.next(cx)? {
+            if eval(&self.pred, &r, cx)?.truthy() == Some(true) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct JoinIter {
+    left: Box<dyn RowIter>,
+    right_plan: Plan,
+    right: Option<Box<dyn RowIter>>,
+    cur: Option<Row>,
+    matched: bool,
+    outer: bool,
+    on: Option<PExpr>,
+    right_width: usize,
+}
+
+impl RowIter for JoinIter {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        loop {
+            if self.cur.is_none() {
+                match self.left.next(cx)? {
+                    Some(l) => {
+                        self.right = Some(open(&self.right_plan, cx, &l)?);
+                        self.cur = Some(l);
+                        self.matched = false;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            let (Some(left), Some(right)) = (&self.cur, self.right.as_mut()) else {
+                continue;
+            };
+            match right.next(cx)? {
+                Some(r) => {
+                    let mut row = left.clone();
+                    row.extend(r);
+                    let ok = match &self.on {
+                        Some(on) => eval(on, &row, cx)?.truthy() == Some(true),
+                        None => true,
+                    };
+                    if ok {
+                        self.matched = true;
+                        return Ok(Some(row));
+                    }
+                }
+                None => {
+                    let left = self.cur.take();
+                    self.right = None;
+                    if self.outer && !self.matched {
+                        if let Some(mut row) = left {
+                            row.extend(std::iter::repeat_n(Value::Null, self.right_width));
+                            return Ok(Some(row));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct ProjectIter {
+    input: Box<dyn RowIter>,
+    exprs: Vec<PExpr>,
+}
+
+impl RowIter for ProjectIter {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        match self.input.next(cx)? {
+            Some(r) => Ok(Some(
+                self.exprs
+                    .iter()
+                    .map(|e| eval(e, &r, cx))
+                    .collect::<Result<Row>>()?,
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+struct DistinctIter {
+    input: Box<dyn RowIter>,
+    seen: HashSet<Vec<u8>>,
+}
+
+impl RowIter for DistinctIter {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        while let Some(r) = self.input.next(cx)? {
+            if self.seen.insert(distinct_key(&r)) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct TrimIter {
+    input: Box<dyn RowIter>,
+    width: usize,
+}
+
+impl RowIter for TrimIter {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        Ok(self.input.next(cx)?.map(|mut r| {
+            r.truncate(self.width);
+            r
+        }))
+    }
+}
+
+struct LimitIter {
+    input: Box<dyn RowIter>,
+    remaining: u64,
+    skip: u64,
+}
+
+impl RowIter for LimitIter {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        while self.skip > 0 {
+            if self.input.next(cx)?.is_none() {
+                return Ok(None);
+            }
+            self.skip -= 1;
+        }
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        self.remaining -= 1;
+        self.input.next(cx)
+    }
+}
+
+/// The bytes an index key holds for `v` before the next column, minus a
+/// number's int/real marker, so that 1 and 1.0 find each other.
+fn probe_prefix(v: &Value, desc: bool, out: &mut Vec<u8>) {
+    encode_key_value(v, desc, out);
+    if matches!(v, Value::Integer(_) | Value::Real(_)) {
+        out.pop();
+    }
+}
+
+/// The smallest byte string greater than every string starting with `p`.
+fn prefix_end(p: &[u8]) -> Vec<u8> {
+    let mut e = p.to_vec();
+    while let Some(last) = e.pop() {
+        if last < 0xff {
+            e.push(last + 1);
+            return e;
+        }
+    }
+    vec![0xff; p.len() + 1]
+}
+
+/// Reads a table: full, by rowids, by rowid range, or through an index.
+struct Scan {
+    table: Arc<Table>,
+    /// Ranges still to read: (lower, upper) key bounds, and whether they
+    /// cover index entries (true) or rows.
+    ranges: std::vec::IntoIter<(Bound<Vec<u8>>, Bound<Vec<u8>>, bool)>,
+    point_rowids: std::vec::IntoIter<i64>,
+    iter: Option<(TxnIter, bool)>,
+    seen: Option<HashSet<i64>>,
+}
+
+impl Scan {
+    fn open(table: Arc<Table>, access: &Access, cx: &mut ExecCtx, env: &[Value]) -> Result<Scan> {
+        let rows = rows_prefix(table.id);
+        let mut ranges = Vec::new();
+        let mut points = Vec::new();
+        let mut dedup = false;
+        match access {
+            Access::Full => ranges.push((
+                Bound::Included(rows.clone()),
+                Bound::Excluded(prefix_end(&rows)),
+                false,
+            )),
+            Access::Rowids(exprs) => {
+                for e in exprs {
+                    if let Value::Integer(i) = apply_affinity(eval(e, env, cx)?, Affinity::Integer)
+                    {
+                        points.push(i);
+                    } else if let Value::Real(f) = eval(e, env, cx)? {
+                        if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                            points.push(f as i64);
+                        }
+                    }
+                }
+                points.sort_unstable();
+                points.dedup();
+            }
+            Access::RowidRange(lo, hi) => {
+                let bound = |b: &Option<(PExpr, bool)>,
+                             cx: &mut ExecCtx,
+                             low: bool|
+                 -> Result<Option<Bound<Vec<u8>>>> {
+                    let Some((e, incl)) = b else {
+                        return Ok(Some(if low {
+                            Bound::Included(rows.clone())
+                        } else {
+                            Bound::Excluded(prefix_end(&rows))
+                        }));
+                    };
+                    let v = apply_affinity(eval(e, env, cx)?, Affinity::Numeric);
+                    let (i, exact) = match v {
+                        Value::Integer(i) => (i, true),
+                        Value::Real(f) if f.is_finite() => {
+                            let r = if low { f.ceil() } else { f.floor() };
+                            (r.clamp(i64::MIN as f64, i64::MAX as f64) as i64, r == f)
+                        }
+                        Value::Null => return Ok(None),
+                        // Text or blob bound: rowids (numbers) are all below it.
+                        _ => {
+                            return Ok(Some(if low {
+                                Bound::Excluded(prefix_end(&rows))
+                            } else {
+                                Bound::Excluded(prefix_end(&rows))
+                            }))
+                        }
+                    };
+                    let incl = *incl || !exact;
+                    Ok(Some(if incl {
+                        Bound::Included(row_key(table.id, i))
+                    } else {
+                        Bound::Excluded(row_key(table.id, i))
+                    }))
+                };
+                if let (Some(l), Some(h)) = (bound(lo, cx, true)?, bound(hi, cx, false)?) {
+                    ranges.push((l, h, false));
+                }
+            }
+            Access::Index { index, eq, range } => {
+                let idx = &table.indexes[*index];
+                let base = index_prefix(table.id, idx.id);
+                // Every combination of the IN alternatives (bounded).
+                let mut prefixes: Vec<Vec<u8>> = vec![base.clone()];
+                for (ci, alts) in eq.iter().enumerate() {
+                    let desc = idx.desc.get(ci).copied().unwrap_or(false);
+                    let mut vals = Vec::new();
+                    for a in alts {
+                        let v = eval(a, env, cx)?;
+                        let col = table.columns[idx.columns[ci]].affinity;
+                        let v = apply_affinity(v, col);
+                        if !matches!(v, Value::Null) {
+                            vals.push(v);
+                        }
+                    }
+                    let mut next = Vec::new();
+                    for p in &prefixes {
+                        for v in &vals {
+                            let mut k = p.clone();
+                            probe_prefix(v, desc, &mut k);
+                            next.push(k);
+                        }
+                    }
+                    prefixes = next;
+                    if prefixes.len() > 10_000 {
+                        return Err(Error::sql(
+                            SqlErrorKind::Unsupported,
+                            "too many IN combinations",
+                        ));
+                    }
+                }
+                dedup = eq.iter().any(|alts| alts.len() > 1);
+                for p in prefixes {
+                    match range {
+                        None => ranges.push((
+                            Bound::Included(p.clone()),
+                            Bound::Excluded(prefix_end(&p)),
+                            true,
+                        )),
+                        Some((lo, hi)) => {
+                            let ci = eq.len();
+                            let col = table.columns[idx.columns[ci]].affinity;
+                            let lo_b = match lo {
+                                None => Some(Bound::Included(p.clone())),
+                                Some((e, incl)) => {
+                                    let v = apply_affinity(eval(e, env, cx)?, col);
+                                    if matches!(v, Value::Null) {
+                                        None
+                                    } else {
+                                        let mut k = p.clone();
+                                        probe_prefix(&v, false, &mut k);
+                                        Some(if *incl {
+                                            Bound::Included(k)
+                                        } else {
+                                            Bound::Included(prefix_end(&k))
+                                        })
+                                    }
+                                }
+                            };
+                            let hi_b = match hi {
+                                None => Some(Bound::Excluded(prefix_end(&p))),
+                                Some((e, incl)) => {
+                                    let v = apply_affinity(eval(e, env, cx)?, col);
+                                    if matches!(v, Value::Null) {
+                                        None
+                                    } else {
+                                        let mut k = p.clone();
+                                        probe_prefix(&v, false, &mut k);
+                                        Some(if *incl {
+                                            Bound::Excluded(prefix_end(&k))
+                                        } else {
+                                            Bound::Excluded(k)
+                                        })
+                                    }
+                                }
+                            };
+                            if let (Some(l), Some(h)) = (lo_b, hi_b) {
+                                ranges.push((l, h, true));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Scan {
+            table,
+            ranges: ranges.into_iter(),
+            point_rowids: points.into_iter(),
+            iter: None,
+            seen: dedup.then(HashSet::new),
+        })
+    }
+
+    fn fetch(&self, cx: &mut ExecCtx, rowid: i64) -> Result<Option<Row>> {
+        match cx.txn.get(&row_key(self.table.id, rowid))? {
+            Some(bytes) => {
+                let mut row = decode_row(&bytes)?;
+                row.resize(self.table.columns.len(), Value::Null);
+                row.push(Value::Integer(rowid));
+                Ok(Some(row))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl RowIter for Scan {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        loop {
+            if let Some(rowid) = self.point_rowids.next() {
+                match self.fetch(cx, rowid)? {
+                    Some(r) => return Ok(Some(r)),
+                    None => continue,
+                }
+            }
+            if self.iter.is_none() {
+                match self.ranges.next() {
+                    Some((lo, hi, is_index)) => {
+                        if let (
+                            Bound::Included(l) | Bound::Excluded(l),
+                            Bound::Excluded(h) | Bound::Included(h),
+                        ) = (&lo, &hi)
+                        {
+                            if l > h {
+                                continue;
+                            }
+                        }
+                        self.iter = Some((cx.txn.scan(lo, hi, Direction::Forward)?, is_index));
+                    }
+                    None => return Ok(None),
+                }
+            }
+            let Some((it, is_index)) = self.iter.as_mut() else {
+                continue;
+            };
+            let is_index = *is_index;
+            match it.next() {
+                Some(Ok((k, v))) => {
+                    let rowid = rowid_of_key(&k)?;
+                    if is_index {
+                        if let Some(seen) = self.seen.as_mut() {
+                            if !seen.insert(rowid) {
+                                continue;
+                            }
+                        }
+                        match self.fetch(cx, rowid)? {
+                            Some(r) => return Ok(Some(r)),
+                            None => {
+                                return Err(Error::Corruption {
+                                    file: format!("<index of {}>", self.table.name).into(),
+                                    offset: 0,
+                                    what: format!("index entry for missing row {rowid}"),
+                                })
+                            }
+                        }
+                    }
+                    let mut row = decode_row(&v)?;
+                    row.resize(self.table.columns.len(), Value::Null);
+                    row.push(Value::Integer(rowid));
+                    return Ok(Some(row));
+                }
+                Some(Err(e)) => return Err(e),
+                None => self.iter = None,
+            }
+        }
+    }
+}
+
+/// The key values of `idx` in a table row.
+pub fn index_values(idx: &Index, row: &[Value]) -> Vec<Value> {
+    idx.columns
+        .iter()
+        .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
+/// Writes a row and its index entries.
+pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
+    let mut buf = Vec::new();
+    encode_row(&row[..t.columns.len()], &mut buf);
+    txn.put(row_key(t.id, rowid), buf);
+    for idx in &t.indexes {
+        txn.put(
+            index_key(t.id, idx, &index_values(idx, row), rowid),
+            Vec::new(),
+        );
+    }
+}
+
+/// Deletes a row and its index entries.
+pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
+    txn.delete(row_key(t.id, rowid));
+    for idx in &t.indexes {
+        txn.delete(index_key(t.id, idx, &index_values(idx, row), rowid));
+    }
+}
+
+/// Rowids of rows other than `except` whose `idx` key equals `values`
+/// (none when a value is NULL: NULLs never conflict).
+pub fn unique_conflicts(
+    txn: &mut Txn,
+    t: &Table,
+    idx: &Index,
+    values: &[Value],
+    except: Option<i64>,
+) -> Result<Vec<i64>> {
+    if values.iter().any(|v| matches!(v, Value::Null)) {
+        return Ok(Vec::new());
+    }
+    let mut p = index_prefix(t.id, idx.id);
+    for (i, v) in values.iter().enumerate() {
+        probe_prefix(v, idx.desc.get(i).copied().unwrap_or(false), &mut p);
+    }
+    let end = prefix_end(&p);
+    let mut out = Vec::new();
+    for e in txn.scan(Bound::Included(p), Bound::Excluded(end), Direction::Forward)? {
+        let (k, _) = e?;
+        let r = rowid_of_key(&k)?;
+        if Some(r) != except {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads row `rowid` of `t` (columns ++ rowid).
+pub fn read_row(txn: &mut Txn, t: &Table, rowid: i64) -> Result<Option<Row>> {
+    match txn.get(&row_key(t.id, rowid))? {
+        Some(b) => {
+            let mut r = decode_row(&b)?;
+            r.resize(t.columns.len(), Value::Null);
+            r.push(Value::Integer(rowid));
+            Ok(Some(r))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The largest rowid in `t`, if any.
+pub fn max_rowid(txn: &mut Txn, t: &Table) -> Result<Option<i64>> {
+    let p = rows_prefix(t.id);
+    let end = prefix_end(&p);
+    match txn
+        .scan(Bound::Included(p), Bound::Excluded(end), Direction::Reverse)?
+        .next()
+    {
+        Some(Ok((k, _))) => Ok(Some(rowid_of_key(&k)?)),
+        Some(Err(e)) => Err(e),
+        None => Ok(None),
+    }
+}
+
+/// Deletes every key with `prefix` (dropping a table or index).
+pub fn delete_prefix(txn: &mut Txn, prefix: &[u8]) -> Result<u64> {
+    let end = prefix_end(prefix);
+    let keys: Vec<Vec<u8>> = txn
+        .scan(
+            Bound::Included(prefix.to_vec()),
+            Bound::Excluded(end),
+            Direction::Forward,
+        )?
+        .map(|e| e.map(|(k, _)| k))
+        .collect::<Result<_>>()?;
+    let n = keys.len() as u64;
+    for k in keys {
+        txn.delete(k);
+    }
+    Ok(n)
+}
+
+/// One line per plan node, indented by depth (EXPLAIN).
+pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+    let pad = "  ".repeat(depth);
+    let line = match &**plan {
+        Node::Unit => "ONE ROW".to_string(),
+        Node::Scan { table, access } => match access {
+            Access::Full => format!("SCAN {}", table.name),
+            Access::Rowids(v) => {
+                format!("SEARCH {} USING ROWID ({} value(s))", table.name, v.len())
+            }
+            Access::RowidRange(..) => format!("SEARCH {} USING ROWID RANGE", table.name),
+            Access::Index { index, eq, range } => {
+                let idx = &table.indexes[*index];
+                let mut terms: Vec<String> = idx
+                    .columns
+                    .iter()
+                    .take(eq.len())
+                    .map(|&c| format!("{}=?", table.columns[c].name))
+                    .collect();
+                if range.is_some() {
+                    if let Some(&c) = idx.columns.get(eq.len()) {
+                        terms.push(format!("{} range", table.columns[c].name));
+                    }
+                }
+                format!(
+                    "SEARCH {} USING INDEX {} ({})",
+                    table.name,
+                    idx.name,
+                    terms.join(" AND ")
+                )
+            }
+        },
+        Node::Values(r) => format!("VALUES ({} rows)", r.len()),
+        Node::Filter(..) => "FILTER".into(),
+        Node::Join { outer, .. } => if *outer {
+            "LEFT JOIN (nested loop)"
+        } else {
+            "JOIN (nested loop)"
+        }
+        .into(),
+        Node::Project(..) => "PROJECT".into(),
+        Node::Aggregate { group, .. } => {
+            if group.is_empty() {
+                "AGGREGATE".into()
+            } else {
+                format!("GROUP BY ({} keys)", group.len())
+            }
+        }
+        Node::Sort(..) => "SORT".into(),
+        Node::Distinct(_) => "DISTINCT".into(),
+        Node::Trim(..) => "TRIM".into(),
+        Node::Limit(..) => "LIMIT".into(),
+        Node::SetOp(op, all, ..) => {
+            format!("{op:?}{}", if *all { " ALL" } else { "" }).to_uppercase()
+        }
+    };
+    out.push(format!("{pad}{line}"));
+    match &**plan {
+        Node::Filter(i, _)
+        | Node::Project(i, _)
+        | Node::Sort(i, _)
+        | Node::Distinct(i)
+        | Node::Trim(i, _)
+        | Node::Limit(i, ..) => describe(i, depth + 1, out),
+        Node::Aggregate { input, .. } => describe(input, depth + 1, out),
+        Node::Join { left, right, .. } | Node::SetOp(_, _, left, right) => {
+            describe(left, depth + 1, out);
+            describe(right, depth + 1, out);
+        }
+        _ => {}
+    }
+}

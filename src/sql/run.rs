@@ -1,0 +1,693 @@
+//! Runs data-changing and schema-changing statements inside a transaction.
+//!
+//! Queries are planned and opened by the caller (they stream); everything
+//! here runs to completion and reports how many rows changed. Each function
+//! works on a transaction's write set; statement atomicity (undo on error)
+//! is the caller's, through `Txn::mark` / `Txn::rollback_to`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::catalog::{index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::ast::{
+    Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
+};
+use crate::sql::eval::{eval, PExpr};
+use crate::sql::exec::{
+    delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
+    write_row, ExecCtx, Row,
+};
+use crate::sql::parse::parse_expr;
+use crate::sql::plan::Planner;
+use crate::sql::value::{apply_affinity, Affinity, Value};
+use crate::txn::Txn;
+
+/// What a statement produced besides its changes: RETURNING rows.
+pub struct Changed {
+    /// Rows changed.
+    pub changes: u64,
+    /// RETURNING column names and rows (empty when there was no RETURNING).
+    pub returning: Option<(Vec<String>, Vec<Row>)>,
+    /// The last inserted rowid, if the statement inserted.
+    pub last_rowid: Option<i64>,
+}
+
+struct TxnWriter<'a>(&'a mut Txn);
+
+impl CatalogWriter for TxnWriter<'_> {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.0.put(key, value);
+        Ok(())
+    }
+    fn delete(&mut self, key: Vec<u8>) -> Result<()> {
+        self.0.delete(key);
+        Ok(())
+    }
+}
+
+fn table<'s>(schema: &'s Schema, name: &str) -> Result<&'s Arc<Table>> {
+    schema.table(name).ok_or_else(|| {
+        if schema.view(name).is_some() {
+            Error::sql(
+                SqlErrorKind::Misuse,
+                format!("cannot modify {name} because it is a view"),
+            )
+        } else {
+            Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {name}"))
+        }
+    })
+}
+
+fn constraint_name(t: &Table, cols: &[usize]) -> String {
+    cols.iter()
+        .map(|&c| format!("{}.{}", t.name, t.columns[c].name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Evaluates the DEFAULT of every column (NULL where none).
+fn defaults(t: &Table, cx: &mut ExecCtx) -> Result<Row> {
+    let mut out = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        out.push(match &c.default {
+            Some(sql) => {
+                let e = parse_expr(sql)?;
+                let empty = Schema::default();
+                let mut p = Planner::new(&empty);
+                let bound = p.table_exprs(
+                    &Arc::new(Table {
+                        indexes: Vec::new(),
+                        ..t.clone()
+                    }),
+                    &[e],
+                )?;
+                match bound.first() {
+                    Some(b) => eval(b, &[], cx)?,
+                    None => Value::Null,
+                }
+            }
+            None => Value::Null,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks NOT NULL and applies affinities; returns the finished row.
+fn finish_row(t: &Table, mut row: Row, conflict: &Conflict, dflt: &Row) -> Result<Option<Row>> {
+    for (i, c) in t.columns.iter().enumerate() {
+        let v = std::mem::replace(&mut row[i], Value::Null);
+        row[i] = apply_affinity(v, c.affinity);
+        if c.not_null && matches!(row[i], Value::Null) && Some(i) != t.rowid_alias {
+            match conflict {
+                Conflict::Ignore => return Ok(None),
+                Conflict::Replace if !matches!(dflt[i], Value::Null) => row[i] = dflt[i].clone(),
+                _ => {
+                    return Err(Error::sql(
+                        SqlErrorKind::NotNull,
+                        format!("NOT NULL constraint failed: {}.{}", t.name, c.name),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(Some(row))
+}
+
+/// The rowid a row asks for through its INTEGER PRIMARY KEY column.
+fn explicit_rowid(t: &Table, row: &[Value]) -> Result<Option<i64>> {
+    let Some(a) = t.rowid_alias else {
+        return Ok(None);
+    };
+    match apply_affinity(row[a].clone(), Affinity::Integer) {
+        Value::Null => Ok(None),
+        Value::Integer(i) => Ok(Some(i)),
+        _ => Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+    }
+}
+
+/// Finds rows that `row` (to be stored at `rowid`) conflicts with:
+/// the same rowid, or the same key in a unique index.
+fn conflicts(
+    txn: &mut Txn,
+    t: &Table,
+    row: &[Value],
+    rowid: i64,
+    replacing: Option<i64>,
+) -> Result<(Vec<i64>, String)> {
+    let mut out = Vec::new();
+    let mut what = String::new();
+    if Some(rowid) != replacing && read_row(txn, t, rowid)?.is_some() {
+        out.push(rowid);
+        what = match t.rowid_alias {
+            Some(a) => constraint_name(t, &[a]),
+            None => format!("{}.rowid", t.name),
+        };
+    }
+    for idx in t.indexes.iter().filter(|i| i.unique) {
+        let hits = unique_conflicts(
+            txn,
+            t,
+            idx,
+            &index_values(idx, row),
+            replacing.or(Some(rowid)),
+        )?;
+        if !hits.is_empty() && what.is_empty() {
+            what = constraint_name(t, &idx.columns);
+        }
+        out.extend(hits.into_iter().filter(|r| Some(*r) != replacing));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok((out, what))
+}
+
+fn conflict_error(t: &Table, what: &str) -> Error {
+    let pk = t.rowid_alias.map(|a| constraint_name(t, &[a]));
+    let label = if pk.as_deref() == Some(what) || what.ends_with(".rowid") {
+        "UNIQUE constraint failed"
+    } else {
+        "UNIQUE constraint failed"
+    };
+    let _ = label;
+    Error::sql(
+        SqlErrorKind::Unique,
+        format!("UNIQUE constraint failed: {what}"),
+    )
+}
+
+/// INSERT.
+pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed> {
+    let t = table(schema, &ins.table)?.clone();
+    let width = t.columns.len();
+    // Target positions for the source columns.
+    let targets: Vec<usize> = match &ins.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| {
+                if c.eq_ignore_ascii_case("rowid") && t.column(c).is_none() {
+                    return Ok(width);
+                }
+                t.column(c).ok_or_else(|| {
+                    Error::sql(
+                        SqlErrorKind::UnknownColumn,
+                        format!("table {} has no column named {c}", t.name),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?,
+        None => (0..width).collect(),
+    };
+    let mut planner = Planner::new(schema);
+    let source_rows: Vec<Row> = match &ins.source {
+        Some(q) => {
+            let planned = planner.query(q)?;
+            if planned.columns.len() != targets.len() {
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!(
+                        "table {} has {} columns but {} values were supplied",
+                        t.name,
+                        targets.len(),
+                        planned.columns.len()
+                    ),
+                ));
+            }
+            // Read everything first: INSERT INTO t SELECT FROM t must not
+            // see its own rows.
+            let mut it = open(&planned.plan, cx, &[])?;
+            let mut rows = Vec::new();
+            while let Some(r) = it.next(cx)? {
+                rows.push(r);
+            }
+            rows
+        }
+        None => vec![Vec::new()],
+    };
+    let returning = if ins.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(&t, &ins.returning)?)
+    };
+    let dflt = defaults(&t, cx)?;
+    let mut next_rowid: Option<i64> = None;
+    let mut changed = Changed {
+        changes: 0,
+        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    for src in source_rows {
+        let mut row = dflt.clone();
+        let mut rowid_given: Option<Value> = None;
+        for (v, &pos) in src.into_iter().zip(&targets) {
+            if pos == width {
+                rowid_given = Some(v);
+            } else {
+                row[pos] = v;
+            }
+        }
+        let Some(row_done) = finish_row(&t, row, &ins.on_conflict, &dflt)? else {
+            continue;
+        };
+        let mut row = row_done;
+        let rowid = match (explicit_rowid(&t, &row)?, rowid_given) {
+            (Some(r), _) => r,
+            (None, Some(v)) if !matches!(v, Value::Null) => {
+                match apply_affinity(v, Affinity::Integer) {
+                    Value::Integer(i) => i,
+                    _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+                }
+            }
+            _ => {
+                let n = match next_rowid {
+                    Some(n) => n,
+                    None => max_rowid(cx.txn, &t)?.map_or(1, |m| m.saturating_add(1)),
+                };
+                if n == i64::MAX && max_rowid(cx.txn, &t)? == Some(i64::MAX) {
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        "database or disk is full (rowid space exhausted)",
+                    ));
+                }
+                n
+            }
+        };
+        if let Some(a) = t.rowid_alias {
+            row[a] = Value::Integer(rowid);
+        }
+        row.push(Value::Integer(rowid));
+        let (hits, what) = conflicts(cx.txn, &t, &row, rowid, None)?;
+        if !hits.is_empty() {
+            match &ins.on_conflict {
+                Conflict::Abort => return Err(conflict_error(&t, &what)),
+                Conflict::Ignore => continue,
+                Conflict::Replace => {
+                    for r in hits {
+                        if let Some(old) = read_row(cx.txn, &t, r)? {
+                            delete_row(cx.txn, &t, r, &old);
+                        }
+                    }
+                }
+                Conflict::Update(..) => {
+                    return Err(Error::sql(
+                        SqlErrorKind::Unsupported,
+                        "ON CONFLICT DO UPDATE is not supported yet",
+                    ));
+                }
+            }
+        }
+        write_row(cx.txn, &t, rowid, &row);
+        next_rowid = Some(
+            next_rowid
+                .map_or(rowid, |n| n.max(rowid))
+                .saturating_add(1)
+                .max(rowid.saturating_add(1)),
+        );
+        changed.changes += 1;
+        changed.last_rowid = Some(rowid);
+        if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
+            rows.push(
+                exprs
+                    .iter()
+                    .map(|e| eval(e, &row, cx))
+                    .collect::<Result<Row>>()?,
+            );
+        }
+    }
+    Ok(changed)
+}
+
+/// UPDATE.
+pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
+    let t = table(schema, &up.table)?.clone();
+    let mut planner = Planner::new(schema);
+    let plan = planner.table_rows(&t, up.filter.as_ref())?;
+    let mut sets: Vec<(usize, PExpr)> = Vec::new();
+    for (col, e) in &up.assignments {
+        let pos = if col.eq_ignore_ascii_case("rowid") && t.column(col).is_none() {
+            t.columns.len()
+        } else {
+            t.column(col).ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: {col}"),
+                )
+            })?
+        };
+        let bound = planner.table_exprs(&t, std::slice::from_ref(e))?;
+        if let Some(b) = bound.into_iter().next() {
+            sets.push((pos, b));
+        }
+    }
+    let returning = if up.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(&t, &up.returning)?)
+    };
+    let mut it = open(&plan, cx, &[])?;
+    let mut old_rows = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        old_rows.push(r);
+    }
+    drop(it);
+    let dflt = vec![Value::Null; t.columns.len()];
+    let mut changed = Changed {
+        changes: 0,
+        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    for old in old_rows {
+        let old_rowid = match old.last() {
+            Some(Value::Integer(r)) => *r,
+            _ => continue,
+        };
+        let mut new = old.clone();
+        for (pos, e) in &sets {
+            new[*pos] = eval(e, &old, cx)?;
+        }
+        let new_rowid_val = new.pop().unwrap_or(Value::Null);
+        let Some(mut new) = finish_row(&t, new, &up.on_conflict, &dflt)? else {
+            continue;
+        };
+        let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
+            Value::Integer(i) => i,
+            _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+        };
+        if let Some(a) = t.rowid_alias {
+            if sets.iter().any(|(p, _)| *p == a) {
+                rowid = explicit_rowid(&t, &new)?
+                    .ok_or_else(|| Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch"))?;
+            }
+            new[a] = Value::Integer(rowid);
+        }
+        new.push(Value::Integer(rowid));
+        // Conflicts with rows other than this one.
+        let (mut hits, what) = conflicts(cx.txn, &t, &new, rowid, Some(old_rowid))?;
+        if rowid != old_rowid && read_row(cx.txn, &t, rowid)?.is_some() && !hits.contains(&rowid) {
+            hits.push(rowid);
+        }
+        if !hits.is_empty() {
+            match &up.on_conflict {
+                Conflict::Ignore => continue,
+                Conflict::Replace => {
+                    for r in hits {
+                        if let Some(o) = read_row(cx.txn, &t, r)? {
+                            delete_row(cx.txn, &t, r, &o);
+                        }
+                    }
+                }
+                _ => {
+                    return Err(conflict_error(
+                        &t,
+                        if what.is_empty() { "rowid" } else { &what },
+                    ))
+                }
+            }
+        }
+        delete_row(cx.txn, &t, old_rowid, &old);
+        write_row(cx.txn, &t, rowid, &new);
+        changed.changes += 1;
+        if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
+            rows.push(
+                exprs
+                    .iter()
+                    .map(|e| eval(e, &new, cx))
+                    .collect::<Result<Row>>()?,
+            );
+        }
+    }
+    Ok(changed)
+}
+
+/// DELETE.
+pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
+    let t = table(schema, &del.table)?.clone();
+    let mut planner = Planner::new(schema);
+    let plan = planner.table_rows(&t, del.filter.as_ref())?;
+    let returning = if del.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(&t, &del.returning)?)
+    };
+    let mut it = open(&plan, cx, &[])?;
+    let mut rows = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        rows.push(r);
+    }
+    drop(it);
+    let mut changed = Changed {
+        changes: 0,
+        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    for r in rows {
+        let Some(Value::Integer(rowid)) = r.last().cloned() else {
+            continue;
+        };
+        delete_row(cx.txn, &t, rowid, &r);
+        changed.changes += 1;
+        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
+            out.push(
+                exprs
+                    .iter()
+                    .map(|e| eval(e, &r, cx))
+                    .collect::<Result<Row>>()?,
+            );
+        }
+    }
+    Ok(changed)
+}
+
+/// CREATE TABLE (and CREATE TABLE ... AS SELECT).
+pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Result<Option<Schema>> {
+    if ct.if_not_exists && (schema.table(&ct.name).is_some() || schema.view(&ct.name).is_some()) {
+        return Ok(None);
+    }
+    if let Some(q) = &ct.as_query {
+        let planned = Planner::new(schema).query(q)?;
+        let spec = CreateTable {
+            columns: planned
+                .columns
+                .iter()
+                .map(|n| crate::sql::ast::ColumnSpec {
+                    name: n.clone(),
+                    decl_type: String::new(),
+                    not_null: false,
+                    default: None,
+                    primary_key: false,
+                    unique: false,
+                })
+                .collect(),
+            as_query: None,
+            ..ct.clone()
+        };
+        let next = schema.create_table(&spec, &mut TxnWriter(cx.txn))?;
+        let t = table(&next, &ct.name)?.clone();
+        let mut it = open(&planned.plan, cx, &[])?;
+        let mut rowid = 0;
+        let mut rows = Vec::new();
+        while let Some(r) = it.next(cx)? {
+            rows.push(r);
+        }
+        drop(it);
+        for mut r in rows {
+            rowid += 1;
+            r.push(Value::Integer(rowid));
+            write_row(cx.txn, &t, rowid, &r);
+        }
+        return Ok(Some(next));
+    }
+    Ok(Some(schema.create_table(ct, &mut TxnWriter(cx.txn))?))
+}
+
+/// CREATE INDEX: adds it and fills it from the table.
+pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Result<Option<Schema>> {
+    let lower = ci.name.to_lowercase();
+    if ci.if_not_exists
+        && schema
+            .tables
+            .values()
+            .any(|t| t.indexes.iter().any(|i| i.name.to_lowercase() == lower))
+    {
+        return Ok(None);
+    }
+    let (next, t, idx) = schema.create_index(ci, &mut TxnWriter(cx.txn))?;
+    fill_index(cx, &t, &idx)?;
+    Ok(Some(next))
+}
+
+fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> Result<()> {
+    let empty = Schema::default();
+    let mut planner = Planner::new(&empty);
+    let plan = planner.table_rows(t, None)?;
+    let mut it = open(&plan, cx, &[])?;
+    let mut rows = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        rows.push(r);
+    }
+    drop(it);
+    let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
+    for r in rows {
+        let Some(Value::Integer(rowid)) = r.last().cloned() else {
+            continue;
+        };
+        let vals = index_values(idx, &r);
+        if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
+            let k = crate::sql::exec::distinct_key(&vals);
+            if seen.insert(k, rowid).is_some() {
+                return Err(Error::sql(
+                    SqlErrorKind::Unique,
+                    format!(
+                        "UNIQUE constraint failed: {}",
+                        constraint_name(t, &idx.columns)
+                    ),
+                ));
+            }
+        }
+        cx.txn.put(
+            crate::catalog::index_key(t.id, idx, &vals, rowid),
+            Vec::new(),
+        );
+    }
+    Ok(())
+}
+
+/// REINDEX: rebuilds every index of every table (or of one table).
+pub fn reindex(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<()> {
+    for t in schema.tables.values() {
+        for idx in &t.indexes {
+            if let Some(n) = name {
+                if !t.name.eq_ignore_ascii_case(n) && !idx.name.eq_ignore_ascii_case(n) {
+                    continue;
+                }
+            }
+            delete_prefix(cx.txn, &index_prefix(t.id, idx.id))?;
+            fill_index(cx, t, idx)?;
+        }
+    }
+    Ok(())
+}
+
+/// CREATE VIEW.
+pub fn create_view(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    name: &str,
+    columns: &[String],
+    query: &Query,
+    sql: &str,
+    if_not_exists: bool,
+) -> Result<Option<Schema>> {
+    if if_not_exists && (schema.view(name).is_some() || schema.table(name).is_some()) {
+        return Ok(None);
+    }
+    // Plan it once now so errors show at CREATE time.
+    let planned = Planner::new(schema).query(query)?;
+    if !columns.is_empty() && columns.len() != planned.columns.len() {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!(
+                "expected {} columns for '{name}' but got {}",
+                columns.len(),
+                planned.columns.len()
+            ),
+        ));
+    }
+    let view = View {
+        name: name.to_string(),
+        columns: columns.to_vec(),
+        query: query.clone(),
+        sql: sql.to_string(),
+    };
+    Ok(Some(schema.create_view(view, &mut TxnWriter(cx.txn))?))
+}
+
+/// DROP TABLE / INDEX / VIEW.
+pub fn drop_objects(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    kind: ObjectKind,
+    names: &[String],
+    if_exists: bool,
+) -> Result<Option<Schema>> {
+    let mut s = schema.clone();
+    let mut changed = false;
+    for name in names {
+        match kind {
+            ObjectKind::Table => {
+                if s.table(name).is_none() {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such table: {name}"),
+                    ));
+                }
+                let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
+                delete_prefix(cx.txn, &table_prefix(t.id))?;
+                s = next;
+            }
+            ObjectKind::Index => {
+                let exists = s
+                    .tables
+                    .values()
+                    .any(|t| t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(name)));
+                if !exists {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such index: {name}"),
+                    ));
+                }
+                let (next, t, idx) = s.drop_index(name, &mut TxnWriter(cx.txn))?;
+                delete_prefix(cx.txn, &index_prefix(t.id, idx.id))?;
+                s = next;
+            }
+            ObjectKind::View => {
+                if s.view(name).is_none() {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such view: {name}"),
+                    ));
+                }
+                s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
+            }
+            ObjectKind::Trigger => {
+                if if_exists {
+                    continue;
+                }
+                return Err(Error::sql(
+                    SqlErrorKind::UnknownTable,
+                    format!("no such trigger: {name}"),
+                ));
+            }
+        }
+        changed = true;
+    }
+    Ok(changed.then_some(s))
+}
+
+/// Used by tests and EXPLAIN: evaluates a constant expression.
+pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
+    let empty = Schema::default();
+    let mut p = Planner::new(&empty);
+    let t = Arc::new(Table {
+        id: 0,
+        name: String::new(),
+        columns: Vec::new(),
+        rowid_alias: None,
+        primary_key: Vec::new(),
+        indexes: Vec::new(),
+    });
+    let b = p.table_exprs(&t, std::slice::from_ref(e))?;
+    match b.first() {
+        Some(x) => eval(x, &[], cx),
+        None => Ok(Value::Null),
+    }
+}

@@ -1,0 +1,360 @@
+//! The public Rust API end to end: statements, typed rows, transactions,
+//! errors, persistence across reopen on an encrypted on-disk store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use sealdb::crypto::{KeyBytes, MemoryKeyProvider};
+use sealdb::{Db, Error, Options, SqlErrorKind, Value};
+
+fn mem() -> Db {
+    Db::open_in_memory().unwrap()
+}
+
+fn rows(db: &Db, sql: &str) -> Vec<Vec<Value>> {
+    let s = db.root_session();
+    let r = s.query(sql, &[]).unwrap();
+    r.collect_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.into_values())
+        .collect()
+}
+
+fn kind(e: &Error) -> Option<SqlErrorKind> {
+    match e {
+        Error::Sql { kind, .. } => Some(*kind),
+        _ => None,
+    }
+}
+
+#[test]
+fn create_insert_select_with_typed_rows() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL)",
+        &[],
+    )
+    .unwrap();
+    for (i, n) in ["ann", "bob", "cy"].iter().enumerate() {
+        s.execute(
+            "INSERT INTO t (name, score) VALUES (?, ?)",
+            &[n, &(i as f64 * 1.5)],
+        )
+        .unwrap();
+    }
+    assert_eq!(s.last_insert_rowid(), 3);
+    let mut r = s
+        .query(
+            "SELECT id, name, score FROM t WHERE id > $1 ORDER BY id DESC",
+            &[&1i64],
+        )
+        .unwrap();
+    assert_eq!(r.columns(), &["id", "name", "score"]);
+    let first = r.next().unwrap().unwrap();
+    assert_eq!(first.get::<i64>(0).unwrap(), 3);
+    assert_eq!(first.get::<String>(1).unwrap(), "cy");
+    assert_eq!(first.get::<f64>(2).unwrap(), 3.0);
+    assert!(first.get::<i64>(1).is_err(), "text is not an integer");
+    let second = r.next().unwrap().unwrap();
+    assert_eq!(second.get_by_name::<String>("name").unwrap(), "bob");
+    assert!(r.next().unwrap().is_none());
+}
+
+#[test]
+fn primary_key_lookups_use_the_rowid_and_indexes_are_chosen() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, v TEXT)",
+        &[],
+    )
+    .unwrap();
+    s.execute("CREATE INDEX tk ON t (k)", &[]).unwrap();
+    for i in 0..200i64 {
+        s.execute(
+            "INSERT INTO t VALUES (?, ?, ?)",
+            &[&i, &(i % 10), &format!("v{i}")],
+        )
+        .unwrap();
+    }
+    let plan = |sql: &str| -> String {
+        rows(&db, &format!("EXPLAIN {sql}"))
+            .into_iter()
+            .map(|r| r[0].to_text().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        plan("SELECT v FROM t WHERE id = 5").contains("USING ROWID"),
+        "{}",
+        plan("SELECT v FROM t WHERE id = 5")
+    );
+    assert!(plan("SELECT v FROM t WHERE k = 3").contains("USING INDEX tk"));
+    assert!(plan("SELECT v FROM t WHERE k IN (1, 2)").contains("USING INDEX tk"));
+    assert!(plan("SELECT v FROM t WHERE v = 'x'").contains("SCAN t"));
+    assert_eq!(
+        rows(&db, "SELECT v FROM t WHERE id = 5"),
+        vec![vec![Value::Text("v5".into())]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t WHERE k = 3"),
+        vec![vec![Value::Integer(20)]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t WHERE k IN (1, 2, 2)"),
+        vec![vec![Value::Integer(40)]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t WHERE k BETWEEN 2 AND 4"),
+        vec![vec![Value::Integer(60)]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t WHERE id >= 190"),
+        vec![vec![Value::Integer(10)]]
+    );
+}
+
+#[test]
+fn a_failed_statement_changes_nothing_and_the_transaction_stays_usable() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT UNIQUE)", &[])
+        .unwrap();
+    s.execute("BEGIN", &[]).unwrap();
+    s.execute("INSERT INTO t VALUES (1, 'x')", &[]).unwrap();
+    // The second row conflicts: the whole statement must vanish.
+    let e = s
+        .execute("INSERT INTO t VALUES (2, 'y'), (3, 'x')", &[])
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(SqlErrorKind::Unique), "{e}");
+    s.execute("INSERT INTO t VALUES (4, 'z')", &[]).unwrap();
+    s.execute("COMMIT", &[]).unwrap();
+    assert_eq!(
+        rows(&db, "SELECT a FROM t ORDER BY a"),
+        vec![vec![Value::Integer(1)], vec![Value::Integer(4)]]
+    );
+    let e = s.execute("INSERT INTO t VALUES (1, 'w')", &[]).unwrap_err();
+    assert!(
+        e.to_string().contains("UNIQUE") || kind(&e).is_some(),
+        "{e}"
+    );
+}
+
+#[test]
+fn transaction_guard_rolls_back_on_drop_and_commits_on_commit() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute("CREATE TABLE t (a INTEGER)", &[]).unwrap();
+    {
+        let tx = s.transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+    }
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t"),
+        vec![vec![Value::Integer(0)]]
+    );
+    let tx = s.transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(rows(&db, "SELECT a FROM t"), vec![vec![Value::Integer(2)]]);
+}
+
+#[test]
+fn savepoints_roll_back_part_of_a_transaction() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute("CREATE TABLE t (a INTEGER)", &[]).unwrap();
+    s.execute(
+        "BEGIN; INSERT INTO t VALUES (1); SAVEPOINT sp; INSERT INTO t VALUES (2);",
+        &[],
+    )
+    .unwrap();
+    s.execute(
+        "ROLLBACK TO sp; INSERT INTO t VALUES (3); RELEASE sp; COMMIT",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT a FROM t ORDER BY a"),
+        vec![vec![Value::Integer(1)], vec![Value::Integer(3)]]
+    );
+}
+
+#[test]
+fn ddl_is_transactional() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute("BEGIN; CREATE TABLE t (a); INSERT INTO t VALUES (1);", &[])
+        .unwrap();
+    // Another session does not see the uncommitted table.
+    let other = db.root_session();
+    assert!(other.query("SELECT * FROM t", &[]).is_err());
+    assert_eq!(
+        s.query("SELECT count(*) FROM t", &[])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .get::<i64>(0)
+            .unwrap(),
+        1
+    );
+    s.execute("ROLLBACK", &[]).unwrap();
+    assert!(
+        s.query("SELECT * FROM t", &[]).is_err(),
+        "rolled back with the transaction"
+    );
+    s.execute("BEGIN; CREATE TABLE t (a); COMMIT", &[]).unwrap();
+    assert!(other.query("SELECT * FROM t", &[]).is_ok());
+}
+
+#[test]
+fn errors_are_typed() {
+    let db = mem();
+    let s = db.root_session();
+    let e = s.execute("SELEC 1", &[]).unwrap_err();
+    match &e {
+        Error::Sql {
+            kind: SqlErrorKind::Syntax,
+            position: Some((1, _)),
+            ..
+        } => {}
+        other => panic!("expected a syntax error with a position, got {other:?}"),
+    }
+    assert_eq!(e.sqlstate(), "42601");
+    assert_eq!(
+        kind(&s.execute("SELECT * FROM nope", &[]).unwrap_err()),
+        Some(SqlErrorKind::UnknownTable)
+    );
+    s.execute("CREATE TABLE t (a INTEGER, b INTEGER NOT NULL)", &[])
+        .unwrap();
+    s.execute("CREATE TABLE u (a INTEGER)", &[]).unwrap();
+    assert_eq!(
+        kind(&s.execute("SELECT c FROM t", &[]).unwrap_err()),
+        Some(SqlErrorKind::UnknownColumn)
+    );
+    assert_eq!(
+        kind(&s.execute("SELECT a FROM t, u", &[]).unwrap_err()),
+        Some(SqlErrorKind::Ambiguous)
+    );
+    assert_eq!(
+        kind(&s.execute("SELECT nosuchfn(1)", &[]).unwrap_err()),
+        Some(SqlErrorKind::UnknownFunction)
+    );
+    assert_eq!(
+        kind(&s.execute("INSERT INTO t (a) VALUES (1)", &[]).unwrap_err()),
+        Some(SqlErrorKind::NotNull)
+    );
+    assert_eq!(
+        kind(
+            &s.execute("SELECT 9223372036854775807 + 1", &[])
+                .unwrap_err()
+        ),
+        Some(SqlErrorKind::Overflow)
+    );
+    assert_eq!(
+        rows(&db, "SELECT 1 / 0, 5 % 0, 7 / 2, 7.0 / 2"),
+        vec![vec![
+            Value::Null,
+            Value::Null,
+            Value::Integer(3),
+            Value::Real(3.5)
+        ]]
+    );
+    assert_eq!(
+        kind(&s.execute("SELECT ?", &[]).unwrap_err()),
+        Some(SqlErrorKind::Misuse),
+        "unbound parameter"
+    );
+}
+
+#[test]
+fn busy_writer_gets_a_clear_error() {
+    let db = Db::open_with(
+        "/busy",
+        MemoryKeyProvider::new(KeyBytes::from_slice(&[5u8; 32])).unwrap(),
+        Options {
+            vfs: Some(std::sync::Arc::new(sealdb::vfs::MemVfs::new())),
+            busy_timeout: Duration::from_millis(50),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let a = db.root_session();
+    let b = db.root_session();
+    a.execute("CREATE TABLE t (x)", &[]).unwrap();
+    a.execute("BEGIN; INSERT INTO t VALUES (1)", &[]).unwrap();
+    let e = b.execute("INSERT INTO t VALUES (2)", &[]).unwrap_err();
+    assert!(matches!(e, Error::Busy { .. }), "{e:?}");
+    assert!(e.is_retryable());
+    // Readers are not blocked and see the last committed state.
+    assert_eq!(
+        b.query("SELECT count(*) FROM t", &[])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .get::<i64>(0)
+            .unwrap(),
+        0
+    );
+    a.execute("COMMIT", &[]).unwrap();
+    b.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
+}
+
+#[test]
+fn data_survives_reopen_on_an_encrypted_disk_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let key = [9u8; 32];
+    {
+        let db = Db::open(
+            &path,
+            MemoryKeyProvider::new(KeyBytes::from_slice(&key)).unwrap(),
+        )
+        .unwrap();
+        let s = db.root_session();
+        s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+            .unwrap();
+        s.execute("CREATE UNIQUE INDEX tv ON t (v)", &[]).unwrap();
+        s.execute(
+            "INSERT INTO t VALUES (1, 'secret-value-one'), (2, 'two')",
+            &[],
+        )
+        .unwrap();
+    }
+    let db = Db::open(
+        &path,
+        MemoryKeyProvider::new(KeyBytes::from_slice(&key)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT v FROM t WHERE v = 'two'"),
+        vec![vec![Value::Text("two".into())]]
+    );
+    let s = db.root_session();
+    assert_eq!(
+        kind(
+            &s.execute("INSERT INTO t VALUES (3, 'two')", &[])
+                .unwrap_err()
+        ),
+        Some(SqlErrorKind::Unique),
+        "the unique index came back"
+    );
+    // Sessions keep the store open; closing both releases its lock.
+    drop(s);
+    drop(db);
+    // Nothing on disk shows the plaintext.
+    for entry in std::fs::read_dir(&path).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(16).any(|w| w == b"secret-value-one"));
+    }
+    let wrong = Db::open(
+        &path,
+        MemoryKeyProvider::new(KeyBytes::from_slice(&[8u8; 32])).unwrap(),
+    );
+    assert!(matches!(wrong, Err(Error::KeyUnavailable { .. })), "{:?}", wrong.err());
+}
