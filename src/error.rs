@@ -155,7 +155,7 @@ pub enum Error {
 
     /// A SQL statement is invalid or failed: bad syntax, an unknown table
     /// or column, a constraint violation, an overflow.
-    #[error("{kind}: {message}{}", position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
+    #[error("{message}{}", position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
     Sql {
         /// What kind of SQL error.
         kind: SqlErrorKind,

@@ -356,5 +356,9 @@ fn data_survives_reopen_on_an_encrypted_disk_store() {
         &path,
         MemoryKeyProvider::new(KeyBytes::from_slice(&[8u8; 32])).unwrap(),
     );
-    assert!(matches!(wrong, Err(Error::KeyUnavailable { .. })), "{:?}", wrong.err());
+    assert!(
+        matches!(wrong, Err(Error::KeyUnavailable { .. })),
+        "{:?}",
+        wrong.err()
+    );
 }

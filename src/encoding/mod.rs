@@ -247,6 +247,7 @@ pub fn decode_row(buf: &[u8]) -> Result<Vec<Value>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sql::value::compare;
@@ -285,7 +286,7 @@ mod tests {
         #[test]
         fn key_order_matches_sql_order(a in value(), b in value(), desc in any::<bool>()) {
             let want = compare(&a, &b);
-            let got = key(&[a.clone()], &[desc]).cmp(&key(&[b.clone()], &[desc]));
+            let got = key(std::slice::from_ref(&a), &[desc]).cmp(&key(std::slice::from_ref(&b), &[desc]));
             let want = if desc { want.reverse() } else { want };
             // Equal numbers of different types (1 and 1.0) are adjacent but distinct.
             if want != Ordering::Equal {

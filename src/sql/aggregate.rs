@@ -300,6 +300,9 @@ impl Aggregator {
 mod tests {
     use super::*;
 
+    /// 2^63 as a double (the nearest double to i64::MAX).
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
     fn i(v: i64) -> Value {
         Value::Integer(v)
     }
@@ -431,10 +434,7 @@ mod tests {
             &[i(i64::MAX), i(1), r(1.5)]
         )));
         // A real first: the sum is approximate and cannot overflow.
-        assert_eq!(
-            ok(AggKind::Sum, &[r(1.5), i(i64::MAX), i(1)]),
-            r(9.223372036854775808e18)
-        );
+        assert_eq!(ok(AggKind::Sum, &[r(1.5), i(i64::MAX), i(1)]), r(TWO_63));
         // Going out of range and back in is still an overflow.
         assert!(is_overflow(run(
             AggKind::Sum,
@@ -443,10 +443,7 @@ mod tests {
         )));
         assert_eq!(ok(AggKind::Sum, &[i(i64::MAX), i(-1), i(1)]), i(i64::MAX));
         // total and avg never fail.
-        assert_eq!(
-            ok(AggKind::Total, &[i(i64::MAX), i(1)]),
-            r(9.223372036854775808e18)
-        );
+        assert_eq!(ok(AggKind::Total, &[i(i64::MAX), i(1)]), r(TWO_63));
         assert_eq!(
             ok(AggKind::Avg, &[i(i64::MAX), i(1)]),
             r(4.611686018427388e18)
@@ -463,10 +460,7 @@ mod tests {
         assert_eq!(ok(AggKind::Max, &[i(1), r(1.0)]), i(1));
         assert_eq!(ok(AggKind::Min, &[r(1.0), i(1)]), r(1.0));
         assert_eq!(ok(AggKind::Max, &[t("b"), t("B"), t("a")]), t("b"));
-        assert_eq!(
-            ok(AggKind::Max, &[i(i64::MAX), r(9.223372036854775808e18)]),
-            r(9.223372036854775808e18)
-        );
+        assert_eq!(ok(AggKind::Max, &[i(i64::MAX), r(TWO_63)]), r(TWO_63));
     }
 
     #[test]
@@ -553,5 +547,55 @@ mod tests {
         assert!(agg.update(&[i(3)]).is_ok());
         assert_eq!(agg.finish().ok(), Some(i(5)));
         assert_eq!(agg.kind(), AggKind::Sum);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn small_or_huge() -> impl Strategy<Value = i64> {
+            prop_oneof![-1000i64..1000, any::<i64>(), Just(i64::MAX), Just(i64::MIN)]
+        }
+
+        proptest! {
+            #[test]
+            fn integer_sum_is_exact_or_overflows(xs in proptest::collection::vec(small_or_huge(), 0..8)) {
+                let rows: Vec<Value> = xs.iter().map(|&x| Value::Integer(x)).collect();
+                // Oracle: prefix sums in i128; overflow iff one leaves the i64 range.
+                let mut acc: i128 = 0;
+                let mut overflowed = false;
+                for &x in &xs {
+                    acc += i128::from(x);
+                    overflowed |= i64::try_from(acc).is_err();
+                }
+                let got = run(AggKind::Sum, false, &rows);
+                if xs.is_empty() {
+                    prop_assert_eq!(got.ok(), Some(Value::Null));
+                } else if overflowed {
+                    prop_assert!(is_overflow(got));
+                } else {
+                    prop_assert_eq!(got.ok(), Some(Value::Integer(i64::try_from(acc).unwrap_or(0))));
+                }
+                let count = run(AggKind::Count, false, &rows).ok();
+                prop_assert_eq!(count, Some(Value::Integer(i64::try_from(xs.len()).unwrap_or(0))));
+                let max = run(AggKind::Max, false, &rows).ok();
+                prop_assert_eq!(max, Some(xs.iter().max().map_or(Value::Null, |&m| Value::Integer(m))));
+                let min = run(AggKind::Min, false, &rows).ok();
+                prop_assert_eq!(min, Some(xs.iter().min().map_or(Value::Null, |&m| Value::Integer(m))));
+            }
+
+            #[test]
+            fn distinct_count_matches_a_set(xs in proptest::collection::vec(-5i64..5, 0..12)) {
+                // Mix integers and equal reals: DISTINCT must treat 2 and 2.0 as one.
+                let rows: Vec<Value> = xs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &x)| if k % 2 == 0 { Value::Integer(x) } else { Value::Real(x as f64) })
+                    .collect();
+                let distinct: std::collections::BTreeSet<i64> = xs.iter().copied().collect();
+                let want = i64::try_from(distinct.len()).unwrap_or(0);
+                prop_assert_eq!(run(AggKind::Count, true, &rows).ok(), Some(Value::Integer(want)));
+            }
+        }
     }
 }

@@ -550,12 +550,15 @@ fn prefix_end(p: &[u8]) -> Vec<u8> {
     vec![0xff; p.len() + 1]
 }
 
+/// A key range to read, and whether it covers index entries (or rows).
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>, bool);
+
 /// Reads a table: full, by rowids, by rowid range, or through an index.
 struct Scan {
     table: Arc<Table>,
     /// Ranges still to read: (lower, upper) key bounds, and whether they
     /// cover index entries (true) or rows.
-    ranges: std::vec::IntoIter<(Bound<Vec<u8>>, Bound<Vec<u8>>, bool)>,
+    ranges: std::vec::IntoIter<KeyRange>,
     point_rowids: std::vec::IntoIter<i64>,
     iter: Option<(TxnIter, bool)>,
     seen: Option<HashSet<i64>>,
@@ -607,14 +610,10 @@ impl Scan {
                             (r.clamp(i64::MIN as f64, i64::MAX as f64) as i64, r == f)
                         }
                         Value::Null => return Ok(None),
-                        // Text or blob bound: rowids (numbers) are all below it.
-                        _ => {
-                            return Ok(Some(if low {
-                                Bound::Excluded(prefix_end(&rows))
-                            } else {
-                                Bound::Excluded(prefix_end(&rows))
-                            }))
-                        }
+                        // Text or blob bound: every rowid (a number) is below
+                        // it, so a lower bound ends the range and an upper
+                        // bound does not limit it; both are the range's end.
+                        _ => return Ok(Some(Bound::Excluded(prefix_end(&rows)))),
                     };
                     let incl = *incl || !exact;
                     Ok(Some(if incl {

@@ -39,7 +39,8 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::value::{
-    compare, format_real, format_real_exp20, glob, like, parse_real_prefix, Value,
+    compare, format_real, format_real_exp20, glob, like, parse_real_prefix, sqlite_printf_float,
+    FloatStyle, Value,
 };
 
 /// SQLite's default `SQLITE_LIMIT_LENGTH`: the largest string or blob, in
@@ -57,166 +58,51 @@ struct ScalarFunction {
     eval: fn(&[Value]) -> Result<Value>,
 }
 
+/// "Any number of arguments".
 const MANY: usize = usize::MAX;
 
-/// Every scalar function, by lower-case name.
+const fn entry(
+    name: &'static str,
+    min_args: usize,
+    max_args: usize,
+    eval: fn(&[Value]) -> Result<Value>,
+) -> ScalarFunction {
+    ScalarFunction {
+        name,
+        min_args,
+        max_args,
+        eval,
+    }
+}
+
+/// Every scalar function, by lower-case name: (name, min args, max args).
 static FUNCTIONS: &[ScalarFunction] = &[
-    ScalarFunction {
-        name: "abs",
-        min_args: 1,
-        max_args: 1,
-        eval: f_abs,
-    },
-    ScalarFunction {
-        name: "char",
-        min_args: 0,
-        max_args: MANY,
-        eval: f_char,
-    },
-    ScalarFunction {
-        name: "coalesce",
-        min_args: 2,
-        max_args: MANY,
-        eval: f_coalesce,
-    },
-    ScalarFunction {
-        name: "glob",
-        min_args: 2,
-        max_args: 2,
-        eval: f_glob,
-    },
-    ScalarFunction {
-        name: "hex",
-        min_args: 1,
-        max_args: 1,
-        eval: f_hex,
-    },
-    ScalarFunction {
-        name: "ifnull",
-        min_args: 2,
-        max_args: 2,
-        eval: f_coalesce,
-    },
-    ScalarFunction {
-        name: "iif",
-        min_args: 3,
-        max_args: 3,
-        eval: f_iif,
-    },
-    ScalarFunction {
-        name: "instr",
-        min_args: 2,
-        max_args: 2,
-        eval: f_instr,
-    },
-    ScalarFunction {
-        name: "length",
-        min_args: 1,
-        max_args: 1,
-        eval: f_length,
-    },
-    ScalarFunction {
-        name: "like",
-        min_args: 2,
-        max_args: 3,
-        eval: f_like,
-    },
-    ScalarFunction {
-        name: "lower",
-        min_args: 1,
-        max_args: 1,
-        eval: f_lower,
-    },
-    ScalarFunction {
-        name: "ltrim",
-        min_args: 1,
-        max_args: 2,
-        eval: f_ltrim,
-    },
-    ScalarFunction {
-        name: "max",
-        min_args: 2,
-        max_args: MANY,
-        eval: f_max,
-    },
-    ScalarFunction {
-        name: "min",
-        min_args: 2,
-        max_args: MANY,
-        eval: f_min,
-    },
-    ScalarFunction {
-        name: "nullif",
-        min_args: 2,
-        max_args: 2,
-        eval: f_nullif,
-    },
-    ScalarFunction {
-        name: "quote",
-        min_args: 1,
-        max_args: 1,
-        eval: f_quote,
-    },
-    ScalarFunction {
-        name: "replace",
-        min_args: 3,
-        max_args: 3,
-        eval: f_replace,
-    },
-    ScalarFunction {
-        name: "round",
-        min_args: 1,
-        max_args: 2,
-        eval: f_round,
-    },
-    ScalarFunction {
-        name: "rtrim",
-        min_args: 1,
-        max_args: 2,
-        eval: f_rtrim,
-    },
-    ScalarFunction {
-        name: "substr",
-        min_args: 2,
-        max_args: 3,
-        eval: f_substr,
-    },
-    ScalarFunction {
-        name: "substring",
-        min_args: 2,
-        max_args: 3,
-        eval: f_substr,
-    },
-    ScalarFunction {
-        name: "trim",
-        min_args: 1,
-        max_args: 2,
-        eval: f_trim,
-    },
-    ScalarFunction {
-        name: "typeof",
-        min_args: 1,
-        max_args: 1,
-        eval: f_typeof,
-    },
-    ScalarFunction {
-        name: "unicode",
-        min_args: 1,
-        max_args: 1,
-        eval: f_unicode,
-    },
-    ScalarFunction {
-        name: "upper",
-        min_args: 1,
-        max_args: 1,
-        eval: f_upper,
-    },
-    ScalarFunction {
-        name: "zeroblob",
-        min_args: 1,
-        max_args: 1,
-        eval: f_zeroblob,
-    },
+    entry("abs", 1, 1, f_abs),
+    entry("char", 0, MANY, f_char),
+    entry("coalesce", 2, MANY, f_coalesce),
+    entry("glob", 2, 2, f_glob),
+    entry("hex", 1, 1, f_hex),
+    entry("ifnull", 2, 2, f_coalesce),
+    entry("iif", 3, 3, f_iif),
+    entry("instr", 2, 2, f_instr),
+    entry("length", 1, 1, f_length),
+    entry("like", 2, 3, f_like),
+    entry("lower", 1, 1, f_lower),
+    entry("ltrim", 1, 2, f_ltrim),
+    entry("max", 2, MANY, f_max),
+    entry("min", 2, MANY, f_min),
+    entry("nullif", 2, 2, f_nullif),
+    entry("quote", 1, 1, f_quote),
+    entry("replace", 3, 3, f_replace),
+    entry("round", 1, 2, f_round),
+    entry("rtrim", 1, 2, f_rtrim),
+    entry("substr", 2, 3, f_substr),
+    entry("substring", 2, 3, f_substr),
+    entry("trim", 1, 2, f_trim),
+    entry("typeof", 1, 1, f_typeof),
+    entry("unicode", 1, 1, f_unicode),
+    entry("upper", 1, 1, f_upper),
+    entry("zeroblob", 1, 1, f_zeroblob),
 ];
 
 /// Finds a function and checks its argument count.
@@ -498,14 +384,19 @@ fn f_quote(args: &[Value]) -> Result<Value> {
 }
 
 /// `replace(X, Y, Z)`: every Y in X replaced by Z, left to right. NULL if
-/// any is NULL; X itself, unconverted, when Y is empty.
+/// any is NULL; X itself when Y is empty (a number stays a number, a blob
+/// becomes text, as in SQLite).
 fn f_replace(args: &[Value]) -> Result<Value> {
     let (x, y, z) = (arg(args, 0), arg(args, 1), arg(args, 2));
     let (Some(text), Some(pattern)) = (x.to_text(), y.to_text()) else {
         return Ok(Value::Null);
     };
     if pattern.is_empty() {
-        return Ok(x.clone());
+        // X unchanged, except that a blob has been turned into text.
+        return Ok(match x {
+            Value::Blob(_) => Value::Text(text),
+            other => other.clone(),
+        });
     }
     let Some(replacement) = z.to_text() else {
         return Ok(Value::Null);
@@ -535,7 +426,8 @@ fn f_round(args: &[Value]) -> Result<Value> {
 
 /// SQLite's `roundFunc`: values beyond 2^52 have no fraction to round;
 /// `n == 0` rounds half away from zero by adding ±0.5 and truncating; other
-/// `n` go through printf's `%.*f` and back.
+/// `n` print with printf's `%.*f` (16 significant digits at most, with
+/// SQLite's rounding nudge) and read the text back.
 fn sqlite_round(r: f64, n: usize) -> f64 {
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
     if !(-LIMIT..=LIMIT).contains(&r) {
@@ -545,91 +437,8 @@ fn sqlite_round(r: f64, n: usize) -> f64 {
         let adjusted = r + if r < 0.0 { -0.5 } else { 0.5 };
         return (adjusted as i64) as f64;
     }
-    let text = printf_fixed(r, n);
-    text.parse::<f64>().unwrap_or(r)
-}
-
-/// Emulates SQLite's printf `%.*f` for |r| <= 2^52 and 1 <= n <= 30: add
-/// the rounder (0.5 in the last place, plus SQLite's `r * 3e-16` nudge when
-/// the precision is small for the magnitude), then emit at most 16
-/// significant digits, truncating. SQLite does the sum in `long double`;
-/// here it is done exactly in decimal.
-fn printf_fixed(r: f64, n: usize) -> String {
-    const AR_ROUND: [f64; 10] = [
-        5.0e-01, 5.0e-02, 5.0e-03, 5.0e-04, 5.0e-05, 5.0e-06, 5.0e-07, 5.0e-08, 5.0e-09, 5.0e-10,
-    ];
-    let negative = r < 0.0;
-    let a = r.abs();
-    let mut rounder = AR_ROUND.get(n % 10).copied().unwrap_or(0.5);
-    let mut idx = n;
-    while idx >= 10 {
-        rounder *= 1.0e-10;
-        idx -= 10;
-    }
-    let binary_exponent = i64::try_from((a.to_bits() >> 52) & 0x7ff).unwrap_or(0) - 1023;
-    if i64::try_from(n).unwrap_or(i64::MAX) + binary_exponent / 3 < 15 {
-        rounder += a * 3e-16;
-    }
-    let guard = n + 40;
-    let (mut int_part, mut frac_part) =
-        add_decimal(&format!("{a:.guard$}"), &format!("{rounder:.guard$}"));
-    frac_part.truncate(n);
-    // Keep 16 significant digits; the rest print as zeros.
-    let mut significant = 0;
-    for d in int_part.iter_mut().chain(frac_part.iter_mut()) {
-        if significant >= 16 {
-            *d = b'0';
-        } else if significant > 0 || *d != b'0' {
-            significant += 1;
-        }
-    }
-    let mut out = String::with_capacity(int_part.len() + frac_part.len() + 2);
-    if negative {
-        out.push('-');
-    }
-    out.extend(int_part.iter().map(|&d| char::from(d)));
-    out.push('.');
-    out.extend(frac_part.iter().map(|&d| char::from(d)));
-    out
-}
-
-/// Adds two non-negative decimals written `"int.frac"` with fractions of
-/// equal length; returns the integer and fraction digits of the sum.
-fn add_decimal(x: &str, y: &str) -> (Vec<u8>, Vec<u8>) {
-    let split = |s: &str| -> (Vec<u8>, Vec<u8>) {
-        let (i, f) = s.split_once('.').unwrap_or((s, ""));
-        (i.bytes().collect(), f.bytes().collect())
-    };
-    let (xi, xf) = split(x);
-    let (yi, yf) = split(y);
-    let int_len = xi.len().max(yi.len());
-    let frac_len = xf.len().max(yf.len());
-    // Digits right-aligned on the point: int digits, then frac digits.
-    let digit_at = |int: &[u8], frac: &[u8], pos: usize| -> u8 {
-        // pos counts from the left of the int_len + frac_len grid.
-        let d = if pos < int_len {
-            let offset = int_len - int.len();
-            pos.checked_sub(offset).and_then(|p| int.get(p)).copied()
-        } else {
-            frac.get(pos - int_len).copied()
-        };
-        d.map_or(0, |c| c.wrapping_sub(b'0'))
-    };
-    let total = int_len + frac_len;
-    let mut sum = vec![b'0'; total + 1];
-    let mut carry = 0u8;
-    for pos in (0..total).rev() {
-        let s = digit_at(&xi, &xf, pos) + digit_at(&yi, &yf, pos) + carry;
-        if let Some(slot) = sum.get_mut(pos + 1) {
-            *slot = b'0' + s % 10;
-        }
-        carry = s / 10;
-    }
-    if let Some(first) = sum.first_mut() {
-        *first = b'0' + carry;
-    }
-    let frac = sum.split_off(int_len + 1);
-    (sum, frac)
+    let text = sqlite_printf_float(r, FloatStyle::Fixed, n, false);
+    parse_real_prefix(text.as_bytes()).0
 }
 
 /// `substr(X, Y [, Z])`: Z characters of X (bytes when X is a blob)
@@ -641,6 +450,10 @@ fn add_decimal(x: &str, y: &str) -> (Vec<u8>, Vec<u8>) {
 fn f_substr(args: &[Value]) -> Result<Value> {
     let x = arg(args, 0);
     if arg(args, 1).is_null() || (args.len() == 3 && arg(args, 2).is_null()) || x.is_null() {
+        return Ok(Value::Null);
+    }
+    if matches!(x, Value::Blob(b) if b.is_empty()) {
+        // SQLite gets a NULL pointer for an empty blob and returns NULL.
         return Ok(Value::Null);
     }
     let mut p1 = int32(arg(args, 1));
@@ -729,11 +542,11 @@ fn f_typeof(args: &[Value]) -> Result<Value> {
 }
 
 /// `unicode(X)`: the code point of the first character of X's text form;
-/// NULL for NULL or empty text.
+/// NULL for NULL, empty text, or text starting with NUL.
 fn f_unicode(args: &[Value]) -> Result<Value> {
     Ok(arg(args, 0)
         .to_text()
-        .and_then(|s| s.chars().next())
+        .and_then(|s| until_nul(&s).chars().next())
         .map_or(Value::Null, |c| Value::Integer(i64::from(u32::from(c)))))
 }
 
@@ -750,6 +563,11 @@ fn f_zeroblob(args: &[Value]) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A double from a decimal literal with more digits than a double holds.
+    fn real_lit(s: &str) -> f64 {
+        s.parse().unwrap_or(f64::NAN)
+    }
 
     fn i(v: i64) -> Value {
         Value::Integer(v)
@@ -886,6 +704,7 @@ mod tests {
         assert_eq!(s(&[b(b"abc"), i(0), i(2)]), b(b"a"));
         assert_eq!(s(&[b(b"abc"), i(10)]), b(b""));
         assert_eq!(s(&[b(b"abc"), i(10), i(-9)]), b(b"abc"));
+        assert_eq!(s(&[b(b""), i(1)]), N, "SQLite: an empty blob gives NULL");
         // Numbers become text.
         assert_eq!(s(&[i(12345), i(2), i(2)]), t("23"));
         assert_eq!(s(&[N, i(1)]), N);
@@ -914,13 +733,22 @@ mod tests {
         assert_eq!(rd(r(1.005), Some(2)), r(1.01));
         assert_eq!(rd(r(0.285), Some(2)), r(0.29));
         assert_eq!(rd(r(9.999999999999999), Some(2)), r(10.0));
-        assert_eq!(rd(r(123456789.123456789), Some(5)), r(123456789.12346));
+        assert_eq!(
+            rd(r(real_lit("123456789.123456789")), Some(5)),
+            r(123456789.12346)
+        );
         assert_eq!(rd(r(1.23456789), Some(40)), r(1.234567889999999));
         assert_eq!(rd(r(1e-20), Some(25)), r(1e-20));
         assert_eq!(rd(r(0.1), Some(1)), r(0.1));
         assert_eq!(rd(r(1234.5678), Some(-1)), r(1235.0));
         assert_eq!(rd(r(1e300), Some(2)), r(1e300));
         assert_eq!(rd(r(1e16), Some(30)), r(1e16));
+        // SQLite's long double printf: 255/100 is inexact, digits truncate.
+        assert_eq!(rd(r(255.0), Some(30)), r(254.9999999999999));
+        assert_eq!(rd(r(255.0), Some(2)), r(255.0));
+        assert_eq!(rd(r(1.0 / 3.0), Some(2)), r(0.33));
+        assert_eq!(rd(r(2.0 / 3.0), Some(2)), r(0.67));
+        assert_eq!(rd(r(1e-100), Some(30)), r(0.0));
         assert_eq!(rd(r(f64::INFINITY), Some(2)), r(f64::INFINITY));
         let neg_zero = rd(r(-0.001), Some(2));
         assert!(matches!(neg_zero, Value::Real(z) if z == 0.0 && z.is_sign_negative()));
@@ -964,6 +792,8 @@ mod tests {
         assert_eq!(call("instr", &[b("hél".as_bytes()), t("l")]), i(3));
         assert_eq!(call("replace", &[t("aaa"), t("a"), t("bb")]), t("bbbbbb"));
         assert_eq!(call("replace", &[i(12), t(""), t("x")]), i(12));
+        assert_eq!(call("replace", &[r(1.5), t(""), t("x")]), r(1.5));
+        assert_eq!(call("replace", &[b(b"abc"), t(""), t("x")]), t("abc"));
         assert_eq!(call("replace", &[t("abc"), t("b"), N]), N);
         assert_eq!(call("replace", &[N, t("b"), t("x")]), N);
         assert_eq!(call("replace", &[t("abc"), N, t("x")]), N);
@@ -998,6 +828,7 @@ mod tests {
         assert_eq!(call("char", &[t("65"), r(66.9)]), t("AB"));
         assert_eq!(call("unicode", &[t("é")]), i(233));
         assert_eq!(call("unicode", &[t("")]), N);
+        assert_eq!(call("unicode", &[b(&[0, 1])]), N);
         assert_eq!(call("unicode", &[N]), N);
         assert_eq!(call("unicode", &[i(12)]), i(49));
         assert_eq!(call("quote", &[t("it's")]), t("'it''s'"));
@@ -1012,6 +843,14 @@ mod tests {
         assert_eq!(
             call("quote", &[r(0.30000000000000004)]),
             t("3.00000000000000044408e-01")
+        );
+        assert_eq!(
+            call("quote", &[r(1e15 + 0.25)]),
+            t("1.00000000000000025001e+15")
+        );
+        assert_eq!(
+            call("quote", &[r(1.0 / 3.0)]),
+            t("3.33333333333333314829e-01")
         );
         assert_eq!(call("quote", &[r(f64::INFINITY)]), t("Inf"));
         assert_eq!(call("quote", &[r(f64::NEG_INFINITY)]), t("-Inf"));
@@ -1058,19 +897,6 @@ mod tests {
     }
 
     #[test]
-    fn decimal_addition() {
-        assert_eq!(
-            add_decimal("1.50", "0.50"),
-            (b"02".to_vec(), b"00".to_vec())
-        );
-        assert_eq!(
-            add_decimal("99.99", "0.01"),
-            (b"100".to_vec(), b"00".to_vec())
-        );
-        assert_eq!(add_decimal("0.0", "0.0"), (b"00".to_vec(), b"0".to_vec()));
-    }
-
-    #[test]
     fn no_function_panics_on_odd_arguments() {
         let odd = [
             N,
@@ -1102,6 +928,54 @@ mod tests {
                         let _ = call_scalar(name, &args);
                     }
                 }
+            }
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<i64>().prop_map(Value::Integer),
+                (-40i64..40).prop_map(Value::Integer),
+                any::<f64>().prop_map(Value::real),
+                (-1e6f64..1e6).prop_map(Value::real),
+                ".{0,8}".prop_map(Value::Text),
+                proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Blob),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn no_function_panics(args in proptest::collection::vec(any_value(), 0..4)) {
+                for name in scalar_function_names() {
+                    if name == "zeroblob" {
+                        continue;
+                    }
+                    if let Ok(Value::Real(x)) = call_scalar(name, &args) {
+                        prop_assert!(!x.is_nan(), "{}", name);
+                    }
+                }
+            }
+
+            #[test]
+            fn substr_concatenation_rebuilds_the_text(text in "[a-zé]{0,10}", k in 0i64..12) {
+                // substr(X, 1, k) || substr(X, k + 1) == X
+                let x = Value::Text(text.clone());
+                let head = call("substr", &[x.clone(), Value::Integer(1), Value::Integer(k)]);
+                let tail = call("substr", &[x, Value::Integer(k + 1)]);
+                prop_assert_eq!(crate::sql::value::concat(&head, &tail), Value::Text(text));
+            }
+
+            #[test]
+            fn round_is_within_half_a_unit(x in -1e9f64..1e9, n in 0i64..6) {
+                let got = call("round", &[Value::Real(x), Value::Integer(n)]);
+                let Value::Real(y) = got else { return Err(TestCaseError::fail("not a real")) };
+                let unit = 10f64.powi(i32::try_from(-n).unwrap_or(0));
+                prop_assert!((y - x).abs() <= unit * 0.5 + x.abs() * 1e-15, "{} {} {}", x, n, y);
             }
         }
     }

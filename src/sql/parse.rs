@@ -64,8 +64,8 @@ fn syntax_error(e: ParserError) -> Error {
         Some((line.trim().parse().ok()?, col.parse().ok()?))
     });
     let message = match msg.rfind(" at Line: ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
+        Some(i) => format!("syntax error: {}", &msg[..i]),
+        None => format!("syntax error: {msg}"),
     };
     Error::Sql {
         kind: SqlErrorKind::Syntax,
@@ -417,9 +417,20 @@ impl Cx {
             Some(sp::Distinct::Distinct) => true,
             Some(sp::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
         };
+        // Left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
         let mut from: Option<FromItem> = None;
         for twj in s.from {
-            let mut item = self.table_factor(twj.relation)?;
+            let rel = self.table_factor(twj.relation)?;
+            let mut item = match from.take() {
+                None => rel,
+                Some(left) => FromItem::Join {
+                    left: Box::new(left),
+                    right: Box::new(rel),
+                    kind: JoinKind::Inner,
+                    on: None,
+                    using: Vec::new(),
+                },
+            };
             for j in twj.joins {
                 let right = self.table_factor(j.relation)?;
                 let (kind, constraint) = match j.join_operator {
@@ -448,16 +459,7 @@ impl Cx {
                     using,
                 };
             }
-            from = Some(match from {
-                None => item,
-                Some(left) => FromItem::Join {
-                    left: Box::new(left),
-                    right: Box::new(item),
-                    kind: JoinKind::Inner,
-                    on: None,
-                    using: Vec::new(),
-                },
-            });
+            from = Some(item);
         }
         let group_by = match s.group_by {
             sp::GroupByExpr::Expressions(es, _) => es

@@ -53,7 +53,7 @@ pub enum Access {
         /// Per leading column: the values it may equal.
         eq: Vec<Vec<PExpr>>,
         /// Range on the next column.
-        range: Option<(Option<(PExpr, bool)>, Option<(PExpr, bool)>)>,
+        range: Option<Bounds>,
     },
 }
 
@@ -147,6 +147,9 @@ struct Scope<'a> {
     parent: Option<&'a Scope<'a>>,
     /// Set when a name resolved to an enclosing scope.
     correlated: std::cell::Cell<bool>,
+    /// A marker scope between a subquery and its enclosing query: it adds
+    /// no row level of its own.
+    transparent: bool,
 }
 
 static SUB_IDS: AtomicUsize = AtomicUsize::new(1);
@@ -161,6 +164,7 @@ impl<'a> Scope<'a> {
             cols,
             parent,
             correlated: std::cell::Cell::new(false),
+            transparent: false,
         }
     }
 
@@ -209,7 +213,7 @@ impl<'a> Scope<'a> {
             Some(p) => {
                 let (d, i, a) = p.resolve(table, name)?;
                 self.correlated.set(true);
-                Ok((d + 1, i, a))
+                Ok((d + usize::from(!self.transparent), i, a))
             }
             None => {
                 let full = match table {
@@ -1187,19 +1191,7 @@ impl<'s> Planner<'s> {
         Ok(match e {
             Expr::Literal(v) => PExpr::Lit(v.clone()),
             Expr::Column { table, name } => {
-                let (depth, idx, _) = scope.resolve(table.as_deref(), name).or_else(|e| {
-                    // A double-quoted word that names no column is a string.
-                    if table.is_none() {
-                        if let Error::Sql {
-                            kind: SqlErrorKind::UnknownColumn,
-                            ..
-                        } = e
-                        {
-                            return Err(e);
-                        }
-                    }
-                    Err(e)
-                })?;
+                let (depth, idx, _) = scope.resolve(table.as_deref(), name)?;
                 // The rowid aliases: _rowid_ and oid name the rowid column.
                 if depth == 0 {
                     PExpr::Col(idx)
@@ -1344,7 +1336,8 @@ impl<'s> Planner<'s> {
         scope: &Scope,
         want_cols: Option<usize>,
     ) -> Result<Arc<SubPlan>> {
-        let child = Scope::new(Vec::new(), Some(scope));
+        let mut child = Scope::new(Vec::new(), Some(scope));
+        child.transparent = true;
         // The subquery's own FROM scope hangs below `child` through parent.
         let planned = self.query_in(q, Some(&child))?;
         if let Some(n) = want_cols {
@@ -1543,7 +1536,11 @@ fn in_list_on(e: &PExpr, col: usize, start: usize) -> Option<Vec<PExpr>> {
     }
 }
 
-type Bounds = (Option<(PExpr, bool)>, Option<(PExpr, bool)>);
+/// Optional lower and upper bounds, each with "inclusive".
+pub type Bounds = (Option<(PExpr, bool)>, Option<(PExpr, bool)>);
+
+/// A candidate index access: position, score, equality values, range.
+type IndexChoice = (usize, usize, Vec<Vec<PExpr>>, Option<Bounds>);
 
 fn range_on(conds: &[&PExpr], col: usize, start: usize) -> Option<Bounds> {
     let mut lo = None;
@@ -1597,7 +1594,7 @@ fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
         }
     }
     // Best index: most leading equality columns, then a range.
-    let mut best: Option<(usize, usize, Vec<Vec<PExpr>>, Option<Bounds>)> = None;
+    let mut best: Option<IndexChoice> = None;
     for (ii, idx) in table.indexes.iter().enumerate() {
         let mut eq = Vec::new();
         for &c in &idx.columns {
@@ -1617,7 +1614,7 @@ fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
         }
     }
     if let Some((index, _, eq, range)) = best {
-        if eq.len() > 0 || range.is_some() {
+        if !eq.is_empty() || range.is_some() {
             return Access::Index { index, eq, range };
         }
     }

@@ -162,14 +162,7 @@ fn conflicts(
     Ok((out, what))
 }
 
-fn conflict_error(t: &Table, what: &str) -> Error {
-    let pk = t.rowid_alias.map(|a| constraint_name(t, &[a]));
-    let label = if pk.as_deref() == Some(what) || what.ends_with(".rowid") {
-        "UNIQUE constraint failed"
-    } else {
-        "UNIQUE constraint failed"
-    };
-    let _ = label;
+fn conflict_error(_t: &Table, what: &str) -> Error {
     Error::sql(
         SqlErrorKind::Unique,
         format!("UNIQUE constraint failed: {what}"),

@@ -310,11 +310,7 @@ impl Engine {
         }
         let sdir = SealedDir::open(vfs.clone(), &dir, provider, key_options)?;
         let recovered = Manifest::recover(&sdir)?;
-        if recovered.is_none()
-            && names
-                .iter()
-                .any(|n| n.ends_with(".sst") || n.starts_with("MANIFEST-"))
-        {
+        if recovered.is_none() && names.iter().any(|n| n.ends_with(".sst")) {
             return Err(Error::corruption(
                 dir.join(CURRENT),
                 0,
@@ -505,14 +501,19 @@ impl Engine {
     /// versions and tombstones no snapshot needs).
     pub fn compact(&self) -> Result<()> {
         self.inner.flush()?;
-        self.inner.compact_all()
+        self.inner
+            .compact_all()
+            .inspect_err(|e| self.inner.set_poison(format!("compaction failed: {e}")))
     }
 
     /// Rewrites every live file under the active data key (after checking the
     /// provider for a new store key), reporting progress, then drops data
     /// keys no file needs any more. For when a key is suspected leaked.
     pub fn rewrite_all(&self, progress: impl FnMut(Progress)) -> Result<()> {
-        self.inner.rewrite_all(progress)
+        self.inner.rewrite_all(progress).inspect_err(|e| {
+            self.inner
+                .set_poison(format!("rewriting under the active key failed: {e}"))
+        })
     }
 
     /// Counters and sizes.
@@ -930,7 +931,15 @@ impl Inner {
                 what,
             )
         })?;
-        st.manifest.append(edit)?;
+        if let Err(e) = st.manifest.append(edit) {
+            // `st` is held: set the poison without set_poison's relock.
+            let mut p = self.poison.lock();
+            if p.is_none() {
+                *p = Some(format!("writing the manifest failed: {e}"));
+            }
+            self.cv.notify_all();
+            return Err(e);
+        }
         let next = Arc::new(next);
         let mut versions = self.versions.lock();
         versions.retain(|w| w.strong_count() > 0);
@@ -999,6 +1008,10 @@ impl Inner {
             return Ok(false);
         }
         self.compact_files(&version, level, &inputs, level + 1)?;
+        // The inputs are obsolete once no reader holds the old version.
+        drop(version);
+        drop(inputs);
+        self.delete_obsolete_files()?;
         Ok(true)
     }
 
@@ -1145,7 +1158,7 @@ impl Inner {
         }
         installed?;
         self.forget_tables(edit.deleted.iter().map(|&(_, n)| n));
-        self.delete_obsolete_files()
+        Ok(())
     }
 
     fn forget_tables(&self, numbers: impl Iterator<Item = u64>) {
@@ -1158,26 +1171,33 @@ impl Inner {
 
     fn compact_all(&self) -> Result<()> {
         let _guard = self.compaction_lock.lock();
-        let version = self.state.lock().version.clone();
-        let deepest = (1..NUM_LEVELS)
-            .rev()
-            .find(|&l| !version.levels[l].is_empty())
-            .unwrap_or(1);
+        let deepest = {
+            let version = self.state.lock().version.clone();
+            (1..NUM_LEVELS)
+                .rev()
+                .find(|&l| !version.levels[l].is_empty())
+                .unwrap_or(1)
+        };
+        let mut merged_into_deepest = false;
         for level in 0..deepest {
             let version = self.state.lock().version.clone();
             let inputs = version.levels[level].clone();
             if !inputs.is_empty() {
                 self.compact_files(&version, level, &inputs, level + 1)?;
+                merged_into_deepest |= level + 1 == deepest;
             }
         }
-        // The bottom level may still hold tombstones or versions written
-        // while it was not the bottom: rewrite it in place.
-        let version = self.state.lock().version.clone();
-        let files = version.levels[deepest].clone();
-        if !files.is_empty() {
-            self.compact_files(&version, deepest, &files, deepest)?;
+        // A merge into the bottom level already dropped what no reader
+        // needs; otherwise the bottom may still hold tombstones or versions
+        // written while it was not the bottom: rewrite it in place.
+        if !merged_into_deepest {
+            let version = self.state.lock().version.clone();
+            let files = version.levels[deepest].clone();
+            if !files.is_empty() {
+                self.compact_files(&version, deepest, &files, deepest)?;
+            }
         }
-        Ok(())
+        self.delete_obsolete_files()
     }
 
     fn rewrite_all(&self, mut progress: impl FnMut(Progress)) -> Result<()> {
@@ -1231,6 +1251,7 @@ impl Inner {
             p.bytes_done += f.size;
             progress(p);
         }
+        drop(version);
         // A fresh manifest (and CURRENT) under the active key.
         {
             let mut st = self.state.lock();

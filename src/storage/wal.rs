@@ -68,7 +68,13 @@ pub(crate) fn replay(
     mem: &Memtable,
     next_seq: &mut Option<u64>,
 ) -> Result<u64> {
-    let reader = dir.open_file(&wal_name(number), FileKind::Wal)?;
+    let reader = match dir.open_file(&wal_name(number), FileKind::Wal) {
+        Ok(r) => r,
+        // Records are appended only after the header is synced, so a
+        // segment whose header is incomplete never held a record.
+        Err(Error::Truncated { offset: 0, .. }) => return Ok(0),
+        Err(e) => return Err(e),
+    };
     let mut applied = 0;
     let mut next_offset = 0;
     for item in reader.records() {

@@ -116,6 +116,7 @@ impl Block {
         }
         // Keys must be strictly increasing: a block that is not sorted would
         // make lookups silently wrong.
+        data.shrink_to_fit();
         let b = Block { data, entries };
         for i in 1..b.len() {
             if cmp_ikey(b.key(i - 1), b.key(i)) != Ordering::Less {
