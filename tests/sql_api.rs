@@ -362,3 +362,138 @@ fn data_survives_reopen_on_an_encrypted_disk_store() {
         wrong.err()
     );
 }
+
+#[test]
+fn alter_table_reindex_and_integrity_check() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)",
+        &[],
+    )
+    .unwrap();
+    s.execute("CREATE INDEX tb ON t (b)", &[]).unwrap();
+    s.execute("INSERT INTO t VALUES (1, 'x', 10), (2, 'y', 20)", &[])
+        .unwrap();
+    s.execute("ALTER TABLE t ADD COLUMN c INTEGER NOT NULL DEFAULT 7", &[])
+        .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT c FROM t WHERE b = 20"),
+        vec![vec![Value::Integer(7)]]
+    );
+    s.execute("ALTER TABLE t RENAME COLUMN a TO name", &[])
+        .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT name FROM t WHERE id = 1"),
+        vec![vec![Value::Text("x".into())]]
+    );
+    assert!(
+        s.execute("ALTER TABLE t DROP COLUMN b", &[]).is_err(),
+        "indexed column"
+    );
+    s.execute("ALTER TABLE t DROP COLUMN name", &[]).unwrap();
+    assert_eq!(
+        rows(&db, "SELECT * FROM t WHERE b = 10"),
+        vec![vec![
+            Value::Integer(1),
+            Value::Integer(10),
+            Value::Integer(7)
+        ]]
+    );
+    s.execute("ALTER TABLE t RENAME TO u", &[]).unwrap();
+    assert!(s.query("SELECT * FROM t", &[]).is_err());
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM u WHERE b >= 10"),
+        vec![vec![Value::Integer(2)]]
+    );
+    s.execute("REINDEX u", &[]).unwrap();
+    assert_eq!(
+        rows(&db, "PRAGMA integrity_check"),
+        vec![vec![Value::Text("ok".into())]]
+    );
+}
+
+#[test]
+fn committed_transactions_survive_a_crash_and_uncommitted_ones_vanish() {
+    use sealdb::vfs::MemVfs;
+    use std::sync::Arc;
+    let vfs = MemVfs::new();
+    let open = || {
+        Db::open_with(
+            "/crash",
+            MemoryKeyProvider::new(KeyBytes::from_slice(&[3u8; 32])).unwrap(),
+            Options {
+                vfs: Some(Arc::new(vfs.clone())),
+                ..Options::default()
+            },
+        )
+        .unwrap()
+    };
+    let db = open();
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER UNIQUE, v TEXT)",
+        &[],
+    )
+    .unwrap();
+    s.execute("CREATE INDEX tv ON t (v)", &[]).unwrap();
+    for round in 0..20i64 {
+        let tx = s.transaction().unwrap();
+        for i in 0..10 {
+            let id = round * 10 + i;
+            tx.execute(
+                "INSERT INTO t VALUES (?, ?, ?)",
+                &[&id, &(id * 7), &format!("v{}", id % 13)],
+            )
+            .unwrap();
+        }
+        tx.execute("UPDATE t SET v = 'updated' WHERE id = ?", &[&(round * 10)])
+            .unwrap();
+        tx.execute("DELETE FROM t WHERE id = ?", &[&(round * 10 + 1)])
+            .unwrap();
+        tx.commit().unwrap();
+        if round == 10 {
+            db.engine().flush().unwrap();
+        }
+    }
+    // A transaction in flight when the machine stops.
+    let other = db.root_session();
+    other
+        .execute(
+            "BEGIN; INSERT INTO t VALUES (1000, 1, 'lost'); DELETE FROM t WHERE id = 5",
+            &[],
+        )
+        .unwrap();
+    vfs.crash();
+    drop(other);
+    drop(s);
+    drop(db);
+
+    let db = open();
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t"),
+        vec![vec![Value::Integer(180)]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM t WHERE v = 'updated'"),
+        vec![vec![Value::Integer(20)]]
+    );
+    assert!(
+        rows(&db, "SELECT * FROM t WHERE id = 1000").is_empty(),
+        "uncommitted insert vanished"
+    );
+    assert_eq!(
+        rows(&db, "SELECT id FROM t WHERE id = 5"),
+        vec![vec![Value::Integer(5)]],
+        "uncommitted delete vanished"
+    );
+    assert_eq!(
+        rows(&db, "SELECT id FROM t WHERE k = 14"),
+        vec![vec![Value::Integer(2)]],
+        "unique index consistent"
+    );
+    assert_eq!(
+        rows(&db, "PRAGMA integrity_check"),
+        vec![vec![Value::Text("ok".into())]]
+    );
+}

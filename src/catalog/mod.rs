@@ -472,6 +472,43 @@ impl Schema {
         Ok(s)
     }
 
+    /// Replaces table `old` by `new` (same id): ALTER TABLE.
+    pub fn replace_table(
+        &self,
+        old: &Table,
+        new: Table,
+        w: &mut dyn CatalogWriter,
+    ) -> Result<(Schema, Arc<Table>)> {
+        if !old.name.eq_ignore_ascii_case(&new.name) && self.name_taken(&new.name) {
+            return Err(sql_err(
+                SqlErrorKind::AlreadyExists,
+                format!(
+                    "there is already another table or index with this name: {}",
+                    new.name
+                ),
+            ));
+        }
+        w.delete(cat_key(K_TABLE, &old.name))?;
+        for i in &old.indexes {
+            w.delete(cat_key(K_INDEX, &i.name))?;
+        }
+        w.put(
+            cat_key(K_TABLE, &new.name),
+            encode_catalog(K_TABLE, &new.name, new.id, &new.to_sql()),
+        )?;
+        for i in &new.indexes {
+            w.put(
+                cat_key(K_INDEX, &i.name),
+                encode_catalog(K_INDEX, &i.name, i.id, &i.to_sql(&new)),
+            )?;
+        }
+        let mut s = self.clone();
+        s.tables.remove(&old.name.to_lowercase());
+        let t = Arc::new(new);
+        s.tables.insert(t.name.to_lowercase(), t.clone());
+        Ok((s, t))
+    }
+
     /// DROP TABLE (its catalog rows; the caller deletes its data).
     pub fn drop_table(
         &self,
@@ -607,7 +644,8 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
     })
 }
 
-fn column_of(c: &ColumnSpec) -> Column {
+/// A column from its CREATE TABLE definition.
+pub fn column_of(c: &ColumnSpec) -> Column {
     Column {
         name: c.name.clone(),
         decl_type: c.decl_type.clone(),

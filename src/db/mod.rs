@@ -610,6 +610,48 @@ impl Session {
                 let planned = Arc::new(Planner::new(&self.schema()).query(q)?);
                 self.open_query(&planned, params)
             }
+            [Ast::Pragma(name)] => {
+                if name != "integrity_check" {
+                    return Err(Error::sql(
+                        SqlErrorKind::Unsupported,
+                        format!("PRAGMA {name} is not supported"),
+                    ));
+                }
+                let mut own = self.db.mgr.begin();
+                let schema = self.schema();
+                let lines = {
+                    let mut st = self.state.borrow_mut();
+                    let txn = match st.txn.as_mut() {
+                        Some(t) => t,
+                        None => &mut own,
+                    };
+                    let mut outer = Vec::new();
+                    let mut cache = HashMap::new();
+                    let mut cx = ExecCtx {
+                        txn,
+                        params: &params,
+                        outer: &mut outer,
+                        cache: &mut cache,
+                        busy_timeout: self.db.busy_timeout,
+                    };
+                    run::integrity_check(&mut cx, &schema)?
+                };
+                Ok(Rows {
+                    session: self,
+                    columns: Arc::from(vec!["integrity_check".to_string()]),
+                    source: Source::Buffered(
+                        lines
+                            .into_iter()
+                            .map(|l| vec![Value::Text(l)])
+                            .collect::<Vec<_>>()
+                            .into_iter(),
+                    ),
+                    txn: None,
+                    params,
+                    outer: Vec::new(),
+                    cache: HashMap::new(),
+                })
+            }
             [Ast::Explain(inner)] => {
                 let lines = match &**inner {
                     Ast::Query(q) => {
@@ -698,7 +740,7 @@ impl Session {
         check_params(parsed, params)?;
         let mut changes = 0;
         for s in &parsed.statements {
-            if let Ast::Query(_) | Ast::Explain(_) = s {
+            if let Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_) = s {
                 // Run it to completion (errors surface), discard the rows.
                 let single = Parsed {
                     statements: vec![s.clone()],
@@ -939,6 +981,11 @@ fn exec_write(
             run::drop_objects(cx, schema, *kind, names, *if_exists)?,
             none(),
         ),
+        Ast::AlterTable { table, op } => (Some(run::alter_table(cx, schema, table, op)?), none()),
+        Ast::Reindex(name) => {
+            run::reindex(cx, schema, name.as_deref())?;
+            (None, none())
+        }
         other => {
             return Err(Error::sql(
                 SqlErrorKind::Unsupported,

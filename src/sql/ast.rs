@@ -56,6 +56,30 @@ pub enum Statement {
     Release(String),
     /// EXPLAIN statement.
     Explain(Box<Statement>),
+    /// PRAGMA name (only `integrity_check` is supported).
+    Pragma(String),
+    /// REINDEX [table or index].
+    Reindex(Option<String>),
+    /// ALTER TABLE.
+    AlterTable {
+        /// The table.
+        table: String,
+        /// What to change.
+        op: AlterOp,
+    },
+}
+
+/// ALTER TABLE operations.
+#[derive(Clone, Debug)]
+pub enum AlterOp {
+    /// ADD [COLUMN] definition.
+    AddColumn(ColumnSpec),
+    /// DROP [COLUMN] name.
+    DropColumn(String),
+    /// RENAME [COLUMN] old TO new.
+    RenameColumn(String, String),
+    /// RENAME TO new.
+    RenameTable(String),
 }
 
 /// Kinds of schema objects.

@@ -28,6 +28,30 @@ pub struct Parsed {
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(sql: &str) -> Result<Parsed> {
+    // sealdb's own dialect: statements sqlparser does not know.
+    let words: Vec<&str> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("REINDEX"))
+    {
+        if words.len() > 2 {
+            return Err(Error::sql(
+                SqlErrorKind::Syntax,
+                "syntax error: REINDEX takes at most one name",
+            ));
+        }
+        return Ok(Parsed {
+            statements: vec![Statement::Reindex(
+                words.get(1).map(|w| w.trim_matches('"').to_string()),
+            )],
+            param_count: 0,
+            param_names: Vec::new(),
+        });
+    }
     let stmts = Parser::parse_sql(&SQLiteDialect {}, sql).map_err(syntax_error)?;
     let mut cx = Cx::default();
     let statements = stmts
@@ -166,6 +190,36 @@ impl Cx {
             sp::Statement::Explain { statement, .. } => {
                 Statement::Explain(Box::new(self.statement(*statement)?))
             }
+            sp::Statement::Pragma { name, .. } => {
+                Statement::Pragma(object_name(&name)?.to_ascii_lowercase())
+            }
+            sp::Statement::AlterTable(a) => {
+                let table = object_name(&a.name)?;
+                let [op] = <[sp::AlterTableOperation; 1]>::try_from(a.operations)
+                    .map_err(|_| unsupported("several ALTER TABLE operations at once"))?;
+                let op = match op {
+                    sp::AlterTableOperation::AddColumn { column_def, .. } => {
+                        AlterOp::AddColumn(self.column_spec(column_def)?)
+                    }
+                    sp::AlterTableOperation::DropColumn { column_names, .. } => {
+                        match column_names.as_slice() {
+                            [c] => AlterOp::DropColumn(c.value.clone()),
+                            _ => return Err(unsupported("dropping several columns at once")),
+                        }
+                    }
+                    sp::AlterTableOperation::RenameColumn {
+                        old_column_name,
+                        new_column_name,
+                    } => AlterOp::RenameColumn(old_column_name.value, new_column_name.value),
+                    sp::AlterTableOperation::RenameTable { table_name } => match table_name {
+                        sp::RenameTableNameKind::As(n) | sp::RenameTableNameKind::To(n) => {
+                            AlterOp::RenameTable(object_name(&n)?)
+                        }
+                    },
+                    other => return Err(unsupported(format!("ALTER TABLE {other}"))),
+                };
+                Statement::AlterTable { table, op }
+            }
             other => {
                 let text = other.to_string();
                 let word = text
@@ -176,6 +230,43 @@ impl Cx {
                 return Err(unsupported(format!("the statement {word}")));
             }
         })
+    }
+
+    fn column_spec(&mut self, col: sp::ColumnDef) -> Result<ColumnSpec> {
+        let decl = col.data_type.to_string();
+        let decl = if decl.eq_ignore_ascii_case("unspecified") {
+            String::new()
+        } else {
+            decl
+        };
+        let mut spec = ColumnSpec {
+            name: col.name.value,
+            decl_type: decl,
+            not_null: false,
+            default: None,
+            primary_key: false,
+            unique: false,
+        };
+        for opt in col.options {
+            match opt.option {
+                sp::ColumnOption::Null => {}
+                sp::ColumnOption::NotNull => spec.not_null = true,
+                sp::ColumnOption::Default(e) => {
+                    // Checked now, stored as text, parsed again when used.
+                    let text = e.to_string();
+                    self.expr(e)?;
+                    spec.default = Some(text);
+                }
+                sp::ColumnOption::PrimaryKey(_) => spec.primary_key = true,
+                sp::ColumnOption::Unique(_) => spec.unique = true,
+                sp::ColumnOption::Collation(_) | sp::ColumnOption::Comment(_) => {}
+                sp::ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
+                sp::ColumnOption::ForeignKey(_) => {}
+                sp::ColumnOption::DialectSpecific(_) => {}
+                other => return Err(unsupported(format!("column option {other}"))),
+            }
+        }
+        Ok(spec)
     }
 
     fn create_table(&mut self, c: sp::CreateTable) -> Result<CreateTable> {
@@ -191,40 +282,7 @@ impl Cx {
             },
         };
         for col in c.columns {
-            let decl = col.data_type.to_string();
-            let decl = if decl.eq_ignore_ascii_case("unspecified") {
-                String::new()
-            } else {
-                decl
-            };
-            let mut spec = ColumnSpec {
-                name: col.name.value,
-                decl_type: decl,
-                not_null: false,
-                default: None,
-                primary_key: false,
-                unique: false,
-            };
-            for opt in col.options {
-                match opt.option {
-                    sp::ColumnOption::Null => {}
-                    sp::ColumnOption::NotNull => spec.not_null = true,
-                    sp::ColumnOption::Default(e) => {
-                        // Checked now, stored as text, parsed again when used.
-                        let text = e.to_string();
-                        self.expr(e)?;
-                        spec.default = Some(text);
-                    }
-                    sp::ColumnOption::PrimaryKey(_) => spec.primary_key = true,
-                    sp::ColumnOption::Unique(_) => spec.unique = true,
-                    sp::ColumnOption::Collation(_) | sp::ColumnOption::Comment(_) => {}
-                    sp::ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
-                    sp::ColumnOption::ForeignKey(_) => {}
-                    sp::ColumnOption::DialectSpecific(_) => {}
-                    other => return Err(unsupported(format!("column option {other}"))),
-                }
-            }
-            out.columns.push(spec);
+            out.columns.push(self.column_spec(col)?);
         }
         let cols = |cs: Vec<sp::IndexColumn>| -> Result<Vec<String>> {
             cs.into_iter()

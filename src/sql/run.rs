@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::catalog::{index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
+use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::ast::AlterOp;
 use crate::sql::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
 };
@@ -683,4 +684,175 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         Some(x) => eval(x, &[], cx),
         None => Ok(Value::Null),
     }
+}
+
+/// ALTER TABLE.
+pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) -> Result<Schema> {
+    let old = table(schema, name)?.clone();
+    let mut new = (*old).clone();
+    let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
+    let rows = |cx: &mut ExecCtx| -> Result<Vec<Row>> {
+        let empty = Schema::default();
+        let plan = Planner::new(&empty).table_rows(&old, None)?;
+        let mut it = open(&plan, cx, &[])?;
+        let mut out = Vec::new();
+        while let Some(r) = it.next(cx)? {
+            out.push(r);
+        }
+        Ok(out)
+    };
+    match op {
+        AlterOp::AddColumn(spec) => {
+            if new.column(&spec.name).is_some() {
+                return Err(Error::sql(
+                    SqlErrorKind::AlreadyExists,
+                    format!("duplicate column name: {}", spec.name),
+                ));
+            }
+            if spec.primary_key || spec.unique {
+                return Err(misuse("Cannot add a PRIMARY KEY or UNIQUE column".into()));
+            }
+            if spec.not_null && spec.default.is_none() {
+                return Err(misuse(
+                    "Cannot add a NOT NULL column with default value NULL".into(),
+                ));
+            }
+            new.columns.push(column_of(spec));
+            let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
+            let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
+            for mut r in rows(cx)? {
+                let rowid = r.pop();
+                r.push(dflt.clone());
+                r.extend(rowid);
+                if let Some(Value::Integer(id)) = r.last().cloned() {
+                    write_row(cx.txn, &new, id, &r);
+                }
+            }
+        }
+        AlterOp::DropColumn(col) => {
+            let pos = new.column(col).ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: \"{col}\""),
+                )
+            })?;
+            if new.rowid_alias == Some(pos) || new.primary_key.contains(&pos) {
+                return Err(misuse(format!("cannot drop PRIMARY KEY column: \"{col}\"")));
+            }
+            if new.indexes.iter().any(|i| i.columns.contains(&pos)) {
+                return Err(misuse(format!(
+                    "cannot drop indexed or UNIQUE column: \"{col}\""
+                )));
+            }
+            if new.columns.len() == 1 {
+                return Err(misuse(format!(
+                    "cannot drop column \"{col}\": no other columns exist"
+                )));
+            }
+            new.columns.remove(pos);
+            let shift = |c: &mut usize| {
+                if *c > pos {
+                    *c -= 1
+                }
+            };
+            new.rowid_alias.iter_mut().for_each(shift);
+            new.primary_key.iter_mut().for_each(shift);
+            for i in new.indexes.iter_mut() {
+                i.columns.iter_mut().for_each(shift);
+            }
+            for mut r in rows(cx)? {
+                r.remove(pos);
+                if let Some(Value::Integer(id)) = r.last().cloned() {
+                    write_row(cx.txn, &new, id, &r);
+                }
+            }
+        }
+        AlterOp::RenameColumn(from, to) => {
+            let pos = new.column(from).ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: \"{from}\""),
+                )
+            })?;
+            if new.column(to).is_some() {
+                return Err(Error::sql(
+                    SqlErrorKind::AlreadyExists,
+                    format!("duplicate column name: {to}"),
+                ));
+            }
+            new.columns[pos].name = to.clone();
+        }
+        AlterOp::RenameTable(to) => new.name = to.clone(),
+    }
+    Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
+}
+
+/// PRAGMA integrity_check: every row decodes, every index has exactly the
+/// entries its table's rows call for. Returns the problems ("ok" if none).
+pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut names: Vec<&String> = schema.tables.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(t) = schema.tables.get(name) else {
+            continue;
+        };
+        let empty = Schema::default();
+        let plan = Planner::new(&empty).table_rows(t, None)?;
+        let mut it = open(&plan, cx, &[])?;
+        let mut rows = Vec::new();
+        loop {
+            match it.next(cx) {
+                Ok(Some(r)) => rows.push(r),
+                Ok(None) => break,
+                Err(e) => {
+                    problems.push(format!("table {}: {e}", t.name));
+                    break;
+                }
+            }
+        }
+        drop(it);
+        for idx in &t.indexes {
+            let mut expected = std::collections::HashSet::new();
+            for r in &rows {
+                let Some(Value::Integer(id)) = r.last() else {
+                    continue;
+                };
+                let key = crate::catalog::index_key(t.id, idx, &index_values(idx, r), *id);
+                if cx.txn.get(&key)?.is_none() {
+                    problems.push(format!("row {id} missing from index {}", idx.name));
+                }
+                expected.insert(key);
+            }
+            let prefix = index_prefix(t.id, idx.id);
+            let mut end = prefix.clone();
+            end.push(0xff);
+            let mut count = 0usize;
+            for e in cx.txn.scan(
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Excluded(end),
+                crate::storage::Direction::Forward,
+            )? {
+                let (k, _) = e?;
+                count += 1;
+                if !expected.contains(&k) {
+                    problems.push(format!(
+                        "index {} has an entry for a row that does not match",
+                        idx.name
+                    ));
+                }
+            }
+            if count != rows.len() {
+                problems.push(format!(
+                    "wrong # of entries in index {}: {count} for {} rows",
+                    idx.name,
+                    rows.len()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        problems.push("ok".into());
+    }
+    Ok(problems)
 }
