@@ -497,3 +497,72 @@ fn committed_transactions_survive_a_crash_and_uncommitted_ones_vanish() {
         vec![vec![Value::Text("ok".into())]]
     );
 }
+
+#[test]
+fn row_triggers_fire_with_new_and_old() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, w TEXT)",
+        &[],
+    )
+    .unwrap();
+    s.execute("CREATE TABLE log (what TEXT, a INTEGER, b INTEGER)", &[])
+        .unwrap();
+    s.execute(
+        "CREATE TRIGGER ti AFTER INSERT ON t WHEN new.v > 10 BEGIN INSERT INTO log VALUES ('ins', new.id, new.v); END",
+        &[],
+    )
+    .unwrap();
+    s.execute(
+        "CREATE TRIGGER tu AFTER UPDATE OF v ON t BEGIN INSERT INTO log VALUES ('upd', old.v, new.v); END",
+        &[],
+    )
+    .unwrap();
+    s.execute(
+        "CREATE TRIGGER td BEFORE DELETE ON t BEGIN INSERT INTO log SELECT 'del', old.id, count(*) FROM t; END",
+        &[],
+    )
+    .unwrap();
+    s.execute("INSERT INTO t VALUES (1, 5, 'a'), (2, 50, 'b')", &[])
+        .unwrap();
+    s.execute("UPDATE t SET w = 'x' WHERE id = 1", &[]).unwrap();
+    s.execute("UPDATE t SET v = v + 1 WHERE id = 2", &[])
+        .unwrap();
+    s.execute("DELETE FROM t WHERE id = 1", &[]).unwrap();
+    assert_eq!(
+        rows(&db, "SELECT what, a, b FROM log ORDER BY rowid"),
+        vec![
+            vec![
+                Value::Text("ins".into()),
+                Value::Integer(2),
+                Value::Integer(50)
+            ],
+            vec![
+                Value::Text("upd".into()),
+                Value::Integer(50),
+                Value::Integer(51)
+            ],
+            vec![
+                Value::Text("del".into()),
+                Value::Integer(1),
+                Value::Integer(2)
+            ],
+        ]
+    );
+    s.execute("DROP TRIGGER ti", &[]).unwrap();
+    s.execute("INSERT INTO t VALUES (3, 99, 'c')", &[]).unwrap();
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM log"),
+        vec![vec![Value::Integer(3)]]
+    );
+    assert!(s.execute("DROP TRIGGER ti", &[]).is_err());
+    // A failing trigger body undoes the whole statement.
+    s.execute(
+        "CREATE TRIGGER bad BEFORE INSERT ON t BEGIN INSERT INTO nosuch VALUES (1); END",
+        &[],
+    )
+    .unwrap();
+    assert!(s.execute("INSERT INTO t VALUES (4, 1, 'd')", &[]).is_err());
+    assert!(rows(&db, "SELECT * FROM t WHERE id = 4").is_empty());
+}

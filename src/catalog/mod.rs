@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::encoding::{decode_row, encode_key_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::{ColumnSpec, CreateIndex, CreateTable, Query, Statement};
+use crate::sql::ast::{ColumnSpec, CreateIndex, CreateTable, CreateTrigger, Query, Statement};
 use crate::sql::value::{affinity_of_type, Affinity, Value};
 
 /// Prefix of every catalog key.
@@ -95,6 +95,8 @@ pub struct Schema {
     pub tables: HashMap<String, Arc<Table>>,
     /// Views by lowercase name.
     pub views: HashMap<String, Arc<View>>,
+    /// Triggers by lowercase name.
+    pub triggers: HashMap<String, Arc<CreateTrigger>>,
     /// Next object id.
     pub next_id: u32,
 }
@@ -103,6 +105,7 @@ pub struct Schema {
 const K_TABLE: i64 = 1;
 const K_INDEX: i64 = 2;
 const K_VIEW: i64 = 3;
+const K_TRIGGER: i64 = 4;
 
 fn cat_key(kind: i64, name: &str) -> Vec<u8> {
     let mut k = CATALOG_PREFIX.to_vec();
@@ -262,6 +265,9 @@ impl Schema {
 
     fn name_taken(&self, name: &str) -> bool {
         let l = name.to_lowercase();
+        if self.triggers.contains_key(&l) {
+            return true;
+        }
         self.tables.contains_key(&l)
             || self.views.contains_key(&l)
             || self
@@ -301,6 +307,11 @@ impl Schema {
                         schema.tables.insert(t.name.to_lowercase(), Arc::new(t));
                     }
                     (K_INDEX, Statement::CreateIndex(ci)) => indexes.push((id, ci)),
+                    (K_TRIGGER, Statement::CreateTrigger(ct)) => {
+                        schema
+                            .triggers
+                            .insert(ct.name.to_lowercase(), Arc::new(*ct));
+                    }
                     (
                         K_VIEW,
                         Statement::CreateView {
@@ -509,6 +520,58 @@ impl Schema {
         Ok((s, t))
     }
 
+    /// Triggers on table `name` (lowercase name order).
+    pub fn triggers_on(&self, name: &str) -> Vec<Arc<CreateTrigger>> {
+        let mut v: Vec<_> = self
+            .triggers
+            .values()
+            .filter(|t| t.table.eq_ignore_ascii_case(name))
+            .cloned()
+            .collect();
+        v.sort_by_key(|t| t.name.to_lowercase());
+        v
+    }
+
+    /// CREATE TRIGGER.
+    pub fn create_trigger(&self, ct: &CreateTrigger, w: &mut dyn CatalogWriter) -> Result<Schema> {
+        if self.triggers.contains_key(&ct.name.to_lowercase()) {
+            return Err(sql_err(
+                SqlErrorKind::AlreadyExists,
+                format!("trigger {} already exists", ct.name),
+            ));
+        }
+        if self.table(&ct.table).is_none() {
+            return Err(sql_err(
+                SqlErrorKind::UnknownTable,
+                format!("no such table: {}", ct.table),
+            ));
+        }
+        let mut s = self.clone();
+        let id = s.next_id;
+        s.next_id += 1;
+        w.put(
+            cat_key(K_TRIGGER, &ct.name),
+            encode_catalog(K_TRIGGER, &ct.name, id, &ct.sql),
+        )?;
+        s.triggers
+            .insert(ct.name.to_lowercase(), Arc::new(ct.clone()));
+        Ok(s)
+    }
+
+    /// DROP TRIGGER.
+    pub fn drop_trigger(&self, name: &str, w: &mut dyn CatalogWriter) -> Result<Schema> {
+        let t = self.triggers.get(&name.to_lowercase()).ok_or_else(|| {
+            sql_err(
+                SqlErrorKind::UnknownTable,
+                format!("no such trigger: {name}"),
+            )
+        })?;
+        w.delete(cat_key(K_TRIGGER, &t.name))?;
+        let mut s = self.clone();
+        s.triggers.remove(&name.to_lowercase());
+        Ok(s)
+    }
+
     /// DROP TABLE (its catalog rows; the caller deletes its data).
     pub fn drop_table(
         &self,
@@ -523,6 +586,10 @@ impl Schema {
         w.delete(cat_key(K_TABLE, &t.name))?;
         for i in &t.indexes {
             w.delete(cat_key(K_INDEX, &i.name))?;
+        }
+        for trig in s.triggers_on(&t.name) {
+            w.delete(cat_key(K_TRIGGER, &trig.name))?;
+            s.triggers.remove(&trig.name.to_lowercase());
         }
         s.tables.remove(&t.name.to_lowercase());
         Ok((s, t))

@@ -386,6 +386,7 @@ impl Rows<'_> {
                             outer: &mut self.outer,
                             cache: &mut self.cache,
                             busy_timeout,
+                            trigger: None,
                         };
                         it.next(&mut cx)?
                     }
@@ -403,6 +404,7 @@ impl Rows<'_> {
                             outer: &mut self.outer,
                             cache: &mut self.cache,
                             busy_timeout,
+                            trigger: None,
                         };
                         it.next(&mut cx)?
                     }
@@ -633,6 +635,7 @@ impl Session {
                         outer: &mut outer,
                         cache: &mut cache,
                         busy_timeout: self.db.busy_timeout,
+                        trigger: None,
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
@@ -722,6 +725,7 @@ impl Session {
                 outer: &mut outer,
                 cache: &mut cache,
                 busy_timeout,
+                trigger: None,
             };
             open(&planned.plan, &mut cx, &[])?
         };
@@ -880,6 +884,7 @@ impl Session {
                 outer: &mut outer,
                 cache: &mut cache,
                 busy_timeout: self.db.busy_timeout,
+                trigger: None,
             };
             let r = exec_write(&mut cx, &schema, stmt);
             if r.is_err() {
@@ -981,6 +986,7 @@ fn exec_write(
             run::drop_objects(cx, schema, *kind, names, *if_exists)?,
             none(),
         ),
+        Ast::CreateTrigger(ct) => (Some(run::create_trigger(cx, schema, ct)?), none()),
         Ast::AlterTable { table, op } => (Some(run::alter_table(cx, schema, table, op)?), none()),
         Ast::Reindex(name) => {
             run::reindex(cx, schema, name.as_deref())?;

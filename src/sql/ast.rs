@@ -56,6 +56,8 @@ pub enum Statement {
     Release(String),
     /// EXPLAIN statement.
     Explain(Box<Statement>),
+    /// CREATE TRIGGER.
+    CreateTrigger(Box<CreateTrigger>),
     /// PRAGMA name (only `integrity_check` is supported).
     Pragma(String),
     /// REINDEX [table or index].
@@ -67,6 +69,45 @@ pub enum Statement {
         /// What to change.
         op: AlterOp,
     },
+}
+
+/// When a trigger runs relative to its row change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerTiming {
+    /// Before the row is changed.
+    Before,
+    /// After the row is changed.
+    After,
+}
+
+/// What a trigger fires on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TriggerEvent {
+    /// INSERT.
+    Insert,
+    /// UPDATE [OF columns] (empty: any column).
+    Update(Vec<String>),
+    /// DELETE.
+    Delete,
+}
+
+/// CREATE TRIGGER (row triggers: FOR EACH ROW).
+#[derive(Clone, Debug)]
+pub struct CreateTrigger {
+    /// Trigger name.
+    pub name: String,
+    /// The table it watches.
+    pub table: String,
+    /// BEFORE / AFTER.
+    pub timing: TriggerTiming,
+    /// The event.
+    pub event: TriggerEvent,
+    /// WHEN condition (may use NEW. and OLD.).
+    pub when: Option<Expr>,
+    /// The body.
+    pub body: Vec<Statement>,
+    /// The statement's SQL text (stored in the catalog).
+    pub sql: String,
 }
 
 /// ALTER TABLE operations.

@@ -44,6 +44,9 @@ pub struct ExecCtx<'a> {
     pub cache: &'a mut HashMap<usize, Arc<Vec<Row>>>,
     /// How long to wait for the writer slot.
     pub busy_timeout: Duration,
+    /// Set while running a trigger body: the trigger's table (its row is
+    /// the outermost row of `outer`).
+    pub trigger: Option<Arc<Table>>,
 }
 
 impl ExecCtx<'_> {

@@ -52,7 +52,8 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             param_names: Vec::new(),
         });
     }
-    let stmts = Parser::parse_sql(&SQLiteDialect {}, sql).map_err(syntax_error)?;
+    let rewritten = rewrite_sqlite_forms(sql);
+    let stmts = Parser::parse_sql(&SQLiteDialect {}, &rewritten).map_err(syntax_error)?;
     let mut cx = Cx::default();
     let statements = stmts
         .into_iter()
@@ -190,6 +191,53 @@ impl Cx {
             sp::Statement::Explain { statement, .. } => {
                 Statement::Explain(Box::new(self.statement(*statement)?))
             }
+            sp::Statement::CreateTrigger(t) => {
+                let sql = t.to_string();
+                let timing = match t.period {
+                    None | Some(sp::TriggerPeriod::Before) => TriggerTiming::Before,
+                    Some(sp::TriggerPeriod::After) | Some(sp::TriggerPeriod::For) => {
+                        TriggerTiming::After
+                    }
+                    Some(sp::TriggerPeriod::InsteadOf) => {
+                        return Err(unsupported("INSTEAD OF triggers"))
+                    }
+                };
+                let event = match t.events.as_slice() {
+                    [sp::TriggerEvent::Insert] => TriggerEvent::Insert,
+                    [sp::TriggerEvent::Delete] => TriggerEvent::Delete,
+                    [sp::TriggerEvent::Update(cols)] => {
+                        TriggerEvent::Update(cols.iter().map(|c| c.value.clone()).collect())
+                    }
+                    _ => return Err(unsupported("this trigger event")),
+                };
+                if matches!(
+                    t.trigger_object,
+                    Some(sp::TriggerObjectKind::ForEach(sp::TriggerObject::Statement))
+                ) {
+                    return Err(unsupported("FOR EACH STATEMENT triggers"));
+                }
+                let body = match t.statements {
+                    Some(b) => b.statements().clone(),
+                    None => return Err(unsupported("triggers that execute a function")),
+                };
+                Statement::CreateTrigger(Box::new(CreateTrigger {
+                    name: object_name(&t.name)?,
+                    table: object_name(&t.table_name)?,
+                    timing,
+                    event,
+                    when: t.condition.map(|c| self.expr(c)).transpose()?,
+                    body: body
+                        .into_iter()
+                        .map(|s| self.statement(s))
+                        .collect::<Result<_>>()?,
+                    sql,
+                }))
+            }
+            sp::Statement::DropTrigger(d) => Statement::Drop {
+                kind: ObjectKind::Trigger,
+                names: vec![object_name(&d.trigger_name)?],
+                if_exists: d.if_exists,
+            },
             sp::Statement::Pragma { name, .. } => {
                 Statement::Pragma(object_name(&name)?.to_ascii_lowercase())
             }
@@ -895,6 +943,12 @@ impl Cx {
                 }
             }
         }
+        if distinct && (star || args.len() != 1) {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "DISTINCT aggregates must have exactly one argument",
+            ));
+        }
         Ok(Expr::Function {
             name,
             args,
@@ -920,4 +974,78 @@ fn number(text: &str) -> Result<Value> {
     t.parse::<f64>()
         .map(Value::Real)
         .map_err(|_| Error::sql(SqlErrorKind::Syntax, format!("malformed number {text}")))
+}
+
+/// SQLite forms sqlparser lacks, rewritten to equivalent SQL it parses:
+/// `x IN table` → `x IN (SELECT * FROM table)`, and the `NOT INDEXED` /
+/// `INDEXED BY name` hints (which do not change results) are dropped.
+/// Quoted strings and identifiers are left untouched.
+fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains(" IN") && !upper.contains("INDEXED") {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    // Split into (is_code, text) segments.
+    let mut tokens: Vec<(bool, String)> = Vec::new();
+    let mut chars = sql.chars().peekable();
+    let mut cur = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\'' || c == '"' || c == '`' || c == '[' {
+            tokens.push((true, std::mem::take(&mut cur)));
+            let close = if c == '[' { ']' } else { c };
+            let mut q = String::from(c);
+            while let Some(d) = chars.next() {
+                q.push(d);
+                if d == close {
+                    if chars.peek() == Some(&close) && close != ']' {
+                        q.push(close);
+                        chars.next();
+                        continue;
+                    }
+                    break;
+                }
+            }
+            tokens.push((false, q));
+        } else {
+            cur.push(c);
+        }
+    }
+    tokens.push((true, cur));
+    let mut out = String::with_capacity(sql.len() + 32);
+    for (code, text) in tokens {
+        if !code {
+            out.push_str(&text);
+            continue;
+        }
+        let words: Vec<&str> = text.split_inclusive(|c: char| c.is_whitespace()).collect();
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].trim();
+            let next = words.get(i + 1).map(|x| x.trim()).unwrap_or("");
+            if w.eq_ignore_ascii_case("NOT") && next.eq_ignore_ascii_case("INDEXED") {
+                i += 2;
+                continue;
+            }
+            if w.eq_ignore_ascii_case("INDEXED") && next.eq_ignore_ascii_case("BY") {
+                i += 3;
+                continue;
+            }
+            if w.eq_ignore_ascii_case("IN")
+                && !next.is_empty()
+                && next
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && next.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.push_str(words[i]);
+                out.push_str(&format!("(SELECT * FROM {next}) "));
+                i += 2;
+                continue;
+            }
+            out.push_str(words[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -234,6 +234,8 @@ pub struct Planner<'s> {
     schema: &'s Schema,
     /// Views being expanded (to reject recursion).
     expanding: Vec<String>,
+    /// The trigger row's scope, outermost, when planning a trigger body.
+    root: Option<std::rc::Rc<Scope<'static>>>,
 }
 
 /// Whether `e` contains an aggregate call (not looking into subqueries).
@@ -486,12 +488,34 @@ impl<'s> Planner<'s> {
         Planner {
             schema,
             expanding: Vec::new(),
+            root: None,
+        }
+    }
+
+    /// A planner for statements in the body of a trigger on `table`: NEW
+    /// and OLD name the trigger's row, which runs as the outermost row
+    /// (`NEW` columns ++ rowid ++ `OLD` columns ++ rowid).
+    pub fn for_trigger(schema: &'s Schema, table: &Arc<Table>) -> Self {
+        let mut cols = table_source_of(table, "new".into()).cols;
+        cols.extend(table_source_of(table, "old".into()).cols);
+        Planner {
+            schema,
+            expanding: Vec::new(),
+            root: Some(std::rc::Rc::new(Scope::new(cols, None))),
         }
     }
 
     /// Plans a top-level query.
     pub fn query(&mut self, q: &Query) -> Result<Planned> {
-        self.query_in(q, None)
+        let root = self.root.clone();
+        self.query_in(q, root.as_deref())
+    }
+
+    /// Binds an expression that sees only the trigger row (WHEN).
+    pub fn trigger_expr(&mut self, e: &Expr) -> Result<PExpr> {
+        let root = self.root.clone();
+        let scope = Scope::new(Vec::new(), root.as_deref());
+        self.expr(e, &scope)
     }
 
     fn query_in(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
@@ -1363,7 +1387,8 @@ impl<'s> Planner<'s> {
     /// (columns ++ rowid) matching `filter`.
     pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
         let src = table_source_of(table, table.name.clone());
-        let scope = Scope::new(src.cols, None);
+        let root = self.root.clone();
+        let scope = Scope::new(src.cols, root.as_deref());
         let mut parts = Vec::new();
         if let Some(f) = filter {
             split_and(f.clone(), &mut parts);
@@ -1387,7 +1412,8 @@ impl<'s> Planner<'s> {
     /// UPDATE SET, RETURNING and DEFAULT.
     pub fn table_exprs(&mut self, table: &Arc<Table>, exprs: &[Expr]) -> Result<Vec<PExpr>> {
         let src = table_source_of(table, table.name.clone());
-        let scope = Scope::new(src.cols, None);
+        let root = self.root.clone();
+        let scope = Scope::new(src.cols, root.as_deref());
         exprs.iter().map(|e| self.expr(e, &scope)).collect()
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::AlterOp;
+use crate::sql::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::sql::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
 };
@@ -192,7 +192,7 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
             .collect::<Result<_>>()?,
         None => (0..width).collect(),
     };
-    let mut planner = Planner::new(schema);
+    let mut planner = planner_for(schema, cx);
     let source_rows: Vec<Row> = match &ins.source {
         Some(q) => {
             let planned = planner.query(q)?;
@@ -270,6 +270,16 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
             row[a] = Value::Integer(rowid);
         }
         row.push(Value::Integer(rowid));
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Insert,
+            Some(&row),
+            None,
+            &[],
+        )?;
         let (hits, what) = conflicts(cx.txn, &t, &row, rowid, None)?;
         if !hits.is_empty() {
             match &ins.on_conflict {
@@ -291,6 +301,16 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
             }
         }
         write_row(cx.txn, &t, rowid, &row);
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::After,
+            RowEvent::Insert,
+            Some(&row),
+            None,
+            &[],
+        )?;
         next_rowid = Some(
             next_rowid
                 .map_or(rowid, |n| n.max(rowid))
@@ -314,7 +334,7 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
 /// UPDATE.
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
-    let mut planner = Planner::new(schema);
+    let mut planner = planner_for(schema, cx);
     let plan = planner.table_rows(&t, up.filter.as_ref())?;
     let mut sets: Vec<(usize, PExpr)> = Vec::new();
     for (col, e) in &up.assignments {
@@ -375,6 +395,17 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             new[a] = Value::Integer(rowid);
         }
         new.push(Value::Integer(rowid));
+        let changed_cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Update,
+            Some(&new),
+            Some(&old),
+            &changed_cols,
+        )?;
         // Conflicts with rows other than this one.
         let (mut hits, what) = conflicts(cx.txn, &t, &new, rowid, Some(old_rowid))?;
         if rowid != old_rowid && read_row(cx.txn, &t, rowid)?.is_some() && !hits.contains(&rowid) {
@@ -400,6 +431,16 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
         }
         delete_row(cx.txn, &t, old_rowid, &old);
         write_row(cx.txn, &t, rowid, &new);
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::After,
+            RowEvent::Update,
+            Some(&new),
+            Some(&old),
+            &changed_cols,
+        )?;
         changed.changes += 1;
         if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
             rows.push(
@@ -416,7 +457,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 /// DELETE.
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
-    let mut planner = Planner::new(schema);
+    let mut planner = planner_for(schema, cx);
     let plan = planner.table_rows(&t, del.filter.as_ref())?;
     let returning = if del.returning.is_empty() {
         None
@@ -438,7 +479,27 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
         let Some(Value::Integer(rowid)) = r.last().cloned() else {
             continue;
         };
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Delete,
+            None,
+            Some(&r),
+            &[],
+        )?;
         delete_row(cx.txn, &t, rowid, &r);
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::After,
+            RowEvent::Delete,
+            None,
+            Some(&r),
+            &[],
+        )?;
         changed.changes += 1;
         if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
             out.push(
@@ -653,13 +714,16 @@ pub fn drop_objects(
                 s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
             }
             ObjectKind::Trigger => {
-                if if_exists {
-                    continue;
+                if !s.triggers.contains_key(&name.to_lowercase()) {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such trigger: {name}"),
+                    ));
                 }
-                return Err(Error::sql(
-                    SqlErrorKind::UnknownTable,
-                    format!("no such trigger: {name}"),
-                ));
+                s = s.drop_trigger(name, &mut TxnWriter(cx.txn))?;
             }
         }
         changed = true;
@@ -855,4 +919,148 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
         problems.push("ok".into());
     }
     Ok(problems)
+}
+
+/// Which row change fires triggers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowEvent {
+    Insert,
+    Update,
+    Delete,
+}
+
+const MAX_TRIGGER_DEPTH: usize = 32;
+
+thread_local! {
+    static TRIGGER_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The planner for statements run in `cx` (inside a trigger body, NEW and
+/// OLD are in scope).
+fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
+    match &cx.trigger {
+        Some(t) => Planner::for_trigger(schema, t),
+        None => Planner::new(schema),
+    }
+}
+
+/// Runs the triggers on `t` for one row change.
+#[allow(clippy::too_many_arguments)]
+fn fire(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    t: &Arc<Table>,
+    timing: TriggerTiming,
+    event: RowEvent,
+    new: Option<&[Value]>,
+    old: Option<&[Value]>,
+    changed: &[usize],
+) -> Result<()> {
+    if schema.triggers.is_empty() {
+        return Ok(());
+    }
+    for trig in schema.triggers_on(&t.name) {
+        if trig.timing != timing {
+            continue;
+        }
+        let fires = match (&trig.event, event) {
+            (TriggerEvent::Insert, RowEvent::Insert) | (TriggerEvent::Delete, RowEvent::Delete) => {
+                true
+            }
+            (TriggerEvent::Update(cols), RowEvent::Update) => {
+                cols.is_empty()
+                    || cols
+                        .iter()
+                        .any(|c| t.column(c).is_some_and(|p| changed.contains(&p)))
+            }
+            _ => false,
+        };
+        if !fires {
+            continue;
+        }
+        let depth = TRIGGER_DEPTH.with(|d| d.get());
+        if depth >= MAX_TRIGGER_DEPTH {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "too many levels of trigger recursion",
+            ));
+        }
+        let w = t.columns.len() + 1;
+        let mut row: Row = new.map(|r| r.to_vec()).unwrap_or_default();
+        row.resize(w, Value::Null);
+        let mut o: Row = old.map(|r| r.to_vec()).unwrap_or_default();
+        o.resize(w, Value::Null);
+        row.extend(o);
+        // The body runs with the trigger row as its only outer row, and
+        // with fresh subquery results (the tables may have changed).
+        let saved_outer = std::mem::replace(cx.outer, vec![row]);
+        let saved_cache = std::mem::take(cx.cache);
+        let saved_trigger = cx.trigger.replace(t.clone());
+        TRIGGER_DEPTH.with(|d| d.set(depth + 1));
+        let r = run_trigger_body(cx, schema, t, &trig);
+        TRIGGER_DEPTH.with(|d| d.set(depth));
+        cx.trigger = saved_trigger;
+        *cx.cache = saved_cache;
+        *cx.outer = saved_outer;
+        r?;
+    }
+    Ok(())
+}
+
+fn run_trigger_body(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    t: &Arc<Table>,
+    trig: &CreateTrigger,
+) -> Result<()> {
+    let mut p = Planner::for_trigger(schema, t);
+    if let Some(w) = &trig.when {
+        let e = p.trigger_expr(w)?;
+        if eval(&e, &[], cx)?.truthy() != Some(true) {
+            return Ok(());
+        }
+    }
+    for st in &trig.body {
+        match st {
+            Statement::Insert(i) => {
+                insert(cx, schema, i)?;
+            }
+            Statement::Update(u) => {
+                update(cx, schema, u)?;
+            }
+            Statement::Delete(d) => {
+                delete(cx, schema, d)?;
+            }
+            Statement::Query(q) => {
+                let planned = p.query(q)?;
+                let mut it = open(&planned.plan, cx, &[])?;
+                while it.next(cx)?.is_some() {}
+            }
+            _ => {
+                return Err(Error::sql(
+                    SqlErrorKind::Unsupported,
+                    format!(
+                        "only INSERT, UPDATE, DELETE and SELECT may run in trigger {}",
+                        trig.name
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// CREATE TRIGGER.
+pub fn create_trigger(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTrigger) -> Result<Schema> {
+    if schema.view(&ct.table).is_some() {
+        return Err(Error::sql(
+            SqlErrorKind::Unsupported,
+            "triggers on views (INSTEAD OF) are not supported",
+        ));
+    }
+    // Bind the WHEN clause now so mistakes show at CREATE time.
+    if let (Some(w), Some(t)) = (&ct.when, schema.table(&ct.table)) {
+        Planner::for_trigger(schema, t).trigger_expr(w)?;
+    }
+    schema.create_trigger(ct, &mut TxnWriter(cx.txn))
 }
