@@ -566,3 +566,47 @@ fn row_triggers_fire_with_new_and_old() {
     assert!(s.execute("INSERT INTO t VALUES (4, 1, 'd')", &[]).is_err());
     assert!(rows(&db, "SELECT * FROM t WHERE id = 4").is_empty());
 }
+
+#[test]
+fn upsert_with_on_conflict_do_update() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE kv (k TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+        &[],
+    )
+    .unwrap();
+    for _ in 0..3 {
+        s.execute(
+            "INSERT INTO kv VALUES ('a', 1) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n",
+            &[],
+        )
+        .unwrap();
+    }
+    s.execute(
+        "INSERT INTO kv VALUES ('b', 5) ON CONFLICT (k) DO NOTHING",
+        &[],
+    )
+    .unwrap();
+    s.execute(
+        "INSERT INTO kv VALUES ('b', 9) ON CONFLICT (k) DO NOTHING",
+        &[],
+    )
+    .unwrap();
+    s.execute(
+        "INSERT INTO kv VALUES ('b', 100) ON CONFLICT (k) DO UPDATE SET n = excluded.n WHERE excluded.n < 50",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT k, n FROM kv ORDER BY k"),
+        vec![
+            vec![Value::Text("a".into()), Value::Integer(3)],
+            vec![Value::Text("b".into()), Value::Integer(5)],
+        ]
+    );
+    assert_eq!(
+        rows(&db, "PRAGMA integrity_check"),
+        vec![vec![Value::Text("ok".into())]]
+    );
+}

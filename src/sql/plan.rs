@@ -1417,6 +1417,25 @@ impl<'s> Planner<'s> {
         exprs.iter().map(|e| self.expr(e, &scope)).collect()
     }
 
+    /// Binds an ON CONFLICT DO UPDATE expression over (existing row ++
+    /// the proposed row, named `excluded`).
+    pub fn upsert_expr(&mut self, table: &Arc<Table>, e: &Expr) -> Result<PExpr> {
+        let mut cols = table_source_of(table, table.name.clone()).cols;
+        // Hidden, so an unqualified name means the existing row's column.
+        cols.extend(
+            table_source_of(table, "excluded".into())
+                .cols
+                .into_iter()
+                .map(|mut c| {
+                    c.hidden = true;
+                    c
+                }),
+        );
+        let root = self.root.clone();
+        let scope = Scope::new(cols, root.as_deref());
+        self.expr(e, &scope)
+    }
+
     /// Result items over one table's row (RETURNING).
     pub fn returning(
         &mut self,

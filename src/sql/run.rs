@@ -224,6 +224,27 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
         Some(planner.returning(&t, &ins.returning)?)
     };
     let dflt = defaults(&t, cx)?;
+    // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
+    let upsert = match &ins.on_conflict {
+        Conflict::Update(sets, filter) => {
+            let mut bound = Vec::new();
+            for (col, e) in sets {
+                let pos = t.column(col).ok_or_else(|| {
+                    Error::sql(
+                        SqlErrorKind::UnknownColumn,
+                        format!("no such column: {col}"),
+                    )
+                })?;
+                bound.push((pos, planner.upsert_expr(&t, e)?));
+            }
+            let filter = filter
+                .as_ref()
+                .map(|f| planner.upsert_expr(&t, f))
+                .transpose()?;
+            Some((bound, filter))
+        }
+        _ => None,
+    };
     let mut next_rowid: Option<i64> = None;
     let mut changed = Changed {
         changes: 0,
@@ -293,10 +314,48 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                     }
                 }
                 Conflict::Update(..) => {
-                    return Err(Error::sql(
-                        SqlErrorKind::Unsupported,
-                        "ON CONFLICT DO UPDATE is not supported yet",
-                    ));
+                    let Some((sets, filter)) = &upsert else {
+                        continue;
+                    };
+                    let Some(old) = read_row(cx.txn, &t, hits[0])? else {
+                        continue;
+                    };
+                    // SET and WHERE see the existing row and `excluded`.
+                    let mut both = old.clone();
+                    both.extend(row.iter().cloned());
+                    if let Some(f) = filter {
+                        if eval(f, &both, cx)?.truthy() != Some(true) {
+                            continue;
+                        }
+                    }
+                    let mut new = old.clone();
+                    for (pos, e) in sets {
+                        new[*pos] = eval(e, &both, cx)?;
+                    }
+                    let old_rowid = hits[0];
+                    new.pop();
+                    let Some(mut new) = finish_row(&t, new, &Conflict::Abort, &dflt)? else {
+                        continue;
+                    };
+                    new.push(Value::Integer(old_rowid));
+                    let (others, what) = conflicts(cx.txn, &t, &new, old_rowid, Some(old_rowid))?;
+                    if !others.is_empty() {
+                        return Err(conflict_error(&t, &what));
+                    }
+                    delete_row(cx.txn, &t, old_rowid, &old);
+                    write_row(cx.txn, &t, old_rowid, &new);
+                    changed.changes += 1;
+                    if let (Some((exprs, _)), Some((_, rows))) =
+                        (&returning, changed.returning.as_mut())
+                    {
+                        rows.push(
+                            exprs
+                                .iter()
+                                .map(|e| eval(e, &new, cx))
+                                .collect::<Result<Row>>()?,
+                        );
+                    }
+                    continue;
                 }
             }
         }
