@@ -95,6 +95,19 @@ fn primary_key_lookups_use_the_rowid_and_indexes_are_chosen() {
     assert!(plan("SELECT v FROM t WHERE k = 3").contains("USING INDEX tk"));
     assert!(plan("SELECT v FROM t WHERE k IN (1, 2)").contains("USING INDEX tk"));
     assert!(plan("SELECT v FROM t WHERE v = 'x'").contains("SCAN t"));
+    // ORDER BY satisfied by the index or the rowid: no sort step.
+    let p = plan("SELECT k FROM t ORDER BY k");
+    assert!(p.contains("USING INDEX tk") && !p.contains("SORT"), "{p}");
+    assert!(!plan("SELECT v FROM t WHERE id > 5 ORDER BY id").contains("SORT"));
+    assert!(plan("SELECT v FROM t ORDER BY v").contains("SORT"));
+    let ks: Vec<i64> = rows(&db, "SELECT k FROM t ORDER BY k")
+        .into_iter()
+        .map(|r| match r[0] {
+            Value::Integer(i) => i,
+            _ => -1,
+        })
+        .collect();
+    assert!(ks.windows(2).all(|w| w[0] <= w[1]) && ks.len() == 200);
     assert_eq!(
         rows(&db, "SELECT v FROM t WHERE id = 5"),
         vec![vec![Value::Text("v5".into())]]

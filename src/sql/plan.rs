@@ -984,6 +984,16 @@ impl<'s> Planner<'s> {
         if let Some(h) = having {
             plan = Arc::new(Node::Filter(plan, h));
         }
+        // ORDER BY satisfied by the rowid or an index: read in that order.
+        let mut keys = keys;
+        if !aggregate && !sel.distinct && !keys.is_empty() && n_sources == 1 {
+            if let Some(t) = sources.first().and_then(|src| src.table.clone()) {
+                if let Some(p) = ordered_scan(&plan, &t, &keys) {
+                    plan = p;
+                    keys.clear();
+                }
+            }
+        }
         // Sort keys ride along as hidden output columns.
         let mut sort = Vec::new();
         for (i, (k, d, n)) in keys.into_iter().enumerate() {
@@ -1669,4 +1679,63 @@ fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
         }
     }
     Access::Full
+}
+
+/// If reading `t` in rowid or index order yields rows already sorted by
+/// `keys` (plain ascending columns), the plan that does so (the scan's
+/// access path changed or kept), else `None`.
+fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<Plan> {
+    let cols: Vec<usize> = keys
+        .iter()
+        .map(|(e, desc, nulls_first)| match e {
+            PExpr::Col(i) if !desc && *nulls_first => Some(*i),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    match &**plan {
+        Node::Filter(inner, pred) => {
+            let p = ordered_scan(inner, t, keys)?;
+            Some(Arc::new(Node::Filter(p, pred.clone())))
+        }
+        Node::Scan { table, access } => {
+            let rowid = t.columns.len();
+            let by_rowid = cols.len() == 1 && (cols[0] == rowid || Some(cols[0]) == t.rowid_alias);
+            match access {
+                Access::Full | Access::RowidRange(..) | Access::Rowids(_) if by_rowid => {
+                    Some(plan.clone())
+                }
+                Access::Full => {
+                    let index = table.indexes.iter().position(|idx| {
+                        idx.columns.len() >= cols.len()
+                            && idx.columns[..cols.len()] == cols[..]
+                            && idx.desc[..cols.len()].iter().all(|d| !d)
+                    })?;
+                    Some(Arc::new(Node::Scan {
+                        table: table.clone(),
+                        access: Access::Index {
+                            index,
+                            eq: Vec::new(),
+                            range: Some((None, None)),
+                        },
+                    }))
+                }
+                Access::Index { index, eq, .. } if eq.iter().all(|alts| alts.len() == 1) => {
+                    let idx = &table.indexes[*index];
+                    // Leading equality columns are constant; the rest of
+                    // the index order must match the keys.
+                    let ok = (0..=eq.len()).any(|skip| {
+                        idx.columns.len() >= skip + cols.len()
+                            && idx.columns[skip..skip + cols.len()] == cols[..]
+                            && idx.desc[skip..skip + cols.len()].iter().all(|d| !d)
+                            && cols
+                                .iter()
+                                .all(|c| !idx.columns[..skip].contains(c) || skip == 0)
+                    });
+                    ok.then(|| plan.clone())
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
