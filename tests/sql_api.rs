@@ -623,3 +623,27 @@ fn upsert_with_on_conflict_do_update() {
         vec![vec![Value::Text("ok".into())]]
     );
 }
+
+#[test]
+fn defaults_and_default_values() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER DEFAULT 42, b TEXT DEFAULT 'x' NOT NULL)", &[]).unwrap();
+    s.execute("INSERT INTO t DEFAULT VALUES", &[]).unwrap();
+    s.execute("INSERT INTO t (a) VALUES (1)", &[]).unwrap();
+    assert_eq!(
+        rows(&db, "SELECT id, a, b FROM t ORDER BY id"),
+        vec![
+            vec![
+                Value::Integer(1),
+                Value::Integer(42),
+                Value::Text("x".into())
+            ],
+            vec![
+                Value::Integer(2),
+                Value::Integer(1),
+                Value::Text("x".into())
+            ],
+        ]
+    );
+}
