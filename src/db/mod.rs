@@ -345,18 +345,16 @@ impl Row {
     }
 }
 
-enum Source<'s> {
+enum Source {
     Stream(Box<dyn RowIter>),
     Buffered(std::vec::IntoIter<Vec<Value>>),
-    #[allow(dead_code)]
-    Borrowed(&'s ()),
 }
 
 /// A streaming result set.
 pub struct Rows<'s> {
     session: &'s Session,
     columns: Arc<[String]>,
-    source: Source<'s>,
+    source: Source,
     /// Own read transaction (autocommit queries).
     txn: Option<Txn>,
     params: Vec<Value>,
@@ -375,7 +373,6 @@ impl Rows<'_> {
     pub fn next(&mut self) -> Result<Option<Row>> {
         let values = match &mut self.source {
             Source::Buffered(it) => it.next(),
-            Source::Borrowed(_) => None,
             Source::Stream(it) => {
                 let busy_timeout = self.session.db.busy_timeout;
                 match self.txn.as_mut() {
@@ -639,21 +636,10 @@ impl Session {
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
-                Ok(Rows {
-                    session: self,
-                    columns: Arc::from(vec!["integrity_check".to_string()]),
-                    source: Source::Buffered(
-                        lines
-                            .into_iter()
-                            .map(|l| vec![Value::Text(l)])
-                            .collect::<Vec<_>>()
-                            .into_iter(),
-                    ),
-                    txn: None,
-                    params,
-                    outer: Vec::new(),
-                    cache: HashMap::new(),
-                })
+                Ok(self.buffered(
+                    vec!["integrity_check".to_string()],
+                    lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                ))
             }
             [Ast::Explain(inner)] => {
                 let lines = match &**inner {
@@ -665,39 +651,33 @@ impl Session {
                     }
                     other => vec![format!("{}", statement_kind(other))],
                 };
-                Ok(Rows {
-                    session: self,
-                    columns: Arc::from(vec!["detail".to_string()]),
-                    source: Source::Buffered(
-                        lines
-                            .into_iter()
-                            .map(|l| vec![Value::Text(l)])
-                            .collect::<Vec<_>>()
-                            .into_iter(),
-                    ),
-                    txn: None,
-                    params,
-                    outer: Vec::new(),
-                    cache: HashMap::new(),
-                })
+                Ok(self.buffered(
+                    vec!["detail".to_string()],
+                    lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                ))
             }
             [other] => {
                 // DML with RETURNING yields rows; other statements none.
                 let (cols, rows) = self.run_one(other, &params)?;
-                Ok(Rows {
-                    session: self,
-                    columns: Arc::from(cols),
-                    source: Source::Buffered(rows.into_iter()),
-                    txn: None,
-                    params,
-                    outer: Vec::new(),
-                    cache: HashMap::new(),
-                })
+                Ok(self.buffered(cols, rows))
             }
             _ => Err(Error::sql(
                 SqlErrorKind::Misuse,
                 "query takes exactly one statement",
             )),
+        }
+    }
+
+    /// A result set of rows already computed.
+    fn buffered(&self, columns: Vec<String>, rows: Vec<Vec<Value>>) -> Rows<'_> {
+        Rows {
+            session: self,
+            columns: Arc::from(columns),
+            source: Source::Buffered(rows.into_iter()),
+            txn: None,
+            params: Vec::new(),
+            outer: Vec::new(),
+            cache: HashMap::new(),
         }
     }
 
