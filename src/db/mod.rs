@@ -577,6 +577,39 @@ impl Session {
         })
     }
 
+    /// Runs every statement of `sql` in order, handing each result row to
+    /// `on_row` with its column names (a script runner, like the shell's).
+    /// Stops at the first failing statement.
+    pub fn run_script(&self, sql: &str, mut on_row: impl FnMut(&[String], &Row)) -> Result<()> {
+        let parsed = self.parsed(sql)?;
+        for st in &parsed.statements {
+            let single = Parsed {
+                statements: vec![st.clone()],
+                param_count: parsed.param_count,
+                param_names: parsed.param_names.clone(),
+            };
+            let mut rows = self.query_parsed(&single, Vec::new())?;
+            let columns: Vec<String> = rows.columns().to_vec();
+            while let Some(r) = rows.next()? {
+                on_row(&columns, &r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of the tables and views this session can see, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let schema = self.schema();
+        let mut names: Vec<String> = schema
+            .tables
+            .values()
+            .map(|t| t.name.clone())
+            .chain(schema.views.values().map(|v| v.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Starts an explicit transaction (like `BEGIN`).
     pub fn transaction(&self) -> Result<Transaction<'_>> {
         self.execute("BEGIN", &[])?;

@@ -1,0 +1,254 @@
+//! `sealdb`: the command-line shell.
+//!
+//! ```text
+//!   sealdb keygen --bits 128|192|256 --out FILE
+//!   sealdb sql --db DIR --key-file FILE [--user NAME] [-e SQL]...
+//!   sealdb encryption-status --db DIR --key-file FILE
+//!   sealdb rotate --db DIR --key-file FILE [--old-key-file FILE]
+//! ```
+//!
+//! `sql` runs the `-e` statements, or a script from stdin, or (on a
+//! terminal) an interactive shell with line editing. Rows print one per
+//! line, columns separated by `|`, NULL as an empty field (sqlite3's
+//! default). Any failure prints one line `error: …` to stderr and exits
+//! with status 1; the interactive shell reports it and keeps going.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sealdb::crypto::provider::generate_key_file;
+use sealdb::{Db, FileKeyProvider, Row, Session, Value};
+
+#[derive(Parser)]
+#[command(name = "sealdb", version, about = "An encrypted embedded SQL database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes a new random store key to a file (hex, mode 0600).
+    Keygen {
+        /// Key size: 128, 192 or 256.
+        #[arg(long, default_value_t = 256)]
+        bits: u32,
+        /// The key file to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Runs SQL against a database.
+    Sql {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// The store key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Run as this user (password from SEALDB_PASSWORD).
+        #[arg(long)]
+        user: Option<String>,
+        /// A statement to run (repeatable); without it, stdin is read.
+        #[arg(short = 'e', long = "execute")]
+        execute: Vec<String>,
+    },
+    /// Shows which keys encrypt the database's files.
+    EncryptionStatus {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// The store key file.
+        #[arg(long)]
+        key_file: PathBuf,
+    },
+    /// Rewrites every file under the active data key.
+    Rotate {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// The (new) store key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The previous store key, when the store key was changed.
+        #[arg(long)]
+        old_key_file: Option<PathBuf>,
+    },
+}
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn open(db: &PathBuf, key_file: &PathBuf, old: Option<&PathBuf>) -> Fallible<Db> {
+    let mut provider = FileKeyProvider::new(key_file)?;
+    if let Some(old) = old {
+        provider = provider.with_old_key_file(old)?;
+    }
+    Ok(Db::open(db, provider)?)
+}
+
+fn field(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        other => other.to_text().unwrap_or_default(),
+    }
+}
+
+fn print_row(out: &mut impl Write, row: &Row) {
+    let line: Vec<String> = row.values().iter().map(field).collect();
+    let _ = writeln!(out, "{}", line.join("|"));
+}
+
+fn run_sql(session: &Session, sql: &str) -> Fallible<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    session.run_script(sql, |_, row| print_row(&mut out, row))?;
+    Ok(())
+}
+
+fn shell(session: &Session) -> Fallible<()> {
+    let mut rl = rustyline::DefaultEditor::new()?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".sealdb_history"));
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
+    println!("sealdb shell: end statements with ';', .help for commands");
+    let mut buf = String::new();
+    loop {
+        let prompt = if buf.is_empty() {
+            "sealdb> "
+        } else {
+            "   ...> "
+        };
+        let line = match rl.readline(prompt) {
+            Ok(l) => l,
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                buf.clear();
+                continue;
+            }
+            Err(_) => break,
+        };
+        let trimmed = line.trim();
+        if buf.is_empty() && trimmed.starts_with('.') {
+            let _ = rl.add_history_entry(trimmed);
+            match trimmed {
+                ".quit" | ".exit" => break,
+                ".tables" => println!("{}", session.table_names().join("  ")),
+                ".help" => println!(".tables  list tables and views\n.quit    leave the shell"),
+                other => eprintln!("error: unknown command {other} (try .help)"),
+            }
+            continue;
+        }
+        buf.push_str(&line);
+        buf.push('\n');
+        if !trimmed.ends_with(';') {
+            continue;
+        }
+        let _ = rl.add_history_entry(buf.trim());
+        if let Err(e) = run_sql(session, &buf) {
+            eprintln!("error: {e}");
+        }
+        buf.clear();
+    }
+    if let Some(h) = &history {
+        let _ = rl.save_history(h);
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Fallible<()> {
+    match cli.command {
+        Command::Keygen { bits, out } => {
+            let id = generate_key_file(&out, bits)?;
+            println!("{id}");
+        }
+        Command::Sql {
+            db,
+            key_file,
+            user,
+            execute,
+        } => {
+            if let Some(u) = user.filter(|u| u != "root") {
+                return Err(format!(
+                    "user {u}: only root exists until users and roles are built (issue 7)"
+                )
+                .into());
+            }
+            let db = open(&db, &key_file, None)?;
+            let session = db.root_session();
+            if !execute.is_empty() {
+                for sql in &execute {
+                    run_sql(&session, sql)?;
+                }
+            } else if std::io::stdin().is_terminal() {
+                shell(&session)?;
+            } else {
+                let mut script = String::new();
+                std::io::stdin().read_to_string(&mut script)?;
+                run_sql(&session, &script)?;
+            }
+        }
+        Command::EncryptionStatus { db, key_file } => {
+            let db = open(&db, &key_file, None)?;
+            let st = db.engine().encryption_status()?;
+            println!("store key: {}", st.store_key_id);
+            println!(
+                "active data key: {} ({})",
+                st.active_data_key_id, st.active_cipher
+            );
+            println!(
+                "under the active data key: {:.1}% of {} bytes",
+                st.active_share() * 100.0,
+                st.total_bytes()
+            );
+            for f in &st.files {
+                println!(
+                    "{}|{:?}|{}|{}|{}",
+                    f.name, f.kind, f.cipher, f.key_id, f.size
+                );
+            }
+        }
+        Command::Rotate {
+            db,
+            key_file,
+            old_key_file,
+        } => {
+            let db = open(&db, &key_file, old_key_file.as_ref())?;
+            db.engine().rewrite_all(|p| {
+                let width = 30;
+                let done = (p.files_done * width)
+                    .checked_div(p.files_total)
+                    .unwrap_or(width);
+                eprint!(
+                    "\r[{}{}] {}/{} files",
+                    "#".repeat(done),
+                    " ".repeat(width - done),
+                    p.files_done,
+                    p.files_total
+                );
+            })?;
+            eprintln!();
+            let st = db.engine().encryption_status()?;
+            println!(
+                "all files under data key {} ({:.1}% of bytes)",
+                st.active_data_key_id,
+                st.active_share() * 100.0
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "error: {}",
+                e.to_string().lines().next().unwrap_or("unknown error")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
