@@ -538,32 +538,7 @@ impl Cx {
                 },
             };
             for j in twj.joins {
-                let right = self.table_factor(j.relation)?;
-                let (kind, constraint) = match j.join_operator {
-                    sp::JoinOperator::Join(c)
-                    | sp::JoinOperator::Inner(c)
-                    | sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
-                    sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => {
-                        (JoinKind::Left, c)
-                    }
-                    other => return Err(unsupported(format!("join {other:?}"))),
-                };
-                let (on, using) = match constraint {
-                    sp::JoinConstraint::On(e) => (Some(self.expr(e)?), Vec::new()),
-                    sp::JoinConstraint::Using(cols) => (
-                        None,
-                        cols.iter().map(object_name).collect::<Result<Vec<_>>>()?,
-                    ),
-                    sp::JoinConstraint::None => (None, Vec::new()),
-                    sp::JoinConstraint::Natural => return Err(unsupported("NATURAL JOIN")),
-                };
-                item = FromItem::Join {
-                    left: Box::new(item),
-                    right: Box::new(right),
-                    kind,
-                    on,
-                    using,
-                };
+                item = self.join(item, j)?;
             }
             from = Some(item);
         }
@@ -608,6 +583,34 @@ impl Cx {
             .collect()
     }
 
+    /// `left` joined with `j` (inner, cross, comma or left outer).
+    fn join(&mut self, left: FromItem, j: sp::Join) -> Result<FromItem> {
+        let right = self.table_factor(j.relation)?;
+        let (kind, constraint) = match j.join_operator {
+            sp::JoinOperator::Join(c)
+            | sp::JoinOperator::Inner(c)
+            | sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+            sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+            other => return Err(unsupported(format!("join {other:?}"))),
+        };
+        let (on, using) = match constraint {
+            sp::JoinConstraint::On(e) => (Some(self.expr(e)?), Vec::new()),
+            sp::JoinConstraint::Using(cols) => (
+                None,
+                cols.iter().map(object_name).collect::<Result<Vec<_>>>()?,
+            ),
+            sp::JoinConstraint::None => (None, Vec::new()),
+            sp::JoinConstraint::Natural => return Err(unsupported("NATURAL JOIN")),
+        };
+        Ok(FromItem::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on,
+            using,
+        })
+    }
+
     fn table_factor(&mut self, t: sp::TableFactor) -> Result<FromItem> {
         Ok(match t {
             sp::TableFactor::Table {
@@ -633,28 +636,7 @@ impl Cx {
                 let twj = *table_with_joins;
                 let mut item = self.table_factor(twj.relation)?;
                 for j in twj.joins {
-                    let right = self.table_factor(j.relation)?;
-                    let (kind, c) = match j.join_operator {
-                        sp::JoinOperator::Join(c)
-                        | sp::JoinOperator::Inner(c)
-                        | sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
-                        sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => {
-                            (JoinKind::Left, c)
-                        }
-                        other => return Err(unsupported(format!("join {other:?}"))),
-                    };
-                    let on = match c {
-                        sp::JoinConstraint::On(e) => Some(self.expr(e)?),
-                        sp::JoinConstraint::None => None,
-                        _ => return Err(unsupported("USING in a nested join")),
-                    };
-                    item = FromItem::Join {
-                        left: Box::new(item),
-                        right: Box::new(right),
-                        kind,
-                        on,
-                        using: Vec::new(),
-                    };
+                    item = self.join(item, j)?;
                 }
                 item
             }
@@ -825,23 +807,15 @@ impl Cx {
                 high: b(self.expr(*high)?),
                 negated,
             },
+            // LIKE is already case-insensitive (ASCII), so ILIKE is the same.
             E::Like {
                 negated,
                 expr,
                 pattern,
                 escape_char,
                 any: false,
-            } => Expr::Like {
-                expr: b(self.expr(*expr)?),
-                pattern: b(self.expr(*pattern)?),
-                escape: escape_char
-                    .map(|e| self.expr(*e))
-                    .transpose()?
-                    .map(Box::new),
-                negated,
-                glob: false,
-            },
-            E::ILike {
+            }
+            | E::ILike {
                 negated,
                 expr,
                 pattern,
