@@ -28,6 +28,11 @@
 //! alphanumeric characters. Every read returns a check value (row count and
 //! a sum over what was read) that the runner compares across engines, so a
 //! fast wrong answer cannot pass.
+//!
+//! Profiling: with `SQLBENCH_MARKS=1` a worker prints `mark NAME START,END`
+//! (CLOCK_MONOTONIC seconds) to stderr per workload; record with
+//! `perf record -g -k CLOCK_MONOTONIC` and pass `START,END` to
+//! `perf report --time` to see one workload alone.
 
 use std::path::Path;
 use std::time::Instant;
@@ -391,8 +396,33 @@ fn timed<T>(
 ) -> Result<T> {
     let t = Instant::now();
     let r = f().with_context(|| format!("workload {name}"))?;
-    times.insert(name.into(), t.elapsed().as_secs_f64().into());
+    let end = Instant::now();
+    times.insert(name.into(), (end - t).as_secs_f64().into());
+    if std::env::var_os("SQLBENCH_MARKS").is_some() {
+        eprintln!("mark {name} {},{}", monotonic(t), monotonic(end));
+    }
     Ok(r)
+}
+
+/// An `Instant` as `CLOCK_MONOTONIC` seconds (what `perf record -k
+/// CLOCK_MONOTONIC` stamps samples with), read from its `Debug` form
+/// (`Instant { tv_sec: …, tv_nsec: … }` on Linux). Only for the profiling
+/// marks; "?" if the form ever changes.
+fn monotonic(t: Instant) -> String {
+    let d = format!("{t:?}");
+    let num = |key: &str| -> Option<u64> {
+        let rest = &d[d.find(key)? + key.len()..];
+        let digits: String = rest
+            .trim_start_matches([':', ' '])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    match (num("tv_sec"), num("tv_nsec")) {
+        (Some(s), Some(n)) => format!("{s}.{:06}", n / 1000),
+        _ => "?".to_string(),
+    }
 }
 
 fn check_json(c: Check) -> serde_json::Value {
