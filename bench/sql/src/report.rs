@@ -120,6 +120,16 @@ fn fmt_value(unit: &str, v: f64) -> String {
     }
 }
 
+/// A ratio with two significant digits below 0.1 (0.0011), else two decimals.
+fn fmt_ratio(r: f64) -> String {
+    if r >= 0.1 || r == 0.0 {
+        format!("{r:.2}")
+    } else {
+        let decimals = (1 - r.log10().floor() as i32).max(2) as usize;
+        format!("{r:.decimals$}")
+    }
+}
+
 /// peer ÷ sealdb on the medians.
 fn ratio(t: &Table, peer: &str, ours: &str, w: &str) -> Option<f64> {
     let p = t.get(peer)?.get(w)?.median;
@@ -207,7 +217,7 @@ pub fn markdown(info: &RunInfo, t: &Table) -> String {
                 if info.engines.iter().any(|e| e == o) && info.engines.iter().any(|e| e == p) {
                     match ratio(t, p, o, w.name) {
                         Some(r) => {
-                            let _ = write!(m, " {r:.2} |");
+                            let _ = write!(m, " {} |", fmt_ratio(r));
                         }
                         None => m.push_str(" – |"),
                     }
@@ -217,7 +227,7 @@ pub fn markdown(info: &RunInfo, t: &Table) -> String {
         // peer ÷ ours with AES-256 as the "peer": encrypted ÷ plaintext time.
         match ratio(t, "sealdb-aes256", "sealdb-plain", w.name) {
             Some(r) => {
-                let _ = write!(m, " {r:.2} |");
+                let _ = write!(m, " {} |", fmt_ratio(r));
             }
             None => m.push_str(" – |"),
         }
@@ -245,7 +255,7 @@ fn goals(t: &Table) -> Vec<String> {
     let mut out = Vec::new();
     let list = |xs: &[(String, f64)]| {
         xs.iter()
-            .map(|(w, r)| format!("{w} {r:.2}"))
+            .map(|(w, r)| format!("{w} {}", fmt_ratio(*r)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -467,7 +477,8 @@ pub fn svg(info: &RunInfo, t: &Table) -> String {
                     r#"<line x1="{gx:.1}" y1="{plot_top}" x2="{gx:.1}" y2="{plot_bottom}" stroke="{stroke}" stroke-width="{w}"/><text x="{gx:.1}" y="{}" text-anchor="middle" fill="dimgray">{}×</text>"#,
                     plot_bottom + 13.0,
                     if r < 1.0 {
-                        format!("{r}")
+                        let d = (-r.log10().floor()) as usize;
+                        format!("{r:.d$}")
                     } else {
                         format!("{r:.0}")
                     }
@@ -507,8 +518,9 @@ pub fn svg(info: &RunInfo, t: &Table) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    r#"<text x="{tx:.1}" y="{:.1}" font-size="8" text-anchor="{anchor}">{r:.2}</text>"#,
-                    by + bar_h - 2.0
+                    r#"<text x="{tx:.1}" y="{:.1}" font-size="8" text-anchor="{anchor}">{}</text>"#,
+                    by + bar_h - 2.0,
+                    fmt_ratio(r)
                 );
             }
         }
