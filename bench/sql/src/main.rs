@@ -37,14 +37,15 @@ const PEERS: &[&str] = &["sqlite", "sqlcipher"];
 
 const USAGE: &str = "\
 usage: sealdb-sql-bench [--size ci|full] [--rows N] [--reps R] --out DIR
-                        [--engines a,b,...] [--work-dir DIR] [--no-build]
+                        [--engines a,b,...] [--work-dir DIR] [--no-build] [--report-only]
        sealdb-sql-bench worker --engine sealdb-aes256|sealdb-aes128|sealdb-plain
                         [--size ci|full] [--rows N] --dir DIR
 
 engines: sealdb-aes256, sealdb-aes128, sealdb-plain, sqlite, sqlcipher (default: all)
 --reps     repetitions per engine (default 5 for ci, 3 for full)
 --work-dir where the databases live (default: the system temp directory)
---no-build use the peer binaries already built under bench/sql/target";
+--no-build use the peer binaries already built under bench/sql/target
+--report-only  write the reports again from the raw samples in DIR/results.json";
 
 struct Args {
     size: String,
@@ -54,6 +55,7 @@ struct Args {
     engines: Vec<String>,
     work_dir: PathBuf,
     build: bool,
+    report_only: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -69,6 +71,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
             .collect(),
         work_dir: std::env::temp_dir().join(format!("sealdb-sqlbench-{}", std::process::id())),
         build: true,
+        report_only: false,
     };
     let mut out = None;
     let mut it = args.iter();
@@ -85,6 +88,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--engines" => a.engines = val()?.split(',').map(str::to_string).collect(),
             "--work-dir" => a.work_dir = PathBuf::from(val()?),
             "--no-build" => a.build = false,
+            "--report-only" => a.report_only = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -251,6 +255,9 @@ fn check_agreement(rep: usize, samples: &[serde_json::Value]) -> Result<()> {
 }
 
 fn run(args: Args) -> Result<()> {
+    if args.report_only {
+        return rewrite_reports(&args.out);
+    }
     let sizes = Sizes::named(&args.size, args.rows)?;
     let reps = args.reps.unwrap_or(if args.size == "full" { 3 } else { 5 });
     std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
@@ -293,13 +300,31 @@ fn run(args: Args) -> Result<()> {
         _ => None,
     };
     let _ = std::fs::remove_dir_all(&args.work_dir);
+    write_reports(
+        &args.out,
+        RunInfo {
+            size_name: args.size.clone(),
+            sizes,
+            reps,
+            engines: args.engines.clone(),
+            versions: BTreeMap::new(),
+            machine: machine(),
+            total_secs,
+            others_cpu,
+            commit: git_commit(),
+        },
+        raw,
+    )
+}
 
+/// Summarizes the raw samples and writes `results.md`, `ratios.svg` and
+/// `results.json` to `out` (`info.versions` is filled from the samples).
+fn write_reports(out: &Path, mut info: RunInfo, raw: Vec<serde_json::Value>) -> Result<()> {
     let mut table: Table = BTreeMap::new();
-    let mut versions = BTreeMap::new();
-    for e in &args.engines {
+    for e in &info.engines {
         let mine: Vec<&serde_json::Value> = raw.iter().filter(|v| v["engine"] == **e).collect();
         if let Some(v) = mine.first().and_then(|v| v["version"].as_str()) {
-            versions.insert(e.clone(), v.to_string());
+            info.versions.insert(e.clone(), v.to_string());
         }
         let mut per = BTreeMap::new();
         for w in WORKLOADS {
@@ -319,17 +344,6 @@ fn run(args: Args) -> Result<()> {
         }
         table.insert(e.clone(), per);
     }
-    let info = RunInfo {
-        size_name: args.size.clone(),
-        sizes,
-        reps,
-        engines: args.engines.clone(),
-        versions,
-        machine: machine(),
-        total_secs,
-        others_cpu,
-        commit: git_commit(),
-    };
     let md = format!(
         "{}\nMachine: {}. sealdb at {}; {}.\n",
         report::markdown(&info, &table),
@@ -342,16 +356,53 @@ fn run(args: Args) -> Result<()> {
             .collect::<Vec<_>>()
             .join("; ")
     );
-    write(&args.out.join("results.md"), &md)?;
-    write(&args.out.join("ratios.svg"), &report::svg(&info, &table))?;
+    write(&out.join("results.md"), &md)?;
+    write(&out.join("ratios.svg"), &report::svg(&info, &table))?;
     let json = serde_json::to_string_pretty(&report::json(&info, &table, &raw))?;
-    write(&args.out.join("results.json"), &json)?;
+    write(&out.join("results.json"), &json)?;
     println!("{md}");
     eprintln!(
         "wrote results.json, results.md and ratios.svg to {}",
-        args.out.display()
+        out.display()
     );
     Ok(())
+}
+
+/// `--report-only`: writes the reports again from the raw samples kept in
+/// `out/results.json` (after a change to the report format; measures
+/// nothing).
+fn rewrite_reports(out: &Path) -> Result<()> {
+    let path = out.join("results.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    let j: serde_json::Value = serde_json::from_str(&text).context("parse results.json")?;
+    let size = j["size"]
+        .as_str()
+        .context("results.json: size")?
+        .to_string();
+    let rows = j["rows"].as_u64().map(|r| r as usize);
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let info = RunInfo {
+        sizes: Sizes::named(&size, rows)?,
+        size_name: size,
+        reps: j["reps"].as_u64().context("results.json: reps")? as usize,
+        engines: strings(&j["engines"]),
+        versions: BTreeMap::new(),
+        machine: strings(&j["machine"]),
+        total_secs: j["total_secs"].as_f64().unwrap_or(0.0),
+        others_cpu: j["others_cpu_share"].as_f64(),
+        commit: j["sealdb_commit"].as_str().unwrap_or("unknown").to_string(),
+    };
+    let raw = j["raw"].as_array().cloned().unwrap_or_default();
+    write_reports(out, info, raw)
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

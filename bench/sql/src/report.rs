@@ -365,6 +365,7 @@ pub fn json(info: &RunInfo, t: &Table, raw: &[serde_json::Value]) -> serde_json:
         .collect();
     serde_json::json!({
         "size": info.size_name,
+        "rows": info.sizes.rows,
         "sizes": info.sizes.describe(),
         "reps": info.reps,
         "engines": info.engines,
@@ -413,7 +414,7 @@ pub fn svg(info: &RunInfo, t: &Table) -> String {
     }
     // Whole decades, with room for the value labels at the bar ends.
     let lo = (all.iter().copied().fold(0.5f64, f64::min).log10() - 0.15).floor();
-    let hi = (all.iter().copied().fold(2.0f64, f64::max).log10() + 0.15).ceil();
+    let hi = (all.iter().copied().fold(2.0f64, f64::max).log10() + 0.1).ceil();
     let (label_w, plot_w, bar_h, gap) = (190.0, 560.0, 9.0, 10.0);
     let group_h = bar_h * ours.len() as f64 + gap;
     let panel_h = 40.0 + group_h * WORKLOADS.len() as f64 + 24.0;
@@ -458,10 +459,15 @@ pub fn svg(info: &RunInfo, t: &Table) -> String {
             y0 + 14.0,
             esc(pname)
         );
-        // Grid: 1, 2, 5 per decade.
+        // Grid: 1, 2, 5 per decade, or only the decades on a wide axis.
+        let marks: &[f64] = if hi - lo > 3.0 {
+            &[1.0]
+        } else {
+            &[1.0, 2.0, 5.0]
+        };
         let mut e = lo as i32;
         while e as f64 <= hi {
-            for m in [1.0, 2.0, 5.0] {
+            for &m in marks {
                 let r = m * 10f64.powi(e);
                 if r.log10() < lo - 1e-9 || r.log10() > hi + 1e-9 {
                     continue;
