@@ -73,9 +73,9 @@ pub struct RunInfo {
 
 fn label(name: &str, s: &Sizes) -> String {
     let k = |n: usize| {
-        if n >= 1_000_000 && n % 1_000_000 == 0 {
+        if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
             format!("{}M", n / 1_000_000)
-        } else if n >= 1000 && n % 1000 == 0 {
+        } else if n >= 1000 && n.is_multiple_of(1000) {
             format!("{}k", n / 1000)
         } else {
             n.to_string()
