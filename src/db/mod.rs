@@ -1660,10 +1660,18 @@ impl Session {
     ) -> Result<(AuthState, ResultSet)> {
         if let AuthStmt::CreatePolicy(p) = a {
             // Bind the expressions now, so mistakes show at CREATE time.
+            // As the session's user, so `current_user` is known.
             if let Some(t) = schema.table(&p.table) {
+                let as_user = Arc::new(Security {
+                    user: sec.user.clone(),
+                    roles: sec.roles.clone(),
+                    auth: sec.auth.clone(),
+                });
                 for text in p.using.iter().chain(p.check.iter()) {
                     let e = crate::sql::parse::parse_expr(text)?;
-                    Planner::new(schema).table_exprs(t, &[e])?;
+                    Planner::new(schema)
+                        .with_security(Some(as_user.clone()))
+                        .table_exprs(t, &[e])?;
                 }
             }
         }
