@@ -501,6 +501,16 @@ impl AuthState {
         }
     }
 
+    /// A role privileges and policies may name: any role, or `public`
+    /// (every user), which is not stored as a role.
+    pub(crate) fn require_grantee(&self, name: &str) -> Result<()> {
+        if name == PUBLIC {
+            Ok(())
+        } else {
+            self.require_role(name)
+        }
+    }
+
     /// Whether `member` is (transitively) a member of `role`.
     pub fn is_member(&self, member: &str, role: &str) -> bool {
         self.roles_of(member).set.contains(role)

@@ -456,7 +456,7 @@ impl AuthState {
                 grant_option,
             } => {
                 for g in grantees {
-                    self.require_role(g)?;
+                    self.require_grantee(g)?;
                 }
                 let objects: Vec<(String, Option<Vec<String>>)> = match target {
                     Target::Database => vec![(String::new(), None)],
@@ -515,7 +515,7 @@ impl AuthState {
                 grant_option_only,
             } => {
                 for g in grantees {
-                    self.require_role(g)?;
+                    self.require_grantee(g)?;
                 }
                 let objects: Vec<String> = match target {
                     Target::Database => vec![String::new()],
@@ -639,7 +639,7 @@ impl AuthState {
                 self.check_table(actor, &p.table, env)?;
                 self.need_owner(actor, &p.table, "create policies on it")?;
                 for r in &p.roles {
-                    self.require_role(r)?;
+                    self.require_grantee(r)?;
                 }
                 let key = (p.table.clone(), p.name.clone());
                 if self.policies.contains_key(&key) {
@@ -793,7 +793,7 @@ impl AuthState {
             ),
         };
         for g in grantees {
-            self.require_role(g)?;
+            self.require_grantee(g)?;
         }
         let mut rows = Vec::new();
         for ((obj, grantee), e) in &self.grants {
