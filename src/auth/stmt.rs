@@ -204,12 +204,15 @@ impl AuthStmt {
     /// left out.
     pub fn audit_text(&self, original: &str) -> String {
         match self {
-            AuthStmt::CreateRole { name, user, .. } => format!(
-                "CREATE {} {name} [options; password redacted]",
-                if *user { "USER" } else { "ROLE" }
+            AuthStmt::CreateRole {
+                name, user, opts, ..
+            } => format!(
+                "CREATE {} {name}{}",
+                if *user { "USER" } else { "ROLE" },
+                opts_text(opts)
             ),
-            AuthStmt::AlterRole { name, .. } => {
-                format!("ALTER ROLE {name} [options; password redacted]")
+            AuthStmt::AlterRole { name, opts, .. } => {
+                format!("ALTER ROLE {name}{}", opts_text(opts))
             }
             _ => original.trim().to_string(),
         }
@@ -238,6 +241,23 @@ impl AuthStmt {
             _ => Vec::new(),
         }
     }
+}
+
+/// Role options as text for the audit log, passwords left out.
+fn opts_text(opts: &[RoleOpt]) -> String {
+    let mut out = String::new();
+    for o in opts {
+        out.push(' ');
+        match o {
+            RoleOpt::Password(Secret::Null) => out.push_str("PASSWORD NULL"),
+            RoleOpt::Password(_) => out.push_str("PASSWORD <redacted>"),
+            RoleOpt::Login(true) => out.push_str("LOGIN"),
+            RoleOpt::Login(false) => out.push_str("NOLOGIN"),
+            RoleOpt::ValidUntil(Some(t)) => out.push_str(&format!("VALID UNTIL '{t}'")),
+            RoleOpt::ValidUntil(None) => out.push_str("VALID UNTIL NULL"),
+        }
+    }
+    out
 }
 
 /// What applying needs from outside the security catalog.

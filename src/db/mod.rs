@@ -1619,7 +1619,15 @@ impl Session {
             Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
             _ => ("statement", false, text.to_string(), params),
         };
-        let pending = self.audit_start(&sec, event, &audit_text, audit_params, &uses, force);
+        // Security statements name their tables themselves (they are not
+        // analysed into uses).
+        let name_objects = |p: &mut Option<PendingAudit>| {
+            if let (Ast::Auth(a), Some(p)) = (stmt, p.as_mut()) {
+                p.rec.objects = a.objects();
+            }
+        };
+        let mut pending = self.audit_start(&sec, event, &audit_text, audit_params, &uses, force);
+        name_objects(&mut pending);
         if let Ast::Auth(a) = stmt {
             if a.is_show() {
                 let r = self
@@ -1638,6 +1646,7 @@ impl Session {
                 if let Some(p) = p.as_mut() {
                     p.started = started;
                 }
+                name_objects(&mut p);
                 p
             }
             (_, p) => p,
