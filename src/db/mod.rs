@@ -220,9 +220,13 @@ impl Db {
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
                 let root = db.root_session();
+                // A literal: SET CLUSTER SETTING takes no parameters.
                 root.execute(
-                    "SET CLUSTER SETTING server.host_based_authentication.configuration = $1",
-                    &[&rules.as_str()],
+                    &format!(
+                        "SET CLUSTER SETTING server.host_based_authentication.configuration = '{}'",
+                        rules.replace('\'', "''")
+                    ),
+                    &[],
                 )?;
             }
         }
