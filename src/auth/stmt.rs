@@ -332,6 +332,11 @@ impl AuthState {
                     if let Some(r) = self.roles.get_mut(name) {
                         r.login = *l;
                     }
+                    // Losing LOGIN ends its tokens for good: they do not
+                    // come back with a later LOGIN.
+                    if !*l {
+                        self.tokens.retain(|_, t| t.user != name);
+                    }
                 }
                 RoleOpt::ValidUntil(t) => {
                     let t = match t {
