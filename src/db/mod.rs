@@ -745,7 +745,9 @@ impl Statement<'_> {
         let (planned, uses) = match cached {
             Some(x) => x,
             None => {
-                let (p, u) = self.session.plan_query(&schema, &sec, q)?;
+                let (p, u) = self
+                    .session
+                    .plan_query(&schema, &sec, q, &self.sql, &params)?;
                 let (p, u) = (Arc::new(p), Arc::new(u));
                 *self.plan.borrow_mut() =
                     Some((schema.clone(), sec.auth.clone(), p.clone(), u.clone()));
@@ -942,7 +944,15 @@ impl Session {
 
     /// A planning error must not reveal objects the user may not see:
     /// any hidden table the statement named is reported as missing.
-    fn hide_unseen(&self, e: Error, sec: &Security, names: &[String]) -> Error {
+    /// Such a refusal is audited like any other denied statement.
+    fn hide_unseen(
+        &self,
+        e: Error,
+        sec: &Security,
+        names: &[String],
+        text: &str,
+        params: &[Value],
+    ) -> Error {
         if sec.roles.admin {
             return e;
         }
@@ -950,7 +960,14 @@ impl Session {
         for n in names {
             let exists = schema.table(n).is_some() || schema.view(n).is_some();
             if exists && !sec.auth.visible(&sec.roles, &n.to_lowercase()) {
-                return Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {n}"));
+                let e = Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {n}"));
+                let p = self.audit_start(sec, "denied", text, params, &[], true);
+                if let Some(mut p) = p {
+                    p.rec.objects = vec![n.to_lowercase()];
+                    // The refusal stands even if the audit log fails.
+                    let _ = self.audit_end(Some(p), 0, Some(&e));
+                }
+                return e;
             }
         }
         e
@@ -1279,6 +1296,8 @@ impl Session {
         schema: &Schema,
         sec: &Arc<Security>,
         q: &crate::sql::ast::Query,
+        text: &str,
+        params: &[Value],
     ) -> Result<(Planned, Vec<ObjectUse>)> {
         let mut planner = Planner::new(schema).with_security(Some(sec.clone()));
         let planned = planner.query(q);
@@ -1287,7 +1306,7 @@ impl Session {
             Ok(p) => Ok((p, uses)),
             Err(e) => {
                 let names: Vec<String> = uses.iter().map(|u| u.object.clone()).collect();
-                Err(self.hide_unseen(e, sec, &names))
+                Err(self.hide_unseen(e, sec, &names, text, params))
             }
         }
     }
@@ -1313,7 +1332,7 @@ impl Session {
             [Ast::Query(q)] => {
                 let schema = self.schema();
                 let sec = self.security();
-                let (planned, uses) = self.plan_query(&schema, &sec, q)?;
+                let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                 self.run_query(&schema, &sec, &planned, &uses, params, text)
             }
             [Ast::Pragma(name)] => {
@@ -1361,7 +1380,7 @@ impl Session {
                     Ast::Query(q) => {
                         let schema = self.schema();
                         let sec = self.security();
-                        let (planned, uses) = self.plan_query(&schema, &sec, q)?;
+                        let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                         self.admit(&sec, &schema, &uses, text, &params)?;
                         let mut out = Vec::new();
                         describe(&planned.plan, 0, &mut out);
@@ -1615,7 +1634,7 @@ impl Session {
             Ast::Auth(_) => Vec::new(),
             _ if sec.roles.admin && sec.auth.audit.is_empty() => Vec::new(),
             _ => analyze(&schema, stmt, &Some(sec.clone()))
-                .map_err(|e| self.hide_unseen(e, &sec, &target_names(stmt)))?,
+                .map_err(|e| self.hide_unseen(e, &sec, &target_names(stmt), text, params))?,
         };
         self.admit(&sec, &schema, &uses, text, params)?;
         let (event, force, audit_text, audit_params) = match stmt {
