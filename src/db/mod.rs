@@ -148,9 +148,14 @@ impl ObjectLookup for SchemaLookup<'_> {
         if let Some(t) = self.0.table(name) {
             return Some(t.columns.iter().map(|c| c.name.to_lowercase()).collect());
         }
-        self.0
-            .view(name)
-            .map(|v| v.columns.iter().map(|c| c.to_lowercase()).collect())
+        let v = self.0.view(name)?;
+        // Without a column list, the columns are those of its query.
+        let cols = if v.columns.is_empty() {
+            Planner::new(self.0).query(&v.query).ok()?.columns
+        } else {
+            v.columns.clone()
+        };
+        Some(cols.iter().map(|c| c.to_lowercase()).collect())
     }
 }
 
