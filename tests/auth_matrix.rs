@@ -15,10 +15,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sealdb::{
-    ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session, Value,
+    AuditRecord, ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session,
+    Value,
 };
 
 /// What a case's last statement must do.
@@ -207,10 +208,36 @@ fn cases() -> Vec<Case> {
             "SELECT * FROM t",
             "t",
         ),
+        hidden("select/bad column of hidden table", &[], "SELECT nope FROM t", "t"),
+        hidden(
+            "select/hidden table in a join",
+            &["GRANT SELECT ON log TO alice"],
+            "SELECT * FROM log JOIN t ON 1",
+            "t",
+        ),
+        hidden("select/hidden view", &[], "SELECT nope FROM v_small", "v_small"),
         // ---- INSERT ----
         hidden("insert/no grant", &[], "INSERT INTO t VALUES (4, 'x', 4, 's4')", "t"),
         hidden("insert/missing table", &[], "INSERT INTO nosuch VALUES (1)", "nosuch"),
         denied("insert/select only", SEL_T, "INSERT INTO t VALUES (4, 'x', 4, 's4')"),
+        hidden(
+            "insert/bad column of hidden table",
+            &[],
+            "INSERT INTO t (nope) VALUES (1)",
+            "t",
+        ),
+        ok(
+            "insert/on conflict update granted",
+            &["GRANT INSERT, SELECT, UPDATE ON t TO alice"],
+            "INSERT INTO t (id, a) VALUES (1, 5) ON CONFLICT (id) DO UPDATE SET a = 5",
+            "ok 1",
+        ),
+        ok(
+            "insert/or replace with delete",
+            &["GRANT INSERT, DELETE ON t TO alice"],
+            "INSERT OR REPLACE INTO t VALUES (1, 'x', 9, 'z')",
+            "ok 1",
+        ),
         ok_then(
             "insert/granted",
             INS_T,
@@ -311,6 +338,21 @@ fn cases() -> Vec<Case> {
             "s1",
         ),
         denied("delete/update only", UPD_T, "DELETE FROM t"),
+        ok("delete/constant filter", DEL_T, "DELETE FROM t WHERE 1 = 1", "ok 3"),
+        hidden("delete/bad column of hidden table", &[], "DELETE FROM t WHERE nope = 1", "t"),
+        hidden("drop/if exists on hidden table", &[], "DROP TABLE IF EXISTS t", "t"),
+        hidden(
+            "drop/if exists on missing table",
+            &[],
+            "DROP TABLE IF EXISTS nosuch",
+            "nosuch",
+        ),
+        ok(
+            "drop/if exists with database drop",
+            &["GRANT DROP ON DATABASE main TO alice"],
+            "DROP TABLE IF EXISTS nosuch",
+            "ok 0",
+        ),
         // ---- ALL ----
         ok("all/insert", ALL_T, "INSERT INTO t VALUES (4, 'x', 4, 's4')", "ok 1"),
         ok("all/update", ALL_T, "UPDATE t SET a = a + 1 WHERE id = 1", "ok 1"),
@@ -551,6 +593,28 @@ fn cases() -> Vec<Case> {
         ),
         denied("columns/delete", COLS, "DELETE FROM t WHERE id = 1"),
         ok(
+            "columns/granted through a role",
+            &["GRANT SELECT (id) ON t TO r1", "GRANT r1 TO alice"],
+            "SELECT id FROM t WHERE id = 3",
+            "3",
+        ),
+        denied(
+            "columns/returning star",
+            COLS,
+            "INSERT INTO t (id, a) VALUES (9, 9) RETURNING *",
+        ),
+        denied(
+            "columns/select on view columns of base",
+            &["GRANT SELECT (id) ON v_small TO alice"],
+            "SELECT a FROM v_small",
+        ),
+        ok(
+            "columns/select granted view column",
+            &["GRANT SELECT (id) ON v_small TO alice"],
+            "SELECT id FROM v_small ORDER BY id",
+            "1;2",
+        ),
+        ok(
             "columns/revoke one column",
             &[
                 "GRANT SELECT (id, a) ON t TO alice",
@@ -705,6 +769,18 @@ fn cases() -> Vec<Case> {
             "view/insert only on view",
             &["GRANT INSERT ON v_small TO alice"],
             "SELECT * FROM v_small",
+        ),
+        hidden(
+            "view/creating a view over hidden tables",
+            &["GRANT CREATE ON DATABASE main TO alice"],
+            "CREATE VIEW mine AS SELECT * FROM u",
+            "u",
+        ),
+        ok(
+            "view/insert select from a view",
+            &["GRANT INSERT ON log TO alice", "GRANT SELECT ON v_notes TO alice"],
+            "INSERT INTO log (msg) SELECT note FROM v_notes",
+            "ok 2",
         ),
         ok(
             "view/user-owned view",
@@ -1306,15 +1382,24 @@ fn options() -> Options {
     }
 }
 
-fn fresh() -> Db {
+type Audit = Arc<Mutex<Vec<AuditRecord>>>;
+
+fn fresh() -> (Db, Audit) {
+    let seen: Audit = Arc::default();
+    let sink = seen.clone();
     let db = Db::open_with(
         "/db",
         sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[3u8; 32])).unwrap(),
-        options(),
+        Options {
+            audit_sink: Some(Arc::new(move |r: &AuditRecord| {
+                sink.lock().unwrap().push(r.clone())
+            })),
+            ..options()
+        },
     )
     .unwrap();
     db.root_session().run_script(SCHEMA, |_, _| {}).unwrap();
-    db
+    (db, seen)
 }
 
 struct Users<'a> {
@@ -1398,7 +1483,7 @@ fn dump(db: &Db) -> String {
 }
 
 fn check(case: &Case) -> Result<(), String> {
-    let db = fresh();
+    let (db, audit) = fresh();
     let mut users = Users {
         db: &db,
         sessions: HashMap::new(),
@@ -1416,7 +1501,25 @@ fn check(case: &Case) -> Result<(), String> {
     let (who, sql) = split_who(last, "alice");
     let session = users.get(who);
     let before = dump(&db);
+    let records_before = audit.lock().unwrap().len();
     let got = run(session, sql);
+    // Every refusal of an existing object is audited, whatever the table's
+    // audit setting.
+    let denial_logged = audit.lock().unwrap()[records_before..].iter().any(|r| {
+        r.user == who && r.outcome == "error" && (r.event == "denied" || r.event == "security")
+    });
+    let exists = |name: &str| {
+        db.root_session()
+            .query(&format!("SELECT 1 FROM {name} LIMIT 1"), &[])
+            .is_ok()
+    };
+    match case.expect {
+        Expect::Denied if !denial_logged => return Err("denied but not audited".into()),
+        Expect::Hidden(name) if exists(name) && !denial_logged => {
+            return Err("refused but not audited".into())
+        }
+        _ => {}
+    }
     let unchanged = |what: &str| {
         let after = dump(&db);
         if after == before {
