@@ -1310,7 +1310,13 @@ impl Session {
         match planned {
             Ok(p) => Ok((p, uses)),
             Err(e) => {
-                let names: Vec<String> = uses.iter().map(|u| u.object.clone()).collect();
+                // Only what the user named: a view's base tables are the
+                // view owner's business (and must not be revealed).
+                let names: Vec<String> = uses
+                    .iter()
+                    .filter(|u| u.definer.is_none())
+                    .map(|u| u.object.clone())
+                    .collect();
                 Err(self.hide_unseen(e, sec, &names, text, params))
             }
         }
