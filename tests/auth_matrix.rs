@@ -216,6 +216,22 @@ fn cases() -> Vec<Case> {
             "t",
         ),
         hidden("select/hidden view", &[], "SELECT nope FROM v_small", "v_small"),
+        hidden(
+            "select/grants die with the table",
+            &[
+                "GRANT SELECT ON t TO alice",
+                "DROP TABLE t",
+                "CREATE TABLE t (x INTEGER)",
+            ],
+            "SELECT * FROM t",
+            "t",
+        ),
+        ok(
+            "select/grants follow a rename",
+            &["GRANT SELECT ON t TO alice", "ALTER TABLE t RENAME TO t2"],
+            "SELECT count(*) FROM t2",
+            "3",
+        ),
         // ---- INSERT ----
         hidden("insert/no grant", &[], "INSERT INTO t VALUES (4, 'x', 4, 's4')", "t"),
         hidden("insert/missing table", &[], "INSERT INTO nosuch VALUES (1)", "nosuch"),
@@ -781,6 +797,13 @@ fn cases() -> Vec<Case> {
             &["GRANT INSERT ON log TO alice", "GRANT SELECT ON v_notes TO alice"],
             "INSERT INTO log (msg) SELECT note FROM v_notes",
             "ok 2",
+        ),
+        fails(
+            "view/bad column does not reveal the base table",
+            &["GRANT SELECT ON v_notes TO alice"],
+            "SELECT nope FROM v_notes",
+            C::SqlUnknownObject,
+            "no such column: nope",
         ),
         ok(
             "view/user-owned view",
