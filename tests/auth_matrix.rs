@@ -43,7 +43,8 @@ struct Case {
     /// Run before the statement under test; `who: sql` runs as `who`
     /// (alice, bob), plain lines as root. All must succeed.
     setup: &'static [&'static str],
-    /// The statement under test (`who: sql`; alice by default).
+    /// The statement under test (`who: sql`; alice by default), after
+    /// any earlier lines, which must succeed (or fail, marked `! `).
     run: &'static str,
     expect: Expect,
     /// `sql => rows` run as root afterwards (allowed cases).
@@ -923,6 +924,58 @@ fn cases() -> Vec<Case> {
             "INSERT INTO t (id) SELECT id + 10 FROM u",
             "log",
         ),
+        // ---- transactions ----
+        hidden(
+            "txn/grant rolled back",
+            &["BEGIN", "GRANT SELECT ON t TO alice", "ROLLBACK"],
+            "SELECT * FROM t",
+            "t",
+        ),
+        hidden(
+            "txn/grant not yet committed",
+            &["BEGIN", "GRANT SELECT ON t TO alice"],
+            "SELECT * FROM t",
+            "t",
+        ),
+        hidden(
+            "txn/grant rolled back to savepoint",
+            &[
+                "BEGIN",
+                "SAVEPOINT s",
+                "GRANT SELECT ON t TO alice",
+                "ROLLBACK TO s",
+                "COMMIT",
+            ],
+            "SELECT * FROM t",
+            "t",
+        ),
+        ok(
+            "txn/grant committed",
+            &["BEGIN", "GRANT SELECT ON t TO alice", "COMMIT"],
+            "SELECT count(*) FROM t",
+            "3",
+        ),
+        ok_then(
+            "txn/denied statement keeps the transaction",
+            &[
+                "GRANT INSERT ON t TO alice",
+                "alice: BEGIN",
+                "alice: INSERT INTO t VALUES (4, 'x', 4, 's4')",
+            ],
+            "! DELETE FROM t\nINSERT INTO t VALUES (5, 'x', 5, 's5')\nCOMMIT",
+            // changes() still counts the last INSERT, as in SQLite.
+            "ok 1",
+            ("SELECT id FROM t ORDER BY id", "1;2;3;4;5"),
+        ),
+        denied(
+            "txn/denied inside a transaction",
+            &[
+                "GRANT INSERT ON t TO alice",
+                "alice: BEGIN",
+                "alice: INSERT INTO t VALUES (4, 'x', 4, 's4')",
+            ],
+            "DELETE FROM t",
+        ),
         // ---- ownership and GRANT OPTION ----
         hidden("grant/no rights", &[], "GRANT SELECT ON t TO bob", "t"),
         denied("grant/without grant option", SEL_T, "GRANT SELECT ON t TO bob"),
@@ -1518,8 +1571,17 @@ fn check(case: &Case) -> Result<(), String> {
     let lines: Vec<&str> = case.run.lines().collect();
     let (last, before) = lines.split_last().unwrap();
     for line in before {
+        // `! sql` must fail.
+        let (must_fail, line) = match line.strip_prefix("! ") {
+            Some(l) => (true, l),
+            None => (false, *line),
+        };
         let (who, sql) = split_who(line, "alice");
-        run(users.get(who), sql).map_err(|e| format!("`{line}` failed: {e}"))?;
+        match run(users.get(who), sql) {
+            Err(e) if !must_fail => return Err(format!("`{line}` failed: {e}")),
+            Ok(r) if must_fail => return Err(format!("`{line}` should fail, gave {r}")),
+            _ => {}
+        }
     }
     let (who, sql) = split_who(last, "alice");
     let session = users.get(who);
