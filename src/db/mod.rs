@@ -1136,13 +1136,19 @@ impl Session {
     /// Stops at the first failing statement.
     pub fn run_script(&self, sql: &str, mut on_row: impl FnMut(&[String], &Row)) -> Result<()> {
         let parsed = self.parsed(sql)?;
-        for st in &parsed.statements {
+        // Each statement's own text, for the audit log (the whole script
+        // if the split does not line up with the parse).
+        let pieces = crate::sql::parse_auth::split_statements(sql)
+            .ok()
+            .filter(|p| p.len() == parsed.statements.len());
+        for (i, st) in parsed.statements.iter().enumerate() {
             let single = Parsed {
                 statements: vec![st.clone()],
                 param_count: parsed.param_count,
                 param_names: parsed.param_names.clone(),
             };
-            let mut rows = self.query_parsed(&single, Vec::new(), sql)?;
+            let text = pieces.as_ref().map_or(sql, |p| p[i]);
+            let mut rows = self.query_parsed(&single, Vec::new(), text)?;
             let columns: Vec<String> = rows.columns().to_vec();
             while let Some(r) = rows.next()? {
                 on_row(&columns, &r);
