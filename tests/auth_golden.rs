@@ -317,3 +317,34 @@ fn golden_scripts() {
     );
     println!("{} golden scripts", files.len());
 }
+
+#[test]
+fn script_statements_are_audited_one_by_one() {
+    let runner = Runner::new();
+    let root = runner.db.root_session();
+    root.run_script(
+        "CREATE TABLE a (x INTEGER);
+         ALTER TABLE a EXPERIMENTAL_AUDIT SET READ WRITE;
+         INSERT INTO a VALUES (1);
+         SELECT x FROM a;
+         CREATE USER u WITH PASSWORD 'secret-pw';",
+        |_, _| {},
+    )
+    .unwrap();
+    let texts: Vec<String> = runner
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.statement.clone())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "ALTER TABLE a EXPERIMENTAL_AUDIT SET READ WRITE",
+            "INSERT INTO a VALUES (1)",
+            "SELECT x FROM a",
+            "CREATE USER u PASSWORD <redacted>",
+        ]
+    );
+}
