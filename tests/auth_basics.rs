@@ -272,3 +272,34 @@ fn columns_and_triggers() {
     let e = hr.execute("UPDATE emp SET salary = 1", &[]).unwrap_err();
     assert_eq!(e.code(), ErrorCode::PermissionDenied);
 }
+
+#[test]
+fn a_prepared_statement_is_checked_again_after_a_revoke() {
+    let db = open();
+    let root = db.root_session();
+    for stmt in [
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        "INSERT INTO t VALUES (1, 'a')",
+        "CREATE USER alice WITH PASSWORD 'a'",
+        "GRANT SELECT, UPDATE ON t TO alice",
+    ] {
+        root.execute(stmt, &[]).unwrap();
+    }
+    let alice = login(&db, "alice", "a");
+    let q = alice.prepare("SELECT v FROM t WHERE id = ?").unwrap();
+    let u = alice.prepare("UPDATE t SET v = ? WHERE id = ?").unwrap();
+    for _ in 0..3 {
+        assert_eq!(q.query(&[&1i64]).unwrap().collect_all().unwrap().len(), 1);
+        assert_eq!(u.execute(&[&"b", &1i64]).unwrap(), 1);
+    }
+    root.execute("REVOKE UPDATE ON t FROM alice", &[]).unwrap();
+    assert_eq!(q.query(&[&1i64]).unwrap().collect_all().unwrap().len(), 1);
+    let e = u.execute(&[&"c", &1i64]).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    root.execute("REVOKE SELECT ON t FROM alice", &[]).unwrap();
+    assert!(q.query(&[&1i64]).is_err());
+    assert_eq!(
+        rows(&root, "SELECT v FROM t"),
+        vec![vec![Value::Text("b".into())]]
+    );
+}

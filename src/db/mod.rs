@@ -707,7 +707,13 @@ type CachedPlan = (
     Arc<AuthState>,
     Arc<Planned>,
     Arc<Vec<ObjectUse>>,
+    Memo,
 );
+
+/// Whether a cached statement was already authorized under the catalog
+/// its cache entry belongs to (the answer cannot change while both the
+/// schema and the security catalog are the same immutable values).
+type Memo = std::rc::Rc<std::cell::Cell<bool>>;
 
 /// A prepared statement: parsed once; its plan is cached while the schema
 /// does not change.
@@ -721,7 +727,7 @@ pub struct Statement<'s> {
 
 /// What a prepared data change uses, valid while the schema and the
 /// security catalog are the ones it was analysed under.
-type UsesCache = RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>)>>;
+type UsesCache = RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>, Memo)>>;
 
 impl Statement<'_> {
     /// Number of parameters.
@@ -757,22 +763,34 @@ impl Statement<'_> {
             .plan
             .borrow()
             .as_ref()
-            .filter(|(s, a, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
-            .map(|(_, _, p, u)| (p.clone(), u.clone()));
-        let (planned, uses) = match cached {
+            .filter(|(s, a, _, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
+            .map(|(_, _, p, u, m)| (p.clone(), u.clone(), m.clone()));
+        let (planned, uses, memo) = match cached {
             Some(x) => x,
             None => {
                 let (p, u) = self
                     .session
                     .plan_query(&schema, &sec, q, &self.sql, &params)?;
-                let (p, u) = (Arc::new(p), Arc::new(u));
-                *self.plan.borrow_mut() =
-                    Some((schema.clone(), sec.auth.clone(), p.clone(), u.clone()));
-                (p, u)
+                let (p, u, m) = (Arc::new(p), Arc::new(u), Memo::default());
+                *self.plan.borrow_mut() = Some((
+                    schema.clone(),
+                    sec.auth.clone(),
+                    p.clone(),
+                    u.clone(),
+                    m.clone(),
+                ));
+                (p, u, m)
             }
         };
-        self.session
-            .run_query(&schema, &sec, &planned, &uses, params, &self.sql)
+        self.session.run_query(
+            &schema,
+            &sec,
+            &planned,
+            &uses,
+            params,
+            &self.sql,
+            Some(&memo),
+        )
     }
 }
 
@@ -1088,6 +1106,27 @@ impl Session {
         self.db.audit.append(p.rec).map(|_| ())
     }
 
+    /// [`Self::admit`], skipped when `memo` says this cached statement was
+    /// already authorized under the same catalog.
+    fn admit_memo(
+        &self,
+        memo: Option<&Memo>,
+        sec: &Security,
+        schema: &Schema,
+        uses: &[ObjectUse],
+        text: &str,
+        params: &[Value],
+    ) -> Result<()> {
+        if memo.is_some_and(|m| m.get()) {
+            return Ok(());
+        }
+        self.admit(sec, schema, uses, text, params)?;
+        if let Some(m) = memo {
+            m.set(true);
+        }
+        Ok(())
+    }
+
     /// Authorizes `uses`; a denial is audited and returned.
     fn admit(
         &self,
@@ -1358,8 +1397,9 @@ impl Session {
         uses: &[ObjectUse],
         params: Vec<Value>,
         text: &str,
+        memo: Option<&Memo>,
     ) -> Result<Rows<'_>> {
-        self.admit(sec, schema, uses, text, &params)?;
+        self.admit_memo(memo, sec, schema, uses, text, &params)?;
         let pending = self.audit_start(sec, "statement", text, &params, uses, false);
         self.open_query(planned, params, sec.clone(), pending)
     }
@@ -1371,7 +1411,7 @@ impl Session {
                 let schema = self.schema();
                 let sec = self.security();
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-                self.run_query(&schema, &sec, &planned, &uses, params, text)
+                self.run_query(&schema, &sec, &planned, &uses, params, text, None)
             }
             [Ast::Pragma(name)] => {
                 if name != "integrity_check" {
@@ -1687,25 +1727,28 @@ impl Session {
         let cached = cache.and_then(|c| {
             c.borrow()
                 .as_ref()
-                .filter(|(s, a, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
-                .map(|(_, _, u)| u.clone())
+                .filter(|(s, a, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
+                .map(|(_, _, u, m)| (u.clone(), m.clone()))
         });
-        let uses: Arc<Vec<ObjectUse>> = match (stmt, cached) {
-            (Ast::Auth(_), _) => Arc::default(),
-            (_, Some(u)) => u,
-            _ if sec.roles.admin && sec.auth.audit.is_empty() => Arc::default(),
+        let (uses, memo): (Arc<Vec<ObjectUse>>, Option<Memo>) = match (stmt, cached) {
+            (Ast::Auth(_), _) => (Arc::default(), None),
+            (_, Some((u, m))) => (u, Some(m)),
+            _ if sec.roles.admin && sec.auth.audit.is_empty() => (Arc::default(), None),
             _ => {
                 let u =
                     Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
                         self.hide_unseen(e, &sec, &target_names(stmt), text, params)
                     })?);
-                if let Some(c) = cache {
-                    *c.borrow_mut() = Some((schema.clone(), sec.auth.clone(), u.clone()));
-                }
-                u
+                let m = cache.map(|c| {
+                    let m = Memo::default();
+                    *c.borrow_mut() =
+                        Some((schema.clone(), sec.auth.clone(), u.clone(), m.clone()));
+                    m
+                });
+                (u, m)
             }
         };
-        self.admit(&sec, &schema, &uses, text, params)?;
+        self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params)?;
         let (event, force, audit_text, audit_params) = match stmt {
             Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
             Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
