@@ -165,6 +165,32 @@ pub enum Error {
         position: Option<(u64, u64)>,
     },
 
+    /// The session's user lacks a privilege the statement needs. Nothing
+    /// was changed. The message names the privilege and object, never an
+    /// object the user may not see.
+    #[error("permission denied: {message}")]
+    PermissionDenied {
+        /// What was refused.
+        message: String,
+    },
+
+    /// A login failed: unknown user, wrong password, expired or revoked
+    /// token, a user without LOGIN, or no host rule allowing the attempt.
+    /// Unknown users and wrong passwords get the same message.
+    #[error("authentication failed: {message}")]
+    AuthenticationFailed {
+        /// Why, as far as it is safe to tell the client.
+        message: String,
+    },
+
+    /// Too many failed logins from this address for this user; wait before
+    /// trying again.
+    #[error("too many failed login attempts; retry in {retry_after_ms} ms")]
+    LoginThrottled {
+        /// How long to wait.
+        retry_after_ms: u64,
+    },
+
     /// A caller passed an argument that can never work.
     #[error("invalid argument: {what}")]
     InvalidArgument {
@@ -201,6 +227,8 @@ pub enum SqlErrorKind {
     Unsupported,
     /// An object with that name already exists.
     AlreadyExists,
+    /// No such user or role.
+    UnknownRole,
 }
 
 impl SqlErrorKind {
@@ -219,6 +247,7 @@ impl SqlErrorKind {
             SqlErrorKind::Misuse => "25000",
             SqlErrorKind::Unsupported => "0A000",
             SqlErrorKind::AlreadyExists => "42P07",
+            SqlErrorKind::UnknownRole => "42704",
         }
     }
 }
@@ -238,6 +267,7 @@ impl fmt::Display for SqlErrorKind {
             SqlErrorKind::Misuse => "misuse",
             SqlErrorKind::Unsupported => "not supported",
             SqlErrorKind::AlreadyExists => "already exists",
+            SqlErrorKind::UnknownRole => "no such role",
         })
     }
 }
@@ -288,6 +318,12 @@ pub enum ErrorCode {
     SqlValue = 603,
     /// [`Error::Sql`]: misuse or an unsupported feature.
     SqlMisuse = 604,
+    /// [`Error::PermissionDenied`].
+    PermissionDenied = 700,
+    /// [`Error::AuthenticationFailed`].
+    AuthenticationFailed = 701,
+    /// [`Error::LoginThrottled`].
+    LoginThrottled = 702,
 }
 
 impl fmt::Display for ErrorCode {
@@ -315,13 +351,17 @@ impl Error {
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Conflict => ErrorCode::Conflict,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            Error::AuthenticationFailed { .. } => ErrorCode::AuthenticationFailed,
+            Error::LoginThrottled { .. } => ErrorCode::LoginThrottled,
             Error::Sql { kind, .. } => match kind {
                 SqlErrorKind::Syntax => ErrorCode::SqlSyntax,
                 SqlErrorKind::UnknownTable
                 | SqlErrorKind::UnknownColumn
                 | SqlErrorKind::UnknownFunction
                 | SqlErrorKind::Ambiguous
-                | SqlErrorKind::AlreadyExists => ErrorCode::SqlUnknownObject,
+                | SqlErrorKind::AlreadyExists
+                | SqlErrorKind::UnknownRole => ErrorCode::SqlUnknownObject,
                 SqlErrorKind::NotNull | SqlErrorKind::Unique => ErrorCode::SqlConstraint,
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
@@ -334,7 +374,7 @@ impl Error {
     /// and authentication errors are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Busy { .. } | Error::Conflict => true,
+            Error::Busy { .. } | Error::Conflict | Error::LoginThrottled { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -366,6 +406,9 @@ impl Error {
         match self {
             Error::Sql { kind, .. } => kind.sqlstate(),
             Error::Busy { .. } => "55P03",
+            Error::PermissionDenied { .. } => "42501",
+            Error::AuthenticationFailed { .. } => "28P01",
+            Error::LoginThrottled { .. } => "08004",
             Error::Conflict => "40001",
             Error::Io { .. } => "58030",
             Error::Corruption { .. } | Error::Truncated { .. } | Error::Authentication { .. } => {

@@ -5,6 +5,12 @@
 //! below it (see DESIGN.md):
 //!
 //! ```text
+//!   db       Db, Session, Rows: the public API; authorizes every statement
+//!   sql      parse (sqlparser + own dialect) → bind → plan → execute
+//!   auth     users, roles, grants, row policies, host rules, login tokens
+//!   audit    the hash-chained, encrypted audit log
+//!   catalog  tables, columns, indexes, views, triggers in system keys
+//!   txn      serializable transactions; encoding: order-preserving keys
 //!   storage  an LSM tree: WAL with group commit, memtable, SSTables,
 //!            manifest, leveled compaction, snapshots, iterators
 //!   vfs      every file the database writes: sealed (encrypted, authenticated),
@@ -28,6 +34,8 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod crypto;
 pub mod db;
@@ -38,10 +46,14 @@ pub mod storage;
 pub mod txn;
 pub mod vfs;
 
+pub use audit::{AuditRecord, AuditSink, BadRecord, VerifyReport};
+pub use auth::{ClientInfo, Credentials, PasswordCost};
 pub use crypto::{
     ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
     KeyRequest, MemoryKeyProvider, StoreKey, UnencryptedKeyProvider,
 };
-pub use db::{Db, FromValue, Options, Row, Rows, Session, Statement, ToValue, Transaction};
+pub use db::{
+    Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,
+};
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
 pub use sql::value::Value;

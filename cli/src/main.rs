@@ -5,7 +5,13 @@
 //!   sealdb sql --db DIR --key-file FILE [--user NAME] [-e SQL]...
 //!   sealdb encryption-status --db DIR --key-file FILE
 //!   sealdb rotate --db DIR --key-file FILE [--old-key-file FILE]
+//!   sealdb audit verify --db DIR --key-file FILE
+//!   sealdb audit export --db DIR --key-file FILE [--out FILE]
 //! ```
+//!
+//! With `--user NAME` (other than root) the session logs in as that user
+//! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
+//! without it, the holder of the key file works as root.
 //!
 //! `sql` runs the `-e` statements, or a script from stdin, or (on a
 //! terminal) an interactive shell with line editing. Rows print one per
@@ -19,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::{Db, FileKeyProvider, Row, Session, Value};
+use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Row, Session, Value};
 
 #[derive(Parser)]
 #[command(name = "sealdb", version, about = "An encrypted embedded SQL database")]
@@ -75,6 +81,56 @@ enum Command {
         #[arg(long)]
         old_key_file: Option<PathBuf>,
     },
+    /// Checks or exports the audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Checks the hash chain; exits 1 naming the first bad record.
+    Verify {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// The store key file.
+        #[arg(long)]
+        key_file: PathBuf,
+    },
+    /// Writes the records as JSON lines.
+    Export {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// The store key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The session for `--user`: root for the key holder, else a login.
+fn session_for(db: &Db, user: Option<String>) -> Fallible<Session> {
+    let Some(user) = user.filter(|u| !u.eq_ignore_ascii_case("root")) else {
+        return Ok(db.root_session());
+    };
+    let password = match std::env::var("SEALDB_PASSWORD") {
+        Ok(p) => p,
+        Err(_) if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("password for {user}: "))?
+        }
+        Err(_) => {
+            return Err(format!("no password for {user}: set SEALDB_PASSWORD").into());
+        }
+    };
+    Ok(db.connect(
+        Credentials::password(&user, &password),
+        ClientInfo::local("sealdb-cli"),
+    )?)
 }
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
@@ -169,14 +225,8 @@ fn run(cli: Cli) -> Fallible<()> {
             user,
             execute,
         } => {
-            if let Some(u) = user.filter(|u| u != "root") {
-                return Err(format!(
-                    "user {u}: only root exists until users and roles are built (issue 7)"
-                )
-                .into());
-            }
             let db = open(&db, &key_file, None)?;
-            let session = db.root_session();
+            let session = session_for(&db, user)?;
             if !execute.is_empty() {
                 for sql in &execute {
                     run_sql(&session, sql)?;
@@ -215,7 +265,7 @@ fn run(cli: Cli) -> Fallible<()> {
             old_key_file,
         } => {
             let db = open(&db, &key_file, old_key_file.as_ref())?;
-            db.engine().rewrite_all(|p| {
+            db.rotate_keys(|p| {
                 let width = 30;
                 let done = (p.files_done * width)
                     .checked_div(p.files_total)
@@ -236,6 +286,38 @@ fn run(cli: Cli) -> Fallible<()> {
                 st.active_share() * 100.0
             );
         }
+        Command::Audit { action } => match action {
+            AuditAction::Verify { db, key_file } => {
+                let db = open(&db, &key_file, None)?;
+                let report = db.audit_verify()?;
+                if let Some(bad) = &report.first_bad {
+                    return Err(format!("audit chain broken at {bad}").into());
+                }
+                println!(
+                    "ok: {} records, head {} {}",
+                    report.intact, report.head_seq, report.head_hash
+                );
+            }
+            AuditAction::Export { db, key_file, out } => {
+                let db = open(&db, &key_file, None)?;
+                let report = match out {
+                    Some(path) => {
+                        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+                        let r = db.audit_export(&mut f)?;
+                        f.flush()?;
+                        r
+                    }
+                    None => {
+                        let stdout = std::io::stdout();
+                        let mut lock = stdout.lock();
+                        db.audit_export(&mut lock)?
+                    }
+                };
+                if let Some(bad) = &report.first_bad {
+                    return Err(format!("export stopped: audit chain broken at {bad}").into());
+                }
+            }
+        },
     }
     Ok(())
 }

@@ -15,17 +15,37 @@
 //! transaction stays usable. DDL is transactional: a session sees its own
 //! uncommitted schema changes, others see them after commit.
 //!
-//! Authorization hooks in at one place, [`Session::check`], called for
-//! every statement after planning and before execution (today: root may do
-//! everything).
+//! Sessions: [`Db::root_session`] is for whoever holds the store key (the
+//! application that opened the database) and acts as `root`; every other
+//! session comes from [`Db::connect`] with credentials, checked against
+//! the host rules, password hashes and login tokens of the security
+//! catalog (`auth`).
+//!
+//! Authorization happens at one place, `Session::authorize`, for every
+//! statement after planning and before execution: the planner (or
+//! `sql::access` for data changes and DDL) lists every table, view and
+//! column the statement reaches — through subqueries, views (checked
+//! against the view owner's rights) and triggers (the invoker's) — and
+//! each use must be allowed, or the statement fails having changed
+//! nothing. Objects the user holds no privilege on are reported as not
+//! existing. Denied statements, logins, security changes and statements
+//! on audited tables go to the audit log (`audit`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use zeroize::Zeroizing;
+
+use crate::audit::{AuditLog, AuditRecord, AuditSink, VerifyReport};
+use crate::auth::state::ObjectLookup;
+use crate::auth::stmt::{ApplyEnv, AuthStmt};
+use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Privilege, Throttle};
+use crate::sql::access::{analyze, needs_admin};
+use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider};
@@ -51,6 +71,13 @@ pub struct Options {
     pub busy_timeout: Duration,
     /// The file system (default: the real one).
     pub vfs: Option<Arc<dyn Vfs>>,
+    /// Cost of new password hashes (argon2id).
+    pub password_cost: PasswordCost,
+    /// Host rules to store at open (`None`: keep what the database has;
+    /// see `auth::hba` for the format).
+    pub host_rules: Option<String>,
+    /// Called with every audit record as it is written.
+    pub audit_sink: Option<AuditSink>,
 }
 
 impl Default for Options {
@@ -60,14 +87,71 @@ impl Default for Options {
             keys: KeyOptions::default(),
             busy_timeout: Duration::from_secs(5),
             vfs: None,
+            password_cost: PasswordCost::default(),
+            host_rules: None,
+            audit_sink: None,
         }
     }
 }
 
+/// Where the security catalog is stored (a system key, outside the
+/// catalog and table key ranges).
+const AUTH_KEY: &[u8] = b"\x00s/auth";
+/// The data key the audit log last saw active (to log key changes).
+const SEEN_KEY: &[u8] = b"\x00s/audit_key";
+
 struct DbInner {
     mgr: Arc<TxnManager>,
     schema: RwLock<Arc<Schema>>,
+    auth: RwLock<Arc<AuthState>>,
+    audit: AuditLog,
+    throttle: Mutex<Throttle>,
+    password_cost: PasswordCost,
     busy_timeout: Duration,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A login token made by [`Session::create_login_token`]. The token text
+/// is a secret: hand it to the client, never log it.
+pub struct LoginToken {
+    /// The token's id (for revocation; not secret).
+    pub id: String,
+    /// When it stops working (Unix seconds).
+    pub expires_at: i64,
+    token: Zeroizing<String>,
+}
+
+impl LoginToken {
+    /// The token text to pass to [`Credentials::token`].
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+struct SchemaLookup<'a>(&'a Schema);
+
+impl ObjectLookup for SchemaLookup<'_> {
+    fn columns(&self, name: &str) -> Option<Vec<String>> {
+        if let Some(t) = self.0.table(name) {
+            return Some(t.columns.iter().map(|c| c.name.to_lowercase()).collect());
+        }
+        self.0
+            .view(name)
+            .map(|v| v.columns.iter().map(|c| c.to_lowercase()).collect())
+    }
 }
 
 /// An open database. Cheap to clone; every clone shares the store.
@@ -112,15 +196,150 @@ impl Db {
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        let mgr = TxnManager::new(Arc::new(engine));
+        let engine = Arc::new(engine);
+        let mgr = TxnManager::new(engine.clone());
         let schema = load_schema(&mgr)?;
-        Ok(Db {
+        let auth = match mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => codec::decode(&bytes)?,
+            None => AuthState::new(),
+        };
+        let sync = options.storage.sync == crate::storage::SyncMode::Full;
+        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
+        let db = Db {
             inner: Arc::new(DbInner {
                 mgr,
                 schema: RwLock::new(Arc::new(schema)),
+                auth: RwLock::new(Arc::new(auth)),
+                audit,
+                throttle: Mutex::new(Throttle::default()),
+                password_cost: options.password_cost,
                 busy_timeout: options.busy_timeout,
             }),
-        })
+        };
+        db.note_key_change()?;
+        if let Some(rules) = &options.host_rules {
+            if db.inner.auth.read().hba != *rules {
+                let root = db.root_session();
+                root.execute(
+                    "SET CLUSTER SETTING server.host_based_authentication.configuration = $1",
+                    &[&rules.as_str()],
+                )?;
+            }
+        }
+        Ok(db)
+    }
+
+    /// Logs a change of the active data key (rotation, a new store key, a
+    /// switch to or from plaintext) since the last open.
+    fn note_key_change(&self) -> Result<()> {
+        let engine = self.engine();
+        let active = engine.sealed_dir().active_data_key().to_string();
+        let seen = engine.get(SEEN_KEY)?;
+        if seen.as_deref() == Some(active.as_bytes()) {
+            return Ok(());
+        }
+        let before = seen
+            .map(|s| String::from_utf8_lossy(&s).into_owned())
+            .unwrap_or_else(|| "none".into());
+        let event = if before == "none" || active == "plaintext" || before == "plaintext" {
+            "encryption"
+        } else {
+            "key_rotation"
+        };
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: event.into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!("active data key changed from {before} to {active}"),
+            outcome: "ok".into(),
+            ..AuditRecord::default()
+        })?;
+        engine.put(SEEN_KEY, active.as_bytes())?;
+        Ok(())
+    }
+
+    /// Opens a session as the user `credentials` name, after checking the
+    /// host rules, the password or token, LOGIN and VALID UNTIL. Unknown
+    /// users and wrong passwords fail alike (same error, similar time);
+    /// repeated failures from one address for one user are throttled.
+    pub fn connect(&self, credentials: Credentials, client: ClientInfo) -> Result<Session> {
+        let started = Instant::now();
+        let user = credentials.user().to_string();
+        let record = |event: &str, outcome: Option<(&Error, String)>| AuditRecord {
+            time_ms: unix_ms(),
+            event: event.into(),
+            user: user.clone(),
+            client_address: client.address.map(|a| a.to_string()),
+            application_name: client.application_name.clone(),
+            statement: format!("LOGIN ({})", credentials.method().name()),
+            outcome: if outcome.is_some() { "error" } else { "ok" }.into(),
+            error_code: outcome.as_ref().map(|(e, _)| e.code() as u32),
+            error: outcome.map(|(_, reason)| reason),
+            duration_us: started.elapsed().as_micros() as u64,
+            ..AuditRecord::default()
+        };
+        let throttled = self.inner.throttle.lock().check(client.address, &user);
+        if let Err(e) = throttled {
+            self.inner
+                .audit
+                .append(record("login_failed", Some((&e, "throttled".into()))))?;
+            return Err(e);
+        }
+        let auth = self.inner.auth.read().clone();
+        match auth.authenticate(&credentials, &client, unix_now(), self.inner.password_cost) {
+            Ok(roles) => {
+                self.inner.throttle.lock().succeed(client.address, &user);
+                let mut rec = record("login", None);
+                rec.roles = roles.granted();
+                self.inner.audit.append(rec)?;
+                Ok(Session {
+                    db: self.inner.clone(),
+                    state: RefCell::new(SessionState::default()),
+                    user,
+                    client,
+                })
+            }
+            Err(f) => {
+                self.inner.throttle.lock().fail(client.address, &user);
+                self.inner
+                    .audit
+                    .append(record("login_failed", Some((&f.error, f.reason))))?;
+                Err(f.error)
+            }
+        }
+    }
+
+    /// Rewrites every file under the active key (see
+    /// [`Engine::rewrite_all`]) and records it in the audit log.
+    pub fn rotate_keys(&self, progress: impl FnMut(crate::storage::Progress)) -> Result<()> {
+        let started = Instant::now();
+        let r = self.engine().rewrite_all(progress);
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: "key_rotation".into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!(
+                "rewrite all files under data key {}",
+                self.engine().sealed_dir().active_data_key()
+            ),
+            outcome: if r.is_ok() { "ok" } else { "error" }.into(),
+            error_code: r.as_ref().err().map(|e| e.code() as u32),
+            error: r.as_ref().err().map(|e| e.to_string()),
+            duration_us: started.elapsed().as_micros() as u64,
+            ..AuditRecord::default()
+        })?;
+        r
+    }
+
+    /// Checks the audit log's hash chain; the report names the first
+    /// altered, removed, reordered or missing record.
+    pub fn audit_verify(&self) -> Result<VerifyReport> {
+        self.inner.audit.verify()
+    }
+
+    /// Writes the audit log as JSON lines (up to the first bad record).
+    pub fn audit_export(&self, out: &mut dyn std::io::Write) -> Result<VerifyReport> {
+        self.inner.audit.export(out)
     }
 
     /// A database that lives in memory only (encrypted with a random key,
@@ -138,11 +357,14 @@ impl Db {
         Db::open_with("/memory", MemoryKeyProvider::new(key)?, options)
     }
 
-    /// A session with all rights: whoever holds the store key is the admin.
+    /// A session as `root`, with all rights: whoever holds the store key
+    /// is the admin.
     pub fn root_session(&self) -> Session {
         Session {
             db: self.inner.clone(),
             state: RefCell::new(SessionState::default()),
+            user: crate::auth::ROOT.to_string(),
+            client: ClientInfo::local("root session"),
         }
     }
 
@@ -152,12 +374,16 @@ impl Db {
     }
 }
 
+type Savepoint = (String, Mark, Option<Arc<Schema>>, Option<Arc<AuthState>>);
+
 #[derive(Default)]
 struct SessionState {
     txn: Option<Txn>,
     /// Schema changed by this session's open transaction.
     local_schema: Option<Arc<Schema>>,
-    savepoints: Vec<(String, Mark, Option<Arc<Schema>>)>,
+    /// Security catalog changed by this session's open transaction.
+    local_auth: Option<Arc<AuthState>>,
+    savepoints: Vec<Savepoint>,
     /// The transaction was opened by SAVEPOINT (released → committed).
     txn_from_savepoint: bool,
     statements: HashMap<String, Arc<Parsed>>,
@@ -170,6 +396,8 @@ struct SessionState {
 pub struct Session {
     db: Arc<DbInner>,
     state: RefCell<SessionState>,
+    user: String,
+    client: ClientInfo,
 }
 
 /// A value that can be bound to a parameter.
@@ -360,6 +588,10 @@ pub struct Rows<'s> {
     params: Vec<Value>,
     outer: Vec<Vec<Value>>,
     cache: HashMap<usize, Arc<Vec<Vec<Value>>>>,
+    sec: Option<Arc<Security>>,
+    /// The audit record to finish when the rows are done.
+    audit: Option<PendingAudit>,
+    returned: u64,
 }
 
 impl Rows<'_> {
@@ -371,7 +603,29 @@ impl Rows<'_> {
     /// The next row, or `None` at the end.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Row>> {
-        let values = match &mut self.source {
+        match self.next_values() {
+            Ok(Some(values)) => {
+                self.returned += 1;
+                Ok(Some(Row {
+                    values,
+                    columns: self.columns.clone(),
+                }))
+            }
+            Ok(None) => {
+                let pending = self.audit.take();
+                self.session.audit_end(pending, self.returned, None)?;
+                Ok(None)
+            }
+            Err(e) => {
+                let pending = self.audit.take();
+                self.session.audit_end(pending, self.returned, Some(&e))?;
+                Err(e)
+            }
+        }
+    }
+
+    fn next_values(&mut self) -> Result<Option<Vec<Value>>> {
+        Ok(match &mut self.source {
             Source::Buffered(it) => it.next(),
             Source::Stream(it) => {
                 let busy_timeout = self.session.db.busy_timeout;
@@ -384,6 +638,7 @@ impl Rows<'_> {
                             cache: &mut self.cache,
                             busy_timeout,
                             trigger: None,
+                            sec: self.sec.clone(),
                         };
                         it.next(&mut cx)?
                     }
@@ -402,16 +657,13 @@ impl Rows<'_> {
                             cache: &mut self.cache,
                             busy_timeout,
                             trigger: None,
+                            sec: self.sec.clone(),
                         };
                         it.next(&mut cx)?
                     }
                 }
             }
-        };
-        Ok(values.map(|values| Row {
-            values,
-            columns: self.columns.clone(),
-        }))
+        })
     }
 
     /// Reads all remaining rows.
@@ -424,12 +676,30 @@ impl Rows<'_> {
     }
 }
 
+impl Drop for Rows<'_> {
+    fn drop(&mut self) {
+        // Rows abandoned early are still audited, with the count read.
+        let pending = self.audit.take();
+        let _ = self.session.audit_end(pending, self.returned, None);
+    }
+}
+
+/// A cached plan: valid while the schema and the security catalog are
+/// the ones it was made under.
+type CachedPlan = (
+    Arc<Schema>,
+    Arc<AuthState>,
+    Arc<Planned>,
+    Arc<Vec<ObjectUse>>,
+);
+
 /// A prepared statement: parsed once; its plan is cached while the schema
 /// does not change.
 pub struct Statement<'s> {
     session: &'s Session,
+    sql: String,
     parsed: Arc<Parsed>,
-    plan: RefCell<Option<(Arc<Schema>, Arc<Planned>)>>,
+    plan: RefCell<Option<CachedPlan>>,
 }
 
 impl Statement<'_> {
@@ -449,31 +719,37 @@ impl Statement<'_> {
 
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
-        self.session.run_parsed(&self.parsed, &values(params))
+        self.session
+            .run_parsed(&self.parsed, &values(params), &self.sql)
     }
 
     /// Runs a query statement.
     pub fn query(&self, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
         let params = values(params);
         let [Ast::Query(q)] = self.parsed.statements.as_slice() else {
-            return self.session.query_parsed(&self.parsed, params);
+            return self.session.query_parsed(&self.parsed, params, &self.sql);
         };
+        check_params(&self.parsed, &params)?;
         let schema = self.session.schema();
+        let sec = self.session.security();
         let cached = self
             .plan
             .borrow()
             .as_ref()
-            .filter(|(s, _)| Arc::ptr_eq(s, &schema))
-            .map(|(_, p)| p.clone());
-        let planned = match cached {
-            Some(p) => p,
+            .filter(|(s, a, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
+            .map(|(_, _, p, u)| (p.clone(), u.clone()));
+        let (planned, uses) = match cached {
+            Some(x) => x,
             None => {
-                let p = Arc::new(Planner::new(&schema).query(q)?);
-                *self.plan.borrow_mut() = Some((schema, p.clone()));
-                p
+                let (p, u) = self.session.plan_query(&schema, &sec, q)?;
+                let (p, u) = (Arc::new(p), Arc::new(u));
+                *self.plan.borrow_mut() =
+                    Some((schema.clone(), sec.auth.clone(), p.clone(), u.clone()));
+                (p, u)
             }
         };
-        self.session.open_query(&planned, params)
+        self.session
+            .run_query(&schema, &sec, &planned, &uses, params, &self.sql)
     }
 }
 
@@ -520,6 +796,42 @@ impl Drop for Transaction<'_> {
     }
 }
 
+/// Column names and rows of a computed result.
+type ResultSet = (Vec<String>, Vec<Vec<Value>>);
+
+/// A statement's audit record, finished when the statement ends.
+struct PendingAudit {
+    rec: AuditRecord,
+    started: Instant,
+}
+
+fn render(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Blob(b) => format!(
+            "x'{}'",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+        other => other.to_text().unwrap_or_default(),
+    }
+}
+
+fn denied(msg: String) -> Error {
+    Error::PermissionDenied { message: msg }
+}
+
+/// The column a use names: rowid aliases map to the INTEGER PRIMARY KEY
+/// column (or to nothing when the table has none).
+fn real_column(schema: &Schema, object: &str, col: &str) -> Option<String> {
+    let is_rowid = ["rowid", "_rowid_", "oid"].contains(&col);
+    match schema.table(object) {
+        Some(t) if is_rowid && t.column(col).is_none() => {
+            t.rowid_alias.map(|a| t.columns[a].name.to_lowercase())
+        }
+        _ => Some(col.to_string()),
+    }
+}
+
 impl Session {
     fn schema(&self) -> Arc<Schema> {
         let st = self.state.borrow();
@@ -529,10 +841,221 @@ impl Session {
         }
     }
 
+    fn auth(&self) -> Arc<AuthState> {
+        let st = self.state.borrow();
+        match &st.local_auth {
+            Some(a) => a.clone(),
+            None => self.db.auth.read().clone(),
+        }
+    }
+
+    /// The user this session runs as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Where this session comes from.
+    pub fn client(&self) -> &ClientInfo {
+        &self.client
+    }
+
+    fn security(&self) -> Arc<Security> {
+        let auth = self.auth();
+        Arc::new(Security {
+            user: self.user.clone(),
+            roles: auth.roles_of(&self.user),
+            auth,
+        })
+    }
+
     /// The one place every statement is authorized, after planning and
-    /// before execution. Root may do everything; the security layer
-    /// replaces this with real checks.
-    fn check(&self, _stmt: &Ast) -> Result<()> {
+    /// before execution: every use must be allowed (see the module docs).
+    fn authorize(&self, sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> {
+        for u in uses {
+            let definer;
+            let roles = match &u.definer {
+                None => &sec.roles,
+                Some(v) => {
+                    definer = sec
+                        .auth
+                        .roles_of(sec.auth.owner_of(v).unwrap_or(crate::auth::ROOT));
+                    &definer
+                }
+            };
+            if roles.admin {
+                continue;
+            }
+            let p = u.privilege.name();
+            if u.object.is_empty() {
+                if !sec.auth.allowed(roles, "", u.privilege, None) {
+                    return Err(denied(format!(
+                        "user {} has no {p} privilege on database main",
+                        roles.user
+                    )));
+                }
+                continue;
+            }
+            if !sec.auth.visible(roles, &u.object) {
+                return Err(match &u.definer {
+                    None => Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such table: {}", u.object),
+                    ),
+                    Some(v) => denied(format!(
+                        "the owner of view {v} ({}) has no privilege on {}",
+                        roles.user, u.object
+                    )),
+                });
+            }
+            let cols: Vec<String> = u
+                .columns
+                .iter()
+                .filter_map(|c| real_column(schema, &u.object, c))
+                .collect();
+            if cols.is_empty() {
+                let ok = sec.auth.allowed(roles, &u.object, u.privilege, None)
+                    || (u.privilege.column_level()
+                        && sec.auth.allowed_any_column(roles, &u.object, u.privilege));
+                if !ok {
+                    return Err(denied(format!(
+                        "user {} has no {p} privilege on {}",
+                        roles.user, u.object
+                    )));
+                }
+            } else {
+                for c in &cols {
+                    if !sec.auth.allowed(roles, &u.object, u.privilege, Some(c)) {
+                        return Err(denied(format!(
+                            "user {} has no {p} privilege on column {c} of {}",
+                            roles.user, u.object
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A planning error must not reveal objects the user may not see:
+    /// any hidden table the statement named is reported as missing.
+    fn hide_unseen(&self, e: Error, sec: &Security, names: &[String]) -> Error {
+        if sec.roles.admin {
+            return e;
+        }
+        let schema = self.schema();
+        for n in names {
+            let exists = schema.table(n).is_some() || schema.view(n).is_some();
+            if exists && !sec.auth.visible(&sec.roles, &n.to_lowercase()) {
+                return Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {n}"));
+            }
+        }
+        e
+    }
+
+    /// Starts an audit record when the statement touches an audited
+    /// table in an audited mode, or always with `force`.
+    fn audit_start(
+        &self,
+        sec: &Security,
+        event: &str,
+        text: &str,
+        params: &[Value],
+        uses: &[ObjectUse],
+        force: bool,
+    ) -> Option<PendingAudit> {
+        let auth = &sec.auth;
+        let (mut read, mut write) = (false, false);
+        if !auth.audit.is_empty() {
+            for u in uses {
+                let m = auth.audit_mode(&u.object);
+                if u.privilege == Privilege::Select {
+                    read |= m.read;
+                } else {
+                    write |= m.write;
+                }
+            }
+        }
+        if !(read || write || force) {
+            return None;
+        }
+        let (r, w) = uses.iter().fold((false, false), |(r, w), u| {
+            (
+                r || u.privilege == Privilege::Select,
+                w || u.privilege != Privilege::Select,
+            )
+        });
+        let mode = match (r, w) {
+            (true, true) => "read write",
+            (true, false) => "read",
+            (false, true) => "write",
+            _ => "",
+        };
+        let mut objects: Vec<String> = uses
+            .iter()
+            .filter(|u| !u.object.is_empty())
+            .map(|u| u.object.clone())
+            .collect();
+        objects.sort();
+        objects.dedup();
+        Some(PendingAudit {
+            rec: AuditRecord {
+                time_ms: unix_ms(),
+                event: event.into(),
+                user: self.user.clone(),
+                roles: sec.roles.granted(),
+                client_address: self.client.address.map(|a| a.to_string()),
+                application_name: self.client.application_name.clone(),
+                statement: text.trim().to_string(),
+                values: if auth.redact || params.is_empty() {
+                    None
+                } else {
+                    Some(params.iter().map(render).collect())
+                },
+                objects,
+                mode: mode.into(),
+                outcome: "ok".into(),
+                ..AuditRecord::default()
+            },
+            started: Instant::now(),
+        })
+    }
+
+    fn audit_end(
+        &self,
+        pending: Option<PendingAudit>,
+        rows: u64,
+        err: Option<&Error>,
+    ) -> Result<()> {
+        let Some(mut p) = pending else {
+            return Ok(());
+        };
+        p.rec.rows = rows;
+        p.rec.duration_us = p.started.elapsed().as_micros() as u64;
+        if let Some(e) = err {
+            p.rec.outcome = "error".into();
+            p.rec.error_code = Some(e.code() as u32);
+            p.rec.error = Some(e.to_string());
+            if matches!(e, Error::PermissionDenied { .. }) {
+                p.rec.event = "denied".into();
+            }
+        }
+        self.db.audit.append(p.rec).map(|_| ())
+    }
+
+    /// Authorizes `uses`; a denial is audited and returned.
+    fn admit(
+        &self,
+        sec: &Security,
+        schema: &Schema,
+        uses: &[ObjectUse],
+        text: &str,
+        params: &[Value],
+    ) -> Result<()> {
+        if let Err(e) = self.authorize(sec, schema, uses) {
+            let p = self.audit_start(sec, "denied", text, params, uses, true);
+            self.audit_end(p, 0, Some(&e))?;
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -541,6 +1064,10 @@ impl Session {
             return Ok(p.clone());
         }
         let p = Arc::new(parse(sql)?);
+        // Statement text holding a password is not kept around.
+        if p.statements.iter().any(|s| matches!(s, Ast::Auth(_))) {
+            return Ok(p);
+        }
         let mut st = self.state.borrow_mut();
         if st.statements.len() > 256 {
             st.statements.clear();
@@ -552,13 +1079,13 @@ impl Session {
     /// Runs one or more statements; returns the rows changed by the last.
     pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
         let parsed = self.parsed(sql)?;
-        self.run_parsed(&parsed, &values(params))
+        self.run_parsed(&parsed, &values(params), sql)
     }
 
     /// Runs a query and streams its rows.
     pub fn query(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
         let parsed = self.parsed(sql)?;
-        self.query_parsed(&parsed, values(params))
+        self.query_parsed(&parsed, values(params), sql)
     }
 
     /// Parses `sql` once for repeated execution.
@@ -572,6 +1099,7 @@ impl Session {
         }
         Ok(Statement {
             session: self,
+            sql: sql.to_string(),
             parsed,
             plan: RefCell::new(None),
         })
@@ -588,7 +1116,7 @@ impl Session {
                 param_count: parsed.param_count,
                 param_names: parsed.param_names.clone(),
             };
-            let mut rows = self.query_parsed(&single, Vec::new())?;
+            let mut rows = self.query_parsed(&single, Vec::new(), sql)?;
             let columns: Vec<String> = rows.columns().to_vec();
             while let Some(r) = rows.next()? {
                 on_row(&columns, &r);
@@ -600,11 +1128,13 @@ impl Session {
     /// Names of the tables and views this session can see, sorted.
     pub fn table_names(&self) -> Vec<String> {
         let schema = self.schema();
+        let sec = self.security();
         let mut names: Vec<String> = schema
             .tables
             .values()
             .map(|t| t.name.clone())
             .chain(schema.views.values().map(|v| v.name.clone()))
+            .filter(|n| sec.auth.visible(&sec.roles, &n.to_lowercase()))
             .collect();
         names.sort();
         names
@@ -634,13 +1164,153 @@ impl Session {
         self.state.borrow().changes
     }
 
-    fn query_parsed(&self, parsed: &Parsed, params: Vec<Value>) -> Result<Rows<'_>> {
+    /// Changes the security catalog outside SQL (login tokens), in a
+    /// transaction of its own.
+    fn change_auth<R>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut AuthState, &Security) -> Result<R>,
+    ) -> Result<R> {
+        if self.in_transaction() {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!("finish the open transaction before you {what}"),
+            ));
+        }
+        let started = Instant::now();
+        let mut txn = self.db.mgr.begin();
+        txn.ensure_writer(self.db.busy_timeout)?;
+        let sec = self.security();
+        let mut new = (*sec.auth).clone();
+        let r = f(&mut new, &sec);
+        let r = match r {
+            Ok(v) => {
+                txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                txn.commit().map(|_| v)
+            }
+            Err(e) => Err(e),
+        };
+        if r.is_ok() {
+            *self.db.auth.write() = Arc::new(new);
+        }
+        let mut p = self.audit_start(&sec, "security", what, &[], &[], true);
+        if let Some(p) = p.as_mut() {
+            p.started = started;
+        }
+        self.audit_end(p, 0, r.as_ref().err())?;
+        r
+    }
+
+    /// Creates a login token for this session's user, valid for
+    /// `valid_for`; [`Db::connect`] accepts it with [`Credentials::token`].
+    /// Only its hash is stored.
+    pub fn create_login_token(&self, valid_for: Duration) -> Result<LoginToken> {
+        let user = self.user.clone();
+        let expires_at = unix_now().saturating_add(valid_for.as_secs().min(i64::MAX as u64) as i64);
+        self.change_auth("create a login token", |auth, _| {
+            if !auth.roles.get(&user).is_some_and(|r| r.login) {
+                return Err(denied(format!(
+                    "user {user} may not log in, so it gets no token"
+                )));
+            }
+            let (id, token, hash) = crate::auth::secret::new_token()?;
+            auth.tokens.insert(
+                id.clone(),
+                crate::auth::state::TokenInfo {
+                    user: user.clone(),
+                    hash,
+                    expires: expires_at,
+                },
+            );
+            Ok(LoginToken {
+                id,
+                expires_at,
+                token,
+            })
+        })
+    }
+
+    /// Revokes one login token (this user's own, or any as an admin).
+    /// Returns whether it existed.
+    pub fn revoke_login_token(&self, id: &str) -> Result<bool> {
+        let user = self.user.clone();
+        self.change_auth(
+            &format!("revoke login token {id}"),
+            |auth, sec| match auth.tokens.get(id) {
+                None => Ok(false),
+                Some(t) if t.user == user || sec.roles.admin => {
+                    auth.tokens.remove(id);
+                    Ok(true)
+                }
+                Some(_) => Err(denied(
+                    "only admins may revoke another user's tokens".into(),
+                )),
+            },
+        )
+    }
+
+    /// Revokes every login token of `user` (oneself, or anyone as an
+    /// admin); returns how many.
+    pub fn revoke_login_tokens(&self, user: &str) -> Result<u64> {
+        let me = self.user.clone();
+        let user = user.to_lowercase();
+        self.change_auth(
+            &format!("revoke all login tokens of {user}"),
+            |auth, sec| {
+                if user != me && !sec.roles.admin {
+                    return Err(denied(
+                        "only admins may revoke another user's tokens".into(),
+                    ));
+                }
+                let before = auth.tokens.len();
+                auth.tokens.retain(|_, t| t.user != user);
+                Ok((before - auth.tokens.len()) as u64)
+            },
+        )
+    }
+
+    /// Plans a query as `sec`'s user: the plan and what it uses.
+    fn plan_query(
+        &self,
+        schema: &Schema,
+        sec: &Arc<Security>,
+        q: &crate::sql::ast::Query,
+    ) -> Result<(Planned, Vec<ObjectUse>)> {
+        let mut planner = Planner::new(schema).with_security(Some(sec.clone()));
+        let planned = planner.query(q);
+        let uses = planner.take_uses();
+        match planned {
+            Ok(p) => Ok((p, uses)),
+            Err(e) => {
+                let names: Vec<String> = uses.iter().map(|u| u.object.clone()).collect();
+                Err(self.hide_unseen(e, sec, &names))
+            }
+        }
+    }
+
+    /// Authorizes, audits and opens a planned query.
+    fn run_query(
+        &self,
+        schema: &Schema,
+        sec: &Arc<Security>,
+        planned: &Planned,
+        uses: &[ObjectUse],
+        params: Vec<Value>,
+        text: &str,
+    ) -> Result<Rows<'_>> {
+        self.admit(sec, schema, uses, text, &params)?;
+        let pending = self.audit_start(sec, "statement", text, &params, uses, false);
+        self.open_query(planned, params, sec.clone(), pending)
+    }
+
+    fn query_parsed(&self, parsed: &Parsed, params: Vec<Value>, text: &str) -> Result<Rows<'_>> {
         check_params(parsed, &params)?;
         match parsed.statements.as_slice() {
             [Ast::Query(q)] => {
-                self.check(&parsed.statements[0])?;
-                let planned = Arc::new(Planner::new(&self.schema()).query(q)?);
-                self.open_query(&planned, params)
+                let schema = self.schema();
+                let sec = self.security();
+                let (planned, uses) = self.plan_query(&schema, &sec, q)?;
+                self.run_query(&schema, &sec, &planned, &uses, params, text)
             }
             [Ast::Pragma(name)] => {
                 if name != "integrity_check" {
@@ -648,6 +1318,13 @@ impl Session {
                         SqlErrorKind::Unsupported,
                         format!("PRAGMA {name} is not supported"),
                     ));
+                }
+                let sec = self.security();
+                if !sec.roles.admin {
+                    let e = denied("only admins may run PRAGMA integrity_check".into());
+                    let p = self.audit_start(&sec, "denied", text, &params, &[], true);
+                    self.audit_end(p, 0, Some(&e))?;
+                    return Err(e);
                 }
                 let mut own = self.db.mgr.begin();
                 let schema = self.schema();
@@ -666,6 +1343,7 @@ impl Session {
                         cache: &mut cache,
                         busy_timeout: self.db.busy_timeout,
                         trigger: None,
+                        sec: Some(sec.clone()),
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
@@ -677,7 +1355,10 @@ impl Session {
             [Ast::Explain(inner)] => {
                 let lines = match &**inner {
                     Ast::Query(q) => {
-                        let planned = Planner::new(&self.schema()).query(q)?;
+                        let schema = self.schema();
+                        let sec = self.security();
+                        let (planned, uses) = self.plan_query(&schema, &sec, q)?;
+                        self.admit(&sec, &schema, &uses, text, &params)?;
                         let mut out = Vec::new();
                         describe(&planned.plan, 0, &mut out);
                         out
@@ -690,8 +1371,8 @@ impl Session {
                 ))
             }
             [other] => {
-                // DML with RETURNING yields rows; other statements none.
-                let (cols, rows) = self.run_one(other, &params)?;
+                // DML with RETURNING and SHOW yield rows; others none.
+                let (cols, rows) = self.run_one(other, &params, text)?;
                 Ok(self.buffered(cols, rows))
             }
             _ => Err(Error::sql(
@@ -711,10 +1392,19 @@ impl Session {
             params: Vec::new(),
             outer: Vec::new(),
             cache: HashMap::new(),
+            sec: None,
+            audit: None,
+            returned: 0,
         }
     }
 
-    fn open_query(&self, planned: &Planned, params: Vec<Value>) -> Result<Rows<'_>> {
+    fn open_query(
+        &self,
+        planned: &Planned,
+        params: Vec<Value>,
+        sec: Arc<Security>,
+        audit: Option<PendingAudit>,
+    ) -> Result<Rows<'_>> {
         let busy_timeout = self.db.busy_timeout;
         let mut own = if self.state.borrow().txn.is_some() {
             None
@@ -723,7 +1413,7 @@ impl Session {
         };
         let mut outer = Vec::new();
         let mut cache = HashMap::new();
-        let it = {
+        let it = (|| {
             let mut st = self.state.borrow_mut();
             let txn = match own.as_mut() {
                 Some(t) => t,
@@ -739,8 +1429,16 @@ impl Session {
                 cache: &mut cache,
                 busy_timeout,
                 trigger: None,
+                sec: Some(sec.clone()),
             };
-            open(&planned.plan, &mut cx, &[])?
+            open(&planned.plan, &mut cx, &[])
+        })();
+        let it = match it {
+            Ok(it) => it,
+            Err(e) => {
+                self.audit_end(audit, 0, Some(&e))?;
+                return Err(e);
+            }
         };
         Ok(Rows {
             session: self,
@@ -750,10 +1448,13 @@ impl Session {
             params,
             outer,
             cache,
+            sec: Some(sec),
+            audit,
+            returned: 0,
         })
     }
 
-    fn run_parsed(&self, parsed: &Parsed, params: &[Value]) -> Result<u64> {
+    fn run_parsed(&self, parsed: &Parsed, params: &[Value], text: &str) -> Result<u64> {
         check_params(parsed, params)?;
         let mut changes = 0;
         for s in &parsed.statements {
@@ -764,12 +1465,12 @@ impl Session {
                     param_count: parsed.param_count,
                     param_names: parsed.param_names.clone(),
                 };
-                let mut rows = self.query_parsed(&single, params.to_vec())?;
+                let mut rows = self.query_parsed(&single, params.to_vec(), text)?;
                 while rows.next()?.is_some() {}
                 changes = 0;
                 continue;
             }
-            self.run_one(s, params)?;
+            self.run_one(s, params, text)?;
             changes = self.state.borrow().changes;
         }
         Ok(changes)
@@ -784,27 +1485,42 @@ impl Session {
             )
         })?;
         let local = st.local_schema.take();
+        let local_auth = st.local_auth.take();
         st.savepoints.clear();
         st.txn_from_savepoint = false;
         drop(st);
         txn.commit()?;
-        if let Some(s) = local {
+        self.publish(local, local_auth);
+        Ok(())
+    }
+
+    /// Makes a committed transaction's catalog changes visible to all.
+    fn publish(&self, schema: Option<Arc<Schema>>, auth: Option<Arc<AuthState>>) {
+        if let Some(s) = schema {
             *self.db.schema.write() = s;
         }
-        Ok(())
+        if let Some(a) = auth {
+            *self.db.auth.write() = a;
+        }
     }
 
     fn rollback(&self) {
         let mut st = self.state.borrow_mut();
         st.txn = None;
         st.local_schema = None;
+        st.local_auth = None;
         st.savepoints.clear();
         st.txn_from_savepoint = false;
     }
 
-    /// Runs one non-query statement; returns RETURNING columns and rows.
-    fn run_one(&self, stmt: &Ast, params: &[Value]) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
-        self.check(stmt)?;
+    /// Runs one non-query statement; returns RETURNING (or SHOW) columns
+    /// and rows.
+    fn run_one(
+        &self,
+        stmt: &Ast,
+        params: &[Value],
+        text: &str,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         match stmt {
             Ast::Begin => {
                 let mut st = self.state.borrow_mut();
@@ -839,8 +1555,9 @@ impl Session {
                 }
                 let mark = st.txn.as_ref().map(|t| t.mark());
                 let schema = st.local_schema.clone();
+                let auth = st.local_auth.clone();
                 if let Some(m) = mark {
-                    st.savepoints.push((name.clone(), m, schema));
+                    st.savepoints.push((name.clone(), m, schema, auth));
                 }
                 return Ok((Vec::new(), Vec::new()));
             }
@@ -849,7 +1566,7 @@ impl Session {
                 let pos = st
                     .savepoints
                     .iter()
-                    .rposition(|(n, _, _)| n.eq_ignore_ascii_case(name))
+                    .rposition(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
                         Error::sql(SqlErrorKind::Misuse, format!("no such savepoint: {name}"))
                     })?;
@@ -866,13 +1583,14 @@ impl Session {
                 let pos = st
                     .savepoints
                     .iter()
-                    .rposition(|(n, _, _)| n.eq_ignore_ascii_case(name))
+                    .rposition(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
                         Error::sql(SqlErrorKind::Misuse, format!("no such savepoint: {name}"))
                     })?;
-                let (_, mark, schema) = st.savepoints[pos].clone();
+                let (_, mark, schema, auth) = st.savepoints[pos].clone();
                 st.savepoints.truncate(pos + 1);
                 st.local_schema = schema;
+                st.local_auth = auth;
                 if let Some(t) = st.txn.as_mut() {
                     t.rollback_to(mark);
                 }
@@ -880,32 +1598,152 @@ impl Session {
             }
             _ => {}
         }
+        let started = Instant::now();
+        let sec = self.security();
+        let schema = self.schema();
+        if needs_admin(stmt) && !sec.roles.admin {
+            let e = denied("only admins may run this statement".into());
+            let p = self.audit_start(&sec, "denied", text, params, &[], true);
+            self.audit_end(p, 0, Some(&e))?;
+            return Err(e);
+        }
+        let uses = match stmt {
+            Ast::Auth(_) => Vec::new(),
+            _ if sec.roles.admin && sec.auth.audit.is_empty() => Vec::new(),
+            _ => analyze(&schema, stmt, &Some(sec.clone()))
+                .map_err(|e| self.hide_unseen(e, &sec, &target_names(stmt)))?,
+        };
+        self.admit(&sec, &schema, &uses, text, params)?;
+        let (event, force, audit_text, audit_params) = match stmt {
+            Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
+            Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
+            _ => ("statement", false, text.to_string(), params),
+        };
+        let pending = self.audit_start(&sec, event, &audit_text, audit_params, &uses, force);
+        if let Ast::Auth(a) = stmt {
+            if a.is_show() {
+                let r = self
+                    .apply_auth(&sec, &schema, a, params)
+                    .map(|(_, out)| out);
+                self.audit_end(pending, 0, r.as_ref().err())?;
+                return r;
+            }
+        }
+        let r = self.run_write(stmt, params, &sec, &schema);
+        let changes = self.state.borrow().changes;
+        let pending = match (&r, pending) {
+            (Err(Error::PermissionDenied { .. }), None) => {
+                let mut p =
+                    self.audit_start(&sec, "denied", &audit_text, audit_params, &uses, true);
+                if let Some(p) = p.as_mut() {
+                    p.started = started;
+                }
+                p
+            }
+            (_, p) => p,
+        };
+        self.audit_end(
+            pending,
+            if r.is_ok() { changes } else { 0 },
+            r.as_ref().err(),
+        )?;
+        r
+    }
+
+    /// Applies a security statement to a copy of the catalog.
+    fn apply_auth(
+        &self,
+        sec: &Security,
+        schema: &Schema,
+        a: &AuthStmt,
+        params: &[Value],
+    ) -> Result<(AuthState, ResultSet)> {
+        if let AuthStmt::CreatePolicy(p) = a {
+            // Bind the expressions now, so mistakes show at CREATE time.
+            if let Some(t) = schema.table(&p.table) {
+                for text in p.using.iter().chain(p.check.iter()) {
+                    let e = crate::sql::parse::parse_expr(text)?;
+                    Planner::new(schema).table_exprs(t, &[e])?;
+                }
+            }
+        }
+        let param = |i: usize| match params.get(i.wrapping_sub(1)) {
+            Some(Value::Text(s)) => Some(Zeroizing::new(s.clone())),
+            _ => None,
+        };
+        let env = ApplyEnv {
+            objects: &SchemaLookup(schema),
+            now: unix_now(),
+            cost: self.db.password_cost,
+            param: &param,
+        };
+        let mut new = (*sec.auth).clone();
+        let out = new.apply(&sec.roles, a, &env)?;
+        let cols = out.columns.iter().map(|c| c.to_string()).collect();
+        let rows = out
+            .rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| v.map(Value::Text).unwrap_or(Value::Null))
+                    .collect()
+            })
+            .collect();
+        Ok((new, (cols, rows)))
+    }
+
+    /// Runs a data, schema or security change in the session's
+    /// transaction (or its own, committed at once).
+    fn run_write(
+        &self,
+        stmt: &Ast,
+        params: &[Value],
+        sec: &Arc<Security>,
+        schema: &Arc<Schema>,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         let autocommit = self.state.borrow().txn.is_none();
         let mut txn = match self.state.borrow_mut().txn.take() {
             Some(t) => t,
             None => self.db.mgr.begin(),
         };
-        let schema = self.schema();
         let result = (|| {
             txn.ensure_writer(self.db.busy_timeout)?;
             let mark = txn.mark();
-            let mut outer = Vec::new();
-            let mut cache = HashMap::new();
-            let mut cx = ExecCtx {
-                txn: &mut txn,
-                params,
-                outer: &mut outer,
-                cache: &mut cache,
-                busy_timeout: self.db.busy_timeout,
-                trigger: None,
-            };
-            let r = exec_write(&mut cx, &schema, stmt);
+            let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
+                if let Ast::Auth(a) = stmt {
+                    let (new, _) = self.apply_auth(sec, schema, a, params)?;
+                    txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                    let none = run::Changed {
+                        changes: 0,
+                        returning: None,
+                        last_rowid: None,
+                    };
+                    return Ok((None, Some(new), none));
+                }
+                let mut outer = Vec::new();
+                let mut cache = HashMap::new();
+                let mut cx = ExecCtx {
+                    txn: &mut txn,
+                    params,
+                    outer: &mut outer,
+                    cache: &mut cache,
+                    busy_timeout: self.db.busy_timeout,
+                    trigger: None,
+                    sec: Some(sec.clone()),
+                };
+                let (new_schema, changed) = exec_write(&mut cx, schema, stmt)?;
+                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
+                if let Some(a) = &new_auth {
+                    txn.put(AUTH_KEY.to_vec(), codec::encode(a));
+                }
+                Ok((new_schema, new_auth, changed))
+            })();
             if r.is_err() {
                 txn.rollback_to(mark);
             }
             r
         })();
-        let (new_schema, changed) = match result {
+        let (new_schema, new_auth, changed) = match result {
             Ok(x) => x,
             Err(e) => {
                 if !autocommit {
@@ -923,18 +1761,91 @@ impl Session {
             if let Some(s) = new_schema {
                 st.local_schema = Some(Arc::new(s));
             }
+            if let Some(a) = new_auth {
+                st.local_auth = Some(Arc::new(a));
+            }
         }
         if autocommit {
-            let local = self.state.borrow_mut().local_schema.take();
+            let (local, local_auth) = {
+                let mut st = self.state.borrow_mut();
+                (st.local_schema.take(), st.local_auth.take())
+            };
             txn.commit()?;
-            if let Some(s) = local {
-                *self.db.schema.write() = s;
-            }
+            self.publish(local, local_auth);
         } else {
             self.state.borrow_mut().txn = Some(txn);
         }
         Ok(changed.returning.unwrap_or_default())
     }
+}
+
+/// The tables a data change names (for hiding unseen objects in errors).
+fn target_names(stmt: &Ast) -> Vec<String> {
+    match stmt {
+        Ast::Insert(i) => vec![i.table.clone()],
+        Ast::Update(u) => vec![u.table.clone()],
+        Ast::Delete(d) => vec![d.table.clone()],
+        Ast::CreateIndex(c) => vec![c.table.clone()],
+        Ast::AlterTable { table, .. } => vec![table.clone()],
+        Ast::Drop { names, .. } => names.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a schema change does to ownership: new tables and views belong
+/// to their creator (root's need no entry: admins may do everything),
+/// dropped ones lose their grants and policies, renamed ones keep them.
+fn ownership(
+    auth: &AuthState,
+    old: &Schema,
+    new: Option<&Schema>,
+    stmt: &Ast,
+    user: &str,
+) -> Option<AuthState> {
+    let new = new?;
+    let mut a = auth.clone();
+    let mut changed = false;
+    let attached = |a: &AuthState, n: &str| {
+        let n = n.to_lowercase();
+        a.owners.contains_key(&n)
+            || a.grants.keys().any(|(o, _)| *o == n)
+            || a.rls.contains(&n)
+            || a.audit.contains_key(&n)
+            || a.policies.keys().any(|(t, _)| *t == n)
+    };
+    let by_user = user != crate::auth::ROOT;
+    match stmt {
+        Ast::CreateTable(ct)
+            if by_user && old.table(&ct.name).is_none() && new.table(&ct.name).is_some() =>
+        {
+            a.set_owner(&ct.name, user);
+            changed = true;
+        }
+        Ast::CreateView { name, .. }
+            if by_user && old.view(name).is_none() && new.view(name).is_some() =>
+        {
+            a.set_owner(name, user);
+            changed = true;
+        }
+        Ast::Drop { names, .. } => {
+            for n in names {
+                let gone = new.table(n).is_none() && new.view(n).is_none();
+                if gone && attached(&a, n) {
+                    a.drop_object(n);
+                    changed = true;
+                }
+            }
+        }
+        Ast::AlterTable {
+            table,
+            op: crate::sql::ast::AlterOp::RenameTable(to),
+        } if attached(&a, table) => {
+            a.rename_object(table, to);
+            changed = true;
+        }
+        _ => {}
+    }
+    changed.then_some(a)
 }
 
 fn statement_kind(s: &Ast) -> &'static str {

@@ -62,6 +62,9 @@ pub enum Statement {
     Pragma(String),
     /// REINDEX [table or index].
     Reindex(Option<String>),
+    /// A security statement (users, roles, grants, policies, audit, host
+    /// rules), applied by the `db` layer to the security catalog.
+    Auth(Box<crate::auth::AuthStmt>),
     /// ALTER TABLE.
     AlterTable {
         /// The table.

@@ -47,6 +47,8 @@ pub struct ExecCtx<'a> {
     /// Set while running a trigger body: the trigger's table (its row is
     /// the outermost row of `outer`).
     pub trigger: Option<Arc<Table>>,
+    /// Who the statement runs as (row-level security, `current_user`).
+    pub sec: Option<Arc<crate::sql::plan::Security>>,
 }
 
 impl ExecCtx<'_> {

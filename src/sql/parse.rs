@@ -13,6 +13,7 @@ use sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::ast::*;
+use crate::sql::parse_auth::{is_auth_statement, parse_auth, split_statements};
 use crate::sql::value::{CastType, Value};
 
 /// Parsed statements plus the parameter names (index i-1 → name of `?i`,
@@ -52,6 +53,12 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             param_names: Vec::new(),
         });
     }
+    if may_hold_auth(sql) {
+        let pieces = split_statements(sql)?;
+        if pieces.iter().any(|p| is_auth_statement(p)) {
+            return parse_pieces(&pieces);
+        }
+    }
     let rewritten = rewrite_sqlite_forms(sql);
     let stmts = Parser::parse_sql(&SQLiteDialect {}, &rewritten).map_err(syntax_error)?;
     let mut cx = Cx::default();
@@ -59,6 +66,60 @@ pub fn parse(sql: &str) -> Result<Parsed> {
         .into_iter()
         .map(|s| cx.statement(s))
         .collect::<Result<Vec<_>>>()?;
+    Ok(Parsed {
+        statements,
+        param_count: cx.params.len(),
+        param_names: cx.params,
+    })
+}
+
+/// A cheap test that keeps ordinary statements on the direct path.
+fn may_hold_auth(sql: &str) -> bool {
+    const WORDS: [&str; 11] = [
+        "grant",
+        "revoke",
+        "show",
+        "reassign",
+        "user",
+        "role",
+        "policy",
+        "cluster",
+        "security",
+        "experimental_audit",
+        "owner",
+    ];
+    let lower = sql.to_ascii_lowercase();
+    WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// A script mixing security statements with ordinary SQL, one statement
+/// at a time (parameters numbered across the whole script).
+fn parse_pieces(pieces: &[&str]) -> Result<Parsed> {
+    let mut cx = Cx::default();
+    let mut statements = Vec::new();
+    for piece in pieces {
+        if is_auth_statement(piece) {
+            let st = parse_auth(piece, &mut |p| match cx.param(p)? {
+                Expr::Param(i) => Ok(i),
+                _ => Err(Error::sql(SqlErrorKind::Syntax, "bad parameter")),
+            })?;
+            statements.push(Statement::Auth(Box::new(st)));
+            continue;
+        }
+        let inner = parse(piece)?;
+        if inner.param_count > 0 {
+            // Renumber this piece's parameters after the ones before it.
+            if statements.is_empty() {
+                cx.params = inner.param_names.clone();
+            } else {
+                return Err(Error::sql(
+                    SqlErrorKind::Unsupported,
+                    "parameters in a script that mixes security statements with other statements",
+                ));
+            }
+        }
+        statements.extend(inner.statements);
+    }
     Ok(Parsed {
         statements,
         param_count: cx.params.len(),

@@ -26,6 +26,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+
+use crate::auth::{AuthState, PolicyCmd, Privilege, Roles};
 use crate::catalog::{Schema, Table};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{agg_kind, AggKind};
@@ -140,6 +143,9 @@ struct ScopeCol {
     name: String,
     hidden: bool,
     affinity: Option<Affinity>,
+    /// The table or view use this column is read from (an index into
+    /// `Planner::uses`), for privilege checks.
+    origin: Option<usize>,
 }
 
 struct Scope<'a> {
@@ -151,6 +157,9 @@ struct Scope<'a> {
     /// no row level of its own.
     transparent: bool,
 }
+
+/// A resolved name: (depth, index, affinity, (use, column) it reads).
+type Resolved = (usize, usize, Option<Affinity>, Option<(usize, String)>);
 
 static SUB_IDS: AtomicUsize = AtomicUsize::new(1);
 
@@ -169,7 +178,7 @@ impl<'a> Scope<'a> {
     }
 
     /// Finds `table.name` here (depth 0) or in a parent.
-    fn resolve(&self, table: Option<&str>, name: &str) -> Result<(usize, usize, Option<Affinity>)> {
+    fn resolve(&self, table: Option<&str>, name: &str) -> Result<Resolved> {
         let find = |name: &str| -> Vec<(usize, &ScopeCol)> {
             self.cols
                 .iter()
@@ -207,13 +216,13 @@ impl<'a> Scope<'a> {
             .map(|x| **x)
             .or_else(|| hits.first().copied())
         {
-            return Ok((0, i, c.affinity));
+            return Ok((0, i, c.affinity, c.origin.map(|o| (o, c.name.clone()))));
         }
         match self.parent {
             Some(p) => {
-                let (d, i, a) = p.resolve(table, name)?;
+                let (d, i, a, o) = p.resolve(table, name)?;
                 self.correlated.set(true);
-                Ok((d + usize::from(!self.transparent), i, a))
+                Ok((d + usize::from(!self.transparent), i, a, o))
             }
             None => {
                 let full = match table {
@@ -236,6 +245,42 @@ pub struct Planner<'s> {
     expanding: Vec<String>,
     /// The trigger row's scope, outermost, when planning a trigger body.
     root: Option<std::rc::Rc<Scope<'static>>>,
+    /// Who the statement runs as (row-level security, `current_user`).
+    sec: Option<Arc<Security>>,
+    /// Tables and views the statement reads, with the columns it reads.
+    uses: Vec<ObjectUse>,
+    /// Whether column references are recorded in `uses` (off while
+    /// binding row policies, which the table's owner wrote).
+    record: bool,
+}
+
+/// Who a statement runs as, for planning: the session's user and the
+/// security catalog it checks against.
+pub struct Security {
+    /// The session's user (`current_user`).
+    pub user: String,
+    /// Its effective roles.
+    pub roles: Roles,
+    /// The security catalog of the statement's snapshot.
+    pub auth: Arc<AuthState>,
+}
+
+/// One table or view a statement touches, with the privilege it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectUse {
+    /// Table or view name (lowercase).
+    pub object: String,
+    /// The privilege needed.
+    pub privilege: Privilege,
+    /// Columns used (empty: only the object, e.g. `count(*)`).
+    pub columns: BTreeSet<String>,
+    /// Reached through this view's definition: checked against the view
+    /// owner's rights instead of the session's.
+    pub definer: Option<String>,
+}
+
+fn is_current_user(name: &str) -> bool {
+    name.eq_ignore_ascii_case("current_user") || name.eq_ignore_ascii_case("session_user")
 }
 
 /// Whether `e` contains an aggregate call (not looking into subqueries).
@@ -428,6 +473,7 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             name: c.name.clone(),
             hidden: false,
             affinity: Some(c.affinity),
+            origin: None,
         })
         .collect();
     // The hidden last column is the rowid (also reachable as _rowid_
@@ -441,6 +487,7 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         },
         hidden: true,
         affinity: Some(Affinity::Integer),
+        origin: None,
     });
     Source {
         plan: None,
@@ -448,6 +495,7 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         cols,
         outer: false,
         on: Vec::new(),
+        policy: None,
     }
 }
 
@@ -458,6 +506,8 @@ struct Source {
     cols: Vec<ScopeCol>,
     outer: bool,
     on: Vec<Expr>,
+    /// Row-level security filter over this source's own row.
+    policy: Option<PExpr>,
 }
 
 /// Text shown as the column name of an expression.
@@ -489,6 +539,9 @@ impl<'s> Planner<'s> {
             schema,
             expanding: Vec::new(),
             root: None,
+            sec: None,
+            uses: Vec::new(),
+            record: true,
         }
     }
 
@@ -502,7 +555,95 @@ impl<'s> Planner<'s> {
             schema,
             expanding: Vec::new(),
             root: Some(std::rc::Rc::new(Scope::new(cols, None))),
+            sec: None,
+            uses: Vec::new(),
+            record: true,
         }
+    }
+
+    /// Plans as `sec`'s user: row policies apply, `current_user` is known.
+    pub fn with_security(mut self, sec: Option<Arc<Security>>) -> Self {
+        self.sec = sec;
+        self
+    }
+
+    /// The tables and views used so far (see [`ObjectUse`]).
+    pub fn take_uses(&mut self) -> Vec<ObjectUse> {
+        std::mem::take(&mut self.uses)
+    }
+
+    /// Records that the statement needs `privilege` on `object` (the
+    /// target of INSERT/UPDATE/DELETE, with the columns it writes).
+    pub fn record_use(&mut self, object: &str, privilege: Privilege, columns: &[String]) {
+        let definer = self.expanding.last().cloned();
+        self.uses.push(ObjectUse {
+            object: object.to_lowercase(),
+            privilege,
+            columns: columns.iter().map(|c| c.to_lowercase()).collect(),
+            definer,
+        });
+    }
+
+    fn current_user(&self) -> String {
+        self.sec
+            .as_ref()
+            .map(|s| s.user.clone())
+            .unwrap_or_else(|| crate::auth::ROOT.to_string())
+    }
+
+    /// The roles whose rights apply here: the view owner's inside a view's
+    /// definition, else the session user's.
+    fn principal(&self) -> Option<Roles> {
+        let sec = self.sec.as_ref()?;
+        Some(match self.expanding.last() {
+            Some(view) => match sec.auth.owner_of(view) {
+                Some(owner) => sec.auth.roles_of(owner),
+                None => sec.auth.roles_of(crate::auth::ROOT),
+            },
+            None => sec.roles.clone(),
+        })
+    }
+
+    /// The row filter of `t` for `cmd` under row-level security, bound
+    /// over the table's row (columns ++ rowid); `None` when RLS does not
+    /// apply. With `check`, the WITH CHECK condition for new rows.
+    pub fn row_policy(
+        &mut self,
+        t: &Arc<Table>,
+        cmd: PolicyCmd,
+        check: bool,
+    ) -> Result<Option<PExpr>> {
+        let Some(roles) = self.principal() else {
+            return Ok(None);
+        };
+        let Some(sec) = self.sec.clone() else {
+            return Ok(None);
+        };
+        let name = t.name.to_lowercase();
+        if !sec.auth.rls_applies(&roles, &name) {
+            return Ok(None);
+        }
+        let mut any: Option<Expr> = None;
+        for p in sec.auth.policies_for(&roles, &name, cmd) {
+            let text = if check {
+                p.check.as_ref().or(p.using.as_ref())
+            } else {
+                p.using.as_ref()
+            };
+            let Some(text) = text else { continue };
+            let e = crate::sql::parse::parse_expr(text)?;
+            any = Some(match any {
+                None => e,
+                Some(prev) => Expr::Binary(BinOp::Or, Box::new(prev), Box::new(e)),
+            });
+        }
+        // No applicable policy: no rows (deny by default).
+        let e = any.unwrap_or(Expr::Literal(Value::Integer(0)));
+        let scope = Scope::new(table_source_of(t, t.name.clone()).cols, None);
+        let was = std::mem::replace(&mut self.record, false);
+        let bound = self.expr(&e, &scope);
+        self.record = was;
+        Ok(Some(bound?))
     }
 
     /// Plans a top-level query.
@@ -535,6 +676,7 @@ impl<'s> Planner<'s> {
                                 name: c.clone(),
                                 hidden: false,
                                 affinity: None,
+                                origin: None,
                             })
                             .collect(),
                         parent,
@@ -629,7 +771,14 @@ impl<'s> Planner<'s> {
     ) -> Result<Source> {
         let label = alias.unwrap_or(name).to_string();
         if let Some(t) = self.schema.table(name) {
-            return Ok(table_source_of(t, label));
+            let mut src = table_source_of(t, label);
+            let origin = self.uses.len();
+            self.record_use(&t.name, Privilege::Select, &[]);
+            for c in src.cols.iter_mut() {
+                c.origin = Some(origin);
+            }
+            src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
+            return Ok(src);
         }
         if let Some(v) = self.schema.view(name) {
             let key = v.name.to_lowercase();
@@ -639,6 +788,8 @@ impl<'s> Planner<'s> {
                     format!("view {} is circularly defined", v.name),
                 ));
             }
+            let origin = self.uses.len();
+            self.record_use(&v.name, Privilege::Select, &[]);
             self.expanding.push(key);
             let planned = self.query_in(&v.query, None);
             self.expanding.pop();
@@ -658,10 +809,12 @@ impl<'s> Planner<'s> {
                         name: n,
                         hidden: false,
                         affinity: None,
+                        origin: Some(origin),
                     })
                     .collect(),
                 outer: false,
                 on: Vec::new(),
+                policy: None,
             });
         }
         let _ = parent;
@@ -695,10 +848,12 @@ impl<'s> Planner<'s> {
                             name: n,
                             hidden: false,
                             affinity: None,
+                            origin: None,
                         })
                         .collect(),
                     outer: false,
                     on: Vec::new(),
+                    policy: None,
                 });
             }
             FromItem::Join {
@@ -815,6 +970,11 @@ impl<'s> Planner<'s> {
                 }
                 (None, Some(p)) => p,
                 (None, None) => return Err(err(SqlErrorKind::Misuse, "empty source")),
+            };
+            // Row-level security first, right on the source's rows.
+            let node = match src.policy.take() {
+                Some(p) => Arc::new(Node::Filter(node, p)),
+                None => node,
             };
             // Single-source filters go below the join, re-based to 0.
             let mut own = Vec::new();
@@ -1224,8 +1384,23 @@ impl<'s> Planner<'s> {
         let b = |x: PExpr| Box::new(x);
         Ok(match e {
             Expr::Literal(v) => PExpr::Lit(v.clone()),
+            Expr::Column { table: None, name }
+                if self.sec.is_some()
+                    && is_current_user(name)
+                    && scope.resolve(None, name).is_err() =>
+            {
+                PExpr::Lit(Value::Text(self.current_user()))
+            }
+            Expr::Function { name, args, .. } if args.is_empty() && is_current_user(name) => {
+                PExpr::Lit(Value::Text(self.current_user()))
+            }
             Expr::Column { table, name } => {
-                let (depth, idx, _) = scope.resolve(table.as_deref(), name)?;
+                let (depth, idx, _, origin) = scope.resolve(table.as_deref(), name)?;
+                if let (Some((o, col)), true) = (origin, self.record) {
+                    if let Some(u) = self.uses.get_mut(o) {
+                        u.columns.insert(col.to_lowercase());
+                    }
+                }
                 // The rowid aliases: _rowid_ and oid name the rowid column.
                 if depth == 0 {
                     PExpr::Col(idx)
@@ -1359,7 +1534,7 @@ impl<'s> Planner<'s> {
             Expr::Column { table, name } => scope
                 .resolve(table.as_deref(), name)
                 .ok()
-                .and_then(|(_, _, a)| a),
+                .and_then(|(_, _, a, _)| a),
             _ => None,
         }
     }
@@ -1396,7 +1571,30 @@ impl<'s> Planner<'s> {
     /// Plans a single-table read for UPDATE/DELETE: rows of the table
     /// (columns ++ rowid) matching `filter`.
     pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
-        let src = table_source_of(table, table.name.clone());
+        self.table_rows_for(table, filter, None)
+    }
+
+    /// [`Self::table_rows`] for UPDATE or DELETE (`cmd`): only the rows
+    /// row-level security lets the user change, and the columns read by
+    /// `filter` recorded as needing SELECT.
+    pub fn table_rows_for(
+        &mut self,
+        table: &Arc<Table>,
+        filter: Option<&Expr>,
+        cmd: Option<PolicyCmd>,
+    ) -> Result<Plan> {
+        let policy = match cmd {
+            Some(c) => self.row_policy(table, c, false)?,
+            None => None,
+        };
+        let mut src = table_source_of(table, table.name.clone());
+        if cmd.is_some() {
+            let origin = self.uses.len();
+            self.record_use(&table.name, Privilege::Select, &[]);
+            for c in src.cols.iter_mut() {
+                c.origin = Some(origin);
+            }
+        }
         let root = self.root.clone();
         let scope = Scope::new(src.cols, root.as_deref());
         let mut parts = Vec::new();
@@ -1412,6 +1610,9 @@ impl<'s> Planner<'s> {
             table: table.clone(),
             access,
         });
+        if let Some(p) = policy {
+            plan = Arc::new(Node::Filter(plan, p));
+        }
         for b in bound {
             plan = Arc::new(Node::Filter(plan, b));
         }
@@ -1425,6 +1626,56 @@ impl<'s> Planner<'s> {
         let root = self.root.clone();
         let scope = Scope::new(src.cols, root.as_deref());
         exprs.iter().map(|e| self.expr(e, &scope)).collect()
+    }
+
+    /// Records the columns of `table` that `exprs` read (SET expressions,
+    /// ON CONFLICT) as needing SELECT.
+    pub fn reads_of(&mut self, table: &Arc<Table>, exprs: &[Expr]) -> Result<()> {
+        let mut cols = table_source_of(table, table.name.clone()).cols;
+        let origin = self.uses.len();
+        self.record_use(&table.name, Privilege::Select, &[]);
+        for c in cols.iter_mut() {
+            c.origin = Some(origin);
+        }
+        // `excluded` (the proposed row) is the statement's own data.
+        cols.extend(
+            table_source_of(table, "excluded".into())
+                .cols
+                .into_iter()
+                .map(|mut c| {
+                    c.hidden = true;
+                    c
+                }),
+        );
+        let root = self.root.clone();
+        let scope = Scope::new(cols, root.as_deref());
+        for e in exprs {
+            self.expr(e, &scope)?;
+        }
+        // A SET of constants reads nothing: no SELECT needed.
+        if self.uses.get(origin).is_some_and(|u| u.columns.is_empty()) {
+            self.uses.remove(origin);
+        }
+        Ok(())
+    }
+
+    /// Records the columns RETURNING reads as needing SELECT.
+    pub fn returning_reads(&mut self, table: &Arc<Table>, items: &[SelectItem]) -> Result<()> {
+        let mut exprs = Vec::new();
+        for it in items {
+            match it {
+                SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
+                    for c in &table.columns {
+                        exprs.push(Expr::Column {
+                            table: None,
+                            name: c.name.clone(),
+                        });
+                    }
+                }
+                SelectItem::Expr { expr, .. } => exprs.push(expr.clone()),
+            }
+        }
+        self.reads_of(table, &exprs)
     }
 
     /// Binds an ON CONFLICT DO UPDATE expression over (existing row ++

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::auth::PolicyCmd;
 use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
@@ -224,6 +225,11 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
         Some(planner.returning(&t, &ins.returning)?)
     };
     let dflt = defaults(&t, cx)?;
+    let insert_check = planner.row_policy(&t, PolicyCmd::Insert, true)?;
+    let update_check = match &ins.on_conflict {
+        Conflict::Update(..) => planner.row_policy(&t, PolicyCmd::Update, true)?,
+        _ => None,
+    };
     // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
     let upsert = match &ins.on_conflict {
         Conflict::Update(sets, filter) => {
@@ -342,6 +348,7 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                     if !others.is_empty() {
                         return Err(conflict_error(&t, &what));
                     }
+                    check_new_row(cx, &update_check, &t, &new)?;
                     delete_row(cx.txn, &t, old_rowid, &old);
                     write_row(cx.txn, &t, old_rowid, &new);
                     changed.changes += 1;
@@ -359,6 +366,7 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                 }
             }
         }
+        check_new_row(cx, &insert_check, &t, &row)?;
         write_row(cx.txn, &t, rowid, &row);
         fire(
             cx,
@@ -394,7 +402,8 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows(&t, up.filter.as_ref())?;
+    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update))?;
+    let update_check = planner.row_policy(&t, PolicyCmd::Update, true)?;
     let mut sets: Vec<(usize, PExpr)> = Vec::new();
     for (col, e) in &up.assignments {
         let pos = if col.eq_ignore_ascii_case("rowid") && t.column(col).is_none() {
@@ -488,6 +497,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
                 }
             }
         }
+        check_new_row(cx, &update_check, &t, &new)?;
         delete_row(cx.txn, &t, old_rowid, &old);
         write_row(cx.txn, &t, rowid, &new);
         fire(
@@ -517,7 +527,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows(&t, del.filter.as_ref())?;
+    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete))?;
     let returning = if del.returning.is_empty() {
         None
     } else {
@@ -578,7 +588,7 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
         return Ok(None);
     }
     if let Some(q) = &ct.as_query {
-        let planned = Planner::new(schema).query(q)?;
+        let planned = planner_for(schema, cx).query(q)?;
         let spec = CreateTable {
             columns: planned
                 .columns
@@ -696,7 +706,7 @@ pub fn create_view(
         return Ok(None);
     }
     // Plan it once now so errors show at CREATE time.
-    let planned = Planner::new(schema).query(query)?;
+    let planned = planner_for(schema, cx).query(query)?;
     if !columns.is_empty() && columns.len() != planned.columns.len() {
         return Err(Error::sql(
             SqlErrorKind::Misuse,
@@ -1001,6 +1011,22 @@ fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
         Some(t) => Planner::for_trigger(schema, t),
         None => Planner::new(schema),
     }
+    .with_security(cx.sec.clone())
+}
+
+/// Refuses a new row that row-level security's WITH CHECK rejects.
+fn check_new_row(cx: &mut ExecCtx, check: &Option<PExpr>, t: &Table, row: &[Value]) -> Result<()> {
+    if let Some(c) = check {
+        if eval(c, row, cx)?.truthy() != Some(true) {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "new row violates row-level security policy for table {}",
+                    t.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs the triggers on `t` for one row change.
@@ -1072,7 +1098,7 @@ fn run_trigger_body(
     t: &Arc<Table>,
     trig: &CreateTrigger,
 ) -> Result<()> {
-    let mut p = Planner::for_trigger(schema, t);
+    let mut p = Planner::for_trigger(schema, t).with_security(cx.sec.clone());
     if let Some(w) = &trig.when {
         let e = p.trigger_expr(w)?;
         if eval(&e, &[], cx)?.truthy() != Some(true) {

@@ -1364,7 +1364,16 @@ impl Inner {
 
     /// Data keys used by the store's live files.
     fn key_ids_in_use(&self) -> HashSet<KeyId> {
-        let live = self.live_files();
+        let mut live = self.live_files();
+        // The audit log's segments live beside the store's files and keep
+        // the key they were written under.
+        if let Ok(names) = self.dir.vfs().list(self.dir.dir()) {
+            live.extend(
+                names
+                    .into_iter()
+                    .filter(|n| n.starts_with(crate::vfs::AUDIT_FILE_PREFIX)),
+            );
+        }
         live.iter()
             .filter_map(|n| self.dir.file_header(n).ok().map(|h| h.key_id))
             .collect()

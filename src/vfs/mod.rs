@@ -28,7 +28,7 @@ pub use fault::{FaultPlan, FaultVfs};
 pub use mem::MemVfs;
 pub use os::OsVfs;
 pub use sealed::{FileHeader, FileKind, SealedReader, SealedWriter, HEADER_LEN};
-pub use sealed_dir::{EncryptionStatus, FileStatus, KeyOptions, SealedDir};
+pub use sealed_dir::{EncryptionStatus, FileStatus, KeyOptions, SealedDir, AUDIT_FILE_PREFIX};
 
 use std::path::Path;
 use std::sync::Arc;

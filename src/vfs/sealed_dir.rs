@@ -34,6 +34,10 @@ use super::Vfs;
 
 /// Name of the key registry file.
 pub const REGISTRY_FILE: &str = "KEYREGISTRY";
+
+/// Names of audit log segments start with this (`AUDIT-000001.log`); the
+/// store keeps their data keys.
+pub const AUDIT_FILE_PREFIX: &str = "AUDIT-";
 const REGISTRY_TMP: &str = "KEYREGISTRY.tmp";
 
 /// Seconds since the Unix epoch, from whatever clock the caller trusts.

@@ -1,0 +1,157 @@
+//! Users, roles, grants, host rules, tokens and the audit log through the
+//! public API: the behaviour applications rely on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sealdb::{
+    AuditRecord, ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session,
+    Value,
+};
+
+fn options() -> Options {
+    Options {
+        vfs: Some(Arc::new(sealdb::vfs::MemVfs::new())),
+        password_cost: PasswordCost::dangerous_minimal(),
+        ..Options::default()
+    }
+}
+
+fn open() -> Db {
+    Db::open_with(
+        "/db",
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[7u8; 32])).unwrap(),
+        options(),
+    )
+    .unwrap()
+}
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().unwrap())
+}
+
+fn login(db: &Db, user: &str, pw: &str) -> Session {
+    db.connect(
+        Credentials::password(user, pw),
+        ClientInfo::new(ip("10.0.0.5"), "test"),
+    )
+    .unwrap()
+}
+
+fn rows(s: &Session, sql: &str) -> Vec<Vec<Value>> {
+    s.query(sql, &[])
+        .unwrap()
+        .collect_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.into_values())
+        .collect()
+}
+
+#[test]
+fn password_login_and_deny_by_default() {
+    let db = open();
+    let root = db.root_session();
+    root.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+        .unwrap();
+    root.execute("INSERT INTO t VALUES (1, 'a')", &[]).unwrap();
+    root.execute("CREATE USER alice WITH PASSWORD $1", &[&"s3cret"])
+        .unwrap();
+    let alice = login(&db, "alice", "s3cret");
+    assert_eq!(alice.user(), "alice");
+    // Deny by default, and the table is not even revealed.
+    let e = alice.query("SELECT * FROM t", &[]).err().unwrap();
+    assert!(e.to_string().contains("no such table: t"), "{e}");
+    root.execute("GRANT SELECT ON t TO alice", &[]).unwrap();
+    assert_eq!(
+        rows(&alice, "SELECT v FROM t"),
+        vec![vec![Value::Text("a".into())]]
+    );
+    let e = alice
+        .execute("INSERT INTO t VALUES (2, 'b')", &[])
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
+    assert_eq!(
+        rows(&root, "SELECT count(*) FROM t"),
+        vec![vec![Value::Integer(1)]]
+    );
+}
+
+#[test]
+fn wrong_password_and_unknown_user_fail_alike() {
+    let db = open();
+    db.root_session()
+        .execute("CREATE USER bob WITH PASSWORD 'right'", &[])
+        .unwrap();
+    let a = db
+        .connect(
+            Credentials::password("bob", "wrong"),
+            ClientInfo::local("x"),
+        )
+        .err()
+        .unwrap();
+    let b = db
+        .connect(
+            Credentials::password("nobody", "wrong"),
+            ClientInfo::local("x"),
+        )
+        .err()
+        .unwrap();
+    assert_eq!(a.to_string(), b.to_string());
+    assert_eq!(a.code(), ErrorCode::AuthenticationFailed);
+}
+
+#[test]
+fn audit_records_logins_and_verify_passes() {
+    let seen: Arc<Mutex<Vec<AuditRecord>>> = Arc::default();
+    let sink = seen.clone();
+    let db = Db::open_with(
+        "/db",
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[7u8; 32])).unwrap(),
+        Options {
+            audit_sink: Some(Arc::new(move |r: &AuditRecord| {
+                sink.lock().unwrap().push(r.clone())
+            })),
+            ..options()
+        },
+    )
+    .unwrap();
+    db.root_session()
+        .execute("CREATE USER carol WITH PASSWORD 'pw'", &[])
+        .unwrap();
+    let _ = db.connect(
+        Credentials::password("carol", "bad"),
+        ClientInfo::local("app"),
+    );
+    let c = login(&db, "carol", "pw");
+    let tok = c.create_login_token(Duration::from_secs(60)).unwrap();
+    let c2 = db
+        .connect(
+            Credentials::token("carol", tok.token()),
+            ClientInfo::local("api"),
+        )
+        .unwrap();
+    assert_eq!(c2.user(), "carol");
+    c.revoke_login_token(&tok.id).unwrap();
+    let e = db
+        .connect(
+            Credentials::token("carol", tok.token()),
+            ClientInfo::local("api"),
+        )
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::AuthenticationFailed { .. }));
+    let events: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.event.clone())
+        .collect();
+    assert!(events.contains(&"login_failed".to_string()), "{events:?}");
+    assert!(events.contains(&"login".to_string()));
+    let report = db.audit_verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert!(report.intact >= 5);
+}
