@@ -9,7 +9,8 @@
  *
  * Shape (like sqlite3):
  *     sealdb_db_open_key_file(path, key_file, &db)      -> sealdb_db_free(db)
- *     sealdb_connect_root(db, &conn)                     -> sealdb_conn_free(conn)
+ *     sealdb_connect(db, user, password, addr, app, &conn) -> sealdb_conn_free(conn)
+ *       (or sealdb_connect_root(db, &conn): the key holder, with every right)
  *     sealdb_prepare(conn, sql, &stmt)                   -> sealdb_stmt_free(stmt)
  *     sealdb_bind_*(stmt, i, v); while (sealdb_step(stmt) == SEALDB_ROW) sealdb_column_*(stmt, i, &v);
  *
@@ -162,6 +163,23 @@
  * A statement used wrongly, or an unsupported feature.
  */
 #define SEALDB_ERR_SQL_MISUSE 604
+
+/**
+ * The connection's user lacks a privilege the statement needs; nothing
+ * was changed.
+ */
+#define SEALDB_ERR_PERMISSION_DENIED 700
+
+/**
+ * A login failed (unknown user, wrong password or token, no LOGIN, or no
+ * host rule allowing it; unknown users and wrong passwords look alike).
+ */
+#define SEALDB_ERR_AUTHENTICATION_FAILED 701
+
+/**
+ * Too many failed logins for this user from this address; wait and retry.
+ */
+#define SEALDB_ERR_LOGIN_THROTTLED 702
 
 /**
  * A required pointer argument was NULL.
@@ -387,6 +405,45 @@ char *sealdb_db_errmsg(const sealdb_db *db);
  * `sealdb_conn_free`. It stays usable after `sealdb_db_free(db)`.
  */
 int32_t sealdb_connect_root(const sealdb_db *db, sealdb_conn **out);
+
+/**
+ * Logs in as `user` with `password` and opens a connection with that
+ * user's privileges. `client_address` (an IPv4 or IPv6 address as text, or
+ * NULL for an in-process caller) is matched by host rules and, with
+ * `application_name` (may be NULL), recorded in the audit log.
+ *
+ * On success `*out` is a new connection owned by the caller: free it with
+ * `sealdb_conn_free`. A failed login gives `SEALDB_ERR_AUTHENTICATION_FAILED`
+ * (the same for an unknown user and a wrong password) or, after repeated
+ * failures, `SEALDB_ERR_LOGIN_THROTTLED`; the error is also recorded on
+ * `db`. Strings are borrowed for the call; sealdb keeps no copy of the
+ * password.
+ */
+int32_t sealdb_connect(const sealdb_db *db,
+                       const char *user,
+                       const char *password,
+                       const char *client_address,
+                       const char *application_name,
+                       sealdb_conn **out);
+
+/**
+ * Like `sealdb_connect`, with a login token (from
+ * `sealdb_create_login_token`) instead of a password.
+ */
+int32_t sealdb_connect_token(const sealdb_db *db,
+                             const char *user,
+                             const char *token,
+                             const char *client_address,
+                             const char *application_name,
+                             sealdb_conn **out);
+
+/**
+ * Creates a login token for the connection's user, valid for
+ * `valid_for_seconds`, for `sealdb_connect_token`. On success `*out` is
+ * the token text, owned by the caller: free it with `sealdb_string_free`
+ * (sealdb stores only its hash; wipe your copy when done).
+ */
+int32_t sealdb_create_login_token(const sealdb_conn *conn, uint64_t valid_for_seconds, char **out);
 
 /**
  * Runs one or more `;`-separated SQL statements without parameters,

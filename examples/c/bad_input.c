@@ -275,6 +275,58 @@ static void keys(void) {
     EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
 }
 
+static void logins(void) {
+    sealdb_db *db = NULL;
+    sealdb_conn *root = NULL, *conn = NULL;
+    EXPECT_RC(sealdb_db_open_in_memory(&db), SEALDB_OK);
+    EXPECT_RC(sealdb_connect_root(db, &root), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(root, "CREATE TABLE t (x); INSERT INTO t VALUES (1)"), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(root, "CREATE USER alice WITH PASSWORD 'pw'"), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(root, "GRANT SELECT ON t TO alice"), SEALDB_OK);
+
+    /* Unknown users and wrong passwords fail alike; the db handle keeps it. */
+    EXPECT_RC(sealdb_connect(db, "alice", "nope", NULL, "bad_input", &conn), SEALDB_ERR_AUTHENTICATION_FAILED);
+    EXPECT(conn == NULL);
+    EXPECT_RC(sealdb_db_errcode(db), SEALDB_ERR_AUTHENTICATION_FAILED);
+    char *msg = sealdb_db_errmsg(db);
+    EXPECT(msg != NULL && strstr(msg, "authentication failed") != NULL);
+    sealdb_string_free(msg);
+    EXPECT_RC(sealdb_connect(db, "mallory", "pw", NULL, NULL, &conn), SEALDB_ERR_AUTHENTICATION_FAILED);
+    EXPECT_RC(sealdb_connect(db, NULL, "pw", NULL, NULL, &conn), SEALDB_ERR_NULL_ARGUMENT);
+    EXPECT_RC(sealdb_connect(db, "alice", NULL, NULL, NULL, &conn), SEALDB_ERR_NULL_ARGUMENT);
+    EXPECT_RC(sealdb_connect(db, "alice", "pw", "not-an-ip", NULL, &conn), SEALDB_ERR_INVALID_ARGUMENT);
+    EXPECT_RC(sealdb_connect(db, "al\xffice", "pw", NULL, NULL, &conn), SEALDB_ERR_INVALID_UTF8);
+    EXPECT_RC(sealdb_connect(NULL, "alice", "pw", NULL, NULL, &conn), SEALDB_ERR_NULL_ARGUMENT);
+
+    /* The right password: alice reads, may not write. */
+    EXPECT_RC(sealdb_connect(db, "alice", "pw", "::1", "bad_input", &conn), SEALDB_OK);
+    EXPECT_RC(sealdb_db_errcode(db), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(conn, "SELECT x FROM t"), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(conn, "INSERT INTO t VALUES (2)"), SEALDB_ERR_PERMISSION_DENIED);
+    EXPECT(errmsg_contains("permission denied"));
+    EXPECT_RC(sealdb_exec(conn, "CREATE USER eve WITH PASSWORD 'x'"), SEALDB_ERR_PERMISSION_DENIED);
+
+    /* Login tokens. */
+    char *token = NULL;
+    EXPECT_RC(sealdb_create_login_token(conn, 3600, &token), SEALDB_OK);
+    EXPECT(token != NULL && strlen(token) > 16);
+    EXPECT_RC(sealdb_create_login_token(conn, 3600, NULL), SEALDB_ERR_NULL_ARGUMENT);
+    sealdb_conn *by_token = NULL;
+    EXPECT_RC(sealdb_connect_token(db, "alice", token, NULL, "bad_input", &by_token), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(by_token, "SELECT x FROM t"), SEALDB_OK);
+    EXPECT_RC(sealdb_conn_free(by_token), SEALDB_OK);
+    sealdb_string_free(token);
+    EXPECT_RC(sealdb_connect_token(db, "alice", "forged", NULL, NULL, &by_token), SEALDB_ERR_AUTHENTICATION_FAILED);
+    EXPECT_RC(sealdb_conn_free(conn), SEALDB_OK);
+
+    /* Repeated failures from one address are throttled. */
+    int32_t last = SEALDB_OK;
+    for (int i = 0; i < 8; i++) last = sealdb_connect(db, "alice", "guess", "10.1.2.3", NULL, &conn);
+    EXPECT_RC(last, SEALDB_ERR_LOGIN_THROTTLED);
+    EXPECT_RC(sealdb_conn_free(root), SEALDB_OK);
+    EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
+}
+
 /* Threads: several share one connection (calls are serialized), others
  * have a connection each; every row must arrive, errors stay per thread. */
 enum { THREADS = 6, ROWS_PER_THREAD = 50 };
@@ -352,6 +404,7 @@ int main(int argc, char **argv) {
     wrong_indexes_and_order();
     invalid_utf8();
     keys();
+    logins();
     threads();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -3,8 +3,8 @@
  *
  * Opens (or creates) an encrypted database with a key file (made on first
  * use), creates a table as root, creates a user and grants it privileges,
- * connects as that user, inserts and queries rows with prepared statements,
- * and prints them.
+ * logs in as that user, inserts and queries rows with prepared statements,
+ * prints them, and shows what the user may not do.
  *
  *   cc -std=c11 -Iinclude examples/c/example.c -Ltarget/debug -lsealdb_ffi \
  *      -Wl,-rpath,$PWD/target/debug -o example
@@ -87,10 +87,20 @@ int main(int argc, char **argv) {
                       "  id INTEGER PRIMARY KEY, author TEXT NOT NULL, body TEXT, stars REAL, tag BLOB)"),
           "create table");
     check(sealdb_exec(root, "DELETE FROM notes"), "clear table");
+    check(sealdb_exec(root, "CREATE USER IF NOT EXISTS alice WITH PASSWORD 'correct horse'"),
+          "create user");
+    check(sealdb_exec(root, "GRANT SELECT, INSERT ON notes TO alice"), "grant");
     check(sealdb_conn_free(root), "free root connection");
 
+    /* A wrong password is refused (and audited). */
     sealdb_conn *conn = NULL;
-    check(sealdb_connect_root(db, &conn), "connect");
+    int32_t rc = sealdb_connect(db, "alice", "wrong", "127.0.0.1", "c-example", &conn);
+    printf("login with a wrong password: error %d (%s)\n", rc, sealdb_code_description(rc));
+    if (rc != SEALDB_ERR_AUTHENTICATION_FAILED) return 1;
+
+    /* From here on: alice, with her privileges only. */
+    check(sealdb_connect(db, "alice", "correct horse", "127.0.0.1", "c-example", &conn),
+          "log in as alice");
 
     /* Insert rows with a prepared statement, in one transaction. */
     static const struct {
@@ -138,7 +148,7 @@ int main(int argc, char **argv) {
     printf("%d rows of %d columns for ann\n", rows, ncols);
     check(sealdb_stmt_free(query), "free query");
 
-    /* An aggregate through sealdb_exec-free prepare/step. */
+    /* An aggregate. */
     sealdb_stmt *agg = NULL;
     check(sealdb_prepare(conn, "SELECT author, count(*), avg(stars) FROM notes GROUP BY author ORDER BY author",
                          &agg),
@@ -146,10 +156,16 @@ int main(int argc, char **argv) {
     print_rows(agg);
     check(sealdb_stmt_free(agg), "free aggregate");
 
-    /* A bad statement gives a clear error and the connection goes on. */
-    int32_t rc = sealdb_exec(conn, "SELECT nope FROM notes");
+    /* Alice may not delete: a clear error, nothing changed, and the
+     * connection goes on. So does a bad statement. */
+    rc = sealdb_exec(conn, "DELETE FROM notes");
     char *msg = sealdb_conn_errmsg(conn);
-    printf("expected error %d (%s): %s\n", rc, sealdb_code_description(rc), msg ? msg : "?");
+    printf("alice deleting: error %d (%s): %s\n", rc, sealdb_code_description(rc), msg ? msg : "?");
+    sealdb_string_free(msg);
+    if (rc != SEALDB_ERR_PERMISSION_DENIED) return 1;
+    rc = sealdb_exec(conn, "SELECT nope FROM notes");
+    msg = sealdb_conn_errmsg(conn);
+    printf("bad column: error %d (%s): %s\n", rc, sealdb_code_description(rc), msg ? msg : "?");
     sealdb_string_free(msg);
 
     check(sealdb_conn_free(conn), "free connection");

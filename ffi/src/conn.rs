@@ -22,10 +22,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use sealdb::Session;
+use sealdb::{ClientInfo, Credentials, Session};
 
 use crate::db::{reset_out, sealdb_db, str_arg, DBS};
-use crate::error::{ErrorSlot, Failure, FfiResult, SEALDB_ERR_PANIC, SEALDB_OK};
+use crate::error::{
+    ErrorSlot, Failure, FfiResult, SEALDB_ERR_INVALID_ARGUMENT, SEALDB_ERR_PANIC, SEALDB_OK,
+};
 use crate::guard::{call, panic_failure, quiet};
 use crate::handle::Registry;
 
@@ -140,6 +142,153 @@ pub unsafe extern "C" fn sealdb_connect_root(
         let db = DBS.get(db)?;
         let session = db.db.root_session();
         write_out(out, CONNS.insert(ConnInner::new(session)))
+    })
+}
+
+/// Which proof a user login carries.
+enum Proof {
+    Password,
+    Token,
+}
+
+/// Logs in as a user and stores the new connection in `*out`.
+///
+/// # Safety
+/// The string arguments are NULL or NUL-terminated and valid for the call;
+/// `out` is NULL or writable.
+unsafe fn connect_user(
+    db: *const sealdb_db,
+    user: *const c_char,
+    secret: *const c_char,
+    proof: Proof,
+    client_address: *const c_char,
+    application_name: *const c_char,
+    out: *mut *mut sealdb_conn,
+) -> FfiResult {
+    reset_out(out)?;
+    let db = DBS.get(db)?;
+    let r = (|| {
+        // SAFETY: the caller passes NUL-terminated strings (or NULL where
+        // allowed, checked below).
+        let (user, secret) = unsafe {
+            (
+                str_arg(user, "user")?,
+                str_arg(
+                    secret,
+                    match proof {
+                        Proof::Password => "password",
+                        Proof::Token => "token",
+                    },
+                )?,
+            )
+        };
+        let address = if client_address.is_null() {
+            None
+        } else {
+            // SAFETY: as above.
+            let text = unsafe { str_arg(client_address, "client_address")? };
+            Some(text.parse().map_err(|_| {
+                Failure::new(
+                    SEALDB_ERR_INVALID_ARGUMENT,
+                    format!("client_address {text:?} is not an IPv4 or IPv6 address"),
+                )
+            })?)
+        };
+        let app = if application_name.is_null() {
+            ""
+        } else {
+            // SAFETY: as above.
+            unsafe { str_arg(application_name, "application_name")? }
+        };
+        let credentials = match proof {
+            Proof::Password => Credentials::password(user, secret),
+            Proof::Token => Credentials::token(user, secret),
+        };
+        Ok(db.db.connect(credentials, ClientInfo::new(address, app))?)
+    })();
+    db.err.record(&r);
+    write_out(out, CONNS.insert(ConnInner::new(r?)))
+}
+
+/// Logs in as `user` with `password` and opens a connection with that
+/// user's privileges. `client_address` (an IPv4 or IPv6 address as text, or
+/// NULL for an in-process caller) is matched by host rules and, with
+/// `application_name` (may be NULL), recorded in the audit log.
+///
+/// On success `*out` is a new connection owned by the caller: free it with
+/// `sealdb_conn_free`. A failed login gives `SEALDB_ERR_AUTHENTICATION_FAILED`
+/// (the same for an unknown user and a wrong password) or, after repeated
+/// failures, `SEALDB_ERR_LOGIN_THROTTLED`; the error is also recorded on
+/// `db`. Strings are borrowed for the call; sealdb keeps no copy of the
+/// password.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_connect(
+    db: *const sealdb_db,
+    user: *const c_char,
+    password: *const c_char,
+    client_address: *const c_char,
+    application_name: *const c_char,
+    out: *mut *mut sealdb_conn,
+) -> i32 {
+    call(|| {
+        // SAFETY: forwarded from this function's own contract.
+        unsafe {
+            connect_user(
+                db,
+                user,
+                password,
+                Proof::Password,
+                client_address,
+                application_name,
+                out,
+            )
+        }
+    })
+}
+
+/// Like `sealdb_connect`, with a login token (from
+/// `sealdb_create_login_token`) instead of a password.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_connect_token(
+    db: *const sealdb_db,
+    user: *const c_char,
+    token: *const c_char,
+    client_address: *const c_char,
+    application_name: *const c_char,
+    out: *mut *mut sealdb_conn,
+) -> i32 {
+    call(|| {
+        // SAFETY: forwarded from this function's own contract.
+        unsafe {
+            connect_user(
+                db,
+                user,
+                token,
+                Proof::Token,
+                client_address,
+                application_name,
+                out,
+            )
+        }
+    })
+}
+
+/// Creates a login token for the connection's user, valid for
+/// `valid_for_seconds`, for `sealdb_connect_token`. On success `*out` is
+/// the token text, owned by the caller: free it with `sealdb_string_free`
+/// (sealdb stores only its hash; wipe your copy when done).
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_create_login_token(
+    conn: *const sealdb_conn,
+    valid_for_seconds: u64,
+    out: *mut *mut c_char,
+) -> i32 {
+    call(|| {
+        reset_out(out)?;
+        with_conn(conn, |s| {
+            let token = s.create_login_token(std::time::Duration::from_secs(valid_for_seconds))?;
+            write_out(out, crate::error::c_message(token.token()).into_raw())
+        })
     })
 }
 

@@ -79,6 +79,14 @@ pub const SEALDB_ERR_SQL_CONSTRAINT: i32 = 602;
 pub const SEALDB_ERR_SQL_VALUE: i32 = 603;
 /// A statement used wrongly, or an unsupported feature.
 pub const SEALDB_ERR_SQL_MISUSE: i32 = 604;
+/// The connection's user lacks a privilege the statement needs; nothing
+/// was changed.
+pub const SEALDB_ERR_PERMISSION_DENIED: i32 = 700;
+/// A login failed (unknown user, wrong password or token, no LOGIN, or no
+/// host rule allowing it; unknown users and wrong passwords look alike).
+pub const SEALDB_ERR_AUTHENTICATION_FAILED: i32 = 701;
+/// Too many failed logins for this user from this address; wait and retry.
+pub const SEALDB_ERR_LOGIN_THROTTLED: i32 = 702;
 
 /// A required pointer argument was NULL.
 pub const SEALDB_ERR_NULL_ARGUMENT: i32 = 900;
@@ -261,6 +269,9 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_SQL_CONSTRAINT => c"constraint failed",
         SEALDB_ERR_SQL_VALUE => c"type mismatch or overflow",
         SEALDB_ERR_SQL_MISUSE => c"SQL misuse or unsupported",
+        SEALDB_ERR_PERMISSION_DENIED => c"permission denied",
+        SEALDB_ERR_AUTHENTICATION_FAILED => c"authentication failed",
+        SEALDB_ERR_LOGIN_THROTTLED => c"too many failed logins; retry later",
         SEALDB_ERR_NULL_ARGUMENT => c"NULL argument",
         SEALDB_ERR_MISUSE => c"misuse of the C API (stale handle or call out of order)",
         SEALDB_ERR_INVALID_UTF8 => c"invalid UTF-8",
@@ -338,6 +349,12 @@ mod tests {
             (ErrorCode::SqlConstraint, SEALDB_ERR_SQL_CONSTRAINT),
             (ErrorCode::SqlValue, SEALDB_ERR_SQL_VALUE),
             (ErrorCode::SqlMisuse, SEALDB_ERR_SQL_MISUSE),
+            (ErrorCode::PermissionDenied, SEALDB_ERR_PERMISSION_DENIED),
+            (
+                ErrorCode::AuthenticationFailed,
+                SEALDB_ERR_AUTHENTICATION_FAILED,
+            ),
+            (ErrorCode::LoginThrottled, SEALDB_ERR_LOGIN_THROTTLED),
         ];
         for (core, abi) in pairs {
             assert_eq!(core as i32, abi, "{core:?}");

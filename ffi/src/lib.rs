@@ -9,7 +9,7 @@
 //!
 //! ```text
 //!   sealdb_db_open_key_file / _key / _key_callback / _in_memory ─▶ sealdb_db   (db.rs)
-//!     └─ sealdb_connect_root ─▶ sealdb_conn   exec, begin/commit/rollback   (conn.rs)
+//!     └─ sealdb_connect / _token / _root ─▶ sealdb_conn   exec, transactions (conn.rs)
 //!          └─ sealdb_prepare ─▶ sealdb_stmt   bind, step, column, reset     (stmt.rs)
 //!   each freed by its own  sealdb_db_free / sealdb_conn_free / sealdb_stmt_free
 //! ```

@@ -85,7 +85,8 @@ class DataError(DatabaseError):
 
 
 class OperationalError(DatabaseError):
-    """The database's operation failed: I/O, keys, busy, locked, poisoned."""
+    """The database's operation failed: I/O, keys, busy, locked, poisoned,
+    and failed or throttled logins (codes 701, 702)."""
 
 
 class IntegrityError(DatabaseError):
@@ -98,7 +99,8 @@ class InternalError(DatabaseError):
 
 class ProgrammingError(DatabaseError):
     """SQL or API mistakes: syntax, unknown table, wrong number of
-    parameters, use of a closed connection or cursor."""
+    parameters, use of a closed connection or cursor, and a privilege the
+    user lacks (code 700, like PostgreSQL drivers)."""
 
 
 class NotSupportedError(DatabaseError):
@@ -108,7 +110,7 @@ class NotSupportedError(DatabaseError):
 def _error_class(code):
     if code in (lib.SEALDB_ERR_SQL_SYNTAX, lib.SEALDB_ERR_SQL_UNKNOWN_OBJECT,
                 lib.SEALDB_ERR_SQL_MISUSE, lib.SEALDB_ERR_INVALID_ARGUMENT,
-                lib.SEALDB_ERR_RANGE):
+                lib.SEALDB_ERR_RANGE, lib.SEALDB_ERR_PERMISSION_DENIED):
         return ProgrammingError
     if code == lib.SEALDB_ERR_SQL_CONSTRAINT:
         return IntegrityError
@@ -243,7 +245,16 @@ def connect(path, key=None, key_file=None, user=None, password=None, token=None,
 
 
 def _connect_user(db, out, user, password, token, application_name, client_address):
-    raise NotSupportedError("connecting as a user needs sealdb_connect (not in this build)")
+    if (password is None) == (token is None):
+        raise ProgrammingError("user= needs exactly one of password= or token=")
+    address = ffi.NULL if client_address is None else _cstr(str(client_address), "client_address")
+    app = ffi.NULL if application_name is None else _cstr(application_name, "application_name")
+    if password is not None:
+        _check(lib.sealdb_connect(db, _cstr(user, "user"), _cstr(password, "password"),
+                                  address, app, out))
+    else:
+        _check(lib.sealdb_connect_token(db, _cstr(user, "user"), _cstr(token, "token"),
+                                        address, app, out))
 
 
 # ---------------------------------------------------------------- connection
@@ -297,6 +308,17 @@ class Connection:
         if not self.autocommit and _first_word(sql) not in _NO_IMPLICIT_BEGIN \
                 and not self.in_transaction:
             _check(lib.sealdb_begin(self._h))
+
+    def create_login_token(self, valid_for_seconds=3600):
+        """A login token for this connection's user, for
+        ``connect(..., user=..., token=...)``; call it outside a
+        transaction. Only its hash is stored."""
+        out = ffi.new("char **")
+        _check(lib.sealdb_create_login_token(self._handle(), valid_for_seconds, out))
+        try:
+            return ffi.string(out[0]).decode()
+        finally:
+            lib.sealdb_string_free(out[0])
 
     def cursor(self):
         """A new :class:`Cursor` on this connection."""

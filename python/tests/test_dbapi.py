@@ -127,6 +127,45 @@ def test_in_memory():
     c.close()
 
 
+def test_users_log_in_with_their_privileges(dbdir):
+    lib = _ffi.lib
+    root = sealdb.connect(dbdir, key=KEY)
+    root.execute("CREATE TABLE t (x)")
+    root.execute("INSERT INTO t VALUES (1)")
+    root.execute("CREATE USER alice WITH PASSWORD 'pw'")
+    root.execute("GRANT SELECT ON t TO alice")
+    root.commit()
+    root.close()
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.connect(dbdir, key=KEY, user="alice", password="wrong")
+    assert e.value.code == lib.SEALDB_ERR_AUTHENTICATION_FAILED
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.connect(dbdir, key=KEY, user="nobody", password="pw")
+    assert e.value.code == lib.SEALDB_ERR_AUTHENTICATION_FAILED
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.connect(dbdir, key=KEY, user="alice")
+    with pytest.raises(sealdb.ProgrammingError) as e:
+        sealdb.connect(dbdir, key=KEY, user="alice", password="pw", client_address="nowhere")
+    assert e.value.code == lib.SEALDB_ERR_INVALID_ARGUMENT
+
+    alice = sealdb.connect(dbdir, key=KEY, user="alice", password="pw",
+                           client_address="127.0.0.1", application_name="pytest")
+    assert alice.execute("SELECT x FROM t").fetchall() == [(1,)]
+    with pytest.raises(sealdb.ProgrammingError) as e:
+        alice.execute("INSERT INTO t VALUES (2)")
+    assert e.value.code == lib.SEALDB_ERR_PERMISSION_DENIED
+    assert "permission denied" in str(e.value)
+    alice.rollback()  # the refused INSERT had opened the implicit transaction
+    token = alice.create_login_token(60)
+    alice.close()
+
+    alice = sealdb.connect(dbdir, key=KEY, user="alice", token=token)
+    assert alice.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    alice.close()
+    with pytest.raises(sealdb.OperationalError):
+        sealdb.connect(dbdir, key=KEY, user="alice", token="forged")
+
+
 # ------------------------------------------------------------ cursor basics
 
 
@@ -383,6 +422,9 @@ def test_error_class_by_code():
     assert _error_class(lib.SEALDB_ERR_NULL_ARGUMENT) is sealdb.InterfaceError
     assert _error_class(lib.SEALDB_ERR_PANIC) is sealdb.InternalError
     assert _error_class(lib.SEALDB_ERR_RANGE) is sealdb.ProgrammingError
+    assert _error_class(lib.SEALDB_ERR_PERMISSION_DENIED) is sealdb.ProgrammingError
+    assert _error_class(lib.SEALDB_ERR_AUTHENTICATION_FAILED) is sealdb.OperationalError
+    assert _error_class(lib.SEALDB_ERR_LOGIN_THROTTLED) is sealdb.OperationalError
     assert _error_class(12345) is sealdb.DatabaseError
 
 
