@@ -34,6 +34,7 @@ kept in ``err.code`` (see ``include/sealdb.h``).
 import datetime
 import re
 import time
+import weakref
 from collections.abc import Mapping
 
 from ._ffi import ffi, lib
@@ -287,6 +288,7 @@ class Connection:
     def __init__(self, handle, autocommit=False):
         self._h = handle
         self.autocommit = autocommit
+        self._cursors = weakref.WeakSet()
 
     def _handle(self):
         if self._h is None:
@@ -323,7 +325,9 @@ class Connection:
     def cursor(self):
         """A new :class:`Cursor` on this connection."""
         self._handle()
-        return Cursor(self)
+        cur = Cursor(self)
+        self._cursors.add(cur)
+        return cur
 
     def execute(self, sql, parameters=()):
         """Shortcut: a new cursor's ``execute`` (like ``sqlite3``)."""
@@ -354,6 +358,9 @@ class Connection:
         Its cursors cannot be used afterwards. Closing twice is harmless."""
         if self._h is None:
             return
+        # Statements keep the session (and the store) alive: free them first.
+        for cur in list(self._cursors):
+            cur.close()
         h, self._h = self._h, None
         ffi.release(h)
 
@@ -382,7 +389,12 @@ class Connection:
 
 
 class Cursor:
-    """A cursor (PEP 249): runs statements and fetches their rows."""
+    """A cursor (PEP 249): runs statements and fetches their rows.
+
+    The cursor keeps its last prepared statement: executing the same SQL
+    again (a loop of point queries, ``executemany``) only resets and
+    rebinds it.
+    """
 
     def __init__(self, connection):
         self.connection = connection
@@ -390,9 +402,11 @@ class Cursor:
         self.description = None
         self.rowcount = -1
         self.lastrowid = None
-        self._stmt = None
+        self._stmt = None  # the statement whose result is open
         self._has_row = False
         self._closed = False
+        self._cache_sql = None  # the last prepared statement, kept for reuse
+        self._cache_stmt = None
 
     # -- plumbing
 
@@ -404,10 +418,17 @@ class Cursor:
         return self.connection._h
 
     def _finish(self):
+        """Closes the open result (its snapshot); keeps the statement."""
         if self._stmt is not None:
             s, self._stmt = self._stmt, None
-            ffi.release(s)
+            if not self.connection.closed:
+                lib.sealdb_reset(s)
         self._has_row = False
+
+    def _drop_cache(self):
+        if self._cache_stmt is not None:
+            s, self._cache_stmt, self._cache_sql = self._cache_stmt, None, None
+            ffi.release(s)
 
     def _prepare(self, sql):
         conn = self._conn_handle()
@@ -416,9 +437,15 @@ class Cursor:
         self.rowcount = -1
         sql_bytes = _cstr(sql, "sql")
         self.connection._before(sql)
+        if sql == self._cache_sql:
+            _check(lib.sealdb_reset(self._cache_stmt))
+            return self._cache_stmt
+        self._drop_cache()
         out = ffi.new("sealdb_stmt **")
         _check(lib.sealdb_prepare(conn, sql_bytes, out))
-        return ffi.gc(out[0], lib.sealdb_stmt_free)
+        self._cache_stmt = ffi.gc(out[0], lib.sealdb_stmt_free)
+        self._cache_sql = sql
+        return self._cache_stmt
 
     def _bind_all(self, stmt, parameters):
         count = ffi.new("int32_t *")
@@ -630,6 +657,7 @@ class Cursor:
     def close(self):
         """Closes the cursor (frees its statement). Closing twice is harmless."""
         self._finish()
+        self._drop_cache()
         self._closed = True
 
     def setinputsizes(self, sizes):
@@ -647,6 +675,6 @@ class Cursor:
 
     def __del__(self):
         try:
-            self._finish()
+            self._drop_cache()
         except Exception:
             pass

@@ -434,7 +434,11 @@ def test_error_class_by_code():
 def test_closed_connection(dbdir):
     c = sealdb.connect(dbdir, key=KEY)
     cur = c.cursor()
+    busy = c.execute("SELECT 1 UNION ALL SELECT 2")  # an open result set
+    assert busy.fetchone() == (1,)
     c.close()
+    with pytest.raises(sealdb.ProgrammingError):
+        busy.fetchone()
     c.close()  # twice is fine
     assert c.closed
     for call in (c.cursor, c.commit, c.rollback, lambda: c.execute("SELECT 1"),
@@ -457,6 +461,28 @@ def test_closed_cursor(conn):
         assert c2.execute("SELECT 2").fetchone() == (2,)
     with pytest.raises(sealdb.ProgrammingError):
         c2.fetchone()
+
+
+def test_cursor_reuses_its_statement(conn):
+    cur = conn.cursor()
+    conn.executemany("INSERT INTO t (id, name) VALUES (?, ?)", [(i, "n%d" % i) for i in range(1, 6)])
+    for i in (3, 1, 5, 2):
+        assert cur.execute("SELECT name FROM t WHERE id = ?", (i,)).fetchone() == ("n%d" % i,)
+    # Half-read result, then the same SQL again: a fresh result.
+    cur.execute("SELECT id FROM t WHERE id >= ? ORDER BY id", (2,))
+    assert cur.fetchone() == (2,)
+    cur.execute("SELECT id FROM t WHERE id >= ? ORDER BY id", (4,))
+    assert cur.fetchall() == [(4,), (5,)]
+    # A schema change between runs is picked up.
+    cur.execute("SELECT * FROM t WHERE id = ?", (1,))
+    assert len(cur.description) == 4
+    conn.execute("ALTER TABLE t ADD COLUMN extra TEXT")
+    cur.execute("SELECT * FROM t WHERE id = ?", (1,))
+    assert len(cur.description) == 5
+    # A failed binding leaves nothing behind for the next run.
+    with pytest.raises(sealdb.ProgrammingError):
+        cur.execute("SELECT name FROM t WHERE id = ?", ([1],))
+    assert cur.execute("SELECT name FROM t WHERE id = ?", (4,)).fetchall() == [("n4",)]
 
 
 def test_cursor_survives_closing_mid_result(conn):
