@@ -305,9 +305,10 @@ class Connection:
         _check(lib.sealdb_in_transaction(self._handle(), out))
         return bool(out[0])
 
-    def _before(self, sql):
-        """Opens the implicit transaction PEP 249 asks for, if due."""
-        if not self.autocommit and _first_word(sql) not in _NO_IMPLICIT_BEGIN \
+    def _before(self, first_word):
+        """Opens the implicit transaction PEP 249 asks for, if due, before a
+        statement starting with ``first_word``."""
+        if not self.autocommit and first_word not in _NO_IMPLICIT_BEGIN \
                 and not self.in_transaction:
             _check(lib.sealdb_begin(self._h))
 
@@ -399,14 +400,25 @@ class Cursor:
     def __init__(self, connection):
         self.connection = connection
         self.arraysize = 1
-        self.description = None
         self.rowcount = -1
         self.lastrowid = None
         self._stmt = None  # the statement whose result is open
         self._has_row = False
+        self._step_due = False  # the current row was read; step before the next
+        self._ncols = 0  # result columns of the last execute
         self._closed = False
-        self._cache_sql = None  # the last prepared statement, kept for reuse
+        # The last prepared statement, kept for reuse: its SQL, handle,
+        # parameter count and first keyword.
+        self._cache_sql = None
         self._cache_stmt = None
+        self._cache_nparams = 0
+        self._cache_word = ""
+        # Out-parameters, allocated once.
+        self._i32 = ffi.new("int32_t *")
+        self._i64 = ffi.new("int64_t *")
+        self._f64 = ffi.new("double *")
+        self._ptr = ffi.new("const char **")
+        self._len = ffi.new("size_t *")
 
     # -- plumbing
 
@@ -424,6 +436,7 @@ class Cursor:
             if not self.connection.closed:
                 lib.sealdb_reset(s)
         self._has_row = False
+        self._step_due = False
 
     def _drop_cache(self):
         if self._cache_stmt is not None:
@@ -433,30 +446,32 @@ class Cursor:
     def _prepare(self, sql):
         conn = self._conn_handle()
         self._finish()
-        self.description = None
+        self._ncols = 0
         self.rowcount = -1
-        sql_bytes = _cstr(sql, "sql")
-        self.connection._before(sql)
-        if sql == self._cache_sql:
+        if sql != self._cache_sql:
+            sql_bytes = _cstr(sql, "sql")
+            self._drop_cache()
+            word = _first_word(sql)
+            self.connection._before(word)
+            out = ffi.new("sealdb_stmt **")
+            _check(lib.sealdb_prepare(conn, sql_bytes, out))
+            stmt = ffi.gc(out[0], lib.sealdb_stmt_free)
+            _check(lib.sealdb_bind_parameter_count(stmt, self._i32))
+            self._cache_stmt, self._cache_sql = stmt, sql
+            self._cache_nparams, self._cache_word = self._i32[0], word
+        else:
+            self.connection._before(self._cache_word)
             _check(lib.sealdb_reset(self._cache_stmt))
-            return self._cache_stmt
-        self._drop_cache()
-        out = ffi.new("sealdb_stmt **")
-        _check(lib.sealdb_prepare(conn, sql_bytes, out))
-        self._cache_stmt = ffi.gc(out[0], lib.sealdb_stmt_free)
-        self._cache_sql = sql
         return self._cache_stmt
 
     def _bind_all(self, stmt, parameters):
-        count = ffi.new("int32_t *")
-        _check(lib.sealdb_bind_parameter_count(stmt, count))
-        wanted = count[0]
+        wanted = self._cache_nparams
         if isinstance(parameters, Mapping):
             if len(parameters) != wanted:
                 raise ProgrammingError(
                     "incorrect number of bindings supplied: the statement uses %d, "
                     "and there are %d supplied" % (wanted, len(parameters)))
-            index = ffi.new("int32_t *")
+            index = self._i32
             for name, value in parameters.items():
                 for prefix in (":", "@", "$"):
                     if lib.sealdb_bind_parameter_index(
@@ -505,7 +520,8 @@ class Cursor:
             raise ProgrammingError(
                 "parameter %d: type %s is not supported (use None, int, float, str, "
                 "bytes or bool)" % (i, type(value).__name__))
-        _check(rc)
+        if rc != lib.SEALDB_OK:
+            _raise(rc)
 
     def _step(self):
         rc = lib.sealdb_step(self._stmt)
@@ -517,77 +533,72 @@ class Cursor:
             self._has_row = False
             _raise(rc)
 
-    def _describe(self):
-        n = ffi.new("int32_t *")
-        _check(lib.sealdb_column_count(self._stmt, n))
-        if n[0] == 0:
+    @property
+    def description(self):
+        """One 7-item sequence per result column (only the name is known),
+        or None when the last statement returned no rows."""
+        if self._ncols == 0 or self._cache_stmt is None or self.connection.closed:
             return None
-        name = ffi.new("const char **")
         cols = []
-        for i in range(n[0]):
-            _check(lib.sealdb_column_name(self._stmt, i, name))
-            cols.append((ffi.string(name[0]).decode("utf-8", "replace"),
+        for i in range(self._ncols):
+            _check(lib.sealdb_column_name(self._cache_stmt, i, self._ptr))
+            cols.append((ffi.string(self._ptr[0]).decode("utf-8", "replace"),
                          None, None, None, None, None, None))
         return tuple(cols)
 
     def _row(self):
-        stmt = self._stmt
-        n = ffi.new("int32_t *")
-        _check(lib.sealdb_column_count(stmt, n))
-        ty = ffi.new("int32_t *")
+        stmt, ty = self._stmt, self._i32
         out = []
-        for i in range(n[0]):
+        for i in range(self._ncols):
             _check(lib.sealdb_column_type(stmt, i, ty))
             t = ty[0]
-            if t == lib.SEALDB_NULL:
-                out.append(None)
+            if t == lib.SEALDB_TEXT:
+                _check(lib.sealdb_column_text(stmt, i, self._ptr, self._len))
+                out.append(ffi.unpack(self._ptr[0], self._len[0]).decode("utf-8"))
             elif t == lib.SEALDB_INTEGER:
-                v = ffi.new("int64_t *")
-                _check(lib.sealdb_column_int64(stmt, i, v))
-                out.append(int(v[0]))
+                _check(lib.sealdb_column_int64(stmt, i, self._i64))
+                out.append(int(self._i64[0]))
+            elif t == lib.SEALDB_NULL:
+                out.append(None)
             elif t == lib.SEALDB_REAL:
-                v = ffi.new("double *")
-                _check(lib.sealdb_column_double(stmt, i, v))
-                out.append(float(v[0]))
-            elif t == lib.SEALDB_TEXT:
-                p = ffi.new("const char **")
-                ln = ffi.new("size_t *")
-                _check(lib.sealdb_column_text(stmt, i, p, ln))
-                out.append(ffi.unpack(p[0], ln[0]).decode("utf-8"))
+                _check(lib.sealdb_column_double(stmt, i, self._f64))
+                out.append(float(self._f64[0]))
             else:
                 p = ffi.new("const uint8_t **")
-                ln = ffi.new("size_t *")
-                _check(lib.sealdb_column_blob(stmt, i, p, ln))
-                out.append(bytes(ffi.buffer(p[0], ln[0])) if ln[0] else b"")
+                _check(lib.sealdb_column_blob(stmt, i, p, self._len))
+                n = self._len[0]
+                out.append(bytes(ffi.buffer(p[0], n)) if n else b"")
         return tuple(out)
 
-    def _after_write(self, sql):
-        word = _first_word(sql)
+    def _after_write(self):
+        word = self._cache_word
         if word in _COUNTS_CHANGES:
+            h = self.connection._h
             changes = ffi.new("uint64_t *")
-            _check(lib.sealdb_changes(self.connection._h, changes))
-            rowid = ffi.new("int64_t *")
+            _check(lib.sealdb_changes(h, changes))
             if word in ("INSERT", "REPLACE"):
-                _check(lib.sealdb_last_insert_rowid(self.connection._h, rowid))
-                self.lastrowid = int(rowid[0])
+                _check(lib.sealdb_last_insert_rowid(h, self._i64))
+                self.lastrowid = int(self._i64[0])
             return int(changes[0])
         return -1
 
     # -- PEP 249
 
     def execute(self, operation, parameters=()):
-        """Prepares and runs one statement with ``parameters`` (a sequence
-        for ``?``/``?1``, a mapping for ``:name``). Returns the cursor."""
+        """Prepares (or reuses) and runs one statement with ``parameters`` (a
+        sequence for ``?``/``?1``, a mapping for ``:name``). Returns the
+        cursor."""
         self._stmt = self._prepare(operation)
         try:
             self._bind_all(self._stmt, parameters)
             self._step()
+            _check(lib.sealdb_column_count(self._stmt, self._i32))
         except BaseException:
             self._finish()
             raise
-        self.description = self._describe()
-        if self.description is None:
-            self.rowcount = self._after_write(operation)
+        self._ncols = self._i32[0]
+        if self._ncols == 0:
+            self.rowcount = self._after_write()
             self._finish()
         return self
 
@@ -597,7 +608,7 @@ class Cursor:
         stmt = self._prepare(operation)
         self._stmt = stmt
         total = 0
-        counts = _first_word(operation) in _COUNTS_CHANGES
+        counts = self._cache_word in _COUNTS_CHANGES
         try:
             for parameters in seq_of_parameters:
                 _check(lib.sealdb_reset(stmt))
@@ -606,7 +617,7 @@ class Cursor:
                 if self._has_row:
                     raise ProgrammingError("executemany() cannot run statements that return rows")
                 if counts:
-                    total += self._after_write(operation)
+                    total += self._after_write()
         finally:
             self._finish()
         self.rowcount = total if counts else -1
@@ -615,14 +626,18 @@ class Cursor:
     def fetchone(self):
         """The next row as a tuple, or None when there are no more."""
         self._conn_handle()
-        if self._stmt is None or not self._has_row:
-            if self._stmt is None and self.description is None:
+        if self._stmt is None:
+            if self._ncols == 0:
                 raise ProgrammingError("no result set: execute a query first")
             return None
-        row = self._row()
-        self._step()
+        if self._step_due:
+            self._step_due = False
+            self._step()
         if not self._has_row:
             self._finish()
+            return None
+        row = self._row()
+        self._step_due = True  # step lazily: a point query never needs to
         return row
 
     def fetchmany(self, size=None):
@@ -658,6 +673,7 @@ class Cursor:
         """Closes the cursor (frees its statement). Closing twice is harmless."""
         self._finish()
         self._drop_cache()
+        self._ncols = 0
         self._closed = True
 
     def setinputsizes(self, sizes):
