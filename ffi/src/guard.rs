@@ -1,4 +1,4 @@
-//! The panic boundary: every export runs its body through [`call`].
+//! The panic boundary: every export runs its body through `call`.
 //!
 //! Unwinding across `extern "C"` aborts the process, and a panic is a bug
 //! in sealdb, not in the caller, so the boundary turns it into
