@@ -1,13 +1,14 @@
 //! The main job: an encrypted database in `./sealdb-demo` (AES-256 key file
-//! `./sealdb-demo.key`, made on first use), SQL run against it, and the
-//! encryption status of its files.
+//! `./sealdb-demo.key`, made on first use), SQL run against it as root and
+//! as a second user who sees only what it was granted, the audit log
+//! checked, and the encryption status of its files.
 //!
 //! `cargo run --release --example quickstart [DIR]`
 
 use std::path::PathBuf;
 
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::{Db, FileKeyProvider};
+use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
@@ -49,6 +50,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             row.get::<i64>(2)?
         );
     }
+
+    // A second user: may read the counts through a view, not the table.
+    s.execute("CREATE USER IF NOT EXISTS analyst WITH PASSWORD 'demo-only'", &[])?;
+    s.execute(
+        "CREATE VIEW IF NOT EXISTS visit_counts AS SELECT who, count(*) AS n FROM visits GROUP BY who",
+        &[],
+    )?;
+    s.execute("GRANT SELECT ON visit_counts TO analyst", &[])?;
+    s.execute("ALTER TABLE visits EXPERIMENTAL_AUDIT SET READ WRITE", &[])?;
+    let analyst = db.connect(
+        Credentials::password("analyst", "demo-only"),
+        ClientInfo::new(Some("127.0.0.1".parse()?), "quickstart"),
+    )?;
+    let n: i64 = analyst
+        .query("SELECT sum(n) FROM visit_counts", &[])?
+        .next()?
+        .map(|r| r.get(0))
+        .transpose()?
+        .unwrap_or(0);
+    println!("analyst sees {n} visits in total through the view");
+    match analyst.query("SELECT * FROM visits", &[]) {
+        Ok(_) => println!("analyst could read visits (unexpected)"),
+        Err(e) => println!("analyst reading the table: {e}"),
+    }
+    let audit = db.audit_verify()?;
+    println!(
+        "audit log: {} records, chain {}",
+        audit.intact,
+        if audit.is_intact() { "intact" } else { "BROKEN" }
+    );
 
     let status = db.engine().encryption_status()?;
     println!(

@@ -155,3 +155,120 @@ fn audit_records_logins_and_verify_passes() {
     assert!(report.is_intact(), "{report:?}");
     assert!(report.intact >= 5);
 }
+
+#[test]
+fn views_run_with_their_owners_rights_and_rls_filters_rows() {
+    let db = open();
+    let root = db.root_session();
+    for stmt in [
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, owner TEXT, amount INTEGER, secret TEXT)",
+        "INSERT INTO orders VALUES (1, 'alice', 10, 'x'), (2, 'bob', 20, 'y'), (3, 'alice', 30, 'z')",
+        "CREATE USER alice WITH PASSWORD 'a'",
+        "CREATE USER bob WITH PASSWORD 'b'",
+        "CREATE USER owner WITH PASSWORD 'o'",
+        "GRANT CREATE ON DATABASE main TO owner",
+        "GRANT SELECT ON orders TO owner WITH GRANT OPTION",
+    ] {
+        root.execute(stmt, &[]).unwrap();
+    }
+    let owner = login(&db, "owner", "o");
+    owner
+        .execute(
+            "CREATE VIEW my_orders AS SELECT id, amount FROM orders WHERE owner = current_user",
+            &[],
+        )
+        .unwrap();
+    owner
+        .execute("GRANT SELECT ON my_orders TO alice, bob", &[])
+        .unwrap();
+    let alice = login(&db, "alice", "a");
+    assert_eq!(
+        rows(&alice, "SELECT id, amount FROM my_orders ORDER BY id"),
+        vec![
+            vec![Value::Integer(1), Value::Integer(10)],
+            vec![Value::Integer(3), Value::Integer(30)]
+        ]
+    );
+    // The base table stays hidden.
+    let e = alice.query("SELECT * FROM orders", &[]).err().unwrap();
+    assert!(e.to_string().contains("no such table"), "{e}");
+    // Once the owner loses its rights, the view stops working.
+    root.execute("REVOKE SELECT ON orders FROM owner", &[])
+        .unwrap();
+    let e = alice.query("SELECT * FROM my_orders", &[]).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
+
+    // Row-level security on the table itself.
+    for stmt in [
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO bob",
+        "ALTER TABLE orders ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY own ON orders USING (owner = current_user) WITH CHECK (owner = current_user)",
+    ] {
+        root.execute(stmt, &[]).unwrap();
+    }
+    let bob = login(&db, "bob", "b");
+    assert_eq!(
+        rows(&bob, "SELECT id FROM orders"),
+        vec![vec![Value::Integer(2)]]
+    );
+    assert_eq!(bob.execute("DELETE FROM orders", &[]).unwrap(), 1);
+    assert_eq!(bob.execute("UPDATE orders SET amount = 0", &[]).unwrap(), 0);
+    let e = bob
+        .execute("INSERT INTO orders VALUES (9, 'alice', 1, 's')", &[])
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
+    bob.execute("INSERT INTO orders VALUES (9, 'bob', 1, 's')", &[])
+        .unwrap();
+    assert_eq!(
+        rows(&root, "SELECT id FROM orders ORDER BY id"),
+        vec![
+            vec![Value::Integer(1)],
+            vec![Value::Integer(3)],
+            vec![Value::Integer(9)]
+        ]
+    );
+}
+
+#[test]
+fn columns_and_triggers() {
+    let db = open();
+    let root = db.root_session();
+    for stmt in [
+        "CREATE TABLE emp (id INTEGER PRIMARY KEY, name TEXT, salary INTEGER)",
+        "CREATE TABLE log (what TEXT)",
+        "CREATE TRIGGER emp_log AFTER UPDATE ON emp BEGIN INSERT INTO log VALUES (new.name); END",
+        "INSERT INTO emp VALUES (1, 'ann', 100)",
+        "CREATE USER hr WITH PASSWORD 'h'",
+        "GRANT SELECT (id, name), UPDATE (name) ON emp TO hr",
+    ] {
+        root.execute(stmt, &[]).unwrap();
+    }
+    let hr = login(&db, "hr", "h");
+    assert_eq!(
+        rows(&hr, "SELECT name FROM emp"),
+        vec![vec![Value::Text("ann".into())]]
+    );
+    let e = hr.query("SELECT salary FROM emp", &[]).err().unwrap();
+    assert!(e.to_string().contains("column salary"), "{e}");
+    let e = hr.query("SELECT * FROM emp", &[]).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    // The trigger writes `log`, which hr may not: the update is refused
+    // and changes nothing.
+    let e = hr.execute("UPDATE emp SET name = 'anne'", &[]).unwrap_err();
+    assert!(
+        e.to_string().contains("no such table: log") || e.code() == ErrorCode::PermissionDenied,
+        "{e}"
+    );
+    assert_eq!(
+        rows(&root, "SELECT name FROM emp"),
+        vec![vec![Value::Text("ann".into())]]
+    );
+    root.execute("GRANT INSERT ON log TO hr", &[]).unwrap();
+    hr.execute("UPDATE emp SET name = 'anne'", &[]).unwrap();
+    assert_eq!(
+        rows(&root, "SELECT what FROM log"),
+        vec![vec![Value::Text("anne".into())]]
+    );
+    let e = hr.execute("UPDATE emp SET salary = 1", &[]).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+}

@@ -118,7 +118,10 @@ fn build_store(mode: Mode) -> (MemVfs, Model) {
         db.put(&key(i), &value(i, 2)).unwrap();
         model.insert(key(i), value(i, 2));
     }
-    db.close().unwrap();
+    // Stop without a clean close (which would write the memtable out), so
+    // the store keeps a live log to damage. Every write was synced.
+    mem.crash();
+    drop(db);
     (mem, model)
 }
 
@@ -401,7 +404,9 @@ fn truncated_files() {
         model.insert(k, value(i, 9));
         prefixes.push(model.clone());
     }
-    db.close().unwrap();
+    // No clean close: the 20 puts must stay in the log (all were synced).
+    base.crash();
+    drop(db);
     let log = names_ending(&base, ".wal").pop().unwrap();
     assert_eq!(records(&base, mode, &log, FileKind::Wal).len(), 20);
     let len = base.read_all(&path(&log)).unwrap().len() as u64;
@@ -642,5 +647,25 @@ fn store_key_rotation_and_rewrite_all_retire_the_old_key() {
             "the old key alone: expected KeyUnavailable, got {:?}",
             other.err()
         ),
+    }
+}
+
+/// A clean close writes the memtable out: the next open has no log
+/// records to replay, and every write is still there.
+#[test]
+fn a_clean_close_leaves_no_log_to_replay() {
+    let mode = Mode::Encrypted;
+    let mem = MemVfs::new();
+    let db = open(&mem, mode.provider()).unwrap();
+    for i in 0..50 {
+        db.put(&key(i), &value(i, 0)).unwrap();
+    }
+    db.close().unwrap();
+    for log in names_ending(&mem, ".wal") {
+        assert!(records(&mem, mode, &log, FileKind::Wal).is_empty(), "{log}");
+    }
+    let db = open(&mem, mode.provider()).unwrap();
+    for i in 0..50 {
+        assert_eq!(db.get(&key(i)).unwrap(), Some(value(i, 0)));
     }
 }

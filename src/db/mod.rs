@@ -108,6 +108,7 @@ struct DbInner {
     throttle: Mutex<Throttle>,
     password_cost: PasswordCost,
     busy_timeout: Duration,
+    policy_exprs: Arc<Mutex<HashMap<String, crate::sql::ast::Expr>>>,
 }
 
 fn unix_now() -> i64 {
@@ -214,6 +215,7 @@ impl Db {
                 throttle: Mutex::new(Throttle::default()),
                 password_cost: options.password_cost,
                 busy_timeout: options.busy_timeout,
+                policy_exprs: Arc::default(),
             }),
         };
         db.note_key_change()?;
@@ -297,6 +299,7 @@ impl Db {
                     state: RefCell::new(SessionState::default()),
                     user,
                     client,
+                    sec: RefCell::new(None),
                 })
             }
             Err(f) => {
@@ -365,6 +368,7 @@ impl Db {
             state: RefCell::new(SessionState::default()),
             user: crate::auth::ROOT.to_string(),
             client: ClientInfo::local("root session"),
+            sec: RefCell::new(None),
         }
     }
 
@@ -398,6 +402,9 @@ pub struct Session {
     state: RefCell<SessionState>,
     user: String,
     client: ClientInfo,
+    /// The user's roles under the current security catalog (recomputed
+    /// when the catalog changes).
+    sec: RefCell<Option<Arc<Security>>>,
 }
 
 /// A value that can be bound to a parameter.
@@ -700,7 +707,12 @@ pub struct Statement<'s> {
     sql: String,
     parsed: Arc<Parsed>,
     plan: RefCell<Option<CachedPlan>>,
+    uses: UsesCache,
 }
+
+/// What a prepared data change uses, valid while the schema and the
+/// security catalog are the ones it was analysed under.
+type UsesCache = RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>)>>;
 
 impl Statement<'_> {
     /// Number of parameters.
@@ -720,7 +732,7 @@ impl Statement<'_> {
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
         self.session
-            .run_parsed(&self.parsed, &values(params), &self.sql)
+            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.uses))
     }
 
     /// Runs a query statement.
@@ -861,11 +873,19 @@ impl Session {
 
     fn security(&self) -> Arc<Security> {
         let auth = self.auth();
-        Arc::new(Security {
+        if let Some(s) = self.sec.borrow().as_ref() {
+            if Arc::ptr_eq(&s.auth, &auth) {
+                return s.clone();
+            }
+        }
+        let sec = Arc::new(Security {
             user: self.user.clone(),
             roles: auth.roles_of(&self.user),
             auth,
-        })
+            policy_exprs: self.db.policy_exprs.clone(),
+        });
+        *self.sec.borrow_mut() = Some(sec.clone());
+        sec
     }
 
     /// The one place every statement is authorized, after planning and
@@ -1102,6 +1122,7 @@ impl Session {
             sql: sql.to_string(),
             parsed,
             plan: RefCell::new(None),
+            uses: RefCell::new(None),
         })
     }
 
@@ -1372,7 +1393,7 @@ impl Session {
             }
             [other] => {
                 // DML with RETURNING and SHOW yield rows; others none.
-                let (cols, rows) = self.run_one(other, &params, text)?;
+                let (cols, rows) = self.run_one(other, &params, text, None)?;
                 Ok(self.buffered(cols, rows))
             }
             _ => Err(Error::sql(
@@ -1455,6 +1476,16 @@ impl Session {
     }
 
     fn run_parsed(&self, parsed: &Parsed, params: &[Value], text: &str) -> Result<u64> {
+        self.run_parsed_cached(parsed, params, text, None)
+    }
+
+    fn run_parsed_cached(
+        &self,
+        parsed: &Parsed,
+        params: &[Value],
+        text: &str,
+        cache: Option<&UsesCache>,
+    ) -> Result<u64> {
         check_params(parsed, params)?;
         let mut changes = 0;
         for s in &parsed.statements {
@@ -1470,7 +1501,12 @@ impl Session {
                 changes = 0;
                 continue;
             }
-            self.run_one(s, params, text)?;
+            self.run_one(
+                s,
+                params,
+                text,
+                cache.filter(|_| parsed.statements.len() == 1),
+            )?;
             changes = self.state.borrow().changes;
         }
         Ok(changes)
@@ -1520,7 +1556,8 @@ impl Session {
         stmt: &Ast,
         params: &[Value],
         text: &str,
-    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+        cache: Option<&UsesCache>,
+    ) -> Result<ResultSet> {
         match stmt {
             Ast::Begin => {
                 let mut st = self.state.borrow_mut();
@@ -1607,11 +1644,26 @@ impl Session {
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
         }
-        let uses = match stmt {
-            Ast::Auth(_) => Vec::new(),
-            _ if sec.roles.admin && sec.auth.audit.is_empty() => Vec::new(),
-            _ => analyze(&schema, stmt, &Some(sec.clone()))
-                .map_err(|e| self.hide_unseen(e, &sec, &target_names(stmt)))?,
+        let cached = cache.and_then(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(s, a, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
+                .map(|(_, _, u)| u.clone())
+        });
+        let uses: Arc<Vec<ObjectUse>> = match (stmt, cached) {
+            (Ast::Auth(_), _) => Arc::default(),
+            (_, Some(u)) => u,
+            _ if sec.roles.admin && sec.auth.audit.is_empty() => Arc::default(),
+            _ => {
+                let u = Arc::new(
+                    analyze(&schema, stmt, &Some(sec.clone()))
+                        .map_err(|e| self.hide_unseen(e, &sec, &target_names(stmt)))?,
+                );
+                if let Some(c) = cache {
+                    *c.borrow_mut() = Some((schema.clone(), sec.auth.clone(), u.clone()));
+                }
+                u
+            }
         };
         self.admit(&sec, &schema, &uses, text, params)?;
         let (event, force, audit_text, audit_params) = match stmt {

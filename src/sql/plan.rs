@@ -263,6 +263,24 @@ pub struct Security {
     pub roles: Roles,
     /// The security catalog of the statement's snapshot.
     pub auth: Arc<AuthState>,
+    /// Parsed row-policy expressions by their text (shared by the
+    /// database's sessions; parsing costs more than the check itself).
+    pub policy_exprs: Arc<parking_lot::Mutex<std::collections::HashMap<String, Expr>>>,
+}
+
+impl Security {
+    fn policy_expr(&self, text: &str) -> Result<Expr> {
+        if let Some(e) = self.policy_exprs.lock().get(text) {
+            return Ok(e.clone());
+        }
+        let e = crate::sql::parse::parse_expr(text)?;
+        let mut cache = self.policy_exprs.lock();
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), e.clone());
+        Ok(e)
+    }
 }
 
 /// One table or view a statement touches, with the privilege it needs.
@@ -631,7 +649,7 @@ impl<'s> Planner<'s> {
                 p.using.as_ref()
             };
             let Some(text) = text else { continue };
-            let e = crate::sql::parse::parse_expr(text)?;
+            let e = sec.policy_expr(text)?;
             any = Some(match any {
                 None => e,
                 Some(prev) => Expr::Binary(BinOp::Or, Box::new(prev), Box::new(e)),
@@ -1385,9 +1403,7 @@ impl<'s> Planner<'s> {
         Ok(match e {
             Expr::Literal(v) => PExpr::Lit(v.clone()),
             Expr::Column { table: None, name }
-                if self.sec.is_some()
-                    && is_current_user(name)
-                    && scope.resolve(None, name).is_err() =>
+                if is_current_user(name) && scope.resolve(None, name).is_err() =>
             {
                 PExpr::Lit(Value::Text(self.current_user()))
             }

@@ -46,15 +46,25 @@ pub(crate) trait Source: Send {
 }
 
 /// A memtable cursor: re-seeks after the last key it returned, in batches,
-/// so it owns no borrow of the skip list.
+/// so it owns no borrow of the skip list. Batches start small and double up
+/// to [`MEM_BATCH_MAX`]: most scans through an index, or with a narrow
+/// range, stop after a few entries, and every entry of a batch is copied
+/// out of the skip list whether it is used or not.
 pub(crate) struct MemSource {
     mem: Arc<Memtable>,
     dir: Direction,
     last: Option<Vec<u8>>,
     start: Option<Vec<u8>>,
     buf: std::collections::VecDeque<Entry>,
+    /// Size of the next batch.
+    batch: usize,
     done: bool,
 }
+
+/// First batch of a [`MemSource`].
+const MEM_BATCH_MIN: usize = 4;
+/// Largest batch of a [`MemSource`].
+const MEM_BATCH_MAX: usize = 64;
 
 impl MemSource {
     pub(crate) fn new(mem: Arc<Memtable>, dir: Direction, start: Option<Vec<u8>>) -> MemSource {
@@ -64,6 +74,7 @@ impl MemSource {
             last: None,
             start,
             buf: Default::default(),
+            batch: MEM_BATCH_MIN,
             done: false,
         }
     }
@@ -72,7 +83,8 @@ impl MemSource {
 impl Source for MemSource {
     fn next_entry(&mut self) -> Result<Option<Entry>> {
         if self.buf.is_empty() && !self.done {
-            const BATCH: usize = 64;
+            let batch = self.batch;
+            self.batch = (batch * 2).min(MEM_BATCH_MAX);
             let from = self.last.as_deref().or(self.start.as_deref());
             let skip_first = self.last.is_some();
             let items: Vec<Entry> = match self.dir {
@@ -80,16 +92,16 @@ impl Source for MemSource {
                     .mem
                     .range_from(from)
                     .skip(usize::from(skip_first))
-                    .take(BATCH)
+                    .take(batch)
                     .collect(),
                 Direction::Reverse => self
                     .mem
                     .range_back_from(from)
                     .skip(usize::from(skip_first))
-                    .take(BATCH)
+                    .take(batch)
                     .collect(),
             };
-            if items.len() < BATCH {
+            if items.len() < batch {
                 self.done = true;
             }
             if let Some(l) = items.last() {

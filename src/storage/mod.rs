@@ -538,12 +538,19 @@ impl Engine {
         self.inner.poison.lock().clone()
     }
 
-    /// Syncs the log, stops the background thread and releases the lock.
+    /// Writes the memtable out, syncs the log, stops the background thread
+    /// and releases the lock.
     pub fn close(self) -> Result<()> {
         self.shutdown()
     }
 
     fn shutdown(&self) -> Result<()> {
+        // A clean close writes the memtable out, so the next open has no
+        // log to replay (replaying it was most of the time of an open).
+        // The log stays the source of truth if this fails.
+        if self.inner.poison.lock().is_none() && !self.inner.shutdown.load(Ordering::SeqCst) {
+            let _ = self.inner.flush();
+        }
         let synced = match self.inner.wal.lock().as_mut() {
             Some(w) if self.inner.poison.lock().is_none() => w.sync(),
             _ => Ok(()),

@@ -39,12 +39,32 @@ struct State {
     live: BTreeMap<PathBuf, Shared>,
     durable: BTreeMap<PathBuf, Shared>,
     dirs: BTreeSet<PathBuf>,
+    /// Crashes so far.
+    epoch: u64,
 }
 
 /// The in-memory, crash-simulating file system. Clones share the same files.
-#[derive(Clone, Default)]
+///
+/// A crash is also the death of the process: handles cloned before
+/// [`MemVfs::crash`] (the dead process's) fail every file-system call
+/// afterwards, so nothing the old process still runs (background threads,
+/// `Drop`) can touch the post-crash files. The handle `crash` was called
+/// on, and every clone made after the crash, belong to the new process.
+#[derive(Default)]
 pub struct MemVfs {
     state: Arc<Mutex<State>>,
+    born: std::sync::atomic::AtomicU64,
+}
+
+impl Clone for MemVfs {
+    /// A clone belongs to the process running now (a reopen after a
+    /// crash clones the handle it was given).
+    fn clone(&self) -> Self {
+        MemVfs {
+            state: self.state.clone(),
+            born: std::sync::atomic::AtomicU64::new(self.state.lock().epoch),
+        }
+    }
 }
 
 fn not_found(op: &'static str, path: &Path) -> Error {
@@ -81,8 +101,24 @@ impl MemVfs {
         });
     }
 
+    /// Fails calls from a process that died in a crash.
+    fn alive(&self, st: &State, path: &Path) -> Result<()> {
+        if self.born.load(std::sync::atomic::Ordering::SeqCst) == st.epoch {
+            Ok(())
+        } else {
+            Err(Error::io(
+                "use a file system handle of a crashed process",
+                path,
+                std::io::Error::other("the simulated process died in a crash"),
+            ))
+        }
+    }
+
     fn crash_with(&self, mut keep: impl FnMut(&Path, usize) -> usize) {
         let mut st = self.state.lock();
+        st.epoch += 1;
+        self.born
+            .store(st.epoch, std::sync::atomic::Ordering::SeqCst);
         let mut fresh = BTreeMap::new();
         for (path, file) in &st.durable {
             let f = file.lock();
@@ -262,6 +298,7 @@ impl Drop for MemLock {
 impl Vfs for MemVfs {
     fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
         let mut st = self.state.lock();
+        self.alive(&st, path)?;
         if st.locks.contains_key(path) {
             return Err(Error::Locked {
                 path: path.to_path_buf(),
@@ -279,6 +316,7 @@ impl Vfs for MemVfs {
 
     fn create(&self, path: &Path) -> Result<Box<dyn WriteFile>> {
         let mut st = self.state.lock();
+        self.alive(&st, path)?;
         if !st.dirs.contains(parent_dir(path)) {
             return Err(not_found("create", path));
         }
@@ -319,6 +357,7 @@ impl Vfs for MemVfs {
 
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         let mut st = self.state.lock();
+        self.alive(&st, from)?;
         let file = st
             .live
             .remove(from)
@@ -329,6 +368,7 @@ impl Vfs for MemVfs {
 
     fn remove(&self, path: &Path) -> Result<()> {
         let mut st = self.state.lock();
+        self.alive(&st, path)?;
         st.live
             .remove(path)
             .map(|_| ())
@@ -355,6 +395,7 @@ impl Vfs for MemVfs {
 
     fn create_dir_all(&self, dir: &Path) -> Result<()> {
         let mut st = self.state.lock();
+        self.alive(&st, dir)?;
         let mut d = Some(dir);
         while let Some(p) = d {
             if p.as_os_str().is_empty() {
@@ -369,6 +410,7 @@ impl Vfs for MemVfs {
 
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         let mut st = self.state.lock();
+        self.alive(&st, dir)?;
         if !st.dirs.contains(dir) {
             return Err(not_found("fsync directory", dir));
         }
