@@ -52,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A second user: may read the counts through a view, not the table.
-    s.execute("CREATE USER IF NOT EXISTS analyst WITH PASSWORD 'demo-only'", &[])?;
+    s.execute(
+        "CREATE USER IF NOT EXISTS analyst WITH PASSWORD 'demo-only'",
+        &[],
+    )?;
     s.execute(
         "CREATE VIEW IF NOT EXISTS visit_counts AS SELECT who, count(*) AS n FROM visits GROUP BY who",
         &[],
@@ -78,7 +81,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "audit log: {} records, chain {}",
         audit.intact,
-        if audit.is_intact() { "intact" } else { "BROKEN" }
+        if audit.is_intact() {
+            "intact"
+        } else {
+            "BROKEN"
+        }
     );
 
     let status = db.engine().encryption_status()?;
