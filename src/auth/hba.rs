@@ -108,11 +108,10 @@ fn parse_address(s: &str, line: &str) -> Result<Option<(IpAddr, u8)>> {
         Some((ip, len)) => (ip, Some(len)),
         None => (s, None),
     };
-    let ip: IpAddr = ip
+    let written: IpAddr = ip
         .parse()
         .map_err(|_| bad(line, &format!("`{s}` is not an address or CIDR block")))?;
-    let ip = normalize(ip);
-    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let max = if written.is_ipv4() { 32 } else { 128 };
     let len = match len {
         Some(l) => l
             .parse::<u8>()
@@ -121,6 +120,15 @@ fn parse_address(s: &str, line: &str) -> Result<Option<(IpAddr, u8)>> {
             .ok_or_else(|| bad(line, &format!("bad prefix length in `{s}`")))?,
         None => max,
     };
+    // An IPv4-mapped block (`::ffff:10.0.0.0/104`) is the IPv4 block
+    // (`10.0.0.0/8`): clients' mapped addresses are matched as IPv4.
+    let ip = normalize(written);
+    if ip.is_ipv4() && written.is_ipv6() {
+        if len < 96 {
+            return Ok(Some((written, len)));
+        }
+        return Ok(Some((ip, len - 96)));
+    }
     Ok(Some((ip, len)))
 }
 

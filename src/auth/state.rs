@@ -354,19 +354,30 @@ impl AuthState {
         self.owner_of(object).is_some_and(|o| r.set.contains(o))
     }
 
+    /// The grants that apply to `object` for `r`: its own, and for a
+    /// table or view those on the database — except CREATE, which on the
+    /// database means creating new tables, not altering (or adding
+    /// triggers and indexes to) everyone else's.
     fn entries<'a>(
         &'a self,
         r: &'a Roles,
         object: &'a str,
-    ) -> impl Iterator<Item = &'a GrantEntry> + 'a {
+    ) -> impl Iterator<Item = GrantEntry> + 'a {
         r.set.iter().flat_map(move |role| {
             let t = self.grants.get(&(object.to_string(), role.clone()));
             let d = if object.is_empty() {
                 None
             } else {
-                self.grants.get(&(String::new(), role.clone()))
+                self.grants.get(&(String::new(), role.clone())).map(|g| {
+                    let keep = !Privilege::Create.bit();
+                    GrantEntry {
+                        privs: g.privs & keep,
+                        grantable: g.grantable & keep,
+                        columns: BTreeMap::new(),
+                    }
+                })
             };
-            t.into_iter().chain(d)
+            t.cloned().into_iter().chain(d)
         })
     }
 
@@ -487,6 +498,16 @@ impl AuthState {
             Ok(())
         } else {
             Err(unknown_role(name))
+        }
+    }
+
+    /// A role privileges and policies may name: any role, or `public`
+    /// (every user), which is not stored as a role.
+    pub(crate) fn require_grantee(&self, name: &str) -> Result<()> {
+        if name == PUBLIC {
+            Ok(())
+        } else {
+            self.require_role(name)
         }
     }
 

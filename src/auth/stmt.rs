@@ -204,12 +204,15 @@ impl AuthStmt {
     /// left out.
     pub fn audit_text(&self, original: &str) -> String {
         match self {
-            AuthStmt::CreateRole { name, user, .. } => format!(
-                "CREATE {} {name} [options; password redacted]",
-                if *user { "USER" } else { "ROLE" }
+            AuthStmt::CreateRole {
+                name, user, opts, ..
+            } => format!(
+                "CREATE {} {name}{}",
+                if *user { "USER" } else { "ROLE" },
+                opts_text(opts)
             ),
-            AuthStmt::AlterRole { name, .. } => {
-                format!("ALTER ROLE {name} [options; password redacted]")
+            AuthStmt::AlterRole { name, opts, .. } => {
+                format!("ALTER ROLE {name}{}", opts_text(opts))
             }
             _ => original.trim().to_string(),
         }
@@ -238,6 +241,23 @@ impl AuthStmt {
             _ => Vec::new(),
         }
     }
+}
+
+/// Role options as text for the audit log, passwords left out.
+fn opts_text(opts: &[RoleOpt]) -> String {
+    let mut out = String::new();
+    for o in opts {
+        out.push(' ');
+        match o {
+            RoleOpt::Password(Secret::Null) => out.push_str("PASSWORD NULL"),
+            RoleOpt::Password(_) => out.push_str("PASSWORD <redacted>"),
+            RoleOpt::Login(true) => out.push_str("LOGIN"),
+            RoleOpt::Login(false) => out.push_str("NOLOGIN"),
+            RoleOpt::ValidUntil(Some(t)) => out.push_str(&format!("VALID UNTIL '{t}'")),
+            RoleOpt::ValidUntil(None) => out.push_str("VALID UNTIL NULL"),
+        }
+    }
+    out
 }
 
 /// What applying needs from outside the security catalog.
@@ -311,6 +331,11 @@ impl AuthState {
                 RoleOpt::Login(l) => {
                     if let Some(r) = self.roles.get_mut(name) {
                         r.login = *l;
+                    }
+                    // Losing LOGIN ends its tokens for good: they do not
+                    // come back with a later LOGIN.
+                    if !*l {
+                        self.tokens.retain(|_, t| t.user != name);
                     }
                 }
                 RoleOpt::ValidUntil(t) => {
@@ -456,7 +481,7 @@ impl AuthState {
                 grant_option,
             } => {
                 for g in grantees {
-                    self.require_role(g)?;
+                    self.require_grantee(g)?;
                 }
                 let objects: Vec<(String, Option<Vec<String>>)> = match target {
                     Target::Database => vec![(String::new(), None)],
@@ -515,7 +540,7 @@ impl AuthState {
                 grant_option_only,
             } => {
                 for g in grantees {
-                    self.require_role(g)?;
+                    self.require_grantee(g)?;
                 }
                 let objects: Vec<String> = match target {
                     Target::Database => vec![String::new()],
@@ -639,7 +664,7 @@ impl AuthState {
                 self.check_table(actor, &p.table, env)?;
                 self.need_owner(actor, &p.table, "create policies on it")?;
                 for r in &p.roles {
-                    self.require_role(r)?;
+                    self.require_grantee(r)?;
                 }
                 let key = (p.table.clone(), p.name.clone());
                 if self.policies.contains_key(&key) {
@@ -793,7 +818,7 @@ impl AuthState {
             ),
         };
         for g in grantees {
-            self.require_role(g)?;
+            self.require_grantee(g)?;
         }
         let mut rows = Vec::new();
         for ((obj, grantee), e) in &self.grants {

@@ -149,9 +149,14 @@ impl ObjectLookup for SchemaLookup<'_> {
         if let Some(t) = self.0.table(name) {
             return Some(t.columns.iter().map(|c| c.name.to_lowercase()).collect());
         }
-        self.0
-            .view(name)
-            .map(|v| v.columns.iter().map(|c| c.to_lowercase()).collect())
+        let v = self.0.view(name)?;
+        // Without a column list, the columns are those of its query.
+        let cols = if v.columns.is_empty() {
+            Planner::new(self.0).query(&v.query).ok()?.columns
+        } else {
+            v.columns.clone()
+        };
+        Some(cols.iter().map(|c| c.to_lowercase()).collect())
     }
 }
 
@@ -222,9 +227,13 @@ impl Db {
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
                 let root = db.root_session();
+                // A literal: SET CLUSTER SETTING takes no parameters.
                 root.execute(
-                    "SET CLUSTER SETTING server.host_based_authentication.configuration = $1",
-                    &[&rules.as_str()],
+                    &format!(
+                        "SET CLUSTER SETTING server.host_based_authentication.configuration = '{}'",
+                        rules.replace('\'', "''")
+                    ),
+                    &[],
                 )?;
             }
         }
@@ -753,7 +762,9 @@ impl Statement<'_> {
         let (planned, uses) = match cached {
             Some(x) => x,
             None => {
-                let (p, u) = self.session.plan_query(&schema, &sec, q)?;
+                let (p, u) = self
+                    .session
+                    .plan_query(&schema, &sec, q, &self.sql, &params)?;
                 let (p, u) = (Arc::new(p), Arc::new(u));
                 *self.plan.borrow_mut() =
                     Some((schema.clone(), sec.auth.clone(), p.clone(), u.clone()));
@@ -958,7 +969,15 @@ impl Session {
 
     /// A planning error must not reveal objects the user may not see:
     /// any hidden table the statement named is reported as missing.
-    fn hide_unseen(&self, e: Error, sec: &Security, names: &[String]) -> Error {
+    /// Such a refusal is audited like any other denied statement.
+    fn hide_unseen(
+        &self,
+        e: Error,
+        sec: &Security,
+        names: &[String],
+        text: &str,
+        params: &[Value],
+    ) -> Error {
         if sec.roles.admin {
             return e;
         }
@@ -966,7 +985,14 @@ impl Session {
         for n in names {
             let exists = schema.table(n).is_some() || schema.view(n).is_some();
             if exists && !sec.auth.visible(&sec.roles, &n.to_lowercase()) {
-                return Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {n}"));
+                let e = Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {n}"));
+                let p = self.audit_start(sec, "denied", text, params, &[], true);
+                if let Some(mut p) = p {
+                    p.rec.objects = vec![n.to_lowercase()];
+                    // The refusal stands even if the audit log fails.
+                    let _ = self.audit_end(Some(p), 0, Some(&e));
+                }
+                return e;
             }
         }
         e
@@ -1131,13 +1157,19 @@ impl Session {
     /// Stops at the first failing statement.
     pub fn run_script(&self, sql: &str, mut on_row: impl FnMut(&[String], &Row)) -> Result<()> {
         let parsed = self.parsed(sql)?;
-        for st in &parsed.statements {
+        // Each statement's own text, for the audit log (the whole script
+        // if the split does not line up with the parse).
+        let pieces = crate::sql::parse_auth::split_statements(sql)
+            .ok()
+            .filter(|p| p.len() == parsed.statements.len());
+        for (i, st) in parsed.statements.iter().enumerate() {
             let single = Parsed {
                 statements: vec![st.clone()],
                 param_count: parsed.param_count,
                 param_names: parsed.param_names.clone(),
             };
-            let mut rows = self.query_parsed(&single, Vec::new(), sql)?;
+            let text = pieces.as_ref().map_or(sql, |p| p[i]);
+            let mut rows = self.query_parsed(&single, Vec::new(), text)?;
             let columns: Vec<String> = rows.columns().to_vec();
             while let Some(r) = rows.next()? {
                 on_row(&columns, &r);
@@ -1296,6 +1328,8 @@ impl Session {
         schema: &Schema,
         sec: &Arc<Security>,
         q: &crate::sql::ast::Query,
+        text: &str,
+        params: &[Value],
     ) -> Result<(Planned, Vec<ObjectUse>)> {
         let mut planner = Planner::new(schema).with_security(Some(sec.clone()));
         let planned = planner.query(q);
@@ -1303,8 +1337,14 @@ impl Session {
         match planned {
             Ok(p) => Ok((p, uses)),
             Err(e) => {
-                let names: Vec<String> = uses.iter().map(|u| u.object.clone()).collect();
-                Err(self.hide_unseen(e, sec, &names))
+                // Only what the user named: a view's base tables are the
+                // view owner's business (and must not be revealed).
+                let names: Vec<String> = uses
+                    .iter()
+                    .filter(|u| u.definer.is_none())
+                    .map(|u| u.object.clone())
+                    .collect();
+                Err(self.hide_unseen(e, sec, &names, text, params))
             }
         }
     }
@@ -1330,7 +1370,7 @@ impl Session {
             [Ast::Query(q)] => {
                 let schema = self.schema();
                 let sec = self.security();
-                let (planned, uses) = self.plan_query(&schema, &sec, q)?;
+                let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                 self.run_query(&schema, &sec, &planned, &uses, params, text)
             }
             [Ast::Pragma(name)] => {
@@ -1378,7 +1418,7 @@ impl Session {
                     Ast::Query(q) => {
                         let schema = self.schema();
                         let sec = self.security();
-                        let (planned, uses) = self.plan_query(&schema, &sec, q)?;
+                        let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                         self.admit(&sec, &schema, &uses, text, &params)?;
                         let mut out = Vec::new();
                         describe(&planned.plan, 0, &mut out);
@@ -1655,10 +1695,10 @@ impl Session {
             (_, Some(u)) => u,
             _ if sec.roles.admin && sec.auth.audit.is_empty() => Arc::default(),
             _ => {
-                let u = Arc::new(
-                    analyze(&schema, stmt, &Some(sec.clone()))
-                        .map_err(|e| self.hide_unseen(e, &sec, &target_names(stmt)))?,
-                );
+                let u =
+                    Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
+                        self.hide_unseen(e, &sec, &target_names(stmt), text, params)
+                    })?);
                 if let Some(c) = cache {
                     *c.borrow_mut() = Some((schema.clone(), sec.auth.clone(), u.clone()));
                 }
@@ -1671,7 +1711,15 @@ impl Session {
             Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
             _ => ("statement", false, text.to_string(), params),
         };
-        let pending = self.audit_start(&sec, event, &audit_text, audit_params, &uses, force);
+        // Security statements name their tables themselves (they are not
+        // analysed into uses).
+        let name_objects = |p: &mut Option<PendingAudit>| {
+            if let (Ast::Auth(a), Some(p)) = (stmt, p.as_mut()) {
+                p.rec.objects = a.objects();
+            }
+        };
+        let mut pending = self.audit_start(&sec, event, &audit_text, audit_params, &uses, force);
+        name_objects(&mut pending);
         if let Ast::Auth(a) = stmt {
             if a.is_show() {
                 let r = self
@@ -1690,6 +1738,7 @@ impl Session {
                 if let Some(p) = p.as_mut() {
                     p.started = started;
                 }
+                name_objects(&mut p);
                 p
             }
             (_, p) => p,
@@ -1712,10 +1761,19 @@ impl Session {
     ) -> Result<(AuthState, ResultSet)> {
         if let AuthStmt::CreatePolicy(p) = a {
             // Bind the expressions now, so mistakes show at CREATE time.
+            // As the session's user, so `current_user` is known.
             if let Some(t) = schema.table(&p.table) {
+                let as_user = Arc::new(Security {
+                    user: sec.user.clone(),
+                    roles: sec.roles.clone(),
+                    auth: sec.auth.clone(),
+                    policy_exprs: sec.policy_exprs.clone(),
+                });
                 for text in p.using.iter().chain(p.check.iter()) {
                     let e = crate::sql::parse::parse_expr(text)?;
-                    Planner::new(schema).table_exprs(t, &[e])?;
+                    Planner::new(schema)
+                        .with_security(Some(as_user.clone()))
+                        .table_exprs(t, &[e])?;
                 }
             }
         }

@@ -590,7 +590,8 @@ impl P<'_> {
                     grantees: self.objects()?,
                     grant_option_only: true,
                 }
-            } else if self.eat_kw("ADMIN") {
+            } else if self.peek_kw_at(1, "OPTION") && self.eat_kw("ADMIN") {
+                // `REVOKE admin FROM x` revokes the admin role.
                 self.expect_kw("OPTION")?;
                 self.expect_kw("FOR")?;
                 let roles = self.objects()?;

@@ -1604,8 +1604,8 @@ impl<'s> Planner<'s> {
             None => None,
         };
         let mut src = table_source_of(table, table.name.clone());
+        let origin = self.uses.len();
         if cmd.is_some() {
-            let origin = self.uses.len();
             self.record_use(&table.name, Privilege::Select, &[]);
             for c in src.cols.iter_mut() {
                 c.origin = Some(origin);
@@ -1621,6 +1621,16 @@ impl<'s> Planner<'s> {
             .iter()
             .map(|p| self.expr(p, &scope))
             .collect::<Result<_>>()?;
+        // A filter that reads no column (or none at all) needs no SELECT,
+        // as in PostgreSQL: `DELETE FROM t` needs only DELETE.
+        if cmd.is_some()
+            && self
+                .uses
+                .get(origin)
+                .is_some_and(|u| u.privilege == Privilege::Select && u.columns.is_empty())
+        {
+            self.uses.remove(origin);
+        }
         let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>());
         let mut plan: Plan = Arc::new(Node::Scan {
             table: table.clone(),
