@@ -1,0 +1,696 @@
+"""sealdb for Python: a DB-API 2.0 (PEP 249) module over the sealdb C API.
+
+sealdb is an embeddable SQL database whose every file is encrypted and
+authenticated. This module feels like the standard ``sqlite3`` module::
+
+    import sealdb
+
+    with sealdb.connect("data/", key_file="store.key") as conn:   # commits on success
+        conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO t (name) VALUES (?)", ("ann",))
+    for row in conn.execute("SELECT id, name FROM t WHERE id > ?1", (0,)):
+        print(row)
+
+Keys: ``key=`` (16, 24 or 32 bytes) or ``key_file=`` (see
+``generate_key_file``); ``":memory:"`` needs neither.
+
+Transactions follow PEP 249: with ``autocommit`` off (the default) the
+first statement that changes something (anything but SELECT, VALUES,
+EXPLAIN, PRAGMA or transaction control) opens a transaction, which lasts
+until ``commit()`` or ``rollback()``; ``close()`` without ``commit()`` rolls
+it back. With ``autocommit=True`` every statement commits by itself unless
+you run BEGIN.
+
+Parameters: ``?`` (qmark, the declared ``paramstyle``) and numbered
+``?1``/``:1``/``$1`` with a sequence; ``:name``/``@name``/``$name`` with a
+mapping. Types: None <-> NULL, int and bool -> INTEGER (read back as int),
+float <-> REAL, str <-> TEXT, bytes/bytearray/memoryview <-> BLOB; dates and
+times are stored as ISO 8601 text.
+
+Errors are the PEP 249 classes, chosen by the sealdb result code, which is
+kept in ``err.code`` (see ``include/sealdb.h``).
+"""
+
+import datetime
+import re
+import time
+import weakref
+from collections.abc import Mapping
+
+from ._ffi import ffi, lib
+
+__all__ = [
+    "apilevel", "threadsafety", "paramstyle", "connect", "generate_key_file",
+    "Connection", "Cursor", "Warning", "Error", "InterfaceError", "DatabaseError",
+    "DataError", "OperationalError", "IntegrityError", "InternalError",
+    "ProgrammingError", "NotSupportedError", "Binary", "Date", "Time", "Timestamp",
+    "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "STRING", "BINARY",
+    "NUMBER", "DATETIME", "ROWID", "sealdb_version",
+]
+
+apilevel = "2.0"
+# Threads may share the module; a connection is not shared between threads
+# (the C layer would serialize the calls, but a cursor's state would mix).
+threadsafety = 1
+paramstyle = "qmark"
+
+sealdb_version = ffi.string(lib.sealdb_version()).decode()
+
+# ---------------------------------------------------------------- exceptions
+
+
+class Warning(Exception):  # noqa: A001 - the name PEP 249 requires
+    """Important warnings (PEP 249); sealdb raises none today."""
+
+
+class Error(Exception):
+    """Base of every sealdb error. ``code`` is the sealdb result code
+    (``None`` for errors found in Python before calling sealdb)."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code
+
+
+class InterfaceError(Error):
+    """Misuse of the interface itself (a stale handle, a NULL argument)."""
+
+
+class DatabaseError(Error):
+    """An error in the database (base of the classes below); also raised
+    for corruption and authentication failures of stored data (2xx)."""
+
+
+class DataError(DatabaseError):
+    """A value problem: type mismatch, overflow, text that is not UTF-8."""
+
+
+class OperationalError(DatabaseError):
+    """The database's operation failed: I/O, keys, busy, locked, poisoned,
+    and failed or throttled logins (codes 701, 702)."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint failed (NOT NULL, UNIQUE, PRIMARY KEY)."""
+
+
+class InternalError(DatabaseError):
+    """An internal error in sealdb (a bug)."""
+
+
+class ProgrammingError(DatabaseError):
+    """SQL or API mistakes: syntax, unknown table, wrong number of
+    parameters, use of a closed connection or cursor, and a privilege the
+    user lacks (code 700, like PostgreSQL drivers)."""
+
+
+class NotSupportedError(DatabaseError):
+    """A feature sealdb or this module does not support."""
+
+
+def _error_class(code):
+    if code in (lib.SEALDB_ERR_SQL_SYNTAX, lib.SEALDB_ERR_SQL_UNKNOWN_OBJECT,
+                lib.SEALDB_ERR_SQL_MISUSE, lib.SEALDB_ERR_INVALID_ARGUMENT,
+                lib.SEALDB_ERR_RANGE, lib.SEALDB_ERR_PERMISSION_DENIED):
+        return ProgrammingError
+    if code == lib.SEALDB_ERR_SQL_CONSTRAINT:
+        return IntegrityError
+    if code in (lib.SEALDB_ERR_SQL_VALUE, lib.SEALDB_ERR_INVALID_UTF8):
+        return DataError
+    if code in (lib.SEALDB_ERR_NULL_ARGUMENT, lib.SEALDB_ERR_MISUSE):
+        return InterfaceError
+    if code == lib.SEALDB_ERR_PANIC:
+        return InternalError
+    group = code // 100
+    if group in (1, 3, 4, 7):
+        return OperationalError
+    return DatabaseError
+
+
+def _raise(code):
+    """Raises the error of the last failed call on this thread."""
+    msg = lib.sealdb_errmsg()
+    text = ffi.string(msg).decode("utf-8", "replace") if msg != ffi.NULL else ""
+    if not text:
+        text = ffi.string(lib.sealdb_code_description(code)).decode()
+    raise _error_class(code)(text, code)
+
+
+def _check(code):
+    if code != lib.SEALDB_OK:
+        _raise(code)
+    return code
+
+
+def _cstr(s, what="argument"):
+    if not isinstance(s, str):
+        raise ProgrammingError("%s must be a str, not %s" % (what, type(s).__name__))
+    try:
+        data = s.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise DataError("%s is not encodable as UTF-8: %s" % (what, e)) from None
+    if b"\0" in data:
+        raise ProgrammingError("%s contains a NUL character" % what)
+    return data
+
+
+# ---------------------------------------------------------------- PEP 249 types
+
+Binary = bytes
+Date = datetime.date
+Time = datetime.time
+Timestamp = datetime.datetime
+
+
+def DateFromTicks(ticks):
+    return Date(*time.localtime(ticks)[:3])
+
+
+def TimeFromTicks(ticks):
+    return Time(*time.localtime(ticks)[3:6])
+
+
+def TimestampFromTicks(ticks):
+    return Timestamp(*time.localtime(ticks)[:6])
+
+
+class _TypeObject:
+    def __init__(self, *codes):
+        self.codes = frozenset(codes)
+
+    def __eq__(self, other):
+        return other in self.codes
+
+    def __hash__(self):
+        return hash(self.codes)
+
+
+STRING = _TypeObject(lib.SEALDB_TEXT)
+BINARY = _TypeObject(lib.SEALDB_BLOB)
+NUMBER = _TypeObject(lib.SEALDB_INTEGER, lib.SEALDB_REAL)
+DATETIME = _TypeObject()  # stored as text; never reported as a column type
+ROWID = _TypeObject(lib.SEALDB_INTEGER)
+
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+# ---------------------------------------------------------------- connect
+
+
+def generate_key_file(path, bits=256):
+    """Writes a new random key (128, 192 or 256 bits) to ``path`` as hex,
+    readable only by its owner. Never overwrites an existing file."""
+    _check(lib.sealdb_key_file_generate(_cstr(str(path), "path"), bits))
+
+
+def connect(path, key=None, key_file=None, user=None, password=None, token=None,
+            application_name="python", client_address=None, autocommit=False):
+    """Opens the database in directory ``path`` (``":memory:"`` for a
+    private in-memory one) and returns a :class:`Connection`.
+
+    ``key`` is the store key (16, 24 or 32 bytes); ``key_file`` a file
+    holding it. Without ``user`` the connection is root's, the holder of
+    the key. ``user`` with ``password`` or ``token`` (and optionally
+    ``client_address`` and ``application_name``, which the audit log and
+    host rules see) connects as that user.
+    """
+    db = ffi.new("sealdb_db **")
+    if path == ":memory:":
+        if key is not None or key_file is not None:
+            raise ProgrammingError("an in-memory database takes no key")
+        _check(lib.sealdb_db_open_in_memory(db))
+    elif (key is None) == (key_file is None):
+        raise ProgrammingError("connect() needs exactly one of key= or key_file=")
+    elif key is not None:
+        if not isinstance(key, (bytes, bytearray, memoryview)):
+            raise ProgrammingError("key must be bytes, not %s" % type(key).__name__)
+        key = bytes(key)
+        _check(lib.sealdb_db_open_key(_cstr(str(path), "path"), key, len(key), db))
+    else:
+        _check(lib.sealdb_db_open_key_file(_cstr(str(path), "path"),
+                                           _cstr(str(key_file), "key_file"), db))
+    db_handle = ffi.gc(db[0], lib.sealdb_db_free)
+    try:
+        conn = ffi.new("sealdb_conn **")
+        if user is None:
+            if password is not None or token is not None:
+                raise ProgrammingError("password= and token= need user=")
+            _check(lib.sealdb_connect_root(db_handle, conn))
+        else:
+            _connect_user(db_handle, conn, user, password, token, application_name,
+                          client_address)
+        conn_handle = ffi.gc(conn[0], lib.sealdb_conn_free)
+    finally:
+        # The connection keeps the store open; the database handle can go.
+        ffi.release(db_handle)
+    return Connection(conn_handle, autocommit)
+
+
+def _connect_user(db, out, user, password, token, application_name, client_address):
+    if (password is None) == (token is None):
+        raise ProgrammingError("user= needs exactly one of password= or token=")
+    address = ffi.NULL if client_address is None else _cstr(str(client_address), "client_address")
+    app = ffi.NULL if application_name is None else _cstr(application_name, "application_name")
+    if password is not None:
+        _check(lib.sealdb_connect(db, _cstr(user, "user"), _cstr(password, "password"),
+                                  address, app, out))
+    else:
+        _check(lib.sealdb_connect_token(db, _cstr(user, "user"), _cstr(token, "token"),
+                                        address, app, out))
+
+
+# ---------------------------------------------------------------- connection
+
+_NO_IMPLICIT_BEGIN = {"SELECT", "VALUES", "EXPLAIN", "PRAGMA", "BEGIN", "COMMIT",
+                      "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+_COUNTS_CHANGES = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
+_FIRST_WORD = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+
+
+def _first_word(sql):
+    m = _FIRST_WORD.match(sql)
+    return m.group(1).upper() if m else ""
+
+
+class Connection:
+    """A connection (PEP 249). Made by :func:`connect`."""
+
+    Warning = Warning
+    Error = Error
+    InterfaceError = InterfaceError
+    DatabaseError = DatabaseError
+    DataError = DataError
+    OperationalError = OperationalError
+    IntegrityError = IntegrityError
+    InternalError = InternalError
+    ProgrammingError = ProgrammingError
+    NotSupportedError = NotSupportedError
+
+    def __init__(self, handle, autocommit=False):
+        self._h = handle
+        self.autocommit = autocommit
+        self._cursors = weakref.WeakSet()
+
+    def _handle(self):
+        if self._h is None:
+            raise ProgrammingError("cannot operate on a closed connection")
+        return self._h
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    @property
+    def in_transaction(self):
+        out = ffi.new("bool *")
+        _check(lib.sealdb_in_transaction(self._handle(), out))
+        return bool(out[0])
+
+    def _before(self, first_word):
+        """Opens the implicit transaction PEP 249 asks for, if due, before a
+        statement starting with ``first_word``."""
+        if not self.autocommit and first_word not in _NO_IMPLICIT_BEGIN \
+                and not self.in_transaction:
+            _check(lib.sealdb_begin(self._h))
+
+    def create_login_token(self, valid_for_seconds=3600):
+        """A login token for this connection's user, for
+        ``connect(..., user=..., token=...)``; call it outside a
+        transaction. Only its hash is stored."""
+        out = ffi.new("char **")
+        _check(lib.sealdb_create_login_token(self._handle(), valid_for_seconds, out))
+        try:
+            return ffi.string(out[0]).decode()
+        finally:
+            lib.sealdb_string_free(out[0])
+
+    def cursor(self):
+        """A new :class:`Cursor` on this connection."""
+        self._handle()
+        cur = Cursor(self)
+        self._cursors.add(cur)
+        return cur
+
+    def execute(self, sql, parameters=()):
+        """Shortcut: a new cursor's ``execute`` (like ``sqlite3``)."""
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters):
+        """Shortcut: a new cursor's ``executemany``."""
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def executescript(self, sql):
+        """Runs ``;``-separated statements without parameters, after
+        committing any open transaction (like ``sqlite3``)."""
+        self.commit()
+        _check(lib.sealdb_exec(self._handle(), _cstr(sql, "sql")))
+
+    def commit(self):
+        """Commits the open transaction; nothing to do when none is open."""
+        if self.in_transaction:
+            _check(lib.sealdb_commit(self._h))
+
+    def rollback(self):
+        """Rolls back the open transaction; nothing to do when none is open."""
+        if self.in_transaction:
+            _check(lib.sealdb_rollback(self._h))
+
+    def close(self):
+        """Closes the connection, rolling back an uncommitted transaction.
+        Its cursors cannot be used afterwards. Closing twice is harmless."""
+        if self._h is None:
+            return
+        # Statements keep the session (and the store) alive: free them first.
+        for cur in list(self._cursors):
+            cur.close()
+        h, self._h = self._h, None
+        ffi.release(h)
+
+    def __enter__(self):
+        self._handle()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        # Like sqlite3: commit on success, roll back on error; stays open.
+        if self._h is None:
+            return False
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- cursor
+
+
+class Cursor:
+    """A cursor (PEP 249): runs statements and fetches their rows.
+
+    The cursor keeps its last prepared statement: executing the same SQL
+    again (a loop of point queries, ``executemany``) only resets and
+    rebinds it.
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.arraysize = 1
+        self.rowcount = -1
+        self.lastrowid = None
+        self._stmt = None  # the statement whose result is open
+        self._has_row = False
+        self._step_due = False  # the current row was read; step before the next
+        self._ncols = 0  # result columns of the last execute
+        self._closed = False
+        # The last prepared statement, kept for reuse: its SQL, handle,
+        # parameter count and first keyword.
+        self._cache_sql = None
+        self._cache_stmt = None
+        self._cache_nparams = 0
+        self._cache_word = ""
+        # Out-parameters, allocated once.
+        self._i32 = ffi.new("int32_t *")
+        self._i64 = ffi.new("int64_t *")
+        self._f64 = ffi.new("double *")
+        self._ptr = ffi.new("const char **")
+        self._len = ffi.new("size_t *")
+
+    # -- plumbing
+
+    def _conn_handle(self):
+        if self._closed:
+            raise ProgrammingError("cannot operate on a closed cursor")
+        if self.connection.closed:
+            raise ProgrammingError("cannot operate on a cursor of a closed connection")
+        return self.connection._h
+
+    def _finish(self):
+        """Closes the open result (its snapshot); keeps the statement."""
+        if self._stmt is not None:
+            s, self._stmt = self._stmt, None
+            if not self.connection.closed:
+                lib.sealdb_reset(s)
+        self._has_row = False
+        self._step_due = False
+
+    def _drop_cache(self):
+        if self._cache_stmt is not None:
+            s, self._cache_stmt, self._cache_sql = self._cache_stmt, None, None
+            ffi.release(s)
+
+    def _prepare(self, sql):
+        conn = self._conn_handle()
+        self._finish()
+        self._ncols = 0
+        self.rowcount = -1
+        if sql != self._cache_sql:
+            sql_bytes = _cstr(sql, "sql")
+            self._drop_cache()
+            word = _first_word(sql)
+            self.connection._before(word)
+            out = ffi.new("sealdb_stmt **")
+            _check(lib.sealdb_prepare(conn, sql_bytes, out))
+            stmt = ffi.gc(out[0], lib.sealdb_stmt_free)
+            _check(lib.sealdb_bind_parameter_count(stmt, self._i32))
+            self._cache_stmt, self._cache_sql = stmt, sql
+            self._cache_nparams, self._cache_word = self._i32[0], word
+        else:
+            self.connection._before(self._cache_word)
+            _check(lib.sealdb_reset(self._cache_stmt))
+        return self._cache_stmt
+
+    def _bind_all(self, stmt, parameters):
+        wanted = self._cache_nparams
+        if isinstance(parameters, Mapping):
+            if len(parameters) != wanted:
+                raise ProgrammingError(
+                    "incorrect number of bindings supplied: the statement uses %d, "
+                    "and there are %d supplied" % (wanted, len(parameters)))
+            index = self._i32
+            for name, value in parameters.items():
+                for prefix in (":", "@", "$"):
+                    if lib.sealdb_bind_parameter_index(
+                            stmt, _cstr(prefix + str(name), "parameter name"),
+                            index) == lib.SEALDB_OK:
+                        break
+                else:
+                    raise ProgrammingError("the statement has no parameter named %r" % name)
+                self._bind_one(stmt, index[0], value)
+            return
+        if isinstance(parameters, (str, bytes)) or not hasattr(parameters, "__len__"):
+            raise ProgrammingError(
+                "parameters must be a sequence or a mapping, not %s" % type(parameters).__name__)
+        if len(parameters) != wanted:
+            raise ProgrammingError(
+                "incorrect number of bindings supplied: the statement uses %d, "
+                "and there are %d supplied" % (wanted, len(parameters)))
+        for i, value in enumerate(parameters, start=1):
+            self._bind_one(stmt, i, value)
+
+    @staticmethod
+    def _bind_one(stmt, i, value):
+        if value is None:
+            rc = lib.sealdb_bind_null(stmt, i)
+        elif isinstance(value, int):  # bool too
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise DataError("parameter %d: %d does not fit a 64-bit INTEGER" % (i, value))
+            rc = lib.sealdb_bind_int64(stmt, i, int(value))
+        elif isinstance(value, float):
+            rc = lib.sealdb_bind_double(stmt, i, value)
+        elif isinstance(value, str):
+            try:
+                data = value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise DataError("parameter %d is not encodable as UTF-8: %s" % (i, e)) from None
+            rc = lib.sealdb_bind_text(stmt, i, data, len(data))
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            rc = lib.sealdb_bind_blob(stmt, i, data, len(data))
+        elif isinstance(value, (datetime.date, datetime.time)):
+            text = value.isoformat(" ") if isinstance(value, datetime.datetime) \
+                else value.isoformat()
+            data = text.encode()
+            rc = lib.sealdb_bind_text(stmt, i, data, len(data))
+        else:
+            raise ProgrammingError(
+                "parameter %d: type %s is not supported (use None, int, float, str, "
+                "bytes or bool)" % (i, type(value).__name__))
+        if rc != lib.SEALDB_OK:
+            _raise(rc)
+
+    def _step(self):
+        rc = lib.sealdb_step(self._stmt)
+        if rc == lib.SEALDB_ROW:
+            self._has_row = True
+        elif rc == lib.SEALDB_DONE:
+            self._has_row = False
+        else:
+            self._has_row = False
+            _raise(rc)
+
+    @property
+    def description(self):
+        """One 7-item sequence per result column (only the name is known),
+        or None when the last statement returned no rows."""
+        if self._ncols == 0 or self._cache_stmt is None or self.connection.closed:
+            return None
+        cols = []
+        for i in range(self._ncols):
+            _check(lib.sealdb_column_name(self._cache_stmt, i, self._ptr))
+            cols.append((ffi.string(self._ptr[0]).decode("utf-8", "replace"),
+                         None, None, None, None, None, None))
+        return tuple(cols)
+
+    def _row(self):
+        stmt, ty = self._stmt, self._i32
+        out = []
+        for i in range(self._ncols):
+            _check(lib.sealdb_column_type(stmt, i, ty))
+            t = ty[0]
+            if t == lib.SEALDB_TEXT:
+                _check(lib.sealdb_column_text(stmt, i, self._ptr, self._len))
+                out.append(ffi.unpack(self._ptr[0], self._len[0]).decode("utf-8"))
+            elif t == lib.SEALDB_INTEGER:
+                _check(lib.sealdb_column_int64(stmt, i, self._i64))
+                out.append(int(self._i64[0]))
+            elif t == lib.SEALDB_NULL:
+                out.append(None)
+            elif t == lib.SEALDB_REAL:
+                _check(lib.sealdb_column_double(stmt, i, self._f64))
+                out.append(float(self._f64[0]))
+            else:
+                p = ffi.new("const uint8_t **")
+                _check(lib.sealdb_column_blob(stmt, i, p, self._len))
+                n = self._len[0]
+                out.append(bytes(ffi.buffer(p[0], n)) if n else b"")
+        return tuple(out)
+
+    def _after_write(self):
+        word = self._cache_word
+        if word in _COUNTS_CHANGES:
+            h = self.connection._h
+            changes = ffi.new("uint64_t *")
+            _check(lib.sealdb_changes(h, changes))
+            if word in ("INSERT", "REPLACE"):
+                _check(lib.sealdb_last_insert_rowid(h, self._i64))
+                self.lastrowid = int(self._i64[0])
+            return int(changes[0])
+        return -1
+
+    # -- PEP 249
+
+    def execute(self, operation, parameters=()):
+        """Prepares (or reuses) and runs one statement with ``parameters`` (a
+        sequence for ``?``/``?1``, a mapping for ``:name``). Returns the
+        cursor."""
+        self._stmt = self._prepare(operation)
+        try:
+            self._bind_all(self._stmt, parameters)
+            self._step()
+            _check(lib.sealdb_column_count(self._stmt, self._i32))
+        except BaseException:
+            self._finish()
+            raise
+        self._ncols = self._i32[0]
+        if self._ncols == 0:
+            self.rowcount = self._after_write()
+            self._finish()
+        return self
+
+    def executemany(self, operation, seq_of_parameters):
+        """Runs a data-changing statement once per parameter set (prepared
+        once). ``rowcount`` is the total of rows changed."""
+        stmt = self._prepare(operation)
+        self._stmt = stmt
+        total = 0
+        counts = self._cache_word in _COUNTS_CHANGES
+        try:
+            for parameters in seq_of_parameters:
+                _check(lib.sealdb_reset(stmt))
+                self._bind_all(stmt, parameters)
+                self._step()
+                if self._has_row:
+                    raise ProgrammingError("executemany() cannot run statements that return rows")
+                if counts:
+                    total += self._after_write()
+        finally:
+            self._finish()
+        self.rowcount = total if counts else -1
+        return self
+
+    def fetchone(self):
+        """The next row as a tuple, or None when there are no more."""
+        self._conn_handle()
+        if self._stmt is None:
+            if self._ncols == 0:
+                raise ProgrammingError("no result set: execute a query first")
+            return None
+        if self._step_due:
+            self._step_due = False
+            self._step()
+        if not self._has_row:
+            self._finish()
+            return None
+        row = self._row()
+        self._step_due = True  # step lazily: a point query never needs to
+        return row
+
+    def fetchmany(self, size=None):
+        """Up to ``size`` (default ``arraysize``) more rows, as a list."""
+        size = self.arraysize if size is None else size
+        rows = []
+        while len(rows) < size:
+            row = self.fetchone()
+            if row is None:
+                break
+            rows.append(row)
+        return rows
+
+    def fetchall(self):
+        """All remaining rows, as a list."""
+        rows = []
+        while True:
+            row = self.fetchone()
+            if row is None:
+                return rows
+            rows.append(row)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def close(self):
+        """Closes the cursor (frees its statement). Closing twice is harmless."""
+        self._finish()
+        self._drop_cache()
+        self._ncols = 0
+        self._closed = True
+
+    def setinputsizes(self, sizes):
+        """Does nothing (PEP 249 allows that)."""
+
+    def setoutputsize(self, size, column=None):
+        """Does nothing (PEP 249 allows that)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self._drop_cache()
+        except Exception:
+            pass
