@@ -1389,6 +1389,7 @@ impl Session {
     }
 
     /// Authorizes, audits and opens a planned query.
+    #[allow(clippy::too_many_arguments)]
     fn run_query(
         &self,
         schema: &Schema,
