@@ -377,6 +377,28 @@ impl AuthState {
                 .any(|((r, m), a)| r == role && *a && actor.set.contains(m))
     }
 
+    /// Every role and member exists, and `actor` may grant or revoke
+    /// (`verb`) each role.
+    fn may_change_membership(
+        &self,
+        actor: &Roles,
+        roles: &[String],
+        members: &[String],
+        verb: &str,
+    ) -> Result<()> {
+        for r in roles.iter().chain(members) {
+            self.require_role(r)?;
+        }
+        for r in roles {
+            if !self.has_admin_option(actor, r) {
+                return Err(denied(format!(
+                    "cannot {verb} role {r}: you are not an admin and do not hold its ADMIN OPTION"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Applies `stmt` as `actor`. On error `self` may be partly changed:
     /// callers apply to a copy and keep it only on success.
     pub fn apply(&mut self, actor: &Roles, stmt: &AuthStmt, env: &ApplyEnv) -> Result<Outcome> {
@@ -593,15 +615,8 @@ impl AuthState {
                 members,
                 admin_option,
             } => {
-                for r in roles.iter().chain(members) {
-                    self.require_role(r)?;
-                }
+                self.may_change_membership(actor, roles, members, "grant")?;
                 for r in roles {
-                    if !self.has_admin_option(actor, r) {
-                        return Err(denied(format!(
-                            "cannot grant role {r}: you are not an admin and do not hold its ADMIN OPTION"
-                        )));
-                    }
                     if r == PUBLIC {
                         return Err(Error::sql(SqlErrorKind::Misuse, "public cannot be granted"));
                     }
@@ -624,15 +639,8 @@ impl AuthState {
                 members,
                 admin_option_only,
             } => {
-                for r in roles.iter().chain(members) {
-                    self.require_role(r)?;
-                }
+                self.may_change_membership(actor, roles, members, "revoke")?;
                 for r in roles {
-                    if !self.has_admin_option(actor, r) {
-                        return Err(denied(format!(
-                            "cannot revoke role {r}: you are not an admin and do not hold its ADMIN OPTION"
-                        )));
-                    }
                     for m in members {
                         if r == ADMIN && m == ROOT {
                             return Err(denied("root cannot be removed from admin"));

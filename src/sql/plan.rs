@@ -517,6 +517,16 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
     }
 }
 
+/// The proposed row of an upsert, `excluded.*`: hidden, so an unqualified
+/// name means the existing row's column.
+fn excluded_cols(t: &Arc<Table>) -> Vec<ScopeCol> {
+    let mut cols = table_source_of(t, "excluded".into()).cols;
+    for c in cols.iter_mut() {
+        c.hidden = true;
+    }
+    cols
+}
+
 /// A FROM source during planning.
 struct Source {
     plan: Option<Plan>,
@@ -1664,15 +1674,7 @@ impl<'s> Planner<'s> {
             c.origin = Some(origin);
         }
         // `excluded` (the proposed row) is the statement's own data.
-        cols.extend(
-            table_source_of(table, "excluded".into())
-                .cols
-                .into_iter()
-                .map(|mut c| {
-                    c.hidden = true;
-                    c
-                }),
-        );
+        cols.extend(excluded_cols(table));
         let root = self.root.clone();
         let scope = Scope::new(cols, root.as_deref());
         for e in exprs {
@@ -1708,16 +1710,7 @@ impl<'s> Planner<'s> {
     /// the proposed row, named `excluded`).
     pub fn upsert_expr(&mut self, table: &Arc<Table>, e: &Expr) -> Result<PExpr> {
         let mut cols = table_source_of(table, table.name.clone()).cols;
-        // Hidden, so an unqualified name means the existing row's column.
-        cols.extend(
-            table_source_of(table, "excluded".into())
-                .cols
-                .into_iter()
-                .map(|mut c| {
-                    c.hidden = true;
-                    c
-                }),
-        );
+        cols.extend(excluded_cols(table));
         let root = self.root.clone();
         let scope = Scope::new(cols, root.as_deref());
         self.expr(e, &scope)
