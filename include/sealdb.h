@@ -337,7 +337,9 @@ const char *sealdb_version(void);
  * with `sealdb_db_free`. On failure `*out` is NULL and the error is in
  * `sealdb_errcode()` / `sealdb_errmsg()` (for example
  * `SEALDB_ERR_KEY_UNAVAILABLE` for a wrong key, `SEALDB_ERR_LOCKED` when
- * the store is already open). `path` and `key_file` are borrowed for the
+ * the store is open in another process, or in this one under another
+ * key). Opening a store this process already has open with the same key
+ * shares it. `path` and `key_file` are borrowed for the
  * call only.
  */
 int32_t sealdb_db_open_key_file(const char *path, const char *key_file, sealdb_db **out);

@@ -245,7 +245,16 @@ static void keys(void) {
     EXPECT_RC(sealdb_connect_root(db, &conn), SEALDB_OK);
     EXPECT_RC(sealdb_exec(conn, "CREATE TABLE kept (x); INSERT INTO kept VALUES (1)"), SEALDB_OK);
     sealdb_db *second = NULL;
-    EXPECT_RC(sealdb_db_open_key_file(dir, key_a, &second), SEALDB_ERR_LOCKED);
+    /* Open again in this process with the same key: the store is shared. */
+    EXPECT_RC(sealdb_db_open_key_file(dir, key_a, &second), SEALDB_OK);
+    sealdb_conn *conn2 = NULL;
+    EXPECT_RC(sealdb_connect_root(second, &conn2), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(conn2, "UPDATE kept SET x = x"), SEALDB_OK);
+    EXPECT_RC(sealdb_conn_free(conn2), SEALDB_OK);
+    EXPECT_RC(sealdb_db_free(second), SEALDB_OK);
+    /* Another key while it is open here: locked, nothing shared. */
+    EXPECT_RC(sealdb_db_open_key_file(dir, key_b, &second), SEALDB_ERR_LOCKED);
+    EXPECT(second == NULL);
     EXPECT_RC(sealdb_conn_free(conn), SEALDB_OK);
     EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
     /* The wrong key is named as such; nothing is lost. */

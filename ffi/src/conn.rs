@@ -45,6 +45,9 @@ pub(crate) struct ConnInner {
     pub(crate) err: ErrorSlot,
     /// Set when a call panicked while holding the session.
     broken: AtomicBool,
+    /// The database handle it came from, kept alive so that opening the
+    /// same store again in this process finds and shares it (db.rs).
+    _db: Arc<crate::db::DbInner>,
 }
 
 // SAFETY: `Session` is not `Sync` because of its `RefCell`s. Every access
@@ -61,12 +64,13 @@ unsafe impl Send for ConnInner {}
 pub(crate) static CONNS: Registry<sealdb_conn, ConnInner> = Registry::new("connection");
 
 impl ConnInner {
-    fn new(session: Session) -> Arc<ConnInner> {
+    fn new(session: Session, db: Arc<crate::db::DbInner>) -> Arc<ConnInner> {
         Arc::new(ConnInner {
             lock: Mutex::new(()),
             session,
             err: ErrorSlot::default(),
             broken: AtomicBool::new(false),
+            _db: db,
         })
     }
 
@@ -141,7 +145,7 @@ pub unsafe extern "C" fn sealdb_connect_root(
         reset_out(out)?;
         let db = DBS.get(db)?;
         let session = db.db.root_session();
-        write_out(out, CONNS.insert(ConnInner::new(session)))
+        write_out(out, CONNS.insert(ConnInner::new(session, db)))
     })
 }
 
@@ -207,7 +211,7 @@ unsafe fn connect_user(
         Ok(db.db.connect(credentials, ClientInfo::new(address, app))?)
     })();
     db.err.record(&r);
-    write_out(out, CONNS.insert(ConnInner::new(r?)))
+    write_out(out, CONNS.insert(ConnInner::new(r?, db)))
 }
 
 /// Logs in as `user` with `password` and opens a connection with that

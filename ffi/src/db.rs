@@ -5,11 +5,21 @@
 //! connections already made; the store closes (and its lock file is
 //! released) when the database handle and every connection made from it
 //! are freed.
+//!
+//! Opening a store that this process already has open (same directory,
+//! same store key) shares it, the way SQLite lets a process open one file
+//! twice: the second handle proves it holds the key, so it gets nothing
+//! the first did not have. A different key gets `SEALDB_ERR_LOCKED`.
 
 use std::ffi::{c_char, c_void, CStr, CString};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
 
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::{CallbackKeyProvider, Db, FileKeyProvider, KeyBytes, KeyRequest, MemoryKeyProvider};
+use sealdb::{
+    ActiveStoreKey, CallbackKeyProvider, Db, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
+    KeyRequest, MemoryKeyProvider,
+};
 use zeroize::Zeroize;
 
 use crate::error::{
@@ -101,6 +111,56 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> FfiR
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// Stores open in this process: directory, store key id, handles.
+type OpenStores = Vec<(PathBuf, KeyId, Weak<DbInner>)>;
+static OPEN: Mutex<OpenStores> = Mutex::new(Vec::new());
+
+/// Opens `path` with `provider`, or shares the store this process already
+/// has open there when `provider`'s active key is that store's key.
+fn open_store(path: &str, provider: impl KeyProvider + 'static) -> sealdb::Result<(Db, KeyId)> {
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    open.retain(|(_, _, w)| w.strong_count() > 0);
+    if let Ok(canon) = std::fs::canonicalize(path) {
+        let existing = open
+            .iter()
+            .filter(|(p, _, _)| *p == canon)
+            .find_map(|(_, id, w)| w.upgrade().map(|d| (*id, d)));
+        if let Some((id, inner)) = existing {
+            return match provider.active_key()? {
+                ActiveStoreKey::Key(k) if k.id() == id => Ok((inner.db.clone(), id)),
+                _ => Err(sealdb::Error::Locked {
+                    path: canon.join("LOCK"),
+                }),
+            };
+        }
+    }
+    let db = Db::open(path, provider)?;
+    let id = db.engine().encryption_status()?.store_key_id;
+    Ok((db, id))
+}
+
+/// Opens through [`open_store`] and records the new handle as open.
+fn open_shared(
+    out: *mut *mut sealdb_db,
+    path: &str,
+    provider: impl KeyProvider + 'static,
+) -> FfiResult {
+    let (db, id) = open_store(path, provider)?;
+    let inner = Arc::new(DbInner {
+        db,
+        err: ErrorSlot::default(),
+    });
+    if let Ok(canon) = std::fs::canonicalize(path) {
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.push((canon, id, Arc::downgrade(&inner)));
+    }
+    let handle = DBS.insert(inner);
+    // SAFETY: out was checked non-NULL by the caller and points to a
+    // writable `sealdb_db *` (the export's contract).
+    unsafe { out.write(handle) };
+    Ok(SEALDB_OK)
+}
+
 /// Stores a new handle in `*out` (after the caller checked `out`).
 fn open_into(out: *mut *mut sealdb_db, open: impl FnOnce() -> sealdb::Result<Db>) -> FfiResult {
     let db = open()?;
@@ -133,7 +193,9 @@ pub(crate) fn reset_out<T>(out: *mut *mut T) -> FfiResult<()> {
 /// with `sealdb_db_free`. On failure `*out` is NULL and the error is in
 /// `sealdb_errcode()` / `sealdb_errmsg()` (for example
 /// `SEALDB_ERR_KEY_UNAVAILABLE` for a wrong key, `SEALDB_ERR_LOCKED` when
-/// the store is already open). `path` and `key_file` are borrowed for the
+/// the store is open in another process, or in this one under another
+/// key). Opening a store this process already has open with the same key
+/// shares it. `path` and `key_file` are borrowed for the
 /// call only.
 #[no_mangle]
 pub unsafe extern "C" fn sealdb_db_open_key_file(
@@ -145,7 +207,7 @@ pub unsafe extern "C" fn sealdb_db_open_key_file(
         reset_out(out)?;
         // SAFETY: the caller passes NUL-terminated strings (or NULL).
         let (path, key_file) = unsafe { (str_arg(path, "path")?, str_arg(key_file, "key_file")?) };
-        open_into(out, || Db::open(path, FileKeyProvider::new(key_file)?))
+        open_shared(out, path, FileKeyProvider::new(key_file)?)
     })
 }
 
@@ -168,9 +230,11 @@ pub unsafe extern "C" fn sealdb_db_open_key(
         if key.is_empty() {
             return Err(Failure::null("key"));
         }
-        open_into(out, || {
-            Db::open(path, MemoryKeyProvider::new(KeyBytes::from_slice(key))?)
-        })
+        open_shared(
+            out,
+            path,
+            MemoryKeyProvider::new(KeyBytes::from_slice(key))?,
+        )
     })
 }
 
@@ -237,7 +301,7 @@ pub unsafe extern "C" fn sealdb_db_open_key_callback(
             user_data,
         };
         let provider = CallbackKeyProvider::new(move |req| target.ask(req));
-        open_into(out, || Db::open(path, provider))
+        open_shared(out, path, provider)
     })
 }
 

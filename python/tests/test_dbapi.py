@@ -115,9 +115,17 @@ def test_connect_argument_mistakes(dbdir):
         sealdb.connect(dbdir, key=KEY, password="pw")
 
 
-def test_store_open_twice_is_locked(conn, dbdir):
+def test_store_open_twice_shares_it(conn, dbdir):
+    # Like sqlite3: a second connection to the same path (same key) works
+    # and sees committed data.
+    conn.execute("INSERT INTO t (name) VALUES ('shared')")
+    conn.commit()
+    other = sealdb.connect(dbdir, key=KEY)
+    assert other.execute("SELECT name FROM t").fetchall() == [("shared",)]
+    other.close()
+    # Another key while it is open: refused, nothing shared.
     with pytest.raises(sealdb.OperationalError) as e:
-        sealdb.connect(dbdir, key=KEY)
+        sealdb.connect(dbdir, key=bytes(32))
     assert e.value.code == _ffi.lib.SEALDB_ERR_LOCKED
 
 
