@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::ast::{BinOp, UnOp};
 use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
+use crate::sql::functions::ScalarCall;
 use crate::sql::plan::Plan;
 use crate::sql::value::{self, apply_affinity, compare, Affinity, CastType, Value};
 
@@ -59,8 +60,8 @@ pub enum PExpr {
     Case(Option<Box<PExpr>>, Vec<(PExpr, PExpr)>, Option<Box<PExpr>>),
     /// CAST.
     Cast(Box<PExpr>, CastType),
-    /// A scalar function.
-    Func(String, Vec<PExpr>),
+    /// A scalar function (resolved when bound).
+    Func(ScalarCall, Vec<PExpr>),
     /// Apply a column affinity (to the other side of a comparison).
     Affinity(Box<PExpr>, Affinity),
 }
@@ -273,12 +274,12 @@ pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             }
         }
         PExpr::Cast(x, t) => value::cast(&eval(x, row, cx)?, *t),
-        PExpr::Func(name, args) => {
+        PExpr::Func(f, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            crate::sql::functions::call_scalar(name, &vals)?
+            f.call(&vals)?
         }
         PExpr::Affinity(x, a) => apply_affinity(eval(x, row, cx)?, *a),
     })

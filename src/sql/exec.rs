@@ -184,6 +184,41 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             let mut it = open(input, cx, env)?;
             let mut order: Vec<Vec<u8>> = Vec::new();
             let mut groups: HashMap<Vec<u8>, (Row, Vec<Aggregator>, Row)> = HashMap::new();
+            let mut args: Row = Vec::new();
+            if group.is_empty() {
+                // One group: no key to build or hash per row.
+                let mut single: Option<(Row, Vec<Aggregator>)> = None;
+                while let Some(row) = it.next(cx)? {
+                    let (_, ags) = single.get_or_insert_with(|| {
+                        let aggregators = aggs
+                            .iter()
+                            .map(|a| Aggregator::new(a.kind, a.distinct))
+                            .collect();
+                        (row.clone(), aggregators)
+                    });
+                    for (a, call) in ags.iter_mut().zip(aggs) {
+                        args.clear();
+                        for e in &call.args {
+                            args.push(eval(e, &row, cx)?);
+                        }
+                        a.update(&args)?;
+                    }
+                }
+                let (mut first, ags) = match single {
+                    Some(s) => s,
+                    None => (
+                        vec![Value::Null; *width],
+                        aggs.iter()
+                            .map(|a| Aggregator::new(a.kind, a.distinct))
+                            .collect(),
+                    ),
+                };
+                first.resize(*width, Value::Null);
+                for a in &ags {
+                    first.push(a.finish()?);
+                }
+                return Ok(Box::new(Collected(vec![first].into_iter())));
+            }
             while let Some(row) = it.next(cx)? {
                 let gvals = group
                     .iter()
@@ -200,11 +235,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                 }
                 if let Some((_, ags, _)) = groups.get_mut(&key) {
                     for (a, call) in ags.iter_mut().zip(aggs) {
-                        let args = call
-                            .args
-                            .iter()
-                            .map(|e| eval(e, &row, cx))
-                            .collect::<Result<Row>>()?;
+                        args.clear();
+                        for e in &call.args {
+                            args.push(eval(e, &row, cx)?);
+                        }
                         a.update(&args)?;
                     }
                 }
