@@ -716,12 +716,23 @@ pub struct Statement<'s> {
     sql: String,
     parsed: Arc<Parsed>,
     plan: RefCell<Option<CachedPlan>>,
-    uses: UsesCache,
+    cache: WriteCache,
 }
 
-/// What a prepared data change uses, valid while the schema and the
-/// security catalog are the ones it was analysed under.
-type UsesCache = RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>)>>;
+/// What a prepared data change keeps between runs, each part valid while
+/// the schema and the security catalog are the ones it was made under
+/// (compared with `Arc::ptr_eq`; both are replaced, never changed, when
+/// they change).
+#[derive(Default)]
+struct WriteCache {
+    /// What the statement uses (for authorization and audit).
+    uses: RefCell<Option<Keyed<Arc<Vec<ObjectUse>>>>>,
+    /// An INSERT's parameter-independent plan.
+    insert: RefCell<Option<Keyed<run::InsertPlan>>>,
+}
+
+/// A cached item with the schema and security catalog it is valid for.
+type Keyed<T> = (Arc<Schema>, Arc<AuthState>, T);
 
 impl Statement<'_> {
     /// Number of parameters.
@@ -741,7 +752,7 @@ impl Statement<'_> {
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
         self.session
-            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.uses))
+            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.cache))
     }
 
     /// Runs a query statement.
@@ -1148,7 +1159,7 @@ impl Session {
             sql: sql.to_string(),
             parsed,
             plan: RefCell::new(None),
-            uses: RefCell::new(None),
+            cache: WriteCache::default(),
         })
     }
 
@@ -1524,7 +1535,7 @@ impl Session {
         parsed: &Parsed,
         params: &[Value],
         text: &str,
-        cache: Option<&UsesCache>,
+        cache: Option<&WriteCache>,
     ) -> Result<u64> {
         check_params(parsed, params)?;
         let mut changes = 0;
@@ -1596,7 +1607,7 @@ impl Session {
         stmt: &Ast,
         params: &[Value],
         text: &str,
-        cache: Option<&UsesCache>,
+        cache: Option<&WriteCache>,
     ) -> Result<ResultSet> {
         match stmt {
             Ast::Begin => {
@@ -1685,7 +1696,8 @@ impl Session {
             return Err(e);
         }
         let cached = cache.and_then(|c| {
-            c.borrow()
+            c.uses
+                .borrow()
                 .as_ref()
                 .filter(|(s, a, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
                 .map(|(_, _, u)| u.clone())
@@ -1700,7 +1712,7 @@ impl Session {
                         self.hide_unseen(e, &sec, &target_names(stmt), text, params)
                     })?);
                 if let Some(c) = cache {
-                    *c.borrow_mut() = Some((schema.clone(), sec.auth.clone(), u.clone()));
+                    *c.uses.borrow_mut() = Some((schema.clone(), sec.auth.clone(), u.clone()));
                 }
                 u
             }
@@ -1729,7 +1741,7 @@ impl Session {
                 return r;
             }
         }
-        let r = self.run_write(stmt, params, &sec, &schema);
+        let r = self.run_write(stmt, params, &sec, &schema, cache);
         let changes = self.state.borrow().changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
@@ -1810,6 +1822,7 @@ impl Session {
         params: &[Value],
         sec: &Arc<Security>,
         schema: &Arc<Schema>,
+        prepared: Option<&WriteCache>,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         let autocommit = self.state.borrow().txn.is_none();
         let mut txn = match self.state.borrow_mut().txn.take() {
@@ -1841,7 +1854,23 @@ impl Session {
                     trigger: None,
                     sec: Some(sec.clone()),
                 };
-                let (new_schema, changed) = exec_write(&mut cx, schema, stmt)?;
+                let (new_schema, changed) = match (stmt, prepared) {
+                    (Ast::Insert(i), Some(c)) => {
+                        // A prepared INSERT keeps its plan between runs.
+                        let mut slot = c
+                            .insert
+                            .borrow_mut()
+                            .take()
+                            .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
+                            .map(|(_, _, p)| p);
+                        let r = run::insert_planned(&mut cx, schema, i, &mut slot);
+                        if let Some(p) = slot {
+                            *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
+                        }
+                        (None, r?)
+                    }
+                    _ => exec_write(&mut cx, schema, stmt)?,
+                };
                 let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
                 if let Some(a) = &new_auth {
                     txn.put(AUTH_KEY.to_vec(), codec::encode(a));
