@@ -173,6 +173,7 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
         }),
         Node::Project(input, exprs) => Box::new(ProjectIter {
             input: open(input, cx, env)?,
+            moves: movable_columns(exprs),
             exprs: exprs.clone(),
         }),
         Node::Aggregate {
@@ -500,19 +501,46 @@ impl RowIter for JoinIter {
 struct ProjectIter {
     input: Box<dyn RowIter>,
     exprs: Vec<PExpr>,
+    /// Per output: the input column it can take instead of copying.
+    moves: Vec<Option<usize>>,
+}
+
+/// For each projected expression that is a bare column no other bare
+/// column output names, that column: it can be moved out of the input row
+/// once every other output is evaluated (a text or blob is then not
+/// copied).
+fn movable_columns(exprs: &[PExpr]) -> Vec<Option<usize>> {
+    let bare = |e: &PExpr| match e {
+        PExpr::Col(i) => Some(*i),
+        _ => None,
+    };
+    exprs
+        .iter()
+        .map(|e| {
+            let i = bare(e)?;
+            (exprs.iter().filter(|x| bare(x) == Some(i)).count() == 1).then_some(i)
+        })
+        .collect()
 }
 
 impl RowIter for ProjectIter {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
-        match self.input.next(cx)? {
-            Some(r) => Ok(Some(
-                self.exprs
-                    .iter()
-                    .map(|e| eval(e, &r, cx))
-                    .collect::<Result<Row>>()?,
-            )),
-            None => Ok(None),
+        let Some(mut r) = self.input.next(cx)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(self.exprs.len());
+        for (e, m) in self.exprs.iter().zip(&self.moves) {
+            out.push(match m {
+                Some(_) => Value::Null,
+                None => eval(e, &r, cx)?,
+            });
         }
+        for (o, m) in out.iter_mut().zip(&self.moves) {
+            if let Some(v) = m.and_then(|i| r.get_mut(i)) {
+                *o = std::mem::replace(v, Value::Null);
+            }
+        }
+        Ok(Some(out))
     }
 }
 
