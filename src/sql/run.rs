@@ -771,17 +771,19 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
     let mut planner = Planner::new(&empty);
     let plan = planner.table_rows(t, None)?;
     let mut it = open(&plan, cx, &[])?;
-    let mut rows = Vec::new();
+    // Read everything first (only each row's key values and rowid, not
+    // the row), then check and write.
+    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
     while let Some(r) = it.next(cx)? {
-        rows.push(r);
+        let Some(Value::Integer(rowid)) = r.last() else {
+            continue;
+        };
+        entries.push((index_values(idx, &r), *rowid));
     }
     drop(it);
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
-    for r in rows {
-        let Some(Value::Integer(rowid)) = r.last().cloned() else {
-            continue;
-        };
-        let vals = index_values(idx, &r);
+    let mut keys = Vec::with_capacity(entries.len());
+    for (vals, rowid) in entries {
         if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
             let k = crate::sql::exec::distinct_key(&vals);
             if seen.insert(k, rowid).is_some() {
@@ -794,10 +796,12 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
                 ));
             }
         }
-        cx.txn.put(
-            crate::catalog::index_key(t.id, idx, &vals, rowid),
-            Vec::new(),
-        );
+        keys.push(crate::catalog::index_key(t.id, idx, &vals, rowid));
+    }
+    // In key order, the write set's tree is filled at its right edge.
+    keys.sort_unstable();
+    for k in keys {
+        cx.txn.put(k, Vec::new());
     }
     Ok(())
 }
