@@ -872,7 +872,7 @@ pub fn index_values(idx: &Index, row: &[Value]) -> Vec<Value> {
 
 /// Writes a row and its index entries.
 pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(encoded_row_hint(&row[..t.columns.len()]));
     encode_row(&row[..t.columns.len()], &mut buf);
     txn.put(row_key(t.id, rowid), buf);
     for idx in &t.indexes {
@@ -881,6 +881,20 @@ pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
             Vec::new(),
         );
     }
+}
+
+/// About how many bytes `encode_row` writes for `values` (at least that
+/// many, so the buffer is allocated once).
+fn encoded_row_hint(values: &[Value]) -> usize {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) => s.len() + 11,
+            Value::Blob(b) => b.len() + 11,
+            _ => 11,
+        })
+        .sum::<usize>()
+        + 10
 }
 
 /// Deletes a row and its index entries.

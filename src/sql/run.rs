@@ -384,7 +384,9 @@ pub fn insert_planned(
         last_rowid: None,
     };
     for src in source_rows {
-        let mut row = dflt.clone();
+        // Room for the rowid appended below.
+        let mut row = Vec::with_capacity(width + 1);
+        row.extend(dflt.iter().cloned());
         let mut rowid_given: Option<Value> = None;
         for (v, &pos) in src.into_iter().zip(targets) {
             if pos == width {
