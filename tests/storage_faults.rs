@@ -167,34 +167,30 @@ struct Rig {
     mem: MemVfs,
     plan: Arc<FaultPlan>,
     counts: Arc<Counts>,
-    vfs: Arc<dyn Vfs>,
 }
 
 impl Rig {
     fn new(mem: MemVfs) -> Rig {
-        let plan = FaultPlan::new();
-        let counts = Arc::new(Counts::default());
-        let fault: Arc<dyn Vfs> = Arc::new(FaultVfs::new(Arc::new(mem.clone()), plan.clone()));
-        let vfs: Arc<dyn Vfs> = Arc::new(CountVfs {
-            inner: fault,
-            counts: counts.clone(),
-        });
         Rig {
             mem,
-            plan,
-            counts,
-            vfs,
+            plan: FaultPlan::new(),
+            counts: Arc::new(Counts::default()),
         }
     }
 
+    /// The file system as this process sees it (a fresh handle per open:
+    /// after a simulated crash only handles made later are alive).
+    fn vfs(&self) -> Arc<dyn Vfs> {
+        let fault: Arc<dyn Vfs> =
+            Arc::new(FaultVfs::new(Arc::new(self.mem.clone()), self.plan.clone()));
+        Arc::new(CountVfs {
+            inner: fault,
+            counts: self.counts.clone(),
+        })
+    }
+
     fn open(&self, opts: StorageOptions) -> Result<Engine> {
-        Engine::open(
-            self.vfs.clone(),
-            dir(),
-            provider(),
-            KeyOptions::default(),
-            opts,
-        )
+        Engine::open(self.vfs(), dir(), provider(), KeyOptions::default(), opts)
     }
 }
 
