@@ -9,6 +9,12 @@
 //!          └─ transaction() → Transaction   rolled back on drop
 //! ```
 //!
+//! Prepared statements keep what does not depend on their parameters: a
+//! query's plan, a data change's authorization uses, an INSERT's plan
+//! (`sql::run::InsertPlan`). Each is kept with the schema and the security
+//! catalog it was made under and used only while both are still the same
+//! `Arc`s (a DDL statement or a grant replaces them, never mutates them).
+//!
 //! Transactions: a session is in autocommit mode until `BEGIN` (or
 //! [`Session::transaction`]); every statement then runs in that
 //! transaction. A statement that fails undoes only its own effects; the
