@@ -116,7 +116,13 @@ fn cat_key(kind: i64, name: &str) -> Vec<u8> {
 
 /// Prefix of all keys of table `id`.
 pub fn table_prefix(id: u32) -> Vec<u8> {
-    let mut k = Vec::with_capacity(6);
+    table_prefix_with_room(id, 0)
+}
+
+/// [`table_prefix`] with room for `more` bytes after it, so that building
+/// a row or index key does not reallocate.
+fn table_prefix_with_room(id: u32, more: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + more);
     k.push(b't');
     k.extend_from_slice(&id.to_be_bytes());
     k
@@ -131,7 +137,8 @@ pub fn rows_prefix(id: u32) -> Vec<u8> {
 
 /// Key of row `rowid` of table `id`.
 pub fn row_key(id: u32, rowid: i64) -> Vec<u8> {
-    let mut k = rows_prefix(id);
+    let mut k = table_prefix_with_room(id, 9);
+    k.push(b'r');
     k.extend_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
     k
 }
@@ -162,7 +169,19 @@ pub fn index_prefix(table: u32, index: u32) -> Vec<u8> {
 
 /// Key of an index entry: prefix, key columns, rowid.
 pub fn index_key(table: u32, idx: &Index, values: &[Value], rowid: i64) -> Vec<u8> {
-    let mut k = index_prefix(table, idx.id);
+    // Numbers take 18 bytes; text and blobs their length plus escapes
+    // and terminator (reserved roughly: a longer key just grows).
+    let room: usize = values
+        .iter()
+        .map(|v| match v {
+            Value::Text(t) => t.len() + 4,
+            Value::Blob(b) => b.len() + 4,
+            _ => 18,
+        })
+        .sum();
+    let mut k = table_prefix_with_room(table, 5 + room + 8);
+    k.push(b'i');
+    k.extend_from_slice(&idx.id.to_be_bytes());
     for (i, v) in values.iter().enumerate() {
         encode_key_value(v, idx.desc.get(i).copied().unwrap_or(false), &mut k);
     }

@@ -9,6 +9,12 @@
 //!          └─ transaction() → Transaction   rolled back on drop
 //! ```
 //!
+//! Prepared statements keep what does not depend on their parameters: a
+//! query's plan, a data change's authorization uses, an INSERT's plan
+//! (`sql::run::InsertPlan`). Each is kept with the schema and the security
+//! catalog it was made under and used only while both are still the same
+//! `Arc`s (a DDL statement or a grant replaces them, never mutates them).
+//!
 //! Transactions: a session is in autocommit mode until `BEGIN` (or
 //! [`Session::transaction`]); every statement then runs in that
 //! transaction. A statement that fails undoes only its own effects; the
@@ -722,12 +728,24 @@ pub struct Statement<'s> {
     sql: String,
     parsed: Arc<Parsed>,
     plan: RefCell<Option<CachedPlan>>,
-    uses: UsesCache,
+    cache: WriteCache,
 }
 
-/// What a prepared data change uses, valid while the schema and the
-/// security catalog are the ones it was analysed under.
-type UsesCache = RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>, Memo)>>;
+/// What a prepared data change keeps between runs, each part valid while
+/// the schema and the security catalog are the ones it was made under
+/// (compared with `Arc::ptr_eq`; both are replaced, never changed, when
+/// they change).
+#[derive(Default)]
+struct WriteCache {
+    /// What the statement uses (for authorization and audit), and whether
+    /// that was already authorized.
+    uses: RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>, Memo)>>,
+    /// An INSERT's parameter-independent plan.
+    insert: RefCell<Option<Keyed<run::InsertPlan>>>,
+}
+
+/// A cached item with the schema and security catalog it is valid for.
+type Keyed<T> = (Arc<Schema>, Arc<AuthState>, T);
 
 impl Statement<'_> {
     /// Number of parameters.
@@ -747,7 +765,7 @@ impl Statement<'_> {
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
         self.session
-            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.uses))
+            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.cache))
     }
 
     /// Runs a query statement.
@@ -1187,7 +1205,7 @@ impl Session {
             sql: sql.to_string(),
             parsed,
             plan: RefCell::new(None),
-            uses: RefCell::new(None),
+            cache: WriteCache::default(),
         })
     }
 
@@ -1565,7 +1583,7 @@ impl Session {
         parsed: &Parsed,
         params: &[Value],
         text: &str,
-        cache: Option<&UsesCache>,
+        cache: Option<&WriteCache>,
     ) -> Result<u64> {
         check_params(parsed, params)?;
         let mut changes = 0;
@@ -1637,7 +1655,7 @@ impl Session {
         stmt: &Ast,
         params: &[Value],
         text: &str,
-        cache: Option<&UsesCache>,
+        cache: Option<&WriteCache>,
     ) -> Result<ResultSet> {
         match stmt {
             Ast::Begin => {
@@ -1726,7 +1744,8 @@ impl Session {
             return Err(e);
         }
         let cached = cache.and_then(|c| {
-            c.borrow()
+            c.uses
+                .borrow()
                 .as_ref()
                 .filter(|(s, a, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
                 .map(|(_, _, u, m)| (u.clone(), m.clone()))
@@ -1742,7 +1761,7 @@ impl Session {
                     })?);
                 let m = cache.map(|c| {
                     let m = Memo::default();
-                    *c.borrow_mut() =
+                    *c.uses.borrow_mut() =
                         Some((schema.clone(), sec.auth.clone(), u.clone(), m.clone()));
                     m
                 });
@@ -1773,7 +1792,7 @@ impl Session {
                 return r;
             }
         }
-        let r = self.run_write(stmt, params, &sec, &schema);
+        let r = self.run_write(stmt, params, &sec, &schema, cache);
         let changes = self.state.borrow().changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
@@ -1854,6 +1873,7 @@ impl Session {
         params: &[Value],
         sec: &Arc<Security>,
         schema: &Arc<Schema>,
+        prepared: Option<&WriteCache>,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         let autocommit = self.state.borrow().txn.is_none();
         let mut txn = match self.state.borrow_mut().txn.take() {
@@ -1885,7 +1905,23 @@ impl Session {
                     trigger: None,
                     sec: Some(sec.clone()),
                 };
-                let (new_schema, changed) = exec_write(&mut cx, schema, stmt)?;
+                let (new_schema, changed) = match (stmt, prepared) {
+                    (Ast::Insert(i), Some(c)) => {
+                        // A prepared INSERT keeps its plan between runs.
+                        let mut slot = c
+                            .insert
+                            .borrow_mut()
+                            .take()
+                            .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
+                            .map(|(_, _, p)| p);
+                        let r = run::insert_planned(&mut cx, schema, i, &mut slot);
+                        if let Some(p) = slot {
+                            *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
+                        }
+                        (None, r?)
+                    }
+                    _ => exec_write(&mut cx, schema, stmt)?,
+                };
                 let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
                 if let Some(a) = &new_auth {
                     txn.put(AUTH_KEY.to_vec(), codec::encode(a));

@@ -211,7 +211,8 @@ fn bad_row() -> Error {
 pub fn decode_row(buf: &[u8]) -> Result<Vec<Value>> {
     let mut pos = 0;
     let n = get_varint(buf, &mut pos).ok_or_else(bad_row)? as usize;
-    let mut out = Vec::with_capacity(n.min(4096));
+    // One slot more than the values: the executor appends the rowid.
+    let mut out = Vec::with_capacity(n.min(4096) + 1);
     for _ in 0..n {
         let tag = *get_bytes(buf, &mut pos, 1)
             .and_then(|b| b.first())

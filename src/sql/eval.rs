@@ -6,12 +6,14 @@
 //! correlated subqueries). Evaluation follows SQLite's three-valued logic:
 //! NULL propagates, AND/OR short-circuit with NULL as "unknown".
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::ast::{BinOp, UnOp};
 use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
+use crate::sql::functions::ScalarCall;
 use crate::sql::plan::Plan;
 use crate::sql::value::{self, apply_affinity, compare, Affinity, CastType, Value};
 
@@ -59,8 +61,8 @@ pub enum PExpr {
     Case(Option<Box<PExpr>>, Vec<(PExpr, PExpr)>, Option<Box<PExpr>>),
     /// CAST.
     Cast(Box<PExpr>, CastType),
-    /// A scalar function.
-    Func(String, Vec<PExpr>),
+    /// A scalar function (resolved when bound).
+    Func(ScalarCall, Vec<PExpr>),
     /// Apply a column affinity (to the other side of a comparison).
     Affinity(Box<PExpr>, Affinity),
 }
@@ -107,7 +109,33 @@ fn int_of(v: &Value) -> Option<i64> {
 }
 
 /// Evaluates `e` against `row`.
+///
+/// Leaves (columns, constants, parameters) are answered here, so that the
+/// operands of an operator do not each go through the full evaluator.
 pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
+    match e {
+        PExpr::Lit(v) => Ok(v.clone()),
+        PExpr::Col(i) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
+        PExpr::Param(i) => cx.param(*i),
+        _ => eval_node(e, row, cx),
+    }
+}
+
+/// An operand by reference where it can be (a column or a constant, so a
+/// text is not copied to be compared or measured), else evaluated.
+fn operand<'a>(e: &'a PExpr, row: &'a [Value], cx: &mut ExecCtx) -> Result<Cow<'a, Value>> {
+    Ok(match e {
+        PExpr::Lit(v) => Cow::Borrowed(v),
+        PExpr::Col(i) => match row.get(*i) {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(Value::Null),
+        },
+        _ => Cow::Owned(eval(e, row, cx)?),
+    })
+}
+
+/// Evaluates an inner node (see [`eval`]).
+fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
     Ok(match e {
         PExpr::Lit(v) => v.clone(),
         PExpr::Col(i) => row.get(*i).cloned().unwrap_or(Value::Null),
@@ -151,8 +179,8 @@ pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
                 })
             }
             _ => {
-                let a = eval(l, row, cx)?;
-                let b = eval(r, row, cx)?;
+                let a = operand(l, row, cx)?;
+                let b = operand(r, row, cx)?;
                 binary(*op, &a, &b)?
             }
         },
@@ -273,12 +301,16 @@ pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             }
         }
         PExpr::Cast(x, t) => value::cast(&eval(x, row, cx)?, *t),
-        PExpr::Func(name, args) => {
+        PExpr::Func(f, args) if args.len() == 1 => {
+            let a = operand(&args[0], row, cx)?;
+            f.call(std::slice::from_ref(&*a))?
+        }
+        PExpr::Func(f, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            crate::sql::functions::call_scalar(name, &vals)?
+            f.call(&vals)?
         }
         PExpr::Affinity(x, a) => apply_affinity(eval(x, row, cx)?, *a),
     })

@@ -173,6 +173,7 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
         }),
         Node::Project(input, exprs) => Box::new(ProjectIter {
             input: open(input, cx, env)?,
+            moves: movable_columns(exprs),
             exprs: exprs.clone(),
         }),
         Node::Aggregate {
@@ -184,6 +185,41 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             let mut it = open(input, cx, env)?;
             let mut order: Vec<Vec<u8>> = Vec::new();
             let mut groups: HashMap<Vec<u8>, (Row, Vec<Aggregator>, Row)> = HashMap::new();
+            let mut args: Row = Vec::new();
+            if group.is_empty() {
+                // One group: no key to build or hash per row.
+                let mut single: Option<(Row, Vec<Aggregator>)> = None;
+                while let Some(row) = it.next(cx)? {
+                    let (_, ags) = single.get_or_insert_with(|| {
+                        let aggregators = aggs
+                            .iter()
+                            .map(|a| Aggregator::new(a.kind, a.distinct))
+                            .collect();
+                        (row.clone(), aggregators)
+                    });
+                    for (a, call) in ags.iter_mut().zip(aggs) {
+                        args.clear();
+                        for e in &call.args {
+                            args.push(eval(e, &row, cx)?);
+                        }
+                        a.update(&args)?;
+                    }
+                }
+                let (mut first, ags) = match single {
+                    Some(s) => s,
+                    None => (
+                        vec![Value::Null; *width],
+                        aggs.iter()
+                            .map(|a| Aggregator::new(a.kind, a.distinct))
+                            .collect(),
+                    ),
+                };
+                first.resize(*width, Value::Null);
+                for a in &ags {
+                    first.push(a.finish()?);
+                }
+                return Ok(Box::new(Collected(vec![first].into_iter())));
+            }
             while let Some(row) = it.next(cx)? {
                 let gvals = group
                     .iter()
@@ -200,11 +236,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                 }
                 if let Some((_, ags, _)) = groups.get_mut(&key) {
                     for (a, call) in ags.iter_mut().zip(aggs) {
-                        let args = call
-                            .args
-                            .iter()
-                            .map(|e| eval(e, &row, cx))
-                            .collect::<Result<Row>>()?;
+                        args.clear();
+                        for e in &call.args {
+                            args.push(eval(e, &row, cx)?);
+                        }
                         a.update(&args)?;
                     }
                 }
@@ -466,19 +501,46 @@ impl RowIter for JoinIter {
 struct ProjectIter {
     input: Box<dyn RowIter>,
     exprs: Vec<PExpr>,
+    /// Per output: the input column it can take instead of copying.
+    moves: Vec<Option<usize>>,
+}
+
+/// For each projected expression that is a bare column no other bare
+/// column output names, that column: it can be moved out of the input row
+/// once every other output is evaluated (a text or blob is then not
+/// copied).
+fn movable_columns(exprs: &[PExpr]) -> Vec<Option<usize>> {
+    let bare = |e: &PExpr| match e {
+        PExpr::Col(i) => Some(*i),
+        _ => None,
+    };
+    exprs
+        .iter()
+        .map(|e| {
+            let i = bare(e)?;
+            (exprs.iter().filter(|x| bare(x) == Some(i)).count() == 1).then_some(i)
+        })
+        .collect()
 }
 
 impl RowIter for ProjectIter {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
-        match self.input.next(cx)? {
-            Some(r) => Ok(Some(
-                self.exprs
-                    .iter()
-                    .map(|e| eval(e, &r, cx))
-                    .collect::<Result<Row>>()?,
-            )),
-            None => Ok(None),
+        let Some(mut r) = self.input.next(cx)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(self.exprs.len());
+        for (e, m) in self.exprs.iter().zip(&self.moves) {
+            out.push(match m {
+                Some(_) => Value::Null,
+                None => eval(e, &r, cx)?,
+            });
         }
+        for (o, m) in out.iter_mut().zip(&self.moves) {
+            if let Some(v) = m.and_then(|i| r.get_mut(i)) {
+                *o = std::mem::replace(v, Value::Null);
+            }
+        }
+        Ok(Some(out))
     }
 }
 
@@ -810,7 +872,7 @@ pub fn index_values(idx: &Index, row: &[Value]) -> Vec<Value> {
 
 /// Writes a row and its index entries.
 pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(encoded_row_hint(&row[..t.columns.len()]));
     encode_row(&row[..t.columns.len()], &mut buf);
     txn.put(row_key(t.id, rowid), buf);
     for idx in &t.indexes {
@@ -819,6 +881,20 @@ pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
             Vec::new(),
         );
     }
+}
+
+/// About how many bytes `encode_row` writes for `values` (at least that
+/// many, so the buffer is allocated once).
+fn encoded_row_hint(values: &[Value]) -> usize {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) => s.len() + 11,
+            Value::Blob(b) => b.len() + 11,
+            _ => 11,
+        })
+        .sum::<usize>()
+        + 10
 }
 
 /// Deletes a row and its index entries.

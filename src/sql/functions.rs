@@ -2,6 +2,10 @@
 //! `round`, `coalesce`, `replace`, `quote`, ...
 //!
 //! [`call_scalar`] evaluates one call on already-evaluated arguments;
+//! [`ScalarCall::resolve`] finds the function once, when an expression is
+//! bound, so that evaluating a row does no lookup by name (an unknown name
+//! or a wrong argument count still fails only when the call is evaluated,
+//! with the same error [`call_scalar`] gives);
 //! [`check_scalar`] answers, without evaluating anything, whether a name and
 //! argument count make a valid call, so the binder can reject `abs(1, 2)`
 //! or `nosuch(1)` before a statement runs. Names are matched
@@ -55,7 +59,7 @@ struct ScalarFunction {
     name: &'static str,
     min_args: usize,
     max_args: usize,
-    eval: fn(&[Value]) -> Result<Value>,
+    eval: ScalarFn,
 }
 
 /// "Any number of arguments".
@@ -132,6 +136,43 @@ pub fn check_scalar(name: &str, nargs: usize) -> Result<()> {
 /// The names of all scalar functions, lower case.
 pub fn scalar_function_names() -> impl Iterator<Item = &'static str> {
     FUNCTIONS.iter().map(|f| f.name)
+}
+
+/// A function of the table, on evaluated arguments.
+type ScalarFn = fn(&[Value]) -> Result<Value>;
+
+/// A scalar function call resolved at bind time: the name (for errors and
+/// EXPLAIN) and, when the name and argument count are valid, the function.
+#[derive(Clone, Debug)]
+pub struct ScalarCall {
+    name: String,
+    nargs: usize,
+    eval: Option<ScalarFn>,
+}
+
+impl ScalarCall {
+    /// Resolves `name` called with `nargs` arguments. Never fails: an
+    /// invalid call keeps failing where it did, at evaluation.
+    pub fn resolve(name: &str, nargs: usize) -> ScalarCall {
+        ScalarCall {
+            name: name.to_string(),
+            nargs,
+            eval: lookup(name, nargs).ok().map(|f| f.eval),
+        }
+    }
+
+    /// The name as written.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Evaluates the call on `args`.
+    pub fn call(&self, args: &[Value]) -> Result<Value> {
+        match self.eval {
+            Some(f) if args.len() == self.nargs => f(args),
+            _ => call_scalar(&self.name, args),
+        }
+    }
 }
 
 /// Evaluates the scalar function `name` (case-insensitive) on `args`.

@@ -34,6 +34,7 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{agg_kind, AggKind};
 use crate::sql::ast::*;
 use crate::sql::eval::{PExpr, SubPlan};
+use crate::sql::functions::ScalarCall;
 use crate::sql::value::{Affinity, Value};
 
 /// A plan (shared, immutable).
@@ -1402,7 +1403,7 @@ impl<'s> Planner<'s> {
                 for y in args {
                     a.push(rec!(y));
                 }
-                PExpr::Func(name.clone(), a)
+                PExpr::Func(ScalarCall::resolve(name, a.len()), a)
             }
         })
     }
@@ -1545,12 +1546,11 @@ impl<'s> Planner<'s> {
                         format!("misuse of aggregate function {name}()"),
                     ));
                 }
-                PExpr::Func(
-                    name.clone(),
-                    args.iter()
-                        .map(|x| self.expr(x, scope))
-                        .collect::<Result<_>>()?,
-                )
+                let a: Vec<PExpr> = args
+                    .iter()
+                    .map(|x| self.expr(x, scope))
+                    .collect::<Result<_>>()?;
+                PExpr::Func(ScalarCall::resolve(name, a.len()), a)
             }
         })
     }

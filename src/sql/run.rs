@@ -171,8 +171,68 @@ fn conflict_error(_t: &Table, what: &str) -> Error {
     )
 }
 
-/// INSERT.
-pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed> {
+/// What an INSERT needs besides its parameters, planned once per
+/// (schema, security catalog) when a prepared statement runs again: the
+/// target columns and the source plan, then (planned after the source was
+/// read the first time, so errors keep their order) RETURNING, defaults,
+/// row-level security checks and the ON CONFLICT DO UPDATE expressions.
+/// The caller owns the validity: a plan is only reused under the same
+/// schema and security catalog it was made with.
+pub struct InsertPlan {
+    t: Arc<Table>,
+    targets: Vec<usize>,
+    source: Option<crate::sql::plan::Planned>,
+    rest: Option<InsertRest>,
+}
+
+struct InsertRest {
+    returning: Option<(Vec<PExpr>, Vec<String>)>,
+    defaults: Vec<Option<PExpr>>,
+    insert_check: Option<PExpr>,
+    update_check: Option<PExpr>,
+    upsert: Option<Upsert>,
+}
+
+/// ON CONFLICT DO UPDATE: (column, SET expression) pairs and the WHERE.
+type Upsert = (Vec<(usize, PExpr)>, Option<PExpr>);
+
+/// Binds the DEFAULT of every column (`None` where there is none).
+fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {
+    let mut out = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        out.push(match &c.default {
+            Some(sql) => {
+                let e = parse_expr(sql)?;
+                let empty = Schema::default();
+                let mut p = Planner::new(&empty);
+                let bound = p.table_exprs(
+                    &Arc::new(Table {
+                        indexes: Vec::new(),
+                        ..t.clone()
+                    }),
+                    &[e],
+                )?;
+                bound.into_iter().next()
+            }
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+/// Evaluates bound defaults (NULL where none).
+fn eval_defaults(defaults: &[Option<PExpr>], cx: &mut ExecCtx) -> Result<Row> {
+    let mut out = Vec::with_capacity(defaults.len());
+    for d in defaults {
+        out.push(match d {
+            Some(b) => eval(b, &[], cx)?,
+            None => Value::Null,
+        });
+    }
+    Ok(out)
+}
+
+fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> Result<InsertPlan> {
     let t = table(schema, &ins.table)?.clone();
     let width = t.columns.len();
     // Target positions for the source columns.
@@ -193,10 +253,9 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
             .collect::<Result<_>>()?,
         None => (0..width).collect(),
     };
-    let mut planner = planner_for(schema, cx);
-    let source_rows: Vec<Row> = match &ins.source {
+    let source = match &ins.source {
         Some(q) => {
-            let planned = planner.query(q)?;
+            let planned = planner_for(schema, cx).query(q)?;
             if planned.columns.len() != targets.len() {
                 return Err(Error::sql(
                     SqlErrorKind::Misuse,
@@ -208,26 +267,34 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                     ),
                 ));
             }
-            // Read everything first: INSERT INTO t SELECT FROM t must not
-            // see its own rows.
-            let mut it = open(&planned.plan, cx, &[])?;
-            let mut rows = Vec::new();
-            while let Some(r) = it.next(cx)? {
-                rows.push(r);
-            }
-            rows
+            Some(planned)
         }
-        None => vec![Vec::new()],
+        None => None,
     };
+    Ok(InsertPlan {
+        t,
+        targets,
+        source,
+        rest: None,
+    })
+}
+
+fn plan_insert_rest(
+    cx: &ExecCtx,
+    schema: &Schema,
+    t: &Arc<Table>,
+    ins: &Insert,
+) -> Result<InsertRest> {
+    let mut planner = planner_for(schema, cx);
     let returning = if ins.returning.is_empty() {
         None
     } else {
-        Some(planner.returning(&t, &ins.returning)?)
+        Some(planner.returning(t, &ins.returning)?)
     };
-    let dflt = defaults(&t, cx)?;
-    let insert_check = planner.row_policy(&t, PolicyCmd::Insert, true)?;
+    let defaults = bind_defaults(t)?;
+    let insert_check = planner.row_policy(t, PolicyCmd::Insert, true)?;
     let update_check = match &ins.on_conflict {
-        Conflict::Update(..) => planner.row_policy(&t, PolicyCmd::Update, true)?,
+        Conflict::Update(..) => planner.row_policy(t, PolicyCmd::Update, true)?,
         _ => None,
     };
     // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
@@ -241,16 +308,75 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                         format!("no such column: {col}"),
                     )
                 })?;
-                bound.push((pos, planner.upsert_expr(&t, e)?));
+                bound.push((pos, planner.upsert_expr(t, e)?));
             }
             let filter = filter
                 .as_ref()
-                .map(|f| planner.upsert_expr(&t, f))
+                .map(|f| planner.upsert_expr(t, f))
                 .transpose()?;
             Some((bound, filter))
         }
         _ => None,
     };
+    Ok(InsertRest {
+        returning,
+        defaults,
+        insert_check,
+        update_check,
+        upsert,
+    })
+}
+
+/// INSERT.
+pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed> {
+    insert_planned(cx, schema, ins, &mut None)
+}
+
+/// INSERT with a plan kept in `slot` between runs: used when present,
+/// filled (as far as planning got) when not. The caller empties `slot`
+/// whenever the schema or the security catalog changes.
+pub fn insert_planned(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    ins: &Insert,
+    slot: &mut Option<InsertPlan>,
+) -> Result<Changed> {
+    if slot.is_none() {
+        *slot = Some(plan_insert_head(cx, schema, ins)?);
+    }
+    let Some(plan) = slot.as_mut() else {
+        return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
+    };
+    let t = plan.t.clone();
+    let width = t.columns.len();
+    let source_rows: Vec<Row> = match &plan.source {
+        Some(planned) => {
+            // Read everything first: INSERT INTO t SELECT FROM t must not
+            // see its own rows.
+            let mut it = open(&planned.plan, cx, &[])?;
+            let mut rows = Vec::new();
+            while let Some(r) = it.next(cx)? {
+                rows.push(r);
+            }
+            rows
+        }
+        None => vec![Vec::new()],
+    };
+    if plan.rest.is_none() {
+        plan.rest = Some(plan_insert_rest(cx, schema, &t, ins)?);
+    }
+    let Some(InsertRest {
+        returning,
+        defaults,
+        insert_check,
+        update_check,
+        upsert,
+    }) = plan.rest.as_ref()
+    else {
+        return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
+    };
+    let targets = &plan.targets;
+    let dflt = eval_defaults(defaults, cx)?;
     let mut next_rowid: Option<i64> = None;
     let mut changed = Changed {
         changes: 0,
@@ -258,9 +384,11 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
         last_rowid: None,
     };
     for src in source_rows {
-        let mut row = dflt.clone();
+        // Room for the rowid appended below.
+        let mut row = Vec::with_capacity(width + 1);
+        row.extend(dflt.iter().cloned());
         let mut rowid_given: Option<Value> = None;
-        for (v, &pos) in src.into_iter().zip(&targets) {
+        for (v, &pos) in src.into_iter().zip(targets) {
             if pos == width {
                 rowid_given = Some(v);
             } else {
@@ -348,7 +476,7 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                     if !others.is_empty() {
                         return Err(conflict_error(&t, &what));
                     }
-                    check_new_row(cx, &update_check, &t, &new)?;
+                    check_new_row(cx, update_check, &t, &new)?;
                     delete_row(cx.txn, &t, old_rowid, &old);
                     write_row(cx.txn, &t, old_rowid, &new);
                     changed.changes += 1;
@@ -366,7 +494,7 @@ pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed
                 }
             }
         }
-        check_new_row(cx, &insert_check, &t, &row)?;
+        check_new_row(cx, insert_check, &t, &row)?;
         write_row(cx.txn, &t, rowid, &row);
         fire(
             cx,
@@ -645,17 +773,19 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
     let mut planner = Planner::new(&empty);
     let plan = planner.table_rows(t, None)?;
     let mut it = open(&plan, cx, &[])?;
-    let mut rows = Vec::new();
+    // Read everything first (only each row's key values and rowid, not
+    // the row), then check and write.
+    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
     while let Some(r) = it.next(cx)? {
-        rows.push(r);
+        let Some(Value::Integer(rowid)) = r.last() else {
+            continue;
+        };
+        entries.push((index_values(idx, &r), *rowid));
     }
     drop(it);
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
-    for r in rows {
-        let Some(Value::Integer(rowid)) = r.last().cloned() else {
-            continue;
-        };
-        let vals = index_values(idx, &r);
+    let mut keys = Vec::with_capacity(entries.len());
+    for (vals, rowid) in entries {
         if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
             let k = crate::sql::exec::distinct_key(&vals);
             if seen.insert(k, rowid).is_some() {
@@ -668,10 +798,12 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
                 ));
             }
         }
-        cx.txn.put(
-            crate::catalog::index_key(t.id, idx, &vals, rowid),
-            Vec::new(),
-        );
+        keys.push(crate::catalog::index_key(t.id, idx, &vals, rowid));
+    }
+    // In key order, the write set's tree is filled at its right edge.
+    keys.sort_unstable();
+    for k in keys {
+        cx.txn.put(k, Vec::new());
     }
     Ok(())
 }
