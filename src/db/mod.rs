@@ -739,10 +739,14 @@ pub struct Statement<'s> {
 struct WriteCache {
     /// What the statement uses (for authorization and audit), and whether
     /// that was already authorized.
-    uses: RefCell<Option<(Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>, Memo)>>,
+    uses: RefCell<Option<UsesEntry>>,
     /// An INSERT's parameter-independent plan.
     insert: RefCell<Option<Keyed<run::InsertPlan>>>,
 }
+
+/// A statement's uses, with the catalog they are valid for and whether
+/// they were authorized.
+type UsesEntry = (Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>, Memo);
 
 /// A cached item with the schema and security catalog it is valid for.
 type Keyed<T> = (Arc<Schema>, Arc<AuthState>, T);
