@@ -311,40 +311,35 @@ pub unsafe extern "C" fn sealdb_exec(conn: *const sealdb_conn, sql: *const c_cha
     })
 }
 
+/// Runs one fixed statement (transaction control) on `conn`.
+fn exec_fixed(conn: *const sealdb_conn, sql: &'static str) -> i32 {
+    call(|| {
+        with_conn(conn, |s| {
+            s.execute(sql, &[])?;
+            Ok(SEALDB_OK)
+        })
+    })
+}
+
 /// Starts a transaction (`BEGIN`); every statement on this connection runs
 /// in it until `sealdb_commit` or `sealdb_rollback`. A connection freed
 /// with a transaction open rolls it back.
 #[no_mangle]
 pub extern "C" fn sealdb_begin(conn: *const sealdb_conn) -> i32 {
-    call(|| {
-        with_conn(conn, |s| {
-            s.execute("BEGIN", &[])?;
-            Ok(SEALDB_OK)
-        })
-    })
+    exec_fixed(conn, "BEGIN")
 }
 
 /// Commits the open transaction (`SEALDB_ERR_SQL_MISUSE` if none is open;
 /// `SEALDB_ERR_CONFLICT` if it must be retried).
 #[no_mangle]
 pub extern "C" fn sealdb_commit(conn: *const sealdb_conn) -> i32 {
-    call(|| {
-        with_conn(conn, |s| {
-            s.execute("COMMIT", &[])?;
-            Ok(SEALDB_OK)
-        })
-    })
+    exec_fixed(conn, "COMMIT")
 }
 
 /// Rolls back the open transaction (`SEALDB_ERR_SQL_MISUSE` if none is open).
 #[no_mangle]
 pub extern "C" fn sealdb_rollback(conn: *const sealdb_conn) -> i32 {
-    call(|| {
-        with_conn(conn, |s| {
-            s.execute("ROLLBACK", &[])?;
-            Ok(SEALDB_OK)
-        })
-    })
+    exec_fixed(conn, "ROLLBACK")
 }
 
 /// Sets `*out` to whether a transaction is open on `conn`.

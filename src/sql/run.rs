@@ -70,29 +70,7 @@ fn constraint_name(t: &Table, cols: &[usize]) -> String {
 
 /// Evaluates the DEFAULT of every column (NULL where none).
 fn defaults(t: &Table, cx: &mut ExecCtx) -> Result<Row> {
-    let mut out = Vec::with_capacity(t.columns.len());
-    for c in &t.columns {
-        out.push(match &c.default {
-            Some(sql) => {
-                let e = parse_expr(sql)?;
-                let empty = Schema::default();
-                let mut p = Planner::new(&empty);
-                let bound = p.table_exprs(
-                    &Arc::new(Table {
-                        indexes: Vec::new(),
-                        ..t.clone()
-                    }),
-                    &[e],
-                )?;
-                match bound.first() {
-                    Some(b) => eval(b, &[], cx)?,
-                    None => Value::Null,
-                }
-            }
-            None => Value::Null,
-        });
-    }
-    Ok(out)
+    eval_defaults(&bind_defaults(t)?, cx)
 }
 
 /// Checks NOT NULL and applies affinities; returns the finished row.
