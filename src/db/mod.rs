@@ -719,7 +719,9 @@ type CachedPlan = (
 /// Whether a cached statement was already authorized under the catalog
 /// its cache entry belongs to (the answer cannot change while both the
 /// schema and the security catalog are the same immutable values).
-type Memo = std::rc::Rc<std::cell::Cell<bool>>;
+/// (Atomic, so a statement stays free of thread-affine state: the C ABI
+/// moves statements between threads under a lock.)
+type Memo = Arc<std::sync::atomic::AtomicBool>;
 
 /// A prepared statement: parsed once; its plan is cached while the schema
 /// does not change.
@@ -1139,12 +1141,12 @@ impl Session {
         text: &str,
         params: &[Value],
     ) -> Result<()> {
-        if memo.is_some_and(|m| m.get()) {
+        if memo.is_some_and(|m| m.load(std::sync::atomic::Ordering::Acquire)) {
             return Ok(());
         }
         self.admit(sec, schema, uses, text, params)?;
         if let Some(m) = memo {
-            m.set(true);
+            m.store(true, std::sync::atomic::Ordering::Release);
         }
         Ok(())
     }
