@@ -85,10 +85,4 @@ impl<H, T> Registry<H, T> {
         }
         removed
     }
-
-    /// Number of live handles of this kind.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.live.read().len()
-    }
 }

@@ -620,8 +620,3 @@ pub extern "C" fn sealdb_stmt_errmsg(stmt: *const sealdb_stmt) -> *mut c_char {
             .map_or(std::ptr::null_mut(), |inner| inner.err.message())
     })
 }
-
-#[cfg(test)]
-pub(crate) fn live_statements() -> usize {
-    STMTS.len()
-}
