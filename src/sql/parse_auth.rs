@@ -210,6 +210,9 @@ pub fn is_auth_statement(piece: &str) -> bool {
     }
 }
 
+/// Privileges (each with its columns), their target, and the grantees.
+type PrivilegeClause = (Vec<(Privilege, Vec<String>)>, Target, Vec<String>);
+
 struct P<'a> {
     sql: &'a str,
     toks: Vec<Token>,
@@ -541,84 +544,44 @@ impl P<'_> {
             }
         } else if self.eat_kw("GRANT") {
             if self.is_privilege_list() {
-                let privs = self.privileges()?;
-                self.expect_kw("ON")?;
-                let target = self.target()?;
-                self.expect_kw("TO")?;
-                let grantees = self.objects()?;
-                let grant_option = if self.eat_kw("WITH") {
-                    self.expect_kw("GRANT")?;
-                    self.expect_kw("OPTION")?;
-                    true
-                } else {
-                    false
-                };
+                let (privs, target, grantees) = self.privilege_clause("TO")?;
                 AuthStmt::Grant {
                     privs,
                     target,
                     grantees,
-                    grant_option,
+                    grant_option: self.with_option("GRANT")?,
                 }
             } else {
-                let roles = self.objects()?;
-                self.expect_kw("TO")?;
-                let members = self.objects()?;
-                let admin_option = if self.eat_kw("WITH") {
-                    self.expect_kw("ADMIN")?;
-                    self.expect_kw("OPTION")?;
-                    true
-                } else {
-                    false
-                };
+                let (roles, members) = self.role_clause("TO")?;
                 AuthStmt::GrantRole {
                     roles,
                     members,
-                    admin_option,
+                    admin_option: self.with_option("ADMIN")?,
                 }
             }
         } else if self.eat_kw("REVOKE") {
-            if self.eat_kw("GRANT") {
+            // `REVOKE admin FROM x` revokes the admin role, not its option.
+            let grant_option_only = self.peek_kw_at(1, "OPTION") && self.eat_kw("GRANT");
+            let admin_option_only =
+                !grant_option_only && self.peek_kw_at(1, "OPTION") && self.eat_kw("ADMIN");
+            if grant_option_only || admin_option_only {
                 self.expect_kw("OPTION")?;
                 self.expect_kw("FOR")?;
-                let privs = self.privileges()?;
-                self.expect_kw("ON")?;
-                let target = self.target()?;
-                self.expect_kw("FROM")?;
+            }
+            if grant_option_only || (!admin_option_only && self.is_privilege_list()) {
+                let (privs, target, grantees) = self.privilege_clause("FROM")?;
                 AuthStmt::Revoke {
                     privs,
                     target,
-                    grantees: self.objects()?,
-                    grant_option_only: true,
-                }
-            } else if self.peek_kw_at(1, "OPTION") && self.eat_kw("ADMIN") {
-                // `REVOKE admin FROM x` revokes the admin role.
-                self.expect_kw("OPTION")?;
-                self.expect_kw("FOR")?;
-                let roles = self.objects()?;
-                self.expect_kw("FROM")?;
-                AuthStmt::RevokeRole {
-                    roles,
-                    members: self.objects()?,
-                    admin_option_only: true,
-                }
-            } else if self.is_privilege_list() {
-                let privs = self.privileges()?;
-                self.expect_kw("ON")?;
-                let target = self.target()?;
-                self.expect_kw("FROM")?;
-                AuthStmt::Revoke {
-                    privs,
-                    target,
-                    grantees: self.objects()?,
-                    grant_option_only: false,
+                    grantees,
+                    grant_option_only,
                 }
             } else {
-                let roles = self.objects()?;
-                self.expect_kw("FROM")?;
+                let (roles, members) = self.role_clause("FROM")?;
                 AuthStmt::RevokeRole {
                     roles,
-                    members: self.objects()?,
-                    admin_option_only: false,
+                    members,
+                    admin_option_only,
                 }
             }
         } else if self.eat_kw("SHOW") {
@@ -673,6 +636,32 @@ impl P<'_> {
         };
         self.done()?;
         Ok(st)
+    }
+
+    /// `privileges ON target TO|FROM grantees`.
+    fn privilege_clause(&mut self, to: &str) -> Result<PrivilegeClause> {
+        let privs = self.privileges()?;
+        self.expect_kw("ON")?;
+        let target = self.target()?;
+        self.expect_kw(to)?;
+        Ok((privs, target, self.objects()?))
+    }
+
+    /// `roles TO|FROM members`.
+    fn role_clause(&mut self, to: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let roles = self.objects()?;
+        self.expect_kw(to)?;
+        Ok((roles, self.objects()?))
+    }
+
+    /// An optional `WITH <kw> OPTION`.
+    fn with_option(&mut self, kw: &str) -> Result<bool> {
+        if !self.eat_kw("WITH") {
+            return Ok(false);
+        }
+        self.expect_kw(kw)?;
+        self.expect_kw("OPTION")?;
+        Ok(true)
     }
 
     /// After GRANT/REVOKE: privileges (followed by ON) or role names.
