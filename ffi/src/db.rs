@@ -135,7 +135,7 @@ fn open_store(path: &str, provider: impl KeyProvider + 'static) -> sealdb::Resul
         }
     }
     let db = Db::open(path, provider)?;
-    let id = db.engine().encryption_status()?.store_key_id;
+    let id = db.engine().sealed_dir().store_key_id();
     Ok((db, id))
 }
 

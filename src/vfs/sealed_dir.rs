@@ -385,6 +385,11 @@ impl SealedDir {
     pub fn active_data_key(&self) -> KeyId {
         self.registry.read().active_id()
     }
+
+    /// Id of the store key that wraps the data keys (plaintext id if none).
+    pub fn store_key_id(&self) -> KeyId {
+        self.registry.read().store_key_id()
+    }
 }
 
 fn read_header(vfs: &dyn Vfs, path: &Path) -> Result<FileHeader> {
