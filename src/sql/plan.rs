@@ -253,6 +253,8 @@ pub struct Planner<'s> {
     /// Whether column references are recorded in `uses` (off while
     /// binding row policies, which the table's owner wrote).
     record: bool,
+    /// Whether uses are collected at all (off when executing).
+    collect: bool,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -571,6 +573,7 @@ impl<'s> Planner<'s> {
             sec: None,
             uses: Vec::new(),
             record: true,
+            collect: true,
         }
     }
 
@@ -587,6 +590,7 @@ impl<'s> Planner<'s> {
             sec: None,
             uses: Vec::new(),
             record: true,
+            collect: true,
         }
     }
 
@@ -594,6 +598,27 @@ impl<'s> Planner<'s> {
     pub fn with_security(mut self, sec: Option<Arc<Security>>) -> Self {
         self.sec = sec;
         self
+    }
+
+    /// A planner for running a statement already authorized: it does not
+    /// collect uses (nothing would read them).
+    pub fn executing(mut self) -> Self {
+        self.collect = false;
+        self
+    }
+
+    /// Records a SELECT use of `object`, read through `cols` (whose
+    /// resolved columns are then recorded on it); returns its index.
+    fn track_reads(&mut self, object: &str, cols: &mut [ScopeCol]) -> Option<usize> {
+        if !self.collect {
+            return None;
+        }
+        let origin = self.uses.len();
+        self.record_use(object, Privilege::Select, &[]);
+        for c in cols.iter_mut() {
+            c.origin = Some(origin);
+        }
+        Some(origin)
     }
 
     /// The tables and views used so far (see [`ObjectUse`]).
@@ -604,6 +629,9 @@ impl<'s> Planner<'s> {
     /// Records that the statement needs `privilege` on `object` (the
     /// target of INSERT/UPDATE/DELETE, with the columns it writes).
     pub fn record_use(&mut self, object: &str, privilege: Privilege, columns: &[String]) {
+        if !self.collect {
+            return;
+        }
         let definer = self.expanding.last().cloned();
         self.uses.push(ObjectUse {
             object: object.to_lowercase(),
@@ -801,11 +829,7 @@ impl<'s> Planner<'s> {
         let label = alias.unwrap_or(name).to_string();
         if let Some(t) = self.schema.table(name) {
             let mut src = table_source_of(t, label);
-            let origin = self.uses.len();
-            self.record_use(&t.name, Privilege::Select, &[]);
-            for c in src.cols.iter_mut() {
-                c.origin = Some(origin);
-            }
+            self.track_reads(&t.name, &mut src.cols);
             src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
             return Ok(src);
         }
@@ -817,8 +841,7 @@ impl<'s> Planner<'s> {
                     format!("view {} is circularly defined", v.name),
                 ));
             }
-            let origin = self.uses.len();
-            self.record_use(&v.name, Privilege::Select, &[]);
+            let origin = self.track_reads(&v.name, &mut []);
             self.expanding.push(key);
             let planned = self.query_in(&v.query, None);
             self.expanding.pop();
@@ -838,7 +861,7 @@ impl<'s> Planner<'s> {
                         name: n,
                         hidden: false,
                         affinity: None,
-                        origin: Some(origin),
+                        origin,
                     })
                     .collect(),
                 outer: false,
@@ -1614,13 +1637,10 @@ impl<'s> Planner<'s> {
             None => None,
         };
         let mut src = table_source_of(table, table.name.clone());
-        let origin = self.uses.len();
-        if cmd.is_some() {
-            self.record_use(&table.name, Privilege::Select, &[]);
-            for c in src.cols.iter_mut() {
-                c.origin = Some(origin);
-            }
-        }
+        let origin = match cmd {
+            Some(_) => self.track_reads(&table.name, &mut src.cols),
+            None => None,
+        };
         let root = self.root.clone();
         let scope = Scope::new(src.cols, root.as_deref());
         let mut parts = Vec::new();
@@ -1633,13 +1653,12 @@ impl<'s> Planner<'s> {
             .collect::<Result<_>>()?;
         // A filter that reads no column (or none at all) needs no SELECT,
         // as in PostgreSQL: `DELETE FROM t` needs only DELETE.
-        if cmd.is_some()
-            && self
-                .uses
-                .get(origin)
+        if let Some(o) = origin.filter(|o| {
+            self.uses
+                .get(*o)
                 .is_some_and(|u| u.privilege == Privilege::Select && u.columns.is_empty())
-        {
-            self.uses.remove(origin);
+        }) {
+            self.uses.remove(o);
         }
         let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>());
         let mut plan: Plan = Arc::new(Node::Scan {
@@ -1668,11 +1687,7 @@ impl<'s> Planner<'s> {
     /// ON CONFLICT) as needing SELECT.
     pub fn reads_of(&mut self, table: &Arc<Table>, exprs: &[Expr]) -> Result<()> {
         let mut cols = table_source_of(table, table.name.clone()).cols;
-        let origin = self.uses.len();
-        self.record_use(&table.name, Privilege::Select, &[]);
-        for c in cols.iter_mut() {
-            c.origin = Some(origin);
-        }
+        let origin = self.track_reads(&table.name, &mut cols);
         // `excluded` (the proposed row) is the statement's own data.
         cols.extend(excluded_cols(table));
         let root = self.root.clone();
@@ -1681,8 +1696,9 @@ impl<'s> Planner<'s> {
             self.expr(e, &scope)?;
         }
         // A SET of constants reads nothing: no SELECT needed.
-        if self.uses.get(origin).is_some_and(|u| u.columns.is_empty()) {
-            self.uses.remove(origin);
+        if let Some(o) = origin.filter(|o| self.uses.get(*o).is_some_and(|u| u.columns.is_empty()))
+        {
+            self.uses.remove(o);
         }
         Ok(())
     }

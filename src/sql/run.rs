@@ -1122,6 +1122,7 @@ fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
         None => Planner::new(schema),
     }
     .with_security(cx.sec.clone())
+    .executing()
 }
 
 /// Refuses a new row that row-level security's WITH CHECK rejects.
@@ -1208,7 +1209,9 @@ fn run_trigger_body(
     t: &Arc<Table>,
     trig: &CreateTrigger,
 ) -> Result<()> {
-    let mut p = Planner::for_trigger(schema, t).with_security(cx.sec.clone());
+    let mut p = Planner::for_trigger(schema, t)
+        .with_security(cx.sec.clone())
+        .executing();
     if let Some(w) = &trig.when {
         let e = p.trigger_expr(w)?;
         if eval(&e, &[], cx)?.truthy() != Some(true) {
