@@ -6,6 +6,7 @@
 //! its own temporary directory, so the real `~/.sealdb_history` is never
 //! touched.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -74,7 +75,6 @@ fn exits_cleanly(mut p: PtySession) {
     }
 }
 
-#[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -155,7 +155,6 @@ fn a_session_at_the_terminal() {
         "{history}"
     );
     assert!(!history.contains("dropped"), "{history}");
-    #[cfg(unix)]
     assert_eq!(mode(&f.history), 0o600);
 
     // The user exists: the statement did run.
@@ -185,7 +184,6 @@ fn ctrl_d_and_exit_leave_with_status_zero() {
     exits_cleanly(p);
 }
 
-#[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -196,11 +194,9 @@ fn history_is_loaded_and_secured() {
     let f = Fixture::new();
     // A file others may read.
     std::fs::write(&f.history, "#V2\nSELECT 40 + 2;\n").unwrap();
-    #[cfg(unix)]
     set_mode(&f.history, 0o644);
 
     let mut p = f.shell();
-    #[cfg(unix)]
     assert_eq!(mode(&f.history), 0o600, "narrowed before use");
     // Up recalls the loaded entry (the load that used to panic).
     p.send("\x1b[A").unwrap();
@@ -219,13 +215,11 @@ fn history_is_loaded_and_secured() {
     // A history file that is created new is 0600 from the start.
     std::fs::remove_file(&f.history).unwrap();
     let mut p = f.shell();
-    #[cfg(unix)]
     assert_eq!(mode(&f.history), 0o600);
     p.send_line("SELECT 1;").unwrap();
     p.exp_string("sealdb> ").unwrap();
     p.send_line(".quit").unwrap();
     exits_cleanly(p);
-    #[cfg(unix)]
     assert_eq!(mode(&f.history), 0o600);
     assert!(f.history_text().contains("SELECT 1;"));
 }
