@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::auth::Privilege;
 use crate::catalog::Schema;
 use crate::error::Result;
-use crate::sql::plan::{ObjectUse, Planner, Security};
+use crate::sql::plan::{reads_target, ObjectUse, Planner, Security};
 use crate::syntax::ast::*;
 
 /// Trigger nesting followed before giving up (runtime enforces its own
@@ -124,7 +124,20 @@ fn walk(
             };
             let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
             p.record_use(&t.name, Privilege::Update, &cols);
-            p.table_rows_for(t, u.filter.as_ref(), Some(crate::auth::PolicyCmd::Update))?;
+            // OR REPLACE deletes the rows the changed ones collide with.
+            if matches!(u.on_conflict, Conflict::Replace) {
+                p.record_use(&t.name, Privilege::Delete, &[]);
+            }
+            let reads = reads_target(
+                u.filter.iter().chain(u.assignments.iter().map(|(_, e)| e)),
+                &u.returning,
+            );
+            p.table_rows_for(
+                t,
+                u.filter.as_ref(),
+                Some(crate::auth::PolicyCmd::Update),
+                reads,
+            )?;
             let exprs: Vec<Expr> = u.assignments.iter().map(|(_, e)| e.clone()).collect();
             p.reads_of(t, &exprs)?;
             if !u.returning.is_empty() {
@@ -140,7 +153,13 @@ fn walk(
                 return Ok(());
             };
             p.record_use(&t.name, Privilege::Delete, &[]);
-            p.table_rows_for(t, d.filter.as_ref(), Some(crate::auth::PolicyCmd::Delete))?;
+            let reads = reads_target(d.filter.iter(), &d.returning);
+            p.table_rows_for(
+                t,
+                d.filter.as_ref(),
+                Some(crate::auth::PolicyCmd::Delete),
+                reads,
+            )?;
             if !d.returning.is_empty() {
                 p.returning_reads(t, &d.returning)?;
             }

@@ -384,6 +384,28 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
+/// Whether a data change reads its target's rows (so row-level security's
+/// SELECT policies apply to the rows it changes, as in PostgreSQL): its
+/// WHERE clause, SET expressions or RETURNING items name a column or hold
+/// a subquery (which may be correlated to the row).
+pub fn reads_target<'e>(exprs: impl IntoIterator<Item = &'e Expr>, returning: &[SelectItem]) -> bool {
+    let reads = |e: &Expr| {
+        let mut found = false;
+        walk(e, &mut |x| {
+            found |= matches!(
+                x,
+                Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+            )
+        });
+        found
+    };
+    exprs.into_iter().any(reads)
+        || returning.iter().any(|it| match it {
+            SelectItem::Expr { expr, .. } => reads(expr),
+            _ => true,
+        })
+}
+
 fn split_and(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Binary(BinOp::And, a, b) => {
@@ -1620,18 +1642,27 @@ impl<'s> Planner<'s> {
     /// Plans a single-table read for UPDATE/DELETE: rows of the table
     /// (columns ++ rowid) matching `filter`.
     pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
-        self.table_rows_for(table, filter, None)
+        self.table_rows_for(table, filter, None, false)
     }
 
     /// [`Self::table_rows`] for UPDATE or DELETE (`cmd`): only the rows
-    /// row-level security lets the user change, and the columns read by
-    /// `filter` recorded as needing SELECT.
+    /// row-level security lets the user change — and, when the statement
+    /// reads the rows (`reads_rows`, see [`reads_target`]), only rows the
+    /// SELECT policies let it see, as in PostgreSQL — with the columns read
+    /// by `filter` recorded as needing SELECT. The policies are applied
+    /// before `filter`, so a WHERE clause never runs on a hidden row (no
+    /// error oracle).
     pub fn table_rows_for(
         &mut self,
         table: &Arc<Table>,
         filter: Option<&Expr>,
         cmd: Option<PolicyCmd>,
+        reads_rows: bool,
     ) -> Result<Plan> {
+        let select_policy = match cmd {
+            Some(_) if reads_rows => self.row_policy(table, PolicyCmd::Select, false)?,
+            _ => None,
+        };
         let policy = match cmd {
             Some(c) => self.row_policy(table, c, false)?,
             None => None,
@@ -1665,6 +1696,9 @@ impl<'s> Planner<'s> {
             table: table.clone(),
             access,
         });
+        if let Some(p) = select_policy {
+            plan = Arc::new(Node::Filter(plan, p));
+        }
         if let Some(p) = policy {
             plan = Arc::new(Node::Filter(plan, p));
         }

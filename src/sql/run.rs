@@ -16,7 +16,7 @@ use crate::sql::exec::{
     delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
     write_row, ExecCtx, Row,
 };
-use crate::sql::plan::Planner;
+use crate::sql::plan::{reads_target, Planner};
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
@@ -168,6 +168,12 @@ struct InsertRest {
     defaults: Vec<Option<PExpr>>,
     insert_check: Option<PExpr>,
     update_check: Option<PExpr>,
+    /// USING conditions a row must pass for ON CONFLICT DO UPDATE to take
+    /// it over (SELECT and UPDATE) or for OR REPLACE to delete it (SELECT
+    /// and DELETE); empty when row-level security does not apply.
+    conflict_checks: Vec<PExpr>,
+    /// With RETURNING, new rows must pass the SELECT policies.
+    returning_check: Option<PExpr>,
     upsert: Option<Upsert>,
 }
 
@@ -275,6 +281,15 @@ fn plan_insert_rest(
         Conflict::Update(..) => planner.row_policy(t, PolicyCmd::Update, true)?,
         _ => None,
     };
+    let conflict_checks = match &ins.on_conflict {
+        Conflict::Update(..) => using_checks(&mut planner, t, &[PolicyCmd::Update])?,
+        Conflict::Replace => using_checks(&mut planner, t, &[PolicyCmd::Delete])?,
+        _ => Vec::new(),
+    };
+    let returning_check = match &returning {
+        Some(_) => planner.row_policy(t, PolicyCmd::Select, false)?,
+        None => None,
+    };
     // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
     let upsert = match &ins.on_conflict {
         Conflict::Update(sets, filter) => {
@@ -301,6 +316,8 @@ fn plan_insert_rest(
         defaults,
         insert_check,
         update_check,
+        conflict_checks,
+        returning_check,
         upsert,
     })
 }
@@ -348,6 +365,8 @@ pub fn insert_planned(
         defaults,
         insert_check,
         update_check,
+        conflict_checks,
+        returning_check,
         upsert,
     }) = plan.rest.as_ref()
     else {
@@ -419,10 +438,17 @@ pub fn insert_planned(
                 Conflict::Abort => return Err(conflict_error(&t, &what)),
                 Conflict::Ignore => continue,
                 Conflict::Replace => {
+                    // Every row to delete must be one the user may see
+                    // and delete; checked before any is deleted.
+                    let mut olds = Vec::with_capacity(hits.len());
                     for r in hits {
                         if let Some(old) = read_row(cx.txn, &t, r)? {
-                            delete_row(cx.txn, &t, r, &old);
+                            require_visible(cx, conflict_checks, &t, &old, "replace")?;
+                            olds.push((r, old));
                         }
+                    }
+                    for (r, old) in olds {
+                        delete_row(cx.txn, &t, r, &old);
                     }
                 }
                 Conflict::Update(..) => {
@@ -432,6 +458,9 @@ pub fn insert_planned(
                     let Some(old) = read_row(cx.txn, &t, hits[0])? else {
                         continue;
                     };
+                    // Before the WHERE and SET see it: a row the user may
+                    // not see or update is refused, never read.
+                    require_visible(cx, conflict_checks, &t, &old, "update")?;
                     // SET and WHERE see the existing row and `excluded`.
                     let mut both = old.clone();
                     both.extend(row.iter().cloned());
@@ -455,6 +484,7 @@ pub fn insert_planned(
                         return Err(conflict_error(&t, &what));
                     }
                     check_new_row(cx, update_check, &t, &new)?;
+                    check_new_row(cx, returning_check, &t, &new)?;
                     delete_row(cx.txn, &t, old_rowid, &old);
                     write_row(cx.txn, &t, old_rowid, &new);
                     changed.changes += 1;
@@ -473,6 +503,7 @@ pub fn insert_planned(
             }
         }
         check_new_row(cx, insert_check, &t, &row)?;
+        check_new_row(cx, returning_check, &t, &row)?;
         write_row(cx.txn, &t, rowid, &row);
         fire(
             cx,
@@ -508,8 +539,22 @@ pub fn insert_planned(
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update))?;
+    let reads = reads_target(
+        up.filter.iter().chain(up.assignments.iter().map(|(_, e)| e)),
+        &up.returning,
+    );
+    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update), reads)?;
     let update_check = planner.row_policy(&t, PolicyCmd::Update, true)?;
+    // OR REPLACE deletes the rows the changed ones collide with: only
+    // rows the user may see and delete.
+    let replace_checks = match up.on_conflict {
+        Conflict::Replace => using_checks(&mut planner, &t, &[PolicyCmd::Delete])?,
+        _ => Vec::new(),
+    };
+    let returning_check = match up.returning.is_empty() {
+        true => None,
+        false => planner.row_policy(&t, PolicyCmd::Select, false)?,
+    };
     let mut sets: Vec<(usize, PExpr)> = Vec::new();
     for (col, e) in &up.assignments {
         let pos = if col.eq_ignore_ascii_case("rowid") && t.column(col).is_none() {
@@ -589,10 +634,15 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             match &up.on_conflict {
                 Conflict::Ignore => continue,
                 Conflict::Replace => {
+                    let mut olds = Vec::with_capacity(hits.len());
                     for r in hits {
                         if let Some(o) = read_row(cx.txn, &t, r)? {
-                            delete_row(cx.txn, &t, r, &o);
+                            require_visible(cx, &replace_checks, &t, &o, "replace")?;
+                            olds.push((r, o));
                         }
+                    }
+                    for (r, o) in olds {
+                        delete_row(cx.txn, &t, r, &o);
                     }
                 }
                 _ => {
@@ -604,6 +654,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             }
         }
         check_new_row(cx, &update_check, &t, &new)?;
+        check_new_row(cx, &returning_check, &t, &new)?;
         delete_row(cx.txn, &t, old_rowid, &old);
         write_row(cx.txn, &t, rowid, &new);
         fire(
@@ -633,7 +684,8 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete))?;
+    let reads = reads_target(del.filter.iter(), &del.returning);
+    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete), reads)?;
     let returning = if del.returning.is_empty() {
         None
     } else {
@@ -1132,6 +1184,43 @@ fn check_new_row(cx: &mut ExecCtx, check: &Option<PExpr>, t: &Table, row: &[Valu
             return Err(Error::PermissionDenied {
                 message: format!(
                     "new row violates row-level security policy for table {}",
+                    t.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The USING conditions an existing row must pass before a conflict
+/// clause takes it over or deletes it: the SELECT policies and those of
+/// each of `cmds` (empty when row-level security does not apply).
+fn using_checks(planner: &mut Planner, t: &Arc<Table>, cmds: &[PolicyCmd]) -> Result<Vec<PExpr>> {
+    let mut out = Vec::new();
+    for cmd in std::iter::once(&PolicyCmd::Select).chain(cmds) {
+        if let Some(p) = planner.row_policy(t, *cmd, false)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses to `what` (update, replace) an existing row that row-level
+/// security hides from the user or does not let it change. The refusal
+/// says only that such a row exists (as a UNIQUE error would), nothing of
+/// its values.
+fn require_visible(
+    cx: &mut ExecCtx,
+    checks: &[PExpr],
+    t: &Table,
+    row: &[Value],
+    what: &str,
+) -> Result<()> {
+    for c in checks {
+        if eval(c, row, cx)?.truthy() != Some(true) {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "row-level security policy for table {} does not let you {what} the existing row this one conflicts with",
                     t.name
                 ),
             });
