@@ -9,14 +9,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::PolicyCmd;
-use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
+use crate::catalog::{index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{
     delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
     write_row, ExecCtx, Row,
 };
-use crate::sql::plan::{reads_target, Planner};
+use crate::catalog::Trigger;
+use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
+use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
+use crate::sql::plan::{reads_target, Planner, Security};
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
@@ -745,8 +748,14 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     if ct.if_not_exists && (schema.table(&ct.name).is_some() || schema.view(&ct.name).is_some()) {
         return Ok(None);
     }
+    for c in &ct.columns {
+        check_column_name(&c.name)?;
+    }
     if let Some(q) = &ct.as_query {
         let planned = planner_for(schema, cx).query(q)?;
+        for c in &planned.columns {
+            check_column_name(c)?;
+        }
         let spec = CreateTable {
             columns: planned
                 .columns
@@ -880,6 +889,7 @@ pub fn create_view(
         ));
     }
     let view = View {
+        id: 0,
         name: name.to_string(),
         columns: columns.to_vec(),
         query: query.clone(),
@@ -910,6 +920,11 @@ pub fn drop_objects(
                         format!("no such table: {name}"),
                     ));
                 }
+                let auth = cx.sec.as_ref().map(|x| &*x.auth);
+                refuse_if_referred(
+                    &format!("drop table {name}"),
+                    policy_referrers(referrers(&s, auth, name, None, true)),
+                )?;
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
                 s = next;
@@ -942,10 +957,19 @@ pub fn drop_objects(
                         format!("no such view: {name}"),
                     ));
                 }
+                let auth = cx.sec.as_ref().map(|x| &*x.auth);
+                refuse_if_referred(
+                    &format!("drop view {name}"),
+                    policy_referrers(referrers(&s, auth, name, None, true)),
+                )?;
                 s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
             }
             ObjectKind::Trigger => {
-                if !s.triggers.contains_key(&name.to_lowercase()) {
+                let seen = match s.triggers.get(&name.to_lowercase()) {
+                    Some(trig) => may_drop_trigger(cx, &s, trig)?,
+                    None => false,
+                };
+                if !seen {
                     if if_exists {
                         continue;
                     }
@@ -962,6 +986,41 @@ pub fn drop_objects(
     Ok(changed.then_some(s))
 }
 
+/// Only the policies among `referrers` (dropping a table or view that
+/// views or triggers name is allowed, as in SQLite).
+fn policy_referrers(referrers: Vec<String>) -> Vec<String> {
+    referrers
+        .into_iter()
+        .filter(|r| r.starts_with("policy "))
+        .collect()
+}
+
+/// Whether the user may drop trigger `trig`: its owner, its table's owner
+/// or an admin may (`Ok(true)`); one who may see the table gets a refusal;
+/// to anyone else it does not exist (`Ok(false)`).
+fn may_drop_trigger(cx: &ExecCtx, schema: &Schema, trig: &Trigger) -> Result<bool> {
+    let Some(sec) = &cx.sec else {
+        return Ok(true);
+    };
+    let r = &sec.roles;
+    let table = schema.object_id(&trig.table).map(u64::from);
+    if r.admin
+        || sec.auth.owns(r, u64::from(trig.id))
+        || table.is_some_and(|t| sec.auth.owns(r, t))
+    {
+        return Ok(true);
+    }
+    if table.is_some_and(|t| sec.auth.visible(r, t)) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "only the owner of trigger {}, the owner of {} or an admin may drop it",
+                trig.name, trig.table
+            ),
+        });
+    }
+    Ok(false)
+}
+
 /// Used by tests and EXPLAIN: evaluates a constant expression.
 pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
     let empty = Schema::default();
@@ -973,6 +1032,7 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         rowid_alias: None,
         primary_key: Vec::new(),
         indexes: Vec::new(),
+        next_column_id: 1,
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {
@@ -984,6 +1044,34 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
 /// ALTER TABLE.
 pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) -> Result<Schema> {
     let old = table(schema, name)?.clone();
+    // Nothing that refers to the table or a column by name may come to
+    // mean something else (see `depend`).
+    let auth = cx.sec.as_ref().map(|x| x.auth.clone());
+    let refs = |column: Option<&str>| referrers(schema, auth.as_deref(), name, column, true);
+    match op {
+        AlterOp::AddColumn(spec) => check_column_name(&spec.name)?,
+        AlterOp::DropColumn(col) => refuse_if_referred(
+            &format!("drop column {col} of {}", old.name),
+            refs(Some(col)),
+        )?,
+        AlterOp::RenameColumn(from, to) => {
+            check_column_name(to)?;
+            refuse_if_referred(
+                &format!("rename column {from} of {}", old.name),
+                refs(Some(from)),
+            )?
+        }
+        AlterOp::RenameTable(_) => {
+            let mut r = refs(None);
+            r.extend(
+                schema
+                    .triggers_on(&old.name)
+                    .iter()
+                    .map(|t| format!("trigger {} on it", t.name)),
+            );
+            refuse_if_referred(&format!("rename table {}", old.name), r)?
+        }
+    }
     let mut new = (*old).clone();
     let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
     let rows = |cx: &mut ExecCtx| -> Result<Vec<Row>> {
@@ -1012,7 +1100,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     "Cannot add a NOT NULL column with default value NULL".into(),
                 ));
             }
-            new.columns.push(column_of(spec));
+            new.add_column(spec);
             let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
             let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
             for mut r in rows(cx)? {
@@ -1160,8 +1248,6 @@ enum RowEvent {
     Delete,
 }
 
-const MAX_TRIGGER_DEPTH: usize = 32;
-
 thread_local! {
     static TRIGGER_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
@@ -1170,7 +1256,7 @@ thread_local! {
 /// OLD are in scope).
 fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
     match &cx.trigger {
-        Some(t) => Planner::for_trigger(schema, t),
+        Some(t) => Planner::for_trigger(schema, t, None),
         None => Planner::new(schema),
     }
     .with_security(cx.sec.clone())
@@ -1265,11 +1351,11 @@ fn fire(
         }
         let depth = TRIGGER_DEPTH.with(|d| d.get());
         if depth >= MAX_TRIGGER_DEPTH {
-            return Err(Error::sql(
-                SqlErrorKind::Misuse,
-                "too many levels of trigger recursion",
-            ));
+            return Err(too_deep());
         }
+        // The body runs with the trigger owner's rights, checked now,
+        // before anything of it runs (WHEN included).
+        let owner = trigger_rights(cx, schema, t, &trig)?;
         let w = t.columns.len() + 1;
         let mut row: Row = new.map(|r| r.to_vec()).unwrap_or_default();
         row.resize(w, Value::Null);
@@ -1281,9 +1367,11 @@ fn fire(
         let saved_outer = std::mem::replace(cx.outer, vec![row]);
         let saved_cache = std::mem::take(cx.cache);
         let saved_trigger = cx.trigger.replace(t.clone());
+        let saved_sec = cx.sec.replace(owner);
         TRIGGER_DEPTH.with(|d| d.set(depth + 1));
         let r = run_trigger_body(cx, schema, t, &trig);
         TRIGGER_DEPTH.with(|d| d.set(depth));
+        cx.sec = saved_sec;
         cx.trigger = saved_trigger;
         *cx.cache = saved_cache;
         *cx.outer = saved_outer;
@@ -1292,13 +1380,50 @@ fn fire(
     Ok(())
 }
 
+/// Who trigger `trig` runs as — its owner, with `session_user` still the
+/// session's — after checking that the owner may do what its WHEN clause
+/// and body do (once per trigger per statement).
+fn trigger_rights(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    t: &Arc<Table>,
+    trig: &Trigger,
+) -> Result<Arc<Security>> {
+    if let Some(s) = cx.trigger_rights.get(&trig.id) {
+        return Ok(s.clone());
+    }
+    let Some(sec) = cx.sec.clone() else {
+        return Err(Error::PermissionDenied {
+            message: format!("trigger {} cannot run without a user", trig.name),
+        });
+    };
+    let roles = sec.auth.owner_roles(u64::from(trig.id));
+    if roles.user.is_empty() {
+        return Err(Error::PermissionDenied {
+            message: format!("trigger {} has no owner, so it does not run", trig.name),
+        });
+    }
+    let owner = Arc::new(Security {
+        user: roles.user.clone(),
+        session_user: sec.session_user.clone(),
+        roles,
+        auth: sec.auth.clone(),
+        policy_exprs: sec.policy_exprs.clone(),
+    });
+    let as_owner = Some(owner.clone());
+    let uses = trigger_uses(schema, t, trig, &as_owner)?;
+    check(&owner, schema, &uses)?;
+    cx.trigger_rights.insert(trig.id, owner.clone());
+    Ok(owner)
+}
+
 fn run_trigger_body(
     cx: &mut ExecCtx,
     schema: &Schema,
     t: &Arc<Table>,
     trig: &CreateTrigger,
 ) -> Result<()> {
-    let mut p = Planner::for_trigger(schema, t)
+    let mut p = Planner::for_trigger(schema, t, None)
         .with_security(cx.sec.clone())
         .executing();
     if let Some(w) = &trig.when {
@@ -1347,7 +1472,7 @@ pub fn create_trigger(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTrigger) -> 
     }
     // Bind the WHEN clause now so mistakes show at CREATE time.
     if let (Some(w), Some(t)) = (&ct.when, schema.table(&ct.table)) {
-        Planner::for_trigger(schema, t).trigger_expr(w)?;
+        Planner::for_trigger(schema, t, None).trigger_expr(w)?;
     }
     schema.create_trigger(ct, &mut TxnWriter(cx.txn))
 }
