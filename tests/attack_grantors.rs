@@ -47,7 +47,11 @@ fn revoke_removes_only_what_the_revoker_granted() {
         // Honoured as a no-op (as PostgreSQL does) or refused: either way
         // nothing of alice's grants goes.
         let _ = lab.try_run("bob", attack);
-        assert_eq!(before, dump(&lab.db), "{attack} removed someone else's grant");
+        assert_eq!(
+            before,
+            dump(&lab.db),
+            "{attack} removed someone else's grant"
+        );
         assert!(can_read(&mut lab, victim), "{attack}");
         n.tried();
     }
@@ -68,7 +72,9 @@ fn revoke_removes_only_what_the_revoker_granted() {
     let mut lab = lab();
     lab.as_root("GRANT SELECT ON t TO team WITH GRANT OPTION; GRANT team TO alice, bob");
     lab.ok("alice", "GRANT SELECT ON t TO dave");
-    assert!(lab.root_rows("SHOW GRANTS ON t FOR dave").ends_with("|team"));
+    assert!(lab
+        .root_rows("SHOW GRANTS ON t FOR dave")
+        .ends_with("|team"));
     lab.denied("carol", "REVOKE SELECT ON t FROM dave");
     n.tried();
     lab.ok("bob", "REVOKE SELECT ON t FROM dave");
@@ -186,7 +192,9 @@ fn column_and_database_grant_options_are_tracked() {
     let mut lab = self::lab();
     lab.as_root("GRANT SELECT ON DATABASE main TO alice WITH GRANT OPTION");
     lab.ok("alice", "GRANT SELECT ON t TO bob");
-    assert!(lab.root_rows("SHOW GRANTS ON t FOR bob").ends_with("|alice"));
+    assert!(lab
+        .root_rows("SHOW GRANTS ON t FOR bob")
+        .ends_with("|alice"));
     lab.refused("root", "REVOKE SELECT ON DATABASE main FROM alice");
     lab.as_root("REVOKE SELECT ON DATABASE main FROM alice CASCADE");
     assert!(!can_read(&mut lab, "bob"));
@@ -199,7 +207,9 @@ fn column_and_database_grant_options_are_tracked() {
     lab.ok("bob", "GRANT SELECT ON b TO carol");
     lab.as_root("ALTER TABLE b OWNER TO alice");
     assert!(lab.try_run("carol", "SELECT * FROM b").is_ok());
-    assert!(lab.root_rows("SHOW GRANTS ON b FOR carol").ends_with("|alice"));
+    assert!(lab
+        .root_rows("SHOW GRANTS ON b FOR carol")
+        .ends_with("|alice"));
     lab.denied("bob", "REVOKE SELECT ON b FROM carol");
     n.tried();
 }

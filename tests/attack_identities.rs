@@ -50,7 +50,10 @@ fn column_grants_follow_the_column_not_its_name() {
             "ALTER TABLE t DROP COLUMN pub",
             "ALTER TABLE t RENAME COLUMN secret TO pub",
         ],
-        &["ALTER TABLE t DROP COLUMN pub", "ALTER TABLE t ADD COLUMN pub TEXT"],
+        &[
+            "ALTER TABLE t DROP COLUMN pub",
+            "ALTER TABLE t ADD COLUMN pub TEXT",
+        ],
         &[
             "ALTER TABLE t RENAME COLUMN pub TO p0",
             "ALTER TABLE t RENAME COLUMN secret TO pub",
@@ -76,12 +79,19 @@ fn column_grants_follow_the_column_not_its_name() {
     // The grant followed the column: alice reads it under its new name.
     let mut lab = lab();
     lab.ok("alice", "ALTER TABLE t RENAME COLUMN pub TO renamed");
-    assert_eq!(lab.ok("alice", "SELECT renamed FROM t ORDER BY id"), "p1;p2");
-    assert!(lab.root_rows("SHOW GRANTS ON t FOR alice").contains("|renamed|"));
+    assert_eq!(
+        lab.ok("alice", "SELECT renamed FROM t ORDER BY id"),
+        "p1;p2"
+    );
+    assert!(lab
+        .root_rows("SHOW GRANTS ON t FOR alice")
+        .contains("|renamed|"));
     // A dropped column's grants are gone; a new column of that name
     // gets none.
     lab.ok("alice", "ALTER TABLE t DROP COLUMN renamed");
-    assert!(!lab.root_rows("SHOW GRANTS ON t FOR alice").contains("renamed"));
+    assert!(!lab
+        .root_rows("SHOW GRANTS ON t FOR alice")
+        .contains("renamed"));
     lab.ok("alice", "ALTER TABLE t ADD COLUMN renamed TEXT");
     lab.denied("alice", "SELECT renamed FROM t");
     n.tried();
@@ -132,7 +142,10 @@ fn tables_and_views_keep_their_identity() {
     assert_eq!(lab.ok("alice", "SELECT id FROM t2"), "1");
     let mark = lab.mark();
     lab.ok("alice", "SELECT id FROM t2");
-    assert!(lab.audit_since(mark).iter().any(|r| r.objects.contains(&"t2".to_string())));
+    assert!(lab
+        .audit_since(mark)
+        .iter()
+        .any(|r| r.objects.contains(&"t2".to_string())));
     n.tried();
     n.tried();
     // A definer view cannot be turned onto another column or table.
@@ -204,7 +217,10 @@ fn policies_keep_their_meaning() {
     }
     // In a query, the word is the function even where a column could be.
     assert_eq!(
-        lab.ok("alice", "SELECT current_user FROM (SELECT 'bob' AS current_user)"),
+        lab.ok(
+            "alice",
+            "SELECT current_user FROM (SELECT 'bob' AS current_user)"
+        ),
         "alice"
     );
     // The columns a policy reads cannot be renamed or dropped under it.
@@ -258,9 +274,7 @@ fn policies_keep_their_meaning() {
     // A policy may read only what its table's owner may read.
     let mut lab = Lab::new(SETUP);
     lab.user("alice").user("bob");
-    lab.as_root(
-        "GRANT CREATE ON DATABASE main TO alice; GRANT SELECT (id) ON other TO alice",
-    );
+    lab.as_root("GRANT CREATE ON DATABASE main TO alice; GRANT SELECT (id) ON other TO alice");
     lab.ok("alice", "CREATE TABLE mine (id INTEGER, v TEXT)");
     lab.ok("alice", "ALTER TABLE mine ENABLE ROW LEVEL SECURITY");
     lab.denied(
@@ -292,14 +306,18 @@ fn sessions_and_tokens_of_dropped_users_end() {
     let token_text = token.token().to_string();
     assert_eq!(run(&old, "SELECT hidden FROM other").unwrap(), "h1");
     // alice is dropped; a new alice is created with rights on t.
-    lab.as_root("DROP USER alice; CREATE USER alice WITH PASSWORD 'new-pw'; GRANT SELECT ON t TO alice");
+    lab.as_root(
+        "DROP USER alice; CREATE USER alice WITH PASSWORD 'new-pw'; GRANT SELECT ON t TO alice",
+    );
     for sql in ["SELECT * FROM t", "SELECT hidden FROM other", "SELECT 1"] {
         let e = run(&old, sql).unwrap_err();
         assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
         assert!(e.to_string().contains("no longer exists"), "{e}");
         n.tried();
     }
-    assert!(old.execute("INSERT INTO t VALUES (5, 'x', 'y', 'z')", &[]).is_err());
+    assert!(old
+        .execute("INSERT INTO t VALUES (5, 'x', 'y', 'z')", &[])
+        .is_err());
     assert!(old.create_login_token(Duration::from_secs(60)).is_err());
     n.tried();
     n.tried();
@@ -425,7 +443,12 @@ fn a_version_1_security_catalog_is_converted_at_open() {
             )
             .unwrap();
         let v1 = sealdb::auth::codec::encode_v1_for_tests(
-            &[("root", true), ("admin", false), ("alice", true), ("bob", true)],
+            &[
+                ("root", true),
+                ("admin", false),
+                ("alice", true),
+                ("bob", true),
+            ],
             &[("admin", "root")],
             &[
                 ("t", "alice", 0, &[("pub", 1), ("id", 1), ("nosuch", 1)]),
@@ -442,15 +465,22 @@ fn a_version_1_security_catalog_is_converted_at_open() {
         root.execute("ALTER USER alice WITH PASSWORD 'pw'", &[])
             .unwrap();
         let grants = run(&root, "SHOW GRANTS ON t").unwrap();
-        assert!(grants.contains("t|table|alice|SELECT|id|false|bob"), "{grants}");
-        assert!(grants.contains("t|table|alice|SELECT|pub|false|bob"), "{grants}");
+        assert!(
+            grants.contains("t|table|alice|SELECT|id|false|bob"),
+            "{grants}"
+        );
+        assert!(
+            grants.contains("t|table|alice|SELECT|pub|false|bob"),
+            "{grants}"
+        );
         let alice = db
             .connect(Credentials::password("alice", "pw"), ClientInfo::local("t"))
             .unwrap();
         assert_eq!(run(&alice, "SELECT pub FROM t").unwrap(), "p");
         assert!(run(&alice, "SELECT secret FROM t").is_err());
         // bob owned t (v1 owner by name): still does.
-        root.execute("ALTER USER bob WITH PASSWORD 'pw'", &[]).unwrap();
+        root.execute("ALTER USER bob WITH PASSWORD 'pw'", &[])
+            .unwrap();
         let bob = db
             .connect(Credentials::password("bob", "pw"), ClientInfo::local("t"))
             .unwrap();

@@ -146,7 +146,10 @@ fn conflict_checks_follow_each_policy_kind() {
         "up"
     );
     assert_eq!(
-        lab.ok("alice", "INSERT INTO doc VALUES (2, 'alice', 'x', 'Z1') ON CONFLICT DO NOTHING"),
+        lab.ok(
+            "alice",
+            "INSERT INTO doc VALUES (2, 'alice', 'x', 'Z1') ON CONFLICT DO NOTHING"
+        ),
         "ok 0"
     );
 }
@@ -227,7 +230,10 @@ fn conflict_deletes_need_the_delete_privilege() {
     let mut lab = Lab::new(setup);
     lab.user("alice");
     lab.as_root("GRANT SELECT, INSERT, UPDATE, DELETE ON kv TO alice");
-    assert_eq!(lab.ok("alice", "UPDATE OR REPLACE kv SET k = 'b' WHERE id = 1"), "ok 1");
+    assert_eq!(
+        lab.ok("alice", "UPDATE OR REPLACE kv SET k = 'b' WHERE id = 1"),
+        "ok 1"
+    );
     assert_eq!(lab.root_rows("SELECT id FROM kv ORDER BY id"), "1;3");
 }
 
@@ -275,7 +281,10 @@ fn update_and_delete_see_only_what_select_policies_show() {
         let mut lab = self::lab(policies);
         let got = lab.ok("alice", a);
         assert!(!got.contains("b-"), "{a} returned hidden rows: {got}");
-        assert_eq!(lab.root_rows("SELECT count(*) FROM doc WHERE owner = 'bob'"), "2");
+        assert_eq!(
+            lab.root_rows("SELECT count(*) FROM doc WHERE owner = 'bob'"),
+            "2"
+        );
         n.tried();
     }
     // No error oracle: a WHERE that fails on bob's secret never sees it.
@@ -288,7 +297,10 @@ fn update_and_delete_see_only_what_select_policies_show() {
         let mut lab = self::lab(policies);
         let r = lab.try_run("alice", &stmt);
         assert!(r.is_ok(), "{stmt}: {r:?}");
-        assert_eq!(lab.root_rows("SELECT body FROM doc WHERE id = 2"), "b-secret");
+        assert_eq!(
+            lab.root_rows("SELECT body FROM doc WHERE id = 2"),
+            "b-secret"
+        );
         n.tried();
     }
     // Rows that leave what the user may see cannot be returned.

@@ -146,7 +146,11 @@ fn recursive_and_mutual_triggers_fail_closed() {
         "CREATE TRIGGER forever AFTER INSERT ON inf BEGIN INSERT INTO inf VALUES (NEW.x + 1); END",
     );
     let e = lab.refused("alice", "INSERT INTO inf VALUES (0)");
-    assert!(e.to_string().contains("too many levels of trigger recursion"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("too many levels of trigger recursion"),
+        "{e}"
+    );
     n.tried();
 }
 
@@ -179,7 +183,10 @@ fn when_clauses_are_authorized_and_give_no_oracle() {
         let e1 = lab.denied("bob", "INSERT INTO pub VALUES (10, 'x')");
         let e2 = lab.denied("alice", "INSERT INTO pub VALUES (11, 'y')");
         lab.denied("ad", "INSERT INTO pub VALUES (12, 'z')");
-        assert_eq!(e1.to_string(), e2.to_string().replace("user alice", "user bob"));
+        assert_eq!(
+            e1.to_string(),
+            e2.to_string().replace("user alice", "user bob")
+        );
         assert_eq!(lab.root_rows("SELECT count(*) FROM hits"), "0");
         n.tried();
     }
@@ -193,7 +200,9 @@ fn when_clauses_are_authorized_and_give_no_oracle() {
         ("INSERT", "NEW.secret IS NULL"),
     ] {
         let mut lab = lab();
-        lab.as_root("GRANT TRIGGER ON t TO alice; GRANT INSERT, UPDATE, DELETE, SELECT (id) ON t TO bob");
+        lab.as_root(
+            "GRANT TRIGGER ON t TO alice; GRANT INSERT, UPDATE, DELETE, SELECT (id) ON t TO bob",
+        );
         lab.ok("alice", "CREATE TABLE hits (n INTEGER)");
         lab.ok(
             "alice",
@@ -229,7 +238,9 @@ fn when_clauses_are_audited() {
         recs.iter()
             .any(|r| r.user == "bob" && r.objects.iter().any(|o| o == "watched")),
         "a WHEN clause reading an audited table must be logged: {:?}",
-        recs.iter().map(|r| (&r.user, &r.objects)).collect::<Vec<_>>()
+        recs.iter()
+            .map(|r| (&r.user, &r.objects))
+            .collect::<Vec<_>>()
     );
     assert_eq!(lab.root_rows("SELECT msg FROM log"), "peeked");
     n.tried();
@@ -294,7 +305,10 @@ fn current_user_in_a_trigger_is_its_owner() {
     // Giving the table away does not change who the trigger runs as.
     lab.as_root("ALTER TABLE mine OWNER TO bob");
     lab.ok("root", "INSERT INTO mine VALUES (2)");
-    assert_eq!(lab.root_rows("SELECT cu FROM seen ORDER BY rowid DESC LIMIT 1"), "alice");
+    assert_eq!(
+        lab.root_rows("SELECT cu FROM seen ORDER BY rowid DESC LIMIT 1"),
+        "alice"
+    );
     n.tried();
     // A trigger body may hold data changes and queries only.
     lab.as_root("GRANT TRIGGER ON pub TO alice");
@@ -318,7 +332,8 @@ fn current_user_in_a_trigger_is_its_owner() {
 #[test]
 fn creating_and_dropping_triggers_needs_the_right_privilege() {
     let mut n = Attacks::new("triggers/TRIGGER privilege (item 4)");
-    let create = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log (msg) VALUES ('x'); END";
+    let create =
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log (msg) VALUES ('x'); END";
     for grant in [
         "GRANT CREATE ON t TO alice",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON t TO alice",
@@ -351,7 +366,12 @@ fn creating_and_dropping_triggers_needs_the_right_privilege() {
         "CREATE TABLE hid (x INTEGER); CREATE TRIGGER hid_t AFTER INSERT ON hid BEGIN DELETE FROM log; END",
     );
     let e = lab.refused("alice", "DROP TRIGGER hid_t");
-    assert_eq!(e.to_string(), lab.refused("alice", "DROP TRIGGER nosuch_t").to_string().replace("nosuch_t", "hid_t"));
+    assert_eq!(
+        e.to_string(),
+        lab.refused("alice", "DROP TRIGGER nosuch_t")
+            .to_string()
+            .replace("nosuch_t", "hid_t")
+    );
     assert_eq!(lab.ok("alice", "DROP TRIGGER IF EXISTS hid_t"), "ok 0");
     assert_eq!(lab.root_rows("SELECT count(*) FROM hid"), "0");
     n.tried();

@@ -3,7 +3,7 @@
 //! SELECT/INSERT/UPDATE) against every statement kind (queries, INSERT
 //! VALUES and INSERT ... SELECT, UPDATE, DELETE, RETURNING, column lists,
 //! subqueries, joins, views with their owner's rights, triggers running
-//! with the invoker's rights, DDL, ownership and GRANT OPTION, roles and
+//! with their owner's rights, DDL, ownership and GRANT OPTION, roles and
 //! ADMIN OPTION, row-level security), allowed and denied.
 //!
 //! Each case starts from a fresh database with one fixed schema, runs its

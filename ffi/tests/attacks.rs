@@ -163,16 +163,28 @@ fn triggers_fail_closed_and_run_as_their_owner() {
         "CREATE TRIGGER k17 AFTER INSERT ON c17 BEGIN INSERT INTO loot SELECT secret FROM t; END",
     );
     // Item 1: past the old analysis limit of 16, still refused.
-    lab.fails(alice, "INSERT INTO c1 VALUES (1)", SEALDB_ERR_PERMISSION_DENIED);
+    lab.fails(
+        alice,
+        "INSERT INTO c1 VALUES (1)",
+        SEALDB_ERR_PERMISSION_DENIED,
+    );
     // Item 4: root firing alice's trojan gives it no rights.
-    lab.fails(lab.root, "INSERT INTO c17 VALUES (1)", SEALDB_ERR_PERMISSION_DENIED);
+    lab.fails(
+        lab.root,
+        "INSERT INTO c17 VALUES (1)",
+        SEALDB_ERR_PERMISSION_DENIED,
+    );
     // Item 3: a WHEN clause reading the secret is refused, not evaluated.
     lab.ok(
         alice,
         "CREATE TRIGGER spy AFTER INSERT ON loot WHEN (SELECT secret FROM t WHERE id = 2) = 's2' \
          BEGIN DELETE FROM loot; END",
     );
-    lab.fails(lab.root, "INSERT INTO loot VALUES ('x')", SEALDB_ERR_PERMISSION_DENIED);
+    lab.fails(
+        lab.root,
+        "INSERT INTO loot VALUES ('x')",
+        SEALDB_ERR_PERMISSION_DENIED,
+    );
     assert_eq!(lab.column(lab.root, "SELECT count(*) FROM loot"), ["0"]);
     // Planting a trigger on another's table needs TRIGGER.
     lab.ok(lab.root, "GRANT CREATE ON t TO alice");
@@ -244,7 +256,10 @@ fn names_are_not_identities() {
     lab.fails(alice, "SELECT pub FROM t", SEALDB_ERR_PERMISSION_DENIED);
     // A dropped user's session ends even if the name comes back.
     let bob = lab.user("bob");
-    lab.ok(lab.root, "DROP USER bob; CREATE USER bob; GRANT SELECT ON t TO bob");
+    lab.ok(
+        lab.root,
+        "DROP USER bob; CREATE USER bob; GRANT SELECT ON t TO bob",
+    );
     let msg = lab.fails(bob, "SELECT id FROM t", SEALDB_ERR_PERMISSION_DENIED);
     assert!(msg.contains("no longer exists"), "{msg}");
 }
@@ -252,14 +267,21 @@ fn names_are_not_identities() {
 #[test]
 fn revoke_follows_grantors() {
     let mut lab = Lab::new(SETUP);
-    lab.ok(lab.root, "GRANT SELECT ON t TO alice, bob WITH GRANT OPTION");
+    lab.ok(
+        lab.root,
+        "GRANT SELECT ON t TO alice, bob WITH GRANT OPTION",
+    );
     let (alice, bob, carol) = (lab.user("alice"), lab.user("bob"), lab.user("carol"));
     // Item 11.
     lab.ok(alice, "GRANT SELECT ON t TO carol WITH GRANT OPTION");
     lab.ok(bob, "REVOKE SELECT ON t FROM carol");
     assert_eq!(lab.column(carol, "SELECT count(*) FROM t"), ["2"]);
     lab.ok(carol, "GRANT SELECT ON t TO bob");
-    lab.fails(lab.root, "REVOKE SELECT ON t FROM alice", SEALDB_ERR_SQL_MISUSE);
+    lab.fails(
+        lab.root,
+        "REVOKE SELECT ON t FROM alice",
+        SEALDB_ERR_SQL_MISUSE,
+    );
     lab.ok(lab.root, "REVOKE SELECT ON t FROM alice CASCADE");
     lab.fails(carol, "SELECT id FROM t", SEALDB_ERR_SQL_UNKNOWN_OBJECT);
     assert_eq!(lab.column(bob, "SELECT count(*) FROM t"), ["2"]);

@@ -132,7 +132,11 @@ impl Dec<'_> {
         })
     }
     fn opt_i64(&mut self) -> Result<Option<i64>> {
-        Ok(if self.bool()? { Some(self.i64()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.i64()?)
+        } else {
+            None
+        })
     }
     /// A count of items that each take at least `min` bytes (so a corrupt
     /// count cannot make the decoder reserve or loop for long).
@@ -417,16 +421,37 @@ fn decode_tokens(d: &mut Dec, s: &mut AuthState) -> Result<()> {
 /// A version-1 security catalog: grants, owners, policies and audit
 /// settings keyed by names.
 pub struct LegacyAuth {
+    /// (name, login, password hash, valid until)
     roles: Vec<(String, bool, Option<String>, Option<i64>)>,
+    /// (role, member, admin option)
     members: Vec<(String, String, bool)>,
-    /// (object, grantee, privs, grantable, columns)
-    grants: Vec<(String, String, u8, u8, Vec<(String, u8)>)>,
+    grants: Vec<LegacyGrant>,
+    /// (object, owner)
     owners: Vec<(String, String)>,
     rls: Vec<String>,
-    /// (table, name, cmd, roles, using, check)
-    policies: Vec<(String, String, PolicyCmd, Vec<String>, Option<String>, Option<String>)>,
+    policies: Vec<LegacyPolicy>,
+    /// Host rules, tokens and the redact setting, unchanged by version 2.
     rest: AuthState,
     audit: Vec<(String, AuditMode)>,
+}
+
+/// A version-1 grant (no grantor; "" is the database).
+struct LegacyGrant {
+    object: String,
+    grantee: String,
+    privs: u8,
+    grantable: u8,
+    columns: Vec<(String, u8)>,
+}
+
+/// A version-1 policy (table and roles by name).
+struct LegacyPolicy {
+    table: String,
+    name: String,
+    cmd: PolicyCmd,
+    roles: Vec<String>,
+    using: Option<String>,
+    check: Option<String>,
 }
 
 fn decode_v1(d: &mut Dec) -> Result<LegacyAuth> {
@@ -462,7 +487,13 @@ fn decode_v1(d: &mut Dec) -> Result<LegacyAuth> {
             let c = d.str()?;
             columns.push((c, d.u8()?));
         }
-        l.grants.push((o, g, privs, grantable, columns));
+        l.grants.push(LegacyGrant {
+            object: o,
+            grantee: g,
+            privs,
+            grantable,
+            columns,
+        });
     }
     for _ in 0..d.count(8)? {
         let o = d.str()?;
@@ -481,7 +512,14 @@ fn decode_v1(d: &mut Dec) -> Result<LegacyAuth> {
         }
         let using = d.opt_str()?;
         let check = d.opt_str()?;
-        l.policies.push((table, name, cmd, roles, using, check));
+        l.policies.push(LegacyPolicy {
+            table,
+            name,
+            cmd,
+            roles,
+            using,
+            check,
+        });
     }
     l.rest.hba = d.str()?;
     decode_tokens(d, &mut l.rest)?;
@@ -554,8 +592,17 @@ impl LegacyAuth {
                 .unwrap_or(ROOT_ID);
             s.owners.insert(*trigger, owner);
         }
-        for (o, g, privs, grantable, columns) in self.grants {
-            let Some(grantee) = role(&s, &g) else { continue };
+        for LegacyGrant {
+            object: o,
+            grantee,
+            privs,
+            grantable,
+            columns,
+        } in self.grants
+        {
+            let Some(grantee) = role(&s, &grantee) else {
+                continue;
+            };
             let (id, info) = if o.is_empty() {
                 (DATABASE_ID, None)
             } else {
@@ -597,7 +644,15 @@ impl LegacyAuth {
                 s.rls.insert(t.id);
             }
         }
-        for (table, name, cmd, roles, using, check) in self.policies {
+        for LegacyPolicy {
+            table,
+            name,
+            cmd,
+            roles,
+            using,
+            check,
+        } in self.policies
+        {
             let Some(t) = object(&table) else { continue };
             let roles = roles.iter().filter_map(|r| role(&s, r)).collect();
             s.policies.insert(
@@ -622,13 +677,17 @@ impl LegacyAuth {
     }
 }
 
+/// A version-1 grant for [`encode_v1_for_tests`]: object ("" for the
+/// database), grantee, privilege bits, column privileges.
+pub type V1Grant<'a> = (&'a str, &'a str, u8, &'a [(&'a str, u8)]);
+
 /// The version-1 encoding of a name-keyed catalog, for tests of the
 /// upgrade path (the database never writes it).
 #[doc(hidden)]
 pub fn encode_v1_for_tests(
     roles: &[(&str, bool)],
     members: &[(&str, &str)],
-    grants: &[(&str, &str, u8, &[(&str, u8)])],
+    grants: &[V1Grant],
     owners: &[(&str, &str)],
 ) -> Vec<u8> {
     let mut e = Enc(Vec::new());

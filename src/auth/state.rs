@@ -362,7 +362,10 @@ pub struct ObjectInfo {
 impl ObjectInfo {
     /// The id of column `name` (lowercase).
     pub fn column(&self, name: &str) -> Option<ColumnId> {
-        self.columns.iter().find(|(_, n)| n == name).map(|(i, _)| *i)
+        self.columns
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(i, _)| *i)
     }
 }
 
@@ -634,8 +637,11 @@ impl AuthState {
         let holds = |role: RoleId| {
             self.entries_of(role, object).any(|g| {
                 g.grantable & p.bit() != 0
-                    || column
-                        .is_some_and(|c| g.columns.get(&c).is_some_and(|b| b.grantable & p.bit() != 0))
+                    || column.is_some_and(|c| {
+                        g.columns
+                            .get(&c)
+                            .is_some_and(|b| b.grantable & p.bit() != 0)
+                    })
             })
         };
         std::iter::once(r.id)
@@ -668,9 +674,9 @@ impl AuthState {
     pub fn may_grant(&self, r: &Roles, object: ObjectId, p: Privilege) -> bool {
         self.grantor_for(r, object, p, None).is_some()
             || (p.column_level()
-                && self.entries(r, object).any(|(_, g)| {
-                    g.columns.values().any(|c| c.grantable & p.bit() != 0)
-                }))
+                && self
+                    .entries(r, object)
+                    .any(|(_, g)| g.columns.values().any(|c| c.grantable & p.bit() != 0)))
     }
 
     /// Whether `r` may know that `object` exists: it owns it or holds any
@@ -797,7 +803,9 @@ impl AuthState {
             for (k, g) in self.grants.iter().filter(|(k, _)| k.object == object) {
                 let gives = g.grantable & p.bit() != 0
                     || column.is_some_and(|c| {
-                        g.columns.get(&c).is_some_and(|b| b.grantable & p.bit() != 0)
+                        g.columns
+                            .get(&c)
+                            .is_some_and(|b| b.grantable & p.bit() != 0)
                     });
                 if gives && holders.contains(&k.grantor) && holders.insert(k.grantee) {
                     grew = true;
@@ -828,7 +836,9 @@ impl AuthState {
                         for (c, b) in &g.columns {
                             if b.privs & p.bit() != 0
                                 && !holders.contains(&k.grantor)
-                                && !self.grant_option_holders(object, p, Some(*c)).contains(&k.grantor)
+                                && !self
+                                    .grant_option_holders(object, p, Some(*c))
+                                    .contains(&k.grantor)
                             {
                                 found.push((*k, p, Some(*c)));
                             }

@@ -567,8 +567,9 @@ impl AuthState {
                             ))
                         };
                         if cols.is_empty() {
-                            let grantor =
-                                self.grantor_for(actor, *obj, *p, None).ok_or_else(no_option)?;
+                            let grantor = self
+                                .grantor_for(actor, *obj, *p, None)
+                                .ok_or_else(no_option)?;
                             for g in &grantee_ids {
                                 changes.push((key(*obj, *g, grantor), *p, None));
                             }
@@ -624,7 +625,8 @@ impl AuthState {
                     }
                     // Admins and the owner revoke any grant on the object;
                     // others only the grants they (or their roles) made.
-                    let any_grantor = actor.admin || (*obj != DATABASE_ID && self.owns(actor, *obj));
+                    let any_grantor =
+                        actor.admin || (*obj != DATABASE_ID && self.owns(actor, *obj));
                     for g in &grantee_ids {
                         let keys: Vec<GrantKey> = self
                             .grants
@@ -964,7 +966,14 @@ impl AuthState {
             let grantor = self.role_label(k.grantor);
             for p in names_of(e.privs) {
                 rows.push((
-                    (name.clone(), grantee.clone(), 0, String::new(), p, grantor.clone()),
+                    (
+                        name.clone(),
+                        grantee.clone(),
+                        0,
+                        String::new(),
+                        p,
+                        grantor.clone(),
+                    ),
                     vec![
                         Some(name.clone()),
                         Some(kind.to_string()),
@@ -982,7 +991,14 @@ impl AuthState {
                 };
                 for p in names_of(bits.privs) {
                     rows.push((
-                        (name.clone(), grantee.clone(), 1, col.clone(), p, grantor.clone()),
+                        (
+                            name.clone(),
+                            grantee.clone(),
+                            1,
+                            col.clone(),
+                            p,
+                            grantor.clone(),
+                        ),
                         vec![
                             Some(name.clone()),
                             Some(kind.to_string()),

@@ -762,9 +762,9 @@ impl Schema {
     /// never handed out again, even after the object is dropped.
     fn alloc_id(&mut self, w: &mut dyn CatalogWriter) -> Result<u32> {
         let id = self.next_id.max(1);
-        self.next_id = id.checked_add(1).ok_or_else(|| {
-            sql_err(SqlErrorKind::Misuse, "the schema has run out of object ids")
-        })?;
+        self.next_id = id
+            .checked_add(1)
+            .ok_or_else(|| sql_err(SqlErrorKind::Misuse, "the schema has run out of object ids"))?;
         w.put(
             cat_key(K_COUNTER, ""),
             encode_catalog(K_COUNTER, "", self.next_id, ""),

@@ -68,7 +68,7 @@ pub(super) fn ownership(
         new.tables
             .values()
             .find(|t| u64::from(t.id) == table)
-            .map_or(true, |t| t.column_by_id(col).is_some())
+            .is_none_or(|t| t.column_by_id(col).is_some())
     };
     changed |= a.forget_missing(&exists, &column_exists);
     changed.then_some(a)

@@ -30,10 +30,10 @@
 //! Authorization happens at one place, `Session::authorize`, for every
 //! statement after planning and before execution: the planner (or
 //! `sql::access` for data changes and DDL) lists every table, view and
-//! column the statement reaches — through subqueries, views (checked
-//! against the view owner's rights) and triggers (the invoker's) — and
-//! each use must be allowed, or the statement fails having changed
-//! nothing. Objects the user holds no privilege on are reported as not
+//! column the statement reaches — through subqueries, views and row
+//! policies (checked against their owner's rights) and triggers (their
+//! owner's, checked again when each fires) — and each use must be
+//! allowed, or the statement fails having changed nothing. Objects the user holds no privilege on are reported as not
 //! existing. Denied statements, logins, security changes and statements
 //! on audited tables go to the audit log (`audit`).
 
@@ -198,7 +198,11 @@ impl ObjectLookup for SchemaLookup<'_> {
 /// and stores it: names resolve through the schema at open, legacy
 /// objects without an owner get root, legacy triggers their table's
 /// owner, and policies are bound to what they name now.
-fn upgrade_auth(mgr: &Arc<TxnManager>, schema: &Schema, legacy: codec::LegacyAuth) -> Result<AuthState> {
+fn upgrade_auth(
+    mgr: &Arc<TxnManager>,
+    schema: &Schema,
+    legacy: codec::LegacyAuth,
+) -> Result<AuthState> {
     let lookup = SchemaLookup(schema);
     let objects: Vec<ObjectId> = schema
         .tables
@@ -223,7 +227,12 @@ fn upgrade_auth(mgr: &Arc<TxnManager>, schema: &Schema, legacy: codec::LegacyAut
         let Some(table) = lookup.name_of(p.table) else {
             continue;
         };
-        let texts: Vec<&str> = p.using.iter().chain(p.check.iter()).map(|s| s.as_str()).collect();
+        let texts: Vec<&str> = p
+            .using
+            .iter()
+            .chain(p.check.iter())
+            .map(|s| s.as_str())
+            .collect();
         // A policy that no longer binds keeps no references; using it
         // fails (its expression does not bind), which refuses access.
         if let Ok(refs) = crate::sql::access::bind_policy(schema, &table, &texts, &root) {

@@ -162,7 +162,12 @@ impl Session {
             policy_exprs: sec.policy_exprs.clone(),
         });
         let policy_refs = |p: &PolicySpec| {
-            let texts: Vec<&str> = p.using.iter().chain(p.check.iter()).map(|s| s.as_str()).collect();
+            let texts: Vec<&str> = p
+                .using
+                .iter()
+                .chain(p.check.iter())
+                .map(|s| s.as_str())
+                .collect();
             crate::sql::access::policy_refs(schema, &p.table, &texts, &sec_arc)
         };
         let env = ApplyEnv {

@@ -192,8 +192,12 @@ pub fn check(sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> 
             continue;
         }
         if cols.is_empty() {
-            if !(u.privilege.column_level() && sec.auth.allowed_any_column(roles, id, u.privilege)) {
-                return Err(denied(format!("{who} has no {p} privilege on {}", u.object)));
+            if !(u.privilege.column_level() && sec.auth.allowed_any_column(roles, id, u.privilege))
+            {
+                return Err(denied(format!(
+                    "{who} has no {p} privilege on {}",
+                    u.object
+                )));
             }
             continue;
         }
@@ -362,7 +366,14 @@ fn trigger_walk(
             None => {
                 // Nested triggers are checked when they fire.
                 let mut nested: Vec<Arc<Trigger>> = Vec::new();
-                walk_one(schema, body, sec, Some((table, &trig.name)), out, &mut nested)?;
+                walk_one(
+                    schema,
+                    body,
+                    sec,
+                    Some((table, &trig.name)),
+                    out,
+                    &mut nested,
+                )?;
             }
         }
     }

@@ -86,9 +86,9 @@ pub fn referrers(
                 TriggerEvent::Update(cols) => cols,
                 _ => &[],
             };
-            let fires_on = of_columns.iter().any(|c| {
-                on_object && column.as_ref().is_some_and(|x| c.eq_ignore_ascii_case(x))
-            });
+            let fires_on = of_columns
+                .iter()
+                .any(|c| on_object && column.as_ref().is_some_and(|x| c.eq_ignore_ascii_case(x)));
             if fires_on || names(&uses, &direct) {
                 out.push(format!("trigger {}", trig.name));
             }

@@ -433,13 +433,19 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 /// SELECT policies apply to the rows it changes, as in PostgreSQL): its
 /// WHERE clause, SET expressions or RETURNING items name a column or hold
 /// a subquery (which may be correlated to the row).
-pub fn reads_target<'e>(exprs: impl IntoIterator<Item = &'e Expr>, returning: &[SelectItem]) -> bool {
+pub fn reads_target<'e>(
+    exprs: impl IntoIterator<Item = &'e Expr>,
+    returning: &[SelectItem],
+) -> bool {
     let reads = |e: &Expr| {
         let mut found = false;
         walk(e, &mut |x| {
             found |= matches!(
                 x,
-                Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+                Expr::Column { .. }
+                    | Expr::Exists(..)
+                    | Expr::Subquery(_)
+                    | Expr::InSubquery { .. }
             )
         });
         found

@@ -9,16 +9,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::PolicyCmd;
+use crate::catalog::Trigger;
 use crate::catalog::{index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
+use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
 use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{
     delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
     write_row, ExecCtx, Row,
 };
-use crate::catalog::Trigger;
-use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
-use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
 use crate::sql::plan::{reads_target, Planner, Security};
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
@@ -543,7 +543,9 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx);
     let reads = reads_target(
-        up.filter.iter().chain(up.assignments.iter().map(|(_, e)| e)),
+        up.filter
+            .iter()
+            .chain(up.assignments.iter().map(|(_, e)| e)),
         &up.returning,
     );
     let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update), reads)?;
@@ -1004,9 +1006,7 @@ fn may_drop_trigger(cx: &ExecCtx, schema: &Schema, trig: &Trigger) -> Result<boo
     };
     let r = &sec.roles;
     let table = schema.object_id(&trig.table).map(u64::from);
-    if r.admin
-        || sec.auth.owns(r, u64::from(trig.id))
-        || table.is_some_and(|t| sec.auth.owns(r, t))
+    if r.admin || sec.auth.owns(r, u64::from(trig.id)) || table.is_some_and(|t| sec.auth.owns(r, t))
     {
         return Ok(true);
     }

@@ -12,8 +12,8 @@
 
 use zeroize::Zeroizing;
 
-use crate::auth::stmt::{AuthStmt, RoleOpt, Secret, Target};
 use crate::auth::stmt::PolicySpec;
+use crate::auth::stmt::{AuthStmt, RoleOpt, Secret, Target};
 use crate::auth::{AuditMode, PolicyCmd, Privilege};
 use crate::error::{Error, Result, SqlErrorKind};
 

@@ -58,7 +58,10 @@ impl Lab {
     /// Creates `name` (a user with password `pw-NAME`) as root.
     pub fn user(&mut self, name: &str) -> &mut Self {
         self.root
-            .execute(&format!("CREATE USER {name} WITH PASSWORD 'pw-{name}'"), &[])
+            .execute(
+                &format!("CREATE USER {name} WITH PASSWORD 'pw-{name}'"),
+                &[],
+            )
             .unwrap();
         self
     }
