@@ -156,16 +156,26 @@ pub fn check(sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> 
             });
         }
         let Some(id) = id else { continue };
+        let whole = sec.auth.allowed(roles, id, u.privilege, None);
+        if whole {
+            continue;
+        }
         let table = schema.table(&u.object);
         let view_cols = match table {
             None if !u.columns.is_empty() => view_columns(schema, &u.object),
             _ => Vec::new(),
         };
-        let mut hidden_rowid = false;
         let mut cols: Vec<(String, Option<crate::auth::state::ColumnId>)> = Vec::new();
         for c in &u.columns {
             let Some(name) = real_column(schema, &u.object, c) else {
-                hidden_rowid = true;
+                // Writing the rowid of a table without an INTEGER PRIMARY
+                // KEY moves rows: only a whole-table privilege covers it.
+                if u.privilege != Privilege::Select {
+                    return Err(denied(format!(
+                        "{who} has no {p} privilege on the rowid of {}",
+                        u.object
+                    )));
+                }
                 continue;
             };
             let cid = match table {
@@ -178,18 +188,6 @@ pub fn check(sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> 
                     .map(|i| i as u32 + 1),
             };
             cols.push((name, cid));
-        }
-        let whole = sec.auth.allowed(roles, id, u.privilege, None);
-        // Writing the rowid of a table without an INTEGER PRIMARY KEY
-        // moves rows: only a whole-table privilege covers it.
-        if hidden_rowid && u.privilege != Privilege::Select && !whole {
-            return Err(denied(format!(
-                "{who} has no {p} privilege on the rowid of {}",
-                u.object
-            )));
-        }
-        if whole {
-            continue;
         }
         if cols.is_empty() {
             if !(u.privilege.column_level() && sec.auth.allowed_any_column(roles, id, u.privilege))
