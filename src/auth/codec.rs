@@ -730,3 +730,199 @@ pub fn encode_v1_for_tests(
     e.u8(0);
     e.0
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A state with something in every field.
+    fn sample() -> AuthState {
+        let mut s = AuthState::new();
+        s.roles.insert(
+            "alice".into(),
+            RoleInfo {
+                id: 3,
+                name: "alice".into(),
+                login: true,
+                password_hash: Some("$argon2id$x".into()),
+                valid_until: Some(-5),
+            },
+        );
+        s.next_role_id = 4;
+        s.members.insert((ADMIN_ID, 3), false);
+        let mut e = GrantEntry {
+            privs: Privilege::Select.bit() | Privilege::Trigger.bit(),
+            grantable: Privilege::Select.bit(),
+            columns: BTreeMap::new(),
+        };
+        e.columns.insert(
+            7,
+            ColumnGrant {
+                privs: Privilege::Update.bit(),
+                grantable: Privilege::Update.bit(),
+            },
+        );
+        s.grants.insert(
+            GrantKey {
+                object: 5,
+                grantee: 3,
+                grantor: ROOT_ID,
+            },
+            e,
+        );
+        s.owners.insert(5, 3);
+        s.rls.insert(5);
+        s.policies.insert(
+            (5, "p".into()),
+            Policy {
+                name: "p".into(),
+                table: 5,
+                cmd: PolicyCmd::Update,
+                roles: vec![3, PUBLIC_ID],
+                using: Some("a = current_user".into()),
+                check: None,
+                refs: vec![PolicyRef {
+                    object: 5,
+                    name: "t".into(),
+                    columns: vec![(1, "a".into())],
+                }],
+            },
+        );
+        s.hba = "local all all trust".into();
+        s.tokens.insert(
+            "id1".into(),
+            TokenInfo {
+                user: "alice".into(),
+                hash: [9; 32],
+                expires: 77,
+            },
+        );
+        s.audit.insert(
+            5,
+            AuditMode {
+                read: true,
+                write: false,
+            },
+        );
+        s.redact = true;
+        s
+    }
+
+    #[test]
+    fn version_2_round_trips() {
+        let s = sample();
+        let bytes = encode(&s);
+        let Decoded::Current(d) = decode(&bytes).unwrap() else {
+            panic!("not current");
+        };
+        assert_eq!(encode(&d), bytes);
+        assert_eq!(d.role_id("alice"), Some(3));
+        assert_eq!(d.policies, s.policies);
+        assert_eq!(d.grants, s.grants);
+    }
+
+    #[test]
+    fn every_truncation_and_trailing_byte_is_refused() {
+        let bytes = encode(&sample());
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n]).is_err(), "prefix of {n} bytes decoded");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(decode(&long).is_err());
+        // Corrupt counts cannot make the decoder allocate or spin.
+        let mut huge = bytes;
+        huge[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&huge).is_err());
+    }
+
+    #[test]
+    fn unknown_versions_are_named() {
+        let Err(e) = decode(&[3]) else {
+            panic!("version 3 decoded");
+        };
+        assert!(e.to_string().contains("version 3"), "{e}");
+    }
+
+    struct Objects;
+
+    impl ObjectLookup for Objects {
+        fn object(&self, name: &str) -> Option<ObjectInfo> {
+            (name == "t").then(|| ObjectInfo {
+                id: 10,
+                columns: vec![(1, "a".into()), (2, "b".into())],
+            })
+        }
+        fn name_of(&self, id: ObjectId) -> Option<String> {
+            (id == 10).then(|| "t".into())
+        }
+    }
+
+    #[test]
+    fn version_1_upgrades_to_ids() {
+        let bytes = encode_v1_for_tests(
+            &[
+                ("root", true),
+                ("admin", false),
+                ("bob", true),
+                ("alice", true),
+            ],
+            &[("admin", "root"), ("admin", "bob"), ("ghost", "alice")],
+            &[
+                (
+                    "t",
+                    "alice",
+                    Privilege::Select.bit(),
+                    &[("b", 2), ("gone", 1)],
+                ),
+                ("nope", "alice", 1, &[]),
+                ("", "public", 1, &[]),
+                ("t", "ghost", 1, &[]),
+            ],
+            &[("t", "bob")],
+        );
+        let Decoded::Legacy(l) = decode(&bytes).unwrap() else {
+            panic!("not legacy");
+        };
+        let s = l.upgrade(&Objects, &[10, 11], &[(12, "t".into())]);
+        let bob = s.role_id("bob").unwrap();
+        let alice = s.role_id("alice").unwrap();
+        assert!(bob > ADMIN_ID && alice > ADMIN_ID && alice != bob);
+        assert!(s.next_role_id > alice.max(bob));
+        assert_eq!(s.owner_of(10), Some(bob));
+        assert_eq!(s.owner_of(11), Some(ROOT_ID), "unowned objects go to root");
+        assert_eq!(
+            s.owner_of(12),
+            Some(bob),
+            "a trigger goes to its table's owner"
+        );
+        assert!(s.members.contains_key(&(ADMIN_ID, bob)));
+        assert_eq!(
+            s.members.len(),
+            2,
+            "memberships of unknown roles are dropped"
+        );
+        let g = &s.grants[&GrantKey {
+            object: 10,
+            grantee: alice,
+            grantor: bob,
+        }];
+        assert_eq!(g.privs, Privilege::Select.bit());
+        assert_eq!(g.columns.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert!(s.grants.contains_key(&GrantKey {
+            object: DATABASE_ID,
+            grantee: PUBLIC_ID,
+            grantor: ROOT_ID
+        }));
+        assert_eq!(
+            s.grants.len(),
+            2,
+            "grants on unknown objects or roles are dropped"
+        );
+        let r = s.roles_of("alice");
+        assert!(s.allowed(&r, 10, Privilege::Select, None));
+        assert!(!s.allowed(&r, 10, Privilege::Insert, None));
+    }
+}
