@@ -165,6 +165,23 @@ fn tables_and_views_keep_their_identity() {
         n.tried();
     }
     assert_eq!(lab.ok("alice", "SELECT pub FROM pv ORDER BY id"), "p1;p2");
+    // Nor dropped and replaced by another table of that name, which the
+    // view (run with root's rights) would pick up.
+    let mut lab = Lab::new(SETUP);
+    lab.user("alice");
+    lab.as_root(
+        "CREATE TABLE acl (who TEXT, id INTEGER); INSERT INTO acl VALUES ('alice', 1);
+         CREATE VIEW mine AS SELECT t.id, t.secret FROM t JOIN acl ON acl.id = t.id AND acl.who = current_user;
+         GRANT SELECT ON mine TO alice; GRANT DROP ON acl TO alice;
+         GRANT CREATE ON DATABASE main TO alice",
+    );
+    let e = lab.refused("alice", "DROP TABLE acl");
+    assert!(e.to_string().contains("view mine"), "{e}");
+    let e = lab.refused("root", "DROP TABLE acl");
+    assert!(e.to_string().contains("view mine"), "{e}");
+    assert_eq!(lab.ok("alice", "SELECT secret FROM mine"), "s1");
+    n.tried();
+    n.tried();
     // Nor a trigger (which runs with its owner's rights).
     let mut lab = Lab::new(SETUP);
     lab.user("alice");
@@ -182,6 +199,14 @@ fn tables_and_views_keep_their_identity() {
         assert!(e.to_string().contains("trigger tt"), "{e}");
         n.tried();
     }
+    // The table a trigger writes cannot be swapped for another one (the
+    // trigger would then copy rows into whoever's table took the name).
+    lab.as_root("GRANT DROP ON log TO alice; GRANT CREATE ON DATABASE main TO alice");
+    let e = lab.refused("alice", "DROP TABLE log");
+    assert!(e.to_string().contains("trigger tt"), "{e}");
+    lab.refused("root", "ALTER TABLE log RENAME TO log_old");
+    n.tried();
+    n.tried();
 }
 
 #[test]

@@ -221,6 +221,8 @@ fn cases() -> Vec<Case> {
             "select/grants die with the table",
             &[
                 "GRANT SELECT ON t TO alice",
+                "DROP VIEW v_small",
+                "DROP VIEW v_notes",
                 "DROP TABLE t",
                 "CREATE TABLE t (x INTEGER)",
             ],
@@ -389,7 +391,7 @@ fn cases() -> Vec<Case> {
         ok("all/create index", ALL_T, "CREATE INDEX ta ON t (a)", "ok 0"),
         ok_then(
             "all/drop",
-            ALL_T,
+            &["GRANT ALL ON t TO alice", "DROP VIEW v_small", "DROP VIEW v_notes"],
             "DROP TABLE t",
             "ok 0",
             ("SELECT count(*) FROM u", "2"),
@@ -475,10 +477,17 @@ fn cases() -> Vec<Case> {
         denied("drop table/create only", &["GRANT CREATE ON t TO alice"], "DROP TABLE t"),
         ok_then(
             "drop table/drop granted",
-            &["GRANT DROP ON t TO alice"],
+            &["GRANT DROP ON t TO alice", "DROP VIEW v_small", "DROP VIEW v_notes"],
             "DROP TABLE t",
             "ok 0",
             ("SELECT count(*) FROM log", "0"),
+        ),
+        fails(
+            "drop table/not under a view",
+            &["GRANT DROP ON t TO alice"],
+            "DROP TABLE t",
+            C::SqlMisuse,
+            "view v_notes, view v_small refer to it",
         ),
         // ---- database-level ----
         denied("create table/no grant", &[], "CREATE TABLE n (x INTEGER)"),
@@ -1239,7 +1248,7 @@ fn cases() -> Vec<Case> {
         ),
         ok(
             "roles/admin role",
-            &["GRANT admin TO alice"],
+            &["GRANT admin TO alice", "DROP VIEW v_small", "DROP VIEW v_notes"],
             "DROP TABLE t",
             "ok 0",
         ),

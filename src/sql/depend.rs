@@ -8,12 +8,14 @@
 //! with the dependents named (drop or recreate them first), the same
 //! rule SQLite applies to DROP COLUMN.
 //!
+//! Dropping a table or view that a view, another table's trigger or
+//! another table's policy names is refused too (PostgreSQL's rule without
+//! CASCADE; SQLite would let the dependent dangle, and a new object of
+//! that name would then be picked up by it — with its owner's rights).
 //! Policies are bound by id (`auth::state::PolicyRef`), so they are found
 //! exactly; views and triggers are planned to see what they name. A view
 //! or trigger that no longer plans (it names something missing) is
-//! skipped: it is already broken. Dropping a table that views or
-//! triggers name stays allowed (SQLite's rule); dropping one a policy of
-//! another table names is refused.
+//! skipped: it is already broken.
 //!
 //! Column names `current_user` and `session_user` are reserved: those
 //! words always mean the functions (as in PostgreSQL), so a column named

@@ -925,7 +925,7 @@ pub fn drop_objects(
                 let auth = cx.sec.as_ref().map(|x| &*x.auth);
                 refuse_if_referred(
                     &format!("drop table {name}"),
-                    policy_referrers(referrers(&s, auth, name, None, true)),
+                    referrers(&s, auth, name, None, true),
                 )?;
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
@@ -962,7 +962,7 @@ pub fn drop_objects(
                 let auth = cx.sec.as_ref().map(|x| &*x.auth);
                 refuse_if_referred(
                     &format!("drop view {name}"),
-                    policy_referrers(referrers(&s, auth, name, None, true)),
+                    referrers(&s, auth, name, None, true),
                 )?;
                 s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
             }
@@ -986,15 +986,6 @@ pub fn drop_objects(
         changed = true;
     }
     Ok(changed.then_some(s))
-}
-
-/// Only the policies among `referrers` (dropping a table or view that
-/// views or triggers name is allowed, as in SQLite).
-fn policy_referrers(referrers: Vec<String>) -> Vec<String> {
-    referrers
-        .into_iter()
-        .filter(|r| r.starts_with("policy "))
-        .collect()
 }
 
 /// Whether the user may drop trigger `trig`: its owner, its table's owner
