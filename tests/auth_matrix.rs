@@ -483,11 +483,19 @@ fn cases() -> Vec<Case> {
             ("SELECT count(*) FROM log", "0"),
         ),
         fails(
-            "drop table/not under a view",
-            &["GRANT DROP ON t TO alice"],
-            "DROP TABLE t",
+            "drop table/a view does not pick up a replacement",
+            &[
+                "GRANT DROP ON t TO alice",
+                "GRANT CREATE ON DATABASE main TO alice",
+                "GRANT SELECT ON v_small TO alice",
+                "alice: DROP TABLE t",
+                "alice: CREATE TABLE t (id INTEGER, a INTEGER)",
+                "alice: INSERT INTO t VALUES (7, 7)",
+                "alice: GRANT SELECT ON t TO public",
+            ],
+            "SELECT * FROM v_small",
             C::SqlMisuse,
-            "view v_notes, view v_small refer to it",
+            "was dropped and replaced",
         ),
         // ---- database-level ----
         denied("create table/no grant", &[], "CREATE TABLE n (x INTEGER)"),

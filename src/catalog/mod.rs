@@ -8,7 +8,8 @@
 //!
 //! ```text
 //!   catalog row  0x00 'c' kind name_lowercase → row[kind, name, id, sql]
-//!                (a table's row adds: text column ids "1,2,5", next column id)
+//!                (a table's row adds: text column ids "1,2,5", next column id;
+//!                 a view's row adds: blob of the (id, name) it binds)
 //!   id counter   0x00 'c' 0x00 → row[0, '', next object id, '']
 //!   table row    't' table_id u32be 'r' rowid-key → row of column values
 //!   index entry  't' table_id u32be 'i' index_id u32be key-columns… rowid-key → ()
@@ -102,6 +103,12 @@ pub struct View {
     pub query: Query,
     /// Its SQL text.
     pub sql: String,
+    /// The tables and views its query names, bound when it was created:
+    /// (lowercase name, id). Expanding the view fails if a name now leads
+    /// to another object (it was dropped and replaced), rather than read
+    /// the newcomer with the view owner's rights. `None` for views stored
+    /// before bindings were kept.
+    pub binds: Option<Vec<(String, u32)>>,
 }
 
 /// A trigger: its definition and its id (the key of its owner in the
@@ -399,12 +406,19 @@ impl Schema {
         for row in rows {
             let (_, v) = row?;
             let vals = decode_row(&v)?;
+            let mut view_binds = None;
             let (kind, id, sql, column_ids) = match vals.as_slice() {
                 [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql)] => {
                     (*k, *id, sql.clone(), None)
                 }
                 [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql), Value::Text(ids), Value::Integer(next)] => {
                     (*k, *id, sql.clone(), Some((ids.as_str(), *next)))
+                }
+                [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql), Value::Blob(b)]
+                    if *k == K_VIEW =>
+                {
+                    view_binds = Some(decode_binds(b).ok_or_else(malformed)?);
+                    (*k, *id, sql.clone(), None)
                 }
                 _ => return Err(malformed()),
             };
@@ -446,6 +460,7 @@ impl Schema {
                                 columns,
                                 query: *query,
                                 sql: query_sql,
+                                binds: view_binds.take(),
                             }),
                         );
                     }
@@ -588,10 +603,18 @@ impl Schema {
             )
         };
         let sql = format!("CREATE VIEW {}{} AS {}", quote(&view.name), cols, view.sql);
-        w.put(
-            cat_key(K_VIEW, &view.name),
-            encode_catalog(K_VIEW, &view.name, id, &sql),
-        )?;
+        let mut row = Vec::new();
+        encode_row(
+            &[
+                Value::Integer(K_VIEW),
+                Value::Text(view.name.clone()),
+                Value::Integer(i64::from(id)),
+                Value::Text(sql),
+                Value::Blob(encode_binds(view.binds.as_deref().unwrap_or_default())),
+            ],
+            &mut row,
+        );
+        w.put(cat_key(K_VIEW, &view.name), row)?;
         s.views.insert(view.name.to_lowercase(), Arc::new(view));
         Ok(s)
     }
@@ -788,6 +811,30 @@ impl Schema {
             None => self.view(name).map(|v| v.id),
         }
     }
+}
+
+/// A view's bindings as stored: per entry u32 id, u32 length, name bytes
+/// (little-endian).
+fn encode_binds(binds: &[(String, u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, id) in binds {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+    }
+    out
+}
+
+fn decode_binds(mut b: &[u8]) -> Option<Vec<(String, u32)>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let id = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+        let n = u32::from_le_bytes(b.get(4..8)?.try_into().ok()?) as usize;
+        let name = std::str::from_utf8(b.get(8..8usize.checked_add(n)?)?).ok()?;
+        out.push((name.to_string(), id));
+        b = &b[8 + n..];
+    }
+    Some(out)
 }
 
 /// A table's catalog row: the common fields, then its column ids.

@@ -8,10 +8,11 @@
 //! with the dependents named (drop or recreate them first), the same
 //! rule SQLite applies to DROP COLUMN.
 //!
-//! Dropping a table or view that a view, another table's trigger or
-//! another table's policy names is refused too (PostgreSQL's rule without
-//! CASCADE; SQLite would let the dependent dangle, and a new object of
-//! that name would then be picked up by it — with its owner's rights).
+//! Dropping a table or view that another table's trigger or policy names
+//! is refused too (PostgreSQL's rule without CASCADE; SQLite would let the
+//! dependent dangle, and a new object of that name would then be picked
+//! up by it — with its owner's rights). Views may dangle, as in SQLite,
+//! because they are bound to ids when created (`catalog::View::binds`).
 //! Policies are bound by id (`auth::state::PolicyRef`), so they are found
 //! exactly; views and triggers are planned to see what they name. A view
 //! or trigger that no longer plans (it names something missing) is

@@ -758,6 +758,31 @@ impl<'s> Planner<'s> {
         })
     }
 
+    /// Inside a view's definition, `name` must still lead to the object it
+    /// led to when the view was created (see `catalog::View::binds`).
+    fn check_view_binding(&self, name: &str) -> Result<()> {
+        let Some(view) = self.expanding.last().and_then(|v| self.schema.view(v)) else {
+            return Ok(());
+        };
+        let Some(binds) = &view.binds else {
+            return Ok(());
+        };
+        let Some(now) = self.schema.object_id(name) else {
+            return Ok(());
+        };
+        let lower = name.to_lowercase();
+        if binds.iter().any(|(n, id)| *n == lower && *id == now) {
+            return Ok(());
+        }
+        Err(err(
+            SqlErrorKind::Misuse,
+            format!(
+                "view {} was made on another {name}: {name} was dropped and replaced since; recreate the view",
+                view.name
+            ),
+        ))
+    }
+
     /// Refuses a policy whose names no longer lead to what they named when
     /// it was created (see [`crate::auth::state::PolicyRef`]).
     fn check_policy_refs(&self, t: &Table, p: &crate::auth::Policy) -> Result<()> {
@@ -986,6 +1011,7 @@ impl<'s> Planner<'s> {
         parent: Option<&Scope>,
     ) -> Result<Source> {
         let label = alias.unwrap_or(name).to_string();
+        self.check_view_binding(name)?;
         if let Some(t) = self.schema.table(name) {
             let mut src = table_source_of(t, label);
             self.track_reads(&t.name, &mut src.cols);

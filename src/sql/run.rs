@@ -890,12 +890,28 @@ pub fn create_view(
             ),
         ));
     }
+    // What the query names, by id (see `View::binds`).
+    let mut binder = Planner::new(schema);
+    binder.query(query)?;
+    let mut binds: Vec<(String, u32)> = Vec::new();
+    for u in binder
+        .take_uses()
+        .into_iter()
+        .filter(|u| u.definer.is_none())
+    {
+        if let Some(id) = schema.object_id(&u.object) {
+            if !binds.iter().any(|(n, _)| *n == u.object) {
+                binds.push((u.object, id));
+            }
+        }
+    }
     let view = View {
         id: 0,
         name: name.to_string(),
         columns: columns.to_vec(),
         query: query.clone(),
         sql: sql.to_string(),
+        binds: Some(binds),
     };
     Ok(Some(schema.create_view(view, &mut TxnWriter(cx.txn))?))
 }
@@ -925,7 +941,7 @@ pub fn drop_objects(
                 let auth = cx.sec.as_ref().map(|x| &*x.auth);
                 refuse_if_referred(
                     &format!("drop table {name}"),
-                    referrers(&s, auth, name, None, true),
+                    not_views(referrers(&s, auth, name, None, true)),
                 )?;
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
@@ -962,7 +978,7 @@ pub fn drop_objects(
                 let auth = cx.sec.as_ref().map(|x| &*x.auth);
                 refuse_if_referred(
                     &format!("drop view {name}"),
-                    referrers(&s, auth, name, None, true),
+                    not_views(referrers(&s, auth, name, None, true)),
                 )?;
                 s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
             }
@@ -986,6 +1002,16 @@ pub fn drop_objects(
         changed = true;
     }
     Ok(changed.then_some(s))
+}
+
+/// The referrers that are not views: a view may outlive what it names (as
+/// in SQLite), because it is bound to the ids it named when created and
+/// fails rather than pick up a new object of the same name.
+fn not_views(referrers: Vec<String>) -> Vec<String> {
+    referrers
+        .into_iter()
+        .filter(|r| !r.starts_with("view "))
+        .collect()
 }
 
 /// Whether the user may drop trigger `trig`: its owner, its table's owner
