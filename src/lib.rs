@@ -5,6 +5,9 @@
 //! below it (see DESIGN.md):
 //!
 //! ```text
+//!   repl     node identity (`sealdb cert`), the QUIC + mutual-TLS transport
+//!            between nodes, CRL and OCSP revocation; beside db, and below
+//!            the replication that will join them (it uses neither db nor sql)
 //!   db       Db, Session, Rows: the public API; authorizes every statement
 //!   sql      parse (sqlparser + own dialect) → bind → plan → execute
 //!   auth     users, roles, grants, row policies, host rules, login tokens
@@ -41,6 +44,7 @@ pub mod crypto;
 pub mod db;
 pub mod encoding;
 pub mod error;
+pub mod repl;
 pub mod sql;
 pub mod storage;
 pub mod txn;
