@@ -644,15 +644,14 @@ impl Shared {
         };
         let connecting = match incoming.accept_with(config) {
             Ok(c) => c,
+            // The first flight is processed here already: a bad ALPN or
+            // TLS version fails now.
             Err(e) => {
-                self.refuse(
-                    Side::Inbound,
-                    remote,
-                    None,
-                    RefusalReason::Handshake {
-                        detail: e.to_string(),
-                    },
-                );
+                let (reason, who) = slot
+                    .lock()
+                    .take()
+                    .unwrap_or_else(|| (classify_handshake(&e), None));
+                self.refuse(Side::Inbound, remote, who, reason);
                 return;
             }
         };
@@ -719,9 +718,11 @@ impl Shared {
     ) -> std::result::Result<Arc<ConnShared>, (RefusalReason, Option<Identity>)> {
         let remote = conn.remote_address();
         let chain = peer_chain(conn).ok_or((RefusalReason::NoClientCertificate, None))?;
-        let identity = CertInfo::from_der(&chain[0])
-            .ok()
-            .and_then(|i| i.identity)
+        let cert_info =
+            CertInfo::from_der(&chain[0]).map_err(|_| (RefusalReason::NotANodeCertificate, None))?;
+        let cert_serial = cert_info.serial.clone();
+        let identity = cert_info
+            .identity
             .ok_or((RefusalReason::NotANodeCertificate, None))?;
         let cert_node = identity
             .node_id()
@@ -780,6 +781,7 @@ impl Shared {
                 node_id: cert_node,
                 identity,
                 remote,
+                cert_serial,
             },
             side: Side::Inbound,
             chain,
@@ -944,6 +946,9 @@ impl Shared {
                 node_id,
                 identity,
                 remote: addr,
+                cert_serial: CertInfo::from_der(&chain[0])
+                    .map(|i| i.serial)
+                    .unwrap_or_default(),
             },
             side: Side::Outbound,
             chain,
@@ -1138,4 +1143,28 @@ async fn write_response(send: &mut quinn::SendStream, status: u8, body: &[u8]) {
         let _ = send.finish();
     }
     let _ = send.flush().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_alerts_become_typed_reasons() {
+        let alert = |a: u8| {
+            ConnectionError::TransportError(quinn_proto::TransportError {
+                code: quinn::TransportErrorCode::crypto(a),
+                frame: None,
+                reason: "test".into(),
+            })
+        };
+        assert_eq!(
+            classify_handshake(&alert(116)),
+            RefusalReason::NoClientCertificate
+        );
+        assert!(matches!(
+            classify_handshake(&alert(120)),
+            RefusalReason::Handshake { detail } if detail.contains("ALPN")
+        ));
+    }
 }

@@ -193,7 +193,7 @@ impl fmt::Display for FrameError {
 
 /// A read failure: the bytes broke the protocol, or the link failed.
 #[derive(Debug)]
-pub(crate) enum WireError {
+pub enum WireError {
     /// The peer's bytes are wrong.
     Violation(FrameError),
     /// The stream or connection failed (reset, closed, timed out).
@@ -234,7 +234,7 @@ pub fn stream_header(kind: StreamKind) -> [u8; 4] {
 }
 
 /// Reads and checks a stream header.
-pub(crate) async fn read_stream_header<R: AsyncRead + Unpin>(
+pub async fn read_stream_header<R: AsyncRead + Unpin>(
     r: &mut R,
 ) -> Result<StreamKind, WireError> {
     let mut h = [0u8; 4];
@@ -264,7 +264,7 @@ pub fn frame_prefix(len: usize) -> [u8; 4] {
 
 /// Reads one frame of at most `limit` bytes; `None` at a clean end of
 /// stream (before the length prefix).
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     limit: u32,
     what: &'static str,
@@ -285,7 +285,7 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Reads exactly one frame and the end of the stream.
-pub(crate) async fn read_single_frame<R: AsyncRead + Unpin>(
+pub async fn read_single_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     limit: u32,
     what: &'static str,

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use endpoint::{Endpoint, EndpointStats, ReloadReport};
-pub use frame::{BulkHeader, FrameError, FrameLimits, Lane};
+pub use frame::{BulkHeader, FrameError, FrameLimits, Lane, WireError};
 pub use peer::{BulkSender, Peer};
 pub use service::{BoxFuture, BulkBody, NoService, PeerInfo, RemoteError, Service};
 pub use tls::{TlsFiles, ALPN};

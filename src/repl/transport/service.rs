@@ -31,6 +31,8 @@ pub struct PeerInfo {
     pub identity: Identity,
     /// The peer's address.
     pub remote: SocketAddr,
+    /// The serial number of the certificate it presented.
+    pub cert_serial: Vec<u8>,
 }
 
 /// A handler's failure, sent back to the caller as a remote error.

@@ -146,8 +146,11 @@ impl TlsState {
         // Our own certificate must pass the check we apply to peers (except
         // freshness of the CRL, which is about peers): otherwise every peer
         // would refuse us and the operator should know now.
+        // Revocation is left out: a node whose own certificate was revoked
+        // must still load the CRL that says so, to refuse other revoked
+        // peers; its peers refuse it anyway.
         let now = UnixTime::now();
-        if let Err(reason) = state.verify_chain(&chain[0], &chain[1..], now) {
+        if let Err(reason) = state.verify_chain(&chain[0], &chain[1..], now, false) {
             return Err(Error::Certificate {
                 what: format!(
                     "{} fails our own checks: {reason}",
@@ -178,7 +181,7 @@ impl TlsState {
             )
         })?;
         let identity = info.identity.clone();
-        self.verify_chain(end_entity, intermediates, now)
+        self.verify_chain(end_entity, intermediates, now, true)
             .map_err(|r| (r, identity.clone()))?;
         match identity {
             Some(Identity::Node { cluster, node_id }) => {
@@ -198,19 +201,25 @@ impl TlsState {
         }
     }
 
-    /// webpki: chain to a CA of the bundle, validity, CRLs, both EKUs.
+    /// webpki: chain to a CA of the bundle, validity, CRLs (when
+    /// `check_crls`), both EKUs.
     fn verify_chain(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
+        check_crls: bool,
     ) -> std::result::Result<(), RefusalReason> {
         let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| {
             RefusalReason::BadCertificate {
                 detail: format!("{e}"),
             }
         })?;
-        let crl_refs = self.crls.lists();
+        let crl_refs = if check_crls {
+            self.crls.lists()
+        } else {
+            Vec::new()
+        };
         let revocation = if crl_refs.is_empty() {
             None
         } else {
@@ -339,7 +348,8 @@ fn reason_from_webpki(e: webpki::Error) -> RefusalReason {
     use webpki::Error as W;
     #[allow(deprecated)]
     match e {
-        W::UnknownIssuer => RefusalReason::UnknownIssuer,
+        // A CA of the same name but another key signed it: not ours.
+        W::UnknownIssuer | W::InvalidSignatureForPublicKey => RefusalReason::UnknownIssuer,
         W::CertExpired { .. } => RefusalReason::Expired,
         W::CertNotValidYet { .. } => RefusalReason::NotYetValid,
         W::CertRevoked => RefusalReason::Revoked {
