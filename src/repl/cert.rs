@@ -286,17 +286,21 @@ pub fn revoke(
 ) -> Result<CrlSummary> {
     let mut serials = Vec::new();
     let ca_der = read_cert(&dir.ca_cert())?;
-    let ca_subject = x509_cert::Certificate::from_der(&ca_der)
-        .map_err(|e| cert_err(&dir.ca_cert(), e))?
-        .tbs_certificate
-        .subject;
+    let ca_parsed =
+        x509_cert::Certificate::from_der(&ca_der).map_err(|e| cert_err(&dir.ca_cert(), e))?;
+    let ca_ski = key_id(&ca_parsed, "2.5.29.14");
+    let ca_subject = ca_parsed.tbs_certificate.subject;
     for t in targets {
         match t {
             RevokeTarget::Serial(s) => serials.push(s.clone()),
             RevokeTarget::CertFile(p) => {
                 let der = read_cert(p)?;
                 let cert = x509_cert::Certificate::from_der(&der).map_err(|e| cert_err(p, e))?;
-                if cert.tbs_certificate.issuer != ca_subject {
+                let aki = key_id(&cert, "2.5.29.35");
+                if cert.tbs_certificate.issuer != ca_subject
+                    || (aki.is_some() && aki != ca_ski)
+                    || CertInfo::from_cert(&cert).is_ca
+                {
                     return Err(Error::Certificate {
                         what: format!("{} was not issued by this CA", p.display()),
                     });
@@ -719,6 +723,30 @@ pub fn serial_display(serial: &[u8]) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// The key identifier of the subject (SKI, 2.5.29.14) or of the issuer
+/// (AKI, 2.5.29.35) extension: two CAs may share a name, not a key.
+fn key_id(cert: &x509_cert::Certificate, oid: &str) -> Option<Vec<u8>> {
+    use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+    let oid = der::asn1::ObjectIdentifier::new(oid).ok()?;
+    let ext = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == oid)?;
+    let value = ext.extn_value.as_bytes();
+    if oid.to_string() == "2.5.29.14" {
+        SubjectKeyIdentifier::from_der(value)
+            .ok()
+            .map(|k| k.0.as_bytes().to_vec())
+    } else {
+        AuthorityKeyIdentifier::from_der(value)
+            .ok()?
+            .key_identifier
+            .map(|k| k.as_bytes().to_vec())
+    }
 }
 
 fn rcgen_err(e: rcgen::Error) -> Error {

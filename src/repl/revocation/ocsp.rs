@@ -498,6 +498,46 @@ pub(crate) fn parse_http_response(bytes: &[u8]) -> Result<&[u8], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn issuer_and_id() -> (Certificate, CertId) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).expect("ca");
+        let ca = Certificate::from_der(ca.der()).expect("parse");
+        let id = cert_id(&ca, &ca).expect("cert id");
+        (ca, id)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("SEALDB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// Bytes from a responder are untrusted: any of them yields an
+        /// error (they are unsigned), never a panic, never "good".
+        #[test]
+        fn arbitrary_responses_are_rejected_without_panic(
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+            prefix in any::<bool>(),
+        ) {
+            let (issuer, id) = issuer_and_id();
+            // Half the cases start like a successful basic response, so the
+            // parser gets past the outer layers.
+            let mut bytes = if prefix {
+                vec![0x30, 0x82, 0x02, 0x00, 0x0a, 0x01, 0x00, 0xa0, 0x82, 0x01, 0xf9, 0x30,
+                     0x82, 0x01, 0xf5, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30,
+                     0x01, 0x01, 0x04, 0x82, 0x01, 0xe6]
+            } else {
+                Vec::new()
+            };
+            bytes.extend_from_slice(&body);
+            let r = verify_response(&bytes, &id, &issuer, &[1; 16], SystemTime::now());
+            prop_assert!(r.is_err());
+            let _ = parse_http_response(&bytes);
+        }
+    }
 
     #[test]
     fn http_parser_takes_the_declared_body_and_refuses_errors() {
