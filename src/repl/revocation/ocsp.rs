@@ -426,15 +426,22 @@ async fn http_post(url: &str, body: &[u8]) -> Result<Vec<u8>, String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || p.is_empty() => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| format!("bad port in responder URL {url:?}"))?,
-        ),
-        _ => (authority, 80),
+    let bad_port = || format!("bad port in responder URL {url:?}");
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("bad IPv6 address in responder URL {url:?}"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, p.parse::<u16>().map_err(|_| bad_port())?),
+            None if after.is_empty() => (h, 80),
+            None => return Err(bad_port()),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad_port())?),
+            None => (authority, 80),
+        }
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     let mut stream = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("cannot reach responder {url}: {e}"))?;

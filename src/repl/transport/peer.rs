@@ -115,8 +115,7 @@ impl Peer {
     /// Waits until the connection ends and returns why.
     pub async fn closed(&self) -> Error {
         let e = self.conn.conn.closed().await;
-        let mapped = self.conn.link_error(&e.to_string());
-        mapped
+        self.conn.link_error(&e.to_string())
     }
 
     async fn write(&self, send: &mut quinn::SendStream, bytes: &[u8]) -> Result<()> {
