@@ -23,7 +23,12 @@ impl Service for Ack {
     fn call(&self, _: PeerInfo, _: Lane, req: Vec<u8>) -> BoxFuture<Result<Vec<u8>, RemoteError>> {
         Box::pin(async move { Ok((req.len() as u64).to_be_bytes().to_vec()) })
     }
-    fn bulk(&self, _: PeerInfo, _: BulkHeader, _: BulkBody) -> BoxFuture<Result<Vec<u8>, RemoteError>> {
+    fn bulk(
+        &self,
+        _: PeerInfo,
+        _: BulkHeader,
+        _: BulkBody,
+    ) -> BoxFuture<Result<Vec<u8>, RemoteError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }
@@ -102,7 +107,9 @@ fn bench(c: &mut Criterion) {
                 let mut tasks = Vec::new();
                 for _ in 0..8 {
                     let (p, data) = (peer.clone(), big.clone());
-                    tasks.push(tokio::spawn(async move { p.call(Lane::Append, &data).await }));
+                    tasks.push(tokio::spawn(
+                        async move { p.call(Lane::Append, &data).await },
+                    ));
                 }
                 for t in tasks {
                     t.await.expect("task").expect("call");

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use sealdb::repl::cert::{
-    self, read_cert, ClientCertRequest, CertsDir, NodeCertRequest, RevokeTarget, Validity,
+    self, read_cert, CertsDir, ClientCertRequest, NodeCertRequest, RevokeTarget, Validity,
 };
 use sealdb::repl::{CertInfo, Identity};
 use sealdb::Error;
@@ -49,7 +49,10 @@ fn a_ca_two_nodes_and_a_client() {
         assert!(info.server_auth && info.client_auth && !info.is_ca);
         assert_eq!(info.dns_names, vec!["db1.example".to_string()]);
         assert_eq!(info.ip_addresses.len(), 2);
-        assert_eq!(info.ocsp_urls, vec!["http://ocsp.example:8080/".to_string()]);
+        assert_eq!(
+            info.ocsp_urls,
+            vec!["http://ocsp.example:8080/".to_string()]
+        );
         assert_eq!(info.serial.len(), 16);
         assert_eq!(mode(&dir.node_key(id)), 0o600);
     }
@@ -86,8 +89,7 @@ fn a_ca_two_nodes_and_a_client() {
         },
         false,
     )
-    .err()
-    .expect("no CA key");
+    .expect_err("no CA key");
     assert!(matches!(e, Error::Io { .. }), "{e}");
 }
 
@@ -99,8 +101,7 @@ fn nothing_is_overwritten_without_asking() {
     cert::create_ca(&dir, &ca_key, "c", Validity::days_from_now(10), false).expect("CA");
     let first = std::fs::read(&ca_key).expect("key");
     let e = cert::create_ca(&dir, &ca_key, "c", Validity::days_from_now(10), false)
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(e.to_string().contains("--overwrite"), "{e}");
     assert_eq!(std::fs::read(&ca_key).expect("key"), first);
     let req = NodeCertRequest {
@@ -144,8 +145,7 @@ fn bad_names_and_a_foreign_ca_key_are_refused() {
         },
         false,
     )
-    .err()
-    .expect("foreign key");
+    .expect_err("foreign key");
     assert!(e.to_string().contains("does not belong"), "{e}");
     let e = cert::create_client(
         &dir,
@@ -157,8 +157,7 @@ fn bad_names_and_a_foreign_ca_key_are_refused() {
         },
         false,
     )
-    .err()
-    .expect("bad user");
+    .expect_err("bad user");
     assert!(matches!(e, Error::InvalidArgument { .. }));
 }
 
@@ -185,17 +184,28 @@ fn revoke_by_serial_and_by_file_grows_a_signed_crl() {
     let (a, b) = (mk(1), mk(2));
     let by_serial = RevokeTarget::parse(&cert::serial_display(&a.serial)).expect("serial");
     let crl = cert::revoke(&dir, &ca_key, &[by_serial], Duration::from_secs(3600)).expect("revoke");
-    assert_eq!((crl.number, crl.revoked.clone()), (2, vec![a.serial.clone()]));
+    assert_eq!(
+        (crl.number, crl.revoked.clone()),
+        (2, vec![a.serial.clone()])
+    );
     let by_file = RevokeTarget::parse(&dir.node_cert(2).to_string_lossy()).expect("file");
-    let crl = cert::revoke(&dir, &ca_key, &[by_file.clone()], Duration::from_secs(3600))
-        .expect("revoke");
+    let crl = cert::revoke(
+        &dir,
+        &ca_key,
+        std::slice::from_ref(&by_file),
+        Duration::from_secs(3600),
+    )
+    .expect("revoke");
     assert_eq!(crl.number, 3);
     assert_eq!(crl.revoked, vec![a.serial.clone(), b.serial.clone()]);
     // Revoking again adds nothing; an empty revoke re-signs.
     let crl = cert::revoke(&dir, &ca_key, &[by_file], Duration::from_secs(3600)).expect("again");
     assert_eq!((crl.number, crl.revoked.len()), (4, 2));
     let (certs, _) = cert::list(&dir).expect("list");
-    assert!(certs.iter().filter(|c| c.usage == "node").all(|c| c.revoked));
+    assert!(certs
+        .iter()
+        .filter(|c| c.usage == "node")
+        .all(|c| c.revoked));
     // A certificate of another CA cannot be revoked here.
     let other = CertsDir::new(tmp.path().join("other"));
     let other_key = tmp.path().join("other.key");
@@ -215,8 +225,7 @@ fn revoke_by_serial_and_by_file_grows_a_signed_crl() {
     for foreign in [other.ca_cert(), other.node_cert(9), dir.ca_cert()] {
         let t = RevokeTarget::parse(&foreign.to_string_lossy()).expect("file");
         let e = cert::revoke(&dir, &ca_key, &[t], Duration::from_secs(60))
-            .err()
-            .expect("not ours to revoke");
+            .expect_err("not ours to revoke");
         assert!(e.to_string().contains("not issued by this CA"), "{e}");
     }
     assert!(RevokeTarget::parse("xyz").is_err());

@@ -56,9 +56,7 @@ impl AsyncRead for Chunked {
     ) -> Poll<io::Result<()>> {
         let size = self.sizes[self.i % self.sizes.len()].max(1);
         self.i += 1;
-        let n = size
-            .min(buf.remaining())
-            .min(self.data.len() - self.pos);
+        let n = size.min(buf.remaining()).min(self.data.len() - self.pos);
         let start = self.pos;
         buf.put_slice(&self.data[start..start + n]);
         self.pos += n;
@@ -82,7 +80,9 @@ async fn decode_stream(r: &mut Chunked, l: FrameLimits) -> Result<Decoded, Frame
     let kind = read_stream_header(r).await.map_err(v)?;
     match kind {
         StreamKind::Hello => {
-            let f = read_single_frame(r, HELLO_LIMIT, "hello").await.map_err(v)?;
+            let f = read_single_frame(r, HELLO_LIMIT, "hello")
+                .await
+                .map_err(v)?;
             assert!(f.len() <= HELLO_LIMIT as usize);
             Ok(Decoded::Hello(Hello::decode(&f)?))
         }
@@ -138,10 +138,17 @@ fn encode_frames(kind: StreamKind, frames: &[Vec<u8>]) -> Vec<u8> {
 fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..400),
-        (0u8..4, proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 0..4))
+        (
+            0u8..4,
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 0..4)
+        )
             .prop_map(|(k, frames)| {
-                let kind = [StreamKind::Hello, StreamKind::Urgent, StreamKind::Append, StreamKind::Bulk]
-                    [k as usize];
+                let kind = [
+                    StreamKind::Hello,
+                    StreamKind::Urgent,
+                    StreamKind::Append,
+                    StreamKind::Bulk,
+                ][k as usize];
                 encode_frames(kind, &frames)
             }),
     ]
@@ -245,11 +252,16 @@ async fn bad_frames_from_an_admitted_peer_end_its_connection() {
             d.extend_from_slice(&[0; 10]);
             d
         }),
-        ("second hello", encode_frames(StreamKind::Hello, &[vec![0; 4]])),
+        (
+            "second hello",
+            encode_frames(StreamKind::Hello, &[vec![0; 4]]),
+        ),
     ];
     for (name, bytes) in cases {
         let before = rec.all().len();
-        let (_ep, conn) = raw::connect(addr, Some(&client), ALPN).await.expect("connect");
+        let (_ep, conn) = raw::connect(addr, Some(&client), ALPN)
+            .await
+            .expect("connect");
         let ack = raw::hello(&conn, 2, "alpha").await.expect("admitted");
         assert!(!ack.is_empty());
         let (mut send, _recv) = conn.open_bi().await.expect("stream");
@@ -262,7 +274,10 @@ async fn bad_frames_from_an_admitted_peer_end_its_connection() {
                 r.closed_existing && matches!(r.reason, RefusalReason::Protocol { .. })
             })
             .await;
-        eprintln!("bad frame | {name:<24} | closed with code 2: {reason} | hook: {}", r.reason);
+        eprintln!(
+            "bad frame | {name:<24} | closed with code 2: {reason} | hook: {}",
+            r.reason
+        );
     }
     // The server is fine.
     let n2 = bind(ca.node(3), &Recorder::default()).await;

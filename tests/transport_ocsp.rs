@@ -87,13 +87,15 @@ fn start_responder(ca: &TestCa, port: u16, entries: &[(String, bool)]) -> Respon
         .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
         .spawn()
         .expect("the openssl binary is required (Debian package openssl; .ci/run installs it)");
+    let mut responder = Responder { child };
     for _ in 0..100 {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if text.contains("waiting for OCSP client connections") {
-            return Responder { child };
+            return responder;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = responder.child.kill();
     panic!("openssl ocsp did not start on port {port}");
 }
 
@@ -115,9 +117,21 @@ async fn strict_and_lax_against_a_live_responder() {
     let ca = TestCa::new("alpha");
     let port = free_port();
     let url = Some(format!("http://127.0.0.1:{port}/"));
-    let f1 = ca.node_with(1, sealdb::repl::cert::Validity::days_from_now(1), url.clone());
-    let f2 = ca.node_with(2, sealdb::repl::cert::Validity::days_from_now(1), url.clone());
-    let f3 = ca.node_with(3, sealdb::repl::cert::Validity::days_from_now(1), url.clone());
+    let f1 = ca.node_with(
+        1,
+        sealdb::repl::cert::Validity::days_from_now(1),
+        url.clone(),
+    );
+    let f2 = ca.node_with(
+        2,
+        sealdb::repl::cert::Validity::days_from_now(1),
+        url.clone(),
+    );
+    let f3 = ca.node_with(
+        3,
+        sealdb::repl::cert::Validity::days_from_now(1),
+        url.clone(),
+    );
     let (s1, s2, s3) = (serial(&f1), serial(&f2), serial(&f3));
     let responder = start_responder(
         &ca,
@@ -130,29 +144,37 @@ async fn strict_and_lax_against_a_live_responder() {
     let n1 = bind_with(f1, OcspMode::Strict, &rec1).await;
     let n2 = bind_with(f2.clone(), OcspMode::Strict, &rec2).await;
     let addr2 = n2.local_addr().expect("addr");
-    let p1 = n1.connect(addr2, 2).await.expect("good certificates in strict mode");
+    let p1 = n1
+        .connect(addr2, 2)
+        .await
+        .expect("good certificates in strict mode");
     assert_eq!(p1.call(Lane::Urgent, b"x").await.expect("call"), b"echo:x");
     assert_eq!(n2.stats().ocsp_unverified, 0);
 
     // A certificate the responder says is revoked: refused in strict...
     let n3 = bind_with(f3, OcspMode::Off, &Recorder::default()).await;
-    let e = n3.connect(addr2, 2).await.err().expect("revoked refused");
+    let e = n3.connect(addr2, 2).await.expect_err("revoked refused");
     assert!(matches!(e, Error::PeerRefused { .. }), "{e}");
     let revoked = RefusalReason::Revoked {
         source: RevocationSource::Ocsp,
     };
     let r = rec2.wait_for(|r| r.reason == revoked).await;
-    eprintln!("refusal matrix | inbound  | {:<32} | {} | client saw: {e}", "revoked (OCSP, strict)", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {} | client saw: {e}",
+        "revoked (OCSP, strict)", r.reason
+    );
     // ...and in lax mode.
     let rec_lax = Recorder::default();
     let lax = bind_with(f2, OcspMode::Lax, &rec_lax).await;
     let e = n3
         .connect(lax.local_addr().expect("addr"), 2)
         .await
-        .err()
-        .expect("revoked refused in lax mode");
+        .expect_err("revoked refused in lax mode");
     let r = rec_lax.wait_for(|r| r.reason == revoked).await;
-    eprintln!("refusal matrix | inbound  | {:<32} | {} | client saw: {e}", "revoked (OCSP, lax)", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {} | client saw: {e}",
+        "revoked (OCSP, lax)", r.reason
+    );
 
     // Node 1 is revoked at the responder while connected: the next check
     // (here asked for; the endpoint also runs it periodically) closes it.
@@ -166,7 +188,10 @@ async fn strict_and_lax_against_a_live_responder() {
         .await;
     assert_eq!(r.peer.and_then(|p| p.node_id()), Some(1));
     assert!(p1.call(Lane::Urgent, b"x").await.is_err());
-    eprintln!("refusal matrix | live     | {:<32} | {} | connection closed", "revoked (OCSP) while connected", r.reason);
+    eprintln!(
+        "refusal matrix | live     | {:<32} | {} | connection closed",
+        "revoked (OCSP) while connected", r.reason
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +199,11 @@ async fn an_unreachable_responder_is_admitted_in_lax_and_refused_in_strict() {
     let ca = TestCa::new("alpha");
     // Nothing listens on this port.
     let dead = Some(format!("http://127.0.0.1:{}/", free_port()));
-    let f1 = ca.node_with(1, sealdb::repl::cert::Validity::days_from_now(1), dead.clone());
+    let f1 = ca.node_with(
+        1,
+        sealdb::repl::cert::Validity::days_from_now(1),
+        dead.clone(),
+    );
     let f2 = ca.node_with(2, sealdb::repl::cert::Validity::days_from_now(1), dead);
     let n1 = bind_with(f1, OcspMode::Lax, &Recorder::default()).await;
 
@@ -191,15 +220,19 @@ async fn an_unreachable_responder_is_admitted_in_lax_and_refused_in_strict() {
     let e = n1
         .connect(strict.local_addr().expect("addr"), 2)
         .await
-        .err()
-        .expect("strict refuses without an answer");
+        .expect_err("strict refuses without an answer");
     let r = rec_strict
         .wait_for(|r| matches!(r.reason, RefusalReason::OcspUnavailable { .. }))
         .await;
-    eprintln!("refusal matrix | inbound  | {:<32} | {} | client saw: {e}", "OCSP responder down (strict)", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {} | client saw: {e}",
+        "OCSP responder down (strict)", r.reason
+    );
 
     // A responder that accepts and never answers: the timeout decides.
-    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
     let hang_port = hang.local_addr().expect("addr").port();
     let held = tokio::spawn(async move {
         let mut conns = Vec::new();
@@ -227,6 +260,9 @@ async fn an_unreachable_responder_is_admitted_in_lax_and_refused_in_strict() {
     let r = rec_hang
         .wait_for(|r| matches!(&r.reason, RefusalReason::OcspUnavailable { detail } if detail.contains("did not answer")))
         .await;
-    eprintln!("refusal matrix | inbound  | {:<32} | {}", "OCSP responder hangs (strict)", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {}",
+        "OCSP responder hangs (strict)", r.reason
+    );
     held.abort();
 }

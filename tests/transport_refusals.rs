@@ -94,7 +94,10 @@ async fn inbound_case(
     assert_eq!(refusal.side, Side::Inbound, "{name}");
     assert!(!refusal.closed_existing, "{name}");
     assert!(rec.all().len() > before, "{name}");
-    eprintln!("refusal matrix | inbound  | {name:<32} | {} | client saw: {outcome}", refusal.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {name:<32} | {} | client saw: {outcome}",
+        refusal.reason
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,65 +148,129 @@ async fn inbound_refusal_matrix() {
         crls: vec![],
     };
 
-    inbound_case("certificate from another CA", &server, &rec, Some(&foreign), ALPN, 2, |r| {
-        *r == RefusalReason::UnknownIssuer
-    })
+    inbound_case(
+        "certificate from another CA",
+        &server,
+        &rec,
+        Some(&foreign),
+        ALPN,
+        2,
+        |r| *r == RefusalReason::UnknownIssuer,
+    )
     .await;
-    inbound_case("expired certificate", &server, &rec, Some(&expired), ALPN, 5, |r| {
-        *r == RefusalReason::Expired
-    })
+    inbound_case(
+        "expired certificate",
+        &server,
+        &rec,
+        Some(&expired),
+        ALPN,
+        5,
+        |r| *r == RefusalReason::Expired,
+    )
     .await;
-    inbound_case("not-yet-valid certificate", &server, &rec, Some(&not_yet), ALPN, 6, |r| {
-        *r == RefusalReason::NotYetValid
-    })
+    inbound_case(
+        "not-yet-valid certificate",
+        &server,
+        &rec,
+        Some(&not_yet),
+        ALPN,
+        6,
+        |r| *r == RefusalReason::NotYetValid,
+    )
     .await;
-    inbound_case("revoked certificate (CRL)", &server, &rec, Some(&revoked), ALPN, 4, |r| {
-        *r == RefusalReason::Revoked {
-            source: RevocationSource::Crl,
-        }
-    })
+    inbound_case(
+        "revoked certificate (CRL)",
+        &server,
+        &rec,
+        Some(&revoked),
+        ALPN,
+        4,
+        |r| {
+            *r == RefusalReason::Revoked {
+                source: RevocationSource::Crl,
+            }
+        },
+    )
     .await;
-    inbound_case("claims node 2 with node 3's cert", &server, &rec, Some(&wrong_id), ALPN, 2, |r| {
-        *r == RefusalReason::WrongIdentity {
-            expected: 2,
-            certificate: 3,
-        }
-    })
+    inbound_case(
+        "claims node 2 with node 3's cert",
+        &server,
+        &rec,
+        Some(&wrong_id),
+        ALPN,
+        2,
+        |r| {
+            *r == RefusalReason::WrongIdentity {
+                expected: 2,
+                certificate: 3,
+            }
+        },
+    )
     .await;
-    inbound_case("node of another cluster", &server, &rec, Some(&wrong_cluster), ALPN, 7, |r| {
-        matches!(r, RefusalReason::WrongCluster { found, .. } if found == "beta")
-    })
+    inbound_case(
+        "node of another cluster",
+        &server,
+        &rec,
+        Some(&wrong_cluster),
+        ALPN,
+        7,
+        |r| matches!(r, RefusalReason::WrongCluster { found, .. } if found == "beta"),
+    )
     .await;
-    inbound_case("EKU serverAuth only", &server, &rec, Some(&server_only), ALPN, 8, |r| {
-        *r == RefusalReason::MissingExtendedKeyUsage
-    })
+    inbound_case(
+        "EKU serverAuth only",
+        &server,
+        &rec,
+        Some(&server_only),
+        ALPN,
+        8,
+        |r| *r == RefusalReason::MissingExtendedKeyUsage,
+    )
     .await;
-    inbound_case("user (client) certificate", &server, &rec, Some(&user), ALPN, 1, |r| {
-        *r == RefusalReason::MissingExtendedKeyUsage
-    })
+    inbound_case(
+        "user (client) certificate",
+        &server,
+        &rec,
+        Some(&user),
+        ALPN,
+        1,
+        |r| *r == RefusalReason::MissingExtendedKeyUsage,
+    )
     .await;
-    inbound_case("no sealdb identity URI", &server, &rec, Some(&no_identity), ALPN, 9, |r| {
-        *r == RefusalReason::NotANodeCertificate
-    })
+    inbound_case(
+        "no sealdb identity URI",
+        &server,
+        &rec,
+        Some(&no_identity),
+        ALPN,
+        9,
+        |r| *r == RefusalReason::NotANodeCertificate,
+    )
     .await;
     inbound_case("no client certificate", &server, &rec, None, ALPN, 1, |r| {
         *r == RefusalReason::NoClientCertificate
     })
     .await;
-    inbound_case("wrong ALPN (not sealdb-raft/1)", &server, &rec, Some(&wrong_id), b"h3", 3, |r| {
-        matches!(r, RefusalReason::Handshake { detail } if detail.contains("ALPN"))
-    })
+    inbound_case(
+        "wrong ALPN (not sealdb-raft/1)",
+        &server,
+        &rec,
+        Some(&wrong_id),
+        b"h3",
+        3,
+        |r| matches!(r, RefusalReason::Handshake { detail } if detail.contains("ALPN")),
+    )
     .await;
 
     // Plaintext over UDP: not QUIC, reported; nothing answers.
     let addr = server.local_addr().expect("addr");
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("udp");
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp");
     udp.send_to(b"GET / HTTP/1.1\r\nHost: sealdb\r\n\r\n", addr)
         .await
         .expect("send");
-    let r = rec
-        .wait_for(|r| r.reason == RefusalReason::NotQuic)
-        .await;
+    let r = rec.wait_for(|r| r.reason == RefusalReason::NotQuic).await;
     assert_eq!(r.remote, udp.local_addr().expect("addr"));
     let mut buf = [0u8; 64];
     assert!(
@@ -212,26 +279,41 @@ async fn inbound_refusal_matrix() {
             .is_err(),
         "a plaintext datagram got an answer"
     );
-    eprintln!("refusal matrix | inbound  | {:<32} | {} | client saw: no answer", "plaintext UDP datagram", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {} | client saw: no answer",
+        "plaintext UDP datagram", r.reason
+    );
     // Plaintext over TCP: nothing listens on TCP at all.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
-    eprintln!("refusal matrix | inbound  | {:<32} | (no TCP listener) | client saw: connection refused", "plaintext TCP client");
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | (no TCP listener) | client saw: connection refused",
+        "plaintext TCP client"
+    );
 
     // A client that opens a request stream instead of the hello.
-    let (_ep, conn) = raw::connect(addr, Some(&wrong_id), ALPN).await.expect("connect");
+    let (_ep, conn) = raw::connect(addr, Some(&wrong_id), ALPN)
+        .await
+        .expect("connect");
     let (mut send, _recv) = conn.open_bi().await.expect("stream");
-    send.write_all(&[1, 1, 0, 0, 0, 0, 0, 1, b'x']).await.expect("write");
+    send.write_all(&[1, 1, 0, 0, 0, 0, 0, 1, b'x'])
+        .await
+        .expect("write");
     send.finish().expect("finish");
     let r = rec
         .wait_for(|r| matches!(&r.reason, RefusalReason::Protocol { detail } if detail.contains("Urgent")))
         .await;
     assert_eq!(raw::closed(&conn).await.0, 1);
-    eprintln!("refusal matrix | inbound  | {:<32} | {} | client saw: closed, code 1", "request before hello", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {} | client saw: closed, code 1",
+        "request before hello", r.reason
+    );
 
     // Nothing was admitted, and the good node still gets in.
     assert_eq!(server.stats().admitted, 0);
     let good = bind(ca.node(2), &Recorder::default()).await;
-    good.connect(addr, 1).await.expect("a good node is admitted");
+    good.connect(addr, 1)
+        .await
+        .expect("a good node is admitted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,7 +326,7 @@ async fn outbound_refusals() {
     let addr = server.local_addr().expect("addr");
 
     // We dial node 5 but node 2 answers.
-    let e = client.connect(addr, 5).await.err().expect("refused");
+    let e = client.connect(addr, 5).await.expect_err("refused");
     assert!(
         matches!(
             &e,
@@ -258,7 +340,10 @@ async fn outbound_refusals() {
         ),
         "{e}"
     );
-    eprintln!("refusal matrix | outbound | {:<32} | {e}", "server is another node");
+    eprintln!(
+        "refusal matrix | outbound | {:<32} | {e}",
+        "server is another node"
+    );
 
     // A server whose CA we do not trust.
     let other = TestCa::new("alpha");
@@ -266,23 +351,39 @@ async fn outbound_refusals() {
     let e = client
         .connect(foreign.local_addr().expect("addr"), 3)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
-        matches!(&e, Error::PeerRefused { reason: RefusalReason::UnknownIssuer, .. }),
+        matches!(
+            &e,
+            Error::PeerRefused {
+                reason: RefusalReason::UnknownIssuer,
+                ..
+            }
+        ),
         "{e}"
     );
-    eprintln!("refusal matrix | outbound | {:<32} | {e}", "server from another CA");
-    let r = rec.wait_for(|r| r.reason == RefusalReason::UnknownIssuer).await;
+    eprintln!(
+        "refusal matrix | outbound | {:<32} | {e}",
+        "server from another CA"
+    );
+    let r = rec
+        .wait_for(|r| r.reason == RefusalReason::UnknownIssuer)
+        .await;
     assert_eq!(r.side, Side::Outbound);
 
     // Our certificate is revoked after we loaded it; the server's CRL
     // knows: its refusal reaches us as the peer's alert on admission.
     ca.revoke(1);
     server.reload().await.expect("server reload");
-    let e = client.connect(addr, 2).await.err().expect("refused");
+    let e = client.connect(addr, 2).await.expect_err("refused");
     assert!(
-        matches!(&e, Error::PeerRefused { reason: RefusalReason::RejectedByPeer { .. }, .. }),
+        matches!(
+            &e,
+            Error::PeerRefused {
+                reason: RefusalReason::RejectedByPeer { .. },
+                ..
+            }
+        ),
         "{e}"
     );
     server_rec
@@ -293,13 +394,16 @@ async fn outbound_refusals() {
                 }
         })
         .await;
-    eprintln!("refusal matrix | outbound | {:<32} | {e}", "our cert revoked at the server");
+    eprintln!(
+        "refusal matrix | outbound | {:<32} | {e}",
+        "our cert revoked at the server"
+    );
 
     // And the server's own revoked certificate is refused by a client that
     // loads the new CRL.
     ca.revoke(2);
     client.reload().await.expect("client reload");
-    let e = client.connect(addr, 2).await.err().expect("refused");
+    let e = client.connect(addr, 2).await.expect_err("refused");
     assert!(
         matches!(
             &e,
@@ -312,7 +416,10 @@ async fn outbound_refusals() {
         ),
         "{e}"
     );
-    eprintln!("refusal matrix | outbound | {:<32} | {e}", "server cert revoked");
+    eprintln!(
+        "refusal matrix | outbound | {:<32} | {e}",
+        "server cert revoked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,15 +430,13 @@ async fn bind_refuses_unusable_own_material() {
     files.key = ca.node(2).key;
     let e = Endpoint::bind(config(files), Arc::new(NoService), None)
         .await
-        .err()
-        .expect("mismatched key refused");
+        .expect_err("mismatched key refused");
     assert!(matches!(e, Error::Certificate { .. }), "{e}");
     // Our own certificate expired.
     let expired = ca.node_with(3, validity_hours(-48, -1), None);
     let e = Endpoint::bind(config(expired), Arc::new(NoService), None)
         .await
-        .err()
-        .expect("expired own cert refused");
+        .expect_err("expired own cert refused");
     assert!(e.to_string().contains("certificate expired"), "{e}");
     // A user certificate is no node certificate.
     cert::create_client(
@@ -353,8 +458,7 @@ async fn bind_refuses_unusable_own_material() {
     };
     let e = Endpoint::bind(config(user), Arc::new(NoService), None)
         .await
-        .err()
-        .expect("user cert refused");
+        .expect_err("user cert refused");
     assert!(e.to_string().contains("not a node certificate"), "{e}");
 }
 
@@ -387,7 +491,10 @@ async fn an_expired_crl_refuses_everyone_after_its_grace_period() {
     let r = rec
         .wait_for(|r| matches!(r.reason, RefusalReason::CrlExpired { .. }))
         .await;
-    eprintln!("refusal matrix | inbound  | {:<32} | {}", "our CRL expired, no grace left", r.reason);
+    eprintln!(
+        "refusal matrix | inbound  | {:<32} | {}",
+        "our CRL expired, no grace left", r.reason
+    );
 
     // With a grace period the same CRL is still used.
     let mut lenient = config(good2);

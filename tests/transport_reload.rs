@@ -70,10 +70,16 @@ async fn requests_continue_across_certificate_rotation() {
         errors.lock()
     );
     assert!(errors.lock().is_empty());
-    assert!(before > 0 && total > at_reload, "requests flowed on both sides of the reload");
+    assert!(
+        before > 0 && total > at_reload,
+        "requests flowed on both sides of the reload"
+    );
 
     // The old connection still works; a new one presents the new certificate.
-    assert_eq!(peer.call(Lane::Urgent, b"x").await.expect("old conn"), b"echo:x");
+    assert_eq!(
+        peer.call(Lane::Urgent, b"x").await.expect("old conn"),
+        b"echo:x"
+    );
     let new_serial = serial_of(&ca.certs.node_cert(2));
     assert_ne!(new_serial, old_serial);
     let n3 = bind(ca.node(3), &Recorder::default()).await;
@@ -110,7 +116,7 @@ async fn a_crl_revocation_closes_the_live_connection() {
     assert_eq!(r.side, Side::Inbound);
 
     // Node 1 learns why, typed, on its next request and from closed().
-    let e = p1.call(Lane::Urgent, b"hb").await.err().expect("closed");
+    let e = p1.call(Lane::Urgent, b"hb").await.expect_err("closed");
     match &e {
         Error::PeerRefused {
             reason: RefusalReason::RejectedByPeer { detail },
@@ -121,7 +127,10 @@ async fn a_crl_revocation_closes_the_live_connection() {
     assert!(p1.is_closed());
     assert!(matches!(p1.closed().await, Error::PeerRefused { .. }));
     // Node 3 is untouched, and node 1 cannot come back.
-    assert_eq!(p3.call(Lane::Urgent, b"x").await.expect("node 3"), b"echo:x");
+    assert_eq!(
+        p3.call(Lane::Urgent, b"x").await.expect("node 3"),
+        b"echo:x"
+    );
     assert!(matches!(
         n1.connect(addr2, 2).await,
         Err(Error::PeerRefused { .. })
@@ -177,12 +186,14 @@ async fn a_failed_reload_changes_nothing() {
     // Another node's certificate: a reload never changes identity.
     std::fs::copy(ca.node(5).cert, ca.certs.node_cert(2)).expect("copy");
     std::fs::copy(ca.certs.node_key(5), &key).expect("copy");
-    let e = n2.reload().await.err().expect("identity change refused");
+    let e = n2.reload().await.expect_err("identity change refused");
     assert!(e.to_string().contains("restart"), "{e}");
 
     // The old material is still in force, for old and new connections.
     assert_eq!(p.call(Lane::Urgent, b"x").await.expect("old"), b"echo:x");
     let n3 = bind(ca.node(3), &Recorder::default()).await;
-    n3.connect(addr2, 2).await.expect("new connection with the old material");
+    n3.connect(addr2, 2)
+        .await
+        .expect("new connection with the old material");
     assert_eq!(n2.stats().reloads, 0);
 }

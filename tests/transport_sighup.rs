@@ -34,5 +34,8 @@ async fn sighup_reloads_and_connections_continue() {
         .expect("reload ok");
     assert_eq!(report.closed, 0);
     assert_eq!(n2.stats().reloads, 1);
-    assert_eq!(peer.call(Lane::Urgent, b"x").await.expect("continues"), b"echo:x");
+    assert_eq!(
+        peer.call(Lane::Urgent, b"x").await.expect("continues"),
+        b"echo:x"
+    );
 }

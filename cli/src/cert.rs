@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use sealdb::repl::cert::{
-    self, format_time, serial_display, ClientCertRequest, CertsDir, NodeCertRequest,
-    RevokeTarget, Validity,
+    self, format_time, serial_display, CertsDir, ClientCertRequest, NodeCertRequest, RevokeTarget,
+    Validity,
 };
 
 /// The `sealdb cert` subcommands.

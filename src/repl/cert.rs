@@ -170,7 +170,12 @@ pub fn create_ca(
     write_file(ca_key, key.serialize_pem().as_bytes(), 0o600, overwrite)?;
     write_file(&cert_path, cert.pem().as_bytes(), 0o644, overwrite)?;
     let issuer = Issuer::new(params, key);
-    let crl = sign_crl(&issuer, Vec::new(), 1, Duration::from_secs(DEFAULT_CRL_DAYS * 86_400))?;
+    let crl = sign_crl(
+        &issuer,
+        Vec::new(),
+        1,
+        Duration::from_secs(DEFAULT_CRL_DAYS * 86_400),
+    )?;
     write_file(&crl_path, crl.as_bytes(), 0o644, overwrite)?;
     CertInfo::from_der(cert.der())
 }
@@ -372,7 +377,7 @@ pub fn list(dir: &CertsDir) -> Result<(Vec<ListedCert>, Option<CrlSummary>)> {
         };
         let revoked = crl
             .as_ref()
-            .is_some_and(|c| c.revoked.iter().any(|s| *s == info.serial));
+            .is_some_and(|c| c.revoked.contains(&info.serial));
         out.push(ListedCert {
             path,
             usage,
@@ -507,9 +512,8 @@ impl CaSigner {
                 ),
             })?
             .to_string();
-        let key_pem = Zeroizing::new(
-            fs::read_to_string(ca_key).map_err(|e| Error::io("read", ca_key, e))?,
-        );
+        let key_pem =
+            Zeroizing::new(fs::read_to_string(ca_key).map_err(|e| Error::io("read", ca_key, e))?);
         let key = KeyPair::from_pem(&key_pem).map_err(|_| Error::Certificate {
             what: format!("{}: not a PEM private key", ca_key.display()),
         })?;
@@ -561,16 +565,18 @@ fn leaf_params(
 pub fn aia_extension(url: &str) -> Result<rcgen::CustomExtension> {
     if !url.starts_with("http://") {
         return Err(Error::InvalidArgument {
-            what: format!("OCSP URL {url:?}: only http:// responders are supported (OCSP answers are signed)"),
+            what: format!(
+                "OCSP URL {url:?}: only http:// responders are supported (OCSP answers are signed)"
+            ),
         });
     }
     let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
         access_method: der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1"),
-        access_location: GeneralName::UniformResourceIdentifier(
-            DerIa5String::new(url).map_err(|_| Error::InvalidArgument {
+        access_location: GeneralName::UniformResourceIdentifier(DerIa5String::new(url).map_err(
+            |_| Error::InvalidArgument {
                 what: format!("OCSP URL {url:?} is not ASCII"),
-            })?,
-        ),
+            },
+        )?),
     }]);
     let der = aia.to_der().map_err(|e| Error::Certificate {
         what: format!("encoding the OCSP URL: {e}"),
@@ -657,10 +663,7 @@ fn refuse_existing(paths: &[&Path], overwrite: bool) -> Result<()> {
     for p in paths {
         if p.exists() {
             return Err(Error::Certificate {
-                what: format!(
-                    "{} exists; pass --overwrite to replace it",
-                    p.display()
-                ),
+                what: format!("{} exists; pass --overwrite to replace it", p.display()),
             });
         }
     }
@@ -698,7 +701,8 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("chmod", &tmp, e))?;
     }
-    f.write_all(bytes).map_err(|e| Error::io("write", &tmp, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("write", &tmp, e))?;
     f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
     drop(f);
     fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))?;
@@ -706,7 +710,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.is_empty() || !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())

@@ -286,20 +286,20 @@ pub mod raw {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyServer));
         let mut tls = match cert {
             Some(f) => {
-                let chain: Vec<CertificateDer<'static>> =
-                    CertificateDer::pem_file_iter(&f.cert)
-                        .expect("cert")
-                        .collect::<Result<_, _>>()
-                        .expect("cert");
+                let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&f.cert)
+                    .expect("cert")
+                    .collect::<Result<_, _>>()
+                    .expect("cert");
                 let key = PrivateKeyDer::from_pem_file(&f.key).expect("key");
-                builder.with_client_auth_cert(chain, key).expect("client auth")
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .expect("client auth")
             }
             None => builder.with_no_client_auth(),
         };
         tls.alpn_protocols = vec![alpn.to_vec()];
-        let config = quinn::ClientConfig::new(Arc::new(
-            QuicClientConfig::try_from(tls).expect("quic tls"),
-        ));
+        let config =
+            quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls).expect("quic tls")));
         let endpoint =
             quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client endpoint");
         let conn = endpoint

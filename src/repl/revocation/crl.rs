@@ -38,12 +38,11 @@ impl CrlSet {
         let mut set = CrlSet::empty();
         for p in paths {
             let file = read_crl(p)?;
-            let owned =
-                OwnedCertRevocationList::from_der(file.der.as_ref()).map_err(|e| {
-                    Error::Certificate {
-                        what: format!("{}: CRL not usable: {e}", p.display()),
-                    }
-                })?;
+            let owned = OwnedCertRevocationList::from_der(file.der.as_ref()).map_err(|e| {
+                Error::Certificate {
+                    what: format!("{}: CRL not usable: {e}", p.display()),
+                }
+            })?;
             set.lists.push(CertRevocationList::Owned(owned));
             set.files.push(file);
         }

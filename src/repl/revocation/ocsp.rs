@@ -32,10 +32,10 @@ use der::{Decode, Encode};
 use parking_lot::Mutex;
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use sha2::{Digest, Sha256};
-use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_ocsp::{
     BasicOcspResponse, CertId, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request,
@@ -263,10 +263,7 @@ fn verify_response(
     let response =
         OcspResponse::from_der(bytes).map_err(|e| format!("malformed OCSP response: {e}"))?;
     if response.response_status != OcspResponseStatus::Successful {
-        return Err(format!(
-            "responder answered {:?}",
-            response.response_status
-        ));
+        return Err(format!("responder answered {:?}", response.response_status));
     }
     let rb = response
         .response_bytes

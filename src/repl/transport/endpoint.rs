@@ -31,7 +31,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-
 use parking_lot::{Mutex, RwLock};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{ConnectionError, Runtime, VarInt};
@@ -121,8 +120,10 @@ impl ConnShared {
                 });
             }
         }
-        self.conn
-            .close(VarInt::from_u32(CLOSE_REFUSED), reason.to_string().as_bytes());
+        self.conn.close(
+            VarInt::from_u32(CLOSE_REFUSED),
+            reason.to_string().as_bytes(),
+        );
         report(
             &self.hook,
             &self.counters,
@@ -209,7 +210,9 @@ fn clone_error(e: &Error) -> Error {
 /// Maps how a connection ended to our error.
 pub(crate) fn connection_error(peer: SocketAddr, e: &ConnectionError) -> Error {
     match e {
-        ConnectionError::ApplicationClosed(ac) if ac.error_code == VarInt::from_u32(CLOSE_REFUSED) => {
+        ConnectionError::ApplicationClosed(ac)
+            if ac.error_code == VarInt::from_u32(CLOSE_REFUSED) =>
+        {
             Error::PeerRefused {
                 peer,
                 reason: RefusalReason::RejectedByPeer {
@@ -217,7 +220,9 @@ pub(crate) fn connection_error(peer: SocketAddr, e: &ConnectionError) -> Error {
                 },
             }
         }
-        ConnectionError::ApplicationClosed(ac) if ac.error_code == VarInt::from_u32(CLOSE_PROTOCOL) => {
+        ConnectionError::ApplicationClosed(ac)
+            if ac.error_code == VarInt::from_u32(CLOSE_PROTOCOL) =>
+        {
             Error::Transport {
                 peer,
                 what: format!(
@@ -322,6 +327,15 @@ impl Drop for Guard {
 pub struct Endpoint {
     shared: Arc<Shared>,
     _guard: Arc<Guard>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("node_id", &self.node_id())
+            .field("local_addr", &self.shared.endpoint.local_addr().ok())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -474,9 +488,11 @@ impl Endpoint {
             }
         }
         let new = Arc::new(new);
-        self.shared
-            .endpoint
-            .set_server_config(Some(server_config(config, &new, ReasonSlot::default())?));
+        self.shared.endpoint.set_server_config(Some(server_config(
+            config,
+            &new,
+            ReasonSlot::default(),
+        )?));
         *self.shared.tls.write() = new;
         self.shared.counters.reloads.fetch_add(1, Ordering::Relaxed);
         let closed = self.shared.recheck_locked().await;
@@ -561,11 +577,10 @@ fn server_config(
     tls: &Arc<TlsState>,
     slot: ReasonSlot,
 ) -> Result<quinn::ServerConfig> {
-    let crypto = QuicServerConfig::try_from(tls.server_config(slot)?).map_err(|e| {
-        Error::Certificate {
+    let crypto =
+        QuicServerConfig::try_from(tls.server_config(slot)?).map_err(|e| Error::Certificate {
             what: format!("QUIC TLS configuration: {e}"),
-        }
-    })?;
+        })?;
     let mut sc = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     sc.transport_config(Arc::new(transport_config(config)?));
     Ok(sc)
@@ -693,8 +708,9 @@ impl Shared {
         match admitted {
             Ok(live) => self.go_live(live),
             Err((reason, who)) => {
-                if let Some(ConnectionError::ApplicationClosed(_) | ConnectionError::ConnectionClosed(_)) =
-                    conn.close_reason()
+                if let Some(
+                    ConnectionError::ApplicationClosed(_) | ConnectionError::ConnectionClosed(_),
+                ) = conn.close_reason()
                 {
                     // The client gave up on us (it refused our certificate
                     // or our OCSP status): it reports that on its side.
@@ -705,7 +721,10 @@ impl Shared {
                     self.refuse(Side::Inbound, remote, who, reason);
                     return;
                 }
-                conn.close(VarInt::from_u32(CLOSE_REFUSED), reason.to_string().as_bytes());
+                conn.close(
+                    VarInt::from_u32(CLOSE_REFUSED),
+                    reason.to_string().as_bytes(),
+                );
                 self.refuse(Side::Inbound, remote, who, reason);
             }
         }
@@ -718,8 +737,8 @@ impl Shared {
     ) -> std::result::Result<Arc<ConnShared>, (RefusalReason, Option<Identity>)> {
         let remote = conn.remote_address();
         let chain = peer_chain(conn).ok_or((RefusalReason::NoClientCertificate, None))?;
-        let cert_info =
-            CertInfo::from_der(&chain[0]).map_err(|_| (RefusalReason::NotANodeCertificate, None))?;
+        let cert_info = CertInfo::from_der(&chain[0])
+            .map_err(|_| (RefusalReason::NotANodeCertificate, None))?;
         let cert_serial = cert_info.serial.clone();
         let identity = cert_info
             .identity
@@ -727,12 +746,8 @@ impl Shared {
         let cert_node = identity
             .node_id()
             .ok_or((RefusalReason::NotANodeCertificate, Some(identity.clone())))?;
-        let protocol = |detail: String| {
-            (
-                RefusalReason::Protocol { detail },
-                Some(identity.clone()),
-            )
-        };
+        let protocol =
+            |detail: String| (RefusalReason::Protocol { detail }, Some(identity.clone()));
         let (mut send, mut recv) = conn
             .accept_bi()
             .await
@@ -805,7 +820,9 @@ impl Shared {
             .ok_or(RefusalReason::UnknownIssuer)?;
         match self.ocsp.check(&chain[0], &issuer).await? {
             OcspOutcome::AdmittedUnverified(_) => {
-                self.counters.ocsp_unverified.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .ocsp_unverified
+                    .fetch_add(1, Ordering::Relaxed);
             }
             OcspOutcome::Good | OcspOutcome::NotChecked => {}
         }
@@ -966,15 +983,10 @@ impl Shared {
         self.live.lock().insert(id, live.clone());
         let shared = self.clone();
         tokio::spawn(async move {
-            loop {
-                match live.conn.accept_bi().await {
-                    Ok((send, recv)) => {
-                        let s = shared.clone();
-                        let l = live.clone();
-                        tokio::spawn(async move { s.serve_stream(l, send, recv).await });
-                    }
-                    Err(_) => break,
-                }
+            while let Ok((send, recv)) = live.conn.accept_bi().await {
+                let s = shared.clone();
+                let l = live.clone();
+                tokio::spawn(async move { s.serve_stream(l, send, recv).await });
             }
             shared.live.lock().remove(&id);
         });

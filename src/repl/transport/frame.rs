@@ -174,7 +174,10 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::Oversized { what, len, limit } => {
-                write!(f, "{what} frame of {len} bytes exceeds the limit of {limit}")
+                write!(
+                    f,
+                    "{what} frame of {len} bytes exceeds the limit of {limit}"
+                )
             }
             FrameError::UnknownVersion(v) => write!(f, "unknown wire version {v}"),
             FrameError::UnknownKind(k) => write!(f, "unknown stream kind {k}"),
@@ -234,9 +237,7 @@ pub fn stream_header(kind: StreamKind) -> [u8; 4] {
 }
 
 /// Reads and checks a stream header.
-pub async fn read_stream_header<R: AsyncRead + Unpin>(
-    r: &mut R,
-) -> Result<StreamKind, WireError> {
+pub async fn read_stream_header<R: AsyncRead + Unpin>(r: &mut R) -> Result<StreamKind, WireError> {
     let mut h = [0u8; 4];
     if !fill(r, &mut h, "stream header").await? {
         return Err(FrameError::MissingFrame("stream header").into());

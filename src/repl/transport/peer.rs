@@ -8,12 +8,10 @@
 
 use std::sync::Arc;
 
-
-
 use super::endpoint::ConnShared;
 use super::frame::{
-    decode_response, frame_prefix, read_single_frame, stream_header, BulkHeader, FrameError,
-    Lane, StreamKind, WireError, BULK_PRIORITY, STATUS_OK,
+    decode_response, frame_prefix, read_single_frame, stream_header, BulkHeader, FrameError, Lane,
+    StreamKind, WireError, BULK_PRIORITY, STATUS_OK,
 };
 use super::service::PeerInfo;
 use crate::error::{Error, Result};
@@ -23,6 +21,15 @@ use crate::repl::identity::NodeId;
 #[derive(Clone)]
 pub struct Peer {
     conn: Arc<ConnShared>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("node_id", &self.conn.info.node_id)
+            .field("remote", &self.conn.info.remote)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Peer {

@@ -84,9 +84,7 @@ impl BulkBody {
             Ok(Ok(chunk)) => Ok(chunk),
             Ok(Err(WireError::Violation(v))) => Err(self.conn.violation(v)),
             Ok(Err(WireError::Link(e))) => Err(self.conn.link_error(&e.to_string())),
-            Err(_) => Err(self
-                .conn
-                .violation(super::frame::FrameError::TooSlow)),
+            Err(_) => Err(self.conn.violation(super::frame::FrameError::TooSlow)),
         }
     }
 }

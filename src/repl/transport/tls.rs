@@ -24,9 +24,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme,
-};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, TrustAnchor, UnixTime};
 use webpki::{
@@ -94,12 +92,13 @@ impl TlsState {
         let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|_| Error::Certificate {
             what: format!("{}: no PEM private key", files.key.display()),
         })?;
-        let signing = provider
-            .key_provider
-            .load_private_key(key)
-            .map_err(|e| Error::Certificate {
-                what: format!("{}: unusable private key: {e}", files.key.display()),
-            })?;
+        let signing =
+            provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(|e| Error::Certificate {
+                    what: format!("{}: unusable private key: {e}", files.key.display()),
+                })?;
         let certified = CertifiedKey::new(chain.clone(), signing);
         certified.keys_match().map_err(|_| Error::Certificate {
             what: format!(
@@ -152,10 +151,7 @@ impl TlsState {
         let now = UnixTime::now();
         if let Err(reason) = state.verify_chain(&chain[0], &chain[1..], now, false) {
             return Err(Error::Certificate {
-                what: format!(
-                    "{} fails our own checks: {reason}",
-                    files.cert.display()
-                ),
+                what: format!("{} fails our own checks: {reason}", files.cert.display()),
             });
         }
         Ok(state)
@@ -258,7 +254,10 @@ impl TlsState {
     }
 
     /// A server config for one inbound connection.
-    pub(crate) fn server_config(self: &Arc<Self>, slot: ReasonSlot) -> Result<rustls::ServerConfig> {
+    pub(crate) fn server_config(
+        self: &Arc<Self>,
+        slot: ReasonSlot,
+    ) -> Result<rustls::ServerConfig> {
         let verifier = Arc::new(NodeClientVerifier {
             state: self.clone(),
             slot,
