@@ -100,8 +100,9 @@ pub enum RefusalReason {
         /// What failed.
         detail: String,
     },
-    /// The peer broke the admission protocol (no hello, a malformed hello,
-    /// another protocol version).
+    /// The peer broke the wire protocol: at admission (no hello, a
+    /// malformed hello, a request before it) or later (an oversized or
+    /// malformed frame).
     Protocol {
         /// What was wrong.
         detail: String,
@@ -161,7 +162,7 @@ impl fmt::Display for RefusalReason {
             }
             RefusalReason::NotQuic => f.write_str("datagram is not QUIC"),
             RefusalReason::Handshake { detail } => write!(f, "handshake failed: {detail}"),
-            RefusalReason::Protocol { detail } => write!(f, "admission protocol violated: {detail}"),
+            RefusalReason::Protocol { detail } => write!(f, "protocol violated: {detail}"),
             RefusalReason::RejectedByPeer { detail } => write!(f, "the peer refused us: {detail}"),
         }
     }

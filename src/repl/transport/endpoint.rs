@@ -1128,8 +1128,8 @@ impl Shared {
 
 fn lane_name(lane: Lane) -> &'static str {
     match lane {
-        Lane::Urgent => "urgent",
-        Lane::Append => "append",
+        Lane::Urgent => "urgent request",
+        Lane::Append => "append request",
     }
 }
 

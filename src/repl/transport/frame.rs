@@ -183,7 +183,7 @@ impl fmt::Display for FrameError {
             FrameError::UnknownKind(k) => write!(f, "unknown stream kind {k}"),
             FrameError::ReservedBits(b) => write!(f, "reserved header bits set ({b:#06x})"),
             FrameError::UnexpectedKind(k) => write!(f, "unexpected {k:?} stream"),
-            FrameError::Truncated { what } => write!(f, "stream ended inside a {what}"),
+            FrameError::Truncated { what } => write!(f, "stream ended inside the {what}"),
             FrameError::MissingFrame(what) => write!(f, "stream ended before the {what} frame"),
             FrameError::TrailingData => f.write_str("bytes after the request frame"),
             FrameError::BadHello(why) => write!(f, "bad hello: {why}"),
