@@ -75,7 +75,7 @@ pub struct PolicySpec {
 pub enum Target {
     /// ON DATABASE main: every table and view.
     Database,
-    /// ON [TABLE] t, ...
+    /// ON \[TABLE\] t, ...
     Tables(Vec<String>),
 }
 
