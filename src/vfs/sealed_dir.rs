@@ -191,6 +191,35 @@ impl SealedDir {
         Ok(me)
     }
 
+    /// Opens the sealed directory `dir` for reading only: reads the key
+    /// registry with the provider's keys and writes nothing (no rotation,
+    /// no rewrite under a new store key). A missing registry is
+    /// [`Error::NotAStore`]. Files may be read; creating one fails.
+    pub fn open_read_only(
+        vfs: Arc<dyn Vfs>,
+        dir: impl Into<PathBuf>,
+        provider: Arc<dyn KeyProvider>,
+        options: KeyOptions,
+    ) -> Result<SealedDir> {
+        let dir = dir.into();
+        let reg_path = dir.join(REGISTRY_FILE);
+        if !vfs.exists(&reg_path)? {
+            return Err(Error::NotAStore { path: dir });
+        }
+        let registry = read_registry(&*vfs, &reg_path, &*provider)?;
+        let wants_key = matches!(provider.active_key()?, ActiveStoreKey::Key(_));
+        if registry.store_key_id().is_plaintext() && wants_key && !options.migrate_from_plaintext {
+            return Err(Error::PlaintextStore { path: dir });
+        }
+        Ok(SealedDir {
+            vfs,
+            dir,
+            provider,
+            registry: RwLock::new(registry),
+            options,
+        })
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
