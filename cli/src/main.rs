@@ -24,6 +24,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod inspect;
 use sealdb::crypto::provider::generate_key_file;
 use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Row, Session, Value};
 
@@ -240,7 +242,7 @@ fn run(cli: Cli) -> Fallible<()> {
             }
         }
         Command::EncryptionStatus { db, key_file } => {
-            let db = open(&db, &key_file, None)?;
+            let db = inspect::open_read_only(&db, &key_file)?;
             let st = db.engine().encryption_status()?;
             println!("store key: {}", st.store_key_id);
             println!(
@@ -288,7 +290,7 @@ fn run(cli: Cli) -> Fallible<()> {
         }
         Command::Audit { action } => match action {
             AuditAction::Verify { db, key_file } => {
-                let db = open(&db, &key_file, None)?;
+                let db = inspect::open_read_only(&db, &key_file)?;
                 let report = db.audit_verify()?;
                 if let Some(bad) = &report.first_bad {
                     return Err(format!("audit chain broken at {bad}").into());
@@ -299,10 +301,10 @@ fn run(cli: Cli) -> Fallible<()> {
                 );
             }
             AuditAction::Export { db, key_file, out } => {
-                let db = open(&db, &key_file, None)?;
+                let db = inspect::open_read_only(&db, &key_file)?;
                 let report = match out {
                     Some(path) => {
-                        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+                        let mut f = std::io::BufWriter::new(inspect::create_private(&path)?);
                         let r = db.audit_export(&mut f)?;
                         f.flush()?;
                         r

@@ -208,27 +208,7 @@ impl Db {
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        let engine = Arc::new(engine);
-        let mgr = TxnManager::new(engine.clone());
-        let schema = load_schema(&mgr)?;
-        let auth = match mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => codec::decode(&bytes)?,
-            None => AuthState::new(),
-        };
-        let sync = options.storage.sync == crate::storage::SyncMode::Full;
-        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
-        let db = Db {
-            inner: Arc::new(DbInner {
-                mgr,
-                schema: RwLock::new(Arc::new(schema)),
-                auth: RwLock::new(Arc::new(auth)),
-                audit,
-                throttle: Mutex::new(Throttle::default()),
-                password_cost: options.password_cost,
-                busy_timeout: options.busy_timeout,
-                policy_exprs: Arc::default(),
-            }),
-        };
+        let db = Db::assemble(engine, &options)?;
         db.note_key_change()?;
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
@@ -244,6 +224,58 @@ impl Db {
             }
         }
         Ok(db)
+    }
+
+    /// Opens the database in `path` for reading only (see
+    /// [`Engine::open_read_only`]): nothing is written, renamed or deleted,
+    /// so it works on a read-only copy and leaves the evidence as it was;
+    /// the log's tail is replayed into memory. For inspection: the root
+    /// session's reads, [`Db::audit_verify`], [`Db::audit_export`] and the
+    /// encryption status. Anything that must write (a statement that
+    /// changes data, a login, which is audited) fails with
+    /// [`Error::ReadOnly`]. `options.host_rules` is ignored.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        provider: impl KeyProvider + 'static,
+        options: Options,
+    ) -> Result<Db> {
+        let vfs: Arc<dyn Vfs> = options
+            .vfs
+            .clone()
+            .unwrap_or_else(|| Arc::new(OsVfs::new()));
+        let engine = Engine::open_read_only(
+            vfs,
+            path.as_ref(),
+            Arc::new(provider),
+            options.keys.clone(),
+            options.storage.clone(),
+        )?;
+        Db::assemble(engine, &options)
+    }
+
+    /// A database over an open engine: catalog, security state, audit log.
+    fn assemble(engine: Engine, options: &Options) -> Result<Db> {
+        let engine = Arc::new(engine);
+        let mgr = TxnManager::new(engine.clone());
+        let schema = load_schema(&mgr)?;
+        let auth = match mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => codec::decode(&bytes)?,
+            None => AuthState::new(),
+        };
+        let sync = options.storage.sync == crate::storage::SyncMode::Full;
+        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                mgr,
+                schema: RwLock::new(Arc::new(schema)),
+                auth: RwLock::new(Arc::new(auth)),
+                audit,
+                throttle: Mutex::new(Throttle::default()),
+                password_cost: options.password_cost,
+                busy_timeout: options.busy_timeout,
+                policy_exprs: Arc::default(),
+            }),
+        })
     }
 
     /// Logs a change of the active data key (rotation, a new store key, a

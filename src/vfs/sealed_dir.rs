@@ -136,6 +136,8 @@ pub struct SealedDir {
     provider: Arc<dyn KeyProvider>,
     registry: RwLock<DataKeyRegistry>,
     options: KeyOptions,
+    /// Opened with [`SealedDir::open_read_only`]: every change is refused.
+    read_only: bool,
 }
 
 impl SealedDir {
@@ -182,6 +184,7 @@ impl SealedDir {
             provider,
             registry: RwLock::new(registry),
             options,
+            read_only: false,
         };
         let fresh = !me.vfs.exists(&reg_path)?;
         let changed = me.maybe_rotate_inner()?;
@@ -217,7 +220,22 @@ impl SealedDir {
             provider,
             registry: RwLock::new(registry),
             options,
+            read_only: true,
         })
+    }
+
+    /// Whether it was opened with [`SealedDir::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The directory.
@@ -233,6 +251,7 @@ impl SealedDir {
     /// Asks the provider for the active store key again and applies the
     /// rotation rules. Returns whether a new data key became active.
     pub fn maybe_rotate(&self) -> Result<bool> {
+        self.check_writable()?;
         let before = self.registry.read().active_id();
         self.maybe_rotate_inner()?;
         Ok(self.registry.read().active_id() != before)
@@ -293,6 +312,7 @@ impl SealedDir {
         keys: Option<Arc<FileKeys>>,
         payload: &[u8],
     ) -> Result<()> {
+        self.check_writable()?;
         let tmp_path = self.dir.join(tmp);
         if self.vfs.exists(&tmp_path)? {
             self.vfs.remove(&tmp_path)?;
@@ -314,6 +334,7 @@ impl SealedDir {
 
     /// Creates the new file `name` under the active data key.
     pub fn create_file(&self, name: &str, kind: FileKind) -> Result<SealedWriter> {
+        self.check_writable()?;
         let path = self.dir.join(name);
         let keys = self.registry.read().active_keys();
         let file = self.vfs.create(&path)?;
@@ -399,6 +420,7 @@ impl SealedDir {
     /// old (possibly leaked) key stops being stored at all. Pass the key ids
     /// of every live file.
     pub fn retain_data_keys(&self, in_use: &HashSet<KeyId>) -> Result<bool> {
+        self.check_writable()?;
         let mut reg = self.registry.write();
         let mut next = DataKeyRegistry::decode(&reg.encode())
             .map_err(|what| Error::corruption(self.dir.join(REGISTRY_FILE), 0, what))?;
