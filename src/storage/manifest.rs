@@ -100,10 +100,16 @@ impl Manifest {
         }
     }
 
-    /// Appends an edit and syncs it.
-    pub(crate) fn append(&mut self, edit: &VersionEdit) -> Result<()> {
-        self.w.append_record(&edit.encode())?;
-        self.w.sync()
+    /// Appends an edit and syncs it. On failure, says whether the edit
+    /// may be on disk all the same: not if writing it failed (then at most
+    /// a torn prefix of it is, which recovery ignores), maybe if only the
+    /// fsync failed.
+    pub(crate) fn append(&mut self, edit: &VersionEdit) -> std::result::Result<(), (Error, bool)> {
+        self.w
+            .append_record(&edit.encode())
+            .and_then(|_| self.w.flush())
+            .map_err(|e| (e, false))?;
+        self.w.sync().map_err(|e| (e, true))
     }
 
     /// Reads CURRENT and replays the manifest it names. `Ok(None)` if there

@@ -1038,13 +1038,22 @@ impl Inner {
                 path: self.dir.dir().to_path_buf(),
             });
         };
-        if let Err(e) = manifest.append(edit) {
+        if let Err((e, maybe_durable)) = manifest.append(edit) {
             // `st` is held: set the poison without set_poison's relock.
             let mut p = self.poison.lock();
             if p.is_none() {
                 *p = Some(format!("writing the manifest failed: {e}"));
             }
             self.cv.notify_all();
+            // The edit never reached the disk whole, so the tables it
+            // would have added are garbage: remove them rather than leave
+            // them to fill a full disk. (If only the fsync failed, the
+            // edit may be durable and they must stay.)
+            if !maybe_durable {
+                for (_, f) in &edit.added {
+                    remove_partial(&self.dir, &table_name(f.number));
+                }
+            }
             return Err(e);
         }
         let next = Arc::new(next);
@@ -1252,7 +1261,14 @@ impl Inner {
             }
         };
         if !outputs.is_empty() {
-            self.dir.vfs().sync_dir(self.dir.dir())?;
+            if let Err(e) = self.dir.vfs().sync_dir(self.dir.dir()) {
+                let mut pending = self.pending_tables.lock();
+                for f in &outputs {
+                    remove_partial(&self.dir, &table_name(f.number));
+                    pending.remove(&f.number);
+                }
+                return Err(e);
+            }
         }
         let written: u64 = outputs.iter().map(|f| f.size).sum();
         self.counters
