@@ -78,24 +78,42 @@ pub(crate) struct Manifest {
 impl Manifest {
     /// Starts manifest `number` with `snapshot`, makes it durable, and
     /// points CURRENT at it.
-    /// On failure before CURRENT is switched, the new manifest is removed.
-    pub(crate) fn create(dir: &SealedDir, number: u64, snapshot: &VersionEdit) -> Result<Manifest> {
+    /// On failure, says whether CURRENT may name the new manifest (the
+    /// rename may have happened): if not, the new manifest is removed; if
+    /// so, it stays, and so must every file it names.
+    pub(crate) fn create(
+        dir: &SealedDir,
+        number: u64,
+        snapshot: &VersionEdit,
+    ) -> std::result::Result<Manifest, (Error, bool)> {
         let name = manifest_name(number);
         let made = (|| {
             let mut w = dir.create_file(&name, FileKind::Manifest)?;
             w.append_record(&snapshot.encode())?;
             w.sync()?;
             dir.vfs().sync_dir(dir.dir())?;
-            let current = encode_current(&name, w.header().iv, w.header().key_id);
-            dir.write_atomic(CURRENT, FileKind::Manifest, &current)?;
             Ok(w)
         })();
-        match made {
-            Ok(w) => Ok(Manifest { w }),
+        let w = match made {
+            Ok(w) => w,
             Err(e) => {
                 super::remove_partial(dir, &name);
-                super::remove_partial(dir, &format!("{CURRENT}.tmp"));
-                Err(e)
+                return Err((e, false));
+            }
+        };
+        let current = encode_current(&name, w.header().iv, w.header().key_id);
+        match dir.write_atomic(CURRENT, FileKind::Manifest, &current) {
+            Ok(()) => Ok(Manifest { w }),
+            Err(e) => {
+                let tmp = format!("{CURRENT}.tmp");
+                let renamed = !dir.vfs().exists(&dir.dir().join(&tmp)).unwrap_or(true);
+                if renamed {
+                    Err((e, true))
+                } else {
+                    super::remove_partial(dir, &tmp);
+                    super::remove_partial(dir, &name);
+                    Err((e, false))
+                }
             }
         }
     }

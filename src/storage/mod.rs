@@ -422,9 +422,13 @@ impl Engine {
             snapshot.last_seq = Some(flushed_seq);
             let manifest = match Manifest::create(&sdir, manifest_number, &snapshot) {
                 Ok(m) => m,
-                Err(e) => {
+                Err((e, current_switched)) => {
+                    // Unless CURRENT may already name the new manifest
+                    // (which names the new segment), the segment goes too.
                     drop(wal);
-                    remove_partial(&sdir, &wal_name(wal_number));
+                    if !current_switched {
+                        remove_partial(&sdir, &wal_name(wal_number));
+                    }
                     return Err(e);
                 }
             };
@@ -1407,7 +1411,7 @@ impl Inner {
             snap.newest_log = Some(st.mem.wal_number);
             snap.next_file = Some(st.next_file);
             snap.last_seq = Some(st.flushed_seq);
-            st.manifest = Some(Manifest::create(&self.dir, number, &snap)?);
+            st.manifest = Some(Manifest::create(&self.dir, number, &snap).map_err(|(e, _)| e)?);
             st.manifest_number = number;
         }
         self.delete_obsolete_files()?;
