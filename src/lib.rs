@@ -41,6 +41,8 @@ pub mod crypto;
 pub mod db;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key_id;
 pub mod sql;
 pub mod storage;
