@@ -1431,6 +1431,8 @@ impl Inner {
         for m in &st.imm {
             live.insert(wal_name(m.wal_number));
         }
+        // A replayed memtable spans several segments: all are live.
+        live.extend(st.log_ivs.keys().map(|&n| wal_name(n)));
         live.insert(manifest_name(st.manifest_number));
         live.insert(CURRENT.to_string());
         live
@@ -1452,6 +1454,7 @@ impl Inner {
             let log = st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number);
             (live, log, st.next_file)
         };
+        self.state.lock().log_ivs.retain(|&n, _| n >= log_number);
         let manifest = self.state.lock().manifest_number;
         let pending = self.pending_tables.lock().clone();
         let dir = self.dir.dir();
