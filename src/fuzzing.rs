@@ -86,7 +86,9 @@ pub fn sealed_file(data: &[u8]) {
             return Ok(None);
         }
         let bytes = KeyBytes::from_slice(&[0x42; 32][..h.cipher.key_len()]);
-        Ok(Some(Arc::new(FileKeys::derive(h.cipher, h.key_id, &bytes)?)))
+        Ok(Some(Arc::new(FileKeys::derive(
+            h.cipher, h.key_id, &bytes,
+        )?)))
     };
     let Ok(r) = SealedReader::open(file, path.to_path_buf(), header.kind, keys) else {
         return;
@@ -178,7 +180,10 @@ pub fn manifest_edit(data: &[u8]) {
     if let Some(e) = VersionEdit::decode(data) {
         let _ = Version::new().apply(&e);
         let again = VersionEdit::decode(&e.encode());
-        assert!(again.as_ref() == Some(&e), "a manifest edit does not round-trip");
+        assert!(
+            again.as_ref() == Some(&e),
+            "a manifest edit does not round-trip"
+        );
     }
 }
 
@@ -239,8 +244,11 @@ pub fn auth_catalog(data: &[u8]) {
     let _ = crate::auth::codec::decode(data);
 }
 
+/// A fuzz target: takes the fuzzer's bytes, never panics.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the corpus directories' names).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sealed_file", sealed_file),
     ("table_file", table_file),
     ("table_block", table_block),
@@ -327,7 +335,10 @@ pub fn seeds() -> crate::Result<Vec<(&'static str, Vec<u8>)>> {
     drop(db);
     for name in vfs.list(Path::new("/db"))? {
         if name.starts_with(crate::vfs::AUDIT_FILE_PREFIX) {
-            out.push(("audit_segment", vfs.read_all(&Path::new("/db").join(&name))?));
+            out.push((
+                "audit_segment",
+                vfs.read_all(&Path::new("/db").join(&name))?,
+            ));
         }
     }
     Ok(out)

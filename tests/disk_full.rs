@@ -170,11 +170,19 @@ fn a_full_disk_at_every_write_point_loses_nothing() {
             Err(e) => assert!(is_disk_full(&e), "write {n}: {e:?}"),
             Ok(_) => panic!("write {n}: opened read-write on a full disk"),
         }
-        assert_eq!(mem.list(dir()).unwrap(), before, "write {n}: a failed open left files");
+        assert_eq!(
+            mem.list(dir()).unwrap(),
+            before,
+            "write {n}: a failed open left files"
+        );
         // Space again: everything acknowledged is there.
         plan.heal();
         let e = open_on(vfs).unwrap_or_else(|e| panic!("write {n}: reopen: {e}"));
-        assert!(e.quarantined().is_empty(), "write {n}: {:?}", e.quarantined());
+        assert!(
+            e.quarantined().is_empty(),
+            "write {n}: {:?}",
+            e.quarantined()
+        );
         check(&all(&e), &model, failed_key, n, "after freeing space");
         e.close().unwrap();
         points += 1;
@@ -246,7 +254,11 @@ fn opening_needs_no_space_in_proportion_to_the_log() {
         Engine::open(vfs, dir(), provider(), KeyOptions::default(), big.clone())
     };
     assert!(matches!(open_big(vfs.clone()), Err(e) if is_disk_full(&e)));
-    assert_eq!(image.list(dir()).unwrap(), before, "a failed open left files");
+    assert_eq!(
+        image.list(dir()).unwrap(),
+        before,
+        "a failed open left files"
+    );
     let ro = open_ro_on(vfs.clone()).unwrap();
     assert!(all(&ro) == model);
     drop(ro);

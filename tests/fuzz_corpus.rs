@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use sealdb::fuzzing::{seeds, TARGETS};
 
 fn corpus_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join("corpus")
 }
 
 #[test]
@@ -48,7 +50,11 @@ fn write_seed_corpora() {
         std::fs::create_dir_all(&dir).unwrap();
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
-            if p.file_name().unwrap().to_string_lossy().starts_with("seed-") {
+            if p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("seed-")
+            {
                 std::fs::remove_file(p).unwrap();
             }
         }

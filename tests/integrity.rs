@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use sealdb::storage::{Direction, Engine, StorageOptions, SyncMode, QUARANTINE_DIR};
 use sealdb::vfs::{FaultPlan, FaultVfs, FileKind, KeyOptions, OsVfs, SealedDir, Vfs};
 use sealdb::{
-    Credentials, ClientInfo, Db, Error, KeyBytes, KeyProvider, MemoryKeyProvider, Options,
+    ClientInfo, Credentials, Db, Error, KeyBytes, KeyProvider, MemoryKeyProvider, Options,
     PasswordCost, Result,
 };
 
@@ -184,7 +184,10 @@ fn an_older_table_copied_over_a_live_one_is_refused() {
             after.remove(&dir.join("LOCK"));
             let mut b = before;
             b.remove(&dir.join("LOCK"));
-            assert_eq!(b.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+            assert_eq!(
+                b.keys().collect::<Vec<_>>(),
+                after.keys().collect::<Vec<_>>()
+            );
             std::fs::write(dir.join(l), keep).unwrap();
             cases += 1;
         }
@@ -266,7 +269,10 @@ fn two_sessions(root: &Path) -> (PathBuf, PathBuf) {
         e.put(&key(i), &value(i, 1)).unwrap();
     }
     e.close().unwrap();
-    for n in names(&dir, "MANIFEST").into_iter().chain(["CURRENT".to_string()]) {
+    for n in names(&dir, "MANIFEST")
+        .into_iter()
+        .chain(["CURRENT".to_string()])
+    {
         std::fs::copy(dir.join(&n), old.join(&n)).unwrap();
     }
     let e = open(&dir).unwrap();
@@ -293,7 +299,11 @@ fn an_older_manifest_or_current_is_refused() {
 
     // The older manifest under the live name: CURRENT knows its identity.
     std::fs::copy(old.join(&old_manifest), dir.join(&live_manifest)).unwrap();
-    refused(open(&dir), &live_manifest, "older manifest under the live name");
+    refused(
+        open(&dir),
+        &live_manifest,
+        "older manifest under the live name",
+    );
     put_back();
 
     // The older CURRENT: it names a manifest that is gone.
@@ -368,7 +378,11 @@ fn a_manifest_cut_short_anywhere_is_refused() {
         truncate(&dir.join(&manifest), cut);
         let before = names(&dir, "");
         refused(open(&dir), ".wal", &format!("manifest cut at {cut}"));
-        refused(open_ro(&dir), ".wal", &format!("manifest cut at {cut}, read-only"));
+        refused(
+            open_ro(&dir),
+            ".wal",
+            &format!("manifest cut at {cut}, read-only"),
+        );
         let mut after = names(&dir, "");
         after.retain(|n| n != "LOCK");
         let mut b = before;
@@ -460,7 +474,11 @@ fn an_older_log_segment_copied_over_the_live_one_is_refused() {
     assert_ne!(old_seg, live_seg);
     let keep = std::fs::read(second.join(&live_seg)).unwrap();
     std::fs::write(second.join(&live_seg), &old_bytes).unwrap();
-    let e = refused(open(&second), &live_seg, "an older segment over the live one");
+    let e = refused(
+        open(&second),
+        &live_seg,
+        "an older segment over the live one",
+    );
     assert!(e.to_string().contains("not"), "{e}");
     std::fs::write(second.join(&live_seg), keep).unwrap();
     let e = open(&second).unwrap();
@@ -488,17 +506,27 @@ fn a_cut_missing_or_replaced_older_segment_is_refused() {
     let vfs: Arc<dyn Vfs> = Arc::new(FaultVfs::new(Arc::new(OsVfs::new()), plan.clone()));
     let e = Engine::open(vfs, &crash, provider(), KeyOptions::default(), opts()).unwrap();
     for i in 0..20 {
-        assert_eq!(e.get(&key(i)).unwrap(), Some(vec![b'x'; 1000]), "reads while full");
+        assert_eq!(
+            e.get(&key(i)).unwrap(),
+            Some(vec![b'x'; 1000]),
+            "reads while full"
+        );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while e.poisoned().is_none() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(e.poisoned().is_some(), "the flush should have hit the full disk");
+    assert!(
+        e.poisoned().is_some(),
+        "the flush should have hit the full disk"
+    );
     drop(e);
     let segs = names(&crash, ".wal");
     assert_eq!(segs.len(), 2, "{segs:?}");
-    assert!(names(&crash, ".sst").is_empty(), "the failed flush left its table");
+    assert!(
+        names(&crash, ".sst").is_empty(),
+        "the failed flush left its table"
+    );
     let (older, newer) = (segs[0].clone(), segs[1].clone());
     let keep = snapshot(&crash);
     let put_back = || {
@@ -510,7 +538,11 @@ fn a_cut_missing_or_replaced_older_segment_is_refused() {
     // The older segment cut at a record boundary (its last commit dropped).
     let recs = record_offsets(&crash, &older, FileKind::Wal);
     truncate(&crash.join(&older), recs.last().unwrap().0);
-    refused(open(&crash), &newer, "older segment cut at a record boundary");
+    refused(
+        open(&crash),
+        &newer,
+        "older segment cut at a record boundary",
+    );
     put_back();
     // ... or gone.
     std::fs::remove_file(crash.join(&older)).unwrap();
@@ -601,11 +633,19 @@ fn set_tree_writable(p: &Path, writable: bool) {
             set_tree_writable(&e.path(), writable);
         }
         let mode = e.metadata().unwrap().permissions().mode();
-        let mode = if writable { mode | 0o200 } else { mode & !0o222 };
+        let mode = if writable {
+            mode | 0o200
+        } else {
+            mode & !0o222
+        };
         std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(mode)).unwrap();
     }
     let mode = std::fs::metadata(p).unwrap().permissions().mode();
-    let mode = if writable { mode | 0o200 } else { mode & !0o222 };
+    let mode = if writable {
+        mode | 0o200
+    } else {
+        mode & !0o222
+    };
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
@@ -640,7 +680,10 @@ fn a_read_only_open_writes_nothing_and_replays_the_log() {
     let st = ro.encryption_status().unwrap();
     assert!(st.files.iter().any(|f| f.name.ends_with(".wal")));
     drop(ro);
-    assert!(before == snapshot(&copy), "the read-only open changed the store");
+    assert!(
+        before == snapshot(&copy),
+        "the read-only open changed the store"
+    );
     set_tree_writable(&copy, true);
 }
 
@@ -658,12 +701,14 @@ fn a_read_only_database_verifies_and_exports_the_audit_log_without_writing() {
     let db = open_db().unwrap();
     let root = db.root_session();
     root.execute("CREATE TABLE t (a INTEGER)", &[]).unwrap();
-    root.execute("CREATE TABLE audited (a INTEGER)", &[]).unwrap();
+    root.execute("CREATE TABLE audited (a INTEGER)", &[])
+        .unwrap();
     root.execute("ALTER TABLE audited EXPERIMENTAL_AUDIT SET READ WRITE", &[])
         .unwrap();
     for i in 0..5i64 {
         root.execute("INSERT INTO t VALUES (?)", &[&i]).unwrap();
-        root.execute("INSERT INTO audited VALUES (?)", &[&i]).unwrap();
+        root.execute("INSERT INTO audited VALUES (?)", &[&i])
+            .unwrap();
     }
     drop(root);
     drop(db);
@@ -680,7 +725,10 @@ fn a_read_only_database_verifies_and_exports_the_audit_log_without_writing() {
     assert!(report.intact >= 6, "{report:?}");
     let mut out = Vec::new();
     db.audit_export(&mut out).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap().lines().count() as u64, report.intact);
+    assert_eq!(
+        String::from_utf8(out).unwrap().lines().count() as u64,
+        report.intact
+    );
     let rows = db
         .root_session()
         .query("SELECT count(*) FROM t", &[])

@@ -49,7 +49,12 @@ fn inspection_commands_leave_the_store_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
     let key = tmp.path().join("k.key");
     let db = tmp.path().join("db");
-    assert!(sealdb().args(["keygen", "--out"]).arg(&key).status().unwrap().success());
+    assert!(sealdb()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success());
     let out = sealdb()
         .arg("sql")
         .arg("--db")
@@ -66,7 +71,11 @@ fn inspection_commands_leave_the_store_as_it_was() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & 0o077, 0, "store directory mode {mode:o}");
 
@@ -81,7 +90,11 @@ fn inspection_commands_leave_the_store_as_it_was() {
             .arg(&key)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     assert!(run(&["audit", "verify"]).starts_with("ok: "));
@@ -91,6 +104,9 @@ fn inspection_commands_leave_the_store_as_it_was() {
     assert!(std::fs::read_to_string(&export).unwrap().lines().count() >= 3);
     let mode = std::fs::metadata(&export).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "export file mode {mode:o}");
-    assert!(before == snapshot(&db), "an inspection command changed the store");
+    assert!(
+        before == snapshot(&db),
+        "an inspection command changed the store"
+    );
     writable(&db, true);
 }

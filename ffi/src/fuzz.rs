@@ -20,7 +20,7 @@
 
 use std::ffi::{c_char, CString};
 
-use crate::conn::{sealdb_conn_errmsg, sealdb_conn_free, sealdb_connect_root, sealdb_conn};
+use crate::conn::{sealdb_conn, sealdb_conn_errmsg, sealdb_conn_free, sealdb_connect_root};
 use crate::db::{sealdb_db, sealdb_db_free, sealdb_db_open_in_memory};
 use crate::error::{sealdb_string_free, SEALDB_OK, SEALDB_ROW};
 use crate::stmt::*;
@@ -77,8 +77,8 @@ fn take<'a>(ops: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
 /// `stmt` is a live statement handle.
 unsafe fn run_op(stmt: *mut sealdb_stmt, op: u8, ops: &mut &[u8]) {
     let idx = |ops: &mut &[u8]| take(ops, 1).map(|b| i32::from(b[0] as i8));
-    // SAFETY (all calls): `stmt` is live; pointers are to slices of the
-    // input with their lengths, or to locals.
+    // SAFETY: `stmt` is live (caller); every pointer passed is to a slice
+    // of the input with its true length, or to a local.
     unsafe {
         match op % 9 {
             0 => {
@@ -101,7 +101,9 @@ unsafe fn run_op(stmt: *mut sealdb_stmt, op: u8, ops: &mut &[u8]) {
             3 | 4 => {
                 let Some(i) = idx(ops) else { return };
                 let Some(n) = take(ops, 1) else { return };
-                let Some(bytes) = take(ops, n[0] as usize) else { return };
+                let Some(bytes) = take(ops, n[0] as usize) else {
+                    return;
+                };
                 if op % 9 == 3 {
                     sealdb_bind_text(stmt, i, bytes.as_ptr().cast::<c_char>(), bytes.len() as i64);
                 } else {
@@ -110,7 +112,9 @@ unsafe fn run_op(stmt: *mut sealdb_stmt, op: u8, ops: &mut &[u8]) {
             }
             5 => {
                 let Some(n) = take(ops, 1) else { return };
-                let Some(bytes) = take(ops, n[0] as usize) else { return };
+                let Some(bytes) = take(ops, n[0] as usize) else {
+                    return;
+                };
                 if let Ok(name) = CString::new(bytes) {
                     let mut out = 0i32;
                     sealdb_bind_parameter_index(stmt, name.as_ptr(), &mut out);

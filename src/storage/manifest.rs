@@ -59,7 +59,10 @@ pub(crate) fn encode_current(name: &str, iv: u128, key_id: KeyId) -> Vec<u8> {
 /// Parses CURRENT's payload: (manifest number, IV, key id).
 pub(crate) fn decode_current(payload: &[u8]) -> Option<(u64, u128, KeyId)> {
     let nul = payload.iter().position(|&b| b == 0)?;
-    let (name, rest) = (std::str::from_utf8(&payload[..nul]).ok()?, &payload[nul + 1..]);
+    let (name, rest) = (
+        std::str::from_utf8(&payload[..nul]).ok()?,
+        &payload[nul + 1..],
+    );
     let digits = name.strip_prefix("MANIFEST-")?;
     if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.len() != 32 {
         return None;

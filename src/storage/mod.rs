@@ -412,7 +412,10 @@ impl Engine {
                 (wal_number, wal.id().iv)
             } else {
                 imm.push_back(mem.clone());
-                (mem.wal_number, log_ivs.get(&mem.wal_number).copied().unwrap_or(0))
+                (
+                    mem.wal_number,
+                    log_ivs.get(&mem.wal_number).copied().unwrap_or(0),
+                )
             };
             let mut snapshot = version.snapshot_edit();
             snapshot.log_number = Some(log_number);

@@ -41,7 +41,7 @@ use super::sst::reader::SstReader;
 use super::sst::table_name;
 use super::version::Version;
 use super::wal::{self, wal_name, SegmentId};
-use super::{parse_number, parse_manifest_number};
+use super::{parse_manifest_number, parse_number};
 
 /// Name of the subdirectory files newer than the manifest are moved to.
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -86,10 +86,7 @@ pub(crate) fn recover(
         if !names.contains(&name) {
             return Err(bad(sdir, &name, "table listed in the manifest is missing"));
         }
-        tables.insert(
-            f.number,
-            Arc::new(SstReader::open(sdir, f, cache.clone())?),
-        );
+        tables.insert(f.number, Arc::new(SstReader::open(sdir, f, cache.clone())?));
     }
 
     let mut segs: Vec<u64> = names

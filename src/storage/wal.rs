@@ -114,7 +114,11 @@ impl WalWriter {
     /// Creates segment `number`, chained to `prev` (the segment before it,
     /// complete and synced), and makes it and its name durable. On failure
     /// the partial file is removed (best effort).
-    pub(crate) fn create(dir: &SealedDir, number: u64, prev: Option<SegmentId>) -> Result<WalWriter> {
+    pub(crate) fn create(
+        dir: &SealedDir,
+        number: u64,
+        prev: Option<SegmentId>,
+    ) -> Result<WalWriter> {
         let name = wal_name(number);
         let made = (|| {
             let mut w = dir.create_file(&name, FileKind::Wal)?;
@@ -203,7 +207,11 @@ pub(crate) fn replay(
     let mut records = reader.records();
     let start = match records.next() {
         Some(Ok((_, payload))) => StartRecord::decode(&payload).ok_or_else(|| {
-            Error::corruption(reader.path(), HEADER_LEN, "malformed log segment start record")
+            Error::corruption(
+                reader.path(),
+                HEADER_LEN,
+                "malformed log segment start record",
+            )
         })?,
         Some(Err(e)) if newest && torn_ok(&e, 0)? => return Ok(None),
         Some(Err(e)) => return Err(e),

@@ -442,10 +442,8 @@ impl SealedReader {
     pub fn last_tag(&self) -> Result<[u8; TAG_LEN]> {
         let mut t = [0u8; TAG_LEN];
         let n = self.body_len.min(TAG_LEN as u64) as usize;
-        self.file.read_exact_at(
-            HEADER_LEN + self.body_len - n as u64,
-            &mut t[TAG_LEN - n..],
-        )?;
+        self.file
+            .read_exact_at(HEADER_LEN + self.body_len - n as u64, &mut t[TAG_LEN - n..])?;
         Ok(t)
     }
 
