@@ -18,7 +18,14 @@
 //! - after a failed write/fsync or a panic on the background thread the
 //!   engine is poisoned: writes fail with [`Error::Poisoned`] until reopened
 //!   (fail-stop, as redb and fjall do);
-//! - one process at a time: the directory's `LOCK` file is held while open.
+//! - one process at a time: the directory's `LOCK` file is held while open
+//!   ([`Engine::open_read_only`] takes no lock and writes nothing);
+//! - every file is checked against the identity the manifest (or CURRENT,
+//!   or the previous log segment) recorded for it before it is used, and
+//!   files newer than the manifest are quarantined, never deleted
+//!   (`recovery.rs`); the log is replayed into memory, so opening needs no
+//!   space in proportion to it;
+//! - a failed flush, compaction or open removes the files it made.
 //!
 //! Files in the store directory:
 //!
@@ -26,6 +33,7 @@
 //!   KEYREGISTRY  data keys (under the store key)      CURRENT     → live manifest
 //!   MANIFEST-N   log of table-set edits               N.wal       write-ahead log segments
 //!   N.sst        sorted tables                        LOCK        process lock (not sealed)
+//!   quarantine/  files newer than the manifest knew of (moved aside at open)
 //! ```
 
 pub(crate) mod batch;
