@@ -624,6 +624,36 @@ fn files_newer_than_the_manifest_are_quarantined_not_deleted() {
     assert!(open(&dir).unwrap().quarantined().is_empty());
 }
 
+#[test]
+fn a_database_logs_what_it_quarantined_in_the_audit_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let open_db = || {
+        Db::open(
+            &dir,
+            MemoryKeyProvider::new(KeyBytes::from_slice(KEY)).unwrap(),
+        )
+    };
+    let db = open_db().unwrap();
+    db.root_session()
+        .execute("CREATE TABLE t (a INTEGER)", &[])
+        .unwrap();
+    db.engine().flush().unwrap();
+    drop(db);
+    let table = names(&dir, ".sst").pop().unwrap();
+    std::fs::copy(dir.join(&table), dir.join("900000.sst")).unwrap();
+    let db = open_db().unwrap();
+    let mut out = Vec::new();
+    assert!(db.audit_export(&mut out).unwrap().is_intact());
+    let log = String::from_utf8(out).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("\"security\"")
+            && l.contains("quarantine")
+            && l.contains("900000.sst")),
+        "{log}"
+    );
+}
+
 #[cfg(unix)]
 fn set_tree_writable(p: &Path, writable: bool) {
     use std::os::unix::fs::PermissionsExt;

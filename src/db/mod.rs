@@ -210,6 +210,7 @@ impl Db {
         )?;
         let db = Db::assemble(engine, &options)?;
         db.note_key_change()?;
+        db.note_quarantine()?;
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
                 let root = db.root_session();
@@ -276,6 +277,28 @@ impl Db {
                 policy_exprs: Arc::default(),
             }),
         })
+    }
+
+    /// Logs the files the open found newer than the manifest knew of and
+    /// moved to `quarantine/` (a crash leftover, or a rolled-back manifest).
+    fn note_quarantine(&self) -> Result<()> {
+        let moved = self.engine().quarantined();
+        if moved.is_empty() {
+            return Ok(());
+        }
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: "security".into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!(
+                "files newer than the manifest moved to {}/: {}",
+                crate::storage::QUARANTINE_DIR,
+                moved.join(", ")
+            ),
+            outcome: "ok".into(),
+            ..AuditRecord::default()
+        })?;
+        Ok(())
     }
 
     /// Logs a change of the active data key (rotation, a new store key, a
