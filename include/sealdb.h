@@ -135,6 +135,11 @@
 #define SEALDB_ERR_CONFLICT 404
 
 /**
+ * The store is open read-only; writes are refused.
+ */
+#define SEALDB_ERR_READ_ONLY 405
+
+/**
  * An argument that can never work (for example a bad key size).
  */
 #define SEALDB_ERR_INVALID_ARGUMENT 500

@@ -38,6 +38,8 @@ use std::process::ExitCode;
 mod cert;
 
 use clap::{Parser, Subcommand};
+
+mod inspect;
 use sealdb::crypto::provider::generate_key_file;
 use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Session};
 
@@ -192,7 +194,7 @@ fn run(cli: Cli) -> Fallible<()> {
             }
         }
         Command::EncryptionStatus { db, key_file } => {
-            let db = open(&db, &key_file, None)?;
+            let db = inspect::open_read_only(&db, &key_file)?;
             let st = db.engine().encryption_status()?;
             println!("store key: {}", st.store_key_id);
             println!(
@@ -240,7 +242,7 @@ fn run(cli: Cli) -> Fallible<()> {
         }
         Command::Audit { action } => match action {
             AuditAction::Verify { db, key_file } => {
-                let db = open(&db, &key_file, None)?;
+                let db = inspect::open_read_only(&db, &key_file)?;
                 let report = db.audit_verify()?;
                 if let Some(bad) = &report.first_bad {
                     return Err(format!("audit chain broken at {bad}").into());
@@ -251,10 +253,10 @@ fn run(cli: Cli) -> Fallible<()> {
                 );
             }
             AuditAction::Export { db, key_file, out } => {
-                let db = open(&db, &key_file, None)?;
+                let db = inspect::open_read_only(&db, &key_file)?;
                 let report = match out {
                     Some(path) => {
-                        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+                        let mut f = std::io::BufWriter::new(inspect::create_private(&path)?);
                         let r = db.audit_export(&mut f)?;
                         f.flush()?;
                         r

@@ -239,10 +239,14 @@ fn upgrade_auth(
             p.refs = refs;
         }
     }
-    let mut txn = mgr.begin();
-    txn.ensure_writer(Duration::from_secs(5))?;
-    txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
-    txn.commit()?;
+    // A read-only open converts in memory only; the next read-write open
+    // stores the conversion.
+    if !mgr.engine().is_read_only() {
+        let mut txn = mgr.begin();
+        txn.ensure_writer(Duration::from_secs(5))?;
+        txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
+        txn.commit()?;
+    }
     Ok(auth)
 }
 
@@ -288,31 +292,9 @@ impl Db {
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        let engine = Arc::new(engine);
-        let mgr = TxnManager::new(engine.clone());
-        let schema = load_schema(&mgr)?;
-        let auth = match mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => match codec::decode(&bytes)? {
-                codec::Decoded::Current(a) => a,
-                codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
-            },
-            None => AuthState::new(),
-        };
-        let sync = options.storage.sync == crate::storage::SyncMode::Full;
-        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
-        let db = Db {
-            inner: Arc::new(DbInner {
-                mgr,
-                schema: RwLock::new(Arc::new(schema)),
-                auth: RwLock::new(Arc::new(auth)),
-                audit,
-                throttle: Mutex::new(Throttle::default()),
-                password_cost: options.password_cost,
-                busy_timeout: options.busy_timeout,
-                policy_exprs: Arc::default(),
-            }),
-        };
+        let db = Db::assemble(engine, &options)?;
         db.note_key_change()?;
+        db.note_quarantine()?;
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
                 let root = db.root_session();
@@ -327,6 +309,83 @@ impl Db {
             }
         }
         Ok(db)
+    }
+
+    /// Opens the database in `path` for reading only (see
+    /// [`Engine::open_read_only`]): nothing is written, renamed or deleted,
+    /// so it works on a read-only copy and leaves the evidence as it was;
+    /// the log's tail is replayed into memory. For inspection: the root
+    /// session's reads, [`Db::audit_verify`], [`Db::audit_export`] and the
+    /// encryption status. Anything that must write (a statement that
+    /// changes data, a login, which is audited) fails with
+    /// [`Error::ReadOnly`]. `options.host_rules` is ignored.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        provider: impl KeyProvider + 'static,
+        options: Options,
+    ) -> Result<Db> {
+        let vfs: Arc<dyn Vfs> = options
+            .vfs
+            .clone()
+            .unwrap_or_else(|| Arc::new(OsVfs::new()));
+        let engine = Engine::open_read_only(
+            vfs,
+            path.as_ref(),
+            Arc::new(provider),
+            options.keys.clone(),
+            options.storage.clone(),
+        )?;
+        Db::assemble(engine, &options)
+    }
+
+    /// A database over an open engine: catalog, security state, audit log.
+    fn assemble(engine: Engine, options: &Options) -> Result<Db> {
+        let engine = Arc::new(engine);
+        let mgr = TxnManager::new(engine.clone());
+        let schema = load_schema(&mgr)?;
+        let auth = match mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => match codec::decode(&bytes)? {
+                codec::Decoded::Current(a) => a,
+                codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
+            },
+            None => AuthState::new(),
+        };
+        let sync = options.storage.sync == crate::storage::SyncMode::Full;
+        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                mgr,
+                schema: RwLock::new(Arc::new(schema)),
+                auth: RwLock::new(Arc::new(auth)),
+                audit,
+                throttle: Mutex::new(Throttle::default()),
+                password_cost: options.password_cost,
+                busy_timeout: options.busy_timeout,
+                policy_exprs: Arc::default(),
+            }),
+        })
+    }
+
+    /// Logs the files the open found newer than the manifest knew of and
+    /// moved to `quarantine/` (a crash leftover, or a rolled-back manifest).
+    fn note_quarantine(&self) -> Result<()> {
+        let moved = self.engine().quarantined();
+        if moved.is_empty() {
+            return Ok(());
+        }
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: "security".into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!(
+                "files newer than the manifest moved to {}/: {}",
+                crate::storage::QUARANTINE_DIR,
+                moved.join(", ")
+            ),
+            outcome: "ok".into(),
+            ..AuditRecord::default()
+        })?;
+        Ok(())
     }
 
     /// Logs a change of the active data key (rotation, a new store key, a
