@@ -116,6 +116,9 @@ fn build() -> (Store, Vec<Rec>) {
             .unwrap();
         root.execute("ALTER TABLE t EXPERIMENTAL_AUDIT SET READ WRITE", &[])
             .unwrap();
+        // Bound values are redacted by default; this log opts in to them.
+        root.execute("SET CLUSTER SETTING sql.audit.redact_values = false", &[])
+            .unwrap();
     }
     {
         let db = store.open();

@@ -91,7 +91,7 @@ impl FileKeys {
         self.cipher
     }
 
-    pub(crate) fn apply_keystream(&self, iv: u128, offset: u64, buf: &mut [u8]) {
+    pub(crate) fn apply_keystream(&self, iv: u128, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.ctr.apply_keystream(iv, offset, buf)
     }
 

@@ -266,7 +266,11 @@ impl SealedWriter {
             .extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         if let Some(seal) = &self.seal {
             let frame = &mut self.buf[start..];
-            seal.keys.apply_keystream(self.header.iv, offset, frame);
+            if let Err(e) = seal.keys.apply_keystream(self.header.iv, offset, frame) {
+                // Never leave a plaintext frame in the buffer to be written.
+                self.buf.truncate(start);
+                return Err(e);
+            }
             let tag = seal.keys.tag(&seal.mac, self.header.iv, offset, frame);
             self.buf.extend_from_slice(&tag);
         }
@@ -415,7 +419,8 @@ impl SealedReader {
         let mut head = [0u8; 8];
         self.file.read_exact_at(HEADER_LEN + offset, &mut head)?;
         if let Some(seal) = &self.seal {
-            seal.keys.apply_keystream(self.header.iv, offset, &mut head);
+            seal.keys
+                .apply_keystream(self.header.iv, offset, &mut head)?;
         }
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let len_crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
@@ -452,7 +457,7 @@ impl SealedReader {
                     offset: HEADER_LEN + offset,
                 });
             }
-            seal.keys.apply_keystream(self.header.iv, offset, frame);
+            seal.keys.apply_keystream(self.header.iv, offset, frame)?;
         }
         let body = &buf[8..frame_len - 4];
         let crc = u32::from_le_bytes([
@@ -481,7 +486,7 @@ impl SealedReader {
         }
         self.file.read_exact_at(HEADER_LEN + offset, buf)?;
         if let Some(seal) = &self.seal {
-            seal.keys.apply_keystream(self.header.iv, offset, buf);
+            seal.keys.apply_keystream(self.header.iv, offset, buf)?;
         }
         Ok(())
     }
