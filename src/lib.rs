@@ -46,7 +46,7 @@ pub mod storage;
 pub mod txn;
 pub mod vfs;
 
-pub use audit::{AuditRecord, AuditSink, BadRecord, VerifyReport};
+pub use audit::{AuditCheckpoint, AuditRecord, AuditSink, BadRecord, VerifyReport};
 pub use auth::{ClientInfo, Credentials, PasswordCost};
 pub use crypto::{
     ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
