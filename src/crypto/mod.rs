@@ -17,10 +17,12 @@
 pub mod ctr;
 pub mod keys;
 pub mod mac;
+pub mod passphrase;
 pub mod provider;
 pub mod registry;
 
 pub use keys::{Cipher, KeyBytes, KeyId, StoreKey};
+pub use passphrase::{KdfParams, KeyDerivation, PassphraseKeyProvider};
 pub use provider::{
     ActiveStoreKey, CallbackKeyProvider, FileKeyProvider, KeyProvider, KeyRequest,
     MemoryKeyProvider, UnencryptedKeyProvider,
