@@ -545,7 +545,7 @@ fn sigkill_during_audited_writes_keeps_the_chain() {
         let left = {
             let engine = Engine::open(
                 Arc::new(sealdb::vfs::OsVfs::new()),
-                &tmp.path().join("db"),
+                tmp.path().join("db"),
                 Arc::new(FileKeyProvider::new(tmp.path().join("store.key")).unwrap()),
                 KeyOptions::default(),
                 os_options(None).storage,
