@@ -410,13 +410,14 @@ fn audit_kill_child() {
     });
     let db = open_os(Path::new(&base), Some(sink)).expect("child: open");
     let root = db.root_session();
-    if root
-        .execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
-        .is_ok()
-    {
-        root.execute("ALTER TABLE t EXPERIMENTAL_AUDIT SET READ WRITE", &[])
-            .expect("child: audit");
-    }
+    // Every time: a kill may have come between the two.
+    root.execute(
+        "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)",
+        &[],
+    )
+    .expect("child: table");
+    root.execute("ALTER TABLE t EXPERIMENTAL_AUDIT SET READ WRITE", &[])
+        .expect("child: audit");
     {
         let mut o = out.lock().unwrap();
         // On a line of its own: libtest has just printed "test … ".

@@ -8,7 +8,8 @@
 //!
 //! - the **sealed checkpoint**, `AUDIT-CHECKPOINT` in the store directory: a
 //!   sealed file outside the LSM, replaced atomically at open and every
-//!   [`SEALED_EVERY`] records. It is a second copy of (an earlier) head,
+//!   [`SEALED_EVERY`] records (with `SyncMode::Full`; with `Normal` only
+//!   when a checkpoint is taken, since it must name durable records). It is a second copy of (an earlier) head,
 //!   so rolling back the LSM, or cutting the log, is caught even when the
 //!   head in the LSM was rolled back to match. Anyone who can copy files
 //!   can put an older checkpoint file back, so it only raises the bar.
