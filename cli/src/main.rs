@@ -8,6 +8,7 @@
 //!   sealdb audit verify --db DIR KEY [--checkpoint FILE]
 //!   sealdb audit checkpoint --db DIR KEY [--out FILE]
 //!   sealdb audit export --db DIR KEY [--out FILE]
+//!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //! ```
 //!
 //! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
@@ -39,6 +40,8 @@ mod store_key;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod cert;
 
 use clap::{Parser, Subcommand};
 use sealdb::crypto::provider::generate_key_file;
@@ -103,6 +106,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Makes, revokes and lists the cluster's certificates.
+    Cert {
+        #[command(subcommand)]
+        action: cert::CertAction,
     },
 }
 
@@ -172,6 +180,7 @@ fn open(db: &PathBuf, keys: &StoreKeyArgs, old: Option<&Path>) -> Fallible<Db> {
 
 fn run(cli: Cli) -> Fallible<()> {
     match cli.command {
+        Command::Cert { action } => cert::run(action)?,
         Command::Keygen { bits, out } => {
             let id = generate_key_file(&out, bits)?;
             println!("{id}");
