@@ -71,11 +71,12 @@ pub mod txn;
 pub mod types;
 pub mod vfs;
 
-pub use audit::{AuditRecord, AuditSink, BadRecord, VerifyReport};
+pub use audit::{AuditCheckpoint, AuditRecord, AuditSink, BadRecord, VerifyReport};
 pub use auth::{ClientInfo, Credentials, PasswordCost};
 pub use crypto::{
-    ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
-    KeyRequest, MemoryKeyProvider, StoreKey, UnencryptedKeyProvider,
+    ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KdfParams, KeyBytes, KeyId,
+    KeyProvider, KeyRequest, MemoryKeyProvider, PassphraseKeyProvider, StoreKey,
+    UnencryptedKeyProvider,
 };
 pub use db::{
     Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,

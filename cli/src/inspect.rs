@@ -8,14 +8,18 @@
 use std::fs::File;
 use std::path::Path;
 
-use sealdb::{Db, FileKeyProvider, Options};
+use sealdb::{Db, Options};
 
+use crate::store_key::StoreKeyArgs;
 use crate::Fallible;
 
-/// Opens the database in `db` read-only with the store key in `key_file`.
-pub fn open_read_only(db: &Path, key_file: &Path) -> Fallible<Db> {
-    let provider = FileKeyProvider::new(key_file)?;
-    Ok(Db::open_read_only(db, provider, Options::default())?)
+/// Opens the database in `db` read-only with the store key `keys` name.
+pub fn open_read_only(db: &Path, keys: &StoreKeyArgs) -> Fallible<Db> {
+    Ok(Db::open_read_only(
+        db,
+        keys.provider(None)?,
+        Options::default(),
+    )?)
 }
 
 /// Creates or truncates `path`, readable and writable by its owner only

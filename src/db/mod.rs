@@ -55,7 +55,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::audit::{AuditLog, AuditRecord, AuditSink, VerifyReport};
+use crate::audit::{AuditCheckpoint, AuditLog, AuditRecord, AuditSink, VerifyReport};
 use crate::auth::state::{ObjectId, ObjectInfo, ObjectLookup};
 use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throttle};
 
@@ -470,11 +470,21 @@ impl Db {
         }
     }
 
-    /// Rewrites every file under the active key (see
-    /// [`Engine::rewrite_all`]) and records it in the audit log.
+    /// Rewrites every file under the active key — the audit log's
+    /// segments (re-sealed record by record: the chain is unchanged) and
+    /// the storage engine's files (see [`Engine::rewrite_all`]) — and
+    /// records it in the audit log.
     pub fn rotate_keys(&self, progress: impl FnMut(crate::storage::Progress)) -> Result<()> {
         let started = Instant::now();
-        let r = self.engine().rewrite_all(progress);
+        // The audit files first, under the key the rewrite will use, so
+        // that the rewrite's last step can retire the old data key. A
+        // damaged segment keeps its key (and the rewrite still runs).
+        let resealed = self
+            .engine()
+            .sealed_dir()
+            .maybe_rotate()
+            .and_then(|_| self.inner.audit.reseal_all());
+        let r = self.engine().rewrite_all(progress).and(resealed);
         self.inner.audit.append(AuditRecord {
             time_ms: unix_ms(),
             event: "key_rotation".into(),
@@ -496,6 +506,32 @@ impl Db {
     /// altered, removed, reordered or missing record.
     pub fn audit_verify(&self) -> Result<VerifyReport> {
         self.inner.audit.verify()
+    }
+
+    /// [`Db::audit_verify`], also proving that the log still contains the
+    /// prefix `anchor` vouches for, unchanged (and is not shorter).
+    pub fn audit_verify_against(&self, anchor: &AuditCheckpoint) -> Result<VerifyReport> {
+        self.inner.audit.verify_against(anchor)
+    }
+
+    /// Verifies the audit chain and returns its head as a checkpoint to
+    /// keep outside the database ([`AuditCheckpoint::to_text`]); refuses a
+    /// broken chain.
+    pub fn audit_checkpoint(&self) -> Result<AuditCheckpoint> {
+        self.inner.audit.checkpoint()
+    }
+
+    /// Which keys protect the store's files: the live files of the
+    /// storage engine and the audit log's segments and checkpoint.
+    pub fn encryption_status(&self) -> Result<crate::vfs::EncryptionStatus> {
+        let engine = self.engine();
+        let mut st = engine.encryption_status()?;
+        let audit = engine
+            .sealed_dir()
+            .encryption_status(|n| n.starts_with(crate::vfs::AUDIT_FILE_PREFIX))?;
+        st.files.extend(audit.files);
+        st.files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(st)
     }
 
     /// Writes the audit log as JSON lines (up to the first bad record).

@@ -377,7 +377,12 @@ impl Engine {
         let has_registry = names
             .iter()
             .any(|n| n == crate::vfs::sealed_dir::REGISTRY_FILE);
-        if !has_registry && (read_only || names.iter().any(|n| n != LOCK_FILE)) {
+        // The key-derivation header of a passphrase store is written just
+        // before its first registry, so a crash can leave it alone.
+        let kdf = crate::vfs::key_derivation_file::KEY_DERIVATION_FILE;
+        if !has_registry
+            && (read_only || names.iter().any(|n| n != LOCK_FILE && !n.starts_with(kdf)))
+        {
             return Err(Error::NotAStore { path: dir });
         }
         let sdir = if read_only {

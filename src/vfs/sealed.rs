@@ -291,7 +291,11 @@ impl SealedWriter {
             .extend_from_slice(&crc32fast::hash(&len).to_le_bytes());
         if let Some(seal) = &self.seal {
             let head = &mut self.buf[start..];
-            seal.keys.apply_keystream(self.header.iv, offset, head);
+            if let Err(e) = seal.keys.apply_keystream(self.header.iv, offset, head) {
+                // Never leave a plaintext frame in the buffer to be written.
+                self.buf.truncate(start);
+                return Err(e);
+            }
             let head_tag = seal.keys.tag(&seal.mac, self.header.iv, offset + 8, head);
             self.buf.extend_from_slice(&head_tag);
         }
@@ -301,8 +305,13 @@ impl SealedWriter {
             .extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         if let Some(seal) = &self.seal {
             let at = offset + (body - start) as u64;
-            seal.keys
-                .apply_keystream(self.header.iv, at, &mut self.buf[body..]);
+            if let Err(e) = seal
+                .keys
+                .apply_keystream(self.header.iv, at, &mut self.buf[body..])
+            {
+                self.buf.truncate(start);
+                return Err(e);
+            }
             let record = &self.buf[start..];
             let tag = seal.keys.tag(&seal.mac, self.header.iv, offset, record);
             self.buf.extend_from_slice(&tag);
@@ -490,7 +499,7 @@ impl SealedReader {
         {
             return Err(auth_failed());
         }
-        seal.keys.apply_keystream(self.header.iv, offset, len_ct);
+        seal.keys.apply_keystream(self.header.iv, offset, len_ct)?;
         let len = u32::from_le_bytes([len_ct[0], len_ct[1], len_ct[2], len_ct[3]]);
         let len_crc = u32::from_le_bytes([len_ct[4], len_ct[5], len_ct[6], len_ct[7]]);
         if crc32fast::hash(&len_ct[..4]) != len_crc || len as usize > MAX_RECORD {
@@ -515,7 +524,7 @@ impl SealedReader {
         }
         let body = &mut record[ENCRYPTED_HEAD..];
         seal.keys
-            .apply_keystream(self.header.iv, offset + ENCRYPTED_HEAD as u64, body);
+            .apply_keystream(self.header.iv, offset + ENCRYPTED_HEAD as u64, body)?;
         let payload_len = body.len() - 4;
         let crc = u32::from_le_bytes([
             body[payload_len],
@@ -580,7 +589,7 @@ impl SealedReader {
         }
         self.file.read_exact_at(HEADER_LEN + offset, buf)?;
         if let Some(seal) = &self.seal {
-            seal.keys.apply_keystream(self.header.iv, offset, buf);
+            seal.keys.apply_keystream(self.header.iv, offset, buf)?;
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ use crate::crypto::{
 use crate::error::{Error, Result};
 
 use super::sealed::{FileHeader, FileKind, SealedReader, SealedWriter, HEADER_LEN};
-use super::Vfs;
+use super::{key_derivation_file, Vfs};
 
 /// Name of the key registry file.
 pub const REGISTRY_FILE: &str = "KEYREGISTRY";
@@ -152,6 +152,12 @@ impl SealedDir {
     ) -> Result<SealedDir> {
         let dir = dir.into();
         vfs.create_dir_all(&dir)?;
+        // A passphrase provider first derives its keys with the store's
+        // salt (or a new one, kept once the registry is known to open).
+        let stored_kdf = key_derivation_file::read(&*vfs, &dir)?;
+        let new_kdf = provider
+            .key_derivation(stored_kdf.as_ref())?
+            .filter(|h| Some(h) != stored_kdf.as_ref());
         let reg_path = dir.join(REGISTRY_FILE);
         let registry = if vfs.exists(&reg_path)? {
             let reg = read_registry(&*vfs, &reg_path, &*provider)?;
@@ -178,6 +184,9 @@ impl SealedDir {
             }
             DataKeyRegistry::empty()
         };
+        if let Some(h) = &new_kdf {
+            key_derivation_file::write(&*vfs, &dir, h)?;
+        }
         let me = SealedDir {
             vfs,
             dir,
