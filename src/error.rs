@@ -116,6 +116,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// No key wrap of a backup opened with the keys given: a wrong or
+    /// missing passphrase, or a store key the provider does not have.
+    /// `tried` names every wrap and why it did not open.
+    #[error("cannot unlock the backup at {}: {tried}", path.display())]
+    BackupKey {
+        /// The backup directory.
+        path: PathBuf,
+        /// Each wrap tried and why it failed (never a key or passphrase).
+        tried: String,
+    },
+
     /// The database refuses writes after an earlier failure it cannot
     /// recover from in-process (a failed fsync, a panicked background
     /// thread). Reopen to recover.
@@ -138,6 +149,17 @@ pub enum Error {
     NotAStore {
         /// The directory.
         path: PathBuf,
+    },
+
+    /// A directory holds a backup, checkpoint or restore that did not
+    /// finish (interrupted, or a disk that filled up): it must not be used
+    /// as if it were complete.
+    #[error("{} is incomplete: {what}", path.display())]
+    Incomplete {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing, and what to do.
+        what: String,
     },
 
     /// Another transaction holds the write lock and did not finish within
@@ -296,6 +318,8 @@ pub enum ErrorCode {
     KeyProvider = 303,
     /// [`Error::PlaintextStore`].
     PlaintextStore = 304,
+    /// [`Error::BackupKey`].
+    BackupKey = 305,
     /// [`Error::Poisoned`].
     Poisoned = 400,
     /// [`Error::Locked`].
@@ -306,6 +330,8 @@ pub enum ErrorCode {
     Busy = 403,
     /// [`Error::Conflict`].
     Conflict = 404,
+    /// [`Error::Incomplete`].
+    Incomplete = 406,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
     /// [`Error::Sql`] with [`SqlErrorKind::Syntax`].
@@ -345,6 +371,8 @@ impl Error {
             Error::InvalidKey { .. } => ErrorCode::InvalidKey,
             Error::KeyProvider { .. } => ErrorCode::KeyProvider,
             Error::PlaintextStore { .. } => ErrorCode::PlaintextStore,
+            Error::BackupKey { .. } => ErrorCode::BackupKey,
+            Error::Incomplete { .. } => ErrorCode::Incomplete,
             Error::Poisoned { .. } => ErrorCode::Poisoned,
             Error::Locked { .. } => ErrorCode::Locked,
             Error::NotAStore { .. } => ErrorCode::NotAStore,
