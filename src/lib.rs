@@ -48,6 +48,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod crypto;
 pub mod db;

@@ -22,6 +22,8 @@
 //! Durability: with `SyncMode::Full` a record is synced before its head is
 //! stored, so after a crash the log is never behind the head.
 
+pub mod cut;
+
 use std::io::Write;
 use std::sync::Arc;
 
@@ -272,7 +274,7 @@ impl AuditLog {
         })
     }
 
-    fn segments(engine: &Engine) -> Result<Vec<(u64, String)>> {
+    pub(crate) fn segments(engine: &Engine) -> Result<Vec<(u64, String)>> {
         let dir = engine.sealed_dir();
         let mut out: Vec<(u64, String)> = dir
             .vfs()

@@ -47,6 +47,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use crate::crypto::{KeyId, KeyProvider};
 use crate::error::{Error, Result};
 use crate::vfs::{FileKind, KeyOptions, LockGuard, SealedDir, SealedReader, SealedWriter, Vfs};
@@ -425,11 +427,12 @@ fn copy_prefix(vfs: &dyn Vfs, from: &Path, to: &Path, len: u64) -> Result<()> {
 pub struct CheckpointInstaller {
     dir: SealedDir,
     opts: StorageOptions,
-    added: Vec<(usize, FileMeta)>,
-    numbers: HashSet<u64>,
+    added: Mutex<Vec<(usize, FileMeta)>>,
+    numbers: Mutex<HashSet<u64>>,
     mem: Memtable,
     flushed: u64,
-    next_seq: Option<u64>,
+    /// The sequence number the next log record must have.
+    next_seq: Mutex<Option<u64>>,
     _lock: Box<dyn LockGuard>,
 }
 
@@ -453,11 +456,11 @@ impl CheckpointInstaller {
         Ok(CheckpointInstaller {
             dir: sdir,
             opts,
-            added: Vec::new(),
-            numbers: HashSet::new(),
+            added: Mutex::new(Vec::new()),
+            numbers: Mutex::new(HashSet::new()),
             mem: Memtable::new(0),
             flushed,
-            next_seq: None,
+            next_seq: Mutex::new(None),
             _lock: lock,
         })
     }
@@ -469,14 +472,15 @@ impl CheckpointInstaller {
     }
 
     /// Starts table `info`: hand it the source's record payloads in order,
-    /// then [`TableInstall::finish`].
-    pub fn table(&mut self, info: &CheckpointTable) -> Result<TableInstall<'_>> {
+    /// then [`TableInstall::finish`]. Tables may be installed from several
+    /// threads at once.
+    pub fn table(&self, info: &CheckpointTable) -> Result<TableInstall<'_>> {
         if info.level >= NUM_LEVELS {
             return Err(Error::InvalidArgument {
                 what: format!("table {} names level {}", info.number, info.level),
             });
         }
-        if !self.numbers.insert(info.number) {
+        if !self.numbers.lock().insert(info.number) {
             return Err(Error::InvalidArgument {
                 what: format!("table {} is installed twice", info.number),
             });
@@ -485,7 +489,7 @@ impl CheckpointInstaller {
             .dir
             .create_file(&table_name(info.number), FileKind::Sstable)?;
         let mode = if w.record_len(0) == info.record_overhead {
-            Mode::Copy(w, None)
+            Mode::Copy(Box::new(w), None)
         } else {
             // Other framing (a plaintext side): offsets would move, so the
             // table is rebuilt from its data blocks (all records but the
@@ -503,13 +507,12 @@ impl CheckpointInstaller {
     }
 
     /// Applies one commit record of the log tail (oldest first).
-    pub fn add_log_record(&mut self, payload: &[u8]) -> Result<()> {
+    pub fn add_log_record(&self, payload: &[u8]) -> Result<()> {
         let bad = |what: String| Error::corruption(self.dir.dir(), 0, what);
         let (seq, batch) =
             decode_record(payload).ok_or_else(|| bad("malformed log record in the tail".into()))?;
-        let want = self
-            .next_seq
-            .or((self.flushed > 0).then_some(self.flushed + 1));
+        let mut next_seq = self.next_seq.lock();
+        let want = next_seq.or((self.flushed > 0).then_some(self.flushed + 1));
         if let Some(want) = want {
             if seq != want {
                 return Err(bad(format!(
@@ -518,15 +521,15 @@ impl CheckpointInstaller {
             }
         }
         self.mem.apply(seq, &batch);
-        self.next_seq = Some(seq + batch.len() as u64);
+        *next_seq = Some(seq + batch.len() as u64);
         Ok(())
     }
 
     /// Writes the log tail as one more table, the manifest and CURRENT,
     /// and removes the incomplete marker. `sequence` is the checkpoint's
     /// [`Checkpoint::sequence`]; the tail must end exactly there.
-    pub fn finish(mut self, sequence: u64) -> Result<()> {
-        let end = self.next_seq.map_or(self.flushed, |n| n - 1);
+    pub fn finish(self, sequence: u64) -> Result<()> {
+        let end = self.next_seq.lock().map_or(self.flushed, |n| n - 1);
         if end != sequence {
             return Err(Error::corruption(
                 self.dir.dir(),
@@ -534,7 +537,8 @@ impl CheckpointInstaller {
                 format!("the checkpoint is at sequence {sequence} but its tables and log tail end at {end}"),
             ));
         }
-        let mut next_file = self.numbers.iter().max().map_or(1, |m| m + 1);
+        let mut added = std::mem::take(&mut *self.added.lock());
+        let mut next_file = self.numbers.lock().iter().max().map_or(1, |m| m + 1);
         if !self.mem.is_empty() {
             let number = next_file;
             next_file += 1;
@@ -544,10 +548,10 @@ impl CheckpointInstaller {
                 &self.opts,
                 self.mem.range_from(None).map(Ok),
             )?;
-            self.added.push((0, super::meta_of(number, &summary)));
+            added.push((0, super::meta_of(number, &summary)));
         }
         let edit = VersionEdit {
-            added: std::mem::take(&mut self.added),
+            added,
             ..VersionEdit::default()
         };
         // Checks levels ≥ 1 for overlaps, as a recovered manifest would be.
@@ -567,14 +571,14 @@ impl CheckpointInstaller {
 
 enum Mode {
     /// Records copied as they are; the last payload kept (the footer).
-    Copy(SealedWriter, Option<Vec<u8>>),
+    Copy(Box<SealedWriter>, Option<Vec<u8>>),
     /// Entries re-added from data blocks; the last three payloads wait.
     Rebuild(SstBuilder, VecDeque<Vec<u8>>),
 }
 
 /// One table being installed (see [`CheckpointInstaller::table`]).
 pub struct TableInstall<'a> {
-    owner: &'a mut CheckpointInstaller,
+    owner: &'a CheckpointInstaller,
     info: CheckpointTable,
     mode: Mode,
 }
@@ -660,13 +664,13 @@ impl TableInstall<'_> {
                 super::meta_of(info.number, &s)
             }
         };
-        self.owner.added.push((info.level, meta));
+        self.owner.added.lock().push((info.level, meta));
         Ok(())
     }
 }
 
 /// The entry count of a table footer payload, if it is one.
-fn footer_entries(payload: &[u8]) -> Option<u64> {
+pub(crate) fn footer_entries(payload: &[u8]) -> Option<u64> {
     if payload.len() != FOOTER_LEN {
         return None;
     }
