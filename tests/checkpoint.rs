@@ -154,7 +154,7 @@ fn an_installed_checkpoint_is_under_the_installing_sides_key() {
 }
 
 fn install(vfs: &Arc<dyn Vfs>, cp: &Checkpoint, dir: &str, p: Arc<dyn KeyProvider>) {
-    let mut inst = CheckpointInstaller::create(
+    let inst = CheckpointInstaller::create(
         vfs.clone(),
         Path::new(dir),
         p,
@@ -268,7 +268,7 @@ fn unfinished_copies_and_installs_do_not_open_and_targets_must_be_empty() {
         Err(Error::InvalidArgument { .. })
     ));
     // An install whose log tail does not reach the checkpoint is refused.
-    let mut inst = CheckpointInstaller::create(
+    let inst = CheckpointInstaller::create(
         vfs.clone(),
         Path::new("/short"),
         mem_provider(KEY32),

@@ -84,9 +84,9 @@ pub fn cut_at(engine: &Engine, snapshot: &Snapshot) -> Result<AuditCut> {
                 }
                 break 'segments;
             };
-            let seq = payload
-                .get(..8)
-                .map_or(u64::MAX, |s| u64::from_le_bytes(s.try_into().unwrap_or([0xff; 8])));
+            let seq = payload.get(..8).map_or(u64::MAX, |s| {
+                u64::from_le_bytes(s.try_into().unwrap_or([0xff; 8]))
+            });
             if seq > head {
                 if seg.records > 0 {
                     cut.segments.push(seg);

@@ -48,7 +48,9 @@ const MARKER_TEXT: &[u8] =
 enum Job {
     Table(CheckpointTable),
     Log(CheckpointLog),
-    Audit(SegmentCut),
+    /// An audit segment from record `skip + 1` on (the parent chain holds
+    /// the ones before).
+    Audit(SegmentCut, u64),
 }
 
 impl Job {
@@ -56,21 +58,21 @@ impl Job {
         match self {
             Job::Table(_) => Role::Table,
             Job::Log(_) => Role::Log,
-            Job::Audit(_) => Role::Audit,
+            Job::Audit(..) => Role::Audit,
         }
     }
     fn number(&self) -> u64 {
         match self {
             Job::Table(t) => t.number,
             Job::Log(l) => l.number,
-            Job::Audit(a) => a.number,
+            Job::Audit(a, _) => a.number,
         }
     }
     fn size(&self) -> u64 {
         match self {
             Job::Table(t) => t.size,
             Job::Log(l) => l.len,
-            Job::Audit(a) => a.len,
+            Job::Audit(a, _) => a.len,
         }
     }
 }
@@ -188,13 +190,13 @@ fn write_all(
 
     // What the parent chain already holds, and in which backup.
     let mut have_tables: HashMap<(u64, u128), [u8; 16]> = HashMap::new();
-    let mut have_audit: HashMap<(u64, u128, u64), [u8; 16]> = HashMap::new();
+    let mut have_audit: HashMap<(u64, u128), &AuditEntry> = HashMap::new();
     if let Some((p, _)) = &parent {
         for e in &p.manifest.tables {
             have_tables.insert((e.table.number, e.table.iv), e.holder);
         }
         for a in &p.manifest.audit {
-            have_audit.insert((a.number, a.iv, a.records), a.holder);
+            have_audit.insert((a.number, a.iv), a);
         }
     }
     let mut jobs = Vec::new();
@@ -214,18 +216,25 @@ fn write_all(
     }
     let mut audit = Vec::new();
     for s in &src.audit.segments {
-        let holder = match have_audit.get(&(s.number, s.iv, s.records)) {
-            Some(h) => *h,
-            None => {
-                jobs.push(Job::Audit(s.clone()));
-                id
-            }
-        };
+        // A segment only grows: the chain's runs, then the new records.
+        let mut parts = Vec::new();
+        let mut have = 0;
+        if let Some(p) = have_audit
+            .get(&(s.number, s.iv))
+            .filter(|p| p.records <= s.records)
+        {
+            parts = p.parts.clone();
+            have = p.records;
+        }
+        if s.records > have {
+            parts.push((id, s.records - have));
+            jobs.push(Job::Audit(s.clone(), have));
+        }
         audit.push(AuditEntry {
             number: s.number,
             records: s.records,
             iv: s.iv,
-            holder,
+            parts,
         });
     }
     let logs = cp.logs();
@@ -242,7 +251,9 @@ fn write_all(
     };
     progress(total);
 
-    let files = run_jobs(src, vfs, dir, &dk, &id, jobs, options, written, total, progress)?;
+    let files = run_jobs(
+        src, vfs, dir, &dk, &id, jobs, options, written, total, progress,
+    )?;
     let manifest = Manifest {
         id,
         created_ms: now_ms(),
@@ -421,22 +432,30 @@ fn write_job(
                 add(&mut w, &r?.1)?;
             }
         }
-        Job::Audit(a) => {
+        Job::Audit(a, skip) => {
             let reader = src
                 .checkpoint
                 .source()
                 .open_file(&a.name, FileKind::AuditLog)?;
-            for r in reader.records().take(a.records as usize) {
+            for r in reader
+                .records()
+                .take(a.records as usize)
+                .skip(*skip as usize)
+            {
                 add(&mut w, &r?.1)?;
             }
         }
     }
-    if let Job::Audit(a) = job {
-        if records != a.records {
+    if let Job::Audit(a, skip) = job {
+        if records != a.records - skip {
             return Err(Error::corruption(
                 src.checkpoint.source().dir().join(&a.name),
                 0,
-                format!("audit segment has {records} readable records, expected {}", a.records),
+                format!(
+                    "audit segment has {} readable records, expected {}",
+                    records + skip,
+                    a.records
+                ),
             ));
         }
     }

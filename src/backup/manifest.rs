@@ -16,7 +16,8 @@
 //!                  | bytes largest | source IV [16, BE] | source key id [16]
 //!                  | v record overhead | holder backup id [16] )
 //!   | v audit head sequence
-//!   | v audit segments × ( v number | v records | source IV [16, BE] | holder id [16] )
+//!   | v audit segments × ( v number | v records | source IV [16, BE]
+//!                          | v parts × ( holder id [16] | v records ) )
 //!   | v log segments × ( v number )
 //!   | v files × ( str name | u8 role | v number | v size | IV [16, BE]
 //!                 | SHA-256 [32] | v records | v payload bytes )
@@ -26,8 +27,11 @@
 //! `tables` and `audit segments` are the whole state at the checkpoint;
 //! each names the backup of the chain whose directory holds its file (this
 //! one, or an ancestor: an incremental backup copies only what its parent
-//! chain lacks). `files` are the files of this directory. The log tail is
-//! always in the newest backup.
+//! chain lacks). An audit segment only grows, so it comes in parts, oldest
+//! first, each a run of its records held by one backup: an incremental
+//! backup adds a part with the records its parent did not have. `files`
+//! are the files of this directory. The log tail is always in the newest
+//! backup.
 //!
 //! A data file (`table-NNNNNN`, `log-NNNNNN`, `audit-NNNNNN`) is a sealed
 //! file of kind `Backup` under the data key; its first record is the
@@ -95,8 +99,9 @@ pub struct AuditEntry {
     pub records: u64,
     /// The source segment's IV.
     pub iv: u128,
-    /// The backup whose directory holds `audit-NNNNNN`.
-    pub holder: [u8; 16],
+    /// Its records in runs, oldest first: (the backup whose `audit-NNNNNN`
+    /// holds the run, how many records). The runs add up to `records`.
+    pub parts: Vec<([u8; 16], u64)>,
 }
 
 /// One file of a backup directory.
@@ -235,7 +240,11 @@ impl Manifest {
             put_varint(&mut o, a.number);
             put_varint(&mut o, a.records);
             o.extend_from_slice(&a.iv.to_be_bytes());
-            o.extend_from_slice(&a.holder);
+            put_varint(&mut o, a.parts.len() as u64);
+            for (holder, records) in &a.parts {
+                o.extend_from_slice(holder);
+                put_varint(&mut o, *records);
+            }
         }
         put_varint(&mut o, self.logs.len() as u64);
         for n in &self.logs {
@@ -300,11 +309,19 @@ impl Manifest {
         let audit_head = r.v()?;
         let mut audit = Vec::new();
         for _ in 0..r.count()? {
+            let (number, records, iv) = (r.v()?, r.v()?, u128::from_be_bytes(r.arr()?));
+            let mut parts = Vec::new();
+            for _ in 0..r.count()? {
+                parts.push((r.arr()?, r.v()?));
+            }
+            if parts.iter().map(|(_, n)| *n).sum::<u64>() != records {
+                return None;
+            }
             audit.push(AuditEntry {
-                number: r.v()?,
-                records: r.v()?,
-                iv: u128::from_be_bytes(r.arr()?),
-                holder: r.arr()?,
+                number,
+                records,
+                iv,
+                parts,
             });
         }
         let mut logs = Vec::new();
@@ -419,7 +436,7 @@ mod tests {
                 number: 1,
                 records: 5,
                 iv: 3,
-                holder: [7; 16],
+                parts: vec![([1; 16], 2), ([7; 16], 3)],
             }],
             logs: vec![20, 21],
             files: vec![FileEntry {

@@ -10,9 +10,9 @@
 //!   BACKUP under another key            BACKUP-KEYS of another backup  Corruption
 //!   BACKUP record MAC                   an edited manifest             Authentication
 //!   a listed file is absent             a missing file                 Corruption "missing"
+//!   header IV ≠ the listed one          files swapped or replaced      Corruption
 //!   size                                a truncated or extended file   Truncated / Corruption
 //!   SHA-256 of the whole file           any change to its bytes        Corruption "digest"
-//!   header IV ≠ the listed one          files swapped or replaced      Corruption
 //!   record MACs                         an edited or moved record      Authentication
 //!   descriptor (backup, role, number)   a file copied from elsewhere   Corruption
 //!   record count and payload bytes      records cut or added           Corruption
@@ -214,6 +214,21 @@ pub(crate) fn read_file(
         return Err(Error::corruption(&path, 0, "missing from the backup"));
     }
     let file = vfs.open_immutable(&path)?;
+    // The header first: another file under this name (swapped, or copied
+    // from elsewhere) is named as such, whatever its size.
+    let mut header = [0u8; HEADER_LEN as usize];
+    if file.len() >= HEADER_LEN {
+        file.read_exact_at(0, &mut header)?;
+        if let Ok(h) = crate::vfs::FileHeader::decode(&header, &path) {
+            if h.iv != entry.iv {
+                return Err(Error::corruption(
+                    &path,
+                    32,
+                    "not the file the manifest lists (files swapped or replaced)",
+                ));
+            }
+        }
+    }
     if file.len() != entry.size {
         if file.len() < entry.size {
             return Err(Error::Truncated {
@@ -260,7 +275,13 @@ pub(crate) fn read_file(
     let mut records = reader.records();
     let descriptor = match records.next() {
         Some(r) => r?.1,
-        None => return Err(Error::corruption(&path, HEADER_LEN, "the file has no records")),
+        None => {
+            return Err(Error::corruption(
+                &path,
+                HEADER_LEN,
+                "the file has no records",
+            ))
+        }
     };
     if decode_descriptor(&descriptor) != Some((b.manifest.id, entry.role, entry.number)) {
         return Err(Error::corruption(
@@ -319,7 +340,10 @@ impl ReadFile for Bytes {
     }
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        match start.checked_add(buf.len()).and_then(|e| self.0.get(start..e)) {
+        match start
+            .checked_add(buf.len())
+            .and_then(|e| self.0.get(start..e))
+        {
             Some(s) => {
                 buf.copy_from_slice(s);
                 Ok(())

@@ -38,7 +38,10 @@ fn staging_dir(target: &Path) -> Result<PathBuf> {
     let name = target
         .file_name()
         .ok_or_else(|| Error::InvalidArgument {
-            what: format!("{} is not a directory name to restore into", target.display()),
+            what: format!(
+                "{} is not a directory name to restore into",
+                target.display()
+            ),
         })?
         .to_string_lossy();
     Ok(crate::vfs::parent_dir(target).join(format!(".{name}.restoring")))
@@ -133,7 +136,10 @@ fn build(
             Error::corruption(
                 newest.dir.join(MANIFEST_FILE),
                 0,
-                format!("{what} is held by backup {}, which is not in its chain", hex(id)),
+                format!(
+                    "{what} is held by backup {}, which is not in its chain",
+                    hex(id)
+                ),
             )
         })
     };
@@ -151,29 +157,40 @@ fn build(
                 return Err(Error::corruption(
                     b.dir.join(MANIFEST_FILE),
                     0,
-                    format!("does not hold table {} that its child names", e.table.number),
+                    format!(
+                        "does not hold table {} that its child names",
+                        e.table.number
+                    ),
                 ))
             }
         }
     }
+    // Audit segments: each run from the backup that holds it.
     let mut audit = Vec::new();
     for a in &m.audit {
-        let b = holder(&a.holder, format!("audit segment {}", a.number))?;
-        let f = b.manifest.file(Role::Audit, a.number).ok_or_else(|| {
-            Error::corruption(
-                b.dir.join(MANIFEST_FILE),
-                0,
-                format!("does not hold audit segment {}", a.number),
-            )
-        })?;
-        if f.records < a.records {
-            return Err(Error::corruption(
-                b.dir.join(&f.name),
-                0,
-                format!("holds {} audit records, {} are needed", f.records, a.records),
-            ));
+        let mut runs = Vec::new();
+        for (id, records) in &a.parts {
+            let b = holder(id, format!("audit segment {}", a.number))?;
+            let f = b.manifest.file(Role::Audit, a.number).ok_or_else(|| {
+                Error::corruption(
+                    b.dir.join(MANIFEST_FILE),
+                    0,
+                    format!("does not hold audit segment {}", a.number),
+                )
+            })?;
+            if f.records != *records {
+                return Err(Error::corruption(
+                    b.dir.join(&f.name),
+                    0,
+                    format!(
+                        "holds {} audit records, the chain says {records}",
+                        f.records
+                    ),
+                ));
+            }
+            runs.push((b, f));
         }
-        audit.push((a, b, f));
+        audit.push((a, runs));
     }
     let mut logs = Vec::new();
     for &n in &m.logs {
@@ -188,10 +205,15 @@ fn build(
     }
     let mut state = BackupProgress {
         files_done: 0,
-        files_total: tables.len() + audit.len() + logs.len(),
+        files_total: tables.len()
+            + audit.iter().map(|(_, runs)| runs.len()).sum::<usize>()
+            + logs.len(),
         bytes_done: 0,
         bytes_total: tables.iter().map(|(_, _, f)| f.size).sum::<u64>()
-            + audit.iter().map(|(_, _, f)| f.size).sum::<u64>()
+            + audit
+                .iter()
+                .flat_map(|(_, runs)| runs.iter().map(|(_, f)| f.size))
+                .sum::<u64>()
             + logs.iter().map(|f| f.size).sum::<u64>(),
     };
     progress(state);
@@ -252,23 +274,16 @@ fn build(
         return Err(e);
     }
 
-    for (a, b, f) in &audit {
+    for (a, runs) in &audit {
         let name = format!("{AUDIT_FILE_PREFIX}{:06}.log", a.number);
         let mut w = inst.sealed_dir().create_file(&name, FileKind::AuditLog)?;
-        let mut left = a.records;
-        open::read_file(vfs, b, f, |p| {
-            // A later backup of the chain may hold more of a segment than
-            // this state needs: the rest is newer than the checkpoint.
-            if left > 0 {
-                left -= 1;
-                w.append_record(&p)?;
-            }
-            Ok(())
-        })?;
+        for (b, f) in runs {
+            open::read_file(vfs, b, f, |p| w.append_record(&p).map(|_| ()))?;
+            state.files_done += 1;
+            state.bytes_done += f.size;
+            progress(state);
+        }
         w.sync()?;
-        state.files_done += 1;
-        state.bytes_done += f.size;
-        progress(state);
     }
     for f in &logs {
         open::read_file(vfs, newest, f, |p| inst.add_log_record(&p))?;

@@ -98,12 +98,28 @@ fn check_holders(b: &Opened, chain: &[Opened]) -> Result<()> {
         .tables
         .iter()
         .map(|e| (Role::Table, e.table.number, e.holder))
-        .chain(
-            b.manifest
-                .audit
+        .chain(b.manifest.audit.iter().flat_map(|a| {
+            a.parts
                 .iter()
-                .map(|a| (Role::Audit, a.number, a.holder)),
-        );
+                .map(move |(holder, _)| (Role::Audit, a.number, *holder))
+        }));
+    for a in &b.manifest.audit {
+        for (holder, records) in &a.parts {
+            let found = by_id
+                .get(holder)
+                .and_then(|h| h.manifest.file(Role::Audit, a.number));
+            if let Some(f) = found.filter(|f| f.records != *records) {
+                return Err(Error::corruption(
+                    &here,
+                    0,
+                    format!(
+                        "audit segment {} needs {records} records from {}, which holds {}",
+                        a.number, f.name, f.records
+                    ),
+                ));
+            }
+        }
+    }
     for (role, number, holder) in parts {
         let h = by_id.get(&holder).ok_or_else(|| {
             Error::corruption(
@@ -221,7 +237,9 @@ fn check_files(
                         .get(..8)
                         .and_then(|s| s.try_into().ok())
                         .map(u64::from_le_bytes)
-                        .ok_or_else(|| bad("an audit record too short to hold its number".into()))?;
+                        .ok_or_else(
+                            || bad("an audit record too short to hold its number".into()),
+                        )?;
                     if prev.is_some_and(|x| x + 1 != seq) {
                         return Err(bad(format!(
                             "audit record {seq} follows record {}",

@@ -279,16 +279,15 @@ impl Wrap {
                     return Err("the key provider does not have this key".into());
                 };
                 Arc::new(
-                    FileKeys::derive(sk.cipher(), sk.id(), sk.bytes()).map_err(|e| e.to_string())?,
+                    FileKeys::derive(sk.cipher(), sk.id(), sk.bytes())
+                        .map_err(|e| e.to_string())?,
                 )
             }
             WrapKind::Passphrase { params } => {
                 let Some(pass) = &keys.passphrase else {
                     return Err("no passphrase given".into());
                 };
-                let kek = params
-                    .derive(pass, &self.salt)
-                    .map_err(|e| e.to_string())?;
+                let kek = params.derive(pass, &self.salt).map_err(|e| e.to_string())?;
                 let id = KeyId::of_key(kek.expose());
                 Arc::new(FileKeys::derive(Cipher::Aes256Ctr, id, &kek).map_err(|e| e.to_string())?)
             }
@@ -307,11 +306,7 @@ impl Wrap {
             (_, Error::KeyUnavailable { .. }) => "the wrap names another key".to_string(),
             _ => damaged(),
         })?;
-        let (payload, next) = reader
-            .read_record(0)
-            .ok()
-            .flatten()
-            .ok_or_else(damaged)?;
+        let (payload, next) = reader.read_record(0).ok().flatten().ok_or_else(damaged)?;
         let payload = Zeroizing::new(payload);
         if next != reader.body_len()
             || payload.len() != 8 + 16 + DATA_KEY_LEN
@@ -321,7 +316,8 @@ impl Wrap {
         }
         let mut id = [0u8; 16];
         id.copy_from_slice(&payload[8..24]);
-        let dk = DataKey::from_bytes(KeyBytes::from_slice(&payload[24..])).map_err(|e| e.to_string())?;
+        let dk =
+            DataKey::from_bytes(KeyBytes::from_slice(&payload[24..])).map_err(|e| e.to_string())?;
         Ok((dk, id))
     }
 }
@@ -390,7 +386,12 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<Wrap>> {
         let at = pos;
         let kind = take(&mut pos, 1)?[0];
         let (kind, salt) = match kind {
-            KIND_STORE_KEY => (WrapKind::StoreKey { key_id: KeyId::PLAINTEXT }, [0; SALT_LEN]),
+            KIND_STORE_KEY => (
+                WrapKind::StoreKey {
+                    key_id: KeyId::PLAINTEXT,
+                },
+                [0; SALT_LEN],
+            ),
             KIND_PASSPHRASE => {
                 let params = KdfParams {
                     memory_kib: u32_at(&mut pos)?,
@@ -432,11 +433,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<Wrap>> {
 /// Opens the first wrap that `keys` unlocks; the error names every wrap
 /// and why it did not open. Returns the data key and the backup id the
 /// wrap was made for.
-pub(crate) fn unlock(
-    wraps: &[Wrap],
-    keys: &BackupKeys,
-    dir: &Path,
-) -> Result<(DataKey, [u8; 16])> {
+pub(crate) fn unlock(wraps: &[Wrap], keys: &BackupKeys, dir: &Path) -> Result<(DataKey, [u8; 16])> {
     let path = dir.join(KEYS_FILE);
     let mut tried = Vec::new();
     for (i, w) in wraps.iter().enumerate() {
@@ -476,7 +473,10 @@ impl ReadFile for VecRead {
     }
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        match start.checked_add(buf.len()).and_then(|e| self.0.get(start..e)) {
+        match start
+            .checked_add(buf.len())
+            .and_then(|e| self.0.get(start..e))
+        {
             Some(s) => {
                 buf.copy_from_slice(s);
                 Ok(())

@@ -86,8 +86,7 @@ impl Session {
         }
         let p = Arc::new(parse(sql)?);
         // Statement text holding a password is not kept around.
-        if p
-            .statements
+        if p.statements
             .iter()
             .any(|s| matches!(s, Ast::Auth(_) | Ast::Backup(_)))
         {

@@ -495,7 +495,11 @@ impl CheckpointInstaller {
             // table is rebuilt from its data blocks (all records but the
             // last three: filter, index, footer).
             Mode::Rebuild(
-                SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key),
+                Box::new(SstBuilder::new(
+                    w,
+                    self.opts.block_bytes,
+                    self.opts.bloom_bits_per_key,
+                )),
                 VecDeque::new(),
             )
         };
@@ -573,7 +577,7 @@ enum Mode {
     /// Records copied as they are; the last payload kept (the footer).
     Copy(Box<SealedWriter>, Option<Vec<u8>>),
     /// Entries re-added from data blocks; the last three payloads wait.
-    Rebuild(SstBuilder, VecDeque<Vec<u8>>),
+    Rebuild(Box<SstBuilder>, VecDeque<Vec<u8>>),
 }
 
 /// One table being installed (see [`CheckpointInstaller::table`]).

@@ -109,7 +109,11 @@ impl BackupStmt {
                     .map(|p| format!(" INCREMENTAL FROM {}", q(p)))
                     .unwrap_or_default(),
                 pass(passphrase),
-                if *store_key { "" } else { " (no store-key wrap)" }
+                if *store_key {
+                    ""
+                } else {
+                    " (no store-key wrap)"
+                }
             ),
             BackupStmt::Restore {
                 from,
@@ -317,7 +321,8 @@ impl P {
         match self.peek().cloned() {
             Some(Tok::Num(n)) => {
                 self.i += 1;
-                n.parse().map_err(|_| syntax(format!("{n} is out of range")))
+                n.parse()
+                    .map_err(|_| syntax(format!("{n} is out of range")))
             }
             _ => Err(self.unexpected("a number")),
         }
@@ -394,9 +399,9 @@ pub fn parse_backup(sql: &str) -> Result<Option<Parsed>> {
                 } else if p.eat_kw("KDF_ITERATIONS") {
                     iter = Some(p.number()?);
                 } else {
-                    return Err(p.unexpected(
-                        "PASSPHRASE, STORE_KEY, KDF_MEMORY_KIB or KDF_ITERATIONS",
-                    ));
+                    return Err(
+                        p.unexpected("PASSPHRASE, STORE_KEY, KDF_MEMORY_KIB or KDF_ITERATIONS")
+                    );
                 }
                 if p.peek() != Some(&Tok::Punct(',')) {
                     break;
@@ -444,7 +449,9 @@ mod tests {
     use super::*;
 
     fn one(sql: &str) -> (BackupStmt, usize) {
-        let p = parse_backup(sql).expect("parses").expect("a backup statement");
+        let p = parse_backup(sql)
+            .expect("parses")
+            .expect("a backup statement");
         let count = p.param_count;
         match p.statements.into_iter().next() {
             Some(crate::syntax::ast::Statement::Backup(b)) => (*b, count),
@@ -480,7 +487,13 @@ mod tests {
             BackupStmt::Restore { from: PathArg::Param(1), to: PathArg::Param(2), passphrase: Some(PassArg::Literal(ref s)) } if s.as_str() == "it's"
         ));
         let (s, _) = one("SHOW BACKUP 'b'");
-        assert!(matches!(s, BackupStmt::Show { passphrase: None, .. }));
+        assert!(matches!(
+            s,
+            BackupStmt::Show {
+                passphrase: None,
+                ..
+            }
+        ));
         assert!(parse_backup("SHOW USERS").expect("ok").is_none());
         assert!(parse_backup("SELECT 1").expect("ok").is_none());
     }
