@@ -7,7 +7,12 @@
 //!   sealdb rotate --db DIR --key-file FILE [--old-key-file FILE]
 //!   sealdb audit verify --db DIR --key-file FILE
 //!   sealdb audit export --db DIR --key-file FILE [--out FILE]
+//!   sealdb backup --db DIR --key-file FILE --to DIR [--passphrase-file FILE] ...
+//!   sealdb backup verify|show DIR [--key-file FILE] [--passphrase-file FILE]
+//!   sealdb restore --from DIR --to DIR --key-file FILE [--passphrase-file FILE]
 //! ```
+//!
+//! Backups and restores: `backup_cmd.rs`.
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
@@ -25,6 +30,7 @@
 //! --path cli`, or `cargo build --release -p sealdb-cli` (see
 //! cli/README.md).
 
+mod backup_cmd;
 mod history;
 mod output;
 mod shell;
@@ -99,6 +105,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Makes an encrypted backup while the database stays usable, or
+    /// checks (`verify`) or describes (`show`) one.
+    Backup(backup_cmd::BackupCommand),
+    /// Restores a backup into a new store under your own key.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -229,6 +240,8 @@ fn run(cli: Cli) -> Fallible<()> {
                 st.active_share() * 100.0
             );
         }
+        Command::Backup(cmd) => backup_cmd::backup(cmd)?,
+        Command::Restore(args) => backup_cmd::restore(args)?,
         Command::Audit { action } => match action {
             AuditAction::Verify { db, key_file } => {
                 let db = open(&db, &key_file, None)?;
