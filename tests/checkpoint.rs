@@ -42,12 +42,15 @@ fn contents(e: &Engine) -> BTreeMap<Vec<u8>, Vec<u8>> {
     out
 }
 
+/// One write: its sequence number, key and value.
+type Write = (u64, Vec<u8>, Vec<u8>);
+
 /// Writes keys on another thread while a checkpoint is taken; returns the
 /// engine, the checkpoint and every write as (sequence, key, value).
 fn busy_checkpoint(
     vfs: &Arc<dyn Vfs>,
     p: Arc<dyn KeyProvider>,
-) -> (Arc<Engine>, Checkpoint, Vec<(u64, Vec<u8>, Vec<u8>)>) {
+) -> (Arc<Engine>, Checkpoint, Vec<Write>) {
     let e = Arc::new(open(vfs, "/db", p).unwrap());
     for i in 0..600u32 {
         e.put(format!("pre{i:05}").as_bytes(), &[b'p'; 100])
@@ -59,13 +62,18 @@ fn busy_checkpoint(
         std::thread::spawn(move || {
             let mut log = Vec::new();
             let mut i = 0u32;
-            while !stop.load(Ordering::SeqCst) || i < 400 {
+            // Some writes always follow the checkpoint.
+            let mut after = 100;
+            while i < 400 || after > 0 {
+                if stop.load(Ordering::SeqCst) {
+                    after -= 1;
+                }
                 let k = format!("k{i:06}").into_bytes();
                 let v = vec![b'a' + (i % 26) as u8; 64 + (i % 50) as usize];
                 let seq = e.put(&k, &v).unwrap();
                 log.push((seq, k, v));
                 i += 1;
-                if i % 97 == 0 {
+                if i.is_multiple_of(97) {
                     e.delete(format!("pre{:05}", i % 600).as_bytes()).unwrap();
                 }
             }

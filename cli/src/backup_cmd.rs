@@ -150,7 +150,10 @@ impl Bar {
     fn draw(&mut self, p: BackupProgress) {
         let done = p.files_done == p.files_total;
         if !self.live
-            || (!done && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)))
+            || (!done
+                && self
+                    .last
+                    .is_some_and(|t| t.elapsed() < Duration::from_millis(100)))
         {
             return;
         }
@@ -232,7 +235,9 @@ pub fn backup(cmd: BackupCommand) -> Fallible<()> {
 
 fn create(a: CreateArgs) -> Fallible<()> {
     let (Some(db), Some(key_file), Some(to)) = (a.db, a.key_file, a.to) else {
-        return Err("sealdb backup needs --db, --key-file and --to (or: backup verify|show DIR)".into());
+        return Err(
+            "sealdb backup needs --db, --key-file and --to (or: backup verify|show DIR)".into(),
+        );
     };
     let defaults = KdfParams::default();
     let mut options = BackupOptions {

@@ -18,8 +18,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -38,6 +36,7 @@ use super::manifest::{
     MANIFEST_FILE,
 };
 use super::open::{self, Opened};
+use super::pool;
 use super::wrap::{self, DataKey, Wrap, KEYS_FILE};
 use super::{BackupKeys, BackupOptions, BackupProgress, BackupSummary};
 
@@ -79,10 +78,10 @@ impl Job {
 
 /// What the source is: a checkpoint, the audit log's part in it, the store
 /// key provider and the SQL tables at the checkpoint.
-pub(crate) struct Source<'a> {
-    pub(crate) checkpoint: &'a Checkpoint,
-    pub(crate) audit: &'a AuditCut,
-    pub(crate) provider: &'a Arc<dyn KeyProvider>,
+pub(crate) struct Source {
+    pub(crate) checkpoint: Arc<Checkpoint>,
+    pub(crate) audit: AuditCut,
+    pub(crate) provider: Arc<dyn KeyProvider>,
     pub(crate) store_key_id: KeyId,
     pub(crate) sql_tables: Vec<String>,
 }
@@ -115,7 +114,7 @@ fn now_ms() -> i64 {
 
 /// Writes a backup of `src` into `dir` (see the module doc).
 pub(crate) fn create(
-    src: Source<'_>,
+    src: Source,
     dir: &Path,
     options: &BackupOptions,
     progress: &mut dyn FnMut(BackupProgress),
@@ -151,8 +150,16 @@ pub(crate) fn create(
         f.sync()?;
         vfs.sync_dir(dir)?;
     }
-    let written: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-    let result = write_all(&src, &*vfs, dir, options, parent, &written, progress);
+    let written: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+    let result = write_all(
+        Arc::new(src),
+        &vfs,
+        dir,
+        options,
+        parent,
+        &written,
+        progress,
+    );
     if result.is_err() {
         // Free the space (a full disk is the likely cause); the marker stays.
         for p in written.lock().iter() {
@@ -167,26 +174,26 @@ pub(crate) fn create(
 }
 
 fn write_all(
-    src: &Source<'_>,
-    vfs: &dyn Vfs,
+    src: Arc<Source>,
+    vfs: &Arc<dyn Vfs>,
     dir: &Path,
     options: &BackupOptions,
     parent: Option<(Opened, PathBuf)>,
-    written: &Mutex<Vec<PathBuf>>,
+    written: &Arc<Mutex<Vec<PathBuf>>>,
     progress: &mut dyn FnMut(BackupProgress),
 ) -> Result<BackupSummary> {
-    let cp = src.checkpoint;
-    let dk = DataKey::random()?;
+    let cp = src.checkpoint.clone();
+    let dk = Arc::new(DataKey::random()?);
     let mut id = [0u8; 16];
     fill_random(&mut id)?;
     let mut wraps = Vec::new();
     if options.store_key_wrap {
-        wraps.push(Wrap::with_store_key(&dk, &id, &**src.provider)?);
+        wraps.push(Wrap::with_store_key(&dk, &id, &*src.provider)?);
     }
     if let Some(p) = &options.passphrase {
         wraps.push(Wrap::with_passphrase(&dk, &id, p, options.kdf)?);
     }
-    write_plain(vfs, &dir.join(KEYS_FILE), &wrap::encode(&wraps), written)?;
+    write_plain(&**vfs, &dir.join(KEYS_FILE), &wrap::encode(&wraps), written)?;
 
     // What the parent chain already holds, and in which backup.
     let mut have_tables: HashMap<(u64, u128), [u8; 16]> = HashMap::new();
@@ -252,7 +259,7 @@ fn write_all(
     progress(total);
 
     let files = run_jobs(
-        src, vfs, dir, &dk, &id, jobs, options, written, total, progress,
+        &src, vfs, dir, &dk, id, jobs, options, written, total, progress,
     )?;
     let manifest = Manifest {
         id,
@@ -272,7 +279,7 @@ fn write_all(
         files,
         sql_tables: src.sql_tables.clone(),
     };
-    write_manifest(vfs, dir, &dk, &manifest, written)?;
+    write_manifest(&**vfs, dir, &dk, &manifest, written)?;
     Ok(BackupSummary {
         id: hex(&id),
         dir: dir.to_path_buf(),
@@ -325,60 +332,36 @@ fn write_manifest(
 
 #[allow(clippy::too_many_arguments)]
 fn run_jobs(
-    src: &Source<'_>,
-    vfs: &dyn Vfs,
+    src: &Arc<Source>,
+    vfs: &Arc<dyn Vfs>,
     dir: &Path,
-    dk: &DataKey,
-    id: &[u8; 16],
+    dk: &Arc<DataKey>,
+    id: [u8; 16],
     jobs: Vec<Job>,
     options: &BackupOptions,
-    written: &Mutex<Vec<PathBuf>>,
+    written: &Arc<Mutex<Vec<PathBuf>>>,
     mut state: BackupProgress,
     progress: &mut dyn FnMut(BackupProgress),
 ) -> Result<Vec<FileEntry>> {
-    let threads = super::threads(options.threads).min(jobs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<FileEntry>> = Mutex::new(Vec::new());
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let (tx, rx) = mpsc::channel::<(u64, bool)>();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let (jobs, next, failed, results, first_error) =
-                (&jobs, &next, &failed, &results, &first_error);
-            s.spawn(move || loop {
-                if failed.load(Ordering::SeqCst) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(job) = jobs.get(i) else { return };
-                match write_job(src, vfs, dir, dk, id, job, written, &tx) {
-                    Ok(e) => {
-                        results.lock().push(e);
-                        let _ = tx.send((0, true));
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::SeqCst);
-                        first_error.lock().get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (bytes, file_done) in rx {
+    let (src, vfs, dir, dk, written) = (
+        src.clone(),
+        vfs.clone(),
+        dir.to_path_buf(),
+        dk.clone(),
+        written.clone(),
+    );
+    let mut files = pool::run(
+        super::threads(options.threads),
+        jobs,
+        move |job, report| write_job(&src, &*vfs, &dir, &dk, &id, job, &written, report),
+        |bytes, file_done| {
             state.bytes_done += bytes;
             if file_done {
                 state.files_done += 1;
             }
             progress(state);
-        }
-    });
-    if let Some(e) = first_error.into_inner() {
-        return Err(e);
-    }
-    let mut files = results.into_inner();
+        },
+    )?;
     files.sort_by_key(|f| (f.role, f.number));
     Ok(files)
 }
@@ -388,14 +371,14 @@ const PROGRESS_STEP: u64 = 4 << 20;
 
 #[allow(clippy::too_many_arguments)]
 fn write_job(
-    src: &Source<'_>,
+    src: &Source,
     vfs: &dyn Vfs,
     dir: &Path,
     dk: &DataKey,
     id: &[u8; 16],
     job: &Job,
     written: &Mutex<Vec<PathBuf>>,
-    tx: &mpsc::Sender<(u64, bool)>,
+    report: &dyn Fn(u64),
 ) -> Result<FileEntry> {
     let role = job.role();
     let number = job.number();
@@ -416,7 +399,7 @@ fn write_job(
         records += 1;
         bytes += payload.len() as u64;
         if bytes - reported >= PROGRESS_STEP {
-            let _ = tx.send((bytes - reported, false));
+            report(bytes - reported);
             reported = bytes;
         }
         Ok(())
@@ -463,7 +446,7 @@ fn write_job(
     let size = HEADER_LEN + w.position();
     let iv = w.header().iv;
     drop(w);
-    let _ = tx.send((job.size().saturating_sub(reported), false));
+    report(job.size().saturating_sub(reported));
     let sha256: [u8; 32] = std::mem::take(&mut *sha.lock()).finalize().into();
     Ok(FileEntry {
         name,

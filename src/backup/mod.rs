@@ -36,6 +36,7 @@
 mod create;
 pub mod manifest;
 mod open;
+mod pool;
 mod restore;
 mod verify;
 pub mod wrap;
@@ -248,7 +249,7 @@ fn vfs_of(v: &Option<Arc<dyn Vfs>>) -> Arc<dyn Vfs> {
 /// (new or empty). `audit` is the audit log's part of the checkpoint,
 /// `sql_tables` the SQL tables it holds (for [`show`]).
 pub fn create(
-    checkpoint: &Checkpoint,
+    checkpoint: &Arc<Checkpoint>,
     audit: &AuditCut,
     sql_tables: Vec<String>,
     dir: &Path,
@@ -257,9 +258,9 @@ pub fn create(
 ) -> Result<BackupSummary> {
     let source = checkpoint.source();
     let src = create::Source {
-        checkpoint,
-        audit,
-        provider: source.key_provider(),
+        checkpoint: checkpoint.clone(),
+        audit: audit.clone(),
+        provider: source.key_provider().clone(),
         store_key_id: source.store_key_id(),
         sql_tables,
     };

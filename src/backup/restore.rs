@@ -18,19 +18,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
-
-use parking_lot::Mutex;
 
 use crate::crypto::KeyProvider;
 use crate::error::{Error, Result};
-use crate::storage::{CheckpointInstaller, INCOMPLETE_MARKER, LOCK_FILE};
+use crate::storage::{CheckpointInstaller, CheckpointTable, INCOMPLETE_MARKER, LOCK_FILE};
 use crate::vfs::{FileKind, Vfs, AUDIT_FILE_PREFIX};
 
-use super::manifest::{hex, Role, TableEntry, MANIFEST_FILE};
+use super::manifest::{hex, FileEntry, Role, TableEntry, MANIFEST_FILE};
 use super::open::{self, Opened};
+use super::pool;
 use super::{BackupKeys, BackupProgress, RestoreOptions, RestoreSummary};
 
 /// Where a restore into `target` is built.
@@ -95,8 +92,6 @@ pub(crate) fn restore(
             .clone()
             .or_else(|| Some(provider.clone())),
     };
-    let newest = open::open(&*vfs, backup_dir, &keys)?;
-    let chain = open::chain(&*vfs, newest, &keys)?;
     if vfs.exists(target)? && !vfs.list(target)?.is_empty() {
         return Err(Error::InvalidArgument {
             what: format!(
@@ -105,6 +100,8 @@ pub(crate) fn restore(
             ),
         });
     }
+    let newest = open::open(&*vfs, backup_dir, &keys)?;
+    let chain = Arc::new(open::chain(&*vfs, newest, &keys)?);
     let staging = staging_dir(target)?;
     clear_staging(&*vfs, &staging)?;
     let summary = build(&vfs, &chain, &staging, provider, options, progress)?;
@@ -121,7 +118,7 @@ pub(crate) fn restore(
 
 fn build(
     vfs_arc: &Arc<dyn Vfs>,
-    chain: &[Opened],
+    chain: &Arc<Vec<Opened>>,
     staging: &Path,
     provider: Arc<dyn KeyProvider>,
     options: &RestoreOptions,
@@ -229,50 +226,42 @@ fn build(
 
     // Tables, in parallel; largest first.
     tables.sort_by_key(|(_, _, f)| std::cmp::Reverse(f.size));
-    let threads = super::threads(options.threads).min(tables.len().max(1));
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let (tx, rx) = mpsc::channel::<u64>();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let (tables, next, failed, first_error, inst) =
-                (&tables, &next, &failed, &first_error, &inst);
-            s.spawn(move || loop {
-                if failed.load(Ordering::SeqCst) {
-                    return;
+    let jobs: Vec<(CheckpointTable, usize, FileEntry)> = tables
+        .iter()
+        .map(|(e, b, f)| {
+            let at = chain
+                .iter()
+                .position(|c| c.manifest.id == b.manifest.id)
+                .unwrap_or(0);
+            (e.table.clone(), at, (*f).clone())
+        })
+        .collect();
+    let inst = Arc::new(inst);
+    {
+        let (inst, chain, vfs) = (inst.clone(), chain.clone(), vfs_arc.clone());
+        pool::run(
+            super::threads(options.threads),
+            jobs,
+            move |(table, at, f), report| {
+                let mut ti = inst.table(table)?;
+                open::read_file(&*vfs, &chain[*at], f, |p| ti.add_record(p))?;
+                ti.finish()?;
+                report(f.size);
+                Ok(())
+            },
+            |bytes, done| {
+                state.bytes_done += bytes;
+                if done {
+                    state.files_done += 1;
                 }
-                let Some((e, b, f)) = tables.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    return;
-                };
-                let run = (|| {
-                    let mut ti = inst.table(&e.table)?;
-                    open::read_file(vfs, b, f, |p| ti.add_record(p))?;
-                    ti.finish()
-                })();
-                match run {
-                    Ok(()) => {
-                        let _ = tx.send(f.size);
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::SeqCst);
-                        first_error.lock().get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for size in rx {
-            state.files_done += 1;
-            state.bytes_done += size;
-            progress(state);
-        }
-    });
-    if let Some(e) = first_error.into_inner() {
-        return Err(e);
+                progress(state);
+            },
+        )?;
     }
+    // The workers are gone: the installer is ours alone again.
+    let inst = Arc::try_unwrap(inst).map_err(|_| Error::Poisoned {
+        reason: "a restore worker outlived the restore".into(),
+    })?;
 
     for (a, runs) in &audit {
         let name = format!("{AUDIT_FILE_PREFIX}{:06}.log", a.number);

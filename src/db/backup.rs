@@ -95,7 +95,7 @@ impl Db {
         options: &BackupOptions,
         progress: impl FnMut(BackupProgress),
     ) -> Result<BackupSummary> {
-        let cp = self.engine().checkpoint()?;
+        let cp = Arc::new(self.engine().checkpoint()?);
         let audit = cut_at(self.engine(), cp.snapshot())?;
         let tables = sql_tables_at(self, cp.snapshot())?;
         backup::create(&cp, &audit, tables, dir, options, progress)
