@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!   db       Db, Session, Rows: the public API; authorizes every statement
+//!   backup   encrypted, verifiable backups from online checkpoints; restore
 //!   sql      bind → plan → execute; data changes and DDL
 //!   catalog  tables, columns, indexes, views, triggers in system keys
 //!   syntax   statement text → our AST (sqlparser + our own security grammar)
