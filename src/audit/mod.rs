@@ -45,7 +45,7 @@ pub struct AuditRecord {
     /// Milliseconds since the Unix epoch.
     pub time_ms: i64,
     /// `statement`, `denied`, `login`, `login_failed`, `security`,
-    /// `key_rotation`, `encryption`.
+    /// `key_rotation`, `encryption`, `backup`, `restore`.
     pub event: String,
     /// The session's user.
     pub user: String,

@@ -1,0 +1,277 @@
+//! Backup and restore against a plain copy: the figures of BENCHMARKS.md
+//! ("Backup and restore").
+//!
+//! ```text
+//!   cargo run --release --example backup_bench -- [DIR] [STORE_MB]
+//! ```
+//!
+//! Builds a store of about STORE_MB (default 1024) in DIR (default
+//! /dev/shm/sealdb-backup-bench, removed at the end), then measures:
+//!
+//! 1. a plain copy of the store's files (read, write, fsync per file);
+//! 2. a full backup (MB of store per second), `backup::verify`, and a
+//!    restore under another key (MB of backup per second);
+//! 3. an incremental backup after 1% of the rows changed;
+//! 4. single-row autocommit inserts per 100 ms before, during and after a
+//!    full backup of the store they write to.
+//!
+//! A measurement run, not a test: nothing here asserts a time.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sealdb::backup::{self, BackupKeys, BackupOptions, RestoreOptions};
+use sealdb::{Db, KeyBytes, MemoryKeyProvider, ToValue};
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn key(b: u8) -> Fallible<MemoryKeyProvider> {
+    Ok(MemoryKeyProvider::new(KeyBytes::from_slice(&[b; 32]))?)
+}
+
+fn dir_bytes(dir: &Path) -> Fallible<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            total += e.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Copies every file of `from` into `to`, fsyncing each: the baseline.
+fn plain_copy(from: &Path, to: &Path) -> Fallible<u64> {
+    std::fs::create_dir_all(to)?;
+    let mut total = 0;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if !e.file_type()?.is_file() || e.file_name() == "LOCK" {
+            continue;
+        }
+        let dst = to.join(e.file_name());
+        total += std::fs::copy(e.path(), &dst)?;
+        std::fs::File::open(&dst)?.sync_all()?;
+    }
+    std::fs::File::open(to)?.sync_all()?;
+    Ok(total)
+}
+
+/// A 64-bit mix for pseudo-random ids and payloads (no dependency).
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
+    x ^ (x >> 33)
+}
+
+fn payload(i: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut x = i;
+    while out.len() < len {
+        x = mix(x.wrapping_add(0x9e3779b97f4a7c15));
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn main() -> Fallible<()> {
+    let mut args = std::env::args().skip(1);
+    let root = PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| "/dev/shm/sealdb-backup-bench".into()),
+    );
+    let store_mb: u64 = args.next().map_or(Ok(1024), |s| s.parse())?;
+    if root.exists() {
+        std::fs::remove_dir_all(&root)?;
+    }
+    std::fs::create_dir_all(&root)?;
+    let src = root.join("src");
+    let row_bytes = 1000usize;
+    let rows = store_mb * 1024 * 1024 / (row_bytes as u64 + 60);
+
+    println!("# sealdb backup benchmark: {rows} rows of {row_bytes} bytes in {}", root.display());
+    let db = Db::open(&src, key(1)?)?;
+    let s = db.root_session();
+    s.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, grp INTEGER, body BLOB)",
+        &[],
+    )?;
+    let t = Instant::now();
+    let mut i = 0u64;
+    while i < rows {
+        s.execute("BEGIN", &[])?;
+        {
+            let ins = s.prepare("INSERT INTO t VALUES (?, ?, ?)")?;
+            for _ in 0..10_000.min(rows - i) {
+                let body = payload(i, row_bytes);
+                ins.execute(&[&(i as i64) as &dyn ToValue, &((i % 97) as i64), &body])?;
+                i += 1;
+            }
+        }
+        s.execute("COMMIT", &[])?;
+    }
+    db.engine().compact()?;
+    let store = dir_bytes(&src)?;
+    println!(
+        "loaded {:.0} MB in {:.1} s (compacted)",
+        mb(store),
+        t.elapsed().as_secs_f64()
+    );
+
+    // 1. The baseline.
+    let t = Instant::now();
+    let copied = plain_copy(&src, &root.join("copy"))?;
+    let copy_s = t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(root.join("copy"))?;
+
+    // 2. Full backup, verify, restore.
+    let full = root.join("full");
+    let opts = BackupOptions::default();
+    let t = Instant::now();
+    let summary = db.backup(&full, &opts, |_| {})?;
+    let backup_s = t.elapsed().as_secs_f64();
+    let keys = BackupKeys::provider(Arc::new(key(1)?));
+    let t = Instant::now();
+    backup::verify(&full, &keys, None, |_| {})?;
+    let verify_s = t.elapsed().as_secs_f64();
+    let restored = root.join("restored");
+    let t = Instant::now();
+    Db::restore(
+        &full,
+        &restored,
+        key(2)?,
+        &RestoreOptions {
+            keys: keys.clone(),
+            ..RestoreOptions::default()
+        },
+        |_| {},
+    )?;
+    let restore_s = t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&restored)?;
+
+    println!();
+    println!("| operation | bytes | time | MB/s | vs plain copy |");
+    println!("|---|---:|---:|---:|---:|");
+    let copy_rate = mb(copied) / copy_s;
+    let row = |what: &str, bytes: u64, secs: f64| {
+        let rate = mb(bytes) / secs;
+        println!(
+            "| {what} | {:.0} MB | {secs:.2} s | {rate:.0} | {:.0}% |",
+            mb(bytes),
+            100.0 * rate / copy_rate
+        );
+    };
+    row("plain copy of the store (cp + fsync)", copied, copy_s);
+    row("full backup (of the store)", store, backup_s);
+    row("verify (of the backup)", summary.bytes, verify_s);
+    row("restore (of the backup)", summary.bytes, restore_s);
+
+    // 3. 1% of the rows change; an incremental backup.
+    let changed = rows / 100;
+    let t = Instant::now();
+    s.execute("BEGIN", &[])?;
+    {
+        let upd = s.prepare("UPDATE t SET body = ? WHERE id = ?")?;
+        for k in 0..changed {
+            let id = mix(k) % rows;
+            let body = payload(id ^ 0xabcdef, row_bytes);
+            upd.execute(&[&body as &dyn ToValue, &(id as i64)])?;
+        }
+    }
+    s.execute("COMMIT", &[])?;
+    let update_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let inc = db.backup(
+        root.join("inc"),
+        &BackupOptions {
+            parent: Some(full.clone()),
+            ..BackupOptions::default()
+        },
+        |_| {},
+    )?;
+    let inc_s = t.elapsed().as_secs_f64();
+    println!();
+    println!(
+        "incremental after updating {changed} rows (1%, {update_s:.1} s): {inc_s:.2} s, {:.1} MB in {} files ({} of {} tables copied), vs {backup_s:.2} s and {:.0} MB for the full backup",
+        mb(inc.bytes),
+        inc.files,
+        inc.tables_copied,
+        inc.tables,
+        mb(summary.bytes)
+    );
+    std::fs::remove_dir_all(root.join("inc"))?;
+    std::fs::remove_dir_all(&full)?;
+
+    // 4. Writes while a backup runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (db, stop, count) = (db.clone(), stop.clone(), count.clone());
+        std::thread::spawn(move || -> sealdb::Result<()> {
+            let s = db.root_session();
+            let ins = s.prepare("INSERT INTO t VALUES (?, ?, ?)")?;
+            let mut id = rows as i64 + 1_000_000;
+            while !stop.load(Ordering::SeqCst) {
+                let body = payload(id as u64, 100);
+                ins.execute(&[&id as &dyn ToValue, &0i64, &body])?;
+                id += 1;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    };
+    let sample = |secs: f64| -> Vec<f64> {
+        let mut out = Vec::new();
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < end {
+            let before = count.load(Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(100));
+            out.push((count.load(Ordering::Relaxed) - before) as f64 * 10.0);
+        }
+        out
+    };
+    let before = sample(3.0);
+    let during = {
+        let (db, dir) = (db.clone(), root.join("under-load"));
+        let backup = std::thread::spawn(move || db.backup(&dir, &BackupOptions::default(), |_| {}));
+        let mut samples = Vec::new();
+        let t = Instant::now();
+        while !backup.is_finished() {
+            samples.extend(sample(0.1));
+        }
+        let took = t.elapsed().as_secs_f64();
+        backup.join().map_err(|_| "backup thread panicked")??;
+        println!();
+        println!("backup under write load: {took:.2} s");
+        samples
+    };
+    let after = sample(3.0);
+    stop.store(true, Ordering::SeqCst);
+    writer.join().map_err(|_| "writer panicked")??;
+    let stats = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        (mean, min)
+    };
+    let (b, bmin) = stats(&before);
+    let (d, dmin) = stats(&during);
+    let (a, amin) = stats(&after);
+    println!("| single-row autocommit inserts | mean/s | worst 100 ms window (/s) |");
+    println!("|---|---:|---:|");
+    println!("| before the backup | {b:.0} | {bmin:.0} |");
+    println!("| while it runs | {d:.0} ({:+.0}%) | {dmin:.0} |", 100.0 * (d - b) / b);
+    println!("| after | {a:.0} | {amin:.0} |");
+    drop(s);
+    drop(db);
+    std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
