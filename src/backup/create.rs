@@ -351,7 +351,7 @@ fn run_jobs(
         written.clone(),
     );
     let mut files = pool::run(
-        super::threads(options.threads),
+        super::threads(options.threads, 2),
         jobs,
         move |job, report| write_job(&src, &*vfs, &dir, &dk, &id, job, &written, report),
         |bytes, file_done| {

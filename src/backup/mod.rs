@@ -72,7 +72,8 @@ pub struct BackupOptions {
     pub parent: Option<PathBuf>,
     /// The file system to write the backup to (default: the real one).
     pub vfs: Option<Arc<dyn Vfs>>,
-    /// Files written at once (0: one per CPU, at most 4).
+    /// Files written at once (0: half the CPUs, at least 1, at most 4, so
+    /// that an online backup leaves the workload the other half).
     pub threads: usize,
 }
 
@@ -231,14 +232,14 @@ pub struct BackupInfo {
     pub wraps: Vec<WrapKind>,
 }
 
-/// Worker threads for `requested` (0: one per CPU, at most 4).
-pub(crate) fn threads(requested: usize) -> usize {
+/// Worker threads for `requested`; 0 picks one per CPU divided by
+/// `share` (a backup runs beside the workload and takes half, a restore
+/// has the machine), at least 1 and at most 4.
+pub(crate) fn threads(requested: usize, share: usize) -> usize {
     if requested > 0 {
         return requested;
     }
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4)
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) / share.max(1)).clamp(1, 4)
 }
 
 fn vfs_of(v: &Option<Arc<dyn Vfs>>) -> Arc<dyn Vfs> {

@@ -240,7 +240,7 @@ fn build(
     {
         let (inst, chain, vfs) = (inst.clone(), chain.clone(), vfs_arc.clone());
         pool::run(
-            super::threads(options.threads),
+            super::threads(options.threads, 1),
             jobs,
             move |(table, at, f), report| {
                 let mut ti = inst.table(table)?;
