@@ -46,6 +46,50 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// CPU seconds this process has used (user + system, all threads; Linux
+/// `/proc/self/stat`, 100 ticks a second), so the figures mean something
+/// on a machine shared with other work.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// Wall and CPU seconds of `f`.
+fn timed<T>(f: impl FnOnce() -> Fallible<T>) -> Fallible<(T, f64, f64)> {
+    let (t, c) = (Instant::now(), cpu_seconds());
+    let r = f()?;
+    Ok((r, t.elapsed().as_secs_f64(), cpu_seconds() - c))
+}
+
+/// Waits until background compaction has nothing left to do (no level over
+/// its size target, few level-0 tables), so that what follows measures
+/// the operation, not leftover compaction.
+fn settle(db: &Db) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(900) {
+        let stats = db.engine().stats();
+        let mut target = 32u64 << 20;
+        let busy = stats.levels.iter().enumerate().any(|(l, lv)| {
+            if l == 0 {
+                return lv.files >= 4;
+            }
+            let over = l < stats.levels.len() - 1 && lv.bytes > target;
+            target *= 10;
+            over
+        });
+        if !busy && stats.immutable_memtables == 0 {
+            // One more pass for a compaction that had just begun.
+            std::thread::sleep(Duration::from_secs(2));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Copies every file of `from` into `to`, fsyncing each: the baseline.
 fn plain_copy(from: &Path, to: &Path) -> Fallible<u64> {
     std::fs::create_dir_all(to)?;
@@ -114,6 +158,7 @@ fn main() -> Fallible<()> {
         &[],
     )?;
     let t = Instant::now();
+    println!("(load average at start: {})", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     let mut i = 0u64;
     while i < rows {
         s.execute("BEGIN", &[])?;
@@ -127,62 +172,78 @@ fn main() -> Fallible<()> {
         }
         s.execute("COMMIT", &[])?;
     }
+    let load_s = t.elapsed().as_secs_f64();
     db.engine().compact()?;
+    settle(&db);
     let store = dir_bytes(&src)?;
     println!(
-        "loaded {:.0} MB in {:.1} s (compacted)",
-        mb(store),
-        t.elapsed().as_secs_f64()
+        "loaded {:.0} MB in {load_s:.1} s, compacted and settled",
+        mb(store)
     );
 
     // 1. The baseline.
-    let t = Instant::now();
-    let copied = plain_copy(&src, &root.join("copy"))?;
-    let copy_s = t.elapsed().as_secs_f64();
+    let (copied, copy_s, copy_cpu) = timed(|| plain_copy(&src, &root.join("copy")))?;
     std::fs::remove_dir_all(root.join("copy"))?;
 
-    // 2. Full backup, verify, restore.
-    let full = root.join("full");
-    let opts = BackupOptions::default();
-    let mut read = 0;
-    let t = Instant::now();
-    let summary = db.backup(&full, &opts, |p| read = p.bytes_total)?;
-    let backup_s = t.elapsed().as_secs_f64();
+    // 2. Full backups (the default threads, then 2), verify, restore.
     let keys = BackupKeys::provider(Arc::new(key(1)?));
-    let t = Instant::now();
-    backup::verify(&full, &keys, None, |_| {})?;
-    let verify_s = t.elapsed().as_secs_f64();
+    let full = root.join("full");
+    let mut read = 0;
+    let (summary, backup_s, backup_cpu) =
+        timed(|| Ok(db.backup(&full, &BackupOptions::default(), |p| read = p.bytes_total)?))?;
+    let (_, backup2_s, backup2_cpu) = timed(|| {
+        Ok(db.backup(
+            root.join("full2"),
+            &BackupOptions {
+                threads: 2,
+                ..BackupOptions::default()
+            },
+            |_| {},
+        )?)
+    })?;
+    std::fs::remove_dir_all(root.join("full2"))?;
+    let (_, verify_s, verify_cpu) = timed(|| Ok(backup::verify(&full, &keys, None, |_| {})?))?;
     let restored = root.join("restored");
-    let t = Instant::now();
-    Db::restore(
-        &full,
-        &restored,
-        key(2)?,
-        &RestoreOptions {
-            keys: keys.clone(),
-            ..RestoreOptions::default()
-        },
-        |_| {},
-    )?;
-    let restore_s = t.elapsed().as_secs_f64();
+    let (_, restore_s, restore_cpu) = timed(|| {
+        Ok(Db::restore(
+            &full,
+            &restored,
+            key(2)?,
+            &RestoreOptions {
+                keys: keys.clone(),
+                ..RestoreOptions::default()
+            },
+            |_| {},
+        )?)
+    })?;
     std::fs::remove_dir_all(&restored)?;
 
     println!();
-    println!("| operation | bytes | time | MB/s | vs plain copy |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| operation | bytes | wall | MB/s | vs copy | CPU | MB per CPU-s | vs copy |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let copy_rate = mb(copied) / copy_s;
-    let row = |what: &str, bytes: u64, secs: f64| {
-        let rate = mb(bytes) / secs;
+    let copy_eff = mb(copied) / copy_cpu.max(0.01);
+    let row = |what: &str, bytes: u64, secs: f64, cpu: f64| {
+        let (rate, eff) = (mb(bytes) / secs, mb(bytes) / cpu.max(0.01));
         println!(
-            "| {what} | {:.0} MB | {secs:.2} s | {rate:.0} | {:.0}% |",
+            "| {what} | {:.0} MB | {secs:.1} s | {rate:.0} | {:.0}% | {cpu:.1} s | {eff:.0} | {:.0}% |",
             mb(bytes),
-            100.0 * rate / copy_rate
+            100.0 * rate / copy_rate,
+            100.0 * eff / copy_eff
         );
     };
-    row("plain copy of the store (cp + fsync)", copied, copy_s);
-    row("full backup (of the store's live files)", read, backup_s);
-    row("verify (of the backup)", summary.bytes, verify_s);
-    row("restore (of the backup)", summary.bytes, restore_s);
+    row(
+        "plain copy of the store (std::fs::copy + fsync)",
+        copied,
+        copy_s,
+        copy_cpu,
+    );
+    row("full backup, default threads", read, backup_s, backup_cpu);
+    row("full backup, 2 threads", read, backup2_s, backup2_cpu);
+    row("verify", summary.bytes, verify_s, verify_cpu);
+    row("restore (all CPUs)", summary.bytes, restore_s, restore_cpu);
 
     // 3. 1% of the rows change; an incremental backup after each pattern.
     let changed = rows / 100;
@@ -220,6 +281,7 @@ fn main() -> Fallible<()> {
             }
         }
         s.execute("COMMIT", &[])?;
+        settle(&db);
         let dir = root.join(format!("inc{n}"));
         let t = Instant::now();
         let inc = db.backup(
@@ -276,8 +338,8 @@ fn main() -> Fallible<()> {
     println!();
     println!("| single-row autocommit inserts | mean/s | worst 100 ms window (/s) |");
     println!("|---|---:|---:|");
-    let (b, bmin) = stats(&sample(3.0));
-    println!("| before any backup | {b:.0} | {bmin:.0} |");
+    let (b, bmin) = stats(&sample(10.0));
+    println!("| no backup (10 s) | {b:.0} | {bmin:.0} |");
     for threads in [0, 2] {
         let (db, dir) = (db.clone(), root.join(format!("under-load-{threads}")));
         let backup = std::thread::spawn(move || {
