@@ -10,6 +10,7 @@
 //!   sealdb backup --db DIR --key-file FILE --to DIR [--passphrase-file FILE] ...
 //!   sealdb backup verify|show DIR [--key-file FILE] [--passphrase-file FILE]
 //!   sealdb restore --from DIR --to DIR --key-file FILE [--passphrase-file FILE]
+//!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //! ```
 //!
 //! Backups and restores: `backup_cmd.rs`.
@@ -39,6 +40,8 @@ mod statement_end;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod cert;
 
 use clap::{Parser, Subcommand};
 use sealdb::crypto::provider::generate_key_file;
@@ -110,6 +113,11 @@ enum Command {
     Backup(backup_cmd::BackupCommand),
     /// Restores a backup into a new store under your own key.
     Restore(backup_cmd::RestoreArgs),
+    /// Makes, revokes and lists the cluster's certificates.
+    Cert {
+        #[command(subcommand)]
+        action: cert::CertAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +177,7 @@ fn open(db: &PathBuf, key_file: &PathBuf, old: Option<&PathBuf>) -> Fallible<Db>
 
 fn run(cli: Cli) -> Fallible<()> {
     match cli.command {
+        Command::Cert { action } => cert::run(action)?,
         Command::Keygen { bits, out } => {
             let id = generate_key_file(&out, bits)?;
             println!("{id}");
