@@ -11,7 +11,8 @@
 //!   work for the next open, that open is killed at every one of its file
 //!   operations too.
 //! - (b) a real process doing audited writes on disk, killed with SIGKILL
-//!   at random moments, again and again, `audit verify` after every kill.
+//!   at random moments, again and again, `audit verify` after every kill
+//!   (read-only as the CLI runs it, then after a read-write open).
 //!   `SEALDB_AUDIT_KILLS=500` runs it at length (default 24).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -470,7 +471,8 @@ impl Rng {
 /// (b) A process doing audited writes on disk is killed with SIGKILL at a
 /// random moment (every third time right away, likely while its open is
 /// recovering from the last kill). After every kill the log verifies as
-/// left and after a read-write open, holding every acknowledged record.
+/// left (read-only, as `sealdb audit verify` opens it) and after a
+/// read-write open, holding every acknowledged record.
 #[test]
 fn sigkill_during_audited_writes_keeps_the_chain() {
     let kills: u64 = std::env::var("SEALDB_AUDIT_KILLS")
@@ -555,17 +557,16 @@ fn sigkill_during_audited_writes_keeps_the_chain() {
             .unwrap_or(0);
         max_acked = max_acked.max(acked);
 
-        // As the kill left it, with no recovery.
+        // `audit verify` as the CLI runs it: a read-only open, which
+        // verifies the log as the kill left it and changes no file.
         let left = {
-            let engine = Engine::open(
-                Arc::new(sealdb::vfs::OsVfs::new()),
+            let db = Db::open_read_only(
                 tmp.path().join("db"),
-                Arc::new(FileKeyProvider::new(tmp.path().join("store.key")).unwrap()),
-                KeyOptions::default(),
-                os_options(None).storage,
+                FileKeyProvider::new(tmp.path().join("store.key")).unwrap(),
+                os_options(None),
             )
-            .unwrap_or_else(|e| panic!("kill {l}: storage reopen: {e}"));
-            AuditLog::walk(&engine, |_| Ok(())).unwrap()
+            .unwrap_or_else(|e| panic!("kill {l}: read-only open: {e}"));
+            db.audit_verify().unwrap()
         };
         assert!(left.is_intact(), "kill {l}: as left: {left:?}");
         assert!(
@@ -574,7 +575,8 @@ fn sigkill_during_audited_writes_keeps_the_chain() {
         );
         pending += u64::from(left.last_from_head);
         torn += u64::from(left.torn_tail);
-        // `audit verify`, after a read-write open.
+        // `audit verify` again after a read-write open, which finishes
+        // the write the kill interrupted.
         let db = open_os(tmp.path(), None).unwrap_or_else(|e| panic!("kill {l}: reopen: {e}"));
         let r = db.audit_verify().unwrap();
         assert!(r.is_intact(), "kill {l}: audit verify: {r:?}");
