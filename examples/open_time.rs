@@ -156,10 +156,7 @@ fn main() -> Fallible<()> {
     if !status.success() {
         return Err(format!("building the log store failed: {status}").into());
     }
-    println!(
-        "clean: {clean_rows} rows, {}",
-        dir_summary(&clean)?
-    );
+    println!("clean: {clean_rows} rows, {}", dir_summary(&clean)?);
     println!("log: {log_rows} rows, {}", dir_summary(&log)?);
 
     let (mut clean_s, mut log_s) = (Vec::new(), Vec::new());
@@ -169,7 +166,10 @@ fn main() -> Fallible<()> {
         copy_store(&log, &work)?;
         log_s.push(timed_open(&work)?);
     }
-    for (what, v) in [("clean open", &mut clean_s), ("open replaying the log", &mut log_s)] {
+    for (what, v) in [
+        ("clean open", &mut clean_s),
+        ("open replaying the log", &mut log_s),
+    ] {
         v.sort_by(f64::total_cmp);
         println!(
             "{what} + first query: fastest {:.1} ms, median {:.1} ms ({reps} rounds)",
