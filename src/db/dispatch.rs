@@ -16,6 +16,7 @@ use crate::sql::exec::ExecCtx;
 use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::Parsed;
+use crate::txn::Txn;
 use crate::types::Value;
 
 use super::*;
@@ -172,6 +173,53 @@ impl Session {
             _ => {}
         }
         let started = Instant::now();
+        // A change takes the writer slot before it reads the schema and
+        // the security catalog it plans, authorizes and changes. Read
+        // before, they could be stale by the time the slot is ours (another
+        // session committed meanwhile): the change would be authorized
+        // under rules no longer in force and would publish a catalog built
+        // on the old one, undoing what was committed in between. Under the
+        // slot nobody else commits, and the published catalog is the
+        // committed one (it is published before the slot is released).
+        let read_only = matches!(stmt, Ast::Auth(a) if a.is_show());
+        let autocommit = self.state.borrow().txn.is_none();
+        let mut txn = (!read_only).then(|| {
+            let open = self.state.borrow_mut().txn.take();
+            open.unwrap_or_else(|| self.db.mgr.begin())
+        });
+        let slot = match txn.as_mut() {
+            Some(t) => {
+                self.db.hooks.at(HookPoint::BeforeWriterSlot, &self.user);
+                t.ensure_writer(self.db.busy_timeout)
+            }
+            None => Ok(()),
+        };
+        let r = self.run_checked(stmt, params, text, cache, started, &mut txn, slot, autocommit);
+        // An explicit transaction goes back to the session whatever
+        // happened; an autocommit one still here was not committed and is
+        // rolled back as it drops (releasing the writer slot).
+        if !autocommit {
+            if let Some(t) = txn {
+                self.state.borrow_mut().txn = Some(t);
+            }
+        }
+        r
+    }
+
+    /// [`Self::run_one`] for everything but transaction control, with the
+    /// writer slot taken (`slot`) for changes: plan, authorize, audit, run.
+    #[allow(clippy::too_many_arguments)]
+    fn run_checked(
+        &self,
+        stmt: &Ast,
+        params: &[Value],
+        text: &str,
+        cache: Option<&WriteCache>,
+        started: Instant,
+        txn: &mut Option<Txn>,
+        slot: Result<()>,
+        autocommit: bool,
+    ) -> Result<ResultSet> {
         let sec = self.security();
         let schema = self.schema();
         if needs_admin(stmt) && !sec.roles.admin {
@@ -229,7 +277,9 @@ impl Session {
                 return r;
             }
         }
-        let r = self.run_write(stmt, params, &sec, &schema, cache);
+        let r = slot.and_then(|()| {
+            self.run_write(stmt, params, &sec, &schema, cache, txn, autocommit)
+        });
         let changes = self.state.borrow().changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
@@ -251,8 +301,9 @@ impl Session {
         r
     }
 
-    /// Runs a data, schema or security change in the session's
-    /// transaction (or its own, committed at once).
+    /// Runs a data, schema or security change in `txn` (which holds the
+    /// writer slot); commits it at once in autocommit mode.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn run_write(
         &self,
         stmt: &Ast,
@@ -260,74 +311,62 @@ impl Session {
         sec: &Arc<Security>,
         schema: &Arc<Schema>,
         prepared: Option<&WriteCache>,
+        txn: &mut Option<Txn>,
+        autocommit: bool,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
-        let autocommit = self.state.borrow().txn.is_none();
-        let mut txn = match self.state.borrow_mut().txn.take() {
-            Some(t) => t,
-            None => self.db.mgr.begin(),
+        let Some(txn_ref) = txn.as_mut() else {
+            return Err(Error::sql(SqlErrorKind::Misuse, "no transaction"));
         };
-        let result = (|| {
-            txn.ensure_writer(self.db.busy_timeout)?;
-            let mark = txn.mark();
-            let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
-                if let Ast::Auth(a) = stmt {
-                    let (new, _) = self.apply_auth(sec, schema, a, params)?;
-                    txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
-                    let none = run::Changed {
-                        changes: 0,
-                        returning: None,
-                        last_rowid: None,
-                    };
-                    return Ok((None, Some(new), none));
-                }
-                let mut outer = Vec::new();
-                let mut cache = HashMap::new();
-                let mut cx = ExecCtx {
-                    txn: &mut txn,
-                    params,
-                    outer: &mut outer,
-                    cache: &mut cache,
-                    busy_timeout: self.db.busy_timeout,
-                    trigger: None,
-                    sec: Some(sec.clone()),
+        let mark = txn_ref.mark();
+        let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
+            if let Ast::Auth(a) = stmt {
+                let (new, _) = self.apply_auth(sec, schema, a, params)?;
+                txn_ref.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                let none = run::Changed {
+                    changes: 0,
+                    returning: None,
+                    last_rowid: None,
                 };
-                let (new_schema, changed) = match (stmt, prepared) {
-                    (Ast::Insert(i), Some(c)) => {
-                        // A prepared INSERT keeps its plan between runs.
-                        let mut slot = c
-                            .insert
-                            .borrow_mut()
-                            .take()
-                            .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
-                            .map(|(_, _, p)| p);
-                        let r = run::insert_planned(&mut cx, schema, i, &mut slot);
-                        if let Some(p) = slot {
-                            *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
-                        }
-                        (None, r?)
+                return Ok((None, Some(new), none));
+            }
+            let mut outer = Vec::new();
+            let mut cache = HashMap::new();
+            let mut cx = ExecCtx {
+                txn: &mut *txn_ref,
+                params,
+                outer: &mut outer,
+                cache: &mut cache,
+                busy_timeout: self.db.busy_timeout,
+                trigger: None,
+                sec: Some(sec.clone()),
+            };
+            let (new_schema, changed) = match (stmt, prepared) {
+                (Ast::Insert(i), Some(c)) => {
+                    // A prepared INSERT keeps its plan between runs.
+                    let mut slot = c
+                        .insert
+                        .borrow_mut()
+                        .take()
+                        .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
+                        .map(|(_, _, p)| p);
+                    let r = run::insert_planned(&mut cx, schema, i, &mut slot);
+                    if let Some(p) = slot {
+                        *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
                     }
-                    _ => exec_write(&mut cx, schema, stmt)?,
-                };
-                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
-                if let Some(a) = &new_auth {
-                    txn.put(AUTH_KEY.to_vec(), codec::encode(a));
+                    (None, r?)
                 }
-                Ok((new_schema, new_auth, changed))
-            })();
-            if r.is_err() {
-                txn.rollback_to(mark);
+                _ => exec_write(&mut cx, schema, stmt)?,
+            };
+            let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
+            if let Some(a) = &new_auth {
+                txn_ref.put(AUTH_KEY.to_vec(), codec::encode(a));
             }
-            r
+            Ok((new_schema, new_auth, changed))
         })();
-        let (new_schema, new_auth, changed) = match result {
-            Ok(x) => x,
-            Err(e) => {
-                if !autocommit {
-                    self.state.borrow_mut().txn = Some(txn);
-                }
-                return Err(e);
-            }
-        };
+        if r.is_err() {
+            txn_ref.rollback_to(mark);
+        }
+        let (new_schema, new_auth, changed) = r?;
         {
             let mut st = self.state.borrow_mut();
             st.changes = changed.changes;
@@ -346,10 +385,9 @@ impl Session {
                 let mut st = self.state.borrow_mut();
                 (st.local_schema.take(), st.local_auth.take())
             };
-            txn.commit()?;
-            self.publish(local, local_auth);
-        } else {
-            self.state.borrow_mut().txn = Some(txn);
+            if let Some(t) = txn.take() {
+                t.commit_then(|| self.publish(local, local_auth))?;
+            }
         }
         Ok(changed.returning.unwrap_or_default())
     }

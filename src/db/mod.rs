@@ -45,6 +45,7 @@ mod rows;
 mod security;
 mod session;
 mod statement;
+mod test_hook;
 mod transaction;
 
 use std::cell::RefCell;
@@ -79,6 +80,8 @@ pub use session::Session;
 use session::*;
 pub use statement::Statement;
 use statement::*;
+#[doc(hidden)]
+pub use test_hook::{HookPoint, TestHook};
 pub use transaction::Transaction;
 
 /// How to open a database.
@@ -131,6 +134,7 @@ struct DbInner {
     password_cost: PasswordCost,
     busy_timeout: Duration,
     policy_exprs: Arc<Mutex<HashMap<String, crate::syntax::ast::Expr>>>,
+    hooks: test_hook::HookSlot,
 }
 
 fn unix_now() -> i64 {
@@ -226,6 +230,7 @@ impl Db {
                 password_cost: options.password_cost,
                 busy_timeout: options.busy_timeout,
                 policy_exprs: Arc::default(),
+                hooks: test_hook::HookSlot::default(),
             }),
         };
         db.note_key_change()?;

@@ -50,20 +50,21 @@ impl Session {
         }
         let started = Instant::now();
         let mut txn = self.db.mgr.begin();
+        self.db.hooks.at(HookPoint::BeforeWriterSlot, &self.user);
         txn.ensure_writer(self.db.busy_timeout)?;
+        // Read under the writer slot: the catalog cannot change until this
+        // change is committed and published (see `run_one`).
         let sec = self.security();
         let mut new = (*sec.auth).clone();
         let r = f(&mut new, &sec);
         let r = match r {
             Ok(v) => {
                 txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
-                txn.commit().map(|_| v)
+                txn.commit_then(|| self.publish(None, Some(Arc::new(new))))
+                    .map(|_| v)
             }
             Err(e) => Err(e),
         };
-        if r.is_ok() {
-            *self.db.auth.write() = Arc::new(new);
-        }
         let mut p = self.audit_start(&sec, "security", what, &[], &[], true);
         if let Some(p) = p.as_mut() {
             p.started = started;

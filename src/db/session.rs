@@ -442,13 +442,17 @@ impl Session {
         st.savepoints.clear();
         st.txn_from_savepoint = false;
         drop(st);
-        txn.commit()?;
-        self.publish(local, local_auth);
+        txn.commit_then(|| self.publish(local, local_auth))?;
         Ok(())
     }
 
     /// Makes a committed transaction's catalog changes visible to all.
+    /// Called while the committing transaction still holds the writer
+    /// slot ([`Txn::commit_then`]), so the next writer reads them.
     pub(super) fn publish(&self, schema: Option<Arc<Schema>>, auth: Option<Arc<AuthState>>) {
+        if schema.is_some() || auth.is_some() {
+            self.db.hooks.at(HookPoint::BeforePublish, &self.user);
+        }
         if let Some(s) = schema {
             *self.db.schema.write() = s;
         }

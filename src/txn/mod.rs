@@ -198,7 +198,17 @@ impl Txn {
 
     /// Commits: applies the write set atomically. Returns the commit's
     /// sequence number (or the snapshot's, for a read-only transaction).
-    pub fn commit(mut self) -> Result<u64> {
+    pub fn commit(self) -> Result<u64> {
+        self.commit_then(|| {})
+    }
+
+    /// [`Txn::commit`], then — only if the commit succeeded, and while
+    /// this transaction still holds the writer slot — `publish`. Whatever
+    /// state the next writer reads (the published schema and security
+    /// catalog) is thereby already the committed one: a writer that
+    /// released the slot before publishing would let the next writer
+    /// build on the previous state and overwrite this commit's change.
+    pub fn commit_then(mut self, publish: impl FnOnce()) -> Result<u64> {
         let r = if self.writes.is_empty() {
             Ok(self.snapshot.sequence())
         } else {
@@ -212,7 +222,11 @@ impl Txn {
             self.mgr.engine.write(b)
         };
         self.undo.clear();
+        if r.is_ok() {
+            publish();
+        }
         r
+        // Dropping `self` releases the writer slot, after `publish`.
     }
 }
 
