@@ -229,6 +229,9 @@ pub enum SqlErrorKind {
     AlreadyExists,
     /// No such user or role.
     UnknownRole,
+    /// The statement nests too deeply or has too many terms (see
+    /// `sealdb::depth` for the limits).
+    TooComplex,
 }
 
 impl SqlErrorKind {
@@ -248,6 +251,7 @@ impl SqlErrorKind {
             SqlErrorKind::Unsupported => "0A000",
             SqlErrorKind::AlreadyExists => "42P07",
             SqlErrorKind::UnknownRole => "42704",
+            SqlErrorKind::TooComplex => "54001",
         }
     }
 }
@@ -268,6 +272,7 @@ impl fmt::Display for SqlErrorKind {
             SqlErrorKind::Unsupported => "not supported",
             SqlErrorKind::AlreadyExists => "already exists",
             SqlErrorKind::UnknownRole => "no such role",
+            SqlErrorKind::TooComplex => "statement too complex",
         })
     }
 }
@@ -318,6 +323,9 @@ pub enum ErrorCode {
     SqlValue = 603,
     /// [`Error::Sql`]: misuse or an unsupported feature.
     SqlMisuse = 604,
+    /// [`Error::Sql`] with [`SqlErrorKind::TooComplex`]: the statement
+    /// nests too deeply or has too many terms.
+    SqlTooComplex = 605,
     /// [`Error::PermissionDenied`].
     PermissionDenied = 700,
     /// [`Error::AuthenticationFailed`].
@@ -365,6 +373,7 @@ impl Error {
                 SqlErrorKind::NotNull | SqlErrorKind::Unique => ErrorCode::SqlConstraint,
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
+                SqlErrorKind::TooComplex => ErrorCode::SqlTooComplex,
             },
         }
     }

@@ -51,6 +51,7 @@ pub mod auth;
 pub mod catalog;
 pub mod crypto;
 pub mod db;
+pub mod depth;
 pub mod encoding;
 pub mod error;
 pub mod key_id;

@@ -79,6 +79,9 @@ pub const SEALDB_ERR_SQL_CONSTRAINT: i32 = 602;
 pub const SEALDB_ERR_SQL_VALUE: i32 = 603;
 /// A statement used wrongly, or an unsupported feature.
 pub const SEALDB_ERR_SQL_MISUSE: i32 = 604;
+/// The statement nests too deeply or has too many terms (deeper than 1000
+/// operators, a chain of more than 100 views, ...); nothing ran.
+pub const SEALDB_ERR_SQL_TOO_COMPLEX: i32 = 605;
 /// The connection's user lacks a privilege the statement needs; nothing
 /// was changed.
 pub const SEALDB_ERR_PERMISSION_DENIED: i32 = 700;
@@ -269,6 +272,7 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_SQL_CONSTRAINT => c"constraint failed",
         SEALDB_ERR_SQL_VALUE => c"type mismatch or overflow",
         SEALDB_ERR_SQL_MISUSE => c"SQL misuse or unsupported",
+        SEALDB_ERR_SQL_TOO_COMPLEX => c"statement too complex",
         SEALDB_ERR_PERMISSION_DENIED => c"permission denied",
         SEALDB_ERR_AUTHENTICATION_FAILED => c"authentication failed",
         SEALDB_ERR_LOGIN_THROTTLED => c"too many failed logins; retry later",
@@ -349,6 +353,7 @@ mod tests {
             (ErrorCode::SqlConstraint, SEALDB_ERR_SQL_CONSTRAINT),
             (ErrorCode::SqlValue, SEALDB_ERR_SQL_VALUE),
             (ErrorCode::SqlMisuse, SEALDB_ERR_SQL_MISUSE),
+            (ErrorCode::SqlTooComplex, SEALDB_ERR_SQL_TOO_COMPLEX),
             (ErrorCode::PermissionDenied, SEALDB_ERR_PERMISSION_DENIED),
             (
                 ErrorCode::AuthenticationFailed,

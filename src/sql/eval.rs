@@ -134,8 +134,13 @@ fn operand<'a>(e: &'a PExpr, row: &'a [Value], cx: &mut ExecCtx) -> Result<Cow<'
     })
 }
 
-/// Evaluates an inner node (see [`eval`]).
+/// Evaluates an inner node (see [`eval`]), on a fresh stack segment when
+/// this one runs low (expressions nest up to `depth::MAX_EXPR_DEPTH`).
 fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
+    crate::depth::guarded(|| eval_inner(e, row, cx))
+}
+
+fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
     Ok(match e {
         PExpr::Lit(v) => v.clone(),
         PExpr::Col(i) => row.get(*i).cloned().unwrap_or(Value::Null),

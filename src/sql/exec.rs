@@ -133,9 +133,51 @@ impl RowIter for Collected {
     }
 }
 
+/// A pull through an operator tree recurses once per operator; every
+/// [`GUARD_EVERY`]th level of an opened tree checks the stack (see
+/// `depth`), so deep trees (a compound SELECT of 500 terms, views over
+/// views) cannot overflow it while plans of ordinary depth pay nothing.
+const GUARD_EVERY: usize = 16;
+
+thread_local! {
+    /// How deep in the tree [`open`] is opening, on this thread.
+    static OPEN_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// An operator whose pulls run on a fresh stack segment when the stack
+/// runs low.
+struct StackGuarded(Box<dyn RowIter>);
+
+impl RowIter for StackGuarded {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        crate::depth::guarded(|| self.0.next(cx))
+    }
+}
+
 /// Opens `plan`; `env` is the row the plan may refer to as its left side
 /// (the outer row of a nested-loop join), empty otherwise.
 pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowIter>> {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OPEN_DEPTH.with(|d| d.set(self.0));
+        }
+    }
+    let level = OPEN_DEPTH.with(|d| {
+        let level = d.get();
+        d.set(level + 1);
+        level
+    });
+    let _restore = Restore(level);
+    let it = crate::depth::guarded(|| open_node(plan, cx, env))?;
+    Ok(if level > 0 && level % GUARD_EVERY == 0 {
+        Box::new(StackGuarded(it))
+    } else {
+        it
+    })
+}
+
+fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowIter>> {
     Ok(match &**plan {
         Node::Unit => Box::new(Once(Some(Vec::new()))),
         Node::Scan { table, access } => Box::new(Scan::open(table.clone(), access, cx, env)?),
@@ -980,6 +1022,10 @@ pub fn delete_prefix(txn: &mut Txn, prefix: &[u8]) -> Result<u64> {
 
 /// One line per plan node, indented by depth (EXPLAIN).
 pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+    crate::depth::guarded(|| describe_node(plan, depth, out))
+}
+
+fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
     let pad = "  ".repeat(depth);
     let line = match &**plan {
         Node::Unit => "ONE ROW".to_string(),

@@ -30,6 +30,7 @@ use std::collections::BTreeSet;
 
 use crate::auth::{AuthState, PolicyCmd, Privilege, Roles};
 use crate::catalog::{Schema, Table};
+use crate::depth;
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{agg_kind, AggKind};
 use crate::sql::eval::{PExpr, SubPlan};
@@ -328,6 +329,10 @@ fn is_scalar_minmax(name: &str) -> bool {
 
 /// Visits `e` and its sub-expressions (not subqueries).
 fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    depth::guarded(|| walk_node(e, f))
+}
+
+fn walk_node(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match e {
         Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) => walk(x, f),
@@ -385,6 +390,10 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn split_and(e: Expr, out: &mut Vec<Expr>) {
+    depth::guarded(|| split_and_node(e, out))
+}
+
+fn split_and_node(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Binary(BinOp::And, a, b) => {
             split_and(*a, out);
@@ -416,6 +425,10 @@ fn min_col(e: &PExpr) -> Option<usize> {
 }
 
 fn pwalk(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
+    depth::guarded(|| pwalk_node(e, f))
+}
+
+fn pwalk_node(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
     f(e);
     match e {
         PExpr::Unary(_, x)
@@ -717,6 +730,10 @@ impl<'s> Planner<'s> {
     }
 
     fn query_in(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
+        depth::guarded(|| self.query_in_node(q, parent))
+    }
+
+    fn query_in_node(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
         match &q.body {
             SetExpr::Select(sel) => self.select(sel, &q.order_by, &q.limit, &q.offset, parent),
             body => {
@@ -773,6 +790,10 @@ impl<'s> Planner<'s> {
     }
 
     fn set_expr(&mut self, s: &SetExpr, parent: Option<&Scope>) -> Result<Planned> {
+        depth::guarded(|| self.set_expr_node(s, parent))
+    }
+
+    fn set_expr_node(&mut self, s: &SetExpr, parent: Option<&Scope>) -> Result<Planned> {
         match s {
             SetExpr::Select(sel) => self.select(sel, &[], &None, &None, parent),
             SetExpr::Query(q) => self.query_in(q, parent),
@@ -841,6 +862,13 @@ impl<'s> Planner<'s> {
                     format!("view {} is circularly defined", v.name),
                 ));
             }
+            if self.expanding.len() >= depth::MAX_VIEW_DEPTH {
+                // (Not naming the view: the inner ones may be hidden.)
+                return Err(depth::too_complex(format!(
+                    "views nested too deeply (more than {} views defined over each other)",
+                    depth::MAX_VIEW_DEPTH
+                )));
+            }
             let origin = self.track_reads(&v.name, &mut []);
             self.expanding.push(key);
             let planned = self.query_in(&v.query, None);
@@ -877,6 +905,15 @@ impl<'s> Planner<'s> {
     }
 
     fn flatten_from(
+        &mut self,
+        item: &FromItem,
+        parent: Option<&Scope>,
+        out: &mut Vec<Source>,
+    ) -> Result<()> {
+        depth::guarded(|| self.flatten_from_node(item, parent, out))
+    }
+
+    fn flatten_from_node(
         &mut self,
         item: &FromItem,
         parent: Option<&Scope>,
@@ -1223,7 +1260,7 @@ impl<'s> Planner<'s> {
                     .map(|(e, d, n)| {
                         let pos = items
                             .iter()
-                            .position(|(ie, _)| format!("{ie:?}") == format!("{e:?}"));
+                            .position(|(ie, _)| ie == e);
                         pos.map(|p| (PExpr::Col(p), *d, *n)).ok_or_else(|| {
                             err(
                                 SqlErrorKind::Misuse,
@@ -1266,9 +1303,9 @@ impl<'s> Planner<'s> {
             .map(|e| self.expr(e, scope))
             .collect::<Result<_>>()?;
         let mut cx = AggBind {
-            group_dbg: sel.group_by.iter().map(|e| format!("{e:?}")).collect(),
+            group_by: &sel.group_by,
             aggs: Vec::new(),
-            agg_dbg: Vec::new(),
+            agg_exprs: Vec::new(),
             width,
         };
         let proj = items
@@ -1295,9 +1332,14 @@ impl<'s> Planner<'s> {
 
     /// Binds an expression evaluated over an aggregate's output row.
     fn post_agg(&mut self, e: &Expr, scope: &Scope, cx: &mut AggBind) -> Result<PExpr> {
-        let dbg = format!("{e:?}");
-        let ng = cx.group_dbg.len();
-        if let Some(i) = cx.group_dbg.iter().position(|g| *g == dbg) {
+        depth::guarded(|| self.post_agg_node(e, scope, cx))
+    }
+
+    fn post_agg_node(&mut self, e: &Expr, scope: &Scope, cx: &mut AggBind) -> Result<PExpr> {
+        // Structural equality (not a rendering of each subtree, which
+        // would cost the square of the depth and recurse unguarded).
+        let ng = cx.group_by.len();
+        if let Some(i) = cx.group_by.iter().position(|g| g == e) {
             return Ok(PExpr::Col(cx.width + i));
         }
         if let Expr::Function {
@@ -1309,7 +1351,7 @@ impl<'s> Planner<'s> {
         {
             if let Some(kind) = agg_kind(name, args.len(), *star) {
                 if !(args.len() > 1 && is_scalar_minmax(name)) {
-                    if let Some(j) = cx.agg_dbg.iter().position(|a| *a == dbg) {
+                    if let Some(j) = cx.agg_exprs.iter().position(|a| a == e) {
                         return Ok(PExpr::Col(cx.width + ng + j));
                     }
                     for a in args {
@@ -1329,7 +1371,7 @@ impl<'s> Planner<'s> {
                         distinct: *distinct,
                         args: bound,
                     });
-                    cx.agg_dbg.push(dbg);
+                    cx.agg_exprs.push(e.clone());
                     return Ok(PExpr::Col(cx.width + ng + cx.aggs.len() - 1));
                 }
             }
@@ -1433,6 +1475,10 @@ impl<'s> Planner<'s> {
 
     /// Binds an expression in `scope`.
     fn expr(&mut self, e: &Expr, scope: &Scope) -> Result<PExpr> {
+        depth::guarded(|| self.expr_node(e, scope))
+    }
+
+    fn expr_node(&mut self, e: &Expr, scope: &Scope) -> Result<PExpr> {
         let b = |x: PExpr| Box::new(x);
         Ok(match e {
             Expr::Literal(v) => PExpr::Lit(v.clone()),
@@ -1766,10 +1812,12 @@ fn is_numeric(a: Affinity) -> bool {
 }
 
 /// State while binding the expressions over an aggregate's output.
-struct AggBind {
-    group_dbg: Vec<String>,
+struct AggBind<'q> {
+    /// The GROUP BY expressions (an equal expression reads the key).
+    group_by: &'q [Expr],
     aggs: Vec<AggCall>,
-    agg_dbg: Vec<String>,
+    /// The aggregate calls bound so far (an equal call is computed once).
+    agg_exprs: Vec<Expr>,
     width: usize,
 }
 
@@ -1779,6 +1827,10 @@ fn shift_cols(e: &PExpr, by: usize) -> PExpr {
 
 /// Rewrites every depth-0 column index with `f`.
 fn map_cols(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
+    depth::guarded(|| map_cols_node(e, f))
+}
+
+fn map_cols_node(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
     let m = |x: Box<PExpr>| Box::new(map_cols(*x, f));
     match e {
         PExpr::Col(i) => PExpr::Col(f(i)),

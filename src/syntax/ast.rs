@@ -140,7 +140,7 @@ pub enum ObjectKind {
 }
 
 /// A query: a set expression with ORDER BY / LIMIT / OFFSET.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Query {
     /// The body.
     pub body: SetExpr,
@@ -153,7 +153,7 @@ pub struct Query {
 }
 
 /// SELECT, VALUES, or a set operation of them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SetExpr {
     /// A SELECT.
     Select(Box<Select>),
@@ -186,7 +186,7 @@ pub enum SetOp {
 }
 
 /// A SELECT core.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Select {
     /// DISTINCT.
     pub distinct: bool,
@@ -203,7 +203,7 @@ pub struct Select {
 }
 
 /// One result column.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
     /// `*`.
     Wildcard,
@@ -219,7 +219,7 @@ pub enum SelectItem {
 }
 
 /// A FROM item.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FromItem {
     /// A table or view.
     Table {
@@ -260,7 +260,7 @@ pub enum JoinKind {
 }
 
 /// An ORDER BY item.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OrderItem {
     /// Sort key.
     pub expr: Expr,
@@ -330,7 +330,7 @@ pub enum UnOp {
 }
 
 /// An expression.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// A literal.
     Literal(Value),

@@ -9,8 +9,11 @@
 
 use sqlparser::ast as sp;
 use sqlparser::dialect::SQLiteDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
+use crate::depth;
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::*;
 use crate::syntax::parse_auth::{is_auth_statement, parse_auth, split_statements};
@@ -60,17 +63,180 @@ pub fn parse(sql: &str) -> Result<Parsed> {
         }
     }
     let rewritten = rewrite_sqlite_forms(sql);
-    let stmts = Parser::parse_sql(&SQLiteDialect {}, &rewritten).map_err(syntax_error)?;
-    let mut cx = Cx::default();
-    let statements = stmts
-        .into_iter()
-        .map(|s| cx.statement(s))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Parsed {
-        statements,
-        param_count: cx.params.len(),
-        param_names: cx.params,
-    })
+    let mut out = None;
+    with_parser(&rewritten, |parser, cx| {
+        let stmts = parser.parse_statements().map_err(syntax_error)?;
+        let statements = stmts
+            .into_iter()
+            .map(|s| cx.statement(s))
+            .collect::<Result<Vec<_>>>()?;
+        out = Some(Parsed {
+            statements,
+            param_count: cx.params.len(),
+            param_names: std::mem::take(&mut cx.params),
+        });
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::sql(SqlErrorKind::Syntax, "syntax error: empty statement"))
+}
+
+/// Stack each unit of [`nesting_bound`] may take while sqlparser's tree
+/// is built, converted and dropped (its drop glue recurses unguarded, a
+/// few frames per level).
+const STACK_PER_LEVEL: usize = 1024;
+
+/// Highest [`nesting_bound`] parsed at all: far above what
+/// [`depth::MAX_EXPR_DEPTH`] lets through, low enough that sqlparser's
+/// tree can be dropped within a bounded stack.
+const NESTING_BOUND_CAP: usize = 10 * depth::MAX_EXPR_DEPTH;
+
+/// For statements with GLOB, MATCH or REGEXP, whose left operand
+/// sqlparser's SQLite dialect clones with unguarded clone glue (frames of
+/// several KiB per level in debug builds): stack per level, and the
+/// highest bound parsed.
+const CLONING_STACK_PER_LEVEL: usize = 8 * 1024;
+const CLONING_BOUND_CAP: usize = 2 * depth::MAX_EXPR_DEPTH;
+
+/// Tokenizes `sql` and hands a parser over its tokens to `work`, with a
+/// converter [`Cx`] — after making sure sqlparser's tree cannot overflow
+/// the stack: a statement that may nest beyond [`NESTING_BOUND_CAP`] is
+/// refused before it is parsed, and `work` runs where the stack has room
+/// for the deepest tree the tokens can make. (sqlparser builds chains of
+/// left-associative operators in a loop, so `1+1+…` is as deep as it is
+/// long, and its tree's drop glue recurses without any guard.)
+fn with_parser(
+    sql: &str,
+    work: impl FnOnce(&mut Parser, &mut Cx) -> Result<()>,
+) -> Result<()> {
+    let dialect = SQLiteDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(e.into()))?;
+    let bound = nesting_bound(&tokens);
+    let cloning = tokens.iter().any(|t| {
+        matches!(&t.token, Token::Word(w) if w.quote_style.is_none()
+            && matches!(w.keyword, Keyword::GLOB | Keyword::MATCH | Keyword::REGEXP))
+    });
+    let (per_level, cap) = if cloning {
+        (CLONING_STACK_PER_LEVEL, CLONING_BOUND_CAP)
+    } else {
+        (STACK_PER_LEVEL, NESTING_BOUND_CAP)
+    };
+    if bound > cap {
+        return Err(depth::expression_too_deep());
+    }
+    let mut cx = Cx {
+        red_zone: bound.saturating_mul(per_level) + depth::RED_ZONE,
+        ..Cx::default()
+    };
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(depth::MAX_PARSE_NESTING)
+        .with_tokens_with_locations(tokens);
+    depth::with_stack(cx.red_zone, || work(&mut parser, &mut cx))
+}
+
+/// An upper bound of how deep sqlparser's tree for `tokens` can be.
+///
+/// Every node of sqlparser's expression tree consumes at least one token
+/// that is not a name or a literal (an operator, a keyword, a
+/// parenthesis), and a comma (or WHEN/THEN/ELSE inside CASE) ends every
+/// expression open at its level. So the depth reachable inside one
+/// parenthesized group is at most the counted tokens of its longest
+/// comma-separated run plus the depth of the deepest group nested in that
+/// run; set operations (UNION, ...) chain across commas and add to the
+/// whole group. CASE ... END counts as a group.
+fn nesting_bound(tokens: &[TokenWithSpan]) -> usize {
+    #[derive(Default)]
+    struct Group {
+        case: bool,
+        /// Counted tokens of the current run.
+        run: usize,
+        /// Deepest group closed inside the current run.
+        run_child: usize,
+        /// Deepest finished run.
+        best: usize,
+        /// Set operations in this group.
+        set_ops: usize,
+    }
+    impl Group {
+        fn end_run(&mut self) {
+            self.best = self.best.max(self.run + self.run_child);
+            self.run = 0;
+            self.run_child = 0;
+        }
+        fn close(mut self) -> usize {
+            self.end_run();
+            self.best + self.set_ops + 1
+        }
+    }
+    let mut stack = vec![Group::default()];
+    let mut deepest = 0;
+    let close_top = |stack: &mut Vec<Group>| {
+        if let Some(g) = stack.pop() {
+            let d = g.close();
+            match stack.last_mut() {
+                Some(parent) => parent.run_child = parent.run_child.max(d),
+                None => return d,
+            }
+        }
+        0
+    };
+    for t in tokens {
+        let word = match &t.token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+            _ => None,
+        };
+        match (&t.token, word) {
+            (Token::Whitespace(_) | Token::EOF, _) => {}
+            (Token::Number(..) | Token::SingleQuotedString(_) | Token::Placeholder(_), _) => {}
+            (Token::Word(_), None) | (Token::Word(_), Some(Keyword::NoKeyword)) => {}
+            (Token::LParen, _) => stack.push(Group::default()),
+            (_, Some(Keyword::CASE)) => stack.push(Group {
+                case: true,
+                ..Group::default()
+            }),
+            (Token::RParen, _) if stack.len() > 1 && !stack.last().is_some_and(|g| g.case) => {
+                close_top(&mut stack);
+            }
+            (_, Some(Keyword::END)) if stack.last().is_some_and(|g| g.case) => {
+                close_top(&mut stack);
+            }
+            (Token::Comma, _) => {
+                if let Some(g) = stack.last_mut() {
+                    g.end_run();
+                }
+            }
+            (_, Some(Keyword::WHEN | Keyword::THEN | Keyword::ELSE))
+                if stack.last().is_some_and(|g| g.case) =>
+            {
+                if let Some(g) = stack.last_mut() {
+                    g.run += 1;
+                    g.end_run();
+                }
+            }
+            (_, Some(Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT)) => {
+                if let Some(g) = stack.last_mut() {
+                    g.set_ops += 1;
+                }
+            }
+            (Token::SemiColon, _) => {
+                while !stack.is_empty() {
+                    deepest = deepest.max(close_top(&mut stack));
+                }
+                stack.push(Group::default());
+            }
+            _ => {
+                if let Some(g) = stack.last_mut() {
+                    g.run += 1;
+                }
+            }
+        }
+    }
+    while !stack.is_empty() {
+        deepest = deepest.max(close_top(&mut stack));
+    }
+    deepest
 }
 
 /// A cheap test that keeps ordinary statements on the direct path.
@@ -129,18 +295,24 @@ fn parse_pieces(pieces: &[&str]) -> Result<Parsed> {
 
 /// Parses a single expression (column defaults stored in the catalog).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
-    let dialect = SQLiteDialect {};
-    let mut p = Parser::new(&dialect)
-        .try_with_sql(sql)
-        .map_err(syntax_error)?;
-    let e = p.parse_expr().map_err(syntax_error)?;
-    Cx::default().expr(e)
+    let mut out = None;
+    with_parser(sql, |p, cx| {
+        let e = p.parse_expr().map_err(syntax_error)?;
+        out = Some(cx.expr(e)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::sql(SqlErrorKind::Syntax, "syntax error: empty expression"))
 }
 
 fn syntax_error(e: ParserError) -> Error {
     let msg = match e {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
-        ParserError::RecursionLimitExceeded => "statement nested too deeply".to_string(),
+        ParserError::RecursionLimitExceeded => {
+            return depth::too_complex(format!(
+                "statement nested too deeply (parentheses, function calls and subqueries nest at most {} parser levels)",
+                depth::MAX_PARSE_NESTING
+            ))
+        }
     };
     // sqlparser appends " at Line: L, Column: C".
     let position = msg.rfind("Line: ").and_then(|i| {
@@ -181,9 +353,35 @@ fn object_name(n: &sp::ObjectName) -> Result<String> {
 #[derive(Default)]
 struct Cx {
     params: Vec<Option<String>>,
+    /// Expression levels entered (see [`depth::MAX_EXPR_DEPTH`]).
+    depth: usize,
+    /// Stack a conversion step keeps free: enough to drop the deepest
+    /// sqlparser subtree this statement can have (an error drops the
+    /// unconverted rest of the tree wherever it happens).
+    red_zone: usize,
 }
 
 impl Cx {
+    /// Runs one expression level of the conversion: refused beyond
+    /// [`depth::MAX_EXPR_DEPTH`] levels (a leaf is level 1, as SQLite
+    /// counts; a subquery adds no level of its own, its expressions do).
+    fn level<T>(&mut self, step: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth >= depth::MAX_EXPR_DEPTH {
+            return Err(depth::expression_too_deep());
+        }
+        self.depth += 1;
+        let r = self.guarded(step);
+        self.depth -= 1;
+        r
+    }
+
+    /// Runs one step of the conversion on a fresh stack segment when this
+    /// one runs low (see `red_zone`).
+    fn guarded<T>(&mut self, step: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let red_zone = self.red_zone.max(depth::RED_ZONE);
+        stacker::maybe_grow(red_zone, red_zone + depth::SEGMENT, || step(self))
+    }
+
     fn statement(&mut self, s: sp::Statement) -> Result<Statement> {
         Ok(match s {
             sp::Statement::Query(q) => Statement::Query(Box::new(self.query(*q)?)),
@@ -277,8 +475,11 @@ impl Cx {
                 ) {
                     return Err(unsupported("FOR EACH STATEMENT triggers"));
                 }
+                // Moved out, not cloned: a deep body must not be copied
+                // by recursive clone glue.
                 let body = match t.statements {
-                    Some(b) => b.statements().clone(),
+                    Some(sp::ConditionalStatements::Sequence { statements }) => statements,
+                    Some(sp::ConditionalStatements::BeginEnd(b)) => b.statements,
                     None => return Err(unsupported("triggers that execute a function")),
                 };
                 Statement::CreateTrigger(Box::new(CreateTrigger {
@@ -507,6 +708,10 @@ impl Cx {
     }
 
     fn query(&mut self, q: sp::Query) -> Result<Query> {
+        self.guarded(|cx| cx.query_node(q))
+    }
+
+    fn query_node(&mut self, q: sp::Query) -> Result<Query> {
         if q.with.is_some() {
             return Err(unsupported("WITH"));
         }
@@ -545,6 +750,23 @@ impl Cx {
     }
 
     fn set_expr(&mut self, s: sp::SetExpr) -> Result<SetExpr> {
+        // A compound SELECT is a left-deep chain: count its terms first.
+        let mut terms = 1;
+        let mut left = &s;
+        while let sp::SetExpr::SetOperation { left: l, .. } = left {
+            terms += 1;
+            left = l;
+        }
+        if terms > depth::MAX_COMPOUND_SELECT {
+            return Err(depth::too_complex(format!(
+                "too many terms in compound SELECT (maximum {})",
+                depth::MAX_COMPOUND_SELECT
+            )));
+        }
+        self.guarded(|cx| cx.set_expr_node(s))
+    }
+
+    fn set_expr_node(&mut self, s: sp::SetExpr) -> Result<SetExpr> {
         Ok(match s {
             sp::SetExpr::Select(sel) => SetExpr::Select(Box::new(self.select(*sel)?)),
             sp::SetExpr::Query(q) => SetExpr::Query(Box::new(self.query(*q)?)),
@@ -584,6 +806,13 @@ impl Cx {
             Some(sp::Distinct::Distinct) => true,
             Some(sp::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
         };
+        let tables = count_tables(&s.from);
+        if tables > depth::MAX_JOIN_TABLES {
+            return Err(depth::too_complex(format!(
+                "at most {} tables in a join ({tables} given)",
+                depth::MAX_JOIN_TABLES
+            )));
+        }
         // Left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
         let mut from: Option<FromItem> = None;
         for twj in s.from {
@@ -758,6 +987,10 @@ impl Cx {
     }
 
     fn expr(&mut self, e: sp::Expr) -> Result<Expr> {
+        self.level(|cx| cx.expr_node(e))
+    }
+
+    fn expr_node(&mut self, e: sp::Expr) -> Result<Expr> {
         use sp::Expr as E;
         let b = |x: Expr| Box::new(x);
         Ok(match e {
@@ -771,7 +1004,9 @@ impl Cx {
                 Expr::Column { table, name }
             }
             E::Value(v) => self.literal(v.value, false)?,
-            E::Nested(e) => self.expr(*e)?,
+            // Parentheses are no level of their own (as in SQLite); the
+            // parser bounds how deeply they nest.
+            E::Nested(e) => self.guarded(|cx| cx.expr_node(*e))?,
             E::UnaryOp { op, expr } => {
                 if let (sp::UnaryOperator::Minus, E::Value(v)) = (&op, &*expr) {
                     if let sp::Value::Number(..) = v.value {
@@ -991,6 +1226,21 @@ impl Cx {
             star,
         })
     }
+}
+
+/// Tables and subqueries in a FROM clause, nested joins included.
+fn count_tables(from: &[sp::TableWithJoins]) -> usize {
+    fn factor(t: &sp::TableFactor) -> usize {
+        match t {
+            sp::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => count_tables(std::slice::from_ref(table_with_joins)),
+            _ => 1,
+        }
+    }
+    from.iter()
+        .map(|twj| factor(&twj.relation) + twj.joins.iter().map(|j| factor(&j.relation)).sum::<usize>())
+        .sum()
 }
 
 /// A numeric literal: integer if it fits, else real (as SQLite).
