@@ -165,6 +165,12 @@
 #define SEALDB_ERR_SQL_MISUSE 604
 
 /**
+ * The statement nests too deeply or has too many terms (deeper than 1000
+ * operators, a chain of more than 100 views, ...); nothing ran.
+ */
+#define SEALDB_ERR_SQL_TOO_COMPLEX 605
+
+/**
  * The connection's user lacks a privilege the statement needs; nothing
  * was changed.
  */
@@ -441,11 +447,32 @@ int32_t sealdb_connect_token(const sealdb_db *db,
 
 /**
  * Creates a login token for the connection's user, valid for
- * `valid_for_seconds`, for `sealdb_connect_token`. On success `*out` is
- * the token text, owned by the caller: free it with `sealdb_string_free`
- * (sealdb stores only its hash; wipe your copy when done).
+ * `valid_for_seconds` (at most the `server.login_token.max_lifetime`
+ * cluster setting, 7 days unless changed), for `sealdb_connect_token`.
+ * On success `*out` is the token text, owned by the caller: free it with
+ * `sealdb_string_free` (sealdb stores only its hash; wipe your copy when
+ * done). A password change ends the user's tokens. SQL:
+ * `CREATE LOGIN TOKEN [FOR user] [VALID FOR '1 hour']` returns the token
+ * as a row.
  */
 int32_t sealdb_create_login_token(const sealdb_conn *conn, uint64_t valid_for_seconds, char **out);
+
+/**
+ * Revokes the login token whose id is `id` (the 16 hex digits after
+ * `sdbt_` in the token text): the connection user's own, or any as an
+ * admin. Sets `*out` to whether it existed. Another user's token gives
+ * `SEALDB_ERR_PERMISSION_DENIED` (for non-admins). Same as the SQL
+ * statement `REVOKE LOGIN TOKEN 'id'`.
+ */
+int32_t sealdb_revoke_login_token(const sealdb_conn *conn, const char *id, bool *out);
+
+/**
+ * Revokes every login token of `user` (NULL: the connection's own user;
+ * another user needs an admin). Sets `*out` to how many there were. Same
+ * as `REVOKE ALL LOGIN TOKENS FOR user`. A password change, NOLOGIN and
+ * DROP USER also end a user's tokens.
+ */
+int32_t sealdb_revoke_login_tokens(const sealdb_conn *conn, const char *user, uint64_t *out);
 
 /**
  * Runs one or more `;`-separated SQL statements without parameters,

@@ -66,8 +66,15 @@ pub fn guarded<R>(step: impl FnOnce() -> R) -> R {
 /// Runs `work` with at least `bytes` of stack available (on a new segment
 /// when this thread has less left): for code whose recursion cannot be
 /// guarded step by step (dropping a deep tree of another crate's types).
-pub fn with_stack(bytes: usize, work: impl FnOnce() -> crate::error::Result<()>) -> crate::error::Result<()> {
-    stacker::maybe_grow(bytes.saturating_add(RED_ZONE), bytes.saturating_add(SEGMENT), work)
+pub fn with_stack(
+    bytes: usize,
+    work: impl FnOnce() -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
+    stacker::maybe_grow(
+        bytes.saturating_add(RED_ZONE),
+        bytes.saturating_add(SEGMENT),
+        work,
+    )
 }
 
 /// The error for a statement that exceeds a limit: `what` says which

@@ -227,7 +227,7 @@ pub enum SqlErrorKind {
     Unsupported,
     /// An object with that name already exists.
     AlreadyExists,
-    /// No such user or role.
+    /// No such user or role (or login token).
     UnknownRole,
     /// The statement nests too deeply or has too many terms (see
     /// `sealdb::depth` for the limits).

@@ -77,10 +77,12 @@ fn query(s: &Session, sql: &str) -> Result<Vec<Vec<Value>>, Error> {
 
 fn too_complex<T: std::fmt::Debug>(r: Result<T, Error>) {
     match r {
-        Err(e @ Error::Sql {
-            kind: SqlErrorKind::TooComplex,
-            ..
-        }) => {
+        Err(
+            e @ Error::Sql {
+                kind: SqlErrorKind::TooComplex,
+                ..
+            },
+        ) => {
             assert_eq!(e.code(), ErrorCode::SqlTooComplex);
             assert_eq!(e.sqlstate(), "54001");
         }
@@ -135,7 +137,11 @@ fn plus_chain_over_the_limit_is_refused() {
 fn and_chains_are_refused_not_fatal() {
     let n = MAX_EXPR_DEPTH - 1;
     assert_eq!(
-        attack(format!("SELECT x FROM t WHERE {}", chain("1", " AND ", "1", n))).unwrap(),
+        attack(format!(
+            "SELECT x FROM t WHERE {}",
+            chain("1", " AND ", "1", n)
+        ))
+        .unwrap(),
         one(1)
     );
     for n in [MAX_EXPR_DEPTH, 20_000] {
@@ -174,13 +180,15 @@ fn concat_chains() {
 #[test]
 fn every_binary_operator_chain_is_bounded() {
     for op in [
-        "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "&", "|", " OR ", " LIKE ",
-        " GLOB ",
+        "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "&", "|", " OR ", " LIKE ", " GLOB ",
     ] {
         too_complex(attack(format!("SELECT {}", chain("1", op, "1", 5_000))));
         // Just under the limit: runs (whatever the value; sealdb does
         // not support GLOB as an operator yet).
-        let r = attack(format!("SELECT {}", chain("1", op, "1", MAX_EXPR_DEPTH - 1)));
+        let r = attack(format!(
+            "SELECT {}",
+            chain("1", op, "1", MAX_EXPR_DEPTH - 1)
+        ));
         match r {
             Ok(_) => {}
             Err(Error::Sql {
@@ -202,7 +210,10 @@ fn postfix_chains_are_bounded() {
         ("1", " IN (1, 2)"),
         ("'a'", " LIKE 'a'"),
     ] {
-        too_complex(attack(format!("SELECT {}", chain(first, "", piece, 20_000))));
+        too_complex(attack(format!(
+            "SELECT {}",
+            chain(first, "", piece, 20_000)
+        )));
     }
 }
 
@@ -223,7 +234,10 @@ fn unary_chains_are_bounded() {
         );
     }
     // A modest unary chain still works.
-    assert_eq!(attack(format!("SELECT {}1", "- ".repeat(40))).unwrap(), one(1));
+    assert_eq!(
+        attack(format!("SELECT {}1", "- ".repeat(40))).unwrap(),
+        one(1)
+    );
 }
 
 // ---- nesting through parentheses, calls, CASE and subqueries ----------
@@ -328,7 +342,9 @@ fn nested_case() {
 fn wide_but_shallow_statements_still_run() {
     // Many terms side by side are not deep: a CASE with 5,000 WHENs, an
     // IN list of 20,000, a select list of 2,000 sums, a 5,000-row VALUES.
-    let whens: String = (0..5_000).map(|i| format!(" WHEN x = {i} THEN {i}")).collect();
+    let whens: String = (0..5_000)
+        .map(|i| format!(" WHEN x = {i} THEN {i}"))
+        .collect();
     assert_eq!(
         attack(format!("SELECT CASE{whens} END FROM t")).unwrap(),
         one(1)
@@ -363,7 +379,12 @@ fn compound_selects() {
         too_complex(attack(chain("SELECT 1", " UNION ", "SELECT 1", n)));
     }
     // Commas do not hide the chain.
-    too_complex(attack(chain("SELECT 1, 2", " UNION ", "SELECT 1, 2", 20_000)));
+    too_complex(attack(chain(
+        "SELECT 1, 2",
+        " UNION ",
+        "SELECT 1, 2",
+        20_000,
+    )));
 }
 
 #[test]
@@ -399,10 +420,16 @@ fn view_chains_are_bounded() {
             one(MAX_VIEW_DEPTH as i64)
         );
         // One more level is refused when it is used...
-        s.execute(&format!("CREATE VIEW too_deep AS SELECT x FROM v{top}"), &[])
-            .unwrap();
+        s.execute(
+            &format!("CREATE VIEW too_deep AS SELECT x FROM v{top}"),
+            &[],
+        )
+        .unwrap();
         too_complex(query(&s, "SELECT x FROM too_deep"));
-        too_complex(query(&s, "SELECT count(*) FROM t WHERE x IN (SELECT x FROM too_deep)"));
+        too_complex(query(
+            &s,
+            "SELECT count(*) FROM t WHERE x IN (SELECT x FROM too_deep)",
+        ));
         // ... and so is a chain built in two halves (the lower half
         // redefined under the upper one afterwards).
         s.execute("CREATE VIEW w0 AS SELECT x FROM t", &[]).unwrap();
@@ -439,7 +466,8 @@ fn deep_view_definitions_survive_a_small_stack() {
         s.execute("CREATE VIEW deeper AS SELECT v FROM deep", &[])
             .unwrap();
         let root = db.root_session();
-        root.execute("CREATE USER eve WITH PASSWORD 'e'", &[]).unwrap();
+        root.execute("CREATE USER eve WITH PASSWORD 'e'", &[])
+            .unwrap();
         s.execute("GRANT SELECT ON deeper TO eve", &[]).unwrap();
         let eve = db
             .connect(Credentials::password("eve", "e"), ClientInfo::local("a"))

@@ -87,12 +87,12 @@ impl Gate {
     fn wait_paused(&self) {
         let mut st = self.state.lock().unwrap();
         while !st.1 {
-            let (s, t) = self
-                .cv
-                .wait_timeout(st, Duration::from_secs(30))
-                .unwrap();
+            let (s, t) = self.cv.wait_timeout(st, Duration::from_secs(30)).unwrap();
             st = s;
-            assert!(!t.timed_out() || st.1, "the statement never reached the hook");
+            assert!(
+                !t.timed_out() || st.1,
+                "the statement never reached the hook"
+            );
         }
     }
 
@@ -168,7 +168,10 @@ fn own_password_change_does_not_undo_a_revoke() {
     assert!(denied(alice_select(&db, "a2")), "the REVOKE was undone");
     drop(db);
     let db = open(&vfs);
-    assert!(denied(alice_select(&db, "a2")), "the REVOKE was undone on disk");
+    assert!(
+        denied(alice_select(&db, "a2")),
+        "the REVOKE was undone on disk"
+    );
 }
 
 #[test]
@@ -208,7 +211,10 @@ fn own_password_change_does_not_undo_another_users_password_reset() {
         &["ALTER USER bob WITH PASSWORD 'b2'"],
     )
     .unwrap();
-    assert!(login(&db, "bob", "b1").is_err(), "bob's old password is back");
+    assert!(
+        login(&db, "bob", "b1").is_err(),
+        "bob's old password is back"
+    );
     login(&db, "bob", "b2").unwrap();
     login(&db, "alice", "a2").unwrap();
     drop(db);
@@ -253,7 +259,10 @@ fn held_update_is_authorized_under_the_revoke() {
         "UPDATE ran under a revoked grant: {r:?}"
     );
     let root = db.root_session();
-    assert_eq!(rows(&root, "SELECT v FROM t"), vec![vec![Value::Text("secret".into())]]);
+    assert_eq!(
+        rows(&root, "SELECT v FROM t"),
+        vec![vec![Value::Text("secret".into())]]
+    );
 }
 
 #[test]
@@ -264,12 +273,18 @@ fn held_insert_does_not_write_into_a_dropped_table() {
         &db,
         HookPoint::BeforeWriterSlot,
         "INSERT INTO t VALUES (2, 'x')",
-        &["DROP TABLE t", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"],
+        &[
+            "DROP TABLE t",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        ],
     );
     // The new t has no grant for alice: it is hidden from her.
     assert!(r.is_err(), "insert went through: {r:?}");
     let root = db.root_session();
-    assert!(rows(&root, "SELECT * FROM t").is_empty(), "a row was written");
+    assert!(
+        rows(&root, "SELECT * FROM t").is_empty(),
+        "a row was written"
+    );
 }
 
 #[test]
@@ -280,10 +295,7 @@ fn create_table_does_not_undo_a_revoke_or_another_table() {
         &db,
         HookPoint::BeforeWriterSlot,
         "CREATE TABLE mine (x)",
-        &[
-            "REVOKE SELECT ON t FROM alice",
-            "CREATE TABLE roots (y)",
-        ],
+        &["REVOKE SELECT ON t FROM alice", "CREATE TABLE roots (y)"],
     )
     .unwrap();
     let root = db.root_session();
@@ -345,7 +357,10 @@ fn writer_waits_for_the_previous_publish() {
             .execute("REVOKE SELECT ON t FROM alice", &[])
     });
     thread::sleep(Duration::from_millis(200));
-    assert!(!admin.is_finished(), "a writer ran while another held the slot");
+    assert!(
+        !admin.is_finished(),
+        "a writer ran while another held the slot"
+    );
     gate.release();
     worker.join().unwrap().unwrap();
     admin.join().unwrap().unwrap();

@@ -87,7 +87,8 @@ class DataError(DatabaseError):
 
 class OperationalError(DatabaseError):
     """The database's operation failed: I/O, keys, busy, locked, poisoned,
-    and failed or throttled logins (codes 701, 702)."""
+    failed or throttled logins (codes 701, 702), and statements nested too
+    deeply (code 605, SQLSTATE 54001, like PostgreSQL drivers)."""
 
 
 class IntegrityError(DatabaseError):
@@ -121,6 +122,8 @@ def _error_class(code):
         return InterfaceError
     if code == lib.SEALDB_ERR_PANIC:
         return InternalError
+    if code == lib.SEALDB_ERR_SQL_TOO_COMPLEX:
+        return OperationalError
     group = code // 100
     if group in (1, 3, 4, 7):
         return OperationalError
@@ -315,13 +318,33 @@ class Connection:
     def create_login_token(self, valid_for_seconds=3600):
         """A login token for this connection's user, for
         ``connect(..., user=..., token=...)``; call it outside a
-        transaction. Only its hash is stored."""
+        transaction. Only its hash is stored. It lives at most the
+        ``server.login_token.max_lifetime`` cluster setting (7 days unless
+        changed) and ends when the user's password changes. SQL:
+        ``CREATE LOGIN TOKEN [FOR user] [VALID FOR '1 hour']``."""
         out = ffi.new("char **")
         _check(lib.sealdb_create_login_token(self._handle(), valid_for_seconds, out))
         try:
             return ffi.string(out[0]).decode()
         finally:
             lib.sealdb_string_free(out[0])
+
+    def revoke_login_token(self, token_id):
+        """Revokes one login token by its id (the 16 hex digits after
+        ``sdbt_``): this user's own, or any as an admin. Returns whether it
+        existed. Same as ``REVOKE LOGIN TOKEN 'id'``."""
+        out = ffi.new("bool *")
+        _check(lib.sealdb_revoke_login_token(self._handle(), _cstr(token_id, "token_id"), out))
+        return bool(out[0])
+
+    def revoke_login_tokens(self, user=None):
+        """Revokes every login token of ``user`` (default: this
+        connection's user; others need an admin). Returns how many there
+        were. Same as ``REVOKE ALL LOGIN TOKENS FOR user``."""
+        out = ffi.new("uint64_t *")
+        name = ffi.NULL if user is None else _cstr(user, "user")
+        _check(lib.sealdb_revoke_login_tokens(self._handle(), name, out))
+        return int(out[0])
 
     def cursor(self):
         """A new :class:`Cursor` on this connection."""

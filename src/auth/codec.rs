@@ -15,6 +15,7 @@
 //!   tokens:   u32 n, n × (str id, str user, 32 bytes hash, i64 expires)
 //!   audit:    u32 n, n × (str table, u8 read, u8 write)
 //!   redact:   u8
+//!   [token max lifetime: i64 seconds]   (absent in older stores: default)
 //! ```
 //! Integers little-endian; `str` is u32 length + UTF-8; `opt-x` is a u8
 //! flag then x.
@@ -168,6 +169,7 @@ pub fn encode(s: &AuthState) -> Vec<u8> {
         e.u8(m.write as u8);
     }
     e.u8(s.redact as u8);
+    e.i64(s.token_max_lifetime);
     e.0
 }
 
@@ -292,6 +294,9 @@ pub fn decode(bytes: &[u8]) -> Result<AuthState> {
         s.audit.insert(t, AuditMode { read, write });
     }
     s.redact = d.bool()?;
+    if !d.0.is_empty() {
+        s.token_max_lifetime = d.i64()?;
+    }
     if !d.0.is_empty() {
         return Err(corrupt());
     }

@@ -223,6 +223,8 @@ pub struct AuthState {
     pub audit: BTreeMap<String, AuditMode>,
     /// Leave bound values out of audit records.
     pub redact: bool,
+    /// Longest a login token may live, in seconds (see `token`).
+    pub token_max_lifetime: i64,
 }
 
 /// A user's effective roles: itself, `public`, and every role reached
@@ -314,6 +316,7 @@ impl AuthState {
             tokens: BTreeMap::new(),
             audit: BTreeMap::new(),
             redact: false,
+            token_max_lifetime: crate::auth::token::DEFAULT_MAX_LIFETIME,
         }
     }
 

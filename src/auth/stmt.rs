@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::auth::hba;
 use crate::auth::secret::{hash_password, PasswordCost};
 use crate::auth::state::*;
+use crate::auth::token;
 use crate::error::{Error, Result, SqlErrorKind};
 
 /// A password in a statement: a literal, a bound parameter, or NULL.
@@ -192,6 +193,29 @@ pub enum AuthStmt {
         /// Setting.
         name: String,
     },
+    /// CREATE LOGIN TOKEN [FOR user] [VALID FOR 'duration']: the token is
+    /// returned once, as a row.
+    CreateToken {
+        /// Whose (default: the session's user).
+        user: Option<String>,
+        /// How long it is valid (see `token::parse_duration`).
+        valid_for: Option<String>,
+    },
+    /// REVOKE LOGIN TOKEN 'id'.
+    RevokeToken {
+        /// The token's id.
+        id: String,
+    },
+    /// REVOKE ALL LOGIN TOKENS [FOR user].
+    RevokeTokens {
+        /// Whose (default: the session's user).
+        user: Option<String>,
+    },
+    /// SHOW LOGIN TOKENS [FOR user].
+    ShowTokens {
+        /// Whose (default: all the actor may see).
+        user: Option<String>,
+    },
 }
 
 /// The host-rules setting (CockroachDB's name).
@@ -222,7 +246,10 @@ impl AuthStmt {
     pub fn is_show(&self) -> bool {
         matches!(
             self,
-            AuthStmt::ShowRoles | AuthStmt::ShowGrants { .. } | AuthStmt::ShowSetting { .. }
+            AuthStmt::ShowRoles
+                | AuthStmt::ShowGrants { .. }
+                | AuthStmt::ShowSetting { .. }
+                | AuthStmt::ShowTokens { .. }
         )
     }
 
@@ -327,6 +354,10 @@ impl AuthState {
                     if let Some(r) = self.roles.get_mut(name) {
                         r.password_hash = hash;
                     }
+                    // A new password (or none) ends every login token made
+                    // under the old one: whoever is locked out by the
+                    // change stays out.
+                    self.tokens.retain(|_, t| t.user != name);
                 }
                 RoleOpt::Login(l) => {
                     if let Some(r) = self.roles.get_mut(name) {
@@ -655,7 +686,7 @@ impl AuthState {
                     }
                 }
             }
-            AuthStmt::ShowRoles => return Ok(self.show_roles()),
+            AuthStmt::ShowRoles => return Ok(self.show_roles(actor)),
             AuthStmt::ShowGrants { target, grantees } => {
                 return self.show_grants(actor, target.as_ref(), grantees, env)
             }
@@ -738,6 +769,9 @@ impl AuthState {
                         hba::parse_rules(value)?;
                         self.hba = value.clone();
                     }
+                    token::MAX_LIFETIME_SETTING => {
+                        self.set_token_max_lifetime(token::parse_duration(value)?, env.now)?;
+                    }
                     REDACT_SETTING => {
                         self.redact = match value.to_ascii_lowercase().as_str() {
                             "true" | "on" | "1" => true,
@@ -763,6 +797,7 @@ impl AuthState {
                 let v = match name.as_str() {
                     HBA_SETTING => self.hba.clone(),
                     REDACT_SETTING => self.redact.to_string(),
+                    token::MAX_LIFETIME_SETTING => token::format_duration(self.token_max_lifetime),
                     other => {
                         return Err(Error::sql(
                             SqlErrorKind::Unsupported,
@@ -775,14 +810,63 @@ impl AuthState {
                     rows: vec![vec![Some(v)]],
                 });
             }
+            AuthStmt::CreateToken { user, valid_for } => {
+                let user = user.as_deref().unwrap_or(&actor.user);
+                let valid_for = valid_for
+                    .as_deref()
+                    .map(token::parse_duration)
+                    .transpose()?;
+                let t = self.create_token(actor, user, valid_for, env.now)?;
+                return Ok(Outcome {
+                    columns: vec!["id", "token", "user", "expires_at"],
+                    rows: vec![vec![
+                        Some(t.id),
+                        Some(t.token.to_string()),
+                        Some(t.user),
+                        Some(token::format_expiry(t.expires)),
+                    ]],
+                });
+            }
+            AuthStmt::RevokeToken { id } => {
+                if !self.revoke_token(actor, id)? {
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownRole,
+                        format!("login token {id} does not exist"),
+                    ));
+                }
+            }
+            AuthStmt::RevokeTokens { user } => {
+                let user = user.as_deref().unwrap_or(&actor.user);
+                if user != actor.user {
+                    self.require_role(user)?;
+                }
+                self.revoke_tokens(actor, user)?;
+            }
+            AuthStmt::ShowTokens { user } => {
+                let rows = self
+                    .visible_tokens(actor, user.as_deref())?
+                    .into_iter()
+                    .map(|(id, user, expires)| {
+                        vec![Some(id), Some(user), Some(token::format_expiry(expires))]
+                    })
+                    .collect();
+                return Ok(Outcome {
+                    columns: vec!["id", "user", "expires_at"],
+                    rows,
+                });
+            }
         }
         Ok(Outcome::default())
     }
 
-    fn show_roles(&self) -> Outcome {
+    /// SHOW USERS / SHOW ROLES: every role for admins; for others only
+    /// themselves and the roles they hold (directly or through others),
+    /// so the list of users and who belongs to what stays private.
+    fn show_roles(&self, actor: &Roles) -> Outcome {
         let rows = self
             .roles
             .values()
+            .filter(|r| actor.admin || actor.set.contains(&r.name))
             .map(|r| {
                 let mut opts = Vec::new();
                 if !r.login {
@@ -795,6 +879,7 @@ impl AuthState {
                     .member_of(&r.name)
                     .into_iter()
                     .map(|(m, _)| m)
+                    .filter(|m| actor.admin || actor.set.contains(m))
                     .collect();
                 vec![
                     Some(r.name.clone()),

@@ -194,7 +194,9 @@ impl Session {
             }
             None => Ok(()),
         };
-        let r = self.run_checked(stmt, params, text, cache, started, &mut txn, slot, autocommit);
+        let r = self.run_checked(
+            stmt, params, text, cache, started, &mut txn, slot, autocommit,
+        );
         // An explicit transaction goes back to the session whatever
         // happened; an autocommit one still here was not committed and is
         // rolled back as it drops (releasing the writer slot).
@@ -277,9 +279,8 @@ impl Session {
                 return r;
             }
         }
-        let r = slot.and_then(|()| {
-            self.run_write(stmt, params, &sec, &schema, cache, txn, autocommit)
-        });
+        let r =
+            slot.and_then(|()| self.run_write(stmt, params, &sec, &schema, cache, txn, autocommit));
         let changes = self.state.borrow().changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
@@ -320,14 +321,15 @@ impl Session {
         let mark = txn_ref.mark();
         let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
             if let Ast::Auth(a) = stmt {
-                let (new, _) = self.apply_auth(sec, schema, a, params)?;
+                // CREATE LOGIN TOKEN returns its token as a row.
+                let (new, out) = self.apply_auth(sec, schema, a, params)?;
                 txn_ref.put(AUTH_KEY.to_vec(), codec::encode(&new));
-                let none = run::Changed {
+                let changed = run::Changed {
                     changes: 0,
-                    returning: None,
+                    returning: (!out.0.is_empty()).then_some(out),
                     last_rowid: None,
                 };
-                return Ok((None, Some(new), none));
+                return Ok((None, Some(new), changed));
             }
             let mut outer = Vec::new();
             let mut cache = HashMap::new();

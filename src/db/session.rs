@@ -38,6 +38,23 @@ pub(super) struct SessionState {
     pub(super) changes: u64,
 }
 
+/// The text each statement of `sql` (`n` statements) is audited with:
+/// its own piece of the script, never the whole of it, which may hold
+/// other statements' passwords. Should the split not line up with the
+/// parse, a statement is named by its position instead.
+pub(super) fn statement_texts(sql: &str, n: usize) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    if n == 1 {
+        return vec![Cow::Borrowed(sql)];
+    }
+    match crate::syntax::parse_auth::split_statements(sql) {
+        Ok(pieces) if pieces.len() == n => pieces.into_iter().map(Cow::Borrowed).collect(),
+        _ => (1..=n)
+            .map(|i| Cow::Owned(format!("statement {i} of {n} of a script")))
+            .collect(),
+    }
+}
+
 /// A connection to a [`Db`]: runs statements, holds a transaction. Not
 /// shared between threads (make one session per thread).
 pub struct Session {
@@ -132,18 +149,13 @@ impl Session {
     /// Stops at the first failing statement.
     pub fn run_script(&self, sql: &str, mut on_row: impl FnMut(&[String], &Row)) -> Result<()> {
         let parsed = self.parsed(sql)?;
-        // Each statement's own text, for the audit log (the whole script
-        // if the split does not line up with the parse).
-        let pieces = crate::syntax::parse_auth::split_statements(sql)
-            .ok()
-            .filter(|p| p.len() == parsed.statements.len());
-        for (i, st) in parsed.statements.iter().enumerate() {
+        let texts = statement_texts(sql, parsed.statements.len());
+        for (st, text) in parsed.statements.iter().zip(&texts) {
             let single = Parsed {
                 statements: vec![st.clone()],
                 param_count: parsed.param_count,
                 param_names: parsed.param_names.clone(),
             };
-            let text = pieces.as_ref().map_or(sql, |p| p[i]);
             let mut rows = self.query_parsed(&single, Vec::new(), text)?;
             let columns: Vec<String> = rows.columns().to_vec();
             while let Some(r) = rows.next()? {
@@ -233,6 +245,7 @@ impl Session {
     ) -> Result<Rows<'_>> {
         self.admit_memo(memo, sec, schema, uses, text, &params)?;
         let pending = self.audit_start(sec, "statement", text, &params, uses, false);
+        self.audit_started(pending.as_ref())?;
         self.open_query(planned, params, sec.clone(), pending)
     }
 
@@ -405,7 +418,9 @@ impl Session {
     ) -> Result<u64> {
         check_params(parsed, params)?;
         let mut changes = 0;
-        for s in &parsed.statements {
+        let texts = statement_texts(text, parsed.statements.len());
+        for (s, text) in parsed.statements.iter().zip(&texts) {
+            let text: &str = text;
             if let Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_) = s {
                 // Run it to completion (errors surface), discard the rows.
                 let single = Parsed {

@@ -1258,9 +1258,7 @@ impl<'s> Planner<'s> {
                 let remapped = order_exprs
                     .iter()
                     .map(|(e, d, n)| {
-                        let pos = items
-                            .iter()
-                            .position(|(ie, _)| ie == e);
+                        let pos = items.iter().position(|(ie, _)| ie == e);
                         pos.map(|p| (PExpr::Col(p), *d, *n)).ok_or_else(|| {
                             err(
                                 SqlErrorKind::Misuse,

@@ -104,10 +104,7 @@ const CLONING_BOUND_CAP: usize = 2 * depth::MAX_EXPR_DEPTH;
 /// for the deepest tree the tokens can make. (sqlparser builds chains of
 /// left-associative operators in a loop, so `1+1+…` is as deep as it is
 /// long, and its tree's drop glue recurses without any guard.)
-fn with_parser(
-    sql: &str,
-    work: impl FnOnce(&mut Parser, &mut Cx) -> Result<()>,
-) -> Result<()> {
+fn with_parser(sql: &str, work: impl FnOnce(&mut Parser, &mut Cx) -> Result<()>) -> Result<()> {
     let dialect = SQLiteDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .with_unescape(true)
@@ -241,7 +238,8 @@ fn nesting_bound(tokens: &[TokenWithSpan]) -> usize {
 
 /// A cheap test that keeps ordinary statements on the direct path.
 fn may_hold_auth(sql: &str) -> bool {
-    const WORDS: [&str; 11] = [
+    const WORDS: [&str; 12] = [
+        "token",
         "grant",
         "revoke",
         "show",
@@ -1239,7 +1237,9 @@ fn count_tables(from: &[sp::TableWithJoins]) -> usize {
         }
     }
     from.iter()
-        .map(|twj| factor(&twj.relation) + twj.joins.iter().map(|j| factor(&j.relation)).sum::<usize>())
+        .map(|twj| {
+            factor(&twj.relation) + twj.joins.iter().map(|j| factor(&j.relation)).sum::<usize>()
+        })
         .sum()
 }
 
