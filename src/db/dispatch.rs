@@ -230,6 +230,8 @@ impl Session {
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
         }
+        let filtered = self.hidden_as_missing(stmt, &sec, &schema, text, params)?;
+        let stmt = filtered.as_ref().unwrap_or(stmt);
         let cached = cache.and_then(|c| {
             c.uses
                 .borrow()
@@ -242,10 +244,10 @@ impl Session {
             (_, Some((u, m))) => (u, Some(m)),
             _ if sec.roles.admin && sec.auth.audit.is_empty() => (Arc::default(), None),
             _ => {
-                let u =
-                    Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
-                        self.hide_unseen(e, &sec, &target_names(stmt), text, params)
-                    })?);
+                let u = Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
+                    let named = Named::of_statement(&schema, stmt);
+                    self.hide_unseen(e, &sec, named.names(), text, params)
+                })?);
                 let m = cache.map(|c| {
                     let m = Memo::default();
                     *c.uses.borrow_mut() =
@@ -255,7 +257,8 @@ impl Session {
                 (u, m)
             }
         };
-        self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params)?;
+        let named = || Named::of_statement(&schema, stmt);
+        self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params, &named)?;
         let (event, force, audit_text, audit_params) = match stmt {
             Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
             Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),

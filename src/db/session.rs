@@ -11,7 +11,7 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::{describe, open, ExecCtx};
+use crate::sql::exec::{describe_masked, open, ExecCtx};
 use crate::sql::plan::{Planned, Planner};
 use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
@@ -221,12 +221,8 @@ impl Session {
             Err(e) => {
                 // Only what the user named: a view's base tables are the
                 // view owner's business (and must not be revealed).
-                let names: Vec<String> = uses
-                    .iter()
-                    .filter(|u| u.definer.is_none())
-                    .map(|u| u.object.clone())
-                    .collect();
-                Err(self.hide_unseen(e, sec, &names, text, params))
+                let named = Named::of_query(q);
+                Err(self.hide_unseen(e, sec, named.names(), text, params))
             }
         }
     }
@@ -242,8 +238,10 @@ impl Session {
         params: Vec<Value>,
         text: &str,
         memo: Option<&Memo>,
+        q: &crate::syntax::ast::Query,
     ) -> Result<Rows<'_>> {
-        self.admit_memo(memo, sec, schema, uses, text, &params)?;
+        let named = || Named::of_query(q);
+        self.admit_memo(memo, sec, schema, uses, text, &params, &named)?;
         let pending = self.audit_start(sec, "statement", text, &params, uses, false);
         self.audit_started(pending.as_ref())?;
         self.open_query(planned, params, sec.clone(), pending)
@@ -261,7 +259,7 @@ impl Session {
                 let schema = self.schema();
                 let sec = self.security();
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-                self.run_query(&schema, &sec, &planned, &uses, params, text, None)
+                self.run_query(&schema, &sec, &planned, &uses, params, text, None, q)
             }
             [Ast::Pragma(name)] => {
                 if name != "integrity_check" {
@@ -309,9 +307,13 @@ impl Session {
                         let schema = self.schema();
                         let sec = self.security();
                         let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-                        self.admit(&sec, &schema, &uses, text, &params)?;
+                        let named = || Named::of_query(q);
+                        self.admit(&sec, &schema, &uses, text, &params, &named)?;
+                        // A view's base tables are its owner's business.
+                        let hidden =
+                            |table: &str| !sec.auth.visible(&sec.roles, &table.to_lowercase());
                         let mut out = Vec::new();
-                        describe(&planned.plan, 0, &mut out);
+                        describe_masked(&planned.plan, 0, &mut out, &hidden);
                         out
                     }
                     other => vec![format!("{}", statement_kind(other))],

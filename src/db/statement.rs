@@ -126,6 +126,7 @@ impl Statement<'_> {
             params,
             &self.sql,
             Some(&memo),
+            q,
         )
     }
 }

@@ -1022,13 +1022,27 @@ pub fn delete_prefix(txn: &mut Txn, prefix: &[u8]) -> Result<u64> {
 
 /// One line per plan node, indented by depth (EXPLAIN).
 pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
-    crate::depth::guarded(|| describe_node(plan, depth, out))
+    describe_masked(plan, depth, out, &|_| false)
 }
 
-fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+/// [`describe`], naming no table for which `hidden` holds (nor its
+/// indexes and columns): what a user sees of a view's base tables.
+pub fn describe_masked(
+    plan: &Plan,
+    depth: usize,
+    out: &mut Vec<String>,
+    hidden: &dyn Fn(&str) -> bool,
+) {
+    crate::depth::guarded(|| describe_node(plan, depth, out, hidden))
+}
+
+fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn Fn(&str) -> bool) {
     let pad = "  ".repeat(depth);
     let line = match &**plan {
         Node::Unit => "ONE ROW".to_string(),
+        Node::Scan { table, .. } if hidden(&table.name) => {
+            "SCAN a table of a view (not visible to you)".to_string()
+        }
         Node::Scan { table, access } => match access {
             Access::Full => format!("SCAN {}", table.name),
             Access::Rowids(v) => {
@@ -1087,11 +1101,11 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         | Node::Sort(i, _)
         | Node::Distinct(i)
         | Node::Trim(i, _)
-        | Node::Limit(i, ..) => describe(i, depth + 1, out),
-        Node::Aggregate { input, .. } => describe(input, depth + 1, out),
+        | Node::Limit(i, ..) => describe_masked(i, depth + 1, out, hidden),
+        Node::Aggregate { input, .. } => describe_masked(input, depth + 1, out, hidden),
         Node::Join { left, right, .. } | Node::SetOp(_, _, left, right) => {
-            describe(left, depth + 1, out);
-            describe(right, depth + 1, out);
+            describe_masked(left, depth + 1, out, hidden);
+            describe_masked(right, depth + 1, out, hidden);
         }
         _ => {}
     }

@@ -788,6 +788,19 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
 
 /// REINDEX: rebuilds every index of every table (or of one table).
 pub fn reindex(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<()> {
+    if let Some(n) = name {
+        let known = schema.tables.values().any(|t| {
+            t.name.eq_ignore_ascii_case(n)
+                || t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(n))
+        });
+        if !known {
+            // As SQLite.
+            return Err(Error::sql(
+                SqlErrorKind::UnknownTable,
+                format!("unable to identify the object to be reindexed: {n}"),
+            ));
+        }
+    }
     for t in schema.tables.values() {
         for idx in &t.indexes {
             if let Some(n) = name {
