@@ -223,11 +223,13 @@ impl Session {
         e
     }
 
-    /// A statement that names, to drop or reindex it, a table, view,
-    /// index or trigger the user may not see (an index or trigger through
-    /// its table) is answered exactly as if the object did not exist: the
-    /// same error, or with IF EXISTS the same silent skip (the statement
-    /// returned without those names). The refusal is audited.
+    /// A statement that names, to drop or reindex it, an index or trigger
+    /// on a table the user may not see is answered exactly as if the
+    /// object did not exist: the same error, or with IF EXISTS the same
+    /// silent skip (the statement returned without those names). (Tables
+    /// and views need nothing here: a missing one is refused by
+    /// authorization, as nobody holds a privilege on it, exactly like a
+    /// hidden one.) The refusal is audited.
     pub(super) fn hidden_as_missing(
         &self,
         stmt: &Ast,
@@ -255,7 +257,7 @@ impl Session {
         };
         match stmt {
             Ast::Drop {
-                kind,
+                kind: kind @ (ObjectKind::Index | ObjectKind::Trigger),
                 names,
                 if_exists,
             } => {
@@ -263,10 +265,8 @@ impl Session {
                 for n in names {
                     // The table an existing object of this kind hangs on.
                     let table = match kind {
-                        ObjectKind::Table => schema.table(n).map(|t| t.name.clone()),
-                        ObjectKind::View => schema.view(n).map(|v| v.name.clone()),
                         ObjectKind::Index => index_table(schema, n),
-                        ObjectKind::Trigger => schema
+                        _ => schema
                             .triggers
                             .get(&n.to_lowercase())
                             .map(|t| t.table.clone()),
@@ -285,10 +285,8 @@ impl Session {
                     }
                     if !if_exists {
                         let what = match kind {
-                            ObjectKind::Table => "no such table: ",
-                            ObjectKind::View => "no such view: ",
                             ObjectKind::Index => "no such index: ",
-                            ObjectKind::Trigger => "no such trigger: ",
+                            _ => "no such trigger: ",
                         };
                         return Err(refuse(what, n, &table));
                     }
