@@ -61,4 +61,6 @@ pub mod guard;
 pub mod handle;
 
 #[cfg(test)]
+mod attack_tests;
+#[cfg(test)]
 mod tests;
