@@ -22,7 +22,8 @@
 //!   vfs      every file the database writes: sealed (encrypted, authenticated),
 //!            fsynced; the key registry; encryption status
 //!   crypto   key providers, store keys, data keys, AES-CTR, the record MAC
-//!   error    the one Error type; key_id, the identity of a key
+//!   error    the one Error type; key_id, the identity of a key; depth,
+//!            how deeply a statement may nest
 //! ```
 //!
 //! The path of one statement: [`Session::execute`] parses ([`syntax`]),
