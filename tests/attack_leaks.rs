@@ -47,6 +47,8 @@ fn setup() -> Db {
         "GRANT payroll TO staff",
         "GRANT CREATE ON DATABASE main TO mallory",
         "GRANT SELECT ON pub_view TO mallory",
+        "CREATE TABLE ro (x INTEGER)",
+        "GRANT SELECT ON ro TO mallory",
     ] {
         root.execute(sql, &[]).unwrap();
     }
@@ -165,6 +167,12 @@ fn hidden_tables_in_data_changes() {
             "DELETE FROM {} WHERE zz = 1",
             "DELETE FROM mine WHERE x IN (SELECT zz FROM {})",
             "DELETE FROM mine WHERE EXISTS (SELECT a, zz FROM {})",
+            // Statements mallory may not run anyway (no privilege on ro
+            // to change it): the hidden table must still answer first.
+            "DELETE FROM ro WHERE x IN (SELECT a FROM {})",
+            "UPDATE ro SET x = (SELECT a FROM {})",
+            "INSERT INTO ro SELECT a FROM {}",
+            "INSERT INTO ro VALUES ((SELECT b FROM {}))",
         ],
     );
     println!("hidden tables in data changes: {n} attacks");

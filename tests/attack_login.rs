@@ -9,7 +9,9 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use sealdb::auth::{throttle_address, Throttle, FREE_FAILURES, FREE_FAILURES_PER_USER, THROTTLE_CAPACITY};
+use sealdb::auth::{
+    throttle_address, Throttle, FREE_FAILURES, FREE_FAILURES_PER_USER, THROTTLE_CAPACITY,
+};
 use sealdb::{
     AuditRecord, ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session,
 };
@@ -81,12 +83,30 @@ fn refusals_before_the_proof_all_read_alike() {
         ("mallory", "wrong", ip("10.0.0.1"), "rejected by host rule"),
         ("alice", "a1", ip("172.16.0.1"), "no host rule allows"),
         ("nobody", "x", ip("172.16.0.1"), "no host rule allows"),
-        ("alice", "a1", ip("192.168.1.1"), "method password not allowed"),
-        ("ghost", "x", ip("192.168.1.1"), "method password not allowed"),
+        (
+            "alice",
+            "a1",
+            ip("192.168.1.1"),
+            "method password not allowed",
+        ),
+        (
+            "ghost",
+            "x",
+            ip("192.168.1.1"),
+            "method password not allowed",
+        ),
     ] {
         let got = message(try_login(&db, user, pw, addr));
         assert_eq!(got, wrong_password, "{user} from {addr:?}");
-        for word in ["rule", "reject", "incident", "10.0.0.0", "ops", "token", "suspended"] {
+        for word in [
+            "rule",
+            "reject",
+            "incident",
+            "10.0.0.0",
+            "ops",
+            "token",
+            "suspended",
+        ] {
             assert!(!got.contains(word), "{got}");
         }
         // The reason is in the audit log.
@@ -130,11 +150,20 @@ fn throttled(r: Result<Session, Error>) -> bool {
 fn an_ipv4_mapped_address_is_the_same_client() {
     let (db, _) = open(None);
     for i in 0..FREE_FAILURES {
-        let addr = if i % 2 == 0 { "10.9.8.7" } else { "::ffff:10.9.8.7" };
+        let addr = if i % 2 == 0 {
+            "10.9.8.7"
+        } else {
+            "::ffff:10.9.8.7"
+        };
         assert!(!throttled(try_login(&db, "alice", "bad", ip(addr))));
     }
     assert!(throttled(try_login(&db, "alice", "a1", ip("10.9.8.7"))));
-    assert!(throttled(try_login(&db, "alice", "a1", ip("::ffff:10.9.8.7"))));
+    assert!(throttled(try_login(
+        &db,
+        "alice",
+        "a1",
+        ip("::ffff:10.9.8.7")
+    )));
     // Another address is not (yet) throttled.
     try_login(&db, "alice", "a1", ip("10.9.8.8")).unwrap();
     assert_eq!(throttle_address(ip("::ffff:1.2.3.4")), ip("1.2.3.4"));
@@ -290,11 +319,18 @@ fn an_audited_read_is_logged_before_its_first_row() {
     std::mem::forget(rows);
     assert_eq!(log.lock().unwrap().len(), 1);
     // A read that is finished gets its outcome record too.
-    let all = m.query("SELECT * FROM pay", &[]).unwrap().collect_all().unwrap();
+    let all = m
+        .query("SELECT * FROM pay", &[])
+        .unwrap()
+        .collect_all()
+        .unwrap();
     assert_eq!(all.len(), 2);
     let l = log.lock().unwrap();
     assert_eq!(l.len(), 3);
-    assert_eq!((l[1].outcome.as_str(), l[2].outcome.as_str()), ("started", "ok"));
+    assert_eq!(
+        (l[1].outcome.as_str(), l[2].outcome.as_str()),
+        ("started", "ok")
+    );
     assert_eq!(l[2].rows, 2);
     // Prepared statements too.
     drop(l);

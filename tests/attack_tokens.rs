@@ -71,7 +71,8 @@ fn own_password_change_ends_own_tokens() {
     let db = setup();
     let alice = login(&db, "alice", "a1");
     let t_api = alice.create_login_token(Duration::from_secs(600)).unwrap();
-    let (_, t_sql, user, _) = sql_token(&alice, "CREATE LOGIN TOKEN VALID FOR '10 minutes'").unwrap();
+    let (_, t_sql, user, _) =
+        sql_token(&alice, "CREATE LOGIN TOKEN VALID FOR '10 minutes'").unwrap();
     assert_eq!(user, "alice");
     with_token(&db, "alice", t_api.token()).unwrap();
     with_token(&db, "alice", &t_sql).unwrap();
@@ -171,7 +172,10 @@ fn a_user_cannot_touch_other_users_tokens() {
     assert!(with_token(&db, "alice", &bob_token).is_err());
     attacks += 1;
     // A role without LOGIN gets no token, even from an admin.
-    denied(sql_token(&db.root_session(), "CREATE LOGIN TOKEN FOR nologin_role"));
+    denied(sql_token(
+        &db.root_session(),
+        "CREATE LOGIN TOKEN FOR nologin_role",
+    ));
     attacks += 1;
     // bob's token still works.
     with_token(&db, "bob", &bob_token).unwrap();

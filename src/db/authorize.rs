@@ -126,6 +126,20 @@ impl Session {
         uses: &[ObjectUse],
         spell: &dyn Fn(&str) -> String,
     ) -> Result<()> {
+        // First, everything the user named must be visible: a missing
+        // object fails while planning, before any privilege is checked,
+        // so a hidden one must fail here before a denial elsewhere in the
+        // statement could tell the two apart.
+        if !sec.roles.admin {
+            for u in uses.iter().filter(|u| u.definer.is_none()) {
+                if !u.object.is_empty() && !sec.auth.visible(&sec.roles, &u.object) {
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such table: {}", spell(&u.object)),
+                    ));
+                }
+            }
+        }
         for u in uses {
             let definer;
             let roles = match &u.definer {
