@@ -336,6 +336,7 @@ impl Session {
 
     /// [`Self::admit`], skipped when `memo` says this cached statement was
     /// already authorized under the same catalog.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn admit_memo(
         &self,
         memo: Option<&Memo>,

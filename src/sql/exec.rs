@@ -170,7 +170,7 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
     });
     let _restore = Restore(level);
     let it = crate::depth::guarded(|| open_node(plan, cx, env))?;
-    Ok(if level > 0 && level % GUARD_EVERY == 0 {
+    Ok(if level > 0 && level.is_multiple_of(GUARD_EVERY) {
         Box::new(StackGuarded(it))
     } else {
         it
