@@ -634,3 +634,34 @@ fn the_limits_match_sqlite() {
     assert_eq!(MAX_COMPOUND_SELECT, 500);
     assert_eq!(MAX_JOIN_TABLES, 64);
 }
+
+#[test]
+fn trigger_chains_on_a_small_stack() {
+    // A chain of triggers as deep as sealdb fires them (each inserting
+    // into the next table), planted by an ordinary user and fired on a
+    // small stack: it runs or is refused, never overflows.
+    small_stack(|| {
+        let db = db_with_mallory();
+        let s = mallory(&db);
+        let n = 40;
+        for i in 0..=n {
+            s.execute(&format!("CREATE TABLE c{i} (v INTEGER)"), &[])
+                .unwrap();
+        }
+        for i in 0..n {
+            s.execute(
+                &format!(
+                    "CREATE TRIGGER c{i}_next AFTER INSERT ON c{i} BEGIN INSERT INTO c{} VALUES (NEW.v + 1); END",
+                    i + 1
+                ),
+                &[],
+            )
+            .unwrap();
+        }
+        // Either outcome is fine here (the trigger limits are issue 13's
+        // class 1); surviving the stack is the point.
+        let _ = s.execute("INSERT INTO c0 VALUES (0)", &[]);
+        let _ = s.execute("INSERT INTO c20 VALUES (0)", &[]);
+        assert_eq!(query(&s, "SELECT 1").unwrap(), one(1));
+    });
+}
