@@ -21,6 +21,12 @@
 //!    | tables in one join | [`MAX_JOIN_TABLES`] 64 | 64 |
 //!    | views expanded inside each other | [`MAX_VIEW_DEPTH`] 100 | none (its expression depth) |
 //!    | parenthesized nesting seen by the parser | [`MAX_PARSE_NESTING`] 200 | its parser stack |
+//!    | triggers firing triggers | [`MAX_TRIGGER_DEPTH`] 32 | `SQLITE_MAX_TRIGGER_DEPTH` 1000 |
+//!
+//!    The trigger limit is one number for the authorization analysis and
+//!    for execution alike (`sql::access`, `sql::run`): a chain the analysis
+//!    cannot follow to its end is refused, never run with its tail
+//!    unchecked.
 //!
 //! 2. **Stack segments.** Every recursive step whose count grows with the
 //!    depth goes through [`guarded`]: when less than [`RED_ZONE`] of the
@@ -48,6 +54,10 @@ pub const MAX_VIEW_DEPTH: usize = 100;
 /// The parser's own recursion limit (sqlparser counts nested
 /// expressions, queries and FROM items).
 pub const MAX_PARSE_NESTING: usize = 200;
+
+/// Deepest chain of triggers firing triggers, in the authorization
+/// analysis and in execution alike.
+pub const MAX_TRIGGER_DEPTH: usize = 32;
 
 /// Stack a guarded step may still need before the next guarded step.
 pub const RED_ZONE: usize = 256 * 1024;

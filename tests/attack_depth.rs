@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use sealdb::depth::{MAX_COMPOUND_SELECT, MAX_EXPR_DEPTH, MAX_JOIN_TABLES, MAX_VIEW_DEPTH};
+use sealdb::depth::{
+    MAX_COMPOUND_SELECT, MAX_EXPR_DEPTH, MAX_JOIN_TABLES, MAX_TRIGGER_DEPTH, MAX_VIEW_DEPTH,
+};
 use sealdb::{
     ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session, SqlErrorKind,
     Value,
@@ -637,13 +639,15 @@ fn the_limits_match_sqlite() {
 
 #[test]
 fn trigger_chains_on_a_small_stack() {
-    // A chain of triggers as deep as sealdb fires them (each inserting
-    // into the next table), planted by an ordinary user and fired on a
-    // small stack: it runs or is refused, never overflows.
+    // A chain of triggers (each inserting into the next table), planted
+    // by an ordinary user and fired on a small stack: a chain of exactly
+    // MAX_TRIGGER_DEPTH triggers runs to its end, one trigger more is
+    // refused before anything runs (analysis and execution use the same
+    // number), and neither overflows the stack.
     small_stack(|| {
         let db = db_with_mallory();
         let s = mallory(&db);
-        let n = 40;
+        let n = MAX_TRIGGER_DEPTH + 8;
         for i in 0..=n {
             s.execute(&format!("CREATE TABLE c{i} (v INTEGER)"), &[])
                 .unwrap();
@@ -658,10 +662,22 @@ fn trigger_chains_on_a_small_stack() {
             )
             .unwrap();
         }
-        // Either outcome is fine here (the trigger limits are issue 13's
-        // class 1); surviving the stack is the point.
-        let _ = s.execute("INSERT INTO c0 VALUES (0)", &[]);
-        let _ = s.execute("INSERT INTO c20 VALUES (0)", &[]);
-        assert_eq!(query(&s, "SELECT 1").unwrap(), one(1));
+        let count = |t: &str| query(&s, &format!("SELECT count(*) FROM {t}")).unwrap();
+        // From c0 the chain is n triggers long; from c{n - 32 - 1}, one
+        // more than allowed.
+        for start in [0, n - MAX_TRIGGER_DEPTH - 1] {
+            too_complex(s.execute(&format!("INSERT INTO c{start} VALUES (0)"), &[]));
+            assert_eq!(count(&format!("c{start}")), one(0), "nothing kept");
+        }
+        let start = n - MAX_TRIGGER_DEPTH;
+        assert_eq!(
+            s.execute(&format!("INSERT INTO c{start} VALUES (0)"), &[])
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            query(&s, &format!("SELECT v FROM c{n}")).unwrap(),
+            one(MAX_TRIGGER_DEPTH as i64)
+        );
     });
 }

@@ -60,6 +60,9 @@ pub mod stmt;
 pub mod guard;
 pub mod handle;
 
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod attack_tests;
 #[cfg(test)]

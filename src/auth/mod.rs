@@ -379,10 +379,10 @@ impl AuthState {
                 secret::dummy_verify(pw, cost);
                 false
             }
-            (Proof::Token(t), Some(_)) => secret::split_token(t)
+            (Proof::Token(t), Some(r)) => secret::split_token(t)
                 .and_then(|(id, s)| self.tokens.get(id).map(|info| (info, s)))
                 .is_some_and(|(info, s)| {
-                    info.user == user
+                    info.user == r.id
                         && secret::hashes_equal(&info.hash, &secret::token_hash(s))
                         && info.expires > now
                 }),

@@ -2,8 +2,9 @@
 //! may live.
 //!
 //! A token (`sdbt_<id>_<secret>`, see [`secret`]) logs a user in instead
-//! of a password. Only the SHA-256 of its secret is stored, with its user
-//! and expiry. Rules:
+//! of a password. Only the SHA-256 of its secret is stored, with its
+//! user's id (never the name: a token does not pass to whoever takes a
+//! dropped user's name) and expiry. Rules:
 //! - a user creates tokens for itself; an admin for any user that may log
 //!   in;
 //! - a token lives at most `server.login_token.max_lifetime` (default
@@ -14,7 +15,7 @@
 //!   end all of the user's tokens (see `stmt`).
 
 use crate::auth::secret;
-use crate::auth::state::{format_timestamp, AuthState, Roles, TokenInfo};
+use crate::auth::state::{denied, format_timestamp, AuthState, RoleId, Roles, TokenInfo};
 use crate::error::{Error, Result, SqlErrorKind};
 
 /// The setting that caps a token's lifetime.
@@ -37,12 +38,6 @@ pub struct NewToken {
     pub user: String,
     /// When it stops working (Unix seconds).
     pub expires: i64,
-}
-
-fn denied(msg: impl Into<String>) -> Error {
-    Error::PermissionDenied {
-        message: msg.into(),
-    }
 }
 
 /// Seconds in a duration written `'90 seconds'`, `'1 hour 30 minutes'`,
@@ -120,11 +115,11 @@ impl AuthState {
                 "only admins may create login tokens for other users",
             ));
         }
-        if !self.roles.get(user).is_some_and(|r| r.login) {
+        let Some(owner) = self.roles.get(user).filter(|r| r.login).map(|r| r.id) else {
             return Err(denied(format!(
                 "user {user} may not log in, so it gets no token"
             )));
-        }
+        };
         let max = self.token_max_lifetime;
         let valid_for = valid_for.unwrap_or(DEFAULT_LIFETIME.min(max));
         if valid_for < 0 {
@@ -147,7 +142,7 @@ impl AuthState {
         self.tokens.insert(
             id.clone(),
             TokenInfo {
-                user: user.to_string(),
+                user: owner,
                 hash,
                 expires,
             },
@@ -165,7 +160,7 @@ impl AuthState {
     pub fn revoke_token(&mut self, actor: &Roles, id: &str) -> Result<bool> {
         match self.tokens.get(id) {
             None => Ok(false),
-            Some(t) if t.user == actor.user || actor.admin => {
+            Some(t) if t.user == actor.id || actor.admin => {
                 self.tokens.remove(id);
                 Ok(true)
             }
@@ -179,8 +174,11 @@ impl AuthState {
         if user != actor.user && !actor.admin {
             return Err(denied("only admins may revoke another user's tokens"));
         }
+        let Some(id) = self.role_id(user) else {
+            return Ok(0);
+        };
         let before = self.tokens.len();
-        self.tokens.retain(|_, t| t.user != user);
+        self.tokens.retain(|_, t| t.user != id);
         Ok((before - self.tokens.len()) as u64)
     }
 
@@ -191,17 +189,19 @@ impl AuthState {
         actor: &Roles,
         user: Option<&str>,
     ) -> Result<Vec<(String, String, i64)>> {
-        if let Some(u) = user {
-            if u != actor.user && !actor.admin {
+        let only: Option<RoleId> = match user {
+            Some(u) if u != actor.user && !actor.admin => {
                 return Err(denied("only admins may see another user's tokens"));
             }
-        }
+            Some(u) => Some(self.role_id(u).unwrap_or(RoleId::MAX)),
+            None => None,
+        };
         Ok(self
             .tokens
             .iter()
-            .filter(|(_, t)| actor.admin || t.user == actor.user)
-            .filter(|(_, t)| user.is_none_or(|u| t.user == u))
-            .map(|(id, t)| (id.clone(), t.user.clone(), t.expires))
+            .filter(|(_, t)| actor.admin || t.user == actor.id)
+            .filter(|(_, t)| only.is_none_or(|u| t.user == u))
+            .map(|(id, t)| (id.clone(), self.role_label(t.user), t.expires))
             .collect())
     }
 
