@@ -432,8 +432,10 @@ fn view_chains_are_bounded() {
             &s,
             "SELECT count(*) FROM t WHERE x IN (SELECT x FROM too_deep)",
         ));
-        // ... and so is a chain built in two halves (the lower half
-        // redefined under the upper one afterwards).
+        // ... and a chain built in two halves (the lower half redefined
+        // under the upper one afterwards) never runs either: views are
+        // bound to the objects they named when created, so the upper half
+        // refuses to expand onto the replacement.
         s.execute("CREATE VIEW w0 AS SELECT x FROM t", &[]).unwrap();
         for i in 1..MAX_VIEW_DEPTH {
             s.execute(
@@ -445,13 +447,23 @@ fn view_chains_are_bounded() {
         s.execute("DROP VIEW w0", &[]).unwrap();
         s.execute(&format!("CREATE VIEW w0 AS SELECT x FROM v{top}"), &[])
             .unwrap();
-        too_complex(query(&s, &format!("SELECT x FROM w{top}")));
-        too_complex(query(&s, &format!("EXPLAIN SELECT x FROM w{top}")));
-        // The error does not name the views inside the chain.
-        let Err(e) = query(&s, &format!("SELECT x FROM w{top}")) else {
-            unreachable!()
-        };
-        assert!(!e.to_string().contains("v0"), "{e}");
+        for sql in [
+            format!("SELECT x FROM w{top}"),
+            format!("EXPLAIN SELECT x FROM w{top}"),
+        ] {
+            match query(&s, &sql) {
+                Err(
+                    e @ Error::Sql {
+                        kind: SqlErrorKind::Misuse | SqlErrorKind::TooComplex,
+                        ..
+                    },
+                ) => {
+                    // The error does not name the views inside the chain.
+                    assert!(!e.to_string().contains("v0"), "{e}");
+                }
+                other => panic!("{sql}: expected a refusal, got {other:?}"),
+            }
+        }
     });
 }
 

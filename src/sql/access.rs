@@ -98,65 +98,84 @@ fn real_column(schema: &Schema, object: &str, col: &str) -> Option<String> {
 
 /// Checks every use against the rights of whoever it runs as: the
 /// session's user, or the owner of the view, trigger or policy it was
-/// reached through. A table or view the principal holds no privilege on
-/// is reported as missing (to the session user; a definer's gap is named).
+/// reached through. Hidden = missing, from the session user's side: a
+/// table or view she cannot see is reported exactly as a missing one,
+/// also when the view, trigger or policy she reached names it and its
+/// owner cannot see it either. Only if she can see it herself is a
+/// definer's gap named (a permission error: the definer is broken).
 pub fn check(sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> {
     check_spelled(sec, schema, uses, &|o| o.to_string())
 }
 
-/// Whether the session's user may learn that `u.object` exists — or, for
-/// a name that is no table or view, whether the statement goes on to
-/// report it missing itself (a name the user could not know, holding no
-/// grant on the database that reaches tables, is missing right here).
-fn named_visible(sec: &Security, schema: &Schema, u: &ObjectUse) -> bool {
+/// The roles use `u` runs with: the session's, or its definer's owner's.
+fn principal<'a>(
+    sec: &'a Security,
+    schema: &Schema,
+    u: &ObjectUse,
+) -> std::borrow::Cow<'a, crate::auth::Roles> {
+    match &u.definer {
+        None => std::borrow::Cow::Borrowed(&sec.roles),
+        Some(d) => std::borrow::Cow::Owned(d.roles(schema, &sec.auth)),
+    }
+}
+
+/// Whether `roles` may learn that `u.object` exists — or, for a name that
+/// is no table or view, whether the statement goes on to report it missing
+/// itself (fails as missing, or does nothing with IF EXISTS). A name the
+/// principal could not know, holding no grant on the database that
+/// reaches tables, is missing right here.
+fn named_visible(
+    sec: &Security,
+    schema: &Schema,
+    roles: &crate::auth::Roles,
+    u: &ObjectUse,
+) -> bool {
     match schema.object_id(&u.object) {
-        Some(id) => sec.auth.visible(&sec.roles, u64::from(id)),
+        Some(id) => sec.auth.visible(roles, u64::from(id)),
         None => {
             !matches!(u.privilege, Privilege::Create | Privilege::Trigger)
-                && sec.auth.allowed(
-                    &sec.roles,
-                    crate::auth::state::DATABASE_ID,
-                    u.privilege,
-                    None,
-                )
+                && sec
+                    .auth
+                    .allowed(roles, crate::auth::state::DATABASE_ID, u.privilege, None)
         }
     }
 }
 
-/// [`check`], naming objects as `spell` says the statement wrote them.
+/// [`check`], naming objects as `spell` says the statement (or the view
+/// or trigger it reaches) wrote them.
 ///
-/// First, everything the session's user named must be visible: a missing
-/// object fails while planning, before any privilege is checked, so a
-/// hidden one must fail before a denial elsewhere in the same statement
-/// could tell the two apart (hidden = missing).
+/// Two passes. First, every table and view the session's user named
+/// (directly, or in a view or trigger she owns) must be visible to her: a
+/// missing object fails while planning, before any privilege is checked,
+/// so a hidden one must fail before a denial elsewhere in the same
+/// statement could tell the two apart (hidden = missing). Then every use
+/// must hold its privilege.
 pub fn check_spelled(
     sec: &Security,
     schema: &Schema,
     uses: &[ObjectUse],
     spell: &dyn Fn(&str) -> String,
 ) -> Result<()> {
-    if !sec.roles.admin {
-        let named = uses
-            .iter()
-            .filter(|u| u.definer.is_none() && !u.object.is_empty());
-        for u in named {
-            if !named_visible(sec, schema, u) {
-                return Err(Error::sql(
-                    SqlErrorKind::UnknownTable,
-                    format!("no such table: {}", spell(&u.object)),
-                ));
-            }
+    let missing = |u: &ObjectUse| {
+        Error::sql(
+            SqlErrorKind::UnknownTable,
+            format!("no such table: {}", spell(&u.object)),
+        )
+    };
+    for u in uses.iter().filter(|u| !u.object.is_empty()) {
+        let roles = principal(sec, schema, u);
+        // Another owner's view or trigger is the second pass's business,
+        // as is an ownerless one.
+        if roles.admin || roles.user.is_empty() || roles.id != sec.roles.id {
+            continue;
+        }
+        if !named_visible(sec, schema, &roles, u) {
+            return Err(missing(u));
         }
     }
     for u in uses {
-        let definer;
-        let roles = match &u.definer {
-            None => &sec.roles,
-            Some(d) => {
-                definer = d.roles(schema, &sec.auth);
-                &definer
-            }
-        };
+        let roles = principal(sec, schema, u);
+        let roles = roles.as_ref();
         if roles.admin {
             continue;
         }
@@ -182,23 +201,12 @@ pub fn check_spelled(
         let id = schema.object_id(&u.object).map(u64::from);
         // A name that is no table: what the statement does with it fails
         // as missing (or does nothing, with IF EXISTS) — unless the
-        // principal could not even know, having no grant on the database
-        // that reaches tables, in which case it is missing right away.
-        if id.is_none()
-            && !matches!(u.privilege, Privilege::Create | Privilege::Trigger)
-            && sec
-                .auth
-                .allowed(roles, crate::auth::state::DATABASE_ID, u.privilege, None)
-        {
-            continue;
-        }
-        if !id.is_some_and(|id| sec.auth.visible(roles, id)) {
+        // principal could not even know (see `named_visible`).
+        if !named_visible(sec, schema, roles, u) {
+            let seen = sec.roles.admin || id.is_some_and(|id| sec.auth.visible(&sec.roles, id));
             return Err(match &u.definer {
-                None => Error::sql(
-                    SqlErrorKind::UnknownTable,
-                    format!("no such table: {}", spell(&u.object)),
-                ),
-                Some(_) => denied(format!("{who} has no privilege on {}", u.object)),
+                Some(_) if seen => denied(format!("{who} has no privilege on {}", u.object)),
+                _ => missing(u),
             });
         }
         let Some(id) = id else { continue };
