@@ -378,3 +378,75 @@ fn hidden_objects_in_triggers_fired_later() {
     }
     assert_eq!(errors[0], errors[1]);
 }
+
+#[test]
+fn hidden_objects_behind_other_owners_triggers_and_views() {
+    // bob owns a trigger on his table and a view; both name a table
+    // bob may not see (Secret), or one that does not exist (Nothing).
+    // mallory, who may use bob's table and view but cannot see either
+    // name, gets the missing-table error for both: she cannot tell that
+    // Secret exists. An admin, who can see Secret, is told what is wrong.
+    let mut n = 0;
+    let db = setup();
+    let root = db.root_session();
+    root.execute("GRANT CREATE ON DATABASE main TO bob", &[])
+        .unwrap();
+    let bob = db
+        .connect(Credentials::password("bob", "b"), ClientInfo::local("t"))
+        .unwrap();
+    let mut triggers = Vec::new();
+    let mut views = Vec::new();
+    for (name, table) in [("hid", "Secret"), ("mis", "Nothing")] {
+        // The view is made while bob can see Secret, and Nothing exists;
+        // then both go away from bob's side (Nothing is dropped, which
+        // views survive). The trigger is made after.
+        root.execute("CREATE TABLE Nothing (a INTEGER, b TEXT)", &[])
+            .unwrap();
+        root.execute("GRANT SELECT ON Secret TO bob", &[]).unwrap();
+        root.execute("GRANT SELECT ON Nothing TO bob", &[]).unwrap();
+        bob.execute(&format!("CREATE TABLE {name}_t (x INTEGER)"), &[])
+            .unwrap();
+        bob.execute(&format!("CREATE TABLE {name}_log (b TEXT)"), &[])
+            .unwrap();
+        bob.execute(
+            &format!("CREATE VIEW {name}_v AS SELECT x, (SELECT count(*) FROM {table}) AS c FROM {name}_t"),
+            &[],
+        )
+        .unwrap();
+        root.execute("REVOKE SELECT ON Secret FROM bob", &[])
+            .unwrap();
+        root.execute("DROP TABLE Nothing", &[]).unwrap();
+        bob.execute(
+            &format!(
+                "CREATE TRIGGER {name}_tr AFTER INSERT ON {name}_t BEGIN INSERT INTO {name}_log SELECT b FROM {table}; END"
+            ),
+            &[],
+        )
+        .unwrap();
+        bob.execute(&format!("GRANT INSERT, SELECT ON {name}_t TO mallory"), &[])
+            .unwrap();
+        bob.execute(&format!("GRANT SELECT ON {name}_v TO mallory"), &[])
+            .unwrap();
+        let m = mallory(&db);
+        let fire = format!("INSERT INTO {name}_t VALUES (1)");
+        triggers.push(outcome(&m, &fire).replace(table, "T").replace(name, "N"));
+        views.push(
+            outcome(&m, &format!("SELECT * FROM {name}_v"))
+                .replace(table, "T")
+                .replace(name, "N"),
+        );
+        n += 2;
+        if name == "hid" {
+            // The admin sees Secret: a permission error names the gap.
+            let e = root.execute(&fire, &[]).unwrap_err();
+            assert_eq!(e.code(), sealdb::ErrorCode::PermissionDenied, "{e}");
+            assert!(e.to_string().contains("secret"), "{e}");
+            n += 1;
+        }
+    }
+    assert_eq!(triggers[0], triggers[1]);
+    assert!(triggers[0].contains("no such table: T"), "{}", triggers[0]);
+    assert_eq!(views[0], views[1]);
+    assert!(views[0].contains("no such table: T"), "{}", views[0]);
+    println!("hidden objects behind others' triggers and views: {n} attacks");
+}

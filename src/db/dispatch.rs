@@ -230,6 +230,10 @@ impl Session {
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
         }
+        // A trigger is the session user's own when she owns it herself
+        // (as `sql::access::check` counts it).
+        let own_trigger =
+            |t: &crate::catalog::Trigger| sec.auth.owner_of(u64::from(t.id)) == Some(sec.roles.id);
         let filtered = self.hidden_as_missing(stmt, &sec, &schema, text, params)?;
         let stmt = filtered.as_ref().unwrap_or(stmt);
         let cached = cache.and_then(|c| {
@@ -245,7 +249,7 @@ impl Session {
             _ if sec.roles.admin && sec.auth.audit.is_empty() => (Arc::default(), None),
             _ => {
                 let u = Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
-                    let named = Named::of_statement(&schema, stmt);
+                    let named = Named::of_statement(&schema, stmt, &own_trigger);
                     self.hide_unseen(e, &sec, named.names(), text, params)
                 })?);
                 let m = cache.map(|c| {
@@ -257,7 +261,7 @@ impl Session {
                 (u, m)
             }
         };
-        let named = || Named::of_statement(&schema, stmt);
+        let named = || Named::of_statement(&schema, stmt, &own_trigger);
         self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params, &named)?;
         let (event, force, audit_text, audit_params) = match stmt {
             Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),

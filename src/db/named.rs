@@ -3,8 +3,14 @@
 //! one that does not exist (`no such table: Name`, in the user's spelling,
 //! not the catalog's and not lower-cased), whether the statement names it
 //! at its top, in a subquery, or in the body of a trigger it fires.
+//!
+//! Triggers run with their owner's rights, so what another user's trigger
+//! names is that owner's business: it counts for spelling only, not among
+//! the names whose visibility decides how a planning error is reported
+//! (a table the session's user cannot see but the trigger's owner can is
+//! no secret the trigger gives away).
 
-use crate::catalog::Schema;
+use crate::catalog::{Schema, Trigger};
 use crate::depth;
 use crate::syntax::ast::{
     Conflict, Expr, FromItem, ObjectKind, Query, SelectItem, SetExpr, Statement as Ast,
@@ -13,15 +19,26 @@ use crate::syntax::ast::{
 /// Names in order of first appearance (duplicates kept out).
 #[derive(Default)]
 pub(super) struct Named {
+    /// Named by the session's user: in the statement, or in the bodies of
+    /// her own triggers it fires.
     names: Vec<String>,
+    /// Named in the bodies of other users' triggers it fires.
+    others: Vec<String>,
+    /// Inside the body of another user's trigger.
+    in_others: bool,
     triggers_seen: Vec<String>,
 }
 
 impl Named {
-    /// The names `stmt` uses, with those in the triggers it can fire.
-    pub(super) fn of_statement(schema: &Schema, stmt: &Ast) -> Named {
+    /// The names `stmt` uses, with those in the triggers it can fire
+    /// (`own` says which triggers are the session user's).
+    pub(super) fn of_statement(
+        schema: &Schema,
+        stmt: &Ast,
+        own: &dyn Fn(&Trigger) -> bool,
+    ) -> Named {
         let mut n = Named::default();
-        n.statement(schema, stmt);
+        n.statement(schema, stmt, own);
         n
     }
 
@@ -32,35 +49,42 @@ impl Named {
         n
     }
 
-    /// The names, as written.
+    /// The names the session's user wrote (in the statement or her own
+    /// triggers), as written.
     pub(super) fn names(&self) -> &[String] {
         &self.names
     }
 
-    /// How the statement spells `object` (compared without case), or
-    /// `object` itself if it does not name it.
+    /// How the statement, or a trigger it fires, spells `object`
+    /// (compared without case), or `object` itself if none names it.
     pub(super) fn spelling(&self, object: &str) -> String {
         self.names
             .iter()
+            .chain(&self.others)
             .find(|n| n.eq_ignore_ascii_case(object))
             .cloned()
             .unwrap_or_else(|| object.to_string())
     }
 
     fn push(&mut self, name: &str) {
-        if !self.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            self.names.push(name.to_string());
+        let list = if self.in_others {
+            &mut self.others
+        } else {
+            &mut self.names
+        };
+        if !list.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            list.push(name.to_string());
         }
     }
 
-    fn statement(&mut self, schema: &Schema, stmt: &Ast) {
-        depth::guarded(|| self.statement_node(schema, stmt))
+    fn statement(&mut self, schema: &Schema, stmt: &Ast, own: &dyn Fn(&Trigger) -> bool) {
+        depth::guarded(|| self.statement_node(schema, stmt, own))
     }
 
-    fn statement_node(&mut self, schema: &Schema, stmt: &Ast) {
+    fn statement_node(&mut self, schema: &Schema, stmt: &Ast, own: &dyn Fn(&Trigger) -> bool) {
         match stmt {
             Ast::Query(q) => self.query(q),
-            Ast::Explain(inner) => self.statement(schema, inner),
+            Ast::Explain(inner) => self.statement(schema, inner, own),
             Ast::Insert(i) => {
                 self.push(&i.table);
                 if let Some(q) = &i.source {
@@ -75,7 +99,7 @@ impl Named {
                     }
                 }
                 self.items(&i.returning);
-                self.triggers(schema, &i.table);
+                self.triggers(schema, &i.table, own);
             }
             Ast::Update(u) => {
                 self.push(&u.table);
@@ -86,7 +110,7 @@ impl Named {
                     self.expr(f);
                 }
                 self.items(&u.returning);
-                self.triggers(schema, &u.table);
+                self.triggers(schema, &u.table, own);
             }
             Ast::Delete(d) => {
                 self.push(&d.table);
@@ -94,7 +118,7 @@ impl Named {
                     self.expr(f);
                 }
                 self.items(&d.returning);
-                self.triggers(schema, &d.table);
+                self.triggers(schema, &d.table, own);
             }
             Ast::CreateTable(ct) => {
                 if let Some(q) = &ct.as_query {
@@ -109,7 +133,7 @@ impl Named {
                     self.expr(w);
                 }
                 for s in &ct.body {
-                    self.statement(schema, s);
+                    self.statement(schema, s, own);
                 }
             }
             Ast::AlterTable { table, .. } => self.push(table),
@@ -128,19 +152,21 @@ impl Named {
     }
 
     /// The bodies of the triggers on `table` (each once).
-    fn triggers(&mut self, schema: &Schema, table: &str) {
+    fn triggers(&mut self, schema: &Schema, table: &str, own: &dyn Fn(&Trigger) -> bool) {
         for t in schema.triggers_on(table) {
             let key = t.name.to_lowercase();
             if self.triggers_seen.contains(&key) {
                 continue;
             }
             self.triggers_seen.push(key);
+            let outer = std::mem::replace(&mut self.in_others, !own(&t));
             if let Some(w) = &t.when {
                 self.expr(w);
             }
             for s in &t.body {
-                self.statement(schema, s);
+                self.statement(schema, s, own);
             }
+            self.in_others = outer;
         }
     }
 

@@ -141,8 +141,8 @@ fn named_visible(
     }
 }
 
-/// [`check`], naming objects as `spell` says the statement (or the view
-/// or trigger it reaches) wrote them.
+/// [`check`], naming objects as `spell` says the statement wrote them
+/// (given the name as the use wrote it: see [`ObjectUse::written`]).
 ///
 /// Two passes. First, every table and view the session's user named
 /// (directly, or in a view or trigger she owns) must be visible to her: a
@@ -159,7 +159,7 @@ pub fn check_spelled(
     let missing = |u: &ObjectUse| {
         Error::sql(
             SqlErrorKind::UnknownTable,
-            format!("no such table: {}", spell(&u.object)),
+            format!("no such table: {}", spell(&u.written)),
         )
     };
     for u in uses.iter().filter(|u| !u.object.is_empty()) {

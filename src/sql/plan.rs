@@ -303,6 +303,9 @@ impl Security {
 pub struct ObjectUse {
     /// Table or view name (lowercase).
     pub object: String,
+    /// The name as written where it was used (a view's or trigger's text
+    /// included), for messages that must read like a missing table's.
+    pub written: String,
     /// The privilege needed.
     pub privilege: Privilege,
     /// Columns used (empty: only the object, e.g. `count(*)`).
@@ -711,6 +714,13 @@ impl<'s> Planner<'s> {
         Some(origin)
     }
 
+    /// Notes how the use at `origin` was written.
+    fn written_as(&mut self, origin: Option<usize>, name: &str) {
+        if let Some(u) = origin.and_then(|i| self.uses.get_mut(i)) {
+            u.written = name.to_string();
+        }
+    }
+
     /// The tables and views used so far (see [`ObjectUse`]).
     pub fn take_uses(&mut self) -> Vec<ObjectUse> {
         let mut uses = std::mem::take(&mut self.uses);
@@ -732,6 +742,7 @@ impl<'s> Planner<'s> {
         let definer = self.acting.last().cloned();
         self.uses.push(ObjectUse {
             object: object.to_lowercase(),
+            written: object.to_string(),
             privilege,
             columns: columns.iter().map(|c| c.to_lowercase()).collect(),
             definer,
@@ -1035,7 +1046,8 @@ impl<'s> Planner<'s> {
         self.check_view_binding(name)?;
         if let Some(t) = self.schema.table(name) {
             let mut src = table_source_of(t, label);
-            self.track_reads(&t.name, &mut src.cols);
+            let origin = self.track_reads(&t.name, &mut src.cols);
+            self.written_as(origin, name);
             src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
             return Ok(src);
         }
@@ -1055,6 +1067,7 @@ impl<'s> Planner<'s> {
                 )));
             }
             let origin = self.track_reads(&v.name, &mut []);
+            self.written_as(origin, name);
             self.expanding.push(key.clone());
             self.acting.push(Definer::View(key));
             let planned = self.query_in(&v.query, None);

@@ -1442,7 +1442,17 @@ fn trigger_rights(
     });
     let as_owner = Some(owner.clone());
     let uses = trigger_uses(schema, t, trig, &as_owner)?;
-    check(&owner, schema, &uses)?;
+    // The uses carry the trigger as their definer (checked against its
+    // owner's rights); what the owner may not see is reported as the
+    // session's user sees it (see `access::check`).
+    let session = Security {
+        user: sec.session_user.clone(),
+        session_user: sec.session_user.clone(),
+        roles: sec.auth.roles_of(&sec.session_user),
+        auth: sec.auth.clone(),
+        policy_exprs: sec.policy_exprs.clone(),
+    };
+    check(&session, schema, &uses)?;
     cx.trigger_rights.insert(trig.id, owner.clone());
     Ok(owner)
 }
