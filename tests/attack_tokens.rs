@@ -246,11 +246,80 @@ fn maximum_lifetime() {
             )
             .is_err());
     }
-    // It survives a reopen? (The setting is part of the security catalog.)
+}
+
+fn open_on(vfs: &Arc<sealdb::vfs::MemVfs>) -> Db {
+    Db::open_with(
+        "/db",
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[11u8; 32])).unwrap(),
+        Options {
+            vfs: Some(vfs.clone()),
+            password_cost: PasswordCost::dangerous_minimal(),
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn tokens_and_their_maximum_survive_a_reopen_bound_to_their_user() {
+    // Tokens are stored by their user's id, with the maximum lifetime,
+    // in the security catalog: both survive a reopen, and a token never
+    // passes to a new user who takes its user's name.
+    let vfs = Arc::new(sealdb::vfs::MemVfs::new());
+    let (alice_token, bob_token) = {
+        let db = open_on(&vfs);
+        let root = db.root_session();
+        root.execute("CREATE USER alice WITH PASSWORD 'a1'", &[])
+            .unwrap();
+        root.execute("CREATE USER bob WITH PASSWORD 'b1'", &[])
+            .unwrap();
+        root.execute(
+            "SET CLUSTER SETTING server.login_token.max_lifetime = '2 hours'",
+            &[],
+        )
+        .unwrap();
+        let a = sql_token(&login(&db, "alice", "a1"), "CREATE LOGIN TOKEN").unwrap();
+        let b = sql_token(&root, "CREATE LOGIN TOKEN FOR bob VALID FOR '90 minutes'").unwrap();
+        (a.1, b.1)
+    };
+    let db = open_on(&vfs);
+    let root = db.root_session();
+    let rows = root
+        .query("SHOW CLUSTER SETTING server.login_token.max_lifetime", &[])
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    assert_eq!(rows[0].get::<String>(0).unwrap(), "2 hours");
+    let s = with_token(&db, "alice", &alice_token).unwrap();
     assert_eq!(
-        get("SHOW CLUSTER SETTING server.login_token.max_lifetime"),
-        "1 hour"
+        s.query("SELECT current_user", &[])
+            .unwrap()
+            .collect_all()
+            .unwrap()[0]
+            .get::<String>(0)
+            .unwrap(),
+        "alice"
     );
+    with_token(&db, "bob", &bob_token).unwrap();
+    // Another user's token does not log in as anyone else.
+    assert!(with_token(&db, "bob", &alice_token).is_err());
+    let listed = root
+        .query("SHOW LOGIN TOKENS", &[])
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    let users: Vec<String> = listed.iter().map(|r| r.get(1).unwrap()).collect();
+    assert_eq!(users.len(), 2);
+    assert!(users.contains(&"alice".to_string()) && users.contains(&"bob".to_string()));
+    // A new alice inherits nothing of the old one's tokens.
+    root.execute("DROP USER alice", &[]).unwrap();
+    root.execute("CREATE USER alice WITH PASSWORD 'a2'", &[])
+        .unwrap();
+    drop((s, root, db));
+    let db = open_on(&vfs);
+    assert!(with_token(&db, "alice", &alice_token).is_err());
+    with_token(&db, "bob", &bob_token).unwrap();
 }
 
 #[test]
