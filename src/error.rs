@@ -118,6 +118,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// No key wrap of a backup opened with the keys given: a wrong or
+    /// missing passphrase, or a store key the provider does not have.
+    /// `tried` names every wrap and why it did not open.
+    #[error("cannot unlock the backup at {}: {tried}", path.display())]
+    BackupKey {
+        /// The backup directory.
+        path: PathBuf,
+        /// Each wrap tried and why it failed (never a key or passphrase).
+        tried: String,
+    },
+
     /// The database refuses writes after an earlier failure it cannot
     /// recover from in-process (a failed fsync, a panicked background
     /// thread). Reopen to recover.
@@ -148,6 +159,17 @@ pub enum Error {
     ReadOnly {
         /// The store directory.
         path: PathBuf,
+    },
+
+    /// A directory holds a backup, checkpoint or restore that did not
+    /// finish (interrupted, or a disk that filled up): it must not be used
+    /// as if it were complete.
+    #[error("{} is incomplete: {what}", path.display())]
+    Incomplete {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing, and what to do.
+        what: String,
     },
 
     /// Another transaction holds the write lock and did not finish within
@@ -351,6 +373,8 @@ pub enum ErrorCode {
     KeyProvider = 303,
     /// [`Error::PlaintextStore`].
     PlaintextStore = 304,
+    /// [`Error::BackupKey`].
+    BackupKey = 305,
     /// [`Error::Certificate`].
     Certificate = 310,
     /// [`Error::Transport`].
@@ -369,6 +393,8 @@ pub enum ErrorCode {
     Conflict = 404,
     /// [`Error::ReadOnly`].
     ReadOnly = 405,
+    /// [`Error::Incomplete`].
+    Incomplete = 406,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
     /// [`Error::Sql`] with [`SqlErrorKind::Syntax`].
@@ -413,6 +439,8 @@ impl Error {
             Error::InvalidKey { .. } => ErrorCode::InvalidKey,
             Error::KeyProvider { .. } => ErrorCode::KeyProvider,
             Error::PlaintextStore { .. } => ErrorCode::PlaintextStore,
+            Error::BackupKey { .. } => ErrorCode::BackupKey,
+            Error::Incomplete { .. } => ErrorCode::Incomplete,
             Error::Poisoned { .. } => ErrorCode::Poisoned,
             Error::Locked { .. } => ErrorCode::Locked,
             Error::NotAStore { .. } => ErrorCode::NotAStore,

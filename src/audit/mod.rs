@@ -43,6 +43,8 @@ pub mod record;
 mod segment;
 pub mod verify;
 
+pub mod cut;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
