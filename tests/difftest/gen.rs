@@ -166,7 +166,6 @@ struct Index {
 
 #[derive(Clone, Debug)]
 struct Table {
-    name: String,
     cols: Vec<Col>,
     /// INTEGER PRIMARY KEY column (a rowid alias).
     ipk: Option<usize>,
@@ -212,6 +211,9 @@ pub struct Gen {
     params: Vec<V>,
     /// Bound parameters may be used (not in DDL).
     allow_params: bool,
+    /// Triggers exist (a data change may then change any table).
+    pub has_triggers: bool,
+    next_trigger: usize,
 }
 
 const TEXTS: &[&str] = &[
@@ -232,6 +234,8 @@ impl Gen {
             in_txn: false,
             params: Vec::new(),
             allow_params: true,
+            has_triggers: false,
+            next_trigger: 0,
         }
     }
 
@@ -282,7 +286,12 @@ impl Gen {
         }
         let aff = col.aff;
         let strict = col.strict_ty;
+        let not_null = col.not_null;
         let mut v = self.fresh_value(aff);
+        // Mostly values a NOT NULL column takes.
+        while not_null && v == V::Null && self.rng.chance(85) {
+            v = self.fresh_value(aff);
+        }
         if let Some(ty) = strict {
             // Mostly values a STRICT column takes; now and then one it
             // must refuse.
@@ -486,7 +495,6 @@ impl Gen {
             sql.push_str(&opts.join(", "));
         }
         self.tables.push(Table {
-            name: format!("t{ti}"),
             cols,
             ipk: if ipk { Some(0) } else { None },
             without_rowid,
@@ -1652,6 +1660,85 @@ impl Gen {
         }
     }
 
+    /// CREATE TRIGGER: a row trigger whose body changes another table or
+    /// its own (SQLite does not recurse into a trigger already running).
+    pub fn create_trigger(&mut self) -> Step {
+        self.allow_params = false;
+        let t = self.some_table();
+        let name = format!("tr{}", self.next_trigger);
+        self.next_trigger += 1;
+        self.has_triggers = true;
+        let timing = *self.rng.pick(&["BEFORE", "AFTER"]);
+        let ncols = self.tables[t].cols.len();
+        let (event, rowref) = match self.rng.below(3) {
+            0 => ("INSERT".to_string(), "new"),
+            1 => {
+                if self.rng.chance(40) {
+                    (format!("UPDATE OF c{}", self.rng.below(ncols)), "new")
+                } else {
+                    ("UPDATE".to_string(), *self.rng.pick(&["new", "old"]))
+                }
+            }
+            _ => ("DELETE".to_string(), "old"),
+        };
+        // The triggering row's columns, as NEW.c or OLD.c.
+        let row = Scope {
+            cols: (0..ncols)
+                .map(|c| CRef {
+                    sql: format!("{rowref}.c{c}"),
+                    coll: self.tables[t].cols[c].coll,
+                    src: Some((t, c)),
+                })
+                .collect(),
+            agg: false,
+        };
+        let when = if self.rng.chance(30) {
+            format!(" WHEN {}", self.pred_simple(&row))
+        } else {
+            String::new()
+        };
+        let mut body = Vec::new();
+        for _ in 0..1 + self.rng.below(2) {
+            let u = self.some_table();
+            let un = self.tables[u].cols.len();
+            let target = self.table_scope(u, None);
+            body.push(match self.rng.below(3) {
+                0 => {
+                    let vals: Vec<String> = (0..un)
+                        .map(|c| {
+                            if self.rng.chance(50) {
+                                self.col(&row).sql
+                            } else {
+                                self.lit_for(Some((u, c)))
+                            }
+                        })
+                        .collect();
+                    format!("INSERT OR IGNORE INTO t{u} VALUES ({})", vals.join(", "))
+                }
+                1 => {
+                    let c = self.rng.below(un);
+                    let v = self.col(&row).sql;
+                    let w = self.pred_simple(&target);
+                    format!("UPDATE OR IGNORE t{u} SET c{c} = {v} WHERE {w}")
+                }
+                _ => {
+                    let c = self.rng.below(un);
+                    let v = self.col(&row).sql;
+                    format!("DELETE FROM t{u} WHERE c{c} = {v}")
+                }
+            });
+        }
+        self.allow_params = true;
+        Step::Exec {
+            sql: format!(
+                "CREATE TRIGGER {name} {timing} {event} ON t{t}{when} BEGIN {}; END",
+                body.join("; ")
+            ),
+            params: Vec::new(),
+            counts: false,
+        }
+    }
+
     /// BEGIN / COMMIT / ROLLBACK (tracked so that they are mostly valid).
     pub fn txn(&mut self) -> Step {
         let sql = if !self.in_txn {
@@ -1686,7 +1773,8 @@ impl Gen {
             58..=73 => (self.insert(t), Some(t)),
             74..=83 => (self.update(t), Some(t)),
             84..=89 => (self.delete(t), Some(t)),
-            90..=94 => (self.ddl(), None),
+            90..=93 => (self.ddl(), None),
+            94 if self.next_trigger < 3 => (self.create_trigger(), None),
             _ => (self.txn(), Some(t)),
         }
     }

@@ -70,7 +70,7 @@ fn case_steps(seed: u64) -> Vec<Step> {
         let (s, changed) = g.step();
         let txn = s.kind() == "txn";
         steps.push(s);
-        if txn {
+        if txn || (changed.is_some() && g.has_triggers) {
             for t in 0..g.table_count() {
                 steps.push(g.dump(t));
             }
