@@ -20,6 +20,8 @@
 //! - `SEALDB_DIFF_JOBS=J`: worker threads (default: the machine's).
 //! - `SEALDB_DIFF_KEEP_GOING=1`: do not stop at the first divergence;
 //!   report up to 50 (distinct by message), for bug hunting.
+//! - `SEALDB_DIFF_NO_REDUCE=1`: report the whole case, not minimized.
+//! - `SEALDB_DIFF_PROGRESS=1`: a progress line every 500 cases.
 //!
 //! A positional argument (what `cargo test NAME` hands every test binary)
 //! runs only the regression scripts whose file name contains it, and no
@@ -93,7 +95,11 @@ fn run_case(seed: u64, stats: &mut Stats) -> Result<(), Failure> {
     let mut pair = Pair::new();
     for (i, st) in steps.iter().enumerate() {
         if let Err(message) = pair.check(st, stats) {
-            let script = reduce::minimize(&steps[..=i]);
+            let script = if std::env::var("SEALDB_DIFF_NO_REDUCE").is_ok() {
+                steps[..=i].to_vec()
+            } else {
+                reduce::minimize(&steps[..=i])
+            };
             // The message of the minimized script's own divergence.
             let message = match check::run_steps(&script, &mut Stats::default()) {
                 Err((_, m)) => m,
@@ -205,7 +211,7 @@ fn campaign() -> bool {
                         println!("{}", report(&f, &out_dir));
                         fs.push(f);
                     }
-                    if !keep_going || fs.len() >= 50 {
+                    if !keep_going || fs.len() >= 500 {
                         stop.store(true, Ordering::Relaxed);
                     }
                 }
