@@ -214,6 +214,10 @@ pub struct Gen {
     /// Triggers exist (a data change may then change any table).
     pub has_triggers: bool,
     next_trigger: usize,
+    /// Open savepoints (their numbers), outermost first.
+    savepoints: Vec<usize>,
+    /// The open transaction began with SAVEPOINT (not BEGIN).
+    savepoints_began: bool,
 }
 
 const TEXTS: &[&str] = &[
@@ -236,6 +240,8 @@ impl Gen {
             allow_params: true,
             has_triggers: false,
             next_trigger: 0,
+            savepoints: Vec::new(),
+            savepoints_began: false,
         }
     }
 
@@ -1739,21 +1745,60 @@ impl Gen {
         }
     }
 
-    /// BEGIN / COMMIT / ROLLBACK (tracked so that they are mostly valid).
+    /// BEGIN / COMMIT / ROLLBACK and savepoints (tracked so that they are
+    /// mostly valid).
     pub fn txn(&mut self) -> Step {
         let sql = if !self.in_txn {
             self.in_txn = true;
-            "BEGIN"
-        } else {
-            self.in_txn = false;
-            if self.rng.chance(50) {
-                "COMMIT"
+            self.savepoints.clear();
+            if self.rng.chance(20) {
+                self.savepoints.push(0);
+                "SAVEPOINT s0".to_string()
             } else {
-                "ROLLBACK"
+                "BEGIN".to_string()
+            }
+        } else {
+            match self.rng.below(6) {
+                0 | 1 => {
+                    let n = self.savepoints.len() + 1;
+                    self.savepoints.push(n);
+                    format!("SAVEPOINT s{n}")
+                }
+                2 if !self.savepoints.is_empty() => {
+                    let i = self.rng.below(self.savepoints.len());
+                    let n = self.savepoints[i];
+                    // ROLLBACK TO keeps the savepoint open.
+                    self.savepoints.truncate(i + 1);
+                    format!("ROLLBACK TO s{n}")
+                }
+                3 if !self.savepoints.is_empty() => {
+                    let i = self.rng.below(self.savepoints.len());
+                    let n = self.savepoints[i];
+                    self.savepoints.truncate(i);
+                    // Releasing the outermost savepoint of a transaction
+                    // that SAVEPOINT began ends the transaction.
+                    if i == 0 && self.savepoints_began {
+                        self.in_txn = false;
+                    }
+                    format!("RELEASE s{n}")
+                }
+                4 => {
+                    self.in_txn = false;
+                    "ROLLBACK".to_string()
+                }
+                _ => {
+                    self.in_txn = false;
+                    "COMMIT".to_string()
+                }
             }
         };
+        if sql.starts_with("SAVEPOINT s0") {
+            self.savepoints_began = true;
+        } else if sql == "BEGIN" {
+            self.savepoints_began = false;
+        }
         Step::Exec {
-            sql: sql.into(),
+            sql,
             params: Vec::new(),
             counts: false,
         }
