@@ -18,7 +18,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::crypto::KeyId;
+use crate::key_id::KeyId;
 
 /// Result alias used throughout sealdb.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

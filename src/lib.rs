@@ -41,9 +41,12 @@ pub mod crypto;
 pub mod db;
 pub mod encoding;
 pub mod error;
+pub mod key_id;
 pub mod sql;
 pub mod storage;
+pub mod syntax;
 pub mod txn;
+pub mod types;
 pub mod vfs;
 
 pub use audit::{AuditRecord, AuditSink, BadRecord, VerifyReport};
@@ -56,4 +59,4 @@ pub use db::{
     Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,
 };
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
-pub use sql::value::Value;
+pub use types::Value;

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use crate::encoding::{decode_row, encode_key_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::{ColumnSpec, CreateIndex, CreateTable, CreateTrigger, Query, Statement};
-use crate::sql::value::{affinity_of_type, Affinity, Value};
+use crate::syntax::ast::{ColumnSpec, CreateIndex, CreateTable, CreateTrigger, Query, Statement};
+use crate::types::{affinity_of_type, Affinity, Value};
 
 /// Prefix of every catalog key.
 pub const CATALOG_PREFIX: &[u8] = b"\x00c";
@@ -318,7 +318,7 @@ impl Schema {
                 }
             };
             schema.next_id = schema.next_id.max(id + 1);
-            let parsed = crate::sql::parse::parse(&sql)?;
+            let parsed = crate::syntax::parse::parse(&sql)?;
             for st in parsed.statements {
                 match (kind, st) {
                     (K_TABLE, Statement::CreateTable(ct)) => {

@@ -19,10 +19,10 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+pub use crate::key_id::KeyId;
 
 /// Secret key bytes: zeroized on drop, never printed.
 pub struct KeyBytes(Zeroizing<Vec<u8>>);
@@ -74,72 +74,6 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
         path: "the operating system".into(),
         source: std::io::Error::other(e.to_string()),
     })
-}
-
-/// Identity of a key: 16 bytes derived from the key bytes with SHA-256,
-/// shown as 32 hex digits. All zeros means "no key" (plaintext).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct KeyId([u8; 16]);
-
-impl KeyId {
-    /// The id of "no key" (plaintext files).
-    pub const PLAINTEXT: KeyId = KeyId([0; 16]);
-
-    /// Derives the id of a key from its bytes.
-    pub fn of_key(bytes: &[u8]) -> KeyId {
-        let mut h = Sha256::new();
-        h.update(b"sealdb key id v1\0");
-        h.update(bytes);
-        let d = h.finalize();
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&d[..16]);
-        // Reserve all-zero for plaintext; a real key hashing to it is a
-        // 2^-128 event, but make it impossible rather than unlikely.
-        if id == [0; 16] {
-            id[15] = 1;
-        }
-        KeyId(id)
-    }
-
-    /// Builds an id from its 16 raw bytes (as stored in file headers).
-    pub fn from_bytes(bytes: [u8; 16]) -> KeyId {
-        KeyId(bytes)
-    }
-
-    /// The 16 raw bytes of the id.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-
-    /// Whether this is the plaintext id.
-    pub fn is_plaintext(&self) -> bool {
-        self.0 == [0; 16]
-    }
-
-    /// Parses the 32-hex-digit form.
-    pub fn parse_hex(s: &str) -> Option<KeyId> {
-        let raw = decode_hex(s.trim())?;
-        let arr: [u8; 16] = raw.as_slice().try_into().ok()?;
-        Some(KeyId(arr))
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_plaintext() {
-            return f.write_str("plaintext");
-        }
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
-    }
 }
 
 /// The cipher of a file or key. The numbers are the on-disk encoding

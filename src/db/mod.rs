@@ -56,14 +56,14 @@ use crate::sql::plan::{ObjectUse, Security};
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::Statement as Ast;
 use crate::sql::exec::{describe, open, ExecCtx, RowIter};
-use crate::sql::parse::{parse, Parsed};
 use crate::sql::plan::{Planned, Planner};
 use crate::sql::run;
-use crate::sql::value::Value;
 use crate::storage::{Direction, Engine, StorageOptions};
+use crate::syntax::ast::Statement as Ast;
+use crate::syntax::parse::{parse, Parsed};
 use crate::txn::{Mark, Txn, TxnManager};
+use crate::types::Value;
 use crate::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
 
 /// How to open a database.
@@ -114,7 +114,7 @@ struct DbInner {
     throttle: Mutex<Throttle>,
     password_cost: PasswordCost,
     busy_timeout: Duration,
-    policy_exprs: Arc<Mutex<HashMap<String, crate::sql::ast::Expr>>>,
+    policy_exprs: Arc<Mutex<HashMap<String, crate::syntax::ast::Expr>>>,
 }
 
 fn unix_now() -> i64 {
@@ -1222,7 +1222,7 @@ impl Session {
         let parsed = self.parsed(sql)?;
         // Each statement's own text, for the audit log (the whole script
         // if the split does not line up with the parse).
-        let pieces = crate::sql::parse_auth::split_statements(sql)
+        let pieces = crate::syntax::parse_auth::split_statements(sql)
             .ok()
             .filter(|p| p.len() == parsed.statements.len());
         for (i, st) in parsed.statements.iter().enumerate() {
@@ -1390,7 +1390,7 @@ impl Session {
         &self,
         schema: &Schema,
         sec: &Arc<Security>,
-        q: &crate::sql::ast::Query,
+        q: &crate::syntax::ast::Query,
         text: &str,
         params: &[Value],
     ) -> Result<(Planned, Vec<ObjectUse>)> {
@@ -1839,7 +1839,7 @@ impl Session {
                     policy_exprs: sec.policy_exprs.clone(),
                 });
                 for text in p.using.iter().chain(p.check.iter()) {
-                    let e = crate::sql::parse::parse_expr(text)?;
+                    let e = crate::syntax::parse::parse_expr(text)?;
                     Planner::new(schema)
                         .with_security(Some(as_user.clone()))
                         .table_exprs(t, &[e])?;
@@ -2034,7 +2034,7 @@ fn ownership(
         }
         Ast::AlterTable {
             table,
-            op: crate::sql::ast::AlterOp::RenameTable(to),
+            op: crate::syntax::ast::AlterOp::RenameTable(to),
         } if attached(&a, table) => {
             a.rename_object(table, to);
             changed = true;

@@ -1,7 +1,7 @@
 //! `encoding`: values as bytes, for keys (order-preserving) and for rows.
 //!
 //! **Keys.** [`encode_key_value`] maps a [`Value`] to bytes whose bytewise
-//! order is the SQL sort order of [`crate::sql::value::compare`]:
+//! order is the SQL sort order of [`crate::types::compare`]:
 //!
 //! ```text
 //!   NULL     0x05
@@ -21,8 +21,8 @@
 //! values (count, then tag + payload per value) — not ordered, just small.
 
 use crate::error::{Error, Result};
-use crate::sql::value::Value;
 use crate::storage::key::{get_bytes, get_varint, put_varint};
+use crate::types::Value;
 
 const T_NULL: u8 = 0x05;
 const T_NUM: u8 = 0x20;
@@ -251,7 +251,7 @@ pub fn decode_row(buf: &[u8]) -> Result<Vec<Value>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::sql::value::compare;
+    use crate::types::compare;
     use proptest::prelude::*;
     use std::cmp::Ordering;
 

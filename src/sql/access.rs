@@ -18,8 +18,8 @@ use std::sync::Arc;
 use crate::auth::Privilege;
 use crate::catalog::Schema;
 use crate::error::Result;
-use crate::sql::ast::*;
 use crate::sql::plan::{ObjectUse, Planner, Security};
+use crate::syntax::ast::*;
 
 /// Trigger nesting followed before giving up (runtime enforces its own
 /// limit; this only bounds the analysis of trigger chains).

@@ -41,7 +41,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::value::{compare, numeric_affinity_of_text, DistinctSet, OrderedValue, Value};
+use crate::types::{compare, numeric_affinity_of_text, DistinctSet, OrderedValue, Value};
 
 /// The built-in aggregate functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

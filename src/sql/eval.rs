@@ -1,6 +1,6 @@
 //! Bound expressions and their evaluation.
 //!
-//! The binder (plan.rs) turns [`crate::sql::ast::Expr`] into [`PExpr`],
+//! The binder (plan.rs) turns [`crate::syntax::ast::Expr`] into [`PExpr`],
 //! where every column reference is a position: in the current row
 //! ([`PExpr::Col`]) or in an enclosing query's row ([`PExpr::Outer`], for
 //! correlated subqueries). Evaluation follows SQLite's three-valued logic:
@@ -11,11 +11,11 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::{BinOp, UnOp};
 use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
 use crate::sql::functions::ScalarCall;
 use crate::sql::plan::Plan;
-use crate::sql::value::{self, apply_affinity, compare, Affinity, CastType, Value};
+use crate::syntax::ast::{BinOp, UnOp};
+use crate::types::{self, apply_affinity, compare, Affinity, CastType, Value};
 
 /// A bound expression.
 #[derive(Clone, Debug)]
@@ -87,7 +87,7 @@ fn bool_val(b: Option<bool>) -> Value {
 }
 
 fn cmp_op(op: BinOp, a: &Value, b: &Value) -> Value {
-    let Some(o) = value::sql_cmp(a, b) else {
+    let Some(o) = types::sql_cmp(a, b) else {
         return Value::Null;
     };
     bool_val(Some(match op {
@@ -102,7 +102,7 @@ fn cmp_op(op: BinOp, a: &Value, b: &Value) -> Value {
 }
 
 fn int_of(v: &Value) -> Option<i64> {
-    match value::cast(v, CastType::Integer) {
+    match types::cast(v, CastType::Integer) {
         Value::Integer(i) => Some(i),
         _ => None,
     }
@@ -144,7 +144,7 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         PExpr::Unary(op, x) => {
             let v = eval(x, row, cx)?;
             match op {
-                UnOp::Neg => value::neg(&v)?,
+                UnOp::Neg => types::neg(&v)?,
                 UnOp::Plus => v,
                 UnOp::Not => bool_val(v.truthy().map(|b| !b)),
                 UnOp::BitNot => match int_of(&v) {
@@ -195,7 +195,7 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             if !saw_null {
                 for item in list {
                     let c = eval(item, row, cx)?;
-                    match value::sql_cmp(&v, &c) {
+                    match types::sql_cmp(&v, &c) {
                         Some(Ordering::Equal) => {
                             found = true;
                             break;
@@ -220,7 +220,7 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             if !matches!(v, Value::Null) {
                 for r in rows.iter() {
                     let c = r.first().cloned().unwrap_or(Value::Null);
-                    match value::sql_cmp(&v, &c) {
+                    match types::sql_cmp(&v, &c) {
                         Some(Ordering::Equal) => {
                             found = true;
                             break;
@@ -271,9 +271,9 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             match (t.to_text(), p.to_text()) {
                 (Some(t), Some(p)) => {
                     let m = if *glob {
-                        value::glob(&p, &t)
+                        types::glob(&p, &t)
                     } else {
-                        value::like(&p, &t, esc)
+                        types::like(&p, &t, esc)
                     };
                     bool_val(Some(m != *negated))
                 }
@@ -288,7 +288,7 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             for (w, t) in whens {
                 let c = eval(w, row, cx)?;
                 let hit = match &base {
-                    Some(b) => value::sql_cmp(b, &c) == Some(Ordering::Equal),
+                    Some(b) => types::sql_cmp(b, &c) == Some(Ordering::Equal),
                     None => c.truthy() == Some(true),
                 };
                 if hit {
@@ -300,7 +300,7 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
                 None => Value::Null,
             }
         }
-        PExpr::Cast(x, t) => value::cast(&eval(x, row, cx)?, *t),
+        PExpr::Cast(x, t) => types::cast(&eval(x, row, cx)?, *t),
         PExpr::Func(f, args) if args.len() == 1 => {
             let a = operand(&args[0], row, cx)?;
             f.call(std::slice::from_ref(&*a))?
@@ -333,12 +333,12 @@ fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {
 /// A binary operator on two evaluated operands (not AND/OR).
 pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     Ok(match op {
-        BinOp::Add => value::add(a, b)?,
-        BinOp::Sub => value::sub(a, b)?,
-        BinOp::Mul => value::mul(a, b)?,
-        BinOp::Div => value::div(a, b)?,
-        BinOp::Rem => value::rem(a, b)?,
-        BinOp::Concat => value::concat(a, b),
+        BinOp::Add => types::add(a, b)?,
+        BinOp::Sub => types::sub(a, b)?,
+        BinOp::Mul => types::mul(a, b)?,
+        BinOp::Div => types::div(a, b)?,
+        BinOp::Rem => types::rem(a, b)?,
+        BinOp::Concat => types::concat(a, b),
         BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => cmp_op(op, a, b),
         BinOp::Is => bool_val(Some(
             compare(a, b) == Ordering::Equal && same_nullness(a, b),

@@ -22,12 +22,12 @@ use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix
 use crate::encoding::{decode_row, encode_key_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::Aggregator;
-use crate::sql::ast::SetOp;
 use crate::sql::eval::{eval, PExpr, SubPlan};
 use crate::sql::plan::{Access, Node, Plan};
-use crate::sql::value::{apply_affinity, compare, Affinity, Value};
 use crate::storage::Direction;
+use crate::syntax::ast::SetOp;
 use crate::txn::{Txn, TxnIter};
+use crate::types::{apply_affinity, compare, Affinity, Value};
 
 /// A row of values.
 pub type Row = Vec<Value>;

@@ -42,7 +42,7 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::value::{
+use crate::types::{
     compare, format_real, format_real_exp20, glob, like, parse_real_prefix, sqlite_printf_float,
     FloatStyle, Value,
 };
@@ -1008,7 +1008,7 @@ mod tests {
                 let x = Value::Text(text.clone());
                 let head = call("substr", &[x.clone(), Value::Integer(1), Value::Integer(k)]);
                 let tail = call("substr", &[x, Value::Integer(k + 1)]);
-                prop_assert_eq!(crate::sql::value::concat(&head, &tail), Value::Text(text));
+                prop_assert_eq!(crate::types::concat(&head, &tail), Value::Text(text));
             }
 
             #[test]

@@ -32,10 +32,10 @@ use crate::auth::{AuthState, PolicyCmd, Privilege, Roles};
 use crate::catalog::{Schema, Table};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{agg_kind, AggKind};
-use crate::sql::ast::*;
 use crate::sql::eval::{PExpr, SubPlan};
 use crate::sql::functions::ScalarCall;
-use crate::sql::value::{Affinity, Value};
+use crate::syntax::ast::*;
+use crate::types::{Affinity, Value};
 
 /// A plan (shared, immutable).
 pub type Plan = Arc<Node>;
@@ -276,7 +276,7 @@ impl Security {
         if let Some(e) = self.policy_exprs.lock().get(text) {
             return Ok(e.clone());
         }
-        let e = crate::sql::parse::parse_expr(text)?;
+        let e = crate::syntax::parse::parse_expr(text)?;
         let mut cache = self.policy_exprs.lock();
         if cache.len() > 1024 {
             cache.clear();

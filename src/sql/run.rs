@@ -11,19 +11,19 @@ use std::sync::Arc;
 use crate::auth::PolicyCmd;
 use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
-use crate::sql::ast::{
-    Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
-};
 use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{
     delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
     write_row, ExecCtx, Row,
 };
-use crate::sql::parse::parse_expr;
 use crate::sql::plan::Planner;
-use crate::sql::value::{apply_affinity, Affinity, Value};
+use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
+use crate::syntax::ast::{
+    Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
+};
+use crate::syntax::parse::parse_expr;
 use crate::txn::Txn;
+use crate::types::{apply_affinity, Affinity, Value};
 
 /// What a statement produced besides its changes: RETURNING rows.
 pub struct Changed {
@@ -699,7 +699,7 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
             columns: planned
                 .columns
                 .iter()
-                .map(|n| crate::sql::ast::ColumnSpec {
+                .map(|n| crate::syntax::ast::ColumnSpec {
                     name: n.clone(),
                     decl_type: String::new(),
                     not_null: false,

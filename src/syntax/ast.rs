@@ -5,7 +5,7 @@
 //! and planner only handle what sealdb supports. Names are kept as written;
 //! lookups are case-insensitive.
 
-use crate::sql::value::{CastType, Value};
+use crate::types::{CastType, Value};
 
 /// One statement.
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! The only user of `sqlparser`: SQL text → [`crate::sql::ast`].
+//! The only user of `sqlparser`: SQL text → [`crate::syntax::ast`].
 //!
 //! sqlparser (SQLite dialect) tokenizes and parses; this module walks its
 //! AST and builds ours, rejecting what sealdb does not support with a clear
@@ -12,9 +12,9 @@ use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::ast::*;
-use crate::sql::parse_auth::{is_auth_statement, parse_auth, split_statements};
-use crate::sql::value::{CastType, Value};
+use crate::syntax::ast::*;
+use crate::syntax::parse_auth::{is_auth_statement, parse_auth, split_statements};
+use crate::types::{CastType, Value};
 
 /// Parsed statements plus the parameter names (index i-1 → name of `?i`,
 /// `None` for positional parameters).
@@ -912,12 +912,12 @@ impl Cx {
                 expr, data_type, ..
             } => {
                 let t = data_type.to_string().to_ascii_uppercase();
-                let ty = match crate::sql::value::affinity_of_type(&t) {
-                    crate::sql::value::Affinity::Integer => CastType::Integer,
-                    crate::sql::value::Affinity::Real => CastType::Real,
-                    crate::sql::value::Affinity::Text => CastType::Text,
-                    crate::sql::value::Affinity::Blob => CastType::Blob,
-                    crate::sql::value::Affinity::Numeric => CastType::Numeric,
+                let ty = match crate::types::affinity_of_type(&t) {
+                    crate::types::Affinity::Integer => CastType::Integer,
+                    crate::types::Affinity::Real => CastType::Real,
+                    crate::types::Affinity::Text => CastType::Text,
+                    crate::types::Affinity::Blob => CastType::Blob,
+                    crate::types::Affinity::Numeric => CastType::Numeric,
                 };
                 Expr::Cast(b(self.expr(*expr)?), ty)
             }

@@ -1,0 +1,21 @@
+//! `syntax`: statement text to sealdb's own AST.
+//!
+//! ```text
+//!   text ─parse.rs (sqlparser, SQLite dialect)─► ast::Statement
+//!        └parse_auth.rs (our own parser)───────► ast::Statement::Auth
+//! ```
+//!
+//! Only parse.rs knows sqlparser, so an upgrade of the parser stays in one
+//! file; parse_auth.rs parses the security statements (users, roles,
+//! grants, policies, audit settings) itself, because sqlparser has no
+//! grammar for most of them. The AST is ours: the catalog stores and
+//! re-parses table, index, view and trigger definitions through it, and
+//! [`crate::sql`] binds and plans it.
+//!
+//! Invariant: nothing here evaluates or looks up anything; a statement that
+//! parses may still be refused by the binder (unknown names, types) or by
+//! authorization.
+
+pub mod ast;
+pub mod parse;
+pub mod parse_auth;

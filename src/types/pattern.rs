@@ -1,0 +1,193 @@
+//! LIKE and GLOB pattern matching (ASCII case folding, stops at NUL, as
+//! SQLite built without ICU).
+
+/// One element of a compiled LIKE or GLOB pattern.
+#[derive(Debug)]
+enum PatternToken {
+    /// `%` or `*`: any run of characters, possibly empty.
+    Any,
+    /// `_` or `?`: exactly one character.
+    One,
+    /// A character that must match (ASCII case-insensitively for LIKE).
+    Literal(char),
+    /// A GLOB `[...]` set: inclusive ranges (a single character is a range
+    /// of one), possibly inverted with `^`.
+    Set {
+        ranges: Vec<(char, char)>,
+        invert: bool,
+    },
+}
+
+/// The text up to the first NUL, as SQLite's C-string pattern matcher sees it.
+fn until_nul(s: &str) -> &str {
+    s.split('\0').next().unwrap_or(s)
+}
+
+/// Compiles a LIKE pattern, following the order of tests in SQLite's
+/// `patternCompare`: `%` first, then the escape character, then `_`. As in
+/// SQLite's `likeFunc`, an escape character that is `%` or `_` stops being a
+/// wildcard and is only the escape. `None` when the pattern can never match
+/// (it ends in a lone escape).
+fn compile_like(pattern: &str, escape: Option<char>) -> Option<Vec<PatternToken>> {
+    let any = if escape == Some('%') { None } else { Some('%') };
+    let one = if escape == Some('_') { None } else { Some('_') };
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if Some(c) == any {
+            tokens.push(PatternToken::Any);
+            while let Some(&n) = chars.peek() {
+                if Some(n) == any {
+                    chars.next();
+                } else if Some(n) == one {
+                    chars.next();
+                    tokens.push(PatternToken::One);
+                } else {
+                    break;
+                }
+            }
+        } else if Some(c) == escape {
+            tokens.push(PatternToken::Literal(chars.next()?));
+        } else if Some(c) == one {
+            tokens.push(PatternToken::One);
+        } else {
+            tokens.push(PatternToken::Literal(c));
+        }
+    }
+    Some(tokens)
+}
+
+/// Compiles a GLOB pattern. `None` when the pattern can never match (an
+/// unterminated `[` set).
+fn compile_glob(pattern: &str) -> Option<Vec<PatternToken>> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
+        match c {
+            '*' => tokens.push(PatternToken::Any),
+            '?' => tokens.push(PatternToken::One),
+            '[' => {
+                // A port of the set loop in SQLite's patternCompare.
+                let mut ranges = Vec::new();
+                let mut invert = false;
+                let next = |i: &mut usize| {
+                    let c = chars.get(*i).copied();
+                    *i += 1;
+                    c
+                };
+                let mut c2 = next(&mut i);
+                if c2 == Some('^') {
+                    invert = true;
+                    c2 = next(&mut i);
+                }
+                if c2 == Some(']') {
+                    ranges.push((']', ']'));
+                    c2 = next(&mut i);
+                }
+                let mut prior: Option<char> = None;
+                loop {
+                    match c2 {
+                        None => return None,
+                        Some(']') => break,
+                        Some('-') => {
+                            let peek = chars.get(i).copied();
+                            if let (Some(lo), Some(hi)) = (prior, peek) {
+                                if hi != ']' {
+                                    i += 1;
+                                    ranges.push((lo, hi));
+                                    prior = None;
+                                    c2 = next(&mut i);
+                                    continue;
+                                }
+                            }
+                            ranges.push(('-', '-'));
+                            prior = Some('-');
+                        }
+                        Some(ch) => {
+                            ranges.push((ch, ch));
+                            prior = Some(ch);
+                        }
+                    }
+                    c2 = next(&mut i);
+                }
+                tokens.push(PatternToken::Set { ranges, invert });
+            }
+            other => tokens.push(PatternToken::Literal(other)),
+        }
+    }
+    Some(tokens)
+}
+
+/// Matches compiled tokens against text: the classic iterative wildcard
+/// algorithm that backtracks only to the most recent `%`, which gives the
+/// same answers as SQLite's recursive matcher in O(pattern × text) time and
+/// constant stack, whatever the input.
+fn match_tokens(tokens: &[PatternToken], text: &[char], no_case: bool) -> bool {
+    let one_matches = |t: &PatternToken, c: char| match t {
+        PatternToken::Any => false,
+        PatternToken::One => true,
+        PatternToken::Literal(p) => {
+            *p == c || (no_case && p.is_ascii() && p.eq_ignore_ascii_case(&c))
+        }
+        PatternToken::Set { ranges, invert } => {
+            ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *invert
+        }
+    };
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None; // (token after '%', text position)
+    while let Some(&c) = text.get(s) {
+        match tokens.get(p) {
+            Some(PatternToken::Any) => {
+                p += 1;
+                backtrack = Some((p, s));
+                continue;
+            }
+            Some(t) if one_matches(t, c) => {
+                p += 1;
+                s += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match backtrack {
+            Some((bp, bs)) => {
+                p = bp;
+                s = bs + 1;
+                backtrack = Some((bp, bs + 1));
+            }
+            None => return false,
+        }
+    }
+    tokens
+        .get(p..)
+        .unwrap_or(&[])
+        .iter()
+        .all(|t| matches!(t, PatternToken::Any))
+}
+
+/// `text LIKE pattern [ESCAPE escape]`: `%` matches any run of characters,
+/// `_` exactly one character, the escape character makes the next pattern
+/// character literal (an escape of `%` or `_` is then no longer a wildcard); ASCII letters match case-insensitively, other
+/// characters exactly. A pattern ending in a lone escape character matches
+/// nothing. Pattern and text end at their first NUL, as in SQLite.
+pub fn like(pattern: &str, text: &str, escape: Option<char>) -> bool {
+    let Some(tokens) = compile_like(until_nul(pattern), escape) else {
+        return false;
+    };
+    let text: Vec<char> = until_nul(text).chars().collect();
+    match_tokens(&tokens, &text, true)
+}
+
+/// `text GLOB pattern`: `*` matches any run, `?` one character, `[...]` one
+/// character from a set (`[a-z]`, `[^0-9]`, `[]x]`); case-sensitive. An
+/// unterminated set matches nothing. Pattern and text end at their first
+/// NUL, as in SQLite.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let Some(tokens) = compile_glob(until_nul(pattern)) else {
+        return false;
+    };
+    let text: Vec<char> = until_nul(text).chars().collect();
+    match_tokens(&tokens, &text, false)
+}

@@ -1,0 +1,181 @@
+//! The SQL value: the five storage classes of SQLite, and conversions
+//! from Rust types.
+
+use std::fmt;
+
+use super::*;
+
+/// One SQL value: the five storage classes of SQLite.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// SQL NULL: unknown or absent.
+    Null,
+    /// A signed 64-bit integer.
+    Integer(i64),
+    /// A 64-bit IEEE float; never NaN (see [`Value::real`]).
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Uninterpreted bytes.
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    /// A REAL, or NULL when `f` is NaN (a REAL is never NaN).
+    pub fn real(f: f64) -> Value {
+        if f.is_nan() {
+            Value::Null
+        } else {
+            Value::Real(f)
+        }
+    }
+
+    /// The name SQL's `typeof()` gives this value's storage class:
+    /// "null", "integer", "real", "text" or "blob".
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Integer(_) => "integer",
+            Value::Real(_) => "real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "blob",
+        }
+    }
+
+    /// Whether this is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The truth value of this value in WHERE, CASE WHEN, AND, OR, NOT:
+    /// `None` for NULL; a number is true when it is not zero; text and blobs
+    /// are read as their numeric prefix (`'0.5'` and `'12abc'` are true,
+    /// `'abc'` and `'0'` are false).
+    pub fn truthy(&self) -> Option<bool> {
+        match self {
+            Value::Null => None,
+            Value::Integer(i) => Some(*i != 0),
+            Value::Real(r) => Some(*r != 0.0),
+            Value::Text(s) => Some(parse_real_prefix(s.as_bytes()).0 != 0.0),
+            Value::Blob(b) => Some(parse_real_prefix(b).0 != 0.0),
+        }
+    }
+
+    /// The text form of this value, as `CAST(x AS TEXT)` gives it; `None`
+    /// for NULL. Integers print in decimal, reals as described in the module
+    /// documentation, blobs as their bytes read as UTF-8 (invalid sequences
+    /// become U+FFFD, where SQLite would keep the raw bytes).
+    pub fn to_text(&self) -> Option<String> {
+        match self {
+            Value::Null => None,
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Real(r) => Some(format_real(*r)),
+            Value::Text(s) => Some(s.clone()),
+            Value::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        }
+    }
+
+    /// This value as a 64-bit integer, the way SQLite's
+    /// `sqlite3_value_int64` reads it: NULL is 0, a real is truncated toward
+    /// zero and saturates at the `i64` range, text and blobs give their
+    /// integer prefix (saturating; 0 when there is none).
+    pub fn to_i64(&self) -> i64 {
+        match self {
+            Value::Null => 0,
+            Value::Integer(i) => *i,
+            Value::Real(r) => real_to_i64_saturating(*r),
+            Value::Text(s) => parse_int_prefix(s.as_bytes()).0,
+            Value::Blob(b) => parse_int_prefix(b).0,
+        }
+    }
+
+    /// This value as a double, the way SQLite's `sqlite3_value_double`
+    /// reads it: NULL is 0.0, text and blobs give their numeric prefix
+    /// (0.0 when there is none).
+    pub fn to_f64(&self) -> f64 {
+        match self {
+            Value::Null => 0.0,
+            Value::Integer(i) => *i as f64,
+            Value::Real(r) => *r,
+            Value::Text(s) => parse_real_prefix(s.as_bytes()).0,
+            Value::Blob(b) => parse_real_prefix(b).0,
+        }
+    }
+
+    /// The bytes of this value's text form (a blob's own bytes); `None` for
+    /// NULL. This is what `hex()`, `instr()` on blobs and `CAST(x AS BLOB)`
+    /// see.
+    pub fn to_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Value::Blob(b) => Some(b.clone()),
+            other => other.to_text().map(String::into_bytes),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// The text form, or `NULL` for NULL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_text() {
+            Some(t) => f.write_str(&t),
+            None => f.write_str("NULL"),
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Integer(i64::from(v))
+    }
+}
+
+impl From<f64> for Value {
+    /// NaN becomes NULL.
+    fn from(v: f64) -> Self {
+        Value::real(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Blob(v.to_vec())
+    }
+}
+
+impl From<bool> for Value {
+    /// SQL has no boolean storage class: true is 1, false is 0.
+    fn from(v: bool) -> Self {
+        Value::Integer(i64::from(v))
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    /// `None` is NULL.
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
