@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::encoding::{decode_row, encode_key_value, encode_row};
+use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{ColumnSpec, CreateIndex, CreateTable, CreateTrigger, Query, Statement};
 use crate::types::{affinity_of_type, Affinity, Value};
@@ -183,7 +183,7 @@ pub fn index_key(table: u32, idx: &Index, values: &[Value], rowid: i64) -> Vec<u
     k.push(b'i');
     k.extend_from_slice(&idx.id.to_be_bytes());
     for (i, v) in values.iter().enumerate() {
-        encode_key_value(v, idx.desc.get(i).copied().unwrap_or(false), &mut k);
+        encode_index_value(v, idx.desc.get(i).copied().unwrap_or(false), &mut k);
     }
     k.extend_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
     k

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
-use crate::encoding::{decode_row, encode_key_value, encode_row};
+use crate::encoding::{decode_row, encode_index_value, encode_key_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::Aggregator;
 use crate::sql::eval::{eval, PExpr, SubPlan};
@@ -596,13 +596,10 @@ impl RowIter for LimitIter {
     }
 }
 
-/// The bytes an index key holds for `v` before the next column, minus a
-/// number's int/real marker, so that 1 and 1.0 find each other.
+/// The bytes an index key holds for `v` before the next column (the same
+/// for 1 and 1.0, so that they find each other).
 fn probe_prefix(v: &Value, desc: bool, out: &mut Vec<u8>) {
-    encode_key_value(v, desc, out);
-    if matches!(v, Value::Integer(_) | Value::Real(_)) {
-        out.pop();
-    }
+    encode_index_value(v, desc, out);
 }
 
 /// The smallest byte string greater than every string starting with `p`.
