@@ -1260,13 +1260,13 @@ impl<'s> Planner<'s> {
         all_cols: &[ScopeCol],
     ) -> Result<(Vec<PExpr>, Option<PExpr>, Vec<(PExpr, bool, bool)>)> {
         let width = all_cols.len();
-        let group: Vec<PExpr> = sel
-            .group_by
+        let group_exprs = group_terms(&sel.group_by, items, all_cols)?;
+        let group: Vec<PExpr> = group_exprs
             .iter()
             .map(|e| self.expr(e, scope))
             .collect::<Result<_>>()?;
         let mut cx = AggBind {
-            group_dbg: sel.group_by.iter().map(|e| format!("{e:?}")).collect(),
+            group_dbg: group_exprs.iter().map(|e| format!("{e:?}")).collect(),
             aggs: Vec::new(),
             agg_dbg: Vec::new(),
             width,
@@ -2024,4 +2024,58 @@ fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<
         }
         _ => None,
     }
+}
+
+/// GROUP BY terms as SQLite reads them: an integer literal K names the
+/// K-th result column; a bare name that is no column of the FROM sources
+/// but a result column's alias names that result column; anything else is
+/// an expression over the sources.
+fn group_terms(terms: &[Expr], items: &[(Expr, String)], all_cols: &[ScopeCol]) -> Result<Vec<Expr>> {
+    let mut out = Vec::with_capacity(terms.len());
+    for (i, t) in terms.iter().enumerate() {
+        let e = match t {
+            Expr::Literal(Value::Integer(k)) => {
+                let n = items.len();
+                if *k < 1 || *k as usize > n {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "{} GROUP BY term out of range - should be between 1 and {n}",
+                            ordinal(i + 1)
+                        ),
+                    ));
+                }
+                let e = items[*k as usize - 1].0.clone();
+                if has_aggregate(&e) {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        "aggregate functions are not allowed in the GROUP BY clause",
+                    ));
+                }
+                e
+            }
+            Expr::Column { table: None, name }
+                if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
+            {
+                match items.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+                    Some((e, _)) if !has_aggregate(e) => e.clone(),
+                    _ => t.clone(),
+                }
+            }
+            _ => t.clone(),
+        };
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// "1st", "2nd", "3rd", "4th", ... (SQLite's wording in errors).
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
