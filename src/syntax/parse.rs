@@ -59,7 +59,8 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             return parse_pieces(&pieces);
         }
     }
-    let rewritten = rewrite_sqlite_forms(sql);
+    let decimal = rewrite_hex_integers(sql)?;
+    let rewritten = rewrite_sqlite_forms(&decimal);
     let stmts = Parser::parse_sql(&SQLiteDialect {}, &rewritten).map_err(syntax_error)?;
     let mut cx = Cx::default();
     let statements = stmts
@@ -1083,4 +1084,94 @@ fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// SQLite's hexadecimal integer literals (`0xff`, `0X1F`), which sqlparser
+/// reads as blobs, rewritten to their decimal value: up to 16 hex digits,
+/// read as a 64-bit two's-complement integer (`0xffffffffffffffff` is -1),
+/// as SQLite does; more digits is an error ("hex literal too big").
+/// Quoted text, quoted identifiers and comments are left alone.
+fn rewrite_hex_integers(sql: &str) -> Result<std::borrow::Cow<'_, str>> {
+    let lower = sql.as_bytes();
+    if !lower.windows(2).any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X')) {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut copied = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' | b'"' | b'`' | b'[' => {
+                let close = if c == b'[' { b']' } else { c };
+                i += 1;
+                while i < b.len() {
+                    if b[i] == close {
+                        if close != b']' && b.get(i + 1) == Some(&close) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'0' if matches!(b.get(i + 1), Some(b'x' | b'X'))
+                && b.get(i + 2).is_some_and(|d| d.is_ascii_hexdigit())
+                && (i == 0 || !(word(b[i - 1]) || b[i - 1] == b'.')) =>
+            {
+                let start = i;
+                let mut end = i + 2;
+                while end < b.len() && b[end].is_ascii_hexdigit() {
+                    end += 1;
+                }
+                if end < b.len() && (word(b[end]) || b[end] == b'.') {
+                    // Not a hex literal (e.g. `0x1g`): leave it to the parser.
+                    i = end;
+                    continue;
+                }
+                let digits = sql[start + 2..end].trim_start_matches('0');
+                if digits.len() > 16 {
+                    return Err(Error::sql(
+                        SqlErrorKind::Syntax,
+                        format!("hex literal too big: {}", &sql[start..end]),
+                    ));
+                }
+                let v = u64::from_str_radix(if digits.is_empty() { "0" } else { digits }, 16)
+                    .map_err(|_| Error::sql(SqlErrorKind::Syntax, "malformed hex literal"))?;
+                out.push_str(&sql[copied..start]);
+                // A negative value is parenthesized: `x-0xffffffffffffffff`
+                // must not become the comment `x--1`.
+                let v = v as i64;
+                if v < 0 {
+                    out.push_str(&format!("({v})"));
+                } else {
+                    out.push_str(&v.to_string());
+                }
+                copied = end;
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    out.push_str(&sql[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
 }
