@@ -2030,7 +2030,11 @@ fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<
 /// K-th result column; a bare name that is no column of the FROM sources
 /// but a result column's alias names that result column; anything else is
 /// an expression over the sources.
-fn group_terms(terms: &[Expr], items: &[(Expr, String)], all_cols: &[ScopeCol]) -> Result<Vec<Expr>> {
+fn group_terms(
+    terms: &[Expr],
+    items: &[(Expr, String)],
+    all_cols: &[ScopeCol],
+) -> Result<Vec<Expr>> {
     let mut out = Vec::with_capacity(terms.len());
     for (i, t) in terms.iter().enumerate() {
         let e = match t {

@@ -1093,7 +1093,10 @@ fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
 /// Quoted text, quoted identifiers and comments are left alone.
 fn rewrite_hex_integers(sql: &str) -> Result<std::borrow::Cow<'_, str>> {
     let lower = sql.as_bytes();
-    if !lower.windows(2).any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X')) {
+    if !lower
+        .windows(2)
+        .any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X'))
+    {
         return Ok(std::borrow::Cow::Borrowed(sql));
     }
     let b = sql.as_bytes();

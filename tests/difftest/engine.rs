@@ -48,7 +48,11 @@ impl V {
 /// taken for an INTEGER (`3.0`, not `3`).
 pub fn real_literal(r: f64) -> String {
     if r.is_infinite() {
-        return if r > 0.0 { "1e999".into() } else { "-1e999".into() };
+        return if r > 0.0 {
+            "1e999".into()
+        } else {
+            "-1e999".into()
+        };
     }
     let s = format!("{r:?}");
     if s.contains(['.', 'e', 'E']) {

@@ -94,7 +94,11 @@ impl Step {
     pub fn kind(&self) -> &'static str {
         match self {
             Step::Exec { sql, .. } => {
-                let w = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let w = sql
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
                 match w.as_str() {
                     "INSERT" | "REPLACE" => "insert",
                     "UPDATE" => "update",
@@ -104,7 +108,11 @@ impl Step {
                 }
             }
             Step::Query { sql, .. } => {
-                let w = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                let w = sql
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
                 if w == "SELECT" || w == "VALUES" {
                     "select"
                 } else {
@@ -224,7 +232,9 @@ const TEXTS: &[&str] = &[
     "a", "A", "b", "B", "ab", "aB", "Ab", "a ", "a  ", " a", "", "1", "2", "10", "01", "1.5",
     "1e2", "-3", " 4 ", "0x10", "abc", "ABC", "a%", "_b", "%", "é", "É", "12abc", "x'00'",
 ];
-const REALS: &[f64] = &[0.5, 1.0, -1.5, 2.0, 3.25, 10.0, 100.5, -7.0, 1e3, 0.125, 1e14, 2.5e-3];
+const REALS: &[f64] = &[
+    0.5, 1.0, -1.5, 2.0, 3.25, 10.0, 100.5, -7.0, 1e3, 0.125, 1e14, 2.5e-3,
+];
 const BLOBS: &[&[u8]] = &[b"", b"\x00", b"a", b"A", b"ab", b"\x01\x02", b"1"];
 
 impl Gen {
@@ -413,8 +423,20 @@ impl Gen {
                 *r.pick(&["INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"])
             } else {
                 *r.pick(&[
-                    "INTEGER", "INT", "TEXT", "REAL", "BLOB", "NUMERIC", "", "VARCHAR(10)",
-                    "DOUBLE", "BOOLEAN", "BIGINT", "CHARACTER(5)", "FLOAT", "DECIMAL(10,2)",
+                    "INTEGER",
+                    "INT",
+                    "TEXT",
+                    "REAL",
+                    "BLOB",
+                    "NUMERIC",
+                    "",
+                    "VARCHAR(10)",
+                    "DOUBLE",
+                    "BOOLEAN",
+                    "BIGINT",
+                    "CHARACTER(5)",
+                    "FLOAT",
+                    "DECIMAL(10,2)",
                 ])
             };
             let coll = match r.below(10) {
@@ -627,7 +649,9 @@ impl Gen {
         let d = depth - 1;
         match self.rng.below(16) {
             0..=2 => {
-                let op = *self.rng.pick(&["+", "-", "*", "/", "%", "||", "&", "|", "<<", ">>"]);
+                let op = *self
+                    .rng
+                    .pick(&["+", "-", "*", "/", "%", "||", "&", "|", "<<", ">>"]);
                 format!("({} {op} {})", self.expr(sc, d), self.expr(sc, d))
             }
             3 => {
@@ -663,7 +687,9 @@ impl Gen {
                 format!("{f}({})", args.join(", "))
             }
             6 => {
-                let ty = *self.rng.pick(&["INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB"]);
+                let ty = *self
+                    .rng
+                    .pick(&["INTEGER", "TEXT", "REAL", "NUMERIC", "BLOB"]);
                 format!("CAST({} AS {ty})", self.expr(sc, d))
             }
             7 => {
@@ -744,7 +770,11 @@ impl Gen {
                     ic.sql
                 )
             }
-            9 => format!("({}) IS {}", self.pred(sc, d), self.rng.pick(&["TRUE", "FALSE", "NOT TRUE", "NOT FALSE"])),
+            9 => format!(
+                "({}) IS {}",
+                self.pred(sc, d),
+                self.rng.pick(&["TRUE", "FALSE", "NOT TRUE", "NOT FALSE"])
+            ),
             10 if sc.agg => {
                 let a = self.aggregate(sc, d);
                 let c = self.col(sc);
@@ -771,7 +801,9 @@ impl Gen {
         let neg = if self.rng.chance(20) { "NOT " } else { "" };
         match self.rng.below(14) {
             0..=4 => {
-                let op = *self.rng.pick(&["=", "==", "<", "<=", ">", ">=", "<>", "!=", "IS", "IS NOT"]);
+                let op = *self
+                    .rng
+                    .pick(&["=", "==", "<", "<=", ">", ">=", "<>", "!=", "IS", "IS NOT"]);
                 let v = self.lit_for(c.src);
                 format!("{lhs} {op} {v}")
             }
@@ -790,7 +822,9 @@ impl Gen {
                 if self.rng.chance(50) { "NOT " } else { "" }
             ),
             10 => {
-                let p = *self.rng.pick(&["a%", "A%", "%b", "_", "%", "a_", "1%", "%a%", "a", "\\_%"]);
+                let p = *self
+                    .rng
+                    .pick(&["a%", "A%", "%b", "_", "%", "a_", "1%", "%a%", "a", "\\_%"]);
                 if p.contains('\\') {
                     format!("{lhs} {neg}LIKE '{p}' ESCAPE '\\'")
                 } else {
@@ -798,7 +832,9 @@ impl Gen {
                 }
             }
             11 => {
-                let p = *self.rng.pick(&["a*", "A*", "*b", "?", "*", "[aA]*", "[^a]*", "1*", "*a*"]);
+                let p = *self
+                    .rng
+                    .pick(&["a*", "A*", "*b", "?", "*", "[aA]*", "[^a]*", "1*", "*a*"]);
                 format!("{lhs} {neg}GLOB '{p}'")
             }
             12 => {
@@ -810,7 +846,8 @@ impl Gen {
             _ => {
                 // A key prefix: equalities on the leading columns of an
                 // index or key of the column's table, then maybe a range.
-                self.key_probe(sc).unwrap_or_else(|| format!("{lhs} IS NOT NULL"))
+                self.key_probe(sc)
+                    .unwrap_or_else(|| format!("{lhs} IS NOT NULL"))
             }
         }
     }
@@ -921,7 +958,14 @@ impl Gen {
             let right = self.table_scope(u, Some(&b));
             let mut both = sc.clone();
             both.cols.extend(right.cols.iter().cloned());
-            let kind = *self.rng.pick(&["JOIN", "LEFT JOIN", "CROSS JOIN", ",", "INNER JOIN", "LEFT OUTER JOIN"]);
+            let kind = *self.rng.pick(&[
+                "JOIN",
+                "LEFT JOIN",
+                "CROSS JOIN",
+                ",",
+                "INNER JOIN",
+                "LEFT OUTER JOIN",
+            ]);
             from = if kind == "," || kind == "CROSS JOIN" {
                 format!("{from} {kind} t{u} AS {b}")
             } else if self.rng.chance(15) {
@@ -1105,13 +1149,18 @@ impl Gen {
         };
         // A compound select now and then (same column count).
         if mode >= 3 && self.rng.chance(12) {
-            let op = *self.rng.pick(&["UNION", "UNION ALL", "INTERSECT", "EXCEPT"]);
+            let op = *self
+                .rng
+                .pick(&["UNION", "UNION ALL", "INTERSECT", "EXCEPT"]);
             let (f2, sc2) = self.from();
             let its: Vec<Item> = (0..items.len()).map(|_| self.item(&sc2)).collect();
             let w = self.pred(&sc2, 1);
             sql = format!(
                 "{sql} {op} SELECT {} FROM {f2} WHERE {w}",
-                its.iter().map(|i| i.sql.clone()).collect::<Vec<_>>().join(", ")
+                its.iter()
+                    .map(|i| i.sql.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             if op != "UNION ALL" {
                 spec.cols = items.iter().map(|i| ColCmp::Loose(i.coll)).collect();
@@ -1265,25 +1314,42 @@ impl Gen {
             vec![
                 format!("{sel} FROM {from} WHERE {}", cond(&p)),
                 format!("{sel} FROM {from} WHERE {}", cond(&format!("NOT ({p})"))),
-                format!("{sel} FROM {from} WHERE {}", cond(&format!("({p}) IS NULL"))),
+                format!(
+                    "{sel} FROM {from} WHERE {}",
+                    cond(&format!("({p}) IS NULL"))
+                ),
             ]
         };
         let kind = self.rng.below(4);
         let (base, parts, spec) = match kind {
             0 | 1 => {
                 let items: Vec<Item> = (0..1 + self.rng.below(3)).map(|_| self.item(&sc)).collect();
-                let list = items.iter().map(|i| i.sql.clone()).collect::<Vec<_>>().join(", ");
+                let list = items
+                    .iter()
+                    .map(|i| i.sql.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let distinct = kind == 1;
                 let sel = format!("SELECT {}{list}", if distinct { "DISTINCT " } else { "" });
                 let spec = QuerySpec {
                     cols: items
                         .iter()
-                        .map(|i| if distinct { ColCmp::Loose(i.coll) } else { ColCmp::Exact })
+                        .map(|i| {
+                            if distinct {
+                                ColCmp::Loose(i.coll)
+                            } else {
+                                ColCmp::Exact
+                            }
+                        })
                         .collect(),
                     ..QuerySpec::default()
                 };
                 let glue = if distinct { " UNION " } else { " UNION ALL " };
-                (format!("{sel} FROM {from}{whole}"), parts_of(&sel).join(glue), spec)
+                (
+                    format!("{sel} FROM {from}{whole}"),
+                    parts_of(&sel).join(glue),
+                    spec,
+                )
             }
             2 => {
                 // GROUP BY keys: the union of the partitions' groups.
@@ -1324,7 +1390,10 @@ impl Gen {
                 };
                 (
                     format!("{sel} FROM {from}{whole}"),
-                    format!("SELECT {outer}(x) FROM ({})", parts_of(&sel).join(" UNION ALL ")),
+                    format!(
+                        "SELECT {outer}(x) FROM ({})",
+                        parts_of(&sel).join(" UNION ALL ")
+                    ),
                     spec,
                 )
             }
@@ -1429,7 +1498,11 @@ impl Gen {
         let cols: Vec<usize> = if self.rng.chance(40) {
             all.clone()
         } else {
-            let mut v: Vec<usize> = all.iter().copied().filter(|_| self.rng.chance(70)).collect();
+            let mut v: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|_| self.rng.chance(70))
+                .collect();
             if v.is_empty() {
                 v.push(self.rng.below(ncols));
             }
@@ -1443,7 +1516,10 @@ impl Gen {
         } else {
             format!(
                 " ({})",
-                cols.iter().map(|c| format!("c{c}")).collect::<Vec<_>>().join(", ")
+                cols.iter()
+                    .map(|c| format!("c{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let kind = self.rng.below(20);
@@ -1476,7 +1552,10 @@ impl Gen {
                 let k = self.rng.pick(&keys).clone();
                 format!(
                     "({})",
-                    k.iter().map(|c| format!("c{c}")).collect::<Vec<_>>().join(", ")
+                    k.iter()
+                        .map(|c| format!("c{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             } else if self.rng.chance(50) {
                 // A target no constraint matches: an error in SQLite.
@@ -1595,7 +1674,11 @@ impl Gen {
                 let rows: Vec<String> = (0..1 + self.rng.below(4))
                     .map(|_| self.row_values(t, &cols))
                     .collect();
-                let or = if self.rng.chance(50) { "OR IGNORE " } else { "" };
+                let or = if self.rng.chance(50) {
+                    "OR IGNORE "
+                } else {
+                    ""
+                };
                 let sql = format!("INSERT {or}INTO t{t} VALUES {}", rows.join(", "));
                 out.push((t, self.dml_step(sql, None)));
             }

@@ -124,7 +124,11 @@ fn report(f: &Failure, dir: &Path) -> String {
         s.push_str(&st.sql());
         s.push_str(";\n");
     }
-    let title = format!("seed {}: {}", f.seed, f.message.lines().next().unwrap_or(""));
+    let title = format!(
+        "seed {}: {}",
+        f.seed,
+        f.message.lines().next().unwrap_or("")
+    );
     let file = dir.join(format!("seed-{}.test", f.seed));
     if std::fs::create_dir_all(dir).is_ok()
         && std::fs::write(&file, regress::render(&f.script, &title)).is_ok()
@@ -204,9 +208,9 @@ fn campaign() -> bool {
                 }
                 if let Err(f) = r {
                     let mut fs = failures.lock().unwrap();
-                    let dup = fs.iter().any(|g| {
-                        g.message.lines().next() == f.message.lines().next()
-                    });
+                    let dup = fs
+                        .iter()
+                        .any(|g| g.message.lines().next() == f.message.lines().next());
                     if !dup {
                         println!("{}", report(&f, &out_dir));
                         fs.push(f);
@@ -220,7 +224,11 @@ fn campaign() -> bool {
     });
     let stats = total.into_inner().unwrap();
     let fails = failures.into_inner().unwrap();
-    let kinds: Vec<String> = stats.by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let kinds: Vec<String> = stats
+        .by_kind
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!(
         "difftest: {} statements in {} cases from seed {first} ({:.1?}): {}",
         stats.statements(),

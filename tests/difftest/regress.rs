@@ -157,9 +157,12 @@ fn parse(text: &str) -> Result<Vec<Record>, String> {
                     match *o {
                         "loose" => loose = true,
                         "order" => {
-                            let cols = it.next().ok_or(format!("line {start}: order needs columns"))?;
+                            let cols = it
+                                .next()
+                                .ok_or(format!("line {start}: order needs columns"))?;
                             for c in cols.split(',') {
-                                let c = c.parse().map_err(|_| format!("line {start}: bad column"))?;
+                                let c =
+                                    c.parse().map_err(|_| format!("line {start}: bad column"))?;
                                 spec.order.push((c, Coll::Binary));
                             }
                         }
@@ -199,8 +202,15 @@ fn judge(got: &Outcome, expect: &Expect) -> Result<(), String> {
         (Outcome::Changed(_), Expect::Ok(None)) => Ok(()),
         (Outcome::Changed(n), Expect::Ok(Some(m))) if n == m => Ok(()),
         (Outcome::Error(_), Expect::Error) => Ok(()),
-        (Outcome::Rows(rows), Expect::Rows(want, spec)) => compare_rows(rows, want, spec)
-            .map_err(|e| format!("{e}\n  got:\n{}  expected:\n{}", show_rows(rows, 30), show_rows(want, 30))),
+        (Outcome::Rows(rows), Expect::Rows(want, spec)) => {
+            compare_rows(rows, want, spec).map_err(|e| {
+                format!(
+                    "{e}\n  got:\n{}  expected:\n{}",
+                    show_rows(rows, 30),
+                    show_rows(want, 30)
+                )
+            })
+        }
         (got, want) => Err(format!("got {got:?}, expected {want:?}")),
     }
 }
@@ -218,7 +228,10 @@ pub fn replay(text: &str) -> Result<(), Vec<String>> {
         }
         let lite = pair.sqlite(&r.sql, &r.params, r.mode);
         if let Err(e) = judge(&lite, &r.expect) {
-            errors.push(format!("line {}: SQLite (stale expectation?): {e}\n  {}", r.line, r.sql));
+            errors.push(format!(
+                "line {}: SQLite (stale expectation?): {e}\n  {}",
+                r.line, r.sql
+            ));
         }
     }
     if errors.is_empty() {
@@ -273,7 +286,13 @@ pub fn render(steps: &[Step], title: &str) -> String {
     let query = |out: &mut String, sql: &str, params: &[V], spec: &QuerySpec, pair: &mut Pair| {
         let r = pair.sqlite(sql, params, Mode::Rows);
         match &r {
-            Outcome::Rows(_) => record(out, &format!("query{}", spec_options(spec)), sql, params, Some(&r)),
+            Outcome::Rows(_) => record(
+                out,
+                &format!("query{}", spec_options(spec)),
+                sql,
+                params,
+                Some(&r),
+            ),
             _ => record(out, "query error", sql, params, None),
         }
     };
