@@ -2,21 +2,33 @@
 //!
 //! An embeddable SQL database whose every file on disk is encrypted and
 //! authenticated. This crate is built in layers; each imports only the layers
-//! below it (see DESIGN.md):
+//! below it (docs/architecture.md has the full map and the import table):
 //!
 //! ```text
 //!   db       Db, Session, Rows: the public API; authorizes every statement
-//!   sql      parse (sqlparser + own dialect) → bind → plan → execute
+//!   sql      bind → plan → execute; data changes and DDL
+//!   catalog  tables, columns, indexes, views, triggers in system keys
+//!   syntax   statement text → our AST (sqlparser + our own security grammar)
 //!   auth     users, roles, grants, row policies, host rules, login tokens
 //!   audit    the hash-chained, encrypted audit log
-//!   catalog  tables, columns, indexes, views, triggers in system keys
-//!   txn      serializable transactions; encoding: order-preserving keys
+//!   txn      serializable transactions over the storage engine
+//!   encoding order-preserving keys and rows
+//!   types    the SQL value and SQLite's semantics for it
 //!   storage  an LSM tree: WAL with group commit, memtable, SSTables,
 //!            manifest, leveled compaction, snapshots, iterators
 //!   vfs      every file the database writes: sealed (encrypted, authenticated),
 //!            fsynced; the key registry; encryption status
 //!   crypto   key providers, store keys, data keys, AES-CTR, the record MAC
+//!   error    the one Error type; key_id, the identity of a key
 //! ```
+//!
+//! The path of one statement: [`Session::execute`] parses ([`syntax`]),
+//! dispatches on the statement kind (`db::dispatch`), plans and authorizes
+//! it ([`sql::plan`], [`sql::access`], `db::authorize`), runs it in the
+//! session's transaction ([`sql::run`], [`txn`]), and on commit hands one
+//! write batch to [`storage::Engine::write`], which appends it to the
+//! write-ahead log and the memtable; flushes and compaction later write it
+//! into sorted tables. Every byte goes through the sealed-file path below.
 //!
 //! Reading order: [`crypto::keys`] → [`crypto::provider`] → [`crypto::ctr`]
 //! → [`crypto::mac`] → [`crypto::registry`] → [`vfs`] (the traits) →

@@ -14,10 +14,21 @@
 //! without it, the holder of the key file works as root.
 //!
 //! `sql` runs the `-e` statements, or a script from stdin, or (on a
-//! terminal) an interactive shell with line editing. Rows print one per
-//! line, columns separated by `|`, NULL as an empty field (sqlite3's
-//! default). Any failure prints one line `error: …` to stderr and exits
-//! with status 1; the interactive shell reports it and keeps going.
+//! terminal) the interactive shell of `shell.rs`, with line editing and a
+//! history file that never records secrets (`history.rs`). Rows print one
+//! per line, columns separated by `|`, NULL as an empty field (sqlite3's
+//! default; `output.rs`). Any failure prints one line `error: …` to stderr
+//! and exits with status 1; the interactive shell reports it and keeps
+//! going.
+//!
+//! The binary is the `sealdb-cli` package's: `cargo install --locked
+//! --path cli`, or `cargo build --release -p sealdb-cli` (see
+//! cli/README.md).
+
+mod history;
+mod output;
+mod shell;
+mod statement_end;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -25,7 +36,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Row, Session, Value};
+use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Session};
+
+use crate::output::run_sql;
 
 #[derive(Parser)]
 #[command(name = "sealdb", version, about = "An encrypted embedded SQL database")]
@@ -143,76 +156,6 @@ fn open(db: &PathBuf, key_file: &PathBuf, old: Option<&PathBuf>) -> Fallible<Db>
     Ok(Db::open(db, provider)?)
 }
 
-fn field(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-        other => other.to_text().unwrap_or_default(),
-    }
-}
-
-fn print_row(out: &mut impl Write, row: &Row) {
-    let line: Vec<String> = row.values().iter().map(field).collect();
-    let _ = writeln!(out, "{}", line.join("|"));
-}
-
-fn run_sql(session: &Session, sql: &str) -> Fallible<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    session.run_script(sql, |_, row| print_row(&mut out, row))?;
-    Ok(())
-}
-
-fn shell(session: &Session) -> Fallible<()> {
-    let mut rl = rustyline::DefaultEditor::new()?;
-    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".sealdb_history"));
-    if let Some(h) = &history {
-        let _ = rl.load_history(h);
-    }
-    println!("sealdb shell: end statements with ';', .help for commands");
-    let mut buf = String::new();
-    loop {
-        let prompt = if buf.is_empty() {
-            "sealdb> "
-        } else {
-            "   ...> "
-        };
-        let line = match rl.readline(prompt) {
-            Ok(l) => l,
-            Err(rustyline::error::ReadlineError::Interrupted) => {
-                buf.clear();
-                continue;
-            }
-            Err(_) => break,
-        };
-        let trimmed = line.trim();
-        if buf.is_empty() && trimmed.starts_with('.') {
-            let _ = rl.add_history_entry(trimmed);
-            match trimmed {
-                ".quit" | ".exit" => break,
-                ".tables" => println!("{}", session.table_names().join("  ")),
-                ".help" => println!(".tables  list tables and views\n.quit    leave the shell"),
-                other => eprintln!("error: unknown command {other} (try .help)"),
-            }
-            continue;
-        }
-        buf.push_str(&line);
-        buf.push('\n');
-        if !trimmed.ends_with(';') {
-            continue;
-        }
-        let _ = rl.add_history_entry(buf.trim());
-        if let Err(e) = run_sql(session, &buf) {
-            eprintln!("error: {e}");
-        }
-        buf.clear();
-    }
-    if let Some(h) = &history {
-        let _ = rl.save_history(h);
-    }
-    Ok(())
-}
-
 fn run(cli: Cli) -> Fallible<()> {
     match cli.command {
         Command::Keygen { bits, out } => {
@@ -232,7 +175,7 @@ fn run(cli: Cli) -> Fallible<()> {
                     run_sql(&session, sql)?;
                 }
             } else if std::io::stdin().is_terminal() {
-                shell(&session)?;
+                shell::run(&session)?;
             } else {
                 let mut script = String::new();
                 std::io::stdin().read_to_string(&mut script)?;

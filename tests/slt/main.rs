@@ -27,7 +27,7 @@
 //! ```
 //!
 //! Environment:
-//! - `SEALDB_SLT_DIR`: the corpus; default `../shared/slt` from the crate
+//! - `SEALDB_SLT_DIR`: the corpus; default `tests/slt/corpus` (vendored) from the crate
 //!   root. Any SQLite-format sqllogictest tree runs the same way.
 //! - `SEALDB_SLT_FILTER`: run only files whose relative path contains this
 //!   substring. Positional arguments (`cargo test --test slt -- index/`, or
@@ -145,7 +145,7 @@ impl Config {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = std::env::var_os("SEALDB_SLT_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| manifest.join("../shared/slt"));
+            .unwrap_or_else(|| manifest.join("tests/slt/corpus"));
         let mut filters = Vec::new();
         let env_filter = std::env::var("SEALDB_SLT_FILTER")
             .ok()

@@ -2,7 +2,7 @@
 //! against anything that implements [`SltDb`], and counts what passed.
 //!
 //! It reproduces SQLite's own runner (`sqllogictest.c` with `slt_sqlite.c`),
-//! because the corpus under `../shared/slt` holds SQLite's answers, and
+//! because the corpus under `tests/slt/corpus` holds SQLite's answers, and
 //! it parses with the `sqllogictest` crate after a small clean-up pass:
 //!
 //! ```text

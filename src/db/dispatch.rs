@@ -1,0 +1,356 @@
+//! Running one parsed statement: the dispatch from statement kind to the
+//! SQL layer (queries, data changes, DDL), transactions and savepoints, and
+//! security statements.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::{codec, AuthState};
+use crate::sql::access::{analyze, needs_admin};
+use crate::sql::plan::{ObjectUse, Security};
+
+use crate::catalog::Schema;
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::exec::ExecCtx;
+use crate::sql::run;
+use crate::syntax::ast::Statement as Ast;
+use crate::syntax::parse::Parsed;
+use crate::types::Value;
+
+use super::*;
+
+pub(super) fn check_params(parsed: &Parsed, params: &[Value]) -> Result<()> {
+    if params.len() != parsed.param_count {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!(
+                "the statement has {} parameter(s) but {} value(s) were bound",
+                parsed.param_count,
+                params.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a data- or schema-changing statement.
+pub(super) fn exec_write(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    stmt: &Ast,
+) -> Result<(Option<Schema>, run::Changed)> {
+    let none = || run::Changed {
+        changes: 0,
+        returning: None,
+        last_rowid: None,
+    };
+    Ok(match stmt {
+        Ast::Insert(i) => (None, run::insert(cx, schema, i)?),
+        Ast::Update(u) => (None, run::update(cx, schema, u)?),
+        Ast::Delete(d) => (None, run::delete(cx, schema, d)?),
+        Ast::CreateTable(ct) => (run::create_table(cx, schema, ct)?, none()),
+        Ast::CreateIndex(ci) => (run::create_index(cx, schema, ci)?, none()),
+        Ast::CreateView {
+            name,
+            columns,
+            query,
+            query_sql,
+            if_not_exists,
+        } => (
+            run::create_view(cx, schema, name, columns, query, query_sql, *if_not_exists)?,
+            none(),
+        ),
+        Ast::Drop {
+            kind,
+            names,
+            if_exists,
+        } => (
+            run::drop_objects(cx, schema, *kind, names, *if_exists)?,
+            none(),
+        ),
+        Ast::CreateTrigger(ct) => (Some(run::create_trigger(cx, schema, ct)?), none()),
+        Ast::AlterTable { table, op } => (Some(run::alter_table(cx, schema, table, op)?), none()),
+        Ast::Reindex(name) => {
+            run::reindex(cx, schema, name.as_deref())?;
+            (None, none())
+        }
+        other => {
+            return Err(Error::sql(
+                SqlErrorKind::Unsupported,
+                format!("{} is not supported here", statement_kind(other)),
+            ))
+        }
+    })
+}
+
+impl Session {
+    /// Runs one non-query statement; returns RETURNING (or SHOW) columns
+    /// and rows.
+    pub(super) fn run_one(
+        &self,
+        stmt: &Ast,
+        params: &[Value],
+        text: &str,
+        cache: Option<&WriteCache>,
+    ) -> Result<ResultSet> {
+        match stmt {
+            Ast::Begin => {
+                let mut st = self.state.borrow_mut();
+                if st.txn.is_some() {
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        "cannot start a transaction within a transaction",
+                    ));
+                }
+                st.txn = Some(self.db.mgr.begin());
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::Commit => {
+                self.commit()?;
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::Rollback(None) => {
+                if self.state.borrow().txn.is_none() {
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        "cannot rollback - no transaction is active",
+                    ));
+                }
+                self.rollback();
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::Savepoint(name) => {
+                let mut st = self.state.borrow_mut();
+                if st.txn.is_none() {
+                    st.txn = Some(self.db.mgr.begin());
+                    st.txn_from_savepoint = true;
+                }
+                let mark = st.txn.as_ref().map(|t| t.mark());
+                let schema = st.local_schema.clone();
+                let auth = st.local_auth.clone();
+                if let Some(m) = mark {
+                    st.savepoints.push((name.clone(), m, schema, auth));
+                }
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::Release(name) => {
+                let mut st = self.state.borrow_mut();
+                let pos = st
+                    .savepoints
+                    .iter()
+                    .rposition(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        Error::sql(SqlErrorKind::Misuse, format!("no such savepoint: {name}"))
+                    })?;
+                st.savepoints.truncate(pos);
+                let finish = st.savepoints.is_empty() && st.txn_from_savepoint;
+                drop(st);
+                if finish {
+                    self.commit()?;
+                }
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::Rollback(Some(name)) => {
+                let mut st = self.state.borrow_mut();
+                let pos = st
+                    .savepoints
+                    .iter()
+                    .rposition(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        Error::sql(SqlErrorKind::Misuse, format!("no such savepoint: {name}"))
+                    })?;
+                let (_, mark, schema, auth) = st.savepoints[pos].clone();
+                st.savepoints.truncate(pos + 1);
+                st.local_schema = schema;
+                st.local_auth = auth;
+                if let Some(t) = st.txn.as_mut() {
+                    t.rollback_to(mark);
+                }
+                return Ok((Vec::new(), Vec::new()));
+            }
+            _ => {}
+        }
+        let started = Instant::now();
+        let sec = self.security();
+        let schema = self.schema();
+        if needs_admin(stmt) && !sec.roles.admin {
+            let e = denied("only admins may run this statement".into());
+            let p = self.audit_start(&sec, "denied", text, params, &[], true);
+            self.audit_end(p, 0, Some(&e))?;
+            return Err(e);
+        }
+        let cached = cache.and_then(|c| {
+            c.uses
+                .borrow()
+                .as_ref()
+                .filter(|(s, a, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
+                .map(|(_, _, u, m)| (u.clone(), m.clone()))
+        });
+        let (uses, memo): (Arc<Vec<ObjectUse>>, Option<Memo>) = match (stmt, cached) {
+            (Ast::Auth(_), _) => (Arc::default(), None),
+            (_, Some((u, m))) => (u, Some(m)),
+            _ if sec.roles.admin && sec.auth.audit.is_empty() => (Arc::default(), None),
+            _ => {
+                let u =
+                    Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
+                        self.hide_unseen(e, &sec, &target_names(stmt), text, params)
+                    })?);
+                let m = cache.map(|c| {
+                    let m = Memo::default();
+                    *c.uses.borrow_mut() =
+                        Some((schema.clone(), sec.auth.clone(), u.clone(), m.clone()));
+                    m
+                });
+                (u, m)
+            }
+        };
+        self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params)?;
+        let (event, force, audit_text, audit_params) = match stmt {
+            Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
+            Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
+            _ => ("statement", false, text.to_string(), params),
+        };
+        // Security statements name their tables themselves (they are not
+        // analysed into uses).
+        let name_objects = |p: &mut Option<PendingAudit>| {
+            if let (Ast::Auth(a), Some(p)) = (stmt, p.as_mut()) {
+                p.rec.objects = a.objects();
+            }
+        };
+        let mut pending = self.audit_start(&sec, event, &audit_text, audit_params, &uses, force);
+        name_objects(&mut pending);
+        if let Ast::Auth(a) = stmt {
+            if a.is_show() {
+                let r = self
+                    .apply_auth(&sec, &schema, a, params)
+                    .map(|(_, out)| out);
+                self.audit_end(pending, 0, r.as_ref().err())?;
+                return r;
+            }
+        }
+        let r = self.run_write(stmt, params, &sec, &schema, cache);
+        let changes = self.state.borrow().changes;
+        let pending = match (&r, pending) {
+            (Err(Error::PermissionDenied { .. }), None) => {
+                let mut p =
+                    self.audit_start(&sec, "denied", &audit_text, audit_params, &uses, true);
+                if let Some(p) = p.as_mut() {
+                    p.started = started;
+                }
+                name_objects(&mut p);
+                p
+            }
+            (_, p) => p,
+        };
+        self.audit_end(
+            pending,
+            if r.is_ok() { changes } else { 0 },
+            r.as_ref().err(),
+        )?;
+        r
+    }
+
+    /// Runs a data, schema or security change in the session's
+    /// transaction (or its own, committed at once).
+    pub(super) fn run_write(
+        &self,
+        stmt: &Ast,
+        params: &[Value],
+        sec: &Arc<Security>,
+        schema: &Arc<Schema>,
+        prepared: Option<&WriteCache>,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+        let autocommit = self.state.borrow().txn.is_none();
+        let mut txn = match self.state.borrow_mut().txn.take() {
+            Some(t) => t,
+            None => self.db.mgr.begin(),
+        };
+        let result = (|| {
+            txn.ensure_writer(self.db.busy_timeout)?;
+            let mark = txn.mark();
+            let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
+                if let Ast::Auth(a) = stmt {
+                    let (new, _) = self.apply_auth(sec, schema, a, params)?;
+                    txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                    let none = run::Changed {
+                        changes: 0,
+                        returning: None,
+                        last_rowid: None,
+                    };
+                    return Ok((None, Some(new), none));
+                }
+                let mut outer = Vec::new();
+                let mut cache = HashMap::new();
+                let mut cx = ExecCtx {
+                    txn: &mut txn,
+                    params,
+                    outer: &mut outer,
+                    cache: &mut cache,
+                    busy_timeout: self.db.busy_timeout,
+                    trigger: None,
+                    sec: Some(sec.clone()),
+                };
+                let (new_schema, changed) = match (stmt, prepared) {
+                    (Ast::Insert(i), Some(c)) => {
+                        // A prepared INSERT keeps its plan between runs.
+                        let mut slot = c
+                            .insert
+                            .borrow_mut()
+                            .take()
+                            .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
+                            .map(|(_, _, p)| p);
+                        let r = run::insert_planned(&mut cx, schema, i, &mut slot);
+                        if let Some(p) = slot {
+                            *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
+                        }
+                        (None, r?)
+                    }
+                    _ => exec_write(&mut cx, schema, stmt)?,
+                };
+                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
+                if let Some(a) = &new_auth {
+                    txn.put(AUTH_KEY.to_vec(), codec::encode(a));
+                }
+                Ok((new_schema, new_auth, changed))
+            })();
+            if r.is_err() {
+                txn.rollback_to(mark);
+            }
+            r
+        })();
+        let (new_schema, new_auth, changed) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                if !autocommit {
+                    self.state.borrow_mut().txn = Some(txn);
+                }
+                return Err(e);
+            }
+        };
+        {
+            let mut st = self.state.borrow_mut();
+            st.changes = changed.changes;
+            if let Some(r) = changed.last_rowid {
+                st.last_rowid = r;
+            }
+            if let Some(s) = new_schema {
+                st.local_schema = Some(Arc::new(s));
+            }
+            if let Some(a) = new_auth {
+                st.local_auth = Some(Arc::new(a));
+            }
+        }
+        if autocommit {
+            let (local, local_auth) = {
+                let mut st = self.state.borrow_mut();
+                (st.local_schema.take(), st.local_auth.take())
+            };
+            txn.commit()?;
+            self.publish(local, local_auth);
+        } else {
+            self.state.borrow_mut().txn = Some(txn);
+        }
+        Ok(changed.returning.unwrap_or_default())
+    }
+}

@@ -1,0 +1,173 @@
+//! [`Rows`] and [`Row`]: the result of a query, streamed from the executor
+//! or buffered, with typed access to columns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::sql::plan::Security;
+
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::exec::{ExecCtx, RowIter};
+use crate::txn::Txn;
+use crate::types::Value;
+
+use super::*;
+
+/// One result row.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub(super) values: Vec<Value>,
+    pub(super) columns: Arc<[String]>,
+}
+
+impl Row {
+    /// Column `i` converted to `T`.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
+        let v = self.values.get(i).ok_or_else(|| {
+            Error::sql(
+                SqlErrorKind::Misuse,
+                format!(
+                    "column index {i} out of range (the row has {})",
+                    self.values.len()
+                ),
+            )
+        })?;
+        T::from_value(v)
+    }
+
+    /// The column named `name` converted to `T`.
+    pub fn get_by_name<T: FromValue>(&self, name: &str) -> Result<T> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no column named {name} in the result"),
+                )
+            })?;
+        self.get(i)
+    }
+
+    /// All values.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Consumes the row into its values.
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+}
+
+pub(super) enum Source {
+    Stream(Box<dyn RowIter>),
+    Buffered(std::vec::IntoIter<Vec<Value>>),
+}
+
+/// A streaming result set.
+pub struct Rows<'s> {
+    pub(super) session: &'s Session,
+    pub(super) columns: Arc<[String]>,
+    pub(super) source: Source,
+    /// Own read transaction (autocommit queries).
+    pub(super) txn: Option<Txn>,
+    pub(super) params: Vec<Value>,
+    pub(super) outer: Vec<Vec<Value>>,
+    pub(super) cache: HashMap<usize, Arc<Vec<Vec<Value>>>>,
+    pub(super) sec: Option<Arc<Security>>,
+    /// The audit record to finish when the rows are done.
+    pub(super) audit: Option<PendingAudit>,
+    pub(super) returned: u64,
+}
+
+impl Rows<'_> {
+    /// Column names.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The next row, or `None` at the end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Row>> {
+        match self.next_values() {
+            Ok(Some(values)) => {
+                self.returned += 1;
+                Ok(Some(Row {
+                    values,
+                    columns: self.columns.clone(),
+                }))
+            }
+            Ok(None) => {
+                let pending = self.audit.take();
+                self.session.audit_end(pending, self.returned, None)?;
+                Ok(None)
+            }
+            Err(e) => {
+                let pending = self.audit.take();
+                self.session.audit_end(pending, self.returned, Some(&e))?;
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) fn next_values(&mut self) -> Result<Option<Vec<Value>>> {
+        Ok(match &mut self.source {
+            Source::Buffered(it) => it.next(),
+            Source::Stream(it) => {
+                let busy_timeout = self.session.db.busy_timeout;
+                match self.txn.as_mut() {
+                    Some(txn) => {
+                        let mut cx = ExecCtx {
+                            txn,
+                            params: &self.params,
+                            outer: &mut self.outer,
+                            cache: &mut self.cache,
+                            busy_timeout,
+                            trigger: None,
+                            sec: self.sec.clone(),
+                        };
+                        it.next(&mut cx)?
+                    }
+                    None => {
+                        let mut st = self.session.state.borrow_mut();
+                        let txn = st.txn.as_mut().ok_or_else(|| {
+                            Error::sql(
+                                SqlErrorKind::Misuse,
+                                "the transaction of this result set has ended",
+                            )
+                        })?;
+                        let mut cx = ExecCtx {
+                            txn,
+                            params: &self.params,
+                            outer: &mut self.outer,
+                            cache: &mut self.cache,
+                            busy_timeout,
+                            trigger: None,
+                            sec: self.sec.clone(),
+                        };
+                        it.next(&mut cx)?
+                    }
+                }
+            }
+        })
+    }
+
+    /// Reads all remaining rows.
+    pub fn collect_all(mut self) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        while let Some(r) = self.next()? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Rows<'_> {
+    fn drop(&mut self) {
+        // Rows abandoned early are still audited, with the count read.
+        let pending = self.audit.take();
+        let _ = self.session.audit_end(pending, self.returned, None);
+    }
+}

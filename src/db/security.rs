@@ -1,0 +1,193 @@
+//! Changes to the security catalog (users, roles, grants, policies, host
+//! rules, settings) made by statements, and login tokens.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use crate::auth::stmt::{ApplyEnv, AuthStmt};
+use crate::auth::{codec, AuthState};
+use crate::sql::plan::Security;
+
+use crate::catalog::Schema;
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::plan::Planner;
+use crate::types::Value;
+
+use super::*;
+
+/// A login token made by [`Session::create_login_token`]. The token text
+/// is a secret: hand it to the client, never log it.
+pub struct LoginToken {
+    /// The token's id (for revocation; not secret).
+    pub id: String,
+    /// When it stops working (Unix seconds).
+    pub expires_at: i64,
+    pub(super) token: Zeroizing<String>,
+}
+
+impl LoginToken {
+    /// The token text to pass to [`Credentials::token`].
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl Session {
+    /// Changes the security catalog outside SQL (login tokens), in a
+    /// transaction of its own.
+    pub(super) fn change_auth<R>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut AuthState, &Security) -> Result<R>,
+    ) -> Result<R> {
+        if self.in_transaction() {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!("finish the open transaction before you {what}"),
+            ));
+        }
+        let started = Instant::now();
+        let mut txn = self.db.mgr.begin();
+        txn.ensure_writer(self.db.busy_timeout)?;
+        let sec = self.security();
+        let mut new = (*sec.auth).clone();
+        let r = f(&mut new, &sec);
+        let r = match r {
+            Ok(v) => {
+                txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                txn.commit().map(|_| v)
+            }
+            Err(e) => Err(e),
+        };
+        if r.is_ok() {
+            *self.db.auth.write() = Arc::new(new);
+        }
+        let mut p = self.audit_start(&sec, "security", what, &[], &[], true);
+        if let Some(p) = p.as_mut() {
+            p.started = started;
+        }
+        self.audit_end(p, 0, r.as_ref().err())?;
+        r
+    }
+
+    /// Creates a login token for this session's user, valid for
+    /// `valid_for`; [`Db::connect`] accepts it with [`Credentials::token`].
+    /// Only its hash is stored.
+    pub fn create_login_token(&self, valid_for: Duration) -> Result<LoginToken> {
+        let user = self.user.clone();
+        let expires_at = unix_now().saturating_add(valid_for.as_secs().min(i64::MAX as u64) as i64);
+        self.change_auth("create a login token", |auth, _| {
+            if !auth.roles.get(&user).is_some_and(|r| r.login) {
+                return Err(denied(format!(
+                    "user {user} may not log in, so it gets no token"
+                )));
+            }
+            let (id, token, hash) = crate::auth::secret::new_token()?;
+            auth.tokens.insert(
+                id.clone(),
+                crate::auth::state::TokenInfo {
+                    user: user.clone(),
+                    hash,
+                    expires: expires_at,
+                },
+            );
+            Ok(LoginToken {
+                id,
+                expires_at,
+                token,
+            })
+        })
+    }
+
+    /// Revokes one login token (this user's own, or any as an admin).
+    /// Returns whether it existed.
+    pub fn revoke_login_token(&self, id: &str) -> Result<bool> {
+        let user = self.user.clone();
+        self.change_auth(
+            &format!("revoke login token {id}"),
+            |auth, sec| match auth.tokens.get(id) {
+                None => Ok(false),
+                Some(t) if t.user == user || sec.roles.admin => {
+                    auth.tokens.remove(id);
+                    Ok(true)
+                }
+                Some(_) => Err(denied(
+                    "only admins may revoke another user's tokens".into(),
+                )),
+            },
+        )
+    }
+
+    /// Revokes every login token of `user` (oneself, or anyone as an
+    /// admin); returns how many.
+    pub fn revoke_login_tokens(&self, user: &str) -> Result<u64> {
+        let me = self.user.clone();
+        let user = user.to_lowercase();
+        self.change_auth(
+            &format!("revoke all login tokens of {user}"),
+            |auth, sec| {
+                if user != me && !sec.roles.admin {
+                    return Err(denied(
+                        "only admins may revoke another user's tokens".into(),
+                    ));
+                }
+                let before = auth.tokens.len();
+                auth.tokens.retain(|_, t| t.user != user);
+                Ok((before - auth.tokens.len()) as u64)
+            },
+        )
+    }
+
+    /// Applies a security statement to a copy of the catalog.
+    pub(super) fn apply_auth(
+        &self,
+        sec: &Security,
+        schema: &Schema,
+        a: &AuthStmt,
+        params: &[Value],
+    ) -> Result<(AuthState, ResultSet)> {
+        if let AuthStmt::CreatePolicy(p) = a {
+            // Bind the expressions now, so mistakes show at CREATE time.
+            // As the session's user, so `current_user` is known.
+            if let Some(t) = schema.table(&p.table) {
+                let as_user = Arc::new(Security {
+                    user: sec.user.clone(),
+                    roles: sec.roles.clone(),
+                    auth: sec.auth.clone(),
+                    policy_exprs: sec.policy_exprs.clone(),
+                });
+                for text in p.using.iter().chain(p.check.iter()) {
+                    let e = crate::syntax::parse::parse_expr(text)?;
+                    Planner::new(schema)
+                        .with_security(Some(as_user.clone()))
+                        .table_exprs(t, &[e])?;
+                }
+            }
+        }
+        let param = |i: usize| match params.get(i.wrapping_sub(1)) {
+            Some(Value::Text(s)) => Some(Zeroizing::new(s.clone())),
+            _ => None,
+        };
+        let env = ApplyEnv {
+            objects: &SchemaLookup(schema),
+            now: unix_now(),
+            cost: self.db.password_cost,
+            param: &param,
+        };
+        let mut new = (*sec.auth).clone();
+        let out = new.apply(&sec.roles, a, &env)?;
+        let cols = out.columns.iter().map(|c| c.to_string()).collect();
+        let rows = out
+            .rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| v.map(Value::Text).unwrap_or(Value::Null))
+                    .collect()
+            })
+            .collect();
+        Ok((new, (cols, rows)))
+    }
+}

@@ -1,0 +1,468 @@
+//! [`Session`]: one connection's state (its transaction, savepoints,
+//! statement cache) and the path of a statement through it: parse (cached),
+//! plan, authorize, run, commit or roll back.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::auth::{AuthState, ClientInfo};
+use crate::sql::plan::{ObjectUse, Security};
+
+use crate::catalog::Schema;
+use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::exec::{describe, open, ExecCtx};
+use crate::sql::plan::{Planned, Planner};
+use crate::sql::run;
+use crate::syntax::ast::Statement as Ast;
+use crate::syntax::parse::{parse, Parsed};
+use crate::txn::{Mark, Txn};
+use crate::types::Value;
+
+use super::*;
+
+pub(super) type Savepoint = (String, Mark, Option<Arc<Schema>>, Option<Arc<AuthState>>);
+
+#[derive(Default)]
+pub(super) struct SessionState {
+    pub(super) txn: Option<Txn>,
+    /// Schema changed by this session's open transaction.
+    pub(super) local_schema: Option<Arc<Schema>>,
+    /// Security catalog changed by this session's open transaction.
+    pub(super) local_auth: Option<Arc<AuthState>>,
+    pub(super) savepoints: Vec<Savepoint>,
+    /// The transaction was opened by SAVEPOINT (released → committed).
+    pub(super) txn_from_savepoint: bool,
+    pub(super) statements: HashMap<String, Arc<Parsed>>,
+    pub(super) last_rowid: i64,
+    pub(super) changes: u64,
+}
+
+/// A connection to a [`Db`]: runs statements, holds a transaction. Not
+/// shared between threads (make one session per thread).
+pub struct Session {
+    pub(super) db: Arc<DbInner>,
+    pub(super) state: RefCell<SessionState>,
+    pub(super) user: String,
+    pub(super) client: ClientInfo,
+    /// The user's roles under the current security catalog (recomputed
+    /// when the catalog changes).
+    pub(super) sec: RefCell<Option<Arc<Security>>>,
+}
+
+/// Column names and rows of a computed result.
+pub(super) type ResultSet = (Vec<String>, Vec<Vec<Value>>);
+
+impl Session {
+    pub(super) fn schema(&self) -> Arc<Schema> {
+        let st = self.state.borrow();
+        match &st.local_schema {
+            Some(s) => s.clone(),
+            None => self.db.schema.read().clone(),
+        }
+    }
+
+    pub(super) fn auth(&self) -> Arc<AuthState> {
+        let st = self.state.borrow();
+        match &st.local_auth {
+            Some(a) => a.clone(),
+            None => self.db.auth.read().clone(),
+        }
+    }
+
+    /// The user this session runs as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Where this session comes from.
+    pub fn client(&self) -> &ClientInfo {
+        &self.client
+    }
+
+    pub(super) fn parsed(&self, sql: &str) -> Result<Arc<Parsed>> {
+        if let Some(p) = self.state.borrow().statements.get(sql) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(parse(sql)?);
+        // Statement text holding a password is not kept around.
+        if p.statements.iter().any(|s| matches!(s, Ast::Auth(_))) {
+            return Ok(p);
+        }
+        let mut st = self.state.borrow_mut();
+        if st.statements.len() > 256 {
+            st.statements.clear();
+        }
+        st.statements.insert(sql.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Runs one or more statements; returns the rows changed by the last.
+    pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
+        let parsed = self.parsed(sql)?;
+        self.run_parsed(&parsed, &values(params), sql)
+    }
+
+    /// Runs a query and streams its rows.
+    pub fn query(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
+        let parsed = self.parsed(sql)?;
+        self.query_parsed(&parsed, values(params), sql)
+    }
+
+    /// Parses `sql` once for repeated execution.
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        let parsed = self.parsed(sql)?;
+        if parsed.statements.len() != 1 {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "prepare takes exactly one statement",
+            ));
+        }
+        Ok(Statement {
+            session: self,
+            sql: sql.to_string(),
+            parsed,
+            plan: RefCell::new(None),
+            cache: WriteCache::default(),
+        })
+    }
+
+    /// Runs every statement of `sql` in order, handing each result row to
+    /// `on_row` with its column names (a script runner, like the shell's).
+    /// Stops at the first failing statement.
+    pub fn run_script(&self, sql: &str, mut on_row: impl FnMut(&[String], &Row)) -> Result<()> {
+        let parsed = self.parsed(sql)?;
+        // Each statement's own text, for the audit log (the whole script
+        // if the split does not line up with the parse).
+        let pieces = crate::syntax::parse_auth::split_statements(sql)
+            .ok()
+            .filter(|p| p.len() == parsed.statements.len());
+        for (i, st) in parsed.statements.iter().enumerate() {
+            let single = Parsed {
+                statements: vec![st.clone()],
+                param_count: parsed.param_count,
+                param_names: parsed.param_names.clone(),
+            };
+            let text = pieces.as_ref().map_or(sql, |p| p[i]);
+            let mut rows = self.query_parsed(&single, Vec::new(), text)?;
+            let columns: Vec<String> = rows.columns().to_vec();
+            while let Some(r) = rows.next()? {
+                on_row(&columns, &r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of the tables and views this session can see, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let schema = self.schema();
+        let sec = self.security();
+        let mut names: Vec<String> = schema
+            .tables
+            .values()
+            .map(|t| t.name.clone())
+            .chain(schema.views.values().map(|v| v.name.clone()))
+            .filter(|n| sec.auth.visible(&sec.roles, &n.to_lowercase()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Starts an explicit transaction (like `BEGIN`).
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        self.execute("BEGIN", &[])?;
+        Ok(Transaction {
+            session: self,
+            done: false,
+        })
+    }
+
+    /// Whether a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.state.borrow().txn.is_some()
+    }
+
+    /// Rowid of the last row inserted by this session.
+    pub fn last_insert_rowid(&self) -> i64 {
+        self.state.borrow().last_rowid
+    }
+
+    /// Rows changed by the last statement.
+    pub fn changes(&self) -> u64 {
+        self.state.borrow().changes
+    }
+
+    /// Plans a query as `sec`'s user: the plan and what it uses.
+    pub(super) fn plan_query(
+        &self,
+        schema: &Schema,
+        sec: &Arc<Security>,
+        q: &crate::syntax::ast::Query,
+        text: &str,
+        params: &[Value],
+    ) -> Result<(Planned, Vec<ObjectUse>)> {
+        let mut planner = Planner::new(schema).with_security(Some(sec.clone()));
+        let planned = planner.query(q);
+        let uses = planner.take_uses();
+        match planned {
+            Ok(p) => Ok((p, uses)),
+            Err(e) => {
+                // Only what the user named: a view's base tables are the
+                // view owner's business (and must not be revealed).
+                let names: Vec<String> = uses
+                    .iter()
+                    .filter(|u| u.definer.is_none())
+                    .map(|u| u.object.clone())
+                    .collect();
+                Err(self.hide_unseen(e, sec, &names, text, params))
+            }
+        }
+    }
+
+    /// Authorizes, audits and opens a planned query.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_query(
+        &self,
+        schema: &Schema,
+        sec: &Arc<Security>,
+        planned: &Planned,
+        uses: &[ObjectUse],
+        params: Vec<Value>,
+        text: &str,
+        memo: Option<&Memo>,
+    ) -> Result<Rows<'_>> {
+        self.admit_memo(memo, sec, schema, uses, text, &params)?;
+        let pending = self.audit_start(sec, "statement", text, &params, uses, false);
+        self.open_query(planned, params, sec.clone(), pending)
+    }
+
+    pub(super) fn query_parsed(
+        &self,
+        parsed: &Parsed,
+        params: Vec<Value>,
+        text: &str,
+    ) -> Result<Rows<'_>> {
+        check_params(parsed, &params)?;
+        match parsed.statements.as_slice() {
+            [Ast::Query(q)] => {
+                let schema = self.schema();
+                let sec = self.security();
+                let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
+                self.run_query(&schema, &sec, &planned, &uses, params, text, None)
+            }
+            [Ast::Pragma(name)] => {
+                if name != "integrity_check" {
+                    return Err(Error::sql(
+                        SqlErrorKind::Unsupported,
+                        format!("PRAGMA {name} is not supported"),
+                    ));
+                }
+                let sec = self.security();
+                if !sec.roles.admin {
+                    let e = denied("only admins may run PRAGMA integrity_check".into());
+                    let p = self.audit_start(&sec, "denied", text, &params, &[], true);
+                    self.audit_end(p, 0, Some(&e))?;
+                    return Err(e);
+                }
+                let mut own = self.db.mgr.begin();
+                let schema = self.schema();
+                let lines = {
+                    let mut st = self.state.borrow_mut();
+                    let txn = match st.txn.as_mut() {
+                        Some(t) => t,
+                        None => &mut own,
+                    };
+                    let mut outer = Vec::new();
+                    let mut cache = HashMap::new();
+                    let mut cx = ExecCtx {
+                        txn,
+                        params: &params,
+                        outer: &mut outer,
+                        cache: &mut cache,
+                        busy_timeout: self.db.busy_timeout,
+                        trigger: None,
+                        sec: Some(sec.clone()),
+                    };
+                    run::integrity_check(&mut cx, &schema)?
+                };
+                Ok(self.buffered(
+                    vec!["integrity_check".to_string()],
+                    lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                ))
+            }
+            [Ast::Explain(inner)] => {
+                let lines = match &**inner {
+                    Ast::Query(q) => {
+                        let schema = self.schema();
+                        let sec = self.security();
+                        let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
+                        self.admit(&sec, &schema, &uses, text, &params)?;
+                        let mut out = Vec::new();
+                        describe(&planned.plan, 0, &mut out);
+                        out
+                    }
+                    other => vec![format!("{}", statement_kind(other))],
+                };
+                Ok(self.buffered(
+                    vec!["detail".to_string()],
+                    lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                ))
+            }
+            [other] => {
+                // DML with RETURNING and SHOW yield rows; others none.
+                let (cols, rows) = self.run_one(other, &params, text, None)?;
+                Ok(self.buffered(cols, rows))
+            }
+            _ => Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "query takes exactly one statement",
+            )),
+        }
+    }
+
+    /// A result set of rows already computed.
+    pub(super) fn buffered(&self, columns: Vec<String>, rows: Vec<Vec<Value>>) -> Rows<'_> {
+        Rows {
+            session: self,
+            columns: Arc::from(columns),
+            source: Source::Buffered(rows.into_iter()),
+            txn: None,
+            params: Vec::new(),
+            outer: Vec::new(),
+            cache: HashMap::new(),
+            sec: None,
+            audit: None,
+            returned: 0,
+        }
+    }
+
+    pub(super) fn open_query(
+        &self,
+        planned: &Planned,
+        params: Vec<Value>,
+        sec: Arc<Security>,
+        audit: Option<PendingAudit>,
+    ) -> Result<Rows<'_>> {
+        let busy_timeout = self.db.busy_timeout;
+        let mut own = if self.state.borrow().txn.is_some() {
+            None
+        } else {
+            Some(self.db.mgr.begin())
+        };
+        let mut outer = Vec::new();
+        let mut cache = HashMap::new();
+        let it = (|| {
+            let mut st = self.state.borrow_mut();
+            let txn = match own.as_mut() {
+                Some(t) => t,
+                None => st
+                    .txn
+                    .as_mut()
+                    .ok_or_else(|| Error::sql(SqlErrorKind::Misuse, "no transaction"))?,
+            };
+            let mut cx = ExecCtx {
+                txn,
+                params: &params,
+                outer: &mut outer,
+                cache: &mut cache,
+                busy_timeout,
+                trigger: None,
+                sec: Some(sec.clone()),
+            };
+            open(&planned.plan, &mut cx, &[])
+        })();
+        let it = match it {
+            Ok(it) => it,
+            Err(e) => {
+                self.audit_end(audit, 0, Some(&e))?;
+                return Err(e);
+            }
+        };
+        Ok(Rows {
+            session: self,
+            columns: Arc::from(planned.columns.clone()),
+            source: Source::Stream(it),
+            txn: own,
+            params,
+            outer,
+            cache,
+            sec: Some(sec),
+            audit,
+            returned: 0,
+        })
+    }
+
+    pub(super) fn run_parsed(&self, parsed: &Parsed, params: &[Value], text: &str) -> Result<u64> {
+        self.run_parsed_cached(parsed, params, text, None)
+    }
+
+    pub(super) fn run_parsed_cached(
+        &self,
+        parsed: &Parsed,
+        params: &[Value],
+        text: &str,
+        cache: Option<&WriteCache>,
+    ) -> Result<u64> {
+        check_params(parsed, params)?;
+        let mut changes = 0;
+        for s in &parsed.statements {
+            if let Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_) = s {
+                // Run it to completion (errors surface), discard the rows.
+                let single = Parsed {
+                    statements: vec![s.clone()],
+                    param_count: parsed.param_count,
+                    param_names: parsed.param_names.clone(),
+                };
+                let mut rows = self.query_parsed(&single, params.to_vec(), text)?;
+                while rows.next()?.is_some() {}
+                changes = 0;
+                continue;
+            }
+            self.run_one(
+                s,
+                params,
+                text,
+                cache.filter(|_| parsed.statements.len() == 1),
+            )?;
+            changes = self.state.borrow().changes;
+        }
+        Ok(changes)
+    }
+
+    pub(super) fn commit(&self) -> Result<()> {
+        let mut st = self.state.borrow_mut();
+        let txn = st.txn.take().ok_or_else(|| {
+            Error::sql(
+                SqlErrorKind::Misuse,
+                "cannot commit - no transaction is active",
+            )
+        })?;
+        let local = st.local_schema.take();
+        let local_auth = st.local_auth.take();
+        st.savepoints.clear();
+        st.txn_from_savepoint = false;
+        drop(st);
+        txn.commit()?;
+        self.publish(local, local_auth);
+        Ok(())
+    }
+
+    /// Makes a committed transaction's catalog changes visible to all.
+    pub(super) fn publish(&self, schema: Option<Arc<Schema>>, auth: Option<Arc<AuthState>>) {
+        if let Some(s) = schema {
+            *self.db.schema.write() = s;
+        }
+        if let Some(a) = auth {
+            *self.db.auth.write() = a;
+        }
+    }
+
+    pub(super) fn rollback(&self) {
+        let mut st = self.state.borrow_mut();
+        st.txn = None;
+        st.local_schema = None;
+        st.local_auth = None;
+        st.savepoints.clear();
+        st.txn_from_savepoint = false;
+    }
+}

@@ -1,0 +1,131 @@
+//! [`Statement`]: a prepared statement. It keeps what does not depend on its
+//! parameters (a query's plan, a data change's authorization uses, an
+//! INSERT's plan) with the schema and security catalog it was made under,
+//! and uses them only while both are the same `Arc`s.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::auth::AuthState;
+use crate::sql::plan::ObjectUse;
+
+use crate::catalog::Schema;
+use crate::error::Result;
+use crate::sql::plan::Planned;
+use crate::sql::run;
+use crate::syntax::ast::Statement as Ast;
+use crate::syntax::parse::Parsed;
+
+use super::*;
+
+/// A cached plan: valid while the schema and the security catalog are
+/// the ones it was made under.
+pub(super) type CachedPlan = (
+    Arc<Schema>,
+    Arc<AuthState>,
+    Arc<Planned>,
+    Arc<Vec<ObjectUse>>,
+    Memo,
+);
+
+/// Whether a cached statement was already authorized under the catalog
+/// its cache entry belongs to (the answer cannot change while both the
+/// schema and the security catalog are the same immutable values).
+/// (Atomic, so a statement stays free of thread-affine state: the C ABI
+/// moves statements between threads under a lock.)
+pub(super) type Memo = Arc<std::sync::atomic::AtomicBool>;
+
+/// A prepared statement: parsed once; its plan is cached while the schema
+/// does not change.
+pub struct Statement<'s> {
+    pub(super) session: &'s Session,
+    pub(super) sql: String,
+    pub(super) parsed: Arc<Parsed>,
+    pub(super) plan: RefCell<Option<CachedPlan>>,
+    pub(super) cache: WriteCache,
+}
+
+/// What a prepared data change keeps between runs, each part valid while
+/// the schema and the security catalog are the ones it was made under
+/// (compared with `Arc::ptr_eq`; both are replaced, never changed, when
+/// they change).
+#[derive(Default)]
+pub(super) struct WriteCache {
+    /// What the statement uses (for authorization and audit), and whether
+    /// that was already authorized.
+    pub(super) uses: RefCell<Option<UsesEntry>>,
+    /// An INSERT's parameter-independent plan.
+    pub(super) insert: RefCell<Option<Keyed<run::InsertPlan>>>,
+}
+
+/// A statement's uses, with the catalog they are valid for and whether
+/// they were authorized.
+pub(super) type UsesEntry = (Arc<Schema>, Arc<AuthState>, Arc<Vec<ObjectUse>>, Memo);
+
+/// A cached item with the schema and security catalog it is valid for.
+pub(super) type Keyed<T> = (Arc<Schema>, Arc<AuthState>, T);
+
+impl Statement<'_> {
+    /// Number of parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.parsed.param_count
+    }
+
+    /// Index (1-based) of the named parameter (`:name`, `@name`, `$name`).
+    pub fn parameter_index(&self, name: &str) -> Option<usize> {
+        self.parsed
+            .param_names
+            .iter()
+            .position(|n| n.as_deref() == Some(name))
+            .map(|i| i + 1)
+    }
+
+    /// Runs the statement; returns rows changed.
+    pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
+        self.session
+            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.cache))
+    }
+
+    /// Runs a query statement.
+    pub fn query(&self, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
+        let params = values(params);
+        let [Ast::Query(q)] = self.parsed.statements.as_slice() else {
+            return self.session.query_parsed(&self.parsed, params, &self.sql);
+        };
+        check_params(&self.parsed, &params)?;
+        let schema = self.session.schema();
+        let sec = self.session.security();
+        let cached = self
+            .plan
+            .borrow()
+            .as_ref()
+            .filter(|(s, a, _, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
+            .map(|(_, _, p, u, m)| (p.clone(), u.clone(), m.clone()));
+        let (planned, uses, memo) = match cached {
+            Some(x) => x,
+            None => {
+                let (p, u) = self
+                    .session
+                    .plan_query(&schema, &sec, q, &self.sql, &params)?;
+                let (p, u, m) = (Arc::new(p), Arc::new(u), Memo::default());
+                *self.plan.borrow_mut() = Some((
+                    schema.clone(),
+                    sec.auth.clone(),
+                    p.clone(),
+                    u.clone(),
+                    m.clone(),
+                ));
+                (p, u, m)
+            }
+        };
+        self.session.run_query(
+            &schema,
+            &sec,
+            &planned,
+            &uses,
+            params,
+            &self.sql,
+            Some(&memo),
+        )
+    }
+}
