@@ -25,7 +25,9 @@
 //!
 //! A positional argument (what `cargo test NAME` hands every test binary)
 //! runs only the regression scripts whose file name contains it, and no
-//! campaign; `campaign` runs the campaign alone.
+//! campaign; `campaign` runs the campaign alone; `shell` reads statements
+//! from standard input (one per line) and prints both engines' outcomes,
+//! for exploring a divergence by hand.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -250,12 +252,49 @@ fn campaign() -> bool {
     fails.is_empty()
 }
 
+/// `shell`: every line of standard input run on both engines, both
+/// outcomes printed (a query when it starts with SELECT or VALUES or has
+/// RETURNING, else a statement with its change count).
+fn shell() {
+    use std::io::BufRead;
+    let mut pair = Pair::new();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let sql = line.trim().trim_end_matches(';');
+        if sql.is_empty() || sql.starts_with("--") {
+            continue;
+        }
+        let upper = sql.to_ascii_uppercase();
+        let mode = if upper.starts_with("SELECT")
+            || upper.starts_with("VALUES")
+            || upper.contains("RETURNING")
+        {
+            engine::Mode::Rows
+        } else {
+            engine::Mode::Exec
+        };
+        let s = pair.sealdb(sql, &[], mode);
+        let l = pair.sqlite(sql, &[], mode);
+        let show = |o: &engine::Outcome| match o {
+            engine::Outcome::Rows(r) => format!("\n{}", compare::show_rows(r, 50)),
+            other => format!("{other:?}\n"),
+        };
+        let (a, b) = (show(&s), show(&l));
+        let mark = if a == b { "  " } else { "!!" };
+        println!("{mark} {sql}\n   sealdb: {a}   SQLite: {b}");
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     let filter = args.first().map(String::as_str);
+    if filter == Some("shell") {
+        shell();
+        return ExitCode::SUCCESS;
+    }
     let campaign_only = filter == Some("campaign");
     let mut ok = true;
     if !campaign_only {
