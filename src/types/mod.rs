@@ -4,10 +4,9 @@
 //!
 //! The semantics are SQLite 3.40's, ported from its source (`vdbe.c`,
 //! `vdbemem.c`, `util.c`, `printf.c`, `func.c`) rather than re-derived, so
-//! that queries give the answers SQLite users expect. The one deliberate
-//! difference: integer overflow in `+`, `-`, `*`, unary minus and `/` is an
-//! [`SqlErrorKind::Overflow`] error, where SQLite would quietly switch to a
-//! REAL and lose precision.
+//! that queries give the answers SQLite users expect. That includes integer
+//! overflow in `+`, `-`, `*`, unary minus and `/`, which gives a REAL, as
+//! in SQLite (only the `sum` aggregate and `abs` raise "integer overflow").
 //!
 //! # Invariants
 //!
