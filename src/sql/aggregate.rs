@@ -78,6 +78,12 @@ impl AggKind {
         }
     }
 
+    /// Whether this is `min` or `max`, whose extreme row supplies the bare
+    /// columns of its query (SQLite's documented rule).
+    pub fn picks_row(self) -> bool {
+        matches!(self, AggKind::Min | AggKind::Max)
+    }
+
     /// Whether `nargs` arguments are right for this aggregate.
     fn accepts(self, nargs: usize) -> bool {
         match self {
@@ -179,6 +185,9 @@ pub struct Aggregator {
     /// Values of the first argument seen so far, when DISTINCT.
     distinct: Option<DistinctSet>,
     state: State,
+    /// `min`/`max`: whether the last row fed holds the extreme so far (or
+    /// no value was seen yet), so that bare columns read that row.
+    took_last: bool,
 }
 
 impl Aggregator {
@@ -196,7 +205,16 @@ impl Aggregator {
             kind,
             distinct,
             state,
+            took_last: false,
         }
+    }
+
+    /// For `min`/`max`: whether the row last fed to [`Self::update`] is the
+    /// one bare columns should come from: it set a new extreme (ties keep
+    /// the earlier row), or it was NULL while no value had been seen yet.
+    /// As SQLite's `minmaxStep` and its accumulator "magnet".
+    pub fn took_last_row(&self) -> bool {
+        self.took_last
     }
 
     /// Which aggregate this is.
@@ -225,10 +243,12 @@ impl Aggregator {
             return Ok(());
         };
         if x.is_null() {
+            self.took_last = matches!(self.state, State::Best(None));
             return Ok(());
         }
         if let Some(seen) = &mut self.distinct {
             if !seen.insert(OrderedValue(x.clone())) {
+                self.took_last = false;
                 return Ok(());
             }
         }
@@ -250,6 +270,7 @@ impl Aggregator {
                 if replace {
                     *best = Some(x.clone());
                 }
+                self.took_last = replace;
             }
             State::Concat(acc) => {
                 let text = x.to_text().unwrap_or_default();
@@ -461,6 +482,20 @@ mod tests {
         assert_eq!(ok(AggKind::Min, &[r(1.0), i(1)]), r(1.0));
         assert_eq!(ok(AggKind::Max, &[t("b"), t("B"), t("a")]), t("b"));
         assert_eq!(ok(AggKind::Max, &[i(i64::MAX), r(TWO_63)]), r(TWO_63));
+    }
+
+    #[test]
+    fn min_max_report_the_row_holding_the_extreme() {
+        let mut max = Aggregator::new(AggKind::Max, false);
+        let mut took = Vec::new();
+        for v in [N, N, i(3), i(1), i(3), N, i(7)] {
+            max.update(std::slice::from_ref(&v)).expect("update");
+            took.push(max.took_last_row());
+        }
+        // NULLs before any value, the first 3 (not the tie), then 7.
+        assert_eq!(took, [true, true, true, false, false, false, true]);
+        assert!(AggKind::Max.picks_row() && AggKind::Min.picks_row());
+        assert!(!AggKind::Sum.picks_row());
     }
 
     #[test]

@@ -183,58 +183,36 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             aggs,
         } => {
             let mut it = open(input, cx, env)?;
+            let new_aggs = || -> Vec<Aggregator> {
+                aggs.iter()
+                    .map(|a| Aggregator::new(a.kind, a.distinct))
+                    .collect()
+            };
+            // Which row a group's bare columns read (SQLite's rules): the
+            // row holding the extreme of its min()/max() (the last such
+            // aggregate decides when there are several); else, with GROUP
+            // BY, the group's last row; else the first row.
+            let picker = aggs.iter().rposition(|a| a.kind.picks_row());
+            let grouped = !group.is_empty();
             let mut order: Vec<Vec<u8>> = Vec::new();
             let mut groups: HashMap<Vec<u8>, (Row, Vec<Aggregator>, Row)> = HashMap::new();
             let mut args: Row = Vec::new();
-            if group.is_empty() {
-                // One group: no key to build or hash per row.
-                let mut single: Option<(Row, Vec<Aggregator>)> = None;
-                while let Some(row) = it.next(cx)? {
-                    let (_, ags) = single.get_or_insert_with(|| {
-                        let aggregators = aggs
-                            .iter()
-                            .map(|a| Aggregator::new(a.kind, a.distinct))
-                            .collect();
-                        (row.clone(), aggregators)
-                    });
-                    for (a, call) in ags.iter_mut().zip(aggs) {
-                        args.clear();
-                        for e in &call.args {
-                            args.push(eval(e, &row, cx)?);
-                        }
-                        a.update(&args)?;
-                    }
-                }
-                let (mut first, ags) = match single {
-                    Some(s) => s,
-                    None => (
-                        vec![Value::Null; *width],
-                        aggs.iter()
-                            .map(|a| Aggregator::new(a.kind, a.distinct))
-                            .collect(),
-                    ),
-                };
-                first.resize(*width, Value::Null);
-                for a in &ags {
-                    first.push(a.finish()?);
-                }
-                return Ok(Box::new(Collected(vec![first].into_iter())));
-            }
             while let Some(row) = it.next(cx)? {
                 let gvals = group
                     .iter()
                     .map(|g| eval(g, &row, cx))
                     .collect::<Result<Row>>()?;
-                let key = distinct_key(&gvals);
-                if !groups.contains_key(&key) {
-                    let aggregators = aggs
-                        .iter()
-                        .map(|a| Aggregator::new(a.kind, a.distinct))
-                        .collect();
+                let key = if grouped {
+                    distinct_key(&gvals)
+                } else {
+                    Vec::new()
+                };
+                let fresh = !groups.contains_key(&key);
+                if fresh {
                     order.push(key.clone());
-                    groups.insert(key.clone(), (row.clone(), aggregators, gvals));
+                    groups.insert(key.clone(), (Vec::new(), new_aggs(), gvals));
                 }
-                if let Some((_, ags, _)) = groups.get_mut(&key) {
+                if let Some((rep, ags, _)) = groups.get_mut(&key) {
                     for (a, call) in ags.iter_mut().zip(aggs) {
                         args.clear();
                         for e in &call.args {
@@ -242,18 +220,18 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                         }
                         a.update(&args)?;
                     }
+                    let take = match picker {
+                        Some(p) => ags[p].took_last_row() || fresh,
+                        None => fresh || grouped,
+                    };
+                    if take {
+                        *rep = row;
+                    }
                 }
             }
-            if order.is_empty() && group.is_empty() {
-                let aggregators: Vec<Aggregator> = aggs
-                    .iter()
-                    .map(|a| Aggregator::new(a.kind, a.distinct))
-                    .collect();
+            if order.is_empty() && !grouped {
                 order.push(Vec::new());
-                groups.insert(
-                    Vec::new(),
-                    (vec![Value::Null; *width], aggregators, Vec::new()),
-                );
+                groups.insert(Vec::new(), (Vec::new(), new_aggs(), Vec::new()));
             }
             let mut out = Vec::with_capacity(order.len());
             for k in order {
