@@ -23,16 +23,18 @@
 //!   has been seen, the sum is a plain double and cannot overflow.
 //! * `total` is the same sum as a REAL, 0.0 when empty, never an error.
 //! * `avg` is that double divided by the count; NULL when empty.
-//! * `min` and `max` use [`compare`] (the sort order), keep the first of
-//!   equal values, and are NULL when empty.
+//! * `min` and `max` use the sort order ([`crate::types::compare`], text
+//!   under the argument's collation), keep the first of equal values, and
+//!   are NULL when empty.
 //! * `group_concat(x [, sep])` joins the text forms of `x`; the separator
 //!   (default ",") is the one given with the row being appended, and a NULL
 //!   separator adds nothing. NULL when empty; `''` when the only input is
 //!   `''`.
 //!
-//! DISTINCT keeps the first argument of each row in a set under [`compare`]
-//! equality (so 1 and 1.0 are the same value, and '1' is another) and skips
-//! rows whose value was seen before.
+//! DISTINCT keeps the first argument of each row in a set under
+//! [`crate::types::compare`] equality, text under the argument's collation
+//! (so 1 and 1.0 are the same value, and '1' is another) and skips rows
+//! whose value was seen before.
 //!
 //! Invariant: `update` and `finish` never panic; the only error from
 //! `finish` is integer overflow in `sum`, and `update` fails only on a wrong
@@ -41,7 +43,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::types::{compare, numeric_affinity_of_text, DistinctSet, OrderedValue, Value};
+use crate::types::{numeric_affinity_of_text, Collation, DistinctSet, OrderedValue, Value};
 
 /// The built-in aggregate functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -188,6 +190,9 @@ pub struct Aggregator {
     /// `min`/`max`: whether the last row fed holds the extreme so far (or
     /// no value was seen yet), so that bare columns read that row.
     took_last: bool,
+    /// The collation `min`/`max` compare text under and DISTINCT tells
+    /// equal values by.
+    coll: Collation,
 }
 
 impl Aggregator {
@@ -206,7 +211,15 @@ impl Aggregator {
             distinct,
             state,
             took_last: false,
+            coll: Collation::Binary,
         }
+    }
+
+    /// The same aggregate comparing text under `coll` (the collation of
+    /// its argument): for `min`, `max` and DISTINCT.
+    pub fn with_collation(mut self, coll: Collation) -> Self {
+        self.coll = coll;
+        self
     }
 
     /// For `min`/`max`: whether the row last fed to [`Self::update`] is the
@@ -247,7 +260,7 @@ impl Aggregator {
             return Ok(());
         }
         if let Some(seen) = &mut self.distinct {
-            if !seen.insert(OrderedValue(x.clone())) {
+            if !seen.insert(OrderedValue(self.coll.fold_value(x).into_owned())) {
                 self.took_last = false;
                 return Ok(());
             }
@@ -259,7 +272,7 @@ impl Aggregator {
                 let replace = match best {
                     None => true,
                     Some(b) => {
-                        let ord = compare(b, x);
+                        let ord = self.coll.compare(b, x);
                         if self.kind == AggKind::Max {
                             ord == Ordering::Less
                         } else {

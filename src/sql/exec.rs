@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
-use crate::encoding::{decode_row, encode_index_value, encode_key_value, encode_row};
+use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::Aggregator;
 use crate::sql::eval::{eval, PExpr, SubPlan};
@@ -27,7 +27,7 @@ use crate::sql::plan::{Access, Node, Plan};
 use crate::storage::Direction;
 use crate::syntax::ast::SetOp;
 use crate::txn::{Txn, TxnIter};
-use crate::types::{apply_affinity, compare, Affinity, Value};
+use crate::types::{apply_affinity, Affinity, Collation, Value};
 
 /// A row of values.
 pub type Row = Vec<Value>;
@@ -185,9 +185,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             let mut it = open(input, cx, env)?;
             let new_aggs = || -> Vec<Aggregator> {
                 aggs.iter()
-                    .map(|a| Aggregator::new(a.kind, a.distinct))
+                    .map(|a| Aggregator::new(a.kind, a.distinct).with_collation(a.coll))
                     .collect()
             };
+            let group_colls: Vec<Collation> = group.iter().map(|(_, c)| *c).collect();
             // Which row a group's bare columns read (SQLite's rules): the
             // row holding the extreme of its min()/max() (the last such
             // aggregate decides when there are several); else, with GROUP
@@ -200,10 +201,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             while let Some(row) = it.next(cx)? {
                 let gvals = group
                     .iter()
-                    .map(|g| eval(g, &row, cx))
+                    .map(|(g, _)| eval(g, &row, cx))
                     .collect::<Result<Row>>()?;
                 let key = if grouped {
-                    distinct_key(&gvals)
+                    distinct_key(&gvals, &group_colls)
                 } else {
                     Vec::new()
                 };
@@ -252,32 +253,32 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             while let Some(r) = it.next(cx)? {
                 let k = keys
                     .iter()
-                    .map(|(e, _, _)| eval(e, &r, cx))
+                    .map(|k| eval(&k.expr, &r, cx))
                     .collect::<Result<Row>>()?;
                 rows.push((k, r));
             }
             rows.sort_by(|(a, _), (b, _)| {
-                for (i, (_, desc, nulls_first)) in keys.iter().enumerate() {
+                for (i, key) in keys.iter().enumerate() {
                     let (x, y) = (&a[i], &b[i]);
                     let o = match (matches!(x, Value::Null), matches!(y, Value::Null)) {
                         (true, true) => std::cmp::Ordering::Equal,
                         (true, false) => {
-                            if *nulls_first {
+                            if key.nulls_first {
                                 std::cmp::Ordering::Less
                             } else {
                                 std::cmp::Ordering::Greater
                             }
                         }
                         (false, true) => {
-                            if *nulls_first {
+                            if key.nulls_first {
                                 std::cmp::Ordering::Greater
                             } else {
                                 std::cmp::Ordering::Less
                             }
                         }
                         _ => {
-                            let o = compare(x, y);
-                            if *desc {
+                            let o = key.coll.compare(x, y);
+                            if key.desc {
                                 o.reverse()
                             } else {
                                 o
@@ -297,9 +298,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                     .into_iter(),
             ))
         }
-        Node::Distinct(input) => Box::new(DistinctIter {
+        Node::Distinct(input, colls) => Box::new(DistinctIter {
             input: open(input, cx, env)?,
             seen: HashSet::new(),
+            colls: colls.clone(),
         }),
         Node::Trim(input, w) => Box::new(TrimIter {
             input: open(input, cx, env)?,
@@ -330,9 +332,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                 skip: o as u64,
             })
         }
-        Node::SetOp(op, all, left, right) => {
+        Node::SetOp(op, all, left, right, colls) => {
             let mut l = collect(open(left, cx, env)?, cx)?;
             let r = collect(open(right, cx, env)?, cx)?;
+            let key = |x: &Row| distinct_key(x, colls);
             let out = match (op, all) {
                 (SetOp::Union, true) => {
                     l.extend(r);
@@ -340,22 +343,20 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                 }
                 (SetOp::Union, false) => {
                     l.extend(r);
-                    dedup_sorted(l)
+                    dedup_sorted(l, colls)
                 }
                 (SetOp::Intersect, _) => {
-                    let rk: HashSet<Vec<u8>> = r.iter().map(|x| distinct_key(x)).collect();
+                    let rk: HashSet<Vec<u8>> = r.iter().map(key).collect();
                     dedup_sorted(
-                        l.into_iter()
-                            .filter(|x| rk.contains(&distinct_key(x)))
-                            .collect(),
+                        l.into_iter().filter(|x| rk.contains(&key(x))).collect(),
+                        colls,
                     )
                 }
                 (SetOp::Except, _) => {
-                    let rk: HashSet<Vec<u8>> = r.iter().map(|x| distinct_key(x)).collect();
+                    let rk: HashSet<Vec<u8>> = r.iter().map(key).collect();
                     dedup_sorted(
-                        l.into_iter()
-                            .filter(|x| !rk.contains(&distinct_key(x)))
-                            .collect(),
+                        l.into_iter().filter(|x| !rk.contains(&key(x))).collect(),
+                        colls,
                     )
                 }
             };
@@ -372,11 +373,12 @@ fn collect(mut it: Box<dyn RowIter>, cx: &mut ExecCtx) -> Result<Vec<Row>> {
     Ok(out)
 }
 
-/// Removes duplicates and sorts (how SQLite's compound operators answer).
-fn dedup_sorted(mut rows: Vec<Row>) -> Vec<Row> {
+/// Removes duplicates and sorts (how SQLite's compound operators answer),
+/// each column under its collation.
+fn dedup_sorted(mut rows: Vec<Row>, colls: &[Collation]) -> Vec<Row> {
     rows.sort_by(|a, b| {
-        for (x, y) in a.iter().zip(b) {
-            let o = compare(x, y);
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            let o = colls.get(i).copied().unwrap_or_default().compare(x, y);
             if o != std::cmp::Ordering::Equal {
                 return o;
             }
@@ -384,21 +386,17 @@ fn dedup_sorted(mut rows: Vec<Row>) -> Vec<Row> {
         std::cmp::Ordering::Equal
     });
     let mut seen = HashSet::new();
-    rows.retain(|r| seen.insert(distinct_key(r)));
+    rows.retain(|r| seen.insert(distinct_key(r, colls)));
     rows
 }
 
-/// Key for DISTINCT / GROUP BY: values that compare equal (1 and 1.0) get
-/// the same key.
-pub fn distinct_key(values: &[Value]) -> Vec<u8> {
+/// Key for DISTINCT / GROUP BY: values equal under each column's collation
+/// (1 and 1.0; 'a' and 'A' under NOCASE) get the same key.
+pub fn distinct_key(values: &[Value], colls: &[Collation]) -> Vec<u8> {
     let mut k = Vec::new();
-    for v in values {
-        match v {
-            Value::Real(f) if f.fract() == 0.0 && *f >= -9.2e18 && *f <= 9.2e18 => {
-                encode_key_value(&Value::Integer(*f as i64), false, &mut k)
-            }
-            other => encode_key_value(other, false, &mut k),
-        }
+    for (i, v) in values.iter().enumerate() {
+        let coll = colls.get(i).copied().unwrap_or_default();
+        encode_index_value(&coll.fold_value(v), false, &mut k);
     }
     k
 }
@@ -525,12 +523,13 @@ impl RowIter for ProjectIter {
 struct DistinctIter {
     input: Box<dyn RowIter>,
     seen: HashSet<Vec<u8>>,
+    colls: Vec<Collation>,
 }
 
 impl RowIter for DistinctIter {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         while let Some(r) = self.input.next(cx)? {
-            if self.seen.insert(distinct_key(&r)) {
+            if self.seen.insert(distinct_key(&r, &self.colls)) {
                 return Ok(Some(r));
             }
         }
@@ -572,12 +571,6 @@ impl RowIter for LimitIter {
         self.remaining -= 1;
         self.input.next(cx)
     }
-}
-
-/// The bytes an index key holds for `v` before the next column (the same
-/// for 1 and 1.0, so that they find each other).
-fn probe_prefix(v: &Value, desc: bool, out: &mut Vec<u8>) {
-    encode_index_value(v, desc, out);
 }
 
 /// The smallest byte string greater than every string starting with `p`.
@@ -674,7 +667,6 @@ impl Scan {
                 // Every combination of the IN alternatives (bounded).
                 let mut prefixes: Vec<Vec<u8>> = vec![base.clone()];
                 for (ci, alts) in eq.iter().enumerate() {
-                    let desc = idx.desc.get(ci).copied().unwrap_or(false);
                     let mut vals = Vec::new();
                     for a in alts {
                         let v = eval(a, env, cx)?;
@@ -688,7 +680,7 @@ impl Scan {
                     for p in &prefixes {
                         for v in &vals {
                             let mut k = p.clone();
-                            probe_prefix(v, desc, &mut k);
+                            idx.encode_key_column(ci, v, &mut k);
                             next.push(k);
                         }
                     }
@@ -719,7 +711,7 @@ impl Scan {
                                         None
                                     } else {
                                         let mut k = p.clone();
-                                        probe_prefix(&v, false, &mut k);
+                                        idx.encode_key_column(ci, &v, &mut k);
                                         Some(if *incl {
                                             Bound::Included(k)
                                         } else {
@@ -736,7 +728,7 @@ impl Scan {
                                         None
                                     } else {
                                         let mut k = p.clone();
-                                        probe_prefix(&v, false, &mut k);
+                                        idx.encode_key_column(ci, &v, &mut k);
                                         Some(if *incl {
                                             Bound::Excluded(prefix_end(&k))
                                         } else {
@@ -894,7 +886,7 @@ pub fn unique_conflicts(
     }
     let mut p = index_prefix(t.id, idx.id);
     for (i, v) in values.iter().enumerate() {
-        probe_prefix(v, idx.desc.get(i).copied().unwrap_or(false), &mut p);
+        idx.encode_key_column(i, v, &mut p);
     }
     let end = prefix_end(&p);
     let mut out = Vec::new();
@@ -1002,7 +994,7 @@ pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             }
         }
         Node::Sort(..) => "SORT".into(),
-        Node::Distinct(_) => "DISTINCT".into(),
+        Node::Distinct(..) => "DISTINCT".into(),
         Node::Trim(..) => "TRIM".into(),
         Node::Limit(..) => "LIMIT".into(),
         Node::SetOp(op, all, ..) => {
@@ -1014,11 +1006,11 @@ pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         Node::Filter(i, _)
         | Node::Project(i, _)
         | Node::Sort(i, _)
-        | Node::Distinct(i)
+        | Node::Distinct(i, _)
         | Node::Trim(i, _)
         | Node::Limit(i, ..) => describe(i, depth + 1, out),
         Node::Aggregate { input, .. } => describe(input, depth + 1, out),
-        Node::Join { left, right, .. } | Node::SetOp(_, _, left, right) => {
+        Node::Join { left, right, .. } | Node::SetOp(_, _, left, right, _) => {
             describe(left, depth + 1, out);
             describe(right, depth + 1, out);
         }

@@ -43,7 +43,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::types::{
-    compare, format_real, format_real_exp20, glob, like, parse_real_prefix, sqlite_printf_float,
+    format_real, format_real_exp20, glob, like, parse_real_prefix, sqlite_printf_float, Collation,
     FloatStyle, Value,
 };
 
@@ -159,6 +159,24 @@ impl ScalarCall {
             nargs,
             eval: lookup(name, nargs).ok().map(|f| f.eval),
         }
+    }
+
+    /// Resolves `name` as [`Self::resolve`], comparing under `coll` when
+    /// it compares (see [`needs_collation`]).
+    pub fn resolve_collated(name: &str, nargs: usize, coll: Collation) -> ScalarCall {
+        let mut call = ScalarCall::resolve(name, nargs);
+        if call.eval.is_some() && needs_collation(name) {
+            call.eval = Some(match (name.to_ascii_lowercase().as_str(), coll) {
+                (_, Collation::Binary) => return call,
+                ("min", Collation::NoCase) => |a| min_max(a, false, Collation::NoCase),
+                ("min", _) => |a| min_max(a, false, Collation::Rtrim),
+                ("max", Collation::NoCase) => |a| min_max(a, true, Collation::NoCase),
+                ("max", _) => |a| min_max(a, true, Collation::Rtrim),
+                (_, Collation::NoCase) => |a| nullif(a, Collation::NoCase),
+                _ => |a| nullif(a, Collation::Rtrim),
+            });
+        }
+        call
     }
 
     /// The name as written.
@@ -366,13 +384,13 @@ fn f_upper(args: &[Value]) -> Result<Value> {
 
 /// Scalar `min`/`max` (SQLite's `minmaxFunc`): NULL if any argument is
 /// NULL; `min` keeps the last of equal values, `max` the first.
-fn min_max(args: &[Value], max: bool) -> Result<Value> {
+fn min_max(args: &[Value], max: bool, coll: Collation) -> Result<Value> {
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
     let mut best = arg(args, 0);
     for v in args.iter().skip(1) {
-        let ord = compare(best, v);
+        let ord = coll.compare(best, v);
         let take = if max {
             ord == Ordering::Less
         } else {
@@ -386,21 +404,34 @@ fn min_max(args: &[Value], max: bool) -> Result<Value> {
 }
 
 fn f_max(args: &[Value]) -> Result<Value> {
-    min_max(args, true)
+    min_max(args, true, Collation::Binary)
 }
 
 fn f_min(args: &[Value]) -> Result<Value> {
-    min_max(args, false)
+    min_max(args, false, Collation::Binary)
 }
 
 /// `nullif(X, Y)`: NULL when X equals Y under [`compare`], else X.
 fn f_nullif(args: &[Value]) -> Result<Value> {
+    nullif(args, Collation::Binary)
+}
+
+fn nullif(args: &[Value], coll: Collation) -> Result<Value> {
     let (x, y) = (arg(args, 0), arg(args, 1));
-    Ok(if compare(x, y) == Ordering::Equal {
+    Ok(if coll.compare(x, y) == Ordering::Equal {
         Value::Null
     } else {
         x.clone()
     })
+}
+
+/// Whether the function `name` compares its arguments, and so takes the
+/// collating sequence of its first argument that has one (SQLite's
+/// `SQLITE_FUNC_NEEDCOLL`: `min`, `max`, `nullif`).
+pub fn needs_collation(name: &str) -> bool {
+    ["min", "max", "nullif"]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// `quote(X)`: X as an SQL literal: `NULL`, `12`, `1.5`, `'it''s'`,

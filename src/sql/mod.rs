@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   ast (crate::syntax) ─plan.rs (bind, access paths)─► plan
+//!        typing.rs: SQLite's affinity and collation of expressions
 //!        ─exec.rs (pull iterators over the transaction)─► rows
 //!   DML/DDL: run.rs, inside the session's transaction
 //!   access.rs: what a statement reads and writes, for authorization
@@ -19,3 +20,4 @@ pub mod exec;
 pub mod functions;
 pub mod plan;
 pub mod run;
+pub mod typing;

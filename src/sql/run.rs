@@ -388,7 +388,11 @@ pub fn insert_planned(
             _ => {
                 let n = match next_rowid {
                     Some(n) => n,
-                    None => max_rowid(cx.txn, &t)?.map_or(1, |m| m.saturating_add(1)),
+                    None => {
+                        let n = max_rowid(cx.txn, &t)?.map_or(1, |m| m.saturating_add(1));
+                        next_rowid = Some(n);
+                        n
+                    }
                 };
                 if n == i64::MAX && max_rowid(cx.txn, &t)? == Some(i64::MAX) {
                     return Err(Error::sql(
@@ -484,12 +488,13 @@ pub fn insert_planned(
             None,
             &[],
         )?;
-        next_rowid = Some(
-            next_rowid
-                .map_or(rowid, |n| n.max(rowid))
-                .saturating_add(1)
-                .max(rowid.saturating_add(1)),
-        );
+        // The next new rowid is the largest rowid plus one: known from
+        // here on once it was read (a trigger could have added rows, so it
+        // is read again where triggers exist).
+        next_rowid = match next_rowid {
+            Some(n) if schema.triggers.is_empty() => Some(n.max(rowid.saturating_add(1))),
+            _ => None,
+        };
         changed.changes += 1;
         changed.last_rowid = Some(rowid);
         if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
@@ -696,16 +701,23 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     if let Some(q) = &ct.as_query {
         let planned = planner_for(schema, cx).query(q)?;
         let spec = CreateTable {
+            // As SQLite: each column's declared type names the affinity
+            // of its expression.
             columns: planned
                 .columns
                 .iter()
-                .map(|n| crate::syntax::ast::ColumnSpec {
+                .zip(&planned.types)
+                .map(|(n, t)| crate::syntax::ast::ColumnSpec {
                     name: n.clone(),
-                    decl_type: String::new(),
-                    not_null: false,
-                    default: None,
-                    primary_key: false,
-                    unique: false,
+                    decl_type: match t.aff {
+                        Some(Affinity::Text) => "TEXT",
+                        Some(Affinity::Numeric) => "NUM",
+                        Some(Affinity::Integer) => "INT",
+                        Some(Affinity::Real) => "REAL",
+                        Some(Affinity::Blob) | None => "",
+                    }
+                    .to_string(),
+                    ..Default::default()
                 })
                 .collect(),
             as_query: None,
@@ -765,7 +777,7 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
     let mut keys = Vec::with_capacity(entries.len());
     for (vals, rowid) in entries {
         if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
-            let k = crate::sql::exec::distinct_key(&vals);
+            let k = crate::sql::exec::distinct_key(&vals, &idx.collations);
             if seen.insert(k, rowid).is_some() {
                 return Err(Error::sql(
                     SqlErrorKind::Unique,
@@ -921,6 +933,9 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         rowid_alias: None,
         primary_key: Vec::new(),
         indexes: Vec::new(),
+        without_rowid: false,
+        strict: false,
+        autoincrement: false,
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {

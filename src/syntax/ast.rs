@@ -5,7 +5,7 @@
 //! and planner only handle what sealdb supports. Names are kept as written;
 //! lookups are case-insensitive.
 
-use crate::types::{CastType, Value};
+use crate::types::{CastType, Collation, Value};
 
 /// One statement.
 #[derive(Clone, Debug)]
@@ -327,6 +327,14 @@ pub enum UnOp {
     Not,
     /// ~x
     BitNot,
+    /// x IS TRUE: 1 when x is true, else 0 (also for NULL).
+    IsTrue,
+    /// x IS NOT TRUE.
+    IsNotTrue,
+    /// x IS FALSE: 1 when x is false, else 0 (also for NULL).
+    IsFalse,
+    /// x IS NOT FALSE.
+    IsNotFalse,
 }
 
 /// An expression.
@@ -406,6 +414,8 @@ pub enum Expr {
     },
     /// CAST.
     Cast(Box<Expr>, CastType),
+    /// `x COLLATE name`: compare `x` under this collating sequence.
+    Collate(Box<Expr>, Collation),
     /// A function call (scalar or aggregate).
     Function {
         /// Name.
@@ -474,7 +484,7 @@ pub struct Delete {
 }
 
 /// A column in CREATE TABLE.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ColumnSpec {
     /// Name.
     pub name: String,
@@ -484,10 +494,39 @@ pub struct ColumnSpec {
     pub not_null: bool,
     /// DEFAULT expression as SQL text (parsed again when used).
     pub default: Option<String>,
-    /// PRIMARY KEY on the column (with DESC?).
+    /// PRIMARY KEY on the column.
     pub primary_key: bool,
+    /// `PRIMARY KEY DESC` (which, as in SQLite, keeps an INTEGER PRIMARY
+    /// KEY from aliasing the rowid).
+    pub primary_key_desc: bool,
+    /// AUTOINCREMENT (on an INTEGER PRIMARY KEY).
+    pub autoincrement: bool,
     /// UNIQUE on the column.
     pub unique: bool,
+    /// COLLATE: the column's default collating sequence.
+    pub collation: Option<Collation>,
+}
+
+/// A column of an index or of a PRIMARY KEY / UNIQUE constraint.
+#[derive(Clone, Debug)]
+pub struct IndexedColumn {
+    /// Column name.
+    pub name: String,
+    /// DESC.
+    pub desc: bool,
+    /// COLLATE (default: the column's).
+    pub collation: Option<Collation>,
+}
+
+impl IndexedColumn {
+    /// The column `name`, ascending, under its own collation.
+    pub fn plain(name: impl Into<String>) -> IndexedColumn {
+        IndexedColumn {
+            name: name.into(),
+            desc: false,
+            collation: None,
+        }
+    }
 }
 
 /// CREATE TABLE.
@@ -500,11 +539,15 @@ pub struct CreateTable {
     /// Columns.
     pub columns: Vec<ColumnSpec>,
     /// Table-level PRIMARY KEY columns.
-    pub primary_key: Vec<String>,
+    pub primary_key: Vec<IndexedColumn>,
     /// Table-level UNIQUE column lists.
-    pub uniques: Vec<Vec<String>>,
+    pub uniques: Vec<Vec<IndexedColumn>>,
     /// CREATE TABLE ... AS query.
     pub as_query: Option<Box<Query>>,
+    /// WITHOUT ROWID.
+    pub without_rowid: bool,
+    /// STRICT.
+    pub strict: bool,
 }
 
 /// CREATE INDEX.
@@ -514,10 +557,12 @@ pub struct CreateIndex {
     pub name: String,
     /// Table.
     pub table: String,
-    /// Columns, each with DESC.
-    pub columns: Vec<(String, bool)>,
+    /// Columns.
+    pub columns: Vec<IndexedColumn>,
     /// UNIQUE.
     pub unique: bool,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
+    /// WHERE of a partial index, as SQL text (parsed again when used).
+    pub filter: Option<String>,
 }

@@ -8,11 +8,11 @@
 //! are returned so callers can bind by name.
 
 use sqlparser::ast as sp;
-use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::*;
+use crate::syntax::dialect::SealDialect;
 use crate::syntax::parse_auth::{is_auth_statement, parse_auth, split_statements};
 use crate::types::{CastType, Value};
 
@@ -61,7 +61,7 @@ pub fn parse(sql: &str) -> Result<Parsed> {
     }
     let decimal = rewrite_hex_integers(sql)?;
     let rewritten = rewrite_sqlite_forms(&decimal);
-    let stmts = Parser::parse_sql(&SQLiteDialect {}, &rewritten).map_err(syntax_error)?;
+    let stmts = Parser::parse_sql(&SealDialect::default(), &rewritten).map_err(syntax_error)?;
     let mut cx = Cx::default();
     let statements = stmts
         .into_iter()
@@ -130,7 +130,7 @@ fn parse_pieces(pieces: &[&str]) -> Result<Parsed> {
 
 /// Parses a single expression (column defaults stored in the catalog).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
-    let dialect = SQLiteDialect {};
+    let dialect = SealDialect::default();
     let mut p = Parser::new(&dialect)
         .try_with_sql(sql)
         .map_err(syntax_error)?;
@@ -195,30 +195,7 @@ impl Cx {
                 Statement::CreateTable(Box::new(self.create_table(c)?))
             }
             sp::Statement::CreateIndex(c) => {
-                let name = match &c.name {
-                    Some(n) => object_name(n)?,
-                    None => {
-                        return Err(Error::sql(
-                            SqlErrorKind::Syntax,
-                            "CREATE INDEX needs a name",
-                        ))
-                    }
-                };
-                let mut columns = Vec::new();
-                for col in c.columns {
-                    let desc = matches!(col.column.options.sort, Some(sp::OrderBySort::Desc));
-                    match col.column.expr {
-                        sp::Expr::Identifier(i) => columns.push((i.value, desc)),
-                        other => return Err(unsupported(format!("index on expression {other}"))),
-                    }
-                }
-                Statement::CreateIndex(Box::new(CreateIndex {
-                    name,
-                    table: object_name(&c.table_name)?,
-                    columns,
-                    unique: c.unique,
-                    if_not_exists: c.if_not_exists,
-                }))
+                Statement::CreateIndex(Box::new(self.create_index(c)?))
             }
             sp::Statement::CreateView(v) => Statement::CreateView {
                 name: object_name(&v.name)?,
@@ -352,11 +329,9 @@ impl Cx {
         let mut spec = ColumnSpec {
             name: col.name.value,
             decl_type: decl,
-            not_null: false,
-            default: None,
-            primary_key: false,
-            unique: false,
+            ..ColumnSpec::default()
         };
+        // SQLite's column constraints; a constraint's name changes nothing.
         for opt in col.options {
             match opt.option {
                 sp::ColumnOption::Null => {}
@@ -367,12 +342,48 @@ impl Cx {
                     self.expr(e)?;
                     spec.default = Some(text);
                 }
-                sp::ColumnOption::PrimaryKey(_) => spec.primary_key = true,
-                sp::ColumnOption::Unique(_) => spec.unique = true,
-                sp::ColumnOption::Collation(_) | sp::ColumnOption::Comment(_) => {}
+                sp::ColumnOption::PrimaryKey(pk) => {
+                    constraint_plain(&pk.characteristics, &pk.index_options, "PRIMARY KEY")?;
+                    spec.primary_key = true;
+                }
+                sp::ColumnOption::Unique(u) => {
+                    constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
+                    spec.unique = true;
+                }
+                sp::ColumnOption::Collation(name) => {
+                    spec.collation = Some(collation_named(&object_name(&name)?)?)
+                }
+                sp::ColumnOption::DialectSpecific(tokens) => {
+                    // sqlparser's SQLite column words: AUTOINCREMENT, ASC,
+                    // DESC (after PRIMARY KEY).
+                    let words: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+                    match words
+                        .iter()
+                        .map(|w| w.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .as_slice()
+                    {
+                        [w] if w == "AUTOINCREMENT" && spec.primary_key => {
+                            spec.autoincrement = true
+                        }
+                        [w] if w == "ASC" && spec.primary_key => {}
+                        [w] if w == "DESC" && spec.primary_key => spec.primary_key_desc = true,
+                        _ => {
+                            return Err(Error::sql(
+                                SqlErrorKind::Syntax,
+                                format!("syntax error near {}", words.join(" ")),
+                            ))
+                        }
+                    }
+                }
                 sp::ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
-                sp::ColumnOption::ForeignKey(_) => {}
-                sp::ColumnOption::DialectSpecific(_) => {}
+                sp::ColumnOption::ForeignKey(_) => {
+                    return Err(unsupported("FOREIGN KEY constraints (REFERENCES)"))
+                }
+                sp::ColumnOption::OnConflict(_) => {
+                    return Err(unsupported("ON CONFLICT clauses on constraints"))
+                }
+                sp::ColumnOption::Generated { .. } => return Err(unsupported("generated columns")),
                 other => return Err(unsupported(format!("column option {other}"))),
             }
         }
@@ -380,6 +391,23 @@ impl Cx {
     }
 
     fn create_table(&mut self, c: sp::CreateTable) -> Result<CreateTable> {
+        // Whatever this conversion does not read must be unset: compare
+        // the statement, with what is read cleared, with an empty one.
+        let mut rest = c.clone();
+        rest.if_not_exists = false;
+        rest.columns = Vec::new();
+        rest.constraints = Vec::new();
+        rest.query = None;
+        rest.without_rowid = false;
+        rest.strict = false;
+        if rest != sp::helpers::stmt_create_table::CreateTableBuilder::new(c.name.clone()).build() {
+            let what = if c.temporary {
+                "temporary tables".to_string()
+            } else {
+                "this CREATE TABLE option".to_string()
+            };
+            return Err(unsupported(what));
+        }
         let mut out = CreateTable {
             name: object_name(&c.name)?,
             if_not_exists: c.if_not_exists,
@@ -390,27 +418,91 @@ impl Cx {
                 Some(q) => Some(Box::new(self.query(*q)?)),
                 None => None,
             },
+            without_rowid: c.without_rowid,
+            strict: c.strict,
         };
         for col in c.columns {
             out.columns.push(self.column_spec(col)?);
         }
-        let cols = |cs: Vec<sp::IndexColumn>| -> Result<Vec<String>> {
-            cs.into_iter()
-                .map(|c| match c.column.expr {
-                    sp::Expr::Identifier(i) => Ok(i.value),
-                    other => Err(unsupported(format!("key on expression {other}"))),
-                })
-                .collect()
-        };
         for tc in c.constraints {
             match tc {
-                sp::TableConstraint::PrimaryKey(pk) => out.primary_key = cols(pk.columns)?,
-                sp::TableConstraint::Unique(u) => out.uniques.push(cols(u.columns)?),
-                sp::TableConstraint::ForeignKey(_) => {}
+                sp::TableConstraint::PrimaryKey(pk) => {
+                    constraint_plain(&pk.characteristics, &pk.index_options, "PRIMARY KEY")?;
+                    if !out.primary_key.is_empty() {
+                        return Err(Error::sql(
+                            SqlErrorKind::Syntax,
+                            format!("table \"{}\" has more than one primary key", out.name),
+                        ));
+                    }
+                    out.primary_key = indexed_columns(pk.columns)?;
+                }
+                sp::TableConstraint::Unique(u) => {
+                    constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
+                    out.uniques.push(indexed_columns(u.columns)?);
+                }
+                sp::TableConstraint::ForeignKey(_) => {
+                    return Err(unsupported("FOREIGN KEY constraints"))
+                }
+                sp::TableConstraint::Check(_) => return Err(unsupported("CHECK constraints")),
                 other => return Err(unsupported(format!("table constraint {other}"))),
             }
         }
         Ok(out)
+    }
+
+    fn create_index(&mut self, c: sp::CreateIndex) -> Result<CreateIndex> {
+        let sp::CreateIndex {
+            name,
+            table_name,
+            using,
+            columns,
+            unique,
+            concurrently,
+            r#async,
+            if_not_exists,
+            include,
+            nulls_distinct,
+            with,
+            predicate,
+            index_options,
+            alter_options,
+        } = c;
+        if using.is_some()
+            || concurrently
+            || r#async
+            || !include.is_empty()
+            || nulls_distinct.is_some()
+            || !with.is_empty()
+            || !index_options.is_empty()
+            || !alter_options.is_empty()
+        {
+            return Err(unsupported("this CREATE INDEX option"));
+        }
+        let name = match &name {
+            Some(n) => object_name(n)?,
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "CREATE INDEX needs a name",
+                ))
+            }
+        };
+        let filter = match predicate {
+            Some(e) => {
+                let text = e.to_string();
+                self.expr(e)?;
+                Some(text)
+            }
+            None => None,
+        };
+        Ok(CreateIndex {
+            name,
+            table: object_name(&table_name)?,
+            columns: indexed_columns(columns)?,
+            unique,
+            if_not_exists,
+            filter,
+        })
     }
 
     fn insert(&mut self, i: sp::Insert) -> Result<Insert> {
@@ -811,6 +903,22 @@ impl Cx {
                     sp::BinaryOperator::BitwiseOr => BinOp::BitOr,
                     sp::BinaryOperator::PGBitwiseShiftLeft => BinOp::Shl,
                     sp::BinaryOperator::PGBitwiseShiftRight => BinOp::Shr,
+                    sp::BinaryOperator::Glob => {
+                        return Ok(Expr::Like {
+                            expr: b(self.expr(*left)?),
+                            pattern: b(self.expr(*right)?),
+                            escape: None,
+                            negated: false,
+                            glob: true,
+                        })
+                    }
+                    // SQLite has no REGEXP or MATCH function built in.
+                    sp::BinaryOperator::Regexp | sp::BinaryOperator::Match => {
+                        return Err(Error::sql(
+                            SqlErrorKind::UnknownFunction,
+                            format!("no such function: {op}"),
+                        ))
+                    }
                     other => return Err(unsupported(format!("operator {other}"))),
                 };
                 Expr::Binary(op, b(self.expr(*left)?), b(self.expr(*right)?))
@@ -823,16 +931,10 @@ impl Cx {
             E::IsNotDistinctFrom(l, r) => {
                 Expr::Binary(BinOp::Is, b(self.expr(*l)?), b(self.expr(*r)?))
             }
-            E::IsTrue(e) => Expr::Binary(
-                BinOp::Is,
-                b(self.expr(*e)?),
-                b(Expr::Literal(Value::Integer(1))),
-            ),
-            E::IsFalse(e) => Expr::Binary(
-                BinOp::Is,
-                b(self.expr(*e)?),
-                b(Expr::Literal(Value::Integer(0))),
-            ),
+            E::IsTrue(e) => Expr::Unary(UnOp::IsTrue, b(self.expr(*e)?)),
+            E::IsNotTrue(e) => Expr::Unary(UnOp::IsNotTrue, b(self.expr(*e)?)),
+            E::IsFalse(e) => Expr::Unary(UnOp::IsFalse, b(self.expr(*e)?)),
+            E::IsNotFalse(e) => Expr::Unary(UnOp::IsNotFalse, b(self.expr(*e)?)),
             E::InList {
                 expr,
                 list,
@@ -943,7 +1045,10 @@ impl Cx {
                     star: false,
                 }
             }
-            E::Collate { expr, .. } => self.expr(*expr)?,
+            E::Collate { expr, collation } => Expr::Collate(
+                b(self.expr(*expr)?),
+                collation_named(&object_name(&collation)?)?,
+            ),
             E::Tuple(_) => return Err(unsupported("row values")),
             other => return Err(unsupported(format!("expression {other}"))),
         })
@@ -992,6 +1097,65 @@ impl Cx {
             star,
         })
     }
+}
+
+/// The columns of an index or key: names, each maybe with COLLATE and
+/// ASC/DESC.
+fn indexed_columns(cols: Vec<sp::IndexColumn>) -> Result<Vec<IndexedColumn>> {
+    cols.into_iter()
+        .map(|c| {
+            if c.operator_class.is_some()
+                || c.column.with_fill.is_some()
+                || c.column.options.nulls_first.is_some()
+            {
+                return Err(unsupported(format!("indexed column {c}")));
+            }
+            let desc = matches!(c.column.options.sort, Some(sp::OrderBySort::Desc));
+            let (name, collation) = match c.column.expr {
+                sp::Expr::Identifier(i) => (i.value, None),
+                sp::Expr::Collate { expr, collation } => match *expr {
+                    sp::Expr::Identifier(i) => {
+                        (i.value, Some(collation_named(&object_name(&collation)?)?))
+                    }
+                    other => return Err(unsupported(format!("index on expression {other}"))),
+                },
+                other => return Err(unsupported(format!("index on expression {other}"))),
+            };
+            Ok(IndexedColumn {
+                name,
+                desc,
+                collation,
+            })
+        })
+        .collect()
+}
+
+/// A PRIMARY KEY or UNIQUE constraint has nothing SQLite would act on
+/// but its columns (no DEFERRABLE, no index options).
+fn constraint_plain(
+    characteristics: &Option<sp::ConstraintCharacteristics>,
+    options: &[sp::IndexOption],
+    what: &str,
+) -> Result<()> {
+    if characteristics.is_some() {
+        return Err(unsupported(format!(
+            "DEFERRABLE or ENFORCED on a {what} constraint"
+        )));
+    }
+    if !options.is_empty() {
+        return Err(unsupported(format!("index options on a {what} constraint")));
+    }
+    Ok(())
+}
+
+/// The collating sequence called `name` (SQLite's error when none is).
+pub fn collation_named(name: &str) -> Result<crate::types::Collation> {
+    crate::types::Collation::from_name(name).ok_or_else(|| {
+        Error::sql(
+            SqlErrorKind::Misuse,
+            format!("no such collation sequence: {name}"),
+        )
+    })
 }
 
 /// A numeric literal: integer if it fits, else real (as SQLite).

@@ -15,9 +15,9 @@
 //!   into [`Value::Null`], as SQLite does.
 //! * Nothing here panics, whatever the input: no unchecked slicing, no
 //!   unchecked integer arithmetic, no `unwrap`.
-//! * Text is compared bytewise (SQLite's BINARY collation); case-folding is
-//!   ASCII-only everywhere (LIKE, `upper`, `lower`), as in SQLite built
-//!   without ICU.
+//! * Text is compared bytewise (SQLite's BINARY collation) unless a
+//!   [`Collation`] says otherwise; case-folding is ASCII-only everywhere
+//!   (NOCASE, LIKE, `upper`, `lower`), as in SQLite built without ICU.
 //!
 //! # Sort order and comparison
 //!
@@ -84,6 +84,7 @@
 mod affinity;
 mod arith;
 mod cast;
+mod collation;
 mod compare;
 mod numeric_text;
 mod pattern;
@@ -95,6 +96,7 @@ mod value;
 pub use affinity::*;
 pub use arith::*;
 pub use cast::*;
+pub use collation::*;
 pub use compare::*;
 pub use numeric_text::*;
 pub use pattern::*;
