@@ -25,6 +25,16 @@ use crate::syntax::ast::{
 };
 use crate::types::{affinity_of_type, Affinity, Collation, Value};
 
+/// The table AUTOINCREMENT keeps the largest rowid of each of its tables
+/// in (SQLite's name and layout: `name`, `seq`).
+pub const SEQUENCE_TABLE: &str = "sqlite_sequence";
+
+/// Whether `name` is reserved for objects the database makes itself
+/// (SQLite: names beginning with `sqlite_`).
+pub fn is_reserved_name(name: &str) -> bool {
+    name.len() >= 7 && name[..7].eq_ignore_ascii_case("sqlite_")
+}
+
 /// Prefix of every catalog key.
 pub const CATALOG_PREFIX: &[u8] = b"\x00c";
 
@@ -521,7 +531,36 @@ impl Schema {
         }
         let table_row = encode_catalog(K_TABLE, &t.name, id, &t.to_sql());
         w.put(cat_key(K_TABLE, &t.name), table_row)?;
+        let autoincrement = t.autoincrement;
         s.tables.insert(t.name.to_lowercase(), Arc::new(t));
+        // The first AUTOINCREMENT table brings sqlite_sequence, where the
+        // largest rowid each such table used is kept (see sql::write).
+        if autoincrement && s.table(SEQUENCE_TABLE).is_none() {
+            let id = s.next_id;
+            s.next_id += 1;
+            let ct = CreateTable {
+                name: SEQUENCE_TABLE.to_string(),
+                if_not_exists: false,
+                columns: ["name", "seq"]
+                    .iter()
+                    .map(|n| ColumnSpec {
+                        name: n.to_string(),
+                        ..ColumnSpec::default()
+                    })
+                    .collect(),
+                primary_key: Vec::new(),
+                uniques: Vec::new(),
+                as_query: None,
+                without_rowid: false,
+                strict: false,
+            };
+            let seq = build_table(id, &ct)?;
+            w.put(
+                cat_key(K_TABLE, &seq.name),
+                encode_catalog(K_TABLE, &seq.name, id, &seq.to_sql()),
+            )?;
+            s.tables.insert(seq.name.to_lowercase(), Arc::new(seq));
+        }
         Ok(s)
     }
 
@@ -845,9 +884,15 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
                 format!("PRIMARY KEY missing on table {}", ct.name),
             ));
         }
-        // The key of a WITHOUT ROWID table is NOT NULL.
+    }
+    // The key of a WITHOUT ROWID or STRICT table is NOT NULL (elsewhere
+    // SQLite keeps its old leniency), but for a rowid alias, where NULL
+    // asks for a new rowid.
+    if ct.without_rowid || ct.strict {
         for &c in &pk_cols {
-            columns[c].not_null = true;
+            if Some(c) != rowid_alias {
+                columns[c].not_null = true;
+            }
         }
     }
     Ok(Table {

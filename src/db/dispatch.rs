@@ -12,7 +12,7 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::ExecCtx;
+use crate::sql::exec::{ErrorScope, ExecCtx};
 use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::Parsed;
@@ -266,6 +266,9 @@ impl Session {
             Some(t) => t,
             None => self.db.mgr.begin(),
         };
+        // What a failure undoes: the statement's changes, unless its
+        // conflict resolution says otherwise (OR FAIL, OR ROLLBACK).
+        let scope = std::cell::Cell::new(ErrorScope::Statement);
         let result = (|| {
             txn.ensure_writer(self.db.busy_timeout)?;
             let mark = txn.mark();
@@ -290,8 +293,9 @@ impl Session {
                     busy_timeout: self.db.busy_timeout,
                     trigger: None,
                     sec: Some(sec.clone()),
+                    on_error: Default::default(),
                 };
-                let (new_schema, changed) = match (stmt, prepared) {
+                let done = match (stmt, prepared) {
                     (Ast::Insert(i), Some(c)) => {
                         // A prepared INSERT keeps its plan between runs.
                         let mut slot = c
@@ -304,17 +308,19 @@ impl Session {
                         if let Some(p) = slot {
                             *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
                         }
-                        (None, r?)
+                        r.map(|changed| (None, changed))
                     }
-                    _ => exec_write(&mut cx, schema, stmt)?,
+                    _ => exec_write(&mut cx, schema, stmt),
                 };
+                scope.set(cx.on_error);
+                let (new_schema, changed) = done?;
                 let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
                 if let Some(a) = &new_auth {
                     txn.put(AUTH_KEY.to_vec(), codec::encode(a));
                 }
                 Ok((new_schema, new_auth, changed))
             })();
-            if r.is_err() {
+            if r.is_err() && scope.get() != ErrorScope::Nothing {
                 txn.rollback_to(mark);
             }
             r
@@ -322,8 +328,21 @@ impl Session {
         let (new_schema, new_auth, changed) = match result {
             Ok(x) => x,
             Err(e) => {
-                if !autocommit {
-                    self.state.borrow_mut().txn = Some(txn);
+                match scope.get() {
+                    // OR ROLLBACK: the transaction is gone.
+                    ErrorScope::Transaction => self.rollback(),
+                    // OR FAIL: what the statement did before stays (and
+                    // is committed at once outside a transaction).
+                    ErrorScope::Nothing if autocommit => {
+                        let (local, local_auth) = {
+                            let mut st = self.state.borrow_mut();
+                            (st.local_schema.take(), st.local_auth.take())
+                        };
+                        txn.commit()?;
+                        self.publish(local, local_auth);
+                    }
+                    _ if !autocommit => self.state.borrow_mut().txn = Some(txn),
+                    _ => {}
                 }
                 return Err(e);
             }

@@ -282,6 +282,7 @@ impl Session {
                         busy_timeout: self.db.busy_timeout,
                         trigger: None,
                         sec: Some(sec.clone()),
+                        on_error: Default::default(),
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
@@ -368,6 +369,7 @@ impl Session {
                 busy_timeout,
                 trigger: None,
                 sec: Some(sec.clone()),
+                on_error: Default::default(),
             };
             open(&planned.plan, &mut cx, &[])
         })();

@@ -97,7 +97,11 @@ fn walk(
             if let Some(q) = &i.source {
                 p.query(q)?;
             }
-            if let Conflict::Update(sets, filter) = &i.on_conflict {
+            if let Some(Upsert {
+                action: UpsertAction::Update(sets, filter),
+                ..
+            }) = &i.upsert
+            {
                 let cols: Vec<String> = sets.iter().map(|(c, _)| c.clone()).collect();
                 p.record_use(&t.name, Privilege::Update, &cols);
                 let exprs: Vec<Expr> = sets
@@ -107,7 +111,7 @@ fn walk(
                     .collect();
                 p.reads_of(t, &exprs)?;
             }
-            if matches!(i.on_conflict, Conflict::Replace) {
+            if i.on_conflict == Some(Conflict::Replace) {
                 p.record_use(&t.name, Privilege::Delete, &[]);
             }
             if !i.returning.is_empty() {
@@ -124,7 +128,12 @@ fn walk(
             };
             let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
             p.record_use(&t.name, Privilege::Update, &cols);
-            p.table_rows_for(t, u.filter.as_ref(), Some(crate::auth::PolicyCmd::Update))?;
+            p.table_rows_for(
+                t,
+                u.filter.as_ref(),
+                Some(crate::auth::PolicyCmd::Update),
+                u.hint.as_ref(),
+            )?;
             let exprs: Vec<Expr> = u.assignments.iter().map(|(_, e)| e.clone()).collect();
             p.reads_of(t, &exprs)?;
             if !u.returning.is_empty() {
@@ -140,7 +149,12 @@ fn walk(
                 return Ok(());
             };
             p.record_use(&t.name, Privilege::Delete, &[]);
-            p.table_rows_for(t, d.filter.as_ref(), Some(crate::auth::PolicyCmd::Delete))?;
+            p.table_rows_for(
+                t,
+                d.filter.as_ref(),
+                Some(crate::auth::PolicyCmd::Delete),
+                d.hint.as_ref(),
+            )?;
             if !d.returning.is_empty() {
                 p.returning_reads(t, &d.returning)?;
             }

@@ -49,6 +49,21 @@ pub struct ExecCtx<'a> {
     pub trigger: Option<Arc<Table>>,
     /// Who the statement runs as (row-level security, `current_user`).
     pub sec: Option<Arc<crate::sql::plan::Security>>,
+    /// What the caller undoes when the statement fails: set by the
+    /// conflict resolution of a constraint error (OR FAIL, OR ROLLBACK).
+    pub on_error: ErrorScope,
+}
+
+/// What a failed statement's error undoes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorScope {
+    /// The statement's changes (ABORT, and every other error).
+    #[default]
+    Statement,
+    /// Nothing: the changes made before the error stay (OR FAIL).
+    Nothing,
+    /// The whole transaction (OR ROLLBACK).
+    Transaction,
 }
 
 impl ExecCtx<'_> {
@@ -837,16 +852,19 @@ pub fn index_values(idx: &Index, row: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// Writes a row and its index entries.
-pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
+/// Writes a row and its entries in the indexes that hold it (`holds[i]`
+/// for index `i`; missing means it does).
+pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], holds: &[bool]) {
     let mut buf = Vec::with_capacity(encoded_row_hint(&row[..t.columns.len()]));
     encode_row(&row[..t.columns.len()], &mut buf);
     txn.put(row_key(t.id, rowid), buf);
-    for idx in &t.indexes {
-        txn.put(
-            index_key(t.id, idx, &index_values(idx, row), rowid),
-            Vec::new(),
-        );
+    for (i, idx) in t.indexes.iter().enumerate() {
+        if holds.get(i).copied().unwrap_or(true) {
+            txn.put(
+                index_key(t.id, idx, &index_values(idx, row), rowid),
+                Vec::new(),
+            );
+        }
     }
 }
 
@@ -864,11 +882,14 @@ fn encoded_row_hint(values: &[Value]) -> usize {
         + 10
 }
 
-/// Deletes a row and its index entries.
-pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
+/// Deletes a row and its entries in the indexes that hold it (see
+/// [`write_row`]).
+pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], holds: &[bool]) {
     txn.delete(row_key(t.id, rowid));
-    for idx in &t.indexes {
-        txn.delete(index_key(t.id, idx, &index_values(idx, row), rowid));
+    for (i, idx) in t.indexes.iter().enumerate() {
+        if holds.get(i).copied().unwrap_or(true) {
+            txn.delete(index_key(t.id, idx, &index_values(idx, row), rowid));
+        }
     }
 }
 

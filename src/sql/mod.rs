@@ -4,7 +4,8 @@
 //!   ast (crate::syntax) ─plan.rs (bind, access paths)─► plan
 //!        typing.rs: SQLite's affinity and collation of expressions
 //!        ─exec.rs (pull iterators over the transaction)─► rows
-//!   DML/DDL: run.rs, inside the session's transaction
+//!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
+//!   table's rows with their constraints, rowids and index entries
 //!   access.rs: what a statement reads and writes, for authorization
 //! ```
 //!
@@ -21,3 +22,4 @@ pub mod functions;
 pub mod plan;
 pub mod run;
 pub mod typing;
+pub mod write;

@@ -458,6 +458,26 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
+/// Whether the expression `sql` holds a subquery.
+pub fn has_subquery_text(sql: &str) -> Result<bool> {
+    let e = crate::syntax::parse::parse_expr(sql)?;
+    Ok(!is_constant_or_columns(&e))
+}
+
+/// Whether `e` holds no subquery.
+fn is_constant_or_columns(e: &Expr) -> bool {
+    let mut plain = true;
+    walk(e, &mut |x| {
+        if matches!(
+            x,
+            Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+        ) {
+            plain = false;
+        }
+    });
+    plain
+}
+
 /// Whether `op` compares its operands (and so takes a [`CmpRule`]).
 fn is_comparison(op: BinOp) -> bool {
     matches!(
@@ -602,9 +622,13 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         .collect();
     // The hidden last column is the rowid (also reachable as _rowid_
     // and oid, see Scope::resolve).
+    // A WITHOUT ROWID table shows none: the column keeps its place (the
+    // engine reads rows by it) under a name no SQL can write.
     cols.push(ScopeCol {
         table: Some(label.clone()),
-        name: if t.column("rowid").is_none() {
+        name: if t.without_rowid {
+            String::new()
+        } else if t.column("rowid").is_none() {
             "rowid".into()
         } else {
             "_rowid_".into()
@@ -621,6 +645,7 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         outer: false,
         on: Vec::new(),
         policy: None,
+        hint: None,
     }
 }
 
@@ -643,6 +668,34 @@ struct Source {
     on: Vec<Expr>,
     /// Row-level security filter over this source's own row.
     policy: Option<PExpr>,
+    /// INDEXED BY (the index's position) / NOT INDEXED.
+    hint: Option<AccessHint>,
+}
+
+/// An index hint resolved against its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AccessHint {
+    /// NOT INDEXED.
+    NoIndex,
+    /// INDEXED BY the table's index at this position.
+    Index(usize),
+}
+
+/// Resolves `hint` against table `t`: SQLite's "no such index" when the
+/// index does not exist (on this table).
+fn resolve_hint(t: &Table, hint: Option<&IndexHint>) -> Result<Option<AccessHint>> {
+    Ok(match hint {
+        None => None,
+        Some(IndexHint::NotIndexed) => Some(AccessHint::NoIndex),
+        Some(IndexHint::IndexedBy(name)) => {
+            let pos = t
+                .indexes
+                .iter()
+                .position(|i| i.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| err(SqlErrorKind::UnknownTable, format!("no such index: {name}")))?;
+            Some(AccessHint::Index(pos))
+        }
+    })
 }
 
 /// Text shown as the column name of an expression.
@@ -969,6 +1022,7 @@ impl<'s> Planner<'s> {
         &mut self,
         name: &str,
         alias: Option<&str>,
+        hint: Option<&IndexHint>,
         parent: Option<&Scope>,
     ) -> Result<Source> {
         let label = alias.unwrap_or(name).to_string();
@@ -976,7 +1030,14 @@ impl<'s> Planner<'s> {
             let mut src = table_source_of(t, label);
             self.track_reads(&t.name, &mut src.cols);
             src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
+            src.hint = resolve_hint(t, hint)?;
             return Ok(src);
+        }
+        if let Some(IndexHint::IndexedBy(i)) = hint {
+            return Err(err(
+                SqlErrorKind::UnknownTable,
+                format!("no such index: {i}"),
+            ));
         }
         if let Some(v) = self.schema.view(name) {
             let key = v.name.to_lowercase();
@@ -1014,6 +1075,7 @@ impl<'s> Planner<'s> {
                 outer: false,
                 on: Vec::new(),
                 policy: None,
+                hint: None,
             });
         }
         let _ = parent;
@@ -1030,8 +1092,8 @@ impl<'s> Planner<'s> {
         out: &mut Vec<Source>,
     ) -> Result<()> {
         match item {
-            FromItem::Table { name, alias } => {
-                out.push(self.table_source(name, alias.as_deref(), parent)?)
+            FromItem::Table { name, alias, hint } => {
+                out.push(self.table_source(name, alias.as_deref(), hint.as_ref(), parent)?)
             }
             FromItem::Subquery { query, alias } => {
                 let planned = self.query_in(query, parent)?;
@@ -1055,6 +1117,7 @@ impl<'s> Planner<'s> {
                     outer: false,
                     on: Vec::new(),
                     policy: None,
+                    hint: None,
                 });
             }
             FromItem::Join {
@@ -1163,7 +1226,7 @@ impl<'s> Planner<'s> {
             }
             let node = match (&src.table, src.plan.take()) {
                 (Some(t), _) => {
-                    let access = choose_access(t, start, &cands);
+                    let access = choose_access(t, start, &cands, src.hint)?;
                     Arc::new(Node::Scan {
                         table: t.clone(),
                         access,
@@ -1855,7 +1918,7 @@ impl<'s> Planner<'s> {
     /// Plans a single-table read for UPDATE/DELETE: rows of the table
     /// (columns ++ rowid) matching `filter`.
     pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
-        self.table_rows_for(table, filter, None)
+        self.table_rows_for(table, filter, None, None)
     }
 
     /// [`Self::table_rows`] for UPDATE or DELETE (`cmd`): only the rows
@@ -1866,7 +1929,9 @@ impl<'s> Planner<'s> {
         table: &Arc<Table>,
         filter: Option<&Expr>,
         cmd: Option<PolicyCmd>,
+        hint: Option<&IndexHint>,
     ) -> Result<Plan> {
+        let hint = resolve_hint(table, hint)?;
         let policy = match cmd {
             Some(c) => self.row_policy(table, c, false)?,
             None => None,
@@ -1895,7 +1960,7 @@ impl<'s> Planner<'s> {
         }) {
             self.uses.remove(o);
         }
-        let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>());
+        let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>(), hint)?;
         let mut plan: Plan = Arc::new(Node::Scan {
             table: table.clone(),
             access,
@@ -2175,21 +2240,44 @@ fn eq_on(
 /// Picks the access path of `table` (whose columns start at `start` in the
 /// combined row) from the conditions `conds`. A comparison serves an index
 /// column only when the index holds what it compares (SQLite's
-/// `sqlite3IndexAffinityOk`) under the same collation.
-fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
+/// `sqlite3IndexAffinityOk`) under the same collation. A partial index is
+/// not used (its rows are only those its WHERE selects). With INDEXED BY
+/// the named index is read, whole if no condition narrows it; NOT INDEXED
+/// reads by rowid or in full.
+fn choose_access(
+    table: &Table,
+    start: usize,
+    conds: &[&PExpr],
+    hint: Option<AccessHint>,
+) -> Result<Access> {
     let rowid_col = table.columns.len();
     let rowid_cols: Vec<usize> = std::iter::once(rowid_col)
         .chain(table.rowid_alias)
         .collect();
     let by_rowid = |r: &CmpRule| r.index_affinity_ok(Affinity::Integer);
-    for &rc in &rowid_cols {
-        if let Some(vals) = eq_on(conds, rc, start, &by_rowid) {
-            return Access::Rowids(vals);
+    if hint.is_none() || hint == Some(AccessHint::NoIndex) {
+        for &rc in &rowid_cols {
+            if let Some(vals) = eq_on(conds, rc, start, &by_rowid) {
+                return Ok(Access::Rowids(vals));
+            }
+        }
+    }
+    if let Some(AccessHint::Index(i)) = hint {
+        if table.indexes[i].filter.is_some() {
+            return Err(err(SqlErrorKind::Misuse, "no query solution"));
         }
     }
     // Best index: most leading equality columns, then a range.
     let mut best: Option<IndexChoice> = None;
     for (ii, idx) in table.indexes.iter().enumerate() {
+        let allowed = match hint {
+            None => idx.filter.is_none(),
+            Some(AccessHint::NoIndex) => false,
+            Some(AccessHint::Index(i)) => i == ii,
+        };
+        if !allowed {
+            continue;
+        }
         let usable_on = |k: usize| {
             let c = idx.columns[k];
             let aff = table.columns[c].affinity;
@@ -2216,15 +2304,23 @@ fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
     }
     if let Some((index, _, eq, range)) = best {
         if !eq.is_empty() || range.is_some() {
-            return Access::Index { index, eq, range };
+            return Ok(Access::Index { index, eq, range });
         }
+    }
+    if let Some(AccessHint::Index(index)) = hint {
+        // The whole index, in its order.
+        return Ok(Access::Index {
+            index,
+            eq: Vec::new(),
+            range: Some((None, None)),
+        });
     }
     for &rc in &rowid_cols {
         if let Some((lo, hi)) = range_on(conds, rc, start, &by_rowid) {
-            return Access::RowidRange(lo, hi);
+            return Ok(Access::RowidRange(lo, hi));
         }
     }
-    Access::Full
+    Ok(Access::Full)
 }
 
 /// If reading `t` in rowid or index order yields rows already sorted by

@@ -12,14 +12,16 @@ use crate::auth::PolicyCmd;
 use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::eval::{eval, PExpr};
-use crate::sql::exec::{
-    delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
-    write_row, ExecCtx, Row,
-};
+use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row};
 use crate::sql::plan::Planner;
+use crate::sql::write::{
+    constraint_error, explicit_rowid, finish_row, forget_sequence, new_rowid, note_rowid,
+    Constraint, TableWriter,
+};
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
+    UpsertAction,
 };
 use crate::syntax::parse::parse_expr;
 use crate::txn::Txn;
@@ -73,82 +75,6 @@ fn defaults(t: &Table, cx: &mut ExecCtx) -> Result<Row> {
     eval_defaults(&bind_defaults(t)?, cx)
 }
 
-/// Checks NOT NULL and applies affinities; returns the finished row.
-fn finish_row(t: &Table, mut row: Row, conflict: &Conflict, dflt: &Row) -> Result<Option<Row>> {
-    for (i, c) in t.columns.iter().enumerate() {
-        let v = std::mem::replace(&mut row[i], Value::Null);
-        row[i] = apply_affinity(v, c.affinity);
-        if c.not_null && matches!(row[i], Value::Null) && Some(i) != t.rowid_alias {
-            match conflict {
-                Conflict::Ignore => return Ok(None),
-                Conflict::Replace if !matches!(dflt[i], Value::Null) => row[i] = dflt[i].clone(),
-                _ => {
-                    return Err(Error::sql(
-                        SqlErrorKind::NotNull,
-                        format!("NOT NULL constraint failed: {}.{}", t.name, c.name),
-                    ))
-                }
-            }
-        }
-    }
-    Ok(Some(row))
-}
-
-/// The rowid a row asks for through its INTEGER PRIMARY KEY column.
-fn explicit_rowid(t: &Table, row: &[Value]) -> Result<Option<i64>> {
-    let Some(a) = t.rowid_alias else {
-        return Ok(None);
-    };
-    match apply_affinity(row[a].clone(), Affinity::Integer) {
-        Value::Null => Ok(None),
-        Value::Integer(i) => Ok(Some(i)),
-        _ => Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-    }
-}
-
-/// Finds rows that `row` (to be stored at `rowid`) conflicts with:
-/// the same rowid, or the same key in a unique index.
-fn conflicts(
-    txn: &mut Txn,
-    t: &Table,
-    row: &[Value],
-    rowid: i64,
-    replacing: Option<i64>,
-) -> Result<(Vec<i64>, String)> {
-    let mut out = Vec::new();
-    let mut what = String::new();
-    if Some(rowid) != replacing && read_row(txn, t, rowid)?.is_some() {
-        out.push(rowid);
-        what = match t.rowid_alias {
-            Some(a) => constraint_name(t, &[a]),
-            None => format!("{}.rowid", t.name),
-        };
-    }
-    for idx in t.indexes.iter().filter(|i| i.unique) {
-        let hits = unique_conflicts(
-            txn,
-            t,
-            idx,
-            &index_values(idx, row),
-            replacing.or(Some(rowid)),
-        )?;
-        if !hits.is_empty() && what.is_empty() {
-            what = constraint_name(t, &idx.columns);
-        }
-        out.extend(hits.into_iter().filter(|r| Some(*r) != replacing));
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok((out, what))
-}
-
-fn conflict_error(_t: &Table, what: &str) -> Error {
-    Error::sql(
-        SqlErrorKind::Unique,
-        format!("UNIQUE constraint failed: {what}"),
-    )
-}
-
 /// What an INSERT needs besides its parameters, planned once per
 /// (schema, security catalog) when a prepared statement runs again: the
 /// target columns and the source plan, then (planned after the source was
@@ -168,11 +94,18 @@ struct InsertRest {
     defaults: Vec<Option<PExpr>>,
     insert_check: Option<PExpr>,
     update_check: Option<PExpr>,
-    upsert: Option<Upsert>,
+    upsert: Option<UpsertPlan>,
+    writer: TableWriter,
 }
 
-/// ON CONFLICT DO UPDATE: (column, SET expression) pairs and the WHERE.
-type Upsert = (Vec<(usize, PExpr)>, Option<PExpr>);
+/// ON CONFLICT [(target)] DO ...
+struct UpsertPlan {
+    /// The constraint the target names (None: any).
+    target: Option<Constraint>,
+    /// DO UPDATE: (column, SET expression) pairs and the WHERE, over
+    /// (existing row ++ excluded); None: DO NOTHING.
+    update: Option<(Vec<(usize, PExpr)>, Option<PExpr>)>,
+}
 
 /// Binds the DEFAULT of every column (`None` where there is none).
 fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {
@@ -218,7 +151,7 @@ fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> Result<Inser
         Some(cols) => cols
             .iter()
             .map(|c| {
-                if c.eq_ignore_ascii_case("rowid") && t.column(c).is_none() {
+                if is_rowid_name(c) && t.column(c).is_none() && !t.without_rowid {
                     return Ok(width);
                 }
                 t.column(c).ok_or_else(|| {
@@ -271,29 +204,36 @@ fn plan_insert_rest(
     };
     let defaults = bind_defaults(t)?;
     let insert_check = planner.row_policy(t, PolicyCmd::Insert, true)?;
-    let update_check = match &ins.on_conflict {
-        Conflict::Update(..) => planner.row_policy(t, PolicyCmd::Update, true)?,
-        _ => None,
-    };
-    // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
-    let upsert = match &ins.on_conflict {
-        Conflict::Update(sets, filter) => {
-            let mut bound = Vec::new();
-            for (col, e) in sets {
-                let pos = t.column(col).ok_or_else(|| {
-                    Error::sql(
-                        SqlErrorKind::UnknownColumn,
-                        format!("no such column: {col}"),
-                    )
-                })?;
-                bound.push((pos, planner.upsert_expr(t, e)?));
-            }
-            let filter = filter
-                .as_ref()
-                .map(|f| planner.upsert_expr(t, f))
-                .transpose()?;
-            Some((bound, filter))
+    let upsert = match &ins.upsert {
+        None => None,
+        Some(up) => {
+            let target = match &up.target {
+                Some(cols) => Some(upsert_target(t, cols)?),
+                None => None,
+            };
+            // DO UPDATE: SET and WHERE over (existing row ++ excluded).
+            let update = match &up.action {
+                UpsertAction::Nothing => None,
+                UpsertAction::Update(sets, filter) => {
+                    let mut bound = Vec::new();
+                    for (col, e) in sets {
+                        let pos = set_target(t, col)?;
+                        bound.push((pos, planner.upsert_expr(t, e)?));
+                    }
+                    let filter = filter
+                        .as_ref()
+                        .map(|f| planner.upsert_expr(t, f))
+                        .transpose()?;
+                    Some((bound, filter))
+                }
+            };
+            Some(UpsertPlan { target, update })
         }
+    };
+    let update_check = match &upsert {
+        Some(UpsertPlan {
+            update: Some(_), ..
+        }) => planner.row_policy(t, PolicyCmd::Update, true)?,
         _ => None,
     };
     Ok(InsertRest {
@@ -302,7 +242,68 @@ fn plan_insert_rest(
         insert_check,
         update_check,
         upsert,
+        writer: TableWriter::new(t)?,
     })
+}
+
+/// The constraint an upsert's target names (SQLite's
+/// `sqlite3UpsertAnalyzeTarget`): the rowid, or the UNIQUE index (not
+/// partial) on exactly these columns, in any order.
+fn upsert_target(t: &Table, cols: &[String]) -> Result<Constraint> {
+    let mut positions = Vec::with_capacity(cols.len());
+    for c in cols {
+        let pos = match t.column(c) {
+            Some(p) => p,
+            None if is_rowid_name(c) && !t.without_rowid => t.columns.len(),
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: {c}"),
+                ))
+            }
+        };
+        positions.push(pos);
+    }
+    if let [p] = positions.as_slice() {
+        if *p == t.columns.len() || Some(*p) == t.rowid_alias {
+            return Ok(Constraint::Rowid);
+        }
+    }
+    let mut wanted = positions.clone();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for (i, idx) in t.indexes.iter().enumerate() {
+        if !idx.unique || idx.filter.is_some() || idx.columns.len() != positions.len() {
+            continue;
+        }
+        let mut have = idx.columns.clone();
+        have.sort_unstable();
+        if have == wanted {
+            return Ok(Constraint::Index(i));
+        }
+    }
+    Err(Error::sql(
+        SqlErrorKind::Misuse,
+        "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint",
+    ))
+}
+
+fn is_rowid_name(n: &str) -> bool {
+    ["rowid", "_rowid_", "oid"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(n))
+}
+
+/// The position a SET assigns (a column, or the rowid by one of its names).
+fn set_target(t: &Table, col: &str) -> Result<usize> {
+    match t.column(col) {
+        Some(p) => Ok(p),
+        None if is_rowid_name(col) && !t.without_rowid => Ok(t.columns.len()),
+        None => Err(Error::sql(
+            SqlErrorKind::UnknownColumn,
+            format!("no such column: {col}"),
+        )),
+    }
 }
 
 /// INSERT.
@@ -343,24 +344,25 @@ pub fn insert_planned(
     if plan.rest.is_none() {
         plan.rest = Some(plan_insert_rest(cx, schema, &t, ins)?);
     }
-    let Some(InsertRest {
-        returning,
-        defaults,
-        insert_check,
-        update_check,
-        upsert,
-    }) = plan.rest.as_ref()
-    else {
+    let Some(rest) = plan.rest.as_ref() else {
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
     let targets = &plan.targets;
-    let dflt = eval_defaults(defaults, cx)?;
+    let dflt = eval_defaults(&rest.defaults, cx)?;
+    // The conflict resolution: the statement's, or the one a firing
+    // statement imposes on its triggers' statements.
+    let named = effective_conflict(ins.on_conflict);
+    let mode = named.unwrap_or(Conflict::Abort);
     let mut next_rowid: Option<i64> = None;
     let mut changed = Changed {
         changes: 0,
-        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        returning: rest
+            .returning
+            .as_ref()
+            .map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
+    let writer = &rest.writer;
     for src in source_rows {
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
@@ -373,7 +375,7 @@ pub fn insert_planned(
                 row[pos] = v;
             }
         }
-        let Some(row_done) = finish_row(&t, row, &ins.on_conflict, &dflt)? else {
+        let Some(row_done) = finish_row(cx, &t, row, mode, &dflt)? else {
             continue;
         };
         let mut row = row_done;
@@ -385,23 +387,7 @@ pub fn insert_planned(
                     _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
                 }
             }
-            _ => {
-                let n = match next_rowid {
-                    Some(n) => n,
-                    None => {
-                        let n = max_rowid(cx.txn, &t)?.map_or(1, |m| m.saturating_add(1));
-                        next_rowid = Some(n);
-                        n
-                    }
-                };
-                if n == i64::MAX && max_rowid(cx.txn, &t)? == Some(i64::MAX) {
-                    return Err(Error::sql(
-                        SqlErrorKind::Misuse,
-                        "database or disk is full (rowid space exhausted)",
-                    ));
-                }
-                n
-            }
+            _ => new_rowid(cx, schema, &t, &mut next_rowid)?,
         };
         if let Some(a) = t.rowid_alias {
             row[a] = Value::Integer(rowid);
@@ -416,68 +402,94 @@ pub fn insert_planned(
             Some(&row),
             None,
             &[],
+            named,
         )?;
-        let (hits, what) = conflicts(cx.txn, &t, &row, rowid, None)?;
-        if !hits.is_empty() {
-            match &ins.on_conflict {
-                Conflict::Abort => return Err(conflict_error(&t, &what)),
-                Conflict::Ignore => continue,
-                Conflict::Replace => {
-                    for r in hits {
-                        if let Some(old) = read_row(cx.txn, &t, r)? {
-                            delete_row(cx.txn, &t, r, &old);
-                        }
-                    }
-                }
-                Conflict::Update(..) => {
-                    let Some((sets, filter)) = &upsert else {
-                        continue;
-                    };
-                    let Some(old) = read_row(cx.txn, &t, hits[0])? else {
-                        continue;
-                    };
-                    // SET and WHERE see the existing row and `excluded`.
-                    let mut both = old.clone();
-                    both.extend(row.iter().cloned());
-                    if let Some(f) = filter {
-                        if eval(f, &both, cx)?.truthy() != Some(true) {
-                            continue;
-                        }
-                    }
-                    let mut new = old.clone();
-                    for (pos, e) in sets {
-                        new[*pos] = eval(e, &both, cx)?;
-                    }
-                    let old_rowid = hits[0];
-                    new.pop();
-                    let Some(mut new) = finish_row(&t, new, &Conflict::Abort, &dflt)? else {
-                        continue;
-                    };
-                    new.push(Value::Integer(old_rowid));
-                    let (others, what) = conflicts(cx.txn, &t, &new, old_rowid, Some(old_rowid))?;
-                    if !others.is_empty() {
-                        return Err(conflict_error(&t, &what));
-                    }
-                    check_new_row(cx, update_check, &t, &new)?;
-                    delete_row(cx.txn, &t, old_rowid, &old);
-                    write_row(cx.txn, &t, old_rowid, &new);
-                    changed.changes += 1;
-                    if let (Some((exprs, _)), Some((_, rows))) =
-                        (&returning, changed.returning.as_mut())
-                    {
-                        rows.push(
-                            exprs
-                                .iter()
-                                .map(|e| eval(e, &new, cx))
-                                .collect::<Result<Row>>()?,
-                        );
-                    }
+        // The upsert's target is checked first; then every uniqueness
+        // constraint, in order.
+        let mut upsert_hit = None;
+        if let Some(up) = &rest.upsert {
+            upsert_hit = match up.target {
+                Some(on) => writer.violation_of(cx, &row, rowid, None, on)?,
+                None => writer.violations(cx, &row, rowid, None)?.into_iter().next(),
+            };
+        }
+        if let (Some(v), Some(up)) = (upsert_hit, &rest.upsert) {
+            let Some((sets, filter)) = &up.update else {
+                continue; // DO NOTHING
+            };
+            let conflicting = v.rows[0];
+            let Some(old) = read_row(cx.txn, &t, conflicting)? else {
+                continue;
+            };
+            // SET and WHERE see the existing row and `excluded`.
+            let mut both = old.clone();
+            both.extend(row.iter().cloned());
+            if let Some(f) = filter {
+                if eval(f, &both, cx)?.truthy() != Some(true) {
                     continue;
                 }
             }
+            let mut values = old.clone();
+            for (pos, e) in sets {
+                values[*pos] = eval(e, &both, cx)?;
+            }
+            let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+            // As SQLite: the update is an UPDATE OR ABORT of that row.
+            let new = update_row(
+                cx,
+                schema,
+                writer,
+                old,
+                values,
+                &cols,
+                Some(Conflict::Abort),
+                &rest.update_check,
+            )?;
+            if let Some(new) = new {
+                changed.changes += 1;
+                if let (Some((exprs, _)), Some((_, rows))) =
+                    (&rest.returning, changed.returning.as_mut())
+                {
+                    rows.push(
+                        exprs
+                            .iter()
+                            .map(|e| eval(e, &new, cx))
+                            .collect::<Result<Row>>()?,
+                    );
+                }
+            }
+            continue;
         }
-        check_new_row(cx, insert_check, &t, &row)?;
-        write_row(cx.txn, &t, rowid, &row);
+        let violations = writer.violations(cx, &row, rowid, None)?;
+        if let Some(first) = violations.first() {
+            match mode {
+                Conflict::Ignore => continue,
+                Conflict::Replace => {
+                    // The conflicting rows go (no DELETE triggers: SQLite
+                    // fires them only with recursive triggers on).
+                    let mut gone: Vec<i64> =
+                        violations.iter().flat_map(|v| v.rows.clone()).collect();
+                    gone.sort_unstable();
+                    gone.dedup();
+                    for r in gone {
+                        if let Some(old) = read_row(cx.txn, &t, r)? {
+                            writer.delete(cx, r, &old)?;
+                        }
+                    }
+                }
+                _ => return Err(constraint_error(cx, mode, first.error())),
+            }
+        }
+        check_new_row(cx, &rest.insert_check, &t, &row)?;
+        writer.write(cx, rowid, &row)?;
+        note_rowid(cx, schema, &t, rowid)?;
+        // The next new rowid is the largest rowid plus one: known from
+        // here on once it was read (a trigger could have added rows, so it
+        // is read again where triggers exist).
+        next_rowid = match (next_rowid, rowid.checked_add(1)) {
+            (Some(n), Some(after)) if schema.triggers.is_empty() => Some(n.max(after)),
+            _ => None,
+        };
         fire(
             cx,
             schema,
@@ -487,17 +499,11 @@ pub fn insert_planned(
             Some(&row),
             None,
             &[],
+            named,
         )?;
-        // The next new rowid is the largest rowid plus one: known from
-        // here on once it was read (a trigger could have added rows, so it
-        // is read again where triggers exist).
-        next_rowid = match next_rowid {
-            Some(n) if schema.triggers.is_empty() => Some(n.max(rowid.saturating_add(1))),
-            _ => None,
-        };
         changed.changes += 1;
         changed.last_rowid = Some(rowid);
-        if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
+        if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
             rows.push(
                 exprs
                     .iter()
@@ -509,24 +515,107 @@ pub fn insert_planned(
     Ok(changed)
 }
 
+/// Updates row `old` (columns ++ rowid) of `writer`'s table to `values`
+/// (the same layout, SET applied; the rowid position may be assigned), the
+/// columns `cols` assigned: affinity, NOT NULL and STRICT, the rowid
+/// (changed through the INTEGER PRIMARY KEY or `rowid`), the uniqueness
+/// constraints under `named` (the conflict resolution), row-level
+/// security, UPDATE triggers. Returns the new row, or `None` when the
+/// resolution skipped it.
+#[allow(clippy::too_many_arguments)]
+fn update_row(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    writer: &TableWriter,
+    old: Row,
+    mut values: Row,
+    cols: &[usize],
+    named: Option<Conflict>,
+    update_check: &Option<PExpr>,
+) -> Result<Option<Row>> {
+    let t = writer.t.clone();
+    let mode = named.unwrap_or(Conflict::Abort);
+    let old_rowid = match old.last() {
+        Some(Value::Integer(r)) => *r,
+        _ => return Ok(None),
+    };
+    let dflt = vec![Value::Null; t.columns.len()];
+    let new_rowid_val = values.pop().unwrap_or(Value::Null);
+    let Some(mut new) = finish_row(cx, &t, values, mode, &dflt)? else {
+        return Ok(None);
+    };
+    let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
+        Value::Integer(i) => i,
+        _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+    };
+    if let Some(a) = t.rowid_alias {
+        if cols.contains(&a) {
+            rowid = explicit_rowid(&t, &new)?
+                .ok_or_else(|| Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch"))?;
+        }
+        new[a] = Value::Integer(rowid);
+    }
+    new.push(Value::Integer(rowid));
+    fire(
+        cx,
+        schema,
+        &t,
+        TriggerTiming::Before,
+        RowEvent::Update,
+        Some(&new),
+        Some(&old),
+        cols,
+        named,
+    )?;
+    // Conflicts with rows other than this one.
+    let violations = writer.violations(cx, &new, rowid, Some(old_rowid))?;
+    if let Some(first) = violations.first() {
+        match mode {
+            Conflict::Ignore => return Ok(None),
+            Conflict::Replace => {
+                let mut gone: Vec<i64> = violations.iter().flat_map(|v| v.rows.clone()).collect();
+                gone.sort_unstable();
+                gone.dedup();
+                for r in gone {
+                    if let Some(o) = read_row(cx.txn, &t, r)? {
+                        writer.delete(cx, r, &o)?;
+                    }
+                }
+            }
+            _ => return Err(constraint_error(cx, mode, first.error())),
+        }
+    }
+    check_new_row(cx, update_check, &t, &new)?;
+    writer.delete(cx, old_rowid, &old)?;
+    writer.write(cx, rowid, &new)?;
+    fire(
+        cx,
+        schema,
+        &t,
+        TriggerTiming::After,
+        RowEvent::Update,
+        Some(&new),
+        Some(&old),
+        cols,
+        named,
+    )?;
+    Ok(Some(new))
+}
+
 /// UPDATE.
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update))?;
+    let plan = planner.table_rows_for(
+        &t,
+        up.filter.as_ref(),
+        Some(PolicyCmd::Update),
+        up.hint.as_ref(),
+    )?;
     let update_check = planner.row_policy(&t, PolicyCmd::Update, true)?;
     let mut sets: Vec<(usize, PExpr)> = Vec::new();
     for (col, e) in &up.assignments {
-        let pos = if col.eq_ignore_ascii_case("rowid") && t.column(col).is_none() {
-            t.columns.len()
-        } else {
-            t.column(col).ok_or_else(|| {
-                Error::sql(
-                    SqlErrorKind::UnknownColumn,
-                    format!("no such column: {col}"),
-                )
-            })?
-        };
+        let pos = set_target(&t, col)?;
         let bound = planner.table_exprs(&t, std::slice::from_ref(e))?;
         if let Some(b) = bound.into_iter().next() {
             sets.push((pos, b));
@@ -537,90 +626,46 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
     } else {
         Some(planner.returning(&t, &up.returning)?)
     };
+    let writer = TableWriter::new(&t)?;
+    let named = effective_conflict(up.on_conflict);
     let mut it = open(&plan, cx, &[])?;
     let mut old_rows = Vec::new();
     while let Some(r) = it.next(cx)? {
         old_rows.push(r);
     }
     drop(it);
-    let dflt = vec![Value::Null; t.columns.len()];
     let mut changed = Changed {
         changes: 0,
         returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
-    for old in old_rows {
-        let old_rowid = match old.last() {
-            Some(Value::Integer(r)) => *r,
-            _ => continue,
-        };
-        let mut new = old.clone();
-        for (pos, e) in &sets {
-            new[*pos] = eval(e, &old, cx)?;
-        }
-        let new_rowid_val = new.pop().unwrap_or(Value::Null);
-        let Some(mut new) = finish_row(&t, new, &up.on_conflict, &dflt)? else {
+    let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+    for chosen in old_rows {
+        // As SQLite: the rows are chosen first, then each is updated as it
+        // is now (an earlier row's trigger may have changed or removed it).
+        let Some(Value::Integer(rowid)) = chosen.last().cloned() else {
             continue;
         };
-        let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
-            Value::Integer(i) => i,
-            _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+        let Some(old) = read_row(cx.txn, &t, rowid)? else {
+            continue;
         };
-        if let Some(a) = t.rowid_alias {
-            if sets.iter().any(|(p, _)| *p == a) {
-                rowid = explicit_rowid(&t, &new)?
-                    .ok_or_else(|| Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch"))?;
-            }
-            new[a] = Value::Integer(rowid);
+        let mut values = old.clone();
+        for (pos, e) in &sets {
+            values[*pos] = eval(e, &old, cx)?;
         }
-        new.push(Value::Integer(rowid));
-        let changed_cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
-        fire(
+        let Some(new) = update_row(
             cx,
             schema,
-            &t,
-            TriggerTiming::Before,
-            RowEvent::Update,
-            Some(&new),
-            Some(&old),
-            &changed_cols,
-        )?;
-        // Conflicts with rows other than this one.
-        let (mut hits, what) = conflicts(cx.txn, &t, &new, rowid, Some(old_rowid))?;
-        if rowid != old_rowid && read_row(cx.txn, &t, rowid)?.is_some() && !hits.contains(&rowid) {
-            hits.push(rowid);
-        }
-        if !hits.is_empty() {
-            match &up.on_conflict {
-                Conflict::Ignore => continue,
-                Conflict::Replace => {
-                    for r in hits {
-                        if let Some(o) = read_row(cx.txn, &t, r)? {
-                            delete_row(cx.txn, &t, r, &o);
-                        }
-                    }
-                }
-                _ => {
-                    return Err(conflict_error(
-                        &t,
-                        if what.is_empty() { "rowid" } else { &what },
-                    ))
-                }
-            }
-        }
-        check_new_row(cx, &update_check, &t, &new)?;
-        delete_row(cx.txn, &t, old_rowid, &old);
-        write_row(cx.txn, &t, rowid, &new);
-        fire(
-            cx,
-            schema,
-            &t,
-            TriggerTiming::After,
-            RowEvent::Update,
-            Some(&new),
-            Some(&old),
-            &changed_cols,
-        )?;
+            &writer,
+            old,
+            values,
+            &cols,
+            named,
+            &update_check,
+        )?
+        else {
+            continue;
+        };
         changed.changes += 1;
         if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
             rows.push(
@@ -638,12 +683,18 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete))?;
+    let plan = planner.table_rows_for(
+        &t,
+        del.filter.as_ref(),
+        Some(PolicyCmd::Delete),
+        del.hint.as_ref(),
+    )?;
     let returning = if del.returning.is_empty() {
         None
     } else {
         Some(planner.returning(&t, &del.returning)?)
     };
+    let writer = TableWriter::new(&t)?;
     let mut it = open(&plan, cx, &[])?;
     let mut rows = Vec::new();
     while let Some(r) = it.next(cx)? {
@@ -659,6 +710,10 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
         let Some(Value::Integer(rowid)) = r.last().cloned() else {
             continue;
         };
+        // An earlier row's trigger may have changed or removed it.
+        let Some(old) = read_row(cx.txn, &t, rowid)? else {
+            continue;
+        };
         fire(
             cx,
             schema,
@@ -666,10 +721,14 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             TriggerTiming::Before,
             RowEvent::Delete,
             None,
-            Some(&r),
+            Some(&old),
             &[],
+            None,
         )?;
-        delete_row(cx.txn, &t, rowid, &r);
+        let Some(current) = read_row(cx.txn, &t, rowid)? else {
+            continue;
+        };
+        writer.delete(cx, rowid, &current)?;
         fire(
             cx,
             schema,
@@ -677,15 +736,16 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             TriggerTiming::After,
             RowEvent::Delete,
             None,
-            Some(&r),
+            Some(&current),
             &[],
+            None,
         )?;
         changed.changes += 1;
         if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
             out.push(
                 exprs
                     .iter()
-                    .map(|e| eval(e, &r, cx))
+                    .map(|e| eval(e, &current, cx))
                     .collect::<Result<Row>>()?,
             );
         }
@@ -698,6 +758,7 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     if ct.if_not_exists && (schema.table(&ct.name).is_some() || schema.view(&ct.name).is_some()) {
         return Ok(None);
     }
+    reserved(&ct.name)?;
     if let Some(q) = &ct.as_query {
         let planned = planner_for(schema, cx).query(q)?;
         let spec = CreateTable {
@@ -732,10 +793,15 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
             rows.push(r);
         }
         drop(it);
-        for mut r in rows {
+        for r in rows {
             rowid += 1;
+            let mut r: Row = r
+                .into_iter()
+                .zip(&t.columns)
+                .map(|(v, c)| apply_affinity(v, c.affinity))
+                .collect();
             r.push(Value::Integer(rowid));
-            write_row(cx.txn, &t, rowid, &r);
+            crate::sql::exec::write_row(cx.txn, &t, rowid, &r, &[]);
         }
         return Ok(Some(next));
     }
@@ -744,6 +810,15 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
 
 /// CREATE INDEX: adds it and fills it from the table.
 pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Result<Option<Schema>> {
+    reserved(&ci.name)?;
+    if let Some(f) = &ci.filter {
+        if crate::sql::plan::has_subquery_text(f)? {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "subqueries prohibited in partial index WHERE clauses",
+            ));
+        }
+    }
     let lower = ci.name.to_lowercase();
     if ci.if_not_exists
         && schema
@@ -758,21 +833,43 @@ pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Resu
     Ok(Some(next))
 }
 
+/// SQLite's error for a user object named like the ones it makes.
+fn reserved(name: &str) -> Result<()> {
+    if crate::catalog::is_reserved_name(name) {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!("object name reserved for internal use: {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the entries of index `idx` of `t` (which lists it) for the
+/// table's rows (a partial index: the rows its WHERE selects), checking
+/// uniqueness.
 fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> Result<()> {
     let empty = Schema::default();
     let mut planner = Planner::new(&empty);
     let plan = planner.table_rows(t, None)?;
+    let writer = TableWriter::new(t)?;
+    let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
     let mut it = open(&plan, cx, &[])?;
     // Read everything first (only each row's key values and rowid, not
     // the row), then check and write.
-    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     while let Some(r) = it.next(cx)? {
+        rows.push(r);
+    }
+    drop(it);
+    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
+    for r in rows {
         let Some(Value::Integer(rowid)) = r.last() else {
             continue;
         };
-        entries.push((index_values(idx, &r), *rowid));
+        if writer.holds(cx, pos, &r)? {
+            entries.push((index_values(idx, &r), *rowid));
+        }
     }
-    drop(it);
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
     let mut keys = Vec::with_capacity(entries.len());
     for (vals, rowid) in entries {
@@ -798,12 +895,35 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
     Ok(())
 }
 
-/// REINDEX: rebuilds every index of every table (or of one table).
+/// REINDEX: rebuilds every index, or those of one table, or one index, or
+/// those using one collation; SQLite's error when the name is none of
+/// these.
 pub fn reindex(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<()> {
+    let is_table = name.is_some_and(|n| schema.table(n).is_some());
+    let is_index = name.is_some_and(|n| {
+        schema
+            .tables
+            .values()
+            .any(|t| t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(n)))
+    });
+    let collation = name.and_then(crate::types::Collation::from_name);
+    if name.is_some() && !is_table && !is_index && collation.is_none() {
+        return Err(Error::sql(
+            SqlErrorKind::UnknownTable,
+            "unable to identify the object to be reindexed",
+        ));
+    }
     for t in schema.tables.values() {
         for idx in &t.indexes {
             if let Some(n) = name {
-                if !t.name.eq_ignore_ascii_case(n) && !idx.name.eq_ignore_ascii_case(n) {
+                let chosen = if is_table {
+                    t.name.eq_ignore_ascii_case(n)
+                } else if is_index {
+                    idx.name.eq_ignore_ascii_case(n)
+                } else {
+                    idx.collations.iter().any(|c| Some(*c) == collation)
+                };
+                if !chosen {
                     continue;
                 }
             }
@@ -872,6 +992,7 @@ pub fn drop_objects(
                 }
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
+                forget_sequence(cx, &next, &t.name, None)?;
                 s = next;
             }
             ObjectKind::Index => {
@@ -978,12 +1099,13 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             new.columns.push(column_of(spec));
             let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
             let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
+            let writer = TableWriter::new(&Arc::new(new.clone()))?;
             for mut r in rows(cx)? {
                 let rowid = r.pop();
                 r.push(dflt.clone());
                 r.extend(rowid);
                 if let Some(Value::Integer(id)) = r.last().cloned() {
-                    write_row(cx.txn, &new, id, &r);
+                    writer.write(cx, id, &r)?;
                 }
             }
         }
@@ -1018,10 +1140,12 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             for i in new.indexes.iter_mut() {
                 i.columns.iter_mut().for_each(shift);
             }
+            // A partial index's WHERE naming the column fails to bind.
+            let writer = TableWriter::new(&Arc::new(new.clone()))?;
             for mut r in rows(cx)? {
                 r.remove(pos);
                 if let Some(Value::Integer(id)) = r.last().cloned() {
-                    write_row(cx.txn, &new, id, &r);
+                    writer.write(cx, id, &r)?;
                 }
             }
         }
@@ -1039,8 +1163,17 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                 ));
             }
             new.columns[pos].name = to.clone();
+            if TableWriter::new(&Arc::new(new.clone())).is_err() {
+                return Err(Error::sql(
+                    SqlErrorKind::Unsupported,
+                    format!("renaming a column a partial index uses ({from}) is not supported"),
+                ));
+            }
         }
-        AlterOp::RenameTable(to) => new.name = to.clone(),
+        AlterOp::RenameTable(to) => {
+            forget_sequence(cx, schema, &old.name, Some(to))?;
+            new.name = to.clone();
+        }
     }
     Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
 }
@@ -1070,12 +1203,18 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
             }
         }
         drop(it);
-        for idx in &t.indexes {
+        let writer = TableWriter::new(t)?;
+        for (pos, idx) in t.indexes.iter().enumerate() {
             let mut expected = std::collections::HashSet::new();
+            let mut held = 0usize;
             for r in &rows {
                 let Some(Value::Integer(id)) = r.last() else {
                     continue;
                 };
+                if !writer.holds(cx, pos, r)? {
+                    continue;
+                }
+                held += 1;
                 let key = crate::catalog::index_key(t.id, idx, &index_values(idx, r), *id);
                 if cx.txn.get(&key)?.is_none() {
                     problems.push(format!("row {id} missing from index {}", idx.name));
@@ -1100,11 +1239,10 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
                     ));
                 }
             }
-            if count != rows.len() {
+            if count != held {
                 problems.push(format!(
-                    "wrong # of entries in index {}: {count} for {} rows",
-                    idx.name,
-                    rows.len()
+                    "wrong # of entries in index {}: {count} for {held} rows",
+                    idx.name
                 ));
             }
         }
@@ -1127,6 +1265,18 @@ const MAX_TRIGGER_DEPTH: usize = 32;
 
 thread_local! {
     static TRIGGER_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The triggers running on this thread (lowercase names), innermost
+    /// last.
+    static ACTIVE_TRIGGERS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The conflict resolution the statement that fired the running
+    /// trigger named, which its body's statements use instead of theirs.
+    static CONFLICT_OVERRIDE: std::cell::Cell<Option<Conflict>> = const { std::cell::Cell::new(None) };
+}
+
+/// The conflict resolution a statement naming `own` runs under: the one
+/// the statement that fired the running trigger named, if any (SQLite).
+fn effective_conflict(own: Option<Conflict>) -> Option<Conflict> {
+    CONFLICT_OVERRIDE.with(|c| c.get()).or(own)
 }
 
 /// The planner for statements run in `cx` (inside a trigger body, NEW and
@@ -1166,12 +1316,19 @@ fn fire(
     new: Option<&[Value]>,
     old: Option<&[Value]>,
     changed: &[usize],
+    named: Option<Conflict>,
 ) -> Result<()> {
     if schema.triggers.is_empty() {
         return Ok(());
     }
     for trig in schema.triggers_on(&t.name) {
         if trig.timing != timing {
+            continue;
+        }
+        // SQLite's recursive_triggers is off by default: a trigger does
+        // not fire while it is running, directly or through others.
+        let key = trig.name.to_lowercase();
+        if ACTIVE_TRIGGERS.with(|a| a.borrow().contains(&key)) {
             continue;
         }
         let fires = match (&trig.event, event) {
@@ -1208,7 +1365,13 @@ fn fire(
         let saved_cache = std::mem::take(cx.cache);
         let saved_trigger = cx.trigger.replace(t.clone());
         TRIGGER_DEPTH.with(|d| d.set(depth + 1));
+        ACTIVE_TRIGGERS.with(|a| a.borrow_mut().push(key));
+        // A conflict resolution named by the firing statement replaces
+        // those of the body's statements.
+        let saved_override = CONFLICT_OVERRIDE.with(|c| c.replace(named));
         let r = run_trigger_body(cx, schema, t, &trig);
+        CONFLICT_OVERRIDE.with(|c| c.set(saved_override));
+        ACTIVE_TRIGGERS.with(|a| a.borrow_mut().pop());
         TRIGGER_DEPTH.with(|d| d.set(depth));
         cx.trigger = saved_trigger;
         *cx.cache = saved_cache;
@@ -1265,6 +1428,7 @@ fn run_trigger_body(
 
 /// CREATE TRIGGER.
 pub fn create_trigger(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTrigger) -> Result<Schema> {
+    reserved(&ct.name)?;
     if schema.view(&ct.table).is_some() {
         return Err(Error::sql(
             SqlErrorKind::Unsupported,

@@ -227,6 +227,8 @@ pub enum FromItem {
         name: String,
         /// Alias.
         alias: Option<String>,
+        /// INDEXED BY / NOT INDEXED.
+        hint: Option<IndexHint>,
     },
     /// A subquery.
     Subquery {
@@ -248,6 +250,15 @@ pub enum FromItem {
         /// USING columns.
         using: Vec<String>,
     },
+}
+
+/// How a table may be read (SQLite's INDEXED BY and NOT INDEXED).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexHint {
+    /// INDEXED BY name: through this index (an error if there is none).
+    IndexedBy(String),
+    /// NOT INDEXED: through no index.
+    NotIndexed,
 }
 
 /// Join kinds.
@@ -438,22 +449,47 @@ pub struct Insert {
     pub columns: Option<Vec<String>>,
     /// Rows (None: DEFAULT VALUES).
     pub source: Option<Box<Query>>,
-    /// Conflict handling.
-    pub on_conflict: Conflict,
+    /// Conflict handling (`INSERT OR ...`, `REPLACE`); None: none named
+    /// (ABORT, unless a firing statement's applies).
+    pub on_conflict: Option<Conflict>,
+    /// `ON CONFLICT [(target)] DO ...`.
+    pub upsert: Option<Upsert>,
     /// RETURNING items.
     pub returning: Vec<SelectItem>,
 }
 
-/// What to do on a UNIQUE / PRIMARY KEY conflict.
-#[derive(Clone, Debug)]
+/// What a statement does when a row violates a constraint (SQLite's
+/// conflict resolution algorithms, `OR ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conflict {
-    /// Fail the statement (default).
+    /// Fail the statement, undoing its changes (default).
     Abort,
+    /// Fail the statement, keeping the changes it made before.
+    Fail,
     /// Skip the row.
     Ignore,
-    /// Delete the conflicting rows, then insert.
+    /// Delete the conflicting rows, then write.
     Replace,
-    /// ON CONFLICT DO UPDATE SET ... [WHERE ...].
+    /// Fail the statement and roll the transaction back.
+    Rollback,
+}
+
+/// `ON CONFLICT [(target)] DO NOTHING | DO UPDATE ...` of an INSERT.
+#[derive(Clone, Debug)]
+pub struct Upsert {
+    /// The columns of the PRIMARY KEY or UNIQUE constraint it applies to
+    /// (None: any uniqueness constraint).
+    pub target: Option<Vec<String>>,
+    /// What to do.
+    pub action: UpsertAction,
+}
+
+/// The action of an upsert.
+#[derive(Clone, Debug)]
+pub enum UpsertAction {
+    /// DO NOTHING: skip the row.
+    Nothing,
+    /// DO UPDATE SET ... [WHERE ...] on the conflicting row.
     Update(Vec<(String, Expr)>, Option<Expr>),
 }
 
@@ -462,12 +498,14 @@ pub enum Conflict {
 pub struct Update {
     /// Target table.
     pub table: String,
+    /// INDEXED BY / NOT INDEXED.
+    pub hint: Option<IndexHint>,
     /// SET column = expr.
     pub assignments: Vec<(String, Expr)>,
     /// WHERE.
     pub filter: Option<Expr>,
-    /// OR REPLACE / IGNORE.
-    pub on_conflict: Conflict,
+    /// OR REPLACE / IGNORE / ...; None: none named.
+    pub on_conflict: Option<Conflict>,
     /// RETURNING items.
     pub returning: Vec<SelectItem>,
 }
@@ -477,6 +515,8 @@ pub struct Update {
 pub struct Delete {
     /// Target table.
     pub table: String,
+    /// INDEXED BY / NOT INDEXED.
+    pub hint: Option<IndexHint>,
     /// WHERE.
     pub filter: Option<Expr>,
     /// RETURNING items.

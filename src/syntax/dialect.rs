@@ -16,6 +16,8 @@
 //!   x << y, x >> y            bit shifts
 //!   CREATE TABLE ... ) WITHOUT ROWID, STRICT   table options in any order,
 //!                             separated by commas
+//!   t INDEXED BY i, t NOT INDEXED   as the MySQL hints USE INDEX (i) and
+//!                             USE INDEX (), rewritten by parse.rs
 //! ```
 //!
 //! sqlparser's own precedences put `||` beside `*`, `<` beside `=`, `&`
@@ -214,6 +216,17 @@ impl Dialect for SealDialect {
 
     fn supports_bitwise_shift_operators(&self) -> bool {
         true
+    }
+
+    // SQLite's INDEXED BY / NOT INDEXED reach the parser as MySQL's index
+    // hints (see parse.rs, rewrite_index_hints), whose USE is then no
+    // table alias.
+    fn supports_table_hints(&self) -> bool {
+        true
+    }
+
+    fn is_table_alias(&self, kw: &Keyword, _parser: &mut Parser) -> bool {
+        *kw != Keyword::USE && !sqlparser::keywords::RESERVED_FOR_TABLE_ALIAS.contains(kw)
     }
 
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {

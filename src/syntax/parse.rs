@@ -8,7 +8,9 @@
 //! are returned so callers can bind by name.
 
 use sqlparser::ast as sp;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::*;
@@ -61,7 +63,15 @@ pub fn parse(sql: &str) -> Result<Parsed> {
     }
     let decimal = rewrite_hex_integers(sql)?;
     let rewritten = rewrite_sqlite_forms(&decimal);
-    let stmts = Parser::parse_sql(&SealDialect::default(), &rewritten).map_err(syntax_error)?;
+    let dialect = SealDialect::default();
+    let tokens = Tokenizer::new(&dialect, &rewritten)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
+    let stmts = Parser::new(&dialect)
+        .with_tokens_with_locations(rewrite_index_hints(tokens))
+        .parse_statements()
+        .map_err(syntax_error)?;
     let mut cx = Cx::default();
     let statements = stmts
         .into_iter()
@@ -506,43 +516,106 @@ impl Cx {
     }
 
     fn insert(&mut self, i: sp::Insert) -> Result<Insert> {
-        let table = match &i.table {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Insert {
+            insert_token: _,
+            optimizer_hints,
+            or,
+            ignore,
+            into: _,
+            table,
+            table_alias,
+            columns,
+            overwrite,
+            source,
+            assignments,
+            partitioned,
+            after_columns,
+            has_table_keyword,
+            on,
+            returning,
+            output,
+            replace_into,
+            priority,
+            insert_alias,
+            settings,
+            format_clause,
+            multi_table_insert_type,
+            multi_table_into_clauses,
+            multi_table_when_clauses,
+            multi_table_else_clause,
+        } = i;
+        if !optimizer_hints.is_empty()
+            || ignore
+            || table_alias.is_some()
+            || overwrite
+            || !assignments.is_empty()
+            || partitioned.is_some()
+            || !after_columns.is_empty()
+            || has_table_keyword
+            || output.is_some()
+            || priority.is_some()
+            || insert_alias.is_some()
+            || settings.is_some()
+            || format_clause.is_some()
+            || multi_table_insert_type.is_some()
+            || !multi_table_into_clauses.is_empty()
+            || !multi_table_when_clauses.is_empty()
+            || multi_table_else_clause.is_some()
+        {
+            return Err(unsupported("this form of INSERT"));
+        }
+        let table = match &table {
             sp::TableObject::TableName(n) => object_name(n)?,
             other => return Err(unsupported(format!("INSERT into {other}"))),
         };
-        let mut on_conflict = if i.replace_into {
-            Conflict::Replace
+        let on_conflict = if replace_into {
+            Some(Conflict::Replace)
         } else {
-            match i.or {
-                Some(sp::SqliteOnConflict::Replace) => Conflict::Replace,
-                Some(sp::SqliteOnConflict::Ignore) => Conflict::Ignore,
-                _ => Conflict::Abort,
-            }
+            conflict_mode(or)
         };
-        if let Some(sp::OnInsert::OnConflict(oc)) = i.on {
-            on_conflict = match oc.action {
-                sp::OnConflictAction::DoNothing => Conflict::Ignore,
-                sp::OnConflictAction::DoUpdate(du) => {
-                    let sets = self.assignments(du.assignments)?;
-                    let filter = du.selection.map(|e| self.expr(e)).transpose()?;
-                    Conflict::Update(sets, filter)
-                }
-            };
-        }
-        let columns = if i.columns.is_empty() {
+        let upsert = match on {
+            None => None,
+            Some(sp::OnInsert::OnConflict(oc)) => {
+                let target = match oc.conflict_target {
+                    None => None,
+                    Some(sp::ConflictTarget::Columns(cols)) => {
+                        Some(cols.into_iter().map(ident).collect())
+                    }
+                    Some(sp::ConflictTarget::OnConstraint(_)) => {
+                        return Err(unsupported("ON CONFLICT ON CONSTRAINT"))
+                    }
+                };
+                let action = match oc.action {
+                    sp::OnConflictAction::DoNothing => UpsertAction::Nothing,
+                    sp::OnConflictAction::DoUpdate(du) => {
+                        if target.is_none() {
+                            return Err(unsupported("ON CONFLICT DO UPDATE without a target"));
+                        }
+                        let sets = self.assignments(du.assignments)?;
+                        let filter = du.selection.map(|e| self.expr(e)).transpose()?;
+                        UpsertAction::Update(sets, filter)
+                    }
+                };
+                Some(Upsert { target, action })
+            }
+            Some(other) => return Err(unsupported(format!("INSERT ... {other}"))),
+        };
+        let columns = if columns.is_empty() {
             None
         } else {
-            Some(i.columns.iter().map(object_name).collect::<Result<_>>()?)
+            Some(columns.iter().map(object_name).collect::<Result<_>>()?)
         };
         Ok(Insert {
             table,
             columns,
-            source: match i.source {
+            source: match source {
                 Some(q) => Some(Box::new(self.query(*q)?)),
                 None => None,
             },
             on_conflict,
-            returning: self.items(i.returning.unwrap_or_default())?,
+            upsert,
+            returning: self.items(returning.unwrap_or_default())?,
         })
     }
 
@@ -558,44 +631,88 @@ impl Cx {
             .collect()
     }
 
-    fn single_table(&mut self, t: &sp::TableWithJoins) -> Result<String> {
+    /// The one table of an UPDATE or DELETE, with its index hint.
+    fn single_table(&mut self, t: &sp::TableWithJoins) -> Result<(String, Option<IndexHint>)> {
         if !t.joins.is_empty() {
             return Err(unsupported("joins in UPDATE/DELETE"));
         }
-        match &t.relation {
-            sp::TableFactor::Table { name, .. } => object_name(name),
-            other => Err(unsupported(format!("target {other}"))),
+        match self.table_factor(t.relation.clone())? {
+            FromItem::Table {
+                name,
+                alias: None,
+                hint,
+            } => Ok((name, hint)),
+            FromItem::Table { .. } => Err(unsupported("an alias for the table of UPDATE/DELETE")),
+            _ => Err(unsupported(format!("target {}", t.relation))),
         }
     }
 
     fn update(&mut self, u: sp::Update) -> Result<Update> {
-        if u.from.is_some() {
+        let sp::Update {
+            update_token: _,
+            optimizer_hints,
+            table,
+            assignments,
+            from,
+            selection,
+            returning,
+            output,
+            or,
+            order_by,
+            limit,
+        } = u;
+        if from.is_some() {
             return Err(unsupported("UPDATE ... FROM"));
         }
+        if !optimizer_hints.is_empty() || output.is_some() {
+            return Err(unsupported("this form of UPDATE"));
+        }
+        if !order_by.is_empty() || limit.is_some() {
+            return Err(unsupported("UPDATE ... ORDER BY / LIMIT"));
+        }
+        let (table, hint) = self.single_table(&table)?;
         Ok(Update {
-            table: self.single_table(&u.table)?,
-            assignments: self.assignments(u.assignments)?,
-            filter: u.selection.map(|e| self.expr(e)).transpose()?,
-            on_conflict: match u.or {
-                Some(sp::SqliteOnConflict::Replace) => Conflict::Replace,
-                Some(sp::SqliteOnConflict::Ignore) => Conflict::Ignore,
-                _ => Conflict::Abort,
-            },
-            returning: self.items(u.returning.unwrap_or_default())?,
+            table,
+            hint,
+            assignments: self.assignments(assignments)?,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
+            on_conflict: conflict_mode(or),
+            returning: self.items(returning.unwrap_or_default())?,
         })
     }
 
     fn delete(&mut self, d: sp::Delete) -> Result<Delete> {
-        let from = match &d.from {
+        let sp::Delete {
+            delete_token: _,
+            optimizer_hints,
+            tables,
+            from,
+            using,
+            selection,
+            returning,
+            output,
+            order_by,
+            limit,
+        } = d;
+        if !optimizer_hints.is_empty() || !tables.is_empty() || using.is_some() || output.is_some()
+        {
+            return Err(unsupported("this form of DELETE"));
+        }
+        if !order_by.is_empty() || limit.is_some() {
+            return Err(unsupported("DELETE ... ORDER BY / LIMIT"));
+        }
+        let from = match &from {
             sp::FromTable::WithFromKeyword(f) | sp::FromTable::WithoutKeyword(f) => f,
         };
         let [t] = from.as_slice() else {
             return Err(unsupported("DELETE from several tables"));
         };
+        let (table, hint) = self.single_table(t)?;
         Ok(Delete {
-            table: self.single_table(t)?,
-            filter: d.selection.map(|e| self.expr(e)).transpose()?,
-            returning: self.items(d.returning.unwrap_or_default())?,
+            table,
+            hint,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
+            returning: self.items(returning.unwrap_or_default())?,
         })
     }
 
@@ -768,14 +885,50 @@ impl Cx {
     fn table_factor(&mut self, t: sp::TableFactor) -> Result<FromItem> {
         Ok(match t {
             sp::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_hints,
+                version,
+                with_ordinality,
+                partitions,
+                json_path,
+                sample,
+                index_hints,
             } => {
                 if args.is_some() {
                     return Err(unsupported("table functions"));
                 }
+                if !with_hints.is_empty()
+                    || version.is_some()
+                    || with_ordinality
+                    || !partitions.is_empty()
+                    || json_path.is_some()
+                    || sample.is_some()
+                {
+                    return Err(unsupported(format!("this table reference ({name})")));
+                }
+                if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+                    return Err(unsupported("column names in a table alias"));
+                }
+                // INDEXED BY and NOT INDEXED arrive as USE INDEX (name)
+                // and USE INDEX () (see rewrite_index_hints).
+                let hint = match index_hints.as_slice() {
+                    [] => None,
+                    [h] if h.for_clause.is_none() => match (&h.hint_type, h.index_names.as_slice())
+                    {
+                        (sp::TableIndexHintType::Use, [i]) => {
+                            Some(IndexHint::IndexedBy(i.value.clone()))
+                        }
+                        (sp::TableIndexHintType::Use, []) => Some(IndexHint::NotIndexed),
+                        _ => return Err(unsupported(format!("index hint {h}"))),
+                    },
+                    _ => return Err(unsupported("several index hints")),
+                };
                 FromItem::Table {
                     name: object_name(&name)?,
                     alias: alias.map(|a| a.name.value),
+                    hint,
                 }
             }
             sp::TableFactor::Derived {
@@ -1148,6 +1301,17 @@ fn constraint_plain(
     Ok(())
 }
 
+/// The conflict resolution an `OR ...` clause names.
+fn conflict_mode(or: Option<sp::SqliteOnConflict>) -> Option<Conflict> {
+    or.map(|o| match o {
+        sp::SqliteOnConflict::Abort => Conflict::Abort,
+        sp::SqliteOnConflict::Fail => Conflict::Fail,
+        sp::SqliteOnConflict::Ignore => Conflict::Ignore,
+        sp::SqliteOnConflict::Replace => Conflict::Replace,
+        sp::SqliteOnConflict::Rollback => Conflict::Rollback,
+    })
+}
+
 /// The collating sequence called `name` (SQLite's error when none is).
 pub fn collation_named(name: &str) -> Result<crate::types::Collation> {
     crate::types::Collation::from_name(name).ok_or_else(|| {
@@ -1176,13 +1340,68 @@ fn number(text: &str) -> Result<Value> {
         .map_err(|_| Error::sql(SqlErrorKind::Syntax, format!("malformed number {text}")))
 }
 
+/// SQLite's index hints, which sqlparser's SQLite grammar lacks, as the
+/// MySQL hints it parses (and parse.rs reads back): `INDEXED BY name` →
+/// `USE INDEX (name)`, `NOT INDEXED` → `USE INDEX ()` (no index). Works on tokens,
+/// so quoted names and text are safe.
+fn rewrite_index_hints(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    if !tokens.iter().any(|t| is_word(&t.token, "INDEXED")) {
+        return tokens;
+    }
+    // The next token after `i` that is not whitespace.
+    let next_code = |i: usize| {
+        (i + 1..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_)))
+    };
+    let mut out = Vec::with_capacity(tokens.len() + 4);
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i].token;
+        let with = |t: Token| TokenWithSpan::new(t, tokens[i].span);
+        let space = || with(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+        let by = next_code(i).filter(|&j| is_word(&tokens[j].token, "BY"));
+        let name = by
+            .and_then(next_code)
+            .filter(|&j| matches!(tokens[j].token, Token::Word(_)));
+        if let (true, Some(n)) = (is_word(t, "INDEXED"), name) {
+            out.extend([
+                with(Token::make_keyword("USE")),
+                space(),
+                with(Token::make_keyword("INDEX")),
+                with(Token::LParen),
+                tokens[n].clone(),
+                with(Token::RParen),
+            ]);
+            i = n + 1;
+            continue;
+        }
+        let indexed = next_code(i).filter(|&j| is_word(&tokens[j].token, "INDEXED"));
+        if let (true, Some(n)) = (
+            matches!(t, Token::Word(w) if w.keyword == Keyword::NOT),
+            indexed,
+        ) {
+            out.extend([
+                with(Token::make_keyword("USE")),
+                space(),
+                with(Token::make_keyword("INDEX")),
+                with(Token::LParen),
+                with(Token::RParen),
+            ]);
+            i = n + 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
 /// SQLite forms sqlparser lacks, rewritten to equivalent SQL it parses:
-/// `x IN table` → `x IN (SELECT * FROM table)`, and the `NOT INDEXED` /
-/// `INDEXED BY name` hints (which do not change results) are dropped.
-/// Quoted strings and identifiers are left untouched.
+/// `x IN table` → `x IN (SELECT * FROM table)`. Quoted strings and
+/// identifiers are left untouched.
 fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
     let upper = sql.to_ascii_uppercase();
-    if !upper.contains(" IN") && !upper.contains("INDEXED") {
+    if !upper.contains(" IN") {
         return std::borrow::Cow::Borrowed(sql);
     }
     // Split into (is_code, text) segments.
@@ -1222,14 +1441,6 @@ fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
         while i < words.len() {
             let w = words[i].trim();
             let next = words.get(i + 1).map(|x| x.trim()).unwrap_or("");
-            if w.eq_ignore_ascii_case("NOT") && next.eq_ignore_ascii_case("INDEXED") {
-                i += 2;
-                continue;
-            }
-            if w.eq_ignore_ascii_case("INDEXED") && next.eq_ignore_ascii_case("BY") {
-                i += 3;
-                continue;
-            }
             if w.eq_ignore_ascii_case("IN")
                 && !next.is_empty()
                 && next
