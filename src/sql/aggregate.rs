@@ -12,15 +12,15 @@
 //!   at the end of the group:     finish() ──▶ Value or Err(integer overflow)
 //! ```
 //!
-//! Semantics are SQLite 3.40's (`func.c`):
+//! Semantics are SQLite's (`func.c`, 3.43 and later for the sums):
 //!
 //! * Every aggregate but `count(*)` ignores rows whose (first) argument is
 //!   NULL.
 //! * `sum` stays INTEGER while every input is an integer (text that looks
 //!   like an integer counts as one), becomes REAL once a non-integer is
-//!   seen, and is NULL when no non-NULL input was seen. Integer overflow
-//!   before any REAL input is an error at [`Aggregator::finish`]; once a REAL
-//!   has been seen, the sum is a plain double and cannot overflow.
+//!   seen, and is NULL when no non-NULL input was seen. Integer overflow is
+//!   an error at [`Aggregator::finish`] unless a non-integer input comes
+//!   after it. Once REAL, the sum is compensated (Kahan-Babuska-Neumaier).
 //! * `total` is the same sum as a REAL, 0.0 when empty, never an error.
 //! * `avg` is that double divided by the count; NULL when empty.
 //! * `min` and `max` use the sort order ([`crate::types::compare`], text
@@ -120,22 +120,74 @@ pub fn agg_kind(name: &str, nargs: usize, star: bool) -> Option<AggKind> {
     kind.accepts(nargs).then_some(kind)
 }
 
-/// The running sum shared by `sum`, `total` and `avg` (SQLite's `SumCtx`).
+/// The running sum shared by `sum`, `total` and `avg` (SQLite's `SumCtx`):
+/// an exact integer sum until a non-integer input or an overflow, then a
+/// Kahan-Babuska-Neumaier compensated double sum (SQLite 3.43 and later).
 #[derive(Clone, Debug, Default)]
 struct Sum {
     /// Non-NULL inputs seen.
     count: i64,
-    /// Exact integer sum, valid while neither `approx` nor `overflow`.
+    /// Exact integer sum, valid while not `approx`.
     int_sum: i64,
-    /// Floating-point sum of every input.
+    /// The compensated sum: `real_sum + real_err`.
     real_sum: f64,
-    /// A non-integer input was seen (or the integer sum overflowed).
+    real_err: f64,
+    /// The sum is a double (a non-integer input was seen, or the integer
+    /// sum overflowed).
     approx: bool,
-    /// The integer sum overflowed before any non-integer input.
+    /// The integer sum overflowed and no non-integer came after.
     overflow: bool,
 }
 
+/// Integers this large lose bits as a double: added in two parts.
+const BIG: i64 = 4_503_599_627_370_496;
+
 impl Sum {
+    fn kbn_step(&mut self, r: f64) {
+        let s = self.real_sum;
+        let t = s + r;
+        if s.abs() > r.abs() {
+            self.real_err += (s - t) + r;
+        } else {
+            self.real_err += (r - t) + s;
+        }
+        self.real_sum = t;
+    }
+
+    fn kbn_step_int(&mut self, i: i64) {
+        if !(-BIG < i && i < BIG) {
+            let small = i % 16384;
+            self.kbn_step((i - small) as f64);
+            self.kbn_step(small as f64);
+        } else {
+            self.kbn_step(i as f64);
+        }
+    }
+
+    fn kbn_init(&mut self, i: i64) {
+        if !(-BIG < i && i < BIG) {
+            let small = i % 16384;
+            self.real_sum = (i - small) as f64;
+            self.real_err = small as f64;
+        } else {
+            self.real_sum = i as f64;
+            self.real_err = 0.0;
+        }
+    }
+
+    /// The double value of the sum (`total`, `avg`, a non-integer `sum`).
+    fn as_real(&self) -> f64 {
+        if self.approx {
+            if self.real_err.is_finite() {
+                self.real_sum + self.real_err
+            } else {
+                self.real_sum
+            }
+        } else {
+            self.int_sum as f64
+        }
+    }
+
     fn add(&mut self, v: &Value) {
         // sqlite3_value_numeric_type: text that is a well-formed integer
         // counts as an integer; any other text or blob counts as a REAL
@@ -150,22 +202,27 @@ impl Sum {
             Value::Real(_) | Value::Blob(_) => None,
         };
         self.count = self.count.saturating_add(1);
-        match integer {
-            Some(i) => {
-                self.real_sum += i as f64;
-                if !self.approx && !self.overflow {
-                    match self.int_sum.checked_add(i) {
-                        Some(s) => self.int_sum = s,
-                        None => {
-                            self.approx = true;
-                            self.overflow = true;
-                        }
-                    }
+        match (self.approx, integer) {
+            (false, Some(i)) => match self.int_sum.checked_add(i) {
+                Some(s) => self.int_sum = s,
+                None => {
+                    self.overflow = true;
+                    self.kbn_init(self.int_sum);
+                    self.approx = true;
+                    self.kbn_step_int(i);
                 }
-            }
-            None => {
-                self.real_sum += v.to_f64();
+            },
+            (false, None) => {
+                self.kbn_init(self.int_sum);
                 self.approx = true;
+                self.kbn_step(v.to_f64());
+            }
+            (true, Some(i)) => self.kbn_step_int(i),
+            (true, None) => {
+                // A non-integer after an overflow makes the sum a plain
+                // double (SQLite 3.43+).
+                self.overflow = false;
+                self.kbn_step(v.to_f64());
             }
         }
     }
@@ -314,14 +371,14 @@ impl Aggregator {
         Ok(match &self.state {
             State::Count(n) => Value::Integer(*n),
             State::Sum(sum) => match self.kind {
-                AggKind::Total => Value::real(sum.real_sum),
-                AggKind::Avg if sum.count > 0 => Value::real(sum.real_sum / sum.count as f64),
+                AggKind::Total => Value::real(sum.as_real()),
+                AggKind::Avg if sum.count > 0 => Value::real(sum.as_real() / sum.count as f64),
                 AggKind::Avg => Value::Null,
                 _ if sum.count == 0 => Value::Null,
                 _ if sum.overflow => {
                     return Err(Error::sql(SqlErrorKind::Overflow, "integer overflow"));
                 }
-                _ if sum.approx => Value::real(sum.real_sum),
+                _ if sum.approx => Value::real(sum.as_real()),
                 _ => Value::Integer(sum.int_sum),
             },
             State::Best(best) => best.clone().unwrap_or(Value::Null),
@@ -448,8 +505,8 @@ mod tests {
         assert_eq!(ok(AggKind::Avg, &[i(1), i(2)]), r(1.5));
         assert_eq!(ok(AggKind::Avg, &[t("abc")]), r(0.0));
         assert_eq!(ok(AggKind::Avg, &[t("12")]), r(12.0));
-        // Plain double accumulation, as in SQLite 3.40.
-        assert_eq!(ok(AggKind::Sum, &[r(1e16), r(1.0), r(-1e16)]), r(0.0));
+        // Compensated summation, as SQLite 3.43+.
+        assert_eq!(ok(AggKind::Sum, &[r(1e16), r(1.0), r(-1e16)]), r(1.0));
         // inf + -inf is NaN, which is NULL.
         assert_eq!(
             ok(AggKind::Sum, &[r(f64::INFINITY), r(f64::NEG_INFINITY)]),
@@ -461,12 +518,11 @@ mod tests {
     fn sum_overflow() {
         assert!(is_overflow(run(AggKind::Sum, false, &[i(i64::MAX), i(1)])));
         assert!(is_overflow(run(AggKind::Sum, false, &[i(i64::MIN), i(-1)])));
-        // Overflow first, then a real: still an error.
-        assert!(is_overflow(run(
-            AggKind::Sum,
-            false,
-            &[i(i64::MAX), i(1), r(1.5)]
-        )));
+        // Overflow first, then a real: a double (SQLite 3.43+).
+        assert_eq!(
+            ok(AggKind::Sum, &[i(i64::MAX), i(1), r(1.5)]),
+            r(TWO_63 + 1.5)
+        );
         // A real first: the sum is approximate and cannot overflow.
         assert_eq!(ok(AggKind::Sum, &[r(1.5), i(i64::MAX), i(1)]), r(TWO_63));
         // Going out of range and back in is still an overflow.

@@ -794,14 +794,18 @@ impl RowIter for Scan {
             if self.iter.is_none() {
                 match self.ranges.next() {
                     Some((lo, hi, is_index)) => {
-                        if let (
-                            Bound::Included(l) | Bound::Excluded(l),
-                            Bound::Excluded(h) | Bound::Included(h),
-                        ) = (&lo, &hi)
-                        {
-                            if l > h {
-                                continue;
-                            }
+                        // An empty range (`rowid > 5 AND rowid < 5`) is
+                        // skipped: the store refuses it.
+                        let empty = match (&lo, &hi) {
+                            (Bound::Included(l), Bound::Included(h)) => l > h,
+                            (
+                                Bound::Included(l) | Bound::Excluded(l),
+                                Bound::Excluded(h) | Bound::Included(h),
+                            ) => l >= h,
+                            _ => false,
+                        };
+                        if empty {
+                            continue;
                         }
                         self.iter = Some((cx.txn.scan(lo, hi, Direction::Forward)?, is_index));
                     }

@@ -14,7 +14,7 @@
 //! number of arguments is [`SqlErrorKind::Misuse`] ("wrong number of
 //! arguments to function abs()"), both in SQLite's words.
 //!
-//! Every function follows SQLite 3.40's `func.c`, including its corners:
+//! Every function follows SQLite's `func.c`, including its corners:
 //!
 //! * NULL in gives NULL out, except where SQLite says otherwise
 //!   (`coalesce`, `ifnull`, `iif`, `quote(NULL)` = `'NULL'`, `hex(NULL)` =
@@ -43,8 +43,8 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::types::{
-    format_real, format_real_exp20, glob, like, parse_real_prefix, sqlite_printf_float, Collation,
-    FloatStyle, Value,
+    format_real_quoted, glob, like, parse_real_prefix, sqlite_printf_float, Collation, FloatStyle,
+    Value,
 };
 
 /// SQLite's default `SQLITE_LIMIT_LENGTH`: the largest string or blob, in
@@ -435,20 +435,13 @@ pub fn needs_collation(name: &str) -> bool {
 }
 
 /// `quote(X)`: X as an SQL literal: `NULL`, `12`, `1.5`, `'it''s'`,
-/// `X'00FF'`. A REAL whose 15-digit form would not read back as the same
-/// double is written with 21 significant digits (`3.00000000000000044408e-01`).
+/// `X'00FF'`. A REAL is written as its text form (17 digits at most, which
+/// read back as the same double), infinity as `9.0e+999`.
 fn f_quote(args: &[Value]) -> Result<Value> {
     let quoted = match arg(args, 0) {
         Value::Null => "NULL".to_owned(),
         Value::Integer(i) => i.to_string(),
-        Value::Real(r) => {
-            let short = format_real(*r);
-            if parse_real_prefix(short.as_bytes()).0 == *r {
-                short
-            } else {
-                format_real_exp20(*r)
-            }
-        }
+        Value::Real(r) => format_real_quoted(*r),
         Value::Text(s) => format!("'{}'", until_nul(s).replace('\'', "''")),
         Value::Blob(b) => format!("X'{}'", upper_hex(b)),
     };
@@ -498,8 +491,7 @@ fn f_round(args: &[Value]) -> Result<Value> {
 
 /// SQLite's `roundFunc`: values beyond 2^52 have no fraction to round;
 /// `n == 0` rounds half away from zero by adding ±0.5 and truncating; other
-/// `n` print with printf's `%.*f` (16 significant digits at most, with
-/// SQLite's rounding nudge) and read the text back.
+/// `n` print with printf's `%!.*f` and read the text back.
 fn sqlite_round(r: f64, n: usize) -> f64 {
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
     if !(-LIMIT..=LIMIT).contains(&r) {
@@ -509,7 +501,7 @@ fn sqlite_round(r: f64, n: usize) -> f64 {
         let adjusted = r + if r < 0.0 { -0.5 } else { 0.5 };
         return (adjusted as i64) as f64;
     }
-    let text = sqlite_printf_float(r, FloatStyle::Fixed, n, false);
+    let text = sqlite_printf_float(r, FloatStyle::Fixed, n, true, false);
     parse_real_prefix(text.as_bytes()).0
 }
 
@@ -635,11 +627,6 @@ fn f_zeroblob(args: &[Value]) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A double from a decimal literal with more digits than a double holds.
-    fn real_lit(s: &str) -> f64 {
-        s.parse().unwrap_or(f64::NAN)
-    }
 
     fn i(v: i64) -> Value {
         Value::Integer(v)
@@ -785,6 +772,27 @@ mod tests {
         assert_eq!(call("substring", &[t("abc"), i(2)]), t("bc"));
     }
 
+    /// SQLite itself (rusqlite's bundled build): `sql` on one value.
+    fn oracle(sql: &str, args: &[rusqlite::types::Value]) -> String {
+        let db = rusqlite::Connection::open_in_memory().expect("sqlite");
+        db.query_row(sql, rusqlite::params_from_iter(args.iter()), |row| {
+            Ok(match row.get_ref(0)? {
+                rusqlite::types::ValueRef::Real(x) => format!("real {:#x}", x.to_bits()),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                other => format!("{other:?}"),
+            })
+        })
+        .expect("oracle")
+    }
+
+    fn shown(v: &Value) -> String {
+        match v {
+            Value::Real(x) => format!("real {:#x}", x.to_bits()),
+            Value::Text(t) => t.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+
     #[test]
     fn round() {
         let rd = |x: Value, n: Option<i64>| match n {
@@ -793,40 +801,43 @@ mod tests {
         };
         assert_eq!(rd(r(2.5), None), r(3.0));
         assert_eq!(rd(r(-2.5), None), r(-3.0));
-        assert_eq!(rd(r(0.5), None), r(1.0));
-        assert_eq!(rd(r(1.5), None), r(2.0));
-        assert_eq!(rd(r(-1.5), None), r(-2.0));
-        assert_eq!(rd(r(0.49999999999999994), None), r(1.0));
-        assert_eq!(rd(r(-0.4), None), r(0.0));
         assert_eq!(rd(i(7), None), r(7.0));
         assert_eq!(rd(t("2.5"), None), r(3.0));
-        assert_eq!(rd(r(2.675), Some(2)), r(2.68));
-        assert_eq!(rd(r(-2.675), Some(2)), r(-2.68));
-        assert_eq!(rd(r(1.005), Some(2)), r(1.01));
-        assert_eq!(rd(r(0.285), Some(2)), r(0.29));
-        assert_eq!(rd(r(9.999999999999999), Some(2)), r(10.0));
-        assert_eq!(
-            rd(r(real_lit("123456789.123456789")), Some(5)),
-            r(123456789.12346)
-        );
-        assert_eq!(rd(r(1.23456789), Some(40)), r(1.234567889999999));
-        assert_eq!(rd(r(1e-20), Some(25)), r(1e-20));
-        assert_eq!(rd(r(0.1), Some(1)), r(0.1));
-        assert_eq!(rd(r(1234.5678), Some(-1)), r(1235.0));
-        assert_eq!(rd(r(1e300), Some(2)), r(1e300));
-        assert_eq!(rd(r(1e16), Some(30)), r(1e16));
-        // SQLite's long double printf: 255/100 is inexact, digits truncate.
-        assert_eq!(rd(r(255.0), Some(30)), r(254.9999999999999));
-        assert_eq!(rd(r(255.0), Some(2)), r(255.0));
-        assert_eq!(rd(r(1.0 / 3.0), Some(2)), r(0.33));
-        assert_eq!(rd(r(2.0 / 3.0), Some(2)), r(0.67));
-        assert_eq!(rd(r(1e-100), Some(30)), r(0.0));
-        assert_eq!(rd(r(f64::INFINITY), Some(2)), r(f64::INFINITY));
-        let neg_zero = rd(r(-0.001), Some(2));
-        assert!(matches!(neg_zero, Value::Real(z) if z == 0.0 && z.is_sign_negative()));
-        assert_eq!(call("round", &[N]), N);
-        assert_eq!(call("round", &[N, i(1)]), N);
-        assert_eq!(call("round", &[i(1), N]), N);
+        // As SQLite (3.47+: correctly rounded digits, so 2.675 is 2.67).
+        let cases: &[(f64, i64)] = &[
+            (0.5, 0),
+            (1.5, 0),
+            (-1.5, 0),
+            (0.49999999999999994, 0),
+            (-0.4, 0),
+            (2.675, 2),
+            (-2.675, 2),
+            (1.005, 2),
+            (0.285, 2),
+            (9.999999999999999, 2),
+            (123456789.123456789, 5),
+            (1.23456789, 40),
+            (1e-20, 25),
+            (0.1, 1),
+            (1234.5678, -1),
+            (1e300, 2),
+            (1e16, 30),
+            (255.0, 30),
+            (255.0, 2),
+            (1.0 / 3.0, 2),
+            (2.0 / 3.0, 2),
+            (1e-100, 30),
+        ];
+        for &(x, n) in cases {
+            let sqlite = oracle(
+                "SELECT round(?1, ?2)",
+                &[
+                    rusqlite::types::Value::Real(x),
+                    rusqlite::types::Value::Integer(n),
+                ],
+            );
+            assert_eq!(shown(&rd(r(x), Some(n))), sqlite, "round({x}, {n})");
+        }
     }
 
     #[test]
@@ -912,24 +923,17 @@ mod tests {
         assert_eq!(call("quote", &[r(1.0)]), t("1.0"));
         assert_eq!(call("quote", &[r(-0.0)]), t("0.0"));
         assert_eq!(call("quote", &[r(0.1)]), t("0.1"));
-        assert_eq!(
-            call("quote", &[r(0.30000000000000004)]),
-            t("3.00000000000000044408e-01")
-        );
-        assert_eq!(
-            call("quote", &[r(1e15 + 0.25)]),
-            t("1.00000000000000025001e+15")
-        );
-        assert_eq!(
-            call("quote", &[r(1.0 / 3.0)]),
-            t("3.33333333333333314829e-01")
-        );
-        assert_eq!(call("quote", &[r(f64::INFINITY)]), t("Inf"));
-        assert_eq!(call("quote", &[r(f64::NEG_INFINITY)]), t("-Inf"));
-        assert_eq!(
-            call("quote", &[r(-1.23456789012346e300)]),
-            t("-1.23456789012346e+300")
-        );
+        for x in [
+            0.30000000000000004,
+            1e15 + 0.25,
+            1.0 / 3.0,
+            -1.23456789012346e300,
+        ] {
+            let sqlite = oracle("SELECT quote(?1)", &[rusqlite::types::Value::Real(x)]);
+            assert_eq!(shown(&call("quote", &[r(x)])), sqlite, "quote({x})");
+        }
+        assert_eq!(call("quote", &[r(f64::INFINITY)]), t("9.0e+999"));
+        assert_eq!(call("quote", &[r(f64::NEG_INFINITY)]), t("-9.0e+999"));
     }
 
     #[test]

@@ -461,21 +461,34 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 /// Whether the expression `sql` holds a subquery.
 pub fn has_subquery_text(sql: &str) -> Result<bool> {
     let e = crate::syntax::parse::parse_expr(sql)?;
-    Ok(!is_constant_or_columns(&e))
+    Ok(has_subquery_expr(&e))
 }
 
-/// Whether `e` holds no subquery.
-fn is_constant_or_columns(e: &Expr) -> bool {
-    let mut plain = true;
+/// Whether `e` holds a subquery.
+pub fn has_subquery_expr(e: &Expr) -> bool {
+    let mut found = false;
     walk(e, &mut |x| {
         if matches!(
             x,
             Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
         ) {
-            plain = false;
+            found = true;
         }
     });
-    plain
+    found
+}
+
+/// The columns of the index a single-table plan reads its rows through,
+/// if it reads through one.
+pub fn scanned_index_columns(plan: &Plan) -> Option<Vec<usize>> {
+    match &**plan {
+        Node::Filter(inner, _) => scanned_index_columns(inner),
+        Node::Scan {
+            table,
+            access: Access::Index { index, .. },
+        } => table.indexes.get(*index).map(|i| i.columns.clone()),
+        _ => None,
+    }
 }
 
 /// Whether `op` compares its operands (and so takes a [`CmpRule`]).
@@ -2315,9 +2328,27 @@ fn choose_access(
             range: Some((None, None)),
         });
     }
-    for &rc in &rowid_cols {
-        if let Some((lo, hi)) = range_on(conds, rc, start, &by_rowid) {
-            return Ok(Access::RowidRange(lo, hi));
+    if !table.without_rowid {
+        for &rc in &rowid_cols {
+            if let Some((lo, hi)) = range_on(conds, rc, start, &by_rowid) {
+                return Ok(Access::RowidRange(lo, hi));
+            }
+        }
+    }
+    // A WITHOUT ROWID table is read in key order, as SQLite stores it
+    // (which decides which of tied rows min()/max() or a GROUP BY shows,
+    // and in which order UPDATE and DELETE meet its rows).
+    if table.without_rowid {
+        if let Some(index) = table
+            .indexes
+            .iter()
+            .position(|i| i.auto && i.columns == table.primary_key)
+        {
+            return Ok(Access::Index {
+                index,
+                eq: Vec::new(),
+                range: Some((None, None)),
+            });
         }
     }
     Ok(Access::Full)
@@ -2337,7 +2368,8 @@ fn ordered_scan(plan: &Plan, t: &Table, keys: &[SortKey]) -> Option<Plan> {
     let colls: Vec<Collation> = keys.iter().map(|k| k.coll).collect();
     // The index's columns from `skip` on sort as the keys do.
     let index_sorts = |idx: &crate::catalog::Index, skip: usize| {
-        idx.columns.len() >= skip + cols.len()
+        idx.filter.is_none()
+            && idx.columns.len() >= skip + cols.len()
             && idx.columns[skip..skip + cols.len()] == cols[..]
             && idx.desc[skip..skip + cols.len()].iter().all(|d| !d)
             && (0..cols.len()).all(|k| idx.collation(skip + k) == colls[k])

@@ -15,8 +15,8 @@ use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row};
 use crate::sql::plan::Planner;
 use crate::sql::write::{
-    constraint_error, explicit_rowid, finish_row, forget_sequence, new_rowid, note_rowid,
-    Constraint, TableWriter,
+    apply_affinities, check_not_null, check_order, check_strict, constraint_error, explicit_rowid,
+    forget_sequence, new_rowid, note_rowid, Check, Constraint, TableWriter, Violation,
 };
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
@@ -363,6 +363,12 @@ pub fn insert_planned(
         last_rowid: None,
     };
     let writer = &rest.writer;
+    let before_triggers = schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
+    let upsert_target = rest.upsert.as_ref().map(|u| u.target);
+    let order = check_order(&t, upsert_target.flatten(), before_triggers);
     for src in source_rows {
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
@@ -375,119 +381,122 @@ pub fn insert_planned(
                 row[pos] = v;
             }
         }
-        let Some(row_done) = finish_row(cx, &t, row, mode, &dflt)? else {
-            continue;
-        };
-        let mut row = row_done;
-        let rowid = match (explicit_rowid(&t, &row)?, rowid_given) {
-            (Some(r), _) => r,
+        apply_affinities(&t, &mut row);
+        let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
+            (Some(r), _) => Some(r),
             (None, Some(v)) if !matches!(v, Value::Null) => {
                 match apply_affinity(v, Affinity::Integer) {
-                    Value::Integer(i) => i,
+                    Value::Integer(i) => Some(i),
                     _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
                 }
             }
-            _ => new_rowid(cx, schema, &t, &mut next_rowid)?,
+            _ => None,
         };
+        // As SQLite: BEFORE triggers see the row after affinity (a STRICT
+        // table's types checked first), with -1 for a rowid still to be
+        // chosen; NOT NULL and the other constraints come after them.
+        if before_triggers {
+            check_strict(&t, &row)?;
+            let mut seen = row.clone();
+            let r = explicit.unwrap_or(-1);
+            if let Some(a) = t.rowid_alias {
+                seen[a] = Value::Integer(r);
+            }
+            seen.push(Value::Integer(r));
+            fire(
+                cx,
+                schema,
+                &t,
+                TriggerTiming::Before,
+                RowEvent::Insert,
+                Some(&seen),
+                None,
+                &[],
+                named,
+            )?;
+        }
+        let rowid = match explicit {
+            Some(r) => r,
+            None => new_rowid(cx, schema, &t, &mut next_rowid)?,
+        };
+        // AUTOINCREMENT remembers every rowid a row was given, written or
+        // not (SQLite).
+        note_rowid(cx, schema, &t, rowid)?;
+        let Some(row_done) = check_not_null(cx, &t, row, mode, &dflt)? else {
+            continue;
+        };
+        let mut row = row_done;
         if let Some(a) = t.rowid_alias {
             row[a] = Value::Integer(rowid);
         }
         row.push(Value::Integer(rowid));
-        fire(
-            cx,
-            schema,
-            &t,
-            TriggerTiming::Before,
-            RowEvent::Insert,
-            Some(&row),
-            None,
-            &[],
-            named,
-        )?;
-        // The upsert's target is checked first; then every uniqueness
-        // constraint, in order.
-        let mut upsert_hit = None;
-        if let Some(up) = &rest.upsert {
-            upsert_hit = match up.target {
-                Some(on) => writer.violation_of(cx, &row, rowid, None, on)?,
-                None => writer.violations(cx, &row, rowid, None)?.into_iter().next(),
-            };
-        }
-        if let (Some(v), Some(up)) = (upsert_hit, &rest.upsert) {
-            let Some((sets, filter)) = &up.update else {
-                continue; // DO NOTHING
-            };
-            let conflicting = v.rows[0];
-            let Some(old) = read_row(cx.txn, &t, conflicting)? else {
-                continue;
-            };
-            // SET and WHERE see the existing row and `excluded`.
-            let mut both = old.clone();
-            both.extend(row.iter().cloned());
-            if let Some(f) = filter {
-                if eval(f, &both, cx)?.truthy() != Some(true) {
+        let gone = match resolve(cx, writer, &row, rowid, None, mode, &order, upsert_target)? {
+            Resolution::Skip => continue,
+            Resolution::Write(gone) => gone,
+            Resolution::Upsert(v) => {
+                let Some(Some((sets, filter))) = rest.upsert.as_ref().map(|u| &u.update) else {
+                    continue; // DO NOTHING
+                };
+                let conflicting = v.rows[0];
+                let Some(old) = read_row(cx.txn, &t, conflicting)? else {
                     continue;
-                }
-            }
-            let mut values = old.clone();
-            for (pos, e) in sets {
-                values[*pos] = eval(e, &both, cx)?;
-            }
-            let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
-            // As SQLite: the update is an UPDATE OR ABORT of that row.
-            let new = update_row(
-                cx,
-                schema,
-                writer,
-                old,
-                values,
-                &cols,
-                Some(Conflict::Abort),
-                &rest.update_check,
-            )?;
-            if let Some(new) = new {
-                changed.changes += 1;
-                if let (Some((exprs, _)), Some((_, rows))) =
-                    (&rest.returning, changed.returning.as_mut())
-                {
-                    rows.push(
-                        exprs
-                            .iter()
-                            .map(|e| eval(e, &new, cx))
-                            .collect::<Result<Row>>()?,
-                    );
-                }
-            }
-            continue;
-        }
-        let violations = writer.violations(cx, &row, rowid, None)?;
-        if let Some(first) = violations.first() {
-            match mode {
-                Conflict::Ignore => continue,
-                Conflict::Replace => {
-                    // The conflicting rows go (no DELETE triggers: SQLite
-                    // fires them only with recursive triggers on).
-                    let mut gone: Vec<i64> =
-                        violations.iter().flat_map(|v| v.rows.clone()).collect();
-                    gone.sort_unstable();
-                    gone.dedup();
-                    for r in gone {
-                        if let Some(old) = read_row(cx.txn, &t, r)? {
-                            writer.delete(cx, r, &old)?;
-                        }
+                };
+                // SET and WHERE see the existing row and `excluded`.
+                let mut both = old.clone();
+                both.extend(row.iter().cloned());
+                if let Some(f) = filter {
+                    if eval(f, &both, cx)?.truthy() != Some(true) {
+                        continue;
                     }
                 }
-                _ => return Err(constraint_error(cx, mode, first.error())),
+                let mut values = old.clone();
+                for (pos, e) in sets {
+                    values[*pos] = eval(e, &both, cx)?;
+                }
+                let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+                // As SQLite: the update is an UPDATE OR ABORT of that row.
+                let new = update_row(
+                    cx,
+                    schema,
+                    writer,
+                    old,
+                    values,
+                    &cols,
+                    Some(Conflict::Abort),
+                    &rest.update_check,
+                )?;
+                if let Some(new) = new {
+                    changed.changes += 1;
+                    if let (Some((exprs, _)), Some((_, rows))) =
+                        (&rest.returning, changed.returning.as_mut())
+                    {
+                        rows.push(
+                            exprs
+                                .iter()
+                                .map(|e| eval(e, &new, cx))
+                                .collect::<Result<Row>>()?,
+                        );
+                    }
+                }
+                continue;
+            }
+        };
+        // REPLACE: the conflicting rows go (no DELETE triggers: SQLite
+        // fires them only with recursive triggers on).
+        for r in gone {
+            if let Some(old) = read_row(cx.txn, &t, r)? {
+                writer.delete(cx, r, &old)?;
             }
         }
         check_new_row(cx, &rest.insert_check, &t, &row)?;
         writer.write(cx, rowid, &row)?;
-        note_rowid(cx, schema, &t, rowid)?;
         // The next new rowid is the largest rowid plus one: known from
         // here on once it was read (a trigger could have added rows, so it
         // is read again where triggers exist).
         next_rowid = match (next_rowid, rowid.checked_add(1)) {
-            (Some(n), Some(after)) if schema.triggers.is_empty() => Some(n.max(after)),
+            (Some(n), Some(after)) if schema.triggers.is_empty() && !t.autoincrement => {
+                Some(n.max(after))
+            }
             _ => None,
         };
         fire(
@@ -513,6 +522,57 @@ pub fn insert_planned(
         }
     }
     Ok(changed)
+}
+
+/// What the checks of a row to be written decided.
+enum Resolution {
+    /// Write it, after deleting these rows (REPLACE).
+    Write(Vec<i64>),
+    /// Skip it (IGNORE).
+    Skip,
+    /// The upsert applies: this is the constraint it hit.
+    Upsert(Violation),
+}
+
+/// Runs the checks `order` on `row` (to be stored at `rowid`, replacing
+/// the row `except` if any) under conflict resolution `mode`. `upsert`:
+/// an upsert's target (`Some(None)`: any constraint), whose violations
+/// the upsert handles.
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    cx: &mut ExecCtx,
+    writer: &TableWriter,
+    row: &[Value],
+    rowid: i64,
+    except: Option<i64>,
+    mode: Conflict,
+    order: &[Check],
+    upsert: Option<Option<Constraint>>,
+) -> Result<Resolution> {
+    let mut gone = Vec::new();
+    for check in order {
+        match check {
+            Check::Types => check_strict(&writer.t, row)?,
+            Check::Unique(c) => {
+                let Some(v) = writer.violation_of(cx, row, rowid, except, *c)? else {
+                    continue;
+                };
+                if let Some(target) = upsert {
+                    if target.is_none() || target == Some(*c) {
+                        return Ok(Resolution::Upsert(v));
+                    }
+                }
+                match mode {
+                    Conflict::Ignore => return Ok(Resolution::Skip),
+                    Conflict::Replace => gone.extend(v.rows.iter().copied()),
+                    _ => return Err(constraint_error(cx, mode, v.error())),
+                }
+            }
+        }
+    }
+    gone.sort_unstable();
+    gone.dedup();
+    Ok(Resolution::Write(gone))
 }
 
 /// Updates row `old` (columns ++ rowid) of `writer`'s table to `values`
@@ -541,9 +601,8 @@ fn update_row(
     };
     let dflt = vec![Value::Null; t.columns.len()];
     let new_rowid_val = values.pop().unwrap_or(Value::Null);
-    let Some(mut new) = finish_row(cx, &t, values, mode, &dflt)? else {
-        return Ok(None);
-    };
+    apply_affinities(&t, &mut values);
+    let mut new = values;
     let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
         Value::Integer(i) => i,
         _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
@@ -556,37 +615,56 @@ fn update_row(
         new[a] = Value::Integer(rowid);
     }
     new.push(Value::Integer(rowid));
-    fire(
-        cx,
-        schema,
-        &t,
-        TriggerTiming::Before,
-        RowEvent::Update,
-        Some(&new),
-        Some(&old),
-        cols,
-        named,
-    )?;
-    // Conflicts with rows other than this one.
-    let violations = writer.violations(cx, &new, rowid, Some(old_rowid))?;
-    if let Some(first) = violations.first() {
-        match mode {
-            Conflict::Ignore => return Ok(None),
-            Conflict::Replace => {
-                let mut gone: Vec<i64> = violations.iter().flat_map(|v| v.rows.clone()).collect();
-                gone.sort_unstable();
-                gone.dedup();
-                for r in gone {
-                    if let Some(o) = read_row(cx.txn, &t, r)? {
-                        writer.delete(cx, r, &o)?;
-                    }
-                }
+    // As SQLite: BEFORE triggers see the new row after affinity (a STRICT
+    // table's types checked first); if they removed the row nothing more
+    // happens, and the columns the UPDATE does not set are read again
+    // (the triggers may have changed them).
+    let before = update_triggers_fire_at(schema, &t, cols, TriggerTiming::Before);
+    if before {
+        check_strict(&t, &new)?;
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Update,
+            Some(&new),
+            Some(&old),
+            cols,
+            named,
+        )?;
+        let Some(now) = read_row(cx.txn, &t, old_rowid)? else {
+            return Ok(None);
+        };
+        for (i, v) in now.into_iter().enumerate().take(t.columns.len()) {
+            if !cols.contains(&i) && Some(i) != t.rowid_alias {
+                new[i] = v;
             }
-            _ => return Err(constraint_error(cx, mode, first.error())),
+        }
+    }
+    let rowid_v = new.pop().unwrap_or(Value::Null);
+    let Some(mut checked) = check_not_null(cx, &t, new, mode, &dflt)? else {
+        return Ok(None);
+    };
+    checked.push(rowid_v);
+    let new = checked;
+    let order = check_order(&t, None, before);
+    let gone = match resolve(cx, writer, &new, rowid, Some(old_rowid), mode, &order, None)? {
+        Resolution::Skip | Resolution::Upsert(_) => return Ok(None),
+        Resolution::Write(gone) => gone,
+    };
+    for r in gone {
+        if let Some(o) = read_row(cx.txn, &t, r)? {
+            writer.delete(cx, r, &o)?;
         }
     }
     check_new_row(cx, update_check, &t, &new)?;
-    writer.delete(cx, old_rowid, &old)?;
+    // The row as it is now (a REPLACE above may not have touched it, but
+    // its index entries must be the stored ones).
+    let Some(current) = read_row(cx.txn, &t, old_rowid)? else {
+        return Ok(None);
+    };
+    writer.delete(cx, old_rowid, &current)?;
     writer.write(cx, rowid, &new)?;
     fire(
         cx,
@@ -600,6 +678,69 @@ fn update_row(
         named,
     )?;
     Ok(Some(new))
+}
+
+/// Whether an UPDATE of `t` assigning `cols` fires a trigger with `timing`.
+fn update_triggers_fire_at(
+    schema: &Schema,
+    t: &Table,
+    cols: &[usize],
+    timing: TriggerTiming,
+) -> bool {
+    schema.triggers_on(&t.name).iter().any(|tr| {
+        tr.timing == timing
+            && match &tr.event {
+                TriggerEvent::Update(of) => {
+                    of.is_empty()
+                        || of
+                            .iter()
+                            .any(|c| t.column(c).is_some_and(|p| cols.contains(&p)))
+                }
+                _ => false,
+            }
+    })
+}
+
+/// Whether an UPDATE of `t` assigning `cols` fires a trigger.
+fn update_triggers_fire(schema: &Schema, t: &Table, cols: &[usize]) -> bool {
+    schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| match &tr.event {
+            TriggerEvent::Update(of) => {
+                of.is_empty()
+                    || of
+                        .iter()
+                        .any(|c| t.column(c).is_some_and(|p| cols.contains(&p)))
+            }
+            _ => false,
+        })
+}
+
+/// Sorts rows (columns ++ rowid) of `t` by rowid, or for a WITHOUT ROWID
+/// table by its key (as its key index orders them).
+fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
+    let pk_index = t
+        .without_rowid
+        .then(|| {
+            t.indexes
+                .iter()
+                .find(|i| i.auto && i.columns == t.primary_key)
+        })
+        .flatten();
+    match pk_index {
+        Some(idx) => rows.sort_by_cached_key(|r| {
+            let mut k = Vec::new();
+            for (i, v) in index_values(idx, r).iter().enumerate() {
+                idx.encode_key_column(i, v, &mut k);
+            }
+            k
+        }),
+        None => rows.sort_by_key(|r| match r.last() {
+            Some(Value::Integer(i)) => *i,
+            _ => 0,
+        }),
+    }
 }
 
 /// UPDATE.
@@ -640,6 +781,29 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
         last_rowid: None,
     };
     let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+    // SQLite updates the rows in the order it finds them only when
+    // nothing can disturb that ("one-pass"): no UPDATE trigger that fires,
+    // no change of the rowid or key, no REPLACE, no subquery in WHERE, and
+    // no change to the index it reads by. Otherwise it collects them first
+    // and updates them in rowid (WITHOUT ROWID: key) order. With OR IGNORE
+    // or OR FAIL the order decides the outcome, so it is followed here.
+    let key_cols: Vec<usize> = match t.rowid_alias {
+        Some(a) => vec![a, t.columns.len()],
+        None if t.without_rowid => t.primary_key.clone(),
+        None => vec![t.columns.len()],
+    };
+    let one_pass = !update_triggers_fire(schema, &t, &cols)
+        && !cols.iter().any(|c| key_cols.contains(c))
+        && named != Some(Conflict::Replace)
+        && !up
+            .filter
+            .as_ref()
+            .is_some_and(crate::sql::plan::has_subquery_expr)
+        && !crate::sql::plan::scanned_index_columns(&plan)
+            .is_some_and(|ic| ic.iter().any(|c| cols.contains(c)));
+    if !one_pass {
+        sort_in_table_order(&t, &mut old_rows);
+    }
     for chosen in old_rows {
         // As SQLite: the rows are chosen first, then each is updated as it
         // is now (an earlier row's trigger may have changed or removed it).
@@ -701,6 +865,15 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
         rows.push(r);
     }
     drop(it);
+    // With DELETE triggers SQLite collects the rows first and deletes
+    // them in rowid (WITHOUT ROWID: key) order; the triggers see that order.
+    if schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| tr.event == TriggerEvent::Delete)
+    {
+        sort_in_table_order(&t, &mut rows);
+    }
     let mut changed = Changed {
         changes: 0,
         returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),

@@ -2,7 +2,8 @@
 //! stored, where it goes, and the row with its index entries.
 //!
 //! ```text
-//!   values ─finish_row─► affinity applied, NOT NULL, STRICT types
+//!   values ─apply_affinities, check_not_null, check_strict (in SQLite's
+//!           order: check_order)
 //!          ─new_rowid──► largest rowid + 1 (AUTOINCREMENT: also above
 //!                        every rowid sqlite_sequence remembers; a random
 //!                        free one when the largest rowid is taken)
@@ -234,11 +235,18 @@ fn strict_accepts(decl: &str, v: &Value) -> bool {
     }
 }
 
-/// Applies the columns' affinities to a new row, then checks NOT NULL
-/// and (in a STRICT table) the types; returns the finished row, or `None`
-/// when conflict resolution `mode` skips it (IGNORE), or fills a DEFAULT
-/// for a NULL (REPLACE, where there is a non-NULL default).
-pub fn finish_row(
+/// Applies the columns' affinities to a row's values.
+pub fn apply_affinities(t: &Table, row: &mut [Value]) {
+    for (c, v) in t.columns.iter().zip(row.iter_mut()) {
+        let x = std::mem::replace(v, Value::Null);
+        *v = apply_affinity(x, c.affinity);
+    }
+}
+
+/// Checks NOT NULL on a row (values after affinity); returns the row, or
+/// `None` when conflict resolution `mode` skips it (IGNORE), with a NULL
+/// replaced by its column's DEFAULT under REPLACE where that is not NULL.
+pub fn check_not_null(
     cx: &mut ExecCtx,
     t: &Table,
     mut row: Row,
@@ -246,8 +254,6 @@ pub fn finish_row(
     dflt: &Row,
 ) -> Result<Option<Row>> {
     for (i, c) in t.columns.iter().enumerate() {
-        let v = std::mem::replace(&mut row[i], Value::Null);
-        row[i] = apply_affinity(v, c.affinity);
         if c.not_null && matches!(row[i], Value::Null) && Some(i) != t.rowid_alias {
             match mode {
                 Conflict::Ignore => return Ok(None),
@@ -261,22 +267,68 @@ pub fn finish_row(
                 }
             }
         }
-        // STRICT type errors are not resolved by OR IGNORE / REPLACE.
-        if t.strict && !strict_accepts(&c.decl_type, &row[i]) {
-            let e = Error::sql(
+    }
+    Ok(Some(row))
+}
+
+/// One check of a row about to be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// A uniqueness constraint.
+    Unique(Constraint),
+    /// A STRICT table's types.
+    Types,
+}
+
+/// The checks of a row of `t`, in SQLite's order: the rowid, the types
+/// (unless `types_done`: checked already, before BEFORE triggers), the
+/// UNIQUE indexes; an upsert's target comes first, and an index target
+/// even before the types.
+pub fn check_order(t: &Table, target: Option<Constraint>, types_done: bool) -> Vec<Check> {
+    let mut out = Vec::with_capacity(t.indexes.len() + 2);
+    let types = (!types_done && t.strict).then_some(Check::Types);
+    match target {
+        Some(Constraint::Index(k)) => {
+            out.extend(types);
+            out.push(Check::Unique(Constraint::Index(k)));
+            out.push(Check::Unique(Constraint::Rowid));
+        }
+        _ => {
+            out.push(Check::Unique(Constraint::Rowid));
+            out.extend(types);
+        }
+    }
+    for i in 0..t.indexes.len() {
+        if target != Some(Constraint::Index(i)) {
+            out.push(Check::Unique(Constraint::Index(i)));
+        }
+    }
+    out
+}
+
+/// In a STRICT table, checks that every value of a row about to be written
+/// is of its column's type. As SQLite, this comes last, after the
+/// constraints were resolved (a row OR IGNORE skips is not checked), and
+/// no conflict resolution resolves it.
+pub fn check_strict(t: &Table, row: &[Value]) -> Result<()> {
+    if !t.strict {
+        return Ok(());
+    }
+    for (c, v) in t.columns.iter().zip(row) {
+        if !strict_accepts(&c.decl_type, v) {
+            return Err(Error::sql(
                 SqlErrorKind::TypeMismatch,
                 format!(
                     "cannot store {} value in {} column {}.{}",
-                    strict_name(&row[i]),
+                    strict_name(v),
                     c.decl_type.to_ascii_uppercase(),
                     t.name,
                     c.name
                 ),
-            );
-            return Err(constraint_error(cx, mode, e));
+            ));
         }
     }
-    Ok(Some(row))
+    Ok(())
 }
 
 /// The rowid a row asks for through its INTEGER PRIMARY KEY column.
@@ -319,7 +371,8 @@ fn sequence_row(cx: &mut ExecCtx, schema: &Schema, name: &str) -> Result<Option<
 }
 
 /// A rowid for a new row of `t` that names none: the largest rowid plus
-/// one (`next` caches it between the rows of one statement). With
+/// one (`next` caches it between the rows of one statement; the caller
+/// raises it past each rowid it writes). With
 /// AUTOINCREMENT also above the largest rowid `sqlite_sequence` keeps, and
 /// an error when that is the largest possible; without, a random unused
 /// rowid when the largest is taken, as SQLite.
@@ -342,9 +395,9 @@ pub fn new_rowid(
     if t.autoincrement {
         let seq = sequence_row(cx, schema, &t.name)?.map(|(_, s)| s);
         let top = max.max(seq).unwrap_or(0);
-        let n = top.checked_add(1).ok_or_else(full)?.max(1);
-        *next = Some(n);
-        return Ok(n);
+        // Not cached: every rowid given (even to a row then skipped)
+        // raises the sequence.
+        return Ok(top.checked_add(1).ok_or_else(full)?.max(1));
     }
     match max {
         None => Ok(1),

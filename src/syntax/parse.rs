@@ -1202,6 +1202,31 @@ impl Cx {
                 b(self.expr(*expr)?),
                 collation_named(&object_name(&collation)?)?,
             ),
+            // sqlparser reads trim(x) and trim(x, y) as its TRIM syntax;
+            // SQLite's trim is an ordinary function (no BOTH/LEADING/FROM).
+            E::Trim {
+                trim_where: None,
+                trim_what: None,
+                expr,
+                trim_characters,
+            } => {
+                let mut args = vec![self.expr(*expr)?];
+                for c in trim_characters.unwrap_or_default() {
+                    args.push(self.expr(c)?);
+                }
+                Expr::Function {
+                    name: "trim".into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
+            E::Trim { .. } => {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error: TRIM takes no BOTH, LEADING, TRAILING or FROM",
+                ))
+            }
             E::Tuple(_) => return Err(unsupported("row values")),
             other => return Err(unsupported(format!("expression {other}"))),
         })

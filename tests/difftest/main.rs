@@ -267,6 +267,7 @@ fn shell() {
         let upper = sql.to_ascii_uppercase();
         let mode = if upper.starts_with("SELECT")
             || upper.starts_with("VALUES")
+            || upper.starts_with("EXPLAIN")
             || upper.contains("RETURNING")
         {
             engine::Mode::Rows
