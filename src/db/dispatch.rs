@@ -320,7 +320,12 @@ impl Session {
                 }
                 Ok((new_schema, new_auth, changed))
             })();
-            if r.is_err() && scope.get() != ErrorScope::Nothing {
+            let keep = match scope.get() {
+                ErrorScope::Nothing => true,
+                ErrorScope::NoStatementJournal => !autocommit,
+                _ => false,
+            };
+            if r.is_err() && !keep {
                 txn.rollback_to(mark);
             }
             r

@@ -64,6 +64,11 @@ pub enum ErrorScope {
     Nothing,
     /// The whole transaction (OR ROLLBACK).
     Transaction,
+    /// Nothing inside a transaction, everything outside one: SQLite keeps
+    /// no journal to undo a statement it deems unable to fail part way
+    /// (an OR IGNORE INSERT calling no function, say), so an error it did
+    /// not foresee (a STRICT type error) leaves the rows written before.
+    NoStatementJournal,
 }
 
 impl ExecCtx<'_> {

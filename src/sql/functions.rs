@@ -449,19 +449,15 @@ fn f_quote(args: &[Value]) -> Result<Value> {
 }
 
 /// `replace(X, Y, Z)`: every Y in X replaced by Z, left to right. NULL if
-/// any is NULL; X itself when Y is empty (a number stays a number, a blob
-/// becomes text, as in SQLite).
+/// any is NULL; X as text when Y is empty.
 fn f_replace(args: &[Value]) -> Result<Value> {
     let (x, y, z) = (arg(args, 0), arg(args, 1), arg(args, 2));
     let (Some(text), Some(pattern)) = (x.to_text(), y.to_text()) else {
         return Ok(Value::Null);
     };
     if pattern.is_empty() {
-        // X unchanged, except that a blob has been turned into text.
-        return Ok(match x {
-            Value::Blob(_) => Value::Text(text),
-            other => other.clone(),
-        });
+        // X as text (SQLite 3.47+; it used to be X unchanged).
+        return Ok(Value::Text(text));
     }
     let Some(replacement) = z.to_text() else {
         return Ok(Value::Null);
@@ -874,8 +870,8 @@ mod tests {
         assert_eq!(call("instr", &[t("abc"), N]), N);
         assert_eq!(call("instr", &[b("hél".as_bytes()), t("l")]), i(3));
         assert_eq!(call("replace", &[t("aaa"), t("a"), t("bb")]), t("bbbbbb"));
-        assert_eq!(call("replace", &[i(12), t(""), t("x")]), i(12));
-        assert_eq!(call("replace", &[r(1.5), t(""), t("x")]), r(1.5));
+        assert_eq!(call("replace", &[i(12), t(""), t("x")]), t("12"));
+        assert_eq!(call("replace", &[r(1.5), t(""), t("x")]), t("1.5"));
         assert_eq!(call("replace", &[b(b"abc"), t(""), t("x")]), t("abc"));
         assert_eq!(call("replace", &[t("abc"), t("b"), N]), N);
         assert_eq!(call("replace", &[N, t("b"), t("x")]), N);

@@ -198,8 +198,8 @@ struct ScopeCol {
     name: String,
     hidden: bool,
     affinity: Option<Affinity>,
-    /// Its collating sequence.
-    collation: Collation,
+    /// Its collating sequence (None: none, as `excluded.x`).
+    collation: Option<Collation>,
     /// The table or view use this column is read from (an index into
     /// `Planner::uses`), for privilege checks.
     origin: Option<usize>,
@@ -222,7 +222,7 @@ struct Resolved {
     /// Position in that row.
     index: usize,
     affinity: Option<Affinity>,
-    collation: Collation,
+    collation: Option<Collation>,
     /// The (use, column) it reads, for privilege checks.
     origin: Option<(usize, String)>,
 }
@@ -458,6 +458,37 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
+/// Whether `q` calls a function anywhere (SQLite then prepares to undo the
+/// statement on any error: its `sqlite3MayAbort`).
+pub fn query_calls_function(q: &Query) -> bool {
+    fn in_expr(e: &Expr) -> bool {
+        let mut found = false;
+        walk(e, &mut |x| match x {
+            Expr::Function { .. } => found = true,
+            Expr::Exists(q, _) | Expr::Subquery(q) => found |= query_calls_function(q),
+            Expr::InSubquery { query, .. } => found |= query_calls_function(query),
+            _ => {}
+        });
+        found
+    }
+    fn in_set(s: &SetExpr) -> bool {
+        match s {
+            SetExpr::Select(sel) => {
+                sel.items
+                    .iter()
+                    .any(|it| matches!(it, SelectItem::Expr { expr, .. } if in_expr(expr)))
+                    || sel.filter.as_ref().is_some_and(in_expr)
+                    || sel.having.as_ref().is_some_and(in_expr)
+                    || sel.group_by.iter().any(in_expr)
+            }
+            SetExpr::Values(rows) => rows.iter().flatten().any(in_expr),
+            SetExpr::Query(q) => query_calls_function(q),
+            SetExpr::SetOp { left, right, .. } => in_set(left) || in_set(right),
+        }
+    }
+    in_set(&q.body) || q.order_by.iter().any(|o| in_expr(&o.expr))
+}
+
 /// Whether the expression `sql` holds a subquery.
 pub fn has_subquery_text(sql: &str) -> Result<bool> {
     let e = crate::syntax::parse::parse_expr(sql)?;
@@ -488,6 +519,79 @@ pub fn scanned_index_columns(plan: &Plan) -> Option<Vec<usize>> {
             access: Access::Index { index, .. },
         } => table.indexes.get(*index).map(|i| i.columns.clone()),
         _ => None,
+    }
+}
+
+/// Whether `e` consists of constants and the GROUP BY terms `groups`
+/// (Debug forms, COLLATE stripped): SQLite's
+/// `sqlite3ExprIsConstantOrGroupBy`.
+fn constant_or_group_by(e: &Expr, groups: &[String]) -> bool {
+    if groups.contains(&format!("{:?}", strip_collate(e).0)) {
+        return true;
+    }
+    match e {
+        Expr::Literal(_) | Expr::Param(_) => true,
+        Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. } => {
+            false
+        }
+        Expr::Function {
+            name, args, star, ..
+        } if agg_kind(name, args.len(), *star).is_some()
+            && !(args.len() > 1 && is_scalar_minmax(name)) =>
+        {
+            false
+        }
+        _ => direct_children(e)
+            .into_iter()
+            .all(|c| constant_or_group_by(c, groups)),
+    }
+}
+
+/// The direct sub-expressions of `e` (not looking into subqueries).
+fn direct_children(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) | Expr::Collate(x, _) => {
+            vec![x]
+        }
+        Expr::Binary(_, a, b) => vec![a, b],
+        Expr::InList { expr, list, .. } => {
+            let mut v: Vec<&Expr> = vec![expr];
+            v.extend(list.iter());
+            v
+        }
+        Expr::InSubquery { expr, .. } => vec![expr],
+        Expr::Between {
+            expr, low, high, ..
+        } => vec![expr, low, high],
+        Expr::Like {
+            expr,
+            pattern,
+            escape,
+            ..
+        } => {
+            let mut v: Vec<&Expr> = vec![expr, pattern];
+            v.extend(escape.as_deref());
+            v
+        }
+        Expr::Case {
+            operand,
+            whens,
+            otherwise,
+        } => {
+            let mut v: Vec<&Expr> = operand.as_deref().into_iter().collect();
+            for (a, b) in whens {
+                v.push(a);
+                v.push(b);
+            }
+            v.extend(otherwise.as_deref());
+            v
+        }
+        Expr::Function { args, .. } => args.iter().collect(),
+        Expr::Literal(_)
+        | Expr::Column { .. }
+        | Expr::Param(_)
+        | Expr::Exists(..)
+        | Expr::Subquery(_) => Vec::new(),
     }
 }
 
@@ -629,7 +733,7 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             name: c.name.clone(),
             hidden: false,
             affinity: Some(c.affinity),
-            collation: c.collation,
+            collation: Some(c.collation),
             origin: None,
         })
         .collect();
@@ -648,7 +752,7 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         },
         hidden: true,
         affinity: Some(Affinity::Integer),
-        collation: Collation::Binary,
+        collation: Some(Collation::Binary),
         origin: None,
     });
     Source {
@@ -663,11 +767,25 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
 }
 
 /// The proposed row of an upsert, `excluded.*`: hidden, so an unqualified
-/// name means the existing row's column.
+/// name means the existing row's column; as in SQLite (registers, not
+/// columns) its values have no affinity and no collation.
 fn excluded_cols(t: &Arc<Table>) -> Vec<ScopeCol> {
     let mut cols = table_source_of(t, "excluded".into()).cols;
     for c in cols.iter_mut() {
         c.hidden = true;
+        c.affinity = None;
+        c.collation = None;
+    }
+    cols
+}
+
+/// A trigger's row, `label.*` (NEW or OLD): as in SQLite its columns keep
+/// their collation but have no affinity (only the rowid is INTEGER).
+fn trigger_row_cols(t: &Arc<Table>, label: &str) -> Vec<ScopeCol> {
+    let mut cols = table_source_of(t, label.into()).cols;
+    let n = cols.len();
+    for c in cols.iter_mut().take(n - 1) {
+        c.affinity = None;
     }
     cols
 }
@@ -751,8 +869,8 @@ impl<'s> Planner<'s> {
     /// and OLD name the trigger's row, which runs as the outermost row
     /// (`NEW` columns ++ rowid ++ `OLD` columns ++ rowid).
     pub fn for_trigger(schema: &'s Schema, table: &Arc<Table>) -> Self {
-        let mut cols = table_source_of(table, "new".into()).cols;
-        cols.extend(table_source_of(table, "old".into()).cols);
+        let mut cols = trigger_row_cols(table, "new");
+        cols.extend(trigger_row_cols(table, "old"));
         Planner {
             schema,
             expanding: Vec::new(),
@@ -906,7 +1024,7 @@ impl<'s> Planner<'s> {
                                 name: c.clone(),
                                 hidden: false,
                                 affinity: t.aff,
-                                collation: t.coll.unwrap_or_default(),
+                                collation: t.coll,
                                 origin: None,
                             })
                             .collect(),
@@ -1081,7 +1199,7 @@ impl<'s> Planner<'s> {
                         name: n,
                         hidden: false,
                         affinity: t.aff,
-                        collation: t.coll.unwrap_or_default(),
+                        collation: t.coll.or(Some(Collation::Binary)),
                         origin,
                     })
                     .collect(),
@@ -1123,7 +1241,7 @@ impl<'s> Planner<'s> {
                             name: n,
                             hidden: false,
                             affinity: t.aff,
-                            collation: t.coll.unwrap_or_default(),
+                            collation: t.coll.or(Some(Collation::Binary)),
                             origin: None,
                         })
                         .collect(),
@@ -1420,7 +1538,8 @@ impl<'s> Planner<'s> {
         }
 
         let (mut proj, types, having, keys) = if aggregate {
-            self.plan_aggregate(&mut plan, sel, &items, &order_exprs, &scope, &all_cols)?
+            let sel = self.having_to_where(&mut plan, sel, &items, &scope, &all_cols)?;
+            self.plan_aggregate(&mut plan, &sel, &items, &order_exprs, &scope, &all_cols)?
         } else {
             let mut proj = Vec::with_capacity(items.len());
             let mut types = Vec::with_capacity(items.len());
@@ -1502,6 +1621,53 @@ impl<'s> Planner<'s> {
             columns,
             types,
         })
+    }
+
+    /// SQLite's `havingToWhere`: a HAVING conjunct made only of constants
+    /// and GROUP BY terms (that group under BINARY) filters the rows before
+    /// grouping instead (it is the same for every row of a group). The
+    /// answer is the same; what differs is which groups are computed at
+    /// all, which shows when an aggregate fails (sum overflowing).
+    fn having_to_where(
+        &mut self,
+        plan: &mut Plan,
+        sel: &Select,
+        items: &[(Expr, String)],
+        scope: &Scope,
+        all_cols: &[ScopeCol],
+    ) -> Result<Select> {
+        let Some(having) = &sel.having else {
+            return Ok(sel.clone());
+        };
+        if sel.group_by.is_empty() {
+            return Ok(sel.clone());
+        }
+        let group = group_terms(&sel.group_by, items, all_cols)?;
+        let mut binary_groups = Vec::new();
+        for g in &group {
+            let (_, t) = self.bind(g, scope, None)?;
+            if t.coll.unwrap_or_default() == Collation::Binary {
+                binary_groups.push(format!("{:?}", strip_collate(g).0));
+            }
+        }
+        let mut conjuncts = Vec::new();
+        split_and(having.clone(), &mut conjuncts);
+        let mut kept: Option<Expr> = None;
+        for c in conjuncts {
+            let always_false = matches!(c, Expr::Literal(Value::Integer(0)));
+            if !always_false && constant_or_group_by(&c, &binary_groups) {
+                let bound = self.expr(&c, scope)?;
+                *plan = Arc::new(Node::Filter(plan.clone(), bound));
+            } else {
+                kept = Some(match kept {
+                    None => c,
+                    Some(k) => Expr::Binary(BinOp::And, Box::new(k), Box::new(c)),
+                });
+            }
+        }
+        let mut out = sel.clone();
+        out.having = kept;
+        Ok(out)
     }
 
     /// Plans the aggregation of `plan` (GROUP BY, aggregates), and binds
@@ -1928,10 +2094,13 @@ impl<'s> Planner<'s> {
         ))
     }
 
-    /// Plans a single-table read for UPDATE/DELETE: rows of the table
-    /// (columns ++ rowid) matching `filter`.
-    pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
-        self.table_rows_for(table, filter, None, None)
+    /// Every row of `table` (columns ++ rowid) straight from its rows,
+    /// through no index (for rebuilding or checking indexes).
+    pub fn full_scan(table: &Arc<Table>) -> Plan {
+        Arc::new(Node::Scan {
+            table: table.clone(),
+            access: Access::Full,
+        })
     }
 
     /// [`Self::table_rows`] for UPDATE or DELETE (`cmd`): only the rows

@@ -273,7 +273,11 @@ fn upsert_target(t: &Table, cols: &[String]) -> Result<Constraint> {
     wanted.sort_unstable();
     wanted.dedup();
     for (i, idx) in t.indexes.iter().enumerate() {
-        if !idx.unique || idx.filter.is_some() || idx.columns.len() != positions.len() {
+        // SQLite keeps a rowid alias in an index as the rowid, which no
+        // target column matches.
+        let has_rowid = t.rowid_alias.is_some_and(|a| idx.columns.contains(&a));
+        if !idx.unique || idx.filter.is_some() || idx.columns.len() != positions.len() || has_rowid
+        {
             continue;
         }
         let mut have = idx.columns.clone();
@@ -369,10 +373,16 @@ pub fn insert_planned(
         .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
     let upsert_target = rest.upsert.as_ref().map(|u| u.target);
     let order = check_order(&t, upsert_target.flatten(), before_triggers);
+    let journal = keeps_statement_journal(schema, &t, ins, mode, targets);
     for src in source_rows {
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
         row.extend(dflt.iter().cloned());
+        // A rowid alias the INSERT does not name gets a new rowid, not its
+        // DEFAULT (SQLite).
+        if let Some(a) = t.rowid_alias {
+            row[a] = Value::Null;
+        }
         let mut rowid_given: Option<Value> = None;
         for (v, &pos) in src.into_iter().zip(targets) {
             if pos == width {
@@ -396,7 +406,7 @@ pub fn insert_planned(
         // table's types checked first), with -1 for a rowid still to be
         // chosen; NOT NULL and the other constraints come after them.
         if before_triggers {
-            check_strict(&t, &row)?;
+            strict_checked(cx, &t, &row, journal)?;
             let mut seen = row.clone();
             let r = explicit.unwrap_or(-1);
             if let Some(a) = t.rowid_alias {
@@ -430,7 +440,17 @@ pub fn insert_planned(
             row[a] = Value::Integer(rowid);
         }
         row.push(Value::Integer(rowid));
-        let gone = match resolve(cx, writer, &row, rowid, None, mode, &order, upsert_target)? {
+        let gone = match resolve(
+            cx,
+            writer,
+            &row,
+            rowid,
+            None,
+            mode,
+            &order,
+            upsert_target,
+            journal,
+        )? {
             Resolution::Skip => continue,
             Resolution::Write(gone) => gone,
             Resolution::Upsert(v) => {
@@ -524,6 +544,58 @@ pub fn insert_planned(
     Ok(changed)
 }
 
+/// [`check_strict`], noting for the caller that an error leaves the rows
+/// written before when the statement keeps no journal to undo them.
+fn strict_checked(cx: &mut ExecCtx, t: &Table, row: &[Value], journal: bool) -> Result<()> {
+    let r = check_strict(t, row);
+    if r.is_err() && !journal {
+        cx.on_error = crate::sql::exec::ErrorScope::NoStatementJournal;
+    }
+    r
+}
+
+/// Whether SQLite would keep a statement journal for this INSERT (to undo
+/// it on an error part way): when it writes several rows (a SELECT or
+/// several VALUES rows, or triggers) and something in it may abort (its
+/// `sqlite3MayAbort`): a constraint resolved by ABORT, a REPLACE that
+/// cannot fill a NOT NULL column, an explicit rowid (which must be an
+/// integer), a function call, a trigger.
+fn keeps_statement_journal(
+    schema: &Schema,
+    t: &Table,
+    ins: &Insert,
+    mode: Conflict,
+    targets: &[usize],
+) -> bool {
+    let triggers = !schema.triggers_on(&t.name).is_empty();
+    let several = match ins.source.as_deref() {
+        Some(q) => !matches!(&q.body, crate::syntax::ast::SetExpr::Values(rows) if rows.len() == 1),
+        None => false,
+    };
+    if !(several || triggers) {
+        return true; // nothing to undo but the one row
+    }
+    let rowid_given = targets
+        .iter()
+        .any(|&p| p == t.columns.len() || Some(p) == t.rowid_alias);
+    let constraint_aborts = match mode {
+        Conflict::Abort => {
+            t.columns.iter().any(|c| c.not_null)
+                || t.indexes.iter().any(|i| i.unique)
+                || rowid_given
+        }
+        Conflict::Replace => t.columns.iter().any(|c| c.not_null && c.default.is_none()),
+        _ => false,
+    };
+    constraint_aborts
+        || rowid_given
+        || triggers
+        || ins
+            .source
+            .as_deref()
+            .is_some_and(crate::sql::plan::query_calls_function)
+}
+
 /// What the checks of a row to be written decided.
 enum Resolution {
     /// Write it, after deleting these rows (REPLACE).
@@ -548,11 +620,12 @@ fn resolve(
     mode: Conflict,
     order: &[Check],
     upsert: Option<Option<Constraint>>,
+    journal: bool,
 ) -> Result<Resolution> {
     let mut gone = Vec::new();
     for check in order {
         match check {
-            Check::Types => check_strict(&writer.t, row)?,
+            Check::Types => strict_checked(cx, &writer.t, row, journal)?,
             Check::Unique(c) => {
                 let Some(v) = writer.violation_of(cx, row, rowid, except, *c)? else {
                     continue;
@@ -649,7 +722,17 @@ fn update_row(
     checked.push(rowid_v);
     let new = checked;
     let order = check_order(&t, None, before);
-    let gone = match resolve(cx, writer, &new, rowid, Some(old_rowid), mode, &order, None)? {
+    let gone = match resolve(
+        cx,
+        writer,
+        &new,
+        rowid,
+        Some(old_rowid),
+        mode,
+        &order,
+        None,
+        true,
+    )? {
         Resolution::Skip | Resolution::Upsert(_) => return Ok(None),
         Resolution::Write(gone) => gone,
     };
@@ -699,6 +782,32 @@ fn update_triggers_fire_at(
                 _ => false,
             }
     })
+}
+
+/// The row `chosen` (columns ++ rowid, as a scan found it) as it is now:
+/// by its rowid, or in a WITHOUT ROWID table by its key (as SQLite finds
+/// it again: another row may have taken that key meanwhile).
+fn current_row(cx: &mut ExecCtx, t: &Table, chosen: &[Value]) -> Result<Option<Row>> {
+    let pk_index = t
+        .without_rowid
+        .then(|| {
+            t.indexes
+                .iter()
+                .find(|i| i.auto && i.columns == t.primary_key)
+        })
+        .flatten();
+    if let Some(idx) = pk_index {
+        let key = index_values(idx, chosen);
+        let found = crate::sql::exec::unique_conflicts(cx.txn, t, idx, &key, None)?;
+        return match found.first() {
+            Some(&r) => read_row(cx.txn, t, r),
+            None => Ok(None),
+        };
+    }
+    match chosen.last() {
+        Some(Value::Integer(r)) => read_row(cx.txn, t, *r),
+        _ => Ok(None),
+    }
 }
 
 /// Whether an UPDATE of `t` assigning `cols` fires a trigger.
@@ -807,10 +916,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
     for chosen in old_rows {
         // As SQLite: the rows are chosen first, then each is updated as it
         // is now (an earlier row's trigger may have changed or removed it).
-        let Some(Value::Integer(rowid)) = chosen.last().cloned() else {
-            continue;
-        };
-        let Some(old) = read_row(cx.txn, &t, rowid)? else {
+        let Some(old) = current_row(cx, &t, &chosen)? else {
             continue;
         };
         let mut values = old.clone();
@@ -880,11 +986,11 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
         last_rowid: None,
     };
     for r in rows {
-        let Some(Value::Integer(rowid)) = r.last().cloned() else {
+        // An earlier row's trigger may have changed or removed it.
+        let Some(old) = current_row(cx, &t, &r)? else {
             continue;
         };
-        // An earlier row's trigger may have changed or removed it.
-        let Some(old) = read_row(cx.txn, &t, rowid)? else {
+        let Some(Value::Integer(rowid)) = old.last().cloned() else {
             continue;
         };
         fire(
@@ -1021,9 +1127,7 @@ fn reserved(name: &str) -> Result<()> {
 /// table's rows (a partial index: the rows its WHERE selects), checking
 /// uniqueness.
 fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> Result<()> {
-    let empty = Schema::default();
-    let mut planner = Planner::new(&empty);
-    let plan = planner.table_rows(t, None)?;
+    let plan = Planner::full_scan(t);
     let writer = TableWriter::new(t)?;
     let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
     let mut it = open(&plan, cx, &[])?;
@@ -1244,8 +1348,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
     let mut new = (*old).clone();
     let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
     let rows = |cx: &mut ExecCtx| -> Result<Vec<Row>> {
-        let empty = Schema::default();
-        let plan = Planner::new(&empty).table_rows(&old, None)?;
+        let plan = Planner::full_scan(&old);
         let mut it = open(&plan, cx, &[])?;
         let mut out = Vec::new();
         while let Some(r) = it.next(cx)? {
@@ -1361,8 +1464,7 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
         let Some(t) = schema.tables.get(name) else {
             continue;
         };
-        let empty = Schema::default();
-        let plan = Planner::new(&empty).table_rows(t, None)?;
+        let plan = Planner::full_scan(t);
         let mut it = open(&plan, cx, &[])?;
         let mut rows = Vec::new();
         loop {

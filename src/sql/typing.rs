@@ -44,10 +44,10 @@ pub struct ExprType {
 
 impl ExprType {
     /// A column of affinity `aff` and collation `coll`.
-    pub fn column(aff: Option<Affinity>, coll: Collation) -> ExprType {
+    pub fn column(aff: Option<Affinity>, coll: Option<Collation>) -> ExprType {
         ExprType {
             aff,
-            coll: Some(coll),
+            coll,
             explicit: false,
         }
     }
@@ -174,7 +174,7 @@ mod tests {
     use super::*;
 
     fn col(aff: Affinity, coll: Collation) -> ExprType {
-        ExprType::column(Some(aff), coll)
+        ExprType::column(Some(aff), Some(coll))
     }
 
     #[test]

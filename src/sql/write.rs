@@ -257,7 +257,9 @@ pub fn check_not_null(
         if c.not_null && matches!(row[i], Value::Null) && Some(i) != t.rowid_alias {
             match mode {
                 Conflict::Ignore => return Ok(None),
-                Conflict::Replace if !matches!(dflt[i], Value::Null) => row[i] = dflt[i].clone(),
+                Conflict::Replace if !matches!(dflt[i], Value::Null) => {
+                    row[i] = apply_affinity(dflt[i].clone(), c.affinity)
+                }
                 _ => {
                     let e = Error::sql(
                         SqlErrorKind::NotNull,

@@ -182,6 +182,9 @@ struct Table {
     /// non-partial indexes with default collations: valid ON CONFLICT
     /// targets, and columns whose non-NULL values are distinct.
     keys: Vec<Vec<usize>>,
+    /// The keys of CREATE TABLE only, which always hold (a later CREATE
+    /// UNIQUE INDEX may fail on existing duplicates).
+    table_keys: Vec<Vec<usize>>,
     indexes: Vec<Index>,
 }
 
@@ -535,6 +538,7 @@ impl Gen {
             cols,
             ipk: if ipk { Some(0) } else { None },
             without_rowid,
+            table_keys: keys.clone(),
             keys,
             indexes: Vec::new(),
         });
@@ -907,7 +911,9 @@ impl Gen {
             5 => format!("avg({x})"),
             6 => format!("min({x})"),
             7 => format!("max({x})"),
-            8 => format!("length(group_concat({x}))"),
+            // The length does not depend on the order of the rows (quote:
+            // a blob's NUL would end the length early).
+            8 => format!("length(group_concat(quote({x})))"),
             _ => format!("sum(DISTINCT {x})"),
         }
     }
@@ -1250,7 +1256,7 @@ impl Gen {
         let t = self.rng.below(self.tables.len());
         let tb = &self.tables[t];
         let singles: Vec<usize> = tb
-            .keys
+            .table_keys
             .iter()
             .filter(|k| k.len() == 1)
             .map(|k| k[0])
