@@ -6,9 +6,11 @@
 //! gives a stable number for the C ABI and Python, grouped by area:
 //!
 //! ```text
-//!   1xx  I/O and the file system        4xx  state of the database
-//!   2xx  corruption and authentication  5xx  caller mistakes
-//!   3xx  keys and key providers
+//!   1xx  I/O, the file system, network  4xx  state of the database
+//!   2xx  corruption, authentication,    5xx  caller mistakes
+//!        malformed wire bytes           6xx  SQL
+//!   3xx  keys, key providers,           7xx  authorization, logins,
+//!        certificates                        refused peers
 //! ```
 //!
 //! Invariants: no variant ever carries key bytes, and decryption or
@@ -197,6 +199,46 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+
+    /// A certificate, private key, CRL or OCSP response file is unusable:
+    /// not PEM, not the kind expected, a key that does not match its
+    /// certificate, a file that exists where `--overwrite` was not given.
+    #[error("certificate error: {what}")]
+    Certificate {
+        /// What is wrong (never key bytes).
+        what: String,
+    },
+
+    /// A peer was refused, or a live connection to it was closed, because
+    /// its certificate, identity or protocol failed a check. Never retry
+    /// blindly: the reason says what an operator has to fix.
+    #[error("peer {peer} refused: {reason}")]
+    PeerRefused {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
+        /// Why.
+        reason: crate::repl::RefusalReason,
+    },
+
+    /// The network link to a peer failed or was closed (timeout, reset,
+    /// the peer went away). A new connection can succeed.
+    #[error("transport to {peer} failed: {what}")]
+    Transport {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
+        /// What happened.
+        what: String,
+    },
+
+    /// A peer sent bytes that break the wire protocol (an oversized or
+    /// malformed frame); the connection was closed.
+    #[error("protocol violation by {peer}: {violation}")]
+    Protocol {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
+        /// What was wrong with the bytes.
+        violation: crate::repl::transport::FrameError,
+    },
 }
 
 /// The kinds of SQL errors, each with a SQLSTATE.
@@ -296,6 +338,12 @@ pub enum ErrorCode {
     KeyProvider = 303,
     /// [`Error::PlaintextStore`].
     PlaintextStore = 304,
+    /// [`Error::Certificate`].
+    Certificate = 310,
+    /// [`Error::Transport`].
+    Transport = 110,
+    /// [`Error::Protocol`].
+    Protocol = 220,
     /// [`Error::Poisoned`].
     Poisoned = 400,
     /// [`Error::Locked`].
@@ -324,6 +372,8 @@ pub enum ErrorCode {
     AuthenticationFailed = 701,
     /// [`Error::LoginThrottled`].
     LoginThrottled = 702,
+    /// [`Error::PeerRefused`].
+    PeerRefused = 720,
 }
 
 impl fmt::Display for ErrorCode {
@@ -354,6 +404,10 @@ impl Error {
             Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Error::AuthenticationFailed { .. } => ErrorCode::AuthenticationFailed,
             Error::LoginThrottled { .. } => ErrorCode::LoginThrottled,
+            Error::Certificate { .. } => ErrorCode::Certificate,
+            Error::PeerRefused { .. } => ErrorCode::PeerRefused,
+            Error::Transport { .. } => ErrorCode::Transport,
+            Error::Protocol { .. } => ErrorCode::Protocol,
             Error::Sql { kind, .. } => match kind {
                 SqlErrorKind::Syntax => ErrorCode::SqlSyntax,
                 SqlErrorKind::UnknownTable
@@ -374,7 +428,10 @@ impl Error {
     /// and authentication errors are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Busy { .. } | Error::Conflict | Error::LoginThrottled { .. } => true,
+            Error::Busy { .. }
+            | Error::Conflict
+            | Error::LoginThrottled { .. }
+            | Error::Transport { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -415,6 +472,9 @@ impl Error {
                 "XX001"
             }
             Error::InvalidArgument { .. } => "22023",
+            Error::Transport { .. } => "08006",
+            Error::Protocol { .. } => "08P01",
+            Error::PeerRefused { .. } => "28000",
             _ => "XX000",
         }
     }
