@@ -211,8 +211,9 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             let group_colls: Vec<Collation> = group.iter().map(|(_, c)| *c).collect();
             // Which row a group's bare columns read (SQLite's rules): the
             // row holding the extreme of its min()/max() (the last such
-            // aggregate decides when there are several); else, with GROUP
-            // BY, the group's last row; else the first row.
+            // aggregate decides when there are several); else the group's
+            // first row (SQLite 3.4x+ copies them only on a group's first
+            // row; older versions took the last).
             let picker = aggs.iter().rposition(|a| a.kind.picks_row());
             let grouped = !group.is_empty();
             let mut order: Vec<Vec<u8>> = Vec::new();
@@ -243,7 +244,7 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                     }
                     let take = match picker {
                         Some(p) => ags[p].took_last_row() || fresh,
-                        None => fresh || grouped,
+                        None => fresh,
                     };
                     if take {
                         *rep = row;
@@ -637,7 +638,10 @@ impl Scan {
                     {
                         points.push(i);
                     } else if let Value::Real(f) = eval(e, env, cx)? {
-                        if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                        if f.fract() == 0.0
+                            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+                                .contains(&f)
+                        {
                             points.push(f as i64);
                         }
                     }
@@ -660,9 +664,24 @@ impl Scan {
                     let v = apply_affinity(eval(e, env, cx)?, Affinity::Numeric);
                     let (i, exact) = match v {
                         Value::Integer(i) => (i, true),
-                        Value::Real(f) if f.is_finite() => {
+                        // Beyond the integers (2^63 is not an i64, -2^63
+                        // is): every rowid is below or above the bound.
+                        Value::Real(f) if f >= 9_223_372_036_854_775_808.0 => {
+                            if low {
+                                return Ok(None);
+                            }
+                            (i64::MAX, false)
+                        }
+                        Value::Real(f) if f < -9_223_372_036_854_775_808.0 => {
+                            if !low {
+                                return Ok(None);
+                            }
+                            (i64::MIN, false)
+                        }
+                        Value::Real(f) if f.is_nan() => return Ok(None),
+                        Value::Real(f) => {
                             let r = if low { f.ceil() } else { f.floor() };
-                            (r.clamp(i64::MIN as f64, i64::MAX as f64) as i64, r == f)
+                            (r as i64, r == f)
                         }
                         Value::Null => return Ok(None),
                         // Text or blob bound: every rowid (a number) is below

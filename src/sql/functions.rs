@@ -505,40 +505,42 @@ fn sqlite_round(r: f64, n: usize) -> f64 {
 /// starting at the 1-based position Y, with SQLite's rules for the corners:
 /// a negative Y counts from the end, Y = 0 is a position before the first
 /// character (so `substr('abc', 0, 2)` is `'a'`), a negative Z takes the
-/// characters before Y. Y and Z are read as 32-bit ints. NULL if any
-/// argument is NULL.
+/// characters before Y. Y and Z are 64-bit integers (SQLite 3.47+). NULL
+/// if any argument is NULL.
 fn f_substr(args: &[Value]) -> Result<Value> {
+    // A port of SQLite 3.47+'s substrFunc (64-bit positions).
     let x = arg(args, 0);
-    if arg(args, 1).is_null() || (args.len() == 3 && arg(args, 2).is_null()) || x.is_null() {
-        return Ok(Value::Null);
-    }
-    if matches!(x, Value::Blob(b) if b.is_empty()) {
+    if x.is_null() || matches!(x, Value::Blob(b) if b.is_empty()) {
         // SQLite gets a NULL pointer for an empty blob and returns NULL.
         return Ok(Value::Null);
     }
-    let mut p1 = int32(arg(args, 1));
-    let (mut p2, negative_length) = match args.get(2) {
-        Some(z) => {
-            let z = int32(z);
-            (z.saturating_abs(), z < 0)
-        }
-        None => (MAX_LENGTH, false),
-    };
-    let chars: Vec<char> = match x {
+    let mut p1 = arg(args, 1).to_i64();
+    let text: Vec<char> = match x {
         Value::Blob(_) => Vec::new(),
         _ => until_nul(&x.to_text().unwrap_or_default())
             .chars()
             .collect(),
     };
     let len = match x {
-        Value::Blob(b) => b.len(),
-        _ => chars.len(),
+        Value::Blob(b) => i64::try_from(b.len()).unwrap_or(i64::MAX),
+        _ => i64::try_from(text.len()).unwrap_or(i64::MAX),
     };
-    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let mut p2 = match args.get(2) {
+        Some(z) => {
+            if z.is_null() {
+                return Ok(Value::Null);
+            }
+            z.to_i64()
+        }
+        None => i64::MAX,
+    };
+    if p1 == 0 && arg(args, 1).is_null() {
+        return Ok(Value::Null);
+    }
     if p1 < 0 {
         p1 = p1.saturating_add(len);
         if p1 < 0 {
-            p2 = (p2.saturating_add(p1)).max(0);
+            p2 = if p2 < 0 { 0 } else { p2.saturating_add(p1) };
             p1 = 0;
         }
     } else if p1 > 0 {
@@ -546,18 +548,23 @@ fn f_substr(args: &[Value]) -> Result<Value> {
     } else if p2 > 0 {
         p2 -= 1;
     }
-    if negative_length {
-        p1 = p1.saturating_sub(p2);
-        if p1 < 0 {
-            p2 = p2.saturating_add(p1);
-            p1 = 0;
-        }
+    if p2 < 0 {
+        p2 = if p2 < p1.saturating_neg() {
+            p1
+        } else {
+            p2.saturating_neg()
+        };
+        p1 -= p2;
     }
-    let start = usize::try_from(p1.clamp(0, len)).unwrap_or(0);
-    let end = usize::try_from(p1.saturating_add(p2.max(0)).clamp(0, len)).unwrap_or(0);
+    let start = p1.clamp(0, len);
+    let end = start.saturating_add(p2.max(0)).clamp(0, len);
+    let (start, end) = (
+        usize::try_from(start).unwrap_or(0),
+        usize::try_from(end).unwrap_or(0),
+    );
     Ok(match x {
         Value::Blob(b) => Value::Blob(b.get(start..end).unwrap_or(&[]).to_vec()),
-        _ => Value::Text(chars.get(start..end).unwrap_or(&[]).iter().collect()),
+        _ => Value::Text(text.get(start..end).unwrap_or(&[]).iter().collect()),
     })
 }
 
@@ -742,12 +749,29 @@ mod tests {
         assert_eq!(s(&[t("abc"), i(0), i(1)]), t(""));
         assert_eq!(s(&[t("abc"), i(0), i(-1)]), t(""));
         assert_eq!(s(&[t("abc"), i(-1), i(-5)]), t("ab"));
-        // 32-bit truncation of the arguments, as in SQLite.
-        assert_eq!(s(&[abc.clone(), i(4_294_967_297), i(2)]), t("ab"));
-        assert_eq!(s(&[abc.clone(), i(2), i(2_147_483_648)]), t("a"));
-        assert_eq!(s(&[abc.clone(), i(-2_147_483_648)]), t(""));
-        assert_eq!(s(&[abc.clone(), i(2), i(-2_147_483_648)]), t("a"));
-        assert_eq!(s(&[abc.clone(), i(i64::MIN), i(i64::MIN)]), t(""));
+        // Large arguments are 64-bit (SQLite 3.47+), as SQLite answers.
+        for (y, z) in [
+            (4_294_967_297, 2),
+            (2, 2_147_483_648),
+            (-2_147_483_648, i64::MAX),
+            (2, -2_147_483_648),
+            (i64::MIN, i64::MIN),
+            (4_294_967_296, 1),
+            (-3, i64::MIN),
+        ] {
+            let sqlite = oracle(
+                "SELECT substr('abcdef', ?1, ?2)",
+                &[
+                    rusqlite::types::Value::Integer(y),
+                    rusqlite::types::Value::Integer(z),
+                ],
+            );
+            assert_eq!(
+                shown(&s(&[abc.clone(), i(y), i(z)])),
+                sqlite,
+                "substr(abcdef, {y}, {z})"
+            );
+        }
         assert_eq!(s(&[abc.clone(), r(2.7)]), t("bcdef"));
         assert_eq!(s(&[abc.clone(), t("2")]), t("bcdef"));
         // Characters, not bytes.

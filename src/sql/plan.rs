@@ -156,6 +156,25 @@ impl OrderTerm {
     }
 }
 
+/// The position an ORDER BY or GROUP BY term names, if it is an integer
+/// literal (SQLite's `sqlite3ExprIsInteger`: one that fits in 32 bits,
+/// under any unary + and -, so `+(3)` and `-(1)` are positions too).
+fn ordinal_of(e: &Expr) -> Option<i64> {
+    let mut sign = 1;
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Unary(UnOp::Plus, x) => cur = x,
+            Expr::Unary(UnOp::Neg, x) => {
+                sign = -sign;
+                cur = x;
+            }
+            Expr::Literal(Value::Integer(n)) if i32::try_from(*n).is_ok() => return Some(n * sign),
+            _ => return None,
+        }
+    }
+}
+
 /// `e` without COLLATE wrappers, and the outermost collation named.
 fn strip_collate(e: &Expr) -> (&Expr, Option<Collation>) {
     let mut cur = e;
@@ -1033,19 +1052,19 @@ impl<'s> Planner<'s> {
                     let mut keys = Vec::new();
                     for it in &q.order_by {
                         let (bare, explicit) = strip_collate(&it.expr);
-                        let (e, coll) = match bare {
-                            Expr::Literal(Value::Integer(n)) if *n >= 1 && (*n as usize) <= width => {
-                                let i = *n as usize - 1;
+                        let (e, coll) = match ordinal_of(bare) {
+                            Some(n) if n >= 1 && (n as usize) <= width => {
+                                let i = n as usize - 1;
                                 let natural = planned.types.get(i).and_then(|t| t.coll);
                                 (PExpr::Col(i), explicit.or(natural).unwrap_or_default())
                             }
-                            Expr::Literal(Value::Integer(n)) => {
+                            Some(n) => {
                                 return Err(err(
                                     SqlErrorKind::Misuse,
                                     format!("ORDER BY term {n} out of range - should be between 1 and {width}"),
                                 ))
                             }
-                            _ => {
+                            None => {
                                 let (e, t) = self.bind(&it.expr, &scope, None)?;
                                 (e, t.coll.unwrap_or_default())
                             }
@@ -1503,14 +1522,15 @@ impl<'s> Planner<'s> {
             let nulls_first = o.nulls_first.unwrap_or(!o.desc);
             let (bare, explicit) = strip_collate(&o.expr);
             let item = match bare {
-                Expr::Literal(Value::Integer(n)) => {
-                    if *n < 1 || *n as usize > width_out {
+                e if ordinal_of(e).is_some() => {
+                    let n = ordinal_of(e).unwrap_or(0);
+                    if n < 1 || n as usize > width_out {
                         return Err(err(
                             SqlErrorKind::Misuse,
                             format!("ORDER BY term {n} out of range - should be between 1 and {width_out}"),
                         ));
                     }
-                    Some(*n as usize - 1)
+                    Some(n as usize - 1)
                 }
                 Expr::Column { table: None, name }
                     if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
@@ -2597,10 +2617,10 @@ fn group_terms(
     let mut out = Vec::with_capacity(terms.len());
     for (i, term) in terms.iter().enumerate() {
         let (t, explicit) = strip_collate(term);
-        let e = match t {
-            Expr::Literal(Value::Integer(k)) => {
+        let e = match ordinal_of(t) {
+            Some(k) => {
                 let n = items.len();
-                if *k < 1 || *k as usize > n {
+                if k < 1 || k as usize > n {
                     return Err(err(
                         SqlErrorKind::Misuse,
                         format!(
@@ -2609,7 +2629,7 @@ fn group_terms(
                         ),
                     ));
                 }
-                let e = items[*k as usize - 1].0.clone();
+                let e = items[k as usize - 1].0.clone();
                 if has_aggregate(&e) {
                     return Err(err(
                         SqlErrorKind::Misuse,
@@ -2618,15 +2638,17 @@ fn group_terms(
                 }
                 e
             }
-            Expr::Column { table: None, name }
-                if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
-            {
-                match items.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
-                    Some((e, _)) if !has_aggregate(e) => e.clone(),
-                    _ => t.clone(),
+            None => match t {
+                Expr::Column { table: None, name }
+                    if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
+                {
+                    match items.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+                        Some((e, _)) if !has_aggregate(e) => e.clone(),
+                        _ => t.clone(),
+                    }
                 }
-            }
-            _ => term.clone(),
+                _ => term.clone(),
+            },
         };
         // A COLLATE on a position or alias applies to what it names.
         let e = match explicit {

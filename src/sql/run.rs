@@ -484,19 +484,13 @@ pub fn insert_planned(
                     &cols,
                     Some(Conflict::Abort),
                     &rest.update_check,
+                    match (&rest.returning, changed.returning.as_mut()) {
+                        (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                        _ => None,
+                    },
                 )?;
-                if let Some(new) = new {
+                if new.is_some() {
                     changed.changes += 1;
-                    if let (Some((exprs, _)), Some((_, rows))) =
-                        (&rest.returning, changed.returning.as_mut())
-                    {
-                        rows.push(
-                            exprs
-                                .iter()
-                                .map(|e| eval(e, &new, cx))
-                                .collect::<Result<Row>>()?,
-                        );
-                    }
                 }
                 continue;
             }
@@ -510,6 +504,9 @@ pub fn insert_planned(
         }
         check_new_row(cx, &rest.insert_check, &t, &row)?;
         writer.write(cx, rowid, &row)?;
+        if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
+            rows.push(returning_row(cx, exprs, &row)?);
+        }
         // The next new rowid is the largest rowid plus one: known from
         // here on once it was read (a trigger could have added rows, so it
         // is read again where triggers exist).
@@ -532,14 +529,6 @@ pub fn insert_planned(
         )?;
         changed.changes += 1;
         changed.last_rowid = Some(rowid);
-        if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
-            rows.push(
-                exprs
-                    .iter()
-                    .map(|e| eval(e, &row, cx))
-                    .collect::<Result<Row>>()?,
-            );
-        }
     }
     Ok(changed)
 }
@@ -665,6 +654,7 @@ fn update_row(
     cols: &[usize],
     named: Option<Conflict>,
     update_check: &Option<PExpr>,
+    returning: Option<(&[PExpr], &mut Vec<Row>)>,
 ) -> Result<Option<Row>> {
     let t = writer.t.clone();
     let mode = named.unwrap_or(Conflict::Abort);
@@ -672,7 +662,12 @@ fn update_row(
         Some(Value::Integer(r)) => *r,
         _ => return Ok(None),
     };
-    let dflt = vec![Value::Null; t.columns.len()];
+    // REPLACE puts a column's DEFAULT in place of a NULL it may not hold.
+    let dflt = if mode == Conflict::Replace {
+        defaults(&t, cx)?
+    } else {
+        vec![Value::Null; t.columns.len()]
+    };
     let new_rowid_val = values.pop().unwrap_or(Value::Null);
     apply_affinities(&t, &mut values);
     let mut new = values;
@@ -749,6 +744,9 @@ fn update_row(
     };
     writer.delete(cx, old_rowid, &current)?;
     writer.write(cx, rowid, &new)?;
+    if let Some((exprs, rows)) = returning {
+        rows.push(returning_row(cx, exprs, &new)?);
+    }
     fire(
         cx,
         schema,
@@ -761,6 +759,17 @@ fn update_row(
         named,
     )?;
     Ok(Some(new))
+}
+
+/// The RETURNING values for one changed `row`. SQLite computes them as
+/// the first AFTER trigger of that row, so a subquery sees the rows
+/// changed so far and is run again for every row (a trigger program's
+/// one-time subqueries are per invocation).
+fn returning_row(cx: &mut ExecCtx, exprs: &[PExpr], row: &[Value]) -> Result<Row> {
+    let saved = std::mem::take(cx.cache);
+    let out = exprs.iter().map(|e| eval(e, row, cx)).collect();
+    *cx.cache = saved;
+    out
 }
 
 /// Whether an UPDATE of `t` assigning `cols` fires a trigger with `timing`.
@@ -923,7 +932,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
         for (pos, e) in &sets {
             values[*pos] = eval(e, &old, cx)?;
         }
-        let Some(new) = update_row(
+        if update_row(
             cx,
             schema,
             &writer,
@@ -932,18 +941,14 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             &cols,
             named,
             &update_check,
+            match (&returning, changed.returning.as_mut()) {
+                (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                _ => None,
+            },
         )?
-        else {
-            continue;
-        };
-        changed.changes += 1;
-        if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
-            rows.push(
-                exprs
-                    .iter()
-                    .map(|e| eval(e, &new, cx))
-                    .collect::<Result<Row>>()?,
-            );
+        .is_some()
+        {
+            changed.changes += 1;
         }
     }
     Ok(changed)
@@ -1008,6 +1013,9 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             continue;
         };
         writer.delete(cx, rowid, &current)?;
+        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
+            out.push(returning_row(cx, exprs, &current)?);
+        }
         fire(
             cx,
             schema,
@@ -1020,14 +1028,6 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             None,
         )?;
         changed.changes += 1;
-        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
-            out.push(
-                exprs
-                    .iter()
-                    .map(|e| eval(e, &current, cx))
-                    .collect::<Result<Row>>()?,
-            );
-        }
     }
     Ok(changed)
 }

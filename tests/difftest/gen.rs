@@ -1389,13 +1389,25 @@ impl Gen {
             }
             _ => {
                 let c = self.col(&sc);
-                let (agg, outer) = *self.rng.pick(&[
+                let (mut agg, mut outer) = *self.rng.pick(&[
                     ("count(*)", "sum"),
                     ("max", "max"),
                     ("min", "min"),
                     ("sum", "sum"),
                     ("count", "sum"),
                 ]);
+                // max(c) compares under c's collation, but its result
+                // has none: the outer max() must name it again (and an
+                // untracked one cannot be named).
+                let minmax = agg == "max" || agg == "min";
+                if minmax && c.coll == Coll::Loosest {
+                    (agg, outer) = ("count(*)", "sum");
+                }
+                let outer_arg = if minmax && c.coll != Coll::Loosest {
+                    format!("x COLLATE {}", c.coll.name())
+                } else {
+                    "x".to_string()
+                };
                 let a = if agg == "count(*)" {
                     agg.to_string()
                 } else {
@@ -1409,7 +1421,7 @@ impl Gen {
                 (
                     format!("{sel} FROM {from}{whole}"),
                     format!(
-                        "SELECT {outer}(x) FROM ({})",
+                        "SELECT {outer}({outer_arg}) FROM ({})",
                         parts_of(&sel).join(" UNION ALL ")
                     ),
                     spec,

@@ -27,7 +27,9 @@
 //! runs only the regression scripts whose file name contains it, and no
 //! campaign; `campaign` runs the campaign alone; `shell` reads statements
 //! from standard input (one per line) and prints both engines' outcomes,
-//! for exploring a divergence by hand.
+//! for exploring a divergence by hand; `record` reads statements the same
+//! way (`#` lines give the title) and prints them as a regression script
+//! with SQLite's answers (rows compared as multisets).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -286,6 +288,49 @@ fn shell() {
     }
 }
 
+/// `record`: standard input (a statement a line; `#` lines are the title)
+/// as a regression script with SQLite's answers, on standard output.
+fn record() {
+    use std::io::BufRead;
+    let mut title = Vec::new();
+    let mut steps = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if let Some(t) = line.strip_prefix('#') {
+            title.push(t.trim().to_string());
+            continue;
+        }
+        let sql = line.trim().trim_end_matches(';');
+        if sql.is_empty() || sql.starts_with("--") {
+            continue;
+        }
+        let upper = sql.to_ascii_uppercase();
+        let sql = sql.to_string();
+        steps.push(
+            if upper.starts_with("SELECT")
+                || upper.starts_with("VALUES")
+                || upper.contains("RETURNING")
+            {
+                Step::Query {
+                    sql,
+                    params: Vec::new(),
+                    spec: compare::QuerySpec::default(),
+                }
+            } else {
+                let counts = ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+                    .iter()
+                    .any(|k| upper.starts_with(k));
+                Step::Exec {
+                    sql,
+                    params: Vec::new(),
+                    counts,
+                }
+            },
+        );
+    }
+    print!("{}", regress::render(&steps, &title.join("\n")));
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -294,6 +339,10 @@ fn main() -> ExitCode {
     let filter = args.first().map(String::as_str);
     if filter == Some("shell") {
         shell();
+        return ExitCode::SUCCESS;
+    }
+    if filter == Some("record") {
+        record();
         return ExitCode::SUCCESS;
     }
     let campaign_only = filter == Some("campaign");
