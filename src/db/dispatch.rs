@@ -95,7 +95,7 @@ impl Session {
         cache: Option<&WriteCache>,
     ) -> Result<ResultSet> {
         match stmt {
-            Ast::Begin => {
+            Ast::Begin { immediate } => {
                 let mut st = self.state.borrow_mut();
                 if st.txn.is_some() {
                     return Err(Error::sql(
@@ -103,7 +103,11 @@ impl Session {
                         "cannot start a transaction within a transaction",
                     ));
                 }
-                st.txn = Some(self.db.mgr.begin());
+                let mut txn = self.db.mgr.begin();
+                if *immediate {
+                    txn.ensure_writer(self.db.busy_timeout)?;
+                }
+                st.txn = Some(txn);
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::Commit => {

@@ -44,8 +44,14 @@ pub enum Statement {
         /// IF EXISTS.
         if_exists: bool,
     },
-    /// BEGIN.
-    Begin,
+    /// BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE].
+    Begin {
+        /// IMMEDIATE or EXCLUSIVE: take the writer slot now, so that no
+        /// later write of the transaction waits or fails for it (sealdb
+        /// readers read snapshots, so EXCLUSIVE is IMMEDIATE, as in
+        /// SQLite's WAL mode).
+        immediate: bool,
+    },
     /// COMMIT / END.
     Commit,
     /// ROLLBACK [TO savepoint].

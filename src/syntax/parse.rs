@@ -182,10 +182,28 @@ fn ident(i: sp::Ident) -> String {
     i.value
 }
 
+/// The object `n` names: `name` or `main.name` (sealdb has one database
+/// per file, SQLite's `main`; another schema is refused, not ignored).
 fn object_name(n: &sp::ObjectName) -> Result<String> {
-    match n.0.last() {
-        Some(sp::ObjectNamePart::Identifier(i)) => Ok(i.value.clone()),
+    match n.0.as_slice() {
+        [sp::ObjectNamePart::Identifier(i)] => Ok(i.value.clone()),
+        [sp::ObjectNamePart::Identifier(schema), sp::ObjectNamePart::Identifier(i)] => {
+            main_schema(schema)?;
+            Ok(i.value.clone())
+        }
         _ => Err(unsupported(format!("name {n}"))),
+    }
+}
+
+/// Accepts the schema qualifier `main` (any case) only.
+fn main_schema(schema: &sp::Ident) -> Result<()> {
+    if schema.value.eq_ignore_ascii_case("main") {
+        Ok(())
+    } else {
+        Err(unsupported(format!(
+            "the schema {} (only main; ATTACH and TEMP are not supported)",
+            schema.value
+        )))
     }
 }
 
@@ -208,18 +226,57 @@ impl Cx {
                 Statement::CreateIndex(Box::new(self.create_index(c)?))
             }
             sp::Statement::CreateView(v) => Statement::CreateView {
+                if_not_exists: {
+                    let plain = sp::CreateView {
+                        or_alter: false,
+                        or_replace: false,
+                        materialized: false,
+                        secure: false,
+                        name_before_not_exists: false,
+                        options: sp::CreateTableOptions::None,
+                        cluster_by: Vec::new(),
+                        comment: None,
+                        with_no_schema_binding: false,
+                        temporary: false,
+                        copy_grants: false,
+                        to: None,
+                        params: None,
+                        ..v.clone()
+                    };
+                    if plain != v
+                        || v.columns
+                            .iter()
+                            .any(|c| c.data_type.is_some() || c.options.is_some())
+                    {
+                        let what = if v.temporary {
+                            "temporary views"
+                        } else {
+                            "this CREATE VIEW option"
+                        };
+                        return Err(unsupported(what));
+                    }
+                    v.if_not_exists
+                },
                 name: object_name(&v.name)?,
                 columns: v.columns.into_iter().map(|c| c.name.value).collect(),
                 query_sql: v.query.to_string(),
                 query: Box::new(self.query(*v.query)?),
-                if_not_exists: v.if_not_exists,
             },
             sp::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
-                ..
+                cascade,
+                restrict,
+                purge,
+                temporary,
+                table,
             } => {
+                if cascade || restrict || purge || temporary || table.is_some() {
+                    return Err(unsupported(format!(
+                        "DROP {object_type} with CASCADE, RESTRICT, PURGE, TEMPORARY or ON"
+                    )));
+                }
                 let kind = match object_type {
                     sp::ObjectType::Table => ObjectKind::Table,
                     sp::ObjectType::Index => ObjectKind::Index,
@@ -232,16 +289,91 @@ impl Cx {
                     if_exists,
                 }
             }
-            sp::Statement::StartTransaction { .. } => Statement::Begin,
-            sp::Statement::Commit { .. } => Statement::Commit,
-            sp::Statement::Rollback { savepoint, .. } => Statement::Rollback(savepoint.map(ident)),
+            sp::Statement::StartTransaction {
+                modes,
+                begin: _,
+                transaction: _,
+                modifier,
+                statements,
+                exception,
+                has_end_keyword,
+            } => {
+                if !modes.is_empty() {
+                    return Err(unsupported(
+                        "transaction modes (ISOLATION LEVEL, READ ONLY)",
+                    ));
+                }
+                if !statements.is_empty() || exception.is_some() || has_end_keyword {
+                    return Err(unsupported("BEGIN ... END blocks"));
+                }
+                let immediate = match modifier {
+                    None | Some(sp::TransactionModifier::Deferred) => false,
+                    Some(
+                        sp::TransactionModifier::Immediate | sp::TransactionModifier::Exclusive,
+                    ) => true,
+                    Some(other) => return Err(unsupported(format!("BEGIN {other}"))),
+                };
+                Statement::Begin { immediate }
+            }
+            sp::Statement::Commit {
+                chain,
+                end: _,
+                modifier,
+            } => {
+                if chain || modifier.is_some() {
+                    return Err(unsupported("COMMIT AND CHAIN or a COMMIT modifier"));
+                }
+                Statement::Commit
+            }
+            sp::Statement::Rollback { chain, savepoint } => {
+                if chain {
+                    return Err(unsupported("ROLLBACK AND CHAIN"));
+                }
+                Statement::Rollback(savepoint.map(ident))
+            }
             sp::Statement::Savepoint { name } => Statement::Savepoint(name.value),
             sp::Statement::ReleaseSavepoint { name } => Statement::Release(name.value),
-            sp::Statement::Explain { statement, .. } => {
+            sp::Statement::Explain {
+                describe_alias,
+                analyze,
+                verbose,
+                query_plan: _,
+                estimate,
+                statement,
+                format,
+                options,
+            } => {
+                // EXPLAIN and EXPLAIN QUERY PLAN both describe the plan.
+                if describe_alias != sp::DescribeAlias::Explain
+                    || analyze
+                    || verbose
+                    || estimate
+                    || format.is_some()
+                    || options.is_some()
+                {
+                    return Err(unsupported("EXPLAIN options (ANALYZE, VERBOSE, FORMAT)"));
+                }
                 Statement::Explain(Box::new(self.statement(*statement)?))
             }
             sp::Statement::CreateTrigger(t) => {
                 let sql = t.to_string();
+                if t.or_alter
+                    || t.temporary
+                    || t.or_replace
+                    || t.is_constraint
+                    || t.referenced_table_name.is_some()
+                    || !t.referencing.is_empty()
+                    || t.exec_body.is_some()
+                    || t.statements_as
+                    || t.characteristics.is_some()
+                {
+                    let what = if t.temporary {
+                        "temporary triggers"
+                    } else {
+                        "this CREATE TRIGGER option"
+                    };
+                    return Err(unsupported(what));
+                }
                 let timing = match t.period {
                     None | Some(sp::TriggerPeriod::Before) => TriggerTiming::Before,
                     Some(sp::TriggerPeriod::After) | Some(sp::TriggerPeriod::For) => {
@@ -282,23 +414,56 @@ impl Cx {
                     sql,
                 }))
             }
-            sp::Statement::DropTrigger(d) => Statement::Drop {
-                kind: ObjectKind::Trigger,
-                names: vec![object_name(&d.trigger_name)?],
-                if_exists: d.if_exists,
-            },
-            sp::Statement::Pragma { name, .. } => {
-                Statement::Pragma(object_name(&name)?.to_ascii_lowercase())
+            sp::Statement::DropTrigger(d) => {
+                if d.table_name.is_some() || d.option.is_some() {
+                    return Err(unsupported("DROP TRIGGER ... ON or CASCADE/RESTRICT"));
+                }
+                Statement::Drop {
+                    kind: ObjectKind::Trigger,
+                    names: vec![object_name(&d.trigger_name)?],
+                    if_exists: d.if_exists,
+                }
+            }
+            sp::Statement::Pragma { name, value, .. } => {
+                let name = object_name(&name)?.to_ascii_lowercase();
+                if value.is_some() {
+                    return Err(unsupported(format!("PRAGMA {name} with a value")));
+                }
+                Statement::Pragma(name)
             }
             sp::Statement::AlterTable(a) => {
+                if a.if_exists
+                    || a.only
+                    || a.location.is_some()
+                    || a.on_cluster.is_some()
+                    || a.table_type.is_some()
+                {
+                    return Err(unsupported("this ALTER TABLE option"));
+                }
                 let table = object_name(&a.name)?;
                 let [op] = <[sp::AlterTableOperation; 1]>::try_from(a.operations)
                     .map_err(|_| unsupported("several ALTER TABLE operations at once"))?;
                 let op = match op {
-                    sp::AlterTableOperation::AddColumn { column_def, .. } => {
+                    sp::AlterTableOperation::AddColumn {
+                        column_keyword: _,
+                        if_not_exists,
+                        column_def,
+                        column_position,
+                    } => {
+                        if if_not_exists || column_position.is_some() {
+                            return Err(unsupported("ADD COLUMN IF NOT EXISTS, FIRST or AFTER"));
+                        }
                         AlterOp::AddColumn(self.column_spec(column_def)?)
                     }
-                    sp::AlterTableOperation::DropColumn { column_names, .. } => {
+                    sp::AlterTableOperation::DropColumn {
+                        has_column_keyword: _,
+                        column_names,
+                        if_exists,
+                        drop_behavior,
+                    } => {
+                        if if_exists || drop_behavior.is_some() {
+                            return Err(unsupported("DROP COLUMN IF EXISTS, CASCADE or RESTRICT"));
+                        }
                         match column_names.as_slice() {
                             [c] => AlterOp::DropColumn(c.value.clone()),
                             _ => return Err(unsupported("dropping several columns at once")),
@@ -717,15 +882,43 @@ impl Cx {
     }
 
     fn query(&mut self, q: sp::Query) -> Result<Query> {
-        if q.with.is_some() {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Query {
+            with,
+            body,
+            order_by: ob,
+            limit_clause,
+            fetch,
+            locks,
+            for_clause,
+            settings,
+            format_clause,
+            pipe_operators,
+        } = q;
+        if with.is_some() {
             return Err(unsupported("WITH"));
         }
-        let body = self.set_expr(*q.body)?;
+        if fetch.is_some()
+            || !locks.is_empty()
+            || for_clause.is_some()
+            || settings.is_some()
+            || format_clause.is_some()
+            || !pipe_operators.is_empty()
+        {
+            return Err(unsupported("FETCH, FOR UPDATE and other query clauses"));
+        }
+        let body = self.set_expr(*body)?;
         let mut order_by = Vec::new();
-        if let Some(ob) = q.order_by {
+        if let Some(ob) = ob {
+            if ob.interpolate.is_some() {
+                return Err(unsupported("ORDER BY ... INTERPOLATE"));
+            }
             match ob.kind {
                 sp::OrderByKind::Expressions(items) => {
                     for it in items {
+                        if it.with_fill.is_some() {
+                            return Err(unsupported("ORDER BY ... WITH FILL"));
+                        }
                         order_by.push(OrderItem {
                             expr: self.expr(it.expr)?,
                             desc: matches!(it.options.sort, Some(sp::OrderBySort::Desc)),
@@ -736,8 +929,11 @@ impl Cx {
                 sp::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
             }
         }
-        let (limit, offset) = match q.limit_clause {
+        let (limit, offset) = match limit_clause {
             None => (None, None),
+            Some(sp::LimitClause::LimitOffset { limit_by, .. }) if !limit_by.is_empty() => {
+                return Err(unsupported("LIMIT ... BY"))
+            }
             Some(sp::LimitClause::LimitOffset { limit, offset, .. }) => (
                 limit.map(|e| self.expr(e)).transpose()?,
                 offset.map(|o| self.expr(o.value)).transpose()?,
@@ -780,7 +976,13 @@ impl Cx {
                     sp::SetOperator::Intersect => SetOp::Intersect,
                     sp::SetOperator::Except | sp::SetOperator::Minus => SetOp::Except,
                 },
-                all: matches!(set_quantifier, sp::SetQuantifier::All),
+                // Only UNION has an ALL form (SQLite's grammar); BY NAME
+                // matches columns by name, which sealdb does not do.
+                all: match (set_quantifier, op) {
+                    (sp::SetQuantifier::None | sp::SetQuantifier::Distinct, _) => false,
+                    (sp::SetQuantifier::All, sp::SetOperator::Union) => true,
+                    (q, _) => return Err(unsupported(format!("{op} {q}"))),
+                },
                 left: Box::new(self.set_expr(*left)?),
                 right: Box::new(self.set_expr(*right)?),
             },
@@ -789,16 +991,63 @@ impl Cx {
     }
 
     fn select(&mut self, s: sp::Select) -> Result<Select> {
-        let distinct = match s.distinct {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Select {
+            select_token: _,
+            optimizer_hints,
+            distinct,
+            select_modifiers,
+            top,
+            top_before_distinct: _,
+            projection,
+            exclude,
+            into,
+            from,
+            lateral_views,
+            prewhere,
+            selection,
+            connect_by,
+            group_by,
+            cluster_by,
+            distribute_by,
+            sort_by,
+            having,
+            named_window,
+            qualify,
+            window_before_qualify: _,
+            value_table_mode,
+            flavor,
+        } = s;
+        if !optimizer_hints.is_empty()
+            || select_modifiers.is_some()
+            || top.is_some()
+            || exclude.is_some()
+            || into.is_some()
+            || !lateral_views.is_empty()
+            || prewhere.is_some()
+            || !connect_by.is_empty()
+            || !cluster_by.is_empty()
+            || !distribute_by.is_empty()
+            || !sort_by.is_empty()
+            || !named_window.is_empty()
+            || qualify.is_some()
+            || value_table_mode.is_some()
+            || flavor != sp::SelectFlavor::Standard
+        {
+            return Err(unsupported(
+                "this SELECT clause (TOP, INTO, WINDOW, QUALIFY, SORT BY, CLUSTER BY and the like)",
+            ));
+        }
+        let distinct = match distinct {
             None | Some(sp::Distinct::All) => false,
             Some(sp::Distinct::Distinct) => true,
             Some(sp::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
         };
         // Left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
-        let mut from: Option<FromItem> = None;
-        for twj in s.from {
+        let mut joined: Option<FromItem> = None;
+        for twj in from {
             let rel = self.table_factor(twj.relation)?;
-            let mut item = match from.take() {
+            let mut item = match joined.take() {
                 None => rel,
                 Some(left) => FromItem::Join {
                     left: Box::new(left),
@@ -811,9 +1060,12 @@ impl Cx {
             for j in twj.joins {
                 item = self.join(item, j)?;
             }
-            from = Some(item);
+            joined = Some(item);
         }
-        let group_by = match s.group_by {
+        let group_by = match group_by {
+            sp::GroupByExpr::Expressions(_, modifiers) if !modifiers.is_empty() => {
+                return Err(unsupported("GROUP BY ... WITH ROLLUP, CUBE or TOTALS"))
+            }
             sp::GroupByExpr::Expressions(es, _) => es
                 .into_iter()
                 .map(|e| self.expr(e))
@@ -822,11 +1074,11 @@ impl Cx {
         };
         Ok(Select {
             distinct,
-            items: self.items(s.projection)?,
-            from,
-            filter: s.selection.map(|e| self.expr(e)).transpose()?,
+            items: self.items(projection)?,
+            from: joined,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
             group_by,
-            having: s.having.map(|e| self.expr(e)).transpose()?,
+            having: having.map(|e| self.expr(e)).transpose()?,
         })
     }
 
@@ -908,9 +1160,7 @@ impl Cx {
                 {
                     return Err(unsupported(format!("this table reference ({name})")));
                 }
-                if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
-                    return Err(unsupported("column names in a table alias"));
-                }
+                let alias = plain_alias(alias)?;
                 // INDEXED BY and NOT INDEXED arrive as USE INDEX (name)
                 // and USE INDEX () (see rewrite_index_hints).
                 let hint = match index_hints.as_slice() {
@@ -927,19 +1177,31 @@ impl Cx {
                 };
                 FromItem::Table {
                     name: object_name(&name)?,
-                    alias: alias.map(|a| a.name.value),
+                    alias,
                     hint,
                 }
             }
             sp::TableFactor::Derived {
-                subquery, alias, ..
-            } => FromItem::Subquery {
-                query: Box::new(self.query(*subquery)?),
-                alias: alias.map(|a| a.name.value),
-            },
-            sp::TableFactor::NestedJoin {
-                table_with_joins, ..
+                lateral,
+                subquery,
+                alias,
+                sample,
             } => {
+                if lateral || sample.is_some() {
+                    return Err(unsupported("LATERAL or TABLESAMPLE on a subquery"));
+                }
+                FromItem::Subquery {
+                    query: Box::new(self.query(*subquery)?),
+                    alias: plain_alias(alias)?,
+                }
+            }
+            sp::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                if alias.is_some() {
+                    return Err(unsupported("an alias for a parenthesized join"));
+                }
                 let twj = *table_with_joins;
                 let mut item = self.table_factor(twj.relation)?;
                 for j in twj.joins {
@@ -1014,6 +1276,11 @@ impl Cx {
             E::CompoundIdentifier(mut parts) => {
                 let name = parts.pop().map(ident).unwrap_or_default();
                 let table = parts.pop().map(ident);
+                match parts.as_slice() {
+                    [] => {}
+                    [schema] => main_schema(schema)?,
+                    _ => return Err(unsupported("a name with more than three parts")),
+                }
                 Expr::Column { table, name }
             }
             E::Value(v) => self.literal(v.value, false)?,
@@ -1165,8 +1432,16 @@ impl Cx {
                     .map(Box::new),
             },
             E::Cast {
-                expr, data_type, ..
+                kind,
+                expr,
+                data_type,
+                format,
             } => {
+                if kind != sp::CastKind::Cast || format.is_some() {
+                    return Err(unsupported(
+                        "TRY_CAST, SAFE_CAST, :: and CAST ... FORMAT (only CAST(x AS type))",
+                    ));
+                }
                 let t = data_type.to_string().to_ascii_uppercase();
                 let ty = match crate::types::affinity_of_type(&t) {
                     crate::types::Affinity::Integer => CastType::Integer,
@@ -1239,6 +1514,12 @@ impl Cx {
         if f.filter.is_some() {
             return Err(unsupported("FILTER clauses"));
         }
+        if !f.within_group.is_empty() || f.null_treatment.is_some() {
+            return Err(unsupported("WITHIN GROUP and IGNORE/RESPECT NULLS"));
+        }
+        if f.uses_odbc_syntax || !matches!(f.parameters, sp::FunctionArguments::None) {
+            return Err(unsupported(format!("the function call form {f}")));
+        }
         let name = object_name(&f.name)?.to_ascii_lowercase();
         let mut args = Vec::new();
         let mut distinct = false;
@@ -1251,6 +1532,11 @@ impl Cx {
                     list.duplicate_treatment,
                     Some(sp::DuplicateTreatment::Distinct)
                 );
+                if !list.clauses.is_empty() {
+                    return Err(unsupported(
+                        "clauses inside a function's arguments (ORDER BY, LIMIT, SEPARATOR)",
+                    ));
+                }
                 for a in list.args {
                     match a {
                         sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e)) => {
@@ -1274,6 +1560,16 @@ impl Cx {
             distinct,
             star,
         })
+    }
+}
+
+/// A table or subquery alias's name; column names or `AT` after it are
+/// refused, not ignored.
+fn plain_alias(alias: Option<sp::TableAlias>) -> Result<Option<String>> {
+    match alias {
+        None => Ok(None),
+        Some(a) if a.columns.is_empty() && a.at.is_none() => Ok(Some(a.name.value)),
+        Some(_) => Err(unsupported("column names in a table alias")),
     }
 }
 
