@@ -262,6 +262,7 @@ impl Session {
         prepared: Option<&WriteCache>,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         let autocommit = self.state.borrow().txn.is_none();
+        let fn_session = self.snapshot();
         let mut txn = match self.state.borrow_mut().txn.take() {
             Some(t) => t,
             None => self.db.mgr.begin(),
@@ -290,6 +291,7 @@ impl Session {
                     busy_timeout: self.db.busy_timeout,
                     trigger: None,
                     sec: Some(sec.clone()),
+                    session: fn_session.clone(),
                 };
                 let (new_schema, changed) = match (stmt, prepared) {
                     (Ast::Insert(i), Some(c)) => {
@@ -330,7 +332,12 @@ impl Session {
         };
         {
             let mut st = self.state.borrow_mut();
-            st.changes = changed.changes;
+            // changes() keeps the count of the last INSERT, UPDATE or
+            // DELETE; other statements leave it, as in SQLite.
+            if matches!(stmt, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {
+                st.changes = changed.changes;
+                st.total_changes = st.total_changes.saturating_add(changed.changes);
+            }
             if let Some(r) = changed.last_rowid {
                 st.last_rowid = r;
             }

@@ -49,6 +49,9 @@ pub struct ExecCtx<'a> {
     pub trigger: Option<Arc<Table>>,
     /// Who the statement runs as (row-level security, `current_user`).
     pub sec: Option<Arc<crate::sql::plan::Security>>,
+    /// The session's counters and the statement's moment, for functions
+    /// (`last_insert_rowid()`, `'now'`).
+    pub session: crate::sql::functions::SessionSnapshot,
 }
 
 impl ExecCtx<'_> {

@@ -1325,7 +1325,7 @@ impl<'s> Planner<'s> {
                         .map(|a| self.expr(a, scope))
                         .collect::<Result<Vec<_>>>()?;
                     cx.aggs.push(AggCall {
-                        kind,
+                        kind: kind.marking_json(args),
                         distinct: *distinct,
                         args: bound,
                     });
@@ -1426,7 +1426,7 @@ impl<'s> Planner<'s> {
                 for y in args {
                     a.push(rec!(y));
                 }
-                PExpr::Func(ScalarCall::resolve(name, a.len()), a)
+                PExpr::Func(ScalarCall::resolve_args(name, args), a)
             }
         })
     }
@@ -1573,7 +1573,7 @@ impl<'s> Planner<'s> {
                     .iter()
                     .map(|x| self.expr(x, scope))
                     .collect::<Result<_>>()?;
-                PExpr::Func(ScalarCall::resolve(name, a.len()), a)
+                PExpr::Func(ScalarCall::resolve_args(name, args), a)
             }
         })
     }

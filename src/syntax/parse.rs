@@ -790,6 +790,17 @@ impl Cx {
                 };
                 Expr::Unary(op, b(self.expr(*expr)?))
             }
+            // SQLite's JSON operators are functions of their operands.
+            E::BinaryOp {
+                left,
+                op: op @ (sp::BinaryOperator::Arrow | sp::BinaryOperator::LongArrow),
+                right,
+            } => Expr::Function {
+                name: if op == sp::BinaryOperator::Arrow { "->" } else { "->>" }.into(),
+                args: vec![self.expr(*left)?, self.expr(*right)?],
+                distinct: false,
+                star: false,
+            },
             E::BinaryOp { left, op, right } => {
                 let op = match op {
                     sp::BinaryOperator::Plus => BinOp::Add,

@@ -264,6 +264,18 @@ pub(crate) fn sqlite_printf_float(
     precision: usize,
     alt_form2: bool,
 ) -> String {
+    sqlite_printf_float_flags(value, style, precision, alt_form2, false)
+}
+
+/// [`sqlite_printf_float`] with printf's `#` flag too (`alt_form`): the
+/// decimal point is always shown, and `%g` keeps its trailing zeros.
+pub(crate) fn sqlite_printf_float_flags(
+    value: f64,
+    style: FloatStyle,
+    precision: usize,
+    alt_form2: bool,
+    alt_form: bool,
+) -> String {
     const AR_ROUND: [f64; 10] = [
         5.0e-01, 5.0e-02, 5.0e-03, 5.0e-04, 5.0e-05, 5.0e-06, 5.0e-07, 5.0e-08, 5.0e-09, 5.0e-10,
     ];
@@ -350,7 +362,7 @@ pub(crate) fn sqlite_printf_float(
             precision -= exp;
             style = FloatStyle::Fixed;
         }
-        true
+        !alt_form
     } else {
         alt_form2
     };
@@ -374,7 +386,7 @@ pub(crate) fn sqlite_printf_float(
             e2 -= 1;
         }
     }
-    let decimal_point = precision > 0 || alt_form2;
+    let decimal_point = precision > 0 || alt_form2 || alt_form;
     if decimal_point {
         out.push('.');
     }
