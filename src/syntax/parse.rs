@@ -759,6 +759,7 @@ impl Cx {
 
     fn expr(&mut self, e: sp::Expr) -> Result<Expr> {
         use sp::Expr as E;
+        let e_is_ceil = matches!(e, E::Ceil { .. });
         let b = |x: Expr| Box::new(x);
         Ok(match e {
             E::Identifier(i) => Expr::Column {
@@ -948,6 +949,39 @@ impl Cx {
                 }
                 Expr::Function {
                     name: "substr".into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
+            // sqlparser reads these SQLite functions as special forms.
+            E::Trim {
+                expr,
+                trim_where: None,
+                trim_what: None,
+                trim_characters,
+            } => {
+                let mut args = vec![self.expr(*expr)?];
+                for c in trim_characters.unwrap_or_default() {
+                    args.push(self.expr(c)?);
+                }
+                Expr::Function {
+                    name: "trim".into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                let name = if e_is_ceil { "ceil" } else { "floor" };
+                let mut args = vec![self.expr(*expr)?];
+                match field {
+                    sp::CeilFloorKind::DateTimeField(sp::DateTimeField::NoDateTime) => {}
+                    sp::CeilFloorKind::Scale(v) => args.push(self.literal(v.value, false)?),
+                    _ => return Err(unsupported(format!("{name}(... TO field)"))),
+                }
+                Expr::Function {
+                    name: name.into(),
                     args,
                     distinct: false,
                     star: false,

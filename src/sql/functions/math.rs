@@ -204,16 +204,88 @@ pub(super) fn f_tanh(args: &[Value]) -> Result<Value> {
     math1(args, f64::tanh)
 }
 
+// Rust's acosh, asinh and atanh are not the C library's; these are the
+// C library's (fdlibm's) formulas, built on its log and log1p.
+
+const LN2: f64 = std::f64::consts::LN_2;
+
+fn c_acosh(x: f64) -> f64 {
+    if x < 1.0 {
+        f64::NAN
+    } else if x >= 268_435_456.0 {
+        if x.is_infinite() {
+            x
+        } else {
+            x.ln() + LN2
+        }
+    } else if x == 1.0 {
+        0.0
+    } else if x > 2.0 {
+        let t = x * x;
+        (2.0 * x - 1.0 / (x + (t - 1.0).sqrt())).ln()
+    } else {
+        let t = x - 1.0;
+        (t + (2.0 * t + t * t).sqrt()).ln_1p()
+    }
+}
+
+fn c_asinh(x: f64) -> f64 {
+    let a = x.abs();
+    if !a.is_finite() {
+        return x + x;
+    }
+    if a < 3.725_290_298_461_914e-9 {
+        return x;
+    }
+    let w = if a > 268_435_456.0 {
+        a.ln() + LN2
+    } else if a > 2.0 {
+        (2.0 * a + 1.0 / ((x * x + 1.0).sqrt() + a)).ln()
+    } else {
+        let t = x * x;
+        (a + t / (1.0 + (1.0 + t).sqrt())).ln_1p()
+    };
+    if x > 0.0 {
+        w
+    } else {
+        -w
+    }
+}
+
+fn c_atanh(x: f64) -> f64 {
+    let a = x.abs();
+    if a > 1.0 {
+        return f64::NAN;
+    }
+    if a == 1.0 {
+        return x / 0.0;
+    }
+    if a < 3.725_290_298_461_914e-9 {
+        return x;
+    }
+    let t = if a < 0.5 {
+        let t = a + a;
+        0.5 * (t + t * a / (1.0 - a)).ln_1p()
+    } else {
+        0.5 * ((a + a) / (1.0 - a)).ln_1p()
+    };
+    if x >= 0.0 {
+        t
+    } else {
+        -t
+    }
+}
+
 pub(super) fn f_acosh(args: &[Value]) -> Result<Value> {
-    math1(args, f64::acosh)
+    math1(args, c_acosh)
 }
 
 pub(super) fn f_asinh(args: &[Value]) -> Result<Value> {
-    math1(args, f64::asinh)
+    math1(args, c_asinh)
 }
 
 pub(super) fn f_atanh(args: &[Value]) -> Result<Value> {
-    math1(args, f64::atanh)
+    math1(args, c_atanh)
 }
 
 pub(super) fn f_sqrt(args: &[Value]) -> Result<Value> {

@@ -521,6 +521,17 @@ fn real(conv: u8, spec: &Spec, v: f64) -> Vec<u8> {
             body = grouped;
         }
     }
+    // SQLite 3.54 drops the minus of a value shown as zero under `#%f`.
+    let sign = if negative
+        && spec.alternate
+        && spec.sign.is_none()
+        && style == FloatStyle::Fixed
+        && body.iter().all(|&b| b == b'0' || b == b'.')
+    {
+        None
+    } else {
+        sign
+    };
     let mut text = Vec::with_capacity(body.len() + 1);
     if let Some(sg) = sign {
         text.push(sg);

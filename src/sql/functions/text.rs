@@ -155,11 +155,8 @@ pub(super) fn f_replace(args: &[Value]) -> Result<Value> {
         return Ok(Value::Null);
     };
     if pattern.is_empty() {
-        // X unchanged, except that a blob has been turned into text.
-        return Ok(match x {
-            Value::Blob(_) => Value::Text(text),
-            other => other.clone(),
-        });
+        // X's text form (SQLite 3.54 returns text even for a number).
+        return Ok(Value::Text(text));
     }
     let Some(replacement) = z.to_text() else {
         return Ok(Value::Null);
