@@ -678,7 +678,10 @@ impl Cx {
                 name, alias, args, ..
             } => {
                 if args.is_some() {
-                    return Err(unsupported("table functions"));
+                    return Err(unsupported(format!(
+                        "the table-valued function {}()",
+                        object_name(&name)?
+                    )));
                 }
                 FromItem::Table {
                     name: object_name(&name)?,
