@@ -43,7 +43,10 @@ fn random_is_an_integer_that_varies_and_abs_never_overflows() {
         assert!(int(one(&s, "SELECT abs(random()) >= 0")) == 1);
     }
     assert!(seen.len() > 45, "random() repeats: {}", seen.len());
-    assert_eq!(one(&s, "SELECT typeof(randomblob(16))"), Value::Text("blob".into()));
+    assert_eq!(
+        one(&s, "SELECT typeof(randomblob(16))"),
+        Value::Text("blob".into())
+    );
     assert_eq!(int(one(&s, "SELECT length(randomblob(16))")), 16);
     assert_eq!(int(one(&s, "SELECT length(randomblob(0))")), 1);
     assert_eq!(int(one(&s, "SELECT length(randomblob(-5))")), 1);
@@ -67,7 +70,8 @@ fn now_is_the_current_time_and_stable_within_a_statement() {
     // Every call in one statement sees the same moment.
     s.execute("CREATE TABLE t (x)", &[]).unwrap();
     for i in 0..300 {
-        s.execute(&format!("INSERT INTO t VALUES ({i})"), &[]).unwrap();
+        s.execute(&format!("INSERT INTO t VALUES ({i})"), &[])
+            .unwrap();
     }
     let distinct = int(one(
         &s,
@@ -98,11 +102,15 @@ fn current_timestamp_as_a_column_default() {
         &[],
     )
     .unwrap();
-    s.execute("INSERT INTO log (msg) VALUES ('hello')", &[]).unwrap();
+    s.execute("INSERT INTO log (msg) VALUES ('hello')", &[])
+        .unwrap();
     let at = text(one(&s, "SELECT at FROM log"));
     assert_eq!(at.len(), 19, "{at}");
     assert_eq!(
-        int(one(&s, "SELECT abs(unixepoch(at) - unixepoch()) < 10 FROM log")),
+        int(one(
+            &s,
+            "SELECT abs(unixepoch(at) - unixepoch()) < 10 FROM log"
+        )),
         1
     );
     assert_eq!(
@@ -119,11 +127,14 @@ fn session_counters() {
     assert_eq!(int(one(&s, "SELECT changes()")), 0);
     s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x)", &[])
         .unwrap();
-    s.execute("INSERT INTO t (x) VALUES (1), (2), (3)", &[]).unwrap();
+    s.execute("INSERT INTO t (x) VALUES (1), (2), (3)", &[])
+        .unwrap();
     assert_eq!(int(one(&s, "SELECT last_insert_rowid()")), 3);
     assert_eq!(int(one(&s, "SELECT changes()")), 3);
-    s.execute("INSERT INTO t (id, x) VALUES (10, 4)", &[]).unwrap();
-    s.execute("UPDATE t SET x = x + 1 WHERE id < 3", &[]).unwrap();
+    s.execute("INSERT INTO t (id, x) VALUES (10, 4)", &[])
+        .unwrap();
+    s.execute("UPDATE t SET x = x + 1 WHERE id < 3", &[])
+        .unwrap();
     assert_eq!(int(one(&s, "SELECT changes()")), 2);
     assert_eq!(int(one(&s, "SELECT last_insert_rowid()")), 10);
     // A query or DDL leaves changes() alone, as in SQLite.
@@ -143,8 +154,11 @@ fn session_counters() {
 fn json_subtype_follows_nested_calls_and_aggregates() {
     let db = Db::open_in_memory().unwrap();
     let s = db.root_session();
-    s.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, tags TEXT)", &[])
-        .unwrap();
+    s.execute(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, tags TEXT)",
+        &[],
+    )
+    .unwrap();
     s.execute(
         "INSERT INTO p (name, tags) VALUES ('a', '[1,2]'), ('b', '[]')",
         &[],
@@ -169,15 +183,26 @@ fn json_subtype_follows_nested_calls_and_aggregates() {
         )),
         r#"{"all":["a","b"]}"#
     );
-    assert_eq!(int(one(&s, "SELECT tags ->> '$[1]' FROM p WHERE id = 1")), 2);
-    assert_eq!(text(one(&s, "SELECT tags -> '$[1]' FROM p WHERE id = 1")), "2");
+    assert_eq!(
+        int(one(&s, "SELECT tags ->> '$[1]' FROM p WHERE id = 1")),
+        2
+    );
+    assert_eq!(
+        text(one(&s, "SELECT tags -> '$[1]' FROM p WHERE id = 1")),
+        "2"
+    );
 }
 
 #[test]
 fn refusals_are_clear() {
     let db = Db::open_in_memory().unwrap();
     let s = db.root_session();
-    let err = |sql: &str| s.query(sql, &[]).and_then(|r| r.collect_all()).unwrap_err().to_string();
+    let err = |sql: &str| {
+        s.query(sql, &[])
+            .and_then(|r| r.collect_all())
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(err("SELECT nosuch(1)"), "no such function: nosuch");
     assert!(err("SELECT json_object('a')").contains("even number"));
     assert!(err("SELECT json('{')").contains("malformed JSON"));

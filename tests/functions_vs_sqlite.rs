@@ -286,14 +286,73 @@ const STRFTIME_FORMATS: &[&str] = &[
 ];
 
 const PRINTF_FORMATS: &[&str] = &[
-    "'%d'", "'%5d'", "'%-5d|'", "'%05d'", "'%+d'", "'% d'", "'%,d'", "'%.3d'", "'%i'", "'%u'",
-    "'%x'", "'%X'", "'%#x'", "'%#X'", "'%o'", "'%#o'", "'%c'", "'%5c|'", "'%.3c'", "'%s'",
-    "'%10s|'", "'%-10s|'", "'%.2s'", "'%!.2s'", "'%!5s|'", "'%z'", "'%q'", "'%Q'", "'%w'",
-    "'%#q'", "'%#Q'", "'%%'", "'%n'", "'%p'", "'%r'", "'%lld'", "'%ld'", "'%*d'", "'%-*d|'",
-    "'%.*s'", "'%f'", "'%.2f'", "'%10.3f|'", "'%-10.1f|'", "'%+.1f'", "'%010.2f'", "'%e'",
-    "'%.3e'", "'%E'", "'%g'", "'%G'", "'%.3g'", "'%#g'", "'%,.2f'", "'%!.3f'", "'%.0f'",
-    "'%#.0f'", "'%j'", "'%J'", "'%y'", "'abc'", "'%'", "'%5'", "'%s %s %s'", "'%d%%'",
-    "'%.20f'", "'%.15g'",
+    "'%d'",
+    "'%5d'",
+    "'%-5d|'",
+    "'%05d'",
+    "'%+d'",
+    "'% d'",
+    "'%,d'",
+    "'%.3d'",
+    "'%i'",
+    "'%u'",
+    "'%x'",
+    "'%X'",
+    "'%#x'",
+    "'%#X'",
+    "'%o'",
+    "'%#o'",
+    "'%c'",
+    "'%5c|'",
+    "'%.3c'",
+    "'%s'",
+    "'%10s|'",
+    "'%-10s|'",
+    "'%.2s'",
+    "'%!.2s'",
+    "'%!5s|'",
+    "'%z'",
+    "'%q'",
+    "'%Q'",
+    "'%w'",
+    "'%#q'",
+    "'%#Q'",
+    "'%%'",
+    "'%n'",
+    "'%p'",
+    "'%r'",
+    "'%lld'",
+    "'%ld'",
+    "'%*d'",
+    "'%-*d|'",
+    "'%.*s'",
+    "'%f'",
+    "'%.2f'",
+    "'%10.3f|'",
+    "'%-10.1f|'",
+    "'%+.1f'",
+    "'%010.2f'",
+    "'%e'",
+    "'%.3e'",
+    "'%E'",
+    "'%g'",
+    "'%G'",
+    "'%.3g'",
+    "'%#g'",
+    "'%,.2f'",
+    "'%!.3f'",
+    "'%.0f'",
+    "'%#.0f'",
+    "'%j'",
+    "'%J'",
+    "'%y'",
+    "'abc'",
+    "'%'",
+    "'%5'",
+    "'%s %s %s'",
+    "'%d%%'",
+    "'%.20f'",
+    "'%.15g'",
 ];
 
 const JSON_DOCS: &[&str] = &[
@@ -474,7 +533,16 @@ fn gen_math(r: &mut Rng) -> String {
 
 fn gen_unistr(r: &mut Rng) -> String {
     let pieces = [
-        "a", "\\0041", "\\u00e9", "\\+01F600", "\\U0001F600", "\\\\", "\\x", "\\12", "b", "\\u12",
+        "a",
+        "\\0041",
+        "\\u00e9",
+        "\\+01F600",
+        "\\U0001F600",
+        "\\\\",
+        "\\x",
+        "\\12",
+        "b",
+        "\\u12",
     ];
     let n = 1 + r.below(4);
     let s: String = (0..n).map(|_| r.pick(&pieces)).collect();
@@ -544,7 +612,10 @@ fn gen_json(r: &mut Rng) -> String {
     match r.below(20) {
         0 => format!("json({doc})"),
         1 => format!("json_valid({doc})"),
-        2 => format!("json_valid({doc}, {})", r.pick(&["1", "2", "3", "4", "8", "0", "16"])),
+        2 => format!(
+            "json_valid({doc}, {})",
+            r.pick(&["1", "2", "3", "4", "8", "0", "16"])
+        ),
         3 => format!("json_type({doc})"),
         4 => format!("json_type({doc}, {path})"),
         5 => format!("json_array_length({doc})"),
@@ -574,7 +645,10 @@ fn gen_json(r: &mut Rng) -> String {
             let n = r.below(3);
             let mut args = Vec::new();
             for _ in 0..n {
-                args.push(r.pick(&["'a'", "'b c'", "'\"q'", "''", "1", "NULL"]).to_string());
+                args.push(
+                    r.pick(&["'a'", "'b c'", "'\"q'", "''", "1", "NULL"])
+                        .to_string(),
+                );
                 args.push(json_value_arg(r));
             }
             call_with("json_object", &args)
@@ -588,7 +662,10 @@ fn gen_json(r: &mut Rng) -> String {
 
 fn json_value_arg(r: &mut Rng) -> String {
     match r.below(6) {
-        0 => format!("json({})", r.pick(&["'[1,2]'", "'{\"z\":null}'", "'\"s\"'", "'3'"])),
+        0 => format!(
+            "json({})",
+            r.pick(&["'[1,2]'", "'{\"z\":null}'", "'\"s\"'", "'3'"])
+        ),
         1 => format!("json_array({}, {})", any_value(r), any_value(r)),
         2 => format!("json_object('k', {})", any_value(r)),
         _ => {
@@ -609,15 +686,15 @@ fn numbers_to_15(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let start = i;
-        if b[i].is_ascii_digit() || (b[i] == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-        {
+        if b[i].is_ascii_digit() || (b[i] == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             i += 1;
             let mut dot = false;
             while i < b.len()
                 && (b[i].is_ascii_digit()
                     || (b[i] == b'.' && !std::mem::replace(&mut dot, true))
                     || ((b[i] == b'e' || b[i] == b'E')
-                        && b.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+'))
+                        && b.get(i + 1)
+                            .is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+'))
                     || ((b[i] == b'-' || b[i] == b'+') && (b[i - 1] == b'e' || b[i - 1] == b'E')))
             {
                 i += 1;
@@ -666,7 +743,8 @@ fn compare(e: &Engines, sql: &str, t: &mut Tally) {
         return;
     }
     if let (Outcome::Value(V::Real(x)), Outcome::Value(V::Real(y))) = (&a, &b) {
-        if sql.starts_with("SELECT round(") && (x - y).abs() <= 1e-7_f64.max(x.abs() * 1e-15) * 10.0 {
+        if sql.starts_with("SELECT round(") && (x - y).abs() <= 1e-7_f64.max(x.abs() * 1e-15) * 10.0
+        {
             t.round_half_way += 1;
             return;
         }

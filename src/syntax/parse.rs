@@ -800,7 +800,12 @@ impl Cx {
                 op: op @ (sp::BinaryOperator::Arrow | sp::BinaryOperator::LongArrow),
                 right,
             } => Expr::Function {
-                name: if op == sp::BinaryOperator::Arrow { "->" } else { "->>" }.into(),
+                name: if op == sp::BinaryOperator::Arrow {
+                    "->"
+                } else {
+                    "->>"
+                }
+                .into(),
                 args: vec![self.expr(*left)?, self.expr(*right)?],
                 distinct: false,
                 star: false,

@@ -80,7 +80,12 @@ fn hms_text(p: &DateTime) -> String {
             s % 1000
         )
     } else {
-        format!("{:02}:{:02}:{:02}", p.h % 100, p.mi % 100, (p.s as i32) % 100)
+        format!(
+            "{:02}:{:02}:{:02}",
+            p.h % 100,
+            p.mi % 100,
+            (p.s as i32) % 100
+        )
     }
 }
 

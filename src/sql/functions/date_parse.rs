@@ -398,20 +398,20 @@ impl DateTime {
     }
 
     /// Moves a UTC moment to local time (`toLocaltime`).
-    fn to_localtime(&mut self) -> bool {
+    fn shift_to_localtime(&mut self) -> bool {
         self.compute_jd();
-        let (t, year_diff) = if self.jd < 2_108_667_600 * 100_000 || self.jd > 2_130_141_456 * 100_000
-        {
-            let mut x = *self;
-            x.compute_ymd_hms();
-            let diff = (2000 + x.y % 4) - x.y;
-            x.y += diff;
-            x.valid_jd = false;
-            x.compute_jd();
-            (x.jd / 1000 - 21_086_676 * 10_000, diff)
-        } else {
-            (self.jd / 1000 - 21_086_676 * 10_000, 0)
-        };
+        let (t, year_diff) =
+            if self.jd < 2_108_667_600 * 100_000 || self.jd > 2_130_141_456 * 100_000 {
+                let mut x = *self;
+                x.compute_ymd_hms();
+                let diff = (2000 + x.y % 4) - x.y;
+                x.y += diff;
+                x.valid_jd = false;
+                x.compute_jd();
+                (x.jd / 1000 - 21_086_676 * 10_000, diff)
+            } else {
+                (self.jd / 1000 - 21_086_676 * 10_000, 0)
+            };
         let Some(utc) = chrono::DateTime::from_timestamp(t, 0) else {
             return false;
         };
@@ -527,7 +527,7 @@ impl DateTime {
                 false
             }
             b'l' if l == b"localtime" => {
-                let ok = self.is_local || self.to_localtime();
+                let ok = self.is_local || self.shift_to_localtime();
                 self.is_utc = false;
                 self.is_local = true;
                 ok
@@ -560,7 +560,7 @@ impl DateTime {
                             valid_jd: true,
                             ..DateTime::default()
                         };
-                        if !new.to_localtime() {
+                        if !new.shift_to_localtime() {
                             return false;
                         }
                         new.compute_jd();

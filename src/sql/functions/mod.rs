@@ -72,6 +72,4 @@ mod text;
 mod tests;
 
 pub(crate) use registry::is_json_result;
-pub use registry::{
-    call_scalar, check_scalar, scalar_function_names, ScalarCall, SessionSnapshot,
-};
+pub use registry::{call_scalar, check_scalar, scalar_function_names, ScalarCall, SessionSnapshot};

@@ -195,7 +195,8 @@ fn format_sql(fmt: &[u8], args: &mut Args) -> Result<Vec<u8>> {
                     } else {
                         let mut p: u64 = 0;
                         while c.is_ascii_digit() {
-                            p = (p.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))) & 0xffff_ffff;
+                            p = (p.wrapping_mul(10).wrapping_add(u64::from(c - b'0')))
+                                & 0xffff_ffff;
                             i += 1;
                             c = fmt.get(i).copied().unwrap_or(0);
                         }
@@ -303,8 +304,7 @@ fn format_sql(fmt: &[u8], args: &mut Args) -> Result<Vec<u8>> {
         let mut width = spec.width;
         if width_chars && width > 0 {
             // Count characters: each UTF-8 continuation byte widens.
-            width += i64::try_from(body.iter().filter(|&&b| b & 0xc0 == 0x80).count())
-                .unwrap_or(0);
+            width += i64::try_from(body.iter().filter(|&&b| b & 0xc0 == 0x80).count()).unwrap_or(0);
         }
         let pad = usize::try_from(width - i64::try_from(body.len()).unwrap_or(0)).unwrap_or(0);
         check_length(out.len().saturating_add(body.len()).saturating_add(pad))?;
@@ -391,7 +391,11 @@ fn integer(conv: u8, spec: &mut Spec, args: &mut Args) -> Result<Vec<u8>> {
     let mut digits: Vec<u8> = Vec::new();
     if conv == b'r' {
         let x = value % 10;
-        let x = if x >= 4 || (value / 10) % 10 == 1 { 0 } else { x };
+        let x = if x >= 4 || (value / 10) % 10 == 1 {
+            0
+        } else {
+            x
+        };
         let suffix: &[u8] = match x {
             1 => b"st",
             2 => b"nd",
@@ -423,7 +427,7 @@ fn integer(conv: u8, spec: &mut Spec, args: &mut Args) -> Result<Vec<u8>> {
         let mut grouped = Vec::with_capacity(digits.len() * 4 / 3 + 1);
         let n = digits.len();
         for (k, d) in digits.iter().enumerate() {
-            if k > 0 && (n - k) % 3 == 0 {
+            if k > 0 && (n - k).is_multiple_of(3) {
                 grouped.push(b',');
             }
             grouped.push(*d);

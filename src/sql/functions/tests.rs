@@ -363,8 +363,7 @@ fn no_function_panics_on_odd_arguments() {
         for x in &odd {
             for y in &odd {
                 for n in 0..=3 {
-                    let args: Vec<Value> =
-                        [x, y, x].iter().take(n).map(|v| (*v).clone()).collect();
+                    let args: Vec<Value> = [x, y, x].iter().take(n).map(|v| (*v).clone()).collect();
                     let _ = call_scalar(name, &args);
                 }
             }
@@ -419,4 +418,3 @@ mod properties {
         }
     }
 }
-

@@ -10,9 +10,7 @@
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::types::{format_real, format_real_exp20, glob, like, parse_real_prefix, Value};
 
-use super::args::{
-    arg, check_length, count_to_value, until_nul, upper_hex, MAX_LENGTH,
-};
+use super::args::{arg, check_length, count_to_value, until_nul, upper_hex, MAX_LENGTH};
 
 /// `char(X1, ..., XN)`: the text of the given code points; an argument
 /// outside 0..=0x10FFFF (or a surrogate, which UTF-8 cannot hold) gives

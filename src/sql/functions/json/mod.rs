@@ -468,9 +468,7 @@ pub(super) fn f_json_array(call: &Call) -> Result<Value> {
 /// `json_object(K, V, ...)`: labels must be TEXT.
 pub(super) fn f_json_object(call: &Call) -> Result<Value> {
     if call.args.len() % 2 == 1 {
-        return Err(misuse(
-            "json_object() requires an even number of arguments",
-        ));
+        return Err(misuse("json_object() requires an even number of arguments"));
     }
     let mut s = String::from("{");
     for (i, pair) in call.args.chunks_exact(2).enumerate() {
@@ -491,7 +489,7 @@ pub(super) fn f_json_object(call: &Call) -> Result<Value> {
 /// The shared body of `json_set`, `json_insert`, `json_replace`,
 /// `json_array_insert` (`jsonInsertIntoBlob`).
 fn edit_fn(call: &Call, edit: Edit, name: &str) -> Result<Value> {
-    if call.args.len() % 2 == 0 {
+    if call.args.len().is_multiple_of(2) {
         return Err(misuse(format!(
             "json_{name}() needs an odd number of arguments"
         )));

@@ -139,7 +139,9 @@ fn ws5(z: &[u8]) -> usize {
                         if c == 0 || c == b'\n' || c == b'\r' {
                             break;
                         }
-                        if c == 0xe2 && at(j + 1) == 0x80 && (at(j + 2) == 0xa8 || at(j + 2) == 0xa9)
+                        if c == 0xe2
+                            && at(j + 1) == 0x80
+                            && (at(j + 2) == 0xa8 || at(j + 2) == 0xa9)
                         {
                             j += 2;
                             break;
@@ -326,7 +328,11 @@ impl Parser<'_> {
                 }
                 j += ws5(&self.z[j.min(self.z.len())..]);
                 let c = self.at(j);
-                if id1(c) || (c == b'\\' && self.at(j + 1) == b'u' && is_hex4(&self.z[(j + 2).min(self.z.len())..])) {
+                if id1(c)
+                    || (c == b'\\'
+                        && self.at(j + 1) == b'u'
+                        && is_hex4(&self.z[(j + 2).min(self.z.len())..]))
+                {
                     let mut kind = TextKind::Plain;
                     if c == b'\\' {
                         kind = TextKind::Json;
@@ -634,7 +640,9 @@ impl Parser<'_> {
                     if at(i + 2).is_ascii_digit() {
                         self.err = i + 1;
                         return -1;
-                    } else if (at(i + 2) == b'x' || at(i + 2) == b'X') && at(i + 3).is_ascii_hexdigit() {
+                    } else if (at(i + 2) == b'x' || at(i + 2) == b'X')
+                        && at(i + 3).is_ascii_hexdigit()
+                    {
                         self.nonstandard = true;
                         json5 = true;
                         hex = true;
