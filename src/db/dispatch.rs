@@ -266,6 +266,7 @@ impl Session {
         prepared: Option<&WriteCache>,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         let autocommit = self.state.borrow().txn.is_none();
+        let fn_session = self.snapshot();
         let mut txn = match self.state.borrow_mut().txn.take() {
             Some(t) => t,
             None => self.db.mgr.begin(),
@@ -298,6 +299,7 @@ impl Session {
                     trigger: None,
                     sec: Some(sec.clone()),
                     on_error: Default::default(),
+                    session: fn_session.clone(),
                 };
                 let done = match (stmt, prepared) {
                     (Ast::Insert(i), Some(c)) => {
@@ -358,7 +360,12 @@ impl Session {
         };
         {
             let mut st = self.state.borrow_mut();
-            st.changes = changed.changes;
+            // changes() keeps the count of the last INSERT, UPDATE or
+            // DELETE; other statements leave it, as in SQLite.
+            if matches!(stmt, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {
+                st.changes = changed.changes;
+                st.total_changes = st.total_changes.saturating_add(changed.changes);
+            }
             if let Some(r) = changed.last_rowid {
                 st.last_rowid = r;
             }

@@ -36,6 +36,8 @@ pub(super) struct SessionState {
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
     pub(super) changes: u64,
+    /// Rows changed by every INSERT, UPDATE and DELETE of this session.
+    pub(super) total_changes: u64,
 }
 
 /// A connection to a [`Db`]: runs statements, holds a transaction. Not
@@ -192,6 +194,17 @@ impl Session {
         self.state.borrow().changes
     }
 
+    /// What the functions of a statement starting now may know of this
+    /// session: its counters and the statement's moment.
+    pub(super) fn snapshot(&self) -> crate::sql::functions::SessionSnapshot {
+        let st = self.state.borrow();
+        crate::sql::functions::SessionSnapshot::now(
+            st.last_rowid,
+            i64::try_from(st.changes).unwrap_or(i64::MAX),
+            i64::try_from(st.total_changes).unwrap_or(i64::MAX),
+        )
+    }
+
     /// Plans a query as `sec`'s user: the plan and what it uses.
     pub(super) fn plan_query(
         &self,
@@ -266,6 +279,7 @@ impl Session {
                 }
                 let mut own = self.db.mgr.begin();
                 let schema = self.schema();
+                let fn_session = self.snapshot();
                 let lines = {
                     let mut st = self.state.borrow_mut();
                     let txn = match st.txn.as_mut() {
@@ -283,6 +297,7 @@ impl Session {
                         trigger: None,
                         sec: Some(sec.clone()),
                         on_error: Default::default(),
+                        session: fn_session,
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
@@ -332,6 +347,7 @@ impl Session {
             outer: Vec::new(),
             cache: HashMap::new(),
             sec: None,
+            fn_session: self.snapshot(),
             audit: None,
             returned: 0,
         }
@@ -345,6 +361,7 @@ impl Session {
         audit: Option<PendingAudit>,
     ) -> Result<Rows<'_>> {
         let busy_timeout = self.db.busy_timeout;
+        let fn_session = self.snapshot();
         let mut own = if self.state.borrow().txn.is_some() {
             None
         } else {
@@ -370,6 +387,7 @@ impl Session {
                 trigger: None,
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
+                session: fn_session.clone(),
             };
             open(&planned.plan, &mut cx, &[])
         })();
@@ -389,6 +407,7 @@ impl Session {
             outer,
             cache,
             sec: Some(sec),
+            fn_session,
             audit,
             returned: 0,
         })

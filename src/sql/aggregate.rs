@@ -62,8 +62,20 @@ pub enum AggKind {
     Min,
     /// `max(x)` with one argument (with more it is a scalar function).
     Max,
-    /// `group_concat(x)` or `group_concat(x, sep)`.
+    /// `group_concat(x)`, `group_concat(x, sep)`, `string_agg(x, sep)`.
     GroupConcat,
+    /// `json_group_array(x)`; `json`: x is a JSON function's result, so it
+    /// is embedded as JSON rather than quoted.
+    JsonGroupArray {
+        /// The argument carries the JSON mark.
+        json: bool,
+    },
+    /// `json_group_object(name, value)`; `json` as for `JsonGroupArray`,
+    /// of the value.
+    JsonGroupObject {
+        /// The value argument carries the JSON mark.
+        json: bool,
+    },
 }
 
 impl AggKind {
@@ -77,6 +89,8 @@ impl AggKind {
             AggKind::Min => "min",
             AggKind::Max => "max",
             AggKind::GroupConcat => "group_concat",
+            AggKind::JsonGroupArray { .. } => "json_group_array",
+            AggKind::JsonGroupObject { .. } => "json_group_object",
         }
     }
 
@@ -91,6 +105,7 @@ impl AggKind {
         match self {
             AggKind::CountStar => nargs == 0,
             AggKind::GroupConcat => nargs == 1 || nargs == 2,
+            AggKind::JsonGroupObject { .. } => nargs == 2,
             _ => nargs == 1,
         }
     }
@@ -115,9 +130,27 @@ pub fn agg_kind(name: &str, nargs: usize, star: bool) -> Option<AggKind> {
         "min" => AggKind::Min,
         "max" => AggKind::Max,
         "group_concat" => AggKind::GroupConcat,
+        "string_agg" if nargs == 2 => AggKind::GroupConcat,
+        "json_group_array" => AggKind::JsonGroupArray { json: false },
+        "json_group_object" => AggKind::JsonGroupObject { json: false },
         _ => return None,
     };
     kind.accepts(nargs).then_some(kind)
+}
+
+impl AggKind {
+    /// This kind, noting for the JSON aggregates whether their value
+    /// argument (the last of `args`) is a JSON function's result.
+    pub fn marking_json(self, args: &[crate::syntax::ast::Expr]) -> AggKind {
+        let json = args
+            .last()
+            .is_some_and(crate::sql::functions::is_json_result);
+        match self {
+            AggKind::JsonGroupArray { .. } => AggKind::JsonGroupArray { json },
+            AggKind::JsonGroupObject { .. } => AggKind::JsonGroupObject { json },
+            other => other,
+        }
+    }
 }
 
 /// The running sum shared by `sum`, `total` and `avg` (SQLite's `SumCtx`):
@@ -235,6 +268,8 @@ enum State {
     Sum(Sum),
     Best(Option<Value>),
     Concat(Option<String>),
+    /// The JSON text so far, without its closing bracket.
+    Json(Option<String>),
 }
 
 /// The running state of one aggregate call over one group.
@@ -261,6 +296,7 @@ impl Aggregator {
             AggKind::Sum | AggKind::Total | AggKind::Avg => State::Sum(Sum::default()),
             AggKind::Min | AggKind::Max => State::Best(None),
             AggKind::GroupConcat => State::Concat(None),
+            AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. } => State::Json(None),
         };
         let distinct = (distinct && kind != AggKind::CountStar).then(DistinctSet::new);
         Aggregator {
@@ -312,6 +348,37 @@ impl Aggregator {
             }
             return Ok(());
         };
+        if let State::Json(acc) = &mut self.state {
+            // NULL values are kept (as null); NULL labels are skipped.
+            if let Some(seen) = &mut self.distinct {
+                if !seen.insert(OrderedValue(x.clone())) {
+                    return Ok(());
+                }
+            }
+            return match self.kind {
+                AggKind::JsonGroupObject { json } => {
+                    let Some(label) = x.to_text() else {
+                        return Ok(());
+                    };
+                    let s = acc.get_or_insert_with(|| "{".to_string());
+                    if s.len() > 1 {
+                        s.push(',');
+                    }
+                    crate::sql::functions::json::node::quote_string(s, &label);
+                    s.push(':');
+                    let v = args.get(1).unwrap_or(&Value::Null);
+                    crate::sql::functions::json::append_sql_value(s, v, json)
+                }
+                AggKind::JsonGroupArray { json } => {
+                    let s = acc.get_or_insert_with(|| "[".to_string());
+                    if s.len() > 1 {
+                        s.push(',');
+                    }
+                    crate::sql::functions::json::append_sql_value(s, x, json)
+                }
+                _ => Ok(()),
+            };
+        }
         if x.is_null() {
             self.took_last = matches!(self.state, State::Best(None));
             return Ok(());
@@ -342,6 +409,7 @@ impl Aggregator {
                 }
                 self.took_last = replace;
             }
+            State::Json(_) => {}
             State::Concat(acc) => {
                 let text = x.to_text().unwrap_or_default();
                 match acc {
@@ -383,6 +451,14 @@ impl Aggregator {
             },
             State::Best(best) => best.clone().unwrap_or(Value::Null),
             State::Concat(acc) => acc.clone().map_or(Value::Null, Value::Text),
+            State::Json(acc) => {
+                let object = matches!(self.kind, AggKind::JsonGroupObject { .. });
+                let mut s = acc
+                    .clone()
+                    .unwrap_or_else(|| if object { "{" } else { "[" }.to_string());
+                s.push(if object { '}' } else { ']' });
+                Value::Text(s)
+            }
         })
     }
 }

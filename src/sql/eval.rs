@@ -327,18 +327,53 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             }
         }
         PExpr::Cast(x, t) => types::cast(&eval(x, row, cx)?, *t),
+        PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
             let a = operand(&args[0], row, cx)?;
-            f.call(std::slice::from_ref(&*a))?
+            f.call(std::slice::from_ref(&*a), &cx.session)?
         }
         PExpr::Func(f, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            f.call(&vals)?
+            f.call(&vals, &cx.session)?
         }
     })
+}
+
+/// Calls a JSON function, telling it which arguments are results of
+/// other functions that carry SQLite's JSON mark (`json_array(json('[1]'))`
+/// nests the array); returns the value and its own mark.
+fn call_marked(
+    f: &ScalarCall,
+    args: &[PExpr],
+    row: &[Value],
+    cx: &mut ExecCtx,
+) -> Result<(Value, bool)> {
+    let mut vals = Vec::with_capacity(args.len());
+    let mut marks = 0u64;
+    for (i, a) in args.iter().enumerate() {
+        match a {
+            PExpr::Func(g, inner) => {
+                let (v, json) = if g.wants_json_marks() {
+                    call_marked(g, inner, row, cx)?
+                } else {
+                    let vs = inner
+                        .iter()
+                        .map(|x| eval(x, row, cx))
+                        .collect::<Result<Vec<_>>>()?;
+                    g.call_marked(&vs, 0, &cx.session)?
+                };
+                if json && i < 64 {
+                    marks |= 1 << i;
+                }
+                vals.push(v);
+            }
+            other => vals.push(eval(other, row, cx)?),
+        }
+    }
+    f.call_marked(&vals, marks, &cx.session)
 }
 
 fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {

@@ -52,6 +52,9 @@ pub struct ExecCtx<'a> {
     /// What the caller undoes when the statement fails: set by the
     /// conflict resolution of a constraint error (OR FAIL, OR ROLLBACK).
     pub on_error: ErrorScope,
+    /// The session's counters and the statement's moment, for functions
+    /// (`last_insert_rowid()`, `'now'`).
+    pub session: crate::sql::functions::SessionSnapshot,
 }
 
 /// What a failed statement's error undoes.

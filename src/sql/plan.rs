@@ -2017,7 +2017,7 @@ impl<'s> Planner<'s> {
                 }
                 let coll = function_collation(&types);
                 (
-                    PExpr::Func(ScalarCall::resolve_collated(name, a.len(), coll), a),
+                    PExpr::Func(ScalarCall::resolve_args_collated(name, args, coll), a),
                     ExprType::combine(&types),
                 )
             }
@@ -2071,7 +2071,7 @@ impl<'s> Planner<'s> {
             types.push(t);
         }
         cx.aggs.push(AggCall {
-            kind,
+            kind: kind.marking_json(args),
             distinct: *distinct,
             args: bound,
             coll: function_collation(&types),

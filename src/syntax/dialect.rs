@@ -8,7 +8,7 @@
 //! ```text
 //!   operator precedence, loosest first (SQLite's, lang_expr.html):
 //!     OR · AND · NOT x · = == != <> IS IN LIKE GLOB BETWEEN ISNULL NOTNULL
-//!     · < <= > >= · & | << >> · + - · * / % · || · COLLATE · unary - + ~
+//!     · < <= > >= · & | << >> · + - · * / % · || -> ->> · COLLATE · unary - + ~
 //!   x IS y, x IS NOT y        any right operand (IS [NOT] DISTINCT FROM)
 //!   x IS TRUE, x IS FALSE     the truth tests (also IS NOT TRUE / FALSE)
 //!   x NOT GLOB y              (and NOT REGEXP, NOT MATCH)
@@ -49,7 +49,7 @@ mod level {
     pub const BITWISE: u8 = 22;
     pub const ADDITIVE: u8 = 30;
     pub const MULTIPLICATIVE: u8 = 40;
-    /// `||`.
+    /// `||`, `->`, `->>`.
     pub const CONCAT: u8 = 45;
     /// The operand of unary `-`, `+`, `~`: tighter than every binary
     /// operator.
@@ -294,7 +294,8 @@ impl Dialect for SealDialect {
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
         let level = match &parser.peek_token_ref().token {
             t if is_isnull(t) => level::EQUALITY,
-            Token::StringConcat => level::CONCAT,
+            // SQLite's parse.y: `%left CONCAT PTR` (PTR is -> and ->>).
+            Token::StringConcat | Token::Arrow | Token::LongArrow => level::CONCAT,
             Token::Lt | Token::LtEq | Token::Gt | Token::GtEq => level::COMPARISON,
             Token::ShiftLeft | Token::ShiftRight | Token::Ampersand | Token::Pipe => level::BITWISE,
             Token::Word(w) if w.keyword == Keyword::NOT => {

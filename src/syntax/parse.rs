@@ -1149,7 +1149,10 @@ impl Cx {
                 index_hints,
             } => {
                 if args.is_some() {
-                    return Err(unsupported("table functions"));
+                    return Err(unsupported(format!(
+                        "the table-valued function {}()",
+                        object_name(&name)?
+                    )));
                 }
                 if !with_hints.is_empty()
                     || version.is_some()
@@ -1267,6 +1270,7 @@ impl Cx {
 
     fn expr(&mut self, e: sp::Expr) -> Result<Expr> {
         use sp::Expr as E;
+        let e_is_ceil = matches!(e, E::Ceil { .. });
         let b = |x: Expr| Box::new(x);
         Ok(match e {
             E::Identifier(i) => Expr::Column {
@@ -1303,6 +1307,22 @@ impl Cx {
                 };
                 Expr::Unary(op, b(self.expr(*expr)?))
             }
+            // SQLite's JSON operators are functions of their operands.
+            E::BinaryOp {
+                left,
+                op: op @ (sp::BinaryOperator::Arrow | sp::BinaryOperator::LongArrow),
+                right,
+            } => Expr::Function {
+                name: if op == sp::BinaryOperator::Arrow {
+                    "->"
+                } else {
+                    "->>"
+                }
+                .into(),
+                args: vec![self.expr(*left)?, self.expr(*right)?],
+                distinct: false,
+                star: false,
+            },
             E::BinaryOp { left, op, right } => {
                 let op = match op {
                     sp::BinaryOperator::Plus => BinOp::Add,
@@ -1501,6 +1521,21 @@ impl Cx {
                     SqlErrorKind::Syntax,
                     "syntax error: TRIM takes no BOTH, LEADING, TRAILING or FROM",
                 ))
+            }
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                let name = if e_is_ceil { "ceil" } else { "floor" };
+                let mut args = vec![self.expr(*expr)?];
+                match field {
+                    sp::CeilFloorKind::DateTimeField(sp::DateTimeField::NoDateTime) => {}
+                    sp::CeilFloorKind::Scale(v) => args.push(self.literal(v.value, false)?),
+                    _ => return Err(unsupported(format!("{name}(... TO field)"))),
+                }
+                Expr::Function {
+                    name: name.into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
             }
             E::Tuple(_) => return Err(unsupported("row values")),
             other => return Err(unsupported(format!("expression {other}"))),

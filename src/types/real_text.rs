@@ -372,6 +372,19 @@ pub(crate) fn sqlite_printf_float(
     alt_form2: bool,
     zero_pad: bool,
 ) -> String {
+    sqlite_printf_float_flags(value, style, precision, alt_form2, zero_pad, false)
+}
+
+/// [`sqlite_printf_float`] with printf's `#` flag too (`alt_form`): the
+/// decimal point is always shown, and `%g` keeps its trailing zeros.
+pub(crate) fn sqlite_printf_float_flags(
+    value: f64,
+    style: FloatStyle,
+    precision: usize,
+    alt_form2: bool,
+    zero_pad: bool,
+    alt_form: bool,
+) -> String {
     let mut precision = precision.min(100_000_000) as i32;
     let round = match style {
         FloatStyle::Fixed => -precision,
@@ -412,7 +425,7 @@ pub(crate) fn sqlite_printf_float(
     if style == FloatStyle::Generic {
         let exp = d.dp - 1;
         precision -= 1;
-        remove_trailing_zeros = true;
+        remove_trailing_zeros = !alt_form;
         if exp < -4 || exp > precision {
             style = FloatStyle::Exp;
         } else {
@@ -427,7 +440,7 @@ pub(crate) fn sqlite_printf_float(
     } else {
         d.dp - 1
     };
-    let decimal_point = precision > 0 || alt_form2;
+    let decimal_point = precision > 0 || alt_form2 || alt_form;
     let digits = &d.digits;
     let start = out.len();
     let mut j = 0usize;
