@@ -157,8 +157,9 @@ impl OrderTerm {
 }
 
 /// The position an ORDER BY or GROUP BY term names, if it is an integer
-/// literal (SQLite's `sqlite3ExprIsInteger`: one that fits in 32 bits,
-/// under any unary + and -, so `+(3)` and `-(1)` are positions too).
+/// literal (SQLite's `sqlite3ExprIsInteger`: one written with a value that
+/// fits in 32 bits, under any unary + and -, so `+(3)` and `-(1)` are
+/// positions too, and `-2147483648`, whose digits do not fit, is not).
 fn ordinal_of(e: &Expr) -> Option<i64> {
     let mut sign = 1;
     let mut cur = e;
@@ -169,7 +170,10 @@ fn ordinal_of(e: &Expr) -> Option<i64> {
                 sign = -sign;
                 cur = x;
             }
-            Expr::Literal(Value::Integer(n)) if i32::try_from(*n).is_ok() => return Some(n * sign),
+            // The parser folds `-N` into one literal: N must fit.
+            Expr::Literal(Value::Integer(n)) if (-(i32::MAX as i64)..=i32::MAX as i64).contains(n) => {
+                return Some(n * sign)
+            }
             _ => return None,
         }
     }

@@ -1290,6 +1290,22 @@ impl Cx {
             E::Value(v) => self.literal(v.value, false)?,
             E::Nested(e) => self.expr(*e)?,
             E::UnaryOp { op, expr } => {
+                // sqlparser reads `-x COLLATE c` as `-(x COLLATE c)`; SQLite's
+                // unary operators bind tighter than COLLATE, so it is
+                // `(-x) COLLATE c` (which decides whether `-1 COLLATE c` is
+                // an ORDER BY position). `-(x COLLATE c)` stays as written.
+                if !matches!(op, sp::UnaryOperator::Not) {
+                    if let E::Collate { .. } = &*expr {
+                        let E::Collate { expr: inner, collation } = *expr else {
+                            return Err(Error::sql(SqlErrorKind::Syntax, "malformed expression"));
+                        };
+                        let operand = self.expr(E::UnaryOp { op, expr: inner })?;
+                        return Ok(Expr::Collate(
+                            b(operand),
+                            collation_named(&object_name(&collation)?)?,
+                        ));
+                    }
+                }
                 if let (sp::UnaryOperator::Minus, E::Value(v)) = (&op, &*expr) {
                     if let sp::Value::Number(..) = v.value {
                         let E::Value(v) = *expr else {
