@@ -67,6 +67,8 @@ pub const SEALDB_ERR_NOT_A_STORE: i32 = 402;
 pub const SEALDB_ERR_BUSY: i32 = 403;
 /// Serialization conflict; retry the transaction.
 pub const SEALDB_ERR_CONFLICT: i32 = 404;
+/// The store is open read-only; writes are refused.
+pub const SEALDB_ERR_READ_ONLY: i32 = 405;
 /// An argument that can never work (for example a bad key size).
 pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 /// SQL syntax error.
@@ -263,6 +265,7 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
         SEALDB_ERR_BUSY => c"database is busy",
         SEALDB_ERR_CONFLICT => c"transaction conflict",
+        SEALDB_ERR_READ_ONLY => c"store is open read-only",
         SEALDB_ERR_INVALID_ARGUMENT => c"invalid argument",
         SEALDB_ERR_SQL_SYNTAX => c"SQL syntax error",
         SEALDB_ERR_SQL_UNKNOWN_OBJECT => c"unknown or duplicate SQL object",
@@ -343,6 +346,7 @@ mod tests {
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),
             (ErrorCode::Busy, SEALDB_ERR_BUSY),
             (ErrorCode::Conflict, SEALDB_ERR_CONFLICT),
+            (ErrorCode::ReadOnly, SEALDB_ERR_READ_ONLY),
             (ErrorCode::InvalidArgument, SEALDB_ERR_INVALID_ARGUMENT),
             (ErrorCode::SqlSyntax, SEALDB_ERR_SQL_SYNTAX),
             (ErrorCode::SqlUnknownObject, SEALDB_ERR_SQL_UNKNOWN_OBJECT),

@@ -176,7 +176,7 @@ impl Session {
             _ => {}
         }
         let started = Instant::now();
-        let sec = self.security();
+        let sec = self.security()?;
         let schema = self.schema();
         if needs_admin(stmt) && !sec.roles.admin {
             let e = denied("only admins may run this statement".into());
@@ -234,7 +234,7 @@ impl Session {
             }
         }
         let r = self.run_write(stmt, params, &sec, &schema, cache);
-        let changes = self.state.borrow().changes;
+        let changes = self.state.borrow().statement_changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
                 let mut p =
@@ -300,6 +300,7 @@ impl Session {
                     sec: Some(sec.clone()),
                     on_error: Default::default(),
                     session: fn_session.clone(),
+                    trigger_rights: HashMap::new(),
                 };
                 let done = match (stmt, prepared) {
                     (Ast::Insert(i), Some(c)) => {
@@ -320,7 +321,7 @@ impl Session {
                 };
                 scope.set(cx.on_error);
                 let (new_schema, changed) = done?;
-                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
+                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
                 if let Some(a) = &new_auth {
                     txn.put(AUTH_KEY.to_vec(), codec::encode(a));
                 }
@@ -360,6 +361,7 @@ impl Session {
         };
         {
             let mut st = self.state.borrow_mut();
+            st.statement_changes = changed.changes;
             // changes() keeps the count of the last INSERT, UPDATE or
             // DELETE; other statements leave it, as in SQLite.
             if matches!(stmt, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {

@@ -30,10 +30,10 @@
 //! Authorization happens at one place, `Session::authorize`, for every
 //! statement after planning and before execution: the planner (or
 //! `sql::access` for data changes and DDL) lists every table, view and
-//! column the statement reaches — through subqueries, views (checked
-//! against the view owner's rights) and triggers (the invoker's) — and
-//! each use must be allowed, or the statement fails having changed
-//! nothing. Objects the user holds no privilege on are reported as not
+//! column the statement reaches — through subqueries, views and row
+//! policies (checked against their owner's rights) and triggers (their
+//! owner's, checked again when each fires) — and each use must be
+//! allowed, or the statement fails having changed nothing. Objects the user holds no privilege on are reported as not
 //! existing. Denied statements, logins, security changes and statements
 //! on audited tables go to the audit log (`audit`).
 
@@ -55,14 +55,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::audit::{AuditLog, AuditRecord, AuditSink, VerifyReport};
-use crate::auth::state::ObjectLookup;
+use crate::audit::{AuditCheckpoint, AuditLog, AuditRecord, AuditSink, VerifyReport};
+use crate::auth::state::{ObjectId, ObjectInfo, ObjectLookup};
 use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throttle};
 
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider};
 use crate::error::{Error, Result};
-use crate::sql::plan::Planner;
 use crate::storage::{Direction, Engine, StorageOptions};
 use crate::txn::TxnManager;
 use crate::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
@@ -150,19 +149,105 @@ fn unix_ms() -> i64 {
 struct SchemaLookup<'a>(&'a Schema);
 
 impl ObjectLookup for SchemaLookup<'_> {
-    fn columns(&self, name: &str) -> Option<Vec<String>> {
+    fn object(&self, name: &str) -> Option<ObjectInfo> {
         if let Some(t) = self.0.table(name) {
-            return Some(t.columns.iter().map(|c| c.name.to_lowercase()).collect());
+            return Some(ObjectInfo {
+                id: u64::from(t.id),
+                columns: t
+                    .columns
+                    .iter()
+                    .map(|c| (c.id, c.name.to_lowercase()))
+                    .collect(),
+            });
         }
         let v = self.0.view(name)?;
-        // Without a column list, the columns are those of its query.
-        let cols = if v.columns.is_empty() {
-            Planner::new(self.0).query(&v.query).ok()?.columns
-        } else {
-            v.columns.clone()
-        };
-        Some(cols.iter().map(|c| c.to_lowercase()).collect())
+        // A view's columns are numbered in order (views are not altered).
+        let cols = crate::sql::access::view_columns(self.0, name);
+        Some(ObjectInfo {
+            id: u64::from(v.id),
+            columns: cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i as u32 + 1, c.to_lowercase()))
+                .collect(),
+        })
     }
+
+    fn name_of(&self, id: ObjectId) -> Option<String> {
+        let s = self.0;
+        s.tables
+            .values()
+            .find(|t| u64::from(t.id) == id)
+            .map(|t| t.name.clone())
+            .or_else(|| {
+                s.views
+                    .values()
+                    .find(|v| u64::from(v.id) == id)
+                    .map(|v| v.name.clone())
+            })
+            .or_else(|| {
+                s.triggers
+                    .values()
+                    .find(|t| u64::from(t.id) == id)
+                    .map(|t| format!("trigger {}", t.name))
+            })
+    }
+}
+
+/// Converts a version-1 security catalog (names) to the current one (ids)
+/// and stores it: names resolve through the schema at open, legacy
+/// objects without an owner get root, legacy triggers their table's
+/// owner, and policies are bound to what they name now.
+fn upgrade_auth(
+    mgr: &Arc<TxnManager>,
+    schema: &Schema,
+    legacy: codec::LegacyAuth,
+) -> Result<AuthState> {
+    let lookup = SchemaLookup(schema);
+    let objects: Vec<ObjectId> = schema
+        .tables
+        .values()
+        .map(|t| u64::from(t.id))
+        .chain(schema.views.values().map(|v| u64::from(v.id)))
+        .collect();
+    let triggers: Vec<(ObjectId, String)> = schema
+        .triggers
+        .values()
+        .map(|t| (u64::from(t.id), t.table.to_lowercase()))
+        .collect();
+    let mut auth = legacy.upgrade(&lookup, &objects, &triggers);
+    let root = Arc::new(crate::sql::plan::Security {
+        user: crate::auth::ROOT.into(),
+        session_user: crate::auth::ROOT.into(),
+        roles: auth.roles_of_id(crate::auth::state::ROOT_ID),
+        auth: Arc::new(auth.clone()),
+        policy_exprs: Arc::default(),
+    });
+    for p in auth.policies.values_mut() {
+        let Some(table) = lookup.name_of(p.table) else {
+            continue;
+        };
+        let texts: Vec<&str> = p
+            .using
+            .iter()
+            .chain(p.check.iter())
+            .map(|s| s.as_str())
+            .collect();
+        // A policy that no longer binds keeps no references; using it
+        // fails (its expression does not bind), which refuses access.
+        if let Ok(refs) = crate::sql::access::bind_policy(schema, &table, &texts, &root) {
+            p.refs = refs;
+        }
+    }
+    // A read-only open converts in memory only; the next read-write open
+    // stores the conversion.
+    if !mgr.engine().is_read_only() {
+        let mut txn = mgr.begin();
+        txn.ensure_writer(Duration::from_secs(5))?;
+        txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
+        txn.commit()?;
+    }
+    Ok(auth)
 }
 
 /// An open database. Cheap to clone; every clone shares the store.
@@ -207,28 +292,9 @@ impl Db {
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        let engine = Arc::new(engine);
-        let mgr = TxnManager::new(engine.clone());
-        let schema = load_schema(&mgr)?;
-        let auth = match mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => codec::decode(&bytes)?,
-            None => AuthState::new(),
-        };
-        let sync = options.storage.sync == crate::storage::SyncMode::Full;
-        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
-        let db = Db {
-            inner: Arc::new(DbInner {
-                mgr,
-                schema: RwLock::new(Arc::new(schema)),
-                auth: RwLock::new(Arc::new(auth)),
-                audit,
-                throttle: Mutex::new(Throttle::default()),
-                password_cost: options.password_cost,
-                busy_timeout: options.busy_timeout,
-                policy_exprs: Arc::default(),
-            }),
-        };
+        let db = Db::assemble(engine, &options)?;
         db.note_key_change()?;
+        db.note_quarantine()?;
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
                 let root = db.root_session();
@@ -243,6 +309,83 @@ impl Db {
             }
         }
         Ok(db)
+    }
+
+    /// Opens the database in `path` for reading only (see
+    /// [`Engine::open_read_only`]): nothing is written, renamed or deleted,
+    /// so it works on a read-only copy and leaves the evidence as it was;
+    /// the log's tail is replayed into memory. For inspection: the root
+    /// session's reads, [`Db::audit_verify`], [`Db::audit_export`] and the
+    /// encryption status. Anything that must write (a statement that
+    /// changes data, a login, which is audited) fails with
+    /// [`Error::ReadOnly`]. `options.host_rules` is ignored.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        provider: impl KeyProvider + 'static,
+        options: Options,
+    ) -> Result<Db> {
+        let vfs: Arc<dyn Vfs> = options
+            .vfs
+            .clone()
+            .unwrap_or_else(|| Arc::new(OsVfs::new()));
+        let engine = Engine::open_read_only(
+            vfs,
+            path.as_ref(),
+            Arc::new(provider),
+            options.keys.clone(),
+            options.storage.clone(),
+        )?;
+        Db::assemble(engine, &options)
+    }
+
+    /// A database over an open engine: catalog, security state, audit log.
+    fn assemble(engine: Engine, options: &Options) -> Result<Db> {
+        let engine = Arc::new(engine);
+        let mgr = TxnManager::new(engine.clone());
+        let schema = load_schema(&mgr)?;
+        let auth = match mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => match codec::decode(&bytes)? {
+                codec::Decoded::Current(a) => a,
+                codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
+            },
+            None => AuthState::new(),
+        };
+        let sync = options.storage.sync == crate::storage::SyncMode::Full;
+        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                mgr,
+                schema: RwLock::new(Arc::new(schema)),
+                auth: RwLock::new(Arc::new(auth)),
+                audit,
+                throttle: Mutex::new(Throttle::default()),
+                password_cost: options.password_cost,
+                busy_timeout: options.busy_timeout,
+                policy_exprs: Arc::default(),
+            }),
+        })
+    }
+
+    /// Logs the files the open found newer than the manifest knew of and
+    /// moved to `quarantine/` (a crash leftover, or a rolled-back manifest).
+    fn note_quarantine(&self) -> Result<()> {
+        let moved = self.engine().quarantined();
+        if moved.is_empty() {
+            return Ok(());
+        }
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: "security".into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!(
+                "files newer than the manifest moved to {}/: {}",
+                crate::storage::QUARANTINE_DIR,
+                moved.join(", ")
+            ),
+            outcome: "ok".into(),
+            ..AuditRecord::default()
+        })?;
+        Ok(())
     }
 
     /// Logs a change of the active data key (rotation, a new store key, a
@@ -312,6 +455,7 @@ impl Db {
                     db: self.inner.clone(),
                     state: RefCell::new(SessionState::default()),
                     user,
+                    user_id: roles.id,
                     client,
                     sec: RefCell::new(None),
                 })
@@ -326,11 +470,21 @@ impl Db {
         }
     }
 
-    /// Rewrites every file under the active key (see
-    /// [`Engine::rewrite_all`]) and records it in the audit log.
+    /// Rewrites every file under the active key — the audit log's
+    /// segments (re-sealed record by record: the chain is unchanged) and
+    /// the storage engine's files (see [`Engine::rewrite_all`]) — and
+    /// records it in the audit log.
     pub fn rotate_keys(&self, progress: impl FnMut(crate::storage::Progress)) -> Result<()> {
         let started = Instant::now();
-        let r = self.engine().rewrite_all(progress);
+        // The audit files first, under the key the rewrite will use, so
+        // that the rewrite's last step can retire the old data key. A
+        // damaged segment keeps its key (and the rewrite still runs).
+        let resealed = self
+            .engine()
+            .sealed_dir()
+            .maybe_rotate()
+            .and_then(|_| self.inner.audit.reseal_all());
+        let r = self.engine().rewrite_all(progress).and(resealed);
         self.inner.audit.append(AuditRecord {
             time_ms: unix_ms(),
             event: "key_rotation".into(),
@@ -352,6 +506,32 @@ impl Db {
     /// altered, removed, reordered or missing record.
     pub fn audit_verify(&self) -> Result<VerifyReport> {
         self.inner.audit.verify()
+    }
+
+    /// [`Db::audit_verify`], also proving that the log still contains the
+    /// prefix `anchor` vouches for, unchanged (and is not shorter).
+    pub fn audit_verify_against(&self, anchor: &AuditCheckpoint) -> Result<VerifyReport> {
+        self.inner.audit.verify_against(anchor)
+    }
+
+    /// Verifies the audit chain and returns its head as a checkpoint to
+    /// keep outside the database ([`AuditCheckpoint::to_text`]); refuses a
+    /// broken chain.
+    pub fn audit_checkpoint(&self) -> Result<AuditCheckpoint> {
+        self.inner.audit.checkpoint()
+    }
+
+    /// Which keys protect the store's files: the live files of the
+    /// storage engine and the audit log's segments and checkpoint.
+    pub fn encryption_status(&self) -> Result<crate::vfs::EncryptionStatus> {
+        let engine = self.engine();
+        let mut st = engine.encryption_status()?;
+        let audit = engine
+            .sealed_dir()
+            .encryption_status(|n| n.starts_with(crate::vfs::AUDIT_FILE_PREFIX))?;
+        st.files.extend(audit.files);
+        st.files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(st)
     }
 
     /// Writes the audit log as JSON lines (up to the first bad record).
@@ -381,6 +561,7 @@ impl Db {
             db: self.inner.clone(),
             state: RefCell::new(SessionState::default()),
             user: crate::auth::ROOT.to_string(),
+            user_id: crate::auth::state::ROOT_ID,
             client: ClientInfo::local("root session"),
             sec: RefCell::new(None),
         }

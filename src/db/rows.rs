@@ -131,6 +131,7 @@ impl Rows<'_> {
                             sec: self.sec.clone(),
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
+                            trigger_rights: HashMap::new(),
                         };
                         it.next(&mut cx)?
                     }
@@ -152,6 +153,7 @@ impl Rows<'_> {
                             sec: self.sec.clone(),
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
+                            trigger_rights: HashMap::new(),
                         };
                         it.next(&mut cx)?
                     }

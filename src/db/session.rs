@@ -35,7 +35,11 @@ pub(super) struct SessionState {
     pub(super) txn_from_savepoint: bool,
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
+    /// Rows changed by the last INSERT, UPDATE or DELETE (`changes()`).
     pub(super) changes: u64,
+    /// Rows changed by the last statement run, whatever its kind (what
+    /// `execute` returns and the audit records).
+    pub(super) statement_changes: u64,
     /// Rows changed by every INSERT, UPDATE and DELETE of this session.
     pub(super) total_changes: u64,
 }
@@ -46,6 +50,8 @@ pub struct Session {
     pub(super) db: Arc<DbInner>,
     pub(super) state: RefCell<SessionState>,
     pub(super) user: String,
+    /// The user's id: the session acts only while that user exists.
+    pub(super) user_id: crate::auth::state::RoleId,
     pub(super) client: ClientInfo,
     /// The user's roles under the current security catalog (recomputed
     /// when the catalog changes).
@@ -158,13 +164,16 @@ impl Session {
     /// Names of the tables and views this session can see, sorted.
     pub fn table_names(&self) -> Vec<String> {
         let schema = self.schema();
-        let sec = self.security();
+        let Ok(sec) = self.security() else {
+            return Vec::new();
+        };
         let mut names: Vec<String> = schema
             .tables
             .values()
-            .map(|t| t.name.clone())
-            .chain(schema.views.values().map(|v| v.name.clone()))
-            .filter(|n| sec.auth.visible(&sec.roles, &n.to_lowercase()))
+            .map(|t| (t.name.clone(), t.id))
+            .chain(schema.views.values().map(|v| (v.name.clone(), v.id)))
+            .filter(|(_, id)| sec.auth.visible(&sec.roles, u64::from(*id)))
+            .map(|(n, _)| n)
             .collect();
         names.sort();
         names
@@ -189,9 +198,11 @@ impl Session {
         self.state.borrow().last_rowid
     }
 
-    /// Rows changed by the last statement.
+    /// Rows changed by the last statement (0 for one that changes no
+    /// rows; the SQL function `changes()` instead keeps the count of the
+    /// last INSERT, UPDATE or DELETE, as SQLite's).
     pub fn changes(&self) -> u64 {
-        self.state.borrow().changes
+        self.state.borrow().statement_changes
     }
 
     /// What the functions of a statement starting now may know of this
@@ -259,7 +270,7 @@ impl Session {
         match parsed.statements.as_slice() {
             [Ast::Query(q)] => {
                 let schema = self.schema();
-                let sec = self.security();
+                let sec = self.security()?;
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                 self.run_query(&schema, &sec, &planned, &uses, params, text, None)
             }
@@ -270,7 +281,7 @@ impl Session {
                         format!("PRAGMA {name} is not supported"),
                     ));
                 }
-                let sec = self.security();
+                let sec = self.security()?;
                 if !sec.roles.admin {
                     let e = denied("only admins may run PRAGMA integrity_check".into());
                     let p = self.audit_start(&sec, "denied", text, &params, &[], true);
@@ -298,6 +309,7 @@ impl Session {
                         sec: Some(sec.clone()),
                         on_error: Default::default(),
                         session: fn_session,
+                        trigger_rights: HashMap::new(),
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
@@ -310,7 +322,7 @@ impl Session {
                 let lines = match &**inner {
                     Ast::Query(q) => {
                         let schema = self.schema();
-                        let sec = self.security();
+                        let sec = self.security()?;
                         let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                         self.admit(&sec, &schema, &uses, text, &params)?;
                         let mut out = Vec::new();
@@ -388,6 +400,7 @@ impl Session {
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
                 session: fn_session.clone(),
+                trigger_rights: HashMap::new(),
             };
             open(&planned.plan, &mut cx, &[])
         })();
@@ -445,7 +458,7 @@ impl Session {
                 text,
                 cache.filter(|_| parsed.statements.len() == 1),
             )?;
-            changes = self.state.borrow().changes;
+            changes = self.state.borrow().statement_changes;
         }
         Ok(changes)
     }

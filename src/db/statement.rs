@@ -94,7 +94,7 @@ impl Statement<'_> {
         };
         check_params(&self.parsed, &params)?;
         let schema = self.session.schema();
-        let sec = self.session.security();
+        let sec = self.session.security()?;
         let cached = self
             .plan
             .borrow()

@@ -55,6 +55,9 @@ pub struct ExecCtx<'a> {
     /// The session's counters and the statement's moment, for functions
     /// (`last_insert_rowid()`, `'now'`).
     pub session: crate::sql::functions::SessionSnapshot,
+    /// Triggers already authorized during this statement, with the rights
+    /// they run with (their owner's).
+    pub trigger_rights: HashMap<u32, Arc<crate::sql::plan::Security>>,
 }
 
 /// What a failed statement's error undoes.

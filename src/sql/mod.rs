@@ -7,6 +7,7 @@
 //!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
 //!   table's rows with their constraints, rowids and index entries
 //!   access.rs: what a statement reads and writes, for authorization
+//!   depend.rs: what views, triggers and policies refer to (DDL checks)
 //! ```
 //!
 //! Values follow SQLite's semantics ([`crate::types`]): dynamic types with
@@ -16,6 +17,7 @@
 
 pub mod access;
 pub mod aggregate;
+pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;

@@ -753,10 +753,9 @@ impl Cx {
                 };
                 let action = match oc.action {
                     sp::OnConflictAction::DoNothing => UpsertAction::Nothing,
+                    // Without a target (SQLite 3.35+, the last clause): any
+                    // uniqueness constraint, the first violated in order.
                     sp::OnConflictAction::DoUpdate(du) => {
-                        if target.is_none() {
-                            return Err(unsupported("ON CONFLICT DO UPDATE without a target"));
-                        }
                         let sets = self.assignments(du.assignments)?;
                         let filter = du.selection.map(|e| self.expr(e)).transpose()?;
                         UpsertAction::Update(sets, filter)
@@ -1296,7 +1295,11 @@ impl Cx {
                 // an ORDER BY position). `-(x COLLATE c)` stays as written.
                 if !matches!(op, sp::UnaryOperator::Not) {
                     if let E::Collate { .. } = &*expr {
-                        let E::Collate { expr: inner, collation } = *expr else {
+                        let E::Collate {
+                            expr: inner,
+                            collation,
+                        } = *expr
+                        else {
                             return Err(Error::sql(SqlErrorKind::Syntax, "malformed expression"));
                         };
                         let operand = self.expr(E::UnaryOp { op, expr: inner })?;

@@ -12,8 +12,9 @@
 
 use zeroize::Zeroizing;
 
+use crate::auth::stmt::PolicySpec;
 use crate::auth::stmt::{AuthStmt, RoleOpt, Secret, Target};
-use crate::auth::{AuditMode, Policy, PolicyCmd, Privilege};
+use crate::auth::{AuditMode, PolicyCmd, Privilege};
 use crate::error::{Error, Result, SqlErrorKind};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -264,6 +265,18 @@ impl P<'_> {
             None => syntax(format!("expected {want} at the end of the statement")),
         }
     }
+    /// Like [`Self::unexpected`], for a position where the token may be a
+    /// secret (an unquoted password): the error, which ends up in logs,
+    /// says where and what was wanted, never what was found.
+    fn unexpected_secret(&self, want: &str) -> Error {
+        match self.toks.get(self.i) {
+            Some(t) => syntax(format!(
+                "expected {want} at character {} (what is there is not shown: it may be a password)",
+                t.start + 1
+            )),
+            None => syntax(format!("expected {want} at the end of the statement")),
+        }
+    }
     fn name(&mut self) -> Result<String> {
         match self.peek().cloned() {
             Some(Tok::Word(w, quoted)) => {
@@ -329,7 +342,11 @@ impl P<'_> {
                         self.i += 1;
                         Secret::Null
                     }
-                    _ => return Err(self.unexpected("a password string, parameter or NULL")),
+                    _ => {
+                        return Err(self.unexpected_secret(
+                            "a quoted password string, a parameter or NULL after PASSWORD",
+                        ))
+                    }
                 };
                 opts.push(RoleOpt::Password(s));
             } else if self.eat_kw("LOGIN") {
@@ -344,7 +361,8 @@ impl P<'_> {
                     opts.push(RoleOpt::ValidUntil(Some(self.string()?)));
                 }
             } else {
-                return Err(self.unexpected("PASSWORD, LOGIN, NOLOGIN or VALID UNTIL"));
+                // A password whose keyword was forgotten lands here.
+                return Err(self.unexpected_secret("PASSWORD, LOGIN, NOLOGIN or VALID UNTIL"));
             }
         }
         Ok(opts)
@@ -366,7 +384,7 @@ impl P<'_> {
             };
             let p = Privilege::parse(&word).ok_or_else(|| {
                 syntax(format!(
-                    "unknown privilege {word} (SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALL)"
+                    "unknown privilege {word} (SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, TRIGGER, ALL)"
                 ))
             })?;
             self.i += 1;
@@ -570,11 +588,17 @@ impl P<'_> {
             }
             if grant_option_only || (!admin_option_only && self.is_privilege_list()) {
                 let (privs, target, grantees) = self.privilege_clause("FROM")?;
+                // RESTRICT is the default, as in PostgreSQL.
+                let cascade = self.eat_kw("CASCADE");
+                if !cascade {
+                    self.eat_kw("RESTRICT");
+                }
                 AuthStmt::Revoke {
                     privs,
                     target,
                     grantees,
                     grant_option_only,
+                    cascade,
                 }
             } else {
                 let (roles, members) = self.role_clause("FROM")?;
@@ -736,7 +760,7 @@ impl P<'_> {
                 "a SELECT or DELETE policy has only USING",
             ));
         }
-        Ok(AuthStmt::CreatePolicy(Policy {
+        Ok(AuthStmt::CreatePolicy(PolicySpec {
             name,
             table,
             cmd,
