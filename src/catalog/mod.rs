@@ -1071,13 +1071,11 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
             ));
         }
     }
-    if ct.without_rowid {
-        if pk_cols.is_empty() {
-            return Err(sql_err(
-                SqlErrorKind::Syntax,
-                format!("PRIMARY KEY missing on table {}", ct.name),
-            ));
-        }
+    if ct.without_rowid && pk_cols.is_empty() {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!("PRIMARY KEY missing on table {}", ct.name),
+        ));
     }
     // The key of a WITHOUT ROWID or STRICT table is NOT NULL (elsewhere
     // SQLite keeps its old leniency), but for a rowid alias, where NULL

@@ -234,7 +234,7 @@ impl Session {
             }
         }
         let r = self.run_write(stmt, params, &sec, &schema, cache);
-        let changes = self.state.borrow().statement_changes;
+        let changes = self.state.borrow().changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
                 let mut p =
@@ -361,11 +361,11 @@ impl Session {
         };
         {
             let mut st = self.state.borrow_mut();
-            st.statement_changes = changed.changes;
+            st.changes = changed.changes;
             // changes() keeps the count of the last INSERT, UPDATE or
             // DELETE; other statements leave it, as in SQLite.
             if matches!(stmt, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {
-                st.changes = changed.changes;
+                st.dml_changes = changed.changes;
                 st.total_changes = st.total_changes.saturating_add(changed.changes);
             }
             if let Some(r) = changed.last_rowid {

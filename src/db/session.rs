@@ -36,10 +36,10 @@ pub(super) struct SessionState {
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
     /// Rows changed by the last INSERT, UPDATE or DELETE (`changes()`).
-    pub(super) changes: u64,
+    pub(super) dml_changes: u64,
     /// Rows changed by the last statement run, whatever its kind (what
     /// `execute` returns and the audit records).
-    pub(super) statement_changes: u64,
+    pub(super) changes: u64,
     /// Rows changed by every INSERT, UPDATE and DELETE of this session.
     pub(super) total_changes: u64,
 }
@@ -202,7 +202,7 @@ impl Session {
     /// rows; the SQL function `changes()` instead keeps the count of the
     /// last INSERT, UPDATE or DELETE, as SQLite's).
     pub fn changes(&self) -> u64 {
-        self.state.borrow().statement_changes
+        self.state.borrow().changes
     }
 
     /// What the functions of a statement starting now may know of this
@@ -211,7 +211,7 @@ impl Session {
         let st = self.state.borrow();
         crate::sql::functions::SessionSnapshot::now(
             st.last_rowid,
-            i64::try_from(st.changes).unwrap_or(i64::MAX),
+            i64::try_from(st.dml_changes).unwrap_or(i64::MAX),
             i64::try_from(st.total_changes).unwrap_or(i64::MAX),
         )
     }
@@ -458,7 +458,7 @@ impl Session {
                 text,
                 cache.filter(|_| parsed.statements.len() == 1),
             )?;
-            changes = self.state.borrow().statement_changes;
+            changes = self.state.borrow().changes;
         }
         Ok(changes)
     }

@@ -127,8 +127,11 @@ struct UpsertPlan {
     target: Option<Constraint>,
     /// DO UPDATE: (column, SET expression) pairs and the WHERE, over
     /// (existing row ++ excluded); None: DO NOTHING.
-    update: Option<(Vec<(usize, PExpr)>, Option<PExpr>)>,
+    update: Option<UpsertUpdate>,
 }
+
+/// DO UPDATE's (column position, SET expression) pairs and its WHERE.
+type UpsertUpdate = (Vec<(usize, PExpr)>, Option<PExpr>);
 
 /// Binds the DEFAULT of every column (`None` where there is none).
 fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {

@@ -243,9 +243,9 @@ mod tests {
         );
         assert_eq!(text.cmp(&t("A"), &t("a")), Some(Ordering::Equal));
         assert!(text.is(&Value::Null, &Value::Null));
-        assert!(!CmpRule::default()
-            .cmp(&Value::Integer(1), &t("1"))
-            .unwrap()
-            .is_eq());
+        assert_eq!(
+            CmpRule::default().cmp(&Value::Integer(1), &t("1")),
+            Some(Ordering::Less)
+        );
     }
 }

@@ -225,14 +225,15 @@ fn strict_name(v: &Value) -> &'static str {
 /// was applied): INT and INTEGER take integers, REAL reals, TEXT text,
 /// BLOB blobs, ANY anything; NULL goes anywhere NOT NULL allows it.
 fn strict_accepts(decl: &str, v: &Value) -> bool {
-    match (decl.to_ascii_uppercase().as_str(), v) {
-        (_, Value::Null) | ("ANY", _) => true,
-        ("INT" | "INTEGER", Value::Integer(_)) => true,
-        ("REAL", Value::Real(_)) => true,
-        ("TEXT", Value::Text(_)) => true,
-        ("BLOB", Value::Blob(_)) => true,
-        _ => false,
-    }
+    matches!(
+        (decl.to_ascii_uppercase().as_str(), v),
+        (_, Value::Null)
+            | ("ANY", _)
+            | ("INT" | "INTEGER", Value::Integer(_))
+            | ("REAL", Value::Real(_))
+            | ("TEXT", Value::Text(_))
+            | ("BLOB", Value::Blob(_))
+    )
 }
 
 /// Applies the columns' affinities to a row's values.

@@ -432,9 +432,9 @@ impl Gen {
             let ty: &'static str = if key_shape == 2 && c == 0 {
                 "INTEGER"
             } else if strict {
-                *r.pick(&["INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"])
+                r.choose(&["INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"])
             } else {
-                *r.pick(&[
+                r.choose(&[
                     "INTEGER",
                     "INT",
                     "TEXT",
@@ -1208,7 +1208,7 @@ impl Gen {
                     k.push_str(" DESC");
                 }
                 if self.rng.chance(10) {
-                    k.push_str(*self.rng.pick(&[" NULLS FIRST", " NULLS LAST"]));
+                    k.push_str(self.rng.choose(&[" NULLS FIRST", " NULLS LAST"]));
                 }
                 ks.push(k);
                 spec.order.push((i, coll));

@@ -207,7 +207,7 @@ fn campaign() -> bool {
                 let r = run_case(seed, &mut stats);
                 let n = done.fetch_add(stats.statements(), Ordering::Relaxed) + stats.statements();
                 total.lock().unwrap().merge(&stats);
-                if std::env::var("SEALDB_DIFF_PROGRESS").is_ok() && i % 500 == 0 {
+                if std::env::var("SEALDB_DIFF_PROGRESS").is_ok() && i.is_multiple_of(500) {
                     eprintln!("  case {i}: {n} statements, {:.0?}", started.elapsed());
                 }
                 if let Err(f) = r {

@@ -27,7 +27,8 @@ pub fn minimize(steps: &[Step]) -> Vec<Step> {
     while !cur.is_empty() {
         let chunk = cur.len().div_ceil(k);
         let mut reduced = false;
-        for i in 0..k {
+        let parts = k;
+        for i in 0..parts {
             let (s, e) = (i * chunk, ((i + 1) * chunk).min(cur.len()));
             if s >= e {
                 break;
@@ -35,12 +36,13 @@ pub fn minimize(steps: &[Step]) -> Vec<Step> {
             let cand: Vec<Step> = cur[..s].iter().chain(&cur[e..]).cloned().collect();
             if fails_at_end(&with_last(&cand)) {
                 cur = cand;
-                k = (k - 1).max(2);
                 reduced = true;
                 break;
             }
         }
-        if !reduced {
+        if reduced {
+            k = (k - 1).max(2);
+        } else {
             if k >= cur.len() {
                 break;
             }

@@ -40,4 +40,9 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
+
+    /// A copy of one of `xs`, uniformly (the same draw as [`Self::pick`]).
+    pub fn choose<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len())]
+    }
 }
