@@ -8,11 +8,14 @@
 //!   sealdb audit verify --db DIR KEY [--checkpoint FILE]
 //!   sealdb audit checkpoint --db DIR KEY [--out FILE]
 //!   sealdb audit export --db DIR KEY [--out FILE]
+//!   sealdb backup --db DIR KEY --to DIR [--passphrase-file FILE] ...
+//!   sealdb backup verify|show DIR [KEY]
+//!   sealdb restore --from DIR --to DIR KEY [--passphrase-file FILE]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //! ```
 //!
 //! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
-//! (see `store_key.rs`).
+//! (see `store_key.rs`). Backups and restores: `backup_cmd.rs`.
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
@@ -31,6 +34,7 @@
 //! cli/README.md).
 
 mod audit_cmd;
+mod backup_cmd;
 mod history;
 mod output;
 mod shell;
@@ -109,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Makes an encrypted backup while the database stays usable, or
+    /// checks (`verify`) or describes (`show`) one.
+    Backup(backup_cmd::BackupCommand),
+    /// Restores a backup into a new store under your own key.
+    Restore(backup_cmd::RestoreArgs),
     /// Makes, revokes and lists the cluster's certificates.
     Cert {
         #[command(subcommand)]
@@ -254,6 +263,8 @@ fn run(cli: Cli) -> Fallible<()> {
                 st.active_share() * 100.0
             );
         }
+        Command::Backup(cmd) => backup_cmd::backup(cmd)?,
+        Command::Restore(args) => backup_cmd::restore(args)?,
         Command::Audit { action } => match action {
             AuditAction::Verify {
                 db,

@@ -57,6 +57,9 @@ pub const SEALDB_ERR_INVALID_KEY: i32 = 302;
 pub const SEALDB_ERR_KEY_PROVIDER: i32 = 303;
 /// A key was supplied but the store is unencrypted.
 pub const SEALDB_ERR_PLAINTEXT_STORE: i32 = 304;
+/// No key wrap of a backup opened with the passphrase or keys given (the
+/// message names every wrap and why).
+pub const SEALDB_ERR_BACKUP_KEY: i32 = 305;
 /// The database refuses writes after an unrecoverable failure; reopen it.
 pub const SEALDB_ERR_POISONED: i32 = 400;
 /// The store is already open elsewhere.
@@ -69,6 +72,8 @@ pub const SEALDB_ERR_BUSY: i32 = 403;
 pub const SEALDB_ERR_CONFLICT: i32 = 404;
 /// The store is open read-only; writes are refused.
 pub const SEALDB_ERR_READ_ONLY: i32 = 405;
+/// A backup, checkpoint or restore that did not finish: not to be used.
+pub const SEALDB_ERR_INCOMPLETE: i32 = 406;
 /// An argument that can never work (for example a bad key size).
 pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 /// SQL syntax error.
@@ -260,6 +265,8 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_INVALID_KEY => c"invalid key",
         SEALDB_ERR_KEY_PROVIDER => c"key provider failed",
         SEALDB_ERR_PLAINTEXT_STORE => c"store is unencrypted",
+        SEALDB_ERR_BACKUP_KEY => c"no key wrap of the backup opened",
+        SEALDB_ERR_INCOMPLETE => c"an unfinished backup, checkpoint or restore",
         SEALDB_ERR_POISONED => c"database poisoned; reopen it",
         SEALDB_ERR_LOCKED => c"store is open elsewhere",
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
@@ -341,6 +348,8 @@ mod tests {
             (ErrorCode::InvalidKey, SEALDB_ERR_INVALID_KEY),
             (ErrorCode::KeyProvider, SEALDB_ERR_KEY_PROVIDER),
             (ErrorCode::PlaintextStore, SEALDB_ERR_PLAINTEXT_STORE),
+            (ErrorCode::BackupKey, SEALDB_ERR_BACKUP_KEY),
+            (ErrorCode::Incomplete, SEALDB_ERR_INCOMPLETE),
             (ErrorCode::Poisoned, SEALDB_ERR_POISONED),
             (ErrorCode::Locked, SEALDB_ERR_LOCKED),
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),

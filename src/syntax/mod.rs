@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   text ─parse.rs (sqlparser, dialect.rs: SQLite's grammar)─► ast::Statement
-//!        └parse_auth.rs (our own parser)───────► ast::Statement::Auth
+//!        ├parse_auth.rs (our own parser)───────► ast::Statement::Auth
+//!        └parse_backup.rs (our own parser)─────► ast::Statement::Backup
 //! ```
 //!
 //! Only parse.rs and dialect.rs know sqlparser, so an upgrade of the
@@ -20,3 +21,4 @@ pub mod ast;
 pub mod dialect;
 pub mod parse;
 pub mod parse_auth;
+pub mod parse_backup;
