@@ -13,7 +13,7 @@
 use crate::catalog::{Schema, Trigger};
 use crate::depth;
 use crate::syntax::ast::{
-    Conflict, Expr, FromItem, ObjectKind, Query, SelectItem, SetExpr, Statement as Ast,
+    Expr, FromItem, ObjectKind, Query, SelectItem, SetExpr, Statement as Ast, Upsert, UpsertAction,
 };
 
 /// Names in order of first appearance (duplicates kept out).
@@ -90,7 +90,11 @@ impl Named {
                 if let Some(q) = &i.source {
                     self.query(q);
                 }
-                if let Conflict::Update(sets, filter) = &i.on_conflict {
+                if let Some(Upsert {
+                    action: UpsertAction::Update(sets, filter),
+                    ..
+                }) = &i.upsert
+                {
                     for (_, e) in sets {
                         self.expr(e);
                     }
@@ -238,7 +242,9 @@ impl Named {
     fn expr(&mut self, e: &Expr) {
         depth::guarded(|| match e {
             Expr::Literal(_) | Expr::Column { .. } | Expr::Param(_) => {}
-            Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) => self.expr(x),
+            Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) | Expr::Collate(x, _) => {
+                self.expr(x)
+            }
             Expr::Binary(_, a, b) => {
                 self.expr(a);
                 self.expr(b);

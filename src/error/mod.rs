@@ -17,6 +17,8 @@
 //! authentication failures are opaque (they say where, never why in terms of
 //! the cryptography), so an error message can be logged safely.
 
+pub mod peer;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -247,7 +249,7 @@ pub enum Error {
         /// The peer's address.
         peer: std::net::SocketAddr,
         /// Why.
-        reason: crate::repl::RefusalReason,
+        reason: peer::RefusalReason,
     },
 
     /// The network link to a peer failed or was closed (timeout, reset,
@@ -267,7 +269,7 @@ pub enum Error {
         /// The peer's address.
         peer: std::net::SocketAddr,
         /// What was wrong with the bytes.
-        violation: crate::repl::transport::FrameError,
+        violation: peer::FrameError,
     },
 }
 
