@@ -19,7 +19,8 @@ const ALLOWED: &[(&str, Option<&[&str]>)] = &[
     (
         "sql",
         Some(&[
-            "catalog", "syntax", "auth", "txn", "encoding", "types", "storage", "error", "key_id",
+            "catalog", "syntax", "auth", "txn", "encoding", "types", "storage", "depth", "error",
+            "key_id",
         ]),
     ),
     (
@@ -28,7 +29,7 @@ const ALLOWED: &[(&str, Option<&[&str]>)] = &[
     ),
     (
         "syntax",
-        Some(&["auth", "types", "crypto", "error", "key_id"]),
+        Some(&["auth", "types", "crypto", "depth", "error", "key_id"]),
     ),
     ("auth", Some(&["error", "key_id"])),
     ("audit", Some(&["storage", "vfs", "error", "key_id"])),
@@ -39,6 +40,7 @@ const ALLOWED: &[(&str, Option<&[&str]>)] = &[
     ("vfs", Some(&["crypto", "error", "key_id"])),
     ("crypto", Some(&["error", "key_id"])),
     ("error", Some(&["key_id"])),
+    ("depth", Some(&["error", "key_id"])),
     ("key_id", Some(&[])),
 ];
 
