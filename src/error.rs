@@ -197,6 +197,51 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+
+    /// This replicated node is not the leader, and the operation (a write
+    /// with follower writes refused, a `leader` read, a membership change)
+    /// must run on the leader. `leader` names the node this one believes is
+    /// the leader, if it knows one; retry there.
+    #[error("this node is not the leader{}", match (leader, leader_address) {
+        (Some(id), Some(a)) => format!("; the leader is node {id} at {a}"),
+        (Some(id), None) => format!("; the leader is node {id}"),
+        _ => "; no leader is known (an election may be running)".to_string(),
+    })]
+    NotLeader {
+        /// The leader's node id, if known.
+        leader: Option<u64>,
+        /// The leader's address, if known.
+        leader_address: Option<String>,
+    },
+
+    /// The cluster cannot serve the operation now: no quorum is reachable,
+    /// no leader is elected, or the node is shutting down. Nothing was
+    /// changed; retrying later can succeed.
+    #[error("the cluster is unavailable: {what}")]
+    Unavailable {
+        /// What is missing.
+        what: String,
+    },
+
+    /// A replicated commit was proposed but its outcome is unknown: the
+    /// leader changed or the network failed before the commit was
+    /// confirmed. The transaction may or may not have been applied; check
+    /// before retrying a non-idempotent change.
+    #[error("the outcome of the commit is unknown: {what}")]
+    CommitUnknown {
+        /// What interrupted it.
+        what: String,
+    },
+
+    /// A `local` read with a maximum staleness could not be served: this
+    /// node has not heard from a leader recently enough.
+    #[error("this node's data may be staler than the {max_ms} ms allowed (last known fresh {age_ms} ms ago)")]
+    Stale {
+        /// The allowed staleness.
+        max_ms: u64,
+        /// How old this node's data may be (`u64::MAX` when never fresh).
+        age_ms: u64,
+    },
 }
 
 /// The kinds of SQL errors, each with a SQLSTATE.
@@ -306,6 +351,14 @@ pub enum ErrorCode {
     Busy = 403,
     /// [`Error::Conflict`].
     Conflict = 404,
+    /// [`Error::NotLeader`].
+    NotLeader = 420,
+    /// [`Error::Unavailable`].
+    Unavailable = 421,
+    /// [`Error::CommitUnknown`].
+    CommitUnknown = 422,
+    /// [`Error::Stale`].
+    Stale = 423,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
     /// [`Error::Sql`] with [`SqlErrorKind::Syntax`].
@@ -354,6 +407,10 @@ impl Error {
             Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Error::AuthenticationFailed { .. } => ErrorCode::AuthenticationFailed,
             Error::LoginThrottled { .. } => ErrorCode::LoginThrottled,
+            Error::NotLeader { .. } => ErrorCode::NotLeader,
+            Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::CommitUnknown { .. } => ErrorCode::CommitUnknown,
+            Error::Stale { .. } => ErrorCode::Stale,
             Error::Sql { kind, .. } => match kind {
                 SqlErrorKind::Syntax => ErrorCode::SqlSyntax,
                 SqlErrorKind::UnknownTable
@@ -374,7 +431,11 @@ impl Error {
     /// and authentication errors are never retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Busy { .. } | Error::Conflict | Error::LoginThrottled { .. } => true,
+            Error::Busy { .. }
+            | Error::Conflict
+            | Error::LoginThrottled { .. }
+            | Error::Unavailable { .. }
+            | Error::Stale { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -415,6 +476,9 @@ impl Error {
                 "XX001"
             }
             Error::InvalidArgument { .. } => "22023",
+            Error::NotLeader { .. } => "25006",
+            Error::Unavailable { .. } | Error::Stale { .. } => "57P03",
+            Error::CommitUnknown { .. } => "40003",
             _ => "XX000",
         }
     }

@@ -54,6 +54,7 @@ pub mod db;
 pub mod encoding;
 pub mod error;
 pub mod key_id;
+pub mod repl;
 pub mod sql;
 pub mod storage;
 pub mod syntax;
