@@ -261,7 +261,7 @@ impl RaftNode {
         self.block(async move { node.propose_async(cmd).await })?
     }
 
-    async fn propose_async(self: Arc<Self>, cmd: Command) -> Result<u64> {
+    pub(crate) async fn propose_async(self: Arc<Self>, cmd: Command) -> Result<u64> {
         let deadline = Instant::now() + self.opts.timeout;
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -626,6 +626,52 @@ impl RaftNode {
         };
         self.shared.raft.runtime_config().elect(true);
         outcome
+    }
+
+    /// A linearizable read barrier, for callers already on the runtime.
+    pub(crate) async fn linearizable_async(&self) -> Result<()> {
+        let leader = self.leader();
+        let leader_address = leader.and_then(|l| self.address_of(l));
+        linearizable_barrier(
+            &self.shared,
+            &*self.transport,
+            leader,
+            leader_address,
+            self.opts.timeout,
+        )
+        .await
+    }
+
+    /// The openraft handle (tests watch its metrics).
+    #[cfg(test)]
+    pub(crate) fn raft_handle(&self) -> Raft {
+        self.raft()
+    }
+
+    /// The applied index the state machine holds in its store (tests).
+    #[cfg(test)]
+    pub(crate) fn stored_applied(&self) -> Option<u64> {
+        self.shared.sm.applied().last.map(|l| l.index)
+    }
+
+    /// Entries of this node's log with index in `[from, to)` (tests).
+    #[cfg(test)]
+    pub(crate) fn log_entries(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<openraft::Entry<super::types::TypeConfig>>> {
+        self.log.entries(from, to)
+    }
+
+    /// Stops the node from inside the runtime (tests).
+    #[cfg(test)]
+    pub(crate) async fn shutdown_async(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.transport.shutdown();
+        let _ = self.shared.raft.shutdown().await;
     }
 
     /// Stops the node: transport first (no more requests), then openraft.
