@@ -69,7 +69,12 @@ pub use crypto::{
     KeyRequest, MemoryKeyProvider, StoreKey, UnencryptedKeyProvider,
 };
 pub use db::{
-    Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,
+    Cluster, Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue,
+    Transaction,
+};
+pub use repl::raft::{
+    ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, ReadConsistency, ReplicationOptions,
+    Role,
 };
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
 pub use types::Value;

@@ -39,6 +39,7 @@
 
 mod audit_trail;
 mod authorize;
+mod cluster;
 mod convert;
 mod dispatch;
 mod rows;
@@ -61,6 +62,9 @@ use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throt
 
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider};
+use crate::repl::raft::node::{NodeCommitter, RaftNode};
+use crate::repl::raft::state_machine::ApplyHook;
+use crate::repl::raft::ReplicationOptions;
 use crate::error::{Error, Result};
 use crate::sql::plan::Planner;
 use crate::storage::{Direction, Engine, StorageOptions};
@@ -80,6 +84,7 @@ use session::*;
 pub use statement::Statement;
 use statement::*;
 pub use transaction::Transaction;
+pub use cluster::Cluster;
 
 /// How to open a database.
 #[derive(Clone)]
@@ -99,6 +104,9 @@ pub struct Options {
     pub host_rules: Option<String>,
     /// Called with every audit record as it is written.
     pub audit_sink: Option<AuditSink>,
+    /// Join a Raft cluster: every commit is replicated (see
+    /// [`crate::repl::raft`]); `None` (the default) is a single node.
+    pub replication: Option<ReplicationOptions>,
 }
 
 impl Default for Options {
@@ -111,6 +119,7 @@ impl Default for Options {
             password_cost: PasswordCost::default(),
             host_rules: None,
             audit_sink: None,
+            replication: None,
         }
     }
 }
@@ -131,6 +140,35 @@ struct DbInner {
     password_cost: PasswordCost,
     busy_timeout: Duration,
     policy_exprs: Arc<Mutex<HashMap<String, crate::syntax::ast::Expr>>>,
+    /// This store's Raft node, when replicated.
+    node: Option<Arc<RaftNode>>,
+}
+
+impl DbInner {
+    /// Re-reads the schema and the security catalog from the engine
+    /// (after a replicated commit or a snapshot changed them).
+    fn reload_caches(&self) -> Result<()> {
+        let schema = load_schema(&self.mgr)?;
+        let auth = match self.mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => codec::decode(&bytes)?,
+            None => AuthState::new(),
+        };
+        *self.schema.write() = Arc::new(schema);
+        *self.auth.write() = Arc::new(auth);
+        Ok(())
+    }
+}
+
+impl ApplyHook for DbInner {
+    fn watches(&self, key: &[u8]) -> bool {
+        key.starts_with(CATALOG_PREFIX) || key == AUTH_KEY
+    }
+
+    fn reload(&self) {
+        // A failure here is a failing engine, which refuses the next read
+        // or write itself; the caches keep their last good state.
+        let _ = self.reload_caches();
+    }
 }
 
 fn unix_now() -> i64 {
@@ -200,15 +238,41 @@ impl Db {
             .vfs
             .clone()
             .unwrap_or_else(|| Arc::new(OsVfs::new()));
+        let provider: Arc<dyn KeyProvider> = Arc::new(provider);
         let engine = Engine::open(
-            vfs,
+            vfs.clone(),
             path.as_ref(),
-            Arc::new(provider),
+            provider.clone(),
             options.keys.clone(),
             options.storage.clone(),
         )?;
         let engine = Arc::new(engine);
         let mgr = TxnManager::new(engine.clone());
+        let node = match &options.replication {
+            None => None,
+            Some(r) => {
+                if options.host_rules.is_some() {
+                    return Err(Error::InvalidArgument {
+                        what: "host rules of a replicated database are set with SET CLUSTER \
+                               SETTING on the leader, not at open"
+                            .into(),
+                    });
+                }
+                let node = RaftNode::open(
+                    vfs,
+                    path.as_ref(),
+                    provider,
+                    options.keys.clone(),
+                    mgr.clone(),
+                    r.clone(),
+                )?;
+                mgr.set_committer(Arc::new(NodeCommitter {
+                    node: Arc::downgrade(&node),
+                    engine: engine.clone(),
+                }));
+                Some(node)
+            }
+        };
         let schema = load_schema(&mgr)?;
         let auth = match mgr.begin().get(AUTH_KEY)? {
             Some(bytes) => codec::decode(&bytes)?,
@@ -226,8 +290,15 @@ impl Db {
                 password_cost: options.password_cost,
                 busy_timeout: options.busy_timeout,
                 policy_exprs: Arc::default(),
+                node,
             }),
         };
+        if let Some(node) = &db.inner.node {
+            let hook: std::sync::Weak<DbInner> = Arc::downgrade(&db.inner);
+            node.set_hook(hook);
+            // Entries applied between the load above and the hook.
+            db.inner.reload_caches()?;
+        }
         db.note_key_change()?;
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {

@@ -36,6 +36,8 @@ pub(super) struct SessionState {
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
     pub(super) changes: u64,
+    /// `SET read_consistency`; `None`: the replication default.
+    pub(super) read_consistency: Option<crate::repl::raft::ReadConsistency>,
 }
 
 /// A connection to a [`Db`]: runs statements, holds a transaction. Not
@@ -347,6 +349,10 @@ impl Session {
         let mut own = if self.state.borrow().txn.is_some() {
             None
         } else {
+            if let Err(e) = self.read_barrier() {
+                self.audit_end(audit, 0, Some(&e))?;
+                return Err(e);
+            }
             Some(self.db.mgr.begin())
         };
         let mut outer = Vec::new();
@@ -447,8 +453,41 @@ impl Session {
         Ok(())
     }
 
+    /// Waits as the session's read consistency requires before a
+    /// transaction takes its snapshot (replicated databases only).
+    pub(super) fn read_barrier(&self) -> Result<()> {
+        let Some(node) = &self.db.node else {
+            return Ok(());
+        };
+        let level = self
+            .state
+            .borrow()
+            .read_consistency
+            .unwrap_or_else(|| node.default_read());
+        node.read_barrier(level)
+    }
+
+    /// This session's read consistency.
+    pub fn read_consistency(&self) -> crate::repl::raft::ReadConsistency {
+        let own = self.state.borrow().read_consistency;
+        own.or_else(|| self.db.node.as_ref().map(|n| n.default_read()))
+            .unwrap_or(crate::repl::raft::ReadConsistency::Local {
+                max_staleness: None,
+            })
+    }
+
+    /// Sets this session's read consistency (like `SET read_consistency`).
+    pub fn set_read_consistency(&self, level: crate::repl::raft::ReadConsistency) {
+        self.state.borrow_mut().read_consistency = Some(level);
+    }
+
     /// Makes a committed transaction's catalog changes visible to all.
     pub(super) fn publish(&self, schema: Option<Arc<Schema>>, auth: Option<Arc<AuthState>>) {
+        if self.db.node.is_some() {
+            // Replicated: applying the commit reloaded the caches, in log
+            // order; publishing here could put back an older state.
+            return;
+        }
         if let Some(s) = schema {
             *self.db.schema.write() = s;
         }

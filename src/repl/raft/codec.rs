@@ -8,9 +8,9 @@
 //! precedes the bytes it counts.
 //!
 //! ```text
-//!   log_id     = term | leader node | index
+//!   log_id     = term | index                 (one leader per term)
 //!   opt_log_id = 0 | 1 log_id
-//!   vote       = term | node | committed u8
+//!   vote       = term | (0 | 1 node voted for) | committed u8
 //!   entry      = log_id | 0 (blank)
 //!                       | 1 command
 //!                       | 2 membership
@@ -26,7 +26,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Membership, StoredMembership, Vote};
+use openraft::{
+    CommittedLeaderId, Entry, EntryPayload, LeaderId, LogId, Membership, StoredMembership, Vote,
+};
 
 use super::types::{Command, Member, NodeId, TypeConfig};
 use crate::storage::key::{get_bytes, get_varint, put_varint, Kind};
@@ -93,15 +95,14 @@ pub(crate) fn put_blob(out: &mut Vec<u8>, b: &[u8]) {
 
 pub(crate) fn put_log_id(out: &mut Vec<u8>, id: &LogId<NodeId>) {
     put_varint(out, id.leader_id.term);
-    put_varint(out, id.leader_id.node_id);
     put_varint(out, id.index);
 }
 
 pub(crate) fn get_log_id(r: &mut Reader) -> Option<LogId<NodeId>> {
     let term = r.varint()?;
-    let node = r.varint()?;
     let index = r.varint()?;
-    Some(LogId::new(CommittedLeaderId::new(term, node), index))
+    // Standard Raft (one leader per term): a log id names its term only.
+    Some(LogId::new(CommittedLeaderId::new(term, 0), index))
 }
 
 pub(crate) fn put_opt_log_id(out: &mut Vec<u8>, id: &Option<LogId<NodeId>>) {
@@ -124,18 +125,27 @@ pub(crate) fn get_opt_log_id(r: &mut Reader) -> Option<Option<LogId<NodeId>>> {
 
 pub(crate) fn put_vote(out: &mut Vec<u8>, v: &Vote<NodeId>) {
     put_varint(out, v.leader_id.term);
-    put_varint(out, v.leader_id.node_id);
+    match v.leader_id.voted_for {
+        None => out.push(0),
+        Some(n) => {
+            out.push(1);
+            put_varint(out, n);
+        }
+    }
     out.push(v.committed as u8);
 }
 
 pub(crate) fn get_vote(r: &mut Reader) -> Option<Vote<NodeId>> {
     let term = r.varint()?;
-    let node = r.varint()?;
+    let voted_for = match r.u8()? {
+        0 => None,
+        1 => Some(r.varint()?),
+        _ => return None,
+    };
     let committed = r.bool()?;
-    Some(if committed {
-        Vote::new_committed(term, node)
-    } else {
-        Vote::new(term, node)
+    Some(Vote {
+        leader_id: LeaderId { term, voted_for },
+        committed,
     })
 }
 

@@ -333,6 +333,17 @@ impl RaftNode {
         }
     }
 
+    /// Refuses a write early on a follower that refuses writes.
+    pub(crate) fn check_can_write(&self) -> Result<()> {
+        if self.opts.follower_writes == FollowerWrites::Refuse {
+            let leader = self.leader();
+            if leader != Some(self.id()) {
+                return Err(self.not_leader(leader));
+            }
+        }
+        Ok(())
+    }
+
     /// Waits as `level` requires before a read starts.
     pub(crate) fn read_barrier(&self, level: ReadConsistency) -> Result<()> {
         match level {
@@ -696,16 +707,21 @@ impl Drop for RaftNode {
     }
 }
 
-/// The node as the transaction layer's committer.
+/// The node as the transaction layer's committer (held weakly: the node
+/// holds the transaction manager through its state machine).
 pub(crate) struct NodeCommitter {
-    pub(crate) node: Arc<RaftNode>,
+    pub(crate) node: Weak<RaftNode>,
     pub(crate) engine: Arc<Engine>,
 }
 
 impl Committer for NodeCommitter {
     fn commit(&self, batch: WriteBatch, read_at: &Snapshot) -> Result<u64> {
+        let node = self
+            .node
+            .upgrade()
+            .ok_or_else(|| unavailable("the node is shut down"))?;
         let base = last_write_at(&self.engine, read_at)?;
-        self.node.propose(Command::Write { base, batch })
+        node.propose(Command::Write { base, batch })
     }
 }
 
@@ -863,15 +879,15 @@ impl RequestHandler for Service {
 }
 
 async fn serve(shared: &Arc<Shared>, from: NodeId, req: Request) -> Vec<u8> {
-    let impostor = |claimed: NodeId| {
+    let impostor = |claimed: Option<NodeId>| {
         encode_failure(&format!(
-            "node {from} sent a message claiming to be from node {claimed}"
+            "node {from} sent a message claiming to be from node {claimed:?}"
         ))
     };
     match req {
         Request::Append(a) => {
-            if a.vote.leader_id.node_id != from {
-                return impostor(a.vote.leader_id.node_id);
+            if a.vote.leader_id.voted_for != Some(from) {
+                return impostor(a.vote.leader_id.voted_for);
             }
             let commit = a.leader_commit.map(|l| l.index).unwrap_or(0);
             match shared.raft.append_entries(a).await {
@@ -885,8 +901,8 @@ async fn serve(shared: &Arc<Shared>, from: NodeId, req: Request) -> Vec<u8> {
             }
         }
         Request::Vote(v) => {
-            if v.vote.leader_id.node_id != from {
-                return impostor(v.vote.leader_id.node_id);
+            if v.vote.leader_id.voted_for != Some(from) {
+                return impostor(v.vote.leader_id.voted_for);
             }
             match shared.raft.vote(v).await {
                 Ok(resp) => encode_vote_reply(&resp),
@@ -894,8 +910,8 @@ async fn serve(shared: &Arc<Shared>, from: NodeId, req: Request) -> Vec<u8> {
             }
         }
         Request::Snapshot(c) => {
-            if c.vote.leader_id.node_id != from {
-                return impostor(c.vote.leader_id.node_id);
+            if c.vote.leader_id.voted_for != Some(from) {
+                return impostor(c.vote.leader_id.voted_for);
             }
             match receive_chunk(shared, c).await {
                 Ok(reply) => encode_snapshot_reply(&reply),

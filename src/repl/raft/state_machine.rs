@@ -240,8 +240,8 @@ impl StateMachine {
             .built
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = match applied.last {
-            Some(l) => format!("{}-{}-{}-{n}", l.leader_id.term, l.leader_id.node_id, l.index),
-            None => format!("0-0-0-{n}"),
+            Some(l) => format!("{}-{}-{n}", l.leader_id.term, l.index),
+            None => format!("0-0-{n}"),
         };
         let header = SnapshotHeader {
             meta: SnapshotMeta {

@@ -74,7 +74,7 @@ const DIR: &str = "/store";
 
 fn fast(opts: &mut ReplicationOptions) {
     opts.heartbeat = Duration::from_millis(50);
-    opts.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
+    opts.election_timeout = (Duration::from_millis(150), Duration::from_millis(400));
     opts.timeout = Duration::from_secs(3);
     opts.snapshot_every = 40;
     opts.keep_log = 10;
@@ -93,7 +93,11 @@ impl Cluster {
             leaders: Arc::default(),
             violations: Arc::default(),
         };
+        // Real nodes start at different moments; on a paused clock,
+        // nodes started together would tick (and time out) in lockstep.
+        let mut rng = Rng(seed);
         for i in 1..=voters {
+            tokio::time::sleep(Duration::from_micros(rng.below(50_000))).await;
             c.add_node(i, true).await;
         }
         c
@@ -171,6 +175,8 @@ impl Cluster {
                     let m = rx.borrow().clone();
                     if m.state == openraft::ServerState::Leader {
                         let mut l = leaders.lock();
+                        // Standard Raft (openraft's single-term-leader):
+                        // one leader per term.
                         let prev = *l.entry(m.current_term).or_insert(m.id);
                         if prev != m.id {
                             violations.lock().push(format!(
@@ -428,7 +434,7 @@ fn runs() -> u64 {
     std::env::var("SEALDB_RAFT_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(6)
+        .unwrap_or(20)
 }
 
 fn paused_runtime() -> tokio::runtime::Runtime {
@@ -443,9 +449,18 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 async fn random_run(seed: u64) -> Result<String, String> {
     let mut rng = Rng(seed ^ 0x5EA1_DB);
     let mut c = Cluster::new(seed, 5, fast).await;
-    c.wait_leader(Duration::from_secs(5))
-        .await
-        .ok_or("no first leader")?;
+    if c.wait_leader(Duration::from_secs(5)).await.is_none() {
+        let st: Vec<String> = c
+            .live()
+            .iter()
+            .map(|id| {
+                let s = c.node(*id).0.status();
+                let v = c.node(*id).0.raft_handle().metrics().borrow().vote;
+                format!("{id}: {} term {} vote {v} log {:?}", s.role, s.term, s.last_log_index)
+            })
+            .collect();
+        return Err(format!("no first leader: {}", st.join("; ")));
+    }
     let history: History = Arc::default();
     let keys = ["a", "b", "c"];
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
