@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use sealdb::{
     ClientInfo, Credentials, Db, Error, FollowerWrites, KeyBytes, MemNetwork, MemoryKeyProvider,
-    Options, ReadConsistency, ReplicationOptions, Role, StorageOptions,
+    Options, ReadConsistency, ReplicationOptions, Role,
 };
-use sealdb::storage::SyncMode;
+use sealdb::storage::{StorageOptions, SyncMode};
 
 struct Node {
     id: u64,
@@ -39,7 +39,7 @@ fn options(net: &MemNetwork, id: u64, members: &[u64], tweak: impl Fn(&mut Repli
 }
 
 fn open(node: &mut Node, net: &MemNetwork, members: &[u64], tweak: impl Fn(&mut ReplicationOptions)) {
-    let key = KeyBytes::new(node.key.clone()).expect("key");
+    let key = KeyBytes::from_slice(&node.key);
     let provider = MemoryKeyProvider::new(key).expect("provider");
     node.db = Some(Db::open_with(node.dir.path(), provider, options(net, node.id, members, tweak)).expect("open"));
 }

@@ -96,7 +96,7 @@ impl Session {
     ) -> Result<ResultSet> {
         match stmt {
             Ast::Begin => {
-                let mut st = self.state.borrow_mut();
+                let st = self.state.borrow_mut();
                 if st.txn.is_some() {
                     return Err(Error::sql(
                         SqlErrorKind::Misuse,

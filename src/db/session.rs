@@ -245,6 +245,9 @@ impl Session {
         text: &str,
     ) -> Result<Rows<'_>> {
         check_params(parsed, &params)?;
+        if let [Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_)] = parsed.statements.as_slice() {
+            self.barrier_if_autocommit()?;
+        }
         match parsed.statements.as_slice() {
             [Ast::Query(q)] => {
                 let schema = self.schema();
@@ -349,10 +352,6 @@ impl Session {
         let mut own = if self.state.borrow().txn.is_some() {
             None
         } else {
-            if let Err(e) = self.read_barrier() {
-                self.audit_end(audit, 0, Some(&e))?;
-                return Err(e);
-            }
             Some(self.db.mgr.begin())
         };
         let mut outer = Vec::new();
@@ -465,6 +464,17 @@ impl Session {
             .read_consistency
             .unwrap_or_else(|| node.default_read());
         node.read_barrier(level)
+    }
+
+    /// The read barrier for a statement that will open its own
+    /// transaction (autocommit); inside a transaction, BEGIN had it. Runs
+    /// before planning, so the schema it plans with is as fresh as the
+    /// data it reads.
+    pub(super) fn barrier_if_autocommit(&self) -> Result<()> {
+        if self.db.node.is_none() || self.state.borrow().txn.is_some() {
+            return Ok(());
+        }
+        self.read_barrier()
     }
 
     /// This session's read consistency.
