@@ -277,3 +277,29 @@ fn a_cluster_restarts_with_its_data() {
     }
     let _ = Arc::new(());
 }
+
+#[test]
+fn closing_the_leader_hands_leadership_over() {
+    let (_net, mut nodes) = cluster(3, |_| {});
+    let leader = wait_leader(&nodes);
+    db(&nodes, leader)
+        .root_session()
+        .execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[])
+        .expect("create");
+    let term = db(&nodes, leader).cluster().expect("cluster").status().term;
+    // Closing returns once another voter leads: no election timeout to
+    // wait out, as there would be after a crash.
+    nodes.iter_mut().find(|n| n.id == leader).expect("leader").db = None;
+    let st = nodes
+        .iter()
+        .find(|n| n.db.is_some())
+        .map(|n| n.db.as_ref().expect("db").cluster().expect("cluster").status())
+        .expect("a node");
+    let new_leader = st.leader.expect("a leader right after the close");
+    assert_ne!(new_leader, leader);
+    assert!(st.term > term);
+    db(&nodes, new_leader)
+        .root_session()
+        .execute("INSERT INTO t VALUES (1)", &[])
+        .expect("write on the new leader");
+}

@@ -401,7 +401,11 @@ impl Db {
     /// [`Engine::rewrite_all`]) and records it in the audit log.
     pub fn rotate_keys(&self, progress: impl FnMut(crate::storage::Progress)) -> Result<()> {
         let started = Instant::now();
-        let r = self.engine().rewrite_all(progress);
+        let mut r = self.engine().rewrite_all(progress);
+        if let (Ok(()), Some(node)) = (&r, &self.inner.node) {
+            // The Raft log store is sealed under the same provider.
+            r = node.log_engine().rewrite_all(|_| {});
+        }
         self.inner.audit.append(AuditRecord {
             time_ms: unix_ms(),
             event: "key_rotation".into(),

@@ -161,6 +161,10 @@ pub struct ReplicationOptions {
     pub timeout: Duration,
     /// The tokio runtime to run on (default: a runtime of the node's own).
     pub runtime: Option<tokio::runtime::Handle>,
+    /// A leader that is closed hands leadership to an up-to-date voter
+    /// first, so the cluster does not wait an election timeout (default
+    /// true; it delays the close by about one election timeout).
+    pub transfer_on_close: bool,
 }
 
 impl ReplicationOptions {
@@ -187,6 +191,7 @@ impl ReplicationOptions {
             snapshot_chunk_bytes: 256 << 10,
             timeout: Duration::from_secs(10),
             runtime: None,
+            transfer_on_close: true,
         }
     }
 }

@@ -672,4 +672,88 @@ mod tests {
         assert!(decode_vote_reply(&failed, 1).is_err());
         assert!(decode_vote_reply(&[1], 1).is_err());
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn samples() -> Vec<Vec<u8>> {
+            let mut b = crate::storage::WriteBatch::new();
+            b.put("key", "value").delete("other");
+            let mut out = vec![
+                encode_request(&Request::Append(AppendEntriesRequest {
+                    vote: Vote::new_committed(3, 1),
+                    prev_log_id: Some(LogId::new(CommittedLeaderId::new(2, 1), 9)),
+                    entries: vec![Entry {
+                        log_id: LogId::new(CommittedLeaderId::new(3, 1), 10),
+                        payload: EntryPayload::Normal(Command::Write { base: 4, batch: b }),
+                    }],
+                    leader_commit: Some(LogId::new(CommittedLeaderId::new(3, 1), 10)),
+                })),
+                encode_request(&Request::Vote(VoteRequest::new(Vote::new(4, 2), None))),
+                encode_request(&Request::ReadIndex),
+                encode_append_reply(&AppendEntriesResponse::PartialSuccess(None)),
+                encode_vote_reply(&VoteResponse::new(Vote::new(1, 1), None, true)),
+                encode_snapshot_reply(&SnapshotReply::Progress { have: 12 }),
+                encode_forward_reply(&ForwardReply::Unknown("x".into())),
+                encode_read_index_reply(&ReadIndexReply::Index(5)),
+            ];
+            out.push(crate::repl::raft::snapshot::SnapshotHeader {
+                meta: Default::default(),
+                last_write: 1,
+            }
+            .encode());
+            out
+        }
+
+        /// Every decoder of network bytes, on the same input.
+        fn decode_all(bytes: &[u8]) {
+            let _ = decode_request(bytes);
+            let _ = decode_append_reply(bytes, 1);
+            let _ = decode_vote_reply(bytes, 1);
+            let _ = decode_snapshot_reply(bytes, 1);
+            let _ = decode_forward_reply(bytes, 1);
+            let _ = decode_read_index_reply(bytes, 1);
+            let _ = decode_ack(bytes, K_HOLD, 1);
+            let _ = codec::decode_entry(bytes);
+            let _ = crate::repl::raft::snapshot::SnapshotHeader::decode(bytes);
+            let mut p = crate::repl::raft::snapshot::StreamParser::new();
+            p.feed(bytes);
+            while let Ok(Some(_)) = p.next_entry() {}
+        }
+
+        fn cases() -> u32 {
+            std::env::var("SEALDB_FUZZ_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2000)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+            #[test]
+            fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                decode_all(&bytes);
+            }
+
+            #[test]
+            fn mutated_messages_never_panic(
+                which in 0usize..9,
+                flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+                cut in any::<usize>(),
+            ) {
+                let mut bytes = samples()[which].clone();
+                for (at, x) in flips {
+                    if !bytes.is_empty() {
+                        let i = at % bytes.len();
+                        bytes[i] ^= x;
+                    }
+                }
+                let keep = if bytes.is_empty() { 0 } else { cut % (bytes.len() + 1) };
+                bytes.truncate(keep);
+                decode_all(&bytes);
+            }
+        }
+    }
 }

@@ -698,8 +698,59 @@ impl RaftNode {
     }
 }
 
+impl RaftNode {
+    /// On a clean close of the leader: hands leadership to the voter that
+    /// holds the most of the log (best effort; a failure only means the
+    /// cluster elects after a timeout, as after a crash).
+    fn hand_over(&self) {
+        if !self.opts.transfer_on_close || self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let m = self.shared.raft.metrics().borrow().clone();
+        if m.current_leader != Some(self.id()) {
+            return;
+        }
+        let best = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|v| *v != self.id())
+            .max_by_key(|v| {
+                m.replication
+                    .as_ref()
+                    .and_then(|r| r.get(v).cloned().flatten())
+                    .map(|l| l.index)
+            });
+        let Some(to) = best else {
+            return;
+        };
+        let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+        if self.transferring.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // `transfer_async` needs an Arc of the node; this one is being
+        // dropped, so run the steps on a stand-in sharing its parts.
+        let stand_in = Arc::new(RaftNode {
+            shared: self.shared.clone(),
+            transport: self.transport.clone(),
+            log: self.log.clone(),
+            opts: ReplicationOptions {
+                timeout: self.opts.timeout.min(Duration::from_secs(3)),
+                transfer_on_close: false,
+                ..self.opts.clone()
+            },
+            runtime: Mutex::new(None),
+            handle: self.handle.clone(),
+            transferring: AtomicBool::new(true),
+            closed: AtomicBool::new(true),
+        });
+        let _ = self.block(async move { stand_in.transfer_async(to, voters).await });
+    }
+}
+
 impl Drop for RaftNode {
     fn drop(&mut self) {
+        self.hand_over();
         self.shutdown();
         if let Some(rt) = self.runtime.lock().take() {
             rt.shutdown_background();
@@ -819,36 +870,62 @@ async fn linearizable_barrier(
     leader_address: Option<String>,
     timeout: Duration,
 ) -> Result<()> {
-    let reply = match leader {
-        None => return Err(unavailable("no leader is known for a linearizable read")),
-        Some(l) if l == shared.id => read_index_here(shared).await,
-        Some(l) => {
-            let call = transport.call(
-                l,
-                leader_address.as_deref().unwrap_or_default(),
-                Lane::Urgent,
-                encode_request(&Request::ReadIndex),
-            );
-            match tokio::time::timeout(timeout, call).await {
-                Ok(Ok(bytes)) => decode_read_index_reply(&bytes, l)?,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(unavailable("the leader did not answer in time")),
+    let deadline = Instant::now() + timeout;
+    let (mut leader, mut leader_address) = (leader, leader_address);
+    // A read is idempotent: on a leader change, ask again (the new leader)
+    // until the deadline.
+    let index = loop {
+        let reply = match leader {
+            None => ReadIndexReply::Unavailable("no leader is known".into()),
+            Some(l) if l == shared.id => read_index_here(shared).await,
+            Some(l) => {
+                let call = transport.call(
+                    l,
+                    leader_address.as_deref().unwrap_or_default(),
+                    Lane::Urgent,
+                    encode_request(&Request::ReadIndex),
+                );
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, call).await {
+                    Ok(Ok(bytes)) => decode_read_index_reply(&bytes, l)
+                        .unwrap_or_else(|e| ReadIndexReply::Unavailable(e.to_string())),
+                    Ok(Err(e)) => ReadIndexReply::Unavailable(e.to_string()),
+                    Err(_) => ReadIndexReply::Unavailable("the leader did not answer".into()),
+                }
+            }
+        };
+        match reply {
+            ReadIndexReply::Index(i) => break i,
+            ReadIndexReply::NotLeader { .. } | ReadIndexReply::Unavailable(_)
+                if Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let m = shared.raft.metrics().borrow().clone();
+                leader = m.current_leader;
+                leader_address = leader.and_then(|l| {
+                    m.membership_config
+                        .membership()
+                        .get_node(&l)
+                        .map(|n| n.address.clone())
+                });
+            }
+            ReadIndexReply::NotLeader { leader } => {
+                return Err(Error::NotLeader {
+                    leader,
+                    leader_address: None,
+                })
+            }
+            ReadIndexReply::Unavailable(m) => {
+                return Err(unavailable(format!("linearizable read: {m}")))
             }
         }
     };
-    let index = match reply {
-        ReadIndexReply::Index(i) => i,
-        ReadIndexReply::NotLeader { leader } => {
-            return Err(Error::NotLeader {
-                leader,
-                leader_address: None,
-            })
-        }
-        ReadIndexReply::Unavailable(m) => return Err(unavailable(m)),
-    };
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
     shared
         .raft
-        .wait(Some(timeout))
+        .wait(Some(left))
         .applied_index_at_least(Some(index), "linearizable read")
         .await
         .map(|_| ())
