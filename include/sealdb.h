@@ -135,6 +135,26 @@
 #define SEALDB_ERR_CONFLICT 404
 
 /**
+ * A replicated node is not the leader; the message names the leader.
+ */
+#define SEALDB_ERR_NOT_LEADER 420
+
+/**
+ * A replicated database has no quorum or leader now; retry later.
+ */
+#define SEALDB_ERR_UNAVAILABLE 421
+
+/**
+ * A replicated commit's outcome is unknown; check before retrying.
+ */
+#define SEALDB_ERR_COMMIT_UNKNOWN 422
+
+/**
+ * A bounded-staleness read could not be served by this node.
+ */
+#define SEALDB_ERR_STALE 423
+
+/**
  * An argument that can never work (for example a bad key size).
  */
 #define SEALDB_ERR_INVALID_ARGUMENT 500

@@ -67,6 +67,14 @@ pub const SEALDB_ERR_NOT_A_STORE: i32 = 402;
 pub const SEALDB_ERR_BUSY: i32 = 403;
 /// Serialization conflict; retry the transaction.
 pub const SEALDB_ERR_CONFLICT: i32 = 404;
+/// A replicated node is not the leader; the message names the leader.
+pub const SEALDB_ERR_NOT_LEADER: i32 = 420;
+/// A replicated database has no quorum or leader now; retry later.
+pub const SEALDB_ERR_UNAVAILABLE: i32 = 421;
+/// A replicated commit's outcome is unknown; check before retrying.
+pub const SEALDB_ERR_COMMIT_UNKNOWN: i32 = 422;
+/// A bounded-staleness read could not be served by this node.
+pub const SEALDB_ERR_STALE: i32 = 423;
 /// An argument that can never work (for example a bad key size).
 pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 /// SQL syntax error.
@@ -263,6 +271,10 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
         SEALDB_ERR_BUSY => c"database is busy",
         SEALDB_ERR_CONFLICT => c"transaction conflict",
+        SEALDB_ERR_NOT_LEADER => c"not the leader",
+        SEALDB_ERR_UNAVAILABLE => c"cluster unavailable",
+        SEALDB_ERR_COMMIT_UNKNOWN => c"commit outcome unknown",
+        SEALDB_ERR_STALE => c"data too stale",
         SEALDB_ERR_INVALID_ARGUMENT => c"invalid argument",
         SEALDB_ERR_SQL_SYNTAX => c"SQL syntax error",
         SEALDB_ERR_SQL_UNKNOWN_OBJECT => c"unknown or duplicate SQL object",
@@ -343,6 +355,10 @@ mod tests {
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),
             (ErrorCode::Busy, SEALDB_ERR_BUSY),
             (ErrorCode::Conflict, SEALDB_ERR_CONFLICT),
+            (ErrorCode::NotLeader, SEALDB_ERR_NOT_LEADER),
+            (ErrorCode::Unavailable, SEALDB_ERR_UNAVAILABLE),
+            (ErrorCode::CommitUnknown, SEALDB_ERR_COMMIT_UNKNOWN),
+            (ErrorCode::Stale, SEALDB_ERR_STALE),
             (ErrorCode::InvalidArgument, SEALDB_ERR_INVALID_ARGUMENT),
             (ErrorCode::SqlSyntax, SEALDB_ERR_SQL_SYNTAX),
             (ErrorCode::SqlUnknownObject, SEALDB_ERR_SQL_UNKNOWN_OBJECT),
