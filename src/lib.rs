@@ -72,9 +72,9 @@ pub use db::{
     Cluster, Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue,
     Transaction,
 };
+pub use error::{Error, ErrorCode, Result, SqlErrorKind};
 pub use repl::raft::{
     ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, ReadConsistency, ReplicationOptions,
     Role,
 };
-pub use error::{Error, ErrorCode, Result, SqlErrorKind};
 pub use types::Value;

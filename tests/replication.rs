@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sealdb::storage::{StorageOptions, SyncMode};
 use sealdb::{
     ClientInfo, Credentials, Db, Error, FollowerWrites, KeyBytes, MemNetwork, MemoryKeyProvider,
     Options, ReadConsistency, ReplicationOptions, Role,
 };
-use sealdb::storage::{StorageOptions, SyncMode};
 
 struct Node {
     id: u64,
@@ -21,7 +21,12 @@ struct Node {
     db: Option<Db>,
 }
 
-fn options(net: &MemNetwork, id: u64, members: &[u64], tweak: impl Fn(&mut ReplicationOptions)) -> Options {
+fn options(
+    net: &MemNetwork,
+    id: u64,
+    members: &[u64],
+    tweak: impl Fn(&mut ReplicationOptions),
+) -> Options {
     let mut r = ReplicationOptions::new(id, format!("node-{id}"), net.transport(id));
     r.initial_members = members.iter().map(|m| (*m, format!("node-{m}"))).collect();
     r.heartbeat = Duration::from_millis(50);
@@ -38,10 +43,22 @@ fn options(net: &MemNetwork, id: u64, members: &[u64], tweak: impl Fn(&mut Repli
     }
 }
 
-fn open(node: &mut Node, net: &MemNetwork, members: &[u64], tweak: impl Fn(&mut ReplicationOptions)) {
+fn open(
+    node: &mut Node,
+    net: &MemNetwork,
+    members: &[u64],
+    tweak: impl Fn(&mut ReplicationOptions),
+) {
     let key = KeyBytes::from_slice(&node.key);
     let provider = MemoryKeyProvider::new(key).expect("provider");
-    node.db = Some(Db::open_with(node.dir.path(), provider, options(net, node.id, members, tweak)).expect("open"));
+    node.db = Some(
+        Db::open_with(
+            node.dir.path(),
+            provider,
+            options(net, node.id, members, tweak),
+        )
+        .expect("open"),
+    );
 }
 
 fn cluster(n: u64, tweak: impl Fn(&mut ReplicationOptions) + Copy) -> (MemNetwork, Vec<Node>) {
@@ -52,7 +69,9 @@ fn cluster(n: u64, tweak: impl Fn(&mut ReplicationOptions) + Copy) -> (MemNetwor
         .map(|id| Node {
             id: *id,
             dir: tempfile::tempdir().expect("dir"),
-            key: (0..32).map(|i| (i as u8).wrapping_mul(*id as u8 + 7)).collect(),
+            key: (0..32)
+                .map(|i| (i as u8).wrapping_mul(*id as u8 + 7))
+                .collect(),
             db: None,
         })
         .collect();
@@ -99,24 +118,42 @@ fn sql_replicates_to_every_node_with_followers_forwarding() {
     let (_net, nodes) = cluster(3, |_| {});
     let leader = wait_leader(&nodes);
     let l = db(&nodes, leader).root_session();
-    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[]).expect("create");
-    l.execute("INSERT INTO t VALUES (1, 'one')", &[]).expect("insert");
+    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+        .expect("create");
+    l.execute("INSERT INTO t VALUES (1, 'one')", &[])
+        .expect("insert");
     for n in &nodes {
         // A linearizable read on any node sees the leader's commit, and
         // the follower's schema cache knows the new table.
-        assert_eq!(count(db(&nodes, n.id), ReadConsistency::Linearizable), 1, "node {}", n.id);
+        assert_eq!(
+            count(db(&nodes, n.id), ReadConsistency::Linearizable),
+            1,
+            "node {}",
+            n.id
+        );
     }
     // A follower's write is forwarded to the leader.
     let follower = nodes.iter().find(|n| n.id != leader).expect("follower").id;
     let f = db(&nodes, follower).root_session();
-    f.execute("INSERT INTO t VALUES (2, 'two')", &[]).expect("forwarded insert");
+    f.execute("INSERT INTO t VALUES (2, 'two')", &[])
+        .expect("forwarded insert");
     // Read your writes on the follower itself, even with local reads.
-    assert_eq!(count(db(&nodes, follower), ReadConsistency::Local { max_staleness: None }), 2);
+    assert_eq!(
+        count(
+            db(&nodes, follower),
+            ReadConsistency::Local {
+                max_staleness: None
+            }
+        ),
+        2
+    );
     assert_eq!(count(db(&nodes, leader), ReadConsistency::Linearizable), 2);
     // A transaction on a follower.
     let tx = f.transaction().expect("begin");
-    tx.execute("INSERT INTO t VALUES (3, 'three')", &[]).expect("insert");
-    tx.execute("UPDATE t SET v = 'uno' WHERE id = 1", &[]).expect("update");
+    tx.execute("INSERT INTO t VALUES (3, 'three')", &[])
+        .expect("insert");
+    tx.execute("UPDATE t SET v = 'uno' WHERE id = 1", &[])
+        .expect("update");
     tx.commit().expect("commit");
     for n in &nodes {
         let s = db(&nodes, n.id).root_session();
@@ -132,19 +169,27 @@ fn users_and_grants_reach_followers() {
     let (_net, nodes) = cluster(3, |_| {});
     let leader = wait_leader(&nodes);
     let l = db(&nodes, leader).root_session();
-    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).expect("create");
-    l.execute("CREATE USER alice WITH PASSWORD 'correct horse'", &[]).expect("user");
+    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[])
+        .expect("create");
+    l.execute("CREATE USER alice WITH PASSWORD 'correct horse'", &[])
+        .expect("user");
     l.execute("GRANT SELECT ON t TO alice", &[]).expect("grant");
     for n in nodes.iter().filter(|n| n.id != leader) {
         let d = db(&nodes, n.id);
         // Wait until the follower applied it (a linearizable barrier).
         assert_eq!(count(d, ReadConsistency::Linearizable), 0);
         let s = d
-            .connect(Credentials::password("alice", "correct horse"), ClientInfo::local("test"))
+            .connect(
+                Credentials::password("alice", "correct horse"),
+                ClientInfo::local("test"),
+            )
             .expect("alice logs in on a follower");
         s.query("SELECT * FROM t", &[]).expect("alice may read t");
         let denied = s.execute("INSERT INTO t VALUES (1)", &[]);
-        assert!(matches!(denied, Err(Error::PermissionDenied { .. })), "{denied:?}");
+        assert!(
+            matches!(denied, Err(Error::PermissionDenied { .. })),
+            "{denied:?}"
+        );
     }
 }
 
@@ -158,7 +203,10 @@ fn refusing_followers_name_the_leader() {
         .expect("create");
     let follower = nodes.iter().find(|n| n.id != leader).expect("follower").id;
     let f = db(&nodes, follower).root_session();
-    assert_eq!(count(db(&nodes, follower), ReadConsistency::Linearizable), 0);
+    assert_eq!(
+        count(db(&nodes, follower), ReadConsistency::Linearizable),
+        0
+    );
     match f.execute("INSERT INTO t VALUES (1)", &[]) {
         Err(Error::NotLeader {
             leader: Some(l),
@@ -170,8 +218,12 @@ fn refusing_followers_name_the_leader() {
         other => panic!("expected NotLeader, got {other:?}"),
     }
     // A `leader` read is refused on a follower and served on the leader.
-    f.execute("SET read_consistency = leader", &[]).expect("set");
-    assert!(matches!(f.query("SELECT * FROM t", &[]), Err(Error::NotLeader { .. })));
+    f.execute("SET read_consistency = leader", &[])
+        .expect("set");
+    assert!(matches!(
+        f.query("SELECT * FROM t", &[]),
+        Err(Error::NotLeader { .. })
+    ));
     assert_eq!(count(db(&nodes, leader), ReadConsistency::Leader), 0);
 }
 
@@ -195,9 +247,11 @@ fn show_cluster_and_session_settings() {
     }
     assert_eq!(seen, vec![1, 2, 3]);
     drop(rows);
-    s.execute("SET read_consistency = linearizable", &[]).expect("set");
+    s.execute("SET read_consistency = linearizable", &[])
+        .expect("set");
     assert_eq!(s.read_consistency(), ReadConsistency::Linearizable);
-    s.execute("SET read_consistency TO 'local 250ms'", &[]).expect("set");
+    s.execute("SET read_consistency TO 'local 250ms'", &[])
+        .expect("set");
     assert_eq!(
         s.read_consistency(),
         ReadConsistency::Local {
@@ -216,9 +270,11 @@ fn learners_join_and_leadership_moves() {
     let (net, mut nodes) = cluster(3, |_| {});
     let leader = wait_leader(&nodes);
     let l = db(&nodes, leader).root_session();
-    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).expect("create");
+    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[])
+        .expect("create");
     for i in 0..20 {
-        l.execute("INSERT INTO t VALUES (?)", &[&i]).expect("insert");
+        l.execute("INSERT INTO t VALUES (?)", &[&i])
+            .expect("insert");
     }
     // A fourth node joins as a learner (opened without initial members).
     let mut learner = Node {
@@ -249,8 +305,16 @@ fn learners_join_and_leadership_moves() {
         .execute("INSERT INTO t VALUES (100)", &[])
         .expect("write on the new leader");
     // The learner is removed again.
-    db(&nodes, target).cluster().expect("cluster").remove(4).expect("remove");
-    let members = db(&nodes, target).cluster().expect("cluster").status().members;
+    db(&nodes, target)
+        .cluster()
+        .expect("cluster")
+        .remove(4)
+        .expect("remove");
+    let members = db(&nodes, target)
+        .cluster()
+        .expect("cluster")
+        .status()
+        .members;
     assert!(members.iter().all(|m| m.node_id != 4), "{members:?}");
 }
 
@@ -259,9 +323,11 @@ fn a_cluster_restarts_with_its_data() {
     let (net, mut nodes) = cluster(3, |_| {});
     let leader = wait_leader(&nodes);
     let l = db(&nodes, leader).root_session();
-    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).expect("create");
+    l.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[])
+        .expect("create");
     for i in 0..10 {
-        l.execute("INSERT INTO t VALUES (?)", &[&i]).expect("insert");
+        l.execute("INSERT INTO t VALUES (?)", &[&i])
+            .expect("insert");
     }
     drop(l);
     for n in nodes.iter_mut() {
@@ -273,7 +339,12 @@ fn a_cluster_restarts_with_its_data() {
     }
     wait_leader(&nodes);
     for n in &nodes {
-        assert_eq!(count(db(&nodes, n.id), ReadConsistency::Linearizable), 10, "node {}", n.id);
+        assert_eq!(
+            count(db(&nodes, n.id), ReadConsistency::Linearizable),
+            10,
+            "node {}",
+            n.id
+        );
     }
     let _ = Arc::new(());
 }
@@ -289,11 +360,21 @@ fn closing_the_leader_hands_leadership_over() {
     let term = db(&nodes, leader).cluster().expect("cluster").status().term;
     // Closing returns once another voter leads: no election timeout to
     // wait out, as there would be after a crash.
-    nodes.iter_mut().find(|n| n.id == leader).expect("leader").db = None;
+    nodes
+        .iter_mut()
+        .find(|n| n.id == leader)
+        .expect("leader")
+        .db = None;
     let st = nodes
         .iter()
         .find(|n| n.db.is_some())
-        .map(|n| n.db.as_ref().expect("db").cluster().expect("cluster").status())
+        .map(|n| {
+            n.db.as_ref()
+                .expect("db")
+                .cluster()
+                .expect("cluster")
+                .status()
+        })
         .expect("a node");
     let new_leader = st.leader.expect("a leader right after the close");
     assert_ne!(new_leader, leader);

@@ -320,7 +320,11 @@ impl Session {
                     Value::Integer(me as i64),
                     int(m.matched_index),
                     if me { int(Some(st.term)) } else { Value::Null },
-                    if me { int(st.applied_index) } else { Value::Null },
+                    if me {
+                        int(st.applied_index)
+                    } else {
+                        Value::Null
+                    },
                 ]
             })
             .collect();

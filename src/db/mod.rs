@@ -62,10 +62,10 @@ use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throt
 
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider};
+use crate::error::{Error, Result};
 use crate::repl::raft::node::{NodeCommitter, RaftNode};
 use crate::repl::raft::state_machine::ApplyHook;
 use crate::repl::raft::ReplicationOptions;
-use crate::error::{Error, Result};
 use crate::sql::plan::Planner;
 use crate::storage::{Direction, Engine, StorageOptions};
 use crate::txn::TxnManager;
@@ -73,6 +73,7 @@ use crate::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
 
 use audit_trail::*;
 use authorize::*;
+pub use cluster::Cluster;
 use convert::*;
 pub use convert::{FromValue, ToValue};
 use dispatch::*;
@@ -84,7 +85,6 @@ use session::*;
 pub use statement::Statement;
 use statement::*;
 pub use transaction::Transaction;
-pub use cluster::Cluster;
 
 /// How to open a database.
 #[derive(Clone)]

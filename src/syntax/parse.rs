@@ -92,7 +92,12 @@ fn session_statement(words: &[&str]) -> Option<Result<Statement>> {
         return None;
     }
     let (name, rest) = match words[1].split_once('=') {
-        Some((n, v)) => (n, std::iter::once(v).chain(words[2..].iter().copied()).collect::<Vec<_>>()),
+        Some((n, v)) => (
+            n,
+            std::iter::once(v)
+                .chain(words[2..].iter().copied())
+                .collect::<Vec<_>>(),
+        ),
         None => {
             let mut rest: Vec<&str> = words[2..].to_vec();
             match rest.first() {

@@ -307,7 +307,12 @@ mod tests {
         b.put("k", "v").delete("gone");
         let mem = Membership::new(
             vec![BTreeSet::from([1, 2]), BTreeSet::from([2, 3])],
-            BTreeMap::from([(1, member("a")), (2, member("b")), (3, member("c")), (4, member("d"))]),
+            BTreeMap::from([
+                (1, member("a")),
+                (2, member("b")),
+                (3, member("c")),
+                (4, member("d")),
+            ]),
         );
         let entries = [
             Entry::<TypeConfig> {

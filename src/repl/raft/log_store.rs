@@ -93,25 +93,21 @@ impl LogStore {
         let it = self
             .engine
             .iter(log_key(from)..log_key(to), Direction::Forward, None)?;
-        let mut expect = from;
-        for kv in it {
+        for (expect, kv) in (from..).zip(it) {
             let (k, v) = kv?;
             let e = codec::decode_entry(&v).ok_or_else(|| corrupt("undecodable entry"))?;
             if k != log_key(e.log_id.index) || e.log_id.index != expect {
                 return Err(corrupt("entry out of place"));
             }
-            expect += 1;
             out.push(e);
         }
         Ok(out)
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>> {
-        let mut it = self.engine.iter(
-            log_key(0)..log_key(u64::MAX),
-            Direction::Reverse,
-            None,
-        )?;
+        let mut it = self
+            .engine
+            .iter(log_key(0)..log_key(u64::MAX), Direction::Reverse, None)?;
         match it.next() {
             None => Ok(None),
             Some(kv) => {
@@ -217,9 +213,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Write, &e))
     }
 
-    async fn read_committed(
-        &mut self,
-    ) -> std::result::Result<Option<LogId<NodeId>>, StorageError> {
+    async fn read_committed(&mut self) -> std::result::Result<Option<LogId<NodeId>>, StorageError> {
         self.read_opt_log_id(COMMITTED)
             .map_err(|e| storage_error(ErrorSubject::Store, ErrorVerb::Read, &e))
     }

@@ -163,7 +163,13 @@ impl MemNetwork {
         }
     }
 
-    fn deliver(&self, from: NodeId, to: NodeId, lane: Lane, req: Vec<u8>) -> BoxFuture<Result<Vec<u8>>> {
+    fn deliver(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        lane: Lane,
+        req: Vec<u8>,
+    ) -> BoxFuture<Result<Vec<u8>>> {
         let net = self.clone();
         Box::pin(async move {
             let unreachable = || Error::Unavailable {
@@ -232,7 +238,13 @@ struct Endpoint {
 }
 
 impl ClusterTransport for Endpoint {
-    fn call(&self, to: NodeId, _address: &str, lane: Lane, request: Vec<u8>) -> BoxFuture<Result<Vec<u8>>> {
+    fn call(
+        &self,
+        to: NodeId,
+        _address: &str,
+        lane: Lane,
+        request: Vec<u8>,
+    ) -> BoxFuture<Result<Vec<u8>>> {
         let serving = self.net.inner.nodes.lock().contains_key(&self.node);
         if !serving {
             let node = self.node;

@@ -65,7 +65,13 @@ pub enum Lane {
 pub trait ClusterTransport: Send + Sync + 'static {
     /// Sends `request` to node `to` (reachable at `address`) and returns
     /// its answer.
-    fn call(&self, to: NodeId, address: &str, lane: Lane, request: Vec<u8>) -> BoxFuture<Result<Vec<u8>>>;
+    fn call(
+        &self,
+        to: NodeId,
+        address: &str,
+        lane: Lane,
+        request: Vec<u8>,
+    ) -> BoxFuture<Result<Vec<u8>>>;
     /// Starts handing the requests other nodes send this one to `handler`.
     fn serve(&self, handler: Arc<dyn RequestHandler>) -> Result<()>;
     /// Stops serving and calling (the node is shutting down).
@@ -239,7 +245,9 @@ pub(crate) fn decode_request(buf: &[u8]) -> Option<Request> {
         K_FORWARD => Request::Forward(codec::get_command(&mut r)?),
         K_READ_INDEX => Request::ReadIndex,
         K_TIMEOUT_NOW => Request::TimeoutNow { term: r.varint()? },
-        K_HOLD => Request::Hold { millis: r.varint()? },
+        K_HOLD => Request::Hold {
+            millis: r.varint()?,
+        },
         _ => return None,
     };
     r.finish(req)
@@ -300,7 +308,10 @@ pub(crate) fn encode_append_reply(a: &AppendEntriesResponse<NodeId>) -> Vec<u8> 
     out
 }
 
-pub(crate) fn decode_append_reply(buf: &[u8], peer: NodeId) -> Result<AppendEntriesResponse<NodeId>> {
+pub(crate) fn decode_append_reply(
+    buf: &[u8],
+    peer: NodeId,
+) -> Result<AppendEntriesResponse<NodeId>> {
     let mut r = answer(buf, K_APPEND, peer)?;
     let a = match r.u8() {
         Some(0) => Some(AppendEntriesResponse::Success),
@@ -516,7 +527,8 @@ impl RaftNetwork<TypeConfig> for Peer {
             .call(lane, bytes, option.hard_ttl())
             .await
             .map_err(|e| unreachable_err(&e))?;
-        decode_append_reply(&reply, self.target).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+        decode_append_reply(&reply, self.target)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))
     }
 
     async fn vote(
@@ -538,7 +550,8 @@ impl RaftNetwork<TypeConfig> for Peer {
         snapshot: Snapshot<TypeConfig>,
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
-    ) -> std::result::Result<SnapshotResponse<NodeId>, StreamingError<TypeConfig, Fatal<NodeId>>> {
+    ) -> std::result::Result<SnapshotResponse<NodeId>, StreamingError<TypeConfig, Fatal<NodeId>>>
+    {
         let local = match *snapshot.snapshot {
             SnapshotData::Local(l) => l,
             SnapshotData::Staged(_) => {
@@ -627,7 +640,10 @@ mod tests {
                 prev_log_id: Some(LogId::new(CommittedLeaderId::new(2, 1), 9)),
                 entries: vec![Entry {
                     log_id: LogId::new(CommittedLeaderId::new(3, 1), 10),
-                    payload: EntryPayload::Normal(Command::Write { base: 4, batch: b.clone() }),
+                    payload: EntryPayload::Normal(Command::Write {
+                        base: 4,
+                        batch: b.clone(),
+                    }),
                 }],
                 leader_commit: None,
             }),
@@ -652,7 +668,10 @@ mod tests {
                 assert!(decode_request(&bytes[..cut]).is_none(), "cut {cut}");
             }
         }
-        assert!(decode_request(&[2, K_READ_INDEX]).is_none(), "unknown version");
+        assert!(
+            decode_request(&[2, K_READ_INDEX]).is_none(),
+            "unknown version"
+        );
         assert!(decode_request(&[1, 99]).is_none(), "unknown kind");
     }
 
@@ -698,11 +717,13 @@ mod tests {
                 encode_forward_reply(&ForwardReply::Unknown("x".into())),
                 encode_read_index_reply(&ReadIndexReply::Index(5)),
             ];
-            out.push(crate::repl::raft::snapshot::SnapshotHeader {
-                meta: Default::default(),
-                last_write: 1,
-            }
-            .encode());
+            out.push(
+                crate::repl::raft::snapshot::SnapshotHeader {
+                    meta: Default::default(),
+                    last_write: 1,
+                }
+                .encode(),
+            );
             out
         }
 

@@ -123,7 +123,9 @@ impl RaftNode {
             },
         )?);
         let h = handle.clone();
-        let node = run_on(&handle, async move { Self::start(log_engine, mgr, opts, h).await })?;
+        let node = run_on(&handle, async move {
+            Self::start(log_engine, mgr, opts, h).await
+        })?;
         match node {
             Ok(node) => {
                 *node.runtime.lock() = runtime;
@@ -243,7 +245,13 @@ impl RaftNode {
     }
 
     fn address_of(&self, id: NodeId) -> Option<String> {
-        let m = self.shared.raft.metrics().borrow().membership_config.clone();
+        let m = self
+            .shared
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .clone();
         m.membership().get_node(&id).map(|n| n.address.clone())
     }
 
@@ -500,7 +508,13 @@ impl RaftNode {
     /// Removes a voter or a learner from the cluster.
     pub(crate) fn remove(&self, id: NodeId) -> Result<()> {
         self.ensure_leader()?;
-        let m = self.shared.raft.metrics().borrow().membership_config.clone();
+        let m = self
+            .shared
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .clone();
         let is_voter = m.membership().voter_ids().any(|v| v == id);
         let known = m.membership().get_node(&id).is_some();
         if !known {
@@ -545,7 +559,13 @@ impl RaftNode {
             return self.ensure_leader();
         }
         self.ensure_leader()?;
-        let m = self.shared.raft.metrics().borrow().membership_config.clone();
+        let m = self
+            .shared
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .clone();
         let voters: Vec<NodeId> = m.membership().voter_ids().collect();
         if !voters.contains(&to) {
             return Err(Error::InvalidArgument {
@@ -640,6 +660,7 @@ impl RaftNode {
     }
 
     /// A linearizable read barrier, for callers already on the runtime.
+    #[cfg(test)]
     pub(crate) async fn linearizable_async(&self) -> Result<()> {
         let leader = self.leader();
         let leader_address = leader.and_then(|l| self.address_of(l));
@@ -776,19 +797,15 @@ impl Committer for NodeCommitter {
     }
 }
 
-fn membership_error(
-    e: RaftError<NodeId, ClientWriteError<NodeId, Member>>,
-) -> Error {
+fn membership_error(e: RaftError<NodeId, ClientWriteError<NodeId, Member>>) -> Error {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => Error::NotLeader {
             leader: f.leader_id,
             leader_address: f.leader_node.map(|n| n.address),
         },
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
-            Error::InvalidArgument {
-                what: format!("membership change refused: {c}"),
-            }
-        }
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => Error::InvalidArgument {
+            what: format!("membership change refused: {c}"),
+        },
         RaftError::Fatal(f) => unavailable(format!("the node stopped: {f}")),
     }
 }

@@ -352,7 +352,13 @@ pub(crate) struct Staging {
 fn staging_name(id: &str) -> String {
     let safe: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     format!("snapshot-{safe}.stage")
@@ -390,7 +396,9 @@ impl Staging {
     pub(crate) fn finish(mut self, digest: &[u8]) -> Result<StagedSnapshot> {
         let got: [u8; 32] = self.hasher.clone().finalize().into();
         if got.as_slice() != digest {
-            return Err(bad_stream("the snapshot digest does not match what was received"));
+            return Err(bad_stream(
+                "the snapshot digest does not match what was received",
+            ));
         }
         let header = self
             .head

@@ -171,7 +171,8 @@ impl StateMachine {
 
     fn watches(&self, key: &[u8]) -> bool {
         let hook = self.shared.hook.lock().clone();
-        hook.and_then(|w| w.upgrade()).is_some_and(|h| h.watches(key))
+        hook.and_then(|w| w.upgrade())
+            .is_some_and(|h| h.watches(key))
     }
 
     /// What the state machine holds.
@@ -297,7 +298,9 @@ fn sm_err(e: Error) -> StorageError {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
-    async fn build_snapshot(&mut self) -> std::result::Result<RaftSnapshot<TypeConfig>, StorageError> {
+    async fn build_snapshot(
+        &mut self,
+    ) -> std::result::Result<RaftSnapshot<TypeConfig>, StorageError> {
         let local = self
             .build()
             .map_err(|e| storage_error(ErrorSubject::Snapshot(None), ErrorVerb::Read, &e))?;
@@ -357,7 +360,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
         };
         if staged.header.meta != *meta {
-            return Err(sm_err(corrupt("snapshot metadata does not match its stream")));
+            return Err(sm_err(corrupt(
+                "snapshot metadata does not match its stream",
+            )));
         }
         self.install(&staged).map_err(sm_err)?;
         self.build().map_err(sm_err)?;

@@ -61,7 +61,6 @@ openraft::declare_raft_types!(
 );
 
 pub(crate) type Raft = openraft::Raft<TypeConfig>;
-pub(crate) type LogIdOf = openraft::LogId<NodeId>;
 pub(crate) type StorageError = openraft::StorageError<NodeId>;
 pub(crate) type StoredMembershipOf = openraft::StoredMembership<NodeId, Member>;
 pub(crate) type SnapshotMetaOf = openraft::SnapshotMeta<NodeId, Member>;
