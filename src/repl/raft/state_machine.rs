@@ -231,6 +231,10 @@ impl StateMachine {
 
     fn build(&self) -> Result<Arc<LocalSnapshot>> {
         let engine = self.shared.mgr.engine().clone();
+        // openraft purges the log below a snapshot once it is built: what
+        // the snapshot covers must be durable first, whatever the data
+        // engine's sync mode (a flush writes the memtable to a table).
+        engine.flush()?;
         let snap = engine.snapshot();
         let applied = match engine.get_at(APPLIED, &snap)? {
             None => Applied::default(),
