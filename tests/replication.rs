@@ -190,6 +190,12 @@ fn users_and_grants_reach_followers() {
             matches!(denied, Err(Error::PermissionDenied { .. })),
             "{denied:?}"
         );
+        // The cluster's topology is for admins.
+        let denied = s.query("SHOW CLUSTER", &[]).map(|_| ());
+        assert!(
+            matches!(denied, Err(Error::PermissionDenied { .. })),
+            "{denied:?}"
+        );
     }
 }
 

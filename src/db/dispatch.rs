@@ -127,7 +127,6 @@ impl Session {
                 self.set_read_consistency(level);
                 return Ok((Vec::new(), Vec::new()));
             }
-            Ast::ShowCluster => return self.show_cluster(),
             Ast::Commit => {
                 self.commit()?;
                 return Ok((Vec::new(), Vec::new()));
@@ -204,6 +203,9 @@ impl Session {
             let p = self.audit_start(&sec, "denied", text, params, &[], true);
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
+        }
+        if let Ast::ShowCluster = stmt {
+            return self.show_cluster();
         }
         let cached = cache.and_then(|c| {
             c.uses
