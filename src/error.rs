@@ -6,9 +6,11 @@
 //! gives a stable number for the C ABI and Python, grouped by area:
 //!
 //! ```text
-//!   1xx  I/O and the file system        4xx  state of the database
-//!   2xx  corruption and authentication  5xx  caller mistakes
-//!   3xx  keys and key providers
+//!   1xx  I/O, the file system, network  4xx  state of the database
+//!   2xx  corruption, authentication,    5xx  caller mistakes
+//!        malformed wire bytes           6xx  SQL
+//!   3xx  keys, key providers,           7xx  authorization, logins,
+//!        certificates                        refused peers
 //! ```
 //!
 //! Invariants: no variant ever carries key bytes, and decryption or
@@ -242,6 +244,46 @@ pub enum Error {
         /// How old this node's data may be (`u64::MAX` when never fresh).
         age_ms: u64,
     },
+
+    /// A certificate, private key, CRL or OCSP response file is unusable:
+    /// not PEM, not the kind expected, a key that does not match its
+    /// certificate, a file that exists where `--overwrite` was not given.
+    #[error("certificate error: {what}")]
+    Certificate {
+        /// What is wrong (never key bytes).
+        what: String,
+    },
+
+    /// A peer was refused, or a live connection to it was closed, because
+    /// its certificate, identity or protocol failed a check. Never retry
+    /// blindly: the reason says what an operator has to fix.
+    #[error("peer {peer} refused: {reason}")]
+    PeerRefused {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
+        /// Why.
+        reason: crate::repl::RefusalReason,
+    },
+
+    /// The network link to a peer failed or was closed (timeout, reset,
+    /// the peer went away). A new connection can succeed.
+    #[error("transport to {peer} failed: {what}")]
+    Transport {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
+        /// What happened.
+        what: String,
+    },
+
+    /// A peer sent bytes that break the wire protocol (an oversized or
+    /// malformed frame); the connection was closed.
+    #[error("protocol violation by {peer}: {violation}")]
+    Protocol {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
+        /// What was wrong with the bytes.
+        violation: crate::repl::transport::FrameError,
+    },
 }
 
 /// The kinds of SQL errors, each with a SQLSTATE.
@@ -341,6 +383,12 @@ pub enum ErrorCode {
     KeyProvider = 303,
     /// [`Error::PlaintextStore`].
     PlaintextStore = 304,
+    /// [`Error::Certificate`].
+    Certificate = 310,
+    /// [`Error::Transport`].
+    Transport = 110,
+    /// [`Error::Protocol`].
+    Protocol = 220,
     /// [`Error::Poisoned`].
     Poisoned = 400,
     /// [`Error::Locked`].
@@ -377,6 +425,8 @@ pub enum ErrorCode {
     AuthenticationFailed = 701,
     /// [`Error::LoginThrottled`].
     LoginThrottled = 702,
+    /// [`Error::PeerRefused`].
+    PeerRefused = 720,
 }
 
 impl fmt::Display for ErrorCode {
@@ -411,6 +461,10 @@ impl Error {
             Error::Unavailable { .. } => ErrorCode::Unavailable,
             Error::CommitUnknown { .. } => ErrorCode::CommitUnknown,
             Error::Stale { .. } => ErrorCode::Stale,
+            Error::Certificate { .. } => ErrorCode::Certificate,
+            Error::PeerRefused { .. } => ErrorCode::PeerRefused,
+            Error::Transport { .. } => ErrorCode::Transport,
+            Error::Protocol { .. } => ErrorCode::Protocol,
             Error::Sql { kind, .. } => match kind {
                 SqlErrorKind::Syntax => ErrorCode::SqlSyntax,
                 SqlErrorKind::UnknownTable
@@ -435,7 +489,8 @@ impl Error {
             | Error::Conflict
             | Error::LoginThrottled { .. }
             | Error::Unavailable { .. }
-            | Error::Stale { .. } => true,
+            | Error::Stale { .. }
+            | Error::Transport { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -479,6 +534,9 @@ impl Error {
             Error::NotLeader { .. } => "25006",
             Error::Unavailable { .. } | Error::Stale { .. } => "57P03",
             Error::CommitUnknown { .. } => "40003",
+            Error::Transport { .. } => "08006",
+            Error::Protocol { .. } => "08P01",
+            Error::PeerRefused { .. } => "28000",
             _ => "XX000",
         }
     }

@@ -5,6 +5,9 @@
 //! below it (docs/architecture.md has the full map and the import table):
 //!
 //! ```text
+//!   repl     node identity (`sealdb cert`), the QUIC + mutual-TLS transport
+//!            between nodes, CRL and OCSP revocation; beside db, and below
+//!            the replication that will join them (it uses neither db nor sql)
 //!   db       Db, Session, Rows: the public API; authorizes every statement
 //!   sql      bind → plan → execute; data changes and DDL
 //!   catalog  tables, columns, indexes, views, triggers in system keys

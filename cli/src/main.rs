@@ -7,6 +7,7 @@
 //!   sealdb rotate --db DIR --key-file FILE [--old-key-file FILE]
 //!   sealdb audit verify --db DIR --key-file FILE
 //!   sealdb audit export --db DIR --key-file FILE [--out FILE]
+//!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //! ```
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
@@ -33,6 +34,8 @@ mod statement_end;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod cert;
 
 use clap::{Parser, Subcommand};
 use sealdb::crypto::provider::generate_key_file;
@@ -99,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Makes, revokes and lists the cluster's certificates.
+    Cert {
+        #[command(subcommand)]
+        action: cert::CertAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +166,7 @@ fn open(db: &PathBuf, key_file: &PathBuf, old: Option<&PathBuf>) -> Fallible<Db>
 
 fn run(cli: Cli) -> Fallible<()> {
     match cli.command {
+        Command::Cert { action } => cert::run(action)?,
         Command::Keygen { bits, out } => {
             let id = generate_key_file(&out, bits)?;
             println!("{id}");
