@@ -74,7 +74,10 @@ fn cluster(dirs: &[tempfile::TempDir]) -> Vec<Db> {
 /// latencies and the wall time.
 fn run(db: &Db, writers: usize, total: usize, table: &str) -> (Vec<Duration>, Duration) {
     db.root_session()
-        .execute(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, v TEXT)"), &[])
+        .execute(
+            &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, v TEXT)"),
+            &[],
+        )
         .expect("create");
     let per = total / writers;
     let started = Instant::now();
@@ -133,7 +136,11 @@ fn main() {
         .expect("leader")
         .clone();
     report("3 voters, in-memory network", 1, run(&leader, 1, ops, "t1"));
-    report("3 voters, in-memory network", 64, run(&leader, 64, ops.max(64), "t64"));
+    report(
+        "3 voters, in-memory network",
+        64,
+        run(&leader, 64, ops.max(64), "t64"),
+    );
     drop(leader);
     drop(dbs);
     let _ = Arc::new(());
