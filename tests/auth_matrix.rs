@@ -3,7 +3,7 @@
 //! SELECT/INSERT/UPDATE) against every statement kind (queries, INSERT
 //! VALUES and INSERT ... SELECT, UPDATE, DELETE, RETURNING, column lists,
 //! subqueries, joins, views with their owner's rights, triggers running
-//! with the invoker's rights, DDL, ownership and GRANT OPTION, roles and
+//! with their owner's rights, DDL, ownership and GRANT OPTION, roles and
 //! ADMIN OPTION, row-level security), allowed and denied.
 //!
 //! Each case starts from a fresh database with one fixed schema, runs its
@@ -221,6 +221,8 @@ fn cases() -> Vec<Case> {
             "select/grants die with the table",
             &[
                 "GRANT SELECT ON t TO alice",
+                "DROP VIEW v_small",
+                "DROP VIEW v_notes",
                 "DROP TABLE t",
                 "CREATE TABLE t (x INTEGER)",
             ],
@@ -229,9 +231,21 @@ fn cases() -> Vec<Case> {
         ),
         ok(
             "select/grants follow a rename",
-            &["GRANT SELECT ON t TO alice", "ALTER TABLE t RENAME TO t2"],
+            &[
+                "GRANT SELECT ON t TO alice",
+                "DROP VIEW v_small",
+                "DROP VIEW v_notes",
+                "ALTER TABLE t RENAME TO t2",
+            ],
             "SELECT count(*) FROM t2",
             "3",
+        ),
+        fails(
+            "select/no rename under a view",
+            &["GRANT SELECT ON t TO alice"],
+            "root: ALTER TABLE t RENAME TO t2",
+            C::SqlMisuse,
+            "view v_notes, view v_small refer to it",
         ),
         // ---- INSERT ----
         hidden("insert/no grant", &[], "INSERT INTO t VALUES (4, 'x', 4, 's4')", "t"),
@@ -377,7 +391,7 @@ fn cases() -> Vec<Case> {
         ok("all/create index", ALL_T, "CREATE INDEX ta ON t (a)", "ok 0"),
         ok_then(
             "all/drop",
-            ALL_T,
+            &["GRANT ALL ON t TO alice", "DROP VIEW v_small", "DROP VIEW v_notes"],
             "DROP TABLE t",
             "ok 0",
             ("SELECT count(*) FROM u", "2"),
@@ -422,11 +436,33 @@ fn cases() -> Vec<Case> {
             SEL_T,
             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM log; END",
         ),
-        ok(
+        denied(
             "create trigger/create granted",
             &["GRANT CREATE ON t TO alice"],
             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM log; END",
+        ),
+        ok(
+            "create trigger/trigger granted",
+            &["GRANT TRIGGER ON t TO alice"],
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM log; END",
             "ok 0",
+        ),
+        ok(
+            "drop trigger/its owner",
+            &[
+                "GRANT TRIGGER ON t TO alice",
+                "alice: CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM log; END",
+            ],
+            "DROP TRIGGER tr",
+            "ok 0",
+        ),
+        denied(
+            "drop trigger/another trigger holder's",
+            &[
+                "GRANT TRIGGER ON t TO alice, bob",
+                "bob: CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM log; END",
+            ],
+            "DROP TRIGGER tr",
         ),
         denied(
             "drop trigger/select only",
@@ -441,10 +477,25 @@ fn cases() -> Vec<Case> {
         denied("drop table/create only", &["GRANT CREATE ON t TO alice"], "DROP TABLE t"),
         ok_then(
             "drop table/drop granted",
-            &["GRANT DROP ON t TO alice"],
+            &["GRANT DROP ON t TO alice", "DROP VIEW v_small", "DROP VIEW v_notes"],
             "DROP TABLE t",
             "ok 0",
             ("SELECT count(*) FROM log", "0"),
+        ),
+        fails(
+            "drop table/a view does not pick up a replacement",
+            &[
+                "GRANT DROP ON t TO alice",
+                "GRANT CREATE ON DATABASE main TO alice",
+                "GRANT SELECT ON v_small TO alice",
+                "alice: DROP TABLE t",
+                "alice: CREATE TABLE t (id INTEGER, a INTEGER)",
+                "alice: INSERT INTO t VALUES (7, 7)",
+                "alice: GRANT SELECT ON t TO public",
+            ],
+            "SELECT * FROM v_small",
+            C::SqlMisuse,
+            "was dropped and replaced",
         ),
         // ---- database-level ----
         denied("create table/no grant", &[], "CREATE TABLE n (x INTEGER)"),
@@ -858,21 +909,24 @@ fn cases() -> Vec<Case> {
             "bob: DROP VIEW vb",
             "ok 0",
         ),
-        // ---- triggers (invoker's rights) ----
-        hidden(
-            "trigger/writes hidden table",
+        // ---- triggers (their owner's rights) ----
+        ok_then(
+            "trigger/owner's rights reach a table hidden from the caller",
             TRIG,
             "INSERT INTO t VALUES (4, 'x', 4, 's4')",
-            "log",
+            "ok 1",
+            ("SELECT msg FROM log", "ins 4"),
         ),
-        denied(
-            "trigger/writes table with select only",
+        ok_then(
+            "trigger/caller with select only on the written table",
             &[
                 "CREATE TRIGGER trg AFTER INSERT ON t BEGIN INSERT INTO log (msg) VALUES ('ins ' || NEW.id); END",
                 "GRANT INSERT ON t TO alice",
                 "GRANT SELECT ON log TO alice",
             ],
             "INSERT INTO t VALUES (4, 'x', 4, 's4')",
+            "ok 1",
+            ("SELECT msg FROM log", "ins 4"),
         ),
         ok_then(
             "trigger/invoker holds rights",
@@ -894,27 +948,29 @@ fn cases() -> Vec<Case> {
             "DELETE FROM t",
             "ok 3",
         ),
-        denied(
-            "trigger/update trigger deletes",
+        ok_then(
+            "trigger/update trigger deletes as its owner",
             &[
+                "INSERT INTO log (msg) VALUES ('old')",
                 "CREATE TRIGGER tru AFTER UPDATE ON t BEGIN DELETE FROM log; END",
                 "GRANT UPDATE ON t TO alice",
-                "GRANT SELECT, INSERT ON log TO alice",
             ],
             "UPDATE t SET a = 0",
+            "ok 3",
+            ("SELECT count(*) FROM log", "0"),
         ),
-        hidden(
-            "trigger/chained trigger hidden",
+        ok_then(
+            "trigger/chained triggers run as their owners",
             &[
                 "CREATE TRIGGER trg AFTER INSERT ON t BEGIN INSERT INTO log (msg) VALUES ('ins'); END",
                 "CREATE TRIGGER trl AFTER INSERT ON log BEGIN DELETE FROM u; END",
                 "GRANT INSERT ON t TO alice",
-                "GRANT INSERT ON log TO alice",
             ],
             "INSERT INTO t VALUES (4, 'x', 4, 's4')",
-            "u",
+            "ok 1",
+            ("SELECT count(*) FROM u", "0"),
         ),
-        hidden(
+        ok_then(
             "trigger/insert select fires trigger",
             &[
                 "CREATE TRIGGER trg AFTER INSERT ON t BEGIN INSERT INTO log (msg) VALUES ('ins'); END",
@@ -922,6 +978,45 @@ fn cases() -> Vec<Case> {
                 "GRANT SELECT ON u TO alice",
             ],
             "INSERT INTO t (id) SELECT id + 10 FROM u",
+            "ok 2",
+            ("SELECT count(*) FROM log", "2"),
+        ),
+        denied(
+            "trigger/owner lacks a right its body needs",
+            &[
+                "GRANT TRIGGER ON t TO bob",
+                "bob: CREATE TRIGGER tb AFTER INSERT ON t BEGIN INSERT INTO log (msg) VALUES ('x'); END",
+                "GRANT INSERT ON t TO alice",
+                "GRANT ALL ON log TO alice",
+            ],
+            "INSERT INTO t VALUES (4, 'x', 4, 's4')",
+        ),
+        denied(
+            "trigger/when reads a column its owner may not",
+            &[
+                "GRANT TRIGGER, SELECT (id) ON t TO bob",
+                "GRANT INSERT ON log TO bob",
+                "bob: CREATE TRIGGER tb AFTER INSERT ON t WHEN NEW.secret = 's4' BEGIN INSERT INTO log (msg) VALUES ('x'); END",
+                "GRANT INSERT ON t TO alice",
+            ],
+            "INSERT INTO t VALUES (4, 'x', 4, 's4')",
+        ),
+        ok_then(
+            "trigger/when reads what its owner may",
+            &[
+                "GRANT TRIGGER, SELECT (id, secret) ON t TO bob",
+                "GRANT INSERT ON log TO bob",
+                "bob: CREATE TRIGGER tb AFTER INSERT ON t WHEN NEW.secret = 's4' BEGIN INSERT INTO log (msg) VALUES ('x' || NEW.id); END",
+                "GRANT INSERT ON t TO alice",
+            ],
+            "INSERT INTO t VALUES (4, 'x', 4, 's4')",
+            "ok 1",
+            ("SELECT msg FROM log", "x4"),
+        ),
+        hidden(
+            "trigger/owner's rights do not pass to the caller",
+            TRIG,
+            "SELECT * FROM log",
             "log",
         ),
         // ---- transactions ----
@@ -984,7 +1079,7 @@ fn cases() -> Vec<Case> {
             &["GRANT SELECT ON t TO alice WITH GRANT OPTION"],
             "GRANT SELECT ON t TO bob",
             "ok 0",
-            ("SHOW GRANTS ON t FOR bob", "t|table|bob|SELECT|NULL|false"),
+            ("SHOW GRANTS ON t FOR bob", "t|table|bob|SELECT|NULL|false|alice"),
         ),
         denied(
             "grant/other privilege than the option",
@@ -1161,7 +1256,7 @@ fn cases() -> Vec<Case> {
         ),
         ok(
             "roles/admin role",
-            &["GRANT admin TO alice"],
+            &["GRANT admin TO alice", "DROP VIEW v_small", "DROP VIEW v_notes"],
             "DROP TABLE t",
             "ok 0",
         ),

@@ -1,6 +1,31 @@
 //! The stored form of [`AuthState`]: one versioned, length-prefixed
 //! binary value (it is encrypted by the storage layer like every value).
 //!
+//! Version 2 (current) keys everything by ids (see `state.rs`):
+//!
+//! ```text
+//!   u8 version (2)
+//!   u64 next_role_id
+//!   roles:    u32 n, n × (u64 id, str name, u8 login, opt-str hash, opt-i64 valid_until)
+//!   members:  u32 n, n × (u64 role, u64 member, u8 admin_option)
+//!   grants:   u32 n, n × (u64 object, u64 grantee, u64 grantor, u8 privs, u8 grantable,
+//!                         u32 m, m × (u32 column, u8 privs, u8 grantable))
+//!   owners:   u32 n, n × (u64 object, u64 owner)
+//!   rls:      u32 n, n × u64 table
+//!   policies: u32 n, n × (u64 table, str name, u8 cmd, u32 k, k × u64 role,
+//!                         opt-str using, opt-str check,
+//!                         u32 r, r × (u64 object, str name, u32 c, c × (u32 column, str name)))
+//!   hba:      str
+//!   tokens:   u32 n, n × (str id, str user, 32 bytes hash, i64 expires)
+//!   audit:    u32 n, n × (u64 table, u8 read, u8 write)
+//!   redact:   u8
+//! ```
+//!
+//! Version 1 keyed grants, owners, policies and audit settings by names
+//! (and grants had no grantor). It is still read: [`decode`] returns it
+//! as a [`LegacyAuth`], which [`LegacyAuth::upgrade`] converts once the
+//! schema is known (the database rewrites the value at open).
+//!
 //! ```text
 //!   u8 version (1)
 //!   roles:    u32 n, n × (str name, u8 login, opt-str hash, opt-i64 valid_until)
@@ -19,8 +44,13 @@
 //! Integers little-endian; `str` is u32 length + UTF-8; `opt-x` is a u8
 //! flag then x.
 
+use std::collections::BTreeMap;
+
 use crate::auth::state::*;
 use crate::error::{Error, Result};
+
+/// The version [`encode`] writes.
+pub const VERSION: u8 = 2;
 
 struct Enc(Vec<u8>);
 
@@ -30,6 +60,9 @@ impl Enc {
     }
     fn u32(&mut self, v: usize) {
         self.0.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
@@ -78,11 +111,14 @@ impl Dec<'_> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     }
-    fn i64(&mut self) -> Result<i64> {
+    fn u64(&mut self) -> Result<u64> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
-        Ok(i64::from_le_bytes(a))
+        Ok(u64::from_le_bytes(a))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        Ok(self.u64()? as i64)
     }
     fn str(&mut self) -> Result<String> {
         let n = self.u32()?;
@@ -95,14 +131,32 @@ impl Dec<'_> {
             None
         })
     }
+    fn opt_i64(&mut self) -> Result<Option<i64>> {
+        Ok(if self.bool()? {
+            Some(self.i64()?)
+        } else {
+            None
+        })
+    }
+    /// A count of items that each take at least `min` bytes (so a corrupt
+    /// count cannot make the decoder reserve or loop for long).
+    fn count(&mut self, min: usize) -> Result<usize> {
+        let n = self.u32()?;
+        if n.saturating_mul(min) > self.0.len() {
+            return Err(corrupt());
+        }
+        Ok(n)
+    }
 }
 
-/// Encodes the state.
+/// Encodes the state (version 2).
 pub fn encode(s: &AuthState) -> Vec<u8> {
     let mut e = Enc(Vec::with_capacity(256));
-    e.u8(1);
+    e.u8(VERSION);
+    e.u64(s.next_role_id);
     e.u32(s.roles.len());
     for r in s.roles.values() {
+        e.u64(r.id);
         e.str(&r.name);
         e.u8(r.login as u8);
         e.opt_str(&r.password_hash);
@@ -116,42 +170,54 @@ pub fn encode(s: &AuthState) -> Vec<u8> {
     }
     e.u32(s.members.len());
     for ((r, m), a) in &s.members {
-        e.str(r);
-        e.str(m);
+        e.u64(*r);
+        e.u64(*m);
         e.u8(*a as u8);
     }
     e.u32(s.grants.len());
-    for ((o, g), v) in &s.grants {
-        e.str(o);
-        e.str(g);
+    for (k, v) in &s.grants {
+        e.u64(k.object);
+        e.u64(k.grantee);
+        e.u64(k.grantor);
         e.u8(v.privs);
         e.u8(v.grantable);
         e.u32(v.columns.len());
         for (c, b) in &v.columns {
-            e.str(c);
-            e.u8(*b);
+            e.u32(*c as usize);
+            e.u8(b.privs);
+            e.u8(b.grantable);
         }
     }
     e.u32(s.owners.len());
     for (o, w) in &s.owners {
-        e.str(o);
-        e.str(w);
+        e.u64(*o);
+        e.u64(*w);
     }
     e.u32(s.rls.len());
     for t in &s.rls {
-        e.str(t);
+        e.u64(*t);
     }
     e.u32(s.policies.len());
     for p in s.policies.values() {
-        e.str(&p.table);
+        e.u64(p.table);
         e.str(&p.name);
         e.u8(policy_code(p.cmd));
         e.u32(p.roles.len());
         for r in &p.roles {
-            e.str(r);
+            e.u64(*r);
         }
         e.opt_str(&p.using);
         e.opt_str(&p.check);
+        e.u32(p.refs.len());
+        for r in &p.refs {
+            e.u64(r.object);
+            e.str(&r.name);
+            e.u32(r.columns.len());
+            for (c, n) in &r.columns {
+                e.u32(*c as usize);
+                e.str(n);
+            }
+        }
     }
     e.str(&s.hba);
     e.u32(s.tokens.len());
@@ -163,7 +229,7 @@ pub fn encode(s: &AuthState) -> Vec<u8> {
     }
     e.u32(s.audit.len());
     for (t, m) in &s.audit {
-        e.str(t);
+        e.u64(*t);
         e.u8(m.read as u8);
         e.u8(m.write as u8);
     }
@@ -192,23 +258,54 @@ fn policy_cmd(c: u8) -> Result<PolicyCmd> {
     })
 }
 
+/// A decoded security catalog: current, or version 1 (to upgrade).
+pub enum Decoded {
+    /// Version 2.
+    Current(AuthState),
+    /// Version 1: names instead of ids.
+    Legacy(LegacyAuth),
+}
+
 /// Decodes the state.
-pub fn decode(bytes: &[u8]) -> Result<AuthState> {
+pub fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut d = Dec(bytes);
-    if d.u8()? != 1 {
+    let r = match d.u8()? {
+        1 => Decoded::Legacy(decode_v1(&mut d)?),
+        2 => Decoded::Current(decode_v2(&mut d)?),
+        v => {
+            return Err(Error::Corruption {
+                file: "security catalog".into(),
+                offset: 0,
+                what: format!(
+                    "stored in format version {v}, which this sealdb does not know                      (it reads versions 1 and 2); open it with a newer sealdb"
+                ),
+            })
+        }
+    };
+    if !d.0.is_empty() {
         return Err(corrupt());
     }
+    Ok(r)
+}
+
+fn decode_v2(d: &mut Dec) -> Result<AuthState> {
     let mut s = AuthState::new();
     s.roles.clear();
     s.members.clear();
-    for _ in 0..d.u32()? {
+    s.next_role_id = d.u64()?;
+    for _ in 0..d.count(15)? {
+        let id = d.u64()?;
         let name = d.str()?;
         let login = d.bool()?;
         let password_hash = d.opt_str()?;
-        let valid_until = if d.bool()? { Some(d.i64()?) } else { None };
+        let valid_until = d.opt_i64()?;
+        if id >= s.next_role_id || id == PUBLIC_ID {
+            return Err(corrupt());
+        }
         s.roles.insert(
             name.clone(),
             RoleInfo {
+                id,
                 name,
                 login,
                 password_hash,
@@ -216,23 +313,28 @@ pub fn decode(bytes: &[u8]) -> Result<AuthState> {
             },
         );
     }
-    for _ in 0..d.u32()? {
-        let r = d.str()?;
-        let m = d.str()?;
+    for _ in 0..d.count(17)? {
+        let r = d.u64()?;
+        let m = d.u64()?;
         s.members.insert((r, m), d.bool()?);
     }
-    for _ in 0..d.u32()? {
-        let o = d.str()?;
-        let g = d.str()?;
+    for _ in 0..d.count(30)? {
+        let k = GrantKey {
+            object: d.u64()?,
+            grantee: d.u64()?,
+            grantor: d.u64()?,
+        };
         let privs = d.u8()?;
         let grantable = d.u8()?;
-        let mut columns = std::collections::BTreeMap::new();
-        for _ in 0..d.u32()? {
-            let c = d.str()?;
-            columns.insert(c, d.u8()?);
+        let mut columns = BTreeMap::new();
+        for _ in 0..d.count(6)? {
+            let c = d.u32()? as ColumnId;
+            let privs = d.u8()?;
+            let grantable = d.u8()?;
+            columns.insert(c, ColumnGrant { privs, grantable });
         }
         s.grants.insert(
-            (o, g),
+            k,
             GrantEntry {
                 privs,
                 grantable,
@@ -240,25 +342,40 @@ pub fn decode(bytes: &[u8]) -> Result<AuthState> {
             },
         );
     }
-    for _ in 0..d.u32()? {
-        let o = d.str()?;
-        s.owners.insert(o, d.str()?);
+    for _ in 0..d.count(16)? {
+        let o = d.u64()?;
+        s.owners.insert(o, d.u64()?);
     }
-    for _ in 0..d.u32()? {
-        s.rls.insert(d.str()?);
+    for _ in 0..d.count(8)? {
+        s.rls.insert(d.u64()?);
     }
-    for _ in 0..d.u32()? {
-        let table = d.str()?;
+    for _ in 0..d.count(19)? {
+        let table = d.u64()?;
         let name = d.str()?;
         let cmd = policy_cmd(d.u8()?)?;
         let mut roles = Vec::new();
-        for _ in 0..d.u32()? {
-            roles.push(d.str()?);
+        for _ in 0..d.count(8)? {
+            roles.push(d.u64()?);
         }
         let using = d.opt_str()?;
         let check = d.opt_str()?;
+        let mut refs = Vec::new();
+        for _ in 0..d.count(16)? {
+            let object = d.u64()?;
+            let name = d.str()?;
+            let mut columns = Vec::new();
+            for _ in 0..d.count(8)? {
+                let c = d.u32()? as ColumnId;
+                columns.push((c, d.str()?));
+            }
+            refs.push(PolicyRef {
+                object,
+                name,
+                columns,
+            });
+        }
         s.policies.insert(
-            (table.clone(), name.clone()),
+            (table, name.clone()),
             Policy {
                 name,
                 table,
@@ -266,11 +383,24 @@ pub fn decode(bytes: &[u8]) -> Result<AuthState> {
                 roles,
                 using,
                 check,
+                refs,
             },
         );
     }
     s.hba = d.str()?;
-    for _ in 0..d.u32()? {
+    decode_tokens(d, &mut s)?;
+    for _ in 0..d.count(10)? {
+        let t = d.u64()?;
+        let read = d.bool()?;
+        let write = d.bool()?;
+        s.audit.insert(t, AuditMode { read, write });
+    }
+    s.redact = d.bool()?;
+    Ok(s)
+}
+
+fn decode_tokens(d: &mut Dec, s: &mut AuthState) -> Result<()> {
+    for _ in 0..d.count(48)? {
         let id = d.str()?;
         let user = d.str()?;
         let mut hash = [0u8; 32];
@@ -285,15 +415,514 @@ pub fn decode(bytes: &[u8]) -> Result<AuthState> {
             },
         );
     }
-    for _ in 0..d.u32()? {
+    Ok(())
+}
+
+/// A version-1 security catalog: grants, owners, policies and audit
+/// settings keyed by names.
+pub struct LegacyAuth {
+    /// (name, login, password hash, valid until)
+    roles: Vec<(String, bool, Option<String>, Option<i64>)>,
+    /// (role, member, admin option)
+    members: Vec<(String, String, bool)>,
+    grants: Vec<LegacyGrant>,
+    /// (object, owner)
+    owners: Vec<(String, String)>,
+    rls: Vec<String>,
+    policies: Vec<LegacyPolicy>,
+    /// Host rules, tokens and the redact setting, unchanged by version 2.
+    rest: AuthState,
+    audit: Vec<(String, AuditMode)>,
+}
+
+/// A version-1 grant (no grantor; "" is the database).
+struct LegacyGrant {
+    object: String,
+    grantee: String,
+    privs: u8,
+    grantable: u8,
+    columns: Vec<(String, u8)>,
+}
+
+/// A version-1 policy (table and roles by name).
+struct LegacyPolicy {
+    table: String,
+    name: String,
+    cmd: PolicyCmd,
+    roles: Vec<String>,
+    using: Option<String>,
+    check: Option<String>,
+}
+
+fn decode_v1(d: &mut Dec) -> Result<LegacyAuth> {
+    let mut l = LegacyAuth {
+        roles: Vec::new(),
+        members: Vec::new(),
+        grants: Vec::new(),
+        owners: Vec::new(),
+        rls: Vec::new(),
+        policies: Vec::new(),
+        rest: AuthState::new(),
+        audit: Vec::new(),
+    };
+    for _ in 0..d.count(7)? {
+        let name = d.str()?;
+        let login = d.bool()?;
+        let hash = d.opt_str()?;
+        let valid_until = d.opt_i64()?;
+        l.roles.push((name, login, hash, valid_until));
+    }
+    for _ in 0..d.count(9)? {
+        let r = d.str()?;
+        let m = d.str()?;
+        l.members.push((r, m, d.bool()?));
+    }
+    for _ in 0..d.count(14)? {
+        let o = d.str()?;
+        let g = d.str()?;
+        let privs = d.u8()?;
+        let grantable = d.u8()?;
+        let mut columns = Vec::new();
+        for _ in 0..d.count(5)? {
+            let c = d.str()?;
+            columns.push((c, d.u8()?));
+        }
+        l.grants.push(LegacyGrant {
+            object: o,
+            grantee: g,
+            privs,
+            grantable,
+            columns,
+        });
+    }
+    for _ in 0..d.count(8)? {
+        let o = d.str()?;
+        l.owners.push((o, d.str()?));
+    }
+    for _ in 0..d.count(4)? {
+        l.rls.push(d.str()?);
+    }
+    for _ in 0..d.count(15)? {
+        let table = d.str()?;
+        let name = d.str()?;
+        let cmd = policy_cmd(d.u8()?)?;
+        let mut roles = Vec::new();
+        for _ in 0..d.count(4)? {
+            roles.push(d.str()?);
+        }
+        let using = d.opt_str()?;
+        let check = d.opt_str()?;
+        l.policies.push(LegacyPolicy {
+            table,
+            name,
+            cmd,
+            roles,
+            using,
+            check,
+        });
+    }
+    l.rest.hba = d.str()?;
+    decode_tokens(d, &mut l.rest)?;
+    for _ in 0..d.count(6)? {
         let t = d.str()?;
         let read = d.bool()?;
         let write = d.bool()?;
-        s.audit.insert(t, AuditMode { read, write });
+        l.audit.push((t, AuditMode { read, write }));
     }
-    s.redact = d.bool()?;
-    if !d.0.is_empty() {
-        return Err(corrupt());
+    l.rest.redact = d.bool()?;
+    Ok(l)
+}
+
+impl LegacyAuth {
+    /// Converts to the current form. Names resolve through `objects` (the
+    /// schema at open); what names no existing object or column is
+    /// dropped. Every grant is recorded as made by the object's owner.
+    /// Every table and view without an owner, and every trigger
+    /// (`triggers`: id and table name), gets one: the table's owner for a
+    /// trigger, root otherwise. Policies come back without their bound
+    /// references: the caller binds them (see `PolicyRef`).
+    pub fn upgrade(
+        self,
+        objects: &dyn ObjectLookup,
+        all_objects: &[ObjectId],
+        triggers: &[(ObjectId, String)],
+    ) -> AuthState {
+        let mut s = self.rest;
+        for (name, login, password_hash, valid_until) in self.roles {
+            let id = match name.as_str() {
+                ROOT => ROOT_ID,
+                ADMIN => ADMIN_ID,
+                _ => {
+                    let id = s.next_role_id;
+                    s.next_role_id += 1;
+                    id
+                }
+            };
+            s.roles.insert(
+                name.clone(),
+                RoleInfo {
+                    id,
+                    name,
+                    login,
+                    password_hash,
+                    valid_until,
+                },
+            );
+        }
+        let role = |s: &AuthState, n: &str| s.role_id(n);
+        s.members.clear();
+        for (r, m, a) in self.members {
+            if let (Some(r), Some(m)) = (role(&s, &r), role(&s, &m)) {
+                s.members.insert((r, m), a);
+            }
+        }
+        s.members.insert((ADMIN_ID, ROOT_ID), true);
+        let object = |n: &str| objects.object(n);
+        for (o, w) in self.owners {
+            if let (Some(o), Some(w)) = (object(&o), role(&s, &w)) {
+                s.owners.insert(o.id, w);
+            }
+        }
+        for o in all_objects {
+            s.owners.entry(*o).or_insert(ROOT_ID);
+        }
+        for (trigger, table) in triggers {
+            let owner = object(table)
+                .and_then(|t| s.owner_of(t.id))
+                .unwrap_or(ROOT_ID);
+            s.owners.insert(*trigger, owner);
+        }
+        for LegacyGrant {
+            object: o,
+            grantee,
+            privs,
+            grantable,
+            columns,
+        } in self.grants
+        {
+            let Some(grantee) = role(&s, &grantee) else {
+                continue;
+            };
+            let (id, info) = if o.is_empty() {
+                (DATABASE_ID, None)
+            } else {
+                match object(&o) {
+                    Some(info) => (info.id, Some(info)),
+                    None => continue,
+                }
+            };
+            let grantor = if id == DATABASE_ID {
+                ROOT_ID
+            } else {
+                s.owner_of(id).unwrap_or(ROOT_ID)
+            };
+            let mut e = GrantEntry {
+                privs,
+                grantable: grantable & privs,
+                columns: BTreeMap::new(),
+            };
+            for (c, bits) in columns {
+                if let Some(c) = info.as_ref().and_then(|i| i.column(&c)) {
+                    e.columns.insert(
+                        c,
+                        ColumnGrant {
+                            privs: bits,
+                            grantable: 0,
+                        },
+                    );
+                }
+            }
+            let k = GrantKey {
+                object: id,
+                grantee,
+                grantor,
+            };
+            merge(s.grants.entry(k).or_default(), &e);
+        }
+        for t in self.rls {
+            if let Some(t) = object(&t) {
+                s.rls.insert(t.id);
+            }
+        }
+        for LegacyPolicy {
+            table,
+            name,
+            cmd,
+            roles,
+            using,
+            check,
+        } in self.policies
+        {
+            let Some(t) = object(&table) else { continue };
+            let roles = roles.iter().filter_map(|r| role(&s, r)).collect();
+            s.policies.insert(
+                (t.id, name.clone()),
+                Policy {
+                    name,
+                    table: t.id,
+                    cmd,
+                    roles,
+                    using,
+                    check,
+                    refs: Vec::new(),
+                },
+            );
+        }
+        for (t, m) in self.audit {
+            if let Some(t) = object(&t) {
+                s.audit.insert(t.id, m);
+            }
+        }
+        s
     }
-    Ok(s)
+}
+
+/// A version-1 grant for [`encode_v1_for_tests`]: object ("" for the
+/// database), grantee, privilege bits, column privileges.
+pub type V1Grant<'a> = (&'a str, &'a str, u8, &'a [(&'a str, u8)]);
+
+/// The version-1 encoding of a name-keyed catalog, for tests of the
+/// upgrade path (the database never writes it).
+#[doc(hidden)]
+pub fn encode_v1_for_tests(
+    roles: &[(&str, bool)],
+    members: &[(&str, &str)],
+    grants: &[V1Grant],
+    owners: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut e = Enc(Vec::new());
+    e.u8(1);
+    e.u32(roles.len());
+    for (n, login) in roles {
+        e.str(n);
+        e.u8(*login as u8);
+        e.u8(0);
+        e.u8(0);
+    }
+    e.u32(members.len());
+    for (r, m) in members {
+        e.str(r);
+        e.str(m);
+        e.u8(0);
+    }
+    e.u32(grants.len());
+    for (o, g, privs, cols) in grants {
+        e.str(o);
+        e.str(g);
+        e.u8(*privs);
+        e.u8(0);
+        e.u32(cols.len());
+        for (c, b) in cols.iter() {
+            e.str(c);
+            e.u8(*b);
+        }
+    }
+    e.u32(owners.len());
+    for (o, w) in owners {
+        e.str(o);
+        e.str(w);
+    }
+    e.u32(0);
+    e.u32(0);
+    e.str("");
+    e.u32(0);
+    e.u32(0);
+    e.u8(0);
+    e.0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A state with something in every field.
+    fn sample() -> AuthState {
+        let mut s = AuthState::new();
+        s.roles.insert(
+            "alice".into(),
+            RoleInfo {
+                id: 3,
+                name: "alice".into(),
+                login: true,
+                password_hash: Some("$argon2id$x".into()),
+                valid_until: Some(-5),
+            },
+        );
+        s.next_role_id = 4;
+        s.members.insert((ADMIN_ID, 3), false);
+        let mut e = GrantEntry {
+            privs: Privilege::Select.bit() | Privilege::Trigger.bit(),
+            grantable: Privilege::Select.bit(),
+            columns: BTreeMap::new(),
+        };
+        e.columns.insert(
+            7,
+            ColumnGrant {
+                privs: Privilege::Update.bit(),
+                grantable: Privilege::Update.bit(),
+            },
+        );
+        s.grants.insert(
+            GrantKey {
+                object: 5,
+                grantee: 3,
+                grantor: ROOT_ID,
+            },
+            e,
+        );
+        s.owners.insert(5, 3);
+        s.rls.insert(5);
+        s.policies.insert(
+            (5, "p".into()),
+            Policy {
+                name: "p".into(),
+                table: 5,
+                cmd: PolicyCmd::Update,
+                roles: vec![3, PUBLIC_ID],
+                using: Some("a = current_user".into()),
+                check: None,
+                refs: vec![PolicyRef {
+                    object: 5,
+                    name: "t".into(),
+                    columns: vec![(1, "a".into())],
+                }],
+            },
+        );
+        s.hba = "local all all trust".into();
+        s.tokens.insert(
+            "id1".into(),
+            TokenInfo {
+                user: "alice".into(),
+                hash: [9; 32],
+                expires: 77,
+            },
+        );
+        s.audit.insert(
+            5,
+            AuditMode {
+                read: true,
+                write: false,
+            },
+        );
+        s.redact = true;
+        s
+    }
+
+    #[test]
+    fn version_2_round_trips() {
+        let s = sample();
+        let bytes = encode(&s);
+        let Decoded::Current(d) = decode(&bytes).unwrap() else {
+            panic!("not current");
+        };
+        assert_eq!(encode(&d), bytes);
+        assert_eq!(d.role_id("alice"), Some(3));
+        assert_eq!(d.policies, s.policies);
+        assert_eq!(d.grants, s.grants);
+    }
+
+    #[test]
+    fn every_truncation_and_trailing_byte_is_refused() {
+        let bytes = encode(&sample());
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n]).is_err(), "prefix of {n} bytes decoded");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(decode(&long).is_err());
+        // Corrupt counts cannot make the decoder allocate or spin.
+        let mut huge = bytes;
+        huge[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&huge).is_err());
+    }
+
+    #[test]
+    fn unknown_versions_are_named() {
+        let Err(e) = decode(&[3]) else {
+            panic!("version 3 decoded");
+        };
+        assert!(e.to_string().contains("version 3"), "{e}");
+    }
+
+    struct Objects;
+
+    impl ObjectLookup for Objects {
+        fn object(&self, name: &str) -> Option<ObjectInfo> {
+            (name == "t").then(|| ObjectInfo {
+                id: 10,
+                columns: vec![(1, "a".into()), (2, "b".into())],
+            })
+        }
+        fn name_of(&self, id: ObjectId) -> Option<String> {
+            (id == 10).then(|| "t".into())
+        }
+    }
+
+    #[test]
+    fn version_1_upgrades_to_ids() {
+        let bytes = encode_v1_for_tests(
+            &[
+                ("root", true),
+                ("admin", false),
+                ("bob", true),
+                ("alice", true),
+            ],
+            &[("admin", "root"), ("admin", "bob"), ("ghost", "alice")],
+            &[
+                (
+                    "t",
+                    "alice",
+                    Privilege::Select.bit(),
+                    &[("b", 2), ("gone", 1)],
+                ),
+                ("nope", "alice", 1, &[]),
+                ("", "public", 1, &[]),
+                ("t", "ghost", 1, &[]),
+            ],
+            &[("t", "bob")],
+        );
+        let Decoded::Legacy(l) = decode(&bytes).unwrap() else {
+            panic!("not legacy");
+        };
+        let s = l.upgrade(&Objects, &[10, 11], &[(12, "t".into())]);
+        let bob = s.role_id("bob").unwrap();
+        let alice = s.role_id("alice").unwrap();
+        assert!(bob > ADMIN_ID && alice > ADMIN_ID && alice != bob);
+        assert!(s.next_role_id > alice.max(bob));
+        assert_eq!(s.owner_of(10), Some(bob));
+        assert_eq!(s.owner_of(11), Some(ROOT_ID), "unowned objects go to root");
+        assert_eq!(
+            s.owner_of(12),
+            Some(bob),
+            "a trigger goes to its table's owner"
+        );
+        assert!(s.members.contains_key(&(ADMIN_ID, bob)));
+        assert_eq!(
+            s.members.len(),
+            2,
+            "memberships of unknown roles are dropped"
+        );
+        let g = &s.grants[&GrantKey {
+            object: 10,
+            grantee: alice,
+            grantor: bob,
+        }];
+        assert_eq!(g.privs, Privilege::Select.bit());
+        assert_eq!(g.columns.keys().copied().collect::<Vec<_>>(), vec![2]);
+        assert!(s.grants.contains_key(&GrantKey {
+            object: DATABASE_ID,
+            grantee: PUBLIC_ID,
+            grantor: ROOT_ID
+        }));
+        assert_eq!(
+            s.grants.len(),
+            2,
+            "grants on unknown objects or roles are dropped"
+        );
+        let r = s.roles_of("alice");
+        assert!(s.allowed(&r, 10, Privilege::Select, None));
+        assert!(!s.allowed(&r, 10, Privilege::Insert, None));
+    }
 }

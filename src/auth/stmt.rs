@@ -53,12 +53,29 @@ pub enum RoleOpt {
     ValidUntil(Option<String>),
 }
 
+/// CREATE POLICY as written (names; the catalog stores ids).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicySpec {
+    /// Name, unique per table.
+    pub name: String,
+    /// Table (lowercase).
+    pub table: String,
+    /// Statements it applies to.
+    pub cmd: PolicyCmd,
+    /// Roles it applies to (empty = PUBLIC).
+    pub roles: Vec<String>,
+    /// Which existing rows are visible (SQL expression text).
+    pub using: Option<String>,
+    /// Which new rows may be written (SQL expression text).
+    pub check: Option<String>,
+}
+
 /// What GRANT/REVOKE/SHOW GRANTS is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// ON DATABASE main: every table and view.
     Database,
-    /// ON [TABLE] t, ...
+    /// ON \[TABLE\] t, ...
     Tables(Vec<String>),
 }
 
@@ -113,6 +130,9 @@ pub enum AuthStmt {
         grantees: Vec<String>,
         /// REVOKE GRANT OPTION FOR: keep the privilege.
         grant_option_only: bool,
+        /// CASCADE: also revoke what the grantees granted on the strength
+        /// of what is revoked (RESTRICT, the default, refuses instead).
+        cascade: bool,
     },
     /// GRANT role TO member.
     GrantRole {
@@ -149,7 +169,7 @@ pub enum AuthStmt {
         enabled: bool,
     },
     /// CREATE POLICY.
-    CreatePolicy(Policy),
+    CreatePolicy(PolicySpec),
     /// DROP POLICY [IF EXISTS] name ON table.
     DropPolicy {
         /// Table.
@@ -264,6 +284,9 @@ fn opts_text(opts: &[RoleOpt]) -> String {
 pub struct ApplyEnv<'a> {
     /// Which tables exist.
     pub objects: &'a dyn ObjectLookup,
+    /// What a new policy's expressions name, bound now (the SQL layer
+    /// binds them; see [`PolicyRef`]).
+    pub policy_refs: &'a dyn Fn(&PolicySpec) -> Result<Vec<PolicyRef>>,
     /// Now (Unix seconds).
     pub now: i64,
     /// Cost of new password hashes.
@@ -352,15 +375,15 @@ impl AuthState {
         Ok(())
     }
 
-    fn check_table(&self, actor: &Roles, table: &str, env: &ApplyEnv) -> Result<Vec<String>> {
-        match env.objects.columns(table) {
-            Some(cols) if self.visible(actor, table) => Ok(cols),
+    fn check_table(&self, actor: &Roles, table: &str, env: &ApplyEnv) -> Result<ObjectInfo> {
+        match env.objects.object(table) {
+            Some(info) if self.visible(actor, info.id) => Ok(info),
             _ => Err(no_such_table(table)),
         }
     }
 
-    fn need_owner(&self, actor: &Roles, table: &str, what: &str) -> Result<()> {
-        if actor.admin || self.owns(actor, table) {
+    fn need_owner(&self, actor: &Roles, table: &str, id: ObjectId, what: &str) -> Result<()> {
+        if actor.admin || self.owns(actor, id) {
             Ok(())
         } else {
             Err(denied(format!(
@@ -369,12 +392,12 @@ impl AuthState {
         }
     }
 
-    fn has_admin_option(&self, actor: &Roles, role: &str) -> bool {
+    fn has_admin_option(&self, actor: &Roles, role: RoleId) -> bool {
         actor.admin
             || self
                 .members
                 .iter()
-                .any(|((r, m), a)| r == role && *a && actor.set.contains(m))
+                .any(|((r, m), a)| *r == role && *a && actor.ids.contains(m))
     }
 
     /// Every role and member exists, and `actor` may grant or revoke
@@ -390,7 +413,7 @@ impl AuthState {
             self.require_role(r)?;
         }
         for r in roles {
-            if !self.has_admin_option(actor, r) {
+            if !self.has_admin_option(actor, self.require_role(r)?) {
                 return Err(denied(format!(
                     "cannot {verb} role {r}: you are not an admin and do not hold its ADMIN OPTION"
                 )));
@@ -420,9 +443,12 @@ impl AuthState {
                         format!("role {name} already exists"),
                     ));
                 }
+                let id = self.next_role_id;
+                self.next_role_id += 1;
                 self.roles.insert(
                     name.clone(),
                     RoleInfo {
+                        id,
                         name: name.clone(),
                         login: *user,
                         password_hash: None,
@@ -461,7 +487,7 @@ impl AuthState {
             AuthStmt::DropRole { names, if_exists } => {
                 need_admin(actor, "drop users and roles")?;
                 for name in names {
-                    if !self.roles.contains_key(name) {
+                    let Some(id) = self.roles.get(name).map(|r| r.id) else {
                         if *if_exists {
                             continue;
                         }
@@ -469,14 +495,18 @@ impl AuthState {
                             SqlErrorKind::UnknownRole,
                             format!("role {name} does not exist"),
                         ));
-                    }
+                    };
                     if name == ROOT || name == ADMIN {
                         return Err(denied(format!("role {name} cannot be dropped")));
                     }
-                    if *name == actor.user {
+                    if id == actor.id {
                         return Err(denied("the current user cannot be dropped"));
                     }
-                    let owned = self.owned_by(name);
+                    let owned: Vec<String> = self
+                        .owned_by(id)
+                        .into_iter()
+                        .map(|o| env.objects.name_of(o).unwrap_or_else(|| format!("#{o}")))
+                        .collect();
                     if !owned.is_empty() {
                         return Err(denied(format!(
                             "role {name} cannot be dropped because it owns {}; \
@@ -484,15 +514,22 @@ impl AuthState {
                             owned.join(", ")
                         )));
                     }
-                    if let Some(p) = self.policies.values().find(|p| p.roles.contains(name)) {
+                    if let Some(p) = self.policies.values().find(|p| p.roles.contains(&id)) {
                         return Err(denied(format!(
                             "role {name} cannot be dropped because policy {} on {} names it",
-                            p.name, p.table
+                            p.name,
+                            env.objects
+                                .name_of(p.table)
+                                .unwrap_or_else(|| format!("#{}", p.table))
                         )));
                     }
+                    // Everything that hangs on the role goes with it: its
+                    // memberships, its grants, the grants it made (and
+                    // what was granted on their strength), its tokens.
                     self.roles.remove(name);
-                    self.members.retain(|(r, m), _| r != name && m != name);
-                    self.grants.retain(|(_, g), _| g != name);
+                    self.members.retain(|(r, m), _| *r != id && *m != id);
+                    self.grants.retain(|k, _| k.grantee != id);
+                    self.prune();
                     self.tokens.retain(|_, t| t.user != *name);
                 }
             }
@@ -502,55 +539,64 @@ impl AuthState {
                 grantees,
                 grant_option,
             } => {
-                for g in grantees {
-                    self.require_grantee(g)?;
-                }
-                let objects: Vec<(String, Option<Vec<String>>)> = match target {
-                    Target::Database => vec![(String::new(), None)],
-                    Target::Tables(ts) => ts
-                        .iter()
-                        .map(|t| Ok((t.clone(), Some(self.check_table(actor, t, env)?))))
-                        .collect::<Result<_>>()?,
-                };
-                for (obj, cols) in &objects {
-                    let shown = if obj.is_empty() { DATABASE } else { obj };
+                let grantee_ids: Vec<RoleId> = grantees
+                    .iter()
+                    .map(|g| self.require_grantee(g))
+                    .collect::<Result<_>>()?;
+                let objects = self.targets(actor, target, env)?;
+                let mut changes: Vec<(GrantKey, Privilege, Option<ColumnId>)> = Vec::new();
+                for (obj, info) in &objects {
+                    let shown = object_label(*obj, env);
                     for (p, pcols) in privs {
-                        if !self.may_grant(actor, obj, *p) {
-                            return Err(denied(format!(
+                        // ALL on the database includes TRIGGER, which does
+                        // not reach tables; alone it means nothing there.
+                        if *obj == DATABASE_ID
+                            && *p == Privilege::Trigger
+                            && privs.len() != Privilege::ALL.len()
+                        {
+                            return Err(Error::sql(
+                                SqlErrorKind::Misuse,
+                                "TRIGGER is granted on tables, not on the database",
+                            ));
+                        }
+                        let cols = column_ids(info.as_ref(), pcols, &shown)?;
+                        let no_option = || {
+                            denied(format!(
                                 "cannot grant {} on {shown}: you do not hold it WITH GRANT OPTION",
                                 p.name()
-                            )));
-                        }
-                        if !pcols.is_empty() {
-                            let Some(cols) = cols else {
-                                return Err(Error::sql(
-                                    SqlErrorKind::Misuse,
-                                    "column privileges are granted on a table",
-                                ));
-                            };
-                            for c in pcols {
-                                if !cols.contains(c) {
-                                    return Err(Error::sql(
-                                        SqlErrorKind::UnknownColumn,
-                                        format!("no such column: {shown}.{c}"),
-                                    ));
+                            ))
+                        };
+                        if cols.is_empty() {
+                            let grantor = self
+                                .grantor_for(actor, *obj, *p, None)
+                                .ok_or_else(no_option)?;
+                            for g in &grantee_ids {
+                                changes.push((key(*obj, *g, grantor), *p, None));
+                            }
+                        } else {
+                            for c in cols {
+                                let grantor = self
+                                    .grantor_for(actor, *obj, *p, Some(c))
+                                    .ok_or_else(no_option)?;
+                                for g in &grantee_ids {
+                                    changes.push((key(*obj, *g, grantor), *p, Some(c)));
                                 }
                             }
                         }
                     }
-                    for g in grantees {
-                        let e = self.grants.entry((obj.clone(), g.clone())).or_default();
-                        for (p, pcols) in privs {
-                            if pcols.is_empty() {
-                                e.privs |= p.bit();
-                                if *grant_option {
-                                    e.grantable |= p.bit();
-                                }
-                            } else {
-                                for c in pcols {
-                                    *e.columns.entry(c.clone()).or_default() |= p.bit();
-                                }
-                            }
+                }
+                for (k, p, c) in changes {
+                    let e = self.grants.entry(k).or_default();
+                    let option = if *grant_option { p.bit() } else { 0 };
+                    match c {
+                        None => {
+                            e.privs |= p.bit();
+                            e.grantable |= option;
+                        }
+                        Some(c) => {
+                            let b = e.columns.entry(c).or_default();
+                            b.privs |= p.bit();
+                            b.grantable |= option;
                         }
                     }
                 }
@@ -560,54 +606,88 @@ impl AuthState {
                 target,
                 grantees,
                 grant_option_only,
+                cascade,
             } => {
-                for g in grantees {
-                    self.require_grantee(g)?;
-                }
-                let objects: Vec<String> = match target {
-                    Target::Database => vec![String::new()],
-                    Target::Tables(ts) => ts
-                        .iter()
-                        .map(|t| self.check_table(actor, t, env).map(|_| t.clone()))
-                        .collect::<Result<_>>()?,
-                };
-                for obj in &objects {
-                    let shown = if obj.is_empty() { DATABASE } else { obj };
+                let grantee_ids: Vec<RoleId> = grantees
+                    .iter()
+                    .map(|g| self.require_grantee(g))
+                    .collect::<Result<_>>()?;
+                let objects = self.targets(actor, target, env)?;
+                for (obj, info) in &objects {
+                    let shown = object_label(*obj, env);
                     for (p, _) in privs {
-                        if !self.may_grant(actor, obj, *p) {
+                        if !self.may_grant(actor, *obj, *p) {
                             return Err(denied(format!(
                                 "cannot revoke {} on {shown}: you do not hold it WITH GRANT OPTION",
                                 p.name()
                             )));
                         }
                     }
-                    for g in grantees {
-                        let key = (obj.clone(), g.clone());
-                        let Some(e) = self.grants.get_mut(&key) else {
-                            continue;
-                        };
-                        for (p, pcols) in privs {
-                            if pcols.is_empty() {
-                                e.grantable &= !p.bit();
-                                if !grant_option_only {
-                                    e.privs &= !p.bit();
+                    // Admins and the owner revoke any grant on the object;
+                    // others only the grants they (or their roles) made.
+                    let any_grantor =
+                        actor.admin || (*obj != DATABASE_ID && self.owns(actor, *obj));
+                    for g in &grantee_ids {
+                        let keys: Vec<GrantKey> = self
+                            .grants
+                            .range(grantee_range_of(*obj, *g))
+                            .map(|(k, _)| *k)
+                            .filter(|k| any_grantor || actor.ids.contains(&k.grantor))
+                            .collect();
+                        for k in keys {
+                            let Some(e) = self.grants.get_mut(&k) else {
+                                continue;
+                            };
+                            for (p, pcols) in privs {
+                                let cols = column_ids(info.as_ref(), pcols, &shown)?;
+                                if cols.is_empty() {
+                                    e.grantable &= !p.bit();
                                     for b in e.columns.values_mut() {
-                                        *b &= !p.bit();
+                                        b.grantable &= !p.bit();
                                     }
-                                }
-                            } else {
-                                for c in pcols {
-                                    if let Some(b) = e.columns.get_mut(c) {
-                                        *b &= !p.bit();
+                                    if !grant_option_only {
+                                        e.privs &= !p.bit();
+                                        for b in e.columns.values_mut() {
+                                            b.privs &= !p.bit();
+                                        }
+                                    }
+                                } else {
+                                    for c in cols {
+                                        if let Some(b) = e.columns.get_mut(&c) {
+                                            b.grantable &= !p.bit();
+                                            if !grant_option_only {
+                                                b.privs &= !p.bit();
+                                            }
+                                        }
                                     }
                                 }
                             }
-                        }
-                        e.columns.retain(|_, b| *b != 0);
-                        if e.privs == 0 && e.columns.is_empty() {
-                            self.grants.remove(&key);
+                            e.columns.retain(|_, b| b.privs != 0);
+                            if e.privs == 0 && e.columns.is_empty() {
+                                self.grants.remove(&k);
+                            }
                         }
                     }
+                }
+                // What the grantees granted on the strength of what they
+                // lost: CASCADE revokes it, RESTRICT refuses.
+                let dependent = self.prune();
+                if let Some((k, p, c)) = dependent.first().filter(|_| !cascade) {
+                    let col = c
+                        .and_then(|c| column_name(k.object, c, env))
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default();
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "dependent privileges exist: {} granted {}{col} on {} to {} on the strength of it; \
+                             use REVOKE ... CASCADE to revoke them too",
+                            self.role_label(k.grantor),
+                            p.name(),
+                            object_label(k.object, env),
+                            self.role_label(k.grantee)
+                        ),
+                    ));
                 }
             }
             AuthStmt::GrantRole {
@@ -620,8 +700,10 @@ impl AuthState {
                     if r == PUBLIC {
                         return Err(Error::sql(SqlErrorKind::Misuse, "public cannot be granted"));
                     }
+                    let rid = self.require_role(r)?;
                     for m in members {
-                        if m == r || self.is_member(r, m) {
+                        let mid = self.require_role(m)?;
+                        if mid == rid || self.roles_of_id(rid).ids.contains(&mid) {
                             return Err(Error::sql(
                                 SqlErrorKind::Misuse,
                                 format!(
@@ -629,7 +711,7 @@ impl AuthState {
                                 ),
                             ));
                         }
-                        let e = self.members.entry((r.clone(), m.clone())).or_insert(false);
+                        let e = self.members.entry((rid, mid)).or_insert(false);
                         *e |= *admin_option;
                     }
                 }
@@ -641,16 +723,18 @@ impl AuthState {
             } => {
                 self.may_change_membership(actor, roles, members, "revoke")?;
                 for r in roles {
+                    let rid = self.require_role(r)?;
                     for m in members {
-                        if r == ADMIN && m == ROOT {
+                        let mid = self.require_role(m)?;
+                        if rid == ADMIN_ID && mid == ROOT_ID {
                             return Err(denied("root cannot be removed from admin"));
                         }
                         if *admin_option_only {
-                            if let Some(a) = self.members.get_mut(&(r.clone(), m.clone())) {
+                            if let Some(a) = self.members.get_mut(&(rid, mid)) {
                                 *a = false;
                             }
                         } else {
-                            self.members.remove(&(r.clone(), m.clone()));
+                            self.members.remove(&(rid, mid));
                         }
                     }
                 }
@@ -660,42 +744,51 @@ impl AuthState {
                 return self.show_grants(actor, target.as_ref(), grantees, env)
             }
             AuthStmt::SetRls { table, enabled } => {
-                self.check_table(actor, table, env)?;
-                self.need_owner(actor, table, "change row-level security")?;
+                let info = self.check_table(actor, table, env)?;
+                self.need_owner(actor, table, info.id, "change row-level security")?;
                 if *enabled {
-                    self.rls.insert(table.clone());
+                    self.rls.insert(info.id);
                 } else {
-                    self.rls.remove(table);
+                    self.rls.remove(&info.id);
                 }
             }
-            AuthStmt::CreatePolicy(p) => {
-                self.check_table(actor, &p.table, env)?;
-                self.need_owner(actor, &p.table, "create policies on it")?;
-                for r in &p.roles {
-                    self.require_grantee(r)?;
-                }
-                let key = (p.table.clone(), p.name.clone());
-                if self.policies.contains_key(&key) {
+            AuthStmt::CreatePolicy(spec) => {
+                let info = self.check_table(actor, &spec.table, env)?;
+                self.need_owner(actor, &spec.table, info.id, "create policies on it")?;
+                let roles = spec
+                    .roles
+                    .iter()
+                    .map(|r| self.require_grantee(r))
+                    .collect::<Result<Vec<_>>>()?;
+                let k = (info.id, spec.name.clone());
+                if self.policies.contains_key(&k) {
                     return Err(Error::sql(
                         SqlErrorKind::AlreadyExists,
-                        format!("policy {} on {} already exists", p.name, p.table),
+                        format!("policy {} on {} already exists", spec.name, spec.table),
                     ));
                 }
-                self.policies.insert(key, p.clone());
+                let refs = (env.policy_refs)(spec)?;
+                self.policies.insert(
+                    k,
+                    Policy {
+                        name: spec.name.clone(),
+                        table: info.id,
+                        cmd: spec.cmd,
+                        roles,
+                        using: spec.using.clone(),
+                        check: spec.check.clone(),
+                        refs,
+                    },
+                );
             }
             AuthStmt::DropPolicy {
                 table,
                 name,
                 if_exists,
             } => {
-                self.check_table(actor, table, env)?;
-                self.need_owner(actor, table, "drop its policies")?;
-                if self
-                    .policies
-                    .remove(&(table.clone(), name.clone()))
-                    .is_none()
-                    && !if_exists
-                {
+                let info = self.check_table(actor, table, env)?;
+                self.need_owner(actor, table, info.id, "drop its policies")?;
+                if self.policies.remove(&(info.id, name.clone())).is_none() && !if_exists {
                     return Err(Error::sql(
                         SqlErrorKind::UnknownTable,
                         format!("policy {name} on {table} does not exist"),
@@ -703,31 +796,31 @@ impl AuthState {
                 }
             }
             AuthStmt::SetAudit { table, mode } => {
-                self.check_table(actor, table, env)?;
+                let info = self.check_table(actor, table, env)?;
                 need_admin(actor, "change audit settings")?;
                 if mode.read || mode.write {
-                    self.audit.insert(table.clone(), *mode);
+                    self.audit.insert(info.id, *mode);
                 } else {
-                    self.audit.remove(table);
+                    self.audit.remove(&info.id);
                 }
             }
             AuthStmt::SetOwner { table, owner } => {
-                self.check_table(actor, table, env)?;
-                self.require_role(owner)?;
-                if !(actor.admin || self.owns(actor, table) && actor.set.contains(owner)) {
+                let info = self.check_table(actor, table, env)?;
+                let to = self.require_role(owner)?;
+                if !(actor.admin || self.owns(actor, info.id) && actor.ids.contains(&to)) {
                     return Err(denied(format!(
                         "only an admin, or the owner of {table} when a member of {owner}, may change its owner"
                     )));
                 }
-                self.owners.insert(table.clone(), owner.clone());
+                self.change_owner(info.id, to);
             }
             AuthStmt::ReassignOwned { from, to } => {
                 need_admin(actor, "reassign ownership")?;
-                self.require_role(to)?;
+                let to = self.require_role(to)?;
                 for f in from {
-                    self.require_role(f)?;
+                    let f = self.require_role(f)?;
                     for o in self.owned_by(f) {
-                        self.owners.insert(o, to.clone());
+                        self.change_owner(o, to);
                     }
                 }
             }
@@ -779,6 +872,26 @@ impl AuthState {
         Ok(Outcome::default())
     }
 
+    /// The objects a GRANT, REVOKE or SHOW GRANTS names: the database, or
+    /// tables and views the actor can see.
+    fn targets(
+        &self,
+        actor: &Roles,
+        target: &Target,
+        env: &ApplyEnv,
+    ) -> Result<Vec<(ObjectId, Option<ObjectInfo>)>> {
+        match target {
+            Target::Database => Ok(vec![(DATABASE_ID, None)]),
+            Target::Tables(ts) => ts
+                .iter()
+                .map(|t| {
+                    let info = self.check_table(actor, t, env)?;
+                    Ok((info.id, Some(info)))
+                })
+                .collect(),
+        }
+    }
+
     fn show_roles(&self) -> Outcome {
         let rows = self
             .roles
@@ -791,11 +904,12 @@ impl AuthState {
                 if let Some(t) = r.valid_until {
                     opts.push(format!("VALID UNTIL={}", format_timestamp(t)));
                 }
-                let member_of: Vec<String> = self
-                    .member_of(&r.name)
+                let mut member_of: Vec<String> = self
+                    .member_of(r.id)
                     .into_iter()
-                    .map(|(m, _)| m)
+                    .map(|(m, _)| self.role_label(m))
                     .collect();
+                member_of.sort();
                 vec![
                     Some(r.name.clone()),
                     Some(opts.join(", ")),
@@ -816,58 +930,89 @@ impl AuthState {
         grantees: &[String],
         env: &ApplyEnv,
     ) -> Result<Outcome> {
-        let objects: Option<Vec<String>> = match target {
+        let objects: Option<Vec<(ObjectId, Option<ObjectInfo>)>> = match target {
             None => None,
-            Some(Target::Database) => Some(vec![String::new()]),
-            Some(Target::Tables(ts)) => Some(
-                ts.iter()
-                    .map(|t| self.check_table(actor, t, env).map(|_| t.clone()))
-                    .collect::<Result<_>>()?,
-            ),
+            Some(t) => Some(self.targets(actor, t, env)?),
         };
-        for g in grantees {
-            self.require_grantee(g)?;
-        }
+        let grantee_ids: Vec<RoleId> = grantees
+            .iter()
+            .map(|g| self.require_grantee(g))
+            .collect::<Result<_>>()?;
+        // (object, grantee, whole/column, column, privilege, grantor) → row
         let mut rows = Vec::new();
-        for ((obj, grantee), e) in &self.grants {
-            if objects.as_ref().is_some_and(|os| !os.contains(obj)) {
+        for (k, e) in &self.grants {
+            if objects
+                .as_ref()
+                .is_some_and(|os| !os.iter().any(|(o, _)| *o == k.object))
+            {
                 continue;
             }
-            if !grantees.is_empty() && !grantees.contains(grantee) {
+            if !grantee_ids.is_empty() && !grantee_ids.contains(&k.grantee) {
                 continue;
             }
             // Non-admins see grants on what they can see, or to them.
-            if !actor.admin && !actor.set.contains(grantee) && !self.visible(actor, obj) {
+            if !actor.admin && !actor.ids.contains(&k.grantee) && !self.visible(actor, k.object) {
                 continue;
             }
-            let (name, kind) = if obj.is_empty() {
+            let (name, kind) = if k.object == DATABASE_ID {
                 (DATABASE.to_string(), "database")
             } else {
-                (obj.clone(), "table")
+                match env.objects.name_of(k.object) {
+                    Some(n) => (n, "table"),
+                    None => continue,
+                }
             };
+            let grantee = self.role_label(k.grantee);
+            let grantor = self.role_label(k.grantor);
             for p in names_of(e.privs) {
-                rows.push(vec![
-                    Some(name.clone()),
-                    Some(kind.to_string()),
-                    Some(grantee.clone()),
-                    Some(p.name().to_string()),
-                    None,
-                    Some((e.grantable & p.bit() != 0).to_string()),
-                ]);
-            }
-            for (c, bits) in &e.columns {
-                for p in names_of(*bits) {
-                    rows.push(vec![
+                rows.push((
+                    (
+                        name.clone(),
+                        grantee.clone(),
+                        0,
+                        String::new(),
+                        p,
+                        grantor.clone(),
+                    ),
+                    vec![
                         Some(name.clone()),
                         Some(kind.to_string()),
                         Some(grantee.clone()),
                         Some(p.name().to_string()),
-                        Some(c.clone()),
-                        Some("false".to_string()),
-                    ]);
+                        None,
+                        Some((e.grantable & p.bit() != 0).to_string()),
+                        Some(grantor.clone()),
+                    ],
+                ));
+            }
+            for (c, bits) in &e.columns {
+                let Some(col) = column_name(k.object, *c, env) else {
+                    continue;
+                };
+                for p in names_of(bits.privs) {
+                    rows.push((
+                        (
+                            name.clone(),
+                            grantee.clone(),
+                            1,
+                            col.clone(),
+                            p,
+                            grantor.clone(),
+                        ),
+                        vec![
+                            Some(name.clone()),
+                            Some(kind.to_string()),
+                            Some(grantee.clone()),
+                            Some(p.name().to_string()),
+                            Some(col.clone()),
+                            Some((bits.grantable & p.bit() != 0).to_string()),
+                            Some(grantor.clone()),
+                        ],
+                    ));
                 }
             }
         }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Outcome {
             columns: vec![
                 "object_name",
@@ -876,8 +1021,67 @@ impl AuthState {
                 "privilege_type",
                 "column_name",
                 "is_grantable",
+                "grantor",
             ],
-            rows,
+            rows: rows.into_iter().map(|(_, r)| r).collect(),
         })
     }
+}
+
+fn key(object: ObjectId, grantee: RoleId, grantor: RoleId) -> GrantKey {
+    GrantKey {
+        object,
+        grantee,
+        grantor,
+    }
+}
+
+fn grantee_range_of(object: ObjectId, grantee: RoleId) -> std::ops::RangeInclusive<GrantKey> {
+    key(object, grantee, 0)..=key(object, grantee, RoleId::MAX)
+}
+
+/// An object's name for messages (`main` for the database).
+fn object_label(object: ObjectId, env: &ApplyEnv) -> String {
+    if object == DATABASE_ID {
+        return DATABASE.to_string();
+    }
+    env.objects
+        .name_of(object)
+        .unwrap_or_else(|| format!("#{object}"))
+}
+
+/// The current name of column `column` of `object`.
+fn column_name(object: ObjectId, column: ColumnId, env: &ApplyEnv) -> Option<String> {
+    let name = env.objects.name_of(object)?;
+    env.objects
+        .object(&name)?
+        .columns
+        .into_iter()
+        .find(|(i, _)| *i == column)
+        .map(|(_, n)| n)
+}
+
+/// The ids of the columns `names` of `info` (none for a whole-object
+/// privilege).
+fn column_ids(info: Option<&ObjectInfo>, names: &[String], shown: &str) -> Result<Vec<ColumnId>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(info) = info else {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            "column privileges are granted on a table",
+        ));
+    };
+    names
+        .iter()
+        .map(|c| {
+            info.column(c).ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: {shown}.{c}"),
+                )
+            })
+        })
+        .collect()
 }

@@ -8,12 +8,23 @@
 //!
 //! ```text
 //!   catalog row  0x00 'c' kind name_lowercase → row[kind, name, id, sql]
+//!                (a table's row adds: text column ids "1,2,5", next column id;
+//!                 a view's row adds: blob of the (id, name) it binds)
+//!   id counter   0x00 'c' 0x00 → row[0, '', next object id, '']
 //!   table row    't' table_id u32be 'r' rowid-key → row of column values
 //!   index entry  't' table_id u32be 'i' index_id u32be key-columns… rowid-key → ()
 //! ```
 //!
 //! Every table has a 64-bit rowid (an `INTEGER PRIMARY KEY` column is an
 //! alias of it, as in SQLite); other primary keys are unique indexes.
+//!
+//! Identities: every table, index, view and trigger has a numeric id and
+//! every column an id within its table. Ids are never reused — the next
+//! object id is stored (so dropping the newest object and reopening does
+//! not hand its id out again) and so is each table's next column id — and
+//! they survive renames. The security catalog keys grants, owners and
+//! policies by these ids, never by names, so a rename cannot move a grant
+//! onto another object and a new object with an old name inherits nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +40,8 @@ pub const CATALOG_PREFIX: &[u8] = b"\x00c";
 /// A column.
 #[derive(Clone, Debug)]
 pub struct Column {
+    /// Id within its table: never reused, kept across renames.
+    pub id: u32,
     /// Name as declared.
     pub name: String,
     /// Declared type.
@@ -73,11 +86,15 @@ pub struct Table {
     pub primary_key: Vec<usize>,
     /// Indexes.
     pub indexes: Vec<Index>,
+    /// The id the next added column gets.
+    pub next_column_id: u32,
 }
 
 /// A view.
 #[derive(Clone, Debug)]
 pub struct View {
+    /// Numeric id (never reused).
+    pub id: u32,
     /// Name.
     pub name: String,
     /// Explicit column names.
@@ -86,6 +103,29 @@ pub struct View {
     pub query: Query,
     /// Its SQL text.
     pub sql: String,
+    /// The tables and views its query names, bound when it was created:
+    /// (lowercase name, id). Expanding the view fails if a name now leads
+    /// to another object (it was dropped and replaced), rather than read
+    /// the newcomer with the view owner's rights. `None` for views stored
+    /// before bindings were kept.
+    pub binds: Option<Vec<(String, u32)>>,
+}
+
+/// A trigger: its definition and its id (the key of its owner in the
+/// security catalog).
+#[derive(Clone, Debug)]
+pub struct Trigger {
+    /// Numeric id (never reused).
+    pub id: u32,
+    /// The definition.
+    pub def: CreateTrigger,
+}
+
+impl std::ops::Deref for Trigger {
+    type Target = CreateTrigger;
+    fn deref(&self) -> &CreateTrigger {
+        &self.def
+    }
 }
 
 /// The whole schema, immutable; changed by building a new one.
@@ -96,12 +136,13 @@ pub struct Schema {
     /// Views by lowercase name.
     pub views: HashMap<String, Arc<View>>,
     /// Triggers by lowercase name.
-    pub triggers: HashMap<String, Arc<CreateTrigger>>,
-    /// Next object id.
+    pub triggers: HashMap<String, Arc<Trigger>>,
+    /// Next object id (stored: ids are never reused).
     pub next_id: u32,
 }
 
-/// Kinds of catalog rows (stored; frozen).
+/// Kinds of catalog rows (stored; frozen). Kind 0 is the id counter.
+const K_COUNTER: i64 = 0;
 const K_TABLE: i64 = 1;
 const K_INDEX: i64 = 2;
 const K_VIEW: i64 = 3;
@@ -195,6 +236,61 @@ impl Table {
         self.columns
             .iter()
             .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Position of the column with id `id`.
+    pub fn column_by_id(&self, id: u32) -> Option<usize> {
+        self.columns.iter().position(|c| c.id == id)
+    }
+
+    /// Appends a column built from `spec`, with a fresh id.
+    pub fn add_column(&mut self, spec: &ColumnSpec) {
+        let mut c = column_of(spec);
+        c.id = self.next_column_id;
+        self.next_column_id += 1;
+        self.columns.push(c);
+    }
+
+    /// The column ids as stored in the catalog row ("1,2,5").
+    fn column_ids_text(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Applies stored column ids (`None`: a row written before ids were
+    /// stored; its columns are numbered in order from 1).
+    fn set_column_ids(&mut self, stored: Option<(&str, i64)>) -> Result<()> {
+        let bad = || Error::Corruption {
+            file: "<catalog>".into(),
+            offset: 0,
+            what: format!("bad column ids for table {}", self.name),
+        };
+        match stored {
+            None => {
+                for (i, c) in self.columns.iter_mut().enumerate() {
+                    c.id = i as u32 + 1;
+                }
+                self.next_column_id = self.columns.len() as u32 + 1;
+            }
+            Some((ids, next)) => {
+                let ids: Vec<u32> = ids
+                    .split(',')
+                    .map(|x| x.parse().map_err(|_| bad()))
+                    .collect::<Result<_>>()?;
+                let next = u32::try_from(next).map_err(|_| bad())?;
+                if ids.len() != self.columns.len() || ids.iter().any(|&i| i == 0 || i >= next) {
+                    return Err(bad());
+                }
+                for (c, id) in self.columns.iter_mut().zip(ids) {
+                    c.id = id;
+                }
+                self.next_column_id = next;
+            }
+        }
+        Ok(())
     }
 
     /// The CREATE TABLE statement for this table.
@@ -302,34 +398,49 @@ impl Schema {
             ..Schema::default()
         };
         let mut indexes = Vec::new();
+        let malformed = || Error::Corruption {
+            file: "<catalog>".into(),
+            offset: 0,
+            what: "malformed catalog row".into(),
+        };
         for row in rows {
             let (_, v) = row?;
             let vals = decode_row(&v)?;
-            let (kind, id, sql) = match vals.as_slice() {
+            let mut view_binds = None;
+            let (kind, id, sql, column_ids) = match vals.as_slice() {
                 [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql)] => {
-                    (*k, *id as u32, sql.clone())
+                    (*k, *id, sql.clone(), None)
                 }
-                _ => {
-                    return Err(Error::Corruption {
-                        file: "<catalog>".into(),
-                        offset: 0,
-                        what: "malformed catalog row".into(),
-                    })
+                [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql), Value::Text(ids), Value::Integer(next)] => {
+                    (*k, *id, sql.clone(), Some((ids.as_str(), *next)))
                 }
+                [Value::Integer(k), Value::Text(_), Value::Integer(id), Value::Text(sql), Value::Blob(b)]
+                    if *k == K_VIEW =>
+                {
+                    view_binds = Some(decode_binds(b).ok_or_else(malformed)?);
+                    (*k, *id, sql.clone(), None)
+                }
+                _ => return Err(malformed()),
             };
-            schema.next_id = schema.next_id.max(id + 1);
+            let id = u32::try_from(id).map_err(|_| malformed())?;
+            if kind == K_COUNTER {
+                schema.next_id = schema.next_id.max(id);
+                continue;
+            }
+            schema.next_id = schema.next_id.max(id.saturating_add(1));
             let parsed = crate::syntax::parse::parse(&sql)?;
             for st in parsed.statements {
                 match (kind, st) {
                     (K_TABLE, Statement::CreateTable(ct)) => {
-                        let t = build_table(id, &ct)?;
+                        let mut t = build_table(id, &ct)?;
+                        t.set_column_ids(column_ids)?;
                         schema.tables.insert(t.name.to_lowercase(), Arc::new(t));
                     }
                     (K_INDEX, Statement::CreateIndex(ci)) => indexes.push((id, ci)),
                     (K_TRIGGER, Statement::CreateTrigger(ct)) => {
                         schema
                             .triggers
-                            .insert(ct.name.to_lowercase(), Arc::new(*ct));
+                            .insert(ct.name.to_lowercase(), Arc::new(Trigger { id, def: *ct }));
                     }
                     (
                         K_VIEW,
@@ -344,10 +455,12 @@ impl Schema {
                         schema.views.insert(
                             name.to_lowercase(),
                             Arc::new(View {
+                                id,
                                 name,
                                 columns,
                                 query: *query,
                                 sql: query_sql,
+                                binds: view_binds.take(),
                             }),
                         );
                     }
@@ -390,8 +503,7 @@ impl Schema {
             ));
         }
         let mut s = self.clone();
-        let id = s.next_id;
-        s.next_id += 1;
+        let id = s.alloc_id(w)?;
         let mut t = build_table(id, ct)?;
         // Constraint indexes: non-rowid PRIMARY KEY and UNIQUE.
         let mut uniques: Vec<Vec<String>> = ct.uniques.clone();
@@ -413,11 +525,9 @@ impl Schema {
                 .filter(|c| c.unique)
                 .map(|c| vec![c.name.clone()]),
         );
-        let table_row = encode_catalog(K_TABLE, &t.name, id, &t.to_sql());
-        w.put(cat_key(K_TABLE, &t.name), table_row)?;
+        w.put(cat_key(K_TABLE, &t.name), encode_table(&t))?;
         for (n, cols) in uniques.into_iter().enumerate() {
-            let iid = s.next_id;
-            s.next_id += 1;
+            let iid = s.alloc_id(w)?;
             let ci = CreateIndex {
                 name: format!("sqlite_autoindex_{}_{}", t.name, n + 1),
                 table: t.name.clone(),
@@ -456,8 +566,7 @@ impl Schema {
             )
         })?;
         let mut s = self.clone();
-        let id = s.next_id;
-        s.next_id += 1;
+        let id = s.alloc_id(w)?;
         let idx = build_index(id, t, ci, false)?;
         w.put(
             cat_key(K_INDEX, &idx.name),
@@ -470,8 +579,8 @@ impl Schema {
         Ok((s, t2, idx))
     }
 
-    /// CREATE VIEW.
-    pub fn create_view(&self, view: View, w: &mut dyn CatalogWriter) -> Result<Schema> {
+    /// CREATE VIEW (the view's id is assigned here).
+    pub fn create_view(&self, mut view: View, w: &mut dyn CatalogWriter) -> Result<Schema> {
         if self.name_taken(&view.name) {
             return Err(sql_err(
                 SqlErrorKind::AlreadyExists,
@@ -479,8 +588,8 @@ impl Schema {
             ));
         }
         let mut s = self.clone();
-        let id = s.next_id;
-        s.next_id += 1;
+        let id = s.alloc_id(w)?;
+        view.id = id;
         let cols = if view.columns.is_empty() {
             String::new()
         } else {
@@ -494,10 +603,18 @@ impl Schema {
             )
         };
         let sql = format!("CREATE VIEW {}{} AS {}", quote(&view.name), cols, view.sql);
-        w.put(
-            cat_key(K_VIEW, &view.name),
-            encode_catalog(K_VIEW, &view.name, id, &sql),
-        )?;
+        let mut row = Vec::new();
+        encode_row(
+            &[
+                Value::Integer(K_VIEW),
+                Value::Text(view.name.clone()),
+                Value::Integer(i64::from(id)),
+                Value::Text(sql),
+                Value::Blob(encode_binds(view.binds.as_deref().unwrap_or_default())),
+            ],
+            &mut row,
+        );
+        w.put(cat_key(K_VIEW, &view.name), row)?;
         s.views.insert(view.name.to_lowercase(), Arc::new(view));
         Ok(s)
     }
@@ -522,10 +639,7 @@ impl Schema {
         for i in &old.indexes {
             w.delete(cat_key(K_INDEX, &i.name))?;
         }
-        w.put(
-            cat_key(K_TABLE, &new.name),
-            encode_catalog(K_TABLE, &new.name, new.id, &new.to_sql()),
-        )?;
+        w.put(cat_key(K_TABLE, &new.name), encode_table(&new))?;
         for i in &new.indexes {
             w.put(
                 cat_key(K_INDEX, &i.name),
@@ -540,7 +654,7 @@ impl Schema {
     }
 
     /// Triggers on table `name` (lowercase name order).
-    pub fn triggers_on(&self, name: &str) -> Vec<Arc<CreateTrigger>> {
+    pub fn triggers_on(&self, name: &str) -> Vec<Arc<Trigger>> {
         let mut v: Vec<_> = self
             .triggers
             .values()
@@ -566,14 +680,18 @@ impl Schema {
             ));
         }
         let mut s = self.clone();
-        let id = s.next_id;
-        s.next_id += 1;
+        let id = s.alloc_id(w)?;
         w.put(
             cat_key(K_TRIGGER, &ct.name),
             encode_catalog(K_TRIGGER, &ct.name, id, &ct.sql),
         )?;
-        s.triggers
-            .insert(ct.name.to_lowercase(), Arc::new(ct.clone()));
+        s.triggers.insert(
+            ct.name.to_lowercase(),
+            Arc::new(Trigger {
+                id,
+                def: ct.clone(),
+            }),
+        );
         Ok(s)
     }
 
@@ -588,6 +706,7 @@ impl Schema {
         w.delete(cat_key(K_TRIGGER, &t.name))?;
         let mut s = self.clone();
         s.triggers.remove(&name.to_lowercase());
+        s.keep_counter(w)?;
         Ok(s)
     }
 
@@ -611,6 +730,7 @@ impl Schema {
             s.triggers.remove(&trig.name.to_lowercase());
         }
         s.tables.remove(&t.name.to_lowercase());
+        s.keep_counter(w)?;
         Ok((s, t))
     }
 
@@ -641,6 +761,7 @@ impl Schema {
         let idx = t2.indexes.remove(pos);
         w.delete(cat_key(K_INDEX, &idx.name))?;
         let mut s = self.clone();
+        s.keep_counter(w)?;
         let t2 = Arc::new(t2);
         s.tables.insert(t2.name.to_lowercase(), t2.clone());
         Ok((s, t2, idx))
@@ -654,8 +775,83 @@ impl Schema {
         w.delete(cat_key(K_VIEW, &v.name))?;
         let mut s = self.clone();
         s.views.remove(&name.to_lowercase());
+        s.keep_counter(w)?;
         Ok(s)
     }
+}
+
+impl Schema {
+    /// A fresh object id; the stored counter moves with it, so the id is
+    /// never handed out again, even after the object is dropped.
+    fn alloc_id(&mut self, w: &mut dyn CatalogWriter) -> Result<u32> {
+        let id = self.next_id.max(1);
+        self.next_id = id
+            .checked_add(1)
+            .ok_or_else(|| sql_err(SqlErrorKind::Misuse, "the schema has run out of object ids"))?;
+        w.put(
+            cat_key(K_COUNTER, ""),
+            encode_catalog(K_COUNTER, "", self.next_id, ""),
+        )?;
+        Ok(id)
+    }
+
+    /// Stores the id counter (before an object is dropped, so that even
+    /// the newest object's id is not handed out again after a reopen).
+    fn keep_counter(&self, w: &mut dyn CatalogWriter) -> Result<()> {
+        w.put(
+            cat_key(K_COUNTER, ""),
+            encode_catalog(K_COUNTER, "", self.next_id.max(1), ""),
+        )
+    }
+
+    /// The id of table or view `name`.
+    pub fn object_id(&self, name: &str) -> Option<u32> {
+        match self.table(name) {
+            Some(t) => Some(t.id),
+            None => self.view(name).map(|v| v.id),
+        }
+    }
+}
+
+/// A view's bindings as stored: per entry u32 id, u32 length, name bytes
+/// (little-endian).
+fn encode_binds(binds: &[(String, u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, id) in binds {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+    }
+    out
+}
+
+fn decode_binds(mut b: &[u8]) -> Option<Vec<(String, u32)>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let id = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+        let n = u32::from_le_bytes(b.get(4..8)?.try_into().ok()?) as usize;
+        let name = std::str::from_utf8(b.get(8..8usize.checked_add(n)?)?).ok()?;
+        out.push((name.to_string(), id));
+        b = &b[8 + n..];
+    }
+    Some(out)
+}
+
+/// A table's catalog row: the common fields, then its column ids.
+fn encode_table(t: &Table) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_row(
+        &[
+            Value::Integer(K_TABLE),
+            Value::Text(t.name.clone()),
+            Value::Integer(i64::from(t.id)),
+            Value::Text(t.to_sql()),
+            Value::Text(t.column_ids_text()),
+            Value::Integer(i64::from(t.next_column_id)),
+        ],
+        &mut out,
+    );
+    out
 }
 
 fn encode_catalog(kind: i64, name: &str, id: u32, sql: &str) -> Vec<u8> {
@@ -687,7 +883,9 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
                 format!("duplicate column name: {}", c.name),
             ));
         }
-        columns.push(column_of(c));
+        let mut col = column_of(c);
+        col.id = columns.len() as u32 + 1;
+        columns.push(col);
     }
     let pk_cols: Vec<usize> = if !ct.primary_key.is_empty() {
         ct.primary_key
@@ -720,6 +918,7 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         [c] if columns[*c].decl_type.eq_ignore_ascii_case("INTEGER") => Some(*c),
         _ => None,
     };
+    let next_column_id = columns.len() as u32 + 1;
     Ok(Table {
         id,
         name: ct.name.clone(),
@@ -727,12 +926,15 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         rowid_alias,
         primary_key: pk_cols,
         indexes: Vec::new(),
+        next_column_id,
     })
 }
 
-/// A column from its CREATE TABLE definition.
-pub fn column_of(c: &ColumnSpec) -> Column {
+/// A column from its CREATE TABLE definition (id 0: the table assigns
+/// it, see [`Table::add_column`] and `build_table`).
+fn column_of(c: &ColumnSpec) -> Column {
     Column {
+        id: 0,
         name: c.name.clone(),
         decl_type: c.decl_type.clone(),
         affinity: affinity_of_type(&c.decl_type),

@@ -58,8 +58,12 @@ impl Session {
         let auth = &sec.auth;
         let (mut read, mut write) = (false, false);
         if !auth.audit.is_empty() {
+            let schema = self.schema();
             for u in uses {
-                let m = auth.audit_mode(&u.object);
+                let m = match schema.object_id(&u.object) {
+                    Some(id) => auth.audit_mode(u64::from(id)),
+                    None => Default::default(),
+                };
                 if u.privilege == Privilege::Select {
                     read |= m.read;
                 } else {

@@ -5,6 +5,9 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+
+use crate::auth::state::RoleId;
 use crate::auth::AuthState;
 use crate::sql::plan::{ObjectUse, Security};
 
@@ -17,18 +20,6 @@ use super::*;
 
 pub(super) fn denied(msg: String) -> Error {
     Error::PermissionDenied { message: msg }
-}
-
-/// The column a use names: rowid aliases map to the INTEGER PRIMARY KEY
-/// column (or to nothing when the table has none).
-pub(super) fn real_column(schema: &Schema, object: &str, col: &str) -> Option<String> {
-    let is_rowid = ["rowid", "_rowid_", "oid"].contains(&col);
-    match schema.table(object) {
-        Some(t) if is_rowid && t.column(col).is_none() => {
-            t.rowid_alias.map(|a| t.columns[a].name.to_lowercase())
-        }
-        _ => Some(col.to_string()),
-    }
 }
 
 /// The tables a data change names (for hiding unseen objects in errors).
@@ -44,151 +35,82 @@ pub(super) fn target_names(stmt: &Ast) -> Vec<String> {
     }
 }
 
-/// What a schema change does to ownership: new tables and views belong
-/// to their creator (root's need no entry: admins may do everything),
-/// dropped ones lose their grants and policies, renamed ones keep them.
+/// Every object id of a schema: tables, views, triggers.
+fn object_ids(s: &Schema) -> BTreeSet<u32> {
+    s.tables
+        .values()
+        .map(|t| t.id)
+        .chain(s.views.values().map(|v| v.id))
+        .chain(s.triggers.values().map(|t| t.id))
+        .collect()
+}
+
+/// What a schema change does to the security catalog: objects it created
+/// belong to `owner` (tables, views, and triggers, which run with their
+/// owner's rights); whatever hung on objects or columns it removed is
+/// forgotten. Renames need nothing: the catalog is keyed by ids.
 pub(super) fn ownership(
     auth: &AuthState,
     old: &Schema,
     new: Option<&Schema>,
-    stmt: &Ast,
-    user: &str,
+    owner: RoleId,
 ) -> Option<AuthState> {
     let new = new?;
+    let (before, after) = (object_ids(old), object_ids(new));
     let mut a = auth.clone();
     let mut changed = false;
-    let attached = |a: &AuthState, n: &str| {
-        let n = n.to_lowercase();
-        a.owners.contains_key(&n)
-            || a.grants.keys().any(|(o, _)| *o == n)
-            || a.rls.contains(&n)
-            || a.audit.contains_key(&n)
-            || a.policies.keys().any(|(t, _)| *t == n)
-    };
-    let by_user = user != crate::auth::ROOT;
-    match stmt {
-        Ast::CreateTable(ct)
-            if by_user && old.table(&ct.name).is_none() && new.table(&ct.name).is_some() =>
-        {
-            a.set_owner(&ct.name, user);
-            changed = true;
-        }
-        Ast::CreateView { name, .. }
-            if by_user && old.view(name).is_none() && new.view(name).is_some() =>
-        {
-            a.set_owner(name, user);
-            changed = true;
-        }
-        Ast::Drop { names, .. } => {
-            for n in names {
-                let gone = new.table(n).is_none() && new.view(n).is_none();
-                if gone && attached(&a, n) {
-                    a.drop_object(n);
-                    changed = true;
-                }
-            }
-        }
-        Ast::AlterTable {
-            table,
-            op: crate::syntax::ast::AlterOp::RenameTable(to),
-        } if attached(&a, table) => {
-            a.rename_object(table, to);
-            changed = true;
-        }
-        _ => {}
+    for id in after.difference(&before) {
+        a.set_owner(u64::from(*id), owner);
+        changed = true;
     }
+    let exists = |id: u64| u32::try_from(id).is_ok_and(|id| after.contains(&id));
+    let column_exists = |table: u64, col: u32| {
+        new.tables
+            .values()
+            .find(|t| u64::from(t.id) == table)
+            .is_none_or(|t| t.column_by_id(col).is_some())
+    };
+    changed |= a.forget_missing(&exists, &column_exists);
     changed.then_some(a)
 }
 
 impl Session {
-    pub(super) fn security(&self) -> Arc<Security> {
+    /// Who this session's statements run as, under the current security
+    /// catalog. The session is bound to its user's id: if that user was
+    /// dropped (even if a new user now has the name), it ends.
+    pub(super) fn security(&self) -> Result<Arc<Security>> {
         let auth = self.auth();
         if let Some(s) = self.sec.borrow().as_ref() {
             if Arc::ptr_eq(&s.auth, &auth) {
-                return s.clone();
+                return Ok(s.clone());
             }
+        }
+        if auth.role_id(&self.user) != Some(self.user_id) {
+            return Err(denied(format!(
+                "user {} no longer exists; this session has ended",
+                self.user
+            )));
         }
         let sec = Arc::new(Security {
             user: self.user.clone(),
-            roles: auth.roles_of(&self.user),
+            session_user: self.user.clone(),
+            roles: auth.roles_of_id(self.user_id),
             auth,
             policy_exprs: self.db.policy_exprs.clone(),
         });
         *self.sec.borrow_mut() = Some(sec.clone());
-        sec
+        Ok(sec)
     }
 
     /// The one place every statement is authorized, after planning and
-    /// before execution: every use must be allowed (see the module docs).
+    /// before execution: every use must be allowed (see `sql::access`).
     pub(super) fn authorize(
         &self,
         sec: &Security,
         schema: &Schema,
         uses: &[ObjectUse],
     ) -> Result<()> {
-        for u in uses {
-            let definer;
-            let roles = match &u.definer {
-                None => &sec.roles,
-                Some(v) => {
-                    definer = sec
-                        .auth
-                        .roles_of(sec.auth.owner_of(v).unwrap_or(crate::auth::ROOT));
-                    &definer
-                }
-            };
-            if roles.admin {
-                continue;
-            }
-            let p = u.privilege.name();
-            if u.object.is_empty() {
-                if !sec.auth.allowed(roles, "", u.privilege, None) {
-                    return Err(denied(format!(
-                        "user {} has no {p} privilege on database main",
-                        roles.user
-                    )));
-                }
-                continue;
-            }
-            if !sec.auth.visible(roles, &u.object) {
-                return Err(match &u.definer {
-                    None => Error::sql(
-                        SqlErrorKind::UnknownTable,
-                        format!("no such table: {}", u.object),
-                    ),
-                    Some(v) => denied(format!(
-                        "the owner of view {v} ({}) has no privilege on {}",
-                        roles.user, u.object
-                    )),
-                });
-            }
-            let cols: Vec<String> = u
-                .columns
-                .iter()
-                .filter_map(|c| real_column(schema, &u.object, c))
-                .collect();
-            if cols.is_empty() {
-                let ok = sec.auth.allowed(roles, &u.object, u.privilege, None)
-                    || (u.privilege.column_level()
-                        && sec.auth.allowed_any_column(roles, &u.object, u.privilege));
-                if !ok {
-                    return Err(denied(format!(
-                        "user {} has no {p} privilege on {}",
-                        roles.user, u.object
-                    )));
-                }
-            } else {
-                for c in &cols {
-                    if !sec.auth.allowed(roles, &u.object, u.privilege, Some(c)) {
-                        return Err(denied(format!(
-                            "user {} has no {p} privilege on column {c} of {}",
-                            roles.user, u.object
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(())
+        crate::sql::access::check(sec, schema, uses)
     }
 
     /// A planning error must not reveal objects the user may not see:
@@ -207,8 +129,8 @@ impl Session {
         }
         let schema = self.schema();
         for n in names {
-            let exists = schema.table(n).is_some() || schema.view(n).is_some();
-            if exists && !sec.auth.visible(&sec.roles, &n.to_lowercase()) {
+            let id = schema.object_id(n).map(u64::from);
+            if id.is_some_and(|id| !sec.auth.visible(&sec.roles, id)) {
                 let e = Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {n}"));
                 let p = self.audit_start(sec, "denied", text, params, &[], true);
                 if let Some(mut p) = p {

@@ -196,7 +196,7 @@ impl Session {
             _ => {}
         }
         let started = Instant::now();
-        let sec = self.security();
+        let sec = self.security()?;
         let schema = self.schema();
         if needs_admin(stmt) && !sec.roles.admin {
             let e = denied("only admins may run this statement".into());
@@ -375,6 +375,7 @@ impl Session {
                     busy_timeout: self.db.busy_timeout,
                     trigger: None,
                     sec: Some(sec.clone()),
+                    trigger_rights: HashMap::new(),
                 };
                 let (new_schema, changed) = match (stmt, prepared) {
                     (Ast::Insert(i), Some(c)) => {
@@ -393,7 +394,7 @@ impl Session {
                     }
                     _ => exec_write(&mut cx, schema, stmt)?,
                 };
-                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), stmt, &self.user);
+                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
                 if let Some(a) = &new_auth {
                     txn.put(AUTH_KEY.to_vec(), codec::encode(a));
                 }

@@ -30,10 +30,10 @@
 //! Authorization happens at one place, `Session::authorize`, for every
 //! statement after planning and before execution: the planner (or
 //! `sql::access` for data changes and DDL) lists every table, view and
-//! column the statement reaches — through subqueries, views (checked
-//! against the view owner's rights) and triggers (the invoker's) — and
-//! each use must be allowed, or the statement fails having changed
-//! nothing. Objects the user holds no privilege on are reported as not
+//! column the statement reaches — through subqueries, views and row
+//! policies (checked against their owner's rights) and triggers (their
+//! owner's, checked again when each fires) — and each use must be
+//! allowed, or the statement fails having changed nothing. Objects the user holds no privilege on are reported as not
 //! existing. Denied statements, logins, security changes and statements
 //! on audited tables go to the audit log (`audit`).
 
@@ -57,7 +57,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 
 use crate::audit::{AuditLog, AuditRecord, AuditSink, VerifyReport};
-use crate::auth::state::ObjectLookup;
+use crate::auth::state::{ObjectId, ObjectInfo, ObjectLookup};
 use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throttle};
 
 use crate::catalog::{Schema, CATALOG_PREFIX};
@@ -66,7 +66,6 @@ use crate::error::{Error, Result};
 use crate::repl::raft::node::{NodeCommitter, RaftNode};
 use crate::repl::raft::state_machine::ApplyHook;
 use crate::repl::raft::ReplicationOptions;
-use crate::sql::plan::Planner;
 use crate::storage::{Direction, Engine, StorageOptions};
 use crate::txn::TxnManager;
 use crate::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
@@ -150,7 +149,16 @@ impl DbInner {
     fn reload_caches(&self) -> Result<()> {
         let schema = load_schema(&self.mgr)?;
         let auth = match self.mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => codec::decode(&bytes)?,
+            Some(bytes) => match codec::decode(&bytes)? {
+                codec::Decoded::Current(a) => a,
+                // Upgrading writes a commit, which cannot run inside the
+                // apply that called this; the leader upgrades at open.
+                codec::Decoded::Legacy(_) => {
+                    return Err(Error::InvalidArgument {
+                        what: "a replicated security catalog in the old format".into(),
+                    })
+                }
+            },
             None => AuthState::new(),
         };
         *self.schema.write() = Arc::new(schema);
@@ -188,19 +196,101 @@ fn unix_ms() -> i64 {
 struct SchemaLookup<'a>(&'a Schema);
 
 impl ObjectLookup for SchemaLookup<'_> {
-    fn columns(&self, name: &str) -> Option<Vec<String>> {
+    fn object(&self, name: &str) -> Option<ObjectInfo> {
         if let Some(t) = self.0.table(name) {
-            return Some(t.columns.iter().map(|c| c.name.to_lowercase()).collect());
+            return Some(ObjectInfo {
+                id: u64::from(t.id),
+                columns: t
+                    .columns
+                    .iter()
+                    .map(|c| (c.id, c.name.to_lowercase()))
+                    .collect(),
+            });
         }
         let v = self.0.view(name)?;
-        // Without a column list, the columns are those of its query.
-        let cols = if v.columns.is_empty() {
-            Planner::new(self.0).query(&v.query).ok()?.columns
-        } else {
-            v.columns.clone()
-        };
-        Some(cols.iter().map(|c| c.to_lowercase()).collect())
+        // A view's columns are numbered in order (views are not altered).
+        let cols = crate::sql::access::view_columns(self.0, name);
+        Some(ObjectInfo {
+            id: u64::from(v.id),
+            columns: cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i as u32 + 1, c.to_lowercase()))
+                .collect(),
+        })
     }
+
+    fn name_of(&self, id: ObjectId) -> Option<String> {
+        let s = self.0;
+        s.tables
+            .values()
+            .find(|t| u64::from(t.id) == id)
+            .map(|t| t.name.clone())
+            .or_else(|| {
+                s.views
+                    .values()
+                    .find(|v| u64::from(v.id) == id)
+                    .map(|v| v.name.clone())
+            })
+            .or_else(|| {
+                s.triggers
+                    .values()
+                    .find(|t| u64::from(t.id) == id)
+                    .map(|t| format!("trigger {}", t.name))
+            })
+    }
+}
+
+/// Converts a version-1 security catalog (names) to the current one (ids)
+/// and stores it: names resolve through the schema at open, legacy
+/// objects without an owner get root, legacy triggers their table's
+/// owner, and policies are bound to what they name now.
+fn upgrade_auth(
+    mgr: &Arc<TxnManager>,
+    schema: &Schema,
+    legacy: codec::LegacyAuth,
+) -> Result<AuthState> {
+    let lookup = SchemaLookup(schema);
+    let objects: Vec<ObjectId> = schema
+        .tables
+        .values()
+        .map(|t| u64::from(t.id))
+        .chain(schema.views.values().map(|v| u64::from(v.id)))
+        .collect();
+    let triggers: Vec<(ObjectId, String)> = schema
+        .triggers
+        .values()
+        .map(|t| (u64::from(t.id), t.table.to_lowercase()))
+        .collect();
+    let mut auth = legacy.upgrade(&lookup, &objects, &triggers);
+    let root = Arc::new(crate::sql::plan::Security {
+        user: crate::auth::ROOT.into(),
+        session_user: crate::auth::ROOT.into(),
+        roles: auth.roles_of_id(crate::auth::state::ROOT_ID),
+        auth: Arc::new(auth.clone()),
+        policy_exprs: Arc::default(),
+    });
+    for p in auth.policies.values_mut() {
+        let Some(table) = lookup.name_of(p.table) else {
+            continue;
+        };
+        let texts: Vec<&str> = p
+            .using
+            .iter()
+            .chain(p.check.iter())
+            .map(|s| s.as_str())
+            .collect();
+        // A policy that no longer binds keeps no references; using it
+        // fails (its expression does not bind), which refuses access.
+        if let Ok(refs) = crate::sql::access::bind_policy(schema, &table, &texts, &root) {
+            p.refs = refs;
+        }
+    }
+    let mut txn = mgr.begin();
+    txn.ensure_writer(Duration::from_secs(5))?;
+    txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
+    txn.commit()?;
+    Ok(auth)
 }
 
 /// An open database. Cheap to clone; every clone shares the store.
@@ -275,7 +365,10 @@ impl Db {
         };
         let schema = load_schema(&mgr)?;
         let auth = match mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => codec::decode(&bytes)?,
+            Some(bytes) => match codec::decode(&bytes)? {
+                codec::Decoded::Current(a) => a,
+                codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
+            },
             None => AuthState::new(),
         };
         let sync = options.storage.sync == crate::storage::SyncMode::Full;
@@ -383,6 +476,7 @@ impl Db {
                     db: self.inner.clone(),
                     state: RefCell::new(SessionState::default()),
                     user,
+                    user_id: roles.id,
                     client,
                     sec: RefCell::new(None),
                 })
@@ -456,6 +550,7 @@ impl Db {
             db: self.inner.clone(),
             state: RefCell::new(SessionState::default()),
             user: crate::auth::ROOT.to_string(),
+            user_id: crate::auth::state::ROOT_ID,
             client: ClientInfo::local("root session"),
             sec: RefCell::new(None),
         }

@@ -127,6 +127,7 @@ impl Rows<'_> {
                             busy_timeout,
                             trigger: None,
                             sec: self.sec.clone(),
+                            trigger_rights: HashMap::new(),
                         };
                         it.next(&mut cx)?
                     }
@@ -146,6 +147,7 @@ impl Rows<'_> {
                             busy_timeout,
                             trigger: None,
                             sec: self.sec.clone(),
+                            trigger_rights: HashMap::new(),
                         };
                         it.next(&mut cx)?
                     }

@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::auth::stmt::{ApplyEnv, AuthStmt};
+use crate::auth::stmt::{ApplyEnv, AuthStmt, PolicySpec};
 use crate::auth::{codec, AuthState};
 use crate::sql::plan::Security;
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::plan::Planner;
 use crate::types::Value;
 
 use super::*;
@@ -51,7 +50,7 @@ impl Session {
         let started = Instant::now();
         let mut txn = self.db.mgr.begin();
         txn.ensure_writer(self.db.busy_timeout)?;
-        let sec = self.security();
+        let sec = self.security()?;
         let mut new = (*sec.auth).clone();
         let r = f(&mut new, &sec);
         let r = match r {
@@ -148,30 +147,32 @@ impl Session {
         a: &AuthStmt,
         params: &[Value],
     ) -> Result<(AuthState, ResultSet)> {
-        if let AuthStmt::CreatePolicy(p) = a {
-            // Bind the expressions now, so mistakes show at CREATE time.
-            // As the session's user, so `current_user` is known.
-            if let Some(t) = schema.table(&p.table) {
-                let as_user = Arc::new(Security {
-                    user: sec.user.clone(),
-                    roles: sec.roles.clone(),
-                    auth: sec.auth.clone(),
-                    policy_exprs: sec.policy_exprs.clone(),
-                });
-                for text in p.using.iter().chain(p.check.iter()) {
-                    let e = crate::syntax::parse::parse_expr(text)?;
-                    Planner::new(schema)
-                        .with_security(Some(as_user.clone()))
-                        .table_exprs(t, &[e])?;
-                }
-            }
-        }
         let param = |i: usize| match params.get(i.wrapping_sub(1)) {
             Some(Value::Text(s)) => Some(Zeroizing::new(s.clone())),
             _ => None,
         };
+        // A policy's expressions are bound now (mistakes show at CREATE
+        // time), as the session's user (so `current_user` is known), and
+        // what they name is kept by id.
+        let sec_arc = Arc::new(Security {
+            user: sec.user.clone(),
+            session_user: sec.session_user.clone(),
+            roles: sec.roles.clone(),
+            auth: sec.auth.clone(),
+            policy_exprs: sec.policy_exprs.clone(),
+        });
+        let policy_refs = |p: &PolicySpec| {
+            let texts: Vec<&str> = p
+                .using
+                .iter()
+                .chain(p.check.iter())
+                .map(|s| s.as_str())
+                .collect();
+            crate::sql::access::policy_refs(schema, &p.table, &texts, &sec_arc)
+        };
         let env = ApplyEnv {
             objects: &SchemaLookup(schema),
+            policy_refs: &policy_refs,
             now: unix_now(),
             cost: self.db.password_cost,
             param: &param,

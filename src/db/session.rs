@@ -46,6 +46,8 @@ pub struct Session {
     pub(super) db: Arc<DbInner>,
     pub(super) state: RefCell<SessionState>,
     pub(super) user: String,
+    /// The user's id: the session acts only while that user exists.
+    pub(super) user_id: crate::auth::state::RoleId,
     pub(super) client: ClientInfo,
     /// The user's roles under the current security catalog (recomputed
     /// when the catalog changes).
@@ -158,13 +160,16 @@ impl Session {
     /// Names of the tables and views this session can see, sorted.
     pub fn table_names(&self) -> Vec<String> {
         let schema = self.schema();
-        let sec = self.security();
+        let Ok(sec) = self.security() else {
+            return Vec::new();
+        };
         let mut names: Vec<String> = schema
             .tables
             .values()
-            .map(|t| t.name.clone())
-            .chain(schema.views.values().map(|v| v.name.clone()))
-            .filter(|n| sec.auth.visible(&sec.roles, &n.to_lowercase()))
+            .map(|t| (t.name.clone(), t.id))
+            .chain(schema.views.values().map(|v| (v.name.clone(), v.id)))
+            .filter(|(_, id)| sec.auth.visible(&sec.roles, u64::from(*id)))
+            .map(|(n, _)| n)
             .collect();
         names.sort();
         names
@@ -251,7 +256,7 @@ impl Session {
         match parsed.statements.as_slice() {
             [Ast::Query(q)] => {
                 let schema = self.schema();
-                let sec = self.security();
+                let sec = self.security()?;
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                 self.run_query(&schema, &sec, &planned, &uses, params, text, None)
             }
@@ -262,7 +267,7 @@ impl Session {
                         format!("PRAGMA {name} is not supported"),
                     ));
                 }
-                let sec = self.security();
+                let sec = self.security()?;
                 if !sec.roles.admin {
                     let e = denied("only admins may run PRAGMA integrity_check".into());
                     let p = self.audit_start(&sec, "denied", text, &params, &[], true);
@@ -287,6 +292,7 @@ impl Session {
                         busy_timeout: self.db.busy_timeout,
                         trigger: None,
                         sec: Some(sec.clone()),
+                        trigger_rights: HashMap::new(),
                     };
                     run::integrity_check(&mut cx, &schema)?
                 };
@@ -299,7 +305,7 @@ impl Session {
                 let lines = match &**inner {
                     Ast::Query(q) => {
                         let schema = self.schema();
-                        let sec = self.security();
+                        let sec = self.security()?;
                         let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                         self.admit(&sec, &schema, &uses, text, &params)?;
                         let mut out = Vec::new();
@@ -373,6 +379,7 @@ impl Session {
                 busy_timeout,
                 trigger: None,
                 sec: Some(sec.clone()),
+                trigger_rights: HashMap::new(),
             };
             open(&planned.plan, &mut cx, &[])
         })();

@@ -95,7 +95,7 @@ impl Statement<'_> {
         check_params(&self.parsed, &params)?;
         self.session.barrier_if_autocommit()?;
         let schema = self.session.schema();
-        let sec = self.session.security();
+        let sec = self.session.security()?;
         let cached = self
             .plan
             .borrow()

@@ -49,6 +49,9 @@ pub struct ExecCtx<'a> {
     pub trigger: Option<Arc<Table>>,
     /// Who the statement runs as (row-level security, `current_user`).
     pub sec: Option<Arc<crate::sql::plan::Security>>,
+    /// Triggers already authorized during this statement, with the rights
+    /// they run with (their owner's).
+    pub trigger_rights: HashMap<u32, Arc<crate::sql::plan::Security>>,
 }
 
 impl ExecCtx<'_> {

@@ -5,6 +5,7 @@
 //!        ─exec.rs (pull iterators over the transaction)─► rows
 //!   DML/DDL: run.rs, inside the session's transaction
 //!   access.rs: what a statement reads and writes, for authorization
+//!   depend.rs: what views, triggers and policies refer to (DDL checks)
 //! ```
 //!
 //! Values follow SQLite's semantics ([`crate::types`]): dynamic types with
@@ -14,6 +15,7 @@
 
 pub mod access;
 pub mod aggregate;
+pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;

@@ -244,6 +244,14 @@ pub struct Planner<'s> {
     schema: &'s Schema,
     /// Views being expanded (to reject recursion).
     expanding: Vec<String>,
+    /// Whose rights the uses being recorded are checked against, innermost
+    /// last (views, row policies, the trigger being analysed); empty: the
+    /// session user's.
+    acting: Vec<Definer>,
+    /// Tables whose row policies are being bound (to reject recursion).
+    binding_policies: Vec<u32>,
+    /// Inside a trigger: the use that NEW and OLD columns are recorded on.
+    row_use: Option<usize>,
     /// The trigger row's scope, outermost, when planning a trigger body.
     root: Option<std::rc::Rc<Scope<'static>>>,
     /// Who the statement runs as (row-level security, `current_user`).
@@ -260,8 +268,11 @@ pub struct Planner<'s> {
 /// Who a statement runs as, for planning: the session's user and the
 /// security catalog it checks against.
 pub struct Security {
-    /// The session's user (`current_user`).
+    /// Whose rights the statement runs with (`current_user`): the
+    /// session's user, or a trigger's owner while its body runs.
     pub user: String,
+    /// The session's user (`session_user`).
+    pub session_user: String,
     /// Its effective roles.
     pub roles: Roles,
     /// The security catalog of the statement's snapshot.
@@ -295,9 +306,43 @@ pub struct ObjectUse {
     pub privilege: Privilege,
     /// Columns used (empty: only the object, e.g. `count(*)`).
     pub columns: BTreeSet<String>,
-    /// Reached through this view's definition: checked against the view
-    /// owner's rights instead of the session's.
-    pub definer: Option<String>,
+    /// Reached through a view's definition, a trigger or a row policy:
+    /// checked against its owner's rights instead of the session's.
+    pub definer: Option<Definer>,
+}
+
+/// Whose rights a use is checked against when not the session user's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Definer {
+    /// In a view's definition: the view's owner.
+    View(String),
+    /// In a trigger's WHEN clause or body: the trigger's owner.
+    Trigger(String),
+    /// In a row policy's expressions: the owner of the policy's table.
+    Policy(String),
+}
+
+impl Definer {
+    /// The roles whose rights apply (none if the owner is unknown).
+    pub fn roles(&self, schema: &Schema, auth: &AuthState) -> Roles {
+        let id = match self {
+            Definer::View(n) | Definer::Policy(n) => schema.object_id(n),
+            Definer::Trigger(n) => schema.triggers.get(&n.to_lowercase()).map(|t| t.id),
+        };
+        match id {
+            Some(id) => auth.owner_roles(u64::from(id)),
+            None => Roles::nobody(),
+        }
+    }
+
+    /// How messages name it ("view v", "trigger t", "policies of t").
+    pub fn describe(&self) -> String {
+        match self {
+            Definer::View(n) => format!("view {n}"),
+            Definer::Trigger(n) => format!("trigger {n}"),
+            Definer::Policy(n) => format!("the row-level security policies of {n}"),
+        }
+    }
 }
 
 fn is_current_user(name: &str) -> bool {
@@ -382,6 +427,34 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         | Expr::Exists(..)
         | Expr::Subquery(_) => {}
     }
+}
+
+/// Whether a data change reads its target's rows (so row-level security's
+/// SELECT policies apply to the rows it changes, as in PostgreSQL): its
+/// WHERE clause, SET expressions or RETURNING items name a column or hold
+/// a subquery (which may be correlated to the row).
+pub fn reads_target<'e>(
+    exprs: impl IntoIterator<Item = &'e Expr>,
+    returning: &[SelectItem],
+) -> bool {
+    let reads = |e: &Expr| {
+        let mut found = false;
+        walk(e, &mut |x| {
+            found |= matches!(
+                x,
+                Expr::Column { .. }
+                    | Expr::Exists(..)
+                    | Expr::Subquery(_)
+                    | Expr::InSubquery { .. }
+            )
+        });
+        found
+    };
+    exprs.into_iter().any(reads)
+        || returning.iter().any(|it| match it {
+            SelectItem::Expr { expr, .. } => reads(expr),
+            _ => true,
+        })
 }
 
 fn split_and(e: Expr, out: &mut Vec<Expr>) {
@@ -569,6 +642,9 @@ impl<'s> Planner<'s> {
         Planner {
             schema,
             expanding: Vec::new(),
+            acting: Vec::new(),
+            binding_policies: Vec::new(),
+            row_use: None,
             root: None,
             sec: None,
             uses: Vec::new(),
@@ -579,19 +655,20 @@ impl<'s> Planner<'s> {
 
     /// A planner for statements in the body of a trigger on `table`: NEW
     /// and OLD name the trigger's row, which runs as the outermost row
-    /// (`NEW` columns ++ rowid ++ `OLD` columns ++ rowid).
-    pub fn for_trigger(schema: &'s Schema, table: &Arc<Table>) -> Self {
+    /// (`NEW` columns ++ rowid ++ `OLD` columns ++ rowid). With `trigger`
+    /// (when analysing it for authorization), uses are checked against
+    /// the trigger owner's rights, and reading a column of NEW or OLD
+    /// needs SELECT on that column of `table`.
+    pub fn for_trigger(schema: &'s Schema, table: &Arc<Table>, trigger: Option<&str>) -> Self {
         let mut cols = table_source_of(table, "new".into()).cols;
         cols.extend(table_source_of(table, "old".into()).cols);
-        Planner {
-            schema,
-            expanding: Vec::new(),
-            root: Some(std::rc::Rc::new(Scope::new(cols, None))),
-            sec: None,
-            uses: Vec::new(),
-            record: true,
-            collect: true,
+        let mut p = Planner::new(schema);
+        if let Some(name) = trigger {
+            p.acting.push(Definer::Trigger(name.to_lowercase()));
+            p.row_use = p.track_reads(&table.name, &mut cols);
         }
+        p.root = Some(std::rc::Rc::new(Scope::new(cols, None)));
+        p
     }
 
     /// Plans as `sec`'s user: row policies apply, `current_user` is known.
@@ -623,7 +700,14 @@ impl<'s> Planner<'s> {
 
     /// The tables and views used so far (see [`ObjectUse`]).
     pub fn take_uses(&mut self) -> Vec<ObjectUse> {
-        std::mem::take(&mut self.uses)
+        let mut uses = std::mem::take(&mut self.uses);
+        // A trigger that reads no column of NEW or OLD needs no SELECT.
+        if let Some(i) = self.row_use.take() {
+            if uses.get(i).is_some_and(|u| u.columns.is_empty()) {
+                uses.remove(i);
+            }
+        }
+        uses
     }
 
     /// Records that the statement needs `privilege` on `object` (the
@@ -632,7 +716,7 @@ impl<'s> Planner<'s> {
         if !self.collect {
             return;
         }
-        let definer = self.expanding.last().cloned();
+        let definer = self.acting.last().cloned();
         self.uses.push(ObjectUse {
             object: object.to_lowercase(),
             privilege,
@@ -648,17 +732,90 @@ impl<'s> Planner<'s> {
             .unwrap_or_else(|| crate::auth::ROOT.to_string())
     }
 
-    /// The roles whose rights apply here: the view owner's inside a view's
-    /// definition, else the session user's.
+    /// `current_user` or `session_user`.
+    fn user_named(&self, name: &str) -> String {
+        if name.eq_ignore_ascii_case("session_user") {
+            self.session_user()
+        } else {
+            self.current_user()
+        }
+    }
+
+    fn session_user(&self) -> String {
+        self.sec
+            .as_ref()
+            .map(|s| s.session_user.clone())
+            .unwrap_or_else(|| crate::auth::ROOT.to_string())
+    }
+
+    /// The roles whose rights apply here: the owner's inside a view's
+    /// definition, a row policy or a trigger, else the session user's.
     fn principal(&self) -> Option<Roles> {
         let sec = self.sec.as_ref()?;
-        Some(match self.expanding.last() {
-            Some(view) => match sec.auth.owner_of(view) {
-                Some(owner) => sec.auth.roles_of(owner),
-                None => sec.auth.roles_of(crate::auth::ROOT),
-            },
+        Some(match self.acting.last() {
+            Some(d) => d.roles(self.schema, &sec.auth),
             None => sec.roles.clone(),
         })
+    }
+
+    /// Inside a view's definition, `name` must still lead to the object it
+    /// led to when the view was created (see `catalog::View::binds`).
+    fn check_view_binding(&self, name: &str) -> Result<()> {
+        let Some(view) = self.expanding.last().and_then(|v| self.schema.view(v)) else {
+            return Ok(());
+        };
+        let Some(binds) = &view.binds else {
+            return Ok(());
+        };
+        let Some(now) = self.schema.object_id(name) else {
+            return Ok(());
+        };
+        let lower = name.to_lowercase();
+        if binds.iter().any(|(n, id)| *n == lower && *id == now) {
+            return Ok(());
+        }
+        Err(err(
+            SqlErrorKind::Misuse,
+            format!(
+                "view {} was made on another {name}: {name} was dropped and replaced since; recreate the view",
+                view.name
+            ),
+        ))
+    }
+
+    /// Refuses a policy whose names no longer lead to what they named when
+    /// it was created (see [`crate::auth::state::PolicyRef`]).
+    fn check_policy_refs(&self, t: &Table, p: &crate::auth::Policy) -> Result<()> {
+        for r in &p.refs {
+            // The policy's own table is bound by id (renaming it keeps
+            // its policies); other tables must still be what they were.
+            let own = r.object == u64::from(t.id);
+            let id = match own {
+                true => Some(r.object),
+                false => self.schema.object_id(&r.name).map(u64::from),
+            };
+            let table = match own {
+                true => Some(t),
+                false => self.schema.table(&r.name).map(|x| &**x),
+            };
+            let columns_hold = || match table {
+                Some(tbl) => r.columns.iter().all(|(cid, cname)| {
+                    tbl.column_by_id(*cid)
+                        .is_some_and(|i| tbl.columns[i].name.eq_ignore_ascii_case(cname))
+                }),
+                None => true,
+            };
+            if id != Some(r.object) || !columns_hold() {
+                return Err(Error::PermissionDenied {
+                    message: format!(
+                        "row-level security policy {} on {} no longer means what it did: {} \
+                         was renamed, replaced or changed since; the table's owner must recreate the policy",
+                        p.name, t.name, r.name
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The row filter of `t` for `cmd` under row-level security, bound
@@ -676,12 +833,21 @@ impl<'s> Planner<'s> {
         let Some(sec) = self.sec.clone() else {
             return Ok(None);
         };
-        let name = t.name.to_lowercase();
-        if !sec.auth.rls_applies(&roles, &name) {
+        let id = u64::from(t.id);
+        if !sec.auth.rls_applies(&roles, id) {
             return Ok(None);
         }
+        if self.binding_policies.contains(&t.id) {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "infinite recursion in the row-level security policies of {}",
+                    t.name
+                ),
+            });
+        }
         let mut any: Option<Expr> = None;
-        for p in sec.auth.policies_for(&roles, &name, cmd) {
+        for p in sec.auth.policies_for(&roles, id, cmd) {
+            self.check_policy_refs(t, p)?;
             let text = if check {
                 p.check.as_ref().or(p.using.as_ref())
             } else {
@@ -696,11 +862,29 @@ impl<'s> Planner<'s> {
         }
         // No applicable policy: no rows (deny by default).
         let e = any.unwrap_or(Expr::Literal(Value::Integer(0)));
+        // The policy's own table's columns need no privilege (its owner
+        // wrote it); what else it reads is checked against the owner.
         let scope = Scope::new(table_source_of(t, t.name.clone()).cols, None);
-        let was = std::mem::replace(&mut self.record, false);
+        self.acting.push(Definer::Policy(t.name.to_lowercase()));
+        self.binding_policies.push(t.id);
         let bound = self.expr(&e, &scope);
-        self.record = was;
+        self.binding_policies.pop();
+        self.acting.pop();
         Ok(Some(bound?))
+    }
+
+    /// Binds a row policy's expression over its table's row as the
+    /// table's owner would run it, and returns what it reads (the table's
+    /// own columns included).
+    pub fn policy_uses(&mut self, t: &Arc<Table>, e: &Expr) -> Result<Vec<ObjectUse>> {
+        let mut cols = table_source_of(t, t.name.clone()).cols;
+        self.acting.push(Definer::Policy(t.name.to_lowercase()));
+        self.track_reads(&t.name, &mut cols);
+        let scope = Scope::new(cols, None);
+        let r = self.expr(e, &scope);
+        self.acting.pop();
+        r?;
+        Ok(self.take_uses())
     }
 
     /// Plans a top-level query.
@@ -827,6 +1011,7 @@ impl<'s> Planner<'s> {
         parent: Option<&Scope>,
     ) -> Result<Source> {
         let label = alias.unwrap_or(name).to_string();
+        self.check_view_binding(name)?;
         if let Some(t) = self.schema.table(name) {
             let mut src = table_source_of(t, label);
             self.track_reads(&t.name, &mut src.cols);
@@ -842,8 +1027,10 @@ impl<'s> Planner<'s> {
                 ));
             }
             let origin = self.track_reads(&v.name, &mut []);
-            self.expanding.push(key);
+            self.expanding.push(key.clone());
+            self.acting.push(Definer::View(key));
             let planned = self.query_in(&v.query, None);
+            self.acting.pop();
             self.expanding.pop();
             let planned = planned?;
             let names = if v.columns.is_empty() {
@@ -1436,13 +1623,13 @@ impl<'s> Planner<'s> {
         let b = |x: PExpr| Box::new(x);
         Ok(match e {
             Expr::Literal(v) => PExpr::Lit(v.clone()),
-            Expr::Column { table: None, name }
-                if is_current_user(name) && scope.resolve(None, name).is_err() =>
-            {
-                PExpr::Lit(Value::Text(self.current_user()))
+            // Always the function (a keyword, as in PostgreSQL), never a
+            // column: a column cannot change what a policy or view means.
+            Expr::Column { table: None, name } if is_current_user(name) => {
+                PExpr::Lit(Value::Text(self.user_named(name)))
             }
             Expr::Function { name, args, .. } if args.is_empty() && is_current_user(name) => {
-                PExpr::Lit(Value::Text(self.current_user()))
+                PExpr::Lit(Value::Text(self.user_named(name)))
             }
             Expr::Column { table, name } => {
                 let (depth, idx, _, origin) = scope.resolve(table.as_deref(), name)?;
@@ -1620,18 +1807,27 @@ impl<'s> Planner<'s> {
     /// Plans a single-table read for UPDATE/DELETE: rows of the table
     /// (columns ++ rowid) matching `filter`.
     pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
-        self.table_rows_for(table, filter, None)
+        self.table_rows_for(table, filter, None, false)
     }
 
     /// [`Self::table_rows`] for UPDATE or DELETE (`cmd`): only the rows
-    /// row-level security lets the user change, and the columns read by
-    /// `filter` recorded as needing SELECT.
+    /// row-level security lets the user change — and, when the statement
+    /// reads the rows (`reads_rows`, see [`reads_target`]), only rows the
+    /// SELECT policies let it see, as in PostgreSQL — with the columns read
+    /// by `filter` recorded as needing SELECT. The policies are applied
+    /// before `filter`, so a WHERE clause never runs on a hidden row (no
+    /// error oracle).
     pub fn table_rows_for(
         &mut self,
         table: &Arc<Table>,
         filter: Option<&Expr>,
         cmd: Option<PolicyCmd>,
+        reads_rows: bool,
     ) -> Result<Plan> {
+        let select_policy = match cmd {
+            Some(_) if reads_rows => self.row_policy(table, PolicyCmd::Select, false)?,
+            _ => None,
+        };
         let policy = match cmd {
             Some(c) => self.row_policy(table, c, false)?,
             None => None,
@@ -1665,6 +1861,9 @@ impl<'s> Planner<'s> {
             table: table.clone(),
             access,
         });
+        if let Some(p) = select_policy {
+            plan = Arc::new(Node::Filter(plan, p));
+        }
         if let Some(p) = policy {
             plan = Arc::new(Node::Filter(plan, p));
         }

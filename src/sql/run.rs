@@ -9,14 +9,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::PolicyCmd;
-use crate::catalog::{column_of, index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
+use crate::catalog::Trigger;
+use crate::catalog::{index_prefix, table_prefix, CatalogWriter, Schema, Table, View};
 use crate::error::{Error, Result, SqlErrorKind};
+use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
+use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
 use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{
     delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
     write_row, ExecCtx, Row,
 };
-use crate::sql::plan::Planner;
+use crate::sql::plan::{reads_target, Planner, Security};
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
@@ -168,6 +171,12 @@ struct InsertRest {
     defaults: Vec<Option<PExpr>>,
     insert_check: Option<PExpr>,
     update_check: Option<PExpr>,
+    /// USING conditions a row must pass for ON CONFLICT DO UPDATE to take
+    /// it over (SELECT and UPDATE) or for OR REPLACE to delete it (SELECT
+    /// and DELETE); empty when row-level security does not apply.
+    conflict_checks: Vec<PExpr>,
+    /// With RETURNING, new rows must pass the SELECT policies.
+    returning_check: Option<PExpr>,
     upsert: Option<Upsert>,
 }
 
@@ -275,6 +284,15 @@ fn plan_insert_rest(
         Conflict::Update(..) => planner.row_policy(t, PolicyCmd::Update, true)?,
         _ => None,
     };
+    let conflict_checks = match &ins.on_conflict {
+        Conflict::Update(..) => using_checks(&mut planner, t, &[PolicyCmd::Update])?,
+        Conflict::Replace => using_checks(&mut planner, t, &[PolicyCmd::Delete])?,
+        _ => Vec::new(),
+    };
+    let returning_check = match &returning {
+        Some(_) => planner.row_policy(t, PolicyCmd::Select, false)?,
+        None => None,
+    };
     // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
     let upsert = match &ins.on_conflict {
         Conflict::Update(sets, filter) => {
@@ -301,6 +319,8 @@ fn plan_insert_rest(
         defaults,
         insert_check,
         update_check,
+        conflict_checks,
+        returning_check,
         upsert,
     })
 }
@@ -348,6 +368,8 @@ pub fn insert_planned(
         defaults,
         insert_check,
         update_check,
+        conflict_checks,
+        returning_check,
         upsert,
     }) = plan.rest.as_ref()
     else {
@@ -419,10 +441,17 @@ pub fn insert_planned(
                 Conflict::Abort => return Err(conflict_error(&t, &what)),
                 Conflict::Ignore => continue,
                 Conflict::Replace => {
+                    // Every row to delete must be one the user may see
+                    // and delete; checked before any is deleted.
+                    let mut olds = Vec::with_capacity(hits.len());
                     for r in hits {
                         if let Some(old) = read_row(cx.txn, &t, r)? {
-                            delete_row(cx.txn, &t, r, &old);
+                            require_visible(cx, conflict_checks, &t, &old, "replace")?;
+                            olds.push((r, old));
                         }
+                    }
+                    for (r, old) in olds {
+                        delete_row(cx.txn, &t, r, &old);
                     }
                 }
                 Conflict::Update(..) => {
@@ -432,6 +461,9 @@ pub fn insert_planned(
                     let Some(old) = read_row(cx.txn, &t, hits[0])? else {
                         continue;
                     };
+                    // Before the WHERE and SET see it: a row the user may
+                    // not see or update is refused, never read.
+                    require_visible(cx, conflict_checks, &t, &old, "update")?;
                     // SET and WHERE see the existing row and `excluded`.
                     let mut both = old.clone();
                     both.extend(row.iter().cloned());
@@ -455,6 +487,7 @@ pub fn insert_planned(
                         return Err(conflict_error(&t, &what));
                     }
                     check_new_row(cx, update_check, &t, &new)?;
+                    check_new_row(cx, returning_check, &t, &new)?;
                     delete_row(cx.txn, &t, old_rowid, &old);
                     write_row(cx.txn, &t, old_rowid, &new);
                     changed.changes += 1;
@@ -473,6 +506,7 @@ pub fn insert_planned(
             }
         }
         check_new_row(cx, insert_check, &t, &row)?;
+        check_new_row(cx, returning_check, &t, &row)?;
         write_row(cx.txn, &t, rowid, &row);
         fire(
             cx,
@@ -508,8 +542,24 @@ pub fn insert_planned(
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update))?;
+    let reads = reads_target(
+        up.filter
+            .iter()
+            .chain(up.assignments.iter().map(|(_, e)| e)),
+        &up.returning,
+    );
+    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update), reads)?;
     let update_check = planner.row_policy(&t, PolicyCmd::Update, true)?;
+    // OR REPLACE deletes the rows the changed ones collide with: only
+    // rows the user may see and delete.
+    let replace_checks = match up.on_conflict {
+        Conflict::Replace => using_checks(&mut planner, &t, &[PolicyCmd::Delete])?,
+        _ => Vec::new(),
+    };
+    let returning_check = match up.returning.is_empty() {
+        true => None,
+        false => planner.row_policy(&t, PolicyCmd::Select, false)?,
+    };
     let mut sets: Vec<(usize, PExpr)> = Vec::new();
     for (col, e) in &up.assignments {
         let pos = if col.eq_ignore_ascii_case("rowid") && t.column(col).is_none() {
@@ -589,10 +639,15 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             match &up.on_conflict {
                 Conflict::Ignore => continue,
                 Conflict::Replace => {
+                    let mut olds = Vec::with_capacity(hits.len());
                     for r in hits {
                         if let Some(o) = read_row(cx.txn, &t, r)? {
-                            delete_row(cx.txn, &t, r, &o);
+                            require_visible(cx, &replace_checks, &t, &o, "replace")?;
+                            olds.push((r, o));
                         }
+                    }
+                    for (r, o) in olds {
+                        delete_row(cx.txn, &t, r, &o);
                     }
                 }
                 _ => {
@@ -604,6 +659,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             }
         }
         check_new_row(cx, &update_check, &t, &new)?;
+        check_new_row(cx, &returning_check, &t, &new)?;
         delete_row(cx.txn, &t, old_rowid, &old);
         write_row(cx.txn, &t, rowid, &new);
         fire(
@@ -633,7 +689,8 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx);
-    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete))?;
+    let reads = reads_target(del.filter.iter(), &del.returning);
+    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete), reads)?;
     let returning = if del.returning.is_empty() {
         None
     } else {
@@ -693,8 +750,14 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     if ct.if_not_exists && (schema.table(&ct.name).is_some() || schema.view(&ct.name).is_some()) {
         return Ok(None);
     }
+    for c in &ct.columns {
+        check_column_name(&c.name)?;
+    }
     if let Some(q) = &ct.as_query {
         let planned = planner_for(schema, cx).query(q)?;
+        for c in &planned.columns {
+            check_column_name(c)?;
+        }
         let spec = CreateTable {
             columns: planned
                 .columns
@@ -827,11 +890,28 @@ pub fn create_view(
             ),
         ));
     }
+    // What the query names, by id (see `View::binds`).
+    let mut binder = Planner::new(schema);
+    binder.query(query)?;
+    let mut binds: Vec<(String, u32)> = Vec::new();
+    for u in binder
+        .take_uses()
+        .into_iter()
+        .filter(|u| u.definer.is_none())
+    {
+        if let Some(id) = schema.object_id(&u.object) {
+            if !binds.iter().any(|(n, _)| *n == u.object) {
+                binds.push((u.object, id));
+            }
+        }
+    }
     let view = View {
+        id: 0,
         name: name.to_string(),
         columns: columns.to_vec(),
         query: query.clone(),
         sql: sql.to_string(),
+        binds: Some(binds),
     };
     Ok(Some(schema.create_view(view, &mut TxnWriter(cx.txn))?))
 }
@@ -858,6 +938,11 @@ pub fn drop_objects(
                         format!("no such table: {name}"),
                     ));
                 }
+                let auth = cx.sec.as_ref().map(|x| &*x.auth);
+                refuse_if_referred(
+                    &format!("drop table {name}"),
+                    not_views(referrers(&s, auth, name, None, true)),
+                )?;
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
                 s = next;
@@ -890,10 +975,19 @@ pub fn drop_objects(
                         format!("no such view: {name}"),
                     ));
                 }
+                let auth = cx.sec.as_ref().map(|x| &*x.auth);
+                refuse_if_referred(
+                    &format!("drop view {name}"),
+                    not_views(referrers(&s, auth, name, None, true)),
+                )?;
                 s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
             }
             ObjectKind::Trigger => {
-                if !s.triggers.contains_key(&name.to_lowercase()) {
+                let seen = match s.triggers.get(&name.to_lowercase()) {
+                    Some(trig) => may_drop_trigger(cx, &s, trig)?,
+                    None => false,
+                };
+                if !seen {
                     if if_exists {
                         continue;
                     }
@@ -910,6 +1004,40 @@ pub fn drop_objects(
     Ok(changed.then_some(s))
 }
 
+/// The referrers that are not views: a view may outlive what it names (as
+/// in SQLite), because it is bound to the ids it named when created and
+/// fails rather than pick up a new object of the same name.
+fn not_views(referrers: Vec<String>) -> Vec<String> {
+    referrers
+        .into_iter()
+        .filter(|r| !r.starts_with("view "))
+        .collect()
+}
+
+/// Whether the user may drop trigger `trig`: its owner, its table's owner
+/// or an admin may (`Ok(true)`); one who may see the table gets a refusal;
+/// to anyone else it does not exist (`Ok(false)`).
+fn may_drop_trigger(cx: &ExecCtx, schema: &Schema, trig: &Trigger) -> Result<bool> {
+    let Some(sec) = &cx.sec else {
+        return Ok(true);
+    };
+    let r = &sec.roles;
+    let table = schema.object_id(&trig.table).map(u64::from);
+    if r.admin || sec.auth.owns(r, u64::from(trig.id)) || table.is_some_and(|t| sec.auth.owns(r, t))
+    {
+        return Ok(true);
+    }
+    if table.is_some_and(|t| sec.auth.visible(r, t)) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "only the owner of trigger {}, the owner of {} or an admin may drop it",
+                trig.name, trig.table
+            ),
+        });
+    }
+    Ok(false)
+}
+
 /// Used by tests and EXPLAIN: evaluates a constant expression.
 pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
     let empty = Schema::default();
@@ -921,6 +1049,7 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         rowid_alias: None,
         primary_key: Vec::new(),
         indexes: Vec::new(),
+        next_column_id: 1,
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {
@@ -932,6 +1061,34 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
 /// ALTER TABLE.
 pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) -> Result<Schema> {
     let old = table(schema, name)?.clone();
+    // Nothing that refers to the table or a column by name may come to
+    // mean something else (see `depend`).
+    let auth = cx.sec.as_ref().map(|x| x.auth.clone());
+    let refs = |column: Option<&str>| referrers(schema, auth.as_deref(), name, column, true);
+    match op {
+        AlterOp::AddColumn(spec) => check_column_name(&spec.name)?,
+        AlterOp::DropColumn(col) => refuse_if_referred(
+            &format!("drop column {col} of {}", old.name),
+            refs(Some(col)),
+        )?,
+        AlterOp::RenameColumn(from, to) => {
+            check_column_name(to)?;
+            refuse_if_referred(
+                &format!("rename column {from} of {}", old.name),
+                refs(Some(from)),
+            )?
+        }
+        AlterOp::RenameTable(_) => {
+            let mut r = refs(None);
+            r.extend(
+                schema
+                    .triggers_on(&old.name)
+                    .iter()
+                    .map(|t| format!("trigger {} on it", t.name)),
+            );
+            refuse_if_referred(&format!("rename table {}", old.name), r)?
+        }
+    }
     let mut new = (*old).clone();
     let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
     let rows = |cx: &mut ExecCtx| -> Result<Vec<Row>> {
@@ -960,7 +1117,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     "Cannot add a NOT NULL column with default value NULL".into(),
                 ));
             }
-            new.columns.push(column_of(spec));
+            new.add_column(spec);
             let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
             let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
             for mut r in rows(cx)? {
@@ -1108,8 +1265,6 @@ enum RowEvent {
     Delete,
 }
 
-const MAX_TRIGGER_DEPTH: usize = 32;
-
 thread_local! {
     static TRIGGER_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
@@ -1118,7 +1273,7 @@ thread_local! {
 /// OLD are in scope).
 fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
     match &cx.trigger {
-        Some(t) => Planner::for_trigger(schema, t),
+        Some(t) => Planner::for_trigger(schema, t, None),
         None => Planner::new(schema),
     }
     .with_security(cx.sec.clone())
@@ -1132,6 +1287,43 @@ fn check_new_row(cx: &mut ExecCtx, check: &Option<PExpr>, t: &Table, row: &[Valu
             return Err(Error::PermissionDenied {
                 message: format!(
                     "new row violates row-level security policy for table {}",
+                    t.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The USING conditions an existing row must pass before a conflict
+/// clause takes it over or deletes it: the SELECT policies and those of
+/// each of `cmds` (empty when row-level security does not apply).
+fn using_checks(planner: &mut Planner, t: &Arc<Table>, cmds: &[PolicyCmd]) -> Result<Vec<PExpr>> {
+    let mut out = Vec::new();
+    for cmd in std::iter::once(&PolicyCmd::Select).chain(cmds) {
+        if let Some(p) = planner.row_policy(t, *cmd, false)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses to `what` (update, replace) an existing row that row-level
+/// security hides from the user or does not let it change. The refusal
+/// says only that such a row exists (as a UNIQUE error would), nothing of
+/// its values.
+fn require_visible(
+    cx: &mut ExecCtx,
+    checks: &[PExpr],
+    t: &Table,
+    row: &[Value],
+    what: &str,
+) -> Result<()> {
+    for c in checks {
+        if eval(c, row, cx)?.truthy() != Some(true) {
+            return Err(Error::PermissionDenied {
+                message: format!(
+                    "row-level security policy for table {} does not let you {what} the existing row this one conflicts with",
                     t.name
                 ),
             });
@@ -1176,11 +1368,11 @@ fn fire(
         }
         let depth = TRIGGER_DEPTH.with(|d| d.get());
         if depth >= MAX_TRIGGER_DEPTH {
-            return Err(Error::sql(
-                SqlErrorKind::Misuse,
-                "too many levels of trigger recursion",
-            ));
+            return Err(too_deep());
         }
+        // The body runs with the trigger owner's rights, checked now,
+        // before anything of it runs (WHEN included).
+        let owner = trigger_rights(cx, schema, t, &trig)?;
         let w = t.columns.len() + 1;
         let mut row: Row = new.map(|r| r.to_vec()).unwrap_or_default();
         row.resize(w, Value::Null);
@@ -1192,9 +1384,11 @@ fn fire(
         let saved_outer = std::mem::replace(cx.outer, vec![row]);
         let saved_cache = std::mem::take(cx.cache);
         let saved_trigger = cx.trigger.replace(t.clone());
+        let saved_sec = cx.sec.replace(owner);
         TRIGGER_DEPTH.with(|d| d.set(depth + 1));
         let r = run_trigger_body(cx, schema, t, &trig);
         TRIGGER_DEPTH.with(|d| d.set(depth));
+        cx.sec = saved_sec;
         cx.trigger = saved_trigger;
         *cx.cache = saved_cache;
         *cx.outer = saved_outer;
@@ -1203,13 +1397,50 @@ fn fire(
     Ok(())
 }
 
+/// Who trigger `trig` runs as — its owner, with `session_user` still the
+/// session's — after checking that the owner may do what its WHEN clause
+/// and body do (once per trigger per statement).
+fn trigger_rights(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    t: &Arc<Table>,
+    trig: &Trigger,
+) -> Result<Arc<Security>> {
+    if let Some(s) = cx.trigger_rights.get(&trig.id) {
+        return Ok(s.clone());
+    }
+    let Some(sec) = cx.sec.clone() else {
+        return Err(Error::PermissionDenied {
+            message: format!("trigger {} cannot run without a user", trig.name),
+        });
+    };
+    let roles = sec.auth.owner_roles(u64::from(trig.id));
+    if roles.user.is_empty() {
+        return Err(Error::PermissionDenied {
+            message: format!("trigger {} has no owner, so it does not run", trig.name),
+        });
+    }
+    let owner = Arc::new(Security {
+        user: roles.user.clone(),
+        session_user: sec.session_user.clone(),
+        roles,
+        auth: sec.auth.clone(),
+        policy_exprs: sec.policy_exprs.clone(),
+    });
+    let as_owner = Some(owner.clone());
+    let uses = trigger_uses(schema, t, trig, &as_owner)?;
+    check(&owner, schema, &uses)?;
+    cx.trigger_rights.insert(trig.id, owner.clone());
+    Ok(owner)
+}
+
 fn run_trigger_body(
     cx: &mut ExecCtx,
     schema: &Schema,
     t: &Arc<Table>,
     trig: &CreateTrigger,
 ) -> Result<()> {
-    let mut p = Planner::for_trigger(schema, t)
+    let mut p = Planner::for_trigger(schema, t, None)
         .with_security(cx.sec.clone())
         .executing();
     if let Some(w) = &trig.when {
@@ -1258,7 +1489,7 @@ pub fn create_trigger(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTrigger) -> 
     }
     // Bind the WHEN clause now so mistakes show at CREATE time.
     if let (Some(w), Some(t)) = (&ct.when, schema.table(&ct.table)) {
-        Planner::for_trigger(schema, t).trigger_expr(w)?;
+        Planner::for_trigger(schema, t, None).trigger_expr(w)?;
     }
     schema.create_trigger(ct, &mut TxnWriter(cx.txn))
 }

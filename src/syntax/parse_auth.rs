@@ -12,8 +12,9 @@
 
 use zeroize::Zeroizing;
 
+use crate::auth::stmt::PolicySpec;
 use crate::auth::stmt::{AuthStmt, RoleOpt, Secret, Target};
-use crate::auth::{AuditMode, Policy, PolicyCmd, Privilege};
+use crate::auth::{AuditMode, PolicyCmd, Privilege};
 use crate::error::{Error, Result, SqlErrorKind};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -366,7 +367,7 @@ impl P<'_> {
             };
             let p = Privilege::parse(&word).ok_or_else(|| {
                 syntax(format!(
-                    "unknown privilege {word} (SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALL)"
+                    "unknown privilege {word} (SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, TRIGGER, ALL)"
                 ))
             })?;
             self.i += 1;
@@ -570,11 +571,17 @@ impl P<'_> {
             }
             if grant_option_only || (!admin_option_only && self.is_privilege_list()) {
                 let (privs, target, grantees) = self.privilege_clause("FROM")?;
+                // RESTRICT is the default, as in PostgreSQL.
+                let cascade = self.eat_kw("CASCADE");
+                if !cascade {
+                    self.eat_kw("RESTRICT");
+                }
                 AuthStmt::Revoke {
                     privs,
                     target,
                     grantees,
                     grant_option_only,
+                    cascade,
                 }
             } else {
                 let (roles, members) = self.role_clause("FROM")?;
@@ -736,7 +743,7 @@ impl P<'_> {
                 "a SELECT or DELETE policy has only USING",
             ));
         }
-        Ok(AuthStmt::CreatePolicy(Policy {
+        Ok(AuthStmt::CreatePolicy(PolicySpec {
             name,
             table,
             cmd,

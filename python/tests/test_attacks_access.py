@@ -1,0 +1,145 @@
+"""Attacks on access control through the Python DB-API (issue 13, items
+1, 3, 4, 5, 7, 8, 9, 11): at least one per class, as an ordinary user.
+The Rust suites (tests/attack_*.rs) try many more; these show the same
+rules hold through the C ABI as Python uses it.
+
+Users log in under a `trust` host rule so the tests spend no time on
+password hashing.
+"""
+
+import pytest
+
+import sealdb
+from sealdb import _ffi
+
+KEY = bytes(range(32))
+lib = _ffi.lib
+
+
+@pytest.fixture
+def lab(tmp_path):
+    path = str(tmp_path / "db")
+    root = sealdb.connect(path, key=KEY, autocommit=True)
+    root.executescript("""
+        SET CLUSTER SETTING server.host_based_authentication.configuration = 'local all all trust';
+        CREATE TABLE t (id INTEGER PRIMARY KEY, owner TEXT, pub TEXT, secret TEXT, code TEXT UNIQUE);
+        INSERT INTO t VALUES (1, 'alice', 'p1', 's1', 'A'), (2, 'bob', 'p2', 's2', 'B');
+        CREATE USER alice; CREATE USER bob;
+        GRANT CREATE ON DATABASE main TO alice;
+    """)
+    users = {}
+
+    def user(name):
+        if name not in users:
+            users[name] = sealdb.connect(path, key=KEY, user=name, password="unused",
+                                         autocommit=True)
+        return users[name]
+
+    yield root, user
+    for c in users.values():
+        c.close()
+    root.close()
+
+
+def rows(conn, sql):
+    return conn.execute(sql).fetchall()
+
+
+def refused(conn, sql, code=lib.SEALDB_ERR_PERMISSION_DENIED):
+    with pytest.raises(sealdb.DatabaseError) as e:
+        conn.execute(sql)
+    assert e.value.code == code, str(e.value)
+    return e.value
+
+
+def test_trigger_chains_fail_closed(lab):
+    root, user = lab
+    alice = user("alice")
+    alice.execute("CREATE TABLE loot (v TEXT)")
+    for i in range(1, 18):
+        alice.execute("CREATE TABLE c%d (x INTEGER)" % i)
+    for i in range(1, 17):
+        alice.execute("CREATE TRIGGER k%d AFTER INSERT ON c%d BEGIN INSERT INTO c%d VALUES (1); END"
+                      % (i, i, i + 1))
+    # The 17th level (past the old analysis limit of 16) steals.
+    alice.execute("CREATE TRIGGER k17 AFTER INSERT ON c17 BEGIN INSERT INTO loot SELECT secret FROM t; END")
+    refused(alice, "INSERT INTO c1 VALUES (1)")
+    # Fired by root, it still runs as alice and is refused.
+    refused(root, "INSERT INTO c1 VALUES (1)")
+    assert rows(root, "SELECT count(*) FROM loot") == [(0,)]
+
+
+def test_trojan_trigger_and_when_oracle(lab):
+    root, user = lab
+    alice = user("alice")
+    alice.execute("CREATE TABLE mine (x INTEGER)")
+    alice.execute("CREATE TABLE loot (v TEXT)")
+    alice.execute("GRANT INSERT ON mine TO public")
+    alice.execute("CREATE TRIGGER trojan AFTER INSERT ON mine BEGIN INSERT INTO loot SELECT secret FROM t; END")
+    refused(root, "INSERT INTO mine VALUES (1)")
+    alice.execute("DROP TRIGGER trojan")
+    alice.execute("CREATE TRIGGER spy AFTER INSERT ON mine "
+                  "WHEN (SELECT secret FROM t WHERE id = 2) = 's2' BEGIN INSERT INTO loot VALUES ('yes'); END")
+    refused(root, "INSERT INTO mine VALUES (2)")
+    assert rows(root, "SELECT count(*) FROM loot") == [(0,)]
+    # Planting a trigger on another's table needs TRIGGER, not CREATE.
+    root.execute("GRANT CREATE ON t TO alice")
+    refused(alice, "CREATE TRIGGER p AFTER INSERT ON t BEGIN DELETE FROM loot; END")
+
+
+def test_conflict_clauses_respect_row_level_security(lab):
+    root, user = lab
+    root.executescript("""
+        GRANT ALL ON t TO alice, bob;
+        ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY own ON t FOR ALL USING (owner = current_user);
+    """)
+    alice = user("alice")
+    refused(alice, "REPLACE INTO t VALUES (2, 'alice', 'x', 'x', 'Z')")
+    refused(alice, "INSERT INTO t VALUES (2, 'alice', 'x', 'x', 'Z') "
+                   "ON CONFLICT (id) DO UPDATE SET owner = 'alice' RETURNING secret")
+    refused(alice, "UPDATE OR REPLACE t SET code = 'B' WHERE id = 1")
+    # UPDATE that reads rows matches none the SELECT policy hides.
+    cur = alice.execute("UPDATE t SET pub = 'pwned' WHERE secret = 's2'")
+    assert cur.rowcount == 0
+    assert rows(root, "SELECT owner, pub, secret, code FROM t WHERE id = 2") == [("bob", "p2", "s2", "B")]
+
+
+def test_or_replace_needs_delete(lab):
+    root, user = lab
+    root.execute("GRANT SELECT, INSERT, UPDATE ON t TO alice")
+    alice = user("alice")
+    e = refused(alice, "UPDATE OR REPLACE t SET code = 'B' WHERE id = 1")
+    assert "DELETE" in str(e)
+    assert rows(root, "SELECT count(*) FROM t") == [(2,)]
+
+
+def test_names_are_not_identities(lab):
+    root, user = lab
+    root.execute("GRANT SELECT (id, pub) ON t TO alice")
+    root.execute("GRANT CREATE ON t TO alice")
+    alice = user("alice")
+    alice.execute("ALTER TABLE t RENAME COLUMN pub TO tmp")
+    alice.execute("ALTER TABLE t RENAME COLUMN secret TO pub")
+    refused(alice, "SELECT pub FROM t")
+    assert rows(alice, "SELECT tmp FROM t ORDER BY id") == [("p1",), ("p2",)]
+    # A session of a dropped user ends, even when the name is reused.
+    bob = user("bob")
+    root.executescript("DROP USER bob; CREATE USER bob; GRANT SELECT ON t TO bob")
+    e = refused(bob, "SELECT 1")
+    assert "no longer exists" in str(e)
+
+
+def test_revoke_only_what_you_granted(lab):
+    root, user = lab
+    root.execute("CREATE USER carol")
+    root.execute("GRANT SELECT ON t TO alice, bob WITH GRANT OPTION")
+    alice, bob, carol = user("alice"), user("bob"), user("carol")
+    alice.execute("GRANT SELECT ON t TO carol WITH GRANT OPTION")
+    bob.execute("REVOKE SELECT ON t FROM carol")
+    assert rows(carol, "SELECT count(*) FROM t") == [(2,)]
+    carol.execute("GRANT SELECT ON t TO bob")
+    refused(root, "REVOKE SELECT ON t FROM alice", lib.SEALDB_ERR_SQL_MISUSE)
+    root.execute("REVOKE SELECT ON t FROM alice CASCADE")
+    refused(carol, "SELECT count(*) FROM t", lib.SEALDB_ERR_SQL_UNKNOWN_OBJECT)
+    assert rows(bob, "SELECT count(*) FROM t") == [(2,)]
