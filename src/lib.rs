@@ -77,7 +77,7 @@ pub use db::{
 };
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
 pub use repl::raft::{
-    ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, ReadConsistency, ReplicationOptions,
-    Role,
+    ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, QuicTransport, ReadConsistency,
+    ReplicationOptions, Role,
 };
 pub use types::Value;

@@ -16,7 +16,8 @@
 //!               admission of a peer, reload, closing revoked peers
 //!   raft        replication itself: consensus on openraft, the log store,
 //!               the state machine that applies committed write batches,
-//!               snapshots, the transport seam and the in-memory network,
+//!               snapshots, the transport seam, the in-memory network and
+//!               the QUIC one (quic_network),
 //!               one node's API (docs/replication.md)
 //! ```
 //!

@@ -21,8 +21,9 @@
 //! votes, membership as bytes), [`log_store`], [`state_machine`],
 //! [`snapshot`] (the logical snapshot stream), [`network`] (the transport
 //! seam and messages), [`mem_network`] (the in-memory network with a
-//! seeded fault router), [`node`] (one node: open, propose, reads,
-//! membership, leader transfer).
+//! seeded fault router), [`quic_network`] (the transport over QUIC with
+//! mutual TLS), [`node`] (one node: open, propose, reads, membership,
+//! leader transfer).
 //!
 //! Invariants (the rest of sealdb relies on them):
 //! - a commit returns success only after its entry is committed by a
@@ -31,13 +32,15 @@
 //! - an outcome that cannot be known is reported as
 //!   [`crate::Error::CommitUnknown`], never as success or failure;
 //! - no openraft type appears in sealdb's public API: only the types of
-//!   this file, [`network::ClusterTransport`] and [`mem_network`].
+//!   this file, [`network::ClusterTransport`], [`mem_network`] and
+//!   [`quic_network`].
 
 pub(crate) mod codec;
 pub(crate) mod log_store;
 pub mod mem_network;
 pub mod network;
 pub(crate) mod node;
+pub mod quic_network;
 pub(crate) mod snapshot;
 pub(crate) mod state_machine;
 pub(crate) mod types;
@@ -51,6 +54,7 @@ use std::time::Duration;
 
 pub use mem_network::{Faults, MemNetwork};
 pub use network::{BoxFuture, ClusterTransport, Lane, RequestHandler};
+pub use quic_network::{QuicTransport, QuicTransportStats};
 pub use types::NodeId;
 
 /// What a follower does with a transaction that wants to commit.

@@ -31,7 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{
-    Fatal, NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Unreachable,
+    Fatal, NetworkError, PayloadTooLarge, RPCError, RaftError, ReplicationClosed, StreamingError,
+    Unreachable,
 };
 use openraft::network::RPCOption;
 use openraft::raft::{
@@ -76,6 +77,12 @@ pub trait ClusterTransport: Send + Sync + 'static {
     fn serve(&self, handler: Arc<dyn RequestHandler>) -> Result<()>;
     /// Stops serving and calling (the node is shutting down).
     fn shutdown(&self);
+    /// The largest request `lane` carries, in bytes (appends are split to
+    /// fit; a commit larger than the append lane's is refused).
+    fn max_request(&self, lane: Lane) -> usize {
+        let _ = lane;
+        usize::MAX
+    }
 }
 
 /// Answers the requests of other nodes (implemented by the Raft node).
@@ -522,7 +529,26 @@ impl RaftNetwork<TypeConfig> for Peer {
         } else {
             Lane::Append
         };
+        let n = rpc.entries.len() as u64;
         let bytes = encode_request(&Request::Append(rpc));
+        if bytes.len() > self.transport.max_request(lane) {
+            if n > 1 {
+                // openraft resends fewer entries.
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint(n / 2),
+                ));
+            }
+            // One entry over the limit: refused at propose, so only an
+            // entry written under a larger limit gets here.
+            let e = Error::InvalidArgument {
+                what: format!(
+                    "a log entry of {} bytes exceeds the transport's limit of {}",
+                    bytes.len(),
+                    self.transport.max_request(lane)
+                ),
+            };
+            return Err(unreachable_err(&e));
+        }
         let reply = self
             .call(lane, bytes, option.hard_ttl())
             .await

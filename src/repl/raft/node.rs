@@ -271,6 +271,23 @@ impl RaftNode {
 
     pub(crate) async fn propose_async(self: Arc<Self>, cmd: Command) -> Result<u64> {
         let deadline = Instant::now() + self.opts.timeout;
+        let limit = self.transport.max_request(Lane::Append);
+        if limit != usize::MAX {
+            let mut encoded = Vec::new();
+            super::codec::put_command(&mut encoded, &cmd);
+            // Room for the message and entry headers around the command.
+            if encoded.len() + 1024 > limit {
+                return Err(Error::InvalidArgument {
+                    what: format!(
+                        "a transaction's write batch of {} bytes exceeds the replication \
+                         limit of {} bytes (the transport's append frame limit); \
+                         commit in smaller transactions",
+                        encoded.len(),
+                        limit - 1024
+                    ),
+                });
+            }
+        }
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(unavailable("the node is shut down"));
