@@ -76,6 +76,7 @@ pub use db::{
     Transaction,
 };
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
+pub use repl::node_config::NodeConfig;
 pub use repl::raft::{
     ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, QuicTransport, ReadConsistency,
     ReplicationOptions, Role,

@@ -42,6 +42,7 @@ mod authorize;
 mod cluster;
 mod convert;
 mod dispatch;
+mod node;
 mod rows;
 mod security;
 mod session;

@@ -7,6 +7,7 @@
 //! ```text
 //!   cert        sealdb cert: make a cluster CA, node and client certificates,
 //!               revoke (a CRL signed by the CA), list
+//!   node_config a standalone node's configuration file (TOML)
 //!   identity    what a certificate says: `sealdb://<cluster>/node/<id>` or
 //!               `sealdb://<cluster>/user/<name>`, EKUs, validity, serial
 //!   revocation  crl: the CRL set with its freshness rule (grace period)
@@ -33,6 +34,7 @@
 
 pub mod cert;
 pub mod identity;
+pub mod node_config;
 pub mod raft;
 pub mod refusal;
 pub mod revocation;
