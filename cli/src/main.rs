@@ -8,6 +8,9 @@
 //!   sealdb audit verify --db DIR --key-file FILE
 //!   sealdb audit export --db DIR --key-file FILE [--out FILE]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
+//!   sealdb node --config FILE          run a cluster node (node.rs)
+//!   sealdb cluster status|add|remove|transfer --config FILE ...  (cluster.rs)
+//!   sealdb sql --node FILE [-e SQL]... SQL on a running node, as root
 //! ```
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
@@ -26,7 +29,13 @@
 //! --path cli`, or `cargo build --release -p sealdb-cli` (see
 //! cli/README.md).
 
+#[cfg(unix)]
+mod admin;
+#[cfg(unix)]
+mod cluster;
 mod history;
+#[cfg(unix)]
+mod node;
 mod output;
 mod shell;
 mod statement_end;
@@ -61,14 +70,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Runs SQL against a database.
+    /// Runs SQL against a database, or a running node (--node).
     Sql {
         /// The database directory.
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, required_unless_present = "node", conflicts_with = "node")]
+        db: Option<PathBuf>,
         /// The store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        #[arg(long, required_unless_present = "node", conflicts_with = "node")]
+        key_file: Option<PathBuf>,
+        /// A running node's configuration file: the statements run there,
+        /// as root, through its admin socket.
+        #[arg(long, conflicts_with = "user")]
+        node: Option<PathBuf>,
         /// Run as this user (password from SEALDB_PASSWORD).
         #[arg(long)]
         user: Option<String>,
@@ -106,6 +119,19 @@ enum Command {
     Cert {
         #[command(subcommand)]
         action: cert::CertAction,
+    },
+    /// Runs a replicated node until SIGTERM (SIGHUP reloads certificates).
+    #[cfg(unix)]
+    Node {
+        /// The node's configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Asks a running node about its cluster, or changes the membership.
+    #[cfg(unix)]
+    Cluster {
+        #[command(subcommand)]
+        action: cluster::ClusterAction,
     },
 }
 
@@ -171,12 +197,41 @@ fn run(cli: Cli) -> Fallible<()> {
             let id = generate_key_file(&out, bits)?;
             println!("{id}");
         }
+        #[cfg(unix)]
+        Command::Node { config } => node::run(&config)?,
+        #[cfg(unix)]
+        Command::Cluster { action } => cluster::run(action)?,
+        #[cfg(unix)]
+        Command::Sql {
+            node: Some(node),
+            execute,
+            ..
+        } => {
+            let socket = sealdb::NodeConfig::load(&node)?.admin_socket;
+            let statements = if execute.is_empty() {
+                let mut script = String::new();
+                std::io::stdin().read_to_string(&mut script)?;
+                vec![script]
+            } else {
+                execute
+            };
+            let out = admin::call(
+                &socket,
+                &admin::Request::Sql(statements),
+                std::time::Duration::from_secs(60),
+            )?;
+            print!("{out}");
+        }
         Command::Sql {
             db,
             key_file,
             user,
             execute,
+            ..
         } => {
+            let (Some(db), Some(key_file)) = (db, key_file) else {
+                return Err("give --db and --key-file, or --node".into());
+            };
             let db = open(&db, &key_file, None)?;
             let session = session_for(&db, user)?;
             if !execute.is_empty() {
