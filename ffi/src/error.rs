@@ -57,6 +57,15 @@ pub const SEALDB_ERR_INVALID_KEY: i32 = 302;
 pub const SEALDB_ERR_KEY_PROVIDER: i32 = 303;
 /// A key was supplied but the store is unencrypted.
 pub const SEALDB_ERR_PLAINTEXT_STORE: i32 = 304;
+/// A node certificate, key, CA bundle or CRL is missing, malformed, not
+/// this node's, or not valid now (opening a replicated node).
+pub const SEALDB_ERR_CERTIFICATE: i32 = 310;
+/// A link to another node failed (unreachable, closed, timed out).
+pub const SEALDB_ERR_TRANSPORT: i32 = 110;
+/// Another node broke the wire protocol; the connection was closed.
+pub const SEALDB_ERR_PROTOCOL: i32 = 220;
+/// A peer's certificate was refused, or the peer refused ours.
+pub const SEALDB_ERR_PEER_REFUSED: i32 = 720;
 /// The database refuses writes after an unrecoverable failure; reopen it.
 pub const SEALDB_ERR_POISONED: i32 = 400;
 /// The store is already open elsewhere.
@@ -266,6 +275,10 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_INVALID_KEY => c"invalid key",
         SEALDB_ERR_KEY_PROVIDER => c"key provider failed",
         SEALDB_ERR_PLAINTEXT_STORE => c"store is unencrypted",
+        SEALDB_ERR_CERTIFICATE => c"certificate error",
+        SEALDB_ERR_TRANSPORT => c"link to another node failed",
+        SEALDB_ERR_PROTOCOL => c"another node broke the wire protocol",
+        SEALDB_ERR_PEER_REFUSED => c"peer certificate refused",
         SEALDB_ERR_POISONED => c"database poisoned; reopen it",
         SEALDB_ERR_LOCKED => c"store is open elsewhere",
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
@@ -350,6 +363,10 @@ mod tests {
             (ErrorCode::InvalidKey, SEALDB_ERR_INVALID_KEY),
             (ErrorCode::KeyProvider, SEALDB_ERR_KEY_PROVIDER),
             (ErrorCode::PlaintextStore, SEALDB_ERR_PLAINTEXT_STORE),
+            (ErrorCode::Certificate, SEALDB_ERR_CERTIFICATE),
+            (ErrorCode::Transport, SEALDB_ERR_TRANSPORT),
+            (ErrorCode::Protocol, SEALDB_ERR_PROTOCOL),
+            (ErrorCode::PeerRefused, SEALDB_ERR_PEER_REFUSED),
             (ErrorCode::Poisoned, SEALDB_ERR_POISONED),
             (ErrorCode::Locked, SEALDB_ERR_LOCKED),
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),
