@@ -1,7 +1,9 @@
 //! Commit latency and throughput of a replicated database against a
-//! single node: 3 voters in one process over the in-memory network (no
-//! sockets; each node its own directory, key and fsynced log), 1 and 64
-//! concurrent writers of single-row autocommit INSERTs on the leader.
+//! single node: 3 voters in one process, over the in-memory network (no
+//! sockets) and over real QUIC with mutual TLS on 127.0.0.1 (certificates
+//! made by `sealdb::repl::cert`); each node its own directory, key and
+//! fsynced log; 1 and 64 concurrent writers of single-row autocommit
+//! INSERTs on the leader.
 //!
 //! `cargo bench --bench replication` (release). `SEALDB_BENCH_OPS` sets
 //! the commits per writer set (default 2000). Prints a table for
@@ -10,8 +12,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sealdb::repl::cert::{self, CertsDir, NodeCertRequest, Validity};
+use sealdb::repl::raft::ClusterTransport;
+use sealdb::repl::transport::{EndpointConfig, TlsFiles};
 use sealdb::storage::{StorageOptions, SyncMode};
-use sealdb::{Db, KeyBytes, MemNetwork, MemoryKeyProvider, Options, ReplicationOptions, Role};
+use sealdb::{
+    Db, KeyBytes, MemNetwork, MemoryKeyProvider, Options, QuicTransport, ReplicationOptions, Role,
+};
 
 fn provider(seed: u8) -> MemoryKeyProvider {
     MemoryKeyProvider::new(KeyBytes::from_slice(&[seed; 32])).expect("key")
@@ -37,12 +44,79 @@ fn single(dir: &std::path::Path) -> Db {
     .expect("open")
 }
 
-fn cluster(dirs: &[tempfile::TempDir]) -> Vec<Db> {
-    let net = MemNetwork::new(7);
-    let members: Vec<(u64, String)> = (1..=3).map(|i| (i, format!("node-{i}"))).collect();
+/// How the nodes of a benchmark cluster talk.
+enum Net {
+    Memory,
+    /// QUIC + mutual TLS on 127.0.0.1; certificates in this directory.
+    Quic(std::path::PathBuf),
+}
+
+/// Each node's transport, address and runtime (`None`: the node's own).
+type Transports = (
+    Vec<Arc<dyn ClusterTransport>>,
+    Vec<String>,
+    Vec<Option<tokio::runtime::Handle>>,
+);
+
+fn transports(net: &Net) -> Transports {
+    match net {
+        Net::Memory => {
+            let mem = MemNetwork::new(7);
+            (
+                (1..=3).map(|id| mem.transport(id)).collect(),
+                (1..=3).map(|id| format!("node-{id}")).collect(),
+                vec![None, None, None],
+            )
+        }
+        Net::Quic(dir) => {
+            let certs = CertsDir::new(dir.join("certs"));
+            let ca_key = dir.join("ca.key");
+            cert::create_ca(&certs, &ca_key, "bench", Validity::days_from_now(2), false)
+                .expect("CA");
+            let mut ts: Vec<Arc<dyn ClusterTransport>> = Vec::new();
+            let mut addrs = Vec::new();
+            let mut handles = Vec::new();
+            for id in 1..=3u64 {
+                cert::create_node(
+                    &certs,
+                    &ca_key,
+                    &NodeCertRequest {
+                        node_id: id,
+                        hosts: vec!["127.0.0.1".into()],
+                        ocsp_url: None,
+                        validity: Validity::days_from_now(1),
+                    },
+                    false,
+                )
+                .expect("node cert");
+                let files = TlsFiles {
+                    cert: certs.node_cert(id),
+                    key: certs.node_key(id),
+                    ca: certs.ca_cert(),
+                    crls: vec![certs.crl()],
+                };
+                let t = QuicTransport::start(
+                    EndpointConfig::new("127.0.0.1:0".parse().expect("addr"), files),
+                    None,
+                )
+                .expect("transport");
+                addrs.push(t.local_addr().expect("addr").to_string());
+                handles.push(Some(t.runtime()));
+                ts.push(t);
+            }
+            (ts, addrs, handles)
+        }
+    }
+}
+
+fn cluster(dirs: &[tempfile::TempDir], net: &Net) -> Vec<Db> {
+    let (transports, addrs, runtimes) = transports(net);
+    let members: Vec<(u64, String)> = (1..=3).zip(addrs.iter().cloned()).collect();
     let dbs: Vec<Db> = (1..=3u64)
         .map(|id| {
-            let mut r = ReplicationOptions::new(id, format!("node-{id}"), net.transport(id));
+            let i = id as usize - 1;
+            let mut r = ReplicationOptions::new(id, addrs[i].clone(), transports[i].clone());
+            r.runtime = runtimes[i].clone();
             r.initial_members = members.clone();
             r.timeout = Duration::from_secs(60);
             r.transfer_on_close = false;
@@ -128,20 +202,25 @@ fn main() {
     report("single node", 1, run(&db, 1, ops, "t1"));
     report("single node", 64, run(&db, 64, ops.max(64), "t64"));
     drop(db);
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let dbs = cluster(&dirs);
-    let leader = dbs
-        .iter()
-        .find(|d| d.cluster().expect("cluster").status().role == Role::Leader)
-        .expect("leader")
-        .clone();
-    report("3 voters, in-memory network", 1, run(&leader, 1, ops, "t1"));
-    report(
-        "3 voters, in-memory network",
-        64,
-        run(&leader, 64, ops.max(64), "t64"),
-    );
-    drop(leader);
-    drop(dbs);
-    let _ = Arc::new(());
+    let certs = tempfile::tempdir().expect("dir");
+    for (name, net) in [
+        ("3 voters, in-memory network", Net::Memory),
+        (
+            "3 voters, QUIC + mTLS on 127.0.0.1",
+            Net::Quic(certs.path().to_path_buf()),
+        ),
+    ] {
+        let dirs: Vec<tempfile::TempDir> =
+            (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+        let dbs = cluster(&dirs, &net);
+        let leader = dbs
+            .iter()
+            .find(|d| d.cluster().expect("cluster").status().role == Role::Leader)
+            .expect("leader")
+            .clone();
+        report(name, 1, run(&leader, 1, ops, "t1"));
+        report(name, 64, run(&leader, 64, ops.max(64), "t64"));
+        drop(leader);
+        drop(dbs);
+    }
 }
