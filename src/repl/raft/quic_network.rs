@@ -309,7 +309,7 @@ impl Drop for CallGuard<'_> {
 
 impl Inner {
     async fn call(
-        &self,
+        self: &Arc<Self>,
         to: NodeId,
         address: &str,
         lane: Lane,
@@ -381,10 +381,23 @@ impl Inner {
     }
 
     /// The connection to use for `to`: the newest live one, or a new dial.
-    async fn peer(&self, to: NodeId, address: &str) -> Result<Peer> {
+    async fn peer(self: &Arc<Self>, to: NodeId, address: &str) -> Result<Peer> {
         if let Some(p) = self.endpoint.peer(to) {
             return Ok(p);
         }
+        // The dial runs as a task of its own: a caller that stops waiting
+        // must not abort a handshake half-way (the peer would see, and
+        // report, a failed handshake).
+        let me = self.clone();
+        let address = address.to_string();
+        tokio::spawn(async move { me.dial(to, &address).await })
+            .await
+            .map_err(|e| Error::Unavailable {
+                what: format!("dialling node {to} failed: {e}"),
+            })?
+    }
+
+    async fn dial(&self, to: NodeId, address: &str) -> Result<Peer> {
         let state = self.dials.lock().entry(to).or_default().clone();
         let mut state = state.lock().await;
         // Someone else may have connected (or the peer dialled us) meanwhile.
