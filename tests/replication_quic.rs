@@ -1,6 +1,6 @@
 //! Replicated databases over the real transport: QUIC with mutual TLS on
 //! 127.0.0.1, certificates made by `sealdb::repl::cert`. A three-node
-//! cluster replicating SQL; a node whose certificate is revoked while the
+//! cluster replicating SQL, its certificates rotated while it runs; a node whose certificate is revoked while the
 //! cluster runs is cut off (its appends and votes reach no one, it receives
 //! nothing new); a learner that was offline while the log was purged
 //! catches up by a snapshot streamed on the bulk lane.
@@ -201,6 +201,31 @@ fn three_nodes_replicate_sql_over_quic_with_mutual_tls() {
             n.refusals.all()
         );
     }
+    // Rotation while running: every node gets a new certificate and key,
+    // reloads, and its connections are made again with them.
+    for n in &nodes {
+        ca.node(n.id);
+    }
+    for n in &nodes {
+        let t = n.transport.as_ref().expect("t");
+        t.reload().expect("reload");
+        t.endpoint().close_peers();
+    }
+    let before: u64 = nodes
+        .iter()
+        .map(|n| n.transport.as_ref().expect("t").endpoint().stats().admitted)
+        .sum();
+    l.execute("INSERT INTO t VALUES (3, 'after rotation')", &[])
+        .expect("insert after rotation");
+    for id in all {
+        assert_eq!(count(db(&nodes, id), ReadConsistency::Linearizable), 3);
+    }
+    let after: u64 = nodes
+        .iter()
+        .map(|n| n.transport.as_ref().expect("t").endpoint().stats().admitted)
+        .sum();
+    assert!(after > before, "no new connections: {before} → {after}");
+    assert!(nodes.iter().all(|n| n.refusals.all().is_empty()));
     // SHOW CLUSTER lists the QUIC addresses.
     let mut rows = l.query("SHOW CLUSTER", &[]).expect("show cluster");
     let mut seen = 0;
