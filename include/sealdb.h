@@ -176,6 +176,11 @@
 #define SEALDB_ERR_STALE 423
 
 /**
+ * The store is open read-only; writes are refused.
+ */
+#define SEALDB_ERR_READ_ONLY 405
+
+/**
  * An argument that can never work (for example a bad key size).
  */
 #define SEALDB_ERR_INVALID_ARGUMENT 500
@@ -371,8 +376,9 @@ const char *sealdb_version(void);
 
 /**
  * Opens (or creates) the store in directory `path`, encrypted with the key
- * in `key_file` (16, 24 or 32 raw bytes, or that many as hex; see
- * `sealdb_key_file_generate`).
+ * in `key_file` (32, 48 or 64 hex digits, as `sealdb_key_file_generate`
+ * writes; anything else, such as raw bytes or a passphrase, gives
+ * `SEALDB_ERR_INVALID_KEY`).
  *
  * On success `*out` is a new database handle, owned by the caller: free it
  * with `sealdb_db_free`. On failure `*out` is NULL and the error is in
@@ -392,6 +398,25 @@ int32_t sealdb_db_open_key_file(const char *path, const char *key_file, sealdb_d
  * the call. Ownership and errors as for `sealdb_db_open_key_file`.
  */
 int32_t sealdb_db_open_key(const char *path, const uint8_t *key, size_t key_len, sealdb_db **out);
+
+/**
+ * Opens (or creates) the store in directory `path`, with its store key
+ * derived from the `passphrase_len` bytes at `passphrase` (argon2id, with
+ * a salt kept in the store's `KEYDERIVATION` file). `memory_kib` and
+ * `iterations` are the derivation's cost for a new store and the least
+ * accepted from an existing one; 0 picks the default (65536 KiB, 3
+ * passes). sealdb keeps its own copy of the passphrase (wiped when
+ * freed). A wrong passphrase gives `SEALDB_ERR_KEY_UNAVAILABLE`; an
+ * existing store whose cost is below the one asked for gives
+ * `SEALDB_ERR_INVALID_KEY`. Ownership and other errors as for
+ * `sealdb_db_open_key_file`.
+ */
+int32_t sealdb_db_open_passphrase(const char *path,
+                                  const uint8_t *passphrase,
+                                  size_t passphrase_len,
+                                  uint32_t memory_kib,
+                                  uint32_t iterations,
+                                  sealdb_db **out);
 
 /**
  * Opens (or creates) the store in directory `path`, with store keys from

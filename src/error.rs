@@ -142,6 +142,14 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The store was opened read-only (`Engine::open_read_only`,
+    /// `Db::open_read_only`): nothing may be written to it.
+    #[error("the store at {} is open read-only; writes are refused", path.display())]
+    ReadOnly {
+        /// The store directory.
+        path: PathBuf,
+    },
+
     /// Another transaction holds the write lock and did not finish within
     /// the busy timeout. Retrying later can succeed.
     #[error("database is busy: another transaction is writing (waited {waited_ms} ms)")]
@@ -407,6 +415,8 @@ pub enum ErrorCode {
     CommitUnknown = 422,
     /// [`Error::Stale`].
     Stale = 423,
+    /// [`Error::ReadOnly`].
+    ReadOnly = 405,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
     /// [`Error::Sql`] with [`SqlErrorKind::Syntax`].
@@ -453,6 +463,7 @@ impl Error {
             Error::NotAStore { .. } => ErrorCode::NotAStore,
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Conflict => ErrorCode::Conflict,
+            Error::ReadOnly { .. } => ErrorCode::ReadOnly,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Error::AuthenticationFailed { .. } => ErrorCode::AuthenticationFailed,
@@ -526,6 +537,7 @@ impl Error {
             Error::AuthenticationFailed { .. } => "28P01",
             Error::LoginThrottled { .. } => "08004",
             Error::Conflict => "40001",
+            Error::ReadOnly { .. } => "25006",
             Error::Io { .. } => "58030",
             Error::Corruption { .. } | Error::Truncated { .. } | Error::Authentication { .. } => {
                 "XX001"

@@ -1,5 +1,5 @@
-//! The admin protocol between `sealdb node` and `sealdb cluster` /
-//! `sealdb sql --node`: one request per connection on a Unix socket that
+//! The admin protocol between `sealdb node` and `sealdb cluster ...`:
+//! one request per connection on a Unix socket that
 //! only the node's owner can open (mode 0600 in the data directory, so
 //! whoever may connect could read the key file anyway).
 //!

@@ -1,8 +1,9 @@
-//! `sealdb cluster status|add|remove|transfer`: asks a running node (its
-//! admin socket, found through its configuration file) about the cluster
-//! or to change it. Membership changes go to the leader; a follower
-//! answers with the leader's id and address.
+//! `sealdb cluster status|add|remove|transfer|sql`: asks a running node
+//! (its admin socket, found through its configuration file) about the
+//! cluster, to change it, or to run SQL. Membership changes go to the
+//! leader; a follower answers with the leader's id and address.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,6 +69,16 @@ pub enum ClusterAction {
         /// The voter to lead.
         node_id: u64,
     },
+    /// Runs statements on the node as root, in one session (so a `SET
+    /// read_consistency` applies to those after it); without -e, a script
+    /// from stdin. Rows print as `sealdb sql` prints them.
+    Sql {
+        #[command(flatten)]
+        target: Target,
+        /// A statement to run (repeatable).
+        #[arg(short = 'e', long = "execute")]
+        execute: Vec<String>,
+    },
 }
 
 /// How long a membership change may take (a new voter catches up first).
@@ -91,6 +102,16 @@ pub fn run(action: ClusterAction) -> Fallible<()> {
         ),
         ClusterAction::Remove { target, node_id } => (target, Request::Remove(node_id)),
         ClusterAction::Transfer { target, node_id } => (target, Request::Transfer(node_id)),
+        ClusterAction::Sql { target, execute } => {
+            let statements = if execute.is_empty() {
+                let mut script = String::new();
+                std::io::stdin().read_to_string(&mut script)?;
+                vec![script]
+            } else {
+                execute
+            };
+            (target, Request::Sql(statements))
+        }
     };
     let out = admin::call(&target.socket()?, &request, TIMEOUT)?;
     print!("{out}");

@@ -2,16 +2,19 @@
 //!
 //! ```text
 //!   sealdb keygen --bits 128|192|256 --out FILE
-//!   sealdb sql --db DIR --key-file FILE [--user NAME] [-e SQL]...
-//!   sealdb encryption-status --db DIR --key-file FILE
-//!   sealdb rotate --db DIR --key-file FILE [--old-key-file FILE]
-//!   sealdb audit verify --db DIR --key-file FILE
-//!   sealdb audit export --db DIR --key-file FILE [--out FILE]
+//!   sealdb sql --db DIR KEY [--user NAME] [-e SQL]...
+//!   sealdb encryption-status --db DIR KEY
+//!   sealdb rotate --db DIR KEY [--old-key-file FILE]
+//!   sealdb audit verify --db DIR KEY [--checkpoint FILE]
+//!   sealdb audit checkpoint --db DIR KEY [--out FILE]
+//!   sealdb audit export --db DIR KEY [--out FILE]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //!   sealdb node --config FILE          run a cluster node (node.rs)
-//!   sealdb cluster status|add|remove|transfer --config FILE ...  (cluster.rs)
-//!   sealdb sql --node FILE [-e SQL]... SQL on a running node, as root
+//!   sealdb cluster status|add|remove|transfer|sql --config FILE ...  (cluster.rs)
 //! ```
+//!
+//! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
+//! (see `store_key.rs`).
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
@@ -31,6 +34,7 @@
 
 #[cfg(unix)]
 mod admin;
+mod audit_cmd;
 #[cfg(unix)]
 mod cluster;
 mod history;
@@ -39,16 +43,20 @@ mod node;
 mod output;
 mod shell;
 mod statement_end;
+mod store_key;
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod cert;
 
 use clap::{Parser, Subcommand};
+
+mod inspect;
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Session};
+use sealdb::{ClientInfo, Credentials, Db, Session};
+use store_key::StoreKeyArgs;
 
 use crate::output::run_sql;
 
@@ -70,18 +78,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Runs SQL against a database, or a running node (--node).
+    /// Runs SQL against a database.
     Sql {
         /// The database directory.
-        #[arg(long, required_unless_present = "node", conflicts_with = "node")]
-        db: Option<PathBuf>,
-        /// The store key file.
-        #[arg(long, required_unless_present = "node", conflicts_with = "node")]
-        key_file: Option<PathBuf>,
-        /// A running node's configuration file: the statements run there,
-        /// as root, through its admin socket.
-        #[arg(long, conflicts_with = "user")]
-        node: Option<PathBuf>,
+        #[arg(long)]
+        db: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
         /// Run as this user (password from SEALDB_PASSWORD).
         #[arg(long)]
         user: Option<String>,
@@ -94,18 +97,17 @@ enum Command {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
     },
     /// Rewrites every file under the active data key.
     Rotate {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The (new) store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        /// The (new) store key.
+        #[command(flatten)]
+        keys: StoreKeyArgs,
         /// The previous store key, when the store key was changed.
         #[arg(long)]
         old_key_file: Option<PathBuf>,
@@ -127,7 +129,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Asks a running node about its cluster, or changes the membership.
+    /// Asks a running node about its cluster, changes the membership, or
+    /// runs SQL on it.
     #[cfg(unix)]
     Cluster {
         #[command(subcommand)]
@@ -142,18 +145,31 @@ enum AuditAction {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
+        #[command(flatten)]
+        keys: StoreKeyArgs,
+        /// Also prove the log still contains this checkpoint unchanged.
         #[arg(long)]
-        key_file: PathBuf,
+        checkpoint: Option<PathBuf>,
+    },
+    /// Verifies the chain and writes a checkpoint of its head (sequence,
+    /// hash, time) to keep outside the database.
+    Checkpoint {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
+        /// Write here (a new file, mode 0600) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Writes the records as JSON lines.
     Export {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
         /// Write here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -182,57 +198,28 @@ fn session_for(db: &Db, user: Option<String>) -> Fallible<Session> {
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn open(db: &PathBuf, key_file: &PathBuf, old: Option<&PathBuf>) -> Fallible<Db> {
-    let mut provider = FileKeyProvider::new(key_file)?;
-    if let Some(old) = old {
-        provider = provider.with_old_key_file(old)?;
-    }
-    Ok(Db::open(db, provider)?)
+fn open(db: &PathBuf, keys: &StoreKeyArgs, old: Option<&Path>) -> Fallible<Db> {
+    Ok(Db::open(db, keys.provider(old)?)?)
 }
 
 fn run(cli: Cli) -> Fallible<()> {
     match cli.command {
         Command::Cert { action } => cert::run(action)?,
-        Command::Keygen { bits, out } => {
-            let id = generate_key_file(&out, bits)?;
-            println!("{id}");
-        }
         #[cfg(unix)]
         Command::Node { config } => node::run(&config)?,
         #[cfg(unix)]
         Command::Cluster { action } => cluster::run(action)?,
-        #[cfg(unix)]
-        Command::Sql {
-            node: Some(node),
-            execute,
-            ..
-        } => {
-            let socket = sealdb::NodeConfig::load(&node)?.admin_socket;
-            let statements = if execute.is_empty() {
-                let mut script = String::new();
-                std::io::stdin().read_to_string(&mut script)?;
-                vec![script]
-            } else {
-                execute
-            };
-            let out = admin::call(
-                &socket,
-                &admin::Request::Sql(statements),
-                std::time::Duration::from_secs(60),
-            )?;
-            print!("{out}");
+        Command::Keygen { bits, out } => {
+            let id = generate_key_file(&out, bits)?;
+            println!("{id}");
         }
         Command::Sql {
             db,
-            key_file,
+            keys,
             user,
             execute,
-            ..
         } => {
-            let (Some(db), Some(key_file)) = (db, key_file) else {
-                return Err("give --db and --key-file, or --node".into());
-            };
-            let db = open(&db, &key_file, None)?;
+            let db = open(&db, &keys, None)?;
             let session = session_for(&db, user)?;
             if !execute.is_empty() {
                 for sql in &execute {
@@ -246,9 +233,9 @@ fn run(cli: Cli) -> Fallible<()> {
                 run_sql(&session, &script)?;
             }
         }
-        Command::EncryptionStatus { db, key_file } => {
-            let db = open(&db, &key_file, None)?;
-            let st = db.engine().encryption_status()?;
+        Command::EncryptionStatus { db, keys } => {
+            let db = inspect::open_read_only(&db, &keys)?;
+            let st = db.encryption_status()?;
             println!("store key: {}", st.store_key_id);
             println!(
                 "active data key: {} ({})",
@@ -268,10 +255,10 @@ fn run(cli: Cli) -> Fallible<()> {
         }
         Command::Rotate {
             db,
-            key_file,
+            keys,
             old_key_file,
         } => {
-            let db = open(&db, &key_file, old_key_file.as_ref())?;
+            let db = open(&db, &keys, old_key_file.as_deref())?;
             db.rotate_keys(|p| {
                 let width = 30;
                 let done = (p.files_done * width)
@@ -286,7 +273,7 @@ fn run(cli: Cli) -> Fallible<()> {
                 );
             })?;
             eprintln!();
-            let st = db.engine().encryption_status()?;
+            let st = db.encryption_status()?;
             println!(
                 "all files under data key {} ({:.1}% of bytes)",
                 st.active_data_key_id,
@@ -294,22 +281,23 @@ fn run(cli: Cli) -> Fallible<()> {
             );
         }
         Command::Audit { action } => match action {
-            AuditAction::Verify { db, key_file } => {
-                let db = open(&db, &key_file, None)?;
-                let report = db.audit_verify()?;
-                if let Some(bad) = &report.first_bad {
-                    return Err(format!("audit chain broken at {bad}").into());
-                }
-                println!(
-                    "ok: {} records, head {} {}",
-                    report.intact, report.head_seq, report.head_hash
-                );
+            AuditAction::Verify {
+                db,
+                keys,
+                checkpoint,
+            } => {
+                let db = inspect::open_read_only(&db, &keys)?;
+                audit_cmd::verify(&db, checkpoint.as_deref())?;
             }
-            AuditAction::Export { db, key_file, out } => {
-                let db = open(&db, &key_file, None)?;
+            AuditAction::Checkpoint { db, keys, out } => {
+                let db = open(&db, &keys, None)?;
+                audit_cmd::checkpoint(&db, out.as_deref())?;
+            }
+            AuditAction::Export { db, keys, out } => {
+                let db = inspect::open_read_only(&db, &keys)?;
                 let report = match out {
                     Some(path) => {
-                        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+                        let mut f = std::io::BufWriter::new(inspect::create_private(&path)?);
                         let r = db.audit_export(&mut f)?;
                         f.flush()?;
                         r

@@ -1,6 +1,6 @@
 //! `sealdb node --config FILE`: runs one standalone node of a cluster
 //! until SIGTERM or SIGINT, reloading its certificates on SIGHUP, and
-//! answers `sealdb cluster` and `sealdb sql --node` on its admin socket.
+//! answers `sealdb cluster ...` on its admin socket.
 //!
 //! ```text
 //!   start     read the configuration, open the database and the QUIC

@@ -6,7 +6,7 @@
 //!   after round; at the end every node holds every acknowledged row (and
 //!   no row that was never written). Rounds: `SEALDB_REPL_KILL_ROUNDS`
 //!   (default 4, for CI).
-//! - `sealdb cluster status|add|remove` and `sealdb sql --node` against
+//! - `sealdb cluster status|add|remove` and `sealdb cluster sql` against
 //!   running nodes: an edge learner joins, reads, and is removed.
 #![cfg(unix)]
 
@@ -367,8 +367,9 @@ fn cluster_commands_add_and_remove_an_edge_learner() {
     let leader = wait_leader(&nodes[..3]);
     let lcfg = nodes[leader as usize - 1].config.clone();
     let (ok, out, err) = sealdb(&[
+        "cluster",
         "sql",
-        "--node",
+        "--config",
         s(&lcfg),
         "-e",
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
@@ -413,8 +414,9 @@ fn cluster_commands_add_and_remove_an_edge_learner() {
     let end = Instant::now() + Duration::from_secs(30);
     loop {
         let (ok, out, _) = sealdb(&[
+            "cluster",
             "sql",
-            "--node",
+            "--config",
             s(&learner_cfg),
             "-e",
             "SELECT v FROM t WHERE id = 1",
@@ -431,8 +433,9 @@ fn cluster_commands_add_and_remove_an_edge_learner() {
     // A learner does not take writes from SQL either (forwarded, then
     // applied everywhere) — the default is forwarding.
     let (ok, out, err) = sealdb(&[
+        "cluster",
         "sql",
-        "--node",
+        "--config",
         s(&learner_cfg),
         "-e",
         "INSERT INTO t VALUES (2, 'from the edge')",

@@ -84,6 +84,8 @@ pub const SEALDB_ERR_UNAVAILABLE: i32 = 421;
 pub const SEALDB_ERR_COMMIT_UNKNOWN: i32 = 422;
 /// A bounded-staleness read could not be served by this node.
 pub const SEALDB_ERR_STALE: i32 = 423;
+/// The store is open read-only; writes are refused.
+pub const SEALDB_ERR_READ_ONLY: i32 = 405;
 /// An argument that can never work (for example a bad key size).
 pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 /// SQL syntax error.
@@ -288,6 +290,7 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_UNAVAILABLE => c"cluster unavailable",
         SEALDB_ERR_COMMIT_UNKNOWN => c"commit outcome unknown",
         SEALDB_ERR_STALE => c"data too stale",
+        SEALDB_ERR_READ_ONLY => c"store is open read-only",
         SEALDB_ERR_INVALID_ARGUMENT => c"invalid argument",
         SEALDB_ERR_SQL_SYNTAX => c"SQL syntax error",
         SEALDB_ERR_SQL_UNKNOWN_OBJECT => c"unknown or duplicate SQL object",
@@ -376,6 +379,7 @@ mod tests {
             (ErrorCode::Unavailable, SEALDB_ERR_UNAVAILABLE),
             (ErrorCode::CommitUnknown, SEALDB_ERR_COMMIT_UNKNOWN),
             (ErrorCode::Stale, SEALDB_ERR_STALE),
+            (ErrorCode::ReadOnly, SEALDB_ERR_READ_ONLY),
             (ErrorCode::InvalidArgument, SEALDB_ERR_INVALID_ARGUMENT),
             (ErrorCode::SqlSyntax, SEALDB_ERR_SQL_SYNTAX),
             (ErrorCode::SqlUnknownObject, SEALDB_ERR_SQL_UNKNOWN_OBJECT),

@@ -60,5 +60,8 @@ pub mod stmt;
 pub mod guard;
 pub mod handle;
 
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,9 @@ authenticated. This module feels like the standard ``sqlite3`` module::
     for row in conn.execute("SELECT id, name FROM t WHERE id > ?1", (0,)):
         print(row)
 
-Keys: ``key=`` (16, 24 or 32 bytes) or ``key_file=`` (see
-``generate_key_file``); ``":memory:"`` needs neither.
+Keys: ``key=`` (16, 24 or 32 bytes), ``key_file=`` (hex, see
+``generate_key_file``) or ``passphrase=`` (str or bytes, stretched into the
+key with argon2id and a salt kept in the store); ``":memory:"`` needs none.
 
 Transactions follow PEP 249: with ``autocommit`` off (the default) the
 first statement that changes something (anything but SELECT, VALUES,
@@ -203,23 +204,39 @@ def generate_key_file(path, bits=256):
 
 
 def connect(path, key=None, key_file=None, user=None, password=None, token=None,
-            application_name="python", client_address=None, autocommit=False):
+            application_name="python", client_address=None, autocommit=False,
+            passphrase=None, kdf_memory_kib=0, kdf_iterations=0):
     """Opens the database in directory ``path`` (``":memory:"`` for a
     private in-memory one) and returns a :class:`Connection`.
 
     ``key`` is the store key (16, 24 or 32 bytes); ``key_file`` a file
-    holding it. Without ``user`` the connection is root's, the holder of
-    the key. ``user`` with ``password`` or ``token`` (and optionally
-    ``client_address`` and ``application_name``, which the audit log and
-    host rules see) connects as that user.
+    holding it as hex; ``passphrase`` (str or bytes) a passphrase the key is
+    derived from with argon2id, at a cost of ``kdf_memory_kib`` KiB and
+    ``kdf_iterations`` passes for a new store (0: the default, 64 MiB and
+    3), which is also the least accepted from an existing one. Without
+    ``user`` the connection is root's, the holder of the key. ``user``
+    with ``password`` or ``token`` (and optionally ``client_address`` and
+    ``application_name``, which the audit log and host rules see) connects
+    as that user.
     """
     db = ffi.new("sealdb_db **")
+    given = sum(x is not None for x in (key, key_file, passphrase))
     if path == ":memory:":
-        if key is not None or key_file is not None:
+        if given:
             raise ProgrammingError("an in-memory database takes no key")
         _check(lib.sealdb_db_open_in_memory(db))
-    elif (key is None) == (key_file is None):
-        raise ProgrammingError("connect() needs exactly one of key= or key_file=")
+    elif given != 1:
+        raise ProgrammingError("connect() needs exactly one of key=, key_file= or passphrase=")
+    elif passphrase is not None:
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        if not isinstance(passphrase, (bytes, bytearray, memoryview)):
+            raise ProgrammingError("passphrase must be str or bytes, not %s"
+                                   % type(passphrase).__name__)
+        passphrase = bytes(passphrase)
+        _check(lib.sealdb_db_open_passphrase(_cstr(str(path), "path"), passphrase,
+                                             len(passphrase), kdf_memory_kib,
+                                             kdf_iterations, db))
     elif key is not None:
         if not isinstance(key, (bytes, bytearray, memoryview)):
             raise ProgrammingError("key must be bytes, not %s" % type(key).__name__)

@@ -96,6 +96,38 @@ def test_wrong_key_is_an_operational_error(dbdir):
     sealdb.connect(dbdir, key=KEY).close()
 
 
+def test_passphrase_opens_the_store(tmp_path, dbdir):
+    cheap = dict(kdf_memory_kib=8, kdf_iterations=1)  # tests only: cheap argon2
+    c = sealdb.connect(dbdir, passphrase="correct horse battery staple", **cheap)
+    c.execute("CREATE TABLE kept (x)")
+    c.execute("INSERT INTO kept VALUES (7)")
+    c.commit()
+    c.close()
+    # The salt and cost are kept in the store, never the passphrase.
+    header = (tmp_path / "db" / "KEYDERIVATION").read_bytes()
+    assert header.startswith(b"SEALKDF\n") and b"horse" not in header
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.connect(dbdir, passphrase="wrong horse", **cheap)
+    assert e.value.code == _ffi.lib.SEALDB_ERR_KEY_UNAVAILABLE
+    # bytes work as well as str; the data is there.
+    c = sealdb.connect(dbdir, passphrase=b"correct horse battery staple", **cheap)
+    assert c.execute("SELECT x FROM kept").fetchall() == [(7,)]
+    c.close()
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.connect(dbdir, passphrase="x", key=KEY)
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.connect(dbdir, passphrase=42)
+
+
+def test_a_passphrase_in_a_key_file_is_refused(tmp_path, dbdir):
+    key_file = tmp_path / "pass.key"
+    key_file.write_text("correct horse battery staple!!!!")  # 32 printable bytes
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.connect(dbdir, key_file=str(key_file))
+    assert e.value.code == _ffi.lib.SEALDB_ERR_INVALID_KEY
+    assert "passphrase" in str(e.value)
+
+
 def test_missing_key_file(tmp_path, dbdir):
     with pytest.raises(sealdb.OperationalError) as e:
         sealdb.connect(dbdir, key_file=str(tmp_path / "nope.key"))

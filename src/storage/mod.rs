@@ -18,7 +18,14 @@
 //! - after a failed write/fsync or a panic on the background thread the
 //!   engine is poisoned: writes fail with [`Error::Poisoned`] until reopened
 //!   (fail-stop, as redb and fjall do);
-//! - one process at a time: the directory's `LOCK` file is held while open.
+//! - one process at a time: the directory's `LOCK` file is held while open
+//!   ([`Engine::open_read_only`] takes no lock and writes nothing);
+//! - every file is checked against the identity the manifest (or CURRENT,
+//!   or the previous log segment) recorded for it before it is used, and
+//!   files newer than the manifest are quarantined, never deleted
+//!   (`recovery.rs`); the log is replayed into memory, so opening needs no
+//!   space in proportion to it;
+//! - a failed flush, compaction or open removes the files it made.
 //!
 //! Files in the store directory:
 //!
@@ -26,6 +33,7 @@
 //!   KEYREGISTRY  data keys (under the store key)      CURRENT     → live manifest
 //!   MANIFEST-N   log of table-set edits               N.wal       write-ahead log segments
 //!   N.sst        sorted tables                        LOCK        process lock (not sealed)
+//!   quarantine/  files newer than the manifest knew of (moved aside at open)
 //! ```
 
 pub(crate) mod batch;
@@ -34,12 +42,14 @@ pub(crate) mod iter;
 pub(crate) mod key;
 pub(crate) mod manifest;
 pub(crate) mod memtable;
+pub(crate) mod recovery;
 pub(crate) mod sst;
 pub(crate) mod version;
 pub(crate) mod wal;
 
 pub use batch::WriteBatch;
 pub use iter::{Direction, EngineIter};
+pub use recovery::QUARANTINE_DIR;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::{Bound, RangeBounds};
@@ -229,7 +239,11 @@ struct State {
     mem: Arc<Memtable>,
     imm: VecDeque<Arc<Memtable>>,
     version: Arc<Version>,
-    manifest: Manifest,
+    /// The manifest being appended to (`None` when read-only).
+    manifest: Option<Manifest>,
+    manifest_number: u64,
+    /// IVs of the live log segments (the manifest records the oldest's).
+    log_ivs: HashMap<u64, u128>,
     next_file: u64,
     flushed_seq: u64,
     /// Per level: the largest key of the last compaction (round-robin).
@@ -268,7 +282,10 @@ struct Inner {
     versions: Mutex<Vec<std::sync::Weak<Version>>>,
     cleanup: Mutex<()>,
     counters: Counters,
-    _lock: Box<dyn LockGuard>,
+    read_only: bool,
+    /// Files found newer than the manifest at open.
+    quarantined: Vec<String>,
+    _lock: Option<Box<dyn LockGuard>>,
 }
 
 /// The storage engine. Cheap to share behind an `Arc`; all methods take
@@ -283,14 +300,34 @@ pub const LOCK_FILE: &str = "LOCK";
 
 fn parse_number(name: &str, suffix: &str) -> Option<u64> {
     name.strip_suffix(suffix)
-        .filter(|n| n.len() >= 6)
+        .filter(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse().ok())
+}
+
+fn parse_manifest_number(name: &str) -> Option<u64> {
+    name.strip_prefix("MANIFEST-")
+        .filter(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Removes a file this process created and failed to finish (best effort:
+/// the error that made it partial is the one worth reporting; a leftover is
+/// removed by the next cleanup or quarantined by the next open).
+pub(crate) fn remove_partial(dir: &SealedDir, name: &str) {
+    let path = dir.dir().join(name);
+    if dir.vfs().exists(&path).unwrap_or(false) {
+        let _ = dir.vfs().remove(&path);
+    }
 }
 
 impl Engine {
     /// Opens (or creates) the store in `dir`: takes the directory lock,
     /// opens the key registry with `provider`, recovers the manifest and the
-    /// write-ahead log, and starts the background thread.
+    /// write-ahead log (checking every file against the identity the
+    /// manifest recorded: `recovery.rs`), and starts the background thread.
+    /// The log is replayed into memory and flushed later, so an open needs
+    /// no free space in proportion to the log; if it fails it removes what
+    /// it created.
     pub fn open(
         vfs: Arc<dyn Vfs>,
         dir: impl Into<PathBuf>,
@@ -298,115 +335,143 @@ impl Engine {
         key_options: KeyOptions,
         opts: StorageOptions,
     ) -> Result<Engine> {
-        let dir = dir.into();
-        vfs.create_dir_all(&dir)?;
-        let lock = vfs.lock(&dir.join(LOCK_FILE))?;
+        Engine::open_mode(vfs, dir.into(), provider, key_options, opts, false)
+    }
+
+    /// Opens the existing store in `dir` for reading only: no file is
+    /// created, written, renamed or removed (not even the lock file, so it
+    /// works on a read-only copy), no key is rotated, and the log is
+    /// replayed into memory. Every write fails with [`Error::ReadOnly`].
+    /// Files are checked exactly as by [`Engine::open`]. No lock is taken:
+    /// use it on a copy, or while no writer has the store open (a writer
+    /// that removes files meanwhile makes reads fail, never return wrong
+    /// data).
+    pub fn open_read_only(
+        vfs: Arc<dyn Vfs>,
+        dir: impl Into<PathBuf>,
+        provider: Arc<dyn KeyProvider>,
+        key_options: KeyOptions,
+        opts: StorageOptions,
+    ) -> Result<Engine> {
+        Engine::open_mode(vfs, dir.into(), provider, key_options, opts, true)
+    }
+
+    fn open_mode(
+        vfs: Arc<dyn Vfs>,
+        dir: PathBuf,
+        provider: Arc<dyn KeyProvider>,
+        key_options: KeyOptions,
+        opts: StorageOptions,
+        read_only: bool,
+    ) -> Result<Engine> {
+        let lock: Option<Box<dyn LockGuard>> = if read_only {
+            if !vfs.exists(&dir)? {
+                return Err(Error::NotAStore { path: dir });
+            }
+            None
+        } else {
+            vfs.create_dir_all(&dir)?;
+            Some(vfs.lock(&dir.join(LOCK_FILE))?)
+        };
         let names = vfs.list(&dir)?;
         let has_registry = names
             .iter()
             .any(|n| n == crate::vfs::sealed_dir::REGISTRY_FILE);
-        if !has_registry && names.iter().any(|n| n != LOCK_FILE) {
+        // The key-derivation header of a passphrase store is written just
+        // before its first registry, so a crash can leave it alone.
+        let kdf = crate::vfs::key_derivation_file::KEY_DERIVATION_FILE;
+        if !has_registry
+            && (read_only || names.iter().any(|n| n != LOCK_FILE && !n.starts_with(kdf)))
+        {
             return Err(Error::NotAStore { path: dir });
         }
-        let sdir = SealedDir::open(vfs.clone(), &dir, provider, key_options)?;
-        let recovered = Manifest::recover(&sdir)?;
-        if recovered.is_none() && names.iter().any(|n| n.ends_with(".sst")) {
-            return Err(Error::corruption(
-                dir.join(CURRENT),
-                0,
-                "CURRENT is missing but tables exist",
-            ));
-        }
-        let (mut version, log_number, mut next_file, mut last_seq) = match &recovered {
-            Some(r) => (r.version.clone(), r.log_number, r.next_file, r.last_seq),
-            None => (Version::new(), 0, 1, 0),
+        let sdir = if read_only {
+            SealedDir::open_read_only(vfs.clone(), &dir, provider, key_options)?
+        } else {
+            SealedDir::open(vfs.clone(), &dir, provider, key_options)?
         };
-        for n in &names {
-            if let Some(x) = parse_number(n, ".wal").or_else(|| parse_number(n, ".sst")) {
-                next_file = next_file.max(x + 1);
-            }
-        }
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let rec = recovery::recover(&sdir, &names, &cache)?;
+        let mut next_file = rec.next_file;
+        let last_seq = rec.last_seq;
+        // What the tables hold; the rest is in the replayed memtable.
+        let flushed_seq = if rec.mem.is_empty() {
+            last_seq
+        } else {
+            rec.flushed_seq
+        };
+        let version = rec.version;
+        let mem = Arc::new(rec.mem);
+        let mut log_ivs: HashMap<u64, u128> =
+            rec.segments.iter().map(|s| (s.number, s.iv)).collect();
 
-        // Every table the manifest lists must be there and readable.
-        let mut tables = HashMap::new();
-        for (_, f) in version.all_files() {
-            let name = table_name(f.number);
-            if !vfs.exists(&dir.join(&name))? {
-                return Err(Error::corruption(
-                    dir.join(&name),
-                    0,
-                    "table listed in the manifest is missing",
-                ));
-            }
-            tables.insert(
-                f.number,
-                Arc::new(SstReader::open(&sdir, f.number, cache.clone())?),
-            );
-        }
-
-        // Replay the log segments the manifest does not cover yet.
-        let mut wals: Vec<u64> = names
-            .iter()
-            .filter_map(|n| parse_number(n, ".wal"))
-            .filter(|&n| n >= log_number)
-            .collect();
-        wals.sort_unstable();
-        let mem = Memtable::new(0);
-        let mut next_seq = (last_seq > 0).then_some(last_seq + 1);
-        for &n in &wals {
-            wal::replay(&sdir, n, &mem, &mut next_seq)?;
-        }
-        if let Some(s) = next_seq {
-            last_seq = last_seq.max(s - 1);
-        }
-        let mut counters = Counters::default();
-        let mut edit = VersionEdit::default();
-        if !mem.is_empty() {
-            let number = next_file;
-            next_file += 1;
-            let summary = write_table(&sdir, number, &opts, mem.range_from(None).map(Ok))?;
-            *counters.flush.get_mut() += summary.size;
-            let meta = meta_of(number, &summary);
-            edit.added.push((0, meta));
-            tables.insert(
-                number,
-                Arc::new(SstReader::open(&sdir, number, cache.clone())?),
-            );
-        }
-        version = version
-            .apply(&edit)
-            .map_err(|what| Error::corruption(dir.join(CURRENT), 0, what))?;
-
-        // A fresh log segment and a fresh manifest for this run.
-        let wal_number = next_file;
-        let manifest_number = next_file + 1;
-        next_file += 2;
-        let wal = WalWriter::create(&sdir, wal_number)?;
-        let mut snapshot = version.snapshot_edit();
-        snapshot.log_number = Some(wal_number);
-        snapshot.next_file = Some(next_file);
-        snapshot.last_seq = Some(last_seq);
-        let manifest = Manifest::create(&sdir, manifest_number, &snapshot)?;
+        let (wal, manifest, manifest_number, mem, imm) = if read_only {
+            let number = rec.manifest_number.unwrap_or(0);
+            (None, None, number, mem, VecDeque::new())
+        } else {
+            // Files newer than the manifest knows are evidence: moved
+            // aside, never deleted.
+            recovery::quarantine(&sdir, &rec.newer)?;
+            // A fresh log segment and a fresh manifest for this run. The
+            // replayed memtable (if any) waits to be flushed like any
+            // other, its segments live until then.
+            let wal_number = next_file;
+            let manifest_number = next_file + 1;
+            next_file += 2;
+            let wal = WalWriter::create(&sdir, wal_number, rec.segments.last().copied())?;
+            log_ivs.insert(wal_number, wal.id().iv);
+            let mut imm = VecDeque::new();
+            let (log_number, log_iv) = if mem.is_empty() {
+                (wal_number, wal.id().iv)
+            } else {
+                imm.push_back(mem.clone());
+                (
+                    mem.wal_number,
+                    log_ivs.get(&mem.wal_number).copied().unwrap_or(0),
+                )
+            };
+            let mut snapshot = version.snapshot_edit();
+            snapshot.log_number = Some(log_number);
+            snapshot.log_iv = Some(log_iv);
+            snapshot.newest_log = Some(wal_number);
+            snapshot.next_file = Some(next_file);
+            snapshot.last_seq = Some(flushed_seq);
+            let manifest = match Manifest::create(&sdir, manifest_number, &snapshot) {
+                Ok(m) => m,
+                Err((e, current_switched)) => {
+                    // Unless CURRENT may already name the new manifest
+                    // (which names the new segment), the segment goes too.
+                    drop(wal);
+                    if !current_switched {
+                        remove_partial(&sdir, &wal_name(wal_number));
+                    }
+                    return Err(e);
+                }
+            };
+            let active = Arc::new(Memtable::new(wal_number));
+            (Some(wal), Some(manifest), manifest_number, active, imm)
+        };
 
         let inner = Arc::new(Inner {
             opts,
             cache,
-            tables: RwLock::new(tables),
+            tables: RwLock::new(rec.tables),
             state: Mutex::new(State {
-                mem: Arc::new(Memtable::new(wal_number)),
-                imm: VecDeque::new(),
+                mem,
+                imm,
                 version: Arc::new(version),
                 manifest,
+                manifest_number,
+                log_ivs,
                 next_file,
-                flushed_seq: last_seq,
+                flushed_seq,
                 compact_pointer: vec![Vec::new(); NUM_LEVELS],
                 flushing: false,
             }),
             cv: Condvar::new(),
             queue: Mutex::new(VecDeque::new()),
             queue_cv: Condvar::new(),
-            wal: Mutex::new(Some(wal)),
+            wal: Mutex::new(wal),
             visible: AtomicU64::new(last_seq),
             snapshots: Mutex::new(BTreeMap::new()),
             poison: Mutex::new(None),
@@ -415,10 +480,18 @@ impl Engine {
             pending_tables: Mutex::new(HashSet::new()),
             versions: Mutex::new(Vec::new()),
             cleanup: Mutex::new(()),
-            counters,
+            counters: Counters::default(),
+            read_only,
+            quarantined: rec.newer,
             _lock: lock,
             dir: sdir,
         });
+        if read_only {
+            return Ok(Engine {
+                inner,
+                bg: Mutex::new(None),
+            });
+        }
         inner.delete_obsolete_files()?;
         let bg_inner = inner.clone();
         let bg = std::thread::Builder::new()
@@ -429,6 +502,20 @@ impl Engine {
             inner,
             bg: Mutex::new(Some(bg)),
         })
+    }
+
+    /// Files found newer than the manifest knew of when the store was
+    /// opened: a read-write open moved them to `quarantine/` (see
+    /// [`recovery::QUARANTINE_DIR`]), a read-only one left them. Normally
+    /// empty; after a crash it may name a table or manifest that was being
+    /// written; otherwise someone rolled the manifest back.
+    pub fn quarantined(&self) -> &[String] {
+        &self.inner.quarantined
+    }
+
+    /// Whether the store was opened with [`Engine::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// The value of `key`, if any.
@@ -580,30 +667,42 @@ fn meta_of(number: u64, s: &TableSummary) -> FileMeta {
         entries: s.entries,
         smallest: s.smallest.clone(),
         largest: s.largest.clone(),
+        identity: s.identity,
     }
 }
 
-/// Writes `entries` (internal-key order) to table `number`.
+/// Writes `entries` (internal-key order) to table `number`. On failure
+/// the partial table is removed, so a full disk does not fill up further
+/// with every retry.
 fn write_table(
     dir: &SealedDir,
     number: u64,
     opts: &StorageOptions,
     entries: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>,
 ) -> Result<TableSummary> {
-    let w = dir.create_file(&table_name(number), FileKind::Sstable)?;
-    let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key);
-    for e in entries {
-        let (k, v) = e?;
-        b.add(&k, &v)?;
-    }
-    let summary = b.finish()?;
-    // The table's name must be durable before a manifest edit names it.
-    dir.vfs().sync_dir(dir.dir())?;
-    Ok(summary)
+    let name = table_name(number);
+    let written = (|| {
+        let w = dir.create_file(&name, FileKind::Sstable)?;
+        let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key);
+        for e in entries {
+            let (k, v) = e?;
+            b.add(&k, &v)?;
+        }
+        let summary = b.finish()?;
+        // The table's name must be durable before a manifest edit names it.
+        dir.vfs().sync_dir(dir.dir())?;
+        Ok(summary)
+    })();
+    written.inspect_err(|_| remove_partial(dir, &name))
 }
 
 impl Inner {
     fn check_poison(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.dir().to_path_buf(),
+            });
+        }
         match &*self.poison.lock() {
             Some(reason) => Err(Error::Poisoned {
                 reason: reason.clone(),
@@ -622,12 +721,12 @@ impl Inner {
         self.cv.notify_all();
     }
 
-    fn table(&self, number: u64) -> Result<Arc<SstReader>> {
-        if let Some(t) = self.tables.read().get(&number) {
+    fn table(&self, f: &FileMeta) -> Result<Arc<SstReader>> {
+        if let Some(t) = self.tables.read().get(&f.number) {
             return Ok(t.clone());
         }
-        let t = Arc::new(SstReader::open(&self.dir, number, self.cache.clone())?);
-        self.tables.write().insert(number, t.clone());
+        let t = Arc::new(SstReader::open(&self.dir, f, self.cache.clone())?);
+        self.tables.write().insert(f.number, t.clone());
         Ok(t)
     }
 
@@ -651,7 +750,7 @@ impl Inner {
         }
         for f in &version.levels[0] {
             if f.overlaps(key, key) {
-                match self.table(f.number)?.get(key, seq)? {
+                match self.table(f)?.get(key, seq)? {
                     Lookup::Found(v) => return Ok(Some(v)),
                     Lookup::Deleted => return Ok(None),
                     Lookup::Absent => {}
@@ -664,7 +763,7 @@ impl Inner {
                 .partition_point(|f| cmp_ikey(&f.largest, &target) == std::cmp::Ordering::Less);
             if let Some(f) = files.get(i) {
                 if user_key(&f.smallest) <= key {
-                    match self.table(f.number)?.get(key, seq)? {
+                    match self.table(f)?.get(key, seq)? {
                         Lookup::Found(v) => return Ok(Some(v)),
                         Lookup::Deleted => return Ok(None),
                         Lookup::Absent => {}
@@ -690,7 +789,7 @@ impl Inner {
         }
         for f in &version.levels[0] {
             sources.push(Box::new(TablesSource::new(
-                vec![self.table(f.number)?],
+                vec![self.table(f)?],
                 dir,
                 start.clone(),
             )));
@@ -701,7 +800,7 @@ impl Inner {
             }
             let tables = files
                 .iter()
-                .map(|f| self.table(f.number))
+                .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(tables, dir, start.clone())));
         }
@@ -840,10 +939,25 @@ impl Inner {
             st.next_file - 1
         };
         let switched = (|| {
-            if let Some(old) = wal.as_mut() {
-                old.sync()?;
-            }
-            WalWriter::create(&self.dir, number)
+            let prev = match wal.as_mut() {
+                Some(old) => {
+                    old.sync()?;
+                    Some(old.id())
+                }
+                None => None,
+            };
+            let new = WalWriter::create(&self.dir, number, prev)?;
+            // The manifest learns of the segment before it holds a commit,
+            // so a segment with commits it does not know of means the
+            // manifest lost edits.
+            let mut st = self.state.lock();
+            st.log_ivs.insert(number, new.id().iv);
+            let edit = VersionEdit {
+                newest_log: Some(number),
+                ..VersionEdit::default()
+            };
+            self.install(&mut st, &edit)?;
+            Ok(new)
         })();
         let new = match switched {
             Ok(w) => w,
@@ -910,6 +1024,7 @@ impl Inner {
         st.flushed_seq = st.flushed_seq.max(mem.max_seq());
         let mut edit = VersionEdit {
             log_number: Some(log_number),
+            log_iv: st.log_ivs.get(&log_number).copied(),
             next_file: Some(st.next_file),
             last_seq: Some(st.flushed_seq),
             ..VersionEdit::default()
@@ -933,18 +1048,32 @@ impl Inner {
     fn install(&self, st: &mut State, edit: &VersionEdit) -> Result<()> {
         let next = st.version.apply(edit).map_err(|what| {
             Error::corruption(
-                self.dir.dir().join(manifest_name(st.manifest.number)),
+                self.dir.dir().join(manifest_name(st.manifest_number)),
                 0,
                 what,
             )
         })?;
-        if let Err(e) = st.manifest.append(edit) {
+        let Some(manifest) = st.manifest.as_mut() else {
+            return Err(Error::ReadOnly {
+                path: self.dir.dir().to_path_buf(),
+            });
+        };
+        if let Err((e, maybe_durable)) = manifest.append(edit) {
             // `st` is held: set the poison without set_poison's relock.
             let mut p = self.poison.lock();
             if p.is_none() {
                 *p = Some(format!("writing the manifest failed: {e}"));
             }
             self.cv.notify_all();
+            // The edit never reached the disk whole, so the tables it
+            // would have added are garbage: remove them rather than leave
+            // them to fill a full disk. (If only the fsync failed, the
+            // edit may be durable and they must stay.)
+            if !maybe_durable {
+                for (_, f) in &edit.added {
+                    remove_partial(&self.dir, &table_name(f.number));
+                }
+            }
             return Err(e);
         }
         let next = Arc::new(next);
@@ -1066,7 +1195,7 @@ impl Inner {
         if level == 0 {
             for f in inputs {
                 sources.push(Box::new(TablesSource::new(
-                    vec![self.table(f.number)?],
+                    vec![self.table(f)?],
                     Direction::Forward,
                     None,
                 )));
@@ -1074,68 +1203,92 @@ impl Inner {
         } else {
             let t = inputs
                 .iter()
-                .map(|f| self.table(f.number))
+                .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
         }
         if !next.is_empty() {
             let t = next
                 .iter()
-                .map(|f| self.table(f.number))
+                .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
         }
         let mut merged = MergeIter::new(sources, Direction::Forward)?;
-        let smallest_snapshot = self.smallest_snapshot();
-        let mut outputs: Vec<FileMeta> = Vec::new();
-        let mut builder: Option<(u64, SstBuilder)> = None;
-        let mut current_user: Option<Vec<u8>> = None;
-        let mut last_seq_for_key = u64::MAX;
-        while let Some((ikey, value)) = merged.next_entry()? {
-            let (user, seq, kind) = split(&ikey).ok_or_else(|| {
-                Error::corruption(self.dir.dir(), 0, "malformed key during compaction")
-            })?;
-            let new_key = current_user.as_deref() != Some(user);
-            if new_key {
-                current_user = Some(user.to_vec());
-                last_seq_for_key = u64::MAX;
+        // Tables this compaction made; removed again if it fails.
+        let mut created: Vec<u64> = Vec::new();
+        let written = (|| -> Result<Vec<FileMeta>> {
+            let smallest_snapshot = self.smallest_snapshot();
+            let mut outputs: Vec<FileMeta> = Vec::new();
+            let mut builder: Option<(u64, SstBuilder)> = None;
+            let mut current_user: Option<Vec<u8>> = None;
+            let mut last_seq_for_key = u64::MAX;
+            while let Some((ikey, value)) = merged.next_entry()? {
+                let (user, seq, kind) = split(&ikey).ok_or_else(|| {
+                    Error::corruption(self.dir.dir(), 0, "malformed key during compaction")
+                })?;
+                let new_key = current_user.as_deref() != Some(user);
+                if new_key {
+                    current_user = Some(user.to_vec());
+                    last_seq_for_key = u64::MAX;
+                }
+                // A newer version that every reader sees hides this one; a
+                // tombstone every reader sees, with nothing older below, can go.
+                let drop_it = last_seq_for_key <= smallest_snapshot
+                    || (kind == Kind::Delete && seq <= smallest_snapshot && bottommost);
+                last_seq_for_key = seq;
+                if drop_it {
+                    continue;
+                }
+                // Start a new output at a user-key boundary once big enough, so
+                // one key's versions never straddle two tables.
+                if new_key {
+                    if let Some((n, b)) =
+                        builder.take_if(|(_, b)| b.size() >= self.opts.target_file_bytes)
+                    {
+                        outputs.push(meta_of(n, &b.finish()?));
+                    }
+                }
+                if builder.is_none() {
+                    let n = self.new_table_number();
+                    created.push(n);
+                    let w = self.dir.create_file(&table_name(n), FileKind::Sstable)?;
+                    builder = Some((
+                        n,
+                        SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key),
+                    ));
+                }
+                if let Some((_, b)) = builder.as_mut() {
+                    b.add(&ikey, &value)?;
+                }
             }
-            // A newer version that every reader sees hides this one; a
-            // tombstone every reader sees, with nothing older below, can go.
-            let drop_it = last_seq_for_key <= smallest_snapshot
-                || (kind == Kind::Delete && seq <= smallest_snapshot && bottommost);
-            last_seq_for_key = seq;
-            if drop_it {
-                continue;
-            }
-            // Start a new output at a user-key boundary once big enough, so
-            // one key's versions never straddle two tables.
-            if new_key {
-                if let Some((n, b)) =
-                    builder.take_if(|(_, b)| b.size() >= self.opts.target_file_bytes)
-                {
+            if let Some((n, b)) = builder.take() {
+                if b.entries() > 0 {
                     outputs.push(meta_of(n, &b.finish()?));
                 }
             }
-            if builder.is_none() {
-                let n = self.new_table_number();
-                let w = self.dir.create_file(&table_name(n), FileKind::Sstable)?;
-                builder = Some((
-                    n,
-                    SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key),
-                ));
+            Ok(outputs)
+        })();
+        let outputs = match written {
+            Ok(o) => o,
+            Err(e) => {
+                let mut pending = self.pending_tables.lock();
+                for n in &created {
+                    remove_partial(&self.dir, &table_name(*n));
+                    pending.remove(n);
+                }
+                return Err(e);
             }
-            if let Some((_, b)) = builder.as_mut() {
-                b.add(&ikey, &value)?;
-            }
-        }
-        if let Some((n, b)) = builder.take() {
-            if b.entries() > 0 {
-                outputs.push(meta_of(n, &b.finish()?));
-            }
-        }
+        };
         if !outputs.is_empty() {
-            self.dir.vfs().sync_dir(self.dir.dir())?;
+            if let Err(e) = self.dir.vfs().sync_dir(self.dir.dir()) {
+                let mut pending = self.pending_tables.lock();
+                for f in &outputs {
+                    remove_partial(&self.dir, &table_name(f.number));
+                    pending.remove(&f.number);
+                }
+                return Err(e);
+            }
         }
         let written: u64 = outputs.iter().map(|f| f.size).sum();
         self.counters
@@ -1239,8 +1392,11 @@ impl Inner {
         progress(p);
         for (level, f) in todo {
             let n = self.new_table_number();
-            let src = TablesSource::new(vec![self.table(f.number)?], Direction::Forward, None);
-            let summary = write_table(&self.dir, n, &self.opts, SourceIter(Box::new(src)))?;
+            let src = TablesSource::new(vec![self.table(&f)?], Direction::Forward, None);
+            let summary = write_table(&self.dir, n, &self.opts, SourceIter(Box::new(src)))
+                .inspect_err(|_| {
+                    self.pending_tables.lock().remove(&n);
+                })?;
             self.counters
                 .compaction
                 .fetch_add(summary.size, Ordering::Relaxed);
@@ -1265,10 +1421,14 @@ impl Inner {
             let number = st.next_file;
             st.next_file += 1;
             let mut snap = st.version.snapshot_edit();
-            snap.log_number = Some(st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number));
+            let log_number = st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number);
+            snap.log_number = Some(log_number);
+            snap.log_iv = st.log_ivs.get(&log_number).copied();
+            snap.newest_log = Some(st.mem.wal_number);
             snap.next_file = Some(st.next_file);
             snap.last_seq = Some(st.flushed_seq);
-            st.manifest = Manifest::create(&self.dir, number, &snap)?;
+            st.manifest = Some(Manifest::create(&self.dir, number, &snap).map_err(|(e, _)| e)?);
+            st.manifest_number = number;
         }
         self.delete_obsolete_files()?;
         self.dir.retain_data_keys(&self.key_ids_in_use())?;
@@ -1287,7 +1447,9 @@ impl Inner {
         for m in &st.imm {
             live.insert(wal_name(m.wal_number));
         }
-        live.insert(manifest_name(st.manifest.number));
+        // A replayed memtable spans several segments: all are live.
+        live.extend(st.log_ivs.keys().map(|&n| wal_name(n)));
+        live.insert(manifest_name(st.manifest_number));
         live.insert(CURRENT.to_string());
         live
     }
@@ -1308,7 +1470,8 @@ impl Inner {
             let log = st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number);
             (live, log, st.next_file)
         };
-        let manifest = self.state.lock().manifest.number;
+        self.state.lock().log_ivs.retain(|&n, _| n >= log_number);
+        let manifest = self.state.lock().manifest_number;
         let pending = self.pending_tables.lock().clone();
         let dir = self.dir.dir();
         let mut removed = false;
@@ -1317,11 +1480,9 @@ impl Inner {
                 !live.contains(&n) && n < next_file && !pending.contains(&n)
             } else if let Some(n) = parse_number(&name, ".wal") {
                 n < log_number
-            } else if let Some(n) = name
-                .strip_prefix("MANIFEST-")
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                n != manifest
+            } else if let Some(n) = parse_manifest_number(&name) {
+                // Older manifests only: a newer one is not ours to delete.
+                n < manifest
             } else {
                 false
             };

@@ -19,6 +19,7 @@
 //! crash, so tests catch code that forgets a sync.
 
 pub mod fault;
+pub mod key_derivation_file;
 pub mod mem;
 pub mod os;
 pub mod sealed;
