@@ -131,6 +131,12 @@
 #define SEALDB_ERR_PEER_REFUSED 720
 
 /**
+ * No key wrap of a backup opened with the passphrase or keys given (the
+ * message names every wrap and why).
+ */
+#define SEALDB_ERR_BACKUP_KEY 305
+
+/**
  * The database refuses writes after an unrecoverable failure; reopen it.
  */
 #define SEALDB_ERR_POISONED 400
@@ -179,6 +185,11 @@
  * The store is open read-only; writes are refused.
  */
 #define SEALDB_ERR_READ_ONLY 405
+
+/**
+ * A backup, checkpoint or restore that did not finish: not to be used.
+ */
+#define SEALDB_ERR_INCOMPLETE 406
 
 /**
  * An argument that can never work (for example a bad key size).
@@ -332,6 +343,59 @@ typedef int32_t (*sealdb_key_callback)(void *user_data,
                                        const char *key_id,
                                        uint8_t *key_out,
                                        size_t *key_len);
+
+/**
+ * How `sealdb_backup` makes a backup. Every field may be left zero/NULL.
+ */
+typedef struct {
+  /**
+   * Also wrap the backup's key with this passphrase (NUL-terminated;
+   * NULL: no passphrase wrap).
+   */
+  const char *passphrase;
+  /**
+   * Make an incremental backup on top of the backup in this directory
+   * (NULL: a full backup).
+   */
+  const char *parent;
+  /**
+   * Non-zero: do not wrap the backup's key with the store key (then a
+   * passphrase is required).
+   */
+  int32_t no_store_key;
+  /**
+   * argon2id memory of the passphrase wrap in KiB (0: 65536).
+   */
+  uint32_t kdf_memory_kib;
+  /**
+   * argon2id passes of the passphrase wrap (0: 3).
+   */
+  uint32_t kdf_iterations;
+} sealdb_backup_options;
+
+/**
+ * How `sealdb_restore` unlocks the backup. Every field may be left
+ * zero/NULL.
+ */
+typedef struct {
+  /**
+   * The backup's passphrase (NUL-terminated; NULL: none).
+   */
+  const char *passphrase;
+  /**
+   * The store key that wrapped the backup, when it is not the new
+   * store's key: `backup_key_len` bytes (NULL/0: none) ...
+   */
+  const uint8_t *backup_key;
+  /**
+   * ... of this length (16, 24 or 32).
+   */
+  size_t backup_key_len;
+  /**
+   * ... or a key file holding it (NULL: none).
+   */
+  const char *backup_key_file;
+} sealdb_restore_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -748,6 +812,44 @@ int32_t sealdb_stmt_errcode(const sealdb_stmt *stmt);
  * `sealdb_string_free`.
  */
 char *sealdb_stmt_errmsg(const sealdb_stmt *stmt);
+
+/**
+ * Backs up the database of `conn` into the directory `dir` (new or
+ * empty) while it stays open for reads and writes: an encrypted,
+ * authenticated backup under its own key, wrapped by the store key and/or
+ * a passphrase (`options`, NULL for the defaults: the store key only).
+ * Runs as `conn`'s user: admins only (`SEALDB_ERR_PERMISSION_DENIED`
+ * otherwise), audited, not inside a transaction. A target that holds
+ * files gives `SEALDB_ERR_INVALID_ARGUMENT`; a full disk `SEALDB_ERR_IO`,
+ * leaving the target marked incomplete. Arguments are borrowed for the
+ * call.
+ */
+int32_t sealdb_backup(const sealdb_conn *conn,
+                      const char *dir,
+                      const sealdb_backup_options *options);
+
+/**
+ * Restores the backup in `backup_dir` (with its parent chain) into a new
+ * store in `target_dir` (new or empty), re-encrypted under the `key_len`
+ * (16, 24 or 32) bytes at `key`. The backup is unlocked with `options`
+ * (NULL: with `key` itself). Nothing opens at `target_dir` until the
+ * restore is complete. A wrong passphrase or key gives
+ * `SEALDB_ERR_BACKUP_KEY` naming each key wrap and why it did not open; a
+ * tampered or partial backup a corruption code naming the file.
+ */
+int32_t sealdb_restore(const char *backup_dir,
+                       const char *target_dir,
+                       const uint8_t *key,
+                       size_t key_len,
+                       const sealdb_restore_options *options);
+
+/**
+ * `sealdb_restore` with the new store's key in `key_file`.
+ */
+int32_t sealdb_restore_key_file(const char *backup_dir,
+                                const char *target_dir,
+                                const char *key_file,
+                                const sealdb_restore_options *options);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -9,6 +9,7 @@
 //!            between nodes, CRL and OCSP revocation; beside db, and below
 //!            the replication that will join them (it uses neither db nor sql)
 //!   db       Db, Session, Rows: the public API; authorizes every statement
+//!   backup   encrypted, verifiable backups from online checkpoints; restore
 //!   sql      bind → plan → execute; data changes and DDL
 //!   catalog  tables, columns, indexes, views, triggers in system keys
 //!   syntax   statement text → our AST (sqlparser + our own security grammar)
@@ -55,6 +56,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod crypto;
 pub mod db;

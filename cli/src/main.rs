@@ -8,13 +8,16 @@
 //!   sealdb audit verify --db DIR KEY [--checkpoint FILE]
 //!   sealdb audit checkpoint --db DIR KEY [--out FILE]
 //!   sealdb audit export --db DIR KEY [--out FILE]
+//!   sealdb backup --db DIR KEY --to DIR [--passphrase-file FILE] ...
+//!   sealdb backup verify|show DIR [KEY]
+//!   sealdb restore --from DIR --to DIR KEY [--passphrase-file FILE]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //!   sealdb node --config FILE          run a cluster node (node.rs)
 //!   sealdb cluster status|add|remove|transfer|sql --config FILE ...  (cluster.rs)
 //! ```
 //!
 //! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
-//! (see `store_key.rs`).
+//! (see `store_key.rs`). Backups and restores: `backup_cmd.rs`.
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
@@ -35,6 +38,7 @@
 #[cfg(unix)]
 mod admin;
 mod audit_cmd;
+mod backup_cmd;
 #[cfg(unix)]
 mod cluster;
 mod history;
@@ -117,6 +121,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Makes an encrypted backup while the database stays usable, or
+    /// checks (`verify`) or describes (`show`) one.
+    Backup(backup_cmd::BackupCommand),
+    /// Restores a backup into a new store under your own key.
+    Restore(backup_cmd::RestoreArgs),
     /// Makes, revokes and lists the cluster's certificates.
     Cert {
         #[command(subcommand)]
@@ -280,6 +289,8 @@ fn run(cli: Cli) -> Fallible<()> {
                 st.active_share() * 100.0
             );
         }
+        Command::Backup(cmd) => backup_cmd::backup(cmd)?,
+        Command::Restore(args) => backup_cmd::restore(args)?,
         Command::Audit { action } => match action {
             AuditAction::Verify {
                 db,

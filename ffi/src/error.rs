@@ -66,6 +66,9 @@ pub const SEALDB_ERR_TRANSPORT: i32 = 110;
 pub const SEALDB_ERR_PROTOCOL: i32 = 220;
 /// A peer's certificate was refused, or the peer refused ours.
 pub const SEALDB_ERR_PEER_REFUSED: i32 = 720;
+/// No key wrap of a backup opened with the passphrase or keys given (the
+/// message names every wrap and why).
+pub const SEALDB_ERR_BACKUP_KEY: i32 = 305;
 /// The database refuses writes after an unrecoverable failure; reopen it.
 pub const SEALDB_ERR_POISONED: i32 = 400;
 /// The store is already open elsewhere.
@@ -86,6 +89,8 @@ pub const SEALDB_ERR_COMMIT_UNKNOWN: i32 = 422;
 pub const SEALDB_ERR_STALE: i32 = 423;
 /// The store is open read-only; writes are refused.
 pub const SEALDB_ERR_READ_ONLY: i32 = 405;
+/// A backup, checkpoint or restore that did not finish: not to be used.
+pub const SEALDB_ERR_INCOMPLETE: i32 = 406;
 /// An argument that can never work (for example a bad key size).
 pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 /// SQL syntax error.
@@ -281,6 +286,8 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_TRANSPORT => c"link to another node failed",
         SEALDB_ERR_PROTOCOL => c"another node broke the wire protocol",
         SEALDB_ERR_PEER_REFUSED => c"peer certificate refused",
+        SEALDB_ERR_BACKUP_KEY => c"no key wrap of the backup opened",
+        SEALDB_ERR_INCOMPLETE => c"an unfinished backup, checkpoint or restore",
         SEALDB_ERR_POISONED => c"database poisoned; reopen it",
         SEALDB_ERR_LOCKED => c"store is open elsewhere",
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
@@ -370,6 +377,8 @@ mod tests {
             (ErrorCode::Transport, SEALDB_ERR_TRANSPORT),
             (ErrorCode::Protocol, SEALDB_ERR_PROTOCOL),
             (ErrorCode::PeerRefused, SEALDB_ERR_PEER_REFUSED),
+            (ErrorCode::BackupKey, SEALDB_ERR_BACKUP_KEY),
+            (ErrorCode::Incomplete, SEALDB_ERR_INCOMPLETE),
             (ErrorCode::Poisoned, SEALDB_ERR_POISONED),
             (ErrorCode::Locked, SEALDB_ERR_LOCKED),
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),

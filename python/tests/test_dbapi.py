@@ -535,3 +535,53 @@ def test_cursor_survives_closing_mid_result(conn):
 
 def test_library_path_is_known():
     assert os.path.exists(_ffi.LIBRARY_PATH)
+
+
+# ------------------------------------------------------------ backup and restore
+
+
+def test_backup_and_restore_round_trip(tmp_path):
+    src = str(tmp_path / "src")
+    c = sealdb.connect(src, key=KEY, autocommit=True)
+    c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    c.executemany("INSERT INTO t VALUES (?, ?)", [(i, "row %d" % i) for i in range(50)])
+    full = str(tmp_path / "full")
+    c.backup(full, passphrase="py secret", kdf_memory_kib=8, kdf_iterations=1)
+    c.execute("INSERT INTO t VALUES (50, 'after')")
+    inc = str(tmp_path / "inc")
+    c.backup(inc, parent=full)
+    with pytest.raises(sealdb.ProgrammingError):
+        c.backup(full)  # not empty
+    c.close()
+
+    other = bytes(range(100, 132))
+    dst = str(tmp_path / "restored")
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.restore(full, dst, key=other, passphrase="wrong")
+    assert e.value.code == 305 and "wrong passphrase" in str(e.value)
+    assert not os.path.exists(dst)
+    sealdb.restore(full, dst, key=other, passphrase="py secret")
+    r = sealdb.connect(dst, key=other)
+    assert r.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    r.close()
+    # The incremental chain, unlocked by the source's store key.
+    dst2 = str(tmp_path / "restored2")
+    sealdb.restore(inc, dst2, key=other, backup_key=KEY)
+    r = sealdb.connect(dst2, key=other)
+    assert r.execute("SELECT count(*), max(id) FROM t").fetchone() == (51, 50)
+    r.close()
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.restore(inc, dst2, key=other, backup_key=KEY)  # not empty
+
+
+def test_backup_needs_an_admin(tmp_path):
+    src = str(tmp_path / "src")
+    root = sealdb.connect(src, key=KEY, autocommit=True)
+    root.execute("CREATE USER ann WITH PASSWORD 'pw'")
+    ann = sealdb.connect(src, key=KEY, user="ann", password="pw")
+    with pytest.raises(sealdb.ProgrammingError) as e:
+        ann.backup(str(tmp_path / "b"))
+    assert e.value.code == 700
+    assert not os.path.exists(str(tmp_path / "b"))
+    ann.close()
+    root.close()

@@ -121,12 +121,17 @@ impl Head {
 
     /// Reads the head from the store.
     pub(crate) fn read(engine: &Engine) -> Result<Head> {
+        Head::decode(engine.get(HEAD_KEY)?)
+    }
+
+    /// The head a stored value (or its absence) describes.
+    pub(crate) fn decode(value: Option<Vec<u8>>) -> Result<Head> {
         let bad = |what: &str| Error::Corruption {
             file: "audit head".into(),
             offset: 0,
             what: what.into(),
         };
-        match engine.get(HEAD_KEY)? {
+        match value {
             None => Ok(Head::genesis()),
             Some(v) if v.len() == LINK_LEN => {
                 let mut s = [0u8; 8];

@@ -43,6 +43,8 @@ pub mod record;
 mod segment;
 pub mod verify;
 
+pub mod cut;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -141,6 +143,10 @@ fn summarize(dir: &SealedDir, name: &str, newest: bool, head_seq: u64) -> Result
     Ok(s)
 }
 
+/// Whom an `audit_recovery` record names: the store's root (the name
+/// `auth::ROOT` has; audit sits below auth and cannot import it).
+const RECOVERY_USER: &str = "root";
+
 /// What opening does about the end of the log.
 enum Recovery {
     /// The log ends at the head.
@@ -226,7 +232,7 @@ impl AuditLog {
                 self.append(AuditRecord {
                     time_ms: unix_ms(),
                     event: "audit_recovery".into(),
-                    user: crate::auth::ROOT.into(),
+                    user: RECOVERY_USER.into(),
                     statement: format!(
                         "the audit log held {adopted} record(s) past the store's head (record {from}), chained to it: adopted; the store lost its latest writes or was rolled back"
                     ),

@@ -39,6 +39,7 @@
 
 mod audit_trail;
 mod authorize;
+mod backup;
 mod cluster;
 mod convert;
 mod dispatch;

@@ -38,6 +38,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod cache;
+pub mod checkpoint;
 pub(crate) mod iter;
 pub(crate) mod key;
 pub(crate) mod manifest;
@@ -48,6 +49,9 @@ pub(crate) mod version;
 pub(crate) mod wal;
 
 pub use batch::WriteBatch;
+pub use checkpoint::{
+    Checkpoint, CheckpointInstaller, CheckpointLog, CheckpointTable, INCOMPLETE_MARKER,
+};
 pub use iter::{Direction, EngineIter};
 pub use recovery::QUARANTINE_DIR;
 
@@ -281,6 +285,8 @@ struct Inner {
     /// still alive (held by a reader or iterator) lists it.
     versions: Mutex<Vec<std::sync::Weak<Version>>>,
     cleanup: Mutex<()>,
+    /// Oldest log segment each live checkpoint needs (kept while pinned).
+    pinned_logs: Mutex<Vec<u64>>,
     counters: Counters,
     read_only: bool,
     /// Files found newer than the manifest at open.
@@ -374,6 +380,14 @@ impl Engine {
             Some(vfs.lock(&dir.join(LOCK_FILE))?)
         };
         let names = vfs.list(&dir)?;
+        if names.iter().any(|n| n == INCOMPLETE_MARKER) {
+            return Err(Error::Incomplete {
+                path: dir,
+                what: format!(
+                    "it holds the {INCOMPLETE_MARKER} marker of a checkpoint or restore that did not finish; delete the directory and restore or copy again"
+                ),
+            });
+        }
         let has_registry = names
             .iter()
             .any(|n| n == crate::vfs::sealed_dir::REGISTRY_FILE);
@@ -480,6 +494,7 @@ impl Engine {
             pending_tables: Mutex::new(HashSet::new()),
             versions: Mutex::new(Vec::new()),
             cleanup: Mutex::new(()),
+            pinned_logs: Mutex::new(Vec::new()),
             counters: Counters::default(),
             read_only,
             quarantined: rec.newer,
@@ -1467,7 +1482,11 @@ impl Inner {
             for v in versions.iter().filter_map(|w| w.upgrade()) {
                 live.extend(v.all_files().map(|(_, f)| f.number));
             }
-            let log = st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number);
+            let mut log = st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number);
+            // A checkpoint reads the log segments it pinned.
+            if let Some(&pinned) = self.pinned_logs.lock().iter().min() {
+                log = log.min(pinned);
+            }
             (live, log, st.next_file)
         };
         self.state.lock().log_ivs.retain(|&n, _| n >= log_number);

@@ -168,6 +168,13 @@ impl WalWriter {
     pub(crate) fn sync(&mut self) -> Result<()> {
         self.w.sync()
     }
+
+    /// The segment's length in bytes: every record appended so far has
+    /// been handed to the file (`append` flushes), so this is where a
+    /// reader opened now finds the end.
+    pub(crate) fn file_len(&self) -> u64 {
+        crate::vfs::HEADER_LEN + self.w.position()
+    }
 }
 
 /// What replaying one segment found.

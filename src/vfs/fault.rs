@@ -237,6 +237,12 @@ impl Vfs for FaultVfs {
     fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
         self.inner.lock(path)
     }
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        self.inner.hard_link(from, to)
+    }
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        self.inner.remove_dir(dir)
+    }
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         if FaultPlan::hit(&self.plan.dir_syncs, &self.plan.fail_dir_sync) {
             return Err(injected(

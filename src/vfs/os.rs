@@ -235,6 +235,14 @@ impl Vfs for OsVfs {
             .map_err(|e| Error::io("create directory", dir, e))
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        fs::hard_link(from, to).map_err(|e| Error::io("link", to, e))
+    }
+
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        fs::remove_dir(dir).map_err(|e| Error::io("remove directory", dir, e))
+    }
+
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         #[cfg(unix)]
         {

@@ -257,6 +257,17 @@ impl SealedDir {
         &self.vfs
     }
 
+    /// The key provider the store key comes from (a checkpoint opens its
+    /// copy with it; a backup wraps its own key with the store key).
+    pub fn key_provider(&self) -> &Arc<dyn KeyProvider> {
+        &self.provider
+    }
+
+    /// The key-management settings the directory was opened with.
+    pub fn key_options(&self) -> &KeyOptions {
+        &self.options
+    }
+
     /// Asks the provider for the active store key again and applies the
     /// rotation rules. Returns whether a new data key became active.
     pub fn maybe_rotate(&self) -> Result<bool> {

@@ -100,6 +100,11 @@ impl SstReader {
         })
     }
 
+    /// The sealed file underneath (a checkpoint streams its records).
+    pub(crate) fn file(&self) -> &SealedReader {
+        &self.file
+    }
+
     /// Number of data blocks.
     pub(crate) fn num_blocks(&self) -> usize {
         self.index.len()
