@@ -67,6 +67,13 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             param_names: Vec::new(),
         });
     }
+    if let Some(st) = session_statement(&words) {
+        return Ok(Parsed {
+            statements: vec![st?],
+            param_count: 0,
+            param_names: Vec::new(),
+        });
+    }
     if may_hold_auth(sql) {
         let pieces = split_statements(sql)?;
         if pieces.iter().any(|p| is_auth_statement(p)) {
@@ -94,6 +101,62 @@ pub fn parse(sql: &str) -> Result<Parsed> {
         param_count: cx.params.len(),
         param_names: cx.params,
     })
+}
+
+/// sealdb's session statements: `SHOW CLUSTER`, `SET read_consistency
+/// = value` (or `TO value`; the value a word or a quoted string, which may
+/// hold a space: `'local 500ms'`). `None`: not one of these.
+fn session_statement(words: &[&str]) -> Option<Result<Statement>> {
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if words.len() == 2 && is(0, "SHOW") && is(1, "CLUSTER") {
+        return Some(Ok(Statement::ShowCluster));
+    }
+    if !(is(0, "SET") && words.get(1).is_some()) {
+        return None;
+    }
+    let (name, rest) = match words[1].split_once('=') {
+        Some((n, v)) => (
+            n,
+            std::iter::once(v)
+                .chain(words[2..].iter().copied())
+                .collect::<Vec<_>>(),
+        ),
+        None => {
+            let mut rest: Vec<&str> = words[2..].to_vec();
+            match rest.first() {
+                Some(&"=") => {
+                    rest.remove(0);
+                }
+                Some(w) if w.eq_ignore_ascii_case("TO") => {
+                    rest.remove(0);
+                }
+                Some(w) if w.starts_with('=') => {
+                    rest[0] = &w[1..];
+                }
+                _ => return None,
+            }
+            (words[1], rest)
+        }
+    };
+    if !name.eq_ignore_ascii_case("read_consistency") {
+        return None;
+    }
+    let value = rest.join(" ");
+    let value = value.trim();
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value);
+    if value.is_empty() {
+        return Some(Err(Error::sql(
+            SqlErrorKind::Syntax,
+            "syntax error: SET read_consistency needs a value",
+        )));
+    }
+    Some(Ok(Statement::SetSession {
+        name: name.to_ascii_lowercase(),
+        value: value.to_string(),
+    }))
 }
 
 /// A cheap test that keeps ordinary statements on the direct path.
