@@ -93,6 +93,7 @@ impl Statement<'_> {
             return self.session.query_parsed(&self.parsed, params, &self.sql);
         };
         check_params(&self.parsed, &params)?;
+        self.session.barrier_if_autocommit()?;
         let schema = self.session.schema();
         let sec = self.session.security()?;
         let cached = self
