@@ -300,6 +300,12 @@ impl Session {
                     trigger: None,
                     sec: Some(sec.clone()),
                     on_error: Default::default(),
+                    journal: match stmt {
+                        Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                            crate::sql::journal::keeps_statement_journal(schema, stmt)
+                        }
+                        _ => true,
+                    },
                     session: fn_session.clone(),
                     trigger_rights: HashMap::new(),
                 };

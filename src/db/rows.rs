@@ -130,6 +130,7 @@ impl Rows<'_> {
                             trigger: None,
                             sec: self.sec.clone(),
                             on_error: Default::default(),
+                            journal: true,
                             session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
                         };
@@ -152,6 +153,7 @@ impl Rows<'_> {
                             trigger: None,
                             sec: self.sec.clone(),
                             on_error: Default::default(),
+                            journal: true,
                             session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
                         };

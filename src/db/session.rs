@@ -311,6 +311,7 @@ impl Session {
                         trigger: None,
                         sec: Some(sec.clone()),
                         on_error: Default::default(),
+                        journal: true,
                         session: fn_session,
                         trigger_rights: HashMap::new(),
                     };
@@ -402,6 +403,7 @@ impl Session {
                 trigger: None,
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
+                journal: true,
                 session: fn_session.clone(),
                 trigger_rights: HashMap::new(),
             };

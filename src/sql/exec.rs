@@ -52,6 +52,11 @@ pub struct ExecCtx<'a> {
     /// What the caller undoes when the statement fails: set by the
     /// conflict resolution of a constraint error (OR FAIL, OR ROLLBACK).
     pub on_error: ErrorScope,
+    /// Whether the outermost statement keeps a statement journal (see
+    /// [`crate::sql::journal`]); without one, an error SQLite did not
+    /// foresee leaves the rows written before it (`on_error` becomes
+    /// [`ErrorScope::NoStatementJournal`]).
+    pub journal: bool,
     /// The session's counters and the statement's moment, for functions
     /// (`last_insert_rowid()`, `'now'`).
     pub session: crate::sql::functions::SessionSnapshot,

@@ -469,7 +469,7 @@ fn is_scalar_minmax(name: &str) -> bool {
 }
 
 /// Visits `e` and its sub-expressions (not subqueries).
-fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+pub(crate) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match e {
         Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) | Expr::Collate(x, _) => {
