@@ -275,6 +275,14 @@ impl Session {
         // What a failure undoes: the statement's changes, unless its
         // conflict resolution says otherwise (OR FAIL, OR ROLLBACK).
         let scope = std::cell::Cell::new(ErrorScope::Statement);
+        // Without a statement journal SQLite cannot undo the statement: an
+        // error leaves what it wrote before (inside a transaction).
+        let journal = match stmt {
+            Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                crate::sql::journal::keeps_statement_journal(schema, stmt)
+            }
+            _ => true,
+        };
         let result = (|| {
             txn.ensure_writer(self.db.busy_timeout)?;
             let mark = txn.mark();
@@ -300,12 +308,7 @@ impl Session {
                     trigger: None,
                     sec: Some(sec.clone()),
                     on_error: Default::default(),
-                    journal: match stmt {
-                        Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                            crate::sql::journal::keeps_statement_journal(schema, stmt)
-                        }
-                        _ => true,
-                    },
+                    journal,
                     session: fn_session.clone(),
                     trigger_rights: HashMap::new(),
                 };
@@ -337,6 +340,7 @@ impl Session {
             let keep = match scope.get() {
                 ErrorScope::Nothing => true,
                 ErrorScope::NoStatementJournal => !autocommit,
+                ErrorScope::Statement => !journal && !autocommit,
                 _ => false,
             };
             if r.is_err() && !keep {

@@ -413,7 +413,7 @@ pub fn insert_planned(
         .iter()
         .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
     let upsert_target = rest.upsert.as_ref().map(|u| u.target);
-    let order = check_order(&t, upsert_target.flatten(), before_triggers);
+    let order = check_order(&t, upsert_target.flatten());
     for src in source_rows {
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
@@ -718,7 +718,7 @@ fn update_row(
     };
     checked.push(rowid_v);
     let new = checked;
-    let order = check_order(&t, None, before);
+    let order = check_order(&t, None);
     let gone = match resolve(cx, writer, &new, rowid, Some(old_rowid), mode, &order, None)? {
         Resolution::Skip | Resolution::Upsert(_) => return Ok(None),
         Resolution::Write(gone) => gone,
