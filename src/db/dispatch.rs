@@ -308,7 +308,6 @@ impl Session {
                     trigger: None,
                     sec: Some(sec.clone()),
                     on_error: Default::default(),
-                    journal,
                     session: fn_session.clone(),
                     trigger_rights: HashMap::new(),
                 };
@@ -339,7 +338,6 @@ impl Session {
             })();
             let keep = match scope.get() {
                 ErrorScope::Nothing => true,
-                ErrorScope::NoStatementJournal => !autocommit,
                 ErrorScope::Statement => !journal && !autocommit,
                 _ => false,
             };

@@ -130,7 +130,6 @@ impl Rows<'_> {
                             trigger: None,
                             sec: self.sec.clone(),
                             on_error: Default::default(),
-                            journal: true,
                             session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
                         };
@@ -153,7 +152,6 @@ impl Rows<'_> {
                             trigger: None,
                             sec: self.sec.clone(),
                             on_error: Default::default(),
-                            journal: true,
                             session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
                         };

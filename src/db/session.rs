@@ -311,7 +311,6 @@ impl Session {
                         trigger: None,
                         sec: Some(sec.clone()),
                         on_error: Default::default(),
-                        journal: true,
                         session: fn_session,
                         trigger_rights: HashMap::new(),
                     };
@@ -403,7 +402,6 @@ impl Session {
                 trigger: None,
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
-                journal: true,
                 session: fn_session.clone(),
                 trigger_rights: HashMap::new(),
             };

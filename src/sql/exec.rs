@@ -52,11 +52,6 @@ pub struct ExecCtx<'a> {
     /// What the caller undoes when the statement fails: set by the
     /// conflict resolution of a constraint error (OR FAIL, OR ROLLBACK).
     pub on_error: ErrorScope,
-    /// Whether the outermost statement keeps a statement journal (see
-    /// [`crate::sql::journal`]); without one, an error SQLite did not
-    /// foresee leaves the rows written before it (`on_error` becomes
-    /// [`ErrorScope::NoStatementJournal`]).
-    pub journal: bool,
     /// The session's counters and the statement's moment, for functions
     /// (`last_insert_rowid()`, `'now'`).
     pub session: crate::sql::functions::SessionSnapshot,
@@ -68,18 +63,15 @@ pub struct ExecCtx<'a> {
 /// What a failed statement's error undoes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ErrorScope {
-    /// The statement's changes (ABORT, and every other error).
+    /// The statement's changes (ABORT, and every other error), when it
+    /// keeps a statement journal (see [`crate::sql::journal`]); else
+    /// nothing inside a transaction.
     #[default]
     Statement,
     /// Nothing: the changes made before the error stay (OR FAIL).
     Nothing,
     /// The whole transaction (OR ROLLBACK).
     Transaction,
-    /// Nothing inside a transaction, everything outside one: SQLite keeps
-    /// no journal to undo a statement it deems unable to fail part way
-    /// (an OR IGNORE INSERT calling no function, say), so an error it did
-    /// not foresee (a STRICT type error) leaves the rows written before.
-    NoStatementJournal,
 }
 
 impl ExecCtx<'_> {

@@ -446,7 +446,7 @@ pub fn insert_planned(
         // table's types checked first), with -1 for a rowid still to be
         // chosen; NOT NULL and the other constraints come after them.
         if before_triggers {
-            strict_checked(cx, &t, &row)?;
+            check_strict(&t, &row)?;
             let mut seen = row.clone();
             let r = explicit.unwrap_or(-1);
             if let Some(a) = t.rowid_alias {
@@ -577,17 +577,6 @@ pub fn insert_planned(
     Ok(changed)
 }
 
-/// [`check_strict`], noting for the caller that an error leaves the rows
-/// written before when the statement keeps no journal to undo them
-/// (decided for the outermost statement: see [`crate::sql::journal`]).
-fn strict_checked(cx: &mut ExecCtx, t: &Table, row: &[Value]) -> Result<()> {
-    let r = check_strict(t, row);
-    if r.is_err() && !cx.journal {
-        cx.on_error = crate::sql::exec::ErrorScope::NoStatementJournal;
-    }
-    r
-}
-
 /// What the checks of a row to be written decided.
 enum Resolution {
     /// Write it, after deleting these rows (REPLACE).
@@ -616,7 +605,7 @@ fn resolve(
     let mut gone = Vec::new();
     for check in order {
         match check {
-            Check::Types => strict_checked(cx, &writer.t, row)?,
+            Check::Types => check_strict(&writer.t, row)?,
             Check::Unique(c) => {
                 let Some(v) = writer.violation_of(cx, row, rowid, except, *c)? else {
                     continue;
@@ -691,7 +680,7 @@ fn update_row(
     // (the triggers may have changed them).
     let before = update_triggers_fire_at(schema, &t, cols, TriggerTiming::Before);
     if before {
-        strict_checked(cx, &t, &new)?;
+        check_strict(&t, &new)?;
         fire(
             cx,
             schema,
