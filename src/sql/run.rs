@@ -413,8 +413,7 @@ pub fn insert_planned(
         .iter()
         .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
     let upsert_target = rest.upsert.as_ref().map(|u| u.target);
-    let order = check_order(&t, upsert_target.flatten(), before_triggers);
-    let journal = keeps_statement_journal(schema, &t, ins, mode, targets);
+    let order = check_order(&t, upsert_target.flatten());
     for src in source_rows {
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
@@ -447,7 +446,7 @@ pub fn insert_planned(
         // table's types checked first), with -1 for a rowid still to be
         // chosen; NOT NULL and the other constraints come after them.
         if before_triggers {
-            strict_checked(cx, &t, &row, journal)?;
+            check_strict(&t, &row)?;
             let mut seen = row.clone();
             let r = explicit.unwrap_or(-1);
             if let Some(a) = t.rowid_alias {
@@ -481,17 +480,7 @@ pub fn insert_planned(
             row[a] = Value::Integer(rowid);
         }
         row.push(Value::Integer(rowid));
-        let gone = match resolve(
-            cx,
-            writer,
-            &row,
-            rowid,
-            None,
-            mode,
-            &order,
-            upsert_target,
-            journal,
-        )? {
+        let gone = match resolve(cx, writer, &row, rowid, None, mode, &order, upsert_target)? {
             Resolution::Skip => continue,
             Resolution::Write(gone) => gone,
             Resolution::Upsert(v) => {
@@ -588,58 +577,6 @@ pub fn insert_planned(
     Ok(changed)
 }
 
-/// [`check_strict`], noting for the caller that an error leaves the rows
-/// written before when the statement keeps no journal to undo them.
-fn strict_checked(cx: &mut ExecCtx, t: &Table, row: &[Value], journal: bool) -> Result<()> {
-    let r = check_strict(t, row);
-    if r.is_err() && !journal {
-        cx.on_error = crate::sql::exec::ErrorScope::NoStatementJournal;
-    }
-    r
-}
-
-/// Whether SQLite would keep a statement journal for this INSERT (to undo
-/// it on an error part way): when it writes several rows (a SELECT or
-/// several VALUES rows, or triggers) and something in it may abort (its
-/// `sqlite3MayAbort`): a constraint resolved by ABORT, a REPLACE that
-/// cannot fill a NOT NULL column, an explicit rowid (which must be an
-/// integer), a function call, a trigger.
-fn keeps_statement_journal(
-    schema: &Schema,
-    t: &Table,
-    ins: &Insert,
-    mode: Conflict,
-    targets: &[usize],
-) -> bool {
-    let triggers = !schema.triggers_on(&t.name).is_empty();
-    let several = match ins.source.as_deref() {
-        Some(q) => !matches!(&q.body, crate::syntax::ast::SetExpr::Values(rows) if rows.len() == 1),
-        None => false,
-    };
-    if !(several || triggers) {
-        return true; // nothing to undo but the one row
-    }
-    let rowid_given = targets
-        .iter()
-        .any(|&p| p == t.columns.len() || Some(p) == t.rowid_alias);
-    let constraint_aborts = match mode {
-        Conflict::Abort => {
-            t.columns.iter().any(|c| c.not_null)
-                || t.indexes.iter().any(|i| i.unique)
-                || rowid_given
-        }
-        Conflict::Replace => t.columns.iter().any(|c| c.not_null && c.default.is_none()),
-        _ => false,
-    };
-    constraint_aborts
-        || rowid_given
-        || triggers
-        || ins
-            .source
-            .as_deref()
-            .is_some_and(crate::sql::plan::query_calls_function)
-}
-
 /// What the checks of a row to be written decided.
 enum Resolution {
     /// Write it, after deleting these rows (REPLACE).
@@ -664,12 +601,11 @@ fn resolve(
     mode: Conflict,
     order: &[Check],
     upsert: Option<Option<Constraint>>,
-    journal: bool,
 ) -> Result<Resolution> {
     let mut gone = Vec::new();
     for check in order {
         match check {
-            Check::Types => strict_checked(cx, &writer.t, row, journal)?,
+            Check::Types => check_strict(&writer.t, row)?,
             Check::Unique(c) => {
                 let Some(v) = writer.violation_of(cx, row, rowid, except, *c)? else {
                     continue;
@@ -771,18 +707,8 @@ fn update_row(
     };
     checked.push(rowid_v);
     let new = checked;
-    let order = check_order(&t, None, before);
-    let gone = match resolve(
-        cx,
-        writer,
-        &new,
-        rowid,
-        Some(old_rowid),
-        mode,
-        &order,
-        None,
-        true,
-    )? {
+    let order = check_order(&t, None);
+    let gone = match resolve(cx, writer, &new, rowid, Some(old_rowid), mode, &order, None)? {
         Resolution::Skip | Resolution::Upsert(_) => return Ok(None),
         Resolution::Write(gone) => gone,
     };
