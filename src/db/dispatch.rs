@@ -420,6 +420,14 @@ impl Session {
         // What a failure undoes: the statement's changes, unless its
         // conflict resolution says otherwise (OR FAIL, OR ROLLBACK).
         let scope = std::cell::Cell::new(ErrorScope::Statement);
+        // Without a statement journal SQLite cannot undo the statement: an
+        // error leaves what it wrote before (inside a transaction).
+        let journal = match stmt {
+            Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                crate::sql::journal::keeps_statement_journal(schema, stmt)
+            }
+            _ => true,
+        };
         let mark = txn_ref.mark();
         let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
             if let Ast::Auth(a) = stmt {
@@ -474,7 +482,7 @@ impl Session {
         })();
         let keep = match scope.get() {
             ErrorScope::Nothing => true,
-            ErrorScope::NoStatementJournal => !autocommit,
+            ErrorScope::Statement => !journal && !autocommit,
             _ => false,
         };
         if r.is_err() && !keep {

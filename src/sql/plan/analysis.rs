@@ -31,7 +31,7 @@ pub(super) fn is_scalar_minmax(name: &str) -> bool {
 }
 
 /// Visits `e` and its sub-expressions (not subqueries).
-pub(super) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+pub(crate) fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     depth::guarded(|| walk_node(e, f))
 }
 

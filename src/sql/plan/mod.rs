@@ -33,6 +33,7 @@ mod select;
 mod source;
 
 pub use self::access_path::Bounds;
+pub(crate) use self::analysis::walk;
 pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
