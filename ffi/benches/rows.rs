@@ -8,7 +8,14 @@
 //! - `c/read`: `sealdb_step` and `sealdb_column_type` plus
 //!   `sealdb_column_int64` / `_text` / `_double` for every value;
 //! - `c/batch`: `sealdb_step_batch` (BATCH rows a call), reading every
-//!   value from the batch's arrays.
+//!   value from the batch's arrays;
+//!
+//! and the same ROWS rows inserted into a fresh table in one transaction:
+//!
+//! - `rust/insert`: a prepared INSERT, `Statement::execute` per row;
+//! - `c/insert`: `sealdb_reset`, three `sealdb_bind_*`, `sealdb_step` per row;
+//! - `c/insert_batch`: `sealdb_execute_batch`, BATCH rows a call, from
+//!   column arrays built once.
 //!
 //! The C paths call the exports directly (the same functions a C program
 //! links), so the difference to `rust/*` is the C layer alone: handle
@@ -23,23 +30,36 @@ use std::ffi::{c_char, CString};
 use std::hint::black_box;
 use std::ptr::{null, null_mut};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sealdb::{Db, Session, Value};
+use sealdb_ffi::batch::*;
 use sealdb_ffi::conn::*;
 use sealdb_ffi::db::*;
 use sealdb_ffi::error::*;
 use sealdb_ffi::stmt::*;
 
 const ROWS: i64 = 100_000;
+/// Rows per `sealdb_step_batch` / `sealdb_execute_batch` call.
+const BATCH: usize = 1024;
+const CREATE: &str = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)";
 const SELECT: &str = "SELECT id, name, score FROM t";
+const INSERT: &str = "INSERT INTO t VALUES (?, ?, ?)";
+
+fn name(i: i64) -> String {
+    format!("name-{i:07}")
+}
+
+fn score(i: i64) -> f64 {
+    i as f64 * 0.5
+}
 
 fn fill(exec: impl Fn(&str)) {
-    exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)");
+    exec(CREATE);
     exec("BEGIN");
     for chunk in (1..=ROWS).collect::<Vec<_>>().chunks(1000) {
         let values: Vec<String> = chunk
             .iter()
-            .map(|i| format!("({i}, 'name-{i:07}', {})", *i as f64 * 0.5))
+            .map(|i| format!("({i}, '{}', {})", name(*i), score(*i)))
             .collect();
         exec(&format!("INSERT INTO t VALUES {}", values.join(", ")));
     }
@@ -85,24 +105,76 @@ fn rust_paths(c: &mut Criterion) {
             black_box((ints, bytes, reals));
         })
     });
+    let names: Vec<String> = (1..=ROWS).map(name).collect();
+    g.bench_function("insert", |b| {
+        b.iter_batched(
+            || {
+                let db = Db::open_in_memory().expect("open");
+                db.root_session().execute(CREATE, &[]).expect("create");
+                db
+            },
+            |db| {
+                let s = db.root_session();
+                s.execute("BEGIN", &[]).expect("begin");
+                {
+                    let insert = s.prepare(INSERT).expect("prepare");
+                    for (i, name) in (1..=ROWS).zip(&names) {
+                        insert
+                            .execute(&[&i, name, &score(i)])
+                            .expect("insert");
+                    }
+                }
+                s.execute("COMMIT", &[]).expect("commit");
+                db
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 
-fn c_paths(c: &mut Criterion) {
-    let mut db = null_mut();
-    assert_eq!(unsafe { sealdb_db_open_in_memory(&mut db) }, SEALDB_OK);
-    let mut conn = null_mut();
-    assert_eq!(unsafe { sealdb_connect_root(db, &mut conn) }, SEALDB_OK);
-    fill(|sql| {
+/// A database with one root connection, freed on drop.
+struct CDb {
+    db: *mut sealdb_db,
+    conn: *mut sealdb_conn,
+}
+
+impl CDb {
+    fn open() -> CDb {
+        let mut db = null_mut();
+        assert_eq!(unsafe { sealdb_db_open_in_memory(&mut db) }, SEALDB_OK);
+        let mut conn = null_mut();
+        assert_eq!(unsafe { sealdb_connect_root(db, &mut conn) }, SEALDB_OK);
+        CDb { db, conn }
+    }
+
+    fn exec(&self, sql: &str) {
         let sql = CString::new(sql).expect("no NUL");
-        assert_eq!(unsafe { sealdb_exec(conn, sql.as_ptr()) }, SEALDB_OK);
-    });
-    let sql = CString::new(SELECT).expect("no NUL");
-    let mut stmt = null_mut();
-    assert_eq!(
-        unsafe { sealdb_prepare(conn, sql.as_ptr(), &mut stmt) },
-        SEALDB_OK
-    );
+        assert_eq!(unsafe { sealdb_exec(self.conn, sql.as_ptr()) }, SEALDB_OK);
+    }
+
+    fn prepare(&self, sql: &str) -> *mut sealdb_stmt {
+        let sql = CString::new(sql).expect("no NUL");
+        let mut stmt = null_mut();
+        assert_eq!(
+            unsafe { sealdb_prepare(self.conn, sql.as_ptr(), &mut stmt) },
+            SEALDB_OK
+        );
+        stmt
+    }
+}
+
+impl Drop for CDb {
+    fn drop(&mut self) {
+        assert_eq!(sealdb_conn_free(self.conn), SEALDB_OK);
+        assert_eq!(sealdb_db_free(self.db), SEALDB_OK);
+    }
+}
+
+fn c_paths(c: &mut Criterion) {
+    let cdb = CDb::open();
+    fill(|sql| cdb.exec(sql));
+    let stmt = cdb.prepare(SELECT);
     let mut g = c.benchmark_group("c");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.sample_size(10);
@@ -148,10 +220,120 @@ fn c_paths(c: &mut Criterion) {
             black_box((ints, bytes, reals));
         })
     });
-    g.finish();
+    g.bench_function("batch", |b| {
+        b.iter(|| {
+            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
+            let (mut ints, mut bytes, mut reals) = (0i64, 0usize, 0f64);
+            let mut batch = sealdb_batch {
+                rows: 0,
+                columns: 0,
+                column: null(),
+            };
+            let mut n = 0usize;
+            while unsafe { sealdb_step_batch(stmt, BATCH, &mut batch) } == SEALDB_ROW {
+                let cols = unsafe { std::slice::from_raw_parts(batch.column, batch.columns) };
+                for col in cols {
+                    for i in 0..batch.rows {
+                        unsafe {
+                            match i32::from(*col.types.add(i)) {
+                                SEALDB_INTEGER => ints += (*col.numbers.add(i)).integer,
+                                SEALDB_REAL => reals += (*col.numbers.add(i)).real,
+                                SEALDB_TEXT | SEALDB_BLOB => {
+                                    bytes += *col.offsets.add(i + 1) - *col.offsets.add(i)
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                n += batch.rows;
+            }
+            assert_eq!(n, ROWS as usize);
+            black_box((ints, bytes, reals));
+        })
+    });
     assert_eq!(sealdb_stmt_free(stmt), SEALDB_OK);
-    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
-    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+    drop(cdb);
+
+    let fresh = || {
+        let cdb = CDb::open();
+        cdb.exec(CREATE);
+        cdb
+    };
+    let names: Vec<CString> = (1..=ROWS)
+        .map(|i| CString::new(name(i)).expect("no NUL"))
+        .collect();
+    g.bench_function("insert", |b| {
+        b.iter_batched(
+            fresh,
+            |cdb| {
+                let insert = cdb.prepare(INSERT);
+                cdb.exec("BEGIN");
+                for (i, name) in (1..=ROWS).zip(&names) {
+                    assert_eq!(sealdb_reset(insert), SEALDB_OK);
+                    assert_eq!(sealdb_bind_int64(insert, 1, i), SEALDB_OK);
+                    let rc = unsafe { sealdb_bind_text(insert, 2, name.as_ptr(), -1) };
+                    assert_eq!(rc, SEALDB_OK);
+                    assert_eq!(sealdb_bind_double(insert, 3, score(i)), SEALDB_OK);
+                    assert_eq!(sealdb_step(insert), SEALDB_DONE);
+                }
+                cdb.exec("COMMIT");
+                assert_eq!(sealdb_stmt_free(insert), SEALDB_OK);
+                cdb
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The parameter arrays a binding would build: ids, names (bytes and
+    // offsets), scores.
+    let ids: Vec<sealdb_number> = (1..=ROWS).map(|i| sealdb_number { integer: i }).collect();
+    let scores: Vec<sealdb_number> = (1..=ROWS)
+        .map(|i| sealdb_number { real: score(i) })
+        .collect();
+    let mut text = Vec::new();
+    let mut offsets = vec![0usize];
+    for i in 1..=ROWS {
+        text.extend_from_slice(name(i).as_bytes());
+        offsets.push(text.len());
+    }
+    g.bench_function("insert_batch", |b| {
+        b.iter_batched(
+            fresh,
+            |cdb| {
+                let insert = cdb.prepare(INSERT);
+                cdb.exec("BEGIN");
+                let mut start = 0usize;
+                while start < ROWS as usize {
+                    let n = BATCH.min(ROWS as usize - start);
+                    let column = |uniform_type, numbers: *const sealdb_number, offsets| {
+                        sealdb_column_batch {
+                            uniform_type,
+                            types: null(),
+                            numbers,
+                            offsets,
+                            data: text.as_ptr(),
+                            data_len: text.len(),
+                        }
+                    };
+                    let cols = [
+                        column(SEALDB_INTEGER, ids[start..].as_ptr(), null()),
+                        column(SEALDB_TEXT, null(), offsets[start..].as_ptr()),
+                        column(SEALDB_REAL, scores[start..].as_ptr(), null()),
+                    ];
+                    let mut changes = 0;
+                    let rc =
+                        unsafe { sealdb_execute_batch(insert, n, cols.as_ptr(), 3, &mut changes) };
+                    assert_eq!((rc, changes), (SEALDB_OK, n as u64));
+                    start += n;
+                }
+                cdb.exec("COMMIT");
+                assert_eq!(sealdb_stmt_free(insert), SEALDB_OK);
+                cdb
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
 }
 
 criterion_group!(benches, rust_paths, c_paths);
