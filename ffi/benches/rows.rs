@@ -21,6 +21,10 @@
 //! links), so the difference to `rust/*` is the C layer alone: handle
 //! lookup, locks, the panic boundary and the copy of each row.
 //! Run: `cargo bench -p sealdb-ffi --bench rows` (throughput is rows/s).
+//!
+//! Times are the process's CPU time (all threads), not wall time: on the
+//! shared 2-core machine this runs on, wall time swings with other jobs'
+//! load far more than the differences measured here.
 
 // Each unsafe block calls an export with live handles and pointers to
 // locals, the contract every export documents.
@@ -30,6 +34,9 @@ use std::ffi::{c_char, CString};
 use std::hint::black_box;
 use std::ptr::{null, null_mut};
 
+use std::time::Duration;
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sealdb::{Db, Session, Value};
 use sealdb_ffi::batch::*;
@@ -66,12 +73,67 @@ fn fill(exec: impl Fn(&str)) {
     exec("COMMIT");
 }
 
-fn rust_paths(c: &mut Criterion) {
+/// The process's CPU time, user and system, all threads.
+struct CpuTime;
+
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to a valid pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        process_cpu_time()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        process_cpu_time().saturating_sub(start)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Durations print the same whichever clock measured them.
+        static WALL: WallTime = WallTime;
+        WALL.formatter()
+    }
+}
+
+fn rust_and_c(c: &mut Criterion<CpuTime>) {
+    // Both stores are filled before anything is timed, so that every scan
+    // runs on the same state of the allocator: the engine allocates per
+    // row, and a heap in another state moves a scan's time by up to 15%.
     let db = Db::open_in_memory().expect("open");
     let s: Session = db.root_session();
     fill(|sql| {
         s.execute(sql, &[]).expect("fill");
     });
+    let cdb = CDb::open();
+    fill(|sql| cdb.exec(sql));
+    rust_paths(c, &s);
+    c_paths(c, &cdb);
+}
+
+fn rust_paths(c: &mut Criterion<CpuTime>, s: &Session) {
     let stmt = s.prepare(SELECT).expect("prepare");
     let mut g = c.benchmark_group("rust");
     g.throughput(Throughput::Elements(ROWS as u64));
@@ -119,9 +181,7 @@ fn rust_paths(c: &mut Criterion) {
                 {
                     let insert = s.prepare(INSERT).expect("prepare");
                     for (i, name) in (1..=ROWS).zip(&names) {
-                        insert
-                            .execute(&[&i, name, &score(i)])
-                            .expect("insert");
+                        insert.execute(&[&i, name, &score(i)]).expect("insert");
                     }
                 }
                 s.execute("COMMIT", &[]).expect("commit");
@@ -171,9 +231,7 @@ impl Drop for CDb {
     }
 }
 
-fn c_paths(c: &mut Criterion) {
-    let cdb = CDb::open();
-    fill(|sql| cdb.exec(sql));
+fn c_paths(c: &mut Criterion<CpuTime>, cdb: &CDb) {
     let stmt = cdb.prepare(SELECT);
     let mut g = c.benchmark_group("c");
     g.throughput(Throughput::Elements(ROWS as u64));
@@ -253,7 +311,6 @@ fn c_paths(c: &mut Criterion) {
         })
     });
     assert_eq!(sealdb_stmt_free(stmt), SEALDB_OK);
-    drop(cdb);
 
     let fresh = || {
         let cdb = CDb::open();
@@ -336,5 +393,9 @@ fn c_paths(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rust_paths, c_paths);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = rust_and_c
+}
 criterion_main!(benches);

@@ -275,6 +275,17 @@ fn step_batch(st: &mut StmtState, max_rows: usize) -> FfiResult<sealdb_batch> {
     Ok(st.batch.finish())
 }
 
+/// The `len` elements at `p`, or `None` for NULL (or for `len` 0 when
+/// `p` is NULL, as `data` may be).
+///
+/// # Safety
+/// A non-NULL `p` points to `len` readable elements valid for `'a`.
+unsafe fn array<'a, T>(p: *const T, len: usize) -> Option<&'a [T]> {
+    // SAFETY: p is not NULL and, by this function's contract, points to
+    // len readable elements valid for 'a.
+    (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, len) })
+}
+
 /// One parameter column of `sealdb_execute_batch`, checked and borrowed.
 struct ParamColumn<'a> {
     /// The parameter's number (from 1), for messages.
@@ -297,20 +308,15 @@ impl<'a> ParamColumn<'a> {
                 c.data_len
             )));
         }
-        // SAFETY (all four): non-NULL pointers to `rows` (types, numbers),
-        // `rows + 1` (offsets) or `data_len` (data) readable elements, by
-        // this function's contract.
-        let types =
-            (!c.types.is_null()).then(|| unsafe { std::slice::from_raw_parts(c.types, rows) });
-        let numbers =
-            (!c.numbers.is_null()).then(|| unsafe { std::slice::from_raw_parts(c.numbers, rows) });
-        let offsets = (!c.offsets.is_null())
-            .then(|| unsafe { std::slice::from_raw_parts(c.offsets, rows + 1) });
-        let data = if c.data_len == 0 {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(c.data, c.data_len) }
-        };
+        // The array lengths `sealdb_column_batch` gives for `rows` rows.
+        // SAFETY: types has `rows` elements (this function's contract).
+        let types = unsafe { array(c.types, rows) };
+        // SAFETY: numbers has `rows` elements (this function's contract).
+        let numbers = unsafe { array(c.numbers, rows) };
+        // SAFETY: offsets has `rows + 1` elements (this function's contract).
+        let offsets = unsafe { array(c.offsets, rows + 1) };
+        // SAFETY: data has `data_len` bytes (this function's contract).
+        let data = unsafe { array(c.data, c.data_len) }.unwrap_or(&[]);
         if c.uniform_type == 0 && types.is_none() && rows > 0 {
             return Err(Failure::null(&format!(
                 "types of parameter {index} (its uniform_type is 0)"
