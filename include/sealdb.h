@@ -778,8 +778,9 @@ int32_t sealdb_step_batch(sealdb_stmt *stmt, size_t max_rows, sealdb_batch *out)
  * `sealdb_changes` after each row (the rows changed, for INSERT, UPDATE
  * and DELETE), also on failure: the rows before the failing one have run.
  * Stops at the first failure, whose message names the row (from 0) when
- * a parameter is bad. A result set open on the statement is closed first;
- * afterwards the parameters bound are those of the last row run.
+ * a parameter is bad. A result set open on the statement is closed first.
+ * The statement's own bindings (`sealdb_bind_*`) are neither used nor
+ * changed.
  */
 int32_t sealdb_execute_batch(sealdb_stmt *stmt,
                              size_t rows,

@@ -30,7 +30,7 @@
 //! Parameter arrays are the caller's, borrowed for the call and checked
 //! (types, offsets within `data_len`, UTF-8) before any value is used.
 
-use sealdb::{Session, Value};
+use sealdb::{Session, ToValue, Value};
 
 use crate::conn::write_out;
 use crate::error::{
@@ -286,6 +286,28 @@ unsafe fn array<'a, T>(p: *const T, len: usize) -> Option<&'a [T]> {
     (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// One value of a parameter column, borrowed from the caller's arrays:
+/// made into a `Value` once, by the statement (`ToValue`).
+enum Param<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl ToValue for Param<'_> {
+    fn to_value(&self) -> Value {
+        match *self {
+            Param::Null => Value::Null,
+            Param::Integer(i) => Value::Integer(i),
+            Param::Real(r) => Value::real(r),
+            Param::Text(t) => Value::Text(t.to_owned()),
+            Param::Blob(b) => Value::Blob(b.to_vec()),
+        }
+    }
+}
+
 /// One parameter column of `sealdb_execute_batch`, checked and borrowed.
 struct ParamColumn<'a> {
     /// The parameter's number (from 1), for messages.
@@ -340,14 +362,14 @@ impl<'a> ParamColumn<'a> {
     }
 
     /// The value of row `row`.
-    fn value(&self, row: usize) -> FfiResult<Value> {
+    fn value(&self, row: usize) -> FfiResult<Param<'a>> {
         let ty = match self.types {
             _ if self.uniform_type != 0 => self.uniform_type,
             Some(types) => i32::from(types[row]),
             None => return Err(self.failure(SEALDB_ERR_NULL_ARGUMENT, row, "types is NULL")),
         };
         match ty {
-            SEALDB_NULL => Ok(Value::Null),
+            SEALDB_NULL => Ok(Param::Null),
             SEALDB_INTEGER | SEALDB_REAL => {
                 let Some(numbers) = self.numbers else {
                     return Err(self.failure(SEALDB_ERR_NULL_ARGUMENT, row, "numbers is NULL"));
@@ -355,11 +377,11 @@ impl<'a> ParamColumn<'a> {
                 let n = numbers[row];
                 Ok(if ty == SEALDB_INTEGER {
                     // SAFETY: every bit pattern is a valid i64.
-                    Value::Integer(unsafe { n.integer })
+                    Param::Integer(unsafe { n.integer })
                 } else {
                     // SAFETY: every bit pattern is a valid f64 (NaN binds
                     // NULL, as in sealdb_bind_double).
-                    Value::real(unsafe { n.real })
+                    Param::Real(unsafe { n.real })
                 })
             }
             SEALDB_TEXT | SEALDB_BLOB => {
@@ -378,7 +400,7 @@ impl<'a> ParamColumn<'a> {
                     )
                 })?;
                 if ty == SEALDB_BLOB {
-                    return Ok(Value::Blob(bytes.to_vec()));
+                    return Ok(Param::Blob(bytes));
                 }
                 let text = std::str::from_utf8(bytes).map_err(|e| {
                     self.failure(
@@ -390,7 +412,7 @@ impl<'a> ParamColumn<'a> {
                         ),
                     )
                 })?;
-                Ok(Value::Text(text.to_owned()))
+                Ok(Param::Text(text))
             }
             other => Err(self.failure(
                 SEALDB_ERR_INVALID_ARGUMENT,
@@ -419,8 +441,9 @@ impl<'a> ParamColumn<'a> {
 /// `sealdb_changes` after each row (the rows changed, for INSERT, UPDATE
 /// and DELETE), also on failure: the rows before the failing one have run.
 /// Stops at the first failure, whose message names the row (from 0) when
-/// a parameter is bad. A result set open on the statement is closed first;
-/// afterwards the parameters bound are those of the last row run.
+/// a parameter is bad. A result set open on the statement is closed first.
+/// The statement's own bindings (`sealdb_bind_*`) are neither used nor
+/// changed.
 #[no_mangle]
 pub unsafe extern "C" fn sealdb_execute_batch(
     stmt: *mut sealdb_stmt,
@@ -475,12 +498,14 @@ fn execute_batch(
             st.params.len()
         )));
     }
+    let mut params = Vec::with_capacity(columns.len());
     for row in 0..rows {
-        for (slot, column) in st.params.iter_mut().zip(columns) {
-            *slot = column.value(row)?;
+        params.clear();
+        for column in columns {
+            params.push(column.value(row)?);
         }
-        st.run_without_rows()?;
-        *total += session.changes();
+        let refs: Vec<&dyn ToValue> = params.iter().map(|p| p as &dyn ToValue).collect();
+        *total += st.run_without_rows(session, &refs, row == 0)?;
     }
     Ok(SEALDB_OK)
 }

@@ -182,20 +182,31 @@ impl StmtState {
         self.has_row = false;
     }
 
-    /// Runs the statement once to completion with the bound parameters,
-    /// for a statement that returns no rows (a data change without
-    /// RETURNING, DDL): `sealdb_execute_batch`'s step. A statement that
-    /// returns rows is refused (a data change with RETURNING has run).
-    pub(crate) fn run_without_rows(&mut self) -> FfiResult<()> {
-        let params: Vec<&dyn ToValue> = self.params.iter().map(|v| v as &dyn ToValue).collect();
-        let rows = self.stmt.query(&params)?;
+    /// Runs the statement once to completion with `params` (not its
+    /// bindings), for a statement that returns no rows (a data change
+    /// without RETURNING, DDL): `sealdb_execute_batch`'s step. The first
+    /// run (`first`) checks that it returns no rows, refusing it otherwise
+    /// (a data change with RETURNING has then run); the kind of statement
+    /// cannot change, so later runs take the cheaper `execute`. Returns
+    /// the rows changed.
+    pub(crate) fn run_without_rows(
+        &self,
+        session: &Session,
+        params: &[&dyn ToValue],
+        first: bool,
+    ) -> FfiResult<u64> {
+        if !first {
+            return Ok(self.stmt.execute(params)?);
+        }
+        let rows = self.stmt.query(params)?;
         if !rows.columns().is_empty() {
             return Err(Failure::new(
                 SEALDB_ERR_SQL_MISUSE,
                 "this statement returns rows: run it with sealdb_step, not as a batch",
             ));
         }
-        Ok(())
+        drop(rows);
+        Ok(session.changes())
     }
 }
 

@@ -575,6 +575,23 @@ fn execute_batch_runs_a_statement_per_row() {
     assert_eq!(rc, SEALDB_ERR_SQL_CONSTRAINT, "{}", thread_msg());
     assert_eq!(changes, 2);
     assert_eq!(all_rows(conn, "SELECT count(*) FROM t"), [["i:5"]]);
+    // The statement's own bindings are not used or changed by a batch.
+    assert_eq!(sealdb_clear_bindings(ins), SEALDB_OK);
+    assert_eq!(sealdb_bind_int64(ins, 1, 30), SEALDB_OK);
+    let cols = [
+        param_column(SEALDB_INTEGER, &[], &[int(31)], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+    ];
+    // SAFETY: four columns of one row, arrays alive for the call.
+    let rc = unsafe { sealdb_execute_batch(ins, 1, cols.as_ptr(), 4, &mut changes) };
+    assert_eq!((rc, changes), (SEALDB_OK, 1));
+    assert_eq!(sealdb_step(ins), SEALDB_DONE);
+    assert_eq!(
+        all_rows(conn, "SELECT id FROM t WHERE id >= 30 ORDER BY id"),
+        [["i:30"], ["i:31"]]
+    );
     // Zero rows run nothing; NULL changes is allowed.
     // SAFETY: no rows are read.
     let rc = unsafe { sealdb_execute_batch(ins, 0, cols.as_ptr(), 4, null_mut()) };
@@ -590,7 +607,11 @@ fn execute_batch_runs_a_statement_per_row() {
     // SAFETY: two columns of two rows, arrays alive for the call.
     let rc = unsafe { sealdb_execute_batch(up, 2, cols.as_ptr(), 2, &mut changes) };
     assert_eq!(rc, SEALDB_OK, "{}", thread_msg());
-    assert_eq!(changes, 1 + 3);
+    assert_eq!(
+        changes,
+        3 + 5,
+        "ids >= 5: 5, 30, 31; ids >= 3: 3, 4, 5, 30, 31"
+    );
     assert_eq!(sealdb_stmt_free(up), SEALDB_OK);
     assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
     assert_eq!(sealdb_db_free(db), SEALDB_OK);

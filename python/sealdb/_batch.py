@@ -62,6 +62,8 @@ def batch_rows(batch):
 
 def column_values(col, n):
     """The ``n`` values of one ``sealdb_column_batch``, as a list."""
+    if n == 1:
+        return [_single(col)]
     kind = col.uniform_type
     if kind:
         return _uniform(col, n, kind)
@@ -78,6 +80,23 @@ def column_values(col, n):
             i = types.find(NULL, i + 1)
         return values
     return _mixed(col, n, types)
+
+
+def _single(col):
+    """The value of a one-row column (the first row ``execute`` reads):
+    read directly, cheaper than setting up the bulk conversions."""
+    t = col.types[0]
+    if t == INTEGER:
+        return col.numbers[0].integer
+    if t == TEXT or t == BLOB:
+        start, end = col.offsets[0], col.offsets[1]
+        data = ffi.buffer(col.data + start, end - start)[:] if end > start else b""
+        return data.decode("utf-8") if t == TEXT else data
+    if t == REAL:
+        return col.numbers[0].real
+    if t == NULL:
+        return None
+    raise UnknownType(t)
 
 
 def _numbers(col, n, code):
