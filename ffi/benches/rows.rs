@@ -1,30 +1,35 @@
-//! The C ABI's cost per row over the Rust API: a full scan of a table of
-//! ROWS rows `(id INTEGER PRIMARY KEY, name TEXT, score REAL)` on an
-//! in-memory (encrypted) store, read
+//! The C ABI's cost per row over the Rust API, on a table of ROWS rows
+//! `(id INTEGER PRIMARY KEY, name TEXT, score REAL)` in an in-memory
+//! (encrypted) store.
 //!
-//! - `rust/step`: `Rows::next` until the end, values untouched;
-//! - `rust/read`: the same, reading every value (borrowed, no copies);
-//! - `c/step`: `sealdb_step` until `SEALDB_DONE`, columns untouched;
-//! - `c/read`: `sealdb_step` and `sealdb_column_type` plus
+//! `scan/*`, a full scan of the table:
+//!
+//! - `rust_step`: `Rows::next` until the end, values untouched;
+//! - `c_step`: `sealdb_step` until `SEALDB_DONE`, columns untouched;
+//! - `rust_read`: `Rows::next`, reading every value (borrowed, no copies);
+//! - `c_read`: `sealdb_step` and `sealdb_column_type` plus
 //!   `sealdb_column_int64` / `_text` / `_double` for every value;
-//! - `c/batch`: `sealdb_step_batch` (BATCH rows a call), reading every
-//!   value from the batch's arrays;
+//! - `c_batch`: `sealdb_step_batch` (BATCH rows a call), reading every
+//!   value from the batch's arrays.
 //!
-//! and the same ROWS rows inserted into a fresh table in one transaction:
+//! `load/*`, the ROWS rows inserted into a fresh table in one transaction:
 //!
-//! - `rust/insert`: a prepared INSERT, `Statement::execute` per row;
-//! - `c/insert`: `sealdb_reset`, three `sealdb_bind_*`, `sealdb_step` per row;
-//! - `c/insert_batch`: `sealdb_execute_batch`, BATCH rows a call, from
-//!   column arrays built once.
+//! - `rust`: a prepared INSERT, `Statement::execute` per row;
+//! - `c_rows`: `sealdb_reset`, three `sealdb_bind_*`, `sealdb_step` per row;
+//! - `c_batch`: `sealdb_execute_batch`, BATCH rows a call, from column
+//!   arrays built once.
 //!
 //! The C paths call the exports directly (the same functions a C program
-//! links), so the difference to `rust/*` is the C layer alone: handle
+//! links), so the difference to `rust_*` is the C layer alone: handle
 //! lookup, locks, the panic boundary and the copy of each row.
 //! Run: `cargo bench -p sealdb-ffi --bench rows` (throughput is rows/s).
 //!
 //! Times are the process's CPU time (all threads), not wall time: on the
 //! shared 2-core machine this runs on, wall time swings with other jobs'
-//! load far more than the differences measured here.
+//! load far more than the differences measured here. Both scanned stores
+//! are filled before anything is timed and the scans run before the loads,
+//! so every scan meets the allocator in the same state (the engine
+//! allocates per row; a heap in another state moves a scan by 15% or more).
 
 // Each unsafe block calls an export with live handles and pointers to
 // locals, the contract every export documents.
@@ -118,10 +123,7 @@ impl Measurement for CpuTime {
     }
 }
 
-fn rust_and_c(c: &mut Criterion<CpuTime>) {
-    // Both stores are filled before anything is timed, so that every scan
-    // runs on the same state of the allocator: the engine allocates per
-    // row, and a heap in another state moves a scan's time by up to 15%.
+fn scans_and_loads(c: &mut Criterion<CpuTime>) {
     let db = Db::open_in_memory().expect("open");
     let s: Session = db.root_session();
     fill(|sql| {
@@ -129,18 +131,22 @@ fn rust_and_c(c: &mut Criterion<CpuTime>) {
     });
     let cdb = CDb::open();
     fill(|sql| cdb.exec(sql));
-    rust_paths(c, &s);
-    c_paths(c, &cdb);
+    scans(c, &s, &cdb);
+    drop(cdb);
+    drop(s);
+    drop(db);
+    loads(c);
 }
 
-fn rust_paths(c: &mut Criterion<CpuTime>, s: &Session) {
-    let stmt = s.prepare(SELECT).expect("prepare");
-    let mut g = c.benchmark_group("rust");
+fn scans(c: &mut Criterion<CpuTime>, s: &Session, cdb: &CDb) {
+    let query = s.prepare(SELECT).expect("prepare");
+    let stmt = cdb.prepare(SELECT);
+    let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.sample_size(10);
-    g.bench_function("step", |b| {
+    g.bench_function("rust_step", |b| {
         b.iter(|| {
-            let mut rows = stmt.query(&[]).expect("query");
+            let mut rows = query.query(&[]).expect("query");
             let mut n = 0u64;
             while let Some(row) = rows.next().expect("next") {
                 black_box(&row);
@@ -149,9 +155,19 @@ fn rust_paths(c: &mut Criterion<CpuTime>, s: &Session) {
             assert_eq!(n, ROWS as u64);
         })
     });
-    g.bench_function("read", |b| {
+    g.bench_function("c_step", |b| {
         b.iter(|| {
-            let mut rows = stmt.query(&[]).expect("query");
+            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
+            let mut n = 0u64;
+            while sealdb_step(stmt) == SEALDB_ROW {
+                n += 1;
+            }
+            assert_eq!(n, ROWS as u64);
+        })
+    });
+    g.bench_function("rust_read", |b| {
+        b.iter(|| {
+            let mut rows = query.query(&[]).expect("query");
             let (mut ints, mut bytes, mut reals) = (0i64, 0usize, 0f64);
             while let Some(row) = rows.next().expect("next") {
                 for v in row.values() {
@@ -167,8 +183,80 @@ fn rust_paths(c: &mut Criterion<CpuTime>, s: &Session) {
             black_box((ints, bytes, reals));
         })
     });
+    g.bench_function("c_read", |b| {
+        b.iter(|| {
+            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
+            let (mut ints, mut bytes, mut reals) = (0i64, 0usize, 0f64);
+            while sealdb_step(stmt) == SEALDB_ROW {
+                for i in 0..3 {
+                    let mut ty = 0;
+                    unsafe { sealdb_column_type(stmt, i, &mut ty) };
+                    match ty {
+                        SEALDB_INTEGER => {
+                            let mut v = 0;
+                            unsafe { sealdb_column_int64(stmt, i, &mut v) };
+                            ints += v;
+                        }
+                        SEALDB_REAL => {
+                            let mut v = 0.0;
+                            unsafe { sealdb_column_double(stmt, i, &mut v) };
+                            reals += v;
+                        }
+                        SEALDB_TEXT => {
+                            let mut p: *const c_char = null();
+                            let mut n = 0usize;
+                            unsafe { sealdb_column_text(stmt, i, &mut p, &mut n) };
+                            bytes += n;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            black_box((ints, bytes, reals));
+        })
+    });
+    g.bench_function("c_batch", |b| {
+        b.iter(|| {
+            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
+            let (mut ints, mut bytes, mut reals) = (0i64, 0usize, 0f64);
+            let mut batch = sealdb_batch {
+                rows: 0,
+                columns: 0,
+                column: null(),
+            };
+            let mut n = 0usize;
+            while unsafe { sealdb_step_batch(stmt, BATCH, &mut batch) } == SEALDB_ROW {
+                let cols = unsafe { std::slice::from_raw_parts(batch.column, batch.columns) };
+                for col in cols {
+                    for i in 0..batch.rows {
+                        unsafe {
+                            match i32::from(*col.types.add(i)) {
+                                SEALDB_INTEGER => ints += (*col.numbers.add(i)).integer,
+                                SEALDB_REAL => reals += (*col.numbers.add(i)).real,
+                                SEALDB_TEXT | SEALDB_BLOB => {
+                                    bytes += *col.offsets.add(i + 1) - *col.offsets.add(i)
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                n += batch.rows;
+            }
+            assert_eq!(n, ROWS as usize);
+            black_box((ints, bytes, reals));
+        })
+    });
+    g.finish();
+    assert_eq!(sealdb_stmt_free(stmt), SEALDB_OK);
+}
+
+fn loads(c: &mut Criterion<CpuTime>) {
+    let mut g = c.benchmark_group("load");
+    g.throughput(Throughput::Elements(ROWS as u64));
+    g.sample_size(10);
     let names: Vec<String> = (1..=ROWS).map(name).collect();
-    g.bench_function("insert", |b| {
+    g.bench_function("rust", |b| {
         b.iter_batched(
             || {
                 let db = Db::open_in_memory().expect("open");
@@ -186,6 +274,84 @@ fn rust_paths(c: &mut Criterion<CpuTime>, s: &Session) {
                 }
                 s.execute("COMMIT", &[]).expect("commit");
                 db
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let fresh = || {
+        let cdb = CDb::open();
+        cdb.exec(CREATE);
+        cdb
+    };
+    let c_names: Vec<CString> = (1..=ROWS)
+        .map(|i| CString::new(name(i)).expect("no NUL"))
+        .collect();
+    g.bench_function("c_rows", |b| {
+        b.iter_batched(
+            fresh,
+            |cdb| {
+                let insert = cdb.prepare(INSERT);
+                cdb.exec("BEGIN");
+                for (i, name) in (1..=ROWS).zip(&c_names) {
+                    assert_eq!(sealdb_reset(insert), SEALDB_OK);
+                    assert_eq!(sealdb_bind_int64(insert, 1, i), SEALDB_OK);
+                    let rc = unsafe { sealdb_bind_text(insert, 2, name.as_ptr(), -1) };
+                    assert_eq!(rc, SEALDB_OK);
+                    assert_eq!(sealdb_bind_double(insert, 3, score(i)), SEALDB_OK);
+                    assert_eq!(sealdb_step(insert), SEALDB_DONE);
+                }
+                cdb.exec("COMMIT");
+                assert_eq!(sealdb_stmt_free(insert), SEALDB_OK);
+                cdb
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The parameter arrays a binding would build: ids, names (bytes and
+    // offsets), scores.
+    let ids: Vec<sealdb_number> = (1..=ROWS).map(|i| sealdb_number { integer: i }).collect();
+    let scores: Vec<sealdb_number> = (1..=ROWS)
+        .map(|i| sealdb_number { real: score(i) })
+        .collect();
+    let mut text = Vec::new();
+    let mut offsets = vec![0usize];
+    for i in 1..=ROWS {
+        text.extend_from_slice(name(i).as_bytes());
+        offsets.push(text.len());
+    }
+    g.bench_function("c_batch", |b| {
+        b.iter_batched(
+            fresh,
+            |cdb| {
+                let insert = cdb.prepare(INSERT);
+                cdb.exec("BEGIN");
+                let mut start = 0usize;
+                while start < ROWS as usize {
+                    let n = BATCH.min(ROWS as usize - start);
+                    let column = |uniform_type, numbers: *const sealdb_number, offsets| {
+                        sealdb_column_batch {
+                            uniform_type,
+                            types: null(),
+                            numbers,
+                            offsets,
+                            data: text.as_ptr(),
+                            data_len: text.len(),
+                        }
+                    };
+                    let cols = [
+                        column(SEALDB_INTEGER, ids[start..].as_ptr(), null()),
+                        column(SEALDB_TEXT, null(), offsets[start..].as_ptr()),
+                        column(SEALDB_REAL, scores[start..].as_ptr(), null()),
+                    ];
+                    let mut changes = 0;
+                    let rc =
+                        unsafe { sealdb_execute_batch(insert, n, cols.as_ptr(), 3, &mut changes) };
+                    assert_eq!((rc, changes), (SEALDB_OK, n as u64));
+                    start += n;
+                }
+                cdb.exec("COMMIT");
+                assert_eq!(sealdb_stmt_free(insert), SEALDB_OK);
+                cdb
             },
             BatchSize::PerIteration,
         )
@@ -231,171 +397,9 @@ impl Drop for CDb {
     }
 }
 
-fn c_paths(c: &mut Criterion<CpuTime>, cdb: &CDb) {
-    let stmt = cdb.prepare(SELECT);
-    let mut g = c.benchmark_group("c");
-    g.throughput(Throughput::Elements(ROWS as u64));
-    g.sample_size(10);
-    g.bench_function("step", |b| {
-        b.iter(|| {
-            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
-            let mut n = 0u64;
-            while sealdb_step(stmt) == SEALDB_ROW {
-                n += 1;
-            }
-            assert_eq!(n, ROWS as u64);
-        })
-    });
-    g.bench_function("read", |b| {
-        b.iter(|| {
-            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
-            let (mut ints, mut bytes, mut reals) = (0i64, 0usize, 0f64);
-            while sealdb_step(stmt) == SEALDB_ROW {
-                for i in 0..3 {
-                    let mut ty = 0;
-                    unsafe { sealdb_column_type(stmt, i, &mut ty) };
-                    match ty {
-                        SEALDB_INTEGER => {
-                            let mut v = 0;
-                            unsafe { sealdb_column_int64(stmt, i, &mut v) };
-                            ints += v;
-                        }
-                        SEALDB_REAL => {
-                            let mut v = 0.0;
-                            unsafe { sealdb_column_double(stmt, i, &mut v) };
-                            reals += v;
-                        }
-                        SEALDB_TEXT => {
-                            let mut p: *const c_char = null();
-                            let mut n = 0usize;
-                            unsafe { sealdb_column_text(stmt, i, &mut p, &mut n) };
-                            bytes += n;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            black_box((ints, bytes, reals));
-        })
-    });
-    g.bench_function("batch", |b| {
-        b.iter(|| {
-            assert_eq!(sealdb_reset(stmt), SEALDB_OK);
-            let (mut ints, mut bytes, mut reals) = (0i64, 0usize, 0f64);
-            let mut batch = sealdb_batch {
-                rows: 0,
-                columns: 0,
-                column: null(),
-            };
-            let mut n = 0usize;
-            while unsafe { sealdb_step_batch(stmt, BATCH, &mut batch) } == SEALDB_ROW {
-                let cols = unsafe { std::slice::from_raw_parts(batch.column, batch.columns) };
-                for col in cols {
-                    for i in 0..batch.rows {
-                        unsafe {
-                            match i32::from(*col.types.add(i)) {
-                                SEALDB_INTEGER => ints += (*col.numbers.add(i)).integer,
-                                SEALDB_REAL => reals += (*col.numbers.add(i)).real,
-                                SEALDB_TEXT | SEALDB_BLOB => {
-                                    bytes += *col.offsets.add(i + 1) - *col.offsets.add(i)
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-                n += batch.rows;
-            }
-            assert_eq!(n, ROWS as usize);
-            black_box((ints, bytes, reals));
-        })
-    });
-    assert_eq!(sealdb_stmt_free(stmt), SEALDB_OK);
-
-    let fresh = || {
-        let cdb = CDb::open();
-        cdb.exec(CREATE);
-        cdb
-    };
-    let names: Vec<CString> = (1..=ROWS)
-        .map(|i| CString::new(name(i)).expect("no NUL"))
-        .collect();
-    g.bench_function("insert", |b| {
-        b.iter_batched(
-            fresh,
-            |cdb| {
-                let insert = cdb.prepare(INSERT);
-                cdb.exec("BEGIN");
-                for (i, name) in (1..=ROWS).zip(&names) {
-                    assert_eq!(sealdb_reset(insert), SEALDB_OK);
-                    assert_eq!(sealdb_bind_int64(insert, 1, i), SEALDB_OK);
-                    let rc = unsafe { sealdb_bind_text(insert, 2, name.as_ptr(), -1) };
-                    assert_eq!(rc, SEALDB_OK);
-                    assert_eq!(sealdb_bind_double(insert, 3, score(i)), SEALDB_OK);
-                    assert_eq!(sealdb_step(insert), SEALDB_DONE);
-                }
-                cdb.exec("COMMIT");
-                assert_eq!(sealdb_stmt_free(insert), SEALDB_OK);
-                cdb
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    // The parameter arrays a binding would build: ids, names (bytes and
-    // offsets), scores.
-    let ids: Vec<sealdb_number> = (1..=ROWS).map(|i| sealdb_number { integer: i }).collect();
-    let scores: Vec<sealdb_number> = (1..=ROWS)
-        .map(|i| sealdb_number { real: score(i) })
-        .collect();
-    let mut text = Vec::new();
-    let mut offsets = vec![0usize];
-    for i in 1..=ROWS {
-        text.extend_from_slice(name(i).as_bytes());
-        offsets.push(text.len());
-    }
-    g.bench_function("insert_batch", |b| {
-        b.iter_batched(
-            fresh,
-            |cdb| {
-                let insert = cdb.prepare(INSERT);
-                cdb.exec("BEGIN");
-                let mut start = 0usize;
-                while start < ROWS as usize {
-                    let n = BATCH.min(ROWS as usize - start);
-                    let column = |uniform_type, numbers: *const sealdb_number, offsets| {
-                        sealdb_column_batch {
-                            uniform_type,
-                            types: null(),
-                            numbers,
-                            offsets,
-                            data: text.as_ptr(),
-                            data_len: text.len(),
-                        }
-                    };
-                    let cols = [
-                        column(SEALDB_INTEGER, ids[start..].as_ptr(), null()),
-                        column(SEALDB_TEXT, null(), offsets[start..].as_ptr()),
-                        column(SEALDB_REAL, scores[start..].as_ptr(), null()),
-                    ];
-                    let mut changes = 0;
-                    let rc =
-                        unsafe { sealdb_execute_batch(insert, n, cols.as_ptr(), 3, &mut changes) };
-                    assert_eq!((rc, changes), (SEALDB_OK, n as u64));
-                    start += n;
-                }
-                cdb.exec("COMMIT");
-                assert_eq!(sealdb_stmt_free(insert), SEALDB_OK);
-                cdb
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.finish();
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = rust_and_c
+    targets = scans_and_loads
 }
 criterion_main!(benches);
