@@ -686,7 +686,7 @@ class Cursor:
 
     def fetchmany(self, size=None):
         """Up to ``size`` (default ``arraysize``) more rows, as a list."""
-        size = self.arraysize if size is None else size
+        size = max(self.arraysize if size is None else size, 0)
         rows = list(islice(self._rows, size))
         while len(rows) < size and self._more(size - len(rows)):
             rows.extend(self._rows)

@@ -32,9 +32,9 @@ NULL = lib.SEALDB_NULL
 
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 _NONE_TYPE = type(None)
-# Rows that take the bulk path for parameters; others (mappings, odd
-# sequences) go row by row.
-_ROW_TYPES = frozenset((tuple, list))
+# Rows that take the bulk path for parameters (named tuples too); others
+# (mappings, other sequences) go row by row.
+_ROW_TYPES = (tuple, list)
 
 # The array typecode of C's size_t (offsets), and the 8-byte number types.
 _SIZE = ffi.sizeof("size_t")
@@ -183,7 +183,8 @@ def param_columns(rows, nparams):
     the rows need the row-by-row path: a row that is not a tuple or list of
     ``nparams`` values, or a value that does not convert (that path raises
     the error at the right row)."""
-    if not set(map(type, rows)) <= _ROW_TYPES or set(map(len, rows)) != {nparams}:
+    if not all(issubclass(t, _ROW_TYPES) for t in set(map(type, rows))) \
+            or set(map(len, rows)) != {nparams}:
         return None
     if nparams == 0:
         return ffi.NULL, []

@@ -148,6 +148,17 @@ def test_executemany_from_a_failing_iterator_runs_the_rows_before(conn):
     assert conn.execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (2,)]
 
 
+def test_executemany_named_tuples_take_the_bulk_path(conn):
+    import collections
+    Row = collections.namedtuple("Row", "a b")
+    rows = [Row(i, "r%d" % i) for i in range(5)]
+    assert _batch.param_columns(rows, 2) is not None
+    conn.execute("CREATE TABLE t (a, b)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    assert conn.execute("SELECT a, b FROM t ORDER BY a").fetchall() == [tuple(r) for r in rows]
+    assert conn.execute("SELECT a FROM t").fetchmany(-1) == []
+
+
 def test_executemany_named_parameters_and_no_parameters(conn):
     conn.execute("CREATE TABLE t (a, b)")
     cur = conn.cursor()
