@@ -110,6 +110,12 @@
 #define SEALDB_ERR_PLAINTEXT_STORE 304
 
 /**
+ * No key wrap of a backup opened with the passphrase or keys given (the
+ * message names every wrap and why).
+ */
+#define SEALDB_ERR_BACKUP_KEY 305
+
+/**
  * The database refuses writes after an unrecoverable failure; reopen it.
  */
 #define SEALDB_ERR_POISONED 400
@@ -133,6 +139,16 @@
  * Serialization conflict; retry the transaction.
  */
 #define SEALDB_ERR_CONFLICT 404
+
+/**
+ * The store is open read-only; writes are refused.
+ */
+#define SEALDB_ERR_READ_ONLY 405
+
+/**
+ * A backup, checkpoint or restore that did not finish: not to be used.
+ */
+#define SEALDB_ERR_INCOMPLETE 406
 
 /**
  * An argument that can never work (for example a bad key size).
@@ -359,6 +375,59 @@ typedef struct {
   const sealdb_column_batch *column;
 } sealdb_batch;
 
+/**
+ * How `sealdb_backup` makes a backup. Every field may be left zero/NULL.
+ */
+typedef struct {
+  /**
+   * Also wrap the backup's key with this passphrase (NUL-terminated;
+   * NULL: no passphrase wrap).
+   */
+  const char *passphrase;
+  /**
+   * Make an incremental backup on top of the backup in this directory
+   * (NULL: a full backup).
+   */
+  const char *parent;
+  /**
+   * Non-zero: do not wrap the backup's key with the store key (then a
+   * passphrase is required).
+   */
+  int32_t no_store_key;
+  /**
+   * argon2id memory of the passphrase wrap in KiB (0: 65536).
+   */
+  uint32_t kdf_memory_kib;
+  /**
+   * argon2id passes of the passphrase wrap (0: 3).
+   */
+  uint32_t kdf_iterations;
+} sealdb_backup_options;
+
+/**
+ * How `sealdb_restore` unlocks the backup. Every field may be left
+ * zero/NULL.
+ */
+typedef struct {
+  /**
+   * The backup's passphrase (NUL-terminated; NULL: none).
+   */
+  const char *passphrase;
+  /**
+   * The store key that wrapped the backup, when it is not the new
+   * store's key: `backup_key_len` bytes (NULL/0: none) ...
+   */
+  const uint8_t *backup_key;
+  /**
+   * ... of this length (16, 24 or 32).
+   */
+  size_t backup_key_len;
+  /**
+   * ... or a key file holding it (NULL: none).
+   */
+  const char *backup_key_file;
+} sealdb_restore_options;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -402,8 +471,9 @@ const char *sealdb_version(void);
 
 /**
  * Opens (or creates) the store in directory `path`, encrypted with the key
- * in `key_file` (16, 24 or 32 raw bytes, or that many as hex; see
- * `sealdb_key_file_generate`).
+ * in `key_file` (32, 48 or 64 hex digits, as `sealdb_key_file_generate`
+ * writes; anything else, such as raw bytes or a passphrase, gives
+ * `SEALDB_ERR_INVALID_KEY`).
  *
  * On success `*out` is a new database handle, owned by the caller: free it
  * with `sealdb_db_free`. On failure `*out` is NULL and the error is in
@@ -423,6 +493,25 @@ int32_t sealdb_db_open_key_file(const char *path, const char *key_file, sealdb_d
  * the call. Ownership and errors as for `sealdb_db_open_key_file`.
  */
 int32_t sealdb_db_open_key(const char *path, const uint8_t *key, size_t key_len, sealdb_db **out);
+
+/**
+ * Opens (or creates) the store in directory `path`, with its store key
+ * derived from the `passphrase_len` bytes at `passphrase` (argon2id, with
+ * a salt kept in the store's `KEYDERIVATION` file). `memory_kib` and
+ * `iterations` are the derivation's cost for a new store and the least
+ * accepted from an existing one; 0 picks the default (65536 KiB, 3
+ * passes). sealdb keeps its own copy of the passphrase (wiped when
+ * freed). A wrong passphrase gives `SEALDB_ERR_KEY_UNAVAILABLE`; an
+ * existing store whose cost is below the one asked for gives
+ * `SEALDB_ERR_INVALID_KEY`. Ownership and other errors as for
+ * `sealdb_db_open_key_file`.
+ */
+int32_t sealdb_db_open_passphrase(const char *path,
+                                  const uint8_t *passphrase,
+                                  size_t passphrase_len,
+                                  uint32_t memory_kib,
+                                  uint32_t iterations,
+                                  sealdb_db **out);
 
 /**
  * Opens (or creates) the store in directory `path`, with store keys from
@@ -787,6 +876,44 @@ int32_t sealdb_execute_batch(sealdb_stmt *stmt,
                              const sealdb_column_batch *params,
                              size_t param_count,
                              uint64_t *changes);
+
+/**
+ * Backs up the database of `conn` into the directory `dir` (new or
+ * empty) while it stays open for reads and writes: an encrypted,
+ * authenticated backup under its own key, wrapped by the store key and/or
+ * a passphrase (`options`, NULL for the defaults: the store key only).
+ * Runs as `conn`'s user: admins only (`SEALDB_ERR_PERMISSION_DENIED`
+ * otherwise), audited, not inside a transaction. A target that holds
+ * files gives `SEALDB_ERR_INVALID_ARGUMENT`; a full disk `SEALDB_ERR_IO`,
+ * leaving the target marked incomplete. Arguments are borrowed for the
+ * call.
+ */
+int32_t sealdb_backup(const sealdb_conn *conn,
+                      const char *dir,
+                      const sealdb_backup_options *options);
+
+/**
+ * Restores the backup in `backup_dir` (with its parent chain) into a new
+ * store in `target_dir` (new or empty), re-encrypted under the `key_len`
+ * (16, 24 or 32) bytes at `key`. The backup is unlocked with `options`
+ * (NULL: with `key` itself). Nothing opens at `target_dir` until the
+ * restore is complete. A wrong passphrase or key gives
+ * `SEALDB_ERR_BACKUP_KEY` naming each key wrap and why it did not open; a
+ * tampered or partial backup a corruption code naming the file.
+ */
+int32_t sealdb_restore(const char *backup_dir,
+                       const char *target_dir,
+                       const uint8_t *key,
+                       size_t key_len,
+                       const sealdb_restore_options *options);
+
+/**
+ * `sealdb_restore` with the new store's key in `key_file`.
+ */
+int32_t sealdb_restore_key_file(const char *backup_dir,
+                                const char *target_dir,
+                                const char *key_file,
+                                const sealdb_restore_options *options);
 
 #ifdef __cplusplus
 }  // extern "C"

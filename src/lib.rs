@@ -9,6 +9,7 @@
 //!            between nodes, CRL and OCSP revocation; beside db, and below
 //!            the replication that will join them (it uses neither db nor sql)
 //!   db       Db, Session, Rows: the public API; authorizes every statement
+//!   backup   encrypted, verifiable backups from online checkpoints; restore
 //!   sql      bind → plan → execute; data changes and DDL
 //!   catalog  tables, columns, indexes, views, triggers in system keys
 //!   syntax   statement text → our AST (sqlparser + our own security grammar)
@@ -41,9 +42,13 @@
 //! new file; it takes the active data key from the registry and writes the
 //! plaintext header with a fresh random IV; [`vfs::SealedWriter`] frames the
 //! payload with its length and CRC32, XORs it with the AES-CTR keystream at
-//! its body offset, appends the POLYVAL tag over (header, offset,
-//! ciphertext), and hands the bytes to the [`vfs::Vfs`]. Reading runs the
-//! same path backwards, checking the tag before decrypting.
+//! its body offset, puts a POLYVAL tag over the encrypted length right after
+//! it (so a reader trusts a length before using it) and another over the
+//! whole record at its end (both bind header, offset and ciphertext), and
+//! hands the bytes to the [`vfs::Vfs`]. Reading runs the same path
+//! backwards, checking each tag before decrypting. The storage layer then
+//! binds the files to each other: CURRENT names the manifest, the manifest
+//! each table and log segment, by identity (`storage::recovery`).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -51,11 +56,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod crypto;
 pub mod db;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key_id;
 pub mod repl;
 pub mod sql;
@@ -65,11 +73,12 @@ pub mod txn;
 pub mod types;
 pub mod vfs;
 
-pub use audit::{AuditRecord, AuditSink, BadRecord, VerifyReport};
+pub use audit::{AuditCheckpoint, AuditRecord, AuditSink, BadRecord, VerifyReport};
 pub use auth::{ClientInfo, Credentials, PasswordCost};
 pub use crypto::{
-    ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
-    KeyRequest, MemoryKeyProvider, StoreKey, UnencryptedKeyProvider,
+    ActiveStoreKey, CallbackKeyProvider, Cipher, FileKeyProvider, KdfParams, KeyBytes, KeyId,
+    KeyProvider, KeyRequest, MemoryKeyProvider, PassphraseKeyProvider, StoreKey,
+    UnencryptedKeyProvider,
 };
 pub use db::{
     Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,

@@ -440,7 +440,7 @@ fn store_key_rotation_needs_the_old_key_once() {
 fn store_key_rotation_with_key_files() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (old, new) = (tmp.path().join("old.key"), tmp.path().join("new.key"));
-    std::fs::write(&old, KEY24).expect("write");
+    std::fs::write(&old, hex(KEY24)).expect("write");
     std::fs::write(&new, format!("{}\n", hex(KEY16))).expect("write");
     let file_provider = |with_old: bool| -> Arc<dyn KeyProvider> {
         let p = FileKeyProvider::new(&new).expect("new key file");

@@ -76,9 +76,15 @@ fn write(d: &SealedDir, mode: Mode, name: &str, recs: &[Rec]) -> Result<Model, T
         prop_assert_eq!(w.record_len(r.len), mode.record_len(r.len));
         let off = w.append_record(&payload)?;
         prop_assert_eq!(off, expect_off);
-        model.body.extend(frame(&payload).into_iter().map(Some));
+        let f = frame(&payload);
         if mode.encrypted() {
+            // length | crc32(length) | head tag | payload | crc32 | tag
+            model.body.extend(f[..8].iter().copied().map(Some));
             model.body.extend(std::iter::repeat_n(None, TAG_LEN));
+            model.body.extend(f[8..].iter().copied().map(Some));
+            model.body.extend(std::iter::repeat_n(None, TAG_LEN));
+        } else {
+            model.body.extend(f.into_iter().map(Some));
         }
         prop_assert_eq!(w.position(), model.body.len() as u64);
         model.records.push((off, payload));
@@ -138,7 +144,8 @@ fn check_reader(
                 let start = (seed as usize / 13) % payload.len();
                 let end = start + (n % (payload.len() - start + 1));
                 let mut part = vec![0u8; end - start];
-                r.read_raw(roff + 8 + start as u64, &mut part)?;
+                let head = if mode.encrypted() { 8 + TAG_LEN } else { 8 };
+                r.read_raw(roff + head as u64 + start as u64, &mut part)?;
                 prop_assert!(part == payload[start..end], "payload sub-range");
             }
         }

@@ -224,3 +224,116 @@ fn key_bytes_never_reach_the_disk_in_the_clear() {
         );
     }
 }
+
+/// Issue 14, item 8: a password written without quotes (or with its
+/// keyword forgotten) is a syntax error that never shows the token, in the
+/// error or in the audit log.
+#[test]
+fn unquoted_password_never_appears_in_syntax_errors_or_the_audit_log() {
+    use std::sync::Mutex;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    let options = sealdb::Options {
+        vfs: Some(Arc::new(MemVfs::new())),
+        audit_sink: Some(Arc::new(move |r: &sealdb::AuditRecord| {
+            sink.lock().unwrap().push(r.to_json())
+        })),
+        password_cost: sealdb::PasswordCost::dangerous_minimal(),
+        ..sealdb::Options::default()
+    };
+    let db = sealdb::Db::open_with("/db", MemoryKeyProvider::new(key(KEY32)).unwrap(), options)
+        .expect("open");
+    let root = db.root_session();
+    root.execute("CREATE USER bob", &[]).expect("user");
+    let secret = "Hunter2Secret";
+    let statements = [
+        format!("CREATE USER carl WITH PASSWORD {secret}"),
+        format!("CREATE USER carl PASSWORD {secret} LOGIN"),
+        format!("ALTER USER bob WITH PASSWORD {secret}"),
+        format!("ALTER ROLE bob PASSWORD \"{secret}\""),
+        format!("ALTER USER bob WITH LOGIN PASSWORD 4242{secret}"),
+        // The keyword forgotten: the password stands where an option belongs.
+        format!("ALTER USER bob WITH {secret}"),
+        format!("CREATE ROLE carl LOGIN {secret}"),
+    ];
+    for sql in &statements {
+        let e = match root.execute(sql, &[]) {
+            Ok(_) => panic!("{sql}: accepted"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(
+                e,
+                sealdb::Error::Sql {
+                    kind: sealdb::SqlErrorKind::Syntax,
+                    ..
+                }
+            ),
+            "{sql}: {e:?}"
+        );
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(
+                !shown.contains(secret),
+                "{sql}: the password is shown: {shown}"
+            );
+        }
+        assert!(e.to_string().contains("not shown"), "{sql}: {e}");
+    }
+    // A quoted password in a statement that fails later is not shown either.
+    let e = root
+        .execute(&format!("CREATE USER carl PASSWORD '{secret}' BOGUS"), &[])
+        .expect_err("bad option");
+    assert!(!e.to_string().contains(secret), "{e}");
+    // The user still works: nothing half-applied.
+    root.execute(&format!("ALTER USER bob PASSWORD '{secret}'"), &[])
+        .expect("quoted password");
+    let mut export = Vec::new();
+    db.audit_export(&mut export).expect("export");
+    let export = String::from_utf8(export).expect("utf8");
+    assert!(export.contains("PASSWORD <redacted>"), "{export}");
+    assert!(!export.contains(secret), "{export}");
+    assert!(seen.lock().unwrap().iter().all(|r| !r.contains(secret)));
+}
+
+/// Issue 14, item 8: bound values stay out of audit records unless the
+/// operator opts in with `sql.audit.redact_values = false`.
+#[test]
+fn bound_values_are_redacted_from_the_audit_log_by_default() {
+    let db = sealdb::Db::open_in_memory().expect("open");
+    let root = db.root_session();
+    root.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, ssn TEXT)", &[])
+        .expect("table");
+    root.execute("ALTER TABLE t EXPERIMENTAL_AUDIT SET READ WRITE", &[])
+        .expect("audit");
+    let setting = |root: &sealdb::Session| -> String {
+        let rows = root
+            .query("SHOW CLUSTER SETTING sql.audit.redact_values", &[])
+            .expect("show")
+            .collect_all()
+            .expect("rows");
+        rows[0].get::<String>(0).expect("text")
+    };
+    assert_eq!(setting(&root), "true");
+    root.execute("INSERT INTO t VALUES (?, ?)", &[&1i64, &"078-05-1120"])
+        .expect("insert");
+    root.execute("SET CLUSTER SETTING sql.audit.redact_values = false", &[])
+        .expect("opt in");
+    assert_eq!(setting(&root), "false");
+    root.execute("INSERT INTO t VALUES (?, ?)", &[&2i64, &"219-09-9999"])
+        .expect("insert");
+    let mut export = Vec::new();
+    db.audit_export(&mut export).expect("export");
+    let export = String::from_utf8(export).expect("utf8");
+    let inserts: Vec<&str> = export
+        .lines()
+        .filter(|l| l.contains("\"statement\":\"INSERT INTO t VALUES (?, ?)\""))
+        .collect();
+    assert_eq!(inserts.len(), 2, "{export}");
+    assert!(inserts[0].contains("\"values\":null"), "{}", inserts[0]);
+    assert!(!export.contains("078-05-1120"), "{export}");
+    assert!(
+        inserts[1].contains("\"values\":[\"2\",\"219-09-9999\"]"),
+        "{}",
+        inserts[1]
+    );
+}

@@ -2,13 +2,20 @@
 //!
 //! ```text
 //!   sealdb keygen --bits 128|192|256 --out FILE
-//!   sealdb sql --db DIR --key-file FILE [--user NAME] [-e SQL]...
-//!   sealdb encryption-status --db DIR --key-file FILE
-//!   sealdb rotate --db DIR --key-file FILE [--old-key-file FILE]
-//!   sealdb audit verify --db DIR --key-file FILE
-//!   sealdb audit export --db DIR --key-file FILE [--out FILE]
+//!   sealdb sql --db DIR KEY [--user NAME] [-e SQL]...
+//!   sealdb encryption-status --db DIR KEY
+//!   sealdb rotate --db DIR KEY [--old-key-file FILE]
+//!   sealdb audit verify --db DIR KEY [--checkpoint FILE]
+//!   sealdb audit checkpoint --db DIR KEY [--out FILE]
+//!   sealdb audit export --db DIR KEY [--out FILE]
+//!   sealdb backup --db DIR KEY --to DIR [--passphrase-file FILE] ...
+//!   sealdb backup verify|show DIR [KEY]
+//!   sealdb restore --from DIR --to DIR KEY [--passphrase-file FILE]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //! ```
+//!
+//! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
+//! (see `store_key.rs`). Backups and restores: `backup_cmd.rs`.
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
@@ -26,20 +33,26 @@
 //! --path cli`, or `cargo build --release -p sealdb-cli` (see
 //! cli/README.md).
 
+mod audit_cmd;
+mod backup_cmd;
 mod history;
 mod output;
 mod shell;
 mod statement_end;
+mod store_key;
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod cert;
 
 use clap::{Parser, Subcommand};
+
+mod inspect;
 use sealdb::crypto::provider::generate_key_file;
-use sealdb::{ClientInfo, Credentials, Db, FileKeyProvider, Session};
+use sealdb::{ClientInfo, Credentials, Db, Session};
+use store_key::StoreKeyArgs;
 
 use crate::output::run_sql;
 
@@ -66,9 +79,8 @@ enum Command {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
         /// Run as this user (password from SEALDB_PASSWORD).
         #[arg(long)]
         user: Option<String>,
@@ -81,18 +93,17 @@ enum Command {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
     },
     /// Rewrites every file under the active data key.
     Rotate {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The (new) store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        /// The (new) store key.
+        #[command(flatten)]
+        keys: StoreKeyArgs,
         /// The previous store key, when the store key was changed.
         #[arg(long)]
         old_key_file: Option<PathBuf>,
@@ -102,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Makes an encrypted backup while the database stays usable, or
+    /// checks (`verify`) or describes (`show`) one.
+    Backup(backup_cmd::BackupCommand),
+    /// Restores a backup into a new store under your own key.
+    Restore(backup_cmd::RestoreArgs),
     /// Makes, revokes and lists the cluster's certificates.
     Cert {
         #[command(subcommand)]
@@ -116,18 +132,31 @@ enum AuditAction {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
+        #[command(flatten)]
+        keys: StoreKeyArgs,
+        /// Also prove the log still contains this checkpoint unchanged.
         #[arg(long)]
-        key_file: PathBuf,
+        checkpoint: Option<PathBuf>,
+    },
+    /// Verifies the chain and writes a checkpoint of its head (sequence,
+    /// hash, time) to keep outside the database.
+    Checkpoint {
+        /// The database directory.
+        #[arg(long)]
+        db: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
+        /// Write here (a new file, mode 0600) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Writes the records as JSON lines.
     Export {
         /// The database directory.
         #[arg(long)]
         db: PathBuf,
-        /// The store key file.
-        #[arg(long)]
-        key_file: PathBuf,
+        #[command(flatten)]
+        keys: StoreKeyArgs,
         /// Write here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -156,12 +185,8 @@ fn session_for(db: &Db, user: Option<String>) -> Fallible<Session> {
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn open(db: &PathBuf, key_file: &PathBuf, old: Option<&PathBuf>) -> Fallible<Db> {
-    let mut provider = FileKeyProvider::new(key_file)?;
-    if let Some(old) = old {
-        provider = provider.with_old_key_file(old)?;
-    }
-    Ok(Db::open(db, provider)?)
+fn open(db: &PathBuf, keys: &StoreKeyArgs, old: Option<&Path>) -> Fallible<Db> {
+    Ok(Db::open(db, keys.provider(old)?)?)
 }
 
 fn run(cli: Cli) -> Fallible<()> {
@@ -173,11 +198,11 @@ fn run(cli: Cli) -> Fallible<()> {
         }
         Command::Sql {
             db,
-            key_file,
+            keys,
             user,
             execute,
         } => {
-            let db = open(&db, &key_file, None)?;
+            let db = open(&db, &keys, None)?;
             let session = session_for(&db, user)?;
             if !execute.is_empty() {
                 for sql in &execute {
@@ -191,9 +216,9 @@ fn run(cli: Cli) -> Fallible<()> {
                 run_sql(&session, &script)?;
             }
         }
-        Command::EncryptionStatus { db, key_file } => {
-            let db = open(&db, &key_file, None)?;
-            let st = db.engine().encryption_status()?;
+        Command::EncryptionStatus { db, keys } => {
+            let db = inspect::open_read_only(&db, &keys)?;
+            let st = db.encryption_status()?;
             println!("store key: {}", st.store_key_id);
             println!(
                 "active data key: {} ({})",
@@ -213,10 +238,10 @@ fn run(cli: Cli) -> Fallible<()> {
         }
         Command::Rotate {
             db,
-            key_file,
+            keys,
             old_key_file,
         } => {
-            let db = open(&db, &key_file, old_key_file.as_ref())?;
+            let db = open(&db, &keys, old_key_file.as_deref())?;
             db.rotate_keys(|p| {
                 let width = 30;
                 let done = (p.files_done * width)
@@ -231,30 +256,33 @@ fn run(cli: Cli) -> Fallible<()> {
                 );
             })?;
             eprintln!();
-            let st = db.engine().encryption_status()?;
+            let st = db.encryption_status()?;
             println!(
                 "all files under data key {} ({:.1}% of bytes)",
                 st.active_data_key_id,
                 st.active_share() * 100.0
             );
         }
+        Command::Backup(cmd) => backup_cmd::backup(cmd)?,
+        Command::Restore(args) => backup_cmd::restore(args)?,
         Command::Audit { action } => match action {
-            AuditAction::Verify { db, key_file } => {
-                let db = open(&db, &key_file, None)?;
-                let report = db.audit_verify()?;
-                if let Some(bad) = &report.first_bad {
-                    return Err(format!("audit chain broken at {bad}").into());
-                }
-                println!(
-                    "ok: {} records, head {} {}",
-                    report.intact, report.head_seq, report.head_hash
-                );
+            AuditAction::Verify {
+                db,
+                keys,
+                checkpoint,
+            } => {
+                let db = inspect::open_read_only(&db, &keys)?;
+                audit_cmd::verify(&db, checkpoint.as_deref())?;
             }
-            AuditAction::Export { db, key_file, out } => {
-                let db = open(&db, &key_file, None)?;
+            AuditAction::Checkpoint { db, keys, out } => {
+                let db = open(&db, &keys, None)?;
+                audit_cmd::checkpoint(&db, out.as_deref())?;
+            }
+            AuditAction::Export { db, keys, out } => {
+                let db = inspect::open_read_only(&db, &keys)?;
                 let report = match out {
                     Some(path) => {
-                        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+                        let mut f = std::io::BufWriter::new(inspect::create_private(&path)?);
                         let r = db.audit_export(&mut f)?;
                         f.flush()?;
                         r

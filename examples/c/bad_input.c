@@ -370,6 +370,28 @@ static void keys(void) {
     EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
     EXPECT_RC(sealdb_db_open_key(path_in("cb-db"), key, sizeof key, &db), SEALDB_OK);
     EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
+
+    /* A passphrase (cheap argon2id cost: tests only), never a key file. */
+    const char *pass = "correct horse battery staple";
+    const char *pdir = path_in("pass-db");
+    EXPECT_RC(sealdb_db_open_passphrase(pdir, (const uint8_t *)pass, strlen(pass), 8, 1, &db),
+              SEALDB_OK);
+    EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
+    EXPECT_RC(sealdb_db_open_passphrase(pdir, (const uint8_t *)"wrong", 5, 8, 1, &db),
+              SEALDB_ERR_KEY_UNAVAILABLE);
+    EXPECT(db == NULL);
+    EXPECT_RC(sealdb_db_open_passphrase(pdir, NULL, 4, 8, 1, &db), SEALDB_ERR_NULL_ARGUMENT);
+    EXPECT_RC(sealdb_db_open_passphrase(pdir, (const uint8_t *)pass, strlen(pass), 8, 1, &db),
+              SEALDB_OK);
+    EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
+    const char *pass_file = path_in("pass.key");
+    FILE *f = fopen(pass_file, "w");
+    EXPECT(f != NULL);
+    fputs("correct horse battery staple!!!!", f); /* 32 printable bytes */
+    fclose(f);
+    EXPECT_RC(sealdb_db_open_key_file(path_in("pass-file-db"), pass_file, &db),
+              SEALDB_ERR_INVALID_KEY);
+    EXPECT(errmsg_contains("passphrase"));
 }
 
 static void logins(void) {

@@ -110,7 +110,7 @@ impl ConnInner {
 }
 
 /// Looks up `conn`, runs `f` on its session, records the outcome on it.
-fn with_conn<T>(
+pub(crate) fn with_conn<T>(
     conn: *const sealdb_conn,
     f: impl FnOnce(&Session) -> FfiResult<T>,
 ) -> FfiResult<T> {

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use sealdb::crypto::provider::generate_key_file;
 use sealdb::{
-    ActiveStoreKey, CallbackKeyProvider, Db, FileKeyProvider, KeyBytes, KeyId, KeyProvider,
-    KeyRequest, MemoryKeyProvider,
+    ActiveStoreKey, CallbackKeyProvider, Db, FileKeyProvider, KdfParams, KeyBytes, KeyId,
+    KeyProvider, KeyRequest, MemoryKeyProvider, PassphraseKeyProvider,
 };
 use zeroize::Zeroize;
 
@@ -126,6 +126,10 @@ fn open_store(path: &str, provider: impl KeyProvider + 'static) -> sealdb::Resul
             .filter(|(p, _, _)| *p == canon)
             .find_map(|(_, id, w)| w.upgrade().map(|d| (*id, d)));
         if let Some((id, inner)) = existing {
+            // A passphrase provider needs the store's salt before it has a key.
+            let stored =
+                sealdb::vfs::key_derivation_file::read(&sealdb::vfs::OsVfs::new(), &canon)?;
+            provider.key_derivation(stored.as_ref())?;
             return match provider.active_key()? {
                 ActiveStoreKey::Key(k) if k.id() == id => Ok((inner.db.clone(), id)),
                 _ => Err(sealdb::Error::Locked {
@@ -186,8 +190,9 @@ pub(crate) fn reset_out<T>(out: *mut *mut T) -> FfiResult<()> {
 }
 
 /// Opens (or creates) the store in directory `path`, encrypted with the key
-/// in `key_file` (16, 24 or 32 raw bytes, or that many as hex; see
-/// `sealdb_key_file_generate`).
+/// in `key_file` (32, 48 or 64 hex digits, as `sealdb_key_file_generate`
+/// writes; anything else, such as raw bytes or a passphrase, gives
+/// `SEALDB_ERR_INVALID_KEY`).
 ///
 /// On success `*out` is a new database handle, owned by the caller: free it
 /// with `sealdb_db_free`. On failure `*out` is NULL and the error is in
@@ -235,6 +240,54 @@ pub unsafe extern "C" fn sealdb_db_open_key(
             path,
             MemoryKeyProvider::new(KeyBytes::from_slice(key))?,
         )
+    })
+}
+
+/// Opens (or creates) the store in directory `path`, with its store key
+/// derived from the `passphrase_len` bytes at `passphrase` (argon2id, with
+/// a salt kept in the store's `KEYDERIVATION` file). `memory_kib` and
+/// `iterations` are the derivation's cost for a new store and the least
+/// accepted from an existing one; 0 picks the default (65536 KiB, 3
+/// passes). sealdb keeps its own copy of the passphrase (wiped when
+/// freed). A wrong passphrase gives `SEALDB_ERR_KEY_UNAVAILABLE`; an
+/// existing store whose cost is below the one asked for gives
+/// `SEALDB_ERR_INVALID_KEY`. Ownership and other errors as for
+/// `sealdb_db_open_key_file`.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_db_open_passphrase(
+    path: *const c_char,
+    passphrase: *const u8,
+    passphrase_len: usize,
+    memory_kib: u32,
+    iterations: u32,
+    out: *mut *mut sealdb_db,
+) -> i32 {
+    call(|| {
+        reset_out(out)?;
+        // SAFETY: the caller passes a NUL-terminated path and
+        // passphrase_len readable bytes at passphrase.
+        let (path, passphrase) = unsafe {
+            (
+                str_arg(path, "path")?,
+                bytes_arg(passphrase, passphrase_len, "passphrase")?,
+            )
+        };
+        let default = KdfParams::default();
+        let params = KdfParams {
+            memory_kib: if memory_kib == 0 {
+                default.memory_kib
+            } else {
+                memory_kib
+            },
+            iterations: if iterations == 0 {
+                default.iterations
+            } else {
+                iterations
+            },
+            ..default
+        };
+        let provider = PassphraseKeyProvider::new(passphrase)?.with_params(params);
+        open_shared(out, path, provider)
     })
 }
 

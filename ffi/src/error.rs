@@ -58,6 +58,9 @@ pub const SEALDB_ERR_INVALID_KEY: i32 = 302;
 pub const SEALDB_ERR_KEY_PROVIDER: i32 = 303;
 /// A key was supplied but the store is unencrypted.
 pub const SEALDB_ERR_PLAINTEXT_STORE: i32 = 304;
+/// No key wrap of a backup opened with the passphrase or keys given (the
+/// message names every wrap and why).
+pub const SEALDB_ERR_BACKUP_KEY: i32 = 305;
 /// The database refuses writes after an unrecoverable failure; reopen it.
 pub const SEALDB_ERR_POISONED: i32 = 400;
 /// The store is already open elsewhere.
@@ -68,6 +71,10 @@ pub const SEALDB_ERR_NOT_A_STORE: i32 = 402;
 pub const SEALDB_ERR_BUSY: i32 = 403;
 /// Serialization conflict; retry the transaction.
 pub const SEALDB_ERR_CONFLICT: i32 = 404;
+/// The store is open read-only; writes are refused.
+pub const SEALDB_ERR_READ_ONLY: i32 = 405;
+/// A backup, checkpoint or restore that did not finish: not to be used.
+pub const SEALDB_ERR_INCOMPLETE: i32 = 406;
 /// An argument that can never work (for example a bad key size).
 pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 /// SQL syntax error.
@@ -266,11 +273,14 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_INVALID_KEY => c"invalid key",
         SEALDB_ERR_KEY_PROVIDER => c"key provider failed",
         SEALDB_ERR_PLAINTEXT_STORE => c"store is unencrypted",
+        SEALDB_ERR_BACKUP_KEY => c"no key wrap of the backup opened",
+        SEALDB_ERR_INCOMPLETE => c"an unfinished backup, checkpoint or restore",
         SEALDB_ERR_POISONED => c"database poisoned; reopen it",
         SEALDB_ERR_LOCKED => c"store is open elsewhere",
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
         SEALDB_ERR_BUSY => c"database is busy",
         SEALDB_ERR_CONFLICT => c"transaction conflict",
+        SEALDB_ERR_READ_ONLY => c"store is open read-only",
         SEALDB_ERR_INVALID_ARGUMENT => c"invalid argument",
         SEALDB_ERR_SQL_SYNTAX => c"SQL syntax error",
         SEALDB_ERR_SQL_UNKNOWN_OBJECT => c"unknown or duplicate SQL object",
@@ -346,11 +356,14 @@ mod tests {
             (ErrorCode::InvalidKey, SEALDB_ERR_INVALID_KEY),
             (ErrorCode::KeyProvider, SEALDB_ERR_KEY_PROVIDER),
             (ErrorCode::PlaintextStore, SEALDB_ERR_PLAINTEXT_STORE),
+            (ErrorCode::BackupKey, SEALDB_ERR_BACKUP_KEY),
+            (ErrorCode::Incomplete, SEALDB_ERR_INCOMPLETE),
             (ErrorCode::Poisoned, SEALDB_ERR_POISONED),
             (ErrorCode::Locked, SEALDB_ERR_LOCKED),
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),
             (ErrorCode::Busy, SEALDB_ERR_BUSY),
             (ErrorCode::Conflict, SEALDB_ERR_CONFLICT),
+            (ErrorCode::ReadOnly, SEALDB_ERR_READ_ONLY),
             (ErrorCode::InvalidArgument, SEALDB_ERR_INVALID_ARGUMENT),
             (ErrorCode::SqlSyntax, SEALDB_ERR_SQL_SYNTAX),
             (ErrorCode::SqlUnknownObject, SEALDB_ERR_SQL_UNKNOWN_OBJECT),

@@ -687,3 +687,43 @@ fn execute_batch_refuses_bad_arrays_and_row_statements() {
     assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
     assert_eq!(sealdb_db_free(db), SEALDB_OK);
 }
+
+#[test]
+fn passphrase_opens_the_store_and_a_wrong_one_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = c(dir.path().join("db").to_str().expect("utf-8"));
+    let pass = b"correct horse battery staple";
+    let open = |p: &[u8], memory_kib: u32, db: &mut *mut sealdb_db| {
+        // SAFETY: p.len() readable bytes; out-pointer to a local.
+        unsafe { sealdb_db_open_passphrase(path.as_ptr(), p.as_ptr(), p.len(), memory_kib, 1, db) }
+    };
+    let mut db = null_mut();
+    assert_eq!(open(pass, 8, &mut db), SEALDB_OK, "{}", thread_msg());
+    let mut conn = null_mut();
+    // SAFETY: db is live, out-pointer to a local.
+    assert_eq!(unsafe { sealdb_connect_root(db, &mut conn) }, SEALDB_OK);
+    assert_eq!(exec(conn, "CREATE TABLE t (a INTEGER)"), SEALDB_OK);
+    // While open, the same passphrase shares the store; another is refused.
+    let mut again = null_mut();
+    assert_eq!(open(pass, 8, &mut again), SEALDB_OK, "{}", thread_msg());
+    assert_eq!(sealdb_db_free(again), SEALDB_OK);
+    assert_eq!(open(b"wrong", 8, &mut again), SEALDB_ERR_LOCKED);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+    // Reopened: wrong passphrase, a stronger floor than the store has,
+    // then the right one.
+    assert_eq!(open(b"wrong", 8, &mut db), SEALDB_ERR_KEY_UNAVAILABLE);
+    assert!(db.is_null());
+    assert_eq!(
+        open(pass, 0, &mut db),
+        SEALDB_ERR_INVALID_KEY,
+        "{}",
+        thread_msg()
+    );
+    assert_eq!(open(b"", 8, &mut db), SEALDB_ERR_INVALID_KEY);
+    assert_eq!(open(pass, 8, &mut db), SEALDB_OK, "{}", thread_msg());
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+    // SAFETY: NULL passphrase with a length.
+    let rc = unsafe { sealdb_db_open_passphrase(path.as_ptr(), null(), 4, 8, 1, &mut db) };
+    assert_eq!(rc, SEALDB_ERR_NULL_ARGUMENT);
+}

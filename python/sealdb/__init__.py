@@ -11,8 +11,9 @@ authenticated. This module feels like the standard ``sqlite3`` module::
     for row in conn.execute("SELECT id, name FROM t WHERE id > ?1", (0,)):
         print(row)
 
-Keys: ``key=`` (16, 24 or 32 bytes) or ``key_file=`` (see
-``generate_key_file``); ``":memory:"`` needs neither.
+Keys: ``key=`` (16, 24 or 32 bytes), ``key_file=`` (hex, see
+``generate_key_file``) or ``passphrase=`` (str or bytes, stretched into the
+key with argon2id and a salt kept in the store); ``":memory:"`` needs none.
 
 Transactions follow PEP 249: with ``autocommit`` off (the default) the
 first statement that changes something (anything but SELECT, VALUES,
@@ -47,7 +48,7 @@ __all__ = [
     "DataError", "OperationalError", "IntegrityError", "InternalError",
     "ProgrammingError", "NotSupportedError", "Binary", "Date", "Time", "Timestamp",
     "DateFromTicks", "TimeFromTicks", "TimestampFromTicks", "STRING", "BINARY",
-    "NUMBER", "DATETIME", "ROWID", "sealdb_version",
+    "NUMBER", "DATETIME", "ROWID", "sealdb_version", "restore",
 ]
 
 apilevel = "2.0"
@@ -204,23 +205,39 @@ def generate_key_file(path, bits=256):
 
 
 def connect(path, key=None, key_file=None, user=None, password=None, token=None,
-            application_name="python", client_address=None, autocommit=False):
+            application_name="python", client_address=None, autocommit=False,
+            passphrase=None, kdf_memory_kib=0, kdf_iterations=0):
     """Opens the database in directory ``path`` (``":memory:"`` for a
     private in-memory one) and returns a :class:`Connection`.
 
     ``key`` is the store key (16, 24 or 32 bytes); ``key_file`` a file
-    holding it. Without ``user`` the connection is root's, the holder of
-    the key. ``user`` with ``password`` or ``token`` (and optionally
-    ``client_address`` and ``application_name``, which the audit log and
-    host rules see) connects as that user.
+    holding it as hex; ``passphrase`` (str or bytes) a passphrase the key is
+    derived from with argon2id, at a cost of ``kdf_memory_kib`` KiB and
+    ``kdf_iterations`` passes for a new store (0: the default, 64 MiB and
+    3), which is also the least accepted from an existing one. Without
+    ``user`` the connection is root's, the holder of the key. ``user``
+    with ``password`` or ``token`` (and optionally ``client_address`` and
+    ``application_name``, which the audit log and host rules see) connects
+    as that user.
     """
     db = ffi.new("sealdb_db **")
+    given = sum(x is not None for x in (key, key_file, passphrase))
     if path == ":memory:":
-        if key is not None or key_file is not None:
+        if given:
             raise ProgrammingError("an in-memory database takes no key")
         _check(lib.sealdb_db_open_in_memory(db))
-    elif (key is None) == (key_file is None):
-        raise ProgrammingError("connect() needs exactly one of key= or key_file=")
+    elif given != 1:
+        raise ProgrammingError("connect() needs exactly one of key=, key_file= or passphrase=")
+    elif passphrase is not None:
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        if not isinstance(passphrase, (bytes, bytearray, memoryview)):
+            raise ProgrammingError("passphrase must be str or bytes, not %s"
+                                   % type(passphrase).__name__)
+        passphrase = bytes(passphrase)
+        _check(lib.sealdb_db_open_passphrase(_cstr(str(path), "path"), passphrase,
+                                             len(passphrase), kdf_memory_kib,
+                                             kdf_iterations, db))
     elif key is not None:
         if not isinstance(key, (bytes, bytearray, memoryview)):
             raise ProgrammingError("key must be bytes, not %s" % type(key).__name__)
@@ -244,6 +261,46 @@ def connect(path, key=None, key_file=None, user=None, password=None, token=None,
         # The connection keeps the store open; the database handle can go.
         ffi.release(db_handle)
     return Connection(conn_handle, autocommit)
+
+
+def restore(backup, target, key=None, key_file=None, passphrase=None, backup_key=None,
+            backup_key_file=None):
+    """Restores the backup in directory ``backup`` (with its parent chain)
+    into a new store in ``target`` (new or empty), re-encrypted under
+    ``key`` (16, 24 or 32 bytes) or the key in ``key_file``. The backup is
+    unlocked with ``passphrase``, or the store key that wrapped it
+    (``backup_key`` / ``backup_key_file``), or else with the new store's
+    own key. Open the result with :func:`connect`."""
+    opts = ffi.new("sealdb_restore_options *")
+    keep = []
+    if passphrase is not None:
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        if not isinstance(passphrase, (bytes, bytearray)) or b"\0" in passphrase:
+            raise ProgrammingError("passphrase must be str or bytes without NUL")
+        keep.append(ffi.new("char[]", bytes(passphrase)))
+        opts.passphrase = keep[-1]
+    if backup_key is not None and backup_key_file is not None:
+        raise ProgrammingError("give at most one of backup_key= and backup_key_file=")
+    if backup_key is not None:
+        backup_key = bytes(backup_key)
+        keep.append(ffi.new("uint8_t[]", backup_key))
+        opts.backup_key = keep[-1]
+        opts.backup_key_len = len(backup_key)
+    if backup_key_file is not None:
+        keep.append(ffi.new("char[]", _cstr(str(backup_key_file), "backup_key_file")))
+        opts.backup_key_file = keep[-1]
+    src = _cstr(str(backup), "backup")
+    dst = _cstr(str(target), "target")
+    if (key is None) == (key_file is None):
+        raise ProgrammingError("restore() needs exactly one of key= or key_file=")
+    if key is not None:
+        if not isinstance(key, (bytes, bytearray, memoryview)):
+            raise ProgrammingError("key must be bytes, not %s" % type(key).__name__)
+        key = bytes(key)
+        _check(lib.sealdb_restore(src, dst, key, len(key), opts))
+    else:
+        _check(lib.sealdb_restore_key_file(src, dst, _cstr(str(key_file), "key_file"), opts))
 
 
 def _connect_user(db, out, user, password, token, application_name, client_address):
@@ -323,6 +380,34 @@ class Connection:
             return ffi.string(out[0]).decode()
         finally:
             lib.sealdb_string_free(out[0])
+
+    def backup(self, directory, passphrase=None, parent=None, store_key=True,
+               kdf_memory_kib=None, kdf_iterations=None):
+        """Backs the database up into ``directory`` (new or empty) while it
+        stays in use: encrypted under the backup's own key, which is
+        wrapped by the store key (unless ``store_key=False``) and, with
+        ``passphrase`` (str or bytes), by a key derived from it (argon2id;
+        ``kdf_memory_kib`` and ``kdf_iterations`` set its cost). With
+        ``parent`` (an earlier backup's directory) the backup is
+        incremental. Admins only, audited, outside a transaction (commit
+        first)."""
+        opts = ffi.new("sealdb_backup_options *")
+        keep = []
+        if passphrase is not None:
+            if isinstance(passphrase, str):
+                passphrase = passphrase.encode("utf-8")
+            if not isinstance(passphrase, (bytes, bytearray)) or not passphrase \
+                    or b"\0" in passphrase:
+                raise ProgrammingError("passphrase must be non-empty str or bytes without NUL")
+            keep.append(ffi.new("char[]", bytes(passphrase)))
+            opts.passphrase = keep[-1]
+        if parent is not None:
+            keep.append(ffi.new("char[]", _cstr(str(parent), "parent")))
+            opts.parent = keep[-1]
+        opts.no_store_key = 0 if store_key else 1
+        opts.kdf_memory_kib = kdf_memory_kib or 0
+        opts.kdf_iterations = kdf_iterations or 0
+        _check(lib.sealdb_backup(self._handle(), _cstr(str(directory), "directory"), opts))
 
     def cursor(self):
         """A new :class:`Cursor` on this connection."""

@@ -96,6 +96,38 @@ def test_wrong_key_is_an_operational_error(dbdir):
     sealdb.connect(dbdir, key=KEY).close()
 
 
+def test_passphrase_opens_the_store(tmp_path, dbdir):
+    cheap = dict(kdf_memory_kib=8, kdf_iterations=1)  # tests only: cheap argon2
+    c = sealdb.connect(dbdir, passphrase="correct horse battery staple", **cheap)
+    c.execute("CREATE TABLE kept (x)")
+    c.execute("INSERT INTO kept VALUES (7)")
+    c.commit()
+    c.close()
+    # The salt and cost are kept in the store, never the passphrase.
+    header = (tmp_path / "db" / "KEYDERIVATION").read_bytes()
+    assert header.startswith(b"SEALKDF\n") and b"horse" not in header
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.connect(dbdir, passphrase="wrong horse", **cheap)
+    assert e.value.code == _ffi.lib.SEALDB_ERR_KEY_UNAVAILABLE
+    # bytes work as well as str; the data is there.
+    c = sealdb.connect(dbdir, passphrase=b"correct horse battery staple", **cheap)
+    assert c.execute("SELECT x FROM kept").fetchall() == [(7,)]
+    c.close()
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.connect(dbdir, passphrase="x", key=KEY)
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.connect(dbdir, passphrase=42)
+
+
+def test_a_passphrase_in_a_key_file_is_refused(tmp_path, dbdir):
+    key_file = tmp_path / "pass.key"
+    key_file.write_text("correct horse battery staple!!!!")  # 32 printable bytes
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.connect(dbdir, key_file=str(key_file))
+    assert e.value.code == _ffi.lib.SEALDB_ERR_INVALID_KEY
+    assert "passphrase" in str(e.value)
+
+
 def test_missing_key_file(tmp_path, dbdir):
     with pytest.raises(sealdb.OperationalError) as e:
         sealdb.connect(dbdir, key_file=str(tmp_path / "nope.key"))
@@ -503,3 +535,53 @@ def test_cursor_survives_closing_mid_result(conn):
 
 def test_library_path_is_known():
     assert os.path.exists(_ffi.LIBRARY_PATH)
+
+
+# ------------------------------------------------------------ backup and restore
+
+
+def test_backup_and_restore_round_trip(tmp_path):
+    src = str(tmp_path / "src")
+    c = sealdb.connect(src, key=KEY, autocommit=True)
+    c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    c.executemany("INSERT INTO t VALUES (?, ?)", [(i, "row %d" % i) for i in range(50)])
+    full = str(tmp_path / "full")
+    c.backup(full, passphrase="py secret", kdf_memory_kib=8, kdf_iterations=1)
+    c.execute("INSERT INTO t VALUES (50, 'after')")
+    inc = str(tmp_path / "inc")
+    c.backup(inc, parent=full)
+    with pytest.raises(sealdb.ProgrammingError):
+        c.backup(full)  # not empty
+    c.close()
+
+    other = bytes(range(100, 132))
+    dst = str(tmp_path / "restored")
+    with pytest.raises(sealdb.OperationalError) as e:
+        sealdb.restore(full, dst, key=other, passphrase="wrong")
+    assert e.value.code == 305 and "wrong passphrase" in str(e.value)
+    assert not os.path.exists(dst)
+    sealdb.restore(full, dst, key=other, passphrase="py secret")
+    r = sealdb.connect(dst, key=other)
+    assert r.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    r.close()
+    # The incremental chain, unlocked by the source's store key.
+    dst2 = str(tmp_path / "restored2")
+    sealdb.restore(inc, dst2, key=other, backup_key=KEY)
+    r = sealdb.connect(dst2, key=other)
+    assert r.execute("SELECT count(*), max(id) FROM t").fetchone() == (51, 50)
+    r.close()
+    with pytest.raises(sealdb.ProgrammingError):
+        sealdb.restore(inc, dst2, key=other, backup_key=KEY)  # not empty
+
+
+def test_backup_needs_an_admin(tmp_path):
+    src = str(tmp_path / "src")
+    root = sealdb.connect(src, key=KEY, autocommit=True)
+    root.execute("CREATE USER ann WITH PASSWORD 'pw'")
+    ann = sealdb.connect(src, key=KEY, user="ann", password="pw")
+    with pytest.raises(sealdb.ProgrammingError) as e:
+        ann.backup(str(tmp_path / "b"))
+    assert e.value.code == 700
+    assert not os.path.exists(str(tmp_path / "b"))
+    ann.close()
+    root.close()

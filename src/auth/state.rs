@@ -307,7 +307,9 @@ pub struct AuthState {
     pub tokens: BTreeMap<String, TokenInfo>,
     /// Audited tables.
     pub audit: BTreeMap<ObjectId, AuditMode>,
-    /// Leave bound values out of audit records.
+    /// Leave bound values out of audit records (the default: values are
+    /// data, often personal; `SET CLUSTER SETTING sql.audit.redact_values
+    /// = false` opts in to logging them).
     pub redact: bool,
 }
 
@@ -451,7 +453,7 @@ impl AuthState {
             hba: String::new(),
             tokens: BTreeMap::new(),
             audit: BTreeMap::new(),
-            redact: false,
+            redact: true,
         }
     }
 

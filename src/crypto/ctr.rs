@@ -24,6 +24,7 @@ use cipher::{
 use ctr::{flavors::Ctr128BE, CtrCore};
 
 use super::keys::Cipher;
+use crate::error::{Error, Result};
 
 /// An expanded AES key of one of the three sizes.
 #[derive(Clone)]
@@ -63,8 +64,11 @@ impl AesKey {
     }
 
     /// XORs `buf` with the keystream for (`iv`, byte `offset`). Applying it
-    /// twice restores the input.
-    pub(crate) fn apply_keystream(&self, iv: u128, offset: u64, buf: &mut [u8]) {
+    /// twice restores the input. Fails (leaving `buf` as it was) only if the
+    /// cipher cannot position its keystream there: never for offsets a file
+    /// can have, but a refusal is reported, never ignored, because an
+    /// unencrypted buffer must not be mistaken for an encrypted one.
+    pub(crate) fn apply_keystream(&self, iv: u128, offset: u64, buf: &mut [u8]) -> Result<()> {
         match self {
             AesKey::Aes128(c) => ctr_apply(&**c, iv, offset, buf),
             AesKey::Aes192(c) => ctr_apply(&**c, iv, offset, buf),
@@ -73,16 +77,22 @@ impl AesKey {
     }
 }
 
-fn ctr_apply<C>(c: &C, iv: u128, offset: u64, buf: &mut [u8])
+fn ctr_apply<C>(c: &C, iv: u128, offset: u64, buf: &mut [u8]) -> Result<()>
 where
     C: BlockCipherEncrypt<BlockSize = cipher::consts::U16> + Clone,
 {
     let core = CtrCore::<C, Ctr128BE>::inner_iv_init(c.clone(), &Array::from(iv.to_be_bytes()));
     let mut stream = StreamCipherCoreWrapper::from_core(core);
-    stream.seek(offset);
-    // The 128-bit position counter starts at offset/16 < 2^60, so the
-    // keystream cannot run out (the counter itself wraps mod 2^128).
-    let _ = stream.try_apply_keystream(buf);
+    // The 128-bit position counter starts at offset/16 < 2^60, so neither
+    // call can fail today (the counter itself wraps mod 2^128); should a
+    // future cipher crate disagree, the caller gets an error instead of a
+    // buffer left in plaintext.
+    let len = buf.len();
+    let out_of_range = || Error::InvalidArgument {
+        what: format!("the AES-CTR keystream cannot cover {len} bytes at offset {offset}"),
+    };
+    stream.try_seek(offset).map_err(|_| out_of_range())?;
+    stream.try_apply_keystream(buf).map_err(|_| out_of_range())
 }
 
 #[cfg(test)]
@@ -136,13 +146,14 @@ mod tests {
             let k = AesKey::new(cipher, &unhex(key)).expect("key");
             let ct = unhex(ct);
             let mut buf = pt.clone();
-            k.apply_keystream(iv, 0, &mut buf);
+            k.apply_keystream(iv, 0, &mut buf).expect("keystream");
             assert_eq!(buf, ct, "{cipher} whole");
             // Any sub-range at any (unaligned) offset encrypts the same.
             for start in 0..pt.len() {
                 for end in start..=pt.len() {
                     let mut part = pt[start..end].to_vec();
-                    k.apply_keystream(iv, start as u64, &mut part);
+                    k.apply_keystream(iv, start as u64, &mut part)
+                        .expect("keystream");
                     assert_eq!(part, ct[start..end], "{cipher} {start}..{end}");
                 }
             }
@@ -154,7 +165,7 @@ mod tests {
         let k = AesKey::new(Cipher::Aes128Ctr, &[7u8; 16]).expect("key");
         for iv in [u64::MAX as u128 - 1, u128::MAX - 1] {
             let mut got = [0u8; 64];
-            k.apply_keystream(iv, 0, &mut got);
+            k.apply_keystream(iv, 0, &mut got).expect("keystream");
             for i in 0..4u128 {
                 let mut block = iv.wrapping_add(i).to_be_bytes();
                 k.encrypt_block(&mut block);

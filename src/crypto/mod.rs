@@ -17,10 +17,12 @@
 pub mod ctr;
 pub mod keys;
 pub mod mac;
+pub mod passphrase;
 pub mod provider;
 pub mod registry;
 
 pub use keys::{Cipher, KeyBytes, KeyId, StoreKey};
+pub use passphrase::{KdfParams, KeyDerivation, PassphraseKeyProvider};
 pub use provider::{
     ActiveStoreKey, CallbackKeyProvider, FileKeyProvider, KeyProvider, KeyRequest,
     MemoryKeyProvider, UnencryptedKeyProvider,
@@ -91,7 +93,7 @@ impl FileKeys {
         self.cipher
     }
 
-    pub(crate) fn apply_keystream(&self, iv: u128, offset: u64, buf: &mut [u8]) {
+    pub(crate) fn apply_keystream(&self, iv: u128, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.ctr.apply_keystream(iv, offset, buf)
     }
 

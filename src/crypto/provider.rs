@@ -15,10 +15,13 @@
 //! | [`CallbackKeyProvider`]    | a function (the C and Python bindings use it)   |
 //! | [`UnencryptedKeyProvider`] | no encryption at all: loud, explicit, never a default |
 //!
-//! Key file format (docs/file-format.md, "Key files"): either exactly 16, 24
-//! or 32 raw bytes, or that many bytes as hex digits (32, 48 or 64 of them)
-//! optionally followed by a newline. [`generate_key_file`] writes the hex
-//! form with permissions 0600.
+//! | [`PassphraseKeyProvider`](super::passphrase::PassphraseKeyProvider) | a passphrase, stretched with argon2id and a per-store salt |
+//!
+//! Key file format (docs/file-format.md, "Key files"): 32, 48 or 64 hex
+//! digits optionally followed by a newline, exactly what
+//! [`generate_key_file`] writes (with permissions 0600). Raw binary keys
+//! and text that is not hex (a passphrase) are refused: see
+//! [`parse_key_file`].
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +30,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::keys::{decode_hex, encode_hex_secret, KeyBytes, KeyId, StoreKey};
+use super::passphrase::KeyDerivation;
 use crate::error::{Error, Result};
 
 /// What a provider wants new data protected with.
@@ -48,6 +52,17 @@ pub trait KeyProvider: Send + Sync {
     /// older one kept for rotation). `Ok(None)` means "not here"; sealdb then
     /// reports [`Error::KeyUnavailable`] naming the id.
     fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>>;
+
+    /// For providers that derive keys from a passphrase: called once when
+    /// a store opens, before any other method, with the store's
+    /// key-derivation header (`None` if it has none yet). Returns the
+    /// header the store must keep (a new one, with a fresh salt, for a
+    /// store without), or `None` for providers that hold keys as they are
+    /// (the default).
+    fn key_derivation(&self, stored: Option<&KeyDerivation>) -> Result<Option<KeyDerivation>> {
+        let _ = stored;
+        Ok(None)
+    }
 }
 
 impl<P: KeyProvider + ?Sized> KeyProvider for Arc<P> {
@@ -57,6 +72,9 @@ impl<P: KeyProvider + ?Sized> KeyProvider for Arc<P> {
     fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
         (**self).key_by_id(id)
     }
+    fn key_derivation(&self, stored: Option<&KeyDerivation>) -> Result<Option<KeyDerivation>> {
+        (**self).key_derivation(stored)
+    }
 }
 
 impl<P: KeyProvider + ?Sized> KeyProvider for Box<P> {
@@ -65,6 +83,9 @@ impl<P: KeyProvider + ?Sized> KeyProvider for Box<P> {
     }
     fn key_by_id(&self, id: &KeyId) -> Result<Option<StoreKey>> {
         (**self).key_by_id(id)
+    }
+    fn key_derivation(&self, stored: Option<&KeyDerivation>) -> Result<Option<KeyDerivation>> {
+        (**self).key_derivation(stored)
     }
 }
 
@@ -147,7 +168,8 @@ impl KeyProvider for FileKeyProvider {
     }
 }
 
-/// Reads and checks a key file (raw 16/24/32 bytes, or hex).
+/// Reads and checks a key file: 32, 48 or 64 hex digits, as
+/// [`generate_key_file`] writes them (see [`parse_key_file`]).
 pub fn read_key_file(path: &Path) -> Result<KeyBytes> {
     let raw = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io("read key file", path, e))?);
     parse_key_file(&raw).map_err(|reason| Error::InvalidKey {
@@ -155,32 +177,49 @@ pub fn read_key_file(path: &Path) -> Result<KeyBytes> {
     })
 }
 
-fn parse_key_file(raw: &[u8]) -> std::result::Result<KeyBytes, String> {
-    // Text made only of hex digits (plus trailing whitespace) is hex, whatever
-    // its length; anything else must be a raw key of exactly 16/24/32 bytes.
+/// The one key-file format: 32, 48 or 64 hex digits (a 128, 192 or
+/// 256-bit key), upper or lower case, optionally followed by a line end.
+///
+/// Nothing else is a key, on purpose. A file of 16, 24 or 32 printable
+/// characters used to be taken as raw key bytes — so a passphrase put in
+/// a key file silently became the key, and one from a dictionary falls to
+/// a search against the public key id in moments. Such a file, and any
+/// raw binary key, is refused with a message saying what to do instead.
+pub fn parse_key_file(raw: &[u8]) -> std::result::Result<KeyBytes, String> {
+    const EXPECTED: &str = "a key file holds 32, 48 or 64 hex digits (a 128, 192 or 256-bit key, as `sealdb keygen` writes)";
     let text = std::str::from_utf8(raw)
         .ok()
         .map(|t| t.trim_end_matches(['\n', '\r', ' ', '\t']));
-    let is_hex_text =
-        text.is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !is_hex_text {
-        if raw.is_empty() || text == Some("") {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
             return Err("the file is empty".into());
         }
-        return match raw.len() {
-            16 | 24 | 32 => Ok(KeyBytes::from_slice(raw)),
-            n => Err(format!(
-                "{n} bytes is neither a raw key (16, 24 or 32 bytes) nor hex text (32, 48 or 64 hex digits)"
-            )),
-        };
+        return Err(format!(
+            "{} bytes of binary data is not a key file: {EXPECTED}; to use a raw key, write it as hex (for example `xxd -p -c 64`)",
+            raw.len()
+        ));
+    };
+    if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let looks_like_passphrase = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        return Err(if looks_like_passphrase {
+            format!(
+                "{} characters of text is not a key: {EXPECTED}; a passphrase must go through a key derivation (PassphraseKeyProvider, `--passphrase-file`), never be used as a key",
+                text.len()
+            )
+        } else {
+            format!(
+                "{} bytes that are not hex digits are not a key file: {EXPECTED}",
+                raw.len()
+            )
+        });
     }
-    let digits = text.unwrap_or_default();
-    let bytes = decode_hex(digits)
-        .ok_or_else(|| format!("{} hex digits is an odd number", digits.len()))?;
+    let bytes = decode_hex(text)
+        .ok_or_else(|| format!("{} hex digits is an odd number: {EXPECTED}", text.len()))?;
     match bytes.len() {
         16 | 24 | 32 => Ok(KeyBytes::new(bytes)),
         n => Err(format!(
-            "a key must be 16, 24 or 32 bytes (32, 48 or 64 hex digits); this one is {n} bytes"
+            "{} hex digits make a {n}-byte key: {EXPECTED}",
+            text.len()
         )),
     }
 }
@@ -322,10 +361,21 @@ mod tests {
 
     #[test]
     fn key_file_forms() {
-        assert_eq!(parse_key_file(&[7u8; 16]).map(|k| k.len()), Ok(16));
-        assert_eq!(parse_key_file(&[7u8; 32]).map(|k| k.len()), Ok(32));
         let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
         assert_eq!(parse_key_file(hex.as_bytes()).map(|k| k.len()), Ok(32));
+        assert_eq!(
+            parse_key_file(&hex.as_bytes()[..32]).map(|k| k.len()),
+            Ok(16)
+        );
+        assert_eq!(
+            parse_key_file(&hex.as_bytes()[..48]).map(|k| k.len()),
+            Ok(24)
+        );
+        // Raw bytes are refused, printable or not.
+        assert!(parse_key_file(&[7u8; 16]).is_err());
+        assert!(parse_key_file(&[7u8; 32]).is_err());
+        let pass = parse_key_file(b"correct horse battery staple!!!!").err();
+        assert!(pass.is_some_and(|e| e.contains("passphrase")));
         assert!(parse_key_file(b"").is_err());
         assert!(parse_key_file(&[1u8; 20]).is_err());
         assert!(parse_key_file(b"0011").is_err());

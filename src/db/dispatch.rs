@@ -95,6 +95,7 @@ impl Session {
         cache: Option<&WriteCache>,
     ) -> Result<ResultSet> {
         match stmt {
+            Ast::Backup(b) => return self.run_backup(b, params, text),
             Ast::Begin => {
                 let mut st = self.state.borrow_mut();
                 if st.txn.is_some() {

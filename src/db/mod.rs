@@ -39,6 +39,7 @@
 
 mod audit_trail;
 mod authorize;
+mod backup;
 mod convert;
 mod dispatch;
 mod rows;
@@ -55,7 +56,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::audit::{AuditLog, AuditRecord, AuditSink, VerifyReport};
+use crate::audit::{AuditCheckpoint, AuditLog, AuditRecord, AuditSink, VerifyReport};
 use crate::auth::state::{ObjectId, ObjectInfo, ObjectLookup};
 use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throttle};
 
@@ -239,10 +240,14 @@ fn upgrade_auth(
             p.refs = refs;
         }
     }
-    let mut txn = mgr.begin();
-    txn.ensure_writer(Duration::from_secs(5))?;
-    txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
-    txn.commit()?;
+    // A read-only open converts in memory only; the next read-write open
+    // stores the conversion.
+    if !mgr.engine().is_read_only() {
+        let mut txn = mgr.begin();
+        txn.ensure_writer(Duration::from_secs(5))?;
+        txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
+        txn.commit()?;
+    }
     Ok(auth)
 }
 
@@ -288,31 +293,9 @@ impl Db {
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        let engine = Arc::new(engine);
-        let mgr = TxnManager::new(engine.clone());
-        let schema = load_schema(&mgr)?;
-        let auth = match mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => match codec::decode(&bytes)? {
-                codec::Decoded::Current(a) => a,
-                codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
-            },
-            None => AuthState::new(),
-        };
-        let sync = options.storage.sync == crate::storage::SyncMode::Full;
-        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
-        let db = Db {
-            inner: Arc::new(DbInner {
-                mgr,
-                schema: RwLock::new(Arc::new(schema)),
-                auth: RwLock::new(Arc::new(auth)),
-                audit,
-                throttle: Mutex::new(Throttle::default()),
-                password_cost: options.password_cost,
-                busy_timeout: options.busy_timeout,
-                policy_exprs: Arc::default(),
-            }),
-        };
+        let db = Db::assemble(engine, &options)?;
         db.note_key_change()?;
+        db.note_quarantine()?;
         if let Some(rules) = &options.host_rules {
             if db.inner.auth.read().hba != *rules {
                 let root = db.root_session();
@@ -327,6 +310,83 @@ impl Db {
             }
         }
         Ok(db)
+    }
+
+    /// Opens the database in `path` for reading only (see
+    /// [`Engine::open_read_only`]): nothing is written, renamed or deleted,
+    /// so it works on a read-only copy and leaves the evidence as it was;
+    /// the log's tail is replayed into memory. For inspection: the root
+    /// session's reads, [`Db::audit_verify`], [`Db::audit_export`] and the
+    /// encryption status. Anything that must write (a statement that
+    /// changes data, a login, which is audited) fails with
+    /// [`Error::ReadOnly`]. `options.host_rules` is ignored.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        provider: impl KeyProvider + 'static,
+        options: Options,
+    ) -> Result<Db> {
+        let vfs: Arc<dyn Vfs> = options
+            .vfs
+            .clone()
+            .unwrap_or_else(|| Arc::new(OsVfs::new()));
+        let engine = Engine::open_read_only(
+            vfs,
+            path.as_ref(),
+            Arc::new(provider),
+            options.keys.clone(),
+            options.storage.clone(),
+        )?;
+        Db::assemble(engine, &options)
+    }
+
+    /// A database over an open engine: catalog, security state, audit log.
+    fn assemble(engine: Engine, options: &Options) -> Result<Db> {
+        let engine = Arc::new(engine);
+        let mgr = TxnManager::new(engine.clone());
+        let schema = load_schema(&mgr)?;
+        let auth = match mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => match codec::decode(&bytes)? {
+                codec::Decoded::Current(a) => a,
+                codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
+            },
+            None => AuthState::new(),
+        };
+        let sync = options.storage.sync == crate::storage::SyncMode::Full;
+        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                mgr,
+                schema: RwLock::new(Arc::new(schema)),
+                auth: RwLock::new(Arc::new(auth)),
+                audit,
+                throttle: Mutex::new(Throttle::default()),
+                password_cost: options.password_cost,
+                busy_timeout: options.busy_timeout,
+                policy_exprs: Arc::default(),
+            }),
+        })
+    }
+
+    /// Logs the files the open found newer than the manifest knew of and
+    /// moved to `quarantine/` (a crash leftover, or a rolled-back manifest).
+    fn note_quarantine(&self) -> Result<()> {
+        let moved = self.engine().quarantined();
+        if moved.is_empty() {
+            return Ok(());
+        }
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: "security".into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!(
+                "files newer than the manifest moved to {}/: {}",
+                crate::storage::QUARANTINE_DIR,
+                moved.join(", ")
+            ),
+            outcome: "ok".into(),
+            ..AuditRecord::default()
+        })?;
+        Ok(())
     }
 
     /// Logs a change of the active data key (rotation, a new store key, a
@@ -411,11 +471,21 @@ impl Db {
         }
     }
 
-    /// Rewrites every file under the active key (see
-    /// [`Engine::rewrite_all`]) and records it in the audit log.
+    /// Rewrites every file under the active key — the audit log's
+    /// segments (re-sealed record by record: the chain is unchanged) and
+    /// the storage engine's files (see [`Engine::rewrite_all`]) — and
+    /// records it in the audit log.
     pub fn rotate_keys(&self, progress: impl FnMut(crate::storage::Progress)) -> Result<()> {
         let started = Instant::now();
-        let r = self.engine().rewrite_all(progress);
+        // The audit files first, under the key the rewrite will use, so
+        // that the rewrite's last step can retire the old data key. A
+        // damaged segment keeps its key (and the rewrite still runs).
+        let resealed = self
+            .engine()
+            .sealed_dir()
+            .maybe_rotate()
+            .and_then(|_| self.inner.audit.reseal_all());
+        let r = self.engine().rewrite_all(progress).and(resealed);
         self.inner.audit.append(AuditRecord {
             time_ms: unix_ms(),
             event: "key_rotation".into(),
@@ -437,6 +507,32 @@ impl Db {
     /// altered, removed, reordered or missing record.
     pub fn audit_verify(&self) -> Result<VerifyReport> {
         self.inner.audit.verify()
+    }
+
+    /// [`Db::audit_verify`], also proving that the log still contains the
+    /// prefix `anchor` vouches for, unchanged (and is not shorter).
+    pub fn audit_verify_against(&self, anchor: &AuditCheckpoint) -> Result<VerifyReport> {
+        self.inner.audit.verify_against(anchor)
+    }
+
+    /// Verifies the audit chain and returns its head as a checkpoint to
+    /// keep outside the database ([`AuditCheckpoint::to_text`]); refuses a
+    /// broken chain.
+    pub fn audit_checkpoint(&self) -> Result<AuditCheckpoint> {
+        self.inner.audit.checkpoint()
+    }
+
+    /// Which keys protect the store's files: the live files of the
+    /// storage engine and the audit log's segments and checkpoint.
+    pub fn encryption_status(&self) -> Result<crate::vfs::EncryptionStatus> {
+        let engine = self.engine();
+        let mut st = engine.encryption_status()?;
+        let audit = engine
+            .sealed_dir()
+            .encryption_status(|n| n.starts_with(crate::vfs::AUDIT_FILE_PREFIX))?;
+        st.files.extend(audit.files);
+        st.files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(st)
     }
 
     /// Writes the audit log as JSON lines (up to the first bad record).

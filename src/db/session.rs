@@ -88,7 +88,10 @@ impl Session {
         }
         let p = Arc::new(parse(sql)?);
         // Statement text holding a password is not kept around.
-        if p.statements.iter().any(|s| matches!(s, Ast::Auth(_))) {
+        if p.statements
+            .iter()
+            .any(|s| matches!(s, Ast::Auth(_) | Ast::Backup(_)))
+        {
             return Ok(p);
         }
         let mut st = self.state.borrow_mut();

@@ -18,7 +18,14 @@
 //! - after a failed write/fsync or a panic on the background thread the
 //!   engine is poisoned: writes fail with [`Error::Poisoned`] until reopened
 //!   (fail-stop, as redb and fjall do);
-//! - one process at a time: the directory's `LOCK` file is held while open.
+//! - one process at a time: the directory's `LOCK` file is held while open
+//!   ([`Engine::open_read_only`] takes no lock and writes nothing);
+//! - every file is checked against the identity the manifest (or CURRENT,
+//!   or the previous log segment) recorded for it before it is used, and
+//!   files newer than the manifest are quarantined, never deleted
+//!   (`recovery.rs`); the log is replayed into memory, so opening needs no
+//!   space in proportion to it;
+//! - a failed flush, compaction or open removes the files it made.
 //!
 //! Files in the store directory:
 //!
@@ -26,20 +33,33 @@
 //!   KEYREGISTRY  data keys (under the store key)      CURRENT     → live manifest
 //!   MANIFEST-N   log of table-set edits               N.wal       write-ahead log segments
 //!   N.sst        sorted tables                        LOCK        process lock (not sealed)
+//!   quarantine/  files newer than the manifest knew of (moved aside at open)
 //! ```
 
 pub(crate) mod batch;
 pub(crate) mod cache;
+pub mod checkpoint;
+mod commit;
+mod compaction;
+mod flush;
 pub(crate) mod iter;
 pub(crate) mod key;
 pub(crate) mod manifest;
 pub(crate) mod memtable;
+mod open;
+mod options;
+pub(crate) mod recovery;
 pub(crate) mod sst;
 pub(crate) mod version;
 pub(crate) mod wal;
 
 pub use batch::WriteBatch;
+pub use checkpoint::{
+    Checkpoint, CheckpointInstaller, CheckpointLog, CheckpointTable, INCOMPLETE_MARKER,
+};
 pub use iter::{Direction, EngineIter};
+pub use options::{LevelStats, Progress, Stats, StorageOptions, SyncMode};
+pub use recovery::QUARANTINE_DIR;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::{Bound, RangeBounds};
@@ -65,134 +85,6 @@ use self::sst::reader::SstReader;
 use self::sst::table_name;
 use self::version::{FileMeta, Version, VersionEdit, NUM_LEVELS};
 use self::wal::{wal_name, WalWriter};
-
-/// When a commit is durable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SyncMode {
-    /// Every commit is fsynced before it is acknowledged (the default).
-    /// Concurrent committers share one fsync (group commit).
-    Full,
-    /// Commits are handed to the operating system but not fsynced; the log
-    /// is fsynced when a memtable fills and on close. Survives a crash of
-    /// the process, not of the machine: power loss may lose the last
-    /// commits, never corrupt the store (recovery stops at the last complete
-    /// record).
-    Normal,
-}
-
-/// Tuning of the storage engine.
-#[derive(Clone, Debug)]
-pub struct StorageOptions {
-    /// Commit durability.
-    pub sync: SyncMode,
-    /// Memtable size that triggers a flush (default 8 MiB).
-    pub memtable_bytes: usize,
-    /// Immutable memtables allowed before writers wait for a flush.
-    pub max_immutable: usize,
-    /// Target size of an SSTable data block (default 4 KiB).
-    pub block_bytes: usize,
-    /// Block cache capacity (default 64 MiB).
-    pub block_cache_bytes: usize,
-    /// Level-0 table count that triggers a compaction (default 4).
-    pub l0_compaction_trigger: usize,
-    /// Target size of level 1 (default 32 MiB); each next level is
-    /// `level_multiplier` times larger.
-    pub level_base_bytes: u64,
-    /// Growth factor between levels (default 10).
-    pub level_multiplier: u64,
-    /// Target size of one compaction output table (default 8 MiB).
-    pub target_file_bytes: u64,
-    /// Bloom filter bits per key (default 10, about 1% false positives).
-    pub bloom_bits_per_key: usize,
-    /// Whether the background thread compacts on its own (default true;
-    /// tests turn it off to compact only when asked).
-    pub auto_compaction: bool,
-    /// How often the background thread re-checks data-key rotation.
-    pub key_check_interval: Duration,
-}
-
-impl Default for StorageOptions {
-    fn default() -> Self {
-        StorageOptions {
-            sync: SyncMode::Full,
-            memtable_bytes: 8 << 20,
-            max_immutable: 2,
-            block_bytes: 4096,
-            block_cache_bytes: 64 << 20,
-            l0_compaction_trigger: 4,
-            level_base_bytes: 32 << 20,
-            level_multiplier: 10,
-            target_file_bytes: 8 << 20,
-            bloom_bits_per_key: 10,
-            auto_compaction: true,
-            key_check_interval: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Files and bytes at one level.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LevelStats {
-    /// Number of tables.
-    pub files: usize,
-    /// Their total size.
-    pub bytes: u64,
-}
-
-/// Counters and sizes, for monitoring and benchmarks.
-#[derive(Clone, Debug, Default)]
-pub struct Stats {
-    /// Per level, L0 first.
-    pub levels: Vec<LevelStats>,
-    /// Bytes in the active memtable.
-    pub memtable_bytes: usize,
-    /// Memtables waiting to be flushed.
-    pub immutable_memtables: usize,
-    /// Block cache hits.
-    pub cache_hits: u64,
-    /// Block cache misses.
-    pub cache_misses: u64,
-    /// Bytes held by the block cache.
-    pub cache_bytes: usize,
-    /// Key and value bytes written by callers.
-    pub user_bytes: u64,
-    /// Bytes appended to the WAL.
-    pub wal_bytes: u64,
-    /// Bytes written by memtable flushes.
-    pub flush_bytes: u64,
-    /// Bytes written by compactions.
-    pub compaction_bytes: u64,
-    /// Highest sequence number visible to readers.
-    pub last_sequence: u64,
-}
-
-impl Stats {
-    /// Total bytes of live tables.
-    pub fn table_bytes(&self) -> u64 {
-        self.levels.iter().map(|l| l.bytes).sum()
-    }
-
-    /// (WAL + flush + compaction bytes) / user bytes.
-    pub fn write_amplification(&self) -> f64 {
-        if self.user_bytes == 0 {
-            return 0.0;
-        }
-        (self.wal_bytes + self.flush_bytes + self.compaction_bytes) as f64 / self.user_bytes as f64
-    }
-}
-
-/// Progress of [`Engine::rewrite_all`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// Tables rewritten so far.
-    pub files_done: usize,
-    /// Tables to rewrite in all.
-    pub files_total: usize,
-    /// Bytes of tables rewritten so far.
-    pub bytes_done: u64,
-    /// Bytes to rewrite in all.
-    pub bytes_total: u64,
-}
 
 /// A consistent read view: reads through it see the store as of its
 /// creation. Compaction keeps every version a live snapshot needs.
@@ -229,7 +121,11 @@ struct State {
     mem: Arc<Memtable>,
     imm: VecDeque<Arc<Memtable>>,
     version: Arc<Version>,
-    manifest: Manifest,
+    /// The manifest being appended to (`None` when read-only).
+    manifest: Option<Manifest>,
+    manifest_number: u64,
+    /// IVs of the live log segments (the manifest records the oldest's).
+    log_ivs: HashMap<u64, u128>,
     next_file: u64,
     flushed_seq: u64,
     /// Per level: the largest key of the last compaction (round-robin).
@@ -267,8 +163,13 @@ struct Inner {
     /// still alive (held by a reader or iterator) lists it.
     versions: Mutex<Vec<std::sync::Weak<Version>>>,
     cleanup: Mutex<()>,
+    /// Oldest log segment each live checkpoint needs (kept while pinned).
+    pinned_logs: Mutex<Vec<u64>>,
     counters: Counters,
-    _lock: Box<dyn LockGuard>,
+    read_only: bool,
+    /// Files found newer than the manifest at open.
+    quarantined: Vec<String>,
+    _lock: Option<Box<dyn LockGuard>>,
 }
 
 /// The storage engine. Cheap to share behind an `Arc`; all methods take
@@ -283,152 +184,39 @@ pub const LOCK_FILE: &str = "LOCK";
 
 fn parse_number(name: &str, suffix: &str) -> Option<u64> {
     name.strip_suffix(suffix)
-        .filter(|n| n.len() >= 6)
+        .filter(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse().ok())
 }
 
+fn parse_manifest_number(name: &str) -> Option<u64> {
+    name.strip_prefix("MANIFEST-")
+        .filter(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Removes a file this process created and failed to finish (best effort:
+/// the error that made it partial is the one worth reporting; a leftover is
+/// removed by the next cleanup or quarantined by the next open).
+pub(crate) fn remove_partial(dir: &SealedDir, name: &str) {
+    let path = dir.dir().join(name);
+    if dir.vfs().exists(&path).unwrap_or(false) {
+        let _ = dir.vfs().remove(&path);
+    }
+}
+
 impl Engine {
-    /// Opens (or creates) the store in `dir`: takes the directory lock,
-    /// opens the key registry with `provider`, recovers the manifest and the
-    /// write-ahead log, and starts the background thread.
-    pub fn open(
-        vfs: Arc<dyn Vfs>,
-        dir: impl Into<PathBuf>,
-        provider: Arc<dyn KeyProvider>,
-        key_options: KeyOptions,
-        opts: StorageOptions,
-    ) -> Result<Engine> {
-        let dir = dir.into();
-        vfs.create_dir_all(&dir)?;
-        let lock = vfs.lock(&dir.join(LOCK_FILE))?;
-        let names = vfs.list(&dir)?;
-        let has_registry = names
-            .iter()
-            .any(|n| n == crate::vfs::sealed_dir::REGISTRY_FILE);
-        if !has_registry && names.iter().any(|n| n != LOCK_FILE) {
-            return Err(Error::NotAStore { path: dir });
-        }
-        let sdir = SealedDir::open(vfs.clone(), &dir, provider, key_options)?;
-        let recovered = Manifest::recover(&sdir)?;
-        if recovered.is_none() && names.iter().any(|n| n.ends_with(".sst")) {
-            return Err(Error::corruption(
-                dir.join(CURRENT),
-                0,
-                "CURRENT is missing but tables exist",
-            ));
-        }
-        let (mut version, log_number, mut next_file, mut last_seq) = match &recovered {
-            Some(r) => (r.version.clone(), r.log_number, r.next_file, r.last_seq),
-            None => (Version::new(), 0, 1, 0),
-        };
-        for n in &names {
-            if let Some(x) = parse_number(n, ".wal").or_else(|| parse_number(n, ".sst")) {
-                next_file = next_file.max(x + 1);
-            }
-        }
-        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+    /// Files found newer than the manifest knew of when the store was
+    /// opened: a read-write open moved them to `quarantine/` (see
+    /// [`recovery::QUARANTINE_DIR`]), a read-only one left them. Normally
+    /// empty; after a crash it may name a table or manifest that was being
+    /// written; otherwise someone rolled the manifest back.
+    pub fn quarantined(&self) -> &[String] {
+        &self.inner.quarantined
+    }
 
-        // Every table the manifest lists must be there and readable.
-        let mut tables = HashMap::new();
-        for (_, f) in version.all_files() {
-            let name = table_name(f.number);
-            if !vfs.exists(&dir.join(&name))? {
-                return Err(Error::corruption(
-                    dir.join(&name),
-                    0,
-                    "table listed in the manifest is missing",
-                ));
-            }
-            tables.insert(
-                f.number,
-                Arc::new(SstReader::open(&sdir, f.number, cache.clone())?),
-            );
-        }
-
-        // Replay the log segments the manifest does not cover yet.
-        let mut wals: Vec<u64> = names
-            .iter()
-            .filter_map(|n| parse_number(n, ".wal"))
-            .filter(|&n| n >= log_number)
-            .collect();
-        wals.sort_unstable();
-        let mem = Memtable::new(0);
-        let mut next_seq = (last_seq > 0).then_some(last_seq + 1);
-        for &n in &wals {
-            wal::replay(&sdir, n, &mem, &mut next_seq)?;
-        }
-        if let Some(s) = next_seq {
-            last_seq = last_seq.max(s - 1);
-        }
-        let mut counters = Counters::default();
-        let mut edit = VersionEdit::default();
-        if !mem.is_empty() {
-            let number = next_file;
-            next_file += 1;
-            let summary = write_table(&sdir, number, &opts, mem.range_from(None).map(Ok))?;
-            *counters.flush.get_mut() += summary.size;
-            let meta = meta_of(number, &summary);
-            edit.added.push((0, meta));
-            tables.insert(
-                number,
-                Arc::new(SstReader::open(&sdir, number, cache.clone())?),
-            );
-        }
-        version = version
-            .apply(&edit)
-            .map_err(|what| Error::corruption(dir.join(CURRENT), 0, what))?;
-
-        // A fresh log segment and a fresh manifest for this run.
-        let wal_number = next_file;
-        let manifest_number = next_file + 1;
-        next_file += 2;
-        let wal = WalWriter::create(&sdir, wal_number)?;
-        let mut snapshot = version.snapshot_edit();
-        snapshot.log_number = Some(wal_number);
-        snapshot.next_file = Some(next_file);
-        snapshot.last_seq = Some(last_seq);
-        let manifest = Manifest::create(&sdir, manifest_number, &snapshot)?;
-
-        let inner = Arc::new(Inner {
-            opts,
-            cache,
-            tables: RwLock::new(tables),
-            state: Mutex::new(State {
-                mem: Arc::new(Memtable::new(wal_number)),
-                imm: VecDeque::new(),
-                version: Arc::new(version),
-                manifest,
-                next_file,
-                flushed_seq: last_seq,
-                compact_pointer: vec![Vec::new(); NUM_LEVELS],
-                flushing: false,
-            }),
-            cv: Condvar::new(),
-            queue: Mutex::new(VecDeque::new()),
-            queue_cv: Condvar::new(),
-            wal: Mutex::new(Some(wal)),
-            visible: AtomicU64::new(last_seq),
-            snapshots: Mutex::new(BTreeMap::new()),
-            poison: Mutex::new(None),
-            shutdown: AtomicBool::new(false),
-            compaction_lock: Mutex::new(()),
-            pending_tables: Mutex::new(HashSet::new()),
-            versions: Mutex::new(Vec::new()),
-            cleanup: Mutex::new(()),
-            counters,
-            _lock: lock,
-            dir: sdir,
-        });
-        inner.delete_obsolete_files()?;
-        let bg_inner = inner.clone();
-        let bg = std::thread::Builder::new()
-            .name("sealdb-bg".into())
-            .spawn(move || background(bg_inner))
-            .map_err(|e| Error::io("start background thread for", &dir, e))?;
-        Ok(Engine {
-            inner,
-            bg: Mutex::new(Some(bg)),
-        })
+    /// Whether the store was opened with [`Engine::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// The value of `key`, if any.
@@ -580,30 +368,42 @@ fn meta_of(number: u64, s: &TableSummary) -> FileMeta {
         entries: s.entries,
         smallest: s.smallest.clone(),
         largest: s.largest.clone(),
+        identity: s.identity,
     }
 }
 
-/// Writes `entries` (internal-key order) to table `number`.
+/// Writes `entries` (internal-key order) to table `number`. On failure
+/// the partial table is removed, so a full disk does not fill up further
+/// with every retry.
 fn write_table(
     dir: &SealedDir,
     number: u64,
     opts: &StorageOptions,
     entries: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>,
 ) -> Result<TableSummary> {
-    let w = dir.create_file(&table_name(number), FileKind::Sstable)?;
-    let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key);
-    for e in entries {
-        let (k, v) = e?;
-        b.add(&k, &v)?;
-    }
-    let summary = b.finish()?;
-    // The table's name must be durable before a manifest edit names it.
-    dir.vfs().sync_dir(dir.dir())?;
-    Ok(summary)
+    let name = table_name(number);
+    let written = (|| {
+        let w = dir.create_file(&name, FileKind::Sstable)?;
+        let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key);
+        for e in entries {
+            let (k, v) = e?;
+            b.add(&k, &v)?;
+        }
+        let summary = b.finish()?;
+        // The table's name must be durable before a manifest edit names it.
+        dir.vfs().sync_dir(dir.dir())?;
+        Ok(summary)
+    })();
+    written.inspect_err(|_| remove_partial(dir, &name))
 }
 
 impl Inner {
     fn check_poison(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.dir().to_path_buf(),
+            });
+        }
         match &*self.poison.lock() {
             Some(reason) => Err(Error::Poisoned {
                 reason: reason.clone(),
@@ -622,12 +422,12 @@ impl Inner {
         self.cv.notify_all();
     }
 
-    fn table(&self, number: u64) -> Result<Arc<SstReader>> {
-        if let Some(t) = self.tables.read().get(&number) {
+    fn table(&self, f: &FileMeta) -> Result<Arc<SstReader>> {
+        if let Some(t) = self.tables.read().get(&f.number) {
             return Ok(t.clone());
         }
-        let t = Arc::new(SstReader::open(&self.dir, number, self.cache.clone())?);
-        self.tables.write().insert(number, t.clone());
+        let t = Arc::new(SstReader::open(&self.dir, f, self.cache.clone())?);
+        self.tables.write().insert(f.number, t.clone());
         Ok(t)
     }
 
@@ -651,7 +451,7 @@ impl Inner {
         }
         for f in &version.levels[0] {
             if f.overlaps(key, key) {
-                match self.table(f.number)?.get(key, seq)? {
+                match self.table(f)?.get(key, seq)? {
                     Lookup::Found(v) => return Ok(Some(v)),
                     Lookup::Deleted => return Ok(None),
                     Lookup::Absent => {}
@@ -664,7 +464,7 @@ impl Inner {
                 .partition_point(|f| cmp_ikey(&f.largest, &target) == std::cmp::Ordering::Less);
             if let Some(f) = files.get(i) {
                 if user_key(&f.smallest) <= key {
-                    match self.table(f.number)?.get(key, seq)? {
+                    match self.table(f)?.get(key, seq)? {
                         Lookup::Found(v) => return Ok(Some(v)),
                         Lookup::Deleted => return Ok(None),
                         Lookup::Absent => {}
@@ -690,7 +490,7 @@ impl Inner {
         }
         for f in &version.levels[0] {
             sources.push(Box::new(TablesSource::new(
-                vec![self.table(f.number)?],
+                vec![self.table(f)?],
                 dir,
                 start.clone(),
             )));
@@ -701,7 +501,7 @@ impl Inner {
             }
             let tables = files
                 .iter()
-                .map(|f| self.table(f.number))
+                .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
             sources.push(Box::new(TablesSource::new(tables, dir, start.clone())));
         }
@@ -714,634 +514,6 @@ impl Inner {
             upper,
             Box::new(version),
         ))
-    }
-
-    fn write(&self, batch: WriteBatch) -> Result<u64> {
-        self.check_poison()?;
-        if batch.is_empty() {
-            return Ok(self.visible.load(Ordering::Acquire));
-        }
-        self.counters
-            .user
-            .fetch_add(batch.approximate_size() as u64, Ordering::Relaxed);
-        let me = Arc::new(Pending {
-            batch,
-            result: Mutex::new(None),
-        });
-        let mut q = self.queue.lock();
-        q.push_back(me.clone());
-        loop {
-            if let Some(r) = me.result.lock().take() {
-                return r;
-            }
-            if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
-                break;
-            }
-            self.queue_cv.wait(&mut q);
-        }
-        // Leader: commit a group of queued writes with one log append.
-        const GROUP_BYTES: usize = 1 << 20;
-        let mut size = 0;
-        let group: Vec<Arc<Pending>> = q
-            .iter()
-            .take_while(|p| {
-                let take = size == 0 || size + p.batch.approximate_size() <= GROUP_BYTES;
-                size += p.batch.approximate_size();
-                take
-            })
-            .cloned()
-            .collect();
-        drop(q);
-        let outcome = self.commit_group(&group);
-        let mut q = self.queue.lock();
-        for _ in 0..group.len() {
-            q.pop_front();
-        }
-        let mine = match outcome {
-            Ok(last) => {
-                let mut seq = last + 1;
-                for p in group.iter().rev() {
-                    seq -= p.batch.len() as u64;
-                    *p.result.lock() = Some(Ok(seq + p.batch.len() as u64 - 1));
-                }
-                me.result.lock().take().unwrap_or(Ok(last))
-            }
-            Err(e) => {
-                for p in &group[1..] {
-                    *p.result.lock() = Some(Err(Error::Poisoned {
-                        reason: format!("the commit failed: {e}"),
-                    }));
-                }
-                me.result.lock().take();
-                Err(e)
-            }
-        };
-        self.queue_cv.notify_all();
-        mine
-    }
-
-    /// Logs and applies a group; returns the last sequence number used.
-    fn commit_group(&self, group: &[Arc<Pending>]) -> Result<u64> {
-        let mut wal_guard = self.wal.lock();
-        self.check_poison()?;
-        self.make_room(&mut wal_guard)?;
-        let wal = wal_guard.as_mut().ok_or_else(|| Error::Poisoned {
-            reason: "the log is closed".into(),
-        })?;
-        let first = self.visible.load(Ordering::Acquire) + 1;
-        let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
-        let before = wal.bytes;
-        let logged = wal.append(first, &batches).and_then(|_| {
-            if self.opts.sync == SyncMode::Full {
-                wal.sync()
-            } else {
-                Ok(())
-            }
-        });
-        self.counters
-            .wal
-            .fetch_add(wal.bytes - before, Ordering::Relaxed);
-        if let Err(e) = logged {
-            self.set_poison(format!("writing the log failed: {e}"));
-            return Err(e);
-        }
-        let mem = self.state.lock().mem.clone();
-        let mut seq = first;
-        for b in &batches {
-            mem.apply(seq, b);
-            seq += b.len() as u64;
-        }
-        self.visible.store(seq - 1, Ordering::Release);
-        Ok(seq - 1)
-    }
-
-    /// Switches to a new memtable (and log segment) when the current one is
-    /// full, waiting if too many are waiting to be flushed. Leader only.
-    fn make_room(&self, wal: &mut Option<WalWriter>) -> Result<()> {
-        let mut st = self.state.lock();
-        loop {
-            self.check_poison()?;
-            if st.mem.size() < self.opts.memtable_bytes {
-                return Ok(());
-            }
-            if st.imm.len() < self.opts.max_immutable {
-                break;
-            }
-            self.cv.wait_for(&mut st, Duration::from_millis(100));
-        }
-        drop(st);
-        self.switch_memtable(wal)
-    }
-
-    fn switch_memtable(&self, wal: &mut Option<WalWriter>) -> Result<()> {
-        let number = {
-            let mut st = self.state.lock();
-            st.next_file += 1;
-            st.next_file - 1
-        };
-        let switched = (|| {
-            if let Some(old) = wal.as_mut() {
-                old.sync()?;
-            }
-            WalWriter::create(&self.dir, number)
-        })();
-        let new = match switched {
-            Ok(w) => w,
-            Err(e) => {
-                self.set_poison(format!("starting a new log segment failed: {e}"));
-                return Err(e);
-            }
-        };
-        *wal = Some(new);
-        let mut st = self.state.lock();
-        let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new(number)));
-        st.imm.push_back(old);
-        self.cv.notify_all();
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<()> {
-        self.flush_inner(false)
-    }
-
-    /// Flushes; with `force`, starts a new log segment even if the memtable
-    /// is empty (so the live segment is under the active data key).
-    fn flush_inner(&self, force: bool) -> Result<()> {
-        {
-            let mut wal = self.wal.lock();
-            self.check_poison()?;
-            let empty = self.state.lock().mem.is_empty();
-            if !empty || force {
-                self.switch_memtable(&mut wal)?;
-            }
-        }
-        let mut st = self.state.lock();
-        while !st.imm.is_empty() || st.flushing {
-            self.check_poison()?;
-            self.cv.wait_for(&mut st, Duration::from_millis(50));
-        }
-        self.check_poison()
-    }
-
-    /// Flushes the oldest immutable memtable to a level-0 table.
-    fn flush_oldest(&self) -> Result<()> {
-        let (mem, number) = {
-            let mut st = self.state.lock();
-            let Some(mem) = st.imm.front().cloned() else {
-                return Ok(());
-            };
-            st.flushing = true;
-            st.next_file += 1;
-            self.pending_tables.lock().insert(st.next_file - 1);
-            (mem, st.next_file - 1)
-        };
-        // An empty memtable (a forced log switch) only retires its segment.
-        let summary = if mem.is_empty() {
-            Ok(None)
-        } else {
-            write_table(&self.dir, number, &self.opts, mem.range_from(None).map(Ok)).map(Some)
-        };
-        let mut st = self.state.lock();
-        st.flushing = false;
-        let summary = summary.inspect_err(|_| {
-            self.pending_tables.lock().remove(&number);
-        })?;
-        let log_number = st.imm.get(1).map_or(st.mem.wal_number, |m| m.wal_number);
-        st.flushed_seq = st.flushed_seq.max(mem.max_seq());
-        let mut edit = VersionEdit {
-            log_number: Some(log_number),
-            next_file: Some(st.next_file),
-            last_seq: Some(st.flushed_seq),
-            ..VersionEdit::default()
-        };
-        if let Some(summary) = summary {
-            self.counters
-                .flush
-                .fetch_add(summary.size, Ordering::Relaxed);
-            edit.added.push((0, meta_of(number, &summary)));
-        }
-        let installed = self.install(&mut st, &edit);
-        self.pending_tables.lock().remove(&number);
-        installed?;
-        st.imm.pop_front();
-        self.cv.notify_all();
-        drop(st);
-        self.delete_obsolete_files()
-    }
-
-    /// Appends `edit` to the manifest and makes it the current version.
-    fn install(&self, st: &mut State, edit: &VersionEdit) -> Result<()> {
-        let next = st.version.apply(edit).map_err(|what| {
-            Error::corruption(
-                self.dir.dir().join(manifest_name(st.manifest.number)),
-                0,
-                what,
-            )
-        })?;
-        if let Err(e) = st.manifest.append(edit) {
-            // `st` is held: set the poison without set_poison's relock.
-            let mut p = self.poison.lock();
-            if p.is_none() {
-                *p = Some(format!("writing the manifest failed: {e}"));
-            }
-            self.cv.notify_all();
-            return Err(e);
-        }
-        let next = Arc::new(next);
-        let mut versions = self.versions.lock();
-        versions.retain(|w| w.strong_count() > 0);
-        versions.push(Arc::downgrade(&st.version));
-        st.version = next;
-        Ok(())
-    }
-
-    fn smallest_snapshot(&self) -> u64 {
-        let snaps = self.snapshots.lock();
-        let visible = self.visible.load(Ordering::Acquire);
-        snaps
-            .keys()
-            .next()
-            .copied()
-            .map_or(visible, |s| s.min(visible))
-    }
-
-    fn level_target(&self, level: usize) -> u64 {
-        let mut t = self.opts.level_base_bytes;
-        for _ in 1..level {
-            t = t.saturating_mul(self.opts.level_multiplier);
-        }
-        t
-    }
-
-    /// The level most in need of compaction, if any needs it.
-    fn pick_level(&self, v: &Version) -> Option<usize> {
-        let mut best = (1.0, None);
-        let l0 = v.levels[0].len() as f64 / self.opts.l0_compaction_trigger as f64;
-        if l0 >= best.0 {
-            best = (l0, Some(0));
-        }
-        for level in 1..NUM_LEVELS - 1 {
-            let score = v.level_bytes(level) as f64 / self.level_target(level) as f64;
-            if score > best.0 {
-                best = (score, Some(level));
-            }
-        }
-        best.1
-    }
-
-    /// One background compaction step, if one is due.
-    fn compact_once(&self) -> Result<bool> {
-        let Some(_guard) = self.compaction_lock.try_lock() else {
-            return Ok(false);
-        };
-        let (version, pointer) = {
-            let st = self.state.lock();
-            (st.version.clone(), st.compact_pointer.clone())
-        };
-        let Some(level) = self.pick_level(&version) else {
-            return Ok(false);
-        };
-        let inputs: Vec<Arc<FileMeta>> = if level == 0 {
-            version.levels[0].clone()
-        } else {
-            let files = &version.levels[level];
-            let f = files
-                .iter()
-                .find(|f| cmp_ikey(&f.smallest, &pointer[level]) == std::cmp::Ordering::Greater)
-                .or(files.first());
-            f.cloned().into_iter().collect()
-        };
-        if inputs.is_empty() {
-            return Ok(false);
-        }
-        self.compact_files(&version, level, &inputs, level + 1)?;
-        // The inputs are obsolete once no reader holds the old version.
-        drop(version);
-        drop(inputs);
-        self.delete_obsolete_files()?;
-        Ok(true)
-    }
-
-    /// Merges `inputs` (at `level`) with the overlapping tables of
-    /// `out_level` into new tables at `out_level` (the next level, or the
-    /// same one to rewrite a level in place).
-    fn compact_files(
-        &self,
-        version: &Version,
-        level: usize,
-        inputs: &[Arc<FileMeta>],
-        out_level: usize,
-    ) -> Result<()> {
-        let lo = inputs
-            .iter()
-            .map(|f| user_key(&f.smallest))
-            .min()
-            .unwrap_or_default()
-            .to_vec();
-        let hi = inputs
-            .iter()
-            .map(|f| user_key(&f.largest))
-            .max()
-            .unwrap_or_default()
-            .to_vec();
-        let next: Vec<Arc<FileMeta>> = if out_level == level {
-            Vec::new()
-        } else {
-            version.levels[out_level]
-                .iter()
-                .filter(|f| f.overlaps(&lo, &hi))
-                .cloned()
-                .collect()
-        };
-        let (lo, hi) = next.iter().fold((lo, hi), |(lo, hi), f| {
-            (
-                lo.min(user_key(&f.smallest).to_vec()),
-                hi.max(user_key(&f.largest).to_vec()),
-            )
-        });
-        let bottommost = version.levels[out_level + 1..]
-            .iter()
-            .all(|files| files.iter().all(|f| !f.overlaps(&lo, &hi)));
-        let mut sources: Vec<Box<dyn Source>> = Vec::new();
-        if level == 0 {
-            for f in inputs {
-                sources.push(Box::new(TablesSource::new(
-                    vec![self.table(f.number)?],
-                    Direction::Forward,
-                    None,
-                )));
-            }
-        } else {
-            let t = inputs
-                .iter()
-                .map(|f| self.table(f.number))
-                .collect::<Result<Vec<_>>>()?;
-            sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
-        }
-        if !next.is_empty() {
-            let t = next
-                .iter()
-                .map(|f| self.table(f.number))
-                .collect::<Result<Vec<_>>>()?;
-            sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
-        }
-        let mut merged = MergeIter::new(sources, Direction::Forward)?;
-        let smallest_snapshot = self.smallest_snapshot();
-        let mut outputs: Vec<FileMeta> = Vec::new();
-        let mut builder: Option<(u64, SstBuilder)> = None;
-        let mut current_user: Option<Vec<u8>> = None;
-        let mut last_seq_for_key = u64::MAX;
-        while let Some((ikey, value)) = merged.next_entry()? {
-            let (user, seq, kind) = split(&ikey).ok_or_else(|| {
-                Error::corruption(self.dir.dir(), 0, "malformed key during compaction")
-            })?;
-            let new_key = current_user.as_deref() != Some(user);
-            if new_key {
-                current_user = Some(user.to_vec());
-                last_seq_for_key = u64::MAX;
-            }
-            // A newer version that every reader sees hides this one; a
-            // tombstone every reader sees, with nothing older below, can go.
-            let drop_it = last_seq_for_key <= smallest_snapshot
-                || (kind == Kind::Delete && seq <= smallest_snapshot && bottommost);
-            last_seq_for_key = seq;
-            if drop_it {
-                continue;
-            }
-            // Start a new output at a user-key boundary once big enough, so
-            // one key's versions never straddle two tables.
-            if new_key {
-                if let Some((n, b)) =
-                    builder.take_if(|(_, b)| b.size() >= self.opts.target_file_bytes)
-                {
-                    outputs.push(meta_of(n, &b.finish()?));
-                }
-            }
-            if builder.is_none() {
-                let n = self.new_table_number();
-                let w = self.dir.create_file(&table_name(n), FileKind::Sstable)?;
-                builder = Some((
-                    n,
-                    SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key),
-                ));
-            }
-            if let Some((_, b)) = builder.as_mut() {
-                b.add(&ikey, &value)?;
-            }
-        }
-        if let Some((n, b)) = builder.take() {
-            if b.entries() > 0 {
-                outputs.push(meta_of(n, &b.finish()?));
-            }
-        }
-        if !outputs.is_empty() {
-            self.dir.vfs().sync_dir(self.dir.dir())?;
-        }
-        let written: u64 = outputs.iter().map(|f| f.size).sum();
-        self.counters
-            .compaction
-            .fetch_add(written, Ordering::Relaxed);
-        let mut edit = VersionEdit::default();
-        edit.deleted
-            .extend(inputs.iter().map(|f| (level, f.number)));
-        edit.deleted
-            .extend(next.iter().map(|f| (out_level, f.number)));
-        edit.added
-            .extend(outputs.into_iter().map(|f| (out_level, f)));
-        let installed = {
-            let mut st = self.state.lock();
-            st.compact_pointer[level] = inputs
-                .iter()
-                .map(|f| f.largest.clone())
-                .max_by(|a, b| cmp_ikey(a, b))
-                .unwrap_or_default();
-            self.install(&mut st, &edit)
-        };
-        {
-            let mut pending = self.pending_tables.lock();
-            for (_, f) in &edit.added {
-                pending.remove(&f.number);
-            }
-        }
-        installed?;
-        self.forget_tables(edit.deleted.iter().map(|&(_, n)| n));
-        Ok(())
-    }
-
-    fn forget_tables(&self, numbers: impl Iterator<Item = u64>) {
-        let mut t = self.tables.write();
-        for n in numbers {
-            t.remove(&n);
-            self.cache.evict_table(n);
-        }
-    }
-
-    fn compact_all(&self) -> Result<()> {
-        let _guard = self.compaction_lock.lock();
-        let deepest = {
-            let version = self.state.lock().version.clone();
-            (1..NUM_LEVELS)
-                .rev()
-                .find(|&l| !version.levels[l].is_empty())
-                .unwrap_or(1)
-        };
-        let mut merged_into_deepest = false;
-        for level in 0..deepest {
-            let version = self.state.lock().version.clone();
-            let inputs = version.levels[level].clone();
-            if !inputs.is_empty() {
-                self.compact_files(&version, level, &inputs, level + 1)?;
-                merged_into_deepest |= level + 1 == deepest;
-            }
-        }
-        // A merge into the bottom level already dropped what no reader
-        // needs; otherwise the bottom may still hold tombstones or versions
-        // written while it was not the bottom: rewrite it in place.
-        if !merged_into_deepest {
-            let version = self.state.lock().version.clone();
-            let files = version.levels[deepest].clone();
-            if !files.is_empty() {
-                self.compact_files(&version, deepest, &files, deepest)?;
-            }
-        }
-        self.delete_obsolete_files()
-    }
-
-    fn rewrite_all(&self, mut progress: impl FnMut(Progress)) -> Result<()> {
-        self.dir.maybe_rotate()?;
-        // A new memtable and log segment under the active key; flush the rest.
-        self.flush_inner(true)?;
-        let _guard = self.compaction_lock.lock();
-        // Level 0 goes through a real compaction: its tables are ordered by
-        // number, so rewriting one under a new number would reorder them.
-        let version = self.state.lock().version.clone();
-        let l0 = version.levels[0].clone();
-        if !l0.is_empty() {
-            self.compact_files(&version, 0, &l0, 1)?;
-        }
-        let active = self.dir.active_data_key();
-        let version = self.state.lock().version.clone();
-        let todo: Vec<(usize, Arc<FileMeta>)> = version
-            .all_files()
-            .filter(|(_, f)| {
-                self.dir
-                    .file_header(&table_name(f.number))
-                    .map_or(true, |h| h.key_id != active)
-            })
-            .map(|(l, f)| (l, f.clone()))
-            .collect();
-        let mut p = Progress {
-            files_done: 0,
-            files_total: todo.len(),
-            bytes_done: 0,
-            bytes_total: todo.iter().map(|(_, f)| f.size).sum(),
-        };
-        progress(p);
-        for (level, f) in todo {
-            let n = self.new_table_number();
-            let src = TablesSource::new(vec![self.table(f.number)?], Direction::Forward, None);
-            let summary = write_table(&self.dir, n, &self.opts, SourceIter(Box::new(src)))?;
-            self.counters
-                .compaction
-                .fetch_add(summary.size, Ordering::Relaxed);
-            let edit = VersionEdit {
-                deleted: vec![(level, f.number)],
-                added: vec![(level, meta_of(n, &summary))],
-                ..VersionEdit::default()
-            };
-            let installed = self.install(&mut self.state.lock(), &edit);
-            self.pending_tables.lock().remove(&n);
-            installed?;
-            self.forget_tables(std::iter::once(f.number));
-            self.delete_obsolete_files()?;
-            p.files_done += 1;
-            p.bytes_done += f.size;
-            progress(p);
-        }
-        drop(version);
-        // A fresh manifest (and CURRENT) under the active key.
-        {
-            let mut st = self.state.lock();
-            let number = st.next_file;
-            st.next_file += 1;
-            let mut snap = st.version.snapshot_edit();
-            snap.log_number = Some(st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number));
-            snap.next_file = Some(st.next_file);
-            snap.last_seq = Some(st.flushed_seq);
-            st.manifest = Manifest::create(&self.dir, number, &snap)?;
-        }
-        self.delete_obsolete_files()?;
-        self.dir.retain_data_keys(&self.key_ids_in_use())?;
-        Ok(())
-    }
-
-    /// Names of every file the store needs right now.
-    fn live_files(&self) -> HashSet<String> {
-        let st = self.state.lock();
-        let mut live: HashSet<String> = st
-            .version
-            .all_files()
-            .map(|(_, f)| table_name(f.number))
-            .collect();
-        live.insert(wal_name(st.mem.wal_number));
-        for m in &st.imm {
-            live.insert(wal_name(m.wal_number));
-        }
-        live.insert(manifest_name(st.manifest.number));
-        live.insert(CURRENT.to_string());
-        live
-    }
-
-    /// Removes tables, log segments and manifests nothing refers to.
-    fn delete_obsolete_files(&self) -> Result<()> {
-        // One cleaner at a time: the flush thread and a caller's compaction
-        // would otherwise both try to remove the same file.
-        let _one = self.cleanup.lock();
-        let (live, log_number, next_file) = {
-            let st = self.state.lock();
-            let mut live: HashSet<u64> = st.version.all_files().map(|(_, f)| f.number).collect();
-            let mut versions = self.versions.lock();
-            versions.retain(|w| w.strong_count() > 0);
-            for v in versions.iter().filter_map(|w| w.upgrade()) {
-                live.extend(v.all_files().map(|(_, f)| f.number));
-            }
-            let log = st.imm.front().map_or(st.mem.wal_number, |m| m.wal_number);
-            (live, log, st.next_file)
-        };
-        let manifest = self.state.lock().manifest.number;
-        let pending = self.pending_tables.lock().clone();
-        let dir = self.dir.dir();
-        let mut removed = false;
-        for name in self.dir.vfs().list(dir)? {
-            let obsolete = if let Some(n) = parse_number(&name, ".sst") {
-                !live.contains(&n) && n < next_file && !pending.contains(&n)
-            } else if let Some(n) = parse_number(&name, ".wal") {
-                n < log_number
-            } else if let Some(n) = name
-                .strip_prefix("MANIFEST-")
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                n != manifest
-            } else {
-                false
-            };
-            if obsolete {
-                self.dir.vfs().remove(&dir.join(&name))?;
-                removed = true;
-            }
-        }
-        if removed {
-            self.dir.vfs().sync_dir(dir)?;
-        }
-        Ok(())
-    }
-
-    /// A new table number, marked as being written until installed.
-    fn new_table_number(&self) -> u64 {
-        let mut st = self.state.lock();
-        st.next_file += 1;
-        self.pending_tables.lock().insert(st.next_file - 1);
-        st.next_file - 1
     }
 
     fn stats(&self) -> Stats {
@@ -1394,52 +566,5 @@ impl Iterator for SourceIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next_entry().transpose()
-    }
-}
-
-enum Work {
-    Flush,
-    Compact,
-    KeyCheck,
-}
-
-fn background(inner: Arc<Inner>) {
-    let mut last_key_check = Instant::now();
-    loop {
-        let work = {
-            let mut st = inner.state.lock();
-            loop {
-                if inner.shutdown.load(Ordering::SeqCst) {
-                    return;
-                }
-                if inner.poison.lock().is_some() {
-                    inner.cv.wait_for(&mut st, Duration::from_millis(200));
-                    continue;
-                }
-                if !st.imm.is_empty() {
-                    break Work::Flush;
-                }
-                if last_key_check.elapsed() >= inner.opts.key_check_interval {
-                    break Work::KeyCheck;
-                }
-                if inner.opts.auto_compaction && inner.pick_level(&st.version).is_some() {
-                    break Work::Compact;
-                }
-                inner.cv.wait_for(&mut st, Duration::from_millis(500));
-            }
-        };
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
-            Work::Flush => inner.flush_oldest(),
-            Work::Compact => inner.compact_once().map(|_| ()),
-            Work::KeyCheck => {
-                last_key_check = Instant::now();
-                inner.dir.maybe_rotate().map(|_| ())
-            }
-        }));
-        match run {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => inner.set_poison(format!("background work failed: {e}")),
-            Err(_) => inner.set_poison("the background thread panicked".into()),
-        }
     }
 }

@@ -9,11 +9,23 @@
 //!   edit = tag-prefixed fields, each tag a varint:
 //!     1 log_number v | 2 next_file v | 3 last_seq v
 //!     4 deleted: level v, number v
-//!     5 added:   level v, number v, size v, entries v, smallest (len v, bytes), largest (len v, bytes)
+//!     5 (format 1 "added", no identity: refused)
+//!     6 added:   level v, number v, size v, entries v, smallest (len v, bytes),
+//!                largest (len v, bytes), iv [16], key id [16], digest [16]
+//!     7 log_iv [16]          IV of the segment log_number names
+//!     8 newest_log v         newest log segment that may hold commits
 //! ```
+//!
+//! A table's identity (header IV, key id, exact length, and its last 16
+//! bytes, which in an encrypted file are the footer's MAC tag) is recorded
+//! by the edit that adds it; a file that does not match is not that table,
+//! however valid it is otherwise (an older table of the same store copied
+//! over a live one, say).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
+
+use crate::crypto::KeyId;
 
 use super::key::{cmp_ikey, get_bytes, get_varint, put_varint, user_key};
 
@@ -28,6 +40,20 @@ pub(crate) struct FileMeta {
     pub(crate) entries: u64,
     pub(crate) smallest: Vec<u8>,
     pub(crate) largest: Vec<u8>,
+    /// Which file this is: see [`FileIdentity`].
+    pub(crate) identity: FileIdentity,
+}
+
+/// What tells one table file from every other: `size` in [`FileMeta`] is
+/// its exact length; these are the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileIdentity {
+    /// The random IV of its header.
+    pub(crate) iv: u128,
+    /// The data key it is under.
+    pub(crate) key_id: KeyId,
+    /// Its last 16 bytes (the footer's tag in an encrypted file).
+    pub(crate) digest: [u8; 16],
 }
 
 impl FileMeta {
@@ -51,6 +77,10 @@ pub(crate) struct VersionEdit {
     pub(crate) last_seq: Option<u64>,
     pub(crate) deleted: Vec<(usize, u64)>,
     pub(crate) added: Vec<(usize, FileMeta)>,
+    /// IV of the log segment `log_number` names.
+    pub(crate) log_iv: Option<u128>,
+    /// The newest log segment that may hold commits.
+    pub(crate) newest_log: Option<u64>,
 }
 
 impl Version {
@@ -130,11 +160,16 @@ impl VersionEdit {
             (1, self.log_number),
             (2, self.next_file),
             (3, self.last_seq),
+            (8, self.newest_log),
         ] {
             if let Some(v) = v {
                 put_varint(&mut out, tag);
                 put_varint(&mut out, v);
             }
+        }
+        if let Some(iv) = self.log_iv {
+            put_varint(&mut out, 7);
+            out.extend_from_slice(&iv.to_be_bytes());
         }
         for &(level, number) in &self.deleted {
             put_varint(&mut out, 4);
@@ -142,7 +177,7 @@ impl VersionEdit {
             put_varint(&mut out, number);
         }
         for (level, f) in &self.added {
-            put_varint(&mut out, 5);
+            put_varint(&mut out, 6);
             put_varint(&mut out, *level as u64);
             put_varint(&mut out, f.number);
             put_varint(&mut out, f.size);
@@ -151,6 +186,9 @@ impl VersionEdit {
                 put_varint(&mut out, k.len() as u64);
                 out.extend_from_slice(k);
             }
+            out.extend_from_slice(&f.identity.iv.to_be_bytes());
+            out.extend_from_slice(f.identity.key_id.as_bytes());
+            out.extend_from_slice(&f.identity.digest);
         }
         out
     }
@@ -163,11 +201,13 @@ impl VersionEdit {
                 1 => e.log_number = Some(get_varint(buf, &mut pos)?),
                 2 => e.next_file = Some(get_varint(buf, &mut pos)?),
                 3 => e.last_seq = Some(get_varint(buf, &mut pos)?),
+                7 => e.log_iv = Some(u128::from_be_bytes(get_array(buf, &mut pos)?)),
+                8 => e.newest_log = Some(get_varint(buf, &mut pos)?),
                 4 => {
                     let level = get_varint(buf, &mut pos)? as usize;
                     e.deleted.push((level, get_varint(buf, &mut pos)?));
                 }
-                5 => {
+                6 => {
                     let level = get_varint(buf, &mut pos)? as usize;
                     let number = get_varint(buf, &mut pos)?;
                     let size = get_varint(buf, &mut pos)?;
@@ -176,6 +216,11 @@ impl VersionEdit {
                     let smallest = get_bytes(buf, &mut pos, n)?.to_vec();
                     let n = get_varint(buf, &mut pos)? as usize;
                     let largest = get_bytes(buf, &mut pos, n)?.to_vec();
+                    let identity = FileIdentity {
+                        iv: u128::from_be_bytes(get_array(buf, &mut pos)?),
+                        key_id: KeyId::from_bytes(get_array(buf, &mut pos)?),
+                        digest: get_array(buf, &mut pos)?,
+                    };
                     e.added.push((
                         level,
                         FileMeta {
@@ -184,6 +229,7 @@ impl VersionEdit {
                             entries,
                             smallest,
                             largest,
+                            identity,
                         },
                     ));
                 }
@@ -192,6 +238,10 @@ impl VersionEdit {
         }
         Some(e)
     }
+}
+
+fn get_array<const N: usize>(buf: &[u8], pos: &mut usize) -> Option<[u8; N]> {
+    get_bytes(buf, pos, N)?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -206,6 +256,11 @@ mod tests {
             entries: 2,
             smallest: make_ikey(lo.as_bytes(), 1, Kind::Put),
             largest: make_ikey(hi.as_bytes(), 1, Kind::Put),
+            identity: FileIdentity {
+                iv: u128::from(n) << 64 | 7,
+                key_id: KeyId::of_key(b"a test key of 16"),
+                digest: [n as u8; 16],
+            },
         }
     }
 
@@ -217,6 +272,8 @@ mod tests {
             last_seq: Some(1000),
             deleted: vec![(0, 4)],
             added: vec![(1, meta(5, "a", "c")), (1, meta(6, "d", "f"))],
+            log_iv: Some(u128::MAX - 3),
+            newest_log: Some(11),
         };
         assert_eq!(VersionEdit::decode(&e.encode()), Some(e.clone()));
         let v = Version::new()

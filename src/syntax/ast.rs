@@ -65,6 +65,8 @@ pub enum Statement {
     /// A security statement (users, roles, grants, policies, audit, host
     /// rules), applied by the `db` layer to the security catalog.
     Auth(Box<crate::auth::AuthStmt>),
+    /// BACKUP TO, RESTORE FROM, SHOW BACKUP (run by the `db` layer).
+    Backup(Box<crate::syntax::parse_backup::BackupStmt>),
     /// ALTER TABLE.
     AlterTable {
         /// The table.

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   text ─parse.rs (sqlparser, SQLite dialect)─► ast::Statement
-//!        └parse_auth.rs (our own parser)───────► ast::Statement::Auth
+//!        ├parse_auth.rs (our own parser)───────► ast::Statement::Auth
+//!        └parse_backup.rs (our own parser)─────► ast::Statement::Backup
 //! ```
 //!
 //! Only parse.rs knows sqlparser, so an upgrade of the parser stays in one
@@ -19,3 +20,4 @@
 pub mod ast;
 pub mod parse;
 pub mod parse_auth;
+pub mod parse_backup;

@@ -29,6 +29,9 @@ pub struct Parsed {
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(sql: &str) -> Result<Parsed> {
+    if let Some(p) = crate::syntax::parse_backup::parse_backup(sql)? {
+        return Ok(p);
+    }
     // sealdb's own dialect: statements sqlparser does not know.
     let words: Vec<&str> = sql
         .trim()

@@ -265,6 +265,18 @@ impl P<'_> {
             None => syntax(format!("expected {want} at the end of the statement")),
         }
     }
+    /// Like [`Self::unexpected`], for a position where the token may be a
+    /// secret (an unquoted password): the error, which ends up in logs,
+    /// says where and what was wanted, never what was found.
+    fn unexpected_secret(&self, want: &str) -> Error {
+        match self.toks.get(self.i) {
+            Some(t) => syntax(format!(
+                "expected {want} at character {} (what is there is not shown: it may be a password)",
+                t.start + 1
+            )),
+            None => syntax(format!("expected {want} at the end of the statement")),
+        }
+    }
     fn name(&mut self) -> Result<String> {
         match self.peek().cloned() {
             Some(Tok::Word(w, quoted)) => {
@@ -330,7 +342,11 @@ impl P<'_> {
                         self.i += 1;
                         Secret::Null
                     }
-                    _ => return Err(self.unexpected("a password string, parameter or NULL")),
+                    _ => {
+                        return Err(self.unexpected_secret(
+                            "a quoted password string, a parameter or NULL after PASSWORD",
+                        ))
+                    }
                 };
                 opts.push(RoleOpt::Password(s));
             } else if self.eat_kw("LOGIN") {
@@ -345,7 +361,8 @@ impl P<'_> {
                     opts.push(RoleOpt::ValidUntil(Some(self.string()?)));
                 }
             } else {
-                return Err(self.unexpected("PASSWORD, LOGIN, NOLOGIN or VALID UNTIL"));
+                // A password whose keyword was forgotten lands here.
+                return Err(self.unexpected_secret("PASSWORD, LOGIN, NOLOGIN or VALID UNTIL"));
             }
         }
         Ok(opts)

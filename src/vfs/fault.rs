@@ -3,7 +3,9 @@
 //! A [`FaultPlan`] counts operations across all files of the wrapper and
 //! makes the N-th write, fsync, directory fsync or rename fail (once), can
 //! make the failing write short (half of it reaches the file, like a disk
-//! filling up mid-write), and can simulate a full disk after a byte budget.
+//! filling up mid-write), and can simulate a full disk after a byte budget
+//! or from the N-th write on (every write point of an operation can be made
+//! the one that hits the full disk).
 //! Counters start at 1: `fail_nth_write(1)` fails the very next write.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +29,8 @@ pub struct FaultPlan {
     short_write: AtomicBool,
     written: AtomicU64,
     disk_limit: AtomicU64,
+    /// Writes from this count on find the disk full (0: never).
+    full_from: AtomicU64,
 }
 
 impl FaultPlan {
@@ -68,6 +72,13 @@ impl FaultPlan {
             Ordering::SeqCst,
         );
     }
+    /// The disk is full from the `n`-th write from now on: that write and
+    /// every later one fail with "no space left" (`ErrorKind::StorageFull`)
+    /// and write nothing, until [`FaultPlan::heal`].
+    pub fn disk_full_from_nth_write(&self, n: u64) {
+        self.full_from
+            .store(self.writes.load(Ordering::SeqCst) + n, Ordering::SeqCst);
+    }
     /// Removes every pending fault.
     pub fn heal(&self) {
         for a in [
@@ -75,6 +86,7 @@ impl FaultPlan {
             &self.fail_sync,
             &self.fail_dir_sync,
             &self.fail_rename,
+            &self.full_from,
         ] {
             a.store(0, Ordering::SeqCst);
         }
@@ -127,8 +139,14 @@ impl WriteFile for FaultWriter {
     fn append(&mut self, data: &[u8]) -> Result<()> {
         let p = &self.plan;
         let fail = FaultPlan::hit(&p.writes, &p.fail_write);
+        let full_from = p.full_from.load(Ordering::SeqCst);
+        let full = full_from != 0 && p.writes.load(Ordering::SeqCst) >= full_from;
         let before = p.written.load(Ordering::SeqCst);
-        let room = p.disk_limit.load(Ordering::SeqCst).saturating_sub(before);
+        let room = if full {
+            0
+        } else {
+            p.disk_limit.load(Ordering::SeqCst).saturating_sub(before)
+        };
         if fail || room < data.len() as u64 {
             let part = if fail {
                 if p.short_write.load(Ordering::SeqCst) {
@@ -218,6 +236,12 @@ impl Vfs for FaultVfs {
     }
     fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
         self.inner.lock(path)
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        self.inner.hard_link(from, to)
+    }
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        self.inner.remove_dir(dir)
     }
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         if FaultPlan::hit(&self.plan.dir_syncs, &self.plan.fail_dir_sync) {

@@ -408,6 +408,44 @@ impl Vfs for MemVfs {
         Ok(())
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        let mut st = self.state.lock();
+        self.alive(&st, to)?;
+        if !st.dirs.contains(parent_dir(to)) {
+            return Err(not_found("link", to));
+        }
+        if st.live.contains_key(to) {
+            return Err(Error::io(
+                "link",
+                to,
+                std::io::ErrorKind::AlreadyExists.into(),
+            ));
+        }
+        let file = st
+            .live
+            .get(from)
+            .ok_or_else(|| not_found("link", from))?
+            .clone();
+        st.live.insert(to.to_path_buf(), file);
+        Ok(())
+    }
+
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        let mut st = self.state.lock();
+        self.alive(&st, dir)?;
+        if st.live.keys().any(|p| parent_dir(p) == dir) {
+            return Err(Error::io(
+                "remove directory",
+                dir,
+                std::io::ErrorKind::DirectoryNotEmpty.into(),
+            ));
+        }
+        if !st.dirs.remove(dir) {
+            return Err(not_found("remove directory", dir));
+        }
+        Ok(())
+    }
+
     fn sync_dir(&self, dir: &Path) -> Result<()> {
         let mut st = self.state.lock();
         self.alive(&st, dir)?;

@@ -19,6 +19,7 @@
 //! crash, so tests catch code that forgets a sync.
 
 pub mod fault;
+pub mod key_derivation_file;
 pub mod mem;
 pub mod os;
 pub mod sealed;
@@ -61,6 +62,25 @@ pub trait Vfs: Send + Sync {
     /// Takes an exclusive lock on `path` (creating the file), held until the
     /// returned guard is dropped; [`crate::Error::Locked`] if it is held.
     fn lock(&self, path: &Path) -> Result<Box<dyn LockGuard>>;
+    /// Makes `to` a second name of the existing file `from` (a hard link).
+    /// File systems without links say so with an error, and callers copy
+    /// instead (checkpoints link only files that are never written again).
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        let _ = from;
+        Err(crate::error::Error::io(
+            "link",
+            to,
+            std::io::ErrorKind::Unsupported.into(),
+        ))
+    }
+    /// Removes the empty directory `dir`.
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        Err(crate::error::Error::io(
+            "remove directory",
+            dir,
+            std::io::ErrorKind::Unsupported.into(),
+        ))
+    }
 }
 
 /// Holds a lock taken with [`Vfs::lock`] until dropped.

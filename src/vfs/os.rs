@@ -5,6 +5,10 @@
 //! directory so that creations and renames survive power loss.
 //! [`Vfs::open_immutable`] memory-maps the file (memmap2); sealdb only maps
 //! files that are complete and never written again.
+//!
+//! Permissions (Unix): every file is created with mode 0600 and every
+//! directory with 0700 (before the umask), so no other user can read a
+//! store's files, not even their sizes and names.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -83,6 +87,13 @@ fn read_exact_at(f: &File, mut offset: u64, mut buf: &mut [u8]) -> std::io::Resu
     Ok(())
 }
 
+/// Files sealdb creates are readable and writable by their owner only.
+fn private(o: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(o, 0o600);
+    o
+}
+
 struct MappedReader {
     map: Option<memmap2::Mmap>,
     path: PathBuf,
@@ -123,10 +134,7 @@ impl super::LockGuard for OsLock {}
 
 impl Vfs for OsVfs {
     fn lock(&self, path: &Path) -> Result<Box<dyn super::LockGuard>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
+        let file = private(OpenOptions::new().read(true).write(true).create(true))
             .truncate(false)
             .open(path)
             .map_err(|e| Error::io("open lock file", path, e))?;
@@ -140,9 +148,7 @@ impl Vfs for OsVfs {
     }
 
     fn create(&self, path: &Path) -> Result<Box<dyn WriteFile>> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let file = private(OpenOptions::new().write(true).create_new(true))
             .open(path)
             .map_err(|e| Error::io("create", path, e))?;
         Ok(Box::new(OsWriter {
@@ -221,7 +227,20 @@ impl Vfs for OsVfs {
     }
 
     fn create_dir_all(&self, dir: &Path) -> Result<()> {
-        fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)
+            .map_err(|e| Error::io("create directory", dir, e))
+    }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        fs::hard_link(from, to).map_err(|e| Error::io("link", to, e))
+    }
+
+    fn remove_dir(&self, dir: &Path) -> Result<()> {
+        fs::remove_dir(dir).map_err(|e| Error::io("remove directory", dir, e))
     }
 
     fn sync_dir(&self, dir: &Path) -> Result<()> {

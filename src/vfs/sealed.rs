@@ -8,7 +8,8 @@
 //!          ├──────────── body (offsets below are body offsets) ───┤
 //!          │ record │ record │ record │ ...                        │
 //!          └──────────────────────────────────────────────────────┘
-//!   record   CTR@o( len u32 | crc32(len) u32 | payload | crc32(payload) u32 ) ‖ tag[16]
+//!   record   CTR@o(len u32 | crc32(len) u32) ‖ head tag[16]
+//!            ‖ CTR@o+24(payload | crc32(payload) u32) ‖ tag[16]
 //! ```
 //!
 //! - The body keystream starts at body offset 0 with counter = IV; any byte
@@ -16,8 +17,14 @@
 //! - The CRCs are inside the encryption (a CRC of plaintext in the clear
 //!   would leak it). The tag (absent for plaintext files) covers the header,
 //!   the record's offset and its ciphertext: see `crypto::mac`.
-//! - `crc32(len)` lets a reader tell a damaged length field (corruption)
-//!   from a record cut short by the end of the file (a torn tail).
+//! - The head tag authenticates the length on its own (it is the MAC of the
+//!   8 length bytes as if they were a record at body offset `o + 8`), so a
+//!   reader trusts a length before it uses it: an edited length is
+//!   [`Error::Authentication`], and [`Error::Truncated`] means an authentic
+//!   record really runs past the end of the file (a torn tail, or a file
+//!   cut short). The record tag covers everything from `o` to itself.
+//! - `crc32(len)` lets a reader of a plaintext file tell a damaged length
+//!   field (corruption) from a record cut short by the end of the file.
 //! - Writers only append; a writer whose write failed refuses further writes,
 //!   because retrying at the same offset would reuse keystream.
 //!
@@ -37,12 +44,21 @@ use super::{ReadFile, WriteFile};
 pub const HEADER_LEN: u64 = 64;
 /// The first 8 bytes of every sealdb file.
 pub const MAGIC: [u8; 8] = *b"\x89SEALDB\n";
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this code writes and reads. Version 1 (no head tag,
+/// so record lengths were used before they were authenticated) is refused.
+pub const FORMAT_VERSION: u16 = 2;
 /// Largest record payload (1 GiB): anything longer is corruption.
 pub const MAX_RECORD: usize = 1 << 30;
-/// Bytes a record adds to its payload besides the tag.
+/// Bytes a record adds to its payload besides the tags.
 pub const RECORD_OVERHEAD: usize = 12;
+/// Bytes from a record's start to its payload in an encrypted file:
+/// length, crc32(length), head tag.
+const ENCRYPTED_HEAD: usize = 8 + TAG_LEN;
+
+/// Bytes on disk of a record with `payload_len` payload bytes.
+fn record_size(encrypted: bool, payload_len: usize) -> u64 {
+    (RECORD_OVERHEAD + payload_len + if encrypted { 2 * TAG_LEN } else { 0 }) as u64
+}
 
 /// What a file is for. The numbers are the on-disk encoding (frozen).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -132,7 +148,10 @@ impl FileHeader {
         }
         let version = u16::from_le_bytes([h[8], h[9]]);
         if version != FORMAT_VERSION {
-            return Err(bad(&format!("unsupported file format version {version}")));
+            return Err(bad(&format!(
+                "unsupported file format version {version} (this sealdb reads version {FORMAT_VERSION} only; \
+                 a version-1 store must be exported with the sealdb release that wrote it)"
+            )));
         }
         let kind = FileKind::from_u8(h[10]).ok_or_else(|| bad("unknown file kind"))?;
         let cipher = Cipher::from_u8(h[11]).ok_or_else(|| bad("unknown cipher"))?;
@@ -185,6 +204,7 @@ pub struct SealedWriter {
     pos: u64,
     buf: Vec<u8>,
     failed: bool,
+    last_tag: [u8; TAG_LEN],
 }
 
 const FLUSH_AT: usize = 256 * 1024;
@@ -224,6 +244,7 @@ impl SealedWriter {
             pos: 0,
             buf: Vec::with_capacity(64 * 1024),
             failed: false,
+            last_tag: [0; TAG_LEN],
         })
     }
 
@@ -244,7 +265,14 @@ impl SealedWriter {
 
     /// Bytes on disk a record with `payload_len` bytes of payload takes.
     pub fn record_len(&self, payload_len: usize) -> u64 {
-        (RECORD_OVERHEAD + payload_len + if self.seal.is_some() { TAG_LEN } else { 0 }) as u64
+        record_size(self.seal.is_some(), payload_len)
+    }
+
+    /// The last 16 bytes of the body written so far (for an encrypted file
+    /// the tag of the last record): a digest of the file that the layers
+    /// above record to recognise it later.
+    pub fn last_tag(&self) -> [u8; TAG_LEN] {
+        self.last_tag
     }
 
     /// Appends one record; returns its body offset.
@@ -261,16 +289,49 @@ impl SealedWriter {
         self.buf.extend_from_slice(&len);
         self.buf
             .extend_from_slice(&crc32fast::hash(&len).to_le_bytes());
+        if let Some(seal) = &self.seal {
+            let head = &mut self.buf[start..];
+            if let Err(e) = seal.keys.apply_keystream(self.header.iv, offset, head) {
+                // Never leave a plaintext frame in the buffer to be written.
+                self.buf.truncate(start);
+                return Err(e);
+            }
+            let head_tag = seal.keys.tag(&seal.mac, self.header.iv, offset + 8, head);
+            self.buf.extend_from_slice(&head_tag);
+        }
+        let body = self.buf.len();
         self.buf.extend_from_slice(payload);
         self.buf
             .extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         if let Some(seal) = &self.seal {
-            let frame = &mut self.buf[start..];
-            seal.keys.apply_keystream(self.header.iv, offset, frame);
-            let tag = seal.keys.tag(&seal.mac, self.header.iv, offset, frame);
+            let at = offset + (body - start) as u64;
+            if let Err(e) = seal
+                .keys
+                .apply_keystream(self.header.iv, at, &mut self.buf[body..])
+            {
+                self.buf.truncate(start);
+                return Err(e);
+            }
+            let record = &self.buf[start..];
+            let tag = seal.keys.tag(&seal.mac, self.header.iv, offset, record);
             self.buf.extend_from_slice(&tag);
         }
-        self.pos += (self.buf.len() - start) as u64;
+        let end = self.buf.len();
+        self.last_tag = match end - start {
+            n if n >= TAG_LEN => {
+                let mut t = [0u8; TAG_LEN];
+                t.copy_from_slice(&self.buf[end - TAG_LEN..]);
+                t
+            }
+            // A plaintext record shorter than a tag: shift it in.
+            n => {
+                let mut t = [0u8; TAG_LEN];
+                t[..TAG_LEN - n].copy_from_slice(&self.last_tag[n..]);
+                t[TAG_LEN - n..].copy_from_slice(&self.buf[start..end]);
+                t
+            }
+        };
+        self.pos += (end - start) as u64;
         if self.buf.len() >= FLUSH_AT {
             self.flush()?;
         }
@@ -382,7 +443,17 @@ impl SealedReader {
 
     /// Bytes on disk a record with `payload_len` bytes of payload takes.
     pub fn record_len(&self, payload_len: usize) -> u64 {
-        (RECORD_OVERHEAD + payload_len + if self.seal.is_some() { TAG_LEN } else { 0 }) as u64
+        record_size(self.seal.is_some(), payload_len)
+    }
+
+    /// The last 16 bytes of the file (see [`SealedWriter::last_tag`]), or
+    /// fewer if the body is shorter.
+    pub fn last_tag(&self) -> Result<[u8; TAG_LEN]> {
+        let mut t = [0u8; TAG_LEN];
+        let n = self.body_len.min(TAG_LEN as u64) as usize;
+        self.file
+            .read_exact_at(HEADER_LEN + self.body_len - n as u64, &mut t[TAG_LEN - n..])?;
+        Ok(t)
     }
 
     /// Length of the body in bytes.
@@ -408,67 +479,104 @@ impl SealedReader {
         if offset == self.body_len {
             return Ok(None);
         }
-        let tag_len = if self.seal.is_some() { TAG_LEN } else { 0 };
-        if offset.saturating_add(8) > self.body_len {
-            return Err(self.truncated(offset, 8));
+        let Some(seal) = &self.seal else {
+            return self.read_plain_record(offset);
+        };
+        let auth_failed = || Error::Authentication {
+            file: self.path.clone(),
+            offset: HEADER_LEN + offset,
+        };
+        if offset.saturating_add(ENCRYPTED_HEAD as u64) > self.body_len {
+            return Err(self.truncated(offset, ENCRYPTED_HEAD as u64));
         }
-        let mut head = [0u8; 8];
+        // The length is authenticated before it is used.
+        let mut head = [0u8; ENCRYPTED_HEAD];
         self.file.read_exact_at(HEADER_LEN + offset, &mut head)?;
-        if let Some(seal) = &self.seal {
-            seal.keys.apply_keystream(self.header.iv, offset, &mut head);
+        let (len_ct, head_tag) = head.split_at_mut(8);
+        if !seal
+            .keys
+            .verify(&seal.mac, self.header.iv, offset + 8, len_ct, head_tag)
+        {
+            return Err(auth_failed());
         }
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let len_crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if crc32fast::hash(&head[..4]) != len_crc || len as usize > MAX_RECORD {
-            // In an encrypted file a damaged length is what a moved, copied
-            // or edited record looks like: report failed authentication.
-            if self.seal.is_some() {
-                return Err(Error::Authentication {
-                    file: self.path.clone(),
-                    offset: HEADER_LEN + offset,
-                });
-            }
+        seal.keys.apply_keystream(self.header.iv, offset, len_ct)?;
+        let len = u32::from_le_bytes([len_ct[0], len_ct[1], len_ct[2], len_ct[3]]);
+        let len_crc = u32::from_le_bytes([len_ct[4], len_ct[5], len_ct[6], len_ct[7]]);
+        if crc32fast::hash(&len_ct[..4]) != len_crc || len as usize > MAX_RECORD {
             return Err(Error::corruption(
                 &self.path,
                 HEADER_LEN + offset,
                 "record length is damaged",
             ));
         }
-        let total = (RECORD_OVERHEAD + len as usize + tag_len) as u64;
+        let total = record_size(true, len as usize);
         if offset + total > self.body_len {
             return Err(self.truncated(offset, total));
         }
         let mut buf = vec![0u8; total as usize];
         self.file.read_exact_at(HEADER_LEN + offset, &mut buf)?;
-        let frame_len = total as usize - tag_len;
-        if let Some(seal) = &self.seal {
-            let (frame, tag) = buf.split_at_mut(frame_len);
-            if !seal
-                .keys
-                .verify(&seal.mac, self.header.iv, offset, frame, tag)
-            {
-                return Err(Error::Authentication {
-                    file: self.path.clone(),
-                    offset: HEADER_LEN + offset,
-                });
-            }
-            seal.keys.apply_keystream(self.header.iv, offset, frame);
+        let (record, tag) = buf.split_at_mut(total as usize - TAG_LEN);
+        if !seal
+            .keys
+            .verify(&seal.mac, self.header.iv, offset, record, tag)
+        {
+            return Err(auth_failed());
         }
-        let body = &buf[8..frame_len - 4];
+        let body = &mut record[ENCRYPTED_HEAD..];
+        seal.keys
+            .apply_keystream(self.header.iv, offset + ENCRYPTED_HEAD as u64, body)?;
+        let payload_len = body.len() - 4;
         let crc = u32::from_le_bytes([
-            buf[frame_len - 4],
-            buf[frame_len - 3],
-            buf[frame_len - 2],
-            buf[frame_len - 1],
+            body[payload_len],
+            body[payload_len + 1],
+            body[payload_len + 2],
+            body[payload_len + 3],
         ]);
-        if crc32fast::hash(body) != crc {
+        if crc32fast::hash(&body[..payload_len]) != crc {
             return Err(Error::corruption(
                 &self.path,
                 HEADER_LEN + offset,
                 "record checksum mismatch",
             ));
         }
-        buf.truncate(frame_len - 4);
+        buf.truncate(ENCRYPTED_HEAD + payload_len);
+        buf.drain(..ENCRYPTED_HEAD);
+        Ok(Some((buf, offset + total)))
+    }
+
+    /// A record of a plaintext file: nothing is authenticated, the CRCs
+    /// catch accidental damage.
+    fn read_plain_record(&self, offset: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        if offset.saturating_add(8) > self.body_len {
+            return Err(self.truncated(offset, 8));
+        }
+        let mut head = [0u8; 8];
+        self.file.read_exact_at(HEADER_LEN + offset, &mut head)?;
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let len_crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if crc32fast::hash(&head[..4]) != len_crc || len as usize > MAX_RECORD {
+            return Err(Error::corruption(
+                &self.path,
+                HEADER_LEN + offset,
+                "record length is damaged",
+            ));
+        }
+        let total = record_size(false, len as usize);
+        if offset + total > self.body_len {
+            return Err(self.truncated(offset, total));
+        }
+        let mut buf = vec![0u8; total as usize];
+        self.file.read_exact_at(HEADER_LEN + offset, &mut buf)?;
+        let n = total as usize - 4;
+        let crc = u32::from_le_bytes([buf[n], buf[n + 1], buf[n + 2], buf[n + 3]]);
+        if crc32fast::hash(&buf[8..n]) != crc {
+            return Err(Error::corruption(
+                &self.path,
+                HEADER_LEN + offset,
+                "record checksum mismatch",
+            ));
+        }
+        buf.truncate(n);
         buf.drain(..8);
         Ok(Some((buf, offset + total)))
     }
@@ -481,7 +589,7 @@ impl SealedReader {
         }
         self.file.read_exact_at(HEADER_LEN + offset, buf)?;
         if let Some(seal) = &self.seal {
-            seal.keys.apply_keystream(self.header.iv, offset, buf);
+            seal.keys.apply_keystream(self.header.iv, offset, buf)?;
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ use crate::crypto::{
 use crate::error::{Error, Result};
 
 use super::sealed::{FileHeader, FileKind, SealedReader, SealedWriter, HEADER_LEN};
-use super::Vfs;
+use super::{key_derivation_file, Vfs};
 
 /// Name of the key registry file.
 pub const REGISTRY_FILE: &str = "KEYREGISTRY";
@@ -136,6 +136,8 @@ pub struct SealedDir {
     provider: Arc<dyn KeyProvider>,
     registry: RwLock<DataKeyRegistry>,
     options: KeyOptions,
+    /// Opened with [`SealedDir::open_read_only`]: every change is refused.
+    read_only: bool,
 }
 
 impl SealedDir {
@@ -150,6 +152,12 @@ impl SealedDir {
     ) -> Result<SealedDir> {
         let dir = dir.into();
         vfs.create_dir_all(&dir)?;
+        // A passphrase provider first derives its keys with the store's
+        // salt (or a new one, kept once the registry is known to open).
+        let stored_kdf = key_derivation_file::read(&*vfs, &dir)?;
+        let new_kdf = provider
+            .key_derivation(stored_kdf.as_ref())?
+            .filter(|h| Some(h) != stored_kdf.as_ref());
         let reg_path = dir.join(REGISTRY_FILE);
         let registry = if vfs.exists(&reg_path)? {
             let reg = read_registry(&*vfs, &reg_path, &*provider)?;
@@ -176,12 +184,16 @@ impl SealedDir {
             }
             DataKeyRegistry::empty()
         };
+        if let Some(h) = &new_kdf {
+            key_derivation_file::write(&*vfs, &dir, h)?;
+        }
         let me = SealedDir {
             vfs,
             dir,
             provider,
             registry: RwLock::new(registry),
             options,
+            read_only: false,
         };
         let fresh = !me.vfs.exists(&reg_path)?;
         let changed = me.maybe_rotate_inner()?;
@@ -189,6 +201,50 @@ impl SealedDir {
             me.write_registry(&me.registry.read())?;
         }
         Ok(me)
+    }
+
+    /// Opens the sealed directory `dir` for reading only: reads the key
+    /// registry with the provider's keys and writes nothing (no rotation,
+    /// no rewrite under a new store key). A missing registry is
+    /// [`Error::NotAStore`]. Files may be read; creating one fails.
+    pub fn open_read_only(
+        vfs: Arc<dyn Vfs>,
+        dir: impl Into<PathBuf>,
+        provider: Arc<dyn KeyProvider>,
+        options: KeyOptions,
+    ) -> Result<SealedDir> {
+        let dir = dir.into();
+        let reg_path = dir.join(REGISTRY_FILE);
+        if !vfs.exists(&reg_path)? {
+            return Err(Error::NotAStore { path: dir });
+        }
+        let registry = read_registry(&*vfs, &reg_path, &*provider)?;
+        let wants_key = matches!(provider.active_key()?, ActiveStoreKey::Key(_));
+        if registry.store_key_id().is_plaintext() && wants_key && !options.migrate_from_plaintext {
+            return Err(Error::PlaintextStore { path: dir });
+        }
+        Ok(SealedDir {
+            vfs,
+            dir,
+            provider,
+            registry: RwLock::new(registry),
+            options,
+            read_only: true,
+        })
+    }
+
+    /// Whether it was opened with [`SealedDir::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The directory.
@@ -201,9 +257,21 @@ impl SealedDir {
         &self.vfs
     }
 
+    /// The key provider the store key comes from (a checkpoint opens its
+    /// copy with it; a backup wraps its own key with the store key).
+    pub fn key_provider(&self) -> &Arc<dyn KeyProvider> {
+        &self.provider
+    }
+
+    /// The key-management settings the directory was opened with.
+    pub fn key_options(&self) -> &KeyOptions {
+        &self.options
+    }
+
     /// Asks the provider for the active store key again and applies the
     /// rotation rules. Returns whether a new data key became active.
     pub fn maybe_rotate(&self) -> Result<bool> {
+        self.check_writable()?;
         let before = self.registry.read().active_id();
         self.maybe_rotate_inner()?;
         Ok(self.registry.read().active_id() != before)
@@ -264,6 +332,7 @@ impl SealedDir {
         keys: Option<Arc<FileKeys>>,
         payload: &[u8],
     ) -> Result<()> {
+        self.check_writable()?;
         let tmp_path = self.dir.join(tmp);
         if self.vfs.exists(&tmp_path)? {
             self.vfs.remove(&tmp_path)?;
@@ -285,6 +354,7 @@ impl SealedDir {
 
     /// Creates the new file `name` under the active data key.
     pub fn create_file(&self, name: &str, kind: FileKind) -> Result<SealedWriter> {
+        self.check_writable()?;
         let path = self.dir.join(name);
         let keys = self.registry.read().active_keys();
         let file = self.vfs.create(&path)?;
@@ -370,6 +440,7 @@ impl SealedDir {
     /// old (possibly leaked) key stops being stored at all. Pass the key ids
     /// of every live file.
     pub fn retain_data_keys(&self, in_use: &HashSet<KeyId>) -> Result<bool> {
+        self.check_writable()?;
         let mut reg = self.registry.write();
         let mut next = DataKeyRegistry::decode(&reg.encode())
             .map_err(|what| Error::corruption(self.dir.join(REGISTRY_FILE), 0, what))?;

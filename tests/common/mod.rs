@@ -105,9 +105,10 @@ impl Mode {
         self != Mode::Plaintext
     }
 
-    /// Bytes a record with `payload` bytes takes in the body.
+    /// Bytes a record with `payload` bytes takes in the body: encrypted
+    /// records carry a head tag (after the length) and a record tag.
     pub fn record_len(self, payload: usize) -> u64 {
-        (RECORD_OVERHEAD + payload + if self.encrypted() { TAG_LEN } else { 0 }) as u64
+        (RECORD_OVERHEAD + payload + if self.encrypted() { 2 * TAG_LEN } else { 0 }) as u64
     }
 }
 

@@ -26,7 +26,7 @@
 //! Frozen: version 1 of this layout. The ALPN protocol `sealdb-raft/1`
 //! names it; a change of layout is a new ALPN name.
 
-use std::fmt;
+pub use crate::error::peer::{FrameError, StreamKind};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -35,32 +35,6 @@ pub const WIRE_VERSION: u8 = 1;
 
 /// Magic opening a hello.
 pub const HELLO_MAGIC: &[u8; 6] = b"SEALDB";
-
-/// The kind of a stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum StreamKind {
-    /// Admission.
-    Hello = 0,
-    /// Small messages that must not wait: votes, heartbeats.
-    Urgent = 1,
-    /// Log appends.
-    Append = 2,
-    /// Bulk transfer (snapshots), resumable by (name, offset).
-    Bulk = 3,
-}
-
-impl StreamKind {
-    fn from_u8(b: u8) -> Option<StreamKind> {
-        Some(match b {
-            0 => StreamKind::Hello,
-            1 => StreamKind::Urgent,
-            2 => StreamKind::Append,
-            3 => StreamKind::Bulk,
-            _ => return None,
-        })
-    }
-}
 
 /// A request/response lane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,70 +100,6 @@ impl FrameLimits {
         match lane {
             Lane::Urgent => self.urgent,
             Lane::Append => self.append,
-        }
-    }
-}
-
-/// What was wrong with bytes read from a peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FrameError {
-    /// A frame longer than its kind allows.
-    Oversized {
-        /// What the frame was.
-        what: &'static str,
-        /// Its declared length.
-        len: u32,
-        /// The limit.
-        limit: u32,
-    },
-    /// A stream header with another wire version.
-    UnknownVersion(u8),
-    /// A stream header with an unknown kind.
-    UnknownKind(u8),
-    /// A stream header with reserved bits set.
-    ReservedBits(u16),
-    /// A stream of a kind not allowed here (a second hello, a hello later).
-    UnexpectedKind(StreamKind),
-    /// The stream ended inside a header or frame.
-    Truncated {
-        /// What was being read.
-        what: &'static str,
-    },
-    /// The stream ended where a frame was required.
-    MissingFrame(&'static str),
-    /// Bytes after the one frame a request may carry.
-    TrailingData,
-    /// A hello that does not parse.
-    BadHello(&'static str),
-    /// A bulk header that does not parse.
-    BadBulkHeader(&'static str),
-    /// A response with an unknown status byte.
-    BadStatus(u8),
-    /// A frame did not arrive within the request timeout.
-    TooSlow,
-}
-
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameError::Oversized { what, len, limit } => {
-                write!(
-                    f,
-                    "{what} frame of {len} bytes exceeds the limit of {limit}"
-                )
-            }
-            FrameError::UnknownVersion(v) => write!(f, "unknown wire version {v}"),
-            FrameError::UnknownKind(k) => write!(f, "unknown stream kind {k}"),
-            FrameError::ReservedBits(b) => write!(f, "reserved header bits set ({b:#06x})"),
-            FrameError::UnexpectedKind(k) => write!(f, "unexpected {k:?} stream"),
-            FrameError::Truncated { what } => write!(f, "stream ended inside the {what}"),
-            FrameError::MissingFrame(what) => write!(f, "stream ended before the {what} frame"),
-            FrameError::TrailingData => f.write_str("bytes after the request frame"),
-            FrameError::BadHello(why) => write!(f, "bad hello: {why}"),
-            FrameError::BadBulkHeader(why) => write!(f, "bad bulk header: {why}"),
-            FrameError::BadStatus(s) => write!(f, "unknown response status {s}"),
-            FrameError::TooSlow => f.write_str("frame not received within the request timeout"),
         }
     }
 }

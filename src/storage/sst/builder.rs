@@ -4,6 +4,7 @@ use super::block::BlockBuilder;
 use super::{filter, FOOTER_LEN, SST_MAGIC};
 use crate::error::Result;
 use crate::storage::key::user_key;
+use crate::storage::version::FileIdentity;
 use crate::vfs::SealedWriter;
 
 /// What a finished table holds (for the manifest).
@@ -13,6 +14,7 @@ pub(crate) struct TableSummary {
     pub(crate) largest: Vec<u8>,
     pub(crate) entries: u64,
     pub(crate) size: u64,
+    pub(crate) identity: FileIdentity,
 }
 
 pub(crate) struct SstBuilder {
@@ -116,6 +118,11 @@ impl SstBuilder {
             largest,
             entries: self.entries,
             size: self.w.position() + crate::vfs::HEADER_LEN,
+            identity: FileIdentity {
+                iv: self.w.header().iv,
+                key_id: self.w.header().key_id,
+                digest: self.w.last_tag(),
+            },
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::storage::cache::BlockCache;
 use crate::storage::key::{get_u64, seek_key, split, Kind};
 use crate::storage::memtable::Lookup;
+use crate::storage::version::FileMeta;
 use crate::vfs::{FileKind, SealedDir, SealedReader, HEADER_LEN};
 
 pub(crate) struct SstReader {
@@ -20,8 +21,43 @@ pub(crate) struct SstReader {
 }
 
 impl SstReader {
-    pub(crate) fn open(dir: &SealedDir, number: u64, cache: Arc<BlockCache>) -> Result<SstReader> {
+    /// Opens the table `meta` describes; a file that is not that table (its
+    /// IV, key id, length or last 16 bytes differ from the manifest's
+    /// record of it) is [`Error::Corruption`], however valid it is.
+    pub(crate) fn open(
+        dir: &SealedDir,
+        meta: &FileMeta,
+        cache: Arc<BlockCache>,
+    ) -> Result<SstReader> {
+        let number = meta.number;
         let file = dir.open_immutable(&table_name(number), FileKind::Sstable)?;
+        let id = &meta.identity;
+        let actual_len = file.body_len() + HEADER_LEN;
+        let mismatch = if actual_len != meta.size {
+            Some(format!(
+                "is {actual_len} bytes long, the manifest recorded {}",
+                meta.size
+            ))
+        } else if file.header().iv != id.iv {
+            Some("has another IV than the manifest recorded".to_string())
+        } else if file.header().key_id != id.key_id {
+            Some(format!(
+                "is under data key {}, the manifest recorded {}",
+                file.header().key_id,
+                id.key_id
+            ))
+        } else if file.last_tag()? != id.digest {
+            Some("ends in other bytes than the manifest recorded".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = mismatch {
+            return Err(Error::corruption(
+                file.path(),
+                0,
+                format!("not the table the manifest lists: the file {why} (an older or foreign file put in its place?)"),
+            ));
+        }
         let footer_len = file.record_len(FOOTER_LEN);
         let bad = |off: u64, what: &str| {
             Error::corruption(file.path(), HEADER_LEN + off, what.to_string())
@@ -62,6 +98,11 @@ impl SstReader {
             filter,
             cache,
         })
+    }
+
+    /// The sealed file underneath (a checkpoint streams its records).
+    pub(crate) fn file(&self) -> &SealedReader {
+        &self.file
     }
 
     /// Number of data blocks.

@@ -17,6 +17,8 @@
 //! authentication failures are opaque (they say where, never why in terms of
 //! the cryptography), so an error message can be logged safely.
 
+pub mod peer;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -118,6 +120,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// No key wrap of a backup opened with the keys given: a wrong or
+    /// missing passphrase, or a store key the provider does not have.
+    /// `tried` names every wrap and why it did not open.
+    #[error("cannot unlock the backup at {}: {tried}", path.display())]
+    BackupKey {
+        /// The backup directory.
+        path: PathBuf,
+        /// Each wrap tried and why it failed (never a key or passphrase).
+        tried: String,
+    },
+
     /// The database refuses writes after an earlier failure it cannot
     /// recover from in-process (a failed fsync, a panicked background
     /// thread). Reopen to recover.
@@ -140,6 +153,25 @@ pub enum Error {
     NotAStore {
         /// The directory.
         path: PathBuf,
+    },
+
+    /// The store was opened read-only (`Engine::open_read_only`,
+    /// `Db::open_read_only`): nothing may be written to it.
+    #[error("the store at {} is open read-only; writes are refused", path.display())]
+    ReadOnly {
+        /// The store directory.
+        path: PathBuf,
+    },
+
+    /// A directory holds a backup, checkpoint or restore that did not
+    /// finish (interrupted, or a disk that filled up): it must not be used
+    /// as if it were complete.
+    #[error("{} is incomplete: {what}", path.display())]
+    Incomplete {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing, and what to do.
+        what: String,
     },
 
     /// Another transaction holds the write lock and did not finish within
@@ -217,7 +249,7 @@ pub enum Error {
         /// The peer's address.
         peer: std::net::SocketAddr,
         /// Why.
-        reason: crate::repl::RefusalReason,
+        reason: peer::RefusalReason,
     },
 
     /// The network link to a peer failed or was closed (timeout, reset,
@@ -237,7 +269,7 @@ pub enum Error {
         /// The peer's address.
         peer: std::net::SocketAddr,
         /// What was wrong with the bytes.
-        violation: crate::repl::transport::FrameError,
+        violation: peer::FrameError,
     },
 }
 
@@ -338,6 +370,8 @@ pub enum ErrorCode {
     KeyProvider = 303,
     /// [`Error::PlaintextStore`].
     PlaintextStore = 304,
+    /// [`Error::BackupKey`].
+    BackupKey = 305,
     /// [`Error::Certificate`].
     Certificate = 310,
     /// [`Error::Transport`].
@@ -354,6 +388,10 @@ pub enum ErrorCode {
     Busy = 403,
     /// [`Error::Conflict`].
     Conflict = 404,
+    /// [`Error::ReadOnly`].
+    ReadOnly = 405,
+    /// [`Error::Incomplete`].
+    Incomplete = 406,
     /// [`Error::InvalidArgument`].
     InvalidArgument = 500,
     /// [`Error::Sql`] with [`SqlErrorKind::Syntax`].
@@ -395,11 +433,14 @@ impl Error {
             Error::InvalidKey { .. } => ErrorCode::InvalidKey,
             Error::KeyProvider { .. } => ErrorCode::KeyProvider,
             Error::PlaintextStore { .. } => ErrorCode::PlaintextStore,
+            Error::BackupKey { .. } => ErrorCode::BackupKey,
+            Error::Incomplete { .. } => ErrorCode::Incomplete,
             Error::Poisoned { .. } => ErrorCode::Poisoned,
             Error::Locked { .. } => ErrorCode::Locked,
             Error::NotAStore { .. } => ErrorCode::NotAStore,
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Conflict => ErrorCode::Conflict,
+            Error::ReadOnly { .. } => ErrorCode::ReadOnly,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Error::AuthenticationFailed { .. } => ErrorCode::AuthenticationFailed,
@@ -467,6 +508,7 @@ impl Error {
             Error::AuthenticationFailed { .. } => "28P01",
             Error::LoginThrottled { .. } => "08004",
             Error::Conflict => "40001",
+            Error::ReadOnly { .. } => "25006",
             Error::Io { .. } => "58030",
             Error::Corruption { .. } | Error::Truncated { .. } | Error::Authentication { .. } => {
                 "XX001"

@@ -1,0 +1,382 @@
+//! `sealdb backup`, `backup verify`, `backup show` and `restore` as users
+//! run them, and `kill -9` in the middle of a backup and of a restore: an
+//! interrupted backup never verifies, an interrupted restore never leaves
+//! a store that opens short of complete, and the source is untouched.
+//!
+//! The kill loops run a few rounds by default; `SEALDB_KILL_ROUNDS=N` runs
+//! N of each.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn sealdb() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sealdb"))
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn err(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn sql(db: &Path, key: &Path, stmts: &[&str]) -> Output {
+    let mut c = sealdb();
+    c.arg("sql").arg("--db").arg(db).arg("--key-file").arg(key);
+    for s in stmts {
+        c.args(["-e", s]);
+    }
+    c.output().unwrap()
+}
+
+fn keygen(path: &Path) {
+    ok(sealdb()
+        .args(["keygen", "--out"])
+        .arg(path)
+        .output()
+        .unwrap());
+}
+
+/// A store with `rows` rows (and an audit log).
+fn store(dir: &Path, key: &Path, rows: usize) {
+    keygen(key);
+    ok(sql(
+        dir,
+        key,
+        &[
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+            "CREATE INDEX t_v ON t (v)",
+            "CREATE USER alice WITH PASSWORD 'pw'",
+            "GRANT SELECT ON t TO alice",
+        ],
+    ));
+    let mut script = String::from("BEGIN;\n");
+    for i in 0..rows {
+        script.push_str(&format!(
+            "INSERT INTO t VALUES ({i}, 'value {i} {}');\n",
+            "v".repeat(60)
+        ));
+    }
+    script.push_str("COMMIT;\n");
+    let mut c = sealdb();
+    c.arg("sql").arg("--db").arg(dir).arg("--key-file").arg(key);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    ok(child.wait_with_output().unwrap());
+}
+
+#[test]
+fn backup_verify_show_and_restore_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (k1, k2) = (tmp.path().join("k1"), tmp.path().join("k2"));
+    let db = tmp.path().join("db");
+    store(&db, &k1, 200);
+    keygen(&k2);
+    let pass = tmp.path().join("pass");
+    std::fs::write(&pass, "a long passphrase\n").unwrap();
+    let bk = tmp.path().join("bk");
+    let out = ok(sealdb()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k1)
+        .arg("--to")
+        .arg(&bk)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .args(["--kdf-memory-kib", "8", "--kdf-iterations", "1"])
+        .output()
+        .unwrap());
+    assert!(out.contains("(full)"), "{out}");
+    ok(sql(&db, &k1, &["INSERT INTO t VALUES (1000, 'after')"]));
+    let inc = tmp.path().join("inc");
+    let out = ok(sealdb()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k1)
+        .arg("--to")
+        .arg(&inc)
+        .arg("--incremental-from")
+        .arg(&bk)
+        .output()
+        .unwrap());
+    assert!(out.contains("incremental on"), "{out}");
+    let out = ok(sealdb()
+        .args(["backup", "verify"])
+        .arg(&inc)
+        .arg("--key-file")
+        .arg(&k1)
+        .output()
+        .unwrap());
+    assert!(out.contains("ok: 2 backup(s) in the chain"), "{out}");
+    let out = ok(sealdb()
+        .args(["backup", "show"])
+        .arg(&bk)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .output()
+        .unwrap());
+    assert!(out.contains("kind: full"), "{out}");
+    assert!(out.contains("tables: t"), "{out}");
+    assert!(
+        out.contains("key wrap: passphrase (argon2id m=8 KiB, t=1, p=1)"),
+        "{out}"
+    );
+    assert!(out.contains("key wrap: store key"), "{out}");
+
+    // Restored under k2: the chain unlocked with k1, the data re-encrypted.
+    let r = tmp.path().join("r");
+    let out = ok(sealdb()
+        .arg("restore")
+        .arg("--from")
+        .arg(&inc)
+        .arg("--to")
+        .arg(&r)
+        .arg("--key-file")
+        .arg(&k2)
+        .arg("--backup-key-file")
+        .arg(&k1)
+        .output()
+        .unwrap());
+    assert!(out.contains("2 backup(s) in its chain"), "{out}");
+    assert_eq!(
+        ok(sql(&r, &k2, &["SELECT count(*), max(id) FROM t"])),
+        "201|1000\n"
+    );
+    assert!(!sql(&r, &k1, &["SELECT 1"]).status.success());
+    let out = ok(sealdb()
+        .args(["audit", "verify", "--db"])
+        .arg(&r)
+        .arg("--key-file")
+        .arg(&k2)
+        .output()
+        .unwrap());
+    assert!(out.starts_with("ok:"), "{out}");
+
+    // A wrong passphrase, an unlocked-by-nothing backup, a tampered file.
+    std::fs::write(&pass, "wrong\n").unwrap();
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .output()
+        .unwrap());
+    assert!(e.contains("wrong passphrase"), "{e}");
+    let table = std::fs::read_dir(&bk)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("table-")
+        })
+        .unwrap();
+    let mut bytes = std::fs::read(&table).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&table, bytes).unwrap();
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&inc)
+        .arg("--key-file")
+        .arg(&k1)
+        .output()
+        .unwrap());
+    assert!(
+        e.contains(&table.file_name().unwrap().to_string_lossy().into_owned()),
+        "{e}"
+    );
+    let e = err(sealdb()
+        .arg("restore")
+        .arg("--from")
+        .arg(&inc)
+        .arg("--to")
+        .arg(tmp.path().join("r2"))
+        .arg("--key-file")
+        .arg(&k1)
+        .output()
+        .unwrap());
+    assert!(e.contains("digest mismatch"), "{e}");
+    assert!(!tmp.path().join("r2").exists());
+}
+
+/// A tiny deterministic generator (no dependency for one random number).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
+fn rounds() -> usize {
+    std::env::var("SEALDB_KILL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+/// Runs `cmd`, kills it with SIGKILL after `after` (if still running);
+/// returns whether it had finished on its own, and succeeded.
+fn run_and_kill(mut cmd: Command, after: Duration) -> bool {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < after {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+        return status.success();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+#[test]
+fn kill_9_during_backups_and_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k");
+    let db = tmp.path().join("db");
+    store(&db, &key, 3000);
+    let count = ok(sql(&db, &key, &["SELECT count(*) FROM t"]));
+    let backup_cmd = |to: &Path| {
+        let mut c = sealdb();
+        c.args(["backup", "--db"])
+            .arg(&db)
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--to")
+            .arg(to);
+        c
+    };
+    // How long one takes, to kill anywhere in it.
+    let good = tmp.path().join("good");
+    let t = Instant::now();
+    ok(backup_cmd(&good).output().unwrap());
+    let span = t.elapsed().as_millis() as u64 + 20;
+    let mut rng = Lcg(0x5eed);
+    for i in 0..rounds() {
+        let bk = tmp.path().join(format!("bk{i}"));
+        let at = rng.below(span);
+        let finished = run_and_kill(backup_cmd(&bk), Duration::from_millis(at));
+        eprintln!("backup round {i}: killed at {at} ms of {span}, finished: {finished}");
+        let out = sealdb()
+            .args(["backup", "verify"])
+            .arg(&bk)
+            .arg("--key-file")
+            .arg(&key)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            // It finished before the kill: then it restores.
+            let r = tmp.path().join(format!("from-bk{i}"));
+            ok(sealdb()
+                .arg("restore")
+                .arg("--from")
+                .arg(&bk)
+                .arg("--to")
+                .arg(&r)
+                .arg("--key-file")
+                .arg(&key)
+                .output()
+                .unwrap());
+            assert_eq!(ok(sql(&r, &key, &["SELECT count(*) FROM t"])), count);
+        } else {
+            assert!(!finished, "round {i}: a finished backup must verify");
+            let e = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                e.contains("incomplete") || e.contains("no backup") || e.contains("is empty"),
+                "round {i}: an interrupted backup is reported as such: {e}"
+            );
+        }
+        // The source is untouched and whole.
+        assert_eq!(ok(sql(&db, &key, &["SELECT count(*) FROM t"])), count);
+    }
+    let out = ok(sealdb()
+        .args(["audit", "verify", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&key)
+        .output()
+        .unwrap());
+    assert!(out.starts_with("ok:"), "{out}");
+
+    let restore_cmd = |to: &Path| {
+        let mut c = sealdb();
+        c.arg("restore")
+            .arg("--from")
+            .arg(&good)
+            .arg("--to")
+            .arg(to)
+            .arg("--key-file")
+            .arg(&key);
+        c
+    };
+    let t = Instant::now();
+    ok(restore_cmd(&tmp.path().join("timed")).output().unwrap());
+    let span = t.elapsed().as_millis() as u64 + 20;
+    for i in 0..rounds() {
+        let r = tmp.path().join(format!("r{i}"));
+        let at = rng.below(span);
+        let finished = run_and_kill(restore_cmd(&r), Duration::from_millis(at));
+        eprintln!("restore round {i}: killed at {at} ms of {span}, finished: {finished}");
+        let staging = tmp.path().join(format!(".r{i}.restoring"));
+        if r.exists() {
+            // Renamed into place only when complete.
+            assert_eq!(
+                ok(sql(&r, &key, &["SELECT count(*) FROM t"])),
+                count,
+                "round {i}"
+            );
+        } else {
+            if staging.exists() {
+                let e = err(sql(&staging, &key, &["SELECT 1"]));
+                assert!(e.contains("incomplete"), "round {i}: {e}");
+            }
+            // A second restore clears the leftovers and completes.
+            ok(restore_cmd(&r).output().unwrap());
+            assert_eq!(ok(sql(&r, &key, &["SELECT count(*) FROM t"])), count);
+        }
+        assert!(
+            !staging.exists(),
+            "round {i}: nothing left beside the store"
+        );
+    }
+}

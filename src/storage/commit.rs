@@ -1,0 +1,168 @@
+//! The write path: group commit. Writers queue their batches; one of them
+//! leads, appends the whole group to the log as one record (synced in
+//! `SyncMode::Full`), applies it to the memtable and publishes the new
+//! sequence number, so a reader never sees part of a group. A full
+//! memtable is switched for a new one (and a new log segment) here.
+
+use super::*;
+
+impl Inner {
+    pub(super) fn write(&self, batch: WriteBatch) -> Result<u64> {
+        self.check_poison()?;
+        if batch.is_empty() {
+            return Ok(self.visible.load(Ordering::Acquire));
+        }
+        self.counters
+            .user
+            .fetch_add(batch.approximate_size() as u64, Ordering::Relaxed);
+        let me = Arc::new(Pending {
+            batch,
+            result: Mutex::new(None),
+        });
+        let mut q = self.queue.lock();
+        q.push_back(me.clone());
+        loop {
+            if let Some(r) = me.result.lock().take() {
+                return r;
+            }
+            if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+                break;
+            }
+            self.queue_cv.wait(&mut q);
+        }
+        // Leader: commit a group of queued writes with one log append.
+        const GROUP_BYTES: usize = 1 << 20;
+        let mut size = 0;
+        let group: Vec<Arc<Pending>> = q
+            .iter()
+            .take_while(|p| {
+                let take = size == 0 || size + p.batch.approximate_size() <= GROUP_BYTES;
+                size += p.batch.approximate_size();
+                take
+            })
+            .cloned()
+            .collect();
+        drop(q);
+        let outcome = self.commit_group(&group);
+        let mut q = self.queue.lock();
+        for _ in 0..group.len() {
+            q.pop_front();
+        }
+        let mine = match outcome {
+            Ok(last) => {
+                let mut seq = last + 1;
+                for p in group.iter().rev() {
+                    seq -= p.batch.len() as u64;
+                    *p.result.lock() = Some(Ok(seq + p.batch.len() as u64 - 1));
+                }
+                me.result.lock().take().unwrap_or(Ok(last))
+            }
+            Err(e) => {
+                for p in &group[1..] {
+                    *p.result.lock() = Some(Err(Error::Poisoned {
+                        reason: format!("the commit failed: {e}"),
+                    }));
+                }
+                me.result.lock().take();
+                Err(e)
+            }
+        };
+        self.queue_cv.notify_all();
+        mine
+    }
+
+    /// Logs and applies a group; returns the last sequence number used.
+    pub(super) fn commit_group(&self, group: &[Arc<Pending>]) -> Result<u64> {
+        let mut wal_guard = self.wal.lock();
+        self.check_poison()?;
+        self.make_room(&mut wal_guard)?;
+        let wal = wal_guard.as_mut().ok_or_else(|| Error::Poisoned {
+            reason: "the log is closed".into(),
+        })?;
+        let first = self.visible.load(Ordering::Acquire) + 1;
+        let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
+        let before = wal.bytes;
+        let logged = wal.append(first, &batches).and_then(|_| {
+            if self.opts.sync == SyncMode::Full {
+                wal.sync()
+            } else {
+                Ok(())
+            }
+        });
+        self.counters
+            .wal
+            .fetch_add(wal.bytes - before, Ordering::Relaxed);
+        if let Err(e) = logged {
+            self.set_poison(format!("writing the log failed: {e}"));
+            return Err(e);
+        }
+        let mem = self.state.lock().mem.clone();
+        let mut seq = first;
+        for b in &batches {
+            mem.apply(seq, b);
+            seq += b.len() as u64;
+        }
+        self.visible.store(seq - 1, Ordering::Release);
+        Ok(seq - 1)
+    }
+
+    /// Switches to a new memtable (and log segment) when the current one is
+    /// full, waiting if too many are waiting to be flushed. Leader only.
+    pub(super) fn make_room(&self, wal: &mut Option<WalWriter>) -> Result<()> {
+        let mut st = self.state.lock();
+        loop {
+            self.check_poison()?;
+            if st.mem.size() < self.opts.memtable_bytes {
+                return Ok(());
+            }
+            if st.imm.len() < self.opts.max_immutable {
+                break;
+            }
+            self.cv.wait_for(&mut st, Duration::from_millis(100));
+        }
+        drop(st);
+        self.switch_memtable(wal)
+    }
+
+    pub(super) fn switch_memtable(&self, wal: &mut Option<WalWriter>) -> Result<()> {
+        let number = {
+            let mut st = self.state.lock();
+            st.next_file += 1;
+            st.next_file - 1
+        };
+        let switched = (|| {
+            let prev = match wal.as_mut() {
+                Some(old) => {
+                    old.sync()?;
+                    Some(old.id())
+                }
+                None => None,
+            };
+            let new = WalWriter::create(&self.dir, number, prev)?;
+            // The manifest learns of the segment before it holds a commit,
+            // so a segment with commits it does not know of means the
+            // manifest lost edits.
+            let mut st = self.state.lock();
+            st.log_ivs.insert(number, new.id().iv);
+            let edit = VersionEdit {
+                newest_log: Some(number),
+                ..VersionEdit::default()
+            };
+            self.install(&mut st, &edit)?;
+            Ok(new)
+        })();
+        let new = match switched {
+            Ok(w) => w,
+            Err(e) => {
+                self.set_poison(format!("starting a new log segment failed: {e}"));
+                return Err(e);
+            }
+        };
+        *wal = Some(new);
+        let mut st = self.state.lock();
+        let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new(number)));
+        st.imm.push_back(old);
+        self.cv.notify_all();
+        Ok(())
+    }
+}
