@@ -12,7 +12,7 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::ExecCtx;
+use crate::sql::exec::{ErrorScope, ExecCtx};
 use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::Parsed;
@@ -96,7 +96,7 @@ impl Session {
     ) -> Result<ResultSet> {
         match stmt {
             Ast::Backup(b) => return self.run_backup(b, params, text),
-            Ast::Begin => {
+            Ast::Begin { immediate } => {
                 let mut st = self.state.borrow_mut();
                 if st.txn.is_some() {
                     return Err(Error::sql(
@@ -104,7 +104,11 @@ impl Session {
                         "cannot start a transaction within a transaction",
                     ));
                 }
-                st.txn = Some(self.db.mgr.begin());
+                let mut txn = self.db.mgr.begin();
+                if *immediate {
+                    txn.ensure_writer(self.db.busy_timeout)?;
+                }
+                st.txn = Some(txn);
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::Commit => {
@@ -263,10 +267,14 @@ impl Session {
         prepared: Option<&WriteCache>,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         let autocommit = self.state.borrow().txn.is_none();
+        let fn_session = self.snapshot();
         let mut txn = match self.state.borrow_mut().txn.take() {
             Some(t) => t,
             None => self.db.mgr.begin(),
         };
+        // What a failure undoes: the statement's changes, unless its
+        // conflict resolution says otherwise (OR FAIL, OR ROLLBACK).
+        let scope = std::cell::Cell::new(ErrorScope::Statement);
         let result = (|| {
             txn.ensure_writer(self.db.busy_timeout)?;
             let mark = txn.mark();
@@ -291,9 +299,11 @@ impl Session {
                     busy_timeout: self.db.busy_timeout,
                     trigger: None,
                     sec: Some(sec.clone()),
+                    on_error: Default::default(),
+                    session: fn_session.clone(),
                     trigger_rights: HashMap::new(),
                 };
-                let (new_schema, changed) = match (stmt, prepared) {
+                let done = match (stmt, prepared) {
                     (Ast::Insert(i), Some(c)) => {
                         // A prepared INSERT keeps its plan between runs.
                         let mut slot = c
@@ -306,17 +316,24 @@ impl Session {
                         if let Some(p) = slot {
                             *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
                         }
-                        (None, r?)
+                        r.map(|changed| (None, changed))
                     }
-                    _ => exec_write(&mut cx, schema, stmt)?,
+                    _ => exec_write(&mut cx, schema, stmt),
                 };
+                scope.set(cx.on_error);
+                let (new_schema, changed) = done?;
                 let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
                 if let Some(a) = &new_auth {
                     txn.put(AUTH_KEY.to_vec(), codec::encode(a));
                 }
                 Ok((new_schema, new_auth, changed))
             })();
-            if r.is_err() {
+            let keep = match scope.get() {
+                ErrorScope::Nothing => true,
+                ErrorScope::NoStatementJournal => !autocommit,
+                _ => false,
+            };
+            if r.is_err() && !keep {
                 txn.rollback_to(mark);
             }
             r
@@ -324,8 +341,21 @@ impl Session {
         let (new_schema, new_auth, changed) = match result {
             Ok(x) => x,
             Err(e) => {
-                if !autocommit {
-                    self.state.borrow_mut().txn = Some(txn);
+                match scope.get() {
+                    // OR ROLLBACK: the transaction is gone.
+                    ErrorScope::Transaction => self.rollback(),
+                    // OR FAIL: what the statement did before stays (and
+                    // is committed at once outside a transaction).
+                    ErrorScope::Nothing if autocommit => {
+                        let (local, local_auth) = {
+                            let mut st = self.state.borrow_mut();
+                            (st.local_schema.take(), st.local_auth.take())
+                        };
+                        txn.commit()?;
+                        self.publish(local, local_auth);
+                    }
+                    _ if !autocommit => self.state.borrow_mut().txn = Some(txn),
+                    _ => {}
                 }
                 return Err(e);
             }
@@ -333,6 +363,12 @@ impl Session {
         {
             let mut st = self.state.borrow_mut();
             st.changes = changed.changes;
+            // changes() keeps the count of the last INSERT, UPDATE or
+            // DELETE; other statements leave it, as in SQLite.
+            if matches!(stmt, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {
+                st.dml_changes = changed.changes;
+                st.total_changes = st.total_changes.saturating_add(changed.changes);
+            }
             if let Some(r) = changed.last_rowid {
                 st.last_rowid = r;
             }

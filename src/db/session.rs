@@ -35,7 +35,13 @@ pub(super) struct SessionState {
     pub(super) txn_from_savepoint: bool,
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
+    /// Rows changed by the last INSERT, UPDATE or DELETE (`changes()`).
+    pub(super) dml_changes: u64,
+    /// Rows changed by the last statement run, whatever its kind (what
+    /// `execute` returns and the audit records).
     pub(super) changes: u64,
+    /// Rows changed by every INSERT, UPDATE and DELETE of this session.
+    pub(super) total_changes: u64,
 }
 
 /// A connection to a [`Db`]: runs statements, holds a transaction. Not
@@ -195,9 +201,22 @@ impl Session {
         self.state.borrow().last_rowid
     }
 
-    /// Rows changed by the last statement.
+    /// Rows changed by the last statement (0 for one that changes no
+    /// rows; the SQL function `changes()` instead keeps the count of the
+    /// last INSERT, UPDATE or DELETE, as SQLite's).
     pub fn changes(&self) -> u64 {
         self.state.borrow().changes
+    }
+
+    /// What the functions of a statement starting now may know of this
+    /// session: its counters and the statement's moment.
+    pub(super) fn snapshot(&self) -> crate::sql::functions::SessionSnapshot {
+        let st = self.state.borrow();
+        crate::sql::functions::SessionSnapshot::now(
+            st.last_rowid,
+            i64::try_from(st.dml_changes).unwrap_or(i64::MAX),
+            i64::try_from(st.total_changes).unwrap_or(i64::MAX),
+        )
     }
 
     /// Plans a query as `sec`'s user: the plan and what it uses.
@@ -278,6 +297,7 @@ impl Session {
                 }
                 let mut own = self.db.mgr.begin();
                 let schema = self.schema();
+                let fn_session = self.snapshot();
                 let lines = {
                     let mut st = self.state.borrow_mut();
                     let txn = match st.txn.as_mut() {
@@ -294,6 +314,8 @@ impl Session {
                         busy_timeout: self.db.busy_timeout,
                         trigger: None,
                         sec: Some(sec.clone()),
+                        on_error: Default::default(),
+                        session: fn_session,
                         trigger_rights: HashMap::new(),
                     };
                     run::integrity_check(&mut cx, &schema)?
@@ -344,6 +366,7 @@ impl Session {
             outer: Vec::new(),
             cache: HashMap::new(),
             sec: None,
+            fn_session: self.snapshot(),
             audit: None,
             returned: 0,
         }
@@ -357,6 +380,7 @@ impl Session {
         audit: Option<PendingAudit>,
     ) -> Result<Rows<'_>> {
         let busy_timeout = self.db.busy_timeout;
+        let fn_session = self.snapshot();
         let mut own = if self.state.borrow().txn.is_some() {
             None
         } else {
@@ -381,6 +405,8 @@ impl Session {
                 busy_timeout,
                 trigger: None,
                 sec: Some(sec.clone()),
+                on_error: Default::default(),
+                session: fn_session.clone(),
                 trigger_rights: HashMap::new(),
             };
             open(&planned.plan, &mut cx, &[])
@@ -401,6 +427,7 @@ impl Session {
             outer,
             cache,
             sec: Some(sec),
+            fn_session,
             audit,
             returned: 0,
         })

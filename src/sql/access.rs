@@ -440,7 +440,11 @@ fn walk_one(
             if let Some(q) = &i.source {
                 p.query(q)?;
             }
-            if let Conflict::Update(sets, filter) = &i.on_conflict {
+            if let Some(Upsert {
+                action: UpsertAction::Update(sets, filter),
+                ..
+            }) = &i.upsert
+            {
                 let cols: Vec<String> = sets.iter().map(|(c, _)| c.clone()).collect();
                 p.record_use(&t.name, Privilege::Update, &cols);
                 let exprs: Vec<Expr> = sets
@@ -450,7 +454,7 @@ fn walk_one(
                     .collect();
                 p.reads_of(t, &exprs)?;
             }
-            if matches!(i.on_conflict, Conflict::Replace) {
+            if i.on_conflict == Some(Conflict::Replace) {
                 p.record_use(&t.name, Privilege::Delete, &[]);
             }
             if !i.returning.is_empty() {
@@ -467,7 +471,7 @@ fn walk_one(
             let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
             p.record_use(&t.name, Privilege::Update, &cols);
             // OR REPLACE deletes the rows the changed ones collide with.
-            if matches!(u.on_conflict, Conflict::Replace) {
+            if u.on_conflict == Some(Conflict::Replace) {
                 p.record_use(&t.name, Privilege::Delete, &[]);
             }
             let reads = reads_target(
@@ -478,6 +482,7 @@ fn walk_one(
                 t,
                 u.filter.as_ref(),
                 Some(crate::auth::PolicyCmd::Update),
+                u.hint.as_ref(),
                 reads,
             )?;
             let exprs: Vec<Expr> = u.assignments.iter().map(|(_, e)| e.clone()).collect();
@@ -499,6 +504,7 @@ fn walk_one(
                 t,
                 d.filter.as_ref(),
                 Some(crate::auth::PolicyCmd::Delete),
+                d.hint.as_ref(),
                 reads,
             )?;
             if !d.returning.is_empty() {

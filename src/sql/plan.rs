@@ -34,8 +34,9 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{agg_kind, AggKind};
 use crate::sql::eval::{PExpr, SubPlan};
 use crate::sql::functions::ScalarCall;
+use crate::sql::typing::{cast_affinity, function_collation, CmpRule, ExprType};
 use crate::syntax::ast::*;
-use crate::types::{Affinity, Value};
+use crate::types::{Affinity, Collation, Value};
 
 /// A plan (shared, immutable).
 pub type Plan = Arc<Node>;
@@ -93,29 +94,102 @@ pub enum Node {
     },
     /// Compute expressions.
     Project(Plan, Vec<PExpr>),
-    /// Group and aggregate: output = the group's first input row (padded to
-    /// `width`) ++ group values ++ aggregates, so input columns keep their
-    /// positions (bare columns and correlated subqueries read them).
+    /// Group and aggregate: output = the group's representative input row
+    /// (padded to `width`) ++ group values ++ aggregates, so input columns
+    /// keep their positions (bare columns and correlated subqueries read
+    /// them).
     Aggregate {
         /// Input.
         input: Plan,
         /// Input row width.
         width: usize,
-        /// Group keys.
-        group: Vec<PExpr>,
+        /// Group keys, each with the collation that says which are equal.
+        group: Vec<(PExpr, Collation)>,
         /// Aggregates.
         aggs: Vec<AggCall>,
     },
-    /// Sort by keys (desc, nulls_first).
-    Sort(Plan, Vec<(PExpr, bool, bool)>),
-    /// Remove duplicate rows.
-    Distinct(Plan),
+    /// Sort by keys.
+    Sort(Plan, Vec<SortKey>),
+    /// Remove duplicate rows (equal under each column's collation).
+    Distinct(Plan, Vec<Collation>),
     /// Keep the first `width` columns.
     Trim(Plan, usize),
     /// LIMIT / OFFSET.
     Limit(Plan, Option<PExpr>, Option<PExpr>),
-    /// UNION / INTERSECT / EXCEPT.
-    SetOp(SetOp, bool, Plan, Plan),
+    /// UNION / INTERSECT / EXCEPT, rows equal under each column's
+    /// collation.
+    SetOp(SetOp, bool, Plan, Plan, Vec<Collation>),
+}
+
+/// One ORDER BY key.
+#[derive(Clone, Debug)]
+pub struct SortKey {
+    /// The value sorted by.
+    pub expr: PExpr,
+    /// DESC.
+    pub desc: bool,
+    /// NULLs before other values.
+    pub nulls_first: bool,
+    /// The collation text sorts under.
+    pub coll: Collation,
+}
+
+/// An ORDER BY term of a SELECT, resolved against its result columns.
+struct OrderTerm {
+    /// The expression (a position or alias replaced by its result item).
+    expr: Expr,
+    desc: bool,
+    nulls_first: bool,
+    /// The result column it names or repeats, if any.
+    item: Option<usize>,
+}
+
+impl OrderTerm {
+    /// The sort key for this term bound as `p` of type `t`.
+    fn key(&self, p: PExpr, t: ExprType) -> SortKey {
+        SortKey {
+            expr: p,
+            desc: self.desc,
+            nulls_first: self.nulls_first,
+            coll: t.coll.unwrap_or_default(),
+        }
+    }
+}
+
+/// The position an ORDER BY or GROUP BY term names, if it is an integer
+/// literal (SQLite's `sqlite3ExprIsInteger`: one written with a value that
+/// fits in 32 bits, under any unary + and -, so `+(3)` and `-(1)` are
+/// positions too, and `-2147483648`, whose digits do not fit, is not).
+fn ordinal_of(e: &Expr) -> Option<i64> {
+    let mut sign = 1;
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Unary(UnOp::Plus, x) => cur = x,
+            Expr::Unary(UnOp::Neg, x) => {
+                sign = -sign;
+                cur = x;
+            }
+            // The parser folds `-N` into one literal: N must fit.
+            Expr::Literal(Value::Integer(n))
+                if (-(i32::MAX as i64)..=i32::MAX as i64).contains(n) =>
+            {
+                return Some(n * sign)
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// `e` without COLLATE wrappers, and the outermost collation named.
+fn strip_collate(e: &Expr) -> (&Expr, Option<Collation>) {
+    let mut cur = e;
+    let mut coll = None;
+    while let Expr::Collate(inner, c) = cur {
+        coll = coll.or(Some(*c));
+        cur = inner;
+    }
+    (cur, coll)
 }
 
 /// One aggregate call.
@@ -127,6 +201,8 @@ pub struct AggCall {
     pub distinct: bool,
     /// Arguments.
     pub args: Vec<PExpr>,
+    /// The collating sequence it compares under (min, max, DISTINCT).
+    pub coll: Collation,
 }
 
 /// A planned query: the plan and its output column names.
@@ -136,6 +212,9 @@ pub struct Planned {
     pub plan: Plan,
     /// Output column names.
     pub columns: Vec<String>,
+    /// Output column types (affinity, collation), SQLite's
+    /// `sqlite3SubqueryColumnTypes` for the columns of a view or subquery.
+    pub types: Vec<ExprType>,
 }
 
 #[derive(Clone, Debug)]
@@ -144,6 +223,8 @@ struct ScopeCol {
     name: String,
     hidden: bool,
     affinity: Option<Affinity>,
+    /// Its collating sequence (None: none, as `excluded.x`).
+    collation: Option<Collation>,
     /// The table or view use this column is read from (an index into
     /// `Planner::uses`), for privilege checks.
     origin: Option<usize>,
@@ -159,8 +240,17 @@ struct Scope<'a> {
     transparent: bool,
 }
 
-/// A resolved name: (depth, index, affinity, (use, column) it reads).
-type Resolved = (usize, usize, Option<Affinity>, Option<(usize, String)>);
+/// A resolved column name.
+struct Resolved {
+    /// Query levels out (0: this query's row).
+    depth: usize,
+    /// Position in that row.
+    index: usize,
+    affinity: Option<Affinity>,
+    collation: Option<Collation>,
+    /// The (use, column) it reads, for privilege checks.
+    origin: Option<(usize, String)>,
+}
 
 static SUB_IDS: AtomicUsize = AtomicUsize::new(1);
 
@@ -217,13 +307,20 @@ impl<'a> Scope<'a> {
             .map(|x| **x)
             .or_else(|| hits.first().copied())
         {
-            return Ok((0, i, c.affinity, c.origin.map(|o| (o, c.name.clone()))));
+            return Ok(Resolved {
+                depth: 0,
+                index: i,
+                affinity: c.affinity,
+                collation: c.collation,
+                origin: c.origin.map(|o| (o, c.name.clone())),
+            });
         }
         match self.parent {
             Some(p) => {
-                let (d, i, a, o) = p.resolve(table, name)?;
+                let mut r = p.resolve(table, name)?;
                 self.correlated.set(true);
-                Ok((d + usize::from(!self.transparent), i, a, o))
+                r.depth += usize::from(!self.transparent);
+                Ok(r)
             }
             None => {
                 let full = match table {
@@ -375,7 +472,9 @@ fn is_scalar_minmax(name: &str) -> bool {
 fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match e {
-        Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) => walk(x, f),
+        Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) | Expr::Collate(x, _) => {
+            walk(x, f)
+        }
         Expr::Binary(_, a, b) => {
             walk(a, f);
             walk(b, f);
@@ -427,6 +526,173 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         | Expr::Exists(..)
         | Expr::Subquery(_) => {}
     }
+}
+
+/// Whether `q` calls a function anywhere (SQLite then prepares to undo the
+/// statement on any error: its `sqlite3MayAbort`).
+pub fn query_calls_function(q: &Query) -> bool {
+    fn in_expr(e: &Expr) -> bool {
+        let mut found = false;
+        walk(e, &mut |x| match x {
+            Expr::Function { .. } => found = true,
+            Expr::Exists(q, _) | Expr::Subquery(q) => found |= query_calls_function(q),
+            Expr::InSubquery { query, .. } => found |= query_calls_function(query),
+            _ => {}
+        });
+        found
+    }
+    fn in_set(s: &SetExpr) -> bool {
+        match s {
+            SetExpr::Select(sel) => {
+                sel.items
+                    .iter()
+                    .any(|it| matches!(it, SelectItem::Expr { expr, .. } if in_expr(expr)))
+                    || sel.filter.as_ref().is_some_and(in_expr)
+                    || sel.having.as_ref().is_some_and(in_expr)
+                    || sel.group_by.iter().any(in_expr)
+            }
+            SetExpr::Values(rows) => rows.iter().flatten().any(in_expr),
+            SetExpr::Query(q) => query_calls_function(q),
+            SetExpr::SetOp { left, right, .. } => in_set(left) || in_set(right),
+        }
+    }
+    in_set(&q.body) || q.order_by.iter().any(|o| in_expr(&o.expr))
+}
+
+/// Whether the expression `sql` holds a subquery.
+pub fn has_subquery_text(sql: &str) -> Result<bool> {
+    let e = crate::syntax::parse::parse_expr(sql)?;
+    Ok(has_subquery_expr(&e))
+}
+
+/// Whether `e` holds a subquery.
+pub fn has_subquery_expr(e: &Expr) -> bool {
+    let mut found = false;
+    walk(e, &mut |x| {
+        if matches!(
+            x,
+            Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+        ) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// The columns of the index a single-table plan reads its rows through,
+/// if it reads through one.
+pub fn scanned_index_columns(plan: &Plan) -> Option<Vec<usize>> {
+    match &**plan {
+        Node::Filter(inner, _) => scanned_index_columns(inner),
+        Node::Scan {
+            table,
+            access: Access::Index { index, .. },
+        } => table.indexes.get(*index).map(|i| i.columns.clone()),
+        _ => None,
+    }
+}
+
+/// Whether `e` consists of constants and the GROUP BY terms `groups`
+/// (Debug forms, COLLATE stripped): SQLite's
+/// `sqlite3ExprIsConstantOrGroupBy`.
+fn constant_or_group_by(e: &Expr, groups: &[String]) -> bool {
+    if groups.contains(&format!("{:?}", strip_collate(e).0)) {
+        return true;
+    }
+    match e {
+        Expr::Literal(_) | Expr::Param(_) => true,
+        Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. } => {
+            false
+        }
+        Expr::Function {
+            name, args, star, ..
+        } if agg_kind(name, args.len(), *star).is_some()
+            && !(args.len() > 1 && is_scalar_minmax(name)) =>
+        {
+            false
+        }
+        _ => direct_children(e)
+            .into_iter()
+            .all(|c| constant_or_group_by(c, groups)),
+    }
+}
+
+/// The direct sub-expressions of `e` (not looking into subqueries).
+fn direct_children(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) | Expr::Collate(x, _) => {
+            vec![x]
+        }
+        Expr::Binary(_, a, b) => vec![a, b],
+        Expr::InList { expr, list, .. } => {
+            let mut v: Vec<&Expr> = vec![expr];
+            v.extend(list.iter());
+            v
+        }
+        Expr::InSubquery { expr, .. } => vec![expr],
+        Expr::Between {
+            expr, low, high, ..
+        } => vec![expr, low, high],
+        Expr::Like {
+            expr,
+            pattern,
+            escape,
+            ..
+        } => {
+            let mut v: Vec<&Expr> = vec![expr, pattern];
+            v.extend(escape.as_deref());
+            v
+        }
+        Expr::Case {
+            operand,
+            whens,
+            otherwise,
+        } => {
+            let mut v: Vec<&Expr> = operand.as_deref().into_iter().collect();
+            for (a, b) in whens {
+                v.push(a);
+                v.push(b);
+            }
+            v.extend(otherwise.as_deref());
+            v
+        }
+        Expr::Function { args, .. } => args.iter().collect(),
+        Expr::Literal(_)
+        | Expr::Column { .. }
+        | Expr::Param(_)
+        | Expr::Exists(..)
+        | Expr::Subquery(_) => Vec::new(),
+    }
+}
+
+/// Whether `op` compares its operands (and so takes a [`CmpRule`]).
+fn is_comparison(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq
+            | BinOp::Ne
+            | BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::Is
+            | BinOp::IsNot
+    )
+}
+
+/// Whether `e` is constant as SQLite's parser sees it: no column and no
+/// subquery (literals, parameters and functions of them).
+fn is_constant(e: &Expr) -> bool {
+    let mut constant = true;
+    walk(e, &mut |x| {
+        if matches!(
+            x,
+            Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+        ) {
+            constant = false;
+        }
+    });
+    constant
 }
 
 /// Whether a data change reads its target's rows (so row-level security's
@@ -491,20 +757,18 @@ fn min_col(e: &PExpr) -> Option<usize> {
 fn pwalk(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
     f(e);
     match e {
-        PExpr::Unary(_, x)
-        | PExpr::IsNull(x, _)
-        | PExpr::Cast(x, _)
-        | PExpr::Affinity(x, _)
-        | PExpr::InSub(x, _, _) => pwalk(x, f),
-        PExpr::Binary(_, a, b) => {
+        PExpr::Unary(_, x) | PExpr::IsNull(x, _) | PExpr::Cast(x, _) | PExpr::InSub(x, ..) => {
+            pwalk(x, f)
+        }
+        PExpr::Binary(_, a, b) | PExpr::Cmp(_, a, b, _) => {
             pwalk(a, f);
             pwalk(b, f);
         }
-        PExpr::InList(x, l, _) => {
+        PExpr::InList(x, l, ..) => {
             pwalk(x, f);
             l.iter().for_each(|y| pwalk(y, f));
         }
-        PExpr::Between(a, b, c, _) => {
+        PExpr::Between(a, b, c, ..) => {
             pwalk(a, f);
             pwalk(b, f);
             pwalk(c, f);
@@ -521,7 +785,7 @@ fn pwalk(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
                 pwalk(e, f);
             }
         }
-        PExpr::Case(o, w, e) => {
+        PExpr::Case(o, w, e, _) => {
             if let Some(o) = o {
                 pwalk(o, f);
             }
@@ -547,7 +811,7 @@ fn pwalk(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
 fn has_subquery(e: &PExpr) -> bool {
     let mut found = false;
     pwalk(e, &mut |x| {
-        if let PExpr::InSub(_, s, _) | PExpr::Exists(s, _) | PExpr::Scalar(s) = x {
+        if let PExpr::InSub(_, s, ..) | PExpr::Exists(s, _) | PExpr::Scalar(s) = x {
             if s.correlated {
                 found = true;
             }
@@ -567,20 +831,26 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             name: c.name.clone(),
             hidden: false,
             affinity: Some(c.affinity),
+            collation: Some(c.collation),
             origin: None,
         })
         .collect();
     // The hidden last column is the rowid (also reachable as _rowid_
     // and oid, see Scope::resolve).
+    // A WITHOUT ROWID table shows none: the column keeps its place (the
+    // engine reads rows by it) under a name no SQL can write.
     cols.push(ScopeCol {
         table: Some(label.clone()),
-        name: if t.column("rowid").is_none() {
+        name: if t.without_rowid {
+            String::new()
+        } else if t.column("rowid").is_none() {
             "rowid".into()
         } else {
             "_rowid_".into()
         },
         hidden: true,
         affinity: Some(Affinity::Integer),
+        collation: Some(Collation::Binary),
         origin: None,
     });
     Source {
@@ -590,15 +860,30 @@ fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         outer: false,
         on: Vec::new(),
         policy: None,
+        hint: None,
     }
 }
 
 /// The proposed row of an upsert, `excluded.*`: hidden, so an unqualified
-/// name means the existing row's column.
+/// name means the existing row's column; as in SQLite (registers, not
+/// columns) its values have no affinity and no collation.
 fn excluded_cols(t: &Arc<Table>) -> Vec<ScopeCol> {
     let mut cols = table_source_of(t, "excluded".into()).cols;
     for c in cols.iter_mut() {
         c.hidden = true;
+        c.affinity = None;
+        c.collation = None;
+    }
+    cols
+}
+
+/// A trigger's row, `label.*` (NEW or OLD): as in SQLite its columns keep
+/// their collation but have no affinity (only the rowid is INTEGER).
+fn trigger_row_cols(t: &Arc<Table>, label: &str) -> Vec<ScopeCol> {
+    let mut cols = table_source_of(t, label.into()).cols;
+    let n = cols.len();
+    for c in cols.iter_mut().take(n - 1) {
+        c.affinity = None;
     }
     cols
 }
@@ -612,6 +897,34 @@ struct Source {
     on: Vec<Expr>,
     /// Row-level security filter over this source's own row.
     policy: Option<PExpr>,
+    /// INDEXED BY (the index's position) / NOT INDEXED.
+    hint: Option<AccessHint>,
+}
+
+/// An index hint resolved against its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AccessHint {
+    /// NOT INDEXED.
+    NoIndex,
+    /// INDEXED BY the table's index at this position.
+    Index(usize),
+}
+
+/// Resolves `hint` against table `t`: SQLite's "no such index" when the
+/// index does not exist (on this table).
+fn resolve_hint(t: &Table, hint: Option<&IndexHint>) -> Result<Option<AccessHint>> {
+    Ok(match hint {
+        None => None,
+        Some(IndexHint::NotIndexed) => Some(AccessHint::NoIndex),
+        Some(IndexHint::IndexedBy(name)) => {
+            let pos = t
+                .indexes
+                .iter()
+                .position(|i| i.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| err(SqlErrorKind::UnknownTable, format!("no such index: {name}")))?;
+            Some(AccessHint::Index(pos))
+        }
+    })
 }
 
 /// Text shown as the column name of an expression.
@@ -660,8 +973,10 @@ impl<'s> Planner<'s> {
     /// the trigger owner's rights, and reading a column of NEW or OLD
     /// needs SELECT on that column of `table`.
     pub fn for_trigger(schema: &'s Schema, table: &Arc<Table>, trigger: Option<&str>) -> Self {
-        let mut cols = table_source_of(table, "new".into()).cols;
-        cols.extend(table_source_of(table, "old".into()).cols);
+        // NEW and OLD carry no affinity (SQLite: a trigger's row registers
+        // hold values, not columns).
+        let mut cols = trigger_row_cols(table, "new");
+        cols.extend(trigger_row_cols(table, "old"));
         let mut p = Planner::new(schema);
         if let Some(name) = trigger {
             p.acting.push(Definer::Trigger(name.to_lowercase()));
@@ -908,15 +1223,19 @@ impl<'s> Planner<'s> {
                 let width = planned.columns.len();
                 let mut plan = planned.plan;
                 if !q.order_by.is_empty() {
+                    // The result columns by name, each with its collation
+                    // (a compound's: SQLite's multiSelectCollSeq).
                     let scope = Scope::new(
                         planned
                             .columns
                             .iter()
-                            .map(|c| ScopeCol {
+                            .zip(&planned.types)
+                            .map(|(c, t)| ScopeCol {
                                 table: None,
                                 name: c.clone(),
                                 hidden: false,
-                                affinity: None,
+                                affinity: t.aff,
+                                collation: t.coll,
                                 origin: None,
                             })
                             .collect(),
@@ -924,17 +1243,30 @@ impl<'s> Planner<'s> {
                     );
                     let mut keys = Vec::new();
                     for it in &q.order_by {
-                        let e = match &it.expr {
-                            Expr::Literal(Value::Integer(n)) if *n >= 1 && (*n as usize) <= width => PExpr::Col(*n as usize - 1),
-                            Expr::Literal(Value::Integer(n)) => {
+                        let (bare, explicit) = strip_collate(&it.expr);
+                        let (e, coll) = match ordinal_of(bare) {
+                            Some(n) if n >= 1 && (n as usize) <= width => {
+                                let i = n as usize - 1;
+                                let natural = planned.types.get(i).and_then(|t| t.coll);
+                                (PExpr::Col(i), explicit.or(natural).unwrap_or_default())
+                            }
+                            Some(n) => {
                                 return Err(err(
                                     SqlErrorKind::Misuse,
                                     format!("ORDER BY term {n} out of range - should be between 1 and {width}"),
                                 ))
                             }
-                            e => self.expr(e, &scope)?,
+                            None => {
+                                let (e, t) = self.bind(&it.expr, &scope, None)?;
+                                (e, t.coll.unwrap_or_default())
+                            }
                         };
-                        keys.push((e, it.desc, it.nulls_first.unwrap_or(!it.desc)));
+                        keys.push(SortKey {
+                            expr: e,
+                            desc: it.desc,
+                            nulls_first: it.nulls_first.unwrap_or(!it.desc),
+                            coll,
+                        });
                     }
                     plan = Arc::new(Node::Sort(plan, keys));
                 }
@@ -951,6 +1283,7 @@ impl<'s> Planner<'s> {
                 Ok(Planned {
                     plan,
                     columns: planned.columns,
+                    types: planned.types,
                 })
             }
         }
@@ -964,6 +1297,7 @@ impl<'s> Planner<'s> {
                 let width = rows.first().map_or(0, |r| r.len());
                 let scope = Scope::new(Vec::new(), parent);
                 let mut out = Vec::new();
+                let mut types = Vec::new();
                 for r in rows {
                     if r.len() != width {
                         return Err(err(
@@ -971,15 +1305,22 @@ impl<'s> Planner<'s> {
                             "all VALUES must have the same number of terms",
                         ));
                     }
-                    out.push(
-                        r.iter()
-                            .map(|e| self.expr(e, &scope))
-                            .collect::<Result<Vec<_>>>()?,
-                    );
+                    let mut row = Vec::with_capacity(width);
+                    for e in r {
+                        let (p, t) = self.bind(e, &scope, None)?;
+                        row.push(p);
+                        // The first row types the columns (the leftmost
+                        // SELECT of the compound SQLite makes of VALUES).
+                        if types.len() < width {
+                            types.push(t);
+                        }
+                    }
+                    out.push(row);
                 }
                 Ok(Planned {
                     plan: Arc::new(Node::Values(out)),
                     columns: (1..=width).map(|i| format!("column{i}")).collect(),
+                    types,
                 })
             }
             SetExpr::SetOp {
@@ -996,9 +1337,24 @@ impl<'s> Planner<'s> {
                         "SELECTs to the left and right of a compound operator do not have the same number of result columns",
                     ));
                 }
+                // Each column compares under the collation of its leftmost
+                // SELECT that defines one, and takes the affinity of its
+                // leftmost SELECT that has one.
+                let types: Vec<ExprType> = l
+                    .types
+                    .iter()
+                    .zip(&r.types)
+                    .map(|(a, b)| ExprType {
+                        aff: a.aff.or(b.aff),
+                        coll: a.coll.or(b.coll),
+                        explicit: false,
+                    })
+                    .collect();
+                let colls = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
                 Ok(Planned {
-                    plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan)),
+                    plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan, colls)),
                     columns: l.columns,
+                    types,
                 })
             }
         }
@@ -1008,6 +1364,7 @@ impl<'s> Planner<'s> {
         &mut self,
         name: &str,
         alias: Option<&str>,
+        hint: Option<&IndexHint>,
         parent: Option<&Scope>,
     ) -> Result<Source> {
         let label = alias.unwrap_or(name).to_string();
@@ -1016,7 +1373,14 @@ impl<'s> Planner<'s> {
             let mut src = table_source_of(t, label);
             self.track_reads(&t.name, &mut src.cols);
             src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
+            src.hint = resolve_hint(t, hint)?;
             return Ok(src);
+        }
+        if let Some(IndexHint::IndexedBy(i)) = hint {
+            return Err(err(
+                SqlErrorKind::UnknownTable,
+                format!("no such index: {i}"),
+            ));
         }
         if let Some(v) = self.schema.view(name) {
             let key = v.name.to_lowercase();
@@ -1043,17 +1407,20 @@ impl<'s> Planner<'s> {
                 table: None,
                 cols: names
                     .into_iter()
-                    .map(|n| ScopeCol {
+                    .zip(&planned.types)
+                    .map(|(n, t)| ScopeCol {
                         table: Some(label.clone()),
                         name: n,
                         hidden: false,
-                        affinity: None,
+                        affinity: t.aff,
+                        collation: t.coll.or(Some(Collation::Binary)),
                         origin,
                     })
                     .collect(),
                 outer: false,
                 on: Vec::new(),
                 policy: None,
+                hint: None,
             });
         }
         let _ = parent;
@@ -1070,8 +1437,8 @@ impl<'s> Planner<'s> {
         out: &mut Vec<Source>,
     ) -> Result<()> {
         match item {
-            FromItem::Table { name, alias } => {
-                out.push(self.table_source(name, alias.as_deref(), parent)?)
+            FromItem::Table { name, alias, hint } => {
+                out.push(self.table_source(name, alias.as_deref(), hint.as_ref(), parent)?)
             }
             FromItem::Subquery { query, alias } => {
                 let planned = self.query_in(query, parent)?;
@@ -1082,17 +1449,20 @@ impl<'s> Planner<'s> {
                     cols: planned
                         .columns
                         .into_iter()
-                        .map(|n| ScopeCol {
+                        .zip(&planned.types)
+                        .map(|(n, t)| ScopeCol {
                             table: label.clone(),
                             name: n,
                             hidden: false,
-                            affinity: None,
+                            affinity: t.aff,
+                            collation: t.coll.or(Some(Collation::Binary)),
                             origin: None,
                         })
                         .collect(),
                     outer: false,
                     on: Vec::new(),
                     policy: None,
+                    hint: None,
                 });
             }
             FromItem::Join {
@@ -1201,7 +1571,7 @@ impl<'s> Planner<'s> {
             }
             let node = match (&src.table, src.plan.take()) {
                 (Some(t), _) => {
-                    let access = choose_access(t, start, &cands);
+                    let access = choose_access(t, start, &cands, src.hint)?;
                     Arc::new(Node::Scan {
                         table: t.clone(),
                         access,
@@ -1340,45 +1710,65 @@ impl<'s> Planner<'s> {
         let columns: Vec<String> = items.iter().map(|(_, n)| n.clone()).collect();
         let width_out = items.len();
 
-        // ORDER BY terms: by position, by output alias, or an expression.
-        let mut order_exprs: Vec<(Expr, bool, bool)> = Vec::new();
+        // ORDER BY terms: by position, by output alias, or an expression;
+        // a COLLATE on a position or alias applies to that result column.
+        let mut order_exprs: Vec<OrderTerm> = Vec::new();
         for o in order_by {
             let nulls_first = o.nulls_first.unwrap_or(!o.desc);
-            let e = match &o.expr {
-                Expr::Literal(Value::Integer(n)) => {
-                    if *n < 1 || *n as usize > width_out {
+            let (bare, explicit) = strip_collate(&o.expr);
+            let item = match bare {
+                e if ordinal_of(e).is_some() => {
+                    let n = ordinal_of(e).unwrap_or(0);
+                    if n < 1 || n as usize > width_out {
                         return Err(err(
                             SqlErrorKind::Misuse,
                             format!("ORDER BY term {n} out of range - should be between 1 and {width_out}"),
                         ));
                     }
-                    items[*n as usize - 1].0.clone()
+                    Some(n as usize - 1)
                 }
                 Expr::Column { table: None, name }
                     if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
                 {
-                    match items.iter().position(|(_, n)| n.eq_ignore_ascii_case(name)) {
-                        Some(i) => items[i].0.clone(),
-                        None => o.expr.clone(),
-                    }
+                    items.iter().position(|(_, n)| n.eq_ignore_ascii_case(name))
                 }
-                e => e.clone(),
+                _ => None,
             };
-            order_exprs.push((e, o.desc, nulls_first));
+            let expr = match (item, explicit) {
+                (Some(i), Some(c)) => Expr::Collate(Box::new(items[i].0.clone()), c),
+                (Some(i), None) => items[i].0.clone(),
+                (None, _) => o.expr.clone(),
+            };
+            // Which result column the term sorts by (DISTINCT needs one).
+            let item = item.or_else(|| {
+                let dbg = format!("{:?}", bare);
+                items.iter().position(|(ie, _)| format!("{ie:?}") == dbg)
+            });
+            order_exprs.push(OrderTerm {
+                expr,
+                desc: o.desc,
+                nulls_first,
+                item,
+            });
         }
 
-        let (mut proj, having, keys) = if aggregate {
-            self.plan_aggregate(&mut plan, sel, &items, &order_exprs, &scope, &all_cols)?
+        let (mut proj, types, having, keys) = if aggregate {
+            let sel = self.having_to_where(&mut plan, sel, &items, &scope, &all_cols)?;
+            self.plan_aggregate(&mut plan, &sel, &items, &order_exprs, &scope, &all_cols)?
         } else {
-            let proj = items
-                .iter()
-                .map(|(e, _)| self.expr(e, &scope))
-                .collect::<Result<Vec<_>>>()?;
-            let keys = order_exprs
-                .iter()
-                .map(|(e, d, n)| Ok((self.expr(e, &scope)?, *d, *n)))
-                .collect::<Result<Vec<_>>>()?;
-            (proj, None, keys)
+            let mut proj = Vec::with_capacity(items.len());
+            let mut types = Vec::with_capacity(items.len());
+            for (e, _) in &items {
+                let (p, t) = self.bind(e, &scope, None)?;
+                proj.push(p);
+                types.push(t);
+            }
+            let mut keys = Vec::with_capacity(order_exprs.len());
+            for o in &order_exprs {
+                let (p, t) = self.bind(&o.expr, &scope, None)?;
+                keys.push(o.key(p, t));
+            }
+            (proj, types, None, keys)
         };
         if let Some(h) = having {
             plan = Arc::new(Node::Filter(plan, h));
@@ -1393,39 +1783,47 @@ impl<'s> Planner<'s> {
                 }
             }
         }
-        // Sort keys ride along as hidden output columns.
-        let mut sort = Vec::new();
-        for (i, (k, d, n)) in keys.into_iter().enumerate() {
-            proj.push(k);
-            sort.push((PExpr::Col(width_out + i), d, n));
-        }
-        plan = Arc::new(Node::Project(plan, proj));
+        let colls: Vec<Collation> = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
         if sel.distinct {
-            if !sort.is_empty() {
-                // DISTINCT over the visible columns only: sort first is not
-                // equivalent, so dedupe on visible then sort on visible keys.
-                plan = Arc::new(Node::Distinct(Arc::new(Node::Trim(plan, width_out))));
+            plan = Arc::new(Node::Project(plan, proj));
+            // DISTINCT over the result columns, then sort by the result
+            // columns the terms name.
+            plan = Arc::new(Node::Distinct(plan, colls));
+            if !keys.is_empty() {
                 let remapped = order_exprs
                     .iter()
-                    .map(|(e, d, n)| {
-                        let pos = items
-                            .iter()
-                            .position(|(ie, _)| format!("{ie:?}") == format!("{e:?}"));
-                        pos.map(|p| (PExpr::Col(p), *d, *n)).ok_or_else(|| {
-                            err(
-                                SqlErrorKind::Misuse,
-                                "ORDER BY term does not match any column in the result set",
-                            )
-                        })
+                    .zip(keys)
+                    .map(|(o, k)| {
+                        o.item
+                            .map(|p| SortKey {
+                                expr: PExpr::Col(p),
+                                ..k
+                            })
+                            .ok_or_else(|| {
+                                err(
+                                    SqlErrorKind::Misuse,
+                                    "ORDER BY term does not match any column in the result set",
+                                )
+                            })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 plan = Arc::new(Node::Sort(plan, remapped));
-            } else {
-                plan = Arc::new(Node::Distinct(plan));
             }
-        } else if !sort.is_empty() {
+        } else if !keys.is_empty() {
+            // Sort keys ride along as hidden output columns.
+            let mut sort = Vec::with_capacity(keys.len());
+            for (i, k) in keys.into_iter().enumerate() {
+                proj.push(k.expr);
+                sort.push(SortKey {
+                    expr: PExpr::Col(width_out + i),
+                    ..k
+                });
+            }
+            plan = Arc::new(Node::Project(plan, proj));
             plan = Arc::new(Node::Sort(plan, sort));
             plan = Arc::new(Node::Trim(plan, width_out));
+        } else {
+            plan = Arc::new(Node::Project(plan, proj));
         }
         if limit.is_some() || offset.is_some() {
             let s = Scope::new(Vec::new(), parent);
@@ -1433,318 +1831,365 @@ impl<'s> Planner<'s> {
             let o = offset.as_ref().map(|e| self.expr(e, &s)).transpose()?;
             plan = Arc::new(Node::Limit(plan, l, o));
         }
-        Ok(Planned { plan, columns })
+        Ok(Planned {
+            plan,
+            columns,
+            types,
+        })
     }
 
+    /// SQLite's `havingToWhere`: a HAVING conjunct made only of constants
+    /// and GROUP BY terms (that group under BINARY) filters the rows before
+    /// grouping instead (it is the same for every row of a group). The
+    /// answer is the same; what differs is which groups are computed at
+    /// all, which shows when an aggregate fails (sum overflowing).
+    fn having_to_where(
+        &mut self,
+        plan: &mut Plan,
+        sel: &Select,
+        items: &[(Expr, String)],
+        scope: &Scope,
+        all_cols: &[ScopeCol],
+    ) -> Result<Select> {
+        let Some(having) = &sel.having else {
+            return Ok(sel.clone());
+        };
+        if sel.group_by.is_empty() {
+            return Ok(sel.clone());
+        }
+        let group = group_terms(&sel.group_by, items, all_cols)?;
+        let mut binary_groups = Vec::new();
+        for g in &group {
+            let (_, t) = self.bind(g, scope, None)?;
+            if t.coll.unwrap_or_default() == Collation::Binary {
+                binary_groups.push(format!("{:?}", strip_collate(g).0));
+            }
+        }
+        let mut conjuncts = Vec::new();
+        split_and(having.clone(), &mut conjuncts);
+        let mut kept: Option<Expr> = None;
+        for c in conjuncts {
+            let always_false = matches!(c, Expr::Literal(Value::Integer(0)));
+            if !always_false && constant_or_group_by(&c, &binary_groups) {
+                let bound = self.expr(&c, scope)?;
+                *plan = Arc::new(Node::Filter(plan.clone(), bound));
+            } else {
+                kept = Some(match kept {
+                    None => c,
+                    Some(k) => Expr::Binary(BinOp::And, Box::new(k), Box::new(c)),
+                });
+            }
+        }
+        let mut out = sel.clone();
+        out.having = kept;
+        Ok(out)
+    }
+
+    /// Plans the aggregation of `plan` (GROUP BY, aggregates), and binds
+    /// the result items, HAVING and ORDER BY over its output: (result
+    /// expressions, their types, HAVING, sort keys).
     #[allow(clippy::type_complexity)]
     fn plan_aggregate(
         &mut self,
         plan: &mut Plan,
         sel: &Select,
         items: &[(Expr, String)],
-        order: &[(Expr, bool, bool)],
+        order: &[OrderTerm],
         scope: &Scope,
         all_cols: &[ScopeCol],
-    ) -> Result<(Vec<PExpr>, Option<PExpr>, Vec<(PExpr, bool, bool)>)> {
+    ) -> Result<(Vec<PExpr>, Vec<ExprType>, Option<PExpr>, Vec<SortKey>)> {
         let width = all_cols.len();
-        let group: Vec<PExpr> = sel
-            .group_by
-            .iter()
-            .map(|e| self.expr(e, scope))
-            .collect::<Result<_>>()?;
+        let group_exprs = group_terms(&sel.group_by, items, all_cols)?;
+        let mut group = Vec::with_capacity(group_exprs.len());
+        let mut group_types = Vec::with_capacity(group_exprs.len());
+        for e in &group_exprs {
+            let (p, t) = self.bind(e, scope, None)?;
+            group.push((p, t.coll.unwrap_or_default()));
+            group_types.push(t);
+        }
         let mut cx = AggBind {
-            group_dbg: sel.group_by.iter().map(|e| format!("{e:?}")).collect(),
+            group_dbg: group_exprs.iter().map(|e| format!("{e:?}")).collect(),
+            group_types,
             aggs: Vec::new(),
             agg_dbg: Vec::new(),
+            agg_types: Vec::new(),
             width,
         };
-        let proj = items
-            .iter()
-            .map(|(e, _)| self.post_agg(e, scope, &mut cx))
-            .collect::<Result<Vec<_>>>()?;
+        let mut proj = Vec::with_capacity(items.len());
+        let mut types = Vec::with_capacity(items.len());
+        for (e, _) in items {
+            let (p, t) = self.bind(e, scope, Some(&mut cx))?;
+            proj.push(p);
+            types.push(t);
+        }
         let having = sel
             .having
             .as_ref()
             .map(|h| self.post_agg(h, scope, &mut cx))
             .transpose()?;
-        let keys = order
-            .iter()
-            .map(|(e, d, n)| Ok((self.post_agg(e, scope, &mut cx)?, *d, *n)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut keys = Vec::with_capacity(order.len());
+        for o in order {
+            let (p, t) = self.bind(&o.expr, scope, Some(&mut cx))?;
+            keys.push(o.key(p, t));
+        }
         *plan = Arc::new(Node::Aggregate {
             input: plan.clone(),
             width,
             group,
             aggs: cx.aggs,
         });
-        Ok((proj, having, keys))
+        Ok((proj, types, having, keys))
     }
 
-    /// Binds an expression evaluated over an aggregate's output row.
+    /// Binds an expression evaluated over an aggregate's output row: group
+    /// keys and aggregate calls read their output columns.
     fn post_agg(&mut self, e: &Expr, scope: &Scope, cx: &mut AggBind) -> Result<PExpr> {
-        let dbg = format!("{e:?}");
-        let ng = cx.group_dbg.len();
-        if let Some(i) = cx.group_dbg.iter().position(|g| *g == dbg) {
-            return Ok(PExpr::Col(cx.width + i));
-        }
-        if let Expr::Function {
-            name,
-            args,
-            distinct,
-            star,
-        } = e
-        {
-            if let Some(kind) = agg_kind(name, args.len(), *star) {
-                if !(args.len() > 1 && is_scalar_minmax(name)) {
-                    if let Some(j) = cx.agg_dbg.iter().position(|a| *a == dbg) {
-                        return Ok(PExpr::Col(cx.width + ng + j));
-                    }
-                    for a in args {
-                        if has_aggregate(a) {
-                            return Err(err(
-                                SqlErrorKind::Misuse,
-                                format!("misuse of aggregate function {name}()"),
-                            ));
-                        }
-                    }
-                    let bound = args
-                        .iter()
-                        .map(|a| self.expr(a, scope))
-                        .collect::<Result<Vec<_>>>()?;
-                    cx.aggs.push(AggCall {
-                        kind,
-                        distinct: *distinct,
-                        args: bound,
-                    });
-                    cx.agg_dbg.push(dbg);
-                    return Ok(PExpr::Col(cx.width + ng + cx.aggs.len() - 1));
-                }
-            }
-        }
-        // Recurse structurally; bare columns read the group's first row,
-        // which sits at the same positions as in the input.
-        macro_rules! rec {
-            ($x:expr) => {
-                self.post_agg($x, scope, cx)?
-            };
-        }
-        Ok(match e {
-            Expr::Column { .. }
-            | Expr::InSubquery { .. }
-            | Expr::Exists(..)
-            | Expr::Subquery(_) => self.expr(e, scope)?,
-            Expr::Literal(v) => PExpr::Lit(v.clone()),
-            Expr::Param(i) => PExpr::Param(*i),
-            Expr::Unary(op, x) => PExpr::Unary(*op, Box::new(rec!(x))),
-            Expr::Binary(op, a, b) => {
-                let l = rec!(a);
-                let r = rec!(b);
-                PExpr::Binary(*op, Box::new(l), Box::new(r))
-            }
-            Expr::IsNull(x, n) => PExpr::IsNull(Box::new(rec!(x)), *n),
-            Expr::InList {
-                expr,
-                list,
-                negated,
-            } => {
-                let x = rec!(expr);
-                let mut l = Vec::new();
-                for y in list {
-                    l.push(rec!(y));
-                }
-                PExpr::InList(Box::new(x), l, *negated)
-            }
-            Expr::Between {
-                expr,
-                low,
-                high,
-                negated,
-            } => {
-                let x = rec!(expr);
-                let lo = rec!(low);
-                let hi = rec!(high);
-                PExpr::Between(Box::new(x), Box::new(lo), Box::new(hi), *negated)
-            }
-            Expr::Like {
-                expr,
-                pattern,
-                escape,
-                negated,
-                glob,
-            } => {
-                let x = rec!(expr);
-                let p = rec!(pattern);
-                let esc = match escape {
-                    Some(x) => Some(Box::new(rec!(x))),
-                    None => None,
-                };
-                PExpr::Like {
-                    expr: Box::new(x),
-                    pattern: Box::new(p),
-                    escape: esc,
-                    negated: *negated,
-                    glob: *glob,
-                }
-            }
-            Expr::Case {
-                operand,
-                whens,
-                otherwise,
-            } => {
-                let o = match operand {
-                    Some(o) => Some(Box::new(rec!(o))),
-                    None => None,
-                };
-                let mut w = Vec::new();
-                for (a, b) in whens {
-                    let x = rec!(a);
-                    let y = rec!(b);
-                    w.push((x, y));
-                }
-                let e = match otherwise {
-                    Some(o) => Some(Box::new(rec!(o))),
-                    None => None,
-                };
-                PExpr::Case(o, w, e)
-            }
-            Expr::Cast(x, t) => PExpr::Cast(Box::new(rec!(x)), *t),
-            Expr::Function { name, args, .. } => {
-                let mut a = Vec::new();
-                for y in args {
-                    a.push(rec!(y));
-                }
-                PExpr::Func(ScalarCall::resolve(name, a.len()), a)
-            }
-        })
+        Ok(self.bind(e, scope, Some(cx))?.0)
     }
 
     /// Binds an expression in `scope`.
     fn expr(&mut self, e: &Expr, scope: &Scope) -> Result<PExpr> {
+        Ok(self.bind(e, scope, None)?.0)
+    }
+
+    /// Binds an expression in `scope` and types it by SQLite's rules (see
+    /// [`ExprType`]); comparisons get their [`CmpRule`] here. With `agg`,
+    /// the expression is evaluated over an aggregate's output row: a group
+    /// key or an aggregate call reads its output column, and bare columns
+    /// read the group's representative row, which sits at the input's
+    /// positions.
+    fn bind(
+        &mut self,
+        e: &Expr,
+        scope: &Scope,
+        mut agg: Option<&mut AggBind>,
+    ) -> Result<(PExpr, ExprType)> {
         let b = |x: PExpr| Box::new(x);
+        if let Some(cx) = agg.as_deref_mut() {
+            if let Some(found) = self.agg_output(e, scope, cx)? {
+                return Ok(found);
+            }
+        }
+        macro_rules! rec {
+            ($x:expr) => {
+                self.bind($x, scope, agg.as_deref_mut())?
+            };
+        }
         Ok(match e {
-            Expr::Literal(v) => PExpr::Lit(v.clone()),
+            Expr::Literal(v) => (PExpr::Lit(v.clone()), ExprType::default()),
             // Always the function (a keyword, as in PostgreSQL), never a
             // column: a column cannot change what a policy or view means.
-            Expr::Column { table: None, name } if is_current_user(name) => {
-                PExpr::Lit(Value::Text(self.user_named(name)))
-            }
-            Expr::Function { name, args, .. } if args.is_empty() && is_current_user(name) => {
-                PExpr::Lit(Value::Text(self.user_named(name)))
-            }
+            Expr::Column { table: None, name } if is_current_user(name) => (
+                PExpr::Lit(Value::Text(self.user_named(name))),
+                ExprType::default(),
+            ),
+            Expr::Function { name, args, .. } if args.is_empty() && is_current_user(name) => (
+                PExpr::Lit(Value::Text(self.user_named(name))),
+                ExprType::default(),
+            ),
             Expr::Column { table, name } => {
-                let (depth, idx, _, origin) = scope.resolve(table.as_deref(), name)?;
-                if let (Some((o, col)), true) = (origin, self.record) {
+                let r = scope.resolve(table.as_deref(), name)?;
+                if let (Some((o, col)), true) = (r.origin, self.record) {
                     if let Some(u) = self.uses.get_mut(o) {
                         u.columns.insert(col.to_lowercase());
                     }
                 }
+                let t = ExprType::column(r.affinity, r.collation);
                 // The rowid aliases: _rowid_ and oid name the rowid column.
-                if depth == 0 {
-                    PExpr::Col(idx)
+                if r.depth == 0 {
+                    (PExpr::Col(r.index), t)
                 } else {
-                    PExpr::Outer(depth, idx)
+                    (PExpr::Outer(r.depth, r.index), t)
                 }
             }
-            Expr::Param(i) => PExpr::Param(*i),
-            Expr::Unary(op, x) => PExpr::Unary(*op, b(self.expr(x, scope)?)),
+            Expr::Param(i) => (PExpr::Param(*i), ExprType::default()),
+            Expr::Collate(x, c) => {
+                let (p, t) = rec!(x);
+                (
+                    p,
+                    ExprType {
+                        aff: t.aff,
+                        coll: Some(*c),
+                        explicit: true,
+                    },
+                )
+            }
+            Expr::Unary(op, x) => {
+                let (p, t) = rec!(x);
+                // Unary plus keeps the operand's collation but not its
+                // affinity (`+col` is SQLite's way to drop affinity).
+                let ty = if *op == UnOp::Plus {
+                    ExprType { aff: None, ..t }
+                } else {
+                    ExprType::combine(&[t])
+                };
+                (PExpr::Unary(*op, b(p)), ty)
+            }
             Expr::Binary(op, l, r) => {
-                let mut a = self.expr(l, scope)?;
-                let mut c = self.expr(r, scope)?;
-                if matches!(
-                    op,
-                    BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
-                ) {
-                    // SQLite: a column's numeric affinity applies to the
-                    // other operand when that one is not a column.
-                    let la = self.affinity_of(l, scope);
-                    let ra = self.affinity_of(r, scope);
-                    match (la, ra) {
-                        (Some(x), None) if is_numeric(x) => {
-                            c = PExpr::Affinity(Box::new(c), Affinity::Numeric)
-                        }
-                        (None, Some(x)) if is_numeric(x) => {
-                            a = PExpr::Affinity(Box::new(a), Affinity::Numeric)
-                        }
-                        (Some(Affinity::Text), None) if !matches!(**r, Expr::Column { .. }) => {
-                            c = PExpr::Affinity(Box::new(c), Affinity::Text)
-                        }
-                        (None, Some(Affinity::Text)) if !matches!(**l, Expr::Column { .. }) => {
-                            a = PExpr::Affinity(Box::new(a), Affinity::Text)
-                        }
-                        _ => {}
-                    }
+                let (a, ta) = rec!(l);
+                let (c, tc) = rec!(r);
+                let ty = ExprType::combine(&[ta, tc]);
+                if is_comparison(*op) {
+                    (PExpr::Cmp(*op, b(a), b(c), CmpRule::between(&ta, &tc)), ty)
+                } else {
+                    (PExpr::Binary(*op, b(a), b(c)), ty)
                 }
-                PExpr::Binary(*op, b(a), b(c))
             }
-            Expr::IsNull(x, n) => PExpr::IsNull(b(self.expr(x, scope)?), *n),
+            Expr::IsNull(x, n) => {
+                let (p, t) = rec!(x);
+                (PExpr::IsNull(b(p), *n), ExprType::combine(&[t]))
+            }
             Expr::InList {
                 expr,
                 list,
                 negated,
-            } => PExpr::InList(
-                b(self.expr(expr, scope)?),
-                list.iter()
-                    .map(|x| self.expr(x, scope))
-                    .collect::<Result<_>>()?,
-                *negated,
-            ),
+            } => {
+                let (x, tx) = rec!(expr);
+                let mut items = Vec::with_capacity(list.len());
+                let mut types = vec![tx];
+                for y in list {
+                    let (p, t) = rec!(y);
+                    items.push(p);
+                    types.push(t);
+                }
+                // SQLite: the left operand's affinity and collation; but
+                // `x IN (c)` with one constant c (not a COLLATE) is read as
+                // `x = +c`, where an explicit COLLATE inside c counts.
+                let rule = match (list.as_slice(), types.get(1)) {
+                    ([only], Some(t))
+                        if is_constant(only) && !matches!(only, Expr::Collate(..)) =>
+                    {
+                        let plus = ExprType { aff: None, ..*t };
+                        CmpRule::between(&tx, &plus)
+                    }
+                    _ => CmpRule {
+                        aff: tx.aff,
+                        coll: tx.coll.unwrap_or_default(),
+                    },
+                };
+                (
+                    PExpr::InList(b(x), items, *negated, rule),
+                    ExprType::combine(&types),
+                )
+            }
             Expr::InSubquery {
                 expr,
                 query,
                 negated,
             } => {
-                let x = self.expr(expr, scope)?;
-                let sub = self.subplan(query, scope, Some(1))?;
-                PExpr::InSub(b(x), sub, *negated)
+                let (x, tx) = rec!(expr);
+                let (sub, types) = self.subplan(query, scope, Some(1))?;
+                let t0 = types.first().copied().unwrap_or_default();
+                (
+                    PExpr::InSub(b(x), sub, *negated, CmpRule::between(&tx, &t0)),
+                    ExprType::combine(&[tx]),
+                )
             }
-            Expr::Exists(q, negated) => PExpr::Exists(self.subplan(q, scope, None)?, *negated),
-            Expr::Subquery(q) => PExpr::Scalar(self.subplan(q, scope, Some(1))?),
+            Expr::Exists(q, negated) => (
+                PExpr::Exists(self.subplan(q, scope, None)?.0, *negated),
+                ExprType::default(),
+            ),
+            Expr::Subquery(q) => {
+                let (sub, types) = self.subplan(q, scope, Some(1))?;
+                let aff = types.first().and_then(|t| t.aff);
+                (
+                    PExpr::Scalar(sub),
+                    ExprType {
+                        aff,
+                        ..ExprType::default()
+                    },
+                )
+            }
             Expr::Between {
                 expr,
                 low,
                 high,
                 negated,
-            } => PExpr::Between(
-                b(self.expr(expr, scope)?),
-                b(self.expr(low, scope)?),
-                b(self.expr(high, scope)?),
-                *negated,
-            ),
+            } => {
+                let (x, tx) = rec!(expr);
+                let (lo, tlo) = rec!(low);
+                let (hi, thi) = rec!(high);
+                let rules = [CmpRule::between(&tx, &tlo), CmpRule::between(&tx, &thi)];
+                (
+                    PExpr::Between(b(x), b(lo), b(hi), *negated, rules),
+                    ExprType::combine(&[tx, tlo, thi]),
+                )
+            }
             Expr::Like {
                 expr,
                 pattern,
                 escape,
                 negated,
                 glob,
-            } => PExpr::Like {
-                expr: b(self.expr(expr, scope)?),
-                pattern: b(self.expr(pattern, scope)?),
-                escape: match escape {
-                    Some(x) => Some(b(self.expr(x, scope)?)),
+            } => {
+                let (x, tx) = rec!(expr);
+                let (p, tp) = rec!(pattern);
+                let mut types = vec![tp, tx];
+                let esc = match escape {
+                    Some(y) => {
+                        let (pe, te) = rec!(y);
+                        types.push(te);
+                        Some(b(pe))
+                    }
                     None => None,
-                },
-                negated: *negated,
-                glob: *glob,
-            },
+                };
+                (
+                    PExpr::Like {
+                        expr: b(x),
+                        pattern: b(p),
+                        escape: esc,
+                        negated: *negated,
+                        glob: *glob,
+                    },
+                    // SQLite's LIKE is the function like(pattern, x, esc).
+                    ExprType::combine(&types),
+                )
+            }
             Expr::Case {
                 operand,
                 whens,
                 otherwise,
-            } => PExpr::Case(
-                match operand {
-                    Some(o) => Some(b(self.expr(o, scope)?)),
+            } => {
+                let (o, to) = match operand {
+                    Some(o) => {
+                        let (p, t) = rec!(o);
+                        (Some(b(p)), Some(t))
+                    }
+                    None => (None, None),
+                };
+                let mut types: Vec<ExprType> = to.into_iter().collect();
+                let mut ws = Vec::with_capacity(whens.len());
+                let mut rules = Vec::new();
+                for (w, t) in whens {
+                    let (pw, tw) = rec!(w);
+                    let (pt, tt) = rec!(t);
+                    if let Some(to) = &to {
+                        rules.push(CmpRule::between(to, &tw));
+                    }
+                    types.push(tw);
+                    types.push(tt);
+                    ws.push((pw, pt));
+                }
+                let el = match otherwise {
+                    Some(x) => {
+                        let (p, t) = rec!(x);
+                        types.push(t);
+                        Some(b(p))
+                    }
                     None => None,
-                },
-                whens
-                    .iter()
-                    .map(|(w, t)| Ok((self.expr(w, scope)?, self.expr(t, scope)?)))
-                    .collect::<Result<_>>()?,
-                match otherwise {
-                    Some(o) => Some(b(self.expr(o, scope)?)),
-                    None => None,
-                },
-            ),
-            Expr::Cast(x, t) => PExpr::Cast(b(self.expr(x, scope)?), *t),
+                };
+                (PExpr::Case(o, ws, el, rules), ExprType::combine(&types))
+            }
+            Expr::Cast(x, t) => {
+                let (p, tx) = rec!(x);
+                (
+                    PExpr::Cast(b(p), *t),
+                    ExprType {
+                        aff: Some(cast_affinity(*t)),
+                        ..tx
+                    },
+                )
+            }
             Expr::Function {
                 name, args, star, ..
             } => {
@@ -1756,23 +2201,78 @@ impl<'s> Planner<'s> {
                         format!("misuse of aggregate function {name}()"),
                     ));
                 }
-                let a: Vec<PExpr> = args
-                    .iter()
-                    .map(|x| self.expr(x, scope))
-                    .collect::<Result<_>>()?;
-                PExpr::Func(ScalarCall::resolve(name, a.len()), a)
+                let mut a = Vec::with_capacity(args.len());
+                let mut types = Vec::with_capacity(args.len());
+                for x in args {
+                    let (p, t) = rec!(x);
+                    a.push(p);
+                    types.push(t);
+                }
+                let coll = function_collation(&types);
+                (
+                    PExpr::Func(ScalarCall::resolve_args_collated(name, args, coll), a),
+                    ExprType::combine(&types),
+                )
             }
         })
     }
 
-    fn affinity_of(&self, e: &Expr, scope: &Scope) -> Option<Affinity> {
-        match e {
-            Expr::Column { table, name } => scope
-                .resolve(table.as_deref(), name)
-                .ok()
-                .and_then(|(_, _, a, _)| a),
-            _ => None,
+    /// Over an aggregate's output: `e` as a group key or an aggregate call
+    /// (its output column and type), or `None` for anything else.
+    fn agg_output(
+        &mut self,
+        e: &Expr,
+        scope: &Scope,
+        cx: &mut AggBind,
+    ) -> Result<Option<(PExpr, ExprType)>> {
+        let dbg = format!("{e:?}");
+        let ng = cx.group_dbg.len();
+        if let Some(i) = cx.group_dbg.iter().position(|g| *g == dbg) {
+            return Ok(Some((PExpr::Col(cx.width + i), cx.group_types[i])));
         }
+        let Expr::Function {
+            name,
+            args,
+            distinct,
+            star,
+        } = e
+        else {
+            return Ok(None);
+        };
+        let Some(kind) = agg_kind(name, args.len(), *star) else {
+            return Ok(None);
+        };
+        if args.len() > 1 && is_scalar_minmax(name) {
+            return Ok(None);
+        }
+        if let Some(j) = cx.agg_dbg.iter().position(|a| *a == dbg) {
+            return Ok(Some((PExpr::Col(cx.width + ng + j), cx.agg_types[j])));
+        }
+        for a in args {
+            if has_aggregate(a) {
+                return Err(err(
+                    SqlErrorKind::Misuse,
+                    format!("misuse of aggregate function {name}()"),
+                ));
+            }
+        }
+        let mut bound = Vec::with_capacity(args.len());
+        let mut types = Vec::with_capacity(args.len());
+        for a in args {
+            let (p, t) = self.bind(a, scope, None)?;
+            bound.push(p);
+            types.push(t);
+        }
+        cx.aggs.push(AggCall {
+            kind: kind.marking_json(args),
+            distinct: *distinct,
+            args: bound,
+            coll: function_collation(&types),
+        });
+        cx.agg_dbg.push(dbg);
+        let t = ExprType::combine(&types);
+        cx.agg_types.push(t);
+        Ok(Some((PExpr::Col(cx.width + ng + cx.aggs.len() - 1), t)))
     }
 
     fn subplan(
@@ -1780,7 +2280,7 @@ impl<'s> Planner<'s> {
         q: &Query,
         scope: &Scope,
         want_cols: Option<usize>,
-    ) -> Result<Arc<SubPlan>> {
+    ) -> Result<(Arc<SubPlan>, Vec<ExprType>)> {
         let mut child = Scope::new(Vec::new(), Some(scope));
         child.transparent = true;
         // The subquery's own FROM scope hangs below `child` through parent.
@@ -1797,17 +2297,29 @@ impl<'s> Planner<'s> {
             }
         }
         let correlated = child.correlated.get();
-        Ok(Arc::new(SubPlan {
-            id: SUB_IDS.fetch_add(1, Ordering::Relaxed),
-            plan: planned.plan,
-            correlated,
-        }))
+        Ok((
+            Arc::new(SubPlan {
+                id: SUB_IDS.fetch_add(1, Ordering::Relaxed),
+                plan: planned.plan,
+                correlated,
+            }),
+            planned.types,
+        ))
+    }
+
+    /// Every row of `table` (columns ++ rowid) straight from its rows,
+    /// through no index (for rebuilding or checking indexes).
+    pub fn full_scan(table: &Arc<Table>) -> Plan {
+        Arc::new(Node::Scan {
+            table: table.clone(),
+            access: Access::Full,
+        })
     }
 
     /// Plans a single-table read for UPDATE/DELETE: rows of the table
     /// (columns ++ rowid) matching `filter`.
     pub fn table_rows(&mut self, table: &Arc<Table>, filter: Option<&Expr>) -> Result<Plan> {
-        self.table_rows_for(table, filter, None, false)
+        self.table_rows_for(table, filter, None, None, false)
     }
 
     /// [`Self::table_rows`] for UPDATE or DELETE (`cmd`): only the rows
@@ -1822,8 +2334,10 @@ impl<'s> Planner<'s> {
         table: &Arc<Table>,
         filter: Option<&Expr>,
         cmd: Option<PolicyCmd>,
+        hint: Option<&IndexHint>,
         reads_rows: bool,
     ) -> Result<Plan> {
+        let hint = resolve_hint(table, hint)?;
         let select_policy = match cmd {
             Some(_) if reads_rows => self.row_policy(table, PolicyCmd::Select, false)?,
             _ => None,
@@ -1856,7 +2370,7 @@ impl<'s> Planner<'s> {
         }) {
             self.uses.remove(o);
         }
-        let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>());
+        let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>(), hint)?;
         let mut plan: Plan = Arc::new(Node::Scan {
             table: table.clone(),
             access,
@@ -1960,15 +2474,13 @@ impl<'s> Planner<'s> {
     }
 }
 
-fn is_numeric(a: Affinity) -> bool {
-    matches!(a, Affinity::Integer | Affinity::Real | Affinity::Numeric)
-}
-
 /// State while binding the expressions over an aggregate's output.
 struct AggBind {
     group_dbg: Vec<String>,
+    group_types: Vec<ExprType>,
     aggs: Vec<AggCall>,
     agg_dbg: Vec<String>,
+    agg_types: Vec<ExprType>,
     width: usize,
 }
 
@@ -1983,12 +2495,13 @@ fn map_cols(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
         PExpr::Col(i) => PExpr::Col(f(i)),
         PExpr::Unary(o, x) => PExpr::Unary(o, m(x)),
         PExpr::Binary(o, a, b) => PExpr::Binary(o, m(a), m(b)),
+        PExpr::Cmp(o, a, b, r) => PExpr::Cmp(o, m(a), m(b), r),
         PExpr::IsNull(x, n) => PExpr::IsNull(m(x), n),
-        PExpr::InList(x, l, n) => {
-            PExpr::InList(m(x), l.into_iter().map(|y| map_cols(y, f)).collect(), n)
+        PExpr::InList(x, l, n, r) => {
+            PExpr::InList(m(x), l.into_iter().map(|y| map_cols(y, f)).collect(), n, r)
         }
-        PExpr::InSub(x, s, n) => PExpr::InSub(m(x), s, n),
-        PExpr::Between(a, b, c, n) => PExpr::Between(m(a), m(b), m(c), n),
+        PExpr::InSub(x, s, n, r) => PExpr::InSub(m(x), s, n, r),
+        PExpr::Between(a, b, c, n, r) => PExpr::Between(m(a), m(b), m(c), n, r),
         PExpr::Like {
             expr,
             pattern,
@@ -2002,16 +2515,16 @@ fn map_cols(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
             negated,
             glob,
         },
-        PExpr::Case(o, w, e) => PExpr::Case(
+        PExpr::Case(o, w, e, r) => PExpr::Case(
             o.map(m),
             w.into_iter()
                 .map(|(a, b)| (map_cols(a, f), map_cols(b, f)))
                 .collect(),
             e.map(m),
+            r,
         ),
         PExpr::Cast(x, t) => PExpr::Cast(m(x), t),
         PExpr::Func(n, a) => PExpr::Func(n, a.into_iter().map(|y| map_cols(y, f)).collect()),
-        PExpr::Affinity(x, a) => PExpr::Affinity(m(x), a),
         other => other,
     }
 }
@@ -2023,23 +2536,18 @@ fn available_before(e: &PExpr, start: usize) -> bool {
 }
 
 /// If `e` compares column `col` of the source at `start` with something
-/// available before it, returns (operator as seen from the column, other side).
-fn column_cmp(e: &PExpr, col: usize, start: usize) -> Option<(BinOp, PExpr)> {
-    let PExpr::Binary(op, a, b) = e else {
+/// available before it under a rule `usable` accepts, returns (operator as
+/// seen from the column, other side).
+fn column_cmp(
+    e: &PExpr,
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<(BinOp, PExpr)> {
+    let PExpr::Cmp(op, a, b, rule) = e else {
         return None;
     };
-    let strip = |x: &PExpr| -> Option<usize> {
-        match x {
-            PExpr::Col(i) => Some(*i),
-            _ => None,
-        }
-    };
-    let unwrap_aff = |x: &PExpr| -> PExpr {
-        match x {
-            PExpr::Affinity(inner, _) => (**inner).clone(),
-            other => other.clone(),
-        }
-    };
+    let is_col = |x: &PExpr| matches!(x, PExpr::Col(i) if *i == start + col);
     let flip = |op: BinOp| match op {
         BinOp::Lt => BinOp::Gt,
         BinOp::Le => BinOp::Ge,
@@ -2050,22 +2558,29 @@ fn column_cmp(e: &PExpr, col: usize, start: usize) -> Option<(BinOp, PExpr)> {
     if !matches!(
         op,
         BinOp::Eq | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
-    ) {
+    ) || !usable(rule)
+    {
         return None;
     }
-    if strip(a) == Some(start + col) && available_before(b, start) {
+    if is_col(a) && available_before(b, start) {
         return Some((*op, (**b).clone()));
     }
-    if strip(b) == Some(start + col) && available_before(a, start) {
-        let _ = unwrap_aff;
+    if is_col(b) && available_before(a, start) {
         return Some((flip(*op), (**a).clone()));
     }
     None
 }
 
-fn in_list_on(e: &PExpr, col: usize, start: usize) -> Option<Vec<PExpr>> {
+fn in_list_on(
+    e: &PExpr,
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<Vec<PExpr>> {
     match e {
-        PExpr::InList(x, list, false) if matches!(**x, PExpr::Col(i) if i == start + col) => {
+        PExpr::InList(x, list, false, rule)
+            if matches!(**x, PExpr::Col(i) if i == start + col) && usable(rule) =>
+        {
             if list.iter().all(|l| available_before(l, start)) {
                 Some(list.clone())
             } else {
@@ -2082,11 +2597,16 @@ pub type Bounds = (Option<(PExpr, bool)>, Option<(PExpr, bool)>);
 /// A candidate index access: position, score, equality values, range.
 type IndexChoice = (usize, usize, Vec<Vec<PExpr>>, Option<Bounds>);
 
-fn range_on(conds: &[&PExpr], col: usize, start: usize) -> Option<Bounds> {
+fn range_on(
+    conds: &[&PExpr],
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<Bounds> {
     let mut lo = None;
     let mut hi = None;
     for c in conds {
-        if let Some((op, other)) = column_cmp(c, col, start) {
+        if let Some((op, other)) = column_cmp(c, col, start, usable) {
             match op {
                 BinOp::Gt => lo = lo.or(Some((other, false))),
                 BinOp::Ge => lo = lo.or(Some((other, true))),
@@ -2095,13 +2615,17 @@ fn range_on(conds: &[&PExpr], col: usize, start: usize) -> Option<Bounds> {
                 _ => {}
             }
         }
-        if let PExpr::Between(x, a, b, false) = c {
+        if let PExpr::Between(x, a, b, false, [ra, rb]) = c {
             if matches!(**x, PExpr::Col(i) if i == start + col)
                 && available_before(a, start)
                 && available_before(b, start)
             {
-                lo = lo.or(Some(((**a).clone(), true)));
-                hi = hi.or(Some(((**b).clone(), true)));
+                if usable(ra) {
+                    lo = lo.or(Some(((**a).clone(), true)));
+                }
+                if usable(rb) {
+                    hi = hi.or(Some(((**b).clone(), true)));
+                }
             }
         }
     }
@@ -2112,42 +2636,80 @@ fn range_on(conds: &[&PExpr], col: usize, start: usize) -> Option<Bounds> {
     }
 }
 
-fn eq_on(conds: &[&PExpr], col: usize, start: usize) -> Option<Vec<PExpr>> {
+fn eq_on(
+    conds: &[&PExpr],
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<Vec<PExpr>> {
     for c in conds {
-        if let Some((BinOp::Eq, other)) = column_cmp(c, col, start) {
+        if let Some((BinOp::Eq, other)) = column_cmp(c, col, start, usable) {
             return Some(vec![other]);
         }
     }
-    conds.iter().find_map(|c| in_list_on(c, col, start))
+    conds.iter().find_map(|c| in_list_on(c, col, start, usable))
 }
 
 /// Picks the access path of `table` (whose columns start at `start` in the
-/// combined row) from the conditions `conds`.
-fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
+/// combined row) from the conditions `conds`. A comparison serves an index
+/// column only when the index holds what it compares (SQLite's
+/// `sqlite3IndexAffinityOk`) under the same collation. A partial index is
+/// not used (its rows are only those its WHERE selects). With INDEXED BY
+/// the named index is read, whole if no condition narrows it; NOT INDEXED
+/// reads by rowid or in full.
+fn choose_access(
+    table: &Table,
+    start: usize,
+    conds: &[&PExpr],
+    hint: Option<AccessHint>,
+) -> Result<Access> {
     let rowid_col = table.columns.len();
     let rowid_cols: Vec<usize> = std::iter::once(rowid_col)
         .chain(table.rowid_alias)
         .collect();
-    for &rc in &rowid_cols {
-        if let Some(vals) = eq_on(conds, rc, start) {
-            return Access::Rowids(vals);
+    let by_rowid = |r: &CmpRule| r.index_affinity_ok(Affinity::Integer);
+    if hint.is_none() || hint == Some(AccessHint::NoIndex) {
+        for &rc in &rowid_cols {
+            if let Some(vals) = eq_on(conds, rc, start, &by_rowid) {
+                return Ok(Access::Rowids(vals));
+            }
+        }
+    }
+    if let Some(AccessHint::Index(i)) = hint {
+        if table.indexes[i].filter.is_some() {
+            return Err(err(SqlErrorKind::Misuse, "no query solution"));
         }
     }
     // Best index: most leading equality columns, then a range.
     let mut best: Option<IndexChoice> = None;
     for (ii, idx) in table.indexes.iter().enumerate() {
+        let allowed = match hint {
+            None => idx.filter.is_none(),
+            Some(AccessHint::NoIndex) => false,
+            Some(AccessHint::Index(i)) => i == ii,
+        };
+        if !allowed {
+            continue;
+        }
+        let usable_on = |k: usize| {
+            let c = idx.columns[k];
+            let aff = table.columns[c].affinity;
+            let coll = idx.collation(k);
+            move |r: &CmpRule| r.index_affinity_ok(aff) && r.coll == coll
+        };
         let mut eq = Vec::new();
-        for &c in &idx.columns {
-            match eq_on(conds, c, start) {
+        for (k, &c) in idx.columns.iter().enumerate() {
+            match eq_on(conds, c, start, &usable_on(k)) {
                 Some(v) => eq.push(v),
                 None => break,
             }
         }
+        let k = eq.len();
         let range = idx
             .columns
-            .get(eq.len())
-            .filter(|_| !idx.desc.get(eq.len()).copied().unwrap_or(false))
-            .and_then(|&c| range_on(conds, c, start));
+            .get(k)
+            .filter(|_| !idx.desc.get(k).copied().unwrap_or(false))
+            .and_then(|&c| range_on(conds, c, start, &usable_on(k)));
         let score = eq.len() * 2 + usize::from(range.is_some());
         if score > 0 && best.as_ref().is_none_or(|b| score > b.1) {
             best = Some((ii, score, eq, range));
@@ -2155,28 +2717,63 @@ fn choose_access(table: &Table, start: usize, conds: &[&PExpr]) -> Access {
     }
     if let Some((index, _, eq, range)) = best {
         if !eq.is_empty() || range.is_some() {
-            return Access::Index { index, eq, range };
+            return Ok(Access::Index { index, eq, range });
         }
     }
-    for &rc in &rowid_cols {
-        if let Some((lo, hi)) = range_on(conds, rc, start) {
-            return Access::RowidRange(lo, hi);
+    if let Some(AccessHint::Index(index)) = hint {
+        // The whole index, in its order.
+        return Ok(Access::Index {
+            index,
+            eq: Vec::new(),
+            range: Some((None, None)),
+        });
+    }
+    if !table.without_rowid {
+        for &rc in &rowid_cols {
+            if let Some((lo, hi)) = range_on(conds, rc, start, &by_rowid) {
+                return Ok(Access::RowidRange(lo, hi));
+            }
         }
     }
-    Access::Full
+    // A WITHOUT ROWID table is read in key order, as SQLite stores it
+    // (which decides which of tied rows min()/max() or a GROUP BY shows,
+    // and in which order UPDATE and DELETE meet its rows).
+    if table.without_rowid {
+        if let Some(index) = table
+            .indexes
+            .iter()
+            .position(|i| i.auto && i.columns == table.primary_key)
+        {
+            return Ok(Access::Index {
+                index,
+                eq: Vec::new(),
+                range: Some((None, None)),
+            });
+        }
+    }
+    Ok(Access::Full)
 }
 
 /// If reading `t` in rowid or index order yields rows already sorted by
 /// `keys` (plain ascending columns), the plan that does so (the scan's
 /// access path changed or kept), else `None`.
-fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<Plan> {
+fn ordered_scan(plan: &Plan, t: &Table, keys: &[SortKey]) -> Option<Plan> {
     let cols: Vec<usize> = keys
         .iter()
-        .map(|(e, desc, nulls_first)| match e {
-            PExpr::Col(i) if !desc && *nulls_first => Some(*i),
+        .map(|k| match k.expr {
+            PExpr::Col(i) if !k.desc && k.nulls_first => Some(i),
             _ => None,
         })
         .collect::<Option<_>>()?;
+    let colls: Vec<Collation> = keys.iter().map(|k| k.coll).collect();
+    // The index's columns from `skip` on sort as the keys do.
+    let index_sorts = |idx: &crate::catalog::Index, skip: usize| {
+        idx.filter.is_none()
+            && idx.columns.len() >= skip + cols.len()
+            && idx.columns[skip..skip + cols.len()] == cols[..]
+            && idx.desc[skip..skip + cols.len()].iter().all(|d| !d)
+            && (0..cols.len()).all(|k| idx.collation(skip + k) == colls[k])
+    };
     match &**plan {
         Node::Filter(inner, pred) => {
             let p = ordered_scan(inner, t, keys)?;
@@ -2190,11 +2787,7 @@ fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<
                     Some(plan.clone())
                 }
                 Access::Full => {
-                    let index = table.indexes.iter().position(|idx| {
-                        idx.columns.len() >= cols.len()
-                            && idx.columns[..cols.len()] == cols[..]
-                            && idx.desc[..cols.len()].iter().all(|d| !d)
-                    })?;
+                    let index = table.indexes.iter().position(|idx| index_sorts(idx, 0))?;
                     Some(Arc::new(Node::Scan {
                         table: table.clone(),
                         access: Access::Index {
@@ -2209,9 +2802,7 @@ fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<
                     // Leading equality columns are constant; the rest of
                     // the index order must match the keys.
                     let ok = (0..=eq.len()).any(|skip| {
-                        idx.columns.len() >= skip + cols.len()
-                            && idx.columns[skip..skip + cols.len()] == cols[..]
-                            && idx.desc[skip..skip + cols.len()].iter().all(|d| !d)
+                        index_sorts(idx, skip)
                             && cols
                                 .iter()
                                 .all(|c| !idx.columns[..skip].contains(c) || skip == 0)
@@ -2223,4 +2814,72 @@ fn ordered_scan(plan: &Plan, t: &Table, keys: &[(PExpr, bool, bool)]) -> Option<
         }
         _ => None,
     }
+}
+
+/// GROUP BY terms as SQLite reads them: an integer literal K names the
+/// K-th result column; a bare name that is no column of the FROM sources
+/// but a result column's alias names that result column; anything else is
+/// an expression over the sources.
+fn group_terms(
+    terms: &[Expr],
+    items: &[(Expr, String)],
+    all_cols: &[ScopeCol],
+) -> Result<Vec<Expr>> {
+    let mut out = Vec::with_capacity(terms.len());
+    for (i, term) in terms.iter().enumerate() {
+        let (t, explicit) = strip_collate(term);
+        let e = match ordinal_of(t) {
+            Some(k) => {
+                let n = items.len();
+                if k < 1 || k as usize > n {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "{} GROUP BY term out of range - should be between 1 and {n}",
+                            ordinal(i + 1)
+                        ),
+                    ));
+                }
+                let e = items[k as usize - 1].0.clone();
+                if has_aggregate(&e) {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        "aggregate functions are not allowed in the GROUP BY clause",
+                    ));
+                }
+                e
+            }
+            None => match t {
+                Expr::Column { table: None, name }
+                    if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
+                {
+                    match items.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+                        Some((e, _)) if !has_aggregate(e) => e.clone(),
+                        _ => t.clone(),
+                    }
+                }
+                _ => term.clone(),
+            },
+        };
+        // A COLLATE on a position or alias applies to what it names.
+        let e = match explicit {
+            Some(c) if !std::ptr::eq(t, term) && !matches!(e, Expr::Collate(..)) => {
+                Expr::Collate(Box::new(e), c)
+            }
+            _ => e,
+        };
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// "1st", "2nd", "3rd", "4th", ... (SQLite's wording in errors).
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }

@@ -15,14 +15,16 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
 use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
 use crate::sql::eval::{eval, PExpr};
-use crate::sql::exec::{
-    delete_prefix, delete_row, index_values, max_rowid, open, read_row, unique_conflicts,
-    write_row, ExecCtx, Row,
-};
+use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row};
 use crate::sql::plan::{reads_target, Planner, Security};
+use crate::sql::write::{
+    apply_affinities, check_not_null, check_order, check_strict, constraint_error, explicit_rowid,
+    forget_sequence, new_rowid, note_rowid, Check, Constraint, TableWriter, Violation,
+};
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
     Conflict, CreateIndex, CreateTable, Delete, Expr, Insert, ObjectKind, Query, Update,
+    UpsertAction,
 };
 use crate::syntax::parse::parse_expr;
 use crate::txn::Txn;
@@ -76,82 +78,6 @@ fn defaults(t: &Table, cx: &mut ExecCtx) -> Result<Row> {
     eval_defaults(&bind_defaults(t)?, cx)
 }
 
-/// Checks NOT NULL and applies affinities; returns the finished row.
-fn finish_row(t: &Table, mut row: Row, conflict: &Conflict, dflt: &Row) -> Result<Option<Row>> {
-    for (i, c) in t.columns.iter().enumerate() {
-        let v = std::mem::replace(&mut row[i], Value::Null);
-        row[i] = apply_affinity(v, c.affinity);
-        if c.not_null && matches!(row[i], Value::Null) && Some(i) != t.rowid_alias {
-            match conflict {
-                Conflict::Ignore => return Ok(None),
-                Conflict::Replace if !matches!(dflt[i], Value::Null) => row[i] = dflt[i].clone(),
-                _ => {
-                    return Err(Error::sql(
-                        SqlErrorKind::NotNull,
-                        format!("NOT NULL constraint failed: {}.{}", t.name, c.name),
-                    ))
-                }
-            }
-        }
-    }
-    Ok(Some(row))
-}
-
-/// The rowid a row asks for through its INTEGER PRIMARY KEY column.
-fn explicit_rowid(t: &Table, row: &[Value]) -> Result<Option<i64>> {
-    let Some(a) = t.rowid_alias else {
-        return Ok(None);
-    };
-    match apply_affinity(row[a].clone(), Affinity::Integer) {
-        Value::Null => Ok(None),
-        Value::Integer(i) => Ok(Some(i)),
-        _ => Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-    }
-}
-
-/// Finds rows that `row` (to be stored at `rowid`) conflicts with:
-/// the same rowid, or the same key in a unique index.
-fn conflicts(
-    txn: &mut Txn,
-    t: &Table,
-    row: &[Value],
-    rowid: i64,
-    replacing: Option<i64>,
-) -> Result<(Vec<i64>, String)> {
-    let mut out = Vec::new();
-    let mut what = String::new();
-    if Some(rowid) != replacing && read_row(txn, t, rowid)?.is_some() {
-        out.push(rowid);
-        what = match t.rowid_alias {
-            Some(a) => constraint_name(t, &[a]),
-            None => format!("{}.rowid", t.name),
-        };
-    }
-    for idx in t.indexes.iter().filter(|i| i.unique) {
-        let hits = unique_conflicts(
-            txn,
-            t,
-            idx,
-            &index_values(idx, row),
-            replacing.or(Some(rowid)),
-        )?;
-        if !hits.is_empty() && what.is_empty() {
-            what = constraint_name(t, &idx.columns);
-        }
-        out.extend(hits.into_iter().filter(|r| Some(*r) != replacing));
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok((out, what))
-}
-
-fn conflict_error(_t: &Table, what: &str) -> Error {
-    Error::sql(
-        SqlErrorKind::Unique,
-        format!("UNIQUE constraint failed: {what}"),
-    )
-}
-
 /// What an INSERT needs besides its parameters, planned once per
 /// (schema, security catalog) when a prepared statement runs again: the
 /// target columns and the source plan, then (planned after the source was
@@ -171,17 +97,41 @@ struct InsertRest {
     defaults: Vec<Option<PExpr>>,
     insert_check: Option<PExpr>,
     update_check: Option<PExpr>,
-    /// USING conditions a row must pass for ON CONFLICT DO UPDATE to take
-    /// it over (SELECT and UPDATE) or for OR REPLACE to delete it (SELECT
-    /// and DELETE); empty when row-level security does not apply.
-    conflict_checks: Vec<PExpr>,
+    /// ON CONFLICT DO UPDATE must be let take an existing row over: the
+    /// SELECT and UPDATE policies' USING conditions (empty without
+    /// row-level security or without DO UPDATE).
+    upsert_checks: Vec<PExpr>,
+    /// OR REPLACE may delete only rows that pass the SELECT and DELETE
+    /// policies' USING conditions (empty without row-level security).
+    replace_checks: Vec<PExpr>,
     /// With RETURNING, new rows must pass the SELECT policies.
     returning_check: Option<PExpr>,
-    upsert: Option<Upsert>,
+    upsert: Option<UpsertPlan>,
+    writer: TableWriter,
 }
 
-/// ON CONFLICT DO UPDATE: (column, SET expression) pairs and the WHERE.
-type Upsert = (Vec<(usize, PExpr)>, Option<PExpr>);
+/// The row-level security checks of one row's UPDATE (each empty or
+/// `None` where row-level security does not apply).
+struct RowChecks<'a> {
+    /// The new row must pass the UPDATE policies' WITH CHECK.
+    update: &'a Option<PExpr>,
+    /// With RETURNING, the new row must pass the SELECT policies.
+    returning: &'a Option<PExpr>,
+    /// Rows OR REPLACE deletes must pass these USING conditions.
+    replace: &'a [PExpr],
+}
+
+/// ON CONFLICT [(target)] DO ...
+struct UpsertPlan {
+    /// The constraint the target names (None: any).
+    target: Option<Constraint>,
+    /// DO UPDATE: (column, SET expression) pairs and the WHERE, over
+    /// (existing row ++ excluded); None: DO NOTHING.
+    update: Option<UpsertUpdate>,
+}
+
+/// DO UPDATE's (column position, SET expression) pairs and its WHERE.
+type UpsertUpdate = (Vec<(usize, PExpr)>, Option<PExpr>);
 
 /// Binds the DEFAULT of every column (`None` where there is none).
 fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {
@@ -227,7 +177,7 @@ fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> Result<Inser
         Some(cols) => cols
             .iter()
             .map(|c| {
-                if c.eq_ignore_ascii_case("rowid") && t.column(c).is_none() {
+                if is_rowid_name(c) && t.column(c).is_none() && !t.without_rowid {
                     return Ok(width);
                 }
                 t.column(c).ok_or_else(|| {
@@ -280,49 +230,125 @@ fn plan_insert_rest(
     };
     let defaults = bind_defaults(t)?;
     let insert_check = planner.row_policy(t, PolicyCmd::Insert, true)?;
-    let update_check = match &ins.on_conflict {
-        Conflict::Update(..) => planner.row_policy(t, PolicyCmd::Update, true)?,
+    let upsert = match &ins.upsert {
+        None => None,
+        Some(up) => {
+            let target = match &up.target {
+                Some(cols) => Some(upsert_target(t, cols)?),
+                None => None,
+            };
+            // DO UPDATE: SET and WHERE over (existing row ++ excluded).
+            let update = match &up.action {
+                UpsertAction::Nothing => None,
+                UpsertAction::Update(sets, filter) => {
+                    let mut bound = Vec::new();
+                    for (col, e) in sets {
+                        let pos = set_target(t, col)?;
+                        bound.push((pos, planner.upsert_expr(t, e)?));
+                    }
+                    let filter = filter
+                        .as_ref()
+                        .map(|f| planner.upsert_expr(t, f))
+                        .transpose()?;
+                    Some((bound, filter))
+                }
+            };
+            Some(UpsertPlan { target, update })
+        }
+    };
+    let update_check = match &upsert {
+        Some(UpsertPlan {
+            update: Some(_), ..
+        }) => planner.row_policy(t, PolicyCmd::Update, true)?,
         _ => None,
     };
-    let conflict_checks = match &ins.on_conflict {
-        Conflict::Update(..) => using_checks(&mut planner, t, &[PolicyCmd::Update])?,
-        Conflict::Replace => using_checks(&mut planner, t, &[PolicyCmd::Delete])?,
+    let upsert_checks = match &upsert {
+        Some(UpsertPlan {
+            update: Some(_), ..
+        }) => using_checks(&mut planner, t, &[PolicyCmd::Update])?,
         _ => Vec::new(),
     };
+    // Also for a REPLACE a firing statement imposes on a trigger's INSERT.
+    let replace_checks = using_checks(&mut planner, t, &[PolicyCmd::Delete])?;
     let returning_check = match &returning {
         Some(_) => planner.row_policy(t, PolicyCmd::Select, false)?,
         None => None,
-    };
-    // ON CONFLICT DO UPDATE: SET expressions over (existing row ++ excluded).
-    let upsert = match &ins.on_conflict {
-        Conflict::Update(sets, filter) => {
-            let mut bound = Vec::new();
-            for (col, e) in sets {
-                let pos = t.column(col).ok_or_else(|| {
-                    Error::sql(
-                        SqlErrorKind::UnknownColumn,
-                        format!("no such column: {col}"),
-                    )
-                })?;
-                bound.push((pos, planner.upsert_expr(t, e)?));
-            }
-            let filter = filter
-                .as_ref()
-                .map(|f| planner.upsert_expr(t, f))
-                .transpose()?;
-            Some((bound, filter))
-        }
-        _ => None,
     };
     Ok(InsertRest {
         returning,
         defaults,
         insert_check,
         update_check,
-        conflict_checks,
+        upsert_checks,
+        replace_checks,
         returning_check,
         upsert,
+        writer: TableWriter::new(t)?,
     })
+}
+
+/// The constraint an upsert's target names (SQLite's
+/// `sqlite3UpsertAnalyzeTarget`): the rowid, or the UNIQUE index (not
+/// partial) on exactly these columns, in any order.
+fn upsert_target(t: &Table, cols: &[String]) -> Result<Constraint> {
+    let mut positions = Vec::with_capacity(cols.len());
+    for c in cols {
+        let pos = match t.column(c) {
+            Some(p) => p,
+            None if is_rowid_name(c) && !t.without_rowid => t.columns.len(),
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: {c}"),
+                ))
+            }
+        };
+        positions.push(pos);
+    }
+    if let [p] = positions.as_slice() {
+        if *p == t.columns.len() || Some(*p) == t.rowid_alias {
+            return Ok(Constraint::Rowid);
+        }
+    }
+    let mut wanted = positions.clone();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for (i, idx) in t.indexes.iter().enumerate() {
+        // SQLite keeps a rowid alias in an index as the rowid, which no
+        // target column matches.
+        let has_rowid = t.rowid_alias.is_some_and(|a| idx.columns.contains(&a));
+        if !idx.unique || idx.filter.is_some() || idx.columns.len() != positions.len() || has_rowid
+        {
+            continue;
+        }
+        let mut have = idx.columns.clone();
+        have.sort_unstable();
+        if have == wanted {
+            return Ok(Constraint::Index(i));
+        }
+    }
+    Err(Error::sql(
+        SqlErrorKind::Misuse,
+        "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint",
+    ))
+}
+
+fn is_rowid_name(n: &str) -> bool {
+    ["rowid", "_rowid_", "oid"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(n))
+}
+
+/// The position a SET assigns (a column, or the rowid by one of its names).
+fn set_target(t: &Table, col: &str) -> Result<usize> {
+    match t.column(col) {
+        Some(p) => Ok(p),
+        None if is_rowid_name(col) && !t.without_rowid => Ok(t.columns.len()),
+        None => Err(Error::sql(
+            SqlErrorKind::UnknownColumn,
+            format!("no such column: {col}"),
+        )),
+    }
 }
 
 /// INSERT.
@@ -363,30 +389,41 @@ pub fn insert_planned(
     if plan.rest.is_none() {
         plan.rest = Some(plan_insert_rest(cx, schema, &t, ins)?);
     }
-    let Some(InsertRest {
-        returning,
-        defaults,
-        insert_check,
-        update_check,
-        conflict_checks,
-        returning_check,
-        upsert,
-    }) = plan.rest.as_ref()
-    else {
+    let Some(rest) = plan.rest.as_ref() else {
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
     let targets = &plan.targets;
-    let dflt = eval_defaults(defaults, cx)?;
+    let dflt = eval_defaults(&rest.defaults, cx)?;
+    // The conflict resolution: the statement's, or the one a firing
+    // statement imposes on its triggers' statements.
+    let named = effective_conflict(ins.on_conflict);
+    let mode = named.unwrap_or(Conflict::Abort);
     let mut next_rowid: Option<i64> = None;
     let mut changed = Changed {
         changes: 0,
-        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        returning: rest
+            .returning
+            .as_ref()
+            .map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
+    let writer = &rest.writer;
+    let before_triggers = schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
+    let upsert_target = rest.upsert.as_ref().map(|u| u.target);
+    let order = check_order(&t, upsert_target.flatten(), before_triggers);
+    let journal = keeps_statement_journal(schema, &t, ins, mode, targets);
     for src in source_rows {
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
         row.extend(dflt.iter().cloned());
+        // A rowid alias the INSERT does not name gets a new rowid, not its
+        // DEFAULT (SQLite).
+        if let Some(a) = t.rowid_alias {
+            row[a] = Value::Null;
+        }
         let mut rowid_given: Option<Value> = None;
         for (v, &pos) in src.into_iter().zip(targets) {
             if pos == width {
@@ -395,119 +432,145 @@ pub fn insert_planned(
                 row[pos] = v;
             }
         }
-        let Some(row_done) = finish_row(&t, row, &ins.on_conflict, &dflt)? else {
-            continue;
-        };
-        let mut row = row_done;
-        let rowid = match (explicit_rowid(&t, &row)?, rowid_given) {
-            (Some(r), _) => r,
+        apply_affinities(&t, &mut row);
+        let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
+            (Some(r), _) => Some(r),
             (None, Some(v)) if !matches!(v, Value::Null) => {
                 match apply_affinity(v, Affinity::Integer) {
-                    Value::Integer(i) => i,
+                    Value::Integer(i) => Some(i),
                     _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
                 }
             }
-            _ => {
-                let n = match next_rowid {
-                    Some(n) => n,
-                    None => max_rowid(cx.txn, &t)?.map_or(1, |m| m.saturating_add(1)),
-                };
-                if n == i64::MAX && max_rowid(cx.txn, &t)? == Some(i64::MAX) {
-                    return Err(Error::sql(
-                        SqlErrorKind::Misuse,
-                        "database or disk is full (rowid space exhausted)",
-                    ));
-                }
-                n
-            }
+            _ => None,
         };
+        // As SQLite: BEFORE triggers see the row after affinity (a STRICT
+        // table's types checked first), with -1 for a rowid still to be
+        // chosen; NOT NULL and the other constraints come after them.
+        if before_triggers {
+            strict_checked(cx, &t, &row, journal)?;
+            let mut seen = row.clone();
+            let r = explicit.unwrap_or(-1);
+            if let Some(a) = t.rowid_alias {
+                seen[a] = Value::Integer(r);
+            }
+            seen.push(Value::Integer(r));
+            fire(
+                cx,
+                schema,
+                &t,
+                TriggerTiming::Before,
+                RowEvent::Insert,
+                Some(&seen),
+                None,
+                &[],
+                named,
+            )?;
+        }
+        let rowid = match explicit {
+            Some(r) => r,
+            None => new_rowid(cx, schema, &t, &mut next_rowid)?,
+        };
+        // AUTOINCREMENT remembers every rowid a row was given, written or
+        // not (SQLite).
+        note_rowid(cx, schema, &t, rowid)?;
+        let Some(row_done) = check_not_null(cx, &t, row, mode, &dflt)? else {
+            continue;
+        };
+        let mut row = row_done;
         if let Some(a) = t.rowid_alias {
             row[a] = Value::Integer(rowid);
         }
         row.push(Value::Integer(rowid));
-        fire(
+        let gone = match resolve(
             cx,
-            schema,
-            &t,
-            TriggerTiming::Before,
-            RowEvent::Insert,
-            Some(&row),
+            writer,
+            &row,
+            rowid,
             None,
-            &[],
-        )?;
-        let (hits, what) = conflicts(cx.txn, &t, &row, rowid, None)?;
-        if !hits.is_empty() {
-            match &ins.on_conflict {
-                Conflict::Abort => return Err(conflict_error(&t, &what)),
-                Conflict::Ignore => continue,
-                Conflict::Replace => {
-                    // Every row to delete must be one the user may see
-                    // and delete; checked before any is deleted.
-                    let mut olds = Vec::with_capacity(hits.len());
-                    for r in hits {
-                        if let Some(old) = read_row(cx.txn, &t, r)? {
-                            require_visible(cx, conflict_checks, &t, &old, "replace")?;
-                            olds.push((r, old));
-                        }
-                    }
-                    for (r, old) in olds {
-                        delete_row(cx.txn, &t, r, &old);
-                    }
-                }
-                Conflict::Update(..) => {
-                    let Some((sets, filter)) = &upsert else {
-                        continue;
-                    };
-                    let Some(old) = read_row(cx.txn, &t, hits[0])? else {
-                        continue;
-                    };
-                    // Before the WHERE and SET see it: a row the user may
-                    // not see or update is refused, never read.
-                    require_visible(cx, conflict_checks, &t, &old, "update")?;
-                    // SET and WHERE see the existing row and `excluded`.
-                    let mut both = old.clone();
-                    both.extend(row.iter().cloned());
-                    if let Some(f) = filter {
-                        if eval(f, &both, cx)?.truthy() != Some(true) {
-                            continue;
-                        }
-                    }
-                    let mut new = old.clone();
-                    for (pos, e) in sets {
-                        new[*pos] = eval(e, &both, cx)?;
-                    }
-                    let old_rowid = hits[0];
-                    new.pop();
-                    let Some(mut new) = finish_row(&t, new, &Conflict::Abort, &dflt)? else {
-                        continue;
-                    };
-                    new.push(Value::Integer(old_rowid));
-                    let (others, what) = conflicts(cx.txn, &t, &new, old_rowid, Some(old_rowid))?;
-                    if !others.is_empty() {
-                        return Err(conflict_error(&t, &what));
-                    }
-                    check_new_row(cx, update_check, &t, &new)?;
-                    check_new_row(cx, returning_check, &t, &new)?;
-                    delete_row(cx.txn, &t, old_rowid, &old);
-                    write_row(cx.txn, &t, old_rowid, &new);
-                    changed.changes += 1;
-                    if let (Some((exprs, _)), Some((_, rows))) =
-                        (&returning, changed.returning.as_mut())
-                    {
-                        rows.push(
-                            exprs
-                                .iter()
-                                .map(|e| eval(e, &new, cx))
-                                .collect::<Result<Row>>()?,
-                        );
-                    }
+            mode,
+            &order,
+            upsert_target,
+            journal,
+        )? {
+            Resolution::Skip => continue,
+            Resolution::Write(gone) => gone,
+            Resolution::Upsert(v) => {
+                let Some(Some((sets, filter))) = rest.upsert.as_ref().map(|u| &u.update) else {
+                    continue; // DO NOTHING
+                };
+                let conflicting = v.rows[0];
+                let Some(old) = read_row(cx.txn, &t, conflicting)? else {
                     continue;
+                };
+                // Before the WHERE and SET see it: a row the user may not
+                // see or update is refused, never read.
+                require_visible(cx, &rest.upsert_checks, &t, &old, "update")?;
+                // SET and WHERE see the existing row and `excluded`.
+                let mut both = old.clone();
+                both.extend(row.iter().cloned());
+                if let Some(f) = filter {
+                    if eval(f, &both, cx)?.truthy() != Some(true) {
+                        continue;
+                    }
                 }
+                let mut values = old.clone();
+                for (pos, e) in sets {
+                    values[*pos] = eval(e, &both, cx)?;
+                }
+                let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+                // As SQLite: the update is an UPDATE OR ABORT of that row.
+                let new = update_row(
+                    cx,
+                    schema,
+                    writer,
+                    old,
+                    values,
+                    &cols,
+                    Some(Conflict::Abort),
+                    RowChecks {
+                        update: &rest.update_check,
+                        returning: &rest.returning_check,
+                        replace: &[],
+                    },
+                    match (&rest.returning, changed.returning.as_mut()) {
+                        (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                        _ => None,
+                    },
+                )?;
+                if new.is_some() {
+                    changed.changes += 1;
+                }
+                continue;
+            }
+        };
+        // REPLACE: the conflicting rows go (no DELETE triggers: SQLite
+        // fires them only with recursive triggers on). Every one must be a
+        // row the user may see and delete; checked before any goes.
+        let mut olds = Vec::with_capacity(gone.len());
+        for r in gone {
+            if let Some(old) = read_row(cx.txn, &t, r)? {
+                require_visible(cx, &rest.replace_checks, &t, &old, "replace")?;
+                olds.push((r, old));
             }
         }
-        check_new_row(cx, insert_check, &t, &row)?;
-        check_new_row(cx, returning_check, &t, &row)?;
-        write_row(cx.txn, &t, rowid, &row);
+        for (r, old) in olds {
+            writer.delete(cx, r, &old)?;
+        }
+        check_new_row(cx, &rest.insert_check, &t, &row)?;
+        check_new_row(cx, &rest.returning_check, &t, &row)?;
+        writer.write(cx, rowid, &row)?;
+        if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
+            rows.push(returning_row(cx, exprs, &row)?);
+        }
+        // The next new rowid is the largest rowid plus one: known from
+        // here on once it was read (a trigger could have added rows, so it
+        // is read again where triggers exist).
+        next_rowid = match (next_rowid, rowid.checked_add(1)) {
+            (Some(n), Some(after)) if schema.triggers.is_empty() && !t.autoincrement => {
+                Some(n.max(after))
+            }
+            _ => None,
+        };
         fire(
             cx,
             schema,
@@ -517,25 +580,346 @@ pub fn insert_planned(
             Some(&row),
             None,
             &[],
+            named,
         )?;
-        next_rowid = Some(
-            next_rowid
-                .map_or(rowid, |n| n.max(rowid))
-                .saturating_add(1)
-                .max(rowid.saturating_add(1)),
-        );
         changed.changes += 1;
         changed.last_rowid = Some(rowid);
-        if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
-            rows.push(
-                exprs
-                    .iter()
-                    .map(|e| eval(e, &row, cx))
-                    .collect::<Result<Row>>()?,
-            );
-        }
     }
     Ok(changed)
+}
+
+/// [`check_strict`], noting for the caller that an error leaves the rows
+/// written before when the statement keeps no journal to undo them.
+fn strict_checked(cx: &mut ExecCtx, t: &Table, row: &[Value], journal: bool) -> Result<()> {
+    let r = check_strict(t, row);
+    if r.is_err() && !journal {
+        cx.on_error = crate::sql::exec::ErrorScope::NoStatementJournal;
+    }
+    r
+}
+
+/// Whether SQLite would keep a statement journal for this INSERT (to undo
+/// it on an error part way): when it writes several rows (a SELECT or
+/// several VALUES rows, or triggers) and something in it may abort (its
+/// `sqlite3MayAbort`): a constraint resolved by ABORT, a REPLACE that
+/// cannot fill a NOT NULL column, an explicit rowid (which must be an
+/// integer), a function call, a trigger.
+fn keeps_statement_journal(
+    schema: &Schema,
+    t: &Table,
+    ins: &Insert,
+    mode: Conflict,
+    targets: &[usize],
+) -> bool {
+    let triggers = !schema.triggers_on(&t.name).is_empty();
+    let several = match ins.source.as_deref() {
+        Some(q) => !matches!(&q.body, crate::syntax::ast::SetExpr::Values(rows) if rows.len() == 1),
+        None => false,
+    };
+    if !(several || triggers) {
+        return true; // nothing to undo but the one row
+    }
+    let rowid_given = targets
+        .iter()
+        .any(|&p| p == t.columns.len() || Some(p) == t.rowid_alias);
+    let constraint_aborts = match mode {
+        Conflict::Abort => {
+            t.columns.iter().any(|c| c.not_null)
+                || t.indexes.iter().any(|i| i.unique)
+                || rowid_given
+        }
+        Conflict::Replace => t.columns.iter().any(|c| c.not_null && c.default.is_none()),
+        _ => false,
+    };
+    constraint_aborts
+        || rowid_given
+        || triggers
+        || ins
+            .source
+            .as_deref()
+            .is_some_and(crate::sql::plan::query_calls_function)
+}
+
+/// What the checks of a row to be written decided.
+enum Resolution {
+    /// Write it, after deleting these rows (REPLACE).
+    Write(Vec<i64>),
+    /// Skip it (IGNORE).
+    Skip,
+    /// The upsert applies: this is the constraint it hit.
+    Upsert(Violation),
+}
+
+/// Runs the checks `order` on `row` (to be stored at `rowid`, replacing
+/// the row `except` if any) under conflict resolution `mode`. `upsert`:
+/// an upsert's target (`Some(None)`: any constraint), whose violations
+/// the upsert handles.
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    cx: &mut ExecCtx,
+    writer: &TableWriter,
+    row: &[Value],
+    rowid: i64,
+    except: Option<i64>,
+    mode: Conflict,
+    order: &[Check],
+    upsert: Option<Option<Constraint>>,
+    journal: bool,
+) -> Result<Resolution> {
+    let mut gone = Vec::new();
+    for check in order {
+        match check {
+            Check::Types => strict_checked(cx, &writer.t, row, journal)?,
+            Check::Unique(c) => {
+                let Some(v) = writer.violation_of(cx, row, rowid, except, *c)? else {
+                    continue;
+                };
+                if let Some(target) = upsert {
+                    if target.is_none() || target == Some(*c) {
+                        return Ok(Resolution::Upsert(v));
+                    }
+                }
+                match mode {
+                    Conflict::Ignore => return Ok(Resolution::Skip),
+                    Conflict::Replace => gone.extend(v.rows.iter().copied()),
+                    _ => return Err(constraint_error(cx, mode, v.error())),
+                }
+            }
+        }
+    }
+    gone.sort_unstable();
+    gone.dedup();
+    Ok(Resolution::Write(gone))
+}
+
+/// Updates row `old` (columns ++ rowid) of `writer`'s table to `values`
+/// (the same layout, SET applied; the rowid position may be assigned), the
+/// columns `cols` assigned: affinity, NOT NULL and STRICT, the rowid
+/// (changed through the INTEGER PRIMARY KEY or `rowid`), the uniqueness
+/// constraints under `named` (the conflict resolution), row-level
+/// security, UPDATE triggers. Returns the new row, or `None` when the
+/// resolution skipped it.
+#[allow(clippy::too_many_arguments)]
+fn update_row(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    writer: &TableWriter,
+    old: Row,
+    mut values: Row,
+    cols: &[usize],
+    named: Option<Conflict>,
+    checks: RowChecks,
+    returning: Option<(&[PExpr], &mut Vec<Row>)>,
+) -> Result<Option<Row>> {
+    let t = writer.t.clone();
+    let mode = named.unwrap_or(Conflict::Abort);
+    let old_rowid = match old.last() {
+        Some(Value::Integer(r)) => *r,
+        _ => return Ok(None),
+    };
+    // REPLACE puts a column's DEFAULT in place of a NULL it may not hold.
+    let dflt = if mode == Conflict::Replace {
+        defaults(&t, cx)?
+    } else {
+        vec![Value::Null; t.columns.len()]
+    };
+    let new_rowid_val = values.pop().unwrap_or(Value::Null);
+    apply_affinities(&t, &mut values);
+    let mut new = values;
+    let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
+        Value::Integer(i) => i,
+        _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+    };
+    if let Some(a) = t.rowid_alias {
+        if cols.contains(&a) {
+            rowid = explicit_rowid(&t, &new)?
+                .ok_or_else(|| Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch"))?;
+        }
+        new[a] = Value::Integer(rowid);
+    }
+    new.push(Value::Integer(rowid));
+    // As SQLite: BEFORE triggers see the new row after affinity (a STRICT
+    // table's types checked first); if they removed the row nothing more
+    // happens, and the columns the UPDATE does not set are read again
+    // (the triggers may have changed them).
+    let before = update_triggers_fire_at(schema, &t, cols, TriggerTiming::Before);
+    if before {
+        check_strict(&t, &new)?;
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Update,
+            Some(&new),
+            Some(&old),
+            cols,
+            named,
+        )?;
+        let Some(now) = read_row(cx.txn, &t, old_rowid)? else {
+            return Ok(None);
+        };
+        for (i, v) in now.into_iter().enumerate().take(t.columns.len()) {
+            if !cols.contains(&i) && Some(i) != t.rowid_alias {
+                new[i] = v;
+            }
+        }
+    }
+    let rowid_v = new.pop().unwrap_or(Value::Null);
+    let Some(mut checked) = check_not_null(cx, &t, new, mode, &dflt)? else {
+        return Ok(None);
+    };
+    checked.push(rowid_v);
+    let new = checked;
+    let order = check_order(&t, None, before);
+    let gone = match resolve(
+        cx,
+        writer,
+        &new,
+        rowid,
+        Some(old_rowid),
+        mode,
+        &order,
+        None,
+        true,
+    )? {
+        Resolution::Skip | Resolution::Upsert(_) => return Ok(None),
+        Resolution::Write(gone) => gone,
+    };
+    let mut olds = Vec::with_capacity(gone.len());
+    for r in gone {
+        if let Some(o) = read_row(cx.txn, &t, r)? {
+            require_visible(cx, checks.replace, &t, &o, "replace")?;
+            olds.push((r, o));
+        }
+    }
+    for (r, o) in olds {
+        writer.delete(cx, r, &o)?;
+    }
+    check_new_row(cx, checks.update, &t, &new)?;
+    check_new_row(cx, checks.returning, &t, &new)?;
+    // The row as it is now (a REPLACE above may not have touched it, but
+    // its index entries must be the stored ones).
+    let Some(current) = read_row(cx.txn, &t, old_rowid)? else {
+        return Ok(None);
+    };
+    writer.delete(cx, old_rowid, &current)?;
+    writer.write(cx, rowid, &new)?;
+    if let Some((exprs, rows)) = returning {
+        rows.push(returning_row(cx, exprs, &new)?);
+    }
+    fire(
+        cx,
+        schema,
+        &t,
+        TriggerTiming::After,
+        RowEvent::Update,
+        Some(&new),
+        Some(&old),
+        cols,
+        named,
+    )?;
+    Ok(Some(new))
+}
+
+/// The RETURNING values for one changed `row`. SQLite computes them as
+/// the first AFTER trigger of that row, so a subquery sees the rows
+/// changed so far and is run again for every row (a trigger program's
+/// one-time subqueries are per invocation).
+fn returning_row(cx: &mut ExecCtx, exprs: &[PExpr], row: &[Value]) -> Result<Row> {
+    let saved = std::mem::take(cx.cache);
+    let out = exprs.iter().map(|e| eval(e, row, cx)).collect();
+    *cx.cache = saved;
+    out
+}
+
+/// Whether an UPDATE of `t` assigning `cols` fires a trigger with `timing`.
+fn update_triggers_fire_at(
+    schema: &Schema,
+    t: &Table,
+    cols: &[usize],
+    timing: TriggerTiming,
+) -> bool {
+    schema.triggers_on(&t.name).iter().any(|tr| {
+        tr.timing == timing
+            && match &tr.event {
+                TriggerEvent::Update(of) => {
+                    of.is_empty()
+                        || of
+                            .iter()
+                            .any(|c| t.column(c).is_some_and(|p| cols.contains(&p)))
+                }
+                _ => false,
+            }
+    })
+}
+
+/// The row `chosen` (columns ++ rowid, as a scan found it) as it is now:
+/// by its rowid, or in a WITHOUT ROWID table by its key (as SQLite finds
+/// it again: another row may have taken that key meanwhile).
+fn current_row(cx: &mut ExecCtx, t: &Table, chosen: &[Value]) -> Result<Option<Row>> {
+    let pk_index = t
+        .without_rowid
+        .then(|| {
+            t.indexes
+                .iter()
+                .find(|i| i.auto && i.columns == t.primary_key)
+        })
+        .flatten();
+    if let Some(idx) = pk_index {
+        let key = index_values(idx, chosen);
+        let found = crate::sql::exec::unique_conflicts(cx.txn, t, idx, &key, None)?;
+        return match found.first() {
+            Some(&r) => read_row(cx.txn, t, r),
+            None => Ok(None),
+        };
+    }
+    match chosen.last() {
+        Some(Value::Integer(r)) => read_row(cx.txn, t, *r),
+        _ => Ok(None),
+    }
+}
+
+/// Whether an UPDATE of `t` assigning `cols` fires a trigger.
+fn update_triggers_fire(schema: &Schema, t: &Table, cols: &[usize]) -> bool {
+    schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| match &tr.event {
+            TriggerEvent::Update(of) => {
+                of.is_empty()
+                    || of
+                        .iter()
+                        .any(|c| t.column(c).is_some_and(|p| cols.contains(&p)))
+            }
+            _ => false,
+        })
+}
+
+/// Sorts rows (columns ++ rowid) of `t` by rowid, or for a WITHOUT ROWID
+/// table by its key (as its key index orders them).
+fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
+    let pk_index = t
+        .without_rowid
+        .then(|| {
+            t.indexes
+                .iter()
+                .find(|i| i.auto && i.columns == t.primary_key)
+        })
+        .flatten();
+    match pk_index {
+        Some(idx) => rows.sort_by_cached_key(|r| {
+            let mut k = Vec::new();
+            for (i, v) in index_values(idx, r).iter().enumerate() {
+                idx.encode_key_column(i, v, &mut k);
+            }
+            k
+        }),
+        None => rows.sort_by_key(|r| match r.last() {
+            Some(Value::Integer(i)) => *i,
+            _ => 0,
+        }),
+    }
 }
 
 /// UPDATE.
@@ -548,30 +932,25 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
             .chain(up.assignments.iter().map(|(_, e)| e)),
         &up.returning,
     );
-    let plan = planner.table_rows_for(&t, up.filter.as_ref(), Some(PolicyCmd::Update), reads)?;
+    let plan = planner.table_rows_for(
+        &t,
+        up.filter.as_ref(),
+        Some(PolicyCmd::Update),
+        up.hint.as_ref(),
+        reads,
+    )?;
     let update_check = planner.row_policy(&t, PolicyCmd::Update, true)?;
     // OR REPLACE deletes the rows the changed ones collide with: only
     // rows the user may see and delete.
-    let replace_checks = match up.on_conflict {
-        Conflict::Replace => using_checks(&mut planner, &t, &[PolicyCmd::Delete])?,
-        _ => Vec::new(),
-    };
+    // (Also for a REPLACE a firing statement imposes on a trigger's UPDATE.)
+    let replace_checks = using_checks(&mut planner, &t, &[PolicyCmd::Delete])?;
     let returning_check = match up.returning.is_empty() {
         true => None,
         false => planner.row_policy(&t, PolicyCmd::Select, false)?,
     };
     let mut sets: Vec<(usize, PExpr)> = Vec::new();
     for (col, e) in &up.assignments {
-        let pos = if col.eq_ignore_ascii_case("rowid") && t.column(col).is_none() {
-            t.columns.len()
-        } else {
-            t.column(col).ok_or_else(|| {
-                Error::sql(
-                    SqlErrorKind::UnknownColumn,
-                    format!("no such column: {col}"),
-                )
-            })?
-        };
+        let pos = set_target(&t, col)?;
         let bound = planner.table_exprs(&t, std::slice::from_ref(e))?;
         if let Some(b) = bound.into_iter().next() {
             sets.push((pos, b));
@@ -582,104 +961,74 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
     } else {
         Some(planner.returning(&t, &up.returning)?)
     };
+    let writer = TableWriter::new(&t)?;
+    let named = effective_conflict(up.on_conflict);
     let mut it = open(&plan, cx, &[])?;
     let mut old_rows = Vec::new();
     while let Some(r) = it.next(cx)? {
         old_rows.push(r);
     }
     drop(it);
-    let dflt = vec![Value::Null; t.columns.len()];
     let mut changed = Changed {
         changes: 0,
         returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
-    for old in old_rows {
-        let old_rowid = match old.last() {
-            Some(Value::Integer(r)) => *r,
-            _ => continue,
-        };
-        let mut new = old.clone();
-        for (pos, e) in &sets {
-            new[*pos] = eval(e, &old, cx)?;
-        }
-        let new_rowid_val = new.pop().unwrap_or(Value::Null);
-        let Some(mut new) = finish_row(&t, new, &up.on_conflict, &dflt)? else {
+    let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+    // SQLite updates the rows in the order it finds them only when
+    // nothing can disturb that ("one-pass"): no UPDATE trigger that fires,
+    // no change of the rowid or key, no REPLACE, no subquery in WHERE, and
+    // no change to the index it reads by. Otherwise it collects them first
+    // and updates them in rowid (WITHOUT ROWID: key) order. With OR IGNORE
+    // or OR FAIL the order decides the outcome, so it is followed here.
+    let key_cols: Vec<usize> = match t.rowid_alias {
+        Some(a) => vec![a, t.columns.len()],
+        None if t.without_rowid => t.primary_key.clone(),
+        None => vec![t.columns.len()],
+    };
+    let one_pass = !update_triggers_fire(schema, &t, &cols)
+        && !cols.iter().any(|c| key_cols.contains(c))
+        && named != Some(Conflict::Replace)
+        && !up
+            .filter
+            .as_ref()
+            .is_some_and(crate::sql::plan::has_subquery_expr)
+        && !crate::sql::plan::scanned_index_columns(&plan)
+            .is_some_and(|ic| ic.iter().any(|c| cols.contains(c)));
+    if !one_pass {
+        sort_in_table_order(&t, &mut old_rows);
+    }
+    for chosen in old_rows {
+        // As SQLite: the rows are chosen first, then each is updated as it
+        // is now (an earlier row's trigger may have changed or removed it).
+        let Some(old) = current_row(cx, &t, &chosen)? else {
             continue;
         };
-        let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
-            Value::Integer(i) => i,
-            _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-        };
-        if let Some(a) = t.rowid_alias {
-            if sets.iter().any(|(p, _)| *p == a) {
-                rowid = explicit_rowid(&t, &new)?
-                    .ok_or_else(|| Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch"))?;
-            }
-            new[a] = Value::Integer(rowid);
+        let mut values = old.clone();
+        for (pos, e) in &sets {
+            values[*pos] = eval(e, &old, cx)?;
         }
-        new.push(Value::Integer(rowid));
-        let changed_cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
-        fire(
+        if update_row(
             cx,
             schema,
-            &t,
-            TriggerTiming::Before,
-            RowEvent::Update,
-            Some(&new),
-            Some(&old),
-            &changed_cols,
-        )?;
-        // Conflicts with rows other than this one.
-        let (mut hits, what) = conflicts(cx.txn, &t, &new, rowid, Some(old_rowid))?;
-        if rowid != old_rowid && read_row(cx.txn, &t, rowid)?.is_some() && !hits.contains(&rowid) {
-            hits.push(rowid);
-        }
-        if !hits.is_empty() {
-            match &up.on_conflict {
-                Conflict::Ignore => continue,
-                Conflict::Replace => {
-                    let mut olds = Vec::with_capacity(hits.len());
-                    for r in hits {
-                        if let Some(o) = read_row(cx.txn, &t, r)? {
-                            require_visible(cx, &replace_checks, &t, &o, "replace")?;
-                            olds.push((r, o));
-                        }
-                    }
-                    for (r, o) in olds {
-                        delete_row(cx.txn, &t, r, &o);
-                    }
-                }
-                _ => {
-                    return Err(conflict_error(
-                        &t,
-                        if what.is_empty() { "rowid" } else { &what },
-                    ))
-                }
-            }
-        }
-        check_new_row(cx, &update_check, &t, &new)?;
-        check_new_row(cx, &returning_check, &t, &new)?;
-        delete_row(cx.txn, &t, old_rowid, &old);
-        write_row(cx.txn, &t, rowid, &new);
-        fire(
-            cx,
-            schema,
-            &t,
-            TriggerTiming::After,
-            RowEvent::Update,
-            Some(&new),
-            Some(&old),
-            &changed_cols,
-        )?;
-        changed.changes += 1;
-        if let (Some((exprs, _)), Some((_, rows))) = (&returning, changed.returning.as_mut()) {
-            rows.push(
-                exprs
-                    .iter()
-                    .map(|e| eval(e, &new, cx))
-                    .collect::<Result<Row>>()?,
-            );
+            &writer,
+            old,
+            values,
+            &cols,
+            named,
+            RowChecks {
+                update: &update_check,
+                returning: &returning_check,
+                replace: &replace_checks,
+            },
+            match (&returning, changed.returning.as_mut()) {
+                (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                _ => None,
+            },
+        )?
+        .is_some()
+        {
+            changed.changes += 1;
         }
     }
     Ok(changed)
@@ -690,25 +1039,45 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx);
     let reads = reads_target(del.filter.iter(), &del.returning);
-    let plan = planner.table_rows_for(&t, del.filter.as_ref(), Some(PolicyCmd::Delete), reads)?;
+    let plan = planner.table_rows_for(
+        &t,
+        del.filter.as_ref(),
+        Some(PolicyCmd::Delete),
+        del.hint.as_ref(),
+        reads,
+    )?;
     let returning = if del.returning.is_empty() {
         None
     } else {
         Some(planner.returning(&t, &del.returning)?)
     };
+    let writer = TableWriter::new(&t)?;
     let mut it = open(&plan, cx, &[])?;
     let mut rows = Vec::new();
     while let Some(r) = it.next(cx)? {
         rows.push(r);
     }
     drop(it);
+    // With DELETE triggers SQLite collects the rows first and deletes
+    // them in rowid (WITHOUT ROWID: key) order; the triggers see that order.
+    if schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| tr.event == TriggerEvent::Delete)
+    {
+        sort_in_table_order(&t, &mut rows);
+    }
     let mut changed = Changed {
         changes: 0,
         returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
     for r in rows {
-        let Some(Value::Integer(rowid)) = r.last().cloned() else {
+        // An earlier row's trigger may have changed or removed it.
+        let Some(old) = current_row(cx, &t, &r)? else {
+            continue;
+        };
+        let Some(Value::Integer(rowid)) = old.last().cloned() else {
             continue;
         };
         fire(
@@ -718,10 +1087,17 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             TriggerTiming::Before,
             RowEvent::Delete,
             None,
-            Some(&r),
+            Some(&old),
             &[],
+            None,
         )?;
-        delete_row(cx.txn, &t, rowid, &r);
+        let Some(current) = read_row(cx.txn, &t, rowid)? else {
+            continue;
+        };
+        writer.delete(cx, rowid, &current)?;
+        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
+            out.push(returning_row(cx, exprs, &current)?);
+        }
         fire(
             cx,
             schema,
@@ -729,18 +1105,11 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             TriggerTiming::After,
             RowEvent::Delete,
             None,
-            Some(&r),
+            Some(&current),
             &[],
+            None,
         )?;
         changed.changes += 1;
-        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
-            out.push(
-                exprs
-                    .iter()
-                    .map(|e| eval(e, &r, cx))
-                    .collect::<Result<Row>>()?,
-            );
-        }
     }
     Ok(changed)
 }
@@ -750,6 +1119,7 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     if ct.if_not_exists && (schema.table(&ct.name).is_some() || schema.view(&ct.name).is_some()) {
         return Ok(None);
     }
+    reserved(&ct.name)?;
     for c in &ct.columns {
         check_column_name(&c.name)?;
     }
@@ -759,16 +1129,23 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
             check_column_name(c)?;
         }
         let spec = CreateTable {
+            // As SQLite: each column's declared type names the affinity
+            // of its expression.
             columns: planned
                 .columns
                 .iter()
-                .map(|n| crate::syntax::ast::ColumnSpec {
+                .zip(&planned.types)
+                .map(|(n, t)| crate::syntax::ast::ColumnSpec {
                     name: n.clone(),
-                    decl_type: String::new(),
-                    not_null: false,
-                    default: None,
-                    primary_key: false,
-                    unique: false,
+                    decl_type: match t.aff {
+                        Some(Affinity::Text) => "TEXT",
+                        Some(Affinity::Numeric) => "NUM",
+                        Some(Affinity::Integer) => "INT",
+                        Some(Affinity::Real) => "REAL",
+                        Some(Affinity::Blob) | None => "",
+                    }
+                    .to_string(),
+                    ..Default::default()
                 })
                 .collect(),
             as_query: None,
@@ -783,10 +1160,15 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
             rows.push(r);
         }
         drop(it);
-        for mut r in rows {
+        for r in rows {
             rowid += 1;
+            let mut r: Row = r
+                .into_iter()
+                .zip(&t.columns)
+                .map(|(v, c)| apply_affinity(v, c.affinity))
+                .collect();
             r.push(Value::Integer(rowid));
-            write_row(cx.txn, &t, rowid, &r);
+            crate::sql::exec::write_row(cx.txn, &t, rowid, &r, &[]);
         }
         return Ok(Some(next));
     }
@@ -795,6 +1177,15 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
 
 /// CREATE INDEX: adds it and fills it from the table.
 pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Result<Option<Schema>> {
+    reserved(&ci.name)?;
+    if let Some(f) = &ci.filter {
+        if crate::sql::plan::has_subquery_text(f)? {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "subqueries prohibited in partial index WHERE clauses",
+            ));
+        }
+    }
     let lower = ci.name.to_lowercase();
     if ci.if_not_exists
         && schema
@@ -809,26 +1200,46 @@ pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Resu
     Ok(Some(next))
 }
 
+/// SQLite's error for a user object named like the ones it makes.
+fn reserved(name: &str) -> Result<()> {
+    if crate::catalog::is_reserved_name(name) {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!("object name reserved for internal use: {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the entries of index `idx` of `t` (which lists it) for the
+/// table's rows (a partial index: the rows its WHERE selects), checking
+/// uniqueness.
 fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> Result<()> {
-    let empty = Schema::default();
-    let mut planner = Planner::new(&empty);
-    let plan = planner.table_rows(t, None)?;
+    let plan = Planner::full_scan(t);
+    let writer = TableWriter::new(t)?;
+    let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
     let mut it = open(&plan, cx, &[])?;
     // Read everything first (only each row's key values and rowid, not
     // the row), then check and write.
-    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     while let Some(r) = it.next(cx)? {
+        rows.push(r);
+    }
+    drop(it);
+    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
+    for r in rows {
         let Some(Value::Integer(rowid)) = r.last() else {
             continue;
         };
-        entries.push((index_values(idx, &r), *rowid));
+        if writer.holds(cx, pos, &r)? {
+            entries.push((index_values(idx, &r), *rowid));
+        }
     }
-    drop(it);
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
     let mut keys = Vec::with_capacity(entries.len());
     for (vals, rowid) in entries {
         if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
-            let k = crate::sql::exec::distinct_key(&vals);
+            let k = crate::sql::exec::distinct_key(&vals, &idx.collations);
             if seen.insert(k, rowid).is_some() {
                 return Err(Error::sql(
                     SqlErrorKind::Unique,
@@ -849,12 +1260,35 @@ fn fill_index(cx: &mut ExecCtx, t: &Arc<Table>, idx: &crate::catalog::Index) -> 
     Ok(())
 }
 
-/// REINDEX: rebuilds every index of every table (or of one table).
+/// REINDEX: rebuilds every index, or those of one table, or one index, or
+/// those using one collation; SQLite's error when the name is none of
+/// these.
 pub fn reindex(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<()> {
+    let is_table = name.is_some_and(|n| schema.table(n).is_some());
+    let is_index = name.is_some_and(|n| {
+        schema
+            .tables
+            .values()
+            .any(|t| t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(n)))
+    });
+    let collation = name.and_then(crate::types::Collation::from_name);
+    if name.is_some() && !is_table && !is_index && collation.is_none() {
+        return Err(Error::sql(
+            SqlErrorKind::UnknownTable,
+            "unable to identify the object to be reindexed",
+        ));
+    }
     for t in schema.tables.values() {
         for idx in &t.indexes {
             if let Some(n) = name {
-                if !t.name.eq_ignore_ascii_case(n) && !idx.name.eq_ignore_ascii_case(n) {
+                let chosen = if is_table {
+                    t.name.eq_ignore_ascii_case(n)
+                } else if is_index {
+                    idx.name.eq_ignore_ascii_case(n)
+                } else {
+                    idx.collations.iter().any(|c| Some(*c) == collation)
+                };
+                if !chosen {
                     continue;
                 }
             }
@@ -945,6 +1379,7 @@ pub fn drop_objects(
                 )?;
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
+                forget_sequence(cx, &next, &t.name, None)?;
                 s = next;
             }
             ObjectKind::Index => {
@@ -1049,6 +1484,9 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         rowid_alias: None,
         primary_key: Vec::new(),
         indexes: Vec::new(),
+        without_rowid: false,
+        strict: false,
+        autoincrement: false,
         next_column_id: 1,
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
@@ -1092,8 +1530,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
     let mut new = (*old).clone();
     let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
     let rows = |cx: &mut ExecCtx| -> Result<Vec<Row>> {
-        let empty = Schema::default();
-        let plan = Planner::new(&empty).table_rows(&old, None)?;
+        let plan = Planner::full_scan(&old);
         let mut it = open(&plan, cx, &[])?;
         let mut out = Vec::new();
         while let Some(r) = it.next(cx)? {
@@ -1120,12 +1557,13 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             new.add_column(spec);
             let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
             let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
+            let writer = TableWriter::new(&Arc::new(new.clone()))?;
             for mut r in rows(cx)? {
                 let rowid = r.pop();
                 r.push(dflt.clone());
                 r.extend(rowid);
                 if let Some(Value::Integer(id)) = r.last().cloned() {
-                    write_row(cx.txn, &new, id, &r);
+                    writer.write(cx, id, &r)?;
                 }
             }
         }
@@ -1160,10 +1598,12 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             for i in new.indexes.iter_mut() {
                 i.columns.iter_mut().for_each(shift);
             }
+            // A partial index's WHERE naming the column fails to bind.
+            let writer = TableWriter::new(&Arc::new(new.clone()))?;
             for mut r in rows(cx)? {
                 r.remove(pos);
                 if let Some(Value::Integer(id)) = r.last().cloned() {
-                    write_row(cx.txn, &new, id, &r);
+                    writer.write(cx, id, &r)?;
                 }
             }
         }
@@ -1181,8 +1621,17 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                 ));
             }
             new.columns[pos].name = to.clone();
+            if TableWriter::new(&Arc::new(new.clone())).is_err() {
+                return Err(Error::sql(
+                    SqlErrorKind::Unsupported,
+                    format!("renaming a column a partial index uses ({from}) is not supported"),
+                ));
+            }
         }
-        AlterOp::RenameTable(to) => new.name = to.clone(),
+        AlterOp::RenameTable(to) => {
+            forget_sequence(cx, schema, &old.name, Some(to))?;
+            new.name = to.clone();
+        }
     }
     Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
 }
@@ -1197,8 +1646,7 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
         let Some(t) = schema.tables.get(name) else {
             continue;
         };
-        let empty = Schema::default();
-        let plan = Planner::new(&empty).table_rows(t, None)?;
+        let plan = Planner::full_scan(t);
         let mut it = open(&plan, cx, &[])?;
         let mut rows = Vec::new();
         loop {
@@ -1212,12 +1660,18 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
             }
         }
         drop(it);
-        for idx in &t.indexes {
+        let writer = TableWriter::new(t)?;
+        for (pos, idx) in t.indexes.iter().enumerate() {
             let mut expected = std::collections::HashSet::new();
+            let mut held = 0usize;
             for r in &rows {
                 let Some(Value::Integer(id)) = r.last() else {
                     continue;
                 };
+                if !writer.holds(cx, pos, r)? {
+                    continue;
+                }
+                held += 1;
                 let key = crate::catalog::index_key(t.id, idx, &index_values(idx, r), *id);
                 if cx.txn.get(&key)?.is_none() {
                     problems.push(format!("row {id} missing from index {}", idx.name));
@@ -1242,11 +1696,10 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
                     ));
                 }
             }
-            if count != rows.len() {
+            if count != held {
                 problems.push(format!(
-                    "wrong # of entries in index {}: {count} for {} rows",
-                    idx.name,
-                    rows.len()
+                    "wrong # of entries in index {}: {count} for {held} rows",
+                    idx.name
                 ));
             }
         }
@@ -1267,6 +1720,18 @@ enum RowEvent {
 
 thread_local! {
     static TRIGGER_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The triggers running on this thread (lowercase names), innermost
+    /// last.
+    static ACTIVE_TRIGGERS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The conflict resolution the statement that fired the running
+    /// trigger named, which its body's statements use instead of theirs.
+    static CONFLICT_OVERRIDE: std::cell::Cell<Option<Conflict>> = const { std::cell::Cell::new(None) };
+}
+
+/// The conflict resolution a statement naming `own` runs under: the one
+/// the statement that fired the running trigger named, if any (SQLite).
+fn effective_conflict(own: Option<Conflict>) -> Option<Conflict> {
+    CONFLICT_OVERRIDE.with(|c| c.get()).or(own)
 }
 
 /// The planner for statements run in `cx` (inside a trigger body, NEW and
@@ -1343,12 +1808,19 @@ fn fire(
     new: Option<&[Value]>,
     old: Option<&[Value]>,
     changed: &[usize],
+    named: Option<Conflict>,
 ) -> Result<()> {
     if schema.triggers.is_empty() {
         return Ok(());
     }
     for trig in schema.triggers_on(&t.name) {
         if trig.timing != timing {
+            continue;
+        }
+        // SQLite's recursive_triggers is off by default: a trigger does
+        // not fire while it is running, directly or through others.
+        let key = trig.name.to_lowercase();
+        if ACTIVE_TRIGGERS.with(|a| a.borrow().contains(&key)) {
             continue;
         }
         let fires = match (&trig.event, event) {
@@ -1386,7 +1858,13 @@ fn fire(
         let saved_trigger = cx.trigger.replace(t.clone());
         let saved_sec = cx.sec.replace(owner);
         TRIGGER_DEPTH.with(|d| d.set(depth + 1));
+        ACTIVE_TRIGGERS.with(|a| a.borrow_mut().push(key));
+        // A conflict resolution named by the firing statement replaces
+        // those of the body's statements.
+        let saved_override = CONFLICT_OVERRIDE.with(|c| c.replace(named));
         let r = run_trigger_body(cx, schema, t, &trig);
+        CONFLICT_OVERRIDE.with(|c| c.set(saved_override));
+        ACTIVE_TRIGGERS.with(|a| a.borrow_mut().pop());
         TRIGGER_DEPTH.with(|d| d.set(depth));
         cx.sec = saved_sec;
         cx.trigger = saved_trigger;
@@ -1481,6 +1959,7 @@ fn run_trigger_body(
 
 /// CREATE TRIGGER.
 pub fn create_trigger(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTrigger) -> Result<Schema> {
+    reserved(&ct.name)?;
     if schema.view(&ct.table).is_some() {
         return Err(Error::sql(
             SqlErrorKind::Unsupported,

@@ -8,11 +8,13 @@
 //! are returned so callers can bind by name.
 
 use sqlparser::ast as sp;
-use sqlparser::dialect::SQLiteDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::*;
+use crate::syntax::dialect::SealDialect;
 use crate::syntax::parse_auth::{is_auth_statement, parse_auth, split_statements};
 use crate::types::{CastType, Value};
 
@@ -62,8 +64,17 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             return parse_pieces(&pieces);
         }
     }
-    let rewritten = rewrite_sqlite_forms(sql);
-    let stmts = Parser::parse_sql(&SQLiteDialect {}, &rewritten).map_err(syntax_error)?;
+    let decimal = rewrite_hex_integers(sql)?;
+    let rewritten = rewrite_sqlite_forms(&decimal);
+    let dialect = SealDialect::default();
+    let tokens = Tokenizer::new(&dialect, &rewritten)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
+    let stmts = Parser::new(&dialect)
+        .with_tokens_with_locations(rewrite_index_hints(tokens))
+        .parse_statements()
+        .map_err(syntax_error)?;
     let mut cx = Cx::default();
     let statements = stmts
         .into_iter()
@@ -132,7 +143,7 @@ fn parse_pieces(pieces: &[&str]) -> Result<Parsed> {
 
 /// Parses a single expression (column defaults stored in the catalog).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
-    let dialect = SQLiteDialect {};
+    let dialect = SealDialect::default();
     let mut p = Parser::new(&dialect)
         .try_with_sql(sql)
         .map_err(syntax_error)?;
@@ -174,10 +185,28 @@ fn ident(i: sp::Ident) -> String {
     i.value
 }
 
+/// The object `n` names: `name` or `main.name` (sealdb has one database
+/// per file, SQLite's `main`; another schema is refused, not ignored).
 fn object_name(n: &sp::ObjectName) -> Result<String> {
-    match n.0.last() {
-        Some(sp::ObjectNamePart::Identifier(i)) => Ok(i.value.clone()),
+    match n.0.as_slice() {
+        [sp::ObjectNamePart::Identifier(i)] => Ok(i.value.clone()),
+        [sp::ObjectNamePart::Identifier(schema), sp::ObjectNamePart::Identifier(i)] => {
+            main_schema(schema)?;
+            Ok(i.value.clone())
+        }
         _ => Err(unsupported(format!("name {n}"))),
+    }
+}
+
+/// Accepts the schema qualifier `main` (any case) only.
+fn main_schema(schema: &sp::Ident) -> Result<()> {
+    if schema.value.eq_ignore_ascii_case("main") {
+        Ok(())
+    } else {
+        Err(unsupported(format!(
+            "the schema {} (only main; ATTACH and TEMP are not supported)",
+            schema.value
+        )))
     }
 }
 
@@ -197,44 +226,60 @@ impl Cx {
                 Statement::CreateTable(Box::new(self.create_table(c)?))
             }
             sp::Statement::CreateIndex(c) => {
-                let name = match &c.name {
-                    Some(n) => object_name(n)?,
-                    None => {
-                        return Err(Error::sql(
-                            SqlErrorKind::Syntax,
-                            "CREATE INDEX needs a name",
-                        ))
-                    }
-                };
-                let mut columns = Vec::new();
-                for col in c.columns {
-                    let desc = matches!(col.column.options.sort, Some(sp::OrderBySort::Desc));
-                    match col.column.expr {
-                        sp::Expr::Identifier(i) => columns.push((i.value, desc)),
-                        other => return Err(unsupported(format!("index on expression {other}"))),
-                    }
-                }
-                Statement::CreateIndex(Box::new(CreateIndex {
-                    name,
-                    table: object_name(&c.table_name)?,
-                    columns,
-                    unique: c.unique,
-                    if_not_exists: c.if_not_exists,
-                }))
+                Statement::CreateIndex(Box::new(self.create_index(c)?))
             }
             sp::Statement::CreateView(v) => Statement::CreateView {
+                if_not_exists: {
+                    let plain = sp::CreateView {
+                        or_alter: false,
+                        or_replace: false,
+                        materialized: false,
+                        secure: false,
+                        name_before_not_exists: false,
+                        options: sp::CreateTableOptions::None,
+                        cluster_by: Vec::new(),
+                        comment: None,
+                        with_no_schema_binding: false,
+                        temporary: false,
+                        copy_grants: false,
+                        to: None,
+                        params: None,
+                        ..v.clone()
+                    };
+                    if plain != v
+                        || v.columns
+                            .iter()
+                            .any(|c| c.data_type.is_some() || c.options.is_some())
+                    {
+                        let what = if v.temporary {
+                            "temporary views"
+                        } else {
+                            "this CREATE VIEW option"
+                        };
+                        return Err(unsupported(what));
+                    }
+                    v.if_not_exists
+                },
                 name: object_name(&v.name)?,
                 columns: v.columns.into_iter().map(|c| c.name.value).collect(),
                 query_sql: v.query.to_string(),
                 query: Box::new(self.query(*v.query)?),
-                if_not_exists: v.if_not_exists,
             },
             sp::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
-                ..
+                cascade,
+                restrict,
+                purge,
+                temporary,
+                table,
             } => {
+                if cascade || restrict || purge || temporary || table.is_some() {
+                    return Err(unsupported(format!(
+                        "DROP {object_type} with CASCADE, RESTRICT, PURGE, TEMPORARY or ON"
+                    )));
+                }
                 let kind = match object_type {
                     sp::ObjectType::Table => ObjectKind::Table,
                     sp::ObjectType::Index => ObjectKind::Index,
@@ -247,16 +292,91 @@ impl Cx {
                     if_exists,
                 }
             }
-            sp::Statement::StartTransaction { .. } => Statement::Begin,
-            sp::Statement::Commit { .. } => Statement::Commit,
-            sp::Statement::Rollback { savepoint, .. } => Statement::Rollback(savepoint.map(ident)),
+            sp::Statement::StartTransaction {
+                modes,
+                begin: _,
+                transaction: _,
+                modifier,
+                statements,
+                exception,
+                has_end_keyword,
+            } => {
+                if !modes.is_empty() {
+                    return Err(unsupported(
+                        "transaction modes (ISOLATION LEVEL, READ ONLY)",
+                    ));
+                }
+                if !statements.is_empty() || exception.is_some() || has_end_keyword {
+                    return Err(unsupported("BEGIN ... END blocks"));
+                }
+                let immediate = match modifier {
+                    None | Some(sp::TransactionModifier::Deferred) => false,
+                    Some(
+                        sp::TransactionModifier::Immediate | sp::TransactionModifier::Exclusive,
+                    ) => true,
+                    Some(other) => return Err(unsupported(format!("BEGIN {other}"))),
+                };
+                Statement::Begin { immediate }
+            }
+            sp::Statement::Commit {
+                chain,
+                end: _,
+                modifier,
+            } => {
+                if chain || modifier.is_some() {
+                    return Err(unsupported("COMMIT AND CHAIN or a COMMIT modifier"));
+                }
+                Statement::Commit
+            }
+            sp::Statement::Rollback { chain, savepoint } => {
+                if chain {
+                    return Err(unsupported("ROLLBACK AND CHAIN"));
+                }
+                Statement::Rollback(savepoint.map(ident))
+            }
             sp::Statement::Savepoint { name } => Statement::Savepoint(name.value),
             sp::Statement::ReleaseSavepoint { name } => Statement::Release(name.value),
-            sp::Statement::Explain { statement, .. } => {
+            sp::Statement::Explain {
+                describe_alias,
+                analyze,
+                verbose,
+                query_plan: _,
+                estimate,
+                statement,
+                format,
+                options,
+            } => {
+                // EXPLAIN and EXPLAIN QUERY PLAN both describe the plan.
+                if describe_alias != sp::DescribeAlias::Explain
+                    || analyze
+                    || verbose
+                    || estimate
+                    || format.is_some()
+                    || options.is_some()
+                {
+                    return Err(unsupported("EXPLAIN options (ANALYZE, VERBOSE, FORMAT)"));
+                }
                 Statement::Explain(Box::new(self.statement(*statement)?))
             }
             sp::Statement::CreateTrigger(t) => {
                 let sql = t.to_string();
+                if t.or_alter
+                    || t.temporary
+                    || t.or_replace
+                    || t.is_constraint
+                    || t.referenced_table_name.is_some()
+                    || !t.referencing.is_empty()
+                    || t.exec_body.is_some()
+                    || t.statements_as
+                    || t.characteristics.is_some()
+                {
+                    let what = if t.temporary {
+                        "temporary triggers"
+                    } else {
+                        "this CREATE TRIGGER option"
+                    };
+                    return Err(unsupported(what));
+                }
                 let timing = match t.period {
                     None | Some(sp::TriggerPeriod::Before) => TriggerTiming::Before,
                     Some(sp::TriggerPeriod::After) | Some(sp::TriggerPeriod::For) => {
@@ -297,23 +417,56 @@ impl Cx {
                     sql,
                 }))
             }
-            sp::Statement::DropTrigger(d) => Statement::Drop {
-                kind: ObjectKind::Trigger,
-                names: vec![object_name(&d.trigger_name)?],
-                if_exists: d.if_exists,
-            },
-            sp::Statement::Pragma { name, .. } => {
-                Statement::Pragma(object_name(&name)?.to_ascii_lowercase())
+            sp::Statement::DropTrigger(d) => {
+                if d.table_name.is_some() || d.option.is_some() {
+                    return Err(unsupported("DROP TRIGGER ... ON or CASCADE/RESTRICT"));
+                }
+                Statement::Drop {
+                    kind: ObjectKind::Trigger,
+                    names: vec![object_name(&d.trigger_name)?],
+                    if_exists: d.if_exists,
+                }
+            }
+            sp::Statement::Pragma { name, value, .. } => {
+                let name = object_name(&name)?.to_ascii_lowercase();
+                if value.is_some() {
+                    return Err(unsupported(format!("PRAGMA {name} with a value")));
+                }
+                Statement::Pragma(name)
             }
             sp::Statement::AlterTable(a) => {
+                if a.if_exists
+                    || a.only
+                    || a.location.is_some()
+                    || a.on_cluster.is_some()
+                    || a.table_type.is_some()
+                {
+                    return Err(unsupported("this ALTER TABLE option"));
+                }
                 let table = object_name(&a.name)?;
                 let [op] = <[sp::AlterTableOperation; 1]>::try_from(a.operations)
                     .map_err(|_| unsupported("several ALTER TABLE operations at once"))?;
                 let op = match op {
-                    sp::AlterTableOperation::AddColumn { column_def, .. } => {
+                    sp::AlterTableOperation::AddColumn {
+                        column_keyword: _,
+                        if_not_exists,
+                        column_def,
+                        column_position,
+                    } => {
+                        if if_not_exists || column_position.is_some() {
+                            return Err(unsupported("ADD COLUMN IF NOT EXISTS, FIRST or AFTER"));
+                        }
                         AlterOp::AddColumn(self.column_spec(column_def)?)
                     }
-                    sp::AlterTableOperation::DropColumn { column_names, .. } => {
+                    sp::AlterTableOperation::DropColumn {
+                        has_column_keyword: _,
+                        column_names,
+                        if_exists,
+                        drop_behavior,
+                    } => {
+                        if if_exists || drop_behavior.is_some() {
+                            return Err(unsupported("DROP COLUMN IF EXISTS, CASCADE or RESTRICT"));
+                        }
                         match column_names.as_slice() {
                             [c] => AlterOp::DropColumn(c.value.clone()),
                             _ => return Err(unsupported("dropping several columns at once")),
@@ -354,11 +507,9 @@ impl Cx {
         let mut spec = ColumnSpec {
             name: col.name.value,
             decl_type: decl,
-            not_null: false,
-            default: None,
-            primary_key: false,
-            unique: false,
+            ..ColumnSpec::default()
         };
+        // SQLite's column constraints; a constraint's name changes nothing.
         for opt in col.options {
             match opt.option {
                 sp::ColumnOption::Null => {}
@@ -369,12 +520,48 @@ impl Cx {
                     self.expr(e)?;
                     spec.default = Some(text);
                 }
-                sp::ColumnOption::PrimaryKey(_) => spec.primary_key = true,
-                sp::ColumnOption::Unique(_) => spec.unique = true,
-                sp::ColumnOption::Collation(_) | sp::ColumnOption::Comment(_) => {}
+                sp::ColumnOption::PrimaryKey(pk) => {
+                    constraint_plain(&pk.characteristics, &pk.index_options, "PRIMARY KEY")?;
+                    spec.primary_key = true;
+                }
+                sp::ColumnOption::Unique(u) => {
+                    constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
+                    spec.unique = true;
+                }
+                sp::ColumnOption::Collation(name) => {
+                    spec.collation = Some(collation_named(&object_name(&name)?)?)
+                }
+                sp::ColumnOption::DialectSpecific(tokens) => {
+                    // sqlparser's SQLite column words: AUTOINCREMENT, ASC,
+                    // DESC (after PRIMARY KEY).
+                    let words: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+                    match words
+                        .iter()
+                        .map(|w| w.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .as_slice()
+                    {
+                        [w] if w == "AUTOINCREMENT" && spec.primary_key => {
+                            spec.autoincrement = true
+                        }
+                        [w] if w == "ASC" && spec.primary_key => {}
+                        [w] if w == "DESC" && spec.primary_key => spec.primary_key_desc = true,
+                        _ => {
+                            return Err(Error::sql(
+                                SqlErrorKind::Syntax,
+                                format!("syntax error near {}", words.join(" ")),
+                            ))
+                        }
+                    }
+                }
                 sp::ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
-                sp::ColumnOption::ForeignKey(_) => {}
-                sp::ColumnOption::DialectSpecific(_) => {}
+                sp::ColumnOption::ForeignKey(_) => {
+                    return Err(unsupported("FOREIGN KEY constraints (REFERENCES)"))
+                }
+                sp::ColumnOption::OnConflict(_) => {
+                    return Err(unsupported("ON CONFLICT clauses on constraints"))
+                }
+                sp::ColumnOption::Generated { .. } => return Err(unsupported("generated columns")),
                 other => return Err(unsupported(format!("column option {other}"))),
             }
         }
@@ -382,6 +569,23 @@ impl Cx {
     }
 
     fn create_table(&mut self, c: sp::CreateTable) -> Result<CreateTable> {
+        // Whatever this conversion does not read must be unset: compare
+        // the statement, with what is read cleared, with an empty one.
+        let mut rest = c.clone();
+        rest.if_not_exists = false;
+        rest.columns = Vec::new();
+        rest.constraints = Vec::new();
+        rest.query = None;
+        rest.without_rowid = false;
+        rest.strict = false;
+        if rest != sp::helpers::stmt_create_table::CreateTableBuilder::new(c.name.clone()).build() {
+            let what = if c.temporary {
+                "temporary tables".to_string()
+            } else {
+                "this CREATE TABLE option".to_string()
+            };
+            return Err(unsupported(what));
+        }
         let mut out = CreateTable {
             name: object_name(&c.name)?,
             if_not_exists: c.if_not_exists,
@@ -392,67 +596,193 @@ impl Cx {
                 Some(q) => Some(Box::new(self.query(*q)?)),
                 None => None,
             },
+            without_rowid: c.without_rowid,
+            strict: c.strict,
         };
         for col in c.columns {
             out.columns.push(self.column_spec(col)?);
         }
-        let cols = |cs: Vec<sp::IndexColumn>| -> Result<Vec<String>> {
-            cs.into_iter()
-                .map(|c| match c.column.expr {
-                    sp::Expr::Identifier(i) => Ok(i.value),
-                    other => Err(unsupported(format!("key on expression {other}"))),
-                })
-                .collect()
-        };
         for tc in c.constraints {
             match tc {
-                sp::TableConstraint::PrimaryKey(pk) => out.primary_key = cols(pk.columns)?,
-                sp::TableConstraint::Unique(u) => out.uniques.push(cols(u.columns)?),
-                sp::TableConstraint::ForeignKey(_) => {}
+                sp::TableConstraint::PrimaryKey(pk) => {
+                    constraint_plain(&pk.characteristics, &pk.index_options, "PRIMARY KEY")?;
+                    if !out.primary_key.is_empty() {
+                        return Err(Error::sql(
+                            SqlErrorKind::Syntax,
+                            format!("table \"{}\" has more than one primary key", out.name),
+                        ));
+                    }
+                    out.primary_key = indexed_columns(pk.columns)?;
+                }
+                sp::TableConstraint::Unique(u) => {
+                    constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
+                    out.uniques.push(indexed_columns(u.columns)?);
+                }
+                sp::TableConstraint::ForeignKey(_) => {
+                    return Err(unsupported("FOREIGN KEY constraints"))
+                }
+                sp::TableConstraint::Check(_) => return Err(unsupported("CHECK constraints")),
                 other => return Err(unsupported(format!("table constraint {other}"))),
             }
         }
         Ok(out)
     }
 
+    fn create_index(&mut self, c: sp::CreateIndex) -> Result<CreateIndex> {
+        let sp::CreateIndex {
+            name,
+            table_name,
+            using,
+            columns,
+            unique,
+            concurrently,
+            r#async,
+            if_not_exists,
+            include,
+            nulls_distinct,
+            with,
+            predicate,
+            index_options,
+            alter_options,
+        } = c;
+        if using.is_some()
+            || concurrently
+            || r#async
+            || !include.is_empty()
+            || nulls_distinct.is_some()
+            || !with.is_empty()
+            || !index_options.is_empty()
+            || !alter_options.is_empty()
+        {
+            return Err(unsupported("this CREATE INDEX option"));
+        }
+        let name = match &name {
+            Some(n) => object_name(n)?,
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "CREATE INDEX needs a name",
+                ))
+            }
+        };
+        let filter = match predicate {
+            Some(e) => {
+                let text = e.to_string();
+                self.expr(e)?;
+                Some(text)
+            }
+            None => None,
+        };
+        Ok(CreateIndex {
+            name,
+            table: object_name(&table_name)?,
+            columns: indexed_columns(columns)?,
+            unique,
+            if_not_exists,
+            filter,
+        })
+    }
+
     fn insert(&mut self, i: sp::Insert) -> Result<Insert> {
-        let table = match &i.table {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Insert {
+            insert_token: _,
+            optimizer_hints,
+            or,
+            ignore,
+            into: _,
+            table,
+            table_alias,
+            columns,
+            overwrite,
+            source,
+            assignments,
+            partitioned,
+            after_columns,
+            has_table_keyword,
+            on,
+            returning,
+            output,
+            replace_into,
+            priority,
+            insert_alias,
+            settings,
+            format_clause,
+            multi_table_insert_type,
+            multi_table_into_clauses,
+            multi_table_when_clauses,
+            multi_table_else_clause,
+        } = i;
+        if !optimizer_hints.is_empty()
+            || ignore
+            || table_alias.is_some()
+            || overwrite
+            || !assignments.is_empty()
+            || partitioned.is_some()
+            || !after_columns.is_empty()
+            || has_table_keyword
+            || output.is_some()
+            || priority.is_some()
+            || insert_alias.is_some()
+            || settings.is_some()
+            || format_clause.is_some()
+            || multi_table_insert_type.is_some()
+            || !multi_table_into_clauses.is_empty()
+            || !multi_table_when_clauses.is_empty()
+            || multi_table_else_clause.is_some()
+        {
+            return Err(unsupported("this form of INSERT"));
+        }
+        let table = match &table {
             sp::TableObject::TableName(n) => object_name(n)?,
             other => return Err(unsupported(format!("INSERT into {other}"))),
         };
-        let mut on_conflict = if i.replace_into {
-            Conflict::Replace
+        let on_conflict = if replace_into {
+            Some(Conflict::Replace)
         } else {
-            match i.or {
-                Some(sp::SqliteOnConflict::Replace) => Conflict::Replace,
-                Some(sp::SqliteOnConflict::Ignore) => Conflict::Ignore,
-                _ => Conflict::Abort,
-            }
+            conflict_mode(or)
         };
-        if let Some(sp::OnInsert::OnConflict(oc)) = i.on {
-            on_conflict = match oc.action {
-                sp::OnConflictAction::DoNothing => Conflict::Ignore,
-                sp::OnConflictAction::DoUpdate(du) => {
-                    let sets = self.assignments(du.assignments)?;
-                    let filter = du.selection.map(|e| self.expr(e)).transpose()?;
-                    Conflict::Update(sets, filter)
-                }
-            };
-        }
-        let columns = if i.columns.is_empty() {
+        let upsert = match on {
+            None => None,
+            Some(sp::OnInsert::OnConflict(oc)) => {
+                let target = match oc.conflict_target {
+                    None => None,
+                    Some(sp::ConflictTarget::Columns(cols)) => {
+                        Some(cols.into_iter().map(ident).collect())
+                    }
+                    Some(sp::ConflictTarget::OnConstraint(_)) => {
+                        return Err(unsupported("ON CONFLICT ON CONSTRAINT"))
+                    }
+                };
+                let action = match oc.action {
+                    sp::OnConflictAction::DoNothing => UpsertAction::Nothing,
+                    // Without a target (SQLite 3.35+, the last clause): any
+                    // uniqueness constraint, the first violated in order.
+                    sp::OnConflictAction::DoUpdate(du) => {
+                        let sets = self.assignments(du.assignments)?;
+                        let filter = du.selection.map(|e| self.expr(e)).transpose()?;
+                        UpsertAction::Update(sets, filter)
+                    }
+                };
+                Some(Upsert { target, action })
+            }
+            Some(other) => return Err(unsupported(format!("INSERT ... {other}"))),
+        };
+        let columns = if columns.is_empty() {
             None
         } else {
-            Some(i.columns.iter().map(object_name).collect::<Result<_>>()?)
+            Some(columns.iter().map(object_name).collect::<Result<_>>()?)
         };
         Ok(Insert {
             table,
             columns,
-            source: match i.source {
+            source: match source {
                 Some(q) => Some(Box::new(self.query(*q)?)),
                 None => None,
             },
             on_conflict,
-            returning: self.items(i.returning.unwrap_or_default())?,
+            upsert,
+            returning: self.items(returning.unwrap_or_default())?,
         })
     }
 
@@ -468,57 +798,129 @@ impl Cx {
             .collect()
     }
 
-    fn single_table(&mut self, t: &sp::TableWithJoins) -> Result<String> {
+    /// The one table of an UPDATE or DELETE, with its index hint.
+    fn single_table(&mut self, t: &sp::TableWithJoins) -> Result<(String, Option<IndexHint>)> {
         if !t.joins.is_empty() {
             return Err(unsupported("joins in UPDATE/DELETE"));
         }
-        match &t.relation {
-            sp::TableFactor::Table { name, .. } => object_name(name),
-            other => Err(unsupported(format!("target {other}"))),
+        match self.table_factor(t.relation.clone())? {
+            FromItem::Table {
+                name,
+                alias: None,
+                hint,
+            } => Ok((name, hint)),
+            FromItem::Table { .. } => Err(unsupported("an alias for the table of UPDATE/DELETE")),
+            _ => Err(unsupported(format!("target {}", t.relation))),
         }
     }
 
     fn update(&mut self, u: sp::Update) -> Result<Update> {
-        if u.from.is_some() {
+        let sp::Update {
+            update_token: _,
+            optimizer_hints,
+            table,
+            assignments,
+            from,
+            selection,
+            returning,
+            output,
+            or,
+            order_by,
+            limit,
+        } = u;
+        if from.is_some() {
             return Err(unsupported("UPDATE ... FROM"));
         }
+        if !optimizer_hints.is_empty() || output.is_some() {
+            return Err(unsupported("this form of UPDATE"));
+        }
+        if !order_by.is_empty() || limit.is_some() {
+            return Err(unsupported("UPDATE ... ORDER BY / LIMIT"));
+        }
+        let (table, hint) = self.single_table(&table)?;
         Ok(Update {
-            table: self.single_table(&u.table)?,
-            assignments: self.assignments(u.assignments)?,
-            filter: u.selection.map(|e| self.expr(e)).transpose()?,
-            on_conflict: match u.or {
-                Some(sp::SqliteOnConflict::Replace) => Conflict::Replace,
-                Some(sp::SqliteOnConflict::Ignore) => Conflict::Ignore,
-                _ => Conflict::Abort,
-            },
-            returning: self.items(u.returning.unwrap_or_default())?,
+            table,
+            hint,
+            assignments: self.assignments(assignments)?,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
+            on_conflict: conflict_mode(or),
+            returning: self.items(returning.unwrap_or_default())?,
         })
     }
 
     fn delete(&mut self, d: sp::Delete) -> Result<Delete> {
-        let from = match &d.from {
+        let sp::Delete {
+            delete_token: _,
+            optimizer_hints,
+            tables,
+            from,
+            using,
+            selection,
+            returning,
+            output,
+            order_by,
+            limit,
+        } = d;
+        if !optimizer_hints.is_empty() || !tables.is_empty() || using.is_some() || output.is_some()
+        {
+            return Err(unsupported("this form of DELETE"));
+        }
+        if !order_by.is_empty() || limit.is_some() {
+            return Err(unsupported("DELETE ... ORDER BY / LIMIT"));
+        }
+        let from = match &from {
             sp::FromTable::WithFromKeyword(f) | sp::FromTable::WithoutKeyword(f) => f,
         };
         let [t] = from.as_slice() else {
             return Err(unsupported("DELETE from several tables"));
         };
+        let (table, hint) = self.single_table(t)?;
         Ok(Delete {
-            table: self.single_table(t)?,
-            filter: d.selection.map(|e| self.expr(e)).transpose()?,
-            returning: self.items(d.returning.unwrap_or_default())?,
+            table,
+            hint,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
+            returning: self.items(returning.unwrap_or_default())?,
         })
     }
 
     fn query(&mut self, q: sp::Query) -> Result<Query> {
-        if q.with.is_some() {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Query {
+            with,
+            body,
+            order_by: ob,
+            limit_clause,
+            fetch,
+            locks,
+            for_clause,
+            settings,
+            format_clause,
+            pipe_operators,
+        } = q;
+        if with.is_some() {
             return Err(unsupported("WITH"));
         }
-        let body = self.set_expr(*q.body)?;
+        if fetch.is_some()
+            || !locks.is_empty()
+            || for_clause.is_some()
+            || settings.is_some()
+            || format_clause.is_some()
+            || !pipe_operators.is_empty()
+        {
+            return Err(unsupported("FETCH, FOR UPDATE and other query clauses"));
+        }
+        let body = self.set_expr(*body)?;
         let mut order_by = Vec::new();
-        if let Some(ob) = q.order_by {
+        if let Some(ob) = ob {
+            if ob.interpolate.is_some() {
+                return Err(unsupported("ORDER BY ... INTERPOLATE"));
+            }
             match ob.kind {
                 sp::OrderByKind::Expressions(items) => {
                     for it in items {
+                        if it.with_fill.is_some() {
+                            return Err(unsupported("ORDER BY ... WITH FILL"));
+                        }
                         order_by.push(OrderItem {
                             expr: self.expr(it.expr)?,
                             desc: matches!(it.options.sort, Some(sp::OrderBySort::Desc)),
@@ -529,8 +931,11 @@ impl Cx {
                 sp::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
             }
         }
-        let (limit, offset) = match q.limit_clause {
+        let (limit, offset) = match limit_clause {
             None => (None, None),
+            Some(sp::LimitClause::LimitOffset { limit_by, .. }) if !limit_by.is_empty() => {
+                return Err(unsupported("LIMIT ... BY"))
+            }
             Some(sp::LimitClause::LimitOffset { limit, offset, .. }) => (
                 limit.map(|e| self.expr(e)).transpose()?,
                 offset.map(|o| self.expr(o.value)).transpose()?,
@@ -573,7 +978,13 @@ impl Cx {
                     sp::SetOperator::Intersect => SetOp::Intersect,
                     sp::SetOperator::Except | sp::SetOperator::Minus => SetOp::Except,
                 },
-                all: matches!(set_quantifier, sp::SetQuantifier::All),
+                // Only UNION has an ALL form (SQLite's grammar); BY NAME
+                // matches columns by name, which sealdb does not do.
+                all: match (set_quantifier, op) {
+                    (sp::SetQuantifier::None | sp::SetQuantifier::Distinct, _) => false,
+                    (sp::SetQuantifier::All, sp::SetOperator::Union) => true,
+                    (q, _) => return Err(unsupported(format!("{op} {q}"))),
+                },
                 left: Box::new(self.set_expr(*left)?),
                 right: Box::new(self.set_expr(*right)?),
             },
@@ -582,16 +993,63 @@ impl Cx {
     }
 
     fn select(&mut self, s: sp::Select) -> Result<Select> {
-        let distinct = match s.distinct {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Select {
+            select_token: _,
+            optimizer_hints,
+            distinct,
+            select_modifiers,
+            top,
+            top_before_distinct: _,
+            projection,
+            exclude,
+            into,
+            from,
+            lateral_views,
+            prewhere,
+            selection,
+            connect_by,
+            group_by,
+            cluster_by,
+            distribute_by,
+            sort_by,
+            having,
+            named_window,
+            qualify,
+            window_before_qualify: _,
+            value_table_mode,
+            flavor,
+        } = s;
+        if !optimizer_hints.is_empty()
+            || select_modifiers.is_some()
+            || top.is_some()
+            || exclude.is_some()
+            || into.is_some()
+            || !lateral_views.is_empty()
+            || prewhere.is_some()
+            || !connect_by.is_empty()
+            || !cluster_by.is_empty()
+            || !distribute_by.is_empty()
+            || !sort_by.is_empty()
+            || !named_window.is_empty()
+            || qualify.is_some()
+            || value_table_mode.is_some()
+            || flavor != sp::SelectFlavor::Standard
+        {
+            return Err(unsupported(
+                "this SELECT clause (TOP, INTO, WINDOW, QUALIFY, SORT BY, CLUSTER BY and the like)",
+            ));
+        }
+        let distinct = match distinct {
             None | Some(sp::Distinct::All) => false,
             Some(sp::Distinct::Distinct) => true,
             Some(sp::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
         };
         // Left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
-        let mut from: Option<FromItem> = None;
-        for twj in s.from {
+        let mut joined: Option<FromItem> = None;
+        for twj in from {
             let rel = self.table_factor(twj.relation)?;
-            let mut item = match from.take() {
+            let mut item = match joined.take() {
                 None => rel,
                 Some(left) => FromItem::Join {
                     left: Box::new(left),
@@ -604,9 +1062,12 @@ impl Cx {
             for j in twj.joins {
                 item = self.join(item, j)?;
             }
-            from = Some(item);
+            joined = Some(item);
         }
-        let group_by = match s.group_by {
+        let group_by = match group_by {
+            sp::GroupByExpr::Expressions(_, modifiers) if !modifiers.is_empty() => {
+                return Err(unsupported("GROUP BY ... WITH ROLLUP, CUBE or TOTALS"))
+            }
             sp::GroupByExpr::Expressions(es, _) => es
                 .into_iter()
                 .map(|e| self.expr(e))
@@ -615,11 +1076,11 @@ impl Cx {
         };
         Ok(Select {
             distinct,
-            items: self.items(s.projection)?,
-            from,
-            filter: s.selection.map(|e| self.expr(e)).transpose()?,
+            items: self.items(projection)?,
+            from: joined,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
             group_by,
-            having: s.having.map(|e| self.expr(e)).transpose()?,
+            having: having.map(|e| self.expr(e)).transpose()?,
         })
     }
 
@@ -678,25 +1139,74 @@ impl Cx {
     fn table_factor(&mut self, t: sp::TableFactor) -> Result<FromItem> {
         Ok(match t {
             sp::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_hints,
+                version,
+                with_ordinality,
+                partitions,
+                json_path,
+                sample,
+                index_hints,
             } => {
                 if args.is_some() {
-                    return Err(unsupported("table functions"));
+                    return Err(unsupported(format!(
+                        "the table-valued function {}()",
+                        object_name(&name)?
+                    )));
                 }
+                if !with_hints.is_empty()
+                    || version.is_some()
+                    || with_ordinality
+                    || !partitions.is_empty()
+                    || json_path.is_some()
+                    || sample.is_some()
+                {
+                    return Err(unsupported(format!("this table reference ({name})")));
+                }
+                let alias = plain_alias(alias)?;
+                // INDEXED BY and NOT INDEXED arrive as USE INDEX (name)
+                // and USE INDEX () (see rewrite_index_hints).
+                let hint = match index_hints.as_slice() {
+                    [] => None,
+                    [h] if h.for_clause.is_none() => match (&h.hint_type, h.index_names.as_slice())
+                    {
+                        (sp::TableIndexHintType::Use, [i]) => {
+                            Some(IndexHint::IndexedBy(i.value.clone()))
+                        }
+                        (sp::TableIndexHintType::Use, []) => Some(IndexHint::NotIndexed),
+                        _ => return Err(unsupported(format!("index hint {h}"))),
+                    },
+                    _ => return Err(unsupported("several index hints")),
+                };
                 FromItem::Table {
                     name: object_name(&name)?,
-                    alias: alias.map(|a| a.name.value),
+                    alias,
+                    hint,
                 }
             }
             sp::TableFactor::Derived {
-                subquery, alias, ..
-            } => FromItem::Subquery {
-                query: Box::new(self.query(*subquery)?),
-                alias: alias.map(|a| a.name.value),
-            },
-            sp::TableFactor::NestedJoin {
-                table_with_joins, ..
+                lateral,
+                subquery,
+                alias,
+                sample,
             } => {
+                if lateral || sample.is_some() {
+                    return Err(unsupported("LATERAL or TABLESAMPLE on a subquery"));
+                }
+                FromItem::Subquery {
+                    query: Box::new(self.query(*subquery)?),
+                    alias: plain_alias(alias)?,
+                }
+            }
+            sp::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                if alias.is_some() {
+                    return Err(unsupported("an alias for a parenthesized join"));
+                }
                 let twj = *table_with_joins;
                 let mut item = self.table_factor(twj.relation)?;
                 for j in twj.joins {
@@ -762,6 +1272,7 @@ impl Cx {
 
     fn expr(&mut self, e: sp::Expr) -> Result<Expr> {
         use sp::Expr as E;
+        let e_is_ceil = matches!(e, E::Ceil { .. });
         let b = |x: Expr| Box::new(x);
         Ok(match e {
             E::Identifier(i) => Expr::Column {
@@ -771,11 +1282,36 @@ impl Cx {
             E::CompoundIdentifier(mut parts) => {
                 let name = parts.pop().map(ident).unwrap_or_default();
                 let table = parts.pop().map(ident);
+                match parts.as_slice() {
+                    [] => {}
+                    [schema] => main_schema(schema)?,
+                    _ => return Err(unsupported("a name with more than three parts")),
+                }
                 Expr::Column { table, name }
             }
             E::Value(v) => self.literal(v.value, false)?,
             E::Nested(e) => self.expr(*e)?,
             E::UnaryOp { op, expr } => {
+                // sqlparser reads `-x COLLATE c` as `-(x COLLATE c)`; SQLite's
+                // unary operators bind tighter than COLLATE, so it is
+                // `(-x) COLLATE c` (which decides whether `-1 COLLATE c` is
+                // an ORDER BY position). `-(x COLLATE c)` stays as written.
+                if !matches!(op, sp::UnaryOperator::Not) {
+                    if let E::Collate { .. } = &*expr {
+                        let E::Collate {
+                            expr: inner,
+                            collation,
+                        } = *expr
+                        else {
+                            return Err(Error::sql(SqlErrorKind::Syntax, "malformed expression"));
+                        };
+                        let operand = self.expr(E::UnaryOp { op, expr: inner })?;
+                        return Ok(Expr::Collate(
+                            b(operand),
+                            collation_named(&object_name(&collation)?)?,
+                        ));
+                    }
+                }
                 if let (sp::UnaryOperator::Minus, E::Value(v)) = (&op, &*expr) {
                     if let sp::Value::Number(..) = v.value {
                         let E::Value(v) = *expr else {
@@ -793,6 +1329,22 @@ impl Cx {
                 };
                 Expr::Unary(op, b(self.expr(*expr)?))
             }
+            // SQLite's JSON operators are functions of their operands.
+            E::BinaryOp {
+                left,
+                op: op @ (sp::BinaryOperator::Arrow | sp::BinaryOperator::LongArrow),
+                right,
+            } => Expr::Function {
+                name: if op == sp::BinaryOperator::Arrow {
+                    "->"
+                } else {
+                    "->>"
+                }
+                .into(),
+                args: vec![self.expr(*left)?, self.expr(*right)?],
+                distinct: false,
+                star: false,
+            },
             E::BinaryOp { left, op, right } => {
                 let op = match op {
                     sp::BinaryOperator::Plus => BinOp::Add,
@@ -813,6 +1365,22 @@ impl Cx {
                     sp::BinaryOperator::BitwiseOr => BinOp::BitOr,
                     sp::BinaryOperator::PGBitwiseShiftLeft => BinOp::Shl,
                     sp::BinaryOperator::PGBitwiseShiftRight => BinOp::Shr,
+                    sp::BinaryOperator::Glob => {
+                        return Ok(Expr::Like {
+                            expr: b(self.expr(*left)?),
+                            pattern: b(self.expr(*right)?),
+                            escape: None,
+                            negated: false,
+                            glob: true,
+                        })
+                    }
+                    // SQLite has no REGEXP or MATCH function built in.
+                    sp::BinaryOperator::Regexp | sp::BinaryOperator::Match => {
+                        return Err(Error::sql(
+                            SqlErrorKind::UnknownFunction,
+                            format!("no such function: {op}"),
+                        ))
+                    }
                     other => return Err(unsupported(format!("operator {other}"))),
                 };
                 Expr::Binary(op, b(self.expr(*left)?), b(self.expr(*right)?))
@@ -825,16 +1393,10 @@ impl Cx {
             E::IsNotDistinctFrom(l, r) => {
                 Expr::Binary(BinOp::Is, b(self.expr(*l)?), b(self.expr(*r)?))
             }
-            E::IsTrue(e) => Expr::Binary(
-                BinOp::Is,
-                b(self.expr(*e)?),
-                b(Expr::Literal(Value::Integer(1))),
-            ),
-            E::IsFalse(e) => Expr::Binary(
-                BinOp::Is,
-                b(self.expr(*e)?),
-                b(Expr::Literal(Value::Integer(0))),
-            ),
+            E::IsTrue(e) => Expr::Unary(UnOp::IsTrue, b(self.expr(*e)?)),
+            E::IsNotTrue(e) => Expr::Unary(UnOp::IsNotTrue, b(self.expr(*e)?)),
+            E::IsFalse(e) => Expr::Unary(UnOp::IsFalse, b(self.expr(*e)?)),
+            E::IsNotFalse(e) => Expr::Unary(UnOp::IsNotFalse, b(self.expr(*e)?)),
             E::InList {
                 expr,
                 list,
@@ -912,8 +1474,16 @@ impl Cx {
                     .map(Box::new),
             },
             E::Cast {
-                expr, data_type, ..
+                kind,
+                expr,
+                data_type,
+                format,
             } => {
+                if kind != sp::CastKind::Cast || format.is_some() {
+                    return Err(unsupported(
+                        "TRY_CAST, SAFE_CAST, :: and CAST ... FORMAT (only CAST(x AS type))",
+                    ));
+                }
                 let t = data_type.to_string().to_ascii_uppercase();
                 let ty = match crate::types::affinity_of_type(&t) {
                     crate::types::Affinity::Integer => CastType::Integer,
@@ -945,7 +1515,50 @@ impl Cx {
                     star: false,
                 }
             }
-            E::Collate { expr, .. } => self.expr(*expr)?,
+            E::Collate { expr, collation } => Expr::Collate(
+                b(self.expr(*expr)?),
+                collation_named(&object_name(&collation)?)?,
+            ),
+            // sqlparser reads trim(x) and trim(x, y) as its TRIM syntax;
+            // SQLite's trim is an ordinary function (no BOTH/LEADING/FROM).
+            E::Trim {
+                trim_where: None,
+                trim_what: None,
+                expr,
+                trim_characters,
+            } => {
+                let mut args = vec![self.expr(*expr)?];
+                for c in trim_characters.unwrap_or_default() {
+                    args.push(self.expr(c)?);
+                }
+                Expr::Function {
+                    name: "trim".into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
+            E::Trim { .. } => {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error: TRIM takes no BOTH, LEADING, TRAILING or FROM",
+                ))
+            }
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                let name = if e_is_ceil { "ceil" } else { "floor" };
+                let mut args = vec![self.expr(*expr)?];
+                match field {
+                    sp::CeilFloorKind::DateTimeField(sp::DateTimeField::NoDateTime) => {}
+                    sp::CeilFloorKind::Scale(v) => args.push(self.literal(v.value, false)?),
+                    _ => return Err(unsupported(format!("{name}(... TO field)"))),
+                }
+                Expr::Function {
+                    name: name.into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
             E::Tuple(_) => return Err(unsupported("row values")),
             other => return Err(unsupported(format!("expression {other}"))),
         })
@@ -957,6 +1570,12 @@ impl Cx {
         }
         if f.filter.is_some() {
             return Err(unsupported("FILTER clauses"));
+        }
+        if !f.within_group.is_empty() || f.null_treatment.is_some() {
+            return Err(unsupported("WITHIN GROUP and IGNORE/RESPECT NULLS"));
+        }
+        if f.uses_odbc_syntax || !matches!(f.parameters, sp::FunctionArguments::None) {
+            return Err(unsupported(format!("the function call form {f}")));
         }
         let name = object_name(&f.name)?.to_ascii_lowercase();
         let mut args = Vec::new();
@@ -970,6 +1589,11 @@ impl Cx {
                     list.duplicate_treatment,
                     Some(sp::DuplicateTreatment::Distinct)
                 );
+                if !list.clauses.is_empty() {
+                    return Err(unsupported(
+                        "clauses inside a function's arguments (ORDER BY, LIMIT, SEPARATOR)",
+                    ));
+                }
                 for a in list.args {
                     match a {
                         sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e)) => {
@@ -996,6 +1620,86 @@ impl Cx {
     }
 }
 
+/// A table or subquery alias's name; column names or `AT` after it are
+/// refused, not ignored.
+fn plain_alias(alias: Option<sp::TableAlias>) -> Result<Option<String>> {
+    match alias {
+        None => Ok(None),
+        Some(a) if a.columns.is_empty() && a.at.is_none() => Ok(Some(a.name.value)),
+        Some(_) => Err(unsupported("column names in a table alias")),
+    }
+}
+
+/// The columns of an index or key: names, each maybe with COLLATE and
+/// ASC/DESC.
+fn indexed_columns(cols: Vec<sp::IndexColumn>) -> Result<Vec<IndexedColumn>> {
+    cols.into_iter()
+        .map(|c| {
+            if c.operator_class.is_some()
+                || c.column.with_fill.is_some()
+                || c.column.options.nulls_first.is_some()
+            {
+                return Err(unsupported(format!("indexed column {c}")));
+            }
+            let desc = matches!(c.column.options.sort, Some(sp::OrderBySort::Desc));
+            let (name, collation) = match c.column.expr {
+                sp::Expr::Identifier(i) => (i.value, None),
+                sp::Expr::Collate { expr, collation } => match *expr {
+                    sp::Expr::Identifier(i) => {
+                        (i.value, Some(collation_named(&object_name(&collation)?)?))
+                    }
+                    other => return Err(unsupported(format!("index on expression {other}"))),
+                },
+                other => return Err(unsupported(format!("index on expression {other}"))),
+            };
+            Ok(IndexedColumn {
+                name,
+                desc,
+                collation,
+            })
+        })
+        .collect()
+}
+
+/// A PRIMARY KEY or UNIQUE constraint has nothing SQLite would act on
+/// but its columns (no DEFERRABLE, no index options).
+fn constraint_plain(
+    characteristics: &Option<sp::ConstraintCharacteristics>,
+    options: &[sp::IndexOption],
+    what: &str,
+) -> Result<()> {
+    if characteristics.is_some() {
+        return Err(unsupported(format!(
+            "DEFERRABLE or ENFORCED on a {what} constraint"
+        )));
+    }
+    if !options.is_empty() {
+        return Err(unsupported(format!("index options on a {what} constraint")));
+    }
+    Ok(())
+}
+
+/// The conflict resolution an `OR ...` clause names.
+fn conflict_mode(or: Option<sp::SqliteOnConflict>) -> Option<Conflict> {
+    or.map(|o| match o {
+        sp::SqliteOnConflict::Abort => Conflict::Abort,
+        sp::SqliteOnConflict::Fail => Conflict::Fail,
+        sp::SqliteOnConflict::Ignore => Conflict::Ignore,
+        sp::SqliteOnConflict::Replace => Conflict::Replace,
+        sp::SqliteOnConflict::Rollback => Conflict::Rollback,
+    })
+}
+
+/// The collating sequence called `name` (SQLite's error when none is).
+pub fn collation_named(name: &str) -> Result<crate::types::Collation> {
+    crate::types::Collation::from_name(name).ok_or_else(|| {
+        Error::sql(
+            SqlErrorKind::Misuse,
+            format!("no such collation sequence: {name}"),
+        )
+    })
+}
+
 /// A numeric literal: integer if it fits, else real (as SQLite).
 fn number(text: &str) -> Result<Value> {
     let t = text.replace('_', "");
@@ -1014,13 +1718,68 @@ fn number(text: &str) -> Result<Value> {
         .map_err(|_| Error::sql(SqlErrorKind::Syntax, format!("malformed number {text}")))
 }
 
+/// SQLite's index hints, which sqlparser's SQLite grammar lacks, as the
+/// MySQL hints it parses (and parse.rs reads back): `INDEXED BY name` →
+/// `USE INDEX (name)`, `NOT INDEXED` → `USE INDEX ()` (no index). Works on tokens,
+/// so quoted names and text are safe.
+fn rewrite_index_hints(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    if !tokens.iter().any(|t| is_word(&t.token, "INDEXED")) {
+        return tokens;
+    }
+    // The next token after `i` that is not whitespace.
+    let next_code = |i: usize| {
+        (i + 1..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_)))
+    };
+    let mut out = Vec::with_capacity(tokens.len() + 4);
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i].token;
+        let with = |t: Token| TokenWithSpan::new(t, tokens[i].span);
+        let space = || with(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+        let by = next_code(i).filter(|&j| is_word(&tokens[j].token, "BY"));
+        let name = by
+            .and_then(next_code)
+            .filter(|&j| matches!(tokens[j].token, Token::Word(_)));
+        if let (true, Some(n)) = (is_word(t, "INDEXED"), name) {
+            out.extend([
+                with(Token::make_keyword("USE")),
+                space(),
+                with(Token::make_keyword("INDEX")),
+                with(Token::LParen),
+                tokens[n].clone(),
+                with(Token::RParen),
+            ]);
+            i = n + 1;
+            continue;
+        }
+        let indexed = next_code(i).filter(|&j| is_word(&tokens[j].token, "INDEXED"));
+        if let (true, Some(n)) = (
+            matches!(t, Token::Word(w) if w.keyword == Keyword::NOT),
+            indexed,
+        ) {
+            out.extend([
+                with(Token::make_keyword("USE")),
+                space(),
+                with(Token::make_keyword("INDEX")),
+                with(Token::LParen),
+                with(Token::RParen),
+            ]);
+            i = n + 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
 /// SQLite forms sqlparser lacks, rewritten to equivalent SQL it parses:
-/// `x IN table` → `x IN (SELECT * FROM table)`, and the `NOT INDEXED` /
-/// `INDEXED BY name` hints (which do not change results) are dropped.
-/// Quoted strings and identifiers are left untouched.
+/// `x IN table` → `x IN (SELECT * FROM table)`. Quoted strings and
+/// identifiers are left untouched.
 fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
     let upper = sql.to_ascii_uppercase();
-    if !upper.contains(" IN") && !upper.contains("INDEXED") {
+    if !upper.contains(" IN") {
         return std::borrow::Cow::Borrowed(sql);
     }
     // Split into (is_code, text) segments.
@@ -1060,14 +1819,6 @@ fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
         while i < words.len() {
             let w = words[i].trim();
             let next = words.get(i + 1).map(|x| x.trim()).unwrap_or("");
-            if w.eq_ignore_ascii_case("NOT") && next.eq_ignore_ascii_case("INDEXED") {
-                i += 2;
-                continue;
-            }
-            if w.eq_ignore_ascii_case("INDEXED") && next.eq_ignore_ascii_case("BY") {
-                i += 3;
-                continue;
-            }
             if w.eq_ignore_ascii_case("IN")
                 && !next.is_empty()
                 && next
@@ -1086,4 +1837,97 @@ fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// SQLite's hexadecimal integer literals (`0xff`, `0X1F`), which sqlparser
+/// reads as blobs, rewritten to their decimal value: up to 16 hex digits,
+/// read as a 64-bit two's-complement integer (`0xffffffffffffffff` is -1),
+/// as SQLite does; more digits is an error ("hex literal too big").
+/// Quoted text, quoted identifiers and comments are left alone.
+fn rewrite_hex_integers(sql: &str) -> Result<std::borrow::Cow<'_, str>> {
+    let lower = sql.as_bytes();
+    if !lower
+        .windows(2)
+        .any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X'))
+    {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut copied = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' | b'"' | b'`' | b'[' => {
+                let close = if c == b'[' { b']' } else { c };
+                i += 1;
+                while i < b.len() {
+                    if b[i] == close {
+                        if close != b']' && b.get(i + 1) == Some(&close) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'0' if matches!(b.get(i + 1), Some(b'x' | b'X'))
+                && b.get(i + 2).is_some_and(|d| d.is_ascii_hexdigit())
+                && (i == 0 || !(word(b[i - 1]) || b[i - 1] == b'.')) =>
+            {
+                let start = i;
+                let mut end = i + 2;
+                while end < b.len() && b[end].is_ascii_hexdigit() {
+                    end += 1;
+                }
+                if end < b.len() && (word(b[end]) || b[end] == b'.') {
+                    // Not a hex literal (e.g. `0x1g`): leave it to the parser.
+                    i = end;
+                    continue;
+                }
+                let digits = sql[start + 2..end].trim_start_matches('0');
+                if digits.len() > 16 {
+                    return Err(Error::sql(
+                        SqlErrorKind::Syntax,
+                        format!("hex literal too big: {}", &sql[start..end]),
+                    ));
+                }
+                let v = u64::from_str_radix(if digits.is_empty() { "0" } else { digits }, 16)
+                    .map_err(|_| Error::sql(SqlErrorKind::Syntax, "malformed hex literal"))?;
+                out.push_str(&sql[copied..start]);
+                // A negative value is parenthesized: `x-0xffffffffffffffff`
+                // must not become the comment `x--1`.
+                let v = v as i64;
+                if v < 0 {
+                    out.push_str(&format!("({v})"));
+                } else {
+                    out.push_str(&v.to_string());
+                }
+                copied = end;
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    out.push_str(&sql[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
 }
