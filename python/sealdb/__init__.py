@@ -542,13 +542,10 @@ class Cursor:
 
     def _prepare(self, sql):
         conn = self._conn_handle()
-        # Every path below resets or frees the statement, which closes its
-        # result: no separate sealdb_reset for it.
-        self._stmt = None
-        self._rows = iter(())
         self._ncols = 0
         self.rowcount = -1
         if sql != self._cache_sql:
+            self._finish()
             sql_bytes = _cstr(sql, "sql")
             self._drop_cache()
             word = _first_word(sql)
@@ -560,8 +557,12 @@ class Cursor:
             self._cache_stmt, self._cache_sql = stmt, sql
             self._cache_nparams, self._cache_word = self._i32[0], word
         else:
-            self.connection._before(self._cache_word)
+            # The same statement again: its reset closes the open result
+            # too (no separate _finish and reset).
+            self._stmt = None
+            self._rows = iter(())
             _check(lib.sealdb_reset(self._cache_stmt))
+            self.connection._before(self._cache_word)
         return self._cache_stmt
 
     def _bind_all(self, stmt, parameters):
