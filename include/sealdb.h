@@ -110,6 +110,27 @@
 #define SEALDB_ERR_PLAINTEXT_STORE 304
 
 /**
+ * A node certificate, key, CA bundle or CRL is missing, malformed, not
+ * this node's, or not valid now (opening a replicated node).
+ */
+#define SEALDB_ERR_CERTIFICATE 310
+
+/**
+ * A link to another node failed (unreachable, closed, timed out).
+ */
+#define SEALDB_ERR_TRANSPORT 110
+
+/**
+ * Another node broke the wire protocol; the connection was closed.
+ */
+#define SEALDB_ERR_PROTOCOL 220
+
+/**
+ * A peer's certificate was refused, or the peer refused ours.
+ */
+#define SEALDB_ERR_PEER_REFUSED 720
+
+/**
  * No key wrap of a backup opened with the passphrase or keys given (the
  * message names every wrap and why).
  */
@@ -139,6 +160,26 @@
  * Serialization conflict; retry the transaction.
  */
 #define SEALDB_ERR_CONFLICT 404
+
+/**
+ * A replicated node is not the leader; the message names the leader.
+ */
+#define SEALDB_ERR_NOT_LEADER 420
+
+/**
+ * A replicated database has no quorum or leader now; retry later.
+ */
+#define SEALDB_ERR_UNAVAILABLE 421
+
+/**
+ * A replicated commit's outcome is unknown; check before retrying.
+ */
+#define SEALDB_ERR_COMMIT_UNKNOWN 422
+
+/**
+ * A bounded-staleness read could not be served by this node.
+ */
+#define SEALDB_ERR_STALE 423
 
 /**
  * The store is open read-only; writes are refused.
@@ -524,6 +565,22 @@ int32_t sealdb_db_open_key_callback(const char *path,
                                     sealdb_key_callback callback,
                                     void *user_data,
                                     sealdb_db **out);
+
+/**
+ * Opens the replicated node described by the configuration file
+ * `config_path` (TOML: node id, data directory, key file, listen address,
+ * certificates, initial members; see docs/replication.md) and joins its
+ * cluster over QUIC with mutual TLS. The node serves its peers until the
+ * handle and every connection made from it are freed; a leader then hands
+ * leadership to its most up-to-date voter.
+ *
+ * Ownership as for `sealdb_db_open_key_file`. Errors:
+ * `SEALDB_ERR_INVALID_ARGUMENT` for a bad configuration (the message
+ * names the setting),
+ * `SEALDB_ERR_CERTIFICATE` when the certificate is not this node's or
+ * does not load, `SEALDB_ERR_IO`, `SEALDB_ERR_KEY_UNAVAILABLE`, ...
+ */
+int32_t sealdb_db_open_node(const char *config_path, sealdb_db **out);
 
 /**
  * Opens a new store that lives in memory only (encrypted with a random

@@ -81,7 +81,13 @@ pub use crypto::{
     UnencryptedKeyProvider,
 };
 pub use db::{
-    Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,
+    Cluster, Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue,
+    Transaction,
 };
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
+pub use repl::node_config::NodeConfig;
+pub use repl::raft::{
+    ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, QuicTransport, ReadConsistency,
+    ReplicationOptions, Role,
+};
 pub use types::Value;

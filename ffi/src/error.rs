@@ -58,6 +58,15 @@ pub const SEALDB_ERR_INVALID_KEY: i32 = 302;
 pub const SEALDB_ERR_KEY_PROVIDER: i32 = 303;
 /// A key was supplied but the store is unencrypted.
 pub const SEALDB_ERR_PLAINTEXT_STORE: i32 = 304;
+/// A node certificate, key, CA bundle or CRL is missing, malformed, not
+/// this node's, or not valid now (opening a replicated node).
+pub const SEALDB_ERR_CERTIFICATE: i32 = 310;
+/// A link to another node failed (unreachable, closed, timed out).
+pub const SEALDB_ERR_TRANSPORT: i32 = 110;
+/// Another node broke the wire protocol; the connection was closed.
+pub const SEALDB_ERR_PROTOCOL: i32 = 220;
+/// A peer's certificate was refused, or the peer refused ours.
+pub const SEALDB_ERR_PEER_REFUSED: i32 = 720;
 /// No key wrap of a backup opened with the passphrase or keys given (the
 /// message names every wrap and why).
 pub const SEALDB_ERR_BACKUP_KEY: i32 = 305;
@@ -71,6 +80,14 @@ pub const SEALDB_ERR_NOT_A_STORE: i32 = 402;
 pub const SEALDB_ERR_BUSY: i32 = 403;
 /// Serialization conflict; retry the transaction.
 pub const SEALDB_ERR_CONFLICT: i32 = 404;
+/// A replicated node is not the leader; the message names the leader.
+pub const SEALDB_ERR_NOT_LEADER: i32 = 420;
+/// A replicated database has no quorum or leader now; retry later.
+pub const SEALDB_ERR_UNAVAILABLE: i32 = 421;
+/// A replicated commit's outcome is unknown; check before retrying.
+pub const SEALDB_ERR_COMMIT_UNKNOWN: i32 = 422;
+/// A bounded-staleness read could not be served by this node.
+pub const SEALDB_ERR_STALE: i32 = 423;
 /// The store is open read-only; writes are refused.
 pub const SEALDB_ERR_READ_ONLY: i32 = 405;
 /// A backup, checkpoint or restore that did not finish: not to be used.
@@ -273,6 +290,10 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_INVALID_KEY => c"invalid key",
         SEALDB_ERR_KEY_PROVIDER => c"key provider failed",
         SEALDB_ERR_PLAINTEXT_STORE => c"store is unencrypted",
+        SEALDB_ERR_CERTIFICATE => c"certificate error",
+        SEALDB_ERR_TRANSPORT => c"link to another node failed",
+        SEALDB_ERR_PROTOCOL => c"another node broke the wire protocol",
+        SEALDB_ERR_PEER_REFUSED => c"peer certificate refused",
         SEALDB_ERR_BACKUP_KEY => c"no key wrap of the backup opened",
         SEALDB_ERR_INCOMPLETE => c"an unfinished backup, checkpoint or restore",
         SEALDB_ERR_POISONED => c"database poisoned; reopen it",
@@ -280,6 +301,10 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
         SEALDB_ERR_BUSY => c"database is busy",
         SEALDB_ERR_CONFLICT => c"transaction conflict",
+        SEALDB_ERR_NOT_LEADER => c"not the leader",
+        SEALDB_ERR_UNAVAILABLE => c"cluster unavailable",
+        SEALDB_ERR_COMMIT_UNKNOWN => c"commit outcome unknown",
+        SEALDB_ERR_STALE => c"data too stale",
         SEALDB_ERR_READ_ONLY => c"store is open read-only",
         SEALDB_ERR_INVALID_ARGUMENT => c"invalid argument",
         SEALDB_ERR_SQL_SYNTAX => c"SQL syntax error",
@@ -356,6 +381,10 @@ mod tests {
             (ErrorCode::InvalidKey, SEALDB_ERR_INVALID_KEY),
             (ErrorCode::KeyProvider, SEALDB_ERR_KEY_PROVIDER),
             (ErrorCode::PlaintextStore, SEALDB_ERR_PLAINTEXT_STORE),
+            (ErrorCode::Certificate, SEALDB_ERR_CERTIFICATE),
+            (ErrorCode::Transport, SEALDB_ERR_TRANSPORT),
+            (ErrorCode::Protocol, SEALDB_ERR_PROTOCOL),
+            (ErrorCode::PeerRefused, SEALDB_ERR_PEER_REFUSED),
             (ErrorCode::BackupKey, SEALDB_ERR_BACKUP_KEY),
             (ErrorCode::Incomplete, SEALDB_ERR_INCOMPLETE),
             (ErrorCode::Poisoned, SEALDB_ERR_POISONED),
@@ -363,6 +392,10 @@ mod tests {
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),
             (ErrorCode::Busy, SEALDB_ERR_BUSY),
             (ErrorCode::Conflict, SEALDB_ERR_CONFLICT),
+            (ErrorCode::NotLeader, SEALDB_ERR_NOT_LEADER),
+            (ErrorCode::Unavailable, SEALDB_ERR_UNAVAILABLE),
+            (ErrorCode::CommitUnknown, SEALDB_ERR_COMMIT_UNKNOWN),
+            (ErrorCode::Stale, SEALDB_ERR_STALE),
             (ErrorCode::ReadOnly, SEALDB_ERR_READ_ONLY),
             (ErrorCode::InvalidArgument, SEALDB_ERR_INVALID_ARGUMENT),
             (ErrorCode::SqlSyntax, SEALDB_ERR_SQL_SYNTAX),

@@ -43,7 +43,7 @@ from . import _batch
 from ._ffi import ffi, lib
 
 __all__ = [
-    "apilevel", "threadsafety", "paramstyle", "connect", "generate_key_file",
+    "apilevel", "threadsafety", "paramstyle", "connect", "open_node", "generate_key_file",
     "Connection", "Cursor", "Warning", "Error", "InterfaceError", "DatabaseError",
     "DataError", "OperationalError", "IntegrityError", "InternalError",
     "ProgrammingError", "NotSupportedError", "Binary", "Date", "Time", "Timestamp",
@@ -246,6 +246,32 @@ def connect(path, key=None, key_file=None, user=None, password=None, token=None,
     else:
         _check(lib.sealdb_db_open_key_file(_cstr(str(path), "path"),
                                            _cstr(str(key_file), "key_file"), db))
+    return _connect_db(db, user, password, token, application_name, client_address,
+                       autocommit)
+
+
+def open_node(config, user=None, password=None, token=None, application_name="python",
+              client_address=None, autocommit=False):
+    """Opens the replicated node described by the configuration file
+    ``config`` (TOML: node id, data directory, key file, listen address,
+    certificates, initial members; see docs/replication.md), joins its
+    cluster over QUIC with mutual TLS, and returns a :class:`Connection`
+    to it. The node serves its peers until the connection (and every other
+    one to it) is closed. ``user`` and the rest as for :func:`connect`.
+
+    Replication errors are ``OperationalError`` with ``code`` 420 (not the
+    leader), 421 (unavailable), 422 (commit outcome unknown: it may or may
+    not have happened) or 423 (too stale); a bad configuration is a
+    ``ProgrammingError`` (500), a certificate that is not this node's an
+    ``OperationalError`` (310).
+    """
+    db = ffi.new("sealdb_db **")
+    _check(lib.sealdb_db_open_node(_cstr(str(config), "config"), db))
+    return _connect_db(db, user, password, token, application_name, client_address,
+                       autocommit)
+
+
+def _connect_db(db, user, password, token, application_name, client_address, autocommit):
     db_handle = ffi.gc(db[0], lib.sealdb_db_free)
     try:
         conn = ffi.new("sealdb_conn **")

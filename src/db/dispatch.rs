@@ -97,18 +97,39 @@ impl Session {
         match stmt {
             Ast::Backup(b) => return self.run_backup(b, params, text),
             Ast::Begin { immediate } => {
-                let mut st = self.state.borrow_mut();
+                let st = self.state.borrow_mut();
                 if st.txn.is_some() {
                     return Err(Error::sql(
                         SqlErrorKind::Misuse,
                         "cannot start a transaction within a transaction",
                     ));
                 }
+                drop(st);
+                self.read_barrier()?;
                 let mut txn = self.db.mgr.begin();
                 if *immediate {
                     txn.ensure_writer(self.db.busy_timeout)?;
                 }
-                st.txn = Some(txn);
+                self.state.borrow_mut().txn = Some(txn);
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::SetSession { name, value } => {
+                if name != "read_consistency" {
+                    return Err(Error::sql(
+                        SqlErrorKind::Unsupported,
+                        format!("unknown session setting {name}"),
+                    ));
+                }
+                let level = crate::repl::raft::ReadConsistency::parse(value).ok_or_else(|| {
+                    Error::sql(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "read_consistency must be local, 'local <N>ms', leader or \
+                             linearizable, not {value:?}"
+                        ),
+                    )
+                })?;
+                self.set_read_consistency(level);
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::Commit => {
@@ -126,6 +147,9 @@ impl Session {
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::Savepoint(name) => {
+                if self.state.borrow().txn.is_none() {
+                    self.read_barrier()?;
+                }
                 let mut st = self.state.borrow_mut();
                 if st.txn.is_none() {
                     st.txn = Some(self.db.mgr.begin());
@@ -184,6 +208,9 @@ impl Session {
             let p = self.audit_start(&sec, "denied", text, params, &[], true);
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
+        }
+        if let Ast::ShowCluster = stmt {
+            return self.show_cluster();
         }
         let cached = cache.and_then(|c| {
             c.uses
@@ -256,6 +283,61 @@ impl Session {
         r
     }
 
+    /// `SHOW CLUSTER`: one row per member as this node sees it.
+    fn show_cluster(&self) -> Result<ResultSet> {
+        let Some(node) = &self.db.node else {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "SHOW CLUSTER: this database is not replicated",
+            ));
+        };
+        let st = node.status();
+        let columns = [
+            "node_id",
+            "address",
+            "kind",
+            "role",
+            "is_self",
+            "matched_index",
+            "term",
+            "applied_index",
+        ]
+        .map(String::from)
+        .to_vec();
+        let int = |v: Option<u64>| v.map_or(Value::Null, |x| Value::Integer(x as i64));
+        let rows = st
+            .members
+            .iter()
+            .map(|m| {
+                let me = m.node_id == st.node_id;
+                let role = if me {
+                    st.role.to_string()
+                } else if st.leader == Some(m.node_id) {
+                    "leader".to_string()
+                } else if m.voter {
+                    "follower".to_string()
+                } else {
+                    "learner".to_string()
+                };
+                vec![
+                    Value::Integer(m.node_id as i64),
+                    Value::Text(m.address.clone()),
+                    Value::Text(if m.voter { "voter" } else { "learner" }.into()),
+                    Value::Text(role),
+                    Value::Integer(me as i64),
+                    int(m.matched_index),
+                    if me { int(Some(st.term)) } else { Value::Null },
+                    if me {
+                        int(st.applied_index)
+                    } else {
+                        Value::Null
+                    },
+                ]
+            })
+            .collect();
+        Ok((columns, rows))
+    }
+
     /// Runs a data, schema or security change in the session's
     /// transaction (or its own, committed at once).
     pub(super) fn run_write(
@@ -266,6 +348,9 @@ impl Session {
         schema: &Arc<Schema>,
         prepared: Option<&WriteCache>,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+        if let Some(node) = &self.db.node {
+            node.check_can_write()?;
+        }
         let autocommit = self.state.borrow().txn.is_none();
         let fn_session = self.snapshot();
         let mut txn = match self.state.borrow_mut().txn.take() {
@@ -275,6 +360,14 @@ impl Session {
         // What a failure undoes: the statement's changes, unless its
         // conflict resolution says otherwise (OR FAIL, OR ROLLBACK).
         let scope = std::cell::Cell::new(ErrorScope::Statement);
+        // Without a statement journal SQLite cannot undo the statement: an
+        // error leaves what it wrote before (inside a transaction).
+        let journal = match stmt {
+            Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                crate::sql::journal::keeps_statement_journal(schema, stmt)
+            }
+            _ => true,
+        };
         let result = (|| {
             txn.ensure_writer(self.db.busy_timeout)?;
             let mark = txn.mark();
@@ -330,7 +423,7 @@ impl Session {
             })();
             let keep = match scope.get() {
                 ErrorScope::Nothing => true,
-                ErrorScope::NoStatementJournal => !autocommit,
+                ErrorScope::Statement => !journal && !autocommit,
                 _ => false,
             };
             if r.is_err() && !keep {

@@ -40,6 +40,8 @@ pub(super) struct SessionState {
     /// Rows changed by the last statement run, whatever its kind (what
     /// `execute` returns and the audit records).
     pub(super) changes: u64,
+    /// `SET read_consistency`; `None`: the replication default.
+    pub(super) read_consistency: Option<crate::repl::raft::ReadConsistency>,
     /// Rows changed by every INSERT, UPDATE and DELETE of this session.
     pub(super) total_changes: u64,
 }
@@ -274,6 +276,9 @@ impl Session {
         cache: Option<&WriteCache>,
     ) -> Result<Rows<'_>> {
         check_params(parsed, &params)?;
+        if let [Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_)] = parsed.statements.as_slice() {
+            self.barrier_if_autocommit()?;
+        }
         match parsed.statements.as_slice() {
             [Ast::Query(q)] => {
                 let schema = self.schema();
@@ -488,8 +493,52 @@ impl Session {
         Ok(())
     }
 
+    /// Waits as the session's read consistency requires before a
+    /// transaction takes its snapshot (replicated databases only).
+    pub(super) fn read_barrier(&self) -> Result<()> {
+        let Some(node) = &self.db.node else {
+            return Ok(());
+        };
+        let level = self
+            .state
+            .borrow()
+            .read_consistency
+            .unwrap_or_else(|| node.default_read());
+        node.read_barrier(level)
+    }
+
+    /// The read barrier for a statement that will open its own
+    /// transaction (autocommit); inside a transaction, BEGIN had it. Runs
+    /// before planning, so the schema it plans with is as fresh as the
+    /// data it reads.
+    pub(super) fn barrier_if_autocommit(&self) -> Result<()> {
+        if self.db.node.is_none() || self.state.borrow().txn.is_some() {
+            return Ok(());
+        }
+        self.read_barrier()
+    }
+
+    /// This session's read consistency.
+    pub fn read_consistency(&self) -> crate::repl::raft::ReadConsistency {
+        let own = self.state.borrow().read_consistency;
+        own.or_else(|| self.db.node.as_ref().map(|n| n.default_read()))
+            .unwrap_or(crate::repl::raft::ReadConsistency::Local {
+                max_staleness: None,
+            })
+    }
+
+    /// Sets this session's read consistency (like `SET read_consistency`).
+    pub fn set_read_consistency(&self, level: crate::repl::raft::ReadConsistency) {
+        self.state.borrow_mut().read_consistency = Some(level);
+    }
+
     /// Makes a committed transaction's catalog changes visible to all.
     pub(super) fn publish(&self, schema: Option<Arc<Schema>>, auth: Option<Arc<AuthState>>) {
+        if self.db.node.is_some() {
+            // Replicated: applying the commit reloaded the caches, in log
+            // order; publishing here could put back an older state.
+            return;
+        }
         if let Some(s) = schema {
             *self.db.schema.write() = s;
         }

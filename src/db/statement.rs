@@ -97,6 +97,7 @@ impl Statement<'_> {
                 .query_parsed(&self.parsed, params, &self.sql, Some(&self.cache));
         };
         check_params(&self.parsed, &params)?;
+        self.session.barrier_if_autocommit()?;
         let schema = self.session.schema();
         let sec = self.session.security()?;
         let cached = self

@@ -74,7 +74,7 @@ pub fn trigger_uses(
 /// Whether only admins may run `stmt` (maintenance that reads every table).
 pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
-        Statement::Pragma(_) | Statement::Reindex(None) => true,
+        Statement::Pragma(_) | Statement::Reindex(None) | Statement::ShowCluster => true,
         Statement::Explain(inner) => needs_admin(inner),
         _ => false,
     }

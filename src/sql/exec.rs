@@ -63,18 +63,15 @@ pub struct ExecCtx<'a> {
 /// What a failed statement's error undoes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ErrorScope {
-    /// The statement's changes (ABORT, and every other error).
+    /// The statement's changes (ABORT, and every other error), when it
+    /// keeps a statement journal (see [`crate::sql::journal`]); else
+    /// nothing inside a transaction.
     #[default]
     Statement,
     /// Nothing: the changes made before the error stay (OR FAIL).
     Nothing,
     /// The whole transaction (OR ROLLBACK).
     Transaction,
-    /// Nothing inside a transaction, everything outside one: SQLite keeps
-    /// no journal to undo a statement it deems unable to fail part way
-    /// (an OR IGNORE INSERT calling no function, say), so an error it did
-    /// not foresee (a STRICT type error) leaves the rows written before.
-    NoStatementJournal,
 }
 
 impl ExecCtx<'_> {

@@ -21,6 +21,7 @@ pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;
+pub mod journal;
 pub mod plan;
 pub mod run;
 pub mod typing;

@@ -284,12 +284,12 @@ pub enum Check {
 }
 
 /// The checks of a row of `t`, in SQLite's order: the rowid, the types
-/// (unless `types_done`: checked already, before BEFORE triggers), the
-/// UNIQUE indexes; an upsert's target comes first, and an index target
-/// even before the types.
-pub fn check_order(t: &Table, target: Option<Constraint>, types_done: bool) -> Vec<Check> {
+/// (again when BEFORE triggers saw them checked: NOT NULL may have put
+/// a DEFAULT in since), the UNIQUE indexes; an upsert's target comes
+/// first, and an index target even before the types.
+pub fn check_order(t: &Table, target: Option<Constraint>) -> Vec<Check> {
     let mut out = Vec::with_capacity(t.indexes.len() + 2);
-    let types = (!types_done && t.strict).then_some(Check::Types);
+    let types = t.strict.then_some(Check::Types);
     match target {
         Some(Constraint::Index(k)) => {
             out.extend(types);

@@ -68,6 +68,15 @@ pub enum Statement {
     Pragma(String),
     /// REINDEX [table or index].
     Reindex(Option<String>),
+    /// SHOW CLUSTER: the replication members and their state.
+    ShowCluster,
+    /// SET name = value: a setting of this session (`read_consistency`).
+    SetSession {
+        /// The setting, lower case.
+        name: String,
+        /// Its value as written (quotes removed).
+        value: String,
+    },
     /// A security statement (users, roles, grants, policies, audit, host
     /// rules), applied by the `db` layer to the security catalog.
     Auth(Box<crate::auth::AuthStmt>),
