@@ -29,6 +29,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -179,18 +180,25 @@ pub(crate) fn c_message(message: &str) -> CString {
 #[derive(Default)]
 pub(crate) struct ErrorSlot {
     last: Mutex<Option<(i32, String)>>,
+    /// Whether `last` may hold an error: lets the common case, a success
+    /// after a success, skip the lock (it is taken on every call).
+    set: AtomicBool,
 }
 
 impl ErrorSlot {
     pub(crate) fn set(&self, failure: &Failure) {
-        *self.last.lock() = Some((failure.code, failure.message.clone()));
+        let mut last = self.last.lock();
+        *last = Some((failure.code, failure.message.clone()));
+        self.set.store(true, Ordering::Release);
     }
 
     pub(crate) fn clear(&self) {
-        let mut last = self.last.lock();
-        if last.is_some() {
-            *last = None;
+        if !self.set.load(Ordering::Acquire) {
+            return;
         }
+        let mut last = self.last.lock();
+        *last = None;
+        self.set.store(false, Ordering::Release);
     }
 
     /// Records the outcome of a call.

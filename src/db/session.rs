@@ -136,7 +136,7 @@ impl Session {
     /// Runs a query and streams its rows.
     pub fn query(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
         let parsed = self.parsed(sql)?;
-        self.query_parsed(&parsed, values(params), sql)
+        self.query_parsed(&parsed, values(params), sql, None)
     }
 
     /// Parses `sql` once for repeated execution.
@@ -169,7 +169,7 @@ impl Session {
                 param_count: parsed.param_count,
                 param_names: parsed.param_names.clone(),
             };
-            let mut rows = self.query_parsed(&single, Vec::new(), text)?;
+            let mut rows = self.query_parsed(&single, Vec::new(), text, None)?;
             let columns: Vec<String> = rows.columns().to_vec();
             while let Some(r) = rows.next()? {
                 on_row(&columns, &r);
@@ -276,11 +276,15 @@ impl Session {
         self.open_query(planned, params, sec.clone(), pending)
     }
 
+    /// Runs one statement of `parsed` for its rows. `cache` is a prepared
+    /// statement's `WriteCache`, used when that statement is a data
+    /// change (as `run_parsed_cached` does).
     pub(super) fn query_parsed(
         &self,
         parsed: &Parsed,
         params: Vec<Value>,
         text: &str,
+        cache: Option<&WriteCache>,
     ) -> Result<Rows<'_>> {
         check_params(parsed, &params)?;
         if let [Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_)] = parsed.statements.as_slice() {
@@ -364,7 +368,7 @@ impl Session {
             }
             [other] => {
                 // DML with RETURNING and SHOW yield rows; others none.
-                let (cols, rows) = self.run_one(other, &params, text, None)?;
+                let (cols, rows) = self.run_one(other, &params, text, cache)?;
                 Ok(self.buffered(cols, rows))
             }
             _ => Err(Error::sql(
@@ -475,7 +479,7 @@ impl Session {
                     param_count: parsed.param_count,
                     param_names: parsed.param_names.clone(),
                 };
-                let mut rows = self.query_parsed(&single, params.to_vec(), text)?;
+                let mut rows = self.query_parsed(&single, params.to_vec(), text, None)?;
                 while rows.next()?.is_some() {}
                 changes = 0;
                 continue;
