@@ -330,7 +330,8 @@ fn session_statement(words: &[&str]) -> Option<Result<Statement>> {
 
 /// A cheap test that keeps ordinary statements on the direct path.
 fn may_hold_auth(sql: &str) -> bool {
-    const WORDS: [&str; 11] = [
+    const WORDS: [&str; 12] = [
+        "token",
         "grant",
         "revoke",
         "show",
