@@ -110,6 +110,27 @@
 #define SEALDB_ERR_PLAINTEXT_STORE 304
 
 /**
+ * A node certificate, key, CA bundle or CRL is missing, malformed, not
+ * this node's, or not valid now (opening a replicated node).
+ */
+#define SEALDB_ERR_CERTIFICATE 310
+
+/**
+ * A link to another node failed (unreachable, closed, timed out).
+ */
+#define SEALDB_ERR_TRANSPORT 110
+
+/**
+ * Another node broke the wire protocol; the connection was closed.
+ */
+#define SEALDB_ERR_PROTOCOL 220
+
+/**
+ * A peer's certificate was refused, or the peer refused ours.
+ */
+#define SEALDB_ERR_PEER_REFUSED 720
+
+/**
  * No key wrap of a backup opened with the passphrase or keys given (the
  * message names every wrap and why).
  */
@@ -139,6 +160,26 @@
  * Serialization conflict; retry the transaction.
  */
 #define SEALDB_ERR_CONFLICT 404
+
+/**
+ * A replicated node is not the leader; the message names the leader.
+ */
+#define SEALDB_ERR_NOT_LEADER 420
+
+/**
+ * A replicated database has no quorum or leader now; retry later.
+ */
+#define SEALDB_ERR_UNAVAILABLE 421
+
+/**
+ * A replicated commit's outcome is unknown; check before retrying.
+ */
+#define SEALDB_ERR_COMMIT_UNKNOWN 422
+
+/**
+ * A bounded-staleness read could not be served by this node.
+ */
+#define SEALDB_ERR_STALE 423
 
 /**
  * The store is open read-only; writes are refused.
@@ -179,6 +220,12 @@
  * A statement used wrongly, or an unsupported feature.
  */
 #define SEALDB_ERR_SQL_MISUSE 604
+
+/**
+ * The statement nests too deeply or has too many terms (deeper than 1000
+ * operators, a chain of more than 100 views, ...); nothing ran.
+ */
+#define SEALDB_ERR_SQL_TOO_COMPLEX 605
 
 /**
  * The connection's user lacks a privilege the statement needs; nothing
@@ -302,6 +349,78 @@ typedef int32_t (*sealdb_key_callback)(void *user_data,
                                        const char *key_id,
                                        uint8_t *key_out,
                                        size_t *key_len);
+
+/**
+ * One number of a column batch: an INTEGER's value or a REAL's, by the
+ * value's type code.
+ */
+typedef union {
+  /**
+   * The value of an INTEGER.
+   */
+  int64_t integer;
+  /**
+   * The value of a REAL.
+   */
+  double real;
+} sealdb_number;
+
+/**
+ * The values of one column for a batch of rows (see `sealdb_step_batch`
+ * and `sealdb_execute_batch`). Value `i` (from 0) has type `types[i]`
+ * (or `uniform_type`); an INTEGER is `numbers[i].integer`, a REAL
+ * `numbers[i].real`, a TEXT (UTF-8, not NUL-terminated) or BLOB the
+ * bytes `data[offsets[i]]` up to `data[offsets[i + 1]]`, excluded.
+ */
+typedef struct {
+  /**
+   * The type of every value when they all have one (`SEALDB_INTEGER`
+   * .. `SEALDB_NULL`), else 0. For parameters, a non-zero
+   * `uniform_type` lets `types` be NULL.
+   */
+  int32_t uniform_type;
+  /**
+   * One type code per row (one byte each).
+   */
+  const uint8_t *types;
+  /**
+   * One number per row (0 for rows that are not INTEGER or REAL).
+   * For parameters, may be NULL when no value is INTEGER or REAL.
+   */
+  const sealdb_number *numbers;
+  /**
+   * `rows + 1` offsets into `data`, non-decreasing. For parameters, may
+   * be NULL when no value is TEXT or BLOB.
+   */
+  const size_t *offsets;
+  /**
+   * The bytes of the TEXT and BLOB values; NULL when `data_len` is 0.
+   */
+  const uint8_t *data;
+  /**
+   * The number of bytes at `data`.
+   */
+  size_t data_len;
+} sealdb_column_batch;
+
+/**
+ * A batch of result rows, filled by `sealdb_step_batch`: `rows` rows of
+ * `columns` columns, column `j` at `column[j]`.
+ */
+typedef struct {
+  /**
+   * Rows in this batch (0 when the result has ended).
+   */
+  size_t rows;
+  /**
+   * Result columns (as `sealdb_column_count`).
+   */
+  size_t columns;
+  /**
+   * `columns` column batches; NULL when `columns` is 0.
+   */
+  const sealdb_column_batch *column;
+} sealdb_batch;
 
 /**
  * How `sealdb_backup` makes a backup. Every field may be left zero/NULL.
@@ -454,6 +573,22 @@ int32_t sealdb_db_open_key_callback(const char *path,
                                     sealdb_db **out);
 
 /**
+ * Opens the replicated node described by the configuration file
+ * `config_path` (TOML: node id, data directory, key file, listen address,
+ * certificates, initial members; see docs/replication.md) and joins its
+ * cluster over QUIC with mutual TLS. The node serves its peers until the
+ * handle and every connection made from it are freed; a leader then hands
+ * leadership to its most up-to-date voter.
+ *
+ * Ownership as for `sealdb_db_open_key_file`. Errors:
+ * `SEALDB_ERR_INVALID_ARGUMENT` for a bad configuration (the message
+ * names the setting),
+ * `SEALDB_ERR_CERTIFICATE` when the certificate is not this node's or
+ * does not load, `SEALDB_ERR_IO`, `SEALDB_ERR_KEY_UNAVAILABLE`, ...
+ */
+int32_t sealdb_db_open_node(const char *config_path, sealdb_db **out);
+
+/**
  * Opens a new store that lives in memory only (encrypted with a random
  * key), gone when the handle and its connections are freed. Ownership as
  * for `sealdb_db_open_key_file`.
@@ -530,11 +665,32 @@ int32_t sealdb_connect_token(const sealdb_db *db,
 
 /**
  * Creates a login token for the connection's user, valid for
- * `valid_for_seconds`, for `sealdb_connect_token`. On success `*out` is
- * the token text, owned by the caller: free it with `sealdb_string_free`
- * (sealdb stores only its hash; wipe your copy when done).
+ * `valid_for_seconds` (at most the `server.login_token.max_lifetime`
+ * cluster setting, 7 days unless changed), for `sealdb_connect_token`.
+ * On success `*out` is the token text, owned by the caller: free it with
+ * `sealdb_string_free` (sealdb stores only its hash; wipe your copy when
+ * done). A password change ends the user's tokens. SQL:
+ * `CREATE LOGIN TOKEN [FOR user] [VALID FOR '1 hour']` returns the token
+ * as a row.
  */
 int32_t sealdb_create_login_token(const sealdb_conn *conn, uint64_t valid_for_seconds, char **out);
+
+/**
+ * Revokes the login token whose id is `id` (the 16 hex digits after
+ * `sdbt_` in the token text): the connection user's own, or any as an
+ * admin. Sets `*out` to whether it existed. Another user's token gives
+ * `SEALDB_ERR_PERMISSION_DENIED` (for non-admins). Same as the SQL
+ * statement `REVOKE LOGIN TOKEN 'id'`.
+ */
+int32_t sealdb_revoke_login_token(const sealdb_conn *conn, const char *id, bool *out);
+
+/**
+ * Revokes every login token of `user` (NULL: the connection's own user;
+ * another user needs an admin). Sets `*out` to how many there were. Same
+ * as `REVOKE ALL LOGIN TOKENS FOR user`. A password change, NOLOGIN and
+ * DROP USER also end a user's tokens.
+ */
+int32_t sealdb_revoke_login_tokens(const sealdb_conn *conn, const char *user, uint64_t *out);
 
 /**
  * Runs one or more `;`-separated SQL statements without parameters,
@@ -755,6 +911,55 @@ int32_t sealdb_stmt_errcode(const sealdb_stmt *stmt);
  * `sealdb_string_free`.
  */
 char *sealdb_stmt_errmsg(const sealdb_stmt *stmt);
+
+/**
+ * Reads up to `max_rows` rows of the statement's result in one call, into
+ * `*out` (column arrays, see `sealdb_column_batch`). Like `sealdb_step`,
+ * it runs the statement first if it is not running, and continues the
+ * same result set as `sealdb_step` (the two may be mixed).
+ *
+ * Returns `SEALDB_ROW` with `out->rows` between 1 and `max_rows`,
+ * `SEALDB_DONE` with `out->rows == 0` when the result has no more rows
+ * (and again until `sealdb_reset`), or an error code. An error met after
+ * some rows were read is kept: those rows come back with `SEALDB_ROW` and
+ * the next step (of either kind) reports the error; after an error the
+ * next step runs the statement again. `out->columns` is the number of
+ * result columns (0 for a statement that returns no rows).
+ *
+ * The arrays are borrowed: valid until the next step, reset or free of
+ * this statement. A batch step leaves no current row for the
+ * `sealdb_column_*` value functions. `max_rows` 0 is `SEALDB_ERR_RANGE`.
+ */
+int32_t sealdb_step_batch(sealdb_stmt *stmt, size_t max_rows, sealdb_batch *out);
+
+/**
+ * Runs the statement once for each of `rows` rows of parameters, in one
+ * call: row `i` binds `params[j]`'s value `i` to parameter `j + 1` (see
+ * `sealdb_column_batch`), then runs the statement to completion, as
+ * `sealdb_reset`, `sealdb_bind_*` and `sealdb_step` would. `param_count`
+ * must be the statement's parameter count (`SEALDB_ERR_RANGE` otherwise);
+ * `params` may be NULL when it is 0.
+ *
+ * For statements that return no rows: INSERT, UPDATE, DELETE without
+ * RETURNING, DDL. A statement that returns rows is refused with
+ * `SEALDB_ERR_SQL_MISUSE` at its first row (a data change with RETURNING
+ * has then run once). Each row runs as its own statement: outside a
+ * transaction, each commits by itself; open one with `sealdb_begin` to
+ * load many rows at once.
+ *
+ * `*changes` (if `changes` is not NULL) is set to the sum of
+ * `sealdb_changes` after each row (the rows changed, for INSERT, UPDATE
+ * and DELETE), also on failure: the rows before the failing one have run.
+ * Stops at the first failure, whose message names the row (from 0) when
+ * a parameter is bad. A result set open on the statement is closed first.
+ * The statement's own bindings (`sealdb_bind_*`) are neither used nor
+ * changed.
+ */
+int32_t sealdb_execute_batch(sealdb_stmt *stmt,
+                             size_t rows,
+                             const sealdb_column_batch *params,
+                             size_t param_count,
+                             uint64_t *changes);
 
 /**
  * Backs up the database of `conn` into the directory `dir` (new or

@@ -23,7 +23,8 @@
 //!   vfs      every file the database writes: sealed (encrypted, authenticated),
 //!            fsynced; the key registry; encryption status
 //!   crypto   key providers, store keys, data keys, AES-CTR, the record MAC
-//!   error    the one Error type; key_id, the identity of a key
+//!   error    the one Error type; key_id, the identity of a key; depth,
+//!            how deeply a statement may nest
 //! ```
 //!
 //! The path of one statement: [`Session::execute`] parses ([`syntax`]),
@@ -60,6 +61,7 @@ pub mod backup;
 pub mod catalog;
 pub mod crypto;
 pub mod db;
+pub mod depth;
 pub mod encoding;
 pub mod error;
 #[doc(hidden)]
@@ -81,7 +83,13 @@ pub use crypto::{
     UnencryptedKeyProvider,
 };
 pub use db::{
-    Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue, Transaction,
+    Cluster, Db, FromValue, LoginToken, Options, Row, Rows, Session, Statement, ToValue,
+    Transaction,
 };
 pub use error::{Error, ErrorCode, Result, SqlErrorKind};
+pub use repl::node_config::NodeConfig;
+pub use repl::raft::{
+    ClusterStatus, FollowerWrites, MemNetwork, MemberStatus, QuicTransport, ReadConsistency,
+    ReplicationOptions, Role,
+};
 pub use types::Value;

@@ -138,14 +138,33 @@ fn recursive_and_mutual_triggers_fail_closed() {
         lab.denied(who, "UPDATE a1 SET x = 1");
         n.tried();
     }
-    // Unbounded recursion stops at the limit with an error, nothing kept.
+    // A trigger does not fire itself (SQLite's default, recursive
+    // triggers off): the row and the trigger's one row, no loop.
     let mut lab = self::lab();
     lab.ok("alice", "CREATE TABLE inf (x INTEGER)");
     lab.ok(
         "alice",
         "CREATE TRIGGER forever AFTER INSERT ON inf BEGIN INSERT INTO inf VALUES (NEW.x + 1); END",
     );
-    let e = lab.refused("alice", "INSERT INTO inf VALUES (0)");
+    lab.ok("alice", "INSERT INTO inf VALUES (0)");
+    assert_eq!(lab.root_rows("SELECT x FROM inf ORDER BY x"), "0;1");
+    n.tried();
+    // A chain of distinct triggers deeper than the limit stops with an
+    // error, nothing kept.
+    let mut lab = self::lab();
+    for i in 0..=40 {
+        lab.ok("alice", &format!("CREATE TABLE c{i} (x INTEGER)"));
+    }
+    for i in 0..40 {
+        lab.ok(
+            "alice",
+            &format!(
+                "CREATE TRIGGER f{i} AFTER INSERT ON c{i} BEGIN INSERT INTO c{} VALUES (NEW.x + 1); END",
+                i + 1
+            ),
+        );
+    }
+    let e = lab.refused("alice", "INSERT INTO c0 VALUES (0)");
     assert!(
         e.to_string()
             .contains("too many levels of trigger recursion"),

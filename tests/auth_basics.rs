@@ -192,11 +192,21 @@ fn views_run_with_their_owners_rights_and_rls_filters_rows() {
     // The base table stays hidden.
     let e = alice.query("SELECT * FROM orders", &[]).err().unwrap();
     assert!(e.to_string().contains("no such table"), "{e}");
-    // Once the owner loses its rights, the view stops working.
+    // Once the owner loses its rights, the view stops working. alice
+    // cannot see the table it reads, so it fails for her exactly as if
+    // that table were missing (one she could see would be named in a
+    // permission error).
     root.execute("REVOKE SELECT ON orders FROM owner", &[])
         .unwrap();
     let e = alice.query("SELECT * FROM my_orders", &[]).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::SqlUnknownObject, "{e}");
+    assert_eq!(e.to_string(), "no such table: orders");
+    root.execute("GRANT SELECT (id) ON orders TO alice", &[])
+        .unwrap();
+    let e = alice.query("SELECT * FROM my_orders", &[]).err().unwrap();
     assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
+    root.execute("REVOKE SELECT (id) ON orders FROM alice", &[])
+        .unwrap();
 
     // Row-level security on the table itself.
     for stmt in [

@@ -336,15 +336,17 @@ fn script_statements_are_audited_one_by_one() {
         .lock()
         .unwrap()
         .iter()
-        .map(|r| r.statement.clone())
+        .map(|r| format!("{} [{}]", r.statement, r.outcome))
         .collect();
+    // The audited read is logged when it starts and again when it ends.
     assert_eq!(
         texts,
         [
-            "ALTER TABLE a EXPERIMENTAL_AUDIT SET READ WRITE",
-            "INSERT INTO a VALUES (1)",
-            "SELECT x FROM a",
-            "CREATE USER u PASSWORD <redacted>",
+            "ALTER TABLE a EXPERIMENTAL_AUDIT SET READ WRITE [ok]",
+            "INSERT INTO a VALUES (1) [ok]",
+            "SELECT x FROM a [started]",
+            "SELECT x FROM a [ok]",
+            "CREATE USER u PASSWORD <redacted> [ok]",
         ]
     );
 }

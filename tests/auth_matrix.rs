@@ -863,13 +863,29 @@ fn cases() -> Vec<Case> {
             "SELECT * FROM vb",
             "2|2",
         ),
-        denied(
+        // alice cannot see t: the broken view fails for her as if t
+        // were missing.
+        hidden(
             "view/owner lost its rights",
             &[
                 "GRANT SELECT ON t TO bob",
                 "GRANT CREATE ON DATABASE main TO bob",
                 "bob: CREATE VIEW vb AS SELECT id, a FROM t WHERE owner = 'bob'",
                 "bob: GRANT SELECT ON vb TO alice",
+                "REVOKE SELECT ON t FROM bob",
+            ],
+            "SELECT * FROM vb",
+            "t",
+        ),
+        // alice can see t: the broken view is a permission error.
+        denied(
+            "view/owner lost its rights, the user sees the table",
+            &[
+                "GRANT SELECT ON t TO bob",
+                "GRANT CREATE ON DATABASE main TO bob",
+                "bob: CREATE VIEW vb AS SELECT id, a FROM t WHERE owner = 'bob'",
+                "bob: GRANT SELECT ON vb TO alice",
+                "GRANT SELECT (id) ON t TO alice",
                 "REVOKE SELECT ON t FROM bob",
             ],
             "SELECT * FROM vb",

@@ -12,6 +12,8 @@
 //!   sealdb backup verify|show DIR [KEY]
 //!   sealdb restore --from DIR --to DIR KEY [--passphrase-file FILE]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
+//!   sealdb node --config FILE          run a cluster node (node.rs)
+//!   sealdb cluster status|add|remove|transfer|sql --config FILE ...  (cluster.rs)
 //! ```
 //!
 //! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
@@ -33,9 +35,15 @@
 //! --path cli`, or `cargo build --release -p sealdb-cli` (see
 //! cli/README.md).
 
+#[cfg(unix)]
+mod admin;
 mod audit_cmd;
 mod backup_cmd;
+#[cfg(unix)]
+mod cluster;
 mod history;
+#[cfg(unix)]
+mod node;
 mod output;
 mod shell;
 mod statement_end;
@@ -123,6 +131,20 @@ enum Command {
         #[command(subcommand)]
         action: cert::CertAction,
     },
+    /// Runs a replicated node until SIGTERM (SIGHUP reloads certificates).
+    #[cfg(unix)]
+    Node {
+        /// The node's configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Asks a running node about its cluster, changes the membership, or
+    /// runs SQL on it.
+    #[cfg(unix)]
+    Cluster {
+        #[command(subcommand)]
+        action: cluster::ClusterAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +214,10 @@ fn open(db: &PathBuf, keys: &StoreKeyArgs, old: Option<&Path>) -> Fallible<Db> {
 fn run(cli: Cli) -> Fallible<()> {
     match cli.command {
         Command::Cert { action } => cert::run(action)?,
+        #[cfg(unix)]
+        Command::Node { config } => node::run(&config)?,
+        #[cfg(unix)]
+        Command::Cluster { action } => cluster::run(action)?,
         Command::Keygen { bits, out } => {
             let id = generate_key_file(&out, bits)?;
             println!("{id}");

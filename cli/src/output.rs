@@ -17,7 +17,7 @@ fn field(v: &Value) -> String {
     }
 }
 
-fn print_row(out: &mut impl Write, row: &Row) {
+pub(crate) fn print_row(out: &mut impl Write, row: &Row) {
     let line: Vec<String> = row.values().iter().map(field).collect();
     let _ = writeln!(out, "{}", line.join("|"));
 }

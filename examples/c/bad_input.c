@@ -2,7 +2,8 @@
  * examples/c/bad_input.c: the C API under bad input. Every mistake must
  * give a clear result code and message, never a crash, and lose nothing:
  * NULL handles and arguments, use after free, wrong bind and column
- * indexes, invalid UTF-8, wrong keys, and calls from several threads.
+ * indexes, invalid UTF-8, bad batch arrays, wrong keys, and calls from
+ * several threads.
  *
  *   ./bad_input WORK_DIR        (prints "N passed, N failed"; exit 1 on failure)
  */
@@ -222,6 +223,93 @@ static void invalid_utf8(void) {
     EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
 }
 
+/* The batch calls: bad arrays and misuse give codes, good batches read
+ * back exactly (valgrind checks every byte read from the arrays). */
+static void batches(void) {
+    sealdb_db *db = NULL;
+    sealdb_conn *conn = NULL;
+    sealdb_stmt *ins = NULL, *q = NULL;
+    EXPECT_RC(sealdb_db_open_in_memory(&db), SEALDB_OK);
+    EXPECT_RC(sealdb_connect_root(db, &conn), SEALDB_OK);
+    EXPECT_RC(sealdb_exec(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)"), SEALDB_OK);
+    EXPECT_RC(sealdb_prepare(conn, "INSERT INTO t VALUES (?, ?)", &ins), SEALDB_OK);
+
+    sealdb_number ids[3] = {{.integer = 1}, {.integer = 2}, {.integer = 3}};
+    const char text[] = "onetwo\xff";
+    size_t offsets[4] = {0, 3, 6, 6};
+    uint8_t types[3] = {SEALDB_TEXT, SEALDB_TEXT, SEALDB_NULL};
+    sealdb_column_batch cols[2] = {
+        {.uniform_type = SEALDB_INTEGER, .numbers = ids},
+        {.types = types, .offsets = offsets, .data = (const uint8_t *)text, .data_len = 6},
+    };
+    uint64_t changes = 99;
+    EXPECT_RC(sealdb_execute_batch(ins, 3, NULL, 2, &changes), SEALDB_ERR_NULL_ARGUMENT);
+    EXPECT_RC(sealdb_execute_batch(ins, 3, cols, 1, &changes), SEALDB_ERR_RANGE);
+    EXPECT(changes == 0);
+    EXPECT_RC(sealdb_execute_batch(NULL, 3, cols, 2, &changes), SEALDB_ERR_NULL_ARGUMENT);
+    /* An offset beyond data_len: row 0 runs, row 1 is refused. */
+    offsets[2] = 7;
+    EXPECT_RC(sealdb_execute_batch(ins, 3, cols, 2, &changes), SEALDB_ERR_RANGE);
+    EXPECT(errmsg_contains("parameter 2 of row 1"));
+    EXPECT(changes == 1); /* (1, 'one') */
+    /* Invalid UTF-8 (the byte 0xff) in row 1: row 0 runs. */
+    cols[1].data_len = 7;
+    ids[0].integer = 10;
+    EXPECT_RC(sealdb_execute_batch(ins, 2, cols, 2, &changes), SEALDB_ERR_INVALID_UTF8);
+    EXPECT(changes == 1); /* (10, 'one') */
+    /* A bad type code in row 0, and no types array: nothing runs. */
+    offsets[2] = 6;
+    types[0] = 77;
+    ids[0].integer = 20;
+    EXPECT_RC(sealdb_execute_batch(ins, 3, cols, 2, &changes), SEALDB_ERR_INVALID_ARGUMENT);
+    EXPECT(changes == 0);
+    types[0] = SEALDB_TEXT;
+    cols[1].types = NULL;
+    EXPECT_RC(sealdb_execute_batch(ins, 3, cols, 2, &changes), SEALDB_ERR_NULL_ARGUMENT);
+    cols[1].types = types;
+    EXPECT_RC(sealdb_execute_batch(ins, 3, cols, 2, &changes), SEALDB_OK);
+    EXPECT(changes == 3); /* (20, 'one'), (2, 'two'), (3, NULL) */
+    EXPECT_RC(sealdb_execute_batch(ins, 0, NULL, 2, NULL), SEALDB_ERR_NULL_ARGUMENT);
+
+    /* Read back two rows a call. */
+    EXPECT_RC(sealdb_prepare(conn, "SELECT id, s FROM t ORDER BY id", &q), SEALDB_OK);
+    sealdb_batch b;
+    EXPECT_RC(sealdb_step_batch(q, 0, &b), SEALDB_ERR_RANGE);
+    EXPECT_RC(sealdb_step_batch(q, 2, NULL), SEALDB_ERR_NULL_ARGUMENT);
+    static const int64_t want_ids[] = {1, 2, 3, 10, 20};
+    static const char *const want_text[] = {"one", "two", NULL, "one", "one"};
+    size_t rows = 0;
+    int32_t rc;
+    while ((rc = sealdb_step_batch(q, 2, &b)) == SEALDB_ROW) {
+        EXPECT(b.columns == 2 && b.rows >= 1 && b.rows <= 2);
+        const sealdb_column_batch *id = &b.column[0], *s = &b.column[1];
+        EXPECT(id->uniform_type == SEALDB_INTEGER);
+        for (size_t i = 0; i < b.rows && rows < 5; i++, rows++) {
+            EXPECT(id->numbers[i].integer == want_ids[rows]);
+            if (want_text[rows] == NULL) {
+                EXPECT(s->types[i] == SEALDB_NULL);
+                EXPECT(s->offsets[i + 1] == s->offsets[i]);
+            } else {
+                size_t len = s->offsets[i + 1] - s->offsets[i];
+                EXPECT(s->types[i] == SEALDB_TEXT && len == strlen(want_text[rows]));
+                EXPECT(memcmp(s->data + s->offsets[i], want_text[rows], len) == 0);
+            }
+        }
+    }
+    EXPECT_RC(rc, SEALDB_DONE);
+    EXPECT(rows == 5);
+    EXPECT(b.rows == 0 && b.columns == 2);
+    /* Statements that return rows are refused by execute_batch. */
+    EXPECT_RC(sealdb_execute_batch(q, 1, NULL, 0, &changes), SEALDB_ERR_SQL_MISUSE);
+    EXPECT_RC(sealdb_stmt_free(q), SEALDB_OK);
+    EXPECT_RC(sealdb_step_batch(q, 2, &b), SEALDB_ERR_MISUSE);
+    EXPECT(b.rows == 0 && b.column == NULL);
+    EXPECT_RC(sealdb_execute_batch(q, 1, NULL, 0, &changes), SEALDB_ERR_MISUSE);
+    EXPECT_RC(sealdb_stmt_free(ins), SEALDB_OK);
+    EXPECT_RC(sealdb_conn_free(conn), SEALDB_OK);
+    EXPECT_RC(sealdb_db_free(db), SEALDB_OK);
+}
+
 static int32_t key_callback(void *user_data, const char *key_id, uint8_t *key_out, size_t *key_len) {
     (void)key_id;
     if (user_data == NULL) return 42; /* a failing provider */
@@ -434,6 +522,7 @@ int main(int argc, char **argv) {
     use_after_free();
     wrong_indexes_and_order();
     invalid_utf8();
+    batches();
     keys();
     logins();
     threads();

@@ -3,7 +3,8 @@
  *
  * Opens (or creates) an encrypted database with a key file (made on first
  * use), creates a table as root, creates a user and grants it privileges,
- * logs in as that user, inserts and queries rows with prepared statements,
+ * logs in as that user, inserts and queries rows with prepared statements
+ * (one row per call, and many with sealdb_execute_batch / sealdb_step_batch),
  * prints them, and shows what the user may not do.
  *
  *   cc -std=c11 -Iinclude examples/c/example.c -Ltarget/debug -lsealdb_ffi \
@@ -155,6 +156,51 @@ int main(int argc, char **argv) {
           "prepare aggregate");
     print_rows(agg);
     check(sealdb_stmt_free(agg), "free aggregate");
+
+    /* Many rows per call: 1000 notes inserted from column arrays by one
+     * sealdb_execute_batch, then read back 256 rows per sealdb_step_batch. */
+    enum { BULK = 1000 };
+    static sealdb_number bulk_stars[BULK];
+    static size_t author_offsets[BULK + 1];
+    static char authors[BULK * 8];
+    for (size_t i = 0; i < BULK; i++) {
+        bulk_stars[i].real = (double)(i % 5) + 1.0;
+        int n = snprintf(authors + author_offsets[i], 8, "bulk%zu", i % 7);
+        author_offsets[i + 1] = author_offsets[i] + (size_t)n;
+    }
+    sealdb_column_batch params[4] = {
+        {.uniform_type = SEALDB_TEXT, .offsets = author_offsets,
+         .data = (const uint8_t *)authors, .data_len = author_offsets[BULK]},
+        {.uniform_type = SEALDB_NULL},
+        {.uniform_type = SEALDB_REAL, .numbers = bulk_stars},
+        {.uniform_type = SEALDB_NULL},
+    };
+    check(sealdb_prepare(conn, "INSERT INTO notes (author, body, stars, tag) VALUES (?, ?, ?, ?)",
+                         &insert),
+          "prepare bulk insert");
+    uint64_t changes = 0;
+    check(sealdb_begin(conn), "begin");
+    check(sealdb_execute_batch(insert, BULK, params, 4, &changes), "bulk insert");
+    check(sealdb_commit(conn), "commit");
+    check(sealdb_stmt_free(insert), "free bulk insert");
+    sealdb_stmt *bulk = NULL;
+    check(sealdb_prepare(conn, "SELECT author, stars FROM notes WHERE author LIKE 'bulk%'", &bulk),
+          "prepare bulk query");
+    sealdb_batch batch;
+    size_t read = 0, calls = 0;
+    double stars = 0;
+    while ((rc = sealdb_step_batch(bulk, 256, &batch)) == SEALDB_ROW) {
+        const sealdb_column_batch *star = &batch.column[1];
+        for (size_t i = 0; i < batch.rows; i++)
+            if (star->types[i] == SEALDB_REAL) stars += star->numbers[i].real;
+        read += batch.rows;
+        calls++;
+    }
+    if (rc != SEALDB_DONE) check(rc, "step batch");
+    check(sealdb_stmt_free(bulk), "free bulk query");
+    printf("bulk: inserted %llu rows in one call, read %zu in %zu calls, %.0f stars\n",
+           (unsigned long long)changes, read, calls, stars);
+    if (changes != BULK || read != BULK || stars != 3000.0) return 1;
 
     /* Alice may not delete: a clear error, nothing changed, and the
      * connection goes on. So does a bad statement. */

@@ -278,9 +278,13 @@ pub unsafe extern "C" fn sealdb_connect_token(
 }
 
 /// Creates a login token for the connection's user, valid for
-/// `valid_for_seconds`, for `sealdb_connect_token`. On success `*out` is
-/// the token text, owned by the caller: free it with `sealdb_string_free`
-/// (sealdb stores only its hash; wipe your copy when done).
+/// `valid_for_seconds` (at most the `server.login_token.max_lifetime`
+/// cluster setting, 7 days unless changed), for `sealdb_connect_token`.
+/// On success `*out` is the token text, owned by the caller: free it with
+/// `sealdb_string_free` (sealdb stores only its hash; wipe your copy when
+/// done). A password change ends the user's tokens. SQL:
+/// `CREATE LOGIN TOKEN [FOR user] [VALID FOR '1 hour']` returns the token
+/// as a row.
 #[no_mangle]
 pub unsafe extern "C" fn sealdb_create_login_token(
     conn: *const sealdb_conn,
@@ -292,6 +296,54 @@ pub unsafe extern "C" fn sealdb_create_login_token(
         with_conn(conn, |s| {
             let token = s.create_login_token(std::time::Duration::from_secs(valid_for_seconds))?;
             write_out(out, crate::error::c_message(token.token()).into_raw())
+        })
+    })
+}
+
+/// Revokes the login token whose id is `id` (the 16 hex digits after
+/// `sdbt_` in the token text): the connection user's own, or any as an
+/// admin. Sets `*out` to whether it existed. Another user's token gives
+/// `SEALDB_ERR_PERMISSION_DENIED` (for non-admins). Same as the SQL
+/// statement `REVOKE LOGIN TOKEN 'id'`.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_revoke_login_token(
+    conn: *const sealdb_conn,
+    id: *const c_char,
+    out: *mut bool,
+) -> i32 {
+    call(|| {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        // SAFETY: the caller passes a NUL-terminated string (or NULL).
+        let id = unsafe { str_arg(id, "id") };
+        with_conn(conn, |s| write_out(out, s.revoke_login_token(id?)?))
+    })
+}
+
+/// Revokes every login token of `user` (NULL: the connection's own user;
+/// another user needs an admin). Sets `*out` to how many there were. Same
+/// as `REVOKE ALL LOGIN TOKENS FOR user`. A password change, NOLOGIN and
+/// DROP USER also end a user's tokens.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_revoke_login_tokens(
+    conn: *const sealdb_conn,
+    user: *const c_char,
+    out: *mut u64,
+) -> i32 {
+    call(|| {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        let user = if user.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a NUL-terminated string.
+            Some(unsafe { str_arg(user, "user") }?)
+        };
+        with_conn(conn, |s| {
+            let user = user.unwrap_or(s.user()).to_string();
+            write_out(out, s.revoke_login_tokens(&user)?)
         })
     })
 }

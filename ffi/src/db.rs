@@ -358,6 +358,31 @@ pub unsafe extern "C" fn sealdb_db_open_key_callback(
     })
 }
 
+/// Opens the replicated node described by the configuration file
+/// `config_path` (TOML: node id, data directory, key file, listen address,
+/// certificates, initial members; see docs/replication.md) and joins its
+/// cluster over QUIC with mutual TLS. The node serves its peers until the
+/// handle and every connection made from it are freed; a leader then hands
+/// leadership to its most up-to-date voter.
+///
+/// Ownership as for `sealdb_db_open_key_file`. Errors:
+/// `SEALDB_ERR_INVALID_ARGUMENT` for a bad configuration (the message
+/// names the setting),
+/// `SEALDB_ERR_CERTIFICATE` when the certificate is not this node's or
+/// does not load, `SEALDB_ERR_IO`, `SEALDB_ERR_KEY_UNAVAILABLE`, ...
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_db_open_node(
+    config_path: *const c_char,
+    out: *mut *mut sealdb_db,
+) -> i32 {
+    call(|| {
+        reset_out(out)?;
+        // SAFETY: the caller passes a NUL-terminated path.
+        let config_path = unsafe { str_arg(config_path, "config_path")? };
+        open_into(out, || Db::open_node(config_path))
+    })
+}
+
 /// Opens a new store that lives in memory only (encrypted with a random
 /// key), gone when the handle and its connections are freed. Ownership as
 /// for `sealdb_db_open_key_file`.

@@ -29,6 +29,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -57,6 +58,15 @@ pub const SEALDB_ERR_INVALID_KEY: i32 = 302;
 pub const SEALDB_ERR_KEY_PROVIDER: i32 = 303;
 /// A key was supplied but the store is unencrypted.
 pub const SEALDB_ERR_PLAINTEXT_STORE: i32 = 304;
+/// A node certificate, key, CA bundle or CRL is missing, malformed, not
+/// this node's, or not valid now (opening a replicated node).
+pub const SEALDB_ERR_CERTIFICATE: i32 = 310;
+/// A link to another node failed (unreachable, closed, timed out).
+pub const SEALDB_ERR_TRANSPORT: i32 = 110;
+/// Another node broke the wire protocol; the connection was closed.
+pub const SEALDB_ERR_PROTOCOL: i32 = 220;
+/// A peer's certificate was refused, or the peer refused ours.
+pub const SEALDB_ERR_PEER_REFUSED: i32 = 720;
 /// No key wrap of a backup opened with the passphrase or keys given (the
 /// message names every wrap and why).
 pub const SEALDB_ERR_BACKUP_KEY: i32 = 305;
@@ -70,6 +80,14 @@ pub const SEALDB_ERR_NOT_A_STORE: i32 = 402;
 pub const SEALDB_ERR_BUSY: i32 = 403;
 /// Serialization conflict; retry the transaction.
 pub const SEALDB_ERR_CONFLICT: i32 = 404;
+/// A replicated node is not the leader; the message names the leader.
+pub const SEALDB_ERR_NOT_LEADER: i32 = 420;
+/// A replicated database has no quorum or leader now; retry later.
+pub const SEALDB_ERR_UNAVAILABLE: i32 = 421;
+/// A replicated commit's outcome is unknown; check before retrying.
+pub const SEALDB_ERR_COMMIT_UNKNOWN: i32 = 422;
+/// A bounded-staleness read could not be served by this node.
+pub const SEALDB_ERR_STALE: i32 = 423;
 /// The store is open read-only; writes are refused.
 pub const SEALDB_ERR_READ_ONLY: i32 = 405;
 /// A backup, checkpoint or restore that did not finish: not to be used.
@@ -86,6 +104,9 @@ pub const SEALDB_ERR_SQL_CONSTRAINT: i32 = 602;
 pub const SEALDB_ERR_SQL_VALUE: i32 = 603;
 /// A statement used wrongly, or an unsupported feature.
 pub const SEALDB_ERR_SQL_MISUSE: i32 = 604;
+/// The statement nests too deeply or has too many terms (deeper than 1000
+/// operators, a chain of more than 100 views, ...); nothing ran.
+pub const SEALDB_ERR_SQL_TOO_COMPLEX: i32 = 605;
 /// The connection's user lacks a privilege the statement needs; nothing
 /// was changed.
 pub const SEALDB_ERR_PERMISSION_DENIED: i32 = 700;
@@ -159,18 +180,25 @@ pub(crate) fn c_message(message: &str) -> CString {
 #[derive(Default)]
 pub(crate) struct ErrorSlot {
     last: Mutex<Option<(i32, String)>>,
+    /// Whether `last` may hold an error: lets the common case, a success
+    /// after a success, skip the lock (it is taken on every call).
+    set: AtomicBool,
 }
 
 impl ErrorSlot {
     pub(crate) fn set(&self, failure: &Failure) {
-        *self.last.lock() = Some((failure.code, failure.message.clone()));
+        let mut last = self.last.lock();
+        *last = Some((failure.code, failure.message.clone()));
+        self.set.store(true, Ordering::Release);
     }
 
     pub(crate) fn clear(&self) {
-        let mut last = self.last.lock();
-        if last.is_some() {
-            *last = None;
+        if !self.set.load(Ordering::Acquire) {
+            return;
         }
+        let mut last = self.last.lock();
+        *last = None;
+        self.set.store(false, Ordering::Release);
     }
 
     /// Records the outcome of a call.
@@ -265,6 +293,10 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_INVALID_KEY => c"invalid key",
         SEALDB_ERR_KEY_PROVIDER => c"key provider failed",
         SEALDB_ERR_PLAINTEXT_STORE => c"store is unencrypted",
+        SEALDB_ERR_CERTIFICATE => c"certificate error",
+        SEALDB_ERR_TRANSPORT => c"link to another node failed",
+        SEALDB_ERR_PROTOCOL => c"another node broke the wire protocol",
+        SEALDB_ERR_PEER_REFUSED => c"peer certificate refused",
         SEALDB_ERR_BACKUP_KEY => c"no key wrap of the backup opened",
         SEALDB_ERR_INCOMPLETE => c"an unfinished backup, checkpoint or restore",
         SEALDB_ERR_POISONED => c"database poisoned; reopen it",
@@ -272,6 +304,10 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_NOT_A_STORE => c"not a sealdb store",
         SEALDB_ERR_BUSY => c"database is busy",
         SEALDB_ERR_CONFLICT => c"transaction conflict",
+        SEALDB_ERR_NOT_LEADER => c"not the leader",
+        SEALDB_ERR_UNAVAILABLE => c"cluster unavailable",
+        SEALDB_ERR_COMMIT_UNKNOWN => c"commit outcome unknown",
+        SEALDB_ERR_STALE => c"data too stale",
         SEALDB_ERR_READ_ONLY => c"store is open read-only",
         SEALDB_ERR_INVALID_ARGUMENT => c"invalid argument",
         SEALDB_ERR_SQL_SYNTAX => c"SQL syntax error",
@@ -279,6 +315,7 @@ fn describe(code: i32) -> &'static CStr {
         SEALDB_ERR_SQL_CONSTRAINT => c"constraint failed",
         SEALDB_ERR_SQL_VALUE => c"type mismatch or overflow",
         SEALDB_ERR_SQL_MISUSE => c"SQL misuse or unsupported",
+        SEALDB_ERR_SQL_TOO_COMPLEX => c"statement too complex",
         SEALDB_ERR_PERMISSION_DENIED => c"permission denied",
         SEALDB_ERR_AUTHENTICATION_FAILED => c"authentication failed",
         SEALDB_ERR_LOGIN_THROTTLED => c"too many failed logins; retry later",
@@ -348,6 +385,10 @@ mod tests {
             (ErrorCode::InvalidKey, SEALDB_ERR_INVALID_KEY),
             (ErrorCode::KeyProvider, SEALDB_ERR_KEY_PROVIDER),
             (ErrorCode::PlaintextStore, SEALDB_ERR_PLAINTEXT_STORE),
+            (ErrorCode::Certificate, SEALDB_ERR_CERTIFICATE),
+            (ErrorCode::Transport, SEALDB_ERR_TRANSPORT),
+            (ErrorCode::Protocol, SEALDB_ERR_PROTOCOL),
+            (ErrorCode::PeerRefused, SEALDB_ERR_PEER_REFUSED),
             (ErrorCode::BackupKey, SEALDB_ERR_BACKUP_KEY),
             (ErrorCode::Incomplete, SEALDB_ERR_INCOMPLETE),
             (ErrorCode::Poisoned, SEALDB_ERR_POISONED),
@@ -355,6 +396,10 @@ mod tests {
             (ErrorCode::NotAStore, SEALDB_ERR_NOT_A_STORE),
             (ErrorCode::Busy, SEALDB_ERR_BUSY),
             (ErrorCode::Conflict, SEALDB_ERR_CONFLICT),
+            (ErrorCode::NotLeader, SEALDB_ERR_NOT_LEADER),
+            (ErrorCode::Unavailable, SEALDB_ERR_UNAVAILABLE),
+            (ErrorCode::CommitUnknown, SEALDB_ERR_COMMIT_UNKNOWN),
+            (ErrorCode::Stale, SEALDB_ERR_STALE),
             (ErrorCode::ReadOnly, SEALDB_ERR_READ_ONLY),
             (ErrorCode::InvalidArgument, SEALDB_ERR_INVALID_ARGUMENT),
             (ErrorCode::SqlSyntax, SEALDB_ERR_SQL_SYNTAX),
@@ -362,6 +407,7 @@ mod tests {
             (ErrorCode::SqlConstraint, SEALDB_ERR_SQL_CONSTRAINT),
             (ErrorCode::SqlValue, SEALDB_ERR_SQL_VALUE),
             (ErrorCode::SqlMisuse, SEALDB_ERR_SQL_MISUSE),
+            (ErrorCode::SqlTooComplex, SEALDB_ERR_SQL_TOO_COMPLEX),
             (ErrorCode::PermissionDenied, SEALDB_ERR_PERMISSION_DENIED),
             (
                 ErrorCode::AuthenticationFailed,

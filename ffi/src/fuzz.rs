@@ -17,10 +17,15 @@
 //! Afterwards the statement is stepped to its end (at most 64 rows), every
 //! column of every row read in every form, and everything freed. Any
 //! return code is fine; a panic, a leak under valgrind or a crash is not.
+//!
+//! [`c_abi_batch`] does the same for the batch calls (batch.rs), with the
+//! contents of the parameter arrays from the fuzzer.
 
 use std::ffi::{c_char, CString};
 
-use crate::conn::{sealdb_conn, sealdb_conn_errmsg, sealdb_conn_free, sealdb_connect_root};
+use crate::conn::{
+    sealdb_conn, sealdb_conn_errmsg, sealdb_conn_free, sealdb_connect_root, sealdb_exec,
+};
 use crate::db::{sealdb_db, sealdb_db_free, sealdb_db_open_in_memory};
 use crate::error::{sealdb_string_free, SEALDB_OK, SEALDB_ROW};
 use crate::stmt::*;
@@ -155,6 +160,224 @@ unsafe fn read_row(stmt: *mut sealdb_stmt) {
             sealdb_column_text(stmt, i, &mut p, &mut len);
             let (mut b, mut blen): (*const u8, usize) = (std::ptr::null(), 0);
             sealdb_column_blob(stmt, i, &mut b, &mut blen);
+        }
+    }
+}
+
+/// Runs one fuzz input through the batch calls (`sealdb_step_batch`,
+/// `sealdb_execute_batch`), with the statement's SQL, the parameter
+/// arrays (their contents: type codes, numbers, offsets, bytes, and which
+/// pointers are NULL) and the order of calls from the fuzzer:
+///
+/// ```text
+///   input = SQL bytes | 0x00 | op*       (on a store with a table
+///                                         t (a INTEGER PRIMARY KEY, b TEXT, c)
+///                                         of three rows)
+///   op    = 0 n          step_batch(n rows), every value of the batch read
+///           1 rows cols  execute_batch: then per column  uniform nulls
+///                        types[rows] numbers[rows × 8] offsets[rows + 1]
+///                        len data[len]   (nulls: bit 0 types, 1 numbers,
+///                        2 offsets, 3 data are passed as NULL)
+///           2            step
+///           3            reset
+/// ```
+///
+/// The arrays always have the lengths the contract asks for (the fuzzer
+/// controls what is in them, not how long they are). Afterwards the
+/// statement is read to its end in batches of 7. A batch that breaks its
+/// own invariants (a type code out of range, offsets that decrease or
+/// leave the data) panics, and so fails the replay test.
+pub fn c_abi_batch(data: &[u8]) {
+    use crate::batch::*;
+    let (sql, mut ops) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(sql) = CString::new(sql) else { return };
+    let mut db: *mut sealdb_db = std::ptr::null_mut();
+    let mut conn: *mut sealdb_conn = std::ptr::null_mut();
+    // SAFETY: out-pointers are valid locals; every handle made here is
+    // freed below; the parameter arrays passed have the lengths the
+    // contract of sealdb_execute_batch asks for (built by `param_arrays`).
+    unsafe {
+        if sealdb_db_open_in_memory(&mut db) != SEALDB_OK {
+            return;
+        }
+        if sealdb_connect_root(db, &mut conn) == SEALDB_OK {
+            // A table for the SQL to use.
+            sealdb_exec(conn, c"CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c); INSERT INTO t VALUES (1, 'x', 1.5), (2, NULL, x'00ff'), (3, 'é', NULL)".as_ptr());
+            let mut stmt: *mut sealdb_stmt = std::ptr::null_mut();
+            if sealdb_prepare(conn, sql.as_ptr(), &mut stmt) == SEALDB_OK {
+                let mut batch = sealdb_batch {
+                    rows: 0,
+                    columns: 0,
+                    column: std::ptr::null(),
+                };
+                while let Some((&op, rest)) = ops.split_first() {
+                    ops = rest;
+                    match op % 4 {
+                        0 => {
+                            let Some(n) = take(&mut ops, 1) else { break };
+                            if sealdb_step_batch(stmt, usize::from(n[0]), &mut batch) == SEALDB_ROW
+                            {
+                                check_batch(&batch);
+                            }
+                        }
+                        1 => {
+                            let Some(arrays) = ParamArrays::parse(&mut ops) else {
+                                break;
+                            };
+                            let cols = arrays.columns();
+                            let mut changes = 0u64;
+                            sealdb_execute_batch(
+                                stmt,
+                                arrays.rows,
+                                if cols.is_empty() {
+                                    std::ptr::null()
+                                } else {
+                                    cols.as_ptr()
+                                },
+                                cols.len(),
+                                &mut changes,
+                            );
+                        }
+                        2 => {
+                            sealdb_step(stmt);
+                        }
+                        _ => {
+                            sealdb_reset(stmt);
+                        }
+                    }
+                }
+                for _ in 0..16 {
+                    if sealdb_step_batch(stmt, 7, &mut batch) != SEALDB_ROW {
+                        break;
+                    }
+                    check_batch(&batch);
+                }
+                sealdb_stmt_free(stmt);
+            }
+            sealdb_conn_free(conn);
+        }
+        sealdb_db_free(db);
+    }
+}
+
+/// The parameter columns of one `execute_batch` op, owned.
+struct ParamArrays {
+    rows: usize,
+    columns: Vec<ParamArrayColumn>,
+}
+
+struct ParamArrayColumn {
+    uniform_type: i32,
+    nulls: u8,
+    types: Vec<u8>,
+    numbers: Vec<crate::batch::sealdb_number>,
+    offsets: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl ParamArrays {
+    fn parse(ops: &mut &[u8]) -> Option<ParamArrays> {
+        let head = take(ops, 2)?;
+        let rows = usize::from(head[0] % 16);
+        let mut columns = Vec::new();
+        for _ in 0..head[1] % 4 {
+            let c = take(ops, 2)?;
+            let types = take(ops, rows)?.to_vec();
+            let numbers = take(ops, rows * 8)?
+                .chunks(8)
+                .map(|b| crate::batch::sealdb_number {
+                    integer: i64::from_le_bytes(b.try_into().unwrap_or_default()),
+                })
+                .collect();
+            let offsets = take(ops, rows + 1)?
+                .iter()
+                .map(|&o| usize::from(o))
+                .collect();
+            let len = take(ops, 1)?[0];
+            let data = take(ops, usize::from(len))?.to_vec();
+            columns.push(ParamArrayColumn {
+                uniform_type: i32::from(c[0] % 7),
+                nulls: c[1],
+                types,
+                numbers,
+                offsets,
+                data,
+            });
+        }
+        Some(ParamArrays { rows, columns })
+    }
+
+    fn columns(&self) -> Vec<crate::batch::sealdb_column_batch> {
+        fn ptr<T>(v: &[T], null: bool) -> *const T {
+            if null || v.is_empty() {
+                std::ptr::null()
+            } else {
+                v.as_ptr()
+            }
+        }
+        self.columns
+            .iter()
+            .map(|c| crate::batch::sealdb_column_batch {
+                uniform_type: c.uniform_type,
+                types: ptr(&c.types, c.nulls & 1 != 0),
+                numbers: ptr(&c.numbers, c.nulls & 2 != 0),
+                offsets: ptr(&c.offsets, c.nulls & 4 != 0),
+                data: ptr(&c.data, c.nulls & 8 != 0),
+                data_len: c.data.len(),
+            })
+            .collect()
+    }
+}
+
+/// Reads every value of a result batch and checks its invariants.
+///
+/// # Safety
+/// `batch` was filled by `sealdb_step_batch` and its statement has not
+/// been stepped, reset or freed since.
+unsafe fn check_batch(batch: &crate::batch::sealdb_batch) {
+    // SAFETY: a batch has `columns` column batches whose arrays have
+    // `rows` (types, numbers), `rows + 1` (offsets) and `data_len` (data)
+    // elements, valid until the next step (the caller's contract).
+    unsafe {
+        for j in 0..batch.columns {
+            let col = &*batch.column.add(j);
+            let types = std::slice::from_raw_parts(col.types, batch.rows);
+            let numbers = std::slice::from_raw_parts(col.numbers, batch.rows);
+            let offsets = std::slice::from_raw_parts(col.offsets, batch.rows + 1);
+            let data = if col.data_len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(col.data, col.data_len)
+            };
+            assert_eq!(offsets[0], 0, "offsets start at 0");
+            assert_eq!(offsets[batch.rows], data.len(), "offsets end at data_len");
+            let mut checksum = 0u64;
+            for (i, &t) in types.iter().enumerate() {
+                assert!((1..=5).contains(&t), "type code {t}");
+                assert!(offsets[i] <= offsets[i + 1], "offsets decrease");
+                let bytes = &data[offsets[i]..offsets[i + 1]];
+                if !matches!(
+                    i32::from(t),
+                    crate::stmt::SEALDB_TEXT | crate::stmt::SEALDB_BLOB
+                ) {
+                    assert!(bytes.is_empty(), "bytes for a non-text value");
+                }
+                if i32::from(t) == crate::stmt::SEALDB_TEXT {
+                    assert!(std::str::from_utf8(bytes).is_ok(), "text not UTF-8");
+                }
+                checksum = checksum
+                    .wrapping_add(numbers[i].integer as u64)
+                    .wrapping_add(bytes.iter().map(|&b| u64::from(b)).sum::<u64>());
+            }
+            if col.uniform_type != 0 {
+                assert!(types.iter().all(|&t| i32::from(t) == col.uniform_type));
+            } else {
+                assert!(batch.rows > 1 && types.iter().any(|&t| t != types[0]));
+            }
+            std::hint::black_box(checksum);
         }
     }
 }

@@ -17,8 +17,13 @@
 //! undefined behaviour, and freeing a handle while another thread is inside
 //! a call on it is safe (the call keeps the object alive until it returns).
 //! The cost is one read-locked hash lookup and an `Arc` clone per call.
+//! The table hashes with one multiplication ([`HandleHasher`]) rather than
+//! SipHash: its keys are our own counter values, never chosen by a caller
+//! (a caller can only look up), so there is no flooding to defend against,
+//! and the lookup is on every call, several per row read through the C API.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -30,11 +35,36 @@ use crate::error::{Failure, FfiResult};
 /// The next handle number (shifted so handles look like aligned pointers).
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
+/// Hashes a handle number by Fibonacci hashing (a multiplication by 2^64
+/// over the golden ratio), which spreads consecutive numbers over all bits,
+/// the high ones included (the table's probe uses those).
+#[derive(Default)]
+pub(crate) struct HandleHasher(u64);
+
+impl Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_usize` is used (keys are usize); kept correct anyway.
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type HandleMap<T> = HashMap<usize, Arc<T>, BuildHasherDefault<HandleHasher>>;
+
 /// The live objects of one handle kind `H` (the opaque C type), each an
 /// `Arc<T>`.
 pub(crate) struct Registry<H, T> {
     what: &'static str,
-    live: LazyLock<RwLock<HashMap<usize, Arc<T>>>>,
+    live: LazyLock<RwLock<HandleMap<T>>>,
     _kind: PhantomData<fn() -> H>,
 }
 
@@ -42,7 +72,7 @@ impl<H, T> Registry<H, T> {
     pub(crate) const fn new(what: &'static str) -> Self {
         Registry {
             what,
-            live: LazyLock::new(|| RwLock::new(HashMap::new())),
+            live: LazyLock::new(|| RwLock::new(HandleMap::default())),
             _kind: PhantomData,
         }
     }

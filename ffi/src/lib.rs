@@ -11,6 +11,7 @@
 //!   sealdb_db_open_key_file / _key / _key_callback / _in_memory ─▶ sealdb_db   (db.rs)
 //!     └─ sealdb_connect / _token / _root ─▶ sealdb_conn   exec, transactions (conn.rs)
 //!          ├─ sealdb_prepare ─▶ sealdb_stmt   bind, step, column, reset     (stmt.rs)
+//!          │                    many rows a call: step_batch, execute_batch (batch.rs)
 //!          └─ sealdb_backup(conn, dir, options)                                (backup.rs)
 //!   sealdb_restore / _key_file(backup dir, new dir, key, options)             (backup.rs)
 //!   each freed by its own  sealdb_db_free / sealdb_conn_free / sealdb_stmt_free
@@ -59,6 +60,8 @@ pub mod conn;
 
 pub mod stmt;
 
+pub mod batch;
+
 pub mod backup;
 
 pub mod guard;
@@ -67,5 +70,7 @@ pub mod handle;
 #[doc(hidden)]
 pub mod fuzz;
 
+#[cfg(test)]
+mod attack_tests;
 #[cfg(test)]
 mod tests;

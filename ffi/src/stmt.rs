@@ -18,19 +18,24 @@
 //!
 //! Lock order: connection lock, then the statement's state lock; column
 //! reads take only the state lock.
+//!
+//! The batch calls (`sealdb_step_batch`, `sealdb_execute_batch`, batch.rs)
+//! drive the same state: a batch step advances the same result set as
+//! `sealdb_step`, and the two may be mixed.
 
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use sealdb::{Rows, Statement, ToValue, Value};
+use sealdb::{Rows, Session, Statement, ToValue, Value};
 
+use crate::batch::RowBatch;
 use crate::conn::sealdb_conn;
 use crate::conn::{write_out, ConnInner, CONNS};
 use crate::db::{bytes_arg, reset_out, str_arg};
 use crate::error::{
     c_message, ErrorSlot, Failure, FfiResult, SEALDB_DONE, SEALDB_ERR_INVALID_UTF8,
-    SEALDB_ERR_PANIC, SEALDB_OK, SEALDB_ROW,
+    SEALDB_ERR_PANIC, SEALDB_ERR_SQL_MISUSE, SEALDB_OK, SEALDB_ROW,
 };
 use crate::guard::{call, quiet};
 use crate::handle::Registry;
@@ -78,29 +83,132 @@ impl Cell {
     }
 }
 
-struct StmtState {
+pub(crate) struct StmtState {
     /// The open result set, borrowing `stmt` and the session. Declared
     /// before `stmt` so it is dropped first; always cleared before `stmt`
     /// could go.
     rows: Option<Rows<'static>>,
     /// Boxed so its address is stable for `rows`.
     stmt: Box<Statement<'static>>,
-    params: Vec<Value>,
-    columns: Vec<CString>,
+    pub(crate) params: Vec<Value>,
+    pub(crate) columns: Vec<CString>,
     row: Vec<Cell>,
     has_row: bool,
     /// Ran to completion; `sealdb_step` answers `SEALDB_DONE` until reset.
     done: bool,
+    /// An error met by `sealdb_step_batch` after it had read some rows:
+    /// those rows were returned, and the next step of either kind reports
+    /// this.
+    pending: Option<Failure>,
+    /// The rows of the last `sealdb_step_batch`.
+    pub(crate) batch: RowBatch,
 }
 
 // SAFETY: StmtState is not Send only because `rows` and `stmt` borrow the
 // session (`&Session`, and `Session` is not Sync) and hold row iterators
-// that are trait objects without a Send bound. Both are touched only inside
-// `ConnInner::run`, which holds the connection's lock, so the session is
-// never used by two threads at once; and neither the session nor the
-// iterators hold thread-affine state (no `Rc`, no thread-locals kept between
-// calls). The state itself is behind a Mutex.
+// that are trait objects without a Send bound, and because `batch` holds
+// raw pointers (into its own buffers, see batch.rs). `rows` and `stmt` are
+// touched only inside `ConnInner::run`, which holds the connection's lock,
+// so the session is never used by two threads at once; and neither the
+// session nor the iterators hold thread-affine state (no `Rc`, no
+// thread-locals kept between calls). The pointers in `batch` point into
+// heap buffers owned by the same `batch`, which move with it. The state
+// itself is behind a Mutex.
 unsafe impl Send for StmtState {}
+
+impl StmtState {
+    /// Runs the statement if it is not running (the first step after
+    /// prepare or reset); a no-op while a result set is open or after it
+    /// ended.
+    pub(crate) fn open(&mut self) -> FfiResult<()> {
+        if self.rows.is_some() || self.done {
+            return Ok(());
+        }
+        let params: Vec<&dyn ToValue> = self.params.iter().map(|v| v as &dyn ToValue).collect();
+        // SAFETY: the boxed statement is only dropped or replaced after
+        // `rows` is cleared (field order of StmtState, and nothing replaces
+        // it), so extending this borrow to 'static for `rows` is sound.
+        let stmt: &'static Statement<'static> =
+            unsafe { &*(&*self.stmt as *const Statement<'static>) };
+        let rows = stmt.query(&params)?;
+        self.columns = rows.columns().iter().map(|c| c_message(c)).collect();
+        self.rows = Some(rows);
+        Ok(())
+    }
+
+    /// The values of the next row, running the statement first if it is
+    /// not running; `None` at the end (and until reset). After an error the
+    /// result set is closed: the next call runs the statement again.
+    pub(crate) fn advance(&mut self) -> FfiResult<Option<Vec<Value>>> {
+        if let Some(failure) = self.pending.take() {
+            return Err(failure);
+        }
+        self.open()?;
+        let next = match self.rows.as_mut() {
+            Some(rows) => rows.next(),
+            None => Ok(None),
+        };
+        match next {
+            Ok(Some(row)) => Ok(Some(row.into_values())),
+            Ok(None) => {
+                self.rows = None;
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.rows = None;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Keeps `failure` to report on the next step (see `pending`).
+    pub(crate) fn defer(&mut self, failure: Failure) {
+        self.pending = Some(failure);
+    }
+
+    /// Back to the state after prepare, bindings kept (`sealdb_reset`).
+    pub(crate) fn reset(&mut self) {
+        self.rows = None;
+        self.row.clear();
+        self.has_row = false;
+        self.done = false;
+        self.pending = None;
+    }
+
+    /// No current row for `sealdb_column_*` (a batch step reads none).
+    pub(crate) fn clear_row(&mut self) {
+        self.row.clear();
+        self.has_row = false;
+    }
+
+    /// Runs the statement once to completion with `params` (not its
+    /// bindings), for a statement that returns no rows (a data change
+    /// without RETURNING, DDL): `sealdb_execute_batch`'s step. The first
+    /// run (`first`) checks that it returns no rows, refusing it otherwise
+    /// (a data change with RETURNING has then run); the kind of statement
+    /// cannot change, so later runs take the cheaper `execute`. Returns
+    /// the rows changed.
+    pub(crate) fn run_without_rows(
+        &self,
+        session: &Session,
+        params: &[&dyn ToValue],
+        first: bool,
+    ) -> FfiResult<u64> {
+        if !first {
+            return Ok(self.stmt.execute(params)?);
+        }
+        let rows = self.stmt.query(params)?;
+        if !rows.columns().is_empty() {
+            return Err(Failure::new(
+                SEALDB_ERR_SQL_MISUSE,
+                "this statement returns rows: run it with sealdb_step, not as a batch",
+            ));
+        }
+        drop(rows);
+        Ok(session.changes())
+    }
+}
 
 pub(crate) struct StmtInner {
     state: Mutex<StmtState>,
@@ -125,12 +233,22 @@ static STMTS: Registry<sealdb_stmt, StmtInner> = Registry::new("statement");
 
 /// Looks up `stmt` and runs `f` on its state under the connection's lock;
 /// records the outcome on the statement and its connection.
-fn with_stmt<T>(
+pub(crate) fn with_stmt<T>(
     stmt: *const sealdb_stmt,
     f: impl FnOnce(&mut StmtState) -> FfiResult<T>,
 ) -> FfiResult<T> {
+    with_stmt_session(stmt, |_, st| f(st))
+}
+
+/// [`with_stmt`] for calls that also read the session (its change count).
+pub(crate) fn with_stmt_session<T>(
+    stmt: *const sealdb_stmt,
+    f: impl FnOnce(&Session, &mut StmtState) -> FfiResult<T>,
+) -> FfiResult<T> {
     let inner = STMTS.get(stmt)?;
-    let r = inner.conn.run(|_| f(&mut inner.state.lock()));
+    let r = inner
+        .conn
+        .run(|session| f(session, &mut inner.state.lock()));
     inner.err.record(&r);
     inner.conn.err.record(&r);
     r
@@ -180,6 +298,8 @@ pub unsafe extern "C" fn sealdb_prepare(
                 row: Vec::new(),
                 has_row: false,
                 done: false,
+                pending: None,
+                batch: RowBatch::default(),
             })
         });
         conn.err.record(&r);
@@ -208,45 +328,15 @@ pub extern "C" fn sealdb_step(stmt: *mut sealdb_stmt) -> i32 {
 }
 
 fn step(st: &mut StmtState) -> FfiResult {
-    if st.done {
-        return Ok(SEALDB_DONE);
-    }
-    st.row.clear();
-    st.has_row = false;
-    if st.rows.is_none() {
-        let params: Vec<&dyn ToValue> = st.params.iter().map(|v| v as &dyn ToValue).collect();
-        // SAFETY: the boxed statement is only dropped or replaced after
-        // `rows` is cleared (field order of StmtState, and nothing replaces
-        // it), so extending this borrow to 'static for `rows` is sound.
-        let stmt: &'static Statement<'static> =
-            unsafe { &*(&*st.stmt as *const Statement<'static>) };
-        let rows = stmt.query(&params)?;
-        st.columns = rows.columns().iter().map(|c| c_message(c)).collect();
-        st.rows = Some(rows);
-    }
-    let next = match st.rows.as_mut() {
-        Some(rows) => rows.next(),
-        None => Ok(None),
-    };
-    match next {
-        Ok(Some(row)) => {
-            st.row = row
-                .into_values()
-                .into_iter()
-                .map(|value| Cell { value, text: None })
-                .collect();
+    st.clear_row();
+    match st.advance()? {
+        Some(values) => {
+            st.row
+                .extend(values.into_iter().map(|value| Cell { value, text: None }));
             st.has_row = true;
             Ok(SEALDB_ROW)
         }
-        Ok(None) => {
-            st.rows = None;
-            st.done = true;
-            Ok(SEALDB_DONE)
-        }
-        Err(e) => {
-            st.rows = None;
-            Err(e.into())
-        }
+        None => Ok(SEALDB_DONE),
     }
 }
 
@@ -257,10 +347,7 @@ fn step(st: &mut StmtState) -> FfiResult {
 pub extern "C" fn sealdb_reset(stmt: *mut sealdb_stmt) -> i32 {
     call(|| {
         with_stmt(stmt, |st| {
-            st.rows = None;
-            st.row.clear();
-            st.has_row = false;
-            st.done = false;
+            st.reset();
             Ok(SEALDB_OK)
         })
     })
@@ -305,6 +392,7 @@ fn bind(stmt: *mut sealdb_stmt, index: i32, value: impl FnOnce() -> FfiResult<Va
                 })?;
             st.params[slot - 1] = value;
             st.done = false;
+            st.pending = None;
             Ok(SEALDB_OK)
         })
     })
@@ -433,6 +521,7 @@ pub extern "C" fn sealdb_clear_bindings(stmt: *mut sealdb_stmt) -> i32 {
             }
             st.params.iter_mut().for_each(|p| *p = Value::Null);
             st.done = false;
+            st.pending = None;
             Ok(SEALDB_OK)
         })
     })

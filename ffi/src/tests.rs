@@ -6,6 +6,7 @@
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::{null, null_mut};
 
+use crate::batch::*;
 use crate::conn::*;
 use crate::db::*;
 use crate::error::*;
@@ -315,6 +316,376 @@ fn key_callback_provides_the_key() {
     // SAFETY: 32 readable bytes.
     let rc = unsafe { sealdb_db_open_key(path.as_ptr(), other.as_ptr(), 32, &mut db) };
     assert_eq!(rc, SEALDB_ERR_KEY_UNAVAILABLE, "{}", thread_msg());
+}
+
+/// The values of a result batch, rendered with their types.
+fn batch_values(b: &sealdb_batch) -> Vec<Vec<String>> {
+    // SAFETY: a batch from sealdb_step_batch has `columns` column batches
+    // of `rows` rows (offsets: rows + 1), valid until the next step.
+    let cols: &[sealdb_column_batch] = if b.columns == 0 {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(b.column, b.columns) }
+    };
+    (0..b.rows)
+        .map(|i| {
+            cols.iter()
+                .map(|c| {
+                    // SAFETY: as above.
+                    unsafe {
+                        let ty = i32::from(*c.types.add(i));
+                        let bytes = || {
+                            let (s, e) = (*c.offsets.add(i), *c.offsets.add(i + 1));
+                            std::slice::from_raw_parts(c.data.add(s), e - s).to_vec()
+                        };
+                        match ty {
+                            SEALDB_INTEGER => format!("i:{}", (*c.numbers.add(i)).integer),
+                            SEALDB_REAL => format!("r:{}", (*c.numbers.add(i)).real),
+                            SEALDB_TEXT => format!("t:{}", String::from_utf8_lossy(&bytes())),
+                            SEALDB_BLOB => format!("b:{:?}", bytes()),
+                            SEALDB_NULL => "null".to_string(),
+                            other => panic!("type code {other}"),
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn empty_batch() -> sealdb_batch {
+    sealdb_batch {
+        rows: 0,
+        columns: 0,
+        column: null(),
+    }
+}
+
+#[test]
+fn step_batch_reads_rows_by_column() {
+    let (db, conn) = open_root();
+    assert_eq!(
+        exec(
+            conn,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB);
+             INSERT INTO t VALUES (1, 'ann', 2.5, x'01'), (2, NULL, 3.0, x''),
+                                  (3, 'bo', -1.0, x'0200'), (4, 'çé', 0.5, NULL),
+                                  (5, '', 7.0, x'ff')"
+        ),
+        SEALDB_OK
+    );
+    let q = prepare(conn, "SELECT id, name, score, data FROM t ORDER BY id");
+    let mut b = empty_batch();
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 2, &mut b) }, SEALDB_ROW);
+    assert_eq!((b.rows, b.columns), (2, 4));
+    assert_eq!(
+        batch_values(&b),
+        [
+            ["i:1", "t:ann", "r:2.5", "b:[1]"],
+            ["i:2", "null", "r:3", "b:[]"],
+        ]
+    );
+    // SAFETY: four column batches, valid until the next step.
+    let uniform: Vec<i32> = (0..4)
+        .map(|j| unsafe { (*b.column.add(j)).uniform_type })
+        .collect();
+    assert_eq!(uniform, [SEALDB_INTEGER, 0, SEALDB_REAL, SEALDB_BLOB]);
+    // A batch step leaves no current row; a plain step continues the result.
+    let mut v = 0i64;
+    // SAFETY: out-pointer to a local.
+    assert_eq!(
+        unsafe { sealdb_column_int64(q, 0, &mut v) },
+        SEALDB_ERR_MISUSE
+    );
+    assert_eq!(sealdb_step(q), SEALDB_ROW);
+    assert_eq!(text(q, 1).as_deref(), Some("bo"));
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 10, &mut b) }, SEALDB_ROW);
+    assert_eq!(
+        batch_values(&b),
+        [
+            ["i:4", "t:çé", "r:0.5", "null"],
+            ["i:5", "t:", "r:7", "b:[255]"],
+        ]
+    );
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 10, &mut b) }, SEALDB_DONE);
+    assert_eq!((b.rows, b.columns), (0, 4));
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 10, &mut b) }, SEALDB_DONE);
+    assert_eq!(sealdb_step(q), SEALDB_DONE);
+    assert_eq!(sealdb_reset(q), SEALDB_OK);
+    // SAFETY: out-pointer to a local; then NULL out.
+    unsafe {
+        assert_eq!(sealdb_step_batch(q, 0, &mut b), SEALDB_ERR_RANGE);
+        assert_eq!(
+            sealdb_step_batch(q, 1, null_mut()),
+            SEALDB_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(sealdb_step_batch(q, 100, &mut b), SEALDB_ROW);
+    }
+    assert_eq!(b.rows, 5, "after reset the result starts over");
+    assert_eq!(sealdb_stmt_free(q), SEALDB_OK);
+
+    // A statement without rows runs on its batch step: DONE, no columns.
+    let ins = prepare(conn, "INSERT INTO t (id) VALUES (6)");
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(ins, 8, &mut b) }, SEALDB_DONE);
+    assert_eq!((b.rows, b.columns), (0, 0));
+    assert!(b.column.is_null());
+    assert_eq!(sealdb_stmt_free(ins), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+}
+
+#[test]
+fn step_batch_returns_the_rows_before_an_error_then_the_error() {
+    let (db, conn) = open_root();
+    assert_eq!(
+        exec(
+            conn,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER);
+             INSERT INTO t VALUES (1, -1), (2, -2), (3, -9223372036854775808), (4, -4)"
+        ),
+        SEALDB_OK
+    );
+    let q = prepare(conn, "SELECT abs(x) FROM t ORDER BY id");
+    let mut b = empty_batch();
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 10, &mut b) }, SEALDB_ROW);
+    assert_eq!(batch_values(&b), [["i:1"], ["i:2"]]);
+    // SAFETY: out-pointer to a local.
+    let rc = unsafe { sealdb_step_batch(q, 10, &mut b) };
+    assert_eq!(rc, SEALDB_ERR_SQL_VALUE, "{}", thread_msg());
+    assert!(thread_msg().contains("overflow"), "{}", thread_msg());
+    assert_eq!(b.rows, 0);
+    // After the error the statement runs again from the start.
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 1, &mut b) }, SEALDB_ROW);
+    assert_eq!(batch_values(&b), [["i:1"]]);
+    // The kept error is reported by a plain step too, and reset drops it.
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 10, &mut b) }, SEALDB_ROW);
+    assert_eq!(sealdb_step(q), SEALDB_ERR_SQL_VALUE);
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 10, &mut b) }, SEALDB_ROW);
+    assert_eq!(sealdb_reset(q), SEALDB_OK);
+    // SAFETY: out-pointer to a local.
+    assert_eq!(unsafe { sealdb_step_batch(q, 1, &mut b) }, SEALDB_ROW);
+    assert_eq!(batch_values(&b), [["i:1"]]);
+    assert_eq!(sealdb_stmt_free(q), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+}
+
+/// A parameter column for `sealdb_execute_batch` from owned arrays.
+fn param_column(
+    uniform_type: i32,
+    types: &[u8],
+    numbers: &[sealdb_number],
+    offsets: &[usize],
+    data: &[u8],
+) -> sealdb_column_batch {
+    fn ptr<T>(s: &[T]) -> *const T {
+        if s.is_empty() {
+            null()
+        } else {
+            s.as_ptr()
+        }
+    }
+    sealdb_column_batch {
+        uniform_type,
+        types: ptr(types),
+        numbers: ptr(numbers),
+        offsets: ptr(offsets),
+        data: ptr(data),
+        data_len: data.len(),
+    }
+}
+
+fn all_rows(conn: *mut sealdb_conn, sql: &str) -> Vec<Vec<String>> {
+    let q = prepare(conn, sql);
+    let mut b = empty_batch();
+    // SAFETY: out-pointer to a local.
+    let rc = unsafe { sealdb_step_batch(q, 1000, &mut b) };
+    assert!(rc == SEALDB_ROW || rc == SEALDB_DONE, "{}", thread_msg());
+    let rows = batch_values(&b);
+    assert_eq!(sealdb_stmt_free(q), SEALDB_OK);
+    rows
+}
+
+#[test]
+fn execute_batch_runs_a_statement_per_row() {
+    let (db, conn) = open_root();
+    assert_eq!(
+        exec(
+            conn,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)"
+        ),
+        SEALDB_OK
+    );
+    let ins = prepare(conn, "INSERT INTO t VALUES (?, ?, ?, ?)");
+    let int = |i: i64| sealdb_number { integer: i };
+    let real = |r: f64| sealdb_number { real: r };
+    let ids = [int(1), int(2), int(3)];
+    let name_types = [SEALDB_TEXT as u8, SEALDB_NULL as u8, SEALDB_TEXT as u8];
+    let names = b"annz\xc3\xa9";
+    let name_offsets = [0, 3, 3, 6];
+    let score_types = [SEALDB_REAL as u8, SEALDB_INTEGER as u8, SEALDB_REAL as u8];
+    let scores = [real(2.5), int(7), real(f64::NAN)];
+    let blob = [1u8, 0, 2];
+    let cols = [
+        param_column(SEALDB_INTEGER, &[], &ids, &[], &[]),
+        param_column(0, &name_types, &[], &name_offsets, names),
+        param_column(0, &score_types, &scores, &[], &[]),
+        param_column(SEALDB_BLOB, &[], &[], &[0, 3, 3, 3], &blob),
+    ];
+    let mut changes = 99u64;
+    // SAFETY: four columns of three rows, arrays alive for the call.
+    let rc = unsafe { sealdb_execute_batch(ins, 3, cols.as_ptr(), 4, &mut changes) };
+    assert_eq!(rc, SEALDB_OK, "{}", thread_msg());
+    assert_eq!(changes, 3);
+    let mut rowid = 0;
+    // SAFETY: out-pointer to a local.
+    assert_eq!(
+        unsafe { sealdb_last_insert_rowid(conn, &mut rowid) },
+        SEALDB_OK
+    );
+    assert_eq!(rowid, 3);
+    assert_eq!(
+        all_rows(conn, "SELECT * FROM t ORDER BY id"),
+        [
+            ["i:1", "t:ann", "r:2.5", "b:[1, 0, 2]"],
+            ["i:2", "null", "r:7", "b:[]"],
+            ["i:3", "t:zé", "null", "b:[]"],
+        ]
+    );
+
+    // A failing row stops the batch; the rows before it have run.
+    let ids = [int(4), int(5), int(1), int(6)];
+    let cols = [
+        param_column(SEALDB_INTEGER, &[], &ids, &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+    ];
+    // SAFETY: four columns of four rows, arrays alive for the call.
+    let rc = unsafe { sealdb_execute_batch(ins, 4, cols.as_ptr(), 4, &mut changes) };
+    assert_eq!(rc, SEALDB_ERR_SQL_CONSTRAINT, "{}", thread_msg());
+    assert_eq!(changes, 2);
+    assert_eq!(all_rows(conn, "SELECT count(*) FROM t"), [["i:5"]]);
+    // The statement's own bindings are not used or changed by a batch.
+    assert_eq!(sealdb_clear_bindings(ins), SEALDB_OK);
+    assert_eq!(sealdb_bind_int64(ins, 1, 30), SEALDB_OK);
+    let cols = [
+        param_column(SEALDB_INTEGER, &[], &[int(31)], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+        param_column(SEALDB_NULL, &[], &[], &[], &[]),
+    ];
+    // SAFETY: four columns of one row, arrays alive for the call.
+    let rc = unsafe { sealdb_execute_batch(ins, 1, cols.as_ptr(), 4, &mut changes) };
+    assert_eq!((rc, changes), (SEALDB_OK, 1));
+    assert_eq!(sealdb_step(ins), SEALDB_DONE);
+    assert_eq!(
+        all_rows(conn, "SELECT id FROM t WHERE id >= 30 ORDER BY id"),
+        [["i:30"], ["i:31"]]
+    );
+    // Zero rows run nothing; NULL changes is allowed.
+    // SAFETY: no rows are read.
+    let rc = unsafe { sealdb_execute_batch(ins, 0, cols.as_ptr(), 4, null_mut()) };
+    assert_eq!(rc, SEALDB_OK);
+    assert_eq!(sealdb_stmt_free(ins), SEALDB_OK);
+
+    // An UPDATE counts the rows it changed.
+    let up = prepare(conn, "UPDATE t SET score = ? WHERE id >= ?");
+    let cols = [
+        param_column(SEALDB_REAL, &[], &[real(1.0), real(2.0)], &[], &[]),
+        param_column(SEALDB_INTEGER, &[], &[int(5), int(3)], &[], &[]),
+    ];
+    // SAFETY: two columns of two rows, arrays alive for the call.
+    let rc = unsafe { sealdb_execute_batch(up, 2, cols.as_ptr(), 2, &mut changes) };
+    assert_eq!(rc, SEALDB_OK, "{}", thread_msg());
+    assert_eq!(
+        changes,
+        3 + 5,
+        "ids >= 5: 5, 30, 31; ids >= 3: 3, 4, 5, 30, 31"
+    );
+    assert_eq!(sealdb_stmt_free(up), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+}
+
+#[test]
+fn execute_batch_refuses_bad_arrays_and_row_statements() {
+    let (db, conn) = open_root();
+    assert_eq!(exec(conn, "CREATE TABLE t (x)"), SEALDB_OK);
+    let ins = prepare(conn, "INSERT INTO t VALUES (?)");
+    let run = |col: sealdb_column_batch, rows: usize| {
+        let mut changes = 0u64;
+        // SAFETY: one column whose arrays cover `rows` rows (the caller's
+        // arrays, alive for the call).
+        let rc = unsafe { sealdb_execute_batch(ins, rows, &col, 1, &mut changes) };
+        (rc, changes, thread_msg())
+    };
+    let one = [sealdb_number { integer: 1 }];
+    let (rc, _, msg) = run(param_column(0, &[9], &one, &[], &[]), 1);
+    assert_eq!(rc, SEALDB_ERR_INVALID_ARGUMENT);
+    assert!(msg.contains("parameter 1 of row 0"), "{msg}");
+    let (rc, _, _) = run(param_column(0, &[], &one, &[], &[]), 1);
+    assert_eq!(
+        rc, SEALDB_ERR_NULL_ARGUMENT,
+        "types NULL without uniform_type"
+    );
+    let (rc, _, _) = run(param_column(SEALDB_INTEGER, &[], &[], &[], &[]), 1);
+    assert_eq!(rc, SEALDB_ERR_NULL_ARGUMENT, "numbers NULL");
+    let (rc, _, _) = run(param_column(SEALDB_TEXT, &[], &[], &[], b"ab"), 1);
+    assert_eq!(rc, SEALDB_ERR_NULL_ARGUMENT, "offsets NULL");
+    let (rc, changes, msg) = run(param_column(SEALDB_TEXT, &[], &[], &[0, 2, 3], b"ab"), 2);
+    assert_eq!(rc, SEALDB_ERR_RANGE, "an offset past data_len");
+    assert!(msg.contains("parameter 1 of row 1"), "{msg}");
+    assert_eq!(changes, 1, "row 0 ran");
+    let (rc, _, _) = run(param_column(SEALDB_TEXT, &[], &[], &[2, 1], b"ab"), 1);
+    assert_eq!(rc, SEALDB_ERR_RANGE, "decreasing offsets");
+    let (rc, _, _) = run(param_column(SEALDB_TEXT, &[], &[], &[0, 2], b"a\xff"), 1);
+    assert_eq!(rc, SEALDB_ERR_INVALID_UTF8);
+    let mut bad = param_column(SEALDB_BLOB, &[], &[], &[0, 2], &[]);
+    bad.data_len = 2;
+    let (rc, _, _) = run(bad, 1);
+    assert_eq!(rc, SEALDB_ERR_NULL_ARGUMENT, "data NULL with a length");
+    // Parameter count must match; params NULL only for none.
+    let mut changes = 0u64;
+    // SAFETY: NULL params with a count, and a count of 0: nothing is read.
+    unsafe {
+        assert_eq!(
+            sealdb_execute_batch(ins, 1, null(), 1, &mut changes),
+            SEALDB_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sealdb_execute_batch(ins, 1, null(), 0, &mut changes),
+            SEALDB_ERR_RANGE
+        );
+    }
+    assert_eq!(sealdb_stmt_free(ins), SEALDB_OK);
+    // Statements that return rows are refused.
+    let q = prepare(conn, "SELECT x FROM t");
+    // SAFETY: no parameters.
+    let rc = unsafe { sealdb_execute_batch(q, 2, null(), 0, &mut changes) };
+    assert_eq!(rc, SEALDB_ERR_SQL_MISUSE, "{}", thread_msg());
+    assert_eq!(sealdb_stmt_free(q), SEALDB_OK);
+    let r = prepare(conn, "INSERT INTO t VALUES (5) RETURNING x");
+    // SAFETY: no parameters.
+    let rc = unsafe { sealdb_execute_batch(r, 2, null(), 0, &mut changes) };
+    assert_eq!(rc, SEALDB_ERR_SQL_MISUSE, "{}", thread_msg());
+    assert_eq!(sealdb_stmt_free(r), SEALDB_OK);
+    assert_eq!(
+        all_rows(conn, "SELECT x FROM t ORDER BY x"),
+        [["i:5"], ["t:ab"]],
+        "row 0 of the offsets test, and the RETURNING statement's first run"
+    );
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
 }
 
 #[test]

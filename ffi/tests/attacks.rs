@@ -162,12 +162,14 @@ fn triggers_fail_closed_and_run_as_their_owner() {
         alice,
         "CREATE TRIGGER k17 AFTER INSERT ON c17 BEGIN INSERT INTO loot SELECT secret FROM t; END",
     );
-    // Item 1: past the old analysis limit of 16, still refused.
-    lab.fails(
+    // Item 1: past the old analysis limit of 16, still refused — as a
+    // missing table, since alice cannot see t (hidden = missing, item 13).
+    let msg = lab.fails(
         alice,
         "INSERT INTO c1 VALUES (1)",
-        SEALDB_ERR_PERMISSION_DENIED,
+        SEALDB_ERR_SQL_UNKNOWN_OBJECT,
     );
+    assert_eq!(msg, "no such table: t");
     // Item 4: root firing alice's trojan gives it no rights.
     lab.fails(
         lab.root,

@@ -37,11 +37,13 @@ import re
 import time
 import weakref
 from collections.abc import Mapping
+from itertools import islice
 
+from . import _batch
 from ._ffi import ffi, lib
 
 __all__ = [
-    "apilevel", "threadsafety", "paramstyle", "connect", "generate_key_file",
+    "apilevel", "threadsafety", "paramstyle", "connect", "open_node", "generate_key_file",
     "Connection", "Cursor", "Warning", "Error", "InterfaceError", "DatabaseError",
     "DataError", "OperationalError", "IntegrityError", "InternalError",
     "ProgrammingError", "NotSupportedError", "Binary", "Date", "Time", "Timestamp",
@@ -88,7 +90,8 @@ class DataError(DatabaseError):
 
 class OperationalError(DatabaseError):
     """The database's operation failed: I/O, keys, busy, locked, poisoned,
-    and failed or throttled logins (codes 701, 702)."""
+    failed or throttled logins (codes 701, 702), and statements nested too
+    deeply (code 605, SQLSTATE 54001, like PostgreSQL drivers)."""
 
 
 class IntegrityError(DatabaseError):
@@ -122,6 +125,8 @@ def _error_class(code):
         return InterfaceError
     if code == lib.SEALDB_ERR_PANIC:
         return InternalError
+    if code == lib.SEALDB_ERR_SQL_TOO_COMPLEX:
+        return OperationalError
     group = code // 100
     if group in (1, 3, 4, 7):
         return OperationalError
@@ -192,7 +197,6 @@ NUMBER = _TypeObject(lib.SEALDB_INTEGER, lib.SEALDB_REAL)
 DATETIME = _TypeObject()  # stored as text; never reported as a column type
 ROWID = _TypeObject(lib.SEALDB_INTEGER)
 
-_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 # ---------------------------------------------------------------- connect
 
@@ -245,6 +249,32 @@ def connect(path, key=None, key_file=None, user=None, password=None, token=None,
     else:
         _check(lib.sealdb_db_open_key_file(_cstr(str(path), "path"),
                                            _cstr(str(key_file), "key_file"), db))
+    return _connect_db(db, user, password, token, application_name, client_address,
+                       autocommit)
+
+
+def open_node(config, user=None, password=None, token=None, application_name="python",
+              client_address=None, autocommit=False):
+    """Opens the replicated node described by the configuration file
+    ``config`` (TOML: node id, data directory, key file, listen address,
+    certificates, initial members; see docs/replication.md), joins its
+    cluster over QUIC with mutual TLS, and returns a :class:`Connection`
+    to it. The node serves its peers until the connection (and every other
+    one to it) is closed. ``user`` and the rest as for :func:`connect`.
+
+    Replication errors are ``OperationalError`` with ``code`` 420 (not the
+    leader), 421 (unavailable), 422 (commit outcome unknown: it may or may
+    not have happened) or 423 (too stale); a bad configuration is a
+    ``ProgrammingError`` (500), a certificate that is not this node's an
+    ``OperationalError`` (310).
+    """
+    db = ffi.new("sealdb_db **")
+    _check(lib.sealdb_db_open_node(_cstr(str(config), "config"), db))
+    return _connect_db(db, user, password, token, application_name, client_address,
+                       autocommit)
+
+
+def _connect_db(db, user, password, token, application_name, client_address, autocommit):
     db_handle = ffi.gc(db[0], lib.sealdb_db_free)
     try:
         conn = ffi.new("sealdb_conn **")
@@ -372,13 +402,33 @@ class Connection:
     def create_login_token(self, valid_for_seconds=3600):
         """A login token for this connection's user, for
         ``connect(..., user=..., token=...)``; call it outside a
-        transaction. Only its hash is stored."""
+        transaction. Only its hash is stored. It lives at most the
+        ``server.login_token.max_lifetime`` cluster setting (7 days unless
+        changed) and ends when the user's password changes. SQL:
+        ``CREATE LOGIN TOKEN [FOR user] [VALID FOR '1 hour']``."""
         out = ffi.new("char **")
         _check(lib.sealdb_create_login_token(self._handle(), valid_for_seconds, out))
         try:
             return ffi.string(out[0]).decode()
         finally:
             lib.sealdb_string_free(out[0])
+
+    def revoke_login_token(self, token_id):
+        """Revokes one login token by its id (the 16 hex digits after
+        ``sdbt_``): this user's own, or any as an admin. Returns whether it
+        existed. Same as ``REVOKE LOGIN TOKEN 'id'``."""
+        out = ffi.new("bool *")
+        _check(lib.sealdb_revoke_login_token(self._handle(), _cstr(token_id, "token_id"), out))
+        return bool(out[0])
+
+    def revoke_login_tokens(self, user=None):
+        """Revokes every login token of ``user`` (default: this
+        connection's user; others need an admin). Returns how many there
+        were. Same as ``REVOKE ALL LOGIN TOKENS FOR user``."""
+        out = ffi.new("uint64_t *")
+        name = ffi.NULL if user is None else _cstr(user, "user")
+        _check(lib.sealdb_revoke_login_tokens(self._handle(), name, out))
+        return int(out[0])
 
     def backup(self, directory, passphrase=None, parent=None, store_key=True,
                kdf_memory_kib=None, kdf_iterations=None):
@@ -480,16 +530,27 @@ class Cursor:
     The cursor keeps its last prepared statement: executing the same SQL
     again (a loop of point queries, ``executemany``) only resets and
     rebinds it.
+
+    Rows are read from sealdb in batches (``sealdb_step_batch``): ``execute``
+    reads the first row (running the statement and raising its errors), and
+    fetching reads further rows a batch at a time, growing from
+    ``_FIRST_BATCH`` to ``_MAX_BATCH`` rows; ``fetchmany(n)`` reads at most
+    the ``n`` rows it returns. ``executemany`` sends its parameters
+    ``_MANY_ROWS`` rows per call (``sealdb_execute_batch``).
     """
+
+    _FIRST_BATCH = 64
+    _MAX_BATCH = 4096
+    _MANY_ROWS = 1024
 
     def __init__(self, connection):
         self.connection = connection
         self.arraysize = 1
         self.rowcount = -1
         self.lastrowid = None
-        self._stmt = None  # the statement whose result is open
-        self._has_row = False
-        self._step_due = False  # the current row was read; step before the next
+        self._stmt = None  # the statement whose result is open in sealdb
+        self._rows = iter(())  # rows read from sealdb, not yet returned
+        self._batch_size = self._FIRST_BATCH
         self._ncols = 0  # result columns of the last execute
         self._closed = False
         # The last prepared statement, kept for reuse: its SQL, handle,
@@ -501,9 +562,9 @@ class Cursor:
         # Out-parameters, allocated once.
         self._i32 = ffi.new("int32_t *")
         self._i64 = ffi.new("int64_t *")
-        self._f64 = ffi.new("double *")
+        self._u64 = ffi.new("uint64_t *")
         self._ptr = ffi.new("const char **")
-        self._len = ffi.new("size_t *")
+        self._batch = ffi.new("sealdb_batch *")
 
     # -- plumbing
 
@@ -515,13 +576,13 @@ class Cursor:
         return self.connection._h
 
     def _finish(self):
-        """Closes the open result (its snapshot); keeps the statement."""
+        """Closes the open result (its snapshot) and drops unread rows;
+        keeps the statement."""
+        self._rows = iter(())
         if self._stmt is not None:
             s, self._stmt = self._stmt, None
             if not self.connection.closed:
                 lib.sealdb_reset(s)
-        self._has_row = False
-        self._step_due = False
 
     def _drop_cache(self):
         if self._cache_stmt is not None:
@@ -530,10 +591,10 @@ class Cursor:
 
     def _prepare(self, sql):
         conn = self._conn_handle()
-        self._finish()
         self._ncols = 0
         self.rowcount = -1
         if sql != self._cache_sql:
+            self._finish()
             sql_bytes = _cstr(sql, "sql")
             self._drop_cache()
             word = _first_word(sql)
@@ -545,8 +606,12 @@ class Cursor:
             self._cache_stmt, self._cache_sql = stmt, sql
             self._cache_nparams, self._cache_word = self._i32[0], word
         else:
-            self.connection._before(self._cache_word)
+            # The same statement again: its reset closes the open result
+            # too (no separate _finish and reset).
+            self._stmt = None
+            self._rows = iter(())
             _check(lib.sealdb_reset(self._cache_stmt))
+            self.connection._before(self._cache_word)
         return self._cache_stmt
 
     def _bind_all(self, stmt, parameters):
@@ -579,44 +644,65 @@ class Cursor:
 
     @staticmethod
     def _bind_one(stmt, i, value):
-        if value is None:
-            rc = lib.sealdb_bind_null(stmt, i)
-        elif isinstance(value, int):  # bool too
-            if not _INT64_MIN <= value <= _INT64_MAX:
-                raise DataError("parameter %d: %d does not fit a 64-bit INTEGER" % (i, value))
-            rc = lib.sealdb_bind_int64(stmt, i, int(value))
-        elif isinstance(value, float):
-            rc = lib.sealdb_bind_double(stmt, i, value)
-        elif isinstance(value, str):
-            try:
-                data = value.encode("utf-8")
-            except UnicodeEncodeError as e:
-                raise DataError("parameter %d is not encodable as UTF-8: %s" % (i, e)) from None
-            rc = lib.sealdb_bind_text(stmt, i, data, len(data))
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            data = bytes(value)
-            rc = lib.sealdb_bind_blob(stmt, i, data, len(data))
-        elif isinstance(value, (datetime.date, datetime.time)):
-            text = value.isoformat(" ") if isinstance(value, datetime.datetime) \
-                else value.isoformat()
-            data = text.encode()
-            rc = lib.sealdb_bind_text(stmt, i, data, len(data))
-        else:
+        try:
+            code, payload = _batch.to_param(value)
+        except OverflowError:
+            raise DataError("parameter %d: %d does not fit a 64-bit INTEGER" % (i, value)) from None
+        except UnicodeEncodeError as e:
+            raise DataError("parameter %d is not encodable as UTF-8: %s" % (i, e)) from None
+        except TypeError:
             raise ProgrammingError(
                 "parameter %d: type %s is not supported (use None, int, float, str, "
-                "bytes or bool)" % (i, type(value).__name__))
+                "bytes or bool)" % (i, type(value).__name__)) from None
+        if code == _batch.INTEGER:
+            rc = lib.sealdb_bind_int64(stmt, i, payload)
+        elif code == _batch.TEXT:
+            rc = lib.sealdb_bind_text(stmt, i, payload, len(payload))
+        elif code == _batch.REAL:
+            rc = lib.sealdb_bind_double(stmt, i, payload)
+        elif code == _batch.NULL:
+            rc = lib.sealdb_bind_null(stmt, i)
+        else:
+            rc = lib.sealdb_bind_blob(stmt, i, payload, len(payload))
         if rc != lib.SEALDB_OK:
             _raise(rc)
 
-    def _step(self):
-        rc = lib.sealdb_step(self._stmt)
+    def _read_batch(self, size):
+        """Reads up to ``size`` more rows of the open result into
+        ``_rows``; False (and the result closed) when there are no more."""
+        rc = lib.sealdb_step_batch(self._stmt, size, self._batch)
         if rc == lib.SEALDB_ROW:
-            self._has_row = True
-        elif rc == lib.SEALDB_DONE:
-            self._has_row = False
-        else:
-            self._has_row = False
+            try:
+                self._rows = _batch.batch_rows(self._batch)
+            except _batch.UnknownType as e:
+                self._finish()
+                raise InternalError("sealdb returned a value of unknown type code %s; "
+                                    "is the library newer than this module?" % e) from None
+            return True
+        if rc == lib.SEALDB_DONE:
+            self._finish()
+            return False
+        try:
             _raise(rc)
+        finally:
+            self._finish()
+
+    def _more(self, size):
+        """Refills ``_rows`` with up to ``size`` rows; False at the end."""
+        self._conn_handle()
+        if self._stmt is None:
+            if self._ncols == 0:
+                raise ProgrammingError("no result set: execute a query first")
+            return False
+        return self._read_batch(size)
+
+    def _next_batch(self):
+        """Refills ``_rows`` for fetchone and iteration, with batches that
+        grow (a cursor read for a few rows reads few)."""
+        size = self._batch_size
+        if size < self._MAX_BATCH:
+            self._batch_size = size * 4
+        return self._more(size)
 
     @property
     def description(self):
@@ -631,40 +717,15 @@ class Cursor:
                          None, None, None, None, None, None))
         return tuple(cols)
 
-    def _row(self):
-        stmt, ty = self._stmt, self._i32
-        out = []
-        for i in range(self._ncols):
-            _check(lib.sealdb_column_type(stmt, i, ty))
-            t = ty[0]
-            if t == lib.SEALDB_TEXT:
-                _check(lib.sealdb_column_text(stmt, i, self._ptr, self._len))
-                out.append(ffi.unpack(self._ptr[0], self._len[0]).decode("utf-8"))
-            elif t == lib.SEALDB_INTEGER:
-                _check(lib.sealdb_column_int64(stmt, i, self._i64))
-                out.append(int(self._i64[0]))
-            elif t == lib.SEALDB_NULL:
-                out.append(None)
-            elif t == lib.SEALDB_REAL:
-                _check(lib.sealdb_column_double(stmt, i, self._f64))
-                out.append(float(self._f64[0]))
-            else:
-                p = ffi.new("const uint8_t **")
-                _check(lib.sealdb_column_blob(stmt, i, p, self._len))
-                n = self._len[0]
-                out.append(bytes(ffi.buffer(p[0], n)) if n else b"")
-        return tuple(out)
-
     def _after_write(self):
         word = self._cache_word
         if word in _COUNTS_CHANGES:
             h = self.connection._h
-            changes = ffi.new("uint64_t *")
-            _check(lib.sealdb_changes(h, changes))
+            _check(lib.sealdb_changes(h, self._u64))
             if word in ("INSERT", "REPLACE"):
                 _check(lib.sealdb_last_insert_rowid(h, self._i64))
                 self.lastrowid = int(self._i64[0])
-            return int(changes[0])
+            return int(self._u64[0])
         return -1
 
     # -- PEP 249
@@ -673,15 +734,17 @@ class Cursor:
         """Prepares (or reuses) and runs one statement with ``parameters`` (a
         sequence for ``?``/``?1``, a mapping for ``:name``). Returns the
         cursor."""
-        self._stmt = self._prepare(operation)
+        stmt = self._prepare(operation)
+        self._stmt = stmt
+        self._batch_size = self._FIRST_BATCH
         try:
-            self._bind_all(self._stmt, parameters)
-            self._step()
-            _check(lib.sealdb_column_count(self._stmt, self._i32))
+            self._bind_all(stmt, parameters)
+            # Runs the statement and reads its first row, if any.
+            self._read_batch(1)
         except BaseException:
             self._finish()
             raise
-        self._ncols = self._i32[0]
+        self._ncols = self._batch.columns
         if self._ncols == 0:
             self.rowcount = self._after_write()
             self._finish()
@@ -691,68 +754,95 @@ class Cursor:
         """Runs a data-changing statement once per parameter set (prepared
         once). ``rowcount`` is the total of rows changed."""
         stmt = self._prepare(operation)
-        self._stmt = stmt
+        word = self._cache_word
         total = 0
-        counts = self._cache_word in _COUNTS_CHANGES
+        params = iter(seq_of_parameters)
         try:
-            for parameters in seq_of_parameters:
-                _check(lib.sealdb_reset(stmt))
-                self._bind_all(stmt, parameters)
-                self._step()
-                if self._has_row:
-                    raise ProgrammingError("executemany() cannot run statements that return rows")
-                if counts:
-                    total += self._after_write()
+            while True:
+                chunk = []
+                try:
+                    chunk.extend(islice(params, self._MANY_ROWS))
+                except BaseException:
+                    # The rows before a failing iterator still run, as
+                    # they would one by one.
+                    if chunk:
+                        self._run_many(stmt, chunk)
+                    raise
+                if not chunk:
+                    break
+                total += self._run_many(stmt, chunk)
         finally:
-            self._finish()
-        self.rowcount = total if counts else -1
+            # The rowid of the last row inserted (the previous one if none
+            # was), also when a row failed.
+            if word in ("INSERT", "REPLACE") and not self.connection.closed and \
+                    lib.sealdb_last_insert_rowid(self.connection._h, self._i64) == lib.SEALDB_OK:
+                self.lastrowid = int(self._i64[0])
+        self.rowcount = total if word in _COUNTS_CHANGES else -1
         return self
+
+    def _run_many(self, stmt, rows):
+        """Runs ``stmt`` for each parameter set in ``rows``; the rows
+        changed."""
+        columns = _batch.param_columns(rows, self._cache_nparams)
+        if columns is None:
+            return self._run_rows(stmt, rows)
+        columns, keep = columns
+        rc = lib.sealdb_execute_batch(stmt, len(rows), columns, self._cache_nparams, self._u64)
+        del keep  # the buffers the columns point into, held until here
+        if rc != lib.SEALDB_OK:
+            _raise(rc)
+        return int(self._u64[0])
+
+    def _run_rows(self, stmt, rows):
+        """``_run_many`` one row at a time, for parameters the bulk path
+        does not take (mappings, values that need a conversion or raise)."""
+        total = 0
+        for parameters in rows:
+            _check(lib.sealdb_reset(stmt))
+            self._bind_all(stmt, parameters)
+            rc = lib.sealdb_step(stmt)
+            if rc == lib.SEALDB_ROW:
+                lib.sealdb_reset(stmt)
+                raise ProgrammingError("executemany() cannot run statements that return rows")
+            if rc != lib.SEALDB_DONE:
+                _raise(rc)
+            _check(lib.sealdb_changes(self.connection._h, self._u64))
+            total += int(self._u64[0])
+        return total
 
     def fetchone(self):
         """The next row as a tuple, or None when there are no more."""
-        self._conn_handle()
-        if self._stmt is None:
-            if self._ncols == 0:
-                raise ProgrammingError("no result set: execute a query first")
-            return None
-        if self._step_due:
-            self._step_due = False
-            self._step()
-        if not self._has_row:
-            self._finish()
-            return None
-        row = self._row()
-        self._step_due = True  # step lazily: a point query never needs to
-        return row
+        # (A for loop over the iterator is cheaper than next(it, None).)
+        for row in self._rows:
+            return row
+        if self._next_batch():
+            return next(self._rows)
+        return None
 
     def fetchmany(self, size=None):
         """Up to ``size`` (default ``arraysize``) more rows, as a list."""
-        size = self.arraysize if size is None else size
-        rows = []
-        while len(rows) < size:
-            row = self.fetchone()
-            if row is None:
-                break
-            rows.append(row)
+        size = max(self.arraysize if size is None else size, 0)
+        rows = list(islice(self._rows, size))
+        while len(rows) < size and self._more(size - len(rows)):
+            rows.extend(self._rows)
         return rows
 
     def fetchall(self):
         """All remaining rows, as a list."""
-        rows = []
-        while True:
-            row = self.fetchone()
-            if row is None:
-                return rows
-            rows.append(row)
+        rows = list(self._rows)
+        while self._more(self._MAX_BATCH):
+            rows.extend(self._rows)
+        return rows
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        row = self.fetchone()
-        if row is None:
-            raise StopIteration
-        return row
+        for row in self._rows:
+            return row
+        if self._next_batch():
+            return next(self._rows)
+        raise StopIteration
 
     def close(self):
         """Closes the cursor (frees its statement). Closing twice is harmless."""

@@ -32,7 +32,8 @@ pub struct AuditRecord {
     pub mode: String,
     /// Rows changed or returned.
     pub rows: u64,
-    /// `ok` or `error`.
+    /// `ok` or `error`; `started` for an audited query that has begun
+    /// (its `ok` or `error` record follows when its result is closed).
     pub outcome: String,
     /// The error's stable code.
     pub error_code: Option<u32>,

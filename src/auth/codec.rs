@@ -1,10 +1,11 @@
 //! The stored form of [`AuthState`]: one versioned, length-prefixed
 //! binary value (it is encrypted by the storage layer like every value).
 //!
-//! Version 2 (current) keys everything by ids (see `state.rs`):
+//! Version 3 (current) keys everything by ids (see `state.rs`), login
+//! tokens included, and keeps the tokens' maximum lifetime:
 //!
 //! ```text
-//!   u8 version (2)
+//!   u8 version (3)
 //!   u64 next_role_id
 //!   roles:    u32 n, n × (u64 id, str name, u8 login, opt-str hash, opt-i64 valid_until)
 //!   members:  u32 n, n × (u64 role, u64 member, u8 admin_option)
@@ -16,10 +17,16 @@
 //!                         opt-str using, opt-str check,
 //!                         u32 r, r × (u64 object, str name, u32 c, c × (u32 column, str name)))
 //!   hba:      str
-//!   tokens:   u32 n, n × (str id, str user, 32 bytes hash, i64 expires)
+//!   tokens:   u32 n, n × (str id, u64 user, 32 bytes hash, i64 expires)
 //!   audit:    u32 n, n × (u64 table, u8 read, u8 write)
 //!   redact:   u8
+//!   token max lifetime: i64 seconds
 //! ```
+//!
+//! Version 2 is version 3 with each token's user by name (`str user`)
+//! and no maximum lifetime. [`decode`] reads it as current: token users
+//! resolve through the roles stored with them (a token of a name no role
+//! has is dropped), and the lifetime is the default.
 //!
 //! Version 1 keyed grants, owners, policies and audit settings by names
 //! (and grants had no grantor). It is still read: [`decode`] returns it
@@ -50,7 +57,7 @@ use crate::auth::state::*;
 use crate::error::{Error, Result};
 
 /// The version [`encode`] writes.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 struct Enc(Vec<u8>);
 
@@ -149,10 +156,15 @@ impl Dec<'_> {
     }
 }
 
-/// Encodes the state (version 2).
+/// Encodes the state (version 3).
 pub fn encode(s: &AuthState) -> Vec<u8> {
+    encode_as(s, VERSION)
+}
+
+/// Encodes the state in version 3, or 2 (for tests of reading it).
+fn encode_as(s: &AuthState, version: u8) -> Vec<u8> {
     let mut e = Enc(Vec::with_capacity(256));
-    e.u8(VERSION);
+    e.u8(version);
     e.u64(s.next_role_id);
     e.u32(s.roles.len());
     for r in s.roles.values() {
@@ -223,7 +235,11 @@ pub fn encode(s: &AuthState) -> Vec<u8> {
     e.u32(s.tokens.len());
     for (id, t) in &s.tokens {
         e.str(id);
-        e.str(&t.user);
+        if version == 2 {
+            e.str(&s.role_label(t.user));
+        } else {
+            e.u64(t.user);
+        }
         e.0.extend_from_slice(&t.hash);
         e.i64(t.expires);
     }
@@ -234,6 +250,9 @@ pub fn encode(s: &AuthState) -> Vec<u8> {
         e.u8(m.write as u8);
     }
     e.u8(s.redact as u8);
+    if version >= 3 {
+        e.i64(s.token_max_lifetime);
+    }
     e.0
 }
 
@@ -260,7 +279,7 @@ fn policy_cmd(c: u8) -> Result<PolicyCmd> {
 
 /// A decoded security catalog: current, or version 1 (to upgrade).
 pub enum Decoded {
-    /// Version 2.
+    /// Version 3, or 2 (which needs nothing but its own roles to convert).
     Current(AuthState),
     /// Version 1: names instead of ids.
     Legacy(LegacyAuth),
@@ -271,13 +290,14 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut d = Dec(bytes);
     let r = match d.u8()? {
         1 => Decoded::Legacy(decode_v1(&mut d)?),
-        2 => Decoded::Current(decode_v2(&mut d)?),
+        2 => Decoded::Current(decode_ids(&mut d, 2)?),
+        3 => Decoded::Current(decode_ids(&mut d, 3)?),
         v => {
             return Err(Error::Corruption {
                 file: "security catalog".into(),
                 offset: 0,
                 what: format!(
-                    "stored in format version {v}, which this sealdb does not know                      (it reads versions 1 and 2); open it with a newer sealdb"
+                    "stored in format version {v}, which this sealdb does not know                      (it reads versions 1 to 3); open it with a newer sealdb"
                 ),
             })
         }
@@ -288,7 +308,8 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded> {
     Ok(r)
 }
 
-fn decode_v2(d: &mut Dec) -> Result<AuthState> {
+/// Versions 2 and 3 (see the module docs for how they differ).
+fn decode_ids(d: &mut Dec, version: u8) -> Result<AuthState> {
     let mut s = AuthState::new();
     s.roles.clear();
     s.members.clear();
@@ -388,7 +409,30 @@ fn decode_v2(d: &mut Dec) -> Result<AuthState> {
         );
     }
     s.hba = d.str()?;
-    decode_tokens(d, &mut s)?;
+    if version == 2 {
+        for (id, user, t) in decode_named_tokens(d)? {
+            if let Some(user) = s.roles.get(&user).map(|r| r.id) {
+                s.tokens.insert(id, TokenInfo { user, ..t });
+            }
+        }
+    } else {
+        for _ in 0..d.count(52)? {
+            let id = d.str()?;
+            let user = d.u64()?;
+            let (hash, expires) = token_secret(d)?;
+            if user >= s.next_role_id || user == PUBLIC_ID {
+                return Err(corrupt());
+            }
+            s.tokens.insert(
+                id,
+                TokenInfo {
+                    user,
+                    hash,
+                    expires,
+                },
+            );
+        }
+    }
     for _ in 0..d.count(10)? {
         let t = d.u64()?;
         let read = d.bool()?;
@@ -396,26 +440,41 @@ fn decode_v2(d: &mut Dec) -> Result<AuthState> {
         s.audit.insert(t, AuditMode { read, write });
     }
     s.redact = d.bool()?;
+    if version >= 3 {
+        s.token_max_lifetime = d.i64()?;
+        if s.token_max_lifetime <= 0 {
+            return Err(corrupt());
+        }
+    }
     Ok(s)
 }
 
-fn decode_tokens(d: &mut Dec, s: &mut AuthState) -> Result<()> {
+/// A token's hash and expiry.
+fn token_secret(d: &mut Dec) -> Result<([u8; 32], i64)> {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(d.take(32)?);
+    Ok((hash, d.i64()?))
+}
+
+/// Tokens of versions 1 and 2: (id, user name, token with a placeholder
+/// user id, to be resolved by name).
+fn decode_named_tokens(d: &mut Dec) -> Result<Vec<(String, String, TokenInfo)>> {
+    let mut out = Vec::new();
     for _ in 0..d.count(48)? {
         let id = d.str()?;
         let user = d.str()?;
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(d.take(32)?);
-        let expires = d.i64()?;
-        s.tokens.insert(
+        let (hash, expires) = token_secret(d)?;
+        out.push((
             id,
+            user,
             TokenInfo {
-                user,
+                user: RoleId::MAX,
                 hash,
                 expires,
             },
-        );
+        ));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A version-1 security catalog: grants, owners, policies and audit
@@ -430,7 +489,9 @@ pub struct LegacyAuth {
     owners: Vec<(String, String)>,
     rls: Vec<String>,
     policies: Vec<LegacyPolicy>,
-    /// Host rules, tokens and the redact setting, unchanged by version 2.
+    /// Tokens: (id, user name, token with its user to resolve).
+    tokens: Vec<(String, String, TokenInfo)>,
+    /// Host rules and the redact setting, unchanged since.
     rest: AuthState,
     audit: Vec<(String, AuditMode)>,
 }
@@ -462,6 +523,7 @@ fn decode_v1(d: &mut Dec) -> Result<LegacyAuth> {
         owners: Vec::new(),
         rls: Vec::new(),
         policies: Vec::new(),
+        tokens: Vec::new(),
         rest: AuthState::new(),
         audit: Vec::new(),
     };
@@ -522,7 +584,7 @@ fn decode_v1(d: &mut Dec) -> Result<LegacyAuth> {
         });
     }
     l.rest.hba = d.str()?;
-    decode_tokens(d, &mut l.rest)?;
+    l.tokens = decode_named_tokens(d)?;
     for _ in 0..d.count(6)? {
         let t = d.str()?;
         let read = d.bool()?;
@@ -577,6 +639,11 @@ impl LegacyAuth {
             }
         }
         s.members.insert((ADMIN_ID, ROOT_ID), true);
+        for (id, user, t) in self.tokens {
+            if let Some(user) = role(&s, &user).filter(|u| *u != PUBLIC_ID) {
+                s.tokens.insert(id, TokenInfo { user, ..t });
+            }
+        }
         let object = |n: &str| objects.object(n);
         for (o, w) in self.owners {
             if let (Some(o), Some(w)) = (object(&o), role(&s, &w)) {
@@ -794,11 +861,12 @@ mod tests {
         s.tokens.insert(
             "id1".into(),
             TokenInfo {
-                user: "alice".into(),
+                user: 3,
                 hash: [9; 32],
                 expires: 77,
             },
         );
+        s.token_max_lifetime = 5_400;
         s.audit.insert(
             5,
             AuditMode {
@@ -811,9 +879,10 @@ mod tests {
     }
 
     #[test]
-    fn version_2_round_trips() {
+    fn version_3_round_trips() {
         let s = sample();
         let bytes = encode(&s);
+        assert_eq!(bytes[0], 3);
         let Decoded::Current(d) = decode(&bytes).unwrap() else {
             panic!("not current");
         };
@@ -821,6 +890,52 @@ mod tests {
         assert_eq!(d.role_id("alice"), Some(3));
         assert_eq!(d.policies, s.policies);
         assert_eq!(d.grants, s.grants);
+        assert_eq!(d.tokens, s.tokens);
+        assert_eq!(d.token_max_lifetime, 5_400);
+    }
+
+    #[test]
+    fn version_2_reads_with_token_users_by_name() {
+        let mut s = sample();
+        // A token of a name no stored role has (its user was dropped by a
+        // build that left it behind) does not come back.
+        s.tokens.insert(
+            "id2".into(),
+            TokenInfo {
+                user: 99,
+                hash: [1; 32],
+                expires: 5,
+            },
+        );
+        let v2 = encode_as(&s, 2);
+        assert_eq!(v2[0], 2);
+        let Decoded::Current(d) = decode(&v2).unwrap() else {
+            panic!("version 2 is read as current");
+        };
+        assert_eq!(d.tokens.len(), 1);
+        assert_eq!(d.tokens["id1"], s.tokens["id1"]);
+        assert_eq!(
+            d.token_max_lifetime,
+            crate::auth::token::DEFAULT_MAX_LIFETIME
+        );
+        assert_eq!(d.grants, s.grants);
+        assert_eq!(encode(&d)[0], 3, "written back as version 3");
+        for n in 0..v2.len() {
+            assert!(decode(&v2[..n]).is_err(), "v2 prefix of {n} bytes decoded");
+        }
+    }
+
+    #[test]
+    fn version_3_refuses_tokens_of_unknown_ids_and_bad_lifetimes() {
+        let mut s = sample();
+        s.tokens.get_mut("id1").unwrap().user = 4;
+        assert!(decode(&encode(&s)).is_err(), "token of a never-made id");
+        let mut s = sample();
+        s.tokens.get_mut("id1").unwrap().user = PUBLIC_ID;
+        assert!(decode(&encode(&s)).is_err(), "token of public");
+        let mut s = sample();
+        s.token_max_lifetime = 0;
+        assert!(decode(&encode(&s)).is_err(), "zero maximum lifetime");
     }
 
     #[test]
@@ -840,10 +955,10 @@ mod tests {
 
     #[test]
     fn unknown_versions_are_named() {
-        let Err(e) = decode(&[3]) else {
-            panic!("version 3 decoded");
+        let Err(e) = decode(&[4]) else {
+            panic!("version 4 decoded");
         };
-        assert!(e.to_string().contains("version 3"), "{e}");
+        assert!(e.to_string().contains("version 4"), "{e}");
     }
 
     struct Objects;
@@ -883,6 +998,20 @@ mod tests {
             ],
             &[("t", "bob")],
         );
+        // With two tokens (the test encoding writes none): bob's, and one
+        // of a name no role has.
+        let mut bytes = bytes[..bytes.len() - 9].to_vec();
+        let mut e = Enc(Vec::new());
+        e.u32(2);
+        for (id, user) in [("tb", "bob"), ("tg", "ghost")] {
+            e.str(id);
+            e.str(user);
+            e.0.extend_from_slice(&[7; 32]);
+            e.i64(1_000);
+        }
+        e.u32(0);
+        e.u8(0);
+        bytes.extend_from_slice(&e.0);
         let Decoded::Legacy(l) = decode(&bytes).unwrap() else {
             panic!("not legacy");
         };
@@ -921,6 +1050,9 @@ mod tests {
             2,
             "grants on unknown objects or roles are dropped"
         );
+        assert_eq!(s.tokens.len(), 1, "tokens of unknown users are dropped");
+        assert_eq!(s.tokens["tb"].user, bob);
+        assert_eq!(s.tokens["tb"].expires, 1_000);
         let r = s.roles_of("alice");
         assert!(s.allowed(&r, 10, Privilege::Select, None));
         assert!(!s.allowed(&r, 10, Privilege::Insert, None));

@@ -23,6 +23,7 @@ pub mod hba;
 pub mod secret;
 pub mod state;
 pub mod stmt;
+pub mod token;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -117,48 +118,175 @@ impl ClientInfo {
 /// Failed logins tolerated per (address, user) before throttling.
 pub const FREE_FAILURES: u32 = 5;
 
-/// Counts failed logins per (address, user) and makes attackers wait:
-/// after [`FREE_FAILURES`] failures each further attempt must wait
-/// 1 s × 2^(extra failures), up to a minute, whatever the password.
-#[derive(Default)]
+/// Failed logins tolerated per user, from all addresses together, before
+/// throttling (an attacker with many addresses).
+pub const FREE_FAILURES_PER_USER: u32 = 20;
+
+/// Longest wait a throttled attempt is told to make.
+pub const MAX_THROTTLE: Duration = Duration::from_secs(60);
+
+/// Failures older than this are forgotten (the counter starts again).
+pub const FORGET_FAILURES_AFTER: Duration = Duration::from_secs(3600);
+
+/// Most counters kept per table (a table per address-and-user pairs, one
+/// per user).
+pub const THROTTLE_CAPACITY: usize = 100_000;
+
+/// The address failures are counted under: an IPv4-mapped IPv6 address
+/// is its IPv4 address (one client, whichever way it connects), and an
+/// IPv6 address counts as its /64 network (what one client is usually
+/// given, so it cannot try again from a fresh address of its own block).
+pub fn throttle_address(addr: Option<IpAddr>) -> Option<IpAddr> {
+    addr.map(|a| match a {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+        v4 => v4,
+    })
+}
+
+/// Failures of one key: how many, and when the last was.
+#[derive(Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+impl Failures {
+    /// How long an attempt must still wait, given `free` failures
+    /// tolerated: 1 s × 2^(failures past `free`), up to [`MAX_THROTTLE`].
+    fn wait(&self, free: u32) -> Option<Duration> {
+        if self.count < free || self.last.elapsed() >= FORGET_FAILURES_AFTER {
+            return None;
+        }
+        let wait = Duration::from_secs(1 << (self.count - free).min(6)).min(MAX_THROTTLE);
+        wait.checked_sub(self.last.elapsed())
+            .filter(|w| !w.is_zero())
+    }
+}
+
+/// Failure counters of one kind, bounded: when full, counters that
+/// throttle nobody (below `free`) or are forgotten anyway go first, then
+/// the oldest tenth. Filling the table with fresh names and addresses
+/// cannot wipe the counter of the account under attack.
+struct Counters<K> {
+    map: HashMap<K, Failures>,
+    free: u32,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Counters<K> {
+    fn new(free: u32) -> Self {
+        Counters {
+            map: HashMap::new(),
+            free,
+        }
+    }
+
+    fn wait(&self, k: &K) -> Option<Duration> {
+        self.map.get(k).and_then(|f| f.wait(self.free))
+    }
+
+    fn fail(&mut self, k: K) {
+        let now = Instant::now();
+        if let Some(f) = self.map.get_mut(&k) {
+            if f.last.elapsed() >= FORGET_FAILURES_AFTER {
+                f.count = 0;
+            }
+            f.count = f.count.saturating_add(1);
+            f.last = now;
+            return;
+        }
+        if self.map.len() >= THROTTLE_CAPACITY {
+            self.make_room();
+        }
+        self.map.insert(
+            k,
+            Failures {
+                count: 1,
+                last: now,
+            },
+        );
+    }
+
+    fn make_room(&mut self) {
+        let free = self.free;
+        self.map
+            .retain(|_, f| f.count >= free && f.last.elapsed() < FORGET_FAILURES_AFTER);
+        if self.map.len() >= THROTTLE_CAPACITY {
+            let mut lasts: Vec<Instant> = self.map.values().map(|f| f.last).collect();
+            lasts.sort_unstable();
+            let cut = lasts[lasts.len() / 10];
+            self.map.retain(|_, f| f.last > cut);
+        }
+    }
+
+    fn forget(&mut self, k: &K) {
+        self.map.remove(k);
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Counts failed logins and makes attackers wait: after
+/// [`FREE_FAILURES`] failures for one user from one address (see
+/// [`throttle_address`]), or [`FREE_FAILURES_PER_USER`] for one user from
+/// anywhere, each further attempt must wait 1 s × 2^(extra failures), up
+/// to [`MAX_THROTTLE`], whatever the password.
 pub struct Throttle {
-    failures: HashMap<(Option<IpAddr>, String), (u32, Instant)>,
+    by_client: Counters<(Option<IpAddr>, String)>,
+    by_user: Counters<String>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            by_client: Counters::new(FREE_FAILURES),
+            by_user: Counters::new(FREE_FAILURES_PER_USER),
+        }
+    }
 }
 
 impl Throttle {
     /// Refuses an attempt made too soon after repeated failures.
     pub fn check(&self, addr: Option<IpAddr>, user: &str) -> Result<()> {
-        if let Some((n, last)) = self.failures.get(&(addr, user.to_string())) {
-            if *n >= FREE_FAILURES {
-                let wait = Duration::from_secs(1 << (n - FREE_FAILURES).min(6))
-                    .min(Duration::from_secs(60));
-                let elapsed = last.elapsed();
-                if elapsed < wait {
-                    return Err(Error::LoginThrottled {
-                        retry_after_ms: (wait - elapsed).as_millis() as u64,
-                    });
-                }
-            }
+        let key = (throttle_address(addr), user.to_string());
+        let wait = self
+            .by_client
+            .wait(&key)
+            .into_iter()
+            .chain(self.by_user.wait(&key.1))
+            .max();
+        match wait {
+            Some(w) => Err(Error::LoginThrottled {
+                retry_after_ms: w.as_millis().max(1) as u64,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Records a failure.
     pub fn fail(&mut self, addr: Option<IpAddr>, user: &str) {
-        if self.failures.len() > 100_000 {
-            self.failures.clear();
-        }
-        let e = self
-            .failures
-            .entry((addr, user.to_string()))
-            .or_insert((0, Instant::now()));
-        e.0 += 1;
-        e.1 = Instant::now();
+        self.by_client
+            .fail((throttle_address(addr), user.to_string()));
+        self.by_user.fail(user.to_string());
     }
 
     /// Forgets failures after a success.
     pub fn succeed(&mut self, addr: Option<IpAddr>, user: &str) {
-        self.failures.remove(&(addr, user.to_string()));
+        self.by_client
+            .forget(&(throttle_address(addr), user.to_string()));
+        self.by_user.forget(&user.to_string());
+    }
+
+    /// How many (address, user) and user counters are kept.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.by_client.len(), self.by_user.len())
     }
 }
 
@@ -196,40 +324,46 @@ impl AuthState {
         cost: PasswordCost,
     ) -> std::result::Result<Roles, LoginFailure> {
         let user = creds.user.as_str();
-        let generic = "wrong user name or password";
+        let method = creds.method();
+        // Every refusal before the proof is checked looks the same to the
+        // client as a wrong password (or token): which host rule matched,
+        // and why, is for the audit log only. A refused password still
+        // costs an argon2 verification, so timing does not tell a rule's
+        // refusal from a wrong password either.
+        let generic = if method == Method::Token {
+            "invalid, expired or revoked login token"
+        } else {
+            "wrong user name or password"
+        };
+        let refuse = |reason: String| {
+            if let Proof::Password(pw) = &creds.proof {
+                secret::dummy_verify(pw, cost);
+            }
+            fail(generic, reason)
+        };
         let rules = self
             .host_rules()
-            .map_err(|e| fail("the host rules are invalid", e.to_string()))?;
+            .map_err(|e| refuse(format!("the host rules are invalid: {e}")))?;
         let is_member = |r: &str| self.is_member(user, r);
         let rule = hba::decide(&rules, user, &is_member, client.address).ok_or_else(|| {
-            fail(
-                &format!(
-                    "no host rule allows user {user} from {}",
-                    client
-                        .address
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|| "a local connection".into())
-                ),
-                "no matching host rule",
-            )
+            refuse(format!(
+                "no host rule allows user {user} from {}",
+                client
+                    .address
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "a local connection".into())
+            ))
         })?;
-        let method = creds.method();
         if rule.methods.contains(&Method::Reject) {
-            return Err(fail(
-                &format!("host rule `{}` rejects this login", rule.line),
-                format!("rejected by host rule `{}`", rule.line),
-            ));
+            return Err(refuse(format!("rejected by host rule `{}`", rule.line)));
         }
         let trusted = rule.methods.contains(&Method::Trust);
         if !trusted && !rule.methods.contains(&method) {
-            return Err(fail(
-                &format!(
-                    "host rule `{}` does not allow {} authentication",
-                    rule.line,
-                    method.name()
-                ),
-                format!("method {} not allowed by `{}`", method.name(), rule.line),
-            ));
+            return Err(refuse(format!(
+                "method {} not allowed by host rule `{}`",
+                method.name(),
+                rule.line
+            )));
         }
         let role = self.roles.get(user);
         let proof_ok = match (&creds.proof, role) {
@@ -245,10 +379,10 @@ impl AuthState {
                 secret::dummy_verify(pw, cost);
                 false
             }
-            (Proof::Token(t), Some(_)) => secret::split_token(t)
+            (Proof::Token(t), Some(r)) => secret::split_token(t)
                 .and_then(|(id, s)| self.tokens.get(id).map(|info| (info, s)))
                 .is_some_and(|(info, s)| {
-                    info.user == user
+                    info.user == r.id
                         && secret::hashes_equal(&info.hash, &secret::token_hash(s))
                         && info.expires > now
                 }),
@@ -260,12 +394,7 @@ impl AuthState {
                 (Proof::Token(_), _) => "invalid, expired or revoked token",
                 _ => "wrong password",
             };
-            let msg = if method == Method::Token {
-                "invalid, expired or revoked login token"
-            } else {
-                generic
-            };
-            return Err(fail(msg, reason));
+            return Err(fail(generic, reason));
         }
         let Some(role) = role else {
             return Err(fail(generic, "unknown user"));

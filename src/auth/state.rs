@@ -274,10 +274,11 @@ impl AuditMode {
 }
 
 /// A stored login token (only the hash of its secret).
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenInfo {
-    /// Whose.
-    pub user: String,
+    /// Whose: the user's id, so a token never passes to a new user who
+    /// takes a dropped or renamed user's name.
+    pub user: RoleId,
     /// SHA-256 of the secret.
     pub hash: [u8; 32],
     /// Unix seconds after which it is refused.
@@ -311,6 +312,8 @@ pub struct AuthState {
     /// data, often personal; `SET CLUSTER SETTING sql.audit.redact_values
     /// = false` opts in to logging them).
     pub redact: bool,
+    /// Longest a login token may live, in seconds (see `token`).
+    pub token_max_lifetime: i64,
 }
 
 /// A user's effective roles: itself, `public`, and every role reached
@@ -454,6 +457,7 @@ impl AuthState {
             tokens: BTreeMap::new(),
             audit: BTreeMap::new(),
             redact: true,
+            token_max_lifetime: crate::auth::token::DEFAULT_MAX_LIFETIME,
         }
     }
 

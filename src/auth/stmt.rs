@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::auth::hba;
 use crate::auth::secret::{hash_password, PasswordCost};
 use crate::auth::state::*;
+use crate::auth::token;
 use crate::error::{Error, Result, SqlErrorKind};
 
 /// A password in a statement: a literal, a bound parameter, or NULL.
@@ -212,6 +213,29 @@ pub enum AuthStmt {
         /// Setting.
         name: String,
     },
+    /// CREATE LOGIN TOKEN [FOR user] [VALID FOR 'duration']: the token is
+    /// returned once, as a row.
+    CreateToken {
+        /// Whose (default: the session's user).
+        user: Option<String>,
+        /// How long it is valid (see `token::parse_duration`).
+        valid_for: Option<String>,
+    },
+    /// REVOKE LOGIN TOKEN 'id'.
+    RevokeToken {
+        /// The token's id.
+        id: String,
+    },
+    /// REVOKE ALL LOGIN TOKENS [FOR user].
+    RevokeTokens {
+        /// Whose (default: the session's user).
+        user: Option<String>,
+    },
+    /// SHOW LOGIN TOKENS [FOR user].
+    ShowTokens {
+        /// Whose (default: all the actor may see).
+        user: Option<String>,
+    },
 }
 
 /// The host-rules setting (CockroachDB's name).
@@ -242,7 +266,10 @@ impl AuthStmt {
     pub fn is_show(&self) -> bool {
         matches!(
             self,
-            AuthStmt::ShowRoles | AuthStmt::ShowGrants { .. } | AuthStmt::ShowSetting { .. }
+            AuthStmt::ShowRoles
+                | AuthStmt::ShowGrants { .. }
+                | AuthStmt::ShowSetting { .. }
+                | AuthStmt::ShowTokens { .. }
         )
     }
 
@@ -324,6 +351,7 @@ fn valid_name(name: &str) -> Result<()> {
 
 impl AuthState {
     fn role_opts(&mut self, name: &str, opts: &[RoleOpt], env: &ApplyEnv) -> Result<()> {
+        let id = self.role_id(name);
         for o in opts {
             match o {
                 RoleOpt::Password(s) => {
@@ -350,6 +378,10 @@ impl AuthState {
                     if let Some(r) = self.roles.get_mut(name) {
                         r.password_hash = hash;
                     }
+                    // A new password (or none) ends every login token made
+                    // under the old one: whoever is locked out by the
+                    // change stays out.
+                    self.tokens.retain(|_, t| Some(t.user) != id);
                 }
                 RoleOpt::Login(l) => {
                     if let Some(r) = self.roles.get_mut(name) {
@@ -358,7 +390,7 @@ impl AuthState {
                     // Losing LOGIN ends its tokens for good: they do not
                     // come back with a later LOGIN.
                     if !*l {
-                        self.tokens.retain(|_, t| t.user != name);
+                        self.tokens.retain(|_, t| Some(t.user) != id);
                     }
                 }
                 RoleOpt::ValidUntil(t) => {
@@ -530,7 +562,7 @@ impl AuthState {
                     self.members.retain(|(r, m), _| *r != id && *m != id);
                     self.grants.retain(|k, _| k.grantee != id);
                     self.prune();
-                    self.tokens.retain(|_, t| t.user != *name);
+                    self.tokens.retain(|_, t| t.user != id);
                 }
             }
             AuthStmt::Grant {
@@ -739,7 +771,7 @@ impl AuthState {
                     }
                 }
             }
-            AuthStmt::ShowRoles => return Ok(self.show_roles()),
+            AuthStmt::ShowRoles => return Ok(self.show_roles(actor)),
             AuthStmt::ShowGrants { target, grantees } => {
                 return self.show_grants(actor, target.as_ref(), grantees, env)
             }
@@ -831,6 +863,9 @@ impl AuthState {
                         hba::parse_rules(value)?;
                         self.hba = value.clone();
                     }
+                    token::MAX_LIFETIME_SETTING => {
+                        self.set_token_max_lifetime(token::parse_duration(value)?, env.now)?;
+                    }
                     REDACT_SETTING => {
                         self.redact = match value.to_ascii_lowercase().as_str() {
                             "true" | "on" | "1" => true,
@@ -856,6 +891,7 @@ impl AuthState {
                 let v = match name.as_str() {
                     HBA_SETTING => self.hba.clone(),
                     REDACT_SETTING => self.redact.to_string(),
+                    token::MAX_LIFETIME_SETTING => token::format_duration(self.token_max_lifetime),
                     other => {
                         return Err(Error::sql(
                             SqlErrorKind::Unsupported,
@@ -866,6 +902,51 @@ impl AuthState {
                 return Ok(Outcome {
                     columns: vec!["value"],
                     rows: vec![vec![Some(v)]],
+                });
+            }
+            AuthStmt::CreateToken { user, valid_for } => {
+                let user = user.as_deref().unwrap_or(&actor.user);
+                let valid_for = valid_for
+                    .as_deref()
+                    .map(token::parse_duration)
+                    .transpose()?;
+                let t = self.create_token(actor, user, valid_for, env.now)?;
+                return Ok(Outcome {
+                    columns: vec!["id", "token", "user", "expires_at"],
+                    rows: vec![vec![
+                        Some(t.id),
+                        Some(t.token.to_string()),
+                        Some(t.user),
+                        Some(token::format_expiry(t.expires)),
+                    ]],
+                });
+            }
+            AuthStmt::RevokeToken { id } => {
+                if !self.revoke_token(actor, id)? {
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownRole,
+                        format!("login token {id} does not exist"),
+                    ));
+                }
+            }
+            AuthStmt::RevokeTokens { user } => {
+                let user = user.as_deref().unwrap_or(&actor.user);
+                if user != actor.user {
+                    self.require_role(user)?;
+                }
+                self.revoke_tokens(actor, user)?;
+            }
+            AuthStmt::ShowTokens { user } => {
+                let rows = self
+                    .visible_tokens(actor, user.as_deref())?
+                    .into_iter()
+                    .map(|(id, user, expires)| {
+                        vec![Some(id), Some(user), Some(token::format_expiry(expires))]
+                    })
+                    .collect();
+                return Ok(Outcome {
+                    columns: vec!["id", "user", "expires_at"],
+                    rows,
                 });
             }
         }
@@ -892,10 +973,14 @@ impl AuthState {
         }
     }
 
-    fn show_roles(&self) -> Outcome {
+    /// SHOW USERS / SHOW ROLES: every role for admins; for others only
+    /// themselves and the roles they hold (directly or through others),
+    /// so the list of users and who belongs to what stays private.
+    fn show_roles(&self, actor: &Roles) -> Outcome {
         let rows = self
             .roles
             .values()
+            .filter(|r| actor.admin || actor.ids.contains(&r.id))
             .map(|r| {
                 let mut opts = Vec::new();
                 if !r.login {
@@ -907,6 +992,7 @@ impl AuthState {
                 let mut member_of: Vec<String> = self
                     .member_of(r.id)
                     .into_iter()
+                    .filter(|(m, _)| actor.admin || actor.ids.contains(m))
                     .map(|(m, _)| self.role_label(m))
                     .collect();
                 member_of.sort();

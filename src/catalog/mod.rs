@@ -29,10 +29,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::encoding::{decode_row, encode_key_value, encode_row};
+use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::syntax::ast::{ColumnSpec, CreateIndex, CreateTable, CreateTrigger, Query, Statement};
-use crate::types::{affinity_of_type, Affinity, Value};
+use crate::syntax::ast::{
+    ColumnSpec, CreateIndex, CreateTable, CreateTrigger, IndexedColumn, Query, Statement,
+};
+use crate::types::{affinity_of_type, Affinity, Collation, Value};
+
+/// The table AUTOINCREMENT keeps the largest rowid of each of its tables
+/// in (SQLite's name and layout: `name`, `seq`).
+pub const SEQUENCE_TABLE: &str = "sqlite_sequence";
+
+/// Whether `name` is reserved for objects the database makes itself
+/// (SQLite: names beginning with `sqlite_`).
+pub fn is_reserved_name(name: &str) -> bool {
+    name.len() >= 7 && name[..7].eq_ignore_ascii_case("sqlite_")
+}
 
 /// Prefix of every catalog key.
 pub const CATALOG_PREFIX: &[u8] = b"\x00c";
@@ -52,6 +64,9 @@ pub struct Column {
     pub not_null: bool,
     /// DEFAULT as SQL text.
     pub default: Option<String>,
+    /// The default collating sequence of comparisons, sorts and keys on
+    /// this column.
+    pub collation: Collation,
 }
 
 /// A secondary index (also used for UNIQUE and non-rowid PRIMARY KEYs).
@@ -65,10 +80,29 @@ pub struct Index {
     pub columns: Vec<usize>,
     /// DESC per column.
     pub desc: Vec<bool>,
+    /// Collating sequence per column: its text keys are stored folded by
+    /// it (see [`Collation::fold`]), so equal keys are equal bytes.
+    pub collations: Vec<Collation>,
     /// UNIQUE.
     pub unique: bool,
     /// Made for a constraint (dropped with the table, not by DROP INDEX).
     pub auto: bool,
+    /// A partial index's WHERE, as SQL text over the table's columns:
+    /// only rows where it is true have entries.
+    pub filter: Option<String>,
+}
+
+impl Index {
+    /// The collating sequence of key column `k`.
+    pub fn collation(&self, k: usize) -> Collation {
+        self.collations.get(k).copied().unwrap_or_default()
+    }
+
+    /// Appends key column `k` holding `v` to an index key or probe.
+    pub fn encode_key_column(&self, k: usize, v: &Value, out: &mut Vec<u8>) {
+        let folded = self.collation(k).fold_value(v);
+        encode_index_value(&folded, self.desc.get(k).copied().unwrap_or(false), out);
+    }
 }
 
 /// A table.
@@ -86,6 +120,14 @@ pub struct Table {
     pub primary_key: Vec<usize>,
     /// Indexes.
     pub indexes: Vec<Index>,
+    /// WITHOUT ROWID: no rowid visible (rows are still kept by an internal
+    /// one), and the primary key columns are NOT NULL.
+    pub without_rowid: bool,
+    /// STRICT: values must be of the declared types.
+    pub strict: bool,
+    /// AUTOINCREMENT on the INTEGER PRIMARY KEY: rowids are never reused
+    /// (the largest one used is kept in `sqlite_sequence`).
+    pub autoincrement: bool,
     /// The id the next added column gets.
     pub next_column_id: u32,
 }
@@ -224,7 +266,7 @@ pub fn index_key(table: u32, idx: &Index, values: &[Value], rowid: i64) -> Vec<u
     k.push(b'i');
     k.extend_from_slice(&idx.id.to_be_bytes());
     for (i, v) in values.iter().enumerate() {
-        encode_key_value(v, idx.desc.get(i).copied().unwrap_or(false), &mut k);
+        idx.encode_key_column(i, v, &mut k);
     }
     k.extend_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
     k
@@ -295,14 +337,20 @@ impl Table {
 
     /// The CREATE TABLE statement for this table.
     pub fn to_sql(&self) -> String {
+        // An AUTOINCREMENT key can only be written on its column.
+        let inline_pk = self.autoincrement.then_some(self.rowid_alias).flatten();
         let cols: Vec<String> = self
             .columns
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let mut s = quote(&c.name);
                 if !c.decl_type.is_empty() {
                     s.push(' ');
                     s.push_str(&c.decl_type);
+                }
+                if inline_pk == Some(i) {
+                    s.push_str(" PRIMARY KEY AUTOINCREMENT");
                 }
                 if c.not_null {
                     s.push_str(" NOT NULL");
@@ -311,19 +359,55 @@ impl Table {
                     s.push_str(" DEFAULT ");
                     s.push_str(d);
                 }
+                if c.collation != Collation::Binary {
+                    s.push_str(" COLLATE ");
+                    s.push_str(c.collation.name());
+                }
                 s
             })
             .collect();
         let mut body = cols.join(", ");
-        if !self.primary_key.is_empty() {
+        if !self.primary_key.is_empty() && inline_pk.is_none() {
+            // The key's own order and collations are those of its
+            // constraint index (`sqlite_autoindex_..._1`), or plain for a
+            // rowid alias.
+            let pk_index = self
+                .indexes
+                .iter()
+                .find(|i| i.auto && i.columns == self.primary_key);
             let pk: Vec<String> = self
                 .primary_key
                 .iter()
-                .map(|&c| quote(&self.columns[c].name))
+                .enumerate()
+                .map(|(k, &c)| {
+                    let mut s = quote(&self.columns[c].name);
+                    if let Some(idx) = pk_index {
+                        if idx.collation(k) != self.columns[c].collation {
+                            s.push_str(" COLLATE ");
+                            s.push_str(idx.collation(k).name());
+                        }
+                        if idx.desc.get(k).copied().unwrap_or(false) {
+                            s.push_str(" DESC");
+                        }
+                    }
+                    s
+                })
                 .collect();
             body.push_str(&format!(", PRIMARY KEY ({})", pk.join(", ")));
         }
-        format!("CREATE TABLE {} ({})", quote(&self.name), body)
+        let mut sql = format!("CREATE TABLE {} ({})", quote(&self.name), body);
+        let mut options = Vec::new();
+        if self.without_rowid {
+            options.push("WITHOUT ROWID");
+        }
+        if self.strict {
+            options.push("STRICT");
+        }
+        if !options.is_empty() {
+            sql.push(' ');
+            sql.push_str(&options.join(", "));
+        }
+        sql
     }
 }
 
@@ -332,22 +416,31 @@ impl Index {
         let cols: Vec<String> = self
             .columns
             .iter()
-            .zip(&self.desc)
-            .map(|(&c, &d)| {
-                format!(
-                    "{}{}",
-                    quote(&table.columns[c].name),
-                    if d { " DESC" } else { "" }
-                )
+            .enumerate()
+            .map(|(k, &c)| {
+                let mut s = quote(&table.columns[c].name);
+                if self.collation(k) != table.columns[c].collation {
+                    s.push_str(" COLLATE ");
+                    s.push_str(self.collation(k).name());
+                }
+                if self.desc.get(k).copied().unwrap_or(false) {
+                    s.push_str(" DESC");
+                }
+                s
             })
             .collect();
-        format!(
+        let mut sql = format!(
             "CREATE {}INDEX {} ON {} ({})",
             if self.unique { "UNIQUE " } else { "" },
             quote(&self.name),
             quote(&table.name),
             cols.join(", ")
-        )
+        );
+        if let Some(f) = &self.filter {
+            sql.push_str(" WHERE ");
+            sql.push_str(f);
+        }
+        sql
     }
 }
 
@@ -505,35 +598,40 @@ impl Schema {
         let mut s = self.clone();
         let id = s.alloc_id(w)?;
         let mut t = build_table(id, ct)?;
-        // Constraint indexes: non-rowid PRIMARY KEY and UNIQUE.
-        let mut uniques: Vec<Vec<String>> = ct.uniques.clone();
-        let pk: Vec<String> = if !ct.primary_key.is_empty() {
+        // Constraint indexes: a PRIMARY KEY that is no rowid alias, then
+        // the UNIQUE constraints, as SQLite numbers its autoindexes.
+        let mut uniques: Vec<Vec<IndexedColumn>> = Vec::new();
+        let pk: Vec<IndexedColumn> = if !ct.primary_key.is_empty() {
             ct.primary_key.clone()
         } else {
             ct.columns
                 .iter()
                 .filter(|c| c.primary_key)
-                .map(|c| c.name.clone())
+                .map(|c| IndexedColumn {
+                    desc: c.primary_key_desc,
+                    ..IndexedColumn::plain(c.name.clone())
+                })
                 .collect()
         };
         if !pk.is_empty() && t.rowid_alias.is_none() {
-            uniques.insert(0, pk);
+            uniques.push(pk);
         }
         uniques.extend(
             ct.columns
                 .iter()
                 .filter(|c| c.unique)
-                .map(|c| vec![c.name.clone()]),
+                .map(|c| vec![IndexedColumn::plain(c.name.clone())]),
         );
-        w.put(cat_key(K_TABLE, &t.name), encode_table(&t))?;
+        uniques.extend(ct.uniques.iter().cloned());
         for (n, cols) in uniques.into_iter().enumerate() {
             let iid = s.alloc_id(w)?;
             let ci = CreateIndex {
                 name: format!("sqlite_autoindex_{}_{}", t.name, n + 1),
                 table: t.name.clone(),
-                columns: cols.into_iter().map(|c| (c, false)).collect(),
+                columns: cols,
                 unique: true,
                 if_not_exists: false,
+                filter: None,
             };
             let idx = build_index(iid, &t, &ci, true)?;
             w.put(
@@ -542,7 +640,34 @@ impl Schema {
             )?;
             t.indexes.push(idx);
         }
+        w.put(cat_key(K_TABLE, &t.name), encode_table(&t))?;
+        let autoincrement = t.autoincrement;
         s.tables.insert(t.name.to_lowercase(), Arc::new(t));
+        // The first AUTOINCREMENT table brings sqlite_sequence, where the
+        // largest rowid each such table used is kept (see sql::write).
+        if autoincrement && s.table(SEQUENCE_TABLE).is_none() {
+            let id = s.next_id;
+            s.next_id += 1;
+            let ct = CreateTable {
+                name: SEQUENCE_TABLE.to_string(),
+                if_not_exists: false,
+                columns: ["name", "seq"]
+                    .iter()
+                    .map(|n| ColumnSpec {
+                        name: n.to_string(),
+                        ..ColumnSpec::default()
+                    })
+                    .collect(),
+                primary_key: Vec::new(),
+                uniques: Vec::new(),
+                as_query: None,
+                without_rowid: false,
+                strict: false,
+            };
+            let seq = build_table(id, &ct)?;
+            w.put(cat_key(K_TABLE, &seq.name), encode_table(&seq))?;
+            s.tables.insert(seq.name.to_lowercase(), Arc::new(seq));
+        }
         Ok(s)
     }
 
@@ -883,41 +1008,85 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
                 format!("duplicate column name: {}", c.name),
             ));
         }
+        if ct.strict {
+            check_strict_type(&ct.name, c)?;
+        }
         let mut col = column_of(c);
+        if ct.strict && c.decl_type.eq_ignore_ascii_case("ANY") {
+            // STRICT's ANY keeps every value as given.
+            col.affinity = Affinity::Blob;
+        }
         col.id = columns.len() as u32 + 1;
         columns.push(col);
+    }
+    let position = |n: &str| {
+        columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(n))
+            .ok_or_else(|| sql_err(SqlErrorKind::UnknownColumn, format!("no such column: {n}")))
+    };
+    let column_pk: Vec<&ColumnSpec> = ct.columns.iter().filter(|c| c.primary_key).collect();
+    if column_pk.len() + usize::from(!ct.primary_key.is_empty()) > 1 {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!("table \"{}\" has more than one primary key", ct.name),
+        ));
     }
     let pk_cols: Vec<usize> = if !ct.primary_key.is_empty() {
         ct.primary_key
             .iter()
-            .map(|n| {
-                columns
-                    .iter()
-                    .position(|c| c.name.eq_ignore_ascii_case(n))
-                    .ok_or_else(|| {
-                        sql_err(SqlErrorKind::UnknownColumn, format!("no such column: {n}"))
-                    })
-            })
+            .map(|c| position(&c.name))
             .collect::<Result<_>>()?
     } else {
-        ct.columns
+        column_pk
             .iter()
-            .enumerate()
-            .filter(|(_, c)| c.primary_key)
-            .map(|(i, _)| i)
-            .collect()
+            .map(|c| position(&c.name))
+            .collect::<Result<_>>()?
     };
-    if ct.primary_key.is_empty() && pk_cols.len() > 1 {
-        return Err(sql_err(
-            SqlErrorKind::Syntax,
-            format!("table {} has more than one primary key", ct.name),
-        ));
-    }
-    // Only a lone column declared exactly INTEGER aliases the rowid.
+    // Only a lone column declared exactly INTEGER (not PRIMARY KEY DESC)
+    // aliases the rowid, and only in a table that has one.
+    let pk_desc =
+        column_pk.iter().any(|c| c.primary_key_desc) || ct.primary_key.iter().any(|c| c.desc);
     let rowid_alias = match pk_cols.as_slice() {
-        [c] if columns[*c].decl_type.eq_ignore_ascii_case("INTEGER") => Some(*c),
+        [c] if columns[*c].decl_type.eq_ignore_ascii_case("INTEGER")
+            && !pk_desc
+            && !ct.without_rowid =>
+        {
+            Some(*c)
+        }
         _ => None,
     };
+    let autoincrement = ct.columns.iter().any(|c| c.autoincrement);
+    if autoincrement {
+        if ct.without_rowid {
+            return Err(sql_err(
+                SqlErrorKind::Syntax,
+                "AUTOINCREMENT not allowed on WITHOUT ROWID tables",
+            ));
+        }
+        if rowid_alias.is_none() {
+            return Err(sql_err(
+                SqlErrorKind::Syntax,
+                "AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY",
+            ));
+        }
+    }
+    if ct.without_rowid && pk_cols.is_empty() {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!("PRIMARY KEY missing on table {}", ct.name),
+        ));
+    }
+    // The key of a WITHOUT ROWID or STRICT table is NOT NULL (elsewhere
+    // SQLite keeps its old leniency), but for a rowid alias, where NULL
+    // asks for a new rowid.
+    if ct.without_rowid || ct.strict {
+        for &c in &pk_cols {
+            if Some(c) != rowid_alias {
+                columns[c].not_null = true;
+            }
+        }
+    }
     let next_column_id = columns.len() as u32 + 1;
     Ok(Table {
         id,
@@ -926,8 +1095,32 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         rowid_alias,
         primary_key: pk_cols,
         indexes: Vec::new(),
+        without_rowid: ct.without_rowid,
+        strict: ct.strict,
+        autoincrement,
         next_column_id,
     })
+}
+
+/// A STRICT table's column must name one of SQLite's six types.
+fn check_strict_type(table: &str, c: &ColumnSpec) -> Result<()> {
+    if c.decl_type.is_empty() {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!("missing datatype for {table}.{}", c.name),
+        ));
+    }
+    const TYPES: [&str; 6] = ["INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"];
+    if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(&c.decl_type)) {
+        return Err(sql_err(
+            SqlErrorKind::Syntax,
+            format!(
+                "unknown datatype for {table}.{}: \"{}\"",
+                c.name, c.decl_type
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A column from its CREATE TABLE definition (id 0: the table assigns
@@ -940,28 +1133,33 @@ fn column_of(c: &ColumnSpec) -> Column {
         affinity: affinity_of_type(&c.decl_type),
         not_null: c.not_null,
         default: c.default.clone(),
+        collation: c.collation.unwrap_or_default(),
     }
 }
 
 fn build_index(id: u32, t: &Table, ci: &CreateIndex, auto: bool) -> Result<Index> {
     let mut columns = Vec::new();
     let mut desc = Vec::new();
-    for (name, d) in &ci.columns {
-        let c = t.column(name).ok_or_else(|| {
+    let mut collations = Vec::new();
+    for ic in &ci.columns {
+        let c = t.column(&ic.name).ok_or_else(|| {
             sql_err(
                 SqlErrorKind::UnknownColumn,
-                format!("no such column: {name}"),
+                format!("no such column: {}", ic.name),
             )
         })?;
         columns.push(c);
-        desc.push(*d);
+        desc.push(ic.desc);
+        collations.push(ic.collation.unwrap_or(t.columns[c].collation));
     }
     Ok(Index {
         id,
         name: ci.name.clone(),
         columns,
         desc,
+        collations,
         unique: ci.unique,
         auto,
+        filter: ci.filter.clone(),
     })
 }

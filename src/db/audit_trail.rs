@@ -116,6 +116,20 @@ impl Session {
         })
     }
 
+    /// Logs that an audited query has started, before any of its rows is
+    /// returned: a reader that never closes its result, or a process that
+    /// dies first, still leaves a trace. The same record with its outcome,
+    /// row count and duration follows when the result is closed. A read
+    /// that cannot be logged does not run.
+    pub(super) fn audit_started(&self, pending: Option<&PendingAudit>) -> Result<()> {
+        let Some(p) = pending else {
+            return Ok(());
+        };
+        let mut rec = p.rec.clone();
+        rec.outcome = "started".into();
+        self.db.audit.append(rec).map(|_| ())
+    }
+
     pub(super) fn audit_end(
         &self,
         pending: Option<PendingAudit>,

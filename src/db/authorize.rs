@@ -13,26 +13,13 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::syntax::ast::Statement as Ast;
+use crate::syntax::ast::{ObjectKind, Statement as Ast};
 use crate::types::Value;
 
 use super::*;
 
 pub(super) fn denied(msg: String) -> Error {
     Error::PermissionDenied { message: msg }
-}
-
-/// The tables a data change names (for hiding unseen objects in errors).
-pub(super) fn target_names(stmt: &Ast) -> Vec<String> {
-    match stmt {
-        Ast::Insert(i) => vec![i.table.clone()],
-        Ast::Update(u) => vec![u.table.clone()],
-        Ast::Delete(d) => vec![d.table.clone()],
-        Ast::CreateIndex(c) => vec![c.table.clone()],
-        Ast::AlterTable { table, .. } => vec![table.clone()],
-        Ast::Drop { names, .. } => names.clone(),
-        _ => Vec::new(),
-    }
 }
 
 /// Every object id of a schema: tables, views, triggers.
@@ -103,19 +90,24 @@ impl Session {
     }
 
     /// The one place every statement is authorized, after planning and
-    /// before execution: every use must be allowed (see `sql::access`).
+    /// before execution: everything the user named must be visible, then
+    /// every use allowed (see `sql::access::check_spelled`). `spell` gives
+    /// an object's name as the statement wrote it (hidden objects are
+    /// reported in the user's spelling, like missing ones).
     pub(super) fn authorize(
         &self,
         sec: &Security,
         schema: &Schema,
         uses: &[ObjectUse],
+        spell: &dyn Fn(&str) -> String,
     ) -> Result<()> {
-        crate::sql::access::check(sec, schema, uses)
+        crate::sql::access::check_spelled(sec, schema, uses, spell)
     }
 
     /// A planning error must not reveal objects the user may not see:
-    /// any hidden table the statement named is reported as missing.
-    /// Such a refusal is audited like any other denied statement.
+    /// any hidden table the statement named (`names`, as written: see
+    /// `Named`) is reported as missing, in the user's spelling. Such a
+    /// refusal is audited like any other denied statement.
     pub(super) fn hide_unseen(
         &self,
         e: Error,
@@ -144,8 +136,110 @@ impl Session {
         e
     }
 
+    /// A statement that names, to drop or reindex it, an index or trigger
+    /// on a table the user may not see is answered exactly as if the
+    /// object did not exist: the same error, or with IF EXISTS the same
+    /// silent skip (the statement returned without those names). (Tables
+    /// and views need nothing here: a missing one is refused by
+    /// authorization, as nobody holds a privilege on it, exactly like a
+    /// hidden one.) The refusal is audited.
+    pub(super) fn hidden_as_missing(
+        &self,
+        stmt: &Ast,
+        sec: &Security,
+        schema: &Schema,
+        text: &str,
+        params: &[Value],
+    ) -> Result<Option<Ast>> {
+        if sec.roles.admin {
+            return Ok(None);
+        }
+        let hidden = |table: &str| {
+            schema
+                .object_id(table)
+                .is_some_and(|id| !sec.auth.visible(&sec.roles, u64::from(id)))
+        };
+        let log = |e: &Error, object: &str| {
+            let p = self.audit_start(sec, "denied", text, params, &[], true);
+            if let Some(mut p) = p {
+                p.rec.objects = vec![object.to_lowercase()];
+                // The refusal stands even if the audit log fails.
+                let _ = self.audit_end(Some(p), 0, Some(e));
+            }
+        };
+        let refuse = |what: &str, name: &str, object: &str| {
+            let e = Error::sql(SqlErrorKind::UnknownTable, format!("{what}{name}"));
+            log(&e, object);
+            e
+        };
+        match stmt {
+            Ast::Drop {
+                kind: kind @ (ObjectKind::Index | ObjectKind::Trigger),
+                names,
+                if_exists,
+            } => {
+                let mut kept = Vec::new();
+                for n in names {
+                    // The table an existing object of this kind hangs on.
+                    let table = match kind {
+                        ObjectKind::Index => crate::sql::access::index_table(schema, n),
+                        _ => schema
+                            .triggers
+                            .get(&n.to_lowercase())
+                            .map(|t| t.table.clone()),
+                    };
+                    let Some(table) = table else {
+                        // Missing: the ordinary path reports it.
+                        kept.push(n.clone());
+                        if !if_exists {
+                            break;
+                        }
+                        continue;
+                    };
+                    if !hidden(&table) {
+                        kept.push(n.clone());
+                        continue;
+                    }
+                    if !if_exists {
+                        let what = match kind {
+                            ObjectKind::Index => "no such index: ",
+                            _ => "no such trigger: ",
+                        };
+                        return Err(refuse(what, n, &table));
+                    }
+                    log(
+                        &denied(format!("IF EXISTS skipped {n}, which the user may not see")),
+                        &table,
+                    );
+                }
+                if kept.len() == names.len() || !*if_exists {
+                    return Ok(None);
+                }
+                Ok(Some(Ast::Drop {
+                    kind: *kind,
+                    names: kept,
+                    if_exists: *if_exists,
+                }))
+            }
+            Ast::Reindex(Some(n)) => {
+                let table = schema
+                    .table(n)
+                    .map(|t| t.name.clone())
+                    .or_else(|| crate::sql::access::index_table(schema, n));
+                // A missing name is refused by authorization (nobody holds
+                // a privilege on it) with this message.
+                match table {
+                    Some(t) if hidden(&t) => Err(refuse("no such table: ", n, &t)),
+                    _ => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// [`Self::admit`], skipped when `memo` says this cached statement was
     /// already authorized under the same catalog.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn admit_memo(
         &self,
         memo: Option<&Memo>,
@@ -154,18 +248,20 @@ impl Session {
         uses: &[ObjectUse],
         text: &str,
         params: &[Value],
+        named: &dyn Fn() -> Named,
     ) -> Result<()> {
         if memo.is_some_and(|m| m.load(std::sync::atomic::Ordering::Acquire)) {
             return Ok(());
         }
-        self.admit(sec, schema, uses, text, params)?;
+        self.admit(sec, schema, uses, text, params, named)?;
         if let Some(m) = memo {
             m.store(true, std::sync::atomic::Ordering::Release);
         }
         Ok(())
     }
 
-    /// Authorizes `uses`; a denial is audited and returned.
+    /// Authorizes `uses`; a denial is audited and returned. `named` lists
+    /// what the statement names (computed only for a refusal).
     pub(super) fn admit(
         &self,
         sec: &Security,
@@ -173,8 +269,10 @@ impl Session {
         uses: &[ObjectUse],
         text: &str,
         params: &[Value],
+        named: &dyn Fn() -> Named,
     ) -> Result<()> {
-        if let Err(e) = self.authorize(sec, schema, uses) {
+        let spell = |object: &str| named().spelling(object);
+        if let Err(e) = self.authorize(sec, schema, uses, &spell) {
             let p = self.audit_start(sec, "denied", text, params, uses, true);
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);

@@ -12,10 +12,11 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::ExecCtx;
+use crate::sql::exec::{ErrorScope, ExecCtx};
 use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::Parsed;
+use crate::txn::Txn;
 use crate::types::Value;
 
 use super::*;
@@ -96,15 +97,40 @@ impl Session {
     ) -> Result<ResultSet> {
         match stmt {
             Ast::Backup(b) => return self.run_backup(b, params, text),
-            Ast::Begin => {
-                let mut st = self.state.borrow_mut();
+            Ast::Begin { immediate } => {
+                let st = self.state.borrow_mut();
                 if st.txn.is_some() {
                     return Err(Error::sql(
                         SqlErrorKind::Misuse,
                         "cannot start a transaction within a transaction",
                     ));
                 }
-                st.txn = Some(self.db.mgr.begin());
+                drop(st);
+                self.read_barrier()?;
+                let mut txn = self.db.mgr.begin();
+                if *immediate {
+                    txn.ensure_writer(self.db.busy_timeout)?;
+                }
+                self.state.borrow_mut().txn = Some(txn);
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Ast::SetSession { name, value } => {
+                if name != "read_consistency" {
+                    return Err(Error::sql(
+                        SqlErrorKind::Unsupported,
+                        format!("unknown session setting {name}"),
+                    ));
+                }
+                let level = crate::repl::raft::ReadConsistency::parse(value).ok_or_else(|| {
+                    Error::sql(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "read_consistency must be local, 'local <N>ms', leader or \
+                             linearizable, not {value:?}"
+                        ),
+                    )
+                })?;
+                self.set_read_consistency(level);
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::Commit => {
@@ -122,6 +148,9 @@ impl Session {
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::Savepoint(name) => {
+                if self.state.borrow().txn.is_none() {
+                    self.read_barrier()?;
+                }
                 let mut st = self.state.borrow_mut();
                 if st.txn.is_none() {
                     st.txn = Some(self.db.mgr.begin());
@@ -173,6 +202,56 @@ impl Session {
             _ => {}
         }
         let started = Instant::now();
+        // A change takes the writer slot before it reads the schema and
+        // the security catalog it plans, authorizes and changes. Read
+        // before, they could be stale by the time the slot is ours (another
+        // session committed meanwhile): the change would be authorized
+        // under rules no longer in force and would publish a catalog built
+        // on the old one, undoing what was committed in between. Under the
+        // slot nobody else commits, and the published catalog is the
+        // committed one (it is published before the slot is released).
+        let read_only =
+            matches!(stmt, Ast::Auth(a) if a.is_show()) || matches!(stmt, Ast::ShowCluster);
+        let autocommit = self.state.borrow().txn.is_none();
+        let mut txn = (!read_only).then(|| {
+            let open = self.state.borrow_mut().txn.take();
+            open.unwrap_or_else(|| self.db.mgr.begin())
+        });
+        let slot = match txn.as_mut() {
+            Some(t) => {
+                self.db.hooks.at(HookPoint::BeforeWriterSlot, &self.user);
+                t.ensure_writer(self.db.busy_timeout)
+            }
+            None => Ok(()),
+        };
+        let r = self.run_checked(
+            stmt, params, text, cache, started, &mut txn, slot, autocommit,
+        );
+        // An explicit transaction goes back to the session whatever
+        // happened; an autocommit one still here was not committed and is
+        // rolled back as it drops (releasing the writer slot).
+        if !autocommit {
+            if let Some(t) = txn {
+                self.state.borrow_mut().txn = Some(t);
+            }
+        }
+        r
+    }
+
+    /// [`Self::run_one`] for everything but transaction control, with the
+    /// writer slot taken (`slot`) for changes: plan, authorize, audit, run.
+    #[allow(clippy::too_many_arguments)]
+    fn run_checked(
+        &self,
+        stmt: &Ast,
+        params: &[Value],
+        text: &str,
+        cache: Option<&WriteCache>,
+        started: Instant,
+        txn: &mut Option<Txn>,
+        slot: Result<()>,
+        autocommit: bool,
+    ) -> Result<ResultSet> {
         let sec = self.security()?;
         let schema = self.schema();
         if needs_admin(stmt) && !sec.roles.admin {
@@ -181,6 +260,15 @@ impl Session {
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
         }
+        if let Ast::ShowCluster = stmt {
+            return self.show_cluster();
+        }
+        // A trigger is the session user's own when she owns it herself
+        // (as `sql::access::check` counts it).
+        let own_trigger =
+            |t: &crate::catalog::Trigger| sec.auth.owner_of(u64::from(t.id)) == Some(sec.roles.id);
+        let filtered = self.hidden_as_missing(stmt, &sec, &schema, text, params)?;
+        let stmt = filtered.as_ref().unwrap_or(stmt);
         let cached = cache.and_then(|c| {
             c.uses
                 .borrow()
@@ -193,10 +281,10 @@ impl Session {
             (_, Some((u, m))) => (u, Some(m)),
             _ if sec.roles.admin && sec.auth.audit.is_empty() => (Arc::default(), None),
             _ => {
-                let u =
-                    Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
-                        self.hide_unseen(e, &sec, &target_names(stmt), text, params)
-                    })?);
+                let u = Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
+                    let named = Named::of_statement(&schema, stmt, &own_trigger);
+                    self.hide_unseen(e, &sec, named.names(), text, params)
+                })?);
                 let m = cache.map(|c| {
                     let m = Memo::default();
                     *c.uses.borrow_mut() =
@@ -206,7 +294,8 @@ impl Session {
                 (u, m)
             }
         };
-        self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params)?;
+        let named = || Named::of_statement(&schema, stmt, &own_trigger);
+        self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params, &named)?;
         let (event, force, audit_text, audit_params) = match stmt {
             Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
             Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
@@ -230,7 +319,8 @@ impl Session {
                 return r;
             }
         }
-        let r = self.run_write(stmt, params, &sec, &schema, cache);
+        let r =
+            slot.and_then(|()| self.run_write(stmt, params, &sec, &schema, cache, txn, autocommit));
         let changes = self.state.borrow().changes;
         let pending = match (&r, pending) {
             (Err(Error::PermissionDenied { .. }), None) => {
@@ -252,8 +342,64 @@ impl Session {
         r
     }
 
-    /// Runs a data, schema or security change in the session's
-    /// transaction (or its own, committed at once).
+    /// `SHOW CLUSTER`: one row per member as this node sees it.
+    fn show_cluster(&self) -> Result<ResultSet> {
+        let Some(node) = &self.db.node else {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "SHOW CLUSTER: this database is not replicated",
+            ));
+        };
+        let st = node.status();
+        let columns = [
+            "node_id",
+            "address",
+            "kind",
+            "role",
+            "is_self",
+            "matched_index",
+            "term",
+            "applied_index",
+        ]
+        .map(String::from)
+        .to_vec();
+        let int = |v: Option<u64>| v.map_or(Value::Null, |x| Value::Integer(x as i64));
+        let rows = st
+            .members
+            .iter()
+            .map(|m| {
+                let me = m.node_id == st.node_id;
+                let role = if me {
+                    st.role.to_string()
+                } else if st.leader == Some(m.node_id) {
+                    "leader".to_string()
+                } else if m.voter {
+                    "follower".to_string()
+                } else {
+                    "learner".to_string()
+                };
+                vec![
+                    Value::Integer(m.node_id as i64),
+                    Value::Text(m.address.clone()),
+                    Value::Text(if m.voter { "voter" } else { "learner" }.into()),
+                    Value::Text(role),
+                    Value::Integer(me as i64),
+                    int(m.matched_index),
+                    if me { int(Some(st.term)) } else { Value::Null },
+                    if me {
+                        int(st.applied_index)
+                    } else {
+                        Value::Null
+                    },
+                ]
+            })
+            .collect();
+        Ok((columns, rows))
+    }
+
+    /// Runs a data, schema or security change in `txn` (which holds the
+    /// writer slot); commits it at once in autocommit mode.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn run_write(
         &self,
         stmt: &Ast,
@@ -261,71 +407,113 @@ impl Session {
         sec: &Arc<Security>,
         schema: &Arc<Schema>,
         prepared: Option<&WriteCache>,
+        txn: &mut Option<Txn>,
+        autocommit: bool,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
-        let autocommit = self.state.borrow().txn.is_none();
-        let mut txn = match self.state.borrow_mut().txn.take() {
-            Some(t) => t,
-            None => self.db.mgr.begin(),
+        if let Some(node) = &self.db.node {
+            node.check_can_write()?;
+        }
+        let Some(txn_ref) = txn.as_mut() else {
+            return Err(Error::sql(SqlErrorKind::Misuse, "no transaction"));
         };
-        let result = (|| {
-            txn.ensure_writer(self.db.busy_timeout)?;
-            let mark = txn.mark();
-            let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
-                if let Ast::Auth(a) = stmt {
-                    let (new, _) = self.apply_auth(sec, schema, a, params)?;
-                    txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
-                    let none = run::Changed {
-                        changes: 0,
-                        returning: None,
-                        last_rowid: None,
-                    };
-                    return Ok((None, Some(new), none));
-                }
-                let mut outer = Vec::new();
-                let mut cache = HashMap::new();
-                let mut cx = ExecCtx {
-                    txn: &mut txn,
-                    params,
-                    outer: &mut outer,
-                    cache: &mut cache,
-                    busy_timeout: self.db.busy_timeout,
-                    trigger: None,
-                    sec: Some(sec.clone()),
-                    trigger_rights: HashMap::new(),
-                };
-                let (new_schema, changed) = match (stmt, prepared) {
-                    (Ast::Insert(i), Some(c)) => {
-                        // A prepared INSERT keeps its plan between runs.
-                        let mut slot = c
-                            .insert
-                            .borrow_mut()
-                            .take()
-                            .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
-                            .map(|(_, _, p)| p);
-                        let r = run::insert_planned(&mut cx, schema, i, &mut slot);
-                        if let Some(p) = slot {
-                            *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
-                        }
-                        (None, r?)
-                    }
-                    _ => exec_write(&mut cx, schema, stmt)?,
-                };
-                let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
-                if let Some(a) = &new_auth {
-                    txn.put(AUTH_KEY.to_vec(), codec::encode(a));
-                }
-                Ok((new_schema, new_auth, changed))
-            })();
-            if r.is_err() {
-                txn.rollback_to(mark);
+        let fn_session = self.snapshot();
+        // What a failure undoes: the statement's changes, unless its
+        // conflict resolution says otherwise (OR FAIL, OR ROLLBACK).
+        let scope = std::cell::Cell::new(ErrorScope::Statement);
+        // Without a statement journal SQLite cannot undo the statement: an
+        // error leaves what it wrote before (inside a transaction).
+        let journal = match stmt {
+            Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                crate::sql::journal::keeps_statement_journal(schema, stmt)
             }
-            r
+            _ => true,
+        };
+        let mark = txn_ref.mark();
+        let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
+            if let Ast::Auth(a) = stmt {
+                // CREATE LOGIN TOKEN returns its token as a row.
+                let (new, out) = self.apply_auth(sec, schema, a, params)?;
+                txn_ref.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                let changed = run::Changed {
+                    changes: 0,
+                    returning: (!out.0.is_empty()).then_some(out),
+                    last_rowid: None,
+                };
+                return Ok((None, Some(new), changed));
+            }
+            let mut outer = Vec::new();
+            let mut cache = HashMap::new();
+            let mut cx = ExecCtx {
+                txn: &mut *txn_ref,
+                params,
+                outer: &mut outer,
+                cache: &mut cache,
+                busy_timeout: self.db.busy_timeout,
+                trigger: None,
+                sec: Some(sec.clone()),
+                on_error: Default::default(),
+                session: fn_session.clone(),
+                trigger_rights: HashMap::new(),
+            };
+            let done = match (stmt, prepared) {
+                (Ast::Insert(i), Some(c)) => {
+                    // A prepared INSERT keeps its plan between runs.
+                    let mut slot = c
+                        .insert
+                        .borrow_mut()
+                        .take()
+                        .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
+                        .map(|(_, _, p)| p);
+                    let r = run::insert_planned(&mut cx, schema, i, &mut slot);
+                    if let Some(p) = slot {
+                        *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
+                    }
+                    r.map(|changed| (None, changed))
+                }
+                _ => exec_write(&mut cx, schema, stmt),
+            };
+            scope.set(cx.on_error);
+            let (new_schema, changed) = done?;
+            let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
+            if let Some(a) = &new_auth {
+                txn_ref.put(AUTH_KEY.to_vec(), codec::encode(a));
+            }
+            Ok((new_schema, new_auth, changed))
         })();
-        let (new_schema, new_auth, changed) = match result {
+        let keep = match scope.get() {
+            ErrorScope::Nothing => true,
+            ErrorScope::Statement => !journal && !autocommit,
+            _ => false,
+        };
+        if r.is_err() && !keep {
+            txn_ref.rollback_to(mark);
+        }
+        let (new_schema, new_auth, changed) = match r {
             Ok(x) => x,
             Err(e) => {
-                if !autocommit {
-                    self.state.borrow_mut().txn = Some(txn);
+                match scope.get() {
+                    // OR ROLLBACK: the transaction is gone (dropped here,
+                    // so `run_one` has nothing to give back).
+                    ErrorScope::Transaction => {
+                        *txn = None;
+                        self.rollback();
+                    }
+                    // OR FAIL: what the statement did before stays (and
+                    // is committed at once outside a transaction, still
+                    // under the writer slot).
+                    ErrorScope::Nothing if autocommit => {
+                        let (local, local_auth) = {
+                            let mut st = self.state.borrow_mut();
+                            (st.local_schema.take(), st.local_auth.take())
+                        };
+                        if let Some(t) = txn.take() {
+                            t.commit_then(|| self.publish(local, local_auth))?;
+                        }
+                    }
+                    // Otherwise `run_one` gives an explicit transaction
+                    // back to the session and drops (rolls back) an
+                    // autocommit one.
+                    _ => {}
                 }
                 return Err(e);
             }
@@ -333,6 +521,12 @@ impl Session {
         {
             let mut st = self.state.borrow_mut();
             st.changes = changed.changes;
+            // changes() keeps the count of the last INSERT, UPDATE or
+            // DELETE; other statements leave it, as in SQLite.
+            if matches!(stmt, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {
+                st.dml_changes = changed.changes;
+                st.total_changes = st.total_changes.saturating_add(changed.changes);
+            }
             if let Some(r) = changed.last_rowid {
                 st.last_rowid = r;
             }
@@ -348,10 +542,9 @@ impl Session {
                 let mut st = self.state.borrow_mut();
                 (st.local_schema.take(), st.local_auth.take())
             };
-            txn.commit()?;
-            self.publish(local, local_auth);
-        } else {
-            self.state.borrow_mut().txn = Some(txn);
+            if let Some(t) = txn.take() {
+                t.commit_then(|| self.publish(local, local_auth))?;
+            }
         }
         Ok(changed.returning.unwrap_or_default())
     }

@@ -40,12 +40,16 @@
 mod audit_trail;
 mod authorize;
 mod backup;
+mod cluster;
 mod convert;
 mod dispatch;
+mod named;
+mod node;
 mod rows;
 mod security;
 mod session;
 mod statement;
+mod test_hook;
 mod transaction;
 
 use std::cell::RefCell;
@@ -63,15 +67,20 @@ use crate::auth::{codec, AuthState, ClientInfo, Credentials, PasswordCost, Throt
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider};
 use crate::error::{Error, Result};
+use crate::repl::raft::node::{NodeCommitter, RaftNode};
+use crate::repl::raft::state_machine::ApplyHook;
+use crate::repl::raft::ReplicationOptions;
 use crate::storage::{Direction, Engine, StorageOptions};
 use crate::txn::TxnManager;
 use crate::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
 
 use audit_trail::*;
 use authorize::*;
+pub use cluster::Cluster;
 use convert::*;
 pub use convert::{FromValue, ToValue};
 use dispatch::*;
+use named::Named;
 use rows::*;
 pub use rows::{Row, Rows};
 pub use security::LoginToken;
@@ -79,6 +88,8 @@ pub use session::Session;
 use session::*;
 pub use statement::Statement;
 use statement::*;
+#[doc(hidden)]
+pub use test_hook::{HookPoint, TestHook};
 pub use transaction::Transaction;
 
 /// How to open a database.
@@ -99,6 +110,9 @@ pub struct Options {
     pub host_rules: Option<String>,
     /// Called with every audit record as it is written.
     pub audit_sink: Option<AuditSink>,
+    /// Join a Raft cluster: every commit is replicated (see
+    /// [`crate::repl::raft`]); `None` (the default) is a single node.
+    pub replication: Option<ReplicationOptions>,
 }
 
 impl Default for Options {
@@ -111,6 +125,7 @@ impl Default for Options {
             password_cost: PasswordCost::default(),
             host_rules: None,
             audit_sink: None,
+            replication: None,
         }
     }
 }
@@ -122,6 +137,14 @@ const AUTH_KEY: &[u8] = b"\x00s/auth";
 /// The data key the audit log last saw active (to log key changes).
 const SEEN_KEY: &[u8] = b"\x00s/audit_key";
 
+/// What a replicated database's Raft node needs to open its own log
+/// store beside the data: the same file system, directory and keys.
+struct NodeParts<'a> {
+    vfs: Arc<dyn Vfs>,
+    path: &'a Path,
+    provider: Arc<dyn KeyProvider>,
+}
+
 struct DbInner {
     mgr: Arc<TxnManager>,
     schema: RwLock<Arc<Schema>>,
@@ -131,6 +154,45 @@ struct DbInner {
     password_cost: PasswordCost,
     busy_timeout: Duration,
     policy_exprs: Arc<Mutex<HashMap<String, crate::syntax::ast::Expr>>>,
+    hooks: test_hook::HookSlot,
+    /// This store's Raft node, when replicated.
+    node: Option<Arc<RaftNode>>,
+}
+
+impl DbInner {
+    /// Re-reads the schema and the security catalog from the engine
+    /// (after a replicated commit or a snapshot changed them).
+    fn reload_caches(&self) -> Result<()> {
+        let schema = load_schema(&self.mgr)?;
+        let auth = match self.mgr.begin().get(AUTH_KEY)? {
+            Some(bytes) => match codec::decode(&bytes)? {
+                codec::Decoded::Current(a) => a,
+                // Upgrading writes a commit, which cannot run inside the
+                // apply that called this; the leader upgrades at open.
+                codec::Decoded::Legacy(_) => {
+                    return Err(Error::InvalidArgument {
+                        what: "a replicated security catalog in the old format".into(),
+                    })
+                }
+            },
+            None => AuthState::new(),
+        };
+        *self.schema.write() = Arc::new(schema);
+        *self.auth.write() = Arc::new(auth);
+        Ok(())
+    }
+}
+
+impl ApplyHook for DbInner {
+    fn watches(&self, key: &[u8]) -> bool {
+        key.starts_with(CATALOG_PREFIX) || key == AUTH_KEY
+    }
+
+    fn reload(&self) {
+        // A failure here is a failing engine, which refuses the next read
+        // or write itself; the caches keep their last good state.
+        let _ = self.reload_caches();
+    }
 }
 
 fn unix_now() -> i64 {
@@ -286,14 +348,23 @@ impl Db {
             .vfs
             .clone()
             .unwrap_or_else(|| Arc::new(OsVfs::new()));
+        let provider: Arc<dyn KeyProvider> = Arc::new(provider);
         let engine = Engine::open(
-            vfs,
+            vfs.clone(),
             path.as_ref(),
-            Arc::new(provider),
+            provider.clone(),
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        let db = Db::assemble(engine, &options)?;
+        let db = Db::assemble(
+            engine,
+            &options,
+            Some(NodeParts {
+                vfs,
+                path: path.as_ref(),
+                provider,
+            }),
+        )?;
         db.note_key_change()?;
         db.note_quarantine()?;
         if let Some(rules) = &options.host_rules {
@@ -336,13 +407,52 @@ impl Db {
             options.keys.clone(),
             options.storage.clone(),
         )?;
-        Db::assemble(engine, &options)
+        if options.replication.is_some() {
+            return Err(Error::InvalidArgument {
+                what: "a replicated database is not opened read-only: open its \
+                       directory read-only without Options::replication to inspect it"
+                    .into(),
+            });
+        }
+        Db::assemble(engine, &options, None)
     }
 
-    /// A database over an open engine: catalog, security state, audit log.
-    fn assemble(engine: Engine, options: &Options) -> Result<Db> {
+    /// A database over an open engine: catalog, security state, audit
+    /// log, and with [`Options::replication`] (and `node`, what the Raft
+    /// node's own log store needs) the node that replicates its commits.
+    fn assemble(engine: Engine, options: &Options, node: Option<NodeParts<'_>>) -> Result<Db> {
         let engine = Arc::new(engine);
         let mgr = TxnManager::new(engine.clone());
+        let node = match (&options.replication, node) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(Error::InvalidArgument {
+                    what: "this open does not support replication".into(),
+                })
+            }
+            (Some(r), Some(parts)) => {
+                if options.host_rules.is_some() {
+                    return Err(Error::InvalidArgument {
+                        what: "host rules of a replicated database are set with SET CLUSTER \
+                               SETTING on the leader, not at open"
+                            .into(),
+                    });
+                }
+                let node = RaftNode::open(
+                    parts.vfs,
+                    parts.path,
+                    parts.provider,
+                    options.keys.clone(),
+                    mgr.clone(),
+                    r.clone(),
+                )?;
+                mgr.set_committer(Arc::new(NodeCommitter {
+                    node: Arc::downgrade(&node),
+                    engine: engine.clone(),
+                }));
+                Some(node)
+            }
+        };
         let schema = load_schema(&mgr)?;
         let auth = match mgr.begin().get(AUTH_KEY)? {
             Some(bytes) => match codec::decode(&bytes)? {
@@ -353,7 +463,7 @@ impl Db {
         };
         let sync = options.storage.sync == crate::storage::SyncMode::Full;
         let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
-        Ok(Db {
+        let db = Db {
             inner: Arc::new(DbInner {
                 mgr,
                 schema: RwLock::new(Arc::new(schema)),
@@ -363,8 +473,17 @@ impl Db {
                 password_cost: options.password_cost,
                 busy_timeout: options.busy_timeout,
                 policy_exprs: Arc::default(),
+                hooks: test_hook::HookSlot::default(),
+                node,
             }),
-        })
+        };
+        if let Some(node) = &db.inner.node {
+            let hook: std::sync::Weak<DbInner> = Arc::downgrade(&db.inner);
+            node.set_hook(hook);
+            // Entries applied between the load above and the hook.
+            db.inner.reload_caches()?;
+        }
+        Ok(db)
     }
 
     /// Logs the files the open found newer than the manifest knew of and
@@ -485,7 +604,11 @@ impl Db {
             .sealed_dir()
             .maybe_rotate()
             .and_then(|_| self.inner.audit.reseal_all());
-        let r = self.engine().rewrite_all(progress).and(resealed);
+        let mut r = self.engine().rewrite_all(progress).and(resealed);
+        if let (Ok(()), Some(node)) = (&r, &self.inner.node) {
+            // The Raft log store is sealed under the same provider.
+            r = node.log_engine().rewrite_all(|_| {});
+        }
         self.inner.audit.append(AuditRecord {
             time_ms: unix_ms(),
             event: "key_rotation".into(),

@@ -77,6 +77,8 @@ pub struct Rows<'s> {
     pub(super) outer: Vec<Vec<Value>>,
     pub(super) cache: HashMap<usize, Arc<Vec<Vec<Value>>>>,
     pub(super) sec: Option<Arc<Security>>,
+    /// The session's counters and the statement's moment, for functions.
+    pub(super) fn_session: crate::sql::functions::SessionSnapshot,
     /// The audit record to finish when the rows are done.
     pub(super) audit: Option<PendingAudit>,
     pub(super) returned: u64,
@@ -127,6 +129,8 @@ impl Rows<'_> {
                             busy_timeout,
                             trigger: None,
                             sec: self.sec.clone(),
+                            on_error: Default::default(),
+                            session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
                         };
                         it.next(&mut cx)?
@@ -147,6 +151,8 @@ impl Rows<'_> {
                             busy_timeout,
                             trigger: None,
                             sec: self.sec.clone(),
+                            on_error: Default::default(),
+                            session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
                         };
                         it.next(&mut cx)?

@@ -44,25 +44,26 @@ impl Session {
         if self.in_transaction() {
             return Err(Error::sql(
                 SqlErrorKind::Misuse,
-                format!("finish the open transaction before you {what}"),
+                format!("finish the open transaction before {what} (or use the SQL statement)"),
             ));
         }
         let started = Instant::now();
         let mut txn = self.db.mgr.begin();
+        self.db.hooks.at(HookPoint::BeforeWriterSlot, &self.user);
         txn.ensure_writer(self.db.busy_timeout)?;
+        // Read under the writer slot: the catalog cannot change until this
+        // change is committed and published (see `run_one`).
         let sec = self.security()?;
         let mut new = (*sec.auth).clone();
         let r = f(&mut new, &sec);
         let r = match r {
             Ok(v) => {
                 txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
-                txn.commit().map(|_| v)
+                txn.commit_then(|| self.publish(None, Some(Arc::new(new))))
+                    .map(|_| v)
             }
             Err(e) => Err(e),
         };
-        if r.is_ok() {
-            *self.db.auth.write() = Arc::new(new);
-        }
         let mut p = self.audit_start(&sec, "security", what, &[], &[], true);
         if let Some(p) = p.as_mut() {
             p.started = started;
@@ -72,70 +73,39 @@ impl Session {
     }
 
     /// Creates a login token for this session's user, valid for
-    /// `valid_for`; [`Db::connect`] accepts it with [`Credentials::token`].
-    /// Only its hash is stored.
+    /// `valid_for` (at most `server.login_token.max_lifetime`, 7 days
+    /// unless changed); [`Db::connect`] accepts it with
+    /// [`Credentials::token`]. Only its hash is stored. A password change
+    /// ends it. SQL: `CREATE LOGIN TOKEN [FOR user] [VALID FOR '1 hour']`.
     pub fn create_login_token(&self, valid_for: Duration) -> Result<LoginToken> {
         let user = self.user.clone();
-        let expires_at = unix_now().saturating_add(valid_for.as_secs().min(i64::MAX as u64) as i64);
-        self.change_auth("create a login token", |auth, _| {
-            if !auth.roles.get(&user).is_some_and(|r| r.login) {
-                return Err(denied(format!(
-                    "user {user} may not log in, so it gets no token"
-                )));
-            }
-            let (id, token, hash) = crate::auth::secret::new_token()?;
-            auth.tokens.insert(
-                id.clone(),
-                crate::auth::state::TokenInfo {
-                    user: user.clone(),
-                    hash,
-                    expires: expires_at,
-                },
-            );
+        let secs = valid_for.as_secs().min(i64::MAX as u64) as i64;
+        self.change_auth("CREATE LOGIN TOKEN", |auth, sec| {
+            let t = auth.create_token(&sec.roles, &user, Some(secs), unix_now())?;
             Ok(LoginToken {
-                id,
-                expires_at,
-                token,
+                id: t.id,
+                expires_at: t.expires,
+                token: t.token,
             })
         })
     }
 
     /// Revokes one login token (this user's own, or any as an admin).
-    /// Returns whether it existed.
+    /// Returns whether it existed. SQL: `REVOKE LOGIN TOKEN 'id'`.
     pub fn revoke_login_token(&self, id: &str) -> Result<bool> {
-        let user = self.user.clone();
         self.change_auth(
-            &format!("revoke login token {id}"),
-            |auth, sec| match auth.tokens.get(id) {
-                None => Ok(false),
-                Some(t) if t.user == user || sec.roles.admin => {
-                    auth.tokens.remove(id);
-                    Ok(true)
-                }
-                Some(_) => Err(denied(
-                    "only admins may revoke another user's tokens".into(),
-                )),
-            },
+            &format!("REVOKE LOGIN TOKEN '{}'", id.replace('\'', "''")),
+            |auth, sec| auth.revoke_token(&sec.roles, id),
         )
     }
 
     /// Revokes every login token of `user` (oneself, or anyone as an
-    /// admin); returns how many.
+    /// admin); returns how many. SQL: `REVOKE ALL LOGIN TOKENS FOR user`.
     pub fn revoke_login_tokens(&self, user: &str) -> Result<u64> {
-        let me = self.user.clone();
         let user = user.to_lowercase();
         self.change_auth(
-            &format!("revoke all login tokens of {user}"),
-            |auth, sec| {
-                if user != me && !sec.roles.admin {
-                    return Err(denied(
-                        "only admins may revoke another user's tokens".into(),
-                    ));
-                }
-                let before = auth.tokens.len();
-                auth.tokens.retain(|_, t| t.user != user);
-                Ok((before - auth.tokens.len()) as u64)
-            },
+            &format!("REVOKE ALL LOGIN TOKENS FOR {user}"),
+            |auth, sec| auth.revoke_tokens(&sec.roles, &user),
         )
     }
 

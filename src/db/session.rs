@@ -11,7 +11,7 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::{describe, open, ExecCtx};
+use crate::sql::exec::{describe_masked, open, ExecCtx};
 use crate::sql::plan::{Planned, Planner};
 use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
@@ -35,7 +35,32 @@ pub(super) struct SessionState {
     pub(super) txn_from_savepoint: bool,
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
+    /// Rows changed by the last INSERT, UPDATE or DELETE (`changes()`).
+    pub(super) dml_changes: u64,
+    /// Rows changed by the last statement run, whatever its kind (what
+    /// `execute` returns and the audit records).
     pub(super) changes: u64,
+    /// `SET read_consistency`; `None`: the replication default.
+    pub(super) read_consistency: Option<crate::repl::raft::ReadConsistency>,
+    /// Rows changed by every INSERT, UPDATE and DELETE of this session.
+    pub(super) total_changes: u64,
+}
+
+/// The text each statement of `sql` (`n` statements) is audited with:
+/// its own piece of the script, never the whole of it, which may hold
+/// other statements' passwords. Should the split not line up with the
+/// parse, a statement is named by its position instead.
+pub(super) fn statement_texts(sql: &str, n: usize) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    if n == 1 {
+        return vec![Cow::Borrowed(sql)];
+    }
+    match crate::syntax::parse_auth::split_statements(sql) {
+        Ok(pieces) if pieces.len() == n => pieces.into_iter().map(Cow::Borrowed).collect(),
+        _ => (1..=n)
+            .map(|i| Cow::Owned(format!("statement {i} of {n} of a script")))
+            .collect(),
+    }
 }
 
 /// A connection to a [`Db`]: runs statements, holds a transaction. Not
@@ -111,7 +136,7 @@ impl Session {
     /// Runs a query and streams its rows.
     pub fn query(&self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
         let parsed = self.parsed(sql)?;
-        self.query_parsed(&parsed, values(params), sql)
+        self.query_parsed(&parsed, values(params), sql, None)
     }
 
     /// Parses `sql` once for repeated execution.
@@ -137,19 +162,14 @@ impl Session {
     /// Stops at the first failing statement.
     pub fn run_script(&self, sql: &str, mut on_row: impl FnMut(&[String], &Row)) -> Result<()> {
         let parsed = self.parsed(sql)?;
-        // Each statement's own text, for the audit log (the whole script
-        // if the split does not line up with the parse).
-        let pieces = crate::syntax::parse_auth::split_statements(sql)
-            .ok()
-            .filter(|p| p.len() == parsed.statements.len());
-        for (i, st) in parsed.statements.iter().enumerate() {
+        let texts = statement_texts(sql, parsed.statements.len());
+        for (st, text) in parsed.statements.iter().zip(&texts) {
             let single = Parsed {
                 statements: vec![st.clone()],
                 param_count: parsed.param_count,
                 param_names: parsed.param_names.clone(),
             };
-            let text = pieces.as_ref().map_or(sql, |p| p[i]);
-            let mut rows = self.query_parsed(&single, Vec::new(), text)?;
+            let mut rows = self.query_parsed(&single, Vec::new(), text, None)?;
             let columns: Vec<String> = rows.columns().to_vec();
             while let Some(r) = rows.next()? {
                 on_row(&columns, &r);
@@ -195,9 +215,22 @@ impl Session {
         self.state.borrow().last_rowid
     }
 
-    /// Rows changed by the last statement.
+    /// Rows changed by the last statement (0 for one that changes no
+    /// rows; the SQL function `changes()` instead keeps the count of the
+    /// last INSERT, UPDATE or DELETE, as SQLite's).
     pub fn changes(&self) -> u64 {
         self.state.borrow().changes
+    }
+
+    /// What the functions of a statement starting now may know of this
+    /// session: its counters and the statement's moment.
+    pub(super) fn snapshot(&self) -> crate::sql::functions::SessionSnapshot {
+        let st = self.state.borrow();
+        crate::sql::functions::SessionSnapshot::now(
+            st.last_rowid,
+            i64::try_from(st.dml_changes).unwrap_or(i64::MAX),
+            i64::try_from(st.total_changes).unwrap_or(i64::MAX),
+        )
     }
 
     /// Plans a query as `sec`'s user: the plan and what it uses.
@@ -217,12 +250,8 @@ impl Session {
             Err(e) => {
                 // Only what the user named: a view's base tables are the
                 // view owner's business (and must not be revealed).
-                let names: Vec<String> = uses
-                    .iter()
-                    .filter(|u| u.definer.is_none())
-                    .map(|u| u.object.clone())
-                    .collect();
-                Err(self.hide_unseen(e, sec, &names, text, params))
+                let named = Named::of_query(q);
+                Err(self.hide_unseen(e, sec, named.names(), text, params))
             }
         }
     }
@@ -238,25 +267,35 @@ impl Session {
         params: Vec<Value>,
         text: &str,
         memo: Option<&Memo>,
+        q: &crate::syntax::ast::Query,
     ) -> Result<Rows<'_>> {
-        self.admit_memo(memo, sec, schema, uses, text, &params)?;
+        let named = || Named::of_query(q);
+        self.admit_memo(memo, sec, schema, uses, text, &params, &named)?;
         let pending = self.audit_start(sec, "statement", text, &params, uses, false);
+        self.audit_started(pending.as_ref())?;
         self.open_query(planned, params, sec.clone(), pending)
     }
 
+    /// Runs one statement of `parsed` for its rows. `cache` is a prepared
+    /// statement's `WriteCache`, used when that statement is a data
+    /// change (as `run_parsed_cached` does).
     pub(super) fn query_parsed(
         &self,
         parsed: &Parsed,
         params: Vec<Value>,
         text: &str,
+        cache: Option<&WriteCache>,
     ) -> Result<Rows<'_>> {
         check_params(parsed, &params)?;
+        if let [Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_)] = parsed.statements.as_slice() {
+            self.barrier_if_autocommit()?;
+        }
         match parsed.statements.as_slice() {
             [Ast::Query(q)] => {
                 let schema = self.schema();
                 let sec = self.security()?;
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-                self.run_query(&schema, &sec, &planned, &uses, params, text, None)
+                self.run_query(&schema, &sec, &planned, &uses, params, text, None, q)
             }
             [Ast::Pragma(name)] => {
                 if name != "integrity_check" {
@@ -274,6 +313,7 @@ impl Session {
                 }
                 let mut own = self.db.mgr.begin();
                 let schema = self.schema();
+                let fn_session = self.snapshot();
                 let lines = {
                     let mut st = self.state.borrow_mut();
                     let txn = match st.txn.as_mut() {
@@ -290,6 +330,8 @@ impl Session {
                         busy_timeout: self.db.busy_timeout,
                         trigger: None,
                         sec: Some(sec.clone()),
+                        on_error: Default::default(),
+                        session: fn_session,
                         trigger_rights: HashMap::new(),
                     };
                     run::integrity_check(&mut cx, &schema)?
@@ -305,9 +347,16 @@ impl Session {
                         let schema = self.schema();
                         let sec = self.security()?;
                         let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-                        self.admit(&sec, &schema, &uses, text, &params)?;
+                        let named = || Named::of_query(q);
+                        self.admit(&sec, &schema, &uses, text, &params, &named)?;
+                        // A view's base tables are its owner's business.
+                        let hidden = |table: &str| {
+                            !schema
+                                .object_id(table)
+                                .is_some_and(|id| sec.auth.visible(&sec.roles, u64::from(id)))
+                        };
                         let mut out = Vec::new();
-                        describe(&planned.plan, 0, &mut out);
+                        describe_masked(&planned.plan, 0, &mut out, &hidden);
                         out
                     }
                     other => vec![format!("{}", statement_kind(other))],
@@ -319,7 +368,7 @@ impl Session {
             }
             [other] => {
                 // DML with RETURNING and SHOW yield rows; others none.
-                let (cols, rows) = self.run_one(other, &params, text, None)?;
+                let (cols, rows) = self.run_one(other, &params, text, cache)?;
                 Ok(self.buffered(cols, rows))
             }
             _ => Err(Error::sql(
@@ -340,6 +389,7 @@ impl Session {
             outer: Vec::new(),
             cache: HashMap::new(),
             sec: None,
+            fn_session: self.snapshot(),
             audit: None,
             returned: 0,
         }
@@ -353,6 +403,7 @@ impl Session {
         audit: Option<PendingAudit>,
     ) -> Result<Rows<'_>> {
         let busy_timeout = self.db.busy_timeout;
+        let fn_session = self.snapshot();
         let mut own = if self.state.borrow().txn.is_some() {
             None
         } else {
@@ -377,6 +428,8 @@ impl Session {
                 busy_timeout,
                 trigger: None,
                 sec: Some(sec.clone()),
+                on_error: Default::default(),
+                session: fn_session.clone(),
                 trigger_rights: HashMap::new(),
             };
             open(&planned.plan, &mut cx, &[])
@@ -397,6 +450,7 @@ impl Session {
             outer,
             cache,
             sec: Some(sec),
+            fn_session,
             audit,
             returned: 0,
         })
@@ -415,7 +469,9 @@ impl Session {
     ) -> Result<u64> {
         check_params(parsed, params)?;
         let mut changes = 0;
-        for s in &parsed.statements {
+        let texts = statement_texts(text, parsed.statements.len());
+        for (s, text) in parsed.statements.iter().zip(&texts) {
+            let text: &str = text;
             if let Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_) = s {
                 // Run it to completion (errors surface), discard the rows.
                 let single = Parsed {
@@ -423,7 +479,7 @@ impl Session {
                     param_count: parsed.param_count,
                     param_names: parsed.param_names.clone(),
                 };
-                let mut rows = self.query_parsed(&single, params.to_vec(), text)?;
+                let mut rows = self.query_parsed(&single, params.to_vec(), text, None)?;
                 while rows.next()?.is_some() {}
                 changes = 0;
                 continue;
@@ -452,13 +508,61 @@ impl Session {
         st.savepoints.clear();
         st.txn_from_savepoint = false;
         drop(st);
-        txn.commit()?;
-        self.publish(local, local_auth);
+        txn.commit_then(|| self.publish(local, local_auth))?;
         Ok(())
     }
 
+    /// Waits as the session's read consistency requires before a
+    /// transaction takes its snapshot (replicated databases only).
+    pub(super) fn read_barrier(&self) -> Result<()> {
+        let Some(node) = &self.db.node else {
+            return Ok(());
+        };
+        let level = self
+            .state
+            .borrow()
+            .read_consistency
+            .unwrap_or_else(|| node.default_read());
+        node.read_barrier(level)
+    }
+
+    /// The read barrier for a statement that will open its own
+    /// transaction (autocommit); inside a transaction, BEGIN had it. Runs
+    /// before planning, so the schema it plans with is as fresh as the
+    /// data it reads.
+    pub(super) fn barrier_if_autocommit(&self) -> Result<()> {
+        if self.db.node.is_none() || self.state.borrow().txn.is_some() {
+            return Ok(());
+        }
+        self.read_barrier()
+    }
+
+    /// This session's read consistency.
+    pub fn read_consistency(&self) -> crate::repl::raft::ReadConsistency {
+        let own = self.state.borrow().read_consistency;
+        own.or_else(|| self.db.node.as_ref().map(|n| n.default_read()))
+            .unwrap_or(crate::repl::raft::ReadConsistency::Local {
+                max_staleness: None,
+            })
+    }
+
+    /// Sets this session's read consistency (like `SET read_consistency`).
+    pub fn set_read_consistency(&self, level: crate::repl::raft::ReadConsistency) {
+        self.state.borrow_mut().read_consistency = Some(level);
+    }
+
     /// Makes a committed transaction's catalog changes visible to all.
+    /// Called while the committing transaction still holds the writer
+    /// slot ([`Txn::commit_then`]), so the next writer reads them.
     pub(super) fn publish(&self, schema: Option<Arc<Schema>>, auth: Option<Arc<AuthState>>) {
+        if self.db.node.is_some() {
+            // Replicated: applying the commit reloaded the caches, in log
+            // order; publishing here could put back an older state.
+            return;
+        }
+        if schema.is_some() || auth.is_some() {
+            self.db.hooks.at(HookPoint::BeforePublish, &self.user);
+        }
         if let Some(s) = schema {
             *self.db.schema.write() = s;
         }

@@ -90,9 +90,14 @@ impl Statement<'_> {
     pub fn query(&self, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
         let params = values(params);
         let [Ast::Query(q)] = self.parsed.statements.as_slice() else {
-            return self.session.query_parsed(&self.parsed, params, &self.sql);
+            // A data change (with RETURNING, or none): run it with the
+            // statement's write cache, as `execute` does.
+            return self
+                .session
+                .query_parsed(&self.parsed, params, &self.sql, Some(&self.cache));
         };
         check_params(&self.parsed, &params)?;
+        self.session.barrier_if_autocommit()?;
         let schema = self.session.schema();
         let sec = self.session.security()?;
         let cached = self
@@ -126,6 +131,7 @@ impl Statement<'_> {
             params,
             &self.sql,
             Some(&memo),
+            q,
         )
     }
 }

@@ -11,6 +11,9 @@
 //!   DESC     every byte of the value's encoding inverted
 //! ```
 //!
+//! Index keys use [`encode_index_value`]: the same bytes without the
+//! int/real marker, so that equal values (1 and 1.0) encode alike.
+//!
 //! Integers and reals share one number line: the f64 nearest the value
 //! orders them, and for integers beyond 2^53 the exact difference to that
 //! f64 breaks ties, so 2^53+1 sorts after the real 2^53. The escaping keeps
@@ -83,6 +86,31 @@ pub fn encode_key_value(v: &Value, desc: bool, out: &mut Vec<u8>) {
             out.push(T_BLOB);
             put_escaped(out, b);
         }
+    }
+    if desc {
+        for b in &mut out[start..] {
+            *b = !*b;
+        }
+    }
+}
+
+/// Appends the encoding of `v` as an index key column: the order of
+/// [`encode_key_value`], but values that compare equal encode to the same
+/// bytes (an integer and a real of the same value share one encoding, the
+/// int/real marker left out). Index keys are only compared, never decoded
+/// (rows are read through their rowid), so nothing is lost; and because
+/// equal values give equal bytes, a probe for one column value followed by
+/// the next column's bytes lines up with every stored key, and a uniqueness
+/// check is an exact prefix match.
+///
+/// ```text
+///   number   0x20 | f64 sort bits (8, BE) | integer remainder (8, BE, sign-flipped)
+/// ```
+pub fn encode_index_value(v: &Value, desc: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    encode_key_value(v, false, out);
+    if matches!(v, Value::Integer(_) | Value::Real(_)) {
+        out.pop();
     }
     if desc {
         for b in &mut out[start..] {

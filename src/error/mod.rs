@@ -232,6 +232,51 @@ pub enum Error {
         what: String,
     },
 
+    /// This replicated node is not the leader, and the operation (a write
+    /// with follower writes refused, a `leader` read, a membership change)
+    /// must run on the leader. `leader` names the node this one believes is
+    /// the leader, if it knows one; retry there.
+    #[error("this node is not the leader{}", match (leader, leader_address) {
+        (Some(id), Some(a)) => format!("; the leader is node {id} at {a}"),
+        (Some(id), None) => format!("; the leader is node {id}"),
+        _ => "; no leader is known (an election may be running)".to_string(),
+    })]
+    NotLeader {
+        /// The leader's node id, if known.
+        leader: Option<u64>,
+        /// The leader's address, if known.
+        leader_address: Option<String>,
+    },
+
+    /// The cluster cannot serve the operation now: no quorum is reachable,
+    /// no leader is elected, or the node is shutting down. Nothing was
+    /// changed; retrying later can succeed.
+    #[error("the cluster is unavailable: {what}")]
+    Unavailable {
+        /// What is missing.
+        what: String,
+    },
+
+    /// A replicated commit was proposed but its outcome is unknown: the
+    /// leader changed or the network failed before the commit was
+    /// confirmed. The transaction may or may not have been applied; check
+    /// before retrying a non-idempotent change.
+    #[error("the outcome of the commit is unknown: {what}")]
+    CommitUnknown {
+        /// What interrupted it.
+        what: String,
+    },
+
+    /// A `local` read with a maximum staleness could not be served: this
+    /// node has not heard from a leader recently enough.
+    #[error("this node's data may be staler than the {max_ms} ms allowed (last known fresh {age_ms} ms ago)")]
+    Stale {
+        /// The allowed staleness.
+        max_ms: u64,
+        /// How old this node's data may be (`u64::MAX` when never fresh).
+        age_ms: u64,
+    },
+
     /// A certificate, private key, CRL or OCSP response file is unusable:
     /// not PEM, not the kind expected, a key that does not match its
     /// certificate, a file that exists where `--overwrite` was not given.
@@ -301,8 +346,11 @@ pub enum SqlErrorKind {
     Unsupported,
     /// An object with that name already exists.
     AlreadyExists,
-    /// No such user or role.
+    /// No such user or role (or login token).
     UnknownRole,
+    /// The statement nests too deeply or has too many terms (see
+    /// `sealdb::depth` for the limits).
+    TooComplex,
 }
 
 impl SqlErrorKind {
@@ -322,6 +370,7 @@ impl SqlErrorKind {
             SqlErrorKind::Unsupported => "0A000",
             SqlErrorKind::AlreadyExists => "42P07",
             SqlErrorKind::UnknownRole => "42704",
+            SqlErrorKind::TooComplex => "54001",
         }
     }
 }
@@ -342,6 +391,7 @@ impl fmt::Display for SqlErrorKind {
             SqlErrorKind::Unsupported => "not supported",
             SqlErrorKind::AlreadyExists => "already exists",
             SqlErrorKind::UnknownRole => "no such role",
+            SqlErrorKind::TooComplex => "statement too complex",
         })
     }
 }
@@ -388,6 +438,14 @@ pub enum ErrorCode {
     Busy = 403,
     /// [`Error::Conflict`].
     Conflict = 404,
+    /// [`Error::NotLeader`].
+    NotLeader = 420,
+    /// [`Error::Unavailable`].
+    Unavailable = 421,
+    /// [`Error::CommitUnknown`].
+    CommitUnknown = 422,
+    /// [`Error::Stale`].
+    Stale = 423,
     /// [`Error::ReadOnly`].
     ReadOnly = 405,
     /// [`Error::Incomplete`].
@@ -404,6 +462,9 @@ pub enum ErrorCode {
     SqlValue = 603,
     /// [`Error::Sql`]: misuse or an unsupported feature.
     SqlMisuse = 604,
+    /// [`Error::Sql`] with [`SqlErrorKind::TooComplex`]: the statement
+    /// nests too deeply or has too many terms.
+    SqlTooComplex = 605,
     /// [`Error::PermissionDenied`].
     PermissionDenied = 700,
     /// [`Error::AuthenticationFailed`].
@@ -445,6 +506,10 @@ impl Error {
             Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Error::AuthenticationFailed { .. } => ErrorCode::AuthenticationFailed,
             Error::LoginThrottled { .. } => ErrorCode::LoginThrottled,
+            Error::NotLeader { .. } => ErrorCode::NotLeader,
+            Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::CommitUnknown { .. } => ErrorCode::CommitUnknown,
+            Error::Stale { .. } => ErrorCode::Stale,
             Error::Certificate { .. } => ErrorCode::Certificate,
             Error::PeerRefused { .. } => ErrorCode::PeerRefused,
             Error::Transport { .. } => ErrorCode::Transport,
@@ -460,6 +525,7 @@ impl Error {
                 SqlErrorKind::NotNull | SqlErrorKind::Unique => ErrorCode::SqlConstraint,
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
+                SqlErrorKind::TooComplex => ErrorCode::SqlTooComplex,
             },
         }
     }
@@ -472,6 +538,8 @@ impl Error {
             Error::Busy { .. }
             | Error::Conflict
             | Error::LoginThrottled { .. }
+            | Error::Unavailable { .. }
+            | Error::Stale { .. }
             | Error::Transport { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
@@ -514,6 +582,9 @@ impl Error {
                 "XX001"
             }
             Error::InvalidArgument { .. } => "22023",
+            Error::NotLeader { .. } => "25006",
+            Error::Unavailable { .. } | Error::Stale { .. } => "57P03",
+            Error::CommitUnknown { .. } => "40003",
             Error::Transport { .. } => "08006",
             Error::Protocol { .. } => "08P01",
             Error::PeerRefused { .. } => "28000",

@@ -7,6 +7,7 @@
 //! ```text
 //!   cert        sealdb cert: make a cluster CA, node and client certificates,
 //!               revoke (a CRL signed by the CA), list
+//!   node_config a standalone node's configuration file (TOML)
 //!   identity    what a certificate says: `sealdb://<cluster>/node/<id>` or
 //!               `sealdb://<cluster>/user/<name>`, EKUs, validity, serial
 //!   revocation  crl: the CRL set with its freshness rule (grace period)
@@ -14,6 +15,11 @@
 //!   refusal     why a peer was refused, and the hook that reports it
 //!   transport   QUIC + mutual TLS 1.3 endpoints, the frame protocol,
 //!               admission of a peer, reload, closing revoked peers
+//!   raft        replication itself: consensus on openraft, the log store,
+//!               the state machine that applies committed write batches,
+//!               snapshots, the transport seam, the in-memory network and
+//!               the QUIC one (quic_network),
+//!               one node's API (docs/replication.md)
 //! ```
 //!
 //! Invariants, all failing closed:
@@ -28,6 +34,8 @@
 
 pub mod cert;
 pub mod identity;
+pub mod node_config;
+pub mod raft;
 pub mod refusal;
 pub mod revocation;
 pub mod transport;

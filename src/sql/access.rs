@@ -32,15 +32,14 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::plan::{reads_target, ObjectUse, Planner, Security};
 use crate::syntax::ast::*;
 
-/// Trigger nesting allowed, in analysis and in execution alike.
-pub const MAX_TRIGGER_DEPTH: usize = 32;
+pub use crate::depth::MAX_TRIGGER_DEPTH;
 
-/// The error for a trigger chain deeper than [`MAX_TRIGGER_DEPTH`].
+/// The error for a trigger chain deeper than [`MAX_TRIGGER_DEPTH`] (a
+/// depth limit like the others of `depth`).
 pub fn too_deep() -> Error {
-    Error::sql(
-        SqlErrorKind::Misuse,
-        format!("too many levels of trigger recursion (at most {MAX_TRIGGER_DEPTH})"),
-    )
+    crate::depth::too_complex(format!(
+        "too many levels of trigger recursion (at most {MAX_TRIGGER_DEPTH})"
+    ))
 }
 
 /// The tables and views `stmt` uses (empty for statements that need no
@@ -74,7 +73,7 @@ pub fn trigger_uses(
 /// Whether only admins may run `stmt` (maintenance that reads every table).
 pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
-        Statement::Pragma(_) | Statement::Reindex(None) => true,
+        Statement::Pragma(_) | Statement::Reindex(None) | Statement::ShowCluster => true,
         Statement::Explain(inner) => needs_admin(inner),
         _ => false,
     }
@@ -99,18 +98,84 @@ fn real_column(schema: &Schema, object: &str, col: &str) -> Option<String> {
 
 /// Checks every use against the rights of whoever it runs as: the
 /// session's user, or the owner of the view, trigger or policy it was
-/// reached through. A table or view the principal holds no privilege on
-/// is reported as missing (to the session user; a definer's gap is named).
+/// reached through. Hidden = missing, from the session user's side: a
+/// table or view she cannot see is reported exactly as a missing one,
+/// also when the view, trigger or policy she reached names it and its
+/// owner cannot see it either. Only if she can see it herself is a
+/// definer's gap named (a permission error: the definer is broken).
 pub fn check(sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> {
+    check_spelled(sec, schema, uses, &|o| o.to_string())
+}
+
+/// The roles use `u` runs with: the session's, or its definer's owner's.
+fn principal<'a>(
+    sec: &'a Security,
+    schema: &Schema,
+    u: &ObjectUse,
+) -> std::borrow::Cow<'a, crate::auth::Roles> {
+    match &u.definer {
+        None => std::borrow::Cow::Borrowed(&sec.roles),
+        Some(d) => std::borrow::Cow::Owned(d.roles(schema, &sec.auth)),
+    }
+}
+
+/// Whether `roles` may learn that `u.object` exists — or, for a name that
+/// is no table or view, whether the statement goes on to report it missing
+/// itself (fails as missing, or does nothing with IF EXISTS). A name the
+/// principal could not know, holding no grant on the database that
+/// reaches tables, is missing right here.
+fn named_visible(
+    sec: &Security,
+    schema: &Schema,
+    roles: &crate::auth::Roles,
+    u: &ObjectUse,
+) -> bool {
+    match schema.object_id(&u.object) {
+        Some(id) => sec.auth.visible(roles, u64::from(id)),
+        None => {
+            !matches!(u.privilege, Privilege::Create | Privilege::Trigger)
+                && sec
+                    .auth
+                    .allowed(roles, crate::auth::state::DATABASE_ID, u.privilege, None)
+        }
+    }
+}
+
+/// [`check`], naming objects as `spell` says the statement wrote them
+/// (given the name as the use wrote it: see [`ObjectUse::written`]).
+///
+/// Two passes. First, every table and view the session's user named
+/// (directly, or in a view or trigger she owns) must be visible to her: a
+/// missing object fails while planning, before any privilege is checked,
+/// so a hidden one must fail before a denial elsewhere in the same
+/// statement could tell the two apart (hidden = missing). Then every use
+/// must hold its privilege.
+pub fn check_spelled(
+    sec: &Security,
+    schema: &Schema,
+    uses: &[ObjectUse],
+    spell: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    let missing = |u: &ObjectUse| {
+        Error::sql(
+            SqlErrorKind::UnknownTable,
+            format!("no such table: {}", spell(&u.written)),
+        )
+    };
+    for u in uses.iter().filter(|u| !u.object.is_empty()) {
+        let roles = principal(sec, schema, u);
+        // Another owner's view or trigger is the second pass's business,
+        // as is an ownerless one.
+        if roles.admin || roles.user.is_empty() || roles.id != sec.roles.id {
+            continue;
+        }
+        if !named_visible(sec, schema, &roles, u) {
+            return Err(missing(u));
+        }
+    }
     for u in uses {
-        let definer;
-        let roles = match &u.definer {
-            None => &sec.roles,
-            Some(d) => {
-                definer = d.roles(schema, &sec.auth);
-                &definer
-            }
-        };
+        let roles = principal(sec, schema, u);
+        let roles = roles.as_ref();
         if roles.admin {
             continue;
         }
@@ -136,23 +201,12 @@ pub fn check(sec: &Security, schema: &Schema, uses: &[ObjectUse]) -> Result<()> 
         let id = schema.object_id(&u.object).map(u64::from);
         // A name that is no table: what the statement does with it fails
         // as missing (or does nothing, with IF EXISTS) — unless the
-        // principal could not even know, having no grant on the database
-        // that reaches tables, in which case it is missing right away.
-        if id.is_none()
-            && !matches!(u.privilege, Privilege::Create | Privilege::Trigger)
-            && sec
-                .auth
-                .allowed(roles, crate::auth::state::DATABASE_ID, u.privilege, None)
-        {
-            continue;
-        }
-        if !id.is_some_and(|id| sec.auth.visible(roles, id)) {
+        // principal could not even know (see `named_visible`).
+        if !named_visible(sec, schema, roles, u) {
+            let seen = sec.roles.admin || id.is_some_and(|id| sec.auth.visible(&sec.roles, id));
             return Err(match &u.definer {
-                None => Error::sql(
-                    SqlErrorKind::UnknownTable,
-                    format!("no such table: {}", u.object),
-                ),
-                Some(_) => denied(format!("{who} has no privilege on {}", u.object)),
+                Some(_) if seen => denied(format!("{who} has no privilege on {}", u.object)),
+                _ => missing(u),
             });
         }
         let Some(id) = id else { continue };
@@ -440,7 +494,11 @@ fn walk_one(
             if let Some(q) = &i.source {
                 p.query(q)?;
             }
-            if let Conflict::Update(sets, filter) = &i.on_conflict {
+            if let Some(Upsert {
+                action: UpsertAction::Update(sets, filter),
+                ..
+            }) = &i.upsert
+            {
                 let cols: Vec<String> = sets.iter().map(|(c, _)| c.clone()).collect();
                 p.record_use(&t.name, Privilege::Update, &cols);
                 let exprs: Vec<Expr> = sets
@@ -450,7 +508,7 @@ fn walk_one(
                     .collect();
                 p.reads_of(t, &exprs)?;
             }
-            if matches!(i.on_conflict, Conflict::Replace) {
+            if i.on_conflict == Some(Conflict::Replace) {
                 p.record_use(&t.name, Privilege::Delete, &[]);
             }
             if !i.returning.is_empty() {
@@ -467,7 +525,7 @@ fn walk_one(
             let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
             p.record_use(&t.name, Privilege::Update, &cols);
             // OR REPLACE deletes the rows the changed ones collide with.
-            if matches!(u.on_conflict, Conflict::Replace) {
+            if u.on_conflict == Some(Conflict::Replace) {
                 p.record_use(&t.name, Privilege::Delete, &[]);
             }
             let reads = reads_target(
@@ -478,6 +536,7 @@ fn walk_one(
                 t,
                 u.filter.as_ref(),
                 Some(crate::auth::PolicyCmd::Update),
+                u.hint.as_ref(),
                 reads,
             )?;
             let exprs: Vec<Expr> = u.assignments.iter().map(|(_, e)| e.clone()).collect();
@@ -499,6 +558,7 @@ fn walk_one(
                 t,
                 d.filter.as_ref(),
                 Some(crate::auth::PolicyCmd::Delete),
+                d.hint.as_ref(),
                 reads,
             )?;
             if !d.returning.is_empty() {
@@ -549,7 +609,8 @@ fn walk_one(
     Ok(target)
 }
 
-fn index_table(schema: &Schema, index: &str) -> Option<String> {
+/// The table index `index` belongs to.
+pub fn index_table(schema: &Schema, index: &str) -> Option<String> {
     schema.tables.values().find_map(|t| {
         t.indexes
             .iter()

@@ -12,27 +12,29 @@
 //!   at the end of the group:     finish() ──▶ Value or Err(integer overflow)
 //! ```
 //!
-//! Semantics are SQLite 3.40's (`func.c`):
+//! Semantics are SQLite's (`func.c`, 3.43 and later for the sums):
 //!
 //! * Every aggregate but `count(*)` ignores rows whose (first) argument is
 //!   NULL.
 //! * `sum` stays INTEGER while every input is an integer (text that looks
 //!   like an integer counts as one), becomes REAL once a non-integer is
-//!   seen, and is NULL when no non-NULL input was seen. Integer overflow
-//!   before any REAL input is an error at [`Aggregator::finish`]; once a REAL
-//!   has been seen, the sum is a plain double and cannot overflow.
+//!   seen, and is NULL when no non-NULL input was seen. Integer overflow is
+//!   an error at [`Aggregator::finish`] unless a non-integer input comes
+//!   after it. Once REAL, the sum is compensated (Kahan-Babuska-Neumaier).
 //! * `total` is the same sum as a REAL, 0.0 when empty, never an error.
 //! * `avg` is that double divided by the count; NULL when empty.
-//! * `min` and `max` use [`compare`] (the sort order), keep the first of
-//!   equal values, and are NULL when empty.
+//! * `min` and `max` use the sort order ([`crate::types::compare`], text
+//!   under the argument's collation), keep the first of equal values, and
+//!   are NULL when empty.
 //! * `group_concat(x [, sep])` joins the text forms of `x`; the separator
 //!   (default ",") is the one given with the row being appended, and a NULL
 //!   separator adds nothing. NULL when empty; `''` when the only input is
 //!   `''`.
 //!
-//! DISTINCT keeps the first argument of each row in a set under [`compare`]
-//! equality (so 1 and 1.0 are the same value, and '1' is another) and skips
-//! rows whose value was seen before.
+//! DISTINCT keeps the first argument of each row in a set under
+//! [`crate::types::compare`] equality, text under the argument's collation
+//! (so 1 and 1.0 are the same value, and '1' is another) and skips rows
+//! whose value was seen before.
 //!
 //! Invariant: `update` and `finish` never panic; the only error from
 //! `finish` is integer overflow in `sum`, and `update` fails only on a wrong
@@ -41,7 +43,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::types::{compare, numeric_affinity_of_text, DistinctSet, OrderedValue, Value};
+use crate::types::{numeric_affinity_of_text, Collation, DistinctSet, OrderedValue, Value};
 
 /// The built-in aggregate functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,8 +62,20 @@ pub enum AggKind {
     Min,
     /// `max(x)` with one argument (with more it is a scalar function).
     Max,
-    /// `group_concat(x)` or `group_concat(x, sep)`.
+    /// `group_concat(x)`, `group_concat(x, sep)`, `string_agg(x, sep)`.
     GroupConcat,
+    /// `json_group_array(x)`; `json`: x is a JSON function's result, so it
+    /// is embedded as JSON rather than quoted.
+    JsonGroupArray {
+        /// The argument carries the JSON mark.
+        json: bool,
+    },
+    /// `json_group_object(name, value)`; `json` as for `JsonGroupArray`,
+    /// of the value.
+    JsonGroupObject {
+        /// The value argument carries the JSON mark.
+        json: bool,
+    },
 }
 
 impl AggKind {
@@ -75,7 +89,15 @@ impl AggKind {
             AggKind::Min => "min",
             AggKind::Max => "max",
             AggKind::GroupConcat => "group_concat",
+            AggKind::JsonGroupArray { .. } => "json_group_array",
+            AggKind::JsonGroupObject { .. } => "json_group_object",
         }
+    }
+
+    /// Whether this is `min` or `max`, whose extreme row supplies the bare
+    /// columns of its query (SQLite's documented rule).
+    pub fn picks_row(self) -> bool {
+        matches!(self, AggKind::Min | AggKind::Max)
     }
 
     /// Whether `nargs` arguments are right for this aggregate.
@@ -83,6 +105,7 @@ impl AggKind {
         match self {
             AggKind::CountStar => nargs == 0,
             AggKind::GroupConcat => nargs == 1 || nargs == 2,
+            AggKind::JsonGroupObject { .. } => nargs == 2,
             _ => nargs == 1,
         }
     }
@@ -107,27 +130,97 @@ pub fn agg_kind(name: &str, nargs: usize, star: bool) -> Option<AggKind> {
         "min" => AggKind::Min,
         "max" => AggKind::Max,
         "group_concat" => AggKind::GroupConcat,
+        "string_agg" if nargs == 2 => AggKind::GroupConcat,
+        "json_group_array" => AggKind::JsonGroupArray { json: false },
+        "json_group_object" => AggKind::JsonGroupObject { json: false },
         _ => return None,
     };
     kind.accepts(nargs).then_some(kind)
 }
 
-/// The running sum shared by `sum`, `total` and `avg` (SQLite's `SumCtx`).
+impl AggKind {
+    /// This kind, noting for the JSON aggregates whether their value
+    /// argument (the last of `args`) is a JSON function's result.
+    pub fn marking_json(self, args: &[crate::syntax::ast::Expr]) -> AggKind {
+        let json = args
+            .last()
+            .is_some_and(crate::sql::functions::is_json_result);
+        match self {
+            AggKind::JsonGroupArray { .. } => AggKind::JsonGroupArray { json },
+            AggKind::JsonGroupObject { .. } => AggKind::JsonGroupObject { json },
+            other => other,
+        }
+    }
+}
+
+/// The running sum shared by `sum`, `total` and `avg` (SQLite's `SumCtx`):
+/// an exact integer sum until a non-integer input or an overflow, then a
+/// Kahan-Babuska-Neumaier compensated double sum (SQLite 3.43 and later).
 #[derive(Clone, Debug, Default)]
 struct Sum {
     /// Non-NULL inputs seen.
     count: i64,
-    /// Exact integer sum, valid while neither `approx` nor `overflow`.
+    /// Exact integer sum, valid while not `approx`.
     int_sum: i64,
-    /// Floating-point sum of every input.
+    /// The compensated sum: `real_sum + real_err`.
     real_sum: f64,
-    /// A non-integer input was seen (or the integer sum overflowed).
+    real_err: f64,
+    /// The sum is a double (a non-integer input was seen, or the integer
+    /// sum overflowed).
     approx: bool,
-    /// The integer sum overflowed before any non-integer input.
+    /// The integer sum overflowed and no non-integer came after.
     overflow: bool,
 }
 
+/// Integers this large lose bits as a double: added in two parts.
+const BIG: i64 = 4_503_599_627_370_496;
+
 impl Sum {
+    fn kbn_step(&mut self, r: f64) {
+        let s = self.real_sum;
+        let t = s + r;
+        if s.abs() > r.abs() {
+            self.real_err += (s - t) + r;
+        } else {
+            self.real_err += (r - t) + s;
+        }
+        self.real_sum = t;
+    }
+
+    fn kbn_step_int(&mut self, i: i64) {
+        if !(-BIG < i && i < BIG) {
+            let small = i % 16384;
+            self.kbn_step((i - small) as f64);
+            self.kbn_step(small as f64);
+        } else {
+            self.kbn_step(i as f64);
+        }
+    }
+
+    fn kbn_init(&mut self, i: i64) {
+        if !(-BIG < i && i < BIG) {
+            let small = i % 16384;
+            self.real_sum = (i - small) as f64;
+            self.real_err = small as f64;
+        } else {
+            self.real_sum = i as f64;
+            self.real_err = 0.0;
+        }
+    }
+
+    /// The double value of the sum (`total`, `avg`, a non-integer `sum`).
+    fn as_real(&self) -> f64 {
+        if self.approx {
+            if self.real_err.is_finite() {
+                self.real_sum + self.real_err
+            } else {
+                self.real_sum
+            }
+        } else {
+            self.int_sum as f64
+        }
+    }
+
     fn add(&mut self, v: &Value) {
         // sqlite3_value_numeric_type: text that is a well-formed integer
         // counts as an integer; any other text or blob counts as a REAL
@@ -142,22 +235,27 @@ impl Sum {
             Value::Real(_) | Value::Blob(_) => None,
         };
         self.count = self.count.saturating_add(1);
-        match integer {
-            Some(i) => {
-                self.real_sum += i as f64;
-                if !self.approx && !self.overflow {
-                    match self.int_sum.checked_add(i) {
-                        Some(s) => self.int_sum = s,
-                        None => {
-                            self.approx = true;
-                            self.overflow = true;
-                        }
-                    }
+        match (self.approx, integer) {
+            (false, Some(i)) => match self.int_sum.checked_add(i) {
+                Some(s) => self.int_sum = s,
+                None => {
+                    self.overflow = true;
+                    self.kbn_init(self.int_sum);
+                    self.approx = true;
+                    self.kbn_step_int(i);
                 }
-            }
-            None => {
-                self.real_sum += v.to_f64();
+            },
+            (false, None) => {
+                self.kbn_init(self.int_sum);
                 self.approx = true;
+                self.kbn_step(v.to_f64());
+            }
+            (true, Some(i)) => self.kbn_step_int(i),
+            (true, None) => {
+                // A non-integer after an overflow makes the sum a plain
+                // double (SQLite 3.43+).
+                self.overflow = false;
+                self.kbn_step(v.to_f64());
             }
         }
     }
@@ -170,6 +268,8 @@ enum State {
     Sum(Sum),
     Best(Option<Value>),
     Concat(Option<String>),
+    /// The JSON text so far, without its closing bracket.
+    Json(Option<String>),
 }
 
 /// The running state of one aggregate call over one group.
@@ -179,6 +279,12 @@ pub struct Aggregator {
     /// Values of the first argument seen so far, when DISTINCT.
     distinct: Option<DistinctSet>,
     state: State,
+    /// `min`/`max`: whether the last row fed holds the extreme so far (or
+    /// no value was seen yet), so that bare columns read that row.
+    took_last: bool,
+    /// The collation `min`/`max` compare text under and DISTINCT tells
+    /// equal values by.
+    coll: Collation,
 }
 
 impl Aggregator {
@@ -190,13 +296,31 @@ impl Aggregator {
             AggKind::Sum | AggKind::Total | AggKind::Avg => State::Sum(Sum::default()),
             AggKind::Min | AggKind::Max => State::Best(None),
             AggKind::GroupConcat => State::Concat(None),
+            AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. } => State::Json(None),
         };
         let distinct = (distinct && kind != AggKind::CountStar).then(DistinctSet::new);
         Aggregator {
             kind,
             distinct,
             state,
+            took_last: false,
+            coll: Collation::Binary,
         }
+    }
+
+    /// The same aggregate comparing text under `coll` (the collation of
+    /// its argument): for `min`, `max` and DISTINCT.
+    pub fn with_collation(mut self, coll: Collation) -> Self {
+        self.coll = coll;
+        self
+    }
+
+    /// For `min`/`max`: whether the row last fed to [`Self::update`] is the
+    /// one bare columns should come from: it set a new extreme (ties keep
+    /// the earlier row), or it was NULL while no value had been seen yet.
+    /// As SQLite's `minmaxStep` and its accumulator "magnet".
+    pub fn took_last_row(&self) -> bool {
+        self.took_last
     }
 
     /// Which aggregate this is.
@@ -224,11 +348,44 @@ impl Aggregator {
             }
             return Ok(());
         };
+        if let State::Json(acc) = &mut self.state {
+            // NULL values are kept (as null); NULL labels are skipped.
+            if let Some(seen) = &mut self.distinct {
+                if !seen.insert(OrderedValue(x.clone())) {
+                    return Ok(());
+                }
+            }
+            return match self.kind {
+                AggKind::JsonGroupObject { json } => {
+                    let Some(label) = x.to_text() else {
+                        return Ok(());
+                    };
+                    let s = acc.get_or_insert_with(|| "{".to_string());
+                    if s.len() > 1 {
+                        s.push(',');
+                    }
+                    crate::sql::functions::json::node::quote_string(s, &label);
+                    s.push(':');
+                    let v = args.get(1).unwrap_or(&Value::Null);
+                    crate::sql::functions::json::append_sql_value(s, v, json)
+                }
+                AggKind::JsonGroupArray { json } => {
+                    let s = acc.get_or_insert_with(|| "[".to_string());
+                    if s.len() > 1 {
+                        s.push(',');
+                    }
+                    crate::sql::functions::json::append_sql_value(s, x, json)
+                }
+                _ => Ok(()),
+            };
+        }
         if x.is_null() {
+            self.took_last = matches!(self.state, State::Best(None));
             return Ok(());
         }
         if let Some(seen) = &mut self.distinct {
-            if !seen.insert(OrderedValue(x.clone())) {
+            if !seen.insert(OrderedValue(self.coll.fold_value(x).into_owned())) {
+                self.took_last = false;
                 return Ok(());
             }
         }
@@ -239,7 +396,7 @@ impl Aggregator {
                 let replace = match best {
                     None => true,
                     Some(b) => {
-                        let ord = compare(b, x);
+                        let ord = self.coll.compare(b, x);
                         if self.kind == AggKind::Max {
                             ord == Ordering::Less
                         } else {
@@ -250,7 +407,9 @@ impl Aggregator {
                 if replace {
                     *best = Some(x.clone());
                 }
+                self.took_last = replace;
             }
+            State::Json(_) => {}
             State::Concat(acc) => {
                 let text = x.to_text().unwrap_or_default();
                 match acc {
@@ -280,18 +439,26 @@ impl Aggregator {
         Ok(match &self.state {
             State::Count(n) => Value::Integer(*n),
             State::Sum(sum) => match self.kind {
-                AggKind::Total => Value::real(sum.real_sum),
-                AggKind::Avg if sum.count > 0 => Value::real(sum.real_sum / sum.count as f64),
+                AggKind::Total => Value::real(sum.as_real()),
+                AggKind::Avg if sum.count > 0 => Value::real(sum.as_real() / sum.count as f64),
                 AggKind::Avg => Value::Null,
                 _ if sum.count == 0 => Value::Null,
                 _ if sum.overflow => {
                     return Err(Error::sql(SqlErrorKind::Overflow, "integer overflow"));
                 }
-                _ if sum.approx => Value::real(sum.real_sum),
+                _ if sum.approx => Value::real(sum.as_real()),
                 _ => Value::Integer(sum.int_sum),
             },
             State::Best(best) => best.clone().unwrap_or(Value::Null),
             State::Concat(acc) => acc.clone().map_or(Value::Null, Value::Text),
+            State::Json(acc) => {
+                let object = matches!(self.kind, AggKind::JsonGroupObject { .. });
+                let mut s = acc
+                    .clone()
+                    .unwrap_or_else(|| if object { "{" } else { "[" }.to_string());
+                s.push(if object { '}' } else { ']' });
+                Value::Text(s)
+            }
         })
     }
 }
@@ -414,8 +581,8 @@ mod tests {
         assert_eq!(ok(AggKind::Avg, &[i(1), i(2)]), r(1.5));
         assert_eq!(ok(AggKind::Avg, &[t("abc")]), r(0.0));
         assert_eq!(ok(AggKind::Avg, &[t("12")]), r(12.0));
-        // Plain double accumulation, as in SQLite 3.40.
-        assert_eq!(ok(AggKind::Sum, &[r(1e16), r(1.0), r(-1e16)]), r(0.0));
+        // Compensated summation, as SQLite 3.43+.
+        assert_eq!(ok(AggKind::Sum, &[r(1e16), r(1.0), r(-1e16)]), r(1.0));
         // inf + -inf is NaN, which is NULL.
         assert_eq!(
             ok(AggKind::Sum, &[r(f64::INFINITY), r(f64::NEG_INFINITY)]),
@@ -427,12 +594,11 @@ mod tests {
     fn sum_overflow() {
         assert!(is_overflow(run(AggKind::Sum, false, &[i(i64::MAX), i(1)])));
         assert!(is_overflow(run(AggKind::Sum, false, &[i(i64::MIN), i(-1)])));
-        // Overflow first, then a real: still an error.
-        assert!(is_overflow(run(
-            AggKind::Sum,
-            false,
-            &[i(i64::MAX), i(1), r(1.5)]
-        )));
+        // Overflow first, then a real: a double (SQLite 3.43+).
+        assert_eq!(
+            ok(AggKind::Sum, &[i(i64::MAX), i(1), r(1.5)]),
+            r(TWO_63 + 1.5)
+        );
         // A real first: the sum is approximate and cannot overflow.
         assert_eq!(ok(AggKind::Sum, &[r(1.5), i(i64::MAX), i(1)]), r(TWO_63));
         // Going out of range and back in is still an overflow.
@@ -461,6 +627,20 @@ mod tests {
         assert_eq!(ok(AggKind::Min, &[r(1.0), i(1)]), r(1.0));
         assert_eq!(ok(AggKind::Max, &[t("b"), t("B"), t("a")]), t("b"));
         assert_eq!(ok(AggKind::Max, &[i(i64::MAX), r(TWO_63)]), r(TWO_63));
+    }
+
+    #[test]
+    fn min_max_report_the_row_holding_the_extreme() {
+        let mut max = Aggregator::new(AggKind::Max, false);
+        let mut took = Vec::new();
+        for v in [N, N, i(3), i(1), i(3), N, i(7)] {
+            max.update(std::slice::from_ref(&v)).expect("update");
+            took.push(max.took_last_row());
+        }
+        // NULLs before any value, the first 3 (not the tie), then 7.
+        assert_eq!(took, [true, true, true, false, false, false, true]);
+        assert!(AggKind::Max.picks_row() && AggKind::Min.picks_row());
+        assert!(!AggKind::Sum.picks_row());
     }
 
     #[test]

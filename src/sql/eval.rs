@@ -14,8 +14,9 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
 use crate::sql::functions::ScalarCall;
 use crate::sql::plan::Plan;
+use crate::sql::typing::CmpRule;
 use crate::syntax::ast::{BinOp, UnOp};
-use crate::types::{self, apply_affinity, compare, Affinity, CastType, Value};
+use crate::types::{self, CastType, Value};
 
 /// A bound expression.
 #[derive(Clone, Debug)]
@@ -30,20 +31,24 @@ pub enum PExpr {
     Param(usize),
     /// Unary operation.
     Unary(UnOp, Box<PExpr>),
-    /// Binary operation.
+    /// Binary operation other than a comparison.
     Binary(BinOp, Box<PExpr>, Box<PExpr>),
+    /// A comparison (`=`, `<>`, `<`, `<=`, `>`, `>=`, IS, IS NOT) under a
+    /// rule.
+    Cmp(BinOp, Box<PExpr>, Box<PExpr>, CmpRule),
     /// IS [NOT] NULL (true = NOT).
     IsNull(Box<PExpr>, bool),
-    /// [NOT] IN (list).
-    InList(Box<PExpr>, Vec<PExpr>, bool),
+    /// [NOT] IN (list): the value compared with each item under the rule.
+    InList(Box<PExpr>, Vec<PExpr>, bool, CmpRule),
     /// [NOT] IN (subquery).
-    InSub(Box<PExpr>, Arc<SubPlan>, bool),
+    InSub(Box<PExpr>, Arc<SubPlan>, bool, CmpRule),
     /// [NOT] EXISTS.
     Exists(Arc<SubPlan>, bool),
     /// Scalar subquery.
     Scalar(Arc<SubPlan>),
-    /// [NOT] BETWEEN.
-    Between(Box<PExpr>, Box<PExpr>, Box<PExpr>, bool),
+    /// [NOT] BETWEEN: `x >= low` under the first rule and `x <= high`
+    /// under the second.
+    Between(Box<PExpr>, Box<PExpr>, Box<PExpr>, bool, [CmpRule; 2]),
     /// LIKE / GLOB.
     Like {
         /// Text.
@@ -57,14 +62,18 @@ pub enum PExpr {
         /// GLOB.
         glob: bool,
     },
-    /// CASE.
-    Case(Option<Box<PExpr>>, Vec<(PExpr, PExpr)>, Option<Box<PExpr>>),
+    /// CASE [operand] WHEN .. THEN .. ELSE; with an operand, each WHEN
+    /// value is compared with it under that WHEN's rule.
+    Case(
+        Option<Box<PExpr>>,
+        Vec<(PExpr, PExpr)>,
+        Option<Box<PExpr>>,
+        Vec<CmpRule>,
+    ),
     /// CAST.
     Cast(Box<PExpr>, CastType),
     /// A scalar function (resolved when bound).
     Func(ScalarCall, Vec<PExpr>),
-    /// Apply a column affinity (to the other side of a comparison).
-    Affinity(Box<PExpr>, Affinity),
 }
 
 /// A subquery inside an expression.
@@ -86,8 +95,13 @@ fn bool_val(b: Option<bool>) -> Value {
     }
 }
 
-fn cmp_op(op: BinOp, a: &Value, b: &Value) -> Value {
-    let Some(o) = types::sql_cmp(a, b) else {
+fn cmp_op(op: BinOp, a: &Value, b: &Value, rule: &CmpRule) -> Value {
+    match op {
+        BinOp::Is => return bool_val(Some(rule.is(a, b))),
+        BinOp::IsNot => return bool_val(Some(!rule.is(a, b))),
+        _ => {}
+    }
+    let Some(o) = rule.cmp(a, b) else {
         return Value::Null;
     };
     bool_val(Some(match op {
@@ -134,8 +148,13 @@ fn operand<'a>(e: &'a PExpr, row: &'a [Value], cx: &mut ExecCtx) -> Result<Cow<'
     })
 }
 
-/// Evaluates an inner node (see [`eval`]).
+/// Evaluates an inner node (see [`eval`]), on a fresh stack segment when
+/// this one runs low (expressions nest up to `depth::MAX_EXPR_DEPTH`).
 fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
+    crate::depth::guarded(|| eval_inner(e, row, cx))
+}
+
+fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
     Ok(match e {
         PExpr::Lit(v) => v.clone(),
         PExpr::Col(i) => row.get(*i).cloned().unwrap_or(Value::Null),
@@ -151,6 +170,10 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
                     Some(i) => Value::Integer(!i),
                     None => Value::Null,
                 },
+                UnOp::IsTrue => bool_val(Some(v.truthy() == Some(true))),
+                UnOp::IsNotTrue => bool_val(Some(v.truthy() != Some(true))),
+                UnOp::IsFalse => bool_val(Some(v.truthy() == Some(false))),
+                UnOp::IsNotFalse => bool_val(Some(v.truthy() != Some(false))),
             }
         }
         PExpr::Binary(op, l, r) => match op {
@@ -188,14 +211,19 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             let v = eval(x, row, cx)?;
             bool_val(Some(matches!(v, Value::Null) != *not))
         }
-        PExpr::InList(x, list, negated) => {
+        PExpr::Cmp(op, l, r, rule) => {
+            let a = operand(l, row, cx)?;
+            let b = operand(r, row, cx)?;
+            cmp_op(*op, &a, &b, rule)
+        }
+        PExpr::InList(x, list, negated, rule) => {
             let v = eval(x, row, cx)?;
             let mut saw_null = matches!(v, Value::Null);
             let mut found = false;
             if !saw_null {
                 for item in list {
-                    let c = eval(item, row, cx)?;
-                    match types::sql_cmp(&v, &c) {
+                    let c = operand(item, row, cx)?;
+                    match rule.cmp(&v, &c) {
                         Some(Ordering::Equal) => {
                             found = true;
                             break;
@@ -212,15 +240,15 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
                 list.is_empty(),
             )
         }
-        PExpr::InSub(x, sub, negated) => {
+        PExpr::InSub(x, sub, negated, rule) => {
             let v = eval(x, row, cx)?;
             let rows = run_subplan(sub, row, cx, SubKind::All)?;
             let mut saw_null = matches!(v, Value::Null) && !rows.is_empty();
             let mut found = false;
             if !matches!(v, Value::Null) {
                 for r in rows.iter() {
-                    let c = r.first().cloned().unwrap_or(Value::Null);
-                    match types::sql_cmp(&v, &c) {
+                    let c = r.first().unwrap_or(&Value::Null);
+                    match rule.cmp(&v, c) {
                         Some(Ordering::Equal) => {
                             found = true;
                             break;
@@ -242,12 +270,12 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
                 .and_then(|r| r.first().cloned())
                 .unwrap_or(Value::Null)
         }
-        PExpr::Between(x, lo, hi, negated) => {
+        PExpr::Between(x, lo, hi, negated, [rlo, rhi]) => {
             let v = eval(x, row, cx)?;
             let a = eval(lo, row, cx)?;
             let b = eval(hi, row, cx)?;
-            let ge = cmp_op(BinOp::Ge, &v, &a).truthy();
-            let le = cmp_op(BinOp::Le, &v, &b).truthy();
+            let ge = cmp_op(BinOp::Ge, &v, &a, rlo).truthy();
+            let le = cmp_op(BinOp::Le, &v, &b, rhi).truthy();
             let r = match (ge, le) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
@@ -280,15 +308,18 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
                 _ => Value::Null,
             }
         }
-        PExpr::Case(operand, whens, otherwise) => {
+        PExpr::Case(operand, whens, otherwise, rules) => {
             let base = match operand {
                 Some(o) => Some(eval(o, row, cx)?),
                 None => None,
             };
-            for (w, t) in whens {
+            for (i, (w, t)) in whens.iter().enumerate() {
                 let c = eval(w, row, cx)?;
                 let hit = match &base {
-                    Some(b) => types::sql_cmp(b, &c) == Some(Ordering::Equal),
+                    Some(b) => {
+                        let rule = rules.get(i).copied().unwrap_or_default();
+                        rule.cmp(b, &c) == Some(Ordering::Equal)
+                    }
                     None => c.truthy() == Some(true),
                 };
                 if hit {
@@ -301,19 +332,53 @@ fn eval_node(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             }
         }
         PExpr::Cast(x, t) => types::cast(&eval(x, row, cx)?, *t),
+        PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
             let a = operand(&args[0], row, cx)?;
-            f.call(std::slice::from_ref(&*a))?
+            f.call(std::slice::from_ref(&*a), &cx.session)?
         }
         PExpr::Func(f, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            f.call(&vals)?
+            f.call(&vals, &cx.session)?
         }
-        PExpr::Affinity(x, a) => apply_affinity(eval(x, row, cx)?, *a),
     })
+}
+
+/// Calls a JSON function, telling it which arguments are results of
+/// other functions that carry SQLite's JSON mark (`json_array(json('[1]'))`
+/// nests the array); returns the value and its own mark.
+fn call_marked(
+    f: &ScalarCall,
+    args: &[PExpr],
+    row: &[Value],
+    cx: &mut ExecCtx,
+) -> Result<(Value, bool)> {
+    let mut vals = Vec::with_capacity(args.len());
+    let mut marks = 0u64;
+    for (i, a) in args.iter().enumerate() {
+        match a {
+            PExpr::Func(g, inner) => {
+                let (v, json) = if g.wants_json_marks() {
+                    call_marked(g, inner, row, cx)?
+                } else {
+                    let vs = inner
+                        .iter()
+                        .map(|x| eval(x, row, cx))
+                        .collect::<Result<Vec<_>>>()?;
+                    g.call_marked(&vs, 0, &cx.session)?
+                };
+                if json && i < 64 {
+                    marks |= 1 << i;
+                }
+                vals.push(v);
+            }
+            other => vals.push(eval(other, row, cx)?),
+        }
+    }
+    f.call_marked(&vals, marks, &cx.session)
 }
 
 fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {
@@ -339,13 +404,14 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
         BinOp::Div => types::div(a, b)?,
         BinOp::Rem => types::rem(a, b)?,
         BinOp::Concat => types::concat(a, b),
-        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => cmp_op(op, a, b),
-        BinOp::Is => bool_val(Some(
-            compare(a, b) == Ordering::Equal && same_nullness(a, b),
-        )),
-        BinOp::IsNot => bool_val(Some(
-            !(compare(a, b) == Ordering::Equal && same_nullness(a, b)),
-        )),
+        BinOp::Eq
+        | BinOp::Ne
+        | BinOp::Lt
+        | BinOp::Le
+        | BinOp::Gt
+        | BinOp::Ge
+        | BinOp::Is
+        | BinOp::IsNot => cmp_op(op, a, b, &CmpRule::default()),
         BinOp::BitAnd | BinOp::BitOr | BinOp::Shl | BinOp::Shr => match (int_of(a), int_of(b)) {
             (Some(x), Some(y)) if !matches!(a, Value::Null) && !matches!(b, Value::Null) => {
                 Value::Integer(match op {
@@ -364,10 +430,6 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
             ));
         }
     })
-}
-
-fn same_nullness(a: &Value, b: &Value) -> bool {
-    matches!(a, Value::Null) == matches!(b, Value::Null)
 }
 
 fn shift(x: i64, by: i64) -> i64 {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
-use crate::encoding::{decode_row, encode_key_value, encode_row};
+use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::Aggregator;
 use crate::sql::eval::{eval, PExpr, SubPlan};
@@ -27,7 +27,7 @@ use crate::sql::plan::{Access, Node, Plan};
 use crate::storage::Direction;
 use crate::syntax::ast::SetOp;
 use crate::txn::{Txn, TxnIter};
-use crate::types::{apply_affinity, compare, Affinity, Value};
+use crate::types::{apply_affinity, Affinity, Collation, Value};
 
 /// A row of values.
 pub type Row = Vec<Value>;
@@ -49,9 +49,29 @@ pub struct ExecCtx<'a> {
     pub trigger: Option<Arc<Table>>,
     /// Who the statement runs as (row-level security, `current_user`).
     pub sec: Option<Arc<crate::sql::plan::Security>>,
+    /// What the caller undoes when the statement fails: set by the
+    /// conflict resolution of a constraint error (OR FAIL, OR ROLLBACK).
+    pub on_error: ErrorScope,
+    /// The session's counters and the statement's moment, for functions
+    /// (`last_insert_rowid()`, `'now'`).
+    pub session: crate::sql::functions::SessionSnapshot,
     /// Triggers already authorized during this statement, with the rights
     /// they run with (their owner's).
     pub trigger_rights: HashMap<u32, Arc<crate::sql::plan::Security>>,
+}
+
+/// What a failed statement's error undoes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorScope {
+    /// The statement's changes (ABORT, and every other error), when it
+    /// keeps a statement journal (see [`crate::sql::journal`]); else
+    /// nothing inside a transaction.
+    #[default]
+    Statement,
+    /// Nothing: the changes made before the error stay (OR FAIL).
+    Nothing,
+    /// The whole transaction (OR ROLLBACK).
+    Transaction,
 }
 
 impl ExecCtx<'_> {
@@ -136,9 +156,51 @@ impl RowIter for Collected {
     }
 }
 
+/// A pull through an operator tree recurses once per operator; every
+/// [`GUARD_EVERY`]th level of an opened tree checks the stack (see
+/// `depth`), so deep trees (a compound SELECT of 500 terms, views over
+/// views) cannot overflow it while plans of ordinary depth pay nothing.
+const GUARD_EVERY: usize = 16;
+
+thread_local! {
+    /// How deep in the tree [`open`] is opening, on this thread.
+    static OPEN_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// An operator whose pulls run on a fresh stack segment when the stack
+/// runs low.
+struct StackGuarded(Box<dyn RowIter>);
+
+impl RowIter for StackGuarded {
+    fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        crate::depth::guarded(|| self.0.next(cx))
+    }
+}
+
 /// Opens `plan`; `env` is the row the plan may refer to as its left side
 /// (the outer row of a nested-loop join), empty otherwise.
 pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowIter>> {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OPEN_DEPTH.with(|d| d.set(self.0));
+        }
+    }
+    let level = OPEN_DEPTH.with(|d| {
+        let level = d.get();
+        d.set(level + 1);
+        level
+    });
+    let _restore = Restore(level);
+    let it = crate::depth::guarded(|| open_node(plan, cx, env))?;
+    Ok(if level > 0 && level.is_multiple_of(GUARD_EVERY) {
+        Box::new(StackGuarded(it))
+    } else {
+        it
+    })
+}
+
+fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowIter>> {
     Ok(match &**plan {
         Node::Unit => Box::new(Once(Some(Vec::new()))),
         Node::Scan { table, access } => Box::new(Scan::open(table.clone(), access, cx, env)?),
@@ -186,58 +248,38 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             aggs,
         } => {
             let mut it = open(input, cx, env)?;
+            let new_aggs = || -> Vec<Aggregator> {
+                aggs.iter()
+                    .map(|a| Aggregator::new(a.kind, a.distinct).with_collation(a.coll))
+                    .collect()
+            };
+            let group_colls: Vec<Collation> = group.iter().map(|(_, c)| *c).collect();
+            // Which row a group's bare columns read (SQLite's rules): the
+            // row holding the extreme of its min()/max() (the last such
+            // aggregate decides when there are several); else the group's
+            // first row (SQLite 3.4x+ copies them only on a group's first
+            // row; older versions took the last).
+            let picker = aggs.iter().rposition(|a| a.kind.picks_row());
+            let grouped = !group.is_empty();
             let mut order: Vec<Vec<u8>> = Vec::new();
             let mut groups: HashMap<Vec<u8>, (Row, Vec<Aggregator>, Row)> = HashMap::new();
             let mut args: Row = Vec::new();
-            if group.is_empty() {
-                // One group: no key to build or hash per row.
-                let mut single: Option<(Row, Vec<Aggregator>)> = None;
-                while let Some(row) = it.next(cx)? {
-                    let (_, ags) = single.get_or_insert_with(|| {
-                        let aggregators = aggs
-                            .iter()
-                            .map(|a| Aggregator::new(a.kind, a.distinct))
-                            .collect();
-                        (row.clone(), aggregators)
-                    });
-                    for (a, call) in ags.iter_mut().zip(aggs) {
-                        args.clear();
-                        for e in &call.args {
-                            args.push(eval(e, &row, cx)?);
-                        }
-                        a.update(&args)?;
-                    }
-                }
-                let (mut first, ags) = match single {
-                    Some(s) => s,
-                    None => (
-                        vec![Value::Null; *width],
-                        aggs.iter()
-                            .map(|a| Aggregator::new(a.kind, a.distinct))
-                            .collect(),
-                    ),
-                };
-                first.resize(*width, Value::Null);
-                for a in &ags {
-                    first.push(a.finish()?);
-                }
-                return Ok(Box::new(Collected(vec![first].into_iter())));
-            }
             while let Some(row) = it.next(cx)? {
                 let gvals = group
                     .iter()
-                    .map(|g| eval(g, &row, cx))
+                    .map(|(g, _)| eval(g, &row, cx))
                     .collect::<Result<Row>>()?;
-                let key = distinct_key(&gvals);
-                if !groups.contains_key(&key) {
-                    let aggregators = aggs
-                        .iter()
-                        .map(|a| Aggregator::new(a.kind, a.distinct))
-                        .collect();
+                let key = if grouped {
+                    distinct_key(&gvals, &group_colls)
+                } else {
+                    Vec::new()
+                };
+                let fresh = !groups.contains_key(&key);
+                if fresh {
                     order.push(key.clone());
-                    groups.insert(key.clone(), (row.clone(), aggregators, gvals));
+                    groups.insert(key.clone(), (Vec::new(), new_aggs(), gvals));
                 }
-                if let Some((_, ags, _)) = groups.get_mut(&key) {
+                if let Some((rep, ags, _)) = groups.get_mut(&key) {
                     for (a, call) in ags.iter_mut().zip(aggs) {
                         args.clear();
                         for e in &call.args {
@@ -245,18 +287,18 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                         }
                         a.update(&args)?;
                     }
+                    let take = match picker {
+                        Some(p) => ags[p].took_last_row() || fresh,
+                        None => fresh,
+                    };
+                    if take {
+                        *rep = row;
+                    }
                 }
             }
-            if order.is_empty() && group.is_empty() {
-                let aggregators: Vec<Aggregator> = aggs
-                    .iter()
-                    .map(|a| Aggregator::new(a.kind, a.distinct))
-                    .collect();
+            if order.is_empty() && !grouped {
                 order.push(Vec::new());
-                groups.insert(
-                    Vec::new(),
-                    (vec![Value::Null; *width], aggregators, Vec::new()),
-                );
+                groups.insert(Vec::new(), (Vec::new(), new_aggs(), Vec::new()));
             }
             let mut out = Vec::with_capacity(order.len());
             for k in order {
@@ -277,32 +319,32 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
             while let Some(r) = it.next(cx)? {
                 let k = keys
                     .iter()
-                    .map(|(e, _, _)| eval(e, &r, cx))
+                    .map(|k| eval(&k.expr, &r, cx))
                     .collect::<Result<Row>>()?;
                 rows.push((k, r));
             }
             rows.sort_by(|(a, _), (b, _)| {
-                for (i, (_, desc, nulls_first)) in keys.iter().enumerate() {
+                for (i, key) in keys.iter().enumerate() {
                     let (x, y) = (&a[i], &b[i]);
                     let o = match (matches!(x, Value::Null), matches!(y, Value::Null)) {
                         (true, true) => std::cmp::Ordering::Equal,
                         (true, false) => {
-                            if *nulls_first {
+                            if key.nulls_first {
                                 std::cmp::Ordering::Less
                             } else {
                                 std::cmp::Ordering::Greater
                             }
                         }
                         (false, true) => {
-                            if *nulls_first {
+                            if key.nulls_first {
                                 std::cmp::Ordering::Greater
                             } else {
                                 std::cmp::Ordering::Less
                             }
                         }
                         _ => {
-                            let o = compare(x, y);
-                            if *desc {
+                            let o = key.coll.compare(x, y);
+                            if key.desc {
                                 o.reverse()
                             } else {
                                 o
@@ -322,9 +364,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                     .into_iter(),
             ))
         }
-        Node::Distinct(input) => Box::new(DistinctIter {
+        Node::Distinct(input, colls) => Box::new(DistinctIter {
             input: open(input, cx, env)?,
             seen: HashSet::new(),
+            colls: colls.clone(),
         }),
         Node::Trim(input, w) => Box::new(TrimIter {
             input: open(input, cx, env)?,
@@ -355,9 +398,10 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                 skip: o as u64,
             })
         }
-        Node::SetOp(op, all, left, right) => {
+        Node::SetOp(op, all, left, right, colls) => {
             let mut l = collect(open(left, cx, env)?, cx)?;
             let r = collect(open(right, cx, env)?, cx)?;
+            let key = |x: &Row| distinct_key(x, colls);
             let out = match (op, all) {
                 (SetOp::Union, true) => {
                     l.extend(r);
@@ -365,22 +409,20 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
                 }
                 (SetOp::Union, false) => {
                     l.extend(r);
-                    dedup_sorted(l)
+                    dedup_sorted(l, colls)
                 }
                 (SetOp::Intersect, _) => {
-                    let rk: HashSet<Vec<u8>> = r.iter().map(|x| distinct_key(x)).collect();
+                    let rk: HashSet<Vec<u8>> = r.iter().map(key).collect();
                     dedup_sorted(
-                        l.into_iter()
-                            .filter(|x| rk.contains(&distinct_key(x)))
-                            .collect(),
+                        l.into_iter().filter(|x| rk.contains(&key(x))).collect(),
+                        colls,
                     )
                 }
                 (SetOp::Except, _) => {
-                    let rk: HashSet<Vec<u8>> = r.iter().map(|x| distinct_key(x)).collect();
+                    let rk: HashSet<Vec<u8>> = r.iter().map(key).collect();
                     dedup_sorted(
-                        l.into_iter()
-                            .filter(|x| !rk.contains(&distinct_key(x)))
-                            .collect(),
+                        l.into_iter().filter(|x| !rk.contains(&key(x))).collect(),
+                        colls,
                     )
                 }
             };
@@ -397,11 +439,12 @@ fn collect(mut it: Box<dyn RowIter>, cx: &mut ExecCtx) -> Result<Vec<Row>> {
     Ok(out)
 }
 
-/// Removes duplicates and sorts (how SQLite's compound operators answer).
-fn dedup_sorted(mut rows: Vec<Row>) -> Vec<Row> {
+/// Removes duplicates and sorts (how SQLite's compound operators answer),
+/// each column under its collation.
+fn dedup_sorted(mut rows: Vec<Row>, colls: &[Collation]) -> Vec<Row> {
     rows.sort_by(|a, b| {
-        for (x, y) in a.iter().zip(b) {
-            let o = compare(x, y);
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            let o = colls.get(i).copied().unwrap_or_default().compare(x, y);
             if o != std::cmp::Ordering::Equal {
                 return o;
             }
@@ -409,21 +452,17 @@ fn dedup_sorted(mut rows: Vec<Row>) -> Vec<Row> {
         std::cmp::Ordering::Equal
     });
     let mut seen = HashSet::new();
-    rows.retain(|r| seen.insert(distinct_key(r)));
+    rows.retain(|r| seen.insert(distinct_key(r, colls)));
     rows
 }
 
-/// Key for DISTINCT / GROUP BY: values that compare equal (1 and 1.0) get
-/// the same key.
-pub fn distinct_key(values: &[Value]) -> Vec<u8> {
+/// Key for DISTINCT / GROUP BY: values equal under each column's collation
+/// (1 and 1.0; 'a' and 'A' under NOCASE) get the same key.
+pub fn distinct_key(values: &[Value], colls: &[Collation]) -> Vec<u8> {
     let mut k = Vec::new();
-    for v in values {
-        match v {
-            Value::Real(f) if f.fract() == 0.0 && *f >= -9.2e18 && *f <= 9.2e18 => {
-                encode_key_value(&Value::Integer(*f as i64), false, &mut k)
-            }
-            other => encode_key_value(other, false, &mut k),
-        }
+    for (i, v) in values.iter().enumerate() {
+        let coll = colls.get(i).copied().unwrap_or_default();
+        encode_index_value(&coll.fold_value(v), false, &mut k);
     }
     k
 }
@@ -550,12 +589,13 @@ impl RowIter for ProjectIter {
 struct DistinctIter {
     input: Box<dyn RowIter>,
     seen: HashSet<Vec<u8>>,
+    colls: Vec<Collation>,
 }
 
 impl RowIter for DistinctIter {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         while let Some(r) = self.input.next(cx)? {
-            if self.seen.insert(distinct_key(&r)) {
+            if self.seen.insert(distinct_key(&r, &self.colls)) {
                 return Ok(Some(r));
             }
         }
@@ -596,15 +636,6 @@ impl RowIter for LimitIter {
         }
         self.remaining -= 1;
         self.input.next(cx)
-    }
-}
-
-/// The bytes an index key holds for `v` before the next column, minus a
-/// number's int/real marker, so that 1 and 1.0 find each other.
-fn probe_prefix(v: &Value, desc: bool, out: &mut Vec<u8>) {
-    encode_key_value(v, desc, out);
-    if matches!(v, Value::Integer(_) | Value::Real(_)) {
-        out.pop();
     }
 }
 
@@ -652,7 +683,10 @@ impl Scan {
                     {
                         points.push(i);
                     } else if let Value::Real(f) = eval(e, env, cx)? {
-                        if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                        if f.fract() == 0.0
+                            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+                                .contains(&f)
+                        {
                             points.push(f as i64);
                         }
                     }
@@ -675,9 +709,24 @@ impl Scan {
                     let v = apply_affinity(eval(e, env, cx)?, Affinity::Numeric);
                     let (i, exact) = match v {
                         Value::Integer(i) => (i, true),
-                        Value::Real(f) if f.is_finite() => {
+                        // Beyond the integers (2^63 is not an i64, -2^63
+                        // is): every rowid is below or above the bound.
+                        Value::Real(f) if f >= 9_223_372_036_854_775_808.0 => {
+                            if low {
+                                return Ok(None);
+                            }
+                            (i64::MAX, false)
+                        }
+                        Value::Real(f) if f < -9_223_372_036_854_775_808.0 => {
+                            if !low {
+                                return Ok(None);
+                            }
+                            (i64::MIN, false)
+                        }
+                        Value::Real(f) if f.is_nan() => return Ok(None),
+                        Value::Real(f) => {
                             let r = if low { f.ceil() } else { f.floor() };
-                            (r.clamp(i64::MIN as f64, i64::MAX as f64) as i64, r == f)
+                            (r as i64, r == f)
                         }
                         Value::Null => return Ok(None),
                         // Text or blob bound: every rowid (a number) is below
@@ -702,7 +751,6 @@ impl Scan {
                 // Every combination of the IN alternatives (bounded).
                 let mut prefixes: Vec<Vec<u8>> = vec![base.clone()];
                 for (ci, alts) in eq.iter().enumerate() {
-                    let desc = idx.desc.get(ci).copied().unwrap_or(false);
                     let mut vals = Vec::new();
                     for a in alts {
                         let v = eval(a, env, cx)?;
@@ -716,7 +764,7 @@ impl Scan {
                     for p in &prefixes {
                         for v in &vals {
                             let mut k = p.clone();
-                            probe_prefix(v, desc, &mut k);
+                            idx.encode_key_column(ci, v, &mut k);
                             next.push(k);
                         }
                     }
@@ -747,7 +795,7 @@ impl Scan {
                                         None
                                     } else {
                                         let mut k = p.clone();
-                                        probe_prefix(&v, false, &mut k);
+                                        idx.encode_key_column(ci, &v, &mut k);
                                         Some(if *incl {
                                             Bound::Included(k)
                                         } else {
@@ -764,7 +812,7 @@ impl Scan {
                                         None
                                     } else {
                                         let mut k = p.clone();
-                                        probe_prefix(&v, false, &mut k);
+                                        idx.encode_key_column(ci, &v, &mut k);
                                         Some(if *incl {
                                             Bound::Excluded(prefix_end(&k))
                                         } else {
@@ -815,14 +863,18 @@ impl RowIter for Scan {
             if self.iter.is_none() {
                 match self.ranges.next() {
                     Some((lo, hi, is_index)) => {
-                        if let (
-                            Bound::Included(l) | Bound::Excluded(l),
-                            Bound::Excluded(h) | Bound::Included(h),
-                        ) = (&lo, &hi)
-                        {
-                            if l > h {
-                                continue;
-                            }
+                        // An empty range (`rowid > 5 AND rowid < 5`) is
+                        // skipped: the store refuses it.
+                        let empty = match (&lo, &hi) {
+                            (Bound::Included(l), Bound::Included(h)) => l > h,
+                            (
+                                Bound::Included(l) | Bound::Excluded(l),
+                                Bound::Excluded(h) | Bound::Included(h),
+                            ) => l >= h,
+                            _ => false,
+                        };
+                        if empty {
+                            continue;
                         }
                         self.iter = Some((cx.txn.scan(lo, hi, Direction::Forward)?, is_index));
                     }
@@ -873,16 +925,19 @@ pub fn index_values(idx: &Index, row: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// Writes a row and its index entries.
-pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
+/// Writes a row and its entries in the indexes that hold it (`holds[i]`
+/// for index `i`; missing means it does).
+pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], holds: &[bool]) {
     let mut buf = Vec::with_capacity(encoded_row_hint(&row[..t.columns.len()]));
     encode_row(&row[..t.columns.len()], &mut buf);
     txn.put(row_key(t.id, rowid), buf);
-    for idx in &t.indexes {
-        txn.put(
-            index_key(t.id, idx, &index_values(idx, row), rowid),
-            Vec::new(),
-        );
+    for (i, idx) in t.indexes.iter().enumerate() {
+        if holds.get(i).copied().unwrap_or(true) {
+            txn.put(
+                index_key(t.id, idx, &index_values(idx, row), rowid),
+                Vec::new(),
+            );
+        }
     }
 }
 
@@ -900,11 +955,14 @@ fn encoded_row_hint(values: &[Value]) -> usize {
         + 10
 }
 
-/// Deletes a row and its index entries.
-pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value]) {
+/// Deletes a row and its entries in the indexes that hold it (see
+/// [`write_row`]).
+pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], holds: &[bool]) {
     txn.delete(row_key(t.id, rowid));
-    for idx in &t.indexes {
-        txn.delete(index_key(t.id, idx, &index_values(idx, row), rowid));
+    for (i, idx) in t.indexes.iter().enumerate() {
+        if holds.get(i).copied().unwrap_or(true) {
+            txn.delete(index_key(t.id, idx, &index_values(idx, row), rowid));
+        }
     }
 }
 
@@ -922,7 +980,7 @@ pub fn unique_conflicts(
     }
     let mut p = index_prefix(t.id, idx.id);
     for (i, v) in values.iter().enumerate() {
-        probe_prefix(v, idx.desc.get(i).copied().unwrap_or(false), &mut p);
+        idx.encode_key_column(i, v, &mut p);
     }
     let end = prefix_end(&p);
     let mut out = Vec::new();
@@ -983,9 +1041,27 @@ pub fn delete_prefix(txn: &mut Txn, prefix: &[u8]) -> Result<u64> {
 
 /// One line per plan node, indented by depth (EXPLAIN).
 pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+    describe_masked(plan, depth, out, &|_| false)
+}
+
+/// [`describe`], naming no table for which `hidden` holds (nor its
+/// indexes and columns): what a user sees of a view's base tables.
+pub fn describe_masked(
+    plan: &Plan,
+    depth: usize,
+    out: &mut Vec<String>,
+    hidden: &dyn Fn(&str) -> bool,
+) {
+    crate::depth::guarded(|| describe_node(plan, depth, out, hidden))
+}
+
+fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn Fn(&str) -> bool) {
     let pad = "  ".repeat(depth);
     let line = match &**plan {
         Node::Unit => "ONE ROW".to_string(),
+        Node::Scan { table, .. } if hidden(&table.name) => {
+            "SCAN a table of a view (not visible to you)".to_string()
+        }
         Node::Scan { table, access } => match access {
             Access::Full => format!("SCAN {}", table.name),
             Access::Rowids(v) => {
@@ -1030,7 +1106,7 @@ pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             }
         }
         Node::Sort(..) => "SORT".into(),
-        Node::Distinct(_) => "DISTINCT".into(),
+        Node::Distinct(..) => "DISTINCT".into(),
         Node::Trim(..) => "TRIM".into(),
         Node::Limit(..) => "LIMIT".into(),
         Node::SetOp(op, all, ..) => {
@@ -1042,13 +1118,13 @@ pub fn describe(plan: &Plan, depth: usize, out: &mut Vec<String>) {
         Node::Filter(i, _)
         | Node::Project(i, _)
         | Node::Sort(i, _)
-        | Node::Distinct(i)
+        | Node::Distinct(i, _)
         | Node::Trim(i, _)
-        | Node::Limit(i, ..) => describe(i, depth + 1, out),
-        Node::Aggregate { input, .. } => describe(input, depth + 1, out),
-        Node::Join { left, right, .. } | Node::SetOp(_, _, left, right) => {
-            describe(left, depth + 1, out);
-            describe(right, depth + 1, out);
+        | Node::Limit(i, ..) => describe_masked(i, depth + 1, out, hidden),
+        Node::Aggregate { input, .. } => describe_masked(input, depth + 1, out, hidden),
+        Node::Join { left, right, .. } | Node::SetOp(_, _, left, right, _) => {
+            describe_masked(left, depth + 1, out, hidden);
+            describe_masked(right, depth + 1, out, hidden);
         }
         _ => {}
     }

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //!   ast (crate::syntax) ─plan.rs (bind, access paths)─► plan
+//!        typing.rs: SQLite's affinity and collation of expressions
 //!        ─exec.rs (pull iterators over the transaction)─► rows
-//!   DML/DDL: run.rs, inside the session's transaction
+//!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
+//!   table's rows with their constraints, rowids and index entries
 //!   access.rs: what a statement reads and writes, for authorization
 //!   depend.rs: what views, triggers and policies refer to (DDL checks)
 //! ```
@@ -19,5 +21,8 @@ pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;
+pub mod journal;
 pub mod plan;
 pub mod run;
+pub mod typing;
+pub mod write;

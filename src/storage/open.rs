@@ -105,6 +105,10 @@ impl Engine {
             // Files newer than the manifest knows are evidence: moved
             // aside, never deleted.
             recovery::quarantine(&sdir, &rec.newer)?;
+            if let Some(name) = &rec.incomplete_log {
+                sdir.vfs().remove(&sdir.dir().join(name))?;
+                sdir.vfs().sync_dir(sdir.dir())?;
+            }
             // A fresh log segment and a fresh manifest for this run. The
             // replayed memtable (if any) waits to be flushed like any
             // other, its segments live until then.

@@ -62,6 +62,11 @@ pub(crate) struct Recovered {
     pub(crate) manifest_number: Option<u64>,
     /// Files newer than the manifest knows of (never deleted).
     pub(crate) newer: Vec<String>,
+    /// The newest log segment, when a crash cut it inside its header or
+    /// start record: it never held a commit. A read-write open removes it
+    /// before it makes a segment of its own, since past that it would no
+    /// longer be the newest, and an older segment must be whole.
+    pub(crate) incomplete_log: Option<String>,
 }
 
 fn bad(sdir: &SealedDir, name: &str, what: impl Into<String>) -> Error {
@@ -119,9 +124,11 @@ pub(crate) fn recover(
     let mem = Memtable::new(m.log_number);
     let mut next_seq = (m.last_seq > 0).then_some(m.last_seq + 1);
     let mut segments: Vec<SegmentId> = Vec::new();
+    let mut incomplete_log = None;
     for (i, &n) in segs.iter().enumerate() {
         let newest = i + 1 == segs.len();
         let Some(r) = wal::replay(sdir, n, &mem, &mut next_seq, newest)? else {
+            incomplete_log = Some(wal_name(n));
             continue;
         };
         if i == 0 && m.log_iv.is_some_and(|iv| iv != r.id.iv) {
@@ -186,6 +193,7 @@ pub(crate) fn recover(
         flushed_seq: m.last_seq,
         manifest_number: Some(m.manifest_number),
         newer,
+        incomplete_log,
     })
 }
 
@@ -226,6 +234,7 @@ fn recover_without_manifest(sdir: &SealedDir, names: &[String]) -> Result<Recove
         flushed_seq: 0,
         manifest_number: None,
         newer,
+        incomplete_log: None,
     })
 }
 

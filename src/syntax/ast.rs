@@ -5,7 +5,7 @@
 //! and planner only handle what sealdb supports. Names are kept as written;
 //! lookups are case-insensitive.
 
-use crate::types::{CastType, Value};
+use crate::types::{CastType, Collation, Value};
 
 /// One statement.
 #[derive(Clone, Debug)]
@@ -44,8 +44,14 @@ pub enum Statement {
         /// IF EXISTS.
         if_exists: bool,
     },
-    /// BEGIN.
-    Begin,
+    /// BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE].
+    Begin {
+        /// IMMEDIATE or EXCLUSIVE: take the writer slot now, so that no
+        /// later write of the transaction waits or fails for it (sealdb
+        /// readers read snapshots, so EXCLUSIVE is IMMEDIATE, as in
+        /// SQLite's WAL mode).
+        immediate: bool,
+    },
     /// COMMIT / END.
     Commit,
     /// ROLLBACK [TO savepoint].
@@ -62,6 +68,15 @@ pub enum Statement {
     Pragma(String),
     /// REINDEX [table or index].
     Reindex(Option<String>),
+    /// SHOW CLUSTER: the replication members and their state.
+    ShowCluster,
+    /// SET name = value: a setting of this session (`read_consistency`).
+    SetSession {
+        /// The setting, lower case.
+        name: String,
+        /// Its value as written (quotes removed).
+        value: String,
+    },
     /// A security statement (users, roles, grants, policies, audit, host
     /// rules), applied by the `db` layer to the security catalog.
     Auth(Box<crate::auth::AuthStmt>),
@@ -142,7 +157,7 @@ pub enum ObjectKind {
 }
 
 /// A query: a set expression with ORDER BY / LIMIT / OFFSET.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Query {
     /// The body.
     pub body: SetExpr,
@@ -155,7 +170,7 @@ pub struct Query {
 }
 
 /// SELECT, VALUES, or a set operation of them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SetExpr {
     /// A SELECT.
     Select(Box<Select>),
@@ -188,7 +203,7 @@ pub enum SetOp {
 }
 
 /// A SELECT core.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Select {
     /// DISTINCT.
     pub distinct: bool,
@@ -205,7 +220,7 @@ pub struct Select {
 }
 
 /// One result column.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
     /// `*`.
     Wildcard,
@@ -221,7 +236,7 @@ pub enum SelectItem {
 }
 
 /// A FROM item.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FromItem {
     /// A table or view.
     Table {
@@ -229,6 +244,8 @@ pub enum FromItem {
         name: String,
         /// Alias.
         alias: Option<String>,
+        /// INDEXED BY / NOT INDEXED.
+        hint: Option<IndexHint>,
     },
     /// A subquery.
     Subquery {
@@ -252,6 +269,15 @@ pub enum FromItem {
     },
 }
 
+/// How a table may be read (SQLite's INDEXED BY and NOT INDEXED).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexHint {
+    /// INDEXED BY name: through this index (an error if there is none).
+    IndexedBy(String),
+    /// NOT INDEXED: through no index.
+    NotIndexed,
+}
+
 /// Join kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinKind {
@@ -262,7 +288,7 @@ pub enum JoinKind {
 }
 
 /// An ORDER BY item.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OrderItem {
     /// Sort key.
     pub expr: Expr,
@@ -329,10 +355,18 @@ pub enum UnOp {
     Not,
     /// ~x
     BitNot,
+    /// x IS TRUE: 1 when x is true, else 0 (also for NULL).
+    IsTrue,
+    /// x IS NOT TRUE.
+    IsNotTrue,
+    /// x IS FALSE: 1 when x is false, else 0 (also for NULL).
+    IsFalse,
+    /// x IS NOT FALSE.
+    IsNotFalse,
 }
 
 /// An expression.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// A literal.
     Literal(Value),
@@ -408,6 +442,8 @@ pub enum Expr {
     },
     /// CAST.
     Cast(Box<Expr>, CastType),
+    /// `x COLLATE name`: compare `x` under this collating sequence.
+    Collate(Box<Expr>, Collation),
     /// A function call (scalar or aggregate).
     Function {
         /// Name.
@@ -430,22 +466,47 @@ pub struct Insert {
     pub columns: Option<Vec<String>>,
     /// Rows (None: DEFAULT VALUES).
     pub source: Option<Box<Query>>,
-    /// Conflict handling.
-    pub on_conflict: Conflict,
+    /// Conflict handling (`INSERT OR ...`, `REPLACE`); None: none named
+    /// (ABORT, unless a firing statement's applies).
+    pub on_conflict: Option<Conflict>,
+    /// `ON CONFLICT [(target)] DO ...`.
+    pub upsert: Option<Upsert>,
     /// RETURNING items.
     pub returning: Vec<SelectItem>,
 }
 
-/// What to do on a UNIQUE / PRIMARY KEY conflict.
-#[derive(Clone, Debug)]
+/// What a statement does when a row violates a constraint (SQLite's
+/// conflict resolution algorithms, `OR ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conflict {
-    /// Fail the statement (default).
+    /// Fail the statement, undoing its changes (default).
     Abort,
+    /// Fail the statement, keeping the changes it made before.
+    Fail,
     /// Skip the row.
     Ignore,
-    /// Delete the conflicting rows, then insert.
+    /// Delete the conflicting rows, then write.
     Replace,
-    /// ON CONFLICT DO UPDATE SET ... [WHERE ...].
+    /// Fail the statement and roll the transaction back.
+    Rollback,
+}
+
+/// `ON CONFLICT [(target)] DO NOTHING | DO UPDATE ...` of an INSERT.
+#[derive(Clone, Debug)]
+pub struct Upsert {
+    /// The columns of the PRIMARY KEY or UNIQUE constraint it applies to
+    /// (None: any uniqueness constraint).
+    pub target: Option<Vec<String>>,
+    /// What to do.
+    pub action: UpsertAction,
+}
+
+/// The action of an upsert.
+#[derive(Clone, Debug)]
+pub enum UpsertAction {
+    /// DO NOTHING: skip the row.
+    Nothing,
+    /// DO UPDATE SET ... [WHERE ...] on the conflicting row.
     Update(Vec<(String, Expr)>, Option<Expr>),
 }
 
@@ -454,12 +515,14 @@ pub enum Conflict {
 pub struct Update {
     /// Target table.
     pub table: String,
+    /// INDEXED BY / NOT INDEXED.
+    pub hint: Option<IndexHint>,
     /// SET column = expr.
     pub assignments: Vec<(String, Expr)>,
     /// WHERE.
     pub filter: Option<Expr>,
-    /// OR REPLACE / IGNORE.
-    pub on_conflict: Conflict,
+    /// OR REPLACE / IGNORE / ...; None: none named.
+    pub on_conflict: Option<Conflict>,
     /// RETURNING items.
     pub returning: Vec<SelectItem>,
 }
@@ -469,6 +532,8 @@ pub struct Update {
 pub struct Delete {
     /// Target table.
     pub table: String,
+    /// INDEXED BY / NOT INDEXED.
+    pub hint: Option<IndexHint>,
     /// WHERE.
     pub filter: Option<Expr>,
     /// RETURNING items.
@@ -476,7 +541,7 @@ pub struct Delete {
 }
 
 /// A column in CREATE TABLE.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ColumnSpec {
     /// Name.
     pub name: String,
@@ -486,10 +551,39 @@ pub struct ColumnSpec {
     pub not_null: bool,
     /// DEFAULT expression as SQL text (parsed again when used).
     pub default: Option<String>,
-    /// PRIMARY KEY on the column (with DESC?).
+    /// PRIMARY KEY on the column.
     pub primary_key: bool,
+    /// `PRIMARY KEY DESC` (which, as in SQLite, keeps an INTEGER PRIMARY
+    /// KEY from aliasing the rowid).
+    pub primary_key_desc: bool,
+    /// AUTOINCREMENT (on an INTEGER PRIMARY KEY).
+    pub autoincrement: bool,
     /// UNIQUE on the column.
     pub unique: bool,
+    /// COLLATE: the column's default collating sequence.
+    pub collation: Option<Collation>,
+}
+
+/// A column of an index or of a PRIMARY KEY / UNIQUE constraint.
+#[derive(Clone, Debug)]
+pub struct IndexedColumn {
+    /// Column name.
+    pub name: String,
+    /// DESC.
+    pub desc: bool,
+    /// COLLATE (default: the column's).
+    pub collation: Option<Collation>,
+}
+
+impl IndexedColumn {
+    /// The column `name`, ascending, under its own collation.
+    pub fn plain(name: impl Into<String>) -> IndexedColumn {
+        IndexedColumn {
+            name: name.into(),
+            desc: false,
+            collation: None,
+        }
+    }
 }
 
 /// CREATE TABLE.
@@ -502,11 +596,15 @@ pub struct CreateTable {
     /// Columns.
     pub columns: Vec<ColumnSpec>,
     /// Table-level PRIMARY KEY columns.
-    pub primary_key: Vec<String>,
+    pub primary_key: Vec<IndexedColumn>,
     /// Table-level UNIQUE column lists.
-    pub uniques: Vec<Vec<String>>,
+    pub uniques: Vec<Vec<IndexedColumn>>,
     /// CREATE TABLE ... AS query.
     pub as_query: Option<Box<Query>>,
+    /// WITHOUT ROWID.
+    pub without_rowid: bool,
+    /// STRICT.
+    pub strict: bool,
 }
 
 /// CREATE INDEX.
@@ -516,10 +614,12 @@ pub struct CreateIndex {
     pub name: String,
     /// Table.
     pub table: String,
-    /// Columns, each with DESC.
-    pub columns: Vec<(String, bool)>,
+    /// Columns.
+    pub columns: Vec<IndexedColumn>,
     /// UNIQUE.
     pub unique: bool,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
+    /// WHERE of a partial index, as SQL text (parsed again when used).
+    pub filter: Option<String>,
 }

@@ -198,7 +198,8 @@ pub fn is_auth_statement(piece: &str) -> bool {
     let w = |i: usize| words.get(i).map(|s| s.as_str()).unwrap_or("");
     match w(0) {
         "GRANT" | "REVOKE" | "SHOW" | "REASSIGN" => true,
-        "CREATE" | "DROP" => matches!(w(1), "USER" | "ROLE" | "POLICY"),
+        "CREATE" => matches!(w(1), "USER" | "ROLE" | "POLICY" | "LOGIN"),
+        "DROP" => matches!(w(1), "USER" | "ROLE" | "POLICY"),
         "ALTER" => match w(1) {
             "USER" | "ROLE" => true,
             "TABLE" | "VIEW" => {
@@ -469,6 +470,26 @@ impl P<'_> {
         let st = if self.eat_kw("CREATE") {
             if self.eat_kw("POLICY") {
                 self.create_policy()?
+            } else if self.eat_kw("LOGIN") {
+                self.expect_kw("TOKEN")?;
+                let user = if self.eat_kw("FOR") {
+                    Some(self.object()?)
+                } else {
+                    None
+                };
+                let valid_for = if self.eat_kw("VALID") {
+                    self.expect_kw("FOR")?;
+                    Some(match self.peek().cloned() {
+                        Some(Tok::Num(n)) => {
+                            self.i += 1;
+                            n
+                        }
+                        _ => self.string()?,
+                    })
+                } else {
+                    None
+                };
+                AuthStmt::CreateToken { user, valid_for }
             } else {
                 let user = if self.eat_kw("USER") {
                     true
@@ -577,6 +598,25 @@ impl P<'_> {
                     admin_option: self.with_option("ADMIN")?,
                 }
             }
+        } else if self.peek_kw("REVOKE")
+            && (self.peek_kw_at(1, "LOGIN")
+                || (self.peek_kw_at(1, "ALL") && self.peek_kw_at(2, "LOGIN")))
+        {
+            self.i += 1;
+            if self.eat_kw("LOGIN") {
+                self.expect_kw("TOKEN")?;
+                AuthStmt::RevokeToken { id: self.string()? }
+            } else {
+                self.expect_kw("ALL")?;
+                self.expect_kw("LOGIN")?;
+                self.expect_kw("TOKENS")?;
+                let user = if self.eat_kw("FOR") {
+                    Some(self.object()?)
+                } else {
+                    None
+                };
+                AuthStmt::RevokeTokens { user }
+            }
         } else if self.eat_kw("REVOKE") {
             // `REVOKE admin FROM x` revokes the admin role, not its option.
             let grant_option_only = self.peek_kw_at(1, "OPTION") && self.eat_kw("GRANT");
@@ -628,8 +668,18 @@ impl P<'_> {
                 AuthStmt::ShowSetting {
                     name: self.setting_name()?,
                 }
+            } else if self.eat_kw("LOGIN") {
+                self.expect_kw("TOKENS")?;
+                let user = if self.eat_kw("FOR") {
+                    Some(self.object()?)
+                } else {
+                    None
+                };
+                AuthStmt::ShowTokens { user }
             } else {
-                return Err(self.unexpected("USERS, ROLES, GRANTS or CLUSTER SETTING"));
+                return Err(
+                    self.unexpected("USERS, ROLES, GRANTS, LOGIN TOKENS or CLUSTER SETTING")
+                );
             }
         } else if self.eat_kw("REASSIGN") {
             self.expect_kw("OWNED")?;

@@ -13,6 +13,12 @@
 //!             rollback and savepoints, so neither copies the write set
 //! ```
 //!
+//! Replication plugs in at two points: a [`Committer`] takes the commit's
+//! batch instead of the engine (a replicated node sends it through Raft
+//! and returns once it is applied), and [`TxnManager::exclusive`] holds
+//! new transactions back while a snapshot replaces the whole store, so no
+//! reader starts on half of it.
+//!
 //! A transaction that read at snapshot `s` and then wants to write while
 //! another transaction committed after `s` would be writing on stale reads:
 //! it gets [`Error::Conflict`] (retryable) instead. A transaction that has
@@ -23,16 +29,29 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
 use crate::storage::{Direction, Engine, EngineIter, Snapshot, WriteBatch};
+
+/// Where a commit's write batch goes instead of straight into the engine.
+pub trait Committer: Send + Sync {
+    /// Makes `batch` durable and visible in the engine, or fails having
+    /// changed nothing (or, for [`Error::CommitUnknown`], not knowing).
+    /// `read_at` is the snapshot the transaction read from. Returns a
+    /// number that grows with every commit (for Raft, the log index).
+    fn commit(&self, batch: WriteBatch, read_at: &Snapshot) -> Result<u64>;
+}
 
 /// Hands out the single writer slot.
 pub struct TxnManager {
     engine: Arc<Engine>,
     writer: Mutex<bool>,
     freed: Condvar,
+    committer: RwLock<Option<Arc<dyn Committer>>>,
+    /// Shared by every `begin`, taken exclusively while the store is
+    /// replaced as a whole.
+    gate: RwLock<()>,
 }
 
 /// A write-set entry: `Some(value)` for a put, `None` for a delete.
@@ -59,7 +78,21 @@ impl TxnManager {
             engine,
             writer: Mutex::new(false),
             freed: Condvar::new(),
+            committer: RwLock::new(None),
+            gate: RwLock::new(()),
         })
+    }
+
+    /// Sends every later commit's batch to `committer` instead of the
+    /// engine.
+    pub fn set_committer(&self, committer: Arc<dyn Committer>) {
+        *self.committer.write() = Some(committer);
+    }
+
+    /// Holds back new transactions until the guard is dropped (they wait;
+    /// running ones keep their snapshots).
+    pub fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write()
     }
 
     /// The engine underneath.
@@ -69,9 +102,13 @@ impl TxnManager {
 
     /// Starts a transaction reading the latest committed state.
     pub fn begin(self: &Arc<Self>) -> Txn {
+        let snapshot = {
+            let _open = self.gate.read();
+            self.engine.snapshot()
+        };
         Txn {
             mgr: self.clone(),
-            snapshot: self.engine.snapshot(),
+            snapshot,
             writes: BTreeMap::new(),
             undo: Vec::new(),
             holds_writer: false,
@@ -112,7 +149,10 @@ impl Txn {
         }
         self.mgr.acquire(busy_timeout)?;
         self.holds_writer = true;
-        let latest = self.mgr.engine.snapshot();
+        let latest = {
+            let _open = self.mgr.gate.read();
+            self.mgr.engine.snapshot()
+        };
         if latest.sequence() != self.snapshot.sequence() {
             if self.has_read {
                 self.mgr.release();
@@ -198,7 +238,17 @@ impl Txn {
 
     /// Commits: applies the write set atomically. Returns the commit's
     /// sequence number (or the snapshot's, for a read-only transaction).
-    pub fn commit(mut self) -> Result<u64> {
+    pub fn commit(self) -> Result<u64> {
+        self.commit_then(|| {})
+    }
+
+    /// [`Txn::commit`], then — only if the commit succeeded, and while
+    /// this transaction still holds the writer slot — `publish`. Whatever
+    /// state the next writer reads (the published schema and security
+    /// catalog) is thereby already the committed one: a writer that
+    /// released the slot before publishing would let the next writer
+    /// build on the previous state and overwrite this commit's change.
+    pub fn commit_then(mut self, publish: impl FnOnce()) -> Result<u64> {
         let r = if self.writes.is_empty() {
             Ok(self.snapshot.sequence())
         } else {
@@ -209,10 +259,18 @@ impl Txn {
                     None => b.delete(k),
                 };
             }
-            self.mgr.engine.write(b)
+            let committer = self.mgr.committer.read().clone();
+            match committer {
+                Some(c) => c.commit(b, &self.snapshot),
+                None => self.mgr.engine.write(b),
+            }
         };
         self.undo.clear();
+        if r.is_ok() {
+            publish();
+        }
         r
+        // Dropping `self` releases the writer slot, after `publish`.
     }
 }
 

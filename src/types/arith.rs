@@ -1,13 +1,9 @@
 //! Arithmetic on values: `+ - * / %`, unary minus and `||`, with SQLite's
 //! numeric conversions.
 
-use crate::error::{Error, Result, SqlErrorKind};
+use crate::error::Result;
 
 use super::*;
-
-fn overflow() -> Error {
-    Error::sql(SqlErrorKind::Overflow, "integer overflow")
-}
 
 #[derive(Clone, Copy)]
 enum ArithOp {
@@ -18,32 +14,36 @@ enum ArithOp {
     Rem,
 }
 
-/// SQLite's arithmetic opcodes (`OP_Add` and friends), with overflow as an
-/// error.
+/// SQLite's arithmetic opcodes (`OP_Add` and friends): integers stay
+/// integers unless the result overflows, which (as in SQLite's `fp_math`
+/// path) computes it again in doubles: `i64::MAX + 1` is the REAL
+/// 9.223372036854776e18.
 fn arith(a: &Value, b: &Value, op: ArithOp) -> Result<Value> {
     let (Some(x), Some(y)) = (numeric(a), numeric(b)) else {
         return Ok(Value::Null);
     };
     if let (Num::Int(x), Num::Int(y)) = (x, y) {
         let r = match op {
-            ArithOp::Add => x.checked_add(y).ok_or_else(overflow)?,
-            ArithOp::Sub => x.checked_sub(y).ok_or_else(overflow)?,
-            ArithOp::Mul => x.checked_mul(y).ok_or_else(overflow)?,
+            ArithOp::Add => x.checked_add(y),
+            ArithOp::Sub => x.checked_sub(y),
+            ArithOp::Mul => x.checked_mul(y),
             ArithOp::Div => {
                 if y == 0 {
                     return Ok(Value::Null);
                 }
-                x.checked_div(y).ok_or_else(overflow)?
+                x.checked_div(y)
             }
             ArithOp::Rem => {
                 if y == 0 {
                     return Ok(Value::Null);
                 }
                 // i64::MIN % -1 is 0 (SQLite computes it as % 1).
-                x.checked_rem(y).unwrap_or(0)
+                Some(x.checked_rem(y).unwrap_or(0))
             }
         };
-        return Ok(Value::Integer(r));
+        if let Some(r) = r {
+            return Ok(Value::Integer(r));
+        }
     }
     // SQLite reads the operands again as doubles here: text gives its real
     // prefix, so '-' is -0.0 although its numeric type above was INTEGER 0.
@@ -72,8 +72,8 @@ fn arith(a: &Value, b: &Value, op: ArithOp) -> Result<Value> {
 }
 
 /// `a + b`. NULL if either is NULL; text and blobs are read as numbers
-/// (see the module documentation); INTEGER overflow is an error; a NaN
-/// result (`inf + -inf`) is NULL.
+/// (see the module documentation); an INTEGER result that overflows is
+/// computed as a REAL instead; a NaN result (`inf + -inf`) is NULL.
 pub fn add(a: &Value, b: &Value) -> Result<Value> {
     arith(a, b, ArithOp::Add)
 }
@@ -89,7 +89,7 @@ pub fn mul(a: &Value, b: &Value) -> Result<Value> {
 }
 
 /// `a / b`; see [`add`]. Integer division truncates toward zero; division
-/// by zero (integer or real) is NULL; `i64::MIN / -1` is an overflow error.
+/// by zero (integer or real) is NULL; `i64::MIN / -1` is the REAL 2^63.
 pub fn div(a: &Value, b: &Value) -> Result<Value> {
     arith(a, b, ArithOp::Div)
 }
@@ -102,7 +102,7 @@ pub fn rem(a: &Value, b: &Value) -> Result<Value> {
 }
 
 /// Unary `-a`, computed as `0 - a` as SQLite does: NULL stays NULL,
-/// `-'abc'` is 0, `-'1.5'` is -1.5, `-i64::MIN` is an overflow error.
+/// `-'abc'` is 0, `-'1.5'` is -1.5, `-i64::MIN` is the REAL 2^63.
 pub fn neg(a: &Value) -> Result<Value> {
     sub(&Value::Integer(0), a)
 }

@@ -2,12 +2,11 @@
 //! compare, sort, compute, cast, convert to text, store under a column's
 //! affinity, and match against LIKE and GLOB patterns.
 //!
-//! The semantics are SQLite 3.40's, ported from its source (`vdbe.c`,
+//! The semantics are SQLite's (3.47 and later), ported from its source (`vdbe.c`,
 //! `vdbemem.c`, `util.c`, `printf.c`, `func.c`) rather than re-derived, so
-//! that queries give the answers SQLite users expect. The one deliberate
-//! difference: integer overflow in `+`, `-`, `*`, unary minus and `/` is an
-//! [`SqlErrorKind::Overflow`] error, where SQLite would quietly switch to a
-//! REAL and lose precision.
+//! that queries give the answers SQLite users expect. That includes integer
+//! overflow in `+`, `-`, `*`, unary minus and `/`, which gives a REAL, as
+//! in SQLite (only the `sum` aggregate and `abs` raise "integer overflow").
 //!
 //! # Invariants
 //!
@@ -16,9 +15,9 @@
 //!   into [`Value::Null`], as SQLite does.
 //! * Nothing here panics, whatever the input: no unchecked slicing, no
 //!   unchecked integer arithmetic, no `unwrap`.
-//! * Text is compared bytewise (SQLite's BINARY collation); case-folding is
-//!   ASCII-only everywhere (LIKE, `upper`, `lower`), as in SQLite built
-//!   without ICU.
+//! * Text is compared bytewise (SQLite's BINARY collation) unless a
+//!   [`Collation`] says otherwise; case-folding is ASCII-only everywhere
+//!   (NOCASE, LIKE, `upper`, `lower`), as in SQLite built without ICU.
 //!
 //! # Sort order and comparison
 //!
@@ -54,27 +53,18 @@
 //! SQLite's `sqlite3AtoF` and `sqlite3Atoi64`, including what they report
 //! about the shape of the text.
 //!
-//! # Text form of a REAL, and SQLite's `long double`
+//! # Text form of a REAL
 //!
-//! Reals print as SQLite's `%!.15g`: fifteen significant digits, trailing
-//! zeros dropped but at least one digit after the point, and exponent form
-//! when the exponent is below -4 or above 14: `1.0`, `0.1`, `100.0`,
-//! `1.0e+20`, `1.23456789012346e+20`, `1.0e-05`, `Inf`. Negative zero
-//! prints as `0.0`.
-//!
-//! SQLite 3.40 computes both directions (text to real, and printf's digits)
-//! in the x87 80-bit `long double`, and the result is not always correctly
-//! rounded: `CAST(228491094354567.5 AS TEXT)` is `'228491094354567.0'`,
-//! `'2.4703282292062328e-324'` reads as 0.0. To give the same answers to
-//! the last bit, this module ports those routines together with a small
-//! software `long double` (the private `Ext`), and was checked against sqlite3 3.40.1
-//! on several million generated cases (text forms, `quote`, `round`, CAST,
-//! affinity, arithmetic, comparison, LIKE/GLOB, substr, aggregates).
-//!
-//! ```text
-//!   text ──scan──▶ s (≤ 19 digits), e ──▶ s ×/÷ 10^e in long double ──▶ double
-//!   double ──▶ long double ──normalize to [1,10) by ÷ 10^k──▶ digit loop ──▶ text
-//! ```
+//! Reals print as SQLite's `%!.17g` (SQLite 3.47 and later): at most
+//! seventeen significant digits, fewer when fewer read back as the same
+//! double, trailing zeros dropped but at least one digit after the point,
+//! and exponent form when the exponent is below -4 or above 16: `1.0`,
+//! `0.1`, `0.30000000000000004`, `1000000000000000.0`, `1.0e+20`, `Inf`.
+//! Negative zero prints as `0.0`. Text is read back by SQLite's
+//! `sqlite3AtoF`: the first 19 significant digits, scaled by a table of
+//! powers of ten to the nearest double. Both are ports (real_text.rs) of
+//! SQLite's integer-only algorithms, checked against the bundled SQLite by
+//! property tests.
 //!
 //! # Embedded NUL characters
 //!
@@ -85,6 +75,7 @@
 mod affinity;
 mod arith;
 mod cast;
+mod collation;
 mod compare;
 mod numeric_text;
 mod pattern;
@@ -96,6 +87,7 @@ mod value;
 pub use affinity::*;
 pub use arith::*;
 pub use cast::*;
+pub use collation::*;
 pub use compare::*;
 pub use numeric_text::*;
 pub use pattern::*;

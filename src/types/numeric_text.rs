@@ -43,161 +43,113 @@ pub(crate) fn is_space(b: u8) -> bool {
     b == b' ' || (0x09..=0x0d).contains(&b)
 }
 
-/// Scans `z` for a real number the way SQLite's `sqlite3AtoF` does: leading
-/// and trailing spaces, a sign, digits, a decimal point, an exponent. Returns
-/// the value of the longest numeric prefix (0.0 when there is none, -0.0 for
-/// a bare minus sign; a huge exponent gives ±infinity, never NaN) and the
+/// Scans `z` for a real number the way SQLite's `sqlite3AtoF` (3.47+)
+/// does: leading and trailing spaces, a sign, digits, a decimal point, an
+/// exponent. Returns the value of the longest numeric prefix (0.0 when
+/// there is none; a huge exponent gives ±infinity, never NaN) and the
 /// shape of the whole input.
 ///
-/// The value is computed exactly as SQLite 3.40 computes it, including its
-/// `long double` arithmetic (emulated in software): the first 18 or 19
-/// significant digits are kept as an integer `s`, the rest are dropped, and
-/// the result is `s` times or divided by a power of ten rounded to a double.
+/// The value is SQLite's: the first 19 or so significant digits are kept
+/// as an unsigned 64-bit `s`, the rest are dropped, and `s × 10^d` is
+/// rounded to the nearest double ([`fp10_convert2`]).
 pub fn parse_real_prefix(z: &[u8]) -> (f64, RealShape) {
-    /// Once the significand reaches this, further digits are dropped.
-    const LIMIT: i64 = (i64::MAX - 9) / 10;
-    let n = z.len();
+    const LIMIT: u64 = (u64::MAX - 9) / 10;
     let at = |i: usize| z.get(i).copied().unwrap_or(0);
     let digit = |i: usize| {
         z.get(i)
             .filter(|b| b.is_ascii_digit())
-            .map(|&b| i64::from(b - b'0'))
+            .map(|&b| u64::from(b - b'0'))
     };
-
     let mut i = 0;
-    while i < n && is_space(at(i)) {
+    let mut neg = false;
+    let mut s: u64 = 0;
+    let mut d: i64 = 0;
+    // Bit 1: a digit; bit 2: a decimal point or exponent.
+    let mut state = 0u32;
+    while is_space(at(i)) {
         i += 1;
     }
-    if i >= n {
+    if at(i) == b'-' || at(i) == b'+' {
+        neg = at(i) == b'-';
+        i += 1;
+    }
+    if let Some(v) = digit(i) {
+        state = 1;
+        s = v;
+        i += 1;
+        while let Some(v) = digit(i) {
+            s = s * 10 + v;
+            i += 1;
+            if s >= LIMIT {
+                while digit(i).is_some() {
+                    i += 1;
+                    d += 1;
+                }
+                break;
+            }
+        }
+    }
+    if at(i) == b'.' {
+        i += 1;
+        if digit(i).is_some() {
+            state |= 1;
+            while let Some(v) = digit(i) {
+                if s < LIMIT {
+                    s = s * 10 + v;
+                    d -= 1;
+                }
+                i += 1;
+            }
+        } else if state == 0 {
+            return (0.0, RealShape::NotANumber);
+        }
+        state |= 2;
+    } else if state == 0 {
         return (0.0, RealShape::NotANumber);
     }
-    let negative = at(i) == b'-';
-    if negative || at(i) == b'+' {
+    if at(i) == b'e' || at(i) == b'E' {
+        let mark = i;
         i += 1;
-    }
-    let mut s: i64 = 0; // significand
-    let mut d: i64 = 0; // decimal shift of the significand
-    let mut n_digit = 0usize;
-    while let Some(v) = digit(i) {
-        s = s.saturating_mul(10).saturating_add(v);
-        i += 1;
-        n_digit += 1;
-        if s >= LIMIT {
-            while digit(i).is_some() {
-                i += 1;
-                d = d.saturating_add(1);
-            }
-        }
-    }
-    let mut e_type = 1; // 1: integer so far, 2: has '.' or 'e', 3: both
-    if i < n && at(i) == b'.' {
-        i += 1;
-        e_type += 1;
-        while let Some(v) = digit(i) {
-            if s < LIMIT {
-                s = s.saturating_mul(10).saturating_add(v);
-                d = d.saturating_sub(1);
-                n_digit += 1;
-            }
+        let esign: i64 = if at(i) == b'-' {
             i += 1;
-        }
-    }
-    let mut e_valid = true; // an 'e' is followed by at least one digit
-    let mut exponent: i64 = 0;
-    if i < n && (at(i) == b'e' || at(i) == b'E') {
-        i += 1;
-        e_valid = false;
-        e_type += 1;
-        let mut esign = 1;
-        if i < n && at(i) == b'-' {
-            esign = -1;
-            i += 1;
-        } else if i < n && at(i) == b'+' {
-            i += 1;
-        }
-        while let Some(v) = digit(i) {
-            // SQLite caps the exponent at 10000.
-            exponent = if exponent < 10000 {
-                exponent * 10 + v
-            } else {
-                10000
-            };
-            i += 1;
-            e_valid = true;
-        }
-        exponent *= esign;
-    }
-    while i < n && is_space(at(i)) {
-        i += 1;
-    }
-
-    let value = scale_significand(negative, s, exponent.saturating_add(d));
-    let shape = if i == n && n_digit > 0 && e_valid {
-        if e_type == 1 {
-            RealShape::Integer
+            -1
         } else {
-            RealShape::Real
+            if at(i) == b'+' {
+                i += 1;
+            }
+            1
+        };
+        if let Some(v) = digit(i) {
+            let mut exp = v as i64;
+            i += 1;
+            state |= 2;
+            while let Some(v) = digit(i) {
+                exp = if exp < 10000 {
+                    exp * 10 + v as i64
+                } else {
+                    10000
+                };
+                i += 1;
+            }
+            d += esign * exp;
+        } else {
+            // Not an exponent: the text is not all number.
+            i = mark;
         }
-    } else if e_type >= 2 && (e_type == 3 || e_valid) && n_digit > 0 {
-        RealShape::RealPrefix
-    } else {
-        RealShape::NotANumber
+    }
+    let magnitude = if s == 0 { 0.0 } else { fp10_convert2(s, d) };
+    let value = if neg { -magnitude } else { magnitude };
+    while is_space(at(i)) {
+        i += 1;
+    }
+    let whole = i >= z.len();
+    let shape = match (whole, state & 2 != 0) {
+        (true, false) => RealShape::Integer,
+        (true, true) => RealShape::Real,
+        (false, true) => RealShape::RealPrefix,
+        (false, false) => RealShape::NotANumber,
     };
     (value, shape)
-}
-
-/// The tail of SQLite's `sqlite3AtoF`: `±s × 10^e` rounded to a double,
-/// computed as SQLite does (through `long double`).
-fn scale_significand(negative: bool, mut s: i64, e: i64) -> f64 {
-    if s == 0 {
-        return if negative { -0.0 } else { 0.0 };
-    }
-    let scale_up = e >= 0;
-    let mut e = e.saturating_abs();
-    // Move powers of ten into the significand while that is exact.
-    while e > 0 {
-        if scale_up {
-            if s >= i64::MAX / 10 {
-                break;
-            }
-            s *= 10;
-        } else {
-            if s % 10 != 0 {
-                break;
-            }
-            s /= 10;
-        }
-        e -= 1;
-    }
-    let sig = Ext::from_u64(s.unsigned_abs());
-    let magnitude = if e == 0 {
-        s as f64
-    } else if e > 307 {
-        if e < 342 {
-            let scale = Ext::pow10(e - 308);
-            if scale_up {
-                sig.mul(scale).to_f64() * 1.0e308
-            } else {
-                sig.div(scale).to_f64() / 1.0e308
-            }
-        } else if scale_up {
-            f64::INFINITY
-        } else {
-            0.0
-        }
-    } else {
-        let scale = Ext::pow10(e);
-        if scale_up {
-            sig.mul(scale).to_f64()
-        } else {
-            sig.div(scale).to_f64()
-        }
-    };
-    if negative {
-        -magnitude
-    } else {
-        magnitude
-    }
 }
 
 /// Scans `z` for an integer the way SQLite's `sqlite3Atoi64` does: leading

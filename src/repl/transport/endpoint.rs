@@ -102,6 +102,9 @@ pub(crate) struct ConnShared {
     pub(crate) side: Side,
     pub(crate) chain: Vec<CertificateDer<'static>>,
     closed_reason: Mutex<Option<Error>>,
+    /// When admission completed (the newest live connection to a node is
+    /// the one to use: an older one may lead to a process that restarted).
+    pub(crate) admitted_at: std::time::Instant,
     hook: Option<RefusalHook>,
     counters: Arc<Counters>,
     pub(crate) config: Arc<EndpointConfig>,
@@ -450,14 +453,27 @@ impl Endpoint {
         self.shared.connect(addr, node_id).await
     }
 
-    /// A live connection to `node_id` (either direction), if any.
+    /// The newest live connection to `node_id` (either direction), if any.
+    /// An older one may still look alive while it leads to a process that
+    /// restarted (until its idle timeout); the peer's new dial is newer.
     pub fn peer(&self, node_id: NodeId) -> Option<Peer> {
         self.shared
             .live
             .lock()
             .values()
-            .find(|c| c.info.node_id == node_id && c.conn.close_reason().is_none())
+            .filter(|c| c.info.node_id == node_id && c.conn.close_reason().is_none())
+            .max_by_key(|c| c.admitted_at)
             .map(|c| Peer::new(c.clone()))
+    }
+
+    /// Closes every live connection (an orderly close) but keeps listening:
+    /// a node that stops serving lets its peers know at once.
+    pub fn close_peers(&self) {
+        let lives: Vec<Arc<ConnShared>> = self.shared.live.lock().drain().map(|(_, c)| c).collect();
+        for c in lives {
+            c.conn
+                .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"not serving");
+        }
     }
 
     /// Re-reads certificate, key, CA bundle and CRLs. New connections use
@@ -801,6 +817,7 @@ impl Shared {
             side: Side::Inbound,
             chain,
             closed_reason: Mutex::new(None),
+            admitted_at: std::time::Instant::now(),
             hook: self.hook.clone(),
             counters: self.counters.clone(),
             config: self.config.clone(),
@@ -970,6 +987,7 @@ impl Shared {
             side: Side::Outbound,
             chain,
             closed_reason: Mutex::new(None),
+            admitted_at: std::time::Instant::now(),
             hook: self.hook.clone(),
             counters: self.counters.clone(),
             config: self.config.clone(),

@@ -42,6 +42,11 @@ impl Peer {
         self.conn.info.node_id
     }
 
+    /// Identifies the connection (two handles with the same id share it).
+    pub fn connection_id(&self) -> usize {
+        self.conn.conn.stable_id()
+    }
+
     /// Who the peer is.
     pub fn info(&self) -> &PeerInfo {
         &self.conn.info

@@ -1,0 +1,443 @@
+//! Whether a data-changing statement keeps a statement journal, decided as
+//! SQLite's code generator decides it, so that an error it did not foresee
+//! undoes what SQLite undoes.
+//!
+//! SQLite opens a statement journal (and so can undo a statement that
+//! fails part way, inside a transaction) only when the statement may write
+//! several rows (`sqlite3MultiWrite`: an INSERT from a SELECT or several
+//! VALUES rows, a statement with triggers, an UPDATE or DELETE not known to
+//! touch one row) and its code contains something that may abort it
+//! (`sqlite3MayAbort`: a constraint resolved by ABORT, a REPLACE of a NOT
+//! NULL column, an explicit rowid that must be an integer, a function call,
+//! a non-literal LIMIT or an OFFSET), counting every trigger program it may
+//! run, nested ones included. An error without a journal (a STRICT type
+//! error) leaves the rows written before it inside a transaction.
+//!
+//! Invariant: the decision depends only on the statement's text and the
+//! schema, never on the data, as in SQLite (it is made when the statement
+//! is compiled).
+
+use crate::catalog::{Schema, Table};
+use crate::sql::aggregate::agg_kind;
+use crate::syntax::ast::{
+    Conflict, Delete, Expr, FromItem, Insert, Query, SelectItem, SetExpr, Statement, TriggerEvent,
+    Update, UpsertAction,
+};
+
+/// Whether SQLite would keep a statement journal for `stmt` (true for
+/// anything but INSERT, UPDATE and DELETE: their errors undo the
+/// statement).
+pub fn keeps_statement_journal(schema: &Schema, stmt: &Statement) -> bool {
+    let mut d = Decision::default();
+    match stmt {
+        Statement::Insert(i) => d.insert(schema, i, None),
+        Statement::Update(u) => d.update(schema, u, None),
+        Statement::Delete(x) => d.delete(schema, x, None),
+        _ => return true,
+    }
+    d.multi_write && d.may_abort
+}
+
+#[derive(Default)]
+struct Decision {
+    multi_write: bool,
+    may_abort: bool,
+    /// Trigger programs coded already (trigger id, conflict resolution).
+    coded: Vec<(u32, Option<Conflict>)>,
+}
+
+/// SQLite's functions coded inline (no function call).
+const INLINE: &[&str] = &[
+    "coalesce",
+    "ifnull",
+    "iif",
+    "if",
+    "likely",
+    "unlikely",
+    "likelihood",
+];
+
+impl Decision {
+    fn expr(&mut self, e: &Expr) {
+        if self.may_abort {
+            return;
+        }
+        crate::sql::plan::walk(e, &mut |x| match x {
+            Expr::Function {
+                name, args, star, ..
+            } => {
+                let lower = name.to_ascii_lowercase();
+                let aggregate = agg_kind(&lower, args.len(), *star).is_some()
+                    && !(args.len() > 1 && (lower == "min" || lower == "max"));
+                if !aggregate && !INLINE.contains(&lower.as_str()) {
+                    self.may_abort = true;
+                }
+            }
+            // LIKE and GLOB are function calls in SQLite.
+            Expr::Like { .. } => self.may_abort = true,
+            _ => {}
+        });
+        // `walk` does not enter subqueries.
+        walk_queries(e, &mut |q| self.query(q));
+    }
+
+    fn query(&mut self, q: &Query) {
+        self.set_expr(&q.body);
+        for o in &q.order_by {
+            self.expr(&o.expr);
+        }
+        // A LIMIT that is not an integer literal, and any OFFSET, must be
+        // made integers at run time.
+        if let Some(l) = &q.limit {
+            if !is_integer_literal(l) {
+                self.may_abort = true;
+            }
+        }
+        if q.offset.is_some() {
+            self.may_abort = true;
+        }
+    }
+
+    fn set_expr(&mut self, s: &SetExpr) {
+        match s {
+            SetExpr::Select(sel) => {
+                self.items(&sel.items);
+                if let Some(f) = &sel.from {
+                    self.from(f);
+                }
+                for e in sel.filter.iter().chain(&sel.group_by).chain(&sel.having) {
+                    self.expr(e);
+                }
+            }
+            SetExpr::Values(rows) => rows.iter().flatten().for_each(|e| self.expr(e)),
+            SetExpr::Query(q) => self.query(q),
+            SetExpr::SetOp { left, right, .. } => {
+                self.set_expr(left);
+                self.set_expr(right);
+            }
+        }
+    }
+
+    fn from(&mut self, f: &FromItem) {
+        match f {
+            FromItem::Table { .. } => {}
+            FromItem::Subquery { query, .. } => self.query(query),
+            FromItem::Join {
+                left, right, on, ..
+            } => {
+                self.from(left);
+                self.from(right);
+                if let Some(e) = on {
+                    self.expr(e);
+                }
+            }
+        }
+    }
+
+    fn items(&mut self, items: &[SelectItem]) {
+        for it in items {
+            if let SelectItem::Expr { expr, .. } = it {
+                self.expr(expr);
+            }
+        }
+    }
+
+    /// The trigger programs `stmt` on `t` may run (`event` and, for
+    /// UPDATE, the columns it assigns), under conflict resolution `orconf`
+    /// (the firing statement's, if named).
+    fn triggers(
+        &mut self,
+        schema: &Schema,
+        t: &Table,
+        event: &TriggerEvent,
+        assigned: &[usize],
+        orconf: Option<Conflict>,
+    ) {
+        for tr in schema.triggers_on(&t.name) {
+            let fires = match (&tr.event, event) {
+                (TriggerEvent::Insert, TriggerEvent::Insert)
+                | (TriggerEvent::Delete, TriggerEvent::Delete) => true,
+                (TriggerEvent::Update(of), TriggerEvent::Update(_)) => {
+                    of.is_empty()
+                        || of.iter().any(|c| {
+                            t.columns
+                                .iter()
+                                .position(|col| col.name.eq_ignore_ascii_case(c))
+                                .is_some_and(|p| assigned.contains(&p))
+                        })
+                }
+                _ => false,
+            };
+            if !fires {
+                continue;
+            }
+            // Writing through triggers is writing several rows.
+            self.multi_write = true;
+            if self.coded.contains(&(tr.id, orconf)) {
+                continue;
+            }
+            self.coded.push((tr.id, orconf));
+            if let Some(w) = &tr.when {
+                self.expr(w);
+            }
+            for s in &tr.body {
+                match s {
+                    Statement::Insert(i) => self.insert(schema, i, orconf),
+                    Statement::Update(u) => self.update(schema, u, orconf),
+                    Statement::Delete(d) => self.delete(schema, d, orconf),
+                    Statement::Query(q) => self.query(q),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, schema: &Schema, ins: &Insert, over: Option<Conflict>) {
+        let Some(t) = schema.table(&ins.table) else {
+            return;
+        };
+        let named = over.or(ins.on_conflict);
+        let mode = named.unwrap_or(Conflict::Abort);
+        // From a SELECT or several VALUES rows (SQLite's pSelect).
+        if let Some(q) = &ins.source {
+            if !matches!(&q.body, SetExpr::Values(rows) if rows.len() == 1)
+                || !q.order_by.is_empty()
+                || q.limit.is_some()
+            {
+                self.multi_write = true;
+            }
+            self.query(q);
+        }
+        // An explicit rowid must be made an integer (and may collide).
+        let rowid_given = match &ins.columns {
+            Some(cols) => cols.iter().any(|c| {
+                let named_alias = t
+                    .rowid_alias
+                    .is_some_and(|a| t.columns[a].name.eq_ignore_ascii_case(c));
+                named_alias
+                    || (!t.without_rowid
+                        && t.columns
+                            .iter()
+                            .all(|col| !col.name.eq_ignore_ascii_case(c))
+                        && ["rowid", "oid", "_rowid_"]
+                            .iter()
+                            .any(|r| r.eq_ignore_ascii_case(c)))
+            }),
+            None => t.rowid_alias.is_some() && ins.source.is_some(),
+        };
+        if rowid_given {
+            self.may_abort = true;
+        }
+        self.not_null(t, None, mode);
+        // The uniqueness constraints: an upsert resolves its target's (or
+        // all, without a target) by DO NOTHING or DO UPDATE.
+        let target = ins
+            .upsert
+            .as_ref()
+            .map(|u| upsert_index(t, u.target.as_deref()));
+        for (k, ix) in t.indexes.iter().enumerate() {
+            if !ix.unique {
+                continue;
+            }
+            let handled = match target {
+                Some(None) => true,
+                Some(Some(tk)) => tk == k,
+                None => false,
+            };
+            if !handled && mode == Conflict::Abort {
+                self.may_abort = true;
+            }
+        }
+        if let Some(u) = &ins.upsert {
+            if let UpsertAction::Update(sets, filter) = &u.action {
+                // An UPDATE OR ABORT of the conflicting row.
+                let assigned = assigned_columns(t, sets.iter().map(|(c, _)| c.as_str()));
+                for (_, e) in sets {
+                    self.expr(e);
+                }
+                if let Some(f) = filter {
+                    self.expr(f);
+                }
+                self.update_constraints(t, &assigned, Conflict::Abort);
+                self.triggers(
+                    schema,
+                    t,
+                    &TriggerEvent::Update(Vec::new()),
+                    &assigned,
+                    Some(Conflict::Abort),
+                );
+            }
+        }
+        self.items(&ins.returning);
+        self.triggers(schema, t, &TriggerEvent::Insert, &[], named);
+    }
+
+    /// NOT NULL checks of the columns `only` (all when `None`) under
+    /// `mode`: ABORT may abort, and so may REPLACE (a column without a
+    /// DEFAULT, or on its second pass).
+    fn not_null(&mut self, t: &Table, only: Option<&[usize]>, mode: Conflict) {
+        let checked = t.columns.iter().enumerate().any(|(i, c)| {
+            c.not_null && Some(i) != t.rowid_alias && only.is_none_or(|o| o.contains(&i))
+        });
+        if checked && matches!(mode, Conflict::Abort | Conflict::Replace) {
+            self.may_abort = true;
+        }
+    }
+
+    /// An UPDATE's constraint checks of the columns `assigned`.
+    fn update_constraints(&mut self, t: &Table, assigned: &[usize], mode: Conflict) {
+        self.not_null(t, Some(assigned), mode);
+        let rowid_changes = t.rowid_alias.is_some_and(|a| assigned.contains(&a))
+            || assigned.contains(&t.columns.len());
+        if rowid_changes {
+            self.may_abort = true;
+        }
+        if mode != Conflict::Abort {
+            return;
+        }
+        for ix in &t.indexes {
+            let affected = rowid_changes
+                || ix.columns.iter().any(|c| assigned.contains(c))
+                || (ix.filter.is_some() && !assigned.is_empty());
+            if ix.unique && affected {
+                self.may_abort = true;
+            }
+        }
+    }
+
+    fn update(&mut self, schema: &Schema, u: &Update, over: Option<Conflict>) {
+        let Some(t) = schema.table(&u.table) else {
+            return;
+        };
+        let named = over.or(u.on_conflict);
+        let mode = named.unwrap_or(Conflict::Abort);
+        let assigned = assigned_columns(t, u.assignments.iter().map(|(c, _)| c.as_str()));
+        for (_, e) in &u.assignments {
+            self.expr(e);
+        }
+        if let Some(f) = &u.filter {
+            self.expr(f);
+        }
+        if !one_row(t, u.filter.as_ref()) {
+            self.multi_write = true;
+        }
+        self.update_constraints(t, &assigned, mode);
+        self.items(&u.returning);
+        self.triggers(
+            schema,
+            t,
+            &TriggerEvent::Update(Vec::new()),
+            &assigned,
+            named,
+        );
+    }
+
+    fn delete(&mut self, schema: &Schema, d: &Delete, over: Option<Conflict>) {
+        let Some(t) = schema.table(&d.table) else {
+            return;
+        };
+        if let Some(f) = &d.filter {
+            self.expr(f);
+        }
+        if !one_row(t, d.filter.as_ref()) {
+            self.multi_write = true;
+        }
+        self.items(&d.returning);
+        self.triggers(schema, t, &TriggerEvent::Delete, &[], over);
+    }
+}
+
+/// Calls `f` on every query directly inside `e` (not inside those).
+fn walk_queries(e: &Expr, f: &mut dyn FnMut(&Query)) {
+    crate::sql::plan::walk(e, &mut |x| match x {
+        Expr::Exists(q, _) | Expr::Subquery(q) => f(q),
+        Expr::InSubquery { query, .. } => f(query),
+        _ => {}
+    });
+}
+
+fn is_integer_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(crate::types::Value::Integer(_)) => true,
+        Expr::Unary(crate::syntax::ast::UnOp::Neg | crate::syntax::ast::UnOp::Plus, x) => {
+            is_integer_literal(x)
+        }
+        _ => false,
+    }
+}
+
+/// The positions of the columns named (the rowid: the column count).
+fn assigned_columns<'a>(t: &Table, names: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    names
+        .filter_map(|n| {
+            t.columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(n))
+                .or_else(|| {
+                    (!t.without_rowid
+                        && ["rowid", "oid", "_rowid_"]
+                            .iter()
+                            .any(|r| r.eq_ignore_ascii_case(n)))
+                    .then_some(t.columns.len())
+                })
+        })
+        .collect()
+}
+
+/// The unique index an upsert's target names (`None`: no target, every
+/// constraint).
+fn upsert_index(t: &Table, target: Option<&[String]>) -> Option<usize> {
+    let target = target?;
+    let cols: Vec<usize> = assigned_columns(t, target.iter().map(String::as_str));
+    let mut want = cols.clone();
+    want.sort_unstable();
+    t.indexes
+        .iter()
+        .position(|ix| {
+            let mut have = ix.columns.clone();
+            have.sort_unstable();
+            ix.unique && ix.filter.is_none() && have == want
+        })
+        // A target naming the rowid alias: no index; `usize::MAX` matches none.
+        .or(Some(usize::MAX))
+}
+
+/// Whether `filter` pins at most one row of `t` by equality on its rowid
+/// or on every column of a unique index (SQLite's one-pass single-row
+/// UPDATE and DELETE, which do not count as writing several rows).
+fn one_row(t: &Table, filter: Option<&Expr>) -> bool {
+    let Some(f) = filter else {
+        return false;
+    };
+    let mut pinned = Vec::new();
+    conjuncts_pinning(t, f, &mut pinned);
+    let rowid_pinned =
+        pinned.contains(&t.columns.len()) || t.rowid_alias.is_some_and(|a| pinned.contains(&a));
+    rowid_pinned
+        || t.indexes.iter().any(|ix| {
+            ix.unique && ix.filter.is_none() && ix.columns.iter().all(|c| pinned.contains(c))
+        })
+}
+
+fn conjuncts_pinning(t: &Table, e: &Expr, out: &mut Vec<usize>) {
+    use crate::syntax::ast::BinOp;
+    match e {
+        Expr::Binary(BinOp::And, a, b) => {
+            conjuncts_pinning(t, a, out);
+            conjuncts_pinning(t, b, out);
+        }
+        Expr::Binary(BinOp::Eq, a, b) => {
+            for (col, other) in [(a, b), (b, a)] {
+                if let Expr::Column { table, name } = col.as_ref() {
+                    let own = table
+                        .as_ref()
+                        .is_none_or(|q| q.eq_ignore_ascii_case(&t.name));
+                    if own && !matches!(other.as_ref(), Expr::Column { table: None, .. }) {
+                        out.extend(assigned_columns(t, std::iter::once(name.as_str())));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,285 @@
+//! Choosing how a table is read: point lookups, ranges and IN lists on the
+//! rowid or an index, index order satisfying ORDER BY.
+
+use super::*;
+
+/// If `e` compares column `col` of the source at `start` with something
+/// available before it under a rule `usable` accepts, returns (operator as
+/// seen from the column, other side).
+pub(super) fn column_cmp(
+    e: &PExpr,
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<(BinOp, PExpr)> {
+    let PExpr::Cmp(op, a, b, rule) = e else {
+        return None;
+    };
+    let is_col = |x: &PExpr| matches!(x, PExpr::Col(i) if *i == start + col);
+    let flip = |op: BinOp| match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        o => o,
+    };
+    if !matches!(
+        op,
+        BinOp::Eq | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+    ) || !usable(rule)
+    {
+        return None;
+    }
+    if is_col(a) && available_before(b, start) {
+        return Some((*op, (**b).clone()));
+    }
+    if is_col(b) && available_before(a, start) {
+        return Some((flip(*op), (**a).clone()));
+    }
+    None
+}
+
+pub(super) fn in_list_on(
+    e: &PExpr,
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<Vec<PExpr>> {
+    match e {
+        PExpr::InList(x, list, false, rule)
+            if matches!(**x, PExpr::Col(i) if i == start + col) && usable(rule) =>
+        {
+            if list.iter().all(|l| available_before(l, start)) {
+                Some(list.clone())
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Optional lower and upper bounds, each with "inclusive".
+pub type Bounds = (Option<(PExpr, bool)>, Option<(PExpr, bool)>);
+
+/// A candidate index access: position, score, equality values, range.
+type IndexChoice = (usize, usize, Vec<Vec<PExpr>>, Option<Bounds>);
+
+pub(super) fn range_on(
+    conds: &[&PExpr],
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<Bounds> {
+    let mut lo = None;
+    let mut hi = None;
+    for c in conds {
+        if let Some((op, other)) = column_cmp(c, col, start, usable) {
+            match op {
+                BinOp::Gt => lo = lo.or(Some((other, false))),
+                BinOp::Ge => lo = lo.or(Some((other, true))),
+                BinOp::Lt => hi = hi.or(Some((other, false))),
+                BinOp::Le => hi = hi.or(Some((other, true))),
+                _ => {}
+            }
+        }
+        if let PExpr::Between(x, a, b, false, [ra, rb]) = c {
+            if matches!(**x, PExpr::Col(i) if i == start + col)
+                && available_before(a, start)
+                && available_before(b, start)
+            {
+                if usable(ra) {
+                    lo = lo.or(Some(((**a).clone(), true)));
+                }
+                if usable(rb) {
+                    hi = hi.or(Some(((**b).clone(), true)));
+                }
+            }
+        }
+    }
+    if lo.is_some() || hi.is_some() {
+        Some((lo, hi))
+    } else {
+        None
+    }
+}
+
+pub(super) fn eq_on(
+    conds: &[&PExpr],
+    col: usize,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<Vec<PExpr>> {
+    for c in conds {
+        if let Some((BinOp::Eq, other)) = column_cmp(c, col, start, usable) {
+            return Some(vec![other]);
+        }
+    }
+    conds.iter().find_map(|c| in_list_on(c, col, start, usable))
+}
+
+/// Picks the access path of `table` (whose columns start at `start` in the
+/// combined row) from the conditions `conds`. A comparison serves an index
+/// column only when the index holds what it compares (SQLite's
+/// `sqlite3IndexAffinityOk`) under the same collation. A partial index is
+/// not used (its rows are only those its WHERE selects). With INDEXED BY
+/// the named index is read, whole if no condition narrows it; NOT INDEXED
+/// reads by rowid or in full.
+pub(super) fn choose_access(
+    table: &Table,
+    start: usize,
+    conds: &[&PExpr],
+    hint: Option<AccessHint>,
+) -> Result<Access> {
+    let rowid_col = table.columns.len();
+    let rowid_cols: Vec<usize> = std::iter::once(rowid_col)
+        .chain(table.rowid_alias)
+        .collect();
+    let by_rowid = |r: &CmpRule| r.index_affinity_ok(Affinity::Integer);
+    if hint.is_none() || hint == Some(AccessHint::NoIndex) {
+        for &rc in &rowid_cols {
+            if let Some(vals) = eq_on(conds, rc, start, &by_rowid) {
+                return Ok(Access::Rowids(vals));
+            }
+        }
+    }
+    if let Some(AccessHint::Index(i)) = hint {
+        if table.indexes[i].filter.is_some() {
+            return Err(err(SqlErrorKind::Misuse, "no query solution"));
+        }
+    }
+    // Best index: most leading equality columns, then a range.
+    let mut best: Option<IndexChoice> = None;
+    for (ii, idx) in table.indexes.iter().enumerate() {
+        let allowed = match hint {
+            None => idx.filter.is_none(),
+            Some(AccessHint::NoIndex) => false,
+            Some(AccessHint::Index(i)) => i == ii,
+        };
+        if !allowed {
+            continue;
+        }
+        let usable_on = |k: usize| {
+            let c = idx.columns[k];
+            let aff = table.columns[c].affinity;
+            let coll = idx.collation(k);
+            move |r: &CmpRule| r.index_affinity_ok(aff) && r.coll == coll
+        };
+        let mut eq = Vec::new();
+        for (k, &c) in idx.columns.iter().enumerate() {
+            match eq_on(conds, c, start, &usable_on(k)) {
+                Some(v) => eq.push(v),
+                None => break,
+            }
+        }
+        let k = eq.len();
+        let range = idx
+            .columns
+            .get(k)
+            .filter(|_| !idx.desc.get(k).copied().unwrap_or(false))
+            .and_then(|&c| range_on(conds, c, start, &usable_on(k)));
+        let score = eq.len() * 2 + usize::from(range.is_some());
+        if score > 0 && best.as_ref().is_none_or(|b| score > b.1) {
+            best = Some((ii, score, eq, range));
+        }
+    }
+    if let Some((index, _, eq, range)) = best {
+        if !eq.is_empty() || range.is_some() {
+            return Ok(Access::Index { index, eq, range });
+        }
+    }
+    if let Some(AccessHint::Index(index)) = hint {
+        // The whole index, in its order.
+        return Ok(Access::Index {
+            index,
+            eq: Vec::new(),
+            range: Some((None, None)),
+        });
+    }
+    if !table.without_rowid {
+        for &rc in &rowid_cols {
+            if let Some((lo, hi)) = range_on(conds, rc, start, &by_rowid) {
+                return Ok(Access::RowidRange(lo, hi));
+            }
+        }
+    }
+    // A WITHOUT ROWID table is read in key order, as SQLite stores it
+    // (which decides which of tied rows min()/max() or a GROUP BY shows,
+    // and in which order UPDATE and DELETE meet its rows).
+    if table.without_rowid {
+        if let Some(index) = table
+            .indexes
+            .iter()
+            .position(|i| i.auto && i.columns == table.primary_key)
+        {
+            return Ok(Access::Index {
+                index,
+                eq: Vec::new(),
+                range: Some((None, None)),
+            });
+        }
+    }
+    Ok(Access::Full)
+}
+
+/// If reading `t` in rowid or index order yields rows already sorted by
+/// `keys` (plain ascending columns), the plan that does so (the scan's
+/// access path changed or kept), else `None`.
+pub(super) fn ordered_scan(plan: &Plan, t: &Table, keys: &[SortKey]) -> Option<Plan> {
+    let cols: Vec<usize> = keys
+        .iter()
+        .map(|k| match k.expr {
+            PExpr::Col(i) if !k.desc && k.nulls_first => Some(i),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let colls: Vec<Collation> = keys.iter().map(|k| k.coll).collect();
+    // The index's columns from `skip` on sort as the keys do.
+    let index_sorts = |idx: &crate::catalog::Index, skip: usize| {
+        idx.filter.is_none()
+            && idx.columns.len() >= skip + cols.len()
+            && idx.columns[skip..skip + cols.len()] == cols[..]
+            && idx.desc[skip..skip + cols.len()].iter().all(|d| !d)
+            && (0..cols.len()).all(|k| idx.collation(skip + k) == colls[k])
+    };
+    match &**plan {
+        Node::Filter(inner, pred) => {
+            let p = ordered_scan(inner, t, keys)?;
+            Some(Arc::new(Node::Filter(p, pred.clone())))
+        }
+        Node::Scan { table, access } => {
+            let rowid = t.columns.len();
+            let by_rowid = cols.len() == 1 && (cols[0] == rowid || Some(cols[0]) == t.rowid_alias);
+            match access {
+                Access::Full | Access::RowidRange(..) | Access::Rowids(_) if by_rowid => {
+                    Some(plan.clone())
+                }
+                Access::Full => {
+                    let index = table.indexes.iter().position(|idx| index_sorts(idx, 0))?;
+                    Some(Arc::new(Node::Scan {
+                        table: table.clone(),
+                        access: Access::Index {
+                            index,
+                            eq: Vec::new(),
+                            range: Some((None, None)),
+                        },
+                    }))
+                }
+                Access::Index { index, eq, .. } if eq.iter().all(|alts| alts.len() == 1) => {
+                    let idx = &table.indexes[*index];
+                    // Leading equality columns are constant; the rest of
+                    // the index order must match the keys.
+                    let ok = (0..=eq.len()).any(|skip| {
+                        index_sorts(idx, skip)
+                            && cols
+                                .iter()
+                                .all(|c| !idx.columns[..skip].contains(c) || skip == 0)
+                    });
+                    ok.then(|| plan.clone())
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}

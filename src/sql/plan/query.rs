@@ -1,0 +1,359 @@
+//! Planning a query: compound selects, FROM items (tables, views,
+//! subqueries) and joins flattened into one scope.
+
+use super::*;
+
+impl<'s> Planner<'s> {
+    /// Plans a top-level query.
+    pub fn query(&mut self, q: &Query) -> Result<Planned> {
+        let root = self.root.clone();
+        self.query_in(q, root.as_deref())
+    }
+
+    /// Binds an expression that sees only the trigger row (WHEN).
+    pub fn trigger_expr(&mut self, e: &Expr) -> Result<PExpr> {
+        let root = self.root.clone();
+        let scope = Scope::new(Vec::new(), root.as_deref());
+        self.expr(e, &scope)
+    }
+
+    pub(super) fn query_in(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
+        depth::guarded(|| self.query_in_node(q, parent))
+    }
+
+    fn query_in_node(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
+        match &q.body {
+            SetExpr::Select(sel) => self.select(sel, &q.order_by, &q.limit, &q.offset, parent),
+            body => {
+                let planned = self.set_expr(body, parent)?;
+                let width = planned.columns.len();
+                let mut plan = planned.plan;
+                if !q.order_by.is_empty() {
+                    // The result columns by name, each with its collation
+                    // (a compound's: SQLite's multiSelectCollSeq).
+                    let scope = Scope::new(
+                        planned
+                            .columns
+                            .iter()
+                            .zip(&planned.types)
+                            .map(|(c, t)| ScopeCol {
+                                table: None,
+                                name: c.clone(),
+                                hidden: false,
+                                affinity: t.aff,
+                                collation: t.coll,
+                                origin: None,
+                            })
+                            .collect(),
+                        parent,
+                    );
+                    let mut keys = Vec::new();
+                    for it in &q.order_by {
+                        let (bare, explicit) = strip_collate(&it.expr);
+                        let (e, coll) = match ordinal_of(bare) {
+                            Some(n) if n >= 1 && (n as usize) <= width => {
+                                let i = n as usize - 1;
+                                let natural = planned.types.get(i).and_then(|t| t.coll);
+                                (PExpr::Col(i), explicit.or(natural).unwrap_or_default())
+                            }
+                            Some(n) => {
+                                return Err(err(
+                                    SqlErrorKind::Misuse,
+                                    format!("ORDER BY term {n} out of range - should be between 1 and {width}"),
+                                ))
+                            }
+                            None => {
+                                let (e, t) = self.bind(&it.expr, &scope, None)?;
+                                (e, t.coll.unwrap_or_default())
+                            }
+                        };
+                        keys.push(SortKey {
+                            expr: e,
+                            desc: it.desc,
+                            nulls_first: it.nulls_first.unwrap_or(!it.desc),
+                            coll,
+                        });
+                    }
+                    plan = Arc::new(Node::Sort(plan, keys));
+                }
+                if q.limit.is_some() || q.offset.is_some() {
+                    let scope = Scope::new(Vec::new(), parent);
+                    let l = q.limit.as_ref().map(|e| self.expr(e, &scope)).transpose()?;
+                    let o = q
+                        .offset
+                        .as_ref()
+                        .map(|e| self.expr(e, &scope))
+                        .transpose()?;
+                    plan = Arc::new(Node::Limit(plan, l, o));
+                }
+                Ok(Planned {
+                    plan,
+                    columns: planned.columns,
+                    types: planned.types,
+                })
+            }
+        }
+    }
+
+    pub(super) fn set_expr(&mut self, s: &SetExpr, parent: Option<&Scope>) -> Result<Planned> {
+        depth::guarded(|| self.set_expr_node(s, parent))
+    }
+
+    fn set_expr_node(&mut self, s: &SetExpr, parent: Option<&Scope>) -> Result<Planned> {
+        match s {
+            SetExpr::Select(sel) => self.select(sel, &[], &None, &None, parent),
+            SetExpr::Query(q) => self.query_in(q, parent),
+            SetExpr::Values(rows) => {
+                let width = rows.first().map_or(0, |r| r.len());
+                let scope = Scope::new(Vec::new(), parent);
+                let mut out = Vec::new();
+                let mut types = Vec::new();
+                for r in rows {
+                    if r.len() != width {
+                        return Err(err(
+                            SqlErrorKind::Misuse,
+                            "all VALUES must have the same number of terms",
+                        ));
+                    }
+                    let mut row = Vec::with_capacity(width);
+                    for e in r {
+                        let (p, t) = self.bind(e, &scope, None)?;
+                        row.push(p);
+                        // The first row types the columns (the leftmost
+                        // SELECT of the compound SQLite makes of VALUES).
+                        if types.len() < width {
+                            types.push(t);
+                        }
+                    }
+                    out.push(row);
+                }
+                Ok(Planned {
+                    plan: Arc::new(Node::Values(out)),
+                    columns: (1..=width).map(|i| format!("column{i}")).collect(),
+                    types,
+                })
+            }
+            SetExpr::SetOp {
+                op,
+                all,
+                left,
+                right,
+            } => {
+                let l = self.set_expr(left, parent)?;
+                let r = self.set_expr(right, parent)?;
+                if l.columns.len() != r.columns.len() {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        "SELECTs to the left and right of a compound operator do not have the same number of result columns",
+                    ));
+                }
+                // Each column compares under the collation of its leftmost
+                // SELECT that defines one, and takes the affinity of its
+                // leftmost SELECT that has one.
+                let types: Vec<ExprType> = l
+                    .types
+                    .iter()
+                    .zip(&r.types)
+                    .map(|(a, b)| ExprType {
+                        aff: a.aff.or(b.aff),
+                        coll: a.coll.or(b.coll),
+                        explicit: false,
+                    })
+                    .collect();
+                let colls = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
+                Ok(Planned {
+                    plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan, colls)),
+                    columns: l.columns,
+                    types,
+                })
+            }
+        }
+    }
+
+    pub(super) fn table_source(
+        &mut self,
+        name: &str,
+        alias: Option<&str>,
+        hint: Option<&IndexHint>,
+        parent: Option<&Scope>,
+    ) -> Result<Source> {
+        let label = alias.unwrap_or(name).to_string();
+        self.check_view_binding(name)?;
+        if let Some(t) = self.schema.table(name) {
+            let mut src = table_source_of(t, label);
+            let origin = self.track_reads(&t.name, &mut src.cols);
+            self.written_as(origin, name);
+            src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
+            src.hint = resolve_hint(t, hint)?;
+            return Ok(src);
+        }
+        if let Some(IndexHint::IndexedBy(i)) = hint {
+            return Err(err(
+                SqlErrorKind::UnknownTable,
+                format!("no such index: {i}"),
+            ));
+        }
+        if let Some(v) = self.schema.view(name) {
+            let key = v.name.to_lowercase();
+            if self.expanding.contains(&key) {
+                return Err(err(
+                    SqlErrorKind::Misuse,
+                    format!("view {} is circularly defined", v.name),
+                ));
+            }
+            if self.expanding.len() >= depth::MAX_VIEW_DEPTH {
+                // (Not naming the view: the inner ones may be hidden.)
+                return Err(depth::too_complex(format!(
+                    "views nested too deeply (more than {} views defined over each other)",
+                    depth::MAX_VIEW_DEPTH
+                )));
+            }
+            let origin = self.track_reads(&v.name, &mut []);
+            self.written_as(origin, name);
+            self.expanding.push(key.clone());
+            self.acting.push(Definer::View(key));
+            let planned = self.query_in(&v.query, None);
+            self.acting.pop();
+            self.expanding.pop();
+            let planned = planned?;
+            let names = if v.columns.is_empty() {
+                planned.columns.clone()
+            } else {
+                v.columns.clone()
+            };
+            return Ok(Source {
+                plan: Some(planned.plan),
+                table: None,
+                cols: names
+                    .into_iter()
+                    .zip(&planned.types)
+                    .map(|(n, t)| ScopeCol {
+                        table: Some(label.clone()),
+                        name: n,
+                        hidden: false,
+                        affinity: t.aff,
+                        collation: t.coll.or(Some(Collation::Binary)),
+                        origin,
+                    })
+                    .collect(),
+                outer: false,
+                on: Vec::new(),
+                policy: None,
+                hint: None,
+            });
+        }
+        let _ = parent;
+        Err(err(
+            SqlErrorKind::UnknownTable,
+            format!("no such table: {name}"),
+        ))
+    }
+
+    pub(super) fn flatten_from(
+        &mut self,
+        item: &FromItem,
+        parent: Option<&Scope>,
+        out: &mut Vec<Source>,
+    ) -> Result<()> {
+        depth::guarded(|| self.flatten_from_node(item, parent, out))
+    }
+
+    fn flatten_from_node(
+        &mut self,
+        item: &FromItem,
+        parent: Option<&Scope>,
+        out: &mut Vec<Source>,
+    ) -> Result<()> {
+        match item {
+            FromItem::Table { name, alias, hint } => {
+                out.push(self.table_source(name, alias.as_deref(), hint.as_ref(), parent)?)
+            }
+            FromItem::Subquery { query, alias } => {
+                let planned = self.query_in(query, parent)?;
+                let label = alias.clone();
+                out.push(Source {
+                    plan: Some(planned.plan),
+                    table: None,
+                    cols: planned
+                        .columns
+                        .into_iter()
+                        .zip(&planned.types)
+                        .map(|(n, t)| ScopeCol {
+                            table: label.clone(),
+                            name: n,
+                            hidden: false,
+                            affinity: t.aff,
+                            collation: t.coll.or(Some(Collation::Binary)),
+                            origin: None,
+                        })
+                        .collect(),
+                    outer: false,
+                    on: Vec::new(),
+                    policy: None,
+                    hint: None,
+                });
+            }
+            FromItem::Join {
+                left,
+                right,
+                kind,
+                on,
+                using,
+            } => {
+                self.flatten_from(left, parent, out)?;
+                let left_cols: Vec<ScopeCol> = out.iter().flat_map(|s| s.cols.clone()).collect();
+                let mut src = match &**right {
+                    FromItem::Join { .. } => {
+                        return Err(err(
+                            SqlErrorKind::Unsupported,
+                            "a join nested on the right of a join",
+                        ));
+                    }
+                    r => {
+                        let mut tmp = Vec::new();
+                        self.flatten_from(r, parent, &mut tmp)?;
+                        tmp.pop()
+                            .ok_or_else(|| err(SqlErrorKind::Misuse, "empty join"))?
+                    }
+                };
+                src.outer = *kind == JoinKind::Left;
+                if let Some(on) = on {
+                    split_and(on.clone(), &mut src.on);
+                }
+                for u in using {
+                    let lt = left_cols
+                        .iter()
+                        .rev()
+                        .find(|c| c.name.eq_ignore_ascii_case(u) && !c.hidden)
+                        .and_then(|c| c.table.clone())
+                        .ok_or_else(|| {
+                            err(
+                                SqlErrorKind::UnknownColumn,
+                                format!("cannot join using column {u}"),
+                            )
+                        })?;
+                    let rt = src.cols.first().and_then(|c| c.table.clone());
+                    src.on.push(Expr::Binary(
+                        BinOp::Eq,
+                        Box::new(Expr::Column {
+                            table: Some(lt),
+                            name: u.clone(),
+                        }),
+                        Box::new(Expr::Column {
+                            table: rt,
+                            name: u.clone(),
+                        }),
+                    ));
+                    // The right copy of a USING column is hidden from `*`.
+                    for c in src.cols.iter_mut() {
+                        if c.name.eq_ignore_ascii_case(u) {
+                            c.hidden = true;
+                        }
+                    }
+                }
+                out.push(src);
+            }
+        }
+        Ok(())
+    }
+}

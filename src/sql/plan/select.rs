@@ -1,0 +1,486 @@
+//! Planning one SELECT: filters and access paths, grouping and HAVING,
+//! aggregates, ordering, DISTINCT, LIMIT.
+
+use super::*;
+
+impl<'s> Planner<'s> {
+    pub(super) fn select(
+        &mut self,
+        sel: &Select,
+        order_by: &[OrderItem],
+        limit: &Option<Expr>,
+        offset: &Option<Expr>,
+        parent: Option<&Scope>,
+    ) -> Result<Planned> {
+        let mut sources = Vec::new();
+        if let Some(from) = &sel.from {
+            self.flatten_from(from, parent, &mut sources)?;
+        }
+        let all_cols: Vec<ScopeCol> = sources.iter().flat_map(|s| s.cols.clone()).collect();
+        let scope = Scope::new(all_cols.clone(), parent);
+
+        // Conjuncts: WHERE plus ON of inner joins, bound over the full scope.
+        let mut where_parts = Vec::new();
+        if let Some(f) = &sel.filter {
+            split_and(f.clone(), &mut where_parts);
+        }
+        let mut pending: Vec<(PExpr, bool)> = Vec::new(); // (expr, used)
+        for w in &where_parts {
+            pending.push((self.expr(w, &scope)?, false));
+        }
+        let mut plan: Option<Plan> = None;
+        let mut width = 0usize;
+        let n_sources = sources.len();
+        for (si, src) in sources.iter_mut().enumerate() {
+            let start = width;
+            let end = start + src.cols.len();
+            let on: Vec<PExpr> = src
+                .on
+                .iter()
+                .map(|e| self.expr(e, &scope))
+                .collect::<Result<_>>()?;
+            // Conditions usable to pick the access path of this source.
+            let mut cands: Vec<&PExpr> = on.iter().collect();
+            if !src.outer {
+                cands.extend(pending.iter().filter(|(_, used)| !used).map(|(e, _)| e));
+            }
+            let node = match (&src.table, src.plan.take()) {
+                (Some(t), _) => {
+                    let access = choose_access(t, start, &cands, src.hint)?;
+                    Arc::new(Node::Scan {
+                        table: t.clone(),
+                        access,
+                    })
+                }
+                (None, Some(p)) => p,
+                (None, None) => return Err(err(SqlErrorKind::Misuse, "empty source")),
+            };
+            // Row-level security first, right on the source's rows.
+            let node = match src.policy.take() {
+                Some(p) => Arc::new(Node::Filter(node, p)),
+                None => node,
+            };
+            // Single-source filters go below the join, re-based to 0.
+            let mut own = Vec::new();
+            if !src.outer {
+                for (e, used) in pending.iter_mut() {
+                    if !*used
+                        && min_col(e).is_some_and(|m| m >= start)
+                        && max_col(e).is_some_and(|m| m < end)
+                        && !has_subquery(e)
+                    {
+                        own.push(shift_cols(e, start));
+                        *used = true;
+                    }
+                }
+            }
+            let mut node = node;
+            for f in own {
+                node = Arc::new(Node::Filter(node, f));
+            }
+            plan = Some(match plan {
+                None => {
+                    let mut n = node;
+                    for o in on {
+                        n = Arc::new(Node::Filter(n, o));
+                    }
+                    n
+                }
+                Some(left) => {
+                    let mut on_expr: Option<PExpr> = None;
+                    for o in on {
+                        on_expr = Some(match on_expr {
+                            None => o,
+                            Some(prev) => PExpr::Binary(BinOp::And, Box::new(prev), Box::new(o)),
+                        });
+                    }
+                    Arc::new(Node::Join {
+                        left,
+                        right: node,
+                        outer: src.outer,
+                        on: on_expr,
+                        right_width: end - start,
+                    })
+                }
+            });
+            width = end;
+            // Conjuncts now fully available apply right here.
+            // Conjuncts with correlated subqueries wait for the full row.
+            let last = si + 1 == n_sources;
+            let mut p = plan
+                .take()
+                .ok_or_else(|| err(SqlErrorKind::Misuse, "no plan"))?;
+            for (e, used) in pending.iter_mut() {
+                if !*used && (max_col(e).is_none_or(|m| m < width) && (!has_subquery(e) || last)) {
+                    p = Arc::new(Node::Filter(p, e.clone()));
+                    *used = true;
+                }
+            }
+            plan = Some(p);
+        }
+        let mut plan = plan.unwrap_or_else(|| Arc::new(Node::Unit));
+        for (e, used) in pending {
+            if !used {
+                plan = Arc::new(Node::Filter(plan, e));
+            }
+        }
+
+        // Aggregation?
+        let aggregate = !sel.group_by.is_empty()
+            || sel.having.is_some()
+            || sel
+                .items
+                .iter()
+                .any(|it| matches!(it, SelectItem::Expr { expr, .. } if has_aggregate(expr)))
+            || order_by.iter().any(|o| has_aggregate(&o.expr));
+
+        // Expand result items.
+        let mut items: Vec<(Expr, String)> = Vec::new();
+        for it in &sel.items {
+            match it {
+                SelectItem::Wildcard => {
+                    if all_cols.is_empty() {
+                        return Err(err(SqlErrorKind::Misuse, "no tables specified"));
+                    }
+                    for c in all_cols.iter().filter(|c| !c.hidden) {
+                        items.push((
+                            Expr::Column {
+                                table: c.table.clone(),
+                                name: c.name.clone(),
+                            },
+                            c.name.clone(),
+                        ));
+                    }
+                }
+                SelectItem::QualifiedWildcard(t) => {
+                    let mut any = false;
+                    for c in all_cols.iter().filter(|c| {
+                        !c.hidden
+                            && c.table
+                                .as_deref()
+                                .is_some_and(|x| x.eq_ignore_ascii_case(t))
+                    }) {
+                        any = true;
+                        items.push((
+                            Expr::Column {
+                                table: c.table.clone(),
+                                name: c.name.clone(),
+                            },
+                            c.name.clone(),
+                        ));
+                    }
+                    if !any {
+                        return Err(err(
+                            SqlErrorKind::UnknownTable,
+                            format!("no such table: {t}"),
+                        ));
+                    }
+                }
+                SelectItem::Expr { expr, alias } => {
+                    let name = alias.clone().unwrap_or_else(|| expr_name(expr));
+                    items.push((expr.clone(), name));
+                }
+            }
+        }
+        let columns: Vec<String> = items.iter().map(|(_, n)| n.clone()).collect();
+        let width_out = items.len();
+
+        // ORDER BY terms: by position, by output alias, or an expression;
+        // a COLLATE on a position or alias applies to that result column.
+        let mut order_exprs: Vec<OrderTerm> = Vec::new();
+        for o in order_by {
+            let nulls_first = o.nulls_first.unwrap_or(!o.desc);
+            let (bare, explicit) = strip_collate(&o.expr);
+            let item = match bare {
+                e if ordinal_of(e).is_some() => {
+                    let n = ordinal_of(e).unwrap_or(0);
+                    if n < 1 || n as usize > width_out {
+                        return Err(err(
+                            SqlErrorKind::Misuse,
+                            format!("ORDER BY term {n} out of range - should be between 1 and {width_out}"),
+                        ));
+                    }
+                    Some(n as usize - 1)
+                }
+                Expr::Column { table: None, name }
+                    if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
+                {
+                    items.iter().position(|(_, n)| n.eq_ignore_ascii_case(name))
+                }
+                _ => None,
+            };
+            let expr = match (item, explicit) {
+                (Some(i), Some(c)) => Expr::Collate(Box::new(items[i].0.clone()), c),
+                (Some(i), None) => items[i].0.clone(),
+                (None, _) => o.expr.clone(),
+            };
+            // Which result column the term sorts by (DISTINCT needs one).
+            let item = item.or_else(|| {
+                let dbg = format!("{:?}", bare);
+                items.iter().position(|(ie, _)| format!("{ie:?}") == dbg)
+            });
+            order_exprs.push(OrderTerm {
+                expr,
+                desc: o.desc,
+                nulls_first,
+                item,
+            });
+        }
+
+        let (mut proj, types, having, keys) = if aggregate {
+            let sel = self.having_to_where(&mut plan, sel, &items, &scope, &all_cols)?;
+            self.plan_aggregate(&mut plan, &sel, &items, &order_exprs, &scope, &all_cols)?
+        } else {
+            let mut proj = Vec::with_capacity(items.len());
+            let mut types = Vec::with_capacity(items.len());
+            for (e, _) in &items {
+                let (p, t) = self.bind(e, &scope, None)?;
+                proj.push(p);
+                types.push(t);
+            }
+            let mut keys = Vec::with_capacity(order_exprs.len());
+            for o in &order_exprs {
+                let (p, t) = self.bind(&o.expr, &scope, None)?;
+                keys.push(o.key(p, t));
+            }
+            (proj, types, None, keys)
+        };
+        if let Some(h) = having {
+            plan = Arc::new(Node::Filter(plan, h));
+        }
+        // ORDER BY satisfied by the rowid or an index: read in that order.
+        let mut keys = keys;
+        if !aggregate && !sel.distinct && !keys.is_empty() && n_sources == 1 {
+            if let Some(t) = sources.first().and_then(|src| src.table.clone()) {
+                if let Some(p) = ordered_scan(&plan, &t, &keys) {
+                    plan = p;
+                    keys.clear();
+                }
+            }
+        }
+        let colls: Vec<Collation> = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
+        if sel.distinct {
+            plan = Arc::new(Node::Project(plan, proj));
+            // DISTINCT over the result columns, then sort by the result
+            // columns the terms name.
+            plan = Arc::new(Node::Distinct(plan, colls));
+            if !keys.is_empty() {
+                let remapped = order_exprs
+                    .iter()
+                    .zip(keys)
+                    .map(|(o, k)| {
+                        o.item
+                            .map(|p| SortKey {
+                                expr: PExpr::Col(p),
+                                ..k
+                            })
+                            .ok_or_else(|| {
+                                err(
+                                    SqlErrorKind::Misuse,
+                                    "ORDER BY term does not match any column in the result set",
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                plan = Arc::new(Node::Sort(plan, remapped));
+            }
+        } else if !keys.is_empty() {
+            // Sort keys ride along as hidden output columns.
+            let mut sort = Vec::with_capacity(keys.len());
+            for (i, k) in keys.into_iter().enumerate() {
+                proj.push(k.expr);
+                sort.push(SortKey {
+                    expr: PExpr::Col(width_out + i),
+                    ..k
+                });
+            }
+            plan = Arc::new(Node::Project(plan, proj));
+            plan = Arc::new(Node::Sort(plan, sort));
+            plan = Arc::new(Node::Trim(plan, width_out));
+        } else {
+            plan = Arc::new(Node::Project(plan, proj));
+        }
+        if limit.is_some() || offset.is_some() {
+            let s = Scope::new(Vec::new(), parent);
+            let l = limit.as_ref().map(|e| self.expr(e, &s)).transpose()?;
+            let o = offset.as_ref().map(|e| self.expr(e, &s)).transpose()?;
+            plan = Arc::new(Node::Limit(plan, l, o));
+        }
+        Ok(Planned {
+            plan,
+            columns,
+            types,
+        })
+    }
+
+    /// SQLite's `havingToWhere`: a HAVING conjunct made only of constants
+    /// and GROUP BY terms (that group under BINARY) filters the rows before
+    /// grouping instead (it is the same for every row of a group). The
+    /// answer is the same; what differs is which groups are computed at
+    /// all, which shows when an aggregate fails (sum overflowing).
+    pub(super) fn having_to_where(
+        &mut self,
+        plan: &mut Plan,
+        sel: &Select,
+        items: &[(Expr, String)],
+        scope: &Scope,
+        all_cols: &[ScopeCol],
+    ) -> Result<Select> {
+        let Some(having) = &sel.having else {
+            return Ok(sel.clone());
+        };
+        if sel.group_by.is_empty() {
+            return Ok(sel.clone());
+        }
+        let group = group_terms(&sel.group_by, items, all_cols)?;
+        let mut binary_groups = Vec::new();
+        for g in &group {
+            let (_, t) = self.bind(g, scope, None)?;
+            if t.coll.unwrap_or_default() == Collation::Binary {
+                binary_groups.push(format!("{:?}", strip_collate(g).0));
+            }
+        }
+        let mut conjuncts = Vec::new();
+        split_and(having.clone(), &mut conjuncts);
+        let mut kept: Option<Expr> = None;
+        for c in conjuncts {
+            let always_false = matches!(c, Expr::Literal(Value::Integer(0)));
+            if !always_false && constant_or_group_by(&c, &binary_groups) {
+                let bound = self.expr(&c, scope)?;
+                *plan = Arc::new(Node::Filter(plan.clone(), bound));
+            } else {
+                kept = Some(match kept {
+                    None => c,
+                    Some(k) => Expr::Binary(BinOp::And, Box::new(k), Box::new(c)),
+                });
+            }
+        }
+        let mut out = sel.clone();
+        out.having = kept;
+        Ok(out)
+    }
+
+    /// Plans the aggregation of `plan` (GROUP BY, aggregates), and binds
+    /// the result items, HAVING and ORDER BY over its output: (result
+    /// expressions, their types, HAVING, sort keys).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn plan_aggregate(
+        &mut self,
+        plan: &mut Plan,
+        sel: &Select,
+        items: &[(Expr, String)],
+        order: &[OrderTerm],
+        scope: &Scope,
+        all_cols: &[ScopeCol],
+    ) -> Result<(Vec<PExpr>, Vec<ExprType>, Option<PExpr>, Vec<SortKey>)> {
+        let width = all_cols.len();
+        let group_exprs = group_terms(&sel.group_by, items, all_cols)?;
+        let mut group = Vec::with_capacity(group_exprs.len());
+        let mut group_types = Vec::with_capacity(group_exprs.len());
+        for e in &group_exprs {
+            let (p, t) = self.bind(e, scope, None)?;
+            group.push((p, t.coll.unwrap_or_default()));
+            group_types.push(t);
+        }
+        let mut cx = AggBind {
+            group_exprs,
+            group_types,
+            aggs: Vec::new(),
+            agg_exprs: Vec::new(),
+            agg_types: Vec::new(),
+            width,
+        };
+        let mut proj = Vec::with_capacity(items.len());
+        let mut types = Vec::with_capacity(items.len());
+        for (e, _) in items {
+            let (p, t) = self.bind(e, scope, Some(&mut cx))?;
+            proj.push(p);
+            types.push(t);
+        }
+        let having = sel
+            .having
+            .as_ref()
+            .map(|h| self.post_agg(h, scope, &mut cx))
+            .transpose()?;
+        let mut keys = Vec::with_capacity(order.len());
+        for o in order {
+            let (p, t) = self.bind(&o.expr, scope, Some(&mut cx))?;
+            keys.push(o.key(p, t));
+        }
+        *plan = Arc::new(Node::Aggregate {
+            input: plan.clone(),
+            width,
+            group,
+            aggs: cx.aggs,
+        });
+        Ok((proj, types, having, keys))
+    }
+}
+
+/// GROUP BY terms as SQLite reads them: an integer literal K names the
+/// K-th result column; a bare name that is no column of the FROM sources
+/// but a result column's alias names that result column; anything else is
+/// an expression over the sources.
+pub(super) fn group_terms(
+    terms: &[Expr],
+    items: &[(Expr, String)],
+    all_cols: &[ScopeCol],
+) -> Result<Vec<Expr>> {
+    let mut out = Vec::with_capacity(terms.len());
+    for (i, term) in terms.iter().enumerate() {
+        let (t, explicit) = strip_collate(term);
+        let e = match ordinal_of(t) {
+            Some(k) => {
+                let n = items.len();
+                if k < 1 || k as usize > n {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "{} GROUP BY term out of range - should be between 1 and {n}",
+                            ordinal(i + 1)
+                        ),
+                    ));
+                }
+                let e = items[k as usize - 1].0.clone();
+                if has_aggregate(&e) {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        "aggregate functions are not allowed in the GROUP BY clause",
+                    ));
+                }
+                e
+            }
+            None => match t {
+                Expr::Column { table: None, name }
+                    if all_cols.iter().all(|c| !c.name.eq_ignore_ascii_case(name)) =>
+                {
+                    match items.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+                        Some((e, _)) if !has_aggregate(e) => e.clone(),
+                        _ => t.clone(),
+                    }
+                }
+                _ => term.clone(),
+            },
+        };
+        // A COLLATE on a position or alias applies to what it names.
+        let e = match explicit {
+            Some(c) if !std::ptr::eq(t, term) && !matches!(e, Expr::Collate(..)) => {
+                Expr::Collate(Box::new(e), c)
+            }
+            _ => e,
+        };
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// "1st", "2nd", "3rd", "4th", ... (SQLite's wording in errors).
+pub(super) fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}

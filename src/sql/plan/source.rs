@@ -1,0 +1,133 @@
+//! What a FROM item offers the planner: a table's or view's columns as a
+//! source, the excluded/NEW/OLD rows of upserts and triggers, index hints.
+
+use super::*;
+
+/// The source for reading table `t` under name `label`: its columns, then
+/// the hidden rowid.
+pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
+    let mut cols: Vec<ScopeCol> = t
+        .columns
+        .iter()
+        .map(|c| ScopeCol {
+            table: Some(label.clone()),
+            name: c.name.clone(),
+            hidden: false,
+            affinity: Some(c.affinity),
+            collation: Some(c.collation),
+            origin: None,
+        })
+        .collect();
+    // The hidden last column is the rowid (also reachable as _rowid_
+    // and oid, see Scope::resolve).
+    // A WITHOUT ROWID table shows none: the column keeps its place (the
+    // engine reads rows by it) under a name no SQL can write.
+    cols.push(ScopeCol {
+        table: Some(label.clone()),
+        name: if t.without_rowid {
+            String::new()
+        } else if t.column("rowid").is_none() {
+            "rowid".into()
+        } else {
+            "_rowid_".into()
+        },
+        hidden: true,
+        affinity: Some(Affinity::Integer),
+        collation: Some(Collation::Binary),
+        origin: None,
+    });
+    Source {
+        plan: None,
+        table: Some(t.clone()),
+        cols,
+        outer: false,
+        on: Vec::new(),
+        policy: None,
+        hint: None,
+    }
+}
+
+/// The proposed row of an upsert, `excluded.*`: hidden, so an unqualified
+/// name means the existing row's column; as in SQLite (registers, not
+/// columns) its values have no affinity and no collation.
+pub(super) fn excluded_cols(t: &Arc<Table>) -> Vec<ScopeCol> {
+    let mut cols = table_source_of(t, "excluded".into()).cols;
+    for c in cols.iter_mut() {
+        c.hidden = true;
+        c.affinity = None;
+        c.collation = None;
+    }
+    cols
+}
+
+/// A trigger's row, `label.*` (NEW or OLD): as in SQLite its columns keep
+/// their collation but have no affinity (only the rowid is INTEGER).
+pub(super) fn trigger_row_cols(t: &Arc<Table>, label: &str) -> Vec<ScopeCol> {
+    let mut cols = table_source_of(t, label.into()).cols;
+    let n = cols.len();
+    for c in cols.iter_mut().take(n - 1) {
+        c.affinity = None;
+    }
+    cols
+}
+
+/// A FROM source during planning.
+pub(super) struct Source {
+    pub(super) plan: Option<Plan>,
+    pub(super) table: Option<Arc<Table>>,
+    pub(super) cols: Vec<ScopeCol>,
+    pub(super) outer: bool,
+    pub(super) on: Vec<Expr>,
+    /// Row-level security filter over this source's own row.
+    pub(super) policy: Option<PExpr>,
+    /// INDEXED BY (the index's position) / NOT INDEXED.
+    pub(super) hint: Option<AccessHint>,
+}
+
+/// An index hint resolved against its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AccessHint {
+    /// NOT INDEXED.
+    NoIndex,
+    /// INDEXED BY the table's index at this position.
+    Index(usize),
+}
+
+/// Resolves `hint` against table `t`: SQLite's "no such index" when the
+/// index does not exist (on this table).
+pub(super) fn resolve_hint(t: &Table, hint: Option<&IndexHint>) -> Result<Option<AccessHint>> {
+    Ok(match hint {
+        None => None,
+        Some(IndexHint::NotIndexed) => Some(AccessHint::NoIndex),
+        Some(IndexHint::IndexedBy(name)) => {
+            let pos = t
+                .indexes
+                .iter()
+                .position(|i| i.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| err(SqlErrorKind::UnknownTable, format!("no such index: {name}")))?;
+            Some(AccessHint::Index(pos))
+        }
+    })
+}
+
+/// Text shown as the column name of an expression.
+pub(super) fn expr_name(e: &Expr) -> String {
+    match e {
+        Expr::Column { name, .. } => name.clone(),
+        Expr::Literal(v) => v.to_text().unwrap_or_else(|| "NULL".into()),
+        Expr::Function {
+            name, args, star, ..
+        } => {
+            if *star {
+                format!("{name}(*)")
+            } else {
+                format!(
+                    "{name}({})",
+                    args.iter().map(expr_name).collect::<Vec<_>>().join(", ")
+                )
+            }
+        }
+        Expr::Param(i) => format!("?{i}"),
+        _ => "expr".into(),
+    }
+}

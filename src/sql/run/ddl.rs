@@ -1,0 +1,604 @@
+//! Schema changes: CREATE TABLE / INDEX / VIEW, REINDEX, DROP, ALTER
+//! TABLE, and the integrity check.
+
+use super::*;
+
+/// CREATE TABLE (and CREATE TABLE ... AS SELECT).
+pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Result<Option<Schema>> {
+    if ct.if_not_exists && (schema.table(&ct.name).is_some() || schema.view(&ct.name).is_some()) {
+        return Ok(None);
+    }
+    reserved(&ct.name)?;
+    for c in &ct.columns {
+        check_column_name(&c.name)?;
+    }
+    if let Some(q) = &ct.as_query {
+        let planned = planner_for(schema, cx).query(q)?;
+        for c in &planned.columns {
+            check_column_name(c)?;
+        }
+        let spec = CreateTable {
+            // As SQLite: each column's declared type names the affinity
+            // of its expression.
+            columns: planned
+                .columns
+                .iter()
+                .zip(&planned.types)
+                .map(|(n, t)| crate::syntax::ast::ColumnSpec {
+                    name: n.clone(),
+                    decl_type: match t.aff {
+                        Some(Affinity::Text) => "TEXT",
+                        Some(Affinity::Numeric) => "NUM",
+                        Some(Affinity::Integer) => "INT",
+                        Some(Affinity::Real) => "REAL",
+                        Some(Affinity::Blob) | None => "",
+                    }
+                    .to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            as_query: None,
+            ..ct.clone()
+        };
+        let next = schema.create_table(&spec, &mut TxnWriter(cx.txn))?;
+        let t = table(&next, &ct.name)?.clone();
+        let mut it = open(&planned.plan, cx, &[])?;
+        let mut rowid = 0;
+        let mut rows = Vec::new();
+        while let Some(r) = it.next(cx)? {
+            rows.push(r);
+        }
+        drop(it);
+        for r in rows {
+            rowid += 1;
+            let mut r: Row = r
+                .into_iter()
+                .zip(&t.columns)
+                .map(|(v, c)| apply_affinity(v, c.affinity))
+                .collect();
+            r.push(Value::Integer(rowid));
+            crate::sql::exec::write_row(cx.txn, &t, rowid, &r, &[]);
+        }
+        return Ok(Some(next));
+    }
+    Ok(Some(schema.create_table(ct, &mut TxnWriter(cx.txn))?))
+}
+
+/// CREATE INDEX: adds it and fills it from the table.
+pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Result<Option<Schema>> {
+    reserved(&ci.name)?;
+    if let Some(f) = &ci.filter {
+        if crate::sql::plan::has_subquery_text(f)? {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "subqueries prohibited in partial index WHERE clauses",
+            ));
+        }
+    }
+    let lower = ci.name.to_lowercase();
+    if ci.if_not_exists
+        && schema
+            .tables
+            .values()
+            .any(|t| t.indexes.iter().any(|i| i.name.to_lowercase() == lower))
+    {
+        return Ok(None);
+    }
+    let (next, t, idx) = schema.create_index(ci, &mut TxnWriter(cx.txn))?;
+    fill_index(cx, &t, &idx)?;
+    Ok(Some(next))
+}
+
+/// SQLite's error for a user object named like the ones it makes.
+pub(super) fn reserved(name: &str) -> Result<()> {
+    if crate::catalog::is_reserved_name(name) {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!("object name reserved for internal use: {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the entries of index `idx` of `t` (which lists it) for the
+/// table's rows (a partial index: the rows its WHERE selects), checking
+/// uniqueness.
+pub(super) fn fill_index(
+    cx: &mut ExecCtx,
+    t: &Arc<Table>,
+    idx: &crate::catalog::Index,
+) -> Result<()> {
+    let plan = Planner::full_scan(t);
+    let writer = TableWriter::new(t)?;
+    let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
+    let mut it = open(&plan, cx, &[])?;
+    // Read everything first (only each row's key values and rowid, not
+    // the row), then check and write.
+    let mut rows: Vec<Row> = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        rows.push(r);
+    }
+    drop(it);
+    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
+    for r in rows {
+        let Some(Value::Integer(rowid)) = r.last() else {
+            continue;
+        };
+        if writer.holds(cx, pos, &r)? {
+            entries.push((index_values(idx, &r), *rowid));
+        }
+    }
+    let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
+    let mut keys = Vec::with_capacity(entries.len());
+    for (vals, rowid) in entries {
+        if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
+            let k = crate::sql::exec::distinct_key(&vals, &idx.collations);
+            if seen.insert(k, rowid).is_some() {
+                return Err(Error::sql(
+                    SqlErrorKind::Unique,
+                    format!(
+                        "UNIQUE constraint failed: {}",
+                        constraint_name(t, &idx.columns)
+                    ),
+                ));
+            }
+        }
+        keys.push(crate::catalog::index_key(t.id, idx, &vals, rowid));
+    }
+    // In key order, the write set's tree is filled at its right edge.
+    keys.sort_unstable();
+    for k in keys {
+        cx.txn.put(k, Vec::new());
+    }
+    Ok(())
+}
+
+/// REINDEX: rebuilds every index, or those of one table, or one index, or
+/// those using one collation; SQLite's error when the name is none of
+/// these.
+pub fn reindex(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<()> {
+    let is_table = name.is_some_and(|n| schema.table(n).is_some());
+    let is_index = name.is_some_and(|n| {
+        schema
+            .tables
+            .values()
+            .any(|t| t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(n)))
+    });
+    let collation = name.and_then(crate::types::Collation::from_name);
+    if name.is_some() && !is_table && !is_index && collation.is_none() {
+        return Err(Error::sql(
+            SqlErrorKind::UnknownTable,
+            "unable to identify the object to be reindexed",
+        ));
+    }
+    for t in schema.tables.values() {
+        for idx in &t.indexes {
+            if let Some(n) = name {
+                let chosen = if is_table {
+                    t.name.eq_ignore_ascii_case(n)
+                } else if is_index {
+                    idx.name.eq_ignore_ascii_case(n)
+                } else {
+                    idx.collations.iter().any(|c| Some(*c) == collation)
+                };
+                if !chosen {
+                    continue;
+                }
+            }
+            delete_prefix(cx.txn, &index_prefix(t.id, idx.id))?;
+            fill_index(cx, t, idx)?;
+        }
+    }
+    Ok(())
+}
+
+/// CREATE VIEW.
+pub fn create_view(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    name: &str,
+    columns: &[String],
+    query: &Query,
+    sql: &str,
+    if_not_exists: bool,
+) -> Result<Option<Schema>> {
+    if if_not_exists && (schema.view(name).is_some() || schema.table(name).is_some()) {
+        return Ok(None);
+    }
+    // Plan it once now so errors show at CREATE time.
+    let planned = planner_for(schema, cx).query(query)?;
+    if !columns.is_empty() && columns.len() != planned.columns.len() {
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!(
+                "expected {} columns for '{name}' but got {}",
+                columns.len(),
+                planned.columns.len()
+            ),
+        ));
+    }
+    // What the query names, by id (see `View::binds`).
+    let mut binder = Planner::new(schema);
+    binder.query(query)?;
+    let mut binds: Vec<(String, u32)> = Vec::new();
+    for u in binder
+        .take_uses()
+        .into_iter()
+        .filter(|u| u.definer.is_none())
+    {
+        if let Some(id) = schema.object_id(&u.object) {
+            if !binds.iter().any(|(n, _)| *n == u.object) {
+                binds.push((u.object, id));
+            }
+        }
+    }
+    let view = View {
+        id: 0,
+        name: name.to_string(),
+        columns: columns.to_vec(),
+        query: query.clone(),
+        sql: sql.to_string(),
+        binds: Some(binds),
+    };
+    Ok(Some(schema.create_view(view, &mut TxnWriter(cx.txn))?))
+}
+
+/// DROP TABLE / INDEX / VIEW.
+pub fn drop_objects(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    kind: ObjectKind,
+    names: &[String],
+    if_exists: bool,
+) -> Result<Option<Schema>> {
+    let mut s = schema.clone();
+    let mut changed = false;
+    for name in names {
+        match kind {
+            ObjectKind::Table => {
+                if s.table(name).is_none() {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such table: {name}"),
+                    ));
+                }
+                let auth = cx.sec.as_ref().map(|x| &*x.auth);
+                refuse_if_referred(
+                    &format!("drop table {name}"),
+                    not_views(referrers(&s, auth, name, None, true)),
+                )?;
+                let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
+                delete_prefix(cx.txn, &table_prefix(t.id))?;
+                forget_sequence(cx, &next, &t.name, None)?;
+                s = next;
+            }
+            ObjectKind::Index => {
+                let exists = s
+                    .tables
+                    .values()
+                    .any(|t| t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(name)));
+                if !exists {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such index: {name}"),
+                    ));
+                }
+                let (next, t, idx) = s.drop_index(name, &mut TxnWriter(cx.txn))?;
+                delete_prefix(cx.txn, &index_prefix(t.id, idx.id))?;
+                s = next;
+            }
+            ObjectKind::View => {
+                if s.view(name).is_none() {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such view: {name}"),
+                    ));
+                }
+                let auth = cx.sec.as_ref().map(|x| &*x.auth);
+                refuse_if_referred(
+                    &format!("drop view {name}"),
+                    not_views(referrers(&s, auth, name, None, true)),
+                )?;
+                s = s.drop_view(name, &mut TxnWriter(cx.txn))?;
+            }
+            ObjectKind::Trigger => {
+                let seen = match s.triggers.get(&name.to_lowercase()) {
+                    Some(trig) => may_drop_trigger(cx, &s, trig)?,
+                    None => false,
+                };
+                if !seen {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(Error::sql(
+                        SqlErrorKind::UnknownTable,
+                        format!("no such trigger: {name}"),
+                    ));
+                }
+                s = s.drop_trigger(name, &mut TxnWriter(cx.txn))?;
+            }
+        }
+        changed = true;
+    }
+    Ok(changed.then_some(s))
+}
+
+/// The referrers that are not views: a view may outlive what it names (as
+/// in SQLite), because it is bound to the ids it named when created and
+/// fails rather than pick up a new object of the same name.
+pub(super) fn not_views(referrers: Vec<String>) -> Vec<String> {
+    referrers
+        .into_iter()
+        .filter(|r| !r.starts_with("view "))
+        .collect()
+}
+
+/// Whether the user may drop trigger `trig`: its owner, its table's owner
+/// or an admin may (`Ok(true)`); one who may see the table gets a refusal;
+/// to anyone else it does not exist (`Ok(false)`).
+pub(super) fn may_drop_trigger(cx: &ExecCtx, schema: &Schema, trig: &Trigger) -> Result<bool> {
+    let Some(sec) = &cx.sec else {
+        return Ok(true);
+    };
+    let r = &sec.roles;
+    let table = schema.object_id(&trig.table).map(u64::from);
+    if r.admin || sec.auth.owns(r, u64::from(trig.id)) || table.is_some_and(|t| sec.auth.owns(r, t))
+    {
+        return Ok(true);
+    }
+    if table.is_some_and(|t| sec.auth.visible(r, t)) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "only the owner of trigger {}, the owner of {} or an admin may drop it",
+                trig.name, trig.table
+            ),
+        });
+    }
+    Ok(false)
+}
+
+/// Used by tests and EXPLAIN: evaluates a constant expression.
+pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
+    let empty = Schema::default();
+    let mut p = Planner::new(&empty);
+    let t = Arc::new(Table {
+        id: 0,
+        name: String::new(),
+        columns: Vec::new(),
+        rowid_alias: None,
+        primary_key: Vec::new(),
+        indexes: Vec::new(),
+        without_rowid: false,
+        strict: false,
+        autoincrement: false,
+        next_column_id: 1,
+    });
+    let b = p.table_exprs(&t, std::slice::from_ref(e))?;
+    match b.first() {
+        Some(x) => eval(x, &[], cx),
+        None => Ok(Value::Null),
+    }
+}
+
+/// ALTER TABLE.
+pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) -> Result<Schema> {
+    let old = table(schema, name)?.clone();
+    // Nothing that refers to the table or a column by name may come to
+    // mean something else (see `depend`).
+    let auth = cx.sec.as_ref().map(|x| x.auth.clone());
+    let refs = |column: Option<&str>| referrers(schema, auth.as_deref(), name, column, true);
+    match op {
+        AlterOp::AddColumn(spec) => check_column_name(&spec.name)?,
+        AlterOp::DropColumn(col) => refuse_if_referred(
+            &format!("drop column {col} of {}", old.name),
+            refs(Some(col)),
+        )?,
+        AlterOp::RenameColumn(from, to) => {
+            check_column_name(to)?;
+            refuse_if_referred(
+                &format!("rename column {from} of {}", old.name),
+                refs(Some(from)),
+            )?
+        }
+        AlterOp::RenameTable(_) => {
+            let mut r = refs(None);
+            r.extend(
+                schema
+                    .triggers_on(&old.name)
+                    .iter()
+                    .map(|t| format!("trigger {} on it", t.name)),
+            );
+            refuse_if_referred(&format!("rename table {}", old.name), r)?
+        }
+    }
+    let mut new = (*old).clone();
+    let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
+    let rows = |cx: &mut ExecCtx| -> Result<Vec<Row>> {
+        let plan = Planner::full_scan(&old);
+        let mut it = open(&plan, cx, &[])?;
+        let mut out = Vec::new();
+        while let Some(r) = it.next(cx)? {
+            out.push(r);
+        }
+        Ok(out)
+    };
+    match op {
+        AlterOp::AddColumn(spec) => {
+            if new.column(&spec.name).is_some() {
+                return Err(Error::sql(
+                    SqlErrorKind::AlreadyExists,
+                    format!("duplicate column name: {}", spec.name),
+                ));
+            }
+            if spec.primary_key || spec.unique {
+                return Err(misuse("Cannot add a PRIMARY KEY or UNIQUE column".into()));
+            }
+            if spec.not_null && spec.default.is_none() {
+                return Err(misuse(
+                    "Cannot add a NOT NULL column with default value NULL".into(),
+                ));
+            }
+            new.add_column(spec);
+            let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
+            let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
+            let writer = TableWriter::new(&Arc::new(new.clone()))?;
+            for mut r in rows(cx)? {
+                let rowid = r.pop();
+                r.push(dflt.clone());
+                r.extend(rowid);
+                if let Some(Value::Integer(id)) = r.last().cloned() {
+                    writer.write(cx, id, &r)?;
+                }
+            }
+        }
+        AlterOp::DropColumn(col) => {
+            let pos = new.column(col).ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: \"{col}\""),
+                )
+            })?;
+            if new.rowid_alias == Some(pos) || new.primary_key.contains(&pos) {
+                return Err(misuse(format!("cannot drop PRIMARY KEY column: \"{col}\"")));
+            }
+            if new.indexes.iter().any(|i| i.columns.contains(&pos)) {
+                return Err(misuse(format!(
+                    "cannot drop indexed or UNIQUE column: \"{col}\""
+                )));
+            }
+            if new.columns.len() == 1 {
+                return Err(misuse(format!(
+                    "cannot drop column \"{col}\": no other columns exist"
+                )));
+            }
+            new.columns.remove(pos);
+            let shift = |c: &mut usize| {
+                if *c > pos {
+                    *c -= 1
+                }
+            };
+            new.rowid_alias.iter_mut().for_each(shift);
+            new.primary_key.iter_mut().for_each(shift);
+            for i in new.indexes.iter_mut() {
+                i.columns.iter_mut().for_each(shift);
+            }
+            // A partial index's WHERE naming the column fails to bind.
+            let writer = TableWriter::new(&Arc::new(new.clone()))?;
+            for mut r in rows(cx)? {
+                r.remove(pos);
+                if let Some(Value::Integer(id)) = r.last().cloned() {
+                    writer.write(cx, id, &r)?;
+                }
+            }
+        }
+        AlterOp::RenameColumn(from, to) => {
+            let pos = new.column(from).ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: \"{from}\""),
+                )
+            })?;
+            if new.column(to).is_some() {
+                return Err(Error::sql(
+                    SqlErrorKind::AlreadyExists,
+                    format!("duplicate column name: {to}"),
+                ));
+            }
+            new.columns[pos].name = to.clone();
+            if TableWriter::new(&Arc::new(new.clone())).is_err() {
+                return Err(Error::sql(
+                    SqlErrorKind::Unsupported,
+                    format!("renaming a column a partial index uses ({from}) is not supported"),
+                ));
+            }
+        }
+        AlterOp::RenameTable(to) => {
+            forget_sequence(cx, schema, &old.name, Some(to))?;
+            new.name = to.clone();
+        }
+    }
+    Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
+}
+
+/// PRAGMA integrity_check: every row decodes, every index has exactly the
+/// entries its table's rows call for. Returns the problems ("ok" if none).
+pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut names: Vec<&String> = schema.tables.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(t) = schema.tables.get(name) else {
+            continue;
+        };
+        let plan = Planner::full_scan(t);
+        let mut it = open(&plan, cx, &[])?;
+        let mut rows = Vec::new();
+        loop {
+            match it.next(cx) {
+                Ok(Some(r)) => rows.push(r),
+                Ok(None) => break,
+                Err(e) => {
+                    problems.push(format!("table {}: {e}", t.name));
+                    break;
+                }
+            }
+        }
+        drop(it);
+        let writer = TableWriter::new(t)?;
+        for (pos, idx) in t.indexes.iter().enumerate() {
+            let mut expected = std::collections::HashSet::new();
+            let mut held = 0usize;
+            for r in &rows {
+                let Some(Value::Integer(id)) = r.last() else {
+                    continue;
+                };
+                if !writer.holds(cx, pos, r)? {
+                    continue;
+                }
+                held += 1;
+                let key = crate::catalog::index_key(t.id, idx, &index_values(idx, r), *id);
+                if cx.txn.get(&key)?.is_none() {
+                    problems.push(format!("row {id} missing from index {}", idx.name));
+                }
+                expected.insert(key);
+            }
+            let prefix = index_prefix(t.id, idx.id);
+            let mut end = prefix.clone();
+            end.push(0xff);
+            let mut count = 0usize;
+            for e in cx.txn.scan(
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Excluded(end),
+                crate::storage::Direction::Forward,
+            )? {
+                let (k, _) = e?;
+                count += 1;
+                if !expected.contains(&k) {
+                    problems.push(format!(
+                        "index {} has an entry for a row that does not match",
+                        idx.name
+                    ));
+                }
+            }
+            if count != held {
+                problems.push(format!(
+                    "wrong # of entries in index {}: {count} for {held} rows",
+                    idx.name
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        problems.push("ok".into());
+    }
+    Ok(problems)
+}

@@ -1,0 +1,555 @@
+//! INSERT: planning the rows and conflict handling (OR IGNORE / REPLACE /
+//! FAIL / ABORT / ROLLBACK, upserts), STRICT checks, and what an aborted
+//! statement keeps.
+
+use super::*;
+
+/// What an INSERT needs besides its parameters, planned once per
+/// (schema, security catalog) when a prepared statement runs again: the
+/// target columns and the source plan, then (planned after the source was
+/// read the first time, so errors keep their order) RETURNING, defaults,
+/// row-level security checks and the ON CONFLICT DO UPDATE expressions.
+/// The caller owns the validity: a plan is only reused under the same
+/// schema and security catalog it was made with.
+pub struct InsertPlan {
+    t: Arc<Table>,
+    targets: Vec<usize>,
+    source: Option<crate::sql::plan::Planned>,
+    rest: Option<InsertRest>,
+}
+
+pub(super) struct InsertRest {
+    pub(super) returning: Option<(Vec<PExpr>, Vec<String>)>,
+    pub(super) defaults: Vec<Option<PExpr>>,
+    pub(super) insert_check: Option<PExpr>,
+    pub(super) update_check: Option<PExpr>,
+    /// ON CONFLICT DO UPDATE must be let take an existing row over: the
+    /// SELECT and UPDATE policies' USING conditions (empty without
+    /// row-level security or without DO UPDATE).
+    pub(super) upsert_checks: Vec<PExpr>,
+    /// OR REPLACE may delete only rows that pass the SELECT and DELETE
+    /// policies' USING conditions (empty without row-level security).
+    pub(super) replace_checks: Vec<PExpr>,
+    /// With RETURNING, new rows must pass the SELECT policies.
+    pub(super) returning_check: Option<PExpr>,
+    pub(super) upsert: Option<UpsertPlan>,
+    pub(super) writer: TableWriter,
+}
+
+/// The row-level security checks of one row's UPDATE (each empty or
+/// `None` where row-level security does not apply).
+pub(super) struct RowChecks<'a> {
+    /// The new row must pass the UPDATE policies' WITH CHECK.
+    pub(super) update: &'a Option<PExpr>,
+    /// With RETURNING, the new row must pass the SELECT policies.
+    pub(super) returning: &'a Option<PExpr>,
+    /// Rows OR REPLACE deletes must pass these USING conditions.
+    pub(super) replace: &'a [PExpr],
+}
+
+/// ON CONFLICT [(target)] DO ...
+pub(super) struct UpsertPlan {
+    /// The constraint the target names (None: any).
+    pub(super) target: Option<Constraint>,
+    /// DO UPDATE: (column, SET expression) pairs and the WHERE, over
+    /// (existing row ++ excluded); None: DO NOTHING.
+    pub(super) update: Option<UpsertUpdate>,
+}
+
+/// DO UPDATE's (column position, SET expression) pairs and its WHERE.
+type UpsertUpdate = (Vec<(usize, PExpr)>, Option<PExpr>);
+
+/// Binds the DEFAULT of every column (`None` where there is none).
+pub(super) fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {
+    let mut out = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        out.push(match &c.default {
+            Some(sql) => {
+                let e = parse_expr(sql)?;
+                let empty = Schema::default();
+                let mut p = Planner::new(&empty);
+                let bound = p.table_exprs(
+                    &Arc::new(Table {
+                        indexes: Vec::new(),
+                        ..t.clone()
+                    }),
+                    &[e],
+                )?;
+                bound.into_iter().next()
+            }
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+/// Evaluates bound defaults (NULL where none).
+pub(super) fn eval_defaults(defaults: &[Option<PExpr>], cx: &mut ExecCtx) -> Result<Row> {
+    let mut out = Vec::with_capacity(defaults.len());
+    for d in defaults {
+        out.push(match d {
+            Some(b) => eval(b, &[], cx)?,
+            None => Value::Null,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> Result<InsertPlan> {
+    let t = table(schema, &ins.table)?.clone();
+    let width = t.columns.len();
+    // Target positions for the source columns.
+    let targets: Vec<usize> = match &ins.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| {
+                if is_rowid_name(c) && t.column(c).is_none() && !t.without_rowid {
+                    return Ok(width);
+                }
+                t.column(c).ok_or_else(|| {
+                    Error::sql(
+                        SqlErrorKind::UnknownColumn,
+                        format!("table {} has no column named {c}", t.name),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?,
+        None => (0..width).collect(),
+    };
+    let source = match &ins.source {
+        Some(q) => {
+            let planned = planner_for(schema, cx).query(q)?;
+            if planned.columns.len() != targets.len() {
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!(
+                        "table {} has {} columns but {} values were supplied",
+                        t.name,
+                        targets.len(),
+                        planned.columns.len()
+                    ),
+                ));
+            }
+            Some(planned)
+        }
+        None => None,
+    };
+    Ok(InsertPlan {
+        t,
+        targets,
+        source,
+        rest: None,
+    })
+}
+
+pub(super) fn plan_insert_rest(
+    cx: &ExecCtx,
+    schema: &Schema,
+    t: &Arc<Table>,
+    ins: &Insert,
+) -> Result<InsertRest> {
+    let mut planner = planner_for(schema, cx);
+    let returning = if ins.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(t, &ins.returning)?)
+    };
+    let defaults = bind_defaults(t)?;
+    let insert_check = planner.row_policy(t, PolicyCmd::Insert, true)?;
+    let upsert = match &ins.upsert {
+        None => None,
+        Some(up) => {
+            let target = match &up.target {
+                Some(cols) => Some(upsert_target(t, cols)?),
+                None => None,
+            };
+            // DO UPDATE: SET and WHERE over (existing row ++ excluded).
+            let update = match &up.action {
+                UpsertAction::Nothing => None,
+                UpsertAction::Update(sets, filter) => {
+                    let mut bound = Vec::new();
+                    for (col, e) in sets {
+                        let pos = set_target(t, col)?;
+                        bound.push((pos, planner.upsert_expr(t, e)?));
+                    }
+                    let filter = filter
+                        .as_ref()
+                        .map(|f| planner.upsert_expr(t, f))
+                        .transpose()?;
+                    Some((bound, filter))
+                }
+            };
+            Some(UpsertPlan { target, update })
+        }
+    };
+    let update_check = match &upsert {
+        Some(UpsertPlan {
+            update: Some(_), ..
+        }) => planner.row_policy(t, PolicyCmd::Update, true)?,
+        _ => None,
+    };
+    let upsert_checks = match &upsert {
+        Some(UpsertPlan {
+            update: Some(_), ..
+        }) => using_checks(&mut planner, t, &[PolicyCmd::Update])?,
+        _ => Vec::new(),
+    };
+    // Also for a REPLACE a firing statement imposes on a trigger's INSERT.
+    let replace_checks = using_checks(&mut planner, t, &[PolicyCmd::Delete])?;
+    let returning_check = match &returning {
+        Some(_) => planner.row_policy(t, PolicyCmd::Select, false)?,
+        None => None,
+    };
+    Ok(InsertRest {
+        returning,
+        defaults,
+        insert_check,
+        update_check,
+        upsert_checks,
+        replace_checks,
+        returning_check,
+        upsert,
+        writer: TableWriter::new(t)?,
+    })
+}
+
+/// The constraint an upsert's target names (SQLite's
+/// `sqlite3UpsertAnalyzeTarget`): the rowid, or the UNIQUE index (not
+/// partial) on exactly these columns, in any order.
+pub(super) fn upsert_target(t: &Table, cols: &[String]) -> Result<Constraint> {
+    let mut positions = Vec::with_capacity(cols.len());
+    for c in cols {
+        let pos = match t.column(c) {
+            Some(p) => p,
+            None if is_rowid_name(c) && !t.without_rowid => t.columns.len(),
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::UnknownColumn,
+                    format!("no such column: {c}"),
+                ))
+            }
+        };
+        positions.push(pos);
+    }
+    if let [p] = positions.as_slice() {
+        if *p == t.columns.len() || Some(*p) == t.rowid_alias {
+            return Ok(Constraint::Rowid);
+        }
+    }
+    let mut wanted = positions.clone();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for (i, idx) in t.indexes.iter().enumerate() {
+        // SQLite keeps a rowid alias in an index as the rowid, which no
+        // target column matches.
+        let has_rowid = t.rowid_alias.is_some_and(|a| idx.columns.contains(&a));
+        if !idx.unique || idx.filter.is_some() || idx.columns.len() != positions.len() || has_rowid
+        {
+            continue;
+        }
+        let mut have = idx.columns.clone();
+        have.sort_unstable();
+        if have == wanted {
+            return Ok(Constraint::Index(i));
+        }
+    }
+    Err(Error::sql(
+        SqlErrorKind::Misuse,
+        "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint",
+    ))
+}
+
+pub(super) fn is_rowid_name(n: &str) -> bool {
+    ["rowid", "_rowid_", "oid"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(n))
+}
+
+/// The position a SET assigns (a column, or the rowid by one of its names).
+pub(super) fn set_target(t: &Table, col: &str) -> Result<usize> {
+    match t.column(col) {
+        Some(p) => Ok(p),
+        None if is_rowid_name(col) && !t.without_rowid => Ok(t.columns.len()),
+        None => Err(Error::sql(
+            SqlErrorKind::UnknownColumn,
+            format!("no such column: {col}"),
+        )),
+    }
+}
+
+/// INSERT.
+pub fn insert(cx: &mut ExecCtx, schema: &Schema, ins: &Insert) -> Result<Changed> {
+    insert_planned(cx, schema, ins, &mut None)
+}
+
+/// INSERT with a plan kept in `slot` between runs: used when present,
+/// filled (as far as planning got) when not. The caller empties `slot`
+/// whenever the schema or the security catalog changes.
+pub fn insert_planned(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    ins: &Insert,
+    slot: &mut Option<InsertPlan>,
+) -> Result<Changed> {
+    if slot.is_none() {
+        *slot = Some(plan_insert_head(cx, schema, ins)?);
+    }
+    let Some(plan) = slot.as_mut() else {
+        return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
+    };
+    let t = plan.t.clone();
+    let width = t.columns.len();
+    let source_rows: Vec<Row> = match &plan.source {
+        Some(planned) => {
+            // Read everything first: INSERT INTO t SELECT FROM t must not
+            // see its own rows.
+            let mut it = open(&planned.plan, cx, &[])?;
+            let mut rows = Vec::new();
+            while let Some(r) = it.next(cx)? {
+                rows.push(r);
+            }
+            rows
+        }
+        None => vec![Vec::new()],
+    };
+    if plan.rest.is_none() {
+        plan.rest = Some(plan_insert_rest(cx, schema, &t, ins)?);
+    }
+    let Some(rest) = plan.rest.as_ref() else {
+        return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
+    };
+    let targets = &plan.targets;
+    let dflt = eval_defaults(&rest.defaults, cx)?;
+    // The conflict resolution: the statement's, or the one a firing
+    // statement imposes on its triggers' statements.
+    let named = effective_conflict(ins.on_conflict);
+    let mode = named.unwrap_or(Conflict::Abort);
+    let mut next_rowid: Option<i64> = None;
+    let mut changed = Changed {
+        changes: 0,
+        returning: rest
+            .returning
+            .as_ref()
+            .map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    let writer = &rest.writer;
+    let before_triggers = schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
+    let upsert_target = rest.upsert.as_ref().map(|u| u.target);
+    let order = check_order(&t, upsert_target.flatten());
+    for src in source_rows {
+        // Room for the rowid appended below.
+        let mut row = Vec::with_capacity(width + 1);
+        row.extend(dflt.iter().cloned());
+        // A rowid alias the INSERT does not name gets a new rowid, not its
+        // DEFAULT (SQLite).
+        if let Some(a) = t.rowid_alias {
+            row[a] = Value::Null;
+        }
+        let mut rowid_given: Option<Value> = None;
+        for (v, &pos) in src.into_iter().zip(targets) {
+            if pos == width {
+                rowid_given = Some(v);
+            } else {
+                row[pos] = v;
+            }
+        }
+        apply_affinities(&t, &mut row);
+        let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
+            (Some(r), _) => Some(r),
+            (None, Some(v)) if !matches!(v, Value::Null) => {
+                match apply_affinity(v, Affinity::Integer) {
+                    Value::Integer(i) => Some(i),
+                    _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+                }
+            }
+            _ => None,
+        };
+        // As SQLite: BEFORE triggers see the row after affinity (a STRICT
+        // table's types checked first), with -1 for a rowid still to be
+        // chosen; NOT NULL and the other constraints come after them.
+        if before_triggers {
+            check_strict(&t, &row)?;
+            let mut seen = row.clone();
+            let r = explicit.unwrap_or(-1);
+            if let Some(a) = t.rowid_alias {
+                seen[a] = Value::Integer(r);
+            }
+            seen.push(Value::Integer(r));
+            fire(
+                cx,
+                schema,
+                &t,
+                TriggerTiming::Before,
+                RowEvent::Insert,
+                Some(&seen),
+                None,
+                &[],
+                named,
+            )?;
+        }
+        let rowid = match explicit {
+            Some(r) => r,
+            None => new_rowid(cx, schema, &t, &mut next_rowid)?,
+        };
+        // AUTOINCREMENT remembers every rowid a row was given, written or
+        // not (SQLite).
+        note_rowid(cx, schema, &t, rowid)?;
+        let Some(row_done) = check_not_null(cx, &t, row, mode, &dflt)? else {
+            continue;
+        };
+        let mut row = row_done;
+        if let Some(a) = t.rowid_alias {
+            row[a] = Value::Integer(rowid);
+        }
+        row.push(Value::Integer(rowid));
+        let gone = match resolve(cx, writer, &row, rowid, None, mode, &order, upsert_target)? {
+            Resolution::Skip => continue,
+            Resolution::Write(gone) => gone,
+            Resolution::Upsert(v) => {
+                let Some(Some((sets, filter))) = rest.upsert.as_ref().map(|u| &u.update) else {
+                    continue; // DO NOTHING
+                };
+                let conflicting = v.rows[0];
+                let Some(old) = read_row(cx.txn, &t, conflicting)? else {
+                    continue;
+                };
+                // Before the WHERE and SET see it: a row the user may not
+                // see or update is refused, never read.
+                require_visible(cx, &rest.upsert_checks, &t, &old, "update")?;
+                // SET and WHERE see the existing row and `excluded`.
+                let mut both = old.clone();
+                both.extend(row.iter().cloned());
+                if let Some(f) = filter {
+                    if eval(f, &both, cx)?.truthy() != Some(true) {
+                        continue;
+                    }
+                }
+                let mut values = old.clone();
+                for (pos, e) in sets {
+                    values[*pos] = eval(e, &both, cx)?;
+                }
+                let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+                // As SQLite: the update is an UPDATE OR ABORT of that row.
+                let new = update_row(
+                    cx,
+                    schema,
+                    writer,
+                    old,
+                    values,
+                    &cols,
+                    Some(Conflict::Abort),
+                    RowChecks {
+                        update: &rest.update_check,
+                        returning: &rest.returning_check,
+                        replace: &[],
+                    },
+                    match (&rest.returning, changed.returning.as_mut()) {
+                        (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                        _ => None,
+                    },
+                )?;
+                if new.is_some() {
+                    changed.changes += 1;
+                }
+                continue;
+            }
+        };
+        // REPLACE: the conflicting rows go (no DELETE triggers: SQLite
+        // fires them only with recursive triggers on). Every one must be a
+        // row the user may see and delete; checked before any goes.
+        let mut olds = Vec::with_capacity(gone.len());
+        for r in gone {
+            if let Some(old) = read_row(cx.txn, &t, r)? {
+                require_visible(cx, &rest.replace_checks, &t, &old, "replace")?;
+                olds.push((r, old));
+            }
+        }
+        for (r, old) in olds {
+            writer.delete(cx, r, &old)?;
+        }
+        check_new_row(cx, &rest.insert_check, &t, &row)?;
+        check_new_row(cx, &rest.returning_check, &t, &row)?;
+        writer.write(cx, rowid, &row)?;
+        if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
+            rows.push(returning_row(cx, exprs, &row)?);
+        }
+        // The next new rowid is the largest rowid plus one: known from
+        // here on once it was read (a trigger could have added rows, so it
+        // is read again where triggers exist).
+        next_rowid = match (next_rowid, rowid.checked_add(1)) {
+            (Some(n), Some(after)) if schema.triggers.is_empty() && !t.autoincrement => {
+                Some(n.max(after))
+            }
+            _ => None,
+        };
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::After,
+            RowEvent::Insert,
+            Some(&row),
+            None,
+            &[],
+            named,
+        )?;
+        changed.changes += 1;
+        changed.last_rowid = Some(rowid);
+    }
+    Ok(changed)
+}
+
+/// What the checks of a row to be written decided.
+pub(super) enum Resolution {
+    /// Write it, after deleting these rows (REPLACE).
+    Write(Vec<i64>),
+    /// Skip it (IGNORE).
+    Skip,
+    /// The upsert applies: this is the constraint it hit.
+    Upsert(Violation),
+}
+
+/// Runs the checks `order` on `row` (to be stored at `rowid`, replacing
+/// the row `except` if any) under conflict resolution `mode`. `upsert`:
+/// an upsert's target (`Some(None)`: any constraint), whose violations
+/// the upsert handles.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn resolve(
+    cx: &mut ExecCtx,
+    writer: &TableWriter,
+    row: &[Value],
+    rowid: i64,
+    except: Option<i64>,
+    mode: Conflict,
+    order: &[Check],
+    upsert: Option<Option<Constraint>>,
+) -> Result<Resolution> {
+    let mut gone = Vec::new();
+    for check in order {
+        match check {
+            Check::Types => check_strict(&writer.t, row)?,
+            Check::Unique(c) => {
+                let Some(v) = writer.violation_of(cx, row, rowid, except, *c)? else {
+                    continue;
+                };
+                if let Some(target) = upsert {
+                    if target.is_none() || target == Some(*c) {
+                        return Ok(Resolution::Upsert(v));
+                    }
+                }
+                match mode {
+                    Conflict::Ignore => return Ok(Resolution::Skip),
+                    Conflict::Replace => gone.extend(v.rows.iter().copied()),
+                    _ => return Err(constraint_error(cx, mode, v.error())),
+                }
+            }
+        }
+    }
+    gone.sort_unstable();
+    gone.dedup();
+    Ok(Resolution::Write(gone))
+}

@@ -1,0 +1,416 @@
+//! UPDATE and DELETE: the rows matched (under row policies), the changes
+//! applied in table order, triggers fired, RETURNING.
+
+use super::*;
+
+/// Updates row `old` (columns ++ rowid) of `writer`'s table to `values`
+/// (the same layout, SET applied; the rowid position may be assigned), the
+/// columns `cols` assigned: affinity, NOT NULL and STRICT, the rowid
+/// (changed through the INTEGER PRIMARY KEY or `rowid`), the uniqueness
+/// constraints under `named` (the conflict resolution), row-level
+/// security, UPDATE triggers. Returns the new row, or `None` when the
+/// resolution skipped it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn update_row(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    writer: &TableWriter,
+    old: Row,
+    mut values: Row,
+    cols: &[usize],
+    named: Option<Conflict>,
+    checks: RowChecks,
+    returning: Option<(&[PExpr], &mut Vec<Row>)>,
+) -> Result<Option<Row>> {
+    let t = writer.t.clone();
+    let mode = named.unwrap_or(Conflict::Abort);
+    let old_rowid = match old.last() {
+        Some(Value::Integer(r)) => *r,
+        _ => return Ok(None),
+    };
+    // REPLACE puts a column's DEFAULT in place of a NULL it may not hold.
+    let dflt = if mode == Conflict::Replace {
+        defaults(&t, cx)?
+    } else {
+        vec![Value::Null; t.columns.len()]
+    };
+    let new_rowid_val = values.pop().unwrap_or(Value::Null);
+    apply_affinities(&t, &mut values);
+    let mut new = values;
+    let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
+        Value::Integer(i) => i,
+        _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+    };
+    if let Some(a) = t.rowid_alias {
+        if cols.contains(&a) {
+            rowid = explicit_rowid(&t, &new)?
+                .ok_or_else(|| Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch"))?;
+        }
+        new[a] = Value::Integer(rowid);
+    }
+    new.push(Value::Integer(rowid));
+    // As SQLite: BEFORE triggers see the new row after affinity (a STRICT
+    // table's types checked first); if they removed the row nothing more
+    // happens, and the columns the UPDATE does not set are read again
+    // (the triggers may have changed them).
+    let before = update_triggers_fire_at(schema, &t, cols, TriggerTiming::Before);
+    if before {
+        check_strict(&t, &new)?;
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Update,
+            Some(&new),
+            Some(&old),
+            cols,
+            named,
+        )?;
+        let Some(now) = read_row(cx.txn, &t, old_rowid)? else {
+            return Ok(None);
+        };
+        for (i, v) in now.into_iter().enumerate().take(t.columns.len()) {
+            if !cols.contains(&i) && Some(i) != t.rowid_alias {
+                new[i] = v;
+            }
+        }
+    }
+    let rowid_v = new.pop().unwrap_or(Value::Null);
+    let Some(mut checked) = check_not_null(cx, &t, new, mode, &dflt)? else {
+        return Ok(None);
+    };
+    checked.push(rowid_v);
+    let new = checked;
+    let order = check_order(&t, None);
+    let gone = match resolve(cx, writer, &new, rowid, Some(old_rowid), mode, &order, None)? {
+        Resolution::Skip | Resolution::Upsert(_) => return Ok(None),
+        Resolution::Write(gone) => gone,
+    };
+    let mut olds = Vec::with_capacity(gone.len());
+    for r in gone {
+        if let Some(o) = read_row(cx.txn, &t, r)? {
+            require_visible(cx, checks.replace, &t, &o, "replace")?;
+            olds.push((r, o));
+        }
+    }
+    for (r, o) in olds {
+        writer.delete(cx, r, &o)?;
+    }
+    check_new_row(cx, checks.update, &t, &new)?;
+    check_new_row(cx, checks.returning, &t, &new)?;
+    // The row as it is now (a REPLACE above may not have touched it, but
+    // its index entries must be the stored ones).
+    let Some(current) = read_row(cx.txn, &t, old_rowid)? else {
+        return Ok(None);
+    };
+    writer.delete(cx, old_rowid, &current)?;
+    writer.write(cx, rowid, &new)?;
+    if let Some((exprs, rows)) = returning {
+        rows.push(returning_row(cx, exprs, &new)?);
+    }
+    fire(
+        cx,
+        schema,
+        &t,
+        TriggerTiming::After,
+        RowEvent::Update,
+        Some(&new),
+        Some(&old),
+        cols,
+        named,
+    )?;
+    Ok(Some(new))
+}
+
+/// The RETURNING values for one changed `row`. SQLite computes them as
+/// the first AFTER trigger of that row, so a subquery sees the rows
+/// changed so far and is run again for every row (a trigger program's
+/// one-time subqueries are per invocation).
+pub(super) fn returning_row(cx: &mut ExecCtx, exprs: &[PExpr], row: &[Value]) -> Result<Row> {
+    let saved = std::mem::take(cx.cache);
+    let out = exprs.iter().map(|e| eval(e, row, cx)).collect();
+    *cx.cache = saved;
+    out
+}
+
+/// Whether an UPDATE of `t` assigning `cols` fires a trigger with `timing`.
+pub(super) fn update_triggers_fire_at(
+    schema: &Schema,
+    t: &Table,
+    cols: &[usize],
+    timing: TriggerTiming,
+) -> bool {
+    schema.triggers_on(&t.name).iter().any(|tr| {
+        tr.timing == timing
+            && match &tr.event {
+                TriggerEvent::Update(of) => {
+                    of.is_empty()
+                        || of
+                            .iter()
+                            .any(|c| t.column(c).is_some_and(|p| cols.contains(&p)))
+                }
+                _ => false,
+            }
+    })
+}
+
+/// The row `chosen` (columns ++ rowid, as a scan found it) as it is now:
+/// by its rowid, or in a WITHOUT ROWID table by its key (as SQLite finds
+/// it again: another row may have taken that key meanwhile).
+pub(super) fn current_row(cx: &mut ExecCtx, t: &Table, chosen: &[Value]) -> Result<Option<Row>> {
+    let pk_index = t
+        .without_rowid
+        .then(|| {
+            t.indexes
+                .iter()
+                .find(|i| i.auto && i.columns == t.primary_key)
+        })
+        .flatten();
+    if let Some(idx) = pk_index {
+        let key = index_values(idx, chosen);
+        let found = crate::sql::exec::unique_conflicts(cx.txn, t, idx, &key, None)?;
+        return match found.first() {
+            Some(&r) => read_row(cx.txn, t, r),
+            None => Ok(None),
+        };
+    }
+    match chosen.last() {
+        Some(Value::Integer(r)) => read_row(cx.txn, t, *r),
+        _ => Ok(None),
+    }
+}
+
+/// Whether an UPDATE of `t` assigning `cols` fires a trigger.
+pub(super) fn update_triggers_fire(schema: &Schema, t: &Table, cols: &[usize]) -> bool {
+    schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| match &tr.event {
+            TriggerEvent::Update(of) => {
+                of.is_empty()
+                    || of
+                        .iter()
+                        .any(|c| t.column(c).is_some_and(|p| cols.contains(&p)))
+            }
+            _ => false,
+        })
+}
+
+/// Sorts rows (columns ++ rowid) of `t` by rowid, or for a WITHOUT ROWID
+/// table by its key (as its key index orders them).
+pub(super) fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
+    let pk_index = t
+        .without_rowid
+        .then(|| {
+            t.indexes
+                .iter()
+                .find(|i| i.auto && i.columns == t.primary_key)
+        })
+        .flatten();
+    match pk_index {
+        Some(idx) => rows.sort_by_cached_key(|r| {
+            let mut k = Vec::new();
+            for (i, v) in index_values(idx, r).iter().enumerate() {
+                idx.encode_key_column(i, v, &mut k);
+            }
+            k
+        }),
+        None => rows.sort_by_key(|r| match r.last() {
+            Some(Value::Integer(i)) => *i,
+            _ => 0,
+        }),
+    }
+}
+
+/// UPDATE.
+pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
+    let t = table(schema, &up.table)?.clone();
+    let mut planner = planner_for(schema, cx);
+    let reads = reads_target(
+        up.filter
+            .iter()
+            .chain(up.assignments.iter().map(|(_, e)| e)),
+        &up.returning,
+    );
+    let plan = planner.table_rows_for(
+        &t,
+        up.filter.as_ref(),
+        Some(PolicyCmd::Update),
+        up.hint.as_ref(),
+        reads,
+    )?;
+    let update_check = planner.row_policy(&t, PolicyCmd::Update, true)?;
+    // OR REPLACE deletes the rows the changed ones collide with: only
+    // rows the user may see and delete.
+    // (Also for a REPLACE a firing statement imposes on a trigger's UPDATE.)
+    let replace_checks = using_checks(&mut planner, &t, &[PolicyCmd::Delete])?;
+    let returning_check = match up.returning.is_empty() {
+        true => None,
+        false => planner.row_policy(&t, PolicyCmd::Select, false)?,
+    };
+    let mut sets: Vec<(usize, PExpr)> = Vec::new();
+    for (col, e) in &up.assignments {
+        let pos = set_target(&t, col)?;
+        let bound = planner.table_exprs(&t, std::slice::from_ref(e))?;
+        if let Some(b) = bound.into_iter().next() {
+            sets.push((pos, b));
+        }
+    }
+    let returning = if up.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(&t, &up.returning)?)
+    };
+    let writer = TableWriter::new(&t)?;
+    let named = effective_conflict(up.on_conflict);
+    let mut it = open(&plan, cx, &[])?;
+    let mut old_rows = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        old_rows.push(r);
+    }
+    drop(it);
+    let mut changed = Changed {
+        changes: 0,
+        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+    // SQLite updates the rows in the order it finds them only when
+    // nothing can disturb that ("one-pass"): no UPDATE trigger that fires,
+    // no change of the rowid or key, no REPLACE, no subquery in WHERE, and
+    // no change to the index it reads by. Otherwise it collects them first
+    // and updates them in rowid (WITHOUT ROWID: key) order. With OR IGNORE
+    // or OR FAIL the order decides the outcome, so it is followed here.
+    let key_cols: Vec<usize> = match t.rowid_alias {
+        Some(a) => vec![a, t.columns.len()],
+        None if t.without_rowid => t.primary_key.clone(),
+        None => vec![t.columns.len()],
+    };
+    let one_pass = !update_triggers_fire(schema, &t, &cols)
+        && !cols.iter().any(|c| key_cols.contains(c))
+        && named != Some(Conflict::Replace)
+        && !up
+            .filter
+            .as_ref()
+            .is_some_and(crate::sql::plan::has_subquery_expr)
+        && !crate::sql::plan::scanned_index_columns(&plan)
+            .is_some_and(|ic| ic.iter().any(|c| cols.contains(c)));
+    if !one_pass {
+        sort_in_table_order(&t, &mut old_rows);
+    }
+    for chosen in old_rows {
+        // As SQLite: the rows are chosen first, then each is updated as it
+        // is now (an earlier row's trigger may have changed or removed it).
+        let Some(old) = current_row(cx, &t, &chosen)? else {
+            continue;
+        };
+        let mut values = old.clone();
+        for (pos, e) in &sets {
+            values[*pos] = eval(e, &old, cx)?;
+        }
+        if update_row(
+            cx,
+            schema,
+            &writer,
+            old,
+            values,
+            &cols,
+            named,
+            RowChecks {
+                update: &update_check,
+                returning: &returning_check,
+                replace: &replace_checks,
+            },
+            match (&returning, changed.returning.as_mut()) {
+                (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                _ => None,
+            },
+        )?
+        .is_some()
+        {
+            changed.changes += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// DELETE.
+pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
+    let t = table(schema, &del.table)?.clone();
+    let mut planner = planner_for(schema, cx);
+    let reads = reads_target(del.filter.iter(), &del.returning);
+    let plan = planner.table_rows_for(
+        &t,
+        del.filter.as_ref(),
+        Some(PolicyCmd::Delete),
+        del.hint.as_ref(),
+        reads,
+    )?;
+    let returning = if del.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(&t, &del.returning)?)
+    };
+    let writer = TableWriter::new(&t)?;
+    let mut it = open(&plan, cx, &[])?;
+    let mut rows = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        rows.push(r);
+    }
+    drop(it);
+    // With DELETE triggers SQLite collects the rows first and deletes
+    // them in rowid (WITHOUT ROWID: key) order; the triggers see that order.
+    if schema
+        .triggers_on(&t.name)
+        .iter()
+        .any(|tr| tr.event == TriggerEvent::Delete)
+    {
+        sort_in_table_order(&t, &mut rows);
+    }
+    let mut changed = Changed {
+        changes: 0,
+        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    for r in rows {
+        // An earlier row's trigger may have changed or removed it.
+        let Some(old) = current_row(cx, &t, &r)? else {
+            continue;
+        };
+        let Some(Value::Integer(rowid)) = old.last().cloned() else {
+            continue;
+        };
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::Before,
+            RowEvent::Delete,
+            None,
+            Some(&old),
+            &[],
+            None,
+        )?;
+        let Some(current) = read_row(cx.txn, &t, rowid)? else {
+            continue;
+        };
+        writer.delete(cx, rowid, &current)?;
+        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
+            out.push(returning_row(cx, exprs, &current)?);
+        }
+        fire(
+            cx,
+            schema,
+            &t,
+            TriggerTiming::After,
+            RowEvent::Delete,
+            None,
+            Some(&current),
+            &[],
+            None,
+        )?;
+        changed.changes += 1;
+    }
+    Ok(changed)
+}

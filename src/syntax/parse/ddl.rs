@@ -1,0 +1,255 @@
+//! CREATE TABLE / CREATE INDEX: column definitions, constraints, indexed
+//! columns and conflict clauses, as sealdb honours them (anything else is
+//! refused as not supported).
+
+use super::*;
+
+impl Cx {
+    pub(super) fn column_spec(&mut self, col: sp::ColumnDef) -> Result<ColumnSpec> {
+        let decl = col.data_type.to_string();
+        let decl = if decl.eq_ignore_ascii_case("unspecified") {
+            String::new()
+        } else {
+            decl
+        };
+        let mut spec = ColumnSpec {
+            name: col.name.value,
+            decl_type: decl,
+            ..ColumnSpec::default()
+        };
+        // SQLite's column constraints; a constraint's name changes nothing.
+        for opt in col.options {
+            match opt.option {
+                sp::ColumnOption::Null => {}
+                sp::ColumnOption::NotNull => spec.not_null = true,
+                sp::ColumnOption::Default(e) => {
+                    // Checked now, stored as text, parsed again when used.
+                    let text = e.to_string();
+                    self.expr(e)?;
+                    spec.default = Some(text);
+                }
+                sp::ColumnOption::PrimaryKey(pk) => {
+                    constraint_plain(&pk.characteristics, &pk.index_options, "PRIMARY KEY")?;
+                    spec.primary_key = true;
+                }
+                sp::ColumnOption::Unique(u) => {
+                    constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
+                    spec.unique = true;
+                }
+                sp::ColumnOption::Collation(name) => {
+                    spec.collation = Some(collation_named(&object_name(&name)?)?)
+                }
+                sp::ColumnOption::DialectSpecific(tokens) => {
+                    // sqlparser's SQLite column words: AUTOINCREMENT, ASC,
+                    // DESC (after PRIMARY KEY).
+                    let words: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+                    match words
+                        .iter()
+                        .map(|w| w.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .as_slice()
+                    {
+                        [w] if w == "AUTOINCREMENT" && spec.primary_key => {
+                            spec.autoincrement = true
+                        }
+                        [w] if w == "ASC" && spec.primary_key => {}
+                        [w] if w == "DESC" && spec.primary_key => spec.primary_key_desc = true,
+                        _ => {
+                            return Err(Error::sql(
+                                SqlErrorKind::Syntax,
+                                format!("syntax error near {}", words.join(" ")),
+                            ))
+                        }
+                    }
+                }
+                sp::ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
+                sp::ColumnOption::ForeignKey(_) => {
+                    return Err(unsupported("FOREIGN KEY constraints (REFERENCES)"))
+                }
+                sp::ColumnOption::OnConflict(_) => {
+                    return Err(unsupported("ON CONFLICT clauses on constraints"))
+                }
+                sp::ColumnOption::Generated { .. } => return Err(unsupported("generated columns")),
+                other => return Err(unsupported(format!("column option {other}"))),
+            }
+        }
+        Ok(spec)
+    }
+
+    pub(super) fn create_table(&mut self, mut c: sp::CreateTable) -> Result<CreateTable> {
+        // Whatever this conversion does not read must be unset: compare
+        // the statement, with what is read cleared, with an empty one. The
+        // parts read are taken out first, not cloned (they may nest
+        // deeply); `with_parser` leaves room for cloning the rest.
+        let columns = std::mem::take(&mut c.columns);
+        let constraints = std::mem::take(&mut c.constraints);
+        let query = c.query.take();
+        let mut rest = c.clone();
+        rest.if_not_exists = false;
+        rest.without_rowid = false;
+        rest.strict = false;
+        if rest != sp::helpers::stmt_create_table::CreateTableBuilder::new(c.name.clone()).build() {
+            let what = if c.temporary {
+                "temporary tables".to_string()
+            } else {
+                "this CREATE TABLE option".to_string()
+            };
+            return Err(unsupported(what));
+        }
+        let mut out = CreateTable {
+            name: object_name(&c.name)?,
+            if_not_exists: c.if_not_exists,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            uniques: Vec::new(),
+            as_query: match query {
+                Some(q) => Some(Box::new(self.query(*q)?)),
+                None => None,
+            },
+            without_rowid: c.without_rowid,
+            strict: c.strict,
+        };
+        for col in columns {
+            out.columns.push(self.column_spec(col)?);
+        }
+        for tc in constraints {
+            match tc {
+                sp::TableConstraint::PrimaryKey(pk) => {
+                    constraint_plain(&pk.characteristics, &pk.index_options, "PRIMARY KEY")?;
+                    if !out.primary_key.is_empty() {
+                        return Err(Error::sql(
+                            SqlErrorKind::Syntax,
+                            format!("table \"{}\" has more than one primary key", out.name),
+                        ));
+                    }
+                    out.primary_key = indexed_columns(pk.columns)?;
+                }
+                sp::TableConstraint::Unique(u) => {
+                    constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
+                    out.uniques.push(indexed_columns(u.columns)?);
+                }
+                sp::TableConstraint::ForeignKey(_) => {
+                    return Err(unsupported("FOREIGN KEY constraints"))
+                }
+                sp::TableConstraint::Check(_) => return Err(unsupported("CHECK constraints")),
+                other => return Err(unsupported(format!("table constraint {other}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn create_index(&mut self, c: sp::CreateIndex) -> Result<CreateIndex> {
+        let sp::CreateIndex {
+            name,
+            table_name,
+            using,
+            columns,
+            unique,
+            concurrently,
+            r#async,
+            if_not_exists,
+            include,
+            nulls_distinct,
+            with,
+            predicate,
+            index_options,
+            alter_options,
+        } = c;
+        if using.is_some()
+            || concurrently
+            || r#async
+            || !include.is_empty()
+            || nulls_distinct.is_some()
+            || !with.is_empty()
+            || !index_options.is_empty()
+            || !alter_options.is_empty()
+        {
+            return Err(unsupported("this CREATE INDEX option"));
+        }
+        let name = match &name {
+            Some(n) => object_name(n)?,
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "CREATE INDEX needs a name",
+                ))
+            }
+        };
+        let filter = match predicate {
+            Some(e) => {
+                let text = e.to_string();
+                self.expr(e)?;
+                Some(text)
+            }
+            None => None,
+        };
+        Ok(CreateIndex {
+            name,
+            table: object_name(&table_name)?,
+            columns: indexed_columns(columns)?,
+            unique,
+            if_not_exists,
+            filter,
+        })
+    }
+}
+
+/// The columns of an index or key: names, each maybe with COLLATE and
+/// ASC/DESC.
+pub(super) fn indexed_columns(cols: Vec<sp::IndexColumn>) -> Result<Vec<IndexedColumn>> {
+    cols.into_iter()
+        .map(|c| {
+            if c.operator_class.is_some()
+                || c.column.with_fill.is_some()
+                || c.column.options.nulls_first.is_some()
+            {
+                return Err(unsupported(format!("indexed column {c}")));
+            }
+            let desc = matches!(c.column.options.sort, Some(sp::OrderBySort::Desc));
+            let (name, collation) = match c.column.expr {
+                sp::Expr::Identifier(i) => (i.value, None),
+                sp::Expr::Collate { expr, collation } => match *expr {
+                    sp::Expr::Identifier(i) => {
+                        (i.value, Some(collation_named(&object_name(&collation)?)?))
+                    }
+                    other => return Err(unsupported(format!("index on expression {other}"))),
+                },
+                other => return Err(unsupported(format!("index on expression {other}"))),
+            };
+            Ok(IndexedColumn {
+                name,
+                desc,
+                collation,
+            })
+        })
+        .collect()
+}
+
+/// A PRIMARY KEY or UNIQUE constraint has nothing SQLite would act on
+/// but its columns (no DEFERRABLE, no index options).
+pub(super) fn constraint_plain(
+    characteristics: &Option<sp::ConstraintCharacteristics>,
+    options: &[sp::IndexOption],
+    what: &str,
+) -> Result<()> {
+    if characteristics.is_some() {
+        return Err(unsupported(format!(
+            "DEFERRABLE or ENFORCED on a {what} constraint"
+        )));
+    }
+    if !options.is_empty() {
+        return Err(unsupported(format!("index options on a {what} constraint")));
+    }
+    Ok(())
+}
+
+/// The conflict resolution an `OR ...` clause names.
+pub(super) fn conflict_mode(or: Option<sp::SqliteOnConflict>) -> Option<Conflict> {
+    or.map(|o| match o {
+        sp::SqliteOnConflict::Abort => Conflict::Abort,
+        sp::SqliteOnConflict::Fail => Conflict::Fail,
+        sp::SqliteOnConflict::Ignore => Conflict::Ignore,
+        sp::SqliteOnConflict::Replace => Conflict::Replace,
+        sp::SqliteOnConflict::Rollback => Conflict::Rollback,
+    })
+}

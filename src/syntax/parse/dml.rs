@@ -1,0 +1,208 @@
+//! INSERT (with upserts and RETURNING), UPDATE and DELETE.
+
+use super::*;
+
+impl Cx {
+    pub(super) fn insert(&mut self, i: sp::Insert) -> Result<Insert> {
+        // Every field named, so that a new one in sqlparser is looked at.
+        let sp::Insert {
+            insert_token: _,
+            optimizer_hints,
+            or,
+            ignore,
+            into: _,
+            table,
+            table_alias,
+            columns,
+            overwrite,
+            source,
+            assignments,
+            partitioned,
+            after_columns,
+            has_table_keyword,
+            on,
+            returning,
+            output,
+            replace_into,
+            priority,
+            insert_alias,
+            settings,
+            format_clause,
+            multi_table_insert_type,
+            multi_table_into_clauses,
+            multi_table_when_clauses,
+            multi_table_else_clause,
+        } = i;
+        if !optimizer_hints.is_empty()
+            || ignore
+            || table_alias.is_some()
+            || overwrite
+            || !assignments.is_empty()
+            || partitioned.is_some()
+            || !after_columns.is_empty()
+            || has_table_keyword
+            || output.is_some()
+            || priority.is_some()
+            || insert_alias.is_some()
+            || settings.is_some()
+            || format_clause.is_some()
+            || multi_table_insert_type.is_some()
+            || !multi_table_into_clauses.is_empty()
+            || !multi_table_when_clauses.is_empty()
+            || multi_table_else_clause.is_some()
+        {
+            return Err(unsupported("this form of INSERT"));
+        }
+        let table = match &table {
+            sp::TableObject::TableName(n) => object_name(n)?,
+            other => return Err(unsupported(format!("INSERT into {other}"))),
+        };
+        let on_conflict = if replace_into {
+            Some(Conflict::Replace)
+        } else {
+            conflict_mode(or)
+        };
+        let upsert = match on {
+            None => None,
+            Some(sp::OnInsert::OnConflict(oc)) => {
+                let target = match oc.conflict_target {
+                    None => None,
+                    Some(sp::ConflictTarget::Columns(cols)) => {
+                        Some(cols.into_iter().map(ident).collect())
+                    }
+                    Some(sp::ConflictTarget::OnConstraint(_)) => {
+                        return Err(unsupported("ON CONFLICT ON CONSTRAINT"))
+                    }
+                };
+                let action = match oc.action {
+                    sp::OnConflictAction::DoNothing => UpsertAction::Nothing,
+                    // Without a target (SQLite 3.35+, the last clause): any
+                    // uniqueness constraint, the first violated in order.
+                    sp::OnConflictAction::DoUpdate(du) => {
+                        let sets = self.assignments(du.assignments)?;
+                        let filter = du.selection.map(|e| self.expr(e)).transpose()?;
+                        UpsertAction::Update(sets, filter)
+                    }
+                };
+                Some(Upsert { target, action })
+            }
+            Some(other) => return Err(unsupported(format!("INSERT ... {other}"))),
+        };
+        let columns = if columns.is_empty() {
+            None
+        } else {
+            Some(columns.iter().map(object_name).collect::<Result<_>>()?)
+        };
+        Ok(Insert {
+            table,
+            columns,
+            source: match source {
+                Some(q) => Some(Box::new(self.query(*q)?)),
+                None => None,
+            },
+            on_conflict,
+            upsert,
+            returning: self.items(returning.unwrap_or_default())?,
+        })
+    }
+
+    pub(super) fn assignments(&mut self, a: Vec<sp::Assignment>) -> Result<Vec<(String, Expr)>> {
+        a.into_iter()
+            .map(|a| {
+                let col = match a.target {
+                    sp::AssignmentTarget::ColumnName(n) => object_name(&n)?,
+                    sp::AssignmentTarget::Tuple(_) => return Err(unsupported("tuple assignment")),
+                };
+                Ok((col, self.expr(a.value)?))
+            })
+            .collect()
+    }
+
+    /// The one table of an UPDATE or DELETE, with its index hint.
+    pub(super) fn single_table(
+        &mut self,
+        t: &sp::TableWithJoins,
+    ) -> Result<(String, Option<IndexHint>)> {
+        if !t.joins.is_empty() {
+            return Err(unsupported("joins in UPDATE/DELETE"));
+        }
+        match self.table_factor(t.relation.clone())? {
+            FromItem::Table {
+                name,
+                alias: None,
+                hint,
+            } => Ok((name, hint)),
+            FromItem::Table { .. } => Err(unsupported("an alias for the table of UPDATE/DELETE")),
+            _ => Err(unsupported(format!("target {}", t.relation))),
+        }
+    }
+
+    pub(super) fn update(&mut self, u: sp::Update) -> Result<Update> {
+        let sp::Update {
+            update_token: _,
+            optimizer_hints,
+            table,
+            assignments,
+            from,
+            selection,
+            returning,
+            output,
+            or,
+            order_by,
+            limit,
+        } = u;
+        if from.is_some() {
+            return Err(unsupported("UPDATE ... FROM"));
+        }
+        if !optimizer_hints.is_empty() || output.is_some() {
+            return Err(unsupported("this form of UPDATE"));
+        }
+        if !order_by.is_empty() || limit.is_some() {
+            return Err(unsupported("UPDATE ... ORDER BY / LIMIT"));
+        }
+        let (table, hint) = self.single_table(&table)?;
+        Ok(Update {
+            table,
+            hint,
+            assignments: self.assignments(assignments)?,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
+            on_conflict: conflict_mode(or),
+            returning: self.items(returning.unwrap_or_default())?,
+        })
+    }
+
+    pub(super) fn delete(&mut self, d: sp::Delete) -> Result<Delete> {
+        let sp::Delete {
+            delete_token: _,
+            optimizer_hints,
+            tables,
+            from,
+            using,
+            selection,
+            returning,
+            output,
+            order_by,
+            limit,
+        } = d;
+        if !optimizer_hints.is_empty() || !tables.is_empty() || using.is_some() || output.is_some()
+        {
+            return Err(unsupported("this form of DELETE"));
+        }
+        if !order_by.is_empty() || limit.is_some() {
+            return Err(unsupported("DELETE ... ORDER BY / LIMIT"));
+        }
+        let from = match &from {
+            sp::FromTable::WithFromKeyword(f) | sp::FromTable::WithoutKeyword(f) => f,
+        };
+        let [t] = from.as_slice() else {
+            return Err(unsupported("DELETE from several tables"));
+        };
+        let (table, hint) = self.single_table(t)?;
+        Ok(Delete {
+            table,
+            hint,
+            filter: selection.map(|e| self.expr(e)).transpose()?,
+            returning: self.items(returning.unwrap_or_default())?,
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! Rewrites of the text or tokens before sqlparser sees them, for SQLite
+//! forms its dialect lacks (INDEXED BY / NOT INDEXED, hex integer literals,
+//! other SQLite spellings).
+
+use super::*;
+
+/// SQLite's index hints, which sqlparser's SQLite grammar lacks, as the
+/// MySQL hints it parses (and parse.rs reads back): `INDEXED BY name` →
+/// `USE INDEX (name)`, `NOT INDEXED` → `USE INDEX ()` (no index). Works on tokens,
+/// so quoted names and text are safe.
+pub(super) fn rewrite_index_hints(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    if !tokens.iter().any(|t| is_word(&t.token, "INDEXED")) {
+        return tokens;
+    }
+    // The next token after `i` that is not whitespace.
+    let next_code = |i: usize| {
+        (i + 1..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_)))
+    };
+    let mut out = Vec::with_capacity(tokens.len() + 4);
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i].token;
+        let with = |t: Token| TokenWithSpan::new(t, tokens[i].span);
+        let space = || with(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
+        let by = next_code(i).filter(|&j| is_word(&tokens[j].token, "BY"));
+        let name = by
+            .and_then(next_code)
+            .filter(|&j| matches!(tokens[j].token, Token::Word(_)));
+        if let (true, Some(n)) = (is_word(t, "INDEXED"), name) {
+            out.extend([
+                with(Token::make_keyword("USE")),
+                space(),
+                with(Token::make_keyword("INDEX")),
+                with(Token::LParen),
+                tokens[n].clone(),
+                with(Token::RParen),
+            ]);
+            i = n + 1;
+            continue;
+        }
+        let indexed = next_code(i).filter(|&j| is_word(&tokens[j].token, "INDEXED"));
+        if let (true, Some(n)) = (
+            matches!(t, Token::Word(w) if w.keyword == Keyword::NOT),
+            indexed,
+        ) {
+            out.extend([
+                with(Token::make_keyword("USE")),
+                space(),
+                with(Token::make_keyword("INDEX")),
+                with(Token::LParen),
+                with(Token::RParen),
+            ]);
+            i = n + 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// SQLite forms sqlparser lacks, rewritten to equivalent SQL it parses:
+/// `x IN table` → `x IN (SELECT * FROM table)`. Quoted strings and
+/// identifiers are left untouched.
+pub(super) fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains(" IN") {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    // Split into (is_code, text) segments.
+    let mut tokens: Vec<(bool, String)> = Vec::new();
+    let mut chars = sql.chars().peekable();
+    let mut cur = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\'' || c == '"' || c == '`' || c == '[' {
+            tokens.push((true, std::mem::take(&mut cur)));
+            let close = if c == '[' { ']' } else { c };
+            let mut q = String::from(c);
+            while let Some(d) = chars.next() {
+                q.push(d);
+                if d == close {
+                    if chars.peek() == Some(&close) && close != ']' {
+                        q.push(close);
+                        chars.next();
+                        continue;
+                    }
+                    break;
+                }
+            }
+            tokens.push((false, q));
+        } else {
+            cur.push(c);
+        }
+    }
+    tokens.push((true, cur));
+    let mut out = String::with_capacity(sql.len() + 32);
+    for (code, text) in tokens {
+        if !code {
+            out.push_str(&text);
+            continue;
+        }
+        let words: Vec<&str> = text.split_inclusive(|c: char| c.is_whitespace()).collect();
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].trim();
+            let next = words.get(i + 1).map(|x| x.trim()).unwrap_or("");
+            if w.eq_ignore_ascii_case("IN")
+                && !next.is_empty()
+                && next
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && next.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.push_str(words[i]);
+                out.push_str(&format!("(SELECT * FROM {next}) "));
+                i += 2;
+                continue;
+            }
+            out.push_str(words[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// SQLite's hexadecimal integer literals (`0xff`, `0X1F`), which sqlparser
+/// reads as blobs, rewritten to their decimal value: up to 16 hex digits,
+/// read as a 64-bit two's-complement integer (`0xffffffffffffffff` is -1),
+/// as SQLite does; more digits is an error ("hex literal too big").
+/// Quoted text, quoted identifiers and comments are left alone.
+pub(super) fn rewrite_hex_integers(sql: &str) -> Result<std::borrow::Cow<'_, str>> {
+    let lower = sql.as_bytes();
+    if !lower
+        .windows(2)
+        .any(|w| w[0] == b'0' && (w[1] == b'x' || w[1] == b'X'))
+    {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut copied = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' | b'"' | b'`' | b'[' => {
+                let close = if c == b'[' { b']' } else { c };
+                i += 1;
+                while i < b.len() {
+                    if b[i] == close {
+                        if close != b']' && b.get(i + 1) == Some(&close) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'0' if matches!(b.get(i + 1), Some(b'x' | b'X'))
+                && b.get(i + 2).is_some_and(|d| d.is_ascii_hexdigit())
+                && (i == 0 || !(word(b[i - 1]) || b[i - 1] == b'.')) =>
+            {
+                let start = i;
+                let mut end = i + 2;
+                while end < b.len() && b[end].is_ascii_hexdigit() {
+                    end += 1;
+                }
+                if end < b.len() && (word(b[end]) || b[end] == b'.') {
+                    // Not a hex literal (e.g. `0x1g`): leave it to the parser.
+                    i = end;
+                    continue;
+                }
+                let digits = sql[start + 2..end].trim_start_matches('0');
+                if digits.len() > 16 {
+                    return Err(Error::sql(
+                        SqlErrorKind::Syntax,
+                        format!("hex literal too big: {}", &sql[start..end]),
+                    ));
+                }
+                let v = u64::from_str_radix(if digits.is_empty() { "0" } else { digits }, 16)
+                    .map_err(|_| Error::sql(SqlErrorKind::Syntax, "malformed hex literal"))?;
+                out.push_str(&sql[copied..start]);
+                // A negative value is parenthesized: `x-0xffffffffffffffff`
+                // must not become the comment `x--1`.
+                let v = v as i64;
+                if v < 0 {
+                    out.push_str(&format!("({v})"));
+                } else {
+                    out.push_str(&v.to_string());
+                }
+                copied = end;
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    out.push_str(&sql[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
+}

@@ -1,0 +1,215 @@
+//! Running steps on both engines and judging each one.
+//!
+//! A step is a divergence when the engines disagree on success, on the
+//! rows (see `compare`), or on a data change's count of changed rows, or
+//! when a logic oracle (TLP, NoREC) fails on sealdb. A statement sealdb
+//! refuses as not supported is a skip: it is not run on SQLite, so the two
+//! databases stay the same. A sealdb success with a different answer is
+//! always a divergence.
+
+use std::collections::BTreeMap;
+
+use crate::compare::{compare_rows, show_rows, QuerySpec};
+use crate::engine::{Engine, Mode, Outcome, Sealdb, Sqlite, V};
+use crate::gen::Step;
+
+/// Counts over a run.
+#[derive(Default, Clone)]
+pub struct Stats {
+    /// Statements run on both engines, by kind.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Statements sealdb refused as not supported, by message.
+    pub unsupported: BTreeMap<String, u64>,
+    /// Statements that failed on both engines.
+    pub both_failed: u64,
+}
+
+impl Stats {
+    /// Adds `o` into `self`.
+    pub fn merge(&mut self, o: &Stats) {
+        for (k, v) in &o.by_kind {
+            *self.by_kind.entry(k).or_default() += v;
+        }
+        for (k, v) in &o.unsupported {
+            *self.unsupported.entry(k.clone()).or_default() += v;
+        }
+        self.both_failed += o.both_failed;
+    }
+
+    /// Statements run.
+    pub fn statements(&self) -> u64 {
+        self.by_kind.values().sum()
+    }
+
+    /// Statements skipped.
+    pub fn skipped(&self) -> u64 {
+        self.unsupported.values().sum()
+    }
+}
+
+/// The two engines of one case.
+pub struct Pair {
+    seal: Sealdb,
+    lite: Sqlite,
+}
+
+impl Pair {
+    /// Two fresh, empty databases.
+    pub fn new() -> Pair {
+        Pair {
+            seal: Sealdb::new(),
+            lite: Sqlite::new(),
+        }
+    }
+
+    /// Runs one step; `Err` describes a divergence.
+    pub fn check(&mut self, step: &Step, stats: &mut Stats) -> Result<(), String> {
+        *stats.by_kind.entry(step.kind()).or_default() += 1;
+        match step {
+            Step::Exec {
+                sql,
+                params,
+                counts,
+            } => {
+                let Some((s, l)) = self.both(sql, params, Mode::Exec, stats) else {
+                    return Ok(());
+                };
+                match (&s, &l) {
+                    (Outcome::Changed(a), Outcome::Changed(b)) => {
+                        if *counts && a != b {
+                            return Err(format!("rows changed: sealdb {a}, SQLite {b}"));
+                        }
+                        Ok(())
+                    }
+                    _ => agree_on_failure(&s, &l, stats),
+                }
+            }
+            Step::Query { sql, params, spec } => {
+                let Some((s, l)) = self.both(sql, params, Mode::Rows, stats) else {
+                    return Ok(());
+                };
+                same_rows(&s, &l, spec, stats)
+            }
+            Step::Tlp { base, parts, spec } => {
+                let Some((s, l)) = self.both(base, &[], Mode::Rows, stats) else {
+                    return Ok(());
+                };
+                same_rows(&s, &l, spec, stats)?;
+                let Outcome::Rows(whole) = s else {
+                    return Ok(());
+                };
+                match self.seal.run(parts, &[], Mode::Rows) {
+                    Outcome::Rows(split) => compare_rows(&whole, &split, spec).map_err(|e| {
+                        format!(
+                            "TLP: the query and the union of its partitions differ on sealdb ({e})\n  query:\n{}  partitions:\n{}",
+                            show_rows(&whole, 20),
+                            show_rows(&split, 20)
+                        )
+                    }),
+                    Outcome::Unsupported(m) => {
+                        *stats.unsupported.entry(m).or_default() += 1;
+                        Ok(())
+                    }
+                    other => self.oracle_failed(parts, other, stats),
+                }
+            }
+            Step::NoRec { opt, unopt } => {
+                let Some((s, l)) = self.both(opt, &[], Mode::Rows, stats) else {
+                    return Ok(());
+                };
+                same_rows(&s, &l, &QuerySpec::default(), stats)?;
+                let Outcome::Rows(counted) = s else {
+                    return Ok(());
+                };
+                match self.seal.run(unopt, &[], Mode::Rows) {
+                    Outcome::Rows(summed) => {
+                        if counted == summed {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "NoREC: WHERE counts {}, evaluating the condition on every row counts {}",
+                                show_rows(&counted, 1).trim(),
+                                show_rows(&summed, 1).trim()
+                            ))
+                        }
+                    }
+                    Outcome::Unsupported(m) => {
+                        *stats.unsupported.entry(m).or_default() += 1;
+                        Ok(())
+                    }
+                    other => self.oracle_failed(unopt, other, stats),
+                }
+            }
+        }
+    }
+
+    /// A logic oracle's rewritten query failed on sealdb: a divergence
+    /// unless SQLite fails on it too.
+    fn oracle_failed(&mut self, sql: &str, seal: Outcome, stats: &mut Stats) -> Result<(), String> {
+        let lite = self.lite.run(sql, &[], Mode::Rows);
+        agree_on_failure(&seal, &lite, stats)
+            .map_err(|e| format!("oracle rewrite: {e}\n  rewrite: {sql}"))
+    }
+
+    /// Runs on sealdb, then (unless sealdb refused it) on SQLite.
+    fn both(
+        &mut self,
+        sql: &str,
+        params: &[V],
+        mode: Mode,
+        stats: &mut Stats,
+    ) -> Option<(Outcome, Outcome)> {
+        let s = self.seal.run(sql, params, mode);
+        if let Outcome::Unsupported(m) = &s {
+            *stats.unsupported.entry(m.clone()).or_default() += 1;
+            return None;
+        }
+        let l = self.lite.run(sql, params, mode);
+        Some((s, l))
+    }
+
+    /// Runs on SQLite alone (to record expected results).
+    pub fn sqlite(&mut self, sql: &str, params: &[V], mode: Mode) -> Outcome {
+        self.lite.run(sql, params, mode)
+    }
+
+    /// Runs on sealdb alone (to replay a regression script).
+    pub fn sealdb(&mut self, sql: &str, params: &[V], mode: Mode) -> Outcome {
+        self.seal.run(sql, params, mode)
+    }
+}
+
+fn agree_on_failure(s: &Outcome, l: &Outcome, stats: &mut Stats) -> Result<(), String> {
+    match (s, l) {
+        (Outcome::Error(_), Outcome::Error(_)) => {
+            stats.both_failed += 1;
+            Ok(())
+        }
+        (Outcome::Error(e), _) => Err(format!("sealdb failed ({e}), SQLite succeeded")),
+        (_, Outcome::Error(e)) => Err(format!("sealdb succeeded, SQLite failed ({e})")),
+        (a, b) => Err(format!("different outcomes: sealdb {a:?}, SQLite {b:?}")),
+    }
+}
+
+fn same_rows(s: &Outcome, l: &Outcome, spec: &QuerySpec, stats: &mut Stats) -> Result<(), String> {
+    match (s, l) {
+        (Outcome::Rows(a), Outcome::Rows(b)) => compare_rows(a, b, spec).map_err(|e| {
+            format!(
+                "{e}\n  sealdb:\n{}  SQLite:\n{}",
+                show_rows(a, 30),
+                show_rows(b, 30)
+            )
+        }),
+        _ => agree_on_failure(s, l, stats),
+    }
+}
+
+/// Runs `steps` on two fresh databases; the first divergence as (step
+/// index, description).
+pub fn run_steps(steps: &[Step], stats: &mut Stats) -> Result<(), (usize, String)> {
+    let mut pair = Pair::new();
+    for (i, st) in steps.iter().enumerate() {
+        pair.check(st, stats).map_err(|e| (i, e))?;
+    }
+    Ok(())
+}
