@@ -9,15 +9,12 @@
 //! `SqlErrorKind::TooComplex` — and never take the process down.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod attack_common;
 
 use sealdb::depth::{
     MAX_COMPOUND_SELECT, MAX_EXPR_DEPTH, MAX_JOIN_TABLES, MAX_TRIGGER_DEPTH, MAX_VIEW_DEPTH,
 };
-use sealdb::{
-    ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session, SqlErrorKind,
-    Value,
-};
+use sealdb::{ClientInfo, Credentials, Db, Error, ErrorCode, Session, SqlErrorKind, Value};
 
 const SMALL_STACK: usize = 2 * 1024 * 1024;
 
@@ -31,23 +28,10 @@ fn small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         .expect("the attack thread panicked")
 }
 
-fn open() -> Db {
-    Db::open_with(
-        "/db",
-        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[3u8; 32])).unwrap(),
-        Options {
-            vfs: Some(Arc::new(sealdb::vfs::MemVfs::new())),
-            password_cost: PasswordCost::dangerous_minimal(),
-            ..Options::default()
-        },
-    )
-    .unwrap()
-}
-
 /// A database with table t (x = 1, y = 'a') and an ordinary user mallory
 /// who may read and write it and create tables and views.
 fn db_with_mallory() -> Db {
-    let db = open();
+    let db = attack_common::open_db();
     let root = db.root_session();
     for sql in [
         "CREATE TABLE t (x INTEGER, y TEXT)",

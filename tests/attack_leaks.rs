@@ -9,28 +9,15 @@
 //! for several spellings of the name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod attack_common;
 
-use sealdb::{ClientInfo, Credentials, Db, Error, Options, PasswordCost, Session, Value};
-
-fn open() -> Db {
-    Db::open_with(
-        "/db",
-        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[5u8; 32])).unwrap(),
-        Options {
-            vfs: Some(Arc::new(sealdb::vfs::MemVfs::new())),
-            password_cost: PasswordCost::dangerous_minimal(),
-            ..Options::default()
-        },
-    )
-    .unwrap()
-}
+use sealdb::{ClientInfo, Credentials, Db, Error, Session, Value};
 
 /// Root owns `Secret` (columns a, b; index `secret_idx`, trigger
 /// `secret_trg`) and the view `pub_view` over it (SELECT granted to
 /// mallory). mallory owns `mine` (x) and may create tables.
 fn setup() -> Db {
-    let db = open();
+    let db = attack_common::open_db();
     let root = db.root_session();
     for sql in [
         "CREATE TABLE Secret (a INTEGER, b TEXT)",

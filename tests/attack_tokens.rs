@@ -4,6 +4,8 @@
 //! touch only its own tokens.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attack_common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,21 +13,8 @@ use sealdb::{
     ClientInfo, Credentials, Db, Error, ErrorCode, Options, PasswordCost, Session, Value,
 };
 
-fn open() -> Db {
-    Db::open_with(
-        "/db",
-        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[11u8; 32])).unwrap(),
-        Options {
-            vfs: Some(Arc::new(sealdb::vfs::MemVfs::new())),
-            password_cost: PasswordCost::dangerous_minimal(),
-            ..Options::default()
-        },
-    )
-    .unwrap()
-}
-
 fn setup() -> Db {
-    let db = open();
+    let db = attack_common::open_db();
     let root = db.root_session();
     for sql in [
         "CREATE USER alice WITH PASSWORD 'a1'",

@@ -17,6 +17,26 @@ use sealdb::{
     Value,
 };
 
+/// A fresh encrypted database in memory, with cheap password hashing.
+pub fn open_db() -> Db {
+    open_db_with(Options::default())
+}
+
+/// [`open_db`] with `options` (its file system and password cost are
+/// replaced).
+pub fn open_db_with(options: Options) -> Db {
+    Db::open_with(
+        "/db",
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[7u8; 32])).unwrap(),
+        Options {
+            vfs: Some(Arc::new(sealdb::vfs::MemVfs::new())),
+            password_cost: PasswordCost::dangerous_minimal(),
+            ..options
+        },
+    )
+    .unwrap()
+}
+
 /// A database with a root session, users created on demand (password
 /// `pw-NAME`), and every audit record kept.
 pub struct Lab {
@@ -31,19 +51,12 @@ impl Lab {
     pub fn new(setup: &str) -> Lab {
         let audit: Arc<Mutex<Vec<AuditRecord>>> = Arc::default();
         let sink = audit.clone();
-        let db = Db::open_with(
-            "/db",
-            sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[7u8; 32])).unwrap(),
-            Options {
-                vfs: Some(Arc::new(sealdb::vfs::MemVfs::new())),
-                password_cost: PasswordCost::dangerous_minimal(),
-                audit_sink: Some(Arc::new(move |r: &AuditRecord| {
-                    sink.lock().unwrap().push(r.clone())
-                })),
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let db = open_db_with(Options {
+            audit_sink: Some(Arc::new(move |r: &AuditRecord| {
+                sink.lock().unwrap().push(r.clone())
+            })),
+            ..Options::default()
+        });
         let root = db.root_session();
         root.run_script(setup, |_, _| {})
             .unwrap_or_else(|e| panic!("setup failed: {e}\n{setup}"));
