@@ -362,8 +362,17 @@ fn an_offline_learner_catches_up_by_snapshot_over_the_bulk_lane() {
         l.execute("INSERT INTO t VALUES (?, ?)", &[&i, &pad])
             .expect("insert while the learner is away");
     }
-    let st = db(&nodes, leader).cluster().expect("c").status();
-    let purged = st.purged_index.expect("the leader purged its log");
+    // Snapshots are built and the log purged in the background: under load
+    // the purge may trail the last commit, so wait for it.
+    let end = Instant::now() + Duration::from_secs(30);
+    let purged = loop {
+        let st = db(&nodes, leader).cluster().expect("c").status();
+        match st.purged_index {
+            Some(p) if p > applied_before + 1 => break p,
+            _ if Instant::now() > end => panic!("the leader never purged its log: {st:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
     assert!(
         purged > applied_before + 1,
         "purged {purged}, learner had {applied_before}"
