@@ -232,6 +232,9 @@ pub enum SelectItem {
         expr: Expr,
         /// `AS name`.
         alias: Option<String>,
+        /// The expression as written, unless it is a plain column: what
+        /// SQLite names a result column without `AS`.
+        text: Option<String>,
     },
 }
 

@@ -161,8 +161,13 @@ impl<'s> Planner<'s> {
                         names.push(c.name.clone());
                     }
                 }
-                SelectItem::Expr { expr, alias } => {
-                    names.push(alias.clone().unwrap_or_else(|| expr_name(expr)));
+                SelectItem::Expr { expr, alias, text } => {
+                    names.push(
+                        alias
+                            .clone()
+                            .or_else(|| text.clone())
+                            .unwrap_or_else(|| expr_name(expr)),
+                    );
                     exprs.push(expr.clone());
                 }
             }

@@ -176,8 +176,11 @@ impl<'s> Planner<'s> {
                         ));
                     }
                 }
-                SelectItem::Expr { expr, alias } => {
-                    let name = alias.clone().unwrap_or_else(|| expr_name(expr));
+                SelectItem::Expr { expr, alias, text } => {
+                    let name = alias
+                        .clone()
+                        .or_else(|| text.clone())
+                        .unwrap_or_else(|| expr_name(expr));
                     items.push((expr.clone(), name));
                 }
             }

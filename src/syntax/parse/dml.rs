@@ -102,8 +102,18 @@ impl Cx {
             },
             on_conflict,
             upsert,
-            returning: self.items(returning.unwrap_or_default())?,
+            returning: self.returning(returning)?,
         })
+    }
+
+    /// A RETURNING list, with its items' texts.
+    fn returning(&mut self, items: Option<Vec<sp::SelectItem>>) -> Result<Vec<SelectItem>> {
+        let items = items.unwrap_or_default();
+        let texts = items.first().and_then(|first| {
+            use sqlparser::ast::Spanned;
+            self.texts.returning(first.span().start).map(<[_]>::to_vec)
+        });
+        self.items(items, texts)
     }
 
     pub(super) fn assignments(&mut self, a: Vec<sp::Assignment>) -> Result<Vec<(String, Expr)>> {
@@ -167,7 +177,7 @@ impl Cx {
             assignments: self.assignments(assignments)?,
             filter: selection.map(|e| self.expr(e)).transpose()?,
             on_conflict: conflict_mode(or),
-            returning: self.items(returning.unwrap_or_default())?,
+            returning: self.returning(returning)?,
         })
     }
 
@@ -202,7 +212,7 @@ impl Cx {
             table,
             hint,
             filter: selection.map(|e| self.expr(e)).transpose()?,
-            returning: self.items(returning.unwrap_or_default())?,
+            returning: self.returning(returning)?,
         })
     }
 }

@@ -10,6 +10,7 @@
 mod ddl;
 mod dml;
 mod expr;
+mod names;
 mod query;
 mod rewrite;
 
@@ -138,6 +139,7 @@ fn with_parser(
         .with_unescape(true)
         .tokenize_with_location()
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
+    let texts = names::ItemTexts::scan(sql, &tokens);
     let tokens = if index_hints {
         rewrite_index_hints(tokens)
     } else {
@@ -161,6 +163,7 @@ fn with_parser(
     }
     let mut cx = Cx {
         red_zone: bound.saturating_mul(per_level) + depth::RED_ZONE,
+        texts,
         ..Cx::default()
     };
     let mut parser = Parser::new(&dialect)
@@ -467,6 +470,8 @@ struct Cx {
     /// sqlparser subtree this statement can have (an error drops the
     /// unconverted rest of the tree wherever it happens).
     red_zone: usize,
+    /// The result lists' texts, for naming result columns.
+    texts: names::ItemTexts,
 }
 
 impl Cx {

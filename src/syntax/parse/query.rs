@@ -137,7 +137,7 @@ impl Cx {
     pub(super) fn select(&mut self, s: sp::Select) -> Result<Select> {
         // Every field named, so that a new one in sqlparser is looked at.
         let sp::Select {
-            select_token: _,
+            select_token,
             optimizer_hints,
             distinct,
             select_modifiers,
@@ -225,7 +225,13 @@ impl Cx {
         };
         Ok(Select {
             distinct,
-            items: self.items(projection)?,
+            items: {
+                let texts = self
+                    .texts
+                    .select(select_token.0.span.start)
+                    .map(<[_]>::to_vec);
+                self.items(projection, texts)?
+            },
             from: joined,
             filter: selection.map(|e| self.expr(e)).transpose()?,
             group_by,
@@ -233,18 +239,33 @@ impl Cx {
         })
     }
 
-    pub(super) fn items(&mut self, items: Vec<sp::SelectItem>) -> Result<Vec<SelectItem>> {
+    /// A result list; `texts` are its items as written (see [`super::names`]).
+    pub(super) fn items(
+        &mut self,
+        items: Vec<sp::SelectItem>,
+        texts: Option<Vec<String>>,
+    ) -> Result<Vec<SelectItem>> {
+        let mut texts = texts
+            .filter(|t| t.len() == items.len())
+            .map(|t| t.into_iter());
         items
             .into_iter()
             .map(|it| {
+                let text = texts.as_mut().and_then(Iterator::next);
                 Ok(match it {
-                    sp::SelectItem::UnnamedExpr(e) => SelectItem::Expr {
-                        expr: self.expr(e)?,
-                        alias: None,
-                    },
+                    sp::SelectItem::UnnamedExpr(e) => {
+                        let plain_column =
+                            matches!(e, sp::Expr::Identifier(_) | sp::Expr::CompoundIdentifier(_));
+                        SelectItem::Expr {
+                            expr: self.expr(e)?,
+                            alias: None,
+                            text: text.filter(|_| !plain_column),
+                        }
+                    }
                     sp::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr {
                         expr: self.expr(expr)?,
                         alias: Some(alias.value),
+                        text: None,
                     },
                     sp::SelectItem::Wildcard(_) => SelectItem::Wildcard,
                     sp::SelectItem::QualifiedWildcard(
