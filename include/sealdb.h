@@ -845,16 +845,18 @@ int32_t sealdb_bind_parameter_index(const sealdb_stmt *stmt, const char *name, i
 int32_t sealdb_clear_bindings(sealdb_stmt *stmt);
 
 /**
- * Sets `*out` to the number of result columns. Known once the statement
- * has run (after its first `sealdb_step`); 0 before, and for statements
- * that return no rows.
+ * Sets `*out` to the number of result columns: known after prepare for a
+ * query (the statement is planned and checked against the user's rights,
+ * so an error here is the one running it would give); for a data change
+ * with RETURNING once it has run (after its first `sealdb_step`, 0
+ * before); 0 for statements that return no rows.
  */
 int32_t sealdb_column_count(const sealdb_stmt *stmt, int32_t *out);
 
 /**
- * Sets `*out` to the name of result column `index` (from 0), known after
- * the first `sealdb_step`. Borrowed: valid until the statement is freed or
- * runs again (the first step after a reset).
+ * Sets `*out` to the name of result column `index` (from 0), known as
+ * for `sealdb_column_count`. Borrowed: valid until the statement is freed
+ * or runs again (the first step after a reset).
  */
 int32_t sealdb_column_name(const sealdb_stmt *stmt, int32_t index, const char **out);
 

@@ -104,3 +104,28 @@ fn returning_columns_are_named_as_sqlite_names_them() {
         while rows.next().expect(sql).is_some() {}
     }
 }
+
+#[test]
+fn a_prepared_statement_knows_its_names_before_it_runs() {
+    let db = open_sealdb();
+    let s = db.root_session();
+    for sql in SCHEMA {
+        s.execute(sql, &[]).expect(sql);
+    }
+    let q = s
+        .prepare("SELECT a  +  1, * FROM t WHERE a > ?")
+        .expect("prepare");
+    let before = q.columns().expect("columns").expect("a query's names");
+    assert_eq!(before, ["a  +  1", "a", "Bc", "n"]);
+    let rows = q.query(&[&0]).expect("query");
+    assert_eq!(rows.columns(), before.as_slice());
+    drop(rows);
+    let ins = s.prepare("INSERT INTO u VALUES (9, 'z')").expect("prepare");
+    assert_eq!(ins.columns().expect("columns"), Some(vec![]));
+    let ret = s
+        .prepare("INSERT INTO u VALUES (9, 'z') RETURNING a")
+        .expect("prepare");
+    assert_eq!(ret.columns().expect("columns"), None);
+    let bad = s.prepare("SELECT nope FROM t").expect("prepare");
+    assert!(bad.columns().is_err());
+}

@@ -436,3 +436,95 @@ fn c_audited_read_is_logged_when_it_starts() {
     sealdb_conn_free(root);
     sealdb_db_free(db);
 }
+
+/// The column count and names of a prepared query are known before it
+/// runs; asking for them is a read of the statement and must be refused
+/// exactly as running it would be: a hidden table's columns never show,
+/// and the error is the one a missing table gives.
+#[test]
+fn c_column_names_before_step_reveal_nothing_hidden() {
+    let (db, root) = setup();
+    let alice = login(db, "alice", "a1", None).expect("alice");
+    let prep = |conn: *mut sealdb_conn, sql: &str| {
+        let s = c(sql);
+        let mut stmt = null_mut();
+        // SAFETY: NUL-terminated SQL, out-pointer to a local.
+        assert_eq!(
+            unsafe { sealdb_prepare(conn, s.as_ptr(), &mut stmt) },
+            SEALDB_OK,
+            "{sql}"
+        );
+        stmt
+    };
+    let describe = |stmt: *mut sealdb_stmt| -> Result<Vec<String>, (i32, String)> {
+        let mut n = -1;
+        // SAFETY: out-pointer to a local.
+        let rc = unsafe { sealdb_column_count(stmt, &mut n) };
+        if rc != SEALDB_OK {
+            return Err((rc, msg()));
+        }
+        (0..n)
+            .map(|i| {
+                let mut p: *const c_char = null();
+                // SAFETY: out-pointer to a local; the name is read before
+                // the statement runs again.
+                let rc = unsafe { sealdb_column_name(stmt, i, &mut p) };
+                if rc != SEALDB_OK {
+                    return Err((rc, msg()));
+                }
+                // SAFETY: a NUL-terminated name owned by the statement.
+                Ok(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+            })
+            .collect()
+    };
+    // Root sees the names before the first step, and the same ones after.
+    let q = prep(root, "SELECT a, b || '!', count(*) AS n FROM secret");
+    assert_eq!(
+        describe(q),
+        Ok(vec![
+            "a".to_string(),
+            "b || '!'".to_string(),
+            "n".to_string()
+        ])
+    );
+    assert_eq!(sealdb_step(q), SEALDB_ROW);
+    assert_eq!(describe(q).map(|v| v.len()), Ok(3));
+    sealdb_stmt_free(q);
+    let q = prep(root, "INSERT INTO t VALUES (2)");
+    assert_eq!(describe(q), Ok(vec![]));
+    sealdb_stmt_free(q);
+
+    // Alice: a table she may read is described; a hidden one fails as a
+    // missing one does, before and when stepping.
+    let q = prep(alice, "SELECT x * 2 FROM t");
+    assert_eq!(describe(q), Ok(vec!["x * 2".to_string()]));
+    sealdb_stmt_free(q);
+    let mut attacks = 0;
+    for (hidden, missing) in [
+        ("SELECT * FROM secret", "SELECT * FROM nothing"),
+        ("SELECT a, b FROM secret", "SELECT a, b FROM nothing"),
+        (
+            "SELECT x FROM t WHERE x IN (SELECT a FROM secret)",
+            "SELECT x FROM t WHERE x IN (SELECT a FROM nothing)",
+        ),
+        (
+            "SELECT (SELECT b FROM secret LIMIT 1) FROM t",
+            "SELECT (SELECT b FROM nothing LIMIT 1) FROM t",
+        ),
+    ] {
+        let h = prep(alice, hidden);
+        let m = prep(alice, missing);
+        let (dh, dm) = (describe(h), describe(m));
+        let dm = dm.map_err(|(rc, e)| (rc, e.replace("nothing", "secret")));
+        assert!(dh.is_err(), "{hidden}: {dh:?}");
+        assert_eq!(dh, dm, "{hidden}");
+        assert_ne!(sealdb_step(h), SEALDB_ROW, "{hidden}");
+        sealdb_stmt_free(h);
+        sealdb_stmt_free(m);
+        attacks += 1;
+    }
+    println!("C column-name attacks: {attacks}");
+    sealdb_conn_free(alice);
+    sealdb_conn_free(root);
+    sealdb_db_free(db);
+}

@@ -527,21 +527,40 @@ pub extern "C" fn sealdb_clear_bindings(stmt: *mut sealdb_stmt) -> i32 {
     })
 }
 
-/// Sets `*out` to the number of result columns. Known once the statement
-/// has run (after its first `sealdb_step`); 0 before, and for statements
-/// that return no rows.
+impl StmtState {
+    /// Fills in the result column names before the statement has run, as
+    /// SQLite has them after prepare: a query is planned and checked
+    /// against the session's rights (not run). A data change with
+    /// RETURNING has its names once it has run.
+    fn describe(&mut self) -> FfiResult<()> {
+        if self.rows.is_some() || self.done || !self.columns.is_empty() {
+            return Ok(());
+        }
+        if let Some(names) = self.stmt.columns()? {
+            self.columns = names.iter().map(|c| c_message(c)).collect();
+        }
+        Ok(())
+    }
+}
+
+/// Sets `*out` to the number of result columns: known after prepare for a
+/// query (the statement is planned and checked against the user's rights,
+/// so an error here is the one running it would give); for a data change
+/// with RETURNING once it has run (after its first `sealdb_step`, 0
+/// before); 0 for statements that return no rows.
 #[no_mangle]
 pub unsafe extern "C" fn sealdb_column_count(stmt: *const sealdb_stmt, out: *mut i32) -> i32 {
     call(|| {
-        read_stmt(stmt, |st| {
+        with_stmt(stmt, |st| {
+            st.describe()?;
             write_out(out, i32::try_from(st.columns.len()).unwrap_or(i32::MAX))
         })
     })
 }
 
-/// Sets `*out` to the name of result column `index` (from 0), known after
-/// the first `sealdb_step`. Borrowed: valid until the statement is freed or
-/// runs again (the first step after a reset).
+/// Sets `*out` to the name of result column `index` (from 0), known as
+/// for `sealdb_column_count`. Borrowed: valid until the statement is freed
+/// or runs again (the first step after a reset).
 #[no_mangle]
 pub unsafe extern "C" fn sealdb_column_name(
     stmt: *const sealdb_stmt,
@@ -549,7 +568,8 @@ pub unsafe extern "C" fn sealdb_column_name(
     out: *mut *const c_char,
 ) -> i32 {
     call(|| {
-        read_stmt(stmt, |st| {
+        with_stmt(stmt, |st| {
+            st.describe()?;
             let n = st.columns.len();
             let name = usize::try_from(index)
                 .ok()

@@ -100,29 +100,7 @@ impl Statement<'_> {
         self.session.barrier_if_autocommit()?;
         let schema = self.session.schema();
         let sec = self.session.security()?;
-        let cached = self
-            .plan
-            .borrow()
-            .as_ref()
-            .filter(|(s, a, _, _, _)| Arc::ptr_eq(s, &schema) && Arc::ptr_eq(a, &sec.auth))
-            .map(|(_, _, p, u, m)| (p.clone(), u.clone(), m.clone()));
-        let (planned, uses, memo) = match cached {
-            Some(x) => x,
-            None => {
-                let (p, u) = self
-                    .session
-                    .plan_query(&schema, &sec, q, &self.sql, &params)?;
-                let (p, u, m) = (Arc::new(p), Arc::new(u), Memo::default());
-                *self.plan.borrow_mut() = Some((
-                    schema.clone(),
-                    sec.auth.clone(),
-                    p.clone(),
-                    u.clone(),
-                    m.clone(),
-                ));
-                (p, u, m)
-            }
-        };
+        let (planned, uses, memo) = self.query_plan(&schema, &sec, q, &params)?;
         self.session.run_query(
             &schema,
             &sec,
@@ -133,5 +111,68 @@ impl Statement<'_> {
             Some(&memo),
             q,
         )
+    }
+}
+
+impl Statement<'_> {
+    /// The names of the result columns, known before the statement runs
+    /// (SQLite's `sqlite3_column_name` after prepare): a query's, checked
+    /// against the session's rights as running it would be (a table the
+    /// user may not read is "no such table" here too); empty for a
+    /// statement that returns no rows. `None` for a data change with
+    /// RETURNING, whose names are known once it has run.
+    pub fn columns(&self) -> Result<Option<Vec<String>>> {
+        match self.parsed.statements.as_slice() {
+            [Ast::Query(q)] => {
+                let schema = self.session.schema();
+                let sec = self.session.security()?;
+                let (planned, uses, memo) = self.query_plan(&schema, &sec, q, &[])?;
+                let named = || Named::of_query(q);
+                self.session.admit_memo(
+                    Some(&memo),
+                    &sec,
+                    &schema,
+                    &uses,
+                    &self.sql,
+                    &[],
+                    &named,
+                )?;
+                Ok(Some(planned.columns.clone()))
+            }
+            [Ast::Insert(i)] if !i.returning.is_empty() => Ok(None),
+            [Ast::Update(u)] if !u.returning.is_empty() => Ok(None),
+            [Ast::Delete(d)] if !d.returning.is_empty() => Ok(None),
+            _ => Ok(Some(Vec::new())),
+        }
+    }
+
+    /// The query's plan under `schema` and `sec`: the cached one while both
+    /// are the ones it was made under, else a new one (then cached).
+    fn query_plan(
+        &self,
+        schema: &Arc<Schema>,
+        sec: &Arc<crate::sql::plan::Security>,
+        q: &crate::syntax::ast::Query,
+        params: &[crate::types::Value],
+    ) -> Result<(Arc<Planned>, Arc<Vec<ObjectUse>>, Memo)> {
+        let cached = self
+            .plan
+            .borrow()
+            .as_ref()
+            .filter(|(s, a, _, _, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
+            .map(|(_, _, p, u, m)| (p.clone(), u.clone(), m.clone()));
+        if let Some(x) = cached {
+            return Ok(x);
+        }
+        let (p, u) = self.session.plan_query(schema, sec, q, &self.sql, params)?;
+        let (p, u, m) = (Arc::new(p), Arc::new(u), Memo::default());
+        *self.plan.borrow_mut() = Some((
+            schema.clone(),
+            sec.auth.clone(),
+            p.clone(),
+            u.clone(),
+            m.clone(),
+        ));
+        Ok((p, u, m))
     }
 }
