@@ -12,7 +12,9 @@ pub struct AuditRecord {
     /// Milliseconds since the Unix epoch.
     pub time_ms: i64,
     /// `statement`, `denied`, `login`, `login_failed`, `security`,
-    /// `key_rotation`, `encryption`, `audit_recovery`.
+    /// `key_rotation`, `encryption`, `audit_recovery`, `backup`,
+    /// `restore`, `peer_refused` (a replicated node's transport refused a
+    /// peer).
     pub event: String,
     /// The session's user.
     pub user: String,

@@ -45,6 +45,7 @@ mod convert;
 mod dispatch;
 mod named;
 mod node;
+mod refusal_audit;
 mod rows;
 mod security;
 mod session;
@@ -149,7 +150,10 @@ struct DbInner {
     mgr: Arc<TxnManager>,
     schema: RwLock<Arc<Schema>>,
     auth: RwLock<Arc<AuthState>>,
-    audit: AuditLog,
+    /// Writes the transport's refusals to `audit` (replicated over QUIC).
+    /// Before `audit`: dropping it drains its queue into the log.
+    _refusal_audit: Option<refusal_audit::RefusalAudit>,
+    audit: Arc<AuditLog>,
     throttle: Mutex<Throttle>,
     password_cost: PasswordCost,
     busy_timeout: Duration,
@@ -462,12 +466,28 @@ impl Db {
             None => AuthState::new(),
         };
         let sync = options.storage.sync == crate::storage::SyncMode::Full;
-        let audit = AuditLog::open(engine.clone(), sync, options.audit_sink.clone())?;
+        let audit = Arc::new(AuditLog::open(
+            engine.clone(),
+            sync,
+            options.audit_sink.clone(),
+        )?);
+        let refusal_audit = match options
+            .replication
+            .as_ref()
+            .and_then(|r| r.transport.refusals())
+        {
+            Some(sinks) => Some(refusal_audit::RefusalAudit::start(
+                &sinks,
+                Arc::downgrade(&audit),
+            )?),
+            None => None,
+        };
         let db = Db {
             inner: Arc::new(DbInner {
                 mgr,
                 schema: RwLock::new(Arc::new(schema)),
                 auth: RwLock::new(Arc::new(auth)),
+                _refusal_audit: refusal_audit,
                 audit,
                 throttle: Mutex::new(Throttle::default()),
                 password_cost: options.password_cost,

@@ -446,13 +446,36 @@ impl CrlFile {
     }
 }
 
-/// Reads and parses a PEM (or DER) CRL file.
+/// Reads and parses a PEM (or DER) CRL file (its first CRL).
 pub fn read_crl(path: &Path) -> Result<CrlFile> {
     let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
     let der = match CertificateRevocationListDer::from_pem_slice(&bytes) {
         Ok(d) => d,
         Err(_) => CertificateRevocationListDer::from(bytes),
     };
+    parse_crl(path, der)
+}
+
+/// Reads every CRL of a file: a PEM bundle of one or more CRLs (one per
+/// CA during a CA rotation), or one DER CRL.
+pub fn read_crls(path: &Path) -> Result<Vec<CrlFile>> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let pems: Vec<CertificateRevocationListDer<'static>> =
+        CertificateRevocationListDer::pem_slice_iter(&bytes)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Certificate {
+                what: format!("{}: bad PEM ({e})", path.display()),
+            })?;
+    if pems.is_empty() {
+        return Ok(vec![parse_crl(
+            path,
+            CertificateRevocationListDer::from(bytes),
+        )?]);
+    }
+    pems.into_iter().map(|der| parse_crl(path, der)).collect()
+}
+
+fn parse_crl(path: &Path, der: CertificateRevocationListDer<'static>) -> Result<CrlFile> {
     let list = CertificateList::from_der(der.as_ref()).map_err(|e| Error::Certificate {
         what: format!("{}: not a CRL ({e})", path.display()),
     })?;

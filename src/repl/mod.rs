@@ -12,7 +12,7 @@
 //!               `sealdb://<cluster>/user/<name>`, EKUs, validity, serial
 //!   revocation  crl: the CRL set with its freshness rule (grace period)
 //!               ocsp: our own OCSP client and verifier (off / lax / strict)
-//!   refusal     why a peer was refused, and the hook that reports it
+//!   refusal     why a peer was refused; the hook and sinks that hear it
 //!   transport   QUIC + mutual TLS 1.3 endpoints, the frame protocol,
 //!               admission of a peer, reload, closing revoked peers
 //!   raft        replication itself: consensus on openraft, the log store,
@@ -28,7 +28,8 @@
 //!   and the node id in the certificate equals the id the peer claims;
 //! - a revocation seen later (a reloaded CRL, an OCSP answer) closes the live
 //!   connections of that peer, not only new ones;
-//! - every refusal reaches the refusal hook with a typed reason;
+//! - every refusal reaches the refusal hook and the attached sinks (a
+//!   replicated database's audit log) with a typed reason, or is counted;
 //! - no frame is read without a length limit; bad bytes end the connection
 //!   with [`crate::Error::Protocol`], never a panic.
 

@@ -83,6 +83,11 @@ pub trait ClusterTransport: Send + Sync + 'static {
         let _ = lane;
         usize::MAX
     }
+    /// Where the transport reports the peers it refused (`None`: it refuses
+    /// none). A replicated database attaches its audit log here while open.
+    fn refusals(&self) -> Option<Arc<crate::repl::refusal::RefusalSinks>> {
+        None
+    }
 }
 
 /// Answers the requests of other nodes (implemented by the Raft node).

@@ -39,7 +39,7 @@ use parking_lot::{Mutex, RwLock};
 use super::network::{BoxFuture, ClusterTransport, Lane, RequestHandler};
 use super::types::NodeId;
 use crate::error::{Error, Result};
-use crate::repl::refusal::RefusalHook;
+use crate::repl::refusal::{RefusalHook, RefusalSinks};
 use crate::repl::transport::{
     self, BulkBody, BulkHeader, Endpoint, EndpointConfig, Peer, PeerInfo, ReloadReport,
     RemoteError, Service,
@@ -130,7 +130,8 @@ impl std::fmt::Debug for QuicTransport {
 
 impl QuicTransport {
     /// Binds the endpoint on a runtime of the transport's own (two worker
-    /// threads). `hook` hears every refusal (wire it to the audit log).
+    /// threads). `hook` hears every refusal; a database opened over the
+    /// transport also writes each to its audit log.
     pub fn start(config: EndpointConfig, hook: Option<RefusalHook>) -> Result<Arc<QuicTransport>> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -280,6 +281,10 @@ impl ClusterTransport for QuicTransport {
             Lane::Urgent => self.inner.urgent_limit,
             Lane::Append | Lane::Bulk => self.inner.append_limit,
         }
+    }
+
+    fn refusals(&self) -> Option<Arc<RefusalSinks>> {
+        Some(self.inner.endpoint.refusals().clone())
     }
 }
 

@@ -19,8 +19,10 @@
 //!
 //! A refusal at any step closes the connection with application code 1 and
 //! the reason as text (so the other side can say why), and is reported to
-//! the refusal hook. The connection's first failure is remembered, so a
-//! caller whose request dies with the connection gets the typed reason.
+//! the endpoint's [`RefusalSinks`] (the hook given at bind, and the sinks
+//! attached later, such as a replicated database's audit log). The
+//! connection's first failure is remembered, so a caller whose request dies
+//! with the connection gets the typed reason.
 //!
 //! Invariants: no request stream is served before admission completes; a
 //! reload that fails leaves the previous material in force; a reload never
@@ -30,6 +32,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use parking_lot::{Mutex, RwLock};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -49,7 +52,7 @@ use super::tls::{ReasonSlot, TlsState};
 use super::EndpointConfig;
 use crate::error::{Error, Result};
 use crate::repl::identity::{CertInfo, Identity, NodeId};
-use crate::repl::refusal::{Refusal, RefusalHook, RefusalReason, Side};
+use crate::repl::refusal::{Refusal, RefusalHook, RefusalReason, RefusalSinks, Side};
 use crate::repl::revocation::ocsp::{OcspChecker, OcspOutcome};
 
 /// Application close code: orderly shutdown.
@@ -105,7 +108,7 @@ pub(crate) struct ConnShared {
     /// When admission completed (the newest live connection to a node is
     /// the one to use: an older one may lead to a process that restarted).
     pub(crate) admitted_at: std::time::Instant,
-    hook: Option<RefusalHook>,
+    sinks: Arc<RefusalSinks>,
     counters: Arc<Counters>,
     pub(crate) config: Arc<EndpointConfig>,
 }
@@ -128,9 +131,10 @@ impl ConnShared {
             reason.to_string().as_bytes(),
         );
         report(
-            &self.hook,
+            &self.sinks,
             &self.counters,
             Refusal {
+                time: SystemTime::now(),
                 side: self.side,
                 remote,
                 peer: Some(self.info.identity.clone()),
@@ -159,9 +163,10 @@ impl ConnShared {
         self.conn
             .close(VarInt::from_u32(CLOSE_PROTOCOL), v.to_string().as_bytes());
         report(
-            &self.hook,
+            &self.sinks,
             &self.counters,
             Refusal {
+                time: SystemTime::now(),
                 side: self.side,
                 remote: self.info.remote,
                 peer: Some(self.info.identity.clone()),
@@ -291,11 +296,9 @@ fn classify_handshake(e: &ConnectionError) -> RefusalReason {
     }
 }
 
-fn report(hook: &Option<RefusalHook>, counters: &Counters, refusal: Refusal) {
+fn report(sinks: &RefusalSinks, counters: &Counters, refusal: Refusal) {
     counters.refused.fetch_add(1, Ordering::Relaxed);
-    if let Some(h) = hook {
-        h(&refusal);
-    }
+    sinks.report(refusal);
 }
 
 pub(crate) struct Shared {
@@ -304,7 +307,7 @@ pub(crate) struct Shared {
     tls: RwLock<Arc<TlsState>>,
     ocsp: OcspChecker,
     service: Arc<dyn Service>,
-    hook: Option<RefusalHook>,
+    sinks: Arc<RefusalSinks>,
     live: Mutex<HashMap<usize, Arc<ConnShared>>>,
     counters: Arc<Counters>,
     maintenance: tokio::sync::Mutex<()>,
@@ -372,13 +375,15 @@ impl Endpoint {
                 peer: config.listen,
                 what: format!("cannot use the UDP socket: {e}"),
             })?;
-        let sink_hook = hook.clone();
+        let sinks = Arc::new(RefusalSinks::new(hook));
+        let not_quic_sinks = sinks.clone();
         let sink_counters = counters.clone();
         let sink = Arc::new(move |from: SocketAddr| {
             report(
-                &sink_hook,
+                &not_quic_sinks,
                 &sink_counters,
                 Refusal {
+                    time: SystemTime::now(),
                     side: Side::Inbound,
                     remote: from,
                     peer: None,
@@ -405,7 +410,7 @@ impl Endpoint {
             config,
             tls: RwLock::new(tls),
             service,
-            hook,
+            sinks,
             live: Mutex::new(HashMap::new()),
             counters,
             maintenance: tokio::sync::Mutex::new(()),
@@ -435,6 +440,12 @@ impl Endpoint {
                 peer: self.shared.config.listen,
                 what: e.to_string(),
             })
+    }
+
+    /// Where this endpoint's refusals go: attach a sink to hear them (an
+    /// open replicated database attaches its audit log).
+    pub fn refusals(&self) -> &Arc<RefusalSinks> {
+        &self.shared.sinks
     }
 
     /// This node's id (from its certificate).
@@ -646,9 +657,10 @@ impl Shared {
         reason: RefusalReason,
     ) -> Error {
         report(
-            &self.hook,
+            &self.sinks,
             &self.counters,
             Refusal {
+                time: SystemTime::now(),
                 side,
                 remote,
                 peer,
@@ -818,7 +830,7 @@ impl Shared {
             chain,
             closed_reason: Mutex::new(None),
             admitted_at: std::time::Instant::now(),
-            hook: self.hook.clone(),
+            sinks: self.sinks.clone(),
             counters: self.counters.clone(),
             config: self.config.clone(),
         }))
@@ -988,7 +1000,7 @@ impl Shared {
             chain,
             closed_reason: Mutex::new(None),
             admitted_at: std::time::Instant::now(),
-            hook: self.hook.clone(),
+            sinks: self.sinks.clone(),
             counters: self.counters.clone(),
             config: self.config.clone(),
         }))

@@ -50,7 +50,8 @@ pub struct TlsFiles {
     pub key: PathBuf,
     /// The CA bundle (PEM, one or more CAs: several during a CA rotation).
     pub ca: PathBuf,
-    /// CRL files (PEM or DER); empty turns CRL checking off.
+    /// CRL files (PEM, each may hold several CRLs: one per CA during a CA
+    /// rotation; or DER, one CRL); empty turns CRL checking off.
     pub crls: Vec<PathBuf>,
 }
 
@@ -211,46 +212,119 @@ impl TlsState {
                 detail: format!("{e}"),
             }
         })?;
-        let crl_refs = if check_crls {
-            self.crls.lists()
+        let alternatives = if check_crls && !self.crls.is_empty() {
+            self.crls.alternatives()
         } else {
-            Vec::new()
+            vec![Vec::new()]
         };
-        let revocation = if crl_refs.is_empty() {
-            None
-        } else {
-            RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
-                b.with_depth(RevocationCheckDepth::Chain)
-                    .with_status_policy(UnknownStatusPolicy::Deny)
-                    .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
-                    .build()
-            })
-        };
-        ee.verify_for_usage(
-            self.provider.signature_verification_algorithms.all,
-            &self.anchors,
-            intermediates,
-            now,
-            NodeUsage,
-            revocation,
-            None,
-        )
-        .map(|_| ())
-        .map_err(reason_from_webpki)
+        // Several runs only when CRLs of one issuer name differ (a CA
+        // rotation, see revocation::crl): pass if one run passes, revoked
+        // if any run says so, else the most telling failure.
+        let mut failure: Option<webpki::Error> = None;
+        let mut passed = false;
+        for crl_refs in &alternatives {
+            let revocation = if crl_refs.is_empty() {
+                None
+            } else {
+                RevocationOptionsBuilder::new(crl_refs).ok().map(|b| {
+                    b.with_depth(RevocationCheckDepth::Chain)
+                        .with_status_policy(UnknownStatusPolicy::Deny)
+                        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+                        .build()
+                })
+            };
+            match ee.verify_for_usage(
+                self.provider.signature_verification_algorithms.all,
+                &self.anchors,
+                intermediates,
+                now,
+                NodeUsage,
+                revocation,
+                None,
+            ) {
+                Ok(_) => passed = true,
+                Err(webpki::Error::CertRevoked) => {
+                    return Err(reason_from_webpki(webpki::Error::CertRevoked))
+                }
+                Err(e) => {
+                    let better = match &failure {
+                        None => true,
+                        Some(f) => is_other_cas_crl(f) && !is_other_cas_crl(&e),
+                    };
+                    if better {
+                        failure = Some(e);
+                    }
+                }
+            }
+        }
+        match (passed, failure) {
+            (true, _) => Ok(()),
+            (false, Some(e)) => {
+                // A signature failure may be the CRL's, reported against
+                // the other CA of the same name: if the chain passes
+                // without CRLs, say what is missing.
+                let crl_only = check_crls
+                    && !self.crls.is_empty()
+                    && matches!(e, webpki::Error::InvalidSignatureForPublicKey)
+                    && ee
+                        .verify_for_usage(
+                            self.provider.signature_verification_algorithms.all,
+                            &self.anchors,
+                            intermediates,
+                            now,
+                            NodeUsage,
+                            None,
+                            None,
+                        )
+                        .is_ok();
+                Err(reason_from_webpki(if crl_only {
+                    webpki::Error::InvalidCrlSignatureForPublicKey
+                } else {
+                    e
+                }))
+            }
+            (false, None) => Err(RefusalReason::BadCertificate {
+                detail: "no verification ran".into(),
+            }),
+        }
     }
 
-    /// The CA certificate that issued `cert`, for OCSP.
+    /// The CA certificate that issued `cert`, for OCSP. Among CAs of the
+    /// same name (a CA rotation), the one whose key signed it.
     pub(crate) fn issuer_of(&self, cert: &CertificateDer<'_>) -> Option<CertificateDer<'static>> {
         use der::Decode;
         let c = x509_cert::Certificate::from_der(cert).ok()?;
-        self.ca_certs
-            .iter()
-            .find(|ca| {
-                x509_cert::Certificate::from_der(ca)
+        let named: Vec<usize> = (0..self.ca_certs.len())
+            .filter(|i| {
+                x509_cert::Certificate::from_der(&self.ca_certs[*i])
                     .map(|ca| ca.tbs_certificate.subject == c.tbs_certificate.issuer)
                     .unwrap_or(false)
             })
-            .cloned()
+            .collect();
+        let signed_by = |i: usize| {
+            webpki::EndEntityCert::try_from(cert).is_ok_and(|ee| {
+                ee.verify_for_usage(
+                    self.provider.signature_verification_algorithms.all,
+                    &self.anchors[i..=i],
+                    &[],
+                    UnixTime::now(),
+                    NodeUsage,
+                    None,
+                    None,
+                )
+                .is_ok()
+            })
+        };
+        let pick = match named.as_slice() {
+            [] => return None,
+            [only] => *only,
+            several => several
+                .iter()
+                .copied()
+                .find(|i| signed_by(*i))
+                .unwrap_or(several[0]),
+        };
+        Some(self.ca_certs[pick].clone())
     }
 
     /// A server config for one inbound connection.
@@ -343,6 +417,15 @@ impl ExtendedKeyUsageValidator for NodeUsage {
     }
 }
 
+/// A failure that may only mean this run gave webpki another CA's CRL of
+/// the same name (see revocation::crl).
+fn is_other_cas_crl(e: &webpki::Error) -> bool {
+    matches!(
+        e,
+        webpki::Error::InvalidCrlSignatureForPublicKey | webpki::Error::IssuerNotCrlSigner
+    )
+}
+
 fn reason_from_webpki(e: webpki::Error) -> RefusalReason {
     use webpki::Error as W;
     #[allow(deprecated)]
@@ -357,6 +440,10 @@ fn reason_from_webpki(e: webpki::Error) -> RefusalReason {
         W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) | W::EmptyEkuExtension => {
             RefusalReason::MissingExtendedKeyUsage
         }
+        W::InvalidCrlSignatureForPublicKey => RefusalReason::BadCertificate {
+            detail: "no CRL signed by its CA (every CA of the bundle needs its own CRL when CRLs are configured)"
+                .into(),
+        },
         W::UnknownRevocationStatus => RefusalReason::BadCertificate {
             detail: "no CRL covers its issuer (every CA needs a CRL when CRLs are configured)"
                 .into(),
