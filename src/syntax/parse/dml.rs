@@ -94,6 +94,7 @@ impl Cx {
             Some(columns.iter().map(object_name).collect::<Result<_>>()?)
         };
         Ok(Insert {
+            with: None,
             table,
             columns,
             source: match source {
@@ -131,6 +132,7 @@ impl Cx {
                 name,
                 alias: None,
                 hint,
+                qualified: _,
             } => Ok((name, hint)),
             FromItem::Table { .. } => Err(unsupported("an alias for the table of UPDATE/DELETE")),
             _ => Err(unsupported(format!("target {}", t.relation))),
@@ -162,6 +164,7 @@ impl Cx {
         }
         let (table, hint) = self.single_table(&table)?;
         Ok(Update {
+            with: None,
             table,
             hint,
             assignments: self.assignments(assignments)?,
@@ -199,6 +202,7 @@ impl Cx {
         };
         let (table, hint) = self.single_table(t)?;
         Ok(Delete {
+            with: None,
             table,
             hint,
             filter: selection.map(|e| self.expr(e)).transpose()?,

@@ -217,3 +217,90 @@ pub(super) fn rewrite_hex_integers(sql: &str) -> Result<std::borrow::Cow<'_, str
     out.push_str(&sql[copied..]);
     Ok(std::borrow::Cow::Owned(out))
 }
+
+/// SQLite's `name [(columns)] AS [NOT] MATERIALIZED (query)` in a WITH
+/// clause: sqlparser reads the hint only in its PostgreSQL dialect, so it
+/// is taken out of the tokens here and returned by the position of the
+/// CTE's name (true: MATERIALIZED), where `Cx::with` looks it up.
+pub(super) fn rewrite_cte_hints(
+    tokens: Vec<TokenWithSpan>,
+) -> (Vec<TokenWithSpan>, HashMap<(u64, u64), bool>) {
+    let mut hints = HashMap::new();
+    let is_kw = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.keyword == k);
+    if !tokens
+        .iter()
+        .any(|t| is_kw(&t.token, Keyword::MATERIALIZED))
+    {
+        return (tokens, hints);
+    }
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let mut drop = vec![false; tokens.len()];
+    for (ci, &i) in code.iter().enumerate() {
+        if !is_kw(&tokens[i].token, Keyword::MATERIALIZED) {
+            continue;
+        }
+        // MATERIALIZED, then `(`; before it NOT (optional), then AS.
+        if code
+            .get(ci + 1)
+            .is_none_or(|&n| tokens[n].token != Token::LParen)
+        {
+            continue;
+        }
+        let mut back = ci;
+        let not = back
+            .checked_sub(1)
+            .filter(|&p| is_kw(&tokens[code[p]].token, Keyword::NOT));
+        if let Some(p) = not {
+            back = p;
+        }
+        let Some(as_pos) = back
+            .checked_sub(1)
+            .filter(|&p| is_kw(&tokens[code[p]].token, Keyword::AS))
+        else {
+            continue;
+        };
+        // The name: right before AS, or before its column list.
+        let mut name_pos = as_pos.checked_sub(1);
+        if name_pos.is_some_and(|p| tokens[code[p]].token == Token::RParen) {
+            let mut depth = 0usize;
+            let mut p = name_pos.unwrap_or(0);
+            name_pos = None;
+            loop {
+                match tokens[code[p]].token {
+                    Token::RParen => depth += 1,
+                    Token::LParen => {
+                        depth -= 1;
+                        if depth == 0 {
+                            name_pos = p.checked_sub(1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                match p.checked_sub(1) {
+                    Some(q) => p = q,
+                    None => break,
+                }
+            }
+        }
+        let Some(np) = name_pos else { continue };
+        if !matches!(tokens[code[np]].token, Token::Word(_)) {
+            continue;
+        }
+        let start = tokens[code[np]].span.start;
+        hints.insert((start.line, start.column), not.is_none());
+        drop[i] = true;
+        if let Some(p) = not {
+            drop[code[p]] = true;
+        }
+    }
+    let out = tokens
+        .into_iter()
+        .zip(drop)
+        .filter(|(_, d)| !d)
+        .map(|(t, _)| t)
+        .collect();
+    (out, hints)
+}
