@@ -40,7 +40,7 @@ use crate::sql::plan::{Plan, RecursiveCte, SortKey};
 use crate::types::{Collation, Value};
 
 /// The most a recursive CTE may hold (queue and seen rows) at once.
-pub const MAX_RECURSION_BYTES: usize = 512 << 20;
+pub const MAX_RECURSION_BYTES: usize = 256 << 20;
 
 /// The most a CTE's rows are kept for its other references.
 pub const MAX_KEPT_BYTES: usize = 64 << 20;

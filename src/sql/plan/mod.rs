@@ -535,9 +535,14 @@ impl<'s> Planner<'s> {
     }
 
     /// Inside a view's definition, `name` must still lead to the object it
-    /// led to when the view was created (see `catalog::View::binds`).
+    /// led to when the view was created (see `catalog::View::binds`). Only
+    /// names of the view's own text: not those of a row policy bound while
+    /// the view is expanded (policies are bound by id, `check_policy_refs`).
     fn check_view_binding(&self, name: &str) -> Result<()> {
-        let Some(view) = self.expanding.last().and_then(|v| self.schema.view(v)) else {
+        let Some(Definer::View(v)) = self.acting.last() else {
+            return Ok(());
+        };
+        let Some(view) = self.schema.view(v) else {
             return Ok(());
         };
         let Some(binds) = &view.binds else {
