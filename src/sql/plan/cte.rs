@@ -328,13 +328,8 @@ impl<'s> Planner<'s> {
                     ),
                 ));
             }
-            // As a compound's columns: the leftmost SELECT's affinity and
-            // collation, else the next one's that has one.
-            for (t, s) in types.iter_mut().zip(&step.types) {
-                t.aff = t.aff.or(s.aff);
-                t.coll = t.coll.or(s.coll);
-                t.explicit = false;
-            }
+            // Typed as any compound's columns.
+            types = query::compound_types(&types, &step.types);
             plans.push(step.plan);
         }
         let colls: Vec<Collation> = types.iter().map(|t| t.coll.unwrap_or_default()).collect();

@@ -176,19 +176,7 @@ impl<'s> Planner<'s> {
                         "SELECTs to the left and right of a compound operator do not have the same number of result columns",
                     ));
                 }
-                // Each column compares under the collation of its leftmost
-                // SELECT that defines one, and takes the affinity of its
-                // leftmost SELECT that has one.
-                let types: Vec<ExprType> = l
-                    .types
-                    .iter()
-                    .zip(&r.types)
-                    .map(|(a, b)| ExprType {
-                        aff: a.aff.or(b.aff),
-                        coll: a.coll.or(b.coll),
-                        explicit: false,
-                    })
-                    .collect();
+                let types = compound_types(&l.types, &r.types);
                 let colls = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
                 Ok(Planned {
                     plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan, colls)),
@@ -403,4 +391,19 @@ impl<'s> Planner<'s> {
         }
         Ok(())
     }
+}
+
+/// The column types of a compound of SELECTs typed `left` and `right`:
+/// each column compares under the collation of its leftmost SELECT that
+/// defines one, and takes the affinity of its leftmost SELECT that has
+/// one. (Also a recursive CTE's columns, see `cte.rs`.)
+pub(super) fn compound_types(left: &[ExprType], right: &[ExprType]) -> Vec<ExprType> {
+    left.iter()
+        .zip(right)
+        .map(|(a, b)| ExprType {
+            aff: a.aff.or(b.aff),
+            coll: a.coll.or(b.coll),
+            explicit: false,
+        })
+        .collect()
 }
