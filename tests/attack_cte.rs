@@ -367,3 +367,16 @@ fn a_runaway_recursion_stops_at_its_memory_limit() {
     );
     n.tried();
 }
+
+#[test]
+fn a_kept_cte_too_large_to_keep_streams_with_the_same_rows() {
+    let mut n = Attacks::new("cte/kept beyond its limit");
+    let mut lab = lab();
+    // 80 rows of 1 MiB: more than a kept CTE holds (64 MiB), so each use
+    // runs it again; the answer is a small one's.
+    let q = "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 80), \
+             c AS MATERIALIZED (SELECT x, zeroblob(1048576) AS b FROM g) \
+             SELECT (SELECT count(*) FROM c), (SELECT sum(length(b)) FROM c), (SELECT sum(x) FROM c)";
+    assert_eq!(lab.ok("alice", q), format!("80|{}|3240", 80 * 1048576));
+    n.tried();
+}
