@@ -34,6 +34,9 @@ const QUERIES: &[&str] = &[
     "SELECT 'é', length('ü,ö') , a FROM t",
     "SELECT a FROM t WHERE a > 0 GROUP BY a HAVING count(*) > 0 LIMIT 5",
     "SELECT sum(a) FILTER (WHERE a > 1) FROM t",
+    "WITH c(x) AS (SELECT 1) SELECT x + 1, * FROM c",
+    "WITH c AS (SELECT a+1, Bc FROM t) SELECT * FROM c",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM r WHERE n < 3) SELECT n * 10 FROM r",
 ];
 
 fn open_sealdb() -> Db {

@@ -73,7 +73,10 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT a FROM t WINDOW w AS (ORDER BY a)", "WINDOW"),
     ("SELECT a FROM t FOR UPDATE", "FOR UPDATE"),
     ("SELECT a FROM t FETCH FIRST 1 ROWS ONLY", "FETCH"),
-    ("WITH x AS (SELECT 1) SELECT * FROM x", "WITH"),
+    (
+        "WITH x(a INTEGER) AS (SELECT 1) SELECT * FROM x",
+        "typed CTE column",
+    ),
     ("SELECT DISTINCT ON (a) a FROM t", "DISTINCT ON"),
     // Compound selects: only UNION has ALL; BY NAME matches by name.
     ("SELECT 1 INTERSECT ALL SELECT 1", "INTERSECT ALL"),

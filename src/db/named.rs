@@ -14,6 +14,7 @@ use crate::catalog::{Schema, Trigger};
 use crate::depth;
 use crate::syntax::ast::{
     Expr, FromItem, ObjectKind, Query, SelectItem, SetExpr, Statement as Ast, Upsert, UpsertAction,
+    With,
 };
 
 /// Names in order of first appearance (duplicates kept out).
@@ -27,6 +28,10 @@ pub(super) struct Named {
     /// Inside the body of another user's trigger.
     in_others: bool,
     triggers_seen: Vec<String>,
+    /// The names of the common table expressions in scope: a FROM item
+    /// naming one names no table (a CTE shadowing a hidden table must not
+    /// make an unrelated error read "no such table").
+    ctes: Vec<String>,
 }
 
 impl Named {
@@ -82,6 +87,30 @@ impl Named {
     }
 
     fn statement_node(&mut self, schema: &Schema, stmt: &Ast, own: &dyn Fn(&Trigger) -> bool) {
+        let with = match stmt {
+            Ast::Insert(i) => i.with.as_deref(),
+            Ast::Update(u) => u.with.as_deref(),
+            Ast::Delete(d) => d.with.as_deref(),
+            _ => None,
+        };
+        let scope = self.ctes.len();
+        self.with(with);
+        self.statement_parts(schema, stmt, own);
+        self.ctes.truncate(scope);
+    }
+
+    /// Brings `with`'s names into scope and walks its queries (each sees
+    /// every name of the clause, as in SQLite).
+    fn with(&mut self, with: Option<&With>) {
+        let Some(w) = with else { return };
+        self.ctes
+            .extend(w.ctes.iter().map(|c| c.name.to_lowercase()));
+        for c in &w.ctes {
+            self.query(&c.query);
+        }
+    }
+
+    fn statement_parts(&mut self, schema: &Schema, stmt: &Ast, own: &dyn Fn(&Trigger) -> bool) {
         match stmt {
             Ast::Query(q) => self.query(q),
             Ast::Explain(inner) => self.statement(schema, inner, own),
@@ -176,6 +205,8 @@ impl Named {
 
     fn query(&mut self, q: &Query) {
         depth::guarded(|| {
+            let scope = self.ctes.len();
+            self.with(q.with.as_deref());
             self.set_expr(&q.body);
             for o in &q.order_by {
                 self.expr(&o.expr);
@@ -183,6 +214,7 @@ impl Named {
             for e in q.limit.iter().chain(q.offset.iter()) {
                 self.expr(e);
             }
+            self.ctes.truncate(scope);
         })
     }
 
@@ -217,6 +249,11 @@ impl Named {
 
     fn from(&mut self, f: &FromItem) {
         depth::guarded(|| match f {
+            FromItem::Table {
+                name,
+                qualified: false,
+                ..
+            } if self.ctes.contains(&name.to_lowercase()) => {}
             FromItem::Table { name, .. } => self.push(name),
             FromItem::Subquery { query, .. } => self.query(query),
             FromItem::Join {

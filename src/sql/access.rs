@@ -29,7 +29,7 @@ use std::sync::Arc;
 use crate::auth::Privilege;
 use crate::catalog::{Schema, Table, Trigger};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::plan::{reads_target, ObjectUse, Planner, Security};
+use crate::sql::plan::{reads_target, DataChange, ObjectUse, Planner, Security};
 use crate::syntax::ast::*;
 
 pub use crate::depth::MAX_TRIGGER_DEPTH;
@@ -486,6 +486,7 @@ fn walk_one(
                 out.extend(p.take_uses());
                 return Ok(None);
             };
+            p.push_ctes_of(DataChange::Insert(i));
             let cols: Vec<String> = match &i.columns {
                 Some(c) => c.clone(),
                 None => t.columns.iter().map(|c| c.name.clone()).collect(),
@@ -522,6 +523,7 @@ fn walk_one(
                 out.extend(p.take_uses());
                 return Ok(None);
             };
+            p.push_ctes_of(DataChange::Update(u));
             let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
             p.record_use(&t.name, Privilege::Update, &cols);
             // OR REPLACE deletes the rows the changed ones collide with.
@@ -552,6 +554,7 @@ fn walk_one(
                 out.extend(p.take_uses());
                 return Ok(None);
             };
+            p.push_ctes_of(DataChange::Delete(d));
             p.record_use(&t.name, Privilege::Delete, &[]);
             let reads = reads_target(d.filter.iter(), &d.returning);
             p.table_rows_for(

@@ -23,7 +23,7 @@ use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::Aggregator;
 use crate::sql::eval::{eval, PExpr, SubPlan};
-use crate::sql::plan::{Access, Node, Plan};
+use crate::sql::plan::{Access, Node, Plan, SortKey};
 use crate::storage::Direction;
 use crate::syntax::ast::SetOp;
 use crate::txn::{Txn, TxnIter};
@@ -323,40 +323,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                     .collect::<Result<Row>>()?;
                 rows.push((k, r));
             }
-            rows.sort_by(|(a, _), (b, _)| {
-                for (i, key) in keys.iter().enumerate() {
-                    let (x, y) = (&a[i], &b[i]);
-                    let o = match (matches!(x, Value::Null), matches!(y, Value::Null)) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => {
-                            if key.nulls_first {
-                                std::cmp::Ordering::Less
-                            } else {
-                                std::cmp::Ordering::Greater
-                            }
-                        }
-                        (false, true) => {
-                            if key.nulls_first {
-                                std::cmp::Ordering::Greater
-                            } else {
-                                std::cmp::Ordering::Less
-                            }
-                        }
-                        _ => {
-                            let o = key.coll.compare(x, y);
-                            if key.desc {
-                                o.reverse()
-                            } else {
-                                o
-                            }
-                        }
-                    };
-                    if o != std::cmp::Ordering::Equal {
-                        return o;
-                    }
-                }
-                std::cmp::Ordering::Equal
-            });
+            rows.sort_by(|(a, _), (b, _)| compare_sort_keys(a, b, keys));
             Box::new(Collected(
                 rows.into_iter()
                     .map(|(_, r)| r)
@@ -374,29 +341,25 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             width: *w,
         }),
         Node::Limit(input, limit, offset) => {
-            let as_int = |v: Value| -> Result<i64> {
-                match apply_affinity(v, Affinity::Integer) {
-                    Value::Integer(i) => Ok(i),
-                    Value::Null => Ok(-1),
-                    _ => Err(Error::sql(
-                        SqlErrorKind::TypeMismatch,
-                        "datatype mismatch in LIMIT/OFFSET",
-                    )),
-                }
-            };
-            let l = match limit {
-                Some(e) => as_int(eval(e, env, cx)?)?,
-                None => -1,
-            };
-            let o = match offset {
-                Some(e) => as_int(eval(e, env, cx)?)?.max(0),
-                None => 0,
-            };
+            let (remaining, skip) = limit_offset(limit, offset, env, cx)?;
             Box::new(LimitIter {
                 input: open(input, cx, env)?,
-                remaining: if l < 0 { u64::MAX } else { l as u64 },
-                skip: o as u64,
+                remaining,
+                skip,
             })
+        }
+        Node::Materialize { id, plan, .. } => crate::sql::cte::open_kept(*id, plan, cx, env)?,
+        Node::Recursive(r) => Box::new(crate::sql::cte::RecursiveIter::open(r, cx, env)?),
+        Node::RecursiveRow(id) => {
+            let rows = cx.cache.get(id).cloned().ok_or_else(|| {
+                Error::sql(
+                    SqlErrorKind::Misuse,
+                    "a recursive CTE's row was read outside its recursion",
+                )
+            })?;
+            Box::new(Collected(
+                rows.iter().cloned().collect::<Vec<_>>().into_iter(),
+            ))
         }
         Node::SetOp(op, all, left, right, colls) => {
             let mut l = collect(open(left, cx, env)?, cx)?;
@@ -431,7 +394,64 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
     })
 }
 
-fn collect(mut it: Box<dyn RowIter>, cx: &mut ExecCtx) -> Result<Vec<Row>> {
+/// How many rows a LIMIT lets through (`u64::MAX`: no limit; a negative
+/// or NULL limit is none) and how many an OFFSET skips, as SQLite reads
+/// them (integers, else a datatype mismatch).
+pub(crate) fn limit_offset(
+    limit: &Option<PExpr>,
+    offset: &Option<PExpr>,
+    env: &[Value],
+    cx: &mut ExecCtx,
+) -> Result<(u64, u64)> {
+    let as_int = |v: Value| -> Result<i64> {
+        match apply_affinity(v, Affinity::Integer) {
+            Value::Integer(i) => Ok(i),
+            Value::Null => Ok(-1),
+            _ => Err(Error::sql(
+                SqlErrorKind::TypeMismatch,
+                "datatype mismatch in LIMIT/OFFSET",
+            )),
+        }
+    };
+    let l = match limit {
+        Some(e) => as_int(eval(e, env, cx)?)?,
+        None => -1,
+    };
+    let o = match offset {
+        Some(e) => as_int(eval(e, env, cx)?)?.max(0),
+        None => 0,
+    };
+    Ok((if l < 0 { u64::MAX } else { l as u64 }, o as u64))
+}
+
+/// Orders two rows of sort key values under `keys` (ORDER BY).
+pub(crate) fn compare_sort_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for (i, key) in keys.iter().enumerate() {
+        let (x, y) = (&a[i], &b[i]);
+        let o = match (matches!(x, Value::Null), matches!(y, Value::Null)) {
+            (true, true) => Ordering::Equal,
+            (true, false) if key.nulls_first => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            (false, true) if key.nulls_first => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => {
+                let o = key.coll.compare(x, y);
+                if key.desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+pub(crate) fn collect(mut it: Box<dyn RowIter>, cx: &mut ExecCtx) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     while let Some(r) = it.next(cx)? {
         out.push(r);
@@ -1112,6 +1132,23 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
         Node::SetOp(op, all, ..) => {
             format!("{op:?}{}", if *all { " ALL" } else { "" }).to_uppercase()
         }
+        Node::Materialize { name, .. } => format!("MATERIALIZE {name}"),
+        Node::Recursive(r) => format!(
+            "RECURSIVE {} ({}{}{})",
+            r.name,
+            if r.distinct.is_some() {
+                "UNION"
+            } else {
+                "UNION ALL"
+            },
+            if r.order.is_empty() { "" } else { ", ORDER BY" },
+            if r.limit.is_some() || r.offset.is_some() {
+                ", LIMIT"
+            } else {
+                ""
+            }
+        ),
+        Node::RecursiveRow(_) => "SCAN the recursive row".into(),
     };
     out.push(format!("{pad}{line}"));
     match &**plan {
@@ -1121,7 +1158,15 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
         | Node::Distinct(i, _)
         | Node::Trim(i, _)
         | Node::Limit(i, ..) => describe_masked(i, depth + 1, out, hidden),
-        Node::Aggregate { input, .. } => describe_masked(input, depth + 1, out, hidden),
+        Node::Aggregate { input, .. } | Node::Materialize { plan: input, .. } => {
+            describe_masked(input, depth + 1, out, hidden)
+        }
+        Node::Recursive(r) => {
+            describe_masked(&r.setup, depth + 1, out, hidden);
+            for s in &r.steps {
+                describe_masked(s, depth + 1, out, hidden);
+            }
+        }
         Node::Join { left, right, .. } | Node::SetOp(_, _, left, right, _) => {
             describe_masked(left, depth + 1, out, hidden);
             describe_masked(right, depth + 1, out, hidden);

@@ -21,7 +21,7 @@ use crate::catalog::{Schema, Table};
 use crate::sql::aggregate::agg_kind;
 use crate::syntax::ast::{
     Conflict, Delete, Expr, FromItem, Insert, Query, SelectItem, SetExpr, Statement, TriggerEvent,
-    Update, UpsertAction,
+    Update, UpsertAction, With,
 };
 
 /// Whether SQLite would keep a statement journal for `stmt` (true for
@@ -82,6 +82,7 @@ impl Decision {
     }
 
     fn query(&mut self, q: &Query) {
+        self.with(q.with.as_deref());
         self.set_expr(&q.body);
         for o in &q.order_by {
             self.expr(&o.expr);
@@ -95,6 +96,14 @@ impl Decision {
         }
         if q.offset.is_some() {
             self.may_abort = true;
+        }
+    }
+
+    /// A WITH clause's queries (coded where they are named, which SQLite
+    /// decides on the same text).
+    fn with(&mut self, w: Option<&With>) {
+        for c in w.iter().flat_map(|w| &w.ctes) {
+            self.query(&c.query);
         }
     }
 
@@ -196,6 +205,7 @@ impl Decision {
         let Some(t) = schema.table(&ins.table) else {
             return;
         };
+        self.with(ins.with.as_deref());
         let named = over.or(ins.on_conflict);
         let mode = named.unwrap_or(Conflict::Abort);
         // From a SELECT or several VALUES rows (SQLite's pSelect).
@@ -309,6 +319,7 @@ impl Decision {
         let Some(t) = schema.table(&u.table) else {
             return;
         };
+        self.with(u.with.as_deref());
         let named = over.or(u.on_conflict);
         let mode = named.unwrap_or(Conflict::Abort);
         let assigned = assigned_columns(t, u.assignments.iter().map(|(c, _)| c.as_str()));
@@ -336,6 +347,7 @@ impl Decision {
         let Some(t) = schema.table(&d.table) else {
             return;
         };
+        self.with(d.with.as_deref());
         if let Some(f) = &d.filter {
             self.expr(f);
         }

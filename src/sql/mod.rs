@@ -4,6 +4,7 @@
 //!   ast (crate::syntax) ─plan.rs (bind, access paths)─► plan
 //!        typing.rs: SQLite's affinity and collation of expressions
 //!        ─exec.rs (pull iterators over the transaction)─► rows
+//!        cte.rs: kept CTE rows and the recursive CTE's queue
 //!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
 //!   table's rows with their constraints, rowids and index entries
 //!   access.rs: what a statement reads and writes, for authorization
@@ -17,6 +18,7 @@
 
 pub mod access;
 pub mod aggregate;
+pub mod cte;
 pub mod depend;
 pub mod eval;
 pub mod exec;

@@ -5,6 +5,8 @@
 //! and planner only handle what sealdb supports. Names are kept as written;
 //! lookups are case-insensitive.
 
+use std::sync::Arc;
+
 use crate::types::{CastType, Collation, Value};
 
 /// One statement.
@@ -156,9 +158,13 @@ pub enum ObjectKind {
     Trigger,
 }
 
-/// A query: a set expression with ORDER BY / LIMIT / OFFSET.
+/// A query: a set expression with ORDER BY / LIMIT / OFFSET, after the
+/// common table expressions of its WITH clause.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
+    /// WITH: the common table expressions the body (and each other) may
+    /// name. Shared, so that the planner can keep them in scope cheaply.
+    pub with: Option<Arc<With>>,
     /// The body.
     pub body: SetExpr,
     /// ORDER BY items.
@@ -167,6 +173,33 @@ pub struct Query {
     pub limit: Option<Expr>,
     /// OFFSET.
     pub offset: Option<Expr>,
+}
+
+/// A WITH clause. `RECURSIVE` is kept as written but, as in SQLite,
+/// changes nothing: a CTE whose body is a UNION [ALL] naming itself in the
+/// FROM clause of its right-hand SELECTs is recursive either way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct With {
+    /// WITH RECURSIVE.
+    pub recursive: bool,
+    /// The common table expressions, in order (names unique).
+    pub ctes: Vec<Cte>,
+}
+
+/// One common table expression: `name [(columns)] AS [[NOT] MATERIALIZED]
+/// (query)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cte {
+    /// Its name (a FROM item with this name reads it instead of a table).
+    pub name: String,
+    /// Column names (empty: the query's).
+    pub columns: Vec<String>,
+    /// The query.
+    pub query: Query,
+    /// MATERIALIZED (Some(true)) / NOT MATERIALIZED (Some(false)): whether
+    /// its rows are computed once and kept, or its query is run at each
+    /// reference; None: kept when it is named more than once.
+    pub materialized: Option<bool>,
 }
 
 /// SELECT, VALUES, or a set operation of them.
@@ -241,10 +274,12 @@ pub enum SelectItem {
 /// A FROM item.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FromItem {
-    /// A table or view.
+    /// A table, view or common table expression.
     Table {
         /// Its name.
         name: String,
+        /// Written `main.name`: a table or view, never a CTE.
+        qualified: bool,
         /// Alias.
         alias: Option<String>,
         /// INDEXED BY / NOT INDEXED.
@@ -463,6 +498,9 @@ pub enum Expr {
 /// INSERT.
 #[derive(Clone, Debug)]
 pub struct Insert {
+    /// WITH before INSERT: CTEs its source query, upsert and RETURNING
+    /// may name (the target is always a table).
+    pub with: Option<Arc<With>>,
     /// Target table.
     pub table: String,
     /// Column list (None: all, in order).
@@ -516,6 +554,9 @@ pub enum UpsertAction {
 /// UPDATE.
 #[derive(Clone, Debug)]
 pub struct Update {
+    /// WITH before UPDATE: CTEs its expressions may name (the target is
+    /// always a table).
+    pub with: Option<Arc<With>>,
     /// Target table.
     pub table: String,
     /// INDEXED BY / NOT INDEXED.
@@ -533,6 +574,9 @@ pub struct Update {
 /// DELETE.
 #[derive(Clone, Debug)]
 pub struct Delete {
+    /// WITH before DELETE: CTEs its expressions may name (the target is
+    /// always a table).
+    pub with: Option<Arc<With>>,
     /// Target table.
     pub table: String,
     /// INDEXED BY / NOT INDEXED.

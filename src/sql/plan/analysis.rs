@@ -122,7 +122,12 @@ pub fn query_calls_function(q: &Query) -> bool {
             SetExpr::SetOp { left, right, .. } => in_set(left) || in_set(right),
         }
     }
-    in_set(&q.body) || q.order_by.iter().any(|o| in_expr(&o.expr))
+    in_set(&q.body)
+        || q.order_by.iter().any(|o| in_expr(&o.expr))
+        || q.with
+            .iter()
+            .flat_map(|w| &w.ctes)
+            .any(|c| query_calls_function(&c.query))
 }
 
 /// Whether the expression `sql` holds a subquery.

@@ -26,6 +26,7 @@
 mod access_path;
 mod analysis;
 mod bind;
+mod cte;
 mod query;
 mod rows;
 mod scope;
@@ -37,6 +38,7 @@ pub(crate) use self::analysis::walk;
 pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
+pub use self::cte::DataChange;
 use self::{access_path::*, analysis::*, bind::*, scope::*, source::*};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -136,6 +138,49 @@ pub enum Node {
     /// UNION / INTERSECT / EXCEPT, rows equal under each column's
     /// collation.
     SetOp(SetOp, bool, Plan, Plan, Vec<Collation>),
+    /// A common table expression's rows, computed at its first use in a
+    /// statement and kept (under `id` in the statement's cache) for the
+    /// others; see `sql::cte`.
+    Materialize {
+        /// The CTE's name (EXPLAIN).
+        name: String,
+        /// Where the rows are kept, shared by every reference.
+        id: usize,
+        /// The CTE's plan.
+        plan: Plan,
+    },
+    /// A recursive common table expression (see `sql::cte`).
+    Recursive(RecursiveCte),
+    /// The one row a recursive CTE's recursive SELECT reads: the row just
+    /// taken from the queue of the [`Node::Recursive`] with this id.
+    RecursiveRow(usize),
+}
+
+/// How a recursive common table expression runs (SQLite's queue): the
+/// setup's rows are queued; then, until the queue is empty, one row is
+/// taken (the first, or the smallest under `order`), output, and each
+/// recursive SELECT is run with it as the CTE's only row, their rows
+/// queued. With `distinct` (UNION), a row equal to one queued before is
+/// dropped. LIMIT counts output rows; OFFSET rows are not output but
+/// still recursed on.
+#[derive(Debug)]
+pub struct RecursiveCte {
+    /// The CTE's name (messages, EXPLAIN).
+    pub name: String,
+    /// The id its recursive SELECTs read the current row under.
+    pub id: usize,
+    /// The non-recursive SELECTs.
+    pub setup: Plan,
+    /// The recursive SELECTs.
+    pub steps: Vec<Plan>,
+    /// UNION: the collation of each column rows are compared under.
+    pub distinct: Option<Vec<Collation>>,
+    /// ORDER BY: the queue's order (ties first in, first out).
+    pub order: Vec<SortKey>,
+    /// LIMIT.
+    pub limit: Option<PExpr>,
+    /// OFFSET.
+    pub offset: Option<PExpr>,
 }
 
 /// One ORDER BY key.
@@ -262,6 +307,13 @@ pub struct Planner<'s> {
     record: bool,
     /// Whether uses are collected at all (off when executing).
     collect: bool,
+    /// The WITH clauses in scope, innermost last (see `cte.rs`).
+    ctes: Vec<cte::CteFrame>,
+    /// The CTEs whose queries are being planned, innermost last.
+    cte_planning: Vec<cte::CteInProgress>,
+    /// How many queries deep planning is (a recursive SELECT may name its
+    /// CTE only in its own FROM clause, not in a subquery).
+    nest: usize,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -361,6 +413,9 @@ impl<'s> Planner<'s> {
             uses: Vec::new(),
             record: true,
             collect: true,
+            ctes: Vec::new(),
+            cte_planning: Vec::new(),
+            nest: 0,
         }
     }
 
@@ -480,9 +535,14 @@ impl<'s> Planner<'s> {
     }
 
     /// Inside a view's definition, `name` must still lead to the object it
-    /// led to when the view was created (see `catalog::View::binds`).
+    /// led to when the view was created (see `catalog::View::binds`). Only
+    /// names of the view's own text: not those of a row policy bound while
+    /// the view is expanded (policies are bound by id, `check_policy_refs`).
     fn check_view_binding(&self, name: &str) -> Result<()> {
-        let Some(view) = self.expanding.last().and_then(|v| self.schema.view(v)) else {
+        let Some(Definer::View(v)) = self.acting.last() else {
+            return Ok(());
+        };
+        let Some(view) = self.schema.view(v) else {
             return Ok(());
         };
         let Some(binds) = &view.binds else {
@@ -586,11 +646,15 @@ impl<'s> Planner<'s> {
         // The policy's own table's columns need no privilege (its owner
         // wrote it); what else it reads is checked against the owner.
         let scope = Scope::new(table_source_of(t, t.name.clone()).cols, None);
+        // A policy is its owner's expression: the statement's CTEs must
+        // not change what the names in it mean.
+        let ctes = std::mem::take(&mut self.ctes);
         self.acting.push(Definer::Policy(t.name.to_lowercase()));
         self.binding_policies.push(t.id);
         let bound = self.expr(&e, &scope);
         self.binding_policies.pop();
         self.acting.pop();
+        self.ctes = ctes;
         Ok(Some(bound?))
     }
 

@@ -18,7 +18,86 @@ impl<'s> Planner<'s> {
     }
 
     pub(super) fn query_in(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
-        depth::guarded(|| self.query_in_node(q, parent))
+        self.nest += 1;
+        let r = depth::guarded(|| match &q.with {
+            Some(w) => self.in_with(w, &|name| cte::refs_in_query(q, name), |p| {
+                p.query_in_node(q, parent)
+            }),
+            None => self.query_in_node(q, parent),
+        });
+        self.nest -= 1;
+        r
+    }
+
+    /// The sort keys of a compound's ORDER BY, over its result columns
+    /// (`columns`, `types`): positions, names, or expressions of them.
+    pub(super) fn compound_order(
+        &mut self,
+        order_by: &[OrderItem],
+        columns: &[String],
+        types: &[ExprType],
+        parent: Option<&Scope>,
+    ) -> Result<Vec<SortKey>> {
+        let width = columns.len();
+        // The result columns by name, each with its collation (a
+        // compound's: SQLite's multiSelectCollSeq).
+        let scope = Scope::new(
+            columns
+                .iter()
+                .zip(types)
+                .map(|(c, t)| ScopeCol {
+                    table: None,
+                    name: c.clone(),
+                    hidden: false,
+                    affinity: t.aff,
+                    collation: t.coll,
+                    origin: None,
+                })
+                .collect(),
+            parent,
+        );
+        let mut keys = Vec::new();
+        for it in order_by {
+            let (bare, explicit) = strip_collate(&it.expr);
+            let (e, coll) = match ordinal_of(bare) {
+                Some(n) if n >= 1 && (n as usize) <= width => {
+                    let i = n as usize - 1;
+                    let natural = types.get(i).and_then(|t| t.coll);
+                    (PExpr::Col(i), explicit.or(natural).unwrap_or_default())
+                }
+                Some(n) => {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        format!("ORDER BY term {n} out of range - should be between 1 and {width}"),
+                    ))
+                }
+                None => {
+                    let (e, t) = self.bind(&it.expr, &scope, None)?;
+                    (e, t.coll.unwrap_or_default())
+                }
+            };
+            keys.push(SortKey {
+                expr: e,
+                desc: it.desc,
+                nulls_first: it.nulls_first.unwrap_or(!it.desc),
+                coll,
+            });
+        }
+        Ok(keys)
+    }
+
+    /// LIMIT and OFFSET, bound where only enclosing queries' columns are
+    /// in scope.
+    pub(super) fn limit_offset(
+        &mut self,
+        limit: &Option<Expr>,
+        offset: &Option<Expr>,
+        parent: Option<&Scope>,
+    ) -> Result<(Option<PExpr>, Option<PExpr>)> {
+        let scope = Scope::new(Vec::new(), parent);
+        let l = limit.as_ref().map(|e| self.expr(e, &scope)).transpose()?;
+        let o = offset.as_ref().map(|e| self.expr(e, &scope)).transpose()?;
+        Ok((l, o))
     }
 
     fn query_in_node(&mut self, q: &Query, parent: Option<&Scope>) -> Result<Planned> {
@@ -26,64 +105,14 @@ impl<'s> Planner<'s> {
             SetExpr::Select(sel) => self.select(sel, &q.order_by, &q.limit, &q.offset, parent),
             body => {
                 let planned = self.set_expr(body, parent)?;
-                let width = planned.columns.len();
                 let mut plan = planned.plan;
                 if !q.order_by.is_empty() {
-                    // The result columns by name, each with its collation
-                    // (a compound's: SQLite's multiSelectCollSeq).
-                    let scope = Scope::new(
-                        planned
-                            .columns
-                            .iter()
-                            .zip(&planned.types)
-                            .map(|(c, t)| ScopeCol {
-                                table: None,
-                                name: c.clone(),
-                                hidden: false,
-                                affinity: t.aff,
-                                collation: t.coll,
-                                origin: None,
-                            })
-                            .collect(),
-                        parent,
-                    );
-                    let mut keys = Vec::new();
-                    for it in &q.order_by {
-                        let (bare, explicit) = strip_collate(&it.expr);
-                        let (e, coll) = match ordinal_of(bare) {
-                            Some(n) if n >= 1 && (n as usize) <= width => {
-                                let i = n as usize - 1;
-                                let natural = planned.types.get(i).and_then(|t| t.coll);
-                                (PExpr::Col(i), explicit.or(natural).unwrap_or_default())
-                            }
-                            Some(n) => {
-                                return Err(err(
-                                    SqlErrorKind::Misuse,
-                                    format!("ORDER BY term {n} out of range - should be between 1 and {width}"),
-                                ))
-                            }
-                            None => {
-                                let (e, t) = self.bind(&it.expr, &scope, None)?;
-                                (e, t.coll.unwrap_or_default())
-                            }
-                        };
-                        keys.push(SortKey {
-                            expr: e,
-                            desc: it.desc,
-                            nulls_first: it.nulls_first.unwrap_or(!it.desc),
-                            coll,
-                        });
-                    }
+                    let keys =
+                        self.compound_order(&q.order_by, &planned.columns, &planned.types, parent)?;
                     plan = Arc::new(Node::Sort(plan, keys));
                 }
                 if q.limit.is_some() || q.offset.is_some() {
-                    let scope = Scope::new(Vec::new(), parent);
-                    let l = q.limit.as_ref().map(|e| self.expr(e, &scope)).transpose()?;
-                    let o = q
-                        .offset
-                        .as_ref()
-                        .map(|e| self.expr(e, &scope))
-                        .transpose()?;
+                    let (l, o) = self.limit_offset(&q.limit, &q.offset, parent)?;
                     plan = Arc::new(Node::Limit(plan, l, o));
                 }
                 Ok(Planned {
@@ -147,19 +176,7 @@ impl<'s> Planner<'s> {
                         "SELECTs to the left and right of a compound operator do not have the same number of result columns",
                     ));
                 }
-                // Each column compares under the collation of its leftmost
-                // SELECT that defines one, and takes the affinity of its
-                // leftmost SELECT that has one.
-                let types: Vec<ExprType> = l
-                    .types
-                    .iter()
-                    .zip(&r.types)
-                    .map(|(a, b)| ExprType {
-                        aff: a.aff.or(b.aff),
-                        coll: a.coll.or(b.coll),
-                        explicit: false,
-                    })
-                    .collect();
+                let types = compound_types(&l.types, &r.types);
                 let colls = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
                 Ok(Planned {
                     plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan, colls)),
@@ -173,10 +190,16 @@ impl<'s> Planner<'s> {
     pub(super) fn table_source(
         &mut self,
         name: &str,
+        qualified: bool,
         alias: Option<&str>,
         hint: Option<&IndexHint>,
         parent: Option<&Scope>,
     ) -> Result<Source> {
+        if !qualified {
+            if let Some(found) = self.find_cte(name) {
+                return self.cte_source(found, alias, hint, parent);
+            }
+        }
         let label = alias.unwrap_or(name).to_string();
         self.check_view_binding(name)?;
         if let Some(t) = self.schema.table(name) {
@@ -212,7 +235,11 @@ impl<'s> Planner<'s> {
             self.written_as(origin, name);
             self.expanding.push(key.clone());
             self.acting.push(Definer::View(key));
+            // A view never sees the CTEs of the statement naming it (its
+            // names mean what they meant to its owner).
+            let ctes = std::mem::take(&mut self.ctes);
             let planned = self.query_in(&v.query, None);
+            self.ctes = ctes;
             self.acting.pop();
             self.expanding.pop();
             let planned = planned?;
@@ -242,7 +269,6 @@ impl<'s> Planner<'s> {
                 hint: None,
             });
         }
-        let _ = parent;
         Err(err(
             SqlErrorKind::UnknownTable,
             format!("no such table: {name}"),
@@ -265,9 +291,18 @@ impl<'s> Planner<'s> {
         out: &mut Vec<Source>,
     ) -> Result<()> {
         match item {
-            FromItem::Table { name, alias, hint } => {
-                out.push(self.table_source(name, alias.as_deref(), hint.as_ref(), parent)?)
-            }
+            FromItem::Table {
+                name,
+                qualified,
+                alias,
+                hint,
+            } => out.push(self.table_source(
+                name,
+                *qualified,
+                alias.as_deref(),
+                hint.as_ref(),
+                parent,
+            )?),
             FromItem::Subquery { query, alias } => {
                 let planned = self.query_in(query, parent)?;
                 let label = alias.clone();
@@ -356,4 +391,19 @@ impl<'s> Planner<'s> {
         }
         Ok(())
     }
+}
+
+/// The column types of a compound of SELECTs typed `left` and `right`:
+/// each column compares under the collation of its leftmost SELECT that
+/// defines one, and takes the affinity of its leftmost SELECT that has
+/// one. (Also a recursive CTE's columns, see `cte.rs`.)
+pub(super) fn compound_types(left: &[ExprType], right: &[ExprType]) -> Vec<ExprType> {
+    left.iter()
+        .zip(right)
+        .map(|(a, b)| ExprType {
+            aff: a.aff.or(b.aff),
+            coll: a.coll.or(b.coll),
+            explicit: false,
+        })
+        .collect()
 }

@@ -118,7 +118,9 @@ pub(super) fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> R
     };
     let source = match &ins.source {
         Some(q) => {
-            let planned = planner_for(schema, cx).query(q)?;
+            let planned = planner_for(schema, cx)
+                .with_ctes_of(DataChange::Insert(ins))
+                .query(q)?;
             if planned.columns.len() != targets.len() {
                 return Err(Error::sql(
                     SqlErrorKind::Misuse,
@@ -148,7 +150,7 @@ pub(super) fn plan_insert_rest(
     t: &Arc<Table>,
     ins: &Insert,
 ) -> Result<InsertRest> {
-    let mut planner = planner_for(schema, cx);
+    let mut planner = planner_for(schema, cx).with_ctes_of(DataChange::Insert(ins));
     let returning = if ins.returning.is_empty() {
         None
     } else {

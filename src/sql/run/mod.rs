@@ -27,7 +27,7 @@ use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
 use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
 use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row};
-use crate::sql::plan::{reads_target, Planner, Security};
+use crate::sql::plan::{reads_target, DataChange, Planner, Security};
 use crate::sql::write::{
     apply_affinities, check_not_null, check_order, check_strict, constraint_error, explicit_rowid,
     forget_sequence, new_rowid, note_rowid, Check, Constraint, TableWriter, Violation,

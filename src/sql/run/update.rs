@@ -226,7 +226,7 @@ pub(super) fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
 /// UPDATE.
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
-    let mut planner = planner_for(schema, cx);
+    let mut planner = planner_for(schema, cx).with_ctes_of(DataChange::Update(up));
     let reads = reads_target(
         up.filter
             .iter()
@@ -338,7 +338,7 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 /// DELETE.
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
-    let mut planner = planner_for(schema, cx);
+    let mut planner = planner_for(schema, cx).with_ctes_of(DataChange::Delete(del));
     let reads = reads_target(del.filter.iter(), &del.returning);
     let plan = planner.table_rows_for(
         &t,

@@ -94,6 +94,7 @@ impl Cx {
             Some(columns.iter().map(object_name).collect::<Result<_>>()?)
         };
         Ok(Insert {
+            with: None,
             table,
             columns,
             source: match source {
@@ -141,6 +142,7 @@ impl Cx {
                 name,
                 alias: None,
                 hint,
+                qualified: _,
             } => Ok((name, hint)),
             FromItem::Table { .. } => Err(unsupported("an alias for the table of UPDATE/DELETE")),
             _ => Err(unsupported(format!("target {}", t.relation))),
@@ -172,6 +174,7 @@ impl Cx {
         }
         let (table, hint) = self.single_table(&table)?;
         Ok(Update {
+            with: None,
             table,
             hint,
             assignments: self.assignments(assignments)?,
@@ -209,6 +212,7 @@ impl Cx {
         };
         let (table, hint) = self.single_table(t)?;
         Ok(Delete {
+            with: None,
             table,
             hint,
             filter: selection.map(|e| self.expr(e)).transpose()?,

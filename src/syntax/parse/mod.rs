@@ -17,6 +17,9 @@ mod rewrite;
 use ddl::*;
 use rewrite::*;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use sqlparser::ast as sp;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -140,10 +143,10 @@ fn with_parser(
         .tokenize_with_location()
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     let texts = names::ItemTexts::scan(sql, &tokens);
-    let tokens = if index_hints {
-        rewrite_index_hints(tokens)
+    let (tokens, cte_hints) = if index_hints {
+        rewrite_cte_hints(rewrite_index_hints(tokens))
     } else {
-        tokens
+        (tokens, HashMap::new())
     };
     let bound = nesting_bound(&tokens);
     let keyword = |k: &[Keyword]| {
@@ -164,6 +167,7 @@ fn with_parser(
     let mut cx = Cx {
         red_zone: bound.saturating_mul(per_level) + depth::RED_ZONE,
         texts,
+        cte_hints,
         ..Cx::default()
     };
     let mut parser = Parser::new(&dialect)
@@ -472,6 +476,19 @@ struct Cx {
     red_zone: usize,
     /// The result lists' texts, for naming result columns.
     texts: names::ItemTexts,
+    /// `[NOT] MATERIALIZED` of each CTE, by the position of its name
+    /// (sqlparser reads the hint only in its PostgreSQL dialect; see
+    /// `rewrite_cte_hints`).
+    cte_hints: HashMap<(u64, u64), bool>,
+    /// Converting a trigger body: SQLite's grammar has no WITH before its
+    /// INSERT, UPDATE and DELETE statements.
+    in_trigger: bool,
+}
+
+/// Where an identifier starts (line, column): how a CTE's name finds the
+/// hint the token rewrite took out.
+fn span_key(i: &sp::Ident) -> (u64, u64) {
+    (i.span.start.line, i.span.start.column)
 }
 
 impl Cx {
@@ -495,9 +512,41 @@ impl Cx {
         stacker::maybe_grow(red_zone, red_zone + depth::SEGMENT, || step(self))
     }
 
+    /// A query, or `WITH ... INSERT | UPDATE | DELETE` (sqlparser makes
+    /// those a query whose body is the data change).
+    fn query_statement(&mut self, q: sp::Query) -> Result<Statement> {
+        if !matches!(
+            *q.body,
+            sp::SetExpr::Insert(_) | sp::SetExpr::Update(_) | sp::SetExpr::Delete(_)
+        ) {
+            return Ok(Statement::Query(Box::new(self.query(q)?)));
+        }
+        // sqlparser leaves the other clauses empty after a data change.
+        let sp::Query { with, body, .. } = q;
+        if self.in_trigger && with.is_some() {
+            return Err(Error::sql(
+                SqlErrorKind::Syntax,
+                "syntax error: WITH cannot begin an INSERT, UPDATE or DELETE in a trigger body",
+            ));
+        }
+        let with = with.map(|w| self.with(w)).transpose()?;
+        let (sp::SetExpr::Insert(st) | sp::SetExpr::Update(st) | sp::SetExpr::Delete(st)) = *body
+        else {
+            return Err(unsupported("this query body"));
+        };
+        let mut st = self.statement(st)?;
+        match &mut st {
+            Statement::Insert(i) => i.with = with,
+            Statement::Update(u) => u.with = with,
+            Statement::Delete(d) => d.with = with,
+            _ => return Err(unsupported("WITH before this statement")),
+        }
+        Ok(st)
+    }
+
     fn statement(&mut self, s: sp::Statement) -> Result<Statement> {
         Ok(match s {
-            sp::Statement::Query(q) => Statement::Query(Box::new(self.query(*q)?)),
+            sp::Statement::Query(q) => self.query_statement(*q)?,
             sp::Statement::Insert(i) => Statement::Insert(Box::new(self.insert(i)?)),
             sp::Statement::Update(u) => Statement::Update(Box::new(self.update(u)?)),
             sp::Statement::Delete(d) => Statement::Delete(Box::new(self.delete(d)?)),
@@ -701,16 +750,20 @@ impl Cx {
                     Some(sp::ConditionalStatements::BeginEnd(b)) => b.statements,
                     None => return Err(unsupported("triggers that execute a function")),
                 };
+                let outer = std::mem::replace(&mut self.in_trigger, true);
+                let body = body
+                    .into_iter()
+                    .map(|s| self.statement(s))
+                    .collect::<Result<Vec<_>>>();
+                self.in_trigger = outer;
+                let body = body?;
                 Statement::CreateTrigger(Box::new(CreateTrigger {
                     name: object_name(&t.name)?,
                     table: object_name(&t.table_name)?,
                     timing,
                     event,
                     when: t.condition.map(|c| self.expr(c)).transpose()?,
-                    body: body
-                        .into_iter()
-                        .map(|s| self.statement(s))
-                        .collect::<Result<_>>()?,
+                    body,
                     sql,
                 }))
             }

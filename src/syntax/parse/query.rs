@@ -22,9 +22,7 @@ impl Cx {
             format_clause,
             pipe_operators,
         } = q;
-        if with.is_some() {
-            return Err(unsupported("WITH"));
-        }
+        let with = with.map(|w| self.with(w)).transpose()?;
         if fetch.is_some()
             || !locks.is_empty()
             || for_clause.is_some()
@@ -70,11 +68,67 @@ impl Cx {
             }
         };
         Ok(Query {
+            with,
             body,
             order_by,
             limit,
             offset,
         })
+    }
+
+    /// A WITH clause: names unique (SQLite's "duplicate WITH table name"),
+    /// a column list without types, the MATERIALIZED hints read back from
+    /// the token rewrite (see `rewrite_cte_hints`).
+    pub(super) fn with(&mut self, w: sp::With) -> Result<Arc<With>> {
+        let sp::With {
+            with_token: _,
+            recursive,
+            cte_tables,
+        } = w;
+        let mut ctes: Vec<Cte> = Vec::with_capacity(cte_tables.len());
+        for c in cte_tables {
+            let sp::Cte {
+                alias,
+                query,
+                from,
+                materialized,
+                closing_paren_token: _,
+            } = c;
+            if from.is_some() || alias.at.is_some() {
+                return Err(unsupported(format!(
+                    "this common table expression ({alias})"
+                )));
+            }
+            let name = alias.name.value.clone();
+            if ctes.iter().any(|c| c.name.eq_ignore_ascii_case(&name)) {
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!("duplicate WITH table name: {name}"),
+                ));
+            }
+            let mut columns = Vec::with_capacity(alias.columns.len());
+            for col in alias.columns {
+                if col.data_type.is_some() {
+                    return Err(unsupported(
+                        "a type in the column list of a common table expression",
+                    ));
+                }
+                columns.push(col.name.value);
+            }
+            let hint = self.cte_hints.get(&span_key(&alias.name)).copied();
+            let materialized = match materialized {
+                Some(sp::CteAsMaterialized::Materialized) => Some(true),
+                Some(sp::CteAsMaterialized::NotMaterialized) => Some(false),
+                None => hint,
+            };
+            ctes.push(Cte {
+                name,
+                columns,
+                query: self.query(*query)?,
+                materialized,
+            });
+        }
+        Ok(Arc::new(With { recursive, ctes }))
     }
 
     pub(super) fn set_expr(&mut self, s: sp::SetExpr) -> Result<SetExpr> {
@@ -351,6 +405,7 @@ impl Cx {
                     _ => return Err(unsupported("several index hints")),
                 };
                 FromItem::Table {
+                    qualified: name.0.len() > 1,
                     name: object_name(&name)?,
                     alias,
                     hint,

@@ -61,8 +61,9 @@ pub(super) fn rewrite_index_hints(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSp
 }
 
 /// SQLite forms sqlparser lacks, rewritten to equivalent SQL it parses:
-/// `x IN table` → `x IN (SELECT * FROM table)`. Quoted strings and
-/// identifiers are left untouched.
+/// `x IN table` → `x IN (SELECT * FROM table)` (the table a bare or
+/// quoted name, which may be a common table expression; a `)`, `,` or `;`
+/// may follow it). Quoted strings and identifiers are left untouched.
 pub(super) fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
     let upper = sql.to_ascii_uppercase();
     if !upper.contains(" IN") {
@@ -95,26 +96,40 @@ pub(super) fn rewrite_sqlite_forms(sql: &str) -> std::borrow::Cow<'_, str> {
     }
     tokens.push((true, cur));
     let mut out = String::with_capacity(sql.len() + 32);
+    // The code before a quoted segment ended with the word IN.
+    let mut after_in = false;
     for (code, text) in tokens {
         if !code {
-            out.push_str(&text);
+            if after_in && text.starts_with(['"', '`', '[']) {
+                out.push_str(&format!("(SELECT * FROM {text})"));
+            } else {
+                out.push_str(&text);
+            }
+            after_in = false;
             continue;
         }
         let words: Vec<&str> = text.split_inclusive(|c: char| c.is_whitespace()).collect();
+        after_in = words
+            .last()
+            .is_some_and(|w| w.trim().eq_ignore_ascii_case("IN"));
         let mut i = 0;
         while i < words.len() {
             let w = words[i].trim();
             let next = words.get(i + 1).map(|x| x.trim()).unwrap_or("");
+            // The name, then only closing punctuation.
+            let name_len = next
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(next.len());
+            let (name, rest) = next.split_at(name_len);
             if w.eq_ignore_ascii_case("IN")
-                && !next.is_empty()
-                && next
+                && name
                     .chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && next.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && rest.chars().all(|c| matches!(c, ')' | ',' | ';'))
             {
                 out.push_str(words[i]);
-                out.push_str(&format!("(SELECT * FROM {next}) "));
+                out.push_str(&format!("(SELECT * FROM {name}){rest} "));
                 i += 2;
                 continue;
             }
@@ -216,4 +231,209 @@ pub(super) fn rewrite_hex_integers(sql: &str) -> Result<std::borrow::Cow<'_, str
     }
     out.push_str(&sql[copied..]);
     Ok(std::borrow::Cow::Owned(out))
+}
+
+/// SQLite's `name [(columns)] AS [NOT] MATERIALIZED (query)` in a WITH
+/// clause: sqlparser reads the hint only in its PostgreSQL dialect, so it
+/// is taken out of the tokens here and returned by the position of the
+/// CTE's name (true: MATERIALIZED), where `Cx::with` looks it up.
+pub(super) fn rewrite_cte_hints(
+    tokens: Vec<TokenWithSpan>,
+) -> (Vec<TokenWithSpan>, HashMap<(u64, u64), bool>) {
+    let mut hints = HashMap::new();
+    let is_kw = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.keyword == k);
+    if !tokens
+        .iter()
+        .any(|t| is_kw(&t.token, Keyword::MATERIALIZED))
+    {
+        return (tokens, hints);
+    }
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let mut drop = vec![false; tokens.len()];
+    for (ci, &i) in code.iter().enumerate() {
+        if !is_kw(&tokens[i].token, Keyword::MATERIALIZED) {
+            continue;
+        }
+        // MATERIALIZED, then `(`; before it NOT (optional), then AS.
+        if code
+            .get(ci + 1)
+            .is_none_or(|&n| tokens[n].token != Token::LParen)
+        {
+            continue;
+        }
+        let mut back = ci;
+        let not = back
+            .checked_sub(1)
+            .filter(|&p| is_kw(&tokens[code[p]].token, Keyword::NOT));
+        if let Some(p) = not {
+            back = p;
+        }
+        let Some(as_pos) = back
+            .checked_sub(1)
+            .filter(|&p| is_kw(&tokens[code[p]].token, Keyword::AS))
+        else {
+            continue;
+        };
+        // The name: right before AS, or before its column list.
+        let mut name_pos = as_pos.checked_sub(1);
+        if name_pos.is_some_and(|p| tokens[code[p]].token == Token::RParen) {
+            let mut depth = 0usize;
+            let mut p = name_pos.unwrap_or(0);
+            name_pos = None;
+            loop {
+                match tokens[code[p]].token {
+                    Token::RParen => depth += 1,
+                    Token::LParen => {
+                        depth -= 1;
+                        if depth == 0 {
+                            name_pos = p.checked_sub(1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                match p.checked_sub(1) {
+                    Some(q) => p = q,
+                    None => break,
+                }
+            }
+        }
+        let Some(np) = name_pos else { continue };
+        if !matches!(tokens[code[np]].token, Token::Word(_)) {
+            continue;
+        }
+        let start = tokens[code[np]].span.start;
+        hints.insert((start.line, start.column), not.is_none());
+        drop[i] = true;
+        if let Some(p) = not {
+            drop[code[p]] = true;
+        }
+    }
+    let out = tokens
+        .into_iter()
+        .zip(drop)
+        .filter(|(_, d)| !d)
+        .map(|(t, _)| t)
+        .collect();
+    (out, hints)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use crate::syntax::ast::{Expr, FromItem, SetExpr, Statement};
+    use crate::syntax::parse::parse;
+
+    fn query(sql: &str) -> crate::syntax::ast::Query {
+        match parse(sql).unwrap().statements.remove(0) {
+            Statement::Query(q) => *q,
+            other => panic!("{sql}: not a query: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn materialized_hints_reach_their_ctes() {
+        let q = query(
+            "WITH a AS MATERIALIZED (SELECT 1), b(x, y) AS NOT MATERIALIZED (SELECT 1, 2), \
+             \"c d\" AS (SELECT 3), e(z) as materialized (select 4) SELECT * FROM a",
+        );
+        let w = q.with.unwrap();
+        let hints: Vec<_> = w
+            .ctes
+            .iter()
+            .map(|c| (c.name.as_str(), c.materialized))
+            .collect();
+        assert_eq!(
+            hints,
+            [
+                ("a", Some(true)),
+                ("b", Some(false)),
+                ("c d", None),
+                ("e", Some(true))
+            ]
+        );
+        assert_eq!(w.ctes[1].columns, ["x", "y"]);
+        assert!(!w.recursive);
+        // A column or table named materialized is not a hint.
+        let q = query(
+            "WITH materialized AS (SELECT 1 AS materialized) SELECT materialized FROM materialized",
+        );
+        assert_eq!(q.with.unwrap().ctes[0].materialized, None);
+    }
+
+    #[test]
+    fn in_table_names_a_table_or_cte_bare_quoted_or_before_punctuation() {
+        for sql in [
+            "SELECT 1 WHERE 1 IN t",
+            "SELECT 1 WHERE (1 IN t)",
+            "SELECT 1 WHERE 1 IN \"t\"",
+            "SELECT 1 WHERE 1 NOT IN [t]",
+            "SELECT 1 WHERE 1 IN t;",
+        ] {
+            let q = query(sql);
+            let SetExpr::Select(sel) = &q.body else {
+                panic!("{sql}")
+            };
+            let mut f = sel.filter.as_ref().unwrap();
+            while let Expr::Unary(_, x) = f {
+                f = x;
+            }
+            let Expr::InSubquery { query: sub, .. } = f else {
+                panic!("{sql}: {f:?}")
+            };
+            let SetExpr::Select(inner) = &sub.body else {
+                panic!("{sql}")
+            };
+            assert!(
+                matches!(&inner.from, Some(FromItem::Table { name, .. }) if name == "t"),
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_before_a_data_change_and_in_trigger_bodies() {
+        let p = parse("WITH x AS (SELECT 1) DELETE FROM t WHERE a IN x").unwrap();
+        assert!(matches!(&p.statements[0], Statement::Delete(d) if d.with.is_some()));
+        let p = parse("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x").unwrap();
+        assert!(matches!(&p.statements[0], Statement::Insert(i) if i.with.is_some()));
+        // SQLite's grammar: WITH may start a SELECT of a trigger body, or
+        // the SELECT of its INSERT, not the INSERT, UPDATE or DELETE.
+        assert!(parse(
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN WITH q AS (SELECT 1) SELECT * FROM q; END"
+        )
+        .is_ok());
+        assert!(parse("CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO u WITH q AS (SELECT 1) SELECT * FROM q; END").is_ok());
+        let e = parse(
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN WITH q AS (SELECT 1) DELETE FROM u; END",
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("syntax error"), "{e}");
+        // main.x never names a CTE.
+        let q = query("WITH t AS (SELECT 1) SELECT * FROM main.t, t");
+        let SetExpr::Select(sel) = &q.body else {
+            panic!()
+        };
+        let Some(FromItem::Join { left, right, .. }) = &sel.from else {
+            panic!()
+        };
+        assert!(matches!(
+            &**left,
+            FromItem::Table {
+                qualified: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &**right,
+            FromItem::Table {
+                qualified: false,
+                ..
+            }
+        ));
+    }
 }
