@@ -600,12 +600,20 @@ impl Cx {
                 {
                     return Err(unsupported("this CREATE VIEW option"));
                 }
+                let query_sql = query.to_string();
+                // A view's columns are not named by their text: readers of
+                // the view would see its definition, which is its owner's
+                // business (docs/security.md); and the stored text is
+                // sqlparser's rendering, so names would change on reopen.
+                let texts = std::mem::take(&mut self.texts);
+                let query = self.query(*query);
+                self.texts = texts;
                 Statement::CreateView {
                     if_not_exists,
                     name: object_name(&name)?,
                     columns: columns.into_iter().map(|c| c.name.value).collect(),
-                    query_sql: query.to_string(),
-                    query: Box::new(self.query(*query)?),
+                    query_sql,
+                    query: Box::new(query?),
                 }
             }
             sp::Statement::Drop {
