@@ -249,9 +249,10 @@ fn campaign() -> bool {
         kinds.join(", ")
     );
     println!(
-        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb",
+        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows",
         stats.both_failed,
-        stats.skipped()
+        stats.skipped(),
+        stats.sum_overflow
     );
     let mut unsup: Vec<(&String, &u64)> = stats.unsupported.iter().collect();
     unsup.sort_by(|a, b| b.1.cmp(a.1));
