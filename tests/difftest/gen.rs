@@ -1021,7 +1021,7 @@ impl Gen {
             };
         }
         Item {
-            coll: coll_of_expr(&e),
+            coll: coll_of_expr(&e, sc),
             sql: e,
             loose: false,
         }
@@ -1062,7 +1062,7 @@ impl Gen {
                     } else {
                         let e = self.expr(&sc, 1);
                         Item {
-                            coll: coll_of_expr(&e),
+                            coll: coll_of_expr(&e, &sc),
                             sql: e,
                             loose: true,
                         }
@@ -1947,7 +1947,12 @@ impl Gen {
 /// The collation SQLite gives an expression result: BINARY unless an
 /// explicit COLLATE inside it propagates (which one is not tracked, so
 /// such a column is compared under the loosest folding).
-fn coll_of_expr(sql: &str) -> Coll {
+fn coll_of_expr(sql: &str, sc: &Scope) -> Coll {
+    // A bare column keeps its own collation (SQLite's sqlite3ExprCollSeq);
+    // any other expression has none unless COLLATE is written in it.
+    if let Some(c) = sc.cols.iter().find(|c| c.sql == sql) {
+        return c.coll;
+    }
     if sql.contains("COLLATE") {
         Coll::Loosest
     } else {

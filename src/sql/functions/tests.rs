@@ -276,6 +276,9 @@ fn hex_instr_replace() {
     assert_eq!(call("replace", &[r(1.5), t(""), t("x")]), t("1.5"));
     assert_eq!(call("replace", &[b(b"abc"), t(""), t("x")]), t("abc"));
     assert_eq!(call("replace", &[t("abc"), t("b"), N]), N);
+    assert_eq!(call("replace", &[b(b"\0"), b(b"\0"), i(7)]), t("\0"));
+    assert_eq!(call("replace", &[t("a\0b"), t("\0b"), t("x")]), t("a\0b"));
+    assert_eq!(call("replace", &[t("a\0b"), t("a\0"), t("x")]), t("xb"));
     assert_eq!(call("replace", &[N, t("b"), t("x")]), N);
     assert_eq!(call("replace", &[t("abc"), N, t("x")]), N);
     assert_eq!(call("replace", &[i(123), i(2), i(9)]), t("193"));

@@ -145,7 +145,9 @@ pub(super) fn f_replace(args: &[Value]) -> Result<Value> {
     let (Some(text), Some(pattern)) = (x.to_text(), y.to_text()) else {
         return Ok(Value::Null);
     };
-    if pattern.is_empty() {
+    // SQLite tests the pattern's first byte, not its length: a pattern
+    // starting with NUL (x'00' read as text) counts as empty too.
+    if pattern.is_empty() || pattern.starts_with('\0') {
         // X's text form (SQLite 3.54 returns text even for a number).
         return Ok(Value::Text(text));
     }

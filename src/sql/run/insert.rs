@@ -343,6 +343,11 @@ pub fn insert_planned(
     let upsert_target = rest.upsert.as_ref().map(|u| u.target);
     let order = check_order(&t, upsert_target.flatten());
     for src in source_rows {
+        // A trigger may have written rows since the last new rowid was
+        // read, even for a row then skipped: read the largest again.
+        if !schema.triggers.is_empty() {
+            next_rowid = None;
+        }
         // Room for the rowid appended below.
         let mut row = Vec::with_capacity(width + 1);
         row.extend(dflt.iter().cloned());

@@ -19,7 +19,12 @@ pub(super) fn fire(
     if schema.triggers.is_empty() {
         return Ok(());
     }
-    for trig in schema.triggers_on(&t.name) {
+    // SQLite keeps a table's triggers newest first and fires them in that
+    // order: the reverse of their creation (ids are never reused, so they
+    // give the order of creation).
+    let mut triggers = schema.triggers_on(&t.name);
+    triggers.sort_by_key(|tr| std::cmp::Reverse(tr.id));
+    for trig in triggers {
         if trig.timing != timing {
             continue;
         }

@@ -24,7 +24,7 @@ pub(super) fn update_row(
 ) -> Result<Option<Row>> {
     let t = writer.t.clone();
     let mode = named.unwrap_or(Conflict::Abort);
-    let old_rowid = match old.last() {
+    let mut old_rowid = match old.last() {
         Some(Value::Integer(r)) => *r,
         _ => return Ok(None),
     };
@@ -50,8 +50,11 @@ pub(super) fn update_row(
     }
     new.push(Value::Integer(rowid));
     // As SQLite: BEFORE triggers see the new row after affinity (a STRICT
-    // table's types checked first); if they removed the row nothing more
-    // happens, and the columns the UPDATE does not set are read again
+    // table's types checked first); then the row is sought again as SQLite
+    // does, by its rowid or, WITHOUT ROWID, by its old key (so a row whose
+    // key the triggers changed is gone, and a row that took that key is
+    // the one updated); if none is found nothing more happens, and the
+    // columns the UPDATE does not set are read again from the row found
     // (the triggers may have changed them).
     let before = update_triggers_fire_at(schema, &t, cols, TriggerTiming::Before);
     if before {
@@ -67,9 +70,18 @@ pub(super) fn update_row(
             cols,
             named,
         )?;
-        let Some(now) = read_row(cx.txn, &t, old_rowid)? else {
+        let Some(now) = current_row(cx, &t, &old)? else {
             return Ok(None);
         };
+        if t.without_rowid {
+            if let Some(Value::Integer(r)) = now.last() {
+                old_rowid = *r;
+                rowid = *r;
+                if let Some(last) = new.last_mut() {
+                    *last = Value::Integer(*r);
+                }
+            }
+        }
         for (i, v) in now.into_iter().enumerate().take(t.columns.len()) {
             if !cols.contains(&i) && Some(i) != t.rowid_alias {
                 new[i] = v;
