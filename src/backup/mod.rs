@@ -188,6 +188,17 @@ pub struct BackupSummary {
     pub tables_copied: usize,
 }
 
+/// What a finished checkpoint ([`crate::Db::checkpoint`]) made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointSummary {
+    /// The copy's directory.
+    pub dir: PathBuf,
+    /// The sequence number the copy is at.
+    pub sequence: u64,
+    /// Tables in the copy (hard links where the file system allows).
+    pub tables: usize,
+}
+
 /// What a finished restore made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreSummary {
