@@ -461,3 +461,67 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sha2::{Digest, Sha256};
+
+    use crate::backup::manifest::FileDigest;
+    use crate::backup::{self, BackupKeys, BackupOptions, KdfParams};
+    use crate::{Db, KeyBytes, MemoryKeyProvider, Options};
+
+    #[test]
+    fn file_digests_are_checked_in_both_manifest_versions() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let provider = || MemoryKeyProvider::new(KeyBytes::from_slice(&[4; 32])).expect("key");
+        let db =
+            Db::open_with(tmp.path().join("db"), provider(), Options::default()).expect("open");
+        let s = db.root_session();
+        s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+            .expect("create");
+        for i in 0..200i64 {
+            s.execute("INSERT INTO t VALUES (?, 'some text')", &[&i])
+                .expect("insert");
+        }
+        db.engine().flush().expect("flush");
+        let bk = tmp.path().join("bk");
+        let options = BackupOptions {
+            kdf: KdfParams::dangerous_minimal(),
+            ..BackupOptions::default()
+        };
+        db.backup(&bk, &options, |_| {}).expect("backup");
+        let keys = BackupKeys::provider(Arc::new(provider()));
+        let check = || backup::verify(&bk, &keys, None, |_| {});
+        let report = check().expect("a fresh backup verifies");
+        assert!(report.files() >= 2);
+
+        // Version 2: an authentic manifest whose digest of a file is not
+        // that of the file's header and record tags.
+        let mut victim = String::new();
+        backup::reseal_manifest(&bk, &keys, |m| {
+            victim = m.files[0].name.clone();
+            m.files[0].sha256[5] ^= 1;
+        })
+        .expect("reseal");
+        let e = check().expect_err("a wrong digest");
+        assert!(e.to_string().contains("digest mismatch"), "{e}");
+        assert!(e.to_string().contains(&victim), "{e}");
+
+        // Version 1: digests of every byte, still checked.
+        backup::reseal_manifest(&bk, &keys, |m| {
+            m.file_digest = FileDigest::WholeFile;
+            for f in &mut m.files {
+                let bytes = std::fs::read(bk.join(&f.name)).expect("read");
+                f.sha256 = Sha256::digest(&bytes).into();
+            }
+        })
+        .expect("reseal");
+        check().expect("a version-1 manifest verifies");
+        backup::reseal_manifest(&bk, &keys, |m| m.files[0].sha256[0] ^= 1).expect("reseal");
+        let e = check().expect_err("a wrong whole-file digest");
+        assert!(e.to_string().contains("digest mismatch"), "{e}");
+        assert!(e.to_string().contains(&victim), "{e}");
+    }
+}
