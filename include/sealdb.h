@@ -452,6 +452,24 @@ typedef struct {
 } sealdb_backup_options;
 
 /**
+ * What `sealdb_backup_verify` checked.
+ */
+typedef struct {
+  /**
+   * Backups in the chain (1 for a full backup).
+   */
+  uint32_t backups;
+  /**
+   * Data files checked, in all backups of the chain.
+   */
+  uint64_t files;
+  /**
+   * Their bytes.
+   */
+  uint64_t bytes;
+} sealdb_backup_verify_report;
+
+/**
  * How `sealdb_restore` unlocks the backup. Every field may be left
  * zero/NULL.
  */
@@ -977,6 +995,24 @@ int32_t sealdb_execute_batch(sealdb_stmt *stmt,
 int32_t sealdb_backup(const sealdb_conn *conn,
                       const char *dir,
                       const sealdb_backup_options *options);
+
+/**
+ * Verifies the backup in `dir` and its parent chain without restoring
+ * it: every file's header, record MACs, size and digest, the manifest,
+ * the chain's links, and that nothing but the backup's files is there.
+ * The backup is unlocked with `passphrase` (NUL-terminated; NULL: none)
+ * or the store key of `conn`'s database. Runs as `conn`'s user: admins
+ * only (`SEALDB_ERR_PERMISSION_DENIED` otherwise), audited, like the SQL
+ * statement `VERIFY BACKUP`. A tampered, truncated or missing file gives
+ * a corruption code whose message names the file; an unfinished backup
+ * `SEALDB_ERR_INCOMPLETE`; a wrong passphrase or key
+ * `SEALDB_ERR_BACKUP_KEY`. On success `*out` (which may be NULL) says
+ * what was checked.
+ */
+int32_t sealdb_backup_verify(const sealdb_conn *conn,
+                             const char *dir,
+                             const char *passphrase,
+                             sealdb_backup_verify_report *out);
 
 /**
  * Restores the backup in `backup_dir` (with its parent chain) into a new

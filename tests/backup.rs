@@ -67,6 +67,16 @@ fn rows(s: &Session, sql: &str) -> Vec<Vec<Value>> {
         .collect()
 }
 
+fn rows_with(s: &Session, sql: &str, params: &[&dyn sealdb::ToValue]) -> Vec<Vec<Value>> {
+    s.query(sql, params)
+        .unwrap()
+        .collect_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.into_values())
+        .collect()
+}
+
 fn login(db: &Db, user: &str, pw: &str) -> sealdb::Result<Session> {
     db.connect(Credentials::password(user, pw), ClientInfo::local("test"))
 }
@@ -891,5 +901,149 @@ fn a_checkpoint_opens_as_a_copy_of_the_database() {
     let c = open(&cp, 1);
     assert_eq!(dump(&c), before);
     assert_eq!(audit_lines(&c)[..audit.len()], audit[..]);
+    check_restored_behaviour(&c);
+}
+
+#[test]
+fn sql_verify_backup_names_a_tampered_file_and_is_for_admins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = open(&tmp.path().join("src"), 1);
+    populate(&db);
+    db.engine().flush().unwrap();
+    let root = db.root_session();
+    let bk = tmp.path().join("vbk");
+    let bks = bk.to_string_lossy().into_owned();
+    root.execute(
+        &format!(
+            "BACKUP TO '{bks}' WITH PASSPHRASE = 'v-secret', KDF_MEMORY_KIB = 8, KDF_ITERATIONS = 1"
+        ),
+        &[],
+    )
+    .unwrap();
+    root.execute("INSERT INTO log VALUES ('later')", &[])
+        .unwrap();
+    let inc = tmp.path().join("vinc");
+    let incs = inc.to_string_lossy().into_owned();
+    root.execute(&format!("BACKUP TO '{incs}' INCREMENTAL FROM '{bks}'"), &[])
+        .unwrap();
+    // The chain, newest first: one row per backup.
+    let out = rows(&root, &format!("VERIFY BACKUP '{incs}'"));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0][0], Value::Text(incs.clone()));
+    assert_eq!(out[1][0], Value::Text(bks.clone()));
+    let report =
+        backup::verify(&inc, &BackupKeys::provider(Arc::new(key(1))), None, |_| {}).unwrap();
+    assert_eq!(out[0][1], Value::Text(report.backups[0].id.clone()));
+    assert_eq!(out[1][2], Value::Integer(report.backups[1].files as i64));
+    assert_eq!(out[1][3], Value::Integer(report.backups[1].bytes as i64));
+    // By passphrase, as a parameter.
+    let out = rows_with(
+        &root,
+        "VERIFY BACKUP $1 WITH PASSPHRASE = $2",
+        &[&bks, &"v-secret"],
+    );
+    assert_eq!(out.len(), 1);
+    // A tampered table is named.
+    let bad = tmp.path().join("vbad");
+    copy_dir(&bk, &bad);
+    let table = names(&bad, "table-").remove(0);
+    let p = bad.join(&table);
+    let mut b = std::fs::read(&p).unwrap();
+    b[300] ^= 1;
+    std::fs::write(&p, b).unwrap();
+    let e = root
+        .query(&format!("VERIFY BACKUP '{}'", bad.display()), &[])
+        .err()
+        .unwrap();
+    assert!(e.is_corruption(), "{e}");
+    assert!(e.to_string().contains(&table), "{e}");
+    // A wrong passphrase names the wrap (the store key is another here).
+    let other = open(&tmp.path().join("other"), 2);
+    let e = other
+        .root_session()
+        .query(
+            &format!("VERIFY BACKUP '{bks}' WITH PASSPHRASE = 'nope'"),
+            &[],
+        )
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), ErrorCode::BackupKey, "{e}");
+    assert!(e.to_string().contains("passphrase"), "{e}");
+    // Only admins.
+    let alice = login(&db, "alice", "alice-pw").unwrap();
+    let e = alice
+        .query(&format!("VERIFY BACKUP '{bks}'"), &[])
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    // Audited: the runs, the failure naming the file, the refusal, no
+    // passphrase.
+    let lines = audit_lines(&db);
+    let verifies: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("\"event\":\"verify_backup\""))
+        .collect();
+    assert!(verifies.len() >= 3, "{verifies:?}");
+    assert!(verifies
+        .iter()
+        .any(|l| l.contains("\"outcome\":\"error\"") && l.contains(&table)));
+    assert!(verifies.iter().any(|l| l.contains("<redacted>")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("\"event\":\"denied\"") && l.contains("VERIFY BACKUP")));
+    assert!(!lines.iter().any(|l| l.contains("v-secret")));
+}
+
+#[test]
+fn sql_checkpoint_makes_a_copy_that_opens_and_is_for_admins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = open(&tmp.path().join("src"), 1);
+    populate(&db);
+    let root = db.root_session();
+    let before = dump(&db);
+    let cp = tmp.path().join("sqlcp");
+    let out = rows_with(
+        &root,
+        "CHECKPOINT TO ?",
+        &[&cp.to_string_lossy().into_owned()],
+    );
+    assert_eq!(out[0][0], Value::Text(cp.display().to_string()));
+    root.execute("INSERT INTO log VALUES ('after the checkpoint')", &[])
+        .unwrap();
+    // Not into a directory that holds files, not inside a transaction.
+    let e = root
+        .execute(&format!("CHECKPOINT TO '{}'", cp.display()), &[])
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    root.execute("BEGIN", &[]).unwrap();
+    let e = root
+        .execute(
+            &format!("CHECKPOINT TO '{}'", tmp.path().join("t").display()),
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SqlMisuse);
+    root.execute("ROLLBACK", &[]).unwrap();
+    // Only admins.
+    let alice = login(&db, "alice", "alice-pw").unwrap();
+    let denied_dir = tmp.path().join("alice-cp");
+    let e = alice
+        .execute(&format!("CHECKPOINT TO '{}'", denied_dir.display()), &[])
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    assert!(!denied_dir.exists());
+    let lines = audit_lines(&db);
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("\"event\":\"checkpoint\"") && l.contains("\"outcome\":\"ok\"")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("\"event\":\"denied\"") && l.contains("CHECKPOINT TO")));
+    drop(alice);
+    drop(root);
+    drop(db);
+    // The copy opens under the same key and holds the state of its moment.
+    let c = open(&cp, 1);
+    assert_eq!(dump(&c), before);
     check_restored_behaviour(&c);
 }

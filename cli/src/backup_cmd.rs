@@ -1,20 +1,27 @@
-//! `sealdb backup` and `sealdb restore`:
+//! `sealdb checkpoint`, `sealdb backup` and `sealdb restore`:
 //!
 //! ```text
-//!   sealdb backup --db DIR --key-file K --to DIR [--passphrase-file F]
+//!   sealdb checkpoint --db DIR KEY --to DIR
+//!   sealdb backup --db DIR --key-file K --to DIR [PASS]
 //!                 [--no-store-key] [--incremental-from DIR]
-//!   sealdb backup verify DIR [--key-file K] [--passphrase-file F]
-//!   sealdb backup show DIR [--key-file K] [--passphrase-file F]
-//!   sealdb restore --from DIR --to DIR --key-file K [--passphrase-file F]
+//!   sealdb backup verify DIR [--key-file K] [PASS]
+//!   sealdb backup show DIR [--key-file K] [PASS]
+//!   sealdb restore --from DIR --to DIR --key-file K [PASS]
 //!                  [--backup-key-file K2]
+//!
+//!   PASS: the backup's passphrase, one of
+//!     --passphrase-file F     its first line
+//!     --passphrase-env VAR    the environment variable VAR
+//!     --ask-passphrase        asked on the terminal (twice for a new backup)
 //! ```
 //!
-//! A backup is unlocked by the store key that wrapped it (`--key-file`)
-//! or by its passphrase; a restore re-encrypts everything under
-//! `--key-file`, which need not be the key the backup was made with
-//! (`--backup-key-file` names that one, when it is not the passphrase).
-//! Long runs draw a progress bar on stderr. A passphrase file holds the
-//! passphrase on its first line.
+//! KEY is the store key as every command takes it (`store_key.rs`). A
+//! passphrase is never a value on the command line (where `ps` and the
+//! shell history would show it). A backup is unlocked by the store key
+//! that wrapped it (`--key-file`) or by its passphrase; a restore
+//! re-encrypts everything under `--key-file`, which need not be the key
+//! the backup was made with (`--backup-key-file` names that one, when it
+//! is not the passphrase). Long runs draw a progress bar on stderr.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +33,7 @@ use sealdb::backup::{self, BackupKeys, BackupOptions, BackupProgress, KdfParams,
 use sealdb::{Db, FileKeyProvider, KeyProvider};
 use zeroize::Zeroizing;
 
+use crate::store_key::StoreKeyArgs;
 use crate::Fallible;
 
 /// `sealdb backup`: make one, or check or describe one.
@@ -36,6 +44,57 @@ pub struct BackupCommand {
     action: Option<BackupAction>,
     #[command(flatten)]
     create: CreateArgs,
+}
+
+/// Where the backup's passphrase comes from (at most one).
+#[derive(Args, Default)]
+#[group(required = false, multiple = false)]
+struct PassArgs {
+    /// The backup's passphrase: the first line of this file.
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+    /// The backup's passphrase: the value of this environment variable.
+    #[arg(long, value_name = "VAR")]
+    passphrase_env: Option<String>,
+    /// Ask for the backup's passphrase on the terminal.
+    #[arg(long)]
+    ask_passphrase: bool,
+}
+
+impl PassArgs {
+    /// The passphrase, if one was named; `confirm` asks twice (a new
+    /// backup, where a typo would lock it for good).
+    fn get(&self, confirm: bool) -> Fallible<Option<Zeroizing<Vec<u8>>>> {
+        let p = if let Some(f) = &self.passphrase_file {
+            read_passphrase(f)?
+        } else if let Some(var) = &self.passphrase_env {
+            let v = std::env::var_os(var)
+                .ok_or_else(|| format!("--passphrase-env: {var} is not set"))?;
+            let v = Zeroizing::new(v.into_encoded_bytes());
+            if v.is_empty() {
+                return Err(format!("--passphrase-env: {var} is empty").into());
+            }
+            v
+        } else if self.ask_passphrase {
+            if !std::io::stdin().is_terminal() {
+                return Err("--ask-passphrase needs a terminal (or use --passphrase-env or --passphrase-file)".into());
+            }
+            let p = Zeroizing::new(rpassword::prompt_password("backup passphrase: ")?);
+            if p.is_empty() {
+                return Err("the passphrase is empty".into());
+            }
+            if confirm {
+                let again = Zeroizing::new(rpassword::prompt_password("again: ")?);
+                if *again != *p {
+                    return Err("the passphrases differ".into());
+                }
+            }
+            Zeroizing::new(p.as_bytes().to_vec())
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(p))
+    }
 }
 
 #[derive(Args)]
@@ -49,9 +108,9 @@ struct CreateArgs {
     /// The backup directory to create (new or empty).
     #[arg(long)]
     to: Option<PathBuf>,
-    /// Also wrap the backup's key with the passphrase in this file.
-    #[arg(long)]
-    passphrase_file: Option<PathBuf>,
+    /// Also wrap the backup's key with a passphrase.
+    #[command(flatten)]
+    pass: PassArgs,
     /// Do not wrap the backup's key with the store key (needs a passphrase).
     #[arg(long)]
     no_store_key: bool,
@@ -82,9 +141,36 @@ struct UnlockArgs {
     /// A store key file that wrapped the backup's key.
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// The backup's passphrase.
+    #[command(flatten)]
+    pass: PassArgs,
+}
+
+/// `sealdb checkpoint`.
+#[derive(Args)]
+pub struct CheckpointArgs {
+    /// The database directory.
     #[arg(long)]
-    passphrase_file: Option<PathBuf>,
+    db: PathBuf,
+    #[command(flatten)]
+    keys: StoreKeyArgs,
+    /// The copy's directory (new or empty, on the same file system for
+    /// hard links).
+    #[arg(long)]
+    to: PathBuf,
+}
+
+/// `sealdb checkpoint`: a consistent copy of the store, under its own
+/// keys, taken while it stays usable (audited in the source's log).
+pub fn checkpoint(a: CheckpointArgs) -> Fallible<()> {
+    let db = Db::open(&a.db, a.keys.provider(None)?)?;
+    let s = db.checkpoint(&a.to)?;
+    println!(
+        "checkpoint at sequence {} into {}: {} tables",
+        s.sequence,
+        s.dir.display(),
+        s.tables
+    );
+    Ok(())
 }
 
 /// `sealdb restore`.
@@ -99,9 +185,8 @@ pub struct RestoreArgs {
     /// The new store's key file (everything is re-encrypted under it).
     #[arg(long)]
     key_file: PathBuf,
-    /// The backup's passphrase.
-    #[arg(long)]
-    passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pass: PassArgs,
     /// The store key that wrapped the backup, if not `--key-file`.
     #[arg(long)]
     backup_key_file: Option<PathBuf>,
@@ -117,16 +202,17 @@ fn read_passphrase(path: &Path) -> Fallible<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(line.to_vec()))
 }
 
-fn keys(key_file: Option<&PathBuf>, passphrase: Option<&PathBuf>) -> Fallible<BackupKeys> {
+fn keys(key_file: Option<&PathBuf>, pass: &PassArgs) -> Fallible<BackupKeys> {
     let mut keys = BackupKeys::default();
     if let Some(k) = key_file {
         keys.provider = Some(Arc::new(FileKeyProvider::new(k)?) as Arc<dyn KeyProvider>);
     }
-    if let Some(p) = passphrase {
-        keys.passphrase = Some(read_passphrase(p)?);
-    }
+    keys.passphrase = pass.get(false)?;
     if keys.provider.is_none() && keys.passphrase.is_none() {
-        return Err("give --key-file or --passphrase-file to unlock the backup".into());
+        return Err(
+            "give --key-file, --passphrase-file, --passphrase-env or --ask-passphrase to unlock the backup"
+                .into(),
+        );
     }
     Ok(keys)
 }
@@ -186,7 +272,7 @@ impl Bar {
 pub fn backup(cmd: BackupCommand) -> Fallible<()> {
     match cmd.action {
         Some(BackupAction::Verify(a)) => {
-            let keys = keys(a.key_file.as_ref(), a.passphrase_file.as_ref())?;
+            let keys = keys(a.key_file.as_ref(), &a.pass)?;
             let mut bar = Bar::new("verifying");
             let report = backup::verify(&a.dir, &keys, None, |p| bar.draw(p));
             bar.end();
@@ -208,7 +294,7 @@ pub fn backup(cmd: BackupCommand) -> Fallible<()> {
             );
         }
         Some(BackupAction::Show(a)) => {
-            let keys = keys(a.key_file.as_ref(), a.passphrase_file.as_ref())?;
+            let keys = keys(a.key_file.as_ref(), &a.pass)?;
             let info = backup::show(&a.dir, &keys, None)?;
             println!("id: {}", info.id);
             println!(
@@ -250,9 +336,7 @@ fn create(a: CreateArgs) -> Fallible<()> {
         },
         ..BackupOptions::default()
     };
-    if let Some(p) = &a.passphrase_file {
-        options.passphrase = Some(read_passphrase(p)?);
-    }
+    options.passphrase = a.pass.get(true)?;
     let db = Db::open(&db, FileKeyProvider::new(&key_file)?)?;
     let mut bar = Bar::new("backing up");
     let s = db.backup(&to, &options, |p| bar.draw(p));
@@ -275,9 +359,7 @@ pub fn restore(a: RestoreArgs) -> Fallible<()> {
     if let Some(k) = &a.backup_key_file {
         unlock.provider = Some(Arc::new(FileKeyProvider::new(k)?));
     }
-    if let Some(p) = &a.passphrase_file {
-        unlock.passphrase = Some(read_passphrase(p)?);
-    }
+    unlock.passphrase = a.pass.get(false)?;
     let options = RestoreOptions {
         keys: unlock,
         ..RestoreOptions::default()

@@ -8,16 +8,19 @@
 //!   sealdb audit verify --db DIR KEY [--checkpoint FILE]
 //!   sealdb audit checkpoint --db DIR KEY [--out FILE]
 //!   sealdb audit export --db DIR KEY [--out FILE]
-//!   sealdb backup --db DIR KEY --to DIR [--passphrase-file FILE] ...
-//!   sealdb backup verify|show DIR [KEY]
-//!   sealdb restore --from DIR --to DIR KEY [--passphrase-file FILE]
+//!   sealdb checkpoint --db DIR KEY --to DIR
+//!   sealdb backup --db DIR --key-file FILE --to DIR [PASS] ...
+//!   sealdb backup verify|show DIR [--key-file FILE] [PASS]
+//!   sealdb restore --from DIR --to DIR --key-file FILE [PASS]
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //!   sealdb node --config FILE          run a cluster node (node.rs)
 //!   sealdb cluster status|add|remove|transfer|sql --config FILE ...  (cluster.rs)
 //! ```
 //!
 //! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
-//! (see `store_key.rs`). Backups and restores: `backup_cmd.rs`.
+//! (see `store_key.rs`). Checkpoints, backups and restores:
+//! `backup_cmd.rs`, where PASS (a backup's passphrase) is
+//! `--passphrase-file FILE`, `--passphrase-env VAR` or `--ask-passphrase`.
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;
@@ -121,6 +124,9 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Writes a consistent copy of the database (same keys) while it stays
+    /// usable.
+    Checkpoint(backup_cmd::CheckpointArgs),
     /// Makes an encrypted backup while the database stays usable, or
     /// checks (`verify`) or describes (`show`) one.
     Backup(backup_cmd::BackupCommand),
@@ -289,6 +295,7 @@ fn run(cli: Cli) -> Fallible<()> {
                 st.active_share() * 100.0
             );
         }
+        Command::Checkpoint(args) => backup_cmd::checkpoint(args)?,
         Command::Backup(cmd) => backup_cmd::backup(cmd)?,
         Command::Restore(args) => backup_cmd::restore(args)?,
         Command::Audit { action } => match action {

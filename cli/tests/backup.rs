@@ -222,7 +222,11 @@ fn backup_verify_show_and_restore_from_the_command_line() {
         .arg(&k1)
         .output()
         .unwrap());
-    assert!(e.contains("digest mismatch"), "{e}");
+    // A changed byte fails its record's MAC (or the file's digest).
+    assert!(
+        e.contains("authentication failed") || e.contains("digest mismatch"),
+        "{e}"
+    );
     assert!(!tmp.path().join("r2").exists());
 }
 
@@ -267,6 +271,192 @@ fn run_and_kill(mut cmd: Command, after: Duration) -> bool {
     let _ = child.kill();
     let _ = child.wait();
     false
+}
+
+#[test]
+fn checkpoint_from_the_command_line_opens_as_a_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k = tmp.path().join("k");
+    let db = tmp.path().join("db");
+    store(&db, &k, 100);
+    let cp = tmp.path().join("cp");
+    let out = ok(sealdb()
+        .args(["checkpoint", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k)
+        .arg("--to")
+        .arg(&cp)
+        .output()
+        .unwrap());
+    assert!(out.starts_with("checkpoint at sequence "), "{out}");
+    ok(sql(&db, &k, &["INSERT INTO t VALUES (5000, 'after')"]));
+    // The copy opens under the same key, as of its moment.
+    assert_eq!(
+        ok(sql(&cp, &k, &["SELECT count(*), max(id) FROM t"])),
+        "100|99\n"
+    );
+    assert_eq!(
+        ok(sql(&db, &k, &["SELECT count(*), max(id) FROM t"])),
+        "101|5000\n"
+    );
+    let out = ok(sealdb()
+        .args(["audit", "verify", "--db"])
+        .arg(&cp)
+        .arg("--key-file")
+        .arg(&k)
+        .output()
+        .unwrap());
+    assert!(out.starts_with("ok:"), "{out}");
+    // Recorded in the source's audit log.
+    let log = ok(sealdb()
+        .args(["audit", "export", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k)
+        .output()
+        .unwrap());
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"event\":\"checkpoint\"") && l.contains("\"outcome\":\"ok\"")),
+        "{log}"
+    );
+    // Not into a directory that holds files; a wrong key opens nothing.
+    let e = err(sealdb()
+        .args(["checkpoint", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k)
+        .arg("--to")
+        .arg(&cp)
+        .output()
+        .unwrap());
+    assert!(e.contains("not empty"), "{e}");
+    let k2 = tmp.path().join("k2");
+    keygen(&k2);
+    let e = err(sealdb()
+        .args(["checkpoint", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k2)
+        .arg("--to")
+        .arg(tmp.path().join("cp2"))
+        .output()
+        .unwrap());
+    assert!(e.starts_with("error:"), "{e}");
+    assert!(!tmp.path().join("cp2").exists());
+}
+
+#[test]
+fn a_backup_passphrase_comes_from_the_environment_never_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (k1, k2) = (tmp.path().join("k1"), tmp.path().join("k2"));
+    let db = tmp.path().join("db");
+    store(&db, &k1, 50);
+    keygen(&k2);
+    let bk = tmp.path().join("bk");
+    // Passphrase only (no store-key wrap), from BK_PASS.
+    let out = ok(sealdb()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k1)
+        .arg("--to")
+        .arg(&bk)
+        .args(["--no-store-key", "--passphrase-env", "BK_PASS"])
+        .args(["--kdf-memory-kib", "8", "--kdf-iterations", "1"])
+        .env("BK_PASS", "an env passphrase")
+        .output()
+        .unwrap());
+    assert!(out.contains("(full)"), "{out}");
+    let out = ok(sealdb()
+        .args(["backup", "show"])
+        .arg(&bk)
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "an env passphrase")
+        .output()
+        .unwrap());
+    assert!(out.contains("key wrap: passphrase"), "{out}");
+    assert!(!out.contains("key wrap: store key"), "{out}");
+    let out = ok(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "an env passphrase")
+        .output()
+        .unwrap());
+    assert!(out.contains("ok: 1 backup(s)"), "{out}");
+    // The store key alone does not open it; a wrong passphrase is named.
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .arg("--key-file")
+        .arg(&k1)
+        .output()
+        .unwrap());
+    assert!(e.contains("passphrase"), "{e}");
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "not it")
+        .output()
+        .unwrap());
+    assert!(e.contains("wrong passphrase"), "{e}");
+    // An unset variable, no terminal to ask on, two sources at once.
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .args(["--passphrase-env", "BK_PASS_UNSET_7"])
+        .env_remove("BK_PASS_UNSET_7")
+        .output()
+        .unwrap());
+    assert!(e.contains("BK_PASS_UNSET_7 is not set"), "{e}");
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .arg("--ask-passphrase")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap());
+    assert!(e.contains("needs a terminal"), "{e}");
+    let pass = tmp.path().join("pass");
+    std::fs::write(&pass, "an env passphrase\n").unwrap();
+    let e = err(sealdb()
+        .args(["backup", "verify"])
+        .arg(&bk)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "an env passphrase")
+        .output()
+        .unwrap());
+    assert!(e.contains("cannot be used with"), "{e}");
+    // Restore under k2, unlocked by the passphrase from the environment.
+    let r = tmp.path().join("r");
+    let out = ok(sealdb()
+        .arg("restore")
+        .arg("--from")
+        .arg(&bk)
+        .arg("--to")
+        .arg(&r)
+        .arg("--key-file")
+        .arg(&k2)
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "an env passphrase")
+        .output()
+        .unwrap());
+    assert!(out.contains("1 backup(s) in its chain"), "{out}");
+    assert_eq!(ok(sql(&r, &k2, &["SELECT count(*) FROM t"])), "50\n");
+    // The passphrase is nowhere in the source's audit log.
+    let log = ok(sealdb()
+        .args(["audit", "export", "--db"])
+        .arg(&db)
+        .arg("--key-file")
+        .arg(&k1)
+        .output()
+        .unwrap());
+    assert!(!log.contains("an env passphrase"));
 }
 
 #[test]

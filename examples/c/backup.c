@@ -4,13 +4,15 @@
  * Makes a database in WORK/db, backs it up while it is open into
  * WORK/backup (wrapped by the store key and by a passphrase), restores it
  * into WORK/restored under another key unlocked by the passphrase, and
- * checks the rows; then shows the errors a wrong passphrase, a tampered
- * backup and bad arguments give.
+ * checks the rows; verifies the backup without restoring it; then shows
+ * the errors a wrong passphrase, a tampered backup (the file named), a
+ * verify by a user who is not an admin and bad arguments give.
  *
  *   cc -std=c11 -Iinclude examples/c/backup.c -Ltarget/debug -lsealdb_ffi \
  *      -Wl,-rpath,$PWD/target/debug -o backup
  *   ./backup WORK        (WORK: an empty directory)
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,29 @@ static long long count_rows(sealdb_conn *conn) {
     return (long long)n;
 }
 
+/* Flips one byte of a data file of `dir`; its name goes to `name`. */
+static void tamper(const char *dir, char *name, size_t name_len) {
+    DIR *d = opendir(dir);
+    if (!d) { perror(dir); exit(1); }
+    struct dirent *e;
+    name[0] = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "table-", 6) == 0 || strncmp(e->d_name, "log-", 4) == 0) {
+            snprintf(name, name_len, "%s", e->d_name);
+            break;
+        }
+    }
+    closedir(d);
+    if (!name[0]) { fprintf(stderr, "backup: no data file in %s\n", dir); exit(1); }
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r+b");
+    if (!f || fseek(f, 100, SEEK_SET) != 0) { perror(path); exit(1); }
+    int c = fgetc(f);
+    if (c == EOF || fseek(f, 100, SEEK_SET) != 0 || fputc(c ^ 0x20, f) == EOF) { perror(path); exit(1); }
+    fclose(f);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -65,7 +90,8 @@ int main(int argc, char **argv) {
     check(sealdb_db_open_key_file(db_dir, key1, &db), "open");
     check(sealdb_connect_root(db, &conn), "connect");
     check(sealdb_exec(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
-                            "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')"),
+                            "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three');"
+                            "CREATE USER ann WITH PASSWORD 'ann-pw'"),
           "fill");
 
     /* The backup: its own key, wrapped by the store key and a passphrase. */
@@ -78,6 +104,18 @@ int main(int argc, char **argv) {
     printf("backed up into %s\n", backup_dir);
     expect(sealdb_backup(conn, backup_dir, NULL), SEALDB_ERR_INVALID_ARGUMENT,
            "a backup into a directory that is not empty");
+
+    /* Verify: every file checked, without restoring (admins only). */
+    sealdb_backup_verify_report report;
+    check(sealdb_backup_verify(conn, backup_dir, NULL, &report), "verify");
+    printf("verified %u backup(s): %llu files, %llu bytes\n", report.backups,
+           (unsigned long long)report.files, (unsigned long long)report.bytes);
+    if (report.backups != 1 || report.files == 0) return 1;
+    sealdb_conn *ann = NULL;
+    check(sealdb_connect(db, "ann", "ann-pw", NULL, NULL, &ann), "connect ann");
+    expect(sealdb_backup_verify(ann, backup_dir, NULL, &report), SEALDB_ERR_PERMISSION_DENIED,
+           "a verify by a user who is not an admin");
+    check(sealdb_conn_free(ann), "free ann");
     check(sealdb_conn_free(conn), "free connection");
     check(sealdb_db_free(db), "free database");
 
@@ -107,5 +145,21 @@ int main(int argc, char **argv) {
     expect(sealdb_backup(NULL, bad, NULL), SEALDB_ERR_NULL_ARGUMENT, "a backup without a connection");
     expect(sealdb_restore_key_file(bad, restored, key2, NULL), SEALDB_ERR_INVALID_ARGUMENT,
            "a restore from no backup");
+
+    /* A tampered backup: verify names the file. */
+    char name[256];
+    tamper(backup_dir, name, sizeof name);
+    check(sealdb_db_open_key_file(db_dir, key1, &db), "reopen");
+    check(sealdb_connect_root(db, &conn), "reconnect");
+    int32_t rc = sealdb_backup_verify(conn, backup_dir, NULL, NULL);
+    const char *msg = sealdb_errmsg();
+    if ((rc != SEALDB_ERR_CORRUPTION && rc != SEALDB_ERR_AUTHENTICATION) || !msg ||
+        !strstr(msg, name)) {
+        fprintf(stderr, "backup: verify of a tampered %s gave %d: %s\n", name, rc, msg ? msg : "");
+        return 1;
+    }
+    printf("a tampered backup: refused as expected (%s)\n", msg);
+    check(sealdb_conn_free(conn), "free connection");
+    check(sealdb_db_free(db), "free database");
     return 0;
 }

@@ -1,9 +1,9 @@
-//! Backups and restores: `sealdb_backup`, `sealdb_restore`,
-//! `sealdb_restore_key_file`.
+//! Backups and restores: `sealdb_backup`, `sealdb_backup_verify`,
+//! `sealdb_restore`, `sealdb_restore_key_file`.
 //!
-//! A backup runs on a connection, as its user: only admins may make one,
-//! and it is audited, exactly like the SQL statement `BACKUP TO` (which is
-//! what it runs). A restore needs no database: it builds a new store in a
+//! A backup and a verify run on a connection, as its user: only admins
+//! may run them, and they are audited, exactly like the SQL statements
+//! `BACKUP TO` and `VERIFY BACKUP` (which are what they run). A restore needs no database: it builds a new store in a
 //! new or empty directory, re-encrypted under the key given, and unlocks
 //! the backup with its passphrase, the backup key given in the options, or
 //! else the new store's own key (for a backup that store key wrapped).
@@ -16,7 +16,7 @@ use sealdb::backup::{BackupKeys, RestoreOptions};
 use sealdb::{Db, FileKeyProvider, KeyBytes, KeyProvider, MemoryKeyProvider, ToValue};
 use zeroize::Zeroizing;
 
-use crate::conn::{sealdb_conn, with_conn};
+use crate::conn::{sealdb_conn, with_conn, write_out};
 use crate::db::{bytes_arg, str_arg};
 use crate::error::{Failure, FfiResult, SEALDB_OK};
 use crate::guard::call;
@@ -37,6 +37,17 @@ pub struct sealdb_backup_options {
     pub kdf_memory_kib: u32,
     /// argon2id passes of the passphrase wrap (0: 3).
     pub kdf_iterations: u32,
+}
+
+/// What `sealdb_backup_verify` checked.
+#[repr(C)]
+pub struct sealdb_backup_verify_report {
+    /// Backups in the chain (1 for a full backup).
+    pub backups: u32,
+    /// Data files checked, in all backups of the chain.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// How `sealdb_restore` unlocks the backup. Every field may be left
@@ -120,6 +131,60 @@ pub unsafe extern "C" fn sealdb_backup(
             s.execute(&sql, &refs)?;
             Ok(SEALDB_OK)
         })
+    })
+}
+
+/// Verifies the backup in `dir` and its parent chain without restoring
+/// it: every file's header, record MACs, size and digest, the manifest,
+/// the chain's links, and that nothing but the backup's files is there.
+/// The backup is unlocked with `passphrase` (NUL-terminated; NULL: none)
+/// or the store key of `conn`'s database. Runs as `conn`'s user: admins
+/// only (`SEALDB_ERR_PERMISSION_DENIED` otherwise), audited, like the SQL
+/// statement `VERIFY BACKUP`. A tampered, truncated or missing file gives
+/// a corruption code whose message names the file; an unfinished backup
+/// `SEALDB_ERR_INCOMPLETE`; a wrong passphrase or key
+/// `SEALDB_ERR_BACKUP_KEY`. On success `*out` (which may be NULL) says
+/// what was checked.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_backup_verify(
+    conn: *const sealdb_conn,
+    dir: *const c_char,
+    passphrase: *const c_char,
+    out: *mut sealdb_backup_verify_report,
+) -> i32 {
+    call(|| {
+        // SAFETY: the caller passes a NUL-terminated dir, NULL or a
+        // NUL-terminated passphrase, and NULL or a writable report.
+        let (dir, pass) = unsafe { (str_arg(dir, "dir")?, passphrase_arg(passphrase)) };
+        let mut params: Vec<Box<dyn ToValue>> = vec![Box::new(dir.to_string())];
+        let mut sql = String::from("VERIFY BACKUP ?1");
+        if let Some(p) = pass {
+            params.push(Box::new(PassBlob(p)));
+            sql.push_str(" WITH PASSPHRASE = ?2");
+        }
+        let zero = || sealdb_backup_verify_report {
+            backups: 0,
+            files: 0,
+            bytes: 0,
+        };
+        if !out.is_null() {
+            write_out(out, zero())?;
+        }
+        let report = with_conn(conn, |s| {
+            let refs: Vec<&dyn ToValue> = params.iter().map(|b| &**b).collect();
+            let rows = s.query(&sql, &refs)?.collect_all()?;
+            let mut r = zero();
+            for row in rows {
+                r.backups += 1;
+                r.files += row.get::<i64>(2)? as u64;
+                r.bytes += row.get::<i64>(3)? as u64;
+            }
+            Ok(r)
+        })?;
+        if !out.is_null() {
+            write_out(out, report)?;
+        }
+        Ok(SEALDB_OK)
     })
 }
 

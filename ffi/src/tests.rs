@@ -727,3 +727,111 @@ fn passphrase_opens_the_store_and_a_wrong_one_does_not() {
     let rc = unsafe { sealdb_db_open_passphrase(path.as_ptr(), null(), 4, 8, 1, &mut db) };
     assert_eq!(rc, SEALDB_ERR_NULL_ARGUMENT);
 }
+
+#[test]
+fn backup_verify_checks_a_chain_names_a_tampered_file_and_needs_an_admin() {
+    use crate::backup::*;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = [7u8; 32];
+    let path = c(&tmp.path().join("db").to_string_lossy());
+    let mut db = null_mut();
+    assert_eq!(
+        unsafe { sealdb_db_open_key(path.as_ptr(), key.as_ptr(), key.len(), &mut db) },
+        SEALDB_OK
+    );
+    let mut conn = null_mut();
+    assert_eq!(unsafe { sealdb_connect_root(db, &mut conn) }, SEALDB_OK);
+    assert_eq!(
+        exec(
+            conn,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\
+             INSERT INTO t VALUES (1, 'one'), (2, 'two');\
+             CREATE USER ann WITH PASSWORD 'ann-pw'"
+        ),
+        SEALDB_OK
+    );
+    let bk = tmp.path().join("bk");
+    let bkc = c(&bk.to_string_lossy());
+    let pass = c("ffi verify pass");
+    let opts = sealdb_backup_options {
+        passphrase: pass.as_ptr(),
+        parent: null(),
+        no_store_key: 1,
+        kdf_memory_kib: 8,
+        kdf_iterations: 1,
+    };
+    assert_eq!(
+        unsafe { sealdb_backup(conn, bkc.as_ptr(), &opts) },
+        SEALDB_OK,
+        "{}",
+        thread_msg()
+    );
+    let mut report = sealdb_backup_verify_report {
+        backups: 9,
+        files: 9,
+        bytes: 9,
+    };
+    // Passphrase-only: the store key does not open it.
+    assert_eq!(
+        unsafe { sealdb_backup_verify(conn, bkc.as_ptr(), null(), &mut report) },
+        SEALDB_ERR_BACKUP_KEY
+    );
+    assert_eq!((report.backups, report.files, report.bytes), (0, 0, 0));
+    assert_eq!(
+        unsafe { sealdb_backup_verify(conn, bkc.as_ptr(), pass.as_ptr(), &mut report) },
+        SEALDB_OK,
+        "{}",
+        thread_msg()
+    );
+    let on_disk: u64 = std::fs::read_dir(&bk)
+        .expect("list")
+        .map(|e| e.expect("entry"))
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("table-") || n.starts_with("log-") || n.starts_with("audit-")
+        })
+        .map(|e| e.metadata().expect("metadata").len())
+        .sum();
+    assert_eq!(report.backups, 1);
+    assert!(report.files >= 2, "{}", report.files);
+    assert_eq!(report.bytes, on_disk);
+    // `out` may be NULL.
+    assert_eq!(
+        unsafe { sealdb_backup_verify(conn, bkc.as_ptr(), pass.as_ptr(), null_mut()) },
+        SEALDB_OK
+    );
+    // A byte changed in a log file is found, and the file named.
+    let log = std::fs::read_dir(&bk)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("log-"))
+        .expect("a log file");
+    let p = bk.join(&log);
+    let mut bytes = std::fs::read(&p).expect("read");
+    bytes[100] ^= 0x20;
+    std::fs::write(&p, bytes).expect("write");
+    let rc = unsafe { sealdb_backup_verify(conn, bkc.as_ptr(), pass.as_ptr(), &mut report) };
+    assert!(
+        rc == SEALDB_ERR_CORRUPTION || rc == SEALDB_ERR_AUTHENTICATION,
+        "{rc}"
+    );
+    assert!(thread_msg().contains(&log), "{}", thread_msg());
+    // Only admins.
+    let (user, pw) = (c("ann"), c("ann-pw"));
+    let mut ann = null_mut();
+    assert_eq!(
+        unsafe { sealdb_connect(db, user.as_ptr(), pw.as_ptr(), null(), null(), &mut ann) },
+        SEALDB_OK
+    );
+    assert_eq!(
+        unsafe { sealdb_backup_verify(ann, bkc.as_ptr(), pass.as_ptr(), &mut report) },
+        SEALDB_ERR_PERMISSION_DENIED
+    );
+    assert_eq!(
+        unsafe { sealdb_backup_verify(conn, null(), null(), &mut report) },
+        SEALDB_ERR_NULL_ARGUMENT
+    );
+    assert_eq!(sealdb_conn_free(ann), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+}

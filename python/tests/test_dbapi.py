@@ -574,6 +574,45 @@ def test_backup_and_restore_round_trip(tmp_path):
         sealdb.restore(inc, dst2, key=other, backup_key=KEY)  # not empty
 
 
+def test_verify_backup_checks_a_chain_and_names_a_tampered_file(tmp_path):
+    src = str(tmp_path / "src")
+    c = sealdb.connect(src, key=KEY, autocommit=True)
+    c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    c.executemany("INSERT INTO t VALUES (?, ?)", [(i, "row %d" % i) for i in range(50)])
+    full = str(tmp_path / "full")
+    c.backup(full, passphrase="py verify", store_key=False, kdf_memory_kib=8, kdf_iterations=1)
+    c.execute("INSERT INTO t VALUES (50, 'after')")
+    inc = str(tmp_path / "inc")
+    c.backup(inc, parent=full, passphrase="py verify", kdf_memory_kib=8, kdf_iterations=1)
+    r = c.verify_backup(inc, passphrase="py verify")
+    assert r["backups"] == 2 and r["files"] >= 2
+    assert r["bytes"] == sum(
+        os.path.getsize(os.path.join(d, n)) for d in (full, inc) for n in os.listdir(d)
+        if n.startswith(("table-", "log-", "audit-")))
+    with pytest.raises(sealdb.OperationalError) as e:
+        c.verify_backup(full)  # the passphrase is its only wrap
+    assert e.value.code == 305
+    # One byte changed in a data file of the parent: the file is named.
+    victim = sorted(n for n in os.listdir(full) if n.startswith("log-"))[0]
+    path = os.path.join(full, victim)
+    with open(path, "r+b") as f:
+        f.seek(120)
+        b = f.read(1)
+        f.seek(120)
+        f.write(bytes([b[0] ^ 0x10]))
+    with pytest.raises(sealdb.DatabaseError) as e:
+        c.verify_backup(inc, passphrase=b"py verify")
+    assert victim in str(e.value) and e.value.code in (200, 210)
+    # Only admins.
+    c.execute("CREATE USER vera WITH PASSWORD 'pw'")
+    vera = sealdb.connect(src, key=KEY, user="vera", password="pw")
+    with pytest.raises(sealdb.ProgrammingError) as e:
+        vera.verify_backup(inc, passphrase="py verify")
+    assert e.value.code == 700
+    vera.close()
+    c.close()
+
+
 def test_backup_needs_an_admin(tmp_path):
     src = str(tmp_path / "src")
     root = sealdb.connect(src, key=KEY, autocommit=True)

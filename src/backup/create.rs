@@ -6,7 +6,8 @@
 //!   2. a random data key and backup id; BACKUP-KEYS with its wraps
 //!   3. the files: every table the parent chain lacks, every audit segment
 //!      that changed, the whole log tail — in parallel, each sealed under
-//!      the data key and hashed (SHA-256) as it is written, then synced
+//!      the data key, its digest taken over its header and record tags as
+//!      it is written (manifest.rs), then synced
 //!   4. BACKUP (the manifest) through BACKUP.tmp, fsync, rename, dir fsync
 //!   5. remove INCOMPLETE, dir fsync
 //! ```
@@ -29,11 +30,11 @@ use crate::crypto::keys::fill_random;
 use crate::crypto::{KeyId, KeyProvider};
 use crate::error::{Error, Result};
 use crate::storage::{Checkpoint, CheckpointLog, CheckpointTable, INCOMPLETE_MARKER};
-use crate::vfs::{FileKind, SealedWriter, Vfs, WriteFile, HEADER_LEN};
+use crate::vfs::{FileKind, SealedWriter, Vfs, HEADER_LEN};
 
 use super::manifest::{
-    encode_descriptor, hex, AuditEntry, FileEntry, Manifest, ParentLink, Role, TableEntry,
-    MANIFEST_FILE,
+    encode_descriptor, hex, AuditEntry, FileDigest, FileEntry, Manifest, ParentLink, Role,
+    TableEntry, MANIFEST_FILE,
 };
 use super::open::{self, Opened};
 use super::pool;
@@ -84,26 +85,6 @@ pub(crate) struct Source {
     pub(crate) provider: Arc<dyn KeyProvider>,
     pub(crate) store_key_id: KeyId,
     pub(crate) sql_tables: Vec<String>,
-}
-
-/// A file being written that hashes every byte on its way.
-struct HashingFile {
-    inner: Box<dyn WriteFile>,
-    sha: Arc<Mutex<Sha256>>,
-}
-
-impl WriteFile for HashingFile {
-    fn append(&mut self, data: &[u8]) -> Result<()> {
-        self.inner.append(data)?;
-        self.sha.lock().update(data);
-        Ok(())
-    }
-    fn sync(&mut self) -> Result<()> {
-        self.inner.sync()
-    }
-    fn len(&self) -> u64 {
-        self.inner.len()
-    }
 }
 
 fn now_ms() -> i64 {
@@ -262,6 +243,7 @@ fn write_all(
         &src, vfs, dir, &dk, id, jobs, options, written, total, progress,
     )?;
     let manifest = Manifest {
+        file_digest: FileDigest::RecordTags,
         id,
         created_ms: now_ms(),
         store_key_id: src.store_key_id,
@@ -310,7 +292,7 @@ fn write_plain(
 }
 
 /// The manifest, sealed under the data key, put in place atomically.
-fn write_manifest(
+pub(super) fn write_manifest(
     vfs: &dyn Vfs,
     dir: &Path,
     dk: &DataKey,
@@ -384,18 +366,18 @@ fn write_job(
     let number = job.number();
     let name = role.file_name(number);
     let path = dir.join(&name);
-    let sha = Arc::new(Mutex::new(Sha256::new()));
-    let inner = vfs.create(&path)?;
+    let file = vfs.create(&path)?;
     written.lock().push(path.clone());
-    let file = Box::new(HashingFile {
-        inner,
-        sha: sha.clone(),
-    });
     let mut w = SealedWriter::create(file, path.clone(), FileKind::Backup, Some(dk.keys()))?;
+    // The digest (manifest.rs): the header, then every record's tag.
+    let mut digest = Sha256::new();
+    digest.update(w.header().encode());
     w.append_record(&encode_descriptor(id, role, number))?;
+    digest.update(w.last_tag());
     let (mut records, mut bytes, mut reported) = (0u64, 0u64, 0u64);
     let mut add = |w: &mut SealedWriter, payload: &[u8]| -> Result<()> {
         w.append_record(payload)?;
+        digest.update(w.last_tag());
         records += 1;
         bytes += payload.len() as u64;
         if bytes - reported >= PROGRESS_STEP {
@@ -447,7 +429,7 @@ fn write_job(
     let iv = w.header().iv;
     drop(w);
     report(job.size().saturating_sub(reported));
-    let sha256: [u8; 32] = std::mem::take(&mut *sha.lock()).finalize().into();
+    let sha256: [u8; 32] = digest.finalize().into();
     Ok(FileEntry {
         name,
         role,

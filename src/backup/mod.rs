@@ -9,7 +9,7 @@
 //!   BACKUP-KEYS     the backup's own random data key, wrapped by the store
 //!                   key and/or a passphrase (argon2id)        (wrap.rs)
 //!   BACKUP          the manifest: what the backup holds, each file's size
-//!                   and SHA-256, the parent of an incremental (manifest.rs)
+//!                   and digest, the parent of an incremental (manifest.rs)
 //!   table-NNNNNN    a table's records   ┐ sealed files of kind Backup under
 //!   log-NNNNNN      the log tail        │ the data key; the first record
 //!   audit-NNNNNN    an audit segment    ┘ says what the file is
@@ -20,9 +20,9 @@
 //!   `BACKUP-KEYS` is sealed under the backup's data key, which exists
 //!   only wrapped; the store's own keys never enter a backup;
 //! - every byte is authenticated: the records by their MACs, each file
-//!   whole by its SHA-256 in the manifest, the manifest by its MAC, a
-//!   parent by its manifest's SHA-256 in the child (`open.rs` lists what
-//!   each check catches);
+//!   whole by its header, exact size and the digest of its record tags in
+//!   the manifest, the manifest by its MAC, a parent by its manifest's
+//!   SHA-256 in the child (`open.rs` lists what each check catches);
 //! - a backup directory without `BACKUP`, or with the `INCOMPLETE` marker,
 //!   is not a backup; a restore builds beside its target and renames at the
 //!   end, so an interrupted one leaves nothing that opens as a store;
@@ -188,6 +188,17 @@ pub struct BackupSummary {
     pub tables_copied: usize,
 }
 
+/// What a finished checkpoint ([`crate::Db::checkpoint`]) made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointSummary {
+    /// The copy's directory.
+    pub dir: PathBuf,
+    /// The sequence number the copy is at.
+    pub sequence: u64,
+    /// Tables in the copy (hard links where the file system allows).
+    pub tables: usize,
+}
+
 /// What a finished restore made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreSummary {
@@ -289,6 +300,22 @@ pub fn verify(
     mut progress: impl FnMut(BackupProgress),
 ) -> Result<BackupVerifyReport> {
     verify::verify(&*vfs_of(&vfs), dir, keys, &mut progress)
+}
+
+/// Seals an edited manifest in place of the backup's own: what only a
+/// holder of the backup's key could do, for tests of the checks that
+/// follow the manifest's MAC.
+#[cfg(test)]
+pub(crate) fn reseal_manifest(
+    dir: &Path,
+    keys: &BackupKeys,
+    edit: impl FnOnce(&mut manifest::Manifest),
+) -> Result<()> {
+    let vfs = OsVfs::new();
+    let opened = open::open(&vfs, dir, keys)?;
+    let mut m = opened.manifest.clone();
+    edit(&mut m);
+    create::write_manifest(&vfs, dir, &opened.key, &m, &Default::default())
 }
 
 /// What the backup in `dir` holds (its manifest; files are not read).

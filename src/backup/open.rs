@@ -12,8 +12,9 @@
 //!   a listed file is absent             a missing file                 Corruption "missing"
 //!   header IV ≠ the listed one          files swapped or replaced      Corruption
 //!   size                                a truncated or extended file   Truncated / Corruption
-//!   SHA-256 of the whole file           any change to its bytes        Corruption "digest"
 //!   record MACs                         an edited or moved record      Authentication
+//!   digest of header and record tags    any change to its bytes        Corruption "digest"
+//!     (version 1: SHA-256 of every byte, checked before the records)
 //!   descriptor (backup, role, number)   a file copied from elsewhere   Corruption
 //!   record count and payload bytes      records cut or added           Corruption
 //!   parent id and manifest digest       a chain mixed up               Corruption
@@ -29,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::storage::INCOMPLETE_MARKER;
 use crate::vfs::{FileKind, ReadFile, SealedReader, Vfs, HEADER_LEN};
 
-use super::manifest::{decode_descriptor, hex, FileEntry, Manifest, MANIFEST_FILE};
+use super::manifest::{decode_descriptor, hex, FileDigest, FileEntry, Manifest, MANIFEST_FILE};
 use super::wrap::{self, DataKey, WrapKind, KEYS_FILE};
 use super::BackupKeys;
 
@@ -248,12 +249,15 @@ pub(crate) fn read_file(
             ),
         ));
     }
-    if sha256_of(&*file)? != entry.sha256 {
-        return Err(Error::corruption(
+    let digest_mismatch = || {
+        Error::corruption(
             &path,
             0,
             "digest mismatch: the file was altered or replaced",
-        ));
+        )
+    };
+    if b.manifest.file_digest == FileDigest::WholeFile && sha256_of(&*file)? != entry.sha256 {
+        return Err(digest_mismatch());
     }
     let reader = SealedReader::open(file, path.clone(), FileKind::Backup, |h| {
         if h.key_id != b.key.id() || !h.cipher.is_encrypted() {
@@ -272,17 +276,18 @@ pub(crate) fn read_file(
         }
         Ok(Some(b.key.keys()))
     })?;
-    let mut records = reader.records();
-    let descriptor = match records.next() {
-        Some(r) => r?.1,
-        None => {
-            return Err(Error::corruption(
-                &path,
-                HEADER_LEN,
-                "the file has no records",
-            ))
-        }
+    // Version 2's digest: the header, then each record's tag (verified
+    // by the reader before the record is handed on).
+    let mut digest = Sha256::new();
+    digest.update(header);
+    let Some((descriptor, mut at, tag)) = reader.read_record_tagged(0)? else {
+        return Err(Error::corruption(
+            &path,
+            HEADER_LEN,
+            "the file has no records",
+        ));
     };
+    digest.update(tag);
     if decode_descriptor(&descriptor) != Some((b.manifest.id, entry.role, entry.number)) {
         return Err(Error::corruption(
             &path,
@@ -296,11 +301,17 @@ pub(crate) fn read_file(
         ));
     }
     let (mut count, mut bytes) = (0u64, 0u64);
-    for r in records {
-        let (_, payload) = r?;
+    while let Some((payload, next, tag)) = reader.read_record_tagged(at)? {
+        digest.update(tag);
+        at = next;
         count += 1;
         bytes += payload.len() as u64;
         each(payload)?;
+    }
+    if b.manifest.file_digest == FileDigest::RecordTags
+        && <[u8; 32]>::from(digest.finalize()) != entry.sha256
+    {
+        return Err(digest_mismatch());
     }
     if count != entry.records || bytes != entry.payload_bytes {
         return Err(Error::corruption(

@@ -68,12 +68,41 @@ impl RecordMac {
         offset: u64,
         ciphertext: &[u8],
     ) -> [u8; TAG_LEN] {
+        self.tag_parts(file, iv, offset, ciphertext, &[])
+    }
+
+    /// The tag of the ciphertext `a ‖ b` (the same as [`Self::tag`] of the
+    /// two joined), for a reader that keeps a record's head apart from its
+    /// payload so the payload needs no move.
+    pub(crate) fn tag_parts(
+        &self,
+        file: &FileMac,
+        iv: u128,
+        offset: u64,
+        a: &[u8],
+        b: &[u8],
+    ) -> [u8; TAG_LEN] {
         let mut p = file.state.clone();
         let mut lens = [0u8; 16];
         lens[..8].copy_from_slice(&offset.to_le_bytes());
-        lens[8..].copy_from_slice(&(ciphertext.len() as u64).to_le_bytes());
+        lens[8..].copy_from_slice(&((a.len() + b.len()) as u64).to_le_bytes());
         p.update_padded(&lens);
-        p.update_padded(ciphertext);
+        // POLYVAL pads only the last partial block of a call: whole
+        // blocks of `a`, then the block joining a's tail to b's start,
+        // then the rest of `b`.
+        let whole = a.len() / 16 * 16;
+        p.update_padded(&a[..whole]);
+        let tail = &a[whole..];
+        let mut joint = [0u8; 16];
+        let k = if tail.is_empty() {
+            0
+        } else {
+            (16 - tail.len()).min(b.len())
+        };
+        joint[..tail.len()].copy_from_slice(tail);
+        joint[tail.len()..tail.len() + k].copy_from_slice(&b[..k]);
+        p.update_padded(&joint[..tail.len() + k]);
+        p.update_padded(&b[k..]);
         let hash = p.finalize();
         let mut mask = iv.wrapping_add(offset as u128).to_be_bytes();
         self.mask.encrypt_block(&mut mask);
@@ -93,7 +122,20 @@ impl RecordMac {
         ciphertext: &[u8],
         tag: &[u8],
     ) -> bool {
-        let want = self.tag(file, iv, offset, ciphertext);
+        self.verify_parts(file, iv, offset, ciphertext, &[], tag)
+    }
+
+    /// [`Self::verify`] of the ciphertext `a ‖ b`.
+    pub(crate) fn verify_parts(
+        &self,
+        file: &FileMac,
+        iv: u128,
+        offset: u64,
+        a: &[u8],
+        b: &[u8],
+        tag: &[u8],
+    ) -> bool {
+        let want = self.tag_parts(file, iv, offset, a, b);
         if tag.len() != TAG_LEN {
             return false;
         }
@@ -115,6 +157,24 @@ mod tests {
             &[9u8; 16],
             AesKey::new(Cipher::Aes128Ctr, &[3u8; 16]).expect("key"),
         )
+    }
+
+    #[test]
+    fn a_tag_in_two_parts_is_the_tag_of_the_whole() {
+        let m = mac();
+        let f = m.for_file(&[5u8; 48]);
+        let ct: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(37)).collect();
+        for n in 0..ct.len() {
+            let t = m.tag(&f, 7, 32, &ct[..n]);
+            for cut in 0..=n {
+                assert_eq!(
+                    m.tag_parts(&f, 7, 32, &ct[..cut], &ct[cut..n]),
+                    t,
+                    "{n} {cut}"
+                );
+                assert!(m.verify_parts(&f, 7, 32, &ct[..cut], &ct[cut..n], &t));
+            }
+        }
     }
 
     #[test]

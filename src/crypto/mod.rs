@@ -121,4 +121,17 @@ impl FileKeys {
     ) -> bool {
         self.mac.verify(file, iv, offset, ct, tag)
     }
+
+    /// [`Self::verify`] of the ciphertext `a ‖ b`.
+    pub(crate) fn verify_parts(
+        &self,
+        file: &FileMac,
+        iv: u128,
+        offset: u64,
+        a: &[u8],
+        b: &[u8],
+        tag: &[u8],
+    ) -> bool {
+        self.mac.verify_parts(file, iv, offset, a, b, tag)
+    }
 }

@@ -1,9 +1,11 @@
 //! Checkpoints, backups and restores of an open database: the Rust API
 //! ([`Db::checkpoint`], [`Db::backup`], [`Db::restore`]) and the SQL
-//! statements `BACKUP TO`, `RESTORE FROM … TO`, `SHOW BACKUP`.
+//! statements `CHECKPOINT TO`, `BACKUP TO`, `RESTORE FROM … TO`,
+//! `SHOW BACKUP`, `VERIFY BACKUP`.
 //!
 //! The SQL statements are for admins only, and every one is audited (the
-//! passphrase never reaches the log). A restore never touches the open
+//! passphrase never reaches the log); so are checkpoints and backups made
+//! through the Rust API (as root). A restore never touches the open
 //! database: `RESTORE FROM 'backup' TO 'dir'` builds a new store in a new
 //! or empty directory, under this database's store key, to be opened on
 //! its own (or moved into place while the database is closed).
@@ -17,8 +19,8 @@ use zeroize::Zeroizing;
 use crate::audit::cut::cut_at;
 use crate::audit::AuditRecord;
 use crate::backup::{
-    self, BackupInfo, BackupKeys, BackupOptions, BackupProgress, BackupSummary, KdfParams,
-    RestoreOptions, RestoreSummary,
+    self, BackupInfo, BackupKeys, BackupOptions, BackupProgress, BackupSummary, BackupVerifyReport,
+    CheckpointSummary, KdfParams, RestoreOptions, RestoreSummary,
 };
 use crate::catalog::{Schema, CATALOG_PREFIX};
 use crate::crypto::KeyProvider;
@@ -51,8 +53,26 @@ impl Db {
     /// Writes a consistent copy of the store, as of now, into `dir` (new or
     /// empty, on the store's file system): tables are hard links where the
     /// file system allows. The copy opens with the same keys. Writers wait
-    /// only while the checkpoint is taken, not while it is copied.
-    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
+    /// only while the checkpoint is taken, not while it is copied. Audited
+    /// (event `checkpoint`; the copy's audit log ends before that record).
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<CheckpointSummary> {
+        let started = Instant::now();
+        let r = self.checkpoint_unaudited(dir.as_ref());
+        self.inner.audit.append(AuditRecord {
+            time_ms: unix_ms(),
+            event: "checkpoint".into(),
+            user: crate::auth::ROOT.into(),
+            statement: format!("checkpoint to '{}'", dir.as_ref().display()),
+            outcome: if r.is_ok() { "ok" } else { "error" }.into(),
+            error_code: r.as_ref().err().map(|e| e.code() as u32),
+            error: r.as_ref().err().map(|e| e.to_string()),
+            duration_us: started.elapsed().as_micros() as u64,
+            ..AuditRecord::default()
+        })?;
+        r
+    }
+
+    fn checkpoint_unaudited(&self, dir: &Path) -> Result<CheckpointSummary> {
         let cp = self.engine().checkpoint()?;
         let audit = cut_at(self.engine(), cp.snapshot())?;
         let extra: Vec<(String, u64)> = audit
@@ -60,7 +80,12 @@ impl Db {
             .iter()
             .map(|s| (s.name.clone(), s.len))
             .collect();
-        cp.write_to(dir.as_ref(), &extra)
+        cp.write_to(dir, &extra)?;
+        Ok(CheckpointSummary {
+            dir: dir.to_path_buf(),
+            sequence: cp.sequence(),
+            tables: cp.tables().len(),
+        })
     }
 
     /// Backs the store up into `dir` (new or empty) while it stays open for
@@ -243,8 +268,25 @@ fn show_rows(info: &BackupInfo) -> Vec<Vec<Value>> {
     rows
 }
 
+/// One row per backup of the verified chain, newest first.
+fn verify_rows(report: &BackupVerifyReport) -> Vec<Vec<Value>> {
+    report
+        .backups
+        .iter()
+        .map(|b| {
+            vec![
+                text(b.dir.display().to_string()),
+                text(b.id.clone()),
+                Value::Integer(b.files as i64),
+                Value::Integer(b.bytes as i64),
+            ]
+        })
+        .collect()
+}
+
 impl Session {
-    /// Runs BACKUP, RESTORE or SHOW BACKUP (admins only, always audited).
+    /// Runs BACKUP, RESTORE, SHOW BACKUP, VERIFY BACKUP or CHECKPOINT
+    /// (admins only, always audited).
     pub(super) fn run_backup(
         &self,
         stmt: &BackupStmt,
@@ -258,7 +300,9 @@ impl Session {
         let audit_text = stmt.audit_text(&shown);
         let sec = self.security()?;
         if !sec.roles.admin {
-            let e = denied("only admins may back up, restore or show backups".into());
+            let e = denied(
+                "only admins may make checkpoints, back up, restore, show or verify backups".into(),
+            );
             let p = self.audit_start(&sec, "denied", &audit_text, &[], &[], true);
             self.audit_end(p, 0, Some(&e))?;
             return Err(e);
@@ -267,6 +311,8 @@ impl Session {
             BackupStmt::Backup { .. } => "backup",
             BackupStmt::Restore { .. } => "restore",
             BackupStmt::Show { .. } => "statement",
+            BackupStmt::Verify { .. } => "verify_backup",
+            BackupStmt::Checkpoint { .. } => "checkpoint",
         };
         let pending = self.audit_start(&sec, event, &audit_text, &[], &[], true);
         let r = self.run_backup_unaudited(stmt, params);
@@ -383,6 +429,99 @@ impl Session {
                     show_rows(&info),
                 ))
             }
+            BackupStmt::Verify { dir, passphrase } => {
+                let keys = BackupKeys {
+                    passphrase: passphrase_of(params, passphrase)?,
+                    provider: Some(provider),
+                };
+                let report = backup::verify(&path_of(params, dir)?, &keys, None, |_| {})?;
+                Ok((
+                    ["dir", "backup_id", "files", "bytes"]
+                        .map(String::from)
+                        .to_vec(),
+                    verify_rows(&report),
+                ))
+            }
+            BackupStmt::Checkpoint { dir } => {
+                if in_txn {
+                    return Err(misuse(
+                        "CHECKPOINT cannot run inside a transaction (it copies committed data)",
+                    ));
+                }
+                let s = db.checkpoint_unaudited(&path_of(params, dir)?)?;
+                Ok((
+                    ["dir", "sequence", "tables"].map(String::from).to_vec(),
+                    vec![vec![
+                        text(s.dir.display().to_string()),
+                        Value::Integer(s.sequence as i64),
+                        Value::Integer(s.tables as i64),
+                    ]],
+                ))
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sha2::{Digest, Sha256};
+
+    use crate::backup::manifest::FileDigest;
+    use crate::backup::{self, BackupKeys, BackupOptions, KdfParams};
+    use crate::{Db, KeyBytes, MemoryKeyProvider, Options};
+
+    #[test]
+    fn file_digests_are_checked_in_both_manifest_versions() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let provider = || MemoryKeyProvider::new(KeyBytes::from_slice(&[4; 32])).expect("key");
+        let db =
+            Db::open_with(tmp.path().join("db"), provider(), Options::default()).expect("open");
+        let s = db.root_session();
+        s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+            .expect("create");
+        for i in 0..200i64 {
+            s.execute("INSERT INTO t VALUES (?, 'some text')", &[&i])
+                .expect("insert");
+        }
+        db.engine().flush().expect("flush");
+        let bk = tmp.path().join("bk");
+        let options = BackupOptions {
+            kdf: KdfParams::dangerous_minimal(),
+            ..BackupOptions::default()
+        };
+        db.backup(&bk, &options, |_| {}).expect("backup");
+        let keys = BackupKeys::provider(Arc::new(provider()));
+        let check = || backup::verify(&bk, &keys, None, |_| {});
+        let report = check().expect("a fresh backup verifies");
+        assert!(report.files() >= 2);
+
+        // Version 2: an authentic manifest whose digest of a file is not
+        // that of the file's header and record tags.
+        let mut victim = String::new();
+        backup::reseal_manifest(&bk, &keys, |m| {
+            victim = m.files[0].name.clone();
+            m.files[0].sha256[5] ^= 1;
+        })
+        .expect("reseal");
+        let e = check().expect_err("a wrong digest");
+        assert!(e.to_string().contains("digest mismatch"), "{e}");
+        assert!(e.to_string().contains(&victim), "{e}");
+
+        // Version 1: digests of every byte, still checked.
+        backup::reseal_manifest(&bk, &keys, |m| {
+            m.file_digest = FileDigest::WholeFile;
+            for f in &mut m.files {
+                let bytes = std::fs::read(bk.join(&f.name)).expect("read");
+                f.sha256 = Sha256::digest(&bytes).into();
+            }
+        })
+        .expect("reseal");
+        check().expect("a version-1 manifest verifies");
+        backup::reseal_manifest(&bk, &keys, |m| m.files[0].sha256[0] ^= 1).expect("reseal");
+        let e = check().expect_err("a wrong whole-file digest");
+        assert!(e.to_string().contains("digest mismatch"), "{e}");
+        assert!(e.to_string().contains(&victim), "{e}");
     }
 }

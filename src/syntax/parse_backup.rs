@@ -6,6 +6,8 @@
 //!             | KDF_MEMORY_KIB = n | KDF_ITERATIONS = n
 //!   RESTORE FROM 'dir' TO 'new dir' [WITH PASSPHRASE = 'text']
 //!   SHOW BACKUP 'dir' [WITH PASSPHRASE = 'text']
+//!   VERIFY BACKUP 'dir' [WITH PASSPHRASE = 'text']
+//!   CHECKPOINT TO 'new dir'
 //! ```
 //!
 //! Directories and the passphrase may be parameters (`?`, `?N`, `$N`,
@@ -80,6 +82,18 @@ pub enum BackupStmt {
         /// PASSPHRASE for a passphrase wrap.
         passphrase: Option<PassArg>,
     },
+    /// VERIFY BACKUP: every file of the backup and its chain checked.
+    Verify {
+        /// The backup (the newest of a chain).
+        dir: PathArg,
+        /// PASSPHRASE for a passphrase wrap.
+        passphrase: Option<PassArg>,
+    },
+    /// CHECKPOINT TO: a consistent copy of the store, under its own keys.
+    Checkpoint {
+        /// The new directory.
+        dir: PathArg,
+    },
 }
 
 impl BackupStmt {
@@ -123,6 +137,10 @@ impl BackupStmt {
             BackupStmt::Show { dir, passphrase } => {
                 format!("SHOW BACKUP {}{}", q(dir), pass(passphrase))
             }
+            BackupStmt::Verify { dir, passphrase } => {
+                format!("VERIFY BACKUP {}{}", q(dir), pass(passphrase))
+            }
+            BackupStmt::Checkpoint { dir } => format!("CHECKPOINT TO {}", q(dir)),
         }
     }
 }
@@ -360,8 +378,8 @@ fn is_backup_statement(sql: &str) -> bool {
         .filter(|w| !w.is_empty());
     let first = words.next().map(str::to_ascii_uppercase);
     match first.as_deref() {
-        Some("BACKUP") | Some("RESTORE") => true,
-        Some("SHOW") => words
+        Some("BACKUP") | Some("RESTORE") | Some("CHECKPOINT") => true,
+        Some("SHOW") | Some("VERIFY") => words
             .next()
             .is_some_and(|w| w.eq_ignore_ascii_case("BACKUP")),
         _ => false,
@@ -427,6 +445,16 @@ pub fn parse_backup(sql: &str) -> Result<Option<Parsed>> {
             to,
             passphrase: p.only_passphrase()?,
         }
+    } else if p.eat_kw("VERIFY") {
+        p.expect_kw("BACKUP")?;
+        let dir = p.path()?;
+        BackupStmt::Verify {
+            dir,
+            passphrase: p.only_passphrase()?,
+        }
+    } else if p.eat_kw("CHECKPOINT") {
+        p.expect_kw("TO")?;
+        BackupStmt::Checkpoint { dir: p.path()? }
     } else {
         p.expect_kw("SHOW")?;
         p.expect_kw("BACKUP")?;
@@ -494,6 +522,22 @@ mod tests {
                 ..
             }
         ));
+        let (v, n) = one("verify backup $1 with passphrase = $2");
+        assert_eq!(n, 2);
+        assert!(matches!(
+            v,
+            BackupStmt::Verify {
+                dir: PathArg::Param(1),
+                passphrase: Some(PassArg::Param(2))
+            }
+        ));
+        let (c, _) = one("CHECKPOINT TO '/c/x'");
+        assert!(
+            matches!(c, BackupStmt::Checkpoint { dir: PathArg::Literal(ref d) } if d == "/c/x")
+        );
+        assert!(parse_backup("CHECKPOINT TO 'x' WITH PASSPHRASE = 'p'").is_err());
+        assert!(parse_backup("VERIFY BACKUP").is_err());
+        assert!(parse_backup("CHECKPOINT").is_err());
         assert!(parse_backup("SHOW USERS").expect("ok").is_none());
         assert!(parse_backup("SELECT 1").expect("ok").is_none());
     }
@@ -505,6 +549,7 @@ mod tests {
             "RESTORE FROM 'x' 'hunter2'",
             "BACKUP TO 'x' WITH PASSPHRASE 'hunter2'",
             "BACKUP TO 'x' WITH OOPS = 'hunter2'",
+            "VERIFY BACKUP 'x' WITH PASSPHRASE = 'hunter2' 'hunter2'",
         ] {
             let e = parse_backup(sql).err().expect("a syntax error");
             assert!(!e.to_string().contains("hunter2"), "{e}");

@@ -476,11 +476,26 @@ impl SealedReader {
     /// [`Error::Truncated`]; damage gives [`Error::Corruption`] or
     /// [`Error::Authentication`].
     pub fn read_record(&self, offset: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        Ok(self
+            .read_record_tagged(offset)?
+            .map(|(payload, next, _)| (payload, next)))
+    }
+
+    /// [`Self::read_record`], also returning the record's verified tag
+    /// (all zeros in a plaintext file, which has none): the tags of a
+    /// file, in order, stand for its bytes (a backup's manifest digests
+    /// them instead of hashing every byte again).
+    pub(crate) fn read_record_tagged(
+        &self,
+        offset: u64,
+    ) -> Result<Option<(Vec<u8>, u64, [u8; TAG_LEN])>> {
         if offset == self.body_len {
             return Ok(None);
         }
         let Some(seal) = &self.seal else {
-            return self.read_plain_record(offset);
+            return Ok(self
+                .read_plain_record(offset)?
+                .map(|(payload, next)| (payload, next, [0; TAG_LEN])));
         };
         let auth_failed = || Error::Authentication {
             file: self.path.clone(),
@@ -492,6 +507,7 @@ impl SealedReader {
         // The length is authenticated before it is used.
         let mut head = [0u8; ENCRYPTED_HEAD];
         self.file.read_exact_at(HEADER_LEN + offset, &mut head)?;
+        let head_ct = head;
         let (len_ct, head_tag) = head.split_at_mut(8);
         if !seal
             .keys
@@ -513,16 +529,19 @@ impl SealedReader {
         if offset + total > self.body_len {
             return Err(self.truncated(offset, total));
         }
-        let mut buf = vec![0u8; total as usize];
-        self.file.read_exact_at(HEADER_LEN + offset, &mut buf)?;
-        let (record, tag) = buf.split_at_mut(total as usize - TAG_LEN);
+        // The rest (payload, crc, tag) goes straight into the buffer that
+        // is returned: the head stays apart, so the payload is not moved.
+        let mut buf = vec![0u8; total as usize - ENCRYPTED_HEAD];
+        self.file
+            .read_exact_at(HEADER_LEN + offset + ENCRYPTED_HEAD as u64, &mut buf)?;
+        let body_len = buf.len() - TAG_LEN;
+        let (body, tag) = buf.split_at_mut(body_len);
         if !seal
             .keys
-            .verify(&seal.mac, self.header.iv, offset, record, tag)
+            .verify_parts(&seal.mac, self.header.iv, offset, &head_ct, body, tag)
         {
             return Err(auth_failed());
         }
-        let body = &mut record[ENCRYPTED_HEAD..];
         seal.keys
             .apply_keystream(self.header.iv, offset + ENCRYPTED_HEAD as u64, body)?;
         let payload_len = body.len() - 4;
@@ -539,9 +558,10 @@ impl SealedReader {
                 "record checksum mismatch",
             ));
         }
-        buf.truncate(ENCRYPTED_HEAD + payload_len);
-        buf.drain(..ENCRYPTED_HEAD);
-        Ok(Some((buf, offset + total)))
+        let mut stored = [0u8; TAG_LEN];
+        stored.copy_from_slice(tag);
+        buf.truncate(payload_len);
+        Ok(Some((buf, offset + total, stored)))
     }
 
     /// A record of a plaintext file: nothing is authenticated, the CRCs
