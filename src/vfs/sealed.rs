@@ -372,6 +372,9 @@ impl SealedWriter {
     }
 }
 
+/// A record read with its tag: (payload, offset of the next record, tag).
+pub(crate) type TaggedRecord = (Vec<u8>, u64, [u8; TAG_LEN]);
+
 /// Reads a sealed file: checks its header, then verifies every record read.
 pub struct SealedReader {
     file: Arc<dyn ReadFile>,
@@ -485,10 +488,7 @@ impl SealedReader {
     /// (all zeros in a plaintext file, which has none): the tags of a
     /// file, in order, stand for its bytes (a backup's manifest digests
     /// them instead of hashing every byte again).
-    pub(crate) fn read_record_tagged(
-        &self,
-        offset: u64,
-    ) -> Result<Option<(Vec<u8>, u64, [u8; TAG_LEN])>> {
+    pub(crate) fn read_record_tagged(&self, offset: u64) -> Result<Option<TaggedRecord>> {
         if offset == self.body_len {
             return Ok(None);
         }
