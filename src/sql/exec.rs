@@ -770,12 +770,10 @@ impl Scan {
                 let base = index_prefix(table.id, idx.id);
                 // Every combination of the IN alternatives (bounded).
                 let mut prefixes: Vec<Vec<u8>> = vec![base.clone()];
-                for (ci, alts) in eq.iter().enumerate() {
+                for (ci, (alts, aff)) in eq.iter().enumerate() {
                     let mut vals = Vec::new();
                     for a in alts {
-                        let v = eval(a, env, cx)?;
-                        let col = table.columns[idx.columns[ci]].affinity;
-                        let v = apply_affinity(v, col);
+                        let v = apply_affinity(eval(a, env, cx)?, *aff);
                         if !matches!(v, Value::Null) {
                             vals.push(v);
                         }
@@ -796,7 +794,7 @@ impl Scan {
                         ));
                     }
                 }
-                dedup = eq.iter().any(|alts| alts.len() > 1);
+                dedup = eq.iter().any(|(alts, _)| alts.len() > 1);
                 for p in prefixes {
                     match range {
                         None => ranges.push((
@@ -806,11 +804,10 @@ impl Scan {
                         )),
                         Some((lo, hi)) => {
                             let ci = eq.len();
-                            let col = table.columns[idx.columns[ci]].affinity;
                             let lo_b = match lo {
                                 None => Some(Bound::Included(p.clone())),
-                                Some((e, incl)) => {
-                                    let v = apply_affinity(eval(e, env, cx)?, col);
+                                Some((e, incl, aff)) => {
+                                    let v = apply_affinity(eval(e, env, cx)?, *aff);
                                     if matches!(v, Value::Null) {
                                         None
                                     } else {
@@ -826,8 +823,8 @@ impl Scan {
                             };
                             let hi_b = match hi {
                                 None => Some(Bound::Excluded(prefix_end(&p))),
-                                Some((e, incl)) => {
-                                    let v = apply_affinity(eval(e, env, cx)?, col);
+                                Some((e, incl, aff)) => {
+                                    let v = apply_affinity(eval(e, env, cx)?, *aff);
                                     if matches!(v, Value::Null) {
                                         None
                                     } else {

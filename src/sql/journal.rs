@@ -17,12 +17,13 @@
 //! schema, never on the data, as in SQLite (it is made when the statement
 //! is compiled).
 
-use crate::catalog::{Schema, Table};
+use crate::catalog::{Index, Schema, Table};
 use crate::sql::aggregate::agg_kind;
 use crate::syntax::ast::{
     Conflict, Delete, Expr, FromItem, Insert, Query, SelectItem, SetExpr, Statement, TriggerEvent,
     Update, UpsertAction, With,
 };
+use crate::syntax::parse::parse_expr;
 
 /// Whether SQLite would keep a statement journal for `stmt` (true for
 /// anything but INSERT, UPDATE and DELETE: their errors undo the
@@ -239,6 +240,8 @@ impl Decision {
             self.may_abort = true;
         }
         self.not_null(t, None, mode);
+        // A new row's entry in every index is computed.
+        self.partial_indexes(t, |_, _| true);
         // The uniqueness constraints: an upsert resolves its target's (or
         // all, without a target) by DO NOTHING or DO UPDATE.
         let target = ins
@@ -294,6 +297,20 @@ impl Decision {
         }
     }
 
+    /// Codes the WHERE of each partial index of `t` that `coded` selects:
+    /// SQLite evaluates it (a LIKE or another function call may abort)
+    /// to decide whether the index holds a row being written or removed.
+    fn partial_indexes(&mut self, t: &Table, coded: impl Fn(&Index, &Expr) -> bool) {
+        for ix in &t.indexes {
+            let Some(Ok(filter)) = ix.filter.as_deref().map(parse_expr) else {
+                continue;
+            };
+            if coded(ix, &filter) {
+                self.expr(&filter);
+            }
+        }
+    }
+
     /// An UPDATE's constraint checks of the columns `assigned`.
     fn update_constraints(&mut self, t: &Table, assigned: &[usize], mode: Conflict) {
         self.not_null(t, Some(assigned), mode);
@@ -302,6 +319,25 @@ impl Decision {
         if rowid_changes {
             self.may_abort = true;
         }
+        // SQLite rewrites the entries of the indexes the UPDATE may move
+        // (all when the rowid or a WITHOUT ROWID key changes; those on an
+        // assigned column; partial ones whose WHERE reads one), coding
+        // their WHEREs; a REPLACE deletes whole rows, coding them all.
+        let key_changes = rowid_changes
+            || (t.without_rowid && t.primary_key.iter().any(|c| assigned.contains(c)));
+        let moved = |ix: &Index, filter: &Expr| {
+            key_changes
+                || ix.columns.iter().any(|c| assigned.contains(c))
+                || reads_any(t, filter, assigned)
+        };
+        let replaces = mode == Conflict::Replace
+            && (key_changes
+                || t.indexes.iter().any(|ix| {
+                    ix.unique
+                        && (ix.columns.iter().any(|c| assigned.contains(c))
+                            || ix.filter.is_some() && !assigned.is_empty())
+                }));
+        self.partial_indexes(t, |ix, f| replaces || moved(ix, f));
         if mode != Conflict::Abort {
             return;
         }
@@ -354,6 +390,8 @@ impl Decision {
         if !one_row(t, d.filter.as_ref()) {
             self.multi_write = true;
         }
+        // Removing a row removes its entry from every index.
+        self.partial_indexes(t, |_, _| true);
         self.items(&d.returning);
         self.triggers(schema, t, &TriggerEvent::Delete, &[], over);
     }
@@ -366,6 +404,22 @@ fn walk_queries(e: &Expr, f: &mut dyn FnMut(&Query)) {
         Expr::InSubquery { query, .. } => f(query),
         _ => {}
     });
+}
+
+/// Whether `e` reads one of the columns `cols` of `t`.
+fn reads_any(t: &Table, e: &Expr, cols: &[usize]) -> bool {
+    let mut found = false;
+    crate::sql::plan::walk(e, &mut |x| {
+        if let Expr::Column { name, .. } = x {
+            if assigned_columns(t, std::iter::once(name.as_str()))
+                .iter()
+                .any(|c| cols.contains(c))
+            {
+                found = true;
+            }
+        }
+    });
+    found
 }
 
 fn is_integer_literal(e: &Expr) -> bool {

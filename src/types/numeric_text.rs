@@ -233,11 +233,20 @@ pub(super) enum Num {
     Real,
 }
 
+/// The bytes before the first NUL: SQLite 3.54 reads text (and a blob)
+/// as a C string where it asks whether it is a number (`sqlite3AtoF` on
+/// the NUL-terminated value), so '-1.5' || x'00' is -1.5 to numeric
+/// affinity and '5' || x'00' + 1 is 6.0.
+fn c_string(z: &[u8]) -> &[u8] {
+    z.split(|&b| b == 0).next().unwrap_or_default()
+}
+
 /// The numeric type of text for arithmetic (SQLite's `computeNumericType`):
 /// an integer literal or an integer prefix gives an INTEGER, anything with a
 /// decimal point or exponent (or an integer too large for `i64`) a REAL.
 pub(super) fn numeric_of_bytes(z: &[u8]) -> Num {
-    let (_, shape) = parse_real_prefix(z);
+    // `sqlite3Atoi64` below reads every byte, `sqlite3AtoF` a C string.
+    let (_, shape) = parse_real_prefix(c_string(z));
     match shape {
         RealShape::NotANumber => {
             let (i, ishape) = parse_int_prefix(z);
@@ -295,7 +304,8 @@ pub(super) fn numerify_bytes(z: &[u8]) -> Value {
 /// `try_for_int` also turns an integral REAL into an INTEGER.
 pub(crate) fn numeric_affinity_of_text(s: &str, try_for_int: bool) -> Option<Value> {
     let z = s.as_bytes();
-    let (r, shape) = parse_real_prefix(z);
+    // Its integer check (`alsoAnInt`) reads every byte, the real one not.
+    let (r, shape) = parse_real_prefix(c_string(z));
     match shape {
         RealShape::NotANumber | RealShape::RealPrefix => None,
         RealShape::Integer => {

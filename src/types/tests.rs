@@ -373,6 +373,9 @@ fn arithmetic_with_nulls_text_and_blobs() {
     assert_eq!(add(&t("1e3"), &i(0)).ok(), Some(r(1000.0)));
     assert_eq!(add(&t("1e"), &i(0)).ok(), Some(i(1)));
     assert_eq!(add(&t("1.5e"), &i(0)).ok(), Some(r(1.5)));
+    // An integer before a NUL is a number only as a C string: REAL.
+    assert_eq!(add(&t("5\0"), &i(1)).ok(), Some(r(6.0)));
+    assert_eq!(add(&b(b"5\0"), &i(1)).ok(), Some(r(6.0)));
     assert_eq!(add(&t("12.5abc"), &i(0)).ok(), Some(r(12.5)));
     assert_eq!(add(&t(" 12 "), &i(0)).ok(), Some(i(12)));
     assert_eq!(add(&t("  -7  "), &i(1)).ok(), Some(i(-6)));
@@ -568,6 +571,15 @@ fn storage_affinity() {
     assert_eq!(apply_affinity(b(b"1"), Text), b(b"1"));
     assert_eq!(apply_affinity(i(12), Blob), i(12));
     assert_eq!(apply_affinity(t("12"), Blob), t("12"));
+    // A NUL ends the text where SQLite 3.54 asks whether it is a number;
+    // the integer check still reads every byte.
+    assert_eq!(apply_affinity(t("12\0"), Integer), i(12));
+    assert_eq!(apply_affinity(t("-1.5\0z"), Integer), r(-1.5));
+    assert_eq!(apply_affinity(t("\0"), Numeric), t("\0"));
+    assert_eq!(
+        apply_affinity(t("9007199254740993\0"), Numeric),
+        i(9007199254740992)
+    );
 }
 
 #[test]

@@ -5,13 +5,13 @@ use super::*;
 
 /// If `e` compares column `col` of the source at `start` with something
 /// available before it under a rule `usable` accepts, returns (operator as
-/// seen from the column, other side).
+/// seen from the column, other side, the comparison's affinity).
 pub(super) fn column_cmp(
     e: &PExpr,
     col: usize,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
-) -> Option<(BinOp, PExpr)> {
+) -> Option<(BinOp, PExpr, Option<Affinity>)> {
     let PExpr::Cmp(op, a, b, rule) = e else {
         return None;
     };
@@ -31,10 +31,10 @@ pub(super) fn column_cmp(
         return None;
     }
     if is_col(a) && available_before(b, start) {
-        return Some((*op, (**b).clone()));
+        return Some((*op, (**b).clone(), rule.aff));
     }
     if is_col(b) && available_before(a, start) {
-        return Some((flip(*op), (**a).clone()));
+        return Some((flip(*op), (**a).clone(), rule.aff));
     }
     None
 }
@@ -44,13 +44,13 @@ pub(super) fn in_list_on(
     col: usize,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
-) -> Option<Vec<PExpr>> {
+) -> Option<(Vec<PExpr>, Option<Affinity>)> {
     match e {
         PExpr::InList(x, list, false, rule)
             if matches!(**x, PExpr::Col(i) if i == start + col) && usable(rule) =>
         {
             if list.iter().all(|l| available_before(l, start)) {
-                Some(list.clone())
+                Some((list.clone(), rule.aff))
             } else {
                 None
             }
@@ -59,27 +59,50 @@ pub(super) fn in_list_on(
     }
 }
 
-/// Optional lower and upper bounds, each with "inclusive".
-pub type Bounds = (Option<(PExpr, bool)>, Option<(PExpr, bool)>);
+/// Optional lower and upper bounds, each with "inclusive" and the
+/// affinity the probe value is given (see [`probe_affinity`]).
+pub type Bounds = (
+    Option<(PExpr, bool, Affinity)>,
+    Option<(PExpr, bool, Affinity)>,
+);
+
+/// The values an index column may equal (alternatives, for IN) and the
+/// affinity the probe values are given (see [`probe_affinity`]).
+pub type EqValues = (Vec<PExpr>, Affinity);
 
 /// A candidate index access: position, score, equality values, range.
-type IndexChoice = (usize, usize, Vec<Vec<PExpr>>, Option<Bounds>);
+type IndexChoice = (usize, usize, Vec<EqValues>, Option<Bounds>);
 
+/// The affinity an index probe gives the value compared with an index
+/// column of affinity `col` under a comparison of affinity `cmp`: none
+/// when the comparison converts neither side (two columns neither of them
+/// numeric, SQLite's `updateRangeAffinityStr` and `codeAllEqualityTerms`),
+/// else the column's (the comparison's, which the index allows).
+fn probe_affinity(cmp: Option<Affinity>, col: Affinity) -> Affinity {
+    match cmp {
+        None | Some(Affinity::Blob) => Affinity::Blob,
+        Some(_) => col,
+    }
+}
+
+/// The bounds on column `col` (of affinity `col_aff`) the conditions set.
 pub(super) fn range_on(
     conds: &[&PExpr],
     col: usize,
+    col_aff: Affinity,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
 ) -> Option<Bounds> {
     let mut lo = None;
     let mut hi = None;
     for c in conds {
-        if let Some((op, other)) = column_cmp(c, col, start, usable) {
+        if let Some((op, other, aff)) = column_cmp(c, col, start, usable) {
+            let aff = probe_affinity(aff, col_aff);
             match op {
-                BinOp::Gt => lo = lo.or(Some((other, false))),
-                BinOp::Ge => lo = lo.or(Some((other, true))),
-                BinOp::Lt => hi = hi.or(Some((other, false))),
-                BinOp::Le => hi = hi.or(Some((other, true))),
+                BinOp::Gt => lo = lo.or(Some((other, false, aff))),
+                BinOp::Ge => lo = lo.or(Some((other, true, aff))),
+                BinOp::Lt => hi = hi.or(Some((other, false, aff))),
+                BinOp::Le => hi = hi.or(Some((other, true, aff))),
                 _ => {}
             }
         }
@@ -89,10 +112,10 @@ pub(super) fn range_on(
                 && available_before(b, start)
             {
                 if usable(ra) {
-                    lo = lo.or(Some(((**a).clone(), true)));
+                    lo = lo.or(Some(((**a).clone(), true, probe_affinity(ra.aff, col_aff))));
                 }
                 if usable(rb) {
-                    hi = hi.or(Some(((**b).clone(), true)));
+                    hi = hi.or(Some(((**b).clone(), true, probe_affinity(rb.aff, col_aff))));
                 }
             }
         }
@@ -104,18 +127,22 @@ pub(super) fn range_on(
     }
 }
 
+/// The values column `col` (of affinity `col_aff`) must equal.
 pub(super) fn eq_on(
     conds: &[&PExpr],
     col: usize,
+    col_aff: Affinity,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
-) -> Option<Vec<PExpr>> {
+) -> Option<EqValues> {
     for c in conds {
-        if let Some((BinOp::Eq, other)) = column_cmp(c, col, start, usable) {
-            return Some(vec![other]);
+        if let Some((BinOp::Eq, other, aff)) = column_cmp(c, col, start, usable) {
+            return Some((vec![other], probe_affinity(aff, col_aff)));
         }
     }
-    conds.iter().find_map(|c| in_list_on(c, col, start, usable))
+    conds.iter().find_map(|c| {
+        in_list_on(c, col, start, usable).map(|(v, aff)| (v, probe_affinity(aff, col_aff)))
+    })
 }
 
 /// Picks the access path of `table` (whose columns start at `start` in the
@@ -138,7 +165,7 @@ pub(super) fn choose_access(
     let by_rowid = |r: &CmpRule| r.index_affinity_ok(Affinity::Integer);
     if hint.is_none() || hint == Some(AccessHint::NoIndex) {
         for &rc in &rowid_cols {
-            if let Some(vals) = eq_on(conds, rc, start, &by_rowid) {
+            if let Some((vals, _)) = eq_on(conds, rc, Affinity::Integer, start, &by_rowid) {
                 return Ok(Access::Rowids(vals));
             }
         }
@@ -167,7 +194,7 @@ pub(super) fn choose_access(
         };
         let mut eq = Vec::new();
         for (k, &c) in idx.columns.iter().enumerate() {
-            match eq_on(conds, c, start, &usable_on(k)) {
+            match eq_on(conds, c, table.columns[c].affinity, start, &usable_on(k)) {
                 Some(v) => eq.push(v),
                 None => break,
             }
@@ -177,7 +204,7 @@ pub(super) fn choose_access(
             .columns
             .get(k)
             .filter(|_| !idx.desc.get(k).copied().unwrap_or(false))
-            .and_then(|&c| range_on(conds, c, start, &usable_on(k)));
+            .and_then(|&c| range_on(conds, c, table.columns[c].affinity, start, &usable_on(k)));
         let score = eq.len() * 2 + usize::from(range.is_some());
         if score > 0 && best.as_ref().is_none_or(|b| score > b.1) {
             best = Some((ii, score, eq, range));
@@ -198,8 +225,9 @@ pub(super) fn choose_access(
     }
     if !table.without_rowid {
         for &rc in &rowid_cols {
-            if let Some((lo, hi)) = range_on(conds, rc, start, &by_rowid) {
-                return Ok(Access::RowidRange(lo, hi));
+            if let Some((lo, hi)) = range_on(conds, rc, Affinity::Integer, start, &by_rowid) {
+                let plain = |b: Option<(PExpr, bool, Affinity)>| b.map(|(e, incl, _)| (e, incl));
+                return Ok(Access::RowidRange(plain(lo), plain(hi)));
             }
         }
     }
@@ -265,7 +293,7 @@ pub(super) fn ordered_scan(plan: &Plan, t: &Table, keys: &[SortKey]) -> Option<P
                         },
                     }))
                 }
-                Access::Index { index, eq, .. } if eq.iter().all(|alts| alts.len() == 1) => {
+                Access::Index { index, eq, .. } if eq.iter().all(|(alts, _)| alts.len() == 1) => {
                     let idx = &table.indexes[*index];
                     // Leading equality columns are constant; the rest of
                     // the index order must match the keys.

@@ -33,7 +33,7 @@ mod scope;
 mod select;
 mod source;
 
-pub use self::access_path::Bounds;
+pub use self::access_path::{Bounds, EqValues};
 pub(crate) use self::analysis::walk;
 pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
@@ -74,8 +74,9 @@ pub enum Access {
     Index {
         /// Position of the index in the table's index list.
         index: usize,
-        /// Per leading column: the values it may equal.
-        eq: Vec<Vec<PExpr>>,
+        /// Per leading column: the values it may equal, and the affinity
+        /// the probe gives them.
+        eq: Vec<EqValues>,
         /// Range on the next column.
         range: Option<Bounds>,
     },

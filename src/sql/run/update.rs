@@ -390,9 +390,6 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
         let Some(old) = current_row(cx, &t, &r)? else {
             continue;
         };
-        let Some(Value::Integer(rowid)) = old.last().cloned() else {
-            continue;
-        };
         fire(
             cx,
             schema,
@@ -404,12 +401,19 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             &[],
             None,
         )?;
-        let Some(current) = read_row(cx.txn, &t, rowid)? else {
+        // As SQLite: the row is sought again after the BEFORE triggers, by
+        // its rowid or, WITHOUT ROWID, by its key (a row whose key they
+        // changed is not deleted; one that took the key is). RETURNING
+        // and the AFTER triggers see OLD as it was before them.
+        let Some(current) = current_row(cx, &t, &old)? else {
+            continue;
+        };
+        let Some(Value::Integer(rowid)) = current.last().cloned() else {
             continue;
         };
         writer.delete(cx, rowid, &current)?;
         if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
-            out.push(returning_row(cx, exprs, &current)?);
+            out.push(returning_row(cx, exprs, &old)?);
         }
         fire(
             cx,
@@ -418,7 +422,7 @@ pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed
             TriggerTiming::After,
             RowEvent::Delete,
             None,
-            Some(&current),
+            Some(&old),
             &[],
             None,
         )?;
