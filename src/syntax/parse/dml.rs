@@ -6,7 +6,7 @@ impl Cx {
     pub(super) fn insert(&mut self, i: sp::Insert) -> Result<Insert> {
         // Every field named, so that a new one in sqlparser is looked at.
         let sp::Insert {
-            insert_token: _,
+            insert_token,
             optimizer_hints,
             or,
             ignore,
@@ -103,17 +103,25 @@ impl Cx {
             },
             on_conflict,
             upsert,
-            returning: self.returning(returning)?,
+            returning: self.returning(returning, insert_token.0.span.start)?,
         })
     }
 
-    /// A RETURNING list, with its items' texts.
-    fn returning(&mut self, items: Option<Vec<sp::SelectItem>>) -> Result<Vec<SelectItem>> {
+    /// The RETURNING list of the statement whose keyword is at `at`, with
+    /// its items' texts. (Not found from the items' own spans: sqlparser
+    /// computes an expression's span by unguarded recursion, which a deep
+    /// expression would overflow.)
+    fn returning(
+        &mut self,
+        items: Option<Vec<sp::SelectItem>>,
+        at: sqlparser::tokenizer::Location,
+    ) -> Result<Vec<SelectItem>> {
         let items = items.unwrap_or_default();
-        let texts = items.first().and_then(|first| {
-            use sqlparser::ast::Spanned;
-            self.texts.returning(first.span().start).map(<[_]>::to_vec)
-        });
+        let texts = if items.is_empty() {
+            None
+        } else {
+            self.texts.returning(at).map(<[_]>::to_vec)
+        };
         self.items(items, texts)
     }
 
@@ -151,7 +159,7 @@ impl Cx {
 
     pub(super) fn update(&mut self, u: sp::Update) -> Result<Update> {
         let sp::Update {
-            update_token: _,
+            update_token,
             optimizer_hints,
             table,
             assignments,
@@ -180,13 +188,13 @@ impl Cx {
             assignments: self.assignments(assignments)?,
             filter: selection.map(|e| self.expr(e)).transpose()?,
             on_conflict: conflict_mode(or),
-            returning: self.returning(returning)?,
+            returning: self.returning(returning, update_token.0.span.start)?,
         })
     }
 
     pub(super) fn delete(&mut self, d: sp::Delete) -> Result<Delete> {
         let sp::Delete {
-            delete_token: _,
+            delete_token,
             optimizer_hints,
             tables,
             from,
@@ -216,7 +224,7 @@ impl Cx {
             table,
             hint,
             filter: selection.map(|e| self.expr(e)).transpose()?,
-            returning: self.returning(returning)?,
+            returning: self.returning(returning, delete_token.0.span.start)?,
         })
     }
 }

@@ -55,17 +55,17 @@ impl ItemTexts {
         self.lists.get(&(at.line, at.column)).map(|v| v.as_slice())
     }
 
-    /// The texts of the RETURNING list whose first item starts at `first`
-    /// (the last RETURNING keyword before it).
-    pub(super) fn returning(&self, first: Location) -> Option<&[String]> {
-        if first.line == 0 {
+    /// The texts of the RETURNING list of the data change whose keyword
+    /// (INSERT, UPDATE, DELETE) is at `statement`: the first RETURNING
+    /// after it (a data change holds no other statement).
+    pub(super) fn returning(&self, statement: Location) -> Option<&[String]> {
+        if statement.line == 0 {
             return None;
         }
         let key = self
             .returning
             .iter()
-            .rev()
-            .find(|k| **k < (first.line, first.column))?;
+            .find(|k| **k > (statement.line, statement.column))?;
         self.lists.get(key).map(|v| v.as_slice())
     }
 }
