@@ -17,6 +17,10 @@ use std::collections::HashMap;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
+/// The longest statement text whose result columns are named by their
+/// text.
+const MAX_NAMED_SQL: usize = 8 * 1024;
+
 /// The result lists of one statement's text, by the location of the
 /// keyword that opens each (`SELECT` or `RETURNING`).
 #[derive(Default)]
@@ -30,6 +34,12 @@ impl ItemTexts {
     /// Scans `tokens` (tokenized from `sql`, with locations).
     pub(super) fn scan(sql: &str, tokens: &[TokenWithSpan]) -> ItemTexts {
         let mut out = ItemTexts::default();
+        // Each list is scanned to its end and nested lists lie inside
+        // their parents' texts, so the work and the texts grow with length
+        // times nesting: past this size names fall back to the planner's.
+        if sql.len() > MAX_NAMED_SQL {
+            return out;
+        }
         let lines = LineStarts::new(sql);
         for (i, t) in tokens.iter().enumerate() {
             let opener = match &t.token {
