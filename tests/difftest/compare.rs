@@ -16,6 +16,7 @@
 //!   equal when numerically equal.
 //! * The last bits of a REAL (summation order; SQLite's newer float
 //!   conversions): reals are compared to 12 significant digits.
+//! * INTEGER against REAL in RETURNING (see [`QuerySpec::numeric`]).
 
 use crate::engine::V;
 
@@ -71,6 +72,12 @@ pub struct QuerySpec {
     pub order: Vec<(usize, Coll)>,
     /// LIMIT or OFFSET present (only generated with ORDER BY).
     pub limited: bool,
+    /// Integers and reals compared by value in every column: RETURNING,
+    /// whose values SQLite takes from the registers the row was just
+    /// written from, where a REAL column's integral value is held as an
+    /// integer (`MEM_IntReal`); an expression that passes it through
+    /// unchanged (CASE, coalesce) hands it out as an INTEGER.
+    pub numeric: bool,
 }
 
 /// A REAL to 12 significant digits.
@@ -98,7 +105,15 @@ fn canon(v: &V, how: ColCmp) -> String {
 fn canon_row(row: &[V], spec: &QuerySpec) -> Vec<String> {
     row.iter()
         .enumerate()
-        .map(|(i, v)| canon(v, spec.cols.get(i).copied().unwrap_or(ColCmp::Exact)))
+        .map(|(i, v)| {
+            let how = spec.cols.get(i).copied().unwrap_or(ColCmp::Exact);
+            match (v, how) {
+                (V::Int(_) | V::Real(_), ColCmp::Exact) if spec.numeric => {
+                    canon(v, ColCmp::Loose(Coll::Binary))
+                }
+                _ => canon(v, how),
+            }
+        })
         .collect()
 }
 

@@ -1521,7 +1521,10 @@ impl Gen {
             Some(r) => Step::Query {
                 sql: format!("{sql}{r}"),
                 params,
-                spec: QuerySpec::default(),
+                spec: QuerySpec {
+                    numeric: true,
+                    ..QuerySpec::default()
+                },
             },
             None => Step::Exec {
                 sql,

@@ -323,7 +323,10 @@ fn record() {
                 Step::Query {
                     sql,
                     params: Vec::new(),
-                    spec: compare::QuerySpec::default(),
+                    spec: compare::QuerySpec {
+                        numeric: upper.contains("RETURNING"),
+                        ..compare::QuerySpec::default()
+                    },
                 }
             } else {
                 let counts = ["INSERT", "UPDATE", "DELETE", "REPLACE"]
