@@ -291,6 +291,23 @@ pub fn insert_planned(
     ins: &Insert,
     slot: &mut Option<InsertPlan>,
 ) -> Result<Changed> {
+    let seq = SequenceScope::begin();
+    let r = insert_rows(cx, schema, ins, slot);
+    end_statement(
+        cx,
+        schema,
+        seq,
+        || Statement::Insert(Box::new(ins.clone())),
+        r,
+    )
+}
+
+fn insert_rows(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    ins: &Insert,
+    slot: &mut Option<InsertPlan>,
+) -> Result<Changed> {
     if slot.is_none() {
         *slot = Some(plan_insert_head(cx, schema, ins)?);
     }
@@ -319,6 +336,7 @@ pub fn insert_planned(
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
     let targets = &plan.targets;
+    touch_sequence(&t);
     let dflt = eval_defaults(&rest.defaults, cx)?;
     // The conflict resolution: the statement's, or the one a firing
     // statement imposes on its triggers' statements.

@@ -237,6 +237,19 @@ pub(super) fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
 
 /// UPDATE.
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
+    // Its triggers may insert into AUTOINCREMENT tables.
+    let seq = SequenceScope::begin();
+    let r = update_rows(cx, schema, up);
+    end_statement(
+        cx,
+        schema,
+        seq,
+        || Statement::Update(Box::new(up.clone())),
+        r,
+    )
+}
+
+fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx);
     let reads = reads_target(
@@ -349,6 +362,19 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 
 /// DELETE.
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
+    // Its triggers may insert into AUTOINCREMENT tables.
+    let seq = SequenceScope::begin();
+    let r = delete_rows(cx, schema, del);
+    end_statement(
+        cx,
+        schema,
+        seq,
+        || Statement::Delete(Box::new(del.clone())),
+        r,
+    )
+}
+
+fn delete_rows(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx);
     let reads = reads_target(del.filter.iter(), &del.returning);
