@@ -27,7 +27,7 @@ use crate::sql::plan::{Access, Node, Plan};
 use crate::storage::Direction;
 use crate::syntax::ast::SetOp;
 use crate::txn::{Txn, TxnIter};
-use crate::types::{apply_affinity, Affinity, Collation, Value};
+use crate::types::{apply_affinity, apply_comparison_affinity, Affinity, Collation, Value};
 
 /// A row of values.
 pub type Row = Vec<Value>;
@@ -753,7 +753,7 @@ impl Scan {
                 for (ci, (alts, aff)) in eq.iter().enumerate() {
                     let mut vals = Vec::new();
                     for a in alts {
-                        let v = apply_affinity(eval(a, env, cx)?, *aff);
+                        let v = apply_comparison_affinity(eval(a, env, cx)?, *aff);
                         if !matches!(v, Value::Null) {
                             vals.push(v);
                         }
@@ -787,7 +787,7 @@ impl Scan {
                             let lo_b = match lo {
                                 None => Some(Bound::Included(p.clone())),
                                 Some((e, incl, aff)) => {
-                                    let v = apply_affinity(eval(e, env, cx)?, *aff);
+                                    let v = apply_comparison_affinity(eval(e, env, cx)?, *aff);
                                     if matches!(v, Value::Null) {
                                         None
                                     } else {
@@ -804,7 +804,7 @@ impl Scan {
                             let hi_b = match hi {
                                 None => Some(Bound::Excluded(prefix_end(&p))),
                                 Some((e, incl, aff)) => {
-                                    let v = apply_affinity(eval(e, env, cx)?, *aff);
+                                    let v = apply_comparison_affinity(eval(e, env, cx)?, *aff);
                                     if matches!(v, Value::Null) {
                                         None
                                     } else {

@@ -206,7 +206,10 @@ pub(super) fn choose_access(
             .filter(|_| !idx.desc.get(k).copied().unwrap_or(false))
             .and_then(|&c| range_on(conds, c, table.columns[c].affinity, start, &usable_on(k)));
         let score = eq.len() * 2 + usize::from(range.is_some());
-        if score > 0 && best.as_ref().is_none_or(|b| score > b.1) {
+        // On a tie the later index wins: SQLite keeps a table's indexes
+        // newest first and its planner keeps the first of equal plans
+        // (which decides the order an UPDATE or DELETE meets rows in).
+        if score > 0 && best.as_ref().is_none_or(|b| score >= b.1) {
             best = Some((ii, score, eq, range));
         }
     }
