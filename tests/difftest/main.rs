@@ -249,10 +249,11 @@ fn campaign() -> bool {
         kinds.join(", ")
     );
     println!(
-        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows",
+        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares",
         stats.both_failed,
         stats.skipped(),
-        stats.sum_overflow
+        stats.sum_overflow,
+        stats.tlp_shared
     );
     let mut unsup: Vec<(&String, &u64)> = stats.unsupported.iter().collect();
     unsup.sort_by(|a, b| b.1.cmp(a.1));
