@@ -774,6 +774,11 @@ impl Scan {
                         ));
                     }
                 }
+                // SQLite looks IN values up in sorted order (its IN list
+                // is an ephemeral index), each once: in index order, which
+                // decides the order an UPDATE or DELETE meets rows in.
+                prefixes.sort_unstable();
+                prefixes.dedup();
                 dedup = eq.iter().any(|(alts, _)| alts.len() > 1);
                 for p in prefixes {
                     match range {
