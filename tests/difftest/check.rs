@@ -44,6 +44,9 @@ pub struct Stats {
     /// TLP checks whose query and partitions differ on SQLite too, where
     /// sealdb's partitions are SQLite's (see the module documentation).
     pub tlp_shared: u64,
+    /// Cases stopped early because a table grew too large (see
+    /// `run_case`).
+    pub cut_short: u64,
 }
 
 impl Stats {
@@ -58,6 +61,7 @@ impl Stats {
         self.both_failed += o.both_failed;
         self.sum_overflow += o.sum_overflow;
         self.tlp_shared += o.tlp_shared;
+        self.cut_short += o.cut_short;
     }
 
     /// Statements run.
@@ -75,6 +79,8 @@ impl Stats {
 pub struct Pair {
     seal: Sealdb,
     lite: Sqlite,
+    /// The most rows any query's answer held so far.
+    pub most_rows: usize,
 }
 
 impl Pair {
@@ -83,6 +89,7 @@ impl Pair {
         Pair {
             seal: Sealdb::new(),
             lite: Sqlite::new(),
+            most_rows: 0,
         }
     }
 
@@ -208,6 +215,9 @@ impl Pair {
             return None;
         }
         let l = self.lite.run(sql, params, mode);
+        if let Outcome::Rows(r) = &l {
+            self.most_rows = self.most_rows.max(r.len());
+        }
         Some((s, l))
     }
 

@@ -153,10 +153,24 @@ pub fn compare_rows(seal: &[Vec<V>], lite: &[Vec<V>], spec: &QuerySpec) -> Resul
             Err("different rows".into())
         };
     }
+    // A key on a column whose value is a group's representative (loose)
+    // compares under that looseness too: 'b' and 'B' may stand for the
+    // same NOCASE group, and ORDER BY 1 COLLATE BINARY then orders
+    // whichever it got.
+    let key_coll = |c: usize, coll: Coll| match spec.cols.get(c) {
+        Some(ColCmp::Loose(lc)) if *lc != coll => {
+            if coll == Coll::Binary {
+                *lc
+            } else {
+                Coll::Loosest
+            }
+        }
+        _ => coll,
+    };
     let key_of = |r: &Vec<V>| -> Vec<(V, Coll)> {
         spec.order
             .iter()
-            .map(|&(c, coll)| (r.get(c).cloned().unwrap_or(V::Null), coll))
+            .map(|&(c, coll)| (r.get(c).cloned().unwrap_or(V::Null), key_coll(c, coll)))
             .collect()
     };
     let same_key = |a: &Vec<V>, b: &Vec<V>| {

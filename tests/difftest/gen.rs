@@ -1184,10 +1184,10 @@ impl Gen {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            // UNION ALL keeps the left side's DISTINCT representatives
+            // (compared loosely), the others make every column one.
             if op != "UNION ALL" {
                 spec.cols = items.iter().map(|i| ColCmp::Loose(i.coll)).collect();
-            } else {
-                spec.cols = vec![ColCmp::Exact; items.len()];
             }
             // A column's collation in a compound is the left one's when it
             // is a column or COLLATE, else the right one's: unknown here in
