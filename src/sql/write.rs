@@ -341,10 +341,34 @@ pub fn explicit_rowid(t: &Table, row: &[Value]) -> Result<Option<i64>> {
     let Some(a) = t.rowid_alias else {
         return Ok(None);
     };
-    match apply_affinity(row[a].clone(), Affinity::Integer) {
+    match &row[a] {
         Value::Null => Ok(None),
-        Value::Integer(i) => Ok(Some(i)),
-        _ => Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+        v => must_be_int(v.clone()).map(Some),
+    }
+}
+
+/// A value given as a rowid, as SQLite's `OP_MustBeInt` takes it: an
+/// integer; a REAL holding an integer in the 64-bit range, both ends
+/// included (-9223372036854775808.0 too, which INTEGER affinity leaves a
+/// REAL); text under NUMERIC affinity; anything else is a datatype
+/// mismatch.
+pub fn must_be_int(v: Value) -> Result<i64> {
+    let mismatch = || Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch");
+    match v {
+        Value::Integer(i) => Ok(i),
+        Value::Real(r) => {
+            if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r)
+                && (r as i64) as f64 == r
+            {
+                Ok(r as i64)
+            } else {
+                Err(mismatch())
+            }
+        }
+        other => match apply_affinity(other, Affinity::Integer) {
+            Value::Integer(i) => Ok(i),
+            _ => Err(mismatch()),
+        },
     }
 }
 

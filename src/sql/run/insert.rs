@@ -383,12 +383,7 @@ fn insert_rows(
         apply_affinities(&t, &mut row);
         let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
             (Some(r), _) => Some(r),
-            (None, Some(v)) if !matches!(v, Value::Null) => {
-                match apply_affinity(v, Affinity::Integer) {
-                    Value::Integer(i) => Some(i),
-                    _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-                }
-            }
+            (None, Some(v)) if !matches!(v, Value::Null) => Some(must_be_int(v)?),
             _ => None,
         };
         // As SQLite: BEFORE triggers see the row after affinity (a STRICT

@@ -30,8 +30,8 @@ use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row
 use crate::sql::plan::{reads_target, Planner, Security};
 use crate::sql::write::{
     apply_affinities, check_not_null, check_order, check_strict, constraint_error, explicit_rowid,
-    forget_sequence, new_rowid, note_rowid, touch_sequence, Check, Constraint, SequenceScope,
-    TableWriter, Violation,
+    forget_sequence, must_be_int, new_rowid, note_rowid, touch_sequence, Check, Constraint,
+    SequenceScope, TableWriter, Violation,
 };
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{

@@ -37,10 +37,7 @@ pub(super) fn update_row(
     let new_rowid_val = values.pop().unwrap_or(Value::Null);
     apply_affinities(&t, &mut values);
     let mut new = values;
-    let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
-        Value::Integer(i) => i,
-        _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-    };
+    let mut rowid = must_be_int(new_rowid_val)?;
     if let Some(a) = t.rowid_alias {
         if cols.contains(&a) {
             rowid = explicit_rowid(&t, &new)?
