@@ -239,7 +239,10 @@ pub(super) fn upsert_target(t: &Table, cols: &[String]) -> Result<Constraint> {
     let mut wanted = positions.clone();
     wanted.sort_unstable();
     wanted.dedup();
-    for (i, idx) in t.indexes.iter().enumerate() {
+    // Newest first, as SQLite's index list: the first UNIQUE index on
+    // these columns is the target, whatever its collations (a target
+    // column without COLLATE matches any).
+    for (i, idx) in t.indexes.iter().enumerate().rev() {
         // SQLite keeps a rowid alias in an index as the rowid, which no
         // target column matches.
         let has_rowid = t.rowid_alias.is_some_and(|a| idx.columns.contains(&a));
@@ -428,6 +431,8 @@ fn insert_rows(
             Resolution::Skip => continue,
             Resolution::Write(gone) => gone,
             Resolution::Upsert(v) => {
+                // DO UPDATE may move a row to another rowid.
+                next_rowid = None;
                 let Some(Some((sets, filter))) = rest.upsert.as_ref().map(|u| &u.update) else {
                     continue; // DO NOTHING
                 };
