@@ -27,7 +27,7 @@ use crate::sql::plan::{Access, Node, Plan, SortKey};
 use crate::storage::Direction;
 use crate::syntax::ast::SetOp;
 use crate::txn::{Txn, TxnIter};
-use crate::types::{apply_affinity, Affinity, Collation, Value};
+use crate::types::{apply_affinity, apply_comparison_affinity, Affinity, Collation, Value};
 
 /// A row of values.
 pub type Row = Vec<Value>;
@@ -773,7 +773,7 @@ impl Scan {
                 for (ci, (alts, aff)) in eq.iter().enumerate() {
                     let mut vals = Vec::new();
                     for a in alts {
-                        let v = apply_affinity(eval(a, env, cx)?, *aff);
+                        let v = apply_comparison_affinity(eval(a, env, cx)?, *aff);
                         if !matches!(v, Value::Null) {
                             vals.push(v);
                         }
@@ -794,6 +794,11 @@ impl Scan {
                         ));
                     }
                 }
+                // SQLite looks IN values up in sorted order (its IN list
+                // is an ephemeral index), each once: in index order, which
+                // decides the order an UPDATE or DELETE meets rows in.
+                prefixes.sort_unstable();
+                prefixes.dedup();
                 dedup = eq.iter().any(|(alts, _)| alts.len() > 1);
                 for p in prefixes {
                     match range {
@@ -807,7 +812,7 @@ impl Scan {
                             let lo_b = match lo {
                                 None => Some(Bound::Included(p.clone())),
                                 Some((e, incl, aff)) => {
-                                    let v = apply_affinity(eval(e, env, cx)?, *aff);
+                                    let v = apply_comparison_affinity(eval(e, env, cx)?, *aff);
                                     if matches!(v, Value::Null) {
                                         None
                                     } else {
@@ -824,7 +829,7 @@ impl Scan {
                             let hi_b = match hi {
                                 None => Some(Bound::Excluded(prefix_end(&p))),
                                 Some((e, incl, aff)) => {
-                                    let v = apply_affinity(eval(e, env, cx)?, *aff);
+                                    let v = apply_comparison_affinity(eval(e, env, cx)?, *aff);
                                     if matches!(v, Value::Null) {
                                         None
                                     } else {

@@ -457,9 +457,10 @@ fn upsert_index(t: &Table, target: Option<&[String]>) -> Option<usize> {
     let cols: Vec<usize> = assigned_columns(t, target.iter().map(String::as_str));
     let mut want = cols.clone();
     want.sort_unstable();
+    // Newest first, as `run::insert::upsert_target`.
     t.indexes
         .iter()
-        .position(|ix| {
+        .rposition(|ix| {
             let mut have = ix.columns.clone();
             have.sort_unstable();
             ix.unique && ix.filter.is_none() && have == want

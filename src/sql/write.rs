@@ -19,7 +19,9 @@
 //!
 //! `sqlite_sequence(name, seq)` is an ordinary table, made with the first
 //! AUTOINCREMENT table; it keeps, per such table, the largest rowid ever
-//! inserted, so that rowids are never used again after a delete.
+//! inserted, so that rowids are never used again after a delete. As in
+//! SQLite it is written when a data change ends without error
+//! ([`SequenceScope`]), not row by row.
 
 use std::sync::Arc;
 
@@ -339,10 +341,34 @@ pub fn explicit_rowid(t: &Table, row: &[Value]) -> Result<Option<i64>> {
     let Some(a) = t.rowid_alias else {
         return Ok(None);
     };
-    match apply_affinity(row[a].clone(), Affinity::Integer) {
+    match &row[a] {
         Value::Null => Ok(None),
-        Value::Integer(i) => Ok(Some(i)),
-        _ => Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
+        v => must_be_int(v.clone()).map(Some),
+    }
+}
+
+/// A value given as a rowid, as SQLite's `OP_MustBeInt` takes it: an
+/// integer; a REAL holding an integer in the 64-bit range, both ends
+/// included (-9223372036854775808.0 too, which INTEGER affinity leaves a
+/// REAL); text under NUMERIC affinity; anything else is a datatype
+/// mismatch.
+pub fn must_be_int(v: Value) -> Result<i64> {
+    let mismatch = || Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch");
+    match v {
+        Value::Integer(i) => Ok(i),
+        Value::Real(r) => {
+            if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r)
+                && (r as i64) as f64 == r
+            {
+                Ok(r as i64)
+            } else {
+                Err(mismatch())
+            }
+        }
+        other => match apply_affinity(other, Affinity::Integer) {
+            Value::Integer(i) => Ok(i),
+            _ => Err(mismatch()),
+        },
     }
 }
 
@@ -396,11 +422,18 @@ pub fn new_rowid(
     }
     let max = max_rowid(cx.txn, t)?;
     if t.autoincrement {
-        let seq = sequence_row(cx, schema, &t.name)?.map(|(_, s)| s);
+        let stored = sequence_row(cx, schema, &t.name)?.map(|(_, s)| s);
+        let seq = stored.max(pending_sequence(&t.name));
         let top = max.max(seq).unwrap_or(0);
         // Not cached: every rowid given (even to a row then skipped)
         // raises the sequence.
-        return Ok(top.checked_add(1).ok_or_else(full)?.max(1));
+        return match top.checked_add(1) {
+            Some(n) => Ok(n.max(1)),
+            None => {
+                NO_ROWID_LEFT.with(|f| f.set(true));
+                Err(full())
+            }
+        };
     }
     match max {
         None => Ok(1),
@@ -419,21 +452,135 @@ pub fn new_rowid(
                     return Ok(r);
                 }
             }
+            NO_ROWID_LEFT.with(|f| f.set(true));
             Err(full())
         }
     }
 }
 
-/// After a row of AUTOINCREMENT table `t` was stored at `rowid`: keeps the
-/// largest rowid in `sqlite_sequence`.
+thread_local! {
+    /// Set when [`new_rowid`] found no rowid left (SQLite's SQLITE_FULL)
+    /// during the data change running on this thread.
+    static NO_ROWID_LEFT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The largest rowid given per AUTOINCREMENT table (by name) during
+    /// the data change running on this thread, not yet in
+    /// `sqlite_sequence`; `None` outside one.
+    static PENDING: std::cell::RefCell<Option<std::collections::HashMap<String, i64>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn pending_sequence(name: &str) -> Option<i64> {
+    PENDING.with(|p| p.borrow().as_ref().and_then(|m| m.get(name).copied()))
+}
+
+/// The `sqlite_sequence` bookkeeping of one top-level data change, as
+/// SQLite's: it reads the table's sequence when the statement starts,
+/// raises it in a register for every rowid given (trigger programs
+/// included), and writes it back only when the statement ends without
+/// error (`sqlite3AutoincrementEnd`), so a statement that fails, even one
+/// whose earlier rows stay (OR FAIL), leaves `sqlite_sequence` as it was.
+/// Begun by every data change; only the outermost one (not those of
+/// trigger bodies) writes.
+pub struct SequenceScope {
+    top: bool,
+}
+
+impl SequenceScope {
+    /// Begins the bookkeeping, unless a statement on this thread already
+    /// did (a trigger body's statement).
+    pub fn begin() -> SequenceScope {
+        let top = PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let top = p.is_none();
+            if top {
+                *p = Some(Default::default());
+                NO_ROWID_LEFT.with(|f| f.set(false));
+            }
+            top
+        });
+        SequenceScope { top }
+    }
+
+    /// Whether this is the outermost data change (not a trigger body's).
+    pub fn is_top(&self) -> bool {
+        self.top
+    }
+
+    /// Whether the statement ran out of rowids (only the outermost one
+    /// asks).
+    pub fn no_rowid_left(&self) -> bool {
+        self.top && NO_ROWID_LEFT.with(|f| f.get())
+    }
+
+    /// Ends it: the outermost statement, when `ok`, writes what it noted.
+    pub fn finish(self, cx: &mut ExecCtx, schema: &Schema, ok: bool) -> Result<()> {
+        if !self.top {
+            return Ok(());
+        }
+        let noted = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
+        if !ok {
+            return Ok(());
+        }
+        let mut noted: Vec<(String, i64)> = noted.into_iter().collect();
+        noted.sort();
+        for (name, rowid) in noted {
+            write_sequence(cx, schema, &name, rowid)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SequenceScope {
+    fn drop(&mut self) {
+        // A statement that unwound without `finish` writes nothing.
+        if self.top {
+            PENDING.with(|p| p.borrow_mut().take());
+        }
+    }
+}
+
+/// An INSERT into AUTOINCREMENT table `t` ran: as SQLite, its statement
+/// writes the table's `sqlite_sequence` row when it ends, even if it gave
+/// no rowid (a new row then holds 0).
+pub fn touch_sequence(t: &Table) {
+    if t.autoincrement {
+        PENDING.with(|p| {
+            if let Some(m) = p.borrow_mut().as_mut() {
+                m.entry(t.name.clone()).or_insert(0);
+            }
+        });
+    }
+}
+
+/// Rowid `rowid` was given to a row of AUTOINCREMENT table `t` (written
+/// or not): the statement's sequence rises to it (see [`SequenceScope`];
+/// outside one it is written at once).
 pub fn note_rowid(cx: &mut ExecCtx, schema: &Schema, t: &Table, rowid: i64) -> Result<()> {
     if !t.autoincrement {
         return Ok(());
     }
+    let noted = PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(m) => {
+            // SQLite's register starts at the stored sequence, or 0.
+            let e = m.entry(t.name.clone()).or_insert(0);
+            *e = (*e).max(rowid);
+            true
+        }
+        None => false,
+    });
+    if noted {
+        return Ok(());
+    }
+    write_sequence(cx, schema, &t.name, rowid)
+}
+
+/// Keeps the largest of `rowid` and table `name`'s `sqlite_sequence` row
+/// (made if missing).
+fn write_sequence(cx: &mut ExecCtx, schema: &Schema, name: &str, rowid: i64) -> Result<()> {
     let Some(seq) = schema.table(SEQUENCE_TABLE) else {
         return Ok(());
     };
-    let (at, old) = match sequence_row(cx, schema, &t.name)? {
+    let (at, old) = match sequence_row(cx, schema, name)? {
         Some((at, old)) => (Some(at), Some(old)),
         None => (None, None),
     };
@@ -445,7 +592,7 @@ pub fn note_rowid(cx: &mut ExecCtx, schema: &Schema, t: &Table, rowid: i64) -> R
         None => max_rowid(cx.txn, seq)?.map_or(1, |m| m.saturating_add(1)),
     };
     let row = vec![
-        Value::Text(t.name.clone()),
+        Value::Text(name.to_string()),
         Value::Integer(rowid),
         Value::Integer(at),
     ];

@@ -16,6 +16,7 @@
 //!   equal when numerically equal.
 //! * The last bits of a REAL (summation order; SQLite's newer float
 //!   conversions): reals are compared to 12 significant digits.
+//! * INTEGER against REAL in RETURNING (see [`QuerySpec::numeric`]).
 
 use crate::engine::V;
 
@@ -71,6 +72,12 @@ pub struct QuerySpec {
     pub order: Vec<(usize, Coll)>,
     /// LIMIT or OFFSET present (only generated with ORDER BY).
     pub limited: bool,
+    /// Integers and reals compared by value in every column: RETURNING,
+    /// whose values SQLite takes from the registers the row was just
+    /// written from, where a REAL column's integral value is held as an
+    /// integer (`MEM_IntReal`); an expression that passes it through
+    /// unchanged (CASE, coalesce) hands it out as an INTEGER.
+    pub numeric: bool,
 }
 
 /// A REAL to 12 significant digits.
@@ -98,7 +105,15 @@ fn canon(v: &V, how: ColCmp) -> String {
 fn canon_row(row: &[V], spec: &QuerySpec) -> Vec<String> {
     row.iter()
         .enumerate()
-        .map(|(i, v)| canon(v, spec.cols.get(i).copied().unwrap_or(ColCmp::Exact)))
+        .map(|(i, v)| {
+            let how = spec.cols.get(i).copied().unwrap_or(ColCmp::Exact);
+            match (v, how) {
+                (V::Int(_) | V::Real(_), ColCmp::Exact) if spec.numeric => {
+                    canon(v, ColCmp::Loose(Coll::Binary))
+                }
+                _ => canon(v, how),
+            }
+        })
         .collect()
 }
 
@@ -138,10 +153,24 @@ pub fn compare_rows(seal: &[Vec<V>], lite: &[Vec<V>], spec: &QuerySpec) -> Resul
             Err("different rows".into())
         };
     }
+    // A key on a column whose value is a group's representative (loose)
+    // compares under that looseness too: 'b' and 'B' may stand for the
+    // same NOCASE group, and ORDER BY 1 COLLATE BINARY then orders
+    // whichever it got.
+    let key_coll = |c: usize, coll: Coll| match spec.cols.get(c) {
+        Some(ColCmp::Loose(lc)) if *lc != coll => {
+            if coll == Coll::Binary {
+                *lc
+            } else {
+                Coll::Loosest
+            }
+        }
+        _ => coll,
+    };
     let key_of = |r: &Vec<V>| -> Vec<(V, Coll)> {
         spec.order
             .iter()
-            .map(|&(c, coll)| (r.get(c).cloned().unwrap_or(V::Null), coll))
+            .map(|&(c, coll)| (r.get(c).cloned().unwrap_or(V::Null), key_coll(c, coll)))
             .collect()
     };
     let same_key = |a: &Vec<V>, b: &Vec<V>| {

@@ -1184,10 +1184,10 @@ impl Gen {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            // UNION ALL keeps the left side's DISTINCT representatives
+            // (compared loosely), the others make every column one.
             if op != "UNION ALL" {
                 spec.cols = items.iter().map(|i| ColCmp::Loose(i.coll)).collect();
-            } else {
-                spec.cols = vec![ColCmp::Exact; items.len()];
             }
             // A column's collation in a compound is the left one's when it
             // is a column or COLLATE, else the right one's: unknown here in
@@ -1521,7 +1521,10 @@ impl Gen {
             Some(r) => Step::Query {
                 sql: format!("{sql}{r}"),
                 params,
-                spec: QuerySpec::default(),
+                spec: QuerySpec {
+                    numeric: true,
+                    ..QuerySpec::default()
+                },
             },
             None => Step::Exec {
                 sql,
@@ -1959,10 +1962,25 @@ impl Gen {
 /// explicit COLLATE inside it propagates (which one is not tracked, so
 /// such a column is compared under the loosest folding).
 fn coll_of_expr(sql: &str, sc: &Scope) -> Coll {
-    // A bare column keeps its own collation (SQLite's sqlite3ExprCollSeq);
-    // any other expression has none unless COLLATE is written in it.
+    // A bare column keeps its own collation (SQLite's sqlite3ExprCollSeq),
+    // also through unary plus and CAST; any other expression has none
+    // unless COLLATE is written in it.
     if let Some(c) = sc.cols.iter().find(|c| c.sql == sql) {
         return c.coll;
+    }
+    if let Some(inner) = sql.strip_prefix("+(").and_then(|x| x.strip_suffix(')')) {
+        if let Some(c) = sc.cols.iter().find(|c| c.sql == inner) {
+            return c.coll;
+        }
+    }
+    if let Some((inner, _)) = sql
+        .strip_prefix("CAST(")
+        .and_then(|x| x.strip_suffix(')'))
+        .and_then(|x| x.rsplit_once(" AS "))
+    {
+        if let Some(c) = sc.cols.iter().find(|c| c.sql == inner) {
+            return c.coll;
+        }
     }
     if sql.contains("COLLATE") {
         Coll::Loosest

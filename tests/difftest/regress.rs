@@ -21,7 +21,8 @@
 //!   SQL ...
 //! ```
 //!
-//! `query overflow ...`: the rows, or sealdb may fail with "integer
+//! `query numeric ...`: integers and reals compared by value (RETURNING,
+//! see `compare::QuerySpec::numeric`). `query overflow ...`: the rows, or sealdb may fail with "integer
 //! overflow" instead (and SQLite too): a sum() whose running total
 //! overflows or not depending on the order the plan adds the rows in (see
 //! `check`'s documentation). The rows are the exact total's, which any
@@ -167,6 +168,7 @@ fn parse(text: &str) -> Result<Vec<Record>, String> {
                     match *o {
                         "loose" => loose = true,
                         "overflow" => overflow = true,
+                        "numeric" => spec.numeric = true,
                         "order" => {
                             let cols = it
                                 .next()
@@ -268,6 +270,9 @@ fn spec_options(spec: &QuerySpec) -> String {
     let mut s = String::new();
     if spec.cols.iter().any(|c| matches!(c, ColCmp::Loose(_))) {
         s.push_str(" loose");
+    }
+    if spec.numeric {
+        s.push_str(" numeric");
     }
     // A LIMIT window's rows are not fixed by the order among ties; such a
     // query is recorded as a multiset check only when it has no ties.

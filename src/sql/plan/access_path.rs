@@ -70,8 +70,116 @@ pub type Bounds = (
 /// affinity the probe values are given (see [`probe_affinity`]).
 pub type EqValues = (Vec<PExpr>, Affinity);
 
-/// A candidate index access: position, score, equality values, range.
-type IndexChoice = (usize, usize, Vec<EqValues>, Option<Bounds>);
+/// A candidate index access: position, (score, SQLite's row width
+/// estimate), equality values, range.
+type IndexChoice = (usize, (usize, i32), Vec<EqValues>, Option<Bounds>);
+
+/// SQLite's size estimate of a column of declared type `decl`, in units
+/// of an integer (`sqlite3AffinityType`'s `szEst`): text and blob 5, or
+/// CHAR(k)/VARCHAR(k)/BLOB(k) k/4+1, anything else 1.
+fn size_estimate(decl: &str) -> i32 {
+    if decl.is_empty() {
+        return 1;
+    }
+    // A port of sqlite3AffinityType's scan (a rolling 4-byte window).
+    #[derive(PartialEq)]
+    enum Aff {
+        Numeric,
+        Real,
+        Text,
+        Blob,
+    }
+    let lower = decl.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    let word = |w: &[u8; 4]| u32::from_be_bytes(*w);
+    let (mut h, mut aff, mut size_at) = (0u32, Aff::Numeric, None);
+    for (i, &x) in b.iter().enumerate() {
+        h = (h << 8).wrapping_add(u32::from(x));
+        let loose = aff == Aff::Numeric || aff == Aff::Real;
+        if h == word(b"char") {
+            (aff, size_at) = (Aff::Text, Some(i + 1));
+        } else if h == word(b"clob") || h == word(b"text") {
+            aff = Aff::Text;
+        } else if h == word(b"blob") && loose {
+            aff = Aff::Blob;
+            if b.get(i + 1) == Some(&b'(') {
+                size_at = Some(i + 1);
+            }
+        } else if (h == word(b"real") || h == word(b"floa") || h == word(b"doub"))
+            && aff == Aff::Numeric
+        {
+            aff = Aff::Real;
+        } else if h & 0x00FF_FFFF == u32::from_be_bytes([0, b'i', b'n', b't']) {
+            return 1;
+        }
+    }
+    let text_or_blob = aff == Aff::Text || aff == Aff::Blob;
+    if !text_or_blob {
+        return 1;
+    }
+    let v: i32 = match size_at {
+        Some(at) => {
+            let digits: String = b[at..]
+                .iter()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(|c| c.is_ascii_digit())
+                .map(|&c| char::from(c))
+                .collect();
+            digits.parse().unwrap_or(0)
+        }
+        None => 16,
+    };
+    (v / 4 + 1).min(255)
+}
+
+/// SQLite's `sqlite3LogEst`: about 10 * log2(x).
+fn log_est(mut x: u64) -> i32 {
+    const A: [i32; 8] = [0, 2, 3, 5, 6, 7, 8, 9];
+    let mut y = 40;
+    if x < 8 {
+        if x < 2 {
+            return 0;
+        }
+        while x < 8 {
+            y -= 10;
+            x <<= 1;
+        }
+    } else {
+        while x > 255 {
+            y += 40;
+            x >>= 4;
+        }
+        while x > 15 {
+            y += 10;
+            x >>= 1;
+        }
+    }
+    A[(x & 7) as usize] + y - 10
+}
+
+/// SQLite's estimate of the width of an entry of `idx`
+/// (`estimateIndexWidth`): its columns and the key it appends (the rowid,
+/// or a WITHOUT ROWID table's other key columns); a WITHOUT ROWID table's
+/// key index holds every column.
+fn index_width(t: &Table, idx: &crate::catalog::Index) -> i32 {
+    let cols: Vec<usize> = if t.without_rowid && idx.auto && idx.columns == t.primary_key {
+        (0..t.columns.len()).collect()
+    } else {
+        let mut v = idx.columns.clone();
+        if t.without_rowid {
+            v.extend(t.primary_key.iter().filter(|c| !idx.columns.contains(c)));
+        }
+        v
+    };
+    let mut w: u64 = cols
+        .iter()
+        .map(|&c| size_estimate(&t.columns[c].decl_type) as u64)
+        .sum();
+    if !t.without_rowid {
+        w += 1;
+    }
+    log_est(w * 4)
+}
 
 /// The affinity an index probe gives the value compared with an index
 /// column of affinity `col` under a comparison of affinity `cmp`: none
@@ -206,8 +314,15 @@ pub(super) fn choose_access(
             .filter(|_| !idx.desc.get(k).copied().unwrap_or(false))
             .and_then(|&c| range_on(conds, c, table.columns[c].affinity, start, &usable_on(k)));
         let score = eq.len() * 2 + usize::from(range.is_some());
-        if score > 0 && best.as_ref().is_none_or(|b| score > b.1) {
-            best = Some((ii, score, eq, range));
+        // On a tie the narrower index wins (SQLite's whereLoopIsNoBetter
+        // compares their width estimates), then the later one: SQLite
+        // keeps a table's indexes newest first and its planner keeps the
+        // first of equal plans. (This decides the order an UPDATE or
+        // DELETE meets rows in.)
+        let width = index_width(table, idx);
+        let better = |b: &IndexChoice| score > b.1 .0 || (score == b.1 .0 && width <= b.1 .1);
+        if score > 0 && best.as_ref().is_none_or(better) {
+            best = Some((ii, (score, width), eq, range));
         }
     }
     if let Some((index, _, eq, range)) = best {

@@ -61,12 +61,15 @@ pub(super) fn excluded_cols(t: &Arc<Table>) -> Vec<ScopeCol> {
 }
 
 /// A trigger's row, `label.*` (NEW or OLD): as in SQLite its columns keep
-/// their collation but have no affinity (only the rowid is INTEGER).
+/// their collation but have no affinity (only the rowid is INTEGER, and so
+/// is a rowid alias, which SQLite resolves as the rowid).
 pub(super) fn trigger_row_cols(t: &Arc<Table>, label: &str) -> Vec<ScopeCol> {
     let mut cols = table_source_of(t, label.into()).cols;
     let n = cols.len();
-    for c in cols.iter_mut().take(n - 1) {
-        c.affinity = None;
+    for (i, c) in cols.iter_mut().enumerate().take(n - 1) {
+        if Some(i) != t.rowid_alias {
+            c.affinity = None;
+        }
     }
     cols
 }

@@ -241,7 +241,10 @@ pub(super) fn upsert_target(t: &Table, cols: &[String]) -> Result<Constraint> {
     let mut wanted = positions.clone();
     wanted.sort_unstable();
     wanted.dedup();
-    for (i, idx) in t.indexes.iter().enumerate() {
+    // Newest first, as SQLite's index list: the first UNIQUE index on
+    // these columns is the target, whatever its collations (a target
+    // column without COLLATE matches any).
+    for (i, idx) in t.indexes.iter().enumerate().rev() {
         // SQLite keeps a rowid alias in an index as the rowid, which no
         // target column matches.
         let has_rowid = t.rowid_alias.is_some_and(|a| idx.columns.contains(&a));
@@ -293,6 +296,23 @@ pub fn insert_planned(
     ins: &Insert,
     slot: &mut Option<InsertPlan>,
 ) -> Result<Changed> {
+    let seq = SequenceScope::begin();
+    let r = insert_rows(cx, schema, ins, slot);
+    end_statement(
+        cx,
+        schema,
+        seq,
+        || Statement::Insert(Box::new(ins.clone())),
+        r,
+    )
+}
+
+fn insert_rows(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    ins: &Insert,
+    slot: &mut Option<InsertPlan>,
+) -> Result<Changed> {
     if slot.is_none() {
         *slot = Some(plan_insert_head(cx, schema, ins)?);
     }
@@ -321,6 +341,7 @@ pub fn insert_planned(
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
     let targets = &plan.targets;
+    touch_sequence(&t);
     let dflt = eval_defaults(&rest.defaults, cx)?;
     // The conflict resolution: the statement's, or the one a firing
     // statement imposes on its triggers' statements.
@@ -367,12 +388,7 @@ pub fn insert_planned(
         apply_affinities(&t, &mut row);
         let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
             (Some(r), _) => Some(r),
-            (None, Some(v)) if !matches!(v, Value::Null) => {
-                match apply_affinity(v, Affinity::Integer) {
-                    Value::Integer(i) => Some(i),
-                    _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-                }
-            }
+            (None, Some(v)) if !matches!(v, Value::Null) => Some(must_be_int(v)?),
             _ => None,
         };
         // As SQLite: BEFORE triggers see the row after affinity (a STRICT
@@ -417,6 +433,8 @@ pub fn insert_planned(
             Resolution::Skip => continue,
             Resolution::Write(gone) => gone,
             Resolution::Upsert(v) => {
+                // DO UPDATE may move a row to another rowid.
+                next_rowid = None;
                 let Some(Some((sets, filter))) = rest.upsert.as_ref().map(|u| &u.update) else {
                     continue; // DO NOTHING
                 };

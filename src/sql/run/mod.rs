@@ -30,7 +30,8 @@ use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row
 use crate::sql::plan::{reads_target, DataChange, Planner, Security};
 use crate::sql::write::{
     apply_affinities, check_not_null, check_order, check_strict, constraint_error, explicit_rowid,
-    forget_sequence, new_rowid, note_rowid, Check, Constraint, TableWriter, Violation,
+    forget_sequence, must_be_int, new_rowid, note_rowid, touch_sequence, Check, Constraint,
+    SequenceScope, TableWriter, Violation,
 };
 use crate::syntax::ast::{AlterOp, CreateTrigger, Statement, TriggerEvent, TriggerTiming};
 use crate::syntax::ast::{
@@ -105,6 +106,26 @@ thread_local! {
     /// The conflict resolution the statement that fired the running
     /// trigger named, which its body's statements use instead of theirs.
     static CONFLICT_OVERRIDE: std::cell::Cell<Option<Conflict>> = const { std::cell::Cell::new(None) };
+}
+
+/// Ends the data change `stmt` (built only if needed) that began `seq`,
+/// with result `r`, as SQLite halts a statement: `sqlite_sequence` is
+/// written if it succeeded, and when it failed for want of a rowid
+/// (SQLITE_FULL) without a statement journal the whole transaction is
+/// undone (`sqlite3VdbeHalt`), not just the statement.
+fn end_statement<T>(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    seq: SequenceScope,
+    stmt: impl FnOnce() -> Statement,
+    r: Result<T>,
+) -> Result<T> {
+    let full = r.is_err() && seq.no_rowid_left();
+    seq.finish(cx, schema, r.is_ok())?;
+    if full && !crate::sql::journal::keeps_statement_journal(schema, &stmt()) {
+        cx.on_error = crate::sql::exec::ErrorScope::Transaction;
+    }
+    r
 }
 
 /// The conflict resolution a statement naming `own` runs under: the one

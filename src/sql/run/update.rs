@@ -37,10 +37,7 @@ pub(super) fn update_row(
     let new_rowid_val = values.pop().unwrap_or(Value::Null);
     apply_affinities(&t, &mut values);
     let mut new = values;
-    let mut rowid = match apply_affinity(new_rowid_val, Affinity::Integer) {
-        Value::Integer(i) => i,
-        _ => return Err(Error::sql(SqlErrorKind::TypeMismatch, "datatype mismatch")),
-    };
+    let mut rowid = must_be_int(new_rowid_val)?;
     if let Some(a) = t.rowid_alias {
         if cols.contains(&a) {
             rowid = explicit_rowid(&t, &new)?
@@ -237,6 +234,19 @@ pub(super) fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
 
 /// UPDATE.
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
+    // Its triggers may insert into AUTOINCREMENT tables.
+    let seq = SequenceScope::begin();
+    let r = update_rows(cx, schema, up);
+    end_statement(
+        cx,
+        schema,
+        seq,
+        || Statement::Update(Box::new(up.clone())),
+        r,
+    )
+}
+
+fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     let t = table(schema, &up.table)?.clone();
     let mut planner = planner_for(schema, cx).with_ctes_of(DataChange::Update(up));
     let reads = reads_target(
@@ -349,6 +359,19 @@ pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed>
 
 /// DELETE.
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
+    // Its triggers may insert into AUTOINCREMENT tables.
+    let seq = SequenceScope::begin();
+    let r = delete_rows(cx, schema, del);
+    end_statement(
+        cx,
+        schema,
+        seq,
+        || Statement::Delete(Box::new(del.clone())),
+        r,
+    )
+}
+
+fn delete_rows(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     let t = table(schema, &del.table)?.clone();
     let mut planner = planner_for(schema, cx).with_ctes_of(DataChange::Delete(del));
     let reads = reads_target(del.filter.iter(), &del.returning);
