@@ -879,6 +879,18 @@ int32_t sealdb_column_count(const sealdb_stmt *stmt, int32_t *out);
 int32_t sealdb_column_name(const sealdb_stmt *stmt, int32_t index, const char **out);
 
 /**
+ * Sets `*out` to the declared type of result column `index` (from 0) as
+ * written in CREATE TABLE, when the column reads a table column directly
+ * (also through a view, a subquery in FROM or a CTE; a rowid is
+ * `INTEGER`), else to NULL (an expression, a column declared without a
+ * type, a data change's RETURNING column) — SQLite's
+ * `sqlite3_column_decltype`. Known as for `sealdb_column_count`, before
+ * the first step. Borrowed: valid until the statement is freed or runs
+ * again.
+ */
+int32_t sealdb_column_decltype(const sealdb_stmt *stmt, int32_t index, const char **out);
+
+/**
  * Sets `*out` to the type of column `index` (from 0) of the current row:
  * `SEALDB_INTEGER`, `SEALDB_REAL`, `SEALDB_TEXT`, `SEALDB_BLOB` or
  * `SEALDB_NULL`. `SEALDB_ERR_MISUSE` when there is no current row,

@@ -155,3 +155,78 @@ fn a_prepared_statement_knows_its_names_before_it_runs() {
     let bad = s.prepare("SELECT nope FROM t").expect("prepare");
     assert!(bad.columns().is_err());
 }
+
+/// Schema for the declared-type checks: declared types of every shape,
+/// a column without one, a view and a WITHOUT ROWID table.
+const DECL_SCHEMA: &[&str] = &[
+    "CREATE TABLE d (id INTEGER PRIMARY KEY, name VARCHAR(20), born DATE, at TIMESTAMP, \
+     price decimal(10,2), pic BLOB, anything, f DOUBLE PRECISION)",
+    "INSERT INTO d VALUES (1, 'a', '2020-01-01', 5, 1.5, x'00', 7, 2.5)",
+    "CREATE TABLE w (k TEXT PRIMARY KEY, v Int) WITHOUT ROWID",
+    "INSERT INTO w VALUES ('k', 1)",
+    "CREATE VIEW dv AS SELECT id, name AS who, price * 2 AS p2, born FROM d",
+];
+
+const DECL_QUERIES: &[&str] = &[
+    "SELECT * FROM d",
+    "SELECT id, rowid, _rowid_, oid, name || '', +name, (name), name COLLATE nocase FROM d",
+    "SELECT * FROM dv",
+    "SELECT who, p2 FROM dv WHERE id > 0",
+    "SELECT x.name, x.i FROM (SELECT name, id + 1 AS i FROM d) AS x",
+    "SELECT * FROM w",
+    "SELECT k, v, count(*), max(v) FROM w GROUP BY k",
+    "SELECT name FROM d UNION SELECT k FROM w",
+    "SELECT 1 UNION SELECT name FROM d",
+    "WITH c AS (SELECT born, anything FROM d) SELECT * FROM c",
+    "WITH c(x, y) AS (SELECT price, pic FROM d) SELECT y, x FROM c",
+    "SELECT d.at, w.v FROM d JOIN w ON d.id = w.v",
+    "SELECT DISTINCT f FROM d ORDER BY 1",
+    "VALUES (1, 'a')",
+];
+
+#[test]
+fn declared_types_are_sqlites_before_the_statement_runs() {
+    let db = open_sealdb();
+    let s = db.root_session();
+    let lite = rusqlite::Connection::open_in_memory().expect("sqlite");
+    for sql in SCHEMA.iter().chain(DECL_SCHEMA) {
+        s.execute(sql, &[]).expect(sql);
+        lite.execute(sql, []).expect(sql);
+    }
+    for sql in QUERIES.iter().chain(DECL_QUERIES) {
+        let st = lite.prepare(sql).expect(sql);
+        let want: Vec<Option<String>> = st
+            .columns()
+            .map(|c| c.decl_type().map(str::to_ascii_uppercase))
+            .collect();
+        let got = match s.prepare(sql).and_then(|q| q.decltypes()) {
+            Ok(d) => d.expect("a query's types"),
+            Err(e) if e.to_string().contains("not supported") => continue,
+            Err(e) => panic!("{sql}: {e}"),
+        };
+        // sealdb keeps a declared type as its parser writes it back
+        // (keywords in upper case), SQLite as it was typed.
+        let got: Vec<Option<String>> = got
+            .into_iter()
+            .map(|d| d.map(|d| d.to_ascii_uppercase()))
+            .collect();
+        assert_eq!(got, want, "{sql}");
+    }
+    // A data change has none until it runs; a hidden column's type is
+    // not shown to someone who may not read it (checked like running).
+    let ret = s
+        .prepare("UPDATE d SET name = 'b' RETURNING name")
+        .expect("prepare");
+    assert_eq!(ret.decltypes().expect("decltypes"), None);
+    s.execute("CREATE USER alice WITH PASSWORD 'pw-alice-1'", &[])
+        .expect("user");
+    let alice = db
+        .connect(
+            sealdb::Credentials::password("alice", "pw-alice-1"),
+            sealdb::ClientInfo::local("decltypes"),
+        )
+        .expect("login");
+    let q = alice.prepare("SELECT name FROM d").expect("prepare");
+    let e = q.decltypes().expect_err("no privilege");
+    assert!(e.to_string().contains("no such table"), "{e}");
+}

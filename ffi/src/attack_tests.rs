@@ -477,6 +477,27 @@ fn c_column_names_before_step_reveal_nothing_hidden() {
             })
             .collect()
     };
+    let decltypes =
+        |stmt: *mut sealdb_stmt, n: i32| -> Result<Vec<Option<String>>, (i32, String)> {
+            (0..n)
+                .map(|i| {
+                    let mut p: *const c_char = null();
+                    // SAFETY: out-pointer to a local; the text is read before
+                    // the statement runs again.
+                    let rc = unsafe { sealdb_column_decltype(stmt, i, &mut p) };
+                    if rc != SEALDB_OK {
+                        return Err((rc, msg()));
+                    }
+                    if p.is_null() {
+                        return Ok(None);
+                    }
+                    // SAFETY: a NUL-terminated text owned by the statement.
+                    Ok(Some(
+                        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned(),
+                    ))
+                })
+                .collect()
+        };
     // Root sees the names before the first step, and the same ones after.
     let q = prep(root, "SELECT a, b || '!', count(*) AS n FROM secret");
     assert_eq!(
@@ -487,8 +508,22 @@ fn c_column_names_before_step_reveal_nothing_hidden() {
             "n".to_string()
         ])
     );
+    assert_eq!(
+        decltypes(q, 3),
+        Ok(vec![Some("INTEGER".into()), None, None])
+    );
+    let mut p: *const c_char = null();
+    // SAFETY: out-pointer to a local.
+    assert_eq!(
+        unsafe { sealdb_column_decltype(q, 3, &mut p) },
+        SEALDB_ERR_RANGE
+    );
     assert_eq!(sealdb_step(q), SEALDB_ROW);
     assert_eq!(describe(q).map(|v| v.len()), Ok(3));
+    assert_eq!(
+        decltypes(q, 3),
+        Ok(vec![Some("INTEGER".into()), None, None])
+    );
     sealdb_stmt_free(q);
     let q = prep(root, "INSERT INTO t VALUES (2)");
     assert_eq!(describe(q), Ok(vec![]));
@@ -518,6 +553,11 @@ fn c_column_names_before_step_reveal_nothing_hidden() {
         let dm = dm.map_err(|(rc, e)| (rc, e.replace("nothing", "secret")));
         assert!(dh.is_err(), "{hidden}: {dh:?}");
         assert_eq!(dh, dm, "{hidden}");
+        // The declared types are refused the same way.
+        let (th, tm) = (decltypes(h, 1), decltypes(m, 1));
+        let tm = tm.map_err(|(rc, e)| (rc, e.replace("nothing", "secret")));
+        assert!(th.is_err(), "{hidden}: {th:?}");
+        assert_eq!(th, tm, "{hidden}");
         assert_ne!(sealdb_step(h), SEALDB_ROW, "{hidden}");
         sealdb_stmt_free(h);
         sealdb_stmt_free(m);

@@ -92,6 +92,9 @@ pub(crate) struct StmtState {
     stmt: Box<Statement<'static>>,
     pub(crate) params: Vec<Value>,
     pub(crate) columns: Vec<CString>,
+    /// The result columns' declared types, found at the first
+    /// `sealdb_column_decltype` after prepare or a run (`None`: not yet).
+    decltypes: Option<Vec<Option<CString>>>,
     row: Vec<Cell>,
     has_row: bool,
     /// Ran to completion; `sealdb_step` answers `SEALDB_DONE` until reset.
@@ -132,6 +135,7 @@ impl StmtState {
             unsafe { &*(&*self.stmt as *const Statement<'static>) };
         let rows = stmt.query(&params)?;
         self.columns = rows.columns().iter().map(|c| c_message(c)).collect();
+        self.decltypes = None;
         self.rows = Some(rows);
         Ok(())
     }
@@ -295,6 +299,7 @@ pub unsafe extern "C" fn sealdb_prepare(
                 params: vec![Value::Null; stmt.parameter_count()],
                 stmt: Box::new(stmt),
                 columns: Vec::new(),
+                decltypes: None,
                 row: Vec::new(),
                 has_row: false,
                 done: false,
@@ -580,6 +585,52 @@ pub unsafe extern "C" fn sealdb_column_name(
                     ))
                 })?;
             write_out(out, name.as_ptr())
+        })
+    })
+}
+
+/// Sets `*out` to the declared type of result column `index` (from 0) as
+/// written in CREATE TABLE, when the column reads a table column directly
+/// (also through a view, a subquery in FROM or a CTE; a rowid is
+/// `INTEGER`), else to NULL (an expression, a column declared without a
+/// type, a data change's RETURNING column) — SQLite's
+/// `sqlite3_column_decltype`. Known as for `sealdb_column_count`, before
+/// the first step. Borrowed: valid until the statement is freed or runs
+/// again.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_column_decltype(
+    stmt: *const sealdb_stmt,
+    index: i32,
+    out: *mut *const c_char,
+) -> i32 {
+    call(|| {
+        with_stmt(stmt, |st| {
+            st.describe()?;
+            let n = st.columns.len();
+            let i = usize::try_from(index)
+                .ok()
+                .filter(|i| *i < n)
+                .ok_or_else(|| {
+                    Failure::range(format!(
+                        "column index {index} is out of range: the result has {n} column(s), numbered from 0"
+                    ))
+                })?;
+            if st.decltypes.is_none() {
+                let found = st.stmt.decltypes()?.unwrap_or_default();
+                st.decltypes = Some(
+                    found
+                        .into_iter()
+                        .map(|d| d.map(|s| c_message(&s)))
+                        .collect(),
+                );
+            }
+            let p = st
+                .decltypes
+                .as_ref()
+                .and_then(|d| d.get(i))
+                .and_then(|d| d.as_ref())
+                .map_or(std::ptr::null(), |c| c.as_ptr());
+            write_out(out, p)
         })
     })
 }

@@ -180,22 +180,57 @@ def TimestampFromTicks(ticks):
     return Timestamp(*time.localtime(ticks)[:6])
 
 
+def _type_kind(decl):
+    """The PEP 249 kind of a declared column type, by SQLite's affinity
+    rules (datatype3 section 3.1, checked in its order) with dates and times
+    split out of NUMERIC: 'number', 'datetime', 'string' or 'binary'."""
+    d = decl.upper()
+    if "INT" in d:
+        return "number"
+    if "CHAR" in d or "CLOB" in d or "TEXT" in d:
+        return "string"
+    if "BLOB" in d or not d.strip():
+        return "binary"
+    if "REAL" in d or "FLOA" in d or "DOUB" in d:
+        return "number"
+    if "DATE" in d or "TIME" in d:
+        return "datetime"
+    return "number"
+
+
 class _TypeObject:
-    def __init__(self, *codes):
+    """PEP 249's type objects. A ``cursor.description`` type code is the
+    column's declared type as written in CREATE TABLE (``'INTEGER'``,
+    ``'VARCHAR(20)'``, ``'TIMESTAMP'``; None for an expression), and the
+    object compares equal to the declared types of its kind. It also
+    compares equal to the value type codes of the C API
+    (``SEALDB_TEXT``...)."""
+
+    def __init__(self, kind, *codes):
+        self.kind = kind
         self.codes = frozenset(codes)
 
     def __eq__(self, other):
+        if isinstance(other, str):
+            return _type_kind(other) == self.kind
         return other in self.codes
 
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
     def __hash__(self):
-        return hash(self.codes)
+        return hash((self.kind, self.codes))
+
+    def __repr__(self):
+        return "<sealdb type object %s>" % self.kind.upper()
 
 
-STRING = _TypeObject(lib.SEALDB_TEXT)
-BINARY = _TypeObject(lib.SEALDB_BLOB)
-NUMBER = _TypeObject(lib.SEALDB_INTEGER, lib.SEALDB_REAL)
-DATETIME = _TypeObject()  # stored as text; never reported as a column type
-ROWID = _TypeObject(lib.SEALDB_INTEGER)
+STRING = _TypeObject("string", lib.SEALDB_TEXT)
+BINARY = _TypeObject("binary", lib.SEALDB_BLOB)
+NUMBER = _TypeObject("number", lib.SEALDB_INTEGER, lib.SEALDB_REAL)
+DATETIME = _TypeObject("datetime")  # values are stored as text or numbers
+# A rowid is an INTEGER column; PEP 249 asks for no more than that.
+ROWID = _TypeObject("number", lib.SEALDB_INTEGER)
 
 
 # ---------------------------------------------------------------- connect
@@ -731,15 +766,21 @@ class Cursor:
 
     @property
     def description(self):
-        """One 7-item sequence per result column (only the name is known),
-        or None when the last statement returned no rows."""
+        """One 7-item sequence per result column: its name and its type
+        code (the declared type of the table column it reads, which
+        ``STRING``, ``NUMBER``, ``BINARY`` and ``DATETIME`` compare equal to;
+        None for an expression), the other five None; or None when the last
+        statement returned no rows."""
         if self._ncols == 0 or self._cache_stmt is None or self.connection.closed:
             return None
         cols = []
         for i in range(self._ncols):
             _check(lib.sealdb_column_name(self._cache_stmt, i, self._ptr))
-            cols.append((ffi.string(self._ptr[0]).decode("utf-8", "replace"),
-                         None, None, None, None, None, None))
+            name = ffi.string(self._ptr[0]).decode("utf-8", "replace")
+            _check(lib.sealdb_column_decltype(self._cache_stmt, i, self._ptr))
+            decl = self._ptr[0]
+            code = None if decl == ffi.NULL else ffi.string(decl).decode("utf-8", "replace")
+            cols.append((name, code, None, None, None, None, None))
         return tuple(cols)
 
     def _after_write(self):

@@ -248,6 +248,30 @@ def test_fetch_methods(conn):
     assert [r[0] for r in conn.execute("SELECT id FROM t WHERE id <= 3 ORDER BY id")] == [1, 2, 3]
 
 
+def test_description_type_codes_are_declared_types(conn):
+    conn.execute("CREATE TABLE typed (id INTEGER PRIMARY KEY, who VARCHAR(20), born DATE, "
+                 "at TIMESTAMP, price DECIMAL(10,2), pic BLOB, f DOUBLE, untyped)")
+    cur = conn.execute("SELECT id, who, born, at, price, pic, f, untyped, id + 1, "
+                       "upper(who) FROM typed")
+    codes = [d[1] for d in cur.description]
+    # As sqlite3_column_decltype: the declared type of a column read
+    # directly, None for an expression or a column declared without one.
+    assert codes == ["INTEGER", "VARCHAR(20)", "DATE", "TIMESTAMP", "DECIMAL(10,2)",
+                     "BLOB", "DOUBLE", None, None, None]
+    # PEP 249: each type code compares equal to one type object.
+    kinds = [sealdb.NUMBER, sealdb.STRING, sealdb.DATETIME, sealdb.DATETIME, sealdb.NUMBER,
+             sealdb.BINARY, sealdb.NUMBER]
+    objects = [sealdb.STRING, sealdb.BINARY, sealdb.NUMBER, sealdb.DATETIME]
+    for code, kind in zip(codes, kinds):
+        assert code == kind
+        assert [o for o in objects if o == code] == [kind], code
+    assert sealdb.ROWID == codes[0]
+    # Known before any row is read, also for an empty result; through a view.
+    conn.execute("CREATE VIEW tv AS SELECT who AS name, price * 2 AS p FROM typed")
+    cur = conn.execute("SELECT * FROM tv WHERE 0")
+    assert [d[:2] for d in cur.description] == [("name", "VARCHAR(20)"), ("p", None)]
+
+
 def test_empty_result_has_description(conn):
     cur = conn.execute("SELECT id, name FROM t WHERE id < 0")
     assert [d[0] for d in cur.description] == ["id", "name"]

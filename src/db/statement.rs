@@ -122,6 +122,36 @@ impl Statement<'_> {
     /// statement that returns no rows. `None` for a data change with
     /// RETURNING, whose names are known once it has run.
     pub fn columns(&self) -> Result<Option<Vec<String>>> {
+        Ok(match self.described()? {
+            Described::Query(p) => Some(p.columns.clone()),
+            Described::Returning => None,
+            Described::NoRows => Some(Vec::new()),
+        })
+    }
+
+    /// The declared types of the result columns, known as
+    /// [`Statement::columns`] are (SQLite's `sqlite3_column_decltype`):
+    /// a column that reads a table column directly (also through a view,
+    /// a subquery in FROM or a CTE) has that column's declared type as
+    /// written in CREATE TABLE (`None` when it was declared without one, a
+    /// rowid is `INTEGER`); an expression has `None`. `None` for a data
+    /// change with RETURNING.
+    pub fn decltypes(&self) -> Result<Option<Vec<Option<String>>>> {
+        Ok(match self.described()? {
+            Described::Query(p) => Some(
+                p.decltypes
+                    .iter()
+                    .map(|d| d.as_deref().map(str::to_string))
+                    .collect(),
+            ),
+            Described::Returning => None,
+            Described::NoRows => Some(Vec::new()),
+        })
+    }
+
+    /// What the statement returns, planned and checked as running it would
+    /// be.
+    fn described(&self) -> Result<Described> {
         match self.parsed.statements.as_slice() {
             [Ast::Query(q)] => {
                 let schema = self.session.schema();
@@ -137,12 +167,12 @@ impl Statement<'_> {
                     &[],
                     &named,
                 )?;
-                Ok(Some(planned.columns.clone()))
+                Ok(Described::Query(planned))
             }
-            [Ast::Insert(i)] if !i.returning.is_empty() => Ok(None),
-            [Ast::Update(u)] if !u.returning.is_empty() => Ok(None),
-            [Ast::Delete(d)] if !d.returning.is_empty() => Ok(None),
-            _ => Ok(Some(Vec::new())),
+            [Ast::Insert(i)] if !i.returning.is_empty() => Ok(Described::Returning),
+            [Ast::Update(u)] if !u.returning.is_empty() => Ok(Described::Returning),
+            [Ast::Delete(d)] if !d.returning.is_empty() => Ok(Described::Returning),
+            _ => Ok(Described::NoRows),
         }
     }
 
@@ -175,4 +205,14 @@ impl Statement<'_> {
         ));
         Ok((p, u, m))
     }
+}
+
+/// What a prepared statement returns, as far as is known before it runs.
+enum Described {
+    /// A query, planned.
+    Query(Arc<Planned>),
+    /// A data change with RETURNING: known once it has run.
+    Returning,
+    /// No rows.
+    NoRows,
 }

@@ -208,6 +208,7 @@ impl<'s> Planner<'s> {
                         &label,
                         row.names.clone(),
                         &row.types,
+                        &[],
                     ))
                 }
             };
@@ -221,7 +222,7 @@ impl<'s> Planner<'s> {
         let planned = self.cte_query(frame_id, ci, cte, &child);
         self.acting = acting;
         self.ctes.extend(inner);
-        let (plan, names, types) = planned?;
+        let (plan, names, types, decls) = planned?;
         let frame = &self.ctes[fi];
         let keep = !child.correlated.get()
             && cte
@@ -236,7 +237,7 @@ impl<'s> Planner<'s> {
         } else {
             plan
         };
-        Ok(derived_source(plan, &label, names, &types))
+        Ok(derived_source(plan, &label, names, &types, &decls))
     }
 
     /// Plans CTE `cte` (number `index` of frame `frame`): its plan, column
@@ -247,7 +248,7 @@ impl<'s> Planner<'s> {
         index: usize,
         cte: &Cte,
         parent: &Scope,
-    ) -> Result<(Plan, Vec<String>, Vec<ExprType>)> {
+    ) -> Result<CtePlan> {
         let q = &cte.query;
         let Some((setup, steps, distinct)) = recursive_parts(&q.body, &cte.name) else {
             self.cte_planning.push(CteInProgress {
@@ -259,7 +260,7 @@ impl<'s> Planner<'s> {
             self.cte_planning.pop();
             let planned = planned?;
             let names = column_names(cte, planned.columns)?;
-            return Ok((planned.plan, names, planned.types));
+            return Ok((planned.plan, names, planned.types, planned.decltypes));
         };
         self.nest += 1;
         let r = match &q.with {
@@ -283,7 +284,7 @@ impl<'s> Planner<'s> {
         steps: &[&Select],
         distinct: bool,
         parent: &Scope,
-    ) -> Result<(Plan, Vec<String>, Vec<ExprType>)> {
+    ) -> Result<CtePlan> {
         self.cte_planning.push(CteInProgress {
             frame,
             index,
@@ -346,25 +347,37 @@ impl<'s> Planner<'s> {
             limit,
             offset,
         }));
-        Ok((plan, names, types))
+        Ok((plan, names, types, first.decltypes))
     }
 }
 
-/// A FROM source reading `plan`'s rows as columns `names` of `label`.
-fn derived_source(plan: Plan, label: &str, names: Vec<String>, types: &[ExprType]) -> Source {
+/// A CTE's plan, column names, types and declared types.
+type CtePlan = (Plan, Vec<String>, Vec<ExprType>, Vec<Option<Arc<str>>>);
+
+/// A FROM source reading `plan`'s rows as columns `names` of `label`
+/// (`decls`: their declared types; missing ones are none).
+fn derived_source(
+    plan: Plan,
+    label: &str,
+    names: Vec<String>,
+    types: &[ExprType],
+    decls: &[Option<Arc<str>>],
+) -> Source {
     Source {
         plan: Some(plan),
         table: None,
         cols: names
             .into_iter()
             .zip(types)
-            .map(|(n, t)| ScopeCol {
+            .enumerate()
+            .map(|(i, (n, t))| ScopeCol {
                 table: Some(label.to_string()),
                 name: n,
                 hidden: false,
                 affinity: t.aff,
                 collation: t.coll.or(Some(Collation::Binary)),
                 origin: None,
+                decl: decls.get(i).cloned().flatten(),
             })
             .collect(),
         outer: false,

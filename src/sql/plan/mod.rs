@@ -278,6 +278,10 @@ pub struct Planned {
     /// Output column types (affinity, collation), SQLite's
     /// `sqlite3SubqueryColumnTypes` for the columns of a view or subquery.
     pub types: Vec<ExprType>,
+    /// Each output column's declared type when it reads a table column
+    /// directly (also through views, subqueries in FROM and CTEs), as
+    /// SQLite's `sqlite3_column_decltype`; `None` for an expression.
+    pub decltypes: Vec<Option<Arc<str>>>,
 }
 
 fn err(kind: SqlErrorKind, msg: impl Into<String>) -> Error {

@@ -52,6 +52,7 @@ impl<'s> Planner<'s> {
                     affinity: t.aff,
                     collation: t.coll,
                     origin: None,
+                    decl: None,
                 })
                 .collect(),
             parent,
@@ -119,6 +120,7 @@ impl<'s> Planner<'s> {
                     plan,
                     columns: planned.columns,
                     types: planned.types,
+                    decltypes: planned.decltypes,
                 })
             }
         }
@@ -160,6 +162,7 @@ impl<'s> Planner<'s> {
                     plan: Arc::new(Node::Values(out)),
                     columns: (1..=width).map(|i| format!("column{i}")).collect(),
                     types,
+                    decltypes: vec![None; width],
                 })
             }
             SetExpr::SetOp {
@@ -182,6 +185,8 @@ impl<'s> Planner<'s> {
                     plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan, colls)),
                     columns: l.columns,
                     types,
+                    // SQLite's: the leftmost SELECT's.
+                    decltypes: l.decltypes,
                 })
             }
         }
@@ -254,13 +259,15 @@ impl<'s> Planner<'s> {
                 cols: names
                     .into_iter()
                     .zip(&planned.types)
-                    .map(|(n, t)| ScopeCol {
+                    .zip(&planned.decltypes)
+                    .map(|((n, t), d)| ScopeCol {
                         table: Some(label.clone()),
                         name: n,
                         hidden: false,
                         affinity: t.aff,
                         collation: t.coll.or(Some(Collation::Binary)),
                         origin,
+                        decl: d.clone(),
                     })
                     .collect(),
                 outer: false,
@@ -313,13 +320,15 @@ impl<'s> Planner<'s> {
                         .columns
                         .into_iter()
                         .zip(&planned.types)
-                        .map(|(n, t)| ScopeCol {
+                        .zip(&planned.decltypes)
+                        .map(|((n, t), d)| ScopeCol {
                             table: label.clone(),
                             name: n,
                             hidden: false,
                             affinity: t.aff,
                             collation: t.coll.or(Some(Collation::Binary)),
                             origin: None,
+                            decl: d.clone(),
                         })
                         .collect(),
                     outer: false,

@@ -14,6 +14,9 @@ pub(super) struct ScopeCol {
     /// The table or view use this column is read from (an index into
     /// `Planner::uses`), for privilege checks.
     pub(super) origin: Option<usize>,
+    /// The declared type of the table column it reads, if it reads one
+    /// directly (for `sqlite3_column_decltype`).
+    pub(super) decl: Option<Arc<str>>,
 }
 
 pub(super) struct Scope<'a> {
@@ -36,6 +39,8 @@ pub(super) struct Resolved {
     pub(super) collation: Option<Collation>,
     /// The (use, column) it reads, for privilege checks.
     pub(super) origin: Option<(usize, String)>,
+    /// The declared type of the table column it reads directly, if any.
+    pub(super) decl: Option<Arc<str>>,
 }
 
 pub(super) static SUB_IDS: AtomicUsize = AtomicUsize::new(1);
@@ -95,6 +100,7 @@ impl<'a> Scope<'a> {
                 affinity: c.affinity,
                 collation: c.collation,
                 origin: c.origin.map(|o| (o, c.name.clone())),
+                decl: c.decl.clone(),
             });
         }
         match self.parent {

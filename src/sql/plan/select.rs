@@ -187,6 +187,18 @@ impl<'s> Planner<'s> {
         }
         let columns: Vec<String> = items.iter().map(|(_, n)| n.clone()).collect();
         let width_out = items.len();
+        // SQLite's columnType: a result that is a column (not COLLATE, not
+        // an operator on one) has that column's declared type.
+        let decltypes = items
+            .iter()
+            .map(|(e, _)| match e {
+                Expr::Column { table, name } => scope
+                    .resolve(table.as_deref(), name)
+                    .ok()
+                    .and_then(|r| r.decl),
+                _ => None,
+            })
+            .collect();
 
         // ORDER BY terms: by position, by output alias, or an expression;
         // a COLLATE on a position or alias applies to that result column.
@@ -313,6 +325,7 @@ impl<'s> Planner<'s> {
             plan,
             columns,
             types,
+            decltypes,
         })
     }
 

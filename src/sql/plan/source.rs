@@ -16,6 +16,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             affinity: Some(c.affinity),
             collation: Some(c.collation),
             origin: None,
+            decl: (!c.decl_type.is_empty()).then(|| Arc::from(c.decl_type.as_str())),
         })
         .collect();
     // The hidden last column is the rowid (also reachable as _rowid_
@@ -35,6 +36,8 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         affinity: Some(Affinity::Integer),
         collation: Some(Collation::Binary),
         origin: None,
+        // SQLite's columnType gives a rowid "INTEGER".
+        decl: Some(Arc::from("INTEGER")),
     });
     Source {
         plan: None,
