@@ -24,6 +24,7 @@
 //! filters too, so an access path only has to be a superset of the answer.
 
 mod access_path;
+mod alias;
 mod analysis;
 mod bind;
 mod cte;

@@ -18,6 +18,8 @@ impl<'s> Planner<'s> {
         }
         let all_cols: Vec<ScopeCol> = sources.iter().flat_map(|s| s.cols.clone()).collect();
         let scope = Scope::new(all_cols.clone(), parent);
+        let aliased = alias::with_aliases(sel, &all_cols);
+        let sel = aliased.as_ref().unwrap_or(sel);
 
         // Conjuncts: WHERE plus ON of inner joins, bound over the full scope.
         let mut where_parts = Vec::new();
