@@ -304,6 +304,9 @@ pub enum FromItem {
         on: Option<Expr>,
         /// USING columns.
         using: Vec<String>,
+        /// NATURAL: USING every column name both sides have (found when
+        /// planning; `on` and `using` are then empty).
+        natural: bool,
     },
 }
 

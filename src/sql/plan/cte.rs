@@ -377,6 +377,7 @@ fn derived_source(
                 affinity: t.aff,
                 collation: t.coll.or(Some(Collation::Binary)),
                 origin: None,
+                using_copy: false,
                 decl: decls.get(i).cloned().flatten(),
             })
             .collect(),

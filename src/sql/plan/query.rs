@@ -52,6 +52,7 @@ impl<'s> Planner<'s> {
                     affinity: t.aff,
                     collation: t.coll,
                     origin: None,
+                    using_copy: false,
                     decl: None,
                 })
                 .collect(),
@@ -267,6 +268,7 @@ impl<'s> Planner<'s> {
                         affinity: t.aff,
                         collation: t.coll.or(Some(Collation::Binary)),
                         origin,
+                        using_copy: false,
                         decl: d.clone(),
                     })
                     .collect(),
@@ -312,7 +314,15 @@ impl<'s> Planner<'s> {
             )?),
             FromItem::Subquery { query, alias } => {
                 let planned = self.query_in(query, parent)?;
-                let label = alias.clone();
+                // An unnamed subquery's columns still need a table to be
+                // told apart by (a USING or NATURAL join qualifies them):
+                // one no SQL can name, as SQLite's "subquery_N".
+                let label = alias.clone().or_else(|| {
+                    Some(format!(
+                        "\u{0}subquery{}",
+                        SUB_IDS.fetch_add(1, Ordering::Relaxed)
+                    ))
+                });
                 out.push(Source {
                     plan: Some(planned.plan),
                     table: None,
@@ -328,6 +338,7 @@ impl<'s> Planner<'s> {
                             affinity: t.aff,
                             collation: t.coll.or(Some(Collation::Binary)),
                             origin: None,
+                            using_copy: false,
                             decl: d.clone(),
                         })
                         .collect(),
@@ -343,6 +354,7 @@ impl<'s> Planner<'s> {
                 kind,
                 on,
                 using,
+                natural,
             } => {
                 self.flatten_from(left, parent, out)?;
                 let left_cols: Vec<ScopeCol> = out.iter().flat_map(|s| s.cols.clone()).collect();
@@ -364,6 +376,26 @@ impl<'s> Planner<'s> {
                 if let Some(on) = on {
                     split_and(on.clone(), &mut src.on);
                 }
+                // NATURAL: USING each column of the right side (in its
+                // order) that a table on the left has too (SQLite's
+                // sqlite3ProcessJoin); none makes it a cross join.
+                let natural_using: Vec<String>;
+                let using = if *natural {
+                    natural_using = src
+                        .cols
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .filter(|c| {
+                            left_cols
+                                .iter()
+                                .any(|l| !l.hidden && l.name.eq_ignore_ascii_case(&c.name))
+                        })
+                        .map(|c| c.name.clone())
+                        .collect();
+                    &natural_using
+                } else {
+                    using
+                };
                 for u in using {
                     let lt = left_cols
                         .iter()
@@ -390,8 +422,9 @@ impl<'s> Planner<'s> {
                     ));
                     // The right copy of a USING column is hidden from `*`.
                     for c in src.cols.iter_mut() {
-                        if c.name.eq_ignore_ascii_case(u) {
+                        if c.name.eq_ignore_ascii_case(u) && !c.hidden {
                             c.hidden = true;
+                            c.using_copy = true;
                         }
                     }
                 }

@@ -14,6 +14,9 @@ pub(super) struct ScopeCol {
     /// The table or view use this column is read from (an index into
     /// `Planner::uses`), for privilege checks.
     pub(super) origin: Option<usize>,
+    /// The right side's copy of a USING (or NATURAL) column: hidden from
+    /// `*` (so also `hidden`) but not from `t.*`.
+    pub(super) using_copy: bool,
     /// The declared type of the table column it reads, if it reads one
     /// directly (for `sqlite3_column_decltype`).
     pub(super) decl: Option<Arc<str>>,

@@ -157,7 +157,7 @@ impl<'s> Planner<'s> {
                 SelectItem::QualifiedWildcard(t) => {
                     let mut any = false;
                     for c in all_cols.iter().filter(|c| {
-                        !c.hidden
+                        (!c.hidden || c.using_copy)
                             && c.table
                                 .as_deref()
                                 .is_some_and(|x| x.eq_ignore_ascii_case(t))

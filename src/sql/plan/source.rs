@@ -16,6 +16,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             affinity: Some(c.affinity),
             collation: Some(c.collation),
             origin: None,
+            using_copy: false,
             decl: (!c.decl_type.is_empty()).then(|| Arc::from(c.decl_type.as_str())),
         })
         .collect();
@@ -36,6 +37,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         affinity: Some(Affinity::Integer),
         collation: Some(Collation::Binary),
         origin: None,
+        using_copy: false,
         // SQLite's columnType gives a rowid "INTEGER".
         decl: Some(Arc::from("INTEGER")),
     });

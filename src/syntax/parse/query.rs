@@ -260,6 +260,7 @@ impl Cx {
                     kind: JoinKind::Inner,
                     on: None,
                     using: Vec::new(),
+                    natural: false,
                 },
             };
             for j in twj.joins {
@@ -340,16 +341,20 @@ impl Cx {
             | sp::JoinOperator::Inner(c)
             | sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
             sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
-            other => return Err(unsupported(format!("join {other:?}"))),
+            sp::JoinOperator::Right(_) | sp::JoinOperator::RightOuter(_) => {
+                return Err(unsupported("RIGHT JOIN"))
+            }
+            sp::JoinOperator::FullOuter(_) => return Err(unsupported("FULL JOIN")),
+            other => return Err(unsupported(format!("join {}", join_name(&other)))),
         };
+        let natural = matches!(constraint, sp::JoinConstraint::Natural);
         let (on, using) = match constraint {
             sp::JoinConstraint::On(e) => (Some(self.expr(e)?), Vec::new()),
             sp::JoinConstraint::Using(cols) => (
                 None,
                 cols.iter().map(object_name).collect::<Result<Vec<_>>>()?,
             ),
-            sp::JoinConstraint::None => (None, Vec::new()),
-            sp::JoinConstraint::Natural => return Err(unsupported("NATURAL JOIN")),
+            sp::JoinConstraint::None | sp::JoinConstraint::Natural => (None, Vec::new()),
         };
         Ok(FromItem::Join {
             left: Box::new(left),
@@ -357,6 +362,7 @@ impl Cx {
             kind,
             on,
             using,
+            natural,
         })
     }
 
@@ -469,4 +475,12 @@ pub(super) fn plain_alias(alias: Option<sp::TableAlias>) -> Result<Option<String
         Some(a) if a.columns.is_empty() && a.at.is_none() => Ok(Some(a.name.value)),
         Some(_) => Err(unsupported("column names in a table alias")),
     }
+}
+
+/// A join operator's name for a "not supported" message (its debug form
+/// would print the whole ON expression).
+fn join_name(op: &sp::JoinOperator) -> String {
+    let debug = format!("{op:?}");
+    let name = debug.split('(').next().unwrap_or("this kind of join");
+    name.to_string()
 }
