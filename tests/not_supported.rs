@@ -54,7 +54,11 @@ const REFUSED: &[(&str, &str)] = &[
         "CREATE TABLE w (a INT PRIMARY KEY ON CONFLICT REPLACE)",
         "constraint conflict clause",
     ),
-    ("CREATE TABLE w (a INT CHECK (a > 0))", "CHECK"),
+    ("ALTER TABLE t ADD COLUMN w INT CHECK (w > 0)", "CHECK"),
+    (
+        "CREATE TABLE w (a INT CHECK (a > 0) NOT ENFORCED)",
+        "ENFORCED",
+    ),
     ("CREATE TABLE w (a INT REFERENCES t (a))", "FOREIGN KEY"),
     (
         "CREATE TABLE w (a INT GENERATED ALWAYS AS (1) STORED, b)",
@@ -91,7 +95,8 @@ const REFUSED: &[(&str, &str)] = &[
         "join alias",
     ),
     ("SELECT * FROM t, LATERAL (SELECT t.a) AS s", "LATERAL"),
-    ("SELECT a FROM t NATURAL JOIN t AS u", "NATURAL JOIN"),
+    ("SELECT t.a FROM t RIGHT JOIN t AS u ON 1", "RIGHT JOIN"),
+    ("SELECT t.a FROM t FULL OUTER JOIN t AS u ON 1", "FULL JOIN"),
     ("SELECT 1 FROM t AS x TABLESAMPLE (1)", "TABLESAMPLE"),
     // Function calls.
     (

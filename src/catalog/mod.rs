@@ -32,7 +32,7 @@ use std::sync::Arc;
 use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{
-    ColumnSpec, CreateIndex, CreateTable, CreateTrigger, IndexedColumn, Query, Statement,
+    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, IndexedColumn, Query, Statement,
 };
 use crate::types::{affinity_of_type, Affinity, Collation, Value};
 
@@ -130,6 +130,9 @@ pub struct Table {
     pub autoincrement: bool,
     /// The id the next added column gets.
     pub next_column_id: u32,
+    /// CHECK constraints (of columns and of the table), in the order they
+    /// were written: a row must not make one false.
+    pub checks: Vec<CheckSpec>,
 }
 
 /// A view.
@@ -395,6 +398,16 @@ impl Table {
                 .collect();
             body.push_str(&format!(", PRIMARY KEY ({})", pk.join(", ")));
         }
+        // Column CHECKs are kept as table CHECKs (the same constraint, in
+        // the same order).
+        for c in &self.checks {
+            if let Some(n) = &c.name {
+                body.push_str(&format!(", CONSTRAINT {}", quote(n)));
+            } else {
+                body.push(',');
+            }
+            body.push_str(&format!(" CHECK ({})", c.expr));
+        }
         let mut sql = format!("CREATE TABLE {} ({})", quote(&self.name), body);
         let mut options = Vec::new();
         if self.without_rowid {
@@ -649,6 +662,7 @@ impl Schema {
             let id = s.next_id;
             s.next_id += 1;
             let ct = CreateTable {
+                checks: Vec::new(),
                 name: SEQUENCE_TABLE.to_string(),
                 if_not_exists: false,
                 columns: ["name", "seq"]
@@ -1099,7 +1113,14 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         strict: ct.strict,
         autoincrement,
         next_column_id,
+        checks: ct.checks.clone(),
     })
+}
+
+/// The table `ct` would make (id 0, not added to any schema): what its
+/// definition means, to be checked before it is created.
+pub fn table_of_spec(ct: &CreateTable) -> Result<Table> {
+    build_table(0, ct)
 }
 
 /// A STRICT table's column must name one of SQLite's six types.

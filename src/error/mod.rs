@@ -340,6 +340,8 @@ pub enum SqlErrorKind {
     NotNull,
     /// UNIQUE or PRIMARY KEY violated.
     Unique,
+    /// A CHECK constraint was false.
+    Check,
     /// A statement used wrongly (e.g. COMMIT with no transaction).
     Misuse,
     /// Valid SQL that sealdb does not support.
@@ -366,6 +368,7 @@ impl SqlErrorKind {
             SqlErrorKind::Overflow => "22003",
             SqlErrorKind::NotNull => "23502",
             SqlErrorKind::Unique => "23505",
+            SqlErrorKind::Check => "23514",
             SqlErrorKind::Misuse => "25000",
             SqlErrorKind::Unsupported => "0A000",
             SqlErrorKind::AlreadyExists => "42P07",
@@ -387,6 +390,7 @@ impl fmt::Display for SqlErrorKind {
             SqlErrorKind::Overflow => "integer overflow",
             SqlErrorKind::NotNull => "NOT NULL constraint failed",
             SqlErrorKind::Unique => "UNIQUE constraint failed",
+            SqlErrorKind::Check => "CHECK constraint failed",
             SqlErrorKind::Misuse => "misuse",
             SqlErrorKind::Unsupported => "not supported",
             SqlErrorKind::AlreadyExists => "already exists",
@@ -522,7 +526,9 @@ impl Error {
                 | SqlErrorKind::Ambiguous
                 | SqlErrorKind::AlreadyExists
                 | SqlErrorKind::UnknownRole => ErrorCode::SqlUnknownObject,
-                SqlErrorKind::NotNull | SqlErrorKind::Unique => ErrorCode::SqlConstraint,
+                SqlErrorKind::NotNull | SqlErrorKind::Unique | SqlErrorKind::Check => {
+                    ErrorCode::SqlConstraint
+                }
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
                 SqlErrorKind::TooComplex => ErrorCode::SqlTooComplex,

@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod aggregate;
+pub mod check;
 pub mod cte;
 pub mod depend;
 pub mod eval;

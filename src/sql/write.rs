@@ -84,6 +84,8 @@ pub struct TableWriter {
     pub t: Arc<Table>,
     /// Per index, its WHERE if partial, bound over the table's row.
     filters: Vec<Option<PExpr>>,
+    /// The table's CHECK constraints, bound over its row.
+    checks: Vec<crate::sql::check::BoundCheck>,
 }
 
 fn constraint_name(t: &Table, cols: &[usize]) -> String {
@@ -94,7 +96,8 @@ fn constraint_name(t: &Table, cols: &[usize]) -> String {
 }
 
 impl TableWriter {
-    /// The writer of `t` (binding its partial indexes' WHEREs).
+    /// The writer of `t` (binding its partial indexes' WHEREs and its
+    /// CHECK constraints).
     pub fn new(t: &Arc<Table>) -> Result<TableWriter> {
         let mut filters = Vec::with_capacity(t.indexes.len());
         for idx in &t.indexes {
@@ -106,7 +109,18 @@ impl TableWriter {
         Ok(TableWriter {
             t: t.clone(),
             filters,
+            checks: crate::sql::check::bind_checks(t)?,
         })
+    }
+
+    /// Whether `row` (columns ++ rowid, after NOT NULL) passes the table's
+    /// CHECK constraints: `Ok(false)` when OR IGNORE skips it (see
+    /// [`crate::sql::check`]).
+    pub fn passes_checks(&self, cx: &mut ExecCtx, row: &[Value], mode: Conflict) -> Result<bool> {
+        if self.checks.is_empty() {
+            return Ok(true);
+        }
+        crate::sql::check::passes(cx, &self.checks, row, mode)
     }
 
     /// Whether index `i` holds `row` (columns ++ rowid).

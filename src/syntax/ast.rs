@@ -612,6 +612,17 @@ pub struct ColumnSpec {
     pub unique: bool,
     /// COLLATE: the column's default collating sequence.
     pub collation: Option<Collation>,
+    /// CHECK constraints written on the column.
+    pub checks: Vec<CheckSpec>,
+}
+
+/// A CHECK constraint.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckSpec {
+    /// `CONSTRAINT name`.
+    pub name: Option<String>,
+    /// The expression as SQL text (parsed again when bound).
+    pub expr: String,
 }
 
 /// A column of an index or of a PRIMARY KEY / UNIQUE constraint.
@@ -649,6 +660,9 @@ pub struct CreateTable {
     pub primary_key: Vec<IndexedColumn>,
     /// Table-level UNIQUE column lists.
     pub uniques: Vec<Vec<IndexedColumn>>,
+    /// CHECK constraints, on columns and on the table, in the order they
+    /// are written (the first false one is the one reported).
+    pub checks: Vec<CheckSpec>,
     /// CREATE TABLE ... AS query.
     pub as_query: Option<Box<Query>>,
     /// WITHOUT ROWID.

@@ -12,6 +12,12 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     for c in &ct.columns {
         check_column_name(&c.name)?;
     }
+    if !ct.checks.is_empty() {
+        // Each CHECK must bind over the table's row (its columns exist,
+        // nothing a CHECK may not hold) before the table is made.
+        let probe = Arc::new(crate::catalog::table_of_spec(ct)?);
+        crate::sql::check::bind_checks(&probe)?;
+    }
     if let Some(q) = &ct.as_query {
         let planned = planner_for(schema, cx).query(q)?;
         for c in &planned.columns {
@@ -381,6 +387,7 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         strict: false,
         autoincrement: false,
         next_column_id: 1,
+        checks: Vec::new(),
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {
@@ -441,6 +448,12 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             }
             if spec.primary_key || spec.unique {
                 return Err(misuse("Cannot add a PRIMARY KEY or UNIQUE column".into()));
+            }
+            if !spec.checks.is_empty() {
+                return Err(Error::sql(
+                    SqlErrorKind::Unsupported,
+                    "ALTER TABLE ADD COLUMN with a CHECK constraint is not supported",
+                ));
             }
             if spec.not_null && spec.default.is_none() {
                 return Err(misuse(
@@ -517,7 +530,9 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             if TableWriter::new(&Arc::new(new.clone())).is_err() {
                 return Err(Error::sql(
                     SqlErrorKind::Unsupported,
-                    format!("renaming a column a partial index uses ({from}) is not supported"),
+                    format!(
+                        "renaming a column a partial index or a CHECK constraint uses ({from}) is not supported"
+                    ),
                 ));
             }
         }

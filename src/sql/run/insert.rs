@@ -429,6 +429,10 @@ fn insert_rows(
             row[a] = Value::Integer(rowid);
         }
         row.push(Value::Integer(rowid));
+        // CHECK constraints come after NOT NULL, before uniqueness (SQLite).
+        if !writer.passes_checks(cx, &row, mode)? {
+            continue;
+        }
         let gone = match resolve(cx, writer, &row, rowid, None, mode, &order, upsert_target)? {
             Resolution::Skip => continue,
             Resolution::Write(gone) => gone,

@@ -91,6 +91,9 @@ pub(super) fn update_row(
     };
     checked.push(rowid_v);
     let new = checked;
+    if !writer.passes_checks(cx, &new, mode)? {
+        return Ok(None);
+    }
     let order = check_order(&t, None);
     let gone = match resolve(cx, writer, &new, rowid, Some(old_rowid), mode, &order, None)? {
         Resolution::Skip | Resolution::Upsert(_) => return Ok(None),

@@ -62,7 +62,11 @@ impl Cx {
                         }
                     }
                 }
-                sp::ColumnOption::Check(_) => return Err(unsupported("CHECK constraints")),
+                sp::ColumnOption::Check(c) => {
+                    let name = c.name.or(opt.name.clone()).map(|n| n.value);
+                    spec.checks
+                        .push(self.check_spec(name, *c.expr, c.enforced)?);
+                }
                 sp::ColumnOption::ForeignKey(_) => {
                     return Err(unsupported("FOREIGN KEY constraints (REFERENCES)"))
                 }
@@ -102,6 +106,7 @@ impl Cx {
             columns: Vec::new(),
             primary_key: Vec::new(),
             uniques: Vec::new(),
+            checks: Vec::new(),
             as_query: match query {
                 Some(q) => Some(Box::new(self.query(*q)?)),
                 None => None,
@@ -110,8 +115,11 @@ impl Cx {
             strict: c.strict,
         };
         for col in columns {
-            out.columns.push(self.column_spec(col)?);
+            let spec = self.column_spec(col)?;
+            out.checks.extend(spec.checks.iter().cloned());
+            out.columns.push(spec);
         }
+        let mut table_checks = Vec::new();
         for tc in constraints {
             match tc {
                 sp::TableConstraint::PrimaryKey(pk) => {
@@ -131,11 +139,32 @@ impl Cx {
                 sp::TableConstraint::ForeignKey(_) => {
                     return Err(unsupported("FOREIGN KEY constraints"))
                 }
-                sp::TableConstraint::Check(_) => return Err(unsupported("CHECK constraints")),
+                sp::TableConstraint::Check(c) => {
+                    let name = c.name.map(|n| n.value);
+                    let check = self.check_spec(name, *c.expr, c.enforced)?;
+                    table_checks.push(check);
+                }
                 other => return Err(unsupported(format!("table constraint {other}"))),
             }
         }
+        out.checks.extend(table_checks);
         Ok(out)
+    }
+
+    /// A CHECK constraint: its expression must be one sealdb takes (parsed
+    /// here, bound against the table when it is created).
+    fn check_spec(
+        &mut self,
+        name: Option<String>,
+        e: sp::Expr,
+        enforced: Option<bool>,
+    ) -> Result<CheckSpec> {
+        if enforced.is_some() {
+            return Err(unsupported("CHECK ... [NOT] ENFORCED"));
+        }
+        let text = e.to_string();
+        self.expr(e)?;
+        Ok(CheckSpec { name, expr: text })
     }
 
     pub(super) fn create_index(&mut self, c: sp::CreateIndex) -> Result<CreateIndex> {
