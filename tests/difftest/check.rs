@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use crate::compare::{compare_rows, show_rows, QuerySpec};
 use crate::engine::{Engine, Mode, Outcome, Sealdb, Sqlite, V};
 use crate::gen::Step;
+use crate::order;
 
 /// Counts over a run.
 #[derive(Default, Clone)]
@@ -47,6 +48,9 @@ pub struct Stats {
     /// Cases stopped early because a table grew too large (see
     /// `run_case`).
     pub cut_short: u64,
+    /// UPDATEs whose outcome differed from SQLite's and is SQLite's own
+    /// when it visits the rows in sealdb's order (see `order`).
+    pub update_order: u64,
 }
 
 impl Stats {
@@ -62,6 +66,7 @@ impl Stats {
         self.sum_overflow += o.sum_overflow;
         self.tlp_shared += o.tlp_shared;
         self.cut_short += o.cut_short;
+        self.update_order += o.update_order;
     }
 
     /// Statements run.
@@ -102,6 +107,11 @@ impl Pair {
                 params,
                 counts,
             } => {
+                if let Some(parts) = order::split_update(sql).filter(order::eligible) {
+                    if let Some(r) = self.check_update(sql, params, *counts, &parts, stats) {
+                        return r;
+                    }
+                }
                 let Some((s, l)) = self.both(sql, params, Mode::Exec, stats) else {
                     return Ok(());
                 };
@@ -187,6 +197,84 @@ impl Pair {
                 }
             }
         }
+    }
+
+    /// An UPDATE under the visit-order oracle (see `order`): run on both,
+    /// its outcome and every table compared at once; when they differ,
+    /// SQLite's replay of it in sealdb's order must give sealdb's.
+    /// `None`: the oracle cannot run (the statement is then checked as
+    /// any other, not yet run).
+    fn check_update(
+        &mut self,
+        sql: &str,
+        params: &[V],
+        counts: bool,
+        parts: &order::UpdateParts,
+        stats: &mut Stats,
+    ) -> Option<Result<(), String>> {
+        let keys = order::key_columns(&mut self.lite, &parts.table)?;
+        let orders = order::candidates(&mut self.seal, &mut self.lite, parts, &keys, params)?;
+        let exec = |e: &mut Sqlite, q: &str| e.run(q, &[], Mode::Exec);
+        if !matches!(
+            exec(&mut self.lite, "SAVEPOINT difftest_order"),
+            Outcome::Changed(_)
+        ) {
+            return None;
+        }
+        let release = |e: &mut Sqlite| {
+            // Gone when OR ROLLBACK ended the transaction.
+            let _ = e.run("RELEASE difftest_order", &[], Mode::Exec);
+        };
+        let Some((s, l)) = self.both(sql, params, Mode::Exec, stats) else {
+            release(&mut self.lite);
+            return Some(Ok(()));
+        };
+        let verdict = match (&s, &l) {
+            (Outcome::Changed(a), Outcome::Changed(b)) => {
+                if counts && a != b {
+                    Err(format!("rows changed: sealdb {a}, SQLite {b}"))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => agree_on_failure(&s, &l, &mut Stats::default()),
+        };
+        let verdict = verdict.and_then(|()| {
+            order::same_tables(&mut self.seal, &mut self.lite)
+                .map_err(|e| format!("after the UPDATE {e}"))
+        });
+        let Err(diff) = verdict else {
+            if matches!((&s, &l), (Outcome::Error(_), Outcome::Error(_))) {
+                stats.both_failed += 1;
+            }
+            release(&mut self.lite);
+            return Some(Ok(()));
+        };
+        for o in &orders {
+            if !matches!(
+                exec(&mut self.lite, "ROLLBACK TO difftest_order"),
+                Outcome::Changed(_)
+            ) {
+                break;
+            }
+            let Some(r) = order::replay(&mut self.lite, parts, &keys, o, params) else {
+                continue;
+            };
+            let same = match (&s, &r) {
+                (Outcome::Changed(a), Outcome::Changed(b)) => !counts || a == b,
+                (Outcome::Error(_), Outcome::Error(_)) => true,
+                _ => false,
+            };
+            if same && order::same_tables(&mut self.seal, &mut self.lite).is_ok() {
+                stats.update_order += 1;
+                release(&mut self.lite);
+                return Some(Ok(()));
+            }
+        }
+        release(&mut self.lite);
+        Some(Err(format!(
+            "{diff} (and not as SQLite does it in sealdb's order of the rows)\n  sealdb: {s:?}\n  SQLite: {l:?}"
+        )))
     }
 
     /// A logic oracle's rewritten query failed on sealdb: a divergence
