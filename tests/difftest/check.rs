@@ -108,7 +108,7 @@ impl Pair {
                 counts,
             } => {
                 if let Some(parts) = order::split_update(sql).filter(order::eligible) {
-                    if let Some(r) = self.check_update(sql, params, *counts, &parts, stats) {
+                    if let Some(r) = self.check_update(sql, params, *counts, None, &parts, stats) {
                         return r;
                     }
                 }
@@ -126,6 +126,12 @@ impl Pair {
                 }
             }
             Step::Query { sql, params, spec } => {
+                if let Some(parts) = order::split_update(sql).filter(order::eligible) {
+                    if let Some(r) = self.check_update(sql, params, true, Some(spec), &parts, stats)
+                    {
+                        return r;
+                    }
+                }
                 let Some((s, l)) = self.both(sql, params, Mode::Rows, stats) else {
                     return Ok(());
                 };
@@ -202,76 +208,102 @@ impl Pair {
     /// An UPDATE under the visit-order oracle (see `order`): run on both,
     /// its outcome and every table compared at once; when they differ,
     /// SQLite's replay of it in sealdb's order must give sealdb's.
-    /// `None`: the oracle cannot run (the statement is then checked as
-    /// any other, not yet run).
+    /// `spec`: a query step (RETURNING). `None`: the oracle cannot run
+    /// (the statement is then checked as any other, not yet run).
     fn check_update(
         &mut self,
         sql: &str,
         params: &[V],
         counts: bool,
+        spec: Option<&QuerySpec>,
         parts: &order::UpdateParts,
         stats: &mut Stats,
     ) -> Option<Result<(), String>> {
         let keys = order::key_columns(&mut self.lite, &parts.table)?;
         let orders = order::candidates(&mut self.seal, &mut self.lite, parts, &keys, params)?;
         let exec = |e: &mut Sqlite, q: &str| e.run(q, &[], Mode::Exec);
-        if !matches!(
+        // SQLite's state before the statement (see `order`).
+        let copy = if self.lite.is_autocommit() {
+            Some(self.lite.snapshot()?)
+        } else if matches!(
             exec(&mut self.lite, "SAVEPOINT difftest_order"),
             Outcome::Changed(_)
         ) {
+            None
+        } else {
             return None;
-        }
-        let release = |e: &mut Sqlite| {
-            // Gone when OR ROLLBACK ended the transaction.
-            let _ = e.run("RELEASE difftest_order", &[], Mode::Exec);
         };
-        let Some((s, l)) = self.both(sql, params, Mode::Exec, stats) else {
-            release(&mut self.lite);
+        let release = |e: &mut Sqlite, saved: bool| {
+            if saved {
+                // Gone when OR ROLLBACK ended the transaction.
+                let _ = e.run("RELEASE difftest_order", &[], Mode::Exec);
+            }
+        };
+        let saved = copy.is_none();
+        let mode = if spec.is_some() {
+            Mode::Rows
+        } else {
+            Mode::Exec
+        };
+        let Some((s, l)) = self.both(sql, params, mode, stats) else {
+            release(&mut self.lite, saved);
             return Some(Ok(()));
         };
-        let verdict = match (&s, &l) {
-            (Outcome::Changed(a), Outcome::Changed(b)) => {
-                if counts && a != b {
-                    Err(format!("rows changed: sealdb {a}, SQLite {b}"))
-                } else {
-                    Ok(())
-                }
-            }
-            _ => agree_on_failure(&s, &l, &mut Stats::default()),
+        let same = |a: &Outcome, b: &Outcome| match (a, b, spec) {
+            (Outcome::Changed(x), Outcome::Changed(y), _) => !counts || x == y,
+            (Outcome::Rows(x), Outcome::Rows(y), Some(spec)) => compare_rows(x, y, spec).is_ok(),
+            (Outcome::Error(_), Outcome::Error(_), _) => true,
+            _ => false,
         };
-        let verdict = verdict.and_then(|()| {
+        let verdict = if same(&s, &l) {
             order::same_tables(&mut self.seal, &mut self.lite)
                 .map_err(|e| format!("after the UPDATE {e}"))
-        });
+        } else {
+            match (&s, &l) {
+                (Outcome::Changed(a), Outcome::Changed(b)) => {
+                    Err(format!("rows changed: sealdb {a}, SQLite {b}"))
+                }
+                (Outcome::Rows(_), Outcome::Rows(_)) => Err("different RETURNING rows".into()),
+                _ => agree_on_failure(&s, &l, &mut Stats::default()),
+            }
+        };
         let Err(diff) = verdict else {
             if matches!((&s, &l), (Outcome::Error(_), Outcome::Error(_))) {
                 stats.both_failed += 1;
             }
-            release(&mut self.lite);
+            release(&mut self.lite, saved);
             return Some(Ok(()));
         };
         for o in &orders {
-            if !matches!(
-                exec(&mut self.lite, "ROLLBACK TO difftest_order"),
-                Outcome::Changed(_)
-            ) {
-                break;
-            }
-            let Some(r) = order::replay(&mut self.lite, parts, &keys, o, params) else {
+            let mut fresh = match &copy {
+                Some(c) => match c.snapshot() {
+                    Some(f) => Some(f),
+                    None => break,
+                },
+                None => {
+                    if !matches!(
+                        exec(&mut self.lite, "ROLLBACK TO difftest_order"),
+                        Outcome::Changed(_)
+                    ) {
+                        break;
+                    }
+                    None
+                }
+            };
+            let lite = fresh.as_mut().unwrap_or(&mut self.lite);
+            let Some(r) = order::replay(lite, parts, &keys, o, params) else {
                 continue;
             };
-            let same = match (&s, &r) {
-                (Outcome::Changed(a), Outcome::Changed(b)) => !counts || a == b,
-                (Outcome::Error(_), Outcome::Error(_)) => true,
-                _ => false,
-            };
-            if same && order::same_tables(&mut self.seal, &mut self.lite).is_ok() {
+            if same(&s, &r) && order::same_tables(&mut self.seal, lite).is_ok() {
                 stats.update_order += 1;
-                release(&mut self.lite);
+                if let Some(f) = fresh {
+                    self.lite = f;
+                }
+                release(&mut self.lite, saved);
                 return Some(Ok(()));
             }
         }
-        release(&mut self.lite);
+        release(&mut self.lite, saved);
         Some(Err(format!(
             "{diff} (and not as SQLite does it in sealdb's order of the rows)\n  sealdb: {s:?}\n  SQLite: {l:?}"
         )))

@@ -9,12 +9,19 @@
 //! ```text
 //!   pre-state ── sealdb: SELECT key FROM t WHERE w         (its plan's order)
 //!             │  SQLite: SELECT key FROM t NOT INDEXED     (table order)
-//!             └─ SQLite: SAVEPOINT
+//!             └─ SQLite: SAVEPOINT in a transaction, else a copy of it
 //!   both run the UPDATE; outcome + every table compared
-//!   differ ─► for each candidate order O:  SQLite ROLLBACK TO the savepoint,
+//!   differ ─► for each candidate order O, on SQLite's state before it
+//!             (ROLLBACK TO the savepoint, or a fresh copy):
 //!             UPDATE OR <c> t SET <sets> WHERE key = k, for k in O;
-//!             same outcome, change count and tables as sealdb: tolerated
+//!             same outcome, change count (or RETURNING rows) and tables
+//!             as sealdb: tolerated, and SQLite's database is the replay's
 //! ```
+//!
+//! Outside a transaction SQLite's state is copied (backup API) rather
+//! than saved with a SAVEPOINT: that would open a transaction, and a
+//! statement failing without a statement journal (a STRICT type error)
+//! then keeps its earlier rows where autocommit undoes them.
 //!
 //! Why the replay is SQLite's own UPDATE in order O (so the tolerance
 //! only accepts an outcome SQLite itself gives when its plan visits the
@@ -42,7 +49,8 @@
 //!   (SQLite computes an uncorrelated one once per statement) or a
 //!   function of the statement's state (`changes()`, `random()`), a
 //!   parameter holding text with a NUL (the replay spells parameters as
-//!   literals), RETURNING (a query step).
+//!   literals). RETURNING is replayed with each row (its rows compared as
+//!   a multiset, as any RETURNING).
 //!
 //! The candidates are the orders sealdb uses: its plan's (SELECT of the
 //! keys with the same WHERE, which it plans as its UPDATE), and table
@@ -62,6 +70,8 @@ pub struct UpdateParts {
     pub sets: String,
     /// The WHERE condition.
     pub pred: Option<String>,
+    /// The RETURNING list.
+    pub returning: Option<String>,
 }
 
 /// The byte offset of keyword `kw` (with its surrounding spaces) outside
@@ -93,7 +103,7 @@ fn top_level(s: &str, kw: &str) -> Option<usize> {
     None
 }
 
-/// `UPDATE [OR x] t SET ... [WHERE ...]` (no RETURNING), or `None`.
+/// `UPDATE [OR x] t SET ... [WHERE ...] [RETURNING ...]`, or `None`.
 pub fn split_update(sql: &str) -> Option<UpdateParts> {
     let rest = sql.trim();
     if !rest.get(..7)?.eq_ignore_ascii_case("UPDATE ") {
@@ -108,10 +118,15 @@ pub fn split_update(sql: &str) -> Option<UpdateParts> {
     }
     let set = top_level(rest, " SET ")?;
     let table = rest[..set].trim().to_string();
-    if table.contains(char::is_whitespace) || top_level(rest, " RETURNING ").is_some() {
+    if table.contains(char::is_whitespace) {
         return None;
     }
-    let body = &rest[set + 5..];
+    let mut body = &rest[set + 5..];
+    let mut returning = None;
+    if let Some(r) = top_level(body, " RETURNING ") {
+        returning = Some(body[r + 11..].trim().to_string());
+        body = &body[..r];
+    }
     let (sets, pred) = match top_level(body, " WHERE ") {
         Some(w) => (&body[..w], Some(body[w + 7..].trim().to_string())),
         None => (body, None),
@@ -121,6 +136,7 @@ pub fn split_update(sql: &str) -> Option<UpdateParts> {
         table,
         sets: sets.trim().to_string(),
         pred,
+        returning,
     })
 }
 
@@ -167,7 +183,12 @@ pub fn inline_params(sql: &str, params: &[V]) -> Option<String> {
 /// Whether the oracle may judge this UPDATE (see the module
 /// documentation).
 pub fn eligible(parts: &UpdateParts) -> bool {
-    let s = parts.sets.to_ascii_lowercase();
+    let s = format!(
+        "{} {}",
+        parts.sets,
+        parts.returning.as_deref().unwrap_or_default()
+    )
+    .to_ascii_lowercase();
     !["select", "changes(", "random", "last_insert_rowid("]
         .iter()
         .any(|w| s.contains(w))
@@ -259,6 +280,11 @@ pub fn replay(
     params: &[V],
 ) -> Option<Outcome> {
     let sets = inline_params(&parts.sets, params)?;
+    let returning = match &parts.returning {
+        Some(r) => Some(inline_params(r, params)?),
+        None => None,
+    };
+    let mut rows = Vec::new();
     let exec = |lite: &mut Sqlite, sql: &str| lite.run(sql, &[], Mode::Exec);
     if !matches!(exec(lite, "SAVEPOINT difftest_replay"), Outcome::Changed(_)) {
         return None;
@@ -275,14 +301,22 @@ pub fn replay(
                 format!("{c} = {v} COLLATE BINARY")
             });
         }
-        let sql = format!(
+        let mut sql = format!(
             "UPDATE {}{} SET {sets} WHERE {}",
             parts.conflict,
             parts.table,
             cond.join(" AND ")
         );
-        match exec(lite, &sql) {
+        let outcome = match &returning {
+            Some(r) => {
+                sql.push_str(&format!(" RETURNING {r}"));
+                lite.run(&sql, &[], Mode::Rows)
+            }
+            None => exec(lite, &sql),
+        };
+        match outcome {
             Outcome::Changed(n) => changes += n,
+            Outcome::Rows(r) => rows.extend(r),
             Outcome::Error(e) if e.contains("constraint failed") => {
                 failed = Some(e);
                 break;
@@ -305,6 +339,7 @@ pub fn replay(
     let _ = exec(lite, "RELEASE difftest_replay");
     Some(match failed {
         Some(e) => Outcome::Error(e),
+        None if returning.is_some() => Outcome::Rows(rows),
         None => Outcome::Changed(changes),
     })
 }
@@ -354,6 +389,7 @@ pub fn split_checks() -> Result<(), String> {
         table: "t0".into(),
         sets: "c1 = (SELECT 1 WHERE 1), c2 = 'a WHERE b'".into(),
         pred: Some("c0 > 1".into()),
+        returning: None,
     };
     if p != want {
         return Err(format!("split_update: {p:?}"));
@@ -363,8 +399,10 @@ pub fn split_checks() -> Result<(), String> {
     } else {
         return Err(format!("split_update: {q:?}"));
     }
-    if split_update("UPDATE t1 SET c0 = 1 RETURNING *").is_some() {
-        return Err("split_update took RETURNING".into());
+    let r = split_update("UPDATE t1 SET c0 = 1 WHERE c1 RETURNING c0, (SELECT 1 WHERE 1)")
+        .ok_or("no split")?;
+    if r.pred.as_deref() != Some("c1") || r.returning.as_deref() != Some("c0, (SELECT 1 WHERE 1)") {
+        return Err(format!("split_update: {r:?}"));
     }
     let i = inline_params(
         "c0 = ?1 AND c1 = '?2' AND c2 = ?2",
