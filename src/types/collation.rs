@@ -4,8 +4,15 @@
 //! ```text
 //!   BINARY   bytewise (memcmp, then length)              the default
 //!   NOCASE   ASCII A-Z folded to a-z, then BINARY        'Rock' = 'ROCK'
+//!            up to the first NUL, then the length        see below
 //!   RTRIM    trailing spaces (0x20 only) ignored         'a ' = 'a'
 //! ```
+//!
+//! NOCASE is SQLite's `nocaseCollatingFunc`: `sqlite3StrNICmp` over the
+//! shorter length, which stops at a NUL in the left text, then the
+//! lengths. So a text holding a NUL compares by its folded bytes before
+//! the NUL, then (against a text with a NUL at the same place) by its
+//! length alone: `'a' || x'00' || 'b'` and `'A' || x'00' || 'c'` are equal.
 //!
 //! A collation only changes comparisons of two TEXT values; numbers,
 //! blobs and NULL compare as under [`compare`]. Each collation is a
@@ -57,7 +64,14 @@ impl Collation {
         match self {
             Collation::Binary => Cow::Borrowed(s),
             Collation::NoCase => {
-                if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                if let Some(nul) = s.find('\0') {
+                    // What follows the NUL counts by its length only; a
+                    // fixed-width decimal length keeps the bytewise order.
+                    let mut f = s[..nul].to_ascii_lowercase();
+                    f.push('\0');
+                    f.push_str(&format!("{:020}", s.len()));
+                    Cow::Owned(f)
+                } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
                     Cow::Owned(s.to_ascii_lowercase())
                 } else {
                     Cow::Borrowed(s)
@@ -137,5 +151,12 @@ mod tests {
         assert_eq!(n.compare(&Value::Integer(1), &t("A")), Less);
         assert_eq!(n.sql_cmp(&Value::Null, &t("A")), None);
         assert_eq!(n.fold_value(&t("AbC")).into_owned(), t("abc"));
+        // NOCASE stops at a NUL (sqlite3StrNICmp), then compares lengths.
+        assert_eq!(n.compare(&t("A\0b"), &t("a\0c")), Equal);
+        assert_eq!(n.compare(&t("\0-3"), &t("\x004")), Greater);
+        assert_eq!(n.compare(&t("a\0"), &t("a")), Greater);
+        assert_eq!(n.compare(&t("a\0zz"), &t("ab")), Less);
+        assert_eq!(n.compare(&t("a\0"), &t("a\u{1}")), Less);
+        assert_eq!(b.compare(&t("\0-3"), &t("\x004")), Less);
     }
 }

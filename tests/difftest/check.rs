@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use crate::compare::{compare_rows, show_rows, QuerySpec};
 use crate::engine::{Engine, Mode, Outcome, Sealdb, Sqlite, V};
 use crate::gen::Step;
+use crate::order;
 
 /// Counts over a run.
 #[derive(Default, Clone)]
@@ -47,6 +48,9 @@ pub struct Stats {
     /// Cases stopped early because a table grew too large (see
     /// `run_case`).
     pub cut_short: u64,
+    /// UPDATEs whose outcome differed from SQLite's and is SQLite's own
+    /// when it visits the rows in sealdb's order (see `order`).
+    pub update_order: u64,
 }
 
 impl Stats {
@@ -62,6 +66,7 @@ impl Stats {
         self.sum_overflow += o.sum_overflow;
         self.tlp_shared += o.tlp_shared;
         self.cut_short += o.cut_short;
+        self.update_order += o.update_order;
     }
 
     /// Statements run.
@@ -102,6 +107,11 @@ impl Pair {
                 params,
                 counts,
             } => {
+                if let Some(parts) = order::split_update(sql).filter(order::eligible) {
+                    if let Some(r) = self.check_update(sql, params, *counts, None, &parts, stats) {
+                        return r;
+                    }
+                }
                 let Some((s, l)) = self.both(sql, params, Mode::Exec, stats) else {
                     return Ok(());
                 };
@@ -116,6 +126,12 @@ impl Pair {
                 }
             }
             Step::Query { sql, params, spec } => {
+                if let Some(parts) = order::split_update(sql).filter(order::eligible) {
+                    if let Some(r) = self.check_update(sql, params, true, Some(spec), &parts, stats)
+                    {
+                        return r;
+                    }
+                }
                 let Some((s, l)) = self.both(sql, params, Mode::Rows, stats) else {
                     return Ok(());
                 };
@@ -187,6 +203,110 @@ impl Pair {
                 }
             }
         }
+    }
+
+    /// An UPDATE under the visit-order oracle (see `order`): run on both,
+    /// its outcome and every table compared at once; when they differ,
+    /// SQLite's replay of it in sealdb's order must give sealdb's.
+    /// `spec`: a query step (RETURNING). `None`: the oracle cannot run
+    /// (the statement is then checked as any other, not yet run).
+    fn check_update(
+        &mut self,
+        sql: &str,
+        params: &[V],
+        counts: bool,
+        spec: Option<&QuerySpec>,
+        parts: &order::UpdateParts,
+        stats: &mut Stats,
+    ) -> Option<Result<(), String>> {
+        let keys = order::key_columns(&mut self.lite, &parts.table)?;
+        let orders = order::candidates(&mut self.seal, &mut self.lite, parts, &keys, params)?;
+        let exec = |e: &mut Sqlite, q: &str| e.run(q, &[], Mode::Exec);
+        // SQLite's state before the statement (see `order`).
+        let copy = if self.lite.is_autocommit() {
+            Some(self.lite.snapshot()?)
+        } else if matches!(
+            exec(&mut self.lite, "SAVEPOINT difftest_order"),
+            Outcome::Changed(_)
+        ) {
+            None
+        } else {
+            return None;
+        };
+        let release = |e: &mut Sqlite, saved: bool| {
+            if saved {
+                // Gone when OR ROLLBACK ended the transaction.
+                let _ = e.run("RELEASE difftest_order", &[], Mode::Exec);
+            }
+        };
+        let saved = copy.is_none();
+        let mode = if spec.is_some() {
+            Mode::Rows
+        } else {
+            Mode::Exec
+        };
+        let Some((s, l)) = self.both(sql, params, mode, stats) else {
+            release(&mut self.lite, saved);
+            return Some(Ok(()));
+        };
+        let same = |a: &Outcome, b: &Outcome| match (a, b, spec) {
+            (Outcome::Changed(x), Outcome::Changed(y), _) => !counts || x == y,
+            (Outcome::Rows(x), Outcome::Rows(y), Some(spec)) => compare_rows(x, y, spec).is_ok(),
+            (Outcome::Error(_), Outcome::Error(_), _) => true,
+            _ => false,
+        };
+        let verdict = if same(&s, &l) {
+            order::same_tables(&mut self.seal, &mut self.lite)
+                .map_err(|e| format!("after the UPDATE {e}"))
+        } else {
+            match (&s, &l) {
+                (Outcome::Changed(a), Outcome::Changed(b)) => {
+                    Err(format!("rows changed: sealdb {a}, SQLite {b}"))
+                }
+                (Outcome::Rows(_), Outcome::Rows(_)) => Err("different RETURNING rows".into()),
+                _ => agree_on_failure(&s, &l, &mut Stats::default()),
+            }
+        };
+        let Err(diff) = verdict else {
+            if matches!((&s, &l), (Outcome::Error(_), Outcome::Error(_))) {
+                stats.both_failed += 1;
+            }
+            release(&mut self.lite, saved);
+            return Some(Ok(()));
+        };
+        for o in &orders {
+            let mut fresh = match &copy {
+                Some(c) => match c.snapshot() {
+                    Some(f) => Some(f),
+                    None => break,
+                },
+                None => {
+                    if !matches!(
+                        exec(&mut self.lite, "ROLLBACK TO difftest_order"),
+                        Outcome::Changed(_)
+                    ) {
+                        break;
+                    }
+                    None
+                }
+            };
+            let lite = fresh.as_mut().unwrap_or(&mut self.lite);
+            let Some(r) = order::replay(lite, parts, &keys, o, params) else {
+                continue;
+            };
+            if same(&s, &r) && order::same_tables(&mut self.seal, lite).is_ok() {
+                stats.update_order += 1;
+                if let Some(f) = fresh {
+                    self.lite = f;
+                }
+                release(&mut self.lite, saved);
+                return Some(Ok(()));
+            }
+        }
+        release(&mut self.lite, saved);
+        Some(Err(format!(
+            "{diff} (and not as SQLite does it in sealdb's order of the rows)\n  sealdb: {s:?}\n  SQLite: {l:?}"
+        )))
     }
 
     /// A logic oracle's rewritten query failed on sealdb: a divergence

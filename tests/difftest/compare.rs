@@ -47,10 +47,19 @@ impl Coll {
     fn fold(self, s: &str) -> String {
         match self {
             Coll::Binary => s.to_string(),
-            Coll::NoCase => s.to_ascii_lowercase(),
+            Coll::NoCase => nocase(s),
             Coll::Rtrim => s.trim_end_matches(' ').to_string(),
-            Coll::Loosest => s.trim_end_matches(' ').to_ascii_lowercase(),
+            Coll::Loosest => nocase(s.trim_end_matches(' ')),
         }
+    }
+}
+
+/// Text equal under SQLite's NOCASE folds alike: ASCII case folded, and
+/// after a NUL only the length counts (`sqlite3StrNICmp` stops there).
+fn nocase(s: &str) -> String {
+    match s.find('\0') {
+        Some(nul) => format!("{}\0{}", s[..nul].to_ascii_lowercase(), s.len()),
+        None => s.to_ascii_lowercase(),
     }
 }
 

@@ -180,6 +180,23 @@ impl Sqlite {
             .expect("pragma");
         Sqlite { conn }
     }
+
+    /// Whether no transaction is open.
+    pub fn is_autocommit(&self) -> bool {
+        self.conn.is_autocommit()
+    }
+
+    /// A copy of the database in a new connection (same settings);
+    /// `None` if the copy fails. Only taken outside a transaction: the
+    /// copy has none open.
+    pub fn snapshot(&self) -> Option<Sqlite> {
+        let mut copy = Sqlite::new();
+        rusqlite::backup::Backup::new(&self.conn, &mut copy.conn)
+            .ok()?
+            .run_to_completion(1000, std::time::Duration::ZERO, None)
+            .ok()?;
+        Some(copy)
+    }
 }
 
 fn to_sqlite(v: &V) -> SqliteValue {

@@ -1170,6 +1170,7 @@ impl Gen {
             ..QuerySpec::default()
         };
         // A compound select now and then (same column count).
+        let mut merged_compound = false;
         if mode >= 3 && self.rng.chance(12) {
             let op = *self
                 .rng
@@ -1188,6 +1189,7 @@ impl Gen {
             // (compared loosely), the others make every column one.
             if op != "UNION ALL" {
                 spec.cols = items.iter().map(|i| ColCmp::Loose(i.coll)).collect();
+                merged_compound = true;
             }
             // A column's collation in a compound is the left one's when it
             // is a column or COLLATE, else the right one's: unknown here in
@@ -1203,11 +1205,22 @@ impl Gen {
         if self.rng.chance(40) {
             let mut ks = Vec::new();
             let n = 1 + self.rng.below(items.len());
+            // SQLite runs a UNION, INTERSECT or EXCEPT whose ORDER BY has
+            // a COLLATE as `SELECT * FROM (compound) ORDER BY ..`
+            // (convertCompoundSelectToSubquery). There a leading term
+            // without COLLATE counts as already satisfied by the
+            // subquery's merge order, which sorts under the compound's
+            // collation (the first SELECT's that has one), while the
+            // outer sort groups ties under the leftmost SELECT's alone
+            // (wherePathMatchSubqueryOB; sqlite3SubqueryColumnTypes): the
+            // rows come in an order no single collation gives. So such an
+            // ORDER BY gets a COLLATE on every term or on none.
+            let collate_all = merged_compound && self.rng.chance(15);
             for _ in 0..n {
                 let i = self.rng.below(items.len());
                 let mut coll = items[i].coll;
                 let mut k = (i + 1).to_string();
-                if self.rng.chance(15) {
+                if collate_all || (!merged_compound && self.rng.chance(15)) {
                     coll = *self.rng.pick(&[Coll::Binary, Coll::NoCase, Coll::Rtrim]);
                     k.push_str(&format!(" COLLATE {}", coll.name()));
                 }

@@ -41,6 +41,7 @@ mod check;
 mod compare;
 mod engine;
 mod gen;
+mod order;
 mod reduce;
 mod regress;
 mod rng;
@@ -259,11 +260,12 @@ fn campaign() -> bool {
         kinds.join(", ")
     );
     println!(
-        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares; {} cases cut short (a table over {MOST_ROWS} rows)",
+        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares; {} UPDATEs whose outcome is SQLite's in sealdb's order of the rows; {} cases cut short (a table over {MOST_ROWS} rows)",
         stats.both_failed,
         stats.skipped(),
         stats.sum_overflow,
         stats.tlp_shared,
+        stats.update_order,
         stats.cut_short
     );
     let mut unsup: Vec<(&String, &u64)> = stats.unsupported.iter().collect();
@@ -379,6 +381,10 @@ fn main() -> ExitCode {
     }
     let campaign_only = filter == Some("campaign");
     let mut ok = true;
+    if let Err(e) = order::split_checks() {
+        println!("order: {e}");
+        ok = false;
+    }
     if !campaign_only {
         let (_, failed) = replay_regressions(&regress_dir(), filter);
         ok &= failed == 0;

@@ -1,0 +1,419 @@
+//! The visit-order oracle for UPDATE: when sealdb and SQLite disagree on
+//! an UPDATE whose rows conflict with each other (OR IGNORE keeps a
+//! different row, a UNIQUE violation happens in one order only, OR FAIL
+//! stops at a different row), the outcome may be the order the rows were
+//! visited in, which SQLite leaves unspecified (it is its plan's). Then
+//! the UPDATE is replayed in SQLite one row at a time in an order sealdb
+//! visits rows in, and sealdb's outcome must be exactly that replay's.
+//!
+//! ```text
+//!   pre-state ── sealdb: SELECT key FROM t WHERE w         (its plan's order)
+//!             │  SQLite: SELECT key FROM t NOT INDEXED     (table order)
+//!             └─ SQLite: SAVEPOINT in a transaction, else a copy of it
+//!   both run the UPDATE; outcome + every table compared
+//!   differ ─► for each candidate order O, on SQLite's state before it
+//!             (ROLLBACK TO the savepoint, or a fresh copy):
+//!             UPDATE OR <c> t SET <sets> WHERE key = k, for k in O;
+//!             same outcome, change count (or RETURNING rows) and tables
+//!             as sealdb: tolerated, and SQLite's database is the replay's
+//! ```
+//!
+//! Outside a transaction SQLite's state is copied (backup API) rather
+//! than saved with a SAVEPOINT: that would open a transaction, and a
+//! statement failing without a statement journal (a STRICT type error)
+//! then keeps its earlier rows where autocommit undoes them.
+//!
+//! Why the replay is SQLite's own UPDATE in order O (so the tolerance
+//! only accepts an outcome SQLite itself gives when its plan visits the
+//! rows in O):
+//!
+//! * SQLite decides which rows an UPDATE changes on the state before it
+//!   (two-pass: it collects the keys, then re-seeks each row and updates
+//!   it as it is then, skipping a row that is gone); the candidates are
+//!   read on that state, and each one-row statement reads the row as it
+//!   is then. Its one-pass mode (no triggers, no REPLACE, no key change,
+//!   no subquery in WHERE) cannot tell the difference: there a row
+//!   changes only by its own update.
+//! * Row triggers fire per row, in the order the rows are updated, and
+//!   the statement's conflict clause overrides the triggers' own, in the
+//!   one-row statements as in the whole one.
+//! * Statement-level effects are rebuilt: a constraint failure (the only
+//!   error tolerated) ends the statement; under ABORT (the default, and
+//!   IGNORE or REPLACE when they fall back to it) the earlier rows are
+//!   undone with the statement (a savepoint rolled back), under FAIL they
+//!   stay, under ROLLBACK SQLite ends the transaction itself. The change
+//!   count is the sum of the rows'. Any other error stops the oracle
+//!   (SQLite's undoing of a runtime error depends on its statement
+//!   journal).
+//! * Not eligible (compared as any statement): a SET holding a subquery
+//!   (SQLite computes an uncorrelated one once per statement) or a
+//!   function of the statement's state (`changes()`, `random()`), a
+//!   parameter holding text with a NUL (the replay spells parameters as
+//!   literals). RETURNING is replayed with each row (its rows compared as
+//!   a multiset, as any RETURNING).
+//!
+//! The candidates are the orders sealdb uses: its plan's (SELECT of the
+//! keys with the same WHERE, which it plans as its UPDATE), and table
+//! order (rowid, or a WITHOUT ROWID table's key), which it follows when
+//! SQLite would not update in one pass.
+
+use crate::engine::{real_literal, Engine, Mode, Outcome, Sealdb, Sqlite, V};
+
+/// An UPDATE statement cut into the parts the replay needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateParts {
+    /// `OR IGNORE ` and the like, or empty.
+    pub conflict: String,
+    /// The table name.
+    pub table: String,
+    /// The SET list.
+    pub sets: String,
+    /// The WHERE condition.
+    pub pred: Option<String>,
+    /// The RETURNING list.
+    pub returning: Option<String>,
+}
+
+/// The byte offset of keyword `kw` (with its surrounding spaces) outside
+/// quotes and parentheses.
+fn top_level(s: &str, kw: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let (mut depth, mut quote) = (0i32, None::<u8>);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ if depth == 0
+                    && s.get(i..i + kw.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(kw)) =>
+                {
+                    return Some(i);
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `UPDATE [OR x] t SET ... [WHERE ...] [RETURNING ...]`, or `None`.
+pub fn split_update(sql: &str) -> Option<UpdateParts> {
+    let rest = sql.trim();
+    if !rest.get(..7)?.eq_ignore_ascii_case("UPDATE ") {
+        return None;
+    }
+    let mut rest = rest[7..].trim_start();
+    let mut conflict = String::new();
+    if rest.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("OR ")) {
+        let word = rest[3..].split_whitespace().next()?;
+        conflict = format!("OR {} ", word.to_ascii_uppercase());
+        rest = rest[3..].trim_start()[word.len()..].trim_start();
+    }
+    let set = top_level(rest, " SET ")?;
+    let table = rest[..set].trim().to_string();
+    if table.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut body = &rest[set + 5..];
+    let mut returning = None;
+    if let Some(r) = top_level(body, " RETURNING ") {
+        returning = Some(body[r + 11..].trim().to_string());
+        body = &body[..r];
+    }
+    let (sets, pred) = match top_level(body, " WHERE ") {
+        Some(w) => (&body[..w], Some(body[w + 7..].trim().to_string())),
+        None => (body, None),
+    };
+    Some(UpdateParts {
+        conflict,
+        table,
+        sets: sets.trim().to_string(),
+        pred,
+        returning,
+    })
+}
+
+/// A value as SQL text meaning the same in an expression (no affinity,
+/// like a bound parameter); `None` for text holding a NUL (a literal
+/// cannot).
+fn literal(v: &V) -> Option<String> {
+    match v {
+        V::Int(i64::MIN) => Some("(-9223372036854775807 - 1)".into()),
+        V::Real(r) => Some(format!("({})", real_literal(*r))),
+        V::Int(i) if *i < 0 => Some(format!("({i})")),
+        V::Text(s) if s.contains('\0') => None,
+        other => Some(other.literal()),
+    }
+}
+
+/// `sql` with `?N` replaced by the literals of `params`.
+pub fn inline_params(sql: &str, params: &[V]) -> Option<String> {
+    let mut out = String::new();
+    let mut quote = None::<char>;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                let i: usize = n.parse().ok()?;
+                out.push_str(&literal(params.get(i.checked_sub(1)?)?)?);
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
+/// Whether the oracle may judge this UPDATE (see the module
+/// documentation).
+pub fn eligible(parts: &UpdateParts) -> bool {
+    let s = format!(
+        "{} {}",
+        parts.sets,
+        parts.returning.as_deref().unwrap_or_default()
+    )
+    .to_ascii_lowercase();
+    !["select", "changes(", "random", "last_insert_rowid("]
+        .iter()
+        .any(|w| s.contains(w))
+}
+
+/// How the rows of a table are named: `rowid`, or a WITHOUT ROWID
+/// table's key columns.
+pub fn key_columns(lite: &mut Sqlite, table: &str) -> Option<Vec<String>> {
+    let Outcome::Rows(r) = lite.run(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        &[V::Text(table.to_string())],
+        Mode::Rows,
+    ) else {
+        return None;
+    };
+    let without_rowid = match r.first()?.first()? {
+        V::Text(s) => s.to_ascii_uppercase().contains("WITHOUT ROWID"),
+        _ => return None,
+    };
+    if !without_rowid {
+        return Some(vec!["rowid".into()]);
+    }
+    let Outcome::Rows(cols) = lite.run(
+        &format!("SELECT name, pk FROM pragma_table_info('{table}') WHERE pk > 0 ORDER BY pk"),
+        &[],
+        Mode::Rows,
+    ) else {
+        return None;
+    };
+    cols.iter()
+        .map(|c| match c.first() {
+            Some(V::Text(n)) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The orders to try: sealdb's plan's and table order, each the keys of
+/// the rows the WHERE matches on the state before the UPDATE (read before
+/// it runs). `None` when they cannot be read.
+pub fn candidates(
+    seal: &mut Sealdb,
+    lite: &mut Sqlite,
+    parts: &UpdateParts,
+    keys: &[String],
+    params: &[V],
+) -> Option<Vec<Vec<Vec<V>>>> {
+    let cols = keys.join(", ");
+    let pred = match &parts.pred {
+        Some(p) => format!(" WHERE {}", inline_params(p, params)?),
+        None => String::new(),
+    };
+    let Outcome::Rows(plan) = seal.run(
+        &format!("SELECT {cols} FROM {}{pred}", parts.table),
+        &[],
+        Mode::Rows,
+    ) else {
+        return None;
+    };
+    let Outcome::Rows(all) = lite.run(
+        &format!("SELECT {cols} FROM {} NOT INDEXED", parts.table),
+        &[],
+        Mode::Rows,
+    ) else {
+        return None;
+    };
+    let mut table: Vec<(usize, Vec<V>)> = Vec::new();
+    for k in &plan {
+        let pos = all.iter().position(|a| a == k)?;
+        table.push((pos, k.clone()));
+    }
+    table.sort_by_key(|(p, _)| *p);
+    let table: Vec<Vec<V>> = table.into_iter().map(|(_, k)| k).collect();
+    let mut out = vec![plan];
+    if table != out[0] {
+        out.push(table);
+    }
+    Some(out)
+}
+
+/// SQLite's outcome of the UPDATE applied row by row in `order` (see the
+/// module documentation); `None` when the replay cannot stand for the
+/// statement (an error other than a constraint failure).
+pub fn replay(
+    lite: &mut Sqlite,
+    parts: &UpdateParts,
+    keys: &[String],
+    order: &[Vec<V>],
+    params: &[V],
+) -> Option<Outcome> {
+    let sets = inline_params(&parts.sets, params)?;
+    let returning = match &parts.returning {
+        Some(r) => Some(inline_params(r, params)?),
+        None => None,
+    };
+    let mut rows = Vec::new();
+    let exec = |lite: &mut Sqlite, sql: &str| lite.run(sql, &[], Mode::Exec);
+    if !matches!(exec(lite, "SAVEPOINT difftest_replay"), Outcome::Changed(_)) {
+        return None;
+    }
+    let mut changes = 0;
+    let mut failed = None;
+    for k in order {
+        let mut cond = Vec::new();
+        for (c, v) in keys.iter().zip(k) {
+            let v = literal(v)?;
+            cond.push(if c == "rowid" {
+                format!("rowid = {v}")
+            } else {
+                format!("{c} = {v} COLLATE BINARY")
+            });
+        }
+        let mut sql = format!(
+            "UPDATE {}{} SET {sets} WHERE {}",
+            parts.conflict,
+            parts.table,
+            cond.join(" AND ")
+        );
+        let outcome = match &returning {
+            Some(r) => {
+                sql.push_str(&format!(" RETURNING {r}"));
+                lite.run(&sql, &[], Mode::Rows)
+            }
+            None => exec(lite, &sql),
+        };
+        match outcome {
+            Outcome::Changed(n) => changes += n,
+            Outcome::Rows(r) => rows.extend(r),
+            Outcome::Error(e) if e.contains("constraint failed") => {
+                failed = Some(e);
+                break;
+            }
+            _ => {
+                let _ = exec(lite, "ROLLBACK TO difftest_replay");
+                let _ = exec(lite, "RELEASE difftest_replay");
+                return None;
+            }
+        }
+    }
+    match &failed {
+        Some(_) if parts.conflict == "OR FAIL " || parts.conflict == "OR ROLLBACK " => {}
+        Some(_) => {
+            let _ = exec(lite, "ROLLBACK TO difftest_replay");
+        }
+        None => {}
+    }
+    // After OR ROLLBACK failed the savepoint is gone with the transaction.
+    let _ = exec(lite, "RELEASE difftest_replay");
+    Some(match failed {
+        Some(e) => Outcome::Error(e),
+        None if returning.is_some() => Outcome::Rows(rows),
+        None => Outcome::Changed(changes),
+    })
+}
+
+/// Every table's rows on both engines (rowid included where there is
+/// one; `sqlite_sequence` too): `Err` names the first that differs.
+pub fn same_tables(seal: &mut Sealdb, lite: &mut Sqlite) -> Result<(), String> {
+    let Outcome::Rows(tables) = lite.run(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        &[],
+        Mode::Rows,
+    ) else {
+        return Err("cannot list SQLite's tables".into());
+    };
+    for t in &tables {
+        let (Some(V::Text(name)), Some(V::Text(sql))) = (t.first(), t.get(1)) else {
+            continue;
+        };
+        let q = if name == "sqlite_sequence" || sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
+            format!("SELECT * FROM {name}")
+        } else {
+            format!("SELECT rowid, * FROM {name}")
+        };
+        let s = seal.run(&q, &[], Mode::Rows);
+        let l = lite.run(&q, &[], Mode::Rows);
+        match (&s, &l) {
+            (Outcome::Rows(a), Outcome::Rows(b)) => {
+                if crate::compare::compare_rows(a, b, &Default::default()).is_err() {
+                    return Err(format!("table {name} differs"));
+                }
+            }
+            _ => return Err(format!("table {name} cannot be read on both")),
+        }
+    }
+    Ok(())
+}
+
+/// Checks of the statement splitting (the difftest binary has no unit
+/// test harness; `main` runs these before the regressions).
+pub fn split_checks() -> Result<(), String> {
+    let p = split_update(
+        "UPDATE OR IGNORE t0 SET c1 = (SELECT 1 WHERE 1), c2 = 'a WHERE b' WHERE c0 > 1",
+    )
+    .ok_or("no split")?;
+    let want = UpdateParts {
+        conflict: "OR IGNORE ".into(),
+        table: "t0".into(),
+        sets: "c1 = (SELECT 1 WHERE 1), c2 = 'a WHERE b'".into(),
+        pred: Some("c0 > 1".into()),
+        returning: None,
+    };
+    if p != want {
+        return Err(format!("split_update: {p:?}"));
+    }
+    let q = split_update("UPDATE t1 SET c0 = ?1").ok_or("no split")?;
+    if q.conflict.is_empty() && q.table == "t1" && q.pred.is_none() && q.sets == "c0 = ?1" {
+    } else {
+        return Err(format!("split_update: {q:?}"));
+    }
+    let r = split_update("UPDATE t1 SET c0 = 1 WHERE c1 RETURNING c0, (SELECT 1 WHERE 1)")
+        .ok_or("no split")?;
+    if r.pred.as_deref() != Some("c1") || r.returning.as_deref() != Some("c0, (SELECT 1 WHERE 1)") {
+        return Err(format!("split_update: {r:?}"));
+    }
+    let i = inline_params(
+        "c0 = ?1 AND c1 = '?2' AND c2 = ?2",
+        &[V::Int(-3), V::Text("x".into())],
+    )
+    .ok_or("no inline")?;
+    if i != "c0 = (-3) AND c1 = '?2' AND c2 = 'x'" {
+        return Err(format!("inline_params: {i}"));
+    }
+    if inline_params("c0 = ?1", &[V::Text("a\0b".into())]).is_some() {
+        return Err("inline_params spelled a NUL".into());
+    }
+    Ok(())
+}
