@@ -155,6 +155,18 @@ pub enum Node {
     /// The one row a recursive CTE's recursive SELECT reads: the row just
     /// taken from the queue of the [`Node::Recursive`] with this id.
     RecursiveRow(usize),
+    /// `sqlite_schema` or a table-valued pragma (see `sql::introspect`):
+    /// its rows are made when it is opened, for its arguments (evaluated
+    /// then, so they may read the tables joined before), from the schema
+    /// as the principal could see it when the statement was planned.
+    Introspect {
+        /// Which.
+        what: crate::sql::introspect::Introspect,
+        /// The arguments (a pragma's name and schema).
+        args: Vec<PExpr>,
+        /// What the principal may see.
+        seen: Arc<crate::sql::introspect::Visible>,
+    },
 }
 
 /// How a recursive common table expression runs (SQLite's queue): the

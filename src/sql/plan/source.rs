@@ -2,6 +2,7 @@
 //! source, the excluded/NEW/OLD rows of upserts and triggers, index hints.
 
 use super::*;
+use crate::sql::introspect::Introspect;
 
 /// The source for reading table `t` under name `label`: its columns, then
 /// the hidden rowid.
@@ -72,6 +73,83 @@ pub(super) fn trigger_row_cols(t: &Arc<Table>, label: &str) -> Vec<ScopeCol> {
         }
     }
     cols
+}
+
+impl Planner<'_> {
+    /// What the principal (the session's user, or the owner of the view
+    /// or trigger being planned) may see of the schema; nothing when the
+    /// planner knows no principal.
+    fn visible_schema(&self) -> crate::sql::introspect::Visible {
+        match (&self.sec, self.principal()) {
+            (Some(sec), Some(roles)) => {
+                crate::sql::introspect::Visible::of(self.schema, &sec.auth, &roles)
+            }
+            _ => crate::sql::introspect::Visible::nothing(),
+        }
+    }
+
+    /// The source reading introspection `what` under `label`, with its
+    /// bound arguments. It needs no privilege: it shows only what the
+    /// principal may see.
+    pub(super) fn introspect_source(
+        &self,
+        what: Introspect,
+        args: Vec<PExpr>,
+        label: &str,
+    ) -> Result<Source> {
+        what.check_args(args.len())?;
+        let width = what.visible_width();
+        let cols = what
+            .columns()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, aff))| ScopeCol {
+                table: Some(label.to_string()),
+                name: name.to_string(),
+                hidden: i >= width,
+                affinity: Some(aff),
+                collation: Some(Collation::Binary),
+                origin: None,
+            })
+            .collect();
+        Ok(Source {
+            plan: Some(Arc::new(Node::Introspect {
+                what,
+                args,
+                seen: Arc::new(self.visible_schema()),
+            })),
+            table: None,
+            cols,
+            outer: false,
+            on: Vec::new(),
+            policy: None,
+            hint: None,
+        })
+    }
+
+    /// A table-valued function in FROM; `left`: the columns of the FROM
+    /// items before it, which its arguments may read.
+    pub(super) fn function_source(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        alias: Option<&str>,
+        left: Vec<ScopeCol>,
+        parent: Option<&Scope>,
+    ) -> Result<Source> {
+        let Some(what) = Introspect::of_function(name) else {
+            return Err(err(
+                SqlErrorKind::Unsupported,
+                format!("the table-valued function {name}() is not supported"),
+            ));
+        };
+        let scope = Scope::new(left, parent);
+        let bound = args
+            .iter()
+            .map(|a| self.expr(a, &scope))
+            .collect::<Result<Vec<_>>>()?;
+        self.introspect_source(what, bound, alias.unwrap_or(name))
+    }
 }
 
 /// A FROM source during planning.
