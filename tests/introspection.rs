@@ -264,8 +264,55 @@ fn table_info_and_xinfo() {
     assert!(e.to_string().contains("too many arguments"), "{e}");
     unsupported(&s, "SELECT * FROM pragma_table_info");
     unsupported(&s, "SELECT * FROM pragma_table_info()");
-    let m = unsupported(&s, "PRAGMA table_info(v)");
-    assert!(m.contains("view"), "{m}");
+}
+
+#[test]
+fn table_info_of_views() {
+    let db = db();
+    let s = db.root_session();
+    setup(&s);
+    s.execute(
+        "CREATE VIEW tv AS SELECT c, t.d + 1 AS e, s.*, x.d AS dd FROM t, s, (SELECT d FROM t) AS x",
+        &[],
+    )
+    .unwrap();
+    s.execute("CREATE VIEW tv2 (p, q) AS SELECT s.id, e FROM s, tv", &[])
+        .unwrap();
+    s.execute(
+        "CREATE VIEW tv3 AS SELECT v FROM s UNION SELECT c FROM t",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        lines(&s, "PRAGMA table_info(v)"),
+        ["0|'a'|''|0|NULL|0", "1|'bb'|''|0|NULL|0"]
+    );
+    assert_eq!(
+        lines(&s, "PRAGMA table_info(tv)"),
+        [
+            "0|'c'|'TEXT'|0|NULL|0",
+            "1|'e'|''|0|NULL|0",
+            "2|'id'|'INTEGER'|0|NULL|0",
+            "3|'v'|'TEXT'|0|NULL|0",
+            "4|'dd'|'INTEGER'|0|NULL|0",
+        ]
+    );
+    assert_eq!(
+        lines(&s, "PRAGMA table_xinfo(tv2)"),
+        ["0|'p'|'INTEGER'|0|NULL|0|0", "1|'q'|''|0|NULL|0|0"]
+    );
+    assert_eq!(
+        lines(&s, "PRAGMA table_info(tv3)"),
+        ["0|'v'|'TEXT'|0|NULL|0"]
+    );
+    // The schema-wide idiom works with views present.
+    assert_eq!(
+        lines(
+            &s,
+            "SELECT count(*) FROM sqlite_schema m, pragma_table_info(m.name) WHERE m.type = 'view'"
+        ),
+        ["10"]
+    );
 }
 
 #[test]

@@ -39,6 +39,7 @@ use std::sync::Arc;
 use crate::auth::{AuthState, Roles};
 use crate::catalog::{Index, Schema, Table};
 use crate::error::{Error, Result, SqlErrorKind};
+use crate::syntax::ast::{Expr, FromItem, Query, Select, SelectItem, SetExpr};
 use crate::types::{Affinity, Value};
 
 /// What an introspection source shows.
@@ -213,6 +214,12 @@ pub struct Visible {
     tables: Vec<Arc<Table>>,
     /// The views it may see (lowercase names).
     views: Vec<String>,
+    /// Those whose definitions it may read (lowercase names).
+    readable: Vec<String>,
+    /// The columns of the views it may see, `(name, declared type)`, when
+    /// the source needs them (see [`Visible::set_view_columns`]); `Err`:
+    /// the view could not be planned.
+    view_columns: Vec<(String, std::result::Result<Vec<(String, String)>, ()>)>,
 }
 
 /// One object of the schema table before numbering.
@@ -275,16 +282,21 @@ impl Visible {
             tables.push(t.clone());
         }
         let mut views = Vec::new();
+        let mut readable = Vec::new();
         for v in schema.views.values().filter(|v| seen(v.id)) {
             let sql = v.to_sql();
+            let read = owns(v.id) && text_ok(&sql);
             entries.push(Entry {
                 id: v.id,
                 kind: "view",
                 name: v.name.clone(),
                 table: v.name.clone(),
-                sql: (owns(v.id) && text_ok(&sql)).then_some(sql),
+                sql: read.then_some(sql),
             });
             views.push(v.name.to_lowercase());
+            if read {
+                readable.push(v.name.to_lowercase());
+            }
         }
         for tr in schema.triggers.values() {
             let Some(t) = schema.table(&tr.table).filter(|t| seen(t.id)) else {
@@ -324,7 +336,47 @@ impl Visible {
             rows,
             tables,
             views,
+            readable,
+            view_columns: Vec::new(),
         }
+    }
+
+    /// The views the principal may see (lowercase names).
+    pub fn views(&self) -> &[String] {
+        &self.views
+    }
+
+    /// Gives `table_info` the columns of the views: for each, its column
+    /// names as planned (`Err` if it could not be), each with the declared
+    /// type [`view_decl_types`] finds — only where the principal may read
+    /// the view's definition, else '' (a type would tell of the tables
+    /// the view reads, its owner's business).
+    pub fn set_view_columns(
+        &mut self,
+        schema: &Schema,
+        planned: Vec<(String, std::result::Result<Vec<String>, ()>)>,
+    ) {
+        self.view_columns = planned
+            .into_iter()
+            .map(|(name, cols)| {
+                let types = match schema.view(&name) {
+                    Some(v) if self.readable.contains(&name) => view_decl_types(schema, v, 0),
+                    _ => None,
+                };
+                let cols = cols.map(|cols| {
+                    let n = cols.len();
+                    let types = types.filter(|t| t.len() == n);
+                    cols.into_iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            let t = types.as_ref().map_or(String::new(), |t| t[i].clone());
+                            (c, t)
+                        })
+                        .collect()
+                });
+                (name, cols)
+            })
+            .collect();
     }
 
     fn table(&self, name: &str) -> Option<&Arc<Table>> {
@@ -434,13 +486,37 @@ fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Valu
             .collect());
     }
     let Some(t) = seen.table(name) else {
-        if seen.views.contains(&name.to_lowercase()) {
+        let lower = name.to_lowercase();
+        if !seen.views.contains(&lower) {
+            return Ok(Vec::new());
+        }
+        let Some((_, cols)) = seen.view_columns.iter().find(|(n, _)| *n == lower) else {
+            // A view read while planning a view's columns.
             return Err(Error::sql(
                 SqlErrorKind::Unsupported,
-                format!("PRAGMA table_info of a view ({name}) is not supported"),
+                format!(
+                    "PRAGMA table_info of view {name} inside a view's definition is not supported"
+                ),
             ));
-        }
-        return Ok(Vec::new());
+        };
+        let Ok(cols) = cols else {
+            // Not why: the reason could name what the view's owner reads.
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!("view {name} cannot be read: its definition no longer holds"),
+            ));
+        };
+        return Ok(cols
+            .iter()
+            .enumerate()
+            .map(|(i, (c, ty))| {
+                let mut r = vec![int(i), text(c), text(ty), int(0), Value::Null, int(0)];
+                if extended {
+                    r.push(int(0));
+                }
+                r
+            })
+            .collect());
     };
     Ok(t.columns
         .iter()
@@ -544,4 +620,134 @@ fn index_info(t: &Table, i: &Index, extended: bool) -> Vec<Vec<Value>> {
         }
     }
     out
+}
+
+/// The declared type of each column of view `v`, as SQLite's
+/// `columnType` finds it: a result column that reads a table's column
+/// directly (through subqueries and views, the leftmost SELECT of a
+/// compound) has that column's declared type, any other ''. `None` when
+/// the columns cannot be followed (views nested too deeply).
+fn view_decl_types(schema: &Schema, v: &crate::catalog::View, depth: usize) -> Option<Vec<String>> {
+    if depth > crate::depth::MAX_VIEW_DEPTH {
+        return None;
+    }
+    let cols = query_columns(schema, &v.query, depth + 1)?;
+    Some(cols.into_iter().map(|(_, t)| t).collect())
+}
+
+/// `(name, declared type)` of each result column of `q` (names only as
+/// far as resolving references needs them).
+fn query_columns(schema: &Schema, q: &Query, depth: usize) -> Option<Vec<(String, String)>> {
+    crate::depth::guarded(|| set_columns(schema, &q.body, depth))
+}
+
+fn set_columns(schema: &Schema, s: &SetExpr, depth: usize) -> Option<Vec<(String, String)>> {
+    match s {
+        SetExpr::Select(sel) => select_columns(schema, sel, depth),
+        SetExpr::Query(q) => query_columns(schema, q, depth),
+        SetExpr::SetOp { left, .. } => set_columns(schema, left, depth),
+        SetExpr::Values(rows) => {
+            let n = rows.first().map_or(0, Vec::len);
+            Some(
+                (1..=n)
+                    .map(|i| (format!("column{i}"), String::new()))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// One FROM source: its label and columns.
+type FromCols = (String, Vec<(String, String)>);
+
+fn from_columns(
+    schema: &Schema,
+    f: &FromItem,
+    depth: usize,
+    out: &mut Vec<FromCols>,
+) -> Option<()> {
+    match f {
+        FromItem::Table { name, alias, .. } => {
+            let label = alias.clone().unwrap_or_else(|| name.clone());
+            let cols = if let Some(t) = schema.table(name) {
+                t.columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.decl_type.clone()))
+                    .collect()
+            } else if let Some(v) = schema.view(name) {
+                if depth > crate::depth::MAX_VIEW_DEPTH {
+                    return None;
+                }
+                let mut cols = query_columns(schema, &v.query, depth + 1)?;
+                for (c, n) in cols.iter_mut().zip(&v.columns) {
+                    c.0 = n.clone();
+                }
+                cols
+            } else {
+                // A CTE or an introspection source: not followed.
+                Vec::new()
+            };
+            out.push((label, cols));
+        }
+        FromItem::Subquery { query, alias } => {
+            let cols = query_columns(schema, query, depth)?;
+            out.push((alias.clone().unwrap_or_default(), cols));
+        }
+        FromItem::Function { name, alias, .. } => {
+            out.push((alias.clone().unwrap_or_else(|| name.clone()), Vec::new()));
+        }
+        FromItem::Join {
+            left, right, using, ..
+        } => {
+            from_columns(schema, left, depth, out)?;
+            let before = out.len();
+            from_columns(schema, right, depth, out)?;
+            // The right copy of a USING column is not in `*`.
+            for (_, cols) in out[before..].iter_mut() {
+                cols.retain(|(c, _)| !using.iter().any(|u| u.eq_ignore_ascii_case(c)));
+            }
+        }
+    }
+    Some(())
+}
+
+fn select_columns(schema: &Schema, sel: &Select, depth: usize) -> Option<Vec<(String, String)>> {
+    let mut from = Vec::new();
+    if let Some(f) = &sel.from {
+        from_columns(schema, f, depth, &mut from)?;
+    }
+    let mut out = Vec::new();
+    for it in &sel.items {
+        match it {
+            SelectItem::Wildcard => {
+                for (_, cols) in &from {
+                    out.extend(cols.iter().cloned());
+                }
+            }
+            SelectItem::QualifiedWildcard(t) => {
+                let (_, cols) = from.iter().find(|(l, _)| l.eq_ignore_ascii_case(t))?;
+                out.extend(cols.iter().cloned());
+            }
+            SelectItem::Expr { expr, alias, .. } => {
+                let (name, ty) = match expr {
+                    Expr::Column { table, name } => {
+                        let ty = from
+                            .iter()
+                            .filter(|(l, _)| {
+                                table.as_ref().is_none_or(|t| l.eq_ignore_ascii_case(t))
+                            })
+                            .find_map(|(_, cols)| {
+                                cols.iter().find(|(c, _)| c.eq_ignore_ascii_case(name))
+                            })
+                            .map(|(_, t)| t.clone())
+                            .unwrap_or_default();
+                        (name.clone(), ty)
+                    }
+                    _ => (String::new(), String::new()),
+                };
+                out.push((alias.clone().unwrap_or(name), ty));
+            }
+        }
+    }
+    Some(out)
 }

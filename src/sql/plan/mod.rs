@@ -327,6 +327,9 @@ pub struct Planner<'s> {
     /// How many queries deep planning is (a recursive SELECT may name its
     /// CTE only in its own FROM clause, not in a subquery).
     nest: usize,
+    /// Planning a view only for its column names (for `table_info`):
+    /// introspection inside it does not plan views again.
+    describing: bool,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -429,6 +432,7 @@ impl<'s> Planner<'s> {
             ctes: Vec::new(),
             cte_planning: Vec::new(),
             nest: 0,
+            describing: false,
         }
     }
 

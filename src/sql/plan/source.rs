@@ -79,13 +79,39 @@ impl Planner<'_> {
     /// What the principal (the session's user, or the owner of the view
     /// or trigger being planned) may see of the schema; nothing when the
     /// planner knows no principal.
-    fn visible_schema(&self) -> crate::sql::introspect::Visible {
-        match (&self.sec, self.principal()) {
-            (Some(sec), Some(roles)) => {
-                crate::sql::introspect::Visible::of(self.schema, &sec.auth, &roles)
-            }
-            _ => crate::sql::introspect::Visible::nothing(),
+    fn visible_schema(&self, what: Introspect) -> crate::sql::introspect::Visible {
+        let (Some(sec), Some(roles)) = (&self.sec, self.principal()) else {
+            return crate::sql::introspect::Visible::nothing();
+        };
+        let mut seen = crate::sql::introspect::Visible::of(self.schema, &sec.auth, &roles);
+        if matches!(what, Introspect::TableInfo | Introspect::TableXinfo) && !self.describing {
+            let planned = seen
+                .views()
+                .iter()
+                .map(|name| (name.clone(), self.view_column_names(name)))
+                .collect();
+            seen.set_view_columns(self.schema, planned);
         }
+        seen
+    }
+
+    /// The column names of view `name` as planning it (as its owner, as
+    /// reading it would) gives them; `Err` if it cannot be planned.
+    fn view_column_names(&self, name: &str) -> std::result::Result<Vec<String>, ()> {
+        let v = self.schema.view(name).ok_or(())?;
+        if !v.columns.is_empty() {
+            return Ok(v.columns.clone());
+        }
+        let mut p = Planner::new(self.schema)
+            .with_security(self.sec.clone())
+            .executing();
+        p.describing = true;
+        let key = v.name.to_lowercase();
+        p.expanding.push(key.clone());
+        p.acting.push(Definer::View(key));
+        p.query_in(&v.query, None)
+            .map(|planned| planned.columns)
+            .map_err(|_| ())
     }
 
     /// The source reading introspection `what` under `label`, with its
@@ -116,7 +142,7 @@ impl Planner<'_> {
             plan: Some(Arc::new(Node::Introspect {
                 what,
                 args,
-                seen: Arc::new(self.visible_schema()),
+                seen: Arc::new(self.visible_schema(what)),
             })),
             table: None,
             cols,
