@@ -212,17 +212,21 @@ fn pragmas_on_hidden_objects_answer_as_for_missing_ones() {
         lab.ok("alice", "PRAGMA index_list(pub_t)"),
         "0|pub_idx|0|c|0"
     );
-    // A view's columns: their names; their types only to whom may read
-    // its definition (root's view over Secret: its owner sees INTEGER).
+    // A view's columns: their names and affinities; the declared types
+    // of what it reads only to whom may read its definition (root's view
+    // over Secret: its owner sees INTEGER, alice the affinity's INT).
     assert_eq!(
         lab.ok("alice", "PRAGMA table_info(leak_v)"),
-        "0|a||0|NULL|0"
+        "0|a|INT|0|NULL|0"
     );
     assert_eq!(
         lab.root_rows("PRAGMA table_info(leak_v)"),
         "0|a|INTEGER|0|NULL|0"
     );
-    assert_eq!(lab.ok("alice", "PRAGMA table_info(gift)"), "0|b||0|NULL|0");
+    assert_eq!(
+        lab.ok("alice", "PRAGMA table_info(gift)"),
+        "0|b|TEXT|0|NULL|0"
+    );
     assert_eq!(
         lab.ok("alice", "PRAGMA table_info(my_v)"),
         "0|y|INTEGER|0|NULL|0"

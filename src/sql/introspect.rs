@@ -270,7 +270,10 @@ impl Visible {
                 table: t.name.clone(),
                 sql: Some(t.to_sql()),
             });
-            for i in &t.indexes {
+            // A WITHOUT ROWID table's key index is the table itself in
+            // SQLite: no row of its own.
+            let key = pk_index(t).filter(|_| t.without_rowid).map(|i| i.id);
+            for i in t.indexes.iter().filter(|i| Some(i.id) != key) {
                 entries.push(Entry {
                     id: i.id,
                     kind: "index",
@@ -347,30 +350,30 @@ impl Visible {
     }
 
     /// Gives `table_info` the columns of the views: for each, its column
-    /// names as planned (`Err` if it could not be), each with the declared
-    /// type [`view_decl_types`] finds — only where the principal may read
-    /// the view's definition, else '' (a type would tell of the tables
-    /// the view reads, its owner's business).
-    pub fn set_view_columns(
-        &mut self,
-        schema: &Schema,
-        planned: Vec<(String, std::result::Result<Vec<String>, ()>)>,
-    ) {
+    /// names and affinities as planned (`Err` if it could not be). Each
+    /// column's type is SQLite's (`sqlite3SubqueryColumnTypes`): the
+    /// declared type of the table column it reads directly
+    /// ([`view_decl_types`]) when that type gives the column's affinity,
+    /// else the standard name of the affinity (BLOB, INT, REAL, TEXT,
+    /// NUM), '' for none. A declared type is used only where the principal
+    /// may read the view's definition (it would tell of the tables the
+    /// view reads, its owner's business); the affinity anyone reading the
+    /// view can observe.
+    pub fn set_view_columns(&mut self, schema: &Schema, planned: ViewColumns) {
         self.view_columns = planned
             .into_iter()
             .map(|(name, cols)| {
-                let types = match schema.view(&name) {
+                let decls = match schema.view(&name) {
                     Some(v) if self.readable.contains(&name) => view_decl_types(schema, v, 0),
                     _ => None,
                 };
                 let cols = cols.map(|cols| {
-                    let n = cols.len();
-                    let types = types.filter(|t| t.len() == n);
+                    let decls = decls.filter(|t| t.len() == cols.len());
                     cols.into_iter()
                         .enumerate()
-                        .map(|(i, c)| {
-                            let t = types.as_ref().map_or(String::new(), |t| t[i].clone());
-                            (c, t)
+                        .map(|(i, (c, aff))| {
+                            let decl = decls.as_ref().map_or("", |d| d[i].as_str());
+                            (c, column_type(decl, aff))
                         })
                         .collect()
                 });
@@ -396,6 +399,29 @@ impl Visible {
         let t = self.table(name).filter(|t| t.without_rowid)?;
         Some((t, pk_index(t)?))
     }
+}
+
+/// Each view's column names and affinities as planned (`Err`: it could
+/// not be planned).
+pub type ViewColumns = Vec<(
+    String,
+    std::result::Result<Vec<(String, Option<Affinity>)>, ()>,
+)>;
+
+/// A view column's type from its declared type (or '') and affinity.
+fn column_type(decl: &str, aff: Option<Affinity>) -> String {
+    if !decl.is_empty() && aff == Some(crate::types::affinity_of_type(decl)) {
+        return decl.to_string();
+    }
+    match aff {
+        Some(Affinity::Blob) => "BLOB",
+        Some(Affinity::Integer) => "INT",
+        Some(Affinity::Real) => "REAL",
+        Some(Affinity::Text) => "TEXT",
+        Some(Affinity::Numeric) => "NUM",
+        None => "",
+    }
+    .to_string()
 }
 
 /// The index of a table's PRIMARY KEY, if it has one (not a rowid alias).

@@ -95,13 +95,14 @@ impl Planner<'_> {
         seen
     }
 
-    /// The column names of view `name` as planning it (as its owner, as
-    /// reading it would) gives them; `Err` if it cannot be planned.
-    fn view_column_names(&self, name: &str) -> std::result::Result<Vec<String>, ()> {
+    /// The columns of view `name` with their affinities, as planning it
+    /// (as its owner, as reading it would) gives them; `Err` if it cannot
+    /// be planned.
+    fn view_column_names(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Vec<(String, Option<Affinity>)>, ()> {
         let v = self.schema.view(name).ok_or(())?;
-        if !v.columns.is_empty() {
-            return Ok(v.columns.clone());
-        }
         let mut p = Planner::new(self.schema)
             .with_security(self.sec.clone())
             .executing();
@@ -109,9 +110,16 @@ impl Planner<'_> {
         let key = v.name.to_lowercase();
         p.expanding.push(key.clone());
         p.acting.push(Definer::View(key));
-        p.query_in(&v.query, None)
-            .map(|planned| planned.columns)
-            .map_err(|_| ())
+        let planned = p.query_in(&v.query, None).map_err(|_| ())?;
+        let names = if v.columns.is_empty() {
+            planned.columns
+        } else {
+            v.columns.clone()
+        };
+        Ok(names
+            .into_iter()
+            .zip(planned.types.iter().map(|t| t.aff))
+            .collect())
     }
 
     /// The source reading introspection `what` under `label`, with its
