@@ -217,9 +217,9 @@ pub struct Visible {
     /// Those whose definitions it may read (lowercase names).
     readable: Vec<String>,
     /// The columns of the views it may see, `(name, declared type)`, when
-    /// the source needs them (see [`Visible::set_view_columns`]); `Err`:
+    /// the source needs them (see [`Visible::set_view_columns`]); `None`:
     /// the view could not be planned.
-    view_columns: Vec<(String, std::result::Result<Vec<(String, String)>, ()>)>,
+    view_columns: Vec<(String, Option<Columns>)>,
 }
 
 /// One object of the schema table before numbering.
@@ -350,7 +350,7 @@ impl Visible {
     }
 
     /// Gives `table_info` the columns of the views: for each, its column
-    /// names and affinities as planned (`Err` if it could not be). Each
+    /// names and affinities as planned (`None` if it could not be). Each
     /// column's type is SQLite's (`sqlite3SubqueryColumnTypes`): the
     /// declared type of the table column it reads directly
     /// ([`view_decl_types`]) when that type gives the column's affinity,
@@ -401,12 +401,12 @@ impl Visible {
     }
 }
 
-/// Each view's column names and affinities as planned (`Err`: it could
+/// Each view's column names and affinities as planned (`None`: it could
 /// not be planned).
-pub type ViewColumns = Vec<(
-    String,
-    std::result::Result<Vec<(String, Option<Affinity>)>, ()>,
-)>;
+pub type ViewColumns = Vec<(String, Option<Vec<(String, Option<Affinity>)>>)>;
+
+/// Columns as `(name, declared type)`.
+type Columns = Vec<(String, String)>;
 
 /// A view column's type from its declared type (or '') and affinity.
 fn column_type(decl: &str, aff: Option<Affinity>) -> String {
@@ -525,7 +525,7 @@ fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Valu
                 ),
             ));
         };
-        let Ok(cols) = cols else {
+        let Some(cols) = cols else {
             // Not why: the reason could name what the view's owner reads.
             return Err(Error::sql(
                 SqlErrorKind::Misuse,
@@ -663,11 +663,11 @@ fn view_decl_types(schema: &Schema, v: &crate::catalog::View, depth: usize) -> O
 
 /// `(name, declared type)` of each result column of `q` (names only as
 /// far as resolving references needs them).
-fn query_columns(schema: &Schema, q: &Query, depth: usize) -> Option<Vec<(String, String)>> {
+fn query_columns(schema: &Schema, q: &Query, depth: usize) -> Option<Columns> {
     crate::depth::guarded(|| set_columns(schema, &q.body, depth))
 }
 
-fn set_columns(schema: &Schema, s: &SetExpr, depth: usize) -> Option<Vec<(String, String)>> {
+fn set_columns(schema: &Schema, s: &SetExpr, depth: usize) -> Option<Columns> {
     match s {
         SetExpr::Select(sel) => select_columns(schema, sel, depth),
         SetExpr::Query(q) => query_columns(schema, q, depth),
@@ -737,7 +737,7 @@ fn from_columns(
     Some(())
 }
 
-fn select_columns(schema: &Schema, sel: &Select, depth: usize) -> Option<Vec<(String, String)>> {
+fn select_columns(schema: &Schema, sel: &Select, depth: usize) -> Option<Columns> {
     let mut from = Vec::new();
     if let Some(f) = &sel.from {
         from_columns(schema, f, depth, &mut from)?;

@@ -96,13 +96,10 @@ impl Planner<'_> {
     }
 
     /// The columns of view `name` with their affinities, as planning it
-    /// (as its owner, as reading it would) gives them; `Err` if it cannot
-    /// be planned.
-    fn view_column_names(
-        &self,
-        name: &str,
-    ) -> std::result::Result<Vec<(String, Option<Affinity>)>, ()> {
-        let v = self.schema.view(name).ok_or(())?;
+    /// (as its owner, as reading it would) gives them; `None` if it
+    /// cannot be planned.
+    fn view_column_names(&self, name: &str) -> Option<Vec<(String, Option<Affinity>)>> {
+        let v = self.schema.view(name)?;
         let mut p = Planner::new(self.schema)
             .with_security(self.sec.clone())
             .executing();
@@ -110,16 +107,18 @@ impl Planner<'_> {
         let key = v.name.to_lowercase();
         p.expanding.push(key.clone());
         p.acting.push(Definer::View(key));
-        let planned = p.query_in(&v.query, None).map_err(|_| ())?;
+        let planned = p.query_in(&v.query, None).ok()?;
         let names = if v.columns.is_empty() {
             planned.columns
         } else {
             v.columns.clone()
         };
-        Ok(names
-            .into_iter()
-            .zip(planned.types.iter().map(|t| t.aff))
-            .collect())
+        Some(
+            names
+                .into_iter()
+                .zip(planned.types.iter().map(|t| t.aff))
+                .collect(),
+        )
     }
 
     /// The source reading introspection `what` under `label`, with its
