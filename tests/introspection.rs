@@ -54,8 +54,13 @@ fn lines(s: &Session, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// The result's column names, which a prepared statement knows before it
+/// runs too.
 fn columns(s: &Session, sql: &str) -> Vec<String> {
-    s.query(sql, &[]).unwrap().columns().to_vec()
+    let got = s.query(sql, &[]).unwrap().columns().to_vec();
+    let prepared = s.prepare(sql).unwrap().columns().unwrap();
+    assert_eq!(prepared, Some(got.clone()), "{sql}");
+    got
 }
 
 fn unsupported(s: &Session, sql: &str) -> String {

@@ -272,6 +272,27 @@ fn bad_user_version() -> Error {
     }
 }
 
+/// The names of the columns PRAGMA `p` answers with, known before it runs
+/// (as `Statement::columns` gives a query's); empty for one that answers
+/// with no rows or is refused.
+pub(super) fn pragma_columns(p: &Pragma) -> Vec<String> {
+    if let Some(what) = Introspect::of_pragma(&p.name) {
+        let cols = what.columns();
+        return cols[..what.visible_width()]
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+    }
+    let name = match (p.name.as_str(), p.value.is_some()) {
+        ("integrity_check", false) => "integrity_check",
+        ("user_version" | "synchronous" | "foreign_keys", false) => p.name.as_str(),
+        ("busy_timeout", _) => "timeout",
+        ("journal_mode", _) => "journal_mode",
+        _ => return Vec::new(),
+    };
+    vec![name.to_string()]
+}
+
 /// The value `PRAGMA user_version = v` stores (SQLite's reading of it).
 pub(super) fn user_version_value(p: &Pragma) -> Option<i32> {
     p.value.as_ref().map(|v| atoi(v.text()))

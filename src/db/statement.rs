@@ -139,6 +139,7 @@ impl Statement<'_> {
                 )?;
                 Ok(Some(planned.columns.clone()))
             }
+            [Ast::Pragma(p)] => Ok(Some(super::pragma::pragma_columns(p))),
             [Ast::Insert(i)] if !i.returning.is_empty() => Ok(None),
             [Ast::Update(u)] if !u.returning.is_empty() => Ok(None),
             [Ast::Delete(d)] if !d.returning.is_empty() => Ok(None),
