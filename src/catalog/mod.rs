@@ -46,6 +46,10 @@ pub fn is_reserved_name(name: &str) -> bool {
     name.len() >= 7 && name[..7].eq_ignore_ascii_case("sqlite_")
 }
 
+/// The key of `PRAGMA user_version` (an encoded row of one INTEGER; absent
+/// means 0). Outside the catalog prefix: no schema object.
+pub const USER_VERSION_KEY: &[u8] = b"\x00s/user_version";
+
 /// Prefix of every catalog key.
 pub const CATALOG_PREFIX: &[u8] = b"\x00c";
 
@@ -154,6 +158,26 @@ pub struct View {
     /// the newcomer with the view owner's rights. `None` for views stored
     /// before bindings were kept.
     pub binds: Option<Vec<(String, u32)>>,
+}
+
+impl View {
+    /// The CREATE VIEW statement for this view (as stored in its catalog
+    /// row).
+    pub fn to_sql(&self) -> String {
+        let cols = if self.columns.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                self.columns
+                    .iter()
+                    .map(|c| quote(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        format!("CREATE VIEW {}{} AS {}", quote(&self.name), cols, self.sql)
+    }
 }
 
 /// A trigger: its definition and its id (the key of its owner in the
@@ -425,7 +449,8 @@ impl Table {
 }
 
 impl Index {
-    fn to_sql(&self, table: &Table) -> String {
+    /// The CREATE INDEX statement for this index on `table`.
+    pub fn to_sql(&self, table: &Table) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
@@ -729,19 +754,7 @@ impl Schema {
         let mut s = self.clone();
         let id = s.alloc_id(w)?;
         view.id = id;
-        let cols = if view.columns.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                view.columns
-                    .iter()
-                    .map(|c| quote(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        let sql = format!("CREATE VIEW {}{} AS {}", quote(&view.name), cols, view.sql);
+        let sql = view.to_sql();
         let mut row = Vec::new();
         encode_row(
             &[

@@ -76,6 +76,15 @@ pub(super) fn exec_write(
             run::reindex(cx, schema, name.as_deref())?;
             (None, none())
         }
+        Ast::Pragma(p) if p.name == "user_version" => {
+            let v = super::pragma::user_version_value(p).ok_or_else(|| {
+                Error::sql(SqlErrorKind::Misuse, "PRAGMA user_version without a value")
+            })?;
+            let mut row = Vec::new();
+            crate::encoding::encode_row(&[Value::Integer(i64::from(v))], &mut row);
+            cx.txn.put(crate::catalog::USER_VERSION_KEY.to_vec(), row);
+            (None, none())
+        }
         other => {
             return Err(Error::sql(
                 SqlErrorKind::Unsupported,
@@ -109,7 +118,7 @@ impl Session {
                 self.read_barrier()?;
                 let mut txn = self.db.mgr.begin();
                 if *immediate {
-                    txn.ensure_writer(self.db.busy_timeout)?;
+                    txn.ensure_writer(self.busy_timeout())?;
                 }
                 self.state.borrow_mut().txn = Some(txn);
                 return Ok((Vec::new(), Vec::new()));
@@ -220,7 +229,7 @@ impl Session {
         let slot = match txn.as_mut() {
             Some(t) => {
                 self.db.hooks.at(HookPoint::BeforeWriterSlot, &self.user);
-                t.ensure_writer(self.db.busy_timeout)
+                t.ensure_writer(self.busy_timeout())
             }
             None => Ok(()),
         };
@@ -299,6 +308,8 @@ impl Session {
         let (event, force, audit_text, audit_params) = match stmt {
             Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
             Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
+            // A change of the schema's version is always on record.
+            Ast::Pragma(_) => ("statement", true, text.to_string(), params),
             _ => ("statement", false, text.to_string(), params),
         };
         // Security statements name their tables themselves (they are not
@@ -448,7 +459,7 @@ impl Session {
                 params,
                 outer: &mut outer,
                 cache: &mut cache,
-                busy_timeout: self.db.busy_timeout,
+                busy_timeout: self.busy_timeout(),
                 trigger: None,
                 sec: Some(sec.clone()),
                 on_error: Default::default(),

@@ -45,6 +45,7 @@ mod convert;
 mod dispatch;
 mod named;
 mod node;
+mod pragma;
 mod refusal_audit;
 mod rows;
 mod security;
@@ -157,6 +158,8 @@ struct DbInner {
     throttle: Mutex<Throttle>,
     password_cost: PasswordCost,
     busy_timeout: Duration,
+    /// Commits are fsynced (`SyncMode::Full`), for `PRAGMA synchronous`.
+    sync_full: bool,
     policy_exprs: Arc<Mutex<HashMap<String, crate::syntax::ast::Expr>>>,
     hooks: test_hook::HookSlot,
     /// This store's Raft node, when replicated.
@@ -492,6 +495,7 @@ impl Db {
                 throttle: Mutex::new(Throttle::default()),
                 password_cost: options.password_cost,
                 busy_timeout: options.busy_timeout,
+                sync_full: sync,
                 policy_exprs: Arc::default(),
                 hooks: test_hook::HookSlot::default(),
                 node,

@@ -255,6 +255,7 @@ impl Named {
                 ..
             } if self.ctes.contains(&name.to_lowercase()) => {}
             FromItem::Table { name, .. } => self.push(name),
+            FromItem::Function { args, .. } => args.iter().for_each(|e| self.expr(e)),
             FromItem::Subquery { query, .. } => self.query(query),
             FromItem::Join {
                 left, right, on, ..

@@ -118,7 +118,7 @@ impl Rows<'_> {
         Ok(match &mut self.source {
             Source::Buffered(it) => it.next(),
             Source::Stream(it) => {
-                let busy_timeout = self.session.db.busy_timeout;
+                let busy_timeout = self.session.busy_timeout();
                 match self.txn.as_mut() {
                     Some(txn) => {
                         let mut cx = ExecCtx {

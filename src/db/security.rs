@@ -50,7 +50,8 @@ impl Session {
         let started = Instant::now();
         let mut txn = self.db.mgr.begin();
         self.db.hooks.at(HookPoint::BeforeWriterSlot, &self.user);
-        txn.ensure_writer(self.db.busy_timeout)?;
+        let busy = self.busy_timeout();
+        txn.ensure_writer(busy)?;
         // Read under the writer slot: the catalog cannot change until this
         // change is committed and published (see `run_one`).
         let sec = self.security()?;

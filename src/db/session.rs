@@ -13,7 +13,6 @@ use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::exec::{describe_masked, open, ExecCtx};
 use crate::sql::plan::{Planned, Planner};
-use crate::sql::run;
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::{parse, Parsed};
 use crate::txn::{Mark, Txn};
@@ -44,6 +43,9 @@ pub(super) struct SessionState {
     pub(super) read_consistency: Option<crate::repl::raft::ReadConsistency>,
     /// Rows changed by every INSERT, UPDATE and DELETE of this session.
     pub(super) total_changes: u64,
+    /// `PRAGMA busy_timeout = ms`; `None`: the database's
+    /// (`Options::busy_timeout`).
+    pub(super) busy_timeout: Option<std::time::Duration>,
 }
 
 /// The text each statement of `sql` (`n` statements) is audited with:
@@ -95,6 +97,14 @@ impl Session {
             Some(a) => a.clone(),
             None => self.db.auth.read().clone(),
         }
+    }
+
+    /// How long this session's statements wait for the writer slot.
+    pub(super) fn busy_timeout(&self) -> std::time::Duration {
+        self.state
+            .borrow()
+            .busy_timeout
+            .unwrap_or(self.db.busy_timeout)
     }
 
     /// The user this session runs as.
@@ -297,50 +307,7 @@ impl Session {
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
                 self.run_query(&schema, &sec, &planned, &uses, params, text, None, q)
             }
-            [Ast::Pragma(name)] => {
-                if name != "integrity_check" {
-                    return Err(Error::sql(
-                        SqlErrorKind::Unsupported,
-                        format!("PRAGMA {name} is not supported"),
-                    ));
-                }
-                let sec = self.security()?;
-                if !sec.roles.admin {
-                    let e = denied("only admins may run PRAGMA integrity_check".into());
-                    let p = self.audit_start(&sec, "denied", text, &params, &[], true);
-                    self.audit_end(p, 0, Some(&e))?;
-                    return Err(e);
-                }
-                let mut own = self.db.mgr.begin();
-                let schema = self.schema();
-                let fn_session = self.snapshot();
-                let lines = {
-                    let mut st = self.state.borrow_mut();
-                    let txn = match st.txn.as_mut() {
-                        Some(t) => t,
-                        None => &mut own,
-                    };
-                    let mut outer = Vec::new();
-                    let mut cache = HashMap::new();
-                    let mut cx = ExecCtx {
-                        txn,
-                        params: &params,
-                        outer: &mut outer,
-                        cache: &mut cache,
-                        busy_timeout: self.db.busy_timeout,
-                        trigger: None,
-                        sec: Some(sec.clone()),
-                        on_error: Default::default(),
-                        session: fn_session,
-                        trigger_rights: HashMap::new(),
-                    };
-                    run::integrity_check(&mut cx, &schema)?
-                };
-                Ok(self.buffered(
-                    vec!["integrity_check".to_string()],
-                    lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
-                ))
-            }
+            [stmt @ Ast::Pragma(p)] => self.run_pragma(stmt, p, params, text, cache),
             [Ast::Explain(inner)] => {
                 let lines = match &**inner {
                     Ast::Query(q) => {
@@ -402,7 +369,7 @@ impl Session {
         sec: Arc<Security>,
         audit: Option<PendingAudit>,
     ) -> Result<Rows<'_>> {
-        let busy_timeout = self.db.busy_timeout;
+        let busy_timeout = self.busy_timeout();
         let fn_session = self.snapshot();
         let mut own = if self.state.borrow().txn.is_some() {
             None

@@ -124,6 +124,7 @@ impl Statement<'_> {
     pub fn columns(&self) -> Result<Option<Vec<String>>> {
         Ok(match self.described()? {
             Described::Query(p) => Some(p.columns.clone()),
+            Described::Pragma(names) => Some(names),
             Described::Returning => None,
             Described::NoRows => Some(Vec::new()),
         })
@@ -144,6 +145,7 @@ impl Statement<'_> {
                     .map(|d| d.as_deref().map(str::to_string))
                     .collect(),
             ),
+            Described::Pragma(names) => Some(vec![None; names.len()]),
             Described::Returning => None,
             Described::NoRows => Some(Vec::new()),
         })
@@ -169,6 +171,7 @@ impl Statement<'_> {
                 )?;
                 Ok(Described::Query(planned))
             }
+            [Ast::Pragma(p)] => Ok(Described::Pragma(super::pragma::pragma_columns(p))),
             [Ast::Insert(i)] if !i.returning.is_empty() => Ok(Described::Returning),
             [Ast::Update(u)] if !u.returning.is_empty() => Ok(Described::Returning),
             [Ast::Delete(d)] if !d.returning.is_empty() => Ok(Described::Returning),
@@ -211,6 +214,9 @@ impl Statement<'_> {
 enum Described {
     /// A query, planned.
     Query(Arc<Planned>),
+    /// A PRAGMA returning rows with these column names (no declared
+    /// types).
+    Pragma(Vec<String>),
     /// A data change with RETURNING: known once it has run.
     Returning,
     /// No rows.

@@ -73,7 +73,8 @@ pub fn trigger_uses(
 /// Whether only admins may run `stmt` (maintenance that reads every table).
 pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
-        Statement::Pragma(_) | Statement::Reindex(None) | Statement::ShowCluster => true,
+        Statement::Pragma(p) => p.name == "integrity_check",
+        Statement::Reindex(None) | Statement::ShowCluster => true,
         Statement::Explain(inner) => needs_admin(inner),
         _ => false,
     }
@@ -580,6 +581,11 @@ fn walk_one(
             p.query(query)?;
         }
         Statement::CreateIndex(ci) => p.record_use(&ci.table, Privilege::Create, &[]),
+        // The schema's version is the schema's: changing it needs what
+        // creating tables does.
+        Statement::Pragma(pr) if pr.name == "user_version" && pr.value.is_some() => {
+            p.record_use("", Privilege::Create, &[])
+        }
         // Triggers run with their owner's rights, so planting one needs
         // the TRIGGER privilege (or ownership), not just CREATE.
         Statement::CreateTrigger(ct) => p.record_use(&ct.table, Privilege::Trigger, &[]),

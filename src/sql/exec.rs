@@ -215,6 +215,14 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             }
             Box::new(Collected(out.into_iter()))
         }
+        Node::Introspect { what, args, seen } => {
+            let args = args
+                .iter()
+                .map(|e| eval(e, env, cx))
+                .collect::<Result<Vec<Value>>>()?;
+            let rows = crate::sql::introspect::rows(*what, seen, &args)?;
+            Box::new(Collected(rows.into_iter()))
+        }
         Node::Filter(input, pred) => Box::new(FilterIter {
             input: open(input, cx, env)?,
             pred: pred.clone(),
@@ -1151,6 +1159,10 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
             }
         ),
         Node::RecursiveRow(_) => "SCAN the recursive row".into(),
+        Node::Introspect { what, .. } if what.is_pragma() => {
+            format!("SCAN pragma_{} (table-valued function)", what.name())
+        }
+        Node::Introspect { what, .. } => format!("SCAN {} (virtual table)", what.name()),
     };
     out.push(format!("{pad}{line}"));
     match &**plan {

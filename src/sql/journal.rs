@@ -131,6 +131,7 @@ impl Decision {
     fn from(&mut self, f: &FromItem) {
         match f {
             FromItem::Table { .. } => {}
+            FromItem::Function { args, .. } => args.iter().for_each(|e| self.expr(e)),
             FromItem::Subquery { query, .. } => self.query(query),
             FromItem::Join {
                 left, right, on, ..

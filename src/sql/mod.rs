@@ -9,6 +9,8 @@
 //!   table's rows with their constraints, rowids and index entries
 //!   access.rs: what a statement reads and writes, for authorization
 //!   depend.rs: what views, triggers and policies refer to (DDL checks)
+//!   introspect.rs: sqlite_schema and the table-valued pragmas, as the
+//!   reader may see the schema
 //! ```
 //!
 //! Values follow SQLite's semantics ([`crate::types`]): dynamic types with
@@ -24,6 +26,7 @@ pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;
+pub mod introspect;
 pub mod journal;
 pub mod plan;
 pub mod run;

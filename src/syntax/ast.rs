@@ -66,8 +66,8 @@ pub enum Statement {
     Explain(Box<Statement>),
     /// CREATE TRIGGER.
     CreateTrigger(Box<CreateTrigger>),
-    /// PRAGMA name (only `integrity_check` is supported).
-    Pragma(String),
+    /// PRAGMA (see `db/pragma.rs` for those sealdb has).
+    Pragma(Pragma),
     /// REINDEX [table or index].
     Reindex(Option<String>),
     /// SHOW CLUSTER: the replication members and their state.
@@ -91,6 +91,35 @@ pub enum Statement {
         /// What to change.
         op: AlterOp,
     },
+}
+
+/// `PRAGMA [main.]name [= value | (value)]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pragma {
+    /// The pragma's name, lower case.
+    pub name: String,
+    /// Its value or argument.
+    pub value: Option<PragmaValue>,
+    /// Written `name = value` (a setting), not `name(value)`.
+    pub assign: bool,
+}
+
+/// A pragma's value as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PragmaValue {
+    /// A name, keyword or string (SQLite reads them alike).
+    Text(String),
+    /// A number with its sign, as written.
+    Number(String),
+}
+
+impl PragmaValue {
+    /// The value as text (a number as written).
+    pub fn text(&self) -> &str {
+        match self {
+            PragmaValue::Text(s) | PragmaValue::Number(s) => s,
+        }
+    }
 }
 
 /// When a trigger runs relative to its row change.
@@ -289,6 +318,16 @@ pub enum FromItem {
     Subquery {
         /// The query.
         query: Box<Query>,
+        /// Alias.
+        alias: Option<String>,
+    },
+    /// A table-valued function: `name(args)` (sealdb has the
+    /// `pragma_*` ones, see `sql::introspect`).
+    Function {
+        /// Its name as written.
+        name: String,
+        /// Its arguments.
+        args: Vec<Expr>,
         /// Alias.
         alias: Option<String>,
     },

@@ -18,6 +18,11 @@
 //!                             separated by commas
 //!   t INDEXED BY i, t NOT INDEXED   as the MySQL hints USE INDEX (i) and
 //!                             USE INDEX (), rewritten by parse.rs
+//!   PRAGMA name = value, PRAGMA name(value)   a value may be a signed
+//!                             number, a string, or a name or keyword
+//!                             (`t`, `"t"`, `ON`, `WAL`): names arrive as
+//!                             double-quoted strings, so parse.rs reads a
+//!                             name and a string alike (as SQLite does)
 //! ```
 //!
 //! sqlparser's own precedences put `||` beside `*`, `<` beside `=`, `&`
@@ -155,6 +160,53 @@ impl SealDialect {
     }
 }
 
+/// `PRAGMA [schema.]name [= value | (value)]` with SQLite's values
+/// (`pragma-value`: a signed number, a string or a name; sqlparser takes
+/// no names, so `PRAGMA table_info(t)` and `PRAGMA journal_mode = WAL`
+/// would fail there).
+fn parse_pragma(parser: &mut Parser) -> Result<Statement, ParserError> {
+    parser.next_token(); // PRAGMA
+    let name = parser.parse_object_name(false)?;
+    let (value, is_eq) = if parser.consume_token(&Token::LParen) {
+        let v = pragma_value(parser)?;
+        parser.expect_token(&Token::RParen)?;
+        (Some(v), false)
+    } else if parser.consume_token(&Token::Eq) {
+        (Some(pragma_value(parser)?), true)
+    } else {
+        (None, false)
+    };
+    Ok(Statement::Pragma {
+        name,
+        value: value.map(Value::with_empty_span),
+        is_eq,
+    })
+}
+
+/// One pragma value: a number (with its sign), a string, or a name or
+/// keyword (as a double-quoted string).
+fn pragma_value(parser: &mut Parser) -> Result<Value, ParserError> {
+    let sign = match parser.peek_token_ref().token {
+        Token::Minus => Some("-"),
+        Token::Plus => Some(""),
+        _ => None,
+    };
+    if sign.is_some() {
+        parser.next_token();
+    }
+    let t = parser.next_token();
+    match (sign, t.token) {
+        (Some(s), Token::Number(n, l)) => Ok(Value::Number(format!("{s}{n}"), l)),
+        (None, Token::Number(n, l)) => Ok(Value::Number(n, l)),
+        (None, Token::SingleQuotedString(s)) => Ok(Value::SingleQuotedString(s)),
+        (None, Token::DoubleQuotedString(s)) => Ok(Value::DoubleQuotedString(s)),
+        (None, Token::Word(w)) => Ok(Value::DoubleQuotedString(w.value)),
+        (_, other) => Err(ParserError::ParserError(format!(
+            "Expected: a number, string or name as the pragma's value, found: {other}"
+        ))),
+    }
+}
+
 impl Dialect for SealDialect {
     // sqlparser's `dialect_of!` checks (SQLite-only grammar inside the
     // parser) see this dialect as SQLite's.
@@ -241,6 +293,9 @@ impl Dialect for SealDialect {
             };
         if create_table {
             return Some(self.parse_create_table(parser));
+        }
+        if parser.peek_keyword(Keyword::PRAGMA) {
+            return Some(parse_pragma(parser));
         }
         self.sqlite.parse_statement(parser)
     }

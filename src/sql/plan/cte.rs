@@ -456,7 +456,7 @@ fn names_in_from(sel: &Select, name: &str) -> bool {
                 qualified: false,
                 ..
             } => n.eq_ignore_ascii_case(name),
-            FromItem::Table { .. } | FromItem::Subquery { .. } => false,
+            FromItem::Table { .. } | FromItem::Subquery { .. } | FromItem::Function { .. } => false,
             FromItem::Join { left, right, .. } => item(left, name) || item(right, name),
         }
     }
@@ -579,6 +579,7 @@ fn count_from(f: &FromItem, name: &str, n: &mut usize) {
             ..
         } if t.eq_ignore_ascii_case(name) => *n += 1,
         FromItem::Table { .. } => {}
+        FromItem::Function { args, .. } => args.iter().for_each(|e| count_expr(e, name, n)),
         FromItem::Subquery { query, .. } => count_query(query, name, n),
         FromItem::Join {
             left, right, on, ..

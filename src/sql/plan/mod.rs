@@ -156,6 +156,18 @@ pub enum Node {
     /// The one row a recursive CTE's recursive SELECT reads: the row just
     /// taken from the queue of the [`Node::Recursive`] with this id.
     RecursiveRow(usize),
+    /// `sqlite_schema` or a table-valued pragma (see `sql::introspect`):
+    /// its rows are made when it is opened, for its arguments (evaluated
+    /// then, so they may read the tables joined before), from the schema
+    /// as the principal could see it when the statement was planned.
+    Introspect {
+        /// Which.
+        what: crate::sql::introspect::Introspect,
+        /// The arguments (a pragma's name and schema).
+        args: Vec<PExpr>,
+        /// What the principal may see.
+        seen: Arc<crate::sql::introspect::Visible>,
+    },
 }
 
 /// How a recursive common table expression runs (SQLite's queue): the
@@ -320,6 +332,9 @@ pub struct Planner<'s> {
     /// How many queries deep planning is (a recursive SELECT may name its
     /// CTE only in its own FROM clause, not in a subquery).
     nest: usize,
+    /// Planning a view only for its column names (for `table_info`):
+    /// introspection inside it does not plan views again.
+    describing: bool,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -422,6 +437,7 @@ impl<'s> Planner<'s> {
             ctes: Vec::new(),
             cte_planning: Vec::new(),
             nest: 0,
+            describing: false,
         }
     }
 

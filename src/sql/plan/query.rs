@@ -208,6 +208,15 @@ impl<'s> Planner<'s> {
         }
         let label = alias.unwrap_or(name).to_string();
         self.check_view_binding(name)?;
+        if let Some(what) = crate::sql::introspect::Introspect::of_table(name) {
+            if let Some(IndexHint::IndexedBy(i)) = hint {
+                return Err(err(
+                    SqlErrorKind::UnknownTable,
+                    format!("no such index: {i}"),
+                ));
+            }
+            return self.introspect_source(what, Vec::new(), &label);
+        }
         if let Some(t) = self.schema.table(name) {
             let mut src = table_source_of(t, label);
             let origin = self.track_reads(&t.name, &mut src.cols);
@@ -278,6 +287,10 @@ impl<'s> Planner<'s> {
                 hint: None,
             });
         }
+        if let Some(what) = crate::sql::introspect::Introspect::of_function(name) {
+            // A table-valued pragma named without its argument.
+            what.check_args(0)?;
+        }
         Err(err(
             SqlErrorKind::UnknownTable,
             format!("no such table: {name}"),
@@ -312,6 +325,11 @@ impl<'s> Planner<'s> {
                 hint.as_ref(),
                 parent,
             )?),
+            FromItem::Function { name, args, alias } => {
+                let left: Vec<ScopeCol> = out.iter().flat_map(|s| s.cols.clone()).collect();
+                let src = self.function_source(name, args, alias.as_deref(), left, parent)?;
+                out.push(src);
+            }
             FromItem::Subquery { query, alias } => {
                 let planned = self.query_in(query, parent)?;
                 // An unnamed subquery's columns still need a table to be
@@ -365,6 +383,13 @@ impl<'s> Planner<'s> {
                             "a join nested on the right of a join",
                         ));
                     }
+                    FromItem::Function { name, args, alias } => self.function_source(
+                        name,
+                        args,
+                        alias.as_deref(),
+                        left_cols.clone(),
+                        parent,
+                    )?,
                     r => {
                         let mut tmp = Vec::new();
                         self.flatten_from(r, parent, &mut tmp)?;

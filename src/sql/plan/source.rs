@@ -2,6 +2,7 @@
 //! source, the excluded/NEW/OLD rows of upserts and triggers, index hints.
 
 use super::*;
+use crate::sql::introspect::Introspect;
 
 /// The source for reading table `t` under name `label`: its columns, then
 /// the hidden rowid.
@@ -77,6 +78,118 @@ pub(super) fn trigger_row_cols(t: &Arc<Table>, label: &str) -> Vec<ScopeCol> {
         }
     }
     cols
+}
+
+impl Planner<'_> {
+    /// What the principal (the session's user, or the owner of the view
+    /// or trigger being planned) may see of the schema; nothing when the
+    /// planner knows no principal.
+    fn visible_schema(&self, what: Introspect) -> crate::sql::introspect::Visible {
+        let (Some(sec), Some(roles)) = (&self.sec, self.principal()) else {
+            return crate::sql::introspect::Visible::nothing();
+        };
+        let mut seen = crate::sql::introspect::Visible::of(self.schema, &sec.auth, &roles);
+        if matches!(what, Introspect::TableInfo | Introspect::TableXinfo) && !self.describing {
+            let planned = seen
+                .views()
+                .iter()
+                .map(|name| (name.clone(), self.view_column_names(name)))
+                .collect();
+            seen.set_view_columns(self.schema, planned);
+        }
+        seen
+    }
+
+    /// The columns of view `name` with their affinities, as planning it
+    /// (as its owner, as reading it would) gives them; `None` if it
+    /// cannot be planned.
+    fn view_column_names(&self, name: &str) -> Option<Vec<(String, Option<Affinity>)>> {
+        let v = self.schema.view(name)?;
+        let mut p = Planner::new(self.schema)
+            .with_security(self.sec.clone())
+            .executing();
+        p.describing = true;
+        let key = v.name.to_lowercase();
+        p.expanding.push(key.clone());
+        p.acting.push(Definer::View(key));
+        let planned = p.query_in(&v.query, None).ok()?;
+        let names = if v.columns.is_empty() {
+            planned.columns
+        } else {
+            v.columns.clone()
+        };
+        Some(
+            names
+                .into_iter()
+                .zip(planned.types.iter().map(|t| t.aff))
+                .collect(),
+        )
+    }
+
+    /// The source reading introspection `what` under `label`, with its
+    /// bound arguments. It needs no privilege: it shows only what the
+    /// principal may see.
+    pub(super) fn introspect_source(
+        &self,
+        what: Introspect,
+        args: Vec<PExpr>,
+        label: &str,
+    ) -> Result<Source> {
+        what.check_args(args.len())?;
+        let width = what.visible_width();
+        let cols = what
+            .columns()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, aff))| ScopeCol {
+                table: Some(label.to_string()),
+                name: name.to_string(),
+                hidden: i >= width,
+                affinity: Some(aff),
+                collation: Some(Collation::Binary),
+                origin: None,
+                decl: None,
+                using_copy: false,
+            })
+            .collect();
+        Ok(Source {
+            plan: Some(Arc::new(Node::Introspect {
+                what,
+                args,
+                seen: Arc::new(self.visible_schema(what)),
+            })),
+            table: None,
+            cols,
+            outer: false,
+            on: Vec::new(),
+            policy: None,
+            hint: None,
+        })
+    }
+
+    /// A table-valued function in FROM; `left`: the columns of the FROM
+    /// items before it, which its arguments may read.
+    pub(super) fn function_source(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        alias: Option<&str>,
+        left: Vec<ScopeCol>,
+        parent: Option<&Scope>,
+    ) -> Result<Source> {
+        let Some(what) = Introspect::of_function(name) else {
+            return Err(err(
+                SqlErrorKind::Unsupported,
+                format!("the table-valued function {name}() is not supported"),
+            ));
+        };
+        let scope = Scope::new(left, parent);
+        let bound = args
+            .iter()
+            .map(|a| self.expr(a, &scope))
+            .collect::<Result<Vec<_>>>()?;
+        self.introspect_source(what, bound, alias.unwrap_or(name))
+    }
 }
 
 /// A FROM source during planning.

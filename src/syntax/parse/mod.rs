@@ -390,6 +390,26 @@ fn parse_pieces(pieces: &[&str]) -> Result<Parsed> {
     })
 }
 
+/// Every name and string in `sql`, as the tokenizer reads them (quotes
+/// removed): what a stored definition could name. (Introspection shows a
+/// view's or trigger's text only if none of these is hidden from the
+/// reader; a keyword counts too, harmlessly.)
+pub fn words(sql: &str) -> Result<Vec<String>> {
+    let dialect = SealDialect::default();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .with_unescape(true)
+        .tokenize()
+        .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
+    Ok(tokens
+        .into_iter()
+        .filter_map(|t| match t {
+            Token::Word(w) => Some(w.value),
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => Some(s),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Parses a single expression (column defaults stored in the catalog).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
     let mut out = None;
@@ -785,12 +805,26 @@ impl Cx {
                     if_exists: d.if_exists,
                 }
             }
-            sp::Statement::Pragma { name, value, .. } => {
+            sp::Statement::Pragma { name, value, is_eq } => {
                 let name = object_name(&name)?.to_ascii_lowercase();
-                if value.is_some() {
-                    return Err(unsupported(format!("PRAGMA {name} with a value")));
-                }
-                Statement::Pragma(name)
+                let value = match value.map(|v| v.value) {
+                    None => None,
+                    Some(sp::Value::Number(n, _)) => Some(PragmaValue::Number(n)),
+                    Some(sp::Value::SingleQuotedString(s) | sp::Value::DoubleQuotedString(s)) => {
+                        Some(PragmaValue::Text(s))
+                    }
+                    Some(other) => {
+                        return Err(Error::sql(
+                            SqlErrorKind::Syntax,
+                            format!("syntax error: PRAGMA {name} takes a number, string or name, not {other}"),
+                        ))
+                    }
+                };
+                Statement::Pragma(Pragma {
+                    name,
+                    value,
+                    assign: is_eq,
+                })
             }
             sp::Statement::AlterTable(a) => {
                 if a.if_exists

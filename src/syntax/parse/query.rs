@@ -380,12 +380,6 @@ impl Cx {
                 sample,
                 index_hints,
             } => {
-                if args.is_some() {
-                    return Err(unsupported(format!(
-                        "the table-valued function {}()",
-                        object_name(&name)?
-                    )));
-                }
                 if !with_hints.is_empty()
                     || version.is_some()
                     || with_ordinality
@@ -396,6 +390,29 @@ impl Cx {
                     return Err(unsupported(format!("this table reference ({name})")));
                 }
                 let alias = plain_alias(alias)?;
+                if let Some(args) = args {
+                    if args.settings.is_some() || !index_hints.is_empty() {
+                        return Err(unsupported(format!("this table reference ({name})")));
+                    }
+                    let mut list = Vec::with_capacity(args.args.len());
+                    for a in args.args {
+                        match a {
+                            sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e)) => {
+                                list.push(self.expr(e)?)
+                            }
+                            other => {
+                                return Err(unsupported(format!(
+                                    "the argument {other} of a table-valued function"
+                                )))
+                            }
+                        }
+                    }
+                    return Ok(FromItem::Function {
+                        name: object_name(&name)?,
+                        args: list,
+                        alias,
+                    });
+                }
                 // INDEXED BY and NOT INDEXED arrive as USE INDEX (name)
                 // and USE INDEX () (see rewrite_index_hints).
                 let hint = match index_hints.as_slice() {
