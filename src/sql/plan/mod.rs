@@ -32,6 +32,7 @@ mod rows;
 mod scope;
 mod select;
 mod source;
+mod window;
 
 pub use self::access_path::{Bounds, EqValues};
 pub(crate) use self::analysis::walk;
@@ -39,7 +40,8 @@ pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
 pub use self::cte::DataChange;
-use self::{access_path::*, analysis::*, bind::*, scope::*, source::*};
+pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
+use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -155,6 +157,9 @@ pub enum Node {
     /// The one row a recursive CTE's recursive SELECT reads: the row just
     /// taken from the queue of the [`Node::Recursive`] with this id.
     RecursiveRow(usize),
+    /// Window functions: each input row followed by one value per call
+    /// (see `sql::window`).
+    Window(Arc<WindowPlan>),
 }
 
 /// How a recursive common table expression runs (SQLite's queue): the
@@ -315,6 +320,9 @@ pub struct Planner<'s> {
     /// How many queries deep planning is (a recursive SELECT may name its
     /// CTE only in its own FROM clause, not in a subquery).
     nest: usize,
+    /// The window calls of the SELECT whose result columns or ORDER BY
+    /// are being bound; None where window calls are not allowed.
+    window: Option<WindowBind>,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -417,6 +425,7 @@ impl<'s> Planner<'s> {
             ctes: Vec::new(),
             cte_planning: Vec::new(),
             nest: 0,
+            window: None,
         }
     }
 
