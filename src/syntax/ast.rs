@@ -581,8 +581,10 @@ pub struct Frame {
     pub start: FrameBound,
     /// Where it ends.
     pub end: FrameBound,
-    /// EXCLUDE.
-    pub exclude: FrameExclude,
+    /// EXCLUDE; None when not written (written, even as NO OTHERS,
+    /// SQLite computes each row's frame afresh, which shows in sums and
+    /// min/max ties).
+    pub exclude: Option<FrameExclude>,
 }
 
 /// A frame's units.

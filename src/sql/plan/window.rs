@@ -108,8 +108,8 @@ pub struct FramePlan {
     pub start: BoundPlan,
     /// Its end.
     pub end: BoundPlan,
-    /// EXCLUDE.
-    pub exclude: FrameExclude,
+    /// EXCLUDE (None: not written; see [`Frame::exclude`]).
+    pub exclude: Option<FrameExclude>,
 }
 
 /// One end of a frame, bound (offsets are constants, or NULL where SQLite
@@ -167,14 +167,38 @@ struct Resolved {
 
 /// The window calls of the SELECT being bound.
 pub(super) struct WindowBind {
-    /// The WINDOW clause's definitions, resolved, in order.
-    named: Vec<(String, Resolved)>,
+    /// The WINDOW clause's definitions, resolved, in order (an error
+    /// where the first one names a base that does not exist: SQLite's
+    /// grammar checks the base of every other definition as it reads
+    /// them, of the first only when it is used).
+    named: Vec<(String, std::result::Result<Resolved, String>)>,
     /// The calls bound so far (an equal call is computed once).
     exprs: Vec<WindowCall>,
     types: Vec<ExprType>,
     calls: Vec<WindowFnCall>,
     /// The sorts, with a key telling equal ones apart.
     sorts: Vec<(String, WindowSort)>,
+}
+
+/// Whether a frame offset is constant as SQLite's parser decides it
+/// (`sqlite3ExprIsConstant` before names are resolved): no column, no
+/// subquery, no function call.
+fn offset_is_constant(e: &Expr) -> bool {
+    let mut constant = true;
+    walk(e, &mut |x| {
+        if matches!(
+            x,
+            Expr::Column { .. }
+                | Expr::Exists(..)
+                | Expr::Subquery(_)
+                | Expr::InSubquery { .. }
+                | Expr::Function { .. }
+                | Expr::Window(_)
+        ) {
+            constant = false;
+        }
+    });
+    constant
 }
 
 /// Whether `e` holds a window call (not looking into subqueries).
@@ -189,16 +213,26 @@ fn misuse(msg: impl Into<String>) -> Error {
 }
 
 /// The named window `name` among `defs` (the last of that name).
-fn find<'a>(defs: &'a [(String, Resolved)], name: &str) -> Result<&'a Resolved> {
-    defs.iter()
+fn find<'a>(
+    defs: &'a [(String, std::result::Result<Resolved, String>)],
+    name: &str,
+) -> Result<&'a Resolved> {
+    match defs
+        .iter()
         .rev()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, r)| r)
-        .ok_or_else(|| err(SqlErrorKind::Misuse, format!("no such window: {name}")))
+    {
+        Some((_, Ok(r))) => Ok(r),
+        Some((_, Err(e))) => Err(misuse(e.clone())),
+        None => Err(err(SqlErrorKind::Misuse, format!("no such window: {name}"))),
+    }
 }
 
 /// `spec` on top of its base among `defs` (SQLite's `sqlite3WindowChain`).
-fn chain(spec: &WindowSpec, defs: &[(String, Resolved)]) -> Result<Resolved> {
+fn chain(
+    spec: &WindowSpec,
+    defs: &[(String, std::result::Result<Resolved, String>)],
+) -> Result<Resolved> {
     let Some(base) = &spec.base else {
         return Ok(Resolved {
             partition_by: spec.partition_by.clone(),
@@ -305,10 +339,14 @@ impl WindowBind {
     /// The context for a SELECT with the WINDOW clause `defs` (each
     /// resolved now, so that a bad definition fails even if unused).
     pub(super) fn new(defs: &[(String, WindowSpec)]) -> Result<WindowBind> {
-        let mut named: Vec<(String, Resolved)> = Vec::with_capacity(defs.len());
-        for (name, spec) in defs {
-            let r = chain(spec, &named)?;
-            named.push((name.clone(), r));
+        let mut named: Vec<(String, std::result::Result<Resolved, String>)> =
+            Vec::with_capacity(defs.len());
+        for (k, (name, spec)) in defs.iter().enumerate() {
+            let r = chain(spec, &named);
+            if k > 0 {
+                r.as_ref().map_err(|e| misuse(e.to_string()))?;
+            }
+            named.push((name.clone(), r.map_err(|e| e.to_string())));
         }
         Ok(WindowBind {
             named,
@@ -355,7 +393,7 @@ impl<'s> Planner<'s> {
             units: FrameUnits::Range,
             start: FrameBound::UnboundedPreceding,
             end: FrameBound::CurrentRow,
-            exclude: FrameExclude::NoOthers,
+            exclude: None,
         });
         let offsets =
             |b: &FrameBound| matches!(b, FrameBound::Preceding(_) | FrameBound::Following(_));
@@ -452,7 +490,7 @@ impl<'s> Planner<'s> {
     /// SQLite's `sqlite3WindowOffsetExpr`, so it fails when run).
     fn bound(&mut self, b: &FrameBound, scope: &Scope) -> Result<BoundPlan> {
         let offset = |p: &mut Self, e: &Expr| -> Result<PExpr> {
-            if is_constant(e) {
+            if offset_is_constant(e) {
                 p.expr(e, scope)
             } else {
                 Ok(PExpr::Lit(Value::Null))

@@ -22,7 +22,6 @@
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::plan::{FramePlan, WindowFunc};
-use crate::syntax::ast::FrameExclude;
 use crate::types::{add, sub, Value};
 
 use super::frame::{must_be_int, Frames, Peers};
@@ -128,7 +127,7 @@ pub(super) fn frame_values(
     let x = &args[0];
     let mut out = Vec::with_capacity(x.len());
     for (i, &(s, e)) in frames.spans.iter().enumerate() {
-        if frame.exclude != FrameExclude::NoOthers {
+        if frame.exclude.is_some() {
             // SQLite feeds each row of the frame but the excluded ones to
             // the function's step (and checks nth_value's n there).
             let mut kept = (s..e.max(s)).filter(|&j| !peers.excluded(frame.exclude, i, j));

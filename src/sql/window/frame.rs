@@ -95,7 +95,10 @@ impl Peers {
     }
 
     /// Whether EXCLUDE takes row `j` out of row `i`'s frame.
-    pub(super) fn excluded(&self, exclude: FrameExclude, i: usize, j: usize) -> bool {
+    pub(super) fn excluded(&self, exclude: Option<FrameExclude>, i: usize, j: usize) -> bool {
+        let Some(exclude) = exclude else {
+            return false;
+        };
         match exclude {
             FrameExclude::NoOthers => false,
             FrameExclude::CurrentRow => i == j,

@@ -7,7 +7,7 @@
 //!                                       rows added as the end moves
 //!   starts elsewhere                    rows added at the end and    rows entering
 //!                                       taken back at the start        and leaving
-//!   EXCLUDE CURRENT ROW / GROUP / TIES  a fresh aggregate over the   the frame
+//!   any EXCLUDE (NO OTHERS too)         a fresh aggregate over the   the frame
 //!                                       frame's other rows
 //!   empty by definition (see frame.rs)  the value of no rows          none
 //! ```
@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use crate::error::Result;
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::plan::{BoundPlan, FramePlan};
-use crate::syntax::ast::FrameExclude;
+use crate::syntax::ast::FrameUnits;
 use crate::types::{Collation, Value};
 
 use super::cmp_values;
@@ -200,7 +200,7 @@ pub(super) fn values(
         return Ok(vec![fresh().finish()?; n]);
     }
     let mut out = Vec::with_capacity(n);
-    if frame.exclude != FrameExclude::NoOthers {
+    if frame.exclude.is_some() {
         for (i, &(s, e)) in frames.spans.iter().enumerate() {
             let mut agg = fresh();
             for (j, &kept) in filter.iter().enumerate().take(e).skip(s) {
@@ -250,10 +250,25 @@ pub(super) fn values(
         }
     };
     // The aggregate holds rows lo..hi; every row before a frame's end
-    // has entered it once (what SQLite's cursors do).
+    // has entered it once (what SQLite's cursors do). Rows leave before
+    // new ones enter, but for a RANGE frame between two PRECEDING
+    // offsets, where SQLite adds first (which shows in group_concat's
+    // separators around empty texts).
+    let step_first = frame.units == FrameUnits::Range
+        && matches!(frame.start, BoundPlan::Preceding(_))
+        && matches!(frame.end, BoundPlan::Preceding(_));
     let (mut lo, mut hi) = (0usize, 0usize);
     for &(s, e) in &frames.spans {
-        if e <= s {
+        if step_first {
+            while hi < e {
+                step(&mut acc, hi)?;
+                hi += 1;
+            }
+            while lo < s.min(hi) {
+                inverse(&mut acc, lo)?;
+                lo += 1;
+            }
+        } else if e <= s {
             while hi < e {
                 step(&mut acc, hi)?;
                 hi += 1;

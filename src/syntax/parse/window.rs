@@ -86,7 +86,13 @@ impl Cx {
         }
         let exclude = self.frame_excludes.get(&owner).copied();
         let frame = match spec.window_frame {
-            Some(f) => Some(self.frame(f, exclude.unwrap_or(FrameExclude::NoOthers))?),
+            Some(f) => Some(self.frame(f, exclude)?),
+            None if exclude.is_some() => {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error: EXCLUDE needs a frame (ROWS, RANGE or GROUPS) before it",
+                ))
+            }
             None => None,
         };
         Ok(WindowSpec {
@@ -97,7 +103,7 @@ impl Cx {
         })
     }
 
-    fn frame(&mut self, f: sp::WindowFrame, exclude: FrameExclude) -> Result<Frame> {
+    fn frame(&mut self, f: sp::WindowFrame, exclude: Option<FrameExclude>) -> Result<Frame> {
         let units = match f.units {
             sp::WindowFrameUnits::Rows => FrameUnits::Rows,
             sp::WindowFrameUnits::Range => FrameUnits::Range,
@@ -143,16 +149,25 @@ impl Cx {
     }
 
     fn frame_bound(&mut self, b: sp::WindowFrameBound) -> Result<FrameBound> {
+        // sqlparser reads a quoted offset as an INTERVAL: it is the text.
+        let offset = |cx: &mut Self, e: Box<sp::Expr>| -> Result<Box<Expr>> {
+            match *e {
+                sp::Expr::Interval(sp::Interval {
+                    value,
+                    leading_field: None,
+                    leading_precision: None,
+                    last_field: None,
+                    fractional_seconds_precision: None,
+                }) => Ok(Box::new(cx.expr(*value)?)),
+                other => Ok(Box::new(cx.expr(other)?)),
+            }
+        };
         Ok(match b {
             sp::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
             sp::WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
             sp::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
-            sp::WindowFrameBound::Preceding(Some(e)) => {
-                FrameBound::Preceding(Box::new(self.expr(*e)?))
-            }
-            sp::WindowFrameBound::Following(Some(e)) => {
-                FrameBound::Following(Box::new(self.expr(*e)?))
-            }
+            sp::WindowFrameBound::Preceding(Some(e)) => FrameBound::Preceding(offset(self, e)?),
+            sp::WindowFrameBound::Following(Some(e)) => FrameBound::Following(offset(self, e)?),
         })
     }
 }
