@@ -25,13 +25,19 @@ use crate::sql::plan::{FramePlan, WindowFunc};
 use crate::types::{add, sub, Value};
 
 use super::frame::{must_be_int, Frames, Peers};
+use super::Budget;
 
 fn misuse(msg: &str) -> Error {
     Error::sql(SqlErrorKind::Misuse, msg)
 }
 
 /// A ranking or navigation function's values for a partition.
-pub(super) fn values(f: WindowFunc, args: &[Vec<Value>], peers: &Peers) -> Result<Vec<Value>> {
+pub(super) fn values(
+    f: WindowFunc,
+    args: &[Vec<Value>],
+    peers: &Peers,
+    budget: &mut Budget,
+) -> Result<Vec<Value>> {
     let n = peers.len();
     let int = |i: usize| Value::Integer(i64::try_from(i).unwrap_or(i64::MAX));
     let mut out = Vec::with_capacity(n);
@@ -95,10 +101,12 @@ pub(super) fn values(f: WindowFunc, args: &[Vec<Value>], peers: &Peers) -> Resul
                     k >= 1 && k <= int(if f == WindowFunc::Lag { i + 1 } else { n }).to_i64()
                 })
                 .and_then(|k| usize::try_from(k - 1).ok());
-                out.push(match row {
+                let v = match row {
                     Some(j) => x[j].clone(),
                     None => default.map_or(Value::Null, |d| d[i].clone()),
-                });
+                };
+                budget.keep(&v)?;
+                out.push(v);
             }
         }
         _ => return Err(misuse("not a ranking window function")),
@@ -123,6 +131,7 @@ pub(super) fn frame_values(
     frames: &Frames,
     frame: &FramePlan,
     peers: &Peers,
+    budget: &mut Budget,
 ) -> Result<Vec<Value>> {
     let x = &args[0];
     let mut out = Vec::with_capacity(x.len());
@@ -131,7 +140,7 @@ pub(super) fn frame_values(
             // SQLite feeds each row of the frame but the excluded ones to
             // the function's step (and checks nth_value's n there).
             let mut kept = (s..e.max(s)).filter(|&j| !peers.excluded(frame.exclude, i, j));
-            out.push(match f {
+            let v = match f {
                 WindowFunc::FirstValue => kept.next().map_or(Value::Null, |j| x[j].clone()),
                 WindowFunc::LastValue => kept.next_back().map_or(Value::Null, |j| x[j].clone()),
                 _ => {
@@ -144,14 +153,16 @@ pub(super) fn frame_values(
                     }
                     found
                 }
-            });
+            };
+            budget.keep(&v)?;
+            out.push(v);
             continue;
         }
         let want = match f {
             WindowFunc::NthValue => nth(&args[1][i])?,
             _ => 1,
         };
-        out.push(if frames.untouched || e <= s {
+        let v = if frames.untouched || e <= s {
             Value::Null
         } else {
             match f {
@@ -161,7 +172,9 @@ pub(super) fn frame_values(
                     _ => Value::Null,
                 },
             }
-        });
+        };
+        budget.keep(&v)?;
+        out.push(v);
     }
     Ok(out)
 }

@@ -30,8 +30,8 @@ use crate::sql::plan::{BoundPlan, FramePlan};
 use crate::syntax::ast::FrameUnits;
 use crate::types::{Collation, Value};
 
-use super::cmp_values;
 use super::frame::{Frames, Peers};
+use super::{cmp_values, Budget};
 
 /// An aggregate's state over a moving frame.
 trait Moving {
@@ -187,11 +187,11 @@ impl Moving for Concat {
 pub(super) fn values(
     kind: AggKind,
     coll: Collation,
-    args: &[Vec<Value>],
-    filter: &[bool],
+    (args, filter): (&[Vec<Value>], &[bool]),
     frames: &Frames,
     frame: &FramePlan,
     peers: &Peers,
+    budget: &mut Budget,
 ) -> Result<Vec<Value>> {
     let n = peers.len();
     let row = |j: usize| -> Vec<Value> { args.iter().map(|a| a[j].clone()).collect() };
@@ -208,7 +208,9 @@ pub(super) fn values(
                     agg.update(&row(j))?;
                 }
             }
-            out.push(agg.finish()?);
+            let v = agg.finish()?;
+            budget.keep(&v)?;
+            out.push(v);
         }
         return Ok(out);
     }
@@ -222,7 +224,9 @@ pub(super) fn values(
                 }
                 hi += 1;
             }
-            out.push(agg.finish()?);
+            let v = agg.finish()?;
+            budget.keep(&v)?;
+            out.push(v);
         }
         return Ok(out);
     }
@@ -293,7 +297,9 @@ pub(super) fn values(
                 hi += 1;
             }
         }
-        out.push(acc.value()?);
+        let v = acc.value()?;
+        budget.keep(&v)?;
+        out.push(v);
     }
     Ok(out)
 }

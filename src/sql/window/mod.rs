@@ -66,9 +66,19 @@ fn values_bytes(values: &[Value]) -> usize {
 }
 
 /// What the operator holds, checked against [`MAX_WINDOW_BYTES`].
-struct Budget(usize);
+pub(super) struct Budget(usize);
 
 impl Budget {
+    /// Counts a computed value's text or blob, kept until the output
+    /// (checked as each is made: a running group_concat grows fast).
+    pub(super) fn keep(&mut self, v: &Value) -> Result<()> {
+        match v {
+            Value::Text(s) => self.add(s.len()),
+            Value::Blob(b) => self.add(b.len()),
+            _ => Ok(()),
+        }
+    }
+
     fn add(&mut self, bytes: usize) -> Result<()> {
         self.0 = self.0.saturating_add(bytes);
         if self.0 > MAX_WINDOW_BYTES {
@@ -199,8 +209,6 @@ fn run_sort(
         let peers = Peers::new(&order_keys, sort);
         for &(c, call) in &calls {
             let got = partition_values(call, part, rows, &order_keys, &peers, sort, budget, cx)?;
-            // The values are kept until the output: texts count.
-            budget.add(values_bytes(&got) - got.len() * std::mem::size_of::<Value>())?;
             for (&i, v) in part.iter().zip(got) {
                 values[i][c] = v;
             }
@@ -247,13 +255,21 @@ fn partition_values(
     let out = match call.func {
         WindowFunc::Agg(kind) => {
             let fr = frames(&call.frame, peers, order_keys, sort, cx)?;
-            frame_agg::values(kind, call.coll, &args, &filter, &fr, &call.frame, peers)?
+            frame_agg::values(
+                kind,
+                call.coll,
+                (&args, &filter),
+                &fr,
+                &call.frame,
+                peers,
+                budget,
+            )?
         }
         WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
             let fr = frames(&call.frame, peers, order_keys, sort, cx)?;
-            builtin::frame_values(call.func, &args, &fr, &call.frame, peers)?
+            builtin::frame_values(call.func, &args, &fr, &call.frame, peers, budget)?
         }
-        f => builtin::values(f, &args, peers)?,
+        f => builtin::values(f, &args, peers, budget)?,
     };
     budget.release(held);
     Ok(out)
