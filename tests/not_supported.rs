@@ -75,7 +75,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT a FROM t QUALIFY a > 1", "QUALIFY"),
     ("SELECT TOP 1 a FROM t", "TOP"),
     ("SELECT a INTO t2 FROM t", "SELECT INTO"),
-    ("SELECT a FROM t WINDOW w AS (ORDER BY a)", "WINDOW"),
     ("SELECT a FROM t FOR UPDATE", "FOR UPDATE"),
     ("SELECT a FROM t FETCH FIRST 1 ROWS ONLY", "FETCH"),
     (
@@ -114,7 +113,14 @@ const REFUSED: &[(&str, &str)] = &[
         "WITHIN GROUP",
     ),
     ("SELECT count(*) FILTER (WHERE a > 1) FROM t", "FILTER"),
-    ("SELECT count(*) OVER () FROM t", "window function"),
+    (
+        "SELECT json_group_array(a) OVER () FROM t",
+        "JSON aggregate as a window function",
+    ),
+    (
+        "SELECT first_value(a) IGNORE NULLS OVER (ORDER BY a) FROM t",
+        "IGNORE NULLS",
+    ),
     // Casts other than CAST(x AS type).
     ("SELECT TRY_CAST('x' AS INTEGER)", "TRY_CAST"),
     ("SELECT '12'::INTEGER", "::"),

@@ -230,6 +230,7 @@ impl Named {
                     .iter()
                     .chain(sel.group_by.iter())
                     .chain(sel.having.iter())
+                    .chain(sel.windows.iter().flat_map(|(_, w)| w.exprs()))
                 {
                     self.expr(e);
                 }
@@ -332,6 +333,11 @@ impl Named {
             }
             Expr::Function { args, .. } => {
                 for x in args {
+                    self.expr(x);
+                }
+            }
+            Expr::Window(w) => {
+                for x in w.exprs() {
                     self.expr(x);
                 }
             }

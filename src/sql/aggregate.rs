@@ -261,6 +261,46 @@ impl Sum {
     }
 }
 
+impl Sum {
+    /// Takes `v` back out of the sum (SQLite's `sumInverse`, for a
+    /// window frame's leaving row): exact while the sum is an integer,
+    /// else compensated; an integer underflow makes it a double that
+    /// reports overflow, as a step's overflow does.
+    fn remove(&mut self, v: &Value) {
+        let integer = match v {
+            Value::Null => return,
+            Value::Integer(i) => Some(*i),
+            Value::Text(s) => match numeric_affinity_of_text(s, false) {
+                Some(Value::Integer(i)) => Some(i),
+                _ => None,
+            },
+            Value::Real(_) | Value::Blob(_) => None,
+        };
+        self.count = self.count.saturating_sub(1);
+        if !self.approx {
+            match self.int_sum.checked_sub(v.to_i64()) {
+                Some(s) => {
+                    self.int_sum = s;
+                    return;
+                }
+                None => {
+                    self.overflow = true;
+                    self.approx = true;
+                    self.kbn_init(self.int_sum);
+                }
+            }
+        }
+        match integer {
+            Some(i) if i != i64::MIN => self.kbn_step_int(-i),
+            Some(_) => {
+                self.kbn_step_int(i64::MAX);
+                self.kbn_step_int(1);
+            }
+            None => self.kbn_step(-v.to_f64()),
+        }
+    }
+}
+
 /// The per-kind state of an aggregate.
 #[derive(Clone, Debug)]
 enum State {
@@ -426,6 +466,30 @@ impl Aggregator {
                         s.push_str(&text);
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one row's arguments back out (a window frame's leaving row,
+    /// fed before by [`Self::update`]): for `count` and the sums only
+    /// (SQLite's `xInverse`); the other kinds are a misuse error.
+    pub fn inverse(&mut self, args: &[Value]) -> Result<()> {
+        match (&mut self.state, args.first()) {
+            (State::Count(n), None) if self.kind == AggKind::CountStar => {
+                *n = n.saturating_sub(1);
+            }
+            (State::Count(n), Some(x)) if self.kind == AggKind::Count => {
+                if !x.is_null() {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            (State::Sum(sum), Some(x)) => sum.remove(x),
+            _ => {
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!("{}() cannot take a row back out", self.kind.name()),
+                ))
             }
         }
         Ok(())

@@ -148,7 +148,7 @@ impl RowIter for Once {
     }
 }
 
-struct Collected(std::vec::IntoIter<Row>);
+pub(crate) struct Collected(pub(crate) std::vec::IntoIter<Row>);
 
 impl RowIter for Collected {
     fn next(&mut self, _: &mut ExecCtx) -> Result<Option<Row>> {
@@ -357,6 +357,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             })
         }
         Node::Materialize { id, plan, .. } => crate::sql::cte::open_kept(*id, plan, cx, env)?,
+        Node::Window(w) => crate::sql::window::open(w, cx, env)?,
         Node::Recursive(r) => Box::new(crate::sql::cte::RecursiveIter::open(r, cx, env)?),
         Node::RecursiveRow(id) => {
             let rows = cx.cache.get(id).cloned().ok_or_else(|| {
@@ -1163,6 +1164,7 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
             format!("SCAN pragma_{} (table-valued function)", what.name())
         }
         Node::Introspect { what, .. } => format!("SCAN {} (virtual table)", what.name()),
+        Node::Window(w) => format!("WINDOW ({} functions)", w.calls.len()),
     };
     out.push(format!("{pad}{line}"));
     match &**plan {
@@ -1172,6 +1174,7 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
         | Node::Distinct(i, _)
         | Node::Trim(i, _)
         | Node::Limit(i, ..) => describe_masked(i, depth + 1, out, hidden),
+        Node::Window(w) => describe_masked(&w.input, depth + 1, out, hidden),
         Node::Aggregate { input, .. } | Node::Materialize { plan: input, .. } => {
             describe_masked(input, depth + 1, out, hidden)
         }

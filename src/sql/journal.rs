@@ -74,8 +74,9 @@ impl Decision {
                     self.may_abort = true;
                 }
             }
-            // LIKE and GLOB are function calls in SQLite.
-            Expr::Like { .. } => self.may_abort = true,
+            // LIKE and GLOB are function calls in SQLite; a window
+            // checks its frame offsets and arguments as it runs.
+            Expr::Like { .. } | Expr::Window(_) => self.may_abort = true,
             _ => {}
         });
         // `walk` does not enter subqueries.
@@ -117,6 +118,9 @@ impl Decision {
                 }
                 for e in sel.filter.iter().chain(&sel.group_by).chain(&sel.having) {
                     self.expr(e);
+                }
+                if !sel.windows.is_empty() {
+                    self.may_abort = true;
                 }
             }
             SetExpr::Values(rows) => rows.iter().flatten().for_each(|e| self.expr(e)),

@@ -5,6 +5,7 @@
 //!        typing.rs: SQLite's affinity and collation of expressions
 //!        ─exec.rs (pull iterators over the transaction)─► rows
 //!        cte.rs: kept CTE rows and the recursive CTE's queue
+//!        window/: window functions over partitions and frames
 //!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
 //!   table's rows with their constraints, rowids and index entries
 //!   access.rs: what a statement reads and writes, for authorization
@@ -31,4 +32,5 @@ pub mod journal;
 pub mod plan;
 pub mod run;
 pub mod typing;
+pub mod window;
 pub mod write;

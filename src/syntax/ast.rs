@@ -279,6 +279,9 @@ pub struct Select {
     pub group_by: Vec<Expr>,
     /// HAVING.
     pub having: Option<Expr>,
+    /// WINDOW: the named window definitions, in order (a definition may
+    /// name an earlier one as its base).
+    pub windows: Vec<(String, WindowSpec)>,
 }
 
 /// One result column.
@@ -535,6 +538,134 @@ pub enum Expr {
         /// `f(*)`.
         star: bool,
     },
+    /// A window function call (`f(...) [FILTER (WHERE ...)] OVER ...`).
+    Window(Box<WindowCall>),
+}
+
+/// A window function call: `name(args) [FILTER (WHERE filter)] OVER
+/// window`, a built-in window function or an aggregate computed over a
+/// frame of rows (see `sql::window`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowCall {
+    /// The function's name, lower case.
+    pub name: String,
+    /// Arguments.
+    pub args: Vec<Expr>,
+    /// `f(*)`.
+    pub star: bool,
+    /// `f(DISTINCT x)` (refused, as in SQLite).
+    pub distinct: bool,
+    /// FILTER (WHERE ...): only the rows it holds for enter the frame.
+    pub filter: Option<Box<Expr>>,
+    /// The window it runs over.
+    pub over: Over,
+}
+
+impl WindowCall {
+    /// Every expression of the call: arguments, FILTER, and, for a
+    /// window written here, its PARTITION BY, ORDER BY and frame offsets.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = self.args.iter().collect();
+        v.extend(self.filter.as_deref());
+        if let Over::Spec(spec) = &self.over {
+            v.extend(spec.exprs());
+        }
+        v
+    }
+}
+
+impl WindowSpec {
+    /// PARTITION BY and ORDER BY terms and frame offsets.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = self.partition_by.iter().collect();
+        v.extend(self.order_by.iter().map(|o| &o.expr));
+        if let Some(f) = &self.frame {
+            for b in [&f.start, &f.end] {
+                if let FrameBound::Preceding(e) | FrameBound::Following(e) = b {
+                    v.push(e);
+                }
+            }
+        }
+        v
+    }
+}
+
+/// What follows OVER.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Over {
+    /// `OVER name`: a window of the SELECT's WINDOW clause, as it is.
+    Named(String),
+    /// `OVER (...)`: a window written here (it may start from a named one).
+    Spec(WindowSpec),
+}
+
+/// A window: `[base] [PARTITION BY ...] [ORDER BY ...] [frame]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowSpec {
+    /// The named window it extends (its PARTITION BY, ORDER BY and frame
+    /// are taken, under SQLite's rules of what may be added).
+    pub base: Option<String>,
+    /// PARTITION BY.
+    pub partition_by: Vec<Expr>,
+    /// ORDER BY.
+    pub order_by: Vec<OrderItem>,
+    /// The frame; None: the default (`RANGE BETWEEN UNBOUNDED PRECEDING
+    /// AND CURRENT ROW`), which a window extending this one may replace.
+    pub frame: Option<Frame>,
+}
+
+/// A frame: which rows around the current one an aggregate sees.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// ROWS, RANGE or GROUPS.
+    pub units: FrameUnits,
+    /// Where it starts.
+    pub start: FrameBound,
+    /// Where it ends.
+    pub end: FrameBound,
+    /// EXCLUDE; None when not written (written, even as NO OTHERS,
+    /// SQLite computes each row's frame afresh, which shows in sums and
+    /// min/max ties).
+    pub exclude: Option<FrameExclude>,
+}
+
+/// A frame's units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameUnits {
+    /// ROWS: offsets count rows.
+    Rows,
+    /// RANGE: offsets are distances in the (single) ORDER BY value.
+    Range,
+    /// GROUPS: offsets count groups of peers.
+    Groups,
+}
+
+/// One end of a frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameBound {
+    /// UNBOUNDED PRECEDING.
+    UnboundedPreceding,
+    /// `expr PRECEDING`.
+    Preceding(Box<Expr>),
+    /// CURRENT ROW.
+    CurrentRow,
+    /// `expr FOLLOWING`.
+    Following(Box<Expr>),
+    /// UNBOUNDED FOLLOWING.
+    UnboundedFollowing,
+}
+
+/// A frame's EXCLUDE clause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameExclude {
+    /// EXCLUDE NO OTHERS (the default).
+    NoOthers,
+    /// EXCLUDE CURRENT ROW.
+    CurrentRow,
+    /// EXCLUDE GROUP: the current row and its peers.
+    Group,
+    /// EXCLUDE TIES: the current row's peers, not the row itself.
+    Ties,
 }
 
 /// INSERT.

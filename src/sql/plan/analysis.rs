@@ -26,6 +26,25 @@ pub(super) fn has_aggregate(e: &Expr) -> bool {
     found
 }
 
+/// The functions that exist only as window functions.
+pub(super) fn is_window_only(name: &str) -> bool {
+    [
+        "row_number",
+        "rank",
+        "dense_rank",
+        "percent_rank",
+        "cume_dist",
+        "ntile",
+        "lag",
+        "lead",
+        "first_value",
+        "last_value",
+        "nth_value",
+    ]
+    .iter()
+    .any(|w| name.eq_ignore_ascii_case(w))
+}
+
 pub(super) fn is_scalar_minmax(name: &str) -> bool {
     name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max")
 }
@@ -86,6 +105,7 @@ fn walk_node(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             }
         }
         Expr::Function { args, .. } => args.iter().for_each(|x| walk(x, f)),
+        Expr::Window(w) => w.exprs().into_iter().for_each(|x| walk(x, f)),
         Expr::Literal(_)
         | Expr::Column { .. }
         | Expr::Param(_)
@@ -100,7 +120,7 @@ pub fn query_calls_function(q: &Query) -> bool {
     pub(super) fn in_expr(e: &Expr) -> bool {
         let mut found = false;
         walk(e, &mut |x| match x {
-            Expr::Function { .. } => found = true,
+            Expr::Function { .. } | Expr::Window(_) => found = true,
             Expr::Exists(q, _) | Expr::Subquery(q) => found |= query_calls_function(q),
             Expr::InSubquery { query, .. } => found |= query_calls_function(query),
             _ => {}
@@ -116,6 +136,7 @@ pub fn query_calls_function(q: &Query) -> bool {
                     || sel.filter.as_ref().is_some_and(in_expr)
                     || sel.having.as_ref().is_some_and(in_expr)
                     || sel.group_by.iter().any(in_expr)
+                    || !sel.windows.is_empty()
             }
             SetExpr::Values(rows) => rows.iter().flatten().any(in_expr),
             SetExpr::Query(q) => query_calls_function(q),
@@ -228,6 +249,7 @@ pub(super) fn direct_children(e: &Expr) -> Vec<&Expr> {
             v
         }
         Expr::Function { args, .. } => args.iter().collect(),
+        Expr::Window(w) => w.exprs(),
         Expr::Literal(_)
         | Expr::Column { .. }
         | Expr::Param(_)

@@ -263,9 +263,16 @@ impl<'s> Planner<'s> {
                     },
                 )
             }
+            Expr::Window(w) => self.bind_window(w, scope, agg)?,
             Expr::Function {
                 name, args, star, ..
             } => {
+                if is_window_only(name) {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        format!("misuse of window function {name}()"),
+                    ));
+                }
                 if agg_kind(name, args.len(), *star).is_some()
                     && !(args.len() > 1 && is_scalar_minmax(name))
                 {
@@ -330,11 +337,21 @@ impl<'s> Planner<'s> {
         }
         let mut bound = Vec::with_capacity(args.len());
         let mut types = Vec::with_capacity(args.len());
+        // No window call inside an aggregate's arguments.
+        let window = self.window.take();
         for a in args {
-            let (p, t) = self.bind(a, scope, None)?;
-            bound.push(p);
-            types.push(t);
+            match self.bind(a, scope, None) {
+                Ok((p, t)) => {
+                    bound.push(p);
+                    types.push(t);
+                }
+                Err(e) => {
+                    self.window = window;
+                    return Err(e);
+                }
+            }
         }
+        self.window = window;
         cx.aggs.push(AggCall {
             kind: kind.marking_json(args),
             distinct: *distinct,

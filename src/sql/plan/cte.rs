@@ -558,6 +558,7 @@ fn count_set(s: &SetExpr, name: &str, n: &mut usize) {
                 .iter()
                 .chain(&sel.group_by)
                 .chain(sel.having.iter())
+                .chain(sel.windows.iter().flat_map(|(_, w)| w.exprs()))
             {
                 count_expr(e, name, n);
             }

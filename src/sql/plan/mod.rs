@@ -33,6 +33,7 @@ mod rows;
 mod scope;
 mod select;
 mod source;
+mod window;
 
 pub use self::access_path::{Bounds, EqValues};
 pub(crate) use self::analysis::walk;
@@ -40,7 +41,8 @@ pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
 pub use self::cte::DataChange;
-use self::{access_path::*, analysis::*, bind::*, scope::*, source::*};
+pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
+use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -168,6 +170,9 @@ pub enum Node {
         /// What the principal may see.
         seen: Arc<crate::sql::introspect::Visible>,
     },
+    /// Window functions: each input row followed by one value per call
+    /// (see `sql::window`).
+    Window(Arc<WindowPlan>),
 }
 
 /// How a recursive common table expression runs (SQLite's queue): the
@@ -335,6 +340,9 @@ pub struct Planner<'s> {
     /// Planning a view only for its column names (for `table_info`):
     /// introspection inside it does not plan views again.
     describing: bool,
+    /// The window calls of the SELECT whose result columns or ORDER BY
+    /// are being bound; None where window calls are not allowed.
+    window: Option<WindowBind>,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -438,6 +446,7 @@ impl<'s> Planner<'s> {
             cte_planning: Vec::new(),
             nest: 0,
             describing: false,
+            window: None,
         }
     }
 

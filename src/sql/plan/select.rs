@@ -4,7 +4,23 @@
 use super::*;
 
 impl<'s> Planner<'s> {
+    /// Plans one SELECT (its own window calls only: an enclosing
+    /// SELECT's window context does not reach into it).
     pub(super) fn select(
+        &mut self,
+        sel: &Select,
+        order_by: &[OrderItem],
+        limit: &Option<Expr>,
+        offset: &Option<Expr>,
+        parent: Option<&Scope>,
+    ) -> Result<Planned> {
+        let outer = self.window.take();
+        let r = self.select_core(sel, order_by, limit, offset, parent);
+        self.window = outer;
+        r
+    }
+
+    fn select_core(
         &mut self,
         sel: &Select,
         order_by: &[OrderItem],
@@ -244,10 +260,39 @@ impl<'s> Planner<'s> {
             });
         }
 
+        // Window calls: in the result columns and ORDER BY only.
+        let windowed = items.iter().any(|(e, _)| has_window(e))
+            || order_exprs.iter().any(|o| has_window(&o.expr));
+        let windows = WindowBind::new(&sel.windows)?;
+        if windowed && aggregate && !aggregated_without_order(sel) {
+            // SQLite's disallowAggregatesInOrderByCb.
+            let mut name = None;
+            for o in order_by {
+                walk(&o.expr, &mut |x| {
+                    if let Expr::Function {
+                        name: n,
+                        args,
+                        star,
+                        ..
+                    } = x
+                    {
+                        if name.is_none() && agg_kind(n, args.len(), *star).is_some() {
+                            name = Some(n.clone());
+                        }
+                    }
+                });
+            }
+            return Err(err(
+                SqlErrorKind::Misuse,
+                format!("misuse of aggregate: {}()", name.unwrap_or_default()),
+            ));
+        }
         let (mut proj, types, having, keys) = if aggregate {
             let sel = self.having_to_where(&mut plan, sel, &items, &scope, &all_cols)?;
+            self.window = windowed.then_some(windows);
             self.plan_aggregate(&mut plan, &sel, &items, &order_exprs, &scope, &all_cols)?
         } else {
+            self.window = windowed.then_some(windows);
             let mut proj = Vec::with_capacity(items.len());
             let mut types = Vec::with_capacity(items.len());
             for (e, _) in &items {
@@ -265,9 +310,19 @@ impl<'s> Planner<'s> {
         if let Some(h) = having {
             plan = Arc::new(Node::Filter(plan, h));
         }
-        // ORDER BY satisfied by the rowid or an index: read in that order.
         let mut keys = keys;
-        if !aggregate && !sel.distinct && !keys.is_empty() && n_sources == 1 {
+        if let Some(cx) = self.window.take() {
+            let width = if aggregate {
+                input_width(&plan)
+            } else {
+                all_cols.len()
+            };
+            let mut exprs: Vec<&mut PExpr> = proj.iter_mut().collect();
+            exprs.extend(keys.iter_mut().map(|k| &mut k.expr));
+            self.add_window(&mut plan, width, cx, &mut exprs);
+        }
+        // ORDER BY satisfied by the rowid or an index: read in that order.
+        if !aggregate && !windowed && !sel.distinct && !keys.is_empty() && n_sources == 1 {
             if let Some(t) = sources.first().and_then(|src| src.table.clone()) {
                 if let Some(p) = ordered_scan(&plan, &t, &keys) {
                     plan = p;
@@ -415,11 +470,15 @@ impl<'s> Planner<'s> {
             proj.push(p);
             types.push(t);
         }
+        // No window call in HAVING.
+        let window = self.window.take();
         let having = sel
             .having
             .as_ref()
             .map(|h| self.post_agg(h, scope, &mut cx))
-            .transpose()?;
+            .transpose();
+        self.window = window;
+        let having = having?;
         let mut keys = Vec::with_capacity(order.len());
         for o in order {
             let (p, t) = self.bind(&o.expr, scope, Some(&mut cx))?;
@@ -432,6 +491,29 @@ impl<'s> Planner<'s> {
             aggs: cx.aggs,
         });
         Ok((proj, types, having, keys))
+    }
+}
+
+/// Whether `sel` aggregates by its own clauses (GROUP BY, HAVING, an
+/// aggregate in a result column), not only through its ORDER BY.
+fn aggregated_without_order(sel: &Select) -> bool {
+    !sel.group_by.is_empty()
+        || sel.having.is_some()
+        || sel
+            .items
+            .iter()
+            .any(|it| matches!(it, SelectItem::Expr { expr, .. } if has_aggregate(expr)))
+}
+
+/// The width of the rows `plan` yields, seen through filters: an
+/// aggregate's output (its input width, group keys, aggregates).
+fn input_width(plan: &Plan) -> usize {
+    match &**plan {
+        Node::Filter(input, _) => input_width(input),
+        Node::Aggregate {
+            width, group, aggs, ..
+        } => width + group.len() + aggs.len(),
+        _ => 0,
     }
 }
 

@@ -357,10 +357,7 @@ impl Cx {
     }
 
     pub(super) fn function(&mut self, f: sp::Function) -> Result<Expr> {
-        if f.over.is_some() {
-            return Err(unsupported("window functions"));
-        }
-        if f.filter.is_some() {
+        if f.filter.is_some() && f.over.is_none() {
             return Err(unsupported("FILTER clauses"));
         }
         if !f.within_group.is_empty() || f.null_treatment.is_some() {
@@ -370,6 +367,11 @@ impl Cx {
             return Err(unsupported(format!("the function call form {f}")));
         }
         let name = object_name(&f.name)?.to_ascii_lowercase();
+        // Where the name starts: how a frame's EXCLUDE finds its window.
+        let owner = match f.name.0.last() {
+            Some(sp::ObjectNamePart::Identifier(i)) => span_key(i),
+            _ => (0, 0),
+        };
         let mut args = Vec::new();
         let mut distinct = false;
         let mut star = false;
@@ -396,6 +398,9 @@ impl Cx {
                     }
                 }
             }
+        }
+        if let Some(over) = f.over {
+            return self.window_call(name, owner, (args, distinct, star), f.filter, over);
         }
         if distinct && (star || args.len() != 1) {
             return Err(Error::sql(

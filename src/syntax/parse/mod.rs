@@ -13,6 +13,7 @@ mod expr;
 mod names;
 mod query;
 mod rewrite;
+mod window;
 
 use ddl::*;
 use rewrite::*;
@@ -143,10 +144,12 @@ fn with_parser(
         .tokenize_with_location()
         .map_err(|e| syntax_error(ParserError::TokenizerError(e.to_string())))?;
     let texts = names::ItemTexts::scan(sql, &tokens);
-    let (tokens, cte_hints) = if index_hints {
-        rewrite_cte_hints(rewrite_index_hints(tokens))
+    let (tokens, cte_hints, frame_excludes) = if index_hints {
+        let (tokens, hints) = rewrite_cte_hints(rewrite_index_hints(tokens));
+        let (tokens, excludes) = rewrite_frame_excludes(tokens);
+        (tokens, hints, excludes)
     } else {
-        (tokens, HashMap::new())
+        (tokens, HashMap::new(), HashMap::new())
     };
     let bound = nesting_bound(&tokens);
     let keyword = |k: &[Keyword]| {
@@ -168,6 +171,7 @@ fn with_parser(
         red_zone: bound.saturating_mul(per_level) + depth::RED_ZONE,
         texts,
         cte_hints,
+        frame_excludes,
         ..Cx::default()
     };
     let mut parser = Parser::new(&dialect)
@@ -500,6 +504,9 @@ struct Cx {
     /// (sqlparser reads the hint only in its PostgreSQL dialect; see
     /// `rewrite_cte_hints`).
     cte_hints: HashMap<(u64, u64), bool>,
+    /// The EXCLUDE clause of each window frame, by the position of the
+    /// name owning the window (see `rewrite_frame_excludes`).
+    frame_excludes: HashMap<(u64, u64), FrameExclude>,
     /// Converting a trigger body: SQLite's grammar has no WITH before its
     /// INSERT, UPDATE and DELETE statements.
     in_trigger: bool,

@@ -227,13 +227,12 @@ impl Cx {
             || !cluster_by.is_empty()
             || !distribute_by.is_empty()
             || !sort_by.is_empty()
-            || !named_window.is_empty()
             || qualify.is_some()
             || value_table_mode.is_some()
             || flavor != sp::SelectFlavor::Standard
         {
             return Err(unsupported(
-                "this SELECT clause (TOP, INTO, WINDOW, QUALIFY, SORT BY, CLUSTER BY and the like)",
+                "this SELECT clause (TOP, INTO, QUALIFY, SORT BY, CLUSTER BY and the like)",
             ));
         }
         let distinct = match distinct {
@@ -291,6 +290,7 @@ impl Cx {
             filter: selection.map(|e| self.expr(e)).transpose()?,
             group_by,
             having: having.map(|e| self.expr(e)).transpose()?,
+            windows: self.named_windows(named_window)?,
         })
     }
 

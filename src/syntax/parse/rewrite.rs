@@ -320,6 +320,112 @@ pub(super) fn rewrite_cte_hints(
     (out, hints)
 }
 
+/// A frame's `EXCLUDE NO OTHERS | CURRENT ROW | GROUP | TIES`, which
+/// sqlparser's window grammar lacks: taken out of the tokens and kept by
+/// the position of the name that owns the window (the function called
+/// `f(...) [FILTER (...)] OVER (...)`, or `name` of `WINDOW name AS
+/// (...)`), where the conversion finds it again (see `Cx::frame`). An
+/// EXCLUDE whose owner is not found is left for sqlparser to refuse.
+pub(super) fn rewrite_frame_excludes(
+    tokens: Vec<TokenWithSpan>,
+) -> (Vec<TokenWithSpan>, HashMap<(u64, u64), FrameExclude>) {
+    let mut found = HashMap::new();
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    if !tokens.iter().any(|t| word(&t.token, "EXCLUDE")) {
+        return (tokens, found);
+    }
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let tok = |ci: usize| &tokens[code[ci]].token;
+    // The code position of the `(` matching the `)` at `close`.
+    let open_of = |close: usize| {
+        let mut depth = 0usize;
+        let mut p = close;
+        loop {
+            match tok(p) {
+                Token::RParen => depth += 1,
+                Token::LParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(p);
+                    }
+                }
+                _ => {}
+            }
+            p = p.checked_sub(1)?;
+        }
+    };
+    let mut drop = vec![false; tokens.len()];
+    for ci in 0..code.len() {
+        if !word(tok(ci), "EXCLUDE") {
+            continue;
+        }
+        let next = |k: usize| code.get(ci + k).map(|&i| &tokens[i].token);
+        let (what, len) = match (next(1), next(2)) {
+            (Some(a), Some(b)) if word(a, "NO") && word(b, "OTHERS") => (FrameExclude::NoOthers, 3),
+            (Some(a), Some(b)) if word(a, "CURRENT") && word(b, "ROW") => {
+                (FrameExclude::CurrentRow, 3)
+            }
+            (Some(a), _) if word(a, "GROUP") => (FrameExclude::Group, 2),
+            (Some(a), _) if word(a, "TIES") => (FrameExclude::Ties, 2),
+            _ => continue,
+        };
+        // The `(` the window is written in: the nearest unclosed one.
+        let mut depth = 0usize;
+        let mut p = ci;
+        let open = loop {
+            let Some(q) = p.checked_sub(1) else {
+                break None;
+            };
+            p = q;
+            match tok(p) {
+                Token::RParen => depth += 1,
+                Token::LParen if depth == 0 => break Some(p),
+                Token::LParen => depth -= 1,
+                _ => {}
+            }
+        };
+        let Some(before) = open.and_then(|o| o.checked_sub(1)) else {
+            continue;
+        };
+        let owner = if word(tok(before), "AS") {
+            before.checked_sub(1)
+        } else if word(tok(before), "OVER") {
+            // Back over `FILTER (...)`, then over the arguments `(...)`.
+            let mut p = before.checked_sub(1);
+            if let Some(q) = p.filter(|&q| *tok(q) == Token::RParen) {
+                let o = open_of(q);
+                if o.and_then(|o| o.checked_sub(1))
+                    .is_some_and(|f| word(tok(f), "FILTER"))
+                {
+                    p = o.and_then(|o| o.checked_sub(2));
+                }
+            }
+            p.filter(|&q| *tok(q) == Token::RParen)
+                .and_then(open_of)
+                .and_then(|o| o.checked_sub(1))
+        } else {
+            None
+        };
+        let Some(owner) = owner.filter(|&o| matches!(tok(o), Token::Word(_))) else {
+            continue;
+        };
+        let start = tokens[code[owner]].span.start;
+        found.insert((start.line, start.column), what);
+        for k in 0..len {
+            drop[code[ci + k]] = true;
+        }
+    }
+    let out = tokens
+        .into_iter()
+        .zip(drop)
+        .filter(|(_, d)| !d)
+        .map(|(t, _)| t)
+        .collect();
+    (out, found)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
