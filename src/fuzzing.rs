@@ -128,7 +128,12 @@ pub fn table_file(data: &[u8]) {
         let Ok(t) = SstReader::open(&s.dir, &meta, cache) else {
             return;
         };
-        for i in 0..t.num_blocks().min(64) {
+        // The footer, index and filter are read on first use.
+        let Ok(n) = t.num_blocks() else {
+            let _ = t.get(b"k", 1);
+            return;
+        };
+        for i in 0..n.min(64) {
             if let Ok(b) = t.block(i) {
                 for j in 0..b.len().min(4) {
                     let k = crate::storage::key::user_key(b.key(j)).to_vec();

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
 use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::aggregate::Aggregator;
+use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, PExpr, SubPlan};
 use crate::sql::plan::{Access, Node, Plan, SortKey};
 use crate::storage::Direction;
@@ -254,6 +254,36 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             width,
             group,
             aggs,
+        } if group.is_empty()
+            && aggs
+                .iter()
+                .all(|a| a.kind == AggKind::CountStar && !a.distinct)
+            && matches!(&**input, Node::Scan { .. }) =>
+        {
+            // Only count(*) over a table's rows: no WHERE and no row
+            // policy (either would be a Filter between the scan and the
+            // aggregate), so every row counts and none needs decoding.
+            // The first row is decoded all the same: the query's bare
+            // columns read it, as they would in the general path below.
+            let Node::Scan { table, access } = &**input else {
+                return Err(Error::sql(SqlErrorKind::Misuse, "count(*) without a scan"));
+            };
+            let mut scan = Scan::open(table.clone(), access, cx, env)?;
+            let first = scan.next_row(cx, true)?;
+            let mut n: i64 = i64::from(first.is_some());
+            while scan.next_row(cx, false)?.is_some() {
+                n += 1;
+            }
+            let mut row = first.unwrap_or_default();
+            row.resize(*width, Value::Null);
+            row.extend(aggs.iter().map(|_| Value::Integer(n)));
+            Box::new(Collected(vec![row].into_iter()))
+        }
+        Node::Aggregate {
+            input,
+            width,
+            group,
+            aggs,
         } => {
             let mut it = open(input, cx, env)?;
             let new_aggs = || -> Vec<Aggregator> {
@@ -271,23 +301,31 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             let grouped = !group.is_empty();
             let mut order: Vec<Vec<u8>> = Vec::new();
             let mut groups: HashMap<Vec<u8>, (Row, Vec<Aggregator>, Row)> = HashMap::new();
+            // Without GROUP BY there is one group, kept outside the map
+            // (no key to build and hash per row).
+            let mut single: Option<(Row, Vec<Aggregator>, Row)> = None;
             let mut args: Row = Vec::new();
             while let Some(row) = it.next(cx)? {
-                let gvals = group
-                    .iter()
-                    .map(|(g, _)| eval(g, &row, cx))
-                    .collect::<Result<Row>>()?;
-                let key = if grouped {
-                    distinct_key(&gvals, &group_colls)
+                let (fresh, slot) = if grouped {
+                    let gvals = group
+                        .iter()
+                        .map(|(g, _)| eval(g, &row, cx))
+                        .collect::<Result<Row>>()?;
+                    let key = distinct_key(&gvals, &group_colls);
+                    let fresh = !groups.contains_key(&key);
+                    if fresh {
+                        order.push(key.clone());
+                        groups.insert(key.clone(), (Vec::new(), new_aggs(), gvals));
+                    }
+                    (fresh, groups.get_mut(&key))
                 } else {
-                    Vec::new()
+                    let fresh = single.is_none();
+                    (
+                        fresh,
+                        Some(single.get_or_insert_with(|| (Vec::new(), new_aggs(), Vec::new()))),
+                    )
                 };
-                let fresh = !groups.contains_key(&key);
-                if fresh {
-                    order.push(key.clone());
-                    groups.insert(key.clone(), (Vec::new(), new_aggs(), gvals));
-                }
-                if let Some((rep, ags, _)) = groups.get_mut(&key) {
+                if let Some((rep, ags, _)) = slot {
                     for (a, call) in ags.iter_mut().zip(aggs) {
                         args.clear();
                         for e in &call.args {
@@ -304,9 +342,10 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                     }
                 }
             }
-            if order.is_empty() && !grouped {
+            if !grouped {
                 order.push(Vec::new());
-                groups.insert(Vec::new(), (Vec::new(), new_aggs(), Vec::new()));
+                let one = single.unwrap_or_else(|| (Vec::new(), new_aggs(), Vec::new()));
+                groups.insert(Vec::new(), one);
             }
             let mut out = Vec::with_capacity(order.len());
             for k in order {
@@ -884,6 +923,16 @@ impl Scan {
 
 impl RowIter for Scan {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        self.next_row(cx, true)
+    }
+}
+
+impl Scan {
+    /// The next row; with `decode` false, a row read from a range of the
+    /// table itself comes back empty, undecoded (for counting). Rows
+    /// fetched by rowid (points, index entries) are still looked up, so
+    /// the count is the same either way.
+    fn next_row(&mut self, cx: &mut ExecCtx, decode: bool) -> Result<Option<Row>> {
         loop {
             if let Some(rowid) = self.point_rowids.next() {
                 match self.fetch(cx, rowid)? {
@@ -916,9 +965,9 @@ impl RowIter for Scan {
                 continue;
             };
             let is_index = *is_index;
-            match it.next() {
-                Some(Ok((k, v))) => {
-                    let rowid = rowid_of_key(&k)?;
+            match it.step() {
+                Ok(true) => {
+                    let rowid = rowid_of_key(it.key())?;
                     if is_index {
                         if let Some(seen) = self.seen.as_mut() {
                             if !seen.insert(rowid) {
@@ -936,13 +985,16 @@ impl RowIter for Scan {
                             }
                         }
                     }
-                    let mut row = decode_row(&v)?;
+                    if !decode {
+                        return Ok(Some(Vec::new()));
+                    }
+                    let mut row = decode_row(it.value())?;
                     row.resize(self.table.columns.len(), Value::Null);
                     row.push(Value::Integer(rowid));
                     return Ok(Some(row));
                 }
-                Some(Err(e)) => return Err(e),
-                None => self.iter = None,
+                Err(e) => return Err(e),
+                Ok(false) => self.iter = None,
             }
         }
     }

@@ -112,10 +112,10 @@ impl Inner {
         let bottommost = version.levels[out_level + 1..]
             .iter()
             .all(|files| files.iter().all(|f| !f.overlaps(&lo, &hi)));
-        let mut sources: Vec<Box<dyn Source>> = Vec::new();
+        let mut sources: Vec<Source> = Vec::new();
         if level == 0 {
             for f in inputs {
-                sources.push(Box::new(TablesSource::new(
+                sources.push(Source::Tables(TablesSource::new(
                     vec![self.table(f)?],
                     Direction::Forward,
                     None,
@@ -126,14 +126,22 @@ impl Inner {
                 .iter()
                 .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
-            sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
+            sources.push(Source::Tables(TablesSource::new(
+                t,
+                Direction::Forward,
+                None,
+            )));
         }
         if !next.is_empty() {
             let t = next
                 .iter()
                 .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
-            sources.push(Box::new(TablesSource::new(t, Direction::Forward, None)));
+            sources.push(Source::Tables(TablesSource::new(
+                t,
+                Direction::Forward,
+                None,
+            )));
         }
         let mut merged = MergeIter::new(sources, Direction::Forward)?;
         // Tables this compaction made; removed again if it fails.
@@ -144,8 +152,9 @@ impl Inner {
             let mut builder: Option<(u64, SstBuilder)> = None;
             let mut current_user: Option<Vec<u8>> = None;
             let mut last_seq_for_key = u64::MAX;
-            while let Some((ikey, value)) = merged.next_entry()? {
-                let (user, seq, kind) = split(&ikey).ok_or_else(|| {
+            while merged.advance()? {
+                let (ikey, value) = (merged.key(), merged.value());
+                let (user, seq, kind) = split(ikey).ok_or_else(|| {
                     Error::corruption(self.dir.dir(), 0, "malformed key during compaction")
                 })?;
                 let new_key = current_user.as_deref() != Some(user);
@@ -180,7 +189,7 @@ impl Inner {
                     ));
                 }
                 if let Some((_, b)) = builder.as_mut() {
-                    b.add(&ikey, &value)?;
+                    b.add(ikey, value)?;
                 }
             }
             if let Some((n, b)) = builder.take() {
@@ -314,7 +323,7 @@ impl Inner {
         for (level, f) in todo {
             let n = self.new_table_number();
             let src = TablesSource::new(vec![self.table(&f)?], Direction::Forward, None);
-            let summary = write_table(&self.dir, n, &self.opts, SourceIter(Box::new(src)))
+            let summary = write_table(&self.dir, n, &self.opts, SourceIter(Source::Tables(src)))
                 .inspect_err(|_| {
                     self.pending_tables.lock().remove(&n);
                 })?;

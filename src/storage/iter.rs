@@ -16,15 +16,22 @@
 //! stream is (user key descending, version oldest-first), so the reverse
 //! iterator collects a user key's versions and keeps the last visible one.
 //! Iterators stream: they hold one decoded block per table, not the range.
+//!
+//! Everything is a cursor: a source stays on its entry until it is
+//! advanced, and `key`/`value` borrow that entry where it lives (a cached
+//! block, or the memtable cursor's buffer), so a forward scan copies no key
+//! or value on its way up; [`EngineIter::step`] hands them out the same
+//! way. The merge is a binary heap of source indices ordered by each
+//! source's current key; advancing the top source and sifting it down
+//! costs nothing while one source supplies a run of keys.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-use super::key::{cmp_ikey, make_ikey, seek_key, split, IKey, Kind, MAX_SEQ};
+use super::key::{cmp_ikey, make_ikey, seek_key, split, user_key, Kind, MAX_SEQ};
 use super::memtable::Memtable;
 use super::sst::block::Block;
 use super::sst::reader::SstReader;
@@ -40,9 +47,51 @@ pub enum Direction {
 
 type Entry = (Vec<u8>, Vec<u8>);
 
-/// A cursor over one source, in the iterator's direction.
-pub(crate) trait Source: Send {
-    fn next_entry(&mut self) -> Result<Option<Entry>>;
+/// A cursor over one source, in the iterator's direction. Before the
+/// first [`Source::advance`] it is on no entry; after an `advance` that
+/// returned `true`, [`Source::key`] and [`Source::value`] borrow the entry
+/// it is on (and must not be called otherwise).
+pub(crate) enum Source {
+    /// A memtable.
+    Mem(MemSource),
+    /// One L0 table or a whole level.
+    Tables(TablesSource),
+}
+
+impl Source {
+    /// Moves to the next entry (the first, on the first call); `false`
+    /// once there is none.
+    pub(crate) fn advance(&mut self) -> Result<bool> {
+        match self {
+            Source::Mem(m) => Ok(m.advance()),
+            Source::Tables(t) => t.advance(),
+        }
+    }
+
+    /// The internal key of the current entry.
+    pub(crate) fn key(&self) -> &[u8] {
+        match self {
+            Source::Mem(m) => m.buf.front().map_or(&[][..], |e| &e.0),
+            Source::Tables(t) => t.block.as_ref().map_or(&[][..], |(_, b)| b.key(t.pos)),
+        }
+    }
+
+    /// The value of the current entry.
+    pub(crate) fn value(&self) -> &[u8] {
+        match self {
+            Source::Mem(m) => m.buf.front().map_or(&[][..], |e| &e.1),
+            Source::Tables(t) => t.block.as_ref().map_or(&[][..], |(_, b)| b.value(t.pos)),
+        }
+    }
+
+    /// Advances and copies the entry out (for callers that keep entries).
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>> {
+        Ok(if self.advance()? {
+            Some((self.key().to_vec(), self.value().to_vec()))
+        } else {
+            None
+        })
+    }
 }
 
 /// A memtable cursor: re-seeks after the last key it returned, in batches,
@@ -59,6 +108,8 @@ pub(crate) struct MemSource {
     /// Size of the next batch.
     batch: usize,
     done: bool,
+    /// Whether the front of `buf` is the current entry (to drop on advance).
+    started: bool,
 }
 
 /// First batch of a [`MemSource`].
@@ -76,12 +127,15 @@ impl MemSource {
             buf: Default::default(),
             batch: MEM_BATCH_MIN,
             done: false,
+            started: false,
         }
     }
-}
 
-impl Source for MemSource {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
+    fn advance(&mut self) -> bool {
+        if self.started {
+            self.buf.pop_front();
+        }
+        self.started = true;
         if self.buf.is_empty() && !self.done {
             let batch = self.batch;
             self.batch = (batch * 2).min(MEM_BATCH_MAX);
@@ -109,7 +163,7 @@ impl Source for MemSource {
             }
             self.buf.extend(items);
         }
-        Ok(self.buf.pop_front())
+        !self.buf.is_empty()
     }
 }
 
@@ -122,6 +176,8 @@ pub(crate) struct TablesSource {
     block: Option<(usize, Arc<Block>)>,
     pos: usize,
     start: Option<Vec<u8>>,
+    /// Whether `pos` is an entry already handed out (to step past).
+    started: bool,
 }
 
 impl TablesSource {
@@ -135,7 +191,7 @@ impl TablesSource {
         let table = match (dir, &start) {
             (Direction::Forward, Some(start)) => tables
                 .iter()
-                .position(|t| t.block_ge(start) < t.num_blocks())
+                .position(|t| t.ends_at_or_after(start))
                 .unwrap_or(tables.len()),
             (Direction::Forward, None) => 0,
             (Direction::Reverse, _) => tables.len().checked_sub(1).unwrap_or(usize::MAX),
@@ -147,6 +203,7 @@ impl TablesSource {
             block: None,
             pos: 0,
             start,
+            started: false,
         };
         if dir == Direction::Reverse && s.table != usize::MAX {
             // Walk back to the last table whose first key is <= start.
@@ -161,10 +218,24 @@ impl TablesSource {
         let Some(start) = &self.start else {
             return false;
         };
-        match self.tables[t].block(0) {
-            Ok(b) => b.len() > 0 && cmp_ikey(b.key(0), start) == Ordering::Greater,
-            Err(_) => false,
+        self.tables[t].starts_after(start)
+    }
+
+    fn advance(&mut self) -> Result<bool> {
+        if self.started {
+            self.pos = match self.dir {
+                Direction::Forward => self.pos.wrapping_add(1),
+                Direction::Reverse => self.pos.wrapping_sub(1),
+            };
         }
+        self.started = true;
+        // Fast path: still inside the current block.
+        if let Some((_, b)) = &self.block {
+            if self.pos < b.len() {
+                return Ok(true);
+            }
+        }
+        self.position()
     }
 
     fn position(&mut self) -> Result<bool> {
@@ -174,10 +245,10 @@ impl TablesSource {
             }
             let t = self.tables[self.table].clone();
             if self.block.is_none() {
-                let n = t.num_blocks();
+                let n = t.num_blocks()?;
                 let (bi, pos) = match (self.dir, self.start.take()) {
                     (Direction::Forward, Some(start)) => {
-                        let bi = t.block_ge(&start);
+                        let bi = t.block_ge(&start)?;
                         if bi >= n {
                             (n, 0)
                         } else {
@@ -189,7 +260,7 @@ impl TablesSource {
                     }
                     (Direction::Forward, None) => (0, 0),
                     (Direction::Reverse, Some(start)) => {
-                        let bi = t.block_ge(&start).min(n.saturating_sub(1));
+                        let bi = t.block_ge(&start)?.min(n.saturating_sub(1));
                         if n == 0 {
                             (0, usize::MAX)
                         } else {
@@ -239,7 +310,7 @@ impl TablesSource {
                 Direction::Forward => bi + 1,
                 Direction::Reverse => bi.wrapping_sub(1),
             };
-            if next < t.num_blocks() {
+            if next < t.num_blocks()? {
                 let nb = t.block(next)?;
                 self.pos = match self.dir {
                     Direction::Forward => 0,
@@ -262,97 +333,104 @@ impl TablesSource {
     }
 }
 
-impl Source for TablesSource {
-    fn next_entry(&mut self) -> Result<Option<Entry>> {
-        if !self.position()? {
-            return Ok(None);
-        }
-        let Some((_, b)) = &self.block else {
-            return Ok(None);
-        };
-        let e = (b.key(self.pos).to_vec(), b.value(self.pos).to_vec());
-        self.pos = match self.dir {
-            Direction::Forward => self.pos + 1,
-            Direction::Reverse => self.pos.wrapping_sub(1),
-        };
-        Ok(Some(e))
-    }
-}
-
-struct HeapItem {
-    key: IKey,
-    value: Vec<u8>,
-    src: usize,
-    reverse: bool,
-}
-
-impl PartialEq for HeapItem {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for HeapItem {}
-impl PartialOrd for HeapItem {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for HeapItem {
-    // BinaryHeap is a max-heap: forward wants the smallest key on top.
-    fn cmp(&self, other: &Self) -> Ordering {
-        let o = self
-            .key
-            .cmp(&other.key)
-            .then_with(|| other.src.cmp(&self.src));
-        if self.reverse {
-            o
-        } else {
-            o.reverse()
-        }
-    }
-}
-
-/// Merges sources into one stream in the iterator's direction.
+/// Merges sources into one stream in the iterator's direction: a binary
+/// heap of the indices of the sources that are on an entry, the source
+/// with the next entry (smallest internal key forward, largest in
+/// reverse; the lower index on a tie) on top.
 pub(crate) struct MergeIter {
-    sources: Vec<Box<dyn Source>>,
-    heap: BinaryHeap<HeapItem>,
+    sources: Vec<Source>,
+    heap: Vec<usize>,
     reverse: bool,
+    /// Whether the top's entry was handed out (step past it first).
+    started: bool,
 }
 
 impl MergeIter {
-    pub(crate) fn new(mut sources: Vec<Box<dyn Source>>, dir: Direction) -> Result<MergeIter> {
-        let reverse = dir == Direction::Reverse;
-        let mut heap = BinaryHeap::new();
+    pub(crate) fn new(mut sources: Vec<Source>, dir: Direction) -> Result<MergeIter> {
+        let mut heap = Vec::with_capacity(sources.len());
         for (i, s) in sources.iter_mut().enumerate() {
-            if let Some((k, v)) = s.next_entry()? {
-                heap.push(HeapItem {
-                    key: IKey(k),
-                    value: v,
-                    src: i,
-                    reverse,
-                });
+            if s.advance()? {
+                heap.push(i);
             }
         }
-        Ok(MergeIter {
+        let mut m = MergeIter {
             sources,
             heap,
-            reverse,
-        })
+            reverse: dir == Direction::Reverse,
+            started: false,
+        };
+        for i in (0..m.heap.len() / 2).rev() {
+            m.sift_down(i);
+        }
+        Ok(m)
     }
 
-    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>> {
-        let Some(top) = self.heap.pop() else {
-            return Ok(None);
-        };
-        if let Some((k, v)) = self.sources[top.src].next_entry()? {
-            self.heap.push(HeapItem {
-                key: IKey(k),
-                value: v,
-                src: top.src,
-                reverse: self.reverse,
-            });
+    /// Whether source `a`'s entry comes before source `b`'s.
+    fn before(&self, a: usize, b: usize) -> bool {
+        let o = cmp_ikey(self.sources[a].key(), self.sources[b].key());
+        let o = if self.reverse { o.reverse() } else { o };
+        o.then(a.cmp(&b)) == Ordering::Less
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let l = 2 * i + 1;
+            if l >= n {
+                return;
+            }
+            let r = l + 1;
+            let c = if r < n && self.before(self.heap[r], self.heap[l]) {
+                r
+            } else {
+                l
+            };
+            if !self.before(self.heap[c], self.heap[i]) {
+                return;
+            }
+            self.heap.swap(i, c);
+            i = c;
         }
-        Ok(Some((top.key.0, top.value)))
+    }
+
+    /// Moves to the next entry of the merged stream (the first, on the
+    /// first call); `false` at the end. [`MergeIter::key`] and
+    /// [`MergeIter::value`] borrow it until the next call.
+    pub(crate) fn advance(&mut self) -> Result<bool> {
+        if self.started {
+            let Some(&top) = self.heap.first() else {
+                return Ok(false);
+            };
+            if !self.sources[top].advance()? {
+                self.heap.swap_remove(0);
+            }
+            self.sift_down(0);
+        }
+        self.started = true;
+        Ok(!self.heap.is_empty())
+    }
+
+    /// The internal key of the current entry (after `advance` gave `true`).
+    pub(crate) fn key(&self) -> &[u8] {
+        self.heap
+            .first()
+            .map_or(&[][..], |&i| self.sources[i].key())
+    }
+
+    /// The value of the current entry (after `advance` gave `true`).
+    pub(crate) fn value(&self) -> &[u8] {
+        self.heap
+            .first()
+            .map_or(&[][..], |&i| self.sources[i].value())
+    }
+
+    /// Advances and copies the entry out.
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>> {
+        Ok(if self.advance()? {
+            Some((self.key().to_vec(), self.value().to_vec()))
+        } else {
+            None
+        })
     }
 }
 
@@ -377,15 +455,27 @@ pub(crate) fn start_key(
 }
 
 /// The user-level iterator over a snapshot: `(key, value)` in order.
+///
+/// Two ways to read it: as an [`Iterator`] of owned pairs, or as a cursor
+/// ([`EngineIter::step`], then [`EngineIter::key`] and
+/// [`EngineIter::value`]), which forward borrows the entry from the block
+/// or memtable buffer it lives in instead of copying it.
 pub struct EngineIter {
     merged: MergeIter,
     snapshot: u64,
     dir: Direction,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
-    last_user: Option<Vec<u8>>,
+    /// The user key of the last entry decided on (forward: skip its older
+    /// versions), reused so a step allocates nothing.
+    last_user: Vec<u8>,
+    has_last: bool,
     /// Reverse only: the first entry of the next user key, read ahead.
     pending: Option<Entry>,
+    /// Reverse only: the current entry (copied, it outlives the merge's).
+    current: Entry,
+    /// Whether the last step landed on an entry.
+    on_entry: bool,
     done: bool,
     /// Keeps the version (and so its tables) and snapshot alive.
     _pin: Box<dyn Send>,
@@ -406,61 +496,99 @@ impl EngineIter {
             dir,
             lower,
             upper,
-            last_user: None,
+            last_user: Vec::new(),
+            has_last: false,
             pending: None,
+            current: (Vec::new(), Vec::new()),
+            on_entry: false,
             done: false,
             _pin: pin,
         }
     }
 
     fn below_lower(&self, user: &[u8]) -> bool {
-        match &self.lower {
-            Bound::Included(k) => user < k.as_slice(),
-            Bound::Excluded(k) => user <= k.as_slice(),
-            Bound::Unbounded => false,
-        }
+        below_lower(&self.lower, user)
     }
 
     fn above_upper(&self, user: &[u8]) -> bool {
-        match &self.upper {
-            Bound::Included(k) => user > k.as_slice(),
-            Bound::Excluded(k) => user >= k.as_slice(),
-            Bound::Unbounded => false,
+        above_upper(&self.upper, user)
+    }
+
+    /// Moves to the next key (the first, on the first call); `false` at the
+    /// end of the range (and after an error). After `true`,
+    /// [`EngineIter::key`] and [`EngineIter::value`] borrow the entry until
+    /// the next step.
+    pub fn step(&mut self) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        let r = match self.dir {
+            Direction::Forward => self.step_forward(),
+            Direction::Reverse => self.step_reverse(),
+        };
+        self.on_entry = matches!(r, Ok(true));
+        if !self.on_entry {
+            self.done = true;
+        }
+        r
+    }
+
+    /// The user key of the current entry (empty when not on one).
+    pub fn key(&self) -> &[u8] {
+        if !self.on_entry {
+            return &[];
+        }
+        match self.dir {
+            Direction::Forward => user_key(self.merged.key()),
+            Direction::Reverse => &self.current.0,
         }
     }
 
-    fn next_forward(&mut self) -> Result<Option<Entry>> {
-        while let Some((ikey, value)) = self.merged.next_entry()? {
-            let (user, seq, kind) = split(&ikey).ok_or_else(malformed)?;
-            if seq > self.snapshot || self.below_lower(user) {
+    /// The value of the current entry (empty when not on one).
+    pub fn value(&self) -> &[u8] {
+        if !self.on_entry {
+            return &[];
+        }
+        match self.dir {
+            Direction::Forward => self.merged.value(),
+            Direction::Reverse => &self.current.1,
+        }
+    }
+
+    fn step_forward(&mut self) -> Result<bool> {
+        while self.merged.advance()? {
+            let (user, seq, kind) = split(self.merged.key()).ok_or_else(malformed)?;
+            if seq > self.snapshot || below_lower(&self.lower, user) {
                 continue;
             }
-            if self.last_user.as_deref() == Some(user) {
+            if self.has_last && self.last_user.as_slice() == user {
                 continue;
             }
-            if self.above_upper(user) {
-                return Ok(None);
+            if above_upper(&self.upper, user) {
+                return Ok(false);
             }
-            self.last_user = Some(user.to_vec());
+            self.last_user.clear();
+            self.last_user.extend_from_slice(user);
+            self.has_last = true;
             if kind == Kind::Put {
-                return Ok(Some((user.to_vec(), value)));
+                return Ok(true);
             }
         }
-        Ok(None)
+        Ok(false)
     }
 
-    fn next_reverse(&mut self) -> Result<Option<Entry>> {
+    fn step_reverse(&mut self) -> Result<bool> {
         loop {
             let first = match self.pending.take() {
                 Some(e) => e,
                 None => match self.merged.next_entry()? {
                     Some(e) => e,
-                    None => return Ok(None),
+                    None => return Ok(false),
                 },
             };
             let user = split(&first.0).ok_or_else(malformed)?.0.to_vec();
             if self.below_lower(&user) {
-                return Ok(None);
+                return Ok(false);
             }
             // Versions of `user` arrive oldest first: keep the last visible one.
             let mut best: Option<(Kind, Vec<u8>)> = None;
@@ -480,9 +608,26 @@ impl EngineIter {
                 continue;
             }
             if let Some((Kind::Put, v)) = best {
-                return Ok(Some((user, v)));
+                self.current = (user, v);
+                return Ok(true);
             }
         }
+    }
+}
+
+fn below_lower(lower: &Bound<Vec<u8>>, user: &[u8]) -> bool {
+    match lower {
+        Bound::Included(k) => user < k.as_slice(),
+        Bound::Excluded(k) => user <= k.as_slice(),
+        Bound::Unbounded => false,
+    }
+}
+
+fn above_upper(upper: &Bound<Vec<u8>>, user: &[u8]) -> bool {
+    match upper {
+        Bound::Included(k) => user > k.as_slice(),
+        Bound::Excluded(k) => user >= k.as_slice(),
+        Bound::Unbounded => false,
     }
 }
 
@@ -498,23 +643,16 @@ impl Iterator for EngineIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let r = match self.dir {
-            Direction::Forward => self.next_forward(),
-            Direction::Reverse => self.next_reverse(),
-        };
-        match r {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
+        match self.step() {
+            Ok(true) => {
+                if self.dir == Direction::Reverse {
+                    self.on_entry = false;
+                    return Some(Ok(std::mem::take(&mut self.current)));
+                }
+                Some(Ok((self.key().to_vec(), self.value().to_vec())))
             }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -484,12 +484,12 @@ impl Inner {
     ) -> Result<EngineIter> {
         let (mem, imm, version) = self.view();
         let start = iter::start_key(dir, &lower, &upper);
-        let mut sources: Vec<Box<dyn Source>> = Vec::new();
+        let mut sources: Vec<Source> = Vec::new();
         for m in std::iter::once(mem).chain(imm) {
-            sources.push(Box::new(MemSource::new(m, dir, start.clone())));
+            sources.push(Source::Mem(MemSource::new(m, dir, start.clone())));
         }
         for f in &version.levels[0] {
-            sources.push(Box::new(TablesSource::new(
+            sources.push(Source::Tables(TablesSource::new(
                 vec![self.table(f)?],
                 dir,
                 start.clone(),
@@ -503,7 +503,11 @@ impl Inner {
                 .iter()
                 .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
-            sources.push(Box::new(TablesSource::new(tables, dir, start.clone())));
+            sources.push(Source::Tables(TablesSource::new(
+                tables,
+                dir,
+                start.clone(),
+            )));
         }
         let merged = MergeIter::new(sources, dir)?;
         Ok(EngineIter::new(
@@ -560,7 +564,7 @@ impl Inner {
 }
 
 /// Adapts a [`Source`] to an iterator of entries.
-struct SourceIter(Box<dyn Source>);
+struct SourceIter(Source);
 
 impl Iterator for SourceIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;

@@ -230,8 +230,11 @@ impl Txn {
         }
         Ok(TxnIter {
             base,
-            base_next: None,
-            own: own.into_iter().peekable(),
+            base_on: false,
+            base_stale: true,
+            own,
+            own_pos: 0,
+            current: Current::Nothing,
             dir,
         })
     }
@@ -283,47 +286,101 @@ impl Drop for Txn {
 }
 
 /// Iterator of a transaction scan: `(key, value)` in order.
+///
+/// Read it as an [`Iterator`] of owned pairs, or as a cursor
+/// ([`TxnIter::step`], then [`TxnIter::key`] and [`TxnIter::value`]),
+/// which borrows the entry from storage instead of copying it.
 pub struct TxnIter {
     base: EngineIter,
-    base_next: Option<(Vec<u8>, Vec<u8>)>,
-    own: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Pending)>>,
+    /// Whether `base` is on an entry not yet handed out or passed.
+    base_on: bool,
+    /// Whether `base` must step before its entry is looked at.
+    base_stale: bool,
+    own: Vec<(Vec<u8>, Pending)>,
+    own_pos: usize,
+    current: Current,
     dir: Direction,
+}
+
+/// Where the cursor's current entry lives.
+#[derive(Clone, Copy)]
+enum Current {
+    Nothing,
+    Base,
+    /// `own[i]`.
+    Own(usize),
+}
+
+impl TxnIter {
+    /// Moves to the next entry (the first, on the first call); `false` at
+    /// the end. After `true`, [`TxnIter::key`] and [`TxnIter::value`]
+    /// borrow the entry until the next step.
+    pub fn step(&mut self) -> Result<bool> {
+        self.current = Current::Nothing;
+        loop {
+            if self.base_stale {
+                self.base_on = self.base.step()?;
+                self.base_stale = false;
+            }
+            let own = self.own.get(self.own_pos);
+            let take_own = match (self.base_on, own) {
+                (false, None) => return Ok(false),
+                (false, Some(_)) => true,
+                (true, None) => false,
+                (true, Some((ok, _))) => {
+                    let bk = self.base.key();
+                    match self.dir {
+                        Direction::Forward => ok.as_slice() <= bk,
+                        Direction::Reverse => ok.as_slice() >= bk,
+                    }
+                }
+            };
+            if !take_own {
+                self.current = Current::Base;
+                self.base_stale = true;
+                return Ok(true);
+            }
+            let i = self.own_pos;
+            self.own_pos += 1;
+            let (k, v) = &self.own[i];
+            // Own write shadows the stored version of the same key.
+            if self.base_on && self.base.key() == k.as_slice() {
+                self.base_stale = true;
+            }
+            if v.is_some() {
+                self.current = Current::Own(i);
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The key of the current entry (empty when not on one).
+    pub fn key(&self) -> &[u8] {
+        match self.current {
+            Current::Nothing => &[],
+            Current::Base => self.base.key(),
+            Current::Own(i) => &self.own[i].0,
+        }
+    }
+
+    /// The value of the current entry (empty when not on one).
+    pub fn value(&self) -> &[u8] {
+        match self.current {
+            Current::Nothing => &[],
+            Current::Base => self.base.value(),
+            Current::Own(i) => self.own[i].1.as_deref().unwrap_or_default(),
+        }
+    }
 }
 
 impl Iterator for TxnIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.base_next.is_none() {
-                match self.base.next() {
-                    Some(Ok(e)) => self.base_next = Some(e),
-                    Some(Err(e)) => return Some(Err(e)),
-                    None => {}
-                }
-            }
-            let take_own = match (&self.base_next, self.own.peek()) {
-                (None, None) => return None,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (Some((bk, _)), Some((ok, _))) => match self.dir {
-                    Direction::Forward => ok <= bk,
-                    Direction::Reverse => ok >= bk,
-                },
-            };
-            if take_own {
-                let Some((k, v)) = self.own.next() else {
-                    continue;
-                };
-                if self.base_next.as_ref().is_some_and(|(bk, _)| *bk == k) {
-                    self.base_next = None;
-                }
-                match v {
-                    Some(v) => return Some(Ok((k, v))),
-                    None => continue,
-                }
-            }
-            return self.base_next.take().map(Ok);
+        match self.step() {
+            Ok(true) => Some(Ok((self.key().to_vec(), self.value().to_vec()))),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }

@@ -88,6 +88,8 @@ fn label(name: &str, s: &Sizes) -> String {
         "point_lookup" => format!("{} point lookups by PK", k(s.point_lookups)),
         "range_scan" => format!("{} range scans × {} rows", k(s.range_scans), s.range_len),
         "aggregate" => "full-table aggregate".to_string(),
+        "count_star" => "COUNT(*)".to_string(),
+        "full_scan" => format!("full scan, {} rows", k(s.rows)),
         "create_index" => "CREATE INDEX on k".to_string(),
         "index_lookup" => format!("{} lookups by k (index)", k(s.index_lookups)),
         "open_first_query" => "open + first query".to_string(),

@@ -123,6 +123,27 @@ impl SqlDb for SealDb {
         })
     }
 
+    fn count_star(&mut self) -> Result<Check> {
+        let mut rows = self.session.query("SELECT COUNT(*) FROM t", &[])?;
+        let r = rows.next()?.context("COUNT(*) returned no row")?;
+        let n: i64 = r.get(0)?;
+        Ok(Check {
+            rows: n as u64,
+            sum: 0,
+        })
+    }
+
+    fn full_scan(&mut self) -> Result<Check> {
+        let mut rows = self.session.query("SELECT id, v FROM t", &[])?;
+        let mut c = Check::default();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let v: String = r.get(1)?;
+            c.add(id, &v);
+        }
+        Ok(c)
+    }
+
     fn get_by_k(&mut self, ks: &[i64]) -> Result<Check> {
         let st = self.session.prepare("SELECT id, v FROM t WHERE k = ?")?;
         let mut c = Check::default();

@@ -1,13 +1,18 @@
-//! Reads one SSTable: footer, index and filter on open; blocks on demand
-//! through the block cache.
+//! Reads one SSTable: checks on open that the file is the one the
+//! manifest recorded (length, IV, key id, last bytes: a header and one
+//! short read), and reads footer, index and filter the first time a
+//! lookup or scan needs them, blocks on demand through the block cache.
+//! Opening a store thus costs a few reads per table, however large the
+//! tables are; a damaged footer, index or filter is reported as
+//! [`Error::Corruption`] when first read, like a damaged block.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::block::Block;
 use super::{filter, table_name, FOOTER_LEN, SST_MAGIC};
 use crate::error::{Error, Result};
 use crate::storage::cache::BlockCache;
-use crate::storage::key::{get_u64, seek_key, split, Kind};
+use crate::storage::key::{cmp_ikey, get_u64, seek_key, split, Kind};
 use crate::storage::memtable::Lookup;
 use crate::storage::version::FileMeta;
 use crate::vfs::{FileKind, SealedDir, SealedReader, HEADER_LEN};
@@ -15,9 +20,19 @@ use crate::vfs::{FileKind, SealedDir, SealedReader, HEADER_LEN};
 pub(crate) struct SstReader {
     pub(crate) number: u64,
     file: SealedReader,
+    /// Smallest and largest internal keys (the manifest's record), so a
+    /// scan can pass tables by without reading their index.
+    smallest: Vec<u8>,
+    largest: Vec<u8>,
+    /// Index and filter, read on first use.
+    parts: OnceLock<Parts>,
+    cache: Arc<BlockCache>,
+}
+
+/// What a lookup needs besides the blocks.
+struct Parts {
     index: Block,
     filter: Vec<u8>,
-    cache: Arc<BlockCache>,
 }
 
 impl SstReader {
@@ -58,6 +73,28 @@ impl SstReader {
                 format!("not the table the manifest lists: the file {why} (an older or foreign file put in its place?)"),
             ));
         }
+        Ok(SstReader {
+            number,
+            file,
+            smallest: meta.smallest.clone(),
+            largest: meta.largest.clone(),
+            parts: OnceLock::new(),
+            cache,
+        })
+    }
+
+    /// Footer, index and filter, read and checked on first use.
+    fn parts(&self) -> Result<&Parts> {
+        if let Some(p) = self.parts.get() {
+            return Ok(p);
+        }
+        let p = self.read_parts()?;
+        // Two threads may both read them; either result is the same.
+        Ok(self.parts.get_or_init(move || p))
+    }
+
+    fn read_parts(&self) -> Result<Parts> {
+        let file = &self.file;
         let footer_len = file.record_len(FOOTER_LEN);
         let bad = |off: u64, what: &str| {
             Error::corruption(file.path(), HEADER_LEN + off, what.to_string())
@@ -91,13 +128,17 @@ impl SstReader {
         let (filter, _) = file
             .read_record(filter_off)?
             .ok_or_else(|| bad(filter_off, "missing filter block"))?;
-        Ok(SstReader {
-            number,
-            file,
-            index,
-            filter,
-            cache,
-        })
+        Ok(Parts { index, filter })
+    }
+
+    /// Whether the table holds an internal key `>= ikey`.
+    pub(crate) fn ends_at_or_after(&self, ikey: &[u8]) -> bool {
+        cmp_ikey(&self.largest, ikey) != std::cmp::Ordering::Less
+    }
+
+    /// Whether the table's first internal key is `> ikey`.
+    pub(crate) fn starts_after(&self, ikey: &[u8]) -> bool {
+        cmp_ikey(&self.smallest, ikey) == std::cmp::Ordering::Greater
     }
 
     /// The sealed file underneath (a checkpoint streams its records).
@@ -106,18 +147,22 @@ impl SstReader {
     }
 
     /// Number of data blocks.
-    pub(crate) fn num_blocks(&self) -> usize {
-        self.index.len()
-    }
-
-    fn block_offset(&self, i: usize) -> u64 {
-        let mut pos = 0;
-        get_u64(self.index.value(i), &mut pos).unwrap_or(u64::MAX)
+    pub(crate) fn num_blocks(&self) -> Result<usize> {
+        Ok(self.parts()?.index.len())
     }
 
     /// Data block `i`, from the cache or the file (decrypted, verified).
     pub(crate) fn block(&self, i: usize) -> Result<Arc<Block>> {
-        let off = self.block_offset(i);
+        let index = &self.parts()?.index;
+        if i >= index.len() {
+            return Err(Error::corruption(
+                self.file.path(),
+                0,
+                "block number past the table's index",
+            ));
+        }
+        let mut pos = 0;
+        let off = get_u64(index.value(i), &mut pos).unwrap_or(u64::MAX);
         if let Some(b) = self.cache.get(self.number, off) {
             return Ok(b);
         }
@@ -129,7 +174,7 @@ impl SstReader {
             )
         })?;
         let block = Block::decode(&raw)
-            .filter(|b| b.len() > 0 && b.key(b.len() - 1) == self.index.key(i))
+            .filter(|b| b.len() > 0 && b.key(b.len() - 1) == index.key(i))
             .ok_or_else(|| {
                 Error::corruption(self.file.path(), HEADER_LEN + off, "malformed data block")
             })?;
@@ -139,18 +184,19 @@ impl SstReader {
     }
 
     /// Index of the first block whose last key is `>= ikey`.
-    pub(crate) fn block_ge(&self, ikey: &[u8]) -> usize {
-        self.index.lower_bound(ikey)
+    pub(crate) fn block_ge(&self, ikey: &[u8]) -> Result<usize> {
+        Ok(self.parts()?.index.lower_bound(ikey))
     }
 
     /// Newest version of `user` at `seq` in this table.
     pub(crate) fn get(&self, user: &[u8], seq: u64) -> Result<Lookup> {
-        if !filter::may_contain(&self.filter, filter::hash64(user)) {
+        let parts = self.parts()?;
+        if !filter::may_contain(&parts.filter, filter::hash64(user)) {
             return Ok(Lookup::Absent);
         }
         let target = seek_key(user, seq);
-        let bi = self.block_ge(&target);
-        if bi >= self.num_blocks() {
+        let bi = parts.index.lower_bound(&target);
+        if bi >= parts.index.len() {
             return Ok(Lookup::Absent);
         }
         let block = self.block(bi)?;

@@ -17,6 +17,8 @@
 //!     point_lookup     100k lookups by id, prepared       (timed)
 //!     range_scan       1000 scans of 100 rows by id       (timed)
 //!     aggregate        COUNT, SUM(k), SUM(LENGTH(v))      (timed)
+//!     count_star       SELECT COUNT(*) FROM t             (timed)
+//!     full_scan        every row's id and v, in id order  (timed)
 //!     create_index     CREATE INDEX ON t(k)               (timed)
 //!     index_lookup     10k lookups by k                   (timed)
 //!   db B (fresh):  same table
@@ -102,6 +104,16 @@ pub const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "aggregate",
+        unit: "s",
+        kind: Kind::Read,
+    },
+    Workload {
+        name: "count_star",
+        unit: "s",
+        kind: Kind::Read,
+    },
+    Workload {
+        name: "full_scan",
         unit: "s",
         kind: Kind::Read,
     },
@@ -240,6 +252,10 @@ pub trait SqlDb: Sized {
     fn scan_by_id(&mut self, starts: &[i64], len: i64) -> Result<Check>;
     /// `SELECT COUNT(*), SUM(k), SUM(LENGTH(v)) FROM t`.
     fn aggregate(&mut self) -> Result<Check>;
+    /// `SELECT COUNT(*) FROM t` (the check's `rows` is the count).
+    fn count_star(&mut self) -> Result<Check>;
+    /// `SELECT id, v FROM t`, every row read.
+    fn full_scan(&mut self) -> Result<Check>;
     /// `SELECT id, v FROM t WHERE k = ?` per k.
     fn get_by_k(&mut self, ks: &[i64]) -> Result<Check>;
     /// Library versions, for the report.
@@ -468,6 +484,10 @@ pub fn run_worker<E: SqlDb>(args: &WorkerArgs) -> Result<()> {
     checks.insert("range_scan".into(), check_json(c));
     let c = timed(&mut times, "aggregate", || db.aggregate())?;
     checks.insert("aggregate".into(), check_json(c));
+    let c = timed(&mut times, "count_star", || db.count_star())?;
+    checks.insert("count_star".into(), check_json(c));
+    let c = timed(&mut times, "full_scan", || db.full_scan())?;
+    checks.insert("full_scan".into(), check_json(c));
     timed(&mut times, "create_index", || {
         db.exec("CREATE INDEX t_k ON t (k)")
     })?;

@@ -133,6 +133,28 @@ impl SqlDb for Peer {
         })
     }
 
+    fn count_star(&mut self) -> Result<Check> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
+        Ok(Check {
+            rows: n as u64,
+            sum: 0,
+        })
+    }
+
+    fn full_scan(&mut self) -> Result<Check> {
+        let mut st = self.conn.prepare("SELECT id, v FROM t")?;
+        let mut rows = st.query([])?;
+        let mut c = Check::default();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let v: String = r.get(1)?;
+            c.add(id, &v);
+        }
+        Ok(c)
+    }
+
     fn get_by_k(&mut self, ks: &[i64]) -> Result<Check> {
         let mut st = self.conn.prepare("SELECT id, v FROM t WHERE k = ?")?;
         let mut c = Check::default();
