@@ -351,23 +351,36 @@ mod tests {
 
     #[test]
     fn same_passphrase_other_salt_other_key() -> Result<()> {
-        let p = PassphraseKeyProvider::new("correct horse")?
-            .with_params(KdfParams::dangerous_minimal());
+        let new = || -> Result<PassphraseKeyProvider> {
+            Ok(PassphraseKeyProvider::new("correct horse")?
+                .with_params(KdfParams::dangerous_minimal()))
+        };
+        let key_id = |p: &PassphraseKeyProvider| -> Result<KeyId> {
+            match p.active_key()? {
+                ActiveStoreKey::Key(k) => Ok(k.id()),
+                ActiveStoreKey::DangerousPlaintext => panic!("plaintext"),
+            }
+        };
+        let (p, q) = (new()?, new()?);
         assert!(matches!(p.active_key(), Err(Error::KeyProvider { .. })));
         let a = p.key_derivation(None)?.expect("header");
-        let ActiveStoreKey::Key(ka) = p.active_key()? else {
-            panic!("plaintext")
-        };
-        let ka = ka.id();
-        let b = p.key_derivation(None)?.expect("header");
+        let b = q.key_derivation(None)?.expect("header");
         assert_ne!(a, b, "a fresh salt per store");
-        let ActiveStoreKey::Key(kb) = p.active_key()? else {
-            panic!("plaintext")
-        };
-        let kb = kb.id();
+        let (ka, kb) = (key_id(&p)?, key_id(&q)?);
         assert_ne!(ka, kb);
-        p.key_derivation(Some(&a))?;
-        assert!(p.key_by_id(&ka)?.is_some(), "same salt, same key");
+        // A store the bound provider makes takes its salt: the same key.
+        assert_eq!(p.key_derivation(None)?, Some(a.clone()));
+        assert_eq!(key_id(&p)?, ka);
+        // Same salt, same key, in another provider.
+        let r = new()?;
+        r.key_derivation(Some(&a))?;
+        assert!(r.key_by_id(&ka)?.is_some(), "same salt, same key");
+        // A bound provider refuses another salt and keeps its key.
+        assert!(matches!(
+            p.key_derivation(Some(&b)),
+            Err(Error::KeyProvider { .. })
+        ));
+        assert_eq!(key_id(&p)?, ka);
         Ok(())
     }
 }
