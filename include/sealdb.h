@@ -449,7 +449,27 @@ typedef struct {
    * argon2id passes of the passphrase wrap (0: 3).
    */
   uint32_t kdf_iterations;
+  /**
+   * Files backed up at once (0: one per CPU, at most 4); fewer leave
+   * more CPU to the database's workload and take longer. SQL's
+   * `THREADS`.
+   */
+  uint32_t threads;
 } sealdb_backup_options;
+
+/**
+ * What `sealdb_checkpoint` made.
+ */
+typedef struct {
+  /**
+   * The sequence number the copy is at (every commit up to it).
+   */
+  uint64_t sequence;
+  /**
+   * Tables in the copy.
+   */
+  uint64_t tables;
+} sealdb_checkpoint_report;
 
 /**
  * What `sealdb_backup_verify` checked.
@@ -491,6 +511,10 @@ typedef struct {
    * ... or a key file holding it (NULL: none).
    */
   const char *backup_key_file;
+  /**
+   * Tables restored at once (0: one per CPU, at most 4).
+   */
+  uint32_t threads;
 } sealdb_restore_options;
 
 #ifdef __cplusplus
@@ -1007,6 +1031,20 @@ int32_t sealdb_execute_batch(sealdb_stmt *stmt,
 int32_t sealdb_backup(const sealdb_conn *conn,
                       const char *dir,
                       const sealdb_backup_options *options);
+
+/**
+ * Writes a consistent copy of the database of `conn`, as of now, into
+ * the directory `dir` (new or empty, on the database's file system) while
+ * it stays open for reads and writes: an ordinary store under the same
+ * keys (the same key, key file or passphrase opens it), its tables hard
+ * links of the database's where the file system allows. Runs as `conn`'s
+ * user: admins only (`SEALDB_ERR_PERMISSION_DENIED` otherwise), audited,
+ * not inside a transaction (`SEALDB_ERR_SQL_MISUSE`), like the SQL statement
+ * `CHECKPOINT TO`. A target that holds files gives
+ * `SEALDB_ERR_INVALID_ARGUMENT`. On success `*out` (which may be NULL)
+ * says what the copy holds. Arguments are borrowed for the call.
+ */
+int32_t sealdb_checkpoint(const sealdb_conn *conn, const char *dir, sealdb_checkpoint_report *out);
 
 /**
  * Verifies the backup in `dir` and its parent chain without restoring

@@ -747,7 +747,7 @@ fn sql_backup_show_and_restore_are_for_admins_and_audited() {
     let out = rows(
         &root,
         &format!(
-            "BACKUP TO '{}' WITH PASSPHRASE = 'sql-secret', KDF_MEMORY_KIB = 8, KDF_ITERATIONS = 1",
+            "BACKUP TO '{}' WITH PASSPHRASE = 'sql-secret', KDF_MEMORY_KIB = 8, KDF_ITERATIONS = 1, THREADS = 1",
             bks
         ),
     );
@@ -757,7 +757,7 @@ fn sql_backup_show_and_restore_are_for_admins_and_audited() {
     let incs = inc.to_string_lossy().into_owned();
     let out: Vec<Vec<Value>> = root
         .query(
-            "BACKUP TO $1 INCREMENTAL FROM $2 WITH PASSPHRASE = $3, STORE_KEY = OFF, KDF_MEMORY_KIB = 8, KDF_ITERATIONS = 1",
+            "BACKUP TO $1 INCREMENTAL FROM $2 WITH PASSPHRASE = $3, STORE_KEY = OFF, KDF_MEMORY_KIB = 8, KDF_ITERATIONS = 1, THREADS = 0",
             &[&incs, &bks, &"sql-secret"],
         )
         .unwrap()

@@ -198,3 +198,70 @@ fn changing_the_passphrase_and_moving_from_a_key_file() {
         .err();
     assert!(matches!(e, Some(Error::InvalidKey { .. })));
 }
+
+/// The id of the key `db`'s provider encrypts under now.
+fn active_key_id(db: &Db) -> sealdb::KeyId {
+    match db
+        .engine()
+        .sealed_dir()
+        .key_provider()
+        .active_key()
+        .unwrap()
+    {
+        sealdb::crypto::ActiveStoreKey::Key(k) => k.id(),
+        sealdb::crypto::ActiveStoreKey::DangerousPlaintext => panic!("plaintext"),
+    }
+}
+
+/// A checkpoint and a restore run from an open passphrase-keyed store
+/// make stores under the same passphrase, and leave the open store's
+/// provider on its own salt. Before: a checkpoint lacked the salt (it did
+/// not open: "store key … is not available") and made the live provider
+/// derive a new one, as `RESTORE FROM` did, so the open store's next
+/// registry write would have been under a key no passphrase opens.
+#[test]
+fn checkpoints_and_restores_of_a_passphrase_keyed_store_keep_its_salt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, cp, bk, restored) = (
+        tmp.path().join("src"),
+        tmp.path().join("cp"),
+        tmp.path().join("bk"),
+        tmp.path().join("restored"),
+    );
+    write_rows(&src, cheap(PASS));
+    let db = Db::open(&src, cheap(PASS)).unwrap();
+    let live = active_key_id(&db);
+    assert_eq!(db.engine().sealed_dir().store_key_id(), live);
+    db.checkpoint(&cp).unwrap();
+    assert_eq!(active_key_id(&db), live);
+    let root = db.root_session();
+    root.execute(&format!("BACKUP TO '{}'", bk.display()), &[])
+        .unwrap();
+    root.execute(
+        &format!(
+            "RESTORE FROM '{}' TO '{}'",
+            bk.display(),
+            restored.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(active_key_id(&db), live);
+    root.execute("INSERT INTO t VALUES ('after')", &[]).unwrap();
+    drop(root);
+    drop(db);
+    assert_eq!(count(&Db::open(&src, cheap(PASS)).unwrap()), 2);
+    assert_eq!(count(&Db::open(&cp, cheap(PASS)).unwrap()), 1);
+    assert_eq!(count(&Db::open(&restored, cheap(PASS)).unwrap()), 1);
+    let e = open_err(&restored, cheap("another passphrase"));
+    assert!(matches!(e, Error::KeyUnavailable { .. }), "{e:?}");
+
+    // One provider, two stores with different salts: the second is refused.
+    let other = tmp.path().join("other");
+    write_rows(&other, cheap(PASS));
+    let shared = std::sync::Arc::new(cheap(PASS));
+    let _a = Db::open(&src, shared.clone()).unwrap();
+    let e = open_err(&other, shared.clone());
+    assert!(matches!(e, Error::KeyProvider { .. }), "{e:?}");
+    assert!(e.to_string().contains("another salt"), "{e}");
+}

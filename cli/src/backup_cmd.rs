@@ -2,26 +2,41 @@
 //!
 //! ```text
 //!   sealdb checkpoint --db DIR KEY --to DIR
-//!   sealdb backup --db DIR --key-file K --to DIR [PASS]
-//!                 [--no-store-key] [--incremental-from DIR]
+//!   sealdb backup --db DIR STORE --to DIR [PASS]
+//!                 [--no-store-key] [--incremental-from DIR] [--threads N]
 //!   sealdb backup verify DIR [--key-file K] [PASS]
 //!   sealdb backup show DIR [--key-file K] [PASS]
-//!   sealdb restore --from DIR --to DIR --key-file K [PASS]
-//!                  [--backup-key-file K2]
+//!   sealdb restore --from DIR --to DIR STORE [PASS]
+//!                  [--backup-key-file K2] [--threads N]
 //!
+//!   STORE: the store key, one of
+//!     --key-file K                the key file
+//!     --store-passphrase-file F   the store's passphrase, from a file
+//!     --store-passphrase          the store's passphrase, from
+//!                                 SEALDB_PASSPHRASE or the terminal
 //!   PASS: the backup's passphrase, one of
 //!     --passphrase-file F     its first line
 //!     --passphrase-env VAR    the environment variable VAR
 //!     --ask-passphrase        asked on the terminal (twice for a new backup)
 //! ```
 //!
-//! KEY is the store key as every command takes it (`store_key.rs`). A
-//! passphrase is never a value on the command line (where `ps` and the
-//! shell history would show it). A backup is unlocked by the store key
-//! that wrapped it (`--key-file`) or by its passphrase; a restore
-//! re-encrypts everything under `--key-file`, which need not be the key
-//! the backup was made with (`--backup-key-file` names that one, when it
-//! is not the passphrase). Long runs draw a progress bar on stderr.
+//! KEY is the store key as every command takes it (`store_key.rs`); STORE
+//! is the same, its passphrase options named for the store because here
+//! `--passphrase-file` is the backup's (a bare `--passphrase` is refused
+//! with a message saying which is which). A passphrase is never a value
+//! on the command line (where `ps` and the shell history would show it).
+//! A backup is unlocked by the store key that wrapped it (`--key-file`)
+//! or by its passphrase; a restore re-encrypts everything under STORE,
+//! which need not be the key the backup was made with
+//! (`--backup-key-file` names that one, when it is not the passphrase).
+//! A store key derived from a passphrase is bound to its store's salt,
+//! which a backup does not hold: a backup of such a store needs a
+//! passphrase of its own to be restored from the command line, and a
+//! restore under a store passphrase is unlocked by the backup's
+//! passphrase or `--backup-key-file`. `--threads` sets the files worked
+//! on at once (default: one per CPU, at most 4); fewer leave more of the
+//! machine to the store's workload while a backup runs. Long runs draw a
+//! progress bar on stderr.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -33,7 +48,7 @@ use sealdb::backup::{self, BackupKeys, BackupOptions, BackupProgress, KdfParams,
 use sealdb::{Db, FileKeyProvider, KeyProvider};
 use zeroize::Zeroizing;
 
-use crate::store_key::StoreKeyArgs;
+use crate::store_key::{BackupStoreKeyArgs, StoreKeyArgs, StoreKeySource};
 use crate::Fallible;
 
 /// `sealdb backup`: make one, or check or describe one.
@@ -62,6 +77,11 @@ struct PassArgs {
 }
 
 impl PassArgs {
+    /// Whether no option names a passphrase.
+    fn is_empty(&self) -> bool {
+        self.passphrase_file.is_none() && self.passphrase_env.is_none() && !self.ask_passphrase
+    }
+
     /// The passphrase, if one was named; `confirm` asks twice (a new
     /// backup, where a typo would lock it for good).
     fn get(&self, confirm: bool) -> Fallible<Option<Zeroizing<Vec<u8>>>> {
@@ -102,9 +122,10 @@ struct CreateArgs {
     /// The database directory.
     #[arg(long)]
     db: Option<PathBuf>,
-    /// The store key file.
-    #[arg(long)]
-    key_file: Option<PathBuf>,
+    #[command(flatten)]
+    store: BackupStoreKeyArgs,
+    #[command(flatten)]
+    misnamed: MisnamedPassphrase,
     /// The backup directory to create (new or empty).
     #[arg(long)]
     to: Option<PathBuf>,
@@ -123,6 +144,48 @@ struct CreateArgs {
     /// argon2id passes of the passphrase wrap.
     #[arg(long)]
     kdf_iterations: Option<u32>,
+    /// Files backed up at once (default 0: one per CPU, at most 4); fewer
+    /// leave more CPU to the store's workload and take longer.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+/// `--passphrase`, which other commands take for the store's passphrase:
+/// here it would be ambiguous beside the backup's `--passphrase-file`, so
+/// it is refused with the right names.
+#[derive(Args, Default)]
+struct MisnamedPassphrase {
+    #[arg(long, hide = true)]
+    passphrase: bool,
+}
+
+impl MisnamedPassphrase {
+    fn check(&self) -> Fallible<()> {
+        if self.passphrase {
+            return Err("--passphrase is ambiguous here: the store's passphrase is --store-passphrase (SEALDB_PASSPHRASE or the terminal) or --store-passphrase-file F; the backup's own is --passphrase-env VAR, --passphrase-file F or --ask-passphrase".into());
+        }
+        Ok(())
+    }
+}
+
+/// Opens the store `db` with the key `source` names; a key that does not
+/// open it is reported as that option's fault.
+fn open_store(db: &Path, source: StoreKeySource<'_>) -> Fallible<Db> {
+    match Db::open(db, source.provider(None)?) {
+        Ok(db) => Ok(db),
+        Err(e @ sealdb::Error::KeyUnavailable { .. }) => Err(format!(
+            "{} does not open {}: {} ({e})",
+            source.describe(),
+            db.display(),
+            if source.is_passphrase() {
+                "wrong passphrase"
+            } else {
+                "wrong key"
+            }
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Subcommand)]
@@ -182,14 +245,19 @@ pub struct RestoreArgs {
     /// The new store's directory (new or empty).
     #[arg(long)]
     to: PathBuf,
-    /// The new store's key file (everything is re-encrypted under it).
-    #[arg(long)]
-    key_file: PathBuf,
+    /// The new store's key (everything is re-encrypted under it).
+    #[command(flatten)]
+    store: BackupStoreKeyArgs,
+    #[command(flatten)]
+    misnamed: MisnamedPassphrase,
     #[command(flatten)]
     pass: PassArgs,
     /// The store key that wrapped the backup, if not `--key-file`.
     #[arg(long)]
     backup_key_file: Option<PathBuf>,
+    /// Tables restored at once (default 0: one per CPU, at most 4).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 fn read_passphrase(path: &Path) -> Fallible<Zeroizing<Vec<u8>>> {
@@ -320,11 +388,15 @@ pub fn backup(cmd: BackupCommand) -> Fallible<()> {
 }
 
 fn create(a: CreateArgs) -> Fallible<()> {
-    let (Some(db), Some(key_file), Some(to)) = (a.db, a.key_file, a.to) else {
+    a.misnamed.check()?;
+    let (Some(db), Some(source), Some(to)) = (a.db, a.store.source(), a.to) else {
         return Err(
-            "sealdb backup needs --db, --key-file and --to (or: backup verify|show DIR)".into(),
+            "sealdb backup needs --db, the store key (--key-file, --store-passphrase-file or --store-passphrase) and --to (or: backup verify|show DIR)".into(),
         );
     };
+    if source.is_passphrase() && a.pass.is_empty() {
+        return Err("a store key derived from a passphrase depends on the store's salt, which a backup does not hold, so only this store could unlock a backup wrapped by it: give the backup a passphrase of its own (--passphrase-env VAR, --passphrase-file F or --ask-passphrase)".into());
+    }
     let defaults = KdfParams::default();
     let mut options = BackupOptions {
         store_key_wrap: !a.no_store_key,
@@ -334,10 +406,11 @@ fn create(a: CreateArgs) -> Fallible<()> {
             iterations: a.kdf_iterations.unwrap_or(defaults.iterations),
             parallelism: defaults.parallelism,
         },
+        threads: a.threads.unwrap_or(0),
         ..BackupOptions::default()
     };
     options.passphrase = a.pass.get(true)?;
-    let db = Db::open(&db, FileKeyProvider::new(&key_file)?)?;
+    let db = open_store(&db, source)?;
     let mut bar = Bar::new("backing up");
     let s = db.backup(&to, &options, |p| bar.draw(p));
     bar.end();
@@ -354,7 +427,14 @@ fn create(a: CreateArgs) -> Fallible<()> {
 }
 
 pub fn restore(a: RestoreArgs) -> Fallible<()> {
-    let provider = FileKeyProvider::new(&a.key_file)?;
+    a.misnamed.check()?;
+    let Some(source) = a.store.source() else {
+        return Err("sealdb restore needs the new store's key: --key-file, --store-passphrase-file or --store-passphrase".into());
+    };
+    if source.is_passphrase() && a.pass.is_empty() && a.backup_key_file.is_none() {
+        return Err("a new store's passphrase cannot unlock a backup (a store key derived from a passphrase depends on a salt the backup does not hold): give the backup's passphrase (--passphrase-env VAR, --passphrase-file F or --ask-passphrase) or --backup-key-file".into());
+    }
+    let provider = source.provider(None)?;
     let mut unlock = BackupKeys::default();
     if let Some(k) = &a.backup_key_file {
         unlock.provider = Some(Arc::new(FileKeyProvider::new(k)?));
@@ -362,6 +442,7 @@ pub fn restore(a: RestoreArgs) -> Fallible<()> {
     unlock.passphrase = a.pass.get(false)?;
     let options = RestoreOptions {
         keys: unlock,
+        threads: a.threads.unwrap_or(0),
         ..RestoreOptions::default()
     };
     let mut bar = Bar::new("restoring");

@@ -9,18 +9,21 @@
 //!   sealdb audit checkpoint --db DIR KEY [--out FILE]
 //!   sealdb audit export --db DIR KEY [--out FILE]
 //!   sealdb checkpoint --db DIR KEY --to DIR
-//!   sealdb backup --db DIR --key-file FILE --to DIR [PASS] ...
+//!   sealdb backup --db DIR STORE --to DIR [PASS] [--threads N] ...
 //!   sealdb backup verify|show DIR [--key-file FILE] [PASS]
-//!   sealdb restore --from DIR --to DIR --key-file FILE [PASS]
+//!   sealdb restore --from DIR --to DIR STORE [PASS] [--threads N] ...
 //!   sealdb cert create-ca|create-node|create-client|revoke|list ...  (cert.rs)
 //!   sealdb node --config FILE          run a cluster node (node.rs)
 //!   sealdb cluster status|add|remove|transfer|sql --config FILE ...  (cluster.rs)
 //! ```
 //!
 //! KEY is `--key-file FILE`, `--passphrase-file FILE` or `--passphrase`
-//! (see `store_key.rs`). Checkpoints, backups and restores:
-//! `backup_cmd.rs`, where PASS (a backup's passphrase) is
-//! `--passphrase-file FILE`, `--passphrase-env VAR` or `--ask-passphrase`.
+//! (see `store_key.rs`; the last two also as `--store-passphrase-file` and
+//! `--store-passphrase`). Checkpoints, backups and restores:
+//! `backup_cmd.rs`, where STORE is `--key-file FILE`,
+//! `--store-passphrase-file FILE` or `--store-passphrase`, and PASS (a
+//! backup's passphrase) is `--passphrase-file FILE`, `--passphrase-env
+//! VAR` or `--ask-passphrase`.
 //!
 //! With `--user NAME` (other than root) the session logs in as that user
 //! with the password from `SEALDB_PASSWORD`, or asked on the terminal;

@@ -459,6 +459,197 @@ fn a_backup_passphrase_comes_from_the_environment_never_the_command_line() {
     assert!(!log.contains("an env passphrase"));
 }
 
+/// `sql` on a store keyed by the passphrase in `pass`.
+fn sql_pass(db: &Path, pass: &Path, stmts: &[&str]) -> Output {
+    let mut c = sealdb();
+    c.arg("sql")
+        .arg("--db")
+        .arg(db)
+        .arg("--passphrase-file")
+        .arg(pass);
+    for s in stmts {
+        c.args(["-e", s]);
+    }
+    c.output().unwrap()
+}
+
+/// A store keyed by a passphrase is backed up and restored with the
+/// store-passphrase options (a file, or SEALDB_PASSPHRASE), its backup
+/// unlocked by the backup's own passphrase; a wrong store passphrase is
+/// named as such; what cannot work (a backup only the store key wraps, a
+/// restore with nothing to unlock the backup) and the ambiguous bare
+/// `--passphrase` are refused before anything is written; a checkpoint
+/// copy opens with the same passphrase.
+#[test]
+fn a_passphrase_keyed_store_backs_up_and_restores_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n);
+    let (db, store_pass, new_pass) = (p("db"), p("store-pass"), p("new-pass"));
+    std::fs::write(&store_pass, "the store's passphrase\n").unwrap();
+    std::fs::write(&new_pass, "the new store's passphrase\n").unwrap();
+    ok(sql_pass(
+        &db,
+        &store_pass,
+        &[
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+            "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')",
+        ],
+    ));
+    let backup = |store: &[&str], to: &Path, extra: &[&str]| {
+        let mut c = sealdb();
+        c.args(["backup", "--db"]).arg(&db).args(store);
+        c.arg("--to").arg(to).args(extra);
+        c.args(["--kdf-memory-kib", "8", "--kdf-iterations", "1"]);
+        c.env("BK_PASS", "the backup's passphrase")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let spf = ["--store-passphrase-file", store_pass.to_str().unwrap()];
+    let out = ok(backup(
+        &spf,
+        &p("bk"),
+        &["--passphrase-env", "BK_PASS", "--threads", "1"],
+    )
+    .output()
+    .unwrap());
+    assert!(out.contains("(full)"), "{out}");
+    ok(sql_pass(
+        &db,
+        &store_pass,
+        &["INSERT INTO t VALUES (4, 'four')"],
+    ));
+    // The store's passphrase from SEALDB_PASSPHRASE, an incremental backup.
+    let out = ok(backup(
+        &["--store-passphrase"],
+        &p("inc"),
+        &[
+            "--passphrase-env",
+            "BK_PASS",
+            "--incremental-from",
+            p("bk").to_str().unwrap(),
+        ],
+    )
+    .env("SEALDB_PASSPHRASE", "the store's passphrase")
+    .output()
+    .unwrap());
+    assert!(out.contains("incremental"), "{out}");
+    ok(sealdb()
+        .args(["backup", "verify"])
+        .arg(p("inc"))
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "the backup's passphrase")
+        .output()
+        .unwrap());
+    // Restored under another passphrase; the old one does not open it.
+    let out = ok(sealdb()
+        .args(["restore", "--from"])
+        .arg(p("inc"))
+        .arg("--to")
+        .arg(p("restored"))
+        .arg("--store-passphrase-file")
+        .arg(&new_pass)
+        .args(["--passphrase-env", "BK_PASS", "--threads", "1"])
+        .env("BK_PASS", "the backup's passphrase")
+        .output()
+        .unwrap());
+    assert!(out.contains("2 backup(s) in its chain"), "{out}");
+    assert_eq!(
+        ok(sql_pass(
+            &p("restored"),
+            &new_pass,
+            &["SELECT count(*) FROM t"]
+        )),
+        "4\n"
+    );
+    let e = err(sql_pass(&p("restored"), &store_pass, &["SELECT 1"]));
+    assert!(e.contains("not available"), "{e}");
+
+    // A wrong store passphrase is named, and nothing is written.
+    let e = err(backup(
+        &["--store-passphrase"],
+        &p("bk2"),
+        &["--passphrase-env", "BK_PASS"],
+    )
+    .env("SEALDB_PASSPHRASE", "not the store's passphrase")
+    .output()
+    .unwrap());
+    assert!(
+        e.contains("the store passphrase (--store-passphrase) does not open")
+            && e.contains("wrong passphrase"),
+        "{e}"
+    );
+    let wrong = p("wrong-pass");
+    std::fs::write(&wrong, "not it\n").unwrap();
+    let e = err(backup(
+        &["--store-passphrase-file", wrong.to_str().unwrap()],
+        &p("bk2"),
+        &["--passphrase-env", "BK_PASS"],
+    )
+    .output()
+    .unwrap());
+    assert!(
+        e.contains("the store passphrase in") && e.contains("wrong passphrase"),
+        "{e}"
+    );
+    // Refused before anything is written: a backup only the store's
+    // passphrase-derived key would wrap; a restore with nothing that can
+    // unlock the backup; the bare `--passphrase`; two store keys.
+    let e = err(backup(&spf, &p("bk2"), &[]).output().unwrap());
+    assert!(e.contains("--passphrase-env"), "{e}");
+    let e = err(sealdb()
+        .args(["restore", "--from"])
+        .arg(p("bk"))
+        .arg("--to")
+        .arg(p("r2"))
+        .arg("--store-passphrase-file")
+        .arg(&new_pass)
+        .output()
+        .unwrap());
+    assert!(e.contains("cannot unlock a backup"), "{e}");
+    let e = err(backup(
+        &["--passphrase"],
+        &p("bk2"),
+        &["--passphrase-env", "BK_PASS"],
+    )
+    .output()
+    .unwrap());
+    assert!(e.contains("--store-passphrase"), "{e}");
+    let e = err(backup(
+        &spf,
+        &p("bk2"),
+        &["--store-passphrase", "--passphrase-env", "BK_PASS"],
+    )
+    .output()
+    .unwrap());
+    assert!(e.contains("cannot be used with"), "{e}");
+    let e = err(sealdb()
+        .args(["restore", "--from"])
+        .arg(p("bk"))
+        .arg("--to")
+        .arg(p("r2"))
+        .args(["--passphrase-env", "BK_PASS"])
+        .env("BK_PASS", "the backup's passphrase")
+        .output()
+        .unwrap());
+    assert!(e.contains("needs the new store's key"), "{e}");
+    assert!(!p("bk2").exists() && !p("r2").exists());
+
+    // A checkpoint copy opens with the store's passphrase.
+    ok(sealdb()
+        .args(["checkpoint", "--db"])
+        .arg(&db)
+        .arg("--store-passphrase-file")
+        .arg(&store_pass)
+        .arg("--to")
+        .arg(p("cp"))
+        .output()
+        .unwrap());
+    assert_eq!(
+        ok(sql_pass(&p("cp"), &store_pass, &["SELECT count(*) FROM t"])),
+        "4\n"
+    );
+}
+
 #[test]
 fn kill_9_during_backups_and_restores() {
     let tmp = tempfile::tempdir().unwrap();

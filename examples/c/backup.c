@@ -1,12 +1,15 @@
 /*
- * examples/c/backup.c: an encrypted backup and a restore from C.
+ * examples/c/backup.c: a checkpoint, an encrypted backup and a restore
+ * from C.
  *
- * Makes a database in WORK/db, backs it up while it is open into
- * WORK/backup (wrapped by the store key and by a passphrase), restores it
- * into WORK/restored under another key unlocked by the passphrase, and
- * checks the rows; verifies the backup without restoring it; then shows
- * the errors a wrong passphrase, a tampered backup (the file named), a
- * verify by a user who is not an admin and bad arguments give.
+ * Makes a database in WORK/db, copies it while it is open into
+ * WORK/checkpoint (a store under the same key, as of that moment), backs
+ * it up while it is open into WORK/backup (wrapped by the store key and by
+ * a passphrase, one thread), restores it into WORK/restored under another
+ * key unlocked by the passphrase, and checks the rows; verifies the
+ * backup without restoring it; then shows the errors a wrong passphrase,
+ * a tampered backup (the file named), a verify or a checkpoint by a user
+ * who is not an admin and bad arguments give.
  *
  *   cc -std=c11 -Iinclude examples/c/backup.c -Ltarget/debug -lsealdb_ffi \
  *      -Wl,-rpath,$PWD/target/debug -o backup
@@ -94,12 +97,35 @@ int main(int argc, char **argv) {
                             "CREATE USER ann WITH PASSWORD 'ann-pw'"),
           "fill");
 
+    /* A checkpoint: a copy of the store as of now, under the same key. */
+    char checkpoint[4096];
+    snprintf(checkpoint, sizeof checkpoint, "%s/checkpoint", argv[1]);
+    sealdb_checkpoint_report cp;
+    check(sealdb_checkpoint(conn, checkpoint, &cp), "checkpoint");
+    printf("checkpoint at sequence %llu into %s\n", (unsigned long long)cp.sequence, checkpoint);
+    check(sealdb_exec(conn, "INSERT INTO t VALUES (4, 'four')"), "insert after the checkpoint");
+    expect(sealdb_checkpoint(conn, checkpoint, NULL), SEALDB_ERR_INVALID_ARGUMENT,
+           "a checkpoint into a directory that is not empty");
+    {
+        sealdb_db *copy = NULL;
+        sealdb_conn *cc = NULL;
+        check(sealdb_db_open_key_file(checkpoint, key1, &copy), "open the checkpoint");
+        check(sealdb_connect_root(copy, &cc), "connect to the checkpoint");
+        long long rows = count_rows(cc);
+        printf("the checkpoint holds %lld rows (the store now 4)\n", rows);
+        if (rows != 3) return 1;
+        check(sealdb_conn_free(cc), "free checkpoint connection");
+        check(sealdb_db_free(copy), "free checkpoint");
+    }
+    check(sealdb_exec(conn, "DELETE FROM t WHERE id = 4"), "delete row 4");
+
     /* The backup: its own key, wrapped by the store key and a passphrase. */
     sealdb_backup_options opts;
     memset(&opts, 0, sizeof opts);
     opts.passphrase = "a passphrase kept apart from the backup";
     opts.kdf_memory_kib = 8; /* cheap for the example; keep the default in real use */
     opts.kdf_iterations = 1;
+    opts.threads = 1; /* 0, the default: one per CPU */
     check(sealdb_backup(conn, backup_dir, &opts), "backup");
     printf("backed up into %s\n", backup_dir);
     expect(sealdb_backup(conn, backup_dir, NULL), SEALDB_ERR_INVALID_ARGUMENT,
@@ -115,6 +141,10 @@ int main(int argc, char **argv) {
     check(sealdb_connect(db, "ann", "ann-pw", NULL, NULL, &ann), "connect ann");
     expect(sealdb_backup_verify(ann, backup_dir, NULL, &report), SEALDB_ERR_PERMISSION_DENIED,
            "a verify by a user who is not an admin");
+    expect(sealdb_checkpoint(ann, bad, NULL), SEALDB_ERR_PERMISSION_DENIED,
+           "a checkpoint by a user who is not an admin");
+    expect(sealdb_checkpoint(conn, NULL, NULL), SEALDB_ERR_NULL_ARGUMENT,
+           "a checkpoint without a directory");
     check(sealdb_conn_free(ann), "free ann");
     check(sealdb_conn_free(conn), "free connection");
     check(sealdb_db_free(db), "free database");
@@ -126,6 +156,7 @@ int main(int argc, char **argv) {
     expect(sealdb_restore_key_file(backup_dir, restored, key2, &ropts), SEALDB_ERR_BACKUP_KEY,
            "a restore with a wrong passphrase");
     ropts.passphrase = "a passphrase kept apart from the backup";
+    ropts.threads = 2;
     check(sealdb_restore_key_file(backup_dir, restored, key2, &ropts), "restore");
     check(sealdb_db_open_key_file(restored, key2, &db), "open restored");
     check(sealdb_connect_root(db, &conn), "connect restored");

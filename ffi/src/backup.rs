@@ -1,9 +1,11 @@
-//! Backups and restores: `sealdb_backup`, `sealdb_backup_verify`,
-//! `sealdb_restore`, `sealdb_restore_key_file`.
+//! Checkpoints, backups and restores: `sealdb_checkpoint`,
+//! `sealdb_backup`, `sealdb_backup_verify`, `sealdb_restore`,
+//! `sealdb_restore_key_file`.
 //!
-//! A backup and a verify run on a connection, as its user: only admins
-//! may run them, and they are audited, exactly like the SQL statements
-//! `BACKUP TO` and `VERIFY BACKUP` (which are what they run). A restore needs no database: it builds a new store in a
+//! A checkpoint, a backup and a verify run on a connection, as its user:
+//! only admins may run them, and they are audited, exactly like the SQL
+//! statements `CHECKPOINT TO`, `BACKUP TO` and `VERIFY BACKUP` (which are
+//! what they run). A restore needs no database: it builds a new store in a
 //! new or empty directory, re-encrypted under the key given, and unlocks
 //! the backup with its passphrase, the backup key given in the options, or
 //! else the new store's own key (for a backup that store key wrapped).
@@ -37,6 +39,19 @@ pub struct sealdb_backup_options {
     pub kdf_memory_kib: u32,
     /// argon2id passes of the passphrase wrap (0: 3).
     pub kdf_iterations: u32,
+    /// Files backed up at once (0: one per CPU, at most 4); fewer leave
+    /// more CPU to the database's workload and take longer. SQL's
+    /// `THREADS`.
+    pub threads: u32,
+}
+
+/// What `sealdb_checkpoint` made.
+#[repr(C)]
+pub struct sealdb_checkpoint_report {
+    /// The sequence number the copy is at (every commit up to it).
+    pub sequence: u64,
+    /// Tables in the copy.
+    pub tables: u64,
 }
 
 /// What `sealdb_backup_verify` checked.
@@ -63,6 +78,8 @@ pub struct sealdb_restore_options {
     pub backup_key_len: usize,
     /// ... or a key file holding it (NULL: none).
     pub backup_key_file: *const c_char,
+    /// Tables restored at once (0: one per CPU, at most 4).
+    pub threads: u32,
 }
 
 /// A passphrase argument: its bytes (NULL: none).
@@ -121,6 +138,9 @@ pub unsafe extern "C" fn sealdb_backup(
             if o.kdf_iterations != 0 {
                 with.push(format!("KDF_ITERATIONS = {}", o.kdf_iterations));
             }
+            if o.threads != 0 {
+                with.push(format!("THREADS = {}", o.threads));
+            }
         }
         if !with.is_empty() {
             sql.push_str(" WITH ");
@@ -131,6 +151,49 @@ pub unsafe extern "C" fn sealdb_backup(
             s.execute(&sql, &refs)?;
             Ok(SEALDB_OK)
         })
+    })
+}
+
+/// Writes a consistent copy of the database of `conn`, as of now, into
+/// the directory `dir` (new or empty, on the database's file system) while
+/// it stays open for reads and writes: an ordinary store under the same
+/// keys (the same key, key file or passphrase opens it), its tables hard
+/// links of the database's where the file system allows. Runs as `conn`'s
+/// user: admins only (`SEALDB_ERR_PERMISSION_DENIED` otherwise), audited,
+/// not inside a transaction (`SEALDB_ERR_SQL_MISUSE`), like the SQL statement
+/// `CHECKPOINT TO`. A target that holds files gives
+/// `SEALDB_ERR_INVALID_ARGUMENT`. On success `*out` (which may be NULL)
+/// says what the copy holds. Arguments are borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn sealdb_checkpoint(
+    conn: *const sealdb_conn,
+    dir: *const c_char,
+    out: *mut sealdb_checkpoint_report,
+) -> i32 {
+    call(|| {
+        // SAFETY: the caller passes a NUL-terminated dir and NULL or a
+        // writable report.
+        let dir = unsafe { str_arg(dir, "dir")? }.to_string();
+        let zero = || sealdb_checkpoint_report {
+            sequence: 0,
+            tables: 0,
+        };
+        if !out.is_null() {
+            write_out(out, zero())?;
+        }
+        let report = with_conn(conn, |s| {
+            let rows = s.query("CHECKPOINT TO ?1", &[&dir])?.collect_all()?;
+            let mut r = zero();
+            if let Some(row) = rows.first() {
+                r.sequence = row.get::<i64>(1)? as u64;
+                r.tables = row.get::<i64>(2)? as u64;
+            }
+            Ok(r)
+        })?;
+        if !out.is_null() {
+            write_out(out, report)?;
+        }
+        Ok(SEALDB_OK)
     })
 }
 
@@ -223,6 +286,7 @@ fn restore_with(
 ) -> FfiResult {
     let options = RestoreOptions {
         keys: unlock(opts)?,
+        threads: opts.map_or(0, |o| o.threads as usize),
         ..RestoreOptions::default()
     };
     Db::restore(

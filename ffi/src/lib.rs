@@ -12,7 +12,8 @@
 //!     └─ sealdb_connect / _token / _root ─▶ sealdb_conn   exec, transactions (conn.rs)
 //!          ├─ sealdb_prepare ─▶ sealdb_stmt   bind, step, column, reset     (stmt.rs)
 //!          │                    many rows a call: step_batch, execute_batch (batch.rs)
-//!          └─ sealdb_backup(conn, dir, options), sealdb_backup_verify(conn, dir, …) (backup.rs)
+//!          └─ sealdb_backup(conn, dir, options), sealdb_backup_verify(conn, dir, …),
+//!             sealdb_checkpoint(conn, dir, &report)                        (backup.rs)
 //!   sealdb_restore / _key_file(backup dir, new dir, key, options)             (backup.rs)
 //!   each freed by its own  sealdb_db_free / sealdb_conn_free / sealdb_stmt_free
 //! ```

@@ -759,6 +759,7 @@ fn backup_verify_checks_a_chain_names_a_tampered_file_and_needs_an_admin() {
         no_store_key: 1,
         kdf_memory_kib: 8,
         kdf_iterations: 1,
+        threads: 1,
     };
     assert_eq!(
         unsafe { sealdb_backup(conn, bkc.as_ptr(), &opts) },
@@ -834,4 +835,102 @@ fn backup_verify_checks_a_chain_names_a_tampered_file_and_needs_an_admin() {
     assert_eq!(sealdb_conn_free(ann), SEALDB_OK);
     assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
     assert_eq!(sealdb_db_free(db), SEALDB_OK);
+}
+
+#[test]
+fn checkpoint_makes_a_copy_that_opens_and_needs_an_admin() {
+    use crate::backup::*;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = [9u8; 32];
+    let path = c(&tmp.path().join("db").to_string_lossy());
+    let mut db = null_mut();
+    assert_eq!(
+        unsafe { sealdb_db_open_key(path.as_ptr(), key.as_ptr(), key.len(), &mut db) },
+        SEALDB_OK
+    );
+    let mut conn = null_mut();
+    assert_eq!(unsafe { sealdb_connect_root(db, &mut conn) }, SEALDB_OK);
+    assert_eq!(
+        exec(
+            conn,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\
+             INSERT INTO t VALUES (1, 'one'), (2, 'two');\
+             CREATE USER ann WITH PASSWORD 'ann-pw'"
+        ),
+        SEALDB_OK
+    );
+    let cp = tmp.path().join("cp");
+    let cpc = c(&cp.to_string_lossy());
+    let mut report = sealdb_checkpoint_report {
+        sequence: 0,
+        tables: 9,
+    };
+    assert_eq!(
+        unsafe { sealdb_checkpoint(conn, cpc.as_ptr(), &mut report) },
+        SEALDB_OK,
+        "{}",
+        thread_msg()
+    );
+    assert!(report.sequence > 0, "{}", report.sequence);
+    // Written after the checkpoint: not in the copy.
+    assert_eq!(exec(conn, "INSERT INTO t VALUES (3, 'three')"), SEALDB_OK);
+    // A target that holds files; NULL arguments; `out` may be NULL.
+    assert_eq!(
+        unsafe { sealdb_checkpoint(conn, cpc.as_ptr(), &mut report) },
+        SEALDB_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!((report.sequence, report.tables), (0, 0));
+    assert_eq!(
+        unsafe { sealdb_checkpoint(conn, null(), &mut report) },
+        SEALDB_ERR_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { sealdb_checkpoint(null(), cpc.as_ptr(), &mut report) },
+        SEALDB_ERR_NULL_ARGUMENT
+    );
+    let cp2 = c(&tmp.path().join("cp2").to_string_lossy());
+    assert_eq!(
+        unsafe { sealdb_checkpoint(conn, cp2.as_ptr(), null_mut()) },
+        SEALDB_OK
+    );
+    // Only admins; nothing is made.
+    let (user, pw) = (c("ann"), c("ann-pw"));
+    let mut ann = null_mut();
+    assert_eq!(
+        unsafe { sealdb_connect(db, user.as_ptr(), pw.as_ptr(), null(), null(), &mut ann) },
+        SEALDB_OK
+    );
+    let cp3 = tmp.path().join("cp3");
+    let cp3c = c(&cp3.to_string_lossy());
+    assert_eq!(
+        unsafe { sealdb_checkpoint(ann, cp3c.as_ptr(), &mut report) },
+        SEALDB_ERR_PERMISSION_DENIED
+    );
+    assert!(!cp3.exists());
+    // Not inside a transaction.
+    assert_eq!(exec(conn, "BEGIN"), SEALDB_OK);
+    assert_eq!(
+        unsafe { sealdb_checkpoint(conn, cp3c.as_ptr(), &mut report) },
+        SEALDB_ERR_SQL_MISUSE
+    );
+    assert!(!cp3.exists());
+    assert_eq!(exec(conn, "ROLLBACK"), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(ann), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+    // The copy opens under the same key and holds the two rows.
+    let copy = sealdb::Db::open(
+        &cp,
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&key)).expect("key"),
+    )
+    .expect("the copy opens");
+    let n: i64 = copy
+        .root_session()
+        .query("SELECT count(*) FROM t", &[])
+        .expect("query")
+        .collect_all()
+        .expect("rows")[0]
+        .get(0)
+        .expect("count");
+    assert_eq!(n, 2);
 }

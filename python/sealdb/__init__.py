@@ -327,15 +327,28 @@ def _connect_db(db, user, password, token, application_name, client_address, aut
     return Connection(conn_handle, autocommit)
 
 
+def _threads(threads):
+    """The ``threads=`` argument of a backup or a restore as the C field
+    takes it (None or 0: one per CPU, at most 4)."""
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, int) \
+            or not 0 <= threads < 2 ** 32:
+        raise ProgrammingError("threads must be an int from 0 (one per CPU) to 2**32-1")
+    return threads
+
+
 def restore(backup, target, key=None, key_file=None, passphrase=None, backup_key=None,
-            backup_key_file=None):
+            backup_key_file=None, threads=None):
     """Restores the backup in directory ``backup`` (with its parent chain)
     into a new store in ``target`` (new or empty), re-encrypted under
     ``key`` (16, 24 or 32 bytes) or the key in ``key_file``. The backup is
     unlocked with ``passphrase``, or the store key that wrapped it
     (``backup_key`` / ``backup_key_file``), or else with the new store's
-    own key. Open the result with :func:`connect`."""
+    own key. ``threads``: tables restored at once (default: one per CPU,
+    at most 4). Open the result with :func:`connect`."""
     opts = ffi.new("sealdb_restore_options *")
+    opts.threads = _threads(threads)
     keep = []
     if passphrase is not None:
         if isinstance(passphrase, str):
@@ -466,16 +479,18 @@ class Connection:
         return int(out[0])
 
     def backup(self, directory, passphrase=None, parent=None, store_key=True,
-               kdf_memory_kib=None, kdf_iterations=None):
+               kdf_memory_kib=None, kdf_iterations=None, threads=None):
         """Backs the database up into ``directory`` (new or empty) while it
         stays in use: encrypted under the backup's own key, which is
         wrapped by the store key (unless ``store_key=False``) and, with
         ``passphrase`` (str or bytes), by a key derived from it (argon2id;
         ``kdf_memory_kib`` and ``kdf_iterations`` set its cost). With
         ``parent`` (an earlier backup's directory) the backup is
-        incremental. Admins only, audited, outside a transaction (commit
-        first)."""
+        incremental. ``threads``: files backed up at once (default: one per
+        CPU, at most 4; fewer leave more CPU to the database's other work).
+        Admins only, audited, outside a transaction (commit first)."""
         opts = ffi.new("sealdb_backup_options *")
+        opts.threads = _threads(threads)
         keep = []
         if passphrase is not None:
             if isinstance(passphrase, str):
@@ -492,6 +507,18 @@ class Connection:
         opts.kdf_memory_kib = kdf_memory_kib or 0
         opts.kdf_iterations = kdf_iterations or 0
         _check(lib.sealdb_backup(self._handle(), _cstr(str(directory), "directory"), opts))
+
+    def checkpoint(self, directory):
+        """Writes a consistent copy of the database, as of now, into
+        ``directory`` (new or empty, on the database's file system) while
+        it stays in use: an ordinary store under the same keys (open it
+        with :func:`connect` and the same key, key file or passphrase),
+        its tables hard links where the file system allows. Returns
+        ``{"sequence": n, "tables": n}``. Admins only, audited, outside a
+        transaction (commit first), like ``CHECKPOINT TO``."""
+        out = ffi.new("sealdb_checkpoint_report *")
+        _check(lib.sealdb_checkpoint(self._handle(), _cstr(str(directory), "directory"), out))
+        return {"sequence": int(out.sequence), "tables": int(out.tables)}
 
     def verify_backup(self, directory, passphrase=None):
         """Checks the backup in ``directory`` and its parent chain without

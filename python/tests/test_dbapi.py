@@ -598,6 +598,69 @@ def test_backup_and_restore_round_trip(tmp_path):
         sealdb.restore(inc, dst2, key=other, backup_key=KEY)  # not empty
 
 
+def test_checkpoint_makes_a_copy_that_opens_under_the_same_keys(tmp_path):
+    # A key store and a passphrase store (whose copy needs its salt).
+    for name, keys in (("k", {"key": KEY}),
+                       ("p", {"passphrase": "py store pass", "kdf_memory_kib": 8,
+                              "kdf_iterations": 1})):
+        src = str(tmp_path / (name + "src"))
+        c = sealdb.connect(src, autocommit=True, **keys)
+        c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        c.executemany("INSERT INTO t VALUES (?, ?)", [(i, "row %d" % i) for i in range(20)])
+        cp = str(tmp_path / (name + "cp"))
+        r = c.checkpoint(cp)
+        assert r["sequence"] > 0 and r["tables"] >= 0
+        c.execute("INSERT INTO t VALUES (20, 'after')")
+        with pytest.raises(sealdb.ProgrammingError):
+            c.checkpoint(cp)  # not empty
+        c.execute("BEGIN")
+        with pytest.raises(sealdb.DatabaseError) as e:
+            c.checkpoint(str(tmp_path / (name + "in-txn")))
+        assert e.value.code == 604
+        c.execute("ROLLBACK")
+        c.close()
+        copy = sealdb.connect(cp, **keys)
+        assert copy.execute("SELECT count(*), max(id) FROM t").fetchone() == (20, 19)
+        copy.close()
+        # The source is whole and goes on.
+        c = sealdb.connect(src, **keys)
+        assert c.execute("SELECT count(*) FROM t").fetchone() == (21,)
+        c.close()
+    # Only admins; nothing is made.
+    root = sealdb.connect(str(tmp_path / "ksrc"), key=KEY, autocommit=True)
+    root.execute("CREATE USER cy WITH PASSWORD 'pw'")
+    cy = sealdb.connect(str(tmp_path / "ksrc"), key=KEY, user="cy", password="pw")
+    with pytest.raises(sealdb.ProgrammingError) as e:
+        cy.checkpoint(str(tmp_path / "cy"))
+    assert e.value.code == 700
+    assert not os.path.exists(str(tmp_path / "cy"))
+    cy.close()
+    root.close()
+
+
+def test_backup_and_restore_threads(tmp_path):
+    src = str(tmp_path / "src")
+    c = sealdb.connect(src, key=KEY, autocommit=True)
+    c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    c.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(30)])
+    for bad in (-1, 2 ** 32, 1.5, True, "2"):
+        with pytest.raises(sealdb.ProgrammingError):
+            c.backup(str(tmp_path / "never"), threads=bad)
+        with pytest.raises(sealdb.ProgrammingError):
+            sealdb.restore(str(tmp_path / "never"), str(tmp_path / "never2"), key=KEY,
+                           threads=bad)
+    assert not os.path.exists(str(tmp_path / "never"))
+    c.backup(str(tmp_path / "one"), threads=1)
+    c.backup(str(tmp_path / "all"), threads=0)
+    c.close()
+    for name, threads in (("one", 1), ("all", None)):
+        dst = str(tmp_path / (name + "-restored"))
+        sealdb.restore(str(tmp_path / name), dst, key=KEY, threads=threads)
+        r = sealdb.connect(dst, key=KEY)
+        assert r.execute("SELECT count(*) FROM t").fetchone() == (30,)
+        r.close()
+
+
 def test_verify_backup_checks_a_chain_and_names_a_tampered_file(tmp_path):
     src = str(tmp_path / "src")
     c = sealdb.connect(src, key=KEY, autocommit=True)

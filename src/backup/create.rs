@@ -333,7 +333,7 @@ fn run_jobs(
         written.clone(),
     );
     let mut files = pool::run(
-        super::threads(options.threads, 2),
+        super::threads(options.threads),
         jobs,
         move |job, report| write_job(&src, &*vfs, &dir, &dk, &id, job, &written, report),
         |bytes, file_done| {

@@ -72,8 +72,12 @@ pub struct BackupOptions {
     pub parent: Option<PathBuf>,
     /// The file system to write the backup to (default: the real one).
     pub vfs: Option<Arc<dyn Vfs>>,
-    /// Files written at once (0: half the CPUs, at least 1, at most 4, so
-    /// that an online backup leaves the workload the other half).
+    /// Files written at once (0, the default: one per CPU, at most 4).
+    /// A backup is CPU-bound (every record is verified and decrypted under
+    /// the store's key, encrypted and MACed under the backup's), so fewer
+    /// threads leave more of the machine to the workload and take longer;
+    /// the same option is `THREADS` in SQL, `--threads` in the CLI,
+    /// `threads` in C and Python.
     pub threads: usize,
 }
 
@@ -150,7 +154,7 @@ pub struct RestoreOptions {
     pub key_options: KeyOptions,
     /// Storage tuning used while building the new store.
     pub storage: StorageOptions,
-    /// Tables restored at once (0: one per CPU, at most 4).
+    /// Tables restored at once (0, the default: one per CPU, at most 4).
     pub threads: usize,
 }
 
@@ -243,14 +247,18 @@ pub struct BackupInfo {
     pub wraps: Vec<WrapKind>,
 }
 
-/// Worker threads for `requested`; 0 picks one per CPU divided by
-/// `share` (a backup runs beside the workload and takes half, a restore
-/// has the machine), at least 1 and at most 4.
-pub(crate) fn threads(requested: usize, share: usize) -> usize {
+/// Worker threads for `requested`; 0 picks one per CPU, at most 4 (past
+/// that the disk, not the CPU, bounds a backup or a restore). A backup
+/// takes every CPU by default too: with half of them it ran at a third of
+/// a plain copy's speed on two CPUs (BENCHMARKS.md), and a caller who
+/// wants to leave the workload more asks for fewer.
+pub(crate) fn threads(requested: usize) -> usize {
     if requested > 0 {
         return requested;
     }
-    (std::thread::available_parallelism().map_or(1, |n| n.get()) / share.max(1)).clamp(1, 4)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
 }
 
 fn vfs_of(v: &Option<Arc<dyn Vfs>>) -> Arc<dyn Vfs> {

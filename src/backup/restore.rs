@@ -240,7 +240,7 @@ fn build(
     {
         let (inst, chain, vfs) = (inst.clone(), chain.clone(), vfs_arc.clone());
         pool::run(
-            super::threads(options.threads, 1),
+            super::threads(options.threads),
             jobs,
             move |(table, at, f), report| {
                 let mut ti = inst.table(table)?;

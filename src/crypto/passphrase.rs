@@ -283,9 +283,18 @@ impl KeyProvider for PassphraseKeyProvider {
             .cloned())
     }
 
+    /// A provider is bound to one salt: the first store that gives it one
+    /// (or, for a new store, the one it makes). A store made later by the
+    /// same provider (a checkpoint, a restore run from an open store) takes
+    /// that salt, so the same passphrase gives the same key, as one key
+    /// file does for every store made with it; a store with another salt
+    /// is refused. Rebinding would change the key the open store uses for
+    /// its next registry write, which no passphrase could then open.
     fn key_derivation(&self, stored: Option<&KeyDerivation>) -> Result<Option<KeyDerivation>> {
-        let header = match stored {
-            Some(h) if !h.params.at_least(&self.params) => {
+        let mut slot = self.derived.lock();
+        let bound = slot.as_ref().map(|d| &d.header);
+        let header = match (stored, bound) {
+            (Some(h), _) if !h.params.at_least(&self.params) => {
                 return Err(Error::InvalidKey {
                     reason: format!(
                         "the store derives its key with {}, weaker than this provider accepts ({}); if that is intended, make the provider with those parameters",
@@ -293,11 +302,16 @@ impl KeyProvider for PassphraseKeyProvider {
                     ),
                 })
             }
-            Some(h) => h.clone(),
-            None => KeyDerivation::new(self.params)?,
+            (Some(h), Some(b)) if h != b => {
+                return Err(Error::KeyProvider {
+                    message: "this passphrase key provider is already in use by a store with another salt; make a new provider for each store".into(),
+                })
+            }
+            (Some(h), _) => h.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => KeyDerivation::new(self.params)?,
         };
-        let mut slot = self.derived.lock();
-        if slot.as_ref().is_some_and(|d| d.header == header) {
+        if bound == Some(&header) {
             return Ok(Some(header));
         }
         let current = header.derive(&self.passphrase)?;
@@ -337,23 +351,36 @@ mod tests {
 
     #[test]
     fn same_passphrase_other_salt_other_key() -> Result<()> {
-        let p = PassphraseKeyProvider::new("correct horse")?
-            .with_params(KdfParams::dangerous_minimal());
+        let new = || -> Result<PassphraseKeyProvider> {
+            Ok(PassphraseKeyProvider::new("correct horse")?
+                .with_params(KdfParams::dangerous_minimal()))
+        };
+        let key_id = |p: &PassphraseKeyProvider| -> Result<KeyId> {
+            match p.active_key()? {
+                ActiveStoreKey::Key(k) => Ok(k.id()),
+                ActiveStoreKey::DangerousPlaintext => panic!("plaintext"),
+            }
+        };
+        let (p, q) = (new()?, new()?);
         assert!(matches!(p.active_key(), Err(Error::KeyProvider { .. })));
         let a = p.key_derivation(None)?.expect("header");
-        let ActiveStoreKey::Key(ka) = p.active_key()? else {
-            panic!("plaintext")
-        };
-        let ka = ka.id();
-        let b = p.key_derivation(None)?.expect("header");
+        let b = q.key_derivation(None)?.expect("header");
         assert_ne!(a, b, "a fresh salt per store");
-        let ActiveStoreKey::Key(kb) = p.active_key()? else {
-            panic!("plaintext")
-        };
-        let kb = kb.id();
+        let (ka, kb) = (key_id(&p)?, key_id(&q)?);
         assert_ne!(ka, kb);
-        p.key_derivation(Some(&a))?;
-        assert!(p.key_by_id(&ka)?.is_some(), "same salt, same key");
+        // A store the bound provider makes takes its salt: the same key.
+        assert_eq!(p.key_derivation(None)?, Some(a.clone()));
+        assert_eq!(key_id(&p)?, ka);
+        // Same salt, same key, in another provider.
+        let r = new()?;
+        r.key_derivation(Some(&a))?;
+        assert!(r.key_by_id(&ka)?.is_some(), "same salt, same key");
+        // A bound provider refuses another salt and keeps its key.
+        assert!(matches!(
+            p.key_derivation(Some(&b)),
+            Err(Error::KeyProvider { .. })
+        ));
+        assert_eq!(key_id(&p)?, ka);
         Ok(())
     }
 }

@@ -336,6 +336,7 @@ impl Session {
                 store_key,
                 kdf_memory_kib,
                 kdf_iterations,
+                threads,
             } => {
                 if in_txn {
                     return Err(misuse(
@@ -352,6 +353,7 @@ impl Session {
                     },
                     store_key_wrap: *store_key,
                     parent: parent.as_ref().map(|p| path_of(params, p)).transpose()?,
+                    threads: threads.unwrap_or(0) as usize,
                     ..BackupOptions::default()
                 };
                 let s = db.backup_unaudited(&path_of(params, dir)?, &options, |_| {})?;

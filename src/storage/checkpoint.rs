@@ -24,7 +24,8 @@
 //!   checkpoint is kept (readers for the log segments are opened under the
 //!   log lock, so each sees exactly its pinned length);
 //! - nothing is decrypted to disk: [`Checkpoint::write_to`] links or copies
-//!   the sealed files as they are (same keys, a copy of the key registry),
+//!   the sealed files as they are (same keys, a copy of the key registry
+//!   and of a passphrase-keyed store's salt),
 //!   and the streams ([`Checkpoint::table_records`],
 //!   [`Checkpoint::log_records`]) hand out verified record payloads for a
 //!   caller that seals them again under its own keys (a backup, a replica).
@@ -299,8 +300,9 @@ impl Checkpoint {
 
     /// Writes the checkpoint as a store of its own in `dir` (which must not
     /// exist or be empty), on the source's file system: tables are hard
-    /// links where it allows (copies otherwise), the log tail and the key
-    /// registry are copies, and a new manifest names them. The copy opens
+    /// links where it allows (copies otherwise), the log tail, the key
+    /// registry and the key-derivation header (a passphrase-keyed store's
+    /// salt) are copies, and a new manifest names them. The copy opens
     /// with the source's keys. `extra` lists other files of the source
     /// directory to copy, each up to a length (the audit log's segments,
     /// cut where the checkpoint's audit head is).
@@ -329,6 +331,13 @@ impl Checkpoint {
         let registry = crate::vfs::sealed_dir::REGISTRY_FILE;
         let reg_len = vfs.open(&src.join(registry))?.len();
         copy_prefix(&*vfs, &src.join(registry), &dir.join(registry), reg_len)?;
+        // A passphrase-keyed store's salt: without it the copy's key could
+        // not be derived (the passphrase would make a new salt, another key).
+        let kdf = crate::vfs::key_derivation_file::KEY_DERIVATION_FILE;
+        if vfs.exists(&src.join(kdf))? {
+            let len = vfs.open(&src.join(kdf))?.len();
+            copy_prefix(&*vfs, &src.join(kdf), &dir.join(kdf), len)?;
+        }
         vfs.sync_dir(dir)?;
         let copy = SealedDir::open(
             vfs.clone(),

@@ -4,6 +4,7 @@
 //!   BACKUP TO 'dir' [INCREMENTAL FROM 'parent'] [WITH option [, option]...]
 //!       option: PASSPHRASE = 'text' | STORE_KEY = ON | OFF
 //!             | KDF_MEMORY_KIB = n | KDF_ITERATIONS = n
+//!             | THREADS = n        (files written at once; 0: one per CPU)
 //!   RESTORE FROM 'dir' TO 'new dir' [WITH PASSPHRASE = 'text']
 //!   SHOW BACKUP 'dir' [WITH PASSPHRASE = 'text']
 //!   VERIFY BACKUP 'dir' [WITH PASSPHRASE = 'text']
@@ -65,6 +66,8 @@ pub enum BackupStmt {
         kdf_memory_kib: Option<u32>,
         /// KDF_ITERATIONS.
         kdf_iterations: Option<u32>,
+        /// THREADS: files written at once (`None` or 0: one per CPU).
+        threads: Option<u32>,
     },
     /// RESTORE FROM ... TO.
     Restore {
@@ -405,7 +408,8 @@ pub fn parse_backup(sql: &str) -> Result<Option<Parsed>> {
         } else {
             None
         };
-        let (mut passphrase, mut store_key, mut mem, mut iter) = (None, true, None, None);
+        let (mut passphrase, mut store_key, mut mem, mut iter, mut threads) =
+            (None, true, None, None, None);
         if p.eat_kw("WITH") {
             loop {
                 if p.eat_kw("PASSPHRASE") {
@@ -416,10 +420,12 @@ pub fn parse_backup(sql: &str) -> Result<Option<Parsed>> {
                     mem = Some(p.number()?);
                 } else if p.eat_kw("KDF_ITERATIONS") {
                     iter = Some(p.number()?);
+                } else if p.eat_kw("THREADS") {
+                    threads = Some(p.number()?);
                 } else {
-                    return Err(
-                        p.unexpected("PASSPHRASE, STORE_KEY, KDF_MEMORY_KIB or KDF_ITERATIONS")
-                    );
+                    return Err(p.unexpected(
+                        "PASSPHRASE, STORE_KEY, KDF_MEMORY_KIB, KDF_ITERATIONS or THREADS",
+                    ));
                 }
                 if p.peek() != Some(&Tok::Punct(',')) {
                     break;
@@ -434,6 +440,7 @@ pub fn parse_backup(sql: &str) -> Result<Option<Parsed>> {
             store_key,
             kdf_memory_kib: mem,
             kdf_iterations: iter,
+            threads,
         }
     } else if p.eat_kw("RESTORE") {
         p.expect_kw("FROM")?;
@@ -489,7 +496,7 @@ mod tests {
 
     #[test]
     fn statements_parse() {
-        let (b, n) = one("backup to '/b/x' incremental from $2 with passphrase = $1, store_key = off, kdf_memory_kib = 8;");
+        let (b, n) = one("backup to '/b/x' incremental from $2 with passphrase = $1, store_key = off, kdf_memory_kib = 8, threads = 1;");
         assert_eq!(n, 2);
         match b {
             BackupStmt::Backup {
@@ -499,8 +506,10 @@ mod tests {
                 store_key,
                 kdf_memory_kib,
                 kdf_iterations,
+                threads,
             } => {
                 assert_eq!(dir, PathArg::Literal("/b/x".into()));
+                assert_eq!(threads, Some(1));
                 assert_eq!(parent, Some(PathArg::Param(2)));
                 assert!(matches!(passphrase, Some(PassArg::Param(1))));
                 assert!(!store_key);
@@ -537,6 +546,9 @@ mod tests {
         );
         assert!(parse_backup("CHECKPOINT TO 'x' WITH PASSPHRASE = 'p'").is_err());
         assert!(parse_backup("VERIFY BACKUP").is_err());
+        assert!(parse_backup("BACKUP TO 'x' WITH THREADS = 'two'").is_err());
+        assert!(parse_backup("BACKUP TO 'x' WITH THREADS = -1").is_err());
+        assert!(parse_backup("BACKUP TO 'x' WITH THREADS").is_err());
         assert!(parse_backup("CHECKPOINT").is_err());
         assert!(parse_backup("SHOW USERS").expect("ok").is_none());
         assert!(parse_backup("SELECT 1").expect("ok").is_none());
