@@ -10,7 +10,8 @@
 //! (`sqlite3MayAbort`: a constraint resolved by ABORT, a REPLACE of a NOT
 //! NULL column, an explicit rowid that must be an integer, a function call,
 //! a non-literal LIMIT or an OFFSET), counting every trigger program it may
-//! run, nested ones included. An error without a journal (a STRICT type
+//! run, nested ones included (only what is coded: of a column assigned
+//! twice in SET, the last value). An error without a journal (a STRICT type
 //! error) leaves the rows written before it inside a transaction.
 //!
 //! Invariant: the decision depends only on the statement's text and the
@@ -266,7 +267,7 @@ impl Decision {
             if let UpsertAction::Update(sets, filter) = &u.action {
                 // An UPDATE OR ABORT of the conflicting row.
                 let assigned = assigned_columns(t, sets.iter().map(|(c, _)| c.as_str()));
-                for (_, e) in sets {
+                for e in coded_assignments(t, sets) {
                     self.expr(e);
                 }
                 if let Some(f) = filter {
@@ -360,7 +361,7 @@ impl Decision {
         let named = over.or(u.on_conflict);
         let mode = named.unwrap_or(Conflict::Abort);
         let assigned = assigned_columns(t, u.assignments.iter().map(|(c, _)| c.as_str()));
-        for (_, e) in &u.assignments {
+        for e in coded_assignments(t, &u.assignments) {
             self.expr(e);
         }
         if let Some(f) = &u.filter {
@@ -448,6 +449,36 @@ fn assigned_columns<'a>(t: &Table, names: impl Iterator<Item = &'a str>) -> Vec<
                     .then_some(t.columns.len())
                 })
         })
+        .collect()
+}
+
+/// The values of a SET list SQLite codes: a column assigned twice takes
+/// its last value, and the earlier expression is never coded (its
+/// function calls cannot abort the statement). A rowid alias and `rowid`
+/// are one target.
+fn coded_assignments<'a>(t: &Table, sets: &'a [(String, Expr)]) -> Vec<&'a Expr> {
+    let target = |name: &str| {
+        assigned_columns(t, std::iter::once(name))
+            .first()
+            .map(|&p| {
+                if Some(p) == t.rowid_alias {
+                    t.columns.len()
+                } else {
+                    p
+                }
+            })
+    };
+    sets.iter()
+        .enumerate()
+        .filter(|(i, (c, _))| {
+            let Some(mine) = target(c) else {
+                return true;
+            };
+            sets[i + 1..]
+                .iter()
+                .all(|(later, _)| target(later) != Some(mine))
+        })
+        .map(|(_, (_, e))| e)
         .collect()
 }
 
