@@ -5,11 +5,15 @@
 //! SQLite opens a statement journal (and so can undo a statement that
 //! fails part way, inside a transaction) only when the statement may write
 //! several rows (`sqlite3MultiWrite`: an INSERT from a SELECT or several
-//! VALUES rows, a statement with triggers, an UPDATE or DELETE not known to
-//! touch one row) and its code contains something that may abort it
-//! (`sqlite3MayAbort`: a constraint resolved by ABORT, a REPLACE of a NOT
-//! NULL column, an explicit rowid that must be an integer, a function call,
-//! a non-literal LIMIT or an OFFSET), counting every trigger program it may
+//! VALUES rows, a statement with triggers or RETURNING (SQLite's RETURNING
+//! trigger is in the statement's trigger list), an UPDATE or DELETE not
+//! known to touch one row) and its code contains something that may abort
+//! it (`sqlite3MayAbort`: a constraint resolved by ABORT, the new rowid's
+//! uniqueness among them, a REPLACE of a NOT NULL column, a rowid given
+//! that must be made an integer (not the NULL literal of a single VALUES
+//! row, which becomes a new rowid, unless a BEFORE INSERT trigger sees
+//! it), a function call, a non-literal LIMIT or an OFFSET), counting every
+//! trigger program it may
 //! run, nested ones included (only what is coded: of a column assigned
 //! twice in SET, the last value). An error without a journal (a STRICT type
 //! error) leaves the rows written before it inside a transaction.
@@ -146,6 +150,16 @@ impl Decision {
         }
     }
 
+    /// A RETURNING list: SQLite codes it as a trigger on the statement
+    /// (its RETURNING trigger is in the statement's trigger list), so a
+    /// statement with one counts as writing several rows.
+    fn returning(&mut self, items: &[SelectItem]) {
+        if !items.is_empty() {
+            self.multi_write = true;
+        }
+        self.items(items);
+    }
+
     fn items(&mut self, items: &[SelectItem]) {
         for it in items {
             if let SelectItem::Expr { expr, .. } = it {
@@ -238,7 +252,45 @@ impl Decision {
             }),
             None => t.rowid_alias.is_some() && ins.source.is_some(),
         };
-        if rowid_given {
+        // SQLite codes OP_MustBeInt for it (sqlite3MayAbort), except for
+        // the NULL literal of a single VALUES row, which becomes
+        // OP_NewRowid; a BEFORE INSERT trigger's NEW row is still made an
+        // integer.
+        let single_null = match (&ins.source, &ins.columns) {
+            (Some(q), cols) if q.order_by.is_empty() && q.limit.is_none() => match &q.body {
+                SetExpr::Values(rows) if rows.len() == 1 => {
+                    let pos = match cols {
+                        Some(cols) => cols.iter().position(|c| {
+                            t.rowid_alias
+                                .is_some_and(|a| t.columns[a].name.eq_ignore_ascii_case(c))
+                                || ["rowid", "oid", "_rowid_"]
+                                    .iter()
+                                    .any(|r| r.eq_ignore_ascii_case(c))
+                        }),
+                        None => t.rowid_alias,
+                    };
+                    pos.and_then(|p| rows[0].get(p))
+                        .is_some_and(|e| matches!(e, Expr::Literal(crate::types::Value::Null)))
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        let before_insert = schema.triggers_on(&t.name).iter().any(|tr| {
+            tr.timing == crate::syntax::ast::TriggerTiming::Before
+                && matches!(tr.event, TriggerEvent::Insert)
+        });
+        if rowid_given && (!single_null || before_insert) {
+            self.may_abort = true;
+        }
+        // The new rowid's uniqueness is checked under ABORT unless an
+        // upsert handles it (no target, or the rowid alias as target).
+        let rowid_upsert = ins
+            .upsert
+            .as_ref()
+            .map(|u| upsert_index(t, u.target.as_deref()))
+            .is_some_and(|k| matches!(k, None | Some(usize::MAX)));
+        if rowid_given && mode == Conflict::Abort && !rowid_upsert {
             self.may_abort = true;
         }
         self.not_null(t, None, mode);
@@ -283,7 +335,7 @@ impl Decision {
                 );
             }
         }
-        self.items(&ins.returning);
+        self.returning(&ins.returning);
         self.triggers(schema, t, &TriggerEvent::Insert, &[], named);
     }
 
@@ -371,7 +423,7 @@ impl Decision {
             self.multi_write = true;
         }
         self.update_constraints(t, &assigned, mode);
-        self.items(&u.returning);
+        self.returning(&u.returning);
         self.triggers(
             schema,
             t,
@@ -394,7 +446,7 @@ impl Decision {
         }
         // Removing a row removes its entry from every index.
         self.partial_indexes(t, |_, _| true);
-        self.items(&d.returning);
+        self.returning(&d.returning);
         self.triggers(schema, t, &TriggerEvent::Delete, &[], over);
     }
 }

@@ -42,9 +42,13 @@
 //!   IGNORE or REPLACE when they fall back to it) the earlier rows are
 //!   undone with the statement (a savepoint rolled back), under FAIL they
 //!   stay, under ROLLBACK SQLite ends the transaction itself. The change
-//!   count is the sum of the rows'. Any other error stops the oracle
-//!   (SQLite's undoing of a runtime error depends on its statement
-//!   journal).
+//!   count is the sum of the rows'. Any other error (a STRICT type
+//!   error, an overflow) stops the oracle, since what SQLite undoes of it
+//!   depends on whether the statement keeps a statement journal, unless
+//!   every table is still as before the replay when it is raised (the
+//!   rows before it, and it itself, changed nothing: compared table by
+//!   table): then, journal or not, SQLite's UPDATE in that order ends
+//!   with that error and nothing changed, there being nothing to undo.
 //! * A subquery in SET that names nothing of the updated row is computed
 //!   once per statement by SQLite (OP_Once; a correlated one, marked
 //!   EP_VarSelect, for every row), when first evaluated. As the whole
@@ -504,6 +508,9 @@ pub fn replay(
     if !matches!(exec(lite, "SAVEPOINT difftest_replay"), Outcome::Changed(_)) {
         return None;
     }
+    // Every table before the first row (see the module documentation:
+    // an error that leaves them all so is judged whatever the journal).
+    let before = dump_tables(lite)?;
     let mut changes = 0;
     let mut failed = None;
     for k in order {
@@ -536,6 +543,10 @@ pub fn replay(
                 failed = Some(e);
                 break;
             }
+            Outcome::Error(e) if dump_tables(lite).as_ref() == Some(&before) => {
+                failed = Some(e);
+                break;
+            }
             _ => {
                 let _ = exec(lite, "ROLLBACK TO difftest_replay");
                 let _ = exec(lite, "RELEASE difftest_replay");
@@ -557,6 +568,29 @@ pub fn replay(
         None if returning.is_some() => Outcome::Rows(rows),
         None => Outcome::Changed(changes),
     })
+}
+
+/// Every table of SQLite's (name and rows, rowids included, in table
+/// order), `None` when one cannot be read.
+fn dump_tables(lite: &mut Sqlite) -> Option<Vec<(String, Vec<Vec<V>>)>> {
+    let tables = query_rows(
+        lite,
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        &[],
+    )?;
+    let mut out = Vec::new();
+    for t in &tables {
+        let (Some(V::Text(name)), Some(V::Text(sql))) = (t.first(), t.get(1)) else {
+            return None;
+        };
+        let q = if name == "sqlite_sequence" || sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
+            format!("SELECT * FROM {name}")
+        } else {
+            format!("SELECT rowid, * FROM {name}")
+        };
+        out.push((name.clone(), query_rows(lite, &q, &[])?));
+    }
+    Some(out)
 }
 
 /// Every table's rows on both engines (rowid included where there is
