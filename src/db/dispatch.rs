@@ -491,9 +491,27 @@ impl Session {
             }
             Ok((new_schema, new_auth, changed))
         })();
+        // SQLite raises a name it cannot resolve (in a trigger program it
+        // codes, too) while compiling the statement, before anything ran;
+        // sealdb plans a trigger's body when it fires, so it undoes what
+        // the statement did, whatever its conflict resolution says.
+        let compile_time = matches!(
+            &r,
+            Err(Error::Sql {
+                kind: SqlErrorKind::UnknownTable
+                    | SqlErrorKind::UnknownColumn
+                    | SqlErrorKind::UnknownFunction
+                    | SqlErrorKind::Ambiguous
+                    | SqlErrorKind::Syntax,
+                ..
+            })
+        );
+        if compile_time {
+            scope.set(ErrorScope::Statement);
+        }
         let keep = match scope.get() {
             ErrorScope::Nothing => true,
-            ErrorScope::Statement => !journal && !autocommit,
+            ErrorScope::Statement => !journal && !autocommit && !compile_time,
             _ => false,
         };
         if r.is_err() && !keep {

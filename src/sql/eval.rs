@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
-use crate::sql::functions::ScalarCall;
+use crate::sql::functions::{ScalarCall, ShortCircuit};
 use crate::sql::plan::Plan;
 use crate::sql::typing::CmpRule;
 use crate::syntax::ast::{BinOp, UnOp};
@@ -332,6 +332,7 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             }
         }
         PExpr::Cast(x, t) => types::cast(&eval(x, row, cx)?, *t),
+        PExpr::Func(f, args) if f.short_circuit().is_some() => short_circuit(f, args, row, cx)?,
         PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
             let a = operand(&args[0], row, cx)?;
@@ -345,6 +346,42 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             f.call(&vals, &cx.session)?
         }
     })
+}
+
+/// A function SQLite codes in line (`coalesce`, `ifnull`, `iif`): an
+/// argument is evaluated only when the value depends on it, so an error in
+/// one it skips (`coalesce(1, abs(-9223372036854775808))`) is not raised.
+fn short_circuit(f: &ScalarCall, args: &[PExpr], row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
+    match f.short_circuit() {
+        Some(ShortCircuit::FirstNotNull) => {
+            for a in args {
+                let v = eval(a, row, cx)?;
+                if !v.is_null() {
+                    return Ok(v);
+                }
+            }
+            Ok(Value::Null)
+        }
+        Some(ShortCircuit::Case) => {
+            let mut pairs = args.chunks_exact(2);
+            for p in pairs.by_ref() {
+                if eval(&p[0], row, cx)?.truthy() == Some(true) {
+                    return eval(&p[1], row, cx);
+                }
+            }
+            match pairs.remainder().first() {
+                Some(e) => eval(e, row, cx),
+                None => Ok(Value::Null),
+            }
+        }
+        None => {
+            let vals = args
+                .iter()
+                .map(|a| eval(a, row, cx))
+                .collect::<Result<Vec<_>>>()?;
+            f.call(&vals, &cx.session)
+        }
+    }
 }
 
 /// Calls a JSON function, telling it which arguments are results of
@@ -361,7 +398,9 @@ fn call_marked(
     for (i, a) in args.iter().enumerate() {
         match a {
             PExpr::Func(g, inner) => {
-                let (v, json) = if g.wants_json_marks() {
+                let (v, json) = if g.short_circuit().is_some() {
+                    (short_circuit(g, inner, row, cx)?, false)
+                } else if g.wants_json_marks() {
                     call_marked(g, inner, row, cx)?
                 } else {
                     let vs = inner

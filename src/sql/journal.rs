@@ -5,12 +5,17 @@
 //! SQLite opens a statement journal (and so can undo a statement that
 //! fails part way, inside a transaction) only when the statement may write
 //! several rows (`sqlite3MultiWrite`: an INSERT from a SELECT or several
-//! VALUES rows, a statement with triggers, an UPDATE or DELETE not known to
-//! touch one row) and its code contains something that may abort it
-//! (`sqlite3MayAbort`: a constraint resolved by ABORT, a REPLACE of a NOT
-//! NULL column, an explicit rowid that must be an integer, a function call,
-//! a non-literal LIMIT or an OFFSET), counting every trigger program it may
-//! run, nested ones included. An error without a journal (a STRICT type
+//! VALUES rows, a statement with triggers or RETURNING (SQLite's RETURNING
+//! trigger is in the statement's trigger list), an UPDATE or DELETE not
+//! known to touch one row) and its code contains something that may abort
+//! it (`sqlite3MayAbort`: a constraint resolved by ABORT, the new rowid's
+//! uniqueness among them, a REPLACE of a NOT NULL column, a rowid given
+//! that must be made an integer (not the NULL literal of a single VALUES
+//! row, which becomes a new rowid, unless a BEFORE INSERT trigger sees
+//! it), a function call, a non-literal LIMIT or an OFFSET), counting every
+//! trigger program it may
+//! run, nested ones included (only what is coded: of a column assigned
+//! twice in SET, the last value). An error without a journal (a STRICT type
 //! error) leaves the rows written before it inside a transaction.
 //!
 //! Invariant: the decision depends only on the statement's text and the
@@ -149,6 +154,16 @@ impl Decision {
         }
     }
 
+    /// A RETURNING list: SQLite codes it as a trigger on the statement
+    /// (its RETURNING trigger is in the statement's trigger list), so a
+    /// statement with one counts as writing several rows.
+    fn returning(&mut self, items: &[SelectItem]) {
+        if !items.is_empty() {
+            self.multi_write = true;
+        }
+        self.items(items);
+    }
+
     fn items(&mut self, items: &[SelectItem]) {
         for it in items {
             if let SelectItem::Expr { expr, .. } = it {
@@ -241,7 +256,45 @@ impl Decision {
             }),
             None => t.rowid_alias.is_some() && ins.source.is_some(),
         };
-        if rowid_given {
+        // SQLite codes OP_MustBeInt for it (sqlite3MayAbort), except for
+        // the NULL literal of a single VALUES row, which becomes
+        // OP_NewRowid; a BEFORE INSERT trigger's NEW row is still made an
+        // integer.
+        let single_null = match (&ins.source, &ins.columns) {
+            (Some(q), cols) if q.order_by.is_empty() && q.limit.is_none() => match &q.body {
+                SetExpr::Values(rows) if rows.len() == 1 => {
+                    let pos = match cols {
+                        Some(cols) => cols.iter().position(|c| {
+                            t.rowid_alias
+                                .is_some_and(|a| t.columns[a].name.eq_ignore_ascii_case(c))
+                                || ["rowid", "oid", "_rowid_"]
+                                    .iter()
+                                    .any(|r| r.eq_ignore_ascii_case(c))
+                        }),
+                        None => t.rowid_alias,
+                    };
+                    pos.and_then(|p| rows[0].get(p))
+                        .is_some_and(|e| matches!(e, Expr::Literal(crate::types::Value::Null)))
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        let before_insert = schema.triggers_on(&t.name).iter().any(|tr| {
+            tr.timing == crate::syntax::ast::TriggerTiming::Before
+                && matches!(tr.event, TriggerEvent::Insert)
+        });
+        if rowid_given && (!single_null || before_insert) {
+            self.may_abort = true;
+        }
+        // The new rowid's uniqueness is checked under ABORT unless an
+        // upsert handles it (no target, or the rowid alias as target).
+        let rowid_upsert = ins
+            .upsert
+            .as_ref()
+            .map(|u| upsert_index(t, u.target.as_deref()))
+            .is_some_and(|k| matches!(k, None | Some(usize::MAX)));
+        if rowid_given && mode == Conflict::Abort && !rowid_upsert {
             self.may_abort = true;
         }
         self.not_null(t, None, mode);
@@ -270,7 +323,7 @@ impl Decision {
             if let UpsertAction::Update(sets, filter) = &u.action {
                 // An UPDATE OR ABORT of the conflicting row.
                 let assigned = assigned_columns(t, sets.iter().map(|(c, _)| c.as_str()));
-                for (_, e) in sets {
+                for e in coded_assignments(t, sets) {
                     self.expr(e);
                 }
                 if let Some(f) = filter {
@@ -286,7 +339,7 @@ impl Decision {
                 );
             }
         }
-        self.items(&ins.returning);
+        self.returning(&ins.returning);
         self.triggers(schema, t, &TriggerEvent::Insert, &[], named);
     }
 
@@ -364,7 +417,7 @@ impl Decision {
         let named = over.or(u.on_conflict);
         let mode = named.unwrap_or(Conflict::Abort);
         let assigned = assigned_columns(t, u.assignments.iter().map(|(c, _)| c.as_str()));
-        for (_, e) in &u.assignments {
+        for e in coded_assignments(t, &u.assignments) {
             self.expr(e);
         }
         if let Some(f) = &u.filter {
@@ -374,7 +427,7 @@ impl Decision {
             self.multi_write = true;
         }
         self.update_constraints(t, &assigned, mode);
-        self.items(&u.returning);
+        self.returning(&u.returning);
         self.triggers(
             schema,
             t,
@@ -397,7 +450,7 @@ impl Decision {
         }
         // Removing a row removes its entry from every index.
         self.partial_indexes(t, |_, _| true);
-        self.items(&d.returning);
+        self.returning(&d.returning);
         self.triggers(schema, t, &TriggerEvent::Delete, &[], over);
     }
 }
@@ -452,6 +505,36 @@ fn assigned_columns<'a>(t: &Table, names: impl Iterator<Item = &'a str>) -> Vec<
                     .then_some(t.columns.len())
                 })
         })
+        .collect()
+}
+
+/// The values of a SET list SQLite codes: a column assigned twice takes
+/// its last value, and the earlier expression is never coded (its
+/// function calls cannot abort the statement). A rowid alias and `rowid`
+/// are one target.
+fn coded_assignments<'a>(t: &Table, sets: &'a [(String, Expr)]) -> Vec<&'a Expr> {
+    let target = |name: &str| {
+        assigned_columns(t, std::iter::once(name))
+            .first()
+            .map(|&p| {
+                if Some(p) == t.rowid_alias {
+                    t.columns.len()
+                } else {
+                    p
+                }
+            })
+    };
+    sets.iter()
+        .enumerate()
+        .filter(|(i, (c, _))| {
+            let Some(mine) = target(c) else {
+                return true;
+            };
+            sets[i + 1..]
+                .iter()
+                .all(|(later, _)| target(later) != Some(mine))
+        })
+        .map(|(_, (_, e))| e)
         .collect()
 }
 

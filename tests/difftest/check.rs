@@ -48,6 +48,9 @@ pub struct Stats {
     /// Cases stopped early because a table grew too large (see
     /// `run_case`).
     pub cut_short: u64,
+    /// Cases stopped early because a rowid came near the largest (see
+    /// `run_case`).
+    pub cut_rowid: u64,
     /// UPDATEs whose outcome differed from SQLite's and is SQLite's own
     /// when it visits the rows in sealdb's order (see `order`).
     pub update_order: u64,
@@ -66,6 +69,7 @@ impl Stats {
         self.sum_overflow += o.sum_overflow;
         self.tlp_shared += o.tlp_shared;
         self.cut_short += o.cut_short;
+        self.cut_rowid += o.cut_rowid;
         self.update_order += o.update_order;
     }
 
@@ -339,6 +343,28 @@ impl Pair {
             self.most_rows = self.most_rows.max(r.len());
         }
         Some((s, l))
+    }
+
+    /// Whether some rowid table's largest rowid (on SQLite) is within
+    /// `margin` of the largest there is.
+    pub fn rowid_near_limit(&mut self, margin: i64) -> bool {
+        let Outcome::Rows(tables) = self.lite.run(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite%' AND upper(sql) NOT LIKE '%WITHOUT ROWID%'",
+            &[],
+            Mode::Rows,
+        ) else {
+            return false;
+        };
+        tables.iter().any(|t| {
+            let Some(V::Text(name)) = t.first() else {
+                return false;
+            };
+            matches!(
+                self.lite.run(&format!("SELECT max(rowid) FROM {name}"), &[], Mode::Rows),
+                Outcome::Rows(r) if matches!(r.first().and_then(|r| r.first()), Some(V::Int(m)) if *m > i64::MAX - margin)
+            )
+        })
     }
 
     /// Runs on SQLite alone (to record expected results).

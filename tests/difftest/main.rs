@@ -105,12 +105,27 @@ struct Failure {
 /// engines) and test little more.
 const MOST_ROWS: usize = 2_000;
 
+/// A case stops before a data change once a rowid table's largest rowid
+/// is this close to the largest there is: SQLite gives a new row that
+/// names no rowid a random one when the largest is taken, so the engines'
+/// rowids would part by chance. The generator keeps the rowids it writes
+/// 100,000 below the largest (so its cases are not cut); an UPDATE copying
+/// a large value into a rowid alias can still come near. No statement of
+/// a case writes as many rows as the margin.
+const ROWID_MARGIN: i64 = 10_000;
+
 fn run_case(seed: u64, stats: &mut Stats) -> Result<(), Failure> {
     let steps = case_steps(seed);
     let mut pair = Pair::new();
     for (i, st) in steps.iter().enumerate() {
         if pair.most_rows > MOST_ROWS {
             stats.cut_short += 1;
+            break;
+        }
+        if matches!(st.kind(), "insert" | "update" | "delete" | "returning")
+            && pair.rowid_near_limit(ROWID_MARGIN)
+        {
+            stats.cut_rowid += 1;
             break;
         }
         if let Err(message) = pair.check(st, stats) {
@@ -260,13 +275,14 @@ fn campaign() -> bool {
         kinds.join(", ")
     );
     println!(
-        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares; {} UPDATEs whose outcome is SQLite's in sealdb's order of the rows; {} cases cut short (a table over {MOST_ROWS} rows)",
+        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares; {} UPDATEs whose outcome is SQLite's in sealdb's order of the rows; {} cases cut short (a table over {MOST_ROWS} rows), {} (a rowid near the largest)",
         stats.both_failed,
         stats.skipped(),
         stats.sum_overflow,
         stats.tlp_shared,
         stats.update_order,
-        stats.cut_short
+        stats.cut_short,
+        stats.cut_rowid
     );
     let mut unsup: Vec<(&String, &u64)> = stats.unsupported.iter().collect();
     unsup.sort_by(|a, b| b.1.cmp(a.1));

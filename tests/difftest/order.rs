@@ -42,15 +42,49 @@
 //!   IGNORE or REPLACE when they fall back to it) the earlier rows are
 //!   undone with the statement (a savepoint rolled back), under FAIL they
 //!   stay, under ROLLBACK SQLite ends the transaction itself. The change
-//!   count is the sum of the rows'. Any other error stops the oracle
-//!   (SQLite's undoing of a runtime error depends on its statement
-//!   journal).
-//! * Not eligible (compared as any statement): a SET holding a subquery
-//!   (SQLite computes an uncorrelated one once per statement) or a
-//!   function of the statement's state (`changes()`, `random()`), a
-//!   parameter holding text with a NUL (the replay spells parameters as
-//!   literals). RETURNING is replayed with each row (its rows compared as
-//!   a multiset, as any RETURNING).
+//!   count is the sum of the rows'. Any other error (a STRICT type
+//!   error, an overflow) stops the oracle, since what SQLite undoes of it
+//!   depends on whether the statement keeps a statement journal, unless
+//!   every table is still as before the replay when it is raised (the
+//!   rows before it, and it itself, changed nothing: compared table by
+//!   table): then, journal or not, SQLite's UPDATE in that order ends
+//!   with that error and nothing changed, there being nothing to undo.
+//! * A subquery in SET that names nothing of the updated row is computed
+//!   once per statement by SQLite (OP_Once; a correlated one, marked
+//!   EP_VarSelect, for every row), when first evaluated. As the whole
+//!   value of a column (`c = (SELECT ...)`, nothing around it that
+//!   evaluates it only for some rows, as CASE, coalesce() or AND would)
+//!   it is evaluated for every row visited, so first for the first row,
+//!   before anything is changed (the row's new values are computed
+//!   before its BEFORE triggers fire): its value is the one it has on the
+//!   state before the statement, in any order. The replay, which would
+//!   compute it again in every one-row statement on the changed tables,
+//!   puts that value in its place (read at the start of the replay, on
+//!   the state before). Uncorrelated is decided by SQLite's own name
+//!   resolution: `SELECT (subquery)` on its own must prepare; names
+//!   resolve innermost scope first, so one that resolves on its own
+//!   resolves inside the subquery in the UPDATE too. Quoted names are
+//!   not judged (a double-quoted name that does not resolve reads as a
+//!   string on its own, as the updated row's column in the UPDATE). The
+//!   value stands as a literal: as a column's whole value only the value
+//!   counts (the column's affinity applies), not the subquery's affinity
+//!   or collation.
+//! * A subquery in RETURNING: SQLite codes RETURNING in line
+//!   (codeReturningTrigger), so one that names neither the updated row
+//!   nor, directly in its FROM, the updated table is computed once per
+//!   statement, after the first row returned is changed; the replay's
+//!   one-row statements compute it for every row. Judged only when that
+//!   cannot differ: no subquery reads the updated table (SQLite's plan of
+//!   the RETURNING list over a stand-in row opens no cursor on its
+//!   b-trees) and the UPDATE writes nothing else (no trigger on the
+//!   table, foreign keys off), so every subquery has one value
+//!   throughout, whenever and however often it is computed.
+//! * Not eligible (compared as any statement): a subquery in SET other
+//!   than as a column's whole value, a function of the statement's state
+//!   (`changes()`, `random()`, `last_insert_rowid()`), a parameter
+//!   holding text with a NUL (the replay spells parameters as literals).
+//!   RETURNING is replayed with each row (its rows compared as a
+//!   multiset, as any RETURNING).
 //!
 //! The candidates are the orders sealdb uses: its plan's (SELECT of the
 //! keys with the same WHERE, which it plans as its UPDATE), and table
@@ -180,18 +214,200 @@ pub fn inline_params(sql: &str, params: &[V]) -> Option<String> {
     Some(out)
 }
 
+/// `s` cut at its commas outside quotes and parentheses.
+fn split_top(s: &str) -> Vec<&str> {
+    let b = s.as_bytes();
+    let (mut depth, mut quote, mut start) = (0i32, None::<u8>, 0);
+    let mut out = Vec::new();
+    for (i, &c) in b.iter().enumerate() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b',' if depth == 0 => {
+                    out.push(&s[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            },
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// `(SELECT ...)` when `rhs` is exactly one parenthesized subquery (its
+/// opening parenthesis closes at its end), else `None`.
+fn whole_subquery(rhs: &str) -> Option<&str> {
+    let rhs = rhs.trim();
+    let b = rhs.as_bytes();
+    if b.first() != Some(&b'(') {
+        return None;
+    }
+    let (mut depth, mut quote) = (0i32, None::<u8>);
+    for (i, &c) in b.iter().enumerate() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        if i + 1 != b.len() {
+                            return None;
+                        }
+                        let inner = rhs[1..i].trim_start();
+                        let select = inner
+                            .get(..7)
+                            .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "));
+                        return select.then_some(rhs);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
+/// Whether the text names something in a way the judging of subqueries
+/// cannot follow: a quoted identifier (SQLite takes a double-quoted name
+/// it cannot resolve for a string, so a subquery run on its own could
+/// read as a literal what the statement reads as the updated row's
+/// column).
+fn quoted_names(s: &str) -> bool {
+    s.contains(['"', '`', '['])
+}
+
 /// Whether the oracle may judge this UPDATE (see the module
-/// documentation).
+/// documentation): no function of the statement's state; a subquery in
+/// SET only as the whole value of a column (whether it is uncorrelated
+/// is decided in the replay, by SQLite's name resolution).
 pub fn eligible(parts: &UpdateParts) -> bool {
-    let s = format!(
-        "{} {}",
-        parts.sets,
-        parts.returning.as_deref().unwrap_or_default()
-    )
-    .to_ascii_lowercase();
-    !["select", "changes(", "random", "last_insert_rowid("]
+    let ret = parts.returning.as_deref().unwrap_or_default();
+    let s = format!("{} {ret}", parts.sets).to_ascii_lowercase();
+    if ["changes(", "random", "last_insert_rowid("]
         .iter()
         .any(|w| s.contains(w))
+    {
+        return false;
+    }
+    if s.contains("select") && quoted_names(&s) {
+        return false;
+    }
+    split_top(&parts.sets)
+        .iter()
+        .all(|a| !a.to_ascii_lowercase().contains("select") || set_subquery(a).is_some())
+}
+
+/// `(column, subquery)` for an assignment `column = (SELECT ...)`.
+fn set_subquery(assignment: &str) -> Option<(&str, &str)> {
+    let (col, rhs) = assignment.split_once('=')?;
+    let col = col.trim();
+    if col.is_empty() || !col.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        return None;
+    }
+    Some((col, whole_subquery(rhs)?))
+}
+
+/// The SET list with each subquery replaced by its value on SQLite's
+/// present state (the state before the UPDATE when the replay starts).
+/// `None` when a subquery does not resolve on its own (it names a column
+/// of the updated row, or fails), its value has no literal, or it is not
+/// one value.
+fn freeze_set_subqueries(lite: &mut Sqlite, sets: &str) -> Option<String> {
+    let mut out = Vec::new();
+    for a in split_top(sets) {
+        if !a.to_ascii_lowercase().contains("select") {
+            out.push(a.trim().to_string());
+            continue;
+        }
+        let (col, sub) = set_subquery(a)?;
+        let Outcome::Rows(r) = lite.run(&format!("SELECT {sub}"), &[], Mode::Rows) else {
+            return None;
+        };
+        let [row] = r.as_slice() else {
+            return None;
+        };
+        let [v] = row.as_slice() else {
+            return None;
+        };
+        out.push(format!("{col} = {}", literal(v)?));
+    }
+    Some(out.join(", "))
+}
+
+/// The rows of a query on SQLite, `None` if it fails.
+fn query_rows(lite: &mut Sqlite, sql: &str, params: &[V]) -> Option<Vec<Vec<V>>> {
+    match lite.run(sql, params, Mode::Rows) {
+        Outcome::Rows(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// Whether every subquery of the RETURNING list has one value throughout
+/// the UPDATE, so that computing it once (SQLite, for one that names
+/// neither the updated row nor, directly, the updated table) or for every
+/// row (the replay) cannot differ: the UPDATE writes only its table (no
+/// trigger on it, no temporary object named for it, foreign keys off),
+/// and no subquery reads that table (no cursor on its b-trees in SQLite's
+/// plan of the list over a stand-in row of the same columns, views and
+/// nested subqueries included).
+fn returning_subqueries_fixed(lite: &mut Sqlite, table: &str, returning: &str) -> Option<()> {
+    if !returning.to_ascii_lowercase().contains("select") {
+        return Some(());
+    }
+    let name = [V::Text(table.to_string())];
+    let others = query_rows(
+        lite,
+        "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1) \
+         + (SELECT count(*) FROM sqlite_temp_schema WHERE tbl_name = ?1)",
+        &name,
+    )?;
+    let fk = query_rows(lite, "PRAGMA foreign_keys", &[])?;
+    if others != [vec![V::Int(0)]] || fk != [vec![V::Int(0)]] {
+        return None;
+    }
+    let mut cols = Vec::new();
+    for r in query_rows(lite, "SELECT name FROM pragma_table_xinfo(?1)", &name)? {
+        match r.first() {
+            Some(V::Text(n)) if n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') => {
+                cols.push(format!("NULL AS {n}"));
+            }
+            _ => return None,
+        }
+    }
+    let pages: Vec<V> = query_rows(
+        lite,
+        "SELECT rootpage FROM sqlite_schema WHERE tbl_name = ?1 AND rootpage > 0",
+        &name,
+    )?
+    .into_iter()
+    .filter_map(|r| r.into_iter().next())
+    .collect();
+    if cols.is_empty() || pages.is_empty() {
+        return None;
+    }
+    // MATERIALIZED: the stand-in's NULLs are read from a cursor, never
+    // folded into the subqueries as constants; the alias names the row as
+    // the statement does, while a subquery's `FROM t` still means the
+    // table.
+    let plan = format!(
+        "EXPLAIN WITH difftest_row AS MATERIALIZED (SELECT {}) \
+         SELECT {returning} FROM difftest_row AS {table}",
+        cols.join(", ")
+    );
+    // EXPLAIN's columns: addr, opcode, p1, p2 (root page), p3 (database).
+    let reads_table = query_rows(lite, &plan, &[])?.iter().any(|op| {
+        matches!(op.get(1), Some(V::Text(o)) if o == "OpenRead" || o == "ReopenIdx")
+            && (op.get(4) != Some(&V::Int(0)) || op.get(3).is_some_and(|p| pages.contains(p)))
+    });
+    (!reads_table).then_some(())
 }
 
 /// How the rows of a table are named: `rowid`, or a WITHOUT ROWID
@@ -279,16 +495,22 @@ pub fn replay(
     order: &[Vec<V>],
     params: &[V],
 ) -> Option<Outcome> {
-    let sets = inline_params(&parts.sets, params)?;
+    let sets = freeze_set_subqueries(lite, &inline_params(&parts.sets, params)?)?;
     let returning = match &parts.returning {
         Some(r) => Some(inline_params(r, params)?),
         None => None,
     };
+    if let Some(r) = &returning {
+        returning_subqueries_fixed(lite, &parts.table, r)?;
+    }
     let mut rows = Vec::new();
     let exec = |lite: &mut Sqlite, sql: &str| lite.run(sql, &[], Mode::Exec);
     if !matches!(exec(lite, "SAVEPOINT difftest_replay"), Outcome::Changed(_)) {
         return None;
     }
+    // Every table before the first row (see the module documentation:
+    // an error that leaves them all so is judged whatever the journal).
+    let before = dump_tables(lite)?;
     let mut changes = 0;
     let mut failed = None;
     for k in order {
@@ -321,6 +543,10 @@ pub fn replay(
                 failed = Some(e);
                 break;
             }
+            Outcome::Error(e) if dump_tables(lite).as_ref() == Some(&before) => {
+                failed = Some(e);
+                break;
+            }
             _ => {
                 let _ = exec(lite, "ROLLBACK TO difftest_replay");
                 let _ = exec(lite, "RELEASE difftest_replay");
@@ -342,6 +568,29 @@ pub fn replay(
         None if returning.is_some() => Outcome::Rows(rows),
         None => Outcome::Changed(changes),
     })
+}
+
+/// Every table of SQLite's (name and rows, rowids included, in table
+/// order), `None` when one cannot be read.
+fn dump_tables(lite: &mut Sqlite) -> Option<Vec<(String, Vec<Vec<V>>)>> {
+    let tables = query_rows(
+        lite,
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        &[],
+    )?;
+    let mut out = Vec::new();
+    for t in &tables {
+        let (Some(V::Text(name)), Some(V::Text(sql))) = (t.first(), t.get(1)) else {
+            return None;
+        };
+        let q = if name == "sqlite_sequence" || sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
+            format!("SELECT * FROM {name}")
+        } else {
+            format!("SELECT rowid, * FROM {name}")
+        };
+        out.push((name.clone(), query_rows(lite, &q, &[])?));
+    }
+    Some(out)
 }
 
 /// Every table's rows on both engines (rowid included where there is
@@ -414,6 +663,34 @@ pub fn split_checks() -> Result<(), String> {
     }
     if inline_params("c0 = ?1", &[V::Text("a\0b".into())]).is_some() {
         return Err("inline_params spelled a NUL".into());
+    }
+    let judged = |sql: &str| split_update(sql).is_some_and(|p| eligible(&p));
+    for (sql, want) in [
+        (
+            "UPDATE t0 SET c0 = (SELECT sum(a.c1) FROM t0 AS a), c1 = 2",
+            true,
+        ),
+        (
+            "UPDATE t0 SET c1 = 2, c0 = ( SELECT 1 ) WHERE c1 IN (SELECT 1)",
+            true,
+        ),
+        (
+            "UPDATE t0 SET c0 = (SELECT 1) RETURNING (SELECT count(*) FROM t1)",
+            true,
+        ),
+        ("UPDATE t0 SET c0 = (SELECT 1) + 1", false),
+        ("UPDATE t0 SET c0 = coalesce(c1, (SELECT 1))", false),
+        ("UPDATE t0 SET c0 = (SELECT 1) || (SELECT 2)", false),
+        ("UPDATE t0 SET c0 = (SELECT \"c1\" FROM t1 AS a)", false),
+        ("UPDATE t0 SET c0 = 1 RETURNING (SELECT random())", false),
+        ("UPDATE t0 SET c0 = changes()", false),
+    ] {
+        if judged(sql) != want {
+            return Err(format!("eligible: {sql} should be {want}"));
+        }
+    }
+    if split_top("a = (1, 2), b = 'x,y', c") != ["a = (1, 2)", " b = 'x,y'", " c"] {
+        return Err("split_top".into());
     }
     Ok(())
 }

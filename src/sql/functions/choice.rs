@@ -2,9 +2,12 @@
 //! `coalesce`, `ifnull`, `iif` / `if`, `nullif`, scalar `min` and `max`,
 //! `typeof`, `likely`, `unlikely`, `likelihood`.
 //!
-//! All arguments are evaluated before the call, so an error in an
-//! argument SQLite would skip (`coalesce(1, abs(-9223372036854775808))`)
-//! is raised here.
+//! The evaluator calls `coalesce`, `ifnull` and `iif` itself, evaluating
+//! an argument only when the value depends on it, as SQLite's in-line code
+//! does (an error in an argument it skips, as in
+//! `coalesce(1, abs(-9223372036854775808))`, is not raised; see
+//! `ScalarCall::short_circuit`); these functions are its reference and
+//! serve calls by other paths on values already computed.
 
 use std::cmp::Ordering;
 

@@ -72,4 +72,6 @@ mod text;
 mod tests;
 
 pub(crate) use registry::is_json_result;
-pub use registry::{call_scalar, check_scalar, scalar_function_names, ScalarCall, SessionSnapshot};
+pub use registry::{
+    call_scalar, check_scalar, scalar_function_names, ScalarCall, SessionSnapshot, ShortCircuit,
+};

@@ -336,6 +336,17 @@ pub(crate) fn is_json_result(e: &Expr) -> bool {
             .any(|f| f.returns_json && f.name == lower.as_str())
 }
 
+/// A function SQLite codes in line, whose arguments after the first are
+/// evaluated only when needed (an error in one it skips is never raised).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShortCircuit {
+    /// `coalesce`, `ifnull`: the arguments in order up to the first that
+    /// is not NULL.
+    FirstNotNull,
+    /// `iif`, `if`: as `CASE WHEN C1 THEN V1 ... ELSE E END`.
+    Case,
+}
+
 /// A scalar function call resolved at bind time: the name (for errors and
 /// EXPLAIN) and, when the name and argument count are valid, the function.
 #[derive(Clone, Debug)]
@@ -395,6 +406,18 @@ impl ScalarCall {
     /// The name as written.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// How the evaluator must call this function when SQLite codes it in
+    /// line, evaluating an argument only when it is needed (`None`: a call
+    /// on all the arguments evaluated first).
+    pub fn short_circuit(&self) -> Option<ShortCircuit> {
+        self.imp.as_ref()?;
+        match self.name.to_ascii_lowercase().as_str() {
+            "coalesce" | "ifnull" => Some(ShortCircuit::FirstNotNull),
+            "iif" | "if" => Some(ShortCircuit::Case),
+            _ => None,
+        }
     }
 
     /// Evaluates the call on `args` for a statement of `session`.

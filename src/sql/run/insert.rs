@@ -497,6 +497,11 @@ fn insert_rows(
                 olds.push((r, old));
             }
         }
+        // A row REPLACE deletes may have been the largest: the next new
+        // rowid is read again (SQLite reads the largest for every row).
+        if !olds.is_empty() {
+            next_rowid = None;
+        }
         for (r, old) in olds {
             writer.delete(cx, r, &old)?;
         }
