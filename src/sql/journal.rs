@@ -13,10 +13,10 @@
 //! that must be made an integer (not the NULL literal of a single VALUES
 //! row, which becomes a new rowid, unless a BEFORE INSERT trigger sees
 //! it), a function call, a non-literal LIMIT or an OFFSET), counting every
-//! trigger program it may
-//! run, nested ones included (only what is coded: of a column assigned
-//! twice in SET, the last value). An error without a journal (a STRICT type
-//! error) leaves the rows written before it inside a transaction.
+//! trigger program it may run, nested ones included (only what is coded:
+//! of a column assigned twice in SET, the last value). An error without a
+//! journal (a STRICT type error) leaves the rows written before it inside
+//! a transaction.
 //!
 //! Invariant: the decision depends only on the statement's text and the
 //! schema, never on the data, as in SQLite (it is made when the statement

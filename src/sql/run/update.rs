@@ -282,6 +282,16 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
             sets.push((pos, b));
         }
     }
+    // A column assigned twice takes its last value; SQLite never codes the
+    // earlier one, so it is not evaluated (an error in it is not raised).
+    let sets: Vec<(usize, PExpr)> = {
+        let positions: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+        sets.into_iter()
+            .enumerate()
+            .filter(|(i, (p, _))| !positions[i + 1..].contains(p))
+            .map(|(_, s)| s)
+            .collect()
+    };
     let returning = if up.returning.is_empty() {
         None
     } else {
