@@ -10,13 +10,13 @@
 //!   rename .T.restoring → T, fsync the parent directory
 //! ```
 //!
-//! Every file is checked as it is read (size, digest, MACs, descriptor,
+//! Every file of the chain is checked (size, digest, MACs, descriptor,
 //! counts: see `open.rs`), so a tampered or partial backup fails the
 //! restore, naming the file, and nothing is left at T. A crash leaves at
 //! most `.T.restoring` with its INCOMPLETE marker, which never opens as a
 //! store and is cleared by the next restore to T.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -199,6 +199,31 @@ fn build(
             )
         })?;
         logs.push(f);
+    }
+    // The files of the chain this restore does not read (a parent's
+    // tables that later backups replaced) are checked as well, before
+    // anything is written: a tampered or partial backup is refused whole,
+    // as `verify` refuses it, not only where the restore happens to read.
+    {
+        let mut used: HashSet<([u8; 16], &str)> = HashSet::new();
+        for (_, b, f) in &tables {
+            used.insert((b.manifest.id, f.name.as_str()));
+        }
+        for (_, runs) in &audit {
+            for (b, f) in runs {
+                used.insert((b.manifest.id, f.name.as_str()));
+            }
+        }
+        for f in &logs {
+            used.insert((newest.manifest.id, f.name.as_str()));
+        }
+        for b in chain.iter() {
+            for f in &b.manifest.files {
+                if !used.contains(&(b.manifest.id, f.name.as_str())) {
+                    open::read_file(vfs, b, f, |_| Ok(()))?;
+                }
+            }
+        }
     }
     let mut state = BackupProgress {
         files_done: 0,
