@@ -563,6 +563,21 @@ pub unsafe extern "C" fn sealdb_column_count(stmt: *const sealdb_stmt, out: *mut
     })
 }
 
+/// Result column `index`, checked against the columns known as for
+/// `sealdb_column_count`.
+fn result_column(st: &mut StmtState, index: i32) -> FfiResult<usize> {
+    st.describe()?;
+    let n = st.columns.len();
+    usize::try_from(index)
+        .ok()
+        .filter(|i| *i < n)
+        .ok_or_else(|| {
+            Failure::range(format!(
+                "column index {index} is out of range: the result has {n} column(s), numbered from 0"
+            ))
+        })
+}
+
 /// Sets `*out` to the name of result column `index` (from 0), known as
 /// for `sealdb_column_count`. Borrowed: valid until the statement is freed
 /// or runs again (the first step after a reset).
@@ -574,17 +589,8 @@ pub unsafe extern "C" fn sealdb_column_name(
 ) -> i32 {
     call(|| {
         with_stmt(stmt, |st| {
-            st.describe()?;
-            let n = st.columns.len();
-            let name = usize::try_from(index)
-                .ok()
-                .and_then(|i| st.columns.get(i))
-                .ok_or_else(|| {
-                    Failure::range(format!(
-                        "column index {index} is out of range: the result has {n} column(s), numbered from 0"
-                    ))
-                })?;
-            write_out(out, name.as_ptr())
+            let i = result_column(st, index)?;
+            write_out(out, st.columns[i].as_ptr())
         })
     })
 }
@@ -605,16 +611,7 @@ pub unsafe extern "C" fn sealdb_column_decltype(
 ) -> i32 {
     call(|| {
         with_stmt(stmt, |st| {
-            st.describe()?;
-            let n = st.columns.len();
-            let i = usize::try_from(index)
-                .ok()
-                .filter(|i| *i < n)
-                .ok_or_else(|| {
-                    Failure::range(format!(
-                        "column index {index} is out of range: the result has {n} column(s), numbered from 0"
-                    ))
-                })?;
+            let i = result_column(st, index)?;
             if st.decltypes.is_none() {
                 let found = st.stmt.decltypes()?.unwrap_or_default();
                 st.decltypes = Some(
