@@ -58,6 +58,8 @@ pub struct Stats {
     /// UPDATEs whose outcome differed from SQLite's and is SQLite's own
     /// when it visits the rows in sealdb's order (see `order`).
     pub update_order: u64,
+    /// DELETEs so judged.
+    pub delete_order: u64,
 }
 
 impl Stats {
@@ -76,6 +78,7 @@ impl Stats {
         self.cut_rowid += o.cut_rowid;
         self.sum_overflow_change += o.sum_overflow_change;
         self.update_order += o.update_order;
+        self.delete_order += o.delete_order;
     }
 
     /// Statements run.
@@ -120,8 +123,8 @@ impl Pair {
                 params,
                 counts,
             } => {
-                if let Some(parts) = order::split_update(sql).filter(order::eligible) {
-                    if let Some(r) = self.check_update(sql, params, *counts, None, &parts, stats) {
+                if let Some(parts) = order::split_dml(sql) {
+                    if let Some(r) = self.check_dml(sql, params, *counts, None, &parts, stats) {
                         return r;
                     }
                 }
@@ -144,9 +147,8 @@ impl Pair {
                 }
             }
             Step::Query { sql, params, spec } => {
-                if let Some(parts) = order::split_update(sql).filter(order::eligible) {
-                    if let Some(r) = self.check_update(sql, params, true, Some(spec), &parts, stats)
-                    {
+                if let Some(parts) = order::split_dml(sql) {
+                    if let Some(r) = self.check_dml(sql, params, true, Some(spec), &parts, stats) {
                         return r;
                     }
                 }
@@ -230,20 +232,21 @@ impl Pair {
         }
     }
 
-    /// An UPDATE under the visit-order oracle (see `order`): run on both,
-    /// its outcome and every table compared at once; when they differ,
-    /// SQLite's replay of it in sealdb's order must give sealdb's.
+    /// An UPDATE or DELETE under the visit-order oracle (see `order`): run
+    /// on both, its outcome and every table compared at once; when they
+    /// differ, SQLite's replay of it in sealdb's order must give sealdb's.
     /// `spec`: a query step (RETURNING). `None`: the oracle cannot run
     /// (the statement is then checked as any other, not yet run).
-    fn check_update(
+    fn check_dml(
         &mut self,
         sql: &str,
         params: &[V],
         counts: bool,
         spec: Option<&QuerySpec>,
-        parts: &order::UpdateParts,
+        parts: &order::DmlParts,
         stats: &mut Stats,
     ) -> Option<Result<(), String>> {
+        let what = if parts.delete { "DELETE" } else { "UPDATE" };
         let keys = order::key_columns(&mut self.lite, &parts.table)?;
         let orders = order::candidates(&mut self.seal, &mut self.lite, parts, &keys, params)?;
         let exec = |e: &mut Sqlite, q: &str| e.run(q, &[], Mode::Exec);
@@ -282,7 +285,7 @@ impl Pair {
         };
         let verdict = if same(&s, &l) {
             order::same_tables(&mut self.seal, &mut self.lite)
-                .map_err(|e| format!("after the UPDATE {e}"))
+                .map_err(|e| format!("after the {what} {e}"))
         } else {
             match (&s, &l) {
                 (Outcome::Changed(a), Outcome::Changed(b)) => {
@@ -299,33 +302,57 @@ impl Pair {
             release(&mut self.lite, saved);
             return Some(Ok(()));
         };
+        // What SQLite's own run tells of its statement journal: an error
+        // that is no constraint failure, after which its tables are not
+        // as before the statement, undid nothing (see `order::Journal`).
+        let own_after = match &l {
+            Outcome::Error(e) if saved && !e.contains("constraint failed") => {
+                order::dump_tables(&mut self.lite)
+            }
+            _ => None,
+        };
+        let mut journals = vec![order::Journal::Undone];
+        if saved {
+            journals.push(order::Journal::Kept);
+        }
         for o in &orders {
-            let mut fresh = match &copy {
-                Some(c) => match c.snapshot() {
-                    Some(f) => Some(f),
-                    None => break,
-                },
-                None => {
-                    if !matches!(
-                        exec(&mut self.lite, "ROLLBACK TO difftest_order"),
-                        Outcome::Changed(_)
-                    ) {
-                        break;
+            for &journal in &journals {
+                let mut fresh = match &copy {
+                    Some(c) => match c.snapshot() {
+                        Some(f) => Some(f),
+                        None => break,
+                    },
+                    None => {
+                        if !matches!(
+                            exec(&mut self.lite, "ROLLBACK TO difftest_order"),
+                            Outcome::Changed(_)
+                        ) {
+                            break;
+                        }
+                        None
                     }
-                    None
+                };
+                let lite = fresh.as_mut().unwrap_or(&mut self.lite);
+                if journal == order::Journal::Undone && own_after.is_some() {
+                    if order::dump_tables(lite) != own_after {
+                        continue;
+                    }
                 }
-            };
-            let lite = fresh.as_mut().unwrap_or(&mut self.lite);
-            let Some(r) = order::replay(lite, parts, &keys, o, params) else {
-                continue;
-            };
-            if same(&s, &r) && order::same_tables(&mut self.seal, lite).is_ok() {
-                stats.update_order += 1;
-                if let Some(f) = fresh {
-                    self.lite = f;
+                let Some(r) = order::replay(lite, parts, &keys, o, params, journal) else {
+                    continue;
+                };
+                if same(&s, &r) && order::same_tables(&mut self.seal, lite).is_ok() {
+                    if parts.delete {
+                        stats.delete_order += 1;
+                    } else {
+                        stats.update_order += 1;
+                    }
+                    if let Some(f) = fresh {
+                        self.lite = f;
+                    }
+                    release(&mut self.lite, saved);
+                    return Some(Ok(()));
                 }
-                release(&mut self.lite, saved);
-                return Some(Ok(()));
             }
         }
         release(&mut self.lite, saved);

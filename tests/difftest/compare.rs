@@ -163,23 +163,24 @@ pub fn compare_rows(seal: &[Vec<V>], lite: &[Vec<V>], spec: &QuerySpec) -> Resul
         };
     }
     // A key on a column whose value is a group's representative (loose)
-    // compares under that looseness too: 'b' and 'B' may stand for the
-    // same NOCASE group, and ORDER BY 1 COLLATE BINARY then orders
-    // whichever it got.
-    let key_coll = |c: usize, coll: Coll| match spec.cols.get(c) {
-        Some(ColCmp::Loose(lc)) if *lc != coll => {
-            if coll == Coll::Binary {
-                *lc
-            } else {
-                Coll::Loosest
-            }
-        }
-        _ => coll,
+    // under a coarser collation than the key's fixes no order: 'abc' and
+    // 'ABC' may stand for the same NOCASE group (which one is the plan's
+    // row order), and ORDER BY 1 COLLATE BINARY puts 'Abd' between them.
+    // The order is checked on the keys before the first such key; the
+    // rows tied on those are compared as multisets.
+    let coarser = |c: usize, coll: Coll| match spec.cols.get(c) {
+        Some(ColCmp::Loose(lc)) => *lc != coll && *lc != Coll::Binary,
+        _ => false,
     };
+    let fixed = spec
+        .order
+        .iter()
+        .position(|&(c, coll)| coarser(c, coll))
+        .unwrap_or(spec.order.len());
     let key_of = |r: &Vec<V>| -> Vec<(V, Coll)> {
-        spec.order
+        spec.order[..fixed]
             .iter()
-            .map(|&(c, coll)| (r.get(c).cloned().unwrap_or(V::Null), key_coll(c, coll)))
+            .map(|&(c, coll)| (r.get(c).cloned().unwrap_or(V::Null), coll))
             .collect()
     };
     let same_key = |a: &Vec<V>, b: &Vec<V>| {

@@ -1871,12 +1871,14 @@ impl Gen {
                     let c = self.rng.below(un);
                     let v = self.col(&row).sql;
                     let w = self.pred_simple(&target);
-                    format!("UPDATE OR IGNORE t{u} SET c{c} = {v} WHERE {w}")
+                    let one = self.one_row(u, &w);
+                    format!("UPDATE OR IGNORE t{u} SET c{c} = {v} WHERE {one}")
                 }
                 _ => {
                     let c = self.rng.below(un);
                     let v = self.col(&row).sql;
-                    format!("DELETE FROM t{u} WHERE c{c} = {v}")
+                    let one = self.one_row(u, &format!("c{c} = {v}"));
+                    format!("DELETE FROM t{u} WHERE {one}")
                 }
             });
         }
@@ -1889,6 +1891,29 @@ impl Gen {
             params: Vec::new(),
             counts: false,
         }
+    }
+
+    /// A condition on table `u` that holds for at most one row: the first
+    /// row, in key order, for which `w` holds. A statement in a trigger
+    /// body that visits several rows may end differently depending on the
+    /// order it visits them in (OR IGNORE keeps the first row to take a
+    /// UNIQUE value; each row's deletion fires its own triggers), which
+    /// SQLite leaves unspecified; the visit-order oracle judges the
+    /// statement that fires the trigger, not the trigger's own (901594,
+    /// 906455).
+    fn one_row(&self, u: usize, w: &str) -> String {
+        let t = &self.tables[u];
+        if !t.without_rowid {
+            return format!("rowid = (SELECT min(rowid) FROM t{u} WHERE {w})");
+        }
+        let pk = &t.table_keys[0];
+        let order: Vec<String> = pk.iter().map(|k| format!("c{k}")).collect();
+        let order = order.join(", ");
+        let conds: Vec<String> = pk
+            .iter()
+            .map(|k| format!("c{k} = (SELECT c{k} FROM t{u} WHERE {w} ORDER BY {order} LIMIT 1)"))
+            .collect();
+        conds.join(" AND ")
     }
 
     /// BEGIN / COMMIT / ROLLBACK and savepoints (tracked so that they are

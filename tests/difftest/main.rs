@@ -278,12 +278,13 @@ fn campaign() -> bool {
         kinds.join(", ")
     );
     println!(
-        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares; {} UPDATEs whose outcome is SQLite's in sealdb's order of the rows; {} cases cut short (a table over {MOST_ROWS} rows), {} (a rowid near the largest), {} (a data change's sum() overflow in one engine's row order)",
+        "difftest: {} failed on both engines alike; {} skipped as not supported by sealdb; {} sum() overflows that depend on the order of the rows; {} TLP differences SQLite shares; {} UPDATEs and {} DELETEs whose outcome is SQLite's in sealdb's order of the rows; {} cases cut short (a table over {MOST_ROWS} rows), {} (a rowid near the largest), {} (a data change's sum() overflow in one engine's row order)",
         stats.both_failed,
         stats.skipped(),
         stats.sum_overflow,
         stats.tlp_shared,
         stats.update_order,
+        stats.delete_order,
         stats.cut_short,
         stats.cut_rowid,
         stats.sum_overflow_change

@@ -1,10 +1,12 @@
-//! The visit-order oracle for UPDATE: when sealdb and SQLite disagree on
-//! an UPDATE whose rows conflict with each other (OR IGNORE keeps a
-//! different row, a UNIQUE violation happens in one order only, OR FAIL
-//! stops at a different row), the outcome may be the order the rows were
-//! visited in, which SQLite leaves unspecified (it is its plan's). Then
-//! the UPDATE is replayed in SQLite one row at a time in an order sealdb
-//! visits rows in, and sealdb's outcome must be exactly that replay's.
+//! The visit-order oracle for UPDATE and DELETE: when sealdb and SQLite
+//! disagree on an UPDATE whose rows conflict with each other (OR IGNORE
+//! keeps a different row, a UNIQUE violation happens in one order only,
+//! OR FAIL stops at a different row), or on a DELETE whose rows' triggers
+//! or RETURNING subqueries see the rows deleted before them, the outcome
+//! may be the order the rows were visited in, which SQLite leaves
+//! unspecified (it is its plan's). Then the statement is replayed in
+//! SQLite one row at a time in an order sealdb visits rows in, and
+//! sealdb's outcome must be exactly that replay's.
 //!
 //! ```text
 //!   pre-state ── sealdb: SELECT key FROM t WHERE w         (its plan's order)
@@ -13,7 +15,8 @@
 //!   both run the UPDATE; outcome + every table compared
 //!   differ ─► for each candidate order O, on SQLite's state before it
 //!             (ROLLBACK TO the savepoint, or a fresh copy):
-//!             UPDATE OR <c> t SET <sets> WHERE key = k, for k in O;
+//!             UPDATE OR <c> t SET <sets> WHERE key = k, for k in O
+//!             (DELETE FROM t WHERE key = k);
 //!             same outcome, change count (or RETURNING rows) and tables
 //!             as sealdb: tolerated, and SQLite's database is the replay's
 //! ```
@@ -43,12 +46,21 @@
 //!   undone with the statement (a savepoint rolled back), under FAIL they
 //!   stay, under ROLLBACK SQLite ends the transaction itself. The change
 //!   count is the sum of the rows'. Any other error (a STRICT type
-//!   error, an overflow) stops the oracle, since what SQLite undoes of it
-//!   depends on whether the statement keeps a statement journal, unless
-//!   every table is still as before the replay when it is raised (the
-//!   rows before it, and it itself, changed nothing: compared table by
-//!   table): then, journal or not, SQLite's UPDATE in that order ends
-//!   with that error and nothing changed, there being nothing to undo.
+//!   error) undoes what the statement changed when SQLite keeps a
+//!   statement journal for it and nothing when it does not (inside a
+//!   transaction; in autocommit the transaction, so the statement, is
+//!   undone either way). SQLite decides that from the statement's text
+//!   and schema, not its rows, and does not expose it: when its own run
+//!   ended with such an error and its tables not as before, it kept no
+//!   journal, and only that replay counts; otherwise both are tried
+//!   (`Journal`). Which one sealdb takes is then not checked here, but in
+//!   every statement whose error both engines meet after the same rows.
+//! * DELETE: SQLite deletes in one pass only without triggers, RETURNING
+//!   or a subquery in WHERE, where a row's deletion cannot change what
+//!   another row's does; otherwise it collects the keys first and then
+//!   deletes each row still there (BEFORE triggers fired, the row sought
+//!   again, deleted, AFTER triggers fired), as `DELETE ... WHERE key = k`
+//!   does for one row.
 //! * A subquery in SET that names nothing of the updated row is computed
 //!   once per statement by SQLite (OP_Once; a correlated one, marked
 //!   EP_VarSelect, for every row), when first evaluated. As the whole
@@ -73,8 +85,10 @@
 //!   (codeReturningTrigger), so one that names neither the updated row
 //!   nor, directly in its FROM, the updated table is computed once per
 //!   statement, after the first row returned is changed; the replay's
-//!   one-row statements compute it for every row. Judged only when that
-//!   cannot differ: no subquery reads the updated table (SQLite's plan of
+//!   one-row statements compute it for every row. One that names the
+//!   table in its own FROM is computed for every row, after the row is
+//!   changed, by both; judged when every subquery is such (and holds
+//!   none of its own), or when the difference cannot show: no subquery reads the updated table (SQLite's plan of
 //!   the RETURNING list over a stand-in row opens no cursor on its
 //!   b-trees) and the UPDATE writes nothing else (no trigger on the
 //!   table, foreign keys off), so every subquery has one value
@@ -93,9 +107,11 @@
 
 use crate::engine::{real_literal, Engine, Mode, Outcome, Sealdb, Sqlite, V};
 
-/// An UPDATE statement cut into the parts the replay needs.
+/// An UPDATE or DELETE statement cut into the parts the replay needs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UpdateParts {
+pub struct DmlParts {
+    /// A DELETE (`conflict` and `sets` empty).
+    pub delete: bool,
     /// `OR IGNORE ` and the like, or empty.
     pub conflict: String,
     /// The table name.
@@ -138,7 +154,7 @@ fn top_level(s: &str, kw: &str) -> Option<usize> {
 }
 
 /// `UPDATE [OR x] t SET ... [WHERE ...] [RETURNING ...]`, or `None`.
-pub fn split_update(sql: &str) -> Option<UpdateParts> {
+pub fn split_update(sql: &str) -> Option<DmlParts> {
     let rest = sql.trim();
     if !rest.get(..7)?.eq_ignore_ascii_case("UPDATE ") {
         return None;
@@ -165,13 +181,51 @@ pub fn split_update(sql: &str) -> Option<UpdateParts> {
         Some(w) => (&body[..w], Some(body[w + 7..].trim().to_string())),
         None => (body, None),
     };
-    Some(UpdateParts {
+    Some(DmlParts {
+        delete: false,
         conflict,
         table,
         sets: sets.trim().to_string(),
         pred,
         returning,
     })
+}
+
+/// `DELETE FROM t [WHERE ...] [RETURNING ...]`, or `None`.
+pub fn split_delete(sql: &str) -> Option<DmlParts> {
+    let rest = sql.trim();
+    if !rest.get(..12)?.eq_ignore_ascii_case("DELETE FROM ") {
+        return None;
+    }
+    let mut body = rest[12..].trim_start();
+    let mut returning = None;
+    if let Some(r) = top_level(body, " RETURNING ") {
+        returning = Some(body[r + 11..].trim().to_string());
+        body = &body[..r];
+    }
+    let (table, pred) = match top_level(body, " WHERE ") {
+        Some(w) => (&body[..w], Some(body[w + 7..].trim().to_string())),
+        None => (body, None),
+    };
+    let table = table.trim().to_string();
+    if table.is_empty() || table.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(DmlParts {
+        delete: true,
+        conflict: String::new(),
+        table,
+        sets: String::new(),
+        pred,
+        returning,
+    })
+}
+
+/// An UPDATE or a DELETE the oracle may judge (see [`eligible`]).
+pub fn split_dml(sql: &str) -> Option<DmlParts> {
+    split_update(sql)
+        .or_else(|| split_delete(sql))
+        .filter(eligible)
 }
 
 /// A value as SQL text meaning the same in an expression (no affinity,
@@ -288,7 +342,7 @@ fn quoted_names(s: &str) -> bool {
 /// documentation): no function of the statement's state; a subquery in
 /// SET only as the whole value of a column (whether it is uncorrelated
 /// is decided in the replay, by SQLite's name resolution).
-pub fn eligible(parts: &UpdateParts) -> bool {
+pub fn eligible(parts: &DmlParts) -> bool {
     let ret = parts.returning.as_deref().unwrap_or_default();
     let s = format!("{} {ret}", parts.sets).to_ascii_lowercase();
     if ["changes(", "random", "last_insert_rowid("]
@@ -448,7 +502,7 @@ pub fn key_columns(lite: &mut Sqlite, table: &str) -> Option<Vec<String>> {
 pub fn candidates(
     seal: &mut Sealdb,
     lite: &mut Sqlite,
-    parts: &UpdateParts,
+    parts: &DmlParts,
     keys: &[String],
     params: &[V],
 ) -> Option<Vec<Vec<Vec<V>>>> {
@@ -485,23 +539,121 @@ pub fn candidates(
     Some(out)
 }
 
-/// SQLite's outcome of the UPDATE applied row by row in `order` (see the
-/// module documentation); `None` when the replay cannot stand for the
-/// statement (an error other than a constraint failure).
+/// What SQLite undoes of a statement that fails with an error other than
+/// a constraint failure (a STRICT type error) after it changed rows:
+/// everything when it keeps a statement journal, nothing when it does not
+/// (inside a transaction; see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Journal {
+    /// A statement journal: the statement is undone.
+    Undone,
+    /// None: the rows changed before the error stay.
+    Kept,
+}
+
+/// Whether every subquery of the RETURNING list is computed for every row
+/// by SQLite as by the one-row statements of the replay: each one not
+/// inside another names `table` directly in its own FROM (which
+/// `sqlite3ProcessReturningSubqueries` marks correlated) and holds no
+/// subquery of its own (one that did would be computed once).
+fn returning_subqueries_per_row(table: &str, returning: &str) -> bool {
+    let lower = returning.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    let (mut quote, mut i) = (None::<u8>, 0);
+    let mut found = false;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' if lower[i + 1..].trim_start().starts_with("select ") => {
+                    let Some(len) = whole_subquery_len(&lower[i..]) else {
+                        return false;
+                    };
+                    let inner = &lower[i + 1..i + len - 1];
+                    if inner.matches("select").count() != 1 || !names_in_from(inner, table) {
+                        return false;
+                    }
+                    found = true;
+                    i += len;
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The length of the parenthesized group `s` starts with, or `None`.
+fn whole_subquery_len(s: &str) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None::<u8>);
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
+/// Whether the FROM clause of `select` (lower case, no subquery) names
+/// `table` as one of its tables.
+fn names_in_from(select: &str, table: &str) -> bool {
+    let Some(f) = top_level(select, " from ") else {
+        return false;
+    };
+    let from = &select[f + 6..];
+    let end = [" where ", " group ", " order ", " limit ", " window "]
+        .iter()
+        .filter_map(|k| top_level(from, k))
+        .min()
+        .unwrap_or(from.len());
+    let table = table.to_ascii_lowercase();
+    from[..end]
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .any(|w| w == table)
+}
+
+/// SQLite's outcome of the UPDATE or DELETE applied row by row in `order`
+/// (see the module documentation), with `journal` deciding what an error
+/// other than a constraint failure undoes; `None` when the replay cannot
+/// stand for the statement.
 pub fn replay(
     lite: &mut Sqlite,
-    parts: &UpdateParts,
+    parts: &DmlParts,
     keys: &[String],
     order: &[Vec<V>],
     params: &[V],
+    journal: Journal,
 ) -> Option<Outcome> {
-    let sets = freeze_set_subqueries(lite, &inline_params(&parts.sets, params)?)?;
+    let sets = if parts.delete {
+        String::new()
+    } else {
+        freeze_set_subqueries(lite, &inline_params(&parts.sets, params)?)?
+    };
     let returning = match &parts.returning {
         Some(r) => Some(inline_params(r, params)?),
         None => None,
     };
     if let Some(r) = &returning {
-        returning_subqueries_fixed(lite, &parts.table, r)?;
+        if !returning_subqueries_per_row(&parts.table, r) {
+            returning_subqueries_fixed(lite, &parts.table, r)?;
+        }
     }
     let mut rows = Vec::new();
     let exec = |lite: &mut Sqlite, sql: &str| lite.run(sql, &[], Mode::Exec);
@@ -513,6 +665,7 @@ pub fn replay(
     let before = dump_tables(lite)?;
     let mut changes = 0;
     let mut failed = None;
+    let mut undo = false;
     for k in order {
         let mut cond = Vec::new();
         for (c, v) in keys.iter().zip(k) {
@@ -523,12 +676,16 @@ pub fn replay(
                 format!("{c} = {v} COLLATE BINARY")
             });
         }
-        let mut sql = format!(
-            "UPDATE {}{} SET {sets} WHERE {}",
-            parts.conflict,
-            parts.table,
-            cond.join(" AND ")
-        );
+        let mut sql = if parts.delete {
+            format!("DELETE FROM {} WHERE {}", parts.table, cond.join(" AND "))
+        } else {
+            format!(
+                "UPDATE {}{} SET {sets} WHERE {}",
+                parts.conflict,
+                parts.table,
+                cond.join(" AND ")
+            )
+        };
         let outcome = match &returning {
             Some(r) => {
                 sql.push_str(&format!(" RETURNING {r}"));
@@ -540,10 +697,13 @@ pub fn replay(
             Outcome::Changed(n) => changes += n,
             Outcome::Rows(r) => rows.extend(r),
             Outcome::Error(e) if e.contains("constraint failed") => {
+                undo = !matches!(parts.conflict.as_str(), "OR FAIL " | "OR ROLLBACK ");
                 failed = Some(e);
                 break;
             }
-            Outcome::Error(e) if dump_tables(lite).as_ref() == Some(&before) => {
+            Outcome::Error(e) => {
+                let unchanged = dump_tables(lite).as_ref() == Some(&before);
+                undo = !unchanged && journal == Journal::Undone;
                 failed = Some(e);
                 break;
             }
@@ -554,12 +714,8 @@ pub fn replay(
             }
         }
     }
-    match &failed {
-        Some(_) if parts.conflict == "OR FAIL " || parts.conflict == "OR ROLLBACK " => {}
-        Some(_) => {
-            let _ = exec(lite, "ROLLBACK TO difftest_replay");
-        }
-        None => {}
+    if undo {
+        let _ = exec(lite, "ROLLBACK TO difftest_replay");
     }
     // After OR ROLLBACK failed the savepoint is gone with the transaction.
     let _ = exec(lite, "RELEASE difftest_replay");
@@ -572,7 +728,7 @@ pub fn replay(
 
 /// Every table of SQLite's (name and rows, rowids included, in table
 /// order), `None` when one cannot be read.
-fn dump_tables(lite: &mut Sqlite) -> Option<Vec<(String, Vec<Vec<V>>)>> {
+pub fn dump_tables(lite: &mut Sqlite) -> Option<Vec<(String, Vec<Vec<V>>)>> {
     let tables = query_rows(
         lite,
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
@@ -633,7 +789,8 @@ pub fn split_checks() -> Result<(), String> {
         "UPDATE OR IGNORE t0 SET c1 = (SELECT 1 WHERE 1), c2 = 'a WHERE b' WHERE c0 > 1",
     )
     .ok_or("no split")?;
-    let want = UpdateParts {
+    let want = DmlParts {
+        delete: false,
         conflict: "OR IGNORE ".into(),
         table: "t0".into(),
         sets: "c1 = (SELECT 1 WHERE 1), c2 = 'a WHERE b'".into(),

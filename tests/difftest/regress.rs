@@ -35,7 +35,7 @@
 //! A script with a line `paired` is run on both engines through the
 //! campaign's checker instead (`check::Pair::check`; its expected answers
 //! are then SQLite's, for the reader): it must show no divergence, and
-//! the visit-order oracle for UPDATE (`order`) must have accepted at least
+//! the visit-order oracle for UPDATE and DELETE (`order`) must have accepted at least
 //! one statement. That is how the UPDATEs whose outcome depends on the
 //! order of the rows are kept: sealdb's answer is not SQLite's, but
 //! SQLite's own in sealdb's order.
@@ -276,8 +276,8 @@ fn replay_paired(records: &[Record]) -> Result<(), Vec<String>> {
             errors.push(format!("line {}: {e}\n  {}", r.line, r.sql));
         }
     }
-    if stats.update_order == 0 {
-        errors.push("no UPDATE was accepted by the visit-order oracle (does sealdb follow SQLite's order now? then record the script plainly)".into());
+    if stats.update_order + stats.delete_order == 0 {
+        errors.push("no UPDATE or DELETE was accepted by the visit-order oracle (does sealdb follow SQLite's order now? then record the script plainly)".into());
     }
     if errors.is_empty() {
         Ok(())
