@@ -846,6 +846,34 @@ pub fn split_checks() -> Result<(), String> {
             return Err(format!("eligible: {sql} should be {want}"));
         }
     }
+    let d = split_delete("DELETE FROM t0 WHERE c1 > ' WHERE ' RETURNING c0, (SELECT 1)")
+        .ok_or("no split")?;
+    if !d.delete
+        || d.table != "t0"
+        || d.pred.as_deref() != Some("c1 > ' WHERE '")
+        || d.returning.as_deref() != Some("c0, (SELECT 1)")
+    {
+        return Err(format!("split_delete: {d:?}"));
+    }
+    for (ret, want) in [
+        (
+            "c2, (SELECT total(a5.c1) FROM t0 AS a5 WHERE a5.c0 IS NOT 1)",
+            true,
+        ),
+        ("(SELECT count(*) FROM t1, t0 AS b) + 1", true),
+        ("(SELECT count(*) FROM t1)", false),
+        (
+            "(SELECT count(*) FROM t0 WHERE c1 IN (SELECT c1 FROM t1))",
+            false,
+        ),
+        ("c0", false),
+    ] {
+        if returning_subqueries_per_row("t0", ret) != want {
+            return Err(format!(
+                "returning_subqueries_per_row: {ret} should be {want}"
+            ));
+        }
+    }
     if split_top("a = (1, 2), b = 'x,y', c") != ["a = (1, 2)", " b = 'x,y'", " c"] {
         return Err("split_top".into());
     }
