@@ -46,6 +46,7 @@ pub(super) fn exec_write(
         returning: None,
         last_rowid: None,
     };
+    crate::sql::access::compile_triggers(schema, stmt)?;
     Ok(match stmt {
         Ast::Insert(i) => (None, run::insert(cx, schema, i)?),
         Ast::Update(u) => (None, run::update(cx, schema, u)?),

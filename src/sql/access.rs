@@ -374,20 +374,54 @@ fn planner<'s>(
     .with_security(sec.clone())
 }
 
-/// The triggers on `table` that `stmt`'s kind of change fires.
+/// The triggers on `table` that `stmt`'s kind of change fires (an UPDATE
+/// OF trigger only when the statement sets one of its columns).
 fn fired_by(schema: &Schema, table: &str, stmt: &Statement) -> Vec<Arc<Trigger>> {
     schema
         .triggers_on(table)
         .into_iter()
-        .filter(|t| {
-            matches!(
-                (&t.event, stmt),
-                (TriggerEvent::Insert, Statement::Insert(_))
-                    | (TriggerEvent::Update(_), Statement::Update(_))
-                    | (TriggerEvent::Delete, Statement::Delete(_))
-            )
+        .filter(|t| match (&t.event, stmt) {
+            (TriggerEvent::Insert, Statement::Insert(_))
+            | (TriggerEvent::Delete, Statement::Delete(_)) => true,
+            (TriggerEvent::Update(cols), Statement::Update(u)) => {
+                cols.is_empty()
+                    || cols
+                        .iter()
+                        .any(|c| u.assignments.iter().any(|(a, _)| a.eq_ignore_ascii_case(c)))
+            }
+            _ => false,
         })
         .collect()
+}
+
+/// Fails `stmt` as SQLite fails a statement whose trigger programs do not
+/// compile: SQLite compiles every trigger the statement may fire (and
+/// those their bodies may fire) when it prepares the statement, so a
+/// trigger naming a missing table, column or function fails it even when
+/// no row fires the trigger or its WHEN clause is false. Run before the
+/// statement changes anything (the analysis above covers it too, but it
+/// is skipped for administrators when nothing is audited).
+pub fn compile_triggers(schema: &Schema, stmt: &Statement) -> Result<()> {
+    let target = match stmt {
+        Statement::Insert(i) => &i.table,
+        Statement::Update(u) => &u.table,
+        Statement::Delete(d) => &d.table,
+        _ => return Ok(()),
+    };
+    let Some(t) = schema.table(target) else {
+        return Ok(());
+    };
+    let fires = fired_by(schema, &t.name, stmt);
+    if fires.is_empty() {
+        return Ok(());
+    }
+    let (mut seen, mut out) = (HashSet::new(), Vec::new());
+    for trig in fires {
+        if seen.insert(trig.name.to_lowercase()) {
+            trigger_walk(schema, t, &trig, &None, &mut out, Some((&mut seen, 1)))?;
+        }
+    }
+    Ok(())
 }
 
 /// Uses of trigger `trig`'s WHEN clause and body (as its owner), and of
@@ -482,6 +516,9 @@ fn walk_one(
             return Ok(r);
         }
         Statement::Insert(i) => {
+            if trigger.is_some() {
+                compiles_in_trigger(schema, &i.table, i.columns.as_deref().unwrap_or(&[]), true)?;
+            }
             let Some(t) = schema.table(&i.table) else {
                 p.record_use(&i.table, Privilege::Insert, &[]);
                 out.extend(p.take_uses());
@@ -519,6 +556,10 @@ fn walk_one(
             target = Some(t.clone());
         }
         Statement::Update(u) => {
+            if trigger.is_some() {
+                let set: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
+                compiles_in_trigger(schema, &u.table, &set, false)?;
+            }
             let Some(t) = schema.table(&u.table) else {
                 p.record_use(&u.table, Privilege::Update, &[]);
                 out.extend(p.take_uses());
@@ -550,6 +591,9 @@ fn walk_one(
             target = Some(t.clone());
         }
         Statement::Delete(d) => {
+            if trigger.is_some() {
+                compiles_in_trigger(schema, &d.table, &[], false)?;
+            }
             let Some(t) = schema.table(&d.table) else {
                 p.record_use(&d.table, Privilege::Delete, &[]);
                 out.extend(p.take_uses());
@@ -616,6 +660,38 @@ fn walk_one(
         fires.extend(fired_by(schema, &t.name, stmt));
     }
     Ok(target)
+}
+
+/// A trigger body statement's target and the columns it writes must
+/// exist (SQLite's errors when it compiles the trigger program; outside a
+/// trigger a missing table is refused by [`check`], as a hidden one is).
+fn compiles_in_trigger(schema: &Schema, table: &str, cols: &[String], insert: bool) -> Result<()> {
+    if schema.view(table).is_some() {
+        return Ok(());
+    }
+    let Some(t) = schema.table(table) else {
+        return Err(Error::sql(
+            SqlErrorKind::UnknownTable,
+            format!("no such table: {table}"),
+        ));
+    };
+    let rowid = |c: &str| {
+        ["rowid", "_rowid_", "oid"]
+            .iter()
+            .any(|r| c.eq_ignore_ascii_case(r))
+            && !t.without_rowid
+    };
+    for c in cols {
+        if t.column(c).is_none() && !rowid(c) {
+            let message = if insert {
+                format!("table {} has no column named {c}", t.name)
+            } else {
+                format!("no such column: {c}")
+            };
+            return Err(Error::sql(SqlErrorKind::UnknownColumn, message));
+        }
+    }
+    Ok(())
 }
 
 /// The table index `index` belongs to.

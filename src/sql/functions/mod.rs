@@ -16,9 +16,11 @@
 //! ```
 //!
 //! [`ScalarCall::resolve`] finds a function once, when an expression is
-//! bound, so that evaluating a row does no lookup by name (an unknown name
-//! or a wrong argument count still fails only when the call is evaluated,
-//! with the same error [`call_scalar`] gives); [`check_scalar`] answers,
+//! bound, so that evaluating a row does no lookup by name (the planner
+//! refuses an unknown name or a wrong argument count first, with
+//! [`check_scalar`], as SQLite does when it prepares a statement; a call
+//! resolved without that check fails when evaluated, with the same error
+//! [`call_scalar`] gives); [`check_scalar`] answers,
 //! without evaluating anything, whether a name and argument count make a
 //! valid call. Names are matched case-insensitively. An unknown name is an
 //! [`SqlErrorKind::UnknownFunction`] error ("no such function: foo"); a

@@ -281,6 +281,10 @@ impl<'s> Planner<'s> {
                         format!("misuse of aggregate function {name}()"),
                     ));
                 }
+                // An unknown function or a wrong argument count fails the
+                // statement when it is prepared, as in SQLite, not only
+                // when a row reaches the call (`WHERE 0` reaches none).
+                crate::sql::functions::check_scalar(name, args.len())?;
                 let mut a = Vec::with_capacity(args.len());
                 let mut types = Vec::with_capacity(args.len());
                 for x in args {
