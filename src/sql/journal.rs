@@ -29,6 +29,7 @@ use crate::syntax::ast::{
     Update, UpsertAction, With,
 };
 use crate::syntax::parse::parse_expr;
+use crate::types::Collation;
 
 /// Whether SQLite would keep a statement journal for `stmt` (true for
 /// anything but INSERT, UPDATE and DELETE: their errors undo the
@@ -559,22 +560,36 @@ fn upsert_index(t: &Table, target: Option<&[String]>) -> Option<usize> {
 
 /// Whether `filter` pins at most one row of `t` by equality on its rowid
 /// or on every column of a unique index (SQLite's one-pass single-row
-/// UPDATE and DELETE, which do not count as writing several rows).
+/// UPDATE and DELETE, which do not count as writing several rows). An
+/// equality pins a column only as SQLite's planner can use it for a
+/// lookup: its other side reads no column (`c0 = c0` pins nothing), and
+/// it compares under the index column's collation (`c0 = 'x' COLLATE
+/// BINARY` does not probe a NOCASE key).
 fn one_row(t: &Table, filter: Option<&Expr>) -> bool {
     let Some(f) = filter else {
         return false;
     };
     let mut pinned = Vec::new();
     conjuncts_pinning(t, f, &mut pinned);
-    let rowid_pinned =
-        pinned.contains(&t.columns.len()) || t.rowid_alias.is_some_and(|a| pinned.contains(&a));
+    let rowid = t.columns.len();
+    let rowid_pinned = pinned
+        .iter()
+        .any(|(c, _)| *c == rowid || t.rowid_alias == Some(*c));
     rowid_pinned
         || t.indexes.iter().any(|ix| {
-            ix.unique && ix.filter.is_none() && ix.columns.iter().all(|c| pinned.contains(c))
+            ix.unique
+                && ix.filter.is_none()
+                && ix
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .all(|(k, c)| pinned.contains(&(*c, ix.collation(k))))
         })
 }
 
-fn conjuncts_pinning(t: &Table, e: &Expr, out: &mut Vec<usize>) {
+/// The columns an equality of `e`'s conjuncts pins, with the collation it
+/// compares them under.
+fn conjuncts_pinning(t: &Table, e: &Expr, out: &mut Vec<(usize, Collation)>) {
     use crate::syntax::ast::BinOp;
     match e {
         Expr::Binary(BinOp::And, a, b) => {
@@ -587,8 +602,18 @@ fn conjuncts_pinning(t: &Table, e: &Expr, out: &mut Vec<usize>) {
                     let own = table
                         .as_ref()
                         .is_none_or(|q| q.eq_ignore_ascii_case(&t.name));
-                    if own && !matches!(other.as_ref(), Expr::Column { table: None, .. }) {
-                        out.extend(assigned_columns(t, std::iter::once(name.as_str())));
+                    let (mut reads, mut coll) = (false, None);
+                    crate::sql::plan::walk(other, &mut |x| match x {
+                        Expr::Column { .. } => reads = true,
+                        Expr::Collate(_, c) if coll.is_none() => coll = Some(*c),
+                        _ => {}
+                    });
+                    if own && !reads {
+                        for c in assigned_columns(t, std::iter::once(name.as_str())) {
+                            let column = t.columns.get(c).map(|x| x.collation);
+                            let used = coll.or(column).unwrap_or_default();
+                            out.push((c, used));
+                        }
                     }
                 }
             }

@@ -2001,24 +2001,27 @@ impl Gen {
 /// such a column is compared under the loosest folding).
 fn coll_of_expr(sql: &str, sc: &Scope) -> Coll {
     // A bare column keeps its own collation (SQLite's sqlite3ExprCollSeq),
-    // also through unary plus and CAST; any other expression has none
+    // also through unary plus and CAST, nested in any order
+    // (`+(CAST(c AS TEXT))`: 1102479); any other expression has none
     // unless COLLATE is written in it.
-    if let Some(c) = sc.cols.iter().find(|c| c.sql == sql) {
-        return c.coll;
-    }
-    if let Some(inner) = sql.strip_prefix("+(").and_then(|x| x.strip_suffix(')')) {
-        if let Some(c) = sc.cols.iter().find(|c| c.sql == inner) {
+    let mut e = sql;
+    loop {
+        if let Some(c) = sc.cols.iter().find(|c| c.sql == e) {
             return c.coll;
         }
-    }
-    if let Some((inner, _)) = sql
-        .strip_prefix("CAST(")
-        .and_then(|x| x.strip_suffix(')'))
-        .and_then(|x| x.rsplit_once(" AS "))
-    {
-        if let Some(c) = sc.cols.iter().find(|c| c.sql == inner) {
-            return c.coll;
+        if let Some(inner) = e.strip_prefix("+(").and_then(|x| x.strip_suffix(')')) {
+            e = inner;
+            continue;
         }
+        if let Some((inner, _)) = e
+            .strip_prefix("CAST(")
+            .and_then(|x| x.strip_suffix(')'))
+            .and_then(|x| x.rsplit_once(" AS "))
+        {
+            e = inner;
+            continue;
+        }
+        break;
     }
     if sql.contains("COLLATE") {
         Coll::Loosest

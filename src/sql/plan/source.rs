@@ -7,15 +7,20 @@ use crate::sql::introspect::Introspect;
 /// The source for reading table `t` under name `label`: its columns, then
 /// the hidden rowid.
 pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
+    // The rowid, and a rowid alias (which SQLite resolves as the rowid),
+    // have no collation (sqlite3ExprCollSeq of a rowid reference is none):
+    // in a comparison the other side's applies, and in a compound SELECT
+    // a later SELECT's column gives the compound column's (1105543).
     let mut cols: Vec<ScopeCol> = t
         .columns
         .iter()
-        .map(|c| ScopeCol {
+        .enumerate()
+        .map(|(i, c)| ScopeCol {
             table: Some(label.clone()),
             name: c.name.clone(),
             hidden: false,
             affinity: Some(c.affinity),
-            collation: Some(c.collation),
+            collation: (t.rowid_alias != Some(i)).then_some(c.collation),
             origin: None,
             using_copy: false,
             decl: (!c.decl_type.is_empty()).then(|| Arc::from(c.decl_type.as_str())),
@@ -36,7 +41,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         },
         hidden: true,
         affinity: Some(Affinity::Integer),
-        collation: Some(Collation::Binary),
+        collation: None,
         origin: None,
         using_copy: false,
         // SQLite's columnType gives a rowid "INTEGER".
