@@ -10,16 +10,23 @@ pub(super) fn is_current_user(name: &str) -> bool {
 
 /// Whether `e` contains an aggregate call (not looking into subqueries).
 pub(super) fn has_aggregate(e: &Expr) -> bool {
-    let mut found = false;
+    first_aggregate(e).is_some()
+}
+
+/// The name of the first aggregate call in `e` (not looking into
+/// subqueries), as written.
+pub(super) fn first_aggregate(e: &Expr) -> Option<String> {
+    let mut found = None;
     walk(e, &mut |x| {
         if let Expr::Function {
             name, args, star, ..
         } = x
         {
-            if agg_kind(name, args.len(), *star).is_some()
+            if found.is_none()
+                && agg_kind(name, args.len(), *star).is_some()
                 && !(args.len() > 1 && is_scalar_minmax(name))
             {
-                found = true;
+                found = Some(name.clone());
             }
         }
     });

@@ -148,6 +148,11 @@ impl<'s> Planner<'s> {
                 list,
                 negated,
             } => {
+                // A row value on the left became a VALUES subquery when
+                // parsed; one in the list is misused (as in SQLite).
+                if list.iter().any(|x| matches!(x, Expr::Row(_))) {
+                    return Err(rowvalue::misused());
+                }
                 let (x, tx) = rec!(expr);
                 let mut items = Vec::with_capacity(list.len());
                 let mut types = vec![tx];
@@ -370,7 +375,13 @@ impl<'s> Planner<'s> {
         if let Some(j) = cx.agg_exprs.iter().position(|a| a == e) {
             return Ok(Some((PExpr::Col(cx.width + ng + j), cx.agg_types[j])));
         }
-        for a in args.iter().chain(filter.as_deref()) {
+        if let Some(inner) = filter.as_deref().and_then(first_aggregate) {
+            return Err(err(
+                SqlErrorKind::Misuse,
+                format!("misuse of aggregate function {inner}()"),
+            ));
+        }
+        for a in args {
             if has_aggregate(a) {
                 return Err(err(
                     SqlErrorKind::Misuse,
