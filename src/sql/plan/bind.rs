@@ -453,7 +453,7 @@ impl<'s> Planner<'s> {
                 plan: planned.plan,
                 correlated,
             }),
-            planned.types,
+            planned.in_types,
         ))
     }
 }

@@ -300,6 +300,10 @@ pub struct Planned {
     /// Output column types (affinity, collation), SQLite's
     /// `sqlite3SubqueryColumnTypes` for the columns of a view or subquery.
     pub types: Vec<ExprType>,
+    /// The types its columns have as an expression's subquery (IN, a
+    /// scalar or row subquery): a compound's are its rightmost SELECT's,
+    /// the one SQLite's expression points to.
+    pub in_types: Vec<ExprType>,
     /// Each output column's declared type when it reads a table column
     /// directly (also through views, subqueries in FROM and CTEs), as
     /// SQLite's `sqlite3_column_decltype`; `None` for an expression.

@@ -5,9 +5,11 @@
 //!
 //! Both sides must have as many terms ("row value misused" otherwise; for
 //! IN "sub-select returns N columns - expected M"). Each pair of terms gets
-//! the [`CmpRule`] a scalar comparison of the two would get; a subquery's
-//! terms have the types of its result columns (SQLite's
-//! `sqlite3VectorFieldSubexpr` reads the subquery's result expressions).
+//! the [`CmpRule`] a scalar comparison of the two would get. A subquery's
+//! terms have the affinities of its result columns; their collations
+//! count where it is tested with IN (either side) or is a CASE operand,
+//! not in a comparison, BETWEEN or a WHEN value (SQLite 3.54's rules,
+//! which differ from 3.40's there).
 //! When every operand has one term the scalar forms are bound exactly as
 //! before. `x BETWEEN a AND b` is `x >= a AND x <= b`; `CASE x WHEN y` is
 //! `CASE WHEN x = y`.
@@ -41,6 +43,24 @@ impl Operand {
             Operand::Scalar(p, t) => (RowOperand::Items(vec![p]), vec![t]),
             Operand::Row(r, t) => (r, t),
         }
+    }
+
+    /// Its terms with the types a comparison (not IN) sees: a subquery's
+    /// keep their affinity but no collation (SQLite 3.54 compares them
+    /// under the other side's, or BINARY).
+    fn into_compared_row(self) -> (RowOperand, Vec<ExprType>) {
+        let (r, t) = self.into_row();
+        let t = match r {
+            RowOperand::Sub(_) => t
+                .into_iter()
+                .map(|x| ExprType {
+                    aff: x.aff,
+                    ..ExprType::default()
+                })
+                .collect(),
+            RowOperand::Items(_) => t,
+        };
+        (r, t)
     }
 }
 
@@ -237,7 +257,8 @@ impl<'s> Planner<'s> {
             if t.width() != tb.len() {
                 return Err(misused());
             }
-            let (cond, _) = compare_operands(BinOp::Eq, Operand::Row(base.clone(), tb.clone()), t)?;
+            let base = Operand::Row(base.clone(), tb.clone());
+            let (cond, _) = compare_typed(BinOp::Eq, base, t, true)?;
             ws.push((cond, r));
         }
         Ok((
@@ -287,6 +308,18 @@ impl<'s> Planner<'s> {
 
 /// `a op c` over two bound operands (scalar when both have one term).
 fn compare_operands(op: BinOp, a: Operand, c: Operand) -> Result<(PExpr, ExprType)> {
+    compare_typed(op, a, c, false)
+}
+
+/// [`compare_operands`]; with `case_operand`, `a` is a CASE operand, whose
+/// subquery's terms keep their collations (SQLite 3.54 reads them from the
+/// subquery there, unlike in a comparison).
+fn compare_typed(
+    op: BinOp,
+    a: Operand,
+    c: Operand,
+    case_operand: bool,
+) -> Result<(PExpr, ExprType)> {
     if a.width() != c.width() {
         return Err(misused());
     }
@@ -301,8 +334,11 @@ fn compare_operands(op: BinOp, a: Operand, c: Operand) -> Result<(PExpr, ExprTyp
             ExprType::combine(&[*ta, *tc]),
         ));
     }
-    let (left, tl) = a.into_row();
-    let (right, tr) = c.into_row();
+    let (left, tl) = match case_operand {
+        true => a.into_row(),
+        false => a.into_compared_row(),
+    };
+    let (right, tr) = c.into_compared_row();
     let mut all = tl.clone();
     all.extend(tr.iter().copied());
     Ok((
