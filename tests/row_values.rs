@@ -170,3 +170,22 @@ fn a_row_subquery_runs_once_per_row_for_all_its_columns() {
         "1|1|1"
     );
 }
+
+#[test]
+fn result_columns_are_named_as_written() {
+    let s = db();
+    for (sql, name) in [
+        (
+            "SELECT count(*) FILTER (WHERE a > 1) FROM t",
+            "count(*) FILTER (WHERE a > 1)",
+        ),
+        ("SELECT (a, b) = (1, 'x') FROM t", "(a, b) = (1, 'x')"),
+        (
+            "SELECT (a, b) IN ((1, 'x'), (2, 'y')) FROM t",
+            "(a, b) IN ((1, 'x'), (2, 'y'))",
+        ),
+    ] {
+        let rows = s.query(sql, &[]).unwrap();
+        assert_eq!(rows.columns(), [name], "{sql}");
+    }
+}
