@@ -220,7 +220,7 @@ pub fn contains(c: &RowIn, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
 /// of them (so that `random()` in it gives every column the same row's
 /// values, as in SQLite), its result kept in the statement's cache under
 /// its id — which only uncorrelated subqueries use otherwise — with the
-/// row it was run for in front.
+/// row it was run for in front, until [`assign`] is done with the row.
 pub fn field(sub: &Arc<SubPlan>, i: usize, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
     if !sub.correlated {
         let rows = run_subplan(sub, row, cx, SubKind::First)?;
@@ -233,8 +233,38 @@ pub fn field(sub: &Arc<SubPlan>, i: usize, row: &[Value], cx: &mut ExecCtx) -> R
     }
     let rows = run_subplan(sub, row, cx, SubKind::First)?;
     let mut kept = Vec::with_capacity(2);
+    // (Kept only until `assign` finishes this row's SET.)
     kept.push(row.to_vec());
     kept.extend(rows.iter().take(1).cloned());
     cx.cache.insert(sub.id, Arc::new(kept));
     Ok(first_row_term(&rows, i))
+}
+
+/// Evaluates the SET list `sets` (column position, value) of an UPDATE or
+/// upsert over `row` into `values`, then forgets the runs of correlated
+/// row subqueries kept for it: the next row (or the same row met again
+/// by a later upsert, after other changes) runs them afresh.
+pub fn assign(
+    sets: &[(usize, PExpr)],
+    row: &[Value],
+    values: &mut [Value],
+    cx: &mut ExecCtx,
+) -> Result<()> {
+    let r = (|| {
+        for (pos, e) in sets {
+            let v = eval(e, row, cx)?;
+            if let Some(slot) = values.get_mut(*pos) {
+                *slot = v;
+            }
+        }
+        Ok(())
+    })();
+    for (_, e) in sets {
+        if let PExpr::RowField(sub, _) = e {
+            if sub.correlated {
+                cx.cache.remove(&sub.id);
+            }
+        }
+    }
+    r
 }
