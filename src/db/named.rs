@@ -331,11 +331,17 @@ impl Named {
                     self.expr(b);
                 }
             }
-            Expr::Function { args, .. } => {
-                for x in args {
+            Expr::Function { args, filter, .. } => {
+                for x in args.iter().chain(filter.as_deref()) {
                     self.expr(x);
                 }
             }
+            Expr::Row(items) => {
+                for x in items {
+                    self.expr(x);
+                }
+            }
+            Expr::RowField { query, .. } => self.query(query),
             Expr::Window(w) => {
                 for x in w.exprs() {
                     self.expr(x);

@@ -363,6 +363,12 @@ impl Aggregator {
         self.took_last
     }
 
+    /// Notes a row its FILTER kept out: it is not fed, and so is not the
+    /// row bare columns come from.
+    pub fn skip_row(&mut self) {
+        self.took_last = false;
+    }
+
     /// Which aggregate this is.
     pub fn kind(&self) -> AggKind {
         self.kind

@@ -14,6 +14,7 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
 use crate::sql::functions::{ScalarCall, ShortCircuit};
 use crate::sql::plan::Plan;
+use crate::sql::rowvalue::{self, RowCmp, RowIn};
 use crate::sql::typing::CmpRule;
 use crate::syntax::ast::{BinOp, UnOp};
 use crate::types::{self, CastType, Value};
@@ -74,6 +75,13 @@ pub enum PExpr {
     Cast(Box<PExpr>, CastType),
     /// A scalar function (resolved when bound).
     Func(ScalarCall, Vec<PExpr>),
+    /// A comparison of row values (see [`crate::sql::rowvalue`]).
+    RowCmp(Box<RowCmp>),
+    /// `(a, b) [NOT] IN (subquery)`.
+    RowIn(Box<RowIn>),
+    /// Term `i` of the first row of a row subquery (`SET (a, b) =
+    /// (SELECT ...)`).
+    RowField(Arc<SubPlan>, usize),
 }
 
 /// A subquery inside an expression.
@@ -87,7 +95,7 @@ pub struct SubPlan {
     pub correlated: bool,
 }
 
-fn bool_val(b: Option<bool>) -> Value {
+pub(crate) fn bool_val(b: Option<bool>) -> Value {
     match b {
         Some(true) => Value::Integer(1),
         Some(false) => Value::Integer(0),
@@ -332,6 +340,9 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             }
         }
         PExpr::Cast(x, t) => types::cast(&eval(x, row, cx)?, *t),
+        PExpr::RowCmp(c) => rowvalue::compare(c, row, cx)?,
+        PExpr::RowIn(c) => rowvalue::contains(c, row, cx)?,
+        PExpr::RowField(sub, i) => rowvalue::field(sub, *i, row, cx)?,
         PExpr::Func(f, args) if f.short_circuit().is_some() => short_circuit(f, args, row, cx)?,
         PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
@@ -420,7 +431,7 @@ fn call_marked(
     f.call_marked(&vals, marks, &cx.session)
 }
 
-fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {
+pub(crate) fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {
     if empty {
         return bool_val(Some(negated));
     }

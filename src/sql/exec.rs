@@ -257,7 +257,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
         } if group.is_empty()
             && aggs
                 .iter()
-                .all(|a| a.kind == AggKind::CountStar && !a.distinct)
+                .all(|a| a.kind == AggKind::CountStar && !a.distinct && a.filter.is_none())
             && matches!(&**input, Node::Scan { .. }) =>
         {
             // Only count(*) over a table's rows: no WHERE and no row
@@ -327,6 +327,12 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 };
                 if let Some((rep, ags, _)) = slot {
                     for (a, call) in ags.iter_mut().zip(aggs) {
+                        if let Some(f) = &call.filter {
+                            if eval(f, &row, cx)?.truthy() != Some(true) {
+                                a.skip_row();
+                                continue;
+                            }
+                        }
                         args.clear();
                         for e in &call.args {
                             args.push(eval(e, &row, cx)?);

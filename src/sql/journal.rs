@@ -461,6 +461,7 @@ fn walk_queries(e: &Expr, f: &mut dyn FnMut(&Query)) {
     crate::sql::plan::walk(e, &mut |x| match x {
         Expr::Exists(q, _) | Expr::Subquery(q) => f(q),
         Expr::InSubquery { query, .. } => f(query),
+        Expr::RowField { query, .. } => f(query),
         _ => {}
     });
 }

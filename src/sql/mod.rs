@@ -8,6 +8,7 @@
 //!        window/: window functions over partitions and frames
 //!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
 //!   table's rows with their constraints, rowids and index entries
+//!   rowvalue.rs: row values compared, tested with IN, assigned
 //!   access.rs: what a statement reads and writes, for authorization
 //!   depend.rs: what views, triggers and policies refer to (DDL checks)
 //!   introspect.rs: sqlite_schema and the table-valued pragmas, as the
@@ -30,6 +31,7 @@ pub mod functions;
 pub mod introspect;
 pub mod journal;
 pub mod plan;
+pub mod rowvalue;
 pub mod run;
 pub mod typing;
 pub mod window;

@@ -537,6 +537,28 @@ pub enum Expr {
         distinct: bool,
         /// `f(*)`.
         star: bool,
+        /// `FILTER (WHERE ...)` of an aggregate call: only the rows it
+        /// holds for are fed to the aggregate (a scalar function refuses
+        /// it).
+        filter: Option<Box<Expr>>,
+    },
+    /// A row value `(a, b, ...)` of two or more terms (SQLite's
+    /// rowvalue.html): allowed only where SQLite allows a vector, as an
+    /// operand of a comparison, IN, BETWEEN or CASE; elsewhere "row value
+    /// misused".
+    Row(Vec<Expr>),
+    /// Term `index` of the `of` columns of the first row of `query` (NULL
+    /// without rows): the value `UPDATE ... SET (a, b) = (SELECT ...)`
+    /// assigns to one column. The terms of one such assignment share the
+    /// `Arc`, so that the query runs once per row for all of them.
+    RowField {
+        /// The row subquery.
+        query: Arc<Query>,
+        /// Which of its columns.
+        index: usize,
+        /// How many columns the assignment names (the query must have as
+        /// many).
+        of: usize,
     },
     /// A window function call (`f(...) [FILTER (WHERE ...)] OVER ...`).
     Window(Box<WindowCall>),

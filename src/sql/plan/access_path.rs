@@ -266,6 +266,10 @@ pub(super) fn choose_access(
     conds: &[&PExpr],
     hint: Option<AccessHint>,
 ) -> Result<Access> {
+    // Row comparisons serve through the single-term ones they imply.
+    let implied = super::rowvalue::implied_terms(conds);
+    let with_implied: Vec<&PExpr> = conds.iter().copied().chain(&implied).collect();
+    let conds = with_implied.as_slice();
     let rowid_col = table.columns.len();
     let rowid_cols: Vec<usize> = std::iter::once(rowid_col)
         .chain(table.rowid_alias)

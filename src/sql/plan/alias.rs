@@ -132,12 +132,19 @@ fn substitute_node(e: &mut Expr, aliases: &[(&str, &Expr)]) {
                 sub(o);
             }
         }
-        Expr::Function { args, .. } => args.iter_mut().for_each(sub),
+        Expr::Function { args, filter, .. } => {
+            args.iter_mut().for_each(sub);
+            if let Some(f) = filter {
+                sub(f);
+            }
+        }
+        Expr::Row(items) => items.iter_mut().for_each(sub),
         Expr::Literal(_)
         | Expr::Column { .. }
         | Expr::Param(_)
         | Expr::Exists(..)
         | Expr::Subquery(_)
+        | Expr::RowField { .. }
         // Not allowed in these clauses: its error is the same either way.
         | Expr::Window(_) => {}
     }

@@ -10,16 +10,23 @@ pub(super) fn is_current_user(name: &str) -> bool {
 
 /// Whether `e` contains an aggregate call (not looking into subqueries).
 pub(super) fn has_aggregate(e: &Expr) -> bool {
-    let mut found = false;
+    first_aggregate(e).is_some()
+}
+
+/// The name of the first aggregate call in `e` (not looking into
+/// subqueries), as written.
+pub(super) fn first_aggregate(e: &Expr) -> Option<String> {
+    let mut found = None;
     walk(e, &mut |x| {
         if let Expr::Function {
             name, args, star, ..
         } = x
         {
-            if agg_kind(name, args.len(), *star).is_some()
+            if found.is_none()
+                && agg_kind(name, args.len(), *star).is_some()
                 && !(args.len() > 1 && is_scalar_minmax(name))
             {
-                found = true;
+                found = Some(name.clone());
             }
         }
     });
@@ -104,13 +111,20 @@ fn walk_node(e: &Expr, f: &mut dyn FnMut(&Expr)) {
                 walk(o, f);
             }
         }
-        Expr::Function { args, .. } => args.iter().for_each(|x| walk(x, f)),
+        Expr::Function { args, filter, .. } => {
+            args.iter().for_each(|x| walk(x, f));
+            if let Some(x) = filter {
+                walk(x, f);
+            }
+        }
+        Expr::Row(items) => items.iter().for_each(|x| walk(x, f)),
         Expr::Window(w) => w.exprs().into_iter().for_each(|x| walk(x, f)),
         Expr::Literal(_)
         | Expr::Column { .. }
         | Expr::Param(_)
         | Expr::Exists(..)
-        | Expr::Subquery(_) => {}
+        | Expr::Subquery(_)
+        | Expr::RowField { .. } => {}
     }
 }
 
@@ -123,6 +137,7 @@ pub fn query_calls_function(q: &Query) -> bool {
             Expr::Function { .. } | Expr::Window(_) => found = true,
             Expr::Exists(q, _) | Expr::Subquery(q) => found |= query_calls_function(q),
             Expr::InSubquery { query, .. } => found |= query_calls_function(query),
+            Expr::RowField { query, .. } => found |= query_calls_function(query),
             _ => {}
         });
         found
@@ -163,7 +178,7 @@ pub fn has_subquery_expr(e: &Expr) -> bool {
     walk(e, &mut |x| {
         if matches!(
             x,
-            Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+            Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::RowField { .. }
         ) {
             found = true;
         }
@@ -193,9 +208,11 @@ pub(super) fn constant_or_group_by(e: &Expr, groups: &[String]) -> bool {
     }
     match e {
         Expr::Literal(_) | Expr::Param(_) => true,
-        Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. } => {
-            false
-        }
+        Expr::Column { .. }
+        | Expr::Exists(..)
+        | Expr::Subquery(_)
+        | Expr::InSubquery { .. }
+        | Expr::RowField { .. } => false,
         Expr::Function {
             name, args, star, ..
         } if agg_kind(name, args.len(), *star).is_some()
@@ -248,13 +265,19 @@ pub(super) fn direct_children(e: &Expr) -> Vec<&Expr> {
             v.extend(otherwise.as_deref());
             v
         }
-        Expr::Function { args, .. } => args.iter().collect(),
+        Expr::Function { args, filter, .. } => {
+            let mut v: Vec<&Expr> = args.iter().collect();
+            v.extend(filter.as_deref());
+            v
+        }
+        Expr::Row(items) => items.iter().collect(),
         Expr::Window(w) => w.exprs(),
         Expr::Literal(_)
         | Expr::Column { .. }
         | Expr::Param(_)
         | Expr::Exists(..)
-        | Expr::Subquery(_) => Vec::new(),
+        | Expr::Subquery(_)
+        | Expr::RowField { .. } => Vec::new(),
     }
 }
 
@@ -280,7 +303,11 @@ pub(super) fn is_constant(e: &Expr) -> bool {
     walk(e, &mut |x| {
         if matches!(
             x,
-            Expr::Column { .. } | Expr::Exists(..) | Expr::Subquery(_) | Expr::InSubquery { .. }
+            Expr::Column { .. }
+                | Expr::Exists(..)
+                | Expr::Subquery(_)
+                | Expr::InSubquery { .. }
+                | Expr::RowField { .. }
         ) {
             constant = false;
         }
@@ -305,6 +332,7 @@ pub fn reads_target<'e>(
                     | Expr::Exists(..)
                     | Expr::Subquery(_)
                     | Expr::InSubquery { .. }
+                    | Expr::RowField { .. }
             )
         });
         found
@@ -399,12 +427,18 @@ fn pwalk_node(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
             }
         }
         PExpr::Func(_, a) => a.iter().for_each(|y| pwalk(y, f)),
+        PExpr::RowCmp(c) => {
+            c.left.items().iter().for_each(|y| pwalk(y, f));
+            c.right.items().iter().for_each(|y| pwalk(y, f));
+        }
+        PExpr::RowIn(c) => c.left.items().iter().for_each(|y| pwalk(y, f)),
         PExpr::Lit(_)
         | PExpr::Col(_)
         | PExpr::Outer(..)
         | PExpr::Param(_)
         | PExpr::Exists(..)
-        | PExpr::Scalar(_) => {}
+        | PExpr::Scalar(_)
+        | PExpr::RowField(..) => {}
     }
 }
 
@@ -412,10 +446,15 @@ fn pwalk_node(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
 pub(super) fn has_subquery(e: &PExpr) -> bool {
     let mut found = false;
     pwalk(e, &mut |x| {
-        if let PExpr::InSub(_, s, ..) | PExpr::Exists(s, _) | PExpr::Scalar(s) = x {
-            if s.correlated {
-                found = true;
-            }
+        let subs: Vec<&Arc<SubPlan>> = match x {
+            PExpr::InSub(_, s, ..) | PExpr::Exists(s, _) | PExpr::Scalar(s) => vec![s],
+            PExpr::RowField(s, _) => vec![s],
+            PExpr::RowCmp(c) => c.left.sub().into_iter().chain(c.right.sub()).collect(),
+            PExpr::RowIn(c) => c.left.sub().into_iter().chain([&c.sub]).collect(),
+            _ => Vec::new(),
+        };
+        if subs.iter().any(|s| s.correlated) {
+            found = true;
         }
     });
     found

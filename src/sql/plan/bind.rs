@@ -2,6 +2,7 @@
 //! typed forms (affinity, collation), aggregates to their outputs,
 //! subqueries to subplans.
 
+use super::rowvalue::{self, may_be_row};
 use super::*;
 
 impl<'s> Planner<'s> {
@@ -56,7 +57,12 @@ impl<'s> Planner<'s> {
                 PExpr::Lit(Value::Text(self.user_named(name))),
                 ExprType::default(),
             ),
-            Expr::Function { name, args, .. } if args.is_empty() && is_current_user(name) => (
+            Expr::Function {
+                name,
+                args,
+                filter: None,
+                ..
+            } if args.is_empty() && is_current_user(name) => (
                 PExpr::Lit(Value::Text(self.user_named(name))),
                 ExprType::default(),
             ),
@@ -98,6 +104,31 @@ impl<'s> Planner<'s> {
                 };
                 (PExpr::Unary(*op, b(p)), ty)
             }
+            Expr::Binary(op, l, r) if is_comparison(*op) && (may_be_row(l) || may_be_row(r)) => {
+                self.row_compare(*op, l, r, scope, agg)?
+            }
+            Expr::InSubquery {
+                expr,
+                query,
+                negated,
+            } if may_be_row(expr) => self.row_in(expr, query, *negated, scope, agg)?,
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } if may_be_row(expr) || may_be_row(low) || may_be_row(high) => {
+                self.row_between((expr, low, high), *negated, scope, agg)?
+            }
+            Expr::Case {
+                operand: Some(o),
+                whens,
+                otherwise,
+            } if may_be_row(o) || whens.iter().any(|(w, _)| may_be_row(w)) => {
+                self.row_case((o, whens, otherwise.as_deref()), scope, agg)?
+            }
+            Expr::Row(_) => return Err(rowvalue::misused()),
+            Expr::RowField { query, index, of } => self.row_field(query, *index, *of, scope)?,
             Expr::Binary(op, l, r) => {
                 let (a, ta) = rec!(l);
                 let (c, tc) = rec!(r);
@@ -117,6 +148,11 @@ impl<'s> Planner<'s> {
                 list,
                 negated,
             } => {
+                // A row value on the left became a VALUES subquery when
+                // parsed; one in the list is misused (as in SQLite).
+                if list.iter().any(|x| matches!(x, Expr::Row(_))) {
+                    return Err(rowvalue::misused());
+                }
                 let (x, tx) = rec!(expr);
                 let mut items = Vec::with_capacity(list.len());
                 let mut types = vec![tx];
@@ -265,7 +301,11 @@ impl<'s> Planner<'s> {
             }
             Expr::Window(w) => self.bind_window(w, scope, agg)?,
             Expr::Function {
-                name, args, star, ..
+                name,
+                args,
+                star,
+                filter,
+                ..
             } => {
                 if is_window_only(name) {
                     return Err(err(
@@ -285,6 +325,12 @@ impl<'s> Planner<'s> {
                 // statement when it is prepared, as in SQLite, not only
                 // when a row reaches the call (`WHERE 0` reaches none).
                 crate::sql::functions::check_scalar(name, args.len())?;
+                if filter.is_some() {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        format!("FILTER may not be used with non-aggregate {name}()"),
+                    ));
+                }
                 let mut a = Vec::with_capacity(args.len());
                 let mut types = Vec::with_capacity(args.len());
                 for x in args {
@@ -318,6 +364,7 @@ impl<'s> Planner<'s> {
             args,
             distinct,
             star,
+            filter,
         } = e
         else {
             return Ok(None);
@@ -330,6 +377,12 @@ impl<'s> Planner<'s> {
         }
         if let Some(j) = cx.agg_exprs.iter().position(|a| a == e) {
             return Ok(Some((PExpr::Col(cx.width + ng + j), cx.agg_types[j])));
+        }
+        if let Some(inner) = filter.as_deref().and_then(first_aggregate) {
+            return Err(err(
+                SqlErrorKind::Misuse,
+                format!("misuse of aggregate function {inner}()"),
+            ));
         }
         for a in args {
             if has_aggregate(a) {
@@ -355,12 +408,19 @@ impl<'s> Planner<'s> {
                 }
             }
         }
+        // FILTER (WHERE ...) reads the input row, as the arguments do.
+        let filter = filter.as_deref().map(|f| self.bind(f, scope, None));
         self.window = window;
+        let filter = match filter {
+            Some(f) => Some(f?.0),
+            None => None,
+        };
         cx.aggs.push(AggCall {
             kind: kind.marking_json(args),
             distinct: *distinct,
             args: bound,
             coll: function_collation(&types),
+            filter,
         });
         cx.agg_exprs.push(e.clone());
         let t = ExprType::combine(&types);
@@ -396,7 +456,7 @@ impl<'s> Planner<'s> {
                 plan: planned.plan,
                 correlated,
             }),
-            planned.types,
+            planned.in_types,
         ))
     }
 }
@@ -460,6 +520,34 @@ fn map_cols_node(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
         ),
         PExpr::Cast(x, t) => PExpr::Cast(m(x), t),
         PExpr::Func(n, a) => PExpr::Func(n, a.into_iter().map(|y| map_cols(y, f)).collect()),
+        PExpr::RowCmp(c) => {
+            let RowCmp {
+                op,
+                left,
+                right,
+                rules,
+            } = *c;
+            PExpr::RowCmp(Box::new(RowCmp {
+                op,
+                left: left.map(&|y| map_cols(y, f)),
+                right: right.map(&|y| map_cols(y, f)),
+                rules,
+            }))
+        }
+        PExpr::RowIn(c) => {
+            let RowIn {
+                left,
+                sub,
+                negated,
+                rules,
+            } = *c;
+            PExpr::RowIn(Box::new(RowIn {
+                left: left.map(&|y| map_cols(y, f)),
+                sub,
+                negated,
+                rules,
+            }))
+        }
         other => other,
     }
 }

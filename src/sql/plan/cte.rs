@@ -607,6 +607,7 @@ fn count_expr(e: &Expr, name: &str, n: &mut usize) {
         Expr::Exists(q, _) | Expr::Subquery(q) | Expr::InSubquery { query: q, .. } => {
             count_query(q, name, n)
         }
+        Expr::RowField { query, .. } => count_query(query, name, n),
         _ => {}
     });
 }

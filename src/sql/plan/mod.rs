@@ -30,6 +30,7 @@ mod bind;
 mod cte;
 mod query;
 mod rows;
+mod rowvalue;
 mod scope;
 mod select;
 mod source;
@@ -56,6 +57,7 @@ use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{agg_kind, AggKind};
 use crate::sql::eval::{PExpr, SubPlan};
 use crate::sql::functions::ScalarCall;
+use crate::sql::rowvalue::{RowCmp, RowIn, RowOperand};
 use crate::sql::typing::{cast_affinity, function_collation, CmpRule, ExprType};
 use crate::syntax::ast::*;
 use crate::types::{Affinity, Collation, Value};
@@ -284,6 +286,8 @@ pub struct AggCall {
     pub args: Vec<PExpr>,
     /// The collating sequence it compares under (min, max, DISTINCT).
     pub coll: Collation,
+    /// FILTER (WHERE ...): only rows it is true for are fed to it.
+    pub filter: Option<PExpr>,
 }
 
 /// A planned query: the plan and its output column names.
@@ -296,6 +300,10 @@ pub struct Planned {
     /// Output column types (affinity, collation), SQLite's
     /// `sqlite3SubqueryColumnTypes` for the columns of a view or subquery.
     pub types: Vec<ExprType>,
+    /// The types its columns have as an expression's subquery (IN, a
+    /// scalar or row subquery): a compound's are its rightmost SELECT's,
+    /// the one SQLite's expression points to.
+    pub in_types: Vec<ExprType>,
     /// Each output column's declared type when it reads a table column
     /// directly (also through views, subqueries in FROM and CTEs), as
     /// SQLite's `sqlite3_column_decltype`; `None` for an expression.
@@ -343,6 +351,10 @@ pub struct Planner<'s> {
     /// The window calls of the SELECT whose result columns or ORDER BY
     /// are being bound; None where window calls are not allowed.
     window: Option<WindowBind>,
+    /// The row subqueries of `SET (a, b) = (SELECT ...)` bound so far, by
+    /// the query their terms share: each is planned once, so that its
+    /// terms read one run of it (see [`Expr::RowField`]).
+    row_fields: Vec<(Arc<Query>, Arc<SubPlan>, Vec<ExprType>)>,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -447,6 +459,7 @@ impl<'s> Planner<'s> {
             nest: 0,
             describing: false,
             window: None,
+            row_fields: Vec::new(),
         }
     }
 

@@ -121,6 +121,7 @@ impl<'s> Planner<'s> {
                     plan,
                     columns: planned.columns,
                     types: planned.types,
+                    in_types: planned.in_types,
                     decltypes: planned.decltypes,
                 })
             }
@@ -140,6 +141,7 @@ impl<'s> Planner<'s> {
                 let scope = Scope::new(Vec::new(), parent);
                 let mut out = Vec::new();
                 let mut types = Vec::new();
+                let mut last = Vec::new();
                 for r in rows {
                     if r.len() != width {
                         return Err(err(
@@ -148,9 +150,11 @@ impl<'s> Planner<'s> {
                         ));
                     }
                     let mut row = Vec::with_capacity(width);
+                    last.clear();
                     for e in r {
                         let (p, t) = self.bind(e, &scope, None)?;
                         row.push(p);
+                        last.push(t);
                         // The first row types the columns (the leftmost
                         // SELECT of the compound SQLite makes of VALUES).
                         if types.len() < width {
@@ -163,6 +167,8 @@ impl<'s> Planner<'s> {
                     plan: Arc::new(Node::Values(out)),
                     columns: (1..=width).map(|i| format!("column{i}")).collect(),
                     types,
+                    // The last row is the rightmost SELECT.
+                    in_types: last,
                     decltypes: vec![None; width],
                 })
             }
@@ -186,6 +192,7 @@ impl<'s> Planner<'s> {
                     plan: Arc::new(Node::SetOp(*op, *all, l.plan, r.plan, colls)),
                     columns: l.columns,
                     types,
+                    in_types: r.in_types,
                     // SQLite's: the leftmost SELECT's.
                     decltypes: l.decltypes,
                 })

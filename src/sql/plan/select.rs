@@ -381,6 +381,7 @@ impl<'s> Planner<'s> {
         Ok(Planned {
             plan,
             columns,
+            in_types: types.clone(),
             types,
             decltypes,
         })

@@ -192,6 +192,7 @@ fn offset_is_constant(e: &Expr) -> bool {
                 | Expr::Exists(..)
                 | Expr::Subquery(_)
                 | Expr::InSubquery { .. }
+                | Expr::RowField { .. }
                 | Expr::Function { .. }
                 | Expr::Window(_)
         ) {

@@ -458,9 +458,7 @@ fn insert_rows(
                     }
                 }
                 let mut values = old.clone();
-                for (pos, e) in sets {
-                    values[*pos] = eval(e, &both, cx)?;
-                }
+                crate::sql::rowvalue::assign(sets, &both, &mut values, cx)?;
                 let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
                 // As SQLite: the update is an UPDATE OR ABORT of that row.
                 let new = update_row(

@@ -341,9 +341,7 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
             continue;
         };
         let mut values = old.clone();
-        for (pos, e) in &sets {
-            values[*pos] = eval(e, &old, cx)?;
-        }
+        crate::sql::rowvalue::assign(&sets, &old, &mut values, cx)?;
         if update_row(
             cx,
             schema,

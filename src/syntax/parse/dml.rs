@@ -125,16 +125,49 @@ impl Cx {
         self.items(items, texts)
     }
 
+    /// SET items; `(a, b) = (x, y)` is `a = x, b = y`, and `(a, b) =
+    /// (SELECT ...)` gives each column its term of the subquery's row
+    /// ([`Expr::RowField`]), as SQLite's `sqlite3ExprListAppendVector`.
     pub(super) fn assignments(&mut self, a: Vec<sp::Assignment>) -> Result<Vec<(String, Expr)>> {
-        a.into_iter()
-            .map(|a| {
-                let col = match a.target {
-                    sp::AssignmentTarget::ColumnName(n) => object_name(&n)?,
-                    sp::AssignmentTarget::Tuple(_) => return Err(unsupported("tuple assignment")),
-                };
-                Ok((col, self.expr(a.value)?))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(a.len());
+        for a in a {
+            let names = match a.target {
+                sp::AssignmentTarget::ColumnName(n) => {
+                    out.push((object_name(&n)?, self.expr(a.value)?));
+                    continue;
+                }
+                sp::AssignmentTarget::Tuple(names) => {
+                    names.iter().map(object_name).collect::<Result<Vec<_>>>()?
+                }
+            };
+            let n = names.len();
+            match self.expr(a.value)? {
+                Expr::Row(terms) if terms.len() == n => out.extend(names.into_iter().zip(terms)),
+                Expr::Subquery(q) => {
+                    let query = Arc::new(*q);
+                    out.extend(names.into_iter().enumerate().map(|(index, c)| {
+                        let field = Expr::RowField {
+                            query: query.clone(),
+                            index,
+                            of: n,
+                        };
+                        (c, field)
+                    }));
+                }
+                other if n == 1 => out.extend(names.into_iter().map(|c| (c, other.clone()))),
+                other => {
+                    let got = match &other {
+                        Expr::Row(terms) => terms.len(),
+                        _ => 1,
+                    };
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        format!("{n} columns assigned {got} values"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The one table of an UPDATE or DELETE, with its index hint.

@@ -136,6 +136,7 @@ impl Cx {
                 args: vec![self.expr(*left)?, self.expr(*right)?],
                 distinct: false,
                 star: false,
+                filter: None,
             },
             E::BinaryOp { left, op, right } => {
                 let op = match op {
@@ -193,14 +194,21 @@ impl Cx {
                 expr,
                 list,
                 negated,
-            } => Expr::InList {
-                expr: b(self.expr(*expr)?),
-                list: list
+            } => {
+                let expr = self.expr(*expr)?;
+                let list = list
                     .into_iter()
                     .map(|e| self.expr(e))
-                    .collect::<Result<_>>()?,
-                negated,
-            },
+                    .collect::<Result<Vec<_>>>()?;
+                match expr {
+                    Expr::Row(terms) => row_in_values(terms, list, negated)?,
+                    expr => Expr::InList {
+                        expr: b(expr),
+                        list,
+                        negated,
+                    },
+                }
+            }
             E::InSubquery {
                 expr,
                 subquery,
@@ -305,6 +313,7 @@ impl Cx {
                     args,
                     distinct: false,
                     star: false,
+                    filter: None,
                 }
             }
             E::Collate { expr, collation } => Expr::Collate(
@@ -328,6 +337,7 @@ impl Cx {
                     args,
                     distinct: false,
                     star: false,
+                    filter: None,
                 }
             }
             E::Trim { .. } => {
@@ -349,17 +359,20 @@ impl Cx {
                     args,
                     distinct: false,
                     star: false,
+                    filter: None,
                 }
             }
-            E::Tuple(_) => return Err(unsupported("row values")),
+            E::Tuple(items) => Expr::Row(
+                items
+                    .into_iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<_>>()?,
+            ),
             other => return Err(unsupported(format!("expression {other}"))),
         })
     }
 
     pub(super) fn function(&mut self, f: sp::Function) -> Result<Expr> {
-        if f.filter.is_some() && f.over.is_none() {
-            return Err(unsupported("FILTER clauses"));
-        }
         if !f.within_group.is_empty() || f.null_treatment.is_some() {
             return Err(unsupported("WITHIN GROUP and IGNORE/RESPECT NULLS"));
         }
@@ -402,6 +415,7 @@ impl Cx {
         if let Some(over) = f.over {
             return self.window_call(name, owner, (args, distinct, star), f.filter, over);
         }
+        let filter = f.filter.map(|e| self.expr(*e)).transpose()?.map(Box::new);
         if distinct && (star || args.len() != 1) {
             return Err(Error::sql(
                 SqlErrorKind::Misuse,
@@ -413,8 +427,47 @@ impl Cx {
             args,
             distinct,
             star,
+            filter,
         })
     }
+}
+
+/// `(a, b) IN (list)`: as in SQLite's parser, the list becomes a VALUES
+/// subquery, each item a row value of as many terms as the left side
+/// (else "IN(...) element has N terms - expected M").
+fn row_in_values(terms: Vec<Expr>, list: Vec<Expr>, negated: bool) -> Result<Expr> {
+    let n = terms.len();
+    let mut rows = Vec::with_capacity(list.len());
+    for item in list {
+        let row = match item {
+            Expr::Row(r) if r.len() == n => r,
+            other => {
+                let got = match &other {
+                    Expr::Row(r) => r.len(),
+                    _ => 1,
+                };
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!(
+                        "IN(...) element has {got} term{} - expected {n}",
+                        if got == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+        };
+        rows.push(row);
+    }
+    Ok(Expr::InSubquery {
+        expr: Box::new(Expr::Row(terms)),
+        query: Box::new(Query {
+            with: None,
+            body: SetExpr::Values(rows),
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        }),
+        negated,
+    })
 }
 
 /// A numeric literal: integer if it fits, else real (as SQLite).
