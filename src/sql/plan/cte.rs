@@ -377,12 +377,13 @@ fn derived_source(
                 affinity: t.aff,
                 collation: t.coll.or(Some(Collation::Binary)),
                 origin: None,
-                using_copy: false,
+                using_copy: None,
                 decl: decls.get(i).cloned().flatten(),
             })
             .collect(),
-        outer: false,
+        kind: JoinKind::Inner,
         on: Vec::new(),
+        using_coalesce: Vec::new(),
         policy: None,
         hint: None,
     }

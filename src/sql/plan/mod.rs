@@ -101,17 +101,20 @@ pub enum Node {
     Values(Vec<Vec<PExpr>>),
     /// Keep rows where `pred` is true.
     Filter(Plan, PExpr),
-    /// Nested-loop join; the right side is opened per left row with the
-    /// left row as environment.
+    /// Nested-loop join. Inner and LEFT: the right side is opened per
+    /// left row with the left row as environment; RIGHT and FULL: it is
+    /// read once, with none (see `sql::outer_join`).
     Join {
         /// Outer side.
         left: Plan,
         /// Inner side.
         right: Plan,
-        /// LEFT JOIN.
-        outer: bool,
+        /// Inner, LEFT, RIGHT or FULL.
+        kind: JoinKind,
         /// Join condition over the combined row.
         on: Option<PExpr>,
+        /// Width of the left rows (for NULL extension).
+        left_width: usize,
         /// Width of the right rows (for NULL extension).
         right_width: usize,
     },

@@ -49,18 +49,48 @@ impl<'s> Planner<'s> {
         let mut plan: Option<Plan> = None;
         let mut width = 0usize;
         let n_sources = sources.len();
+        // A RIGHT or FULL join keeps right rows that no row of the sources
+        // before it matches: a WHERE term must not remove a row of those
+        // sources before that join is made (the row would vanish from the
+        // match, not from the result), so WHERE terms wait until the last
+        // RIGHT or FULL join.
+        let last_rf = sources
+            .iter()
+            .rposition(|s| matches!(s.kind, JoinKind::Right | JoinKind::Full));
         for (si, src) in sources.iter_mut().enumerate() {
             let start = width;
             let end = start + src.cols.len();
-            let on: Vec<PExpr> = src
+            let mut on: Vec<PExpr> = src
                 .on
                 .iter()
                 .map(|e| self.expr(e, &scope))
                 .collect::<Result<_>>()?;
+            for (lefts, right) in &src.using_coalesce {
+                on.push(self.using_coalesce(lefts, right, &scope)?);
+            }
+            let where_here = last_rf.is_none_or(|k| si >= k);
+            // WHERE terms of this source alone may filter it before the
+            // join: it is not NULL-extended (inner, or the preserved side
+            // of a RIGHT join) and no later RIGHT or FULL join keeps rows
+            // it would have matched.
+            let push_down = match src.kind {
+                JoinKind::Inner => last_rf.is_none_or(|k| si > k),
+                JoinKind::Right => last_rf == Some(si),
+                JoinKind::Left | JoinKind::Full => false,
+            };
             // Conditions usable to pick the access path of this source.
-            let mut cands: Vec<&PExpr> = on.iter().collect();
-            if !src.outer {
+            // A RIGHT or FULL join's right side is read once, without a
+            // left row: its access path reads no left column, and its ON
+            // terms never narrow it (its unmatched rows are kept).
+            let mut cands: Vec<&PExpr> = Vec::new();
+            if matches!(src.kind, JoinKind::Inner | JoinKind::Left) {
+                cands.extend(on.iter());
+            }
+            if push_down {
                 cands.extend(pending.iter().filter(|(_, used)| !used).map(|(e, _)| e));
+            }
+            if matches!(src.kind, JoinKind::Right | JoinKind::Full) {
+                cands.retain(|e| min_col(e).is_none_or(|m| m >= start));
             }
             let node = match (&src.table, src.plan.take()) {
                 (Some(t), _) => {
@@ -80,7 +110,7 @@ impl<'s> Planner<'s> {
             };
             // Single-source filters go below the join, re-based to 0.
             let mut own = Vec::new();
-            if !src.outer {
+            if push_down {
                 for (e, used) in pending.iter_mut() {
                     if !*used
                         && min_col(e).is_some_and(|m| m >= start)
@@ -115,8 +145,9 @@ impl<'s> Planner<'s> {
                     Arc::new(Node::Join {
                         left,
                         right: node,
-                        outer: src.outer,
+                        kind: src.kind,
                         on: on_expr,
+                        left_width: start,
                         right_width: end - start,
                     })
                 }
@@ -129,7 +160,10 @@ impl<'s> Planner<'s> {
                 .take()
                 .ok_or_else(|| err(SqlErrorKind::Misuse, "no plan"))?;
             for (e, used) in pending.iter_mut() {
-                if !*used && (max_col(e).is_none_or(|m| m < width) && (!has_subquery(e) || last)) {
+                if !*used
+                    && where_here
+                    && (max_col(e).is_none_or(|m| m < width) && (!has_subquery(e) || last))
+                {
                     p = Arc::new(Node::Filter(p, e.clone()));
                     *used = true;
                 }
@@ -153,6 +187,7 @@ impl<'s> Planner<'s> {
             || order_by.iter().any(|o| has_aggregate(&o.expr));
 
         // Expand result items.
+        let star_name = StarNames::new(&sources);
         let mut items: Vec<(Expr, String)> = Vec::new();
         for it in &sel.items {
             match it {
@@ -160,20 +195,14 @@ impl<'s> Planner<'s> {
                     if all_cols.is_empty() {
                         return Err(err(SqlErrorKind::Misuse, "no tables specified"));
                     }
-                    for c in all_cols.iter().filter(|c| !c.hidden) {
-                        items.push((
-                            Expr::Column {
-                                table: c.table.clone(),
-                                name: c.name.clone(),
-                            },
-                            c.name.clone(),
-                        ));
+                    for (i, c) in all_cols.iter().enumerate().filter(|(_, c)| !c.hidden) {
+                        items.push((star_name.column(i, c), c.name.clone()));
                     }
                 }
                 SelectItem::QualifiedWildcard(t) => {
                     let mut any = false;
                     for c in all_cols.iter().filter(|c| {
-                        (!c.hidden || c.using_copy)
+                        (!c.hidden || c.using_copy.is_some())
                             && c.table
                                 .as_deref()
                                 .is_some_and(|x| x.eq_ignore_ascii_case(t))
@@ -583,4 +612,72 @@ pub(super) fn ordinal(n: usize) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
+}
+
+impl Planner<'_> {
+    /// `coalesce(lefts) = right`: a USING term over several left copies
+    /// (see `query::using_left`); the coalesce has its first argument's
+    /// affinity and collation, as SQLite's AFF_DEFER coalesce.
+    fn using_coalesce(&mut self, lefts: &[Expr], right: &Expr, scope: &Scope) -> Result<PExpr> {
+        let mut args = Vec::with_capacity(lefts.len());
+        let mut first: Option<ExprType> = None;
+        for l in lefts {
+            let (p, t) = self.bind(l, scope, None)?;
+            first.get_or_insert(t);
+            args.push(p);
+        }
+        let tl = first.unwrap_or_default();
+        let (r, tr) = self.bind(right, scope, None)?;
+        let call = ScalarCall::resolve("coalesce", args.len());
+        Ok(PExpr::Cmp(
+            BinOp::Eq,
+            Box::new(PExpr::Func(call, args)),
+            Box::new(r),
+            CmpRule::between(&tl, &tr),
+        ))
+    }
+}
+
+/// How `*` names each column it expands to (SQLite's
+/// selectExpander; `t.*` always qualifies): by its table, except a column of a table to
+/// the left of the last RIGHT or FULL join whose name a later join's USING
+/// shares: that is the unqualified name, so it shows the copy the name
+/// means (see `scope::using_match`), not a NULL of an unmatched row.
+struct StarNames {
+    /// Per column of the FROM clause: named unqualified.
+    bare: Vec<bool>,
+}
+
+impl StarNames {
+    fn new(sources: &[Source]) -> StarNames {
+        let last_rf = sources
+            .iter()
+            .rposition(|s| matches!(s.kind, JoinKind::Right | JoinKind::Full));
+        let mut bare = Vec::new();
+        for (si, src) in sources.iter().enumerate() {
+            for c in &src.cols {
+                let left_of_rf = last_rf.is_some_and(|k| si < k);
+                bare.push(
+                    left_of_rf
+                        && sources[si + 1..].iter().any(|later| {
+                            later.cols.iter().any(|l| {
+                                l.using_copy.is_some() && l.name.eq_ignore_ascii_case(&c.name)
+                            })
+                        }),
+                );
+            }
+        }
+        StarNames { bare }
+    }
+
+    fn column(&self, i: usize, c: &ScopeCol) -> Expr {
+        Expr::Column {
+            table: if self.bare.get(i).copied().unwrap_or(false) {
+                None
+            } else {
+                c.table.clone()
+            },
+            name: c.name.clone(),
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             affinity: Some(c.affinity),
             collation: Some(c.collation),
             origin: None,
-            using_copy: false,
+            using_copy: None,
             decl: (!c.decl_type.is_empty()).then(|| Arc::from(c.decl_type.as_str())),
         })
         .collect();
@@ -38,7 +38,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         affinity: Some(Affinity::Integer),
         collation: Some(Collation::Binary),
         origin: None,
-        using_copy: false,
+        using_copy: None,
         // SQLite's columnType gives a rowid "INTEGER".
         decl: Some(Arc::from("INTEGER")),
     });
@@ -46,8 +46,9 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         plan: None,
         table: Some(t.clone()),
         cols,
-        outer: false,
+        kind: JoinKind::Inner,
         on: Vec::new(),
+        using_coalesce: Vec::new(),
         policy: None,
         hint: None,
     }
@@ -149,7 +150,7 @@ impl Planner<'_> {
                 collation: Some(Collation::Binary),
                 origin: None,
                 decl: None,
-                using_copy: false,
+                using_copy: None,
             })
             .collect();
         Ok(Source {
@@ -160,8 +161,9 @@ impl Planner<'_> {
             })),
             table: None,
             cols,
-            outer: false,
+            kind: JoinKind::Inner,
             on: Vec::new(),
+            using_coalesce: Vec::new(),
             policy: None,
             hint: None,
         })
@@ -197,8 +199,13 @@ pub(super) struct Source {
     pub(super) plan: Option<Plan>,
     pub(super) table: Option<Arc<Table>>,
     pub(super) cols: Vec<ScopeCol>,
-    pub(super) outer: bool,
+    /// How this source joins the sources before it.
+    pub(super) kind: JoinKind,
     pub(super) on: Vec<Expr>,
+    /// USING terms whose left side is several left tables' copies (in a
+    /// FROM clause with a RIGHT or FULL join): `coalesce(lefts) = right`,
+    /// the coalesce typed as its first argument (SQLite's AFF_DEFER).
+    pub(super) using_coalesce: Vec<(Vec<Expr>, Expr)>,
     /// Row-level security filter over this source's own row.
     pub(super) policy: Option<PExpr>,
     /// INDEXED BY (the index's position) / NOT INDEXED.

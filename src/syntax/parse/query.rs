@@ -333,7 +333,7 @@ impl Cx {
             .collect()
     }
 
-    /// `left` joined with `j` (inner, cross, comma or left outer).
+    /// `left` joined with `j` (inner, cross, comma, left, right or full).
     pub(super) fn join(&mut self, left: FromItem, j: sp::Join) -> Result<FromItem> {
         let right = self.table_factor(j.relation)?;
         let (kind, constraint) = match j.join_operator {
@@ -341,10 +341,8 @@ impl Cx {
             | sp::JoinOperator::Inner(c)
             | sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
             sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
-            sp::JoinOperator::Right(_) | sp::JoinOperator::RightOuter(_) => {
-                return Err(unsupported("RIGHT JOIN"))
-            }
-            sp::JoinOperator::FullOuter(_) => return Err(unsupported("FULL JOIN")),
+            sp::JoinOperator::Right(c) | sp::JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+            sp::JoinOperator::FullOuter(c) => (JoinKind::Full, c),
             other => return Err(unsupported(format!("join {}", join_name(&other)))),
         };
         let natural = matches!(constraint, sp::JoinConstraint::Natural);
