@@ -741,6 +741,9 @@ pub struct Update {
     pub hint: Option<IndexHint>,
     /// SET column = expr.
     pub assignments: Vec<(String, Expr)>,
+    /// FROM (SQLite 3.33's UPDATE ... FROM): joined to the target, which
+    /// comes first; SET and WHERE read the joined row.
+    pub from: Option<FromItem>,
     /// WHERE.
     pub filter: Option<Expr>,
     /// OR REPLACE / IGNORE / ...; None: none named.

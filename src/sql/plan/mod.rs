@@ -33,6 +33,7 @@ mod rows;
 mod scope;
 mod select;
 mod source;
+mod update_from;
 mod window;
 
 pub use self::access_path::{Bounds, EqValues};
@@ -41,6 +42,7 @@ pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
 pub use self::cte::DataChange;
+pub use self::update_from::UpdateFrom;
 pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
 use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 

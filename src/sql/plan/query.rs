@@ -221,7 +221,10 @@ impl<'s> Planner<'s> {
             let mut src = table_source_of(t, label);
             let origin = self.track_reads(&t.name, &mut src.cols);
             self.written_as(origin, name);
-            src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
+            src.policy = self
+                .row_policy(t, PolicyCmd::Select, false)?
+                .into_iter()
+                .collect();
             src.hint = resolve_hint(t, hint)?;
             return Ok(src);
         }
@@ -284,7 +287,7 @@ impl<'s> Planner<'s> {
                 kind: JoinKind::Inner,
                 on: Vec::new(),
                 using_coalesce: Vec::new(),
-                policy: None,
+                policy: Vec::new(),
                 hint: None,
             });
         }
@@ -378,7 +381,7 @@ impl<'s> Planner<'s> {
                     kind: JoinKind::Inner,
                     on: Vec::new(),
                     using_coalesce: Vec::new(),
-                    policy: None,
+                    policy: Vec::new(),
                     hint: None,
                 });
             }

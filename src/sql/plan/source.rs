@@ -49,7 +49,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         kind: JoinKind::Inner,
         on: Vec::new(),
         using_coalesce: Vec::new(),
-        policy: None,
+        policy: Vec::new(),
         hint: None,
     }
 }
@@ -164,7 +164,7 @@ impl Planner<'_> {
             kind: JoinKind::Inner,
             on: Vec::new(),
             using_coalesce: Vec::new(),
-            policy: None,
+            policy: Vec::new(),
             hint: None,
         })
     }
@@ -206,8 +206,9 @@ pub(super) struct Source {
     /// FROM clause with a RIGHT or FULL join): `coalesce(lefts) = right`,
     /// the coalesce typed as its first argument (SQLite's AFF_DEFER).
     pub(super) using_coalesce: Vec<(Vec<Expr>, Expr)>,
-    /// Row-level security filter over this source's own row.
-    pub(super) policy: Option<PExpr>,
+    /// Row-level security filters over this source's own row, applied in
+    /// order (a later one never runs on a row an earlier one removed).
+    pub(super) policy: Vec<PExpr>,
     /// INDEXED BY (the index's position) / NOT INDEXED.
     pub(super) hint: Option<AccessHint>,
 }
