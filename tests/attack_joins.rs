@@ -1,5 +1,7 @@
 //! Attacks through RIGHT and FULL joins and UPDATE ... FROM, as an
-//! ordinary user (issue 18). Every side of a join is a FROM source like
+//! ordinary user (issue 18). UPDATE ... FROM reads its FROM tables as a
+//! SELECT does and changes its target as an UPDATE does: both checks
+//! apply, and row policies of both filter rows before they are joined. Every side of a join is a FROM source like
 //! any other: a column without SELECT privilege is refused wherever it is
 //! read (result, ON, USING, NATURAL, `*`, the coalesced USING column,
 //! WHERE, GROUP BY, ORDER BY); a hidden table stays missing; row-level
@@ -29,8 +31,15 @@ CREATE TABLE pub (id INTEGER PRIMARY KEY, v);
 INSERT INTO pub VALUES (1, 'p1'), (2, 'p2'), (3, 'p3'), (4, 'p4'), (5, 'p5'), (6, 'p6');
 CREATE TABLE hidden (x INTEGER, id INTEGER);
 INSERT INTO hidden VALUES (42, 2);
+CREATE TABLE lim (id INTEGER PRIMARY KEY, v, w);
+INSERT INTO lim VALUES (1, 'l1', 'w1'), (2, 'l2', 'w2');
+CREATE TABLE mine (id INTEGER PRIMARY KEY, owner TEXT, v);
+INSERT INTO mine VALUES (1, 'alice', 'm1'), (2, 'bob', 'm2'), (3, 'alice', 'm3'), (4, 'bob', 'm4');
 ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON secret FOR SELECT USING (owner = current_user OR id IN (SELECT id FROM shared));
+ALTER TABLE mine ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine_read ON mine FOR SELECT USING (owner = current_user);
+CREATE POLICY mine_change ON mine FOR UPDATE USING (owner = current_user);
 ";
 
 fn lab() -> Lab {
@@ -40,6 +49,8 @@ fn lab() -> Lab {
         "GRANT SELECT (id, owner, note) ON secret TO alice;
          GRANT SELECT ON ids TO alice;
          GRANT SELECT, INSERT, UPDATE, DELETE ON pub TO alice;
+         GRANT SELECT (id), UPDATE (v) ON lim TO alice;
+         GRANT SELECT, UPDATE ON mine TO alice;
          GRANT CREATE ON DATABASE main TO alice",
     );
     lab
@@ -247,4 +258,144 @@ fn an_unbounded_right_side_stops_at_its_memory_limit() {
         assert!(e.to_string().contains("RIGHT or FULL JOIN"), "{a}: {e}");
         n.tried();
     }
+}
+
+/// UPDATE ... FROM statements alice may not run: a column she may not
+/// read (in SET, WHERE, ON, USING, NATURAL, RETURNING), a column she may
+/// not update, a table she may not change, a hidden table.
+const FORBIDDEN_UPDATES: &[&str] = &[
+    "UPDATE pub SET v = s.pay FROM secret AS s WHERE s.id = pub.id",
+    "UPDATE pub SET v = 'x' FROM secret AS s WHERE s.id = pub.id AND s.pay > 500",
+    "UPDATE pub SET v = 'x' FROM secret AS s WHERE s.pay > 0",
+    "UPDATE pub SET v = 'x' FROM ids JOIN secret AS s ON s.pay = ids.pay WHERE ids.id = pub.id",
+    "UPDATE pub SET v = 'x' FROM ids JOIN secret USING (pay) WHERE ids.id = pub.id",
+    "UPDATE pub SET v = 'x' FROM ids NATURAL JOIN secret",
+    "UPDATE pub SET v = 'x' FROM ids FULL JOIN secret USING (pay) WHERE pay = pub.id",
+    "UPDATE pub SET v = 'x' FROM ids RIGHT JOIN secret AS s ON s.id = ids.id WHERE s.pay = 900",
+    "UPDATE pub SET v = q.p FROM (SELECT pay AS p, id FROM secret) AS q WHERE q.id = pub.id",
+    "UPDATE pub SET v = 'x' FROM secret AS s WHERE s.id = pub.id AND EXISTS (SELECT 1 FROM secret AS t WHERE t.pay > 0)",
+    "WITH c AS (SELECT id, pay FROM secret) UPDATE pub SET v = c.pay FROM c WHERE c.id = pub.id",
+    // Target columns: w may be neither read nor set, id not set.
+    "UPDATE lim SET w = ids.id FROM ids WHERE ids.id = lim.id",
+    "UPDATE lim SET v = lim.w FROM ids WHERE ids.id = lim.id",
+    "UPDATE lim SET v = 'x' FROM ids WHERE ids.id = lim.id AND lim.w = 'w1'",
+    "UPDATE lim SET id = ids.id + 10 FROM ids WHERE ids.id = lim.id",
+    "UPDATE lim SET v = 'x' FROM ids WHERE ids.id = lim.id RETURNING w",
+    // Tables she may not change, or see.
+    "UPDATE secret SET note = 'x' FROM ids WHERE ids.id = secret.id",
+    "UPDATE ids SET pay = 0 FROM pub WHERE pub.id = ids.id",
+    "UPDATE hidden SET x = 0 FROM ids",
+    "UPDATE pub SET v = hidden.x FROM hidden WHERE hidden.id = pub.id",
+    "UPDATE pub SET v = 'x' FROM ids JOIN hidden USING (id) WHERE ids.id = pub.id",
+    "UPDATE pub SET v = 'x' FROM ids WHERE ids.id = pub.id AND ids.id IN (SELECT id FROM hidden)",
+];
+
+#[test]
+fn update_from_needs_every_privilege_it_uses() {
+    let mut n = Attacks::new("joins/UPDATE ... FROM privileges");
+    let mut lab = lab();
+    for a in FORBIDDEN_UPDATES {
+        let e = lab.denied("alice", a);
+        for v in ["900", "950", "b2", "b4", "42", "w1", "w2"] {
+            assert!(!e.to_string().contains(v), "{a}: {e}");
+        }
+        if a.contains("hidden") {
+            assert!(e.to_string().contains("no such table: hidden"), "{a}: {e}");
+        }
+        n.tried();
+    }
+    // What she may do works: read lim.id, set lim.v.
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "UPDATE lim SET v = ids.pay * 10 FROM ids WHERE ids.id = lim.id"
+        ),
+        "ok 2"
+    );
+    assert_eq!(
+        lab.root_rows("SELECT v, w FROM lim ORDER BY id"),
+        "10|w1;20|w2"
+    );
+}
+
+#[test]
+fn update_from_joins_only_the_rows_the_user_may_see() {
+    let mut n = Attacks::new("joins/UPDATE ... FROM row-level security");
+    let mut lab = lab();
+    // FROM rows: only secret's visible rows (1, 3, 5) match.
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "UPDATE pub SET v = s.note FROM secret AS s WHERE s.id = pub.id"
+        ),
+        "ok 3"
+    );
+    assert_eq!(
+        lab.root_rows("SELECT v FROM pub ORDER BY id"),
+        "a1;p2;a3;p4;c5;p6"
+    );
+    n.tried();
+    // Probing hidden rows: no match, no error, nothing changed.
+    for a in [
+        "UPDATE pub SET v = 'hit' FROM secret AS s WHERE s.owner = 'bob'",
+        "UPDATE pub SET v = 'hit' FROM secret AS s WHERE s.id = 2",
+        "UPDATE pub SET v = 'hit' FROM ids LEFT JOIN secret AS s USING (id) WHERE s.owner = 'bob'",
+        "UPDATE pub SET v = 'hit' FROM secret AS s RIGHT JOIN ids USING (id) WHERE s.note = 'b2'",
+        "UPDATE pub SET v = 'hit' FROM secret AS s WHERE CASE WHEN s.owner = 'bob' THEN abs(-9223372036854775808) END",
+        "UPDATE pub SET v = 'hit' FROM secret AS s JOIN ids ON CASE WHEN s.owner = 'bob' THEN abs(-9223372036854775808) END",
+    ] {
+        let before = dump(&lab.db);
+        assert_eq!(lab.ok("alice", a), "ok 0", "{a}");
+        assert_eq!(before, dump(&lab.db), "{a}");
+        n.tried();
+    }
+    // The target's rows: only hers (SELECT and UPDATE policies), whatever
+    // the FROM matches, and exactly as the same change without FROM.
+    for (with_from, without) in [
+        (
+            "UPDATE mine SET v = 'x' || ids.id FROM ids WHERE ids.id = mine.id",
+            "UPDATE mine SET v = 'x' || id WHERE id IN (SELECT id FROM ids)",
+        ),
+        (
+            "UPDATE mine SET v = 'all' FROM ids",
+            "UPDATE mine SET v = 'all' WHERE EXISTS (SELECT 1 FROM ids)",
+        ),
+        (
+            "UPDATE mine SET v = 'bob' FROM ids WHERE mine.owner = 'bob'",
+            "UPDATE mine SET v = 'bob' WHERE owner = 'bob'",
+        ),
+        (
+            "UPDATE mine SET owner = 'bob' FROM ids WHERE ids.id = mine.id",
+            "UPDATE mine SET owner = 'bob' WHERE id IN (SELECT id FROM ids)",
+        ),
+    ] {
+        let mut a = self::lab();
+        let mut b = self::lab();
+        let ra = a.try_run("alice", with_from).map_err(|e| e.code());
+        let rb = b.try_run("alice", without).map_err(|e| e.code());
+        assert_eq!(ra, rb, "{with_from} / {without}");
+        assert_eq!(dump(&a.db), dump(&b.db), "{with_from} / {without}");
+        let rows = a.root_rows("SELECT id, owner, v FROM mine ORDER BY id");
+        assert!(
+            rows.contains("2|bob|m2") && rows.contains("4|bob|m4"),
+            "{with_from}: {rows}"
+        );
+        n.tried();
+    }
+    // A self-join through an alias sees the same rows.
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "UPDATE mine SET v = m2.v FROM mine AS m2 WHERE m2.id = mine.id + 1 RETURNING id"
+        ),
+        ""
+    );
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "UPDATE mine SET v = m2.v FROM mine AS m2 WHERE m2.id = mine.id + 2 RETURNING id, v"
+        ),
+        "1|m3"
+    );
+    n.tried();
 }
