@@ -399,3 +399,29 @@ fn update_from_joins_only_the_rows_the_user_may_see() {
     );
     n.tried();
 }
+
+#[test]
+fn update_from_refusals_are_clear_and_change_nothing() {
+    let mut n = Attacks::new("joins/UPDATE ... FROM refusals");
+    let mut lab = lab();
+    for (a, says) in [
+        (
+            "UPDATE pub SET v = max(ids.id) FROM ids",
+            "misuse of aggregate",
+        ),
+        ("UPDATE pub SET v = 1 FROM ids, ids", "ambiguous table name"),
+        (
+            "UPDATE pub SET v = ids.id FROM ids WHERE ids.id = pub.id RETURNING ids.pay",
+            "no such column: ids.pay",
+        ),
+        (
+            "UPDATE pub SET v = 1 FROM ids JOIN ids AS j ON j.id = pub.id",
+            "no such column: pub.id",
+        ),
+        ("UPDATE pub SET v = pub.v FROM pub", "ambiguous column name"),
+    ] {
+        let e = lab.refused("alice", a);
+        assert!(e.to_string().contains(says), "{a}: {e}");
+        n.tried();
+    }
+}

@@ -591,7 +591,6 @@ impl Planner<'_> {
                     }
                 }
             }
-            let mut node = node;
             for f in own {
                 node = Arc::new(Node::Filter(node, f));
             }

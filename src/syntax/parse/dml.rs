@@ -173,7 +173,7 @@ impl Cx {
         } = u;
         let from = match from {
             None => None,
-            Some(sp::UpdateTableFromKind::AfterSet(list)) => self.from_list(list)?,
+            Some(sp::UpdateTableFromKind::AfterSet(list)) => self.joined_from(list)?,
             Some(sp::UpdateTableFromKind::BeforeSet(_)) => {
                 return Err(unsupported("UPDATE ... FROM before SET"))
             }

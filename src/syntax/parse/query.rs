@@ -240,7 +240,7 @@ impl Cx {
             Some(sp::Distinct::Distinct) => true,
             Some(sp::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
         };
-        let joined = self.from_list(from)?;
+        let joined = self.joined_from(from)?;
         let group_by = match group_by {
             sp::GroupByExpr::Expressions(_, modifiers) if !modifiers.is_empty() => {
                 return Err(unsupported("GROUP BY ... WITH ROLLUP, CUBE or TOTALS"))
@@ -270,7 +270,10 @@ impl Cx {
 
     /// A FROM list (of a SELECT, or of UPDATE ... FROM) as one item,
     /// left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
-    pub(super) fn from_list(&mut self, from: Vec<sp::TableWithJoins>) -> Result<Option<FromItem>> {
+    pub(super) fn joined_from(
+        &mut self,
+        from: Vec<sp::TableWithJoins>,
+    ) -> Result<Option<FromItem>> {
         let tables = count_tables(&from);
         if tables > depth::MAX_JOIN_TABLES {
             return Err(depth::too_complex(format!(
