@@ -316,6 +316,21 @@ fn update_from_needs_every_privilege_it_uses() {
         lab.root_rows("SELECT v, w FROM lim ORDER BY id"),
         "10|w1;20|w2"
     );
+    // A CTE and a subquery in FROM are hers to name.
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "WITH c AS (SELECT 1 AS id) UPDATE pub SET v = 'cte' FROM c WHERE c.id = pub.id"
+        ),
+        "ok 1"
+    );
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "UPDATE pub SET v = q.n FROM (SELECT id, note AS n FROM secret) AS q WHERE q.id = pub.id RETURNING id, v"
+        ),
+        "1|a1;3|a3;5|c5"
+    );
 }
 
 #[test]
