@@ -9,7 +9,9 @@
 //!
 //! Access paths: the WHERE (and inner-join ON) conditions are split into
 //! conjuncts; each is applied right after the join step that makes all its
-//! columns available, and a table picks the best of:
+//! columns available (with a RIGHT or FULL join, not before the last such
+//! join: it keeps the rows no earlier row matched), and a table picks the
+//! best of:
 //!
 //! ```text
 //!   rowid = e        → point lookup          (INTEGER PRIMARY KEY)
