@@ -30,6 +30,7 @@ mod alias;
 mod analysis;
 mod bind;
 mod cte;
+mod join;
 mod query;
 mod rows;
 mod scope;
