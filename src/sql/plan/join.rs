@@ -6,8 +6,9 @@
 //! else sees them; a WHERE term is applied as soon as its columns are
 //! there, but never before the last RIGHT or FULL join (that join keeps
 //! the right rows no earlier row matched, so an earlier filter would turn
-//! a removed row into an unmatched one); an ON term is tested on the row
-//! of its source and those before it only.
+//! a removed row into an unmatched one) — except a term of a RIGHT join's
+//! right table alone, which every row after it holds; an ON term is
+//! tested on the row of its source and those before it only.
 
 use super::*;
 
