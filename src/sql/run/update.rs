@@ -417,8 +417,8 @@ fn update_from_rows(
         let Some(target) = r.get(joined.target.clone()) else {
             continue;
         };
-        // The key the target row is found by again (rowid, or the
-        // WITHOUT ROWID key), which also tells a repeated match.
+        // Its rowid (the hidden row number of a WITHOUT ROWID table)
+        // tells a repeated match: only the first is used.
         let key = match target.last() {
             Some(Value::Integer(rowid)) => *rowid,
             _ => continue,
