@@ -95,8 +95,14 @@ const REFUSED: &[(&str, &str)] = &[
         "join alias",
     ),
     ("SELECT * FROM t, LATERAL (SELECT t.a) AS s", "LATERAL"),
-    ("SELECT t.a FROM t RIGHT JOIN t AS u ON 1", "RIGHT JOIN"),
-    ("SELECT t.a FROM t FULL OUTER JOIN t AS u ON 1", "FULL JOIN"),
+    (
+        "SELECT * FROM t RIGHT JOIN pragma_table_info(t.b) ON 1",
+        "table function reading the left side of a RIGHT JOIN",
+    ),
+    (
+        "SELECT * FROM t FULL JOIN pragma_table_info(t.b) ON 1",
+        "table function reading the left side of a FULL JOIN",
+    ),
     ("SELECT 1 FROM t AS x TABLESAMPLE (1)", "TABLESAMPLE"),
     // Function calls.
     (
@@ -127,7 +133,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("SELECT a FROM t WHERE a = ANY (SELECT 1)", "ANY"),
     ("SELECT 1 WHERE 'a' SIMILAR TO 'a'", "SIMILAR TO"),
     // DML forms.
-    ("UPDATE t SET b = 'z' FROM t AS u", "UPDATE FROM"),
+    ("UPDATE FROM t SET b = 'z'", "FROM before SET"),
     ("DELETE FROM t ORDER BY a LIMIT 1", "DELETE LIMIT"),
     ("UPDATE t AS x SET b = 'z'", "target alias"),
 ];

@@ -136,6 +136,9 @@ impl Named {
             }
             Ast::Update(u) => {
                 self.push(&u.table);
+                if let Some(f) = &u.from {
+                    self.from(f);
+                }
                 for (_, e) in &u.assignments {
                     self.expr(e);
                 }

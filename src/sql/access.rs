@@ -576,15 +576,20 @@ fn walk_one(
                 u.filter.iter().chain(u.assignments.iter().map(|(_, e)| e)),
                 &u.returning,
             );
-            p.table_rows_for(
-                t,
-                u.filter.as_ref(),
-                Some(crate::auth::PolicyCmd::Update),
-                u.hint.as_ref(),
-                reads,
-            )?;
-            let exprs: Vec<Expr> = u.assignments.iter().map(|(_, e)| e.clone()).collect();
-            p.reads_of(t, &exprs)?;
+            if u.from.is_some() {
+                // The FROM sources, WHERE and SET over the joined row.
+                p.update_from(t, u)?;
+            } else {
+                p.table_rows_for(
+                    t,
+                    u.filter.as_ref(),
+                    Some(crate::auth::PolicyCmd::Update),
+                    u.hint.as_ref(),
+                    reads,
+                )?;
+                let exprs: Vec<Expr> = u.assignments.iter().map(|(_, e)| e.clone()).collect();
+                p.reads_of(t, &exprs)?;
+            }
             if !u.returning.is_empty() {
                 p.returning_reads(t, &u.returning)?;
             }

@@ -46,7 +46,7 @@ pub const MAX_RECURSION_BYTES: usize = 256 << 20;
 pub const MAX_KEPT_BYTES: usize = 64 << 20;
 
 /// About how much memory `row` takes.
-fn row_bytes(row: &[Value]) -> usize {
+pub(crate) fn row_bytes(row: &[Value]) -> usize {
     std::mem::size_of::<Row>()
         + row
             .iter()

@@ -23,9 +23,10 @@ use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, PExpr, SubPlan};
+use crate::sql::outer_join::OuterJoinIter;
 use crate::sql::plan::{Access, Node, Plan, SortKey};
 use crate::storage::Direction;
-use crate::syntax::ast::SetOp;
+use crate::syntax::ast::{JoinKind, SetOp};
 use crate::txn::{Txn, TxnIter};
 use crate::types::{apply_affinity, apply_comparison_affinity, Affinity, Collation, Value};
 
@@ -231,16 +232,34 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
         Node::Join {
             left,
             right,
-            outer,
+            kind: kind @ (JoinKind::Right | JoinKind::Full),
+            on,
+            left_width,
+            right_width,
+        } => Box::new(OuterJoinIter::open(
+            left,
+            right,
+            on.clone(),
+            *kind == JoinKind::Full,
+            *left_width,
+            *right_width,
+            cx,
+            env,
+        )?),
+        Node::Join {
+            left,
+            right,
+            kind,
             on,
             right_width,
+            ..
         } => Box::new(JoinIter {
             left: open(left, cx, env)?,
             right_plan: right.clone(),
             right: None,
             cur: None,
             matched: false,
-            outer: *outer,
+            outer: *kind == JoinKind::Left,
             on: on.clone(),
             right_width: *right_width,
         }),
@@ -1180,10 +1199,11 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
         },
         Node::Values(r) => format!("VALUES ({} rows)", r.len()),
         Node::Filter(..) => "FILTER".into(),
-        Node::Join { outer, .. } => if *outer {
-            "LEFT JOIN (nested loop)"
-        } else {
-            "JOIN (nested loop)"
+        Node::Join { kind, .. } => match kind {
+            JoinKind::Inner => "JOIN (nested loop)",
+            JoinKind::Left => "LEFT JOIN (nested loop)",
+            JoinKind::Right => "RIGHT JOIN (nested loop, right side read once)",
+            JoinKind::Full => "FULL JOIN (nested loop, right side read once)",
         }
         .into(),
         Node::Project(..) => "PROJECT".into(),

@@ -424,7 +424,10 @@ impl Decision {
         if let Some(f) = &u.filter {
             self.expr(f);
         }
-        if !one_row(t, u.filter.as_ref()) {
+        if let Some(f) = &u.from {
+            self.from(f);
+        }
+        if u.from.is_some() || !one_row(t, u.filter.as_ref()) {
             self.multi_write = true;
         }
         self.update_constraints(t, &assigned, mode);

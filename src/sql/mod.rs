@@ -5,6 +5,7 @@
 //!        typing.rs: SQLite's affinity and collation of expressions
 //!        ─exec.rs (pull iterators over the transaction)─► rows
 //!        cte.rs: kept CTE rows and the recursive CTE's queue
+//!        outer_join.rs: RIGHT and FULL joins (right rows no left row matched)
 //!        window/: window functions over partitions and frames
 //!   DML/DDL: run.rs, inside the session's transaction; write.rs: a
 //!   table's rows with their constraints, rowids and index entries
@@ -30,6 +31,7 @@ pub mod exec;
 pub mod functions;
 pub mod introspect;
 pub mod journal;
+pub mod outer_join;
 pub mod plan;
 pub mod rowvalue;
 pub mod run;

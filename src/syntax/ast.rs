@@ -340,7 +340,7 @@ pub enum FromItem {
         left: Box<FromItem>,
         /// Right side.
         right: Box<FromItem>,
-        /// Inner or left outer.
+        /// Inner, left, right or full.
         kind: JoinKind,
         /// ON condition.
         on: Option<Expr>,
@@ -368,6 +368,11 @@ pub enum JoinKind {
     Inner,
     /// LEFT [OUTER] JOIN.
     Left,
+    /// RIGHT [OUTER] JOIN: every row of the right side, the left side
+    /// NULL where none matches.
+    Right,
+    /// FULL [OUTER] JOIN: LEFT and RIGHT at once.
+    Full,
 }
 
 /// An ORDER BY item.
@@ -758,6 +763,9 @@ pub struct Update {
     pub hint: Option<IndexHint>,
     /// SET column = expr.
     pub assignments: Vec<(String, Expr)>,
+    /// FROM (SQLite 3.33's UPDATE ... FROM): joined to the target, which
+    /// comes first; SET and WHERE read the joined row.
+    pub from: Option<FromItem>,
     /// WHERE.
     pub filter: Option<Expr>,
     /// OR REPLACE / IGNORE / ...; None: none named.

@@ -74,11 +74,29 @@ impl<'s> Planner<'s> {
                     }
                 }
                 let t = ExprType::column(r.affinity, r.collation);
-                // The rowid aliases: _rowid_ and oid name the rowid column.
-                if r.depth == 0 {
-                    (PExpr::Col(r.index), t)
+                let at = |index: usize| {
+                    if r.depth == 0 {
+                        PExpr::Col(index)
+                    } else {
+                        PExpr::Outer(r.depth, index)
+                    }
+                };
+                if r.coalesce.is_empty() {
+                    // The rowid aliases: _rowid_ and oid name the rowid column.
+                    (at(r.index), t)
                 } else {
-                    (PExpr::Outer(r.depth, r.index), t)
+                    // A FULL join's USING column (see `scope::using_match`).
+                    let mut args = vec![at(r.index)];
+                    for (i, origin) in &r.coalesce {
+                        if let (Some((o, col)), true) = (origin, self.record) {
+                            if let Some(u) = self.uses.get_mut(*o) {
+                                u.columns.insert(col.to_lowercase());
+                            }
+                        }
+                        args.push(at(*i));
+                    }
+                    let call = ScalarCall::resolve("coalesce", args.len());
+                    (PExpr::Func(call, args), t)
                 }
             }
             Expr::Param(i) => (PExpr::Param(*i), ExprType::default()),

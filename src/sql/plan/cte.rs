@@ -377,13 +377,14 @@ fn derived_source(
                 affinity: t.aff,
                 collation: t.coll.or(Some(Collation::Binary)),
                 origin: None,
-                using_copy: false,
+                using_copy: None,
                 decl: decls.get(i).cloned().flatten(),
             })
             .collect(),
-        outer: false,
+        kind: JoinKind::Inner,
         on: Vec::new(),
-        policy: None,
+        using_coalesce: Vec::new(),
+        policy: Vec::new(),
         hint: None,
     }
 }
@@ -502,11 +503,14 @@ fn refs_in_insert(i: &Insert, name: &str) -> usize {
     n
 }
 
-/// [`refs_in_query`] for an UPDATE: SET, WHERE, RETURNING.
+/// [`refs_in_query`] for an UPDATE: SET, FROM, WHERE, RETURNING.
 fn refs_in_update(u: &Update, name: &str) -> usize {
     let mut n = 0;
     for e in u.assignments.iter().map(|(_, e)| e).chain(u.filter.iter()) {
         count_expr(e, name, &mut n);
+    }
+    if let Some(f) = &u.from {
+        count_from(f, name, &mut n);
     }
     count_items(&u.returning, name, &mut n);
     count_with(u.with.as_deref(), name, &mut n);

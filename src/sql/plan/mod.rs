@@ -9,7 +9,9 @@
 //!
 //! Access paths: the WHERE (and inner-join ON) conditions are split into
 //! conjuncts; each is applied right after the join step that makes all its
-//! columns available, and a table picks the best of:
+//! columns available (with a RIGHT or FULL join, not before the last such
+//! join: it keeps the rows no earlier row matched), and a table picks the
+//! best of:
 //!
 //! ```text
 //!   rowid = e        → point lookup          (INTEGER PRIMARY KEY)
@@ -28,12 +30,14 @@ mod alias;
 mod analysis;
 mod bind;
 mod cte;
+mod join;
 mod query;
 mod rows;
 mod rowvalue;
 mod scope;
 mod select;
 mod source;
+mod update_from;
 mod window;
 
 pub use self::access_path::{Bounds, EqValues};
@@ -42,6 +46,7 @@ pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
 pub use self::cte::DataChange;
+pub use self::update_from::UpdateFrom;
 pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
 use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 
@@ -103,17 +108,20 @@ pub enum Node {
     Values(Vec<Vec<PExpr>>),
     /// Keep rows where `pred` is true.
     Filter(Plan, PExpr),
-    /// Nested-loop join; the right side is opened per left row with the
-    /// left row as environment.
+    /// Nested-loop join. Inner and LEFT: the right side is opened per
+    /// left row with the left row as environment; RIGHT and FULL: it is
+    /// read once, with none (see `sql::outer_join`).
     Join {
         /// Outer side.
         left: Plan,
         /// Inner side.
         right: Plan,
-        /// LEFT JOIN.
-        outer: bool,
+        /// Inner, LEFT, RIGHT or FULL.
+        kind: JoinKind,
         /// Join condition over the combined row.
         on: Option<PExpr>,
+        /// Width of the left rows (for NULL extension).
+        left_width: usize,
         /// Width of the right rows (for NULL extension).
         right_width: usize,
     },

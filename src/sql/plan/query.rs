@@ -52,7 +52,7 @@ impl<'s> Planner<'s> {
                     affinity: t.aff,
                     collation: t.coll,
                     origin: None,
-                    using_copy: false,
+                    using_copy: None,
                     decl: None,
                 })
                 .collect(),
@@ -228,7 +228,10 @@ impl<'s> Planner<'s> {
             let mut src = table_source_of(t, label);
             let origin = self.track_reads(&t.name, &mut src.cols);
             self.written_as(origin, name);
-            src.policy = self.row_policy(t, PolicyCmd::Select, false)?;
+            src.policy = self
+                .row_policy(t, PolicyCmd::Select, false)?
+                .into_iter()
+                .collect();
             src.hint = resolve_hint(t, hint)?;
             return Ok(src);
         }
@@ -284,13 +287,14 @@ impl<'s> Planner<'s> {
                         affinity: t.aff,
                         collation: t.coll.or(Some(Collation::Binary)),
                         origin,
-                        using_copy: false,
+                        using_copy: None,
                         decl: d.clone(),
                     })
                     .collect(),
-                outer: false,
+                kind: JoinKind::Inner,
                 on: Vec::new(),
-                policy: None,
+                using_coalesce: Vec::new(),
+                policy: Vec::new(),
                 hint: None,
             });
         }
@@ -310,7 +314,20 @@ impl<'s> Planner<'s> {
         parent: Option<&Scope>,
         out: &mut Vec<Source>,
     ) -> Result<()> {
-        depth::guarded(|| self.flatten_from_node(item, parent, out))
+        let right_join = has_right_join(item);
+        self.flatten_within(item, parent, out, right_join)
+    }
+
+    /// [`Self::flatten_from`] of a part of a FROM clause; `right_join`:
+    /// the whole clause has a RIGHT or FULL join.
+    fn flatten_within(
+        &mut self,
+        item: &FromItem,
+        parent: Option<&Scope>,
+        out: &mut Vec<Source>,
+        right_join: bool,
+    ) -> Result<()> {
+        depth::guarded(|| self.flatten_from_node(item, parent, out, right_join))
     }
 
     fn flatten_from_node(
@@ -318,6 +335,7 @@ impl<'s> Planner<'s> {
         item: &FromItem,
         parent: Option<&Scope>,
         out: &mut Vec<Source>,
+        right_join: bool,
     ) -> Result<()> {
         match item {
             FromItem::Table {
@@ -363,13 +381,14 @@ impl<'s> Planner<'s> {
                             affinity: t.aff,
                             collation: t.coll.or(Some(Collation::Binary)),
                             origin: None,
-                            using_copy: false,
+                            using_copy: None,
                             decl: d.clone(),
                         })
                         .collect(),
-                    outer: false,
+                    kind: JoinKind::Inner,
                     on: Vec::new(),
-                    policy: None,
+                    using_coalesce: Vec::new(),
+                    policy: Vec::new(),
                     hint: None,
                 });
             }
@@ -381,7 +400,7 @@ impl<'s> Planner<'s> {
                 using,
                 natural,
             } => {
-                self.flatten_from(left, parent, out)?;
+                self.flatten_within(left, parent, out, right_join)?;
                 let left_cols: Vec<ScopeCol> = out.iter().flat_map(|s| s.cols.clone()).collect();
                 let mut src = match &**right {
                     FromItem::Join { .. } => {
@@ -404,7 +423,14 @@ impl<'s> Planner<'s> {
                             .ok_or_else(|| err(SqlErrorKind::Misuse, "empty join"))?
                     }
                 };
-                src.outer = *kind == JoinKind::Left;
+                src.kind = *kind;
+                if matches!(kind, JoinKind::Right | JoinKind::Full) && reads_left_row(&src) {
+                    return Err(err(
+                        SqlErrorKind::Unsupported,
+                        "a table-valued function whose arguments read the tables to its left, \
+                         on the right of a RIGHT or FULL JOIN, is not supported",
+                    ));
+                }
                 if let Some(on) = on {
                     split_and(on.clone(), &mut src.on);
                 }
@@ -429,34 +455,25 @@ impl<'s> Planner<'s> {
                     using
                 };
                 for u in using {
-                    let lt = left_cols
-                        .iter()
-                        .rev()
-                        .find(|c| c.name.eq_ignore_ascii_case(u) && !c.hidden)
-                        .and_then(|c| c.table.clone())
-                        .ok_or_else(|| {
-                            err(
-                                SqlErrorKind::UnknownColumn,
-                                format!("cannot join using column {u}"),
-                            )
-                        })?;
-                    let rt = src.cols.first().and_then(|c| c.table.clone());
-                    src.on.push(Expr::Binary(
-                        BinOp::Eq,
-                        Box::new(Expr::Column {
-                            table: Some(lt),
-                            name: u.clone(),
-                        }),
-                        Box::new(Expr::Column {
-                            table: rt,
-                            name: u.clone(),
-                        }),
-                    ));
+                    let mut left = using_left(&left_cols, u, right_join)?;
+                    let right = Expr::Column {
+                        table: src.cols.first().and_then(|c| c.table.clone()),
+                        name: u.clone(),
+                    };
+                    if left.len() == 1 {
+                        src.on.push(Expr::Binary(
+                            BinOp::Eq,
+                            Box::new(left.remove(0)),
+                            Box::new(right),
+                        ));
+                    } else {
+                        src.using_coalesce.push((left, right));
+                    }
                     // The right copy of a USING column is hidden from `*`.
                     for c in src.cols.iter_mut() {
                         if c.name.eq_ignore_ascii_case(u) && !c.hidden {
                             c.hidden = true;
-                            c.using_copy = true;
+                            c.using_copy = Some(*kind);
                         }
                     }
                 }
@@ -465,6 +482,65 @@ impl<'s> Planner<'s> {
         }
         Ok(())
     }
+}
+
+/// Whether a FROM clause has a RIGHT or FULL join (SQLite's JT_LTORJ on
+/// its first table): its USING columns then compare the coalesced left
+/// copies (see [`using_left`]).
+fn has_right_join(item: &FromItem) -> bool {
+    let mut at = item;
+    while let FromItem::Join {
+        left, right, kind, ..
+    } = at
+    {
+        if matches!(kind, JoinKind::Right | JoinKind::Full) || has_right_join(right) {
+            return true;
+        }
+        at = left;
+    }
+    false
+}
+
+/// Whether a source's rows depend on the row of the sources to its left
+/// (a table-valued function's arguments naming their columns).
+fn reads_left_row(src: &Source) -> bool {
+    match src.plan.as_deref() {
+        Some(Node::Introspect { args, .. }) => args.iter().any(|a| max_col(a).is_some()),
+        _ => false,
+    }
+}
+
+/// The left side of `USING (u)`, as SQLite's sqlite3ProcessJoin builds
+/// it: the leftmost table's `u`; in a FROM clause with a RIGHT or FULL
+/// join, `coalesce` of every left table's `u` (each after the first must
+/// be a USING copy, else "ambiguous reference"), since the leftmost copy
+/// may be a NULL of an unmatched row. Returns the columns (one: no
+/// coalesce).
+fn using_left(left_cols: &[ScopeCol], u: &str, right_join: bool) -> Result<Vec<Expr>> {
+    let holders: Vec<&ScopeCol> = left_cols
+        .iter()
+        .filter(|c| c.name.eq_ignore_ascii_case(u) && (!c.hidden || c.using_copy.is_some()))
+        .collect();
+    let column = |c: &ScopeCol| Expr::Column {
+        table: c.table.clone(),
+        name: u.to_string(),
+    };
+    let Some(first) = holders.first() else {
+        return Err(err(
+            SqlErrorKind::UnknownColumn,
+            format!("cannot join using column {u} - column not present in both tables"),
+        ));
+    };
+    if !right_join || holders.len() == 1 {
+        return Ok(vec![column(first)]);
+    }
+    if holders[1..].iter().any(|c| c.using_copy.is_none()) {
+        return Err(err(
+            SqlErrorKind::Ambiguous,
+            format!("ambiguous reference to {u} in USING()"),
+        ));
+    }
+    Ok(holders.iter().map(|c| column(c)).collect())
 }
 
 /// The column types of a compound of SELECTs typed `left` and `right`:

@@ -14,9 +14,11 @@ pub(super) struct ScopeCol {
     /// The table or view use this column is read from (an index into
     /// `Planner::uses`), for privilege checks.
     pub(super) origin: Option<usize>,
-    /// The right side's copy of a USING (or NATURAL) column: hidden from
-    /// `*` (so also `hidden`) but not from `t.*`.
-    pub(super) using_copy: bool,
+    /// The right side's copy of a USING (or NATURAL) column, with the kind
+    /// of that join: hidden from `*` (so also `hidden`) but not from `t.*`;
+    /// the kind says which copy an unqualified name means (see
+    /// [`Scope::resolve`]).
+    pub(super) using_copy: Option<JoinKind>,
     /// The declared type of the table column it reads, if it reads one
     /// directly (for `sqlite3_column_decltype`).
     pub(super) decl: Option<Arc<str>>,
@@ -44,6 +46,10 @@ pub(super) struct Resolved {
     pub(super) origin: Option<(usize, String)>,
     /// The declared type of the table column it reads directly, if any.
     pub(super) decl: Option<Arc<str>>,
+    /// A USING column of a FULL join named without its table: the value is
+    /// `coalesce` of `index` and these positions (same depth), each with the
+    /// (use, column) it reads.
+    pub(super) coalesce: Vec<(usize, Option<(usize, String)>)>,
 }
 
 pub(super) static SUB_IDS: AtomicUsize = AtomicUsize::new(1);
@@ -85,6 +91,13 @@ impl<'a> Scope<'a> {
                 .filter(|(_, c)| c.hidden)
                 .collect();
         }
+        if table.is_none()
+            && hits
+                .iter()
+                .any(|(_, c)| matches!(c.using_copy, Some(JoinKind::Right | JoinKind::Full)))
+        {
+            return using_match(&hits, name);
+        }
         let visible: Vec<&(usize, &ScopeCol)> = hits.iter().filter(|(_, c)| !c.hidden).collect();
         if visible.len() > 1 {
             return Err(err(
@@ -104,6 +117,7 @@ impl<'a> Scope<'a> {
                 collation: c.collation,
                 origin: c.origin.map(|o| (o, c.name.clone())),
                 decl: c.decl.clone(),
+                coalesce: Vec::new(),
             });
         }
         match self.parent {
@@ -124,5 +138,76 @@ impl<'a> Scope<'a> {
                 ))
             }
         }
+    }
+}
+
+/// An unqualified name that a RIGHT or FULL join's USING shares, found as
+/// SQLite's lookupName does, the tables taken left to right: a later copy
+/// from an inner or LEFT join's USING keeps the earlier one, a RIGHT
+/// join's replaces it (its side is never NULL-extended), a FULL join's
+/// joins it in a `coalesce` (either may be); a copy not from a USING is
+/// ambiguous.
+fn using_match(hits: &[(usize, &ScopeCol)], name: &str) -> Result<Resolved> {
+    let mut cnt = 0usize;
+    let mut current: Option<(usize, &ScopeCol)> = None;
+    let mut full: Option<Vec<(usize, &ScopeCol)>> = None;
+    for &(i, c) in hits
+        .iter()
+        .filter(|(_, c)| !c.hidden || c.using_copy.is_some())
+    {
+        if cnt > 0 {
+            match c.using_copy {
+                None => full = None,
+                Some(JoinKind::Inner | JoinKind::Left) => continue,
+                Some(JoinKind::Right) => {
+                    cnt = 0;
+                    full = None;
+                }
+                Some(JoinKind::Full) => {
+                    if let Some(prev) = current {
+                        full.get_or_insert_with(Vec::new).push(prev);
+                    }
+                }
+            }
+        }
+        cnt += 1;
+        current = Some((i, c));
+    }
+    let ambiguous = || {
+        err(
+            SqlErrorKind::Ambiguous,
+            format!("ambiguous column name: {name}"),
+        )
+    };
+    let Some((i, c)) = current else {
+        return Err(ambiguous());
+    };
+    let origin = |c: &ScopeCol| c.origin.map(|o| (o, c.name.clone()));
+    match (cnt, full) {
+        (1, _) => Ok(Resolved {
+            depth: 0,
+            index: i,
+            affinity: c.affinity,
+            collation: c.collation,
+            origin: origin(c),
+            decl: c.decl.clone(),
+            coalesce: Vec::new(),
+        }),
+        (n, Some(mut list)) if list.len() + 1 == n => {
+            list.push((i, c));
+            let (fi, fc) = list[0];
+            Ok(Resolved {
+                depth: 0,
+                index: fi,
+                // SQLite's coalesce here (AFF_DEFER) has its first
+                // argument's affinity and collation.
+                affinity: fc.affinity,
+                collation: fc.collation,
+                origin: origin(fc),
+                decl: None,
+                coalesce: list[1..].iter().map(|(j, x)| (*j, origin(x))).collect(),
+            })
+        }
+        _ => Err(ambiguous()),
     }
 }

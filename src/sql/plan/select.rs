@@ -37,111 +37,8 @@ impl<'s> Planner<'s> {
         let aliased = alias::with_aliases(sel, &all_cols);
         let sel = aliased.as_ref().unwrap_or(sel);
 
-        // Conjuncts: WHERE plus ON of inner joins, bound over the full scope.
-        let mut where_parts = Vec::new();
-        if let Some(f) = &sel.filter {
-            split_and(f.clone(), &mut where_parts);
-        }
-        let mut pending: Vec<(PExpr, bool)> = Vec::new(); // (expr, used)
-        for w in &where_parts {
-            pending.push((self.expr(w, &scope)?, false));
-        }
-        let mut plan: Option<Plan> = None;
-        let mut width = 0usize;
         let n_sources = sources.len();
-        for (si, src) in sources.iter_mut().enumerate() {
-            let start = width;
-            let end = start + src.cols.len();
-            let on: Vec<PExpr> = src
-                .on
-                .iter()
-                .map(|e| self.expr(e, &scope))
-                .collect::<Result<_>>()?;
-            // Conditions usable to pick the access path of this source.
-            let mut cands: Vec<&PExpr> = on.iter().collect();
-            if !src.outer {
-                cands.extend(pending.iter().filter(|(_, used)| !used).map(|(e, _)| e));
-            }
-            let node = match (&src.table, src.plan.take()) {
-                (Some(t), _) => {
-                    let access = choose_access(t, start, &cands, src.hint)?;
-                    Arc::new(Node::Scan {
-                        table: t.clone(),
-                        access,
-                    })
-                }
-                (None, Some(p)) => p,
-                (None, None) => return Err(err(SqlErrorKind::Misuse, "empty source")),
-            };
-            // Row-level security first, right on the source's rows.
-            let node = match src.policy.take() {
-                Some(p) => Arc::new(Node::Filter(node, p)),
-                None => node,
-            };
-            // Single-source filters go below the join, re-based to 0.
-            let mut own = Vec::new();
-            if !src.outer {
-                for (e, used) in pending.iter_mut() {
-                    if !*used
-                        && min_col(e).is_some_and(|m| m >= start)
-                        && max_col(e).is_some_and(|m| m < end)
-                        && !has_subquery(e)
-                    {
-                        own.push(shift_cols(e, start));
-                        *used = true;
-                    }
-                }
-            }
-            let mut node = node;
-            for f in own {
-                node = Arc::new(Node::Filter(node, f));
-            }
-            plan = Some(match plan {
-                None => {
-                    let mut n = node;
-                    for o in on {
-                        n = Arc::new(Node::Filter(n, o));
-                    }
-                    n
-                }
-                Some(left) => {
-                    let mut on_expr: Option<PExpr> = None;
-                    for o in on {
-                        on_expr = Some(match on_expr {
-                            None => o,
-                            Some(prev) => PExpr::Binary(BinOp::And, Box::new(prev), Box::new(o)),
-                        });
-                    }
-                    Arc::new(Node::Join {
-                        left,
-                        right: node,
-                        outer: src.outer,
-                        on: on_expr,
-                        right_width: end - start,
-                    })
-                }
-            });
-            width = end;
-            // Conjuncts now fully available apply right here.
-            // Conjuncts with correlated subqueries wait for the full row.
-            let last = si + 1 == n_sources;
-            let mut p = plan
-                .take()
-                .ok_or_else(|| err(SqlErrorKind::Misuse, "no plan"))?;
-            for (e, used) in pending.iter_mut() {
-                if !*used && (max_col(e).is_none_or(|m| m < width) && (!has_subquery(e) || last)) {
-                    p = Arc::new(Node::Filter(p, e.clone()));
-                    *used = true;
-                }
-            }
-            plan = Some(p);
-        }
-        let mut plan = plan.unwrap_or_else(|| Arc::new(Node::Unit));
-        for (e, used) in pending {
-            if !used {
-                plan = Arc::new(Node::Filter(plan, e));
-            }
-        }
+        let mut plan = self.join_sources(&mut sources, sel.filter.as_ref(), &scope)?;
 
         // Aggregation?
         let aggregate = !sel.group_by.is_empty()
@@ -153,6 +50,7 @@ impl<'s> Planner<'s> {
             || order_by.iter().any(|o| has_aggregate(&o.expr));
 
         // Expand result items.
+        let star_name = StarNames::new(&sources);
         let mut items: Vec<(Expr, String)> = Vec::new();
         for it in &sel.items {
             match it {
@@ -160,20 +58,14 @@ impl<'s> Planner<'s> {
                     if all_cols.is_empty() {
                         return Err(err(SqlErrorKind::Misuse, "no tables specified"));
                     }
-                    for c in all_cols.iter().filter(|c| !c.hidden) {
-                        items.push((
-                            Expr::Column {
-                                table: c.table.clone(),
-                                name: c.name.clone(),
-                            },
-                            c.name.clone(),
-                        ));
+                    for (i, c) in all_cols.iter().enumerate().filter(|(_, c)| !c.hidden) {
+                        items.push((star_name.column(i, c), c.name.clone()));
                     }
                 }
                 SelectItem::QualifiedWildcard(t) => {
                     let mut any = false;
                     for c in all_cols.iter().filter(|c| {
-                        (!c.hidden || c.using_copy)
+                        (!c.hidden || c.using_copy.is_some())
                             && c.table
                                 .as_deref()
                                 .is_some_and(|x| x.eq_ignore_ascii_case(t))
@@ -584,4 +476,48 @@ pub(super) fn ordinal(n: usize) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
+}
+
+/// How `*` names each column it expands to (SQLite's
+/// selectExpander; `t.*` always qualifies): by its table, except a column of a table to
+/// the left of the last RIGHT or FULL join whose name a later join's USING
+/// shares: that is the unqualified name, so it shows the copy the name
+/// means (see `scope::using_match`), not a NULL of an unmatched row.
+struct StarNames {
+    /// Per column of the FROM clause: named unqualified.
+    bare: Vec<bool>,
+}
+
+impl StarNames {
+    fn new(sources: &[Source]) -> StarNames {
+        let last_rf = sources
+            .iter()
+            .rposition(|s| matches!(s.kind, JoinKind::Right | JoinKind::Full));
+        let mut bare = Vec::new();
+        for (si, src) in sources.iter().enumerate() {
+            for c in &src.cols {
+                let left_of_rf = last_rf.is_some_and(|k| si < k);
+                bare.push(
+                    left_of_rf
+                        && sources[si + 1..].iter().any(|later| {
+                            later.cols.iter().any(|l| {
+                                l.using_copy.is_some() && l.name.eq_ignore_ascii_case(&c.name)
+                            })
+                        }),
+                );
+            }
+        }
+        StarNames { bare }
+    }
+
+    fn column(&self, i: usize, c: &ScopeCol) -> Expr {
+        Expr::Column {
+            table: if self.bare.get(i).copied().unwrap_or(false) {
+                None
+            } else {
+                c.table.clone()
+            },
+            name: c.name.clone(),
+        }
+    }
 }

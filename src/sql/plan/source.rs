@@ -22,7 +22,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             affinity: Some(c.affinity),
             collation: (t.rowid_alias != Some(i)).then_some(c.collation),
             origin: None,
-            using_copy: false,
+            using_copy: None,
             decl: (!c.decl_type.is_empty()).then(|| Arc::from(c.decl_type.as_str())),
         })
         .collect();
@@ -43,7 +43,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         affinity: Some(Affinity::Integer),
         collation: None,
         origin: None,
-        using_copy: false,
+        using_copy: None,
         // SQLite's columnType gives a rowid "INTEGER".
         decl: Some(Arc::from("INTEGER")),
     });
@@ -51,9 +51,10 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         plan: None,
         table: Some(t.clone()),
         cols,
-        outer: false,
+        kind: JoinKind::Inner,
         on: Vec::new(),
-        policy: None,
+        using_coalesce: Vec::new(),
+        policy: Vec::new(),
         hint: None,
     }
 }
@@ -154,7 +155,7 @@ impl Planner<'_> {
                 collation: Some(Collation::Binary),
                 origin: None,
                 decl: None,
-                using_copy: false,
+                using_copy: None,
             })
             .collect();
         Ok(Source {
@@ -165,9 +166,10 @@ impl Planner<'_> {
             })),
             table: None,
             cols,
-            outer: false,
+            kind: JoinKind::Inner,
             on: Vec::new(),
-            policy: None,
+            using_coalesce: Vec::new(),
+            policy: Vec::new(),
             hint: None,
         })
     }
@@ -202,10 +204,16 @@ pub(super) struct Source {
     pub(super) plan: Option<Plan>,
     pub(super) table: Option<Arc<Table>>,
     pub(super) cols: Vec<ScopeCol>,
-    pub(super) outer: bool,
+    /// How this source joins the sources before it.
+    pub(super) kind: JoinKind,
     pub(super) on: Vec<Expr>,
-    /// Row-level security filter over this source's own row.
-    pub(super) policy: Option<PExpr>,
+    /// USING terms whose left side is several left tables' copies (in a
+    /// FROM clause with a RIGHT or FULL join): `coalesce(lefts) = right`,
+    /// the coalesce typed as its first argument (SQLite's AFF_DEFER).
+    pub(super) using_coalesce: Vec<(Vec<Expr>, Expr)>,
+    /// Row-level security filters over this source's own row, applied in
+    /// order (a later one never runs on a row an earlier one removed).
+    pub(super) policy: Vec<PExpr>,
     /// INDEXED BY (the index's position) / NOT INDEXED.
     pub(super) hint: Option<AccessHint>,
 }

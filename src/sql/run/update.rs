@@ -3,6 +3,10 @@
 
 use super::*;
 
+use std::collections::HashSet;
+
+use crate::types::Value;
+
 /// Updates row `old` (columns ++ rowid) of `writer`'s table to `values`
 /// (the same layout, SET applied; the rowid position may be assigned), the
 /// columns `cols` assigned: affinity, NOT NULL and STRICT, the rowid
@@ -258,6 +262,9 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
             .chain(up.assignments.iter().map(|(_, e)| e)),
         &up.returning,
     );
+    if up.from.is_some() {
+        return update_from_rows(cx, schema, up, &t, planner);
+    }
     let plan = planner.table_rows_for(
         &t,
         up.filter.as_ref(),
@@ -342,6 +349,129 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
         };
         let mut values = old.clone();
         crate::sql::rowvalue::assign(&sets, &old, &mut values, cx)?;
+        if update_row(
+            cx,
+            schema,
+            &writer,
+            old,
+            values,
+            &cols,
+            named,
+            RowChecks {
+                update: &update_check,
+                returning: &returning_check,
+                replace: &replace_checks,
+            },
+            match (&returning, changed.returning.as_mut()) {
+                (Some((exprs, _)), Some((_, rows))) => Some((exprs.as_slice(), rows)),
+                _ => None,
+            },
+        )?
+        .is_some()
+        {
+            changed.changes += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// UPDATE ... FROM: the target's rows joined with the FROM list (see
+/// `plan::UpdateFrom`). As SQLite, the SET values are computed while the
+/// join is read, a target row matched several times is updated once (with
+/// its first match), and the rows are then updated in table order.
+fn update_from_rows(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    up: &Update,
+    t: &Arc<Table>,
+    mut planner: Planner,
+) -> Result<Changed> {
+    let joined = planner.update_from(t, up)?;
+    let update_check = planner.row_policy(t, PolicyCmd::Update, true)?;
+    let replace_checks = using_checks(&mut planner, t, &[PolicyCmd::Delete])?;
+    let returning_check = match up.returning.is_empty() {
+        true => None,
+        false => planner.row_policy(t, PolicyCmd::Select, false)?,
+    };
+    let mut positions = Vec::with_capacity(up.assignments.len());
+    for (col, _) in &up.assignments {
+        positions.push(set_target(t, col)?);
+    }
+    // A column assigned twice takes its last value (see `update_rows`).
+    let keep: Vec<bool> = (0..positions.len())
+        .map(|i| !positions[i + 1..].contains(&positions[i]))
+        .collect();
+    let returning = if up.returning.is_empty() {
+        None
+    } else {
+        Some(planner.returning(t, &up.returning)?)
+    };
+    let writer = TableWriter::new(t)?;
+    let named = effective_conflict(up.on_conflict);
+    let mut it = open(&joined.plan, cx, &[])?;
+    let mut seen = HashSet::new();
+    let mut chosen: Vec<(Row, Vec<Value>)> = Vec::new();
+    while let Some(r) = it.next(cx)? {
+        let Some(target) = r.get(joined.target.clone()) else {
+            continue;
+        };
+        // Its rowid (the hidden row number of a WITHOUT ROWID table)
+        // tells a repeated match: only the first is used.
+        let key = match target.last() {
+            Some(Value::Integer(rowid)) => *rowid,
+            _ => continue,
+        };
+        if !seen.insert(key) {
+            continue;
+        }
+        let mut values = Vec::with_capacity(joined.sets.len());
+        for (i, e) in joined.sets.iter().enumerate() {
+            values.push(if keep[i] {
+                eval(e, &r, cx)?
+            } else {
+                Value::Null
+            });
+        }
+        chosen.push((target.to_vec(), values));
+    }
+    drop(it);
+    let mut order: Vec<Row> = chosen.iter().map(|(row, _)| row.clone()).collect();
+    sort_in_table_order(t, &mut order);
+    let mut by_key: HashMap<i64, Vec<Value>> = chosen
+        .into_iter()
+        .filter_map(|(row, v)| match row.last() {
+            Some(Value::Integer(k)) => Some((*k, v)),
+            _ => None,
+        })
+        .collect();
+    let mut changed = Changed {
+        changes: 0,
+        returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
+        last_rowid: None,
+    };
+    let cols: Vec<usize> = positions
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| *p)
+        .collect();
+    for row in order {
+        let Some(Value::Integer(k)) = row.last() else {
+            continue;
+        };
+        let Some(set) = by_key.remove(k) else {
+            continue;
+        };
+        // An earlier row's trigger may have changed or removed it.
+        let Some(old) = current_row(cx, t, &row)? else {
+            continue;
+        };
+        let mut values = old.clone();
+        for ((pos, v), k) in positions.iter().zip(set).zip(&keep) {
+            if *k {
+                values[*pos] = v;
+            }
+        }
         if update_row(
             cx,
             schema,

@@ -204,9 +204,13 @@ impl Cx {
             order_by,
             limit,
         } = u;
-        if from.is_some() {
-            return Err(unsupported("UPDATE ... FROM"));
-        }
+        let from = match from {
+            None => None,
+            Some(sp::UpdateTableFromKind::AfterSet(list)) => self.joined_from(list)?,
+            Some(sp::UpdateTableFromKind::BeforeSet(_)) => {
+                return Err(unsupported("UPDATE ... FROM before SET"))
+            }
+        };
         if !optimizer_hints.is_empty() || output.is_some() {
             return Err(unsupported("this form of UPDATE"));
         }
@@ -219,6 +223,7 @@ impl Cx {
             table,
             hint,
             assignments: self.assignments(assignments)?,
+            from,
             filter: selection.map(|e| self.expr(e)).transpose()?,
             on_conflict: conflict_mode(or),
             returning: self.returning(returning, update_token.0.span.start)?,

@@ -240,33 +240,7 @@ impl Cx {
             Some(sp::Distinct::Distinct) => true,
             Some(sp::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
         };
-        let tables = count_tables(&from);
-        if tables > depth::MAX_JOIN_TABLES {
-            return Err(depth::too_complex(format!(
-                "at most {} tables in a join ({tables} given)",
-                depth::MAX_JOIN_TABLES
-            )));
-        }
-        // Left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
-        let mut joined: Option<FromItem> = None;
-        for twj in from {
-            let rel = self.table_factor(twj.relation)?;
-            let mut item = match joined.take() {
-                None => rel,
-                Some(left) => FromItem::Join {
-                    left: Box::new(left),
-                    right: Box::new(rel),
-                    kind: JoinKind::Inner,
-                    on: None,
-                    using: Vec::new(),
-                    natural: false,
-                },
-            };
-            for j in twj.joins {
-                item = self.join(item, j)?;
-            }
-            joined = Some(item);
-        }
+        let joined = self.joined_from(from)?;
         let group_by = match group_by {
             sp::GroupByExpr::Expressions(_, modifiers) if !modifiers.is_empty() => {
                 return Err(unsupported("GROUP BY ... WITH ROLLUP, CUBE or TOTALS"))
@@ -292,6 +266,41 @@ impl Cx {
             having: having.map(|e| self.expr(e)).transpose()?,
             windows: self.named_windows(named_window)?,
         })
+    }
+
+    /// A FROM list (of a SELECT, or of UPDATE ... FROM) as one item,
+    /// left-deep: `a, b JOIN c` is `(a, b) JOIN c`, as in SQLite.
+    pub(super) fn joined_from(
+        &mut self,
+        from: Vec<sp::TableWithJoins>,
+    ) -> Result<Option<FromItem>> {
+        let tables = count_tables(&from);
+        if tables > depth::MAX_JOIN_TABLES {
+            return Err(depth::too_complex(format!(
+                "at most {} tables in a join ({tables} given)",
+                depth::MAX_JOIN_TABLES
+            )));
+        }
+        let mut joined: Option<FromItem> = None;
+        for twj in from {
+            let rel = self.table_factor(twj.relation)?;
+            let mut item = match joined.take() {
+                None => rel,
+                Some(left) => FromItem::Join {
+                    left: Box::new(left),
+                    right: Box::new(rel),
+                    kind: JoinKind::Inner,
+                    on: None,
+                    using: Vec::new(),
+                    natural: false,
+                },
+            };
+            for j in twj.joins {
+                item = self.join(item, j)?;
+            }
+            joined = Some(item);
+        }
+        Ok(joined)
     }
 
     /// A result list; `texts` are its items as written (see [`super::names`]).
@@ -333,7 +342,7 @@ impl Cx {
             .collect()
     }
 
-    /// `left` joined with `j` (inner, cross, comma or left outer).
+    /// `left` joined with `j` (inner, cross, comma, left, right or full).
     pub(super) fn join(&mut self, left: FromItem, j: sp::Join) -> Result<FromItem> {
         let right = self.table_factor(j.relation)?;
         let (kind, constraint) = match j.join_operator {
@@ -341,10 +350,8 @@ impl Cx {
             | sp::JoinOperator::Inner(c)
             | sp::JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
             sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
-            sp::JoinOperator::Right(_) | sp::JoinOperator::RightOuter(_) => {
-                return Err(unsupported("RIGHT JOIN"))
-            }
-            sp::JoinOperator::FullOuter(_) => return Err(unsupported("FULL JOIN")),
+            sp::JoinOperator::Right(c) | sp::JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+            sp::JoinOperator::FullOuter(c) => (JoinKind::Full, c),
             other => return Err(unsupported(format!("join {}", join_name(&other)))),
         };
         let natural = matches!(constraint, sp::JoinConstraint::Natural);
