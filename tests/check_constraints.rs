@@ -99,7 +99,10 @@ fn schema_changes_a_check_depends_on_are_refused() {
     s.execute("ALTER TABLE t ADD COLUMN d INT CHECK (d > 0)", &[])
         .unwrap();
     let e = refused(&db, "INSERT INTO t (a, d) VALUES (1, 0)");
-    assert!(e.to_string().contains("CHECK constraint failed: d > 0"), "{e}");
+    assert!(
+        e.to_string().contains("CHECK constraint failed: d > 0"),
+        "{e}"
+    );
     // Columns no CHECK names can change, and the CHECK still holds.
     s.execute("ALTER TABLE t RENAME COLUMN b TO bb", &[])
         .unwrap();

@@ -30,6 +30,7 @@ pub mod functions;
 pub mod introspect;
 pub mod journal;
 pub mod plan;
+pub mod rename;
 pub mod run;
 pub mod typing;
 pub mod window;

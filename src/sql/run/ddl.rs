@@ -2,6 +2,7 @@
 //! TABLE, and the integrity check.
 
 use super::*;
+use crate::sql::rename::{self, Rename};
 
 /// CREATE TABLE (and CREATE TABLE ... AS SELECT).
 pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Result<Option<Schema>> {
@@ -409,23 +410,19 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             &format!("drop column {col} of {}", old.name),
             refs(Some(col)),
         )?,
+        // Views and triggers are rewritten (`sql::rename`); a row policy's
+        // text is not, so a rename it would change is refused.
         AlterOp::RenameColumn(from, to) => {
             check_column_name(to)?;
             refuse_if_referred(
                 &format!("rename column {from} of {}", old.name),
-                refs(Some(from)),
+                policies_only(refs(Some(from))),
             )?
         }
-        AlterOp::RenameTable(_) => {
-            let mut r = refs(None);
-            r.extend(
-                schema
-                    .triggers_on(&old.name)
-                    .iter()
-                    .map(|t| format!("trigger {} on it", t.name)),
-            );
-            refuse_if_referred(&format!("rename table {}", old.name), r)?
-        }
+        AlterOp::RenameTable(_) => refuse_if_referred(
+            &format!("rename table {}", old.name),
+            policies_only(refs(None)),
+        )?,
     }
     let mut new = (*old).clone();
     let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
@@ -497,6 +494,15 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                 ));
             }
             new.columns[pos].name = to.clone();
+            rename::rewrite_table_exprs(
+                &old,
+                &mut new,
+                Rename::Column {
+                    table: &old.name,
+                    old: from,
+                    new: to,
+                },
+            )?;
             if TableWriter::new(&Arc::new(new.clone())).is_err() {
                 return Err(Error::sql(
                     SqlErrorKind::Unsupported,
@@ -509,9 +515,45 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
         AlterOp::RenameTable(to) => {
             forget_sequence(cx, schema, &old.name, Some(to))?;
             new.name = to.clone();
+            rename::rewrite_table_exprs(
+                &old,
+                &mut new,
+                Rename::Table {
+                    old: &old.name,
+                    new: to,
+                },
+            )?;
         }
     }
-    Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
+    let mut after = schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0;
+    let what = match op {
+        AlterOp::RenameTable(to) => Rename::Table {
+            old: &old.name,
+            new: to,
+        },
+        AlterOp::RenameColumn(from, to) => Rename::Column {
+            table: &old.name,
+            old: from,
+            new: to,
+        },
+        _ => return Ok(after),
+    };
+    let (views, triggers) = rename::rewrite_dependents(schema, &after, what)?;
+    for v in views {
+        after = after.replace_view(v, &mut TxnWriter(cx.txn))?;
+    }
+    for t in triggers {
+        after = after.replace_trigger(t, &mut TxnWriter(cx.txn))?;
+    }
+    Ok(after)
+}
+
+/// The policies among `referrers` (views and triggers are rewritten).
+fn policies_only(referrers: Vec<String>) -> Vec<String> {
+    referrers
+        .into_iter()
+        .filter(|r| r.starts_with("policy "))
+        .collect()
 }
 
 /// ALTER TABLE ADD COLUMN, as SQLite 3.54's `sqlite3AlterFinishAddColumn`:
@@ -598,7 +640,8 @@ fn add_column(
 fn constant_default(e: &Expr) -> bool {
     match e {
         Expr::Literal(_) => true,
-        Expr::Unary(crate::syntax::ast::UnOp::Neg | crate::syntax::ast::UnOp::Plus, inner) | Expr::Cast(inner, _) => constant_default(inner),
+        Expr::Unary(crate::syntax::ast::UnOp::Neg | crate::syntax::ast::UnOp::Plus, inner)
+        | Expr::Cast(inner, _) => constant_default(inner),
         _ => false,
     }
 }
