@@ -104,14 +104,18 @@ pub fn rewrite_dependents(
     let mut views: Vec<_> = before.views.values().cloned().collect();
     views.sort_by_key(|v| v.id);
     for v in views {
-        let Some(uses) = view_uses(before, &v.query) else {
-            continue;
-        };
         let tokens = sql_tokens(&v.sql)?;
         let cands = candidates(&tokens, what.old(), 0);
         if cands.is_empty() {
             continue;
         }
+        // One that does not plan cannot be checked: as SQLite, the rename
+        // fails (its text may name the renamed object).
+        let mut p = Planner::new(before);
+        if let Err(e) = p.query(&v.query) {
+            return Err(broken("view", &v.name, &e));
+        }
+        let uses = p.take_uses();
         let fixed = Vec::new();
         pending.push(Pending {
             kind: Kind::View(v.clone()),
@@ -128,15 +132,14 @@ pub fn rewrite_dependents(
         let Some(table) = before.table(&trig.table) else {
             continue;
         };
-        let Ok(uses) = trigger_uses(before, table, &trig, &None) else {
-            continue;
-        };
         let tokens = sql_tokens(&trig.sql)?;
         let (body_from, fixed) = trigger_header(&tokens, &trig, what);
         let cands = candidates(&tokens, what.old(), body_from);
         if cands.is_empty() && fixed.is_empty() {
             continue;
         }
+        let uses = trigger_uses(before, table, &trig, &None)
+            .map_err(|e| broken("trigger", &trig.name, &e))?;
         pending.push(Pending {
             kind: Kind::Trigger(trig.clone()),
             text: trig.sql.clone(),
@@ -205,13 +208,15 @@ pub fn rewrite_table_exprs(old: &Arc<Table>, new: &mut Table, what: Rename<'_>) 
         });
         match found {
             Some(set) => new.checks[i].expr = edit(&spec.expr, &tokens, &set, &[], what),
-            None => return Err(Error::sql(
-                SqlErrorKind::Misuse,
-                format!(
+            None => {
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!(
                     "error in table {} after rename: CHECK ({}) would no longer mean what it did",
                     old.name, spec.expr
                 ),
-            )),
+                ))
+            }
         }
     }
     for k in 0..new.indexes.len() {
@@ -425,6 +430,15 @@ impl Pending {
             format!("error in {kind} {name} after rename: {why}"),
         )
     }
+}
+
+/// SQLite's refusal when a definition the rename would edit is already
+/// broken.
+fn broken(kind: &str, name: &str, e: &Error) -> Error {
+    Error::sql(
+        SqlErrorKind::Misuse,
+        format!("error in {kind} {name}: {}", message_of(e)),
+    )
 }
 
 fn message_of(e: &Error) -> String {

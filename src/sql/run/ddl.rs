@@ -487,7 +487,18 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     format!("no such column: \"{from}\""),
                 )
             })?;
-            if new.column(to).is_some() {
+            // SQLite 3.54 (isRowidAlias): rowid names are the rowid's.
+            let rowid_name = |n: &str| {
+                ["rowid", "oid", "_rowid_"]
+                    .iter()
+                    .any(|r| n.eq_ignore_ascii_case(r))
+            };
+            for (name, dir) in [(from, "from"), (to, "to")] {
+                if !old.without_rowid && rowid_name(name) {
+                    return Err(misuse(format!("cannot rename {dir} rowid alias: {name}")));
+                }
+            }
+            if new.column(to).is_some_and(|other| other != pos) {
                 return Err(Error::sql(
                     SqlErrorKind::AlreadyExists,
                     format!("duplicate column name: {to}"),
@@ -513,6 +524,11 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             }
         }
         AlterOp::RenameTable(to) => {
+            if to.eq_ignore_ascii_case(&old.name) {
+                return Err(misuse(format!(
+                    "there is already another table or index with this name: {to}"
+                )));
+            }
             forget_sequence(cx, schema, &old.name, Some(to))?;
             new.name = to.clone();
             rename::rewrite_table_exprs(
