@@ -108,10 +108,15 @@ fn schema_changes_a_check_depends_on_are_refused() {
     s.execute("ALTER TABLE t ADD COLUMN e", &[]).unwrap();
     let e = refused(&db, "INSERT INTO t (a) VALUES (0)");
     assert!(e.to_string().contains("CHECK constraint failed"), "{e}");
-    s.execute("ALTER TABLE t RENAME COLUMN a TO z", &[]).unwrap();
+    s.execute("ALTER TABLE t RENAME COLUMN a TO z", &[])
+        .unwrap();
     let e = refused(&db, "INSERT INTO t (z) VALUES (0)");
-    assert!(e.to_string().contains("CHECK constraint failed: z > 0"), "{e}");
-    s.execute("ALTER TABLE t RENAME COLUMN z TO a", &[]).unwrap();
+    assert!(
+        e.to_string().contains("CHECK constraint failed: z > 0"),
+        "{e}"
+    );
+    s.execute("ALTER TABLE t RENAME COLUMN z TO a", &[])
+        .unwrap();
     s.execute("INSERT INTO t (a, bb, e) VALUES (1, 'x', 2)", &[])
         .unwrap();
     // What a CHECK may not hold, so it can never read another table (a

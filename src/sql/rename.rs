@@ -94,10 +94,15 @@ const SEARCH_BUDGET: usize = 2048;
 /// name, or its column's name, and its CHECKs and index filters already
 /// rewritten by [`rewrite_table_exprs`]). Returns the views and triggers
 /// to store in place of the old ones.
+///
+/// `sees(id)`: whether the session may see the object with that id (a
+/// trigger: its table); an error about one it may not see names nothing
+/// of it, as a hidden object is missing everywhere else.
 pub fn rewrite_dependents(
     before: &Schema,
     after: &Schema,
     what: Rename<'_>,
+    sees: &dyn Fn(u32) -> bool,
 ) -> Result<(Vec<Arc<View>>, Vec<Arc<Trigger>>)> {
     let mut current = after.clone();
     let mut pending: Vec<Pending> = Vec::new();
@@ -113,7 +118,7 @@ pub fn rewrite_dependents(
         // fails (its text may name the renamed object).
         let mut p = Planner::new(before);
         if let Err(e) = p.query(&v.query) {
-            return Err(broken("view", &v.name, &e));
+            return Err(broken("view", &v.name, &e, sees(v.id)));
         }
         let uses = p.take_uses();
         let fixed = Vec::new();
@@ -139,7 +144,7 @@ pub fn rewrite_dependents(
             continue;
         }
         let uses = trigger_uses(before, table, &trig, &None)
-            .map_err(|e| broken("trigger", &trig.name, &e))?;
+            .map_err(|e| broken("trigger", &trig.name, &e, sees(table.id)))?;
         pending.push(Pending {
             kind: Kind::Trigger(trig.clone()),
             text: trig.sql.clone(),
@@ -173,13 +178,17 @@ pub fn rewrite_dependents(
         }
         if !progress {
             let p = &left[0];
-            return Err(p.breaks(&current));
+            let seen = match &p.kind {
+                Kind::View(v) => sees(v.id),
+                Kind::Trigger(t) => before.table(&t.table).is_some_and(|x| sees(x.id)),
+            };
+            return Err(p.breaks(&current, seen));
         }
         pending = left;
     }
     // Everything that planned before must still plan (a view reading a
     // renamed column through a rewritten view does not).
-    check_all_still_plan(before, &current)?;
+    check_all_still_plan(before, &current, sees)?;
     Ok((new_views, new_triggers))
 }
 
@@ -413,7 +422,10 @@ impl Pending {
     }
 
     /// SQLite's error for a definition no rewrite keeps working.
-    fn breaks(&self, schema: &Schema) -> Error {
+    fn breaks(&self, schema: &Schema, seen: bool) -> Error {
+        if !seen {
+            return unseen();
+        }
         let (kind, name) = self.name();
         let why = match &self.kind {
             Kind::View(v) => Planner::new(schema).query(&v.query).err(),
@@ -434,10 +446,21 @@ impl Pending {
 
 /// SQLite's refusal when a definition the rename would edit is already
 /// broken.
-fn broken(kind: &str, name: &str, e: &Error) -> Error {
+fn broken(kind: &str, name: &str, e: &Error, seen: bool) -> Error {
+    if !seen {
+        return unseen();
+    }
     Error::sql(
         SqlErrorKind::Misuse,
         format!("error in {kind} {name}: {}", message_of(e)),
+    )
+}
+
+/// The refusal when what would break is hidden from the session.
+fn unseen() -> Error {
+    Error::sql(
+        SqlErrorKind::Misuse,
+        "cannot rename: a view or trigger you may not see refers to it (its owner must change it first)",
     )
 }
 
@@ -450,7 +473,7 @@ fn message_of(e: &Error) -> String {
 
 /// Refuses the rename if a view or trigger that planned under `before`
 /// does not under `after`.
-fn check_all_still_plan(before: &Schema, after: &Schema) -> Result<()> {
+fn check_all_still_plan(before: &Schema, after: &Schema, sees: &dyn Fn(u32) -> bool) -> Result<()> {
     let mut views: Vec<_> = after.views.values().collect();
     views.sort_by_key(|v| v.id);
     for v in views {
@@ -458,6 +481,9 @@ fn check_all_still_plan(before: &Schema, after: &Schema) -> Result<()> {
             .view(&v.name)
             .is_some_and(|old| Planner::new(before).query(&old.query).is_ok());
         if let (true, Err(e)) = (was, Planner::new(after).query(&v.query)) {
+            if !sees(v.id) {
+                return Err(unseen());
+            }
             return Err(Error::sql(
                 SqlErrorKind::Misuse,
                 format!("error in view {} after rename: {}", v.name, message_of(&e)),
@@ -486,6 +512,9 @@ fn check_all_still_plan(before: &Schema, after: &Schema) -> Result<()> {
             )),
         };
         if let Err(e) = now {
+            if !after.table(&t.table).is_some_and(|x| sees(x.id)) {
+                return Err(unseen());
+            }
             return Err(Error::sql(
                 SqlErrorKind::Misuse,
                 format!(

@@ -554,7 +554,12 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
         },
         _ => return Ok(after),
     };
-    let (views, triggers) = rename::rewrite_dependents(schema, &after, what)?;
+    let sec = cx.sec.clone();
+    let sees = |id: u32| {
+        sec.as_ref()
+            .is_none_or(|s| s.auth.visible(&s.roles, u64::from(id)))
+    };
+    let (views, triggers) = rename::rewrite_dependents(schema, &after, what, &sees)?;
     for v in views {
         after = after.replace_view(v, &mut TxnWriter(cx.txn))?;
     }
