@@ -347,6 +347,7 @@ impl Pending {
             Solved::Trigger(t) => {
                 s.triggers.insert(t.name.to_lowercase(), t.clone());
                 s.table(&t.table)
+                    .filter(|_| upsert_targets_hold(&s, t))
                     .and_then(|table| trigger_uses(&s, table, t, &None).ok())
             }
         };
@@ -505,6 +506,10 @@ fn check_all_still_plan(before: &Schema, after: &Schema, sees: &dyn Fn(u32) -> b
             continue;
         }
         let now = match after.table(&t.table) {
+            Some(_) if !upsert_targets_hold(after, t) => Err(Error::sql(
+                SqlErrorKind::UnknownColumn,
+                "an ON CONFLICT target names no column of its table",
+            )),
             Some(table) => trigger_uses(after, table, t, &None).map(|_| ()),
             None => Err(Error::sql(
                 SqlErrorKind::UnknownTable,
@@ -526,6 +531,22 @@ fn check_all_still_plan(before: &Schema, after: &Schema, sees: &dyn Fn(u32) -> b
         }
     }
     Ok(())
+}
+
+/// Whether the upsert targets (`ON CONFLICT (cols)`) in `trig`'s body
+/// name columns of their tables: planning does not read them (they are
+/// matched to a constraint when a row conflicts), so a rename checks them
+/// here.
+fn upsert_targets_hold(schema: &Schema, trig: &Trigger) -> bool {
+    trig.body.iter().all(|st| match st {
+        Statement::Insert(ins) => match ins.upsert.as_ref().and_then(|u| u.target.as_ref()) {
+            Some(cols) => schema
+                .table(&ins.table)
+                .is_some_and(|t| cols.iter().all(|c| t.column(c).is_some())),
+            None => true,
+        },
+        _ => true,
+    })
 }
 
 /// What a view's query uses, planned as `referrers` plans it (no
