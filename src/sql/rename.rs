@@ -85,6 +85,15 @@ impl Rename<'_> {
     }
 }
 
+/// The definitions a rename rewrote, to store in place of the old ones
+/// (same names and ids).
+pub struct Rewritten {
+    /// Views.
+    pub views: Vec<Arc<View>>,
+    /// Triggers.
+    pub triggers: Vec<Arc<Trigger>>,
+}
+
 /// How many plans one definition's search may make before it falls back
 /// to the greedy search (a definition naming the table hundreds of times).
 const SEARCH_BUDGET: usize = 2048;
@@ -103,7 +112,7 @@ pub fn rewrite_dependents(
     after: &Schema,
     what: Rename<'_>,
     sees: &dyn Fn(u32) -> bool,
-) -> Result<(Vec<Arc<View>>, Vec<Arc<Trigger>>)> {
+) -> Result<Rewritten> {
     let mut current = after.clone();
     let mut pending: Vec<Pending> = Vec::new();
     let mut views: Vec<_> = before.views.values().cloned().collect();
@@ -189,7 +198,10 @@ pub fn rewrite_dependents(
     // Everything that planned before must still plan (a view reading a
     // renamed column through a rewritten view does not).
     check_all_still_plan(before, &current, sees)?;
-    Ok((new_views, new_triggers))
+    Ok(Rewritten {
+        views: new_views,
+        triggers: new_triggers,
+    })
 }
 
 /// Rewrites the CHECK constraints and partial-index WHERE clauses of
@@ -624,10 +636,10 @@ fn trigger_header(tokens: &[SqlToken], trig: &Trigger, what: Rename<'_>) -> (usi
     let body_from = table_at + 1;
     let mut fixed = Vec::new();
     match what {
-        Rename::Table { old, .. } if trig.table.eq_ignore_ascii_case(old) => {
-            if table_at < tokens.len() {
-                fixed.push(table_at);
-            }
+        Rename::Table { old, .. }
+            if trig.table.eq_ignore_ascii_case(old) && table_at < tokens.len() =>
+        {
+            fixed.push(table_at);
         }
         Rename::Column { table, old, .. } if trig.table.eq_ignore_ascii_case(table) => {
             if let Some(of) = (0..on).find(|&i| kw(i, "OF")) {

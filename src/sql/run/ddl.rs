@@ -559,11 +559,11 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
         sec.as_ref()
             .is_none_or(|s| s.auth.visible(&s.roles, u64::from(id)))
     };
-    let (views, triggers) = rename::rewrite_dependents(schema, &after, what, &sees)?;
-    for v in views {
+    let rewritten = rename::rewrite_dependents(schema, &after, what, &sees)?;
+    for v in rewritten.views {
         after = after.replace_view(v, &mut TxnWriter(cx.txn))?;
     }
-    for t in triggers {
+    for t in rewritten.triggers {
         after = after.replace_trigger(t, &mut TxnWriter(cx.txn))?;
     }
     Ok(after)
