@@ -374,3 +374,61 @@ fn atoi(z: &[u8]) -> i64 {
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::functions::json::node::parse;
+
+    /// Minimal headers at each size boundary, and the blob decodes back to
+    /// the same tree.
+    #[test]
+    fn jsonb_encoding_is_minimal_and_round_trips() {
+        // (n, header): a string of n + 2 bytes, so payloads of 11, 12,
+        // 255, 256, 65535 and 65536 bytes.
+        for (len, header) in [
+            (9usize, 1usize),
+            (10, 2),
+            (253, 2),
+            (254, 3),
+            (65533, 3),
+            (65534, 5),
+        ] {
+            let text = format!("\"{}\"", "a".repeat(len + 2));
+            let node = parse(text.as_bytes()).unwrap().node;
+            let b = encode_jsonb(&node);
+            assert_eq!(b.len(), header + len + 2, "payload {}", len + 2);
+            assert_eq!(decode_jsonb(&b), Some(node));
+        }
+        let doc = r#"{"a":[1,2.5,"x",null,true,false,{"b":[]}],c:0x1F,'d':.5}"#;
+        let node = parse(doc.as_bytes()).unwrap().node;
+        assert_eq!(decode_jsonb(&encode_jsonb(&node)), Some(node));
+    }
+
+    #[test]
+    fn walks_stop_cleanly() {
+        let rows = |tree: bool, args: &[Value]| {
+            let mut w = JsonEach::open(tree, args).unwrap();
+            let mut n = 0;
+            while w.next_row().unwrap().is_some() {
+                n += 1;
+            }
+            n
+        };
+        assert_eq!(rows(false, &[]), 0);
+        assert_eq!(rows(false, &[Value::Null]), 0);
+        assert_eq!(rows(true, &[Value::Text("[[1],[2,[3]]]".into())]), 7);
+        assert_eq!(
+            rows(
+                false,
+                &[Value::Text("[1]".into()), Value::Text("$[9]".into())]
+            ),
+            0
+        );
+        assert!(JsonEach::open(false, &[Value::Text("[1".into())]).is_err());
+        assert_eq!(atoi(b"12]"), 12);
+        assert_eq!(atoi(b"-3]"), -3);
+        assert_eq!(atoi(b"#-1]"), 0);
+        assert_eq!(atoi(b"99999999999999999999]"), i64::MAX);
+    }
+}
