@@ -377,6 +377,7 @@ fn atoi(z: &[u8]) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::sql::functions::json::node::parse;
 
