@@ -240,12 +240,21 @@ fn cases() -> Vec<Case> {
             "SELECT count(*) FROM t2",
             "3",
         ),
-        fails(
-            "select/no rename under a view",
-            &["GRANT SELECT ON t TO alice"],
-            "root: ALTER TABLE t RENAME TO t2",
-            C::SqlMisuse,
-            "view v_notes, view v_small refer to it",
+        ok(
+            "select/a rename rewrites the views over the table",
+            &[
+                "GRANT SELECT ON v_small TO alice",
+                "ALTER TABLE t RENAME TO t2",
+                "ALTER TABLE t2 RENAME COLUMN a TO amount",
+            ],
+            "SELECT id, amount FROM v_small ORDER BY id",
+            "1|1;2|2",
+        ),
+        hidden(
+            "select/a renamed table is hidden as before",
+            &["ALTER TABLE t RENAME TO t2"],
+            "SELECT * FROM t2",
+            "t2",
         ),
         // ---- INSERT ----
         hidden("insert/no grant", &[], "INSERT INTO t VALUES (4, 'x', 4, 's4')", "t"),

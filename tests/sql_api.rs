@@ -652,3 +652,80 @@ fn defaults_and_default_values() {
         ]
     );
 }
+
+/// A rename's rewritten views, triggers, CHECKs and partial indexes are
+/// stored: after a reopen they still read and write the renamed table.
+#[test]
+fn renamed_dependents_survive_a_reopen() {
+    use sealdb::vfs::MemVfs;
+    use std::sync::Arc;
+    let vfs = MemVfs::new();
+    let open = || {
+        Db::open_with(
+            "/rename",
+            MemoryKeyProvider::new(KeyBytes::from_slice(&[5u8; 32])).unwrap(),
+            Options {
+                vfs: Some(Arc::new(vfs.clone())),
+                ..Options::default()
+            },
+        )
+        .unwrap()
+    };
+    let db = open();
+    let s = db.root_session();
+    for sql in [
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER CHECK (a >= 0), b TEXT)",
+        "CREATE UNIQUE INDEX t_b ON t (b) WHERE a > 0",
+        "CREATE TABLE log (m TEXT)",
+        "CREATE VIEW v AS SELECT t.a, b FROM t WHERE a > 0",
+        "CREATE TRIGGER tr AFTER UPDATE OF a ON t BEGIN INSERT INTO log VALUES (old.a || '>' || new.a); END",
+        "INSERT INTO t VALUES (1, 1, 'x'), (2, 0, 'y')",
+        "ALTER TABLE t RENAME TO t2",
+        "ALTER TABLE t2 RENAME COLUMN a TO amount",
+    ] {
+        s.execute(sql, &[]).unwrap();
+    }
+    drop(s);
+    drop(db);
+    let db = open();
+    let s = db.root_session();
+    assert_eq!(
+        rows(&db, "SELECT amount, b FROM v"),
+        vec![vec![Value::Integer(1), Value::Text("x".into())]]
+    );
+    s.execute("UPDATE t2 SET amount = 5 WHERE id = 1", &[])
+        .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT m FROM log"),
+        vec![vec![Value::Text("1>5".into())]]
+    );
+    let e = s
+        .execute("INSERT INTO t2 VALUES (3, -1, 'z')", &[])
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("CHECK constraint failed: amount >= 0"),
+        "{e}"
+    );
+    // The partial unique index still applies only where amount > 0.
+    s.execute("INSERT INTO t2 VALUES (4, 0, 'x')", &[]).unwrap();
+    assert!(s.execute("INSERT INTO t2 VALUES (5, 2, 'x')", &[]).is_err());
+    assert_eq!(
+        rows(
+            &db,
+            "SELECT sql FROM sqlite_schema WHERE type IN ('view', 'trigger') ORDER BY name"
+        ),
+        vec![
+            vec![Value::Text(
+                "CREATE TRIGGER tr AFTER UPDATE OF amount ON \"t2\" BEGIN INSERT INTO log VALUES (old.amount || '>' || new.amount); END".into()
+            )],
+            vec![Value::Text(
+                "CREATE VIEW \"v\" AS SELECT \"t2\".amount, b FROM \"t2\" WHERE amount > 0".into()
+            )],
+        ]
+    );
+    assert_eq!(
+        rows(&db, "PRAGMA integrity_check"),
+        vec![vec![Value::Text("ok".into())]]
+    );
+}

@@ -754,20 +754,33 @@ impl Schema {
         let mut s = self.clone();
         let id = s.alloc_id(w)?;
         view.id = id;
-        let sql = view.to_sql();
-        let mut row = Vec::new();
-        encode_row(
-            &[
-                Value::Integer(K_VIEW),
-                Value::Text(view.name.clone()),
-                Value::Integer(i64::from(id)),
-                Value::Text(sql),
-                Value::Blob(encode_binds(view.binds.as_deref().unwrap_or_default())),
-            ],
-            &mut row,
-        );
-        w.put(cat_key(K_VIEW, &view.name), row)?;
+        w.put(cat_key(K_VIEW, &view.name), encode_view(&view))?;
         s.views.insert(view.name.to_lowercase(), Arc::new(view));
+        Ok(s)
+    }
+
+    /// Stores `view` in place of the view of its name, keeping its id
+    /// (its text rewritten by ALTER TABLE RENAME).
+    pub fn replace_view(&self, view: Arc<View>, w: &mut dyn CatalogWriter) -> Result<Schema> {
+        w.put(cat_key(K_VIEW, &view.name), encode_view(&view))?;
+        let mut s = self.clone();
+        s.views.insert(view.name.to_lowercase(), view);
+        Ok(s)
+    }
+
+    /// Stores `trigger` in place of the trigger of its name, keeping its
+    /// id (its text rewritten by ALTER TABLE RENAME).
+    pub fn replace_trigger(
+        &self,
+        trigger: Arc<Trigger>,
+        w: &mut dyn CatalogWriter,
+    ) -> Result<Schema> {
+        w.put(
+            cat_key(K_TRIGGER, &trigger.name),
+            encode_catalog(K_TRIGGER, &trigger.name, trigger.id, &trigger.sql),
+        )?;
+        let mut s = self.clone();
+        s.triggers.insert(trigger.name.to_lowercase(), trigger);
         Ok(s)
     }
 
@@ -987,6 +1000,22 @@ fn decode_binds(mut b: &[u8]) -> Option<Vec<(String, u32)>> {
         b = &b[8 + n..];
     }
     Some(out)
+}
+
+/// A view's catalog row: the common fields, then its bindings.
+fn encode_view(view: &View) -> Vec<u8> {
+    let mut row = Vec::new();
+    encode_row(
+        &[
+            Value::Integer(K_VIEW),
+            Value::Text(view.name.clone()),
+            Value::Integer(i64::from(view.id)),
+            Value::Text(view.to_sql()),
+            Value::Blob(encode_binds(view.binds.as_deref().unwrap_or_default())),
+        ],
+        &mut row,
+    );
+    row
 }
 
 /// A table's catalog row: the common fields, then its column ids.

@@ -70,6 +70,16 @@ pub fn bind_checks(t: &Arc<Table>) -> Result<Vec<BoundCheck>> {
     Ok(out)
 }
 
+/// The CHECKs of `t` bound, as text (column positions included): two
+/// tables whose CHECKs give the same text test rows the same way.
+pub fn bound_shapes(t: &Arc<Table>) -> Result<String> {
+    Ok(bind_checks(t)?
+        .iter()
+        .map(|c| format!("{:?}", c.expr))
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
 /// SQLite's refusals for a CHECK expression.
 fn allowed(e: &Expr) -> Result<()> {
     let misuse = |m: &str| Err(Error::sql(SqlErrorKind::Misuse, m.to_string()));

@@ -3,10 +3,12 @@
 //! columns, and a rename or drop could otherwise move a name onto
 //! something else — a definer view or a trigger (both run with their
 //! owner's rights) or a policy would then read what its author never
-//! chose. SQLite rewrites dependents on a rename; here a rename or drop of
-//! a table or column that a view, trigger or policy refers to is refused
-//! with the dependents named (drop or recreate them first), the same
-//! rule SQLite applies to DROP COLUMN.
+//! chose. A rename rewrites the views and triggers that name what it
+//! renames, as SQLite does (`sql::rename`, which proves each rewrite
+//! keeps the definition's meaning); a drop of a table or column that a
+//! view, trigger or policy refers to, and a rename a policy's text would
+//! have to follow, are refused with the dependents named (drop or
+//! recreate them first), the rule SQLite applies to DROP COLUMN.
 //!
 //! Dropping a table or view that another table's trigger or policy names
 //! is refused too (PostgreSQL's rule without CASCADE; SQLite would let the

@@ -157,6 +157,15 @@ impl RowIter for Collected {
     }
 }
 
+/// The rows of `json_each` / `json_tree`, made as they are pulled.
+struct JsonEachIter(crate::sql::functions::json::each::JsonEach);
+
+impl RowIter for JsonEachIter {
+    fn next(&mut self, _: &mut ExecCtx) -> Result<Option<Row>> {
+        self.0.next_row()
+    }
+}
+
 /// A pull through an operator tree recurses once per operator; every
 /// [`GUARD_EVERY`]th level of an opened tree checks the stack (see
 /// `depth`), so deep trees (a compound SELECT of 500 terms, views over
@@ -223,6 +232,15 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 .collect::<Result<Vec<Value>>>()?;
             let rows = crate::sql::introspect::rows(*what, seen, &args)?;
             Box::new(Collected(rows.into_iter()))
+        }
+        Node::JsonEach { tree, args } => {
+            let args = args
+                .iter()
+                .map(|e| eval(e, env, cx))
+                .collect::<Result<Vec<Value>>>()?;
+            Box::new(JsonEachIter(
+                crate::sql::functions::json::each::JsonEach::open(*tree, &args)?,
+            ))
         }
         Node::Filter(input, pred) => Box::new(FilterIter {
             input: open(input, cx, env)?,
@@ -1242,6 +1260,10 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
             format!("SCAN pragma_{} (table-valued function)", what.name())
         }
         Node::Introspect { what, .. } => format!("SCAN {} (virtual table)", what.name()),
+        Node::JsonEach { tree, .. } => format!(
+            "SCAN {} (table-valued function)",
+            if *tree { "json_tree" } else { "json_each" }
+        ),
         Node::Window(w) => format!("WINDOW ({} functions)", w.calls.len()),
     };
     out.push(format!("{pad}{line}"));

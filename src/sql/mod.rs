@@ -33,6 +33,7 @@ pub mod introspect;
 pub mod journal;
 pub mod outer_join;
 pub mod plan;
+pub mod rename;
 pub mod rowvalue;
 pub mod run;
 pub mod typing;

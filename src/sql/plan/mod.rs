@@ -180,6 +180,15 @@ pub enum Node {
         /// What the principal may see.
         seen: Arc<crate::sql::introspect::Visible>,
     },
+    /// `json_each` or `json_tree` (see `sql::functions::json::each`): its
+    /// rows are made as they are pulled, for its arguments (evaluated
+    /// when it is opened, so they may read the tables joined before).
+    JsonEach {
+        /// `json_tree` (else `json_each`).
+        tree: bool,
+        /// The document and, optionally, the path of the root.
+        args: Vec<PExpr>,
+    },
     /// Window functions: each input row followed by one value per call
     /// (see `sql::window`).
     Window(Arc<WindowPlan>),

@@ -302,6 +302,9 @@ impl<'s> Planner<'s> {
             // A table-valued pragma named without its argument.
             what.check_args(0)?;
         }
+        if json_each_function(name).is_some() {
+            return Err(json_each_without_arguments(name));
+        }
         Err(err(
             SqlErrorKind::UnknownTable,
             format!("no such table: {name}"),

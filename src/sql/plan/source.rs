@@ -184,6 +184,9 @@ impl Planner<'_> {
         left: Vec<ScopeCol>,
         parent: Option<&Scope>,
     ) -> Result<Source> {
+        if let Some(tree) = json_each_function(name) {
+            return self.json_each_source(tree, name, args, alias, left, parent);
+        }
         let Some(what) = Introspect::of_function(name) else {
             return Err(err(
                 SqlErrorKind::Unsupported,
@@ -196,6 +199,88 @@ impl Planner<'_> {
             .map(|a| self.expr(a, &scope))
             .collect::<Result<Vec<_>>>()?;
         self.introspect_source(what, bound, alias.unwrap_or(name))
+    }
+}
+
+/// `Some(tree)` when `name` is `json_each` (false) or `json_tree` (true).
+pub(super) fn json_each_function(name: &str) -> Option<bool> {
+    match name.to_ascii_lowercase().as_str() {
+        "json_each" => Some(false),
+        "json_tree" => Some(true),
+        _ => None,
+    }
+}
+
+/// SQLite answers `json_each` without arguments from equality constraints
+/// on its hidden `json` and `root` columns (`WHERE json = '...'`), which
+/// sealdb does not read: refused rather than answered with no rows.
+pub(super) fn json_each_without_arguments(name: &str) -> Error {
+    err(
+        SqlErrorKind::Unsupported,
+        format!(
+            "{0} without its argument is not supported: write {0}('json' [, 'path'])",
+            name.to_ascii_lowercase()
+        ),
+    )
+}
+
+impl Planner<'_> {
+    /// `json_each(...)` / `json_tree(...)` in FROM: its arguments are
+    /// bound like any expression over the FROM items before it (so reading
+    /// a column needs the privilege to read it, and a row policy of that
+    /// table applies to the rows it comes from); it reads nothing else.
+    fn json_each_source(
+        &mut self,
+        tree: bool,
+        name: &str,
+        args: &[Expr],
+        alias: Option<&str>,
+        left: Vec<ScopeCol>,
+        parent: Option<&Scope>,
+    ) -> Result<Source> {
+        if args.is_empty() {
+            return Err(json_each_without_arguments(name));
+        }
+        if args.len() > 2 {
+            return Err(err(
+                SqlErrorKind::Misuse,
+                format!(
+                    "too many arguments on {}() - max 2",
+                    name.to_ascii_lowercase()
+                ),
+            ));
+        }
+        let scope = Scope::new(left, parent);
+        let bound = args
+            .iter()
+            .map(|a| self.expr(a, &scope))
+            .collect::<Result<Vec<_>>>()?;
+        let label = alias.unwrap_or(name).to_string();
+        let visible = crate::sql::functions::json::each::VISIBLE;
+        let cols = crate::sql::functions::json::each::COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ScopeCol {
+                table: Some(label.clone()),
+                name: (*c).to_string(),
+                hidden: i >= visible,
+                // Declared without a type, as in SQLite.
+                affinity: Some(Affinity::Blob),
+                collation: Some(Collation::Binary),
+                origin: None,
+                decl: None,
+                using_copy: false,
+            })
+            .collect();
+        Ok(Source {
+            plan: Some(Arc::new(Node::JsonEach { tree, args: bound })),
+            table: None,
+            cols,
+            outer: false,
+            on: Vec::new(),
+            policy: None,
+            hint: None,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! TABLE, and the integrity check.
 
 use super::*;
+use crate::sql::rename::{self, Rename};
 
 /// CREATE TABLE (and CREATE TABLE ... AS SELECT).
 pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Result<Option<Schema>> {
@@ -409,23 +410,19 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             &format!("drop column {col} of {}", old.name),
             refs(Some(col)),
         )?,
+        // Views and triggers are rewritten (`sql::rename`); a row policy's
+        // text is not, so a rename it would change is refused.
         AlterOp::RenameColumn(from, to) => {
             check_column_name(to)?;
             refuse_if_referred(
                 &format!("rename column {from} of {}", old.name),
-                refs(Some(from)),
+                policies_only(refs(Some(from))),
             )?
         }
-        AlterOp::RenameTable(_) => {
-            let mut r = refs(None);
-            r.extend(
-                schema
-                    .triggers_on(&old.name)
-                    .iter()
-                    .map(|t| format!("trigger {} on it", t.name)),
-            );
-            refuse_if_referred(&format!("rename table {}", old.name), r)?
-        }
+        AlterOp::RenameTable(_) => refuse_if_referred(
+            &format!("rename table {}", old.name),
+            policies_only(refs(None)),
+        )?,
     }
     let mut new = (*old).clone();
     let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
@@ -440,38 +437,8 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
     };
     match op {
         AlterOp::AddColumn(spec) => {
-            if new.column(&spec.name).is_some() {
-                return Err(Error::sql(
-                    SqlErrorKind::AlreadyExists,
-                    format!("duplicate column name: {}", spec.name),
-                ));
-            }
-            if spec.primary_key || spec.unique {
-                return Err(misuse("Cannot add a PRIMARY KEY or UNIQUE column".into()));
-            }
-            if !spec.checks.is_empty() {
-                return Err(Error::sql(
-                    SqlErrorKind::Unsupported,
-                    "ALTER TABLE ADD COLUMN with a CHECK constraint is not supported",
-                ));
-            }
-            if spec.not_null && spec.default.is_none() {
-                return Err(misuse(
-                    "Cannot add a NOT NULL column with default value NULL".into(),
-                ));
-            }
-            new.add_column(spec);
-            let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
-            let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
-            let writer = TableWriter::new(&Arc::new(new.clone()))?;
-            for mut r in rows(cx)? {
-                let rowid = r.pop();
-                r.push(dflt.clone());
-                r.extend(rowid);
-                if let Some(Value::Integer(id)) = r.last().cloned() {
-                    writer.write(cx, id, &r)?;
-                }
-            }
+            let existing = rows(cx)?;
+            add_column(cx, &old, &mut new, spec, existing)?
         }
         AlterOp::DropColumn(col) => {
             let pos = new.column(col).ok_or_else(|| {
@@ -520,13 +487,33 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     format!("no such column: \"{from}\""),
                 )
             })?;
-            if new.column(to).is_some() {
+            // SQLite 3.54 (isRowidAlias): rowid names are the rowid's.
+            let rowid_name = |n: &str| {
+                ["rowid", "oid", "_rowid_"]
+                    .iter()
+                    .any(|r| n.eq_ignore_ascii_case(r))
+            };
+            for (name, dir) in [(from, "from"), (to, "to")] {
+                if !old.without_rowid && rowid_name(name) {
+                    return Err(misuse(format!("cannot rename {dir} rowid alias: {name}")));
+                }
+            }
+            if new.column(to).is_some_and(|other| other != pos) {
                 return Err(Error::sql(
                     SqlErrorKind::AlreadyExists,
                     format!("duplicate column name: {to}"),
                 ));
             }
             new.columns[pos].name = to.clone();
+            rename::rewrite_table_exprs(
+                &old,
+                &mut new,
+                Rename::Column {
+                    table: &old.name,
+                    old: from,
+                    new: to,
+                },
+            )?;
             if TableWriter::new(&Arc::new(new.clone())).is_err() {
                 return Err(Error::sql(
                     SqlErrorKind::Unsupported,
@@ -537,11 +524,147 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             }
         }
         AlterOp::RenameTable(to) => {
+            if to.eq_ignore_ascii_case(&old.name) {
+                return Err(misuse(format!(
+                    "there is already another table or index with this name: {to}"
+                )));
+            }
             forget_sequence(cx, schema, &old.name, Some(to))?;
             new.name = to.clone();
+            rename::rewrite_table_exprs(
+                &old,
+                &mut new,
+                Rename::Table {
+                    old: &old.name,
+                    new: to,
+                },
+            )?;
         }
     }
-    Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
+    let mut after = schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0;
+    let what = match op {
+        AlterOp::RenameTable(to) => Rename::Table {
+            old: &old.name,
+            new: to,
+        },
+        AlterOp::RenameColumn(from, to) => Rename::Column {
+            table: &old.name,
+            old: from,
+            new: to,
+        },
+        _ => return Ok(after),
+    };
+    let sec = cx.sec.clone();
+    let sees = |id: u32| {
+        sec.as_ref()
+            .is_none_or(|s| s.auth.visible(&s.roles, u64::from(id)))
+    };
+    let rewritten = rename::rewrite_dependents(schema, &after, what, &sees)?;
+    for v in rewritten.views {
+        after = after.replace_view(v, &mut TxnWriter(cx.txn))?;
+    }
+    for t in rewritten.triggers {
+        after = after.replace_trigger(t, &mut TxnWriter(cx.txn))?;
+    }
+    Ok(after)
+}
+
+/// The policies among `referrers` (views and triggers are rewritten).
+fn policies_only(referrers: Vec<String>) -> Vec<String> {
+    referrers
+        .into_iter()
+        .filter(|r| r.starts_with("policy "))
+        .collect()
+}
+
+/// ALTER TABLE ADD COLUMN, as SQLite 3.54's `sqlite3AlterFinishAddColumn`:
+/// no PRIMARY KEY, UNIQUE or rowid name; on a table with rows, a NOT NULL
+/// column needs a non-NULL default and a default must be a constant (a
+/// literal, signed or CAST); then, if the table has a CHECK constraint,
+/// every row (with the new column's default) must pass all of them
+/// ("CHECK constraint failed"), and a STRICT table's rows must take the
+/// default ("type mismatch on DEFAULT"). `rows`: the table's rows, each
+/// ending with its rowid.
+fn add_column(
+    cx: &mut ExecCtx,
+    old: &Table,
+    new: &mut Table,
+    spec: &crate::syntax::ast::ColumnSpec,
+    rows: Vec<Row>,
+) -> Result<()> {
+    let misuse = |m: String| Error::sql(SqlErrorKind::Misuse, m);
+    if new.column(&spec.name).is_some() {
+        return Err(Error::sql(
+            SqlErrorKind::AlreadyExists,
+            format!("duplicate column name: {}", spec.name),
+        ));
+    }
+    if spec.primary_key {
+        return Err(misuse("Cannot add a PRIMARY KEY column".into()));
+    }
+    if spec.unique {
+        return Err(misuse("Cannot add a UNIQUE column".into()));
+    }
+    let rowid_name = ["rowid", "oid", "_rowid_"]
+        .iter()
+        .any(|n| spec.name.eq_ignore_ascii_case(n));
+    if !old.without_rowid && rowid_name {
+        return Err(misuse(format!("cannot add rowid alias: {}", spec.name)));
+    }
+    let default = match &spec.default {
+        Some(text) => Some(crate::syntax::parse::parse_expr(text)?),
+        None => None,
+    };
+    let null_default = matches!(default, None | Some(Expr::Literal(Value::Null)));
+    if !rows.is_empty() {
+        if spec.not_null && null_default {
+            return Err(misuse(
+                "Cannot add a NOT NULL column with default value NULL".into(),
+            ));
+        }
+        if default.as_ref().is_some_and(|d| !constant_default(d)) {
+            return Err(misuse(
+                "Cannot add a column with non-constant default".into(),
+            ));
+        }
+    }
+    new.add_column(spec);
+    new.checks.extend(spec.checks.iter().cloned());
+    let new_arc = Arc::new(new.clone());
+    // Binding refuses what a CHECK may not hold (as CREATE TABLE does).
+    let checks = crate::sql::check::bind_checks(&new_arc)?;
+    let dflt = defaults(new, cx)?.pop().unwrap_or(Value::Null);
+    let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
+    let writer = TableWriter::new(&new_arc)?;
+    for mut r in rows {
+        let rowid = r.pop();
+        r.push(dflt.clone());
+        if new.strict && crate::sql::write::check_strict(new, &r).is_err() {
+            return Err(Error::sql(
+                SqlErrorKind::TypeMismatch,
+                "type mismatch on DEFAULT",
+            ));
+        }
+        r.extend(rowid);
+        if !crate::sql::check::passes(cx, &checks, &r, Conflict::Ignore)? {
+            return Err(Error::sql(SqlErrorKind::Check, "CHECK constraint failed"));
+        }
+        if let Some(Value::Integer(id)) = r.last().cloned() {
+            writer.write(cx, id, &r)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a DEFAULT is a value SQLite's `sqlite3ValueFromExpr` computes
+/// without running anything: a literal, possibly signed or CAST.
+fn constant_default(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(_) => true,
+        Expr::Unary(crate::syntax::ast::UnOp::Neg | crate::syntax::ast::UnOp::Plus, inner)
+        | Expr::Cast(inner, _) => constant_default(inner),
+        _ => false,
+    }
 }
 
 /// PRAGMA integrity_check: every row decodes, every index has exactly the

@@ -13,10 +13,12 @@ mod expr;
 mod names;
 mod query;
 mod rewrite;
+mod tokens;
 mod window;
 
 use ddl::*;
 use rewrite::*;
+pub use tokens::{quoted_name, sql_tokens, SqlToken};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -160,16 +160,16 @@ fn ends_list(keyword: Keyword, previous: Keyword) -> bool {
 
 /// Byte offsets of the text's lines, to turn the tokenizer's 1-based
 /// (line, character column) locations into byte offsets.
-struct LineStarts(Vec<usize>);
+pub(super) struct LineStarts(Vec<usize>);
 
 impl LineStarts {
-    fn new(sql: &str) -> LineStarts {
+    pub(super) fn new(sql: &str) -> LineStarts {
         let mut starts = vec![0];
         starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
         LineStarts(starts)
     }
 
-    fn offset(&self, sql: &str, at: Location) -> Option<usize> {
+    pub(super) fn offset(&self, sql: &str, at: Location) -> Option<usize> {
         let line = usize::try_from(at.line).ok()?.checked_sub(1)?;
         let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
         let start = *self.0.get(line)?;

@@ -19,9 +19,11 @@
 //! else SQL: text becomes a JSON string, a number a JSON number, NULL
 //! null, and a blob is an error unless it is JSONB.
 //!
-//! The JSONB output functions (`jsonb`, `jsonb_extract`, ...) and the
-//! table-valued `json_each` and `json_tree` are not built (docs/sql.md).
+//! The table-valued `json_each` and `json_tree` walk a document in
+//! `each.rs`. The JSONB output functions (`jsonb`, `jsonb_extract`, ...)
+//! are not built (docs/sql.md).
 
+pub(crate) mod each;
 pub(crate) mod node;
 mod path;
 

@@ -1152,3 +1152,108 @@ fn jsonb_element(b: &[u8], depth: usize) -> Option<(Node, usize)> {
     };
     Some((node, n + sz))
 }
+
+/// SQLite's JSONB element type of `n` (the low nibble of its header).
+fn jsonb_type(n: &Node) -> u8 {
+    match n {
+        Node::Null => 0,
+        Node::True => 1,
+        Node::False => 2,
+        Node::Int(_) => 3,
+        Node::Int5(_) => 4,
+        Node::Float(_) => 5,
+        Node::Float5(_) => 6,
+        Node::Text(TextKind::Plain, _) => 7,
+        Node::Text(TextKind::Json, _) => 8,
+        Node::Text(TextKind::Json5, _) => 9,
+        Node::Text(TextKind::Raw, _) => 10,
+        Node::Array(_) => 11,
+        Node::Object(_) => 12,
+    }
+}
+
+/// `n` as JSONB with the smallest header each payload allows — the bytes
+/// SQLite's text-to-JSONB translation ends with (it resizes each
+/// container's header to fit once its payload is known), so offsets into
+/// the result are the element ids `json_each` and `json_tree` show.
+pub(crate) fn encode_jsonb(n: &Node) -> Vec<u8> {
+    // Payload sizes first (pre-order), so that each byte is written once
+    // however deep the nesting.
+    let mut sizes = Vec::new();
+    let total = payload_sizes(n, &mut sizes);
+    let mut out = Vec::with_capacity(total);
+    let mut k = 0;
+    write_jsonb(n, &sizes, &mut k, &mut out);
+    out
+}
+
+fn header_len(sz: usize) -> usize {
+    match sz {
+        0..=11 => 1,
+        12..=0xff => 2,
+        0x100..=0xffff => 3,
+        _ => 5,
+    }
+}
+
+/// Pushes the payload size of `n` and of each element inside it, in
+/// pre-order; returns the encoded size of `n`.
+fn payload_sizes(n: &Node, sizes: &mut Vec<usize>) -> usize {
+    let at = sizes.len();
+    sizes.push(0);
+    let sz = match n {
+        Node::Null | Node::True | Node::False => 0,
+        Node::Int(s) | Node::Int5(s) | Node::Float(s) | Node::Float5(s) | Node::Text(_, s) => {
+            s.len()
+        }
+        Node::Array(items) => items.iter().map(|v| payload_sizes(v, sizes)).sum(),
+        Node::Object(members) => members
+            .iter()
+            .map(|(l, v)| payload_sizes(l, sizes) + payload_sizes(v, sizes))
+            .sum(),
+    };
+    sizes[at] = sz;
+    header_len(sz) + sz
+}
+
+fn write_jsonb(n: &Node, sizes: &[usize], k: &mut usize, out: &mut Vec<u8>) {
+    let sz = sizes.get(*k).copied().unwrap_or(0);
+    *k += 1;
+    let t = jsonb_type(n);
+    match header_len(sz) {
+        1 => out.push(((sz as u8) << 4) | t),
+        2 => out.extend_from_slice(&[0xc0 | t, sz as u8]),
+        3 => {
+            out.push(0xd0 | t);
+            out.extend_from_slice(&(sz as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xe0 | t);
+            out.extend_from_slice(&u32::try_from(sz).unwrap_or(u32::MAX).to_be_bytes());
+        }
+    }
+    match n {
+        Node::Null | Node::True | Node::False => {}
+        Node::Int(s) | Node::Int5(s) | Node::Float(s) | Node::Float5(s) | Node::Text(_, s) => {
+            out.extend_from_slice(s.as_bytes())
+        }
+        Node::Array(items) => items.iter().for_each(|v| write_jsonb(v, sizes, k, out)),
+        Node::Object(members) => {
+            for (label, v) in members {
+                write_jsonb(label, sizes, k, out);
+                write_jsonb(v, sizes, k, out);
+            }
+        }
+    }
+}
+
+/// The header length and payload size of the JSONB element at `b[i]`
+/// (`jsonbPayloadSize`); `(0, 0)` when there is none.
+pub(crate) fn jsonb_size_at(b: &[u8], i: usize) -> (usize, usize) {
+    b.get(i..).and_then(jsonb_header).unwrap_or((0, 0))
+}
+
+/// The JSONB element at `b[i]` as a tree.
+pub(crate) fn jsonb_node_at(b: &[u8], i: usize) -> Option<Node> {
+    jsonb_element(b.get(i..)?, 0).map(|(n, _)| n)
+}

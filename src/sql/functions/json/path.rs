@@ -5,7 +5,7 @@
 //! that cannot apply (`.a` on an array) ends the walk as "not found"
 //! before the rest of the path is even read, as in SQLite.
 
-use super::node::{Node, TextKind, MAX_DEPTH};
+use super::node::{jsonb_node_at, jsonb_size_at, Node, TextKind, MAX_DEPTH};
 
 /// Why a lookup found nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,6 +194,80 @@ pub(crate) fn lookup<'n>(root: &'n Node, path: &[u8]) -> Result<&'n Node, Miss> 
         p = rest;
     }
     Ok(node)
+}
+
+/// Finds what `path` (after the `$`) names in the JSONB `b` (an element
+/// starting at offset 0): its offset, and the offset of its label when
+/// the last step was an object key, else 0 (`jsonLookupStep`'s result and
+/// `iLabel`). The offsets are what `json_each` and `json_tree` show.
+pub(crate) fn lookup_jsonb(b: &[u8], path: &[u8]) -> Result<(usize, usize), Miss> {
+    let (mut at, mut label) = (0usize, 0usize);
+    let mut p = path;
+    let mut depth = 0;
+    while !p.is_empty() {
+        depth += 1;
+        if depth >= MAX_DEPTH {
+            return Err(Miss::TooDeep);
+        }
+        let kind = b.get(at).map(|c| c & 0x0f);
+        let (n, sz) = jsonb_size_at(b, at);
+        let end = at + n + sz;
+        let rest = match p.first() {
+            Some(b'.') => {
+                let (step, rest) = next_step(p).ok_or(Miss::BadPath)?;
+                let Step::Key(key, raw) = step else {
+                    return Err(Miss::BadPath);
+                };
+                if kind != Some(12) {
+                    return Err(Miss::NotFound);
+                }
+                let mut j = at + n;
+                let mut found = None;
+                while j < end {
+                    let (ln, lsz) = jsonb_size_at(b, j);
+                    let v = j + ln + lsz;
+                    let (vn, vsz) = jsonb_size_at(b, v);
+                    if ln == 0 || vn == 0 {
+                        break;
+                    }
+                    let hit = jsonb_node_at(b, j).is_some_and(|l| label_matches(&l, key, raw));
+                    if hit {
+                        found = Some((v, j));
+                        break;
+                    }
+                    j = v + vn + vsz;
+                }
+                (at, label) = found.ok_or(Miss::NotFound)?;
+                rest
+            }
+            Some(b'[') => {
+                if kind != Some(11) {
+                    return Err(Miss::NotFound);
+                }
+                let (step, rest) = next_step(p).ok_or(Miss::BadPath)?;
+                let Step::Index(spec) = step else {
+                    return Err(Miss::BadPath);
+                };
+                let mut items = Vec::new();
+                let mut j = at + n;
+                while j < end {
+                    let (en, esz) = jsonb_size_at(b, j);
+                    if en == 0 {
+                        break;
+                    }
+                    items.push(j);
+                    j += en + esz;
+                }
+                let i = index_of(&spec, items.len()).ok_or(Miss::NotFound)?;
+                at = *items.get(i).ok_or(Miss::NotFound)?;
+                label = 0;
+                rest
+            }
+            _ => return Err(Miss::BadPath),
+        };
+        p = rest;
+    }
+    Ok((at, label))
 }
 
 /// The value to create where a path continues past a missing element:
