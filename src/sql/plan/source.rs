@@ -269,16 +269,17 @@ impl Planner<'_> {
                 collation: Some(Collation::Binary),
                 origin: None,
                 decl: None,
-                using_copy: false,
+                using_copy: None,
             })
             .collect();
         Ok(Source {
             plan: Some(Arc::new(Node::JsonEach { tree, args: bound })),
             table: None,
             cols,
-            outer: false,
+            kind: JoinKind::Inner,
             on: Vec::new(),
-            policy: None,
+            using_coalesce: Vec::new(),
+            policy: Vec::new(),
             hint: None,
         })
     }
