@@ -32,7 +32,8 @@ use std::sync::Arc;
 use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{
-    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, IndexedColumn, Query, Statement,
+    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, FkAction, ForeignKeySpec,
+    IndexedColumn, Query, Statement,
 };
 use crate::types::{affinity_of_type, Affinity, Collation, Value};
 
@@ -137,6 +138,10 @@ pub struct Table {
     /// CHECK constraints (of columns and of the table), in the order they
     /// were written: a row must not make one false.
     pub checks: Vec<CheckSpec>,
+    /// FOREIGN KEY constraints (this table is their child), in the order
+    /// they were written; the child column names are this table's, the
+    /// parent is resolved when a row changes (see `sql::run::foreign_key`).
+    pub foreign_keys: Vec<ForeignKeySpec>,
 }
 
 /// A view.
@@ -432,6 +437,9 @@ impl Table {
             }
             body.push_str(&format!(" CHECK ({})", c.expr));
         }
+        for fk in &self.foreign_keys {
+            body.push_str(&foreign_key_sql(fk));
+        }
         let mut sql = format!("CREATE TABLE {} ({})", quote(&self.name), body);
         let mut options = Vec::new();
         if self.without_rowid {
@@ -480,6 +488,36 @@ impl Index {
         }
         sql
     }
+}
+
+/// A FOREIGN KEY as a table constraint of `CREATE TABLE` (with its
+/// leading comma).
+fn foreign_key_sql(fk: &ForeignKeySpec) -> String {
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| quote(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut s = format!(
+        ", FOREIGN KEY ({}) REFERENCES {}",
+        list(&fk.columns),
+        quote(&fk.parent)
+    );
+    if !fk.parent_columns.is_empty() {
+        s.push_str(&format!(" ({})", list(&fk.parent_columns)));
+    }
+    if fk.on_delete != FkAction::NoAction {
+        s.push_str(&format!(" ON DELETE {}", fk.on_delete.name()));
+    }
+    if fk.on_update != FkAction::NoAction {
+        s.push_str(&format!(" ON UPDATE {}", fk.on_update.name()));
+    }
+    if fk.deferred {
+        s.push_str(" DEFERRABLE INITIALLY DEFERRED");
+    }
+    s
 }
 
 fn quote(name: &str) -> String {
@@ -688,6 +726,7 @@ impl Schema {
             s.next_id += 1;
             let ct = CreateTable {
                 checks: Vec::new(),
+                foreign_keys: Vec::new(),
                 name: SEQUENCE_TABLE.to_string(),
                 if_not_exists: false,
                 columns: ["name", "seq"]
@@ -956,6 +995,27 @@ impl Schema {
         )
     }
 
+    /// The FOREIGN KEY constraints whose parent is table `name`: (child
+    /// table, position in its `foreign_keys`), in SQLite's order (the
+    /// newest table first, and within a table the last written first).
+    pub fn foreign_keys_to(&self, name: &str) -> Vec<(Arc<Table>, usize)> {
+        let mut children: Vec<&Arc<Table>> = self
+            .tables
+            .values()
+            .filter(|t| t.foreign_keys.iter().any(|f| f.parent.eq_ignore_ascii_case(name)))
+            .collect();
+        children.sort_by_key(|t| std::cmp::Reverse(t.id));
+        let mut out = Vec::new();
+        for t in children {
+            for (k, f) in t.foreign_keys.iter().enumerate().rev() {
+                if f.parent.eq_ignore_ascii_case(name) {
+                    out.push((t.clone(), k));
+                }
+            }
+        }
+        out
+    }
+
     /// The id of table or view `name`.
     pub fn object_id(&self, name: &str) -> Option<u32> {
         match self.table(name) {
@@ -1114,6 +1174,9 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
             }
         }
     }
+    for fk in &ct.foreign_keys {
+        check_foreign_key(fk, &columns)?;
+    }
     let next_column_id = columns.len() as u32 + 1;
     Ok(Table {
         id,
@@ -1127,7 +1190,36 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         autoincrement,
         next_column_id,
         checks: ct.checks.clone(),
+        foreign_keys: ct.foreign_keys.clone(),
     })
+}
+
+/// What SQLite checks of a FOREIGN KEY at CREATE TABLE (the parent is
+/// looked at only when rows change): its child columns exist and are as
+/// many as the parent columns it names.
+fn check_foreign_key(fk: &ForeignKeySpec, columns: &[Column]) -> Result<()> {
+    for c in &fk.columns {
+        if !columns.iter().any(|x| x.name.eq_ignore_ascii_case(c)) {
+            return Err(sql_err(
+                SqlErrorKind::UnknownColumn,
+                format!("unknown column \"{c}\" in foreign key definition"),
+            ));
+        }
+    }
+    if !fk.parent_columns.is_empty() && fk.parent_columns.len() != fk.columns.len() {
+        return Err(sql_err(
+            SqlErrorKind::Misuse,
+            if fk.columns.len() == 1 && fk.parent_columns.len() > 1 {
+                format!(
+                    "foreign key on {} should reference only one column of table {}",
+                    fk.columns[0], fk.parent
+                )
+            } else {
+                "number of columns in foreign key does not match the number of columns in the referenced table".to_string()
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The table `ct` would make (id 0, not added to any schema): what its

@@ -486,8 +486,7 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
                 index_info(t, i, what == Introspect::IndexXinfo)
             })
         }
-        // No table has foreign keys: the parser refuses them.
-        Introspect::ForeignKeyList => Vec::new(),
+        Introspect::ForeignKeyList => seen.table(&name).map_or_else(Vec::new, |t| foreign_key_list(t)),
         Introspect::Schema | Introspect::TempSchema => Vec::new(),
     };
     for r in out.iter_mut() {
@@ -495,6 +494,31 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
         r.push(schema.clone());
     }
     Ok(out)
+}
+
+/// `PRAGMA foreign_key_list(t)`: one row per column of each FOREIGN KEY
+/// of `t`, numbered as SQLite does (the last written is 0); `to` is NULL
+/// for a key that names no parent columns (the parent's PRIMARY KEY).
+fn foreign_key_list(t: &Table) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    for (id, fk) in t.foreign_keys.iter().rev().enumerate() {
+        for (seq, from) in fk.columns.iter().enumerate() {
+            let from = t
+                .column(from)
+                .map_or(from.as_str(), |c| t.columns[c].name.as_str());
+            out.push(vec![
+                int(id),
+                int(seq),
+                text(&fk.parent),
+                text(from),
+                fk.parent_columns.get(seq).map_or(Value::Null, |c| text(c)),
+                text(fk.on_update.name()),
+                text(fk.on_delete.name()),
+                text("NONE"),
+            ]);
+        }
+    }
+    out
 }
 
 fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Value>>> {

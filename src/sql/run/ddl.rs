@@ -276,6 +276,9 @@ pub fn drop_objects(
                     &format!("drop table {name}"),
                     not_views(referrers(&s, auth, name, None, true)),
                 )?;
+                if let Some(t) = s.table(name).cloned() {
+                    foreign_key::before_drop(cx, &s, &t)?;
+                }
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
                 forget_sequence(cx, &next, &t.name, None)?;
@@ -388,6 +391,7 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         autoincrement: false,
         next_column_id: 1,
         checks: Vec::new(),
+        foreign_keys: Vec::new(),
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {
