@@ -395,6 +395,12 @@ impl Table {
                     s.push_str(" COLLATE ");
                     s.push_str(c.collation.name());
                 }
+                for fk in self.foreign_keys.iter().filter(|f| {
+                    f.column_level && f.columns.first().is_some_and(|n| n.eq_ignore_ascii_case(&c.name))
+                }) {
+                    s.push(' ');
+                    s.push_str(&foreign_key_sql(fk));
+                }
                 s
             })
             .collect();
@@ -437,7 +443,8 @@ impl Table {
             }
             body.push_str(&format!(" CHECK ({})", c.expr));
         }
-        for fk in &self.foreign_keys {
+        for fk in self.foreign_keys.iter().filter(|f| !f.column_level) {
+            body.push_str(", ");
             body.push_str(&foreign_key_sql(fk));
         }
         let mut sql = format!("CREATE TABLE {} ({})", quote(&self.name), body);
@@ -490,8 +497,8 @@ impl Index {
     }
 }
 
-/// A FOREIGN KEY as a table constraint of `CREATE TABLE` (with its
-/// leading comma).
+/// A FOREIGN KEY as `CREATE TABLE` writes it: `REFERENCES ...` on its
+/// column, or `FOREIGN KEY (...) REFERENCES ...` as a table constraint.
 fn foreign_key_sql(fk: &ForeignKeySpec) -> String {
     let list = |names: &[String]| {
         names
@@ -500,11 +507,15 @@ fn foreign_key_sql(fk: &ForeignKeySpec) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut s = format!(
-        ", FOREIGN KEY ({}) REFERENCES {}",
-        list(&fk.columns),
-        quote(&fk.parent)
-    );
+    let mut s = if fk.column_level {
+        format!("REFERENCES {}", quote(&fk.parent))
+    } else {
+        format!(
+            "FOREIGN KEY ({}) REFERENCES {}",
+            list(&fk.columns),
+            quote(&fk.parent)
+        )
+    };
     if !fk.parent_columns.is_empty() {
         s.push_str(&format!(" ({})", list(&fk.parent_columns)));
     }

@@ -837,6 +837,9 @@ pub struct ForeignKeySpec {
     pub on_update: FkAction,
     /// `DEFERRABLE INITIALLY DEFERRED`: checked at COMMIT.
     pub deferred: bool,
+    /// Written on its column (`REFERENCES`), which it goes with when the
+    /// column is dropped.
+    pub column_level: bool,
 }
 
 /// A CHECK constraint.

@@ -12,6 +12,11 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     for c in &ct.columns {
         check_column_name(&c.name)?;
     }
+    for fk in &ct.foreign_keys {
+        if !fk.parent.eq_ignore_ascii_case(&ct.name) {
+            foreign_key::may_reference(cx, schema, fk)?;
+        }
+    }
     if !ct.checks.is_empty() {
         // Each CHECK must bind over the table's row (its columns exist,
         // nothing a CHECK may not hold) before the table is made.
@@ -464,7 +469,19 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     "Cannot add a NOT NULL column with default value NULL".into(),
                 ));
             }
+            for fk in &spec.references {
+                if !fk.parent.eq_ignore_ascii_case(&new.name) {
+                    foreign_key::may_reference(cx, schema, fk)?;
+                }
+            }
             new.add_column(spec);
+            // As SQLite inserts the new column after the others, before
+            // the table constraints: its REFERENCES come after the
+            // columns' ones (the order PRAGMA foreign_key_list numbers).
+            let at = new.foreign_keys.iter().filter(|f| f.column_level).count();
+            for (k, fk) in spec.references.iter().enumerate() {
+                new.foreign_keys.insert(at + k, fk.clone());
+            }
             let dflt = defaults(&new, cx)?.pop().unwrap_or(Value::Null);
             let dflt = apply_affinity(dflt, new.columns[new.columns.len() - 1].affinity);
             let writer = TableWriter::new(&Arc::new(new.clone()))?;
@@ -495,6 +512,21 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             if new.columns.len() == 1 {
                 return Err(misuse(format!(
                     "cannot drop column \"{col}\": no other columns exist"
+                )));
+            }
+            // A column's own REFERENCES goes with it; a table FOREIGN KEY
+            // naming it would be left naming nothing (SQLite).
+            new.foreign_keys.retain(|f| {
+                !(f.column_level && f.columns.iter().any(|c| c.eq_ignore_ascii_case(col)))
+            });
+            if new
+                .foreign_keys
+                .iter()
+                .any(|f| f.columns.iter().any(|c| c.eq_ignore_ascii_case(col)))
+            {
+                return Err(misuse(format!(
+                    "error in table {} after drop column: unknown column \"{col}\" in foreign key definition",
+                    new.name
                 )));
             }
             new.columns.remove(pos);
@@ -530,7 +562,9 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     format!("duplicate column name: {to}"),
                 ));
             }
+            let from_name = new.columns[pos].name.clone();
             new.columns[pos].name = to.clone();
+            rename_in_foreign_keys(&mut new, &from_name, to);
             if TableWriter::new(&Arc::new(new.clone())).is_err() {
                 return Err(Error::sql(
                     SqlErrorKind::Unsupported,
@@ -543,9 +577,64 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
         AlterOp::RenameTable(to) => {
             forget_sequence(cx, schema, &old.name, Some(to))?;
             new.name = to.clone();
+            for fk in new.foreign_keys.iter_mut() {
+                if fk.parent.eq_ignore_ascii_case(&old.name) {
+                    fk.parent = to.clone();
+                }
+            }
         }
     }
-    Ok(schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0)
+    let (mut next, _) = schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?;
+    // The other tables' FOREIGN KEYs follow their parent's new names, as
+    // SQLite rewrites them.
+    let renames = matches!(op, AlterOp::RenameTable(_) | AlterOp::RenameColumn(..));
+    for (child, _) in schema.foreign_keys_to(&old.name) {
+        if child.id == old.id || !renames {
+            continue;
+        }
+        let Some(current) = next.table(&child.name).cloned() else {
+            continue;
+        };
+        let mut moved = (*current).clone();
+        for fk in moved.foreign_keys.iter_mut() {
+            if !fk.parent.eq_ignore_ascii_case(&old.name) {
+                continue;
+            }
+            match op {
+                AlterOp::RenameTable(to) => fk.parent = to.clone(),
+                AlterOp::RenameColumn(from, to) => {
+                    for c in fk.parent_columns.iter_mut() {
+                        if c.eq_ignore_ascii_case(from) {
+                            *c = to.clone();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        next = next.replace_table(&current, moved, &mut TxnWriter(cx.txn))?.0;
+    }
+    Ok(next)
+}
+
+/// Column `from` of `t` is now `to`: its FOREIGN KEYs name it so, as
+/// child column and, referencing `t` itself, as parent column.
+fn rename_in_foreign_keys(t: &mut Table, from: &str, to: &str) {
+    let own = t.name.clone();
+    for fk in t.foreign_keys.iter_mut() {
+        for c in fk.columns.iter_mut() {
+            if c.eq_ignore_ascii_case(from) {
+                *c = to.to_string();
+            }
+        }
+        if fk.parent.eq_ignore_ascii_case(&own) {
+            for c in fk.parent_columns.iter_mut() {
+                if c.eq_ignore_ascii_case(from) {
+                    *c = to.to_string();
+                }
+            }
+        }
+    }
 }
 
 /// PRAGMA integrity_check: every row decodes, every index has exactly the

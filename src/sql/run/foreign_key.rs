@@ -807,3 +807,52 @@ pub(super) fn before_drop(cx: &mut ExecCtx, schema: &Schema, t: &Arc<Table>) -> 
     }
     Ok(())
 }
+
+/// Whether the user creating a FOREIGN KEY may reference its parent: a
+/// constraint reads the parent key whenever a child row changes and lets
+/// its owner learn which keys exist, so it needs what reading those
+/// columns needs — SELECT on them (sealdb has no separate REFERENCES
+/// privilege; SELECT stands for it). A parent the user may not see is
+/// treated as the missing table it looks like: accepted, as SQLite
+/// accepts a missing parent, and never resolved for this owner (see
+/// [`parent_table`]).
+pub(super) fn may_reference(cx: &ExecCtx, schema: &Schema, fk: &ForeignKeySpec) -> Result<()> {
+    let (Some(sec), Some(parent)) = (&cx.sec, schema.table(&fk.parent)) else {
+        return Ok(());
+    };
+    if !sec.auth.visible(&sec.roles, u64::from(parent.id)) {
+        return Ok(());
+    }
+    let key: Vec<usize> = if fk.parent_columns.is_empty() {
+        match parent.rowid_alias {
+            Some(a) => vec![a],
+            None => parent.primary_key.clone(),
+        }
+    } else {
+        fk.parent_columns.iter().filter_map(|c| parent.column(c)).collect()
+    };
+    let table_wide = sec.auth.allowed(
+        &sec.roles,
+        u64::from(parent.id),
+        crate::auth::Privilege::Select,
+        None,
+    );
+    let each = !key.is_empty()
+        && key.iter().all(|&c| {
+            sec.auth.allowed(
+                &sec.roles,
+                u64::from(parent.id),
+                crate::auth::Privilege::Select,
+                Some(parent.columns[c].id),
+            )
+        });
+    if table_wide || each {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied {
+        message: format!(
+            "permission denied: a FOREIGN KEY referencing table {} needs SELECT on its key columns",
+            parent.name
+        ),
+    })
+}

@@ -70,6 +70,7 @@ impl Cx {
                 sp::ColumnOption::ForeignKey(fk) => {
                     let mut f = foreign_key_spec(fk)?;
                     f.columns = vec![spec.name.clone()];
+                    f.column_level = true;
                     spec.references.push(f);
                 }
                 sp::ColumnOption::OnConflict(_) => {
@@ -331,5 +332,6 @@ fn foreign_key_spec(fk: sp::ForeignKeyConstraint) -> Result<ForeignKeySpec> {
         on_delete: action(fk.on_delete),
         on_update: action(fk.on_update),
         deferred,
+        column_level: false,
     })
 }
