@@ -203,7 +203,20 @@ impl Session {
         params: Vec<Value>,
         text: &str,
     ) -> Result<Rows<'_>> {
-        let Some(arg) = &p.value else {
+        let sql = match &p.value {
+            // foreign_key_check without a table checks every table the
+            // user may check.
+            None if what == Introspect::ForeignKeyCheck => {
+                "SELECT * FROM pragma_foreign_key_check()".to_string()
+            }
+            Some(arg) => format!(
+                "SELECT * FROM pragma_{}({})",
+                what.name(),
+                literal(arg.text())
+            ),
+            None => String::new(),
+        };
+        if sql.is_empty() {
             // SQLite: no argument, no rows.
             let cols = what.columns();
             let cols = cols[..what.visible_width()]
@@ -211,12 +224,7 @@ impl Session {
                 .map(|(n, _)| n.to_string())
                 .collect();
             return Ok(self.buffered(cols, Vec::new()));
-        };
-        let sql = format!(
-            "SELECT * FROM pragma_{}({})",
-            what.name(),
-            literal(arg.text())
-        );
+        }
         let parsed = crate::syntax::parse::parse(&sql)?;
         let q: &Query = match parsed.statements.as_slice() {
             [Ast::Query(q)] if matches!(&q.body, SetExpr::Select(s) if matches!(s.items.as_slice(), [SelectItem::Wildcard])) => {

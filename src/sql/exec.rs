@@ -220,7 +220,11 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 .iter()
                 .map(|e| eval(e, env, cx))
                 .collect::<Result<Vec<Value>>>()?;
-            let rows = crate::sql::introspect::rows(*what, seen, &args)?;
+            let rows = if *what == crate::sql::introspect::Introspect::ForeignKeyCheck {
+                crate::sql::run::foreign_key::check_rows(cx, seen, &args)?
+            } else {
+                crate::sql::introspect::rows(*what, seen, &args)?
+            };
             Box::new(Collected(rows.into_iter()))
         }
         Node::Filter(input, pred) => Box::new(FilterIter {
