@@ -1220,7 +1220,7 @@ fn check_foreign_key(fk: &ForeignKeySpec, columns: &[Column]) -> Result<()> {
     if !fk.parent_columns.is_empty() && fk.parent_columns.len() != fk.columns.len() {
         return Err(sql_err(
             SqlErrorKind::Misuse,
-            if fk.columns.len() == 1 && fk.parent_columns.len() > 1 {
+            if fk.column_level {
                 format!(
                     "foreign key on {} should reference only one column of table {}",
                     fk.columns[0], fk.parent
