@@ -108,10 +108,15 @@ fn a_hidden_parent_table_is_a_missing_one() {
     lab.as_root("PRAGMA foreign_keys = OFF");
     let alice = lab.s("alice");
     alice.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
-    alice.execute("INSERT INTO h VALUES (1), (3), (NULL)", &[]).unwrap();
+    alice
+        .execute("INSERT INTO h VALUES (1), (3), (NULL)", &[])
+        .unwrap();
     n.tried();
     assert_eq!(
-        lab.ok("alice", "SELECT rowid, parent FROM pragma_foreign_key_check('h')"),
+        lab.ok(
+            "alice",
+            "SELECT rowid, parent FROM pragma_foreign_key_check('h')"
+        ),
         "1|hidden;2|hidden"
     );
     // The hidden table itself cannot be checked, as a missing one.
@@ -142,7 +147,10 @@ fn hidden_rows_reveal_no_more_than_the_constraint_error() {
     // The row she referenced stays hidden: no value comes back.
     n.tried();
     assert_eq!(
-        lab.ok("alice", "SELECT s FROM probe JOIN secret ON secret.code = probe.s"),
+        lab.ok(
+            "alice",
+            "SELECT s FROM probe JOIN secret ON secret.code = probe.s"
+        ),
         "a1"
     );
     // Her cascades change her own table, never the parent: deleting or
@@ -186,10 +194,16 @@ fn cascades_run_with_the_constraint_owners_authority() {
     // Root's sessions still enforce theirs.
     lab.ok("alice", "PRAGMA foreign_keys = OFF");
     lab.ok("alice", "DELETE FROM orders WHERE id = 3");
-    assert_eq!(lab.root_rows("SELECT count(*) FROM pragma_foreign_key_check('keep')"), "1");
+    assert_eq!(
+        lab.root_rows("SELECT count(*) FROM pragma_foreign_key_check('keep')"),
+        "1"
+    );
     n.tried();
     assert!(lab.root.execute("PRAGMA foreign_keys = ON", &[]).is_ok());
-    assert!(lab.root.execute("INSERT INTO keep VALUES (21, 99)", &[]).is_err());
+    assert!(lab
+        .root
+        .execute("INSERT INTO keep VALUES (21, 99)", &[])
+        .is_err());
 }
 
 #[test]
@@ -214,7 +228,10 @@ fn foreign_key_check_reads_only_ones_own_tables() {
     lab.ok("alice", "INSERT INTO mine VALUES (42)");
     lab.as_root("PRAGMA foreign_keys = OFF; INSERT INTO keep VALUES (30, 77)");
     n.tried();
-    assert_eq!(lab.ok("alice", "PRAGMA foreign_key_check"), "mine|1|orders|0");
+    assert_eq!(
+        lab.ok("alice", "PRAGMA foreign_key_check"),
+        "mine|1|orders|0"
+    );
 }
 
 #[test]
@@ -240,5 +257,8 @@ fn a_deep_cascade_is_stopped_not_overflowed() {
     // Within the limit it runs to the end.
     lab.ok("alice", "DELETE FROM chain WHERE id = 200");
     lab.ok("alice", "DELETE FROM chain WHERE id = 0");
-    assert_eq!(lab.ok("alice", "SELECT count(*), max(id) FROM chain"), "0|NULL");
+    assert_eq!(
+        lab.ok("alice", "SELECT count(*), max(id) FROM chain"),
+        "0|NULL"
+    );
 }

@@ -55,7 +55,9 @@ fn a_violation_is_a_typed_constraint_error_and_constraints_survive_a_reopen() {
     s.execute("DELETE FROM c", &[]).unwrap();
     s.execute("PRAGMA foreign_keys = ON", &[]).unwrap();
     assert_eq!(one(&s, "PRAGMA foreign_keys"), Value::Integer(1));
-    let e = s.execute("INSERT INTO c VALUES (1, 9, NULL)", &[]).unwrap_err();
+    let e = s
+        .execute("INSERT INTO c VALUES (1, 9, NULL)", &[])
+        .unwrap_err();
     assert!(
         matches!(
             &e,
@@ -72,7 +74,8 @@ fn a_violation_is_a_typed_constraint_error_and_constraints_survive_a_reopen() {
     // The reloaded constraints: the action and the deferral.
     s.execute("INSERT INTO c VALUES (1, 1, 'A')", &[]).unwrap();
     s.execute("BEGIN", &[]).unwrap();
-    s.execute("INSERT INTO c VALUES (2, NULL, 'zz')", &[]).unwrap();
+    s.execute("INSERT INTO c VALUES (2, NULL, 'zz')", &[])
+        .unwrap();
     let e = s.execute("COMMIT", &[]).unwrap_err();
     assert_eq!(e.sqlstate(), "23503");
     // The transaction is still open: repair and commit.

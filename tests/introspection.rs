@@ -652,7 +652,8 @@ fn foreign_keys_switch_as_sqlite_reads_a_boolean() {
         ("yes", "1"),
         ("full", "0"),
     ] {
-        s.execute(&format!("PRAGMA foreign_keys = {v}"), &[]).unwrap();
+        s.execute(&format!("PRAGMA foreign_keys = {v}"), &[])
+            .unwrap();
         assert_eq!(lines(&s, "PRAGMA foreign_keys"), [on], "{v}");
     }
     assert_eq!(lines(&s, "PRAGMA defer_foreign_keys"), ["0"]);

@@ -396,7 +396,10 @@ impl Table {
                     s.push_str(c.collation.name());
                 }
                 for fk in self.foreign_keys.iter().filter(|f| {
-                    f.column_level && f.columns.first().is_some_and(|n| n.eq_ignore_ascii_case(&c.name))
+                    f.column_level
+                        && f.columns
+                            .first()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&c.name))
                 }) {
                     s.push(' ');
                     s.push_str(&foreign_key_sql(fk));
@@ -1013,7 +1016,11 @@ impl Schema {
         let mut children: Vec<&Arc<Table>> = self
             .tables
             .values()
-            .filter(|t| t.foreign_keys.iter().any(|f| f.parent.eq_ignore_ascii_case(name)))
+            .filter(|t| {
+                t.foreign_keys
+                    .iter()
+                    .any(|f| f.parent.eq_ignore_ascii_case(name))
+            })
             .collect();
         children.sort_by_key(|t| std::cmp::Reverse(t.id));
         let mut out = Vec::new();

@@ -170,7 +170,8 @@ impl Session {
                 let auth = st.local_auth.clone();
                 let deferred = st.fk_deferred;
                 if let Some(m) = mark {
-                    st.savepoints.push((name.clone(), m, schema, auth, deferred));
+                    st.savepoints
+                        .push((name.clone(), m, schema, auth, deferred));
                 }
                 return Ok((Vec::new(), Vec::new()));
             }

@@ -534,9 +534,7 @@ impl Error {
                 SqlErrorKind::NotNull
                 | SqlErrorKind::Unique
                 | SqlErrorKind::Check
-                | SqlErrorKind::ForeignKey => {
-                    ErrorCode::SqlConstraint
-                }
+                | SqlErrorKind::ForeignKey => ErrorCode::SqlConstraint,
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
                 SqlErrorKind::TooComplex => ErrorCode::SqlTooComplex,

@@ -507,7 +507,9 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
                 index_info(t, i, what == Introspect::IndexXinfo)
             })
         }
-        Introspect::ForeignKeyList => seen.table(&name).map_or_else(Vec::new, |t| foreign_key_list(t)),
+        Introspect::ForeignKeyList => seen
+            .table(&name)
+            .map_or_else(Vec::new, |t| foreign_key_list(t)),
         Introspect::ForeignKeyCheck => {
             return Err(Error::sql(
                 SqlErrorKind::Misuse,

@@ -612,7 +612,9 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                 _ => {}
             }
         }
-        next = next.replace_table(&current, moved, &mut TxnWriter(cx.txn))?.0;
+        next = next
+            .replace_table(&current, moved, &mut TxnWriter(cx.txn))?
+            .0;
     }
     Ok(next)
 }

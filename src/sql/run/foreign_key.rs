@@ -256,7 +256,8 @@ fn locate(parent: &Arc<Table>, child: &Table, fk: &ForeignKeySpec) -> Result<Par
             continue;
         }
         if fk.parent_columns.is_empty() {
-            let is_pk = idx.auto && !parent.primary_key.is_empty() && idx.columns == parent.primary_key;
+            let is_pk =
+                idx.auto && !parent.primary_key.is_empty() && idx.columns == parent.primary_key;
             if is_pk {
                 return Ok(ParentKey {
                     parent: parent.clone(),
@@ -297,7 +298,12 @@ fn locate(parent: &Arc<Table>, child: &Table, fk: &ForeignKeySpec) -> Result<Par
 /// The parent table of `fk` (of table `child`): missing, or hidden from
 /// the child table's owner, is SQLite's "no such table" (the two must
 /// not be told apart).
-fn parent_table(cx: &ExecCtx, schema: &Schema, child: &Table, fk: &ForeignKeySpec) -> Option<Arc<Table>> {
+fn parent_table(
+    cx: &ExecCtx,
+    schema: &Schema,
+    child: &Table,
+    fk: &ForeignKeySpec,
+) -> Option<Arc<Table>> {
     let parent = schema.table(&fk.parent)?.clone();
     if let Some(sec) = &cx.sec {
         let owner = sec.auth.owner_roles(u64::from(child.id));
@@ -407,8 +413,10 @@ fn parent_exists(cx: &mut ExecCtx, pk: &ParentKey, key: &[Value]) -> Result<bool
                 .zip(&pk.parent_cols)
                 .map(|(v, &c)| apply_affinity(v.clone(), pk.parent.columns[c].affinity))
                 .collect();
-            Ok(!crate::sql::exec::unique_conflicts(cx.txn, &pk.parent, idx, &probe, None)?
-                .is_empty())
+            Ok(
+                !crate::sql::exec::unique_conflicts(cx.txn, &pk.parent, idx, &probe, None)?
+                    .is_empty(),
+            )
         }
     }
 }
@@ -829,7 +837,10 @@ pub(super) fn may_reference(cx: &ExecCtx, schema: &Schema, fk: &ForeignKeySpec) 
             None => parent.primary_key.clone(),
         }
     } else {
-        fk.parent_columns.iter().filter_map(|c| parent.column(c)).collect()
+        fk.parent_columns
+            .iter()
+            .filter_map(|c| parent.column(c))
+            .collect()
     };
     let table_wide = sec.auth.allowed(
         &sec.roles,

@@ -322,13 +322,17 @@ fn foreign_key_spec(fk: sp::ForeignKeyConstraint) -> Result<ForeignKeySpec> {
                 "near \"INITIALLY\": syntax error",
             ));
         }
-        deferred = c.deferrable == Some(true)
-            && c.initially == Some(sp::DeferrableInitial::Deferred);
+        deferred =
+            c.deferrable == Some(true) && c.initially == Some(sp::DeferrableInitial::Deferred);
     }
     Ok(ForeignKeySpec {
         columns: Vec::new(),
         parent: object_name(&fk.foreign_table)?,
-        parent_columns: fk.referred_columns.iter().map(|c| c.value.clone()).collect(),
+        parent_columns: fk
+            .referred_columns
+            .iter()
+            .map(|c| c.value.clone())
+            .collect(),
         on_delete: action(fk.on_delete),
         on_update: action(fk.on_update),
         deferred,
