@@ -712,7 +712,7 @@ impl RowIter for LimitIter {
 }
 
 /// The smallest byte string greater than every string starting with `p`.
-fn prefix_end(p: &[u8]) -> Vec<u8> {
+pub fn prefix_end(p: &[u8]) -> Vec<u8> {
     let mut e = p.to_vec();
     while let Some(last) = e.pop() {
         if last < 0xff {

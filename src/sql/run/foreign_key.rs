@@ -75,6 +75,10 @@ struct Counters {
     defer_all: bool,
     /// The statement may change several rows (SQLite's `isMultiWrite`).
     multi_write: bool,
+    /// Whether the owner of child table `.0` may see parent table `.1`,
+    /// as found during this statement (the security catalog does not
+    /// change inside one).
+    visible: std::collections::HashMap<(u32, u32), bool>,
 }
 
 thread_local! {
@@ -104,6 +108,7 @@ impl FkScope {
                 deferred,
                 defer_all,
                 multi_write,
+                visible: Default::default(),
             })
         });
         FkScope { _private: () }
@@ -306,8 +311,23 @@ fn parent_table(
 ) -> Option<Arc<Table>> {
     let parent = schema.table(&fk.parent)?.clone();
     if let Some(sec) = &cx.sec {
-        let owner = sec.auth.owner_roles(u64::from(child.id));
-        if !sec.auth.visible(&owner, u64::from(parent.id)) {
+        let key = (child.id, parent.id);
+        let cached = COUNTERS.with(|c| {
+            c.borrow()
+                .as_ref()
+                .and_then(|c| c.visible.get(&key).copied())
+        });
+        let seen = cached.unwrap_or_else(|| {
+            let owner = sec.auth.owner_roles(u64::from(child.id));
+            let seen = sec.auth.visible(&owner, u64::from(parent.id));
+            COUNTERS.with(|c| {
+                if let Some(c) = c.borrow_mut().as_mut() {
+                    c.visible.insert(key, seen);
+                }
+            });
+            seen
+        });
+        if !seen {
             return None;
         }
     }
@@ -473,17 +493,44 @@ fn matching_children(
     except: Option<i64>,
 ) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    let p = crate::catalog::rows_prefix(child.id);
-    let mut end = p.clone();
-    end.push(0xff);
     let mut rows = Vec::new();
-    for e in cx.txn.scan(
-        std::ops::Bound::Included(p),
-        std::ops::Bound::Excluded(end),
-        crate::storage::Direction::Forward,
-    )? {
-        let (k, v) = e?;
-        rows.push((crate::catalog::rowid_of_key(&k)?, v));
+    match child_index(pk, child) {
+        // Candidates through an index on the child key; each is checked
+        // below as a scanned row would be.
+        Some(idx) => {
+            let mut p = crate::catalog::index_prefix(child.id, idx.id);
+            for (i, v) in key.iter().enumerate() {
+                idx.encode_key_column(i, v, &mut p);
+            }
+            let end = crate::sql::exec::prefix_end(&p);
+            let mut ids = Vec::new();
+            for e in cx.txn.scan(
+                std::ops::Bound::Included(p),
+                std::ops::Bound::Excluded(end),
+                crate::storage::Direction::Forward,
+            )? {
+                let (k, _) = e?;
+                ids.push(crate::catalog::rowid_of_key(&k)?);
+            }
+            ids.sort_unstable();
+            for id in ids {
+                if let Some(v) = cx.txn.get(&crate::catalog::row_key(child.id, id))? {
+                    rows.push((id, v));
+                }
+            }
+        }
+        None => {
+            let p = crate::catalog::rows_prefix(child.id);
+            let end = crate::sql::exec::prefix_end(&p);
+            for e in cx.txn.scan(
+                std::ops::Bound::Included(p),
+                std::ops::Bound::Excluded(end),
+                crate::storage::Direction::Forward,
+            )? {
+                let (k, v) = e?;
+                rows.push((crate::catalog::rowid_of_key(&k)?, v));
+            }
+        }
     }
     'rows: for (rowid, v) in rows {
         if Some(rowid) == except {
@@ -510,6 +557,25 @@ fn matching_children(
     }
     sort_in_table_order(child, &mut out);
     Ok(out)
+}
+
+/// An index of `child` that finds every child row matching a parent key
+/// (and maybe others): not partial, its leading columns the child key
+/// columns in key order, each with the parent column's affinity and
+/// collation, so that `parent = child` holds only between values its
+/// entries store equal.
+fn child_index<'t>(pk: &ParentKey, child: &'t Table) -> Option<&'t crate::catalog::Index> {
+    child.indexes.iter().find(|idx| {
+        idx.filter.is_none()
+            && idx.columns.len() >= pk.child_cols.len()
+            && pk.child_cols.iter().enumerate().all(|(i, &c)| {
+                let (aff, coll) = pk.column_rules(i);
+                idx.columns[i] == c
+                    && idx.collation(i) == coll
+                    && child.columns[c].affinity == aff
+                    && Some(c) != child.rowid_alias
+            })
+    })
 }
 
 /// The parent side of one row of `t` (columns ++ rowid) added (`incr`
@@ -789,8 +855,7 @@ pub(super) fn before_drop(cx: &mut ExecCtx, schema: &Schema, t: &Arc<Table>) -> 
     }
     let writer = TableWriter::new(t)?;
     let p = crate::catalog::rows_prefix(t.id);
-    let mut end = p.clone();
-    end.push(0xff);
+    let end = crate::sql::exec::prefix_end(&p);
     let mut rowids = Vec::new();
     for e in cx.txn.scan(
         std::ops::Bound::Included(p),
@@ -942,8 +1007,7 @@ pub fn check_rows(
         }
         let mut rows = Vec::new();
         let p = crate::catalog::rows_prefix(t.id);
-        let mut end = p.clone();
-        end.push(0xff);
+        let end = crate::sql::exec::prefix_end(&p);
         for e in cx.txn.scan(
             std::ops::Bound::Included(p),
             std::ops::Bound::Excluded(end),
