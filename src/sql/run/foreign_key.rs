@@ -375,6 +375,25 @@ fn parent_modified(t: &Table, fk: &ForeignKeySpec, cols: &[usize]) -> bool {
     })
 }
 
+/// Whether a DELETE (`changed` `None`) or an UPDATE assigning `changed`
+/// of `t` has foreign keys to count (SQLite's `sqlite3FkRequired`): then,
+/// as in SQLite, it collects its rows and changes them in table order.
+pub(super) fn required(schema: &Schema, t: &Table, changed: Option<&[usize]>) -> bool {
+    if !enforced() {
+        return false;
+    }
+    match changed {
+        None => !t.foreign_keys.is_empty() || !schema.foreign_keys_to(&t.name).is_empty(),
+        Some(cols) => {
+            t.foreign_keys.iter().any(|f| child_modified(t, f, cols))
+                || schema
+                    .foreign_keys_to(&t.name)
+                    .iter()
+                    .any(|(c, k)| parent_modified(t, &c.foreign_keys[*k], cols))
+        }
+    }
+}
+
 /// What a statement does to a table, for [`prepare`].
 pub(super) enum Change<'a> {
     /// INSERT (`replace`: under REPLACE, which may delete rows).

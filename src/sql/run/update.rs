@@ -347,6 +347,7 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
         None => vec![t.columns.len()],
     };
     let one_pass = !update_triggers_fire(schema, &t, &cols)
+        && !foreign_key::required(schema, &t, Some(&cols))
         && !cols.iter().any(|c| key_cols.contains(c))
         && named != Some(Conflict::Replace)
         && !up
@@ -432,12 +433,14 @@ fn delete_rows(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Change
         rows.push(r);
     }
     drop(it);
-    // With DELETE triggers SQLite collects the rows first and deletes
-    // them in rowid (WITHOUT ROWID: key) order; the triggers see that order.
+    // With DELETE triggers or foreign keys to count SQLite collects the
+    // rows first and deletes them in rowid (WITHOUT ROWID: key) order; the
+    // triggers and the actions see that order.
     if schema
         .triggers_on(&t.name)
         .iter()
         .any(|tr| tr.event == TriggerEvent::Delete)
+        || foreign_key::required(schema, &t, None)
     {
         sort_in_table_order(&t, &mut rows);
     }
