@@ -349,6 +349,14 @@ fn insert_rows(
             replace: effective_conflict(ins.on_conflict) == Some(Conflict::Replace),
         },
     )?;
+    if let Some(UpsertPlan {
+        update: Some((sets, _)),
+        ..
+    }) = &rest.upsert
+    {
+        let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+        foreign_key::prepare(cx, schema, &t, foreign_key::Change::Update(&cols))?;
+    }
     touch_sequence(&t);
     let dflt = eval_defaults(&rest.defaults, cx)?;
     // The conflict resolution: the statement's, or the one a firing
