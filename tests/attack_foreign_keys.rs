@@ -131,9 +131,23 @@ fn a_hidden_parent_table_is_a_missing_one() {
 fn hidden_rows_reveal_no_more_than_the_constraint_error() {
     let mut n = Attacks::new("foreign keys/row policies");
     let mut lab = lab();
+    // ON UPDATE CASCADE would copy the new key of a hidden row into her
+    // table: refused under the row policy (as an ALTER too).
+    n.tried();
+    let e = lab.denied(
+        "alice",
+        "CREATE TABLE probe (id INTEGER PRIMARY KEY, s REFERENCES secret(code) ON UPDATE CASCADE)",
+    );
+    assert!(e.to_string().contains("ON UPDATE CASCADE"), "{e}");
+    lab.ok("alice", "CREATE TABLE other (id INTEGER PRIMARY KEY)");
+    n.tried();
+    lab.denied(
+        "alice",
+        "ALTER TABLE other ADD COLUMN s REFERENCES secret(code) ON UPDATE CASCADE",
+    );
     lab.ok(
         "alice",
-        "CREATE TABLE probe (id INTEGER PRIMARY KEY, s REFERENCES secret(code) ON DELETE CASCADE ON UPDATE CASCADE)",
+        "CREATE TABLE probe (id INTEGER PRIMARY KEY, s REFERENCES secret(code) ON DELETE CASCADE ON UPDATE SET NULL)",
     );
     // She sees only her row ...
     assert_eq!(lab.ok("alice", "SELECT code FROM secret"), "a1");
@@ -163,10 +177,22 @@ fn hidden_rows_reveal_no_more_than_the_constraint_error() {
     n.tried();
     lab.denied("alice", "DELETE FROM secret");
     assert_eq!(lab.root_rows("SELECT * FROM secret ORDER BY id"), before);
-    // Root's change of a hidden row cascades into her table (her
-    // constraint's action): that is the constraint she wrote.
-    lab.as_root("PRAGMA foreign_keys = ON; UPDATE secret SET code = 'A1' WHERE id = 1");
-    assert_eq!(lab.ok("alice", "SELECT s FROM probe"), "A1");
+    // Root's change of a key runs her constraint's action on her table:
+    // SET NULL tells that the key changed, not what it became.
+    lab.ok("alice", "INSERT INTO probe VALUES (2, 'b2')");
+    lab.as_root("PRAGMA foreign_keys = ON; UPDATE secret SET code = 'B9' WHERE id = 2");
+    assert_eq!(
+        lab.ok("alice", "SELECT id, s FROM probe ORDER BY id"),
+        "1|a1;2|NULL"
+    );
+    assert!(!lab.ok("alice", "SELECT * FROM probe").contains("B9"));
+    // The policy's owner is exempt, as for every read: root may cascade.
+    lab.as_root(
+        "CREATE TABLE mirror (s REFERENCES secret(code) ON UPDATE CASCADE);
+         INSERT INTO mirror VALUES ('a1');
+         UPDATE secret SET code = 'A1' WHERE id = 1",
+    );
+    assert_eq!(lab.root_rows("SELECT s FROM mirror"), "A1");
 }
 
 #[test]

@@ -941,15 +941,27 @@ pub(super) fn may_reference(cx: &ExecCtx, schema: &Schema, fk: &ForeignKeySpec) 
                 Some(parent.columns[c].id),
             )
         });
-    if table_wide || each {
-        return Ok(());
+    if !(table_wide || each) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "permission denied: a FOREIGN KEY referencing table {} needs SELECT on its key columns",
+                parent.name
+            ),
+        });
     }
-    Err(Error::PermissionDenied {
-        message: format!(
-            "permission denied: a FOREIGN KEY referencing table {} needs SELECT on its key columns",
-            parent.name
-        ),
-    })
+    // ON UPDATE CASCADE copies a parent row's new key into the child
+    // table: under row-level security that would show the user the new
+    // key of rows hidden from her, more than the constraint's error ever
+    // tells.
+    if fk.on_update == FkAction::Cascade && sec.auth.rls_applies(&sec.roles, u64::from(parent.id)) {
+        return Err(Error::PermissionDenied {
+            message: format!(
+                "permission denied: ON UPDATE CASCADE onto table {}, whose row-level security applies to you, would copy keys of rows you may not see",
+                parent.name
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `PRAGMA foreign_key_check` / `pragma_foreign_key_check(table)`: for
