@@ -504,6 +504,17 @@ impl Session {
                 _ => exec_write(&mut cx, schema, stmt),
             };
             scope.set(cx.on_error);
+            // An OR FAIL error keeps what the statement did, unless that
+            // leaves an immediate foreign key violated: then the error is
+            // the constraint's, and the statement is undone (SQLite's
+            // halt checks them on a FAIL too).
+            if done.is_err()
+                && cx.on_error == ErrorScope::Nothing
+                && fk.as_ref().is_some_and(|f| f.statement_violated())
+            {
+                scope.set(ErrorScope::Statement);
+                return Err(run::foreign_key::failed());
+            }
             let (new_schema, changed) = done?;
             // An immediate constraint still violated when the statement
             // ends fails it; in autocommit the deferred ones fail it too
@@ -554,6 +565,7 @@ impl Session {
         };
         // The deferred counters follow the statement: kept when it
         // succeeded, as they were when it is undone.
+        let deferred_violated = fk.as_ref().is_some_and(|f| f.deferred().violated());
         if let Some(fk) = fk {
             if r.is_ok() || keep {
                 self.state.borrow_mut().fk_deferred = fk.deferred();
@@ -583,6 +595,12 @@ impl Session {
                     // OR FAIL: what the statement did before stays (and
                     // is committed at once outside a transaction, still
                     // under the writer slot).
+                    // Deferred foreign key violations fail that commit:
+                    // nothing stays, and the error is theirs (SQLite).
+                    ErrorScope::Nothing if autocommit && deferred_violated => {
+                        *txn = None;
+                        return Err(run::foreign_key::failed());
+                    }
                     ErrorScope::Nothing if autocommit => {
                         let (local, local_auth) = {
                             let mut st = self.state.borrow_mut();
