@@ -43,7 +43,6 @@
 //! table's — not the user's: no privilege or row policy of the user on
 //! the child table applies to them (PostgreSQL's rule; see
 //! docs/security.md).
-
 //!
 //! ```text
 //!   mod.rs        the counters and the statement's scope
