@@ -119,7 +119,34 @@ fn a_hidden_parent_table_is_a_missing_one() {
         ),
         "1|hidden;2|hidden"
     );
+    // Granted INSERT on the table later, she may see it but still not
+    // read its key: the constraint she wrote while it was hidden still
+    // finds no parent, so it probes nothing.
+    lab.as_root("GRANT INSERT ON hidden TO alice");
+    lab.ok("alice", "PRAGMA foreign_keys = ON");
+    for v in ["1", "3"] {
+        n.tried();
+        let e = lab.refused("alice", &format!("INSERT INTO h VALUES ({v})"));
+        assert_eq!(e.to_string(), "no such table: main.hidden", "{v}: {e}");
+    }
+    // With SELECT it is live; revoked again, it is missing again.
+    lab.as_root("GRANT SELECT ON hidden TO alice");
+    lab.ok("alice", "INSERT INTO h VALUES (2)");
+    lab.as_root("REVOKE SELECT ON hidden FROM alice");
+    n.tried();
+    let e = lab.refused("alice", "INSERT INTO h VALUES (2)");
+    assert_eq!(e.to_string(), "no such table: main.hidden");
+    lab.ok("alice", "PRAGMA foreign_keys = OFF");
+    // foreign_key_check with INSERT alone finds no parent either: every
+    // non-NULL key is reported (rows 1, 2, 4: keys 1, 3, 2), those
+    // `hidden` holds as the one it does not.
+    n.tried();
+    assert_eq!(
+        lab.ok("alice", "SELECT rowid FROM pragma_foreign_key_check('h')"),
+        "1;2;4"
+    );
     // The hidden table itself cannot be checked, as a missing one.
+    lab.as_root("REVOKE INSERT ON hidden FROM alice");
     n.tried();
     let e = lab.refused("alice", "PRAGMA foreign_key_check(hidden)");
     assert_eq!(e.to_string(), "no such table: hidden");

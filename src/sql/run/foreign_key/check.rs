@@ -61,7 +61,14 @@ pub fn check_rows(
         // for a missing parent (then the child columns as written).
         let mut keys = Vec::new();
         for fk in t.foreign_keys.iter().rev() {
-            let pk = match seen.table(&fk.parent) {
+            // A parent whose key the reader may not read is a missing one,
+            // as for enforcement.
+            let readable = seen.table(&fk.parent).filter(|p| {
+                cx.sec
+                    .as_ref()
+                    .is_some_and(|s| super::reference::may_read_key(&s.auth, &s.roles, p, fk))
+            });
+            let pk = match readable {
                 Some(p) => Some(locate(p, &t, fk)?),
                 None => None,
             };

@@ -130,9 +130,11 @@ pub(super) fn locate(parent: &Arc<Table>, child: &Table, fk: &ForeignKeySpec) ->
     Err(mismatch(child, fk))
 }
 
-/// The parent table of `fk` (of table `child`): missing, or hidden from
-/// the child table's owner, is SQLite's "no such table" (the two must
-/// not be told apart).
+/// The parent table of `fk` (of table `child`): missing, hidden from the
+/// child table's owner, or with a key that owner may not read (SELECT,
+/// as creating the constraint needs: it may have been created onto a
+/// hidden table, or the privilege revoked since), is SQLite's "no such
+/// table" — none may be told apart, nor let the constraint probe keys.
 pub(super) fn parent_table(
     cx: &ExecCtx,
     schema: &Schema,
@@ -141,7 +143,7 @@ pub(super) fn parent_table(
 ) -> Option<Arc<Table>> {
     let parent = schema.table(&fk.parent)?.clone();
     if let Some(sec) = &cx.sec {
-        let key = (child.id, parent.id);
+        let key = (child.id, parent.id, fk.parent_columns.join(","));
         let cached = COUNTERS.with(|c| {
             c.borrow()
                 .as_ref()
@@ -149,7 +151,8 @@ pub(super) fn parent_table(
         });
         let seen = cached.unwrap_or_else(|| {
             let owner = sec.auth.owner_roles(u64::from(child.id));
-            let seen = sec.auth.visible(&owner, u64::from(parent.id));
+            let seen = sec.auth.visible(&owner, u64::from(parent.id))
+                && super::reference::may_read_key(&sec.auth, &owner, &parent, fk);
             COUNTERS.with(|c| {
                 if let Some(c) = c.borrow_mut().as_mut() {
                     c.visible.insert(key, seen);

@@ -99,10 +99,10 @@ struct Counters {
     defer_all: bool,
     /// The statement may change several rows (SQLite's `isMultiWrite`).
     multi_write: bool,
-    /// Whether the owner of child table `.0` may see parent table `.1`,
-    /// as found during this statement (the security catalog does not
-    /// change inside one).
-    visible: std::collections::HashMap<(u32, u32), bool>,
+    /// Whether the owner of child table `.0` may see parent table `.1`
+    /// and read its key columns `.2`, as found during this statement (the
+    /// security catalog does not change inside one).
+    visible: std::collections::HashMap<(u32, u32, String), bool>,
 }
 
 thread_local! {

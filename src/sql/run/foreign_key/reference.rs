@@ -22,33 +22,7 @@ pub(in crate::sql::run) fn may_reference(
     if !sec.auth.visible(&sec.roles, u64::from(parent.id)) {
         return Ok(());
     }
-    let key: Vec<usize> = if fk.parent_columns.is_empty() {
-        match parent.rowid_alias {
-            Some(a) => vec![a],
-            None => parent.primary_key.clone(),
-        }
-    } else {
-        fk.parent_columns
-            .iter()
-            .filter_map(|c| parent.column(c))
-            .collect()
-    };
-    let table_wide = sec.auth.allowed(
-        &sec.roles,
-        u64::from(parent.id),
-        crate::auth::Privilege::Select,
-        None,
-    );
-    let each = !key.is_empty()
-        && key.iter().all(|&c| {
-            sec.auth.allowed(
-                &sec.roles,
-                u64::from(parent.id),
-                crate::auth::Privilege::Select,
-                Some(parent.columns[c].id),
-            )
-        });
-    if !(table_wide || each) {
+    if !may_read_key(&sec.auth, &sec.roles, parent, fk) {
         return Err(Error::PermissionDenied {
             message: format!(
                 "permission denied: a FOREIGN KEY referencing table {} needs SELECT on its key columns",
@@ -69,4 +43,42 @@ pub(in crate::sql::run) fn may_reference(
         });
     }
     Ok(())
+}
+
+/// Whether `roles` may read the parent key of `fk` in `parent`: SELECT on
+/// the table or on every key column. Asked when a constraint is created,
+/// and of its owner whenever it is enforced (a constraint whose owner
+/// may no longer read the key, or never could, treats the parent as
+/// missing: see `key::parent_table`).
+pub(super) fn may_read_key(
+    auth: &crate::auth::AuthState,
+    roles: &crate::auth::Roles,
+    parent: &Table,
+    fk: &ForeignKeySpec,
+) -> bool {
+    let select = crate::auth::Privilege::Select;
+    if auth.allowed(roles, u64::from(parent.id), select, None) {
+        return true;
+    }
+    let key: Vec<usize> = if fk.parent_columns.is_empty() {
+        match parent.rowid_alias {
+            Some(a) => vec![a],
+            None => parent.primary_key.clone(),
+        }
+    } else {
+        fk.parent_columns
+            .iter()
+            .filter_map(|c| parent.column(c))
+            .collect()
+    };
+    !key.is_empty()
+        && (fk.parent_columns.is_empty() || key.len() == fk.parent_columns.len())
+        && key.iter().all(|&c| {
+            auth.allowed(
+                roles,
+                u64::from(parent.id),
+                select,
+                Some(parent.columns[c].id),
+            )
+        })
 }
