@@ -59,7 +59,14 @@ const REFUSED: &[(&str, &str)] = &[
         "CREATE TABLE w (a INT CHECK (a > 0) NOT ENFORCED)",
         "ENFORCED",
     ),
-    ("CREATE TABLE w (a INT REFERENCES t (a))", "FOREIGN KEY"),
+    (
+        "CREATE TABLE w (a INT REFERENCES t (a) MATCH FULL)",
+        "MATCH",
+    ),
+    (
+        "CREATE TABLE w (a INT REFERENCES t (a) NOT ENFORCED)",
+        "ENFORCED",
+    ),
     (
         "CREATE TABLE w (a INT GENERATED ALWAYS AS (1) STORED, b)",
         "generated column",

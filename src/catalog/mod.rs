@@ -32,7 +32,8 @@ use std::sync::Arc;
 use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{
-    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, IndexedColumn, Query, Statement,
+    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, FkAction, ForeignKeySpec,
+    IndexedColumn, Query, Statement,
 };
 use crate::types::{affinity_of_type, Affinity, Collation, Value};
 
@@ -137,6 +138,10 @@ pub struct Table {
     /// CHECK constraints (of columns and of the table), in the order they
     /// were written: a row must not make one false.
     pub checks: Vec<CheckSpec>,
+    /// FOREIGN KEY constraints (this table is their child), in the order
+    /// they were written; the child column names are this table's, the
+    /// parent is resolved when a row changes (see `sql::run::foreign_key`).
+    pub foreign_keys: Vec<ForeignKeySpec>,
 }
 
 /// A view.
@@ -390,6 +395,15 @@ impl Table {
                     s.push_str(" COLLATE ");
                     s.push_str(c.collation.name());
                 }
+                for fk in self.foreign_keys.iter().filter(|f| {
+                    f.column_level
+                        && f.columns
+                            .first()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&c.name))
+                }) {
+                    s.push(' ');
+                    s.push_str(&foreign_key_sql(fk));
+                }
                 s
             })
             .collect();
@@ -431,6 +445,10 @@ impl Table {
                 body.push(',');
             }
             body.push_str(&format!(" CHECK ({})", c.expr));
+        }
+        for fk in self.foreign_keys.iter().filter(|f| !f.column_level) {
+            body.push_str(", ");
+            body.push_str(&foreign_key_sql(fk));
         }
         let mut sql = format!("CREATE TABLE {} ({})", quote(&self.name), body);
         let mut options = Vec::new();
@@ -480,6 +498,40 @@ impl Index {
         }
         sql
     }
+}
+
+/// A FOREIGN KEY as `CREATE TABLE` writes it: `REFERENCES ...` on its
+/// column, or `FOREIGN KEY (...) REFERENCES ...` as a table constraint.
+fn foreign_key_sql(fk: &ForeignKeySpec) -> String {
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| quote(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut s = if fk.column_level {
+        format!("REFERENCES {}", quote(&fk.parent))
+    } else {
+        format!(
+            "FOREIGN KEY ({}) REFERENCES {}",
+            list(&fk.columns),
+            quote(&fk.parent)
+        )
+    };
+    if !fk.parent_columns.is_empty() {
+        s.push_str(&format!(" ({})", list(&fk.parent_columns)));
+    }
+    if fk.on_delete != FkAction::NoAction {
+        s.push_str(&format!(" ON DELETE {}", fk.on_delete.name()));
+    }
+    if fk.on_update != FkAction::NoAction {
+        s.push_str(&format!(" ON UPDATE {}", fk.on_update.name()));
+    }
+    if fk.deferred {
+        s.push_str(" DEFERRABLE INITIALLY DEFERRED");
+    }
+    s
 }
 
 fn quote(name: &str) -> String {
@@ -688,6 +740,7 @@ impl Schema {
             s.next_id += 1;
             let ct = CreateTable {
                 checks: Vec::new(),
+                foreign_keys: Vec::new(),
                 name: SEQUENCE_TABLE.to_string(),
                 if_not_exists: false,
                 columns: ["name", "seq"]
@@ -969,6 +1022,31 @@ impl Schema {
         )
     }
 
+    /// The FOREIGN KEY constraints whose parent is table `name`: (child
+    /// table, position in its `foreign_keys`), in SQLite's order (the
+    /// newest table first, and within a table the last written first).
+    pub fn foreign_keys_to(&self, name: &str) -> Vec<(Arc<Table>, usize)> {
+        let mut children: Vec<&Arc<Table>> = self
+            .tables
+            .values()
+            .filter(|t| {
+                t.foreign_keys
+                    .iter()
+                    .any(|f| f.parent.eq_ignore_ascii_case(name))
+            })
+            .collect();
+        children.sort_by_key(|t| std::cmp::Reverse(t.id));
+        let mut out = Vec::new();
+        for t in children {
+            for (k, f) in t.foreign_keys.iter().enumerate().rev() {
+                if f.parent.eq_ignore_ascii_case(name) {
+                    out.push((t.clone(), k));
+                }
+            }
+        }
+        out
+    }
+
     /// The id of table or view `name`.
     pub fn object_id(&self, name: &str) -> Option<u32> {
         match self.table(name) {
@@ -1143,6 +1221,9 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
             }
         }
     }
+    for fk in &ct.foreign_keys {
+        check_foreign_key(fk, &columns)?;
+    }
     let next_column_id = columns.len() as u32 + 1;
     Ok(Table {
         id,
@@ -1156,7 +1237,36 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         autoincrement,
         next_column_id,
         checks: ct.checks.clone(),
+        foreign_keys: ct.foreign_keys.clone(),
     })
+}
+
+/// What SQLite checks of a FOREIGN KEY at CREATE TABLE (the parent is
+/// looked at only when rows change): its child columns exist and are as
+/// many as the parent columns it names.
+fn check_foreign_key(fk: &ForeignKeySpec, columns: &[Column]) -> Result<()> {
+    for c in &fk.columns {
+        if !columns.iter().any(|x| x.name.eq_ignore_ascii_case(c)) {
+            return Err(sql_err(
+                SqlErrorKind::UnknownColumn,
+                format!("unknown column \"{c}\" in foreign key definition"),
+            ));
+        }
+    }
+    if !fk.parent_columns.is_empty() && fk.parent_columns.len() != fk.columns.len() {
+        return Err(sql_err(
+            SqlErrorKind::Misuse,
+            if fk.column_level {
+                format!(
+                    "foreign key on {} should reference only one column of table {}",
+                    fk.columns[0], fk.parent
+                )
+            } else {
+                "number of columns in foreign key does not match the number of columns in the referenced table".to_string()
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The table `ct` would make (id 0, not added to any schema): what its

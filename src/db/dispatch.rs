@@ -169,8 +169,10 @@ impl Session {
                 let mark = st.txn.as_ref().map(|t| t.mark());
                 let schema = st.local_schema.clone();
                 let auth = st.local_auth.clone();
+                let deferred = st.fk_deferred;
                 if let Some(m) = mark {
-                    st.savepoints.push((name.clone(), m, schema, auth));
+                    st.savepoints
+                        .push((name.clone(), m, schema, auth, deferred));
                 }
                 return Ok((Vec::new(), Vec::new()));
             }
@@ -179,12 +181,16 @@ impl Session {
                 let pos = st
                     .savepoints
                     .iter()
-                    .rposition(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
+                    .rposition(|(n, _, _, _, _)| n.eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
                         Error::sql(SqlErrorKind::Misuse, format!("no such savepoint: {name}"))
                     })?;
-                st.savepoints.truncate(pos);
-                let finish = st.savepoints.is_empty() && st.txn_from_savepoint;
+                let finish = pos == 0 && st.txn_from_savepoint;
+                // Releasing the outermost savepoint commits: deferred
+                // foreign key violations fail it, keeping the savepoint.
+                if !finish {
+                    st.savepoints.truncate(pos);
+                }
                 drop(st);
                 if finish {
                     self.commit()?;
@@ -196,14 +202,15 @@ impl Session {
                 let pos = st
                     .savepoints
                     .iter()
-                    .rposition(|(n, _, _, _)| n.eq_ignore_ascii_case(name))
+                    .rposition(|(n, _, _, _, _)| n.eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
                         Error::sql(SqlErrorKind::Misuse, format!("no such savepoint: {name}"))
                     })?;
-                let (_, mark, schema, auth) = st.savepoints[pos].clone();
+                let (_, mark, schema, auth, deferred) = st.savepoints[pos].clone();
                 st.savepoints.truncate(pos + 1);
                 st.local_schema = schema;
                 st.local_auth = auth;
+                st.fk_deferred = deferred;
                 if let Some(t) = st.txn.as_mut() {
                     t.rollback_to(mark);
                 }
@@ -441,6 +448,19 @@ impl Session {
             _ => true,
         };
         let mark = txn_ref.mark();
+        // Foreign keys are enforced through the statement when the
+        // session asked (PRAGMA foreign_keys), counted from the
+        // transaction's deferred violations.
+        let fk = {
+            let st = self.state.borrow();
+            st.foreign_keys.then(|| {
+                run::foreign_key::FkScope::begin(
+                    st.fk_deferred,
+                    st.defer_foreign_keys,
+                    crate::sql::journal::multi_write(schema, stmt),
+                )
+            })
+        };
         let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
             if let Ast::Auth(a) = stmt {
                 // CREATE LOGIN TOKEN returns its token as a row.
@@ -485,7 +505,27 @@ impl Session {
                 _ => exec_write(&mut cx, schema, stmt),
             };
             scope.set(cx.on_error);
+            // An OR FAIL error keeps what the statement did, unless that
+            // leaves an immediate foreign key violated: then the error is
+            // the constraint's, and the statement is undone (SQLite's
+            // halt checks them on a FAIL too).
+            if done.is_err()
+                && cx.on_error == ErrorScope::Nothing
+                && fk.as_ref().is_some_and(|f| f.statement_violated())
+            {
+                scope.set(ErrorScope::Statement);
+                return Err(run::foreign_key::failed());
+            }
             let (new_schema, changed) = done?;
+            // An immediate constraint still violated when the statement
+            // ends fails it; in autocommit the deferred ones fail it too
+            // (its COMMIT is now). Either way the statement is undone.
+            if let Some(fk) = &fk {
+                if fk.statement_violated() || (autocommit && fk.deferred().violated()) {
+                    scope.set(ErrorScope::Statement);
+                    return Err(run::foreign_key::failed());
+                }
+            }
             let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
             if let Some(a) = &new_auth {
                 txn_ref.put(AUTH_KEY.to_vec(), codec::encode(a));
@@ -507,14 +547,39 @@ impl Session {
                 ..
             })
         );
-        if compile_time {
+        // A foreign key error undoes the statement whatever its conflict
+        // resolution (SQLite resolves them by ABORT only).
+        let fk_error = matches!(
+            &r,
+            Err(Error::Sql {
+                kind: SqlErrorKind::ForeignKey,
+                ..
+            })
+        );
+        if compile_time || fk_error {
             scope.set(ErrorScope::Statement);
         }
         let keep = match scope.get() {
             ErrorScope::Nothing => true,
-            ErrorScope::Statement => !journal && !autocommit && !compile_time,
+            ErrorScope::Statement => !journal && !autocommit && !compile_time && !fk_error,
             _ => false,
         };
+        // The deferred counters follow the statement: kept when it
+        // succeeded, as they were when it is undone.
+        let deferred_violated = fk.as_ref().is_some_and(|f| f.deferred().violated());
+        if let Some(fk) = fk {
+            if r.is_ok() || keep {
+                self.state.borrow_mut().fk_deferred = fk.deferred();
+            }
+        }
+        // An autocommit change ends its transaction, committed or not:
+        // nothing stays deferred, and defer_foreign_keys switches off
+        // (SQLite).
+        if autocommit {
+            let mut st = self.state.borrow_mut();
+            st.fk_deferred = Default::default();
+            st.defer_foreign_keys = false;
+        }
         if r.is_err() && !keep {
             txn_ref.rollback_to(mark);
         }
@@ -531,6 +596,12 @@ impl Session {
                     // OR FAIL: what the statement did before stays (and
                     // is committed at once outside a transaction, still
                     // under the writer slot).
+                    // Deferred foreign key violations fail that commit:
+                    // nothing stays, and the error is theirs (SQLite).
+                    ErrorScope::Nothing if autocommit && deferred_violated => {
+                        *txn = None;
+                        return Err(run::foreign_key::failed());
+                    }
                     ErrorScope::Nothing if autocommit => {
                         let (local, local_auth) = {
                             let mut st = self.state.borrow_mut();

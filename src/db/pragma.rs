@@ -16,8 +16,10 @@
 //!                                  mode, fixed when it is opened; setting the
 //!                                  level it has is accepted, another refused
 //!   journal_mode [= wal]           always wal (sealdb writes ahead to its log)
-//!   foreign_keys [= off]           0: FOREIGN KEY constraints are refused, so
-//!                                  nothing is enforced; ON is refused
+//!   foreign_keys [= on|off]        this session's FOREIGN KEY enforcement (off
+//!                                  by default; a no-op inside a transaction)
+//!   defer_foreign_keys [= on|off]  every constraint checked at COMMIT (off
+//!                                  again when the transaction ends)
 //! ```
 
 use std::time::Duration;
@@ -149,15 +151,44 @@ impl Session {
                 ))),
                 _ => Ok(one("journal_mode", Value::Text("wal".into()))),
             },
-            ("foreign_keys", v) => match v {
-                None => Ok(one("foreign_keys", Value::Integer(0))),
-                Some(v) if safety_level(v, true, 0) == 0 => Ok(self.buffered(Vec::new(), Vec::new())),
-                Some(_) => Err(unsupported(
-                    "PRAGMA foreign_keys = ON is not supported: sealdb does not enforce foreign keys \
-                     (FOREIGN KEY constraints are refused)"
-                        .into(),
-                )),
-            },
+            ("foreign_keys", v) => {
+                let mut st = self.state.borrow_mut();
+                match v {
+                    None => {
+                        let on = st.foreign_keys;
+                        drop(st);
+                        Ok(one("foreign_keys", Value::Integer(i64::from(on))))
+                    }
+                    Some(v) => {
+                        // A no-op inside a transaction, as in SQLite.
+                        if st.txn.is_none() {
+                            st.foreign_keys = safety_level(v, true, 0) != 0;
+                        }
+                        drop(st);
+                        Ok(self.buffered(Vec::new(), Vec::new()))
+                    }
+                }
+            }
+            ("defer_foreign_keys", v) => {
+                let mut st = self.state.borrow_mut();
+                match v {
+                    None => {
+                        let on = st.defer_foreign_keys;
+                        drop(st);
+                        Ok(one("defer_foreign_keys", Value::Integer(i64::from(on))))
+                    }
+                    Some(v) => {
+                        st.defer_foreign_keys = safety_level(v, true, 0) != 0;
+                        // Switching it off forgets what it deferred
+                        // (SQLite's nDeferredImmCons).
+                        if !st.defer_foreign_keys {
+                            st.fk_deferred.immediate = 0;
+                        }
+                        drop(st);
+                        Ok(self.buffered(Vec::new(), Vec::new()))
+                    }
+                }
+            }
             (name, _) => Err(unsupported(format!("PRAGMA {name} is not supported"))),
         }
     }
@@ -172,7 +203,20 @@ impl Session {
         params: Vec<Value>,
         text: &str,
     ) -> Result<Rows<'_>> {
-        let Some(arg) = &p.value else {
+        let sql = match &p.value {
+            // foreign_key_check without a table checks every table the
+            // user may check.
+            None if what == Introspect::ForeignKeyCheck => {
+                "SELECT * FROM pragma_foreign_key_check()".to_string()
+            }
+            Some(arg) => format!(
+                "SELECT * FROM pragma_{}({})",
+                what.name(),
+                literal(arg.text())
+            ),
+            None => String::new(),
+        };
+        if sql.is_empty() {
             // SQLite: no argument, no rows.
             let cols = what.columns();
             let cols = cols[..what.visible_width()]
@@ -180,12 +224,7 @@ impl Session {
                 .map(|(n, _)| n.to_string())
                 .collect();
             return Ok(self.buffered(cols, Vec::new()));
-        };
-        let sql = format!(
-            "SELECT * FROM pragma_{}({})",
-            what.name(),
-            literal(arg.text())
-        );
+        }
         let parsed = crate::syntax::parse::parse(&sql)?;
         let q: &Query = match parsed.statements.as_slice() {
             [Ast::Query(q)] if matches!(&q.body, SetExpr::Select(s) if matches!(s.items.as_slice(), [SelectItem::Wildcard])) => {
@@ -285,7 +324,9 @@ pub(super) fn pragma_columns(p: &Pragma) -> Vec<String> {
     }
     let name = match (p.name.as_str(), p.value.is_some()) {
         ("integrity_check", false) => "integrity_check",
-        ("user_version" | "synchronous" | "foreign_keys", false) => p.name.as_str(),
+        ("user_version" | "synchronous" | "foreign_keys" | "defer_foreign_keys", false) => {
+            p.name.as_str()
+        }
         ("busy_timeout", _) => "timeout",
         ("journal_mode", _) => "journal_mode",
         _ => return Vec::new(),

@@ -20,7 +20,15 @@ use crate::types::Value;
 
 use super::*;
 
-pub(super) type Savepoint = (String, Mark, Option<Arc<Schema>>, Option<Arc<AuthState>>);
+/// A savepoint: its name, where the transaction's writes were, and the
+/// schema, security catalog and deferred foreign key counters then.
+pub(super) type Savepoint = (
+    String,
+    Mark,
+    Option<Arc<Schema>>,
+    Option<Arc<AuthState>>,
+    crate::sql::run::foreign_key::Deferred,
+);
 
 #[derive(Default)]
 pub(super) struct SessionState {
@@ -46,6 +54,13 @@ pub(super) struct SessionState {
     /// `PRAGMA busy_timeout = ms`; `None`: the database's
     /// (`Options::busy_timeout`).
     pub(super) busy_timeout: Option<std::time::Duration>,
+    /// `PRAGMA foreign_keys` (off by default, as SQLite).
+    pub(super) foreign_keys: bool,
+    /// `PRAGMA defer_foreign_keys`: every constraint is checked at COMMIT
+    /// (switched off at the end of each transaction, as SQLite).
+    pub(super) defer_foreign_keys: bool,
+    /// The open transaction's deferred foreign key violations.
+    pub(super) fk_deferred: crate::sql::run::foreign_key::Deferred,
 }
 
 /// The text each statement of `sql` (`n` statements) is audited with:
@@ -470,10 +485,18 @@ impl Session {
                 "cannot commit - no transaction is active",
             )
         })?;
+        // Deferred foreign key violations fail the COMMIT and leave the
+        // transaction open (SQLite).
+        if st.fk_deferred.violated() {
+            st.txn = Some(txn);
+            return Err(crate::sql::run::foreign_key::failed());
+        }
         let local = st.local_schema.take();
         let local_auth = st.local_auth.take();
         st.savepoints.clear();
         st.txn_from_savepoint = false;
+        st.fk_deferred = Default::default();
+        st.defer_foreign_keys = false;
         drop(st);
         txn.commit_then(|| self.publish(local, local_auth))?;
         Ok(())
@@ -545,5 +568,7 @@ impl Session {
         st.local_auth = None;
         st.savepoints.clear();
         st.txn_from_savepoint = false;
+        st.fk_deferred = Default::default();
+        st.defer_foreign_keys = false;
     }
 }

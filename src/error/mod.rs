@@ -342,6 +342,9 @@ pub enum SqlErrorKind {
     Unique,
     /// A CHECK constraint was false.
     Check,
+    /// A FOREIGN KEY constraint failed (a child row without its parent,
+    /// or a RESTRICT action refused).
+    ForeignKey,
     /// A statement used wrongly (e.g. COMMIT with no transaction).
     Misuse,
     /// Valid SQL that sealdb does not support.
@@ -369,6 +372,7 @@ impl SqlErrorKind {
             SqlErrorKind::NotNull => "23502",
             SqlErrorKind::Unique => "23505",
             SqlErrorKind::Check => "23514",
+            SqlErrorKind::ForeignKey => "23503",
             SqlErrorKind::Misuse => "25000",
             SqlErrorKind::Unsupported => "0A000",
             SqlErrorKind::AlreadyExists => "42P07",
@@ -391,6 +395,7 @@ impl fmt::Display for SqlErrorKind {
             SqlErrorKind::NotNull => "NOT NULL constraint failed",
             SqlErrorKind::Unique => "UNIQUE constraint failed",
             SqlErrorKind::Check => "CHECK constraint failed",
+            SqlErrorKind::ForeignKey => "FOREIGN KEY constraint failed",
             SqlErrorKind::Misuse => "misuse",
             SqlErrorKind::Unsupported => "not supported",
             SqlErrorKind::AlreadyExists => "already exists",
@@ -526,9 +531,10 @@ impl Error {
                 | SqlErrorKind::Ambiguous
                 | SqlErrorKind::AlreadyExists
                 | SqlErrorKind::UnknownRole => ErrorCode::SqlUnknownObject,
-                SqlErrorKind::NotNull | SqlErrorKind::Unique | SqlErrorKind::Check => {
-                    ErrorCode::SqlConstraint
-                }
+                SqlErrorKind::NotNull
+                | SqlErrorKind::Unique
+                | SqlErrorKind::Check
+                | SqlErrorKind::ForeignKey => ErrorCode::SqlConstraint,
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
                 SqlErrorKind::TooComplex => ErrorCode::SqlTooComplex,

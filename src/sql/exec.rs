@@ -230,7 +230,11 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 .iter()
                 .map(|e| eval(e, env, cx))
                 .collect::<Result<Vec<Value>>>()?;
-            let rows = crate::sql::introspect::rows(*what, seen, &args)?;
+            let rows = if *what == crate::sql::introspect::Introspect::ForeignKeyCheck {
+                crate::sql::run::foreign_key::check_rows(cx, seen, &args)?
+            } else {
+                crate::sql::introspect::rows(*what, seen, &args)?
+            };
             Box::new(Collected(rows.into_iter()))
         }
         Node::JsonEach { tree, args } => {
@@ -751,7 +755,7 @@ impl RowIter for LimitIter {
 }
 
 /// The smallest byte string greater than every string starting with `p`.
-fn prefix_end(p: &[u8]) -> Vec<u8> {
+pub fn prefix_end(p: &[u8]) -> Vec<u8> {
     let mut e = p.to_vec();
     while let Some(last) = e.pop() {
         if last < 0xff {

@@ -59,8 +59,11 @@ pub enum Introspect {
     IndexInfo,
     /// `index_xinfo`: every column of an index entry.
     IndexXinfo,
-    /// `foreign_key_list`: none (sealdb refuses FOREIGN KEY constraints).
+    /// `foreign_key_list`: a table's FOREIGN KEY constraints.
     ForeignKeyList,
+    /// `foreign_key_check`: the child rows whose parent key is missing
+    /// (read from the data by `sql::run::foreign_key::check_rows`).
+    ForeignKeyCheck,
 }
 
 /// The schema table's columns with their types (SQLite declares `rootpage`
@@ -74,13 +77,14 @@ const SCHEMA_COLUMNS: [(&str, &str); 5] = [
 ];
 
 /// The pragmas with a table-valued form.
-const PRAGMAS: [(&str, Introspect); 6] = [
+const PRAGMAS: [(&str, Introspect); 7] = [
     ("table_info", Introspect::TableInfo),
     ("table_xinfo", Introspect::TableXinfo),
     ("index_list", Introspect::IndexList),
     ("index_info", Introspect::IndexInfo),
     ("index_xinfo", Introspect::IndexXinfo),
     ("foreign_key_list", Introspect::ForeignKeyList),
+    ("foreign_key_check", Introspect::ForeignKeyCheck),
 ];
 
 impl Introspect {
@@ -164,6 +168,7 @@ impl Introspect {
                 "on_delete",
                 "match",
             ]),
+            Introspect::ForeignKeyCheck => none(&["table", "rowid", "parent", "fkid"]),
         }
     }
 
@@ -183,7 +188,7 @@ impl Introspect {
         if !self.is_pragma() {
             return Ok(());
         }
-        if n == 0 {
+        if n == 0 && self != Introspect::ForeignKeyCheck {
             // SQLite answers a scan without the argument from a hidden-
             // column constraint (`WHERE arg = 't'`), which sealdb does not
             // read: refused rather than answered with no rows.
@@ -220,6 +225,9 @@ pub struct Visible {
     /// the source needs them (see [`Visible::set_view_columns`]); `None`:
     /// the view could not be planned.
     view_columns: Vec<(String, Option<Columns>)>,
+    /// The ids of the visible tables the principal owns (all, for an
+    /// admin).
+    owned: Vec<u32>,
 }
 
 /// One object of the schema table before numbering.
@@ -335,13 +343,25 @@ impl Visible {
             })
             .collect();
         tables.sort_by_key(|t| t.id);
+        let owned = tables.iter().filter(|t| owns(t.id)).map(|t| t.id).collect();
         Visible {
             rows,
             tables,
             views,
             readable,
             view_columns: Vec::new(),
+            owned,
         }
+    }
+
+    /// The tables the principal may see, in creation order.
+    pub fn tables(&self) -> &[Arc<Table>] {
+        &self.tables
+    }
+
+    /// Whether the principal owns table `id` (or is an admin).
+    pub fn owns(&self, id: u32) -> bool {
+        self.owned.contains(&id)
     }
 
     /// The views the principal may see (lowercase names).
@@ -382,7 +402,8 @@ impl Visible {
             .collect();
     }
 
-    fn table(&self, name: &str) -> Option<&Arc<Table>> {
+    /// The table named `name`, if the principal may see it.
+    pub fn table(&self, name: &str) -> Option<&Arc<Table>> {
         self.tables
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name))
@@ -486,8 +507,15 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
                 index_info(t, i, what == Introspect::IndexXinfo)
             })
         }
-        // No table has foreign keys: the parser refuses them.
-        Introspect::ForeignKeyList => Vec::new(),
+        Introspect::ForeignKeyList => seen
+            .table(&name)
+            .map_or_else(Vec::new, |t| foreign_key_list(t)),
+        Introspect::ForeignKeyCheck => {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                "pragma_foreign_key_check reads the data: it runs through the executor",
+            ))
+        }
         Introspect::Schema | Introspect::TempSchema => Vec::new(),
     };
     for r in out.iter_mut() {
@@ -495,6 +523,31 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
         r.push(schema.clone());
     }
     Ok(out)
+}
+
+/// `PRAGMA foreign_key_list(t)`: one row per column of each FOREIGN KEY
+/// of `t`, numbered as SQLite does (the last written is 0); `to` is NULL
+/// for a key that names no parent columns (the parent's PRIMARY KEY).
+fn foreign_key_list(t: &Table) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    for (id, fk) in t.foreign_keys.iter().rev().enumerate() {
+        for (seq, from) in fk.columns.iter().enumerate() {
+            let from = t
+                .column(from)
+                .map_or(from.as_str(), |c| t.columns[c].name.as_str());
+            out.push(vec![
+                int(id),
+                int(seq),
+                text(&fk.parent),
+                text(from),
+                fk.parent_columns.get(seq).map_or(Value::Null, |c| text(c)),
+                text(fk.on_update.name()),
+                text(fk.on_delete.name()),
+                text("NONE"),
+            ]);
+        }
+    }
+    out
 }
 
 fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Value>>> {

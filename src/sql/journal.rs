@@ -45,6 +45,26 @@ pub fn keeps_statement_journal(schema: &Schema, stmt: &Statement) -> bool {
     d.multi_write && d.may_abort
 }
 
+/// Whether SQLite codes `stmt` as a write of several rows
+/// (`isMultiWrite`): an UPDATE or DELETE on a table with foreign keys
+/// always is (SQLite's `sqlite3FkRequired`), an INSERT when it has a
+/// SELECT or several VALUES rows, triggers, RETURNING or REPLACE
+/// resolution. Foreign key enforcement asks (see
+/// `sql::run::foreign_key`).
+pub fn multi_write(schema: &Schema, stmt: &Statement) -> bool {
+    let mut d = Decision::default();
+    match stmt {
+        Statement::Insert(i) => {
+            if i.on_conflict == Some(Conflict::Replace) {
+                return true;
+            }
+            d.insert(schema, i, None)
+        }
+        _ => return true,
+    }
+    d.multi_write
+}
+
 #[derive(Default)]
 struct Decision {
     multi_write: bool,

@@ -814,6 +814,62 @@ pub struct ColumnSpec {
     pub collation: Option<Collation>,
     /// CHECK constraints written on the column.
     pub checks: Vec<CheckSpec>,
+    /// `REFERENCES parent ...` written on the column (its FOREIGN KEY
+    /// constraints, with this column as their only child column).
+    pub references: Vec<ForeignKeySpec>,
+}
+
+/// What a FOREIGN KEY does to the child rows when their parent key is
+/// deleted or changed (SQLite's `ON DELETE` / `ON UPDATE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FkAction {
+    /// NO ACTION (the default): the constraint is checked as usual.
+    #[default]
+    NoAction,
+    /// RESTRICT: refused at once, even when the constraint is deferred.
+    Restrict,
+    /// SET NULL: the child key columns become NULL.
+    SetNull,
+    /// SET DEFAULT: the child key columns take their DEFAULT.
+    SetDefault,
+    /// CASCADE: the child rows are deleted, or their key follows the
+    /// parent's.
+    Cascade,
+}
+
+impl FkAction {
+    /// Its name as SQLite spells it (`PRAGMA foreign_key_list`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+            FkAction::Cascade => "CASCADE",
+        }
+    }
+}
+
+/// A FOREIGN KEY constraint as written (column `REFERENCES` or table
+/// `FOREIGN KEY (...) REFERENCES`). Names are kept as written: SQLite
+/// resolves the parent table and key when a row changes, not at CREATE.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ForeignKeySpec {
+    /// The child columns (empty on a column's REFERENCES: that column).
+    pub columns: Vec<String>,
+    /// The parent table.
+    pub parent: String,
+    /// The parent key columns (empty: the parent's PRIMARY KEY).
+    pub parent_columns: Vec<String>,
+    /// ON DELETE.
+    pub on_delete: FkAction,
+    /// ON UPDATE.
+    pub on_update: FkAction,
+    /// `DEFERRABLE INITIALLY DEFERRED`: checked at COMMIT.
+    pub deferred: bool,
+    /// Written on its column (`REFERENCES`), which it goes with when the
+    /// column is dropped.
+    pub column_level: bool,
 }
 
 /// A CHECK constraint.
@@ -863,6 +919,9 @@ pub struct CreateTable {
     /// CHECK constraints, on columns and on the table, in the order they
     /// are written (the first false one is the one reported).
     pub checks: Vec<CheckSpec>,
+    /// FOREIGN KEY constraints, columns' and table's, in the order they
+    /// are written.
+    pub foreign_keys: Vec<ForeignKeySpec>,
     /// CREATE TABLE ... AS query.
     pub as_query: Option<Box<Query>>,
     /// WITHOUT ROWID.

@@ -13,6 +13,11 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     for c in &ct.columns {
         check_column_name(&c.name)?;
     }
+    for fk in &ct.foreign_keys {
+        if !fk.parent.eq_ignore_ascii_case(&ct.name) {
+            foreign_key::may_reference(cx, schema, fk)?;
+        }
+    }
     if !ct.checks.is_empty() {
         // Each CHECK must bind over the table's row (its columns exist,
         // nothing a CHECK may not hold) before the table is made.
@@ -277,6 +282,9 @@ pub fn drop_objects(
                     &format!("drop table {name}"),
                     not_views(referrers(&s, auth, name, None, true)),
                 )?;
+                if let Some(t) = s.table(name).cloned() {
+                    foreign_key::before_drop(cx, &s, &t)?;
+                }
                 let (next, t) = s.drop_table(name, &mut TxnWriter(cx.txn))?;
                 delete_prefix(cx.txn, &table_prefix(t.id))?;
                 forget_sequence(cx, &next, &t.name, None)?;
@@ -389,6 +397,7 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         autoincrement: false,
         next_column_id: 1,
         checks: Vec::new(),
+        foreign_keys: Vec::new(),
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {
@@ -438,7 +447,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
     match op {
         AlterOp::AddColumn(spec) => {
             let existing = rows(cx)?;
-            add_column(cx, &old, &mut new, spec, existing)?
+            add_column(cx, schema, &old, &mut new, spec, existing)?
         }
         AlterOp::DropColumn(col) => {
             let pos = new.column(col).ok_or_else(|| {
@@ -458,6 +467,21 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             if new.columns.len() == 1 {
                 return Err(misuse(format!(
                     "cannot drop column \"{col}\": no other columns exist"
+                )));
+            }
+            // A column's own REFERENCES goes with it; a table FOREIGN KEY
+            // naming it would be left naming nothing (SQLite).
+            new.foreign_keys.retain(|f| {
+                !(f.column_level && f.columns.iter().any(|c| c.eq_ignore_ascii_case(col)))
+            });
+            if new
+                .foreign_keys
+                .iter()
+                .any(|f| f.columns.iter().any(|c| c.eq_ignore_ascii_case(col)))
+            {
+                return Err(misuse(format!(
+                    "error in table {} after drop column: unknown column \"{col}\" in foreign key definition",
+                    new.name
                 )));
             }
             new.columns.remove(pos);
@@ -504,6 +528,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     format!("duplicate column name: {to}"),
                 ));
             }
+            let from_name = new.columns[pos].name.clone();
             new.columns[pos].name = to.clone();
             rename::rewrite_table_exprs(
                 &old,
@@ -514,6 +539,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     new: to,
                 },
             )?;
+            rename_in_foreign_keys(&mut new, &from_name, to);
             if TableWriter::new(&Arc::new(new.clone())).is_err() {
                 return Err(Error::sql(
                     SqlErrorKind::Unsupported,
@@ -539,9 +565,45 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                     new: to,
                 },
             )?;
+            for fk in new.foreign_keys.iter_mut() {
+                if fk.parent.eq_ignore_ascii_case(&old.name) {
+                    fk.parent = to.clone();
+                }
+            }
         }
     }
     let mut after = schema.replace_table(&old, new, &mut TxnWriter(cx.txn))?.0;
+    // The other tables' FOREIGN KEYs follow their parent's new names, as
+    // SQLite rewrites them.
+    let renames = matches!(op, AlterOp::RenameTable(_) | AlterOp::RenameColumn(..));
+    for (child, _) in schema.foreign_keys_to(&old.name) {
+        if child.id == old.id || !renames {
+            continue;
+        }
+        let Some(current) = after.table(&child.name).cloned() else {
+            continue;
+        };
+        let mut moved = (*current).clone();
+        for fk in moved.foreign_keys.iter_mut() {
+            if !fk.parent.eq_ignore_ascii_case(&old.name) {
+                continue;
+            }
+            match op {
+                AlterOp::RenameTable(to) => fk.parent = to.clone(),
+                AlterOp::RenameColumn(from, to) => {
+                    for c in fk.parent_columns.iter_mut() {
+                        if c.eq_ignore_ascii_case(from) {
+                            *c = to.clone();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        after = after
+            .replace_table(&current, moved, &mut TxnWriter(cx.txn))?
+            .0;
+    }
     let what = match op {
         AlterOp::RenameTable(to) => Rename::Table {
             old: &old.name,
@@ -587,6 +649,7 @@ fn policies_only(referrers: Vec<String>) -> Vec<String> {
 /// ending with its rowid.
 fn add_column(
     cx: &mut ExecCtx,
+    schema: &Schema,
     old: &Table,
     new: &mut Table,
     spec: &crate::syntax::ast::ColumnSpec,
@@ -628,7 +691,19 @@ fn add_column(
             ));
         }
     }
+    for fk in &spec.references {
+        if !fk.parent.eq_ignore_ascii_case(&new.name) {
+            foreign_key::may_reference(cx, schema, fk)?;
+        }
+    }
     new.add_column(spec);
+    // As SQLite inserts the new column after the others, before the table
+    // constraints: its REFERENCES come after the columns' ones (the order
+    // PRAGMA foreign_key_list numbers).
+    let at = new.foreign_keys.iter().filter(|f| f.column_level).count();
+    for (k, fk) in spec.references.iter().enumerate() {
+        new.foreign_keys.insert(at + k, fk.clone());
+    }
     new.checks.extend(spec.checks.iter().cloned());
     let new_arc = Arc::new(new.clone());
     // Binding refuses what a CHECK may not hold (as CREATE TABLE does).
@@ -664,6 +739,26 @@ fn constant_default(e: &Expr) -> bool {
         Expr::Unary(crate::syntax::ast::UnOp::Neg | crate::syntax::ast::UnOp::Plus, inner)
         | Expr::Cast(inner, _) => constant_default(inner),
         _ => false,
+    }
+}
+
+/// Column `from` of `t` is now `to`: its FOREIGN KEYs name it so, as
+/// child column and, referencing `t` itself, as parent column.
+fn rename_in_foreign_keys(t: &mut Table, from: &str, to: &str) {
+    let own = t.name.clone();
+    for fk in t.foreign_keys.iter_mut() {
+        for c in fk.columns.iter_mut() {
+            if c.eq_ignore_ascii_case(from) {
+                *c = to.to_string();
+            }
+        }
+        if fk.parent.eq_ignore_ascii_case(&own) {
+            for c in fk.parent_columns.iter_mut() {
+                if c.eq_ignore_ascii_case(from) {
+                    *c = to.to_string();
+                }
+            }
+        }
     }
 }
 

@@ -341,6 +341,22 @@ fn insert_rows(
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
     let targets = &plan.targets;
+    foreign_key::prepare(
+        cx,
+        schema,
+        &t,
+        foreign_key::Change::Insert {
+            replace: effective_conflict(ins.on_conflict) == Some(Conflict::Replace),
+        },
+    )?;
+    if let Some(UpsertPlan {
+        update: Some((sets, _)),
+        ..
+    }) = &rest.upsert
+    {
+        let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+        foreign_key::prepare(cx, schema, &t, foreign_key::Change::Update(&cols))?;
+    }
     touch_sequence(&t);
     let dflt = eval_defaults(&rest.defaults, cx)?;
     // The conflict resolution: the statement's, or the one a firing
@@ -501,10 +517,11 @@ fn insert_rows(
             next_rowid = None;
         }
         for (r, old) in olds {
-            writer.delete(cx, r, &old)?;
+            replace_delete(cx, schema, writer, r, &old)?;
         }
         check_new_row(cx, &rest.insert_check, &t, &row)?;
         check_new_row(cx, &rest.returning_check, &t, &row)?;
+        foreign_key::before_add(cx, schema, &t, &row, None)?;
         writer.write(cx, rowid, &row)?;
         if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
             rows.push(returning_row(cx, exprs, &row)?);

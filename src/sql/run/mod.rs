@@ -6,6 +6,7 @@
 //! is the caller's, through `Txn::mark` / `Txn::rollback_to`.
 
 mod ddl;
+pub mod foreign_key;
 mod insert;
 mod trigger;
 mod update;

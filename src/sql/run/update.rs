@@ -111,7 +111,7 @@ pub(super) fn update_row(
         }
     }
     for (r, o) in olds {
-        writer.delete(cx, r, &o)?;
+        replace_delete(cx, schema, writer, r, &o)?;
     }
     check_new_row(cx, checks.update, &t, &new)?;
     check_new_row(cx, checks.returning, &t, &new)?;
@@ -120,8 +120,13 @@ pub(super) fn update_row(
     let Some(current) = read_row(cx.txn, &t, old_rowid)? else {
         return Ok(None);
     };
+    // As SQLite: the old row is counted while stored, the new one after
+    // the old is gone and before it is stored; the actions follow.
+    foreign_key::before_remove(cx, schema, &t, &old, Some(cols), false)?;
     writer.delete(cx, old_rowid, &current)?;
+    foreign_key::before_add(cx, schema, &t, &new, Some(cols))?;
     writer.write(cx, rowid, &new)?;
+    foreign_key::actions(cx, schema, &t, &old, Some((&new, cols)))?;
     if let Some((exprs, rows)) = returning {
         rows.push(returning_row(cx, exprs, &new)?);
     }
@@ -137,6 +142,23 @@ pub(super) fn update_row(
         named,
     )?;
     Ok(Some(new))
+}
+
+/// Deletes row `old` (at `rowid`) that REPLACE resolution removes: no
+/// triggers (SQLite fires them only with recursive triggers on), but the
+/// foreign keys are counted and their actions run, as SQLite's
+/// `sqlite3GenerateRowDelete` does when they are enforced.
+pub(super) fn replace_delete(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    writer: &TableWriter,
+    rowid: i64,
+    old: &[Value],
+) -> Result<()> {
+    let t = writer.t.clone();
+    foreign_key::before_remove(cx, schema, &t, old, None, false)?;
+    writer.delete(cx, rowid, old)?;
+    foreign_key::actions(cx, schema, &t, old, None)
 }
 
 /// The RETURNING values for one changed `row`. SQLite computes them as
@@ -305,6 +327,8 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
         Some(planner.returning(&t, &up.returning)?)
     };
     let writer = TableWriter::new(&t)?;
+    let cols_assigned: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
+    foreign_key::prepare(cx, schema, &t, foreign_key::Change::Update(&cols_assigned))?;
     let named = effective_conflict(up.on_conflict);
     let mut it = open(&plan, cx, &[])?;
     let mut old_rows = Vec::new();
@@ -330,6 +354,7 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
         None => vec![t.columns.len()],
     };
     let one_pass = !update_triggers_fire(schema, &t, &cols)
+        && !foreign_key::required(schema, &t, Some(&cols))
         && !cols.iter().any(|c| key_cols.contains(c))
         && named != Some(Conflict::Replace)
         && !up
@@ -529,18 +554,21 @@ fn delete_rows(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Change
         Some(planner.returning(&t, &del.returning)?)
     };
     let writer = TableWriter::new(&t)?;
+    foreign_key::prepare(cx, schema, &t, foreign_key::Change::Delete)?;
     let mut it = open(&plan, cx, &[])?;
     let mut rows = Vec::new();
     while let Some(r) = it.next(cx)? {
         rows.push(r);
     }
     drop(it);
-    // With DELETE triggers SQLite collects the rows first and deletes
-    // them in rowid (WITHOUT ROWID: key) order; the triggers see that order.
+    // With DELETE triggers or foreign keys to count SQLite collects the
+    // rows first and deletes them in rowid (WITHOUT ROWID: key) order; the
+    // triggers and the actions see that order.
     if schema
         .triggers_on(&t.name)
         .iter()
         .any(|tr| tr.event == TriggerEvent::Delete)
+        || foreign_key::required(schema, &t, None)
     {
         sort_in_table_order(&t, &mut rows);
     }
@@ -554,43 +582,66 @@ fn delete_rows(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Change
         let Some(old) = current_row(cx, &t, &r)? else {
             continue;
         };
-        fire(
-            cx,
-            schema,
-            &t,
-            TriggerTiming::Before,
-            RowEvent::Delete,
-            None,
-            Some(&old),
-            &[],
-            None,
-        )?;
-        // As SQLite: the row is sought again after the BEFORE triggers, by
-        // its rowid or, WITHOUT ROWID, by its key (a row whose key they
-        // changed is not deleted; one that took the key is). RETURNING
-        // and the AFTER triggers see OLD as it was before them.
-        let Some(current) = current_row(cx, &t, &old)? else {
-            continue;
+        let out = match (&returning, changed.returning.as_mut()) {
+            (Some((exprs, _)), Some((_, out))) => Some((exprs.as_slice(), out)),
+            _ => None,
         };
-        let Some(Value::Integer(rowid)) = current.last().cloned() else {
-            continue;
-        };
-        writer.delete(cx, rowid, &current)?;
-        if let (Some((exprs, _)), Some((_, out))) = (&returning, changed.returning.as_mut()) {
-            out.push(returning_row(cx, exprs, &old)?);
+        if delete_one(cx, schema, &writer, old, out)? {
+            changed.changes += 1;
         }
-        fire(
-            cx,
-            schema,
-            &t,
-            TriggerTiming::After,
-            RowEvent::Delete,
-            None,
-            Some(&old),
-            &[],
-            None,
-        )?;
-        changed.changes += 1;
     }
     Ok(changed)
+}
+
+/// Deletes row `old` (columns ++ rowid, as found) of `writer`'s table as
+/// DELETE does: BEFORE triggers, the row sought again, the foreign keys
+/// counted, the row removed, their actions, RETURNING, AFTER triggers.
+/// Returns whether a row was deleted.
+pub(super) fn delete_one(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    writer: &TableWriter,
+    old: Row,
+    returning: Option<(&[PExpr], &mut Vec<Row>)>,
+) -> Result<bool> {
+    let t = writer.t.clone();
+    fire(
+        cx,
+        schema,
+        &t,
+        TriggerTiming::Before,
+        RowEvent::Delete,
+        None,
+        Some(&old),
+        &[],
+        None,
+    )?;
+    // As SQLite: the row is sought again after the BEFORE triggers, by
+    // its rowid or, WITHOUT ROWID, by its key (a row whose key they
+    // changed is not deleted; one that took the key is). RETURNING
+    // and the AFTER triggers see OLD as it was before them.
+    let Some(current) = current_row(cx, &t, &old)? else {
+        return Ok(false);
+    };
+    let Some(Value::Integer(rowid)) = current.last().cloned() else {
+        return Ok(false);
+    };
+    foreign_key::before_remove(cx, schema, &t, &old, None, false)?;
+    writer.delete(cx, rowid, &current)?;
+    foreign_key::actions(cx, schema, &t, &old, None)?;
+    if let Some((exprs, out)) = returning {
+        out.push(returning_row(cx, exprs, &old)?);
+    }
+    fire(
+        cx,
+        schema,
+        &t,
+        TriggerTiming::After,
+        RowEvent::Delete,
+        None,
+        Some(&old),
+        &[],
+        None,
+    )?;
+    Ok(true)
 }

@@ -67,8 +67,11 @@ impl Cx {
                     spec.checks
                         .push(self.check_spec(name, *c.expr, c.enforced)?);
                 }
-                sp::ColumnOption::ForeignKey(_) => {
-                    return Err(unsupported("FOREIGN KEY constraints (REFERENCES)"))
+                sp::ColumnOption::ForeignKey(fk) => {
+                    let mut f = foreign_key_spec(fk)?;
+                    f.columns = vec![spec.name.clone()];
+                    f.column_level = true;
+                    spec.references.push(f);
                 }
                 sp::ColumnOption::OnConflict(_) => {
                     return Err(unsupported("ON CONFLICT clauses on constraints"))
@@ -107,6 +110,7 @@ impl Cx {
             primary_key: Vec::new(),
             uniques: Vec::new(),
             checks: Vec::new(),
+            foreign_keys: Vec::new(),
             as_query: match query {
                 Some(q) => Some(Box::new(self.query(*q)?)),
                 None => None,
@@ -117,6 +121,7 @@ impl Cx {
         for col in columns {
             let spec = self.column_spec(col)?;
             out.checks.extend(spec.checks.iter().cloned());
+            out.foreign_keys.extend(spec.references.iter().cloned());
             out.columns.push(spec);
         }
         let mut table_checks = Vec::new();
@@ -136,8 +141,14 @@ impl Cx {
                     constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
                     out.uniques.push(indexed_columns(u.columns)?);
                 }
-                sp::TableConstraint::ForeignKey(_) => {
-                    return Err(unsupported("FOREIGN KEY constraints"))
+                sp::TableConstraint::ForeignKey(fk) => {
+                    if fk.index_name.is_some() {
+                        return Err(unsupported("an index name in FOREIGN KEY"));
+                    }
+                    let columns: Vec<String> = fk.columns.iter().map(|c| c.value.clone()).collect();
+                    let mut f = foreign_key_spec(fk)?;
+                    f.columns = columns;
+                    out.foreign_keys.push(f);
                 }
                 sp::TableConstraint::Check(c) => {
                     let name = c.name.map(|n| n.value);
@@ -280,5 +291,51 @@ pub(super) fn conflict_mode(or: Option<sp::SqliteOnConflict>) -> Option<Conflict
         sp::SqliteOnConflict::Ignore => Conflict::Ignore,
         sp::SqliteOnConflict::Replace => Conflict::Replace,
         sp::SqliteOnConflict::Rollback => Conflict::Rollback,
+    })
+}
+
+/// A FOREIGN KEY clause as SQLite reads it (the child columns are the
+/// caller's): `MATCH SIMPLE` is what SQLite always does, any other MATCH
+/// and `[NOT] ENFORCED` are refused; the constraint is deferred only when
+/// `DEFERRABLE INITIALLY DEFERRED` (SQLite's `defer_subclause`).
+fn foreign_key_spec(fk: sp::ForeignKeyConstraint) -> Result<ForeignKeySpec> {
+    if let Some(m) = &fk.match_kind {
+        if !matches!(m, sp::ConstraintReferenceMatchKind::Simple) {
+            return Err(unsupported(format!("FOREIGN KEY ... {m}")));
+        }
+    }
+    let action = |a: Option<sp::ReferentialAction>| match a {
+        None | Some(sp::ReferentialAction::NoAction) => FkAction::NoAction,
+        Some(sp::ReferentialAction::Restrict) => FkAction::Restrict,
+        Some(sp::ReferentialAction::SetNull) => FkAction::SetNull,
+        Some(sp::ReferentialAction::SetDefault) => FkAction::SetDefault,
+        Some(sp::ReferentialAction::Cascade) => FkAction::Cascade,
+    };
+    let mut deferred = false;
+    if let Some(c) = &fk.characteristics {
+        if c.enforced.is_some() {
+            return Err(unsupported("FOREIGN KEY ... [NOT] ENFORCED"));
+        }
+        if c.initially.is_some() && c.deferrable.is_none() {
+            return Err(Error::sql(
+                SqlErrorKind::Syntax,
+                "near \"INITIALLY\": syntax error",
+            ));
+        }
+        deferred =
+            c.deferrable == Some(true) && c.initially == Some(sp::DeferrableInitial::Deferred);
+    }
+    Ok(ForeignKeySpec {
+        columns: Vec::new(),
+        parent: object_name(&fk.foreign_table)?,
+        parent_columns: fk
+            .referred_columns
+            .iter()
+            .map(|c| c.value.clone())
+            .collect(),
+        on_delete: action(fk.on_delete),
+        on_update: action(fk.on_update),
+        deferred,
+        column_level: false,
     })
 }
