@@ -32,7 +32,8 @@ use std::sync::Arc;
 use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{
-    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, IndexedColumn, Query, Statement,
+    CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, GeneratedSpec, IndexedColumn,
+    Query, Statement,
 };
 use crate::types::{affinity_of_type, Affinity, Collation, Value};
 
@@ -71,6 +72,9 @@ pub struct Column {
     /// The default collating sequence of comparisons, sorts and keys on
     /// this column.
     pub collation: Collation,
+    /// A generated column's expression (as SQL text over the table's
+    /// columns) and whether it is STORED; `sql::generated` computes it.
+    pub generated: Option<GeneratedSpec>,
 }
 
 /// A secondary index (also used for UNIQUE and non-rowid PRIMARY KEYs).
@@ -389,6 +393,13 @@ impl Table {
                 if c.collation != Collation::Binary {
                     s.push_str(" COLLATE ");
                     s.push_str(c.collation.name());
+                }
+                if let Some(g) = &c.generated {
+                    s.push_str(&format!(
+                        " GENERATED ALWAYS AS ({}) {}",
+                        g.expr,
+                        if g.stored { "STORED" } else { "VIRTUAL" }
+                    ));
                 }
                 s
             })
@@ -1046,6 +1057,7 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         col.id = columns.len() as u32 + 1;
         columns.push(col);
     }
+    check_generated_columns(ct)?;
     let position = |n: &str| {
         columns
             .iter()
@@ -1130,6 +1142,42 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
     })
 }
 
+/// SQLite's rules on where generated columns may stand (their
+/// expressions are checked in `sql::generated`).
+fn check_generated_columns(ct: &CreateTable) -> Result<()> {
+    let generated = |n: &str| {
+        ct.columns
+            .iter()
+            .any(|c| c.generated.is_some() && c.name.eq_ignore_ascii_case(n))
+    };
+    for c in &ct.columns {
+        if c.generated.is_some() && c.default.is_some() {
+            return Err(sql_err(
+                SqlErrorKind::Misuse,
+                "cannot use DEFAULT on a generated column",
+            ));
+        }
+    }
+    let in_pk = ct
+        .columns
+        .iter()
+        .any(|c| c.primary_key && c.generated.is_some())
+        || ct.primary_key.iter().any(|c| generated(&c.name));
+    if in_pk {
+        return Err(sql_err(
+            SqlErrorKind::Misuse,
+            "generated columns cannot be part of the PRIMARY KEY",
+        ));
+    }
+    if ct.columns.iter().all(|c| c.generated.is_some()) {
+        return Err(sql_err(
+            SqlErrorKind::Misuse,
+            "must have at least one non-generated column",
+        ));
+    }
+    Ok(())
+}
+
 /// The table `ct` would make (id 0, not added to any schema): what its
 /// definition means, to be checked before it is created.
 pub fn table_of_spec(ct: &CreateTable) -> Result<Table> {
@@ -1168,6 +1216,7 @@ fn column_of(c: &ColumnSpec) -> Column {
         not_null: c.not_null,
         default: c.default.clone(),
         collation: c.collation.unwrap_or_default(),
+        generated: c.generated.clone(),
     }
 }
 

@@ -544,17 +544,30 @@ fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Valu
             })
             .collect());
     };
+    // As SQLite: `table_info` leaves generated columns out and numbers the
+    // others without them; `table_xinfo` shows them, hidden 2 (VIRTUAL)
+    // or 3 (STORED).
+    let mut skipped = 0;
     Ok(t.columns
         .iter()
         .enumerate()
-        .map(|(i, c)| {
+        .filter_map(|(i, c)| {
+            let hidden = match &c.generated {
+                None => 0,
+                Some(_) if !extended => {
+                    skipped += 1;
+                    return None;
+                }
+                Some(g) if g.stored => 3,
+                Some(_) => 2,
+            };
             let pk = t
                 .primary_key
                 .iter()
                 .position(|&p| p == i)
                 .map_or(0, |k| k + 1);
             let mut r = vec![
-                int(i),
+                int(i - skipped),
                 text(&c.name),
                 text(&c.decl_type),
                 int(i64::from(c.not_null)),
@@ -562,9 +575,9 @@ fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Valu
                 int(pk),
             ];
             if extended {
-                r.push(int(0));
+                r.push(int(hidden));
             }
-            r
+            Some(r)
         })
         .collect())
 }

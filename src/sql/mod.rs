@@ -27,6 +27,7 @@ pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;
+pub mod generated;
 pub mod introspect;
 pub mod journal;
 pub mod plan;

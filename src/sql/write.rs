@@ -86,6 +86,8 @@ pub struct TableWriter {
     filters: Vec<Option<PExpr>>,
     /// The table's CHECK constraints, bound over its row.
     checks: Vec<crate::sql::check::BoundCheck>,
+    /// The table's generated columns, bound over its row.
+    generated: crate::sql::generated::BoundGenerated,
 }
 
 fn constraint_name(t: &Table, cols: &[usize]) -> String {
@@ -110,7 +112,17 @@ impl TableWriter {
             t: t.clone(),
             filters,
             checks: crate::sql::check::bind_checks(t)?,
+            generated: crate::sql::generated::bind_generated(t)?,
         })
+    }
+
+    /// Computes the generated columns of `row` (columns, maybe ++ rowid)
+    /// from its other columns (see [`crate::sql::generated`]).
+    pub fn compute_generated(&self, cx: &mut ExecCtx, row: &mut [Value]) -> Result<()> {
+        if self.generated.is_empty() {
+            return Ok(());
+        }
+        self.generated.compute(&self.t, cx, row)
     }
 
     /// Whether `row` (columns ++ rowid, after NOT NULL) passes the table's

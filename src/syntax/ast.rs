@@ -784,6 +784,17 @@ pub struct ColumnSpec {
     pub collation: Option<Collation>,
     /// CHECK constraints written on the column.
     pub checks: Vec<CheckSpec>,
+    /// `GENERATED ALWAYS AS (expr) VIRTUAL | STORED` (or `AS (expr)`).
+    pub generated: Option<GeneratedSpec>,
+}
+
+/// A generated column's definition.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GeneratedSpec {
+    /// The expression as SQL text (parsed again when bound).
+    pub expr: String,
+    /// STORED (else VIRTUAL, SQLite's default).
+    pub stored: bool,
 }
 
 /// A CHECK constraint.

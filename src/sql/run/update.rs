@@ -46,6 +46,7 @@ pub(super) fn update_row(
         new[a] = Value::Integer(rowid);
     }
     new.push(Value::Integer(rowid));
+    writer.compute_generated(cx, &mut new)?;
     // As SQLite: BEFORE triggers see the new row after affinity (a STRICT
     // table's types checked first); then the row is sought again as SQLite
     // does, by its rowid or, WITHOUT ROWID, by its old key (so a row whose
@@ -84,6 +85,8 @@ pub(super) fn update_row(
                 new[i] = v;
             }
         }
+        // From the inputs as the triggers left them.
+        writer.compute_generated(cx, &mut new)?;
     }
     let rowid_v = new.pop().unwrap_or(Value::Null);
     let Some(mut checked) = check_not_null(cx, &t, new, mode, &dflt)? else {
@@ -310,6 +313,8 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
         returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
+    // A generated column changed through its inputs is not counted as
+    // assigned: `UPDATE OF g` does not fire (SQLite).
     let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
     // SQLite updates the rows in the order it finds them only when
     // nothing can disturb that ("one-pass"): no UPDATE trigger that fires,

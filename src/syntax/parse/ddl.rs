@@ -73,7 +73,28 @@ impl Cx {
                 sp::ColumnOption::OnConflict(_) => {
                     return Err(unsupported("ON CONFLICT clauses on constraints"))
                 }
-                sp::ColumnOption::Generated { .. } => return Err(unsupported("generated columns")),
+                sp::ColumnOption::Generated {
+                    generated_as,
+                    sequence_options,
+                    generation_expr,
+                    generation_expr_mode,
+                    ..
+                } => {
+                    let Some(e) = generation_expr else {
+                        return Err(unsupported("identity columns (GENERATED ... AS IDENTITY)"));
+                    };
+                    if sequence_options.is_some()
+                        || matches!(generated_as, sp::GeneratedAs::ByDefault)
+                        || spec.generated.is_some()
+                    {
+                        return Err(unsupported(format!("this generated column form ({e})")));
+                    }
+                    let stored = matches!(generation_expr_mode, Some(sp::GeneratedExpressionMode::Stored))
+                        || matches!(generated_as, sp::GeneratedAs::ExpStored);
+                    let text = e.to_string();
+                    self.expr(e)?;
+                    spec.generated = Some(GeneratedSpec { expr: text, stored });
+                }
                 other => return Err(unsupported(format!("column option {other}"))),
             }
         }
