@@ -98,9 +98,28 @@ pub struct Index {
     /// A partial index's WHERE, as SQL text over the table's columns:
     /// only rows where it is true have entries.
     pub filter: Option<String>,
+    /// Per key column, the expression it holds (SQL text over the table's
+    /// columns) for an index on expressions; its `columns` entry is then
+    /// [`EXPR_COLUMN`], no column's position.
+    pub exprs: Vec<Option<String>>,
 }
 
+/// The position in [`Index::columns`] of a key that is an expression
+/// (SQLite's `XN_EXPR`): no column has it, so comparing it with a column
+/// position never matches.
+pub const EXPR_COLUMN: usize = usize::MAX;
+
 impl Index {
+    /// The expression key column `k` holds, if it is one.
+    pub fn expr(&self, k: usize) -> Option<&str> {
+        self.exprs.get(k).and_then(|e| e.as_deref())
+    }
+
+    /// Whether some key column is an expression.
+    pub fn has_exprs(&self) -> bool {
+        self.exprs.iter().any(Option::is_some)
+    }
+
     /// The collating sequence of key column `k`.
     pub fn collation(&self, k: usize) -> Collation {
         self.collations.get(k).copied().unwrap_or_default()
@@ -467,8 +486,14 @@ impl Index {
             .iter()
             .enumerate()
             .map(|(k, &c)| {
-                let mut s = quote(&table.columns[c].name);
-                if self.collation(k) != table.columns[c].collation {
+                // An expression is kept in parentheses, so that COLLATE
+                // after it applies to all of it when read again.
+                let (mut s, own) = match (self.expr(k), table.columns.get(c)) {
+                    (Some(e), _) => (format!("({e})"), Collation::Binary),
+                    (None, Some(col)) => (quote(&col.name), col.collation),
+                    (None, None) => ("\"?\"".to_string(), Collation::Binary),
+                };
+                if self.collation(k) != own {
                     s.push_str(" COLLATE ");
                     s.push_str(self.collation(k).name());
                 }
@@ -1224,7 +1249,15 @@ fn build_index(id: u32, t: &Table, ci: &CreateIndex, auto: bool) -> Result<Index
     let mut columns = Vec::new();
     let mut desc = Vec::new();
     let mut collations = Vec::new();
+    let mut exprs = Vec::new();
     for ic in &ci.columns {
+        exprs.push(ic.expr.clone());
+        if ic.expr.is_some() {
+            columns.push(EXPR_COLUMN);
+            desc.push(ic.desc);
+            collations.push(ic.collation.unwrap_or_default());
+            continue;
+        }
         let c = t.column(&ic.name).ok_or_else(|| {
             sql_err(
                 SqlErrorKind::UnknownColumn,
@@ -1244,5 +1277,6 @@ fn build_index(id: u32, t: &Table, ci: &CreateIndex, auto: bool) -> Result<Index
         unique: ci.unique,
         auto,
         filter: ci.filter.clone(),
+        exprs,
     })
 }

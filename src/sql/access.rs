@@ -580,7 +580,26 @@ fn walk_one(
             p.record_use("", Privilege::Create, &[]);
             p.query(query)?;
         }
-        Statement::CreateIndex(ci) => p.record_use(&ci.table, Privilege::Create, &[]),
+        // An index's keys and WHERE are computed from its table's values,
+        // and a UNIQUE one tells whether two rows' values are equal: the
+        // columns they read must be readable by who makes it.
+        Statement::CreateIndex(ci) => {
+            p.record_use(&ci.table, Privilege::Create, &[]);
+            let mut read: Vec<String> = Vec::new();
+            for ic in &ci.columns {
+                match &ic.expr {
+                    Some(e) => read.extend(columns_named(e)),
+                    None => read.push(ic.name.clone()),
+                }
+            }
+            if let Some(f) = &ci.filter {
+                read.extend(columns_named(f));
+            }
+            let read = known_columns(schema, &ci.table, read);
+            if !read.is_empty() {
+                p.record_use(&ci.table, Privilege::Select, &read);
+            }
+        }
         // The schema's version is the schema's: changing it needs what
         // creating tables does.
         Statement::Pragma(pr) if pr.name == "user_version" && pr.value.is_some() => {
@@ -589,7 +608,20 @@ fn walk_one(
         // Triggers run with their owner's rights, so planting one needs
         // the TRIGGER privilege (or ownership), not just CREATE.
         Statement::CreateTrigger(ct) => p.record_use(&ct.table, Privilege::Trigger, &[]),
-        Statement::AlterTable { table, .. } => p.record_use(table, Privilege::Create, &[]),
+        Statement::AlterTable { table, op } => {
+            p.record_use(table, Privilege::Create, &[]);
+            // A generated column added computes from the table's values
+            // (and NOT NULL on it would test them): who adds it must be
+            // able to read what it reads.
+            if let crate::syntax::ast::AlterOp::AddColumn(spec) = op {
+                if let Some(g) = &spec.generated {
+                    let read = known_columns(schema, table, columns_named(&g.expr));
+                    if !read.is_empty() {
+                        p.record_use(table, Privilege::Select, &read);
+                    }
+                }
+            }
+        }
         Statement::Reindex(Some(name)) => {
             let table = index_table(schema, name).unwrap_or_else(|| name.clone());
             p.record_use(&table, Privilege::Create, &[]);
@@ -616,6 +648,34 @@ fn walk_one(
         fires.extend(fired_by(schema, &t.name, stmt));
     }
     Ok(target)
+}
+
+/// The column names an expression (as SQL text) reads; nothing when it
+/// does not parse (the statement then fails on it).
+fn columns_named(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(e) = crate::syntax::parse::parse_expr(sql) {
+        crate::sql::plan::walk(&e, &mut |x| {
+            if let Expr::Column { name, .. } = x {
+                out.push(name.clone());
+            }
+        });
+    }
+    out
+}
+
+/// Of `names`, those naming a column of `table` (others fail when the
+/// statement runs, as for a missing column), without repeats. A table
+/// that is missing or hidden yields them all: the use fails on the table.
+fn known_columns(schema: &Schema, table: &str, names: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let known = schema.table(table).is_none_or(|t| t.column(&n).is_some());
+        if known && !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+            out.push(n);
+        }
+    }
+    out
 }
 
 /// The table index `index` belongs to.

@@ -613,10 +613,13 @@ fn index_list(t: &Table) -> Vec<Vec<Value>> {
 /// key columns, and for its primary key's index the other columns).
 fn index_info(t: &Table, i: &Index, extended: bool) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
+    // `cid`: a column's position; -1 the rowid, -2 an expression (NULL
+    // name), as SQLite shows them.
     let push = |out: &mut Vec<Vec<Value>>, cid: Option<usize>, desc: bool, coll: &str, key| {
         let seqno = out.len();
-        let (cid_v, name) = match cid {
-            Some(c) => (int(c), text(&t.columns[c].name)),
+        let (cid_v, name) = match cid.and_then(|c| t.columns.get(c).map(|col| (c, col))) {
+            Some((c, col)) => (int(c), text(&col.name)),
+            None if cid == Some(crate::catalog::EXPR_COLUMN) => (int(-2), Value::Null),
             None => (int(-1), Value::Null),
         };
         out.push(if extended {

@@ -297,9 +297,11 @@ impl Decision {
         if rowid_given && mode == Conflict::Abort && !rowid_upsert {
             self.may_abort = true;
         }
+        self.generated(t);
         self.not_null(t, None, mode);
         // A new row's entry in every index is computed.
         self.partial_indexes(t, |_, _| true);
+        self.index_exprs(t, |_| true);
         // The uniqueness constraints: an upsert resolves its target's (or
         // all, without a target) by DO NOTHING or DO UPDATE.
         let target = ins
@@ -369,8 +371,36 @@ impl Decision {
         }
     }
 
-    /// An UPDATE's constraint checks of the columns `assigned`.
+    /// Codes the expressions of `t`'s generated columns (SQLite computes
+    /// them all for every new row, of an INSERT or an UPDATE).
+    fn generated(&mut self, t: &Table) {
+        for c in &t.columns {
+            if let Some(Ok(e)) = c.generated.as_ref().map(|g| parse_expr(&g.expr)) {
+                self.expr(&e);
+            }
+        }
+    }
+
+    /// Codes the key expressions of each index of `t` that `coded`
+    /// selects (computed for the entries written or removed).
+    fn index_exprs(&mut self, t: &Table, coded: impl Fn(&Index) -> bool) {
+        for ix in &t.indexes {
+            if !coded(ix) {
+                continue;
+            }
+            for e in ix.exprs.iter().flatten() {
+                if let Ok(e) = parse_expr(e) {
+                    self.expr(&e);
+                }
+            }
+        }
+    }
+
+    /// An UPDATE's constraint checks of the columns `assigned` (the
+    /// generated columns reading them included).
     fn update_constraints(&mut self, t: &Table, assigned: &[usize], mode: Conflict) {
+        let assigned = &with_generated(t, assigned);
+        self.generated(t);
         self.not_null(t, Some(assigned), mode);
         let rowid_changes = t.rowid_alias.is_some_and(|a| assigned.contains(&a))
             || assigned.contains(&t.columns.len());
@@ -383,25 +413,32 @@ impl Decision {
         // their WHEREs; a REPLACE deletes whole rows, coding them all.
         let key_changes = rowid_changes
             || (t.without_rowid && t.primary_key.iter().any(|c| assigned.contains(c)));
+        let keyed = |ix: &Index| index_reads_any(t, ix, assigned);
         let moved = |ix: &Index, filter: &Expr| {
-            key_changes
-                || ix.columns.iter().any(|c| assigned.contains(c))
-                || reads_any(t, filter, assigned)
+            key_changes || keyed(ix) || reads_any(t, filter, assigned)
         };
         let replaces = mode == Conflict::Replace
             && (key_changes
                 || t.indexes.iter().any(|ix| {
-                    ix.unique
-                        && (ix.columns.iter().any(|c| assigned.contains(c))
-                            || ix.filter.is_some() && !assigned.is_empty())
+                    ix.unique && (keyed(ix) || ix.filter.is_some() && !assigned.is_empty())
                 }));
         self.partial_indexes(t, |ix, f| replaces || moved(ix, f));
+        self.index_exprs(t, |ix| {
+            replaces
+                || key_changes
+                || keyed(ix)
+                || ix
+                    .filter
+                    .as_deref()
+                    .and_then(|f| parse_expr(f).ok())
+                    .is_some_and(|f| reads_any(t, &f, assigned))
+        });
         if mode != Conflict::Abort {
             return;
         }
         for ix in &t.indexes {
             let affected = rowid_changes
-                || ix.columns.iter().any(|c| assigned.contains(c))
+                || index_reads_any(t, ix, assigned)
                 || (ix.filter.is_some() && !assigned.is_empty());
             if ix.unique && affected {
                 self.may_abort = true;
@@ -450,6 +487,7 @@ impl Decision {
         }
         // Removing a row removes its entry from every index.
         self.partial_indexes(t, |_, _| true);
+        self.index_exprs(t, |_| true);
         self.returning(&d.returning);
         self.triggers(schema, t, &TriggerEvent::Delete, &[], over);
     }
@@ -462,6 +500,38 @@ fn walk_queries(e: &Expr, f: &mut dyn FnMut(&Query)) {
         Expr::InSubquery { query, .. } => f(query),
         _ => {}
     });
+}
+
+/// `assigned` and the generated columns of `t` reading one of them,
+/// directly or through another (SQLite's UPDATE counts them changed).
+fn with_generated(t: &Table, assigned: &[usize]) -> Vec<usize> {
+    let mut out = assigned.to_vec();
+    let exprs: Vec<(usize, Expr)> = t
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, parse_expr(&c.generated.as_ref()?.expr).ok()?)))
+        .collect();
+    loop {
+        let more: Vec<usize> = exprs
+            .iter()
+            .filter(|(i, e)| !out.contains(i) && reads_any(t, e, &out))
+            .map(|(i, _)| *i)
+            .collect();
+        if more.is_empty() {
+            return out;
+        }
+        out.extend(more);
+    }
+}
+
+/// Whether a key of `ix` is one of the columns `cols` of `t` or an
+/// expression reading one.
+fn index_reads_any(t: &Table, ix: &Index, cols: &[usize]) -> bool {
+    ix.columns.iter().any(|c| cols.contains(c))
+        || crate::sql::index_expr::columns_read(t, ix)
+            .iter()
+            .any(|c| cols.contains(c))
 }
 
 /// Whether `e` reads one of the columns `cols` of `t`.

@@ -28,6 +28,7 @@ pub mod eval;
 pub mod exec;
 pub mod functions;
 pub mod generated;
+pub mod index_expr;
 pub mod introspect;
 pub mod journal;
 pub mod plan;

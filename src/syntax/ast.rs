@@ -809,12 +809,14 @@ pub struct CheckSpec {
 /// A column of an index or of a PRIMARY KEY / UNIQUE constraint.
 #[derive(Clone, Debug)]
 pub struct IndexedColumn {
-    /// Column name.
+    /// Column name (empty for an expression).
     pub name: String,
     /// DESC.
     pub desc: bool,
-    /// COLLATE (default: the column's).
+    /// COLLATE (default: the column's; an expression's: BINARY).
     pub collation: Option<Collation>,
+    /// An index on an expression: its SQL text (only in CREATE INDEX).
+    pub expr: Option<String>,
 }
 
 impl IndexedColumn {
@@ -824,6 +826,7 @@ impl IndexedColumn {
             name: name.into(),
             desc: false,
             collation: None,
+            expr: None,
         }
     }
 }

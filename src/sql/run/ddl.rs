@@ -93,6 +93,7 @@ pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Resu
         return Ok(None);
     }
     let (next, t, idx) = schema.create_index(ci, &mut TxnWriter(cx.txn))?;
+    crate::sql::index_expr::check_index_exprs(&t, &idx)?;
     fill_index(cx, &t, &idx)?;
     Ok(Some(next))
 }
@@ -133,7 +134,7 @@ pub(super) fn fill_index(
             continue;
         };
         if writer.holds(cx, pos, &r)? {
-            entries.push((index_values(idx, &r), *rowid));
+            entries.push((writer.key_values(cx, pos, &r)?, *rowid));
         }
     }
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
@@ -146,7 +147,7 @@ pub(super) fn fill_index(
                     SqlErrorKind::Unique,
                     format!(
                         "UNIQUE constraint failed: {}",
-                        constraint_name(t, &idx.columns)
+                        crate::sql::write::index_constraint_name(t, idx)
                     ),
                 ));
             }
@@ -506,7 +507,10 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             if new.rowid_alias == Some(pos) || new.primary_key.contains(&pos) {
                 return Err(misuse(format!("cannot drop PRIMARY KEY column: \"{col}\"")));
             }
-            if new.indexes.iter().any(|i| i.columns.contains(&pos)) {
+            if new.indexes.iter().any(|i| {
+                i.columns.contains(&pos)
+                    || crate::sql::index_expr::columns_read(&new, i).contains(&pos)
+            }) {
                 return Err(misuse(format!(
                     "cannot drop indexed or UNIQUE column: \"{col}\""
                 )));
@@ -614,7 +618,7 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
                     continue;
                 }
                 held += 1;
-                let key = crate::catalog::index_key(t.id, idx, &index_values(idx, r), *id);
+                let key = crate::catalog::index_key(t.id, idx, &writer.key_values(cx, pos, r)?, *id);
                 if cx.txn.get(&key)?.is_none() {
                     problems.push(format!("row {id} missing from index {}", idx.name));
                 }

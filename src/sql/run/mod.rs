@@ -78,13 +78,6 @@ fn table<'s>(schema: &'s Schema, name: &str) -> Result<&'s Arc<Table>> {
     })
 }
 
-fn constraint_name(t: &Table, cols: &[usize]) -> String {
-    cols.iter()
-        .map(|&c| format!("{}.{}", t.name, t.columns[c].name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Evaluates the DEFAULT of every column (NULL where none).
 fn defaults(t: &Table, cx: &mut ExecCtx) -> Result<Row> {
     eval_defaults(&bind_defaults(t)?, cx)
