@@ -131,6 +131,17 @@ fn a_generated_column_cannot_be_written_by_anyone() {
         lab.refused("root", a);
         n.tried();
     }
+    // Without a column list her values go to the columns she may write
+    // (all but the generated ones): allowed with INSERT on those only.
+    lab.as_root("REVOKE INSERT, UPDATE ON staff FROM alice");
+    lab.as_root("GRANT INSERT (id, owner, ssn, pay), UPDATE (pay) ON staff TO alice");
+    lab.ok("alice", "INSERT INTO staff VALUES (9, 'alice', '123-45-0009', 10)");
+    assert_eq!(
+        lab.root_rows("SELECT ssn_last4, band, pay2 FROM staff WHERE id = 9"),
+        "0009|low|20"
+    );
+    lab.as_root("DELETE FROM staff WHERE id = 9");
+    n.tried();
     // Writing the inputs she may write recomputes them, within her rows.
     lab.ok("alice", "UPDATE staff SET pay = 700 WHERE id = 1");
     assert_eq!(

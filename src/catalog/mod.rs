@@ -861,7 +861,7 @@ impl Schema {
                 format!("trigger {} already exists", ct.name),
             ));
         }
-        if self.table(&ct.table).is_none() {
+        if self.table(&ct.table).is_none() && self.view(&ct.table).is_none() {
             return Err(sql_err(
                 SqlErrorKind::UnknownTable,
                 format!("no such table: {}", ct.table),
@@ -955,13 +955,17 @@ impl Schema {
         Ok((s, t2, idx))
     }
 
-    /// DROP VIEW.
+    /// DROP VIEW (with its INSTEAD OF triggers, as SQLite).
     pub fn drop_view(&self, name: &str, w: &mut dyn CatalogWriter) -> Result<Schema> {
         let v = self
             .view(name)
             .ok_or_else(|| sql_err(SqlErrorKind::UnknownTable, format!("no such view: {name}")))?;
         w.delete(cat_key(K_VIEW, &v.name))?;
         let mut s = self.clone();
+        for trig in s.triggers_on(&v.name) {
+            w.delete(cat_key(K_TRIGGER, &trig.name))?;
+            s.triggers.remove(&trig.name.to_lowercase());
+        }
         s.views.remove(&name.to_lowercase());
         s.keep_counter(w)?;
         Ok(s)

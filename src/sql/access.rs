@@ -481,6 +481,15 @@ fn walk_one(
             fires.extend(all);
             return Ok(r);
         }
+        Statement::Insert(i) if schema.table(&i.table).is_none() && schema.view(&i.table).is_some() => {
+            target = view_target(schema, &mut p, stmt)?;
+        }
+        Statement::Update(u) if schema.table(&u.table).is_none() && schema.view(&u.table).is_some() => {
+            target = view_target(schema, &mut p, stmt)?;
+        }
+        Statement::Delete(d) if schema.table(&d.table).is_none() && schema.view(&d.table).is_some() => {
+            target = view_target(schema, &mut p, stmt)?;
+        }
         Statement::Insert(i) => {
             let Some(t) = schema.table(&i.table) else {
                 p.record_use(&i.table, Privilege::Insert, &[]);
@@ -488,9 +497,16 @@ fn walk_one(
                 return Ok(None);
             };
             p.push_ctes_of(DataChange::Insert(i));
+            // Without a column list the values go to every column but
+            // the generated ones (nobody writes those).
             let cols: Vec<String> = match &i.columns {
                 Some(c) => c.clone(),
-                None => t.columns.iter().map(|c| c.name.clone()).collect(),
+                None => t
+                    .columns
+                    .iter()
+                    .filter(|c| c.generated.is_none())
+                    .map(|c| c.name.clone())
+                    .collect(),
             };
             p.record_use(&t.name, Privilege::Insert, &cols);
             if let Some(q) = &i.source {
@@ -648,6 +664,86 @@ fn walk_one(
         fires.extend(fired_by(schema, &t.name, stmt));
     }
     Ok(target)
+}
+
+/// The uses of an INSERT, UPDATE or DELETE on a view (its INSTEAD OF
+/// triggers do the work): the privilege on the view (on the columns
+/// written, for INSERT and UPDATE), SELECT on the view's columns its WHERE
+/// and SET read (as a query of the view, which reads its tables with its
+/// owner's rights), the INSERT's source; returns the view as its
+/// triggers' table (`None` when the view cannot be planned: the statement
+/// then fails on it when it runs).
+fn view_target(schema: &Schema, p: &mut Planner, stmt: &Statement) -> Result<Option<Arc<Table>>> {
+    let (name, with_reads) = match stmt {
+        Statement::Insert(i) => (&i.table, None),
+        Statement::Update(u) => (
+            &u.table,
+            Some((
+                u.filter.as_ref(),
+                u.assignments.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+            )),
+        ),
+        Statement::Delete(d) => (&d.table, Some((d.filter.as_ref(), Vec::new()))),
+        _ => return Ok(None),
+    };
+    let Some(v) = schema.view(name) else {
+        return Ok(None);
+    };
+    let Ok(vt) = crate::sql::run::view_row_table(schema, v) else {
+        return Ok(None);
+    };
+    match stmt {
+        Statement::Insert(i) => {
+            p.push_ctes_of(DataChange::Insert(i));
+            let cols: Vec<String> = match &i.columns {
+                Some(c) => c.clone(),
+                None => vt.columns.iter().map(|c| c.name.clone()).collect(),
+            };
+            p.record_use(&v.name, Privilege::Insert, &cols);
+            if let Some(q) = &i.source {
+                p.query(q)?;
+            }
+        }
+        Statement::Update(u) => {
+            p.push_ctes_of(DataChange::Update(u));
+            let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
+            p.record_use(&v.name, Privilege::Update, &cols);
+        }
+        Statement::Delete(d) => {
+            p.push_ctes_of(DataChange::Delete(d));
+            p.record_use(&v.name, Privilege::Delete, &[]);
+        }
+        _ => {}
+    }
+    if let Some((filter, exprs)) = with_reads {
+        let reads = filter.is_some() || exprs.iter().any(|e| !is_constant(e));
+        if reads {
+            let q = crate::sql::run::view_rows_query(v, filter, &exprs, false);
+            let q = if exprs.is_empty() {
+                crate::sql::run::view_rows_query(
+                    v,
+                    filter,
+                    &[Expr::Literal(crate::types::Value::Integer(1))],
+                    false,
+                )
+            } else {
+                q
+            };
+            p.query(&q)?;
+        }
+    }
+    Ok(Some(vt))
+}
+
+/// Whether `e` reads no column and holds no subquery.
+fn is_constant(e: &Expr) -> bool {
+    let mut reads = crate::sql::plan::has_subquery_expr(e);
+    crate::sql::plan::walk(e, &mut |x| {
+        if matches!(x, Expr::Column { .. }) {
+            reads = true;
+        }
+    });
+    !reads
 }
 
 /// The column names an expression (as SQL text) reads; nothing when it

@@ -250,8 +250,10 @@ impl Visible {
         for v in schema.views.values().filter(|v| !seen(v.id)) {
             hidden.insert(v.name.to_lowercase());
         }
+        // A trigger is on a table, or (INSTEAD OF) on a view.
+        let on_id = |name: &str| schema.object_id(name);
         for tr in schema.triggers.values() {
-            if !schema.table(&tr.table).is_some_and(|t| seen(t.id)) {
+            if !on_id(&tr.table).is_some_and(seen) {
                 hidden.insert(tr.name.to_lowercase());
             }
         }
@@ -302,14 +304,19 @@ impl Visible {
             }
         }
         for tr in schema.triggers.values() {
-            let Some(t) = schema.table(&tr.table).filter(|t| seen(t.id)) else {
+            if !on_id(&tr.table).is_some_and(seen) {
                 continue;
+            }
+            let on = match (schema.table(&tr.table), schema.view(&tr.table)) {
+                (Some(t), _) => t.name.clone(),
+                (None, Some(v)) => v.name.clone(),
+                (None, None) => continue,
             };
             entries.push(Entry {
                 id: tr.id,
                 kind: "trigger",
                 name: tr.name.clone(),
-                table: t.name.clone(),
+                table: on,
                 sql: (owns(tr.id) && text_ok(&tr.sql)).then(|| tr.sql.clone()),
             });
         }

@@ -222,8 +222,43 @@ impl Decision {
         }
     }
 
+    /// A data change on a view: its INSTEAD OF triggers run for each row
+    /// (writing several rows), after the rows are read (the view and the
+    /// WHERE and SET, coded as a query). False when `name` is no view.
+    fn view_change(
+        &mut self,
+        schema: &Schema,
+        name: &str,
+        event: &TriggerEvent,
+        read: Option<(Option<&Expr>, Vec<Expr>)>,
+        named: Option<Conflict>,
+    ) -> bool {
+        let Some(v) = schema.view(name) else {
+            return false;
+        };
+        let Ok(vt) = crate::sql::run::view_row_table(schema, v) else {
+            return true;
+        };
+        self.multi_write = true;
+        if let Some((filter, exprs)) = read {
+            self.query(&crate::sql::run::view_rows_query(v, filter, &exprs, true));
+        }
+        let assigned: Vec<usize> = match event {
+            TriggerEvent::Update(cols) => assigned_columns(&vt, cols.iter().map(String::as_str)),
+            _ => Vec::new(),
+        };
+        self.triggers(schema, &vt, event, &assigned, named);
+        true
+    }
+
     fn insert(&mut self, schema: &Schema, ins: &Insert, over: Option<Conflict>) {
         let Some(t) = schema.table(&ins.table) else {
+            self.with(ins.with.as_deref());
+            if let Some(q) = &ins.source {
+                self.query(q);
+            }
+            let named = over.or(ins.on_conflict);
+            self.view_change(schema, &ins.table, &TriggerEvent::Insert, None, named);
             return;
         };
         self.with(ins.with.as_deref());
@@ -448,6 +483,12 @@ impl Decision {
 
     fn update(&mut self, schema: &Schema, u: &Update, over: Option<Conflict>) {
         let Some(t) = schema.table(&u.table) else {
+            self.with(u.with.as_deref());
+            let cols = u.assignments.iter().map(|(c, _)| c.clone()).collect();
+            let exprs = u.assignments.iter().map(|(_, e)| e.clone()).collect();
+            let named = over.or(u.on_conflict);
+            let event = TriggerEvent::Update(cols);
+            self.view_change(schema, &u.table, &event, Some((u.filter.as_ref(), exprs)), named);
             return;
         };
         self.with(u.with.as_deref());
@@ -476,6 +517,9 @@ impl Decision {
 
     fn delete(&mut self, schema: &Schema, d: &Delete, over: Option<Conflict>) {
         let Some(t) = schema.table(&d.table) else {
+            self.with(d.with.as_deref());
+            let read = Some((d.filter.as_ref(), Vec::new()));
+            self.view_change(schema, &d.table, &TriggerEvent::Delete, read, over);
             return;
         };
         self.with(d.with.as_deref());

@@ -129,6 +129,9 @@ pub enum TriggerTiming {
     Before,
     /// After the row is changed.
     After,
+    /// INSTEAD OF the change, on a view (the view itself is never
+    /// written).
+    InsteadOf,
 }
 
 /// What a trigger fires on.

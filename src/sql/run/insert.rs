@@ -311,7 +311,10 @@ pub fn insert_planned(
     slot: &mut Option<InsertPlan>,
 ) -> Result<Changed> {
     let seq = SequenceScope::begin();
-    let r = insert_rows(cx, schema, ins, slot);
+    let r = match (schema.table(&ins.table), schema.view(&ins.table)) {
+        (None, Some(v)) => super::view_write::insert_into_view(cx, schema, ins, v),
+        _ => insert_rows(cx, schema, ins, slot),
+    };
     end_statement(
         cx,
         schema,

@@ -9,11 +9,13 @@ mod ddl;
 mod insert;
 mod trigger;
 mod update;
+mod view_write;
 
 pub use self::ddl::*;
 pub use self::insert::{insert, insert_planned, InsertPlan};
 pub use self::trigger::create_trigger;
 pub use self::update::{delete, update};
+pub use self::view_write::{view_row_table, view_rows_query};
 use self::{insert::*, trigger::*, update::*};
 
 use std::collections::HashMap;

@@ -242,7 +242,10 @@ pub(super) fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     // Its triggers may insert into AUTOINCREMENT tables.
     let seq = SequenceScope::begin();
-    let r = update_rows(cx, schema, up);
+    let r = match (schema.table(&up.table), schema.view(&up.table)) {
+        (None, Some(v)) => super::view_write::update_view(cx, schema, up, v),
+        _ => update_rows(cx, schema, up),
+    };
     end_statement(
         cx,
         schema,
@@ -379,7 +382,10 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     // Its triggers may insert into AUTOINCREMENT tables.
     let seq = SequenceScope::begin();
-    let r = delete_rows(cx, schema, del);
+    let r = match (schema.table(&del.table), schema.view(&del.table)) {
+        (None, Some(v)) => super::view_write::delete_from_view(cx, schema, del, v),
+        _ => delete_rows(cx, schema, del),
+    };
     end_statement(
         cx,
         schema,
