@@ -350,3 +350,153 @@ fn deep_or_long_expressions_fail_cleanly() {
     assert!(e.to_string().contains("generated column loop"), "{e}");
     n.tried();
 }
+
+/// Views over `staff` with INSTEAD OF triggers made by root: `names`
+/// lets writes through to `staff`; alice holds only what is granted.
+fn view_lab() -> Lab {
+    let mut lab = lab();
+    lab.user("bob");
+    lab.as_root(
+        "CREATE VIEW names AS SELECT id, owner, pay FROM staff;
+         CREATE TABLE audit_log (who TEXT, what TEXT, v);
+         CREATE TRIGGER names_ins INSTEAD OF INSERT ON names BEGIN
+           INSERT INTO staff (id, owner, ssn, pay) VALUES (NEW.id, NEW.owner, 'n/a', NEW.pay);
+           INSERT INTO audit_log VALUES (session_user, 'ins', NEW.id);
+         END;
+         CREATE TRIGGER names_upd INSTEAD OF UPDATE OF pay ON names BEGIN
+           UPDATE staff SET pay = NEW.pay WHERE id = OLD.id;
+         END;
+         CREATE TRIGGER names_del INSTEAD OF DELETE ON names BEGIN
+           DELETE FROM staff WHERE id = OLD.id;
+         END;",
+    );
+    lab
+}
+
+#[test]
+fn writing_through_a_view_needs_the_privilege_on_the_view() {
+    let mut n = Attacks::new("instead-of/privileges on the view");
+    let mut lab = view_lab();
+    // Nothing on the view: every write is refused, nothing fires.
+    for a in [
+        "INSERT INTO names VALUES (20, 'alice', 1)",
+        "UPDATE names SET pay = 1",
+        "DELETE FROM names",
+        "DELETE FROM names WHERE id = 2",
+    ] {
+        lab.denied("alice", a);
+        n.tried();
+    }
+    // INSERT on the view only: the trigger writes staff and audit_log
+    // with its owner's rights (she holds nothing on audit_log).
+    lab.as_root("GRANT INSERT ON names TO alice");
+    lab.ok("alice", "INSERT INTO names VALUES (20, 'alice', 1)");
+    assert_eq!(
+        lab.root_rows("SELECT who, what, v FROM audit_log"),
+        "alice|ins|20"
+    );
+    n.tried();
+    // UPDATE on one column of the view: its WHERE may read only what she
+    // may SELECT of the view; SET only the granted column.
+    lab.as_root("GRANT UPDATE (pay), SELECT (id) ON names TO alice");
+    for a in [
+        "UPDATE names SET pay = 1 WHERE pay > 500",
+        "UPDATE names SET pay = pay + 1 WHERE id = 2",
+        "UPDATE names SET owner = 'alice' WHERE id = 2",
+        "DELETE FROM names WHERE id = 2",
+        "INSERT INTO names SELECT id + 100, owner, pay FROM names",
+    ] {
+        let e = lab.denied("alice", a);
+        no_secret(a, &e.to_string());
+        n.tried();
+    }
+    lab.ok("alice", "UPDATE names SET pay = 7 WHERE id = 20");
+    assert_eq!(lab.root_rows("SELECT pay FROM staff WHERE id = 20"), "7");
+    n.tried();
+    // RETURNING on a view is refused before anything runs.
+    lab.refused("alice", "INSERT INTO names VALUES (21, 'alice', 1) RETURNING id");
+    n.tried();
+}
+
+#[test]
+fn an_instead_of_trigger_runs_with_its_owners_rights() {
+    let mut n = Attacks::new("instead-of/definer rights");
+    let mut lab = view_lab();
+    // Alice may make views (CREATE on the database) over what she reads,
+    // and triggers on her own views; the body runs as alice, so writing
+    // staff (no INSERT on ssn... she has it) or reading hidden fails when
+    // it fires, whoever fires it.
+    lab.ok("alice", "CREATE VIEW mine AS SELECT id, owner FROM staff");
+    lab.ok(
+        "alice",
+        "CREATE TRIGGER mine_ins INSTEAD OF INSERT ON mine BEGIN
+           INSERT INTO staff (owner, ssn, pay) SELECT NEW.owner, s, x FROM hidden;
+         END",
+    );
+    lab.ok("alice", "GRANT INSERT ON mine TO bob");
+    for who in ["alice", "bob", "root"] {
+        let e = lab.refused(who, "INSERT INTO mine VALUES (1, 'alice')");
+        no_secret(who, &e.to_string());
+        n.tried();
+    }
+    // A trigger on another's view needs TRIGGER on it; on a hidden view
+    // it is missing; BEFORE/AFTER on a view and INSTEAD OF on a table are
+    // refused whatever the rights.
+    let e = lab.denied(
+        "alice",
+        "CREATE TRIGGER steal INSTEAD OF UPDATE ON names BEGIN INSERT INTO audit_log VALUES (1, OLD.pay, NEW.pay); END",
+    );
+    no_secret("trigger on names", &e.to_string());
+    n.tried();
+    lab.as_root("CREATE VIEW secret_view AS SELECT * FROM hidden");
+    let e = lab.denied(
+        "alice",
+        "CREATE TRIGGER s INSTEAD OF DELETE ON secret_view BEGIN SELECT 1; END",
+    );
+    assert!(e.to_string().contains("no such table"), "{e}");
+    n.tried();
+    for a in [
+        "CREATE TRIGGER b BEFORE INSERT ON mine BEGIN SELECT 1; END",
+        "CREATE TRIGGER b INSTEAD OF INSERT ON staff BEGIN SELECT 1; END",
+    ] {
+        lab.refused("alice", a);
+        n.tried();
+    }
+    // Her trigger reading OLD columns of her view she may read works,
+    // fired by bob; it cannot reach values beyond its owner's rights.
+    lab.ok("alice", "CREATE TABLE seen (id, owner)");
+    lab.ok(
+        "alice",
+        "CREATE TRIGGER mine_del INSTEAD OF DELETE ON mine BEGIN INSERT INTO seen VALUES (OLD.id, OLD.owner); END",
+    );
+    lab.ok("alice", "GRANT DELETE, SELECT ON mine TO bob");
+    lab.ok("bob", "DELETE FROM mine WHERE id > 0");
+    // The trigger saw exactly the rows reading the view shows bob (the
+    // view reads as its owner; the policy's current_user is bob's).
+    let shown = lab.ok("bob", "SELECT id, owner FROM mine ORDER BY id");
+    assert_eq!(lab.ok("alice", "SELECT id, owner FROM seen ORDER BY id"), shown);
+    assert!(!shown.contains("carol"), "{shown}");
+    assert_eq!(lab.root_rows("SELECT count(*) FROM staff"), "4");
+    n.tried();
+}
+
+#[test]
+fn instead_of_trigger_loops_stop() {
+    let mut n = Attacks::new("instead-of/loops");
+    let mut lab = view_lab();
+    // A view whose trigger inserts into itself: recursive triggers are
+    // off, so it does not fire again; two views feeding each other stop
+    // at the trigger depth limit or the recursion rule, never hang.
+    for sql in [
+        "CREATE TABLE sink (x)",
+        "CREATE VIEW a1 AS SELECT x FROM sink",
+        "CREATE VIEW a2 AS SELECT x FROM sink",
+        "CREATE TRIGGER a1_ins INSTEAD OF INSERT ON a1 BEGIN INSERT INTO sink VALUES (NEW.x); INSERT INTO a2 VALUES (NEW.x + 1); END",
+        "CREATE TRIGGER a2_ins INSTEAD OF INSERT ON a2 BEGIN INSERT INTO a1 VALUES (NEW.x + 1); END",
+    ] {
+        lab.ok("alice", sql);
+    }
+    lab.ok("alice", "INSERT INTO a1 VALUES (1)");
+    assert_eq!(lab.ok("alice", "SELECT group_concat(x) FROM sink"), "1");
+    n.tried();
+}
