@@ -135,7 +135,10 @@ fn a_generated_column_cannot_be_written_by_anyone() {
     // (all but the generated ones): allowed with INSERT on those only.
     lab.as_root("REVOKE INSERT, UPDATE ON staff FROM alice");
     lab.as_root("GRANT INSERT (id, owner, ssn, pay), UPDATE (pay) ON staff TO alice");
-    lab.ok("alice", "INSERT INTO staff VALUES (9, 'alice', '123-45-0009', 10)");
+    lab.ok(
+        "alice",
+        "INSERT INTO staff VALUES (9, 'alice', '123-45-0009', 10)",
+    );
     assert_eq!(
         lab.root_rows("SELECT ssn_last4, band, pay2 FROM staff WHERE id = 9"),
         "0009|low|20"
@@ -148,10 +151,7 @@ fn a_generated_column_cannot_be_written_by_anyone() {
         lab.root_rows("SELECT band, pay2 FROM staff WHERE id = 1"),
         "high|1400"
     );
-    assert_eq!(
-        lab.root_rows("SELECT band FROM staff WHERE id = 2"),
-        "high"
-    );
+    assert_eq!(lab.root_rows("SELECT band FROM staff WHERE id = 2"), "high");
     n.tried();
 }
 
@@ -170,7 +170,10 @@ fn row_level_security_hides_generated_values_of_hidden_rows() {
     }
     // Her UPDATE cannot reach bob's row to recompute it either.
     lab.ok("alice", "UPDATE staff SET pay = 1");
-    assert_eq!(lab.root_rows("SELECT pay, pay2 FROM staff WHERE id = 2"), "900|1800");
+    assert_eq!(
+        lab.root_rows("SELECT pay, pay2 FROM staff WHERE id = 2"),
+        "900|1800"
+    );
     n.tried();
 }
 
@@ -229,7 +232,10 @@ fn an_expression_over_values_she_cannot_read_is_refused() {
 fn a_grant_on_a_generated_column_does_not_survive_its_redefinition() {
     let mut n = Attacks::new("generated/identities");
     let mut lab = lab();
-    assert_eq!(lab.ok("alice", "SELECT ssn_last4 FROM staff WHERE id = 1"), "3333");
+    assert_eq!(
+        lab.ok("alice", "SELECT ssn_last4 FROM staff WHERE id = 1"),
+        "3333"
+    );
     // The owner drops it and adds one with the same name exposing all of
     // ssn: alice's grant was on the old column's id, not on the name.
     lab.as_root(
@@ -273,12 +279,27 @@ fn introspection_and_errors_name_no_hidden_value() {
     n.tried();
     // The pragmas show her the table's shape (she may see the table), an
     // expression key as cid -2 without its text; a hidden table's nothing.
-    let xinfo = lab.ok("alice", "SELECT name, hidden FROM pragma_table_xinfo('staff')");
-    assert!(xinfo.contains("ssn_last4|2") && xinfo.contains("band|3"), "{xinfo}");
-    let info = lab.ok("alice", "SELECT group_concat(name) FROM pragma_table_info('staff')");
-    assert_eq!(info, "id,owner,ssn,pay", "generated columns are hidden in table_info");
+    let xinfo = lab.ok(
+        "alice",
+        "SELECT name, hidden FROM pragma_table_xinfo('staff')",
+    );
+    assert!(
+        xinfo.contains("ssn_last4|2") && xinfo.contains("band|3"),
+        "{xinfo}"
+    );
+    let info = lab.ok(
+        "alice",
+        "SELECT group_concat(name) FROM pragma_table_info('staff')",
+    );
     assert_eq!(
-        lab.ok("alice", "SELECT cid, name FROM pragma_index_info('staff_payband')"),
+        info, "id,owner,ssn,pay",
+        "generated columns are hidden in table_info"
+    );
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "SELECT cid, name FROM pragma_index_info('staff_payband')"
+        ),
         "-2|NULL;1|owner"
     );
     assert_eq!(lab.ok("alice", "PRAGMA table_xinfo(hidden)"), "");
@@ -286,7 +307,10 @@ fn introspection_and_errors_name_no_hidden_value() {
     // EXPLAIN shows an expression key as <expr>, and only for tables she
     // may read through.
     let plan = lab.ok("root", "EXPLAIN SELECT id FROM staff WHERE pay / 10 = 10");
-    assert!(plan.contains("USING INDEX staff_payband (<expr>=?)"), "{plan}");
+    assert!(
+        plan.contains("USING INDEX staff_payband (<expr>=?)"),
+        "{plan}"
+    );
     n.tried();
 }
 
@@ -301,14 +325,23 @@ fn the_planner_reads_an_expression_index_only_for_its_expression() {
          CREATE INDEX p_sum ON p (a + b);",
     );
     for (sql, uses) in [
-        ("SELECT id FROM p WHERE lower(name) = 'alice'", Some("p_lower")),
-        ("SELECT id FROM p WHERE lower(p.name) IN ('alice', 'bob')", Some("p_lower")),
+        (
+            "SELECT id FROM p WHERE lower(name) = 'alice'",
+            Some("p_lower"),
+        ),
+        (
+            "SELECT id FROM p WHERE lower(p.name) IN ('alice', 'bob')",
+            Some("p_lower"),
+        ),
         ("SELECT id FROM p WHERE a + b > 3", Some("p_sum")),
         // Not the same expression: no index (SQLite needs it exact).
         ("SELECT id FROM p WHERE b + a > 3", None),
         ("SELECT id FROM p WHERE upper(name) = 'ALICE'", None),
         // A comparison that would convert the probe: not served.
-        ("SELECT id FROM p WHERE lower(name) = 'alice' COLLATE NOCASE", None),
+        (
+            "SELECT id FROM p WHERE lower(name) = 'alice' COLLATE NOCASE",
+            None,
+        ),
     ] {
         let plan = lab.ok("root", &format!("EXPLAIN {sql}"));
         match uses {
@@ -337,7 +370,10 @@ fn deep_or_long_expressions_fail_cleanly() {
     for i in 1..300 {
         cols.push(format!("c{i} AS (c{} + 1)", i - 1));
     }
-    lab.ok("alice", &format!("CREATE TABLE chain ({})", cols.join(", ")));
+    lab.ok(
+        "alice",
+        &format!("CREATE TABLE chain ({})", cols.join(", ")),
+    );
     lab.ok("alice", "INSERT INTO chain (c0) VALUES (1)");
     assert_eq!(lab.ok("alice", "SELECT c299 FROM chain"), "300");
     n.tried();
@@ -414,7 +450,10 @@ fn writing_through_a_view_needs_the_privilege_on_the_view() {
     assert_eq!(lab.root_rows("SELECT pay FROM staff WHERE id = 20"), "7");
     n.tried();
     // RETURNING on a view is refused before anything runs.
-    lab.refused("alice", "INSERT INTO names VALUES (21, 'alice', 1) RETURNING id");
+    lab.refused(
+        "alice",
+        "INSERT INTO names VALUES (21, 'alice', 1) RETURNING id",
+    );
     n.tried();
 }
 
@@ -474,7 +513,10 @@ fn an_instead_of_trigger_runs_with_its_owners_rights() {
     // The trigger saw exactly the rows reading the view shows bob (the
     // view reads as its owner; the policy's current_user is bob's).
     let shown = lab.ok("bob", "SELECT id, owner FROM mine ORDER BY id");
-    assert_eq!(lab.ok("alice", "SELECT id, owner FROM seen ORDER BY id"), shown);
+    assert_eq!(
+        lab.ok("alice", "SELECT id, owner FROM seen ORDER BY id"),
+        shown
+    );
     assert!(!shown.contains("carol"), "{shown}");
     assert_eq!(lab.root_rows("SELECT count(*) FROM staff"), "4");
     n.tried();

@@ -481,13 +481,19 @@ fn walk_one(
             fires.extend(all);
             return Ok(r);
         }
-        Statement::Insert(i) if schema.table(&i.table).is_none() && schema.view(&i.table).is_some() => {
+        Statement::Insert(i)
+            if schema.table(&i.table).is_none() && schema.view(&i.table).is_some() =>
+        {
             target = view_target(schema, &mut p, stmt)?;
         }
-        Statement::Update(u) if schema.table(&u.table).is_none() && schema.view(&u.table).is_some() => {
+        Statement::Update(u)
+            if schema.table(&u.table).is_none() && schema.view(&u.table).is_some() =>
+        {
             target = view_target(schema, &mut p, stmt)?;
         }
-        Statement::Delete(d) if schema.table(&d.table).is_none() && schema.view(&d.table).is_some() => {
+        Statement::Delete(d)
+            if schema.table(&d.table).is_none() && schema.view(&d.table).is_some() =>
+        {
             target = view_target(schema, &mut p, stmt)?;
         }
         Statement::Insert(i) => {
@@ -680,7 +686,10 @@ fn view_target(schema: &Schema, p: &mut Planner, stmt: &Statement) -> Result<Opt
             &u.table,
             Some((
                 u.filter.as_ref(),
-                u.assignments.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+                u.assignments
+                    .iter()
+                    .map(|(_, e)| e.clone())
+                    .collect::<Vec<_>>(),
             )),
         ),
         Statement::Delete(d) => (&d.table, Some((d.filter.as_ref(), Vec::new()))),

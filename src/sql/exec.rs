@@ -1176,8 +1176,9 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
                         .map_or_else(|| "?".to_string(), |col| col.name.clone()),
                     (None, None) => "?".to_string(),
                 };
-                let mut terms: Vec<String> =
-                    (0..eq.len()).map(|k| format!("{}=?", key_name(k))).collect();
+                let mut terms: Vec<String> = (0..eq.len())
+                    .map(|k| format!("{}=?", key_name(k)))
+                    .collect();
                 if range.is_some() && eq.len() < idx.columns.len() {
                     terms.push(format!("{} range", key_name(eq.len())));
                 }

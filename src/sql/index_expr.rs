@@ -34,7 +34,9 @@ pub fn check_index_exprs(t: &Table, idx: &Index) -> Result<()> {
         let mut missing: Option<String> = None;
         walk(&e, &mut |x| {
             if let Expr::Column { table, name } = x {
-                let own = table.as_ref().is_none_or(|q| q.eq_ignore_ascii_case(&t.name));
+                let own = table
+                    .as_ref()
+                    .is_none_or(|q| q.eq_ignore_ascii_case(&t.name));
                 if missing.is_none() && (!own || t.column(name).is_none()) {
                     missing = Some(match table {
                         Some(q) => format!("{q}.{name}"),

@@ -449,9 +449,8 @@ impl Decision {
         let key_changes = rowid_changes
             || (t.without_rowid && t.primary_key.iter().any(|c| assigned.contains(c)));
         let keyed = |ix: &Index| index_reads_any(t, ix, assigned);
-        let moved = |ix: &Index, filter: &Expr| {
-            key_changes || keyed(ix) || reads_any(t, filter, assigned)
-        };
+        let moved =
+            |ix: &Index, filter: &Expr| key_changes || keyed(ix) || reads_any(t, filter, assigned);
         let replaces = mode == Conflict::Replace
             && (key_changes
                 || t.indexes.iter().any(|ix| {
@@ -488,7 +487,13 @@ impl Decision {
             let exprs = u.assignments.iter().map(|(_, e)| e.clone()).collect();
             let named = over.or(u.on_conflict);
             let event = TriggerEvent::Update(cols);
-            self.view_change(schema, &u.table, &event, Some((u.filter.as_ref(), exprs)), named);
+            self.view_change(
+                schema,
+                &u.table,
+                &event,
+                Some((u.filter.as_ref(), exprs)),
+                named,
+            );
             return;
         };
         self.with(u.with.as_deref());

@@ -81,8 +81,7 @@ pub(super) fn in_list_on(
     usable: &dyn Fn(&CmpRule) -> bool,
 ) -> Option<(Vec<PExpr>, Option<Affinity>)> {
     match e {
-        PExpr::InList(x, list, false, rule) if key.is(x, start) && usable(rule) =>
-        {
+        PExpr::InList(x, list, false, rule) if key.is(x, start) && usable(rule) => {
             if list.iter().all(|l| available_before(l, start)) {
                 Some((list.clone(), rule.aff))
             } else {
@@ -208,7 +207,11 @@ fn index_width(t: &Table, idx: &crate::catalog::Index) -> i32 {
     // An expression's size is estimated as an untyped column's.
     let mut w: u64 = cols
         .iter()
-        .map(|&c| t.columns.get(c).map_or(1, |col| size_estimate(&col.decl_type)) as u64)
+        .map(|&c| {
+            t.columns
+                .get(c)
+                .map_or(1, |col| size_estimate(&col.decl_type)) as u64
+        })
         .sum();
     if !t.without_rowid {
         w += 1;
@@ -250,10 +253,7 @@ pub(super) fn range_on(
             }
         }
         if let PExpr::Between(x, a, b, false, [ra, rb]) = c {
-            if col.is(x, start)
-                && available_before(a, start)
-                && available_before(b, start)
-            {
+            if col.is(x, start) && available_before(a, start) && available_before(b, start) {
                 if usable(ra) {
                     lo = lo.or(Some(((**a).clone(), true, probe_affinity(ra.aff, col_aff))));
                 }
@@ -308,7 +308,8 @@ pub(super) fn choose_access(
     let by_rowid = |r: &CmpRule| r.index_affinity_ok(Affinity::Integer);
     if hint.is_none() || hint == Some(AccessHint::NoIndex) {
         for &rc in &rowid_cols {
-            if let Some((vals, _)) = eq_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
+            if let Some((vals, _)) =
+                eq_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
             {
                 return Ok(Access::Rowids(vals));
             }
@@ -388,7 +389,8 @@ pub(super) fn choose_access(
     }
     if !table.without_rowid {
         for &rc in &rowid_cols {
-            if let Some((lo, hi)) = range_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
+            if let Some((lo, hi)) =
+                range_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
             {
                 let plain = |b: Option<(PExpr, bool, Affinity)>| b.map(|(e, incl, _)| (e, incl));
                 return Ok(Access::RowidRange(plain(lo), plain(hi)));

@@ -618,7 +618,8 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
                     continue;
                 }
                 held += 1;
-                let key = crate::catalog::index_key(t.id, idx, &writer.key_values(cx, pos, r)?, *id);
+                let key =
+                    crate::catalog::index_key(t.id, idx, &writer.key_values(cx, pos, r)?, *id);
                 if cx.txn.get(&key)?.is_none() {
                     problems.push(format!("row {id} missing from index {}", idx.name));
                 }

@@ -115,7 +115,10 @@ pub(super) fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> R
                 if t.columns[pos].generated.is_some() {
                     return Err(Error::sql(
                         SqlErrorKind::Misuse,
-                        format!("cannot INSERT into generated column \"{}\"", t.columns[pos].name),
+                        format!(
+                            "cannot INSERT into generated column \"{}\"",
+                            t.columns[pos].name
+                        ),
                     ));
                 }
                 Ok(pos)

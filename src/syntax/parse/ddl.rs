@@ -89,8 +89,10 @@ impl Cx {
                     {
                         return Err(unsupported(format!("this generated column form ({e})")));
                     }
-                    let stored = matches!(generation_expr_mode, Some(sp::GeneratedExpressionMode::Stored))
-                        || matches!(generated_as, sp::GeneratedAs::ExpStored);
+                    let stored = matches!(
+                        generation_expr_mode,
+                        Some(sp::GeneratedExpressionMode::Stored)
+                    ) || matches!(generated_as, sp::GeneratedAs::ExpStored);
                     let text = e.to_string();
                     self.expr(e)?;
                     spec.generated = Some(GeneratedSpec { expr: text, stored });
