@@ -602,16 +602,16 @@ fn walk_one(
             p.record_use("", Privilege::Create, &[]);
             p.query(query)?;
         }
-        // An index's keys and WHERE are computed from its table's values,
-        // and a UNIQUE one tells whether two rows' values are equal: the
-        // columns they read must be readable by who makes it.
+        // An index's key expressions and WHERE compute from its table's
+        // values (a UNIQUE or failing one is an oracle for them): the
+        // columns they read must be readable by who makes it. (A key that
+        // is a plain column needs only CREATE, as before.)
         Statement::CreateIndex(ci) => {
             p.record_use(&ci.table, Privilege::Create, &[]);
             let mut read: Vec<String> = Vec::new();
             for ic in &ci.columns {
-                match &ic.expr {
-                    Some(e) => read.extend(columns_named(e)),
-                    None => read.push(ic.name.clone()),
+                if let Some(e) = &ic.expr {
+                    read.extend(columns_named(e));
                 }
             }
             if let Some(f) = &ci.filter {
