@@ -183,3 +183,37 @@ impl BoundGenerated {
         Ok(())
     }
 }
+
+/// `cols` and the generated columns of `t` reading one of them, directly
+/// or through another: what an UPDATE assigning `cols` changes, as SQLite
+/// counts it for the indexes it rewrites and its one-pass decision (not
+/// for `UPDATE OF` triggers).
+pub fn with_dependents(t: &Table, cols: &[usize]) -> Vec<usize> {
+    let mut out = cols.to_vec();
+    let reads: Vec<(usize, Vec<usize>)> = t
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let e = parse_expr(&c.generated.as_ref()?.expr).ok()?;
+            let mut read = Vec::new();
+            walk(&e, &mut |x| {
+                if let Expr::Column { name, .. } = x {
+                    read.extend(t.column(name));
+                }
+            });
+            Some((i, read))
+        })
+        .collect();
+    loop {
+        let more: Vec<usize> = reads
+            .iter()
+            .filter(|(i, read)| !out.contains(i) && read.iter().any(|r| out.contains(r)))
+            .map(|(i, _)| *i)
+            .collect();
+        if more.is_empty() {
+            return out;
+        }
+        out.extend(more);
+    }
+}

@@ -434,7 +434,7 @@ impl Decision {
     /// An UPDATE's constraint checks of the columns `assigned` (the
     /// generated columns reading them included).
     fn update_constraints(&mut self, t: &Table, assigned: &[usize], mode: Conflict) {
-        let assigned = &with_generated(t, assigned);
+        let assigned = &crate::sql::generated::with_dependents(t, assigned);
         self.generated(t);
         self.not_null(t, Some(assigned), mode);
         let rowid_changes = t.rowid_alias.is_some_and(|a| assigned.contains(&a))
@@ -549,29 +549,6 @@ fn walk_queries(e: &Expr, f: &mut dyn FnMut(&Query)) {
         Expr::InSubquery { query, .. } => f(query),
         _ => {}
     });
-}
-
-/// `assigned` and the generated columns of `t` reading one of them,
-/// directly or through another (SQLite's UPDATE counts them changed).
-fn with_generated(t: &Table, assigned: &[usize]) -> Vec<usize> {
-    let mut out = assigned.to_vec();
-    let exprs: Vec<(usize, Expr)> = t
-        .columns
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i, parse_expr(&c.generated.as_ref()?.expr).ok()?)))
-        .collect();
-    loop {
-        let more: Vec<usize> = exprs
-            .iter()
-            .filter(|(i, e)| !out.contains(i) && reads_any(t, e, &out))
-            .map(|(i, _)| *i)
-            .collect();
-        if more.is_empty() {
-            return out;
-        }
-        out.extend(more);
-    }
 }
 
 /// Whether a key of `ix` is one of the columns `cols` of `t` or an

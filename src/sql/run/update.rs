@@ -337,8 +337,11 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
             .filter
             .as_ref()
             .is_some_and(crate::sql::plan::has_subquery_expr)
-        && !crate::sql::plan::scanned_index_columns(&plan)
-            .is_some_and(|ic| ic.iter().any(|c| cols.contains(c)));
+        && !crate::sql::plan::scanned_index_columns(&plan).is_some_and(|ic| {
+            // A generated column changes with its inputs.
+            let changed = crate::sql::generated::with_dependents(&t, &cols);
+            ic.iter().any(|c| changed.contains(c))
+        });
     if !one_pass {
         sort_in_table_order(&t, &mut old_rows);
     }
