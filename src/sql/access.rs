@@ -678,7 +678,7 @@ fn walk_one(
 /// and SET read (as a query of the view, which reads its tables with its
 /// owner's rights), the INSERT's source; returns the view as its
 /// triggers' table (`None` when the view cannot be planned: the statement
-/// then fails on it when it runs).
+/// then fails on it when it runs, after its privileges were checked).
 fn view_target(schema: &Schema, p: &mut Planner, stmt: &Statement) -> Result<Option<Arc<Table>>> {
     let (name, with_reads) = match stmt {
         Statement::Insert(i) => (&i.table, None),
@@ -698,15 +698,16 @@ fn view_target(schema: &Schema, p: &mut Planner, stmt: &Statement) -> Result<Opt
     let Some(v) = schema.view(name) else {
         return Ok(None);
     };
-    let Ok(vt) = crate::sql::run::view_row_table(schema, v) else {
-        return Ok(None);
-    };
+    // Failing closed: the privilege on the view is recorded even when the
+    // view cannot be planned (the statement then fails on it).
+    let vt = crate::sql::run::view_row_table(schema, v).ok();
     match stmt {
         Statement::Insert(i) => {
             p.push_ctes_of(DataChange::Insert(i));
-            let cols: Vec<String> = match &i.columns {
-                Some(c) => c.clone(),
-                None => vt.columns.iter().map(|c| c.name.clone()).collect(),
+            let cols: Vec<String> = match (&i.columns, &vt) {
+                (Some(c), _) => c.clone(),
+                (None, Some(vt)) => vt.columns.iter().map(|c| c.name.clone()).collect(),
+                (None, None) => Vec::new(),
             };
             p.record_use(&v.name, Privilege::Insert, &cols);
             if let Some(q) = &i.source {
@@ -724,24 +725,15 @@ fn view_target(schema: &Schema, p: &mut Planner, stmt: &Statement) -> Result<Opt
         }
         _ => {}
     }
-    if let Some((filter, exprs)) = with_reads {
-        let reads = filter.is_some() || exprs.iter().any(|e| !is_constant(e));
-        if reads {
-            let q = crate::sql::run::view_rows_query(v, filter, &exprs, false);
-            let q = if exprs.is_empty() {
-                crate::sql::run::view_rows_query(
-                    v,
-                    filter,
-                    &[Expr::Literal(crate::types::Value::Integer(1))],
-                    false,
-                )
-            } else {
-                q
-            };
-            p.query(&q)?;
+    if let Some((filter, mut exprs)) = with_reads {
+        if filter.is_some() || exprs.iter().any(|e| !is_constant(e)) {
+            if exprs.is_empty() {
+                exprs.push(Expr::Literal(crate::types::Value::Integer(1)));
+            }
+            p.query(&crate::sql::run::view_rows_query(v, filter, &exprs, false))?;
         }
     }
-    Ok(Some(vt))
+    Ok(vt)
 }
 
 /// Whether `e` reads no column and holds no subquery.
