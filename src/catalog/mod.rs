@@ -33,7 +33,7 @@ use crate::encoding::{decode_row, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{
     CheckSpec, ColumnSpec, CreateIndex, CreateTable, CreateTrigger, FkAction, ForeignKeySpec,
-    IndexedColumn, Query, Statement,
+    GeneratedSpec, IndexedColumn, Query, Statement,
 };
 use crate::types::{affinity_of_type, Affinity, Collation, Value};
 
@@ -72,6 +72,9 @@ pub struct Column {
     /// The default collating sequence of comparisons, sorts and keys on
     /// this column.
     pub collation: Collation,
+    /// A generated column's expression (as SQL text over the table's
+    /// columns) and whether it is STORED; `sql::generated` computes it.
+    pub generated: Option<GeneratedSpec>,
 }
 
 /// A secondary index (also used for UNIQUE and non-rowid PRIMARY KEYs).
@@ -95,9 +98,28 @@ pub struct Index {
     /// A partial index's WHERE, as SQL text over the table's columns:
     /// only rows where it is true have entries.
     pub filter: Option<String>,
+    /// Per key column, the expression it holds (SQL text over the table's
+    /// columns) for an index on expressions; its `columns` entry is then
+    /// [`EXPR_COLUMN`], no column's position.
+    pub exprs: Vec<Option<String>>,
 }
 
+/// The position in [`Index::columns`] of a key that is an expression
+/// (SQLite's `XN_EXPR`): no column has it, so comparing it with a column
+/// position never matches.
+pub const EXPR_COLUMN: usize = usize::MAX;
+
 impl Index {
+    /// The expression key column `k` holds, if it is one.
+    pub fn expr(&self, k: usize) -> Option<&str> {
+        self.exprs.get(k).and_then(|e| e.as_deref())
+    }
+
+    /// Whether some key column is an expression.
+    pub fn has_exprs(&self) -> bool {
+        self.exprs.iter().any(Option::is_some)
+    }
+
     /// The collating sequence of key column `k`.
     pub fn collation(&self, k: usize) -> Collation {
         self.collations.get(k).copied().unwrap_or_default()
@@ -395,6 +417,13 @@ impl Table {
                     s.push_str(" COLLATE ");
                     s.push_str(c.collation.name());
                 }
+                if let Some(g) = &c.generated {
+                    s.push_str(&format!(
+                        " GENERATED ALWAYS AS ({}) {}",
+                        g.expr,
+                        if g.stored { "STORED" } else { "VIRTUAL" }
+                    ));
+                }
                 for fk in self.foreign_keys.iter().filter(|f| {
                     f.column_level
                         && f.columns
@@ -474,8 +503,14 @@ impl Index {
             .iter()
             .enumerate()
             .map(|(k, &c)| {
-                let mut s = quote(&table.columns[c].name);
-                if self.collation(k) != table.columns[c].collation {
+                // An expression is kept in parentheses, so that COLLATE
+                // after it applies to all of it when read again.
+                let (mut s, own) = match (self.expr(k), table.columns.get(c)) {
+                    (Some(e), _) => (format!("({e})"), Collation::Binary),
+                    (None, Some(col)) => (quote(&col.name), col.collation),
+                    (None, None) => ("\"?\"".to_string(), Collation::Binary),
+                };
+                if self.collation(k) != own {
                     s.push_str(" COLLATE ");
                     s.push_str(self.collation(k).name());
                 }
@@ -891,7 +926,7 @@ impl Schema {
                 format!("trigger {} already exists", ct.name),
             ));
         }
-        if self.table(&ct.table).is_none() {
+        if self.table(&ct.table).is_none() && self.view(&ct.table).is_none() {
             return Err(sql_err(
                 SqlErrorKind::UnknownTable,
                 format!("no such table: {}", ct.table),
@@ -985,13 +1020,17 @@ impl Schema {
         Ok((s, t2, idx))
     }
 
-    /// DROP VIEW.
+    /// DROP VIEW (with its INSTEAD OF triggers, as SQLite).
     pub fn drop_view(&self, name: &str, w: &mut dyn CatalogWriter) -> Result<Schema> {
         let v = self
             .view(name)
             .ok_or_else(|| sql_err(SqlErrorKind::UnknownTable, format!("no such view: {name}")))?;
         w.delete(cat_key(K_VIEW, &v.name))?;
         let mut s = self.clone();
+        for trig in s.triggers_on(&v.name) {
+            w.delete(cat_key(K_TRIGGER, &trig.name))?;
+            s.triggers.remove(&trig.name.to_lowercase());
+        }
         s.views.remove(&name.to_lowercase());
         s.keep_counter(w)?;
         Ok(s)
@@ -1153,6 +1192,7 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         col.id = columns.len() as u32 + 1;
         columns.push(col);
     }
+    check_generated_columns(ct)?;
     let position = |n: &str| {
         columns
             .iter()
@@ -1269,6 +1309,42 @@ fn check_foreign_key(fk: &ForeignKeySpec, columns: &[Column]) -> Result<()> {
     Ok(())
 }
 
+/// SQLite's rules on where generated columns may stand (their
+/// expressions are checked in `sql::generated`).
+fn check_generated_columns(ct: &CreateTable) -> Result<()> {
+    let generated = |n: &str| {
+        ct.columns
+            .iter()
+            .any(|c| c.generated.is_some() && c.name.eq_ignore_ascii_case(n))
+    };
+    for c in &ct.columns {
+        if c.generated.is_some() && c.default.is_some() {
+            return Err(sql_err(
+                SqlErrorKind::Misuse,
+                "cannot use DEFAULT on a generated column",
+            ));
+        }
+    }
+    let in_pk = ct
+        .columns
+        .iter()
+        .any(|c| c.primary_key && c.generated.is_some())
+        || ct.primary_key.iter().any(|c| generated(&c.name));
+    if in_pk {
+        return Err(sql_err(
+            SqlErrorKind::Misuse,
+            "generated columns cannot be part of the PRIMARY KEY",
+        ));
+    }
+    if ct.columns.iter().all(|c| c.generated.is_some()) {
+        return Err(sql_err(
+            SqlErrorKind::Misuse,
+            "must have at least one non-generated column",
+        ));
+    }
+    Ok(())
+}
+
 /// The table `ct` would make (id 0, not added to any schema): what its
 /// definition means, to be checked before it is created.
 pub fn table_of_spec(ct: &CreateTable) -> Result<Table> {
@@ -1307,6 +1383,7 @@ fn column_of(c: &ColumnSpec) -> Column {
         not_null: c.not_null,
         default: c.default.clone(),
         collation: c.collation.unwrap_or_default(),
+        generated: c.generated.clone(),
     }
 }
 
@@ -1314,7 +1391,15 @@ fn build_index(id: u32, t: &Table, ci: &CreateIndex, auto: bool) -> Result<Index
     let mut columns = Vec::new();
     let mut desc = Vec::new();
     let mut collations = Vec::new();
+    let mut exprs = Vec::new();
     for ic in &ci.columns {
+        exprs.push(ic.expr.clone());
+        if ic.expr.is_some() {
+            columns.push(EXPR_COLUMN);
+            desc.push(ic.desc);
+            collations.push(ic.collation.unwrap_or_default());
+            continue;
+        }
         let c = t.column(&ic.name).ok_or_else(|| {
             sql_err(
                 SqlErrorKind::UnknownColumn,
@@ -1334,5 +1419,6 @@ fn build_index(id: u32, t: &Table, ci: &CreateIndex, auto: bool) -> Result<Index
         unique: ci.unique,
         auto,
         filter: ci.filter.clone(),
+        exprs,
     })
 }

@@ -515,6 +515,21 @@ fn walk_one(
             fires.extend(all);
             return Ok(r);
         }
+        Statement::Insert(i)
+            if schema.table(&i.table).is_none() && schema.view(&i.table).is_some() =>
+        {
+            target = view_target(schema, &mut p, stmt)?;
+        }
+        Statement::Update(u)
+            if schema.table(&u.table).is_none() && schema.view(&u.table).is_some() =>
+        {
+            target = view_target(schema, &mut p, stmt)?;
+        }
+        Statement::Delete(d)
+            if schema.table(&d.table).is_none() && schema.view(&d.table).is_some() =>
+        {
+            target = view_target(schema, &mut p, stmt)?;
+        }
         Statement::Insert(i) => {
             if trigger.is_some() {
                 compiles_in_trigger(schema, &i.table, i.columns.as_deref().unwrap_or(&[]), true)?;
@@ -525,9 +540,16 @@ fn walk_one(
                 return Ok(None);
             };
             p.push_ctes_of(DataChange::Insert(i));
+            // Without a column list the values go to every column but
+            // the generated ones (nobody writes those).
             let cols: Vec<String> = match &i.columns {
                 Some(c) => c.clone(),
-                None => t.columns.iter().map(|c| c.name.clone()).collect(),
+                None => t
+                    .columns
+                    .iter()
+                    .filter(|c| c.generated.is_none())
+                    .map(|c| c.name.clone())
+                    .collect(),
             };
             p.record_use(&t.name, Privilege::Insert, &cols);
             if let Some(q) = &i.source {
@@ -629,7 +651,26 @@ fn walk_one(
             p.record_use("", Privilege::Create, &[]);
             p.query(query)?;
         }
-        Statement::CreateIndex(ci) => p.record_use(&ci.table, Privilege::Create, &[]),
+        // An index's key expressions and WHERE compute from its table's
+        // values (a UNIQUE or failing one is an oracle for them): the
+        // columns they read must be readable by who makes it. (A key that
+        // is a plain column needs only CREATE, as before.)
+        Statement::CreateIndex(ci) => {
+            p.record_use(&ci.table, Privilege::Create, &[]);
+            let mut read: Vec<String> = Vec::new();
+            for ic in &ci.columns {
+                if let Some(e) = &ic.expr {
+                    read.extend(columns_named(e));
+                }
+            }
+            if let Some(f) = &ci.filter {
+                read.extend(columns_named(f));
+            }
+            let read = known_columns(schema, &ci.table, read);
+            if !read.is_empty() {
+                p.record_use(&ci.table, Privilege::Select, &read);
+            }
+        }
         // The schema's version is the schema's: changing it needs what
         // creating tables does.
         Statement::Pragma(pr) if pr.name == "user_version" && pr.value.is_some() => {
@@ -638,7 +679,20 @@ fn walk_one(
         // Triggers run with their owner's rights, so planting one needs
         // the TRIGGER privilege (or ownership), not just CREATE.
         Statement::CreateTrigger(ct) => p.record_use(&ct.table, Privilege::Trigger, &[]),
-        Statement::AlterTable { table, .. } => p.record_use(table, Privilege::Create, &[]),
+        Statement::AlterTable { table, op } => {
+            p.record_use(table, Privilege::Create, &[]);
+            // A generated column added computes from the table's values
+            // (and NOT NULL on it would test them): who adds it must be
+            // able to read what it reads.
+            if let crate::syntax::ast::AlterOp::AddColumn(spec) = op {
+                if let Some(g) = &spec.generated {
+                    let read = known_columns(schema, table, columns_named(&g.expr));
+                    if !read.is_empty() {
+                        p.record_use(table, Privilege::Select, &read);
+                    }
+                }
+            }
+        }
         Statement::Reindex(Some(name)) => {
             let table = index_table(schema, name).unwrap_or_else(|| name.clone());
             p.record_use(&table, Privilege::Create, &[]);
@@ -697,6 +751,109 @@ fn compiles_in_trigger(schema: &Schema, table: &str, cols: &[String], insert: bo
         }
     }
     Ok(())
+}
+
+/// The uses of an INSERT, UPDATE or DELETE on a view (its INSTEAD OF
+/// triggers do the work): the privilege on the view (on the columns
+/// written, for INSERT and UPDATE), SELECT on the view's columns its WHERE
+/// and SET read (as a query of the view, which reads its tables with its
+/// owner's rights), the INSERT's source; returns the view as its
+/// triggers' table (`None` when the view cannot be planned: the statement
+/// then fails on it when it runs, after its privileges were checked).
+fn view_target(schema: &Schema, p: &mut Planner, stmt: &Statement) -> Result<Option<Arc<Table>>> {
+    let (name, with_reads) = match stmt {
+        Statement::Insert(i) => (&i.table, None),
+        Statement::Update(u) => (
+            &u.table,
+            Some((
+                u.filter.as_ref(),
+                u.assignments
+                    .iter()
+                    .map(|(_, e)| e.clone())
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        Statement::Delete(d) => (&d.table, Some((d.filter.as_ref(), Vec::new()))),
+        _ => return Ok(None),
+    };
+    let Some(v) = schema.view(name) else {
+        return Ok(None);
+    };
+    // Failing closed: the privilege on the view is recorded even when the
+    // view cannot be planned (the statement then fails on it).
+    let vt = crate::sql::run::view_row_table(schema, v).ok();
+    match stmt {
+        Statement::Insert(i) => {
+            p.push_ctes_of(DataChange::Insert(i));
+            let cols: Vec<String> = match (&i.columns, &vt) {
+                (Some(c), _) => c.clone(),
+                (None, Some(vt)) => vt.columns.iter().map(|c| c.name.clone()).collect(),
+                (None, None) => Vec::new(),
+            };
+            p.record_use(&v.name, Privilege::Insert, &cols);
+            if let Some(q) = &i.source {
+                p.query(q)?;
+            }
+        }
+        Statement::Update(u) => {
+            p.push_ctes_of(DataChange::Update(u));
+            let cols: Vec<String> = u.assignments.iter().map(|(c, _)| c.clone()).collect();
+            p.record_use(&v.name, Privilege::Update, &cols);
+        }
+        Statement::Delete(d) => {
+            p.push_ctes_of(DataChange::Delete(d));
+            p.record_use(&v.name, Privilege::Delete, &[]);
+        }
+        _ => {}
+    }
+    if let Some((filter, mut exprs)) = with_reads {
+        if filter.is_some() || exprs.iter().any(|e| !is_constant(e)) {
+            if exprs.is_empty() {
+                exprs.push(Expr::Literal(crate::types::Value::Integer(1)));
+            }
+            p.query(&crate::sql::run::view_rows_query(v, filter, &exprs, false))?;
+        }
+    }
+    Ok(vt)
+}
+
+/// Whether `e` reads no column and holds no subquery.
+fn is_constant(e: &Expr) -> bool {
+    let mut reads = crate::sql::plan::has_subquery_expr(e);
+    crate::sql::plan::walk(e, &mut |x| {
+        if matches!(x, Expr::Column { .. }) {
+            reads = true;
+        }
+    });
+    !reads
+}
+
+/// The column names an expression (as SQL text) reads; nothing when it
+/// does not parse (the statement then fails on it).
+fn columns_named(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(e) = crate::syntax::parse::parse_expr(sql) {
+        crate::sql::plan::walk(&e, &mut |x| {
+            if let Expr::Column { name, .. } = x {
+                out.push(name.clone());
+            }
+        });
+    }
+    out
+}
+
+/// Of `names`, those naming a column of `table` (others fail when the
+/// statement runs, as for a missing column), without repeats. A table
+/// that is missing or hidden yields them all: the use fails on the table.
+fn known_columns(schema: &Schema, table: &str, names: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let known = schema.table(table).is_none_or(|t| t.column(&n).is_some());
+        if known && !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+            out.push(n);
+        }
+    }
+    out
 }
 
 /// The table index `index` belongs to.

@@ -53,7 +53,7 @@ pub fn bind_checks(t: &Arc<Table>) -> Result<Vec<BoundCheck>> {
     let mut out = Vec::with_capacity(t.checks.len());
     for c in &t.checks {
         let e = parse_expr(&c.expr)?;
-        allowed(&e)?;
+        allowed_in(&e, "CHECK constraints")?;
         let empty = crate::catalog::Schema::default();
         let bound = Planner::new(&empty)
             .executing()
@@ -80,15 +80,17 @@ pub fn bound_shapes(t: &Arc<Table>) -> Result<String> {
         .join("; "))
 }
 
-/// SQLite's refusals for a CHECK expression.
-fn allowed(e: &Expr) -> Result<()> {
-    let misuse = |m: &str| Err(Error::sql(SqlErrorKind::Misuse, m.to_string()));
+/// SQLite's refusals for an expression that must give the same answer
+/// for the same row forever (a CHECK, a generated column, an index
+/// expression); `place` names it in the error ("CHECK constraints").
+pub(crate) fn allowed_in(e: &Expr, place: &str) -> Result<()> {
+    let misuse = |m: &str| Err(Error::sql(SqlErrorKind::Misuse, format!("{m} {place}")));
     if has_subquery_expr(e) {
-        return misuse("subqueries prohibited in CHECK constraints");
+        return misuse("subqueries prohibited in");
     }
     let mut bad: Option<&'static str> = None;
     walk(e, &mut |x| match x {
-        Expr::Param(_) => bad = Some("parameters prohibited in CHECK constraints"),
+        Expr::Param(_) => bad = Some("parameters prohibited in"),
         Expr::Function { name, args, .. } => {
             let n = name.to_ascii_lowercase();
             let reads_clock = CLOCK.contains(&n.as_str())
@@ -98,7 +100,7 @@ fn allowed(e: &Expr) -> Result<()> {
                             if s.eq_ignore_ascii_case("now"))
                     }));
             if VOLATILE.contains(&n.as_str()) || reads_clock || n.starts_with("current_") {
-                bad = Some("non-deterministic functions prohibited in CHECK constraints");
+                bad = Some("non-deterministic functions prohibited in");
             }
         }
         _ => {}

@@ -82,11 +82,17 @@ pub fn referrers(
         if on_object && only_others && column.is_none() {
             continue;
         }
-        let Some(table) = schema.table(&trig.table) else {
-            continue;
+        // On a table, or (INSTEAD OF) on a view, as its triggers see it.
+        let table = match (schema.table(&trig.table), schema.view(&trig.table)) {
+            (Some(t), _) => t.clone(),
+            (None, Some(v)) => match crate::sql::run::view_row_table(schema, v) {
+                Ok(t) => t,
+                Err(_) => continue,
+            },
+            (None, None) => continue,
         };
         let direct = Some(Definer::Trigger(trig.name.to_lowercase()));
-        if let Ok(uses) = trigger_uses(schema, table, trig, &None) {
+        if let Ok(uses) = trigger_uses(schema, &table, trig, &None) {
             let of_columns: &[String] = match &trig.event {
                 TriggerEvent::Update(cols) => cols,
                 _ => &[],

@@ -1055,18 +1055,34 @@ pub fn index_values(idx: &Index, row: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// Writes a row and its entries in the indexes that hold it (`holds[i]`
-/// for index `i`; missing means it does).
-pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], holds: &[bool]) {
+/// The entry of each index of a row: `keys[i]` for index `i`, its key
+/// values, `None` when the index does not hold the row (a partial one);
+/// missing means the index holds it with its columns' values
+/// ([`index_values`]; an index on expressions needs them given, see
+/// `sql::write::TableWriter`).
+pub type IndexEntries = [Option<Vec<Value>>];
+
+fn entry_of<'a>(
+    keys: &'a IndexEntries,
+    i: usize,
+    idx: &Index,
+    row: &[Value],
+) -> Option<std::borrow::Cow<'a, [Value]>> {
+    match keys.get(i) {
+        Some(Some(k)) => Some(std::borrow::Cow::Borrowed(k)),
+        Some(None) => None,
+        None => Some(std::borrow::Cow::Owned(index_values(idx, row))),
+    }
+}
+
+/// Writes a row and its index entries (see [`IndexEntries`]).
+pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], keys: &IndexEntries) {
     let mut buf = Vec::with_capacity(encoded_row_hint(&row[..t.columns.len()]));
     encode_row(&row[..t.columns.len()], &mut buf);
     txn.put(row_key(t.id, rowid), buf);
     for (i, idx) in t.indexes.iter().enumerate() {
-        if holds.get(i).copied().unwrap_or(true) {
-            txn.put(
-                index_key(t.id, idx, &index_values(idx, row), rowid),
-                Vec::new(),
-            );
+        if let Some(k) = entry_of(keys, i, idx, row) {
+            txn.put(index_key(t.id, idx, &k, rowid), Vec::new());
         }
     }
 }
@@ -1085,13 +1101,12 @@ fn encoded_row_hint(values: &[Value]) -> usize {
         + 10
 }
 
-/// Deletes a row and its entries in the indexes that hold it (see
-/// [`write_row`]).
-pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], holds: &[bool]) {
+/// Deletes a row and its index entries (see [`IndexEntries`]).
+pub fn delete_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], keys: &IndexEntries) {
     txn.delete(row_key(t.id, rowid));
     for (i, idx) in t.indexes.iter().enumerate() {
-        if holds.get(i).copied().unwrap_or(true) {
-            txn.delete(index_key(t.id, idx, &index_values(idx, row), rowid));
+        if let Some(k) = entry_of(keys, i, idx, row) {
+            txn.delete(index_key(t.id, idx, &k, rowid));
         }
     }
 }
@@ -1200,16 +1215,19 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
             Access::RowidRange(..) => format!("SEARCH {} USING ROWID RANGE", table.name),
             Access::Index { index, eq, range } => {
                 let idx = &table.indexes[*index];
-                let mut terms: Vec<String> = idx
-                    .columns
-                    .iter()
-                    .take(eq.len())
-                    .map(|&c| format!("{}=?", table.columns[c].name))
+                let key_name = |k: usize| match (idx.expr(k), idx.columns.get(k)) {
+                    (Some(_), _) => "<expr>".to_string(),
+                    (None, Some(&c)) => table
+                        .columns
+                        .get(c)
+                        .map_or_else(|| "?".to_string(), |col| col.name.clone()),
+                    (None, None) => "?".to_string(),
+                };
+                let mut terms: Vec<String> = (0..eq.len())
+                    .map(|k| format!("{}=?", key_name(k)))
                     .collect();
-                if range.is_some() {
-                    if let Some(&c) = idx.columns.get(eq.len()) {
-                        terms.push(format!("{} range", table.columns[c].name));
-                    }
+                if range.is_some() && eq.len() < idx.columns.len() {
+                    terms.push(format!("{} range", key_name(eq.len())));
                 }
                 format!(
                     "SEARCH {} USING INDEX {} ({})",

@@ -258,8 +258,10 @@ impl Visible {
         for v in schema.views.values().filter(|v| !seen(v.id)) {
             hidden.insert(v.name.to_lowercase());
         }
+        // A trigger is on a table, or (INSTEAD OF) on a view.
+        let on_id = |name: &str| schema.object_id(name);
         for tr in schema.triggers.values() {
-            if !schema.table(&tr.table).is_some_and(|t| seen(t.id)) {
+            if !on_id(&tr.table).is_some_and(seen) {
                 hidden.insert(tr.name.to_lowercase());
             }
         }
@@ -310,14 +312,19 @@ impl Visible {
             }
         }
         for tr in schema.triggers.values() {
-            let Some(t) = schema.table(&tr.table).filter(|t| seen(t.id)) else {
+            if !on_id(&tr.table).is_some_and(seen) {
                 continue;
+            }
+            let on = match (schema.table(&tr.table), schema.view(&tr.table)) {
+                (Some(t), _) => t.name.clone(),
+                (None, Some(v)) => v.name.clone(),
+                (None, None) => continue,
             };
             entries.push(Entry {
                 id: tr.id,
                 kind: "trigger",
                 name: tr.name.clone(),
-                table: t.name.clone(),
+                table: on,
                 sql: (owns(tr.id) && text_ok(&tr.sql)).then(|| tr.sql.clone()),
             });
         }
@@ -597,17 +604,30 @@ fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Valu
             })
             .collect());
     };
+    // As SQLite: `table_info` leaves generated columns out and numbers the
+    // others without them; `table_xinfo` shows them, hidden 2 (VIRTUAL)
+    // or 3 (STORED).
+    let mut skipped = 0;
     Ok(t.columns
         .iter()
         .enumerate()
-        .map(|(i, c)| {
+        .filter_map(|(i, c)| {
+            let hidden = match &c.generated {
+                None => 0,
+                Some(_) if !extended => {
+                    skipped += 1;
+                    return None;
+                }
+                Some(g) if g.stored => 3,
+                Some(_) => 2,
+            };
             let pk = t
                 .primary_key
                 .iter()
                 .position(|&p| p == i)
                 .map_or(0, |k| k + 1);
             let mut r = vec![
-                int(i),
+                int(i - skipped),
                 text(&c.name),
                 text(&c.decl_type),
                 int(i64::from(c.not_null)),
@@ -615,9 +635,9 @@ fn table_info(seen: &Visible, name: &str, extended: bool) -> Result<Vec<Vec<Valu
                 int(pk),
             ];
             if extended {
-                r.push(int(0));
+                r.push(int(hidden));
             }
-            r
+            Some(r)
         })
         .collect())
 }
@@ -653,10 +673,13 @@ fn index_list(t: &Table) -> Vec<Vec<Value>> {
 /// key columns, and for its primary key's index the other columns).
 fn index_info(t: &Table, i: &Index, extended: bool) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
+    // `cid`: a column's position; -1 the rowid, -2 an expression (NULL
+    // name), as SQLite shows them.
     let push = |out: &mut Vec<Vec<Value>>, cid: Option<usize>, desc: bool, coll: &str, key| {
         let seqno = out.len();
-        let (cid_v, name) = match cid {
-            Some(c) => (int(c), text(&t.columns[c].name)),
+        let (cid_v, name) = match cid.and_then(|c| t.columns.get(c).map(|col| (c, col))) {
+            Some((c, col)) => (int(c), text(&col.name)),
+            None if cid == Some(crate::catalog::EXPR_COLUMN) => (int(-2), Value::Null),
             None => (int(-1), Value::Null),
         };
         out.push(if extended {

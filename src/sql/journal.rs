@@ -243,8 +243,43 @@ impl Decision {
         }
     }
 
+    /// A data change on a view: its INSTEAD OF triggers run for each row
+    /// (writing several rows), after the rows are read (the view and the
+    /// WHERE and SET, coded as a query). False when `name` is no view.
+    fn view_change(
+        &mut self,
+        schema: &Schema,
+        name: &str,
+        event: &TriggerEvent,
+        read: Option<(Option<&Expr>, Vec<Expr>)>,
+        named: Option<Conflict>,
+    ) -> bool {
+        let Some(v) = schema.view(name) else {
+            return false;
+        };
+        let Ok(vt) = crate::sql::run::view_row_table(schema, v) else {
+            return true;
+        };
+        self.multi_write = true;
+        if let Some((filter, exprs)) = read {
+            self.query(&crate::sql::run::view_rows_query(v, filter, &exprs, true));
+        }
+        let assigned: Vec<usize> = match event {
+            TriggerEvent::Update(cols) => assigned_columns(&vt, cols.iter().map(String::as_str)),
+            _ => Vec::new(),
+        };
+        self.triggers(schema, &vt, event, &assigned, named);
+        true
+    }
+
     fn insert(&mut self, schema: &Schema, ins: &Insert, over: Option<Conflict>) {
         let Some(t) = schema.table(&ins.table) else {
+            self.with(ins.with.as_deref());
+            if let Some(q) = &ins.source {
+                self.query(q);
+            }
+            let named = over.or(ins.on_conflict);
+            self.view_change(schema, &ins.table, &TriggerEvent::Insert, None, named);
             return;
         };
         self.with(ins.with.as_deref());
@@ -318,9 +353,11 @@ impl Decision {
         if rowid_given && mode == Conflict::Abort && !rowid_upsert {
             self.may_abort = true;
         }
+        self.generated(t);
         self.not_null(t, None, mode);
         // A new row's entry in every index is computed.
         self.partial_indexes(t, |_, _| true);
+        self.index_exprs(t, |_| true);
         // The uniqueness constraints: an upsert resolves its target's (or
         // all, without a target) by DO NOTHING or DO UPDATE.
         let target = ins
@@ -390,8 +427,36 @@ impl Decision {
         }
     }
 
-    /// An UPDATE's constraint checks of the columns `assigned`.
+    /// Codes the expressions of `t`'s generated columns (SQLite computes
+    /// them all for every new row, of an INSERT or an UPDATE).
+    fn generated(&mut self, t: &Table) {
+        for c in &t.columns {
+            if let Some(Ok(e)) = c.generated.as_ref().map(|g| parse_expr(&g.expr)) {
+                self.expr(&e);
+            }
+        }
+    }
+
+    /// Codes the key expressions of each index of `t` that `coded`
+    /// selects (computed for the entries written or removed).
+    fn index_exprs(&mut self, t: &Table, coded: impl Fn(&Index) -> bool) {
+        for ix in &t.indexes {
+            if !coded(ix) {
+                continue;
+            }
+            for e in ix.exprs.iter().flatten() {
+                if let Ok(e) = parse_expr(e) {
+                    self.expr(&e);
+                }
+            }
+        }
+    }
+
+    /// An UPDATE's constraint checks of the columns `assigned` (the
+    /// generated columns reading them included).
     fn update_constraints(&mut self, t: &Table, assigned: &[usize], mode: Conflict) {
+        let assigned = &crate::sql::generated::with_dependents(t, assigned);
+        self.generated(t);
         self.not_null(t, Some(assigned), mode);
         let rowid_changes = t.rowid_alias.is_some_and(|a| assigned.contains(&a))
             || assigned.contains(&t.columns.len());
@@ -404,25 +469,31 @@ impl Decision {
         // their WHEREs; a REPLACE deletes whole rows, coding them all.
         let key_changes = rowid_changes
             || (t.without_rowid && t.primary_key.iter().any(|c| assigned.contains(c)));
-        let moved = |ix: &Index, filter: &Expr| {
-            key_changes
-                || ix.columns.iter().any(|c| assigned.contains(c))
-                || reads_any(t, filter, assigned)
-        };
+        let keyed = |ix: &Index| index_reads_any(t, ix, assigned);
+        let moved =
+            |ix: &Index, filter: &Expr| key_changes || keyed(ix) || reads_any(t, filter, assigned);
         let replaces = mode == Conflict::Replace
             && (key_changes
                 || t.indexes.iter().any(|ix| {
-                    ix.unique
-                        && (ix.columns.iter().any(|c| assigned.contains(c))
-                            || ix.filter.is_some() && !assigned.is_empty())
+                    ix.unique && (keyed(ix) || ix.filter.is_some() && !assigned.is_empty())
                 }));
         self.partial_indexes(t, |ix, f| replaces || moved(ix, f));
+        self.index_exprs(t, |ix| {
+            replaces
+                || key_changes
+                || keyed(ix)
+                || ix
+                    .filter
+                    .as_deref()
+                    .and_then(|f| parse_expr(f).ok())
+                    .is_some_and(|f| reads_any(t, &f, assigned))
+        });
         if mode != Conflict::Abort {
             return;
         }
         for ix in &t.indexes {
             let affected = rowid_changes
-                || ix.columns.iter().any(|c| assigned.contains(c))
+                || index_reads_any(t, ix, assigned)
                 || (ix.filter.is_some() && !assigned.is_empty());
             if ix.unique && affected {
                 self.may_abort = true;
@@ -432,6 +503,18 @@ impl Decision {
 
     fn update(&mut self, schema: &Schema, u: &Update, over: Option<Conflict>) {
         let Some(t) = schema.table(&u.table) else {
+            self.with(u.with.as_deref());
+            let cols = u.assignments.iter().map(|(c, _)| c.clone()).collect();
+            let exprs = u.assignments.iter().map(|(_, e)| e.clone()).collect();
+            let named = over.or(u.on_conflict);
+            let event = TriggerEvent::Update(cols);
+            self.view_change(
+                schema,
+                &u.table,
+                &event,
+                Some((u.filter.as_ref(), exprs)),
+                named,
+            );
             return;
         };
         self.with(u.with.as_deref());
@@ -463,6 +546,9 @@ impl Decision {
 
     fn delete(&mut self, schema: &Schema, d: &Delete, over: Option<Conflict>) {
         let Some(t) = schema.table(&d.table) else {
+            self.with(d.with.as_deref());
+            let read = Some((d.filter.as_ref(), Vec::new()));
+            self.view_change(schema, &d.table, &TriggerEvent::Delete, read, over);
             return;
         };
         self.with(d.with.as_deref());
@@ -474,6 +560,7 @@ impl Decision {
         }
         // Removing a row removes its entry from every index.
         self.partial_indexes(t, |_, _| true);
+        self.index_exprs(t, |_| true);
         self.returning(&d.returning);
         self.triggers(schema, t, &TriggerEvent::Delete, &[], over);
     }
@@ -487,6 +574,15 @@ fn walk_queries(e: &Expr, f: &mut dyn FnMut(&Query)) {
         Expr::RowField { query, .. } => f(query),
         _ => {}
     });
+}
+
+/// Whether a key of `ix` is one of the columns `cols` of `t` or an
+/// expression reading one.
+fn index_reads_any(t: &Table, ix: &Index, cols: &[usize]) -> bool {
+    ix.columns.iter().any(|c| cols.contains(c))
+        || crate::sql::index_expr::columns_read(t, ix)
+            .iter()
+            .any(|c| cols.contains(c))
 }
 
 /// Whether `e` reads one of the columns `cols` of `t`.

@@ -29,6 +29,8 @@ pub mod depend;
 pub mod eval;
 pub mod exec;
 pub mod functions;
+pub mod generated;
+pub mod index_expr;
 pub mod introspect;
 pub mod journal;
 pub mod outer_join;

@@ -84,8 +84,23 @@ pub struct TableWriter {
     pub t: Arc<Table>,
     /// Per index, its WHERE if partial, bound over the table's row.
     filters: Vec<Option<PExpr>>,
+    /// Per index, per key column, its expression if it is one, bound over
+    /// the table's row (empty for an index without expressions).
+    key_exprs: Vec<Vec<Option<PExpr>>>,
     /// The table's CHECK constraints, bound over its row.
     checks: Vec<crate::sql::check::BoundCheck>,
+    /// The table's generated columns, bound over its row.
+    generated: crate::sql::generated::BoundGenerated,
+}
+
+/// How SQLite names a UNIQUE index in its error: `t.a, t.b`, an
+/// expression key as `index 'NAME'` (all of it, as SQLite does when one
+/// key is an expression).
+pub fn index_constraint_name(t: &Table, idx: &crate::catalog::Index) -> String {
+    if idx.has_exprs() {
+        return format!("index '{}'", idx.name);
+    }
+    constraint_name(t, &idx.columns)
 }
 
 fn constraint_name(t: &Table, cols: &[usize]) -> String {
@@ -100,17 +115,30 @@ impl TableWriter {
     /// CHECK constraints).
     pub fn new(t: &Arc<Table>) -> Result<TableWriter> {
         let mut filters = Vec::with_capacity(t.indexes.len());
+        let mut key_exprs = Vec::with_capacity(t.indexes.len());
         for idx in &t.indexes {
             filters.push(match &idx.filter {
                 Some(sql) => Some(bind_index_filter(t, sql)?),
                 None => None,
             });
+            key_exprs.push(crate::sql::index_expr::bind_index_exprs(t, idx)?);
         }
         Ok(TableWriter {
             t: t.clone(),
             filters,
+            key_exprs,
             checks: crate::sql::check::bind_checks(t)?,
+            generated: crate::sql::generated::bind_generated(t)?,
         })
+    }
+
+    /// Computes the generated columns of `row` (columns, maybe ++ rowid)
+    /// from its other columns (see [`crate::sql::generated`]).
+    pub fn compute_generated(&self, cx: &mut ExecCtx, row: &mut [Value]) -> Result<()> {
+        if self.generated.is_empty() {
+            return Ok(());
+        }
+        self.generated.compute(&self.t, cx, row)
     }
 
     /// Whether `row` (columns ++ rowid, after NOT NULL) passes the table's
@@ -131,23 +159,50 @@ impl TableWriter {
         }
     }
 
-    fn membership(&self, cx: &mut ExecCtx, row: &[Value]) -> Result<Vec<bool>> {
+    /// The key values of index `i` for `row` (columns ++ rowid): its
+    /// columns' values, its expressions' results.
+    pub fn key_values(&self, cx: &mut ExecCtx, i: usize, row: &[Value]) -> Result<Vec<Value>> {
+        let idx = &self.t.indexes[i];
+        match self.key_exprs.get(i) {
+            Some(exprs) if !exprs.is_empty() => {
+                let mut out = Vec::with_capacity(idx.columns.len());
+                for (k, &c) in idx.columns.iter().enumerate() {
+                    out.push(match exprs.get(k).and_then(Option::as_ref) {
+                        Some(e) => eval(e, row, cx)?,
+                        None => row.get(c).cloned().unwrap_or(Value::Null),
+                    });
+                }
+                Ok(out)
+            }
+            _ => Ok(index_values(idx, row)),
+        }
+    }
+
+    /// The entry of every index for `row`: its key values, or `None`
+    /// where a partial index does not hold it.
+    fn entries(&self, cx: &mut ExecCtx, row: &[Value]) -> Result<Vec<Option<Vec<Value>>>> {
         (0..self.t.indexes.len())
-            .map(|i| self.holds(cx, i, row))
+            .map(|i| {
+                if self.holds(cx, i, row)? {
+                    self.key_values(cx, i, row).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
             .collect()
     }
 
     /// Stores `row` (columns ++ rowid) at `rowid`, with its index entries.
     pub fn write(&self, cx: &mut ExecCtx, rowid: i64, row: &[Value]) -> Result<()> {
-        let holds = self.membership(cx, row)?;
-        write_row(cx.txn, &self.t, rowid, row, &holds);
+        let keys = self.entries(cx, row)?;
+        write_row(cx.txn, &self.t, rowid, row, &keys);
         Ok(())
     }
 
     /// Removes `row` (as stored at `rowid`) and its index entries.
     pub fn delete(&self, cx: &mut ExecCtx, rowid: i64, row: &[Value]) -> Result<()> {
-        let holds = self.membership(cx, row)?;
-        delete_row(cx.txn, &self.t, rowid, row, &holds);
+        let keys = self.entries(cx, row)?;
+        delete_row(cx.txn, &self.t, rowid, row, &keys);
         Ok(())
     }
 
@@ -175,7 +230,8 @@ impl TableWriter {
                 if !idx.unique || !self.holds(cx, i, row)? {
                     Vec::new()
                 } else {
-                    unique_conflicts(cx.txn, t, idx, &index_values(idx, row), except)?
+                    let key = self.key_values(cx, i, row)?;
+                    unique_conflicts(cx.txn, t, idx, &key, except)?
                 }
             }
         };
@@ -187,7 +243,7 @@ impl TableWriter {
                 Some(a) => constraint_name(t, &[a]),
                 None => format!("{}.rowid", t.name),
             },
-            Constraint::Index(i) => constraint_name(t, &t.indexes[i].columns),
+            Constraint::Index(i) => index_constraint_name(t, &t.indexes[i]),
         };
         Ok(Some(Violation { on, rows, what }))
     }

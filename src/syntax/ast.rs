@@ -129,6 +129,9 @@ pub enum TriggerTiming {
     Before,
     /// After the row is changed.
     After,
+    /// INSTEAD OF the change, on a view (the view itself is never
+    /// written).
+    InsteadOf,
 }
 
 /// What a trigger fires on.
@@ -817,6 +820,8 @@ pub struct ColumnSpec {
     /// `REFERENCES parent ...` written on the column (its FOREIGN KEY
     /// constraints, with this column as their only child column).
     pub references: Vec<ForeignKeySpec>,
+    /// `GENERATED ALWAYS AS (expr) VIRTUAL | STORED` (or `AS (expr)`).
+    pub generated: Option<GeneratedSpec>,
 }
 
 /// What a FOREIGN KEY does to the child rows when their parent key is
@@ -872,6 +877,15 @@ pub struct ForeignKeySpec {
     pub column_level: bool,
 }
 
+/// A generated column's definition.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GeneratedSpec {
+    /// The expression as SQL text (parsed again when bound).
+    pub expr: String,
+    /// STORED (else VIRTUAL, SQLite's default).
+    pub stored: bool,
+}
+
 /// A CHECK constraint.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckSpec {
@@ -884,12 +898,14 @@ pub struct CheckSpec {
 /// A column of an index or of a PRIMARY KEY / UNIQUE constraint.
 #[derive(Clone, Debug)]
 pub struct IndexedColumn {
-    /// Column name.
+    /// Column name (empty for an expression).
     pub name: String,
     /// DESC.
     pub desc: bool,
-    /// COLLATE (default: the column's).
+    /// COLLATE (default: the column's; an expression's: BINARY).
     pub collation: Option<Collation>,
+    /// An index on an expression: its SQL text (only in CREATE INDEX).
+    pub expr: Option<String>,
 }
 
 impl IndexedColumn {
@@ -899,6 +915,7 @@ impl IndexedColumn {
             name: name.into(),
             desc: false,
             collation: None,
+            expr: None,
         }
     }
 }

@@ -3,19 +3,54 @@
 
 use super::*;
 
-/// If `e` compares column `col` of the source at `start` with something
+/// What an index key column holds, to find it in a condition: column
+/// `Col(c)` of the source, or an expression, known by the form (`{:?}`)
+/// of its binding over the combined row (see `sql::index_expr`).
+#[derive(Clone, Copy)]
+pub(super) enum KeyOf<'a> {
+    Col(usize),
+    Expr(&'a str),
+}
+
+impl KeyOf<'_> {
+    fn is(&self, x: &PExpr, start: usize) -> bool {
+        match self {
+            KeyOf::Col(c) => matches!(x, PExpr::Col(i) if *i == start + c),
+            KeyOf::Expr(form) => !matches!(x, PExpr::Col(_)) && format!("{x:?}") == *form,
+        }
+    }
+}
+
+/// The forms of the key expressions of `idx` (see [`KeyOf`]) for a
+/// source at `start`: per key column, `Some` for an expression; empty
+/// when it has none or they no longer bind (the index is then not used).
+fn key_forms(table: &Table, idx: &crate::catalog::Index, start: usize) -> Vec<Option<String>> {
+    if !idx.has_exprs() {
+        return Vec::new();
+    }
+    let t = Arc::new(table.clone());
+    match crate::sql::index_expr::bind_index_exprs(&t, idx) {
+        Ok(bound) => bound
+            .into_iter()
+            .map(|e| e.map(|e| format!("{:?}", map_cols(e, &|i| i + start))))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// If `e` compares key `key` of the source at `start` with something
 /// available before it under a rule `usable` accepts, returns (operator as
-/// seen from the column, other side, the comparison's affinity).
+/// seen from the key, other side, the comparison's affinity).
 pub(super) fn column_cmp(
     e: &PExpr,
-    col: usize,
+    key: KeyOf,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
 ) -> Option<(BinOp, PExpr, Option<Affinity>)> {
     let PExpr::Cmp(op, a, b, rule) = e else {
         return None;
     };
-    let is_col = |x: &PExpr| matches!(x, PExpr::Col(i) if *i == start + col);
+    let is_col = |x: &PExpr| key.is(x, start);
     let flip = |op: BinOp| match op {
         BinOp::Lt => BinOp::Gt,
         BinOp::Le => BinOp::Ge,
@@ -41,14 +76,12 @@ pub(super) fn column_cmp(
 
 pub(super) fn in_list_on(
     e: &PExpr,
-    col: usize,
+    key: KeyOf,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
 ) -> Option<(Vec<PExpr>, Option<Affinity>)> {
     match e {
-        PExpr::InList(x, list, false, rule)
-            if matches!(**x, PExpr::Col(i) if i == start + col) && usable(rule) =>
-        {
+        PExpr::InList(x, list, false, rule) if key.is(x, start) && usable(rule) => {
             if list.iter().all(|l| available_before(l, start)) {
                 Some((list.clone(), rule.aff))
             } else {
@@ -171,9 +204,14 @@ fn index_width(t: &Table, idx: &crate::catalog::Index) -> i32 {
         }
         v
     };
+    // An expression's size is estimated as an untyped column's.
     let mut w: u64 = cols
         .iter()
-        .map(|&c| size_estimate(&t.columns[c].decl_type) as u64)
+        .map(|&c| {
+            t.columns
+                .get(c)
+                .map_or(1, |col| size_estimate(&col.decl_type)) as u64
+        })
         .sum();
     if !t.without_rowid {
         w += 1;
@@ -193,10 +231,10 @@ fn probe_affinity(cmp: Option<Affinity>, col: Affinity) -> Affinity {
     }
 }
 
-/// The bounds on column `col` (of affinity `col_aff`) the conditions set.
+/// The bounds on key `col` (of affinity `col_aff`) the conditions set.
 pub(super) fn range_on(
     conds: &[&PExpr],
-    col: usize,
+    col: KeyOf,
     col_aff: Affinity,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
@@ -215,10 +253,7 @@ pub(super) fn range_on(
             }
         }
         if let PExpr::Between(x, a, b, false, [ra, rb]) = c {
-            if matches!(**x, PExpr::Col(i) if i == start + col)
-                && available_before(a, start)
-                && available_before(b, start)
-            {
+            if col.is(x, start) && available_before(a, start) && available_before(b, start) {
                 if usable(ra) {
                     lo = lo.or(Some(((**a).clone(), true, probe_affinity(ra.aff, col_aff))));
                 }
@@ -238,7 +273,7 @@ pub(super) fn range_on(
 /// The values column `col` (of affinity `col_aff`) must equal.
 pub(super) fn eq_on(
     conds: &[&PExpr],
-    col: usize,
+    col: KeyOf,
     col_aff: Affinity,
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
@@ -277,7 +312,9 @@ pub(super) fn choose_access(
     let by_rowid = |r: &CmpRule| r.index_affinity_ok(Affinity::Integer);
     if hint.is_none() || hint == Some(AccessHint::NoIndex) {
         for &rc in &rowid_cols {
-            if let Some((vals, _)) = eq_on(conds, rc, Affinity::Integer, start, &by_rowid) {
+            if let Some((vals, _)) =
+                eq_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
+            {
                 return Ok(Access::Rowids(vals));
             }
         }
@@ -298,25 +335,37 @@ pub(super) fn choose_access(
         if !allowed {
             continue;
         }
-        let usable_on = |k: usize| {
-            let c = idx.columns[k];
-            let aff = table.columns[c].affinity;
+        // An expression key has no affinity (SQLite): it serves only
+        // comparisons that convert nothing.
+        let forms = key_forms(table, idx, start);
+        if idx.has_exprs() && forms.is_empty() {
+            continue;
+        }
+        let key = |k: usize| -> Option<(KeyOf, Affinity)> {
+            match forms.get(k).and_then(Option::as_deref) {
+                Some(f) => Some((KeyOf::Expr(f), Affinity::Blob)),
+                None => {
+                    let c = *idx.columns.get(k)?;
+                    Some((KeyOf::Col(c), table.columns.get(c)?.affinity))
+                }
+            }
+        };
+        let usable_on = |k: usize, aff: Affinity| {
             let coll = idx.collation(k);
             move |r: &CmpRule| r.index_affinity_ok(aff) && r.coll == coll
         };
         let mut eq = Vec::new();
-        for (k, &c) in idx.columns.iter().enumerate() {
-            match eq_on(conds, c, table.columns[c].affinity, start, &usable_on(k)) {
+        for k in 0..idx.columns.len() {
+            let Some((kk, aff)) = key(k) else { break };
+            match eq_on(conds, kk, aff, start, &usable_on(k, aff)) {
                 Some(v) => eq.push(v),
                 None => break,
             }
         }
         let k = eq.len();
-        let range = idx
-            .columns
-            .get(k)
+        let range = key(k)
             .filter(|_| !idx.desc.get(k).copied().unwrap_or(false))
-            .and_then(|&c| range_on(conds, c, table.columns[c].affinity, start, &usable_on(k)));
+            .and_then(|(kk, aff)| range_on(conds, kk, aff, start, &usable_on(k, aff)));
         let score = eq.len() * 2 + usize::from(range.is_some());
         // On a tie the narrower index wins (SQLite's whereLoopIsNoBetter
         // compares their width estimates), then the later one: SQLite
@@ -344,7 +393,9 @@ pub(super) fn choose_access(
     }
     if !table.without_rowid {
         for &rc in &rowid_cols {
-            if let Some((lo, hi)) = range_on(conds, rc, Affinity::Integer, start, &by_rowid) {
+            if let Some((lo, hi)) =
+                range_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
+            {
                 let plain = |b: Option<(PExpr, bool, Affinity)>| b.map(|(e, incl, _)| (e, incl));
                 return Ok(Access::RowidRange(plain(lo), plain(hi)));
             }

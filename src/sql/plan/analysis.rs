@@ -187,14 +187,18 @@ pub fn has_subquery_expr(e: &Expr) -> bool {
 }
 
 /// The columns of the index a single-table plan reads its rows through,
-/// if it reads through one.
+/// if it reads through one (for a key expression, the columns it reads).
 pub fn scanned_index_columns(plan: &Plan) -> Option<Vec<usize>> {
     match &**plan {
         Node::Filter(inner, _) => scanned_index_columns(inner),
         Node::Scan {
             table,
             access: Access::Index { index, .. },
-        } => table.indexes.get(*index).map(|i| i.columns.clone()),
+        } => table.indexes.get(*index).map(|i| {
+            let mut cols = i.columns.clone();
+            cols.extend(crate::sql::index_expr::columns_read(table, i));
+            cols
+        }),
         _ => None,
     }
 }

@@ -18,10 +18,12 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
             foreign_key::may_reference(cx, schema, fk)?;
         }
     }
-    if !ct.checks.is_empty() {
-        // Each CHECK must bind over the table's row (its columns exist,
-        // nothing a CHECK may not hold) before the table is made.
+    if !ct.checks.is_empty() || ct.columns.iter().any(|c| c.generated.is_some()) {
+        // Each CHECK and generated column must bind over the table's row
+        // (its columns exist, nothing it may not hold) before the table
+        // is made.
         let probe = Arc::new(crate::catalog::table_of_spec(ct)?);
+        crate::sql::generated::check_generated(&probe)?;
         crate::sql::check::bind_checks(&probe)?;
     }
     if let Some(q) = &ct.as_query {
@@ -97,6 +99,7 @@ pub fn create_index(cx: &mut ExecCtx, schema: &Schema, ci: &CreateIndex) -> Resu
         return Ok(None);
     }
     let (next, t, idx) = schema.create_index(ci, &mut TxnWriter(cx.txn))?;
+    crate::sql::index_expr::check_index_exprs(&t, &idx)?;
     fill_index(cx, &t, &idx)?;
     Ok(Some(next))
 }
@@ -137,7 +140,7 @@ pub(super) fn fill_index(
             continue;
         };
         if writer.holds(cx, pos, &r)? {
-            entries.push((index_values(idx, &r), *rowid));
+            entries.push((writer.key_values(cx, pos, &r)?, *rowid));
         }
     }
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
@@ -150,7 +153,7 @@ pub(super) fn fill_index(
                     SqlErrorKind::Unique,
                     format!(
                         "UNIQUE constraint failed: {}",
-                        constraint_name(t, &idx.columns)
+                        crate::sql::write::index_constraint_name(t, idx)
                     ),
                 ));
             }
@@ -459,7 +462,10 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             if new.rowid_alias == Some(pos) || new.primary_key.contains(&pos) {
                 return Err(misuse(format!("cannot drop PRIMARY KEY column: \"{col}\"")));
             }
-            if new.indexes.iter().any(|i| i.columns.contains(&pos)) {
+            if new.indexes.iter().any(|i| {
+                i.columns.contains(&pos)
+                    || crate::sql::index_expr::columns_read(&new, i).contains(&pos)
+            }) {
                 return Err(misuse(format!(
                     "cannot drop indexed or UNIQUE column: \"{col}\""
                 )));
@@ -481,6 +487,17 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
             {
                 return Err(misuse(format!(
                     "error in table {} after drop column: unknown column \"{col}\" in foreign key definition",
+                    new.name
+                )));
+            }
+            if new
+                .columns
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == pos || c.generated.is_some())
+            {
+                return Err(misuse(format!(
+                    "error in table {} after drop column: must have at least one non-generated column",
                     new.name
                 )));
             }
@@ -544,7 +561,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
                 return Err(Error::sql(
                     SqlErrorKind::Unsupported,
                     format!(
-                        "renaming a column a partial index or a CHECK constraint uses ({from}) is not supported"
+                        "renaming a column a partial index, a CHECK constraint or a generated column uses ({from}) is not supported"
                     ),
                 ));
             }
@@ -678,9 +695,18 @@ fn add_column(
         Some(text) => Some(crate::syntax::parse::parse_expr(text)?),
         None => None,
     };
+    match &spec.generated {
+        Some(g) if g.stored => return Err(misuse("cannot add a STORED column".into())),
+        Some(_) if spec.default.is_some() => {
+            return Err(misuse(
+                "cannot use DEFAULT on a generated column".into(),
+            ))
+        }
+        _ => {}
+    }
     let null_default = matches!(default, None | Some(Expr::Literal(Value::Null)));
     if !rows.is_empty() {
-        if spec.not_null && null_default {
+        if spec.not_null && null_default && spec.generated.is_none() {
             return Err(misuse(
                 "Cannot add a NOT NULL column with default value NULL".into(),
             ));
@@ -706,6 +732,9 @@ fn add_column(
     }
     new.checks.extend(spec.checks.iter().cloned());
     let new_arc = Arc::new(new.clone());
+    if spec.generated.is_some() {
+        crate::sql::generated::check_generated(&new_arc)?;
+    }
     // Binding refuses what a CHECK may not hold (as CREATE TABLE does).
     let checks = crate::sql::check::bind_checks(&new_arc)?;
     let dflt = defaults(new, cx)?.pop().unwrap_or(Value::Null);
@@ -721,6 +750,13 @@ fn add_column(
             ));
         }
         r.extend(rowid);
+        // A VIRTUAL column added is computed for the rows there (sealdb
+        // keeps it in the row). As SQLite, NOT NULL is not tested on them
+        // (its check skips virtual columns): only rows written from now on
+        // must hold it.
+        if spec.generated.is_some() {
+            writer.compute_generated(cx, &mut r)?;
+        }
         if !crate::sql::check::passes(cx, &checks, &r, Conflict::Ignore)? {
             return Err(Error::sql(SqlErrorKind::Check, "CHECK constraint failed"));
         }
@@ -798,7 +834,8 @@ pub fn integrity_check(cx: &mut ExecCtx, schema: &Schema) -> Result<Vec<String>>
                     continue;
                 }
                 held += 1;
-                let key = crate::catalog::index_key(t.id, idx, &index_values(idx, r), *id);
+                let key =
+                    crate::catalog::index_key(t.id, idx, &writer.key_values(cx, pos, r)?, *id);
                 if cx.txn.get(&key)?.is_none() {
                     problems.push(format!("row {id} missing from index {}", idx.name));
                 }

@@ -106,15 +106,28 @@ pub(super) fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> R
                 if is_rowid_name(c) && t.column(c).is_none() && !t.without_rowid {
                     return Ok(width);
                 }
-                t.column(c).ok_or_else(|| {
+                let pos = t.column(c).ok_or_else(|| {
                     Error::sql(
                         SqlErrorKind::UnknownColumn,
                         format!("table {} has no column named {c}", t.name),
                     )
-                })
+                })?;
+                if t.columns[pos].generated.is_some() {
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        format!(
+                            "cannot INSERT into generated column \"{}\"",
+                            t.columns[pos].name
+                        ),
+                    ));
+                }
+                Ok(pos)
             })
             .collect::<Result<_>>()?,
-        None => (0..width).collect(),
+        // Generated columns take no values (SQLite).
+        None => (0..width)
+            .filter(|&i| t.columns[i].generated.is_none())
+            .collect(),
     };
     let source = match &ins.source {
         Some(q) => {
@@ -273,6 +286,10 @@ pub(super) fn is_rowid_name(n: &str) -> bool {
 /// The position a SET assigns (a column, or the rowid by one of its names).
 pub(super) fn set_target(t: &Table, col: &str) -> Result<usize> {
     match t.column(col) {
+        Some(p) if t.columns[p].generated.is_some() => Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!("cannot UPDATE generated column \"{}\"", t.columns[p].name),
+        )),
         Some(p) => Ok(p),
         None if is_rowid_name(col) && !t.without_rowid => Ok(t.columns.len()),
         None => Err(Error::sql(
@@ -297,7 +314,10 @@ pub fn insert_planned(
     slot: &mut Option<InsertPlan>,
 ) -> Result<Changed> {
     let seq = SequenceScope::begin();
-    let r = insert_rows(cx, schema, ins, slot);
+    let r = match (schema.table(&ins.table), schema.view(&ins.table)) {
+        (None, Some(v)) => super::view_write::insert_into_view(cx, schema, ins, v),
+        _ => insert_rows(cx, schema, ins, slot),
+    };
     end_statement(
         cx,
         schema,
@@ -418,6 +438,7 @@ fn insert_rows(
                 seen[a] = Value::Integer(r);
             }
             seen.push(Value::Integer(r));
+            writer.compute_generated(cx, &mut seen)?;
             fire(
                 cx,
                 schema,
@@ -437,6 +458,12 @@ fn insert_rows(
         // AUTOINCREMENT remembers every rowid a row was given, written or
         // not (SQLite).
         note_rowid(cx, schema, &t, rowid)?;
+        // Generated columns are computed from the final row, rowid alias
+        // included, before any constraint looks at them (SQLite).
+        if let Some(a) = t.rowid_alias {
+            row[a] = Value::Integer(rowid);
+        }
+        writer.compute_generated(cx, &mut row)?;
         let Some(row_done) = check_not_null(cx, &t, row, mode, &dflt)? else {
             continue;
         };

@@ -10,11 +10,13 @@ pub mod foreign_key;
 mod insert;
 mod trigger;
 mod update;
+mod view_write;
 
 pub use self::ddl::*;
 pub use self::insert::{insert, insert_planned, InsertPlan};
 pub use self::trigger::create_trigger;
 pub use self::update::{delete, update};
+pub use self::view_write::{view_row_table, view_rows_query};
 use self::{insert::*, trigger::*, update::*};
 
 use std::collections::HashMap;
@@ -77,13 +79,6 @@ fn table<'s>(schema: &'s Schema, name: &str) -> Result<&'s Arc<Table>> {
             Error::sql(SqlErrorKind::UnknownTable, format!("no such table: {name}"))
         }
     })
-}
-
-fn constraint_name(t: &Table, cols: &[usize]) -> String {
-    cols.iter()
-        .map(|&c| format!("{}.{}", t.name, t.columns[c].name))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Evaluates the DEFAULT of every column (NULL where none).

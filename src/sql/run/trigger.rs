@@ -181,14 +181,31 @@ pub(super) fn run_trigger_body(
 /// CREATE TRIGGER.
 pub fn create_trigger(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTrigger) -> Result<Schema> {
     reserved(&ct.name)?;
-    if schema.view(&ct.table).is_some() {
-        return Err(Error::sql(
-            SqlErrorKind::Unsupported,
-            "triggers on views (INSTEAD OF) are not supported",
-        ));
-    }
+    // As SQLite: INSTEAD OF on views only, BEFORE and AFTER on tables.
+    let on = match (schema.table(&ct.table), schema.view(&ct.table), ct.timing) {
+        (Some(_), _, TriggerTiming::InsteadOf) => {
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!("cannot create INSTEAD OF trigger on table: {}", ct.table),
+            ))
+        }
+        (None, Some(_), TriggerTiming::Before | TriggerTiming::After) => {
+            let when = if ct.timing == TriggerTiming::Before {
+                "BEFORE"
+            } else {
+                "AFTER"
+            };
+            return Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!("cannot create {when} trigger on view: {}", ct.table),
+            ));
+        }
+        (Some(t), _, _) => Some(t.clone()),
+        (None, Some(v), _) => Some(super::view_row_table(schema, v)?),
+        (None, None, _) => None,
+    };
     // Bind the WHEN clause now so mistakes show at CREATE time.
-    if let (Some(w), Some(t)) = (&ct.when, schema.table(&ct.table)) {
+    if let (Some(w), Some(t)) = (&ct.when, &on) {
         Planner::for_trigger(schema, t, None).trigger_expr(w)?;
     }
     schema.create_trigger(ct, &mut TxnWriter(cx.txn))

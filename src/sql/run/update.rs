@@ -50,6 +50,7 @@ pub(super) fn update_row(
         new[a] = Value::Integer(rowid);
     }
     new.push(Value::Integer(rowid));
+    writer.compute_generated(cx, &mut new)?;
     // As SQLite: BEFORE triggers see the new row after affinity (a STRICT
     // table's types checked first); then the row is sought again as SQLite
     // does, by its rowid or, WITHOUT ROWID, by its old key (so a row whose
@@ -88,6 +89,8 @@ pub(super) fn update_row(
                 new[i] = v;
             }
         }
+        // From the inputs as the triggers left them.
+        writer.compute_generated(cx, &mut new)?;
     }
     let rowid_v = new.pop().unwrap_or(Value::Null);
     let Some(mut checked) = check_not_null(cx, &t, new, mode, &dflt)? else {
@@ -265,7 +268,10 @@ pub(super) fn sort_in_table_order(t: &Table, rows: &mut [Row]) {
 pub fn update(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed> {
     // Its triggers may insert into AUTOINCREMENT tables.
     let seq = SequenceScope::begin();
-    let r = update_rows(cx, schema, up);
+    let r = match (schema.table(&up.table), schema.view(&up.table)) {
+        (None, Some(v)) => super::view_write::update_view(cx, schema, up, v),
+        _ => update_rows(cx, schema, up),
+    };
     end_statement(
         cx,
         schema,
@@ -341,6 +347,8 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
         returning: returning.as_ref().map(|(_, n)| (n.clone(), Vec::new())),
         last_rowid: None,
     };
+    // A generated column changed through its inputs is not counted as
+    // assigned: `UPDATE OF g` does not fire (SQLite).
     let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
     // SQLite updates the rows in the order it finds them only when
     // nothing can disturb that ("one-pass"): no UPDATE trigger that fires,
@@ -361,8 +369,11 @@ fn update_rows(cx: &mut ExecCtx, schema: &Schema, up: &Update) -> Result<Changed
             .filter
             .as_ref()
             .is_some_and(crate::sql::plan::has_subquery_expr)
-        && !crate::sql::plan::scanned_index_columns(&plan)
-            .is_some_and(|ic| ic.iter().any(|c| cols.contains(c)));
+        && !crate::sql::plan::scanned_index_columns(&plan).is_some_and(|ic| {
+            // A generated column changes with its inputs.
+            let changed = crate::sql::generated::with_dependents(&t, &cols);
+            ic.iter().any(|c| changed.contains(c))
+        });
     if !one_pass {
         sort_in_table_order(&t, &mut old_rows);
     }
@@ -527,7 +538,10 @@ fn update_from_rows(
 pub fn delete(cx: &mut ExecCtx, schema: &Schema, del: &Delete) -> Result<Changed> {
     // Its triggers may insert into AUTOINCREMENT tables.
     let seq = SequenceScope::begin();
-    let r = delete_rows(cx, schema, del);
+    let r = match (schema.table(&del.table), schema.view(&del.table)) {
+        (None, Some(v)) => super::view_write::delete_from_view(cx, schema, del, v),
+        _ => delete_rows(cx, schema, del),
+    };
     end_statement(
         cx,
         schema,

@@ -76,7 +76,30 @@ impl Cx {
                 sp::ColumnOption::OnConflict(_) => {
                     return Err(unsupported("ON CONFLICT clauses on constraints"))
                 }
-                sp::ColumnOption::Generated { .. } => return Err(unsupported("generated columns")),
+                sp::ColumnOption::Generated {
+                    generated_as,
+                    sequence_options,
+                    generation_expr,
+                    generation_expr_mode,
+                    ..
+                } => {
+                    let Some(e) = generation_expr else {
+                        return Err(unsupported("identity columns (GENERATED ... AS IDENTITY)"));
+                    };
+                    if sequence_options.is_some()
+                        || matches!(generated_as, sp::GeneratedAs::ByDefault)
+                        || spec.generated.is_some()
+                    {
+                        return Err(unsupported(format!("this generated column form ({e})")));
+                    }
+                    let stored = matches!(
+                        generation_expr_mode,
+                        Some(sp::GeneratedExpressionMode::Stored)
+                    ) || matches!(generated_as, sp::GeneratedAs::ExpStored);
+                    let text = e.to_string();
+                    self.expr(e)?;
+                    spec.generated = Some(GeneratedSpec { expr: text, stored });
+                }
                 other => return Err(unsupported(format!("column option {other}"))),
             }
         }
@@ -135,11 +158,11 @@ impl Cx {
                             format!("table \"{}\" has more than one primary key", out.name),
                         ));
                     }
-                    out.primary_key = indexed_columns(pk.columns)?;
+                    out.primary_key = self.indexed_columns(pk.columns, false)?;
                 }
                 sp::TableConstraint::Unique(u) => {
                     constraint_plain(&u.characteristics, &u.index_options, "UNIQUE")?;
-                    out.uniques.push(indexed_columns(u.columns)?);
+                    out.uniques.push(self.indexed_columns(u.columns, false)?);
                 }
                 sp::TableConstraint::ForeignKey(fk) => {
                     if fk.index_name.is_some() {
@@ -226,7 +249,7 @@ impl Cx {
         Ok(CreateIndex {
             name,
             table: object_name(&table_name)?,
-            columns: indexed_columns(columns)?,
+            columns: self.indexed_columns(columns, true)?,
             unique,
             if_not_exists,
             filter,
@@ -234,11 +257,16 @@ impl Cx {
     }
 }
 
-/// The columns of an index or key: names, each maybe with COLLATE and
-/// ASC/DESC.
-pub(super) fn indexed_columns(cols: Vec<sp::IndexColumn>) -> Result<Vec<IndexedColumn>> {
-    cols.into_iter()
-        .map(|c| {
+impl Cx {
+    /// The columns of an index or key: names or (`exprs`: in CREATE
+    /// INDEX) expressions, each maybe with COLLATE and ASC/DESC.
+    pub(super) fn indexed_columns(
+        &mut self,
+        cols: Vec<sp::IndexColumn>,
+        exprs: bool,
+    ) -> Result<Vec<IndexedColumn>> {
+        let mut out = Vec::with_capacity(cols.len());
+        for c in cols {
             if c.operator_class.is_some()
                 || c.column.with_fill.is_some()
                 || c.column.options.nulls_first.is_some()
@@ -246,23 +274,44 @@ pub(super) fn indexed_columns(cols: Vec<sp::IndexColumn>) -> Result<Vec<IndexedC
                 return Err(unsupported(format!("indexed column {c}")));
             }
             let desc = matches!(c.column.options.sort, Some(sp::OrderBySort::Desc));
-            let (name, collation) = match c.column.expr {
-                sp::Expr::Identifier(i) => (i.value, None),
-                sp::Expr::Collate { expr, collation } => match *expr {
-                    sp::Expr::Identifier(i) => {
-                        (i.value, Some(collation_named(&object_name(&collation)?)?))
-                    }
-                    other => return Err(unsupported(format!("index on expression {other}"))),
-                },
-                other => return Err(unsupported(format!("index on expression {other}"))),
+            let (e, collation) = match c.column.expr {
+                sp::Expr::Collate { expr, collation } => {
+                    (*expr, Some(collation_named(&object_name(&collation)?)?))
+                }
+                other => (other, None),
             };
-            Ok(IndexedColumn {
+            let mut e = e;
+            while let sp::Expr::Nested(inner) = e {
+                e = *inner;
+            }
+            let (name, expr) = match e {
+                sp::Expr::Identifier(i) => (i.value, None),
+                // SQLite takes a string there for a column name.
+                sp::Expr::Value(sp::ValueWithSpan {
+                    value: sp::Value::SingleQuotedString(s),
+                    ..
+                }) => (s, None),
+                other if exprs => {
+                    let text = other.to_string();
+                    self.expr(other)?;
+                    (String::new(), Some(text))
+                }
+                _ => {
+                    return Err(Error::sql(
+                        SqlErrorKind::Misuse,
+                        "expressions prohibited in PRIMARY KEY and UNIQUE constraints",
+                    ))
+                }
+            };
+            out.push(IndexedColumn {
                 name,
                 desc,
                 collation,
-            })
-        })
-        .collect()
+                expr,
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// A PRIMARY KEY or UNIQUE constraint has nothing SQLite would act on

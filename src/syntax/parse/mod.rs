@@ -762,9 +762,7 @@ impl Cx {
                     Some(sp::TriggerPeriod::After) | Some(sp::TriggerPeriod::For) => {
                         TriggerTiming::After
                     }
-                    Some(sp::TriggerPeriod::InsteadOf) => {
-                        return Err(unsupported("INSTEAD OF triggers"))
-                    }
+                    Some(sp::TriggerPeriod::InsteadOf) => TriggerTiming::InsteadOf,
                 };
                 let event = match t.events.as_slice() {
                     [sp::TriggerEvent::Insert] => TriggerEvent::Insert,
