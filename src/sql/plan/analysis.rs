@@ -179,6 +179,7 @@ pub fn scanned_index_columns(plan: &Plan) -> Option<Vec<usize>> {
         Node::Scan {
             table,
             access: Access::Index { index, .. },
+            ..
         } => table.indexes.get(*index).map(|i| i.columns.clone()),
         _ => None,
     }

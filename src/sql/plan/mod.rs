@@ -96,6 +96,9 @@ pub enum Node {
         table: Arc<Table>,
         /// How.
         access: Access,
+        /// Read the rowid range or index backwards (descending keys): an
+        /// ORDER BY that the reversed order satisfies needs no sort.
+        reverse: bool,
     },
     /// Literal rows.
     Values(Vec<Vec<PExpr>>),
