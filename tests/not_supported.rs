@@ -216,7 +216,7 @@ fn the_main_schema_is_this_database() {
     s.execute("INSERT INTO MAIN.t VALUES (1), (2)", &[])
         .unwrap();
     assert_eq!(count(&s, "SELECT count(main.t.a) FROM main.t"), 2);
-    // EXPLAIN and EXPLAIN QUERY PLAN both describe the plan.
+    // EXPLAIN QUERY PLAN describes the plan (in SQLite's format).
     assert!(s
         .query("EXPLAIN QUERY PLAN SELECT a FROM t", &[])
         .unwrap()

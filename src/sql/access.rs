@@ -75,7 +75,7 @@ pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
         Statement::Pragma(p) => p.name == "integrity_check",
         Statement::Reindex(None) | Statement::ShowCluster => true,
-        Statement::Explain(inner) => needs_admin(inner),
+        Statement::Explain(inner, _) => needs_admin(inner),
         _ => false,
     }
 }
@@ -475,7 +475,7 @@ fn walk_one(
         Statement::Query(q) => {
             p.query(q)?;
         }
-        Statement::Explain(inner) => {
+        Statement::Explain(inner, _) => {
             let mut all = Vec::new();
             let r = walk_one(schema, inner, sec, trigger, out, &mut all)?;
             fires.extend(all);

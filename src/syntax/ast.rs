@@ -62,8 +62,9 @@ pub enum Statement {
     Savepoint(String),
     /// RELEASE [SAVEPOINT] name.
     Release(String),
-    /// EXPLAIN statement.
-    Explain(Box<Statement>),
+    /// EXPLAIN statement; `true`: EXPLAIN QUERY PLAN (SQLite's four
+    /// columns), else sealdb's own plan tree.
+    Explain(Box<Statement>, bool),
     /// CREATE TRIGGER.
     CreateTrigger(Box<CreateTrigger>),
     /// PRAGMA (see `db/pragma.rs` for those sealdb has).

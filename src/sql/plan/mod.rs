@@ -28,6 +28,7 @@ mod alias;
 mod analysis;
 mod bind;
 mod cte;
+mod explain;
 mod query;
 mod rows;
 mod scope;
@@ -36,6 +37,7 @@ mod source;
 mod window;
 
 pub use self::access_path::{Bounds, EqValues};
+pub use self::explain::{query_plan, ExplainMasks, PlanLine};
 pub(crate) use self::analysis::walk;
 pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
@@ -346,6 +348,9 @@ pub struct Planner<'s> {
     /// The window calls of the SELECT whose result columns or ORDER BY
     /// are being bound; None where window calls are not allowed.
     window: Option<WindowBind>,
+    /// What EXPLAIN QUERY PLAN may have to hide: the views expanded and
+    /// the subqueries of row policies (see `explain.rs`).
+    masks: ExplainMasks,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -450,7 +455,14 @@ impl<'s> Planner<'s> {
             nest: 0,
             describing: false,
             window: None,
+            masks: ExplainMasks::default(),
         }
+    }
+
+    /// The views this planner expanded and the row-policy subqueries it
+    /// bound, for EXPLAIN QUERY PLAN to hide what the reader may not see.
+    pub fn take_explain_masks(&mut self) -> ExplainMasks {
+        std::mem::take(&mut self.masks)
     }
 
     /// A planner for statements in the body of a trigger on `table`: NEW

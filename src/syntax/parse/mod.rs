@@ -718,7 +718,7 @@ impl Cx {
                 describe_alias,
                 analyze,
                 verbose,
-                query_plan: _,
+                query_plan,
                 estimate,
                 statement,
                 format,
@@ -734,7 +734,7 @@ impl Cx {
                 {
                     return Err(unsupported("EXPLAIN options (ANALYZE, VERBOSE, FORMAT)"));
                 }
-                Statement::Explain(Box::new(self.statement(*statement)?))
+                Statement::Explain(Box::new(self.statement(*statement)?), query_plan)
             }
             sp::Statement::CreateTrigger(t) => {
                 let sql = t.to_string();
