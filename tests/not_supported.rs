@@ -68,6 +68,11 @@ const REFUSED: &[(&str, &str)] = &[
     ("CREATE INDEX i ON t (lower(b))", "expression index"),
     // EXPLAIN options.
     ("EXPLAIN ANALYZE SELECT 1", "ANALYZE"),
+    // Statistics (the planner keeps none).
+    ("ANALYZE", "ANALYZE"),
+    ("ANALYZE t", "ANALYZE"),
+    ("analyze main.t", "ANALYZE"),
+    ("ANALYZE;", "ANALYZE"),
     // SELECT clauses of other dialects.
     ("SELECT a FROM t SORT BY a", "SORT BY"),
     ("SELECT a FROM t CLUSTER BY a", "CLUSTER BY"),

@@ -74,7 +74,7 @@ pub fn trigger_uses(
 pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
         Statement::Pragma(p) => p.name == "integrity_check",
-        Statement::Reindex(None) | Statement::ShowCluster => true,
+        Statement::Reindex(None) | Statement::ShowCluster | Statement::Vacuum => true,
         Statement::Explain(inner, _) => needs_admin(inner),
         _ => false,
     }

@@ -71,6 +71,8 @@ pub enum Statement {
     Pragma(Pragma),
     /// REINDEX [table or index].
     Reindex(Option<String>),
+    /// VACUUM [main]: full compaction of the store.
+    Vacuum,
     /// SHOW CLUSTER: the replication members and their state.
     ShowCluster,
     /// SET name = value: a setting of this session (`read_consistency`).
