@@ -58,7 +58,10 @@ fn lab() -> Lab {
          GRANT CREATE ON DATABASE main TO alice;
          ALTER TABLE gift OWNER TO alice",
     );
-    lab.ok("alice", "CREATE VIEW my_v AS SELECT id, v FROM pub WHERE id > 0");
+    lab.ok(
+        "alice",
+        "CREATE VIEW my_v AS SELECT id, v FROM pub WHERE id > 0",
+    );
     lab.ok("alice", "CREATE VIEW my_notes AS SELECT id FROM open_notes");
     lab
 }
@@ -110,8 +113,14 @@ fn plans_through_views_show_nothing_of_their_bodies() {
         n.tried();
     }
     // A view that is not hers is one line: its name.
-    assert_eq!(eqp(&mut lab, "alice", "SELECT * FROM open_notes"), "1|0|0|SCAN open_notes");
-    assert_eq!(eqp(&mut lab, "alice", "SELECT * FROM pub_v"), "1|0|0|SCAN pub_v");
+    assert_eq!(
+        eqp(&mut lab, "alice", "SELECT * FROM open_notes"),
+        "1|0|0|SCAN open_notes"
+    );
+    assert_eq!(
+        eqp(&mut lab, "alice", "SELECT * FROM pub_v"),
+        "1|0|0|SCAN pub_v"
+    );
     // Hers, over a view that is not: her body, the other view one line.
     assert_eq!(
         eqp(&mut lab, "alice", "SELECT * FROM my_notes"),
@@ -132,7 +141,10 @@ fn plans_through_views_show_nothing_of_their_bodies() {
     n.tried();
     // Positive control: root sees the bodies, hidden names included.
     let root = eqp(&mut lab, "root", "SELECT * FROM open_notes");
-    assert!(root.contains("hidden_tab") && root.contains("secret_pay_idx"), "{root}");
+    assert!(
+        root.contains("hidden_tab") && root.contains("secret_pay_idx"),
+        "{root}"
+    );
 }
 
 #[test]
@@ -150,18 +162,27 @@ fn row_policies_leave_no_trace_in_plans() {
     ] {
         let out = eqp(&mut lab, "alice", sql);
         assert_nothing_hidden(sql, &out);
-        assert!(!out.contains("SUBQUERY") || sql.contains("(SELECT"), "{sql}: {out}");
+        assert!(
+            !out.contains("SUBQUERY") || sql.contains("(SELECT"),
+            "{sql}: {out}"
+        );
         n.tried();
     }
     // The policy's subquery is not a line; the user's own one is.
-    assert_eq!(eqp(&mut lab, "alice", "SELECT id FROM secret"), "1|0|0|SCAN secret");
+    assert_eq!(
+        eqp(&mut lab, "alice", "SELECT id FROM secret"),
+        "1|0|0|SCAN secret"
+    );
     assert_eq!(
         eqp(&mut lab, "alice", "SELECT (SELECT count(*) FROM secret)"),
         "1|0|0|SCAN CONSTANT ROW;2|0|0|SCALAR SUBQUERY 1;3|2|0|SCAN secret"
     );
     // Root is not under the policy: no subquery either way (control: the
     // same statement for a user the policy applies to differs only there).
-    assert_eq!(eqp(&mut lab, "root", "SELECT id FROM secret"), "1|0|0|SCAN secret");
+    assert_eq!(
+        eqp(&mut lab, "root", "SELECT id FROM secret"),
+        "1|0|0|SCAN secret"
+    );
 }
 
 #[test]
@@ -198,10 +219,16 @@ fn explain_is_refused_where_the_query_is() {
     n.tried();
     // A hidden index in INDEXED BY: as a missing one.
     let hidden = lab
-        .refused("alice", "EXPLAIN QUERY PLAN SELECT id FROM secret INDEXED BY hidden_x_idx")
+        .refused(
+            "alice",
+            "EXPLAIN QUERY PLAN SELECT id FROM secret INDEXED BY hidden_x_idx",
+        )
         .to_string();
     let missing = lab
-        .refused("alice", "EXPLAIN QUERY PLAN SELECT id FROM secret INDEXED BY nosuch_idx")
+        .refused(
+            "alice",
+            "EXPLAIN QUERY PLAN SELECT id FROM secret INDEXED BY nosuch_idx",
+        )
         .to_string();
     assert_eq!(
         hidden.replace("hidden_x_idx", "X"),

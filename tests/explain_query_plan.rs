@@ -33,7 +33,9 @@ fn eqp(s: &sealdb::Session, sql: &str) -> String {
     let rows = s.query(&format!("EXPLAIN QUERY PLAN {sql}"), &[]).unwrap();
     assert_eq!(
         rows.columns().to_vec(),
-        ["id", "parent", "notused", "detail"].map(String::from).to_vec(),
+        ["id", "parent", "notused", "detail"]
+            .map(String::from)
+            .to_vec(),
         "{sql}"
     );
     let mut seen = Vec::new();
@@ -46,7 +48,10 @@ fn eqp(s: &sealdb::Session, sql: &str) -> String {
             panic!("{sql}: bad row {v:?}");
         };
         assert!(*id > 0 && !seen.contains(id), "{sql}: id {id}");
-        assert!(*parent == 0 || seen.contains(parent), "{sql}: parent {parent}");
+        assert!(
+            *parent == 0 || seen.contains(parent),
+            "{sql}: parent {parent}"
+        );
         let depth = {
             let mut d = 0;
             let mut p = *parent;

@@ -80,7 +80,11 @@ fn reverse_plans_have_no_sort() {
     // (query, the access line expected, read backwards)
     let served = [
         ("SELECT id FROM t ORDER BY id DESC", "SCAN t", true),
-        ("SELECT id FROM t ORDER BY rowid DESC LIMIT 10", "SCAN t", true),
+        (
+            "SELECT id FROM t ORDER BY rowid DESC LIMIT 10",
+            "SCAN t",
+            true,
+        ),
         ("SELECT id FROM t ORDER BY id", "SCAN t", false),
         (
             "SELECT id FROM t WHERE id > 10 ORDER BY id DESC",
@@ -208,7 +212,8 @@ fn reverse_scans_return_the_rows_in_order() {
     s.execute("BEGIN", &[]).unwrap();
     s.execute("INSERT INTO t VALUES (500, 6, 'z', 1), (3, 6, 'y', 2)", &[])
         .unwrap();
-    s.execute("DELETE FROM t WHERE id IN (299, 298)", &[]).unwrap();
+    s.execute("DELETE FROM t WHERE id IN (299, 298)", &[])
+        .unwrap();
     s.execute("UPDATE t SET a = 100 WHERE id = 1", &[]).unwrap();
     assert_eq!(
         ints(&s, "SELECT id FROM t ORDER BY id DESC LIMIT 4"),

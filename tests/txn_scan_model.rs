@@ -117,9 +117,7 @@ fn txn_view(committed: &Model, own: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Mode
 fn valid_range(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
     match (lo, hi) {
         (Bound::Included(l), Bound::Included(h)) => l <= h,
-        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) => {
-            l < h
-        }
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) => l < h,
         _ => true,
     }
 }
@@ -297,7 +295,7 @@ fn reverse_scan_interleaves_own_writes() {
     txn.delete(k(94)); // deletes a stored key
     txn.put(k(92), v(92, 3)); // a key stored, kept, and now changed
     txn.put(k(90), v(90, 3)); // re-inserts a key deleted in storage
-    // 88 is stored; 86 was deleted in storage, 84 not.
+                              // 88 is stored; 86 was deleted in storage, 84 not.
     let got: Vec<Vec<u8>> = txn
         .scan(Bound::Included(k(84)), Bound::Unbounded, Direction::Reverse)
         .unwrap()

@@ -27,10 +27,7 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
             continue;
         }
         let bytes = std::fs::read(e.path()).unwrap();
-        if bytes
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-        {
+        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
             out.push(name);
         }
     }
@@ -64,8 +61,11 @@ fn fill(s: &sealdb::Session) {
         )
         .unwrap();
     }
-    s.execute("INSERT INTO gone VALUES (?)", &[&format!("{MARKER}-dropped").as_str()])
-        .unwrap();
+    s.execute(
+        "INSERT INTO gone VALUES (?)",
+        &[&format!("{MARKER}-dropped").as_str()],
+    )
+    .unwrap();
     s.execute("COMMIT", &[]).unwrap();
 }
 
@@ -87,7 +87,8 @@ fn deleted_data_leaves_every_file() {
         before.iter().any(|f| f.ends_with(".sst")),
         "control: the marker should be in a table file: {before:?}"
     );
-    s.execute("DELETE FROM t WHERE note LIKE 'ZQX%'", &[]).unwrap();
+    s.execute("DELETE FROM t WHERE note LIKE 'ZQX%'", &[])
+        .unwrap();
     s.execute("DROP TABLE gone", &[]).unwrap();
     // Deleted but not vacuumed: still somewhere in the files.
     assert!(!files_holding(dir.path(), MARKER).is_empty());
@@ -95,7 +96,10 @@ fn deleted_data_leaves_every_file() {
     assert_eq!(files_holding(dir.path(), MARKER), Vec::<String>::new());
     // What stays is intact, also after a reopen.
     assert_eq!(count(&s, "SELECT count(*) FROM t"), 2970);
-    assert_eq!(count(&s, "SELECT count(*) FROM t WHERE note LIKE 'keep-%'"), 2970);
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM t WHERE note LIKE 'keep-%'"),
+        2970
+    );
     drop(s);
     drop(db);
     let db = Db::open_with(
@@ -106,7 +110,10 @@ fn deleted_data_leaves_every_file() {
     .unwrap();
     let s = db.root_session();
     assert_eq!(count(&s, "SELECT count(*) FROM t"), 2970);
-    assert_eq!(count(&s, "SELECT sum(id) FROM t WHERE id % 100 = 8"), (0..30).map(|k| k * 100 + 8).sum::<i64>());
+    assert_eq!(
+        count(&s, "SELECT sum(id) FROM t WHERE id % 100 = 8"),
+        (0..30).map(|k| k * 100 + 8).sum::<i64>()
+    );
     assert_eq!(files_holding(dir.path(), MARKER), Vec::<String>::new());
 }
 
@@ -162,7 +169,9 @@ fn an_encrypted_store_shrinks_and_every_table_file_is_new() {
 fn only_admins_outside_transactions_and_audited() {
     let mut lab = Lab::new("CREATE TABLE t (a); INSERT INTO t VALUES (1);");
     lab.user("alice");
-    lab.as_root("GRANT SELECT, INSERT, DELETE ON t TO alice; GRANT CREATE ON DATABASE main TO alice");
+    lab.as_root(
+        "GRANT SELECT, INSERT, DELETE ON t TO alice; GRANT CREATE ON DATABASE main TO alice",
+    );
     let mut n = Attacks::new("vacuum");
     let mark = lab.mark();
     for sql in ["VACUUM", "VACUUM main", "vacuum \"main\""] {

@@ -12,8 +12,8 @@
 //! `statement` record naming VACUUM).
 
 use super::authorize::denied;
-use crate::error::SqlErrorKind;
 use super::*;
+use crate::error::SqlErrorKind;
 
 impl Session {
     /// Runs VACUUM (`text` as written, for the audit record).

@@ -1260,30 +1260,30 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
 /// The line of a table read in sealdb's own EXPLAIN tree.
 fn scan_line(table: &Table, access: &Access) -> String {
     match access {
-            Access::Full => format!("SCAN {}", table.name),
-            Access::Rowids(v) => {
-                format!("SEARCH {} USING ROWID ({} value(s))", table.name, v.len())
-            }
-            Access::RowidRange(..) => format!("SEARCH {} USING ROWID RANGE", table.name),
-            Access::Index { index, eq, range } => {
-                let idx = &table.indexes[*index];
-                let mut terms: Vec<String> = idx
-                    .columns
-                    .iter()
-                    .take(eq.len())
-                    .map(|&c| format!("{}=?", table.columns[c].name))
-                    .collect();
-                if range.is_some() {
-                    if let Some(&c) = idx.columns.get(eq.len()) {
-                        terms.push(format!("{} range", table.columns[c].name));
-                    }
+        Access::Full => format!("SCAN {}", table.name),
+        Access::Rowids(v) => {
+            format!("SEARCH {} USING ROWID ({} value(s))", table.name, v.len())
+        }
+        Access::RowidRange(..) => format!("SEARCH {} USING ROWID RANGE", table.name),
+        Access::Index { index, eq, range } => {
+            let idx = &table.indexes[*index];
+            let mut terms: Vec<String> = idx
+                .columns
+                .iter()
+                .take(eq.len())
+                .map(|&c| format!("{}=?", table.columns[c].name))
+                .collect();
+            if range.is_some() {
+                if let Some(&c) = idx.columns.get(eq.len()) {
+                    terms.push(format!("{} range", table.columns[c].name));
                 }
-                format!(
-                    "SEARCH {} USING INDEX {} ({})",
-                    table.name,
-                    idx.name,
-                    terms.join(" AND ")
-                )
             }
+            format!(
+                "SEARCH {} USING INDEX {} ({})",
+                table.name,
+                idx.name,
+                terms.join(" AND ")
+            )
+        }
     }
 }

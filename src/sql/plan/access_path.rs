@@ -425,7 +425,9 @@ pub(super) fn ordered_scan(
                     };
                     Some(scan(table, access, rev))
                 }
-                Access::Index { index, eq, range } if eq.iter().all(|(alts, _)| alts.len() == 1) => {
+                Access::Index { index, eq, range }
+                    if eq.iter().all(|(alts, _)| alts.len() == 1) =>
+                {
                     // The index chosen for the WHERE, or (unless INDEXED
                     // BY named it) another that serves the same equality
                     // and range terms and also gives the order, as SQLite
@@ -438,8 +440,7 @@ pub(super) fn ordered_scan(
                             && idx.columns.len() >= served
                             && j.columns[..served] == idx.columns[..served]
                             && (0..served).all(|p| j.collation(p) == idx.collation(p))
-                            && (range.is_none()
-                                || j.desc.get(eq.len()) == idx.desc.get(eq.len()))
+                            && (range.is_none() || j.desc.get(eq.len()) == idx.desc.get(eq.len()))
                     };
                     let candidates = std::iter::once(*index).chain(
                         (0..table.indexes.len())

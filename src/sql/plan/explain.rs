@@ -387,10 +387,13 @@ fn scan_detail(table: &Table, access: &Access) -> String {
         Access::Full => format!("SCAN {name}"),
         Access::Rowids(_) => format!("SEARCH {name} USING INTEGER PRIMARY KEY (rowid=?)"),
         Access::RowidRange(lo, hi) => {
-            let terms: Vec<&str> = [lo.as_ref().map(|_| "rowid>?"), hi.as_ref().map(|_| "rowid<?")]
-                .into_iter()
-                .flatten()
-                .collect();
+            let terms: Vec<&str> = [
+                lo.as_ref().map(|_| "rowid>?"),
+                hi.as_ref().map(|_| "rowid<?"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             format!(
                 "SEARCH {name} USING INTEGER PRIMARY KEY ({})",
                 terms.join(" AND ")
@@ -419,10 +422,9 @@ fn scan_detail(table: &Table, access: &Access) -> String {
             match (key, terms.is_empty()) {
                 (true, true) => format!("SCAN {name}"),
                 (false, true) => format!("SCAN {name} USING INDEX {}", idx.name),
-                (true, false) => format!(
-                    "SEARCH {name} USING PRIMARY KEY ({})",
-                    terms.join(" AND ")
-                ),
+                (true, false) => {
+                    format!("SEARCH {name} USING PRIMARY KEY ({})", terms.join(" AND "))
+                }
                 (false, false) => format!(
                     "SEARCH {name} USING INDEX {} ({})",
                     idx.name,

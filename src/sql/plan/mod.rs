@@ -37,12 +37,12 @@ mod source;
 mod window;
 
 pub use self::access_path::{Bounds, EqValues};
-pub use self::explain::{query_plan, ExplainMasks, PlanLine};
 pub(crate) use self::analysis::walk;
 pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
 pub use self::cte::DataChange;
+pub use self::explain::{query_plan, ExplainMasks, PlanLine};
 pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
 use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 
