@@ -22,6 +22,9 @@ use sealdb::{Db, KeyBytes, MemoryKeyProvider, Options, Value};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Whether a run's first-column values are right.
+type RowCheck = dyn Fn(&[i64]) -> bool;
+
 fn key() -> Fallible<MemoryKeyProvider> {
     Ok(MemoryKeyProvider::new(KeyBytes::from_slice(&[0x42; 32]))?)
 }
@@ -49,7 +52,7 @@ fn load(db: &Db, rows: i64) -> Fallible<()> {
 
 /// Runs `sql` `reps` times; (median, fastest) milliseconds. `check`
 /// looks at the first column of every run's rows.
-fn time(db: &Db, sql: &str, reps: usize, check: &dyn Fn(&[i64]) -> bool) -> Fallible<(f64, f64)> {
+fn time(db: &Db, sql: &str, reps: usize, check: &RowCheck) -> Fallible<(f64, f64)> {
     let s = db.root_session();
     let mut ms = Vec::with_capacity(reps);
     for _ in 0..reps {
@@ -58,7 +61,7 @@ fn time(db: &Db, sql: &str, reps: usize, check: &dyn Fn(&[i64]) -> bool) -> Fall
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
         let firsts: Vec<i64> = rows
             .iter()
-            .map(|r| match r.get(0) {
+            .map(|r| match r.values().first() {
                 Some(Value::Integer(i)) => *i,
                 _ => i64::MIN,
             })
@@ -88,9 +91,9 @@ fn main() -> Fallible<()> {
         load(&db, rows)?;
     }
     let db = Db::open_with(&dir, key()?, Options::default())?;
-    let top = |ids: &[i64]| ids == (rows - 9..=rows).rev().collect::<Vec<_>>();
+    let top = move |ids: &[i64]| ids == (rows - 9..=rows).rev().collect::<Vec<_>>();
     let top_k = |ids: &[i64]| ids.len() == 10 && ids.iter().all(|&i| i % 1000 == 999);
-    let queries: [(&str, &dyn Fn(&[i64]) -> bool); 4] = [
+    let queries: [(&str, &RowCheck); 4] = [
         ("SELECT id, k, v FROM t ORDER BY id DESC LIMIT 10", &top),
         ("SELECT id, k, v FROM t ORDER BY +id DESC LIMIT 10", &top),
         ("SELECT id, k, v FROM t ORDER BY k DESC LIMIT 10", &top_k),

@@ -100,8 +100,11 @@ fn bound(kind: u8, key: Vec<u8>) -> Bound<Vec<u8>> {
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// A transaction's own writes: `None` for a delete.
+type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// The view of the transaction: committed data with its writes applied.
-fn txn_view(committed: &Model, own: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Model {
+fn txn_view(committed: &Model, own: &Writes) -> Model {
     let mut m = committed.clone();
     for (key, val) in own {
         match val {
@@ -128,9 +131,9 @@ fn run(ops: Vec<Op>) {
     let mgr = TxnManager::new(engine.clone());
     let mut committed: Model = BTreeMap::new();
     let mut txn = mgr.begin();
-    let mut own: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut own: Writes = BTreeMap::new();
     // Each mark with the write set it restores.
-    let mut marks: Vec<(sealdb::txn::Mark, BTreeMap<Vec<u8>, Option<Vec<u8>>>)> = Vec::new();
+    let mut marks: Vec<(sealdb::txn::Mark, Writes)> = Vec::new();
     let timeout = std::time::Duration::from_secs(1);
     for op in ops {
         match op {

@@ -504,7 +504,7 @@ fn index_sorts(
             let desc = idx.desc.get(skip + k).copied().unwrap_or(false) != rev;
             idx.columns[skip + k] == *col
                 && key.desc == desc
-                && key.nulls_first == !desc
+                && key.nulls_first != desc
                 && idx.collation(skip + k) == key.coll
         })
 }

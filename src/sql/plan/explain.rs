@@ -189,7 +189,7 @@ impl Writer<'_> {
         }
         match &**cur {
             Node::SetOp(..) if self.view_of(cur).is_none() => self.compound(cur, parent),
-            _ => self.from_item(cur, parent, &mut exprs),
+            _ => self.source_item(cur, parent, &mut exprs),
         }
         for p in post {
             self.push(parent, p);
@@ -228,7 +228,7 @@ impl Writer<'_> {
 
     /// A FROM item, or the join of several; the conditions met on the
     /// way go to `exprs`.
-    fn from_item<'p>(&mut self, plan: &'p Plan, parent: i64, exprs: &mut Vec<&'p PExpr>) {
+    fn source_item<'p>(&mut self, plan: &'p Plan, parent: i64, exprs: &mut Vec<&'p PExpr>) {
         if let Some(name) = self.view_of(plan) {
             if (self.opaque_view)(&name) || self.reads_hidden(plan) {
                 self.push(parent, format!("SCAN {name}"));
@@ -250,13 +250,13 @@ impl Writer<'_> {
             }
             Node::Filter(i, pred) => {
                 exprs.push(pred);
-                self.from_item(i, parent, exprs);
+                self.source_item(i, parent, exprs);
             }
             Node::Join {
                 left, right, on, ..
             } => {
-                self.from_item(left, parent, exprs);
-                self.from_item(right, parent, exprs);
+                self.source_item(left, parent, exprs);
+                self.source_item(right, parent, exprs);
                 exprs.extend(on);
             }
             Node::Unit => {
@@ -275,7 +275,7 @@ impl Writer<'_> {
                 if first && matches!(**p, Node::Recursive(_)) {
                     // Kept for its other references; SQLite's words for a
                     // recursive one are those of its co-routine.
-                    self.from_item(p, parent, exprs);
+                    self.source_item(p, parent, exprs);
                     return;
                 }
                 if first {
