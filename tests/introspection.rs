@@ -708,7 +708,7 @@ fn explain_names_introspection_sources() {
     setup(&s);
     let plan = lines(
         &s,
-        "EXPLAIN QUERY PLAN SELECT * FROM sqlite_master m, pragma_table_info(m.name)",
+        "EXPLAIN SELECT * FROM sqlite_master m, pragma_table_info(m.name)",
     )
     .join("\n");
     assert!(
@@ -718,5 +718,18 @@ fn explain_names_introspection_sources() {
     assert!(
         plan.contains("SCAN pragma_table_info (table-valued function)"),
         "{plan}"
+    );
+    // SQLite's format: `SCAN sqlite_schema` (a table there), the pragma a
+    // virtual table.
+    let plan = lines(
+        &s,
+        "EXPLAIN QUERY PLAN SELECT * FROM sqlite_master m, pragma_table_info(m.name)",
+    );
+    assert_eq!(
+        plan,
+        [
+            "1|0|0|'SCAN sqlite_schema'",
+            "2|0|0|'SCAN pragma_table_info VIRTUAL TABLE'"
+        ]
     );
 }

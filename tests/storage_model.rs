@@ -130,6 +130,14 @@ fn run(ops: Vec<Op>, provider: Arc<dyn KeyProvider>) {
                         .unwrap();
                     let want: Vec<_> = m.clone().into_iter().collect();
                     assert_eq!(got, want, "snapshot view");
+                    // Backwards, newer versions and deletions hidden too.
+                    let mut back: Vec<_> = db
+                        .iter(.., Direction::Reverse, Some(s))
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    back.reverse();
+                    assert_eq!(back, want, "snapshot view, reverse");
                     for key in m.keys().take(5) {
                         assert_eq!(db.get_at(key, s).unwrap().as_ref(), m.get(key));
                     }

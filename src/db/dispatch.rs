@@ -107,6 +107,7 @@ impl Session {
     ) -> Result<ResultSet> {
         match stmt {
             Ast::Backup(b) => return self.run_backup(b, params, text),
+            Ast::Vacuum => return self.run_vacuum(text),
             Ast::Begin { immediate } => {
                 let st = self.state.borrow_mut();
                 if st.txn.is_some() {

@@ -53,6 +53,7 @@ mod session;
 mod statement;
 mod test_hook;
 mod transaction;
+mod vacuum;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

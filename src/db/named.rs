@@ -113,7 +113,7 @@ impl Named {
     fn statement_parts(&mut self, schema: &Schema, stmt: &Ast, own: &dyn Fn(&Trigger) -> bool) {
         match stmt {
             Ast::Query(q) => self.query(q),
-            Ast::Explain(inner) => self.statement(schema, inner, own),
+            Ast::Explain(inner, _) => self.statement(schema, inner, own),
             Ast::Insert(i) => {
                 self.push(&i.table);
                 if let Some(q) = &i.source {

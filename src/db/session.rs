@@ -12,7 +12,7 @@ use crate::sql::plan::{ObjectUse, Security};
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::exec::{describe_masked, open, ExecCtx};
-use crate::sql::plan::{Planned, Planner};
+use crate::sql::plan::{query_plan, ExplainMasks, Planned, Planner};
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::{parse, Parsed};
 use crate::txn::{Mark, Txn};
@@ -267,11 +267,25 @@ impl Session {
         text: &str,
         params: &[Value],
     ) -> Result<(Planned, Vec<ObjectUse>)> {
+        self.plan_query_masked(schema, sec, q, text, params)
+            .map(|(p, uses, _)| (p, uses))
+    }
+
+    /// [`Session::plan_query`], with what EXPLAIN QUERY PLAN must hide.
+    fn plan_query_masked(
+        &self,
+        schema: &Schema,
+        sec: &Arc<Security>,
+        q: &crate::syntax::ast::Query,
+        text: &str,
+        params: &[Value],
+    ) -> Result<(Planned, Vec<ObjectUse>, ExplainMasks)> {
         let mut planner = Planner::new(schema).with_security(Some(sec.clone()));
         let planned = planner.query(q);
         let uses = planner.take_uses();
+        let masks = planner.take_explain_masks();
         match planned {
-            Ok(p) => Ok((p, uses)),
+            Ok(p) => Ok((p, uses, masks)),
             Err(e) => {
                 // Only what the user named: a view's base tables are the
                 // view owner's business (and must not be revealed).
@@ -312,7 +326,7 @@ impl Session {
         cache: Option<&WriteCache>,
     ) -> Result<Rows<'_>> {
         check_params(parsed, &params)?;
-        if let [Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_)] = parsed.statements.as_slice() {
+        if let [Ast::Query(_) | Ast::Explain(..) | Ast::Pragma(_)] = parsed.statements.as_slice() {
             self.barrier_if_autocommit()?;
         }
         match parsed.statements.as_slice() {
@@ -323,7 +337,54 @@ impl Session {
                 self.run_query(&schema, &sec, &planned, &uses, params, text, None, q)
             }
             [stmt @ Ast::Pragma(p)] => self.run_pragma(stmt, p, params, text, cache),
-            [Ast::Explain(inner)] => {
+            [Ast::Explain(inner, true)] => {
+                let Ast::Query(q) = &**inner else {
+                    return Err(Error::sql(
+                        SqlErrorKind::Unsupported,
+                        format!(
+                            "EXPLAIN QUERY PLAN of {} is not supported (only of queries)",
+                            statement_kind(inner)
+                        ),
+                    ));
+                };
+                let schema = self.schema();
+                let sec = self.security()?;
+                let (planned, uses, masks) =
+                    self.plan_query_masked(&schema, &sec, q, text, &params)?;
+                let named = || Named::of_query(q);
+                self.admit(&sec, &schema, &uses, text, &params, &named)?;
+                let visible = |name: &str| {
+                    schema
+                        .object_id(name)
+                        .is_some_and(|id| sec.auth.visible(&sec.roles, u64::from(id)))
+                };
+                // A view's body is its owner's (as its text in
+                // sqlite_schema): shown to the owner and admins only.
+                let owns = |name: &str| {
+                    sec.roles.admin
+                        || schema
+                            .object_id(name)
+                            .is_some_and(|id| sec.auth.owns(&sec.roles, u64::from(id)))
+                };
+                let lines = query_plan(&planned.plan, &masks, &|t| !visible(t), &|v| !owns(v));
+                Ok(self.buffered(
+                    ["id", "parent", "notused", "detail"]
+                        .map(String::from)
+                        .to_vec(),
+                    lines
+                        .into_iter()
+                        .map(|l| {
+                            vec![
+                                Value::Integer(l.id),
+                                Value::Integer(l.parent),
+                                Value::Integer(0),
+                                Value::Text(l.detail),
+                            ]
+                        })
+                        .collect(),
+                ))
+            }
+            [Ast::Explain(inner, false)] => {
                 let lines = match &**inner {
                     Ast::Query(q) => {
                         let schema = self.schema();
@@ -454,7 +515,7 @@ impl Session {
         let texts = statement_texts(text, parsed.statements.len());
         for (s, text) in parsed.statements.iter().zip(&texts) {
             let text: &str = text;
-            if let Ast::Query(_) | Ast::Explain(_) | Ast::Pragma(_) = s {
+            if let Ast::Query(_) | Ast::Explain(..) | Ast::Pragma(_) = s {
                 // Run it to completion (errors surface), discard the rows.
                 let single = Parsed {
                     statements: vec![s.clone()],

@@ -74,8 +74,8 @@ pub fn trigger_uses(
 pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
         Statement::Pragma(p) => p.name == "integrity_check",
-        Statement::Reindex(None) | Statement::ShowCluster => true,
-        Statement::Explain(inner) => needs_admin(inner),
+        Statement::Reindex(None) | Statement::ShowCluster | Statement::Vacuum => true,
+        Statement::Explain(inner, _) => needs_admin(inner),
         _ => false,
     }
 }
@@ -509,7 +509,7 @@ fn walk_one(
         Statement::Query(q) => {
             p.query(q)?;
         }
-        Statement::Explain(inner) => {
+        Statement::Explain(inner, _) => {
             let mut all = Vec::new();
             let r = walk_one(schema, inner, sec, trigger, out, &mut all)?;
             fires.extend(all);

@@ -213,7 +213,11 @@ pub fn open(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowI
 fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn RowIter>> {
     Ok(match &**plan {
         Node::Unit => Box::new(Once(Some(Vec::new()))),
-        Node::Scan { table, access } => Box::new(Scan::open(table.clone(), access, cx, env)?),
+        Node::Scan {
+            table,
+            access,
+            reverse,
+        } => Box::new(Scan::open(table.clone(), access, *reverse, cx, env)?),
         Node::Values(rows) => {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
@@ -306,10 +310,15 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             // aggregate), so every row counts and none needs decoding.
             // The first row is decoded all the same: the query's bare
             // columns read it, as they would in the general path below.
-            let Node::Scan { table, access } = &**input else {
+            let Node::Scan {
+                table,
+                access,
+                reverse,
+            } = &**input
+            else {
                 return Err(Error::sql(SqlErrorKind::Misuse, "count(*) without a scan"));
             };
-            let mut scan = Scan::open(table.clone(), access, cx, env)?;
+            let mut scan = Scan::open(table.clone(), access, *reverse, cx, env)?;
             let first = scan.next_row(cx, true)?;
             let mut n: i64 = i64::from(first.is_some());
             while scan.next_row(cx, false)?.is_some() {
@@ -769,9 +778,13 @@ pub fn prefix_end(p: &[u8]) -> Vec<u8> {
 /// A key range to read, and whether it covers index entries (or rows).
 type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>, bool);
 
-/// Reads a table: full, by rowids, by rowid range, or through an index.
+/// Reads a table: full, by rowids, by rowid range, or through an index;
+/// in key order, or (`reverse`) backwards: the ranges and rowids in
+/// descending order, each range read from its upper end.
 struct Scan {
     table: Arc<Table>,
+    /// The direction every range is read in.
+    dir: Direction,
     /// Ranges still to read: (lower, upper) key bounds, and whether they
     /// cover index entries (true) or rows.
     ranges: std::vec::IntoIter<KeyRange>,
@@ -781,7 +794,13 @@ struct Scan {
 }
 
 impl Scan {
-    fn open(table: Arc<Table>, access: &Access, cx: &mut ExecCtx, env: &[Value]) -> Result<Scan> {
+    fn open(
+        table: Arc<Table>,
+        access: &Access,
+        reverse: bool,
+        cx: &mut ExecCtx,
+        env: &[Value],
+    ) -> Result<Scan> {
         let rows = rows_prefix(table.id);
         let mut ranges = Vec::new();
         let mut points = Vec::new();
@@ -946,8 +965,17 @@ impl Scan {
                 }
             }
         }
+        let dir = if reverse {
+            // Ranges and points were made in ascending key order.
+            ranges.reverse();
+            points.reverse();
+            Direction::Reverse
+        } else {
+            Direction::Forward
+        };
         Ok(Scan {
             table,
+            dir,
             ranges: ranges.into_iter(),
             point_rowids: points.into_iter(),
             iter: None,
@@ -1003,7 +1031,7 @@ impl Scan {
                         if empty {
                             continue;
                         }
-                        self.iter = Some((cx.txn.scan(lo, hi, Direction::Forward)?, is_index));
+                        self.iter = Some((cx.txn.scan(lo, hi, self.dir)?, is_index));
                     }
                     None => return Ok(None),
                 }
@@ -1207,36 +1235,18 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
         Node::Scan { table, .. } if hidden(&table.name) => {
             "SCAN a table of a view (not visible to you)".to_string()
         }
-        Node::Scan { table, access } => match access {
-            Access::Full => format!("SCAN {}", table.name),
-            Access::Rowids(v) => {
-                format!("SEARCH {} USING ROWID ({} value(s))", table.name, v.len())
+        Node::Scan {
+            table,
+            access,
+            reverse,
+        } => {
+            let line = scan_line(table, access);
+            if *reverse {
+                format!("{line} BACKWARDS")
+            } else {
+                line
             }
-            Access::RowidRange(..) => format!("SEARCH {} USING ROWID RANGE", table.name),
-            Access::Index { index, eq, range } => {
-                let idx = &table.indexes[*index];
-                let key_name = |k: usize| match (idx.expr(k), idx.columns.get(k)) {
-                    (Some(_), _) => "<expr>".to_string(),
-                    (None, Some(&c)) => table
-                        .columns
-                        .get(c)
-                        .map_or_else(|| "?".to_string(), |col| col.name.clone()),
-                    (None, None) => "?".to_string(),
-                };
-                let mut terms: Vec<String> = (0..eq.len())
-                    .map(|k| format!("{}=?", key_name(k)))
-                    .collect();
-                if range.is_some() && eq.len() < idx.columns.len() {
-                    terms.push(format!("{} range", key_name(eq.len())));
-                }
-                format!(
-                    "SEARCH {} USING INDEX {} ({})",
-                    table.name,
-                    idx.name,
-                    terms.join(" AND ")
-                )
-            }
-        },
+        }
         Node::Values(r) => format!("VALUES ({} rows)", r.len()),
         Node::Filter(..) => "FILTER".into(),
         Node::Join { kind, .. } => match kind {
@@ -1311,5 +1321,39 @@ fn describe_node(plan: &Plan, depth: usize, out: &mut Vec<String>, hidden: &dyn 
             describe_masked(right, depth + 1, out, hidden);
         }
         _ => {}
+    }
+}
+
+/// The line of a table read in sealdb's own EXPLAIN tree.
+fn scan_line(table: &Table, access: &Access) -> String {
+    match access {
+        Access::Full => format!("SCAN {}", table.name),
+        Access::Rowids(v) => {
+            format!("SEARCH {} USING ROWID ({} value(s))", table.name, v.len())
+        }
+        Access::RowidRange(..) => format!("SEARCH {} USING ROWID RANGE", table.name),
+        Access::Index { index, eq, range } => {
+            let idx = &table.indexes[*index];
+            let key_name = |k: usize| match (idx.expr(k), idx.columns.get(k)) {
+                (Some(_), _) => "<expr>".to_string(),
+                (None, Some(&c)) => table
+                    .columns
+                    .get(c)
+                    .map_or_else(|| "?".to_string(), |col| col.name.clone()),
+                (None, None) => "?".to_string(),
+            };
+            let mut terms: Vec<String> = (0..eq.len())
+                .map(|k| format!("{}=?", key_name(k)))
+                .collect();
+            if range.is_some() && eq.len() < idx.columns.len() {
+                terms.push(format!("{} range", key_name(eq.len())));
+            }
+            format!(
+                "SEARCH {} USING INDEX {} ({})",
+                table.name,
+                idx.name,
+                terms.join(" AND ")
+            )
+        }
     }
 }

@@ -259,7 +259,10 @@ impl Inner {
         }
     }
 
-    pub(super) fn compact_all(&self) -> Result<()> {
+    /// Compacts everything into the bottom level; with `rewrite_bottom`,
+    /// every bottom table is rewritten too, also those no merge touched
+    /// (VACUUM: no table file written before it survives).
+    pub(super) fn compact_all(&self, rewrite_bottom: bool) -> Result<()> {
         let _guard = self.compaction_lock.lock();
         let deepest = {
             let version = self.state.lock().version.clone();
@@ -280,7 +283,7 @@ impl Inner {
         // A merge into the bottom level already dropped what no reader
         // needs; otherwise the bottom may still hold tombstones or versions
         // written while it was not the bottom: rewrite it in place.
-        if !merged_into_deepest {
+        if !merged_into_deepest || rewrite_bottom {
             let version = self.state.lock().version.clone();
             let files = version.levels[deepest].clone();
             if !files.is_empty() {

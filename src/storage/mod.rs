@@ -290,8 +290,20 @@ impl Engine {
     pub fn compact(&self) -> Result<()> {
         self.inner.flush()?;
         self.inner
-            .compact_all()
+            .compact_all(false)
             .inspect_err(|e| self.inner.set_poison(format!("compaction failed: {e}")))
+    }
+
+    /// Full compaction (VACUUM): the memtable is flushed and a fresh log
+    /// segment started (older segments are removed), then every table is
+    /// rewritten into the bottom level without overwritten versions and
+    /// tombstones, so deleted data leaves the store's files — except what
+    /// a snapshot still open reads, kept until a later compaction.
+    pub fn vacuum(&self) -> Result<()> {
+        self.inner.flush_inner(true)?;
+        self.inner
+            .compact_all(true)
+            .inspect_err(|e| self.inner.set_poison(format!("VACUUM failed: {e}")))
     }
 
     /// Rewrites every live file under the active data key (after checking the

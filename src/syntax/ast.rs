@@ -62,14 +62,17 @@ pub enum Statement {
     Savepoint(String),
     /// RELEASE [SAVEPOINT] name.
     Release(String),
-    /// EXPLAIN statement.
-    Explain(Box<Statement>),
+    /// EXPLAIN statement; `true`: EXPLAIN QUERY PLAN (SQLite's four
+    /// columns), else sealdb's own plan tree.
+    Explain(Box<Statement>, bool),
     /// CREATE TRIGGER.
     CreateTrigger(Box<CreateTrigger>),
     /// PRAGMA (see `db/pragma.rs` for those sealdb has).
     Pragma(Pragma),
     /// REINDEX [table or index].
     Reindex(Option<String>),
+    /// VACUUM [main]: full compaction of the store.
+    Vacuum,
     /// SHOW CLUSTER: the replication members and their state.
     ShowCluster,
     /// SET name = value: a setting of this session (`read_consistency`).

@@ -420,64 +420,146 @@ pub(super) fn choose_access(
     Ok(Access::Full)
 }
 
-/// If reading `t` in rowid or index order yields rows already sorted by
-/// `keys` (plain ascending columns), the plan that does so (the scan's
-/// access path changed or kept), else `None`.
-pub(super) fn ordered_scan(plan: &Plan, t: &Table, keys: &[SortKey]) -> Option<Plan> {
-    let cols: Vec<usize> = keys
+/// If reading `t` in rowid or index order, forwards or backwards, yields
+/// rows already sorted by `keys` (columns, each ascending or descending),
+/// the plan that does so (the scan's access path changed or kept, and its
+/// direction set), else `None`.
+///
+/// Read backwards, every column of an index reverses at once: a column
+/// declared ASC comes out descending with its NULLs last, one declared
+/// DESC ascending with its NULLs first; so the keys must all agree with
+/// one direction, NULL placement included. Leading equality columns are
+/// constant and do not matter; rows tied on the keys come out in the
+/// reversed order of the rest of the index key (the rowid last), as
+/// SQLite's reverse scan gives them.
+pub(super) fn ordered_scan(
+    plan: &Plan,
+    t: &Table,
+    keys: &[SortKey],
+    hint: Option<AccessHint>,
+) -> Option<Plan> {
+    let cols: Vec<(usize, &SortKey)> = keys
         .iter()
         .map(|k| match k.expr {
-            PExpr::Col(i) if !k.desc && k.nulls_first => Some(i),
+            PExpr::Col(i) => Some((i, k)),
             _ => None,
         })
         .collect::<Option<_>>()?;
-    let colls: Vec<Collation> = keys.iter().map(|k| k.coll).collect();
-    // The index's columns from `skip` on sort as the keys do.
-    let index_sorts = |idx: &crate::catalog::Index, skip: usize| {
-        idx.filter.is_none()
-            && idx.columns.len() >= skip + cols.len()
-            && idx.columns[skip..skip + cols.len()] == cols[..]
-            && idx.desc[skip..skip + cols.len()].iter().all(|d| !d)
-            && (0..cols.len()).all(|k| idx.collation(skip + k) == colls[k])
+    let scan = |table: &Arc<Table>, access: Access, reverse: bool| -> Plan {
+        Arc::new(Node::Scan {
+            table: table.clone(),
+            access,
+            reverse,
+        })
     };
     match &**plan {
         Node::Filter(inner, pred) => {
-            let p = ordered_scan(inner, t, keys)?;
+            let p = ordered_scan(inner, t, keys, hint)?;
             Some(Arc::new(Node::Filter(p, pred.clone())))
         }
-        Node::Scan { table, access } => {
+        Node::Scan { table, access, .. } => {
             let rowid = t.columns.len();
-            let by_rowid = cols.len() == 1 && (cols[0] == rowid || Some(cols[0]) == t.rowid_alias);
+            // A rowid is never NULL: only the direction matters.
+            let by_rowid =
+                cols.len() == 1 && (cols[0].0 == rowid || Some(cols[0].0) == t.rowid_alias);
             match access {
                 Access::Full | Access::RowidRange(..) | Access::Rowids(_) if by_rowid => {
-                    Some(plan.clone())
+                    Some(scan(table, access.clone(), keys[0].desc))
                 }
-                Access::Full => {
-                    let index = table.indexes.iter().position(|idx| index_sorts(idx, 0))?;
-                    Some(Arc::new(Node::Scan {
-                        table: table.clone(),
-                        access: Access::Index {
-                            index,
-                            eq: Vec::new(),
-                            range: Some((None, None)),
-                        },
-                    }))
+                Access::Full if hint.is_none() => {
+                    let (index, rev) = table.indexes.iter().enumerate().find_map(|(i, idx)| {
+                        [false, true]
+                            .into_iter()
+                            .find(|&rev| index_sorts(idx, 0, rev, &cols))
+                            .map(|rev| (i, rev))
+                    })?;
+                    let access = Access::Index {
+                        index,
+                        eq: Vec::new(),
+                        range: Some((None, None)),
+                    };
+                    Some(scan(table, access, rev))
                 }
-                Access::Index { index, eq, .. } if eq.iter().all(|(alts, _)| alts.len() == 1) => {
+                Access::Index { index, eq, range }
+                    if eq.iter().all(|(alts, _)| alts.len() == 1) =>
+                {
+                    // The index chosen for the WHERE, or (unless INDEXED
+                    // BY named it) another that serves the same equality
+                    // and range terms and also gives the order, as SQLite
+                    // prefers the plan without a sort.
                     let idx = &table.indexes[*index];
-                    // Leading equality columns are constant; the rest of
-                    // the index order must match the keys.
-                    let ok = (0..=eq.len()).any(|skip| {
-                        index_sorts(idx, skip)
-                            && cols
-                                .iter()
-                                .all(|c| !idx.columns[..skip].contains(c) || skip == 0)
-                    });
-                    ok.then(|| plan.clone())
+                    let served = eq.len() + usize::from(range.is_some());
+                    let same_terms = |j: &crate::catalog::Index| {
+                        j.filter.is_none()
+                            && j.columns.len() >= served
+                            && idx.columns.len() >= served
+                            && j.columns[..served] == idx.columns[..served]
+                            && (0..served).all(|p| j.collation(p) == idx.collation(p))
+                            && (range.is_none() || j.desc.get(eq.len()) == idx.desc.get(eq.len()))
+                    };
+                    let candidates = std::iter::once(*index).chain(
+                        (0..table.indexes.len())
+                            .filter(|&j| hint.is_none() && j != *index)
+                            .filter(|&j| same_terms(&table.indexes[j])),
+                    );
+                    candidates.into_iter().find_map(|j| {
+                        let rev = eq_prefix_order(&table.indexes[j], eq.len(), &cols)?;
+                        let access = Access::Index {
+                            index: j,
+                            eq: eq.clone(),
+                            range: range.clone(),
+                        };
+                        Some(scan(table, access, rev))
+                    })
                 }
                 _ => None,
             }
         }
         _ => None,
     }
+}
+
+/// The direction in which reading `idx` under `fixed` leading equality
+/// columns gives the order of `keys`, if one does. Keys on those columns
+/// are constant when they sort under the collation the equality holds
+/// under (SQLite drops them too); the rest must follow the index order
+/// after them. With no such rest, forwards.
+fn eq_prefix_order(
+    idx: &crate::catalog::Index,
+    fixed: usize,
+    keys: &[(usize, &SortKey)],
+) -> Option<bool> {
+    let fixed_cols = &idx.columns[..fixed.min(idx.columns.len())];
+    let constant = |(c, key): &(usize, &SortKey)| {
+        fixed_cols
+            .iter()
+            .position(|f| f == c)
+            .is_some_and(|p| idx.collation(p) == key.coll)
+    };
+    let rest: Vec<(usize, &SortKey)> = keys.iter().filter(|k| !constant(k)).copied().collect();
+    if rest.is_empty() {
+        return Some(false);
+    }
+    [false, true]
+        .into_iter()
+        .find(|&rev| index_sorts(idx, fixed_cols.len(), rev, &rest))
+}
+
+/// Whether the columns of `idx` from `skip` on, read forwards or (with
+/// `rev`) backwards, sort as `keys` (column, key) ask.
+fn index_sorts(
+    idx: &crate::catalog::Index,
+    skip: usize,
+    rev: bool,
+    keys: &[(usize, &SortKey)],
+) -> bool {
+    idx.filter.is_none()
+        && idx.columns.len() >= skip + keys.len()
+        && keys.iter().enumerate().all(|(k, (col, key))| {
+            let desc = idx.desc.get(skip + k).copied().unwrap_or(false) != rev;
+            idx.columns[skip + k] == *col
+                && key.desc == desc
+                && key.nulls_first != desc
+                && idx.collation(skip + k) == key.coll
+        })
 }

@@ -194,6 +194,7 @@ pub fn scanned_index_columns(plan: &Plan) -> Option<Vec<usize>> {
         Node::Scan {
             table,
             access: Access::Index { index, .. },
+            ..
         } => table.indexes.get(*index).map(|i| {
             let mut cols = i.columns.clone();
             cols.extend(crate::sql::index_expr::columns_read(table, i));

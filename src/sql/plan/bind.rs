@@ -468,9 +468,13 @@ impl<'s> Planner<'s> {
             }
         }
         let correlated = child.correlated.get();
+        let id = SUB_IDS.fetch_add(1, Ordering::Relaxed);
+        if !self.binding_policies.is_empty() {
+            self.masks.policy_subqueries.insert(id);
+        }
         Ok((
             Arc::new(SubPlan {
-                id: SUB_IDS.fetch_add(1, Ordering::Relaxed),
+                id,
                 plan: planned.plan,
                 correlated,
             }),

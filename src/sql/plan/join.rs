@@ -102,6 +102,7 @@ impl Planner<'_> {
                     Arc::new(Node::Scan {
                         table: t.clone(),
                         access,
+                        reverse: false,
                     })
                 }
                 (None, Some(p)) => p,

@@ -31,6 +31,7 @@ mod analysis;
 mod bind;
 mod cte;
 mod join;
+mod explain;
 mod query;
 mod rows;
 mod rowvalue;
@@ -47,6 +48,7 @@ pub use self::analysis::{
 };
 pub use self::cte::DataChange;
 pub use self::update_from::UpdateFrom;
+pub use self::explain::{query_plan, ExplainMasks, PlanLine};
 pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
 use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 
@@ -103,6 +105,9 @@ pub enum Node {
         table: Arc<Table>,
         /// How.
         access: Access,
+        /// Read the rowid range or index backwards (descending keys): an
+        /// ORDER BY that the reversed order satisfies needs no sort.
+        reverse: bool,
     },
     /// Literal rows.
     Values(Vec<Vec<PExpr>>),
@@ -372,6 +377,9 @@ pub struct Planner<'s> {
     /// the query their terms share: each is planned once, so that its
     /// terms read one run of it (see [`Expr::RowField`]).
     row_fields: Vec<(Arc<Query>, Arc<SubPlan>, Vec<ExprType>)>,
+    /// What EXPLAIN QUERY PLAN may have to hide: the views expanded and
+    /// the subqueries of row policies (see `explain.rs`).
+    masks: ExplainMasks,
 }
 
 /// Who a statement runs as, for planning: the session's user and the
@@ -477,7 +485,14 @@ impl<'s> Planner<'s> {
             describing: false,
             window: None,
             row_fields: Vec::new(),
+            masks: ExplainMasks::default(),
         }
+    }
+
+    /// The views this planner expanded and the row-policy subqueries it
+    /// bound, for EXPLAIN QUERY PLAN to hide what the reader may not see.
+    pub fn take_explain_masks(&mut self) -> ExplainMasks {
+        std::mem::take(&mut self.masks)
     }
 
     /// A planner for statements in the body of a trigger on `table`: NEW

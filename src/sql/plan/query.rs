@@ -268,6 +268,9 @@ impl<'s> Planner<'s> {
             self.acting.pop();
             self.expanding.pop();
             let planned = planned?;
+            self.masks
+                .views
+                .push((v.name.clone(), planned.plan.clone()));
             let names = if v.columns.is_empty() {
                 planned.columns.clone()
             } else {

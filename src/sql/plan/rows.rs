@@ -10,6 +10,7 @@ impl<'s> Planner<'s> {
         Arc::new(Node::Scan {
             table: table.clone(),
             access: Access::Full,
+            reverse: false,
         })
     }
 
@@ -71,6 +72,7 @@ impl<'s> Planner<'s> {
         let mut plan: Plan = Arc::new(Node::Scan {
             table: table.clone(),
             access,
+            reverse: false,
         });
         if let Some(p) = select_policy {
             plan = Arc::new(Node::Filter(plan, p));

@@ -215,8 +215,11 @@ impl<'s> Planner<'s> {
         }
         // ORDER BY satisfied by the rowid or an index: read in that order.
         if !aggregate && !windowed && !sel.distinct && !keys.is_empty() && n_sources == 1 {
-            if let Some(t) = sources.first().and_then(|src| src.table.clone()) {
-                if let Some(p) = ordered_scan(&plan, &t, &keys) {
+            let table = sources
+                .first()
+                .and_then(|src| src.table.clone().map(|t| (t, src.hint)));
+            if let Some((t, hint)) = table {
+                if let Some(p) = ordered_scan(&plan, &t, &keys, hint) {
                     plan = p;
                     keys.clear();
                 }

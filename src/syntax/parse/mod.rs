@@ -46,6 +46,28 @@ pub struct Parsed {
     pub param_names: Vec<Option<String>>,
 }
 
+/// `VACUUM [main | "main"]` (the words after VACUUM). `VACUUM INTO` is
+/// refused: a copy of the store is what BACKUP makes, encrypted and
+/// verifiable.
+fn vacuum(rest: &[&str]) -> Result<Statement> {
+    match rest {
+        [] => Ok(Statement::Vacuum),
+        [schema] if schema.trim_matches('"').eq_ignore_ascii_case("main") => Ok(Statement::Vacuum),
+        [w, ..] if w.eq_ignore_ascii_case("INTO") || rest.get(1).is_some_and(|w| w.eq_ignore_ascii_case("INTO")) => Err(Error::sql(
+            SqlErrorKind::Unsupported,
+            "VACUUM INTO is not supported (BACKUP makes an encrypted, verifiable copy of the store)",
+        )),
+        [schema] => Err(Error::sql(
+            SqlErrorKind::Misuse,
+            format!("unknown database {}", schema.trim_matches('"')),
+        )),
+        _ => Err(Error::sql(
+            SqlErrorKind::Syntax,
+            "syntax error: VACUUM takes at most a schema name",
+        )),
+    }
+}
+
 /// Parses one or more `;`-separated statements.
 pub fn parse(sql: &str) -> Result<Parsed> {
     if let Some(p) = crate::syntax::parse_backup::parse_backup(sql)? {
@@ -71,6 +93,25 @@ pub fn parse(sql: &str) -> Result<Parsed> {
             statements: vec![Statement::Reindex(
                 words.get(1).map(|w| w.trim_matches('"').to_string()),
             )],
+            param_count: 0,
+            param_names: Vec::new(),
+        });
+    }
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("ANALYZE"))
+    {
+        return Err(Error::sql(
+            SqlErrorKind::Unsupported,
+            "ANALYZE is not supported: sealdb keeps no statistics (its planner picks an index by the WHERE terms it serves)",
+        ));
+    }
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("VACUUM"))
+    {
+        return Ok(Parsed {
+            statements: vec![vacuum(&words[1..])?],
             param_count: 0,
             param_names: Vec::new(),
         });
@@ -720,7 +761,7 @@ impl Cx {
                 describe_alias,
                 analyze,
                 verbose,
-                query_plan: _,
+                query_plan,
                 estimate,
                 statement,
                 format,
@@ -736,7 +777,7 @@ impl Cx {
                 {
                     return Err(unsupported("EXPLAIN options (ANALYZE, VERBOSE, FORMAT)"));
                 }
-                Statement::Explain(Box::new(self.statement(*statement)?))
+                Statement::Explain(Box::new(self.statement(*statement)?), query_plan)
             }
             sp::Statement::CreateTrigger(t) => {
                 let sql = t.to_string();
