@@ -823,6 +823,40 @@ fn sql_backup_show_and_restore_are_for_admins_and_audited() {
     );
     assert_eq!(out[0][1], Value::Integer(1));
     check_restored_behaviour(&open(&to, 1));
+    // THREADS, as for BACKUP: the chain, one table at a time, then three.
+    for n in [1, 3] {
+        let to = tmp.path().join(format!("sqlrestored-{n}"));
+        let out = rows(
+            &root,
+            &format!(
+                "RESTORE FROM '{incs}' TO '{}' WITH THREADS = {n}, PASSPHRASE = 'sql-secret'",
+                to.display()
+            ),
+        );
+        assert_eq!(out[0][1], Value::Integer(2), "THREADS = {n}");
+        check_restored_behaviour(&open(&to, 1));
+    }
+    let bad = tmp.path().join("sqlrestored-bad");
+    for opts in ["THREADS = 'two'", "THREADS = -1", "THREADS", "STORE_KEY = OFF"] {
+        let e = root
+            .execute(
+                &format!("RESTORE FROM '{bks}' TO '{}' WITH {opts}", bad.display()),
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::SqlSyntax, "{opts}: {e}");
+    }
+    let e = alice
+        .execute(
+            &format!(
+                "RESTORE FROM '{bks}' TO '{}' WITH THREADS = 1, PASSPHRASE = 'sql-secret'",
+                bad.display()
+            ),
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    assert!(!bad.exists());
     // Not into the live database, not inside a transaction.
     let src = tmp.path().join("src");
     let e = root
