@@ -789,7 +789,10 @@ fn a_full_real_file_system_during_a_backup_leaves_the_source_untouched_and_the_t
         let _fs = match SmallFs::mount(&mnt, kib) {
             Ok(fs) => fs,
             Err(why) => {
-                eprintln!("skipped: cannot mount a {kib} KiB tmpfs at {}: {why}", mnt.display());
+                eprintln!(
+                    "skipped: cannot mount a {kib} KiB tmpfs at {}: {why}",
+                    mnt.display()
+                );
                 return;
             }
         };
@@ -924,7 +927,12 @@ fn sql_backup_show_and_restore_are_for_admins_and_audited() {
         check_restored_behaviour(&open(&to, 1));
     }
     let bad = tmp.path().join("sqlrestored-bad");
-    for opts in ["THREADS = 'two'", "THREADS = -1", "THREADS", "STORE_KEY = OFF"] {
+    for opts in [
+        "THREADS = 'two'",
+        "THREADS = -1",
+        "THREADS",
+        "STORE_KEY = OFF",
+    ] {
         let e = root
             .execute(
                 &format!("RESTORE FROM '{bks}' TO '{}' WITH {opts}", bad.display()),

@@ -280,7 +280,7 @@ fn a_backup_of_a_passphrase_keyed_store_opens_with_the_store_passphrase_alone() 
     write_rows(&p("src"), cheap(PASS));
     let db = Db::open(p("src"), cheap(PASS)).unwrap();
     let live = active_key_id(&db);
-    db.backup(&p("bk"), &BackupOptions::default(), |_| {})
+    db.backup(p("bk"), &BackupOptions::default(), |_| {})
         .unwrap();
     let rows = db
         .root_session()
@@ -321,13 +321,27 @@ fn a_backup_of_a_passphrase_keyed_store_opens_with_the_store_passphrase_alone() 
         threads: 1,
         ..RestoreOptions::default()
     };
-    Db::restore(&p("bk"), &p("under-key"), mem(), &opts(by_pass.clone()), |_| {}).unwrap();
+    Db::restore(
+        p("bk"),
+        p("under-key"),
+        mem(),
+        &opts(by_pass.clone()),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(count(&Db::open(p("under-key"), mem()).unwrap()), 1);
     assert!(!p("under-key").join(KEY_DERIVATION_FILE).exists());
     // Under the same passphrase, nothing else given: the restoring
     // provider derives the backup's key from the recorded salt, and the
     // new store has a salt of its own.
-    Db::restore(&p("bk"), &p("same"), cheap(PASS), &RestoreOptions::default(), |_| {}).unwrap();
+    Db::restore(
+        p("bk"),
+        p("same"),
+        cheap(PASS),
+        &RestoreOptions::default(),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(count(&Db::open(p("same"), cheap(PASS)).unwrap()), 1);
     assert_ne!(
         std::fs::read(p("src").join(KEY_DERIVATION_FILE)).unwrap(),
@@ -339,7 +353,7 @@ fn a_backup_of_a_passphrase_keyed_store_opens_with_the_store_passphrase_alone() 
         BackupKeys::passphrase("another passphrase"),
         BackupKeys::provider(std::sync::Arc::new(cheap("another passphrase"))),
     ] {
-        match Db::restore(&p("bk"), &p("wrong"), mem(), &opts(keys), |_| {}) {
+        match Db::restore(p("bk"), p("wrong"), mem(), &opts(keys), |_| {}) {
             Err(Error::BackupKey { tried, .. }) => assert!(
                 tried.starts_with(&format!("wrap 1 (store passphrase (store key {live}"))
                     && tried.contains("wrong store passphrase"),

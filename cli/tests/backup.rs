@@ -623,12 +623,16 @@ fn a_passphrase_keyed_store_backs_up_and_restores_from_the_command_line() {
         .arg(&only)
         .arg("--to")
         .arg(p("same-pass"))
-        .args(&spf)
+        .args(spf)
         .output()
         .unwrap());
     assert!(out.contains("1 backup(s) in its chain"), "{out}");
     assert_eq!(
-        ok(sql_pass(&p("same-pass"), &store_pass, &["SELECT count(*) FROM t"])),
+        ok(sql_pass(
+            &p("same-pass"),
+            &store_pass,
+            &["SELECT count(*) FROM t"]
+        )),
         "4\n"
     );
     assert_ne!(
@@ -657,9 +661,15 @@ fn a_passphrase_keyed_store_backs_up_and_restores_from_the_command_line() {
     );
     // Another store's passphrase does not unlock it: the error names the
     // wrap, and nothing is left at the target.
-    for (how, arg) in [("--store-passphrase-file", &new_pass), ("--passphrase-file", &wrong)] {
+    for (how, arg) in [
+        ("--store-passphrase-file", &new_pass),
+        ("--passphrase-file", &wrong),
+    ] {
         let mut c = sealdb();
-        c.args(["restore", "--from"]).arg(&only).arg("--to").arg(p("r2"));
+        c.args(["restore", "--from"])
+            .arg(&only)
+            .arg("--to")
+            .arg(p("r2"));
         if how == "--passphrase-file" {
             c.arg("--key-file").arg(&k);
         }

@@ -498,7 +498,10 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<Wrap>> {
                     || p.iterations > MAX_ITERATIONS
                     || p.parallelism > MAX_PARALLELISM
                 {
-                    return Err(bad(at + 1, &format!("store key derivation cost out of range: {p}")));
+                    return Err(bad(
+                        at + 1,
+                        &format!("store key derivation cost out of range: {p}"),
+                    ));
                 }
                 let kind = WrapKind::StorePassphrase {
                     key_id: KeyId::PLAINTEXT,
@@ -673,7 +676,11 @@ mod tests {
         bound.key_derivation(None).expect("bind");
         let dk = DataKey::random().expect("random");
         let w = Wrap::with_store_key(&dk, &[2; 16], &bound).expect("wrap");
-        assert!(matches!(w.kind, WrapKind::StorePassphrase { .. }), "{}", w.kind);
+        assert!(
+            matches!(w.kind, WrapKind::StorePassphrase { .. }),
+            "{}",
+            w.kind
+        );
         let bytes = encode(&[w]);
         let path = Path::new("BACKUP-KEYS");
         let back = decode(&bytes, path).expect("decode");
@@ -683,7 +690,11 @@ mod tests {
             "{shown}"
         );
         let fresh = || -> Arc<dyn KeyProvider> {
-            Arc::new(PassphraseKeyProvider::new("store pass").expect("p").with_params(cheap))
+            Arc::new(
+                PassphraseKeyProvider::new("store pass")
+                    .expect("p")
+                    .with_params(cheap),
+            )
         };
         let ways = [
             BackupKeys::passphrase("store pass"),
@@ -719,7 +730,10 @@ mod tests {
             let edited = decode(&b, path).expect("both CRCs fixed");
             for k in &ways[..2] {
                 assert!(
-                    matches!(unlock(&edited, k, Path::new("b")), Err(Error::BackupKey { .. })),
+                    matches!(
+                        unlock(&edited, k, Path::new("b")),
+                        Err(Error::BackupKey { .. })
+                    ),
                     "edit at {at}"
                 );
             }
