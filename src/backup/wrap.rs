@@ -38,8 +38,9 @@
 //!                             | u32 blob length | blob )
 //!                 | u32 crc32 of everything before
 //!   kind 1 = store key, 2 = passphrase (argon2id v0x13),
-//!   3 = store key derived from the store's passphrase (since 0.x: older
-//!       readers refuse it as an unknown kind; older backups have none)
+//!   3 = store key derived from the store's passphrase (added after the
+//!       first backups: older readers refuse it as an unknown kind, and
+//!       backups made before it have kind 1 for every store)
 //! ```
 //!
 //! The id of a passphrase-derived key is in the wrap's header: testing a
