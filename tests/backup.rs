@@ -913,8 +913,9 @@ fn sql_backup_show_and_restore_are_for_admins_and_audited() {
     );
     assert_eq!(out[0][1], Value::Integer(1));
     check_restored_behaviour(&open(&to, 1));
-    // THREADS, as for BACKUP: the chain, one table at a time, then three.
-    for n in [1, 3] {
+    // THREADS, as for BACKUP: the chain, one table at a time, then three,
+    // then absurdly many (never more threads than tables are started).
+    for n in [1, 3, u32::MAX] {
         let to = tmp.path().join(format!("sqlrestored-{n}"));
         let out = rows(
             &root,
