@@ -17,6 +17,13 @@
 //!    full backup of the store they write to (default threads, then one).
 //!
 //! A measurement run, not a test: nothing here asserts a time.
+//!
+//! For work on restore speed on a busy machine, two environment variables:
+//! `BACKUP_BENCH_ROUNDS=N` adds N rounds of a plain copy then a restore,
+//! interleaved so that both see the same load, each with its wall and CPU
+//! time; `BACKUP_BENCH_REUSE=1` keeps DIR (the store and its full backup)
+//! after parts 1 and 2 and the rounds, and a later run with DIR still
+//! there runs only the rounds on it (no load, no backup).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -118,6 +125,48 @@ fn plain_copy(from: &Path, to: &Path) -> Fallible<u64> {
     Ok(total)
 }
 
+/// Rounds of a plain copy of `root/src` then a restore of `root/full`,
+/// interleaved: MB/s by wall time and MB per CPU-second of each, and the
+/// restore's share of the copy's, round by round.
+fn restore_rounds(root: &Path, rounds: usize) -> Fallible<()> {
+    let (src, full) = (root.join("src"), root.join("full"));
+    let backup_bytes = dir_bytes(&full)?;
+    println!();
+    println!("| round | load | copy MB/s | copy MB/CPU-s | restore MB/s | restore MB/CPU-s | restore vs copy: wall | CPU |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in 1..=rounds {
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load.split_whitespace().next().unwrap_or("?").to_string();
+        let (copied, copy_s, copy_cpu) = timed(|| plain_copy(&src, &root.join("copy")))?;
+        std::fs::remove_dir_all(root.join("copy"))?;
+        let restored = root.join("restored");
+        let (_, restore_s, restore_cpu) = timed(|| {
+            Ok(Db::restore(
+                &full,
+                &restored,
+                key(2)?,
+                &RestoreOptions {
+                    keys: BackupKeys::provider(Arc::new(key(1)?)),
+                    ..RestoreOptions::default()
+                },
+                |_| {},
+            )?)
+        })?;
+        std::fs::remove_dir_all(&restored)?;
+        let (c, ce) = (mb(copied) / copy_s, mb(copied) / copy_cpu.max(0.01));
+        let (x, xe) = (
+            mb(backup_bytes) / restore_s,
+            mb(backup_bytes) / restore_cpu.max(0.01),
+        );
+        println!(
+            "| {r} | {load} | {c:.0} | {ce:.0} | {x:.0} | {xe:.0} | {:.0}% | {:.0}% |",
+            100.0 * x / c,
+            100.0 * xe / ce
+        );
+    }
+    Ok(())
+}
+
 /// A 64-bit mix for pseudo-random ids and payloads (no dependency).
 fn mix(mut x: u64) -> u64 {
     x ^= x >> 33;
@@ -145,6 +194,14 @@ fn main() -> Fallible<()> {
             .unwrap_or_else(|| "/dev/shm/sealdb-backup-bench".into()),
     );
     let store_mb: u64 = args.next().map_or(Ok(1024), |s| s.parse())?;
+    let rounds: usize = std::env::var("BACKUP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let reuse = std::env::var_os("BACKUP_BENCH_REUSE").is_some();
+    if reuse && root.join("full").join(backup::MANIFEST_FILE).exists() {
+        return restore_rounds(&root, rounds.max(1));
+    }
     // What `threads: 0` picks (one per CPU, at most 4), for the labels.
     let default_threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -267,6 +324,15 @@ fn main() -> Fallible<()> {
         restore_s,
         restore_cpu,
     );
+    if rounds > 0 {
+        restore_rounds(&root, rounds)?;
+    }
+    if reuse {
+        drop(s);
+        drop(db);
+        println!("(kept {} for BACKUP_BENCH_REUSE)", root.display());
+        return Ok(());
+    }
 
     // 3. 1% of the rows change; an incremental backup after each pattern.
     let changed = rows / 100;

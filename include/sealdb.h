@@ -495,7 +495,8 @@ typedef struct {
  */
 typedef struct {
   /**
-   * The backup's passphrase (NUL-terminated; NULL: none).
+   * The backup's passphrase, or for the backup of a store keyed by a
+   * passphrase that store's passphrase (NUL-terminated; NULL: none).
    */
   const char *passphrase;
   /**

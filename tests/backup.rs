@@ -736,6 +736,96 @@ fn a_full_disk_during_a_backup_leaves_the_source_untouched_and_the_target_incomp
     assert!(db.audit_verify().unwrap().is_intact());
 }
 
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallFs(std::path::PathBuf);
+
+impl SmallFs {
+    /// Mounts a tmpfs of `kib` KiB at `dir`, or says why it cannot.
+    fn mount(dir: &Path, kib: u64) -> Result<SmallFs, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(SmallFs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The same on a real file system that fills up: a tmpfs smaller than
+/// the backup (mounting needs root; without it the test says so and
+/// passes without checking anything).
+#[test]
+fn a_full_real_file_system_during_a_backup_leaves_the_source_untouched_and_the_target_incomplete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = open(&tmp.path().join("src"), 1);
+    populate(&db);
+    {
+        let root = db.root_session();
+        let ins = root.prepare("INSERT INTO log VALUES (?)").unwrap();
+        for i in 0..400u32 {
+            // Distinct text, so nothing shrinks it.
+            let text: String = (0..2000u32)
+                .map(|j| char::from(b'a' + ((i * 7919 + j * 104_729) % 26) as u8))
+                .collect();
+            ins.execute(&[&text as &dyn sealdb::ToValue]).unwrap();
+        }
+    }
+    let size = db
+        .backup(tmp.path().join("probe"), &cheap(), |_| {})
+        .unwrap()
+        .bytes;
+    for kib in [64, size / 1024 / 2] {
+        let mnt = tmp.path().join(format!("small-{kib}"));
+        let _fs = match SmallFs::mount(&mnt, kib) {
+            Ok(fs) => fs,
+            Err(why) => {
+                eprintln!(
+                    "skipped: cannot mount a {kib} KiB tmpfs at {}: {why}",
+                    mnt.display()
+                );
+                return;
+            }
+        };
+        let before = dump(&db);
+        let dir = mnt.join("bk");
+        let e = db.backup(&dir, &cheap(), |_| {}).unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { .. }) && e.to_string().contains("space"),
+            "{kib} KiB: {e}"
+        );
+        let keys = BackupKeys::provider(Arc::new(key(1)));
+        match backup::verify(&dir, &keys, None, |_| {}) {
+            Err(Error::Incomplete { .. }) => {}
+            other => panic!("{kib} KiB: {:?}", other.map(|_| ())),
+        }
+        // The partial files are gone (the space is free again); the
+        // marker says what happened.
+        assert_eq!(names(&dir, ""), ["INCOMPLETE"], "{kib} KiB");
+        let marker = std::fs::read_to_string(dir.join("INCOMPLETE")).unwrap();
+        assert!(marker.contains("did not finish"), "{marker}");
+        assert_eq!(dump(&db), before);
+        db.root_session()
+            .execute("INSERT INTO log VALUES ('still writable')", &[])
+            .unwrap();
+        // A restore of it is refused, and nothing is made.
+        let to = tmp.path().join(format!("restored-{kib}"));
+        let e = Db::restore(&dir, &to, key(2), &restore_opts(keys), |_| {}).unwrap_err();
+        assert!(matches!(e, Error::Incomplete { .. }), "{e}");
+        assert!(!to.exists());
+    }
+    assert!(db.audit_verify().unwrap().is_intact());
+}
+
 #[test]
 fn sql_backup_show_and_restore_are_for_admins_and_audited() {
     let tmp = tempfile::tempdir().unwrap();
@@ -823,6 +913,46 @@ fn sql_backup_show_and_restore_are_for_admins_and_audited() {
     );
     assert_eq!(out[0][1], Value::Integer(1));
     check_restored_behaviour(&open(&to, 1));
+    // THREADS, as for BACKUP: the chain, one table at a time, then three,
+    // then absurdly many (never more threads than tables are started).
+    for n in [1, 3, u32::MAX] {
+        let to = tmp.path().join(format!("sqlrestored-{n}"));
+        let out = rows(
+            &root,
+            &format!(
+                "RESTORE FROM '{incs}' TO '{}' WITH THREADS = {n}, PASSPHRASE = 'sql-secret'",
+                to.display()
+            ),
+        );
+        assert_eq!(out[0][1], Value::Integer(2), "THREADS = {n}");
+        check_restored_behaviour(&open(&to, 1));
+    }
+    let bad = tmp.path().join("sqlrestored-bad");
+    for opts in [
+        "THREADS = 'two'",
+        "THREADS = -1",
+        "THREADS",
+        "STORE_KEY = OFF",
+    ] {
+        let e = root
+            .execute(
+                &format!("RESTORE FROM '{bks}' TO '{}' WITH {opts}", bad.display()),
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::SqlSyntax, "{opts}: {e}");
+    }
+    let e = alice
+        .execute(
+            &format!(
+                "RESTORE FROM '{bks}' TO '{}' WITH THREADS = 1, PASSPHRASE = 'sql-secret'",
+                bad.display()
+            ),
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PermissionDenied);
+    assert!(!bad.exists());
     // Not into the live database, not inside a transaction.
     let src = tmp.path().join("src");
     let e = root

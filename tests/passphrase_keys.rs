@@ -265,3 +265,124 @@ fn checkpoints_and_restores_of_a_passphrase_keyed_store_keep_its_salt() {
     assert!(matches!(e, Error::KeyProvider { .. }), "{e:?}");
     assert!(e.to_string().contains("another salt"), "{e}");
 }
+
+/// A backup of a passphrase-keyed store records the store's salt and
+/// cost beside its store-key wrap (a "store passphrase" wrap), so the
+/// store's passphrase alone unlocks it away from the store: restored
+/// under a key held in memory, and under a fresh provider of the same
+/// passphrase (a new salt); verified; shown by SQL. A wrong passphrase
+/// is a typed error naming the wrap; an edited salt is refused.
+#[test]
+fn a_backup_of_a_passphrase_keyed_store_opens_with_the_store_passphrase_alone() {
+    use sealdb::backup::{self, BackupKeys, BackupOptions, RestoreOptions, WrapKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n);
+    write_rows(&p("src"), cheap(PASS));
+    let db = Db::open(p("src"), cheap(PASS)).unwrap();
+    let live = active_key_id(&db);
+    db.backup(p("bk"), &BackupOptions::default(), |_| {})
+        .unwrap();
+    let rows = db
+        .root_session()
+        .query(&format!("SHOW BACKUP '{}'", p("bk").display()), &[])
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    let wraps: Vec<String> = rows
+        .iter()
+        .filter(|r| r.get::<String>(0).unwrap() == "key_wrap")
+        .map(|r| r.get::<String>(1).unwrap())
+        .collect();
+    assert_eq!(
+        wraps,
+        [format!(
+            "store passphrase (store key {live}, argon2id m=8 KiB, t=1, p=1)"
+        )]
+    );
+    drop(db);
+
+    let by_pass = BackupKeys::passphrase(PASS);
+    let info = backup::show(&p("bk"), &by_pass, None).unwrap();
+    assert_eq!(
+        info.wraps,
+        [WrapKind::StorePassphrase {
+            key_id: live,
+            params: KdfParams::dangerous_minimal()
+        }]
+    );
+    backup::verify(&p("bk"), &by_pass, None, |_| {}).unwrap();
+    let fresh = BackupKeys::provider(std::sync::Arc::new(cheap(PASS)));
+    backup::verify(&p("bk"), &fresh, None, |_| {}).unwrap();
+
+    // Under another key provider, unlocked by the passphrase.
+    let mem = || sealdb::MemoryKeyProvider::new(KeyBytes::from_slice(&[7u8; 32])).unwrap();
+    let opts = |keys: BackupKeys| RestoreOptions {
+        keys,
+        threads: 1,
+        ..RestoreOptions::default()
+    };
+    Db::restore(
+        p("bk"),
+        p("under-key"),
+        mem(),
+        &opts(by_pass.clone()),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(count(&Db::open(p("under-key"), mem()).unwrap()), 1);
+    assert!(!p("under-key").join(KEY_DERIVATION_FILE).exists());
+    // Under the same passphrase, nothing else given: the restoring
+    // provider derives the backup's key from the recorded salt, and the
+    // new store has a salt of its own.
+    Db::restore(
+        p("bk"),
+        p("same"),
+        cheap(PASS),
+        &RestoreOptions::default(),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(count(&Db::open(p("same"), cheap(PASS)).unwrap()), 1);
+    assert_ne!(
+        std::fs::read(p("src").join(KEY_DERIVATION_FILE)).unwrap(),
+        std::fs::read(p("same").join(KEY_DERIVATION_FILE)).unwrap()
+    );
+
+    // A wrong passphrase names the wrap; nothing is restored.
+    for keys in [
+        BackupKeys::passphrase("another passphrase"),
+        BackupKeys::provider(std::sync::Arc::new(cheap("another passphrase"))),
+    ] {
+        match Db::restore(p("bk"), p("wrong"), mem(), &opts(keys), |_| {}) {
+            Err(Error::BackupKey { tried, .. }) => assert!(
+                tried.starts_with(&format!("wrap 1 (store passphrase (store key {live}"))
+                    && tried.contains("wrong store passphrase"),
+                "{tried}"
+            ),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("restored with a wrong passphrase"),
+        }
+        assert!(!p("wrong").exists());
+    }
+
+    // The salt edited (both checksums fixed, as an attacker would): the
+    // passphrase derives another key, and the open store's own provider,
+    // which holds the key by its id, sees the sealed copy differ.
+    let keys_file = p("bk").join(backup::KEYS_FILE);
+    let mut b = std::fs::read(&keys_file).unwrap();
+    let hdr = 8 + 2 + 2 + 1;
+    assert_eq!(&b[hdr..hdr + 8], b"SEALKDF\n");
+    b[hdr + 30] ^= 0x40;
+    let crc = crc32fast::hash(&b[hdr..hdr + 40]);
+    b[hdr + 40..hdr + 44].copy_from_slice(&crc.to_le_bytes());
+    let n = b.len() - 4;
+    let crc = crc32fast::hash(&b[..n]);
+    b[n..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&keys_file, &b).unwrap();
+    let e = backup::verify(&p("bk"), &by_pass, None, |_| {}).unwrap_err();
+    assert!(e.to_string().contains("wrong store passphrase"), "{e}");
+    let db = Db::open(p("src"), cheap(PASS)).unwrap();
+    let bound = BackupKeys::provider(db.engine().sealed_dir().key_provider().clone());
+    let e = backup::verify(&p("bk"), &bound, None, |_| {}).unwrap_err();
+    assert!(e.to_string().contains("damaged or was altered"), "{e}");
+}

@@ -29,11 +29,13 @@
 //! or by its passphrase; a restore re-encrypts everything under STORE,
 //! which need not be the key the backup was made with
 //! (`--backup-key-file` names that one, when it is not the passphrase).
-//! A store key derived from a passphrase is bound to its store's salt,
-//! which a backup does not hold: a backup of such a store needs a
-//! passphrase of its own to be restored from the command line, and a
-//! restore under a store passphrase is unlocked by the backup's
-//! passphrase or `--backup-key-file`. `--threads` sets the files worked
+//! A store key derived from a passphrase depends on its store's salt,
+//! which the backup records beside its store-key wrap (a
+//! "store passphrase" wrap): the store's passphrase alone unlocks it,
+//! given as STORE to `sealdb restore` (the new store then has that
+//! passphrase and a new salt), or as PASS (`--passphrase-file` etc.) to
+//! `restore` under another key and to `backup verify` and `backup show`.
+//! `--threads` sets the files worked
 //! on at once (default: one per CPU, at most 4); fewer leave more of the
 //! machine to the store's workload while a backup runs. Long runs draw a
 //! progress bar on stderr.
@@ -77,11 +79,6 @@ struct PassArgs {
 }
 
 impl PassArgs {
-    /// Whether no option names a passphrase.
-    fn is_empty(&self) -> bool {
-        self.passphrase_file.is_none() && self.passphrase_env.is_none() && !self.ask_passphrase
-    }
-
     /// The passphrase, if one was named; `confirm` asks twice (a new
     /// backup, where a typo would lock it for good).
     fn get(&self, confirm: bool) -> Fallible<Option<Zeroizing<Vec<u8>>>> {
@@ -394,9 +391,6 @@ fn create(a: CreateArgs) -> Fallible<()> {
             "sealdb backup needs --db, the store key (--key-file, --store-passphrase-file or --store-passphrase) and --to (or: backup verify|show DIR)".into(),
         );
     };
-    if source.is_passphrase() && a.pass.is_empty() {
-        return Err("a store key derived from a passphrase depends on the store's salt, which a backup does not hold, so only this store could unlock a backup wrapped by it: give the backup a passphrase of its own (--passphrase-env VAR, --passphrase-file F or --ask-passphrase)".into());
-    }
     let defaults = KdfParams::default();
     let mut options = BackupOptions {
         store_key_wrap: !a.no_store_key,
@@ -431,9 +425,6 @@ pub fn restore(a: RestoreArgs) -> Fallible<()> {
     let Some(source) = a.store.source() else {
         return Err("sealdb restore needs the new store's key: --key-file, --store-passphrase-file or --store-passphrase".into());
     };
-    if source.is_passphrase() && a.pass.is_empty() && a.backup_key_file.is_none() {
-        return Err("a new store's passphrase cannot unlock a backup (a store key derived from a passphrase depends on a salt the backup does not hold): give the backup's passphrase (--passphrase-env VAR, --passphrase-file F or --ask-passphrase) or --backup-key-file".into());
-    }
     let provider = source.provider(None)?;
     let mut unlock = BackupKeys::default();
     if let Some(k) = &a.backup_key_file {

@@ -475,11 +475,12 @@ fn sql_pass(db: &Path, pass: &Path, stmts: &[&str]) -> Output {
 
 /// A store keyed by a passphrase is backed up and restored with the
 /// store-passphrase options (a file, or SEALDB_PASSPHRASE), its backup
-/// unlocked by the backup's own passphrase; a wrong store passphrase is
-/// named as such; what cannot work (a backup only the store key wraps, a
-/// restore with nothing to unlock the backup) and the ambiguous bare
-/// `--passphrase` are refused before anything is written; a checkpoint
-/// copy opens with the same passphrase.
+/// unlocked by the backup's own passphrase or by the store's passphrase
+/// alone (the store-passphrase wrap records the store's salt): restored
+/// under the same passphrase with a new salt, and under a key file; a
+/// wrong store passphrase is named as such, for the store and for the
+/// wrap; the ambiguous bare `--passphrase` is refused before anything is
+/// written; a checkpoint copy opens with the same passphrase.
 #[test]
 fn a_passphrase_keyed_store_backs_up_and_restores_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -591,11 +592,95 @@ fn a_passphrase_keyed_store_backs_up_and_restores_from_the_command_line() {
         e.contains("the store passphrase in") && e.contains("wrong passphrase"),
         "{e}"
     );
-    // Refused before anything is written: a backup only the store's
-    // passphrase-derived key would wrap; a restore with nothing that can
-    // unlock the backup; the bare `--passphrase`; two store keys.
-    let e = err(backup(&spf, &p("bk2"), &[]).output().unwrap());
-    assert!(e.contains("--passphrase-env"), "{e}");
+    // No backup passphrase: the store's passphrase alone unlocks the
+    // backup, which shows a store-passphrase wrap with the store's cost.
+    let only = p("only-store-pass");
+    ok(backup(&spf, &only, &[]).output().unwrap());
+    let out = ok(sealdb()
+        .args(["backup", "show"])
+        .arg(&only)
+        .arg("--passphrase-file")
+        .arg(&store_pass)
+        .output()
+        .unwrap());
+    assert!(
+        out.contains("key wrap: store passphrase (store key ")
+            && out.contains("argon2id m=65536 KiB, t=3, p=1)")
+            && !out.contains("key wrap: passphrase"),
+        "{out}"
+    );
+    ok(sealdb()
+        .args(["backup", "verify"])
+        .arg(&only)
+        .arg("--passphrase-file")
+        .arg(&store_pass)
+        .output()
+        .unwrap());
+    // Restored with nothing but the store's passphrase (same passphrase,
+    // a new salt: another key, which the backup's passphrase would not be).
+    let out = ok(sealdb()
+        .args(["restore", "--from"])
+        .arg(&only)
+        .arg("--to")
+        .arg(p("same-pass"))
+        .args(spf)
+        .output()
+        .unwrap());
+    assert!(out.contains("1 backup(s) in its chain"), "{out}");
+    assert_eq!(
+        ok(sql_pass(
+            &p("same-pass"),
+            &store_pass,
+            &["SELECT count(*) FROM t"]
+        )),
+        "4\n"
+    );
+    assert_ne!(
+        std::fs::read(db.join("KEYDERIVATION")).unwrap(),
+        std::fs::read(p("same-pass").join("KEYDERIVATION")).unwrap(),
+        "a restored store gets its own salt"
+    );
+    // Restored under a key file, the backup unlocked by the store's
+    // passphrase given as the backup's.
+    let k = p("k");
+    keygen(&k);
+    ok(sealdb()
+        .args(["restore", "--from"])
+        .arg(&only)
+        .arg("--to")
+        .arg(p("under-key"))
+        .arg("--key-file")
+        .arg(&k)
+        .arg("--passphrase-file")
+        .arg(&store_pass)
+        .output()
+        .unwrap());
+    assert_eq!(
+        ok(sql(&p("under-key"), &k, &["SELECT count(*) FROM t"])),
+        "4\n"
+    );
+    // Another store's passphrase does not unlock it: the error names the
+    // wrap, and nothing is left at the target.
+    for (how, arg) in [
+        ("--store-passphrase-file", &new_pass),
+        ("--passphrase-file", &wrong),
+    ] {
+        let mut c = sealdb();
+        c.args(["restore", "--from"])
+            .arg(&only)
+            .arg("--to")
+            .arg(p("r2"));
+        if how == "--passphrase-file" {
+            c.arg("--key-file").arg(&k);
+        }
+        let e = err(c.arg(how).arg(arg).output().unwrap());
+        assert!(
+            e.contains("wrap 1 (store passphrase (store key ")
+                && e.contains("wrong store passphrase"),
+            "{how}: {e}"
+        );
+    }
+    // A backup with both wraps: a new store's passphrase opens neither.
     let e = err(sealdb()
         .args(["restore", "--from"])
         .arg(p("bk"))
@@ -605,7 +690,10 @@ fn a_passphrase_keyed_store_backs_up_and_restores_from_the_command_line() {
         .arg(&new_pass)
         .output()
         .unwrap());
-    assert!(e.contains("cannot unlock a backup"), "{e}");
+    assert!(
+        e.contains("wrong store passphrase") && e.contains("no passphrase given"),
+        "{e}"
+    );
     let e = err(backup(
         &["--passphrase"],
         &p("bk2"),

@@ -69,7 +69,8 @@ pub struct sealdb_backup_verify_report {
 /// zero/NULL.
 #[repr(C)]
 pub struct sealdb_restore_options {
-    /// The backup's passphrase (NUL-terminated; NULL: none).
+    /// The backup's passphrase, or for the backup of a store keyed by a
+    /// passphrase that store's passphrase (NUL-terminated; NULL: none).
     pub passphrase: *const c_char,
     /// The store key that wrapped the backup, when it is not the new
     /// store's key: `backup_key_len` bytes (NULL/0: none) ...

@@ -934,3 +934,91 @@ fn checkpoint_makes_a_copy_that_opens_and_needs_an_admin() {
         .expect("count");
     assert_eq!(n, 2);
 }
+
+/// A backup of a passphrase-keyed store, wrapped by its store key only,
+/// restores from C under another key with nothing but the store's
+/// passphrase (`options.passphrase`): the backup's store-passphrase wrap
+/// records the store's salt. A wrong passphrase names that wrap.
+#[test]
+fn a_passphrase_keyed_stores_backup_restores_by_the_store_passphrase() {
+    use crate::backup::*;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = c(&tmp.path().join("db").to_string_lossy());
+    let store_pass = b"the store's passphrase";
+    let mut db = null_mut();
+    assert_eq!(
+        unsafe {
+            sealdb_db_open_passphrase(
+                path.as_ptr(),
+                store_pass.as_ptr(),
+                store_pass.len(),
+                8,
+                1,
+                &mut db,
+            )
+        },
+        SEALDB_OK,
+        "{}",
+        thread_msg()
+    );
+    let mut conn = null_mut();
+    assert_eq!(unsafe { sealdb_connect_root(db, &mut conn) }, SEALDB_OK);
+    assert_eq!(
+        exec(
+            conn,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\
+             INSERT INTO t VALUES (1, 'one'), (2, 'two')"
+        ),
+        SEALDB_OK
+    );
+    let bk = c(&tmp.path().join("bk").to_string_lossy());
+    assert_eq!(
+        unsafe { sealdb_backup(conn, bk.as_ptr(), null()) },
+        SEALDB_OK,
+        "{}",
+        thread_msg()
+    );
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+
+    let key = [5u8; 32];
+    let target = tmp.path().join("restored");
+    let tc = c(&target.to_string_lossy());
+    let restore = |pass: &CStr| {
+        let opts = sealdb_restore_options {
+            passphrase: pass.as_ptr(),
+            backup_key: null(),
+            backup_key_len: 0,
+            backup_key_file: null(),
+            threads: 1,
+        };
+        unsafe { sealdb_restore(bk.as_ptr(), tc.as_ptr(), key.as_ptr(), key.len(), &opts) }
+    };
+    assert_eq!(restore(&c("not the passphrase")), SEALDB_ERR_BACKUP_KEY);
+    let msg = thread_msg();
+    assert!(
+        msg.contains("wrap 1 (store passphrase") && msg.contains("wrong store passphrase"),
+        "{msg}"
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        restore(&c("the store's passphrase")),
+        SEALDB_OK,
+        "{}",
+        thread_msg()
+    );
+    let copy = sealdb::Db::open(
+        &target,
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&key)).expect("key"),
+    )
+    .expect("the restored store opens under the new key");
+    let n: i64 = copy
+        .root_session()
+        .query("SELECT count(*) FROM t", &[])
+        .expect("query")
+        .collect_all()
+        .expect("rows")[0]
+        .get(0)
+        .expect("count");
+    assert_eq!(n, 2);
+}

@@ -343,7 +343,9 @@ def restore(backup, target, key=None, key_file=None, passphrase=None, backup_key
     """Restores the backup in directory ``backup`` (with its parent chain)
     into a new store in ``target`` (new or empty), re-encrypted under
     ``key`` (16, 24 or 32 bytes) or the key in ``key_file``. The backup is
-    unlocked with ``passphrase``, or the store key that wrapped it
+    unlocked with ``passphrase`` (the backup's, or for the backup of a
+    store keyed by a passphrase that store's passphrase), or the store key
+    that wrapped it
     (``backup_key`` / ``backup_key_file``), or else with the new store's
     own key. ``threads``: tables restored at once (default: one per CPU,
     at most 4). Open the result with :func:`connect`."""

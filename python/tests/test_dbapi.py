@@ -638,6 +638,30 @@ def test_checkpoint_makes_a_copy_that_opens_under_the_same_keys(tmp_path):
     root.close()
 
 
+def test_a_passphrase_stores_backup_restores_by_the_store_passphrase(tmp_path):
+    # The backup's store-key wrap records the store's salt: the store's
+    # passphrase alone unlocks it, here under another key.
+    src = str(tmp_path / "src")
+    keys = {"passphrase": "py store pass", "kdf_memory_kib": 8, "kdf_iterations": 1}
+    c = sealdb.connect(src, autocommit=True, **keys)
+    c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    c.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(7)])
+    bk = str(tmp_path / "bk")
+    c.backup(bk)
+    wraps = [v for k, v in c.execute("SHOW BACKUP ?", (bk,)).fetchall() if k == "key_wrap"]
+    assert len(wraps) == 1 and wraps[0].startswith("store passphrase (store key "), wraps
+    c.close()
+    target = str(tmp_path / "restored")
+    with pytest.raises(sealdb.DatabaseError) as e:
+        sealdb.restore(bk, target, key=KEY, passphrase="not it")
+    assert "wrong store passphrase" in str(e.value)
+    assert not os.path.exists(target)
+    sealdb.restore(bk, target, key=KEY, passphrase="py store pass")
+    r = sealdb.connect(target, key=KEY)
+    assert r.execute("SELECT count(*) FROM t").fetchone() == (7,)
+    r.close()
+
+
 def test_backup_and_restore_threads(tmp_path):
     src = str(tmp_path / "src")
     c = sealdb.connect(src, key=KEY, autocommit=True)

@@ -375,8 +375,11 @@ fn write_job(
     w.append_record(&encode_descriptor(id, role, number))?;
     digest.update(w.last_tag());
     let (mut records, mut bytes, mut reported) = (0u64, 0u64, 0u64);
-    let mut add = |w: &mut SealedWriter, payload: &[u8]| -> Result<()> {
-        w.append_record(payload)?;
+    let mut add = |w: &mut SealedWriter, payload: &[u8], crc: Option<u32>| -> Result<()> {
+        match crc {
+            Some(crc) => w.append_record_with_crc(payload, crc)?,
+            None => w.append_record(payload)?,
+        };
         digest.update(w.last_tag());
         records += 1;
         bytes += payload.len() as u64;
@@ -386,15 +389,20 @@ fn write_job(
         }
         Ok(())
     };
+    // Tables and log segments: one buffer for every record, and each
+    // record's CRC32 taken from the read (which checked it).
+    let mut buf = Vec::new();
     match job {
         Job::Table(t) => {
-            for r in src.checkpoint.table_records(t.number, 0)? {
-                add(&mut w, &r?.1)?;
+            let mut stream = src.checkpoint.table_records(t.number, 0)?;
+            while let Some(crc) = stream.next_into(&mut buf)? {
+                add(&mut w, &buf, Some(crc))?;
             }
         }
         Job::Log(l) => {
-            for r in src.checkpoint.log_records(l.number, 0)? {
-                add(&mut w, &r?.1)?;
+            let mut stream = src.checkpoint.log_records(l.number, 0)?;
+            while let Some(crc) = stream.next_into(&mut buf)? {
+                add(&mut w, &buf, Some(crc))?;
             }
         }
         Job::Audit(a, skip) => {
@@ -407,7 +415,7 @@ fn write_job(
                 .take(a.records as usize)
                 .skip(*skip as usize)
             {
-                add(&mut w, &r?.1)?;
+                add(&mut w, &r?.1, None)?;
             }
         }
     }

@@ -112,7 +112,8 @@ impl BackupOptions {
 /// store key a wrap names, or both (each wrap is tried).
 #[derive(Clone, Default)]
 pub struct BackupKeys {
-    /// A passphrase for a passphrase wrap.
+    /// A passphrase for a passphrase wrap, or the store's passphrase for
+    /// a store-passphrase wrap (each is tried).
     pub passphrase: Option<Zeroizing<Vec<u8>>>,
     /// A provider for a store-key wrap.
     pub provider: Option<Arc<dyn KeyProvider>>,

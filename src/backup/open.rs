@@ -203,12 +203,14 @@ pub(crate) fn chain(vfs: &dyn Vfs, newest: Opened, keys: &BackupKeys) -> Result<
 
 /// Reads data file `entry` of backup `b`, checking it against the manifest
 /// (see the module doc), and hands every payload after the descriptor to
-/// `each`. Returns the number of payload bytes.
+/// `each`, with its CRC32 (checked; for
+/// [`crate::vfs::SealedWriter::append_record_with_crc`]). One buffer
+/// serves every record. Returns the number of payload bytes.
 pub(crate) fn read_file(
     vfs: &dyn Vfs,
     b: &Opened,
     entry: &FileEntry,
-    mut each: impl FnMut(Vec<u8>) -> Result<()>,
+    mut each: impl FnMut(&[u8], u32) -> Result<()>,
 ) -> Result<u64> {
     let path = b.dir.join(&entry.name);
     if !vfs.exists(&path)? {
@@ -301,12 +303,13 @@ pub(crate) fn read_file(
         ));
     }
     let (mut count, mut bytes) = (0u64, 0u64);
-    while let Some((payload, next, tag)) = reader.read_record_tagged(at)? {
-        digest.update(tag);
-        at = next;
+    let mut payload = descriptor;
+    while let Some(r) = reader.read_record_into(at, &mut payload)? {
+        digest.update(r.tag);
+        at = r.next;
         count += 1;
         bytes += payload.len() as u64;
-        each(payload)?;
+        each(&payload, r.crc)?;
     }
     if b.manifest.file_digest == FileDigest::RecordTags
         && <[u8; 32]>::from(digest.finalize()) != entry.sha256

@@ -8,14 +8,20 @@
 //! ```text
 //!   store-key wrap    sealed under the store key the provider has now
 //!                     (the same provider, or one holding that key, unlocks it)
+//!   store-passphrase  the same, for a store whose key is derived from a
+//!   wrap              passphrase: it also records the store's salt and
+//!                     argon2id cost, so the store's passphrase alone
+//!                     unlocks it, away from the store
 //!   passphrase wrap   sealed under argon2id(passphrase, salt, m, t, p)
 //! ```
 //!
 //! A wrap is a sealed file image (the ordinary 64-byte header and one
 //! record, kind `Backup`) whose header names the wrapping key by id and
-//! whose record holds `"SEALBDK1" | backup id [16] | data key [32]`; the
-//! record's MAC makes a wrap under a wrong key or an edited wrap fail to
-//! open. Several wraps may coexist, so a backup survives the loss of
+//! whose record holds `"SEALBDK1" | backup id [16] | data key [32]`
+//! (a store-passphrase wrap adds the store's key-derivation header [44],
+//! so an edited salt or cost is refused even by a key found by its id);
+//! the record's MAC makes a wrap under a wrong key or an edited wrap fail
+//! to open. Several wraps may coexist, so a backup survives the loss of
 //! one key. `BACKUP-KEYS` itself is not secret and has no MAC of its own
 //! (it must be read before any key is known): a changed salt or cost only
 //! derives a key that opens nothing, and a wrap taken from another backup
@@ -27,9 +33,14 @@
 //!                 | count × ( u8 kind
 //!                             | kind 2: u32 memory KiB | u32 iterations
 //!                               | u32 parallelism | salt [16]
+//!                             | kind 3: the store's key-derivation
+//!                               header [44] (as in its KEYDERIVATION)
 //!                             | u32 blob length | blob )
 //!                 | u32 crc32 of everything before
-//!   kind 1 = store key, 2 = passphrase (argon2id v0x13)
+//!   kind 1 = store key, 2 = passphrase (argon2id v0x13),
+//!   3 = store key derived from the store's passphrase (added after the
+//!       first backups: older readers refuse it as an unknown kind, and
+//!       backups made before it have kind 1 for every store)
 //! ```
 //!
 //! The id of a passphrase-derived key is in the wrap's header: testing a
@@ -44,7 +55,10 @@ use parking_lot::Mutex;
 use zeroize::Zeroizing;
 
 use crate::crypto::keys::fill_random;
-use crate::crypto::{ActiveStoreKey, Cipher, FileKeys, KeyBytes, KeyId, KeyProvider};
+use crate::crypto::passphrase::KEY_DERIVATION_LEN;
+use crate::crypto::{
+    ActiveStoreKey, Cipher, FileKeys, KeyBytes, KeyDerivation, KeyId, KeyProvider, StoreKey,
+};
 use crate::error::{Error, Result};
 use crate::vfs::{FileKind, ReadFile, SealedReader, SealedWriter, WriteFile};
 
@@ -58,6 +72,7 @@ const VERSION: u16 = 1;
 const WRAPPED_MAGIC: &[u8; 8] = b"SEALBDK1";
 const KIND_STORE_KEY: u8 = 1;
 const KIND_PASSPHRASE: u8 = 2;
+const KIND_STORE_PASSPHRASE: u8 = 3;
 const SALT_LEN: usize = 16;
 /// Bytes of a backup data key (AES-256).
 const DATA_KEY_LEN: usize = 32;
@@ -180,6 +195,14 @@ pub enum WrapKind {
         /// The argon2id cost.
         params: KdfParams,
     },
+    /// Sealed under the store key with this id, which the store derives
+    /// from its passphrase with the salt and cost recorded beside the wrap.
+    StorePassphrase {
+        /// The store key's id.
+        key_id: KeyId,
+        /// The store's argon2id cost.
+        params: crate::crypto::KdfParams,
+    },
 }
 
 impl std::fmt::Display for WrapKind {
@@ -187,6 +210,9 @@ impl std::fmt::Display for WrapKind {
         match self {
             WrapKind::StoreKey { key_id } => write!(f, "store key {key_id}"),
             WrapKind::Passphrase { params } => write!(f, "passphrase ({params})"),
+            WrapKind::StorePassphrase { key_id, params } => {
+                write!(f, "store passphrase (store key {key_id}, {params})")
+            }
         }
     }
 }
@@ -195,11 +221,19 @@ impl std::fmt::Display for WrapKind {
 pub(crate) struct Wrap {
     pub(crate) kind: WrapKind,
     salt: [u8; SALT_LEN],
+    /// The store's key-derivation header, for a store-passphrase wrap.
+    derivation: Option<KeyDerivation>,
     blob: Vec<u8>,
 }
 
-/// Seals the wrapped payload under `keys` into an in-memory sealed file.
-fn seal_blob(keys: Arc<FileKeys>, backup_id: &[u8; 16], dk: &DataKey) -> Result<Vec<u8>> {
+/// Seals the wrapped payload under `keys` into an in-memory sealed file;
+/// `derivation` (a store-passphrase wrap's header) is sealed with it.
+fn seal_blob(
+    keys: Arc<FileKeys>,
+    backup_id: &[u8; 16],
+    dk: &DataKey,
+    derivation: Option<&KeyDerivation>,
+) -> Result<Vec<u8>> {
     let buf = Arc::new(Mutex::new(Vec::new()));
     let file = Box::new(VecFile(buf.clone()));
     let mut w = SealedWriter::create(file, KEYS_FILE.into(), FileKind::Backup, Some(keys))?;
@@ -207,6 +241,9 @@ fn seal_blob(keys: Arc<FileKeys>, backup_id: &[u8; 16], dk: &DataKey) -> Result<
     payload.extend_from_slice(WRAPPED_MAGIC);
     payload.extend_from_slice(backup_id);
     payload.extend_from_slice(dk.bytes.expose());
+    if let Some(h) = derivation {
+        payload.extend_from_slice(&h.encode());
+    }
     w.append_record(&payload)?;
     w.flush()?;
     drop(w);
@@ -215,7 +252,9 @@ fn seal_blob(keys: Arc<FileKeys>, backup_id: &[u8; 16], dk: &DataKey) -> Result<
 }
 
 impl Wrap {
-    /// Wraps `dk` under the provider's active store key.
+    /// Wraps `dk` under the provider's active store key; for a key derived
+    /// from a passphrase, a store-passphrase wrap recording the store's
+    /// key-derivation header.
     pub(crate) fn with_store_key(
         dk: &DataKey,
         backup_id: &[u8; 16],
@@ -227,10 +266,19 @@ impl Wrap {
             });
         };
         let keys = Arc::new(FileKeys::derive(sk.cipher(), sk.id(), sk.bytes())?);
+        let derivation = provider.bound_derivation();
+        let kind = match &derivation {
+            Some(h) => WrapKind::StorePassphrase {
+                key_id: sk.id(),
+                params: h.params,
+            },
+            None => WrapKind::StoreKey { key_id: sk.id() },
+        };
         Ok(Wrap {
-            kind: WrapKind::StoreKey { key_id: sk.id() },
+            kind,
             salt: [0; SALT_LEN],
-            blob: seal_blob(keys, backup_id, dk)?,
+            blob: seal_blob(keys, backup_id, dk, derivation.as_ref())?,
+            derivation,
         })
     }
 
@@ -254,7 +302,8 @@ impl Wrap {
         Ok(Wrap {
             kind: WrapKind::Passphrase { params },
             salt,
-            blob: seal_blob(keys, backup_id, dk)?,
+            derivation: None,
+            blob: seal_blob(keys, backup_id, dk, None)?,
         })
     }
 
@@ -291,6 +340,13 @@ impl Wrap {
                 let id = KeyId::of_key(kek.expose());
                 Arc::new(FileKeys::derive(Cipher::Aes256Ctr, id, &kek).map_err(|e| e.to_string())?)
             }
+            WrapKind::StorePassphrase { key_id, .. } => {
+                let sk = self.store_passphrase_key(keys, key_id)?;
+                Arc::new(
+                    FileKeys::derive(sk.cipher(), sk.id(), sk.bytes())
+                        .map_err(|e| e.to_string())?,
+                )
+            }
         };
         let damaged = || "the wrap is damaged or was altered".to_string();
         let reader = SealedReader::open(file, path.to_path_buf(), FileKind::Backup, |h| {
@@ -308,17 +364,53 @@ impl Wrap {
         })?;
         let (payload, next) = reader.read_record(0).ok().flatten().ok_or_else(damaged)?;
         let payload = Zeroizing::new(payload);
+        let bound = self.derivation.as_ref().map(|h| h.encode());
+        let end = 8 + 16 + DATA_KEY_LEN;
         if next != reader.body_len()
-            || payload.len() != 8 + 16 + DATA_KEY_LEN
+            || payload.len() != end + bound.map_or(0, |b| b.len())
             || &payload[..8] != WRAPPED_MAGIC
+            || bound.is_some_and(|b| payload[end..] != b[..])
         {
             return Err(damaged());
         }
         let mut id = [0u8; 16];
         id.copy_from_slice(&payload[8..24]);
-        let dk =
-            DataKey::from_bytes(KeyBytes::from_slice(&payload[24..])).map_err(|e| e.to_string())?;
+        let dk = DataKey::from_bytes(KeyBytes::from_slice(&payload[24..end]))
+            .map_err(|e| e.to_string())?;
         Ok((dk, id))
+    }
+
+    /// The store key `key_id` of a store-passphrase wrap: held by the
+    /// provider (the open store's), derived by it from the recorded header
+    /// (a passphrase provider made for another store, or for none), or
+    /// derived from the given passphrase.
+    fn store_passphrase_key(
+        &self,
+        keys: &BackupKeys,
+        key_id: &KeyId,
+    ) -> std::result::Result<StoreKey, String> {
+        let Some(h) = &self.derivation else {
+            return Err("the wrap has no key-derivation header".into());
+        };
+        if keys.provider.is_none() && keys.passphrase.is_none() {
+            return Err("no store passphrase or key provider given".into());
+        }
+        if let Some(provider) = &keys.provider {
+            if let Ok(Some(k)) = provider.key_by_id(key_id) {
+                return Ok(k);
+            }
+            let derived = provider.derive_for(h).map_err(|e| e.to_string())?;
+            if let Some(k) = derived.into_iter().find(|k| k.id() == *key_id) {
+                return Ok(k);
+            }
+        }
+        if let Some(pass) = &keys.passphrase {
+            let k = h.derive(pass).map_err(|e| e.to_string())?;
+            if k.id() == *key_id {
+                return Ok(k);
+            }
+        }
+        Err("wrong store passphrase (the key provider and the passphrase given do not derive this store key)".into())
     }
 }
 
@@ -337,6 +429,12 @@ pub(crate) fn encode(wraps: &[Wrap]) -> Vec<u8> {
                 out.extend_from_slice(&params.iterations.to_le_bytes());
                 out.extend_from_slice(&params.parallelism.to_le_bytes());
                 out.extend_from_slice(&w.salt);
+            }
+            WrapKind::StorePassphrase { .. } => {
+                out.push(KIND_STORE_PASSPHRASE);
+                if let Some(h) = &w.derivation {
+                    out.extend_from_slice(&h.encode());
+                }
             }
         }
         out.extend_from_slice(&(w.blob.len() as u32).to_le_bytes());
@@ -385,6 +483,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<Wrap>> {
     for _ in 0..count {
         let at = pos;
         let kind = take(&mut pos, 1)?[0];
+        let mut derivation = None;
         let (kind, salt) = match kind {
             KIND_STORE_KEY => (
                 WrapKind::StoreKey {
@@ -392,6 +491,26 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<Wrap>> {
                 },
                 [0; SALT_LEN],
             ),
+            KIND_STORE_PASSPHRASE => {
+                let h = KeyDerivation::decode(take(&mut pos, KEY_DERIVATION_LEN)?)
+                    .map_err(|e| bad(at + 1, &format!("store key-derivation header: {e}")))?;
+                let p = h.params;
+                if p.memory_kib > MAX_MEMORY_KIB
+                    || p.iterations > MAX_ITERATIONS
+                    || p.parallelism > MAX_PARALLELISM
+                {
+                    return Err(bad(
+                        at + 1,
+                        &format!("store key derivation cost out of range: {p}"),
+                    ));
+                }
+                let kind = WrapKind::StorePassphrase {
+                    key_id: KeyId::PLAINTEXT,
+                    params: p,
+                };
+                derivation = Some(h);
+                (kind, [0; SALT_LEN])
+            }
             KIND_PASSPHRASE => {
                 let params = KdfParams {
                     memory_kib: u32_at(&mut pos)?,
@@ -417,9 +536,18 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<Wrap>> {
             WrapKind::StoreKey { .. } => WrapKind::StoreKey {
                 key_id: header.key_id,
             },
+            WrapKind::StorePassphrase { params, .. } => WrapKind::StorePassphrase {
+                key_id: header.key_id,
+                params,
+            },
             k => k,
         };
-        wraps.push(Wrap { kind, salt, blob });
+        wraps.push(Wrap {
+            kind,
+            salt,
+            derivation,
+            blob,
+        });
     }
     if pos != body.len() {
         return Err(bad(pos, "unexpected bytes after the key wraps"));
@@ -537,6 +665,98 @@ mod tests {
             // Caught by the CRC, or (with the CRC fixed) by the wrap's MAC.
             assert!(decode(&b, path).is_err(), "flip at {i}");
         }
+    }
+
+    #[test]
+    fn a_store_passphrase_wrap_opens_by_the_passphrase_alone_and_refuses_edits() {
+        use crate::crypto::PassphraseKeyProvider;
+        let cheap = crate::crypto::KdfParams::dangerous_minimal();
+        let bound = PassphraseKeyProvider::new("store pass")
+            .expect("provider")
+            .with_params(cheap);
+        bound.key_derivation(None).expect("bind");
+        let dk = DataKey::random().expect("random");
+        let w = Wrap::with_store_key(&dk, &[2; 16], &bound).expect("wrap");
+        assert!(
+            matches!(w.kind, WrapKind::StorePassphrase { .. }),
+            "{}",
+            w.kind
+        );
+        let bytes = encode(&[w]);
+        let path = Path::new("BACKUP-KEYS");
+        let back = decode(&bytes, path).expect("decode");
+        let shown = back[0].kind.to_string();
+        assert!(
+            shown.starts_with("store passphrase (store key ") && shown.contains("m=8 KiB"),
+            "{shown}"
+        );
+        let fresh = || -> Arc<dyn KeyProvider> {
+            Arc::new(
+                PassphraseKeyProvider::new("store pass")
+                    .expect("p")
+                    .with_params(cheap),
+            )
+        };
+        let ways = [
+            BackupKeys::passphrase("store pass"),
+            BackupKeys::provider(fresh()),
+            BackupKeys::provider(Arc::new(bound)),
+        ];
+        for k in &ways {
+            let (got, id) = unlock(&back, k, Path::new("b")).expect("unlock");
+            assert_eq!((got.id(), id), (dk.id(), [2; 16]));
+        }
+        let err = match unlock(&back, &BackupKeys::passphrase("wrong"), Path::new("b")) {
+            Err(Error::BackupKey { tried, .. }) => tried,
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a wrong passphrase unlocked the wrap"),
+        };
+        assert!(
+            err.contains("wrap 1 (store passphrase") && err.contains("wrong store passphrase"),
+            "{err}"
+        );
+        // The salt, cost and CRCs edited together (what no CRC catches):
+        // the passphrase derives another key, and a key found by its id
+        // sees the header differ from the one sealed with the data key.
+        let salt_at = 8 + 2 + 2 + 1 + 24;
+        for at in [salt_at, 8 + 2 + 2 + 1 + 16] {
+            let mut b = bytes.clone();
+            b[at] ^= 0x02;
+            let hdr = 8 + 2 + 2 + 1;
+            let crc = crc32fast::hash(&b[hdr..hdr + 40]);
+            b[hdr + 40..hdr + 44].copy_from_slice(&crc.to_le_bytes());
+            let n = b.len() - 4;
+            let crc = crc32fast::hash(&b[..n]);
+            b[n..].copy_from_slice(&crc.to_le_bytes());
+            let edited = decode(&b, path).expect("both CRCs fixed");
+            for k in &ways[..2] {
+                assert!(
+                    matches!(
+                        unlock(&edited, k, Path::new("b")),
+                        Err(Error::BackupKey { .. })
+                    ),
+                    "edit at {at}"
+                );
+            }
+            let by_id = BackupKeys::provider(ways[2].provider.clone().expect("p"));
+            match unlock(&edited, &by_id, Path::new("b")) {
+                Err(Error::BackupKey { tried, .. }) => {
+                    assert!(tried.contains("damaged or was altered"), "{tried}")
+                }
+                Err(e) => panic!("{e}"),
+                Ok(_) => panic!("an edited header was accepted (edit at {at})"),
+            }
+        }
+        // An absurd cost in the header is refused before any derivation.
+        let mut b = bytes.clone();
+        let hdr = 8 + 2 + 2 + 1;
+        b[hdr + 12..hdr + 16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let crc = crc32fast::hash(&b[hdr..hdr + 40]);
+        b[hdr + 40..hdr + 44].copy_from_slice(&crc.to_le_bytes());
+        let n = b.len() - 4;
+        let crc = crc32fast::hash(&b[..n]);
+        b[n..].copy_from_slice(&crc.to_le_bytes());
+        assert!(decode(&b, path).is_err());
     }
 
     #[test]

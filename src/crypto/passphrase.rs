@@ -164,7 +164,7 @@ impl KeyDerivation {
     }
 
     /// Stretches `passphrase` into a store key.
-    fn derive(&self, passphrase: &[u8]) -> Result<StoreKey> {
+    pub(crate) fn derive(&self, passphrase: &[u8]) -> Result<StoreKey> {
         let mut out = Zeroizing::new(vec![0u8; 32]);
         self.params
             .argon2()?
@@ -328,6 +328,25 @@ impl KeyProvider for PassphraseKeyProvider {
             old,
         });
         Ok(Some(header))
+    }
+
+    fn bound_derivation(&self) -> Option<KeyDerivation> {
+        self.derived.lock().as_ref().map(|d| d.header.clone())
+    }
+
+    /// The keys of the current passphrase and of every old one (an old key
+    /// as it is) under `header`. A header weaker than this provider's
+    /// parameters is not refused here: nothing is made with the keys, a
+    /// wrong header only derives keys that open nothing.
+    fn derive_for(&self, header: &KeyDerivation) -> Result<Vec<StoreKey>> {
+        let mut keys = vec![header.derive(&self.passphrase)?];
+        for s in &self.old {
+            keys.push(match s {
+                OldSecret::Passphrase(p) => header.derive(p)?,
+                OldSecret::Key(k) => k.clone(),
+            });
+        }
+        Ok(keys)
     }
 }
 

@@ -63,6 +63,24 @@ pub trait KeyProvider: Send + Sync {
         let _ = stored;
         Ok(None)
     }
+
+    /// The key-derivation header the active key was derived with, for a
+    /// provider bound to a passphrase-keyed store (`None` otherwise, the
+    /// default). A backup records it so that the store's passphrase alone
+    /// unlocks the backup's store-key wrap.
+    fn bound_derivation(&self) -> Option<KeyDerivation> {
+        None
+    }
+
+    /// The keys this provider derives for a store with header `header`,
+    /// without binding to it (the current passphrase's first): how a
+    /// backup's store-passphrase wrap is opened by a provider made for
+    /// another store, or for none. Empty for providers that hold keys as
+    /// they are (the default).
+    fn derive_for(&self, header: &KeyDerivation) -> Result<Vec<StoreKey>> {
+        let _ = header;
+        Ok(Vec::new())
+    }
 }
 
 impl<P: KeyProvider + ?Sized> KeyProvider for Arc<P> {
@@ -75,6 +93,12 @@ impl<P: KeyProvider + ?Sized> KeyProvider for Arc<P> {
     fn key_derivation(&self, stored: Option<&KeyDerivation>) -> Result<Option<KeyDerivation>> {
         (**self).key_derivation(stored)
     }
+    fn bound_derivation(&self) -> Option<KeyDerivation> {
+        (**self).bound_derivation()
+    }
+    fn derive_for(&self, header: &KeyDerivation) -> Result<Vec<StoreKey>> {
+        (**self).derive_for(header)
+    }
 }
 
 impl<P: KeyProvider + ?Sized> KeyProvider for Box<P> {
@@ -86,6 +110,12 @@ impl<P: KeyProvider + ?Sized> KeyProvider for Box<P> {
     }
     fn key_derivation(&self, stored: Option<&KeyDerivation>) -> Result<Option<KeyDerivation>> {
         (**self).key_derivation(stored)
+    }
+    fn bound_derivation(&self) -> Option<KeyDerivation> {
+        (**self).bound_derivation()
+    }
+    fn derive_for(&self, header: &KeyDerivation) -> Result<Vec<StoreKey>> {
+        (**self).derive_for(header)
     }
 }
 

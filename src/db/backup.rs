@@ -388,6 +388,7 @@ impl Session {
                 from,
                 to,
                 passphrase,
+                threads,
             } => {
                 if in_txn {
                     return Err(misuse("RESTORE cannot run inside a transaction"));
@@ -404,6 +405,7 @@ impl Session {
                         passphrase: passphrase_of(params, passphrase)?,
                         provider: Some(provider.clone()),
                     },
+                    threads: threads.unwrap_or(0) as usize,
                     ..RestoreOptions::default()
                 };
                 let s = Db::restore(&path_of(params, from)?, &to, provider, &options, |_| {})?;

@@ -378,6 +378,23 @@ pub struct RecordStream<'a> {
     at: Option<u64>,
 }
 
+impl RecordStream<'_> {
+    /// The next record's payload into `out` (its allocation kept from
+    /// record to record), with its checked CRC32 (for
+    /// [`crate::vfs::SealedWriter::append_record_with_crc`]); `None` at
+    /// the end, and after an error.
+    pub(crate) fn next_into(&mut self, out: &mut Vec<u8>) -> Result<Option<u32>> {
+        let Some(at) = self.at else {
+            return Ok(None);
+        };
+        self.at = None;
+        Ok(self.reader.read_record_into(at, out)?.map(|r| {
+            self.at = Some(r.next);
+            r.crc
+        }))
+    }
+}
+
 impl Iterator for RecordStream<'_> {
     type Item = Result<(u64, Vec<u8>)>;
     fn next(&mut self) -> Option<Self::Item> {
@@ -605,8 +622,9 @@ impl CheckpointInstaller {
 }
 
 enum Mode {
-    /// Records copied as they are; the last payload kept (the footer).
-    Copy(Box<SealedWriter>, Option<Vec<u8>>),
+    /// Records copied as they are; the entry count of the last payload,
+    /// if it is a footer.
+    Copy(Box<SealedWriter>, Option<u64>),
     /// Entries re-added from data blocks; the last three payloads wait.
     Rebuild(Box<SstBuilder>, VecDeque<Vec<u8>>),
 }
@@ -625,13 +643,28 @@ impl TableInstall<'_> {
 
     /// Appends the source's next record payload.
     pub fn add_record(&mut self, payload: Vec<u8>) -> Result<()> {
+        self.add(&payload, None)
+    }
+
+    /// [`Self::add_record`] of a payload whose CRC32 `crc` was read and
+    /// checked with it (a restore): the copy is not hashed again.
+    pub(crate) fn add_checked(&mut self, payload: &[u8], crc: u32) -> Result<()> {
+        self.add(payload, Some(crc))
+    }
+
+    fn add(&mut self, payload: &[u8], crc: Option<u32>) -> Result<()> {
         match &mut self.mode {
             Mode::Copy(w, last) => {
-                w.append_record(&payload)?;
-                *last = Some(payload);
+                match crc {
+                    Some(crc) => w.append_record_with_crc(payload, crc)?,
+                    None => w.append_record(payload)?,
+                };
+                // Only the last record's footer is checked at the end: each
+                // is parsed (a length check for all but a footer), not kept.
+                *last = footer_entries(payload);
             }
             Mode::Rebuild(b, pending) => {
-                pending.push_back(payload);
+                pending.push_back(payload.to_vec());
                 if pending.len() > 3 {
                     let raw = pending.pop_front().unwrap_or_default();
                     let block = Block::decode(&raw).ok_or_else(|| {
@@ -655,7 +688,7 @@ impl TableInstall<'_> {
         let info = self.info;
         let meta = match self.mode {
             Mode::Copy(mut w, last) => {
-                let entries = last.as_deref().and_then(footer_entries);
+                let entries = last;
                 if entries != Some(info.entries) {
                     return Err(bad(format!(
                         "table {} does not end in a footer for {} entries",

@@ -5,7 +5,9 @@
 //!       option: PASSPHRASE = 'text' | STORE_KEY = ON | OFF
 //!             | KDF_MEMORY_KIB = n | KDF_ITERATIONS = n
 //!             | THREADS = n        (files written at once; 0: one per CPU)
-//!   RESTORE FROM 'dir' TO 'new dir' [WITH PASSPHRASE = 'text']
+//!   RESTORE FROM 'dir' TO 'new dir' [WITH option [, option]...]
+//!       option: PASSPHRASE = 'text'
+//!             | THREADS = n        (tables restored at once; 0: one per CPU)
 //!   SHOW BACKUP 'dir' [WITH PASSPHRASE = 'text']
 //!   VERIFY BACKUP 'dir' [WITH PASSPHRASE = 'text']
 //!   CHECKPOINT TO 'new dir'
@@ -77,6 +79,8 @@ pub enum BackupStmt {
         to: PathArg,
         /// PASSPHRASE for a passphrase wrap.
         passphrase: Option<PassArg>,
+        /// THREADS: tables restored at once (`None` or 0: one per CPU).
+        threads: Option<u32>,
     },
     /// SHOW BACKUP.
     Show {
@@ -136,6 +140,7 @@ impl BackupStmt {
                 from,
                 to,
                 passphrase,
+                ..
             } => format!("RESTORE FROM {} TO {}{}", q(from), q(to), pass(passphrase)),
             BackupStmt::Show { dir, passphrase } => {
                 format!("SHOW BACKUP {}{}", q(dir), pass(passphrase))
@@ -358,7 +363,7 @@ impl P {
             Err(self.unexpected("ON or OFF"))
         }
     }
-    /// `WITH PASSPHRASE = …` for RESTORE and SHOW.
+    /// `WITH PASSPHRASE = …` for SHOW and VERIFY.
     fn only_passphrase(&mut self) -> Result<Option<PassArg>> {
         if !self.eat_kw("WITH") {
             return Ok(None);
@@ -447,10 +452,27 @@ pub fn parse_backup(sql: &str) -> Result<Option<Parsed>> {
         let from = p.path()?;
         p.expect_kw("TO")?;
         let to = p.path()?;
+        let (mut passphrase, mut threads) = (None, None);
+        if p.eat_kw("WITH") {
+            loop {
+                if p.eat_kw("PASSPHRASE") {
+                    passphrase = Some(p.passphrase()?);
+                } else if p.eat_kw("THREADS") {
+                    threads = Some(p.number()?);
+                } else {
+                    return Err(p.unexpected("PASSPHRASE or THREADS"));
+                }
+                if p.peek() != Some(&Tok::Punct(',')) {
+                    break;
+                }
+                p.i += 1;
+            }
+        }
         BackupStmt::Restore {
             from,
             to,
-            passphrase: p.only_passphrase()?,
+            passphrase,
+            threads,
         }
     } else if p.eat_kw("VERIFY") {
         p.expect_kw("BACKUP")?;
@@ -521,8 +543,38 @@ mod tests {
         assert_eq!(n, 2);
         assert!(matches!(
             r,
-            BackupStmt::Restore { from: PathArg::Param(1), to: PathArg::Param(2), passphrase: Some(PassArg::Literal(ref s)) } if s.as_str() == "it's"
+            BackupStmt::Restore { from: PathArg::Param(1), to: PathArg::Param(2), passphrase: Some(PassArg::Literal(ref s)), threads: None } if s.as_str() == "it's"
         ));
+        let (r, n) = one("restore from $1 to 'x' with threads = 3, passphrase = $2");
+        assert_eq!(n, 2);
+        assert!(matches!(
+            r,
+            BackupStmt::Restore {
+                passphrase: Some(PassArg::Param(2)),
+                threads: Some(3),
+                ..
+            }
+        ));
+        let (r, _) = one("RESTORE FROM 'b' TO 'x' WITH THREADS = 0");
+        assert!(matches!(
+            r,
+            BackupStmt::Restore {
+                passphrase: None,
+                threads: Some(0),
+                ..
+            }
+        ));
+        for bad in [
+            "RESTORE FROM 'b' TO 'x' WITH THREADS = 'two'",
+            "RESTORE FROM 'b' TO 'x' WITH THREADS = -1",
+            "RESTORE FROM 'b' TO 'x' WITH THREADS = 4294967296",
+            "RESTORE FROM 'b' TO 'x' WITH THREADS",
+            "RESTORE FROM 'b' TO 'x' WITH THREADS = 2,",
+            "RESTORE FROM 'b' TO 'x' WITH STORE_KEY = OFF",
+            "RESTORE FROM 'b' TO 'x' THREADS = 2",
+        ] {
+            assert!(parse_backup(bad).is_err(), "{bad}");
+        }
         let (s, _) = one("SHOW BACKUP 'b'");
         assert!(matches!(
             s,
@@ -559,6 +611,7 @@ mod tests {
         for sql in [
             "BACKUP TO 'x' WITH PASSPHRASE = 'hunter2' 'hunter2'",
             "RESTORE FROM 'x' 'hunter2'",
+            "RESTORE FROM 'x' TO 'y' WITH THREADS = 1, PASSPHRASE = 'hunter2' 'hunter2'",
             "BACKUP TO 'x' WITH PASSPHRASE 'hunter2'",
             "BACKUP TO 'x' WITH OOPS = 'hunter2'",
             "VERIFY BACKUP 'x' WITH PASSPHRASE = 'hunter2' 'hunter2'",

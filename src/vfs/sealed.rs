@@ -277,6 +277,19 @@ impl SealedWriter {
 
     /// Appends one record; returns its body offset.
     pub fn append_record(&mut self, payload: &[u8]) -> Result<u64> {
+        self.append(payload, None)
+    }
+
+    /// [`Self::append_record`] of a payload whose CRC32 `crc` is known:
+    /// one that [`SealedReader::read_record_into`] has just read, checked
+    /// and returned with it (a restore moving records from a backup into
+    /// a store), so the payload is not hashed a second time.
+    pub(crate) fn append_record_with_crc(&mut self, payload: &[u8], crc: u32) -> Result<u64> {
+        debug_assert_eq!(crc, crc32fast::hash(payload));
+        self.append(payload, Some(crc))
+    }
+
+    fn append(&mut self, payload: &[u8], crc: Option<u32>) -> Result<u64> {
         self.check()?;
         if payload.len() > MAX_RECORD {
             return Err(Error::InvalidArgument {
@@ -301,8 +314,8 @@ impl SealedWriter {
         }
         let body = self.buf.len();
         self.buf.extend_from_slice(payload);
-        self.buf
-            .extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        let crc = crc.unwrap_or_else(|| crc32fast::hash(payload));
+        self.buf.extend_from_slice(&crc.to_le_bytes());
         if let Some(seal) = &self.seal {
             let at = offset + (body - start) as u64;
             if let Err(e) = seal
@@ -374,6 +387,16 @@ impl SealedWriter {
 
 /// A record read with its tag: (payload, offset of the next record, tag).
 pub(crate) type TaggedRecord = (Vec<u8>, u64, [u8; TAG_LEN]);
+
+/// What [`SealedReader::read_record_into`] tells besides the payload.
+pub(crate) struct RecordRead {
+    /// Body offset of the next record.
+    pub(crate) next: u64,
+    /// The record's verified tag (zeros in a plaintext file).
+    pub(crate) tag: [u8; TAG_LEN],
+    /// CRC32 of the payload, checked against the record's.
+    pub(crate) crc: u32,
+}
 
 /// Reads a sealed file: checks its header, then verifies every record read.
 pub struct SealedReader {
@@ -489,13 +512,36 @@ impl SealedReader {
     /// file, in order, stand for its bytes (a backup's manifest digests
     /// them instead of hashing every byte again).
     pub(crate) fn read_record_tagged(&self, offset: u64) -> Result<Option<TaggedRecord>> {
+        let mut payload = Vec::new();
+        Ok(self
+            .read_record_into(offset, &mut payload)?
+            .map(|r| (payload, r.next, r.tag)))
+    }
+
+    /// [`Self::read_record_tagged`] into `out`, whose allocation is kept
+    /// from record to record (its content is replaced by the payload);
+    /// also returns the payload's CRC32, checked, for
+    /// [`SealedWriter::append_record_with_crc`]. The bytes are copied out
+    /// of the file before they are authenticated, never checked in place:
+    /// a file changed under a mapping cannot swap them after the check.
+    pub(crate) fn read_record_into(
+        &self,
+        offset: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<RecordRead>> {
         if offset == self.body_len {
             return Ok(None);
         }
         let Some(seal) = &self.seal else {
-            return Ok(self
-                .read_plain_record(offset)?
-                .map(|(payload, next)| (payload, next, [0; TAG_LEN])));
+            return Ok(self.read_plain_record(offset)?.map(|(payload, next)| {
+                let crc = crc32fast::hash(&payload);
+                *out = payload;
+                RecordRead {
+                    next,
+                    tag: [0; TAG_LEN],
+                    crc,
+                }
+            }));
         };
         let auth_failed = || Error::Authentication {
             file: self.path.clone(),
@@ -529,11 +575,14 @@ impl SealedReader {
         if offset + total > self.body_len {
             return Err(self.truncated(offset, total));
         }
-        // The rest (payload, crc, tag) goes straight into the buffer that
-        // is returned: the head stays apart, so the payload is not moved.
-        let mut buf = vec![0u8; total as usize - ENCRYPTED_HEAD];
+        // The rest (payload, crc, tag) goes straight into `out`: the head
+        // stays apart, so the payload is not moved. Only bytes beyond the
+        // buffer's old length are zeroed before the read overwrites them.
+        let n = total as usize - ENCRYPTED_HEAD;
+        out.resize(n, 0);
+        let buf = &mut out[..];
         self.file
-            .read_exact_at(HEADER_LEN + offset + ENCRYPTED_HEAD as u64, &mut buf)?;
+            .read_exact_at(HEADER_LEN + offset + ENCRYPTED_HEAD as u64, buf)?;
         let body_len = buf.len() - TAG_LEN;
         let (body, tag) = buf.split_at_mut(body_len);
         if !seal
@@ -560,8 +609,12 @@ impl SealedReader {
         }
         let mut stored = [0u8; TAG_LEN];
         stored.copy_from_slice(tag);
-        buf.truncate(payload_len);
-        Ok(Some((buf, offset + total, stored)))
+        out.truncate(payload_len);
+        Ok(Some(RecordRead {
+            next: offset + total,
+            tag: stored,
+            crc,
+        }))
     }
 
     /// A record of a plaintext file: nothing is authenticated, the CRCs
