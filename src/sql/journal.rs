@@ -470,31 +470,30 @@ impl Decision {
         let key_changes = rowid_changes
             || (t.without_rowid && t.primary_key.iter().any(|c| assigned.contains(c)));
         let keyed = |ix: &Index| index_reads_any(t, ix, assigned);
+        // SQLite's indexWhereClauseMightChange: a partial index counts as
+        // changed only when its WHERE reads an assigned column (1200710).
+        let where_reads = |ix: &Index| {
+            ix.filter
+                .as_deref()
+                .and_then(|f| parse_expr(f).ok())
+                .is_some_and(|f| reads_any(t, &f, assigned))
+        };
         let moved =
             |ix: &Index, filter: &Expr| key_changes || keyed(ix) || reads_any(t, filter, assigned);
         let replaces = mode == Conflict::Replace
             && (key_changes
-                || t.indexes.iter().any(|ix| {
-                    ix.unique && (keyed(ix) || ix.filter.is_some() && !assigned.is_empty())
-                }));
+                || t.indexes
+                    .iter()
+                    .any(|ix| ix.unique && (keyed(ix) || where_reads(ix))));
         self.partial_indexes(t, |ix, f| replaces || moved(ix, f));
         self.index_exprs(t, |ix| {
-            replaces
-                || key_changes
-                || keyed(ix)
-                || ix
-                    .filter
-                    .as_deref()
-                    .and_then(|f| parse_expr(f).ok())
-                    .is_some_and(|f| reads_any(t, &f, assigned))
+            replaces || key_changes || keyed(ix) || where_reads(ix)
         });
         if mode != Conflict::Abort {
             return;
         }
         for ix in &t.indexes {
-            let affected = rowid_changes
-                || index_reads_any(t, ix, assigned)
-                || (ix.filter.is_some() && !assigned.is_empty());
+            let affected = key_changes || keyed(ix) || where_reads(ix);
             if ix.unique && affected {
                 self.may_abort = true;
             }

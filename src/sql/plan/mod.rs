@@ -30,8 +30,8 @@ mod alias;
 mod analysis;
 mod bind;
 mod cte;
-mod join;
 mod explain;
+mod join;
 mod query;
 mod rows;
 mod rowvalue;
@@ -47,8 +47,8 @@ pub use self::analysis::{
     has_subquery_expr, has_subquery_text, query_calls_function, reads_target, scanned_index_columns,
 };
 pub use self::cte::DataChange;
-pub use self::update_from::UpdateFrom;
 pub use self::explain::{query_plan, ExplainMasks, PlanLine};
+pub use self::update_from::UpdateFrom;
 pub use self::window::{BoundPlan, FramePlan, WindowFnCall, WindowFunc, WindowPlan, WindowSort};
 use self::{access_path::*, analysis::*, bind::*, scope::*, source::*, window::*};
 

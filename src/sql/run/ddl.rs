@@ -698,9 +698,7 @@ fn add_column(
     match &spec.generated {
         Some(g) if g.stored => return Err(misuse("cannot add a STORED column".into())),
         Some(_) if spec.default.is_some() => {
-            return Err(misuse(
-                "cannot use DEFAULT on a generated column".into(),
-            ))
+            return Err(misuse("cannot use DEFAULT on a generated column".into()))
         }
         _ => {}
     }
