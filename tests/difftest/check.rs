@@ -333,10 +333,11 @@ impl Pair {
                     }
                 };
                 let lite = fresh.as_mut().unwrap_or(&mut self.lite);
-                if journal == order::Journal::Undone && own_after.is_some() {
-                    if order::dump_tables(lite) != own_after {
-                        continue;
-                    }
+                if journal == order::Journal::Undone
+                    && own_after.is_some()
+                    && order::dump_tables(lite) != own_after
+                {
+                    continue;
                 }
                 let Some(r) = order::replay(lite, parts, &keys, o, params, journal) else {
                     continue;
