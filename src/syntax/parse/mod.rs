@@ -991,6 +991,29 @@ impl Cx {
                 };
                 Statement::AlterTable { table, op }
             }
+            sp::Statement::Analyze(a)
+                if a.partitions.is_none()
+                    && !a.for_columns
+                    && a.columns.is_empty()
+                    && !a.cache_metadata
+                    && !a.noscan
+                    && !a.compute_statistics
+                    && !a.has_table_keyword =>
+            {
+                // In a script: the same forms as a lone ANALYZE.
+                let parts: Vec<String> = match &a.table_name {
+                    None => Vec::new(),
+                    Some(n) => n
+                        .0
+                        .iter()
+                        .map(|p| match p {
+                            sp::ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
+                            other => Err(unsupported(format!("ANALYZE {other}"))),
+                        })
+                        .collect::<Result<_>>()?,
+                };
+                analyze(&parts.join("."))?
+            }
             other => {
                 let text = other.to_string();
                 let word = text
