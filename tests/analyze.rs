@@ -82,7 +82,8 @@ fn statistics_survive_reopen_and_follow_a_rename() {
     assert_eq!(rows(&s, STATS), want);
     // Kept by table and index id: a rename carries them (SQLite leaves
     // the old name's rows behind).
-    s.execute("ALTER TABLE plain RENAME TO plain2", &[]).unwrap();
+    s.execute("ALTER TABLE plain RENAME TO plain2", &[])
+        .unwrap();
     assert_eq!(
         rows(&s, STATS),
         ["plain2|NULL|3", "t|t_a|300 3", "t|t_b|300 150"]

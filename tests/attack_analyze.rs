@@ -34,7 +34,10 @@ fn lab() -> Lab {
     );
     lab.ok("alice", "CREATE TABLE mine (a, b)");
     lab.ok("alice", "CREATE INDEX mine_a ON mine (a)");
-    lab.ok("alice", "INSERT INTO mine VALUES (1, 1), (1, 2), (2, 3), (3, 4)");
+    lab.ok(
+        "alice",
+        "INSERT INTO mine VALUES (1, 1), (1, 2), (2, 3), (3, 4)",
+    );
     lab
 }
 
@@ -107,7 +110,10 @@ fn analyze_needs_ownership_and_hides_what_she_cannot_see() {
     ] {
         let e = lab.denied("alice", sql).to_string();
         assert!(e.contains(&format!("no such table: {name}")), "{sql}: {e}");
-        assert!(!e.contains("owner") && !e.contains("permission"), "{sql}: {e}");
+        assert!(
+            !e.contains("owner") && !e.contains("permission"),
+            "{sql}: {e}"
+        );
         n.tried();
     }
     assert_eq!(lab.root_rows(ALL), before, "nothing measured");
@@ -164,5 +170,9 @@ fn audited_like_other_ddl() {
     // A table not audited leaves no record of an admin's ANALYZE of it.
     let mark = lab.mark();
     lab.ok("root", "ANALYZE secret");
-    assert!(lab.audit_since(mark).is_empty(), "{:?}", lab.audit_since(mark));
+    assert!(
+        lab.audit_since(mark).is_empty(),
+        "{:?}",
+        lab.audit_since(mark)
+    );
 }

@@ -218,7 +218,9 @@ impl TableStats {
                 "t" => st.rows = Some(w.next()?.parse().ok()?),
                 "i" => {
                     let id = w.next()?.parse().ok()?;
-                    let nums = w.map(str::parse).collect::<std::result::Result<Vec<u64>, _>>();
+                    let nums = w
+                        .map(str::parse)
+                        .collect::<std::result::Result<Vec<u64>, _>>();
                     st.indexes.push((id, nums.ok()?));
                 }
                 _ => return None,

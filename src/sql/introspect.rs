@@ -1,6 +1,7 @@
 //! Introspection: SQLite's schema table (`sqlite_schema`, also named
 //! `sqlite_master`; `sqlite_temp_schema` / `sqlite_temp_master`, always
-//! empty: sealdb has no TEMP objects) and the table-valued pragmas
+//! empty: sealdb has no TEMP objects), ANALYZE's `sqlite_stat1` (rows
+//! only for the tables shown, read-only) and the table-valued pragmas
 //! `pragma_table_info`, `pragma_table_xinfo`, `pragma_index_list`,
 //! `pragma_index_info`, `pragma_index_xinfo` and `pragma_foreign_key_list`
 //! (which `PRAGMA table_info(t)` and the others run through), with SQLite's

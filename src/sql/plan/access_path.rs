@@ -105,7 +105,12 @@ pub type EqValues = (Vec<PExpr>, Affinity);
 
 /// A candidate index access: position, (score, SQLite's row width
 /// estimate), equality values, range.
-type IndexChoice = (usize, (usize, i32, Option<u64>), Vec<EqValues>, Option<Bounds>);
+type IndexChoice = (
+    usize,
+    (usize, i32, Option<u64>),
+    Vec<EqValues>,
+    Option<Bounds>,
+);
 
 /// SQLite's size estimate of a column of declared type `decl`, in units
 /// of an integer (`sqlite3AffinityType`'s `szEst`): text and blob 5, or
@@ -381,9 +386,9 @@ pub(super) fn choose_access(
         // DELETE meets rows in.)
         let width = index_width(table, idx);
         let est = match (&table.stats, hint) {
-            (Some(st), None) if use_stats && !eq.is_empty() => st
-                .of_index(idx.id)
-                .and_then(|v| v.get(eq.len()).copied()),
+            (Some(st), None) if use_stats && !eq.is_empty() => {
+                st.of_index(idx.id).and_then(|v| v.get(eq.len()).copied())
+            }
             _ => None,
         };
         let better = |b: &IndexChoice| match (est, b.1 .2) {

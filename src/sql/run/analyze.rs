@@ -55,7 +55,11 @@ pub fn analyze_target<'a>(schema: &'a Schema, name: Option<&str>) -> Option<Anal
 }
 
 /// Runs ANALYZE [name]; returns the new schema.
-pub fn analyze_stats(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<Option<Schema>> {
+pub fn analyze_stats(
+    cx: &mut ExecCtx,
+    schema: &Schema,
+    name: Option<&str>,
+) -> Result<Option<Schema>> {
     let target = analyze_target(schema, name).ok_or_else(|| {
         Error::sql(
             SqlErrorKind::UnknownTable,

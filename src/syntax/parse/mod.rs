@@ -68,11 +68,18 @@ fn vacuum(rest: &[&str]) -> Result<Statement> {
     }
 }
 
-/// `ANALYZE [schema | [schema.]name]` (the words after ANALYZE, joined):
-/// SQLite takes a lone `main` as the schema before any table of that
-/// name. sealdb has no TEMP schema: naming it is refused.
+/// `ANALYZE [schema | [schema.]name]` (the text after ANALYZE): SQLite
+/// takes a lone `main` as the schema before any table of that name.
+/// sealdb has no TEMP schema: naming it is refused; other dialects' forms
+/// (`ANALYZE TABLE t COMPUTE STATISTICS`) are syntax errors, as in SQLite.
 fn analyze(rest: &str) -> Result<Statement> {
-    let unquote = |w: &str| -> String {
+    let syntax = || {
+        Error::sql(
+            SqlErrorKind::Syntax,
+            "syntax error: ANALYZE takes at most one [schema.]name",
+        )
+    };
+    let unquote = |w: &str| -> Result<String> {
         let w = w.trim();
         let inner = match (w.chars().next(), w.chars().last()) {
             (Some('"'), Some('"')) | (Some('`'), Some('`')) | (Some('\''), Some('\''))
@@ -81,9 +88,10 @@ fn analyze(rest: &str) -> Result<Statement> {
                 &w[1..w.len() - 1]
             }
             (Some('['), Some(']')) => &w[1..w.len() - 1],
+            _ if w.contains(char::is_whitespace) => return Err(syntax()),
             _ => w,
         };
-        inner.to_string()
+        Ok(inner.to_string())
     };
     let schema_ok = |s: &str| -> Result<()> {
         if s.eq_ignore_ascii_case("main") {
@@ -106,7 +114,7 @@ fn analyze(rest: &str) -> Result<Statement> {
     let parts: Vec<&str> = rest.split('.').collect();
     match parts.as_slice() {
         [one] => {
-            let name = unquote(one);
+            let name = unquote(one)?;
             if name.eq_ignore_ascii_case("main") {
                 return Ok(Statement::Analyze(None));
             }
@@ -114,22 +122,25 @@ fn analyze(rest: &str) -> Result<Statement> {
                 schema_ok(&name)?;
             }
             if name.is_empty() {
-                return Err(Error::sql(SqlErrorKind::Syntax, "syntax error near ANALYZE"));
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error near ANALYZE",
+                ));
             }
             Ok(Statement::Analyze(Some(name)))
         }
         [schema, name] => {
-            schema_ok(&unquote(schema))?;
-            let name = unquote(name);
+            schema_ok(&unquote(schema)?)?;
+            let name = unquote(name)?;
             if name.is_empty() {
-                return Err(Error::sql(SqlErrorKind::Syntax, "syntax error near ANALYZE"));
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error near ANALYZE",
+                ));
             }
             Ok(Statement::Analyze(Some(name)))
         }
-        _ => Err(Error::sql(
-            SqlErrorKind::Syntax,
-            "syntax error: ANALYZE takes at most one [schema.]name",
-        )),
+        _ => Err(syntax()),
     }
 }
 
@@ -167,7 +178,7 @@ pub fn parse(sql: &str) -> Result<Parsed> {
         .is_some_and(|w| w.eq_ignore_ascii_case("ANALYZE"))
     {
         return Ok(Parsed {
-            statements: vec![analyze(&words[1..].concat())?],
+            statements: vec![analyze(&words[1..].join(" "))?],
             param_count: 0,
             param_names: Vec::new(),
         });
@@ -1003,14 +1014,14 @@ impl Cx {
                 // In a script: the same forms as a lone ANALYZE.
                 let parts: Vec<String> = match &a.table_name {
                     None => Vec::new(),
-                    Some(n) => n
-                        .0
-                        .iter()
-                        .map(|p| match p {
-                            sp::ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
-                            other => Err(unsupported(format!("ANALYZE {other}"))),
-                        })
-                        .collect::<Result<_>>()?,
+                    Some(n) => {
+                        n.0.iter()
+                            .map(|p| match p {
+                                sp::ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
+                                other => Err(unsupported(format!("ANALYZE {other}"))),
+                            })
+                            .collect::<Result<_>>()?
+                    }
                 };
                 analyze(&parts.join("."))?
             }
