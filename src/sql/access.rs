@@ -702,11 +702,11 @@ fn walk_one(
         }
         // Ownership is checked by `db` (only the owner or an admin may);
         // the use puts it on record as the table's DDL.
-        Statement::Analyze(Some(name)) => {
-            if schema.object_id(name).is_some() || index_table(schema, name).is_some() {
-                let table = index_table(schema, name).unwrap_or_else(|| name.clone());
-                p.record_use(&table, Privilege::Create, &[]);
-            }
+        Statement::Analyze(Some(name))
+            if schema.object_id(name).is_some() || index_table(schema, name).is_some() =>
+        {
+            let table = index_table(schema, name).unwrap_or_else(|| name.clone());
+            p.record_use(&table, Privilege::Create, &[]);
         }
         Statement::Drop { kind, names, .. } => {
             for n in names {
