@@ -1,6 +1,8 @@
 //! Attacks through ANALYZE and `sqlite_stat1`, as an ordinary user (issue
 //! 18): `sqlite_stat1` shows rows only for the tables she may see (as
-//! `sqlite_schema` does), ANALYZE of everything is for admins, ANALYZE of
+//! `sqlite_schema` does) and whose every row and column she may read (the
+//! numbers count them all: not with column grants only, not under a row
+//! policy), ANALYZE of everything is for admins, ANALYZE of
 //! one table or index for its owner (or an admin), a hidden table, index
 //! or view answers exactly like a missing one, the statistics table is
 //! read-only, and every refusal is audited.
@@ -72,6 +74,56 @@ fn stat1_shows_only_visible_tables() {
     // A principal without any table sees no rows.
     lab.user("bob");
     assert_eq!(lab.ok("bob", ALL), "");
+    n.tried();
+}
+
+#[test]
+fn no_statistics_of_rows_or_columns_she_may_not_read() {
+    let mut lab = lab();
+    let mut n = Attacks::new("analyze: counts over unreadable rows and columns");
+    lab.as_root(
+        "CREATE TABLE pay (id INTEGER PRIMARY KEY, owner TEXT, amount INTEGER);
+         CREATE INDEX pay_owner ON pay (owner);
+         CREATE INDEX pay_amount ON pay (amount);
+         INSERT INTO pay VALUES (1, 'alice', 5), (2, 'bob', 7), (3, 'bob', 7), (4, 'carol', 9);
+         CREATE TABLE cols (id INTEGER PRIMARY KEY, open INTEGER, closed INTEGER);
+         CREATE INDEX cols_closed ON cols (closed);
+         INSERT INTO cols VALUES (1, 1, 1), (2, 2, 1), (3, 3, 2);
+         ALTER TABLE pay ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON pay FOR SELECT USING (owner = current_user);
+         GRANT SELECT ON pay TO alice;
+         GRANT SELECT (id, open) ON cols TO alice;
+         ANALYZE",
+    );
+    assert!(lab.root_rows(ALL).contains("pay|pay_owner|4 2"));
+    assert!(lab.root_rows(ALL).contains("cols|cols_closed|3 2"));
+    // She sees the tables in sqlite_schema, but no statistics of them.
+    assert_eq!(
+        lab.ok(
+            "alice",
+            "SELECT count(*) FROM sqlite_schema WHERE tbl_name IN ('pay', 'cols')"
+        ),
+        "5"
+    );
+    for sql in [
+        "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'pay'",
+        "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'cols'",
+        "SELECT count(*) FROM sqlite_stat1 WHERE idx IN ('pay_owner', 'pay_amount', 'cols_closed')",
+    ] {
+        assert_eq!(lab.ok("alice", sql), "0", "{sql}");
+        n.tried();
+    }
+    // Nor may she measure them herself.
+    for sql in ["ANALYZE pay", "ANALYZE cols_closed"] {
+        lab.denied("alice", sql);
+        n.tried();
+    }
+    // With the whole table granted and no policy, she does.
+    lab.as_root("GRANT SELECT ON cols TO alice");
+    assert_eq!(
+        lab.ok("alice", "SELECT stat FROM sqlite_stat1 WHERE tbl = 'cols'"),
+        "3 2"
+    );
     n.tried();
 }
 

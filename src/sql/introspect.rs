@@ -28,6 +28,10 @@
 //!                 views and triggers, as in SQLite
 //! ```
 //!
+//! `sqlite_stat1` has rows only for the tables shown whose every row and
+//! column the principal may read (table-wide SELECT, and no row policy
+//! filters her): the statistics count all of them.
+//!
 //! A pragma naming a table or index the principal may not see answers as
 //! for one that does not exist: no rows (SQLite's answer for a missing
 //! one). Columns are not hidden: the columns of a visible table are no
@@ -37,7 +41,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::auth::{AuthState, Roles};
+use crate::auth::{AuthState, Privilege, Roles};
 use crate::catalog::{Index, Schema, Table};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{Expr, FromItem, Query, Select, SelectItem, SetExpr};
@@ -293,8 +297,16 @@ impl Visible {
         let mut entries = Vec::new();
         let mut tables = Vec::new();
         let mut stat1 = Vec::new();
+        // Statistics count every row and column: shown only to who may
+        // read them all (table-wide SELECT, no row policy filtering her).
+        let reads_all = |id: u32| {
+            auth.allowed(roles, u64::from(id), Privilege::Select, None)
+                && !auth.rls_applies(roles, u64::from(id))
+        };
         for t in schema.tables.values().filter(|t| seen(t.id)) {
-            stat1.extend(stat1_rows(t));
+            if reads_all(t.id) {
+                stat1.extend(stat1_rows(t));
+            }
             entries.push(Entry {
                 id: t.id,
                 kind: "table",
