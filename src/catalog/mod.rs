@@ -785,11 +785,12 @@ impl Schema {
             schema.tables.insert(t2.name.to_lowercase(), Arc::new(t2));
         }
         for (id, st) in stats {
-            // A table's statistics go with it (DROP TABLE deletes them).
-            let Some(t) = schema.tables.values_mut().find(|t| t.id == id) else {
-                return Err(malformed());
-            };
-            Arc::make_mut(t).stats = Some(Arc::new(st));
+            // DROP TABLE deletes a table's statistics with it; a row left
+            // for a missing table would be only stale numbers, never a
+            // reason to refuse the store.
+            if let Some(t) = schema.tables.values_mut().find(|t| t.id == id) {
+                Arc::make_mut(t).stats = Some(Arc::new(st));
+            }
         }
         Ok(schema)
     }
