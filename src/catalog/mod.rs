@@ -164,6 +164,70 @@ pub struct Table {
     /// they were written; the child column names are this table's, the
     /// parent is resolved when a row changes (see `sql::run::foreign_key`).
     pub foreign_keys: Vec<ForeignKeySpec>,
+    /// What the last ANALYZE measured of it (`None`: never analysed).
+    pub stats: Option<Arc<TableStats>>,
+}
+
+/// ANALYZE's measurements of one table: SQLite's `sqlite_stat1` rows for
+/// it. Kept under a catalog key of its own, by table and index ids, so a
+/// rename carries them along and a dropped index's entry is never read
+/// (ids are never reused).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// The row `(tbl, NULL, rows)`: written by SQLite only when no index
+    /// of the table is a full (non-partial) one and the table has rows.
+    pub rows: Option<u64>,
+    /// Per index id, the numbers of its stat string (`"N d1 d2 ..."`): the
+    /// entries, then per key prefix the average rows sharing one value.
+    pub indexes: Vec<(u32, Vec<u64>)>,
+}
+
+impl TableStats {
+    /// The numbers measured for index `id`, if it was analysed.
+    pub fn of_index(&self, id: u32) -> Option<&[u64]> {
+        self.indexes
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Whether nothing is recorded (no row in `sqlite_stat1`).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_none() && self.indexes.is_empty()
+    }
+
+    /// The stored text: `t N` for the table row, `i <id> N d1 ...` per
+    /// index, one per line.
+    fn encode(&self) -> String {
+        let mut lines = Vec::new();
+        if let Some(n) = self.rows {
+            lines.push(format!("t {n}"));
+        }
+        for (id, v) in &self.indexes {
+            let nums: Vec<String> = v.iter().map(u64::to_string).collect();
+            lines.push(format!("i {id} {}", nums.join(" ")));
+        }
+        lines.join("\n")
+    }
+
+    fn decode(text: &str) -> Option<TableStats> {
+        let mut st = TableStats::default();
+        for line in text.lines() {
+            let mut w = line.split(' ');
+            match w.next()? {
+                "t" => st.rows = Some(w.next()?.parse().ok()?),
+                "i" => {
+                    let id = w.next()?.parse().ok()?;
+                    let nums = w
+                        .map(str::parse)
+                        .collect::<std::result::Result<Vec<u64>, _>>();
+                    st.indexes.push((id, nums.ok()?));
+                }
+                _ => return None,
+            }
+        }
+        Some(st)
+    }
 }
 
 /// A view.
@@ -243,6 +307,12 @@ const K_TABLE: i64 = 1;
 const K_INDEX: i64 = 2;
 const K_VIEW: i64 = 3;
 const K_TRIGGER: i64 = 4;
+/// ANALYZE's statistics of a table (keyed by the table's id).
+const K_STAT: i64 = 5;
+
+fn stat_key(table: u32) -> Vec<u8> {
+    cat_key(K_STAT, &table.to_string())
+}
 
 fn cat_key(kind: i64, name: &str) -> Vec<u8> {
     let mut k = CATALOG_PREFIX.to_vec();
@@ -616,6 +686,7 @@ impl Schema {
             ..Schema::default()
         };
         let mut indexes = Vec::new();
+        let mut stats = Vec::new();
         let malformed = || Error::Corruption {
             file: "<catalog>".into(),
             offset: 0,
@@ -641,6 +712,10 @@ impl Schema {
                 _ => return Err(malformed()),
             };
             let id = u32::try_from(id).map_err(|_| malformed())?;
+            if kind == K_STAT {
+                stats.push((id, TableStats::decode(&sql).ok_or_else(malformed)?));
+                continue;
+            }
             if kind == K_COUNTER {
                 schema.next_id = schema.next_id.max(id);
                 continue;
@@ -708,6 +783,14 @@ impl Schema {
             )?);
             t2.indexes.sort_by_key(|i| i.id);
             schema.tables.insert(t2.name.to_lowercase(), Arc::new(t2));
+        }
+        for (id, st) in stats {
+            // DROP TABLE deletes a table's statistics with it; a row left
+            // for a missing table would be only stale numbers, never a
+            // reason to refuse the store.
+            if let Some(t) = schema.tables.values_mut().find(|t| t.id == id) {
+                Arc::make_mut(t).stats = Some(Arc::new(st));
+            }
         }
         Ok(schema)
     }
@@ -975,6 +1058,9 @@ impl Schema {
             .clone();
         let mut s = self.clone();
         w.delete(cat_key(K_TABLE, &t.name))?;
+        if t.stats.is_some() {
+            w.delete(stat_key(t.id))?;
+        }
         for i in &t.indexes {
             w.delete(cat_key(K_INDEX, &i.name))?;
         }
@@ -1013,11 +1099,41 @@ impl Schema {
         }
         let idx = t2.indexes.remove(pos);
         w.delete(cat_key(K_INDEX, &idx.name))?;
+        // Its sqlite_stat1 row goes with it, as in SQLite.
+        if let Some(st) = &t2.stats {
+            let mut st = (**st).clone();
+            st.indexes.retain(|(i, _)| *i != idx.id);
+            t2.stats = write_stats(t2.id, st, w)?;
+        }
         let mut s = self.clone();
         s.keep_counter(w)?;
         let t2 = Arc::new(t2);
         s.tables.insert(t2.name.to_lowercase(), t2.clone());
         Ok((s, t2, idx))
+    }
+
+    /// ANALYZE: replaces the statistics of table `name` with `stats`
+    /// (`None` or empty: it has none).
+    pub fn set_stats(
+        &self,
+        name: &str,
+        stats: Option<TableStats>,
+        w: &mut dyn CatalogWriter,
+    ) -> Result<Schema> {
+        let t = self
+            .table(name)
+            .ok_or_else(|| sql_err(SqlErrorKind::UnknownTable, format!("no such table: {name}")))?;
+        let mut t2 = (**t).clone();
+        t2.stats = match stats {
+            Some(st) => write_stats(t2.id, st, w)?,
+            None => {
+                w.delete(stat_key(t2.id))?;
+                None
+            }
+        };
+        let mut s = self.clone();
+        s.tables.insert(t2.name.to_lowercase(), Arc::new(t2));
+        Ok(s)
     }
 
     /// DROP VIEW (with its INSTEAD OF triggers, as SQLite).
@@ -1152,6 +1268,21 @@ fn encode_table(t: &Table) -> Vec<u8> {
     out
 }
 
+/// Stores table `id`'s statistics (deletes them when empty); returns what
+/// the table then holds.
+fn write_stats(
+    id: u32,
+    st: TableStats,
+    w: &mut dyn CatalogWriter,
+) -> Result<Option<Arc<TableStats>>> {
+    if st.is_empty() {
+        w.delete(stat_key(id))?;
+        return Ok(None);
+    }
+    w.put(stat_key(id), encode_catalog(K_STAT, "", id, &st.encode()))?;
+    Ok(Some(Arc::new(st)))
+}
+
 fn encode_catalog(kind: i64, name: &str, id: u32, sql: &str) -> Vec<u8> {
     let mut out = Vec::new();
     encode_row(
@@ -1278,6 +1409,7 @@ fn build_table(id: u32, ct: &CreateTable) -> Result<Table> {
         next_column_id,
         checks: ct.checks.clone(),
         foreign_keys: ct.foreign_keys.clone(),
+        stats: None,
     })
 }
 

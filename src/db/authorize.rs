@@ -221,7 +221,7 @@ impl Session {
                     if_exists: *if_exists,
                 }))
             }
-            Ast::Reindex(Some(n)) => {
+            Ast::Reindex(Some(n)) | Ast::Analyze(Some(n)) => {
                 let table = schema
                     .table(n)
                     .map(|t| t.name.clone())

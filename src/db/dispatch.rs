@@ -77,6 +77,7 @@ pub(super) fn exec_write(
             run::reindex(cx, schema, name.as_deref())?;
             (None, none())
         }
+        Ast::Analyze(name) => (run::analyze_stats(cx, schema, name.as_deref())?, none()),
         Ast::Pragma(p) if p.name == "user_version" => {
             let v = super::pragma::user_version_value(p).ok_or_else(|| {
                 Error::sql(SqlErrorKind::Misuse, "PRAGMA user_version without a value")
@@ -92,6 +93,34 @@ pub(super) fn exec_write(
                 format!("{} is not supported here", statement_kind(other)),
             ))
         }
+    })
+}
+
+/// ANALYZE of one table or index needs its table's owner or an admin (a
+/// view named: the view's owner). Runs after hidden objects were made
+/// missing, so a refusal here names only what the user may see.
+fn analyze_denied(stmt: &Ast, sec: &Security, schema: &Schema) -> Option<Error> {
+    let Ast::Analyze(Some(name)) = stmt else {
+        return None;
+    };
+    if sec.roles.admin {
+        return None;
+    }
+    let id = match run::analyze_target(schema, Some(name))? {
+        run::AnalyzeTarget::Table(t) | run::AnalyzeTarget::Index(t, _) => t.id,
+        run::AnalyzeTarget::Nothing => schema.object_id(name)?,
+        run::AnalyzeTarget::All => return None,
+    };
+    if !sec.auth.visible(&sec.roles, u64::from(id)) {
+        return Some(Error::sql(
+            SqlErrorKind::UnknownTable,
+            format!("no such table: {name}"),
+        ));
+    }
+    (!sec.auth.owns(&sec.roles, u64::from(id))).then(|| {
+        super::authorize::denied(format!(
+            "permission denied: only the owner of {name} or an admin may ANALYZE it"
+        ))
     })
 }
 
@@ -287,6 +316,11 @@ impl Session {
             |t: &crate::catalog::Trigger| sec.auth.owner_of(u64::from(t.id)) == Some(sec.roles.id);
         let filtered = self.hidden_as_missing(stmt, &sec, &schema, text, params)?;
         let stmt = filtered.as_ref().unwrap_or(stmt);
+        if let Some(e) = analyze_denied(stmt, &sec, &schema) {
+            let p = self.audit_start(&sec, "denied", text, params, &[], true);
+            self.audit_end(p, 0, Some(&e))?;
+            return Err(e);
+        }
         let cached = cache.and_then(|c| {
             c.uses
                 .borrow()

@@ -182,7 +182,7 @@ impl Named {
                     self.push(n);
                 }
             }
-            Ast::Reindex(Some(n)) => self.push(n),
+            Ast::Reindex(Some(n)) | Ast::Analyze(Some(n)) => self.push(n),
             _ => {}
         }
     }

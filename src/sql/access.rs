@@ -74,7 +74,10 @@ pub fn trigger_uses(
 pub fn needs_admin(stmt: &Statement) -> bool {
     match stmt {
         Statement::Pragma(p) => p.name == "integrity_check",
-        Statement::Reindex(None) | Statement::ShowCluster | Statement::Vacuum => true,
+        Statement::Reindex(None)
+        | Statement::Analyze(None)
+        | Statement::ShowCluster
+        | Statement::Vacuum => true,
         Statement::Explain(inner, _) => needs_admin(inner),
         _ => false,
     }
@@ -694,6 +697,14 @@ fn walk_one(
             }
         }
         Statement::Reindex(Some(name)) => {
+            let table = index_table(schema, name).unwrap_or_else(|| name.clone());
+            p.record_use(&table, Privilege::Create, &[]);
+        }
+        // Ownership is checked by `db` (only the owner or an admin may);
+        // the use puts it on record as the table's DDL.
+        Statement::Analyze(Some(name))
+            if schema.object_id(name).is_some() || index_table(schema, name).is_some() =>
+        {
             let table = index_table(schema, name).unwrap_or_else(|| name.clone());
             p.record_use(&table, Privilege::Create, &[]);
         }

@@ -1,6 +1,7 @@
 //! Introspection: SQLite's schema table (`sqlite_schema`, also named
 //! `sqlite_master`; `sqlite_temp_schema` / `sqlite_temp_master`, always
-//! empty: sealdb has no TEMP objects) and the table-valued pragmas
+//! empty: sealdb has no TEMP objects), ANALYZE's `sqlite_stat1` (rows
+//! only for the tables shown, read-only) and the table-valued pragmas
 //! `pragma_table_info`, `pragma_table_xinfo`, `pragma_index_list`,
 //! `pragma_index_info`, `pragma_index_xinfo` and `pragma_foreign_key_list`
 //! (which `PRAGMA table_info(t)` and the others run through), with SQLite's
@@ -27,6 +28,10 @@
 //!                 views and triggers, as in SQLite
 //! ```
 //!
+//! `sqlite_stat1` has rows only for the tables shown whose every row and
+//! column the principal may read (table-wide SELECT, and no row policy
+//! filters her): the statistics count all of them.
+//!
 //! A pragma naming a table or index the principal may not see answers as
 //! for one that does not exist: no rows (SQLite's answer for a missing
 //! one). Columns are not hidden: the columns of a visible table are no
@@ -36,7 +41,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::auth::{AuthState, Roles};
+use crate::auth::{AuthState, Privilege, Roles};
 use crate::catalog::{Index, Schema, Table};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::syntax::ast::{Expr, FromItem, Query, Select, SelectItem, SetExpr};
@@ -49,6 +54,10 @@ pub enum Introspect {
     Schema,
     /// `sqlite_temp_schema` / `sqlite_temp_master`: no rows.
     TempSchema,
+    /// `sqlite_stat1`: ANALYZE's statistics of the tables the principal
+    /// may see (read-only; empty before any ANALYZE, where SQLite has no
+    /// such table).
+    Stat1,
     /// `table_info`: one row per column.
     TableInfo,
     /// `table_xinfo`: `table_info` with the `hidden` column.
@@ -76,6 +85,9 @@ const SCHEMA_COLUMNS: [(&str, &str); 5] = [
     ("sql", "TEXT"),
 ];
 
+/// The name of the statistics table ANALYZE fills.
+pub const STAT1_TABLE: &str = "sqlite_stat1";
+
 /// The pragmas with a table-valued form.
 const PRAGMAS: [(&str, Introspect); 7] = [
     ("table_info", Introspect::TableInfo),
@@ -93,6 +105,7 @@ impl Introspect {
         match name.to_ascii_lowercase().as_str() {
             "sqlite_schema" | "sqlite_master" => Some(Introspect::Schema),
             "sqlite_temp_schema" | "sqlite_temp_master" => Some(Introspect::TempSchema),
+            STAT1_TABLE => Some(Introspect::Stat1),
             _ => None,
         }
     }
@@ -117,6 +130,7 @@ impl Introspect {
         match self {
             Introspect::Schema => "sqlite_schema",
             Introspect::TempSchema => "sqlite_temp_schema",
+            Introspect::Stat1 => STAT1_TABLE,
             other => PRAGMAS
                 .iter()
                 .find(|(_, w)| *w == other)
@@ -126,7 +140,10 @@ impl Introspect {
 
     /// Whether it is a pragma (takes an argument), not a schema table.
     pub fn is_pragma(self) -> bool {
-        !matches!(self, Introspect::Schema | Introspect::TempSchema)
+        !matches!(
+            self,
+            Introspect::Schema | Introspect::TempSchema | Introspect::Stat1
+        )
     }
 
     /// Its result columns, with their affinities (a pragma's columns have
@@ -144,6 +161,11 @@ impl Introspect {
             Introspect::Schema | Introspect::TempSchema => SCHEMA_COLUMNS
                 .iter()
                 .map(|(n, t)| (*n, crate::types::affinity_of_type(t)))
+                .collect(),
+            // Declared without types, as SQLite creates it.
+            Introspect::Stat1 => ["tbl", "idx", "stat"]
+                .iter()
+                .map(|n| (*n, Affinity::Blob))
                 .collect(),
             Introspect::TableInfo => none(&["cid", "name", "type", "notnull", "dflt_value", "pk"]),
             Introspect::TableXinfo => none(&[
@@ -228,6 +250,8 @@ pub struct Visible {
     /// The ids of the visible tables the principal owns (all, for an
     /// admin).
     owned: Vec<u32>,
+    /// `sqlite_stat1`'s rows for the visible tables.
+    stat1: Vec<Vec<Value>>,
 }
 
 /// One object of the schema table before numbering.
@@ -272,7 +296,17 @@ impl Visible {
         };
         let mut entries = Vec::new();
         let mut tables = Vec::new();
+        let mut stat1 = Vec::new();
+        // Statistics count every row and column: shown only to who may
+        // read them all (table-wide SELECT, no row policy filtering her).
+        let reads_all = |id: u32| {
+            auth.allowed(roles, u64::from(id), Privilege::Select, None)
+                && !auth.rls_applies(roles, u64::from(id))
+        };
         for t in schema.tables.values().filter(|t| seen(t.id)) {
+            if reads_all(t.id) {
+                stat1.extend(stat1_rows(t));
+            }
             entries.push(Entry {
                 id: t.id,
                 kind: "table",
@@ -358,6 +392,7 @@ impl Visible {
             readable,
             view_columns: Vec::new(),
             owned,
+            stat1,
         }
     }
 
@@ -463,6 +498,33 @@ fn pk_index(t: &Table) -> Option<&Index> {
         .min_by_key(|i| i.id)
 }
 
+/// `sqlite_stat1`'s rows for `t`: one per analysed index that still
+/// exists (named, for a WITHOUT ROWID table's key, after the table, as in
+/// SQLite), then the table's own row if ANALYZE wrote one.
+fn stat1_rows(t: &Table) -> Vec<Vec<Value>> {
+    let Some(st) = &t.stats else {
+        return Vec::new();
+    };
+    let key = pk_index(t).filter(|_| t.without_rowid).map(|i| i.id);
+    let nums = |v: &[u64]| {
+        let words: Vec<String> = v.iter().map(u64::to_string).collect();
+        Value::Text(words.join(" "))
+    };
+    let mut out: Vec<Vec<Value>> = t
+        .indexes
+        .iter()
+        .filter_map(|i| {
+            let v = st.of_index(i.id)?;
+            let name = if Some(i.id) == key { &t.name } else { &i.name };
+            Some(vec![text(&t.name), text(name), nums(v)])
+        })
+        .collect();
+    if let Some(n) = st.rows {
+        out.push(vec![text(&t.name), Value::Null, nums(&[n])]);
+    }
+    out
+}
+
 fn int(n: impl TryInto<i64>) -> Value {
     Value::Integer(n.try_into().unwrap_or(i64::MAX))
 }
@@ -478,6 +540,7 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
     match what {
         Introspect::Schema => return Ok(seen.rows.clone()),
         Introspect::TempSchema => return Ok(Vec::new()),
+        Introspect::Stat1 => return Ok(seen.stat1.clone()),
         _ => {}
     }
     what.check_args(args.len())?;
@@ -523,7 +586,7 @@ pub fn rows(what: Introspect, seen: &Visible, args: &[Value]) -> Result<Vec<Vec<
                 "pragma_foreign_key_check reads the data: it runs through the executor",
             ))
         }
-        Introspect::Schema | Introspect::TempSchema => Vec::new(),
+        Introspect::Schema | Introspect::TempSchema | Introspect::Stat1 => Vec::new(),
     };
     for r in out.iter_mut() {
         r.push(arg.clone());

@@ -73,6 +73,9 @@ pub enum Statement {
     Reindex(Option<String>),
     /// VACUUM [main]: full compaction of the store.
     Vacuum,
+    /// ANALYZE [main | [main.]table-or-index]: `None` measures every
+    /// table (SQLite's sqlite_stat1 statistics).
+    Analyze(Option<String>),
     /// SHOW CLUSTER: the replication members and their state.
     ShowCluster,
     /// SET name = value: a setting of this session (`read_consistency`).

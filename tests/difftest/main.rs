@@ -197,7 +197,7 @@ fn replay_regressions(dir: &Path, filter: Option<&str>) -> (usize, usize) {
             continue;
         }
         let text = std::fs::read_to_string(&f).expect("read regression script");
-        match regress::replay(&text) {
+        match regress::replay(&text).and_then(|()| regress::replay_analyzed(&text)) {
             Ok(()) => passed += 1,
             Err(errs) => {
                 failed += 1;

@@ -105,7 +105,12 @@ pub type EqValues = (Vec<PExpr>, Affinity);
 
 /// A candidate index access: position, (score, SQLite's row width
 /// estimate), equality values, range.
-type IndexChoice = (usize, (usize, i32), Vec<EqValues>, Option<Bounds>);
+type IndexChoice = (
+    usize,
+    (usize, i32, Option<u64>),
+    Vec<EqValues>,
+    Option<Bounds>,
+);
 
 /// SQLite's size estimate of a column of declared type `decl`, in units
 /// of an integer (`sqlite3AffinityType`'s `szEst`): text and blob 5, or
@@ -295,11 +300,18 @@ pub(super) fn eq_on(
 /// not used (its rows are only those its WHERE selects). With INDEXED BY
 /// the named index is read, whole if no condition narrows it; NOT INDEXED
 /// reads by rowid or in full.
+///
+/// With `use_stats` (queries; not UPDATE and DELETE, whose visit order
+/// decides some outcomes and stays as without statistics), where ANALYZE
+/// measured two candidate indexes the one whose equality prefix has
+/// fewer estimated rows per key (`sqlite_stat1`'s number for that prefix)
+/// wins; else, and on equal estimates, the rule above.
 pub(super) fn choose_access(
     table: &Table,
     start: usize,
     conds: &[&PExpr],
     hint: Option<AccessHint>,
+    use_stats: bool,
 ) -> Result<Access> {
     // Row comparisons serve through the single-term ones they imply.
     let implied = super::rowvalue::implied_terms(conds);
@@ -373,9 +385,18 @@ pub(super) fn choose_access(
         // first of equal plans. (This decides the order an UPDATE or
         // DELETE meets rows in.)
         let width = index_width(table, idx);
-        let better = |b: &IndexChoice| score > b.1 .0 || (score == b.1 .0 && width <= b.1 .1);
+        let est = match (&table.stats, hint) {
+            (Some(st), None) if use_stats && !eq.is_empty() => {
+                st.of_index(idx.id).and_then(|v| v.get(eq.len()).copied())
+            }
+            _ => None,
+        };
+        let better = |b: &IndexChoice| match (est, b.1 .2) {
+            (Some(x), Some(y)) if x != y => x < y,
+            _ => score > b.1 .0 || (score == b.1 .0 && width <= b.1 .1),
+        };
         if score > 0 && best.as_ref().is_none_or(better) {
-            best = Some((ii, (score, width), eq, range));
+            best = Some((ii, (score, width, est), eq, range));
         }
     }
     if let Some((index, _, eq, range)) = best {

@@ -98,7 +98,7 @@ impl Planner<'_> {
             }
             let node = match (&src.table, src.plan.take()) {
                 (Some(t), _) => {
-                    let access = choose_access(t, start, &cands, src.hint)?;
+                    let access = choose_access(t, start, &cands, src.hint, true)?;
                     Arc::new(Node::Scan {
                         table: t.clone(),
                         access,

@@ -68,7 +68,7 @@ impl<'s> Planner<'s> {
         }) {
             self.uses.remove(o);
         }
-        let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>(), hint)?;
+        let access = choose_access(table, 0, &bound.iter().collect::<Vec<_>>(), hint, false)?;
         let mut plan: Plan = Arc::new(Node::Scan {
             table: table.clone(),
             access,

@@ -118,17 +118,20 @@ pub(super) fn reserved(name: &str) -> Result<()> {
 /// Writes the entries of index `idx` of `t` (which lists it) for the
 /// table's rows (a partial index: the rows its WHERE selects), checking
 /// uniqueness.
-pub(super) fn fill_index(
+/// The entries index `idx` of `t` holds, computed from the table's rows
+/// (a partial index's only for the rows its WHERE selects): each one's key
+/// values and rowid, in rowid order.
+pub(super) fn index_entries(
     cx: &mut ExecCtx,
     t: &Arc<Table>,
     idx: &crate::catalog::Index,
-) -> Result<()> {
+) -> Result<Vec<(Vec<Value>, i64)>> {
     let plan = Planner::full_scan(t);
     let writer = TableWriter::new(t)?;
     let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
     let mut it = open(&plan, cx, &[])?;
     // Read everything first (only each row's key values and rowid, not
-    // the row), then check and write.
+    // the row), then evaluate the keys.
     let mut rows: Vec<Row> = Vec::new();
     while let Some(r) = it.next(cx)? {
         rows.push(r);
@@ -143,6 +146,15 @@ pub(super) fn fill_index(
             entries.push((writer.key_values(cx, pos, &r)?, *rowid));
         }
     }
+    Ok(entries)
+}
+
+pub(super) fn fill_index(
+    cx: &mut ExecCtx,
+    t: &Arc<Table>,
+    idx: &crate::catalog::Index,
+) -> Result<()> {
+    let entries = index_entries(cx, t, idx)?;
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
     let mut keys = Vec::with_capacity(entries.len());
     for (vals, rowid) in entries {
@@ -401,6 +413,7 @@ pub fn eval_const(cx: &mut ExecCtx, e: &Expr) -> Result<Value> {
         next_column_id: 1,
         checks: Vec::new(),
         foreign_keys: Vec::new(),
+        stats: None,
     });
     let b = p.table_exprs(&t, std::slice::from_ref(e))?;
     match b.first() {

@@ -5,6 +5,7 @@
 //! works on a transaction's write set; statement atomicity (undo on error)
 //! is the caller's, through `Txn::mark` / `Txn::rollback_to`.
 
+mod analyze;
 mod ddl;
 pub mod foreign_key;
 mod insert;
@@ -12,6 +13,7 @@ mod trigger;
 mod update;
 mod view_write;
 
+pub use self::analyze::{analyze_stats, analyze_target, AnalyzeTarget};
 pub use self::ddl::*;
 pub use self::insert::{insert, insert_planned, InsertPlan};
 pub use self::trigger::create_trigger;

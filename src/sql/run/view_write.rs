@@ -62,6 +62,7 @@ pub fn view_row_table(schema: &Schema, v: &View) -> Result<Arc<Table>> {
         autoincrement: false,
         checks: Vec::new(),
         foreign_keys: Vec::new(),
+        stats: None,
     }))
 }
 

@@ -68,6 +68,82 @@ fn vacuum(rest: &[&str]) -> Result<Statement> {
     }
 }
 
+/// `ANALYZE [schema | [schema.]name]` (the text after ANALYZE): SQLite
+/// takes a lone `main` as the schema before any table of that name.
+/// sealdb has no TEMP schema: naming it is refused; other dialects' forms
+/// (`ANALYZE TABLE t COMPUTE STATISTICS`) are syntax errors, as in SQLite.
+fn analyze(rest: &str) -> Result<Statement> {
+    let syntax = || {
+        Error::sql(
+            SqlErrorKind::Syntax,
+            "syntax error: ANALYZE takes at most one [schema.]name",
+        )
+    };
+    let unquote = |w: &str| -> Result<String> {
+        let w = w.trim();
+        let inner = match (w.chars().next(), w.chars().last()) {
+            (Some('"'), Some('"')) | (Some('`'), Some('`')) | (Some('\''), Some('\''))
+                if w.len() >= 2 =>
+            {
+                &w[1..w.len() - 1]
+            }
+            (Some('['), Some(']')) => &w[1..w.len() - 1],
+            _ if w.contains(char::is_whitespace) => return Err(syntax()),
+            _ => w,
+        };
+        Ok(inner.to_string())
+    };
+    let schema_ok = |s: &str| -> Result<()> {
+        if s.eq_ignore_ascii_case("main") {
+            Ok(())
+        } else if s.eq_ignore_ascii_case("temp") {
+            Err(Error::sql(
+                SqlErrorKind::Unsupported,
+                "ANALYZE temp is not supported: sealdb has no TEMP schema",
+            ))
+        } else {
+            Err(Error::sql(
+                SqlErrorKind::Misuse,
+                format!("unknown database {s}"),
+            ))
+        }
+    };
+    if rest.is_empty() {
+        return Ok(Statement::Analyze(None));
+    }
+    let parts: Vec<&str> = rest.split('.').collect();
+    match parts.as_slice() {
+        [one] => {
+            let name = unquote(one)?;
+            if name.eq_ignore_ascii_case("main") {
+                return Ok(Statement::Analyze(None));
+            }
+            if name.eq_ignore_ascii_case("temp") {
+                schema_ok(&name)?;
+            }
+            if name.is_empty() {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error near ANALYZE",
+                ));
+            }
+            Ok(Statement::Analyze(Some(name)))
+        }
+        [schema, name] => {
+            schema_ok(&unquote(schema)?)?;
+            let name = unquote(name)?;
+            if name.is_empty() {
+                return Err(Error::sql(
+                    SqlErrorKind::Syntax,
+                    "syntax error near ANALYZE",
+                ));
+            }
+            Ok(Statement::Analyze(Some(name)))
+        }
+        _ => Err(syntax()),
+    }
+}
+
 /// Parses one or more `;`-separated statements.
 pub fn parse(sql: &str) -> Result<Parsed> {
     if let Some(p) = crate::syntax::parse_backup::parse_backup(sql)? {
@@ -101,10 +177,11 @@ pub fn parse(sql: &str) -> Result<Parsed> {
         .first()
         .is_some_and(|w| w.eq_ignore_ascii_case("ANALYZE"))
     {
-        return Err(Error::sql(
-            SqlErrorKind::Unsupported,
-            "ANALYZE is not supported: sealdb keeps no statistics (its planner picks an index by the WHERE terms it serves)",
-        ));
+        return Ok(Parsed {
+            statements: vec![analyze(&words[1..].join(" "))?],
+            param_count: 0,
+            param_names: Vec::new(),
+        });
     }
     if words
         .first()
@@ -924,6 +1001,29 @@ impl Cx {
                     other => return Err(unsupported(format!("ALTER TABLE {other}"))),
                 };
                 Statement::AlterTable { table, op }
+            }
+            sp::Statement::Analyze(a)
+                if a.partitions.is_none()
+                    && !a.for_columns
+                    && a.columns.is_empty()
+                    && !a.cache_metadata
+                    && !a.noscan
+                    && !a.compute_statistics
+                    && !a.has_table_keyword =>
+            {
+                // In a script: the same forms as a lone ANALYZE.
+                let parts: Vec<String> = match &a.table_name {
+                    None => Vec::new(),
+                    Some(n) => {
+                        n.0.iter()
+                            .map(|p| match p {
+                                sp::ObjectNamePart::Identifier(i) => Ok(i.value.clone()),
+                                other => Err(unsupported(format!("ANALYZE {other}"))),
+                            })
+                            .collect::<Result<_>>()?
+                    }
+                };
+                analyze(&parts.join("."))?
             }
             other => {
                 let text = other.to_string();
