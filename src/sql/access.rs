@@ -403,8 +403,11 @@ fn fired_by(schema: &Schema, table: &str, stmt: &Statement) -> Vec<Arc<Trigger>>
 /// trigger naming a missing table, column or function fails it even when
 /// no row fires the trigger or its WHEN clause is false. Run before the
 /// statement changes anything (the analysis above covers it too, but it
-/// is skipped for administrators when nothing is audited).
+/// is skipped for administrators when nothing is audited). Notes the
+/// AUTOINCREMENT tables those programs insert into for the statement's
+/// `sqlite_sequence` bookkeeping (`write::compiled_inserts`).
 pub fn compile_triggers(schema: &Schema, stmt: &Statement) -> Result<()> {
+    crate::sql::write::compiled_inserts(Vec::new());
     let target = match stmt {
         Statement::Insert(i) => &i.table,
         Statement::Update(u) => &u.table,
@@ -424,6 +427,23 @@ pub fn compile_triggers(schema: &Schema, stmt: &Statement) -> Result<()> {
             trigger_walk(schema, t, &trig, &None, &mut out, Some((&mut seen, 1)))?;
         }
     }
+    // SQLite reads and writes back the sqlite_sequence row of every
+    // AUTOINCREMENT table an INSERT of those programs targets, whether or
+    // not it runs (`sqlite3AutoincrementBegin` of the compiled program).
+    let mut targets = Vec::new();
+    for trig in schema.triggers.values() {
+        if !seen.contains(&trig.name.to_lowercase()) {
+            continue;
+        }
+        for st in &trig.body {
+            if let Statement::Insert(i) = st {
+                if let Some(t) = schema.table(&i.table).filter(|t| t.autoincrement) {
+                    targets.push(t.name.clone());
+                }
+            }
+        }
+    }
+    crate::sql::write::compiled_inserts(targets);
     Ok(())
 }
 

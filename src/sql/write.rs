@@ -539,6 +539,20 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// The AUTOINCREMENT tables the trigger programs compiled with the
+    /// next top-level data change insert into (see [`compiled_inserts`]).
+    static COMPILED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The AUTOINCREMENT tables an INSERT of the trigger programs the next
+/// statement may fire targets: as SQLite, that statement writes their
+/// `sqlite_sequence` rows when it ends, even if no trigger fired (a new
+/// row then holds 0; see [`touch_sequence`]).
+pub fn compiled_inserts(tables: Vec<String>) {
+    COMPILED.with(|c| *c.borrow_mut() = tables);
+}
+
 fn pending_sequence(name: &str) -> Option<i64> {
     PENDING.with(|p| p.borrow().as_ref().and_then(|m| m.get(name).copied()))
 }
@@ -563,7 +577,11 @@ impl SequenceScope {
             let mut p = p.borrow_mut();
             let top = p.is_none();
             if top {
-                *p = Some(Default::default());
+                let mut m: std::collections::HashMap<String, i64> = Default::default();
+                for name in COMPILED.with(|c| std::mem::take(&mut *c.borrow_mut())) {
+                    m.entry(name).or_insert(0);
+                }
+                *p = Some(m);
                 NO_ROWID_LEFT.with(|f| f.set(false));
             }
             top

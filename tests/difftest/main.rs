@@ -106,7 +106,8 @@ struct Failure {
 const MOST_ROWS: usize = 2_000;
 
 /// A case stops before a data change once a rowid table's largest rowid
-/// is this close to the largest there is: SQLite gives a new row that
+/// is this close to the largest there is, and after one that brought it
+/// there: SQLite gives a new row that
 /// names no rowid a random one when the largest is taken, so the engines'
 /// rowids would part by chance. The generator keeps the rowids it writes
 /// 100,000 below the largest (so its cases are not cut); an UPDATE copying
@@ -131,7 +132,19 @@ fn run_case(seed: u64, stats: &mut Stats) -> Result<(), Failure> {
             stats.cut_rowid += 1;
             break;
         }
-        if let Err(message) = pair.check(st, stats) {
+        let checked = pair.check(st, stats);
+        // A data change that itself brought a rowid near the largest (a
+        // trigger inserting the largest rowid, then the statement's own
+        // row) may have given rows random rowids on SQLite already: the
+        // case stops there, its outcome and what follows unjudged
+        // (1402067).
+        if matches!(st.kind(), "insert" | "update" | "delete" | "returning")
+            && pair.rowid_near_limit(ROWID_MARGIN)
+        {
+            stats.cut_rowid += 1;
+            break;
+        }
+        if let Err(message) = checked {
             let script = if std::env::var("SEALDB_DIFF_NO_REDUCE").is_ok() {
                 steps[..=i].to_vec()
             } else {
