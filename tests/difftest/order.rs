@@ -297,36 +297,14 @@ fn split_top(s: &str) -> Vec<&str> {
 /// opening parenthesis closes at its end), else `None`.
 fn whole_subquery(rhs: &str) -> Option<&str> {
     let rhs = rhs.trim();
-    let b = rhs.as_bytes();
-    if b.first() != Some(&b'(') {
+    if !rhs.starts_with('(') || group_len(rhs)? != rhs.len() {
         return None;
     }
-    let (mut depth, mut quote) = (0i32, None::<u8>);
-    for (i, &c) in b.iter().enumerate() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' | b'`' => quote = Some(c),
-                b'(' => depth += 1,
-                b')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        if i + 1 != b.len() {
-                            return None;
-                        }
-                        let inner = rhs[1..i].trim_start();
-                        let select = inner
-                            .get(..7)
-                            .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "));
-                        return select.then_some(rhs);
-                    }
-                }
-                _ => {}
-            },
-        }
-    }
-    None
+    let inner = rhs[1..rhs.len() - 1].trim_start();
+    let select = inner
+        .get(..7)
+        .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "));
+    select.then_some(rhs)
 }
 
 /// Whether the text names something in a way the judging of subqueries
@@ -569,7 +547,7 @@ fn returning_subqueries_per_row(table: &str, returning: &str) -> bool {
             None => match c {
                 b'\'' | b'"' | b'`' => quote = Some(c),
                 b'(' if lower[i + 1..].trim_start().starts_with("select ") => {
-                    let Some(len) = whole_subquery_len(&lower[i..]) else {
+                    let Some(len) = group_len(&lower[i..]) else {
                         return false;
                     };
                     let inner = &lower[i + 1..i + len - 1];
@@ -589,7 +567,7 @@ fn returning_subqueries_per_row(table: &str, returning: &str) -> bool {
 }
 
 /// The length of the parenthesized group `s` starts with, or `None`.
-fn whole_subquery_len(s: &str) -> Option<usize> {
+fn group_len(s: &str) -> Option<usize> {
     let (mut depth, mut quote) = (0i32, None::<u8>);
     for (i, &c) in s.as_bytes().iter().enumerate() {
         match quote {
