@@ -794,6 +794,9 @@ pub fn prefix_end(p: &[u8]) -> Vec<u8> {
     vec![0xff; p.len() + 1]
 }
 
+/// A key range's bounds.
+type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// A key range to read, and whether it covers index entries (or rows).
 type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>, bool);
 
@@ -1035,7 +1038,7 @@ impl RowIter for Scan {
 impl Scan {
     /// The key ranges still to read if all are ranges of the table's rows
     /// (no rowids to fetch, no index entries), so a count may count keys.
-    fn row_ranges(&self) -> Option<Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)>> {
+    fn row_ranges(&self) -> Option<Vec<KeyBounds>> {
         let ranges = self.ranges.as_slice();
         (self.iter.is_none()
             && self.point_rowids.as_slice().is_empty()
