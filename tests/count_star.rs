@@ -22,7 +22,14 @@ use sealdb::{Db, Options, PasswordCost, Session, Value};
 
 /// Small enough that a few hundred rows make several tables and levels.
 fn storage() -> StorageOptions {
+    storage_format(2)
+}
+
+/// [`storage`] writing tables of `format` (1: without the block facts the
+/// count passes blocks by with).
+fn storage_format(format: u32) -> StorageOptions {
     StorageOptions {
+        table_format: format,
         memtable_bytes: 4096,
         block_bytes: 256,
         target_file_bytes: 4096,
@@ -34,13 +41,17 @@ fn storage() -> StorageOptions {
 }
 
 fn open(vfs: &MemVfs) -> Db {
+    open_format(vfs, 2)
+}
+
+fn open_format(vfs: &MemVfs, format: u32) -> Db {
     Db::open_with(
         "/db",
         sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[9u8; 32])).unwrap(),
         Options {
             vfs: Some(Arc::new(vfs.clone())),
             password_cost: PasswordCost::dangerous_minimal(),
-            storage: storage(),
+            storage: storage_format(format),
             ..Options::default()
         },
     )
@@ -327,4 +338,49 @@ fn count_under_row_level_security_counts_visible_rows_only() {
     lab.ok("alice", "ROLLBACK");
     assert_eq!(lab.ok("alice", "SELECT count(*) FROM doc"), "40");
     assert_eq!(lab.root_rows("SELECT count(*) FROM doc"), "120");
+}
+
+/// Tables written before the block facts (format 1) and after (format 2)
+/// in one store: blocks of one are counted from the index, of the other
+/// read, and keys overwritten or deleted in either are counted once.
+#[test]
+fn count_over_tables_of_both_formats() {
+    let vfs = MemVfs::new();
+    let mut live = BTreeSet::new();
+    let pad = "p".repeat(30);
+    let mut format = 1;
+    for round in 0..6i64 {
+        let db = open_format(&vfs, format);
+        let s = db.root_session();
+        if round == 0 {
+            s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+                .unwrap();
+        }
+        // New rows in order (clean blocks), then overwrites and deletes
+        // reaching into the rows earlier rounds wrote.
+        for i in 0..120 {
+            let id = round * 100 + i;
+            s.execute(
+                "INSERT OR REPLACE INTO t VALUES (?, ?)",
+                &[&id, &pad.as_str()],
+            )
+            .unwrap();
+            live.insert(id);
+        }
+        s.execute(
+            "DELETE FROM t WHERE id % 7 = ? AND id < ?",
+            &[&round, &(round * 100)],
+        )
+        .unwrap();
+        live.retain(|&x| !(x % 7 == round && x < round * 100));
+        s.execute("UPDATE t SET v = 'u' WHERE id % 5 = 0", &[]).unwrap();
+        check(&s, &live, &format!("round {round}, format {format}, unflushed"));
+        db.engine().flush().unwrap();
+        check(&s, &live, &format!("round {round}, format {format}, flushed"));
+        if round % 2 == 1 {
+            db.engine().compact().unwrap();
+            check(&s, &live, &format!("round {round}, format {format}, compacted"));
+        }
+        format = 3 - format;
+    }
 }

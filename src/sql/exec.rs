@@ -319,10 +319,29 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 return Err(Error::sql(SqlErrorKind::Misuse, "count(*) without a scan"));
             };
             let mut scan = Scan::open(table.clone(), access, *reverse, cx, env)?;
+            // Ranges of the table's rows (not an index, not rowids) are
+            // counted by the store, which passes whole blocks by where its
+            // table indexes allow; the same snapshot and write set as the
+            // scan's, so the first row and the count agree.
+            let ranges = scan.row_ranges();
             let first = scan.next_row(cx, true)?;
             let mut n: i64 = i64::from(first.is_some());
-            while scan.next_row(cx, false)?.is_some() {
-                n += 1;
+            match ranges {
+                Some(ranges) if first.is_some() => {
+                    n = 0;
+                    for (lo, hi) in ranges {
+                        if !range_is_empty(&lo, &hi) {
+                            let c = cx.txn.count(lo, hi)?;
+                            n = n.saturating_add(i64::try_from(c).unwrap_or(i64::MAX));
+                        }
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    while scan.next_row(cx, false)?.is_some() {
+                        n += 1;
+                    }
+                }
             }
             let mut row = first.unwrap_or_default();
             row.resize(*width, Value::Null);
@@ -775,6 +794,9 @@ pub fn prefix_end(p: &[u8]) -> Vec<u8> {
     vec![0xff; p.len() + 1]
 }
 
+/// A key range's bounds.
+type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// A key range to read, and whether it covers index entries (or rows).
 type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>, bool);
 
@@ -996,6 +1018,17 @@ impl Scan {
     }
 }
 
+/// Whether a key range holds no key (`rowid > 5 AND rowid < 5`).
+fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(l), Bound::Included(h)) => l > h,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h) | Bound::Included(h)) => {
+            l >= h
+        }
+        _ => false,
+    }
+}
+
 impl RowIter for Scan {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         self.next_row(cx, true)
@@ -1003,6 +1036,16 @@ impl RowIter for Scan {
 }
 
 impl Scan {
+    /// The key ranges still to read if all are ranges of the table's rows
+    /// (no rowids to fetch, no index entries), so a count may count keys.
+    fn row_ranges(&self) -> Option<Vec<KeyBounds>> {
+        let ranges = self.ranges.as_slice();
+        (self.iter.is_none()
+            && self.point_rowids.as_slice().is_empty()
+            && ranges.iter().all(|(_, _, is_index)| !is_index))
+        .then(|| ranges.iter().map(|(l, h, _)| (l.clone(), h.clone())).collect())
+    }
+
     /// The next row; with `decode` false, a row read from a range of the
     /// table itself comes back empty, undecoded (for counting). Rows
     /// fetched by rowid (points, index entries) are still looked up, so
@@ -1020,15 +1063,7 @@ impl Scan {
                     Some((lo, hi, is_index)) => {
                         // An empty range (`rowid > 5 AND rowid < 5`) is
                         // skipped: the store refuses it.
-                        let empty = match (&lo, &hi) {
-                            (Bound::Included(l), Bound::Included(h)) => l > h,
-                            (
-                                Bound::Included(l) | Bound::Excluded(l),
-                                Bound::Excluded(h) | Bound::Included(h),
-                            ) => l >= h,
-                            _ => false,
-                        };
-                        if empty {
+                        if range_is_empty(&lo, &hi) {
                             continue;
                         }
                         self.iter = Some((cx.txn.scan(lo, hi, self.dir)?, is_index));

@@ -61,7 +61,7 @@ use super::memtable::Memtable;
 use super::sst::block::Block;
 use super::sst::builder::SstBuilder;
 use super::sst::reader::SstReader;
-use super::sst::{table_name, FOOTER_LEN, SST_MAGIC};
+use super::sst::{table_name, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
 use super::version::{FileIdentity, FileMeta, Version, VersionEdit, NUM_LEVELS};
 use super::wal::{wal_name, StartRecord};
 use super::{write_table, Engine, Inner, Snapshot, StorageOptions, LOCK_FILE};
@@ -541,11 +541,10 @@ impl CheckpointInstaller {
             // table is rebuilt from its data blocks (all records but the
             // last three: filter, index, footer).
             Mode::Rebuild(
-                Box::new(SstBuilder::new(
-                    w,
-                    self.opts.block_bytes,
-                    self.opts.bloom_bits_per_key,
-                )),
+                Box::new(
+                    SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key)
+                        .with_format(self.opts.table_format),
+                ),
                 VecDeque::new(),
             )
         };
@@ -752,5 +751,5 @@ pub(crate) fn footer_entries(payload: &[u8]) -> Option<u64> {
     for v in f.iter_mut() {
         *v = get_u64(payload, &mut pos)?;
     }
-    (f[4] == SST_MAGIC).then_some(f[2])
+    (f[4] == SST_MAGIC || f[4] == SST_MAGIC_V1).then_some(f[2])
 }

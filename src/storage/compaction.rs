@@ -185,7 +185,8 @@ impl Inner {
                     let w = self.dir.create_file(&table_name(n), FileKind::Sstable)?;
                     builder = Some((
                         n,
-                        SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key),
+                        SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key)
+                            .with_format(self.opts.table_format),
                     ));
                 }
                 if let Some((_, b)) = builder.as_mut() {

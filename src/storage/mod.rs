@@ -41,6 +41,7 @@ pub(crate) mod cache;
 pub mod checkpoint;
 mod commit;
 mod compaction;
+pub(crate) mod count;
 mod flush;
 pub(crate) mod iter;
 pub(crate) mod key;
@@ -279,6 +280,29 @@ impl Engine {
         )
     }
 
+    /// The number of keys in `range` as of `snapshot` (or now), with
+    /// `own` — a transaction's uncommitted writes in the range, in key
+    /// order: `(key, whether a put)` — layered on top: the number of
+    /// entries [`Engine::iter`] merged with them would give, found without
+    /// reading the blocks the table index proves it need not read (see
+    /// `storage::count`).
+    pub fn count<R: RangeBounds<Vec<u8>>>(
+        &self,
+        range: R,
+        snapshot: Option<&Snapshot>,
+        own: &[(&[u8], bool)],
+    ) -> Result<u64> {
+        let seq = snapshot.map_or_else(|| self.inner.visible.load(Ordering::Acquire), |s| s.seq);
+        self.inner
+            .count(
+                range.start_bound().cloned(),
+                range.end_bound().cloned(),
+                seq,
+                own,
+            )
+            .map(|(n, _, _)| n)
+    }
+
     /// Writes the memtable out to a table and waits until every memtable
     /// written before this call is flushed.
     pub fn flush(&self) -> Result<()> {
@@ -396,7 +420,8 @@ fn write_table(
     let name = table_name(number);
     let written = (|| {
         let w = dir.create_file(&name, FileKind::Sstable)?;
-        let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key);
+        let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key)
+            .with_format(opts.table_format);
         for e in entries {
             let (k, v) = e?;
             b.add(&k, &v)?;
@@ -530,6 +555,52 @@ impl Inner {
             upper,
             Box::new(version),
         ))
+    }
+
+    /// [`Engine::count`]; also returns the blocks passed by and the
+    /// entries merged one by one.
+    fn count(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        seq: u64,
+        own: &[(&[u8], bool)],
+    ) -> Result<(u64, u64, u64)> {
+        use self::count::{CountSource, CountTables, Counter};
+        let (mem, imm, version) = self.view();
+        let start = iter::start_key(Direction::Forward, &lower, &upper);
+        let mut sources: Vec<CountSource> = Vec::new();
+        if !own.is_empty() {
+            sources.push(CountSource::own(own.iter().copied()));
+        }
+        for m in std::iter::once(mem).chain(imm) {
+            sources.push(CountSource::mem(MemSource::new(
+                m,
+                Direction::Forward,
+                start.clone(),
+            )));
+        }
+        for f in &version.levels[0] {
+            sources.push(CountSource::Tables(CountTables::new(
+                vec![self.table(f)?],
+                start.clone(),
+            )));
+        }
+        for files in &version.levels[1..] {
+            if files.is_empty() {
+                continue;
+            }
+            let tables = files
+                .iter()
+                .map(|f| self.table(f))
+                .collect::<Result<Vec<_>>>()?;
+            sources.push(CountSource::Tables(CountTables::new(tables, start.clone())));
+        }
+        let mut counter = Counter::new(sources, seq, lower, upper);
+        let n = counter.count()?;
+        // `version` (and so its tables) stayed alive until here.
+        drop(version);
+        Ok((n, counter.blocks_passed, counter.entries_merged))
     }
 
     fn stats(&self) -> Stats {

@@ -46,6 +46,11 @@ pub struct StorageOptions {
     pub auto_compaction: bool,
     /// How often the background thread re-checks data-key rotation.
     pub key_check_interval: Duration,
+    /// Table format to write: 2 (the default) records per-block facts in
+    /// the table index that let `count(*)` pass whole blocks by; 1 writes
+    /// tables as releases before them did (for compatibility tests; any
+    /// value but 1 writes 2). Both are always readable.
+    pub table_format: u32,
 }
 
 impl Default for StorageOptions {
@@ -63,6 +68,7 @@ impl Default for StorageOptions {
             bloom_bits_per_key: 10,
             auto_compaction: true,
             key_check_interval: Duration::from_secs(60),
+            table_format: 2,
         }
     }
 }

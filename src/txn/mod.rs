@@ -239,6 +239,21 @@ impl Txn {
         })
     }
 
+    /// The number of keys in `[lower, upper)` (the bounds as given) this
+    /// transaction sees: what [`Txn::scan`] would return, counted without
+    /// reading what the store can count from its table indexes.
+    pub fn count(&mut self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Result<u64> {
+        self.has_read = true;
+        let own: Vec<(&[u8], bool)> = self
+            .writes
+            .range((lower.clone(), upper.clone()))
+            .map(|(k, v)| (k.as_slice(), v.is_some()))
+            .collect();
+        self.mgr
+            .engine
+            .count((lower, upper), Some(&self.snapshot), &own)
+    }
+
     /// Commits: applies the write set atomically. Returns the commit's
     /// sequence number (or the snapshot's, for a read-only transaction).
     pub fn commit(self) -> Result<u64> {

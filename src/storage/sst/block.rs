@@ -54,6 +54,11 @@ impl BlockBuilder {
         self.count == 0
     }
 
+    /// Entries added since the last finish.
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
     /// Bytes the block would take now.
     pub(crate) fn size(&self) -> usize {
         self.buf.len()

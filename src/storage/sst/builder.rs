@@ -1,9 +1,9 @@
 //! Writes one SSTable from entries in internal-key order.
 
 use super::block::BlockBuilder;
-use super::{filter, FOOTER_LEN, SST_MAGIC};
+use super::{filter, BlockMeta, BLOCK_CLEAN, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
 use crate::error::Result;
-use crate::storage::key::user_key;
+use crate::storage::key::{split, user_key, Kind};
 use crate::storage::version::FileIdentity;
 use crate::vfs::SealedWriter;
 
@@ -28,6 +28,13 @@ pub(crate) struct SstBuilder {
     blocks: u64,
     block_bytes: usize,
     bits_per_key: usize,
+    /// The current block's facts for its index entry ([`BlockMeta`]).
+    block_clean: bool,
+    block_max_seq: u64,
+    /// Scratch for an index value.
+    index_value: Vec<u8>,
+    /// Whether to write a version-1 table (index values without facts).
+    v1: bool,
 }
 
 impl SstBuilder {
@@ -43,7 +50,18 @@ impl SstBuilder {
             blocks: 0,
             block_bytes,
             bits_per_key,
+            block_clean: true,
+            block_max_seq: 0,
+            index_value: Vec::with_capacity(24),
+            v1: false,
         }
+    }
+
+    /// Writes table format `version` (`StorageOptions::table_format`: 1,
+    /// or else 2).
+    pub(crate) fn with_format(mut self, version: u32) -> SstBuilder {
+        self.v1 = version == 1;
+        self
     }
 
     /// Adds an entry; internal keys must be strictly increasing.
@@ -52,11 +70,19 @@ impl SstBuilder {
             self.smallest = Some(ikey.to_vec());
         }
         let user = user_key(ikey);
-        if self.entries == 0 || user != self.last_user.as_slice() {
+        let repeated = self.entries > 0 && user == self.last_user.as_slice();
+        if !repeated {
             self.hashes.push(filter::hash64(user));
             self.last_user.clear();
             self.last_user.extend_from_slice(user);
         }
+        // `last_user` outlives the block, so a key whose versions straddle
+        // two blocks makes the second unclean.
+        let (_, seq, kind) = split(ikey).unwrap_or((ikey, u64::MAX, Kind::Delete));
+        if repeated || kind != Kind::Put {
+            self.block_clean = false;
+        }
+        self.block_max_seq = self.block_max_seq.max(seq);
         self.block.add(ikey, value);
         self.entries += 1;
         if self.block.size() >= self.block_bytes {
@@ -70,10 +96,23 @@ impl SstBuilder {
             return Ok(());
         }
         let last = self.block.last_key().to_vec();
+        let meta = BlockMeta {
+            entries: self.block.count(),
+            max_seq: self.block_max_seq,
+            flags: if self.block_clean { BLOCK_CLEAN } else { 0 },
+        };
         let raw = self.block.finish();
         let off = self.w.append_record(&raw)?;
-        self.index.add(&last, &off.to_le_bytes());
+        self.index_value.clear();
+        if self.v1 {
+            self.index_value.extend_from_slice(&off.to_le_bytes());
+        } else {
+            meta.encode(off, &mut self.index_value);
+        }
+        self.index.add(&last, &self.index_value);
         self.blocks += 1;
+        self.block_clean = true;
+        self.block_max_seq = 0;
         Ok(())
     }
 
@@ -108,7 +147,8 @@ impl SstBuilder {
         let index_raw = self.index.finish();
         let index_off = self.w.append_record(&index_raw)?;
         let mut footer = Vec::with_capacity(FOOTER_LEN);
-        for v in [index_off, filter_off, self.entries, self.blocks, SST_MAGIC] {
+        let magic = if self.v1 { SST_MAGIC_V1 } else { SST_MAGIC };
+        for v in [index_off, filter_off, self.entries, self.blocks, magic] {
             footer.extend_from_slice(&v.to_le_bytes());
         }
         self.w.append_record(&footer)?;

@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::block::Block;
-use super::{filter, table_name, FOOTER_LEN, SST_MAGIC};
+use super::{filter, table_name, BlockMeta, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
 use crate::error::{Error, Result};
 use crate::storage::cache::BlockCache;
 use crate::storage::key::{cmp_ikey, get_u64, seek_key, split, Kind};
@@ -33,6 +33,9 @@ pub(crate) struct SstReader {
 struct Parts {
     index: Block,
     filter: Vec<u8>,
+    /// Per data block, what a version-2 index says of it (empty for a
+    /// version-1 table).
+    meta: Vec<BlockMeta>,
 }
 
 impl SstReader {
@@ -112,7 +115,8 @@ impl SstReader {
             *v = get_u64(&footer, &mut pos).ok_or_else(|| bad(footer_off, "short footer"))?;
         }
         let [index_off, filter_off, _entries, _blocks, magic] = f;
-        if magic != SST_MAGIC || footer.len() != FOOTER_LEN {
+        let v2 = magic == SST_MAGIC;
+        if !(v2 || magic == SST_MAGIC_V1) || footer.len() != FOOTER_LEN {
             return Err(bad(footer_off, "bad table footer"));
         }
         let (index_raw, _) = file
@@ -120,15 +124,26 @@ impl SstReader {
             .ok_or_else(|| bad(index_off, "missing index block"))?;
         let index =
             Block::decode(&index_raw).ok_or_else(|| bad(index_off, "malformed index block"))?;
+        let mut meta = Vec::with_capacity(if v2 { index.len() } else { 0 });
         for i in 0..index.len() {
-            if index.value(i).len() != 8 {
+            let value = index.value(i);
+            if v2 {
+                meta.push(
+                    BlockMeta::decode(value)
+                        .ok_or_else(|| bad(index_off, "malformed index entry"))?,
+                );
+            } else if value.len() != 8 {
                 return Err(bad(index_off, "malformed index entry"));
             }
         }
         let (filter, _) = file
             .read_record(filter_off)?
             .ok_or_else(|| bad(filter_off, "missing filter block"))?;
-        Ok(Parts { index, filter })
+        Ok(Parts {
+            index,
+            filter,
+            meta,
+        })
     }
 
     /// Whether the table holds an internal key `>= ikey`.
@@ -181,6 +196,24 @@ impl SstReader {
         let block = Arc::new(block);
         self.cache.insert(self.number, off, block.clone());
         Ok(block)
+    }
+
+    /// What the index says of data block `i` (`None` in a version-1
+    /// table, or past the last block).
+    pub(crate) fn block_meta(&self, i: usize) -> Result<Option<BlockMeta>> {
+        Ok(self.parts()?.meta.get(i).copied())
+    }
+
+    /// The last internal key of data block `i` (its index key; empty past
+    /// the last block).
+    pub(crate) fn block_last_key(&self, i: usize) -> Result<&[u8]> {
+        let index = &self.parts()?.index;
+        Ok(if i < index.len() { index.key(i) } else { &[] })
+    }
+
+    /// The table's first internal key (the manifest's record).
+    pub(crate) fn smallest(&self) -> &[u8] {
+        &self.smallest
     }
 
     /// Index of the first block whose last key is `>= ikey`.

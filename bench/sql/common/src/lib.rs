@@ -410,14 +410,30 @@ fn timed<T>(
     name: &str,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
+    let cpu0 = thread_cpu_ns();
     let t = Instant::now();
     let r = f().with_context(|| format!("workload {name}"))?;
     let end = Instant::now();
     times.insert(name.into(), (end - t).as_secs_f64().into());
+    if let (Some(a), Some(b)) = (cpu0, thread_cpu_ns()) {
+        if let Ok(mut m) = CPU_TIMES.lock() {
+            m.push((name.into(), b.saturating_sub(a) as f64 / 1e9));
+        }
+    }
     if std::env::var_os("SQLBENCH_MARKS").is_some() {
         eprintln!("mark {name} {},{}", monotonic(t), monotonic(end));
     }
     Ok(r)
+}
+
+/// CPU time of each workload on the worker's thread (seconds; background
+/// threads such as compaction not included), from `/proc/thread-self/schedstat`.
+static CPU_TIMES: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Nanoseconds this thread has run on a CPU (Linux; `None` elsewhere).
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 /// An `Instant` as `CLOCK_MONOTONIC` seconds (what `perf record -k
@@ -513,6 +529,10 @@ pub fn run_worker<E: SqlDb>(args: &WorkerArgs) -> Result<()> {
         "engine": args.engine,
         "version": version,
         "times": times,
+        "cpu_times": CPU_TIMES
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(*v))).collect())
+            .unwrap_or_else(|_| serde_json::Map::new()),
         "file_size": len,
         "file_size_allocated": alloc,
         "checks": checks,
