@@ -900,13 +900,19 @@ fn open_read_only_on(gate: &Arc<KillSwitch>) -> Result<Engine> {
 /// Repeated read-write and read-only opens, reads, flushes of an empty
 /// memtable and closes, with no write: no file operation that changes
 /// anything, every file byte for byte as before, the data all there.
+/// (Without background compaction: with these tiny levels one may be due,
+/// and it would rightly start the run.)
 #[test]
 fn opens_and_closes_without_writes_change_no_file() {
     let (mem, model) = store_closed_cleanly();
     let before = files_of(&mem);
+    let opts = StorageOptions {
+        auto_compaction: false,
+        ..small_opts(SyncMode::Full)
+    };
     for round in 0..4u64 {
         let gate = KillSwitch::new(&mem);
-        let db = open_on(&gate, small_opts(SyncMode::Full)).unwrap();
+        let db = open_on(&gate, opts.clone()).unwrap();
         assert_eq!(contents(&db, round).unwrap(), model, "round {round}");
         let snap = db.snapshot();
         assert_eq!(db.get_at(&key(3), &snap).unwrap(), model.get(&key(3)).cloned());
@@ -975,6 +981,12 @@ fn crash_after_open_without_writes() {
 #[test]
 fn kill_at_every_file_operation_of_the_first_write_after_open() {
     let (clean, model) = store_closed_cleanly();
+    // No background compaction, so that the first write is the one that
+    // starts the run (one may be due with these tiny levels).
+    let opts = StorageOptions {
+        auto_compaction: false,
+        ..small_opts(SyncMode::Full)
+    };
     let mut points = 0;
     for first in ["put", "batch", "compact"] {
         for how in [
@@ -986,7 +998,7 @@ fn kill_at_every_file_operation_of_the_first_write_after_open() {
                 let ctx = format!("first {first}, {how:?}, killed at file operation {k}");
                 let mem = copy_store(&clean);
                 let gate = KillSwitch::new(&mem);
-                let db = open_on(&gate, small_opts(SyncMode::Full)).unwrap();
+                let db = open_on(&gate, opts.clone()).unwrap();
                 assert_eq!(gate.ops.load(Ordering::SeqCst), 0, "{ctx}: the open wrote");
                 gate.arm(k, how);
                 let mut want = model.clone();
@@ -995,9 +1007,9 @@ fn kill_at_every_file_operation_of_the_first_write_after_open() {
                 want.insert(b"first".to_vec(), b"write".to_vec());
                 if first == "batch" {
                     let k3 = key(3);
-                    batch.delete(&k3);
+                    batch.delete(k3.clone());
                     want.remove(&k3);
-                    batch.put(&key(KEYS + 1), b"new");
+                    batch.put(key(KEYS + 1), b"new");
                     want.insert(key(KEYS + 1), b"new".to_vec());
                 }
                 let r = match first {
