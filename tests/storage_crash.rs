@@ -845,6 +845,224 @@ fn kill_right_after_a_manifest_edit_keeps_its_tables() {
     }
 }
 
+// ------------------------------------------ opens that write nothing (issue 19)
+//
+// A read-write open whose log holds no commit makes its log segment and
+// manifest at the first write, flush or compaction, not at open (see
+// `storage/open.rs`): an open that never writes writes nothing, and a
+// crash before the first write leaves the store as the previous run did.
+
+/// A store closed cleanly, so its log holds no commit: tables at several
+/// levels, compacted so that no compaction is due at the next open.
+fn store_closed_cleanly() -> (MemVfs, Model) {
+    let mem = MemVfs::new();
+    let gate = KillSwitch::new(&mem);
+    let db = open_on(&gate, small_opts(SyncMode::Full)).unwrap();
+    let mut rng = Rng::new(11);
+    let (mut tag, mut model) = (0, Model::new());
+    for i in 0..150 {
+        let (b, after) = random_write(&mut rng, &mut tag, &model);
+        db.write(b).unwrap();
+        model = after;
+        if i == 60 {
+            db.compact().unwrap();
+        }
+    }
+    db.compact().unwrap();
+    db.close().unwrap();
+    (mem, model)
+}
+
+/// Every file of the store with its bytes.
+fn files_of(mem: &MemVfs) -> BTreeMap<String, Vec<u8>> {
+    mem.list(dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n != "LOCK")
+        .map(|n| {
+            let bytes = mem.read_all(&dir().join(&n)).unwrap();
+            (n, bytes)
+        })
+        .collect()
+}
+
+fn open_read_only_on(gate: &Arc<KillSwitch>) -> Result<Engine> {
+    let vfs: Arc<dyn Vfs> = Arc::new(KillVfs(gate.clone()));
+    Engine::open_read_only(
+        vfs,
+        dir(),
+        provider(),
+        KeyOptions::default(),
+        small_opts(SyncMode::Full),
+    )
+}
+
+/// Repeated read-write and read-only opens, reads, flushes of an empty
+/// memtable and closes, with no write: no file operation that changes
+/// anything, every file byte for byte as before, the data all there.
+/// (Without background compaction: with these tiny levels one may be due,
+/// and it would rightly start the run.)
+#[test]
+fn opens_and_closes_without_writes_change_no_file() {
+    let (mem, model) = store_closed_cleanly();
+    let before = files_of(&mem);
+    let opts = StorageOptions {
+        auto_compaction: false,
+        ..small_opts(SyncMode::Full)
+    };
+    for round in 0..4u64 {
+        let gate = KillSwitch::new(&mem);
+        let db = open_on(&gate, opts.clone()).unwrap();
+        assert_eq!(contents(&db, round).unwrap(), model, "round {round}");
+        let snap = db.snapshot();
+        assert_eq!(db.get_at(&key(3), &snap).unwrap(), model.get(&key(3)).cloned());
+        drop(snap);
+        db.flush().unwrap();
+        db.close().unwrap();
+        let gate_ro = KillSwitch::new(&mem);
+        let ro = open_read_only_on(&gate_ro).unwrap();
+        assert_eq!(contents(&ro, round).unwrap(), model, "round {round}, read-only");
+        drop(ro);
+        let ops = gate.ops.load(Ordering::SeqCst) + gate_ro.ops.load(Ordering::SeqCst);
+        assert_eq!(ops, 0, "round {round}: an open without writes changed files");
+        assert!(files_of(&mem) == before, "round {round}: the files changed");
+    }
+}
+
+/// Power loss (clean or torn) while a store is open and nothing was
+/// written, several times in a row: each reopen finds every write of the
+/// run before, and the store then takes writes that survive a reopen.
+#[test]
+fn crash_after_open_without_writes() {
+    for source in ["closed cleanly", "with a log to replay"] {
+        let (mem, model) = if source == "closed cleanly" {
+            store_closed_cleanly()
+        } else {
+            store_with_a_log_to_replay()
+        };
+        for (i, how) in [
+            CrashKind::Clean,
+            CrashKind::Torn(0x51),
+            CrashKind::Torn(0xfeed),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ctx = format!("{source}, crash {i} ({how:?})");
+            let gate = KillSwitch::new(&mem);
+            let db = open_on(&gate, small_opts(SyncMode::Full))
+                .unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
+            let got = contents(&db, i as u64).unwrap();
+            assert!(got == model, "{ctx}: {}", describe_diff(&got, &model));
+            // Let the replayed memtable's flush (if any) run or not.
+            std::thread::sleep(Duration::from_millis(i as u64));
+            gate.kill(how);
+            drop(db);
+        }
+        let db = open_on(&KillSwitch::new(&mem), small_opts(SyncMode::Full)).unwrap();
+        let got = contents(&db, 0).unwrap();
+        assert!(got == model, "{source}: {}", describe_diff(&got, &model));
+        db.put(b"after", b"the crashes").unwrap();
+        drop(db);
+        let db = open_on(&KillSwitch::new(&mem), small_opts(SyncMode::Full)).unwrap();
+        assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"the crashes"[..]));
+        let mut got = contents(&db, 1).unwrap();
+        got.remove(&b"after"[..]);
+        assert!(got == model, "{source}: {}", describe_diff(&got, &model));
+    }
+}
+
+/// Kills the process at every file operation of the first write after an
+/// open that wrote nothing — a commit, or a compaction — which makes the
+/// run's log segment and manifest first. The open after the kill must
+/// find every write of the run before, the first write if it was
+/// acknowledged (and nothing of it otherwise, or all of it), and take
+/// writes again.
+#[test]
+fn kill_at_every_file_operation_of_the_first_write_after_open() {
+    let (clean, model) = store_closed_cleanly();
+    // No background compaction, so that the first write is the one that
+    // starts the run (one may be due with these tiny levels).
+    let opts = StorageOptions {
+        auto_compaction: false,
+        ..small_opts(SyncMode::Full)
+    };
+    let mut points = 0;
+    for first in ["put", "batch", "compact"] {
+        for how in [
+            CrashKind::Clean,
+            CrashKind::Torn(0x70_72),
+            CrashKind::Torn(0xdead_beef),
+        ] {
+            for k in 1..=500u64 {
+                let ctx = format!("first {first}, {how:?}, killed at file operation {k}");
+                let mem = copy_store(&clean);
+                let gate = KillSwitch::new(&mem);
+                let db = open_on(&gate, opts.clone()).unwrap();
+                assert_eq!(gate.ops.load(Ordering::SeqCst), 0, "{ctx}: the open wrote");
+                gate.arm(k, how);
+                let mut want = model.clone();
+                let mut batch = WriteBatch::new();
+                batch.put(b"first", b"write");
+                want.insert(b"first".to_vec(), b"write".to_vec());
+                if first == "batch" {
+                    let k3 = key(3);
+                    batch.delete(k3.clone());
+                    want.remove(&k3);
+                    batch.put(key(KEYS + 1), b"new");
+                    want.insert(key(KEYS + 1), b"new".to_vec());
+                }
+                let r = match first {
+                    "compact" => {
+                        want = model.clone();
+                        db.compact().map(|_| 0)
+                    }
+                    _ => db.write(batch),
+                };
+                if r.is_ok() && !gate.is_dead() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                gate.disarm();
+                let killed = gate.is_dead();
+                if !killed {
+                    r.unwrap_or_else(|e| panic!("{ctx}: failed with no kill: {e}"));
+                    let got = contents(&db, k).unwrap();
+                    assert!(got == want, "{ctx}: uncrashed: {}", describe_diff(&got, &want));
+                    break;
+                }
+                drop(db);
+                points += 1;
+                let db = open_on(&KillSwitch::new(&mem), small_opts(SyncMode::Full))
+                    .unwrap_or_else(|e| panic!("{ctx}: the open after the kill failed: {e}"));
+                let got = contents(&db, k).unwrap_or_else(|e| panic!("{ctx}: reading failed: {e}"));
+                if r.is_ok() {
+                    assert!(got == want, "{ctx}: acknowledged: {}", describe_diff(&got, &want));
+                } else {
+                    assert!(
+                        got == model || got == want,
+                        "{ctx}: neither before nor after the write: {}",
+                        describe_diff(&got, &model)
+                    );
+                }
+                db.put(b"after", b"the crash").unwrap();
+                drop(db);
+                let db = open_on(&KillSwitch::new(&mem), small_opts(SyncMode::Full)).unwrap();
+                assert_eq!(
+                    db.get(b"after").unwrap().as_deref(),
+                    Some(&b"the crash"[..]),
+                    "{ctx}"
+                );
+                let mut again = contents(&db, k + 1).unwrap();
+                again.remove(&b"after"[..]);
+                assert!(again == got, "{ctx}: the second reopen: {}", describe_diff(&again, &got));
+                assert!(k < 500, "{ctx}: the first write never finished");
+            }
+        }
+    }
+    println!("kill during the first write after open: {points} crash points");
+    assert!(points > 30, "only {points} crash points");
+}
+
 // ------------------------------------------------- (b) a real SIGKILL loop
 
 const KILL_DIR_ENV: &str = "SEALDB_KILL_TEST_DIR";

@@ -137,7 +137,9 @@ impl Checkpoint {
             // With the log lock held no commit group is between its log
             // append and its memtable insert: the sequence number, the
             // memtables and the segments' lengths all agree.
-            let wal = inner.wal.lock();
+            let mut wal = inner.wal.lock();
+            // A checkpoint copies the run's live segment: start it.
+            inner.start_run(&mut wal)?;
             let current_len = wal
                 .as_ref()
                 .ok_or_else(|| Error::Poisoned {

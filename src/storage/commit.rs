@@ -75,6 +75,7 @@ impl Inner {
     pub(super) fn commit_group(&self, group: &[Arc<Pending>]) -> Result<u64> {
         let mut wal_guard = self.wal.lock();
         self.check_poison()?;
+        self.start_run(&mut wal_guard)?;
         self.make_room(&mut wal_guard)?;
         let wal = wal_guard.as_mut().ok_or_else(|| Error::Poisoned {
             reason: "the log is closed".into(),
@@ -125,6 +126,8 @@ impl Inner {
     }
 
     pub(super) fn switch_memtable(&self, wal: &mut Option<WalWriter>) -> Result<()> {
+        // The new segment chains to the run's first one.
+        self.start_run(wal)?;
         let number = {
             let mut st = self.state.lock();
             st.next_file += 1;

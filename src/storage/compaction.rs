@@ -44,6 +44,13 @@ impl Inner {
         let Some(_guard) = self.compaction_lock.try_lock() else {
             return Ok(false);
         };
+        // The edit needs this run's manifest; a committer holding the log
+        // lock starts the run itself.
+        if !self.try_start_run()? {
+            // Not a busy loop while the committer makes the files.
+            std::thread::sleep(Duration::from_millis(1));
+            return Ok(false);
+        }
         let (version, pointer) = {
             let st = self.state.lock();
             (st.version.clone(), st.compact_pointer.clone())
@@ -264,6 +271,7 @@ impl Inner {
     /// every bottom table is rewritten too, also those no merge touched
     /// (VACUUM: no table file written before it survives).
     pub(super) fn compact_all(&self, rewrite_bottom: bool) -> Result<()> {
+        self.start_run_now()?;
         let _guard = self.compaction_lock.lock();
         let deepest = {
             let version = self.state.lock().version.clone();

@@ -84,8 +84,13 @@ impl Inner {
             )
         })?;
         let Some(manifest) = st.manifest.as_mut() else {
-            return Err(Error::ReadOnly {
-                path: self.dir.dir().to_path_buf(),
+            if self.read_only {
+                return Err(Error::ReadOnly {
+                    path: self.dir.dir().to_path_buf(),
+                });
+            }
+            return Err(Error::Poisoned {
+                reason: "internal: a manifest edit before the run started".into(),
             });
         };
         if let Err((e, maybe_durable)) = manifest.append(edit) {

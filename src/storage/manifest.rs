@@ -14,9 +14,11 @@
 //! live log segment, and the newest log segment that may hold commits;
 //! the segments chain themselves (wal.rs).
 //!
-//! Every open starts a new manifest (a snapshot, then edits) and switches
-//! CURRENT to it atomically, so a manifest is never appended to after a
-//! restart (which would reuse keystream) and old manifests are deleted.
+//! Every run that writes starts a new manifest (a snapshot, then edits)
+//! and switches CURRENT to it atomically — at open if the log held
+//! commits, else before the run's first write (`open.rs`) — so a manifest
+//! is never appended to after a restart (which would reuse keystream) and
+//! old manifests are deleted.
 //! An edit is synced before anything acts on it, so a record torn by a
 //! crash was never relied on and recovery may stop there.
 

@@ -85,7 +85,7 @@ use self::sst::builder::{SstBuilder, TableSummary};
 use self::sst::reader::SstReader;
 use self::sst::table_name;
 use self::version::{FileMeta, Version, VersionEdit, NUM_LEVELS};
-use self::wal::{wal_name, WalWriter};
+use self::wal::{wal_name, SegmentId, WalWriter};
 
 /// A consistent read view: reads through it see the store as of its
 /// creation. Compaction keeps every version a live snapshot needs.
@@ -153,6 +153,12 @@ struct Inner {
     queue: Mutex<VecDeque<Arc<Pending>>>,
     queue_cv: Condvar,
     wal: Mutex<Option<WalWriter>>,
+    /// Whether this run's log segment and manifest exist (a read-only
+    /// engine has none and never starts).
+    run_started: AtomicBool,
+    /// What the run will make when it starts (`open.rs`); `None` once
+    /// started, and when read-only.
+    run_start: Mutex<Option<open::RunStart>>,
     visible: AtomicU64,
     snapshots: Mutex<BTreeMap<u64, usize>>,
     poison: Mutex<Option<String>>,
