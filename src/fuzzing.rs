@@ -130,18 +130,18 @@ pub fn table_file(data: &[u8]) {
         };
         // The footer, index and filter are read on first use.
         let Ok(n) = t.num_blocks() else {
-            let _ = t.get(b"k", 1);
+            let _ = t.get(b"k", &crate::storage::key::seek_key(b"k", 1));
             return;
         };
         for i in 0..n.min(64) {
             if let Ok(b) = t.block(i) {
                 for j in 0..b.len().min(4) {
                     let k = crate::storage::key::user_key(b.key(j)).to_vec();
-                    let _ = t.get(&k, u64::MAX >> 8);
+                    let _ = t.get(&k, &crate::storage::key::seek_key(&k, u64::MAX >> 8));
                 }
             }
         }
-        let _ = t.get(b"k", 1);
+        let _ = t.get(b"k", &crate::storage::key::seek_key(b"k", 1));
     })
 }
 

@@ -43,7 +43,13 @@ impl Inner {
         let summary = if mem.is_empty() {
             Ok(None)
         } else {
-            write_table(&self.dir, number, &self.opts, mem.range_from(None).map(Ok)).map(Some)
+            write_table(
+                &self.dir,
+                number,
+                &self.opts,
+                mem.range_from(None, |_| true).map(Ok),
+            )
+            .map(Some)
         };
         let mut st = self.state.lock();
         st.flushing = false;

@@ -104,6 +104,10 @@ pub(crate) struct MemSource {
     dir: Direction,
     last: Option<Vec<u8>>,
     start: Option<Vec<u8>>,
+    /// The range bound the cursor moves towards (the upper forward, the
+    /// lower in reverse): entries past it are neither copied nor handed
+    /// out, so a narrow range (an index probe) copies only what it reads.
+    stop: Bound<Vec<u8>>,
     buf: std::collections::VecDeque<Entry>,
     /// Size of the next batch.
     batch: usize,
@@ -118,12 +122,20 @@ const MEM_BATCH_MIN: usize = 4;
 const MEM_BATCH_MAX: usize = 64;
 
 impl MemSource {
-    pub(crate) fn new(mem: Arc<Memtable>, dir: Direction, start: Option<Vec<u8>>) -> MemSource {
+    /// A cursor from internal key `start` that ends at user-key bound
+    /// `stop` (see [`MemSource::stop`]).
+    pub(crate) fn new(
+        mem: Arc<Memtable>,
+        dir: Direction,
+        start: Option<Vec<u8>>,
+        stop: Bound<Vec<u8>>,
+    ) -> MemSource {
         MemSource {
             mem,
             dir,
             last: None,
             start,
+            stop,
             buf: Default::default(),
             batch: MEM_BATCH_MIN,
             done: false,
@@ -141,16 +153,17 @@ impl MemSource {
             self.batch = (batch * 2).min(MEM_BATCH_MAX);
             let from = self.last.as_deref().or(self.start.as_deref());
             let skip_first = self.last.is_some();
+            let stop = &self.stop;
             let items: Vec<Entry> = match self.dir {
                 Direction::Forward => self
                     .mem
-                    .range_from(from)
+                    .range_from(from, |k| !above_upper(stop, user_key(k)))
                     .skip(usize::from(skip_first))
                     .take(batch)
                     .collect(),
                 Direction::Reverse => self
                     .mem
-                    .range_back_from(from)
+                    .range_back_from(from, |k| !below_lower(stop, user_key(k)))
                     .skip(usize::from(skip_first))
                     .take(batch)
                     .collect(),

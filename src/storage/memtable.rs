@@ -93,34 +93,41 @@ impl Memtable {
         Lookup::Absent
     }
 
-    /// All entries from the first internal key `>= from` (or the start), in
-    /// internal-key order.
-    pub(crate) fn range_from(
-        &self,
+    /// The entries from the first internal key `>= from` (or the start), in
+    /// internal-key order, while `keep` holds for their internal keys
+    /// (entries are copied out only once `keep` passed them).
+    pub(crate) fn range_from<'a>(
+        &'a self,
         from: Option<&[u8]>,
-    ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+        keep: impl FnMut(&[u8]) -> bool + 'a,
+    ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
         let lo = match from {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
         };
+        let mut keep = keep;
         self.map
             .range((lo, Bound::Unbounded))
+            .take_while(move |e| keep(&e.key().0))
             .map(|e| (e.key().0.clone(), e.value().clone()))
     }
 
-    /// All entries up to the last internal key `<= to` (or the end), in
-    /// reverse internal-key order.
-    pub(crate) fn range_back_from(
-        &self,
+    /// The entries up to the last internal key `<= to` (or the end), in
+    /// reverse internal-key order, while `keep` holds for their keys.
+    pub(crate) fn range_back_from<'a>(
+        &'a self,
         to: Option<&[u8]>,
-    ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+        keep: impl FnMut(&[u8]) -> bool + 'a,
+    ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
         let hi = match to {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
         };
+        let mut keep = keep;
         self.map
             .range((Bound::Unbounded, hi))
             .rev()
+            .take_while(move |e| keep(&e.key().0))
             .map(|e| (e.key().0.clone(), e.value().clone()))
     }
 }

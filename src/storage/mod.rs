@@ -485,6 +485,7 @@ impl Inner {
 
     fn get(&self, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
         let (mem, imm, version) = self.view();
+        let target = seek_key(key, seq);
         for m in std::iter::once(&mem).chain(imm.iter()) {
             match m.get(key, seq) {
                 Lookup::Found(v) => return Ok(Some(v)),
@@ -494,20 +495,19 @@ impl Inner {
         }
         for f in &version.levels[0] {
             if f.overlaps(key, key) {
-                match self.table(f)?.get(key, seq)? {
+                match self.table(f)?.get(key, &target)? {
                     Lookup::Found(v) => return Ok(Some(v)),
                     Lookup::Deleted => return Ok(None),
                     Lookup::Absent => {}
                 }
             }
         }
-        let target = seek_key(key, seq);
         for files in &version.levels[1..] {
             let i = files
                 .partition_point(|f| cmp_ikey(&f.largest, &target) == std::cmp::Ordering::Less);
             if let Some(f) = files.get(i) {
                 if user_key(&f.smallest) <= key {
-                    match self.table(f)?.get(key, seq)? {
+                    match self.table(f)?.get(key, &target)? {
                         Lookup::Found(v) => return Ok(Some(v)),
                         Lookup::Deleted => return Ok(None),
                         Lookup::Absent => {}
@@ -527,11 +527,28 @@ impl Inner {
     ) -> Result<EngineIter> {
         let (mem, imm, version) = self.view();
         let start = iter::start_key(dir, &lower, &upper);
+        // The bound the cursors move towards: a memtable cursor stops there.
+        let stop = match dir {
+            Direction::Forward => upper.clone(),
+            Direction::Reverse => lower.clone(),
+        };
         let mut sources: Vec<Source> = Vec::new();
         for m in std::iter::once(mem).chain(imm) {
-            sources.push(Source::Mem(MemSource::new(m, dir, start.clone())));
+            sources.push(Source::Mem(MemSource::new(
+                m,
+                dir,
+                start.clone(),
+                stop.clone(),
+            )));
         }
+        // Only tables whose key range meets [lower, upper] can supply an
+        // entry, so a narrow range (an index probe) opens one table per
+        // level instead of every table.
+        let meets = |f: &FileMeta| !ends_before(f, &lower) && !starts_after(f, &upper);
         for f in &version.levels[0] {
+            if !meets(f) {
+                continue;
+            }
             sources.push(Source::Tables(TablesSource::new(
                 vec![self.table(f)?],
                 dir,
@@ -539,10 +556,14 @@ impl Inner {
             )));
         }
         for files in &version.levels[1..] {
-            if files.is_empty() {
+            // A level's tables are sorted and disjoint: those that meet the
+            // range are one run.
+            let from = files.partition_point(|f| ends_before(f, &lower));
+            let to = from + files[from..].partition_point(|f| !starts_after(f, &upper));
+            if from == to {
                 continue;
             }
-            let tables = files
+            let tables = files[from..to]
                 .iter()
                 .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
@@ -649,6 +670,26 @@ impl Inner {
         live.iter()
             .filter_map(|n| self.dir.file_header(n).ok().map(|h| h.key_id))
             .collect()
+    }
+}
+
+/// Whether every key of table `f` is below range bound `lower`.
+fn ends_before(f: &FileMeta, lower: &Bound<Vec<u8>>) -> bool {
+    let largest = user_key(&f.largest);
+    match lower {
+        Bound::Included(k) => largest < k.as_slice(),
+        Bound::Excluded(k) => largest <= k.as_slice(),
+        Bound::Unbounded => false,
+    }
+}
+
+/// Whether every key of table `f` is above range bound `upper`.
+fn starts_after(f: &FileMeta, upper: &Bound<Vec<u8>>) -> bool {
+    let smallest = user_key(&f.smallest);
+    match upper {
+        Bound::Included(k) => smallest > k.as_slice(),
+        Bound::Excluded(k) => smallest >= k.as_slice(),
+        Bound::Unbounded => false,
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::cmp::Ordering;
 
-use crate::storage::key::{cmp_ikey, get_bytes, get_varint, put_varint};
+use crate::storage::key::{cmp_ikey, get_bytes, get_varint, put_varint, user_key};
 
 /// Accumulates sorted entries into a block's bytes.
 #[derive(Default)]
@@ -85,6 +85,24 @@ pub(crate) struct Block {
     data: Vec<u8>,
     /// (key start, key len, value start, value len) into `data`.
     entries: Vec<(u32, u32, u32, u32)>,
+    /// Length of the prefix every user key of the block shares.
+    shared: usize,
+    /// Per entry, the 8 user-key bytes after `shared` (zero-padded), as a
+    /// big-endian number: see [`Block::lower_bound`].
+    heads: Vec<u64>,
+}
+
+/// The 8 bytes of `user` from `from` (zero-padded) as a big-endian number.
+/// For user keys that share their first `from` bytes, a smaller head means
+/// a smaller key (a key that ends early is padded with zeros, below any
+/// byte the other key has there), so a smaller head means an internal key
+/// that sorts first whatever the trailers; equal heads decide nothing.
+fn head(user: &[u8], from: usize) -> u64 {
+    let tail = user.get(from..).unwrap_or_default();
+    let n = tail.len().min(8);
+    let mut b = [0u8; 8];
+    b[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl Block {
@@ -122,12 +140,25 @@ impl Block {
         // Keys must be strictly increasing: a block that is not sorted would
         // make lookups silently wrong.
         data.shrink_to_fit();
-        let b = Block { data, entries };
+        let mut b = Block {
+            data,
+            entries,
+            shared: 0,
+            heads: Vec::new(),
+        };
         for i in 1..b.len() {
             if cmp_ikey(b.key(i - 1), b.key(i)) != Ordering::Less {
                 return None;
             }
         }
+        // Sorted keys: what the first and last user keys share, all share.
+        if b.len() > 0 {
+            let (first, last) = (user_key(b.key(0)), user_key(b.key(b.len() - 1)));
+            b.shared = first.iter().zip(last).take_while(|(x, y)| x == y).count();
+        }
+        b.heads = (0..b.len())
+            .map(|i| head(user_key(b.key(i)), b.shared))
+            .collect();
         Some(b)
     }
 
@@ -145,25 +176,62 @@ impl Block {
         &self.data[v as usize..(v + vl) as usize]
     }
 
+    /// Number of entries whose key compares with `target` as `before`
+    /// says (`true` for a run of entries from the start, as the order
+    /// makes it). The search runs over the heads, a dense array, and reads
+    /// a full key only where a head ties with the target's: most steps
+    /// touch one cache line, not an entry's and its key's.
+    fn partition(&self, target: &[u8], before: impl Fn(Ordering) -> bool) -> usize {
+        let user = user_key(target);
+        let n = self.entries.len();
+        if n == 0 {
+            return 0;
+        }
+        // A target outside the shared prefix is before or after all keys.
+        let first = user_key(self.key(0));
+        let p = self.shared.min(user.len());
+        match user[..p].cmp(&first[..p]) {
+            Ordering::Less => return 0,
+            Ordering::Greater => return n,
+            // The target's user key is a proper prefix of every key's.
+            Ordering::Equal if p < self.shared => return 0,
+            Ordering::Equal => {}
+        }
+        let th = head(user, self.shared);
+        let mut lo = 0;
+        let mut hi = n;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let h = self.heads[mid];
+            let o = if h != th {
+                h.cmp(&th)
+            } else {
+                cmp_ikey(self.key(mid), target)
+            };
+            if before(o) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
     /// Index of the first entry with key `>= target` (internal order), or
     /// `len()` if none.
     pub(crate) fn lower_bound(&self, target: &[u8]) -> usize {
-        self.entries.partition_point(|&(k, kl, _, _)| {
-            cmp_ikey(&self.data[k as usize..(k + kl) as usize], target) == Ordering::Less
-        })
+        self.partition(target, |o| o == Ordering::Less)
     }
 
     /// Index of the last entry with key `<= target`, or `None`.
     pub(crate) fn upper_bound_back(&self, target: &[u8]) -> Option<usize> {
-        let n = self.entries.partition_point(|&(k, kl, _, _)| {
-            cmp_ikey(&self.data[k as usize..(k + kl) as usize], target) != Ordering::Greater
-        });
-        n.checked_sub(1)
+        self.partition(target, |o| o != Ordering::Greater)
+            .checked_sub(1)
     }
 
     /// Memory charged to the block cache.
     pub(crate) fn charge(&self) -> usize {
-        self.data.capacity() + self.entries.capacity() * 16 + 64
+        self.data.capacity() + self.entries.capacity() * 16 + self.heads.capacity() * 8 + 64
     }
 }
 
@@ -194,6 +262,68 @@ mod tests {
         assert_eq!(blk.upper_bound_back(&make_ikey(b"a", 1, Kind::Put)), None);
         for cut in 0..raw.len() {
             assert!(Block::decode(&raw[..cut]).is_none(), "cut {cut}");
+        }
+    }
+
+    /// The head search finds what a plain binary search over the full
+    /// keys finds, for targets inside, around and outside the block's
+    /// shared prefix, user keys that are prefixes of others, and several
+    /// versions of a key.
+    #[test]
+    fn head_search_matches_full_compare() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..300 {
+            let prefix: Vec<u8> = (0..rnd(6)).map(|_| b'a' + rnd(3) as u8).collect();
+            let mut users: Vec<Vec<u8>> = (0..1 + rnd(40))
+                .map(|_| {
+                    let mut u = prefix.clone();
+                    u.extend((0..rnd(12)).map(|_| [0u8, 1, b'a', b'b', 0xff][rnd(5) as usize]));
+                    u
+                })
+                .collect();
+            users.sort();
+            users.dedup();
+            let mut keys = Vec::new();
+            for u in &users {
+                for s in 0..1 + rnd(3) {
+                    keys.push(make_ikey(u, 100 - s * 7, Kind::Put));
+                }
+            }
+            keys.sort_by(|a, b| cmp_ikey(a, b));
+            keys.dedup();
+            let mut b = BlockBuilder::new();
+            for k in &keys {
+                b.add(k, b"");
+            }
+            let blk = Block::decode(&b.finish()).expect("decode");
+            let mut targets: Vec<Vec<u8>> = Vec::new();
+            let extra = [prefix.clone(), prefix[..prefix.len() / 2].to_vec()];
+            for u in users.iter().chain(extra.iter()) {
+                let mut longer = u.clone();
+                longer.push(rnd(256) as u8);
+                let mut shorter = u.clone();
+                shorter.pop();
+                for t in [u, &longer, &shorter] {
+                    for seq in [0, 93, 100, 101, 200] {
+                        targets.push(make_ikey(t, seq, Kind::Put));
+                        targets.push(make_ikey(t, seq, Kind::Delete));
+                    }
+                }
+            }
+            targets.push(make_ikey(b"", 5, Kind::Put));
+            targets.push(make_ikey(b"\xff\xff\xff\xff\xff\xff\xff", 5, Kind::Put));
+            for t in &targets {
+                let lb = keys.partition_point(|k| cmp_ikey(k, t) == Ordering::Less);
+                let ub = keys.partition_point(|k| cmp_ikey(k, t) != Ordering::Greater);
+                assert_eq!(blk.lower_bound(t), lb, "round {round} target {t:?}");
+                assert_eq!(blk.upper_bound_back(t), ub.checked_sub(1), "round {round}");
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use super::block::Block;
 use super::{filter, table_name, BlockMeta, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
 use crate::error::{Error, Result};
 use crate::storage::cache::BlockCache;
-use crate::storage::key::{cmp_ikey, get_u64, seek_key, split, Kind};
+use crate::storage::key::{cmp_ikey, get_u64, split, Kind};
 use crate::storage::memtable::Lookup;
 use crate::storage::version::FileMeta;
 use crate::vfs::{FileKind, SealedDir, SealedReader, HEADER_LEN};
@@ -221,19 +221,19 @@ impl SstReader {
         Ok(self.parts()?.index.lower_bound(ikey))
     }
 
-    /// Newest version of `user` at `seq` in this table.
-    pub(crate) fn get(&self, user: &[u8], seq: u64) -> Result<Lookup> {
+    /// Newest version of `user` at the snapshot of `target`, its seek key
+    /// (`seek_key(user, seq)`, made once for all tables), in this table.
+    pub(crate) fn get(&self, user: &[u8], target: &[u8]) -> Result<Lookup> {
         let parts = self.parts()?;
         if !filter::may_contain(&parts.filter, filter::hash64(user)) {
             return Ok(Lookup::Absent);
         }
-        let target = seek_key(user, seq);
-        let bi = parts.index.lower_bound(&target);
+        let bi = parts.index.lower_bound(target);
         if bi >= parts.index.len() {
             return Ok(Lookup::Absent);
         }
         let block = self.block(bi)?;
-        let i = block.lower_bound(&target);
+        let i = block.lower_bound(target);
         if i >= block.len() {
             return Ok(Lookup::Absent);
         }
