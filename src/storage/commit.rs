@@ -89,9 +89,7 @@ impl Inner {
             .map(|p| std::mem::take(&mut *p.batch.lock()))
             .collect();
         let sorted = match &batches[..] {
-            [b] if b.approximate_size() >= self.sorted_run_bytes() && Memtable::can_sort(b) => {
-                true
-            }
+            [b] if b.approximate_size() >= self.sorted_run_bytes() && Memtable::can_sort(b) => true,
             _ => false,
         };
         self.make_room(&mut wal_guard, sorted)?;

@@ -96,8 +96,7 @@ impl Memtable {
         debug_assert!(!self.is_frozen());
         let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
         for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-            self.map
-                .insert(IKey(into_ikey(k, seq + i as u64, kind)), v);
+            self.map.insert(IKey(into_ikey(k, seq + i as u64, kind)), v);
         }
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         if len > 0 {
