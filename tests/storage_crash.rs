@@ -386,6 +386,30 @@ fn random_write(rng: &mut Rng, tag: &mut u64, model: &Model) -> (WriteBatch, Mod
             after.remove(&key(i));
             return (b, after);
         }
+        7 if rng.chance(2) => {
+            // A bulk load: distinct keys in ascending order, usually large
+            // enough for the engine to commit it as a memtable of its own
+            // (half a memtable, see `Memtable::sorted`).
+            let mut run = BTreeMap::new();
+            for _ in 0..12 + rng.below(30) {
+                *tag += 1;
+                let i = rng.below(KEYS);
+                run.insert(key(i), (!rng.chance(5)).then(|| value(i, *tag)));
+            }
+            for (k, v) in run {
+                match v {
+                    Some(v) => {
+                        b.put(k.clone(), v.clone());
+                        after.insert(k, v);
+                    }
+                    None => {
+                        b.delete(k.clone());
+                        after.remove(&k);
+                    }
+                }
+            }
+            return (b, after);
+        }
         _ => 2 + rng.below(12),
     };
     for _ in 0..ops {

@@ -36,6 +36,10 @@ fn op() -> impl Strategy<Value = Op> {
         30 => (key.clone(), any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
         10 => key.clone().prop_map(Op::Delete),
         8 => prop::collection::vec((key.clone(), prop::option::of(any::<u8>())), 1..20).prop_map(Op::Batch),
+        // Distinct keys in order (a bulk load), often half a memtable or
+        // more: committed as a memtable of its own (`Memtable::sorted`).
+        4 => prop::collection::btree_map(key.clone(), prop::option::of(any::<u8>()), 10..40)
+            .prop_map(|m| Op::Batch(m.into_iter().collect())),
         2 => Just(Op::Flush),
         1 => Just(Op::Compact),
         1 => Just(Op::Reopen),

@@ -327,13 +327,17 @@ pub fn table_prefix(id: u32) -> Vec<u8> {
 }
 
 /// [`table_prefix`] with room for `more` bytes after it, so that building
-/// a row or index key does not reallocate.
+/// a row or index key does not reallocate, nor does the storage engine
+/// when it appends its 8-byte trailer to a committed key in place.
 fn table_prefix_with_room(id: u32, more: usize) -> Vec<u8> {
-    let mut k = Vec::with_capacity(5 + more);
+    let mut k = Vec::with_capacity(5 + more + STORAGE_TRAILER);
     k.push(b't');
     k.extend_from_slice(&id.to_be_bytes());
     k
 }
+
+/// What the storage engine appends to a key (its internal-key trailer).
+const STORAGE_TRAILER: usize = 8;
 
 /// Prefix of the rows of table `id`.
 pub fn rows_prefix(id: u32) -> Vec<u8> {

@@ -67,6 +67,10 @@ impl WriteBatch {
 pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut Vec<u8>) {
     let count: usize = batches.iter().map(|b| b.len()).sum();
     out.clear();
+    // Each op's encoding (at most 11 bytes of kind and lengths around the
+    // key and value) fits the 16 bytes `bytes` counts for it: one
+    // allocation, not a doubling series of copies of a large group.
+    out.reserve(12 + batches.iter().map(|b| b.bytes).sum::<usize>());
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&(count as u32).to_le_bytes());
     for b in batches {

@@ -3,6 +3,14 @@
 //! `SyncMode::Full`), applies it to the memtable and publishes the new
 //! sequence number, so a reader never sees part of a group. A full
 //! memtable is switched for a new one (and a new log segment) here.
+//!
+//! A large group of one sorted batch (a transaction's write set is one:
+//! see `txn`) skips the skip list: it is logged alone in a fresh segment,
+//! becomes that segment's memtable as one sorted run
+//! ([`Memtable::sorted`]), and the memtable is switched at once, so the
+//! run is flushed like any other memtable. Log, recovery and flush are
+//! unchanged: the segment holds exactly that commit's record, and
+//! replaying it rebuilds the same entries.
 
 use super::*;
 
@@ -12,11 +20,12 @@ impl Inner {
         if batch.is_empty() {
             return Ok(self.visible.load(Ordering::Acquire));
         }
-        self.counters
-            .user
-            .fetch_add(batch.approximate_size() as u64, Ordering::Relaxed);
+        let (len, size) = (batch.len() as u64, batch.approximate_size());
+        self.counters.user.fetch_add(size as u64, Ordering::Relaxed);
         let me = Arc::new(Pending {
-            batch,
+            batch: Mutex::new(batch),
+            len,
+            size,
             result: Mutex::new(None),
         });
         let mut q = self.queue.lock();
@@ -36,8 +45,8 @@ impl Inner {
         let group: Vec<Arc<Pending>> = q
             .iter()
             .take_while(|p| {
-                let take = size == 0 || size + p.batch.approximate_size() <= GROUP_BYTES;
-                size += p.batch.approximate_size();
+                let take = size == 0 || size + p.size <= GROUP_BYTES;
+                size += p.size;
                 take
             })
             .cloned()
@@ -52,8 +61,8 @@ impl Inner {
             Ok(last) => {
                 let mut seq = last + 1;
                 for p in group.iter().rev() {
-                    seq -= p.batch.len() as u64;
-                    *p.result.lock() = Some(Ok(seq + p.batch.len() as u64 - 1));
+                    seq -= p.len;
+                    *p.result.lock() = Some(Ok(seq + p.len - 1));
                 }
                 me.result.lock().take().unwrap_or(Ok(last))
             }
@@ -76,14 +85,22 @@ impl Inner {
         let mut wal_guard = self.wal.lock();
         self.check_poison()?;
         self.start_run(&mut wal_guard)?;
-        self.make_room(&mut wal_guard)?;
+        let batches: Vec<WriteBatch> = group
+            .iter()
+            .map(|p| std::mem::take(&mut *p.batch.lock()))
+            .collect();
+        let sorted = match &batches[..] {
+            [b] if b.approximate_size() >= self.sorted_run_bytes() && Memtable::can_sort(b) => true,
+            _ => false,
+        };
+        self.make_room(&mut wal_guard, sorted)?;
         let wal = wal_guard.as_mut().ok_or_else(|| Error::Poisoned {
             reason: "the log is closed".into(),
         })?;
         let first = self.visible.load(Ordering::Acquire) + 1;
-        let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
+        let refs: Vec<&WriteBatch> = batches.iter().collect();
         let before = wal.bytes;
-        let logged = wal.append(first, &batches).and_then(|_| {
+        let logged = wal.append(first, &refs).and_then(|_| {
             if self.opts.sync == SyncMode::Full {
                 wal.sync()
             } else {
@@ -97,27 +114,66 @@ impl Inner {
             self.set_poison(format!("writing the log failed: {e}"));
             return Err(e);
         }
+        drop(refs);
+        if sorted {
+            let Some(b) = batches.into_iter().next() else {
+                return Ok(first - 1);
+            };
+            let last = first + b.len() as u64 - 1;
+            {
+                // The active memtable is empty (`make_room`) and is this
+                // segment's: the run takes its place before the sequence
+                // number is published, so a reader at `last` finds it.
+                let mut st = self.state.lock();
+                let number = st.mem.wal_number;
+                st.mem = Arc::new(Memtable::sorted(number, first, b));
+            }
+            self.visible.store(last, Ordering::Release);
+            // The commit is logged and visible: a failure to start the next
+            // segment poisons the store (so `make_room` switches before any
+            // later write) but does not undo it.
+            let _ = self.switch_memtable(&mut wal_guard);
+            return Ok(last);
+        }
         let mem = self.state.lock().mem.clone();
         let mut seq = first;
-        for b in &batches {
-            mem.apply(seq, b);
-            seq += b.len() as u64;
+        for b in batches {
+            let n = b.len() as u64;
+            mem.apply_owned(seq, b);
+            seq += n;
         }
         self.visible.store(seq - 1, Ordering::Release);
         Ok(seq - 1)
     }
 
+    /// Size from which a commit group of one sorted batch becomes a
+    /// memtable of its own instead of going through the skip list: half a
+    /// memtable (below that, the extra log segments and manifest edits
+    /// would cost more than the skip list inserts they save).
+    fn sorted_run_bytes(&self) -> usize {
+        (self.opts.memtable_bytes / 2).max(1)
+    }
+
     /// Switches to a new memtable (and log segment) when the current one is
-    /// full, waiting if too many are waiting to be flushed. Leader only.
-    pub(super) fn make_room(&self, wal: &mut Option<WalWriter>) -> Result<()> {
+    /// full or frozen — or, with `fresh`, holds anything —, waiting if too
+    /// many are waiting to be flushed. Leader only.
+    pub(super) fn make_room(&self, wal: &mut Option<WalWriter>, fresh: bool) -> Result<()> {
         let mut st = self.state.lock();
         loop {
             self.check_poison()?;
-            if st.mem.size() < self.opts.memtable_bytes {
+            let switch = (fresh && !st.mem.is_empty())
+                || st.mem.size() >= self.opts.memtable_bytes
+                || st.mem.is_frozen();
+            if st.imm.len() < self.opts.max_immutable {
+                if switch {
+                    break;
+                }
                 return Ok(());
             }
-            if st.imm.len() < self.opts.max_immutable {
-                break;
+            // A fresh memtable is switched out as soon as its one commit is
+            // in, so it waits for the flushes like a full one.
+            if !switch && !fresh {
+                return Ok(());
             }
             self.cv.wait_for(&mut st, Duration::from_millis(100));
         }

@@ -6,18 +6,32 @@
 //! once inserted; a memtable that is full is frozen (no more inserts) and
 //! flushed to an SSTable by the background thread while a new one takes
 //! the writes.
+//!
+//! A commit too large for the skip list to be worth it (a bulk load or
+//! CREATE INDEX in one transaction, see `commit.rs`) gets a memtable of its
+//! own made by [`Memtable::sorted`]: its entries, already in key order,
+//! kept as one sorted run (`run`) instead of inserted one by one. Such a
+//! memtable is frozen from birth: `map` stays empty and nothing is ever
+//! applied to it, so every reader sees either the map or the run, never a
+//! mix of both.
 
+use std::cell::RefCell;
+use std::cmp::Ordering as CmpOrdering;
 use std::ops::Bound;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipMap;
 
 use super::batch::WriteBatch;
-use super::key::{make_ikey, seek_key, split, IKey, Kind};
+use super::key::{cmp_ikey, make_ikey, seek_key, split, trailer, IKey, Kind};
 
 /// A memtable plus the WAL segment whose records it holds.
 pub(crate) struct Memtable {
     map: SkipMap<IKey, Vec<u8>>,
+    /// Internal key → value in internal-key order, for a memtable made by
+    /// [`Memtable::sorted`] (then `map` is empty); empty otherwise.
+    run: Vec<(Vec<u8>, Vec<u8>)>,
     bytes: AtomicUsize,
     max_seq: AtomicU64,
     /// Number of the WAL segment that holds this memtable's writes.
@@ -39,14 +53,62 @@ impl Memtable {
     pub(crate) fn new(wal_number: u64) -> Memtable {
         Memtable {
             map: SkipMap::new(),
+            run: Vec::new(),
             bytes: AtomicUsize::new(0),
             max_seq: AtomicU64::new(0),
             wal_number,
         }
     }
 
+    /// Whether `batch` can become a [`Memtable::sorted`]: its keys strictly
+    /// ascending (so each key once, and the internal keys in order too).
+    pub(crate) fn can_sort(batch: &WriteBatch) -> bool {
+        batch.ops.windows(2).all(|w| w[0].1 < w[1].1)
+    }
+
+    /// A frozen memtable holding exactly `batch` with sequence numbers
+    /// `seq, seq+1, …`, its keys and values moved, not copied. The batch
+    /// must pass [`Memtable::can_sort`].
+    pub(crate) fn sorted(wal_number: u64, seq: u64, batch: WriteBatch) -> Memtable {
+        debug_assert!(Memtable::can_sort(&batch));
+        let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
+        let run = batch
+            .ops
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, k, v))| (into_ikey(k, seq + i as u64, kind), v))
+            .collect();
+        Memtable {
+            map: SkipMap::new(),
+            run,
+            bytes: AtomicUsize::new(bytes),
+            max_seq: AtomicU64::new(if len == 0 { 0 } else { seq + len - 1 }),
+            wal_number,
+        }
+    }
+
+    /// Whether this memtable takes no more writes ([`Memtable::sorted`]).
+    pub(crate) fn is_frozen(&self) -> bool {
+        !self.run.is_empty()
+    }
+
+    /// [`Memtable::apply`] of a batch the caller gives up: its keys and
+    /// values move into the skip list instead of being copied.
+    pub(crate) fn apply_owned(&self, seq: u64, batch: WriteBatch) {
+        debug_assert!(!self.is_frozen());
+        let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
+        for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
+            self.map.insert(IKey(into_ikey(k, seq + i as u64, kind)), v);
+        }
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if len > 0 {
+            self.max_seq.fetch_max(seq + len - 1, Ordering::Relaxed);
+        }
+    }
+
     /// Inserts the batch's operations with sequence numbers `seq, seq+1, …`.
     pub(crate) fn apply(&self, seq: u64, batch: &WriteBatch) {
+        debug_assert!(!self.is_frozen());
         for (i, (kind, k, v)) in batch.ops.iter().enumerate() {
             self.map
                 .insert(IKey(make_ikey(k, seq + i as u64, *kind)), v.clone());
@@ -70,12 +132,28 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.run.is_empty()
     }
 
     /// The newest version of `key` with sequence number `<= seq`.
     pub(crate) fn get(&self, key: &[u8], seq: u64) -> Lookup {
         let start = IKey(seek_key(key, seq));
+        if self.is_frozen() {
+            let i = self
+                .run
+                .partition_point(|(k, _)| cmp_ikey(k, &start.0) == CmpOrdering::Less);
+            if let Some((k, v)) = self.run.get(i) {
+                if let Some((user, _, kind)) = split(k) {
+                    if user == key {
+                        return match kind {
+                            Kind::Put => Lookup::Found(v.clone()),
+                            Kind::Delete => Lookup::Deleted,
+                        };
+                    }
+                }
+            }
+            return Lookup::Absent;
+        }
         if let Some(e) = self
             .map
             .range((Bound::Included(start), Bound::Unbounded))
@@ -101,15 +179,29 @@ impl Memtable {
         from: Option<&[u8]>,
         keep: impl FnMut(&[u8]) -> bool + 'a,
     ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
+        // A frozen memtable's map is empty and a live one's run is: the
+        // chain is only ever one of them.
+        let first = from.map_or(0, |f| {
+            self.run
+                .partition_point(|(k, _)| cmp_ikey(k, f) == CmpOrdering::Less)
+        });
         let lo = match from {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
         };
-        let mut keep = keep;
+        // Both parts stop where `keep` does (only one of them holds entries).
+        let keep = Rc::new(RefCell::new(keep));
+        let run_keep = Rc::clone(&keep);
         self.map
             .range((lo, Bound::Unbounded))
-            .take_while(move |e| keep(&e.key().0))
+            .take_while(move |e| (keep.borrow_mut())(&e.key().0))
             .map(|e| (e.key().0.clone(), e.value().clone()))
+            .chain(
+                self.run[first..]
+                    .iter()
+                    .take_while(move |(k, _)| (run_keep.borrow_mut())(k))
+                    .cloned(),
+            )
     }
 
     /// The entries up to the last internal key `<= to` (or the end), in
@@ -119,15 +211,104 @@ impl Memtable {
         to: Option<&[u8]>,
         keep: impl FnMut(&[u8]) -> bool + 'a,
     ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
+        let end = to.map_or(self.run.len(), |t| {
+            self.run
+                .partition_point(|(k, _)| cmp_ikey(k, t) != CmpOrdering::Greater)
+        });
         let hi = match to {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
         };
-        let mut keep = keep;
+        let keep = Rc::new(RefCell::new(keep));
+        let run_keep = Rc::clone(&keep);
         self.map
             .range((Bound::Unbounded, hi))
             .rev()
-            .take_while(move |e| keep(&e.key().0))
+            .take_while(move |e| (keep.borrow_mut())(&e.key().0))
             .map(|e| (e.key().0.clone(), e.value().clone()))
+            .chain(
+                self.run[..end]
+                    .iter()
+                    .rev()
+                    .take_while(move |(k, _)| (run_keep.borrow_mut())(k))
+                    .cloned(),
+            )
+    }
+}
+
+/// The internal key of user key `k`, made in `k`'s own buffer (which the
+/// key encoders leave room in, so this seldom reallocates).
+fn into_ikey(mut k: Vec<u8>, seq: u64, kind: Kind) -> Vec<u8> {
+    k.extend_from_slice(&trailer(seq, kind).to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sorted memtable answers every read exactly as the skip list
+    /// holding the same batch does.
+    #[test]
+    fn sorted_run_reads_like_the_skip_list() {
+        let mut b = WriteBatch::new();
+        for i in 0..200u32 {
+            let k = format!("k{:05}", i * 3).into_bytes();
+            if i % 7 == 3 {
+                b.delete(k);
+            } else {
+                b.put(k, format!("v{i}").into_bytes());
+            }
+        }
+        assert!(Memtable::can_sort(&b));
+        let live = Memtable::new(1);
+        live.apply(100, &b);
+        let run = Memtable::sorted(1, 100, b.clone());
+        assert!(run.is_frozen() && !live.is_frozen());
+        assert_eq!(run.max_seq(), live.max_seq());
+        assert_eq!(run.size(), live.size());
+        let all: Vec<_> = live.range_from(None, |_| true).collect();
+        assert_eq!(run.range_from(None, |_| true).collect::<Vec<_>>(), all);
+        assert_eq!(
+            run.range_back_from(None, |_| true).collect::<Vec<_>>(),
+            live.range_back_from(None, |_| true).collect::<Vec<_>>()
+        );
+        for i in 0..620u32 {
+            let k = format!("k{i:05}").into_bytes();
+            for seq in [0, 99, 100, 150, 299, 300, 1000] {
+                assert_eq!(run.get(&k, seq), live.get(&k, seq), "{i} at {seq}");
+                let ik = seek_key(&k, seq);
+                assert_eq!(
+                    run.range_from(Some(&ik), |_| true).collect::<Vec<_>>(),
+                    live.range_from(Some(&ik), |_| true).collect::<Vec<_>>()
+                );
+                assert_eq!(
+                    run.range_back_from(Some(&ik), |_| true).collect::<Vec<_>>(),
+                    live.range_back_from(Some(&ik), |_| true).collect::<Vec<_>>()
+                );
+            }
+        }
+        let mut unsorted = WriteBatch::new();
+        unsorted.put("b", "1").put("a", "2");
+        assert!(!Memtable::can_sort(&unsorted));
+        let mut twice = WriteBatch::new();
+        twice.put("a", "1").delete("a");
+        assert!(!Memtable::can_sort(&twice));
+    }
+
+    /// Moving a batch in stores what copying it does.
+    #[test]
+    fn apply_owned_matches_apply() {
+        let mut b = WriteBatch::new();
+        b.put("x", "1").delete("y").put("x", "2").put("a", "3");
+        let (copied, moved) = (Memtable::new(1), Memtable::new(1));
+        copied.apply(7, &b);
+        moved.apply_owned(7, b);
+        assert_eq!(
+            moved.range_from(None, |_| true).collect::<Vec<_>>(),
+            copied.range_from(None, |_| true).collect::<Vec<_>>()
+        );
+        assert_eq!(moved.size(), copied.size());
+        assert_eq!(moved.max_seq(), copied.max_seq());
     }
 }

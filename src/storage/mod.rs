@@ -114,7 +114,11 @@ impl Drop for Snapshot {
 }
 
 struct Pending {
-    batch: WriteBatch,
+    /// Taken by the group's leader, which moves it into the memtable.
+    batch: Mutex<WriteBatch>,
+    /// The batch's [`WriteBatch::len`] and [`WriteBatch::approximate_size`].
+    len: u64,
+    size: usize,
     result: Mutex<Option<Result<u64>>>,
 }
 

@@ -57,6 +57,38 @@ pub struct TxnManager {
 /// A write-set entry: `Some(value)` for a put, `None` for a delete.
 type Pending = Option<Vec<u8>>;
 
+/// A key in the undo log: a short one (every row key, most index keys)
+/// inline, so that logging a write allocates nothing.
+enum UndoKey {
+    Inline { len: u8, bytes: [u8; UNDO_INLINE] },
+    Heap(Vec<u8>),
+}
+
+/// Longest key an [`UndoKey`] holds inline.
+const UNDO_INLINE: usize = 38;
+
+impl UndoKey {
+    fn new(key: &[u8]) -> UndoKey {
+        if key.len() <= UNDO_INLINE {
+            let mut bytes = [0; UNDO_INLINE];
+            bytes[..key.len()].copy_from_slice(key);
+            UndoKey::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            UndoKey::Heap(key.to_vec())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            UndoKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            UndoKey::Heap(k) => k,
+        }
+    }
+}
+
 /// Undo log position (for statement rollback and savepoints).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark(usize);
@@ -66,7 +98,7 @@ pub struct Txn {
     mgr: Arc<TxnManager>,
     snapshot: Snapshot,
     writes: BTreeMap<Vec<u8>, Pending>,
-    undo: Vec<(Vec<u8>, Option<Pending>)>,
+    undo: Vec<(UndoKey, Option<Pending>)>,
     holds_writer: bool,
     has_read: bool,
 }
@@ -175,14 +207,20 @@ impl Txn {
 
     /// Sets `key` (the caller holds the writer slot).
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        let prev = self.writes.insert(key.clone(), Some(value));
-        self.undo.push((key, prev));
+        // The write set keeps the caller's buffer (the key encoders leave
+        // room in it for the storage engine's trailer); the undo log a copy.
+        let undo_key = UndoKey::new(&key);
+        let prev = self.writes.insert(key, Some(value));
+        self.undo.push((undo_key, prev));
     }
 
     /// Deletes `key` (the caller holds the writer slot).
     pub fn delete(&mut self, key: Vec<u8>) {
-        let prev = self.writes.insert(key.clone(), None);
-        self.undo.push((key, prev));
+        // The write set keeps the caller's buffer (the key encoders leave
+        // room in it for the storage engine's trailer); the undo log a copy.
+        let undo_key = UndoKey::new(&key);
+        let prev = self.writes.insert(key, None);
+        self.undo.push((undo_key, prev));
     }
 
     /// The current undo position.
@@ -196,12 +234,17 @@ impl Txn {
             let Some((key, prev)) = self.undo.pop() else {
                 break;
             };
+            let key = key.as_slice();
             match prev {
-                Some(p) => {
-                    self.writes.insert(key, p);
-                }
+                // The key is in the write set: it was written after `mark`.
+                Some(p) => match self.writes.get_mut(key) {
+                    Some(slot) => *slot = p,
+                    None => {
+                        self.writes.insert(key.to_vec(), p);
+                    }
+                },
                 None => {
-                    self.writes.remove(&key);
+                    self.writes.remove(key);
                 }
             }
         }
