@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::{codec, AuthState};
+use crate::auth::AuthState;
 use crate::sql::access::{analyze, needs_admin};
 use crate::sql::plan::{ObjectUse, Security};
 

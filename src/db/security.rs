@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::auth::stmt::{ApplyEnv, AuthStmt, PolicySpec};
-use crate::auth::{codec, AuthState};
+use crate::auth::AuthState;
 use crate::sql::plan::Security;
 
 use crate::catalog::Schema;
