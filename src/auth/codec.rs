@@ -1,17 +1,21 @@
 //! The stored form of [`AuthState`]: one versioned, length-prefixed
 //! binary value (it is encrypted by the storage layer like every value).
 //!
-//! Version 3 (current) keys everything by ids (see `state.rs`), login
-//! tokens included, and keeps the tokens' maximum lifetime:
+//! Version 4 (current) is version 3 with the owners section always empty:
+//! each object's owner is a key of its own (see [`owner_key`]), so a
+//! CREATE or DROP writes one small key instead of rewriting an owners list
+//! that grows with the number of objects. Version 3 keys everything by ids
+//! (see `state.rs`), login tokens included, and keeps the tokens' maximum
+//! lifetime:
 //!
 //! ```text
-//!   u8 version (3)
+//!   u8 version (4; 3)
 //!   u64 next_role_id
 //!   roles:    u32 n, n × (u64 id, str name, u8 login, opt-str hash, opt-i64 valid_until)
 //!   members:  u32 n, n × (u64 role, u64 member, u8 admin_option)
 //!   grants:   u32 n, n × (u64 object, u64 grantee, u64 grantor, u8 privs, u8 grantable,
 //!                         u32 m, m × (u32 column, u8 privs, u8 grantable))
-//!   owners:   u32 n, n × (u64 object, u64 owner)
+//!   owners:   u32 n, n × (u64 object, u64 owner)        (version 4: n = 0)
 //!   rls:      u32 n, n × u64 table
 //!   policies: u32 n, n × (u64 table, str name, u8 cmd, u32 k, k × u64 role,
 //!                         opt-str using, opt-str check,
@@ -22,6 +26,12 @@
 //!   redact:   u8
 //!   token max lifetime: i64 seconds
 //! ```
+//!
+//! Owner keys (version 4): `\x00s/owner/` u64be object → u64le owner,
+//! written in the same transaction as the value above. A store of version
+//! 3 or older keeps its owners in the value; the owners read are the
+//! union of both, and the first read-write open moves them to keys (one
+//! transaction: the value rewritten as version 4 with the owner keys).
 //!
 //! Version 2 is version 3 with each token's user by name (`str user`)
 //! and no maximum lifetime. [`decode`] reads it as current: token users
@@ -57,7 +67,55 @@ use crate::auth::state::*;
 use crate::error::{Error, Result};
 
 /// The version [`encode`] writes.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
+
+/// Prefix of the owner keys of version 4 (a system key range, outside the
+/// catalog and table keys).
+pub const OWNER_PREFIX: &[u8] = b"\x00s/owner/";
+
+/// The key holding the owner of `object`.
+pub fn owner_key(object: ObjectId) -> Vec<u8> {
+    let mut k = OWNER_PREFIX.to_vec();
+    k.extend_from_slice(&object.to_be_bytes());
+    k
+}
+
+/// The value of an owner key.
+pub fn owner_value(owner: RoleId) -> Vec<u8> {
+    owner.to_le_bytes().to_vec()
+}
+
+/// Reads an owner key and its value back: (object, owner).
+pub fn decode_owner(key: &[u8], value: &[u8]) -> Result<(ObjectId, RoleId)> {
+    let id = key
+        .strip_prefix(OWNER_PREFIX)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .ok_or_else(corrupt)?;
+    let owner = <[u8; 8]>::try_from(value).map_err(|_| corrupt())?;
+    Ok((u64::from_be_bytes(id), u64::from_le_bytes(owner)))
+}
+
+/// The owner keys to put and to delete to go from `old`'s owners to
+/// `new`'s (both ordered maps: one merge pass, no I/O for unchanged ones).
+pub fn owner_changes(
+    old: &BTreeMap<ObjectId, RoleId>,
+    new: &BTreeMap<ObjectId, RoleId>,
+) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>) {
+    let (mut put, mut del) = (Vec::new(), Vec::new());
+    for (o, w) in new {
+        if old.get(o) != Some(w) {
+            put.push((owner_key(*o), owner_value(*w)));
+        }
+    }
+    if old.len() + put.len() != new.len() {
+        for o in old.keys() {
+            if !new.contains_key(o) {
+                del.push(owner_key(*o));
+            }
+        }
+    }
+    (put, del)
+}
 
 struct Enc(Vec<u8>);
 
@@ -156,12 +214,13 @@ impl Dec<'_> {
     }
 }
 
-/// Encodes the state (version 3).
+/// Encodes the state (version 4: without its owners, which the caller
+/// writes as owner keys, see [`owner_changes`]).
 pub fn encode(s: &AuthState) -> Vec<u8> {
     encode_as(s, VERSION)
 }
 
-/// Encodes the state in version 3, or 2 (for tests of reading it).
+/// Encodes the state in version 4, or 3 or 2 (for tests of reading them).
 fn encode_as(s: &AuthState, version: u8) -> Vec<u8> {
     let mut e = Enc(Vec::with_capacity(256));
     e.u8(version);
@@ -200,10 +259,14 @@ fn encode_as(s: &AuthState, version: u8) -> Vec<u8> {
             e.u8(b.grantable);
         }
     }
-    e.u32(s.owners.len());
-    for (o, w) in &s.owners {
-        e.u64(*o);
-        e.u64(*w);
+    if version >= 4 {
+        e.u32(0);
+    } else {
+        e.u32(s.owners.len());
+        for (o, w) in &s.owners {
+            e.u64(*o);
+            e.u64(*w);
+        }
     }
     e.u32(s.rls.len());
     for t in &s.rls {
@@ -291,13 +354,13 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded> {
     let r = match d.u8()? {
         1 => Decoded::Legacy(decode_v1(&mut d)?),
         2 => Decoded::Current(decode_ids(&mut d, 2)?),
-        3 => Decoded::Current(decode_ids(&mut d, 3)?),
+        v @ 3..=4 => Decoded::Current(decode_ids(&mut d, v)?),
         v => {
             return Err(Error::Corruption {
                 file: "security catalog".into(),
                 offset: 0,
                 what: format!(
-                    "stored in format version {v}, which this sealdb does not know                      (it reads versions 1 to 3); open it with a newer sealdb"
+                    "stored in format version {v}, which this sealdb does not know                      (it reads versions 1 to 4); open it with a newer sealdb"
                 ),
             })
         }
@@ -363,7 +426,11 @@ fn decode_ids(d: &mut Dec, version: u8) -> Result<AuthState> {
             },
         );
     }
-    for _ in 0..d.count(16)? {
+    let owners = d.count(16)?;
+    if version >= 4 && owners != 0 {
+        return Err(corrupt());
+    }
+    for _ in 0..owners {
         let o = d.u64()?;
         s.owners.insert(o, d.u64()?);
     }
@@ -879,14 +946,51 @@ mod tests {
     }
 
     #[test]
-    fn version_3_round_trips() {
+    fn version_4_round_trips_without_owners() {
         let s = sample();
         let bytes = encode(&s);
-        assert_eq!(bytes[0], 3);
+        assert_eq!(bytes[0], 4);
         let Decoded::Current(d) = decode(&bytes).unwrap() else {
             panic!("not current");
         };
         assert_eq!(encode(&d), bytes);
+        assert!(d.owners.is_empty(), "owners live in owner keys");
+        assert_eq!(d.grants, s.grants);
+        assert_eq!(d.tokens, s.tokens);
+    }
+
+    #[test]
+    fn owner_keys_round_trip_and_diff() {
+        let mut old = BTreeMap::new();
+        old.insert(5u64, 3u64);
+        old.insert(6, 1);
+        let mut new = old.clone();
+        new.insert(7, 3);
+        new.insert(6, 2);
+        new.remove(&5);
+        let (put, del) = owner_changes(&old, &new);
+        let put: Vec<_> = put
+            .iter()
+            .map(|(k, v)| decode_owner(k, v).unwrap())
+            .collect();
+        assert_eq!(put, vec![(6, 2), (7, 3)]);
+        assert_eq!(del, vec![owner_key(5)]);
+        let (put, del) = owner_changes(&new, &new);
+        assert!(put.is_empty() && del.is_empty());
+        assert!(decode_owner(&owner_key(5)[..10], &owner_value(1)).is_err());
+        assert!(decode_owner(&owner_key(5), &[1, 2]).is_err());
+    }
+
+    #[test]
+    fn version_3_round_trips() {
+        let s = sample();
+        let bytes = encode_as(&s, 3);
+        assert_eq!(bytes[0], 3);
+        let Decoded::Current(d) = decode(&bytes).unwrap() else {
+            panic!("not current");
+        };
+        assert_eq!(encode_as(&d, 3), bytes);
+        assert_eq!(d.owners, s.owners);
         assert_eq!(d.role_id("alice"), Some(3));
         assert_eq!(d.policies, s.policies);
         assert_eq!(d.grants, s.grants);
@@ -919,7 +1023,7 @@ mod tests {
             crate::auth::token::DEFAULT_MAX_LIFETIME
         );
         assert_eq!(d.grants, s.grants);
-        assert_eq!(encode(&d)[0], 3, "written back as version 3");
+        assert_eq!(encode(&d)[0], VERSION, "written back as the current version");
         for n in 0..v2.len() {
             assert!(decode(&v2[..n]).is_err(), "v2 prefix of {n} bytes decoded");
         }
@@ -955,10 +1059,17 @@ mod tests {
 
     #[test]
     fn unknown_versions_are_named() {
-        let Err(e) = decode(&[4]) else {
-            panic!("version 4 decoded");
+        let Err(e) = decode(&[5]) else {
+            panic!("version 5 decoded");
         };
-        assert!(e.to_string().contains("version 4"), "{e}");
+        assert!(e.to_string().contains("version 5"), "{e}");
+        // Version 4 keeps no owners in the value.
+        let mut s = sample();
+        let mut v3 = encode_as(&s, 3);
+        v3[0] = 4;
+        assert!(decode(&v3).is_err(), "owners in a version 4 value");
+        s.owners.clear();
+        assert!(decode(&encode(&s)).is_ok());
     }
 
     struct Objects;

@@ -643,6 +643,18 @@ fn foreign_key_sql(fk: &ForeignKeySpec) -> String {
     s
 }
 
+/// Whether `name` lowercased is `lower` (itself lowercased), without
+/// allocating for an ASCII name (whose lowercase is its ASCII lowercase;
+/// the ASCII characters of `lower` are lowercase already): the name check
+/// of every CREATE runs it over every index.
+fn lowercase_eq(name: &str, lower: &str) -> bool {
+    if name.is_ascii() {
+        name.eq_ignore_ascii_case(lower)
+    } else {
+        name.to_lowercase() == lower
+    }
+}
+
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -680,7 +692,7 @@ impl Schema {
             || self
                 .tables
                 .values()
-                .any(|t| t.indexes.iter().any(|i| i.name.to_lowercase() == l))
+                .any(|t| t.indexes.iter().any(|i| lowercase_eq(&i.name, &l)))
     }
 
     /// Rebuilds the schema from catalog rows `(key, value)`.

@@ -32,17 +32,54 @@ fn object_ids(s: &Schema) -> BTreeSet<u32> {
         .collect()
 }
 
+/// How many tables, views and triggers a schema has.
+fn object_count(s: &Schema) -> usize {
+    s.tables.len() + s.views.len() + s.triggers.len()
+}
+
 /// What a schema change does to the security catalog: objects it created
 /// belong to `owner` (tables, views, and triggers, which run with their
 /// owner's rights); whatever hung on objects or columns it removed is
 /// forgotten. Renames need nothing: the catalog is keyed by ids.
+///
+/// `only_adds`: the statement can only add objects (CREATE TABLE, INDEX,
+/// VIEW, TRIGGER). Object ids are never reused and every new one is at
+/// least `old.next_id`, so when the object count grew by exactly the new
+/// objects found that way, nothing was removed and nothing needs
+/// forgetting: the cost is then one pass over names, no set building, no
+/// pruning of the whole catalog (DDL cost must not grow with the number
+/// of objects beyond that).
 pub(super) fn ownership(
     auth: &AuthState,
     old: &Schema,
     new: Option<&Schema>,
     owner: RoleId,
+    only_adds: bool,
 ) -> Option<AuthState> {
     let new = new?;
+    if only_adds {
+        let created: Vec<u32> = if new.next_id == old.next_id {
+            Vec::new()
+        } else {
+            new.tables
+                .values()
+                .map(|t| t.id)
+                .chain(new.views.values().map(|v| v.id))
+                .chain(new.triggers.values().map(|t| t.id))
+                .filter(|id| *id >= old.next_id)
+                .collect()
+        };
+        if object_count(old) + created.len() == object_count(new) {
+            if created.is_empty() {
+                return None;
+            }
+            let mut a = auth.clone();
+            for id in created {
+                a.set_owner(u64::from(id), owner);
+            }
+            return Some(a);
+        }
+    }
     let (before, after) = (object_ids(old), object_ids(new));
     let mut a = auth.clone();
     let mut changed = false;

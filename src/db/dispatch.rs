@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::{codec, AuthState};
+use crate::auth::AuthState;
 use crate::sql::access::{analyze, needs_admin};
 use crate::sql::plan::{ObjectUse, Security};
 
@@ -500,7 +500,7 @@ impl Session {
             if let Ast::Auth(a) = stmt {
                 // CREATE LOGIN TOKEN returns its token as a row.
                 let (new, out) = self.apply_auth(sec, schema, a, params)?;
-                txn_ref.put(AUTH_KEY.to_vec(), codec::encode(&new));
+                put_auth(txn_ref, &sec.auth, &new)?;
                 let changed = run::Changed {
                     changes: 0,
                     returning: (!out.0.is_empty()).then_some(out),
@@ -561,9 +561,22 @@ impl Session {
                     return Err(run::foreign_key::failed());
                 }
             }
-            let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id);
+            let only_adds = matches!(
+                stmt,
+                Ast::CreateTable(_)
+                    | Ast::CreateIndex(_)
+                    | Ast::CreateView { .. }
+                    | Ast::CreateTrigger(_)
+            );
+            let new_auth = ownership(
+                &sec.auth,
+                schema,
+                new_schema.as_ref(),
+                self.user_id,
+                only_adds,
+            );
             if let Some(a) = &new_auth {
-                txn_ref.put(AUTH_KEY.to_vec(), codec::encode(a));
+                put_auth(txn_ref, &sec.auth, a)?;
             }
             Ok((new_schema, new_auth, changed))
         })();

@@ -137,6 +137,51 @@ impl Default for Options {
 /// catalog and table key ranges).
 const AUTH_KEY: &[u8] = b"\x00s/auth";
 
+/// Reads the security catalog in `txn`: its value, with the owners kept
+/// under owner keys (version 4) added to those a value of version 3 or
+/// older holds. `None`: no catalog stored yet.
+fn read_auth(txn: &mut crate::txn::Txn) -> Result<Option<codec::Decoded>> {
+    let Some(bytes) = txn.get(AUTH_KEY)? else {
+        return Ok(None);
+    };
+    let mut decoded = codec::decode(&bytes)?;
+    if let codec::Decoded::Current(a) = &mut decoded {
+        let end = crate::sql::exec::prefix_end(codec::OWNER_PREFIX);
+        let rows = txn.scan(
+            std::ops::Bound::Included(codec::OWNER_PREFIX.to_vec()),
+            std::ops::Bound::Excluded(end),
+            Direction::Forward,
+        )?;
+        for row in rows {
+            let (k, v) = row?;
+            let (object, owner) = codec::decode_owner(&k, &v)?;
+            a.owners.insert(object, owner);
+        }
+    }
+    Ok(Some(decoded))
+}
+
+/// Writes the security catalog `new` in `txn`, which holds `old` (what
+/// the store holds as of this transaction): the value, and the owner keys
+/// that changed. A store whose value is older than version 4 has its
+/// owners in that value and no owner keys: all of them are written then,
+/// in this same transaction, so the stored owners never depend on which
+/// version wrote the value.
+pub(super) fn put_auth(txn: &mut crate::txn::Txn, old: &AuthState, new: &AuthState) -> Result<()> {
+    let stored = txn.get(AUTH_KEY)?;
+    let keyed = stored.as_deref().and_then(|b| b.first()).copied() == Some(codec::VERSION);
+    let empty = std::collections::BTreeMap::new();
+    let (put, del) = codec::owner_changes(if keyed { &old.owners } else { &empty }, &new.owners);
+    txn.put(AUTH_KEY.to_vec(), codec::encode(new));
+    for (k, v) in put {
+        txn.put(k, v);
+    }
+    for k in del {
+        txn.delete(k);
+    }
+    Ok(())
+}
+
 /// The data key the audit log last saw active (to log key changes).
 const SEEN_KEY: &[u8] = b"\x00s/audit_key";
 
@@ -172,8 +217,8 @@ impl DbInner {
     /// (after a replicated commit or a snapshot changed them).
     fn reload_caches(&self) -> Result<()> {
         let schema = load_schema(&self.mgr)?;
-        let auth = match self.mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => match codec::decode(&bytes)? {
+        let auth = match read_auth(&mut self.mgr.begin())? {
+            Some(decoded) => match decoded {
                 codec::Decoded::Current(a) => a,
                 // Upgrading writes a commit, which cannot run inside the
                 // apply that called this; the leader upgrades at open.
@@ -193,7 +238,7 @@ impl DbInner {
 
 impl ApplyHook for DbInner {
     fn watches(&self, key: &[u8]) -> bool {
-        key.starts_with(CATALOG_PREFIX) || key == AUTH_KEY
+        key.starts_with(CATALOG_PREFIX) || key == AUTH_KEY || key.starts_with(codec::OWNER_PREFIX)
     }
 
     fn reload(&self) {
@@ -315,7 +360,7 @@ fn upgrade_auth(
     if !mgr.engine().is_read_only() {
         let mut txn = mgr.begin();
         txn.ensure_writer(Duration::from_secs(5))?;
-        txn.put(AUTH_KEY.to_vec(), codec::encode(&auth));
+        put_auth(&mut txn, &AuthState::new(), &auth)?;
         txn.commit()?;
     }
     Ok(auth)
@@ -462,8 +507,8 @@ impl Db {
             }
         };
         let schema = load_schema(&mgr)?;
-        let auth = match mgr.begin().get(AUTH_KEY)? {
-            Some(bytes) => match codec::decode(&bytes)? {
+        let auth = match read_auth(&mut mgr.begin())? {
+            Some(decoded) => match decoded {
                 codec::Decoded::Current(a) => a,
                 codec::Decoded::Legacy(l) => upgrade_auth(&mgr, &schema, l)?,
             },

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::auth::stmt::{ApplyEnv, AuthStmt, PolicySpec};
-use crate::auth::{codec, AuthState};
+use crate::auth::AuthState;
 use crate::sql::plan::Security;
 
 use crate::catalog::Schema;
@@ -58,11 +58,10 @@ impl Session {
         let mut new = (*sec.auth).clone();
         let r = f(&mut new, &sec);
         let r = match r {
-            Ok(v) => {
-                txn.put(AUTH_KEY.to_vec(), codec::encode(&new));
+            Ok(v) => put_auth(&mut txn, &sec.auth, &new).and_then(|()| {
                 txn.commit_then(|| self.publish(None, Some(Arc::new(new))))
                     .map(|_| v)
-            }
+            }),
             Err(e) => Err(e),
         };
         let mut p = self.audit_start(&sec, "security", what, &[], &[], true);

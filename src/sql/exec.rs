@@ -288,6 +288,13 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             outer: *kind == JoinKind::Left,
             on: on.clone(),
             right_width: *right_width,
+            replay: if replayable(right) {
+                Replay::Filling(Vec::new(), 0)
+            } else {
+                Replay::Off
+            },
+            pos: 0,
+            written: cx.txn.mark(),
         }),
         Node::Project(input, exprs) => Box::new(ProjectIter {
             input: open(input, cx, env)?,
@@ -637,6 +644,91 @@ struct JoinIter {
     outer: bool,
     on: Option<PExpr>,
     right_width: usize,
+    /// The right side's rows kept to replay for every left row after the
+    /// first (see [`replayable`]).
+    replay: Replay,
+    /// The next right row to replay.
+    pos: usize,
+    /// The transaction's undo position when the right side was first read:
+    /// a write since (a session writing between two rows it pulls from a
+    /// result set) could change what a re-read returns, so replay stops.
+    written: crate::txn::Mark,
+}
+
+/// A nested loop's right side read once and replayed.
+enum Replay {
+    /// Re-read for each left row (it depends on the left row, or it was
+    /// too large to keep).
+    Off,
+    /// Being read for the first left row: the rows so far and their
+    /// estimated size in bytes.
+    Filling(Vec<Row>, usize),
+    /// Read completely: replayed for each further left row.
+    Full(Vec<Row>),
+}
+
+/// Most a nested loop keeps of its right side to replay (estimated bytes).
+const REPLAY_LIMIT: usize = 16 << 20;
+
+/// Whether a nested loop's right side gives the same rows for every left
+/// row, so it can be read once and replayed: a full scan of a table (no
+/// key taken from the left row, no expression evaluated). The statement
+/// reads one snapshot and a SELECT writes nothing while it runs (an
+/// INSERT ... SELECT reads its source first), so every re-read would
+/// return the same rows in the same order (a write made in the
+/// transaction meanwhile ends the replay, see `JoinIter::written`).
+/// Re-reading each time was the
+/// cost of a cross join: a storage scan opened and every row decoded again
+/// per left row.
+fn replayable(right: &Plan) -> bool {
+    matches!(
+        &**right,
+        Node::Scan {
+            access: Access::Full,
+            ..
+        }
+    )
+}
+
+/// A row's estimated memory (values and their heap bytes).
+fn row_bytes(r: &Row) -> usize {
+    std::mem::size_of::<Row>()
+        + r.iter()
+            .map(|v| {
+                std::mem::size_of::<Value>()
+                    + match v {
+                        Value::Text(t) => t.len(),
+                        Value::Blob(b) => b.len(),
+                        _ => 0,
+                    }
+            })
+            .sum::<usize>()
+}
+
+impl JoinIter {
+    /// The next row read from the right side for the current left row
+    /// (kept for replay while filling).
+    fn next_right(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
+        let Some(right) = self.right.as_mut() else {
+            return Ok(None);
+        };
+        let r = right.next(cx)?;
+        match (&mut self.replay, &r) {
+            (Replay::Filling(rows, bytes), Some(row)) => {
+                *bytes += row_bytes(row);
+                if *bytes > REPLAY_LIMIT {
+                    self.replay = Replay::Off;
+                } else {
+                    rows.push(row.clone());
+                }
+            }
+            (Replay::Filling(rows, _), None) => {
+                self.replay = Replay::Full(std::mem::take(rows));
+            }
+            _ => {}
+        }
+        Ok(r)
+    }
 }
 
 impl RowIter for JoinIter {
@@ -645,20 +737,45 @@ impl RowIter for JoinIter {
             if self.cur.is_none() {
                 match self.left.next(cx)? {
                     Some(l) => {
-                        self.right = Some(open(&self.right_plan, cx, &l)?);
+                        if matches!(self.replay, Replay::Full(_))
+                            && cx.txn.mark() != self.written
+                        {
+                            self.replay = Replay::Off;
+                        }
+                        if matches!(self.replay, Replay::Full(_)) {
+                            self.pos = 0;
+                        } else {
+                            self.right = Some(open(&self.right_plan, cx, &l)?);
+                        }
                         self.cur = Some(l);
                         self.matched = false;
                     }
                     None => return Ok(None),
                 }
             }
-            let (Some(left), Some(right)) = (&self.cur, self.right.as_mut()) else {
-                continue;
-            };
-            match right.next(cx)? {
-                Some(r) => {
-                    let mut row = left.clone();
+            let Some(left) = &self.cur else { continue };
+            let next = if let Replay::Full(rows) = &self.replay {
+                // Replayed: the joined row is built from borrowed rows,
+                // one allocation.
+                let r = rows.get(self.pos).map(|r| {
+                    let mut row = Vec::with_capacity(left.len() + r.len());
+                    row.extend_from_slice(left);
+                    row.extend_from_slice(r);
+                    row
+                });
+                self.pos += 1;
+                r
+            } else {
+                let left_len = left.len();
+                self.next_right(cx)?.map(|r| {
+                    let mut row = Vec::with_capacity(left_len + r.len());
+                    row.extend_from_slice(self.cur.as_deref().unwrap_or_default());
                     row.extend(r);
+                    row
+                })
+            };
+            match next {
+                Some(row) => {
                     let ok = match &self.on {
                         Some(on) => eval(on, &row, cx)?.truthy() == Some(true),
                         None => true,

@@ -1,0 +1,118 @@
+//! Scaling probes for issue 19: DDL cost against the number of existing
+//! tables, an IN list of many literals, and a 4-way cross join.
+//!
+//! `cargo run --release --example scale19 -- ddl DIR N`   (N tables, then timed CREATE/INDEX/DROP)
+//! `cargo run --release --example scale19 -- inlist DIR N` (SELECT with IN of N literals)
+//! `cargo run --release --example scale19 -- cross DIR ROWS [cols]`
+
+use std::time::Instant;
+
+use sealdb::crypto::provider::generate_key_file;
+use sealdb::{Db, FileKeyProvider};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args[1].as_str();
+    let dir = std::path::PathBuf::from(&args[2]);
+    let n: usize = args[3].parse()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let key_file = dir.with_extension("key");
+    if !key_file.exists() {
+        generate_key_file(&key_file, 256)?;
+    }
+    let db = Db::open(&dir, FileKeyProvider::new(&key_file)?)?;
+    let s = db.root_session();
+    match mode {
+        "ddl" => {
+            // Create N tables, reporting time per CREATE over each block.
+            let step = std::env::var("STEP").ok().and_then(|v| v.parse().ok()).unwrap_or(1000usize);
+            let t0 = Instant::now();
+            let mut tb = Instant::now();
+            for i in 0..n {
+                s.execute(&format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)"), &[])?;
+                if (i + 1) % step == 0 {
+                    let el = tb.elapsed();
+                    println!("tables {:>6}: {:.1} us/create over last {step}", i + 1, el.as_secs_f64() * 1e6 / step as f64);
+                    tb = Instant::now();
+                }
+            }
+            println!("total create {n}: {:.3} s", t0.elapsed().as_secs_f64());
+            let k = 100;
+            let t = Instant::now();
+            for i in 0..k {
+                s.execute(&format!("CREATE TABLE x{i} (id INTEGER PRIMARY KEY, a TEXT)"), &[])?;
+            }
+            let c = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            let t = Instant::now();
+            for i in 0..k {
+                s.execute(&format!("CREATE INDEX xi{i} ON x{i} (a)"), &[])?;
+            }
+            let ci = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            let t = Instant::now();
+            for i in 0..k {
+                s.execute(&format!("DROP TABLE x{i}"), &[])?;
+            }
+            let d = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            let t = Instant::now();
+            for i in 0..k {
+                let mut r = s.query(&format!("SELECT count(*) FROM t{}", i * (n / k).max(1) % n.max(1)), &[])?;
+                while r.next()?.is_some() {}
+            }
+            let q = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            println!("at {n} tables: create {c:.1} us, create index {ci:.1} us, drop table {d:.1} us, select {q:.1} us");
+            drop(s);
+            drop(db);
+            let t = Instant::now();
+            let db = Db::open(&dir, FileKeyProvider::new(&key_file)?)?;
+            let s = db.root_session();
+            let mut r = s.query("SELECT count(*) FROM t0", &[])?;
+            while r.next()?.is_some() {}
+            println!("reopen + first query: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        }
+        "inlist" => {
+            s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", &[])?;
+            let tx = s.transaction()?;
+            for i in 0..1000i64 {
+                tx.execute("INSERT INTO t VALUES (?, ?)", &[&i, &(i * 7)])?;
+            }
+            tx.commit()?;
+            let mut sql = String::from("SELECT count(*) FROM t WHERE v IN (");
+            for i in 0..n {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&(i * 3).to_string());
+            }
+            sql.push(')');
+            let t = Instant::now();
+            let mut r = s.query(&sql, &[])?;
+            while let Some(row) = r.next()? {
+                println!("count = {}", row.get::<i64>(0)?);
+            }
+            println!("in-list of {n}: {:.3} s", t.elapsed().as_secs_f64());
+        }
+        "cross" => {
+            for t in ["a", "b", "c", "d"] {
+                s.execute(&format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)"), &[])?;
+                let tx = s.transaction()?;
+                for i in 0..n as i64 {
+                    tx.execute(&format!("INSERT INTO {t} VALUES (?, ?)"), &[&i, &(i % 10)])?;
+                }
+                tx.commit()?;
+            }
+            let q = if args.get(4).map(|s| s.as_str()) == Some("cols") {
+                "SELECT count(*), sum(a.v + b.v + c.v + d.v) FROM a, b, c, d"
+            } else {
+                "SELECT count(*) FROM a, b, c, d"
+            };
+            let t = Instant::now();
+            let mut r = s.query(q, &[])?;
+            while let Some(row) = r.next()? {
+                println!("{q} -> {}", row.get::<i64>(0)?);
+            }
+            println!("cross join of 4 x {n}: {:.3} s", t.elapsed().as_secs_f64());
+        }
+        _ => panic!("mode"),
+    }
+    Ok(())
+}
