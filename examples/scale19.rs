@@ -25,14 +25,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match mode {
         "ddl" => {
             // Create N tables, reporting time per CREATE over each block.
-            let step = std::env::var("STEP").ok().and_then(|v| v.parse().ok()).unwrap_or(1000usize);
+            let step = std::env::var("STEP")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000usize);
             let t0 = Instant::now();
             let mut tb = Instant::now();
             for i in 0..n {
-                s.execute(&format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)"), &[])?;
+                s.execute(
+                    &format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)"),
+                    &[],
+                )?;
                 if (i + 1) % step == 0 {
                     let el = tb.elapsed();
-                    println!("tables {:>6}: {:.1} us/create over last {step}", i + 1, el.as_secs_f64() * 1e6 / step as f64);
+                    println!(
+                        "tables {:>6}: {:.1} us/create over last {step}",
+                        i + 1,
+                        el.as_secs_f64() * 1e6 / step as f64
+                    );
                     tb = Instant::now();
                 }
             }
@@ -40,7 +50,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let k = 100;
             let t = Instant::now();
             for i in 0..k {
-                s.execute(&format!("CREATE TABLE x{i} (id INTEGER PRIMARY KEY, a TEXT)"), &[])?;
+                s.execute(
+                    &format!("CREATE TABLE x{i} (id INTEGER PRIMARY KEY, a TEXT)"),
+                    &[],
+                )?;
             }
             let c = t.elapsed().as_secs_f64() * 1e6 / k as f64;
             let t = Instant::now();
@@ -55,7 +68,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let d = t.elapsed().as_secs_f64() * 1e6 / k as f64;
             let t = Instant::now();
             for i in 0..k {
-                let mut r = s.query(&format!("SELECT count(*) FROM t{}", i * (n / k).max(1) % n.max(1)), &[])?;
+                let mut r = s.query(
+                    &format!("SELECT count(*) FROM t{}", i * (n / k).max(1) % n.max(1)),
+                    &[],
+                )?;
                 while r.next()?.is_some() {}
             }
             let q = t.elapsed().as_secs_f64() * 1e6 / k as f64;
@@ -67,7 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let s = db.root_session();
             let mut r = s.query("SELECT count(*) FROM t0", &[])?;
             while r.next()?.is_some() {}
-            println!("reopen + first query: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+            println!(
+                "reopen + first query: {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
         }
         "inlist" => {
             s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", &[])?;
@@ -93,7 +112,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         "cross" => {
             for t in ["a", "b", "c", "d"] {
-                s.execute(&format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)"), &[])?;
+                s.execute(
+                    &format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)"),
+                    &[],
+                )?;
                 let tx = s.transaction()?;
                 for i in 0..n as i64 {
                     tx.execute(&format!("INSERT INTO {t} VALUES (?, ?)"), &[&i, &(i % 10)])?;

@@ -373,13 +373,26 @@ fn count_over_tables_of_both_formats() {
         )
         .unwrap();
         live.retain(|&x| !(x % 7 == round && x < round * 100));
-        s.execute("UPDATE t SET v = 'u' WHERE id % 5 = 0", &[]).unwrap();
-        check(&s, &live, &format!("round {round}, format {format}, unflushed"));
+        s.execute("UPDATE t SET v = 'u' WHERE id % 5 = 0", &[])
+            .unwrap();
+        check(
+            &s,
+            &live,
+            &format!("round {round}, format {format}, unflushed"),
+        );
         db.engine().flush().unwrap();
-        check(&s, &live, &format!("round {round}, format {format}, flushed"));
+        check(
+            &s,
+            &live,
+            &format!("round {round}, format {format}, flushed"),
+        );
         if round % 2 == 1 {
             db.engine().compact().unwrap();
-            check(&s, &live, &format!("round {round}, format {format}, compacted"));
+            check(
+                &s,
+                &live,
+                &format!("round {round}, format {format}, compacted"),
+            );
         }
         format = 3 - format;
     }

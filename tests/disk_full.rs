@@ -173,7 +173,13 @@ fn a_full_disk_at_every_write_point_loses_nothing() {
             // on a full disk: it reads everything, and its first write
             // fails for want of space, leaving no file behind.
             Ok(e) => {
-                check(&all(&e), &model, failed_key, n, "read-write open while full");
+                check(
+                    &all(&e),
+                    &model,
+                    failed_key,
+                    n,
+                    "read-write open while full",
+                );
                 match e.put(b"x", b"y") {
                     Err(err) => assert!(is_disk_full(&err), "write {n}: first write: {err:?}"),
                     Ok(_) => panic!("write {n}: wrote on a full disk"),

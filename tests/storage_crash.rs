@@ -939,16 +939,26 @@ fn opens_and_closes_without_writes_change_no_file() {
         let db = open_on(&gate, opts.clone()).unwrap();
         assert_eq!(contents(&db, round).unwrap(), model, "round {round}");
         let snap = db.snapshot();
-        assert_eq!(db.get_at(&key(3), &snap).unwrap(), model.get(&key(3)).cloned());
+        assert_eq!(
+            db.get_at(&key(3), &snap).unwrap(),
+            model.get(&key(3)).cloned()
+        );
         drop(snap);
         db.flush().unwrap();
         db.close().unwrap();
         let gate_ro = KillSwitch::new(&mem);
         let ro = open_read_only_on(&gate_ro).unwrap();
-        assert_eq!(contents(&ro, round).unwrap(), model, "round {round}, read-only");
+        assert_eq!(
+            contents(&ro, round).unwrap(),
+            model,
+            "round {round}, read-only"
+        );
         drop(ro);
         let ops = gate.ops.load(Ordering::SeqCst) + gate_ro.ops.load(Ordering::SeqCst);
-        assert_eq!(ops, 0, "round {round}: an open without writes changed files");
+        assert_eq!(
+            ops, 0,
+            "round {round}: an open without writes changed files"
+        );
         assert!(files_of(&mem) == before, "round {round}: the files changed");
     }
 }
@@ -989,7 +999,10 @@ fn crash_after_open_without_writes() {
         db.put(b"after", b"the crashes").unwrap();
         drop(db);
         let db = open_on(&KillSwitch::new(&mem), small_opts(SyncMode::Full)).unwrap();
-        assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"the crashes"[..]));
+        assert_eq!(
+            db.get(b"after").unwrap().as_deref(),
+            Some(&b"the crashes"[..])
+        );
         let mut got = contents(&db, 1).unwrap();
         got.remove(&b"after"[..]);
         assert!(got == model, "{source}: {}", describe_diff(&got, &model));
@@ -1051,7 +1064,11 @@ fn kill_at_every_file_operation_of_the_first_write_after_open() {
                 if !killed {
                     r.unwrap_or_else(|e| panic!("{ctx}: failed with no kill: {e}"));
                     let got = contents(&db, k).unwrap();
-                    assert!(got == want, "{ctx}: uncrashed: {}", describe_diff(&got, &want));
+                    assert!(
+                        got == want,
+                        "{ctx}: uncrashed: {}",
+                        describe_diff(&got, &want)
+                    );
                     break;
                 }
                 drop(db);
@@ -1060,7 +1077,11 @@ fn kill_at_every_file_operation_of_the_first_write_after_open() {
                     .unwrap_or_else(|e| panic!("{ctx}: the open after the kill failed: {e}"));
                 let got = contents(&db, k).unwrap_or_else(|e| panic!("{ctx}: reading failed: {e}"));
                 if r.is_ok() {
-                    assert!(got == want, "{ctx}: acknowledged: {}", describe_diff(&got, &want));
+                    assert!(
+                        got == want,
+                        "{ctx}: acknowledged: {}",
+                        describe_diff(&got, &want)
+                    );
                 } else {
                     assert!(
                         got == model || got == want,
@@ -1078,7 +1099,11 @@ fn kill_at_every_file_operation_of_the_first_write_after_open() {
                 );
                 let mut again = contents(&db, k + 1).unwrap();
                 again.remove(&b"after"[..]);
-                assert!(again == got, "{ctx}: the second reopen: {}", describe_diff(&again, &got));
+                assert!(
+                    again == got,
+                    "{ctx}: the second reopen: {}",
+                    describe_diff(&again, &got)
+                );
                 assert!(k < 500, "{ctx}: the first write never finished");
             }
         }

@@ -1023,7 +1023,11 @@ mod tests {
             crate::auth::token::DEFAULT_MAX_LIFETIME
         );
         assert_eq!(d.grants, s.grants);
-        assert_eq!(encode(&d)[0], VERSION, "written back as the current version");
+        assert_eq!(
+            encode(&d)[0],
+            VERSION,
+            "written back as the current version"
+        );
         for n in 0..v2.len() {
             assert!(decode(&v2[..n]).is_err(), "v2 prefix of {n} bytes decoded");
         }

@@ -737,9 +737,7 @@ impl RowIter for JoinIter {
             if self.cur.is_none() {
                 match self.left.next(cx)? {
                     Some(l) => {
-                        if matches!(self.replay, Replay::Full(_))
-                            && cx.txn.mark() != self.written
-                        {
+                        if matches!(self.replay, Replay::Full(_)) && cx.txn.mark() != self.written {
                             self.replay = Replay::Off;
                         }
                         if matches!(self.replay, Replay::Full(_)) {
@@ -1160,7 +1158,12 @@ impl Scan {
         (self.iter.is_none()
             && self.point_rowids.as_slice().is_empty()
             && ranges.iter().all(|(_, _, is_index)| !is_index))
-        .then(|| ranges.iter().map(|(l, h, _)| (l.clone(), h.clone())).collect())
+        .then(|| {
+            ranges
+                .iter()
+                .map(|(l, h, _)| (l.clone(), h.clone()))
+                .collect()
+        })
     }
 
     /// The next row; with `decode` false, a row read from a range of the

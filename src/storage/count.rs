@@ -286,9 +286,7 @@ impl Counter {
     }
 
     fn before(&self, a: usize, b: usize) -> bool {
-        cmp_ikey(self.sources[a].key(), self.sources[b].key())
-            .then(a.cmp(&b))
-            == Ordering::Less
+        cmp_ikey(self.sources[a].key(), self.sources[b].key()).then(a.cmp(&b)) == Ordering::Less
     }
 
     fn sift_down(&mut self, mut i: usize) {
@@ -344,9 +342,7 @@ impl Counter {
                         n += u64::from(entries);
                         self.blocks_passed += 1;
                         last_user.clear();
-                        last_user.extend_from_slice(user_key(
-                            t.tables[t.t].block_last_key(t.bi)?,
-                        ));
+                        last_user.extend_from_slice(user_key(t.tables[t.t].block_last_key(t.bi)?));
                         has_last = true;
                         self.step_top(top)?;
                         continue;
@@ -420,8 +416,10 @@ impl Counter {
             Some(l) => l < first || (!exact && l == first),
         };
         let others_after = self.next_other().is_none_or(|o| o > last_key);
-        Ok((after_lower && after_last && others_after && !above_upper(&self.upper, last_key))
-            .then_some(meta.entries))
+        Ok(
+            (after_lower && after_last && others_after && !above_upper(&self.upper, last_key))
+                .then_some(meta.entries),
+        )
     }
 }
 
@@ -510,10 +508,20 @@ mod tests {
 
     /// The count against the model and against the iterator, with a
     /// random write set on top.
-    fn check(e: &Engine, model: &Model, snap: Option<&crate::storage::Snapshot>, rng: &mut Rng, stats: &mut (u64, u64)) {
+    fn check(
+        e: &Engine,
+        model: &Model,
+        snap: Option<&crate::storage::Snapshot>,
+        rng: &mut Rng,
+        stats: &mut (u64, u64),
+    ) {
         for _ in 0..6 {
             let (lo, hi) = (bound(rng), bound(rng));
-            if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) = (&lo, &hi) {
+            if let (
+                Bound::Included(l) | Bound::Excluded(l),
+                Bound::Included(h) | Bound::Excluded(h),
+            ) = (&lo, &hi)
+            {
                 if l > h {
                     continue;
                 }
@@ -529,17 +537,32 @@ mod tests {
                 .filter(|(k, _)| (lo.clone(), hi.clone()).contains(k))
                 .collect();
             let own_refs: Vec<(&[u8], bool)> = own.iter().map(|(k, p)| (&k[..], *p)).collect();
-            let mut view: BTreeMap<&[u8], bool> =
-                model.range::<Vec<u8>, _>((lo.clone(), hi.clone())).map(|(k, _)| (&k[..], true)).collect();
+            let mut view: BTreeMap<&[u8], bool> = model
+                .range::<Vec<u8>, _>((lo.clone(), hi.clone()))
+                .map(|(k, _)| (&k[..], true))
+                .collect();
             for (k, p) in &own {
                 view.insert(k, *p);
             }
             let want = view.values().filter(|&&p| p).count() as u64;
-            let seq = snap.map_or_else(|| e.inner.visible.load(std::sync::atomic::Ordering::Acquire), |s| s.seq);
-            let (got, passed, merged) = e.inner.count(lo.clone(), hi.clone(), seq, &own_refs).unwrap();
-            assert_eq!(got, want, "count of {lo:?}..{hi:?} with {} own writes", own.len());
+            let seq = snap.map_or_else(
+                || e.inner.visible.load(std::sync::atomic::Ordering::Acquire),
+                |s| s.seq,
+            );
+            let (got, passed, merged) = e
+                .inner
+                .count(lo.clone(), hi.clone(), seq, &own_refs)
+                .unwrap();
+            assert_eq!(
+                got,
+                want,
+                "count of {lo:?}..{hi:?} with {} own writes",
+                own.len()
+            );
             if own.is_empty() {
-                let it = e.iter((lo.clone(), hi.clone()), Direction::Forward, snap).unwrap();
+                let it = e
+                    .iter((lo.clone(), hi.clone()), Direction::Forward, snap)
+                    .unwrap();
                 assert_eq!(it.count() as u64, want, "iterator of {lo:?}..{hi:?}");
             }
             stats.0 += passed;

@@ -284,7 +284,8 @@ mod tests {
                 );
                 assert_eq!(
                     run.range_back_from(Some(&ik), |_| true).collect::<Vec<_>>(),
-                    live.range_back_from(Some(&ik), |_| true).collect::<Vec<_>>()
+                    live.range_back_from(Some(&ik), |_| true)
+                        .collect::<Vec<_>>()
                 );
             }
         }
