@@ -20,13 +20,9 @@ use sealdb::storage::StorageOptions;
 use sealdb::vfs::MemVfs;
 use sealdb::{Db, Options, PasswordCost, Session, Value};
 
-/// Small enough that a few hundred rows make several tables and levels.
-fn storage() -> StorageOptions {
-    storage_format(2)
-}
-
-/// [`storage`] writing tables of `format` (1: without the block facts the
-/// count passes blocks by with).
+/// Small enough that a few hundred rows make several tables and levels,
+/// writing tables of `format` (1: without the block facts the count passes
+/// blocks by with).
 fn storage_format(format: u32) -> StorageOptions {
     StorageOptions {
         table_format: format,

@@ -95,22 +95,40 @@ pub fn decode_owner(key: &[u8], value: &[u8]) -> Result<(ObjectId, RoleId)> {
     Ok((u64::from_be_bytes(id), u64::from_le_bytes(owner)))
 }
 
+/// Owner keys to put (key, value) and owner keys to delete.
+pub type OwnerChanges = (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>);
+
 /// The owner keys to put and to delete to go from `old`'s owners to
-/// `new`'s (both ordered maps: one merge pass, no I/O for unchanged ones).
+/// `new`'s: one lockstep pass over both ordered maps (no lookups, no I/O
+/// for unchanged owners).
 pub fn owner_changes(
     old: &BTreeMap<ObjectId, RoleId>,
     new: &BTreeMap<ObjectId, RoleId>,
-) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>) {
+) -> OwnerChanges {
     let (mut put, mut del) = (Vec::new(), Vec::new());
-    for (o, w) in new {
-        if old.get(o) != Some(w) {
-            put.push((owner_key(*o), owner_value(*w)));
-        }
-    }
-    if old.len() + put.len() != new.len() {
-        for o in old.keys() {
-            if !new.contains_key(o) {
-                del.push(owner_key(*o));
+    let mut o = old.iter().peekable();
+    let mut n = new.iter().peekable();
+    loop {
+        match (o.peek().copied(), n.peek().copied()) {
+            (None, None) => break,
+            (Some((ok, ow)), Some((nk, nw))) if ok == nk => {
+                if ow != nw {
+                    put.push((owner_key(*nk), owner_value(*nw)));
+                }
+                o.next();
+                n.next();
+            }
+            (Some((ok, _)), Some((nk, _))) if ok < nk => {
+                del.push(owner_key(*ok));
+                o.next();
+            }
+            (Some((ok, _)), None) => {
+                del.push(owner_key(*ok));
+                o.next();
+            }
+            (_, Some((nk, nw))) => {
+                put.push((owner_key(*nk), owner_value(*nw)));
+                n.next();
             }
         }
     }
@@ -977,6 +995,28 @@ mod tests {
         assert_eq!(del, vec![owner_key(5)]);
         let (put, del) = owner_changes(&new, &new);
         assert!(put.is_empty() && del.is_empty());
+        // Against the obvious definition, over interleaved maps.
+        for seed in 0..200u64 {
+            let pick = |salt: u64| -> BTreeMap<u64, u64> {
+                (0..24u64)
+                    .filter(|i| (seed * 31 + i * 7 + salt) % 3 != 0)
+                    .map(|i| (i, (seed + i + salt) % 4))
+                    .collect()
+            };
+            let (a, b) = (pick(1), pick(2));
+            let (put, del) = owner_changes(&a, &b);
+            let want_put: Vec<_> = b
+                .iter()
+                .filter(|(o, w)| a.get(o) != Some(w))
+                .map(|(o, w)| (owner_key(*o), owner_value(*w)))
+                .collect();
+            let want_del: Vec<_> = a
+                .keys()
+                .filter(|o| !b.contains_key(o))
+                .map(|o| owner_key(*o))
+                .collect();
+            assert_eq!((put, del), (want_put, want_del), "seed {seed}");
+        }
         assert!(decode_owner(&owner_key(5)[..10], &owner_value(1)).is_err());
         assert!(decode_owner(&owner_key(5), &[1, 2]).is_err());
     }

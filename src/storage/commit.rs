@@ -89,10 +89,8 @@ impl Inner {
             .iter()
             .map(|p| std::mem::take(&mut *p.batch.lock()))
             .collect();
-        let sorted = match &batches[..] {
-            [b] if b.approximate_size() >= self.sorted_run_bytes() && Memtable::can_sort(b) => true,
-            _ => false,
-        };
+        let sorted = matches!(&batches[..],
+            [b] if b.approximate_size() >= self.sorted_run_bytes() && Memtable::can_sort(b));
         self.make_room(&mut wal_guard, sorted)?;
         let wal = wal_guard.as_mut().ok_or_else(|| Error::Poisoned {
             reason: "the log is closed".into(),

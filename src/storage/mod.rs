@@ -609,6 +609,7 @@ impl Inner {
                 m,
                 Direction::Forward,
                 start.clone(),
+                upper.clone(),
             )));
         }
         for f in &version.levels[0] {
