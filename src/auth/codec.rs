@@ -999,7 +999,7 @@ mod tests {
         for seed in 0..200u64 {
             let pick = |salt: u64| -> BTreeMap<u64, u64> {
                 (0..24u64)
-                    .filter(|i| (seed * 31 + i * 7 + salt) % 3 != 0)
+                    .filter(|i| !(seed * 31 + i * 7 + salt).is_multiple_of(3))
                     .map(|i| (i, (seed + i + salt) % 4))
                     .collect()
             };
