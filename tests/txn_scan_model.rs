@@ -43,7 +43,14 @@ enum Op {
     Scan(u16, u16, u8, u8, bool),
     /// Scan a few entries only, then drop the iterator (LIMIT).
     ScanPrefix(u16, bool, u8),
+    /// The largest key of one of a few fixed ranges (`Txn::last_key`,
+    /// which keeps its answer between calls: asked again and again for
+    /// the same ranges, as inserts ask for a table's largest rowid).
+    LastKey(u8),
 }
+
+/// The ranges [`Op::LastKey`] asks about: `[lower, upper)`.
+const LAST_KEY_RANGES: [(u16, u16); 3] = [(10, 60), (0, 120), (40, 41)];
 
 fn op() -> impl Strategy<Value = Op> {
     let key = 0u16..120;
@@ -60,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
         12 => (key.clone(), key.clone(), 0u8..3, 0u8..3, any::<bool>())
             .prop_map(|(a, b, l, u, r)| Op::Scan(a, b, l, u, r)),
         4 => (key, any::<bool>(), 1u8..12).prop_map(|(a, r, n)| Op::ScanPrefix(a, r, n)),
+        12 => (0u8..3).prop_map(Op::LastKey),
     ]
 }
 
@@ -228,6 +236,13 @@ fn run(ops: Vec<Op>) {
                     range.take(usize::from(n)).collect()
                 };
                 assert_eq!(got, want, "first {n} from {a} rev={rev}");
+            }
+            Op::LastKey(r) => {
+                let (a, b) = LAST_KEY_RANGES[usize::from(r)];
+                let got = txn.last_key(k(a), k(b)).unwrap();
+                let view = txn_view(&committed, &own);
+                let want = view.range(k(a)..k(b)).next_back().map(|(k, _)| k.clone());
+                assert_eq!(got, want, "last key of {a}..{b}");
             }
         }
     }

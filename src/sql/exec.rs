@@ -1339,14 +1339,7 @@ pub fn read_row(txn: &mut Txn, t: &Table, rowid: i64) -> Result<Option<Row>> {
 pub fn max_rowid(txn: &mut Txn, t: &Table) -> Result<Option<i64>> {
     let p = rows_prefix(t.id);
     let end = prefix_end(&p);
-    match txn
-        .scan(Bound::Included(p), Bound::Excluded(end), Direction::Reverse)?
-        .next()
-    {
-        Some(Ok((k, _))) => Ok(Some(rowid_of_key(&k)?)),
-        Some(Err(e)) => Err(e),
-        None => Ok(None),
-    }
+    txn.last_key(p, end)?.map(|k| rowid_of_key(&k)).transpose()
 }
 
 /// Deletes every key with `prefix` (dropping a table or index).

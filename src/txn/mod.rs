@@ -101,6 +101,19 @@ pub struct Txn {
     undo: Vec<(UndoKey, Option<Pending>)>,
     holds_writer: bool,
     has_read: bool,
+    /// The last key of a range as of undo position `undo_len`, kept for
+    /// [`Txn::last_key`] (inserts ask for the largest rowid of one table
+    /// again and again).
+    last_hint: Option<LastKeyHint>,
+}
+
+/// What [`Txn::last_key`] found for `[lower, upper)` when the undo log was
+/// `undo_len` entries long.
+struct LastKeyHint {
+    lower: Vec<u8>,
+    upper: Vec<u8>,
+    last: Option<Vec<u8>>,
+    undo_len: usize,
 }
 
 impl TxnManager {
@@ -143,6 +156,7 @@ impl TxnManager {
             snapshot,
             writes: BTreeMap::new(),
             undo: Vec::new(),
+            last_hint: None,
             holds_writer: false,
             has_read: false,
         }
@@ -230,6 +244,11 @@ impl Txn {
 
     /// Undoes every write made after `mark`.
     pub fn rollback_to(&mut self, mark: Mark) {
+        // A hint may count writes being undone; later writes would refill
+        // the undo log past its position with other ones.
+        if self.last_hint.as_ref().is_some_and(|h| h.undo_len > mark.0) {
+            self.last_hint = None;
+        }
         while self.undo.len() > mark.0 {
             let Some((key, prev)) = self.undo.pop() else {
                 break;
@@ -280,6 +299,71 @@ impl Txn {
             current: Current::Nothing,
             dir,
         })
+    }
+
+    /// The largest key in `[lower, upper)` this transaction sees: the
+    /// first key of a reverse [`Txn::scan`]. The answer is kept, and the
+    /// next call for the same range only looks at the writes made since:
+    /// the snapshot is fixed once the transaction has read, so only its
+    /// own writes change the answer — a put of a larger key raises it, a
+    /// delete of that key makes it unknown (read again). Without this, an
+    /// insert after many deleted rows would pass over all their
+    /// tombstones again for every row.
+    pub fn last_key(&mut self, lower: Vec<u8>, upper: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        if let Some(h) = self.last_hint.take() {
+            if h.lower == lower && h.upper == upper && h.undo_len <= self.undo.len() {
+                let mut last = h.last;
+                let mut known = true;
+                for (key, _) in &self.undo[h.undo_len..] {
+                    let key = key.as_slice();
+                    if key < lower.as_slice() || key >= upper.as_slice() {
+                        continue;
+                    }
+                    // The key's state now, whatever writes led to it.
+                    match self.writes.get(key) {
+                        Some(Some(_)) => {
+                            if last.as_deref().is_none_or(|l| key > l) {
+                                last = Some(key.to_vec());
+                            }
+                        }
+                        _ => {
+                            if last.as_deref() == Some(key) {
+                                known = false;
+                                break;
+                            }
+                        }
+                    }
+                }
+                if known {
+                    self.last_hint = Some(LastKeyHint {
+                        lower,
+                        upper,
+                        last: last.clone(),
+                        undo_len: self.undo.len(),
+                    });
+                    return Ok(last);
+                }
+            }
+        }
+        let last = match self
+            .scan(
+                Bound::Included(lower.clone()),
+                Bound::Excluded(upper.clone()),
+                Direction::Reverse,
+            )?
+            .next()
+        {
+            Some(Ok((k, _))) => Some(k),
+            Some(Err(e)) => return Err(e),
+            None => None,
+        };
+        self.last_hint = Some(LastKeyHint {
+            lower,
+            upper,
+            last: last.clone(),
+            undo_len: self.undo.len(),
+        });
+        Ok(last)
     }
 
     /// The number of keys in `[lower, upper)` (the bounds as given) this
