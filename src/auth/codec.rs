@@ -30,8 +30,8 @@
 //! Owner keys (version 4): `\x00s/owner/` u64be object → u64le owner,
 //! written in the same transaction as the value above. A store of version
 //! 3 or older keeps its owners in the value; the owners read are the
-//! union of both, and the first read-write open moves them to keys (one
-//! transaction: the value rewritten as version 4 with the owner keys).
+//! union of both, and the first change written moves them to keys (one
+//! transaction: the value rewritten as version 4 with every owner key).
 //!
 //! Version 2 is version 3 with each token's user by name (`str user`)
 //! and no maximum lifetime. [`decode`] reads it as current: token users
