@@ -661,13 +661,10 @@ fn copy_store(src: &MemVfs) -> MemVfs {
     dst
 }
 
-/// A store with tables at several levels and acknowledged writes that only
-/// the log holds, left by a crash: the next open must replay it.
-fn store_with_a_log_to_replay() -> (MemVfs, Model) {
-    let mem = MemVfs::new();
-    let gate = KillSwitch::new(&mem);
-    let db = open_on(&gate, small_opts(SyncMode::Full)).unwrap();
-    let mut rng = Rng::new(7);
+/// 150 random writes into `db` with a compaction after the 61st, so its
+/// tables sit at several levels: the generator, its tag and the model.
+fn tables_at_several_levels(db: &Engine, seed: u64) -> (Rng, u64, Model) {
+    let mut rng = Rng::new(seed);
     let (mut tag, mut model) = (0, Model::new());
     for i in 0..150 {
         let (b, after) = random_write(&mut rng, &mut tag, &model);
@@ -677,6 +674,16 @@ fn store_with_a_log_to_replay() -> (MemVfs, Model) {
             db.compact().unwrap();
         }
     }
+    (rng, tag, model)
+}
+
+/// A store with tables at several levels and acknowledged writes that only
+/// the log holds, left by a crash: the next open must replay it.
+fn store_with_a_log_to_replay() -> (MemVfs, Model) {
+    let mem = MemVfs::new();
+    let gate = KillSwitch::new(&mem);
+    let db = open_on(&gate, small_opts(SyncMode::Full)).unwrap();
+    let (mut rng, mut tag, mut model) = tables_at_several_levels(&db, 7);
     db.flush().unwrap();
     for _ in 0..15 {
         let (b, after) = random_write(&mut rng, &mut tag, &model);
@@ -882,16 +889,7 @@ fn store_closed_cleanly() -> (MemVfs, Model) {
     let mem = MemVfs::new();
     let gate = KillSwitch::new(&mem);
     let db = open_on(&gate, small_opts(SyncMode::Full)).unwrap();
-    let mut rng = Rng::new(11);
-    let (mut tag, mut model) = (0, Model::new());
-    for i in 0..150 {
-        let (b, after) = random_write(&mut rng, &mut tag, &model);
-        db.write(b).unwrap();
-        model = after;
-        if i == 60 {
-            db.compact().unwrap();
-        }
-    }
+    let (_, _, model) = tables_at_several_levels(&db, 11);
     db.compact().unwrap();
     db.close().unwrap();
     (mem, model)
