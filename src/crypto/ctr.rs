@@ -16,22 +16,27 @@
 //! at most one plaintext. Files are append-only or written once, and every
 //! new file gets a fresh random IV (see `vfs::sealed`).
 
-use aes::{Aes128, Aes192, Aes256};
+// aes 0.8 rather than 0.9: on a Xeon with VAES the 0.9 line's AVX-512
+// back end set up its round keys on every call and took 4-7x as long for
+// the short calls a record makes (8-byte heads, one-block MAC masks) and
+// 1.5x as long for 4 KiB blocks (measured side by side, BENCHMARKS.md).
+use aes::{Aes128Enc, Aes192Enc, Aes256Enc};
 use cipher::{
-    Array, BlockCipherEncrypt, InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper,
-    StreamCipherSeek,
+    generic_array::GenericArray as Array, BlockCipher, BlockEncrypt, InnerIvInit, KeyInit,
+    StreamCipher, StreamCipherCoreWrapper, StreamCipherSeek,
 };
 use ctr::{flavors::Ctr128BE, CtrCore};
 
 use super::keys::Cipher;
 use crate::error::{Error, Result};
 
-/// An expanded AES key of one of the three sizes.
+/// An expanded AES key of one of the three sizes (encryption round keys
+/// only: counter mode and the MAC mask never decrypt).
 #[derive(Clone)]
 pub(crate) enum AesKey {
-    Aes128(Box<Aes128>),
-    Aes192(Box<Aes192>),
-    Aes256(Box<Aes256>),
+    Aes128(Box<Aes128Enc>),
+    Aes192(Box<Aes192Enc>),
+    Aes256(Box<Aes256Enc>),
 }
 
 impl AesKey {
@@ -39,15 +44,15 @@ impl AesKey {
     /// callers derive keys of exactly that length.
     pub(crate) fn new(cipher: Cipher, key: &[u8]) -> Option<AesKey> {
         match cipher {
-            Cipher::Aes128Ctr => Some(AesKey::Aes128(Box::new(Aes128::new(
-                &Array::try_from(key).ok()?,
-            )))),
-            Cipher::Aes192Ctr => Some(AesKey::Aes192(Box::new(Aes192::new(
-                &Array::try_from(key).ok()?,
-            )))),
-            Cipher::Aes256Ctr => Some(AesKey::Aes256(Box::new(Aes256::new(
-                &Array::try_from(key).ok()?,
-            )))),
+            Cipher::Aes128Ctr => Some(AesKey::Aes128(Box::new(
+                Aes128Enc::new_from_slice(key).ok()?,
+            ))),
+            Cipher::Aes192Ctr => Some(AesKey::Aes192(Box::new(
+                Aes192Enc::new_from_slice(key).ok()?,
+            ))),
+            Cipher::Aes256Ctr => Some(AesKey::Aes256(Box::new(
+                Aes256Enc::new_from_slice(key).ok()?,
+            ))),
             Cipher::Plaintext => None,
         }
     }
@@ -79,7 +84,7 @@ impl AesKey {
 
 fn ctr_apply<C>(c: &C, iv: u128, offset: u64, buf: &mut [u8]) -> Result<()>
 where
-    C: BlockCipherEncrypt<BlockSize = cipher::consts::U16>,
+    C: BlockEncrypt + BlockCipher<BlockSize = cipher::consts::U16>,
 {
     // The core borrows the expanded key: a clone per call (hundreds of
     // bytes) was a measurable share of sealing short records.
