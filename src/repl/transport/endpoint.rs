@@ -309,6 +309,10 @@ pub(crate) struct Shared {
     service: Arc<dyn Service>,
     sinks: Arc<RefusalSinks>,
     live: Mutex<HashMap<usize, Arc<ConnShared>>>,
+    /// Bumped (under the `live` lock) by every `close_peers`: a
+    /// connection whose admission began before the bump is closed when it
+    /// would go live, as if it had been live then.
+    peers_epoch: AtomicU64,
     counters: Arc<Counters>,
     maintenance: tokio::sync::Mutex<()>,
 }
@@ -412,6 +416,7 @@ impl Endpoint {
             service,
             sinks,
             live: Mutex::new(HashMap::new()),
+            peers_epoch: AtomicU64::new(0),
             counters,
             maintenance: tokio::sync::Mutex::new(()),
         });
@@ -480,7 +485,11 @@ impl Endpoint {
     /// Closes every live connection (an orderly close) but keeps listening:
     /// a node that stops serving lets its peers know at once.
     pub fn close_peers(&self) {
-        let lives: Vec<Arc<ConnShared>> = self.shared.live.lock().drain().map(|(_, c)| c).collect();
+        let lives: Vec<Arc<ConnShared>> = {
+            let mut live = self.shared.live.lock();
+            self.shared.peers_epoch.fetch_add(1, Ordering::SeqCst);
+            live.drain().map(|(_, c)| c).collect()
+        };
         for c in lives {
             c.conn
                 .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"not serving");
@@ -676,6 +685,7 @@ impl Shared {
 
     async fn handle_incoming(self: Arc<Self>, incoming: quinn::Incoming) {
         let remote = incoming.remote_address();
+        let epoch = self.peers_epoch.load(Ordering::SeqCst);
         let tls = self.tls_state();
         let slot = ReasonSlot::default();
         let config = match server_config(&self.config, &tls, slot.clone()) {
@@ -734,7 +744,10 @@ impl Shared {
             ))
         });
         match admitted {
-            Ok(live) => self.go_live(live),
+            // A refusal there is already closed and reported.
+            Ok(live) => {
+                let _ = self.go_live(live, &tls, epoch);
+            }
             Err((reason, who)) => {
                 if let Some(
                     ConnectionError::ApplicationClosed(_) | ConnectionError::ConnectionClosed(_),
@@ -859,6 +872,7 @@ impl Shared {
     }
 
     async fn connect(self: &Arc<Self>, addr: SocketAddr, node_id: NodeId) -> Result<Peer> {
+        let epoch = self.peers_epoch.load(Ordering::SeqCst);
         let tls = self.tls_state();
         let slot = ReasonSlot::default();
         let config = client_config(&self.config, &tls, node_id, slot.clone())?;
@@ -897,7 +911,7 @@ impl Shared {
         });
         match admitted {
             Ok(live) => {
-                self.go_live(live.clone());
+                self.go_live(live.clone(), &tls, epoch)?;
                 Ok(Peer::new(live))
             }
             Err(e) => {
@@ -1007,10 +1021,48 @@ impl Shared {
     }
 
     /// Registers an admitted connection and serves its request streams.
-    fn go_live(self: &Arc<Self>, live: Arc<ConnShared>) {
-        self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+    ///
+    /// `tls` and `epoch` are what the admission started under. A reload
+    /// or a `close_peers` in between saw only the connections live at the
+    /// time, so this one answers to them here, under the `live` lock that
+    /// both take: checked again against reloaded material (closed and
+    /// reported if it no longer passes), closed if the peers were closed.
+    fn go_live(
+        self: &Arc<Self>,
+        live: Arc<ConnShared>,
+        tls: &Arc<TlsState>,
+        epoch: u64,
+    ) -> Result<()> {
         let id = live.conn.stable_id();
-        self.live.lock().insert(id, live.clone());
+        {
+            let mut map = self.live.lock();
+            if self.peers_epoch.load(Ordering::SeqCst) != epoch {
+                live.conn
+                    .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"not serving");
+                return Err(Error::Transport {
+                    peer: live.info.remote,
+                    what: "the endpoint closed its connections while this one was admitted".into(),
+                });
+            }
+            let now = self.tls_state();
+            if !Arc::ptr_eq(&now, tls) {
+                if let Err((reason, _)) =
+                    now.verify_peer(&live.chain[0], &live.chain[1..], UnixTime::now())
+                {
+                    drop(map);
+                    live.close_refused(reason.clone());
+                    self.counters
+                        .closed_by_recheck
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Err(Error::PeerRefused {
+                        peer: live.info.remote,
+                        reason,
+                    });
+                }
+            }
+            self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+            map.insert(id, live.clone());
+        }
         let shared = self.clone();
         tokio::spawn(async move {
             while let Ok((send, recv)) = live.conn.accept_bi().await {
@@ -1020,6 +1072,7 @@ impl Shared {
             }
             shared.live.lock().remove(&id);
         });
+        Ok(())
     }
 
     async fn serve_stream(
