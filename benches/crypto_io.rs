@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
-use aes::cipher::{Array, KeyIvInit, StreamCipher, StreamCipherSeek};
+use aes::cipher::{
+    generic_array::GenericArray as Array, KeyIvInit, StreamCipher, StreamCipherSeek,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sealdb::crypto::{KeyBytes, KeyProvider, MemoryKeyProvider, UnencryptedKeyProvider};
 use sealdb::vfs::{FileKind, KeyOptions, MemVfs, SealedDir, Vfs};
