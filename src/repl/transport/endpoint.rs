@@ -482,8 +482,9 @@ impl Endpoint {
             .map(|c| Peer::new(c.clone()))
     }
 
-    /// Closes every live connection (an orderly close) but keeps listening:
-    /// a node that stops serving lets its peers know at once.
+    /// Closes every live connection (an orderly close), and any whose
+    /// admission is under way when it goes live, but keeps listening: a
+    /// node that stops serving lets its peers know at once.
     pub fn close_peers(&self) {
         let lives: Vec<Arc<ConnShared>> = {
             let mut live = self.shared.live.lock();
