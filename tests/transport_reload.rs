@@ -197,3 +197,66 @@ async fn a_failed_reload_changes_nothing() {
         .expect("new connection with the old material");
     assert_eq!(n2.stats().reloads, 0);
 }
+
+/// A connection whose TLS handshake is done but whose admission (the
+/// hello) is not when the reload runs is invisible to the reload's
+/// recheck; it answers to the new material when it would go live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admission_under_way_during_a_reload_answers_to_the_new_material() {
+    use sealdb::repl::transport::ALPN;
+    use transport_common::raw;
+    let ca = TestCa::new("alpha");
+    let rec2 = Recorder::default();
+    let n2 = bind(ca.node(2), &rec2).await;
+    let addr2 = n2.local_addr().expect("addr");
+    let (_ep, conn) = raw::connect(addr2, Some(&ca.node(1)), ALPN)
+        .await
+        .expect("handshake under the old material");
+    ca.revoke(1);
+    let report = n2.reload().await.expect("reload");
+    assert_eq!(report.closed, 0, "not live yet: the recheck cannot see it");
+    // The hello ends the admission, after the reload.
+    let _ = raw::hello(&conn, 1, "alpha").await;
+    let (_, reason) = tokio::time::timeout(Duration::from_secs(5), raw::closed(&conn))
+        .await
+        .expect("the admitted connection was closed, not left live");
+    assert!(reason.contains("revoked"), "{reason}");
+    let r = rec2
+        .wait_for(|r| r.closed_existing && r.peer.as_ref().and_then(|p| p.node_id()) == Some(1))
+        .await;
+    assert_eq!(
+        r.reason,
+        RefusalReason::Revoked {
+            source: RevocationSource::Crl
+        }
+    );
+    assert_eq!(n2.stats().live, 0);
+    // A peer that still passes is admitted as before.
+    let n3 = bind(ca.node(3), &Recorder::default()).await;
+    let p3 = n3.connect(addr2, 2).await.expect("node 3");
+    assert_eq!(p3.call(Lane::Urgent, b"x").await.expect("call"), b"echo:x");
+}
+
+/// `close_peers` closes a connection being admitted when it runs, too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_peers_closes_an_admission_under_way() {
+    use sealdb::repl::transport::ALPN;
+    use transport_common::raw;
+    let ca = TestCa::new("alpha");
+    let n2 = bind(ca.node(2), &Recorder::default()).await;
+    let addr2 = n2.local_addr().expect("addr");
+    let (_ep, conn) = raw::connect(addr2, Some(&ca.node(1)), ALPN)
+        .await
+        .expect("handshake");
+    n2.close_peers();
+    let _ = raw::hello(&conn, 1, "alpha").await;
+    let (_, reason) = tokio::time::timeout(Duration::from_secs(5), raw::closed(&conn))
+        .await
+        .expect("closed, not left live");
+    assert!(reason.contains("not serving"), "{reason}");
+    assert_eq!(n2.stats().live, 0);
+    // It keeps listening: a new connection is admitted.
+    let n1 = bind(ca.node(1), &Recorder::default()).await;
+    let p1 = n1.connect(addr2, 2).await.expect("after close_peers");
+    assert_eq!(p1.call(Lane::Urgent, b"y").await.expect("call"), b"echo:y");
+}
