@@ -20,6 +20,29 @@ fn serial_of(path: &std::path::Path) -> Vec<u8> {
         .serial
 }
 
+/// The report of node `id`'s live connection closed as revoked by a CRL.
+async fn closed_as_revoked(rec: &Recorder, id: u64) -> sealdb::repl::Refusal {
+    let r = rec
+        .wait_for(|r| r.closed_existing && r.peer.as_ref().and_then(|p| p.node_id()) == Some(id))
+        .await;
+    assert_eq!(
+        r.reason,
+        RefusalReason::Revoked {
+            source: RevocationSource::Crl
+        }
+    );
+    r
+}
+
+/// The reason a hand-made client's connection was closed with, which
+/// must happen soon (not left live).
+async fn closed_soon(conn: &quinn::Connection) -> String {
+    tokio::time::timeout(Duration::from_secs(5), transport_common::raw::closed(conn))
+        .await
+        .expect("the connection was closed, not left live")
+        .1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_continue_across_certificate_rotation() {
     let ca = TestCa::new("alpha");
@@ -104,15 +127,7 @@ async fn a_crl_revocation_closes_the_live_connection() {
     ca.revoke(1);
     let report = n2.reload().await.expect("reload");
     assert_eq!(report.closed, 1, "only node 1's connection closes");
-    let r = rec2
-        .wait_for(|r| r.closed_existing && r.peer.as_ref().and_then(|p| p.node_id()) == Some(1))
-        .await;
-    assert_eq!(
-        r.reason,
-        RefusalReason::Revoked {
-            source: RevocationSource::Crl
-        }
-    );
+    let r = closed_as_revoked(&rec2, 1).await;
     assert_eq!(r.side, Side::Inbound);
 
     // Node 1 learns why, typed, on its next request and from closed().
@@ -217,19 +232,9 @@ async fn an_admission_under_way_during_a_reload_answers_to_the_new_material() {
     assert_eq!(report.closed, 0, "not live yet: the recheck cannot see it");
     // The hello ends the admission, after the reload.
     let _ = raw::hello(&conn, 1, "alpha").await;
-    let (_, reason) = tokio::time::timeout(Duration::from_secs(5), raw::closed(&conn))
-        .await
-        .expect("the admitted connection was closed, not left live");
+    let reason = closed_soon(&conn).await;
     assert!(reason.contains("revoked"), "{reason}");
-    let r = rec2
-        .wait_for(|r| r.closed_existing && r.peer.as_ref().and_then(|p| p.node_id()) == Some(1))
-        .await;
-    assert_eq!(
-        r.reason,
-        RefusalReason::Revoked {
-            source: RevocationSource::Crl
-        }
-    );
+    closed_as_revoked(&rec2, 1).await;
     assert_eq!(n2.stats().live, 0);
     // A peer that still passes is admitted as before.
     let n3 = bind(ca.node(3), &Recorder::default()).await;
@@ -250,9 +255,7 @@ async fn close_peers_closes_an_admission_under_way() {
         .expect("handshake");
     n2.close_peers();
     let _ = raw::hello(&conn, 1, "alpha").await;
-    let (_, reason) = tokio::time::timeout(Duration::from_secs(5), raw::closed(&conn))
-        .await
-        .expect("closed, not left live");
+    let reason = closed_soon(&conn).await;
     assert!(reason.contains("not serving"), "{reason}");
     assert_eq!(n2.stats().live, 0);
     // It keeps listening: a new connection is admitted.

@@ -1045,16 +1045,13 @@ impl Shared {
                     what: "the endpoint closed its connections while this one was admitted".into(),
                 });
             }
-            let now = self.tls_state();
-            if !Arc::ptr_eq(&now, tls) {
+            let current = self.tls_state();
+            if !Arc::ptr_eq(&current, tls) {
                 if let Err((reason, _)) =
-                    now.verify_peer(&live.chain[0], &live.chain[1..], UnixTime::now())
+                    current.verify_peer(&live.chain[0], &live.chain[1..], UnixTime::now())
                 {
                     drop(map);
-                    live.close_refused(reason.clone());
-                    self.counters
-                        .closed_by_recheck
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.close_failed(&live, reason.clone());
                     return Err(Error::PeerRefused {
                         peer: live.info.remote,
                         reason,
@@ -1199,14 +1196,19 @@ impl Shared {
                 Ok(_) => self.ocsp_check(&c.chain, &tls).await,
             };
             if let Err(reason) = verdict {
-                c.close_refused(reason);
-                self.counters
-                    .closed_by_recheck
-                    .fetch_add(1, Ordering::Relaxed);
+                self.close_failed(&c, reason);
                 closed += 1;
             }
         }
         closed
+    }
+
+    /// Closes (and reports) a connection whose peer no longer passes.
+    fn close_failed(&self, c: &ConnShared, reason: RefusalReason) {
+        c.close_refused(reason);
+        self.counters
+            .closed_by_recheck
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
 
