@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::storage::INCOMPLETE_MARKER;
-use crate::vfs::{FileKind, ReadFile, SealedReader, Vfs, HEADER_LEN};
+use crate::vfs::{slot_len, FileKind, ReadFile, SealedReader, Vfs, HEADER_LEN};
 
 use super::manifest::{decode_descriptor, hex, FileDigest, FileEntry, Manifest, MANIFEST_FILE};
 use super::wrap::{self, DataKey, WrapKind, KEYS_FILE};
@@ -203,14 +203,33 @@ pub(crate) fn chain(vfs: &dyn Vfs, newest: Opened, keys: &BackupKeys) -> Result<
 
 /// Reads data file `entry` of backup `b`, checking it against the manifest
 /// (see the module doc), and hands every payload after the descriptor to
-/// `each`, with its CRC32 (checked; for
-/// [`crate::vfs::SealedWriter::append_record_with_crc`]). One buffer
-/// serves every record. Returns the number of payload bytes.
+/// `each`. One buffer serves every record. Returns the number of payload
+/// bytes.
 pub(crate) fn read_file(
     vfs: &dyn Vfs,
     b: &Opened,
     entry: &FileEntry,
-    mut each: impl FnMut(&[u8], u32) -> Result<()>,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut slot = Vec::new();
+    read_file_in_place(vfs, b, entry, |len, read| {
+        slot.resize(slot_len(len), 0);
+        read(&mut slot)?;
+        each(&slot[..len])
+    })
+}
+
+/// [`read_file`] where the caller says where each record goes: `each`
+/// gets the payload length `len` and a function that reads the record
+/// into a slot of [`slot_len`]`(len)` bytes, authenticated, decrypted and
+/// checked (the slot [`crate::vfs::SealedWriter::append_record_in_place`]
+/// hands out, so a restore copies each record once). `each` must call
+/// it exactly once.
+pub(crate) fn read_file_in_place(
+    vfs: &dyn Vfs,
+    b: &Opened,
+    entry: &FileEntry,
+    mut each: impl FnMut(usize, &mut dyn FnMut(&mut [u8]) -> Result<()>) -> Result<()>,
 ) -> Result<u64> {
     let path = b.dir.join(&entry.name);
     if !vfs.exists(&path)? {
@@ -303,13 +322,23 @@ pub(crate) fn read_file(
         ));
     }
     let (mut count, mut bytes) = (0u64, 0u64);
-    let mut payload = descriptor;
-    while let Some(r) = reader.read_record_into(at, &mut payload)? {
+    while let Some(head) = reader.read_head(at)? {
+        let len = head.payload_len();
+        let mut read = None;
+        each(len, &mut |slot| {
+            read = Some(reader.read_body(&head, slot)?);
+            Ok(())
+        })?;
+        let r = read.ok_or_else(|| Error::Poisoned {
+            reason: format!(
+                "a record of {} was not read by its consumer",
+                path.display()
+            ),
+        })?;
         digest.update(r.tag);
         at = r.next;
         count += 1;
-        bytes += payload.len() as u64;
-        each(&payload, r.crc)?;
+        bytes += len as u64;
     }
     if b.manifest.file_digest == FileDigest::RecordTags
         && <[u8; 32]>::from(digest.finalize()) != entry.sha256

@@ -220,7 +220,7 @@ fn build(
         for b in chain.iter() {
             for f in &b.manifest.files {
                 if !used.contains(&(b.manifest.id, f.name.as_str())) {
-                    open::read_file(vfs, b, f, |_, _| Ok(()))?;
+                    open::read_file(vfs, b, f, |_| Ok(()))?;
                 }
             }
         }
@@ -269,7 +269,9 @@ fn build(
             jobs,
             move |(table, at, f), report| {
                 let mut ti = inst.table(table)?;
-                open::read_file(&*vfs, &chain[*at], f, |p, crc| ti.add_checked(p, crc))?;
+                open::read_file_in_place(&*vfs, &chain[*at], f, |len, read| {
+                    ti.add_in_place(len, read)
+                })?;
                 ti.finish()?;
                 report(f.size);
                 Ok(())
@@ -292,8 +294,8 @@ fn build(
         let name = format!("{AUDIT_FILE_PREFIX}{:06}.log", a.number);
         let mut w = inst.sealed_dir().create_file(&name, FileKind::AuditLog)?;
         for (b, f) in runs {
-            open::read_file(vfs, b, f, |p, crc| {
-                w.append_record_with_crc(p, crc).map(|_| ())
+            open::read_file_in_place(vfs, b, f, |len, read| {
+                w.append_record_in_place(len, |slot| read(slot)).map(|_| ())
             })?;
             state.files_done += 1;
             state.bytes_done += f.size;
@@ -302,7 +304,7 @@ fn build(
         w.sync()?;
     }
     for f in &logs {
-        open::read_file(vfs, newest, f, |p, _| inst.add_log_record(p))?;
+        open::read_file(vfs, newest, f, |p| inst.add_log_record(p))?;
         state.files_done += 1;
         state.bytes_done += f.size;
         progress(state);

@@ -203,7 +203,7 @@ fn check_files(
                 // (a length check for all but a footer) instead of kept.
                 let mut last = None;
                 let mut count = 0u64;
-                open::read_file(vfs, b, f, |p, _| {
+                open::read_file(vfs, b, f, |p| {
                     count += 1;
                     last = footer_entries(p);
                     Ok(())
@@ -219,7 +219,7 @@ fn check_files(
                 if log_pos(f.number).is_none() {
                     return Err(bad("a log segment the manifest's tail does not name".into()));
                 }
-                open::read_file(vfs, b, f, |p, _| {
+                open::read_file(vfs, b, f, |p| {
                     let (seq, batch) =
                         decode_record(p).ok_or_else(|| bad("a malformed log record".into()))?;
                     if next_seq.is_some_and(|want| want != seq) {
@@ -234,7 +234,7 @@ fn check_files(
             }
             Role::Audit => {
                 let mut prev: Option<u64> = None;
-                open::read_file(vfs, b, f, |p, _| {
+                open::read_file(vfs, b, f, |p| {
                     let seq = p
                         .get(..8)
                         .and_then(|s| s.try_into().ok())

@@ -381,19 +381,24 @@ pub struct RecordStream<'a> {
 }
 
 impl RecordStream<'_> {
-    /// The next record's payload into `out` (its allocation kept from
-    /// record to record), with its checked CRC32 (for
-    /// [`crate::vfs::SealedWriter::append_record_with_crc`]); `None` at
-    /// the end, and after an error.
-    pub(crate) fn next_into(&mut self, out: &mut Vec<u8>) -> Result<Option<u32>> {
-        let Some(at) = self.at else {
+    /// Moves the next record into `w` through `w`'s own buffer (a
+    /// backup: read, checked and decrypted there, then encrypted under
+    /// `w`'s key, copied once); its payload length, or `None` at the end
+    /// and after an error.
+    pub(crate) fn next_to(&mut self, w: &mut SealedWriter) -> Result<Option<usize>> {
+        let Some(at) = self.at.take() else {
             return Ok(None);
         };
-        self.at = None;
-        Ok(self.reader.read_record_into(at, out)?.map(|r| {
-            self.at = Some(r.next);
-            r.crc
-        }))
+        let Some(head) = self.reader.read_head(at)? else {
+            return Ok(None);
+        };
+        let mut next = None;
+        w.append_record_in_place(head.payload_len(), |slot| {
+            next = Some(self.reader.read_body(&head, slot)?.next);
+            Ok(())
+        })?;
+        self.at = next;
+        Ok(Some(head.payload_len()))
     }
 }
 
@@ -644,37 +649,60 @@ impl TableInstall<'_> {
 
     /// Appends the source's next record payload.
     pub fn add_record(&mut self, payload: Vec<u8>) -> Result<()> {
-        self.add(&payload, None)
-    }
-
-    /// [`Self::add_record`] of a payload whose CRC32 `crc` was read and
-    /// checked with it (a restore): the copy is not hashed again.
-    pub(crate) fn add_checked(&mut self, payload: &[u8], crc: u32) -> Result<()> {
-        self.add(payload, Some(crc))
-    }
-
-    fn add(&mut self, payload: &[u8], crc: Option<u32>) -> Result<()> {
         match &mut self.mode {
             Mode::Copy(w, last) => {
-                match crc {
-                    Some(crc) => w.append_record_with_crc(payload, crc)?,
-                    None => w.append_record(payload)?,
-                };
+                w.append_record(&payload)?;
                 // Only the last record's footer is checked at the end: each
                 // is parsed (a length check for all but a footer), not kept.
-                *last = footer_entries(payload);
+                *last = footer_entries(&payload);
+                Ok(())
             }
-            Mode::Rebuild(b, pending) => {
-                pending.push_back(payload.to_vec());
-                if pending.len() > 3 {
-                    let raw = pending.pop_front().unwrap_or_default();
-                    let block = Block::decode(&raw).ok_or_else(|| {
-                        let path = self.owner.dir.dir().join(table_name(self.info.number));
-                        Error::corruption(path, 0, "malformed data block in a table")
-                    })?;
-                    for i in 0..block.len() {
-                        b.add(block.key(i), block.value(i))?;
-                    }
+            Mode::Rebuild(..) => self.rebuild(payload),
+        }
+    }
+
+    /// [`Self::add_record`] of a payload of `len` bytes that `read` puts
+    /// in a slot (a restore: `backup::open::read_file_in_place`), which
+    /// for a copied table is the table writer's own buffer: the record is
+    /// copied once, and its CRC, checked by the reader, not computed again.
+    pub(crate) fn add_in_place(
+        &mut self,
+        len: usize,
+        read: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        match &mut self.mode {
+            Mode::Copy(w, last) => {
+                w.append_record_in_place(len, |slot| {
+                    read(slot)?;
+                    // As in `add_record`: only the last footer counts.
+                    *last = footer_entries(&slot[..len]);
+                    Ok(())
+                })?;
+                Ok(())
+            }
+            Mode::Rebuild(..) => {
+                let mut slot = vec![0u8; crate::vfs::slot_len(len)];
+                read(&mut slot)?;
+                slot.truncate(len);
+                self.rebuild(slot)
+            }
+        }
+    }
+
+    /// Re-adds the entries of a data block: `raw` waits behind the last
+    /// three payloads (index, filter, footer: not data).
+    fn rebuild(&mut self, raw: Vec<u8>) -> Result<()> {
+        let TableInstall { owner, info, mode } = self;
+        if let Mode::Rebuild(b, pending) = mode {
+            pending.push_back(raw);
+            if pending.len() > 3 {
+                let raw = pending.pop_front().unwrap_or_default();
+                let block = Block::decode(&raw).ok_or_else(|| {
+                    let path = owner.dir.dir().join(table_name(info.number));
+                    Error::corruption(path, 0, "malformed data block in a table")
+                })?;
+                for i in 0..block.len() {
+                    b.add(block.key(i), block.value(i))?;
                 }
             }
         }
