@@ -88,6 +88,29 @@ def test_trojan_trigger_and_when_oracle(lab):
     refused(alice, "CREATE TRIGGER p AFTER INSERT ON t BEGIN DELETE FROM loot; END")
 
 
+def test_raise_only_inside_trigger_programs(lab):
+    root, user = lab
+    alice = user("alice")
+    # RAISE where no trigger program runs: refused, nothing made.
+    for sql in ("SELECT RAISE(IGNORE)",
+                "CREATE VIEW v AS SELECT RAISE(ABORT, 'x')",
+                "CREATE TABLE d (a DEFAULT (RAISE(IGNORE)))",
+                "CREATE TABLE c (a CHECK (RAISE(IGNORE)))"):
+        refused(alice, sql, lib.SEALDB_ERR_SQL_MISUSE)
+    assert rows(alice, "SELECT count(*) FROM sqlite_schema WHERE name IN ('v', 'd', 'c')") == [(0,)]
+    # In her trigger: SQLite's semantics, her message, a constraint error.
+    alice.execute("CREATE TABLE mine (x INTEGER)")
+    alice.execute("CREATE TRIGGER skip BEFORE INSERT ON mine WHEN new.x < 0 BEGIN SELECT RAISE(IGNORE); END")
+    alice.execute("CREATE TRIGGER stop BEFORE INSERT ON mine WHEN new.x = 0 "
+                  "BEGIN SELECT RAISE(ABORT, 'zero from ' || current_user); END")
+    assert alice.execute("INSERT INTO mine VALUES (1), (-1), (2)").rowcount == 2
+    with pytest.raises(sealdb.IntegrityError) as e:
+        alice.execute("INSERT INTO mine VALUES (3), (0)")
+    assert e.value.code == lib.SEALDB_ERR_SQL_CONSTRAINT
+    assert "zero from alice" in str(e.value)
+    assert rows(alice, "SELECT x FROM mine ORDER BY x") == [(1,), (2,)]
+
+
 def test_conflict_clauses_respect_row_level_security(lab):
     root, user = lab
     root.executescript("""

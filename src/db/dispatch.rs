@@ -521,6 +521,7 @@ impl Session {
                 on_error: Default::default(),
                 session: fn_session.clone(),
                 trigger_rights: HashMap::new(),
+                raised_ignore: false,
             };
             let done = match (stmt, prepared) {
                 (Ast::Insert(i), Some(c)) => {

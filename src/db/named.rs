@@ -302,6 +302,11 @@ impl Named {
                 self.query(query);
             }
             Expr::Exists(q, _) | Expr::Subquery(q) => self.query(q),
+            Expr::Raise(_, message) => {
+                if let Some(x) = message {
+                    self.expr(x);
+                }
+            }
             Expr::Between {
                 expr, low, high, ..
             } => {

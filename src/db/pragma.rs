@@ -293,6 +293,7 @@ impl Session {
                 on_error: Default::default(),
                 session: fn_session,
                 trigger_rights: std::collections::HashMap::new(),
+                raised_ignore: false,
             };
             run::integrity_check(&mut cx, &schema)?
         };

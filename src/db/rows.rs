@@ -132,6 +132,7 @@ impl Rows<'_> {
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
+                            raised_ignore: false,
                         };
                         it.next(&mut cx)?
                     }
@@ -154,6 +155,7 @@ impl Rows<'_> {
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
                             trigger_rights: HashMap::new(),
+                            raised_ignore: false,
                         };
                         it.next(&mut cx)?
                     }

@@ -474,6 +474,7 @@ impl Session {
                 on_error: Default::default(),
                 session: fn_session.clone(),
                 trigger_rights: HashMap::new(),
+                raised_ignore: false,
             };
             open(&planned.plan, &mut cx, &[])
         })();

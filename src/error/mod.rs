@@ -356,6 +356,9 @@ pub enum SqlErrorKind {
     /// The statement nests too deeply or has too many terms (see
     /// `sealdb::depth` for the limits).
     TooComplex,
+    /// A trigger's `RAISE(ROLLBACK | ABORT | FAIL, msg)`: the message is
+    /// the trigger's (SQLite reports it as a constraint failure).
+    Raised,
 }
 
 impl SqlErrorKind {
@@ -378,6 +381,7 @@ impl SqlErrorKind {
             SqlErrorKind::AlreadyExists => "42P07",
             SqlErrorKind::UnknownRole => "42704",
             SqlErrorKind::TooComplex => "54001",
+            SqlErrorKind::Raised => "P0001",
         }
     }
 }
@@ -401,6 +405,7 @@ impl fmt::Display for SqlErrorKind {
             SqlErrorKind::AlreadyExists => "already exists",
             SqlErrorKind::UnknownRole => "no such role",
             SqlErrorKind::TooComplex => "statement too complex",
+            SqlErrorKind::Raised => "raised by a trigger",
         })
     }
 }
@@ -465,7 +470,8 @@ pub enum ErrorCode {
     SqlSyntax = 600,
     /// [`Error::Sql`]: unknown table, column or function, or ambiguous name.
     SqlUnknownObject = 601,
-    /// [`Error::Sql`]: a constraint (NOT NULL, UNIQUE) failed.
+    /// [`Error::Sql`]: a constraint (NOT NULL, UNIQUE, CHECK, FOREIGN
+    /// KEY) failed, or a trigger raised an error.
     SqlConstraint = 602,
     /// [`Error::Sql`]: a type mismatch or integer overflow.
     SqlValue = 603,
@@ -534,7 +540,8 @@ impl Error {
                 SqlErrorKind::NotNull
                 | SqlErrorKind::Unique
                 | SqlErrorKind::Check
-                | SqlErrorKind::ForeignKey => ErrorCode::SqlConstraint,
+                | SqlErrorKind::ForeignKey
+                | SqlErrorKind::Raised => ErrorCode::SqlConstraint,
                 SqlErrorKind::TypeMismatch | SqlErrorKind::Overflow => ErrorCode::SqlValue,
                 SqlErrorKind::Misuse | SqlErrorKind::Unsupported => ErrorCode::SqlMisuse,
                 SqlErrorKind::TooComplex => ErrorCode::SqlTooComplex,

@@ -11,12 +11,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::{run_subplan, ExecCtx, SubKind};
+use crate::sql::exec::{run_subplan, ErrorScope, ExecCtx, SubKind};
 use crate::sql::functions::{ScalarCall, ShortCircuit};
 use crate::sql::plan::Plan;
 use crate::sql::rowvalue::{self, RowCmp, RowIn};
 use crate::sql::typing::CmpRule;
-use crate::syntax::ast::{BinOp, UnOp};
+use crate::syntax::ast::{BinOp, Conflict, UnOp};
 use crate::types::{self, CastType, Value};
 
 /// A bound expression.
@@ -82,6 +82,9 @@ pub enum PExpr {
     /// Term `i` of the first row of a row subquery (`SET (a, b) =
     /// (SELECT ...)`).
     RowField(Arc<SubPlan>, usize),
+    /// A trigger program's `RAISE(action[, message])` (bound only inside
+    /// one): evaluating it is an error, see [`raise`].
+    Raise(Conflict, Option<Box<PExpr>>),
 }
 
 /// A subquery inside an expression.
@@ -343,6 +346,7 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         PExpr::RowCmp(c) => rowvalue::compare(c, row, cx)?,
         PExpr::RowIn(c) => rowvalue::contains(c, row, cx)?,
         PExpr::RowField(sub, i) => rowvalue::field(sub, *i, row, cx)?,
+        PExpr::Raise(action, message) => return Err(raise(*action, message.as_deref(), row, cx)),
         PExpr::Func(f, args) if f.short_circuit().is_some() => short_circuit(f, args, row, cx)?,
         PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
@@ -496,4 +500,30 @@ fn shift(x: i64, by: i64) -> i64 {
     } else {
         x >> (-by)
     }
+}
+
+/// The error `RAISE(action, message)` ends its trigger program with, as
+/// SQLite's OP_Halt: ROLLBACK, ABORT and FAIL fail the statement with the
+/// message (its text; NULL as an empty one) and undo what the conflict
+/// resolution of that name undoes; IGNORE marks `cx` so that the firing of
+/// the trigger ends the row's processing quietly.
+fn raise(action: Conflict, message: Option<&PExpr>, row: &[Value], cx: &mut ExecCtx) -> Error {
+    let text = match message.map(|m| eval(m, row, cx)) {
+        Some(Err(e)) => return e,
+        Some(Ok(v)) => v.to_text().unwrap_or_default(),
+        None => String::new(),
+    };
+    cx.on_error = match action {
+        Conflict::Fail => ErrorScope::Nothing,
+        Conflict::Rollback => ErrorScope::Transaction,
+        _ => ErrorScope::Statement,
+    };
+    if action == Conflict::Ignore {
+        cx.raised_ignore = true;
+        return Error::sql(
+            SqlErrorKind::Raised,
+            "RAISE(IGNORE) outside a trigger's row",
+        );
+    }
+    Error::sql(SqlErrorKind::Raised, text)
 }

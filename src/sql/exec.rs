@@ -59,6 +59,10 @@ pub struct ExecCtx<'a> {
     /// Triggers already authorized during this statement, with the rights
     /// they run with (their owner's).
     pub trigger_rights: HashMap<u32, Arc<crate::sql::plan::Security>>,
+    /// Set by `RAISE(IGNORE)` with the error it returns, which unwinds the
+    /// trigger program; the trigger firing that sees both ends the row's
+    /// processing without an error (see `sql::run::trigger::fire`).
+    pub raised_ignore: bool,
 }
 
 /// What a failed statement's error undoes.

@@ -103,6 +103,9 @@ impl Decision {
             // LIKE and GLOB are function calls in SQLite; a window
             // checks its frame offsets and arguments as it runs.
             Expr::Like { .. } | Expr::Window(_) => self.may_abort = true,
+            // RAISE(ABORT) must undo the statement (sqlite3MayAbort);
+            // IGNORE, FAIL and ROLLBACK need no statement journal.
+            Expr::Raise(Conflict::Abort, _) => self.may_abort = true,
             _ => {}
         });
         // `walk` does not enter subqueries.

@@ -576,6 +576,11 @@ pub enum Expr {
     },
     /// A window function call (`f(...) [FILTER (WHERE ...)] OVER ...`).
     Window(Box<WindowCall>),
+    /// SQLite's `RAISE(IGNORE)` and `RAISE(ROLLBACK | ABORT | FAIL, msg)`
+    /// of a trigger program: stop the row's processing (IGNORE, no
+    /// message) or fail with `msg`, undoing what the conflict resolution
+    /// of the same name undoes. Never `Conflict::Replace`.
+    Raise(Conflict, Option<Box<Expr>>),
 }
 
 /// A window function call: `name(args) [FILTER (WHERE filter)] OVER

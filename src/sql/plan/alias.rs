@@ -88,6 +88,11 @@ fn substitute_node(e: &mut Expr, aliases: &[(&str, &Expr)]) {
             }
         }
         Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::Cast(x, _) | Expr::Collate(x, _) => sub(x),
+        Expr::Raise(_, message) => {
+            if let Some(x) = message {
+                sub(x);
+            }
+        }
         Expr::Binary(_, a, b) => {
             sub(a);
             sub(b);

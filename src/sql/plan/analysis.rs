@@ -118,6 +118,11 @@ fn walk_node(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             }
         }
         Expr::Row(items) => items.iter().for_each(|x| walk(x, f)),
+        Expr::Raise(_, message) => {
+            if let Some(x) = message {
+                walk(x, f);
+            }
+        }
         Expr::Window(w) => w.exprs().into_iter().for_each(|x| walk(x, f)),
         Expr::Literal(_)
         | Expr::Column { .. }
@@ -135,6 +140,8 @@ pub fn query_calls_function(q: &Query) -> bool {
         let mut found = false;
         walk(e, &mut |x| match x {
             Expr::Function { .. } | Expr::Window(_) => found = true,
+            // SQLite's sqlite3MayAbort for RAISE(ABORT) only.
+            Expr::Raise(Conflict::Abort, _) => found = true,
             Expr::Exists(q, _) | Expr::Subquery(q) => found |= query_calls_function(q),
             Expr::InSubquery { query, .. } => found |= query_calls_function(query),
             Expr::RowField { query, .. } => found |= query_calls_function(query),
@@ -276,6 +283,7 @@ pub(super) fn direct_children(e: &Expr) -> Vec<&Expr> {
             v
         }
         Expr::Row(items) => items.iter().collect(),
+        Expr::Raise(_, message) => message.as_deref().into_iter().collect(),
         Expr::Window(w) => w.exprs(),
         Expr::Literal(_)
         | Expr::Column { .. }
@@ -432,6 +440,11 @@ fn pwalk_node(e: &PExpr, f: &mut dyn FnMut(&PExpr)) {
             }
         }
         PExpr::Func(_, a) => a.iter().for_each(|y| pwalk(y, f)),
+        PExpr::Raise(_, m) => {
+            if let Some(m) = m {
+                pwalk(m, f);
+            }
+        }
         PExpr::RowCmp(c) => {
             c.left.items().iter().for_each(|y| pwalk(y, f));
             c.right.items().iter().for_each(|y| pwalk(y, f));

@@ -318,6 +318,21 @@ impl<'s> Planner<'s> {
                 )
             }
             Expr::Window(w) => self.bind_window(w, scope, agg)?,
+            Expr::Raise(action, message) => {
+                // SQLite: only where a trigger's table is in scope (its
+                // WHEN clause and body), checked when coded.
+                if self.root.is_none() {
+                    return Err(err(
+                        SqlErrorKind::Misuse,
+                        "RAISE() may only be used within a trigger-program",
+                    ));
+                }
+                let m = match message {
+                    Some(x) => Some(b(rec!(x).0)),
+                    None => None,
+                };
+                (PExpr::Raise(*action, m), ExprType::default())
+            }
             Expr::Function {
                 name,
                 args,
@@ -541,6 +556,7 @@ fn map_cols_node(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
             r,
         ),
         PExpr::Cast(x, t) => PExpr::Cast(m(x), t),
+        PExpr::Raise(a, x) => PExpr::Raise(a, x.map(m)),
         PExpr::Func(n, a) => PExpr::Func(n, a.into_iter().map(|y| map_cols(y, f)).collect()),
         PExpr::RowCmp(c) => {
             let RowCmp {

@@ -12,6 +12,21 @@ pub fn create_table(cx: &mut ExecCtx, schema: &Schema, ct: &CreateTable) -> Resu
     reserved(&ct.name)?;
     for c in &ct.columns {
         check_column_name(&c.name)?;
+        // SQLite: neither RAISE nor a subquery is constant, so neither is
+        // a default (an INSERT inside a trigger program would run it).
+        if let Some(d) = &c.default {
+            let mut variable = false;
+            if let Ok(e) = crate::syntax::parse::parse_expr(d) {
+                variable = crate::sql::plan::has_subquery_expr(&e);
+                crate::sql::plan::walk(&e, &mut |x| variable |= matches!(x, Expr::Raise(..)));
+            }
+            if variable {
+                return Err(Error::sql(
+                    SqlErrorKind::Misuse,
+                    format!("default value of column [{}] is not constant", c.name),
+                ));
+            }
+        }
     }
     for fk in &ct.foreign_keys {
         if !fk.parent.eq_ignore_ascii_case(&ct.name) {

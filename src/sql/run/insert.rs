@@ -439,7 +439,7 @@ fn insert_rows(
             }
             seen.push(Value::Integer(r));
             writer.compute_generated(cx, &mut seen)?;
-            fire(
+            let fired = fire(
                 cx,
                 schema,
                 &t,
@@ -450,6 +450,9 @@ fn insert_rows(
                 &[],
                 named,
             )?;
+            if fired == Fired::Ignored {
+                continue;
+            }
         }
         let rowid = match explicit {
             Some(r) => r,
@@ -562,7 +565,8 @@ fn insert_rows(
             }
             _ => None,
         };
-        fire(
+        // RAISE(IGNORE) here ends only the triggers: the row is written.
+        let _ = fire(
             cx,
             schema,
             &t,

@@ -3,6 +3,18 @@
 
 use super::*;
 
+/// How the triggers for one row change ended.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fired {
+    /// All of them ran (or none applied): the row's processing goes on.
+    Done,
+    /// One ran `RAISE(IGNORE)`: the rest of its program and the triggers
+    /// after it did not run, and the row's processing ends here (a BEFORE
+    /// trigger's row is not written), without an error (SQLite).
+    Ignored,
+}
+
 /// Runs the triggers on `t` for one row change.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn fire(
@@ -15,9 +27,9 @@ pub(super) fn fire(
     old: Option<&[Value]>,
     changed: &[usize],
     named: Option<Conflict>,
-) -> Result<()> {
+) -> Result<Fired> {
     if schema.triggers.is_empty() {
-        return Ok(());
+        return Ok(Fired::Done);
     }
     // SQLite keeps a table's triggers newest first and fires them in that
     // order: the reverse of their creation (ids are never reused, so they
@@ -81,9 +93,18 @@ pub(super) fn fire(
         cx.trigger = saved_trigger;
         *cx.cache = saved_cache;
         *cx.outer = saved_outer;
-        r?;
+        // RAISE(IGNORE) in this program (its WHEN, its statements, not a
+        // trigger they fired: that one's firing took the mark).
+        let ignored = std::mem::take(&mut cx.raised_ignore);
+        match r {
+            Err(Error::Sql {
+                kind: SqlErrorKind::Raised,
+                ..
+            }) if ignored => return Ok(Fired::Ignored),
+            r => r?,
+        }
     }
-    Ok(())
+    Ok(Fired::Done)
 }
 
 /// Who trigger `trig` runs as — its owner, with `session_user` still the

@@ -61,7 +61,7 @@ pub(super) fn update_row(
     let before = update_triggers_fire_at(schema, &t, cols, TriggerTiming::Before);
     if before {
         check_strict(&t, &new)?;
-        fire(
+        let fired = fire(
             cx,
             schema,
             &t,
@@ -72,6 +72,9 @@ pub(super) fn update_row(
             cols,
             named,
         )?;
+        if fired == Fired::Ignored {
+            return Ok(None);
+        }
         let Some(now) = current_row(cx, &t, &old)? else {
             return Ok(None);
         };
@@ -133,7 +136,8 @@ pub(super) fn update_row(
     if let Some((exprs, rows)) = returning {
         rows.push(returning_row(cx, exprs, &new)?);
     }
-    fire(
+    // RAISE(IGNORE) here ends only the triggers: the row is updated.
+    let _ = fire(
         cx,
         schema,
         &t,
@@ -619,7 +623,7 @@ pub(super) fn delete_one(
     returning: Option<(&[PExpr], &mut Vec<Row>)>,
 ) -> Result<bool> {
     let t = writer.t.clone();
-    fire(
+    let fired = fire(
         cx,
         schema,
         &t,
@@ -630,6 +634,9 @@ pub(super) fn delete_one(
         &[],
         None,
     )?;
+    if fired == Fired::Ignored {
+        return Ok(false);
+    }
     // As SQLite: the row is sought again after the BEFORE triggers, by
     // its rowid or, WITHOUT ROWID, by its key (a row whose key they
     // changed is not deleted; one that took the key is). RETURNING
@@ -646,7 +653,8 @@ pub(super) fn delete_one(
     if let Some((exprs, out)) = returning {
         out.push(returning_row(cx, exprs, &old)?);
     }
-    fire(
+    // RAISE(IGNORE) here ends only the triggers: the row is deleted.
+    let _ = fire(
         cx,
         schema,
         &t,

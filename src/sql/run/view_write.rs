@@ -211,7 +211,8 @@ pub(super) fn insert_into_view(
         for (val, &pos) in src.into_iter().zip(&targets) {
             new[pos] = val;
         }
-        fire(
+        // RAISE(IGNORE) ends this row's triggers; the next row goes on.
+        let _ = fire(
             cx,
             schema,
             &vt,
@@ -265,7 +266,8 @@ pub(super) fn update_view(
         for (k, &pos) in cols.iter().enumerate() {
             new[pos] = r[width + k].clone();
         }
-        fire(
+        // RAISE(IGNORE) ends this row's triggers; the next row goes on.
+        let _ = fire(
             cx,
             schema,
             &vt,
@@ -306,7 +308,8 @@ pub(super) fn delete_from_view(
     for r in rows {
         let mut old: Row = r[..width].to_vec();
         old.push(Value::Null);
-        fire(
+        // RAISE(IGNORE) ends this row's triggers; the next row goes on.
+        let _ = fire(
             cx,
             schema,
             &vt,

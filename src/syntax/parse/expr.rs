@@ -380,11 +380,10 @@ impl Cx {
             return Err(unsupported(format!("the function call form {f}")));
         }
         let name = object_name(&f.name)?.to_ascii_lowercase();
-        // SQLite's RAISE(IGNORE | ROLLBACK | ABORT | FAIL, msg) of trigger
-        // bodies: refused where it is written (CREATE TRIGGER), never
-        // taken for a call of a function that does not exist.
+        // SQLite's RAISE(IGNORE | ROLLBACK | ABORT | FAIL, msg): a
+        // keyword form, not a call (a function named raise cannot exist).
         if name == "raise" {
-            return Err(unsupported("RAISE() in a trigger body"));
+            return self.raise(f);
         }
         // Where the name starts: how a frame's EXCLUDE finds its window.
         let owner = match f.name.0.last() {
@@ -435,6 +434,54 @@ impl Cx {
             star,
             filter,
         })
+    }
+
+    /// `RAISE(IGNORE)` or `RAISE(ROLLBACK | ABORT | FAIL, msg)`, as
+    /// SQLite's grammar has them (the message any expression); anything
+    /// else is the syntax error SQLite gives.
+    fn raise(&mut self, f: sp::Function) -> Result<Expr> {
+        let near = |what: &dyn std::fmt::Display| {
+            Error::sql(
+                SqlErrorKind::Syntax,
+                format!("near \"{what}\": syntax error"),
+            )
+        };
+        let plain = f.over.is_none()
+            && f.filter.is_none()
+            && f.within_group.is_empty()
+            && f.null_treatment.is_none();
+        let sp::FunctionArguments::List(list) = f.args else {
+            return Err(near(&"RAISE"));
+        };
+        if !plain || list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+            return Err(near(&"RAISE"));
+        }
+        let mut args = list.args.into_iter();
+        let action =
+            match args.next() {
+                Some(sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(
+                    sp::Expr::Identifier(id),
+                ))) if id.quote_style.is_none() => match id.value.to_ascii_lowercase().as_str() {
+                    "ignore" => Conflict::Ignore,
+                    "rollback" => Conflict::Rollback,
+                    "abort" => Conflict::Abort,
+                    "fail" => Conflict::Fail,
+                    _ => return Err(near(&id.value)),
+                },
+                Some(other) => return Err(near(&other)),
+                None => return Err(near(&")")),
+            };
+        let message = match (action, args.next(), args.next()) {
+            (Conflict::Ignore, None, _) => None,
+            (Conflict::Ignore, Some(_), _) => return Err(near(&",")),
+            (_, Some(sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e))), None) => {
+                Some(Box::new(self.expr(e)?))
+            }
+            (_, None, _) => return Err(near(&")")),
+            (_, Some(other), None) => return Err(near(&other)),
+            (_, Some(_), Some(_)) => return Err(near(&",")),
+        };
+        Ok(Expr::Raise(action, message))
     }
 }
 
