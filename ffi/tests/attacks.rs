@@ -198,6 +198,48 @@ fn triggers_fail_closed_and_run_as_their_owner() {
 }
 
 #[test]
+fn raise_only_inside_trigger_programs() {
+    let mut lab = Lab::new(SETUP);
+    let alice = lab.user("alice");
+    for sql in [
+        "SELECT RAISE(IGNORE)",
+        "CREATE VIEW v AS SELECT RAISE(ABORT, 'x')",
+        "CREATE TABLE c (a CHECK (RAISE(IGNORE)))",
+        "CREATE TABLE d (a DEFAULT (RAISE(IGNORE)))",
+    ] {
+        lab.fails(alice, sql, SEALDB_ERR_SQL_MISUSE);
+    }
+    assert_eq!(
+        lab.column(
+            alice,
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('v', 'c', 'd')"
+        ),
+        ["0"]
+    );
+    lab.ok(alice, "CREATE TABLE mine (x INTEGER)");
+    lab.ok(
+        alice,
+        "CREATE TRIGGER skip BEFORE INSERT ON mine WHEN new.x < 0 BEGIN SELECT RAISE(IGNORE); END",
+    );
+    lab.ok(
+        alice,
+        "CREATE TRIGGER stop BEFORE INSERT ON mine WHEN new.x = 0 \
+         BEGIN SELECT RAISE(ABORT, 'zero from ' || current_user); END",
+    );
+    lab.ok(alice, "INSERT INTO mine VALUES (1), (-1), (2)");
+    let msg = lab.fails(
+        alice,
+        "INSERT INTO mine VALUES (3), (0)",
+        SEALDB_ERR_SQL_CONSTRAINT,
+    );
+    assert_eq!(msg, "zero from alice");
+    assert_eq!(
+        lab.column(alice, "SELECT x FROM mine ORDER BY x"),
+        ["1", "2"]
+    );
+}
+
+#[test]
 fn conflict_clauses_and_updates_respect_row_level_security() {
     let mut lab = Lab::new(SETUP);
     lab.ok(
