@@ -64,6 +64,8 @@ fn raised_errors_carry_sqlites_message_and_a_constraint_code() {
 }
 
 const SETUP: &str = "
+CREATE TABLE t (id INTEGER PRIMARY KEY, secret TEXT);
+INSERT INTO t VALUES (1, 'apple'), (2, 'mango');
 CREATE TABLE pub (id INTEGER PRIMARY KEY, v TEXT);
 CREATE TABLE audit_log (id INTEGER PRIMARY KEY, v TEXT);
 CREATE TRIGGER pub_log AFTER INSERT ON pub BEGIN INSERT INTO audit_log (v) VALUES (new.v); END;
@@ -74,7 +76,8 @@ fn lab() -> Lab {
     lab.user("alice").user("bob");
     lab.as_root(
         "GRANT CREATE ON DATABASE main TO alice;
-         GRANT SELECT, INSERT ON pub TO alice, bob;",
+         GRANT SELECT, INSERT ON pub TO alice, bob;
+         GRANT SELECT (id) ON t TO alice;",
     );
     lab
 }
@@ -230,4 +233,68 @@ fn raise_in_a_default_is_refused_as_sqlite_refuses_it() {
         assert_eq!(e.to_string(), want, "{ddl}");
         assert!(db.root_session().table_names().is_empty(), "{ddl}");
     }
+}
+
+/// A RAISE message is an error message the user reads: reading a column
+/// the trigger's owner may not read through it is refused like any other
+/// read (no oracle through the message), in the body and in WHEN, fired by
+/// the owner or by root.
+#[test]
+fn a_raise_message_is_no_oracle() {
+    let mut lab = lab();
+    let mut attacks = Attacks::new("RAISE message oracle");
+    lab.ok("alice", "CREATE TABLE mine (x INTEGER)");
+    for (name, trigger) in [
+        (
+            "body",
+            "CREATE TRIGGER leak BEFORE INSERT ON mine \
+             BEGIN SELECT RAISE(ABORT, (SELECT secret FROM t WHERE id = 2)); END",
+        ),
+        (
+            "when",
+            "CREATE TRIGGER leak BEFORE INSERT ON mine \
+             WHEN RAISE(FAIL, 'x' || (SELECT secret FROM t WHERE id = new.x)) BEGIN SELECT 1; END",
+        ),
+        (
+            "ignore oracle",
+            "CREATE TRIGGER leak BEFORE INSERT ON mine \
+             WHEN (SELECT secret FROM t WHERE id = 2) = 'mango' BEGIN SELECT RAISE(IGNORE); END",
+        ),
+    ] {
+        // Refused when made is as good (as a permission error).
+        if let Err(e) = lab.try_run("alice", trigger) {
+            assert!(
+                e.code() == ErrorCode::PermissionDenied || e.to_string().contains("no such"),
+                "{name}: {e}"
+            );
+            attacks.tried();
+            continue;
+        }
+        for who in ["alice", "root"] {
+            let e = if who == "root" {
+                let before = dump(&lab.db);
+                let e = lab
+                    .root
+                    .execute("INSERT INTO mine VALUES (2)", &[])
+                    .unwrap_err();
+                assert_eq!(
+                    before,
+                    dump(&lab.db),
+                    "{name}: root's insert changed something"
+                );
+                e
+            } else {
+                lab.denied(who, "INSERT INTO mine VALUES (2)")
+            };
+            assert!(!e.to_string().contains("mango"), "{name} ({who}): {e}");
+            assert!(
+                e.code() == ErrorCode::PermissionDenied || e.to_string().contains("no such"),
+                "{name} ({who}): {e}"
+            );
+            attacks.tried();
+        }
+        lab.ok("alice", "DROP TRIGGER leak");
+    }
+    assert_eq!(lab.root_rows("SELECT count(*) FROM mine"), "0");
+    assert!(attacks.count() >= 6);
 }
