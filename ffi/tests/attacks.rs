@@ -30,6 +30,21 @@ impl Lab {
     fn new(setup: &str) -> Lab {
         let mut db = null_mut();
         assert_eq!(unsafe { sealdb_db_open_in_memory(&mut db) }, SEALDB_OK);
+        Lab::with(db, setup)
+    }
+
+    /// A store on disk at `path` (made or reopened), key 7 × 32.
+    fn at(path: &std::path::Path, setup: &str) -> Lab {
+        let (path, key) = (c(path.to_str().unwrap()), [7u8; 32]);
+        let mut db = null_mut();
+        assert_eq!(
+            unsafe { sealdb_db_open_key(path.as_ptr(), key.as_ptr(), key.len(), &mut db) },
+            SEALDB_OK
+        );
+        Lab::with(db, setup)
+    }
+
+    fn with(db: *mut sealdb_db, setup: &str) -> Lab {
         let mut root = null_mut();
         assert_eq!(unsafe { sealdb_connect_root(db, &mut root) }, SEALDB_OK);
         let lab = Lab {
@@ -237,6 +252,67 @@ fn raise_only_inside_trigger_programs() {
         lab.column(alice, "SELECT x FROM mine ORDER BY x"),
         ["1", "2"]
     );
+}
+
+/// Ownership hangs on object ids: across reopens nobody gains another's
+/// table, and a name reused after a DROP is not its old owner's.
+#[test]
+fn owners_survive_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let hidden_or_denied = |lab: &Lab, conn, sql: &str| {
+        let rc = lab.exec(conn, sql);
+        assert!(
+            rc == SEALDB_ERR_PERMISSION_DENIED || rc == SEALDB_ERR_SQL_UNKNOWN_OBJECT,
+            "`{sql}`: {rc} {}",
+            errmsg(conn)
+        );
+    };
+    {
+        let mut lab = Lab::at(
+            &path,
+            "CREATE USER alice; CREATE USER bob; GRANT CREATE ON DATABASE main TO alice, bob",
+        );
+        let (alice, bob) = (lab.user("alice"), lab.user("bob"));
+        lab.ok(
+            alice,
+            "CREATE TABLE hers (v TEXT); INSERT INTO hers VALUES ('a')",
+        );
+        lab.ok(alice, "CREATE TABLE gone (v TEXT); DROP TABLE gone");
+        lab.ok(
+            bob,
+            "CREATE TABLE his (v TEXT); INSERT INTO his VALUES ('b')",
+        );
+        lab.ok(
+            lab.root,
+            "CREATE TABLE gone (v TEXT); INSERT INTO gone VALUES ('root''s')",
+        );
+    }
+    {
+        let mut lab = Lab::at(&path, "SELECT 1");
+        let (alice, bob) = (lab.user("alice"), lab.user("bob"));
+        assert_eq!(lab.column(alice, "SELECT v FROM hers"), ["a"]);
+        for sql in [
+            "SELECT v FROM his",
+            "DROP TABLE his",
+            "ALTER TABLE his RENAME TO mine",
+            "GRANT SELECT ON his TO alice",
+            "SELECT v FROM gone",
+            "DROP TABLE gone",
+            "GRANT SELECT ON gone TO bob",
+        ] {
+            hidden_or_denied(&lab, alice, sql);
+        }
+        lab.ok(bob, "CREATE TABLE later (v TEXT)");
+        hidden_or_denied(&lab, alice, "DROP TABLE later");
+        lab.ok(lab.root, "REASSIGN OWNED BY alice TO bob");
+    }
+    let mut lab = Lab::at(&path, "SELECT 1");
+    let (alice, bob) = (lab.user("alice"), lab.user("bob"));
+    hidden_or_denied(&lab, alice, "DROP TABLE hers");
+    lab.ok(bob, "DROP TABLE hers");
+    hidden_or_denied(&lab, bob, "DROP TABLE gone");
+    assert_eq!(lab.column(lab.root, "SELECT v FROM gone"), ["root's"]);
 }
 
 #[test]

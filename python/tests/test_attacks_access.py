@@ -154,6 +154,56 @@ def test_names_are_not_identities(lab):
     assert "no longer exists" in str(e)
 
 
+def test_owners_survive_reopens(tmp_path):
+    # Ownership hangs on object ids: across reopens nobody gains another's
+    # table, and a name reused after a DROP is not its old owner's.
+    path = str(tmp_path / "db")
+
+    def session(who=None):
+        if who is None:
+            return sealdb.connect(path, key=KEY, autocommit=True)
+        return sealdb.connect(path, key=KEY, user=who, password="unused", autocommit=True)
+
+    root = session()
+    root.executescript("""
+        SET CLUSTER SETTING server.host_based_authentication.configuration = 'local all all trust';
+        CREATE USER alice; CREATE USER bob;
+        GRANT CREATE ON DATABASE main TO alice, bob;
+    """)
+    alice, bob = session("alice"), session("bob")
+    alice.executescript("CREATE TABLE hers (v TEXT); INSERT INTO hers VALUES ('a');"
+                        "CREATE TABLE gone (v TEXT); DROP TABLE gone;")
+    bob.executescript("CREATE TABLE his (v TEXT); INSERT INTO his VALUES ('b');")
+    root.executescript("CREATE TABLE gone (v TEXT); INSERT INTO gone VALUES ('root''s');")
+    for c in (alice, bob, root):
+        c.close()
+
+    def hidden_or_denied(conn, sql):
+        with pytest.raises(sealdb.DatabaseError) as e:
+            conn.execute(sql)
+        assert e.value.code in (lib.SEALDB_ERR_PERMISSION_DENIED,
+                                lib.SEALDB_ERR_SQL_UNKNOWN_OBJECT), str(e.value)
+
+    root, alice, bob = session(), session("alice"), session("bob")
+    assert rows(alice, "SELECT v FROM hers") == [("a",)]
+    for sql in ("SELECT v FROM his", "DROP TABLE his", "ALTER TABLE his RENAME TO mine",
+                "GRANT SELECT ON his TO alice", "SELECT v FROM gone", "DROP TABLE gone",
+                "GRANT SELECT ON gone TO bob"):
+        hidden_or_denied(alice, sql)
+    bob.execute("CREATE TABLE later (v TEXT)")
+    hidden_or_denied(alice, "DROP TABLE later")
+    root.execute("REASSIGN OWNED BY alice TO bob")
+    for c in (alice, bob, root):
+        c.close()
+    root, alice, bob = session(), session("alice"), session("bob")
+    hidden_or_denied(alice, "DROP TABLE hers")
+    bob.execute("DROP TABLE hers")
+    hidden_or_denied(bob, "DROP TABLE gone")
+    assert rows(root, "SELECT v FROM gone") == [("root's",)]
+    for c in (alice, bob, root):
+        c.close()
+
+
 def test_revoke_only_what_you_granted(lab):
     root, user = lab
     root.execute("CREATE USER carol")
