@@ -15,7 +15,7 @@ use crate::sql::exec::{run_subplan, ErrorScope, ExecCtx, SubKind};
 use crate::sql::functions::{ScalarCall, ShortCircuit};
 use crate::sql::plan::Plan;
 use crate::sql::rowvalue::{self, RowCmp, RowIn};
-use crate::sql::typing::CmpRule;
+use crate::sql::typing::{CmpRule, InSet};
 use crate::syntax::ast::{BinOp, Conflict, UnOp};
 use crate::types::{self, CastType, Value};
 
@@ -39,8 +39,9 @@ pub enum PExpr {
     Cmp(BinOp, Box<PExpr>, Box<PExpr>, CmpRule),
     /// IS [NOT] NULL (true = NOT).
     IsNull(Box<PExpr>, bool),
-    /// [NOT] IN (list): the value compared with each item under the rule.
-    InList(Box<PExpr>, Vec<PExpr>, bool, CmpRule),
+    /// [NOT] IN (list): the value compared with each item under the rule
+    /// (or looked up in the items' set, for a long list of constants).
+    InList(Box<PExpr>, Vec<PExpr>, bool, CmpRule, Option<Arc<InSet>>),
     /// [NOT] IN (subquery).
     InSub(Box<PExpr>, Arc<SubPlan>, bool, CmpRule),
     /// [NOT] EXISTS.
@@ -227,7 +228,14 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             let b = operand(r, row, cx)?;
             cmp_op(*op, &a, &b, rule)
         }
-        PExpr::InList(x, list, negated, rule) => {
+        PExpr::InList(x, _, negated, _, Some(set)) => {
+            let v = eval(x, row, cx)?;
+            match set.contains(&v) {
+                Some(found) => in_result(found, false, *negated, false),
+                None => in_result(false, true, *negated, false),
+            }
+        }
+        PExpr::InList(x, list, negated, rule, None) => {
             let v = eval(x, row, cx)?;
             let mut saw_null = matches!(v, Value::Null);
             let mut found = false;

@@ -81,7 +81,7 @@ pub(super) fn in_list_on(
     usable: &dyn Fn(&CmpRule) -> bool,
 ) -> Option<(Vec<PExpr>, Option<Affinity>)> {
     match e {
-        PExpr::InList(x, list, false, rule) if key.is(x, start) && usable(rule) => {
+        PExpr::InList(x, list, false, rule, _) if key.is(x, start) && usable(rule) => {
             if list.iter().all(|l| available_before(l, start)) {
                 Some((list.clone(), rule.aff))
             } else {

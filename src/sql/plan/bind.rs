@@ -194,8 +194,16 @@ impl<'s> Planner<'s> {
                         coll: tx.coll.unwrap_or_default(),
                     },
                 };
+                let set = crate::sql::typing::InSet::of(
+                    items.iter().map(|i| match i {
+                        PExpr::Lit(v) => Some(v),
+                        _ => None,
+                    }),
+                    rule,
+                )
+                .map(Arc::new);
                 (
-                    PExpr::InList(b(x), items, *negated, rule),
+                    PExpr::InList(b(x), items, *negated, rule, set),
                     ExprType::combine(&types),
                 )
             }
@@ -529,9 +537,13 @@ fn map_cols_node(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
         PExpr::Binary(o, a, b) => PExpr::Binary(o, m(a), m(b)),
         PExpr::Cmp(o, a, b, r) => PExpr::Cmp(o, m(a), m(b), r),
         PExpr::IsNull(x, n) => PExpr::IsNull(m(x), n),
-        PExpr::InList(x, l, n, r) => {
-            PExpr::InList(m(x), l.into_iter().map(|y| map_cols(y, f)).collect(), n, r)
-        }
+        PExpr::InList(x, l, n, r, s) => PExpr::InList(
+            m(x),
+            l.into_iter().map(|y| map_cols(y, f)).collect(),
+            n,
+            r,
+            s,
+        ),
         PExpr::InSub(x, s, n, r) => PExpr::InSub(m(x), s, n, r),
         PExpr::Between(a, b, c, n, r) => PExpr::Between(m(a), m(b), m(c), n, r),
         PExpr::Like {
