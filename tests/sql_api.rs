@@ -729,3 +729,52 @@ fn renamed_dependents_survive_a_reopen() {
         vec![vec![Value::Text("ok".into())]]
     );
 }
+
+/// A prepared statement keeps its statement-journal decision only for the
+/// schema it was made for: after a trigger appears, an error inside the
+/// trigger undoes the statement's own row (the statement now keeps a
+/// journal, as SQLite would recompile it), also inside a transaction.
+#[test]
+fn a_prepared_insert_decides_its_statement_journal_again_after_ddl() {
+    for with_lite in [false, true] {
+        let setup = "CREATE TABLE t (x); CREATE TABLE u (y UNIQUE); INSERT INTO u VALUES (7);";
+        let trigger = "CREATE TRIGGER tr AFTER INSERT ON t WHEN new.x = 7 BEGIN INSERT INTO u VALUES (new.x); END";
+        if with_lite {
+            // SQLite's answer, for the record.
+            let lite = rusqlite::Connection::open_in_memory().unwrap();
+            lite.execute_batch(setup).unwrap();
+            let mut st = lite.prepare("INSERT INTO t VALUES (?)").unwrap();
+            st.execute([1]).unwrap();
+            lite.execute_batch(trigger).unwrap();
+            lite.execute_batch("BEGIN").unwrap();
+            assert!(st.execute([7]).is_err());
+            drop(st);
+            let n: i64 = lite
+                .query_row("SELECT count(*) FROM t WHERE x = 7", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0);
+            continue;
+        }
+        let db = mem();
+        let s = db.root_session();
+        s.run_script(setup, |_, _| {}).unwrap();
+        let st = s.prepare("INSERT INTO t VALUES (?)").unwrap();
+        st.execute(&[&1i64]).unwrap();
+        s.execute(trigger, &[]).unwrap();
+        s.execute("BEGIN", &[]).unwrap();
+        assert!(st.execute(&[&7i64]).is_err());
+        drop(st);
+        // Read in the same transaction (the row would be uncommitted).
+        let n = s
+            .query("SELECT count(*) FROM t WHERE x = 7", &[])
+            .unwrap()
+            .collect_all()
+            .unwrap();
+        assert_eq!(n[0].values(), &[Value::Integer(0)]);
+        s.execute("COMMIT", &[]).unwrap();
+        assert_eq!(
+            rows(&db, "SELECT count(*) FROM t"),
+            vec![vec![Value::Integer(1)]]
+        );
+    }
+}

@@ -476,11 +476,39 @@ impl Session {
         let scope = std::cell::Cell::new(ErrorScope::Statement);
         // Without a statement journal SQLite cannot undo the statement: an
         // error leaves what it wrote before (inside a transaction).
-        let journal = match stmt {
-            Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                crate::sql::journal::keeps_statement_journal(schema, stmt)
+        let decide = || Journal {
+            keeps: match stmt {
+                Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                    crate::sql::journal::keeps_statement_journal(schema, stmt)
+                }
+                _ => true,
+            },
+            multi_write: crate::sql::journal::multi_write(schema, stmt),
+        };
+        // A prepared statement decides once per schema (the decision
+        // depends on nothing else); others only what they need.
+        let decided = match prepared {
+            Some(c) => {
+                let mut slot = c.journal.borrow_mut();
+                match &*slot {
+                    Some((s, j)) if Arc::ptr_eq(s, schema) => Some(*j),
+                    _ => {
+                        let j = decide();
+                        *slot = Some((schema.clone(), j));
+                        Some(j)
+                    }
+                }
             }
-            _ => true,
+            None => None,
+        };
+        let journal = match decided {
+            Some(j) => j.keeps,
+            None => match stmt {
+                Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                    crate::sql::journal::keeps_statement_journal(schema, stmt)
+                }
+                _ => true,
+            },
         };
         let mark = txn_ref.mark();
         // Foreign keys are enforced through the statement when the
@@ -492,7 +520,10 @@ impl Session {
                 run::foreign_key::FkScope::begin(
                     st.fk_deferred,
                     st.defer_foreign_keys,
-                    crate::sql::journal::multi_write(schema, stmt),
+                    decided.map_or_else(
+                        || crate::sql::journal::multi_write(schema, stmt),
+                        |j| j.multi_write,
+                    ),
                 )
             })
         };

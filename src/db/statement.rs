@@ -56,6 +56,19 @@ pub(super) struct WriteCache {
     pub(super) uses: RefCell<Option<UsesEntry>>,
     /// An INSERT's parameter-independent plan.
     pub(super) insert: RefCell<Option<Keyed<run::InsertPlan>>>,
+    /// Whether the statement keeps a statement journal and whether it is
+    /// a multi-row write (`sql::journal`), decided for this schema: they
+    /// depend on nothing else.
+    pub(super) journal: RefCell<Option<(Arc<Schema>, Journal)>>,
+}
+
+/// What `sql::journal` decided for a data change.
+#[derive(Clone, Copy)]
+pub(super) struct Journal {
+    /// [`crate::sql::journal::keeps_statement_journal`].
+    pub(super) keeps: bool,
+    /// [`crate::sql::journal::multi_write`].
+    pub(super) multi_write: bool,
 }
 
 /// A statement's uses, with the catalog they are valid for and whether
