@@ -522,16 +522,16 @@ fn raise(action: Conflict, message: Option<&PExpr>, row: &[Value], cx: &mut Exec
         None => String::new(),
     };
     cx.on_error = match action {
+        Conflict::Ignore => {
+            cx.raised_ignore = true;
+            return Error::sql(
+                SqlErrorKind::Raised,
+                "RAISE(IGNORE) outside a trigger's row",
+            );
+        }
         Conflict::Fail => ErrorScope::Nothing,
         Conflict::Rollback => ErrorScope::Transaction,
         _ => ErrorScope::Statement,
     };
-    if action == Conflict::Ignore {
-        cx.raised_ignore = true;
-        return Error::sql(
-            SqlErrorKind::Raised,
-            "RAISE(IGNORE) outside a trigger's row",
-        );
-    }
     Error::sql(SqlErrorKind::Raised, text)
 }
