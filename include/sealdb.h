@@ -207,7 +207,8 @@
 #define SEALDB_ERR_SQL_UNKNOWN_OBJECT 601
 
 /**
- * A constraint (NOT NULL, UNIQUE) failed.
+ * A constraint (NOT NULL, UNIQUE, CHECK, FOREIGN KEY) failed, or a
+ * trigger's RAISE(ABORT | FAIL | ROLLBACK, msg) ended the statement.
  */
 #define SEALDB_ERR_SQL_CONSTRAINT 602
 

@@ -98,7 +98,8 @@ pub const SEALDB_ERR_INVALID_ARGUMENT: i32 = 500;
 pub const SEALDB_ERR_SQL_SYNTAX: i32 = 600;
 /// Unknown or ambiguous table, column or function, or a name already taken.
 pub const SEALDB_ERR_SQL_UNKNOWN_OBJECT: i32 = 601;
-/// A constraint (NOT NULL, UNIQUE) failed.
+/// A constraint (NOT NULL, UNIQUE, CHECK, FOREIGN KEY) failed, or a
+/// trigger's RAISE(ABORT | FAIL | ROLLBACK, msg) ended the statement.
 pub const SEALDB_ERR_SQL_CONSTRAINT: i32 = 602;
 /// A type mismatch or integer overflow.
 pub const SEALDB_ERR_SQL_VALUE: i32 = 603;

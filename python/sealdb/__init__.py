@@ -95,7 +95,8 @@ class OperationalError(DatabaseError):
 
 
 class IntegrityError(DatabaseError):
-    """A constraint failed (NOT NULL, UNIQUE, PRIMARY KEY)."""
+    """A constraint failed (NOT NULL, UNIQUE, PRIMARY KEY, CHECK, FOREIGN KEY),
+    or a trigger's RAISE(ABORT | FAIL | ROLLBACK, msg) ended the statement."""
 
 
 class InternalError(DatabaseError):
