@@ -252,6 +252,21 @@ fn raise_only_inside_trigger_programs() {
         lab.column(alice, "SELECT x FROM mine ORDER BY x"),
         ["1", "2"]
     );
+    // No oracle through the message: alice may not read t.secret.
+    lab.ok(
+        alice,
+        "CREATE TRIGGER leak BEFORE INSERT ON mine WHEN new.x = 9 \
+         BEGIN SELECT RAISE(ABORT, (SELECT secret FROM t WHERE id = 2)); END",
+    );
+    for conn in [alice, lab.root] {
+        let rc = lab.exec(conn, "INSERT INTO mine VALUES (9)");
+        let msg = errmsg(conn);
+        assert!(
+            rc == SEALDB_ERR_PERMISSION_DENIED || rc == SEALDB_ERR_SQL_UNKNOWN_OBJECT,
+            "{rc}: {msg}"
+        );
+        assert!(!msg.contains("s2"), "{msg}");
+    }
 }
 
 /// Ownership hangs on object ids: across reopens nobody gains another's

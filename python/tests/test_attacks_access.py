@@ -109,6 +109,15 @@ def test_raise_only_inside_trigger_programs(lab):
     assert e.value.code == lib.SEALDB_ERR_SQL_CONSTRAINT
     assert "zero from alice" in str(e.value)
     assert rows(alice, "SELECT x FROM mine ORDER BY x") == [(1,), (2,)]
+    # No oracle through the message: she may not read t.secret.
+    alice.execute("CREATE TRIGGER leak BEFORE INSERT ON mine WHEN new.x = 9 "
+                  "BEGIN SELECT RAISE(ABORT, (SELECT secret FROM t WHERE id = 2)); END")
+    for conn in (alice, root):
+        with pytest.raises(sealdb.DatabaseError) as e:
+            conn.execute("INSERT INTO mine VALUES (9)")
+        assert "s2" not in str(e.value)
+        assert e.value.code in (lib.SEALDB_ERR_PERMISSION_DENIED,
+                                lib.SEALDB_ERR_SQL_UNKNOWN_OBJECT), str(e.value)
 
 
 def test_conflict_clauses_respect_row_level_security(lab):
