@@ -476,40 +476,29 @@ impl Session {
         let scope = std::cell::Cell::new(ErrorScope::Statement);
         // Without a statement journal SQLite cannot undo the statement: an
         // error leaves what it wrote before (inside a transaction).
-        let decide = || Journal {
-            keeps: match stmt {
-                Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                    crate::sql::journal::keeps_statement_journal(schema, stmt)
-                }
-                _ => true,
-            },
-            multi_write: crate::sql::journal::multi_write(schema, stmt),
+        let keeps = || match stmt {
+            Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
+                crate::sql::journal::keeps_statement_journal(schema, stmt)
+            }
+            _ => true,
         };
         // A prepared statement decides once per schema (the decision
         // depends on nothing else); others only what they need.
-        let decided = match prepared {
-            Some(c) => {
-                let mut slot = c.journal.borrow_mut();
-                match &*slot {
-                    Some((s, j)) if Arc::ptr_eq(s, schema) => Some(*j),
-                    _ => {
-                        let j = decide();
-                        *slot = Some((schema.clone(), j));
-                        Some(j)
-                    }
+        let decided = prepared.map(|c| {
+            let mut slot = c.journal.borrow_mut();
+            match &*slot {
+                Some((s, j)) if Arc::ptr_eq(s, schema) => *j,
+                _ => {
+                    let j = Journal {
+                        keeps: keeps(),
+                        multi_write: crate::sql::journal::multi_write(schema, stmt),
+                    };
+                    *slot = Some((schema.clone(), j));
+                    j
                 }
             }
-            None => None,
-        };
-        let journal = match decided {
-            Some(j) => j.keeps,
-            None => match stmt {
-                Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_) => {
-                    crate::sql::journal::keeps_statement_journal(schema, stmt)
-                }
-                _ => true,
-            },
-        };
+        });
+        let journal = decided.map_or_else(keeps, |j| j.keeps);
         let mark = txn_ref.mark();
         // Foreign keys are enforced through the statement when the
         // session asked (PRAGMA foreign_keys), counted from the
