@@ -19,9 +19,12 @@ use sealdb::storage::{
 use sealdb::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
 use sealdb::{Error, KeyProvider};
 
+/// Small memtables, tables and blocks: a few hundred writes make several
+/// tables on more than one level, each with several index partitions.
 fn small() -> StorageOptions {
     StorageOptions {
         memtable_bytes: 16 << 10,
+        block_bytes: 256,
         target_file_bytes: 32 << 10,
         level_base_bytes: 64 << 10,
         ..StorageOptions::default()
@@ -210,6 +213,66 @@ fn tables_of_a_plaintext_store_are_rebuilt_when_installed_encrypted_and_back() {
     drop(cp);
     let plain = open(&vfs, "/plain", plaintext_provider()).unwrap();
     assert_eq!(contents(&plain), want);
+}
+
+/// A table rebuilt under another framing takes its records in the order
+/// the source wrote them: a data block moved behind the index, dropped or
+/// given twice is refused, naming the table, and nothing opens.
+#[test]
+fn a_rebuilt_table_refuses_records_out_of_place() {
+    let mem = MemVfs::new();
+    let vfs: Arc<dyn Vfs> = Arc::new(mem.clone());
+    let (_e, cp, _) = busy_checkpoint(&vfs, plaintext_provider());
+    let t = cp.tables().iter().max_by_key(|t| t.size).unwrap().clone();
+    let recs: Vec<Vec<u8>> = cp
+        .table_records(t.number, 0)
+        .unwrap()
+        .map(|r| r.unwrap().1)
+        .collect();
+    // Data blocks come first; metadata records start with a zero count.
+    let data = recs
+        .iter()
+        .take_while(|r| !r.starts_with(&[0, 0, 0, 0]))
+        .count();
+    assert!(
+        data >= 2 && recs.len() >= data + 4,
+        "{data} of {}",
+        recs.len()
+    );
+    let moved = {
+        let mut r = recs.clone();
+        let block = r.remove(data - 1);
+        r.insert(data + 1, block);
+        r
+    };
+    let dropped = [&recs[..1], &recs[2..]].concat();
+    let twice = [&recs[..2], &recs[1..]].concat();
+    for (i, (what, records)) in [("moved", moved), ("dropped", dropped), ("twice", twice)]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = format!("/enc{i}");
+        let inst = CheckpointInstaller::create(
+            vfs.clone(),
+            Path::new(&dir),
+            mem_provider(KEY24),
+            KeyOptions::default(),
+            small(),
+            cp.flushed_sequence(),
+        )
+        .unwrap();
+        let mut ti = inst.table(&t).unwrap();
+        let err = records
+            .into_iter()
+            .try_for_each(|r| ti.add_record(r))
+            .and_then(|()| ti.finish())
+            .expect_err(what);
+        assert!(matches!(err, Error::Corruption { .. }), "{what}: {err}");
+        let name = format!("{:06}.sst", t.number);
+        assert!(err.to_string().contains(&name), "{what}: {err}");
+        drop(inst);
+        assert!(open(&vfs, &dir, mem_provider(KEY24)).is_err(), "{what}");
+    }
 }
 
 #[test]

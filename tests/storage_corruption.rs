@@ -2,7 +2,7 @@
 //! error and lose nothing", and "Corruption tests", "Rotation"):
 //!
 //! - a flipped byte in any file of a store — an SSTable's data block,
-//!   filter, index or footer, a manifest record, `CURRENT`, a log record,
+//!   filter or index partition, top index or footer, a manifest record, `CURRENT`, a log record,
 //!   the key registry, or any file's header — gives a typed error
 //!   ([`Error::Corruption`], [`Error::Authentication`], [`Error::Truncated`])
 //!   naming that file, on open or on the read that reaches it: never wrong
@@ -168,13 +168,28 @@ fn manifest_name(mem: &MemVfs) -> String {
 /// (file offset, length) of every record of a sealed file, read with the
 /// store's own keys.
 fn records(mem: &MemVfs, mode: Mode, name: &str, kind: FileKind) -> Vec<(u64, u64)> {
+    table_records(mem, mode, name, kind)
+        .into_iter()
+        .map(|(off, len, _)| (off, len))
+        .collect()
+}
+
+/// [`records`] with, for a table's records, the kind of metadata each is
+/// (table format 3: a payload starting with a zero count and a kind
+/// byte, 1 filter partition, 2 index partition, 3 top index; 0 for a data
+/// block or the footer).
+fn table_records(mem: &MemVfs, mode: Mode, name: &str, kind: FileKind) -> Vec<(u64, u64, u8)> {
     let v: Arc<dyn Vfs> = Arc::new(mem.clone());
     let sd = SealedDir::open(v, dir(), mode.provider(), KeyOptions::default()).unwrap();
     let r = sd.open_file(name, kind).unwrap();
     r.records()
         .map(|x| {
             let (off, payload) = x.unwrap();
-            (HEADER + off, r.record_len(payload.len()))
+            let meta = match payload.as_slice() {
+                [0, 0, 0, 0, k @ 1..=3, ..] => *k,
+                _ => 0,
+            };
+            (HEADER + off, r.record_len(payload.len()), meta)
         })
         .collect()
 }
@@ -272,22 +287,42 @@ fn targets(mem: &MemVfs, mode: Mode) -> Vec<(String, String, u64)> {
     let mid = |(off, len): (u64, u64)| off + len / 2;
     let tables = names_ending(mem, ".sst");
     assert!(tables.len() >= 2, "tables: {tables:?}");
+    let mut most_parts = 0;
     for name in &tables {
-        let r = records(mem, mode, name, FileKind::Sstable);
+        let r = table_records(mem, mode, name, FileKind::Sstable);
         let n = r.len();
+        let at = |i: usize| (r[i].0, r[i].1);
+        // Data blocks, then per partition a filter and an index, then the
+        // top index and the footer.
+        let data = r.iter().take_while(|x| x.2 == 0).count();
+        let kinds: Vec<u8> = r[data..n - 1].iter().map(|x| x.2).collect();
+        let parts = kinds.len() / 2;
         assert!(
-            n >= 4,
-            "{name} has {n} records; want data blocks, filter, index, footer"
+            data >= 1 && parts >= 1 && kinds.len() == 2 * parts + 1 && r[n - 1].2 == 0,
+            "{name}: want data blocks, partitions, top index, footer; \
+             have {data} data records then metadata {kinds:?}"
         );
-        t.push((format!("{name} first data block"), name.clone(), mid(r[0])));
+        most_parts = most_parts.max(parts);
+        assert!(kinds[..2 * parts].chunks(2).all(|c| c == [1, 2]) && kinds[2 * parts] == 3);
+        t.push((format!("{name} first data block"), name.clone(), mid(at(0))));
         t.push((
             format!("{name} last data block"),
             name.clone(),
-            mid(r[n - 4]),
+            mid(at(data - 1)),
         ));
-        t.push((format!("{name} filter"), name.clone(), mid(r[n - 3])));
-        t.push((format!("{name} index"), name.clone(), mid(r[n - 2])));
-        t.push((format!("{name} footer"), name.clone(), mid(r[n - 1])));
+        for (label, i) in [
+            ("first filter partition", data),
+            ("first index partition", data + 1),
+            ("last filter partition", n - 4),
+            ("last index partition", n - 3),
+            ("top index", n - 2),
+            ("footer", n - 1),
+        ] {
+            if label.starts_with("last") && parts == 1 {
+                continue;
+            }
+            t.push((format!("{name} {label}"), name.clone(), mid(at(i))));
+        }
         t.push((
             format!("{name} footer, last byte"),
             name.clone(),
@@ -295,6 +330,7 @@ fn targets(mem: &MemVfs, mode: Mode) -> Vec<(String, String, u64)> {
         ));
         t.push((format!("{name} header"), name.clone(), 20));
     }
+    assert!(most_parts >= 2, "no table has two index partitions");
     let manifest = manifest_name(mem);
     for (i, rec) in records(mem, mode, &manifest, FileKind::Manifest)
         .into_iter()

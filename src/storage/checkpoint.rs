@@ -55,13 +55,12 @@ use crate::error::{Error, Result};
 use crate::vfs::{FileKind, KeyOptions, LockGuard, SealedDir, SealedReader, SealedWriter, Vfs};
 
 use super::batch::decode_record;
-use super::key::get_u64;
 use super::manifest::{manifest_name, Manifest};
 use super::memtable::Memtable;
 use super::sst::block::Block;
 use super::sst::builder::SstBuilder;
 use super::sst::reader::SstReader;
-use super::sst::{table_name, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
+use super::sst::{meta_kind, table_name, Footer};
 use super::version::{FileIdentity, FileMeta, Version, VersionEdit, NUM_LEVELS};
 use super::wal::{wal_name, StartRecord};
 use super::{write_table, Engine, Inner, Snapshot, StorageOptions, LOCK_FILE};
@@ -552,7 +551,7 @@ impl CheckpointInstaller {
                     SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key)
                         .with_format(self.opts.table_format),
                 ),
-                VecDeque::new(),
+                Rebuilt::default(),
             )
         };
         Ok(TableInstall {
@@ -631,8 +630,20 @@ enum Mode {
     /// Records copied as they are; the entry count of the last payload,
     /// if it is a footer.
     Copy(Box<SealedWriter>, Option<u64>),
-    /// Entries re-added from data blocks; the last three payloads wait.
-    Rebuild(Box<SstBuilder>, VecDeque<Vec<u8>>),
+    /// Entries re-added from data blocks.
+    Rebuild(Box<SstBuilder>, Rebuilt),
+}
+
+/// What a rebuild has seen of its source table. Format 1 and 2 tables end
+/// in three records that are not data (filter, index, footer), so the
+/// last three payloads wait until the next arrives; a format-3 table's
+/// metadata records say what they are (`sst::meta_kind`), and none may be
+/// followed by a data block.
+#[derive(Default)]
+struct Rebuilt {
+    pending: VecDeque<Vec<u8>>,
+    meta_seen: bool,
+    data_blocks: u64,
 }
 
 /// One table being installed (see [`CheckpointInstaller::table`]).
@@ -689,23 +700,34 @@ impl TableInstall<'_> {
         }
     }
 
-    /// Re-adds the entries of a data block: `raw` waits behind the last
-    /// three payloads (index, filter, footer: not data).
+    /// Re-adds the entries of a data block once `raw` is not among the
+    /// last three payloads (see [`Rebuilt`]).
     fn rebuild(&mut self, raw: Vec<u8>) -> Result<()> {
         let TableInstall { owner, info, mode } = self;
-        if let Mode::Rebuild(b, pending) = mode {
-            pending.push_back(raw);
-            if pending.len() > 3 {
-                let raw = pending.pop_front().unwrap_or_default();
-                let block = Block::decode(&raw).ok_or_else(|| {
-                    let path = owner.dir.dir().join(table_name(info.number));
-                    Error::corruption(path, 0, "malformed data block in a table")
-                })?;
-                for i in 0..block.len() {
-                    b.add(block.key(i), block.value(i))?;
-                }
-            }
+        let Mode::Rebuild(b, r) = mode else {
+            return Ok(());
+        };
+        r.pending.push_back(raw);
+        if r.pending.len() <= 3 {
+            return Ok(());
         }
+        let raw = r.pending.pop_front().unwrap_or_default();
+        let bad = |what: &str| {
+            let path = owner.dir.dir().join(table_name(info.number));
+            Error::corruption(path, 0, what.to_string())
+        };
+        if meta_kind(&raw).is_some() {
+            r.meta_seen = true;
+            return Ok(());
+        }
+        if r.meta_seen {
+            return Err(bad("a data block after the table's index in a table"));
+        }
+        let block = Block::decode(&raw).ok_or_else(|| bad("malformed data block in a table"))?;
+        for i in 0..block.len() {
+            b.add(block.key(i), block.value(i))?;
+        }
+        r.data_blocks += 1;
         Ok(())
     }
 
@@ -745,11 +767,21 @@ impl TableInstall<'_> {
                     },
                 }
             }
-            Mode::Rebuild(b, pending) => {
-                let footer = pending.back().and_then(|f| footer_entries(f));
-                if pending.len() != 3 || footer != Some(info.entries) {
+            Mode::Rebuild(b, mut r) => {
+                let footer = r.pending.pop_back().and_then(|f| Footer::decode(&f));
+                // What is left before the footer: filter and index (formats
+                // 1 and 2), the last metadata records (format 3).
+                let tail_ok = match footer {
+                    Some(f) if f.version < 3 => r.pending.len() == 2 && !r.meta_seen,
+                    Some(_) => r.pending.iter().all(|p| meta_kind(p).is_some()),
+                    None => false,
+                };
+                let ends_right = tail_ok
+                    && footer
+                        .is_some_and(|f| f.entries == info.entries && f.blocks == r.data_blocks);
+                if !ends_right {
                     return Err(bad(format!(
-                        "table {} does not end in filter, index and a footer for {} entries",
+                        "table {} does not end in its index and a footer for {} entries",
                         info.number, info.entries
                     )));
                 }
@@ -773,13 +805,5 @@ impl TableInstall<'_> {
 
 /// The entry count of a table footer payload, if it is one.
 pub(crate) fn footer_entries(payload: &[u8]) -> Option<u64> {
-    if payload.len() != FOOTER_LEN {
-        return None;
-    }
-    let mut pos = 0;
-    let mut f = [0u64; 5];
-    for v in f.iter_mut() {
-        *v = get_u64(payload, &mut pos)?;
-    }
-    (f[4] == SST_MAGIC || f[4] == SST_MAGIC_V1).then_some(f[2])
+    Footer::decode(payload).map(|f| f.entries)
 }

@@ -46,10 +46,13 @@ pub struct StorageOptions {
     pub auto_compaction: bool,
     /// How often the background thread re-checks data-key rotation.
     pub key_check_interval: Duration,
-    /// Table format to write: 2 (the default) records per-block facts in
-    /// the table index that let `count(*)` pass whole blocks by; 1 writes
-    /// tables as releases before them did (for compatibility tests; any
-    /// value but 1 writes 2). Both are always readable.
+    /// Table format to write: 3 (the default) cuts a table's index and
+    /// filter into partitions under a small top index, so the first lookup
+    /// in a table reads one partition, not the whole index and filter; 2
+    /// keeps one index and one filter, with the per-block facts that let
+    /// `count(*)` pass whole blocks by (3 has them too); 1 writes tables as
+    /// releases before those did. 1 and 2 are for compatibility tests; any
+    /// other value writes 3. All three are always readable.
     pub table_format: u32,
 }
 
@@ -68,7 +71,7 @@ impl Default for StorageOptions {
             bloom_bits_per_key: 10,
             auto_compaction: true,
             key_check_interval: Duration::from_secs(60),
-            table_format: 2,
+            table_format: 3,
         }
     }
 }

@@ -1,7 +1,17 @@
 //! Writes one SSTable from entries in internal-key order.
+//!
+//! In table format 3 the index and the filter are cut into partitions of
+//! consecutive data blocks (a partition ends when its index reaches the
+//! block size); the partitions are kept until the table is finished and
+//! written after the data, so the data blocks stay one contiguous run.
+//! Every user key of a partition's blocks is in its filter, also one whose
+//! older versions began in the previous partition.
 
 use super::block::BlockBuilder;
-use super::{filter, BlockMeta, BLOCK_CLEAN, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
+use super::{
+    filter, BlockMeta, BLOCK_CLEAN, FOOTER_LEN, META_FILTER, META_INDEX, META_TOP, SST_MAGIC,
+    SST_MAGIC_V1, SST_MAGIC_V2,
+};
 use crate::error::Result;
 use crate::storage::key::{split, user_key, Kind};
 use crate::storage::version::FileIdentity;
@@ -33,8 +43,27 @@ pub(crate) struct SstBuilder {
     block_max_seq: u64,
     /// Scratch for an index value.
     index_value: Vec<u8>,
-    /// Whether to write a version-1 table (index values without facts).
-    v1: bool,
+    /// Table format written: 1, 2 or 3.
+    format: u32,
+    /// Format 3: finished partitions, and data blocks in the current one.
+    partitions: Vec<Partition>,
+    part_blocks: u64,
+}
+
+/// A finished partition of a format-3 table, written at the end.
+struct Partition {
+    last: Vec<u8>,
+    index: Vec<u8>,
+    filter: Vec<u8>,
+    blocks: u64,
+}
+
+/// `body` as a metadata record's payload of `kind`.
+fn meta_record(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(super::META_PREFIX + body.len());
+    out.extend_from_slice(&[0, 0, 0, 0, kind]);
+    out.extend_from_slice(body);
+    out
 }
 
 impl SstBuilder {
@@ -53,14 +82,16 @@ impl SstBuilder {
             block_clean: true,
             block_max_seq: 0,
             index_value: Vec::with_capacity(24),
-            v1: false,
+            format: 3,
+            partitions: Vec::new(),
+            part_blocks: 0,
         }
     }
 
     /// Writes table format `version` (`StorageOptions::table_format`: 1,
-    /// or else 2).
+    /// 2, or else 3).
     pub(crate) fn with_format(mut self, version: u32) -> SstBuilder {
-        self.v1 = version == 1;
+        self.format = version.clamp(1, 3);
         self
     }
 
@@ -71,8 +102,12 @@ impl SstBuilder {
         }
         let user = user_key(ikey);
         let repeated = self.entries > 0 && user == self.last_user.as_slice();
-        if !repeated {
+        // A partition's filter starts empty: its first key goes in even if
+        // older versions of it ended the previous partition.
+        if !repeated || self.hashes.is_empty() {
             self.hashes.push(filter::hash64(user));
+        }
+        if !repeated {
             self.last_user.clear();
             self.last_user.extend_from_slice(user);
         }
@@ -104,16 +139,37 @@ impl SstBuilder {
         let raw = self.block.finish();
         let off = self.w.append_record(&raw)?;
         self.index_value.clear();
-        if self.v1 {
+        if self.format == 1 {
             self.index_value.extend_from_slice(&off.to_le_bytes());
         } else {
             meta.encode(off, &mut self.index_value);
         }
         self.index.add(&last, &self.index_value);
         self.blocks += 1;
+        self.part_blocks += 1;
         self.block_clean = true;
         self.block_max_seq = 0;
+        if self.format >= 3 && self.index.size() >= self.block_bytes {
+            self.finish_partition();
+        }
         Ok(())
+    }
+
+    /// Closes the current partition of a format-3 table.
+    fn finish_partition(&mut self) {
+        if self.part_blocks == 0 {
+            return;
+        }
+        let last = self.index.last_key().to_vec();
+        let index = self.index.finish();
+        let filter = filter::build(&self.hashes, self.bits_per_key);
+        self.hashes.clear();
+        self.partitions.push(Partition {
+            last,
+            index,
+            filter,
+            blocks: std::mem::take(&mut self.part_blocks),
+        });
     }
 
     /// Bytes written so far (approximate file size).
@@ -130,10 +186,13 @@ impl SstBuilder {
         if self.entries == 0 {
             return None;
         }
-        Some(if self.block.is_empty() {
+        Some(if !self.block.is_empty() {
+            self.block.last_key().to_vec()
+        } else if self.part_blocks > 0 {
             self.index.last_key().to_vec()
         } else {
-            self.block.last_key().to_vec()
+            let last = self.partitions.last().map(|p| p.last.clone());
+            last.unwrap_or_default()
         })
     }
 
@@ -141,14 +200,39 @@ impl SstBuilder {
     pub(crate) fn finish(mut self) -> Result<TableSummary> {
         let largest = self.last_key().unwrap_or_default();
         self.finish_block()?;
-        let filter_off = self
-            .w
-            .append_record(&filter::build(&self.hashes, self.bits_per_key))?;
-        let index_raw = self.index.finish();
-        let index_off = self.w.append_record(&index_raw)?;
+        let (first, second, magic) = if self.format >= 3 {
+            self.finish_partition();
+            let mut top = BlockBuilder::new();
+            let mut value = Vec::with_capacity(24);
+            for p in std::mem::take(&mut self.partitions) {
+                let filter_off = self.w.append_record(&meta_record(META_FILTER, &p.filter))?;
+                let index_off = self.w.append_record(&meta_record(META_INDEX, &p.index))?;
+                value.clear();
+                value.extend_from_slice(&index_off.to_le_bytes());
+                value.extend_from_slice(&filter_off.to_le_bytes());
+                crate::storage::key::put_varint(&mut value, p.blocks);
+                top.add(&p.last, &value);
+            }
+            let parts = u64::from(top.count());
+            let top_off = self
+                .w
+                .append_record(&meta_record(META_TOP, &top.finish()))?;
+            (top_off, parts, SST_MAGIC)
+        } else {
+            let filter_off = self
+                .w
+                .append_record(&filter::build(&self.hashes, self.bits_per_key))?;
+            let index_raw = self.index.finish();
+            let index_off = self.w.append_record(&index_raw)?;
+            let magic = if self.format == 1 {
+                SST_MAGIC_V1
+            } else {
+                SST_MAGIC_V2
+            };
+            (index_off, filter_off, magic)
+        };
         let mut footer = Vec::with_capacity(FOOTER_LEN);
-        let magic = if self.v1 { SST_MAGIC_V1 } else { SST_MAGIC };
-        for v in [index_off, filter_off, self.entries, self.blocks, magic] {
+        for v in [first, second, self.entries, self.blocks, magic] {
             footer.extend_from_slice(&v.to_le_bytes());
         }
         self.w.append_record(&footer)?;

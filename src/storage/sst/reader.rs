@@ -1,18 +1,27 @@
 //! Reads one SSTable: checks on open that the file is the one the
 //! manifest recorded (length, IV, key id, last bytes: a header and one
-//! short read), and reads footer, index and filter the first time a
-//! lookup or scan needs them, blocks on demand through the block cache.
-//! Opening a store thus costs a few reads per table, however large the
-//! tables are; a damaged footer, index or filter is reported as
-//! [`Error::Corruption`] when first read, like a damaged block.
+//! short read), and reads the footer and the (top) index the first time a
+//! lookup or scan needs them, a format-3 table's index and filter
+//! partitions when a lookup first reaches them, blocks on demand through
+//! the block cache. Opening a store thus costs a few reads per table,
+//! however large the tables are, and its first lookup in a table reads one
+//! partition of each, not the whole index and filter; a damaged footer,
+//! index or filter is reported as [`Error::Corruption`] when first read,
+//! like a damaged block.
+//!
+//! A table of format 1 or 2 is read as one partition: its index and filter
+//! are the whole table's.
 
 use std::sync::{Arc, OnceLock};
 
 use super::block::Block;
-use super::{filter, table_name, BlockMeta, FOOTER_LEN, SST_MAGIC, SST_MAGIC_V1};
+use super::{
+    filter, meta_kind, table_name, BlockMeta, Footer, FOOTER_LEN, META_FILTER, META_INDEX,
+    META_PREFIX, META_TOP,
+};
 use crate::error::{Error, Result};
 use crate::storage::cache::BlockCache;
-use crate::storage::key::{cmp_ikey, get_u64, split, Kind};
+use crate::storage::key::{cmp_ikey, get_u64, get_varint, split, Kind};
 use crate::storage::memtable::Lookup;
 use crate::storage::version::FileMeta;
 use crate::vfs::{FileKind, SealedDir, SealedReader, HEADER_LEN};
@@ -24,17 +33,41 @@ pub(crate) struct SstReader {
     /// scan can pass tables by without reading their index.
     smallest: Vec<u8>,
     largest: Vec<u8>,
-    /// Index and filter, read on first use.
+    /// Footer and top index, read on first use.
     parts: OnceLock<Parts>,
     cache: Arc<BlockCache>,
 }
 
 /// What a lookup needs besides the blocks.
 struct Parts {
+    /// Format 3: the last internal key of each partition, in order (its
+    /// values are not used after they are parsed into `partitions`).
+    top: Option<Block>,
+    partitions: Vec<Partition>,
+    /// Data blocks in the table.
+    blocks: usize,
+    /// 1, 2 or 3.
+    version: u8,
+}
+
+/// Consecutive data blocks with their index and filter, read on first use.
+struct Partition {
+    /// Table-wide number of its first data block.
+    first: usize,
+    /// Its number of data blocks (format 3: from the top index; checked
+    /// against its index when read).
+    blocks: usize,
+    index_off: u64,
+    filter_off: u64,
+    index: OnceLock<PartIndex>,
+    filter: OnceLock<Vec<u8>>,
+}
+
+/// A partition's index: per data block its last key and body offset, and
+/// in formats 2 and 3 what it holds.
+struct PartIndex {
     index: Block,
-    filter: Vec<u8>,
-    /// Per data block, what a version-2 index says of it (empty for a
-    /// version-1 table).
+    /// Empty in a format-1 table.
     meta: Vec<BlockMeta>,
 }
 
@@ -86,7 +119,7 @@ impl SstReader {
         })
     }
 
-    /// Footer, index and filter, read and checked on first use.
+    /// Footer and top index, read and checked on first use.
     fn parts(&self) -> Result<&Parts> {
         if let Some(p) = self.parts.get() {
             return Ok(p);
@@ -96,54 +129,171 @@ impl SstReader {
         Ok(self.parts.get_or_init(move || p))
     }
 
+    fn bad(&self, off: u64, what: &str) -> Error {
+        Error::corruption(self.file.path(), HEADER_LEN + off, what.to_string())
+    }
+
+    /// The payload of the record at `off`, `what` naming it in errors.
+    fn record(&self, off: u64, what: &str) -> Result<Vec<u8>> {
+        let (raw, _) = self
+            .file
+            .read_record(off)?
+            .ok_or_else(|| self.bad(off, &format!("missing {what}")))?;
+        Ok(raw)
+    }
+
+    /// The body of the format-3 metadata record of `kind` at `off`.
+    fn meta_record(&self, off: u64, kind: u8, what: &str) -> Result<Vec<u8>> {
+        let mut raw = self.record(off, what)?;
+        if meta_kind(&raw) != Some(kind) {
+            return Err(self.bad(off, &format!("{what} is not one")));
+        }
+        raw.drain(..META_PREFIX);
+        Ok(raw)
+    }
+
     fn read_parts(&self) -> Result<Parts> {
         let file = &self.file;
         let footer_len = file.record_len(FOOTER_LEN);
-        let bad = |off: u64, what: &str| {
-            Error::corruption(file.path(), HEADER_LEN + off, what.to_string())
-        };
         let footer_off = file
             .body_len()
             .checked_sub(footer_len)
-            .ok_or_else(|| bad(0, "table too short for its footer"))?;
-        let (footer, _) = file
-            .read_record(footer_off)?
-            .ok_or_else(|| bad(footer_off, "missing footer"))?;
-        let mut pos = 0;
-        let mut f = [0u64; 5];
-        for v in f.iter_mut() {
-            *v = get_u64(&footer, &mut pos).ok_or_else(|| bad(footer_off, "short footer"))?;
+            .ok_or_else(|| self.bad(0, "table too short for its footer"))?;
+        let footer = self.record(footer_off, "footer")?;
+        let f = Footer::decode(&footer).ok_or_else(|| self.bad(footer_off, "bad table footer"))?;
+        let blocks =
+            usize::try_from(f.blocks).map_err(|_| self.bad(footer_off, "bad table footer"))?;
+        if f.version < 3 {
+            // One partition; its index is read now, for its block count.
+            let part = Partition {
+                first: 0,
+                blocks: 0,
+                index_off: f.index,
+                filter_off: f.second,
+                index: OnceLock::new(),
+                filter: OnceLock::new(),
+            };
+            let index = self.read_index(&part, f.version)?;
+            let part = Partition {
+                blocks: index.index.len(),
+                index: OnceLock::from(index),
+                ..part
+            };
+            return Ok(Parts {
+                top: None,
+                blocks: part.blocks,
+                partitions: vec![part],
+                version: f.version,
+            });
         }
-        let [index_off, filter_off, _entries, _blocks, magic] = f;
-        let v2 = magic == SST_MAGIC;
-        if !(v2 || magic == SST_MAGIC_V1) || footer.len() != FOOTER_LEN {
-            return Err(bad(footer_off, "bad table footer"));
+        let top_off = f.index;
+        let bad_top = || self.bad(top_off, "malformed top index");
+        let top = Block::decode(&self.meta_record(top_off, META_TOP, "top index")?)
+            .ok_or_else(bad_top)?;
+        if top.len() as u64 != f.second {
+            return Err(bad_top());
         }
-        let (index_raw, _) = file
-            .read_record(index_off)?
-            .ok_or_else(|| bad(index_off, "missing index block"))?;
-        let index =
-            Block::decode(&index_raw).ok_or_else(|| bad(index_off, "malformed index block"))?;
-        let mut meta = Vec::with_capacity(if v2 { index.len() } else { 0 });
+        let mut partitions = Vec::with_capacity(top.len());
+        let mut first = 0usize;
+        for i in 0..top.len() {
+            let value = top.value(i);
+            let mut pos = 0;
+            let index_off = get_u64(value, &mut pos).ok_or_else(bad_top)?;
+            let filter_off = get_u64(value, &mut pos).ok_or_else(bad_top)?;
+            let n = get_varint(value, &mut pos)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0 && pos == value.len())
+                .ok_or_else(bad_top)?;
+            partitions.push(Partition {
+                first,
+                blocks: n,
+                index_off,
+                filter_off,
+                index: OnceLock::new(),
+                filter: OnceLock::new(),
+            });
+            first = first.checked_add(n).ok_or_else(bad_top)?;
+        }
+        if first != blocks {
+            return Err(bad_top());
+        }
+        Ok(Parts {
+            top: Some(top),
+            partitions,
+            blocks,
+            version: 3,
+        })
+    }
+
+    /// Reads and checks a partition's index.
+    fn read_index(&self, part: &Partition, version: u8) -> Result<PartIndex> {
+        let off = part.index_off;
+        let raw = if version < 3 {
+            self.record(off, "index block")?
+        } else {
+            self.meta_record(off, META_INDEX, "index partition")?
+        };
+        let index = Block::decode(&raw).ok_or_else(|| self.bad(off, "malformed index block"))?;
+        let mut meta = Vec::with_capacity(if version >= 2 { index.len() } else { 0 });
         for i in 0..index.len() {
             let value = index.value(i);
-            if v2 {
+            if version >= 2 {
                 meta.push(
                     BlockMeta::decode(value)
-                        .ok_or_else(|| bad(index_off, "malformed index entry"))?,
+                        .ok_or_else(|| self.bad(off, "malformed index entry"))?,
                 );
             } else if value.len() != 8 {
-                return Err(bad(index_off, "malformed index entry"));
+                return Err(self.bad(off, "malformed index entry"));
             }
         }
-        let (filter, _) = file
-            .read_record(filter_off)?
-            .ok_or_else(|| bad(filter_off, "missing filter block"))?;
-        Ok(Parts {
-            index,
-            filter,
-            meta,
-        })
+        Ok(PartIndex { index, meta })
+    }
+
+    /// Partition `p`'s index, read on first use; in a format-3 table it
+    /// must hold as many blocks as the top index says, ending in the key
+    /// the top index gives the partition.
+    fn part_index<'a>(&self, parts: &'a Parts, p: usize) -> Result<&'a PartIndex> {
+        let part = &parts.partitions[p];
+        if let Some(i) = part.index.get() {
+            return Ok(i);
+        }
+        let i = self.read_index(part, parts.version)?;
+        let n = i.index.len();
+        let ends_right = match &parts.top {
+            Some(top) => n > 0 && i.index.key(n - 1) == top.key(p),
+            None => true,
+        };
+        if n != part.blocks || !ends_right {
+            return Err(self.bad(
+                part.index_off,
+                "index partition does not match the top index",
+            ));
+        }
+        Ok(part.index.get_or_init(move || i))
+    }
+
+    /// Partition `p`'s filter, read on first use.
+    fn part_filter<'a>(&self, parts: &'a Parts, p: usize) -> Result<&'a [u8]> {
+        let part = &parts.partitions[p];
+        if let Some(f) = part.filter.get() {
+            return Ok(f);
+        }
+        let f = if parts.version < 3 {
+            self.record(part.filter_off, "filter block")?
+        } else {
+            self.meta_record(part.filter_off, META_FILTER, "filter partition")?
+        };
+        Ok(part.filter.get_or_init(move || f))
+    }
+
+    /// The partition holding data block `i` (`i` < the table's blocks) and
+    /// the block's number inside it.
+    fn locate(parts: &Parts, i: usize) -> (usize, usize) {
+        let p = parts
+            .partitions
+            .partition_point(|part| part.first <= i)
+            .saturating_sub(1);
+        (p, i - parts.partitions[p].first)
     }
 
     /// Whether the table holds an internal key `>= ikey`.
@@ -163,21 +313,23 @@ impl SstReader {
 
     /// Number of data blocks.
     pub(crate) fn num_blocks(&self) -> Result<usize> {
-        Ok(self.parts()?.index.len())
+        Ok(self.parts()?.blocks)
     }
 
     /// Data block `i`, from the cache or the file (decrypted, verified).
     pub(crate) fn block(&self, i: usize) -> Result<Arc<Block>> {
-        let index = &self.parts()?.index;
-        if i >= index.len() {
+        let parts = self.parts()?;
+        if i >= parts.blocks {
             return Err(Error::corruption(
                 self.file.path(),
                 0,
                 "block number past the table's index",
             ));
         }
+        let (p, j) = Self::locate(parts, i);
+        let index = &self.part_index(parts, p)?.index;
         let mut pos = 0;
-        let off = get_u64(index.value(i), &mut pos).unwrap_or(u64::MAX);
+        let off = get_u64(index.value(j), &mut pos).unwrap_or(u64::MAX);
         if let Some(b) = self.cache.get(self.number, off) {
             return Ok(b);
         }
@@ -189,7 +341,7 @@ impl SstReader {
             )
         })?;
         let block = Block::decode(&raw)
-            .filter(|b| b.len() > 0 && b.key(b.len() - 1) == index.key(i))
+            .filter(|b| b.len() > 0 && b.key(b.len() - 1) == index.key(j))
             .ok_or_else(|| {
                 Error::corruption(self.file.path(), HEADER_LEN + off, "malformed data block")
             })?;
@@ -201,14 +353,23 @@ impl SstReader {
     /// What the index says of data block `i` (`None` in a version-1
     /// table, or past the last block).
     pub(crate) fn block_meta(&self, i: usize) -> Result<Option<BlockMeta>> {
-        Ok(self.parts()?.meta.get(i).copied())
+        let parts = self.parts()?;
+        if i >= parts.blocks {
+            return Ok(None);
+        }
+        let (p, j) = Self::locate(parts, i);
+        Ok(self.part_index(parts, p)?.meta.get(j).copied())
     }
 
     /// The last internal key of data block `i` (its index key; empty past
     /// the last block).
     pub(crate) fn block_last_key(&self, i: usize) -> Result<&[u8]> {
-        let index = &self.parts()?.index;
-        Ok(if i < index.len() { index.key(i) } else { &[] })
+        let parts = self.parts()?;
+        if i >= parts.blocks {
+            return Ok(&[]);
+        }
+        let (p, j) = Self::locate(parts, i);
+        Ok(self.part_index(parts, p)?.index.key(j))
     }
 
     /// The table's first internal key (the manifest's record).
@@ -216,23 +377,37 @@ impl SstReader {
         &self.smallest
     }
 
+    /// The partition that holds the first key `>= ikey`, if any.
+    fn partition_ge(parts: &Parts, ikey: &[u8]) -> Option<usize> {
+        let p = parts.top.as_ref().map_or(0, |top| top.lower_bound(ikey));
+        (p < parts.partitions.len()).then_some(p)
+    }
+
     /// Index of the first block whose last key is `>= ikey`.
     pub(crate) fn block_ge(&self, ikey: &[u8]) -> Result<usize> {
-        Ok(self.parts()?.index.lower_bound(ikey))
+        let parts = self.parts()?;
+        let Some(p) = Self::partition_ge(parts, ikey) else {
+            return Ok(parts.blocks);
+        };
+        let j = self.part_index(parts, p)?.index.lower_bound(ikey);
+        Ok(parts.partitions[p].first + j)
     }
 
     /// Newest version of `user` at the snapshot of `target`, its seek key
     /// (`seek_key(user, seq)`, made once for all tables), in this table.
     pub(crate) fn get(&self, user: &[u8], target: &[u8]) -> Result<Lookup> {
         let parts = self.parts()?;
-        if !filter::may_contain(&parts.filter, filter::hash64(user)) {
+        let Some(p) = Self::partition_ge(parts, target) else {
+            return Ok(Lookup::Absent);
+        };
+        if !filter::may_contain(self.part_filter(parts, p)?, filter::hash64(user)) {
             return Ok(Lookup::Absent);
         }
-        let bi = parts.index.lower_bound(target);
-        if bi >= parts.index.len() {
+        let j = self.part_index(parts, p)?.index.lower_bound(target);
+        if j >= parts.partitions[p].blocks {
             return Ok(Lookup::Absent);
         }
-        let block = self.block(bi)?;
+        let block = self.block(parts.partitions[p].first + j)?;
         let i = block.lower_bound(target);
         if i >= block.len() {
             return Ok(Lookup::Absent);
@@ -249,5 +424,168 @@ impl SstReader {
                 "malformed key in data block",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{KeyBytes, MemoryKeyProvider, UnencryptedKeyProvider};
+    use crate::storage::key::{make_ikey, seek_key, user_key};
+    use crate::storage::sst::builder::SstBuilder;
+    use crate::storage::version::FileIdentity;
+    use crate::vfs::{KeyOptions, MemVfs, Vfs};
+
+    /// (internal key, value) in internal-key order: 300 user keys with
+    /// one to three versions (some tombstones), and one key with 90
+    /// versions, long enough to span several blocks and partitions.
+    fn entries() -> Vec<(Vec<u8>, Vec<u8>, Kind)> {
+        let mut out = Vec::new();
+        for i in 0..300u64 {
+            let user = format!("key{:05}", i * 2).into_bytes();
+            let versions: u64 = if i == 150 { 90 } else { 1 + i % 3 };
+            for v in (0..versions).rev() {
+                let seq = 10 + v * 7 + i % 5;
+                let kind = if (i + v) % 7 == 3 {
+                    Kind::Delete
+                } else {
+                    Kind::Put
+                };
+                let value = match kind {
+                    Kind::Put => format!("v{i}-{v}").into_bytes(),
+                    Kind::Delete => Vec::new(),
+                };
+                out.push((make_ikey(&user, seq, kind), value, kind));
+            }
+        }
+        out
+    }
+
+    /// The newest version of `user` at `seq`, as a table lookup answers.
+    fn model(entries: &[(Vec<u8>, Vec<u8>, Kind)], user: &[u8], seq: u64) -> Lookup {
+        let found = entries
+            .iter()
+            .find(|(k, _, _)| split(k).is_some_and(|(u, s, _)| u == user && s <= seq));
+        match found {
+            Some((_, v, Kind::Put)) => Lookup::Found(v.clone()),
+            Some((_, _, Kind::Delete)) => Lookup::Deleted,
+            None => Lookup::Absent,
+        }
+    }
+
+    fn table(format: u32, key: Option<u8>) -> Result<(SstReader, usize)> {
+        let vfs: Arc<dyn Vfs> = Arc::new(MemVfs::new());
+        let provider: Arc<dyn crate::crypto::KeyProvider> = match key {
+            Some(b) => Arc::new(MemoryKeyProvider::new(KeyBytes::from_slice(&[b; 32]))?),
+            None => Arc::new(UnencryptedKeyProvider::dangerous_new()),
+        };
+        let dir = SealedDir::open(vfs, "/t", provider, KeyOptions::default())?;
+        let w = dir.create_file(&table_name(7), FileKind::Sstable)?;
+        let mut b = SstBuilder::new(w, 96, 10).with_format(format);
+        let all = entries();
+        for (k, v, _) in &all {
+            b.add(k, v)?;
+        }
+        let s = b.finish()?;
+        let meta = FileMeta {
+            number: 7,
+            size: s.size,
+            entries: s.entries,
+            smallest: s.smallest,
+            largest: s.largest,
+            identity: FileIdentity { ..s.identity },
+        };
+        let r = SstReader::open(&dir, &meta, Arc::new(BlockCache::new(1 << 20)))?;
+        Ok((r, all.len()))
+    }
+
+    /// Every format, encrypted or not, answers every lookup at every
+    /// snapshot as the entries say, and its blocks hold the entries in
+    /// order, each block where `block_ge` and its index entry put it.
+    #[test]
+    fn every_format_reads_back_what_was_written() -> Result<()> {
+        let all = entries();
+        for format in [1, 2, 3] {
+            for key in [None, Some(3)] {
+                let (r, n) = table(format, key)?;
+                let ctx = format!("format {format}, key {key:?}");
+                let mut seen = Vec::new();
+                for i in 0..r.num_blocks()? {
+                    let b = r.block(i)?;
+                    assert_eq!(r.block_last_key(i)?, b.key(b.len() - 1), "{ctx}");
+                    match r.block_meta(i)? {
+                        Some(m) => assert_eq!(m.entries as usize, b.len(), "{ctx}"),
+                        None => assert_eq!(format, 1, "{ctx}"),
+                    }
+                    for j in 0..b.len() {
+                        assert_eq!(r.block_ge(b.key(j))?, i, "{ctx}: block_ge");
+                        seen.push((b.key(j).to_vec(), b.value(j).to_vec()));
+                    }
+                }
+                assert_eq!(seen.len(), n, "{ctx}");
+                assert!(seen.iter().zip(&all).all(|(a, b)| a.0 == b.0 && a.1 == b.1));
+                assert_eq!(r.block_ge(&seek_key(b"zzz", 1))?, r.num_blocks()?);
+                assert!(r.block_last_key(r.num_blocks()?)?.is_empty());
+                for i in 0..601u64 {
+                    let user = format!("key{i:05}").into_bytes();
+                    for seq in [0, 12, 20, 31, 200, 400, 700, u64::MAX >> 8] {
+                        assert_eq!(
+                            r.get(&user, &seek_key(&user, seq))?,
+                            model(&all, &user, seq),
+                            "{ctx}: key {i} at {seq}"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A format-3 table is cut into partitions, and its first lookup reads
+    /// one index partition and one filter partition, not all of them.
+    #[test]
+    fn a_first_lookup_reads_one_partition() -> Result<()> {
+        let (r, _) = table(3, Some(5))?;
+        let user = b"key00300";
+        assert!(matches!(
+            r.get(user, &seek_key(user, 1000))?,
+            Lookup::Found(_)
+        ));
+        let parts = r.parts()?;
+        assert!(
+            parts.partitions.len() >= 10,
+            "{} partitions",
+            parts.partitions.len()
+        );
+        let read = |f: fn(&Partition) -> bool| parts.partitions.iter().filter(|p| f(p)).count();
+        assert_eq!(read(|p| p.index.get().is_some()), 1);
+        assert_eq!(read(|p| p.filter.get().is_some()), 1);
+        // The key with 90 versions spans partitions; every version is
+        // found through the filter of the partition that holds it.
+        let all = entries();
+        let long = format!("key{:05}", 300).into_bytes();
+        for (k, _, _) in all
+            .iter()
+            .filter(|(k, _, _)| user_key(k) == long.as_slice())
+        {
+            let (_, seq, _) = split(k).ok_or_else(|| Error::corruption("t", 0, "key"))?;
+            assert_eq!(
+                r.get(&long, &seek_key(&long, seq))?,
+                model(&all, &long, seq)
+            );
+        }
+        let spanned = parts
+            .partitions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let first = r
+                    .block_last_key(parts.partitions[*i].first)
+                    .unwrap_or_default();
+                user_key(first) == long.as_slice()
+            })
+            .count();
+        assert!(spanned >= 2, "the long key spans {spanned} partitions");
+        Ok(())
     }
 }
