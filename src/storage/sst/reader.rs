@@ -327,7 +327,12 @@ impl SstReader {
             ));
         }
         let (p, j) = Self::locate(parts, i);
-        let index = &self.part_index(parts, p)?.index;
+        self.block_in(self.part_index(parts, p)?, j)
+    }
+
+    /// Data block `j` of a partition whose index is `index`.
+    fn block_in(&self, index: &PartIndex, j: usize) -> Result<Arc<Block>> {
+        let index = &index.index;
         let mut pos = 0;
         let off = get_u64(index.value(j), &mut pos).unwrap_or(u64::MAX);
         if let Some(b) = self.cache.get(self.number, off) {
@@ -403,11 +408,12 @@ impl SstReader {
         if !filter::may_contain(self.part_filter(parts, p)?, filter::hash64(user)) {
             return Ok(Lookup::Absent);
         }
-        let j = self.part_index(parts, p)?.index.lower_bound(target);
-        if j >= parts.partitions[p].blocks {
+        let index = self.part_index(parts, p)?;
+        let j = index.index.lower_bound(target);
+        if j >= index.index.len() {
             return Ok(Lookup::Absent);
         }
-        let block = self.block(parts.partitions[p].first + j)?;
+        let block = self.block_in(index, j)?;
         let i = block.lower_bound(target);
         if i >= block.len() {
             return Ok(Lookup::Absent);
