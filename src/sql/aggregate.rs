@@ -378,6 +378,13 @@ impl Aggregator {
     /// the others, `[x]` or `[x, sep]` for `group_concat`. A wrong number of
     /// arguments is a [`SqlErrorKind::Misuse`] error.
     pub fn update(&mut self, args: &[Value]) -> Result<()> {
+        self.update_marked(args, false)
+    }
+
+    /// [`Self::update`] where `json` says this row's value argument of a
+    /// JSON aggregate carries the JSON mark (known only as the row is read:
+    /// a `json_each` value that is an array, a `json_extract` of one).
+    pub fn update_marked(&mut self, args: &[Value], json: bool) -> Result<()> {
         if !self.kind.accepts(args.len()) {
             return Err(Error::sql(
                 SqlErrorKind::Misuse,
@@ -402,7 +409,8 @@ impl Aggregator {
                 }
             }
             return match self.kind {
-                AggKind::JsonGroupObject { json } => {
+                AggKind::JsonGroupObject { json: fixed } => {
+                    let json = fixed || json;
                     let Some(label) = x.to_text() else {
                         return Ok(());
                     };
@@ -415,7 +423,8 @@ impl Aggregator {
                     let v = args.get(1).unwrap_or(&Value::Null);
                     crate::sql::functions::json::append_sql_value(s, v, json)
                 }
-                AggKind::JsonGroupArray { json } => {
+                AggKind::JsonGroupArray { json: fixed } => {
+                    let json = fixed || json;
                     let s = acc.get_or_insert_with(|| "[".to_string());
                     if s.len() > 1 {
                         s.push(',');

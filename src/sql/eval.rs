@@ -437,10 +437,49 @@ fn call_marked(
                 }
                 vals.push(v);
             }
-            other => vals.push(eval(other, row, cx)?),
+            other => {
+                vals.push(eval(other, row, cx)?);
+                if i < 64
+                    && f.json_column(i)
+                        .is_some_and(|t| json_container_at(t, row, cx))
+                {
+                    marks |= 1 << i;
+                }
+            }
         }
     }
     f.call_marked(&vals, marks, &cx.session)
+}
+
+/// Whether the `json_each` row's `type` at (query levels out, position)
+/// says its value is an array or an object (so the value carries SQLite's
+/// JSON subtype).
+fn json_container_at((depth, i): (usize, usize), row: &[Value], cx: &ExecCtx) -> bool {
+    let is = |v: &Value| matches!(v, Value::Text(t) if &**t == "array" || &**t == "object");
+    if depth == 0 {
+        row.get(i).is_some_and(is)
+    } else {
+        is(&cx.outer_value(depth, i))
+    }
+}
+
+/// Evaluates a JSON aggregate's value argument `e` with its JSON mark: a
+/// `json_each` value column (`json_type`: its row's `type` position) or a
+/// JSON function whose result is JSON only as it runs (`json_extract` of
+/// an array or object).
+pub(crate) fn eval_json_marked(
+    e: &PExpr,
+    json_type: Option<(usize, usize)>,
+    row: &[Value],
+    cx: &mut ExecCtx,
+) -> Result<(Value, bool)> {
+    match (e, json_type) {
+        (_, Some(t)) => Ok((eval(e, row, cx)?, json_container_at(t, row, cx))),
+        (PExpr::Func(f, args), _) if f.wants_json_marks() && f.short_circuit().is_none() => {
+            call_marked(f, args, row, cx)
+        }
+        _ => Ok((eval(e, row, cx)?, false)),
+    }
 }
 
 pub(crate) fn in_result(found: bool, saw_null: bool, negated: bool, empty: bool) -> Value {

@@ -414,10 +414,26 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                             }
                         }
                         args.clear();
-                        for e in &call.args {
-                            args.push(eval(e, &row, cx)?);
+                        let json = matches!(
+                            call.kind,
+                            AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. }
+                        );
+                        let mut marked = false;
+                        for (i, e) in call.args.iter().enumerate() {
+                            if json && i + 1 == call.args.len() {
+                                let (v, m) = crate::sql::eval::eval_json_marked(
+                                    e,
+                                    call.json_type,
+                                    &row,
+                                    cx,
+                                )?;
+                                args.push(v);
+                                marked = m;
+                            } else {
+                                args.push(eval(e, &row, cx)?);
+                            }
                         }
-                        a.update(&args)?;
+                        a.update_marked(&args, marked)?;
                     }
                     let take = match picker {
                         Some(p) => ags[p].took_last_row() || fresh,

@@ -356,6 +356,10 @@ pub struct ScalarCall {
     imp: Option<Imp>,
     returns_json: bool,
     json_args: u64,
+    /// (argument, (query levels out, row position) of its `type`):
+    /// arguments that are a `json_each` value column, JSON when their
+    /// row's type is `array` or `object`.
+    json_columns: Vec<(usize, (usize, usize))>,
 }
 
 impl ScalarCall {
@@ -369,7 +373,24 @@ impl ScalarCall {
             imp: found.map(|f| f.imp),
             returns_json: found.is_some_and(|f| f.returns_json),
             json_args: 0,
+            json_columns: Vec::new(),
         }
+    }
+
+    /// Notes arguments that are `json_each` value columns: (argument,
+    /// (query levels out, row position) of that row's `type`).
+    pub fn with_json_columns(mut self, columns: Vec<(usize, (usize, usize))>) -> ScalarCall {
+        self.json_columns = columns;
+        self
+    }
+
+    /// Where argument `i`'s `type` is (query levels out, row position), if
+    /// it is a `json_each` value column.
+    pub fn json_column(&self, i: usize) -> Option<(usize, usize)> {
+        self.json_columns
+            .iter()
+            .find(|(a, _)| *a == i)
+            .map(|(_, t)| *t)
     }
 
     /// Resolves `name` called with the argument expressions `args`, noting

@@ -380,10 +380,9 @@ impl<'s> Planner<'s> {
                     types.push(t);
                 }
                 let coll = function_collation(&types);
-                (
-                    PExpr::Func(ScalarCall::resolve_args_collated(name, args, coll), a),
-                    ExprType::combine(&types),
-                )
+                let call = ScalarCall::resolve_args_collated(name, args, coll)
+                    .with_json_columns(json_columns(args, scope));
+                (PExpr::Func(call, a), ExprType::combine(&types))
             }
         })
     }
@@ -456,8 +455,15 @@ impl<'s> Planner<'s> {
             Some(f) => Some(f?.0),
             None => None,
         };
+        let json_type = match kind {
+            AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. } => {
+                args.last().and_then(|a| json_type_of(a, scope))
+            }
+            _ => None,
+        };
         cx.aggs.push(AggCall {
             kind: kind.marking_json(args),
+            json_type,
             distinct: *distinct,
             args: bound,
             coll: function_collation(&types),
@@ -606,4 +612,24 @@ fn map_cols_node(e: PExpr, f: &dyn Fn(usize) -> usize) -> PExpr {
 /// it reads only earlier columns, outer rows, parameters and constants.
 pub(super) fn available_before(e: &PExpr, start: usize) -> bool {
     max_col(e).is_none_or(|m| m < start) && !has_subquery(e)
+}
+
+/// Where the `type` of `e` is, when `e` names a `json_each` / `json_tree`
+/// value column (see [`ScopeCol::json_value`]): (query levels out, row
+/// position).
+fn json_type_of(e: &Expr, scope: &Scope) -> Option<(usize, usize)> {
+    let Expr::Column { table, name } = e else {
+        return None;
+    };
+    let r = scope.resolve(table.as_deref(), name).ok()?;
+    r.json_type.map(|t| (r.depth, t))
+}
+
+/// (argument, where its `type` is) for each argument of a call that names
+/// a `json_each` value column.
+fn json_columns(args: &[Expr], scope: &Scope) -> Vec<(usize, (usize, usize))> {
+    args.iter()
+        .enumerate()
+        .filter_map(|(i, a)| json_type_of(a, scope).map(|t| (i, t)))
+        .collect()
 }

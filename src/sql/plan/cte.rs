@@ -378,6 +378,7 @@ fn derived_source(
                 collation: t.coll.or(Some(Collation::Binary)),
                 origin: None,
                 using_copy: None,
+                json_value: false,
                 decl: decls.get(i).cloned().flatten(),
             })
             .collect(),

@@ -310,6 +310,10 @@ pub struct AggCall {
     pub coll: Collation,
     /// FILTER (WHERE ...): only rows it is true for are fed to it.
     pub filter: Option<PExpr>,
+    /// A JSON aggregate whose value argument is a `json_each` value column:
+    /// where its `type` is, (query levels out, row position); the value is
+    /// JSON when that is `array` or `object`.
+    pub json_type: Option<(usize, usize)>,
 }
 
 /// A planned query: the plan and its output column names.

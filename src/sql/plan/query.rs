@@ -53,6 +53,7 @@ impl<'s> Planner<'s> {
                     collation: t.coll,
                     origin: None,
                     using_copy: None,
+                    json_value: false,
                     decl: None,
                 })
                 .collect(),
@@ -291,6 +292,7 @@ impl<'s> Planner<'s> {
                         collation: t.coll.or(Some(Collation::Binary)),
                         origin,
                         using_copy: None,
+                        json_value: false,
                         decl: d.clone(),
                     })
                     .collect(),
@@ -388,6 +390,7 @@ impl<'s> Planner<'s> {
                             collation: t.coll.or(Some(Collation::Binary)),
                             origin: None,
                             using_copy: None,
+                            json_value: false,
                             decl: d.clone(),
                         })
                         .collect(),

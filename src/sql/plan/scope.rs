@@ -22,6 +22,10 @@ pub(super) struct ScopeCol {
     /// The declared type of the table column it reads, if it reads one
     /// directly (for `sqlite3_column_decltype`).
     pub(super) decl: Option<Arc<str>>,
+    /// The `value` column of `json_each` / `json_tree`: its `type` column
+    /// follows it, and a value whose type is `array` or `object` carries
+    /// SQLite's JSON subtype (a JSON function embeds it as JSON).
+    pub(super) json_value: bool,
 }
 
 pub(super) struct Scope<'a> {
@@ -50,6 +54,9 @@ pub(super) struct Resolved {
     /// `coalesce` of `index` and these positions (same depth), each with the
     /// (use, column) it reads.
     pub(super) coalesce: Vec<(usize, Option<(usize, String)>)>,
+    /// A `json_each` value column: the position of its row's `type`, in
+    /// the row at `depth` (see [`ScopeCol::json_value`]).
+    pub(super) json_type: Option<usize>,
 }
 
 pub(super) static SUB_IDS: AtomicUsize = AtomicUsize::new(1);
@@ -118,6 +125,7 @@ impl<'a> Scope<'a> {
                 origin: c.origin.map(|o| (o, c.name.clone())),
                 decl: c.decl.clone(),
                 coalesce: Vec::new(),
+                json_type: c.json_value.then_some(i + 1),
             });
         }
         match self.parent {
@@ -192,6 +200,7 @@ fn using_match(hits: &[(usize, &ScopeCol)], name: &str) -> Result<Resolved> {
             origin: origin(c),
             decl: c.decl.clone(),
             coalesce: Vec::new(),
+            json_type: c.json_value.then_some(i + 1),
         }),
         (n, Some(mut list)) if list.len() + 1 == n => {
             list.push((i, c));
@@ -206,6 +215,7 @@ fn using_match(hits: &[(usize, &ScopeCol)], name: &str) -> Result<Resolved> {
                 origin: origin(fc),
                 decl: None,
                 coalesce: list[1..].iter().map(|(j, x)| (*j, origin(x))).collect(),
+                json_type: None,
             })
         }
         _ => Err(ambiguous()),

@@ -23,6 +23,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
             collation: (t.rowid_alias != Some(i)).then_some(c.collation),
             origin: None,
             using_copy: None,
+            json_value: false,
             decl: (!c.decl_type.is_empty()).then(|| Arc::from(c.decl_type.as_str())),
         })
         .collect();
@@ -44,6 +45,7 @@ pub(super) fn table_source_of(t: &Arc<Table>, label: String) -> Source {
         collation: None,
         origin: None,
         using_copy: None,
+        json_value: false,
         // SQLite's columnType gives a rowid "INTEGER".
         decl: Some(Arc::from("INTEGER")),
     });
@@ -156,6 +158,7 @@ impl Planner<'_> {
                 origin: None,
                 decl: None,
                 using_copy: None,
+                json_value: false,
             })
             .collect();
         Ok(Source {
@@ -270,6 +273,7 @@ impl Planner<'_> {
                 origin: None,
                 decl: None,
                 using_copy: None,
+                json_value: *c == "value",
             })
             .collect();
         Ok(Source {
