@@ -44,6 +44,10 @@ struct Parts {
     /// values are not used after they are parsed into `partitions`).
     top: Option<Block>,
     partitions: Vec<Partition>,
+    /// Format 3: per data block, its partition (a count passes thousands
+    /// of blocks by, asking for each block's facts: a search among the
+    /// partitions each time doubled its time).
+    part_of: Vec<u32>,
     /// Data blocks in the table.
     blocks: usize,
     /// 1, 2 or 3.
@@ -183,6 +187,7 @@ impl SstReader {
                 top: None,
                 blocks: part.blocks,
                 partitions: vec![part],
+                part_of: Vec::new(),
                 version: f.version,
             });
         }
@@ -214,12 +219,21 @@ impl SstReader {
             });
             first = first.checked_add(n).ok_or_else(bad_top)?;
         }
-        if first != blocks {
+        // Each data block is a record of at least a count and one entry: a
+        // table that claims more than its length holds is damaged (and must
+        // not make the block map below huge).
+        let most = self.file.body_len() / self.file.record_len(7);
+        if first != blocks || blocks as u64 > most || u32::try_from(partitions.len()).is_err() {
             return Err(bad_top());
+        }
+        let mut part_of = Vec::with_capacity(blocks);
+        for (p, part) in partitions.iter().enumerate() {
+            part_of.resize(part_of.len() + part.blocks, p as u32);
         }
         Ok(Parts {
             top: Some(top),
             partitions,
+            part_of,
             blocks,
             version: 3,
         })
@@ -289,10 +303,7 @@ impl SstReader {
     /// The partition holding data block `i` (`i` < the table's blocks) and
     /// the block's number inside it.
     fn locate(parts: &Parts, i: usize) -> (usize, usize) {
-        let p = parts
-            .partitions
-            .partition_point(|part| part.first <= i)
-            .saturating_sub(1);
+        let p = parts.part_of.get(i).map_or(0, |&p| p as usize);
         (p, i - parts.partitions[p].first)
     }
 
@@ -592,6 +603,88 @@ mod tests {
             })
             .count();
         assert!(spanned >= 2, "the long key spans {spanned} partitions");
+        Ok(())
+    }
+
+    /// A format-3 table written by hand: one data block, then a filter and
+    /// an index partition, a top index whose entry claims `claimed` blocks,
+    /// and a footer saying `footer_blocks`.
+    fn forged(claimed: u64, footer_blocks: u64) -> Result<SstReader> {
+        use crate::storage::sst::block::BlockBuilder;
+        use crate::storage::sst::{META_FILTER, META_INDEX, META_TOP, SST_MAGIC};
+        let vfs: Arc<dyn Vfs> = Arc::new(MemVfs::new());
+        let provider = Arc::new(UnencryptedKeyProvider::dangerous_new());
+        let dir = SealedDir::open(vfs, "/t", provider, KeyOptions::default())?;
+        let mut w = dir.create_file(&table_name(9), FileKind::Sstable)?;
+        let key = make_ikey(b"a", 1, Kind::Put);
+        let mut data = BlockBuilder::new();
+        data.add(&key, b"v");
+        let off = w.append_record(&data.finish())?;
+        let meta = |kind: u8, body: &[u8]| [&[0, 0, 0, 0, kind][..], body].concat();
+        let filter_off = w.append_record(&meta(
+            META_FILTER,
+            &filter::build(&[filter::hash64(b"a")], 10),
+        ))?;
+        let mut index = BlockBuilder::new();
+        let mut value = Vec::new();
+        BlockMeta {
+            entries: 1,
+            max_seq: 1,
+            flags: 1,
+        }
+        .encode(off, &mut value);
+        index.add(&key, &value);
+        let index_off = w.append_record(&meta(META_INDEX, &index.finish()))?;
+        let mut top = BlockBuilder::new();
+        let mut value = Vec::new();
+        value.extend_from_slice(&index_off.to_le_bytes());
+        value.extend_from_slice(&filter_off.to_le_bytes());
+        crate::storage::key::put_varint(&mut value, claimed);
+        top.add(&key, &value);
+        let top_off = w.append_record(&meta(META_TOP, &top.finish()))?;
+        let mut footer = Vec::new();
+        for v in [top_off, 1, 1, footer_blocks, SST_MAGIC] {
+            footer.extend_from_slice(&v.to_le_bytes());
+        }
+        w.append_record(&footer)?;
+        w.sync()?;
+        let meta = FileMeta {
+            number: 9,
+            size: w.position() + HEADER_LEN,
+            entries: 1,
+            smallest: key.clone(),
+            largest: key,
+            identity: FileIdentity {
+                iv: w.header().iv,
+                key_id: w.header().key_id,
+                digest: w.last_tag(),
+            },
+        };
+        SstReader::open(&dir, &meta, Arc::new(BlockCache::new(1 << 20)))
+    }
+
+    /// A table whose partitions disagree with its footer or its index, or
+    /// that claims more blocks than its length can hold (a crafted
+    /// plaintext file passes every CRC), is `Corruption` when read, never
+    /// a wrong answer or a huge allocation.
+    #[test]
+    fn partitions_that_disagree_are_corruption() -> Result<()> {
+        let t = forged(1, 1)?;
+        assert_eq!(
+            t.get(b"a", &seek_key(b"a", 5))?,
+            Lookup::Found(b"v".to_vec())
+        );
+        for (claimed, footer) in [(1 << 40, 1 << 40), (2, 1), (2, 2), (1, 2)] {
+            let t = forged(claimed, footer)?;
+            let e = t
+                .get(b"a", &seek_key(b"a", 5))
+                .and_then(|_| t.block(0).map(|_| ()))
+                .expect_err("forged table read");
+            assert!(
+                matches!(e, Error::Corruption { .. }),
+                "{claimed}/{footer}: {e}"
+            );
+        }
         Ok(())
     }
 }
