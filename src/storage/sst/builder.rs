@@ -91,7 +91,7 @@ impl SstBuilder {
     /// Writes table format `version` (`StorageOptions::table_format`: 1,
     /// 2, or else 3).
     pub(crate) fn with_format(mut self, version: u32) -> SstBuilder {
-        self.format = version.clamp(1, 3);
+        self.format = if matches!(version, 1 | 2) { version } else { 3 };
         self
     }
 
