@@ -419,34 +419,11 @@ fn call_marked(
     let mut vals = Vec::with_capacity(args.len());
     let mut marks = 0u64;
     for (i, a) in args.iter().enumerate() {
-        match a {
-            PExpr::Func(g, inner) => {
-                let (v, json) = if g.short_circuit().is_some() {
-                    (short_circuit(g, inner, row, cx)?, false)
-                } else if g.wants_json_marks() {
-                    call_marked(g, inner, row, cx)?
-                } else {
-                    let vs = inner
-                        .iter()
-                        .map(|x| eval(x, row, cx))
-                        .collect::<Result<Vec<_>>>()?;
-                    g.call_marked(&vs, 0, &cx.session)?
-                };
-                if json && i < 64 {
-                    marks |= 1 << i;
-                }
-                vals.push(v);
-            }
-            other => {
-                vals.push(eval(other, row, cx)?);
-                if i < 64
-                    && f.json_column(i)
-                        .is_some_and(|t| json_container_at(t, row, cx))
-                {
-                    marks |= 1 << i;
-                }
-            }
+        let (v, json) = eval_json_marked(a, f.json_column(i), row, cx)?;
+        if json && i < 64 {
+            marks |= 1 << i;
         }
+        vals.push(v);
     }
     f.call_marked(&vals, marks, &cx.session)
 }
@@ -463,10 +440,11 @@ fn json_container_at((depth, i): (usize, usize), row: &[Value], cx: &ExecCtx) ->
     }
 }
 
-/// Evaluates a JSON aggregate's value argument `e` with its JSON mark: a
-/// `json_each` value column (`json_type`: its row's `type` position) or a
-/// JSON function whose result is JSON only as it runs (`json_extract` of
-/// an array or object).
+/// Evaluates `e`, an argument of a JSON function or a JSON aggregate's
+/// value, with its JSON mark: a `json_each` value column (`json_type`:
+/// where its row's `type` is) whose type is array or object, or a
+/// function whose result carries the mark (`json_extract` of an array or
+/// object is known only as it runs).
 pub(crate) fn eval_json_marked(
     e: &PExpr,
     json_type: Option<(usize, usize)>,
@@ -475,8 +453,18 @@ pub(crate) fn eval_json_marked(
 ) -> Result<(Value, bool)> {
     match (e, json_type) {
         (_, Some(t)) => Ok((eval(e, row, cx)?, json_container_at(t, row, cx))),
-        (PExpr::Func(f, args), _) if f.wants_json_marks() && f.short_circuit().is_none() => {
-            call_marked(f, args, row, cx)
+        (PExpr::Func(g, inner), _) => {
+            if g.short_circuit().is_some() {
+                Ok((short_circuit(g, inner, row, cx)?, false))
+            } else if g.wants_json_marks() {
+                call_marked(g, inner, row, cx)
+            } else {
+                let vs = inner
+                    .iter()
+                    .map(|x| eval(x, row, cx))
+                    .collect::<Result<Vec<_>>>()?;
+                g.call_marked(&vs, 0, &cx.session)
+            }
         }
         _ => Ok((eval(e, row, cx)?, false)),
     }

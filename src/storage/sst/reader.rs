@@ -169,19 +169,14 @@ impl SstReader {
             usize::try_from(f.blocks).map_err(|_| self.bad(footer_off, "bad table footer"))?;
         if f.version < 3 {
             // One partition; its index is read now, for its block count.
+            let index = self.read_index(f.index, f.version)?;
             let part = Partition {
                 first: 0,
-                blocks: 0,
+                blocks: index.index.len(),
                 index_off: f.index,
                 filter_off: f.second,
-                index: OnceLock::new(),
-                filter: OnceLock::new(),
-            };
-            let index = self.read_index(&part, f.version)?;
-            let part = Partition {
-                blocks: index.index.len(),
                 index: OnceLock::from(index),
-                ..part
+                filter: OnceLock::new(),
             };
             return Ok(Parts {
                 top: None,
@@ -240,8 +235,7 @@ impl SstReader {
     }
 
     /// Reads and checks a partition's index.
-    fn read_index(&self, part: &Partition, version: u8) -> Result<PartIndex> {
-        let off = part.index_off;
+    fn read_index(&self, off: u64, version: u8) -> Result<PartIndex> {
         let raw = if version < 3 {
             self.record(off, "index block")?
         } else {
@@ -271,7 +265,7 @@ impl SstReader {
         if let Some(i) = part.index.get() {
             return Ok(i);
         }
-        let i = self.read_index(part, parts.version)?;
+        let i = self.read_index(part.index_off, parts.version)?;
         let n = i.index.len();
         let ends_right = match &parts.top {
             Some(top) => n > 0 && i.index.key(n - 1) == top.key(p),
@@ -327,18 +321,27 @@ impl SstReader {
         Ok(self.parts()?.blocks)
     }
 
-    /// Data block `i`, from the cache or the file (decrypted, verified).
-    pub(crate) fn block(&self, i: usize) -> Result<Arc<Block>> {
+    /// The index of the partition holding data block `i` and the block's
+    /// number in it; `None` past the last block.
+    fn index_of(&self, i: usize) -> Result<Option<(&PartIndex, usize)>> {
         let parts = self.parts()?;
         if i >= parts.blocks {
+            return Ok(None);
+        }
+        let (p, j) = Self::locate(parts, i);
+        Ok(Some((self.part_index(parts, p)?, j)))
+    }
+
+    /// Data block `i`, from the cache or the file (decrypted, verified).
+    pub(crate) fn block(&self, i: usize) -> Result<Arc<Block>> {
+        let Some((index, j)) = self.index_of(i)? else {
             return Err(Error::corruption(
                 self.file.path(),
                 0,
                 "block number past the table's index",
             ));
-        }
-        let (p, j) = Self::locate(parts, i);
-        self.block_in(self.part_index(parts, p)?, j)
+        };
+        self.block_in(index, j)
     }
 
     /// Data block `j` of a partition whose index is `index`.
@@ -369,23 +372,17 @@ impl SstReader {
     /// What the index says of data block `i` (`None` in a version-1
     /// table, or past the last block).
     pub(crate) fn block_meta(&self, i: usize) -> Result<Option<BlockMeta>> {
-        let parts = self.parts()?;
-        if i >= parts.blocks {
-            return Ok(None);
-        }
-        let (p, j) = Self::locate(parts, i);
-        Ok(self.part_index(parts, p)?.meta.get(j).copied())
+        Ok(self
+            .index_of(i)?
+            .and_then(|(index, j)| index.meta.get(j).copied()))
     }
 
     /// The last internal key of data block `i` (its index key; empty past
     /// the last block).
     pub(crate) fn block_last_key(&self, i: usize) -> Result<&[u8]> {
-        let parts = self.parts()?;
-        if i >= parts.blocks {
-            return Ok(&[]);
-        }
-        let (p, j) = Self::locate(parts, i);
-        Ok(self.part_index(parts, p)?.index.key(j))
+        Ok(self
+            .index_of(i)?
+            .map_or(&[][..], |(index, j)| index.index.key(j)))
     }
 
     /// The table's first internal key (the manifest's record).
