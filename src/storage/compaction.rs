@@ -261,6 +261,7 @@ impl Inner {
 
     pub(super) fn forget_tables(&self, numbers: impl Iterator<Item = u64>) {
         let mut t = self.tables.write();
+        self.tables_epoch.fetch_add(1, Ordering::AcqRel);
         for n in numbers {
             t.remove(&n);
             self.cache.evict_table(n);
@@ -401,8 +402,16 @@ impl Inner {
         // One cleaner at a time: the flush thread and a caller's compaction
         // would otherwise both try to remove the same file.
         let _one = self.cleanup.lock();
-        let (live, log_number, next_file) = {
+        // Installed and pending tables are read under one state lock: a
+        // table is marked pending before it is created and unmarked only
+        // after the edit naming it is installed (both under `state`), so
+        // at that moment each table being made is in one set or the other.
+        // Read apart, a flush could install and unmark its table between
+        // the two reads, and the new table would be found in neither and
+        // removed.
+        let (live, log_number, next_file, pending) = {
             let st = self.state.lock();
+            let pending = self.pending_tables.lock().clone();
             let mut live: HashSet<u64> = st.version.all_files().map(|(_, f)| f.number).collect();
             let mut versions = self.versions.lock();
             versions.retain(|w| w.strong_count() > 0);
@@ -414,11 +423,10 @@ impl Inner {
             if let Some(&pinned) = self.pinned_logs.lock().iter().min() {
                 log = log.min(pinned);
             }
-            (live, log, st.next_file)
+            (live, log, st.next_file, pending)
         };
         self.state.lock().log_ivs.retain(|&n, _| n >= log_number);
         let manifest = self.state.lock().manifest_number;
-        let pending = self.pending_tables.lock().clone();
         let dir = self.dir.dir();
         let mut removed = false;
         for name in self.dir.vfs().list(dir)? {

@@ -152,6 +152,8 @@ struct Inner {
     opts: StorageOptions,
     cache: Arc<BlockCache>,
     tables: RwLock<HashMap<u64, Arc<SstReader>>>,
+    /// Bumped (under `tables`' write lock) each time tables are forgotten.
+    tables_epoch: AtomicU64,
     state: Mutex<State>,
     cv: Condvar,
     queue: Mutex<VecDeque<Arc<Pending>>>,
@@ -473,8 +475,24 @@ impl Inner {
         if let Some(t) = self.tables.read().get(&f.number) {
             return Ok(t.clone());
         }
+        // A reader of an older version may open a table a compaction has
+        // just replaced: it is kept only while the current version lists
+        // it, or it would hold the removed file open until the engine
+        // closes. `forget_tables` runs after the install that drops a
+        // table and bumps the epoch under the write lock, so either the
+        // version check sees the drop or the epoch has moved on.
+        let epoch = self.tables_epoch.load(Ordering::Acquire);
         let t = Arc::new(SstReader::open(&self.dir, f, self.cache.clone())?);
-        self.tables.write().insert(f.number, t.clone());
+        let current = self
+            .state
+            .lock()
+            .version
+            .all_files()
+            .any(|(_, g)| g.number == f.number);
+        let mut tables = self.tables.write();
+        if current && self.tables_epoch.load(Ordering::Acquire) == epoch {
+            tables.insert(f.number, t.clone());
+        }
         Ok(t)
     }
 

@@ -170,6 +170,7 @@ impl Engine {
             opts,
             cache,
             tables: RwLock::new(rec.tables),
+            tables_epoch: AtomicU64::new(0),
             state: Mutex::new(State {
                 mem,
                 imm,
