@@ -794,37 +794,16 @@ impl Shared {
             .accept_bi()
             .await
             .map_err(|e| protocol(format!("no hello stream: {e}")))?;
-        let kind = read_stream_header(&mut recv)
-            .await
-            .map_err(|e| protocol(wire_detail(e)))?;
-        if kind != StreamKind::Hello {
-            return Err(protocol(FrameError::UnexpectedKind(kind).to_string()));
+        let checked = self
+            .check_hello(&mut recv, &chain, cert_node, &identity, tls)
+            .await;
+        if let Err(refused) = checked {
+            // Reset, not finish: a dropped send stream would be finished
+            // cleanly, and a client reading it before the connection's
+            // close arrives would take the empty answer for an ack.
+            let _ = send.reset(VarInt::from_u32(CLOSE_REFUSED));
+            return Err(refused);
         }
-        let hello = read_single_frame(&mut recv, HELLO_LIMIT, "hello")
-            .await
-            .map_err(|e| protocol(wire_detail(e)))?;
-        let hello = Hello::decode(&hello).map_err(|e| protocol(e.to_string()))?;
-        if hello.cluster != tls.cluster {
-            return Err((
-                RefusalReason::WrongCluster {
-                    expected: tls.cluster.clone(),
-                    found: hello.cluster,
-                },
-                Some(identity),
-            ));
-        }
-        if hello.node_id != cert_node {
-            return Err((
-                RefusalReason::WrongIdentity {
-                    expected: hello.node_id,
-                    certificate: cert_node,
-                },
-                Some(identity),
-            ));
-        }
-        self.ocsp_check(&chain, tls)
-            .await
-            .map_err(|r| (r, Some(identity.clone())))?;
         let ack = encode_hello_ack(tls.node_id);
         let mut out = frame_prefix(ack.len()).to_vec();
         out.extend_from_slice(&ack);
@@ -848,6 +827,52 @@ impl Shared {
             counters: self.counters.clone(),
             config: self.config.clone(),
         }))
+    }
+
+    /// Reads the client's hello and checks it against its certificate:
+    /// the cluster, the node it claims, and (if configured) OCSP.
+    async fn check_hello(
+        &self,
+        recv: &mut quinn::RecvStream,
+        chain: &[CertificateDer<'static>],
+        cert_node: NodeId,
+        identity: &Identity,
+        tls: &TlsState,
+    ) -> std::result::Result<(), (RefusalReason, Option<Identity>)> {
+        let protocol =
+            |detail: String| (RefusalReason::Protocol { detail }, Some(identity.clone()));
+        let kind = read_stream_header(recv)
+            .await
+            .map_err(|e| protocol(wire_detail(e)))?;
+        if kind != StreamKind::Hello {
+            return Err(protocol(FrameError::UnexpectedKind(kind).to_string()));
+        }
+        let hello = read_single_frame(recv, HELLO_LIMIT, "hello")
+            .await
+            .map_err(|e| protocol(wire_detail(e)))?;
+        let hello = Hello::decode(&hello).map_err(|e| protocol(e.to_string()))?;
+        if hello.cluster != tls.cluster {
+            return Err((
+                RefusalReason::WrongCluster {
+                    expected: tls.cluster.clone(),
+                    found: hello.cluster,
+                },
+                Some(identity.clone()),
+            ));
+        }
+        if hello.node_id != cert_node {
+            return Err((
+                RefusalReason::WrongIdentity {
+                    expected: hello.node_id,
+                    certificate: cert_node,
+                },
+                Some(identity.clone()),
+            ));
+        }
+        self.ocsp_check(chain, tls)
+            .await
+            .map_err(|r| (r, Some(identity.clone())))?;
+        Ok(())
     }
 
     async fn ocsp_check(
