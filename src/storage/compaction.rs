@@ -451,6 +451,22 @@ impl Inner {
         Ok(())
     }
 
+    /// Drops the retired memtables no reader holds any more; whether some
+    /// are still held.
+    pub(super) fn free_retired(&self) -> bool {
+        let free: Vec<Arc<Memtable>> = {
+            let mut retired = self.retired.lock();
+            let (free, held) = std::mem::take(&mut *retired)
+                .into_iter()
+                .partition(|m| Arc::strong_count(m) == 1);
+            *retired = held;
+            free
+        };
+        let still_held = !self.retired.lock().is_empty();
+        drop(free);
+        still_held
+    }
+
     /// A new table number, marked as being written until installed.
     pub(super) fn new_table_number(&self) -> u64 {
         let mut st = self.state.lock();
@@ -464,11 +480,15 @@ enum Work {
     Flush,
     Compact,
     KeyCheck,
+    /// Nothing but retired memtables to look at again.
+    Idle,
 }
 
 pub(super) fn background(inner: Arc<Inner>) {
     let mut last_key_check = Instant::now();
     loop {
+        // Freed here, outside every lock: writers never wait for it.
+        let still_held = inner.free_retired();
         let work = {
             let mut st = inner.state.lock();
             loop {
@@ -488,7 +508,12 @@ pub(super) fn background(inner: Arc<Inner>) {
                 if inner.opts.auto_compaction && inner.pick_level(&st.version).is_some() {
                     break Work::Compact;
                 }
-                inner.cv.wait_for(&mut st, Duration::from_millis(500));
+                // A memtable a reader still holds is looked at again soon.
+                let wait = if still_held { 20 } else { 500 };
+                inner.cv.wait_for(&mut st, Duration::from_millis(wait));
+                if still_held {
+                    break Work::Idle;
+                }
             }
         };
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
@@ -498,6 +523,7 @@ pub(super) fn background(inner: Arc<Inner>) {
                 last_key_check = Instant::now();
                 inner.dir.maybe_rotate().map(|_| ())
             }
+            Work::Idle => Ok(()),
         }));
         match run {
             Ok(Ok(())) => {}

@@ -74,9 +74,10 @@ impl Inner {
         let installed = self.install(&mut st, &edit);
         self.pending_tables.lock().remove(&number);
         installed?;
-        st.imm.pop_front();
+        let flushed = st.imm.pop_front();
         self.cv.notify_all();
         drop(st);
+        self.retired.lock().extend(flushed);
         self.delete_obsolete_files()
     }
 
@@ -123,5 +124,47 @@ impl Inner {
         versions.push(Arc::downgrade(&st.version));
         st.version = next;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::crypto::{KeyBytes, MemoryKeyProvider};
+    use crate::storage::{Engine, StorageOptions};
+    use crate::vfs::{KeyOptions, MemVfs};
+
+    #[test]
+    fn a_reader_releasing_a_flushed_memtable_last_does_not_free_it() {
+        let engine = Engine::open(
+            Arc::new(MemVfs::new()),
+            "/retired",
+            Arc::new(MemoryKeyProvider::new(KeyBytes::from_slice(&[7; 32])).unwrap()),
+            KeyOptions::default(),
+            StorageOptions::default(),
+        )
+        .unwrap();
+        for i in 0..1000u32 {
+            engine.put(&i.to_be_bytes(), b"value").unwrap();
+        }
+        // What a reader (an iterator, a get) holds while it runs.
+        let (held, _, _) = engine.inner.view();
+        let weak = Arc::downgrade(&held);
+        engine.flush().unwrap();
+        assert!(engine.inner.view().0.is_empty(), "not flushed");
+        drop(held);
+        // The reader's release was not the last: the background thread
+        // holds it and frees it soon after.
+        assert!(weak.upgrade().is_some(), "freed by the reader");
+        let end = Instant::now() + Duration::from_secs(30);
+        while weak.strong_count() > 0 {
+            assert!(Instant::now() < end, "never freed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(engine.inner.retired.lock().is_empty());
     }
 }

@@ -176,6 +176,11 @@ struct Inner {
     /// still alive (held by a reader or iterator) lists it.
     versions: Mutex<Vec<std::sync::Weak<Version>>>,
     cleanup: Mutex<()>,
+    /// Flushed memtables some reader may still hold: the background
+    /// thread drops each once it holds the last reference, so a query
+    /// that happens to release a big memtable last does not pay for
+    /// freeing it (20% of a lookup loop's time after CREATE INDEX).
+    retired: Mutex<Vec<Arc<Memtable>>>,
     /// Oldest log segment each live checkpoint needs (kept while pinned).
     pinned_logs: Mutex<Vec<u64>>,
     counters: Counters,

@@ -195,6 +195,7 @@ impl Engine {
             shutdown: AtomicBool::new(false),
             compaction_lock: Mutex::new(()),
             pending_tables: Mutex::new(HashSet::new()),
+            retired: Mutex::new(Vec::new()),
             versions: Mutex::new(Vec::new()),
             cleanup: Mutex::new(()),
             pinned_logs: Mutex::new(Vec::new()),
