@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -59,6 +59,10 @@ use crate::repl::revocation::ocsp::{OcspChecker, OcspOutcome};
 pub const CLOSE_SHUTDOWN: u32 = 0;
 /// Application close code: the peer was refused; the reason is the text.
 pub const CLOSE_REFUSED: u32 = 1;
+
+/// How long a client whose hello failed waits for the peer's close (and
+/// its reason) before reporting the bare stream error.
+const ADMISSION_CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Application close code: the peer broke the wire protocol.
 pub const CLOSE_PROTOCOL: u32 = 2;
 
@@ -963,6 +967,27 @@ impl Shared {
         }
     }
 
+    /// The error for an admission whose streams failed: the peer's
+    /// reason if it closed the connection. A refusing peer resets its
+    /// answer stream and then closes, so the reset may come first: the
+    /// close is waited for, briefly.
+    async fn admission_failure(&self, conn: &quinn::Connection, what: String) -> Error {
+        let addr = conn.remote_address();
+        let closed = match conn.close_reason() {
+            Some(ce) => Some(ce),
+            None => tokio::time::timeout(ADMISSION_CLOSE_WAIT, conn.closed())
+                .await
+                .ok(),
+        };
+        match closed {
+            Some(ce) => self.outbound_failure(addr, &ce),
+            None => Error::Transport {
+                peer: addr,
+                what: format!("admission failed: {what}"),
+            },
+        }
+    }
+
     async fn admit_outbound(
         &self,
         conn: &quinn::Connection,
@@ -981,16 +1006,10 @@ impl Shared {
         if let Err(reason) = self.ocsp_check(&chain, tls).await {
             return Err(self.refuse(Side::Outbound, addr, Some(identity), reason));
         }
-        let link = |e: &dyn std::fmt::Display| -> Error {
-            match conn.close_reason() {
-                Some(ce) => self.outbound_failure(addr, &ce),
-                None => Error::Transport {
-                    peer: addr,
-                    what: format!("admission failed: {e}"),
-                },
-            }
+        let (mut send, mut recv) = match conn.open_bi().await {
+            Ok(streams) => streams,
+            Err(e) => return Err(self.admission_failure(conn, e.to_string()).await),
         };
-        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| link(&e))?;
         let hello = Hello {
             node_id: tls.node_id,
             cluster: tls.cluster.clone(),
@@ -999,11 +1018,15 @@ impl Shared {
         let mut out = stream_header(StreamKind::Hello).to_vec();
         out.extend_from_slice(&frame_prefix(hello.len()));
         out.extend_from_slice(&hello);
-        send.write_all(&out).await.map_err(|e| link(&e))?;
+        if let Err(e) = send.write_all(&out).await {
+            return Err(self.admission_failure(conn, e.to_string()).await);
+        }
         let _ = send.finish();
         let ack = match read_single_frame(&mut recv, 16, "hello acknowledgement").await {
             Ok(a) => a,
-            Err(WireError::Link(e)) => return Err(link(&e)),
+            Err(WireError::Link(e)) => {
+                return Err(self.admission_failure(conn, e.to_string()).await)
+            }
             Err(WireError::Violation(v)) => {
                 return Err(Error::Protocol {
                     peer: addr,
