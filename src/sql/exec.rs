@@ -1355,6 +1355,28 @@ pub fn read_row(txn: &mut Txn, t: &Table, rowid: i64) -> Result<Option<Row>> {
     }
 }
 
+/// Whether row `rowid` of `t` may exist: `false` only when it is known to
+/// be after the table's largest rowid, so a uniqueness check need not
+/// read it. A transaction of many writes asks for the largest once (if it
+/// keeps no other range's), and from then on its own writes keep the
+/// answer current (`Txn::last_key`): a load of ascending rowids then
+/// reads nothing per row. A small transaction never asks (a single
+/// insert's point read is cheaper than the scan that finds the largest).
+pub fn rowid_may_exist(txn: &mut Txn, t: &Table, rowid: i64) -> Result<bool> {
+    const ASK_AFTER_WRITES: usize = 64;
+    let p = rows_prefix(t.id);
+    let end = prefix_end(&p);
+    let key = row_key(t.id, rowid);
+    if let Some(after) = txn.after_last_key(&p, &end, &key) {
+        return Ok(!after);
+    }
+    if txn.write_count() < ASK_AFTER_WRITES || txn.has_last_key_hint() {
+        return Ok(true);
+    }
+    let last = txn.last_key(p, end)?;
+    Ok(last.is_some_and(|l| key <= l))
+}
+
 /// The largest rowid in `t`, if any.
 pub fn max_rowid(txn: &mut Txn, t: &Table) -> Result<Option<i64>> {
     let p = rows_prefix(t.id);

@@ -29,8 +29,8 @@ use crate::catalog::{rows_prefix, Schema, Table, SEQUENCE_TABLE};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::eval::{eval, PExpr};
 use crate::sql::exec::{
-    delete_row, index_values, max_rowid, read_row, unique_conflicts, write_row, ErrorScope,
-    ExecCtx, Row,
+    delete_row, index_values, max_rowid, read_row, rowid_may_exist, unique_conflicts, write_row,
+    ErrorScope, ExecCtx, Row,
 };
 use crate::sql::plan::Planner;
 use crate::syntax::ast::Conflict;
@@ -219,7 +219,10 @@ impl TableWriter {
         let t = &self.t;
         let rows = match on {
             Constraint::Rowid => {
-                if Some(rowid) != except && read_row(cx.txn, t, rowid)?.is_some() {
+                if Some(rowid) != except
+                    && rowid_may_exist(cx.txn, t, rowid)?
+                    && read_row(cx.txn, t, rowid)?.is_some()
+                {
                     vec![rowid]
                 } else {
                     Vec::new()

@@ -310,40 +310,8 @@ impl Txn {
     /// insert after many deleted rows would pass over all their
     /// tombstones again for every row.
     pub fn last_key(&mut self, lower: Vec<u8>, upper: Vec<u8>) -> Result<Option<Vec<u8>>> {
-        if let Some(h) = self.last_hint.take() {
-            if h.lower == lower && h.upper == upper && h.undo_len <= self.undo.len() {
-                let mut last = h.last;
-                let mut known = true;
-                for (key, _) in &self.undo[h.undo_len..] {
-                    let key = key.as_slice();
-                    if key < lower.as_slice() || key >= upper.as_slice() {
-                        continue;
-                    }
-                    // The key's state now, whatever writes led to it.
-                    match self.writes.get(key) {
-                        Some(Some(_)) => {
-                            if last.as_deref().is_none_or(|l| key > l) {
-                                last = Some(key.to_vec());
-                            }
-                        }
-                        _ => {
-                            if last.as_deref() == Some(key) {
-                                known = false;
-                                break;
-                            }
-                        }
-                    }
-                }
-                if known {
-                    self.last_hint = Some(LastKeyHint {
-                        lower,
-                        upper,
-                        last: last.clone(),
-                        undo_len: self.undo.len(),
-                    });
-                    return Ok(last);
-                }
-            }
+        if self.refresh_last_hint(&lower, &upper) {
+            return Ok(self.last_hint.as_ref().and_then(|h| h.last.clone()));
         }
         let last = match self
             .scan(
@@ -364,6 +332,67 @@ impl Txn {
             undo_len: self.undo.len(),
         });
         Ok(last)
+    }
+
+    /// Whether `key` (of `[lower, upper)`) is after every key of the range
+    /// this transaction sees, when that is known without reading: `None`
+    /// unless [`Txn::last_key`] answered for this very range before.
+    pub fn after_last_key(&mut self, lower: &[u8], upper: &[u8], key: &[u8]) -> Option<bool> {
+        if !self.refresh_last_hint(lower, upper) {
+            return None;
+        }
+        let h = self.last_hint.as_ref()?;
+        Some(h.last.as_deref().is_none_or(|l| key > l))
+    }
+
+    /// Whether [`Txn::last_key`] keeps an answer (for any range).
+    pub fn has_last_key_hint(&self) -> bool {
+        self.last_hint.is_some()
+    }
+
+    /// The number of writes this transaction has made (undo entries).
+    pub fn write_count(&self) -> usize {
+        self.undo.len()
+    }
+
+    /// Brings the kept answer of [`Txn::last_key`] up to date with the
+    /// writes made since, if it is for `[lower, upper)`; whether it is
+    /// (still) known. A delete of the kept key drops it.
+    fn refresh_last_hint(&mut self, lower: &[u8], upper: &[u8]) -> bool {
+        let Txn {
+            last_hint,
+            undo,
+            writes,
+            ..
+        } = self;
+        let Some(h) = last_hint.as_mut() else {
+            return false;
+        };
+        if h.lower != lower || h.upper != upper || h.undo_len > undo.len() {
+            return false;
+        }
+        for (key, _) in &undo[h.undo_len..] {
+            let key = key.as_slice();
+            if key < lower || key >= upper {
+                continue;
+            }
+            // The key's state now, whatever writes led to it.
+            match writes.get(key) {
+                Some(Some(_)) => {
+                    if h.last.as_deref().is_none_or(|l| key > l) {
+                        h.last = Some(key.to_vec());
+                    }
+                }
+                _ => {
+                    if h.last.as_deref() == Some(key) {
+                        *last_hint = None;
+                        return false;
+                    }
+                }
+            }
+        }
+        h.undo_len = undo.len();
+        true
     }
 
     /// The number of keys in `[lower, upper)` (the bounds as given) this
