@@ -9,7 +9,7 @@
 //! ```text
 //!   reads   = own writes (BTreeMap) layered over Snapshot(seq)
 //!   commit  = one atomic WriteBatch of the write set
-//!   undo    = log of (key, previous write-set entry), for statement
+//!   undo    = log of (key, previous write-set entry, put?), for statement
 //!             rollback and savepoints, so neither copies the write set
 //! ```
 //!
@@ -98,7 +98,9 @@ pub struct Txn {
     mgr: Arc<TxnManager>,
     snapshot: Snapshot,
     writes: BTreeMap<Vec<u8>, Pending>,
-    undo: Vec<(UndoKey, Option<Pending>)>,
+    /// Each write: its key, the write-set entry it replaced, and whether
+    /// it was a put.
+    undo: Vec<(UndoKey, Option<Pending>, bool)>,
     holds_writer: bool,
     has_read: bool,
     /// The last key of a range as of undo position `undo_len`, kept for
@@ -225,7 +227,7 @@ impl Txn {
         // room in it for the storage engine's trailer); the undo log a copy.
         let undo_key = UndoKey::new(&key);
         let prev = self.writes.insert(key, Some(value));
-        self.undo.push((undo_key, prev));
+        self.undo.push((undo_key, prev, true));
     }
 
     /// Deletes `key` (the caller holds the writer slot).
@@ -234,7 +236,7 @@ impl Txn {
         // room in it for the storage engine's trailer); the undo log a copy.
         let undo_key = UndoKey::new(&key);
         let prev = self.writes.insert(key, None);
-        self.undo.push((undo_key, prev));
+        self.undo.push((undo_key, prev, false));
     }
 
     /// The current undo position.
@@ -250,7 +252,7 @@ impl Txn {
             self.last_hint = None;
         }
         while self.undo.len() > mark.0 {
-            let Some((key, prev)) = self.undo.pop() else {
+            let Some((key, prev, _)) = self.undo.pop() else {
                 break;
             };
             let key = key.as_slice();
@@ -360,10 +362,7 @@ impl Txn {
     /// (still) known. A delete of the kept key drops it.
     fn refresh_last_hint(&mut self, lower: &[u8], upper: &[u8]) -> bool {
         let Txn {
-            last_hint,
-            undo,
-            writes,
-            ..
+            last_hint, undo, ..
         } = self;
         let Some(h) = last_hint.as_mut() else {
             return false;
@@ -371,24 +370,26 @@ impl Txn {
         if h.lower != lower || h.upper != upper || h.undo_len > undo.len() {
             return false;
         }
-        for (key, _) in &undo[h.undo_len..] {
+        // The writes in order: the largest key changes only when a put
+        // goes above it or a delete removes it.
+        for (key, _, put) in &undo[h.undo_len..] {
             let key = key.as_slice();
             if key < lower || key >= upper {
                 continue;
             }
-            // The key's state now, whatever writes led to it.
-            match writes.get(key) {
-                Some(Some(_)) => {
-                    if h.last.as_deref().is_none_or(|l| key > l) {
-                        h.last = Some(key.to_vec());
+            if *put {
+                match &mut h.last {
+                    // Reuses the buffer: a load raises it on every row.
+                    Some(l) if key > l.as_slice() => {
+                        l.clear();
+                        l.extend_from_slice(key);
                     }
+                    Some(_) => {}
+                    None => h.last = Some(key.to_vec()),
                 }
-                _ => {
-                    if h.last.as_deref() == Some(key) {
-                        *last_hint = None;
-                        return false;
-                    }
-                }
+            } else if h.last.as_deref() == Some(key) {
+                *last_hint = None;
+                return false;
             }
         }
         h.undo_len = undo.len();
