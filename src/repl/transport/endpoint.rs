@@ -59,12 +59,12 @@ use crate::repl::revocation::ocsp::{OcspChecker, OcspOutcome};
 pub const CLOSE_SHUTDOWN: u32 = 0;
 /// Application close code: the peer was refused; the reason is the text.
 pub const CLOSE_REFUSED: u32 = 1;
+/// Application close code: the peer broke the wire protocol.
+pub const CLOSE_PROTOCOL: u32 = 2;
 
 /// How long a client whose hello failed waits for the peer's close (and
 /// its reason) before reporting the bare stream error.
 const ADMISSION_CLOSE_WAIT: Duration = Duration::from_secs(2);
-/// Application close code: the peer broke the wire protocol.
-pub const CLOSE_PROTOCOL: u32 = 2;
 
 /// The server name rustls is given (the identity check ignores it).
 const SERVER_NAME: &str = "node.sealdb.invalid";
