@@ -12,10 +12,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attack_common;
+mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use common::Rng;
 use sealdb::storage::StorageOptions;
 use sealdb::vfs::MemVfs;
 use sealdb::{Db, Options, PasswordCost, Session, Value};
@@ -103,20 +105,6 @@ fn check(s: &Session, live: &BTreeSet<i64>, what: &str) {
         vec![Value::Integer(n), first, Value::Integer(n)],
         "{what}: bare column, general path"
     );
-}
-
-/// xorshift64*, so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
 }
 
 #[test]

@@ -9,7 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
+
+use common::Rng;
 
 use sealdb::{Db, KeyBytes, MemoryKeyProvider, Options, PasswordCost, Session};
 
@@ -36,17 +40,12 @@ fn ids(s: &Session, table: &str) -> BTreeSet<i64> {
     out
 }
 
-/// xorshift64*, so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+/// Half the time `max` itself, else any rowid from 0 to `max`.
+fn largest_or_below(rng: &mut Rng, max: i64) -> i64 {
+    if rng.below(2) == 0 {
+        max
+    } else {
+        rng.below(max as u64 + 1) as i64
     }
 }
 
@@ -85,11 +84,7 @@ fn duplicates_are_refused_in_long_transactions() {
                 }
                 // Exactly the largest, and anything below it.
                 7 | 8 => {
-                    let id = if rng.below(2) == 0 {
-                        max
-                    } else {
-                        rng.below(max as u64 + 1) as i64
-                    };
+                    let id = largest_or_below(&mut rng, max);
                     let r = s.execute("INSERT INTO t VALUES (?, 'lo')", &[&id]);
                     assert_eq!(
                         r.is_err(),
@@ -100,11 +95,7 @@ fn duplicates_are_refused_in_long_transactions() {
                 }
                 // Delete the largest, or another row.
                 9 | 10 => {
-                    let id = if rng.below(2) == 0 {
-                        max
-                    } else {
-                        rng.below(max as u64 + 1) as i64
-                    };
+                    let id = largest_or_below(&mut rng, max);
                     s.execute("DELETE FROM t WHERE id = ?", &[&id]).unwrap();
                     live.remove(&id);
                 }

@@ -294,6 +294,21 @@ pub fn bytes_from_seed(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
+/// xorshift64*, seeded, so a failing random test replays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
 /// The names of all live files in the store directory.
 pub fn list(vfs: &MemVfs) -> Vec<String> {
     vfs.list(dir()).expect("list")
