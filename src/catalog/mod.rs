@@ -348,10 +348,34 @@ pub fn rows_prefix(id: u32) -> Vec<u8> {
 
 /// Key of row `rowid` of table `id`.
 pub fn row_key(id: u32, rowid: i64) -> Vec<u8> {
-    let mut k = table_prefix_with_room(id, 9);
-    k.push(b'r');
-    k.extend_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
+    let mut k = Vec::with_capacity(ROW_KEY_LEN + STORAGE_TRAILER);
+    k.extend_from_slice(&row_key_array(id, rowid));
     k
+}
+
+/// Length of a row key.
+pub const ROW_KEY_LEN: usize = 14;
+
+/// [`row_key`] without an allocation (to compare, not to store).
+pub fn row_key_array(id: u32, rowid: i64) -> [u8; ROW_KEY_LEN] {
+    let mut k = [0; ROW_KEY_LEN];
+    k[0] = b't';
+    k[1..5].copy_from_slice(&id.to_be_bytes());
+    k[5] = b'r';
+    k[6..].copy_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+/// [`rows_prefix`] and the first key after every row key of table `id`
+/// (the prefix's end), without an allocation.
+pub fn rows_bounds_array(id: u32) -> ([u8; 6], [u8; 6]) {
+    let mut lower = [0; 6];
+    lower[0] = b't';
+    lower[1..5].copy_from_slice(&id.to_be_bytes());
+    lower[5] = b'r';
+    let mut upper = lower;
+    upper[5] = b'r' + 1;
+    (lower, upper)
 }
 
 /// The rowid in a row key.

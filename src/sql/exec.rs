@@ -1363,18 +1363,19 @@ pub fn read_row(txn: &mut Txn, t: &Table, rowid: i64) -> Result<Option<Row>> {
 /// reads nothing per row. A small transaction never asks (a single
 /// insert's point read is cheaper than the scan that finds the largest).
 pub fn rowid_may_exist(txn: &mut Txn, t: &Table, rowid: i64) -> Result<bool> {
-    const ASK_AFTER_WRITES: usize = 64;
-    let p = rows_prefix(t.id);
-    let end = prefix_end(&p);
-    let key = row_key(t.id, rowid);
+    // The reverse scan costs about five point reads (stop 31's profile of
+    // transactions of 100 inserts).
+    const ASK_AFTER_WRITES: usize = 8;
+    let (p, end) = crate::catalog::rows_bounds_array(t.id);
+    let key = crate::catalog::row_key_array(t.id, rowid);
     if let Some(after) = txn.after_last_key(&p, &end, &key) {
         return Ok(!after);
     }
     if txn.write_count() < ASK_AFTER_WRITES || txn.has_last_key_hint() {
         return Ok(true);
     }
-    let last = txn.last_key(p, end)?;
-    Ok(last.is_some_and(|l| key <= l))
+    let last = txn.last_key(p.to_vec(), end.to_vec())?;
+    Ok(last.is_some_and(|l| key.as_slice() <= l.as_slice()))
 }
 
 /// The largest rowid in `t`, if any.

@@ -7,7 +7,7 @@
 //! timeout, then get [`Error::Busy`].
 //!
 //! ```text
-//!   reads   = own writes (BTreeMap) layered over Snapshot(seq)
+//!   reads   = own writes (WriteSet) layered over Snapshot(seq)
 //!   commit  = one atomic WriteBatch of the write set
 //!   undo    = log of (key, previous write-set entry, put?), for statement
 //!             rollback and savepoints, so neither copies the write set
@@ -24,7 +24,6 @@
 //! it gets [`Error::Conflict`] (retryable) instead. A transaction that has
 //! not read anything yet just moves its snapshot forward.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +32,10 @@ use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
 use crate::storage::{Direction, Engine, EngineIter, Snapshot, WriteBatch};
+
+mod write_set;
+
+use write_set::{Pending, WriteSet};
 
 /// Where a commit's write batch goes instead of straight into the engine.
 pub trait Committer: Send + Sync {
@@ -53,9 +56,6 @@ pub struct TxnManager {
     /// replaced as a whole.
     gate: RwLock<()>,
 }
-
-/// A write-set entry: `Some(value)` for a put, `None` for a delete.
-type Pending = Option<Vec<u8>>;
 
 /// A key in the undo log: a short one (every row key, most index keys)
 /// inline, so that logging a write allocates nothing.
@@ -97,7 +97,7 @@ pub struct Mark(usize);
 pub struct Txn {
     mgr: Arc<TxnManager>,
     snapshot: Snapshot,
-    writes: BTreeMap<Vec<u8>, Pending>,
+    writes: WriteSet,
     /// Each write: its key, the write-set entry it replaced, and whether
     /// it was a put.
     undo: Vec<(UndoKey, Option<Pending>, bool)>,
@@ -156,7 +156,7 @@ impl TxnManager {
         Txn {
             mgr: self.clone(),
             snapshot,
-            writes: BTreeMap::new(),
+            writes: WriteSet::default(),
             undo: Vec::new(),
             last_hint: None,
             holds_writer: false,
@@ -428,7 +428,7 @@ impl Txn {
             Ok(self.snapshot.sequence())
         } else {
             let mut b = WriteBatch::new();
-            for (k, v) in std::mem::take(&mut self.writes) {
+            for (k, v) in std::mem::take(&mut self.writes).into_sorted() {
                 match v {
                     Some(v) => b.put(k, v),
                     None => b.delete(k),
