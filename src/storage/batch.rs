@@ -9,7 +9,7 @@
 //!   op                 = kind u8 | klen varint | key | (put: vlen varint | value)
 //! ```
 
-use super::key::{get_bytes, get_u64, get_varint, put_varint, Kind};
+use super::key::{get_bytes, get_u64, get_varint, Kind};
 
 /// Puts and deletes to apply together, all or nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,27 +63,64 @@ impl WriteBatch {
     }
 }
 
-/// Encodes `batches` (applied in order) as one WAL record starting at `seq`.
-pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut Vec<u8>) {
-    let count: usize = batches.iter().map(|b| b.len()).sum();
-    out.clear();
-    // Each op's encoding (at most 11 bytes of kind and lengths around the
-    // key and value) fits the 16 bytes `bytes` counts for it: one
-    // allocation, not a doubling series of copies of a large group.
-    out.reserve(12 + batches.iter().map(|b| b.bytes).sum::<usize>());
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&(count as u32).to_le_bytes());
+/// Length of the WAL record [`encode_record`] makes of `batches`.
+pub(crate) fn record_len(batches: &[&WriteBatch]) -> usize {
+    let mut n = 12;
     for b in batches {
         for (kind, k, v) in &b.ops {
-            out.push(*kind as u8);
-            put_varint(out, k.len() as u64);
-            out.extend_from_slice(k);
+            n += 1 + varint_len(k.len()) + k.len();
             if *kind == Kind::Put {
-                put_varint(out, v.len() as u64);
-                out.extend_from_slice(v);
+                n += varint_len(v.len()) + v.len();
             }
         }
     }
+    n
+}
+
+/// Encodes `batches` (applied in order) as one WAL record starting at
+/// `seq` into `out`, which is [`record_len`] bytes long: the log writer
+/// hands out that slot of its own buffer, so a large commit's operations
+/// are copied once on their way to the file.
+pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut [u8]) {
+    let count: usize = batches.iter().map(|b| b.len()).sum();
+    let mut pos = 0;
+    let mut put = |bytes: &[u8]| {
+        out[pos..pos + bytes.len()].copy_from_slice(bytes);
+        pos += bytes.len();
+    };
+    put(&seq.to_le_bytes());
+    put(&(count as u32).to_le_bytes());
+    let mut varint = [0u8; 10];
+    for b in batches {
+        for (kind, k, v) in &b.ops {
+            put(&[*kind as u8]);
+            put(varint_into(&mut varint, k.len()));
+            put(k);
+            if *kind == Kind::Put {
+                put(varint_into(&mut varint, v.len()));
+                put(v);
+            }
+        }
+    }
+    debug_assert_eq!(pos, out.len());
+}
+
+/// Bytes of `n` as a LEB128 varint.
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+}
+
+/// `n` as a LEB128 varint, in `buf`.
+fn varint_into(buf: &mut [u8; 10], n: usize) -> &[u8] {
+    let mut v = n as u64;
+    let mut i = 0;
+    while v >= 0x80 {
+        buf[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    buf[i] = v as u8;
+    &buf[..=i]
 }
 
 /// Decodes a WAL record: the first sequence number and the operations.
@@ -120,7 +157,7 @@ mod tests {
         a.put("k1", "v1").delete("k2");
         let mut b = WriteBatch::new();
         b.put(vec![0u8; 300], vec![1u8; 1000]);
-        let mut buf = Vec::new();
+        let mut buf = vec![0; record_len(&[&a, &b])];
         encode_record(42, &[&a, &b], &mut buf);
         let (seq, got) = decode_record(&buf).expect("decode");
         assert_eq!(seq, 42);
@@ -129,6 +166,29 @@ mod tests {
         assert_eq!(got.ops, want.ops);
         for cut in 0..buf.len() {
             assert!(decode_record(&buf[..cut]).is_none());
+        }
+    }
+
+    #[test]
+    fn varints_as_the_decoder_reads_them() {
+        let mut buf = [0u8; 10];
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            1 << 21,
+            1 << 28,
+            usize::MAX,
+        ] {
+            let got = varint_into(&mut buf, n).to_vec();
+            assert_eq!(got.len(), varint_len(n), "{n}");
+            let mut pos = 0;
+            assert_eq!(get_varint(&got, &mut pos), Some(n as u64));
+            assert_eq!(pos, got.len());
         }
     }
 }

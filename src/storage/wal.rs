@@ -33,7 +33,7 @@
 use crate::error::{Error, Result};
 use crate::vfs::{FileKind, SealedDir, SealedWriter, HEADER_LEN};
 
-use super::batch::{decode_record, encode_record, WriteBatch};
+use super::batch::{decode_record, encode_record, record_len, WriteBatch};
 use super::key::get_u64;
 use super::memtable::Memtable;
 
@@ -106,7 +106,6 @@ impl StartRecord {
 pub(crate) struct WalWriter {
     w: SealedWriter,
     number: u64,
-    buf: Vec<u8>,
     pub(crate) bytes: u64,
 }
 
@@ -132,7 +131,6 @@ impl WalWriter {
             Ok(w) => Ok(WalWriter {
                 w,
                 number,
-                buf: Vec::new(),
                 bytes: 0,
             }),
             Err(e) => {
@@ -155,12 +153,14 @@ impl WalWriter {
 
     /// Appends one commit group as one record and hands it to the OS.
     pub(crate) fn append(&mut self, seq: u64, batches: &[&WriteBatch]) -> Result<()> {
-        encode_record(seq, batches, &mut self.buf);
-        self.w.append_record(&self.buf)?;
-        self.bytes += self.buf.len() as u64;
-        if self.buf.capacity() > 1 << 20 {
-            self.buf = Vec::new();
-        }
+        let len = record_len(batches);
+        self.w.append_record_in_place(len, |slot| {
+            let (body, rest) = slot.split_at_mut(len);
+            encode_record(seq, batches, body);
+            rest[..4].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+            Ok(())
+        })?;
+        self.bytes += len as u64;
         self.w.flush()
     }
 

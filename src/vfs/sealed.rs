@@ -389,6 +389,11 @@ impl SealedWriter {
         match self.file.append(&self.buf[..self.used]) {
             Ok(()) => {
                 self.used = 0;
+                // A large record (a bulk load's commit) grew the buffer:
+                // it is not kept for the life of the file.
+                if self.buf.len() > 4 * FLUSH_AT {
+                    self.buf = Vec::new();
+                }
                 Ok(())
             }
             Err(e) => {

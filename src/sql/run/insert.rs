@@ -342,16 +342,24 @@ fn insert_rows(
     let t = plan.t.clone();
     let width = t.columns.len();
     let source_rows: Vec<Row> = match &plan.source {
-        Some(planned) => {
-            // Read everything first: INSERT INTO t SELECT FROM t must not
-            // see its own rows.
-            let mut it = open(&planned.plan, cx, &[])?;
-            let mut rows = Vec::new();
-            while let Some(r) = it.next(cx)? {
-                rows.push(r);
+        Some(planned) => match &*planned.plan {
+            // VALUES rows straight from their expressions (a prepared
+            // single-row INSERT runs this once per row): no cursor.
+            crate::sql::plan::Node::Values(rows) => rows
+                .iter()
+                .map(|r| r.iter().map(|e| eval(e, &[], cx)).collect::<Result<Row>>())
+                .collect::<Result<Vec<Row>>>()?,
+            _ => {
+                // Read everything first: INSERT INTO t SELECT FROM t must
+                // not see its own rows.
+                let mut it = open(&planned.plan, cx, &[])?;
+                let mut rows = Vec::new();
+                while let Some(r) = it.next(cx)? {
+                    rows.push(r);
+                }
+                rows
             }
-            rows
-        }
+        },
         None => vec![Vec::new()],
     };
     if plan.rest.is_none() {
