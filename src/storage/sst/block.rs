@@ -113,7 +113,24 @@ impl Block {
         if count > raw.len() {
             return None;
         }
-        let mut data = Vec::with_capacity(raw.len() * 2);
+        // The decoded size first (the lengths alone), so the keys and
+        // values take one allocation of the right size: no growth and no
+        // shrink, each a copy of the block.
+        let mut size = 0usize;
+        let mut at = pos;
+        let mut prev_len = 0usize;
+        for _ in 0..count {
+            let shared = get_varint(raw, &mut at)? as usize;
+            let unshared = get_varint(raw, &mut at)? as usize;
+            let vlen = get_varint(raw, &mut at)? as usize;
+            at = at.checked_add(unshared)?.checked_add(vlen)?;
+            if at > raw.len() || shared > prev_len {
+                return None;
+            }
+            prev_len = shared + unshared;
+            size = size.checked_add(prev_len)?.checked_add(vlen)?;
+        }
+        let mut data = Vec::with_capacity(size);
         let mut entries = Vec::with_capacity(count);
         let mut prev: (usize, usize) = (0, 0);
         for _ in 0..count {
@@ -139,7 +156,6 @@ impl Block {
         }
         // Keys must be strictly increasing: a block that is not sorted would
         // make lookups silently wrong.
-        data.shrink_to_fit();
         let mut b = Block {
             data,
             entries,
