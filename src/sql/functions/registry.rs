@@ -434,10 +434,14 @@ impl ScalarCall {
     /// on all the arguments evaluated first).
     pub fn short_circuit(&self) -> Option<ShortCircuit> {
         self.imp.as_ref()?;
-        match self.name.to_ascii_lowercase().as_str() {
-            "coalesce" | "ifnull" => Some(ShortCircuit::FirstNotNull),
-            "iif" | "if" => Some(ShortCircuit::Case),
-            _ => None,
+        // Asked for every call evaluated: no lowercase copy of the name.
+        let is = |n: &str| self.name.eq_ignore_ascii_case(n);
+        if is("coalesce") || is("ifnull") {
+            Some(ShortCircuit::FirstNotNull)
+        } else if is("iif") || is("if") {
+            Some(ShortCircuit::Case)
+        } else {
+            None
         }
     }
 
