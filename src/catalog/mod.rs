@@ -336,6 +336,19 @@ fn table_prefix_with_room(id: u32, more: usize) -> Vec<u8> {
     k
 }
 
+/// `name` as the catalog's maps key it (`to_lowercase`), borrowed when it
+/// is already (every statement looks its tables up by name).
+fn folded(name: &str) -> std::borrow::Cow<'_, str> {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(name.to_lowercase())
+    }
+}
+
 /// What the storage engine appends to a key (its internal-key trailer).
 const STORAGE_TRAILER: usize = 8;
 
@@ -698,12 +711,12 @@ pub trait CatalogWriter {
 impl Schema {
     /// The table named `name`.
     pub fn table(&self, name: &str) -> Option<&Arc<Table>> {
-        self.tables.get(&name.to_lowercase())
+        self.tables.get(folded(name).as_ref())
     }
 
     /// The view named `name`.
     pub fn view(&self, name: &str) -> Option<&Arc<View>> {
-        self.views.get(&name.to_lowercase())
+        self.views.get(folded(name).as_ref())
     }
 
     fn name_taken(&self, name: &str) -> bool {
@@ -1031,6 +1044,9 @@ impl Schema {
 
     /// Triggers on table `name` (lowercase name order).
     pub fn triggers_on(&self, name: &str) -> Vec<Arc<Trigger>> {
+        if self.triggers.is_empty() {
+            return Vec::new();
+        }
         let mut v: Vec<_> = self
             .triggers
             .values()
