@@ -380,7 +380,18 @@ impl Decision {
                 self.may_abort = true;
             }
         }
-        if let Some(u) = &ins.upsert {
+        // SQLite codes the DO UPDATE only at a uniqueness check it
+        // resolves, and the new rowid's is coded only when the INSERT gives
+        // the rowid: `ON CONFLICT (ipk) DO UPDATE` of an INSERT that does
+        // not name it is never coded, nor is a target-less one on a table
+        // without a unique index.
+        let upsert_coded = match target {
+            Some(Some(usize::MAX)) => rowid_given,
+            Some(Some(_)) => true,
+            Some(None) => rowid_given || t.without_rowid || t.indexes.iter().any(|ix| ix.unique),
+            None => false,
+        };
+        if let Some(u) = ins.upsert.as_ref().filter(|_| upsert_coded) {
             if let UpsertAction::Update(sets, filter) = &u.action {
                 // An UPDATE OR ABORT of the conflicting row.
                 let assigned = assigned_columns(t, sets.iter().map(|(c, _)| c.as_str()));
