@@ -71,8 +71,6 @@ pub mod repl;
 pub mod sql;
 pub mod storage;
 pub mod syntax;
-#[cfg(test)]
-mod test_rng;
 pub mod txn;
 pub mod types;
 pub mod vfs;

@@ -152,7 +152,22 @@ fn range_is_empty(range: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_rng::Rng;
+
+    /// xorshift64*: a fixed sequence without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
 
     /// Keys in the order of `n`.
     fn key(n: u64) -> Vec<u8> {
