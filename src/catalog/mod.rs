@@ -354,9 +354,7 @@ const STORAGE_TRAILER: usize = 8;
 
 /// Prefix of the rows of table `id`.
 pub fn rows_prefix(id: u32) -> Vec<u8> {
-    let mut k = table_prefix(id);
-    k.push(b'r');
-    k
+    rows_bounds_array(id).0.to_vec()
 }
 
 /// Key of row `rowid` of table `id`.
@@ -372,9 +370,7 @@ pub const ROW_KEY_LEN: usize = 14;
 /// [`row_key`] without an allocation (to compare, not to store).
 pub fn row_key_array(id: u32, rowid: i64) -> [u8; ROW_KEY_LEN] {
     let mut k = [0; ROW_KEY_LEN];
-    k[0] = b't';
-    k[1..5].copy_from_slice(&id.to_be_bytes());
-    k[5] = b'r';
+    k[..6].copy_from_slice(&rows_bounds_array(id).0);
     k[6..].copy_from_slice(&((rowid as u64) ^ (1 << 63)).to_be_bytes());
     k
 }

@@ -479,17 +479,7 @@ mod tests {
         .unwrap()
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            let mut x = self.0;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.0 = x;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-        }
-    }
+    use crate::storage::test_rng::Rng;
 
     fn key(i: u64) -> Vec<u8> {
         format!("k{i:04}").into_bytes()

@@ -95,12 +95,25 @@ impl PartialOrd for IKey {
 }
 
 /// Appends `v` as a LEB128 varint.
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(varint_into(&mut [0; 10], v));
+}
+
+/// `v` as a LEB128 varint, in `buf`.
+pub(crate) fn varint_into(buf: &mut [u8; 10], mut v: u64) -> &[u8] {
+    let mut i = 0;
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        buf[i] = (v as u8) | 0x80;
         v >>= 7;
+        i += 1;
     }
-    out.push(v as u8);
+    buf[i] = v as u8;
+    &buf[..=i]
+}
+
+/// Bytes of `v` as a LEB128 varint.
+pub(crate) fn varint_len(v: u64) -> usize {
+    (u64::BITS - (v | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 /// Reads a LEB128 varint at `*pos`, advancing it. `None` if malformed.
@@ -136,6 +149,29 @@ pub(crate) fn get_u64(buf: &[u8], pos: &mut usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn varints_as_the_decoder_reads_them() {
+        let mut buf = [0u8; 10];
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            1 << 21,
+            1 << 28,
+            usize::MAX,
+        ] {
+            let got = varint_into(&mut buf, n as u64).to_vec();
+            assert_eq!(got.len(), varint_len(n as u64), "{n}");
+            let mut pos = 0;
+            assert_eq!(get_varint(&got, &mut pos), Some(n as u64));
+            assert_eq!(pos, got.len());
+        }
+    }
 
     #[test]
     fn order_is_user_asc_then_newest_first() {

@@ -51,6 +51,8 @@ mod open;
 mod options;
 pub(crate) mod recovery;
 pub(crate) mod sst;
+#[cfg(test)]
+pub(crate) mod test_rng;
 pub(crate) mod version;
 pub(crate) mod wal;
 

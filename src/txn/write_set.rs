@@ -153,21 +153,7 @@ fn range_is_empty(range: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> bool {
 mod tests {
     use super::*;
 
-    /// xorshift64*: a fixed sequence without a dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::storage::test_rng::Rng;
 
     /// Keys in the order of `n`.
     fn key(n: u64) -> Vec<u8> {
