@@ -2,7 +2,8 @@
 //! SQL layer (queries, data changes, DDL), transactions and savepoints, and
 //! security statements.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -349,11 +350,13 @@ impl Session {
         let named = || Named::of_statement(&schema, stmt, &own_trigger);
         self.admit_memo(memo.as_ref(), &sec, &schema, &uses, text, params, &named)?;
         let (event, force, audit_text, audit_params) = match stmt {
-            Ast::Auth(a) if !a.is_show() => ("security", true, a.audit_text(text), &[][..]),
-            Ast::Auth(a) => ("statement", false, a.audit_text(text), &[][..]),
+            Ast::Auth(a) if !a.is_show() => {
+                ("security", true, Cow::Owned(a.audit_text(text)), &[][..])
+            }
+            Ast::Auth(a) => ("statement", false, Cow::Owned(a.audit_text(text)), &[][..]),
             // A change of the schema's version is always on record.
-            Ast::Pragma(_) => ("statement", true, text.to_string(), params),
-            _ => ("statement", false, text.to_string(), params),
+            Ast::Pragma(_) => ("statement", true, Cow::Borrowed(text), params),
+            _ => ("statement", false, Cow::Borrowed(text), params),
         };
         // Security statements name their tables themselves (they are not
         // analysed into uses).
@@ -529,7 +532,7 @@ impl Session {
                 return Ok((None, Some(new), changed));
             }
             let mut outer = Vec::new();
-            let mut cache = HashMap::new();
+            let mut cache = BTreeMap::new();
             let mut cx = ExecCtx {
                 txn: &mut *txn_ref,
                 params,
@@ -540,7 +543,7 @@ impl Session {
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
                 session: fn_session.clone(),
-                trigger_rights: HashMap::new(),
+                trigger_rights: BTreeMap::new(),
                 raised_ignore: false,
             };
             let done = match (stmt, prepared) {

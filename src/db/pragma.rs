@@ -281,7 +281,7 @@ impl Session {
                 None => &mut own,
             };
             let mut outer = Vec::new();
-            let mut cache = std::collections::HashMap::new();
+            let mut cache = std::collections::BTreeMap::new();
             let mut cx = ExecCtx {
                 txn,
                 params: &params,
@@ -292,7 +292,7 @@ impl Session {
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
                 session: fn_session,
-                trigger_rights: std::collections::HashMap::new(),
+                trigger_rights: std::collections::BTreeMap::new(),
                 raised_ignore: false,
             };
             run::integrity_check(&mut cx, &schema)?

@@ -1,7 +1,7 @@
 //! [`Rows`] and [`Row`]: the result of a query, streamed from the executor
 //! or buffered, with typed access to columns.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::sql::plan::Security;
@@ -75,7 +75,7 @@ pub struct Rows<'s> {
     pub(super) txn: Option<Txn>,
     pub(super) params: Vec<Value>,
     pub(super) outer: Vec<Vec<Value>>,
-    pub(super) cache: HashMap<usize, Arc<Vec<Vec<Value>>>>,
+    pub(super) cache: BTreeMap<usize, Arc<Vec<Vec<Value>>>>,
     pub(super) sec: Option<Arc<Security>>,
     /// The session's counters and the statement's moment, for functions.
     pub(super) fn_session: crate::sql::functions::SessionSnapshot,
@@ -131,7 +131,7 @@ impl Rows<'_> {
                             sec: self.sec.clone(),
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
-                            trigger_rights: HashMap::new(),
+                            trigger_rights: BTreeMap::new(),
                             raised_ignore: false,
                         };
                         it.next(&mut cx)?
@@ -154,7 +154,7 @@ impl Rows<'_> {
                             sec: self.sec.clone(),
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
-                            trigger_rights: HashMap::new(),
+                            trigger_rights: BTreeMap::new(),
                             raised_ignore: false,
                         };
                         it.next(&mut cx)?

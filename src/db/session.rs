@@ -3,7 +3,7 @@
 //! plan, authorize, run, commit or roll back.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::auth::{AuthState, ClientInfo};
@@ -430,7 +430,7 @@ impl Session {
             txn: None,
             params: Vec::new(),
             outer: Vec::new(),
-            cache: HashMap::new(),
+            cache: BTreeMap::new(),
             sec: None,
             fn_session: self.snapshot(),
             audit: None,
@@ -453,7 +453,7 @@ impl Session {
             Some(self.db.mgr.begin())
         };
         let mut outer = Vec::new();
-        let mut cache = HashMap::new();
+        let mut cache = BTreeMap::new();
         let it = (|| {
             let mut st = self.state.borrow_mut();
             let txn = match own.as_mut() {
@@ -473,7 +473,7 @@ impl Session {
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
                 session: fn_session.clone(),
-                trigger_rights: HashMap::new(),
+                trigger_rights: BTreeMap::new(),
                 raised_ignore: false,
             };
             open(&planned.plan, &mut cx, &[])
@@ -512,6 +512,13 @@ impl Session {
         cache: Option<&WriteCache>,
     ) -> Result<u64> {
         check_params(parsed, params)?;
+        // One change (a prepared INSERT's every run): no texts to split.
+        if let [s] = parsed.statements.as_slice() {
+            if !matches!(s, Ast::Query(_) | Ast::Explain(..) | Ast::Pragma(_)) {
+                self.run_one(s, params, text, cache)?;
+                return Ok(self.state.borrow().changes);
+            }
+        }
         let mut changes = 0;
         let texts = statement_texts(text, parsed.statements.len());
         for (s, text) in parsed.statements.iter().zip(&texts) {

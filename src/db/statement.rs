@@ -55,7 +55,7 @@ pub(super) struct WriteCache {
     /// that was already authorized.
     pub(super) uses: RefCell<Option<UsesEntry>>,
     /// An INSERT's parameter-independent plan.
-    pub(super) insert: RefCell<Option<Keyed<run::InsertPlan>>>,
+    pub(super) insert: RefCell<Option<Keyed<Box<run::InsertPlan>>>>,
     /// Whether the statement keeps a statement journal and whether it is
     /// a multi-row write (`sql::journal`), decided for this schema: they
     /// depend on nothing else.

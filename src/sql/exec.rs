@@ -13,7 +13,7 @@
 //! (NOT NULL, UNIQUE, PRIMARY KEY) run before anything of the row is
 //! written; the caller rolls a failed statement back to its undo mark.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,7 @@ pub struct ExecCtx<'a> {
     /// Rows of the enclosing queries (innermost last).
     pub outer: &'a mut Vec<Row>,
     /// Results of uncorrelated subqueries, by subplan id.
-    pub cache: &'a mut HashMap<usize, Arc<Vec<Row>>>,
+    pub cache: &'a mut BTreeMap<usize, Arc<Vec<Row>>>,
     /// How long to wait for the writer slot.
     pub busy_timeout: Duration,
     /// Set while running a trigger body: the trigger's table (its row is
@@ -58,7 +58,7 @@ pub struct ExecCtx<'a> {
     pub session: crate::sql::functions::SessionSnapshot,
     /// Triggers already authorized during this statement, with the rights
     /// they run with (their owner's).
-    pub trigger_rights: HashMap<u32, Arc<crate::sql::plan::Security>>,
+    pub trigger_rights: BTreeMap<u32, Arc<crate::sql::plan::Security>>,
     /// Set by `RAISE(IGNORE)` with the error it returns, which unwinds the
     /// trigger program; the trigger firing that sees both ends the row's
     /// processing without an error (see `sql::run::trigger::fire`).

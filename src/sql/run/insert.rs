@@ -311,7 +311,7 @@ pub fn insert_planned(
     cx: &mut ExecCtx,
     schema: &Schema,
     ins: &Insert,
-    slot: &mut Option<InsertPlan>,
+    slot: &mut Option<Box<InsertPlan>>,
 ) -> Result<Changed> {
     let seq = SequenceScope::begin();
     let r = match (schema.table(&ins.table), schema.view(&ins.table)) {
@@ -331,10 +331,10 @@ fn insert_rows(
     cx: &mut ExecCtx,
     schema: &Schema,
     ins: &Insert,
-    slot: &mut Option<InsertPlan>,
+    slot: &mut Option<Box<InsertPlan>>,
 ) -> Result<Changed> {
     if slot.is_none() {
-        *slot = Some(plan_insert_head(cx, schema, ins)?);
+        *slot = Some(Box::new(plan_insert_head(cx, schema, ins)?));
     }
     let Some(plan) = slot.as_mut() else {
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
