@@ -230,6 +230,14 @@ impl Txn {
         self.undo.push((undo_key, prev, true));
     }
 
+    /// Room for `n` more [`Txn::put`]s of keys in ascending order (a bulk
+    /// write such as an index build): the write set and the undo log grow
+    /// once instead of doubling, and copying themselves, along the way.
+    pub fn reserve(&mut self, n: usize) {
+        self.writes.reserve_run(n);
+        self.undo.reserve(n);
+    }
+
     /// Deletes `key` (the caller holds the writer slot).
     pub fn delete(&mut self, key: Vec<u8>) {
         // The write set keeps the caller's buffer (the key encoders leave

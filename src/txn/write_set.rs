@@ -64,6 +64,12 @@ impl WriteSet {
         }
     }
 
+    /// Room for `n` more writes in the run (a caller about to write that
+    /// many keys in ascending order, above everything written so far).
+    pub(super) fn reserve_run(&mut self, n: usize) {
+        self.run.reserve(n);
+    }
+
     /// Sets the entry of `key`; the one it replaced.
     pub(super) fn insert(&mut self, key: Vec<u8>, value: Pending) -> Option<Pending> {
         match self.run.last() {

@@ -130,9 +130,6 @@ pub(super) fn reserved(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the entries of index `idx` of `t` (which lists it) for the
-/// table's rows (a partial index: the rows its WHERE selects), checking
-/// uniqueness.
 /// The entries index `idx` of `t` holds, computed from the table's rows
 /// (a partial index's only for the rows its WHERE selects): each one's key
 /// values and rowid, in rowid order.
@@ -141,38 +138,54 @@ pub(super) fn index_entries(
     t: &Arc<Table>,
     idx: &crate::catalog::Index,
 ) -> Result<Vec<(Vec<Value>, i64)>> {
+    let mut entries = Vec::new();
+    each_index_entry(cx, t, idx, |vals, rowid| {
+        entries.push((vals, rowid));
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// Calls `f` with the key values and rowid of every entry index `idx` of
+/// `t` holds, in rowid order, as the table scan reads each row (a row is
+/// dropped once its entry is made: the table is never held in memory).
+fn each_index_entry(
+    cx: &mut ExecCtx,
+    t: &Arc<Table>,
+    idx: &crate::catalog::Index,
+    mut f: impl FnMut(Vec<Value>, i64) -> Result<()>,
+) -> Result<()> {
     let plan = Planner::full_scan(t);
     let writer = TableWriter::new(t)?;
     let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
     let mut it = open(&plan, cx, &[])?;
-    // Read everything first (only each row's key values and rowid, not
-    // the row), then evaluate the keys.
-    let mut rows: Vec<Row> = Vec::new();
     while let Some(r) = it.next(cx)? {
-        rows.push(r);
-    }
-    drop(it);
-    let mut entries: Vec<(Vec<Value>, i64)> = Vec::new();
-    for r in rows {
         let Some(Value::Integer(rowid)) = r.last() else {
             continue;
         };
+        let rowid = *rowid;
         if writer.holds(cx, pos, &r)? {
-            entries.push((writer.key_values(cx, pos, &r)?, *rowid));
+            f(writer.key_values(cx, pos, &r)?, rowid)?;
         }
     }
-    Ok(entries)
+    Ok(())
 }
 
+/// Writes the entries of index `idx` of `t` (which lists it) for the
+/// table's rows (a partial index: the rows its WHERE selects), checking
+/// uniqueness.
 pub(super) fn fill_index(
     cx: &mut ExecCtx,
     t: &Arc<Table>,
     idx: &crate::catalog::Index,
 ) -> Result<()> {
-    let entries = index_entries(cx, t, idx)?;
     let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
-    let mut keys = Vec::with_capacity(entries.len());
-    for (vals, rowid) in entries {
+    // Each key with its first 8 bytes after the index's prefix as a
+    // number: the sort below compares those first (one integer compare
+    // decides most pairs) and the whole keys only on a tie.
+    let skip = index_prefix(t.id, idx.id).len();
+    let mut keys: Vec<(u64, Vec<u8>)> = Vec::new();
+    each_index_entry(cx, t, idx, |vals, rowid| {
         if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
             let k = crate::sql::exec::distinct_key(&vals, &idx.collations);
             if seen.insert(k, rowid).is_some() {
@@ -185,11 +198,18 @@ pub(super) fn fill_index(
                 ));
             }
         }
-        keys.push(crate::catalog::index_key(t.id, idx, &vals, rowid));
-    }
+        let key = crate::catalog::index_key(t.id, idx, &vals, rowid);
+        let mut head = [0u8; 8];
+        let rest = key.get(skip..).unwrap_or_default();
+        let n = rest.len().min(8);
+        head[..n].copy_from_slice(&rest[..n]);
+        keys.push((u64::from_be_bytes(head), key));
+        Ok(())
+    })?;
     // In key order, the write set's tree is filled at its right edge.
-    keys.sort_unstable();
-    for k in keys {
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    cx.txn.reserve(keys.len());
+    for (_, k) in keys {
         cx.txn.put(k, Vec::new());
     }
     Ok(())
