@@ -179,24 +179,19 @@ pub(super) fn fill_index(
     t: &Arc<Table>,
     idx: &crate::catalog::Index,
 ) -> Result<()> {
-    let mut seen: HashMap<Vec<u8>, i64> = HashMap::new();
+    let mut seen: std::collections::HashSet<Vec<u8>> = Default::default();
+    // A duplicate fails the build only after the whole scan: as in SQLite,
+    // an error evaluating a later row's key or WHERE comes first.
+    let mut duplicate = false;
     // Each key with its first 8 bytes after the index's prefix as a
     // number: the sort below compares those first (one integer compare
     // decides most pairs) and the whole keys only on a tie.
     let skip = index_prefix(t.id, idx.id).len();
     let mut keys: Vec<(u64, Vec<u8>)> = Vec::new();
     each_index_entry(cx, t, idx, |vals, rowid| {
-        if idx.unique && !vals.iter().any(|v| matches!(v, Value::Null)) {
+        if idx.unique && !duplicate && !vals.iter().any(|v| matches!(v, Value::Null)) {
             let k = crate::sql::exec::distinct_key(&vals, &idx.collations);
-            if seen.insert(k, rowid).is_some() {
-                return Err(Error::sql(
-                    SqlErrorKind::Unique,
-                    format!(
-                        "UNIQUE constraint failed: {}",
-                        crate::sql::write::index_constraint_name(t, idx)
-                    ),
-                ));
-            }
+            duplicate = !seen.insert(k);
         }
         let key = crate::catalog::index_key(t.id, idx, &vals, rowid);
         let mut head = [0u8; 8];
@@ -206,6 +201,15 @@ pub(super) fn fill_index(
         keys.push((u64::from_be_bytes(head), key));
         Ok(())
     })?;
+    if duplicate {
+        return Err(Error::sql(
+            SqlErrorKind::Unique,
+            format!(
+                "UNIQUE constraint failed: {}",
+                crate::sql::write::index_constraint_name(t, idx)
+            ),
+        ));
+    }
     // In key order, the write set's tree is filled at its right edge.
     keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     cx.txn.reserve(keys.len());
