@@ -6,16 +6,10 @@
 //! same error, with SQLite's message, and keep nothing of the index.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use sealdb::{Db, Error};
+mod attack_common;
+use attack_common::sqlite_error;
 
-/// The message SQLite gives for `sql` (which must fail).
-fn sqlite_error(lite: &rusqlite::Connection, sql: &str) -> String {
-    match lite.execute_batch(sql) {
-        Err(rusqlite::Error::SqliteFailure(_, Some(m))) => m,
-        Err(e) => e.to_string(),
-        Ok(()) => panic!("SQLite accepted `{sql}`"),
-    }
-}
+use sealdb::{Db, Error};
 
 fn count(s: &sealdb::Session, sql: &str) -> i64 {
     let rows = s.query(sql, &[]).unwrap().collect_all().unwrap();

@@ -13,15 +13,6 @@ use attack_common::*;
 
 use sealdb::{Db, Error, ErrorCode, SqlErrorKind};
 
-/// The message SQLite gives for `sql` (which must fail).
-fn sqlite_error(lite: &rusqlite::Connection, sql: &str) -> String {
-    match lite.execute_batch(sql) {
-        Err(rusqlite::Error::SqliteFailure(_, Some(m))) => m,
-        Err(e) => e.to_string(),
-        Ok(()) => panic!("SQLite accepted `{sql}`"),
-    }
-}
-
 #[test]
 fn raised_errors_carry_sqlites_message_and_a_constraint_code() {
     let messages = [

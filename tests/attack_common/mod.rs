@@ -235,3 +235,13 @@ impl Drop for Attacks {
         println!("{}: {} attacks", self.class, self.n);
     }
 }
+
+/// The message SQLite (rusqlite's bundled one) gives for `sql`, which must
+/// fail there: the reference a test compares sealdb's error with.
+pub fn sqlite_error(lite: &rusqlite::Connection, sql: &str) -> String {
+    match lite.execute_batch(sql) {
+        Err(rusqlite::Error::SqliteFailure(_, Some(m))) => m,
+        Err(e) => e.to_string(),
+        Ok(()) => panic!("SQLite accepted `{sql}`"),
+    }
+}
