@@ -644,3 +644,124 @@ fn owners_keyed_by_object_id_survive_reopens() {
     denied(&db, "bob", "DROP TABLE gone");
     n.tried();
 }
+
+/// DROP forgets what hung on the objects it removed (owners, grants,
+/// policies, row security, audit settings, its triggers' owners) and
+/// nothing else; the shortcut that does this without a pass over the
+/// catalog is checked against the full comparison on every DDL statement
+/// of a debug build, so this runs it over a catalog holding all of them.
+#[test]
+fn a_drop_forgets_only_what_hung_on_what_it_dropped() {
+    let mut n = Attacks::new("identities/drop forgets (issue 19 shortcut)");
+    let vfs = Arc::new(sealdb::vfs::MemVfs::new());
+    let as_user = |db: &Db, who: &str, sql: &str| {
+        let s = db
+            .connect(Credentials::password(who, "pw"), ClientInfo::local("t"))
+            .unwrap();
+        run(&s, sql)
+    };
+    let denied = |db: &Db, who: &str, sql: &str| {
+        let e = as_user(db, who, sql).expect_err(sql);
+        assert!(
+            matches!(
+                e.code(),
+                ErrorCode::PermissionDenied | ErrorCode::SqlUnknownObject
+            ),
+            "{sql}: {e}"
+        );
+    };
+    {
+        let db = open(&vfs);
+        db.root_session()
+            .run_script(
+                "CREATE USER alice WITH PASSWORD 'pw'; CREATE USER bob WITH PASSWORD 'pw';
+                 CREATE USER carol WITH PASSWORD 'pw';
+                 GRANT CREATE ON DATABASE main TO alice;",
+                |_, _| {},
+            )
+            .unwrap();
+        for sql in [
+            "CREATE TABLE a (x INTEGER, owner TEXT)",
+            "CREATE TABLE b (x INTEGER, y TEXT)",
+            "CREATE TABLE log (x INTEGER)",
+            "INSERT INTO a VALUES (1, 'bob'), (2, 'carol')",
+            "INSERT INTO b VALUES (3, 'y')",
+            "CREATE TRIGGER ta AFTER INSERT ON a BEGIN INSERT INTO log VALUES (new.x); END",
+            "CREATE TRIGGER tb AFTER INSERT ON b BEGIN INSERT INTO log VALUES (new.x); END",
+            "CREATE VIEW vb AS SELECT x FROM b",
+            "CREATE VIEW va AS SELECT x FROM a",
+            "GRANT SELECT, INSERT ON a TO bob WITH GRANT OPTION",
+            "GRANT SELECT ON b TO bob",
+            "GRANT SELECT (x) ON b TO carol",
+            "GRANT SELECT ON vb TO carol",
+            "ALTER TABLE a ENABLE ROW LEVEL SECURITY",
+            "CREATE POLICY own ON a FOR ALL USING (owner = current_user)",
+        ] {
+            as_user(&db, "alice", sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        as_user(&db, "bob", "GRANT SELECT ON a TO carol").unwrap();
+        db.root_session()
+            .run_script("ALTER TABLE a EXPERIMENTAL_AUDIT SET READ", |_, _| {})
+            .unwrap();
+        assert_eq!(as_user(&db, "carol", "SELECT x FROM a").unwrap(), "2");
+        // Drops: a view, then a table with its trigger and everything on it.
+        as_user(&db, "alice", "DROP VIEW va").unwrap();
+        as_user(&db, "alice", "DROP TABLE a").unwrap();
+        // Root makes a table, trigger and view under the dropped names.
+        db.root_session()
+            .run_script(
+                "CREATE TABLE a (x INTEGER, owner TEXT); INSERT INTO a VALUES (9, 'bob');
+                 CREATE VIEW va AS SELECT x FROM a;
+                 CREATE TRIGGER ta AFTER INSERT ON a BEGIN INSERT INTO log VALUES (-new.x); END",
+                |_, _| {},
+            )
+            .unwrap();
+    }
+    for _ in 0..2 {
+        let db = open(&vfs);
+        // The new objects inherit nothing from the dropped ones.
+        for (who, sql) in [
+            ("bob", "SELECT x FROM a"),
+            ("bob", "INSERT INTO a VALUES (5, 'bob')"),
+            ("carol", "SELECT x FROM a"),
+            ("bob", "SELECT x FROM va"),
+            ("alice", "SELECT x FROM a"),
+            ("alice", "DROP TABLE a"),
+            ("alice", "DROP TRIGGER ta"),
+            ("alice", "DROP VIEW va"),
+        ] {
+            denied(&db, who, sql);
+            n.tried();
+        }
+        // What hung on the objects left stays.
+        assert_eq!(as_user(&db, "bob", "SELECT x, y FROM b").unwrap(), "3|y");
+        assert_eq!(as_user(&db, "carol", "SELECT x FROM b").unwrap(), "3");
+        denied(&db, "carol", "SELECT y FROM b");
+        assert_eq!(as_user(&db, "carol", "SELECT x FROM vb").unwrap(), "3");
+    }
+    // Drop what is left.
+    let db = open(&vfs);
+    // alice's trigger on b still runs; she still owns b.
+    as_user(&db, "alice", "INSERT INTO b VALUES (4, 'z')").unwrap();
+    assert_eq!(
+        db.root_session()
+            .query("SELECT count(*) FROM log WHERE x = 4", &[])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .get::<i64>(0)
+            .unwrap(),
+        1
+    );
+    as_user(&db, "alice", "DROP VIEW vb").unwrap();
+    as_user(&db, "alice", "DROP TRIGGER tb").unwrap();
+    as_user(&db, "alice", "DROP TABLE b").unwrap();
+    db.root_session()
+        .execute("CREATE TABLE b (x INTEGER, y TEXT)", &[])
+        .unwrap();
+    denied(&db, "bob", "SELECT x FROM b");
+    denied(&db, "carol", "SELECT x FROM b");
+    n.tried();
+    n.tried();
+}

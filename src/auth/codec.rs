@@ -99,37 +99,21 @@ pub fn decode_owner(key: &[u8], value: &[u8]) -> Result<(ObjectId, RoleId)> {
 pub type OwnerChanges = (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>);
 
 /// The owner keys to put and to delete to go from `old`'s owners to
-/// `new`'s: one lockstep pass over both ordered maps (no lookups, no I/O
-/// for unchanged owners).
+/// `new`'s: the maps' difference, which skips the parts they share (a DDL
+/// statement's new state shares all but a path with the old one, so this
+/// does not grow with the number of objects).
 pub fn owner_changes(
-    old: &BTreeMap<ObjectId, RoleId>,
-    new: &BTreeMap<ObjectId, RoleId>,
+    old: &imbl::OrdMap<ObjectId, RoleId>,
+    new: &imbl::OrdMap<ObjectId, RoleId>,
 ) -> OwnerChanges {
     let (mut put, mut del) = (Vec::new(), Vec::new());
-    let mut o = old.iter().peekable();
-    let mut n = new.iter().peekable();
-    loop {
-        match (o.peek().copied(), n.peek().copied()) {
-            (None, None) => break,
-            (Some((ok, ow)), Some((nk, nw))) if ok == nk => {
-                if ow != nw {
-                    put.push((owner_key(*nk), owner_value(*nw)));
-                }
-                o.next();
-                n.next();
+    for d in old.diff(new) {
+        match d {
+            imbl::ordmap::DiffItem::Add(k, w) => put.push((owner_key(*k), owner_value(*w))),
+            imbl::ordmap::DiffItem::Update { new: (k, w), .. } => {
+                put.push((owner_key(*k), owner_value(*w)));
             }
-            (Some((ok, _)), Some((nk, _))) if ok < nk => {
-                del.push(owner_key(*ok));
-                o.next();
-            }
-            (Some((ok, _)), None) => {
-                del.push(owner_key(*ok));
-                o.next();
-            }
-            (_, Some((nk, nw))) => {
-                put.push((owner_key(*nk), owner_value(*nw)));
-                n.next();
-            }
+            imbl::ordmap::DiffItem::Remove(k, _) => del.push(owner_key(*k)),
         }
     }
     (put, del)
@@ -979,7 +963,7 @@ mod tests {
 
     #[test]
     fn owner_keys_round_trip_and_diff() {
-        let mut old = BTreeMap::new();
+        let mut old = imbl::OrdMap::new();
         old.insert(5u64, 3u64);
         old.insert(6, 1);
         let mut new = old.clone();
@@ -997,7 +981,7 @@ mod tests {
         assert!(put.is_empty() && del.is_empty());
         // Against the obvious definition, over interleaved maps.
         for seed in 0..200u64 {
-            let pick = |salt: u64| -> BTreeMap<u64, u64> {
+            let pick = |salt: u64| -> imbl::OrdMap<u64, u64> {
                 (0..24u64)
                     .filter(|i| !(seed * 31 + i * 7 + salt).is_multiple_of(3))
                     .map(|i| (i, (seed + i + salt) % 4))
@@ -1007,16 +991,32 @@ mod tests {
             let (put, del) = owner_changes(&a, &b);
             let want_put: Vec<_> = b
                 .iter()
-                .filter(|(o, w)| a.get(o) != Some(w))
+                .filter(|(o, w)| a.get(*o) != Some(w))
                 .map(|(o, w)| (owner_key(*o), owner_value(*w)))
                 .collect();
             let want_del: Vec<_> = a
                 .keys()
-                .filter(|o| !b.contains_key(o))
+                .filter(|o| !b.contains_key(*o))
                 .map(|o| owner_key(*o))
                 .collect();
             assert_eq!((put, del), (want_put, want_del), "seed {seed}");
         }
+        // Shared structure (a DDL statement's copy): only what changed.
+        let big: imbl::OrdMap<u64, u64> = (0..10_000u64).map(|i| (i, i % 7)).collect();
+        let mut b = big.clone();
+        b.insert(10_000, 1);
+        b.insert(5_000, 6);
+        b.insert(6_000, 6_000 % 7);
+        b.remove(&42);
+        let (put, del) = owner_changes(&big, &b);
+        assert_eq!(
+            put,
+            vec![
+                (owner_key(5_000), owner_value(6)),
+                (owner_key(10_000), owner_value(1))
+            ]
+        );
+        assert_eq!(del, vec![owner_key(42)]);
         assert!(decode_owner(&owner_key(5)[..10], &owner_value(1)).is_err());
         assert!(decode_owner(&owner_key(5), &[1, 2]).is_err());
     }

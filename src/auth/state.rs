@@ -296,8 +296,9 @@ pub struct AuthState {
     pub members: BTreeMap<(RoleId, RoleId), bool>,
     /// (object, grantee, grantor) → privileges.
     pub grants: BTreeMap<GrantKey, GrantEntry>,
-    /// Table, view or trigger → owner.
-    pub owners: BTreeMap<ObjectId, RoleId>,
+    /// Table, view or trigger → owner (persistent: a DDL statement copies
+    /// the state, and must not copy an entry per object).
+    pub owners: imbl::OrdMap<ObjectId, RoleId>,
     /// Tables with row-level security enabled.
     pub rls: BTreeSet<ObjectId>,
     /// (table, policy name) → policy.
@@ -450,7 +451,7 @@ impl AuthState {
             next_role_id: ADMIN_ID + 1,
             members,
             grants: BTreeMap::new(),
-            owners: BTreeMap::new(),
+            owners: imbl::OrdMap::new(),
             rls: BTreeSet::new(),
             policies: BTreeMap::new(),
             hba: String::new(),
@@ -737,7 +738,10 @@ impl AuthState {
             self.audit.len(),
         );
         let live = |o: &ObjectId| *o == DATABASE_ID || exists(*o);
-        self.owners.retain(|o, _| live(o));
+        let dead: Vec<ObjectId> = self.owners.keys().filter(|o| !live(o)).copied().collect();
+        for o in dead {
+            self.owners.remove(&o);
+        }
         self.rls.retain(|o| live(o));
         self.policies.retain(|(t, _), _| live(t));
         self.audit.retain(|o, _| live(o));
@@ -762,6 +766,50 @@ impl AuthState {
                     self.policies.len(),
                     self.audit.len(),
                 )
+    }
+
+    /// Forgets what hung on `objects`, which were dropped whole: owners,
+    /// grants, row security, policies, audit settings. What the objects
+    /// left stays as it was: a grant's chain runs within its object, so
+    /// no other grant loses its support (the cost is a few range
+    /// lookups, not a pass over the catalog). Returns whether anything
+    /// changed.
+    pub fn forget_objects(&mut self, objects: &[ObjectId]) -> bool {
+        let mut changed = false;
+        for &o in objects {
+            if o == DATABASE_ID {
+                continue;
+            }
+            changed |= self.owners.remove(&o).is_some();
+            changed |= self.rls.remove(&o);
+            changed |= self.audit.remove(&o).is_some();
+            let policies: Vec<(ObjectId, String)> = self
+                .policies
+                .range((o, String::new())..)
+                .take_while(|((t, _), _)| *t == o)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in policies {
+                self.policies.remove(&k);
+                changed = true;
+            }
+            let from = GrantKey {
+                object: o,
+                grantee: RoleId::MIN,
+                grantor: RoleId::MIN,
+            };
+            let grants: Vec<GrantKey> = self
+                .grants
+                .range(from..)
+                .take_while(|(k, _)| k.object == o)
+                .map(|(k, _)| *k)
+                .collect();
+            for k in grants {
+                self.grants.remove(&k);
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Records `owner` as the owner of a new object.

@@ -26,6 +26,10 @@
 //! policies by these ids, never by names, so a rename cannot move a grant
 //! onto another object and a new object with an old name inherits nothing.
 
+mod tables;
+
+pub use tables::Tables;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -288,15 +292,16 @@ impl std::ops::Deref for Trigger {
     }
 }
 
-/// The whole schema, immutable; changed by building a new one.
+/// The whole schema, immutable; changed by building a new one (a copy
+/// shares its maps: see [`Tables`]).
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
-    /// Tables by lowercase name.
-    pub tables: HashMap<String, Arc<Table>>,
+    /// Tables by lowercase name (and their indexes' names).
+    pub tables: Tables,
     /// Views by lowercase name.
-    pub views: HashMap<String, Arc<View>>,
+    pub views: imbl::HashMap<String, Arc<View>>,
     /// Triggers by lowercase name.
-    pub triggers: HashMap<String, Arc<Trigger>>,
+    pub triggers: imbl::HashMap<String, Arc<Trigger>>,
     /// Next object id (stored: ids are never reused).
     pub next_id: u32,
 }
@@ -676,18 +681,6 @@ fn foreign_key_sql(fk: &ForeignKeySpec) -> String {
     s
 }
 
-/// Whether `name` lowercased is `lower` (itself lowercased), without
-/// allocating for an ASCII name (whose lowercase is its ASCII lowercase;
-/// the ASCII characters of `lower` are lowercase already): the name check
-/// of every CREATE runs it over every index.
-fn lowercase_eq(name: &str, lower: &str) -> bool {
-    if name.is_ascii() {
-        name.eq_ignore_ascii_case(lower)
-    } else {
-        name.to_lowercase() == lower
-    }
-}
-
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -722,10 +715,7 @@ impl Schema {
         }
         self.tables.contains_key(&l)
             || self.views.contains_key(&l)
-            || self
-                .tables
-                .values()
-                .any(|t| t.indexes.iter().any(|i| lowercase_eq(&i.name, &l)))
+            || self.tables.index_name_taken(&l)
     }
 
     /// Rebuilds the schema from catalog rows `(key, value)`.
@@ -833,12 +823,20 @@ impl Schema {
             t2.indexes.sort_by_key(|i| i.id);
             schema.tables.insert(t2.name.to_lowercase(), Arc::new(t2));
         }
+        let by_id: HashMap<u32, String> = schema
+            .tables
+            .values()
+            .map(|t| (t.id, t.name.to_lowercase()))
+            .collect();
         for (id, st) in stats {
             // DROP TABLE deletes a table's statistics with it; a row left
             // for a missing table would be only stale numbers, never a
             // reason to refuse the store.
-            if let Some(t) = schema.tables.values_mut().find(|t| t.id == id) {
-                Arc::make_mut(t).stats = Some(Arc::new(st));
+            let Some(key) = by_id.get(&id) else { continue };
+            if let Some(t) = schema.tables.get(key) {
+                let mut t = (**t).clone();
+                t.stats = Some(Arc::new(st));
+                schema.tables.insert(key.clone(), Arc::new(t));
             }
         }
         Ok(schema)

@@ -42,44 +42,84 @@ fn object_count(s: &Schema) -> usize {
 /// owner's rights); whatever hung on objects or columns it removed is
 /// forgotten. Renames need nothing: the catalog is keyed by ids.
 ///
-/// `only_adds`: the statement can only add objects (CREATE TABLE, INDEX,
-/// VIEW, TRIGGER). Object ids are never reused and every new one is at
-/// least `old.next_id`, so when the object count grew by exactly the new
-/// objects found that way, nothing was removed and nothing needs
-/// forgetting: the cost is then one pass over names, no set building, no
-/// pruning of the whole catalog (DDL cost must not grow with the number
-/// of objects beyond that).
+/// `added`: for a statement that can only add objects (CREATE TABLE,
+/// INDEX, VIEW, TRIGGER), the ids of the objects it names in the new
+/// schema (see [`added_by`]). Object ids are never reused and every new
+/// one is at least `old.next_id`, so when the object count grew by exactly
+/// the new ones among them, nothing else was added or removed and nothing
+/// needs forgetting: the cost is then a few lookups, no pass over the
+/// objects and no pruning of the whole catalog (DDL cost must not grow
+/// with the number of objects). `removed` is the same for a DROP (see
+/// [`removed_by`]). Otherwise every object is compared.
 pub(super) fn ownership(
     auth: &AuthState,
     old: &Schema,
     new: Option<&Schema>,
     owner: RoleId,
-    only_adds: bool,
+    added: Option<Vec<u32>>,
+    removed: Option<Vec<u32>>,
 ) -> Option<AuthState> {
     let new = new?;
-    if only_adds {
-        let created: Vec<u32> = if new.next_id == old.next_id {
-            Vec::new()
-        } else {
-            new.tables
-                .values()
-                .map(|t| t.id)
-                .chain(new.views.values().map(|v| v.id))
-                .chain(new.triggers.values().map(|t| t.id))
-                .filter(|id| *id >= old.next_id)
-                .collect()
-        };
+    let Some(named) = by_named_objects(auth, old, new, owner, added, removed) else {
+        return by_comparison(auth, old, new, owner);
+    };
+    // Every DDL statement of the test suites checks the shortcut against
+    // the full comparison.
+    #[cfg(debug_assertions)]
+    {
+        let full = by_comparison(auth, old, new, owner);
+        let (a, b) = (
+            named.as_ref().unwrap_or(auth),
+            full.as_ref().unwrap_or(auth),
+        );
+        debug_assert!(
+            a.owners == b.owners && crate::auth::codec::encode(a) == crate::auth::codec::encode(b),
+            "the security catalog after a DDL statement differs from the full comparison's"
+        );
+    }
+    named
+}
+
+/// [`ownership`] from the objects the statement names; `None` when they
+/// do not account for the whole change.
+fn by_named_objects(
+    auth: &AuthState,
+    old: &Schema,
+    new: &Schema,
+    owner: RoleId,
+    added: Option<Vec<u32>>,
+    removed: Option<Vec<u32>>,
+) -> Option<Option<AuthState>> {
+    if let Some(mut created) = added {
+        created.retain(|id| *id >= old.next_id);
+        created.sort_unstable();
+        created.dedup();
         if object_count(old) + created.len() == object_count(new) {
             if created.is_empty() {
-                return None;
+                return Some(None);
             }
             let mut a = auth.clone();
             for id in created {
                 a.set_owner(u64::from(id), owner);
             }
-            return Some(a);
+            return Some(Some(a));
         }
     }
+    if let Some(gone) = removed {
+        // Nothing added (no id was handed out, and ids are never reused,
+        // so every object of `new` was in `old`) and exactly `gone`
+        // missing: `new` is `old` without them.
+        if new.next_id == old.next_id && object_count(new) + gone.len() == object_count(old) {
+            let mut a = auth.clone();
+            let ids: Vec<u64> = gone.iter().map(|id| u64::from(*id)).collect();
+            return Some(a.forget_objects(&ids).then_some(a));
+        }
+    }
+    None
+}
+
+/// [`ownership`] by comparing every object of the two schemas.
+fn by_comparison(auth: &AuthState, old: &Schema, new: &Schema, owner: RoleId) -> Option<AuthState> {
     let (before, after) = (object_ids(old), object_ids(new));
     let mut a = auth.clone();
     let mut changed = false;
@@ -96,6 +136,63 @@ pub(super) fn ownership(
     };
     changed |= a.forget_missing(&exists, &column_exists);
     changed.then_some(a)
+}
+
+/// The ids, in `new`, of the objects a statement that only adds objects
+/// names (for [`ownership`]); `None` for any other statement. CREATE TABLE
+/// may also add `sqlite_sequence` (its first AUTOINCREMENT table).
+pub(super) fn added_by(stmt: &Ast, new: &Schema) -> Option<Vec<u32>> {
+    let ids = match stmt {
+        Ast::CreateTable(ct) => [
+            new.table(&ct.name),
+            new.table(crate::catalog::SEQUENCE_TABLE),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|t| t.id)
+        .collect(),
+        Ast::CreateIndex(_) => Vec::new(),
+        Ast::CreateView { name, .. } => new.view(name).map(|v| v.id).into_iter().collect(),
+        Ast::CreateTrigger(t) => new
+            .triggers
+            .get(&t.name.to_lowercase())
+            .map(|t| t.id)
+            .into_iter()
+            .collect(),
+        _ => return None,
+    };
+    Some(ids)
+}
+
+/// For a DROP, the ids of the objects it names (with the triggers on a
+/// named table or view) that were in `old` and are gone from `new` (for
+/// [`ownership`]); `None` for any other statement.
+pub(super) fn removed_by(stmt: &Ast, old: &Schema, new: &Schema) -> Option<Vec<u32>> {
+    let Ast::Drop { kind, names, .. } = stmt else {
+        return None;
+    };
+    let trigger = |s: &Schema, name: &str| s.triggers.get(&name.to_lowercase()).map(|t| t.id);
+    let mut ids: Vec<u32> = Vec::new();
+    for name in names {
+        let (object, inside) = match kind {
+            ObjectKind::Table => (old.table(name).map(|t| t.id), new.table(name).map(|t| t.id)),
+            ObjectKind::View => (old.view(name).map(|v| v.id), new.view(name).map(|v| v.id)),
+            ObjectKind::Trigger => (trigger(old, name), trigger(new, name)),
+            ObjectKind::Index => (None, None),
+        };
+        ids.extend(object.filter(|id| inside != Some(*id)));
+        if matches!(kind, ObjectKind::Table | ObjectKind::View) {
+            ids.extend(
+                old.triggers_on(name)
+                    .iter()
+                    .filter(|t| trigger(new, &t.name) != Some(t.id))
+                    .map(|t| t.id),
+            );
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
 }
 
 impl Session {

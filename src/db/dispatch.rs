@@ -585,19 +585,17 @@ impl Session {
                     return Err(run::foreign_key::failed());
                 }
             }
-            let only_adds = matches!(
-                stmt,
-                Ast::CreateTable(_)
-                    | Ast::CreateIndex(_)
-                    | Ast::CreateView { .. }
-                    | Ast::CreateTrigger(_)
-            );
+            let added = new_schema.as_ref().and_then(|n| added_by(stmt, n));
+            let removed = new_schema
+                .as_ref()
+                .and_then(|n| removed_by(stmt, schema, n));
             let new_auth = ownership(
                 &sec.auth,
                 schema,
                 new_schema.as_ref(),
                 self.user_id,
-                only_adds,
+                added,
+                removed,
             );
             if let Some(a) = &new_auth {
                 put_auth(txn_ref, &sec.auth, a)?;

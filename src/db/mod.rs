@@ -170,7 +170,7 @@ fn read_auth(txn: &mut crate::txn::Txn) -> Result<Option<codec::Decoded>> {
 pub(super) fn put_auth(txn: &mut crate::txn::Txn, old: &AuthState, new: &AuthState) -> Result<()> {
     let stored = txn.get(AUTH_KEY)?;
     let keyed = stored.as_deref().and_then(|b| b.first()).copied() == Some(codec::VERSION);
-    let empty = std::collections::BTreeMap::new();
+    let empty = imbl::OrdMap::new();
     let (put, del) = codec::owner_changes(if keyed { &old.owners } else { &empty }, &new.owners);
     txn.put(AUTH_KEY.to_vec(), codec::encode(new));
     for (k, v) in put {

@@ -889,10 +889,5 @@ fn known_columns(schema: &Schema, table: &str, names: Vec<String>) -> Vec<String
 
 /// The table index `index` belongs to.
 pub fn index_table(schema: &Schema, index: &str) -> Option<String> {
-    schema.tables.values().find_map(|t| {
-        t.indexes
-            .iter()
-            .any(|i| i.name.eq_ignore_ascii_case(index))
-            .then(|| t.name.clone())
-    })
+    schema.tables.index_table(index).map(|t| t.name.clone())
 }

@@ -224,12 +224,7 @@ pub(super) fn fill_index(
 /// these.
 pub fn reindex(cx: &mut ExecCtx, schema: &Schema, name: Option<&str>) -> Result<()> {
     let is_table = name.is_some_and(|n| schema.table(n).is_some());
-    let is_index = name.is_some_and(|n| {
-        schema
-            .tables
-            .values()
-            .any(|t| t.indexes.iter().any(|i| i.name.eq_ignore_ascii_case(n)))
-    });
+    let is_index = name.is_some_and(|n| schema.tables.index_table(n).is_some());
     let collation = name.and_then(crate::types::Collation::from_name);
     if name.is_some() && !is_table && !is_index && collation.is_none() {
         return Err(Error::sql(
