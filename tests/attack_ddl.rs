@@ -279,3 +279,57 @@ fn json_each_bad_input_fails_cleanly() {
         n.tried();
     }
 }
+
+/// `DROP ... IF EXISTS` of something missing succeeds for an ordinary
+/// user, as in SQLite and PostgreSQL (a migration script that drops and
+/// recreates its tables runs twice), and one the user may not see is
+/// skipped exactly like a missing one: nothing dropped, nothing told, the
+/// refusal audited. Without IF EXISTS both are "no such table".
+#[test]
+fn drop_if_exists_skips_missing_and_hidden_alike() {
+    let mut lab = lab();
+    let mut n = Attacks::new("ddl/drop if exists");
+    let script = "DROP TABLE IF EXISTS mig; DROP VIEW IF EXISTS mig_v;
+                  DROP INDEX IF EXISTS mig_i; DROP TRIGGER IF EXISTS mig_t;
+                  CREATE TABLE mig (a INTEGER); CREATE INDEX mig_i ON mig (a);
+                  CREATE VIEW mig_v AS SELECT a FROM mig;
+                  CREATE TRIGGER mig_t AFTER INSERT ON mig BEGIN SELECT 1; END;
+                  INSERT INTO mig VALUES (1)";
+    for _ in 0..3 {
+        let s = lab.s("alice");
+        s.run_script(script, |_, _| {})
+            .unwrap_or_else(|e| panic!("migration script: {e}"));
+        assert_eq!(lab.ok("alice", "SELECT count(*) FROM mig_v"), "1");
+    }
+    for missing in ["nothing", "hidden"] {
+        let mark = lab.mark();
+        for sql in [
+            "DROP TABLE IF EXISTS {}",
+            "DROP VIEW IF EXISTS {}",
+            "DROP TABLE IF EXISTS mig_v2, {}",
+        ] {
+            let sql = sql.replace("{}", missing);
+            assert_eq!(lab.ok("alice", &sql), "ok 0", "{sql}");
+            n.tried();
+        }
+        for sql in ["DROP TABLE {}", "DROP VIEW {}"] {
+            let sql = sql.replace("{}", missing);
+            let e = lab.refused("alice", &sql);
+            assert_eq!(e.to_string(), format!("no such table: {missing}"), "{sql}");
+            n.tried();
+        }
+        let denied = lab
+            .audit_since(mark)
+            .iter()
+            .filter(|r| r.event == "denied")
+            .count();
+        assert_eq!(denied, if missing == "hidden" { 5 } else { 2 }, "{missing}");
+    }
+    assert_eq!(lab.root_rows("SELECT x FROM hidden"), "42");
+    // The skip drops what the user may drop and nothing else.
+    lab.ok("alice", "CREATE TABLE mine2 (a INTEGER)");
+    lab.ok("alice", "DROP TABLE IF EXISTS hidden, mine2");
+    assert_eq!(lab.root_rows("SELECT x FROM hidden"), "42");
+    lab.refused("alice", "SELECT * FROM mine2");
+    n.tried();
+}

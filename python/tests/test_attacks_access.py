@@ -226,3 +226,25 @@ def test_revoke_only_what_you_granted(lab):
     root.execute("REVOKE SELECT ON t FROM alice CASCADE")
     refused(carol, "SELECT count(*) FROM t", lib.SEALDB_ERR_SQL_UNKNOWN_OBJECT)
     assert rows(bob, "SELECT count(*) FROM t") == [(2,)]
+
+
+def test_drop_if_exists_treats_hidden_as_missing(lab):
+    # A migration script an ordinary user runs twice: IF EXISTS of a
+    # missing table is no error (as in sqlite3); of a table the user may
+    # not see, the same silent skip, and the table stays.
+    root, user = lab
+    alice = user("alice")
+    for _ in range(2):
+        alice.executescript("""
+            DROP TABLE IF EXISTS mig; DROP VIEW IF EXISTS mig_v;
+            CREATE TABLE mig (a INTEGER); CREATE VIEW mig_v AS SELECT a FROM mig;
+            INSERT INTO mig VALUES (1);
+        """)
+        assert rows(alice, "SELECT count(*) FROM mig_v") == [(1,)]
+    for name in ("nothing", "t"):
+        alice.execute("DROP TABLE IF EXISTS %s" % name)
+        alice.execute("DROP VIEW IF EXISTS %s" % name)
+        with pytest.raises(sealdb.DatabaseError) as e:
+            alice.execute("DROP TABLE %s" % name)
+        assert str(e.value) == "no such table: %s" % name
+    assert rows(root, "SELECT count(*) FROM t") == [(2,)]

@@ -273,10 +273,10 @@ impl Session {
     /// A statement that names, to drop or reindex it, an index or trigger
     /// on a table the user may not see is answered exactly as if the
     /// object did not exist: the same error, or with IF EXISTS the same
-    /// silent skip (the statement returned without those names). (Tables
-    /// and views need nothing here: a missing one is refused by
-    /// authorization, as nobody holds a privilege on it, exactly like a
-    /// hidden one.) The refusal is audited.
+    /// silent skip (the statement returned without those names). Tables
+    /// and views without IF EXISTS need nothing here: a missing one is
+    /// refused by authorization, as nobody holds a privilege on it,
+    /// exactly like a hidden one. The refusal is audited.
     pub(super) fn hidden_as_missing(
         &self,
         stmt: &Ast,
@@ -307,6 +307,38 @@ impl Session {
             e
         };
         match stmt {
+            // IF EXISTS skips a table or view that is missing, as SQLite
+            // and PostgreSQL do, and so one the user may not see too.
+            // (Without it both are refused by authorization, as nobody
+            // holds a privilege on a missing one.)
+            Ast::Drop {
+                kind: kind @ (ObjectKind::Table | ObjectKind::View),
+                names,
+                if_exists: true,
+            } => {
+                let mut kept = Vec::new();
+                for n in names {
+                    if schema.object_id(n).is_none() {
+                        continue;
+                    }
+                    if hidden(n) {
+                        log(
+                            &denied(format!("IF EXISTS skipped {n}, which the user may not see")),
+                            n,
+                        );
+                        continue;
+                    }
+                    kept.push(n.clone());
+                }
+                if kept.len() == names.len() {
+                    return Ok(None);
+                }
+                Ok(Some(Ast::Drop {
+                    kind: *kind,
+                    names: kept,
+                    if_exists: true,
+                }))
+            }
             Ast::Drop {
                 kind: kind @ (ObjectKind::Index | ObjectKind::Trigger),
                 names,
