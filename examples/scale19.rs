@@ -64,7 +64,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ci = t.elapsed().as_secs_f64() * 1e6 / k as f64;
             let t = Instant::now();
             for i in 0..k {
-                s.execute(&format!("DROP TABLE x{i}"), &[])?;
+                s.execute(&format!("ALTER TABLE x{i} ADD COLUMN c INTEGER"), &[])?;
+            }
+            let add = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            let t = Instant::now();
+            for i in 0..k {
+                s.execute(&format!("ALTER TABLE x{i} RENAME TO y{i}"), &[])?;
+            }
+            let ren = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            let t = Instant::now();
+            for i in 0..k {
+                s.execute(&format!("DROP TABLE y{i}"), &[])?;
             }
             let d = t.elapsed().as_secs_f64() * 1e6 / k as f64;
             let t = Instant::now();
@@ -76,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 while r.next()?.is_some() {}
             }
             let q = t.elapsed().as_secs_f64() * 1e6 / k as f64;
-            println!("at {n} tables: create {c:.1} us, create index {ci:.1} us, drop table {d:.1} us, select {q:.1} us");
+            println!("at {n} tables: create {c:.1} us, create index {ci:.1} us, add column {add:.1} us, rename table {ren:.1} us, drop table {d:.1} us, select {q:.1} us");
             drop(s);
             drop(db);
             let t = Instant::now();

@@ -812,6 +812,39 @@ impl AuthState {
         changed
     }
 
+    /// Forgets the grants on `columns` of `object`, which were dropped
+    /// from it (ALTER TABLE DROP COLUMN): a column grant's chain runs
+    /// within its column, so nothing else loses its support. Returns
+    /// whether anything changed.
+    pub fn forget_columns(&mut self, object: ObjectId, columns: &[ColumnId]) -> bool {
+        let from = GrantKey {
+            object,
+            grantee: RoleId::MIN,
+            grantor: RoleId::MIN,
+        };
+        let keys: Vec<GrantKey> = self
+            .grants
+            .range(from..)
+            .take_while(|(k, _)| k.object == object)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut changed = false;
+        for k in keys {
+            let Some(g) = self.grants.get_mut(&k) else {
+                continue;
+            };
+            let n = g.columns.len();
+            g.columns.retain(|c, _| !columns.contains(c));
+            if g.columns.len() != n {
+                changed = true;
+                if g.is_empty() {
+                    self.grants.remove(&k);
+                }
+            }
+        }
+        changed
+    }
+
     /// Records `owner` as the owner of a new object.
     pub fn set_owner(&mut self, object: ObjectId, owner: RoleId) {
         self.owners.insert(object, owner);

@@ -1231,15 +1231,31 @@ impl Schema {
     /// table, position in its `foreign_keys`), in SQLite's order (the
     /// newest table first, and within a table the last written first).
     pub fn foreign_keys_to(&self, name: &str) -> Vec<(Arc<Table>, usize)> {
-        let mut children: Vec<&Arc<Table>> = self
-            .tables
-            .values()
-            .filter(|t| {
-                t.foreign_keys
-                    .iter()
-                    .any(|f| f.parent.eq_ignore_ascii_case(name))
-            })
-            .collect();
+        let mut children = self.tables.children_of(name);
+        // Every use of the constraints of the test suites checks the map
+        // against a pass over every table.
+        debug_assert_eq!(
+            {
+                let mut ids: Vec<u32> = children.iter().map(|t| t.id).collect();
+                ids.sort_unstable();
+                ids
+            },
+            {
+                let mut ids: Vec<u32> = self
+                    .tables
+                    .values()
+                    .filter(|t| {
+                        t.foreign_keys
+                            .iter()
+                            .any(|f| f.parent.eq_ignore_ascii_case(name))
+                    })
+                    .map(|t| t.id)
+                    .collect();
+                ids.sort_unstable();
+                ids
+            },
+            "the children of {name}"
+        );
         children.sort_by_key(|t| std::cmp::Reverse(t.id));
         let mut out = Vec::new();
         for t in children {

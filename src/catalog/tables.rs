@@ -5,12 +5,13 @@
 //! copies one path, and neither grows with the number of tables (a copy of
 //! a hash map was most of a CREATE TABLE at 10,000 tables).
 //!
-//! Invariant: `indexes` holds, for every index of every table in `map`, the
-//! index's lowercase name with the lowercase name of its table and how many
-//! indexes have that name (more than one only in a catalog written before
-//! names were checked). It is kept by [`Tables::insert`] and
-//! [`Tables::remove`], the only ways in: a table's indexes change only by
-//! replacing the table.
+//! Invariants: `indexes` holds, for every index of every table in `map`,
+//! the index's lowercase name with the lowercase name of its table and how
+//! many indexes have that name (more than one only in a catalog written
+//! before names were checked); `children` holds, for every FOREIGN KEY of
+//! every table, its parent's lowercase name and the table's key. Both are
+//! kept by [`Tables::insert`] and [`Tables::remove`], the only ways in: a
+//! table's indexes and constraints change only by replacing the table.
 
 use std::sync::Arc;
 
@@ -24,11 +25,15 @@ struct IndexName {
     count: u32,
 }
 
-/// Tables by lowercase name, and their indexes' names.
+/// Tables by lowercase name, their indexes' names, and which tables name
+/// which as a FOREIGN KEY's parent.
 #[derive(Clone, Debug, Default)]
 pub struct Tables {
     map: imbl::HashMap<String, Arc<Table>>,
     indexes: imbl::HashMap<String, IndexName>,
+    /// (parent name lowercase, child table's key) → how many of the
+    /// child's FOREIGN KEY constraints name that parent.
+    children: imbl::OrdMap<(String, String), u32>,
 }
 
 impl Tables {
@@ -83,9 +88,16 @@ impl Tables {
                 }
             }
         }
-        let old = self.map.insert(key, table);
+        for f in &table.foreign_keys {
+            *self
+                .children
+                .entry((f.parent.to_lowercase(), key.clone()))
+                .or_insert(0) += 1;
+        }
+        let old = self.map.insert(key.clone(), table);
         if let Some(old) = &old {
             self.forget_indexes(old);
+            self.forget_children(&key, old);
         }
         old
     }
@@ -94,7 +106,42 @@ impl Tables {
     pub fn remove(&mut self, key: &str) -> Option<Arc<Table>> {
         let old = self.map.remove(key)?;
         self.forget_indexes(&old);
+        self.forget_children(key, &old);
         Some(old)
+    }
+
+    fn forget_children(&mut self, key: &str, t: &Table) {
+        for f in &t.foreign_keys {
+            let k = (f.parent.to_lowercase(), key.to_string());
+            let gone = match self.children.get_mut(&k) {
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    *n == 0
+                }
+                None => false,
+            };
+            if gone {
+                self.children.remove(&k);
+            }
+        }
+    }
+
+    /// The tables with a FOREIGN KEY whose parent is named `parent` (ASCII
+    /// case-insensitively, as SQLite matches names), in no particular
+    /// order.
+    pub fn children_of(&self, parent: &str) -> Vec<&Arc<Table>> {
+        // Names equal but for ASCII case are equal in lowercase.
+        let lower = parent.to_lowercase();
+        self.children
+            .range((lower.clone(), String::new())..)
+            .take_while(|((p, _), _)| *p == lower)
+            .filter_map(|((_, child), _)| self.map.get(child))
+            .filter(|t| {
+                t.foreign_keys
+                    .iter()
+                    .any(|f| f.parent.eq_ignore_ascii_case(parent))
+            })
+            .collect()
     }
 
     fn forget_indexes(&mut self, t: &Table) {
@@ -195,6 +242,37 @@ mod tests {
         assert!(!c.tables.index_name_taken("sqlite_autoindex_t_1"));
         assert_eq!(c.tables.len(), 1);
         assert_eq!(s.tables.len(), 2);
+    }
+
+    #[test]
+    fn children_follow_their_foreign_keys() {
+        let s = schema_of(&[
+            "CREATE TABLE p (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE c (x INT REFERENCES P (id), y INT REFERENCES p (id))",
+            "CREATE TABLE d (x INT REFERENCES p (id))",
+            "CREATE TABLE e (x INT REFERENCES q (id))",
+        ]);
+        let names = |s: &Schema, parent: &str| {
+            let mut v: Vec<String> = s
+                .tables
+                .children_of(parent)
+                .iter()
+                .map(|t| t.name.clone())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&s, "P"), ["c", "d"]);
+        assert_eq!(names(&s, "q"), ["e"]);
+        assert!(names(&s, "e").is_empty());
+        let mut c = s.clone();
+        // c replaced by a copy without its constraints, d removed.
+        let mut t = (**c.tables.get("c").unwrap()).clone();
+        t.foreign_keys.clear();
+        c.tables.insert("c".into(), Arc::new(t));
+        c.tables.remove("d");
+        assert!(names(&c, "p").is_empty());
+        assert_eq!(names(&s, "p"), ["c", "d"]);
     }
 
     #[test]

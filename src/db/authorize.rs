@@ -13,7 +13,7 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::syntax::ast::{ObjectKind, Statement as Ast};
+use crate::syntax::ast::{AlterOp, ObjectKind, Statement as Ast};
 use crate::types::Value;
 
 use super::*;
@@ -56,11 +56,10 @@ pub(super) fn ownership(
     old: &Schema,
     new: Option<&Schema>,
     owner: RoleId,
-    added: Option<Vec<u32>>,
-    removed: Option<Vec<u32>>,
+    change: DdlChange,
 ) -> Option<AuthState> {
     let new = new?;
-    let Some(named) = by_named_objects(auth, old, new, owner, added, removed) else {
+    let Some(named) = by_named_objects(auth, old, new, owner, change) else {
         return by_comparison(auth, old, new, owner);
     };
     // Every DDL statement of the test suites checks the shortcut against
@@ -80,6 +79,29 @@ pub(super) fn ownership(
     named
 }
 
+/// What a DDL statement changed, found from what it names (see
+/// [`ownership`]).
+#[derive(Default)]
+pub(super) struct DdlChange {
+    /// CREATE: [`added_by`].
+    pub added: Option<Vec<u32>>,
+    /// DROP: [`removed_by`].
+    pub removed: Option<Vec<u32>>,
+    /// ALTER TABLE: [`altered_by`].
+    pub altered: Option<(u32, Vec<u32>)>,
+}
+
+impl DdlChange {
+    /// What `stmt` names of the change from `old` to `new`.
+    pub(super) fn of(stmt: &Ast, old: &Schema, new: &Schema) -> DdlChange {
+        DdlChange {
+            added: added_by(stmt, new),
+            removed: removed_by(stmt, old, new),
+            altered: altered_by(stmt, old, new),
+        }
+    }
+}
+
 /// [`ownership`] from the objects the statement names; `None` when they
 /// do not account for the whole change.
 fn by_named_objects(
@@ -87,9 +109,24 @@ fn by_named_objects(
     old: &Schema,
     new: &Schema,
     owner: RoleId,
-    added: Option<Vec<u32>>,
-    removed: Option<Vec<u32>>,
+    change: DdlChange,
 ) -> Option<Option<AuthState>> {
+    let DdlChange {
+        added,
+        removed,
+        altered,
+    } = change;
+    if let Some((table, columns)) = altered {
+        // No object added or removed: the table's dropped columns are all
+        // that changed (renames need nothing, ids stay).
+        if new.next_id == old.next_id && object_count(new) == object_count(old) {
+            if columns.is_empty() {
+                return Some(None);
+            }
+            let mut a = auth.clone();
+            return Some(a.forget_columns(u64::from(table), &columns).then_some(a));
+        }
+    }
     if let Some(mut created) = added {
         created.retain(|id| *id >= old.next_id);
         created.sort_unstable();
@@ -162,6 +199,28 @@ pub(super) fn added_by(stmt: &Ast, new: &Schema) -> Option<Vec<u32>> {
         _ => return None,
     };
     Some(ids)
+}
+
+/// For an ALTER TABLE, the table's id and the ids of its columns that are
+/// gone from `new` (for [`ownership`]); `None` for any other statement or
+/// when the table is not found in both schemas under its id.
+pub(super) fn altered_by(stmt: &Ast, old: &Schema, new: &Schema) -> Option<(u32, Vec<u32>)> {
+    let Ast::AlterTable { table, op } = stmt else {
+        return None;
+    };
+    let before = old.table(table)?;
+    let after_name = match op {
+        AlterOp::RenameTable(to) => to.as_str(),
+        _ => table.as_str(),
+    };
+    let after = new.table(after_name).filter(|t| t.id == before.id)?;
+    let gone = before
+        .columns
+        .iter()
+        .filter(|c| after.column_by_id(c.id).is_none())
+        .map(|c| c.id)
+        .collect();
+    Some((before.id, gone))
 }
 
 /// For a DROP, the ids of the objects it names (with the triggers on a

@@ -585,18 +585,11 @@ impl Session {
                     return Err(run::foreign_key::failed());
                 }
             }
-            let added = new_schema.as_ref().and_then(|n| added_by(stmt, n));
-            let removed = new_schema
+            let change = new_schema
                 .as_ref()
-                .and_then(|n| removed_by(stmt, schema, n));
-            let new_auth = ownership(
-                &sec.auth,
-                schema,
-                new_schema.as_ref(),
-                self.user_id,
-                added,
-                removed,
-            );
+                .map(|n| DdlChange::of(stmt, schema, n))
+                .unwrap_or_default();
+            let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id, change);
             if let Some(a) = &new_auth {
                 put_auth(txn_ref, &sec.auth, a)?;
             }
