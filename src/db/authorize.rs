@@ -42,15 +42,16 @@ fn object_count(s: &Schema) -> usize {
 /// owner's rights); whatever hung on objects or columns it removed is
 /// forgotten. Renames need nothing: the catalog is keyed by ids.
 ///
-/// `added`: for a statement that can only add objects (CREATE TABLE,
-/// INDEX, VIEW, TRIGGER), the ids of the objects it names in the new
-/// schema (see [`added_by`]). Object ids are never reused and every new
-/// one is at least `old.next_id`, so when the object count grew by exactly
-/// the new ones among them, nothing else was added or removed and nothing
-/// needs forgetting: the cost is then a few lookups, no pass over the
-/// objects and no pruning of the whole catalog (DDL cost must not grow
-/// with the number of objects). `removed` is the same for a DROP (see
-/// [`removed_by`]). Otherwise every object is compared.
+/// `change` is what the statement names ([`DdlChange`]). For one that can
+/// only add objects (CREATE TABLE, INDEX, VIEW, TRIGGER), the ids of the
+/// objects it names in the new schema: object ids are never reused and
+/// every new one is at least `old.next_id`, so when the object count grew
+/// by exactly the new ones among them, nothing else was added or removed
+/// and nothing needs forgetting: the cost is then a few lookups, no pass
+/// over the objects and no pruning of the whole catalog (DDL cost must not
+/// grow with the number of objects). A DROP gives the objects it removed,
+/// an ALTER TABLE its table and the columns it dropped, checked the same
+/// way by counts and ids. Otherwise every object is compared.
 pub(super) fn ownership(
     auth: &AuthState,
     old: &Schema,
