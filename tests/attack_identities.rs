@@ -553,6 +553,27 @@ fn a_version_1_security_catalog_is_converted_at_open() {
     assert!(e.to_string().contains("version 9"), "{e}");
 }
 
+/// Runs `sql` as `who` (password `pw`) in a new session.
+fn as_user(db: &Db, who: &str, sql: &str) -> Result<String, sealdb::Error> {
+    let s = db
+        .connect(Credentials::password(who, "pw"), ClientInfo::local("t"))
+        .unwrap();
+    run(&s, sql)
+}
+
+/// `sql` as `who` is refused, either as not allowed or as a table this
+/// user cannot see (sealdb does not confirm that a hidden table exists).
+fn denied_to(db: &Db, who: &str, sql: &str) {
+    let e = as_user(db, who, sql).expect_err(sql);
+    assert!(
+        matches!(
+            e.code(),
+            ErrorCode::PermissionDenied | ErrorCode::SqlUnknownObject
+        ),
+        "{sql}: {e}"
+    );
+}
+
 /// Owners are keys of their own in the security catalog (version 4, one
 /// per object id): after a reopen each object is owned by whom it was,
 /// a table dropped and made again under its old name is not its old
@@ -561,24 +582,7 @@ fn a_version_1_security_catalog_is_converted_at_open() {
 fn owners_keyed_by_object_id_survive_reopens() {
     let mut n = Attacks::new("identities/owner keys (catalog v4)");
     let vfs = Arc::new(sealdb::vfs::MemVfs::new());
-    let as_user = |db: &Db, who: &str, sql: &str| {
-        let s = db
-            .connect(Credentials::password(who, "pw"), ClientInfo::local("t"))
-            .unwrap();
-        run(&s, sql)
-    };
-    let denied = |db: &Db, who: &str, sql: &str| {
-        // Refused, either as not allowed or as a table this user cannot
-        // see (sealdb does not confirm that a hidden table exists).
-        let e = as_user(db, who, sql).expect_err(sql);
-        assert!(
-            matches!(
-                e.code(),
-                ErrorCode::PermissionDenied | ErrorCode::SqlUnknownObject
-            ),
-            "{sql}: {e}"
-        );
-    };
+    let denied = denied_to;
     {
         let db = open(&vfs);
         db.root_session()
@@ -654,22 +658,7 @@ fn owners_keyed_by_object_id_survive_reopens() {
 fn a_drop_forgets_only_what_hung_on_what_it_dropped() {
     let mut n = Attacks::new("identities/drop forgets (issue 19 shortcut)");
     let vfs = Arc::new(sealdb::vfs::MemVfs::new());
-    let as_user = |db: &Db, who: &str, sql: &str| {
-        let s = db
-            .connect(Credentials::password(who, "pw"), ClientInfo::local("t"))
-            .unwrap();
-        run(&s, sql)
-    };
-    let denied = |db: &Db, who: &str, sql: &str| {
-        let e = as_user(db, who, sql).expect_err(sql);
-        assert!(
-            matches!(
-                e.code(),
-                ErrorCode::PermissionDenied | ErrorCode::SqlUnknownObject
-            ),
-            "{sql}: {e}"
-        );
-    };
+    let denied = denied_to;
     {
         let db = open(&vfs);
         db.root_session()
@@ -744,15 +733,8 @@ fn a_drop_forgets_only_what_hung_on_what_it_dropped() {
     // alice's trigger on b still runs; she still owns b.
     as_user(&db, "alice", "INSERT INTO b VALUES (4, 'z')").unwrap();
     assert_eq!(
-        db.root_session()
-            .query("SELECT count(*) FROM log WHERE x = 4", &[])
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .get::<i64>(0)
-            .unwrap(),
-        1
+        run(&db.root_session(), "SELECT count(*) FROM log WHERE x = 4").unwrap(),
+        "1"
     );
     as_user(&db, "alice", "DROP VIEW vb").unwrap();
     as_user(&db, "alice", "DROP TRIGGER tb").unwrap();

@@ -768,6 +768,20 @@ impl AuthState {
                 )
     }
 
+    /// The keys of the grants on `object` (one range of the ordered map).
+    fn grant_keys_on(&self, object: ObjectId) -> Vec<GrantKey> {
+        let from = GrantKey {
+            object,
+            grantee: RoleId::MIN,
+            grantor: RoleId::MIN,
+        };
+        self.grants
+            .range(from..)
+            .take_while(|(k, _)| k.object == object)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
     /// Forgets what hung on `objects`, which were dropped whole: owners,
     /// grants, row security, policies, audit settings. What the objects
     /// left stays as it was: a grant's chain runs within its object, so
@@ -793,18 +807,7 @@ impl AuthState {
                 self.policies.remove(&k);
                 changed = true;
             }
-            let from = GrantKey {
-                object: o,
-                grantee: RoleId::MIN,
-                grantor: RoleId::MIN,
-            };
-            let grants: Vec<GrantKey> = self
-                .grants
-                .range(from..)
-                .take_while(|(k, _)| k.object == o)
-                .map(|(k, _)| *k)
-                .collect();
-            for k in grants {
+            for k in self.grant_keys_on(o) {
                 self.grants.remove(&k);
                 changed = true;
             }
@@ -817,19 +820,8 @@ impl AuthState {
     /// within its column, so nothing else loses its support. Returns
     /// whether anything changed.
     pub fn forget_columns(&mut self, object: ObjectId, columns: &[ColumnId]) -> bool {
-        let from = GrantKey {
-            object,
-            grantee: RoleId::MIN,
-            grantor: RoleId::MIN,
-        };
-        let keys: Vec<GrantKey> = self
-            .grants
-            .range(from..)
-            .take_while(|(k, _)| k.object == object)
-            .map(|(k, _)| *k)
-            .collect();
         let mut changed = false;
-        for k in keys {
+        for k in self.grant_keys_on(object) {
             let Some(g) = self.grants.get_mut(&k) else {
                 continue;
             };
