@@ -5,6 +5,8 @@
 //! `cargo run --release --example scale19 -- inlist DIR N` (SELECT with IN of N literals)
 //! `cargo run --release --example scale19 -- cross DIR ROWS [cols]`
 //! `cargo run --release --example scale19 -- prefix DIR N [LEN]` (N indexed texts sharing a LEN-byte prefix)
+//! `cargo run --release --example scale19 -- insert DIR N [REPS]` (N prepared inserts in one transaction, REPS times)
+//! `cargo run --release --example scale19 -- scan DIR N [REPS]` (the runner's aggregate and full scan over N rows, plaintext)
 
 use std::time::Instant;
 
@@ -198,6 +200,107 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{q} -> {}", row.get::<i64>(0)?);
             }
             println!("cross join of 4 x {n}: {:.3} s", t.elapsed().as_secs_f64());
+        }
+        "insert" => {
+            // The shape of python/bench/bulk.py's executemany, through the
+            // Rust API: the engine's floor for a binding's bulk insert.
+            let reps: usize = args.get(4).map(|r| r.parse()).transpose()?.unwrap_or(1);
+            for rep in 0..reps {
+                s.execute("DROP TABLE IF EXISTS t", &[])?;
+                s.execute(
+                    "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)",
+                    &[],
+                )?;
+                let t = Instant::now();
+                s.execute("BEGIN", &[])?;
+                {
+                    let st = s.prepare("INSERT INTO t VALUES (?, ?, ?)")?;
+                    for i in 0..n as i64 {
+                        let name = format!("name-{i:07}");
+                        st.execute(&[&i, &name, &(i as f64 * 0.5)])?;
+                    }
+                }
+                let ti = t.elapsed();
+                s.execute("COMMIT", &[])?;
+                println!(
+                    "rep {rep}: {n} inserts {:.1} ms, with commit {:.1} ms",
+                    ti.as_secs_f64() * 1e3,
+                    t.elapsed().as_secs_f64() * 1e3
+                );
+            }
+        }
+        "scan" => {
+            // The runner's table and read workloads (bench/sql), in a
+            // plaintext store with its 4 KiB blocks and 64 MiB cache.
+            drop(s);
+            drop(db);
+            let _ = std::fs::remove_dir_all(&dir);
+            let opts = || sealdb::Options {
+                storage: sealdb::storage::StorageOptions {
+                    block_bytes: 4096,
+                    block_cache_bytes: 64 << 20,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let db = Db::open_with(
+                &dir,
+                sealdb::UnencryptedKeyProvider::dangerous_new(),
+                opts(),
+            )?;
+            let s = db.root_session();
+            s.execute(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, v TEXT)",
+                &[],
+            )?;
+            s.execute("BEGIN", &[])?;
+            {
+                let st = s.prepare("INSERT INTO t VALUES (?, ?, ?)")?;
+                let mut x = 88172645463325252u64;
+                for i in 0..n as i64 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let v: String = (0..100)
+                        .map(|j| (b'a' + ((x >> (j % 60)) % 26) as u8) as char)
+                        .collect();
+                    st.execute(&[&(i + 1), &((x % n as u64) as i64), &v])?;
+                }
+            }
+            s.execute("COMMIT", &[])?;
+            // Reopened, as the runner reads: a cold cache, the load flushed.
+            drop(s);
+            drop(db);
+            let db = Db::open_with(
+                &dir,
+                sealdb::UnencryptedKeyProvider::dangerous_new(),
+                opts(),
+            )?;
+            let s = db.root_session();
+            println!("loaded");
+            let reps: usize = args.get(4).map(|r| r.parse()).transpose()?.unwrap_or(1);
+            for (label, q) in [
+                (
+                    "aggregate",
+                    "SELECT COUNT(*), SUM(k), SUM(LENGTH(v)) FROM t",
+                ),
+                ("full scan", "SELECT id, v FROM t"),
+            ] {
+                let mut best = f64::MAX;
+                let mut sum = 0i64;
+                for _ in 0..reps {
+                    let t = Instant::now();
+                    let mut r = s.query(q, &[])?;
+                    while let Some(row) = r.next()? {
+                        sum = sum.wrapping_add(row.get::<i64>(0)?);
+                        if let Ok(v) = row.get::<String>(1) {
+                            sum = sum.wrapping_add(v.len() as i64);
+                        }
+                    }
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                println!("{label}: {:.2} ms, fastest of {reps} ({sum})", best * 1e3);
+            }
         }
         _ => panic!("mode"),
     }

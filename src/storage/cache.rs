@@ -4,7 +4,9 @@
 //! per shard: a hit sets the entry's reference bit; the hand clears bits and
 //! evicts the first unreferenced entry. Sixteen shards keep lock hold times
 //! short under concurrent readers. Only decrypted, MAC-checked blocks enter
-//! the cache, so a hit never needs checking again.
+//! the cache, so a hit never needs checking again. A scan's blocks after
+//! its first enter only where there is room ([`BlockCache::insert_if_room`]):
+//! a scan does not evict.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
@@ -149,6 +151,29 @@ impl BlockCache {
         );
     }
 
+    /// Caches `block` only if it fits without evicting anything; whether
+    /// it did. A scan's blocks go in this way: a scan of more than the
+    /// cache holds would otherwise evict every block others use, each
+    /// eviction a probe of cold entries and a free of a cold block, to
+    /// keep blocks it reads once.
+    pub(crate) fn insert_if_room(&self, table: u64, offset: u64, block: &Arc<Block>) -> bool {
+        let charge = block.charge();
+        let mut s = self.shard((table, offset)).lock();
+        if s.bytes + charge > self.shard_capacity || s.map.contains_key(&(table, offset)) {
+            return false;
+        }
+        s.bytes += charge;
+        s.clock.push_back((table, offset));
+        s.map.insert(
+            (table, offset),
+            Entry {
+                block: block.clone(),
+                referenced: false,
+            },
+        );
+        true
+    }
+
     /// Drops every block of `table` (after the table is deleted).
     pub(crate) fn evict_table(&self, table: u64) {
         for shard in &self.shards {
@@ -177,5 +202,57 @@ impl BlockCache {
 
     pub(crate) fn bytes(&self) -> usize {
         self.shards.iter().map(|s| s.lock().bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::storage::key::{make_ikey, Kind};
+    use crate::storage::sst::block::BlockBuilder;
+
+    fn block(n: u32) -> Arc<Block> {
+        let mut b = BlockBuilder::new();
+        for i in 0..n {
+            b.add(
+                &make_ikey(format!("k{i:04}").as_bytes(), 1, Kind::Put),
+                &[7; 40],
+            );
+        }
+        Arc::new(Block::decode(&b.finish()).unwrap())
+    }
+
+    /// `insert_if_room` fills free room and never evicts; `insert` evicts.
+    #[test]
+    fn insert_if_room_never_evicts() {
+        let b = block(8);
+        // One shard's capacity holds three such blocks.
+        let cache = BlockCache::new(b.charge() * 3 * SHARDS + SHARDS);
+        let same_shard: Vec<u64> = (0..10_000u64)
+            .filter(|&off| std::ptr::eq(cache.shard((1, off)), cache.shard((1, 0))))
+            .take(5)
+            .collect();
+        for &off in &same_shard[..3] {
+            assert!(cache.insert_if_room(1, off, &b));
+        }
+        assert!(
+            !cache.insert_if_room(1, same_shard[0], &b),
+            "already cached"
+        );
+        assert!(!cache.insert_if_room(1, same_shard[3], &b), "full: refused");
+        for &off in &same_shard[..3] {
+            assert!(cache.get(1, off).is_some(), "nothing evicted");
+        }
+        assert!(cache.get(1, same_shard[3]).is_none());
+        cache.insert(1, same_shard[4], b.clone());
+        assert!(cache.get(1, same_shard[4]).is_some());
+        let kept = same_shard[..3]
+            .iter()
+            .filter(|&&off| cache.get(1, off).is_some())
+            .count();
+        assert_eq!(kept, 2, "insert evicted one");
+        assert!(cache.bytes() <= b.charge() * 3);
     }
 }

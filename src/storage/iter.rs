@@ -191,6 +191,9 @@ pub(crate) struct TablesSource {
     start: Option<Vec<u8>>,
     /// Whether `pos` is an entry already handed out (to step past).
     started: bool,
+    /// The buffer blocks read from a table file pass through (kept from
+    /// block to block).
+    raw: Vec<u8>,
 }
 
 impl TablesSource {
@@ -217,6 +220,7 @@ impl TablesSource {
             pos: 0,
             start,
             started: false,
+            raw: Vec::new(),
         };
         if dir == Direction::Reverse && s.table != usize::MAX {
             // Walk back to the last table whose first key is <= start.
@@ -314,17 +318,19 @@ impl TablesSource {
                 }
             }
             let Some((bi, b)) = &self.block else { continue };
-            let (bi, b) = (*bi, b.clone());
             if self.pos < b.len() {
                 return Ok(true);
             }
+            let bi = *bi;
             // Move to the neighbouring block (pos wrapped below 0 in reverse).
             let next = match self.dir {
                 Direction::Forward => bi + 1,
                 Direction::Reverse => bi.wrapping_sub(1),
             };
             if next < t.num_blocks()? {
-                let nb = t.block(next)?;
+                // The block left is the spare the next one may be read into.
+                let spare = self.block.take().map(|(_, b)| b);
+                let nb = t.next_block(next, spare, &mut self.raw)?;
                 self.pos = match self.dir {
                     Direction::Forward => 0,
                     Direction::Reverse => nb.len().wrapping_sub(1),

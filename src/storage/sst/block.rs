@@ -106,8 +106,35 @@ fn head(user: &[u8], from: usize) -> u64 {
 }
 
 impl Block {
+    /// A block of no entries (to [`Block::refill`]).
+    pub(crate) fn empty() -> Block {
+        Block {
+            data: Vec::new(),
+            entries: Vec::new(),
+            shared: 0,
+            heads: Vec::new(),
+        }
+    }
+
     /// Decodes block bytes; `None` if they are malformed.
     pub(crate) fn decode(raw: &[u8]) -> Option<Block> {
+        let mut b = Block::empty();
+        b.refill(raw).then_some(b)
+    }
+
+    /// Decodes another block's bytes into this one's allocations (a scan
+    /// reading block after block makes no new ones); `false` if they are
+    /// malformed, the block then empty.
+    pub(crate) fn refill(&mut self, raw: &[u8]) -> bool {
+        let ok = self.parse(raw).is_some() && self.check_and_index();
+        if !ok {
+            self.entries.clear();
+            self.heads.clear();
+        }
+        ok
+    }
+
+    fn parse(&mut self, raw: &[u8]) -> Option<()> {
         let mut pos = 0;
         let count = u32::from_le_bytes(get_bytes(raw, &mut pos, 4)?.try_into().ok()?) as usize;
         if count > raw.len() {
@@ -130,8 +157,12 @@ impl Block {
             prev_len = shared + unshared;
             size = size.checked_add(prev_len)?.checked_add(vlen)?;
         }
-        let mut data = Vec::with_capacity(size);
-        let mut entries = Vec::with_capacity(count);
+        let data = &mut self.data;
+        data.clear();
+        data.reserve_exact(size);
+        let entries = &mut self.entries;
+        entries.clear();
+        entries.reserve_exact(count);
         let mut prev: (usize, usize) = (0, 0);
         for _ in 0..count {
             let shared = get_varint(raw, &mut pos)? as usize;
@@ -151,31 +182,31 @@ impl Block {
             entries.push((kstart as u32, klen as u32, vstart as u32, vlen as u32));
             prev = (kstart, klen);
         }
-        if pos != raw.len() {
-            return None;
-        }
+        (pos == raw.len()).then_some(())
+    }
+
+    /// Checks the keys' order and computes the search heads; `false` if
+    /// the keys are out of order.
+    fn check_and_index(&mut self) -> bool {
         // Keys must be strictly increasing: a block that is not sorted would
         // make lookups silently wrong.
-        let mut b = Block {
-            data,
-            entries,
-            shared: 0,
-            heads: Vec::new(),
-        };
-        for i in 1..b.len() {
-            if cmp_ikey(b.key(i - 1), b.key(i)) != Ordering::Less {
-                return None;
+        for i in 1..self.len() {
+            if cmp_ikey(self.key(i - 1), self.key(i)) != Ordering::Less {
+                return false;
             }
         }
         // Sorted keys: what the first and last user keys share, all share.
-        if b.len() > 0 {
-            let (first, last) = (user_key(b.key(0)), user_key(b.key(b.len() - 1)));
-            b.shared = first.iter().zip(last).take_while(|(x, y)| x == y).count();
+        self.shared = 0;
+        if self.len() > 0 {
+            let (first, last) = (user_key(self.key(0)), user_key(self.key(self.len() - 1)));
+            self.shared = first.iter().zip(last).take_while(|(x, y)| x == y).count();
         }
-        b.heads = (0..b.len())
-            .map(|i| head(user_key(b.key(i)), b.shared))
-            .collect();
-        Some(b)
+        let mut heads = std::mem::take(&mut self.heads);
+        heads.clear();
+        heads.reserve_exact(self.len());
+        heads.extend((0..self.len()).map(|i| head(user_key(self.key(i)), self.shared)));
+        self.heads = heads;
+        true
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -279,6 +310,40 @@ mod tests {
         for cut in 0..raw.len() {
             assert!(Block::decode(&raw[..cut]).is_none(), "cut {cut}");
         }
+    }
+
+    /// A block refilled from other bytes is the block those bytes decode
+    /// to, whatever it held before; malformed bytes leave it empty and a
+    /// later refill works.
+    #[test]
+    fn refill_reuses_and_matches_decode() {
+        let raw = |n: u32, vlen: usize| {
+            let mut b = BlockBuilder::new();
+            for i in 0..n {
+                let k = make_ikey(format!("key{:05}", i * 3).as_bytes(), 9, Kind::Put);
+                b.add(&k, &vec![b'a' + (i % 26) as u8; vlen + i as usize]);
+            }
+            b.finish()
+        };
+        let same = |a: &Block, b: &Block| {
+            assert_eq!(a.len(), b.len());
+            for i in 0..a.len() {
+                assert_eq!(a.key(i), b.key(i));
+                assert_eq!(a.value(i), b.value(i));
+                assert_eq!(a.lower_bound(a.key(i)), i);
+            }
+        };
+        let mut blk = Block::empty();
+        for (n, vlen) in [(50, 30), (3, 2), (80, 100), (1, 0), (20, 7)] {
+            let bytes = raw(n, vlen);
+            assert!(blk.refill(&bytes));
+            same(&blk, &Block::decode(&bytes).expect("decode"));
+        }
+        let good = raw(10, 5);
+        assert!(!blk.refill(&good[..good.len() - 1]));
+        assert_eq!(blk.len(), 0);
+        assert!(blk.refill(&good));
+        same(&blk, &Block::decode(&good).expect("decode"));
     }
 
     /// The head search finds what a plain binary search over the full

@@ -344,6 +344,54 @@ impl SstReader {
         self.block_in(index, j)
     }
 
+    /// Data block `i` for a scan that read the block before it (`spare`,
+    /// which it no longer needs): from the cache, or read through the
+    /// scan's buffer `raw` and decoded into `spare`'s allocations when
+    /// nobody else holds it, and cached only if the cache has room (see
+    /// [`BlockCache::insert_if_room`]), so a scan of more than the cache
+    /// holds neither evicts what lookups use nor allocates per block.
+    pub(crate) fn next_block(
+        &self,
+        i: usize,
+        spare: Option<Arc<Block>>,
+        raw: &mut Vec<u8>,
+    ) -> Result<Arc<Block>> {
+        let Some((index, j)) = self.index_of(i)? else {
+            return Err(Error::corruption(
+                self.file.path(),
+                0,
+                "block number past the table's index",
+            ));
+        };
+        let idx = &index.index;
+        let mut pos = 0;
+        let off = get_u64(idx.value(j), &mut pos).unwrap_or(u64::MAX);
+        if let Some(b) = self.cache.get(self.number, off) {
+            return Ok(b);
+        }
+        let bad = |what: &str| Error::corruption(self.file.path(), HEADER_LEN + off, what);
+        if self.file.read_record_into(off, raw)?.is_none() {
+            return Err(bad("block offset past the end"));
+        }
+        // A spare held elsewhere too (cached, or by another reader) is not
+        // ours to refill: a new block then.
+        let mut spare = spare
+            .filter(|b| Arc::strong_count(b) == 1)
+            .unwrap_or_else(|| Arc::new(Block::empty()));
+        let block = match Arc::get_mut(&mut spare) {
+            Some(b) => b,
+            None => {
+                spare = Arc::new(Block::empty());
+                Arc::get_mut(&mut spare).ok_or_else(|| bad("block shared while being read"))?
+            }
+        };
+        if !block.refill(raw) || block.len() == 0 || block.key(block.len() - 1) != idx.key(j) {
+            return Err(bad("malformed data block"));
+        }
+        self.cache.insert_if_room(self.number, off, &spare);
+        Ok(spare)
+    }
+
     /// Data block `j` of a partition whose index is `index`.
     fn block_in(&self, index: &PartIndex, j: usize) -> Result<Arc<Block>> {
         let index = &index.index;
