@@ -91,6 +91,38 @@ fn now_is_the_current_time_and_stable_within_a_statement() {
     assert_eq!(text(one(&s, "SELECT datetime('now', 'subsec')")).len(), 23);
 }
 
+/// A query's rows, pulled one at a time with time passing between them,
+/// all see the moment of the first: each row's evaluation works on a copy
+/// of the statement's snapshot, and the moment is fixed before the first
+/// copy (it is read from the clock at its first use, not at the start).
+#[test]
+fn now_is_stable_across_the_rows_of_a_result_pulled_slowly() {
+    let db = Db::open_in_memory().unwrap();
+    let s = db.root_session();
+    s.execute("CREATE TABLE t (x)", &[]).unwrap();
+    for i in 0..5 {
+        s.execute(&format!("INSERT INTO t VALUES ({i})"), &[])
+            .unwrap();
+    }
+    let mut rows = s
+        .query(
+            "SELECT x, strftime('%Y-%m-%d %H:%M:%f', 'now'), julianday('now') FROM t",
+            &[],
+        )
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        seen.push((r.get::<String>(1).unwrap(), r.get::<f64>(2).unwrap()));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(seen.len(), 5);
+    assert!(seen.iter().all(|x| *x == seen[0]), "{seen:?}");
+    // A second statement has a later moment of its own.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let later = text(one(&s, "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"));
+    assert!(later > seen[0].0, "{later} after {}", seen[0].0);
+}
+
 #[test]
 fn current_timestamp_as_a_column_default() {
     let db = Db::open_in_memory().unwrap();

@@ -15,7 +15,9 @@ use super::*;
 
 /// A statement's audit record, finished when the statement ends.
 pub(super) struct PendingAudit {
-    pub(super) rec: AuditRecord,
+    /// Boxed: a statement moves its `Option<PendingAudit>` several times,
+    /// and an unboxed record made each move a copy of its ~350 bytes.
+    pub(super) rec: Box<AuditRecord>,
     pub(super) started: Instant,
 }
 
@@ -94,7 +96,7 @@ impl Session {
         objects.sort();
         objects.dedup();
         Some(PendingAudit {
-            rec: AuditRecord {
+            rec: Box::new(AuditRecord {
                 time_ms: unix_ms(),
                 event: event.into(),
                 user: self.user.clone(),
@@ -111,7 +113,7 @@ impl Session {
                 mode: mode.into(),
                 outcome: "ok".into(),
                 ..AuditRecord::default()
-            },
+            }),
             started: Instant::now(),
         })
     }
@@ -125,7 +127,7 @@ impl Session {
         let Some(p) = pending else {
             return Ok(());
         };
-        let mut rec = p.rec.clone();
+        let mut rec = (*p.rec).clone();
         rec.outcome = "started".into();
         self.db.audit.append(rec).map(|_| ())
     }
@@ -149,6 +151,6 @@ impl Session {
                 p.rec.event = "denied".into();
             }
         }
-        self.db.audit.append(p.rec).map(|_| ())
+        self.db.audit.append(*p.rec).map(|_| ())
     }
 }

@@ -519,7 +519,11 @@ impl Session {
                 )
             })
         };
-        let r = (|| -> Result<(Option<Schema>, Option<AuthState>, run::Changed)> {
+        // The new catalogs are boxed: the result is moved several times,
+        // and a statement that changes neither (every DML) copied their
+        // empty slots' bytes with it.
+        type Outcome = (Option<Box<Schema>>, Option<Box<AuthState>>, run::Changed);
+        let r = (|| -> Result<Outcome> {
             if let Ast::Auth(a) = stmt {
                 // CREATE LOGIN TOKEN returns its token as a row.
                 let (new, out) = self.apply_auth(sec, schema, a, params)?;
@@ -529,7 +533,7 @@ impl Session {
                     returning: (!out.0.is_empty()).then_some(out),
                     last_rowid: None,
                 };
-                return Ok((None, Some(new), changed));
+                return Ok((None, Some(Box::new(new)), changed));
             }
             let mut outer = Vec::new();
             let mut cache = BTreeMap::new();
@@ -542,7 +546,7 @@ impl Session {
                 trigger: None,
                 sec: Some(sec.clone()),
                 on_error: Default::default(),
-                session: fn_session.clone(),
+                session: fn_session,
                 trigger_rights: BTreeMap::new(),
                 raised_ignore: false,
             };
@@ -593,7 +597,7 @@ impl Session {
             if let Some(a) = &new_auth {
                 put_auth(txn_ref, &sec.auth, a)?;
             }
-            Ok((new_schema, new_auth, changed))
+            Ok((new_schema.map(Box::new), new_auth.map(Box::new), changed))
         })();
         // SQLite raises a name it cannot resolve (in a trigger program it
         // codes, too) while compiling the statement, before anything ran;
@@ -695,10 +699,10 @@ impl Session {
                 st.last_rowid = r;
             }
             if let Some(s) = new_schema {
-                st.local_schema = Some(Arc::new(s));
+                st.local_schema = Some(Arc::new(*s));
             }
             if let Some(a) = new_auth {
-                st.local_auth = Some(Arc::new(a));
+                st.local_auth = Some(Arc::new(*a));
             }
         }
         if autocommit {

@@ -91,7 +91,7 @@ fn hms_text(p: &DateTime) -> String {
 
 /// `date(T, M...)`: YYYY-MM-DD.
 pub(super) fn f_date(call: &Call) -> Result<Value> {
-    Ok(match moment(call.args, call.session.now_jd_ms) {
+    Ok(match moment(call.args, call.session.now_jd_ms()) {
         Some(mut p) => {
             p.compute_ymd();
             Value::Text(ymd_text(&p))
@@ -102,7 +102,7 @@ pub(super) fn f_date(call: &Call) -> Result<Value> {
 
 /// `time(T, M...)`: HH:MM:SS (HH:MM:SS.SSS with `subsec`).
 pub(super) fn f_time(call: &Call) -> Result<Value> {
-    Ok(match moment(call.args, call.session.now_jd_ms) {
+    Ok(match moment(call.args, call.session.now_jd_ms()) {
         Some(mut p) => {
             p.compute_hms();
             Value::Text(hms_text(&p))
@@ -113,7 +113,7 @@ pub(super) fn f_time(call: &Call) -> Result<Value> {
 
 /// `datetime(T, M...)`: YYYY-MM-DD HH:MM:SS.
 pub(super) fn f_datetime(call: &Call) -> Result<Value> {
-    Ok(match moment(call.args, call.session.now_jd_ms) {
+    Ok(match moment(call.args, call.session.now_jd_ms()) {
         Some(mut p) => {
             p.compute_ymd_hms();
             Value::Text(format!("{} {}", ymd_text(&p), hms_text(&p)))
@@ -124,7 +124,7 @@ pub(super) fn f_datetime(call: &Call) -> Result<Value> {
 
 /// `julianday(T, M...)`: the julian day number, a REAL.
 pub(super) fn f_julianday(call: &Call) -> Result<Value> {
-    Ok(match moment(call.args, call.session.now_jd_ms) {
+    Ok(match moment(call.args, call.session.now_jd_ms()) {
         Some(p) => Value::Real(p.jd as f64 / 86_400_000.0),
         None => Value::Null,
     })
@@ -133,7 +133,7 @@ pub(super) fn f_julianday(call: &Call) -> Result<Value> {
 /// `unixepoch(T, M...)`: seconds since 1970-01-01 00:00:00 UTC, an INTEGER
 /// (a REAL with milliseconds under `subsec`).
 pub(super) fn f_unixepoch(call: &Call) -> Result<Value> {
-    Ok(match moment(call.args, call.session.now_jd_ms) {
+    Ok(match moment(call.args, call.session.now_jd_ms()) {
         Some(p) if p.use_subsec => Value::Real((p.jd - UNIX_EPOCH_JD_MS) as f64 / 1000.0),
         Some(p) => Value::Integer(p.jd / 1000 - UNIX_EPOCH_JD_MS / 1000),
         None => Value::Null,
@@ -191,7 +191,7 @@ pub(super) fn f_strftime(call: &Call) -> Result<Value> {
     let Some(fmt) = call.args.first().and_then(text_arg) else {
         return Ok(Value::Null);
     };
-    let Some(mut x) = moment(call.args.get(1..).unwrap_or(&[]), call.session.now_jd_ms) else {
+    let Some(mut x) = moment(call.args.get(1..).unwrap_or(&[]), call.session.now_jd_ms()) else {
         return Ok(Value::Null);
     };
     x.compute_jd();
@@ -292,7 +292,7 @@ pub(super) fn f_strftime(call: &Call) -> Result<Value> {
 /// `timediff(A, B)`: the time to add to B to reach A, as
 /// `(+|-)YYYY-MM-DD HH:MM:SS.SSS`.
 pub(super) fn f_timediff(call: &Call) -> Result<Value> {
-    let now = call.session.now_jd_ms;
+    let now = call.session.now_jd_ms();
     let (Some(mut d1), Some(mut d2)) = (
         moment(call.args.get(..1).unwrap_or(&[]), now),
         moment(call.args.get(1..2).unwrap_or(&[]), now),

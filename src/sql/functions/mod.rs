@@ -46,7 +46,8 @@
 //! A [`SessionSnapshot`] is taken when a statement starts: the session's
 //! `last_insert_rowid`, `changes` and `total_changes`, and the statement's
 //! moment, which is what `'now'` means for every call in the statement (as
-//! SQLite keeps `'now'` stable within a statement). A JSON function also
+//! SQLite keeps `'now'` stable within a statement; like SQLite, the clock
+//! is read when a call first asks). A JSON function also
 //! learns which of its arguments are themselves results of JSON functions
 //! (SQLite's JSON subtype), so that `json_array(json('[1]'))` nests the
 //! array rather than quoting it as a string. That is decided when the call
