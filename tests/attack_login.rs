@@ -339,3 +339,42 @@ fn an_audited_read_is_logged_before_its_first_row() {
     r.next().unwrap();
     assert_eq!(log.lock().unwrap().last().unwrap().outcome, "started");
 }
+
+// ---- a prepared statement follows the audit settings of its table -------
+
+/// Root's prepared INSERT keeps what it computed between runs (for an
+/// admin with nothing audited: nothing); once its table is audited, its
+/// next runs are on record, and again not once the audit is off.
+#[test]
+fn a_prepared_insert_is_audited_from_when_its_table_is() {
+    let (db, log) = open(None);
+    let root = db.root_session();
+    root.execute("CREATE TABLE pay (who TEXT, amount INTEGER)", &[])
+        .unwrap();
+    let st = root.prepare("INSERT INTO pay VALUES (?, ?)").unwrap();
+    let on_pay = |log: &Log| {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.objects.iter().any(|o| o == "pay") && r.statement.starts_with("INSERT"))
+            .count()
+    };
+    for i in 0..3 {
+        st.execute(&[&"a", &i]).unwrap();
+    }
+    assert_eq!(on_pay(&log), 0);
+    root.execute("ALTER TABLE pay EXPERIMENTAL_AUDIT SET WRITE", &[])
+        .unwrap();
+    for i in 0..3 {
+        st.execute(&[&"b", &i]).unwrap();
+    }
+    assert_eq!(
+        on_pay(&log),
+        3,
+        "every run after the audit began is on record"
+    );
+    root.execute("ALTER TABLE pay EXPERIMENTAL_AUDIT SET OFF", &[])
+        .unwrap();
+    st.execute(&[&"c", &0]).unwrap();
+    assert_eq!(on_pay(&log), 3);
+}

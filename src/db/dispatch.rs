@@ -332,12 +332,21 @@ impl Session {
         let (uses, memo): (Arc<Vec<ObjectUse>>, Option<Memo>) = match (stmt, cached) {
             (Ast::Auth(_), _) => (Arc::default(), None),
             (_, Some((u, m))) => (u, Some(m)),
-            _ if sec.roles.admin && sec.auth.audit.is_empty() => (Arc::default(), None),
+            // An admin needs no uses when nothing is audited: none are
+            // computed (and a prepared statement keeps the empty list, so
+            // its next runs allocate nothing here either).
+            _ if sec.roles.admin && sec.auth.audit.is_empty() && cache.is_none() => {
+                (Arc::default(), None)
+            }
             _ => {
-                let u = Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
-                    let named = Named::of_statement(&schema, stmt, &own_trigger);
-                    self.hide_unseen(e, &sec, named.names(), text, params)
-                })?);
+                let u = if sec.roles.admin && sec.auth.audit.is_empty() {
+                    Arc::default()
+                } else {
+                    Arc::new(analyze(&schema, stmt, &Some(sec.clone())).map_err(|e| {
+                        let named = Named::of_statement(&schema, stmt, &own_trigger);
+                        self.hide_unseen(e, &sec, named.names(), text, params)
+                    })?)
+                };
                 let m = cache.map(|c| {
                     let m = Memo::default();
                     *c.uses.borrow_mut() =
