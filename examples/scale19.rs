@@ -19,6 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(&args[2]);
     let n: usize = args[3].parse()?;
     let _ = std::fs::remove_dir_all(&dir);
+    if mode == "scan" {
+        let reps: usize = args.get(4).map(|r| r.parse()).transpose()?.unwrap_or(1);
+        return scan(&dir, n, reps);
+    }
     let key_file = dir.with_extension("key");
     if !key_file.exists() {
         generate_key_file(&key_file, 256)?;
@@ -63,34 +67,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             s.execute("PRAGMA foreign_keys = OFF", &[])?;
             let k = 100;
-            let t = Instant::now();
-            for i in 0..k {
-                s.execute(
-                    &format!("CREATE TABLE x{i} (id INTEGER PRIMARY KEY, a TEXT)"),
-                    &[],
-                )?;
-            }
-            let c = t.elapsed().as_secs_f64() * 1e6 / k as f64;
-            let t = Instant::now();
-            for i in 0..k {
-                s.execute(&format!("CREATE INDEX xi{i} ON x{i} (a)"), &[])?;
-            }
-            let ci = t.elapsed().as_secs_f64() * 1e6 / k as f64;
-            let t = Instant::now();
-            for i in 0..k {
-                s.execute(&format!("ALTER TABLE x{i} ADD COLUMN c INTEGER"), &[])?;
-            }
-            let add = t.elapsed().as_secs_f64() * 1e6 / k as f64;
-            let t = Instant::now();
-            for i in 0..k {
-                s.execute(&format!("ALTER TABLE x{i} RENAME TO y{i}"), &[])?;
-            }
-            let ren = t.elapsed().as_secs_f64() * 1e6 / k as f64;
-            let t = Instant::now();
-            for i in 0..k {
-                s.execute(&format!("DROP TABLE y{i}"), &[])?;
-            }
-            let d = t.elapsed().as_secs_f64() * 1e6 / k as f64;
+            // µs per statement over k statements made by `sql`.
+            let timed = |sql: &dyn Fn(usize) -> String| -> Result<f64, sealdb::Error> {
+                let t = Instant::now();
+                for i in 0..k {
+                    s.execute(&sql(i), &[])?;
+                }
+                Ok(t.elapsed().as_secs_f64() * 1e6 / k as f64)
+            };
+            let c = timed(&|i| format!("CREATE TABLE x{i} (id INTEGER PRIMARY KEY, a TEXT)"))?;
+            let ci = timed(&|i| format!("CREATE INDEX xi{i} ON x{i} (a)"))?;
+            let add = timed(&|i| format!("ALTER TABLE x{i} ADD COLUMN c INTEGER"))?;
+            let ren = timed(&|i| format!("ALTER TABLE x{i} RENAME TO y{i}"))?;
+            let d = timed(&|i| format!("DROP TABLE y{i}"))?;
             let t = Instant::now();
             for i in 0..k {
                 let mut r = s.query(
@@ -229,80 +218,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        "scan" => {
-            // The runner's table and read workloads (bench/sql), in a
-            // plaintext store with its 4 KiB blocks and 64 MiB cache.
-            drop(s);
-            drop(db);
-            let _ = std::fs::remove_dir_all(&dir);
-            let opts = || sealdb::Options {
+        _ => panic!("mode"),
+    }
+    Ok(())
+}
+
+/// The runner's table and read workloads (bench/sql), in a plaintext
+/// store with its 4 KiB blocks and 64 MiB cache: N rows loaded in one
+/// transaction, the store reopened (a cold cache, the load flushed, as the
+/// runner reads), then the aggregate and the full scan, fastest of `reps`.
+fn scan(dir: &std::path::Path, n: usize, reps: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let open = || {
+        Db::open_with(
+            dir,
+            sealdb::UnencryptedKeyProvider::dangerous_new(),
+            sealdb::Options {
                 storage: sealdb::storage::StorageOptions {
                     block_bytes: 4096,
                     block_cache_bytes: 64 << 20,
                     ..Default::default()
                 },
                 ..Default::default()
-            };
-            let db = Db::open_with(
-                &dir,
-                sealdb::UnencryptedKeyProvider::dangerous_new(),
-                opts(),
-            )?;
-            let s = db.root_session();
-            s.execute(
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, v TEXT)",
-                &[],
-            )?;
-            s.execute("BEGIN", &[])?;
-            {
-                let st = s.prepare("INSERT INTO t VALUES (?, ?, ?)")?;
-                let mut x = 88172645463325252u64;
-                for i in 0..n as i64 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let v: String = (0..100)
-                        .map(|j| (b'a' + ((x >> (j % 60)) % 26) as u8) as char)
-                        .collect();
-                    st.execute(&[&(i + 1), &((x % n as u64) as i64), &v])?;
-                }
-            }
-            s.execute("COMMIT", &[])?;
-            // Reopened, as the runner reads: a cold cache, the load flushed.
-            drop(s);
-            drop(db);
-            let db = Db::open_with(
-                &dir,
-                sealdb::UnencryptedKeyProvider::dangerous_new(),
-                opts(),
-            )?;
-            let s = db.root_session();
-            println!("loaded");
-            let reps: usize = args.get(4).map(|r| r.parse()).transpose()?.unwrap_or(1);
-            for (label, q) in [
-                (
-                    "aggregate",
-                    "SELECT COUNT(*), SUM(k), SUM(LENGTH(v)) FROM t",
-                ),
-                ("full scan", "SELECT id, v FROM t"),
-            ] {
-                let mut best = f64::MAX;
-                let mut sum = 0i64;
-                for _ in 0..reps {
-                    let t = Instant::now();
-                    let mut r = s.query(q, &[])?;
-                    while let Some(row) = r.next()? {
-                        sum = sum.wrapping_add(row.get::<i64>(0)?);
-                        if let Ok(v) = row.get::<String>(1) {
-                            sum = sum.wrapping_add(v.len() as i64);
-                        }
-                    }
-                    best = best.min(t.elapsed().as_secs_f64());
-                }
-                println!("{label}: {:.2} ms, fastest of {reps} ({sum})", best * 1e3);
-            }
+            },
+        )
+    };
+    {
+        let db = open()?;
+        let s = db.root_session();
+        s.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, v TEXT)",
+            &[],
+        )?;
+        s.execute("BEGIN", &[])?;
+        let st = s.prepare("INSERT INTO t VALUES (?, ?, ?)")?;
+        let mut x = 88172645463325252u64;
+        for i in 0..n as i64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v: String = (0..100)
+                .map(|j| (b'a' + ((x >> (j % 60)) % 26) as u8) as char)
+                .collect();
+            st.execute(&[&(i + 1), &((x % n as u64) as i64), &v])?;
         }
-        _ => panic!("mode"),
+        drop(st);
+        s.execute("COMMIT", &[])?;
+    }
+    let db = open()?;
+    let s = db.root_session();
+    println!("loaded");
+    for (label, q) in [
+        (
+            "aggregate",
+            "SELECT COUNT(*), SUM(k), SUM(LENGTH(v)) FROM t",
+        ),
+        ("full scan", "SELECT id, v FROM t"),
+    ] {
+        let mut best = f64::MAX;
+        let mut sum = 0i64;
+        for _ in 0..reps {
+            let t = Instant::now();
+            let mut r = s.query(q, &[])?;
+            while let Some(row) = r.next()? {
+                sum = sum.wrapping_add(row.get::<i64>(0)?);
+                if let Ok(v) = row.get::<String>(1) {
+                    sum = sum.wrapping_add(v.len() as i64);
+                }
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!("{label}: {:.2} ms, fastest of {reps} ({sum})", best * 1e3);
     }
     Ok(())
 }

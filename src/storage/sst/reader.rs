@@ -334,14 +334,21 @@ impl SstReader {
 
     /// Data block `i`, from the cache or the file (decrypted, verified).
     pub(crate) fn block(&self, i: usize) -> Result<Arc<Block>> {
-        let Some((index, j)) = self.index_of(i)? else {
-            return Err(Error::corruption(
-                self.file.path(),
-                0,
-                "block number past the table's index",
-            ));
-        };
+        let (index, j) = self.located(i)?;
         self.block_in(index, j)
+    }
+
+    /// [`Self::index_of`] for a block that must exist.
+    fn located(&self, i: usize) -> Result<(&PartIndex, usize)> {
+        self.index_of(i)?.ok_or_else(|| {
+            Error::corruption(self.file.path(), 0, "block number past the table's index")
+        })
+    }
+
+    /// The file offset of block `j` of a partition whose index is `index`.
+    fn block_offset(index: &PartIndex, j: usize) -> u64 {
+        let mut pos = 0;
+        get_u64(index.index.value(j), &mut pos).unwrap_or(u64::MAX)
     }
 
     /// Data block `i` for a scan that read the block before it (`spare`,
@@ -356,16 +363,9 @@ impl SstReader {
         spare: Option<Arc<Block>>,
         raw: &mut Vec<u8>,
     ) -> Result<Arc<Block>> {
-        let Some((index, j)) = self.index_of(i)? else {
-            return Err(Error::corruption(
-                self.file.path(),
-                0,
-                "block number past the table's index",
-            ));
-        };
+        let (index, j) = self.located(i)?;
         let idx = &index.index;
-        let mut pos = 0;
-        let off = get_u64(idx.value(j), &mut pos).unwrap_or(u64::MAX);
+        let off = Self::block_offset(index, j);
         if let Some(b) = self.cache.get(self.number, off) {
             return Ok(b);
         }
@@ -394,9 +394,8 @@ impl SstReader {
 
     /// Data block `j` of a partition whose index is `index`.
     fn block_in(&self, index: &PartIndex, j: usize) -> Result<Arc<Block>> {
+        let off = Self::block_offset(index, j);
         let index = &index.index;
-        let mut pos = 0;
-        let off = get_u64(index.value(j), &mut pos).unwrap_or(u64::MAX);
         if let Some(b) = self.cache.get(self.number, off) {
             return Ok(b);
         }

@@ -1,14 +1,16 @@
 # Runs runner workers of several binaries and engines in turn, REPS times;
 # prints per workload the median wall time and the least worker CPU time.
-# Usage: python3 interleave.py REPS label=/path/to/worker-binary:engine ...
-import json,subprocess,sys
+# Usage: [ROWS=N] python3 interleave.py REPS label=/path/to/worker-binary:engine ...
+# (ROWS: the runner's --rows, from stop 34 on; unset, its ci size as in stop 29)
+import json,os,subprocess,sys
+ROWS=['--rows',os.environ['ROWS']] if os.environ.get('ROWS') else []
 # args: reps, then list of label=path:engine
 reps=int(sys.argv[1])
 cfg=[(a.split('=')[0],)+tuple(a.split('=')[1].split(':')) for a in sys.argv[2:]]
 res={}
 for r in range(reps):
     for lab,path,e in cfg:
-        out=subprocess.run([path,'worker','--engine',e,'--size','ci','--dir','/dev/shm/wb'],capture_output=True,text=True).stdout
+        out=subprocess.run([path,"worker","--engine",e,"--size","ci"]+ROWS+["--dir","/dev/shm/wb"],capture_output=True,text=True).stdout
         d=json.loads(out.strip().splitlines()[-1])
         ct=d.get('cpu_times',{})
         for k,v in d['times'].items():
