@@ -498,14 +498,15 @@ fn execute_batch(
             st.params.len()
         )));
     }
-    let mut params = Vec::with_capacity(columns.len());
+    // One buffer for every row's values (their text and blobs are still
+    // copied out of the caller's arrays, into the values).
+    let mut params: Vec<Value> = Vec::with_capacity(columns.len());
     for row in 0..rows {
         params.clear();
         for column in columns {
-            params.push(column.value(row)?);
+            params.push(column.value(row)?.to_value());
         }
-        let refs: Vec<&dyn ToValue> = params.iter().map(|p| p as &dyn ToValue).collect();
-        *total += st.run_without_rows(session, &refs, row == 0)?;
+        *total += st.run_without_rows(session, &params, row == 0)?;
     }
     Ok(SEALDB_OK)
 }

@@ -196,13 +196,14 @@ impl StmtState {
     pub(crate) fn run_without_rows(
         &self,
         session: &Session,
-        params: &[&dyn ToValue],
+        params: &[Value],
         first: bool,
     ) -> FfiResult<u64> {
         if !first {
-            return Ok(self.stmt.execute(params)?);
+            return Ok(self.stmt.execute_values(params)?);
         }
-        let rows = self.stmt.query(params)?;
+        let refs: Vec<&dyn ToValue> = params.iter().map(|p| p as &dyn ToValue).collect();
+        let rows = self.stmt.query(&refs)?;
         if !rows.columns().is_empty() {
             return Err(Failure::new(
                 SEALDB_ERR_SQL_MISUSE,

@@ -183,8 +183,13 @@ def param_columns(rows, nparams):
     the rows need the row-by-row path: a row that is not a tuple or list of
     ``nparams`` values, or a value that does not convert (that path raises
     the error at the right row)."""
-    if not all(issubclass(t, _ROW_TYPES) for t in set(map(type, rows))) \
-            or set(map(len, rows)) != {nparams}:
+    n = len(rows)
+    # (Counting in a list of the types is cheaper than a set of them.)
+    types = list(map(type, rows))
+    if not n or types.count(tuple) != n and \
+            not all(issubclass(t, _ROW_TYPES) for t in set(types)):
+        return None
+    if list(map(len, rows)).count(nparams) != n:
         return None
     if nparams == 0:
         return ffi.NULL, []
@@ -217,10 +222,9 @@ def _set_bytes(col, data, lengths, keep):
 
 def _encode_column(col, values, keep):
     """Fills ``col`` with ``values``; False when they need the per-row path."""
-    kinds = set(map(type, values))
-    if len(kinds) != 1:
+    kind = type(values[0])
+    if list(map(type, values)).count(kind) != len(values):
         return _encode_mixed(col, values, keep)
-    kind = kinds.pop()
     if kind is int or kind is bool:
         try:
             _set_numbers(col, array("q", values), keep)

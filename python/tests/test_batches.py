@@ -159,6 +159,40 @@ def test_executemany_named_tuples_take_the_bulk_path(conn):
     assert conn.execute("SELECT a FROM t").fetchmany(-1) == []
 
 
+def test_executemany_rows_of_mixed_kinds_and_subclassed_values(conn):
+    # Rows that are not all plain tuples, and columns whose values are not
+    # all of one exact type (bool among ints, an int subclass, a str
+    # subclass): the bulk path must still see them and bind them as the
+    # row-by-row path would.
+    import enum
+
+    class Level(enum.IntEnum):
+        LOW = 1
+        HIGH = 7
+
+    class Name(str):
+        pass
+
+    rows = [(1, "a", 0.5), [2, "b", 1.5], (True, Name("c"), 2), [Level.HIGH, "d", None]]
+    conn.execute("CREATE TABLE t (a, b, c)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    got = conn.execute("SELECT a, typeof(a), b, c, typeof(c) FROM t ORDER BY rowid").fetchall()
+    assert got == [
+        (1, "integer", "a", 0.5, "real"),
+        (2, "integer", "b", 1.5, "real"),
+        (1, "integer", "c", 2, "integer"),
+        (7, "integer", "d", None, "null"),
+    ]
+    # A row of the wrong length or kind among them goes row by row and
+    # fails at its row, after the rows before it.
+    conn.execute("DELETE FROM t")
+    with pytest.raises(sealdb.ProgrammingError):
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(1, 2, 3), (4, 5)])
+    assert conn.execute("SELECT a FROM t").fetchall() == [(1,)]
+    assert _batch.param_columns([(1, 2), "ab"], 2) is None
+    assert _batch.param_columns([], 2) is None
+
+
 def test_executemany_named_parameters_and_no_parameters(conn):
     conn.execute("CREATE TABLE t (a, b)")
     cur = conn.cursor()

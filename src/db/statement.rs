@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::auth::AuthState;
 use crate::sql::plan::ObjectUse;
+use crate::types::Value;
 
 use crate::catalog::Schema;
 use crate::error::Result;
@@ -95,8 +96,14 @@ impl Statement<'_> {
 
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
+        self.execute_values(&values(params))
+    }
+
+    /// [`Statement::execute`] with the parameters already SQL values (a
+    /// caller binding many rows reuses one buffer for them).
+    pub fn execute_values(&self, params: &[Value]) -> Result<u64> {
         self.session
-            .run_parsed_cached(&self.parsed, &values(params), &self.sql, Some(&self.cache))
+            .run_parsed_cached(&self.parsed, params, &self.sql, Some(&self.cache))
     }
 
     /// Runs a query statement.

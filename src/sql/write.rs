@@ -327,7 +327,7 @@ pub fn check_not_null(
     t: &Table,
     mut row: Row,
     mode: Conflict,
-    dflt: &Row,
+    dflt: &[Value],
 ) -> Result<Option<Row>> {
     for (i, c) in t.columns.iter().enumerate() {
         if c.not_null && matches!(row[i], Value::Null) && Some(i) != t.rowid_alias {
@@ -538,7 +538,7 @@ thread_local! {
     /// The largest rowid given per AUTOINCREMENT table (by name) during
     /// the data change running on this thread, not yet in
     /// `sqlite_sequence`; `None` outside one.
-    static PENDING: std::cell::RefCell<Option<std::collections::HashMap<String, i64>>> =
+    static PENDING: std::cell::RefCell<Option<std::collections::BTreeMap<String, i64>>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -580,7 +580,9 @@ impl SequenceScope {
             let mut p = p.borrow_mut();
             let top = p.is_none();
             if top {
-                let mut m: std::collections::HashMap<String, i64> = Default::default();
+                // (A BTreeMap: empty, it allocates nothing, and it is in
+                // the order `finish` writes.)
+                let mut m = std::collections::BTreeMap::<String, i64>::new();
                 for name in COMPILED.with(|c| std::mem::take(&mut *c.borrow_mut())) {
                     m.entry(name).or_insert(0);
                 }
@@ -612,8 +614,6 @@ impl SequenceScope {
         if !ok {
             return Ok(());
         }
-        let mut noted: Vec<(String, i64)> = noted.into_iter().collect();
-        noted.sort();
         for (name, rowid) in noted {
             write_sequence(cx, schema, &name, rowid)?;
         }

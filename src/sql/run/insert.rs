@@ -34,6 +34,12 @@ pub(super) struct InsertRest {
     pub(super) returning_check: Option<PExpr>,
     pub(super) upsert: Option<UpsertPlan>,
     pub(super) writer: TableWriter,
+    /// The defaults when none needs evaluating (each absent or a
+    /// constant): computed once instead of per run of a prepared INSERT.
+    pub(super) const_defaults: Option<Row>,
+    /// The order of the uniqueness checks ([`check_order`]), fixed by the
+    /// table and the upsert's target.
+    pub(super) order: Vec<Check>,
 }
 
 /// The row-level security checks of one row's UPDATE (each empty or
@@ -84,6 +90,16 @@ pub(super) fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {
 }
 
 /// Evaluates bound defaults (NULL where none).
+/// The values of one VALUES row.
+fn eval_row(exprs: &[PExpr], cx: &mut ExecCtx) -> Result<Row> {
+    // Room for the rowid `insert_rows` appends to a row it takes whole.
+    let mut row = Vec::with_capacity(exprs.len() + 1);
+    for e in exprs {
+        row.push(eval(e, &[], cx)?);
+    }
+    Ok(row)
+}
+
 pub(super) fn eval_defaults(defaults: &[Option<PExpr>], cx: &mut ExecCtx) -> Result<Row> {
     let mut out = Vec::with_capacity(defaults.len());
     for d in defaults {
@@ -215,7 +231,18 @@ pub(super) fn plan_insert_rest(
         Some(_) => planner.row_policy(t, PolicyCmd::Select, false)?,
         None => None,
     };
+    let const_defaults = defaults
+        .iter()
+        .map(|d| match d {
+            None => Some(Value::Null),
+            Some(PExpr::Lit(v)) => Some(v.clone()),
+            Some(_) => None,
+        })
+        .collect();
+    let order = check_order(t, upsert.as_ref().and_then(|u| u.target));
     Ok(InsertRest {
+        const_defaults,
+        order,
         returning,
         defaults,
         insert_check,
@@ -314,9 +341,14 @@ pub fn insert_planned(
     slot: &mut Option<Box<InsertPlan>>,
 ) -> Result<Changed> {
     let seq = SequenceScope::begin();
-    let r = match (schema.table(&ins.table), schema.view(&ins.table)) {
-        (None, Some(v)) => super::view_write::insert_into_view(cx, schema, ins, v),
-        _ => insert_rows(cx, schema, ins, slot),
+    // A plan in the slot was made under this schema (the caller keeps it
+    // for that schema only), for a table: no need to look the name up.
+    let r = match slot {
+        Some(_) => insert_rows(cx, schema, ins, slot),
+        None => match (schema.table(&ins.table), schema.view(&ins.table)) {
+            (None, Some(v)) => super::view_write::insert_into_view(cx, schema, ins, v),
+            _ => insert_rows(cx, schema, ins, slot),
+        },
     };
     end_statement(
         cx,
@@ -341,14 +373,20 @@ fn insert_rows(
     };
     let t = plan.t.clone();
     let width = t.columns.len();
-    let source_rows: Vec<Row> = match &plan.source {
+    // A single source row (a prepared one-row INSERT's every run) is not
+    // put in a Vec of its own: `many` stays empty, unallocated.
+    let (one, many): (Option<Row>, Vec<Row>) = match &plan.source {
         Some(planned) => match &*planned.plan {
-            // VALUES rows straight from their expressions (a prepared
-            // single-row INSERT runs this once per row): no cursor.
-            crate::sql::plan::Node::Values(rows) => rows
-                .iter()
-                .map(|r| r.iter().map(|e| eval(e, &[], cx)).collect::<Result<Row>>())
-                .collect::<Result<Vec<Row>>>()?,
+            // VALUES rows straight from their expressions: no cursor.
+            crate::sql::plan::Node::Values(rows) => match rows.as_slice() {
+                [r] => (Some(eval_row(r, cx)?), Vec::new()),
+                _ => (
+                    None,
+                    rows.iter()
+                        .map(|r| eval_row(r, cx))
+                        .collect::<Result<Vec<Row>>>()?,
+                ),
+            },
             _ => {
                 // Read everything first: INSERT INTO t SELECT FROM t must
                 // not see its own rows.
@@ -357,10 +395,10 @@ fn insert_rows(
                 while let Some(r) = it.next(cx)? {
                     rows.push(r);
                 }
-                rows
+                (None, rows)
             }
         },
-        None => vec![Vec::new()],
+        None => (Some(Vec::new()), Vec::new()),
     };
     if plan.rest.is_none() {
         plan.rest = Some(plan_insert_rest(cx, schema, &t, ins)?);
@@ -386,7 +424,10 @@ fn insert_rows(
         foreign_key::prepare(cx, schema, &t, foreign_key::Change::Update(&cols))?;
     }
     touch_sequence(&t);
-    let dflt = eval_defaults(&rest.defaults, cx)?;
+    let dflt: std::borrow::Cow<'_, [Value]> = match &rest.const_defaults {
+        Some(d) => std::borrow::Cow::Borrowed(d),
+        None => std::borrow::Cow::Owned(eval_defaults(&rest.defaults, cx)?),
+    };
     // The conflict resolution: the statement's, or the one a firing
     // statement imposes on its triggers' statements.
     let named = effective_conflict(ins.on_conflict);
@@ -406,29 +447,40 @@ fn insert_rows(
         .iter()
         .any(|tr| tr.timing == TriggerTiming::Before && tr.event == TriggerEvent::Insert);
     let upsert_target = rest.upsert.as_ref().map(|u| u.target);
-    let order = check_order(&t, upsert_target.flatten());
-    for src in source_rows {
+    let order = &rest.order;
+    let all_in_order = targets.len() == width && targets.iter().enumerate().all(|(i, &p)| i == p);
+    for src in one.into_iter().chain(many) {
         // A trigger may have written rows since the last new rowid was
         // read, even for a row then skipped: read the largest again.
         if !schema.triggers.is_empty() {
             next_rowid = None;
         }
-        // Room for the rowid appended below.
-        let mut row = Vec::with_capacity(width + 1);
-        row.extend(dflt.iter().cloned());
-        // A rowid alias the INSERT does not name gets a new rowid, not its
-        // DEFAULT (SQLite).
-        if let Some(a) = t.rowid_alias {
-            row[a] = Value::Null;
-        }
         let mut rowid_given: Option<Value> = None;
-        for (v, &pos) in src.into_iter().zip(targets) {
-            if pos == width {
-                rowid_given = Some(v);
-            } else {
-                row[pos] = v;
+        let mut row = if all_in_order && src.len() == width {
+            // The source gives every column, in order: it is the row (no
+            // default applies; the rowid alias is one of them). Room for
+            // the rowid appended below.
+            let mut row = src;
+            row.reserve(1);
+            row
+        } else {
+            // Room for the rowid appended below.
+            let mut row = Vec::with_capacity(width + 1);
+            row.extend(dflt.iter().cloned());
+            // A rowid alias the INSERT does not name gets a new rowid, not
+            // its DEFAULT (SQLite).
+            if let Some(a) = t.rowid_alias {
+                row[a] = Value::Null;
             }
-        }
+            for (v, &pos) in src.into_iter().zip(targets) {
+                if pos == width {
+                    rowid_given = Some(v);
+                } else {
+                    row[pos] = v;
+                }
+            }
+            row
+        };
         apply_affinities(&t, &mut row);
         let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
             (Some(r), _) => Some(r),
@@ -487,7 +539,7 @@ fn insert_rows(
         if !writer.passes_checks(cx, &row, mode)? {
             continue;
         }
-        let gone = match resolve(cx, writer, &row, rowid, None, mode, &order, upsert_target)? {
+        let gone = match resolve(cx, writer, &row, rowid, None, mode, order, upsert_target)? {
             Resolution::Skip => continue,
             Resolution::Write(gone) => gone,
             Resolution::Upsert(v) => {

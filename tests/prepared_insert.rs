@@ -1,0 +1,303 @@
+//! A prepared INSERT run many times against SQLite running the same
+//! statement prepared the same way: the plan and the parts of it kept
+//! between runs (constant defaults, the order of the uniqueness checks,
+//! a source row taken whole as the new row) must give SQLite's rows, and
+//! what a run must compute afresh (a default that calls a function, a
+//! schema that changed under the statement) is computed afresh.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use rusqlite::types::ValueRef;
+use sealdb::{Db, Session, ToValue, Value};
+
+/// One shape: the tables, the prepared INSERT, its parameter rows.
+struct Shape {
+    schema: &'static str,
+    insert: &'static str,
+    rows: Vec<Vec<Value>>,
+}
+
+fn int(i: i64) -> Value {
+    Value::Integer(i)
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn shapes() -> Vec<Shape> {
+    let ids = |n: i64| (1..=n).map(|i| vec![int(i), text(&format!("n{i}"))]);
+    vec![
+        // Every column, in order, the rowid alias among them.
+        Shape {
+            schema: "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",
+            insert: "INSERT INTO t VALUES (?, ?)",
+            rows: ids(5).collect(),
+        },
+        // NULL for the rowid alias: a new rowid each run.
+        Shape {
+            schema: "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",
+            insert: "INSERT INTO t VALUES (?, ?)",
+            rows: vec![
+                vec![Value::Null, text("a")],
+                vec![int(10), text("b")],
+                vec![Value::Null, text("c")],
+            ],
+        },
+        // Columns named out of order, defaults for the rest (constant
+        // ones, one per type), affinity applied to what is given.
+        Shape {
+            schema: "CREATE TABLE t (a INTEGER, b TEXT DEFAULT 'dflt', c REAL DEFAULT 2.5, \
+                     d BLOB DEFAULT x'0102', e INTEGER DEFAULT -7, f NUMERIC)",
+            insert: "INSERT INTO t (f, a) VALUES (?, ?)",
+            rows: vec![
+                vec![text("12"), text("34")],
+                vec![text("1.0"), int(5)],
+                vec![text("x"), Value::Real(2.0)],
+            ],
+        },
+        // The rowid named as a column.
+        Shape {
+            schema: "CREATE TABLE t (a TEXT, b TEXT DEFAULT 'q')",
+            insert: "INSERT INTO t (rowid, a) VALUES (?, ?)",
+            rows: vec![
+                vec![int(7), text("x")],
+                vec![Value::Null, text("y")],
+                vec![int(3), text("z")],
+            ],
+        },
+        // NOT NULL with a default under OR REPLACE: the default replaces
+        // the NULL given.
+        Shape {
+            schema: "CREATE TABLE t (a INTEGER, b TEXT NOT NULL DEFAULT 'was null')",
+            insert: "INSERT OR REPLACE INTO t VALUES (?, ?)",
+            rows: vec![vec![int(1), Value::Null], vec![int(2), text("given")]],
+        },
+        // Uniqueness checks, in their order, with an upsert target and
+        // OR IGNORE, run after run.
+        Shape {
+            schema: "CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE, v INTEGER); \
+                     CREATE UNIQUE INDEX tv ON t(v)",
+            insert:
+                "INSERT INTO t VALUES (?, ?, ?) ON CONFLICT(u) DO UPDATE SET v = excluded.v + 100",
+            rows: vec![
+                vec![int(1), text("a"), int(1)],
+                vec![int(2), text("a"), int(2)],
+                vec![int(3), text("b"), int(3)],
+                vec![int(4), text("b"), int(4)],
+            ],
+        },
+        Shape {
+            schema: "CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE)",
+            insert: "INSERT OR IGNORE INTO t VALUES (?, ?)",
+            rows: vec![
+                vec![int(1), text("a")],
+                vec![int(1), text("b")],
+                vec![int(2), text("a")],
+                vec![int(3), text("c")],
+            ],
+        },
+        // A generated column: the source gives fewer columns than the
+        // table has.
+        Shape {
+            schema: "CREATE TABLE t (a INTEGER, b INTEGER AS (a * 2), c TEXT)",
+            insert: "INSERT INTO t (a, c) VALUES (?, ?)",
+            rows: vec![vec![int(1), text("x")], vec![int(2), text("y")]],
+        },
+        // AUTOINCREMENT on two tables, one written by a trigger: both
+        // sequences are written when each run ends.
+        Shape {
+            schema: "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT); \
+                     CREATE TABLE log (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT); \
+                     CREATE TRIGGER tl AFTER INSERT ON t BEGIN \
+                       INSERT INTO log (what) VALUES ('added ' || new.a); END",
+            insert: "INSERT INTO t VALUES (?, ?)",
+            rows: vec![
+                vec![Value::Null, text("x")],
+                vec![int(50), text("y")],
+                vec![Value::Null, text("z")],
+            ],
+        },
+        // Two VALUES rows per run.
+        Shape {
+            schema: "CREATE TABLE t (a INTEGER, b TEXT DEFAULT 'd')",
+            insert: "INSERT INTO t (a) VALUES (?), (? + 1)",
+            rows: vec![vec![int(1), int(10)], vec![int(2), int(20)]],
+        },
+    ]
+}
+
+fn from_sqlite(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(String::from_utf8(t.to_vec()).unwrap()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+fn to_sqlite(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
+        Value::Real(r) => rusqlite::types::Value::Real(*r),
+        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+/// Every table's rows with their rowids, and what each run returned
+/// (rows changed, or the error's presence), from sealdb.
+fn run_sealdb(shape: &Shape, tables: &[String]) -> (Vec<Option<u64>>, Vec<Vec<Value>>) {
+    let db = Db::open_in_memory().unwrap();
+    let s = db.root_session();
+    batch(&s, shape.schema);
+    let st = s.prepare(shape.insert).unwrap();
+    let runs = shape
+        .rows
+        .iter()
+        .map(|r| {
+            let refs: Vec<&dyn ToValue> = r.iter().map(|v| v as &dyn ToValue).collect();
+            st.execute(&refs).ok()
+        })
+        .collect();
+    (runs, dump_sealdb(&s, tables))
+}
+
+fn batch(s: &Session, sql: &str) {
+    s.execute(sql, &[]).unwrap();
+}
+
+fn dump_sealdb(s: &Session, tables: &[String]) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    for t in tables {
+        let rows = s
+            .query(&format!("SELECT rowid, * FROM {t} ORDER BY rowid"), &[])
+            .unwrap()
+            .collect_all()
+            .unwrap();
+        out.push(vec![text(t)]);
+        out.extend(rows.into_iter().map(|r| r.into_values()));
+    }
+    out
+}
+
+fn run_sqlite(shape: &Shape, tables: &[String]) -> (Vec<Option<u64>>, Vec<Vec<Value>>) {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    c.execute_batch(shape.schema).unwrap();
+    let runs = {
+        let mut st = c.prepare(shape.insert).unwrap();
+        shape
+            .rows
+            .iter()
+            .map(|r| {
+                let vals: Vec<rusqlite::types::Value> = r.iter().map(to_sqlite).collect();
+                st.execute(rusqlite::params_from_iter(vals))
+                    .ok()
+                    .map(|n| n as u64)
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for t in tables {
+        let mut q = c
+            .prepare(&format!("SELECT rowid, * FROM {t} ORDER BY rowid"))
+            .unwrap();
+        let n = q.column_count();
+        let rows = q
+            .query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| from_sqlite(r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>())
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        out.push(vec![text(t)]);
+        out.extend(rows);
+    }
+    (runs, out)
+}
+
+#[test]
+fn prepared_inserts_run_many_times_match_sqlite() {
+    for shape in shapes() {
+        let mut tables: Vec<String> = vec!["t".into()];
+        if shape.schema.contains("TABLE log") {
+            tables.push("log".into());
+        }
+        if shape.schema.contains("AUTOINCREMENT") {
+            tables.push("sqlite_sequence".into());
+        }
+        let seal = run_sealdb(&shape, &tables);
+        let lite = run_sqlite(&shape, &tables);
+        assert_eq!(seal, lite, "{}\n{}", shape.schema, shape.insert);
+    }
+}
+
+#[test]
+fn a_default_that_calls_a_function_is_evaluated_each_run() {
+    let db = Db::open_in_memory().unwrap();
+    let s = db.root_session();
+    batch(
+        &s,
+        "CREATE TABLE t (a INTEGER, r TEXT DEFAULT (hex(randomblob(8))), k TEXT DEFAULT 'k')",
+    );
+    let st = s.prepare("INSERT INTO t (a) VALUES (?)").unwrap();
+    for i in 0..20i64 {
+        st.execute(&[&i]).unwrap();
+    }
+    let rows = s
+        .query(
+            "SELECT count(DISTINCT r), count(*), min(k), max(k) FROM t",
+            &[],
+        )
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    assert_eq!(
+        rows[0].values(),
+        &[int(20), int(20), text("k"), text("k")],
+        "every run drew its own random default; the constant one is the same"
+    );
+}
+
+#[test]
+fn a_prepared_insert_follows_its_table_becoming_a_view() {
+    let db = Db::open_in_memory().unwrap();
+    let s = db.root_session();
+    batch(
+        &s,
+        "CREATE TABLE t (a INTEGER, b TEXT); CREATE TABLE under (a INTEGER, b TEXT)",
+    );
+    let st = s.prepare("INSERT INTO t VALUES (?, ?)").unwrap();
+    st.execute(&[&1i64, &"into the table"]).unwrap();
+    st.execute(&[&2i64, &"again"]).unwrap();
+    batch(
+        &s,
+        "DROP TABLE t; CREATE VIEW t AS SELECT a, b FROM under; \
+         CREATE TRIGGER ti INSTEAD OF INSERT ON t BEGIN \
+           INSERT INTO under VALUES (new.a * 10, new.b); END",
+    );
+    st.execute(&[&3i64, &"through the view"]).unwrap();
+    let rows = s
+        .query("SELECT a, b FROM under", &[])
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].values(), &[int(30), text("through the view")]);
+    // And back to a table of another shape: planned again, not the old plan.
+    batch(
+        &s,
+        "DROP VIEW t; CREATE TABLE t (b TEXT, a INTEGER DEFAULT 9)",
+    );
+    st.execute(&[&"b first", &4i64]).unwrap();
+    let rows = s
+        .query("SELECT b, a FROM t", &[])
+        .unwrap()
+        .collect_all()
+        .unwrap();
+    assert_eq!(rows[0].values(), &[text("b first"), int(4)]);
+}
