@@ -236,6 +236,10 @@ fn refusals_are_clear() {
             .to_string()
     };
     assert_eq!(err("SELECT nosuch(1)"), "no such function: nosuch");
+    // Names whose first bytes are parts of wider characters (the
+    // evaluator asks whether a name starts with "json").
+    assert_eq!(err("SELECT aéé(1)"), "no such function: aéé");
+    assert_eq!(err("SELECT \"jsoné\"(1)"), "no such function: jsoné");
     assert!(err("SELECT json_object('a')").contains("even number"));
     assert!(err("SELECT json('{')").contains("malformed JSON"));
     assert!(err("SELECT json_extract('{}', 'a')").contains("bad JSON path"));

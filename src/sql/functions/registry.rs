@@ -382,6 +382,10 @@ pub struct ScalarCall {
     /// arguments that are a `json_each` value column, JSON when their
     /// row's type is `array` or `object`.
     json_columns: Vec<(usize, (usize, usize))>,
+    /// [`Self::short_circuit`] and [`Self::wants_json_marks`], decided
+    /// from the name once: the evaluator asks on every call.
+    short: Option<ShortCircuit>,
+    json_marks: bool,
 }
 
 impl ScalarCall {
@@ -389,6 +393,16 @@ impl ScalarCall {
     /// invalid call keeps failing where it did, at evaluation.
     pub fn resolve(name: &str, nargs: usize) -> ScalarCall {
         let found = lookup(name, nargs).ok();
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let short = if found.is_none() {
+            None
+        } else if is("coalesce") || is("ifnull") {
+            Some(ShortCircuit::FirstNotNull)
+        } else if is("iif") || is("if") {
+            Some(ShortCircuit::Case)
+        } else {
+            None
+        };
         ScalarCall {
             name: name.to_string(),
             nargs,
@@ -396,6 +410,12 @@ impl ScalarCall {
             returns_json: found.is_some_and(|f| f.returns_json),
             json_args: 0,
             json_columns: Vec::new(),
+            short,
+            // (`get`: a name may start with characters of several bytes.)
+            json_marks: name.len() > 4
+                && name
+                    .get(..4)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("json")),
         }
     }
 
@@ -455,16 +475,7 @@ impl ScalarCall {
     /// line, evaluating an argument only when it is needed (`None`: a call
     /// on all the arguments evaluated first).
     pub fn short_circuit(&self) -> Option<ShortCircuit> {
-        self.imp.as_ref()?;
-        // Asked for every call evaluated: no lowercase copy of the name.
-        let is = |n: &str| self.name.eq_ignore_ascii_case(n);
-        if is("coalesce") || is("ifnull") {
-            Some(ShortCircuit::FirstNotNull)
-        } else if is("iif") || is("if") {
-            Some(ShortCircuit::Case)
-        } else {
-            None
-        }
+        self.short
     }
 
     /// Evaluates the call on `args` for a statement of `session`.
@@ -475,7 +486,7 @@ impl ScalarCall {
     /// Whether this function embeds arguments that are JSON function
     /// results as JSON (so the evaluator should report which are).
     pub fn wants_json_marks(&self) -> bool {
-        self.name.len() > 4 && self.name[..4].eq_ignore_ascii_case("json")
+        self.json_marks
     }
 
     /// Evaluates the call with `marks` (bit `i`: argument `i` is a JSON

@@ -7,10 +7,12 @@ use super::*;
 /// What an INSERT needs besides its parameters, planned once per
 /// (schema, security catalog) when a prepared statement runs again: the
 /// target columns and the source plan, then (planned after the source was
-/// read the first time, so errors keep their order) RETURNING, defaults,
-/// row-level security checks and the ON CONFLICT DO UPDATE expressions.
-/// The caller owns the validity: a plan is only reused under the same
-/// schema and security catalog it was made with.
+/// read the first time, so errors keep their order) RETURNING, defaults
+/// (their values too, when all are constants), the order of the
+/// uniqueness checks, row-level security checks and the ON CONFLICT DO
+/// UPDATE expressions. The caller owns the validity: a plan is only
+/// reused under the same schema and security catalog it was made with
+/// (so a plan present means the target is a table: no lookup by name).
 pub struct InsertPlan {
     t: Arc<Table>,
     targets: Vec<usize>,
