@@ -77,3 +77,70 @@ fn a_key_error_comes_before_an_earlier_duplicate_as_in_sqlite() {
         assert_eq!(n, 3, "{create}");
     }
 }
+
+/// An index built inside a transaction is undone with what undoes it (a
+/// rolled-back savepoint, the transaction's rollback), whatever was
+/// written around it: its entries go with it and nothing else does. The
+/// build's entries are one undo entry when their range holds none of the
+/// transaction's writes (a new index), else one per key.
+#[test]
+fn an_index_built_in_a_transaction_is_undone_with_it() {
+    let db = Db::open_in_memory().unwrap();
+    let s = db.root_session();
+    let run = |sql: &str| s.run_script(sql, |_, _| {}).unwrap();
+    let check = |want_rows: i64| {
+        let rows = s
+            .query("PRAGMA integrity_check", &[])
+            .unwrap()
+            .collect_all()
+            .unwrap();
+        let text: String = rows[0].get(0).unwrap();
+        assert_eq!(text, "ok");
+        assert_eq!(count(&s, "SELECT count(*) FROM t"), want_rows);
+    };
+    run("CREATE TABLE t (x, y); CREATE TABLE u (a);");
+    run(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) \
+         INSERT INTO t SELECT i, i % 7 FROM n",
+    );
+    run(
+        "BEGIN; INSERT INTO u VALUES (1); INSERT INTO t VALUES (1000, 3); SAVEPOINT a; \
+         CREATE INDEX iy ON t (y); INSERT INTO t VALUES (1001, 3); INSERT INTO u VALUES (2);",
+    );
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM t INDEXED BY iy WHERE y = 3"),
+        74
+    );
+    run("ROLLBACK TO a;");
+    // The index is gone, the writes before the savepoint stay.
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM sqlite_schema WHERE name = 'iy'"),
+        0
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM u"), 1);
+    check(501);
+    // Built again in the same transaction, dropped and built again (over
+    // the entries the drop deleted, if the new index takes the old one's
+    // id: the key-by-key path), then a second index, and the whole
+    // transaction kept.
+    run(
+        "CREATE INDEX iy ON t (y); DROP INDEX iy; CREATE INDEX iy ON t (y); SAVEPOINT b; CREATE INDEX ix ON t (x); \
+         ROLLBACK TO b; CREATE INDEX ix2 ON t (x, y); COMMIT;",
+    );
+    check(501);
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM t INDEXED BY iy WHERE y = 3"),
+        73
+    );
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM t INDEXED BY ix2 WHERE x > 400"),
+        101
+    );
+    // A transaction rolled back whole takes its index along.
+    run("BEGIN; CREATE INDEX iz ON t (y, x); INSERT INTO t VALUES (2000, 1); ROLLBACK;");
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM sqlite_schema WHERE name = 'iz'"),
+        0
+    );
+    check(501);
+}

@@ -34,6 +34,13 @@ enum Op {
     TxnPut(u16, u8),
     /// An uncommitted delete in the open transaction.
     TxnDelete(u16),
+    /// Uncommitted puts of empty values through `Txn::put_fresh` (as an
+    /// index build writes): `n` keys from `a`, `s` apart, declared to lie
+    /// in `[k(a), k(last + 1))`, or, when the flag says so, a range that
+    /// leaves the last key out (the call must then fall back to plain
+    /// puts). One undo entry when the range holds none of the
+    /// transaction's writes yet.
+    TxnPutFresh(u16, u8, u8, bool),
     /// Take a mark (a statement start).
     Mark,
     /// Roll the transaction back to the last mark.
@@ -62,6 +69,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Commit),
         20 => (key.clone(), any::<u8>()).prop_map(|(k, v)| Op::TxnPut(k, v)),
         10 => key.clone().prop_map(Op::TxnDelete),
+        4 => (key.clone(), 0u8..12, 1u8..4, any::<bool>())
+            .prop_map(|(a, n, s, t)| Op::TxnPutFresh(a, n, s, t)),
         2 => Just(Op::Mark),
         2 => Just(Op::RollbackToMark),
         12 => (key.clone(), key.clone(), 0u8..3, 0u8..3, any::<bool>())
@@ -182,6 +191,19 @@ fn run(ops: Vec<Op>) {
                 txn.ensure_writer(timeout).unwrap();
                 txn.delete(k(i));
                 own.insert(k(i), None);
+            }
+            Op::TxnPutFresh(a, n, s, tight) => {
+                let keys: Vec<u16> = (0..u16::from(n))
+                    .map(|i| a + i * u16::from(s))
+                    .filter(|&i| i < 120)
+                    .collect();
+                let last = keys.last().copied().unwrap_or(a);
+                let upper = if tight { k(last) } else { k(last + 1) };
+                txn.ensure_writer(timeout).unwrap();
+                txn.put_fresh(&k(a), &upper, keys.iter().map(|&i| k(i)).collect());
+                for i in keys {
+                    own.insert(k(i), Some(Vec::new()));
+                }
             }
             Op::Mark => marks.push((txn.mark(), own.clone())),
             Op::RollbackToMark => {

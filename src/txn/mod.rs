@@ -10,7 +10,9 @@
 //!   reads   = own writes (WriteSet) layered over Snapshot(seq)
 //!   commit  = one atomic WriteBatch of the write set
 //!   undo    = log of (key, previous write-set entry, put?), for statement
-//!             rollback and savepoints, so neither copies the write set
+//!             rollback and savepoints, so neither copies the write set;
+//!             a bulk put of keys new to the write set (an index build)
+//!             is one entry, its key range
 //! ```
 //!
 //! Replication plugs in at two points: a [`Committer`] takes the commit's
@@ -89,6 +91,17 @@ impl UndoKey {
     }
 }
 
+/// One entry of the undo log.
+enum Undo {
+    /// A write of a key: the write-set entry it replaced, and whether it
+    /// was a put.
+    Key(UndoKey, Option<Pending>, bool),
+    /// Puts of keys in `[lower, upper)`, a range of which the write set
+    /// held no key before them ([`Txn::put_fresh`]): undone by emptying
+    /// the range.
+    Fresh { lower: Vec<u8>, upper: Vec<u8> },
+}
+
 /// Undo log position (for statement rollback and savepoints).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark(usize);
@@ -98,9 +111,8 @@ pub struct Txn {
     mgr: Arc<TxnManager>,
     snapshot: Snapshot,
     writes: WriteSet,
-    /// Each write: its key, the write-set entry it replaced, and whether
-    /// it was a put.
-    undo: Vec<(UndoKey, Option<Pending>, bool)>,
+    /// The writes, oldest first.
+    undo: Vec<Undo>,
     holds_writer: bool,
     has_read: bool,
     /// The last key of a range as of undo position `undo_len`, kept for
@@ -227,7 +239,7 @@ impl Txn {
         // room in it for the storage engine's trailer); the undo log a copy.
         let undo_key = UndoKey::new(&key);
         let prev = self.writes.insert(key, Some(value));
-        self.undo.push((undo_key, prev, true));
+        self.undo.push(Undo::Key(undo_key, prev, true));
     }
 
     /// Room for `n` more [`Txn::put`]s of keys in ascending order (a bulk
@@ -238,13 +250,50 @@ impl Txn {
         self.undo.reserve(n);
     }
 
+    /// Puts each of `keys` with an empty value (the caller holds the
+    /// writer slot): a bulk write such as an index build, its keys
+    /// ascending and all in `[lower, upper)`. When the write set holds no
+    /// key of that range, one undo entry covers them all (a rollback
+    /// empties the range) instead of a copy of every key; otherwise, or
+    /// if the keys are not ascending inside the range, each is put as by
+    /// [`Txn::put`].
+    pub fn put_fresh(&mut self, lower: &[u8], upper: &[u8], keys: Vec<Vec<u8>>) {
+        let inside = keys.first().is_none_or(|k| k.as_slice() >= lower)
+            && keys.last().is_none_or(|k| k.as_slice() < upper)
+            && keys.windows(2).all(|w| w[0] < w[1]);
+        let fresh = inside
+            && self
+                .writes
+                .range((
+                    Bound::Included(lower.to_vec()),
+                    Bound::Excluded(upper.to_vec()),
+                ))
+                .next()
+                .is_none();
+        if !fresh {
+            self.reserve(keys.len());
+            for k in keys {
+                self.put(k, Vec::new());
+            }
+            return;
+        }
+        self.writes.reserve_run(keys.len());
+        self.undo.push(Undo::Fresh {
+            lower: lower.to_vec(),
+            upper: upper.to_vec(),
+        });
+        for k in keys {
+            self.writes.insert(k, Some(Vec::new()));
+        }
+    }
+
     /// Deletes `key` (the caller holds the writer slot).
     pub fn delete(&mut self, key: Vec<u8>) {
         // The write set keeps the caller's buffer (the key encoders leave
         // room in it for the storage engine's trailer); the undo log a copy.
         let undo_key = UndoKey::new(&key);
         let prev = self.writes.insert(key, None);
-        self.undo.push((undo_key, prev, false));
+        self.undo.push(Undo::Key(undo_key, prev, false));
     }
 
     /// The current undo position.
@@ -260,8 +309,15 @@ impl Txn {
             self.last_hint = None;
         }
         while self.undo.len() > mark.0 {
-            let Some((key, prev, _)) = self.undo.pop() else {
+            let Some(entry) = self.undo.pop() else {
                 break;
+            };
+            let (key, prev) = match entry {
+                Undo::Key(key, prev, _) => (key, prev),
+                Undo::Fresh { lower, upper } => {
+                    self.writes.remove_range(&lower, &upper);
+                    continue;
+                }
             };
             let key = key.as_slice();
             match prev {
@@ -360,7 +416,8 @@ impl Txn {
         self.last_hint.is_some()
     }
 
-    /// The number of writes this transaction has made (undo entries).
+    /// The number of writes this transaction has made (undo entries: a
+    /// [`Txn::put_fresh`] counts once).
     pub fn write_count(&self) -> usize {
         self.undo.len()
     }
@@ -380,8 +437,19 @@ impl Txn {
         }
         // The writes in order: the largest key changes only when a put
         // goes above it or a delete removes it.
-        for (key, _, put) in &undo[h.undo_len..] {
-            let key = key.as_slice();
+        for entry in &undo[h.undo_len..] {
+            let (key, put) = match entry {
+                Undo::Key(key, _, put) => (key.as_slice(), put),
+                // Which of its keys is the largest in the kept range is
+                // not at hand: forget the answer if the ranges meet.
+                Undo::Fresh { lower: l, upper: u } => {
+                    if l.as_slice() < upper && lower < u.as_slice() {
+                        *last_hint = None;
+                        return false;
+                    }
+                    continue;
+                }
+            };
             if key < lower || key >= upper {
                 continue;
             }

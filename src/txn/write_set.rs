@@ -15,7 +15,9 @@
 //! A write below the end of the run but above its start moves the run's
 //! keys below it into the tree first (each entry moves at most once, so a
 //! load's cost stays linear). Removal only happens when a write is undone,
-//! newest first, so a run key removed is at the run's end.
+//! newest first, so a run key removed is at the run's end, or a range of
+//! keys all written after everything above them in the run was undone
+//! ([`WriteSet::remove_range`]); either keeps the run sorted.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
@@ -112,6 +114,21 @@ impl WriteSet {
         }
     }
 
+    /// Removes every entry with a key in `[lower, upper)`.
+    pub(super) fn remove_range(&mut self, lower: &[u8], upper: &[u8]) {
+        if lower >= upper {
+            return;
+        }
+        let a = self.run.partition_point(|(k, _)| k.as_slice() < lower);
+        let b = self.run.partition_point(|(k, _)| k.as_slice() < upper);
+        self.run.drain(a..b.max(a));
+        // The tree: cut off what is at or above `lower`, put back what of
+        // that is at or above `upper`.
+        let mut from_lower = self.tree.split_off(lower);
+        let mut from_upper = from_lower.split_off(upper);
+        self.tree.append(&mut from_upper);
+    }
+
     /// The entries in `range`, in key order.
     pub(super) fn range<'a>(
         &'a self,
@@ -189,7 +206,7 @@ mod tests {
             let mut undo: Vec<(Vec<u8>, Option<Pending>)> = Vec::new();
             let mut next_up = rng.below(span);
             for step in 0..3000 {
-                match rng.below(10) {
+                match rng.below(11) {
                     0..=4 => {
                         // An ascending stretch, sometimes jumping back.
                         if rng.below(40) == 0 {
@@ -228,6 +245,17 @@ mod tests {
                     8 => {
                         let k = key(rng.below(span + 100));
                         assert_eq!(set.get(&k), model.get(&k), "seed {seed} step {step}");
+                    }
+                    9 => {
+                        // A range emptied (a bulk put of new keys undone),
+                        // wherever it falls across the tree and the run.
+                        let a = rng.below(span + 100);
+                        let b = a + rng.below(span / 4 + 2);
+                        set.remove_range(&key(a), &key(b));
+                        model.retain(|k, _| k < &key(a) || k >= &key(b));
+                        // What the undo log held may be gone: as after a
+                        // commit, nothing before this is undone.
+                        undo.clear();
                     }
                     _ => {
                         let r = (bound(&mut rng, span + 100), bound(&mut rng, span + 100));

@@ -210,12 +210,13 @@ pub(super) fn fill_index(
             ),
         ));
     }
-    // In key order, the write set's tree is filled at its right edge.
+    // In key order, the write set's tree is filled at its right edge;
+    // a new index's keys are new to the write set (one undo entry).
     keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    cx.txn.reserve(keys.len());
-    for (_, k) in keys {
-        cx.txn.put(k, Vec::new());
-    }
+    let lower = index_prefix(t.id, idx.id);
+    let upper = crate::sql::exec::prefix_end(&lower);
+    cx.txn
+        .put_fresh(&lower, &upper, keys.into_iter().map(|(_, k)| k).collect());
     Ok(())
 }
 
