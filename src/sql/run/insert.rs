@@ -91,7 +91,6 @@ pub(super) fn bind_defaults(t: &Table) -> Result<Vec<Option<PExpr>>> {
     Ok(out)
 }
 
-/// Evaluates bound defaults (NULL where none).
 /// The values of one VALUES row.
 fn eval_row(exprs: &[PExpr], cx: &mut ExecCtx) -> Result<Row> {
     // Room for the rowid `insert_rows` appends to a row it takes whole.
@@ -102,6 +101,7 @@ fn eval_row(exprs: &[PExpr], cx: &mut ExecCtx) -> Result<Row> {
     Ok(row)
 }
 
+/// Evaluates bound defaults (NULL where none).
 pub(super) fn eval_defaults(defaults: &[Option<PExpr>], cx: &mut ExecCtx) -> Result<Row> {
     let mut out = Vec::with_capacity(defaults.len());
     for d in defaults {
