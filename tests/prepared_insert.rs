@@ -169,16 +169,17 @@ fn batch(s: &Session, sql: &str) {
     s.execute(sql, &[]).unwrap();
 }
 
+/// The rows of a query, as values.
+fn rows(s: &Session, sql: &str) -> Vec<Vec<Value>> {
+    let rows = s.query(sql, &[]).unwrap().collect_all().unwrap();
+    rows.into_iter().map(|r| r.into_values()).collect()
+}
+
 fn dump_sealdb(s: &Session, tables: &[String]) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     for t in tables {
-        let rows = s
-            .query(&format!("SELECT rowid, * FROM {t} ORDER BY rowid"), &[])
-            .unwrap()
-            .collect_all()
-            .unwrap();
         out.push(vec![text(t)]);
-        out.extend(rows.into_iter().map(|r| r.into_values()));
+        out.extend(rows(s, &format!("SELECT rowid, * FROM {t} ORDER BY rowid")));
     }
     out
 }
@@ -248,17 +249,12 @@ fn a_default_that_calls_a_function_is_evaluated_each_run() {
     for i in 0..20i64 {
         st.execute(&[&i]).unwrap();
     }
-    let rows = s
-        .query(
-            "SELECT count(DISTINCT r), count(*), min(k), max(k) FROM t",
-            &[],
-        )
-        .unwrap()
-        .collect_all()
-        .unwrap();
     assert_eq!(
-        rows[0].values(),
-        &[int(20), int(20), text("k"), text("k")],
+        rows(
+            &s,
+            "SELECT count(DISTINCT r), count(*), min(k), max(k) FROM t"
+        ),
+        [[int(20), int(20), text("k"), text("k")]],
         "every run drew its own random default; the constant one is the same"
     );
 }
@@ -281,23 +277,15 @@ fn a_prepared_insert_follows_its_table_becoming_a_view() {
            INSERT INTO under VALUES (new.a * 10, new.b); END",
     );
     st.execute(&[&3i64, &"through the view"]).unwrap();
-    let rows = s
-        .query("SELECT a, b FROM under", &[])
-        .unwrap()
-        .collect_all()
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].values(), &[int(30), text("through the view")]);
+    assert_eq!(
+        rows(&s, "SELECT a, b FROM under"),
+        [[int(30), text("through the view")]]
+    );
     // And back to a table of another shape: planned again, not the old plan.
     batch(
         &s,
         "DROP VIEW t; CREATE TABLE t (b TEXT, a INTEGER DEFAULT 9)",
     );
     st.execute(&[&"b first", &4i64]).unwrap();
-    let rows = s
-        .query("SELECT b, a FROM t", &[])
-        .unwrap()
-        .collect_all()
-        .unwrap();
-    assert_eq!(rows[0].values(), &[text("b first"), int(4)]);
+    assert_eq!(rows(&s, "SELECT b, a FROM t"), [[text("b first"), int(4)]]);
 }

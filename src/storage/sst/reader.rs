@@ -352,11 +352,10 @@ impl SstReader {
     }
 
     /// Data block `i` for a scan that read the block before it (`spare`,
-    /// which it no longer needs): from the cache, or read through the
-    /// scan's buffer `raw` and decoded into `spare`'s allocations when
-    /// nobody else holds it, and cached only if the cache has room (see
-    /// [`BlockCache::insert_if_room`]), so a scan of more than the cache
-    /// holds neither evicts what lookups use nor allocates per block.
+    /// which it no longer needs): see [`Self::load_block`]. Cached only
+    /// if the cache has room (see [`BlockCache::insert_if_room`]), so a
+    /// scan of more than the cache holds neither evicts what lookups use
+    /// nor allocates per block.
     pub(crate) fn next_block(
         &self,
         i: usize,
@@ -364,7 +363,26 @@ impl SstReader {
         raw: &mut Vec<u8>,
     ) -> Result<Arc<Block>> {
         let (index, j) = self.located(i)?;
-        let idx = &index.index;
+        self.load_block(index, j, spare, raw, true)
+    }
+
+    /// Data block `j` of a partition whose index is `index`.
+    fn block_in(&self, index: &PartIndex, j: usize) -> Result<Arc<Block>> {
+        self.load_block(index, j, None, &mut Vec::new(), false)
+    }
+
+    /// Data block `j` of a partition whose index is `index`: from the
+    /// cache, or read from the file through `raw` (decrypted, verified),
+    /// decoded into `spare`'s allocations when nobody else holds it, and
+    /// cached (`scan`: only where there is room, evicting nothing).
+    fn load_block(
+        &self,
+        index: &PartIndex,
+        j: usize,
+        spare: Option<Arc<Block>>,
+        raw: &mut Vec<u8>,
+        scan: bool,
+    ) -> Result<Arc<Block>> {
         let off = Self::block_offset(index, j);
         if let Some(b) = self.cache.get(self.number, off) {
             return Ok(b);
@@ -375,44 +393,18 @@ impl SstReader {
         }
         // A spare held elsewhere too (cached, or by another reader) is not
         // ours to refill: a new block then.
-        let mut spare = spare
-            .filter(|b| Arc::strong_count(b) == 1)
+        let mut block = spare
+            .filter(|b| Arc::strong_count(b) == 1 && Arc::weak_count(b) == 0)
             .unwrap_or_else(|| Arc::new(Block::empty()));
-        let block = match Arc::get_mut(&mut spare) {
-            Some(b) => b,
-            None => {
-                spare = Arc::new(Block::empty());
-                Arc::get_mut(&mut spare).ok_or_else(|| bad("block shared while being read"))?
-            }
-        };
-        if !block.refill(raw) || block.len() == 0 || block.key(block.len() - 1) != idx.key(j) {
+        let b = Arc::get_mut(&mut block).ok_or_else(|| bad("block shared while being read"))?;
+        if !b.refill(raw) || b.len() == 0 || b.key(b.len() - 1) != index.index.key(j) {
             return Err(bad("malformed data block"));
         }
-        self.cache.insert_if_room(self.number, off, &spare);
-        Ok(spare)
-    }
-
-    /// Data block `j` of a partition whose index is `index`.
-    fn block_in(&self, index: &PartIndex, j: usize) -> Result<Arc<Block>> {
-        let off = Self::block_offset(index, j);
-        let index = &index.index;
-        if let Some(b) = self.cache.get(self.number, off) {
-            return Ok(b);
+        if scan {
+            self.cache.insert_if_room(self.number, off, &block);
+        } else {
+            self.cache.insert(self.number, off, block.clone());
         }
-        let (raw, _) = self.file.read_record(off)?.ok_or_else(|| {
-            Error::corruption(
-                self.file.path(),
-                HEADER_LEN + off,
-                "block offset past the end",
-            )
-        })?;
-        let block = Block::decode(&raw)
-            .filter(|b| b.len() > 0 && b.key(b.len() - 1) == index.key(j))
-            .ok_or_else(|| {
-                Error::corruption(self.file.path(), HEADER_LEN + off, "malformed data block")
-            })?;
-        let block = Arc::new(block);
-        self.cache.insert(self.number, off, block.clone());
         Ok(block)
     }
 
