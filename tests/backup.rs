@@ -669,6 +669,19 @@ fn targets_must_be_new_or_empty_and_the_live_store_is_never_a_target() {
     db.backup(&empty, &cheap(), |_| {}).unwrap();
     let e = Db::restore(&empty, &full, key(1), &RestoreOptions::default(), |_| {}).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    // A marker that is not a restore's own is not a leftover to clear.
+    std::fs::write(
+        full.join("INCOMPLETE"),
+        b"sealdb: this directory is an unfinished checkpoint; delete it and start again\n",
+    )
+    .unwrap();
+    let e = Db::restore(&empty, &full, key(1), &RestoreOptions::default(), |_| {}).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    std::fs::remove_file(full.join("something")).unwrap();
+    let e = Db::restore(&empty, &full, key(1), &RestoreOptions::default(), |_| {}).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    assert!(full.join("INCOMPLETE").exists());
+    std::fs::write(full.join("something"), b"keep me").unwrap();
     let e = Db::restore(&empty, &src, key(1), &RestoreOptions::default(), |_| {}).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
     // Into an empty directory is fine.
@@ -690,6 +703,97 @@ fn targets_must_be_new_or_empty_and_the_live_store_is_never_a_target() {
         )
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidArgument);
+}
+
+/// Every directory fsync and rename of a restore made to fail in turn (the
+/// state a crash at that point leaves, plus the error): what is left at
+/// the target either opens whole or does not open at all, and the next
+/// restore to the same target clears the leftovers and completes.
+#[test]
+fn a_restore_stopped_at_any_rename_or_directory_sync_leaves_nothing_half_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = open(&tmp.path().join("src"), 1);
+    populate(&db);
+    let bk = tmp.path().join("bk");
+    db.backup(&bk, &cheap(), |_| {}).unwrap();
+    let count = |d: &Db| rows(&d.root_session(), "SELECT count(*) FROM orders")[0][0].clone();
+    let want = count(&db);
+    drop(db);
+    let faulty = |plan: &Arc<FaultPlan>| RestoreOptions {
+        vfs: Some(Arc::new(FaultVfs::new(
+            Arc::new(OsVfs::new()),
+            plan.clone(),
+        ))),
+        ..RestoreOptions::default()
+    };
+    let probe = FaultPlan::new();
+    Db::restore(
+        &bk,
+        tmp.path().join("probe"),
+        key(1),
+        &faulty(&probe),
+        |_| {},
+    )
+    .unwrap();
+    let (dir_syncs, renames) = (probe.dir_syncs(), probe.renames());
+    assert!(dir_syncs >= 3 && renames >= 1, "{dir_syncs} {renames}");
+    let points = (1..=dir_syncs)
+        .map(|n| (n, true))
+        .chain((1..=renames).map(|n| (n, false)));
+    let (mut opened_whole, mut refused) = (0, 0);
+    for (i, (n, dir_sync)) in points.enumerate() {
+        let target = tmp.path().join(format!("t{i}"));
+        let plan = FaultPlan::new();
+        if dir_sync {
+            plan.fail_nth_dir_sync(n);
+        } else {
+            plan.fail_nth_rename(n);
+        }
+        // `Db::restore` opens the new store at the end to audit the
+        // restore; a sync failing as that store closes is not reported.
+        if let Err(e) = Db::restore(&bk, &target, key(1), &faulty(&plan), |_| {}) {
+            assert!(matches!(e, Error::Io { .. }), "point {i}: {e}");
+        }
+        let staging = tmp.path().join(format!(".t{i}.restoring"));
+        if staging.exists() {
+            // Empty, only its lock, or marked: never a finished store.
+            let left = names(&staging, "");
+            assert!(
+                left.iter().all(|n| n == "LOCK") || left.iter().any(|n| n == "INCOMPLETE"),
+                "point {i}: {left:?}"
+            );
+        }
+        let whole = target.exists()
+            && match Db::open_with(&target, key(1), options()) {
+                Ok(r) => {
+                    assert_eq!(count(&r), want, "point {i}");
+                    true
+                }
+                Err(e) => {
+                    assert_eq!(e.code(), ErrorCode::Incomplete, "point {i}: {e}");
+                    false
+                }
+            };
+        if whole {
+            // The failure came after the marker went: the store is
+            // there, and a restore over it is refused.
+            opened_whole += 1;
+            let e =
+                Db::restore(&bk, &target, key(1), &RestoreOptions::default(), |_| {}).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidArgument, "point {i}: {e}");
+        } else {
+            refused += 1;
+            Db::restore(&bk, &target, key(1), &RestoreOptions::default(), |_| {}).unwrap();
+        }
+        assert!(!staging.exists(), "point {i}: staging left behind");
+        let r = Db::open_with(&target, key(1), options()).unwrap();
+        assert_eq!(count(&r), want, "point {i}");
+        assert!(r.audit_verify().unwrap().is_intact(), "point {i}");
+    }
+    assert!(
+        opened_whole >= 1 && refused >= 3,
+        "{opened_whole} {refused}"
+    );
 }
 
 #[test]

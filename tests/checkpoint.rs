@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use common::*;
 use sealdb::storage::{
-    Checkpoint, CheckpointInstaller, Direction, Engine, StorageOptions, INCOMPLETE_MARKER,
+    complete_install, is_unfinished_install, Checkpoint, CheckpointInstaller, Direction, Engine,
+    StorageOptions, INCOMPLETE_MARKER,
 };
 use sealdb::vfs::{KeyOptions, MemVfs, OsVfs, Vfs};
 use sealdb::{Error, KeyProvider};
@@ -187,6 +188,16 @@ fn install(vfs: &Arc<dyn Vfs>, cp: &Checkpoint, dir: &str, p: Arc<dyn KeyProvide
         }
     }
     inst.finish(cp.sequence()).unwrap();
+    // Written and synced, still marked until its owner has moved it into
+    // place and completes it.
+    assert!(matches!(
+        vfs.list(Path::new(dir))
+            .map(|n| n.iter().any(|n| n == INCOMPLETE_MARKER)),
+        Ok(true)
+    ));
+    assert!(is_unfinished_install(&**vfs, Path::new(dir)).unwrap());
+    complete_install(&**vfs, Path::new(dir)).unwrap();
+    assert!(!is_unfinished_install(&**vfs, Path::new(dir)).unwrap());
 }
 
 #[test]
@@ -325,6 +336,7 @@ fn unfinished_copies_and_installs_do_not_open_and_targets_must_be_empty() {
     assert!(vfs
         .exists(Path::new("/half").join(INCOMPLETE_MARKER).as_path())
         .unwrap());
+    assert!(is_unfinished_install(&*vfs, Path::new("/half")).unwrap());
     assert!(matches!(
         open(&vfs, "/half", mem_provider(KEY32)),
         Err(Error::Incomplete { .. })

@@ -2,19 +2,23 @@
 //! the restoring side's own store key.
 //!
 //! ```text
-//!   target T must not exist or be empty
-//!   build in .T.restoring (beside T): INCOMPLETE marker, a new key
-//!     registry under the restoring provider, every table from the backup
-//!     of the chain that holds it, the audit segments, the log tail
-//!     replayed into one more table, a manifest, then the marker removed
+//!   target T must not exist, be empty, or be an unfinished restore
+//!   build in .T.restoring (beside T): INCOMPLETE marker (a restore's
+//!     text), a new key registry under the restoring provider, every table
+//!     from the backup of the chain that holds it, the audit segments, the
+//!     log tail replayed into one more table, a manifest, all synced
 //!   rename .T.restoring → T, fsync the parent directory
+//!   remove T/INCOMPLETE, fsync T
 //! ```
 //!
 //! Every file of the chain is checked (size, digest, MACs, descriptor,
 //! counts: see `open.rs`), so a tampered or partial backup fails the
-//! restore, naming the file, and nothing is left at T. A crash leaves at
-//! most `.T.restoring` with its INCOMPLETE marker, which never opens as a
-//! store and is cleared by the next restore to T.
+//! restore, naming the file, and nothing is left at T. A crash leaves
+//! either `.T.restoring` (empty, holding only its lock file, or holding
+//! the marker) or T with the marker: neither opens as a store, and the
+//! next restore to T clears both. The marker goes last, after the rename,
+//! so no crash leaves a finished store under the staging name (which the
+//! next restore could not tell from a user's directory).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -22,7 +26,10 @@ use std::sync::Arc;
 
 use crate::crypto::KeyProvider;
 use crate::error::{Error, Result};
-use crate::storage::{CheckpointInstaller, CheckpointTable, INCOMPLETE_MARKER, LOCK_FILE};
+use crate::storage::{
+    complete_install, is_unfinished_install, CheckpointInstaller, CheckpointTable,
+    INCOMPLETE_MARKER, LOCK_FILE,
+};
 use crate::vfs::{FileKind, Vfs, AUDIT_FILE_PREFIX};
 
 use super::manifest::{hex, FileEntry, Role, TableEntry, MANIFEST_FILE};
@@ -45,31 +52,38 @@ fn staging_dir(target: &Path) -> Result<PathBuf> {
 }
 
 /// Removes what an interrupted restore left in `staging` (only if it is
-/// one: it holds the marker, and its lock is free).
+/// one: empty, holding only the lock file it takes first, or holding the
+/// marker; and its lock is free).
 fn clear_staging(vfs: &dyn Vfs, staging: &Path) -> Result<()> {
     if !vfs.exists(staging)? {
         return Ok(());
     }
     let names = vfs.list(staging)?;
+    let only_lock = names.iter().all(|n| n == LOCK_FILE);
+    if !only_lock && !names.iter().any(|n| n == INCOMPLETE_MARKER) {
+        return Err(Error::InvalidArgument {
+            what: format!(
+                "{} exists and is not an unfinished restore; move it away",
+                staging.display()
+            ),
+        });
+    }
+    clear_dir(vfs, staging, &names)
+}
+
+/// Empties and removes `dir`, whose entries are `names`, under its lock
+/// (which fails with `Locked` while a restore is building there).
+fn clear_dir(vfs: &dyn Vfs, dir: &Path, names: &[String]) -> Result<()> {
     if !names.is_empty() {
-        if !names.iter().any(|n| n == INCOMPLETE_MARKER) {
-            return Err(Error::InvalidArgument {
-                what: format!(
-                    "{} exists and is not an unfinished restore; move it away",
-                    staging.display()
-                ),
-            });
-        }
-        // Fails with Locked while another restore is building there.
-        let lock = vfs.lock(&staging.join(LOCK_FILE))?;
+        let lock = vfs.lock(&dir.join(LOCK_FILE))?;
         for n in names.iter().filter(|n| *n != LOCK_FILE) {
-            vfs.remove(&staging.join(n))?;
+            vfs.remove(&dir.join(n))?;
         }
         drop(lock);
-        vfs.remove(&staging.join(LOCK_FILE))?;
+        vfs.remove(&dir.join(LOCK_FILE))?;
     }
-    vfs.remove_dir(staging)?;
-    vfs.sync_dir(crate::vfs::parent_dir(staging))
+    vfs.remove_dir(dir)?;
+    vfs.sync_dir(crate::vfs::parent_dir(dir))
 }
 
 /// Restores the backup in `backup_dir` into `target` (see the module doc).
@@ -92,7 +106,10 @@ pub(crate) fn restore(
             .clone()
             .or_else(|| Some(provider.clone())),
     };
-    if vfs.exists(target)? && !vfs.list(target)?.is_empty() {
+    // A restore interrupted after its rename left the target marked: it
+    // never opened, and is cleared like the staging directory.
+    let leftover = vfs.exists(target)? && is_unfinished_install(&*vfs, target)?;
+    if !leftover && vfs.exists(target)? && !vfs.list(target)?.is_empty() {
         return Err(Error::InvalidArgument {
             what: format!(
                 "{} exists and is not empty; restore into a new or empty directory",
@@ -105,11 +122,14 @@ pub(crate) fn restore(
     let staging = staging_dir(target)?;
     clear_staging(&*vfs, &staging)?;
     let summary = build(&vfs, &chain, &staging, provider, options, progress)?;
-    if vfs.exists(target)? {
+    if leftover {
+        clear_dir(&*vfs, target, &vfs.list(target)?)?;
+    } else if vfs.exists(target)? {
         vfs.remove_dir(target)?;
     }
     vfs.rename(&staging, target)?;
     vfs.sync_dir(crate::vfs::parent_dir(target))?;
+    complete_install(&*vfs, target)?;
     Ok(RestoreSummary {
         dir: target.to_path_buf(),
         ..summary

@@ -69,8 +69,14 @@ use super::{write_table, Engine, Inner, Snapshot, StorageOptions, LOCK_FILE};
 /// has not finished; opening it as a store fails ([`Error::Incomplete`]).
 pub const INCOMPLETE_MARKER: &str = "INCOMPLETE";
 
-const MARKER_TEXT: &[u8] =
-    b"sealdb: this directory is an unfinished checkpoint or restore; delete it and start again\n";
+/// The marker's text in a checkpoint copy.
+const CHECKPOINT_MARKER_TEXT: &[u8] =
+    b"sealdb: this directory is an unfinished checkpoint; delete it and start again\n";
+
+/// The marker's text in an install (a restore): [`is_unfinished_install`]
+/// tells it from a checkpoint's, so a restore clears only its own leftovers.
+const INSTALL_MARKER_TEXT: &[u8] =
+    b"sealdb: this directory is an unfinished restore; restore again or delete it\n";
 
 /// One table of a checkpoint, as its source store knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,7 +318,7 @@ impl Checkpoint {
         let src = self.inner.dir.dir().to_path_buf();
         prepare_target(&*vfs, dir)?;
         let _lock = vfs.lock(&dir.join(LOCK_FILE))?;
-        write_marker(&*vfs, dir)?;
+        write_marker(&*vfs, dir, CHECKPOINT_MARKER_TEXT)?;
         for t in &self.tables {
             let name = table_name(t.number);
             if vfs.hard_link(&src.join(&name), &dir.join(&name)).is_err() {
@@ -436,9 +442,9 @@ pub(crate) fn prepare_target(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
 }
 
 /// Writes the incomplete marker and makes it durable before anything else.
-fn write_marker(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+fn write_marker(vfs: &dyn Vfs, dir: &Path, text: &[u8]) -> Result<()> {
     let mut f = vfs.create(&dir.join(INCOMPLETE_MARKER))?;
-    f.append(MARKER_TEXT)?;
+    f.append(text)?;
     f.sync()?;
     vfs.sync_dir(dir)
 }
@@ -448,6 +454,29 @@ fn finish_marker(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
     vfs.sync_dir(dir)?;
     vfs.remove(&dir.join(INCOMPLETE_MARKER))?;
     vfs.sync_dir(dir)
+}
+
+/// Ends an install that [`CheckpointInstaller::finish`] wrote and the
+/// caller then moved to its place `dir`: removes the incomplete marker.
+/// Until this returns, the store at `dir` does not open.
+pub fn complete_install(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
+    finish_marker(vfs, dir)
+}
+
+/// Whether `dir` holds the marker of an install (a restore) that did not
+/// complete, as opposed to a checkpoint's or none.
+pub fn is_unfinished_install(vfs: &dyn Vfs, dir: &Path) -> Result<bool> {
+    let path = dir.join(INCOMPLETE_MARKER);
+    if !vfs.exists(&path)? {
+        return Ok(false);
+    }
+    let f = vfs.open(&path)?;
+    if f.len() != INSTALL_MARKER_TEXT.len() as u64 {
+        return Ok(false);
+    }
+    let mut text = vec![0; INSTALL_MARKER_TEXT.len()];
+    f.read_exact_at(0, &mut text)?;
+    Ok(text == INSTALL_MARKER_TEXT)
 }
 
 /// Copies the first `len` bytes of `from` to the new file `to`, synced.
@@ -503,7 +532,7 @@ impl CheckpointInstaller {
     ) -> Result<CheckpointInstaller> {
         prepare_target(&*vfs, dir)?;
         let lock = vfs.lock(&dir.join(LOCK_FILE))?;
-        write_marker(&*vfs, dir)?;
+        write_marker(&*vfs, dir, INSTALL_MARKER_TEXT)?;
         let sdir = SealedDir::open(vfs, dir, provider, key_options)?;
         Ok(CheckpointInstaller {
             dir: sdir,
@@ -581,8 +610,11 @@ impl CheckpointInstaller {
     }
 
     /// Writes the log tail as one more table, the manifest and CURRENT,
-    /// and removes the incomplete marker. `sequence` is the checkpoint's
-    /// [`Checkpoint::sequence`]; the tail must end exactly there.
+    /// and makes them durable. `sequence` is the checkpoint's
+    /// [`Checkpoint::sequence`]; the tail must end exactly there. The
+    /// incomplete marker stays: the caller moves the directory into place
+    /// and then calls [`complete_install`], so a crash between the two
+    /// leaves a directory that does not open, at either name.
     pub fn finish(self, sequence: u64) -> Result<()> {
         let end = self.next_seq.lock().map_or(self.flushed, |n| n - 1);
         if end != sequence {
@@ -622,7 +654,7 @@ impl CheckpointInstaller {
         snapshot.last_seq = Some(sequence);
         self.dir.vfs().sync_dir(self.dir.dir())?;
         Manifest::create(&self.dir, manifest_number, &snapshot).map_err(|(e, _)| e)?;
-        finish_marker(&**self.dir.vfs(), self.dir.dir())
+        self.dir.vfs().sync_dir(self.dir.dir())
     }
 }
 

@@ -58,7 +58,8 @@ pub(crate) mod wal;
 
 pub use batch::WriteBatch;
 pub use checkpoint::{
-    Checkpoint, CheckpointInstaller, CheckpointLog, CheckpointTable, INCOMPLETE_MARKER,
+    complete_install, is_unfinished_install, Checkpoint, CheckpointInstaller, CheckpointLog,
+    CheckpointTable, INCOMPLETE_MARKER,
 };
 pub use iter::{Direction, EngineIter};
 pub use options::{LevelStats, Progress, Stats, StorageOptions, SyncMode};

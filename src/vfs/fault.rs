@@ -100,6 +100,14 @@ impl FaultPlan {
     pub fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::SeqCst)
     }
+    /// Directory fsyncs attempted so far.
+    pub fn dir_syncs(&self) -> u64 {
+        self.dir_syncs.load(Ordering::SeqCst)
+    }
+    /// Renames attempted so far.
+    pub fn renames(&self) -> u64 {
+        self.renames.load(Ordering::SeqCst)
+    }
 
     fn hit(count: &AtomicU64, target: &AtomicU64) -> bool {
         let n = count.fetch_add(1, Ordering::SeqCst) + 1;
