@@ -1,7 +1,9 @@
 //! Scans of more data than the block cache holds: every entry comes back
 //! in order (blocks read into the scan's own reused buffers when the
 //! cache is full), and the scan neither evicts the blocks lookups cached
-//! nor grows the cache past its bound.
+//! nor grows the cache past its bound. Tables that a flush or compaction
+//! writes are in the cache as written, where it has room: reading them
+//! right after reads no block from the file, and reads the same entries.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +18,10 @@ use sealdb::vfs::{KeyOptions, MemVfs, Vfs};
 const CACHE: usize = 64 << 10;
 
 fn open(vfs: &MemVfs) -> Engine {
+    open_with_cache(vfs, CACHE)
+}
+
+fn open_with_cache(vfs: &MemVfs, cache: usize) -> Engine {
     let v: Arc<dyn Vfs> = Arc::new(vfs.clone());
     let provider: Arc<dyn KeyProvider> =
         Arc::new(MemoryKeyProvider::new(KeyBytes::from_slice(&[7u8; 32])).unwrap());
@@ -28,7 +34,7 @@ fn open(vfs: &MemVfs) -> Engine {
             memtable_bytes: 32 << 10,
             block_bytes: 256,
             target_file_bytes: 16 << 10,
-            block_cache_bytes: CACHE,
+            block_cache_bytes: cache,
             ..StorageOptions::default()
         },
     )
@@ -163,4 +169,53 @@ fn a_long_scan_does_not_evict_what_lookups_cached() {
         "a scan evicted blocks the lookups had cached"
     );
     assert_eq!(after.cache_hits, before.cache_hits + probes.len() as u64);
+}
+
+#[test]
+fn tables_just_written_are_read_from_the_cache() {
+    let vfs = MemVfs::new();
+    let db = open_with_cache(&vfs, 4 << 20);
+    let mut model = BTreeMap::new();
+    let check = |db: &Engine, model: &BTreeMap<Vec<u8>, Vec<u8>>, what: &str| {
+        let before = db.stats();
+        for i in 0..3000 {
+            assert_eq!(
+                db.get(&key(i)).unwrap().as_ref(),
+                model.get(&key(i)),
+                "{what} {i}"
+            );
+        }
+        let all = drain(&mut db.iter(.., Direction::Forward, None).unwrap());
+        assert_eq!(all, model.clone().into_iter().collect::<Vec<_>>(), "{what}");
+        let after = db.stats();
+        assert_eq!(
+            after.cache_misses, before.cache_misses,
+            "{what}: a block was read"
+        );
+        assert!(after.cache_hits > before.cache_hits, "{what}");
+    };
+    for i in 0..3000 {
+        db.put(&key(i), &value(i)).unwrap();
+        model.insert(key(i), value(i));
+    }
+    db.flush().unwrap();
+    check(&db, &model, "flushed");
+    for i in (0..3000).step_by(4) {
+        db.put(&key(i), &value(i + 7)).unwrap();
+        model.insert(key(i), value(i + 7));
+    }
+    for i in (0..3000).step_by(9) {
+        db.delete(&key(i)).unwrap();
+        model.remove(&key(i));
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    check(&db, &model, "compacted");
+    assert!(db.stats().cache_bytes <= 4 << 20);
+    // The same entries from the file, cold.
+    drop(db);
+    let db = open_with_cache(&vfs, 4 << 20);
+    let all = drain(&mut db.iter(.., Direction::Forward, None).unwrap());
+    assert_eq!(all, model.into_iter().collect::<Vec<_>>(), "reopened");
+    assert!(db.stats().cache_misses > 0);
 }

@@ -174,6 +174,13 @@ impl BlockCache {
         true
     }
 
+    /// Whether a block of about `bytes` at (`table`, `offset`) would go in
+    /// now without evicting (a hint, to skip decoding one that would not:
+    /// [`BlockCache::insert_if_room`] decides).
+    pub(crate) fn has_room(&self, table: u64, offset: u64, bytes: usize) -> bool {
+        self.shard((table, offset)).lock().bytes + bytes <= self.shard_capacity
+    }
+
     /// Drops every block of `table` (after the table is deleted).
     pub(crate) fn evict_table(&self, table: u64) {
         for shard in &self.shards {

@@ -629,12 +629,9 @@ impl CheckpointInstaller {
         if !self.mem.is_empty() {
             let number = next_file;
             next_file += 1;
-            let summary = write_table(
-                &self.dir,
-                number,
-                &self.opts,
-                self.mem.range_from(None, |_| true).map(Ok),
-            )?;
+            let summary = write_table(&self.dir, number, &self.opts, None, |add| {
+                self.mem.for_each_entry(add)
+            })?;
             added.push((0, super::meta_of(number, &summary)));
         }
         let edit = VersionEdit {

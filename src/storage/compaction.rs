@@ -193,7 +193,8 @@ impl Inner {
                     builder = Some((
                         n,
                         SstBuilder::new(w, self.opts.block_bytes, self.opts.bloom_bits_per_key)
-                            .with_format(self.opts.table_format),
+                            .with_format(self.opts.table_format)
+                            .warming(self.cache.clone(), n),
                     ));
                 }
                 if let Some((_, b)) = builder.as_mut() {
@@ -213,6 +214,7 @@ impl Inner {
                 let mut pending = self.pending_tables.lock();
                 for n in &created {
                     remove_partial(&self.dir, &table_name(*n));
+                    self.cache.evict_table(*n);
                     pending.remove(n);
                 }
                 return Err(e);
@@ -223,6 +225,7 @@ impl Inner {
                 let mut pending = self.pending_tables.lock();
                 for f in &outputs {
                     remove_partial(&self.dir, &table_name(f.number));
+                    self.cache.evict_table(f.number);
                     pending.remove(&f.number);
                 }
                 return Err(e);
@@ -336,10 +339,16 @@ impl Inner {
         for (level, f) in todo {
             let n = self.new_table_number();
             let src = TablesSource::new(vec![self.table(&f)?], Direction::Forward, None);
-            let summary = write_table(&self.dir, n, &self.opts, SourceIter(Source::Tables(src)))
-                .inspect_err(|_| {
-                    self.pending_tables.lock().remove(&n);
-                })?;
+            let summary = write_table(&self.dir, n, &self.opts, Some(&self.cache), |add| {
+                let mut src = Source::Tables(src);
+                while src.advance()? {
+                    add(src.key(), src.value())?;
+                }
+                Ok(())
+            })
+            .inspect_err(|_| {
+                self.pending_tables.lock().remove(&n);
+            })?;
             self.counters
                 .compaction
                 .fetch_add(summary.size, Ordering::Relaxed);

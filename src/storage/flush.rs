@@ -43,12 +43,9 @@ impl Inner {
         let summary = if mem.is_empty() {
             Ok(None)
         } else {
-            write_table(
-                &self.dir,
-                number,
-                &self.opts,
-                mem.range_from(None, |_| true).map(Ok),
-            )
+            write_table(&self.dir, number, &self.opts, Some(&self.cache), |add| {
+                mem.for_each_entry(add)
+            })
             .map(Some)
         };
         let mut st = self.state.lock();

@@ -83,15 +83,6 @@ impl Source {
             Source::Tables(t) => t.block.as_ref().map_or(&[][..], |(_, b)| b.value(t.pos)),
         }
     }
-
-    /// Advances and copies the entry out (for callers that keep entries).
-    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>> {
-        Ok(if self.advance()? {
-            Some((self.key().to_vec(), self.value().to_vec()))
-        } else {
-            None
-        })
-    }
 }
 
 /// A memtable cursor: re-seeks after the last key it returned, in batches,

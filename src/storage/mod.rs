@@ -435,23 +435,29 @@ fn write_table(
     dir: &SealedDir,
     number: u64,
     opts: &StorageOptions,
-    entries: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>,
+    cache: Option<&Arc<BlockCache>>,
+    feed: impl FnOnce(&mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>,
 ) -> Result<TableSummary> {
     let name = table_name(number);
     let written = (|| {
         let w = dir.create_file(&name, FileKind::Sstable)?;
         let mut b = SstBuilder::new(w, opts.block_bytes, opts.bloom_bits_per_key)
             .with_format(opts.table_format);
-        for e in entries {
-            let (k, v) = e?;
-            b.add(&k, &v)?;
+        if let Some(c) = cache {
+            b = b.warming(c.clone(), number);
         }
+        feed(&mut |k, v| b.add(k, v))?;
         let summary = b.finish()?;
         // The table's name must be durable before a manifest edit names it.
         dir.vfs().sync_dir(dir.dir())?;
         Ok(summary)
     })();
-    written.inspect_err(|_| remove_partial(dir, &name))
+    written.inspect_err(|_| {
+        remove_partial(dir, &name);
+        if let Some(c) = cache {
+            c.evict_table(number);
+        }
+    })
 }
 
 impl Inner {
@@ -721,15 +727,5 @@ fn starts_after(f: &FileMeta, upper: &Bound<Vec<u8>>) -> bool {
         Bound::Included(k) => smallest > k.as_slice(),
         Bound::Excluded(k) => smallest >= k.as_slice(),
         Bound::Unbounded => false,
-    }
-}
-
-/// Adapts a [`Source`] to an iterator of entries.
-struct SourceIter(Source);
-
-impl Iterator for SourceIter {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next_entry().transpose()
     }
 }

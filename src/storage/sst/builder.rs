@@ -6,13 +6,23 @@
 //! written after the data, so the data blocks stay one contiguous run.
 //! Every user key of a partition's blocks is in its filter, also one whose
 //! older versions began in the previous partition.
+//!
+//! A builder given the block cache ([`SstBuilder::warming`]) puts each
+//! data block it writes there too, where the cache has room (evicting
+//! nothing): a flush or compaction rewrites data readers were using, and
+//! without it the first read of every block of the new table would go to
+//! the file, decrypt, verify and decode what the writer just had in hand.
+//! The block cached is decoded from the very payload written.
 
-use super::block::BlockBuilder;
+use std::sync::Arc;
+
+use super::block::{Block, BlockBuilder};
 use super::{
     filter, BlockMeta, BLOCK_CLEAN, FOOTER_LEN, META_FILTER, META_INDEX, META_TOP, SST_MAGIC,
     SST_MAGIC_V1, SST_MAGIC_V2,
 };
 use crate::error::Result;
+use crate::storage::cache::BlockCache;
 use crate::storage::key::{split, user_key, Kind};
 use crate::storage::version::FileIdentity;
 use crate::vfs::SealedWriter;
@@ -48,6 +58,8 @@ pub(crate) struct SstBuilder {
     /// Format 3: finished partitions, and data blocks in the current one.
     partitions: Vec<Partition>,
     part_blocks: u64,
+    /// The cache its data blocks also go to, and the table's number.
+    warm: Option<(Arc<BlockCache>, u64)>,
 }
 
 /// A finished partition of a format-3 table, written at the end.
@@ -85,7 +97,16 @@ impl SstBuilder {
             format: 3,
             partitions: Vec::new(),
             part_blocks: 0,
+            warm: None,
         }
+    }
+
+    /// Also caches each data block written, as table `number`'s (see the
+    /// module doc). A table that is not finished must then be dropped from
+    /// the cache ([`BlockCache::evict_table`]).
+    pub(crate) fn warming(mut self, cache: Arc<BlockCache>, number: u64) -> SstBuilder {
+        self.warm = Some((cache, number));
+        self
     }
 
     /// Writes table format `version` (`StorageOptions::table_format`: 1,
@@ -138,6 +159,14 @@ impl SstBuilder {
         };
         let raw = self.block.finish();
         let off = self.w.append_record(&raw)?;
+        if let Some((cache, number)) = &self.warm {
+            if cache.has_room(*number, off, raw.len()) {
+                let mut b = Block::empty();
+                if b.refill(&raw) {
+                    cache.insert_if_room(*number, off, &Arc::new(b));
+                }
+            }
+        }
         self.index_value.clear();
         if self.format == 1 {
             self.index_value.extend_from_slice(&off.to_le_bytes());
