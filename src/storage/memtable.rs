@@ -264,7 +264,7 @@ fn into_ikey(mut k: Vec<u8>, seq: u64, kind: Kind) -> Vec<u8> {
     k
 }
 
-/// The search array of a sorted run (see the module doc): the first key
+/// The search index of a sorted run (see the module doc): the first key
 /// of every [`RUN_CHUNK`] entries, copied into one buffer. A seek searches
 /// those (a few cache lines for the upper steps), then the one chunk the
 /// key is in.
