@@ -300,11 +300,15 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             pos: 0,
             written: cx.txn.mark(),
         }),
-        Node::Project(input, exprs) => Box::new(ProjectIter {
-            input: open(input, cx, env)?,
-            moves: movable_columns(exprs),
-            exprs: exprs.clone(),
-        }),
+        Node::Project(input, exprs) => {
+            let moves = movable_columns(exprs);
+            Box::new(ProjectIter {
+                input: open(input, cx, env)?,
+                in_place: in_place(&moves),
+                moves,
+                exprs: exprs.clone(),
+            })
+        }
         Node::Aggregate {
             input,
             width,
@@ -823,6 +827,21 @@ struct ProjectIter {
     exprs: Vec<PExpr>,
     /// Per output: the input column it can take instead of copying.
     moves: Vec<Option<usize>>,
+    /// Every output moves a column, output `j` from column `moves[j] >= j`:
+    /// the input row becomes the output row (see [`in_place`]).
+    in_place: bool,
+}
+
+/// Whether outputs that all move columns (`moves`) can be put into the
+/// input row itself, output `j` into slot `j` in order: each comes from a
+/// slot at or after its own, so it is read before any write reaches that
+/// slot (the columns moved are distinct: [`movable_columns`]). A
+/// `SELECT a, b` of a row not much wider then allocates no second row.
+fn in_place(moves: &[Option<usize>]) -> bool {
+    moves
+        .iter()
+        .enumerate()
+        .all(|(j, m)| m.is_some_and(|i| i >= j))
 }
 
 /// For each projected expression that is a bare column no other bare
@@ -848,6 +867,23 @@ impl RowIter for ProjectIter {
         let Some(mut r) = self.input.next(cx)? else {
             return Ok(None);
         };
+        // Not when the input row is much wider: a row kept (sorted,
+        // collected) would hold its capacity.
+        let n = self.moves.len();
+        if self.in_place
+            && r.capacity() <= 2 * n.max(2)
+            && self.moves.iter().flatten().all(|&i| i < r.len())
+        {
+            for (j, m) in self.moves.iter().enumerate() {
+                if let Some(i) = *m {
+                    if i != j {
+                        r[j] = std::mem::replace(&mut r[i], Value::Null);
+                    }
+                }
+            }
+            r.truncate(n);
+            return Ok(Some(r));
+        }
         let mut out = Vec::with_capacity(self.exprs.len());
         for (e, m) in self.exprs.iter().zip(&self.moves) {
             out.push(match m {
