@@ -20,7 +20,18 @@ pub(super) fn arg(args: &[Value], i: usize) -> &Value {
 
 /// The text up to the first NUL, as SQLite's C-string loops see it.
 pub(super) fn until_nul(s: &str) -> &str {
-    s.split('\0').next().unwrap_or(s)
+    // NUL is one byte in UTF-8 and never inside a longer character. Most
+    // texts hold none: `contains` answers that a word at a time, cheaper
+    // than `split`'s character searcher (a third of `length()` over a
+    // table of 100-byte texts).
+    let b = s.as_bytes();
+    if !b.contains(&0) {
+        return s;
+    }
+    match b.iter().position(|&c| c == 0) {
+        Some(end) => &s[..end],
+        None => s,
+    }
 }
 
 /// A count as an INTEGER.
@@ -63,5 +74,28 @@ pub(super) fn numeric(v: &Value) -> Option<Value> {
         Value::Integer(_) | Value::Real(_) => Some(v.clone()),
         Value::Text(s) => numeric_affinity_of_text(s, false),
         Value::Null | Value::Blob(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::until_nul;
+
+    #[test]
+    fn until_nul_stops_at_the_first_nul_only() {
+        for (text, want) in [
+            ("", ""),
+            ("abc", "abc"),
+            ("\0", ""),
+            ("\0abc", ""),
+            ("ab\0c\0d", "ab"),
+            ("abc\0", "abc"),
+            ("été\0ü", "été"),
+            ("ü€😀", "ü€😀"),
+        ] {
+            assert_eq!(until_nul(text), want, "{text:?}");
+        }
+        let long = format!("{}\0{}", "x".repeat(1000), "y".repeat(10));
+        assert_eq!(until_nul(&long).len(), 1000);
     }
 }
