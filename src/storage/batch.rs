@@ -24,6 +24,14 @@ impl WriteBatch {
         WriteBatch::default()
     }
 
+    /// An empty batch with room for `n` operations.
+    pub fn with_capacity(n: usize) -> Self {
+        WriteBatch {
+            ops: Vec::with_capacity(n),
+            bytes: 0,
+        }
+    }
+
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
         let (k, v) = (key.into(), value.into());

@@ -258,10 +258,9 @@ impl Txn {
     /// if the keys are not ascending inside the range, each is put as by
     /// [`Txn::put`].
     pub fn put_fresh(&mut self, lower: &[u8], upper: &[u8], keys: Vec<Vec<u8>>) {
-        let inside = keys.first().is_none_or(|k| k.as_slice() >= lower)
-            && keys.last().is_none_or(|k| k.as_slice() < upper)
-            && keys.windows(2).all(|w| w[0] < w[1]);
-        let fresh = inside
+        let within = keys.first().is_none_or(|k| k.as_slice() >= lower)
+            && keys.last().is_none_or(|k| k.as_slice() < upper);
+        let fresh = within
             && self
                 .writes
                 .range((
@@ -271,11 +270,24 @@ impl Txn {
                 .next()
                 .is_none();
         if !fresh {
-            self.reserve(keys.len());
-            for k in keys {
-                self.put(k, Vec::new());
+            return self.put_each(keys);
+        }
+        // Above everything written (the common case): the run checks the
+        // order as it takes the keys, each compared once. Ascending from
+        // a first key at or above `lower` to a last below `upper`, they
+        // are all inside the range the undo entry empties.
+        let keys = match self.writes.extend_run(keys) {
+            Ok(()) => {
+                self.undo.push(Undo::Fresh {
+                    lower: lower.to_vec(),
+                    upper: upper.to_vec(),
+                });
+                return;
             }
-            return;
+            Err(keys) => keys,
+        };
+        if !keys.windows(2).all(|w| w[0] < w[1]) {
+            return self.put_each(keys);
         }
         self.writes.reserve_run(keys.len());
         self.undo.push(Undo::Fresh {
@@ -284,6 +296,14 @@ impl Txn {
         });
         for k in keys {
             self.writes.insert(k, Some(Vec::new()));
+        }
+    }
+
+    /// [`Txn::put`] of each of `keys` with an empty value.
+    fn put_each(&mut self, keys: Vec<Vec<u8>>) {
+        self.reserve(keys.len());
+        for k in keys {
+            self.put(k, Vec::new());
         }
     }
 
@@ -503,7 +523,7 @@ impl Txn {
         let r = if self.writes.is_empty() {
             Ok(self.snapshot.sequence())
         } else {
-            let mut b = WriteBatch::new();
+            let mut b = WriteBatch::with_capacity(self.writes.len());
             for (k, v) in std::mem::take(&mut self.writes).into_sorted() {
                 match v {
                     Some(v) => b.put(k, v),

@@ -72,6 +72,44 @@ impl WriteSet {
         self.run.reserve(n);
     }
 
+    /// Number of entries.
+    pub(super) fn len(&self) -> usize {
+        self.tree.len() + self.run.len()
+    }
+
+    /// Puts `keys`, each with an empty value, at the end of the run if
+    /// they are strictly ascending and the first is above every key
+    /// written: one comparison per key, with the key before it (a bulk
+    /// write such as an index build, whose keys would otherwise be
+    /// compared once to check their order and again to append each).
+    /// Otherwise the set is left as it was and the keys come back, in
+    /// their order.
+    pub(super) fn extend_run(&mut self, keys: Vec<Vec<u8>>) -> Result<(), Vec<Vec<u8>>> {
+        let Some(first) = keys.first() else {
+            return Ok(());
+        };
+        let above = match self.run.last() {
+            Some((last, _)) => first > last,
+            None => self.tree.last_key_value().is_none_or(|(k, _)| first > k),
+        };
+        if !above {
+            return Err(keys);
+        }
+        let start = self.run.len();
+        self.run.reserve(keys.len());
+        let mut keys = keys.into_iter();
+        while let Some(k) = keys.next() {
+            if self.run.len() > start && self.run.last().is_some_and(|(last, _)| k <= *last) {
+                let mut back: Vec<Vec<u8>> = self.run.drain(start..).map(|(k, _)| k).collect();
+                back.push(k);
+                back.extend(keys);
+                return Err(back);
+            }
+            self.run.push((k, Some(Vec::new())));
+        }
+        Ok(())
+    }
+
     /// Sets the entry of `key`; the one it replaced.
     pub(super) fn insert(&mut self, key: Vec<u8>, value: Pending) -> Option<Pending> {
         match self.run.last() {
@@ -292,5 +330,40 @@ mod tests {
         assert_eq!(set.get(&key(301)), Some(&None));
         assert_eq!(set.get(&key(300)), Some(&Some(vec![1])));
         assert_eq!(set.get(&key(303)), Some(&Some(vec![1])));
+    }
+
+    #[test]
+    fn a_bulk_run_is_taken_only_ascending_and_above_everything() {
+        let entries = |set: &WriteSet| -> Vec<(Vec<u8>, Pending)> {
+            set.range((Bound::Unbounded, Bound::Unbounded))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let mut set = WriteSet::default();
+        set.insert(key(50), Some(vec![7]));
+        set.insert(key(10), None);
+        let before = entries(&set);
+        // Not above everything: the first key is below the largest.
+        let keys: Vec<_> = (40..45).map(key).collect();
+        assert_eq!(set.extend_run(keys.clone()), Err(keys));
+        assert_eq!(entries(&set), before);
+        // Ascending, then a key equal to one before it, then one below:
+        // nothing stays and the keys come back in their order.
+        for dip in [103, 101] {
+            let keys: Vec<_> = [100, 102, 103, dip, 104].into_iter().map(key).collect();
+            assert_eq!(set.extend_run(keys.clone()), Err(keys));
+            assert_eq!(entries(&set), before);
+        }
+        let keys: Vec<_> = (51..60).map(key).collect();
+        assert_eq!(set.extend_run(keys), Ok(()));
+        let mut want = before.clone();
+        want.extend((51..60).map(|i| (key(i), Some(Vec::new()))));
+        assert_eq!(entries(&set), want);
+        assert_eq!(set.len(), want.len());
+        // Above the run's end, after the run: and the tree below it.
+        assert_eq!(set.extend_run(vec![key(60)]), Ok(()));
+        assert_eq!(set.extend_run(Vec::new()), Ok(()));
+        assert_eq!(set.get(&key(60)), Some(&Some(Vec::new())));
+        assert_eq!(set.len(), want.len() + 1);
     }
 }
