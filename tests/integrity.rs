@@ -84,14 +84,42 @@ fn names(dir: &Path, suffix: &str) -> Vec<String> {
     v
 }
 
+/// Copies the files of a store, open or not, as a crash would leave them:
+/// a consistent image even while the open store's background work
+/// creates and removes files (a flush after recovery removes the old log
+/// segment), so the copy starts over until no file appeared or vanished
+/// while it ran. (Copying file by file without that flaked under load: a
+/// segment removed after the old manifest was copied made an image no
+/// crash leaves.)
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() && e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    let listing = || {
+        let mut v: Vec<_> = std::fs::read_dir(from)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && e.file_name() != "LOCK")
+            .map(|e| e.file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    for _ in 0..1000 {
+        let _ = std::fs::remove_dir_all(to);
+        std::fs::create_dir_all(to).unwrap();
+        let before = listing();
+        let mut whole = true;
+        for name in &before {
+            match std::fs::copy(from.join(name), to.join(name)) {
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => whole = false,
+                Err(err) => panic!("copy {}: {err}", from.join(name).display()),
+            }
         }
+        if whole && listing() == before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    panic!("{} kept changing while it was copied", from.display());
 }
 
 fn all(e: &Engine) -> BTreeMap<Vec<u8>, Vec<u8>> {
