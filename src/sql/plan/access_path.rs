@@ -244,32 +244,51 @@ pub(super) fn range_on(
     start: usize,
     usable: &dyn Fn(&CmpRule) -> bool,
 ) -> Option<Bounds> {
+    range_on_from(conds, col, col_aff, start, usable).map(|(b, _)| b)
+}
+
+/// [`range_on`], with the positions in `conds` of the conditions that
+/// gave the lower and the upper bound.
+fn range_on_from(
+    conds: &[&PExpr],
+    col: KeyOf,
+    col_aff: Affinity,
+    start: usize,
+    usable: &dyn Fn(&CmpRule) -> bool,
+) -> Option<(Bounds, [Option<usize>; 2])> {
     let mut lo = None;
     let mut hi = None;
-    for c in conds {
+    let mut from = [None, None];
+    for (i, c) in conds.iter().enumerate() {
         if let Some((op, other, aff)) = column_cmp(c, col, start, usable) {
             let aff = probe_affinity(aff, col_aff);
-            match op {
-                BinOp::Gt => lo = lo.or(Some((other, false, aff))),
-                BinOp::Ge => lo = lo.or(Some((other, true, aff))),
-                BinOp::Lt => hi = hi.or(Some((other, false, aff))),
-                BinOp::Le => hi = hi.or(Some((other, true, aff))),
-                _ => {}
+            let (slot, at, incl) = match op {
+                BinOp::Gt => (&mut lo, 0, false),
+                BinOp::Ge => (&mut lo, 0, true),
+                BinOp::Lt => (&mut hi, 1, false),
+                BinOp::Le => (&mut hi, 1, true),
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some((other, incl, aff));
+                from[at] = Some(i);
             }
         }
         if let PExpr::Between(x, a, b, false, [ra, rb]) = c {
             if col.is(x, start) && available_before(a, start) && available_before(b, start) {
-                if usable(ra) {
-                    lo = lo.or(Some(((**a).clone(), true, probe_affinity(ra.aff, col_aff))));
+                if usable(ra) && lo.is_none() {
+                    lo = Some(((**a).clone(), true, probe_affinity(ra.aff, col_aff)));
+                    from[0] = Some(i);
                 }
-                if usable(rb) {
-                    hi = hi.or(Some(((**b).clone(), true, probe_affinity(rb.aff, col_aff))));
+                if usable(rb) && hi.is_none() {
+                    hi = Some(((**b).clone(), true, probe_affinity(rb.aff, col_aff)));
+                    from[1] = Some(i);
                 }
             }
         }
     }
     if lo.is_some() || hi.is_some() {
-        Some((lo, hi))
+        Some(((lo, hi), from))
     } else {
         None
     }
@@ -313,6 +332,39 @@ pub(super) fn choose_access(
     hint: Option<AccessHint>,
     use_stats: bool,
 ) -> Result<Access> {
+    choose_access_serving(table, start, conds, hint, use_stats).map(|(a, _)| a)
+}
+
+/// [`choose_access`], with the positions in `conds` of the conditions the
+/// access path alone already makes true of every row it reads, so they
+/// need no filter: the comparisons of the rowid with a value that bound a
+/// rowid range (the scan turns the value into an exact key bound: an
+/// integer as is, a real rounded inward, a text or blob past every
+/// number, NULL to no rows, as the comparison would decide), a BETWEEN
+/// only when it gave both bounds. Terms implied by row values are never
+/// among them (the row comparison still has to be tested).
+pub(super) fn choose_access_serving(
+    table: &Table,
+    start: usize,
+    conds: &[&PExpr],
+    hint: Option<AccessHint>,
+    use_stats: bool,
+) -> Result<(Access, Vec<usize>)> {
+    let mut served = Vec::new();
+    let access = pick_access(table, start, conds, hint, use_stats, &mut served)?;
+    Ok((access, served))
+}
+
+/// [`choose_access_serving`]'s choice; `served` receives the positions.
+fn pick_access(
+    table: &Table,
+    start: usize,
+    conds: &[&PExpr],
+    hint: Option<AccessHint>,
+    use_stats: bool,
+    served: &mut Vec<usize>,
+) -> Result<Access> {
+    let given = conds.len();
     // Row comparisons serve through the single-term ones they imply.
     let implied = super::rowvalue::implied_terms(conds);
     let with_implied: Vec<&PExpr> = conds.iter().copied().chain(&implied).collect();
@@ -414,9 +466,18 @@ pub(super) fn choose_access(
     }
     if !table.without_rowid {
         for &rc in &rowid_cols {
-            if let Some((lo, hi)) =
-                range_on(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
+            if let Some(((lo, hi), from)) =
+                range_on_from(conds, KeyOf::Col(rc), Affinity::Integer, start, &by_rowid)
             {
+                for i in from.into_iter().flatten().filter(|&i| i < given) {
+                    let whole = match conds[i] {
+                        PExpr::Between(..) => from == [Some(i), Some(i)],
+                        _ => true,
+                    };
+                    if whole && !served.contains(&i) {
+                        served.push(i);
+                    }
+                }
                 let plain = |b: Option<(PExpr, bool, Affinity)>| b.map(|(e, incl, _)| (e, incl));
                 return Ok(Access::RowidRange(plain(lo), plain(hi)));
             }

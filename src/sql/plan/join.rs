@@ -90,15 +90,38 @@ impl Planner<'_> {
             if matches!(src.kind, JoinKind::Inner | JoinKind::Left) {
                 cands.extend(on.iter());
             }
+            // Which WHERE term each candidate after the ON terms is.
+            let first_where = cands.len();
+            let mut where_terms = Vec::new();
             if push_down {
-                cands.extend(pending.iter().filter(|(_, used)| !used).map(|(e, _)| e));
+                for (i, (e, used)) in pending.iter().enumerate() {
+                    if !used {
+                        cands.push(e);
+                        where_terms.push(i);
+                    }
+                }
             }
             if matches!(src.kind, JoinKind::Right | JoinKind::Full) {
                 cands.retain(|e| min_col(e).is_none_or(|m| m >= start));
             }
+            let mut served = Vec::new();
             let node = match (&src.table, src.plan.take()) {
                 (Some(t), _) => {
-                    let access = choose_access(t, start, &cands, src.hint, true)?;
+                    let (access, serving) =
+                        choose_access_serving(t, start, &cands, src.hint, true)?;
+                    // A WHERE term the access path makes true of every row
+                    // it reads is not tested again (as SQLite omits a term
+                    // its loop codes): only on an inner join's source,
+                    // where the term would filter right above the scan,
+                    // and never one holding a subquery.
+                    if src.kind == JoinKind::Inner {
+                        served = serving
+                            .into_iter()
+                            .filter_map(|c| c.checked_sub(first_where))
+                            .filter_map(|w| where_terms.get(w).copied())
+                            .filter(|&p| pending.get(p).is_some_and(|(e, _)| !has_subquery(e)))
+                            .collect();
+                    }
                     Arc::new(Node::Scan {
                         table: t.clone(),
                         access,
@@ -112,6 +135,11 @@ impl Planner<'_> {
             let mut node = node;
             for p in std::mem::take(&mut src.policy) {
                 node = Arc::new(Node::Filter(node, p));
+            }
+            for p in served {
+                if let Some((_, used)) = pending.get_mut(p) {
+                    *used = true;
+                }
             }
             // Single-source filters go below the join, re-based to 0.
             let mut own = Vec::new();
