@@ -7,8 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rusqlite::types::ValueRef;
+mod sqlite_values;
+
 use sealdb::{Db, Session, ToValue, Value};
+use sqlite_values::{from_sqlite, to_sqlite};
 
 /// One shape: the tables, the prepared INSERT, its parameter rows.
 struct Shape {
@@ -125,26 +127,6 @@ fn shapes() -> Vec<Shape> {
             rows: vec![vec![int(1), int(10)], vec![int(2), int(20)]],
         },
     ]
-}
-
-fn from_sqlite(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8(t.to_vec()).unwrap()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
-}
-
-fn to_sqlite(v: &Value) -> rusqlite::types::Value {
-    match v {
-        Value::Null => rusqlite::types::Value::Null,
-        Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-        Value::Real(r) => rusqlite::types::Value::Real(*r),
-        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
-    }
 }
 
 /// Every table's rows with their rowids, and what each run returned

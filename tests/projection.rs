@@ -8,18 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rusqlite::types::ValueRef;
-use sealdb::{Db, Value};
+mod sqlite_values;
 
-fn from_sqlite(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8(t.to_vec()).unwrap()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
-}
+use sealdb::{Db, Value};
+use sqlite_values::from_sqlite;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b BLOB, c INTEGER)",

@@ -8,28 +8,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rusqlite::types::{Value as LiteValue, ValueRef};
+mod sqlite_values;
+
+use rusqlite::types::Value as LiteValue;
 use sealdb::{Db, Session, ToValue, Value};
-
-fn from_sqlite(v: ValueRef<'_>) -> Value {
-    match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8(t.to_vec()).unwrap()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
-}
-
-fn to_sqlite(v: &Value) -> LiteValue {
-    match v {
-        Value::Null => LiteValue::Null,
-        Value::Integer(i) => LiteValue::Integer(*i),
-        Value::Real(r) => LiteValue::Real(*r),
-        Value::Text(t) => LiteValue::Text(t.clone()),
-        Value::Blob(b) => LiteValue::Blob(b.clone()),
-    }
-}
+use sqlite_values::{from_sqlite, to_sqlite};
 
 /// Values a bound takes, as SQL literals and as parameters.
 fn bounds() -> Vec<(&'static str, Value)> {
