@@ -85,21 +85,20 @@ impl WriteSet {
     /// Otherwise the set is left as it was and the keys come back, in
     /// their order.
     pub(super) fn extend_run(&mut self, keys: Vec<Vec<u8>>) -> Result<(), Vec<Vec<u8>>> {
-        let Some(first) = keys.first() else {
-            return Ok(());
-        };
-        let above = match self.run.last() {
-            Some((last, _)) => first > last,
-            None => self.tree.last_key_value().is_none_or(|(k, _)| first > k),
-        };
-        if !above {
+        // Every run key is above the tree, so a non-empty run's last key
+        // is the largest (the loop compares the first key with it).
+        if self.run.is_empty()
+            && keys
+                .first()
+                .is_some_and(|first| self.tree.last_key_value().is_some_and(|(k, _)| first <= k))
+        {
             return Err(keys);
         }
         let start = self.run.len();
         self.run.reserve(keys.len());
         let mut keys = keys.into_iter();
         while let Some(k) = keys.next() {
-            if self.run.len() > start && self.run.last().is_some_and(|(last, _)| k <= *last) {
+            if self.run.last().is_some_and(|(last, _)| k <= *last) {
                 let mut back: Vec<Vec<u8>> = self.run.drain(start..).map(|(k, _)| k).collect();
                 back.push(k);
                 back.extend(keys);
