@@ -260,19 +260,30 @@ fn step_batch(st: &mut StmtState, max_rows: usize) -> FfiResult<sealdb_batch> {
         st.batch.clear(0);
         return Err(failure);
     }
-    st.batch.clear(st.columns.len());
-    while st.batch.rows < max_rows {
-        match st.advance() {
-            Ok(Some(values)) => st.batch.push(&values)?,
+    // Out of `st` while rows are lent to it; put back before returning.
+    let mut batch = std::mem::take(&mut st.batch);
+    batch.clear(st.columns.len());
+    let filled = fill(st, &mut batch, max_rows);
+    st.batch = batch;
+    filled?;
+    Ok(st.batch.finish())
+}
+
+/// Up to `max_rows` rows into `batch`, each copied from the row the
+/// result set lends (whose buffers its next row reuses).
+fn fill(st: &mut StmtState, batch: &mut RowBatch, max_rows: usize) -> FfiResult<()> {
+    while batch.rows < max_rows {
+        match st.advance_with(|values| batch.push(values)) {
+            Ok(Some(pushed)) => pushed?,
             Ok(None) => break,
-            Err(failure) if st.batch.rows > 0 => {
+            Err(failure) if batch.rows > 0 => {
                 st.defer(failure);
                 break;
             }
             Err(failure) => return Err(failure),
         }
     }
-    Ok(st.batch.finish())
+    Ok(())
 }
 
 /// The `len` elements at `p`, or `None` for NULL (or for `len` 0 when

@@ -144,16 +144,26 @@ impl StmtState {
     /// not running; `None` at the end (and until reset). After an error the
     /// result set is closed: the next call runs the statement again.
     pub(crate) fn advance(&mut self) -> FfiResult<Option<Vec<Value>>> {
+        self.advance_with(<[Value]>::to_vec)
+    }
+
+    /// As [`StmtState::advance`], but the row is lent to `f` (the result
+    /// set reuses its buffers for the next row): what `f` returns, `None`
+    /// at the end.
+    pub(crate) fn advance_with<R>(
+        &mut self,
+        f: impl FnOnce(&[Value]) -> R,
+    ) -> FfiResult<Option<R>> {
         if let Some(failure) = self.pending.take() {
             return Err(failure);
         }
         self.open()?;
         let next = match self.rows.as_mut() {
-            Some(rows) => rows.next(),
+            Some(rows) => rows.step().map(|row| row.map(|r| f(r.values()))),
             None => Ok(None),
         };
         match next {
-            Ok(Some(row)) => Ok(Some(row.into_values())),
+            Ok(Some(r)) => Ok(Some(r)),
             Ok(None) => {
                 self.rows = None;
                 self.done = true;

@@ -553,7 +553,7 @@ impl Session {
                 cache: &mut cache,
                 busy_timeout: self.busy_timeout(),
                 trigger: None,
-                sec: Some(sec.clone()),
+                sec: Some(std::borrow::Cow::Borrowed(sec)),
                 on_error: Default::default(),
                 session: fn_session,
                 trigger_rights: BTreeMap::new(),

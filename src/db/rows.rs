@@ -21,6 +21,15 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of no values with these column names ([`Rows::step`]'s
+    /// before its first row).
+    pub(super) fn empty(columns: Arc<[String]>) -> Row {
+        Row {
+            values: Vec::new(),
+            columns,
+        }
+    }
+
     /// Column `i` converted to `T`.
     pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
         let v = self.values.get(i).ok_or_else(|| {
@@ -70,6 +79,8 @@ pub(super) enum Source {
 pub struct Rows<'s> {
     pub(super) session: &'s Session,
     pub(super) columns: Arc<[String]>,
+    /// The row [`Rows::step`] lends, its buffers reused by the next step.
+    pub(super) current: Row,
     pub(super) source: Source,
     /// Own read transaction (autocommit queries).
     pub(super) txn: Option<Txn>,
@@ -93,18 +104,38 @@ impl Rows<'_> {
     /// The next row, or `None` at the end.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Row>> {
-        match self.next_values() {
-            Ok(Some(values)) => {
+        let mut values = Vec::new();
+        Ok(self.advance(&mut values)?.then(|| Row {
+            values,
+            columns: self.columns.clone(),
+        }))
+    }
+
+    /// The next row, borrowed until the next call, or `None` at the end:
+    /// the same rows as [`Rows::next`], but read into one row whose
+    /// buffers (its values, their texts and blobs) are reused from row to
+    /// row, so a large result read this way allocates little per row
+    /// (rusqlite's `Rows::next` lends its rows the same way). Clone the
+    /// row, or the values wanted, to keep them.
+    pub fn step(&mut self) -> Result<Option<&Row>> {
+        let mut values = std::mem::take(&mut self.current.values);
+        let more = self.advance(&mut values);
+        self.current.values = values;
+        Ok(more?.then_some(&self.current))
+    }
+
+    /// The next row's values into `out`; at the end, or on an error, the
+    /// statement's audit record is finished.
+    fn advance(&mut self, out: &mut Vec<Value>) -> Result<bool> {
+        match self.pull(out) {
+            Ok(true) => {
                 self.returned += 1;
-                Ok(Some(Row {
-                    values,
-                    columns: self.columns.clone(),
-                }))
+                Ok(true)
             }
-            Ok(None) => {
+            Ok(false) => {
                 let pending = self.audit.take();
                 self.session.audit_end(pending, self.returned, None)?;
-                Ok(None)
+                Ok(false)
             }
             Err(e) => {
                 let pending = self.audit.take();
@@ -114,9 +145,15 @@ impl Rows<'_> {
         }
     }
 
-    pub(super) fn next_values(&mut self) -> Result<Option<Vec<Value>>> {
+    fn pull(&mut self, out: &mut Vec<Value>) -> Result<bool> {
         Ok(match &mut self.source {
-            Source::Buffered(it) => it.next(),
+            Source::Buffered(it) => match it.next() {
+                Some(values) => {
+                    *out = values;
+                    true
+                }
+                None => false,
+            },
             Source::Stream(it) => {
                 let busy_timeout = self.session.busy_timeout();
                 match self.txn.as_mut() {
@@ -128,13 +165,13 @@ impl Rows<'_> {
                             cache: &mut self.cache,
                             busy_timeout,
                             trigger: None,
-                            sec: self.sec.clone(),
+                            sec: self.sec.as_ref().map(std::borrow::Cow::Borrowed),
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
                             trigger_rights: BTreeMap::new(),
                             raised_ignore: false,
                         };
-                        it.next(&mut cx)?
+                        it.next_into(&mut cx, out)?
                     }
                     None => {
                         let mut st = self.session.state.borrow_mut();
@@ -151,13 +188,13 @@ impl Rows<'_> {
                             cache: &mut self.cache,
                             busy_timeout,
                             trigger: None,
-                            sec: self.sec.clone(),
+                            sec: self.sec.as_ref().map(std::borrow::Cow::Borrowed),
                             on_error: Default::default(),
                             session: self.fn_session.clone(),
                             trigger_rights: BTreeMap::new(),
                             raised_ignore: false,
                         };
-                        it.next(&mut cx)?
+                        it.next_into(&mut cx, out)?
                     }
                 }
             }

@@ -423,9 +423,11 @@ impl Session {
 
     /// A result set of rows already computed.
     pub(super) fn buffered(&self, columns: Vec<String>, rows: Vec<Vec<Value>>) -> Rows<'_> {
+        let columns: Arc<[String]> = Arc::from(columns);
         Rows {
             session: self,
-            columns: Arc::from(columns),
+            current: Row::empty(columns.clone()),
+            columns,
             source: Source::Buffered(rows.into_iter()),
             txn: None,
             params: Vec::new(),
@@ -470,7 +472,7 @@ impl Session {
                 cache: &mut cache,
                 busy_timeout,
                 trigger: None,
-                sec: Some(sec.clone()),
+                sec: Some(std::borrow::Cow::Borrowed(&sec)),
                 on_error: Default::default(),
                 session: fn_session.clone(),
                 trigger_rights: BTreeMap::new(),
@@ -485,9 +487,11 @@ impl Session {
                 return Err(e);
             }
         };
+        let columns: Arc<[String]> = Arc::from(planned.columns.clone());
         Ok(Rows {
             session: self,
-            columns: Arc::from(planned.columns.clone()),
+            current: Row::empty(columns.clone()),
+            columns,
             source: Source::Stream(it),
             txn: own,
             params,

@@ -237,15 +237,28 @@ fn bad_row() -> Error {
 
 /// Decodes a row written by [`encode_row`].
 pub fn decode_row(buf: &[u8]) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    decode_row_into(buf, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a row written by [`encode_row`] into `out`, replacing what it
+/// held: a text or blob decoded where `out` already holds one of the same
+/// kind reuses its buffer, so a scan decoding into the same row allocates
+/// nothing once its texts have grown to size. On an error `out` holds
+/// some of the values.
+pub fn decode_row_into(buf: &[u8], out: &mut Vec<Value>) -> Result<()> {
     let mut pos = 0;
     let n = get_varint(buf, &mut pos).ok_or_else(bad_row)? as usize;
-    // One slot more than the values: the executor appends the rowid.
-    let mut out = Vec::with_capacity(n.min(4096) + 1);
-    for _ in 0..n {
+    out.truncate(n);
+    // One slot more than the values: the executor appends the rowid. A
+    // corrupt count is not trusted with a large allocation.
+    out.reserve((n.min(4096) + 1).saturating_sub(out.len()));
+    for i in 0..n {
         let tag = *get_bytes(buf, &mut pos, 1)
             .and_then(|b| b.first())
             .ok_or_else(bad_row)?;
-        out.push(match tag {
+        let v = match tag {
             R_NULL => Value::Null,
             R_INT => {
                 let z = get_varint(buf, &mut pos).ok_or_else(bad_row)?;
@@ -257,22 +270,38 @@ pub fn decode_row(buf: &[u8]) -> Result<Vec<Value>> {
                 a.copy_from_slice(b);
                 Value::Real(f64::from_le_bytes(a))
             }
-            R_TEXT | R_BLOB => {
+            R_TEXT => {
                 let len = get_varint(buf, &mut pos).ok_or_else(bad_row)? as usize;
-                let b = get_bytes(buf, &mut pos, len).ok_or_else(bad_row)?.to_vec();
-                if tag == R_TEXT {
-                    Value::Text(String::from_utf8(b).map_err(|_| bad_row())?)
-                } else {
-                    Value::Blob(b)
+                let b = get_bytes(buf, &mut pos, len).ok_or_else(bad_row)?;
+                let s = std::str::from_utf8(b).map_err(|_| bad_row())?;
+                if let Some(Value::Text(t)) = out.get_mut(i) {
+                    t.clear();
+                    t.push_str(s);
+                    continue;
                 }
+                Value::Text(s.to_owned())
+            }
+            R_BLOB => {
+                let len = get_varint(buf, &mut pos).ok_or_else(bad_row)? as usize;
+                let b = get_bytes(buf, &mut pos, len).ok_or_else(bad_row)?;
+                if let Some(Value::Blob(t)) = out.get_mut(i) {
+                    t.clear();
+                    t.extend_from_slice(b);
+                    continue;
+                }
+                Value::Blob(b.to_vec())
             }
             _ => return Err(bad_row()),
-        });
+        };
+        match out.get_mut(i) {
+            Some(slot) => *slot = v,
+            None => out.push(v),
+        }
     }
     if pos != buf.len() {
         return Err(bad_row());
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -359,6 +388,35 @@ mod tests {
             }
             for cut in 0..buf.len() {
                 prop_assert!(decode_row(&buf[..cut]).is_err());
+            }
+        }
+
+        /// Rows decoded one after another into the same buffer (whose
+        /// texts and blobs are reused) come out as decoded afresh, and a
+        /// failed decode leaves nothing the next one keeps.
+        #[test]
+        fn rows_decoded_into_one_buffer_match_fresh_ones(
+            rows in prop::collection::vec(prop::collection::vec(value(), 0..6), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut out = Vec::new();
+            for (i, vs) in rows.iter().enumerate() {
+                let mut buf = Vec::new();
+                encode_row(vs, &mut buf);
+                if i == 1 {
+                    let mut bad = buf.clone();
+                    bad.truncate(cut.index(buf.len()));
+                    prop_assert!(decode_row_into(&bad, &mut out).is_err());
+                }
+                decode_row_into(&buf, &mut out).unwrap();
+                let fresh = decode_row(&buf).unwrap();
+                prop_assert_eq!(out.len(), fresh.len());
+                for (a, b) in out.iter().zip(&fresh) {
+                    match (a, b) {
+                        (Value::Real(x), Value::Real(y)) => prop_assert!(x.to_bits() == y.to_bits()),
+                        _ => prop_assert_eq!(a, b),
+                    }
+                }
             }
         }
     }

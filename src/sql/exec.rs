@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
-use crate::encoding::{decode_row, encode_index_value, encode_row};
+use crate::encoding::{decode_row, decode_row_into, encode_index_value, encode_row};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, PExpr, SubPlan};
@@ -49,7 +49,10 @@ pub struct ExecCtx<'a> {
     /// the outermost row of `outer`).
     pub trigger: Option<Arc<Table>>,
     /// Who the statement runs as (row-level security, `current_user`).
-    pub sec: Option<Arc<crate::sql::plan::Security>>,
+    /// Borrowed from the statement or result set that runs it (a row of a
+    /// result set would otherwise pay an atomic count up and down); a
+    /// trigger body runs with its owner's, owned.
+    pub sec: Option<std::borrow::Cow<'a, Arc<crate::sql::plan::Security>>>,
     /// What the caller undoes when the statement fails: set by the
     /// conflict resolution of a constraint error (OR FAIL, OR ROLLBACK).
     pub on_error: ErrorScope,
@@ -143,6 +146,21 @@ pub fn run_subplan(
 pub trait RowIter {
     /// The next row, or `None` at the end.
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>>;
+
+    /// The next row into `out`, replacing what it held; false at the end
+    /// (`out` then holds anything). An operator that overrides this reuses
+    /// `out`'s buffers (the row's and its texts'), so a consumer pulling
+    /// every row into the same `out` allocates per row only what changed
+    /// size; the rows are the same as [`RowIter::next`]'s.
+    fn next_into(&mut self, cx: &mut ExecCtx, out: &mut Row) -> Result<bool> {
+        match self.next(cx)? {
+            Some(r) => {
+                *out = r;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 struct Once(Option<Row>);
@@ -307,6 +325,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 in_place: in_place(&moves),
                 moves,
                 exprs: exprs.clone(),
+                scratch: Vec::new(),
             })
         }
         Node::Aggregate {
@@ -339,7 +358,10 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             // table indexes allow; the same snapshot and write set as the
             // scan's, so the first row and the count agree.
             let ranges = scan.row_ranges();
-            let first = scan.next_row(cx, true)?;
+            let mut first_row = Vec::new();
+            let first = scan
+                .next_row(cx, true, &mut first_row)?
+                .then_some(first_row);
             let mut n: i64 = i64::from(first.is_some());
             match ranges {
                 Some(ranges) if first.is_some() => {
@@ -353,7 +375,8 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 }
                 Some(_) => {}
                 None => {
-                    while scan.next_row(cx, false)?.is_some() {
+                    let mut empty = Vec::new();
+                    while scan.next_row(cx, false, &mut empty)? {
                         n += 1;
                     }
                 }
@@ -389,7 +412,10 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             // (no key to build and hash per row).
             let mut single: Option<(Row, Vec<Aggregator>, Row)> = None;
             let mut args: Row = Vec::new();
-            while let Some(row) = it.next(cx)? {
+            // Every row is read into the same buffers; a group keeps a copy
+            // of the one its bare columns read.
+            let mut row: Row = Vec::new();
+            while it.next_into(cx, &mut row)? {
                 let (fresh, slot) = if grouped {
                     let gvals = group
                         .iter()
@@ -444,7 +470,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                         None => fresh,
                     };
                     if take {
-                        *rep = row;
+                        rep.clone_from(&row);
                     }
                 }
             }
@@ -657,6 +683,15 @@ impl RowIter for FilterIter {
         }
         Ok(None)
     }
+
+    fn next_into(&mut self, cx: &mut ExecCtx, out: &mut Row) -> Result<bool> {
+        while self.input.next_into(cx, out)? {
+            if eval(&self.pred, out, cx)?.truthy() == Some(true) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 struct JoinIter {
@@ -830,6 +865,10 @@ struct ProjectIter {
     /// Every output moves a column, output `j` from column `moves[j] >= j`:
     /// the input row becomes the output row (see [`in_place`]).
     in_place: bool,
+    /// The input row of [`RowIter::next_into`], kept between rows for its
+    /// buffers: a moved column is swapped with the output's old value,
+    /// whose buffer the input's next row then reuses.
+    scratch: Row,
 }
 
 /// Whether outputs that all move columns (`moves`) can be put into the
@@ -897,6 +936,30 @@ impl RowIter for ProjectIter {
             }
         }
         Ok(Some(out))
+    }
+
+    fn next_into(&mut self, cx: &mut ExecCtx, out: &mut Row) -> Result<bool> {
+        if !self.input.next_into(cx, &mut self.scratch)? {
+            return Ok(false);
+        }
+        let r = &mut self.scratch;
+        out.truncate(self.exprs.len());
+        out.resize(self.exprs.len(), Value::Null);
+        // Computed outputs first: they read the columns moved after.
+        for ((e, m), o) in self.exprs.iter().zip(&self.moves).zip(out.iter_mut()) {
+            if m.is_none() {
+                *o = eval(e, r, cx)?;
+            }
+        }
+        for (o, m) in out.iter_mut().zip(&self.moves) {
+            if let Some(i) = *m {
+                match r.get_mut(i) {
+                    Some(v) => std::mem::swap(o, v),
+                    None => *o = Value::Null,
+                }
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -1176,16 +1239,24 @@ impl Scan {
         })
     }
 
-    fn fetch(&self, cx: &mut ExecCtx, rowid: i64) -> Result<Option<Row>> {
+    /// Reads row `rowid` into `out`; false when there is none.
+    fn fetch(&self, cx: &mut ExecCtx, rowid: i64, out: &mut Row) -> Result<bool> {
         match cx.txn.get(&row_key(self.table.id, rowid))? {
             Some(bytes) => {
-                let mut row = decode_row(&bytes)?;
-                row.resize(self.table.columns.len(), Value::Null);
-                row.push(Value::Integer(rowid));
-                Ok(Some(row))
+                self.decode(&bytes, rowid, out)?;
+                Ok(true)
             }
-            None => Ok(None),
+            None => Ok(false),
         }
+    }
+
+    /// A stored row into `out`: its columns (missing ones, added after it
+    /// was written, NULL), then its rowid.
+    fn decode(&self, bytes: &[u8], rowid: i64, out: &mut Row) -> Result<()> {
+        decode_row_into(bytes, out)?;
+        out.resize(self.table.columns.len(), Value::Null);
+        out.push(Value::Integer(rowid));
+        Ok(())
     }
 }
 
@@ -1202,7 +1273,12 @@ fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 
 impl RowIter for Scan {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
-        self.next_row(cx, true)
+        let mut row = Vec::new();
+        Ok(self.next_row(cx, true, &mut row)?.then_some(row))
+    }
+
+    fn next_into(&mut self, cx: &mut ExecCtx, out: &mut Row) -> Result<bool> {
+        self.next_row(cx, true, out)
     }
 }
 
@@ -1222,17 +1298,17 @@ impl Scan {
         })
     }
 
-    /// The next row; with `decode` false, a row read from a range of the
-    /// table itself comes back empty, undecoded (for counting). Rows
-    /// fetched by rowid (points, index entries) are still looked up, so
-    /// the count is the same either way.
-    fn next_row(&mut self, cx: &mut ExecCtx, decode: bool) -> Result<Option<Row>> {
+    /// The next row into `out` (false at the end); with `decode` false, a
+    /// row read from a range of the table itself comes back empty,
+    /// undecoded (for counting). Rows fetched by rowid (points, index
+    /// entries) are still looked up, so the count is the same either way.
+    fn next_row(&mut self, cx: &mut ExecCtx, decode: bool, out: &mut Row) -> Result<bool> {
         loop {
             if let Some(rowid) = self.point_rowids.next() {
-                match self.fetch(cx, rowid)? {
-                    Some(r) => return Ok(Some(r)),
-                    None => continue,
+                if self.fetch(cx, rowid, out)? {
+                    return Ok(true);
                 }
+                continue;
             }
             if self.iter.is_none() {
                 match self.ranges.next() {
@@ -1244,7 +1320,7 @@ impl Scan {
                         }
                         self.iter = Some((cx.txn.scan(lo, hi, self.dir)?, is_index));
                     }
-                    None => return Ok(None),
+                    None => return Ok(false),
                 }
             }
             let Some((it, is_index)) = self.iter.as_mut() else {
@@ -1260,9 +1336,9 @@ impl Scan {
                                 continue;
                             }
                         }
-                        match self.fetch(cx, rowid)? {
-                            Some(r) => return Ok(Some(r)),
-                            None => {
+                        match self.fetch(cx, rowid, out)? {
+                            true => return Ok(true),
+                            false => {
                                 return Err(Error::Corruption {
                                     file: format!("<index of {}>", self.table.name).into(),
                                     offset: 0,
@@ -1272,12 +1348,15 @@ impl Scan {
                         }
                     }
                     if !decode {
-                        return Ok(Some(Vec::new()));
+                        out.clear();
+                        return Ok(true);
                     }
-                    let mut row = decode_row(it.value())?;
-                    row.resize(self.table.columns.len(), Value::Null);
-                    row.push(Value::Integer(rowid));
-                    return Ok(Some(row));
+                    let value = it.value();
+                    // `it` borrows `self.iter`; the table is another field.
+                    decode_row_into(value, out)?;
+                    out.resize(self.table.columns.len(), Value::Null);
+                    out.push(Value::Integer(rowid));
+                    return Ok(true);
                 }
                 Err(e) => return Err(e),
                 Ok(false) => self.iter = None,

@@ -87,7 +87,7 @@ impl SqlDb for SealDb {
         let mut c = Check::default();
         for &id in ids {
             let mut rows = st.query(&[&id])?;
-            while let Some(r) = rows.next()? {
+            while let Some(r) = rows.step()? {
                 let v: String = r.get(0)?;
                 c.add(id, &v);
             }
@@ -102,7 +102,7 @@ impl SqlDb for SealDb {
         let mut c = Check::default();
         for &s in starts {
             let mut rows = st.query(&[&s, &(s + len)])?;
-            while let Some(r) = rows.next()? {
+            while let Some(r) = rows.step()? {
                 let id: i64 = r.get(0)?;
                 let v: String = r.get(1)?;
                 c.add(id, &v);
@@ -136,7 +136,7 @@ impl SqlDb for SealDb {
     fn full_scan(&mut self) -> Result<Check> {
         let mut rows = self.session.query("SELECT id, v FROM t", &[])?;
         let mut c = Check::default();
-        while let Some(r) = rows.next()? {
+        while let Some(r) = rows.step()? {
             let id: i64 = r.get(0)?;
             let v: String = r.get(1)?;
             c.add(id, &v);
@@ -149,7 +149,7 @@ impl SqlDb for SealDb {
         let mut c = Check::default();
         for &k in ks {
             let mut rows = st.query(&[&k])?;
-            while let Some(r) = rows.next()? {
+            while let Some(r) = rows.step()? {
                 let id: i64 = r.get(0)?;
                 let v: String = r.get(1)?;
                 c.add(id, &v);

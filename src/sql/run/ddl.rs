@@ -681,7 +681,7 @@ pub fn alter_table(cx: &mut ExecCtx, schema: &Schema, name: &str, op: &AlterOp) 
         },
         _ => return Ok(after),
     };
-    let sec = cx.sec.clone();
+    let sec = cx.sec.as_deref();
     let sees = |id: u32| {
         sec.as_ref()
             .is_none_or(|s| s.auth.visible(&s.roles, u64::from(id)))

@@ -139,7 +139,7 @@ fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
         Some(t) => Planner::for_trigger(schema, t, None),
         None => Planner::new(schema),
     }
-    .with_security(cx.sec.clone())
+    .with_security(cx.sec.as_deref().cloned())
     .executing()
 }
 

@@ -79,7 +79,7 @@ pub(super) fn fire(
         let saved_outer = std::mem::replace(cx.outer, vec![row]);
         let saved_cache = std::mem::take(cx.cache);
         let saved_trigger = cx.trigger.replace(t.clone());
-        let saved_sec = cx.sec.replace(owner);
+        let saved_sec = cx.sec.replace(std::borrow::Cow::Owned(owner));
         TRIGGER_DEPTH.with(|d| d.set(depth + 1));
         ACTIVE_TRIGGERS.with(|a| a.borrow_mut().push(key));
         // A conflict resolution named by the firing statement replaces
@@ -119,7 +119,7 @@ pub(super) fn trigger_rights(
     if let Some(s) = cx.trigger_rights.get(&trig.id) {
         return Ok(s.clone());
     }
-    let Some(sec) = cx.sec.clone() else {
+    let Some(sec) = cx.sec.as_deref().cloned() else {
         return Err(Error::PermissionDenied {
             message: format!("trigger {} cannot run without a user", trig.name),
         });
@@ -161,7 +161,7 @@ pub(super) fn run_trigger_body(
     trig: &CreateTrigger,
 ) -> Result<()> {
     let mut p = Planner::for_trigger(schema, t, None)
-        .with_security(cx.sec.clone())
+        .with_security(cx.sec.as_deref().cloned())
         .executing();
     if let Some(w) = &trig.when {
         let e = p.trigger_expr(w)?;
