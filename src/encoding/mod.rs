@@ -273,7 +273,7 @@ pub fn decode_row_into(buf: &[u8], out: &mut Vec<Value>) -> Result<()> {
             R_TEXT => {
                 let len = get_varint(buf, &mut pos).ok_or_else(bad_row)? as usize;
                 let b = get_bytes(buf, &mut pos, len).ok_or_else(bad_row)?;
-                let s = std::str::from_utf8(b).map_err(|_| bad_row())?;
+                let s = simdutf8::basic::from_utf8(b).map_err(|_| bad_row())?;
                 if let Some(Value::Text(t)) = out.get_mut(i) {
                     t.clear();
                     t.push_str(s);
@@ -418,6 +418,25 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A stored text that is not UTF-8 (long enough for the vectorised
+    /// validator, and short) is a malformed row, never a `String`; over a
+    /// text the buffer held before too.
+    #[test]
+    fn a_text_that_is_not_utf8_is_a_malformed_row() {
+        for len in [3usize, 100] {
+            let mut buf = Vec::new();
+            encode_row(&[Value::Text("é".repeat(len))], &mut buf);
+            let mut bad = buf.clone();
+            let at = bad.len() - 1;
+            bad[at] = 0xff;
+            assert!(decode_row(&bad).is_err());
+            let mut out = vec![Value::Text("old".into())];
+            assert!(decode_row_into(&bad, &mut out).is_err());
+            decode_row_into(&buf, &mut out).unwrap();
+            assert_eq!(out, vec![Value::Text("é".repeat(len))]);
         }
     }
 
