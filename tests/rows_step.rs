@@ -222,3 +222,33 @@ fn step_and_next_mixed_on_one_result_set_read_every_row_once() {
     }
     assert_eq!(got, sqlite(&lite, q, &[]));
 }
+
+/// Every row of one result, and the subquery results it read at open,
+/// see the statement's one moment (`'now'`), whether the rows are
+/// stepped or taken; a later statement may see a later one.
+#[test]
+fn the_rows_of_one_result_share_the_statements_moment() {
+    let (_tmp, db, _lite) = open(false);
+    let s = db.root_session();
+    let q = "SELECT julianday('now') - (SELECT julianday('now')), \
+             strftime('%Y-%m-%d %H:%M:%f', 'now') FROM t, u";
+    let mut rows = s.query(q, &[]).unwrap();
+    let mut moments = std::collections::BTreeSet::new();
+    let mut n = 0;
+    while let Some(r) = rows.step().unwrap() {
+        assert_eq!(r.get::<f64>(0).unwrap(), 0.0);
+        moments.insert(r.get::<String>(1).unwrap());
+        n += 1;
+    }
+    assert_eq!(n, 60 * 12);
+    assert_eq!(moments.len(), 1, "{moments:?}");
+    let taken: Vec<String> = s
+        .query(q, &[])
+        .unwrap()
+        .collect_all()
+        .unwrap()
+        .iter()
+        .map(|r| r.get(1).unwrap())
+        .collect();
+    assert!(taken.windows(2).all(|w| w[0] == w[1]));
+}

@@ -291,7 +291,7 @@ impl Session {
                 trigger: None,
                 sec: Some(std::borrow::Cow::Borrowed(&sec)),
                 on_error: Default::default(),
-                session: fn_session,
+                session: &fn_session,
                 trigger_rights: std::collections::BTreeMap::new(),
                 raised_ignore: false,
             };

@@ -167,7 +167,7 @@ impl Rows<'_> {
                             trigger: None,
                             sec: self.sec.as_ref().map(std::borrow::Cow::Borrowed),
                             on_error: Default::default(),
-                            session: self.fn_session.clone(),
+                            session: &self.fn_session,
                             trigger_rights: BTreeMap::new(),
                             raised_ignore: false,
                         };
@@ -190,7 +190,7 @@ impl Rows<'_> {
                             trigger: None,
                             sec: self.sec.as_ref().map(std::borrow::Cow::Borrowed),
                             on_error: Default::default(),
-                            session: self.fn_session.clone(),
+                            session: &self.fn_session,
                             trigger_rights: BTreeMap::new(),
                             raised_ignore: false,
                         };

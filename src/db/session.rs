@@ -474,7 +474,7 @@ impl Session {
                 trigger: None,
                 sec: Some(std::borrow::Cow::Borrowed(&sec)),
                 on_error: Default::default(),
-                session: fn_session.clone(),
+                session: &fn_session,
                 trigger_rights: BTreeMap::new(),
                 raised_ignore: false,
             };

@@ -58,7 +58,9 @@ pub struct ExecCtx<'a> {
     pub on_error: ErrorScope,
     /// The session's counters and the statement's moment, for functions
     /// (`last_insert_rowid()`, `'now'`).
-    pub session: crate::sql::functions::SessionSnapshot,
+    /// Borrowed, so the rows of one result share one moment without the
+    /// clock being read for a statement that never asks.
+    pub session: &'a crate::sql::functions::SessionSnapshot,
     /// Triggers already authorized during this statement, with the rights
     /// they run with (their owner's).
     pub trigger_rights: BTreeMap<u32, Arc<crate::sql::plan::Security>>,

@@ -104,7 +104,11 @@ impl BlockCache {
         let mut s = self.shard((table, offset)).lock();
         match s.map.get_mut(&(table, offset)) {
             Some(e) => {
-                e.referenced = true;
+                // Written only when it changes: a hit leaves the entry's
+                // line clean (readers on other cores keep their copies).
+                if !e.referenced {
+                    e.referenced = true;
+                }
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 Some(e.block.clone())
             }
