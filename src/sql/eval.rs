@@ -359,14 +359,14 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
             let a = operand(&args[0], row, cx)?;
-            f.call(std::slice::from_ref(&*a), &cx.session)?
+            f.call(std::slice::from_ref(&*a), cx.session)?
         }
         PExpr::Func(f, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            f.call(&vals, &cx.session)?
+            f.call(&vals, cx.session)?
         }
     })
 }
@@ -402,7 +402,7 @@ fn short_circuit(f: &ScalarCall, args: &[PExpr], row: &[Value], cx: &mut ExecCtx
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            f.call(&vals, &cx.session)
+            f.call(&vals, cx.session)
         }
     }
 }
@@ -425,7 +425,7 @@ fn call_marked(
         }
         vals.push(v);
     }
-    f.call_marked(&vals, marks, &cx.session)
+    f.call_marked(&vals, marks, cx.session)
 }
 
 /// Whether the `json_each` row's `type` at (query levels out, position)
@@ -463,7 +463,7 @@ pub(crate) fn eval_json_marked(
                     .iter()
                     .map(|x| eval(x, row, cx))
                     .collect::<Result<Vec<_>>>()?;
-                g.call_marked(&vs, 0, &cx.session)
+                g.call_marked(&vs, 0, cx.session)
             }
         }
         _ => Ok((eval(e, row, cx)?, false)),
