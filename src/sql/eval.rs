@@ -355,18 +355,22 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         PExpr::RowIn(c) => rowvalue::contains(c, row, cx)?,
         PExpr::RowField(sub, i) => rowvalue::field(sub, *i, row, cx)?,
         PExpr::Raise(action, message) => return Err(raise(*action, message.as_deref(), row, cx)),
-        PExpr::Func(f, args) if f.short_circuit().is_some() => short_circuit(f, args, row, cx)?,
+        // A call's result is returned as it comes (not unwrapped and
+        // wrapped again: a result is as wide as an error, five words).
+        PExpr::Func(f, args) if f.short_circuit().is_some() => {
+            return short_circuit(f, args, row, cx)
+        }
         PExpr::Func(f, args) if f.wants_json_marks() => call_marked(f, args, row, cx)?.0,
         PExpr::Func(f, args) if args.len() == 1 => {
             let a = operand(&args[0], row, cx)?;
-            f.call(std::slice::from_ref(&*a), cx.session)?
+            return f.call(std::slice::from_ref(&*a), cx.session);
         }
         PExpr::Func(f, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>>>()?;
-            f.call(&vals, cx.session)?
+            return f.call(&vals, cx.session);
         }
     })
 }
