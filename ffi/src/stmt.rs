@@ -140,16 +140,11 @@ impl StmtState {
         Ok(())
     }
 
-    /// The values of the next row, running the statement first if it is
-    /// not running; `None` at the end (and until reset). After an error the
-    /// result set is closed: the next call runs the statement again.
-    pub(crate) fn advance(&mut self) -> FfiResult<Option<Vec<Value>>> {
-        self.advance_with(<[Value]>::to_vec)
-    }
-
-    /// As [`StmtState::advance`], but the row is lent to `f` (the result
-    /// set reuses its buffers for the next row): what `f` returns, `None`
-    /// at the end.
+    /// Lends the next row to `f` (the result set reuses its buffers for
+    /// the row after), running the statement first if it is not running:
+    /// what `f` returns, `None` at the end (and until reset). After an
+    /// error the result set is closed: the next call runs the statement
+    /// again.
     pub(crate) fn advance_with<R>(
         &mut self,
         f: impl FnOnce(&[Value]) -> R,
@@ -344,15 +339,30 @@ pub extern "C" fn sealdb_step(stmt: *mut sealdb_stmt) -> i32 {
 }
 
 fn step(st: &mut StmtState) -> FfiResult {
+    // The cells are refilled from the row the result set lends: a text
+    // or blob copied over one reuses its buffer.
+    let mut row = std::mem::take(&mut st.row);
     st.clear_row();
-    match st.advance()? {
-        Some(values) => {
-            st.row
-                .extend(values.into_iter().map(|value| Cell { value, text: None }));
+    let filled = st.advance_with(|values| {
+        row.truncate(values.len());
+        for (cell, v) in row.iter_mut().zip(values) {
+            cell.value.clone_from(v);
+            cell.text = None;
+        }
+        let have = row.len();
+        row.extend(values[have..].iter().map(|v| Cell {
+            value: v.clone(),
+            text: None,
+        }));
+    });
+    match filled {
+        Ok(Some(())) => {
+            st.row = row;
             st.has_row = true;
             Ok(SEALDB_ROW)
         }
-        None => Ok(SEALDB_DONE),
+        Ok(None) => Ok(SEALDB_DONE),
+        Err(failure) => Err(failure),
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use super::*;
 
 /// One SQL value: the five storage classes of SQLite.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Value {
     /// SQL NULL: unknown or absent.
     Null,
@@ -18,6 +18,28 @@ pub enum Value {
     Text(String),
     /// Uninterpreted bytes.
     Blob(Vec<u8>),
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Value {
+        match self {
+            Value::Null => Value::Null,
+            Value::Integer(i) => Value::Integer(*i),
+            Value::Real(r) => Value::Real(*r),
+            Value::Text(s) => Value::Text(s.clone()),
+            Value::Blob(b) => Value::Blob(b.clone()),
+        }
+    }
+
+    /// A text or blob copied over one reuses its buffer (a row copied
+    /// into the same values row after row allocates only to grow).
+    fn clone_from(&mut self, source: &Value) {
+        match (self, source) {
+            (Value::Text(a), Value::Text(b)) => a.clone_from(b),
+            (Value::Blob(a), Value::Blob(b)) => a.clone_from(b),
+            (a, b) => *a = b.clone(),
+        }
+    }
 }
 
 impl Value {
@@ -177,5 +199,40 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     /// `None` is NULL.
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Copying over a value gives the source whatever the two kinds are,
+    /// and a text or blob over one of its kind keeps the buffer.
+    #[test]
+    fn clone_from_gives_the_source_and_reuses_buffers() {
+        let kinds = [
+            Value::Null,
+            Value::Integer(-7),
+            Value::Real(2.5),
+            Value::Text("a longer text than the next".into()),
+            Value::Text("é".into()),
+            Value::Blob(vec![0, 1, 2, 3, 4, 5, 6, 7, 8]),
+            Value::Blob(Vec::new()),
+        ];
+        for a in &kinds {
+            for b in &kinds {
+                let mut x = a.clone();
+                x.clone_from(b);
+                assert_eq!(&x, b);
+            }
+        }
+        let mut t = Value::Text(String::with_capacity(64));
+        let before = if let Value::Text(s) = &t {
+            s.as_ptr()
+        } else {
+            std::ptr::null()
+        };
+        t.clone_from(&Value::Text("short".into()));
+        assert!(matches!(&t, Value::Text(s) if s.as_ptr() == before && s == "short"));
     }
 }
