@@ -62,24 +62,37 @@ pub const SEALDB_NULL: i32 = 5;
 /// a caller first asks for it as text.
 struct Cell {
     value: Value,
-    text: Option<Vec<u8>>,
+    /// The rendering, when `rendered`; its buffer is kept from row to row.
+    text: Vec<u8>,
+    rendered: bool,
 }
 
 impl Cell {
+    fn new(value: Value) -> Cell {
+        Cell {
+            value,
+            text: Vec::new(),
+            rendered: false,
+        }
+    }
+
     /// The value as NUL-terminated bytes (text, a number's text, or blob
     /// bytes); `None` for NULL.
     fn text(&mut self) -> Option<&[u8]> {
-        if self.text.is_none() {
-            let mut bytes = match &self.value {
+        if !self.rendered {
+            self.text.clear();
+            match &self.value {
                 Value::Null => return None,
-                Value::Text(s) => s.as_bytes().to_vec(),
-                Value::Blob(b) => b.clone(),
-                other => other.to_text().unwrap_or_default().into_bytes(),
-            };
-            bytes.push(0);
-            self.text = Some(bytes);
+                Value::Text(s) => self.text.extend_from_slice(s.as_bytes()),
+                Value::Blob(b) => self.text.extend_from_slice(b),
+                other => self
+                    .text
+                    .extend_from_slice(other.to_text().unwrap_or_default().as_bytes()),
+            }
+            self.text.push(0);
+            self.rendered = true;
         }
-        self.text.as_deref()
+        Some(&self.text)
     }
 }
 
@@ -347,13 +360,10 @@ fn step(st: &mut StmtState) -> FfiResult {
         row.truncate(values.len());
         for (cell, v) in row.iter_mut().zip(values) {
             cell.value.clone_from(v);
-            cell.text = None;
+            cell.rendered = false;
         }
         let have = row.len();
-        row.extend(values[have..].iter().map(|v| Cell {
-            value: v.clone(),
-            text: None,
-        }));
+        row.extend(values[have..].iter().map(|v| Cell::new(v.clone())));
     });
     match filled {
         Ok(Some(())) => {

@@ -1022,3 +1022,59 @@ fn a_passphrase_keyed_stores_backup_restores_by_the_store_passphrase() {
         .expect("count");
     assert_eq!(n, 2);
 }
+
+/// Stepping row by row refills the same cells: a column whose values
+/// change kind and length from row to row (a long text, a number, NULL, a
+/// blob, a short text) reads each row's own value, as text and as a
+/// number, however the row before was read.
+#[test]
+fn step_reads_each_rows_own_values_through_reused_cells() {
+    let (db, conn) = open_root();
+    assert_eq!(
+        exec(conn, "CREATE TABLE t (id INTEGER PRIMARY KEY, a)"),
+        SEALDB_OK
+    );
+    let values = [
+        "'a text longer than any other in this column'",
+        "42",
+        "NULL",
+        "x'414243'",
+        "'é'",
+        "2.5",
+        "''",
+    ];
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            exec(conn, &format!("INSERT INTO t VALUES ({i}, {v})")),
+            SEALDB_OK
+        );
+    }
+    let want = [
+        Some("a text longer than any other in this column"),
+        Some("42"),
+        None,
+        Some("ABC"),
+        Some("é"),
+        Some("2.5"),
+        Some(""),
+    ];
+    let stmt = prepare(conn, "SELECT a, id FROM t ORDER BY id");
+    for round in 0..2 {
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(sealdb_step(stmt), SEALDB_ROW);
+            // Every other round, the text is read twice or not at all.
+            if round == 0 || i % 2 == 0 {
+                assert_eq!(text(stmt, 0).as_deref(), *w, "row {i}");
+            }
+            if round == 1 {
+                assert_eq!(text(stmt, 0).as_deref(), *w, "row {i}");
+            }
+            assert_eq!(text(stmt, 1), Some(i.to_string()));
+        }
+        assert_eq!(sealdb_step(stmt), SEALDB_DONE);
+        assert_eq!(sealdb_reset(stmt), SEALDB_OK);
+    }
+    assert_eq!(sealdb_stmt_free(stmt), SEALDB_OK);
+    assert_eq!(sealdb_conn_free(conn), SEALDB_OK);
+    assert_eq!(sealdb_db_free(db), SEALDB_OK);
+}
