@@ -159,7 +159,9 @@ fn each_index_entry(
     let writer = TableWriter::new(t)?;
     let pos = t.indexes.iter().position(|i| i.id == idx.id).unwrap_or(0);
     let mut it = open(&plan, cx, &[])?;
-    while let Some(r) = it.next(cx)? {
+    // Every row is read into the same buffers (nothing keeps a row).
+    let mut r = Vec::new();
+    while it.next_into(cx, &mut r)? {
         let Some(Value::Integer(rowid)) = r.last() else {
             continue;
         };
