@@ -318,6 +318,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 Replay::Off
             },
             pos: 0,
+            scratch: Vec::new(),
             written: cx.txn.mark(),
         }),
         Node::Project(input, exprs) => {
@@ -710,6 +711,8 @@ struct JoinIter {
     replay: Replay,
     /// The next right row to replay.
     pos: usize,
+    /// The right row of [`RowIter::next_into`], kept for its buffers.
+    scratch: Row,
     /// The transaction's undo position when the right side was first read:
     /// a write since (a session writing between two rows it pulls from a
     /// result set) could change what a re-read returns, so replay stops.
@@ -792,25 +795,113 @@ impl JoinIter {
     }
 }
 
+impl JoinIter {
+    /// With no current left row, takes the next one and starts the right
+    /// side for it (replayed, or opened anew); false when the left side
+    /// has ended.
+    fn start_left(&mut self, cx: &mut ExecCtx) -> Result<bool> {
+        if self.cur.is_some() {
+            return Ok(true);
+        }
+        let Some(l) = self.left.next(cx)? else {
+            return Ok(false);
+        };
+        if matches!(self.replay, Replay::Full(_)) && cx.txn.mark() != self.written {
+            self.replay = Replay::Off;
+        }
+        if matches!(self.replay, Replay::Full(_)) {
+            self.pos = 0;
+        } else {
+            self.right = Some(open(&self.right_plan, cx, &l)?);
+        }
+        self.cur = Some(l);
+        self.matched = false;
+        Ok(true)
+    }
+
+    /// The next right row for the current left row into `self.scratch`
+    /// (kept for replay while filling); false at its end.
+    fn next_right_into(&mut self, cx: &mut ExecCtx) -> Result<bool> {
+        let Some(right) = self.right.as_mut() else {
+            return Ok(false);
+        };
+        let more = right.next_into(cx, &mut self.scratch)?;
+        match (&mut self.replay, more) {
+            (Replay::Filling(rows, bytes), true) => {
+                *bytes += row_bytes(&self.scratch);
+                if *bytes > REPLAY_LIMIT {
+                    self.replay = Replay::Off;
+                } else {
+                    rows.push(self.scratch.clone());
+                }
+            }
+            (Replay::Filling(rows, _), false) => {
+                self.replay = Replay::Full(std::mem::take(rows));
+            }
+            _ => {}
+        }
+        Ok(more)
+    }
+}
+
+/// `left` then `right` into `out`, over the values it held (a text over
+/// a text keeps its buffer).
+fn join_into(out: &mut Row, left: &[Value], right: &[Value]) {
+    out.truncate(left.len() + right.len());
+    let have = out.len();
+    for (o, v) in out.iter_mut().zip(left.iter().chain(right)) {
+        o.clone_from(v);
+    }
+    out.extend(left.iter().chain(right).skip(have).cloned());
+}
+
 impl RowIter for JoinIter {
+    fn next_into(&mut self, cx: &mut ExecCtx, out: &mut Row) -> Result<bool> {
+        loop {
+            if !self.start_left(cx)? {
+                return Ok(false);
+            }
+            let Some(left) = &self.cur else { continue };
+            let got = if let Replay::Full(rows) = &self.replay {
+                let r = rows.get(self.pos);
+                if let Some(r) = r {
+                    join_into(out, left, r);
+                }
+                self.pos += 1;
+                r.is_some()
+            } else if self.next_right_into(cx)? {
+                join_into(out, self.cur.as_deref().unwrap_or_default(), &self.scratch);
+                true
+            } else {
+                false
+            };
+            if got {
+                let ok = match &self.on {
+                    Some(on) => eval(on, out, cx)?.truthy() == Some(true),
+                    None => true,
+                };
+                if ok {
+                    self.matched = true;
+                    return Ok(true);
+                }
+                continue;
+            }
+            let left = self.cur.take();
+            self.right = None;
+            if self.outer && !self.matched {
+                if let Some(left) = left {
+                    join_into(out, &left, &[]);
+                    out.extend(std::iter::repeat_n(Value::Null, self.right_width));
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         loop {
-            if self.cur.is_none() {
-                match self.left.next(cx)? {
-                    Some(l) => {
-                        if matches!(self.replay, Replay::Full(_)) && cx.txn.mark() != self.written {
-                            self.replay = Replay::Off;
-                        }
-                        if matches!(self.replay, Replay::Full(_)) {
-                            self.pos = 0;
-                        } else {
-                            self.right = Some(open(&self.right_plan, cx, &l)?);
-                        }
-                        self.cur = Some(l);
-                        self.matched = false;
-                    }
-                    None => return Ok(None),
-                }
+            if !self.start_left(cx)? {
+                return Ok(None);
             }
             let Some(left) = &self.cur else { continue };
             let next = if let Replay::Full(rows) = &self.replay {
