@@ -793,9 +793,7 @@ impl JoinIter {
         }
         Ok(r)
     }
-}
 
-impl JoinIter {
     /// With no current left row, takes the next one and starts the right
     /// side for it (replayed, or opened anew); false when the left side
     /// has ended.
