@@ -896,6 +896,9 @@ impl RowIter for JoinIter {
         }
     }
 
+    // Not `next_into` on a fresh row: this one moves the right row's
+    // values into the joined row where that copies them (a sort or a
+    // subquery result above the join keeps owned rows).
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         loop {
             if !self.start_left(cx)? {
@@ -1334,21 +1337,21 @@ impl Scan {
     fn fetch(&self, cx: &mut ExecCtx, rowid: i64, out: &mut Row) -> Result<bool> {
         match cx.txn.get(&row_key(self.table.id, rowid))? {
             Some(bytes) => {
-                self.decode(&bytes, rowid, out)?;
+                stored_row_into(&self.table, &bytes, rowid, out)?;
                 Ok(true)
             }
             None => Ok(false),
         }
     }
+}
 
-    /// A stored row into `out`: its columns (missing ones, added after it
-    /// was written, NULL), then its rowid.
-    fn decode(&self, bytes: &[u8], rowid: i64, out: &mut Row) -> Result<()> {
-        decode_row_into(bytes, out)?;
-        out.resize(self.table.columns.len(), Value::Null);
-        out.push(Value::Integer(rowid));
-        Ok(())
-    }
+/// A stored row of `table` into `out`: its columns (missing ones, added
+/// after it was written, NULL), then its rowid.
+fn stored_row_into(table: &Table, bytes: &[u8], rowid: i64, out: &mut Row) -> Result<()> {
+    decode_row_into(bytes, out)?;
+    out.resize(table.columns.len(), Value::Null);
+    out.push(Value::Integer(rowid));
+    Ok(())
 }
 
 /// Whether a key range holds no key (`rowid > 5 AND rowid < 5`).
@@ -1442,11 +1445,7 @@ impl Scan {
                         out.clear();
                         return Ok(true);
                     }
-                    let value = it.value();
-                    // `it` borrows `self.iter`; the table is another field.
-                    decode_row_into(value, out)?;
-                    out.resize(self.table.columns.len(), Value::Null);
-                    out.push(Value::Integer(rowid));
+                    stored_row_into(&self.table, it.value(), rowid, out)?;
                     return Ok(true);
                 }
                 Err(e) => return Err(e),

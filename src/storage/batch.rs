@@ -9,7 +9,7 @@
 //!   op                 = kind u8 | klen varint | key | (put: vlen varint | value)
 //! ```
 
-use super::key::{get_bytes, get_u64, get_varint, varint_len, Kind};
+use super::key::{get_bytes, get_u64, get_varint, varint_len, write_varint, Kind};
 
 /// Puts and deletes to apply together, all or nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -97,24 +97,15 @@ pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut [u8]) {
     // from a scratch buffer: a large commit has hundreds of thousands of
     // operations, and a copy call per byte or two cost more than the keys.
     let mut pos = 12;
-    let varint = |out: &mut [u8], pos: &mut usize, mut v: u64| {
-        while v >= 0x80 {
-            out[*pos] = (v as u8) | 0x80;
-            v >>= 7;
-            *pos += 1;
-        }
-        out[*pos] = v as u8;
-        *pos += 1;
-    };
     for b in batches {
         for (kind, k, v) in &b.ops {
             out[pos] = *kind as u8;
             pos += 1;
-            varint(out, &mut pos, k.len() as u64);
+            write_varint(out, &mut pos, k.len() as u64);
             out[pos..pos + k.len()].copy_from_slice(k);
             pos += k.len();
             if *kind == Kind::Put {
-                varint(out, &mut pos, v.len() as u64);
+                write_varint(out, &mut pos, v.len() as u64);
                 out[pos..pos + v.len()].copy_from_slice(v);
                 pos += v.len();
             }

@@ -100,15 +100,22 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
 }
 
 /// `v` as a LEB128 varint, in `buf`.
-pub(crate) fn varint_into(buf: &mut [u8; 10], mut v: u64) -> &[u8] {
-    let mut i = 0;
+pub(crate) fn varint_into(buf: &mut [u8; 10], v: u64) -> &[u8] {
+    let mut n = 0;
+    write_varint(buf, &mut n, v);
+    &buf[..n]
+}
+
+/// Writes `v` as a LEB128 varint into `out` at `*pos`, moving `*pos` past
+/// it (`out` must have room: [`varint_len`] bytes).
+pub(crate) fn write_varint(out: &mut [u8], pos: &mut usize, mut v: u64) {
     while v >= 0x80 {
-        buf[i] = (v as u8) | 0x80;
+        out[*pos] = (v as u8) | 0x80;
         v >>= 7;
-        i += 1;
+        *pos += 1;
     }
-    buf[i] = v as u8;
-    &buf[..=i]
+    out[*pos] = v as u8;
+    *pos += 1;
 }
 
 /// Bytes of `v` as a LEB128 varint.

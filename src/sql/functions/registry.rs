@@ -480,15 +480,10 @@ impl ScalarCall {
 
     /// Evaluates the call on `args` for a statement of `session`.
     pub fn call(&self, args: &[Value], session: &SessionSnapshot) -> Result<Value> {
-        // The common case straight to the function: no mark to carry (a
-        // result is twice moved through the marked path's wider one).
+        // Straight to the function: no mark to carry (a result is twice
+        // moved through the marked path's wider one).
         match self.imp {
-            Some(Imp::Pure(f)) if args.len() == self.nargs => f(args),
-            Some(Imp::WithCall(f)) if args.len() == self.nargs => f(&Call {
-                args,
-                session,
-                json_args: self.json_args,
-            }),
+            Some(imp) if args.len() == self.nargs => run_plain(imp, args, session, self.json_args),
             _ => self.call_marked(args, 0, session).map(|(v, _)| v),
         }
     }
@@ -528,15 +523,31 @@ fn run(
     session: &SessionSnapshot,
     json_args: u64,
 ) -> Result<(Value, bool)> {
-    let call = Call {
-        args,
-        session,
-        json_args,
-    };
     match imp {
-        Imp::Pure(f) => f(args).map(|v| (v, false)),
-        Imp::WithCall(f) => f(&call).map(|v| (v, false)),
-        Imp::Subtyped(f) => f(&call),
+        Imp::Subtyped(f) => f(&Call {
+            args,
+            session,
+            json_args,
+        }),
+        _ => run_plain(imp, args, session, json_args).map(|v| (v, false)),
+    }
+}
+
+/// [`run`] without the result's mark.
+fn run_plain(imp: Imp, args: &[Value], session: &SessionSnapshot, json_args: u64) -> Result<Value> {
+    match imp {
+        Imp::Pure(f) => f(args),
+        Imp::WithCall(f) => f(&Call {
+            args,
+            session,
+            json_args,
+        }),
+        Imp::Subtyped(f) => f(&Call {
+            args,
+            session,
+            json_args,
+        })
+        .map(|(v, _)| v),
     }
 }
 
