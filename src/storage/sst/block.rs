@@ -81,15 +81,32 @@ impl BlockBuilder {
 }
 
 /// A decoded block: keys rebuilt in full, values in place.
+///
+/// A point lookup in a cached block is bound by cache misses, not by
+/// compares: each entry's search head sits beside its offsets (one line
+/// holds both for the probe that ties and the value read after it), and
+/// the shared prefix is read from the first key's bytes at the start of
+/// `data`, not through the first entry.
 pub(crate) struct Block {
+    /// The keys and values, entry after entry, the first key at 0.
     data: Vec<u8>,
-    /// (key start, key len, value start, value len) into `data`.
-    entries: Vec<(u32, u32, u32, u32)>,
+    /// Per entry, in key order.
+    entries: Vec<Slot>,
     /// Length of the prefix every user key of the block shares.
     shared: usize,
-    /// Per entry, the 8 user-key bytes after `shared` (zero-padded), as a
-    /// big-endian number: see [`Block::lower_bound`].
-    heads: Vec<u64>,
+}
+
+/// One entry of a decoded [`Block`].
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The 8 user-key bytes after the block's shared prefix (zero-padded),
+    /// as a big-endian number: see [`Block::partition`].
+    head: u64,
+    /// Key start and length, value start and length, in `data`.
+    key: u32,
+    key_len: u32,
+    value: u32,
+    value_len: u32,
 }
 
 /// The 8 bytes of `user` from `from` (zero-padded) as a big-endian number.
@@ -112,7 +129,6 @@ impl Block {
             data: Vec::new(),
             entries: Vec::new(),
             shared: 0,
-            heads: Vec::new(),
         }
     }
 
@@ -129,7 +145,6 @@ impl Block {
         let ok = self.parse(raw).is_some() && self.check_and_index();
         if !ok {
             self.entries.clear();
-            self.heads.clear();
         }
         ok
     }
@@ -179,7 +194,13 @@ impl Block {
             let vstart = data.len();
             data.extend_from_slice(value);
             let klen = shared + unshared;
-            entries.push((kstart as u32, klen as u32, vstart as u32, vlen as u32));
+            entries.push(Slot {
+                head: 0,
+                key: kstart as u32,
+                key_len: klen as u32,
+                value: vstart as u32,
+                value_len: vlen as u32,
+            });
             prev = (kstart, klen);
         }
         (pos == raw.len()).then_some(())
@@ -201,11 +222,9 @@ impl Block {
             let (first, last) = (user_key(self.key(0)), user_key(self.key(self.len() - 1)));
             self.shared = first.iter().zip(last).take_while(|(x, y)| x == y).count();
         }
-        let mut heads = std::mem::take(&mut self.heads);
-        heads.clear();
-        heads.reserve_exact(self.len());
-        heads.extend((0..self.len()).map(|i| head(user_key(self.key(i)), self.shared)));
-        self.heads = heads;
+        for i in 0..self.len() {
+            self.entries[i].head = head(user_key(self.key(i)), self.shared);
+        }
         true
     }
 
@@ -214,20 +233,20 @@ impl Block {
     }
 
     pub(crate) fn key(&self, i: usize) -> &[u8] {
-        let (k, kl, _, _) = self.entries[i];
-        &self.data[k as usize..(k + kl) as usize]
+        let e = &self.entries[i];
+        &self.data[e.key as usize..(e.key + e.key_len) as usize]
     }
 
     pub(crate) fn value(&self, i: usize) -> &[u8] {
-        let (_, _, v, vl) = self.entries[i];
-        &self.data[v as usize..(v + vl) as usize]
+        let e = &self.entries[i];
+        &self.data[e.value as usize..(e.value + e.value_len) as usize]
     }
 
     /// Number of entries whose key compares with `target` as `before`
     /// says (`true` for a run of entries from the start, as the order
-    /// makes it). The search runs over the heads, a dense array, and reads
-    /// a full key only where a head ties with the target's: most steps
-    /// touch one cache line, not an entry's and its key's.
+    /// makes it). The search compares the entries' heads and reads a full
+    /// key only where a head ties with the target's: most steps touch one
+    /// cache line of `entries`, not also a key's.
     fn partition(&self, target: &[u8], before: impl Fn(Ordering) -> bool) -> usize {
         let user = user_key(target);
         let n = self.entries.len();
@@ -235,9 +254,10 @@ impl Block {
             return 0;
         }
         // A target outside the shared prefix is before or after all keys.
-        let first = user_key(self.key(0));
+        // The first key starts `data` and its user key is at least
+        // `shared` bytes long.
         let p = self.shared.min(user.len());
-        match user[..p].cmp(&first[..p]) {
+        match user[..p].cmp(&self.data[..p]) {
             Ordering::Less => return 0,
             Ordering::Greater => return n,
             // The target's user key is a proper prefix of every key's.
@@ -249,7 +269,7 @@ impl Block {
         let mut hi = n;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let h = self.heads[mid];
+            let h = self.entries[mid].head;
             let o = if h != th {
                 h.cmp(&th)
             } else {
@@ -278,7 +298,7 @@ impl Block {
 
     /// Memory charged to the block cache.
     pub(crate) fn charge(&self) -> usize {
-        self.data.capacity() + self.entries.capacity() * 16 + self.heads.capacity() * 8 + 64
+        self.data.capacity() + self.entries.capacity() * std::mem::size_of::<Slot>() + 64
     }
 }
 
