@@ -7,6 +7,18 @@
 //! flushed to an SSTable by the background thread while a new one takes
 //! the writes.
 //!
+//! A commit whose keys all come after every key the memtable's *tail*
+//! holds (a load of ascending rowids, one transaction after another) is
+//! appended to the tail instead: a vector of entries in internal-key
+//! order, each user key at most once, behind a read-write lock held only
+//! for a push or a read of a few entries. An append is a vector push where
+//! a skip-list insert searched down its levels and allocated a node. A
+//! batch that is ascending but starts at or below the tail's last key
+//! splits: the part above goes to the tail, the rest to the skip list.
+//! The skip list and the tail are two sorted sets of distinct internal
+//! keys (every operation has its own sequence number); reads merge them,
+//! and a point read takes the newer of the two answers.
+//!
 //! A commit too large for the skip list to be worth it (a bulk load or
 //! CREATE INDEX in one transaction, see `commit.rs`) gets a memtable of its
 //! own made by [`Memtable::sorted`]: its entries, already in key order,
@@ -29,13 +41,17 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipMap;
+use parking_lot::{RwLock, RwLockReadGuard};
 
 use super::batch::WriteBatch;
-use super::key::{cmp_ikey, make_ikey, seek_key, split, trailer, IKey, Kind};
+use super::key::{cmp_ikey, make_ikey, seek_key, split, trailer, user_key, IKey, Kind};
 
 /// A memtable plus the WAL segment whose records it holds.
 pub(crate) struct Memtable {
     map: SkipMap<IKey, Vec<u8>>,
+    /// Internal key → value in internal-key order, appended to and never
+    /// changed otherwise (see the module doc); each user key at most once.
+    tail: RwLock<Vec<(Vec<u8>, Vec<u8>)>>,
     /// Internal key → value in internal-key order, for a memtable made by
     /// [`Memtable::sorted`] (then `map` is empty); empty otherwise.
     run: Vec<(Vec<u8>, Vec<u8>)>,
@@ -62,6 +78,7 @@ impl Memtable {
     pub(crate) fn new(wal_number: u64) -> Memtable {
         Memtable {
             map: SkipMap::new(),
+            tail: RwLock::new(Vec::new()),
             run: Vec::new(),
             index: RunIndex::default(),
             bytes: AtomicUsize::new(0),
@@ -91,6 +108,7 @@ impl Memtable {
         let index = RunIndex::new(&run);
         Memtable {
             map: SkipMap::new(),
+            tail: RwLock::new(Vec::new()),
             run,
             index,
             bytes: AtomicUsize::new(bytes),
@@ -109,8 +127,17 @@ impl Memtable {
     pub(crate) fn apply_owned(&self, seq: u64, batch: WriteBatch) {
         debug_assert!(!self.is_frozen());
         let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
-        for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
+        let split = self.tail_split(&batch);
+        let mut ops = batch.ops.into_iter().enumerate();
+        for (i, (kind, k, v)) in ops.by_ref().take(split) {
             self.map.insert(IKey(into_ikey(k, seq + i as u64, kind)), v);
+        }
+        if split < len as usize {
+            let mut tail = self.tail.write();
+            tail.reserve(len as usize - split);
+            for (i, (kind, k, v)) in ops {
+                tail.push((into_ikey(k, seq + i as u64, kind), v));
+            }
         }
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         if len > 0 {
@@ -121,9 +148,16 @@ impl Memtable {
     /// Inserts the batch's operations with sequence numbers `seq, seq+1, …`.
     pub(crate) fn apply(&self, seq: u64, batch: &WriteBatch) {
         debug_assert!(!self.is_frozen());
-        for (i, (kind, k, v)) in batch.ops.iter().enumerate() {
+        let split = self.tail_split(batch);
+        for (i, (kind, k, v)) in batch.ops.iter().enumerate().take(split) {
             self.map
                 .insert(IKey(make_ikey(k, seq + i as u64, *kind)), v.clone());
+        }
+        if split < batch.len() {
+            let mut tail = self.tail.write();
+            for (i, (kind, k, v)) in batch.ops.iter().enumerate().skip(split) {
+                tail.push((make_ikey(k, seq + i as u64, *kind), v.clone()));
+            }
         }
         self.bytes
             .fetch_add(batch.approximate_size(), Ordering::Relaxed);
@@ -131,6 +165,22 @@ impl Memtable {
             self.max_seq
                 .fetch_max(seq + batch.len() as u64 - 1, Ordering::Relaxed);
         }
+    }
+
+    /// How many of the batch's first operations go to the skip list; the
+    /// rest (keys strictly ascending, all above the tail's last user key)
+    /// are appended to the tail. Only the committing writer appends, so
+    /// the tail's end cannot move between this and the append.
+    fn tail_split(&self, batch: &WriteBatch) -> usize {
+        if !Memtable::can_sort(batch) {
+            return batch.len();
+        }
+        let tail = self.tail.read();
+        let Some((last, _)) = tail.last() else {
+            return 0;
+        };
+        let last = user_key(last);
+        batch.ops.partition_point(|(_, k, _)| k.as_slice() <= last)
     }
 
     /// Highest sequence number inserted (0 if none).
@@ -144,7 +194,7 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.run.is_empty()
+        self.map.is_empty() && self.run.is_empty() && self.tail.read_recursive().is_empty()
     }
 
     /// The newest version of `key` with sequence number `<= seq`.
@@ -164,21 +214,33 @@ impl Memtable {
             }
             return Lookup::Absent;
         }
-        if let Some(e) = self
+        // The newest visible version in each of the two sets: the newer
+        // of those is the answer.
+        let in_tail = {
+            let tail = self.tail.read_recursive();
+            let i = tail.partition_point(|(k, _)| cmp_ikey(k, &start.0) == CmpOrdering::Less);
+            tail.get(i).and_then(|(k, v)| match split(k) {
+                Some((user, s, kind)) if user == key => Some((s, kind, v.clone())),
+                _ => None,
+            })
+        };
+        let in_map = self
             .map
             .range((Bound::Included(start), Bound::Unbounded))
             .next()
-        {
-            if let Some((user, _, kind)) = split(&e.key().0) {
-                if user == key {
-                    return match kind {
-                        Kind::Put => Lookup::Found(e.value().clone()),
-                        Kind::Delete => Lookup::Deleted,
-                    };
-                }
-            }
+            .and_then(|e| match split(&e.key().0) {
+                Some((user, s, kind)) if user == key => Some((s, kind, e.value().clone())),
+                _ => None,
+            });
+        let newest = match (in_tail, in_map) {
+            (Some(t), Some(m)) => Some(if t.0 > m.0 { t } else { m }),
+            (t, m) => t.or(m),
+        };
+        match newest {
+            Some((_, Kind::Put, v)) => Lookup::Found(v),
+            Some((_, Kind::Delete, _)) => Lookup::Deleted,
+            None => Lookup::Absent,
         }
-        Lookup::Absent
     }
 
     /// The entries from the first internal key `>= from` (or the start), in
@@ -189,26 +251,38 @@ impl Memtable {
         from: Option<&[u8]>,
         keep: impl FnMut(&[u8]) -> bool + 'a,
     ) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
-        // A frozen memtable's map is empty and a live one's run is: the
-        // chain is only ever one of them.
+        // A frozen memtable's map and tail are empty and a live one's run
+        // is: the run is never merged with anything.
         let first = from.map_or(0, |f| self.index.count_before(&self.run, f, false));
         let lo = match from {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
         };
-        // Both parts stop where `keep` does (only one of them holds entries).
+        let tail = self.tail.read_recursive();
+        let at = from.map_or(0, |f| {
+            tail.partition_point(|(k, _)| cmp_ikey(k, f) == CmpOrdering::Less)
+        });
+        // Every part stops where `keep` does.
         let keep = Rc::new(RefCell::new(keep));
-        let run_keep = Rc::clone(&keep);
-        self.map
+        let (map_keep, tail_keep, run_keep) = (Rc::clone(&keep), Rc::clone(&keep), keep);
+        let map = self
+            .map
             .range((lo, Bound::Unbounded))
-            .take_while(move |e| (keep.borrow_mut())(&e.key().0))
-            .map(|e| (e.key().0.clone(), e.value().clone()))
-            .chain(
-                self.run[first..]
-                    .iter()
-                    .take_while(move |(k, _)| (run_keep.borrow_mut())(k))
-                    .cloned(),
-            )
+            .take_while(move |e| (map_keep.borrow_mut())(&e.key().0))
+            .map(|e| (e.key().0.clone(), e.value().clone()));
+        let tail = TailIter {
+            tail,
+            next: at,
+            end: usize::MAX,
+            reverse: false,
+        }
+        .take_while(move |(k, _)| (tail_keep.borrow_mut())(k));
+        Merge::new(map, tail, false).chain(
+            self.run[first..]
+                .iter()
+                .take_while(move |(k, _)| (run_keep.borrow_mut())(k))
+                .cloned(),
+        )
     }
 
     /// Hands every entry to `f` in internal-key order, borrowed where it
@@ -217,8 +291,16 @@ impl Memtable {
         &self,
         mut f: impl FnMut(&[u8], &[u8]) -> crate::error::Result<()>,
     ) -> crate::error::Result<()> {
+        let tail = self.tail.read_recursive();
+        let mut t = tail.iter().peekable();
         for e in self.map.iter() {
+            while let Some((k, v)) = t.next_if(|(k, _)| cmp_ikey(k, &e.key().0).is_lt()) {
+                f(k, v)?;
+            }
             f(&e.key().0, e.value())?;
+        }
+        for (k, v) in t {
+            f(k, v)?;
         }
         for (k, v) in &self.run {
             f(k, v)?;
@@ -240,20 +322,109 @@ impl Memtable {
             Some(k) => Bound::Included(IKey(k.to_vec())),
             None => Bound::Unbounded,
         };
+        let tail = self.tail.read_recursive();
+        let tail_end = to.map_or(tail.len(), |t| {
+            tail.partition_point(|(k, _)| cmp_ikey(k, t) != CmpOrdering::Greater)
+        });
         let keep = Rc::new(RefCell::new(keep));
-        let run_keep = Rc::clone(&keep);
-        self.map
+        let (map_keep, tail_keep, run_keep) = (Rc::clone(&keep), Rc::clone(&keep), keep);
+        let map = self
+            .map
             .range((Bound::Unbounded, hi))
             .rev()
-            .take_while(move |e| (keep.borrow_mut())(&e.key().0))
-            .map(|e| (e.key().0.clone(), e.value().clone()))
-            .chain(
-                self.run[..end]
-                    .iter()
-                    .rev()
-                    .take_while(move |(k, _)| (run_keep.borrow_mut())(k))
-                    .cloned(),
-            )
+            .take_while(move |e| (map_keep.borrow_mut())(&e.key().0))
+            .map(|e| (e.key().0.clone(), e.value().clone()));
+        let tail = TailIter {
+            tail,
+            next: 0,
+            end: tail_end,
+            reverse: true,
+        }
+        .take_while(move |(k, _)| (tail_keep.borrow_mut())(k));
+        Merge::new(map, tail, true).chain(
+            self.run[..end]
+                .iter()
+                .rev()
+                .take_while(move |(k, _)| (run_keep.borrow_mut())(k))
+                .cloned(),
+        )
+    }
+}
+
+/// The tail's entries from `next` up (forward) or from `end` down
+/// (reverse), copied out, under a read lock of the tail: appends wait for
+/// it, and a read takes no more than a batch of entries at a time
+/// (`iter::MemSource`). `read_recursive`, so a reader that holds one never
+/// waits behind a queued append for a second.
+struct TailIter<'a> {
+    tail: RwLockReadGuard<'a, Vec<(Vec<u8>, Vec<u8>)>>,
+    next: usize,
+    end: usize,
+    reverse: bool,
+}
+
+impl Iterator for TailIter<'_> {
+    type Item = (Vec<u8>, Vec<u8>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.reverse {
+            self.end = self.end.checked_sub(1)?;
+            self.tail.get(self.end).cloned()
+        } else {
+            let e = self.tail.get(self.next)?.clone();
+            self.next += 1;
+            Some(e)
+        }
+    }
+}
+
+/// Two iterators of distinct internal keys, each in internal-key order
+/// (descending with `reverse`), merged into one in that order.
+struct Merge<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+    reverse: bool,
+}
+
+impl<A, B> Merge<A, B>
+where
+    A: Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    B: Iterator<Item = (Vec<u8>, Vec<u8>)>,
+{
+    fn new(a: A, b: B, reverse: bool) -> Self {
+        Merge {
+            a: a.peekable(),
+            b: b.peekable(),
+            reverse,
+        }
+    }
+}
+
+impl<A, B> Iterator for Merge<A, B>
+where
+    A: Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    B: Iterator<Item = (Vec<u8>, Vec<u8>)>,
+{
+    type Item = (Vec<u8>, Vec<u8>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let take_a = match (self.a.peek(), self.b.peek()) {
+            (Some((x, _)), Some((y, _))) => {
+                let o = cmp_ikey(x, y);
+                if self.reverse {
+                    o.is_gt()
+                } else {
+                    o.is_lt()
+                }
+            }
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if take_a {
+            self.a.next()
+        } else {
+            self.b.next()
+        }
     }
 }
 
@@ -459,6 +630,199 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A memtable fed batches that go to the tail, to the skip list and
+    /// split between them (ascending loads, random keys, new versions and
+    /// deletes of tail keys, ascending batches that start below the
+    /// tail's end) answers every read as one sorted list of all its
+    /// entries does: point reads at many snapshots, seeks both ways with
+    /// and without a stop, and the flush's walk. Copied and moved batches
+    /// store the same.
+    #[test]
+    fn tail_and_skip_list_read_as_one_sorted_set() {
+        let mut rng = crate::storage::test_rng::Rng(0x07a1_15e7);
+        let mut both = 0;
+        for case in 0..25 {
+            let (moved, copied) = (Memtable::new(1), Memtable::new(1));
+            let mut all: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut seq = 1u64;
+            let mut next_up = 0u64;
+            for _ in 0..1 + rng.below(30) {
+                let mut b = WriteBatch::new();
+                let n = 1 + rng.below(12);
+                let mut keys: Vec<u64> = match rng.below(4) {
+                    // Above everything so far: the tail.
+                    0 | 1 => (0..n)
+                        .map(|i| next_up + 1 + i * (1 + rng.below(3)))
+                        .collect(),
+                    // Ascending from somewhere below the end: split.
+                    2 => {
+                        let from = rng.below(next_up + 1);
+                        (0..n).map(|i| from + i * 2).collect()
+                    }
+                    // Anywhere, any order (repeats too): the skip list.
+                    _ => (0..n).map(|_| rng.below(next_up + 10)).collect(),
+                };
+                if rng.below(3) > 0 {
+                    keys.sort_unstable();
+                    keys.dedup();
+                }
+                for &k in &keys {
+                    next_up = next_up.max(k);
+                    let key = format!("k{k:06}").into_bytes();
+                    if rng.below(5) == 0 {
+                        b.delete(key);
+                    } else {
+                        b.put(key, format!("v{case}-{seq}-{k}").into_bytes());
+                    }
+                }
+                for (i, (kind, k, v)) in b.ops.iter().enumerate() {
+                    all.push((make_ikey(k, seq + i as u64, *kind), v.clone()));
+                }
+                copied.apply(seq, &b);
+                let len = b.len() as u64;
+                moved.apply_owned(seq, b);
+                seq += len;
+            }
+            all.sort_by(|a, b| cmp_ikey(&a.0, &b.0));
+            for m in [&moved, &copied] {
+                let mut walked = Vec::new();
+                m.for_each_entry(|k, v| {
+                    walked.push((k.to_vec(), v.to_vec()));
+                    Ok(())
+                })
+                .expect("walk");
+                assert_eq!(walked, all, "case {case}");
+                assert_eq!(m.range_from(None, |_| true).collect::<Vec<_>>(), all);
+                let back: Vec<_> = all.iter().rev().cloned().collect();
+                assert_eq!(m.range_back_from(None, |_| true).collect::<Vec<_>>(), back);
+                assert_eq!(m.max_seq(), seq - 1);
+                assert!(!m.is_empty());
+            }
+            assert_eq!(moved.size(), copied.size());
+            for k in 0..next_up + 12 {
+                let key = format!("k{k:06}").into_bytes();
+                for at in [0, 1, seq / 3, seq / 2, seq - 1, seq + 5] {
+                    let t = seek_key(&key, at);
+                    let want = all
+                        .iter()
+                        .find(|(ik, _)| cmp_ikey(ik, &t).is_ge())
+                        .and_then(|(ik, v)| match split(ik) {
+                            Some((u, _, Kind::Put)) if u == key.as_slice() => {
+                                Some(Lookup::Found(v.clone()))
+                            }
+                            Some((u, _, Kind::Delete)) if u == key.as_slice() => {
+                                Some(Lookup::Deleted)
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or(Lookup::Absent);
+                    let fwd: Vec<_> = all
+                        .iter()
+                        .filter(|(ik, _)| cmp_ikey(ik, &t).is_ge())
+                        .cloned()
+                        .collect();
+                    let bwd: Vec<_> = all
+                        .iter()
+                        .rev()
+                        .filter(|(ik, _)| cmp_ikey(ik, &t).is_le())
+                        .cloned()
+                        .collect();
+                    // A stop three user keys on.
+                    let stop = format!("k{:06}", k + 3).into_bytes();
+                    let below_stop = |ik: &[u8]| user_key(ik) < stop.as_slice();
+                    for m in [&moved, &copied] {
+                        assert_eq!(m.get(&key, at), want, "case {case} k{k} at {at}");
+                        assert_eq!(m.range_from(Some(&t), |_| true).collect::<Vec<_>>(), fwd);
+                        assert_eq!(
+                            m.range_back_from(Some(&t), |_| true).collect::<Vec<_>>(),
+                            bwd
+                        );
+                        let upto: Vec<_> = fwd
+                            .iter()
+                            .take_while(|e| below_stop(&e.0))
+                            .cloned()
+                            .collect();
+                        assert_eq!(
+                            m.range_from(Some(&t), |ik| below_stop(ik))
+                                .collect::<Vec<_>>(),
+                            upto
+                        );
+                    }
+                }
+            }
+            let (t, n) = (moved.tail.read().len(), moved.map.len());
+            assert_eq!(t + n, all.len());
+            both += usize::from(t > 0 && n > 0);
+        }
+        assert!(both >= 10, "cases that used both sets: {both}");
+    }
+
+    /// Readers on other threads, while the writer appends to the tail
+    /// and inserts into the skip list, see every entry up to what was
+    /// published when they started, in order, and their point reads find
+    /// each published key's value.
+    #[test]
+    fn readers_see_a_consistent_tail_while_it_grows() {
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Arc;
+        let m = Arc::new(Memtable::new(1));
+        let published = Arc::new(AtomicU64::new(0));
+        let key = |k: u64| format!("k{k:07}").into_bytes();
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let (m, published) = (Arc::clone(&m), Arc::clone(&published));
+                std::thread::spawn(move || {
+                    let mut checks = 0u64;
+                    loop {
+                        let p = published.load(Ordering::Acquire);
+                        let seen: Vec<_> = m
+                            .range_from(None, |_| true)
+                            .filter(|(k, _)| split(k).is_some_and(|(_, s, _)| s <= p))
+                            .collect();
+                        // Every published op is one entry; all in order.
+                        assert_eq!(seen.len() as u64, p, "reader {r}");
+                        assert!(seen.windows(2).all(|w| cmp_ikey(&w[0].0, &w[1].0).is_lt()));
+                        // A key of a published batch of new keys.
+                        if p > 0 {
+                            let c = (checks * 7 + r) % (p / 20);
+                            let c = if c % 5 == 4 { c - 1 } else { c };
+                            let k = c * 20 + checks % 20;
+                            assert!(
+                                matches!(m.get(&key(k), p), Lookup::Found(_)),
+                                "key {k} at {p}"
+                            );
+                        }
+                        checks += 1;
+                        if p == 6000 {
+                            return checks;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut seq = 1;
+        // Batches of 20 ascending new keys (the tail); every fifth batch
+        // rewrites 20 earlier keys instead (the skip list).
+        for b in 0..300u64 {
+            let mut batch = WriteBatch::new();
+            for i in 0..20 {
+                let k = if b % 5 == 4 {
+                    (b * 37 + i) % (b * 20)
+                } else {
+                    b * 20 + i
+                };
+                batch.put(key(k), format!("v{b}").into_bytes());
+            }
+            m.apply_owned(seq, batch);
+            seq += 20;
+            published.store(seq - 1, Ordering::Release);
+        }
+        for r in readers {
+            assert!(r.join().expect("reader") > 0);
+        }
+        assert!(!m.tail.read().is_empty() && !m.map.is_empty());
     }
 
     /// Moving a batch in stores what copying it does.
