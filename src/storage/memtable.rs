@@ -9,7 +9,7 @@
 //!
 //! A commit whose keys all come after every key the memtable's *tail*
 //! holds (a load of ascending rowids, one transaction after another) is
-//! appended to the tail instead: a vector of entries in internal-key
+//! appended to the tail instead: a chunked vector of entries in internal-key
 //! order, each user key at most once, behind a read-write lock held only
 //! for a push or a read of a few entries. An append is a vector push where
 //! a skip-list insert searched down its levels and allocated a node. A
@@ -51,7 +51,7 @@ pub(crate) struct Memtable {
     map: SkipMap<IKey, Vec<u8>>,
     /// Internal key → value in internal-key order, appended to and never
     /// changed otherwise (see the module doc); each user key at most once.
-    tail: RwLock<Vec<(Vec<u8>, Vec<u8>)>>,
+    tail: RwLock<Tail>,
     /// Internal key → value in internal-key order, for a memtable made by
     /// [`Memtable::sorted`] (then `map` is empty); empty otherwise.
     run: Vec<(Vec<u8>, Vec<u8>)>,
@@ -78,7 +78,7 @@ impl Memtable {
     pub(crate) fn new(wal_number: u64) -> Memtable {
         Memtable {
             map: SkipMap::new(),
-            tail: RwLock::new(Vec::new()),
+            tail: RwLock::new(Tail::default()),
             run: Vec::new(),
             index: RunIndex::default(),
             bytes: AtomicUsize::new(0),
@@ -108,7 +108,7 @@ impl Memtable {
         let index = RunIndex::new(&run);
         Memtable {
             map: SkipMap::new(),
-            tail: RwLock::new(Vec::new()),
+            tail: RwLock::new(Tail::default()),
             run,
             index,
             bytes: AtomicUsize::new(bytes),
@@ -134,7 +134,6 @@ impl Memtable {
         }
         if split < len as usize {
             let mut tail = self.tail.write();
-            tail.reserve(len as usize - split);
             for (i, (kind, k, v)) in ops {
                 tail.push((into_ikey(k, seq + i as u64, kind), v));
             }
@@ -218,7 +217,7 @@ impl Memtable {
         // of those is the answer.
         let in_tail = {
             let tail = self.tail.read_recursive();
-            let i = tail.partition_point(|(k, _)| cmp_ikey(k, &start.0) == CmpOrdering::Less);
+            let i = tail.partition_point(|k| cmp_ikey(k, &start.0) == CmpOrdering::Less);
             tail.get(i).and_then(|(k, v)| match split(k) {
                 Some((user, s, kind)) if user == key => Some((s, kind, v.clone())),
                 _ => None,
@@ -260,7 +259,7 @@ impl Memtable {
         };
         let tail = self.tail.read_recursive();
         let at = from.map_or(0, |f| {
-            tail.partition_point(|(k, _)| cmp_ikey(k, f) == CmpOrdering::Less)
+            tail.partition_point(|k| cmp_ikey(k, f) == CmpOrdering::Less)
         });
         // Every part stops where `keep` does.
         let keep = Rc::new(RefCell::new(keep));
@@ -324,7 +323,7 @@ impl Memtable {
         };
         let tail = self.tail.read_recursive();
         let tail_end = to.map_or(tail.len(), |t| {
-            tail.partition_point(|(k, _)| cmp_ikey(k, t) != CmpOrdering::Greater)
+            tail.partition_point(|k| cmp_ikey(k, t) != CmpOrdering::Greater)
         });
         let keep = Rc::new(RefCell::new(keep));
         let (map_keep, tail_keep, run_keep) = (Rc::clone(&keep), Rc::clone(&keep), keep);
@@ -351,13 +350,74 @@ impl Memtable {
     }
 }
 
+/// Entries of the tail per chunk: a push never moves more than the chunk
+/// list (a vector that doubled would copy the whole tail under the write
+/// lock, and keep up to as much again unused). Small in unit tests, so
+/// their tails span many chunks.
+const TAIL_CHUNK: usize = if cfg!(test) { 8 } else { 1024 };
+
+/// The memtable's tail (see the module doc): entries in internal-key
+/// order, in chunks of [`TAIL_CHUNK`].
+#[derive(Default)]
+struct Tail {
+    chunks: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
+    len: usize,
+}
+
+impl Tail {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn get(&self, i: usize) -> Option<&(Vec<u8>, Vec<u8>)> {
+        self.chunks.get(i / TAIL_CHUNK)?.get(i % TAIL_CHUNK)
+    }
+
+    fn last(&self) -> Option<&(Vec<u8>, Vec<u8>)> {
+        self.chunks.last()?.last()
+    }
+
+    fn push(&mut self, e: (Vec<u8>, Vec<u8>)) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < TAIL_CHUNK => c.push(e),
+            _ => {
+                let mut c = Vec::with_capacity(TAIL_CHUNK);
+                c.push(e);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// The first index whose entry's key `pred` is false for (`pred` true
+    /// on a prefix of the entries).
+    fn partition_point(&self, pred: impl Fn(&[u8]) -> bool) -> usize {
+        // The chunk the boundary is in: the first whose last key fails.
+        let c = self
+            .chunks
+            .partition_point(|c| c.last().is_some_and(|(k, _)| pred(k)));
+        match self.chunks.get(c) {
+            Some(chunk) => c * TAIL_CHUNK + chunk.partition_point(|(k, _)| pred(k)),
+            None => self.len,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Vec<u8>, Vec<u8>)> {
+        self.chunks.iter().flatten()
+    }
+}
+
 /// The tail's entries from `next` up (forward) or from `end` down
 /// (reverse), copied out, under a read lock of the tail: appends wait for
 /// it, and a read takes no more than a batch of entries at a time
 /// (`iter::MemSource`). `read_recursive`, so a reader that holds one never
 /// waits behind a queued append for a second.
 struct TailIter<'a> {
-    tail: RwLockReadGuard<'a, Vec<(Vec<u8>, Vec<u8>)>>,
+    tail: RwLockReadGuard<'a, Tail>,
     next: usize,
     end: usize,
     reverse: bool,
