@@ -568,3 +568,57 @@ fn c_column_names_before_step_reveal_nothing_hidden() {
     sealdb_conn_free(root);
     sealdb_db_free(db);
 }
+
+/// A prepared INSERT run again and again through `sealdb_step` keeps its
+/// plan between runs: after a REVOKE, and after a stricter INSERT policy,
+/// the next run is refused and writes nothing; a GRANT lets it run again.
+#[test]
+fn c_prepared_insert_is_checked_again_after_revoke_and_new_policy() {
+    let (db, root) = setup();
+    for sql in [
+        "CREATE TABLE doc (id INTEGER PRIMARY KEY, owner TEXT)",
+        "ALTER TABLE doc ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY see ON doc FOR SELECT USING (true)",
+        "CREATE POLICY ins ON doc FOR INSERT WITH CHECK (true)",
+        "GRANT SELECT, INSERT ON doc TO alice",
+    ] {
+        ok(root, sql);
+    }
+    let alice = login(db, "alice", "a1", None).expect("alice");
+    let sql = c("INSERT INTO doc (id, owner) VALUES (?, ?)");
+    let mut st = null_mut();
+    assert_eq!(
+        unsafe { sealdb_prepare(alice, sql.as_ptr(), &mut st) },
+        SEALDB_OK
+    );
+    let run = |id: i64, owner: &str| -> i32 {
+        let o = c(owner);
+        assert_eq!(sealdb_reset(st), SEALDB_OK);
+        assert_eq!(sealdb_bind_int64(st, 1, id), SEALDB_OK);
+        assert_eq!(
+            unsafe { sealdb_bind_text(st, 2, o.as_ptr(), -1) },
+            SEALDB_OK
+        );
+        sealdb_step(st)
+    };
+    let count = || rows(root, "SELECT count(*) FROM doc").expect("count")[0][0].clone();
+    for id in 1..=3 {
+        assert_eq!(run(id, "alice"), SEALDB_DONE);
+    }
+    ok(root, "REVOKE INSERT ON doc FROM alice");
+    assert_eq!(run(4, "alice"), SEALDB_ERR_PERMISSION_DENIED, "{}", msg());
+    ok(root, "GRANT INSERT ON doc TO alice");
+    assert_eq!(run(5, "alice"), SEALDB_DONE, "{}", msg());
+    ok(root, "DROP POLICY ins ON doc");
+    ok(
+        root,
+        "CREATE POLICY ins ON doc FOR INSERT WITH CHECK (owner = current_user)",
+    );
+    assert_eq!(run(6, "bob"), SEALDB_ERR_PERMISSION_DENIED, "{}", msg());
+    assert_eq!(run(7, "alice"), SEALDB_DONE, "{}", msg());
+    assert_eq!(count(), Some("5".to_string()));
+    sealdb_stmt_free(st);
+    sealdb_conn_free(alice);
+    sealdb_conn_free(root);
+    sealdb_db_free(db);
+}

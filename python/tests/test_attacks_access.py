@@ -248,3 +248,39 @@ def test_drop_if_exists_treats_hidden_as_missing(lab):
             alice.execute("DROP TABLE %s" % name)
         assert str(e.value) == "no such table: %s" % name
     assert rows(root, "SELECT count(*) FROM t") == [(2,)]
+
+
+def test_reused_insert_is_checked_again_after_revoke_and_new_policy(lab):
+    """A cursor runs one INSERT again and again (the statement and its plan
+    are kept between runs): after a REVOKE, and after a stricter INSERT
+    policy, the next run is refused and writes nothing."""
+    root, user = lab
+    root.executescript("""
+        CREATE TABLE doc (id INTEGER PRIMARY KEY, owner TEXT);
+        ALTER TABLE doc ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY see ON doc FOR SELECT USING (true);
+        CREATE POLICY ins ON doc FOR INSERT WITH CHECK (true);
+        GRANT SELECT, INSERT ON doc TO alice;
+    """)
+    cur = user("alice").cursor()
+    sql = "INSERT INTO doc (id, owner) VALUES (?, ?)"
+    cur.executemany(sql, [(1, "alice"), (2, "alice")])
+    cur.execute(sql, (3, "alice"))
+    root.execute("REVOKE INSERT ON doc FROM alice")
+    with pytest.raises(sealdb.DatabaseError) as e:
+        cur.execute(sql, (4, "alice"))
+    assert e.value.code == lib.SEALDB_ERR_PERMISSION_DENIED, str(e.value)
+    with pytest.raises(sealdb.DatabaseError) as e:
+        cur.executemany(sql, [(5, "alice")])
+    assert e.value.code == lib.SEALDB_ERR_PERMISSION_DENIED, str(e.value)
+    root.execute("GRANT INSERT ON doc TO alice")
+    cur.execute(sql, (6, "alice"))
+    root.executescript("""
+        DROP POLICY ins ON doc;
+        CREATE POLICY ins ON doc FOR INSERT WITH CHECK (owner = current_user);
+    """)
+    with pytest.raises(sealdb.DatabaseError) as e:
+        cur.execute(sql, (7, "bob"))
+    assert e.value.code == lib.SEALDB_ERR_PERMISSION_DENIED, str(e.value)
+    cur.execute(sql, (8, "alice"))
+    assert rows(root, "SELECT id FROM doc ORDER BY id") == [(1,), (2,), (3,), (6,), (8,)]

@@ -260,12 +260,12 @@ impl Session {
     /// catalog. The session is bound to its user's id: if that user was
     /// dropped (even if a new user now has the name), it ends.
     pub(super) fn security(&self) -> Result<Arc<Security>> {
-        let auth = self.auth();
         if let Some(s) = self.sec.borrow().as_ref() {
-            if Arc::ptr_eq(&s.auth, &auth) {
+            if self.auth_is(&s.auth) {
                 return Ok(s.clone());
             }
         }
+        let auth = self.auth();
         if auth.role_id(&self.user) != Some(self.user_id) {
             return Err(denied(format!(
                 "user {} no longer exists; this session has ended",

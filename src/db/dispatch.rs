@@ -561,16 +561,29 @@ impl Session {
             };
             let done = match (stmt, prepared) {
                 (Ast::Insert(i), Some(c)) => {
-                    // A prepared INSERT keeps its plan between runs.
-                    let mut slot = c
-                        .insert
-                        .borrow_mut()
-                        .take()
-                        .filter(|(s, a, _)| Arc::ptr_eq(s, schema) && Arc::ptr_eq(a, &sec.auth))
-                        .map(|(_, _, p)| p);
+                    // A prepared INSERT keeps its plan between runs, and
+                    // the catalogs it was made under stay in place while
+                    // they are current (no counts taken and dropped per
+                    // run). The plan is out of the cell while it runs.
+                    let current =
+                        |e: &Keyed<_>| Arc::ptr_eq(&e.0, schema) && Arc::ptr_eq(&e.1, &sec.auth);
+                    let mut slot = {
+                        let mut e = c.insert.borrow_mut();
+                        match e.as_mut() {
+                            Some(k) if current(k) => k.2.take(),
+                            _ => {
+                                *e = None;
+                                None
+                            }
+                        }
+                    };
                     let r = run::insert_planned(&mut cx, schema, i, &mut slot);
                     if let Some(p) = slot {
-                        *c.insert.borrow_mut() = Some((schema.clone(), sec.auth.clone(), p));
+                        let mut e = c.insert.borrow_mut();
+                        match e.as_mut() {
+                            Some(k) if current(k) => k.2 = Some(p),
+                            _ => *e = Some((schema.clone(), sec.auth.clone(), Some(p))),
+                        }
                     }
                     r.map(|changed| (None, changed))
                 }

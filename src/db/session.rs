@@ -114,6 +114,16 @@ impl Session {
         }
     }
 
+    /// Whether `a` is the security catalog [`Self::auth`] would return
+    /// (without taking a count of it).
+    pub(super) fn auth_is(&self, a: &Arc<AuthState>) -> bool {
+        let st = self.state.borrow();
+        match &st.local_auth {
+            Some(l) => Arc::ptr_eq(l, a),
+            None => Arc::ptr_eq(&self.db.auth.read(), a),
+        }
+    }
+
     /// How long this session's statements wait for the writer slot.
     pub(super) fn busy_timeout(&self) -> std::time::Duration {
         self.state

@@ -55,8 +55,9 @@ pub(super) struct WriteCache {
     /// What the statement uses (for authorization and audit), and whether
     /// that was already authorized.
     pub(super) uses: RefCell<Option<UsesEntry>>,
-    /// An INSERT's parameter-independent plan.
-    pub(super) insert: RefCell<Option<Keyed<Box<run::InsertPlan>>>>,
+    /// An INSERT's parameter-independent plan (`None` inside while a run
+    /// holds it, or after a run that left none).
+    pub(super) insert: RefCell<Option<Keyed<Option<Box<run::InsertPlan>>>>>,
     /// Whether the statement keeps a statement journal and whether it is
     /// a multi-row write (`sql::journal`), decided for this schema: they
     /// depend on nothing else.

@@ -373,8 +373,7 @@ fn insert_rows(
     let Some(plan) = slot.as_mut() else {
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
-    let t = plan.t.clone();
-    let width = t.columns.len();
+    let width = plan.t.columns.len();
     // A single source row (a prepared one-row INSERT's every run) is not
     // put in a Vec of its own: `many` stays empty, unallocated.
     let (one, many): (Option<Row>, Vec<Row>) = match &plan.source {
@@ -403,8 +402,12 @@ fn insert_rows(
         None => (Some(Vec::new()), Vec::new()),
     };
     if plan.rest.is_none() {
-        plan.rest = Some(plan_insert_rest(cx, schema, &t, ins)?);
+        plan.rest = Some(plan_insert_rest(cx, schema, &plan.t, ins)?);
     }
+    // Planned: from here the plan is only read (its table borrowed, not
+    // counted once more per run).
+    let plan = &**plan;
+    let t = &plan.t;
     let Some(rest) = plan.rest.as_ref() else {
         return Err(Error::sql(SqlErrorKind::Misuse, "INSERT was not planned"));
     };
