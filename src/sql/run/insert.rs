@@ -415,7 +415,7 @@ fn insert_rows(
     foreign_key::prepare(
         cx,
         schema,
-        &t,
+        t,
         foreign_key::Change::Insert {
             replace: effective_conflict(ins.on_conflict) == Some(Conflict::Replace),
         },
@@ -426,9 +426,9 @@ fn insert_rows(
     }) = &rest.upsert
     {
         let cols: Vec<usize> = sets.iter().map(|(p, _)| *p).collect();
-        foreign_key::prepare(cx, schema, &t, foreign_key::Change::Update(&cols))?;
+        foreign_key::prepare(cx, schema, t, foreign_key::Change::Update(&cols))?;
     }
-    touch_sequence(&t);
+    touch_sequence(t);
     let dflt: std::borrow::Cow<'_, [Value]> = match &rest.const_defaults {
         Some(d) => std::borrow::Cow::Borrowed(d),
         None => std::borrow::Cow::Owned(eval_defaults(&rest.defaults, cx)?),
@@ -486,8 +486,8 @@ fn insert_rows(
             }
             row
         };
-        apply_affinities(&t, &mut row);
-        let explicit = match (explicit_rowid(&t, &row)?, rowid_given) {
+        apply_affinities(t, &mut row);
+        let explicit = match (explicit_rowid(t, &row)?, rowid_given) {
             (Some(r), _) => Some(r),
             (None, Some(v)) if !matches!(v, Value::Null) => Some(must_be_int(v)?),
             _ => None,
@@ -496,7 +496,7 @@ fn insert_rows(
         // table's types checked first), with -1 for a rowid still to be
         // chosen; NOT NULL and the other constraints come after them.
         if before_triggers {
-            check_strict(&t, &row)?;
+            check_strict(t, &row)?;
             let mut seen = row.clone();
             let r = explicit.unwrap_or(-1);
             if let Some(a) = t.rowid_alias {
@@ -507,7 +507,7 @@ fn insert_rows(
             let fired = fire(
                 cx,
                 schema,
-                &t,
+                t,
                 TriggerTiming::Before,
                 RowEvent::Insert,
                 Some(&seen),
@@ -521,18 +521,18 @@ fn insert_rows(
         }
         let rowid = match explicit {
             Some(r) => r,
-            None => new_rowid(cx, schema, &t, &mut next_rowid)?,
+            None => new_rowid(cx, schema, t, &mut next_rowid)?,
         };
         // AUTOINCREMENT remembers every rowid a row was given, written or
         // not (SQLite).
-        note_rowid(cx, schema, &t, rowid)?;
+        note_rowid(cx, schema, t, rowid)?;
         // Generated columns are computed from the final row, rowid alias
         // included, before any constraint looks at them (SQLite).
         if let Some(a) = t.rowid_alias {
             row[a] = Value::Integer(rowid);
         }
         writer.compute_generated(cx, &mut row)?;
-        let Some(row_done) = check_not_null(cx, &t, row, mode, &dflt)? else {
+        let Some(row_done) = check_not_null(cx, t, row, mode, &dflt)? else {
             continue;
         };
         let mut row = row_done;
@@ -554,12 +554,12 @@ fn insert_rows(
                     continue; // DO NOTHING
                 };
                 let conflicting = v.rows[0];
-                let Some(old) = read_row(cx.txn, &t, conflicting)? else {
+                let Some(old) = read_row(cx.txn, t, conflicting)? else {
                     continue;
                 };
                 // Before the WHERE and SET see it: a row the user may not
                 // see or update is refused, never read.
-                require_visible(cx, &rest.upsert_checks, &t, &old, "update")?;
+                require_visible(cx, &rest.upsert_checks, t, &old, "update")?;
                 // SET and WHERE see the existing row and `excluded`.
                 let mut both = old.clone();
                 both.extend(row.iter().cloned());
@@ -601,8 +601,8 @@ fn insert_rows(
         // row the user may see and delete; checked before any goes.
         let mut olds = Vec::with_capacity(gone.len());
         for r in gone {
-            if let Some(old) = read_row(cx.txn, &t, r)? {
-                require_visible(cx, &rest.replace_checks, &t, &old, "replace")?;
+            if let Some(old) = read_row(cx.txn, t, r)? {
+                require_visible(cx, &rest.replace_checks, t, &old, "replace")?;
                 olds.push((r, old));
             }
         }
@@ -614,9 +614,9 @@ fn insert_rows(
         for (r, old) in olds {
             replace_delete(cx, schema, writer, r, &old)?;
         }
-        check_new_row(cx, &rest.insert_check, &t, &row)?;
-        check_new_row(cx, &rest.returning_check, &t, &row)?;
-        foreign_key::before_add(cx, schema, &t, &row, None)?;
+        check_new_row(cx, &rest.insert_check, t, &row)?;
+        check_new_row(cx, &rest.returning_check, t, &row)?;
+        foreign_key::before_add(cx, schema, t, &row, None)?;
         writer.write(cx, rowid, &row)?;
         if let (Some((exprs, _)), Some((_, rows))) = (&rest.returning, changed.returning.as_mut()) {
             rows.push(returning_row(cx, exprs, &row)?);
@@ -634,7 +634,7 @@ fn insert_rows(
         let _ = fire(
             cx,
             schema,
-            &t,
+            t,
             TriggerTiming::After,
             RowEvent::Insert,
             Some(&row),
