@@ -35,6 +35,7 @@ use super::key::{cmp_ikey, make_ikey, seek_key, split, user_key, Kind, MAX_SEQ};
 use super::memtable::Memtable;
 use super::sst::block::Block;
 use super::sst::reader::SstReader;
+use super::sst::BlockMeta;
 
 /// Iteration direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +186,9 @@ pub(crate) struct TablesSource {
     /// The buffer blocks read from a table file pass through (kept from
     /// block to block).
     raw: Vec<u8>,
+    /// What the index says of the current block: `None` until asked
+    /// ([`TablesSource::clean_after`]) or read with the block.
+    meta: Option<Option<BlockMeta>>,
 }
 
 impl TablesSource {
@@ -212,6 +216,7 @@ impl TablesSource {
             start,
             started: false,
             raw: Vec::new(),
+            meta: None,
         };
         if dir == Direction::Reverse && s.table != usize::MAX {
             // Walk back to the last table whose first key is <= start.
@@ -253,6 +258,7 @@ impl TablesSource {
             }
             let t = self.tables[self.table].clone();
             if self.block.is_none() {
+                self.meta = None;
                 let n = t.num_blocks()?;
                 let (bi, pos) = match (self.dir, self.start.take()) {
                     (Direction::Forward, Some(start)) => {
@@ -321,7 +327,8 @@ impl TablesSource {
             if next < t.num_blocks()? {
                 // The block left is the spare the next one may be read into.
                 let spare = self.block.take().map(|(_, b)| b);
-                let nb = t.next_block(next, spare, &mut self.raw)?;
+                let (nb, meta) = t.next_block(next, spare, &mut self.raw)?;
+                self.meta = Some(meta);
                 self.pos = match self.dir {
                     Direction::Forward => 0,
                     Direction::Reverse => nb.len().wrapping_sub(1),
@@ -333,8 +340,46 @@ impl TablesSource {
         }
     }
 
+    /// How many entries after the current one the current block holds
+    /// that a forward read may hand out without checking them (0 if
+    /// none): the block is clean ([`BLOCK_CLEAN`](super::sst::BLOCK_CLEAN): only puts, each user
+    /// key once in the table), none of its entries is newer than
+    /// `snapshot`, and its last user key is within `upper`.
+    fn clean_after(&mut self, snapshot: u64, upper: &Bound<Vec<u8>>) -> Result<usize> {
+        if self.dir != Direction::Forward {
+            return Ok(0);
+        }
+        let Some((bi, b)) = &self.block else {
+            return Ok(0);
+        };
+        let meta = match self.meta {
+            Some(m) => m,
+            None => {
+                let m = self.tables[self.table].block_meta(*bi)?;
+                self.meta = Some(m);
+                m
+            }
+        };
+        Ok(match meta {
+            Some(m)
+                if m.clean()
+                    && m.max_seq <= snapshot
+                    && m.entries as usize == b.len()
+                    && self.pos < b.len()
+                    // The table's last key is at hand; the block's is on a
+                    // line not read yet.
+                    && (!above_upper(upper, user_key(self.tables[self.table].largest()))
+                        || !above_upper(upper, user_key(b.key(b.len() - 1)))) =>
+            {
+                b.len() - 1 - self.pos
+            }
+            _ => 0,
+        })
+    }
+
     fn next_table(&mut self) {
         self.block = None;
+        self.meta = None;
         self.start = None;
         match self.dir {
             Direction::Forward => self.table += 1,
@@ -420,6 +465,24 @@ impl MergeIter {
         Ok(!self.heap.is_empty())
     }
 
+    /// How many entries after the current one may be handed out without
+    /// checking them, when a single source is left: see
+    /// [`TablesSource::clean_after`]. With two or more sources left, 0
+    /// (another may hold a version of the same key).
+    pub(crate) fn sole_clean_after(
+        &mut self,
+        snapshot: u64,
+        upper: &Bound<Vec<u8>>,
+    ) -> Result<usize> {
+        match self.heap.as_slice() {
+            [only] => match &mut self.sources[*only] {
+                Source::Tables(t) => t.clean_after(snapshot, upper),
+                Source::Mem(_) => Ok(0),
+            },
+            _ => Ok(0),
+        }
+    }
+
     /// The internal key of the current entry (after `advance` gave `true`).
     pub(crate) fn key(&self) -> &[u8] {
         self.heap
@@ -484,6 +547,10 @@ pub struct EngineIter {
     pending: Option<Entry>,
     /// Reverse only: the current entry (copied, it outlives the merge's).
     current: Entry,
+    /// Forward: how many next entries are handed out unchecked (see
+    /// [`MergeIter::sole_clean_after`]); the last of them then becomes
+    /// `last_user`.
+    clean_left: usize,
     /// Whether the last step landed on an entry.
     on_entry: bool,
     done: bool,
@@ -510,6 +577,7 @@ impl EngineIter {
             has_last: false,
             pending: None,
             current: (Vec::new(), Vec::new()),
+            clean_left: 0,
             on_entry: false,
             done: false,
             _pin: pin,
@@ -566,6 +634,22 @@ impl EngineIter {
     }
 
     fn step_forward(&mut self) -> Result<bool> {
+        // Inside a clean block of the only source left: every entry is
+        // visible, a put, the only version of its key, and within the
+        // range (`sole_clean_after`), so none needs the checks below.
+        if self.clean_left > 0 {
+            self.clean_left -= 1;
+            if !self.merged.advance()? {
+                return Err(malformed());
+            }
+            if self.clean_left == 0 {
+                // The next entries are checked again, against this one.
+                let user = user_key(self.merged.key());
+                self.last_user.clear();
+                self.last_user.extend_from_slice(user);
+            }
+            return Ok(true);
+        }
         while self.merged.advance()? {
             let (user, seq, kind) = split(self.merged.key()).ok_or_else(malformed)?;
             if seq > self.snapshot || below_lower(&self.lower, user) {
@@ -581,6 +665,7 @@ impl EngineIter {
             self.last_user.extend_from_slice(user);
             self.has_last = true;
             if kind == Kind::Put {
+                self.clean_left = self.merged.sole_clean_after(self.snapshot, &self.upper)?;
                 return Ok(true);
             }
         }

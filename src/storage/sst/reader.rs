@@ -361,9 +361,10 @@ impl SstReader {
         i: usize,
         spare: Option<Arc<Block>>,
         raw: &mut Vec<u8>,
-    ) -> Result<Arc<Block>> {
+    ) -> Result<(Arc<Block>, Option<BlockMeta>)> {
         let (index, j) = self.located(i)?;
-        self.load_block(index, j, spare, raw, true)
+        let meta = index.meta.get(j).copied();
+        Ok((self.load_block(index, j, spare, raw, true)?, meta))
     }
 
     /// Data block `j` of a partition whose index is `index`.
@@ -427,6 +428,11 @@ impl SstReader {
     /// The table's first internal key (the manifest's record).
     pub(crate) fn smallest(&self) -> &[u8] {
         &self.smallest
+    }
+
+    /// The table's last internal key (the manifest's record).
+    pub(crate) fn largest(&self) -> &[u8] {
+        &self.largest
     }
 
     /// The partition that holds the first key `>= ikey`, if any.
