@@ -90,14 +90,14 @@ impl Memtable {
     /// Whether `batch` can become a [`Memtable::sorted`]: its keys strictly
     /// ascending (so each key once, and the internal keys in order too).
     pub(crate) fn can_sort(batch: &WriteBatch) -> bool {
-        batch.ops.windows(2).all(|w| w[0].1 < w[1].1)
+        batch.sorted || keys_ascending(batch)
     }
 
     /// A frozen memtable holding exactly `batch` with sequence numbers
     /// `seq, seq+1, …`, its keys and values moved, not copied. The batch
     /// must pass [`Memtable::can_sort`].
     pub(crate) fn sorted(wal_number: u64, seq: u64, batch: WriteBatch) -> Memtable {
-        debug_assert!(Memtable::can_sort(&batch));
+        debug_assert!(keys_ascending(&batch));
         let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
         let run: Vec<(Vec<u8>, Vec<u8>)> = batch
             .ops
@@ -486,6 +486,11 @@ where
             self.b.next()
         }
     }
+}
+
+/// Whether the batch's keys are strictly ascending (so each once).
+fn keys_ascending(batch: &WriteBatch) -> bool {
+    batch.ops.windows(2).all(|w| w[0].1 < w[1].1)
 }
 
 /// The internal key of user key `k`, made in `k`'s own buffer (which the

@@ -530,6 +530,8 @@ impl Txn {
                     None => b.delete(k),
                 };
             }
+            // The write set holds each key once and hands them out in order.
+            b.mark_sorted();
             let committer = self.mgr.committer.read().clone();
             match committer {
                 Some(c) => c.commit(b, &self.snapshot),
