@@ -17,7 +17,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use sealdb::crypto::{KeyProvider, UnencryptedKeyProvider};
 use sealdb::storage::{Direction, Engine, StorageOptions};
-use sealdb::txn::TxnManager;
+use sealdb::txn::{SortedKeysBuilder, TxnManager};
 use sealdb::vfs::{KeyOptions, MemVfs, Vfs};
 
 #[derive(Clone, Debug)]
@@ -35,11 +35,14 @@ enum Op {
     /// An uncommitted delete in the open transaction.
     TxnDelete(u16),
     /// Uncommitted puts of empty values through `Txn::put_fresh` (as an
-    /// index build writes): `n` keys from `a`, `s` apart, declared to lie
+    /// index build writes): `n` keys from `a`, `s` apart (0: one key
+    /// repeated), declared to lie
     /// in `[k(a), k(last + 1))`, or, when the flag says so, a range that
     /// leaves the last key out (the call must then fall back to plain
     /// puts). One undo entry when the range holds none of the
-    /// transaction's writes yet.
+    /// transaction's writes yet. An even `n` goes through
+    /// `Txn::put_fresh_sorted` (keys handed over shuffled, sorted by a
+    /// `SortedKeysBuilder`).
     TxnPutFresh(u16, u8, u8, bool),
     /// Take a mark (a statement start).
     Mark,
@@ -69,7 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Commit),
         20 => (key.clone(), any::<u8>()).prop_map(|(k, v)| Op::TxnPut(k, v)),
         10 => key.clone().prop_map(Op::TxnDelete),
-        4 => (key.clone(), 0u8..12, 1u8..4, any::<bool>())
+        4 => (key.clone(), 0u8..12, 0u8..4, any::<bool>())
             .prop_map(|(a, n, s, t)| Op::TxnPutFresh(a, n, s, t)),
         2 => Just(Op::Mark),
         2 => Just(Op::RollbackToMark),
@@ -200,7 +203,17 @@ fn run(ops: Vec<Op>) {
                 let last = keys.last().copied().unwrap_or(a);
                 let upper = if tight { k(last) } else { k(last + 1) };
                 txn.ensure_writer(timeout).unwrap();
-                txn.put_fresh(&k(a), &upper, keys.iter().map(|&i| k(i)).collect());
+                if n % 2 == 0 {
+                    // As an index build writes: through a SortedKeys
+                    // (shuffled first; a step of 0 repeats one key).
+                    let mut b = SortedKeysBuilder::new(b"k");
+                    for &i in keys.iter().rev() {
+                        assert!(b.push(k(i)));
+                    }
+                    txn.put_fresh_sorted(&k(a), &upper, b.finish());
+                } else {
+                    txn.put_fresh(&k(a), &upper, keys.iter().map(|&i| k(i)).collect());
+                }
                 for i in keys {
                     own.insert(k(i), Some(Vec::new()));
                 }

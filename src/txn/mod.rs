@@ -35,7 +35,10 @@ use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 use crate::error::{Error, Result};
 use crate::storage::{Direction, Engine, EngineIter, Snapshot, WriteBatch};
 
+mod sorted_keys;
 mod write_set;
+
+pub use sorted_keys::{SortedKeys, SortedKeysBuilder};
 
 use write_set::{Pending, WriteSet};
 
@@ -296,6 +299,38 @@ impl Txn {
         });
         for k in keys {
             self.writes.insert(k, Some(Vec::new()));
+        }
+    }
+
+    /// [`Txn::put_fresh`] of keys a [`SortedKeysBuilder`] sorted: when
+    /// they are known strictly ascending, the write set takes them without
+    /// comparing each with the one before (their order was checked on
+    /// their heads, which sit together, not on the keys, which lie
+    /// scattered).
+    pub fn put_fresh_sorted(&mut self, lower: &[u8], upper: &[u8], keys: SortedKeys) {
+        if !keys.ascending {
+            return self.put_fresh(lower, upper, keys.into_keys());
+        }
+        let within = keys.keys.first().is_none_or(|k| k.1.as_slice() >= lower)
+            && keys.keys.last().is_none_or(|k| k.1.as_slice() < upper);
+        let fresh = within
+            && self
+                .writes
+                .range((
+                    Bound::Included(lower.to_vec()),
+                    Bound::Excluded(upper.to_vec()),
+                ))
+                .next()
+                .is_none();
+        if !fresh {
+            return self.put_fresh(lower, upper, keys.into_keys());
+        }
+        match self.writes.extend_run_ascending(keys.into_keys()) {
+            Ok(()) => self.undo.push(Undo::Fresh {
+                lower: lower.to_vec(),
+                upper: upper.to_vec(),
+            }),
+            Err(keys) => self.put_fresh(lower, upper, keys),
         }
     }
 

@@ -109,6 +109,27 @@ impl WriteSet {
         Ok(())
     }
 
+    /// [`WriteSet::extend_run`] of keys the caller knows strictly
+    /// ascending (a [`super::SortedKeys`]): only the first is compared,
+    /// with the run's end or the tree's; `Err` gives the keys back
+    /// untouched if it is not above them.
+    pub(super) fn extend_run_ascending(&mut self, keys: Vec<Vec<u8>>) -> Result<(), Vec<Vec<u8>>> {
+        let Some(first) = keys.first() else {
+            return Ok(());
+        };
+        let above = match self.run.last() {
+            Some((last, _)) => first > last,
+            None => self.tree.last_key_value().is_none_or(|(k, _)| first > k),
+        };
+        if !above {
+            return Err(keys);
+        }
+        self.run.reserve(keys.len());
+        self.run
+            .extend(keys.into_iter().map(|k| (k, Some(Vec::new()))));
+        Ok(())
+    }
+
     /// Sets the entry of `key`; the one it replaced.
     pub(super) fn insert(&mut self, key: Vec<u8>, value: Pending) -> Option<Pending> {
         match self.run.last() {

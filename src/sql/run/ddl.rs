@@ -185,24 +185,27 @@ pub(super) fn fill_index(
     // A duplicate fails the build only after the whole scan: as in SQLite,
     // an error evaluating a later row's key or WHERE comes first.
     let mut duplicate = false;
-    // Each key with its first 8 bytes after the index's prefix as a
-    // number: the sort below compares those first (one integer compare
-    // decides most pairs) and the whole keys only on a tie.
-    let skip = index_prefix(t.id, idx.id).len();
-    let mut keys: Vec<(u64, Vec<u8>)> = Vec::new();
+    // Sorted by their heads (`txn::SortedKeys`): one integer compare
+    // decides most pairs, and their order is checked mostly on the heads.
+    let lower = index_prefix(t.id, idx.id);
+    let mut keys = crate::txn::SortedKeysBuilder::new(&lower);
+    let mut foreign = false;
     each_index_entry(cx, t, idx, |vals, rowid| {
         if idx.unique && !duplicate && !vals.iter().any(|v| matches!(v, Value::Null)) {
             let k = crate::sql::exec::distinct_key(&vals, &idx.collations);
             duplicate = !seen.insert(k);
         }
         let key = crate::catalog::index_key(t.id, idx, &vals, rowid);
-        let mut head = [0u8; 8];
-        let rest = key.get(skip..).unwrap_or_default();
-        let n = rest.len().min(8);
-        head[..n].copy_from_slice(&rest[..n]);
-        keys.push((u64::from_be_bytes(head), key));
+        foreign |= !keys.push(key);
         Ok(())
     })?;
+    if foreign {
+        // index_key starts every key with index_prefix: never reached.
+        return Err(Error::sql(
+            SqlErrorKind::Misuse,
+            "an index key was made outside its index's key range",
+        ));
+    }
     if duplicate {
         return Err(Error::sql(
             SqlErrorKind::Unique,
@@ -214,11 +217,8 @@ pub(super) fn fill_index(
     }
     // In key order, the write set's tree is filled at its right edge;
     // a new index's keys are new to the write set (one undo entry).
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    let lower = index_prefix(t.id, idx.id);
     let upper = crate::sql::exec::prefix_end(&lower);
-    cx.txn
-        .put_fresh(&lower, &upper, keys.into_iter().map(|(_, k)| k).collect());
+    cx.txn.put_fresh_sorted(&lower, &upper, keys.finish());
     Ok(())
 }
 
