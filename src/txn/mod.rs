@@ -261,18 +261,12 @@ impl Txn {
     /// if the keys are not ascending inside the range, each is put as by
     /// [`Txn::put`].
     pub fn put_fresh(&mut self, lower: &[u8], upper: &[u8], keys: Vec<Vec<u8>>) {
-        let within = keys.first().is_none_or(|k| k.as_slice() >= lower)
-            && keys.last().is_none_or(|k| k.as_slice() < upper);
-        let fresh = within
-            && self
-                .writes
-                .range((
-                    Bound::Included(lower.to_vec()),
-                    Bound::Excluded(upper.to_vec()),
-                ))
-                .next()
-                .is_none();
-        if !fresh {
+        let ends = keys.first().zip(keys.last());
+        if !self.fresh_for(
+            lower,
+            upper,
+            ends.map(|(a, b)| (a.as_slice(), b.as_slice())),
+        ) {
             return self.put_each(keys);
         }
         // Above everything written (the common case): the run checks the
@@ -308,21 +302,14 @@ impl Txn {
     /// their heads, which sit together, not on the keys, which lie
     /// scattered).
     pub fn put_fresh_sorted(&mut self, lower: &[u8], upper: &[u8], keys: SortedKeys) {
-        if !keys.ascending {
-            return self.put_fresh(lower, upper, keys.into_keys());
-        }
-        let within = keys.keys.first().is_none_or(|k| k.1.as_slice() >= lower)
-            && keys.keys.last().is_none_or(|k| k.1.as_slice() < upper);
-        let fresh = within
-            && self
-                .writes
-                .range((
-                    Bound::Included(lower.to_vec()),
-                    Bound::Excluded(upper.to_vec()),
-                ))
-                .next()
-                .is_none();
-        if !fresh {
+        let ends = keys.keys.first().zip(keys.keys.last());
+        if !keys.ascending
+            || !self.fresh_for(
+                lower,
+                upper,
+                ends.map(|(a, b)| (a.1.as_slice(), b.1.as_slice())),
+            )
+        {
             return self.put_fresh(lower, upper, keys.into_keys());
         }
         match self.writes.extend_run_ascending(keys.into_keys()) {
@@ -332,6 +319,22 @@ impl Txn {
             }),
             Err(keys) => self.put_fresh(lower, upper, keys),
         }
+    }
+
+    /// Whether keys from `ends` (first, last; `None`: no keys) lie in
+    /// `[lower, upper)` and the write set holds no key of that range: one
+    /// undo entry that empties the range can then undo them all.
+    fn fresh_for(&self, lower: &[u8], upper: &[u8], ends: Option<(&[u8], &[u8])>) -> bool {
+        let within = ends.is_none_or(|(first, last)| first >= lower && last < upper);
+        within
+            && self
+                .writes
+                .range((
+                    Bound::Included(lower.to_vec()),
+                    Bound::Excluded(upper.to_vec()),
+                ))
+                .next()
+                .is_none()
     }
 
     /// [`Txn::put`] of each of `keys` with an empty value.
