@@ -269,13 +269,7 @@ impl Memtable {
             .range((lo, Bound::Unbounded))
             .take_while(move |e| (map_keep.borrow_mut())(&e.key().0))
             .map(|e| (e.key().0.clone(), e.value().clone()));
-        let tail = TailIter {
-            tail,
-            next: at,
-            end: usize::MAX,
-            reverse: false,
-        }
-        .take_while(move |(k, _)| (tail_keep.borrow_mut())(k));
+        let tail = tail_entries(tail, at..).take_while(move |(k, _)| (tail_keep.borrow_mut())(k));
         Merge::new(map, tail, false).chain(
             self.run[first..]
                 .iter()
@@ -333,13 +327,8 @@ impl Memtable {
             .rev()
             .take_while(move |e| (map_keep.borrow_mut())(&e.key().0))
             .map(|e| (e.key().0.clone(), e.value().clone()));
-        let tail = TailIter {
-            tail,
-            next: 0,
-            end: tail_end,
-            reverse: true,
-        }
-        .take_while(move |(k, _)| (tail_keep.borrow_mut())(k));
+        let tail = tail_entries(tail, (0..tail_end).rev())
+            .take_while(move |(k, _)| (tail_keep.borrow_mut())(k));
         Merge::new(map, tail, true).chain(
             self.run[..end]
                 .iter()
@@ -358,19 +347,21 @@ const TAIL_CHUNK: usize = if cfg!(test) { 8 } else { 1024 };
 
 /// The memtable's tail (see the module doc): entries in internal-key
 /// order, in chunks of [`TAIL_CHUNK`].
+/// Every chunk but the last is full.
 #[derive(Default)]
 struct Tail {
     chunks: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
-    len: usize,
 }
 
 impl Tail {
     fn len(&self) -> usize {
-        self.len
+        self.chunks
+            .last()
+            .map_or(0, |c| (self.chunks.len() - 1) * TAIL_CHUNK + c.len())
     }
 
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.chunks.is_empty()
     }
 
     fn get(&self, i: usize) -> Option<&(Vec<u8>, Vec<u8>)> {
@@ -390,7 +381,6 @@ impl Tail {
                 self.chunks.push(c);
             }
         }
-        self.len += 1;
     }
 
     /// The first index whose entry's key `pred` is false for (`pred` true
@@ -402,7 +392,7 @@ impl Tail {
             .partition_point(|c| c.last().is_some_and(|(k, _)| pred(k)));
         match self.chunks.get(c) {
             Some(chunk) => c * TAIL_CHUNK + chunk.partition_point(|(k, _)| pred(k)),
-            None => self.len,
+            None => self.len(),
         }
     }
 
@@ -411,31 +401,16 @@ impl Tail {
     }
 }
 
-/// The tail's entries from `next` up (forward) or from `end` down
-/// (reverse), copied out, under a read lock of the tail: appends wait for
-/// it, and a read takes no more than a batch of entries at a time
-/// (`iter::MemSource`). `read_recursive`, so a reader that holds one never
-/// waits behind a queued append for a second.
-struct TailIter<'a> {
+/// The tail's entries at `positions`, copied out, under a read lock of
+/// the tail: appends wait for it, and a read takes no more than a batch
+/// of entries at a time (`iter::MemSource`). `read_recursive` (by the
+/// callers), so a reader that holds one never waits behind a queued
+/// append for a second.
+fn tail_entries<'a>(
     tail: RwLockReadGuard<'a, Tail>,
-    next: usize,
-    end: usize,
-    reverse: bool,
-}
-
-impl Iterator for TailIter<'_> {
-    type Item = (Vec<u8>, Vec<u8>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.reverse {
-            self.end = self.end.checked_sub(1)?;
-            self.tail.get(self.end).cloned()
-        } else {
-            let e = self.tail.get(self.next)?.clone();
-            self.next += 1;
-            Some(e)
-        }
-    }
+    positions: impl Iterator<Item = usize> + 'a,
+) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + 'a {
+    positions.map_while(move |i| tail.get(i).cloned())
 }
 
 /// Two iterators of distinct internal keys, each in internal-key order
