@@ -379,6 +379,10 @@ enum Phase {
     Compact,
     /// An open that replays a log and flushes it.
     Open,
+    /// One commit too large to build whole in the log: its record is
+    /// sealed and written a chunk at a time, so a fault can cut it
+    /// between chunks.
+    BigWrite,
 }
 
 /// What one run of a phase with a fault did.
@@ -454,6 +458,19 @@ fn run_phase(phase: Phase, fault: Fault, n: u64, base: &MemVfs, base_model: &Mod
                         break;
                     }
                 }
+            }
+            r
+        }
+        Phase::BigWrite => {
+            // ~350 KiB in the log: two chunks and a part.
+            let ops: Vec<_> = (5000..10000).map(|i| (key(i), Some(value(i, i)))).collect();
+            let r = db.write(batch_of(&ops)).map(|_| ());
+            if r.is_ok() {
+                apply(&mut model, &ops);
+            } else {
+                let mut m = model.clone();
+                apply(&mut m, &ops);
+                inflight = Some(m);
             }
             r
         }
@@ -538,6 +555,11 @@ fn sweep(phase: Phase) {
 #[test]
 fn faults_during_puts() {
     sweep(Phase::Puts);
+}
+
+#[test]
+fn faults_during_a_commit_streamed_to_the_log() {
+    sweep(Phase::BigWrite);
 }
 
 #[test]

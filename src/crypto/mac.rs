@@ -113,6 +113,43 @@ impl RecordMac {
         tag
     }
 
+    /// A tag computed over ciphertext handed in piece by piece, for a
+    /// record written out in chunks (`vfs::sealed::stream`): the record at
+    /// body `offset` will be `len` bytes long. [`RecordMac::finish`] gives
+    /// the same tag as [`Self::tag`] of the pieces joined.
+    pub(crate) fn stream(&self, file: &FileMac, offset: u64, len: u64) -> MacStream {
+        let mut state = file.state.clone();
+        let mut lens = [0u8; 16];
+        lens[..8].copy_from_slice(&offset.to_le_bytes());
+        lens[8..].copy_from_slice(&len.to_le_bytes());
+        state.update_padded(&lens);
+        MacStream {
+            state,
+            partial: [0; 16],
+            n: 0,
+            left: len,
+        }
+    }
+
+    /// The tag of a [`MacStream`] given exactly the length it was started
+    /// with (`None` otherwise: a record whose length and contents disagree
+    /// must not get a tag).
+    pub(crate) fn finish(&self, s: MacStream, iv: u128, offset: u64) -> Option<[u8; TAG_LEN]> {
+        if s.left != 0 {
+            return None;
+        }
+        let mut p = s.state;
+        p.update_padded(&s.partial[..s.n]);
+        let hash = p.finalize();
+        let mut mask = iv.wrapping_add(offset as u128).to_be_bytes();
+        self.mask.encrypt_block(&mut mask);
+        let mut tag = [0u8; TAG_LEN];
+        for i in 0..TAG_LEN {
+            tag[i] = hash[i] ^ mask[i];
+        }
+        Some(tag)
+    }
+
     /// Constant-time check of a stored tag.
     pub(crate) fn verify(
         &self,
@@ -147,6 +184,41 @@ impl RecordMac {
     }
 }
 
+/// POLYVAL of a record in progress (see [`RecordMac::stream`]).
+pub(crate) struct MacStream {
+    state: Polyval,
+    /// Bytes of a block not yet complete.
+    partial: [u8; 16],
+    n: usize,
+    /// Bytes still to come.
+    left: u64,
+}
+
+impl MacStream {
+    /// Absorbs the next `ct.len()` bytes of the record's ciphertext. Bytes
+    /// past the length the stream was started with are counted, so
+    /// [`RecordMac::finish`] refuses them.
+    pub(crate) fn update(&mut self, mut ct: &[u8]) {
+        self.left = self.left.wrapping_sub(ct.len() as u64);
+        if self.n > 0 {
+            let k = (16 - self.n).min(ct.len());
+            self.partial[self.n..self.n + k].copy_from_slice(&ct[..k]);
+            self.n += k;
+            ct = &ct[k..];
+            if self.n < 16 {
+                return;
+            }
+            self.state.update_padded(&self.partial);
+            self.n = 0;
+        }
+        let whole = ct.len() / 16 * 16;
+        self.state.update_padded(&ct[..whole]);
+        let rest = &ct[whole..];
+        self.partial[..rest.len()].copy_from_slice(rest);
+        self.n = rest.len();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +245,42 @@ mod tests {
                     "{n} {cut}"
                 );
                 assert!(m.verify_parts(&f, 7, 32, &ct[..cut], &ct[cut..n], &t));
+            }
+        }
+    }
+
+    #[test]
+    fn a_streamed_tag_is_the_tag_of_the_whole() {
+        let m = mac();
+        let f = m.for_file(&[5u8; 48]);
+        let ct: Vec<u8> = (0..200u32).map(|i| (i * 131 % 251) as u8).collect();
+        let mut x = 0x3ac_57e4_u64;
+        let mut below = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for n in 0..ct.len() {
+            let want = m.tag(&f, 9, 48, &ct[..n]);
+            for _ in 0..8 {
+                let mut s = m.stream(&f, 48, n as u64);
+                let mut at = 0;
+                while at < n {
+                    let k = (below(40) as usize).min(n - at);
+                    s.update(&ct[at..at + k]);
+                    at += k;
+                }
+                assert_eq!(m.finish(s, 9, 48), Some(want), "{n}");
+            }
+            // Fewer or more bytes than announced get no tag.
+            let mut short = m.stream(&f, 48, n as u64 + 1);
+            short.update(&ct[..n]);
+            assert_eq!(m.finish(short, 9, 48), None);
+            if n > 0 {
+                let mut long = m.stream(&f, 48, n as u64 - 1);
+                long.update(&ct[..n]);
+                assert_eq!(m.finish(long, 9, 48), None);
             }
         }
     }

@@ -111,6 +111,21 @@ impl FileKeys {
         self.mac.tag(file, iv, offset, ct)
     }
 
+    /// See [`RecordMac::stream`].
+    pub(crate) fn mac_stream(&self, file: &FileMac, offset: u64, len: u64) -> mac::MacStream {
+        self.mac.stream(file, offset, len)
+    }
+
+    /// See [`RecordMac::finish`].
+    pub(crate) fn mac_finish(
+        &self,
+        s: mac::MacStream,
+        iv: u128,
+        offset: u64,
+    ) -> Option<[u8; mac::TAG_LEN]> {
+        self.mac.finish(s, iv, offset)
+    }
+
     pub(crate) fn verify(
         &self,
         file: &FileMac,

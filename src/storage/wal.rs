@@ -33,7 +33,7 @@
 use crate::error::{Error, Result};
 use crate::vfs::{FileKind, SealedDir, SealedWriter, HEADER_LEN};
 
-use super::batch::{decode_record, encode_record, record_len, WriteBatch};
+use super::batch::{decode_record, encode_record, encode_record_streamed, record_len, WriteBatch};
 use super::key::get_u64;
 use super::memtable::Memtable;
 
@@ -42,6 +42,11 @@ pub(crate) fn wal_name(number: u64) -> String {
 }
 
 const START_MAGIC: &[u8; 8] = b"SEALWAL2";
+
+/// Records from this size on are streamed (`vfs::sealed::stream`): the
+/// size the writer flushes at, so a streamed record's chunks are the
+/// writes a record built whole would have been split into anyway.
+const STREAM_FROM: usize = 256 * 1024;
 const START_LEN: usize = 8 + 8 + 8 + 16 + 8 + 8;
 
 /// Which segment file this is: what the next segment records about it.
@@ -152,14 +157,21 @@ impl WalWriter {
     }
 
     /// Appends one commit group as one record and hands it to the OS.
+    /// A record larger than the writer's buffer (a bulk load's commit) is
+    /// encoded, sealed and written a chunk at a time, not built whole.
     pub(crate) fn append(&mut self, seq: u64, batches: &[&WriteBatch]) -> Result<()> {
         let len = record_len(batches);
-        self.w.append_record_in_place(len, |slot| {
-            let (body, rest) = slot.split_at_mut(len);
-            encode_record(seq, batches, body);
-            rest[..4].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
-            Ok(())
-        })?;
+        if len >= STREAM_FROM {
+            self.w
+                .append_record_streamed(len, |sink| encode_record_streamed(seq, batches, sink))?;
+        } else {
+            self.w.append_record_in_place(len, |slot| {
+                let (body, rest) = slot.split_at_mut(len);
+                encode_record(seq, batches, body);
+                rest[..4].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+                Ok(())
+            })?;
+        }
         self.bytes += len as u64;
         self.w.flush()
     }

@@ -40,6 +40,9 @@ use crate::error::{Error, Result};
 
 use super::{ReadFile, WriteFile};
 
+mod stream;
+pub(crate) use stream::RecordSink;
+
 /// Length of the plaintext file header.
 pub const HEADER_LEN: u64 = 64;
 /// The first 8 bytes of every sealdb file.
@@ -349,20 +352,7 @@ impl SealedWriter {
             let tag = seal.keys.tag(&seal.mac, iv, offset, &self.buf[start..end]);
             self.buf[end..record_end].copy_from_slice(&tag);
         }
-        self.last_tag = match record_end - start {
-            n if n >= TAG_LEN => {
-                let mut t = [0u8; TAG_LEN];
-                t.copy_from_slice(&self.buf[record_end - TAG_LEN..record_end]);
-                t
-            }
-            // A plaintext record shorter than a tag: shift it in.
-            n => {
-                let mut t = [0u8; TAG_LEN];
-                t[..TAG_LEN - n].copy_from_slice(&self.last_tag[n..]);
-                t[TAG_LEN - n..].copy_from_slice(&self.buf[start..record_end]);
-                t
-            }
-        };
+        roll_last_tag(&mut self.last_tag, &self.buf[start..record_end]);
         self.used = record_end;
         self.pos += (record_end - start) as u64;
         if self.used >= FLUSH_AT {
@@ -407,6 +397,19 @@ impl SealedWriter {
     pub fn sync(&mut self) -> Result<()> {
         self.flush()?;
         self.file.sync().inspect_err(|_| self.failed = true)
+    }
+}
+
+/// Moves `written` (the next bytes of the body) into `last`, the last
+/// [`TAG_LEN`] bytes of the body (see [`SealedWriter::last_tag`]).
+fn roll_last_tag(last: &mut [u8; TAG_LEN], written: &[u8]) {
+    match written.len() {
+        n if n >= TAG_LEN => last.copy_from_slice(&written[n - TAG_LEN..]),
+        // Fewer bytes than a tag (a short plaintext record): shift them in.
+        n => {
+            last.copy_within(n.., 0);
+            last[TAG_LEN - n..].copy_from_slice(written);
+        }
     }
 }
 
