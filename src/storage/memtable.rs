@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crossbeam_skiplist::SkipMap;
 use parking_lot::{RwLock, RwLockReadGuard};
 
-use super::batch::WriteBatch;
+use super::batch::{kind_of, WriteBatch};
 use super::key::{cmp_ikey, make_ikey, seek_key, split, trailer, user_key, IKey, Kind};
 
 /// A memtable plus the WAL segment whose records it holds.
@@ -103,7 +103,10 @@ impl Memtable {
             .ops
             .into_iter()
             .enumerate()
-            .map(|(i, (kind, k, v))| (into_ikey(k, seq + i as u64, kind), v))
+            .map(|(i, (k, v))| {
+                let kind = kind_of(&v);
+                (into_ikey(k, seq + i as u64, kind), v.unwrap_or_default())
+            })
             .collect();
         let index = RunIndex::new(&run);
         Memtable {
@@ -129,13 +132,18 @@ impl Memtable {
         let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
         let split = self.tail_split(&batch);
         let mut ops = batch.ops.into_iter().enumerate();
-        for (i, (kind, k, v)) in ops.by_ref().take(split) {
-            self.map.insert(IKey(into_ikey(k, seq + i as u64, kind)), v);
+        for (i, (k, v)) in ops.by_ref().take(split) {
+            let kind = kind_of(&v);
+            self.map.insert(
+                IKey(into_ikey(k, seq + i as u64, kind)),
+                v.unwrap_or_default(),
+            );
         }
         if split < len as usize {
             let mut tail = self.tail.write();
-            for (i, (kind, k, v)) in ops {
-                tail.push((into_ikey(k, seq + i as u64, kind), v));
+            for (i, (k, v)) in ops {
+                let kind = kind_of(&v);
+                tail.push((into_ikey(k, seq + i as u64, kind), v.unwrap_or_default()));
             }
         }
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -148,14 +156,15 @@ impl Memtable {
     pub(crate) fn apply(&self, seq: u64, batch: &WriteBatch) {
         debug_assert!(!self.is_frozen());
         let split = self.tail_split(batch);
-        for (i, (kind, k, v)) in batch.ops.iter().enumerate().take(split) {
-            self.map
-                .insert(IKey(make_ikey(k, seq + i as u64, *kind)), v.clone());
+        for (i, (k, v)) in batch.ops.iter().enumerate().take(split) {
+            let ik = make_ikey(k, seq + i as u64, kind_of(v));
+            self.map.insert(IKey(ik), v.clone().unwrap_or_default());
         }
         if split < batch.len() {
             let mut tail = self.tail.write();
-            for (i, (kind, k, v)) in batch.ops.iter().enumerate().skip(split) {
-                tail.push((make_ikey(k, seq + i as u64, *kind), v.clone()));
+            for (i, (k, v)) in batch.ops.iter().enumerate().skip(split) {
+                let ik = make_ikey(k, seq + i as u64, kind_of(v));
+                tail.push((ik, v.clone().unwrap_or_default()));
             }
         }
         self.bytes
@@ -179,7 +188,7 @@ impl Memtable {
             return 0;
         };
         let last = user_key(last);
-        batch.ops.partition_point(|(_, k, _)| k.as_slice() <= last)
+        batch.ops.partition_point(|(k, _)| k.as_slice() <= last)
     }
 
     /// Highest sequence number inserted (0 if none).
@@ -465,7 +474,7 @@ where
 
 /// Whether the batch's keys are strictly ascending (so each once).
 fn keys_ascending(batch: &WriteBatch) -> bool {
-    batch.ops.windows(2).all(|w| w[0].1 < w[1].1)
+    batch.ops.windows(2).all(|w| w[0].0 < w[1].0)
 }
 
 /// The internal key of user key `k`, made in `k`'s own buffer (which the
@@ -717,8 +726,9 @@ mod tests {
                         b.put(key, format!("v{case}-{seq}-{k}").into_bytes());
                     }
                 }
-                for (i, (kind, k, v)) in b.ops.iter().enumerate() {
-                    all.push((make_ikey(k, seq + i as u64, *kind), v.clone()));
+                for (i, (k, v)) in b.ops.iter().enumerate() {
+                    let ik = make_ikey(k, seq + i as u64, kind_of(v));
+                    all.push((ik, v.clone().unwrap_or_default()));
                 }
                 copied.apply(seq, &b);
                 let len = b.len() as u64;

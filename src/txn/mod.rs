@@ -561,15 +561,8 @@ impl Txn {
         let r = if self.writes.is_empty() {
             Ok(self.snapshot.sequence())
         } else {
-            let mut b = WriteBatch::with_capacity(self.writes.len());
-            for (k, v) in std::mem::take(&mut self.writes).into_sorted() {
-                match v {
-                    Some(v) => b.put(k, v),
-                    None => b.delete(k),
-                };
-            }
             // The write set holds each key once and hands them out in order.
-            b.mark_sorted();
+            let b = WriteBatch::from_sorted(std::mem::take(&mut self.writes).into_sorted_vec());
             let committer = self.mgr.committer.read().clone();
             match committer {
                 Some(c) => c.commit(b, &self.snapshot),

@@ -205,10 +205,10 @@ pub(crate) fn get_stored_membership(r: &mut Reader) -> Option<StoredMembership<N
 
 pub(crate) fn put_batch(out: &mut Vec<u8>, b: &WriteBatch) {
     put_varint(out, b.ops.len() as u64);
-    for (kind, k, v) in &b.ops {
-        out.push(*kind as u8);
+    for (k, v) in &b.ops {
+        out.push(crate::storage::batch::kind_of(v) as u8);
         put_blob(out, k);
-        if *kind == Kind::Put {
+        if let Some(v) = v {
             put_blob(out, v);
         }
     }

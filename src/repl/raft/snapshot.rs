@@ -488,10 +488,10 @@ pub(crate) fn install_staged(
         batch.delete(mk);
         flush(&mut batch)?;
     }
-    for (kind, k, v) in finish.ops {
-        match kind {
-            crate::storage::key::Kind::Put => batch.put(k, v),
-            crate::storage::key::Kind::Delete => batch.delete(k),
+    for (k, v) in finish.ops {
+        match v {
+            Some(v) => batch.put(k, v),
+            None => batch.delete(k),
         };
     }
     engine.write(batch)?;

@@ -203,16 +203,16 @@ impl StateMachine {
                         out.push(Outcome::Conflict);
                         continue;
                     }
-                    for (kind, k, v) in b.ops {
+                    for (k, v) in b.ops {
                         if super::snapshot::is_node_local(&k) {
                             // Never from a correct proposer; refuse to let
                             // a replicated entry touch node-local state.
                             continue;
                         }
                         reload = reload || self.watches(&k);
-                        match kind {
-                            crate::storage::key::Kind::Put => batch.put(k, v),
-                            crate::storage::key::Kind::Delete => batch.delete(k),
+                        match v {
+                            Some(v) => batch.put(k, v),
+                            None => batch.delete(k),
                         };
                     }
                     state.last_write = e.log_id.index;
