@@ -82,11 +82,7 @@ impl RecordMac {
         a: &[u8],
         b: &[u8],
     ) -> [u8; TAG_LEN] {
-        let mut p = file.state.clone();
-        let mut lens = [0u8; 16];
-        lens[..8].copy_from_slice(&offset.to_le_bytes());
-        lens[8..].copy_from_slice(&((a.len() + b.len()) as u64).to_le_bytes());
-        p.update_padded(&lens);
+        let mut p = Self::start(file, offset, (a.len() + b.len()) as u64);
         // POLYVAL pads only the last partial block of a call: whole
         // blocks of `a`, then the block joining a's tail to b's start,
         // then the rest of `b`.
@@ -103,6 +99,22 @@ impl RecordMac {
         joint[tail.len()..tail.len() + k].copy_from_slice(&b[..k]);
         p.update_padded(&joint[..tail.len() + k]);
         p.update_padded(&b[k..]);
+        self.masked(p, iv, offset)
+    }
+
+    /// POLYVAL with the file's header and the record's offset and length
+    /// absorbed.
+    fn start(file: &FileMac, offset: u64, len: u64) -> Polyval {
+        let mut p = file.state.clone();
+        let mut lens = [0u8; 16];
+        lens[..8].copy_from_slice(&offset.to_le_bytes());
+        lens[8..].copy_from_slice(&len.to_le_bytes());
+        p.update_padded(&lens);
+        p
+    }
+
+    /// The tag: the hash of the whole record XOR the record's mask.
+    fn masked(&self, p: Polyval, iv: u128, offset: u64) -> [u8; TAG_LEN] {
         let hash = p.finalize();
         let mut mask = iv.wrapping_add(offset as u128).to_be_bytes();
         self.mask.encrypt_block(&mut mask);
@@ -118,13 +130,8 @@ impl RecordMac {
     /// body `offset` will be `len` bytes long. [`RecordMac::finish`] gives
     /// the same tag as [`Self::tag`] of the pieces joined.
     pub(crate) fn stream(&self, file: &FileMac, offset: u64, len: u64) -> MacStream {
-        let mut state = file.state.clone();
-        let mut lens = [0u8; 16];
-        lens[..8].copy_from_slice(&offset.to_le_bytes());
-        lens[8..].copy_from_slice(&len.to_le_bytes());
-        state.update_padded(&lens);
         MacStream {
-            state,
+            state: Self::start(file, offset, len),
             partial: [0; 16],
             n: 0,
             left: len,
@@ -140,14 +147,7 @@ impl RecordMac {
         }
         let mut p = s.state;
         p.update_padded(&s.partial[..s.n]);
-        let hash = p.finalize();
-        let mut mask = iv.wrapping_add(offset as u128).to_be_bytes();
-        self.mask.encrypt_block(&mut mask);
-        let mut tag = [0u8; TAG_LEN];
-        for i in 0..TAG_LEN {
-            tag[i] = hash[i] ^ mask[i];
-        }
-        Some(tag)
+        Some(self.masked(p, iv, offset))
     }
 
     /// Constant-time check of a stored tag.

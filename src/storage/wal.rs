@@ -43,11 +43,12 @@ pub(crate) fn wal_name(number: u64) -> String {
 
 const START_MAGIC: &[u8; 8] = b"SEALWAL2";
 
+const START_LEN: usize = 8 + 8 + 8 + 16 + 8 + 8;
+
 /// Records from this size on are streamed (`vfs::sealed::stream`): the
 /// size the writer flushes at, so a streamed record's chunks are the
 /// writes a record built whole would have been split into anyway.
 const STREAM_FROM: usize = 256 * 1024;
-const START_LEN: usize = 8 + 8 + 8 + 16 + 8 + 8;
 
 /// Which segment file this is: what the next segment records about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
