@@ -9,7 +9,7 @@
 //!   op                 = kind u8 | klen varint | key | (put: vlen varint | value)
 //! ```
 
-use super::key::{get_bytes, get_u64, get_varint, varint_len, write_varint, Kind};
+use super::key::{get_bytes, get_u64, get_varint, trailer, varint_len, write_varint, Kind};
 use crate::vfs::RecordSink;
 
 /// One operation of a batch: a key and its new value, `None` to delete
@@ -96,6 +96,18 @@ impl WriteBatch {
         self.ops.push((k, None));
         self.sorted = false;
         self
+    }
+
+    /// Turns the user keys of operations `range` into internal keys, with
+    /// sequence numbers `seq + i` for operation `i` (for the memtable the
+    /// batch becomes whole: `Memtable::sorted_internal`). Each key's own
+    /// buffer grows by the trailer (the key encoders leave room for it).
+    pub(crate) fn make_internal(&mut self, seq: u64, range: std::ops::Range<usize>) {
+        let start = range.start;
+        for (i, (k, v)) in self.ops[range].iter_mut().enumerate() {
+            let t = trailer(seq + (start + i) as u64, kind_of(v));
+            k.extend_from_slice(&t.to_be_bytes());
+        }
     }
 
     /// Number of operations.
@@ -189,8 +201,35 @@ pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut [u8]) {
 /// goes through `scratch`, copied across the chunk's end.
 pub(crate) fn encode_record_streamed(seq: u64, batches: &[&WriteBatch], sink: &mut RecordSink<'_>) {
     sink.put(&record_head(seq, batches));
-    let mut ops = batches.iter().flat_map(|b| &b.ops).peekable();
     let mut scratch = Vec::new();
+    encode_ops_streamed(batches.iter().flat_map(|b| &b.ops), sink, &mut scratch);
+}
+
+/// [`encode_record_streamed`] of one sorted batch that is to become a
+/// memtable of its own, which also turns each user key into its internal
+/// key (sequence number `seq + i`) a group of operations at a time, right
+/// after encoding them: the keys are then still in the CPU cache (after an
+/// index build's sort they lie scattered, and a pass of its own over them
+/// was a cache miss a key). On return every key is internal, written or
+/// not (a failure poisons the log, and the batch is dropped).
+pub(crate) fn encode_sorted_streamed(seq: u64, batch: &mut WriteBatch, sink: &mut RecordSink<'_>) {
+    const GROUP: usize = 4096;
+    sink.put(&record_head(seq, &[&*batch]));
+    let mut scratch = Vec::new();
+    for start in (0..batch.ops.len()).step_by(GROUP) {
+        let end = (start + GROUP).min(batch.ops.len());
+        encode_ops_streamed(batch.ops[start..end].iter(), sink, &mut scratch);
+        batch.make_internal(seq, start..end);
+    }
+}
+
+/// The operations part of [`encode_record_streamed`].
+fn encode_ops_streamed<'a>(
+    ops: impl Iterator<Item = &'a Op>,
+    sink: &mut RecordSink<'_>,
+    scratch: &mut Vec<u8>,
+) {
+    let mut ops = ops.peekable();
     while ops.peek().is_some() {
         let room = sink.room();
         let mut pos = 0;
@@ -202,8 +241,8 @@ pub(crate) fn encode_record_streamed(seq: u64, batches: &[&WriteBatch], sink: &m
             if let Some((k, v)) = ops.next() {
                 scratch.clear();
                 scratch.resize(op_len(k, v.as_deref()), 0);
-                encode_op(&mut scratch, &mut 0, k, v.as_deref());
-                sink.put(&scratch);
+                encode_op(scratch, &mut 0, k, v.as_deref());
+                sink.put(scratch);
             }
         }
     }
@@ -292,6 +331,29 @@ mod tests {
             let r = d.open_file(&name, FileKind::Wal)?;
             let (got, _) = r.read_record(0)?.expect("a record");
             assert!(got == want, "records differ");
+        }
+        // One sorted batch logged for a memtable of its own: the same
+        // record, and every key made internal, across many groups.
+        let mut one = a.clone();
+        let mut want = vec![0; record_len(&[&one])];
+        encode_record(40, &[&one], &mut want);
+        let mut w = d.create_file("sorted", FileKind::Wal)?;
+        w.append_record_streamed(want.len(), |sink| {
+            encode_sorted_streamed(40, &mut one, sink)
+        })?;
+        w.sync()?;
+        let (got, _) = d
+            .open_file("sorted", FileKind::Wal)?
+            .read_record(0)?
+            .expect("a record");
+        assert!(got == want, "sorted records differ");
+        for (i, ((k, v), (user, _))) in one.ops.iter().zip(&a.ops).enumerate() {
+            let kind = kind_of(v);
+            assert_eq!(
+                k,
+                &crate::storage::key::make_ikey(user, 40 + i as u64, kind),
+                "{i}"
+            );
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! A large group of one sorted batch (a transaction's write set is one:
 //! see `txn`) skips the skip list: it is logged alone in a fresh segment,
 //! becomes that segment's memtable as one sorted run
-//! ([`Memtable::sorted`]), and the memtable is switched at once, so the
+//! ([`Memtable::sorted_internal`]), and the memtable is switched at once, so the
 //! run is flushed like any other memtable. Log, recovery and flush are
 //! unchanged: the segment holds exactly that commit's record, and
 //! replaying it rebuilds the same entries.
@@ -96,9 +96,14 @@ impl Inner {
             reason: "the log is closed".into(),
         })?;
         let first = self.visible.load(Ordering::Acquire) + 1;
-        let refs: Vec<&WriteBatch> = batches.iter().collect();
+        let mut batches = batches;
         let before = wal.bytes;
-        let logged = wal.append(first, &refs).and_then(|_| {
+        let appended = match &mut batches[..] {
+            // The run's keys become internal keys as they are logged.
+            [b] if sorted => wal.append_sorted(first, b),
+            _ => wal.append(first, &batches.iter().collect::<Vec<_>>()),
+        };
+        let logged = appended.and_then(|_| {
             if self.opts.sync == SyncMode::Full {
                 wal.sync()
             } else {
@@ -112,7 +117,6 @@ impl Inner {
             self.set_poison(format!("writing the log failed: {e}"));
             return Err(e);
         }
-        drop(refs);
         if sorted {
             let Some(b) = batches.into_iter().next() else {
                 return Ok(first - 1);
@@ -124,7 +128,7 @@ impl Inner {
                 // number is published, so a reader at `last` finds it.
                 let mut st = self.state.lock();
                 let number = st.mem.wal_number;
-                st.mem = Arc::new(Memtable::sorted(number, first, b));
+                st.mem = Arc::new(Memtable::sorted_internal(number, first, b));
             }
             self.visible.store(last, Ordering::Release);
             // The commit is logged and visible: a failure to start the next

@@ -96,17 +96,32 @@ impl Memtable {
     /// A frozen memtable holding exactly `batch` with sequence numbers
     /// `seq, seq+1, …`, its keys and values moved, not copied. The batch
     /// must pass [`Memtable::can_sort`].
-    pub(crate) fn sorted(wal_number: u64, seq: u64, batch: WriteBatch) -> Memtable {
+    #[cfg(test)]
+    pub(crate) fn sorted(wal_number: u64, seq: u64, mut batch: WriteBatch) -> Memtable {
         debug_assert!(keys_ascending(&batch));
+        let n = batch.len();
+        batch.make_internal(seq, 0..n);
+        Memtable::sorted_internal(wal_number, seq, batch)
+    }
+
+    /// [`Memtable::sorted`] of a batch whose keys are internal keys already,
+    /// with sequence numbers `seq, seq+1, …` (`WriteBatch::make_internal`:
+    /// the log writer makes them as it encodes the batch).
+    pub(crate) fn sorted_internal(wal_number: u64, seq: u64, batch: WriteBatch) -> Memtable {
+        debug_assert!(batch
+            .ops
+            .windows(2)
+            .all(|w| cmp_ikey(&w[0].0, &w[1].0).is_lt()));
+        debug_assert!(batch
+            .ops
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| { split(k).is_some_and(|(_, s, _)| s == seq + i as u64) }));
         let (bytes, len) = (batch.approximate_size(), batch.len() as u64);
         let run: Vec<(Vec<u8>, Vec<u8>)> = batch
             .ops
             .into_iter()
-            .enumerate()
-            .map(|(i, (k, v))| {
-                let kind = kind_of(&v);
-                (into_ikey(k, seq + i as u64, kind), v.unwrap_or_default())
-            })
+            .map(|(k, v)| (k, v.unwrap_or_default()))
             .collect();
         let index = RunIndex::new(&run);
         Memtable {

@@ -33,7 +33,10 @@
 use crate::error::{Error, Result};
 use crate::vfs::{FileKind, SealedDir, SealedWriter, HEADER_LEN};
 
-use super::batch::{decode_record, encode_record, encode_record_streamed, record_len, WriteBatch};
+use super::batch::{
+    decode_record, encode_record, encode_record_streamed, encode_sorted_streamed, record_len,
+    WriteBatch,
+};
 use super::key::get_u64;
 use super::memtable::Memtable;
 
@@ -173,6 +176,25 @@ impl WalWriter {
                 Ok(())
             })?;
         }
+        self.bytes += len as u64;
+        self.w.flush()
+    }
+
+    /// [`Self::append`] of one sorted batch that becomes a memtable of its
+    /// own (`Memtable::sorted_internal`): once it is logged its keys are
+    /// internal keys (sequence numbers from `seq`), made in the pass that
+    /// encodes them (see `batch::encode_sorted_streamed`). On failure the
+    /// batch is of no further use (the log is poisoned).
+    pub(crate) fn append_sorted(&mut self, seq: u64, batch: &mut WriteBatch) -> Result<()> {
+        let len = record_len(&[&*batch]);
+        if len < STREAM_FROM {
+            // Small enough to stay in the cache for a second pass.
+            self.append(seq, &[&*batch])?;
+            batch.make_internal(seq, 0..batch.len());
+            return Ok(());
+        }
+        self.w
+            .append_record_streamed(len, |sink| encode_sorted_streamed(seq, batch, sink))?;
         self.bytes += len as u64;
         self.w.flush()
     }
