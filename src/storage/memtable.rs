@@ -21,7 +21,8 @@
 //!
 //! A commit too large for the skip list to be worth it (a bulk load or
 //! CREATE INDEX in one transaction, see `commit.rs`) gets a memtable of its
-//! own made by [`Memtable::sorted`]: its entries, already in key order,
+//! own made by [`Memtable::sorted_internal`]: its entries, already in key
+//! order (their keys made internal keys as the log writer encoded them),
 //! kept as one sorted run (`run`) instead of inserted one by one. Such a
 //! memtable is frozen from birth: `map` stays empty and nothing is ever
 //! applied to it, so every reader sees either the map or the run, never a
@@ -53,7 +54,7 @@ pub(crate) struct Memtable {
     /// changed otherwise (see the module doc); each user key at most once.
     tail: RwLock<Tail>,
     /// Internal key → value in internal-key order, for a memtable made by
-    /// [`Memtable::sorted`] (then `map` is empty); empty otherwise.
+    /// [`Memtable::sorted_internal`] (then `map` is empty); empty otherwise.
     run: Vec<(Vec<u8>, Vec<u8>)>,
     /// `run`'s search index (empty with an empty run).
     index: RunIndex,
@@ -87,7 +88,7 @@ impl Memtable {
         }
     }
 
-    /// Whether `batch` can become a [`Memtable::sorted`]: its keys strictly
+    /// Whether `batch` can become a [`Memtable::sorted_internal`]: its keys strictly
     /// ascending (so each key once, and the internal keys in order too).
     pub(crate) fn can_sort(batch: &WriteBatch) -> bool {
         batch.sorted || keys_ascending(batch)
@@ -104,9 +105,11 @@ impl Memtable {
         Memtable::sorted_internal(wal_number, seq, batch)
     }
 
-    /// [`Memtable::sorted`] of a batch whose keys are internal keys already,
-    /// with sequence numbers `seq, seq+1, …` (`WriteBatch::make_internal`:
-    /// the log writer makes them as it encodes the batch).
+    /// A frozen memtable holding exactly `batch`, whose keys are internal
+    /// keys already with sequence numbers `seq, seq+1, …`
+    /// (`WriteBatch::make_internal`: the log writer makes them as it
+    /// encodes the batch), its keys and values moved, not copied. Its user
+    /// keys must be strictly ascending ([`Memtable::can_sort`]).
     pub(crate) fn sorted_internal(wal_number: u64, seq: u64, batch: WriteBatch) -> Memtable {
         debug_assert!(batch
             .ops
@@ -135,7 +138,7 @@ impl Memtable {
         }
     }
 
-    /// Whether this memtable takes no more writes ([`Memtable::sorted`]).
+    /// Whether this memtable takes no more writes ([`Memtable::sorted_internal`]).
     pub(crate) fn is_frozen(&self) -> bool {
         !self.run.is_empty()
     }

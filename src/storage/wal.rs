@@ -45,7 +45,6 @@ pub(crate) fn wal_name(number: u64) -> String {
 }
 
 const START_MAGIC: &[u8; 8] = b"SEALWAL2";
-
 const START_LEN: usize = 8 + 8 + 8 + 16 + 8 + 8;
 
 /// Records from this size on are streamed (`vfs::sealed::stream`): the
