@@ -7,7 +7,8 @@
 //! A large group of one sorted batch (a transaction's write set is one:
 //! see `txn`) skips the skip list: it is logged alone in a fresh segment,
 //! becomes that segment's memtable as one sorted run
-//! ([`Memtable::sorted_internal`]), and the memtable is switched at once, so the
+//! ([`Memtable::sorted_internal`]; the log writer makes its keys internal
+//! keys as it encodes them), and the memtable is switched at once, so the
 //! run is flushed like any other memtable. Log, recovery and flush are
 //! unchanged: the segment holds exactly that commit's record, and
 //! replaying it rebuilds the same entries.
@@ -85,7 +86,7 @@ impl Inner {
         let mut wal_guard = self.wal.lock();
         self.check_poison()?;
         self.start_run(&mut wal_guard)?;
-        let batches: Vec<WriteBatch> = group
+        let mut batches: Vec<WriteBatch> = group
             .iter()
             .map(|p| std::mem::take(&mut *p.batch.lock()))
             .collect();
@@ -96,7 +97,6 @@ impl Inner {
             reason: "the log is closed".into(),
         })?;
         let first = self.visible.load(Ordering::Acquire) + 1;
-        let mut batches = batches;
         let before = wal.bytes;
         let appended = match &mut batches[..] {
             // The run's keys become internal keys as they are logged.
