@@ -622,3 +622,90 @@ fn c_prepared_insert_is_checked_again_after_revoke_and_new_policy() {
     sealdb_conn_free(root);
     sealdb_db_free(db);
 }
+
+/// An ordinary user's transaction large enough for its log record to be
+/// written a chunk at a time (stop 40), through the C ABI on a store on
+/// disk: none of its text reaches any file, a denied write slipped into it
+/// changes nothing, the rest commits whole.
+#[test]
+fn c_large_commit_reaches_the_disk_sealed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("db");
+    let db = Db::open_with(
+        &path,
+        sealdb::MemoryKeyProvider::new(sealdb::KeyBytes::from_slice(&[22u8; 32])).expect("key"),
+        Options {
+            password_cost: PasswordCost::dangerous_minimal(),
+            ..Options::default()
+        },
+    )
+    .expect("open");
+    let db = DBS.insert(Arc::new(DbInner {
+        db,
+        err: ErrorSlot::default(),
+    }));
+    let mut root = null_mut();
+    assert_eq!(unsafe { sealdb_connect_root(db, &mut root) }, SEALDB_OK);
+    for sql in [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
+        "CREATE TABLE secret (a INTEGER, b TEXT)",
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user)",
+        "CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user)",
+        "CREATE USER alice WITH PASSWORD 'a1'",
+        "GRANT SELECT, INSERT ON notes TO alice",
+    ] {
+        ok(root, sql);
+    }
+    let marker = "SEALDB-C-PLAINTEXT-MARKER";
+    let alice = login(db, "alice", "a1", None).expect("alice");
+    ok(alice, "BEGIN");
+    let sql = c("INSERT INTO notes (id, owner, body) VALUES (?, 'alice', ?)");
+    let mut st = null_mut();
+    assert_eq!(
+        unsafe { sealdb_prepare(alice, sql.as_ptr(), &mut st) },
+        SEALDB_OK
+    );
+    for i in 0..4000i64 {
+        let body = c(&format!("{marker}-{i:06}-{}", "x".repeat(120)));
+        assert_eq!(sealdb_reset(st), SEALDB_OK);
+        assert_eq!(sealdb_bind_int64(st, 1, i), SEALDB_OK);
+        assert_eq!(
+            unsafe { sealdb_bind_text(st, 2, body.as_ptr(), -1) },
+            SEALDB_OK
+        );
+        assert_eq!(sealdb_step(st), SEALDB_DONE, "{}", msg());
+    }
+    sealdb_stmt_free(st);
+    assert_ne!(
+        exec(alice, "INSERT INTO secret VALUES (1, 'alice was here')"),
+        SEALDB_OK
+    );
+    assert_eq!(
+        exec(alice, "INSERT INTO notes VALUES (99999, 'bob', 'forged')"),
+        SEALDB_ERR_PERMISSION_DENIED,
+        "{}",
+        msg()
+    );
+    ok(alice, "COMMIT");
+    let count = |sql: &str| rows(root, sql).expect("count")[0][0].clone();
+    assert_eq!(
+        count("SELECT count(*) FROM notes"),
+        Some("4000".to_string())
+    );
+    assert_eq!(count("SELECT count(*) FROM secret"), Some("0".to_string()));
+    for entry in std::fs::read_dir(&path).expect("dir") {
+        let entry = entry.expect("entry");
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("read");
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "{:?} holds the plaintext",
+                entry.path()
+            );
+        }
+    }
+    sealdb_conn_free(alice);
+    sealdb_conn_free(root);
+    sealdb_db_free(db);
+}

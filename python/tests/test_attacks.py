@@ -255,3 +255,39 @@ def test_executescript_and_audited_reads_in_the_audit_log(store):
     assert "ALTER ROLE bob PASSWORD <redacted>" in statements
     reads = [r for r in records if r["statement"] == "SELECT x FROM t" and r["user"] == "alice"]
     assert [r["outcome"] for r in reads][:1] == ["started"]
+
+
+def test_a_large_commit_reaches_the_disk_sealed(store):
+    """An ordinary user's transaction large enough for its log record to be
+    written a chunk at a time (stop 40): none of its text is in any file of
+    the store, a denied write slipped into it changes nothing, and the rest
+    commits whole."""
+    path, _, root = store
+    for sql in [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user)",
+        "CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user)",
+        "GRANT SELECT, INSERT ON notes TO alice, bob",
+    ]:
+        root.execute(sql)
+    marker = "SEALDB-PY-PLAINTEXT-MARKER"
+    alice = as_user(store, "alice", "a1")
+    alice.autocommit = False
+    cur = alice.cursor()
+    cur.executemany("INSERT INTO notes (id, owner, body) VALUES (?, 'alice', ?)",
+                    [(i, "%s-%06d-%s" % (marker, i, "x" * 120)) for i in range(4000)])
+    with pytest.raises(sealdb.DatabaseError):
+        cur.execute("INSERT INTO secret (a, b) VALUES (1, 'alice was here')")
+    with pytest.raises(sealdb.DatabaseError):
+        cur.execute("INSERT INTO notes (id, owner, body) VALUES (99999, 'bob', 'forged')")
+    alice.commit()
+    assert root.execute("SELECT count(*) FROM notes").fetchone() == (4000,)
+    assert root.execute("SELECT count(*) FROM secret").fetchone() == (0,)
+    bob = as_user(store, "bob", "b1")
+    assert bob.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+    for name in os.listdir(path):
+        with open(os.path.join(path, name), "rb") as f:
+            assert marker.encode() not in f.read(), name
+    alice.close()
+    bob.close()
