@@ -720,3 +720,37 @@ fn failed_compaction_is_fail_stop() {
     }
     assert!(cases > 2, "too few cases: {cases}");
 }
+
+/// A commit whose log record would exceed the 1 GiB record limit is
+/// refused before any of it reaches the log: the writer gets a clear
+/// error, the store is not stopped, and later writes and a reopen see
+/// everything else and nothing of it (sorted batches, which get a log
+/// segment of their own, and unsorted ones).
+#[test]
+fn an_oversized_commit_is_refused_and_the_store_goes_on() {
+    let rig = Rig::new(MemVfs::new());
+    let db = rig.open(opts()).unwrap();
+    db.put(b"before", b"1").unwrap();
+    for keys in [[&b"big-a"[..], b"big-b"], [b"big-d", b"big-c"]] {
+        let mut b = WriteBatch::new();
+        // Zeroed allocations the refusal never touches: no memory is used.
+        for k in keys {
+            b.put(k.to_vec(), vec![0u8; 600 << 20]);
+        }
+        let e = db.write(b).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+        assert!(db.poisoned().is_none(), "{:?}", db.poisoned());
+        db.put(keys[0], b"small").unwrap();
+    }
+    let want: Model = [
+        (b"before".to_vec(), b"1".to_vec()),
+        (b"big-a".to_vec(), b"small".to_vec()),
+        (b"big-d".to_vec(), b"small".to_vec()),
+    ]
+    .into_iter()
+    .collect();
+    assert!(contents(&db).unwrap() == want);
+    db.close().unwrap();
+    let db = rig.open(opts()).unwrap();
+    assert!(contents(&db).unwrap() == want);
+}

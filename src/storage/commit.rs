@@ -114,7 +114,13 @@ impl Inner {
             .wal
             .fetch_add(wal.bytes - before, Ordering::Relaxed);
         if let Err(e) = logged {
-            self.set_poison(format!("writing the log failed: {e}"));
+            // A record refused before any of it reached the segment (over
+            // the 1 GiB limit) leaves the log as it was: the commit fails
+            // alone and the store goes on. Any other failure may have left
+            // part of a record in the log: the store stops.
+            if wal.is_failed() {
+                self.set_poison(format!("writing the log failed: {e}"));
+            }
             return Err(e);
         }
         if sorted {

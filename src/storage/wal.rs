@@ -209,6 +209,13 @@ impl WalWriter {
     pub(crate) fn file_len(&self) -> u64 {
         crate::vfs::HEADER_LEN + self.w.position()
     }
+
+    /// Whether a write to the segment failed (see
+    /// `SealedWriter::is_failed`): an append that failed without it left
+    /// the segment as it was.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.w.is_failed()
+    }
 }
 
 /// What replaying one segment found.

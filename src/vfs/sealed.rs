@@ -361,6 +361,13 @@ impl SealedWriter {
         Ok(offset)
     }
 
+    /// Whether a write failed (then part of a record may be in the file,
+    /// and the writer refuses more). An append that failed while this
+    /// stayed false wrote nothing: a record over the size limit.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed
+    }
+
     fn check(&self) -> Result<()> {
         if self.failed {
             return Err(Error::Poisoned {
