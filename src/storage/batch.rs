@@ -18,7 +18,7 @@ use crate::vfs::RecordSink;
 pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
 
 /// The kind of an operation whose value is `v`.
-pub(crate) fn kind_of(v: &Option<Vec<u8>>) -> Kind {
+pub(crate) fn kind_of<V>(v: &Option<V>) -> Kind {
     if v.is_some() {
         Kind::Put
     } else {
@@ -67,10 +67,7 @@ impl WriteBatch {
     /// hundreds of thousands of operations; a new vector for them was
     /// fresh memory, a page fault every few dozen). Marked sorted.
     pub(crate) fn from_sorted(ops: Vec<Op>) -> WriteBatch {
-        let bytes = ops
-            .iter()
-            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len) + 16)
-            .sum();
+        let bytes = ops.iter().map(|(k, v)| op_size(k, v.as_deref())).sum();
         let mut b = WriteBatch {
             ops,
             bytes,
@@ -83,7 +80,7 @@ impl WriteBatch {
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
         let (k, v) = (key.into(), value.into());
-        self.bytes += k.len() + v.len() + 16;
+        self.bytes += op_size(&k, Some(&v));
         self.ops.push((k, Some(v)));
         self.sorted = false;
         self
@@ -92,7 +89,7 @@ impl WriteBatch {
     /// Deletes `key`.
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
         let k = key.into();
-        self.bytes += k.len() + 16;
+        self.bytes += op_size(&k, None);
         self.ops.push((k, None));
         self.sorted = false;
         self
@@ -133,6 +130,11 @@ impl WriteBatch {
     }
 }
 
+/// What an operation adds to [`WriteBatch::approximate_size`].
+fn op_size(k: &[u8], v: Option<&[u8]>) -> usize {
+    k.len() + v.map_or(0, <[u8]>::len) + 16
+}
+
 /// Length of the WAL record [`encode_record`] makes of `batches`.
 pub(crate) fn record_len(batches: &[&WriteBatch]) -> usize {
     12 + batches
@@ -168,7 +170,7 @@ fn record_head(seq: u64, batches: &[&WriteBatch]) -> [u8; 12] {
 /// operations, and a copy call per byte or two cost more than the keys.
 #[inline(always)]
 fn encode_op(out: &mut [u8], pos: &mut usize, k: &[u8], v: Option<&[u8]>) {
-    out[*pos] = if v.is_some() { Kind::Put } else { Kind::Delete } as u8;
+    out[*pos] = kind_of(&v) as u8;
     *pos += 1;
     write_varint(out, pos, k.len() as u64);
     out[*pos..*pos + k.len()].copy_from_slice(k);
@@ -211,7 +213,8 @@ pub(crate) fn encode_record_streamed(seq: u64, batches: &[&WriteBatch], sink: &m
 /// after encoding them: the keys are then still in the CPU cache (after an
 /// index build's sort they lie scattered, and a pass of its own over them
 /// was a cache miss a key). On return every key is internal, written or
-/// not (a failure poisons the log, and the batch is dropped).
+/// not (if the record failed, so did the commit, and the batch is
+/// dropped).
 pub(crate) fn encode_sorted_streamed(seq: u64, batch: &mut WriteBatch, sink: &mut RecordSink<'_>) {
     const GROUP: usize = 4096;
     sink.put(&record_head(seq, &[&*batch]));

@@ -175,15 +175,14 @@ impl WalWriter {
                 Ok(())
             })?;
         }
-        self.bytes += len as u64;
-        self.w.flush()
+        self.appended(len)
     }
 
     /// [`Self::append`] of one sorted batch that becomes a memtable of its
     /// own (`Memtable::sorted_internal`): once it is logged its keys are
     /// internal keys (sequence numbers from `seq`), made in the pass that
     /// encodes them (see `batch::encode_sorted_streamed`). On failure the
-    /// batch is of no further use (the log is poisoned).
+    /// batch is of no further use (the commit fails).
     pub(crate) fn append_sorted(&mut self, seq: u64, batch: &mut WriteBatch) -> Result<()> {
         let len = record_len(&[&*batch]);
         if len < STREAM_FROM {
@@ -194,6 +193,12 @@ impl WalWriter {
         }
         self.w
             .append_record_streamed(len, |sink| encode_sorted_streamed(seq, batch, sink))?;
+        self.appended(len)
+    }
+
+    /// Counts a record of `len` payload bytes appended and hands what is
+    /// buffered to the OS.
+    fn appended(&mut self, len: usize) -> Result<()> {
         self.bytes += len as u64;
         self.w.flush()
     }
