@@ -196,6 +196,76 @@ fn savepoints_roll_back_part_of_a_transaction() {
     );
 }
 
+/// Between statements of a transaction with no savepoint open, the undo
+/// log forgets the finished statements' writes (`Txn::settle`): a failed
+/// statement still undoes exactly itself, savepoints opened later still
+/// roll back to themselves, new rowids still follow the largest one the
+/// transaction sees, and a rollback still drops everything.
+#[test]
+fn a_long_transaction_undoes_each_statement_and_still_rolls_back_whole() {
+    let db = mem();
+    let s = db.root_session();
+    s.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT UNIQUE)", &[])
+        .unwrap();
+    let count = |s: &sealdb::Session| {
+        s.query("SELECT count(*), max(a) FROM t", &[])
+            .unwrap()
+            .collect_all()
+            .unwrap()[0]
+            .clone()
+            .into_values()
+    };
+    for round in 0..2 {
+        s.execute("BEGIN", &[]).unwrap();
+        for i in 1..=300i64 {
+            s.execute("INSERT INTO t VALUES (?, ?)", &[&i, &format!("v{i}")])
+                .unwrap();
+        }
+        // A failing row statement and a failing multi-row statement undo
+        // themselves only.
+        let e = s
+            .execute("INSERT INTO t VALUES (150, 'dup')", &[])
+            .unwrap_err();
+        assert_eq!(kind(&e), Some(SqlErrorKind::Unique), "{e}");
+        let e = s
+            .execute(
+                "INSERT INTO t VALUES (301, 'a'), (302, 'b'), (303, 'v7')",
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(kind(&e), Some(SqlErrorKind::Unique), "{e}");
+        assert_eq!(count(&s), vec![Value::Integer(300), Value::Integer(300)]);
+        // Rowids follow the largest one, across deletes of it.
+        s.execute("INSERT INTO t (b) VALUES ('auto')", &[]).unwrap();
+        assert_eq!(s.last_insert_rowid(), 301);
+        s.execute("DELETE FROM t WHERE a = 301", &[]).unwrap();
+        s.execute("INSERT INTO t (b) VALUES ('again')", &[])
+            .unwrap();
+        assert_eq!(s.last_insert_rowid(), 301);
+        // A savepoint opened after many settled statements.
+        s.execute("SAVEPOINT sp", &[]).unwrap();
+        s.execute(
+            "INSERT INTO t VALUES (400, 'x'); DELETE FROM t WHERE a <= 10",
+            &[],
+        )
+        .unwrap();
+        s.execute("ROLLBACK TO sp", &[]).unwrap();
+        assert_eq!(count(&s), vec![Value::Integer(301), Value::Integer(301)]);
+        s.execute("INSERT INTO t VALUES (500, 'y'); RELEASE sp", &[])
+            .unwrap();
+        s.execute("INSERT INTO t (b) VALUES ('after')", &[])
+            .unwrap();
+        assert_eq!(s.last_insert_rowid(), 501);
+        if round == 0 {
+            s.execute("ROLLBACK", &[]).unwrap();
+            assert_eq!(count(&s), vec![Value::Integer(0), Value::Null]);
+        } else {
+            s.execute("COMMIT", &[]).unwrap();
+            assert_eq!(count(&s), vec![Value::Integer(303), Value::Integer(501)]);
+        }
+    }
+}
+
 #[test]
 fn ddl_is_transactional() {
     let db = mem();

@@ -48,6 +48,10 @@ enum Op {
     Mark,
     /// Roll the transaction back to the last mark.
     RollbackToMark,
+    /// Forget how to undo the writes so far (`Txn::settle`, a session
+    /// between statements with no savepoint): every mark is dropped, and
+    /// marks taken later still roll back to themselves.
+    Settle,
     /// Scan: lower key, upper key, bound kinds (0 included, 1 excluded,
     /// 2 unbounded), reverse.
     Scan(u16, u16, u8, u8, bool),
@@ -76,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(a, n, s, t)| Op::TxnPutFresh(a, n, s, t)),
         2 => Just(Op::Mark),
         2 => Just(Op::RollbackToMark),
+        2 => Just(Op::Settle),
         12 => (key.clone(), key.clone(), 0u8..3, 0u8..3, any::<bool>())
             .prop_map(|(a, b, l, u, r)| Op::Scan(a, b, l, u, r)),
         4 => (key, any::<bool>(), 1u8..12).prop_map(|(a, r, n)| Op::ScanPrefix(a, r, n)),
@@ -224,6 +229,12 @@ fn run(ops: Vec<Op>) {
                     txn.rollback_to(m);
                     own = saved;
                 }
+            }
+            Op::Settle => {
+                let before = txn.write_count();
+                txn.settle();
+                assert_eq!(txn.write_count(), before, "settling keeps the count");
+                marks.clear();
             }
             Op::Scan(a, b, l, u, rev) => {
                 let lo = bound(l, k(a.min(b)));

@@ -672,6 +672,13 @@ impl Session {
         if r.is_err() && !keep {
             txn_ref.rollback_to(mark);
         }
+        // Between statements, with no savepoint open, nothing will undo
+        // this statement's writes one by one any more (a rollback drops
+        // the whole transaction): the undo log forgets them instead of
+        // growing with every row of a long transaction.
+        if !autocommit && self.state.borrow().savepoints.is_empty() {
+            txn_ref.settle();
+        }
         let (new_schema, new_auth, changed) = match r {
             Ok(x) => x,
             Err(e) => {

@@ -24,7 +24,7 @@
 //! values (count, then tag + payload per value) — not ordered, just small.
 
 use crate::error::{Error, Result};
-use crate::storage::key::{get_bytes, get_varint, put_varint};
+use crate::storage::key::{get_bytes, get_varint, put_varint, varint_len};
 use crate::types::Value;
 
 const T_NULL: u8 = 0x05;
@@ -198,6 +198,23 @@ const R_INT: u8 = 1;
 const R_REAL: u8 = 2;
 const R_TEXT: u8 = 3;
 const R_BLOB: u8 = 4;
+
+/// How many bytes [`encode_row`] writes for `values`, exactly: a row's
+/// buffer is allocated at its size, not at a bound (a bulk load keeps
+/// every row's buffer until its commit is flushed).
+pub fn encoded_row_len(values: &[Value]) -> usize {
+    let body: usize = values
+        .iter()
+        .map(|v| match v {
+            Value::Null => 1,
+            Value::Integer(i) => 1 + varint_len(((*i << 1) ^ (*i >> 63)) as u64),
+            Value::Real(_) => 9,
+            Value::Text(s) => 1 + varint_len(s.len() as u64) + s.len(),
+            Value::Blob(b) => 1 + varint_len(b.len() as u64) + b.len(),
+        })
+        .sum();
+    varint_len(values.len() as u64) + body
+}
 
 /// Encodes a row of values.
 pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
@@ -378,6 +395,7 @@ mod tests {
         fn row_round_trip(vs in prop::collection::vec(value(), 0..10)) {
             let mut buf = Vec::new();
             encode_row(&vs, &mut buf);
+            prop_assert_eq!(encoded_row_len(&vs), buf.len());
             let back = decode_row(&buf).unwrap();
             prop_assert_eq!(back.len(), vs.len());
             for (a, b) in vs.iter().zip(&back) {
@@ -418,6 +436,32 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// `encoded_row_len` is what `encode_row` writes (write_row allocates
+    /// a row's buffer at that size).
+    #[test]
+    fn a_row_is_measured_exactly_at_every_varint_length() {
+        // Integers and lengths around each varint boundary, and a row of
+        // more values than one varint byte counts.
+        let mut vs = vec![Value::Null, Value::Real(1.5)];
+        for shift in 0..64 {
+            for d in [-1i64, 0, 1] {
+                vs.push(Value::Integer((1i64 << shift).wrapping_add(d)));
+                vs.push(Value::Integer((-1i64 << shift).wrapping_add(d)));
+            }
+        }
+        vs.push(Value::Integer(i64::MIN));
+        vs.push(Value::Integer(i64::MAX));
+        for len in [0, 1, 127, 128, 16_383, 16_384] {
+            vs.push(Value::Text("é".repeat(len / 2) + &"x".repeat(len % 2)));
+            vs.push(Value::Blob(vec![7; len]));
+        }
+        for n in [0, 1, 127, 128, vs.len()] {
+            let mut buf = Vec::new();
+            encode_row(&vs[..n], &mut buf);
+            assert_eq!(encoded_row_len(&vs[..n]), buf.len(), "{n} values");
         }
     }
 

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
-use crate::encoding::{decode_row, decode_row_into, encode_index_value, encode_row};
+use crate::encoding::{
+    decode_row, decode_row_into, encode_index_value, encode_row, encoded_row_len,
+};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, PExpr, SubPlan};
@@ -1485,28 +1487,16 @@ fn entry_of<'a>(
 
 /// Writes a row and its index entries (see [`IndexEntries`]).
 pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], keys: &IndexEntries) {
-    let mut buf = Vec::with_capacity(encoded_row_hint(&row[..t.columns.len()]));
-    encode_row(&row[..t.columns.len()], &mut buf);
+    let values = &row[..t.columns.len()];
+    let mut buf = Vec::with_capacity(encoded_row_len(values));
+    encode_row(values, &mut buf);
+    debug_assert_eq!(buf.len(), buf.capacity());
     txn.put(row_key(t.id, rowid), buf);
     for (i, idx) in t.indexes.iter().enumerate() {
         if let Some(k) = entry_of(keys, i, idx, row) {
             txn.put(index_key(t.id, idx, &k, rowid), Vec::new());
         }
     }
-}
-
-/// About how many bytes `encode_row` writes for `values` (at least that
-/// many, so the buffer is allocated once).
-fn encoded_row_hint(values: &[Value]) -> usize {
-    values
-        .iter()
-        .map(|v| match v {
-            Value::Text(s) => s.len() + 11,
-            Value::Blob(b) => b.len() + 11,
-            _ => 11,
-        })
-        .sum::<usize>()
-        + 10
 }
 
 /// Deletes a row and its index entries (see [`IndexEntries`]).

@@ -114,8 +114,11 @@ pub struct Txn {
     mgr: Arc<TxnManager>,
     snapshot: Snapshot,
     writes: WriteSet,
-    /// The writes, oldest first.
+    /// The writes, oldest first, since the last [`Txn::settle`].
     undo: Vec<Undo>,
+    /// Writes settled (forgotten by the undo log): undo positions
+    /// ([`Mark`]) count from the first write of the transaction.
+    settled: usize,
     holds_writer: bool,
     has_read: bool,
     /// The last key of a range as of undo position `undo_len`, kept for
@@ -131,6 +134,51 @@ struct LastKeyHint {
     upper: Vec<u8>,
     last: Option<Vec<u8>>,
     undo_len: usize,
+}
+
+impl LastKeyHint {
+    /// Learns the writes of `undo` made since the answer was kept; false
+    /// when the answer is no longer known (a delete of the kept key, or a
+    /// bulk put into the range).
+    fn catch_up(&mut self, undo: &[Undo]) -> bool {
+        let Some(since) = undo.get(self.undo_len..) else {
+            return false;
+        };
+        let (lower, upper) = (self.lower.as_slice(), self.upper.as_slice());
+        // The writes in order: the largest key changes only when a put
+        // goes above it or a delete removes it.
+        for entry in since {
+            let (key, put) = match entry {
+                Undo::Key(key, _, put) => (key.as_slice(), put),
+                // Which of its keys is the largest in the kept range is
+                // not at hand: forget the answer if the ranges meet.
+                Undo::Fresh { lower: l, upper: u } => {
+                    if l.as_slice() < upper && lower < u.as_slice() {
+                        return false;
+                    }
+                    continue;
+                }
+            };
+            if key < lower || key >= upper {
+                continue;
+            }
+            if *put {
+                match &mut self.last {
+                    // Reuses the buffer: a load raises it on every row.
+                    Some(l) if key > l.as_slice() => {
+                        l.clear();
+                        l.extend_from_slice(key);
+                    }
+                    Some(_) => {}
+                    None => self.last = Some(key.to_vec()),
+                }
+            } else if self.last.as_deref() == Some(key) {
+                return false;
+            }
+        }
+        self.undo_len = undo.len();
+        true
+    }
 }
 
 impl TxnManager {
@@ -173,6 +221,7 @@ impl TxnManager {
             snapshot,
             writes: WriteSet::default(),
             undo: Vec::new(),
+            settled: 0,
             last_hint: None,
             holds_writer: false,
             has_read: false,
@@ -356,17 +405,40 @@ impl Txn {
 
     /// The current undo position.
     pub fn mark(&self) -> Mark {
-        Mark(self.undo.len())
+        Mark(self.settled + self.undo.len())
     }
 
-    /// Undoes every write made after `mark`.
+    /// Forgets how to undo the writes made so far, one by one: the caller
+    /// (a session between statements with no savepoint) holds no
+    /// [`Mark`] from before now and takes none until it is done with
+    /// them. A transaction of many statements then keeps an undo log of
+    /// one statement, not one entry per row it ever wrote (a bulk load's
+    /// 200,000 rows held 14 MB of it until the commit). Rolling the whole
+    /// transaction back still drops every write.
+    pub fn settle(&mut self) {
+        // The kept last key learns the writes about to be forgotten.
+        if let Some(h) = self.last_hint.as_mut() {
+            if h.catch_up(&self.undo) {
+                h.undo_len = 0;
+            } else {
+                self.last_hint = None;
+            }
+        }
+        self.settled += self.undo.len();
+        self.undo.clear();
+    }
+
+    /// Undoes every write made after `mark`; a mark from before the last
+    /// [`Txn::settle`] undoes only what was written since.
     pub fn rollback_to(&mut self, mark: Mark) {
+        debug_assert!(mark.0 >= self.settled, "rollback past a settled write");
+        let mark = mark.0.saturating_sub(self.settled);
         // A hint may count writes being undone; later writes would refill
         // the undo log past its position with other ones.
-        if self.last_hint.as_ref().is_some_and(|h| h.undo_len > mark.0) {
+        if self.last_hint.as_ref().is_some_and(|h| h.undo_len > mark) {
             self.last_hint = None;
         }
-        while self.undo.len() > mark.0 {
+        while self.undo.len() > mark {
             let Some(entry) = self.undo.pop() else {
                 break;
             };
@@ -477,12 +549,12 @@ impl Txn {
     /// The number of writes this transaction has made (undo entries: a
     /// [`Txn::put_fresh`] counts once).
     pub fn write_count(&self) -> usize {
-        self.undo.len()
+        self.settled + self.undo.len()
     }
 
     /// Brings the kept answer of [`Txn::last_key`] up to date with the
     /// writes made since, if it is for `[lower, upper)`; whether it is
-    /// (still) known. A delete of the kept key drops it.
+    /// (still) known.
     fn refresh_last_hint(&mut self, lower: &[u8], upper: &[u8]) -> bool {
         let Txn {
             last_hint, undo, ..
@@ -490,43 +562,13 @@ impl Txn {
         let Some(h) = last_hint.as_mut() else {
             return false;
         };
-        if h.lower != lower || h.upper != upper || h.undo_len > undo.len() {
+        if h.lower != lower || h.upper != upper {
             return false;
         }
-        // The writes in order: the largest key changes only when a put
-        // goes above it or a delete removes it.
-        for entry in &undo[h.undo_len..] {
-            let (key, put) = match entry {
-                Undo::Key(key, _, put) => (key.as_slice(), put),
-                // Which of its keys is the largest in the kept range is
-                // not at hand: forget the answer if the ranges meet.
-                Undo::Fresh { lower: l, upper: u } => {
-                    if l.as_slice() < upper && lower < u.as_slice() {
-                        *last_hint = None;
-                        return false;
-                    }
-                    continue;
-                }
-            };
-            if key < lower || key >= upper {
-                continue;
-            }
-            if *put {
-                match &mut h.last {
-                    // Reuses the buffer: a load raises it on every row.
-                    Some(l) if key > l.as_slice() => {
-                        l.clear();
-                        l.extend_from_slice(key);
-                    }
-                    Some(_) => {}
-                    None => h.last = Some(key.to_vec()),
-                }
-            } else if h.last.as_deref() == Some(key) {
-                *last_hint = None;
-                return false;
-            }
+        if !h.catch_up(undo) {
+            *last_hint = None;
+            return false;
         }
-        h.undo_len = undo.len();
         true
     }
 
