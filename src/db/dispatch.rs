@@ -152,7 +152,9 @@ impl Session {
                 if *immediate {
                     txn.ensure_writer(self.busy_timeout())?;
                 }
-                self.state.borrow_mut().txn = Some(txn);
+                let mut st = self.state.borrow_mut();
+                txn.reserve_writes(st.writes_hint);
+                st.txn = Some(txn);
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::SetSession { name, value } => {

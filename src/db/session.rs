@@ -30,6 +30,14 @@ pub(super) type Savepoint = (
     crate::sql::run::foreign_key::Deferred,
 );
 
+/// The most writes a transaction's write set is given room for before its
+/// first write (about 200 KB): an application committing the same number
+/// of rows again and again (a load in transactions of 100) sets its write
+/// set up once per transaction instead of growing it by doubling, each
+/// step a copy (and past 1 KB a consolidation of the allocator's free
+/// lists).
+const WRITES_HINT_MAX: usize = 4096;
+
 #[derive(Default)]
 pub(super) struct SessionState {
     pub(super) txn: Option<Txn>,
@@ -40,6 +48,10 @@ pub(super) struct SessionState {
     pub(super) savepoints: Vec<Savepoint>,
     /// The transaction was opened by SAVEPOINT (released → committed).
     pub(super) txn_from_savepoint: bool,
+    /// Writes of the last explicit transaction committed, at most
+    /// [`WRITES_HINT_MAX`]: the next one's write set starts with room for
+    /// that many (see [`crate::txn::Txn::reserve_writes`]).
+    pub(super) writes_hint: usize,
     pub(super) statements: HashMap<String, Arc<Parsed>>,
     pub(super) last_rowid: i64,
     /// Rows changed by the last INSERT, UPDATE or DELETE (`changes()`).
@@ -580,6 +592,7 @@ impl Session {
         st.txn_from_savepoint = false;
         st.fk_deferred = Default::default();
         st.defer_foreign_keys = false;
+        st.writes_hint = txn.write_count().min(WRITES_HINT_MAX);
         drop(st);
         txn.commit_then(|| self.publish(local, local_auth))?;
         Ok(())

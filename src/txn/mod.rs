@@ -302,6 +302,13 @@ impl Txn {
         self.undo.reserve(n);
     }
 
+    /// Room for about `n` writes, mostly of ascending keys (a session
+    /// expecting a transaction like its last one): the write set is
+    /// allocated once instead of doubling along the way.
+    pub fn reserve_writes(&mut self, n: usize) {
+        self.writes.reserve_run(n);
+    }
+
     /// Puts each of `keys` with an empty value (the caller holds the
     /// writer slot): a bulk write such as an index build, its keys
     /// ascending and all in `[lower, upper)`. When the write set holds no
