@@ -192,3 +192,68 @@ fn duplicates_are_refused_in_long_transactions() {
     let s = db.root_session();
     assert_eq!(ids(&s, "t"), live, "after reopening");
 }
+
+/// A committed transaction leaves the table's largest rowid to the next
+/// transaction that reads at exactly its commit (no inserts of a few rows
+/// read the table's end again). Two sessions take turns with short
+/// transactions and autocommit statements that insert at, above and below
+/// the largest rowid and delete it: every duplicate is refused and every
+/// rowid-less insert takes the largest + 1, whichever session committed
+/// last.
+#[test]
+fn short_transactions_of_two_sessions_see_each_others_rowids() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let sessions = [db.root_session(), db.root_session()];
+    sessions[0]
+        .execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+        .unwrap();
+    let mut live: BTreeSet<i64> = BTreeSet::new();
+    let mut rng = Rng(0x5EED_0042);
+    for step in 0..600 {
+        let s = &sessions[rng.below(2) as usize];
+        let explicit = rng.below(3) != 0;
+        let committed = live.clone();
+        if explicit {
+            s.execute("BEGIN", &[]).unwrap();
+        }
+        for _ in 0..1 + rng.below(3) {
+            let max = live.iter().next_back().copied().unwrap_or(0);
+            match rng.below(6) {
+                0 | 1 => {
+                    let id = max + 1 + rng.below(2) as i64;
+                    s.execute("INSERT INTO t VALUES (?, 'hi')", &[&id]).unwrap();
+                    live.insert(id);
+                }
+                2 => {
+                    let id = largest_or_below(&mut rng, max);
+                    let r = s.execute("INSERT INTO t VALUES (?, 'lo')", &[&id]);
+                    assert_eq!(
+                        r.is_err(),
+                        live.contains(&id),
+                        "step {step}: insert of {id} (largest {max}): {r:?}"
+                    );
+                    live.insert(id);
+                }
+                3 => {
+                    s.execute("DELETE FROM t WHERE id = ?", &[&max]).unwrap();
+                    live.remove(&max);
+                }
+                _ => {
+                    s.execute("INSERT INTO t (v) VALUES ('auto')", &[]).unwrap();
+                    assert_eq!(s.last_insert_rowid(), max + 1, "step {step}: auto rowid");
+                    live.insert(max + 1);
+                }
+            }
+        }
+        if explicit {
+            if rng.below(5) == 0 {
+                s.execute("ROLLBACK", &[]).unwrap();
+                live = committed;
+            } else {
+                s.execute("COMMIT", &[]).unwrap();
+            }
+        }
+    }
+    assert_eq!(ids(&sessions[1], "t"), live);
+}

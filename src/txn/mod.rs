@@ -60,6 +60,9 @@ pub struct TxnManager {
     /// Shared by every `begin`, taken exclusively while the store is
     /// replaced as a whole.
     gate: RwLock<()>,
+    /// The last key a committed transaction knew for a range, as of the
+    /// sequence number its commit ended at (see [`Txn::last_key`]).
+    carried: Mutex<Option<(u64, LastKeyHint)>>,
 }
 
 /// A key in the undo log: a short one (every row key, most index keys)
@@ -129,6 +132,7 @@ pub struct Txn {
 
 /// What [`Txn::last_key`] found for `[lower, upper)` when the undo log was
 /// `undo_len` entries long.
+#[derive(Clone)]
 struct LastKeyHint {
     lower: Vec<u8>,
     upper: Vec<u8>,
@@ -190,6 +194,7 @@ impl TxnManager {
             freed: Condvar::new(),
             committer: RwLock::new(None),
             gate: RwLock::new(()),
+            carried: Mutex::new(None),
         })
     }
 
@@ -197,12 +202,16 @@ impl TxnManager {
     /// engine.
     pub fn set_committer(&self, committer: Arc<dyn Committer>) {
         *self.committer.write() = Some(committer);
+        self.carried.lock().take();
     }
 
     /// Holds back new transactions until the guard is dropped (they wait;
     /// running ones keep their snapshots).
     pub fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write()
+        let guard = self.gate.write();
+        // The store's sequence numbers are about to mean other contents.
+        self.carried.lock().take();
+        guard
     }
 
     /// The engine underneath.
@@ -512,6 +521,13 @@ impl Txn {
     /// delete of that key makes it unknown (read again). Without this, an
     /// insert after many deleted rows would pass over all their
     /// tombstones again for every row.
+    ///
+    /// A committed transaction leaves its answer to the manager, as of the
+    /// sequence number its commit ended at; a later transaction reading
+    /// at exactly that sequence number (nothing committed since) starts
+    /// from it, so a transaction of a few inserts does not read the
+    /// table's end again. Only without a [`Committer`] (a replicated
+    /// store's sequence numbers are the state machine's).
     pub fn last_key(&mut self, lower: Vec<u8>, upper: Vec<u8>) -> Result<Option<Vec<u8>>> {
         if self.refresh_last_hint(&lower, &upper) {
             return Ok(self.last_hint.as_ref().and_then(|h| h.last.clone()));
@@ -563,6 +579,9 @@ impl Txn {
     /// writes made since, if it is for `[lower, upper)`; whether it is
     /// (still) known.
     fn refresh_last_hint(&mut self, lower: &[u8], upper: &[u8]) -> bool {
+        if self.last_hint.is_none() {
+            self.adopt_carried(lower, upper);
+        }
         let Txn {
             last_hint, undo, ..
         } = self;
@@ -577,6 +596,25 @@ impl Txn {
             return false;
         }
         true
+    }
+
+    /// Takes the answer a committed transaction left for `[lower,
+    /// upper)` if it holds for this one: it reads at the very sequence
+    /// number that commit ended at, and every write of its own is still in
+    /// the undo log (none settled), for the answer to learn from.
+    fn adopt_carried(&mut self, lower: &[u8], upper: &[u8]) {
+        if self.settled > 0 || self.mgr.committer.read().is_some() {
+            return;
+        }
+        let seq = self.snapshot.sequence();
+        let carried = self.mgr.carried.lock();
+        if let Some((at, h)) = carried.as_ref() {
+            if *at == seq && h.lower == lower && h.upper == upper {
+                let mut h = h.clone();
+                h.undo_len = 0;
+                self.last_hint = Some(h);
+            }
+        }
     }
 
     /// The number of keys in `[lower, upper)` (the bounds as given) this
@@ -615,7 +653,24 @@ impl Txn {
             let committer = self.mgr.committer.read().clone();
             match committer {
                 Some(c) => c.commit(b, &self.snapshot),
-                None => self.mgr.engine.write(b),
+                None => {
+                    // Still the writer: nobody else commits before the
+                    // answer is left with the sequence number it is true at.
+                    let hint = self
+                        .last_hint
+                        .take()
+                        .filter(|_| self.holds_writer)
+                        .and_then(|mut h| h.catch_up(&self.undo).then_some(h));
+                    let r = self.mgr.engine.write(b);
+                    *self.mgr.carried.lock() = match (&r, hint) {
+                        (Ok(seq), Some(mut h)) => {
+                            h.undo_len = 0;
+                            Some((*seq, h))
+                        }
+                        _ => None,
+                    };
+                    r
+                }
             }
         };
         self.undo.clear();
