@@ -10,7 +10,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -28,7 +27,16 @@ struct Shard {
     map: HashMap<(u64, u64), Entry, KeyHash>,
     clock: VecDeque<(u64, u64)>,
     bytes: usize,
+    /// Counted under the shard's lock, not in atomics shared by every
+    /// reader (one line written by all threads on every hit).
+    hits: u64,
+    misses: u64,
 }
+
+/// A shard alone in its cache lines: the background thread filling one
+/// shard does not steal the line of the shard a reader locks.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
 
 /// Hashes a shard map's (table, offset) keys with a folded multiply under
 /// a random per-cache seed: std's SipHash was ~6% of an indexed lookup's
@@ -69,10 +77,8 @@ impl Hasher for KeyHasher {
 
 /// A size-bounded cache of decoded blocks.
 pub(crate) struct BlockCache {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Padded>,
     shard_capacity: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
 }
 
 impl BlockCache {
@@ -85,23 +91,24 @@ impl BlockCache {
             map: HashMap::with_hasher(hash),
             clock: VecDeque::new(),
             bytes: 0,
+            hits: 0,
+            misses: 0,
         };
         BlockCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(shard())).collect(),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::new(shard()))).collect(),
             shard_capacity: capacity_bytes / SHARDS,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
         }
     }
 
     fn shard(&self, key: (u64, u64)) -> &Mutex<Shard> {
         let h =
             key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-        &self.shards[(h >> 60) as usize % SHARDS]
+        &self.shards[(h >> 60) as usize % SHARDS].0
     }
 
     pub(crate) fn get(&self, table: u64, offset: u64) -> Option<Arc<Block>> {
-        let mut s = self.shard((table, offset)).lock();
+        let mut guard = self.shard((table, offset)).lock();
+        let s = &mut *guard;
         match s.map.get_mut(&(table, offset)) {
             Some(e) => {
                 // Written only when it changes: a hit leaves the entry's
@@ -109,11 +116,11 @@ impl BlockCache {
                 if !e.referenced {
                     e.referenced = true;
                 }
-                self.hits.fetch_add(1, Ordering::Relaxed);
+                s.hits += 1;
                 Some(e.block.clone())
             }
             None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                s.misses += 1;
                 None
             }
         }
@@ -188,7 +195,7 @@ impl BlockCache {
     /// Drops every block of `table` (after the table is deleted).
     pub(crate) fn evict_table(&self, table: u64) {
         for shard in &self.shards {
-            let mut s = shard.lock();
+            let mut s = shard.0.lock();
             let mut freed = 0;
             s.map.retain(|k, e| {
                 if k.0 == table {
@@ -204,15 +211,15 @@ impl BlockCache {
     }
 
     pub(crate) fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.0.lock().hits).sum()
     }
 
     pub(crate) fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.0.lock().misses).sum()
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().bytes).sum()
+        self.shards.iter().map(|s| s.0.lock().bytes).sum()
     }
 }
 
