@@ -709,3 +709,81 @@ fn c_large_commit_reaches_the_disk_sealed() {
     sealdb_conn_free(root);
     sealdb_db_free(db);
 }
+
+/// Rowids across transactions through the C ABI (stop 41: a committed
+/// transaction leaves the table's largest rowid to the next one reading
+/// at its commit): bob writes between alice's transactions, a row she
+/// cannot see, right above her largest; her insert at its rowid is
+/// refused as a duplicate and leaves his row intact, and her rowid-less
+/// insert takes the true largest + 1.
+#[test]
+fn c_stale_largest_rowid_never_overwrites_a_hidden_row() {
+    let (db, root) = open_cheap();
+    for sql in [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user)",
+        "CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user)",
+        "CREATE USER alice WITH PASSWORD 'a1'",
+        "CREATE USER bob WITH PASSWORD 'b1'",
+        "GRANT SELECT, INSERT ON notes TO alice, bob",
+    ] {
+        ok(root, sql);
+    }
+    let alice = login(db, "alice", "a1", None).expect("alice");
+    let bob = login(db, "bob", "b1", None).expect("bob");
+    for round in 0..10i64 {
+        let base = round * 10;
+        ok(alice, "BEGIN");
+        for i in base + 1..=base + 3 {
+            ok(
+                alice,
+                &format!("INSERT INTO notes VALUES ({i}, current_user, 'a')"),
+            );
+        }
+        ok(alice, "COMMIT");
+        let b = base + 4;
+        ok(
+            bob,
+            &format!("INSERT INTO notes VALUES ({b}, current_user, 'bob secret')"),
+        );
+        if round % 2 == 0 {
+            ok(alice, "BEGIN");
+        }
+        assert_eq!(
+            exec(
+                alice,
+                &format!("INSERT INTO notes VALUES ({b}, current_user, 'overwrite')")
+            ),
+            SEALDB_ERR_SQL_CONSTRAINT,
+            "round {round}: {}",
+            msg()
+        );
+        ok(
+            alice,
+            "INSERT INTO notes (owner, body) VALUES (current_user, 'auto')",
+        );
+        let mut last = 0i64;
+        assert_eq!(
+            unsafe { sealdb_last_insert_rowid(alice, &mut last) },
+            SEALDB_OK
+        );
+        assert_eq!(last, b + 1, "round {round}");
+        if round % 2 == 0 {
+            ok(alice, "COMMIT");
+        }
+    }
+    let count = |sql: &str| rows(root, sql).expect("count")[0][0].clone();
+    assert_eq!(
+        count("SELECT count(*) FROM notes WHERE owner = 'bob' AND body = 'bob secret'"),
+        Some("10".to_string())
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM notes WHERE body = 'overwrite'"),
+        Some("0".to_string())
+    );
+    sealdb_conn_free(alice);
+    sealdb_conn_free(bob);
+    sealdb_conn_free(root);
+    sealdb_db_free(db);
+}

@@ -257,6 +257,46 @@ def test_executescript_and_audited_reads_in_the_audit_log(store):
     assert [r["outcome"] for r in reads][:1] == ["started"]
 
 
+def test_a_stale_largest_rowid_never_overwrites_a_hidden_row(store):
+    """Rowids across transactions (stop 41: a committed transaction leaves
+    the table's largest rowid to the next one reading at its commit): bob
+    writes between alice's transactions, a row she cannot see, right above
+    her largest; her insert at its rowid is refused as a duplicate and
+    leaves his row intact, and her rowid-less insert takes the true
+    largest + 1."""
+    _, _, root = store
+    for sql in [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user)",
+        "CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user)",
+        "GRANT SELECT, INSERT ON notes TO alice, bob",
+    ]:
+        root.execute(sql)
+    alice = as_user(store, "alice", "a1")
+    bob = as_user(store, "bob", "b1")
+    ins = "INSERT INTO notes (id, owner, body) VALUES (?, current_user, ?)"
+    for rnd in range(10):
+        base = rnd * 10
+        alice.autocommit = False
+        alice.cursor().executemany(ins, [(i, "a") for i in range(base + 1, base + 4)])
+        alice.commit()
+        b = base + 4
+        bob.execute(ins, (b, "bob secret"))
+        alice.autocommit = rnd % 2 == 1
+        with pytest.raises(sealdb.IntegrityError):
+            alice.execute(ins, (b, "overwrite"))
+        cur = alice.execute("INSERT INTO notes (owner, body) VALUES (current_user, 'auto')")
+        assert cur.lastrowid == b + 1, rnd
+        if not alice.autocommit:
+            alice.commit()
+    assert root.execute("SELECT count(*) FROM notes WHERE owner = 'bob' "
+                        "AND body = 'bob secret'").fetchone() == (10,)
+    assert root.execute("SELECT count(*) FROM notes WHERE body = 'overwrite'").fetchone() == (0,)
+    alice.close()
+    bob.close()
+
+
 def test_a_large_commit_reaches_the_disk_sealed(store):
     """An ordinary user's transaction large enough for its log record to be
     written a chunk at a time (stop 40): none of its text is in any file of

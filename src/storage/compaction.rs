@@ -122,33 +122,27 @@ impl Inner {
         let mut sources: Vec<Source> = Vec::new();
         if level == 0 {
             for f in inputs {
-                sources.push(Source::Tables(TablesSource::new(
-                    vec![self.table(f)?],
-                    Direction::Forward,
-                    None,
-                )));
+                sources.push(Source::Tables(
+                    TablesSource::new(vec![self.table(f)?], Direction::Forward, None).releasing(),
+                ));
             }
         } else {
             let t = inputs
                 .iter()
                 .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
-            sources.push(Source::Tables(TablesSource::new(
-                t,
-                Direction::Forward,
-                None,
-            )));
+            sources.push(Source::Tables(
+                TablesSource::new(t, Direction::Forward, None).releasing(),
+            ));
         }
         if !next.is_empty() {
             let t = next
                 .iter()
                 .map(|f| self.table(f))
                 .collect::<Result<Vec<_>>>()?;
-            sources.push(Source::Tables(TablesSource::new(
-                t,
-                Direction::Forward,
-                None,
-            )));
+            sources.push(Source::Tables(
+                TablesSource::new(t, Direction::Forward, None).releasing(),
+            ));
         }
         let mut merged = MergeIter::new(sources, Direction::Forward)?;
         // Tables this compaction made; removed again if it fails.
@@ -338,7 +332,8 @@ impl Inner {
         progress(p);
         for (level, f) in todo {
             let n = self.new_table_number();
-            let src = TablesSource::new(vec![self.table(&f)?], Direction::Forward, None);
+            let src =
+                TablesSource::new(vec![self.table(&f)?], Direction::Forward, None).releasing();
             let summary = write_table(&self.dir, n, &self.opts, Some(&self.cache), |add| {
                 let mut src = Source::Tables(src);
                 while src.advance()? {

@@ -116,6 +116,11 @@ pub trait ReadFile: Send + Sync {
     fn as_slice(&self) -> Option<&[u8]> {
         None
     }
+    /// Says that bytes `offset..offset + len` will not be read again soon
+    /// (a compaction has passed them): a memory-mapped file drops their
+    /// pages from the process's resident memory (the next read maps them
+    /// again from the page cache). Only advice: nothing else changes.
+    fn release(&self, _offset: u64, _len: u64) {}
 }
 
 /// The parent directory of `path` ("." for a bare name).

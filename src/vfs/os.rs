@@ -124,6 +124,28 @@ impl ReadFile for MappedReader {
     fn as_slice(&self) -> Option<&[u8]> {
         Some(self.map.as_deref().unwrap_or(&[]))
     }
+    #[cfg(unix)]
+    fn release(&self, offset: u64, len: u64) {
+        let Some(map) = &self.map else { return };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let Some(len) = usize::try_from(len)
+            .ok()
+            .filter(|&n| n > 0 && start.checked_add(n).is_some_and(|end| end <= map.len()))
+        else {
+            return;
+        };
+        // SAFETY: the range is inside the mapping (checked above), and the
+        // mapping is a read-only shared map of a file never written again
+        // (see `open_immutable`): MADV_DONTNEED only drops the pages from
+        // this process's page tables, and any later access, through a
+        // slice handed out before or after, maps the same bytes again
+        // from the page cache. It frees or changes nothing a reference
+        // points to (unlike on a private or anonymous map, which this is
+        // not). A failure leaves the pages resident: ignored, as advice.
+        #[allow(unsafe_code)]
+        let _ =
+            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+    }
 }
 
 struct OsLock {
@@ -251,5 +273,63 @@ impl Vfs for OsVfs {
                 .map_err(|e| Error::io("fsync directory", dir, e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Resident kilobytes of this process's mapping of `path` (Linux's
+    /// `/proc/self/smaps`).
+    #[cfg(target_os = "linux")]
+    fn mapped_rss_kb(path: &Path) -> Option<u64> {
+        let smaps = fs::read_to_string("/proc/self/smaps").ok()?;
+        let name = path.to_str()?;
+        let mut lines = smaps.lines().skip_while(|l| !l.ends_with(name));
+        lines.next()?;
+        lines
+            .find(|l| l.starts_with("Rss:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// A released range of a mapped file leaves the process's resident
+    /// memory, and every read after it, through slices taken before or
+    /// after, sees the same bytes; releases outside the file or of
+    /// nothing are ignored.
+    #[test]
+    fn a_released_range_leaves_memory_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table");
+        let data: Vec<u8> = (0..4u32 << 20).map(|i| (i ^ (i >> 12)) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let f = OsVfs::new().open_immutable(&path).unwrap();
+        let before = f.as_slice().unwrap();
+        let mut buf = vec![0; data.len()];
+        f.read_exact_at(0, &mut buf).unwrap();
+        assert!(buf == data);
+        #[cfg(target_os = "linux")]
+        assert!(
+            mapped_rss_kb(&path).unwrap() >= 4000,
+            "the reads map the file"
+        );
+        f.release(0, data.len() as u64);
+        #[cfg(target_os = "linux")]
+        {
+            let rss = mapped_rss_kb(&path).unwrap();
+            assert!(rss < 100, "{rss} kB still resident after the release");
+        }
+        assert!(before == &data[..], "a slice from before the release");
+        f.release(data.len() as u64 - 10, 20);
+        f.release(u64::MAX, u64::MAX);
+        f.release(7, 0);
+        let mut buf = vec![0; 100];
+        f.read_exact_at(1 << 20, &mut buf).unwrap();
+        assert_eq!(buf, data[1 << 20..(1 << 20) + 100]);
+        assert!(f.as_slice().unwrap() == &data[..]);
     }
 }

@@ -706,6 +706,14 @@ impl SealedReader {
         Ok(RecordRead { next, tag: stored })
     }
 
+    /// [`ReadFile::release`] of body bytes `offset..offset + len`.
+    pub(crate) fn release(&self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len).min(self.body_len);
+        if end > offset {
+            self.file.release(HEADER_LEN + offset, end - offset);
+        }
+    }
+
     /// Decrypts `buf.len()` body bytes at `offset` without verifying them
     /// (the raw keystream view; records are what carry integrity).
     pub fn read_raw(&self, offset: u64, buf: &mut [u8]) -> Result<()> {

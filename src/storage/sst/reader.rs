@@ -26,6 +26,10 @@ use crate::storage::memtable::Lookup;
 use crate::storage::version::FileMeta;
 use crate::vfs::{FileKind, SealedDir, SealedReader, HEADER_LEN};
 
+/// How many bytes of a table a compaction has read before it releases
+/// them ([`SstReader::release_before`]): one `madvise` per megabyte.
+const RELEASE_STEP: u64 = 1 << 20;
+
 pub(crate) struct SstReader {
     pub(crate) number: u64,
     file: SealedReader,
@@ -336,6 +340,29 @@ impl SstReader {
     pub(crate) fn block(&self, i: usize) -> Result<Arc<Block>> {
         let (index, j) = self.located(i)?;
         self.block_in(index, j)
+    }
+
+    /// Releases the file's bytes from `from` up to data block `i`'s start
+    /// once they are [`RELEASE_STEP`] or more (see [`ReadFile::release`]):
+    /// a compaction reading the table front to back keeps few of its
+    /// pages resident. Returns where the released bytes now end.
+    ///
+    /// [`ReadFile::release`]: crate::vfs::ReadFile::release
+    pub(crate) fn release_before(&self, i: usize, from: u64) -> Result<u64> {
+        let (index, j) = self.located(i)?;
+        let to = Self::block_offset(index, j);
+        if to != u64::MAX && to >= from.saturating_add(RELEASE_STEP) {
+            self.file.release(from, to - from);
+            return Ok(to);
+        }
+        Ok(from)
+    }
+
+    /// Releases the file's bytes from `from` to its end (a compaction is
+    /// done with the table).
+    pub(crate) fn release_rest(&self, from: u64) {
+        self.file
+            .release(from, self.file.body_len().saturating_sub(from));
     }
 
     /// [`Self::index_of`] for a block that must exist.
