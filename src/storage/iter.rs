@@ -192,6 +192,10 @@ pub(crate) struct TablesSource {
     /// For a compaction ([`TablesSource::releasing`]): where the current
     /// table's bytes already released end.
     released: Option<u64>,
+    /// Whether a block was read: the first block of every later table is
+    /// read as a scan's (cached only where there is room), as the blocks
+    /// after it are.
+    entered: bool,
 }
 
 impl TablesSource {
@@ -221,6 +225,7 @@ impl TablesSource {
             raw: Vec::new(),
             meta: None,
             released: None,
+            entered: false,
         };
         if dir == Direction::Reverse && s.table != usize::MAX {
             // Walk back to the last table whose first key is <= start.
@@ -316,7 +321,7 @@ impl TablesSource {
                         if n == 0 {
                             (0, usize::MAX)
                         } else {
-                            let b = t.block(n - 1)?;
+                            let b = self.first_block(&t, n - 1)?;
                             let p = b.len().wrapping_sub(1);
                             self.block = Some((n - 1, b));
                             (n - 1, p)
@@ -324,8 +329,10 @@ impl TablesSource {
                     }
                 };
                 if self.block.is_none() && bi < n && pos != usize::MAX {
-                    self.block = Some((bi, t.block(bi)?));
+                    self.block = Some((bi, self.first_block(&t, bi)?));
                 }
+                // A seek's block counts as the first too.
+                self.entered |= self.block.is_some();
                 self.pos = pos;
                 if self.block.is_none() {
                     self.next_table();
@@ -396,6 +403,21 @@ impl TablesSource {
             }
             _ => 0,
         })
+    }
+
+    /// Block `i` of `t`, where the read enters `t` without a seek: the
+    /// source's very first block may evict from the cache (a short scan
+    /// caches what it read), a later table's first block only goes where
+    /// there is room, like every block after it (a long scan evicts nothing
+    /// that lookups cached).
+    fn first_block(&mut self, t: &SstReader, i: usize) -> Result<Arc<Block>> {
+        if !self.entered {
+            self.entered = true;
+            return t.block(i);
+        }
+        let (b, meta) = t.next_block(i, None, &mut self.raw)?;
+        self.meta = Some(meta);
+        Ok(b)
     }
 
     fn next_table(&mut self) {
