@@ -257,14 +257,9 @@ def test_executescript_and_audited_reads_in_the_audit_log(store):
     assert [r["outcome"] for r in reads][:1] == ["started"]
 
 
-def test_a_stale_largest_rowid_never_overwrites_a_hidden_row(store):
-    """Rowids across transactions (stop 41: a committed transaction leaves
-    the table's largest rowid to the next one reading at its commit): bob
-    writes between alice's transactions, a row she cannot see, right above
-    her largest; her insert at its rowid is refused as a duplicate and
-    leaves his row intact, and her rowid-less insert takes the true
-    largest + 1."""
-    _, _, root = store
+def own_notes(root):
+    """Table notes under row policies: each user reads and inserts her own
+    rows only (alice and bob may both)."""
     for sql in [
         "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
         "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
@@ -273,6 +268,17 @@ def test_a_stale_largest_rowid_never_overwrites_a_hidden_row(store):
         "GRANT SELECT, INSERT ON notes TO alice, bob",
     ]:
         root.execute(sql)
+
+
+def test_a_stale_largest_rowid_never_overwrites_a_hidden_row(store):
+    """Rowids across transactions (stop 41: a committed transaction leaves
+    the table's largest rowid to the next one reading at its commit): bob
+    writes between alice's transactions, a row she cannot see, right above
+    her largest; her insert at its rowid is refused as a duplicate and
+    leaves his row intact, and her rowid-less insert takes the true
+    largest + 1."""
+    _, _, root = store
+    own_notes(root)
     alice = as_user(store, "alice", "a1")
     bob = as_user(store, "bob", "b1")
     ins = "INSERT INTO notes (id, owner, body) VALUES (?, current_user, ?)"
@@ -303,14 +309,7 @@ def test_a_large_commit_reaches_the_disk_sealed(store):
     the store, a denied write slipped into it changes nothing, and the rest
     commits whole."""
     path, _, root = store
-    for sql in [
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
-        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY",
-        "CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user)",
-        "CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user)",
-        "GRANT SELECT, INSERT ON notes TO alice, bob",
-    ]:
-        root.execute(sql)
+    own_notes(root)
     marker = "SEALDB-PY-PLAINTEXT-MARKER"
     alice = as_user(store, "alice", "a1")
     alice.autocommit = False

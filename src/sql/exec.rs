@@ -1488,9 +1488,10 @@ fn entry_of<'a>(
 /// Writes a row and its index entries (see [`IndexEntries`]).
 pub fn write_row(txn: &mut Txn, t: &Table, rowid: i64, row: &[Value], keys: &IndexEntries) {
     let values = &row[..t.columns.len()];
-    let mut buf = Vec::with_capacity(encoded_row_len(values));
+    let len = encoded_row_len(values);
+    let mut buf = Vec::with_capacity(len);
     encode_row(values, &mut buf);
-    debug_assert_eq!(buf.len(), buf.capacity());
+    debug_assert_eq!(buf.len(), len);
     txn.put(row_key(t.id, rowid), buf);
     for (i, idx) in t.indexes.iter().enumerate() {
         if let Some(k) = entry_of(keys, i, idx, row) {
