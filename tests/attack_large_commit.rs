@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sealdb::vfs::{MemVfs, Vfs};
-use sealdb::{ClientInfo, Credentials, Db, ErrorCode, Options, PasswordCost, Session};
+use sealdb::{Db, ErrorCode, Options, PasswordCost, Session};
 
 const MARKER: &str = "SEALDB-PLAINTEXT-MARKER";
 
@@ -28,14 +28,6 @@ fn open(vfs: &Arc<MemVfs>) -> Db {
             password_cost: PasswordCost::dangerous_minimal(),
             ..Options::default()
         },
-    )
-    .unwrap()
-}
-
-fn login(db: &Db, name: &str) -> Session {
-    db.connect(
-        Credentials::password(name, &format!("pw-{name}")),
-        ClientInfo::local("attack"),
     )
     .unwrap()
 }
@@ -84,18 +76,12 @@ fn a_large_commit_is_sealed_checked_and_all_or_nothing() {
     let db = open(&vfs);
     let root = db.root_session();
     root.run_script(
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT);
-         CREATE TABLE secrets (id INTEGER PRIMARY KEY, v TEXT);
-         INSERT INTO secrets VALUES (7, 'bob only');
-         ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user);
-         CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user);
-         CREATE USER alice WITH PASSWORD 'pw-alice';
-         CREATE USER carol WITH PASSWORD 'pw-carol';
-         GRANT SELECT, INSERT ON notes TO alice, carol;",
+        "CREATE TABLE secrets (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO secrets VALUES (7, 'bob only');",
         |_, _| {},
     )
     .unwrap();
+    own_notes(&root, &["alice", "carol"]);
     let alice = login(&db, "alice");
 
     // The load is committed, the denied write is not, and no file shows

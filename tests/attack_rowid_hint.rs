@@ -13,32 +13,14 @@
 mod attack_common;
 use attack_common::*;
 
-use sealdb::{ClientInfo, Credentials, Db, ErrorCode, Session};
-
-fn login(db: &Db, name: &str) -> Session {
-    db.connect(
-        Credentials::password(name, &format!("pw-{name}")),
-        ClientInfo::local("attack"),
-    )
-    .unwrap()
-}
+use sealdb::ErrorCode;
 
 #[test]
 fn a_stale_largest_rowid_never_overwrites_a_hidden_row() {
     let mut n = Attacks::new("rowids across transactions");
     let db = open_db();
     let root = db.root_session();
-    root.run_script(
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT);
-         ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user);
-         CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user);
-         CREATE USER alice WITH PASSWORD 'pw-alice';
-         CREATE USER bob WITH PASSWORD 'pw-bob';
-         GRANT SELECT, INSERT ON notes TO alice, bob;",
-        |_, _| {},
-    )
-    .unwrap();
+    own_notes(&root, &["alice", "bob"]);
     let alice = login(&db, "alice");
     let bob = login(&db, "bob");
     let ins = "INSERT INTO notes (id, owner, body) VALUES (?, current_user, ?)";

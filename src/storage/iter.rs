@@ -331,7 +331,7 @@ impl TablesSource {
                 if self.block.is_none() && bi < n && pos != usize::MAX {
                     self.block = Some((bi, self.first_block(&t, bi)?));
                 }
-                // A seek's block counts as the first too.
+                // The source's first block read, by a seek or not.
                 self.entered |= self.block.is_some();
                 self.pos = pos;
                 if self.block.is_none() {
@@ -412,7 +412,6 @@ impl TablesSource {
     /// that lookups cached).
     fn first_block(&mut self, t: &SstReader, i: usize) -> Result<Arc<Block>> {
         if !self.entered {
-            self.entered = true;
             return t.block(i);
         }
         let (b, meta) = t.next_block(i, None, &mut self.raw)?;

@@ -17,6 +17,32 @@ use sealdb::{
     Value,
 };
 
+/// Table `notes (id, owner, body)` under row policies (each user reads
+/// and inserts her own rows only), and `users`, each with password
+/// `pw-<name>` (see [`login`]), granted SELECT and INSERT on it.
+pub fn own_notes(root: &Session, users: &[&str]) {
+    let mut script = String::from(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner TEXT, body TEXT);
+         ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY own_read ON notes FOR SELECT USING (owner = current_user);
+         CREATE POLICY own_write ON notes FOR INSERT WITH CHECK (owner = current_user);",
+    );
+    for u in users {
+        script += &format!("CREATE USER {u} WITH PASSWORD 'pw-{u}';");
+    }
+    script += &format!("GRANT SELECT, INSERT ON notes TO {};", users.join(", "));
+    root.run_script(&script, |_, _| {}).unwrap();
+}
+
+/// `name` logged in with password `pw-<name>` (as [`own_notes`] made her).
+pub fn login(db: &Db, name: &str) -> Session {
+    db.connect(
+        Credentials::password(name, &format!("pw-{name}")),
+        ClientInfo::local("attack"),
+    )
+    .unwrap()
+}
+
 /// A fresh encrypted database in memory, with cheap password hashing.
 pub fn open_db() -> Db {
     open_db_with(Options::default())
