@@ -160,9 +160,9 @@ pub fn table_block(data: &[u8]) {
 
 /// One WAL record payload, applied to a memtable.
 pub fn log_record(data: &[u8]) {
-    if let Some((seq, batch)) = batch::decode_record(data) {
+    if let Some(r) = batch::decode_record(data) {
         let mem = Memtable::new(0);
-        mem.apply(seq, &batch);
+        mem.apply(r.seq, &r.batch);
         let _ = mem.get(b"k", u64::MAX >> 8);
     }
 }

@@ -122,6 +122,9 @@ fn small_opts(sync: SyncMode) -> StorageOptions {
         level_multiplier: 4,
         l0_compaction_trigger: 3,
         block_cache_bytes: 32 << 10,
+        // Bulk loads and larger batches are logged as several records, so
+        // a crash can cut a commit between them (it must vanish whole).
+        log_record_bytes: 1024,
         ..StorageOptions::default()
     }
 }

@@ -721,11 +721,14 @@ fn failed_compaction_is_fail_stop() {
     assert!(cases > 2, "too few cases: {cases}");
 }
 
-/// A commit whose log record would exceed the 1 GiB record limit is
-/// refused before any of it reaches the log: the writer gets a clear
-/// error, the store is not stopped, and later writes and a reopen see
-/// everything else and nothing of it (sorted batches, which get a log
-/// segment of their own, and unsorted ones).
+/// A commit with an operation whose log record alone would exceed the
+/// 1 GiB record limit is refused before any of it reaches the log (a
+/// larger commit of smaller operations is split over several records:
+/// `split_commits.rs`): the writer gets a clear error, the store is not
+/// stopped, and later writes and a reopen see everything else and nothing
+/// of it (sorted batches, which get a log segment of their own, and
+/// unsorted ones). The oversized operation comes second, after one that
+/// would fit a record of its own.
 #[test]
 fn an_oversized_commit_is_refused_and_the_store_goes_on() {
     let rig = Rig::new(MemVfs::new());
@@ -733,10 +736,9 @@ fn an_oversized_commit_is_refused_and_the_store_goes_on() {
     db.put(b"before", b"1").unwrap();
     for keys in [[&b"big-a"[..], b"big-b"], [b"big-d", b"big-c"]] {
         let mut b = WriteBatch::new();
-        // Zeroed allocations the refusal never touches: no memory is used.
-        for k in keys {
-            b.put(k.to_vec(), vec![0u8; 600 << 20]);
-        }
+        b.put(keys[0].to_vec(), vec![7u8; 300]);
+        // A zeroed allocation the refusal never touches: no memory is used.
+        b.put(keys[1].to_vec(), vec![0u8; (1 << 30) + 1]);
         let e = db.write(b).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
         assert!(db.poisoned().is_none(), "{:?}", db.poisoned());

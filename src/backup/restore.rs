@@ -325,6 +325,7 @@ fn build(
     }
     for f in &logs {
         open::read_file(vfs, newest, f, |p| inst.add_log_record(p))?;
+        inst.end_log_segment();
         state.files_done += 1;
         state.bytes_done += f.size;
         progress(state);

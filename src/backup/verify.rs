@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::storage::batch::decode_record;
+use crate::storage::batch::{decode_record, Gap, LogChain};
 use crate::storage::sst::Footer;
 use crate::vfs::Vfs;
 
@@ -186,7 +186,7 @@ fn check_files(
     let m = &b.manifest;
     // The log tail, in order: one run of sequence numbers from the
     // tables' to the checkpoint's.
-    let mut next_seq = (m.flushed > 0).then_some(m.flushed + 1);
+    let mut chain = LogChain::new((m.flushed > 0).then_some(m.flushed + 1));
     let mut ordered: Vec<&super::manifest::FileEntry> = m.files.iter().collect();
     let log_pos = |n: u64| m.logs.iter().position(|&x| x == n);
     ordered.sort_by_key(|f| (f.role, log_pos(f.number), f.number));
@@ -224,17 +224,18 @@ fn check_files(
                     return Err(bad("a log segment the manifest's tail does not name".into()));
                 }
                 open::read_file(vfs, b, f, |p| {
-                    let (seq, batch) =
-                        decode_record(p).ok_or_else(|| bad("a malformed log record".into()))?;
-                    if next_seq.is_some_and(|want| want != seq) {
-                        return Err(bad(format!(
-                            "log record has sequence {seq}, expected {}: part of the tail is missing",
-                            next_seq.unwrap_or(0)
-                        )));
+                    let r = decode_record(p).ok_or_else(|| bad("a malformed log record".into()))?;
+                    match chain.push(r) {
+                        Err(Gap { seq, want }) => Err(bad(format!(
+                            "log record has sequence {seq}, expected {want}: part of the tail is missing"
+                        ))),
+                        Ok(_) => Ok(()),
                     }
-                    next_seq = Some(seq + batch.len() as u64);
-                    Ok(())
                 })?;
+                // A commit split over several records that the segment
+                // ends inside was cut off by a crash: dropped, as recovery
+                // and restore drop it.
+                chain.end_segment();
             }
             Role::Audit => {
                 let mut prev: Option<u64> = None;
@@ -261,7 +262,7 @@ fn check_files(
         state.bytes_done += f.size;
         progress(*state);
     }
-    let end = next_seq.map_or(m.flushed, |n| n - 1);
+    let end = chain.next_seq().map_or(m.flushed, |n| n - 1);
     if end != m.sequence {
         return Err(Error::corruption(
             b.dir.join(MANIFEST_FILE),

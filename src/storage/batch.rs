@@ -5,9 +5,18 @@
 //! number of its first operation; operation `i` gets `seq + i`.
 //!
 //! ```text
-//!   WAL record payload = seq u64le | count u32le | count × op
+//!   WAL record payload = seq u64le | more:1 count:31 (u32le) | count × op
 //!   op                 = kind u8 | klen varint | key | (put: vlen varint | value)
 //! ```
+//!
+//! A commit larger than the log's record limit (`StorageOptions::
+//! log_record_bytes`, at most the sealed file's 1 GiB) is split between
+//! operations into several records ([`parts`]), each with the sequence
+//! number of its own first operation; every record but the last has the
+//! `more` bit. Recovery applies such a commit only when its last record is
+//! there: all of it or none. Writers before the bit existed never set it
+//! (a record's count stays far below 2^31), so their logs read the same;
+//! they refuse a log holding a split commit as malformed.
 
 use super::key::{get_bytes, get_u64, get_varint, trailer, varint_len, write_varint, Kind};
 use crate::vfs::RecordSink;
@@ -154,13 +163,58 @@ fn op_len(k: &[u8], v: Option<&[u8]>) -> usize {
     n
 }
 
-/// The record's first 12 bytes: its sequence number and operation count.
-fn record_head(seq: u64, batches: &[&WriteBatch]) -> [u8; 12] {
-    let count: usize = batches.iter().map(|b| b.len()).sum();
+/// The bit of a record's count that says the commit goes on in the next
+/// record.
+const MORE: u32 = 1 << 31;
+
+/// The record's first 12 bytes: its sequence number, operation count and
+/// whether the commit goes on in the next record.
+fn record_head(seq: u64, count: usize, more: bool) -> [u8; 12] {
+    // A record of at most 1 GiB holds fewer than 2^30 operations (each
+    // takes two bytes or more), so the count never reaches the bit.
+    debug_assert!(count < MORE as usize);
     let mut h = [0u8; 12];
     h[..8].copy_from_slice(&seq.to_le_bytes());
-    h[8..].copy_from_slice(&(count as u32).to_le_bytes());
+    let word = count as u32 | if more { MORE } else { 0 };
+    h[8..].copy_from_slice(&word.to_le_bytes());
     h
+}
+
+/// Operations in `batches` (all of them, in order).
+fn op_count(batches: &[&WriteBatch]) -> usize {
+    batches.iter().map(|b| b.len()).sum()
+}
+
+/// One record of a commit split over several: which of the commit's
+/// operations it holds (indices in the order of `batches`' operations)
+/// and its payload's length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub(crate) ops: std::ops::Range<usize>,
+    pub(crate) len: usize,
+}
+
+/// Cuts the operations of `batches` into records of at most `limit`
+/// payload bytes, in order; an operation larger than that alone gets a
+/// record of its own (the sealed file refuses it if it is over 1 GiB).
+pub(crate) fn parts(batches: &[&WriteBatch], limit: usize) -> Vec<Part> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut len = 12;
+    for (i, (k, v)) in batches.iter().flat_map(|b| &b.ops).enumerate() {
+        let n = op_len(k, v.as_deref());
+        if i > start && len + n > limit {
+            out.push(Part { ops: start..i, len });
+            start = i;
+            len = 12;
+        }
+        len += n;
+    }
+    out.push(Part {
+        ops: start..op_count(batches),
+        len,
+    });
+    out
 }
 
 /// Encodes one operation at `out[*pos..]` (which has room for it).
@@ -187,7 +241,7 @@ fn encode_op(out: &mut [u8], pos: &mut usize, k: &[u8], v: Option<&[u8]>) {
 /// hands out that slot of its own buffer, so a large commit's operations
 /// are copied once on their way to the file.
 pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut [u8]) {
-    out[..12].copy_from_slice(&record_head(seq, batches));
+    out[..12].copy_from_slice(&record_head(seq, op_count(batches), false));
     let mut pos = 12;
     for (k, v) in batches.iter().flat_map(|b| &b.ops) {
         encode_op(out, &mut pos, k, v.as_deref());
@@ -202,9 +256,23 @@ pub(crate) fn encode_record(seq: u64, batches: &[&WriteBatch], out: &mut [u8]) {
 /// keep several of their cache misses in flight); one that does not fit
 /// goes through `scratch`, copied across the chunk's end.
 pub(crate) fn encode_record_streamed(seq: u64, batches: &[&WriteBatch], sink: &mut RecordSink<'_>) {
-    sink.put(&record_head(seq, batches));
+    let ops = batches.iter().flat_map(|b| &b.ops);
+    encode_part_streamed(seq, ops, op_count(batches), false, sink);
+}
+
+/// One record of `count` operations taken from `ops`, the first with
+/// sequence number `seq`, through the sink (see [`encode_record_streamed`]);
+/// `more`: the commit goes on in the next record (see [`parts`]).
+pub(crate) fn encode_part_streamed<'a>(
+    seq: u64,
+    ops: impl Iterator<Item = &'a Op>,
+    count: usize,
+    more: bool,
+    sink: &mut RecordSink<'_>,
+) {
+    sink.put(&record_head(seq, count, more));
     let mut scratch = Vec::new();
-    encode_ops_streamed(batches.iter().flat_map(|b| &b.ops), sink, &mut scratch);
+    encode_ops_streamed(ops.take(count), sink, &mut scratch);
 }
 
 /// [`encode_record_streamed`] of one sorted batch that is to become a
@@ -216,11 +284,26 @@ pub(crate) fn encode_record_streamed(seq: u64, batches: &[&WriteBatch], sink: &m
 /// not (if the record failed, so did the commit, and the batch is
 /// dropped).
 pub(crate) fn encode_sorted_streamed(seq: u64, batch: &mut WriteBatch, sink: &mut RecordSink<'_>) {
+    let all = 0..batch.ops.len();
+    encode_sorted_part_streamed(seq, batch, all, false, sink);
+}
+
+/// [`encode_sorted_streamed`] of the operations `range` of the batch as
+/// one record of a split commit (see [`parts`]): `seq` is the commit's
+/// first sequence number, so operation `i` gets `seq + i` wherever its
+/// record starts.
+pub(crate) fn encode_sorted_part_streamed(
+    seq: u64,
+    batch: &mut WriteBatch,
+    range: std::ops::Range<usize>,
+    more: bool,
+    sink: &mut RecordSink<'_>,
+) {
     const GROUP: usize = 4096;
-    sink.put(&record_head(seq, &[&*batch]));
+    sink.put(&record_head(seq + range.start as u64, range.len(), more));
     let mut scratch = Vec::new();
-    for start in (0..batch.ops.len()).step_by(GROUP) {
-        let end = (start + GROUP).min(batch.ops.len());
+    for start in range.clone().step_by(GROUP) {
+        let end = (start + GROUP).min(range.end);
         encode_ops_streamed(batch.ops[start..end].iter(), sink, &mut scratch);
         batch.make_internal(seq, start..end);
     }
@@ -251,11 +334,22 @@ fn encode_ops_streamed<'a>(
     }
 }
 
-/// Decodes a WAL record: the first sequence number and the operations.
-pub(crate) fn decode_record(buf: &[u8]) -> Option<(u64, WriteBatch)> {
+/// A decoded WAL record.
+pub(crate) struct LogRecord {
+    /// Sequence number of its first operation.
+    pub(crate) seq: u64,
+    pub(crate) batch: WriteBatch,
+    /// The commit goes on in the next record: apply nothing before the
+    /// record without it arrives.
+    pub(crate) more: bool,
+}
+
+/// Decodes a WAL record.
+pub(crate) fn decode_record(buf: &[u8]) -> Option<LogRecord> {
     let mut pos = 0;
     let seq = get_u64(buf, &mut pos)?;
-    let count = u32::from_le_bytes(get_bytes(buf, &mut pos, 4)?.try_into().ok()?);
+    let word = u32::from_le_bytes(get_bytes(buf, &mut pos, 4)?.try_into().ok()?);
+    let (count, more) = (word & !MORE, word & MORE != 0);
     let mut b = WriteBatch::new();
     for _ in 0..count {
         let kind = Kind::from_u8(*get_bytes(buf, &mut pos, 1)?.first()?)?;
@@ -272,7 +366,76 @@ pub(crate) fn decode_record(buf: &[u8]) -> Option<(u64, WriteBatch)> {
             }
         }
     }
-    (pos == buf.len()).then_some((seq, b))
+    (pos == buf.len()).then_some(LogRecord {
+        seq,
+        batch: b,
+        more,
+    })
+}
+
+/// A log's records in order, as recovery, restore and backup verification
+/// read them: sequence numbers continue without a gap from one record to
+/// the next, and a split commit's records are held until its last one,
+/// then released together.
+#[derive(Default)]
+pub(crate) struct LogChain {
+    next: Option<u64>,
+    parts: Vec<(u64, WriteBatch)>,
+}
+
+/// A record whose sequence number is not the one the chain expected: part
+/// of the log is missing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Gap {
+    pub(crate) seq: u64,
+    pub(crate) want: u64,
+}
+
+impl LogChain {
+    /// A chain whose first record must have sequence number `next`, if
+    /// known.
+    pub(crate) fn new(next: Option<u64>) -> LogChain {
+        LogChain {
+            next,
+            parts: Vec::new(),
+        }
+    }
+
+    /// The sequence number the next record must have, if known: one past
+    /// the last record taken, or the first of a commit abandoned at a
+    /// segment's end.
+    pub(crate) fn next_seq(&self) -> Option<u64> {
+        self.next
+    }
+
+    /// Takes the next record; returns the whole commit's parts (sequence
+    /// number, operations) once its last record has come.
+    pub(crate) fn push(&mut self, r: LogRecord) -> Result<Option<Vec<(u64, WriteBatch)>>, Gap> {
+        if let Some(want) = self.next {
+            if r.seq != want {
+                return Err(Gap { seq: r.seq, want });
+            }
+        }
+        self.next = Some(r.seq + r.batch.len() as u64);
+        self.parts.push((r.seq, r.batch));
+        Ok((!r.more).then(|| std::mem::take(&mut self.parts)))
+    }
+
+    /// Whether a commit's last record has yet to come.
+    pub(crate) fn is_pending(&self) -> bool {
+        !self.parts.is_empty()
+    }
+
+    /// A log segment ended. A commit whose last record has not come was
+    /// being written when the store stopped, never acknowledged: its parts
+    /// are dropped and the next segment's first commit takes its sequence
+    /// numbers.
+    pub(crate) fn end_segment(&mut self) {
+        if let Some((seq, _)) = self.parts.first() {
+            self.next = Some(*seq);
+        }
+        self.parts.clear();
+    }
 }
 
 #[cfg(test)]
@@ -361,6 +524,126 @@ mod tests {
         Ok(())
     }
 
+    /// A commit cut by [`parts`] and logged record by record reads back as
+    /// the commit: records within the limit (but for an operation larger
+    /// than it), in order, each with its first operation's sequence number,
+    /// the `more` bit on all but the last, released whole by
+    /// [`LogChain`] at the last; a sorted run's keys made internal with
+    /// the commit's numbers whichever record they went to.
+    #[test]
+    fn a_commit_split_over_records_reads_back_as_the_commit() -> crate::error::Result<()> {
+        use crate::crypto::MemoryKeyProvider;
+        use crate::vfs::{FileKind, KeyOptions, MemVfs, SealedDir};
+        let d = SealedDir::open(
+            std::sync::Arc::new(MemVfs::new()),
+            "/d",
+            std::sync::Arc::new(MemoryKeyProvider::new(crate::KeyBytes::from_slice(
+                &[3; 32],
+            ))?),
+            KeyOptions::default(),
+        )?;
+        let mut a = WriteBatch::new();
+        for i in 0..600u32 {
+            let k = format!("key{i:07}").into_bytes();
+            match i % 7 {
+                0 => a.delete(k),
+                // One operation larger than every limit but the last.
+                3 if i == 304 => a.put(k, vec![9u8; 3000]),
+                _ => a.put(k, vec![i as u8; (i % 90) as usize]),
+            };
+        }
+        for (n, limit) in [256usize, 1000, 5000].into_iter().enumerate() {
+            let ps = parts(&[&a], limit);
+            assert!(ps.len() > 1, "limit {limit}");
+            assert_eq!(ps[0].ops.start, 0);
+            assert_eq!(ps[ps.len() - 1].ops.end, a.len());
+            for (i, p) in ps.iter().enumerate() {
+                if i > 0 {
+                    assert_eq!(ps[i - 1].ops.end, p.ops.start);
+                }
+                let ops = &a.ops[p.ops.clone()];
+                let len = 12
+                    + ops
+                        .iter()
+                        .map(|(k, v)| op_len(k, v.as_deref()))
+                        .sum::<usize>();
+                assert_eq!(p.len, len);
+                assert!(p.len <= limit || ops.len() == 1, "limit {limit}: {p:?}");
+            }
+            for sorted in [false, true] {
+                let name = format!("f{n}{sorted}");
+                let mut one = a.clone();
+                let mut w = d.create_file(&name, FileKind::Wal)?;
+                let mut ops = a.ops.iter();
+                for (i, p) in ps.iter().enumerate() {
+                    let more = i + 1 < ps.len();
+                    w.append_record_streamed(p.len, |sink| {
+                        if sorted {
+                            encode_sorted_part_streamed(50, &mut one, p.ops.clone(), more, sink)
+                        } else {
+                            let first = 50 + p.ops.start as u64;
+                            encode_part_streamed(first, ops.by_ref(), p.ops.len(), more, sink)
+                        }
+                    })?;
+                }
+                w.sync()?;
+                let r = d.open_file(&name, FileKind::Wal)?;
+                let mut commit = LogChain::new(Some(50));
+                let mut got = Vec::new();
+                for (i, item) in r.records().enumerate() {
+                    let rec = decode_record(&item?.1).expect("a record");
+                    let p = &ps[i];
+                    assert_eq!(rec.seq, 50 + p.ops.start as u64);
+                    assert_eq!(rec.more, i + 1 < ps.len());
+                    assert_eq!(rec.batch.ops, a.ops[p.ops.clone()], "part {i}");
+                    assert_eq!(commit.is_pending(), i > 0);
+                    if let Some(whole) = commit.push(rec).expect("in sequence") {
+                        assert_eq!(i + 1, ps.len(), "released before the last record");
+                        got = whole;
+                    }
+                }
+                assert_eq!(got.len(), ps.len());
+                assert!(!commit.is_pending());
+                assert_eq!(commit.next_seq(), Some(50 + a.len() as u64));
+                if sorted {
+                    for (i, ((k, v), (user, _))) in one.ops.iter().zip(&a.ops).enumerate() {
+                        let want = crate::storage::key::make_ikey(user, 50 + i as u64, kind_of(v));
+                        assert_eq!(k, &want, "{i}");
+                    }
+                }
+            }
+        }
+        // A log that ends inside a commit: abandoned, its first number
+        // handed on to the next segment's first record; a record out of
+        // sequence is a gap.
+        let record = |seq: u64, more: bool| {
+            let mut buf = vec![0; record_len(&[&a])];
+            encode_record(seq, &[&a], &mut buf);
+            let mut r = decode_record(&buf).expect("a record");
+            r.more = more;
+            r
+        };
+        let n = a.len() as u64;
+        let mut chain = LogChain::new(None);
+        assert!(chain.push(record(9, false)).expect("first").is_some());
+        assert!(chain.push(record(9 + n, true)).expect("next").is_none());
+        assert!(chain.is_pending());
+        chain.end_segment();
+        assert!(!chain.is_pending());
+        assert_eq!(chain.next_seq(), Some(9 + n));
+        chain.end_segment();
+        assert_eq!(chain.next_seq(), Some(9 + n));
+        assert_eq!(
+            chain.push(record(9 + 2 * n, false)).err(),
+            Some(Gap {
+                seq: 9 + 2 * n,
+                want: 9 + n
+            })
+        );
+        assert!(chain.push(record(9 + n, false)).expect("again").is_some());
+        Ok(())
+    }
+
     /// A batch taken whole from sorted operations is the batch their puts
     /// and deletes make, size included, and is marked sorted.
     #[test]
@@ -391,8 +674,9 @@ mod tests {
         b.put(vec![0u8; 300], vec![1u8; 1000]);
         let mut buf = vec![0; record_len(&[&a, &b])];
         encode_record(42, &[&a, &b], &mut buf);
-        let (seq, got) = decode_record(&buf).expect("decode");
-        assert_eq!(seq, 42);
+        let r = decode_record(&buf).expect("decode");
+        assert_eq!((r.seq, r.more), (42, false));
+        let got = r.batch;
         let mut want = a.clone();
         want.append(&b);
         assert_eq!(got.ops, want.ops);

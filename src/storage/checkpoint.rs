@@ -54,7 +54,7 @@ use crate::crypto::{KeyId, KeyProvider};
 use crate::error::{Error, Result};
 use crate::vfs::{FileKind, KeyOptions, LockGuard, SealedDir, SealedReader, SealedWriter, Vfs};
 
-use super::batch::decode_record;
+use super::batch::{decode_record, Gap, LogChain};
 use super::manifest::{manifest_name, Manifest};
 use super::memtable::Memtable;
 use super::sst::block::Block;
@@ -512,8 +512,8 @@ pub struct CheckpointInstaller {
     numbers: Mutex<HashSet<u64>>,
     mem: Memtable,
     flushed: u64,
-    /// The sequence number the next log record must have.
-    next_seq: Mutex<Option<u64>>,
+    /// The log tail's records so far.
+    chain: Mutex<LogChain>,
     _lock: Box<dyn LockGuard>,
 }
 
@@ -541,7 +541,7 @@ impl CheckpointInstaller {
             numbers: Mutex::new(HashSet::new()),
             mem: Memtable::new(0),
             flushed,
-            next_seq: Mutex::new(None),
+            chain: Mutex::new(LogChain::new((flushed > 0).then_some(flushed + 1))),
             _lock: lock,
         })
     }
@@ -590,23 +590,31 @@ impl CheckpointInstaller {
         })
     }
 
-    /// Applies one commit record of the log tail (oldest first).
+    /// Applies one commit record of the log tail (oldest first); the
+    /// records of a split commit are applied when its last one comes.
     pub fn add_log_record(&self, payload: &[u8]) -> Result<()> {
         let bad = |what: String| Error::corruption(self.dir.dir(), 0, what);
-        let (seq, batch) =
+        let record =
             decode_record(payload).ok_or_else(|| bad("malformed log record in the tail".into()))?;
-        let mut next_seq = self.next_seq.lock();
-        let want = next_seq.or((self.flushed > 0).then_some(self.flushed + 1));
-        if let Some(want) = want {
-            if seq != want {
-                return Err(bad(format!(
-                    "log record has sequence {seq}, expected {want}: part of the log tail is missing"
-                )));
+        match self.chain.lock().push(record) {
+            Err(Gap { seq, want }) => Err(bad(format!(
+                "log record has sequence {seq}, expected {want}: part of the log tail is missing"
+            ))),
+            Ok(whole) => {
+                for (seq, batch) in whole.iter().flatten() {
+                    self.mem.apply(*seq, batch);
+                }
+                Ok(())
             }
         }
-        self.mem.apply(seq, &batch);
-        *next_seq = Some(seq + batch.len() as u64);
-        Ok(())
+    }
+
+    /// Ends a log segment's records: a commit split over several records
+    /// whose last one the segment does not hold was cut off by a crash
+    /// (never acknowledged) and is dropped, as recovery drops it; the next
+    /// segment's first record takes its sequence numbers.
+    pub fn end_log_segment(&self) {
+        self.chain.lock().end_segment();
     }
 
     /// Writes the log tail as one more table, the manifest and CURRENT,
@@ -616,7 +624,14 @@ impl CheckpointInstaller {
     /// and then calls [`complete_install`], so a crash between the two
     /// leaves a directory that does not open, at either name.
     pub fn finish(self, sequence: u64) -> Result<()> {
-        let end = self.next_seq.lock().map_or(self.flushed, |n| n - 1);
+        if self.chain.lock().is_pending() {
+            return Err(Error::corruption(
+                self.dir.dir(),
+                0,
+                "the log tail ends inside a commit split over several records",
+            ));
+        }
+        let end = self.chain.lock().next_seq().map_or(self.flushed, |n| n - 1);
         if end != sequence {
             return Err(Error::corruption(
                 self.dir.dir(),

@@ -100,8 +100,12 @@ impl Inner {
         let before = wal.bytes;
         let appended = match &mut batches[..] {
             // The run's keys become internal keys as they are logged.
-            [b] if sorted => wal.append_sorted(first, b),
-            _ => wal.append(first, &batches.iter().collect::<Vec<_>>()),
+            [b] if sorted => wal.append_sorted(first, b, self.opts.log_record_limit()),
+            _ => wal.append(
+                first,
+                &batches.iter().collect::<Vec<_>>(),
+                self.opts.log_record_limit(),
+            ),
         };
         let logged = appended.and_then(|_| {
             if self.opts.sync == SyncMode::Full {
@@ -114,10 +118,11 @@ impl Inner {
             .wal
             .fetch_add(wal.bytes - before, Ordering::Relaxed);
         if let Err(e) = logged {
-            // A record refused before any of it reached the segment (over
-            // the 1 GiB limit) leaves the log as it was: the commit fails
-            // alone and the store goes on. Any other failure may have left
-            // part of a record in the log: the store stops.
+            // A record refused before any of it reached the segment (an
+            // operation over the 1 GiB limit) leaves the log as it was: the
+            // commit fails alone and the store goes on. Any other failure
+            // may have left part of a record, or some records of a split
+            // commit, in the log: the store stops.
             if wal.is_failed() {
                 self.set_poison(format!("writing the log failed: {e}"));
             }

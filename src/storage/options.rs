@@ -54,6 +54,18 @@ pub struct StorageOptions {
     /// releases before those did. 1 and 2 are for compatibility tests; any
     /// other value writes 3. All three are always readable.
     pub table_format: u32,
+    /// Largest log record (default and most 1 GiB, least 256 bytes): a commit
+    /// larger than this is logged as several records, which recovery
+    /// applies all together or, if the log ends before the last of them
+    /// (a crash while they were written), not at all.
+    pub log_record_bytes: usize,
+}
+
+impl StorageOptions {
+    /// [`Self::log_record_bytes`] within what the log can hold.
+    pub(crate) fn log_record_limit(&self) -> usize {
+        self.log_record_bytes.clamp(256, crate::vfs::MAX_RECORD)
+    }
 }
 
 impl Default for StorageOptions {
@@ -72,6 +84,7 @@ impl Default for StorageOptions {
             auto_compaction: true,
             key_check_interval: Duration::from_secs(60),
             table_format: 3,
+            log_record_bytes: crate::vfs::MAX_RECORD,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! One WAL segment (`000123.wal`, a sealed file of kind Wal) per memtable.
 //! A segment is created, its header and its start record synced and its
 //! name made durable before any write goes into it; each commit group is
-//! one record (batch.rs has the payload). A segment is never appended to
+//! one record (batch.rs has the payload), or several consecutive records
+//! when it is larger than the record limit, which recovery applies only
+//! when the last of them is there. A segment is never appended to
 //! after a restart: recovery replays it into memory and a new segment takes
 //! the new writes, so no (key, IV, offset) is ever written twice.
 //!
@@ -28,13 +30,17 @@
 //! very tail the next segment recorded when it was made (a crash before the
 //! open that made it), byte for byte in length and in where the records
 //! end, otherwise it is an error. Any other damage is an error. Sequence
-//! numbers must continue without a gap from one record to the next.
+//! numbers must continue without a gap from one record to the next. A
+//! split commit whose last record is missing at a segment's end (a crash
+//! while it was written: never acknowledged) is dropped whole, and the
+//! next segment's first record takes its sequence numbers.
 
 use crate::error::{Error, Result};
-use crate::vfs::{FileKind, SealedDir, SealedWriter, HEADER_LEN};
+use crate::vfs::{FileKind, SealedDir, SealedWriter, HEADER_LEN, MAX_RECORD};
 
 use super::batch::{
-    decode_record, encode_record, encode_record_streamed, encode_sorted_streamed, record_len,
+    decode_record, encode_part_streamed, encode_record, encode_record_streamed,
+    encode_sorted_part_streamed, encode_sorted_streamed, parts, record_len, Gap, LogChain, Part,
     WriteBatch,
 };
 use super::key::get_u64;
@@ -161,9 +167,25 @@ impl WalWriter {
 
     /// Appends one commit group as one record and hands it to the OS.
     /// A record larger than the writer's buffer (a bulk load's commit) is
-    /// encoded, sealed and written a chunk at a time, not built whole.
-    pub(crate) fn append(&mut self, seq: u64, batches: &[&WriteBatch]) -> Result<()> {
+    /// encoded, sealed and written a chunk at a time, not built whole; one
+    /// larger than `limit` bytes is split over several records (see
+    /// `batch::parts`).
+    pub(crate) fn append(&mut self, seq: u64, batches: &[&WriteBatch], limit: usize) -> Result<()> {
         let len = record_len(batches);
+        if len > limit {
+            let parts = parts(batches, limit);
+            refuse_oversized(&parts)?;
+            let mut ops = batches.iter().flat_map(|b| &b.ops);
+            for (i, p) in parts.iter().enumerate() {
+                let more = i + 1 < parts.len();
+                let n = p.ops.len();
+                let first = seq + p.ops.start as u64;
+                self.w.append_record_streamed(p.len, |sink| {
+                    encode_part_streamed(first, ops.by_ref(), n, more, sink)
+                })?;
+            }
+            return self.appended(parts.iter().map(|p| p.len).sum());
+        }
         if len >= STREAM_FROM {
             self.w
                 .append_record_streamed(len, |sink| encode_record_streamed(seq, batches, sink))?;
@@ -183,11 +205,27 @@ impl WalWriter {
     /// internal keys (sequence numbers from `seq`), made in the pass that
     /// encodes them (see `batch::encode_sorted_streamed`). On failure the
     /// batch is of no further use (the commit fails).
-    pub(crate) fn append_sorted(&mut self, seq: u64, batch: &mut WriteBatch) -> Result<()> {
+    pub(crate) fn append_sorted(
+        &mut self,
+        seq: u64,
+        batch: &mut WriteBatch,
+        limit: usize,
+    ) -> Result<()> {
         let len = record_len(&[&*batch]);
+        if len > limit {
+            let parts = parts(&[&*batch], limit);
+            refuse_oversized(&parts)?;
+            for (i, p) in parts.iter().enumerate() {
+                let more = i + 1 < parts.len();
+                self.w.append_record_streamed(p.len, |sink| {
+                    encode_sorted_part_streamed(seq, batch, p.ops.clone(), more, sink)
+                })?;
+            }
+            return self.appended(parts.iter().map(|p| p.len).sum());
+        }
         if len < STREAM_FROM {
             // Small enough to stay in the cache for a second pass.
-            self.append(seq, &[&*batch])?;
+            self.append(seq, &[&*batch], limit)?;
             batch.make_internal(seq, 0..batch.len());
             return Ok(());
         }
@@ -220,6 +258,24 @@ impl WalWriter {
     /// the segment as it was.
     pub(crate) fn is_failed(&self) -> bool {
         self.w.is_failed()
+    }
+}
+
+/// Refuses a split commit with a record over the sealed file's limit (an
+/// operation larger than 1 GiB) before any of its records is written: the
+/// commit then fails alone and the log stays as it was. Refused only when
+/// its turn came, the records before it would stay in the segment, and
+/// the next commit, which takes the same sequence numbers, would follow
+/// them there.
+fn refuse_oversized(parts: &[Part]) -> Result<()> {
+    match parts.iter().find(|p| p.len > MAX_RECORD) {
+        Some(p) => Err(Error::InvalidArgument {
+            what: format!(
+                "an operation of the commit needs a log record of {} bytes, over the 1 GiB limit",
+                p.len
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -289,28 +345,40 @@ pub(crate) fn replay(
     }
     let mut commits = 0;
     let mut next_offset = reader.record_len(START_LEN);
+    let mut chain = LogChain::new(*next_seq);
     for item in records {
         let (offset, payload) = match item {
             Ok(r) => r,
             Err(e) if torn_ok(&e, next_offset)? => break,
             Err(e) => return Err(e),
         };
-        let (seq, batch) = decode_record(&payload)
+        let record = decode_record(&payload)
             .ok_or_else(|| Error::corruption(reader.path(), offset, "malformed log record"))?;
-        if let Some(want) = *next_seq {
-            if seq != want {
+        match chain.push(record) {
+            Err(Gap { seq, want }) => {
                 return Err(Error::corruption(
                     reader.path(),
                     offset,
-                    format!("log record has sequence {seq}, expected {want}: part of the log is missing"),
-                ));
+                    format!(
+                    "log record has sequence {seq}, expected {want}: part of the log is missing"
+                ),
+                ))
             }
+            Ok(Some(whole)) => {
+                for (seq, batch) in &whole {
+                    mem.apply(*seq, batch);
+                }
+                commits += 1;
+            }
+            Ok(None) => {}
         }
-        mem.apply(seq, &batch);
         next_offset = offset + reader.record_len(payload.len());
-        *next_seq = Some(seq + batch.len() as u64);
-        commits += 1;
     }
+    // A commit the segment ends inside was being written when the store
+    // stopped (never acknowledged): dropped, and the next segment's first
+    // commit takes its sequence numbers.
+    chain.end_segment();
+    *next_seq = chain.next_seq();
     Ok(Some(Replayed {
         id: SegmentId {
             number,

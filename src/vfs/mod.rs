@@ -28,7 +28,7 @@ pub mod sealed_dir;
 pub use fault::{FaultPlan, FaultVfs};
 pub use mem::MemVfs;
 pub use os::OsVfs;
-pub(crate) use sealed::{slot_len, RecordSink};
+pub(crate) use sealed::{slot_len, RecordSink, MAX_RECORD};
 pub use sealed::{FileHeader, FileKind, SealedReader, SealedWriter, HEADER_LEN};
 pub use sealed_dir::{EncryptionStatus, FileStatus, KeyOptions, SealedDir, AUDIT_FILE_PREFIX};
 
