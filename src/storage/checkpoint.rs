@@ -122,7 +122,8 @@ pub struct Checkpoint {
     next_file: u64,
     tables: Vec<CheckpointTable>,
     readers: Vec<Arc<SstReader>>,
-    logs: Vec<(CheckpointLog, SealedReader)>,
+    /// With the body offset where each segment's complete records end.
+    logs: Vec<(CheckpointLog, SealedReader, u64)>,
     pinned_log: u64,
 }
 
@@ -163,6 +164,7 @@ impl Checkpoint {
             let pinned_log = numbers[0];
             inner.pinned_logs.lock().push(pinned_log);
             let (version, flushed, next_file) = (st.version.clone(), st.flushed_seq, st.next_file);
+            let torn = st.torn_ends.clone();
             drop(st);
             let current = numbers[numbers.len() - 1];
             let mut logs = Vec::with_capacity(numbers.len());
@@ -178,7 +180,13 @@ impl Checkpoint {
                         ),
                     ));
                 }
-                logs.push((CheckpointLog { number: n, len }, reader));
+                // A segment recovery found torn is streamed up to where
+                // its complete records end (copied whole, the torn bytes
+                // are what the next segment's start record recorded).
+                let end = torn
+                    .get(&n)
+                    .map_or(reader.body_len(), |e| e - crate::vfs::HEADER_LEN);
+                logs.push((CheckpointLog { number: n, len }, reader, end));
                 Ok(())
             });
             if let Err(e) = opened {
@@ -248,7 +256,7 @@ impl Checkpoint {
 
     /// The log tail's segments, oldest first.
     pub fn logs(&self) -> Vec<CheckpointLog> {
-        self.logs.iter().map(|(l, _)| l.clone()).collect()
+        self.logs.iter().map(|(l, _, _)| l.clone()).collect()
     }
 
     /// The sealed directory of the source store (its files, its keys).
@@ -270,6 +278,7 @@ impl Checkpoint {
         Ok(RecordStream {
             reader: self.readers[i].file(),
             at: Some(from),
+            end: u64::MAX,
         })
     }
 
@@ -279,10 +288,10 @@ impl Checkpoint {
     /// start record (which chains it to its predecessor in this store
     /// only) is not one of them: from 0, the stream begins after it.
     pub fn log_records(&self, number: u64, from: u64) -> Result<RecordStream<'_>> {
-        let (_, reader) = self
+        let (_, reader, end) = self
             .logs
             .iter()
-            .find(|(l, _)| l.number == number)
+            .find(|(l, _, _)| l.number == number)
             .ok_or_else(|| Error::InvalidArgument {
                 what: format!("log segment {number} is not part of the checkpoint"),
             })?;
@@ -302,6 +311,7 @@ impl Checkpoint {
         Ok(RecordStream {
             reader,
             at: Some(at),
+            end: *end,
         })
     }
 
@@ -325,7 +335,7 @@ impl Checkpoint {
                 copy_prefix(&*vfs, &src.join(&name), &dir.join(&name), t.size)?;
             }
         }
-        for (l, _) in &self.logs {
+        for (l, _, _) in &self.logs {
             let name = wal_name(l.number);
             copy_prefix(&*vfs, &src.join(&name), &dir.join(&name), l.len)?;
         }
@@ -357,8 +367,8 @@ impl Checkpoint {
         // `storage::recovery`).
         let mut edit = self.version.snapshot_edit();
         edit.log_number = Some(self.pinned_log);
-        edit.log_iv = self.logs.first().map(|(_, r)| r.header().iv);
-        edit.newest_log = self.logs.last().map(|(l, _)| l.number);
+        edit.log_iv = self.logs.first().map(|(_, r, _)| r.header().iv);
+        edit.newest_log = self.logs.last().map(|(l, _, _)| l.number);
         edit.next_file = Some(self.next_file + 1);
         edit.last_seq = Some(self.flushed);
         Manifest::create(&copy, self.next_file, &edit).map_err(|(e, _)| e)?;
@@ -383,6 +393,8 @@ impl Drop for Checkpoint {
 pub struct RecordStream<'a> {
     reader: &'a SealedReader,
     at: Option<u64>,
+    /// Body offset where the records to stream end (a torn tail after it).
+    end: u64,
 }
 
 impl RecordStream<'_> {
@@ -391,7 +403,7 @@ impl RecordStream<'_> {
     /// `w`'s key, copied once); its payload length, or `None` at the end
     /// and after an error.
     pub(crate) fn next_to(&mut self, w: &mut SealedWriter) -> Result<Option<usize>> {
-        let Some(at) = self.at.take() else {
+        let Some(at) = self.at.take().filter(|&at| at < self.end) else {
             return Ok(None);
         };
         let Some(head) = self.reader.read_head(at)? else {
@@ -410,7 +422,7 @@ impl RecordStream<'_> {
 impl Iterator for RecordStream<'_> {
     type Item = Result<(u64, Vec<u8>)>;
     fn next(&mut self) -> Option<Self::Item> {
-        let at = self.at?;
+        let at = self.at.filter(|&at| at < self.end)?;
         match self.reader.read_record(at) {
             Ok(Some((payload, next))) => {
                 self.at = Some(next);

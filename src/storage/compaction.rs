@@ -440,7 +440,11 @@ impl Inner {
             }
             (live, log, st.next_file, pending)
         };
-        self.state.lock().log_ivs.retain(|&n, _| n >= log_number);
+        {
+            let mut st = self.state.lock();
+            st.log_ivs.retain(|&n, _| n >= log_number);
+            st.torn_ends.retain(|&n, _| n >= log_number);
+        }
         let manifest = self.state.lock().manifest_number;
         let dir = self.dir.dir();
         let mut removed = false;

@@ -134,6 +134,10 @@ struct State {
     manifest_number: u64,
     /// IVs of the live log segments (the manifest records the oldest's).
     log_ivs: HashMap<u64, u128>,
+    /// Live segments that recovery found with a torn tail: the file
+    /// offset where their complete records end (a checkpoint streams
+    /// records up to there, not into the torn bytes).
+    torn_ends: HashMap<u64, u64>,
     next_file: u64,
     flushed_seq: u64,
     /// Per level: the largest key of the last compaction (round-robin).

@@ -107,6 +107,12 @@ impl Engine {
         };
         let version = rec.version;
         let mem = Arc::new(rec.mem);
+        let torn_ends: HashMap<u64, u64> = rec
+            .segments
+            .iter()
+            .filter(|s| s.end < s.len)
+            .map(|s| (s.number, s.end))
+            .collect();
         let mut log_ivs: HashMap<u64, u128> =
             rec.segments.iter().map(|s| (s.number, s.iv)).collect();
 
@@ -178,6 +184,7 @@ impl Engine {
                 manifest,
                 manifest_number,
                 log_ivs,
+                torn_ends,
                 next_file,
                 flushed_seq,
                 compact_pointer: vec![Vec::new(); NUM_LEVELS],
