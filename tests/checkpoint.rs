@@ -166,28 +166,7 @@ fn an_installed_checkpoint_is_under_the_installing_sides_key() {
 }
 
 fn install(vfs: &Arc<dyn Vfs>, cp: &Checkpoint, dir: &str, p: Arc<dyn KeyProvider>) {
-    let inst = CheckpointInstaller::create(
-        vfs.clone(),
-        Path::new(dir),
-        p,
-        KeyOptions::default(),
-        small(),
-        cp.flushed_sequence(),
-    )
-    .unwrap();
-    for t in cp.tables() {
-        let mut ti = inst.table(t).unwrap();
-        for r in cp.table_records(t.number, 0).unwrap() {
-            ti.add_record(r.unwrap().1).unwrap();
-        }
-        ti.finish().unwrap();
-    }
-    for l in cp.logs() {
-        for r in cp.log_records(l.number, 0).unwrap() {
-            inst.add_log_record(&r.unwrap().1).unwrap();
-        }
-    }
-    inst.finish(cp.sequence()).unwrap();
+    install_checkpoint(vfs, cp, Path::new(dir), p, small()).unwrap();
     // Written and synced, still marked until its owner has moved it into
     // place and completes it.
     assert!(matches!(

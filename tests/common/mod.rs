@@ -313,3 +313,38 @@ impl Rng {
 pub fn list(vfs: &MemVfs) -> Vec<String> {
     vfs.list(dir()).expect("list")
 }
+
+/// Installs checkpoint `cp` into `dir` record by record, as a backup's
+/// restore does (each table's records, then each log segment's records
+/// and its end) and finishes it at the checkpoint's sequence number; the
+/// directory stays marked incomplete for the caller to complete.
+pub fn install_checkpoint(
+    vfs: &Arc<dyn Vfs>,
+    cp: &sealdb::storage::Checkpoint,
+    dir: &Path,
+    p: Arc<dyn KeyProvider>,
+    opts: sealdb::storage::StorageOptions,
+) -> sealdb::Result<()> {
+    let inst = sealdb::storage::CheckpointInstaller::create(
+        vfs.clone(),
+        dir,
+        p,
+        KeyOptions::default(),
+        opts,
+        cp.flushed_sequence(),
+    )?;
+    for t in cp.tables() {
+        let mut ti = inst.table(t)?;
+        for r in cp.table_records(t.number, 0)? {
+            ti.add_record(r?.1)?;
+        }
+        ti.finish()?;
+    }
+    for l in cp.logs() {
+        for r in cp.log_records(l.number, 0)? {
+            inst.add_log_record(&r?.1)?;
+        }
+        inst.end_log_segment();
+    }
+    inst.finish(cp.sequence())
+}
