@@ -9,14 +9,15 @@
 //!   op                 = kind u8 | klen varint | key | (put: vlen varint | value)
 //! ```
 //!
-//! A commit larger than the log's record limit (`StorageOptions::
-//! log_record_bytes`, at most the sealed file's 1 GiB) is split between
-//! operations into several records ([`parts`]), each with the sequence
-//! number of its own first operation; every record but the last has the
-//! `more` bit. Recovery applies such a commit only when its last record is
-//! there: all of it or none. Writers before the bit existed never set it
-//! (a record's count stays far below 2^31), so their logs read the same;
-//! they refuse a log holding a split commit as malformed.
+//! A commit larger than the log's record limit
+//! (`StorageOptions::log_record_bytes`, at most the sealed file's 1 GiB)
+//! is split between operations into several records ([`parts`]), each
+//! with the sequence number of its own first operation; every record but
+//! the last has the `more` bit. Recovery, restore and backup verification
+//! ([`LogChain`]) apply such a commit only when its last record is there:
+//! all of it or none. Writers before the bit existed never set it (a
+//! record's count stays far below 2^31), so their logs read the same; they
+//! refuse a log holding a split commit as malformed.
 
 use super::key::{get_bytes, get_u64, get_varint, trailer, varint_len, write_varint, Kind};
 use crate::vfs::RecordSink;
