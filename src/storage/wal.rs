@@ -36,7 +36,7 @@
 //! next segment's first record takes its sequence numbers.
 
 use crate::error::{Error, Result};
-use crate::vfs::{FileKind, SealedDir, SealedWriter, HEADER_LEN, MAX_RECORD};
+use crate::vfs::{FileKind, RecordSink, SealedDir, SealedWriter, HEADER_LEN, MAX_RECORD};
 
 use super::batch::{
     decode_record, encode_part_streamed, encode_record, encode_record_streamed,
@@ -173,18 +173,11 @@ impl WalWriter {
     pub(crate) fn append(&mut self, seq: u64, batches: &[&WriteBatch], limit: usize) -> Result<()> {
         let len = record_len(batches);
         if len > limit {
-            let parts = parts(batches, limit);
-            refuse_oversized(&parts)?;
             let mut ops = batches.iter().flat_map(|b| &b.ops);
-            for (i, p) in parts.iter().enumerate() {
-                let more = i + 1 < parts.len();
-                let n = p.ops.len();
+            return self.append_split(&parts(batches, limit), |p, more, sink| {
                 let first = seq + p.ops.start as u64;
-                self.w.append_record_streamed(p.len, |sink| {
-                    encode_part_streamed(first, ops.by_ref(), n, more, sink)
-                })?;
-            }
-            return self.appended(parts.iter().map(|p| p.len).sum());
+                encode_part_streamed(first, ops.by_ref(), p.ops.len(), more, sink)
+            });
         }
         if len >= STREAM_FROM {
             self.w
@@ -214,14 +207,9 @@ impl WalWriter {
         let len = record_len(&[&*batch]);
         if len > limit {
             let parts = parts(&[&*batch], limit);
-            refuse_oversized(&parts)?;
-            for (i, p) in parts.iter().enumerate() {
-                let more = i + 1 < parts.len();
-                self.w.append_record_streamed(p.len, |sink| {
-                    encode_sorted_part_streamed(seq, batch, p.ops.clone(), more, sink)
-                })?;
-            }
-            return self.appended(parts.iter().map(|p| p.len).sum());
+            return self.append_split(&parts, |p, more, sink| {
+                encode_sorted_part_streamed(seq, batch, p.ops.clone(), more, sink)
+            });
         }
         if len < STREAM_FROM {
             // Small enough to stay in the cache for a second pass.
@@ -232,6 +220,33 @@ impl WalWriter {
         self.w
             .append_record_streamed(len, |sink| encode_sorted_streamed(seq, batch, sink))?;
         self.appended(len)
+    }
+
+    /// Appends a commit split into `parts` (see `batch::parts`), each
+    /// record encoded by `fill` (the part, whether more follow, the sink),
+    /// after checking that every part fits a record: a part refused only
+    /// at its turn would leave the ones before it in the segment, and the
+    /// next commit, taking the same sequence numbers, would follow them
+    /// there (the log would not replay).
+    fn append_split(
+        &mut self,
+        parts: &[Part],
+        mut fill: impl FnMut(&Part, bool, &mut RecordSink<'_>),
+    ) -> Result<()> {
+        if let Some(p) = parts.iter().find(|p| p.len > MAX_RECORD) {
+            return Err(Error::InvalidArgument {
+                what: format!(
+                    "an operation of the commit needs a log record of {} bytes, over the 1 GiB limit",
+                    p.len
+                ),
+            });
+        }
+        for (i, p) in parts.iter().enumerate() {
+            let more = i + 1 < parts.len();
+            self.w
+                .append_record_streamed(p.len, |sink| fill(p, more, sink))?;
+        }
+        self.appended(parts.iter().map(|p| p.len).sum())
     }
 
     /// Counts a record of `len` payload bytes appended and hands what is
@@ -258,24 +273,6 @@ impl WalWriter {
     /// the segment as it was.
     pub(crate) fn is_failed(&self) -> bool {
         self.w.is_failed()
-    }
-}
-
-/// Refuses a split commit with a record over the sealed file's limit (an
-/// operation larger than 1 GiB) before any of its records is written: the
-/// commit then fails alone and the log stays as it was. Refused only when
-/// its turn came, the records before it would stay in the segment, and
-/// the next commit, which takes the same sequence numbers, would follow
-/// them there.
-fn refuse_oversized(parts: &[Part]) -> Result<()> {
-    match parts.iter().find(|p| p.len > MAX_RECORD) {
-        Some(p) => Err(Error::InvalidArgument {
-            what: format!(
-                "an operation of the commit needs a log record of {} bytes, over the 1 GiB limit",
-                p.len
-            ),
-        }),
-        None => Ok(()),
     }
 }
 
