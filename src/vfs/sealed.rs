@@ -209,7 +209,9 @@ pub struct SealedWriter {
     /// scratch (kept so the buffer is not zeroed for every record).
     buf: Vec<u8>,
     used: usize,
-    failed: bool,
+    /// The first failed write's error, as text: later refusals name it,
+    /// so the store's reason for stopping keeps its cause (a full disk).
+    failed: Option<String>,
     last_tag: [u8; TAG_LEN],
 }
 
@@ -250,7 +252,7 @@ impl SealedWriter {
             pos: 0,
             buf: Vec::with_capacity(64 * 1024),
             used: 0,
-            failed: false,
+            failed: None,
             last_tag: [0; TAG_LEN],
         })
     }
@@ -365,13 +367,16 @@ impl SealedWriter {
     /// and the writer refuses more). An append that failed while this
     /// stayed false wrote nothing: a record over the size limit.
     pub(crate) fn is_failed(&self) -> bool {
-        self.failed
+        self.failed.is_some()
     }
 
     fn check(&self) -> Result<()> {
-        if self.failed {
+        if let Some(first) = &self.failed {
             return Err(Error::Poisoned {
-                reason: format!("an earlier write to {} failed", self.path.display()),
+                reason: format!(
+                    "an earlier write to {} failed ({first})",
+                    self.path.display()
+                ),
             });
         }
         Ok(())
@@ -394,7 +399,7 @@ impl SealedWriter {
                 Ok(())
             }
             Err(e) => {
-                self.failed = true;
+                self.fail(&e);
                 Err(e)
             }
         }
@@ -403,7 +408,14 @@ impl SealedWriter {
     /// Writes buffered records and makes the whole file durable.
     pub fn sync(&mut self) -> Result<()> {
         self.flush()?;
-        self.file.sync().inspect_err(|_| self.failed = true)
+        self.file.sync().inspect_err(|e| self.fail(e))
+    }
+
+    /// Marks the writer failed by `e` (the first failure is kept).
+    fn fail(&mut self, e: &Error) {
+        if self.failed.is_none() {
+            self.failed = Some(e.to_string());
+        }
     }
 }
 
@@ -847,6 +859,35 @@ mod tests {
                 .map(|r| r.map(|(_, p)| p))
                 .collect::<Result<_>>()?;
             assert_eq!(back, payloads);
+        }
+        Ok(())
+    }
+
+    /// A writer whose write failed refuses every later one naming the
+    /// first failure, so a store stopped by a later refusal still says why
+    /// (a full disk), whatever refused first.
+    #[test]
+    fn a_failed_writer_names_its_first_failure() -> Result<()> {
+        use crate::vfs::{FaultPlan, FaultVfs};
+        let plan = FaultPlan::new();
+        let vfs: Arc<dyn Vfs> = Arc::new(FaultVfs::new(Arc::new(MemVfs::new()), plan.clone()));
+        let provider: Arc<dyn crate::crypto::KeyProvider> =
+            Arc::new(UnencryptedKeyProvider::dangerous_new());
+        let d = SealedDir::open(vfs, "/f", provider, KeyOptions::default())?;
+        let mut w = d.create_file("w", FileKind::Wal)?;
+        w.append_record(b"fits")?;
+        w.sync()?;
+        plan.disk_full_from_nth_write(1);
+        let first = w.append_record(b"does not").and_then(|_| w.sync());
+        assert!(first.is_err() && w.is_failed());
+        let first = first.map(|_| ());
+        for _ in 0..2 {
+            match w.append_record(b"later") {
+                Err(Error::Poisoned { reason }) => {
+                    assert!(reason.contains("disk full"), "{reason} (first: {first:?})")
+                }
+                other => panic!("{other:?}"),
+            }
         }
         Ok(())
     }

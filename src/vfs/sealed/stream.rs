@@ -106,7 +106,7 @@ impl SealedWriter {
                 Ok(offset)
             }
             Err(e) => {
-                self.failed = true;
+                self.fail(&e);
                 Err(e)
             }
         }
