@@ -27,9 +27,13 @@ pub(crate) fn segment_name(n: u64) -> String {
 
 /// Every segment, oldest first.
 pub(crate) fn segments(dir: &SealedDir) -> Result<Vec<(u64, String)>> {
-    let mut out: Vec<(u64, String)> = dir
-        .vfs()
-        .list(dir.dir())?
+    Ok(segments_in(dir.vfs().list(dir.dir())?))
+}
+
+/// The segments among the names of a listing of the directory, oldest
+/// first.
+pub(crate) fn segments_in(names: Vec<String>) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = names
         .into_iter()
         .filter_map(|n| {
             let num = n
@@ -41,14 +45,15 @@ pub(crate) fn segments(dir: &SealedDir) -> Result<Vec<(u64, String)>> {
         })
         .collect();
     out.sort();
-    Ok(out)
+    out
 }
 
-/// Removes re-seal temporaries a crash left behind (never read).
-pub(crate) fn remove_leftovers(dir: &SealedDir) -> Result<()> {
-    for name in dir.vfs().list(dir.dir())? {
+/// Removes re-seal temporaries a crash left behind (never read), named in
+/// `names`, a listing of the directory.
+pub(crate) fn remove_leftovers(dir: &SealedDir, names: &[String]) -> Result<()> {
+    for name in names {
         if name.starts_with(AUDIT_FILE_PREFIX) && name.ends_with(RESEAL_SUFFIX) {
-            dir.vfs().remove(&dir.dir().join(&name))?;
+            dir.vfs().remove(&dir.dir().join(name))?;
         }
     }
     Ok(())

@@ -203,13 +203,17 @@ impl Vfs for OsVfs {
         let map = if len == 0 {
             None
         } else {
+            // The length given, so the mapping does not stat the file again.
+            let map_len = usize::try_from(len)
+                .map_err(|_| Error::io("mmap", path, std::io::ErrorKind::InvalidInput.into()))?;
             // SAFETY: sealdb maps only files that are complete and are never
             // written, truncated or reused again while open (SSTables and
             // other write-once files, renamed into place after fsync). Another
             // process truncating the file would be outside the database's
             // contract (the directory lock keeps other sealdb processes out).
             #[allow(unsafe_code)]
-            let m = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("mmap", path, e))?;
+            let m = unsafe { memmap2::MmapOptions::new().len(map_len).map(&file) }
+                .map_err(|e| Error::io("mmap", path, e))?;
             Some(m)
         };
         Ok(Arc::new(MappedReader {

@@ -467,6 +467,57 @@ pub(crate) const fn slot_len(payload_len: usize) -> usize {
     payload_len + 4 + TAG_LEN
 }
 
+/// Files up to this size are read whole when a [`SealedReader`] opens them.
+const PREFETCH_MAX: u64 = 64 << 10;
+
+/// A small file read whole in one call: the bytes it had when opened,
+/// served from memory. A sealed file is read a record at a time, each
+/// record two reads (its length, then the rest), so a manifest of a few
+/// edits, the key registry or `CURRENT` cost a dozen system calls where one
+/// does; with the log segments and the audit log that was a fifth of a
+/// reopen's calls. Files are only ever appended to, so the prefix read at
+/// open does not change; reads past it go to the file, as before.
+struct Prefetched {
+    file: Arc<dyn ReadFile>,
+    bytes: Vec<u8>,
+}
+
+impl Prefetched {
+    /// `file` (of `len` bytes) itself if it is memory-mapped or large,
+    /// else read whole.
+    fn wrap(file: Arc<dyn ReadFile>, len: u64) -> Result<Arc<dyn ReadFile>> {
+        if file.as_slice().is_some() || len > PREFETCH_MAX {
+            return Ok(file);
+        }
+        let mut bytes = vec![0; len as usize];
+        file.read_exact_at(0, &mut bytes)?;
+        Ok(Arc::new(Prefetched { file, bytes }))
+    }
+}
+
+impl ReadFile for Prefetched {
+    fn len(&self) -> u64 {
+        self.file.len()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let held = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.bytes.get(start..start.checked_add(buf.len())?));
+        match held {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => self.file.read_exact_at(offset, buf),
+        }
+    }
+
+    fn release(&self, offset: u64, len: u64) {
+        self.file.release(offset, len);
+    }
+}
+
 /// Reads a sealed file: checks its header, then verifies every record read.
 pub struct SealedReader {
     file: Arc<dyn ReadFile>,
@@ -494,6 +545,7 @@ impl SealedReader {
                 len,
             });
         }
+        let file = Prefetched::wrap(file, len)?;
         let mut h = [0u8; HEADER_LEN as usize];
         file.read_exact_at(0, &mut h)?;
         let header = FileHeader::decode(&h, &path)?;
@@ -806,6 +858,82 @@ mod tests {
         };
         let vfs: Arc<dyn Vfs> = vfs.clone();
         SealedDir::open(vfs, name, provider, KeyOptions::default())
+    }
+
+    /// A file read through this test counts the reads that reach it.
+    struct Counting {
+        inner: parking_lot::Mutex<Vec<u8>>,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl ReadFile for Counting {
+        fn len(&self) -> u64 {
+            self.inner.lock().len() as u64
+        }
+        fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let data = self.inner.lock();
+            let start = offset as usize;
+            buf.copy_from_slice(data.get(start..start + buf.len()).ok_or_else(|| {
+                Error::io(
+                    "read",
+                    Path::new("t"),
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                )
+            })?);
+            Ok(())
+        }
+    }
+
+    /// A small sealed file is read whole in one read when opened, and its
+    /// records then come from memory; a large one is read record by
+    /// record. Reads past what the file held at open reach the file.
+    #[test]
+    fn small_files_are_read_in_one_call() -> Result<()> {
+        let vfs = Arc::new(MemVfs::new());
+        let d = dir(&vfs, "/a", None)?;
+        for (name, records, size) in [("small", 30, 100), ("large", 30, 4000)] {
+            let mut w = d.create_file(name, FileKind::Manifest)?;
+            let payloads: Vec<Vec<u8>> = (0..records).map(|i| vec![i as u8; size]).collect();
+            for p in &payloads {
+                w.append_record(p)?;
+            }
+            w.sync()?;
+            let file = Arc::new(Counting {
+                inner: parking_lot::Mutex::new(vfs.read_all(&Path::new("/a").join(name))?),
+                reads: Default::default(),
+            });
+            let r =
+                SealedReader::open(file.clone(), name.into(), FileKind::Manifest, |_| Ok(None))?;
+            let back: Vec<Vec<u8>> = r
+                .records()
+                .map(|r| r.map(|(_, p)| p))
+                .collect::<Result<_>>()?;
+            assert_eq!(back, payloads, "{name}");
+            let reads = file.reads.load(std::sync::atomic::Ordering::Relaxed);
+            if name == "small" {
+                assert_eq!(reads, 1, "{name}");
+            } else {
+                assert!(reads > 2 * records, "{name}: {reads} reads");
+            }
+        }
+        let file = Arc::new(Counting {
+            inner: parking_lot::Mutex::new(vec![7; 100]),
+            reads: Default::default(),
+        });
+        let p = Prefetched::wrap(file.clone(), 100)?;
+        file.inner.lock().extend_from_slice(&[9; 50]);
+        file.inner.lock()[0] = 1;
+        let mut b = [0u8; 20];
+        p.read_exact_at(90, &mut b)?;
+        assert_eq!(&b[..10], &[7; 10]);
+        assert_eq!(&b[10..], &[9; 10]);
+        p.read_exact_at(0, &mut b[..1])?;
+        assert_eq!(b[0], 7, "the prefix is what the file held at open");
+        assert!(p.read_exact_at(140, &mut b).is_err());
+        assert_eq!(p.len(), 150);
+        Ok(())
     }
 
     /// A record moved from one file to another through the writer's own

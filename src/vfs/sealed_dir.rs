@@ -159,7 +159,9 @@ impl SealedDir {
             .key_derivation(stored_kdf.as_ref())?
             .filter(|h| Some(h) != stored_kdf.as_ref());
         let reg_path = dir.join(REGISTRY_FILE);
-        let registry = if vfs.exists(&reg_path)? {
+        // Nothing below writes the registry before `fresh` is decided.
+        let fresh = !vfs.exists(&reg_path)?;
+        let registry = if !fresh {
             let reg = read_registry(&*vfs, &reg_path, &*provider)?;
             let wants_key = matches!(provider.active_key()?, ActiveStoreKey::Key(_));
             if reg.store_key_id().is_plaintext() && wants_key && !options.migrate_from_plaintext {
@@ -195,7 +197,6 @@ impl SealedDir {
             options,
             read_only: false,
         };
-        let fresh = !me.vfs.exists(&reg_path)?;
         let changed = me.maybe_rotate_inner()?;
         if fresh && !changed {
             me.write_registry(&me.registry.read())?;
