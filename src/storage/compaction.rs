@@ -403,6 +403,14 @@ impl Inner {
 
     /// Removes tables, log segments and manifests nothing refers to.
     pub(super) fn delete_obsolete_files(&self) -> Result<()> {
+        self.delete_obsolete_among(None)
+    }
+
+    /// [`Self::delete_obsolete_files`] among `listed`, a listing of the
+    /// directory taken earlier (`None`: list it now). A file made since
+    /// is missing from such a listing, and left for the next cleanup; one
+    /// removed since must not be in it.
+    pub(super) fn delete_obsolete_among(&self, listed: Option<Vec<String>>) -> Result<()> {
         // One cleaner at a time: the flush thread and a caller's compaction
         // would otherwise both try to remove the same file.
         let _one = self.cleanup.lock();
@@ -448,7 +456,11 @@ impl Inner {
         let manifest = self.state.lock().manifest_number;
         let dir = self.dir.dir();
         let mut removed = false;
-        for name in self.dir.vfs().list(dir)? {
+        let names = match listed {
+            Some(names) => names,
+            None => self.dir.vfs().list(dir)?,
+        };
+        for name in names {
             let obsolete = if let Some(n) = parse_number(&name, ".sst") {
                 !live.contains(&n) && n < next_file && !pending.contains(&n)
             } else if let Some(n) = parse_number(&name, ".wal") {
