@@ -136,9 +136,10 @@ impl Manifest {
     }
 
     /// Reads CURRENT and replays the manifest it names. `Ok(None)` if there
-    /// is no CURRENT (a new store).
-    pub(crate) fn recover(dir: &SealedDir) -> Result<Option<Recovered>> {
-        if !dir.vfs().exists(&dir.dir().join(CURRENT))? {
+    /// is no CURRENT (a new store). `names` are the directory's files.
+    pub(crate) fn recover(dir: &SealedDir, names: &[String]) -> Result<Option<Recovered>> {
+        let listed = |name: &str| names.iter().any(|n| n == name);
+        if !listed(CURRENT) {
             return Ok(None);
         }
         let current = dir.read_single(CURRENT, FileKind::Manifest)?;
@@ -150,7 +151,7 @@ impl Manifest {
             )
         })?;
         let name = manifest_name(number);
-        if !dir.vfs().exists(&dir.dir().join(&name))? {
+        if !listed(&name) {
             return Err(Error::corruption(
                 dir.dir().join(&name),
                 0,

@@ -93,7 +93,7 @@ impl Engine {
         let sdir = if read_only {
             SealedDir::open_read_only(vfs.clone(), &dir, provider, key_options)?
         } else {
-            SealedDir::open(vfs.clone(), &dir, provider, key_options)?
+            SealedDir::open_listed(vfs.clone(), dir.clone(), provider, key_options, &names)?
         };
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
         let rec = recovery::recover(&sdir, &names, &cache)?;

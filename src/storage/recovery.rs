@@ -79,7 +79,7 @@ pub(crate) fn recover(
     names: &[String],
     cache: &Arc<BlockCache>,
 ) -> Result<Recovered> {
-    let Some(m) = Manifest::recover(sdir)? else {
+    let Some(m) = Manifest::recover(sdir, names)? else {
         return recover_without_manifest(sdir, names);
     };
     let known_next_file = m.next_file;

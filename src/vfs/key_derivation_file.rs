@@ -18,10 +18,15 @@ const TMP: &str = "KEYDERIVATION.tmp";
 
 /// The store's header, `None` if it has none.
 pub fn read(vfs: &dyn Vfs, dir: &Path) -> Result<Option<KeyDerivation>> {
-    let path = dir.join(KEY_DERIVATION_FILE);
-    if !vfs.exists(&path)? {
+    if !vfs.exists(&dir.join(KEY_DERIVATION_FILE))? {
         return Ok(None);
     }
+    read_present(vfs, dir)
+}
+
+/// [`read`] of a store known to have the file.
+pub(crate) fn read_present(vfs: &dyn Vfs, dir: &Path) -> Result<Option<KeyDerivation>> {
+    let path = dir.join(KEY_DERIVATION_FILE);
     let f = vfs.open(&path)?;
     let len = f.len().min(KEY_DERIVATION_LEN as u64 + 1) as usize;
     let mut b = vec![0u8; len];

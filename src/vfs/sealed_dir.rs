@@ -150,17 +150,52 @@ impl SealedDir {
         provider: Arc<dyn KeyProvider>,
         options: KeyOptions,
     ) -> Result<SealedDir> {
-        let dir = dir.into();
-        vfs.create_dir_all(&dir)?;
+        SealedDir::open_in(vfs, dir.into(), provider, options, None)
+    }
+
+    /// [`SealedDir::open`] of a directory that exists and whose file names
+    /// are `names` (the store's open lists it under its lock, so nothing
+    /// else changes it): the names answer which files exist, where each
+    /// answer was a system call.
+    pub(crate) fn open_listed(
+        vfs: Arc<dyn Vfs>,
+        dir: PathBuf,
+        provider: Arc<dyn KeyProvider>,
+        options: KeyOptions,
+        names: &[String],
+    ) -> Result<SealedDir> {
+        SealedDir::open_in(vfs, dir, provider, options, Some(names))
+    }
+
+    fn open_in(
+        vfs: Arc<dyn Vfs>,
+        dir: PathBuf,
+        provider: Arc<dyn KeyProvider>,
+        options: KeyOptions,
+        listed: Option<&[String]>,
+    ) -> Result<SealedDir> {
+        let exists = |name: &str| -> Result<bool> {
+            match listed {
+                Some(names) => Ok(names.iter().any(|n| n == name)),
+                None => vfs.exists(&dir.join(name)),
+            }
+        };
+        if listed.is_none() {
+            vfs.create_dir_all(&dir)?;
+        }
         // A passphrase provider first derives its keys with the store's
         // salt (or a new one, kept once the registry is known to open).
-        let stored_kdf = key_derivation_file::read(&*vfs, &dir)?;
+        let stored_kdf = if exists(key_derivation_file::KEY_DERIVATION_FILE)? {
+            key_derivation_file::read_present(&*vfs, &dir)?
+        } else {
+            None
+        };
         let new_kdf = provider
             .key_derivation(stored_kdf.as_ref())?
             .filter(|h| Some(h) != stored_kdf.as_ref());
         let reg_path = dir.join(REGISTRY_FILE);
         // Nothing below writes the registry before `fresh` is decided.
-        let fresh = !vfs.exists(&reg_path)?;
+        let fresh = !exists(REGISTRY_FILE)?;
         let registry = if !fresh {
             let reg = read_registry(&*vfs, &reg_path, &*provider)?;
             let wants_key = matches!(provider.active_key()?, ActiveStoreKey::Key(_));
