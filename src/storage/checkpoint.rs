@@ -122,8 +122,7 @@ pub struct Checkpoint {
     next_file: u64,
     tables: Vec<CheckpointTable>,
     readers: Vec<Arc<SstReader>>,
-    /// With the body offset where each segment's complete records end.
-    logs: Vec<(CheckpointLog, SealedReader, u64)>,
+    logs: Vec<LogTail>,
     pinned_log: u64,
 }
 
@@ -186,7 +185,11 @@ impl Checkpoint {
                 let end = torn
                     .get(&n)
                     .map_or(reader.body_len(), |e| e - crate::vfs::HEADER_LEN);
-                logs.push((CheckpointLog { number: n, len }, reader, end));
+                logs.push(LogTail {
+                    log: CheckpointLog { number: n, len },
+                    reader,
+                    end,
+                });
                 Ok(())
             });
             if let Err(e) = opened {
@@ -256,7 +259,7 @@ impl Checkpoint {
 
     /// The log tail's segments, oldest first.
     pub fn logs(&self) -> Vec<CheckpointLog> {
-        self.logs.iter().map(|(l, _, _)| l.clone()).collect()
+        self.logs.iter().map(|t| t.log.clone()).collect()
     }
 
     /// The sealed directory of the source store (its files, its keys).
@@ -288,10 +291,10 @@ impl Checkpoint {
     /// start record (which chains it to its predecessor in this store
     /// only) is not one of them: from 0, the stream begins after it.
     pub fn log_records(&self, number: u64, from: u64) -> Result<RecordStream<'_>> {
-        let (_, reader, end) = self
+        let LogTail { reader, end, .. } = self
             .logs
             .iter()
-            .find(|(l, _, _)| l.number == number)
+            .find(|t| t.log.number == number)
             .ok_or_else(|| Error::InvalidArgument {
                 what: format!("log segment {number} is not part of the checkpoint"),
             })?;
@@ -335,9 +338,9 @@ impl Checkpoint {
                 copy_prefix(&*vfs, &src.join(&name), &dir.join(&name), t.size)?;
             }
         }
-        for (l, _, _) in &self.logs {
-            let name = wal_name(l.number);
-            copy_prefix(&*vfs, &src.join(&name), &dir.join(&name), l.len)?;
+        for LogTail { log, .. } in &self.logs {
+            let name = wal_name(log.number);
+            copy_prefix(&*vfs, &src.join(&name), &dir.join(&name), log.len)?;
         }
         for (name, len) in extra {
             copy_prefix(&*vfs, &src.join(name), &dir.join(name), *len)?;
@@ -367,8 +370,8 @@ impl Checkpoint {
         // `storage::recovery`).
         let mut edit = self.version.snapshot_edit();
         edit.log_number = Some(self.pinned_log);
-        edit.log_iv = self.logs.first().map(|(_, r, _)| r.header().iv);
-        edit.newest_log = self.logs.last().map(|(l, _, _)| l.number);
+        edit.log_iv = self.logs.first().map(|t| t.reader.header().iv);
+        edit.newest_log = self.logs.last().map(|t| t.log.number);
         edit.next_file = Some(self.next_file + 1);
         edit.last_seq = Some(self.flushed);
         Manifest::create(&copy, self.next_file, &edit).map_err(|(e, _)| e)?;
@@ -387,6 +390,15 @@ impl Drop for Checkpoint {
     fn drop(&mut self) {
         unpin(&self.inner, self.pinned_log);
     }
+}
+
+/// A log segment of a checkpoint, open, with the body offset where its
+/// complete records end (short of the file's end only for a segment
+/// recovery found torn).
+struct LogTail {
+    log: CheckpointLog,
+    reader: SealedReader,
+    end: u64,
 }
 
 /// Records of one file of a checkpoint, from a body offset on.
