@@ -25,8 +25,9 @@ use crate::encoding::{
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, PExpr, SubPlan};
+use crate::sql::functions::ScalarCall;
 use crate::sql::outer_join::OuterJoinIter;
-use crate::sql::plan::{Access, Node, Plan, SortKey};
+use crate::sql::plan::{Access, AggCall, Node, Plan, SortKey};
 use crate::storage::Direction;
 use crate::syntax::ast::{JoinKind, SetOp};
 use crate::txn::{Txn, TxnIter};
@@ -417,6 +418,9 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             // (no key to build and hash per row).
             let mut single: Option<(Row, Vec<Aggregator>, Row)> = None;
             let mut args: Row = Vec::new();
+            // Aggregates of at most one plain argument (no FILTER, not
+            // JSON) read it where it is, chosen once here.
+            let plain: Option<Vec<AggArg>> = aggs.iter().map(AggArg::of).collect();
             // Every row is read into the same buffers; a group keeps a copy
             // of the one its bare columns read.
             let mut row: Row = Vec::new();
@@ -441,34 +445,17 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                     )
                 };
                 if let Some((rep, ags, _)) = slot {
-                    for (a, call) in ags.iter_mut().zip(aggs) {
-                        if let Some(f) = &call.filter {
-                            if eval(f, &row, cx)?.truthy() != Some(true) {
-                                a.skip_row();
-                                continue;
+                    match &plain {
+                        Some(plain) => {
+                            for (a, arg) in ags.iter_mut().zip(plain) {
+                                arg.update(a, &row, cx)?;
                             }
                         }
-                        args.clear();
-                        let json = matches!(
-                            call.kind,
-                            AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. }
-                        );
-                        let mut marked = false;
-                        for (i, e) in call.args.iter().enumerate() {
-                            if json && i + 1 == call.args.len() {
-                                let (v, m) = crate::sql::eval::eval_json_marked(
-                                    e,
-                                    call.json_type,
-                                    &row,
-                                    cx,
-                                )?;
-                                args.push(v);
-                                marked = m;
-                            } else {
-                                args.push(eval(e, &row, cx)?);
+                        None => {
+                            for (a, call) in ags.iter_mut().zip(aggs) {
+                                update_aggregate(a, call, &row, &mut args, cx)?;
                             }
                         }
-                        a.update_marked(&args, marked)?;
                     }
                     let take = match picker {
                         Some(p) => ags[p].took_last_row() || fresh,
@@ -1343,6 +1330,97 @@ impl Scan {
                 Ok(true)
             }
             None => Ok(false),
+        }
+    }
+}
+
+/// Feeds `row` to aggregate `a` of `call` in general (FILTER, JSON marks,
+/// several arguments), its arguments evaluated into `args`.
+fn update_aggregate(
+    a: &mut Aggregator,
+    call: &AggCall,
+    row: &[Value],
+    args: &mut Row,
+    cx: &mut ExecCtx,
+) -> Result<()> {
+    if let Some(f) = &call.filter {
+        if eval(f, row, cx)?.truthy() != Some(true) {
+            a.skip_row();
+            return Ok(());
+        }
+    }
+    args.clear();
+    let json = matches!(
+        call.kind,
+        AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. }
+    );
+    let mut marked = false;
+    for (i, e) in call.args.iter().enumerate() {
+        if json && i + 1 == call.args.len() {
+            let (v, m) = crate::sql::eval::eval_json_marked(e, call.json_type, row, cx)?;
+            args.push(v);
+            marked = m;
+        } else {
+            args.push(eval(e, row, cx)?);
+        }
+    }
+    a.update_marked(args, marked)
+}
+
+/// How an aggregate without FILTER, not a JSON one, reads its one argument
+/// (or none) from each row: as the general path's `eval` would, but with no
+/// argument vector, and a column read in place instead of copied.
+enum AggArg<'p> {
+    /// `count(*)`.
+    Nothing,
+    /// A column.
+    Col(usize),
+    /// A function of one column (`length(v)`), not one evaluated in line
+    /// nor one that reads JSON marks: called on the column in place.
+    CallOnCol(&'p ScalarCall, usize),
+    /// Any other expression.
+    Expr(&'p PExpr),
+}
+
+impl<'p> AggArg<'p> {
+    /// `None` if the call needs the general path.
+    fn of(call: &'p AggCall) -> Option<AggArg<'p>> {
+        if call.filter.is_some()
+            || matches!(
+                call.kind,
+                AggKind::JsonGroupArray { .. } | AggKind::JsonGroupObject { .. }
+            )
+        {
+            return None;
+        }
+        Some(match call.args.as_slice() {
+            [] => AggArg::Nothing,
+            [PExpr::Col(i)] => AggArg::Col(*i),
+            [PExpr::Func(f, a)] if f.short_circuit().is_none() && !f.wants_json_marks() => {
+                match a.as_slice() {
+                    [PExpr::Col(i)] => AggArg::CallOnCol(f, *i),
+                    _ => AggArg::Expr(&call.args[0]),
+                }
+            }
+            [e] => AggArg::Expr(e),
+            _ => return None,
+        })
+    }
+
+    fn update(&self, a: &mut Aggregator, row: &[Value], cx: &mut ExecCtx) -> Result<()> {
+        const NULL: &Value = &Value::Null;
+        let col = |i: usize| std::slice::from_ref(row.get(i).unwrap_or(NULL));
+        match self {
+            AggArg::Nothing => a.update_marked(&[], false),
+            AggArg::Col(i) => a.update_marked(col(*i), false),
+            AggArg::CallOnCol(f, i) => {
+                let v = f.call(col(*i), cx.session)?;
+                a.update_marked(std::slice::from_ref(&v), false)
+            }
+            AggArg::Expr(e) => {
+                let v = eval(e, row, cx)?;
+                a.update_marked(std::slice::from_ref(&v), false)
+            }
         }
     }
 }
