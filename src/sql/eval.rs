@@ -309,8 +309,9 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             negated,
             glob,
         } => {
-            let t = eval(expr, row, cx)?;
-            let p = eval(pattern, row, cx)?;
+            // By reference: a column's text is not copied to be matched.
+            let t = operand(expr, row, cx)?;
+            let p = operand(pattern, row, cx)?;
             let esc = match escape {
                 Some(e) => eval(e, row, cx)?.to_text().and_then(|s| s.chars().next()),
                 None => None,

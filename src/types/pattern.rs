@@ -120,12 +120,9 @@ fn compile_glob(pattern: &str) -> Option<Vec<PatternToken>> {
     Some(tokens)
 }
 
-/// Matches compiled tokens against text: the classic iterative wildcard
-/// algorithm that backtracks only to the most recent `%`, which gives the
-/// same answers as SQLite's recursive matcher in O(pattern × text) time and
-/// constant stack, whatever the input.
-fn match_tokens(tokens: &[PatternToken], text: &[char], no_case: bool) -> bool {
-    let one_matches = |t: &PatternToken, c: char| match t {
+/// Whether pattern token `t` matches character `c`.
+fn one_matches(t: &PatternToken, c: char, no_case: bool) -> bool {
+    match t {
         PatternToken::Any => false,
         PatternToken::One => true,
         PatternToken::Literal(p) => {
@@ -134,28 +131,84 @@ fn match_tokens(tokens: &[PatternToken], text: &[char], no_case: bool) -> bool {
         PatternToken::Set { ranges, invert } => {
             ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *invert
         }
-    };
+    }
+}
+
+/// The first byte position at or after `from` where token `t` may match
+/// `text`: for an ASCII literal, its next occurrence (either case under
+/// `no_case`), found by comparing bytes (an ASCII byte is never part of a
+/// longer character, and only an ASCII character matches an ASCII
+/// literal); for any other token `from` itself. `None`: nowhere.
+fn next_candidate(
+    t: Option<&PatternToken>,
+    text: &str,
+    from: usize,
+    no_case: bool,
+) -> Option<usize> {
+    match t {
+        Some(PatternToken::Literal(l)) if l.is_ascii() => {
+            let b = *l as u8;
+            let (lo, up) = if no_case {
+                (b.to_ascii_lowercase(), b.to_ascii_uppercase())
+            } else {
+                (b, b)
+            };
+            let rest = text.as_bytes().get(from..)?;
+            rest.iter()
+                .position(|&x| x == lo || x == up)
+                .map(|i| from + i)
+        }
+        _ => (from < text.len()).then_some(from),
+    }
+}
+
+/// Matches compiled tokens against text: the classic iterative wildcard
+/// algorithm that backtracks only to the most recent `%`, which gives the
+/// same answers as SQLite's recursive matcher in O(pattern × text) time and
+/// constant stack, whatever the input. Positions are byte offsets of
+/// characters in `text`; after a `%`, the text is skipped to where the
+/// next token can match (SQLite does the same for a literal after `%`).
+fn match_tokens(tokens: &[PatternToken], text: &str, no_case: bool) -> bool {
+    let char_at = |s: usize| text.get(s..).and_then(|t| t.chars().next());
     let (mut p, mut s) = (0usize, 0usize);
-    let mut backtrack: Option<(usize, usize)> = None; // (token after '%', text position)
-    while let Some(&c) = text.get(s) {
+    // (token after '%', text position it was tried at)
+    let mut backtrack: Option<(usize, usize)> = None;
+    while let Some(c) = char_at(s) {
         match tokens.get(p) {
             Some(PatternToken::Any) => {
                 p += 1;
+                if p == tokens.len() {
+                    // A trailing `%` matches the rest.
+                    return true;
+                }
+                // A match must place the token after the `%` somewhere
+                // from here on; the latest `%` absorbs anything, so none
+                // found here means no match at all.
+                match next_candidate(tokens.get(p), text, s, no_case) {
+                    Some(at) => s = at,
+                    None => return false,
+                }
                 backtrack = Some((p, s));
                 continue;
             }
-            Some(t) if one_matches(t, c) => {
+            Some(t) if one_matches(t, c, no_case) => {
                 p += 1;
-                s += 1;
+                s += c.len_utf8();
                 continue;
             }
             _ => {}
         }
         match backtrack {
             Some((bp, bs)) => {
-                p = bp;
-                s = bs + 1;
-                backtrack = Some((bp, bs + 1));
+                let after = bs + char_at(bs).map_or(1, char::len_utf8);
+                match next_candidate(tokens.get(bp), text, after, no_case) {
+                    Some(at) => {
+                        p = bp;
+                        s = at;
+                        backtrack = Some((bp, at));
+                    }
+                    None => return false,
+                }
             }
             None => return false,
         }
@@ -176,8 +229,7 @@ pub fn like(pattern: &str, text: &str, escape: Option<char>) -> bool {
     let Some(tokens) = compile_like(until_nul(pattern), escape) else {
         return false;
     };
-    let text: Vec<char> = until_nul(text).chars().collect();
-    match_tokens(&tokens, &text, true)
+    match_tokens(&tokens, until_nul(text), true)
 }
 
 /// `text GLOB pattern`: `*` matches any run, `?` one character, `[...]` one
@@ -188,6 +240,108 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     let Some(tokens) = compile_glob(until_nul(pattern)) else {
         return false;
     };
-    let text: Vec<char> = until_nul(text).chars().collect();
-    match_tokens(&tokens, &text, false)
+    match_tokens(&tokens, until_nul(text), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The matcher as it was before positions became byte offsets and
+    /// `%` learnt to skip: characters one by one, backtracking a character
+    /// at a time.
+    fn reference(tokens: &[PatternToken], text: &str, no_case: bool) -> bool {
+        let text: Vec<char> = text.chars().collect();
+        let (mut p, mut s) = (0usize, 0usize);
+        let mut backtrack: Option<(usize, usize)> = None;
+        while let Some(&c) = text.get(s) {
+            match tokens.get(p) {
+                Some(PatternToken::Any) => {
+                    p += 1;
+                    backtrack = Some((p, s));
+                    continue;
+                }
+                Some(t) if one_matches(t, c, no_case) => {
+                    p += 1;
+                    s += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            match backtrack {
+                Some((bp, bs)) => {
+                    p = bp;
+                    s = bs + 1;
+                    backtrack = Some((bp, bs + 1));
+                }
+                None => return false,
+            }
+        }
+        tokens
+            .get(p..)
+            .unwrap_or(&[])
+            .iter()
+            .all(|t| matches!(t, PatternToken::Any))
+    }
+
+    /// Every string of up to `n` pieces of `alphabet`.
+    fn strings(alphabet: &[&str], n: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..n {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |a| format!("{s}{a}")))
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    #[test]
+    fn skipping_matcher_agrees_with_the_reference() {
+        // Every pattern and text of up to four pieces: both cases, a
+        // multibyte letter, the wildcards, an escape.
+        let texts = strings(&["a", "A", "b", "é"], 4);
+        for escape in [None, Some('\\'), Some('%')] {
+            for pattern in strings(&["a", "A", "é", "%", "_", "\\"], 4) {
+                let Some(tokens) = compile_like(&pattern, escape) else {
+                    continue;
+                };
+                for text in &texts {
+                    assert_eq!(
+                        match_tokens(&tokens, text, true),
+                        reference(&tokens, text, true),
+                        "{text:?} LIKE {pattern:?} ESCAPE {escape:?}"
+                    );
+                }
+            }
+        }
+        for pattern in strings(&["a", "A", "*", "?", "[a-b]", "[^a]"], 4) {
+            let Some(tokens) = compile_glob(&pattern) else {
+                continue;
+            };
+            for text in &texts {
+                assert_eq!(
+                    match_tokens(&tokens, text, false),
+                    reference(&tokens, text, false),
+                    "{text:?} GLOB {pattern:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn literal_after_percent_is_found_anywhere() {
+        assert!(like("%a%", "xxxxA", None));
+        assert!(like("%ab", "aab", None));
+        assert!(like("%ab", "abab", None));
+        assert!(!like("%ab", "aba", None));
+        assert!(like("a%", "abc", None));
+        assert!(like("%é%", "xxé", None));
+        assert!(!like("%é%", "xxÉ", None));
+        assert!(glob("*b*", "aab"));
+        assert!(!glob("*B*", "aab"));
+        assert!(like("%a_c%", "xxabxxazc", None));
+    }
 }
