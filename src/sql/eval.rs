@@ -143,8 +143,37 @@ pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         PExpr::Lit(v) => Ok(v.clone()),
         PExpr::Col(i) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
         PExpr::Param(i) => cx.param(*i),
+        // A comparison, an operator or a plain function of one argument
+        // over leaves cannot recurse: evaluated here as `eval_inner` would,
+        // without the stack check and the dispatch of the full evaluator
+        // (a third of a filtered scan's time).
+        PExpr::Cmp(op, l, r, rule) if is_leaf(l) && is_leaf(r) => {
+            let a = operand(l, row, cx)?;
+            let b = operand(r, row, cx)?;
+            Ok(cmp_op(*op, &a, &b, rule))
+        }
+        PExpr::Binary(op, l, r)
+            if !matches!(op, BinOp::And | BinOp::Or) && is_leaf(l) && is_leaf(r) =>
+        {
+            let a = operand(l, row, cx)?;
+            let b = operand(r, row, cx)?;
+            binary(*op, &a, &b)
+        }
+        PExpr::Func(f, args)
+            if f.short_circuit().is_none()
+                && !f.wants_json_marks()
+                && matches!(args.as_slice(), [a] if is_leaf(a)) =>
+        {
+            let a = operand(&args[0], row, cx)?;
+            f.call(std::slice::from_ref(&*a), cx.session)
+        }
         _ => eval_node(e, row, cx),
     }
+}
+
+/// A constant, a parameter or a column: evaluated without recursion.
+fn is_leaf(e: &PExpr) -> bool {
+    matches!(e, PExpr::Lit(_) | PExpr::Col(_) | PExpr::Param(_))
 }
 
 /// An operand by reference where it can be (a column or a constant, so a
