@@ -213,6 +213,11 @@ fn match_tokens(tokens: &[PatternToken], text: &str, no_case: bool) -> bool {
             None => return false,
         }
     }
+    only_any_from(tokens, p)
+}
+
+/// Whether the tokens from `p` on are all `%` (they match an empty rest).
+fn only_any_from(tokens: &[PatternToken], p: usize) -> bool {
     tokens
         .get(p..)
         .unwrap_or(&[])
@@ -277,11 +282,7 @@ mod tests {
                 None => return false,
             }
         }
-        tokens
-            .get(p..)
-            .unwrap_or(&[])
-            .iter()
-            .all(|t| matches!(t, PatternToken::Any))
+        only_any_from(tokens, p)
     }
 
     /// Every string of up to `n` pieces of `alphabet`.
