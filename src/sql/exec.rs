@@ -484,24 +484,7 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
             }
             Box::new(Collected(out.into_iter()))
         }
-        Node::Sort(input, keys) => {
-            let mut it = open(input, cx, env)?;
-            let mut rows: Vec<(Row, Row)> = Vec::new();
-            while let Some(r) = it.next(cx)? {
-                let k = keys
-                    .iter()
-                    .map(|k| eval(&k.expr, &r, cx))
-                    .collect::<Result<Row>>()?;
-                rows.push((k, r));
-            }
-            rows.sort_by(|(a, _), (b, _)| compare_sort_keys(a, b, keys));
-            Box::new(Collected(
-                rows.into_iter()
-                    .map(|(_, r)| r)
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            ))
-        }
+        Node::Sort(input, keys) => open_sorted(input, keys, None, cx, env)?,
         Node::Distinct(input, colls) => Box::new(DistinctIter {
             input: open(input, cx, env)?,
             seen: HashSet::new(),
@@ -513,8 +496,27 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
         }),
         Node::Limit(input, limit, offset) => {
             let (remaining, skip) = limit_offset(limit, offset, env, cx)?;
+            // ORDER BY ... LIMIT n keeps only the first rows it may return
+            // (the sort key columns may be trimmed off after the sort).
+            let keep = remaining
+                .checked_add(skip)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n <= TOP_ROWS_MAX);
+            let input = match (&**input, keep) {
+                (Node::Sort(i, keys), Some(keep)) => open_sorted(i, keys, Some(keep), cx, env)?,
+                (Node::Trim(t, width), Some(keep)) if matches!(&**t, Node::Sort(..)) => {
+                    let Node::Sort(i, keys) = &**t else {
+                        return Err(Error::sql(SqlErrorKind::Misuse, "trim without a sort"));
+                    };
+                    Box::new(TrimIter {
+                        input: open_sorted(i, keys, Some(keep), cx, env)?,
+                        width: *width,
+                    })
+                }
+                _ => open(input, cx, env)?,
+            };
             Box::new(LimitIter {
-                input: open(input, cx, env)?,
+                input,
                 remaining,
                 skip,
             })
@@ -594,6 +596,72 @@ pub(crate) fn limit_offset(
         None => 0,
     };
     Ok((if l < 0 { u64::MAX } else { l as u64 }, o as u64))
+}
+
+/// Most rows an ORDER BY under a LIMIT keeps while it reads (LIMIT plus
+/// OFFSET); a larger LIMIT sorts every row.
+const TOP_ROWS_MAX: usize = 100_000;
+
+/// The rows of `input` in the order of `keys`, ties in input order (a
+/// stable sort). With `keep`, only the first `keep` of them: every row is
+/// still read and its keys evaluated (the same errors, in the same order),
+/// but once twice `keep` are held the first `keep` are selected and the
+/// rest dropped, so a top-N query holds O(N) rows, not the whole input.
+fn open_sorted(
+    input: &Plan,
+    keys: &[SortKey],
+    keep: Option<usize>,
+    cx: &mut ExecCtx,
+    env: &[Value],
+) -> Result<Box<dyn RowIter>> {
+    let mut it = open(input, cx, env)?;
+    // (sort key values, arrival number, row): the arrival number makes the
+    // selection and the final sort agree with a stable sort.
+    let mut rows: Vec<(Row, usize, Row)> = Vec::new();
+    let order = |a: &(Row, usize, Row), b: &(Row, usize, Row)| {
+        compare_sort_keys(&a.0, &b.0, keys).then(a.1.cmp(&b.1))
+    };
+    let mut n = 0;
+    // After a selection: the last kept row, the worst of them; a row that
+    // sorts after it can never be returned and is not held.
+    let mut worst: Option<usize> = None;
+    // Each row and its keys are read into the same buffers, copied out
+    // only when held.
+    let (mut r, mut k): (Row, Row) = (Vec::new(), Vec::new());
+    while it.next_into(cx, &mut r)? {
+        k.clear();
+        for key in keys {
+            k.push(eval(&key.expr, &r, cx)?);
+        }
+        n += 1;
+        if keep == Some(0) {
+            continue;
+        }
+        if let Some((wk, _, _)) = worst.and_then(|w| rows.get(w)) {
+            // A later row ties with an earlier one only to come after it.
+            if compare_sort_keys(&k, wk, keys) != std::cmp::Ordering::Less {
+                continue;
+            }
+        }
+        rows.push((k.clone(), n, r.clone()));
+        if let Some(keep) = keep {
+            if rows.len() >= keep.saturating_mul(2).max(64) {
+                rows.select_nth_unstable_by(keep - 1, order);
+                rows.truncate(keep);
+                worst = Some(keep - 1);
+            }
+        }
+    }
+    rows.sort_by(order);
+    if let Some(keep) = keep {
+        rows.truncate(keep);
+    }
+    Ok(Box::new(Collected(
+        rows.into_iter()
+            .map(|(_, _, r)| r)
+            .collect::<Vec<_>>()
+            .into_iter(),
+    )))
 }
 
 /// Orders two rows of sort key values under `keys` (ORDER BY).
