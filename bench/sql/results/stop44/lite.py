@@ -21,3 +21,13 @@ for name,q in [("filt","SELECT count(*), sum(k) FROM t WHERE k > 1000 AND length
     for _ in range(5):
         t=time.perf_counter(); r=db.execute(q).fetchall(); best=min(best,time.perf_counter()-t)
     print(name, f"{best*1000:.1f} ms", r[0])
+for name,q in [("top","SELECT id, v FROM t ORDER BY v LIMIT 10"),("sort","SELECT id, k FROM t WHERE id % 10 = 0 ORDER BY v"),("dist","SELECT count(DISTINCT k % 1000) FROM t"),("f2","SELECT count(*) FROM t WHERE id % 3 = 0 AND length(v) > 10"),("f3","SELECT count(*) FROM t WHERE v LIKE '%a%'")]:
+    best=1e9
+    for _ in range(5):
+        t=time.perf_counter(); r=db.execute(q).fetchall(); best=min(best,time.perf_counter()-t)
+    print(name, f"{best*1000:.1f} ms", len(r))
+best=1e9
+for _ in range(5):
+    t=time.perf_counter(); db.execute("UPDATE t SET k = k + 1 WHERE id % 10 = 0"); best=min(best,time.perf_counter()-t)
+db.rollback()
+print("upd", f"{best*1000:.1f} ms")

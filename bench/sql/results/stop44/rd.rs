@@ -91,6 +91,10 @@ fn main() {
             "f2" => { let mut r = s.query("SELECT count(*) FROM t WHERE id % 3 = 0 AND length(v) > 10", &[]).unwrap(); let row = r.next().unwrap().unwrap(); let c: i64 = row.get(0).unwrap(); sum += c; }
             "f3" => { let mut r = s.query("SELECT count(*) FROM t WHERE v LIKE '%a%'", &[]).unwrap(); let row = r.next().unwrap().unwrap(); let c: i64 = row.get(0).unwrap(); sum += c; }
             "f4" => { let mut r = s.query("SELECT id, v FROM t WHERE k % 10 = 3", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(0).unwrap(); sum += c; } }
+            "top" => { let mut r = s.query("SELECT id, v FROM t ORDER BY v LIMIT 10", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(0).unwrap(); sum += c; } }
+            "sort" => { let mut r = s.query("SELECT id, k FROM t WHERE id % 10 = 0 ORDER BY v", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(0).unwrap(); sum += c; } }
+            "dist" => { let mut r = s.query("SELECT count(DISTINCT k % 1000) FROM t", &[]).unwrap(); let row = r.next().unwrap().unwrap(); let c: i64 = row.get(0).unwrap(); sum += c; }
+            "upd" => { s.execute("UPDATE t SET k = k + 1 WHERE id % 10 = 0", &[]).unwrap(); }
             _ => panic!("what"),
         }
     }
