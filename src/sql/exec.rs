@@ -628,12 +628,31 @@ fn open_sorted(
     // Each row and its keys are read into the same buffers, copied out
     // only when held.
     let (mut r, mut k): (Row, Row) = (Vec::new(), Vec::new());
+    // Keys that are all columns (the usual case: ORDER BY a result
+    // column, or a hidden one projected for the sort) cannot fail to
+    // evaluate, so a row is compared with the worst held one where it is,
+    // and its keys are copied only when it is held.
+    let cols: Option<Vec<usize>> = keys
+        .iter()
+        .map(|k| match k.expr {
+            PExpr::Col(i) => Some(i),
+            _ => None,
+        })
+        .collect();
     while it.next_into(cx, &mut r)? {
+        n += 1;
+        if let (Some(cols), Some((wk, _, _))) = (&cols, worst.and_then(|w| rows.get(w))) {
+            const NULL: &Value = &Value::Null;
+            let o = compare_sort_values(|i| r.get(cols[i]).unwrap_or(NULL), |i| &wk[i], keys);
+            // A later row ties with an earlier one only to come after it.
+            if o != std::cmp::Ordering::Less {
+                continue;
+            }
+        }
         k.clear();
         for key in keys {
             k.push(eval(&key.expr, &r, cx)?);
         }
-        n += 1;
         if keep == Some(0) {
             continue;
         }
@@ -666,9 +685,19 @@ fn open_sorted(
 
 /// Orders two rows of sort key values under `keys` (ORDER BY).
 pub(crate) fn compare_sort_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> std::cmp::Ordering {
+    compare_sort_values(|i| &a[i], |i| &b[i], keys)
+}
+
+/// [`compare_sort_keys`] with key `i` of each side read through `a(i)`
+/// and `b(i)` (a row's columns, in place).
+fn compare_sort_values<'v>(
+    a: impl Fn(usize) -> &'v Value,
+    b: impl Fn(usize) -> &'v Value,
+    keys: &[SortKey],
+) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     for (i, key) in keys.iter().enumerate() {
-        let (x, y) = (&a[i], &b[i]);
+        let (x, y) = (a(i), b(i));
         let o = match (matches!(x, Value::Null), matches!(y, Value::Null)) {
             (true, true) => Ordering::Equal,
             (true, false) if key.nulls_first => Ordering::Less,
