@@ -25,7 +25,6 @@ use crate::encoding::{
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, PExpr, SubPlan};
-use crate::sql::functions::ScalarCall;
 use crate::sql::outer_join::OuterJoinIter;
 use crate::sql::plan::{Access, AggCall, Node, Plan, SortKey};
 use crate::storage::Direction;
@@ -656,8 +655,8 @@ fn open_sorted(
         if keep == Some(0) {
             continue;
         }
-        if let Some((wk, _, _)) = worst.and_then(|w| rows.get(w)) {
-            // A later row ties with an earlier one only to come after it.
+        if let (None, Some((wk, _, _))) = (&cols, worst.and_then(|w| rows.get(w))) {
+            // As above, for keys that had to be evaluated first.
             if compare_sort_keys(&k, wk, keys) != std::cmp::Ordering::Less {
                 continue;
             }
@@ -1472,10 +1471,8 @@ enum AggArg<'p> {
     Nothing,
     /// A column.
     Col(usize),
-    /// A function of one column (`length(v)`), not one evaluated in line
-    /// nor one that reads JSON marks: called on the column in place.
-    CallOnCol(&'p ScalarCall, usize),
-    /// Any other expression.
+    /// Any other expression (`eval` calls a function of a column on the
+    /// column in place).
     Expr(&'p PExpr),
 }
 
@@ -1493,12 +1490,6 @@ impl<'p> AggArg<'p> {
         Some(match call.args.as_slice() {
             [] => AggArg::Nothing,
             [PExpr::Col(i)] => AggArg::Col(*i),
-            [PExpr::Func(f, a)] if f.short_circuit().is_none() && !f.wants_json_marks() => {
-                match a.as_slice() {
-                    [PExpr::Col(i)] => AggArg::CallOnCol(f, *i),
-                    _ => AggArg::Expr(&call.args[0]),
-                }
-            }
             [e] => AggArg::Expr(e),
             _ => return None,
         })
@@ -1510,10 +1501,6 @@ impl<'p> AggArg<'p> {
         match self {
             AggArg::Nothing => a.update_marked(&[], false),
             AggArg::Col(i) => a.update_marked(col(*i), false),
-            AggArg::CallOnCol(f, i) => {
-                let v = f.call(col(*i), cx.session)?;
-                a.update_marked(std::slice::from_ref(&v), false)
-            }
             AggArg::Expr(e) => {
                 let v = eval(e, row, cx)?;
                 a.update_marked(std::slice::from_ref(&v), false)
