@@ -108,23 +108,26 @@ pub(crate) fn bool_val(b: Option<bool>) -> Value {
 }
 
 fn cmp_op(op: BinOp, a: &Value, b: &Value, rule: &CmpRule) -> Value {
+    bool_val(cmp_truth(op, a, b, rule))
+}
+
+/// A comparison's answer: true, false or NULL (`None`).
+fn cmp_truth(op: BinOp, a: &Value, b: &Value, rule: &CmpRule) -> Option<bool> {
     match op {
-        BinOp::Is => return bool_val(Some(rule.is(a, b))),
-        BinOp::IsNot => return bool_val(Some(!rule.is(a, b))),
+        BinOp::Is => return Some(rule.is(a, b)),
+        BinOp::IsNot => return Some(!rule.is(a, b)),
         _ => {}
     }
-    let Some(o) = rule.cmp(a, b) else {
-        return Value::Null;
-    };
-    bool_val(Some(match op {
+    let o = rule.cmp(a, b)?;
+    Some(match op {
         BinOp::Eq => o == Ordering::Equal,
         BinOp::Ne => o != Ordering::Equal,
         BinOp::Lt => o == Ordering::Less,
         BinOp::Le => o != Ordering::Greater,
         BinOp::Gt => o == Ordering::Greater,
         BinOp::Ge => o != Ordering::Less,
-        _ => return Value::Null,
-    }))
+        _ => return None,
+    })
 }
 
 fn int_of(v: &Value) -> Option<i64> {
@@ -169,6 +172,45 @@ pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         }
         _ => eval_node(e, row, cx),
     }
+}
+
+/// The truth of `e` as a condition (WHERE, ON): what
+/// `eval(e)?.truthy()` gives, with the same errors in the same order, but
+/// AND, OR, NOT and comparisons answer true, false or NULL (`None`)
+/// directly instead of building a value for the node above to test
+/// again, and go through neither the full evaluator's dispatch nor,
+/// except AND, OR and NOT (which recurse here), its stack check: a
+/// filter's own nodes, once per row.
+pub fn truth(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Option<bool>> {
+    match e {
+        PExpr::Binary(op @ (BinOp::And | BinOp::Or), l, r) => {
+            crate::depth::guarded(|| logic(*op == BinOp::And, l, r, row, cx))
+        }
+        PExpr::Unary(UnOp::Not, x) => crate::depth::guarded(|| Ok(truth(x, row, cx)?.map(|b| !b))),
+        PExpr::Cmp(op, l, r, rule) => {
+            let a = operand(l, row, cx)?;
+            let b = operand(r, row, cx)?;
+            Ok(cmp_truth(*op, &a, &b, rule))
+        }
+        _ => Ok(eval(e, row, cx)?.truthy()),
+    }
+}
+
+/// AND (`and`) or OR of `l` and `r` in three-valued logic, `r` evaluated
+/// only when the answer depends on it (as `eval_inner` does).
+fn logic(and: bool, l: &PExpr, r: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Option<bool>> {
+    // OR is AND with true and false swapped.
+    let decides = !and;
+    let a = truth(l, row, cx)?;
+    if a == Some(decides) {
+        return Ok(Some(decides));
+    }
+    let b = truth(r, row, cx)?;
+    Ok(match (a, b) {
+        (_, Some(x)) if x == decides => Some(decides),
+        (Some(x), Some(y)) if x != decides && y != decides => Some(!decides),
+        _ => None,
+    })
 }
 
 /// A constant, a parameter or a column: evaluated without recursion.

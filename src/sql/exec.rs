@@ -24,7 +24,7 @@ use crate::encoding::{
 };
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
-use crate::sql::eval::{eval, PExpr, SubPlan};
+use crate::sql::eval::{eval, truth, PExpr, SubPlan};
 use crate::sql::outer_join::OuterJoinIter;
 use crate::sql::plan::{Access, AggCall, Node, Plan, SortKey};
 use crate::storage::Direction;
@@ -765,7 +765,7 @@ impl RowIter for FilterIter {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         let _ = &self.env;
         while let Some(r) = self.input.next(cx)? {
-            if eval(&self.pred, &r, cx)?.truthy() == Some(true) {
+            if truth(&self.pred, &r, cx)? == Some(true) {
                 return Ok(Some(r));
             }
         }
@@ -774,7 +774,7 @@ impl RowIter for FilterIter {
 
     fn next_into(&mut self, cx: &mut ExecCtx, out: &mut Row) -> Result<bool> {
         while self.input.next_into(cx, out)? {
-            if eval(&self.pred, out, cx)?.truthy() == Some(true) {
+            if truth(&self.pred, out, cx)? == Some(true) {
                 return Ok(true);
             }
         }
@@ -960,7 +960,7 @@ impl RowIter for JoinIter {
             };
             if got {
                 let ok = match &self.on {
-                    Some(on) => eval(on, out, cx)?.truthy() == Some(true),
+                    Some(on) => truth(on, out, cx)? == Some(true),
                     None => true,
                 };
                 if ok {
@@ -1013,7 +1013,7 @@ impl RowIter for JoinIter {
             match next {
                 Some(row) => {
                     let ok = match &self.on {
-                        Some(on) => eval(on, &row, cx)?.truthy() == Some(true),
+                        Some(on) => truth(on, &row, cx)? == Some(true),
                         None => true,
                     };
                     if ok {
@@ -1440,7 +1440,7 @@ fn update_aggregate(
     cx: &mut ExecCtx,
 ) -> Result<()> {
     if let Some(f) = &call.filter {
-        if eval(f, row, cx)?.truthy() != Some(true) {
+        if truth(f, row, cx)? != Some(true) {
             a.skip_row();
             return Ok(());
         }

@@ -23,7 +23,7 @@
 
 use crate::error::Result;
 use crate::sql::cte::row_bytes;
-use crate::sql::eval::{eval, PExpr};
+use crate::sql::eval::{truth, PExpr};
 use crate::sql::exec::{open, ExecCtx, Row, RowIter};
 use crate::sql::plan::Plan;
 use crate::types::Value;
@@ -119,7 +119,7 @@ impl RowIter for OuterJoinIter {
                 let mut row = left.clone();
                 row.extend(self.rights[at].iter().cloned());
                 let ok = match &self.on {
-                    Some(on) => eval(on, &row, cx)?.truthy() == Some(true),
+                    Some(on) => truth(on, &row, cx)? == Some(true),
                     None => true,
                 };
                 if ok {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use crate::catalog::{rows_prefix, Schema, Table, SEQUENCE_TABLE};
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::eval::{eval, PExpr};
+use crate::sql::eval::{eval, truth, PExpr};
 use crate::sql::exec::{
     delete_row, index_values, max_rowid, read_row, rowid_may_exist, unique_conflicts, write_row,
     ErrorScope, ExecCtx, Row,
@@ -155,7 +155,7 @@ impl TableWriter {
     pub fn holds(&self, cx: &mut ExecCtx, i: usize, row: &[Value]) -> Result<bool> {
         match self.filters.get(i).and_then(Option::as_ref) {
             None => Ok(true),
-            Some(f) => Ok(eval(f, row, cx)?.truthy() == Some(true)),
+            Some(f) => Ok(truth(f, row, cx)? == Some(true)),
         }
     }
 

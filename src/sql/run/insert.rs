@@ -564,7 +564,7 @@ fn insert_rows(
                 let mut both = old.clone();
                 both.extend(row.iter().cloned());
                 if let Some(f) = filter {
-                    if eval(f, &both, cx)?.truthy() != Some(true) {
+                    if truth(f, &both, cx)? != Some(true) {
                         continue;
                     }
                 }

@@ -30,7 +30,7 @@ use crate::catalog::{index_prefix, table_prefix, CatalogWriter, Schema, Table, V
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::access::{check, too_deep, trigger_uses, MAX_TRIGGER_DEPTH};
 use crate::sql::depend::{check_column_name, referrers, refuse_if_referred};
-use crate::sql::eval::{eval, PExpr};
+use crate::sql::eval::{eval, truth, PExpr};
 use crate::sql::exec::{delete_prefix, index_values, open, read_row, ExecCtx, Row};
 use crate::sql::plan::{reads_target, DataChange, Planner, Security};
 use crate::sql::write::{
@@ -146,7 +146,7 @@ fn planner_for<'s>(schema: &'s Schema, cx: &ExecCtx) -> Planner<'s> {
 /// Refuses a new row that row-level security's WITH CHECK rejects.
 fn check_new_row(cx: &mut ExecCtx, check: &Option<PExpr>, t: &Table, row: &[Value]) -> Result<()> {
     if let Some(c) = check {
-        if eval(c, row, cx)?.truthy() != Some(true) {
+        if truth(c, row, cx)? != Some(true) {
             return Err(Error::PermissionDenied {
                 message: format!(
                     "new row violates row-level security policy for table {}",
@@ -183,7 +183,7 @@ fn require_visible(
     what: &str,
 ) -> Result<()> {
     for c in checks {
-        if eval(c, row, cx)?.truthy() != Some(true) {
+        if truth(c, row, cx)? != Some(true) {
             return Err(Error::PermissionDenied {
                 message: format!(
                     "row-level security policy for table {} does not let you {what} the existing row this one conflicts with",

@@ -165,7 +165,7 @@ pub(super) fn run_trigger_body(
         .executing();
     if let Some(w) = &trig.when {
         let e = p.trigger_expr(w)?;
-        if eval(&e, &[], cx)?.truthy() != Some(true) {
+        if truth(&e, &[], cx)? != Some(true) {
             return Ok(());
         }
     }

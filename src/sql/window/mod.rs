@@ -39,7 +39,7 @@ mod frame_agg;
 use std::cmp::Ordering;
 
 use crate::error::Result;
-use crate::sql::eval::eval;
+use crate::sql::eval::{eval, truth};
 use crate::sql::exec::{compare_sort_keys, open as open_plan, Collected, ExecCtx, Row, RowIter};
 use crate::sql::plan::{WindowFnCall, WindowFunc, WindowPlan, WindowSort};
 use crate::types::{Collation, Value};
@@ -248,7 +248,7 @@ fn partition_values(
     let filter = match &call.filter {
         Some(f) => part
             .iter()
-            .map(|&i| Ok(eval(f, &rows[i], cx)?.truthy() == Some(true)))
+            .map(|&i| Ok(truth(f, &rows[i], cx)? == Some(true)))
             .collect::<Result<Vec<bool>>>()?,
         None => vec![true; part.len()],
     };
