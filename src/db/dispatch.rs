@@ -41,7 +41,11 @@ pub(super) fn exec_write(
     cx: &mut ExecCtx,
     schema: &Schema,
     stmt: &Ast,
-) -> Result<(Option<Schema>, run::Changed)> {
+) -> Result<(Option<Box<Schema>>, run::Changed)> {
+    // A new schema is boxed: the result is moved on its way up, and for
+    // every DML (a prepared INSERT per row) it is `None`, whose unboxed
+    // slot was a schema's size.
+    let boxed = |s: Option<Schema>| s.map(Box::new);
     let none = || run::Changed {
         changes: 0,
         returning: None,
@@ -52,8 +56,8 @@ pub(super) fn exec_write(
         Ast::Insert(i) => (None, run::insert(cx, schema, i)?),
         Ast::Update(u) => (None, run::update(cx, schema, u)?),
         Ast::Delete(d) => (None, run::delete(cx, schema, d)?),
-        Ast::CreateTable(ct) => (run::create_table(cx, schema, ct)?, none()),
-        Ast::CreateIndex(ci) => (run::create_index(cx, schema, ci)?, none()),
+        Ast::CreateTable(ct) => (boxed(run::create_table(cx, schema, ct)?), none()),
+        Ast::CreateIndex(ci) => (boxed(run::create_index(cx, schema, ci)?), none()),
         Ast::CreateView {
             name,
             columns,
@@ -61,7 +65,15 @@ pub(super) fn exec_write(
             query_sql,
             if_not_exists,
         } => (
-            run::create_view(cx, schema, name, columns, query, query_sql, *if_not_exists)?,
+            boxed(run::create_view(
+                cx,
+                schema,
+                name,
+                columns,
+                query,
+                query_sql,
+                *if_not_exists,
+            )?),
             none(),
         ),
         Ast::Drop {
@@ -69,16 +81,22 @@ pub(super) fn exec_write(
             names,
             if_exists,
         } => (
-            run::drop_objects(cx, schema, *kind, names, *if_exists)?,
+            boxed(run::drop_objects(cx, schema, *kind, names, *if_exists)?),
             none(),
         ),
-        Ast::CreateTrigger(ct) => (Some(run::create_trigger(cx, schema, ct)?), none()),
-        Ast::AlterTable { table, op } => (Some(run::alter_table(cx, schema, table, op)?), none()),
+        Ast::CreateTrigger(ct) => (Some(Box::new(run::create_trigger(cx, schema, ct)?)), none()),
+        Ast::AlterTable { table, op } => (
+            Some(Box::new(run::alter_table(cx, schema, table, op)?)),
+            none(),
+        ),
         Ast::Reindex(name) => {
             run::reindex(cx, schema, name.as_deref())?;
             (None, none())
         }
-        Ast::Analyze(name) => (run::analyze_stats(cx, schema, name.as_deref())?, none()),
+        Ast::Analyze(name) => (
+            boxed(run::analyze_stats(cx, schema, name.as_deref())?),
+            none(),
+        ),
         Ast::Pragma(p) if p.name == "user_version" => {
             let v = super::pragma::user_version_value(p).ok_or_else(|| {
                 Error::sql(SqlErrorKind::Misuse, "PRAGMA user_version without a value")
@@ -617,11 +635,17 @@ impl Session {
                 .as_ref()
                 .map(|n| DdlChange::of(stmt, schema, n))
                 .unwrap_or_default();
-            let new_auth = ownership(&sec.auth, schema, new_schema.as_ref(), self.user_id, change);
+            let new_auth = ownership(
+                &sec.auth,
+                schema,
+                new_schema.as_deref(),
+                self.user_id,
+                change,
+            );
             if let Some(a) = &new_auth {
                 put_auth(txn_ref, &sec.auth, a)?;
             }
-            Ok((new_schema.map(Box::new), new_auth.map(Box::new), changed))
+            Ok((new_schema, new_auth.map(Box::new), changed))
         })();
         // SQLite raises a name it cannot resolve (in a trigger program it
         // codes, too) while compiling the statement, before anything ran;
