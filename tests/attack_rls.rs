@@ -320,3 +320,100 @@ fn update_and_delete_see_only_what_select_policies_show() {
     let mut lab = self::lab(policies);
     assert_eq!(lab.ok("alice", "UPDATE doc SET body = 'blind'"), "ok 3");
 }
+
+/// Row policies in three-valued logic: a row is visible (USING) or may be
+/// written (WITH CHECK) only where the policy's condition is true; where
+/// it is NULL (`NOT NULL`, `NULL OR false`, `NULL AND true`) the row is
+/// hidden or the write refused, never let through. For each condition,
+/// alice's reads and inserts are compared with SQLite's WHERE over the
+/// same rows (an oracle outside sealdb's evaluator).
+#[test]
+fn policies_let_through_only_rows_whose_condition_is_true() {
+    let mut n = Attacks::new("rls/three-valued conditions");
+    let vals = ["NULL", "0", "1"];
+    let mut rows = Vec::new();
+    for a in vals {
+        for b in vals {
+            rows.push(format!("({}, 'alice', {a}, {b})", rows.len() + 1));
+        }
+    }
+    let setup = format!(
+        "CREATE TABLE f (id INTEGER PRIMARY KEY, owner TEXT, a INTEGER, b INTEGER);
+         INSERT INTO f VALUES {};",
+        rows.join(", ")
+    );
+    let conds = [
+        "a = 1",
+        "NOT (a = 1)",
+        "NOT a",
+        "a OR b",
+        "a AND b",
+        "NOT (a OR b)",
+        "NOT (a AND b)",
+        "a = 1 OR b = 1",
+        "a = 1 AND NOT (b = 0)",
+        "(a = 0 OR b) AND NOT (a IS NULL)",
+        "NOT (NOT (a = b))",
+        "a IS NOT b OR NOT (a = 1 AND b = 1)",
+        "a <> b",
+        "NOT (a > b) OR a IS NULL",
+    ];
+    let lite = rusqlite::Connection::open_in_memory().unwrap();
+    lite.execute_batch(&setup).unwrap();
+    for cond in conds {
+        let want: Vec<String> = {
+            let mut st = lite
+                .prepare(&format!("SELECT id FROM f WHERE {cond} ORDER BY id"))
+                .unwrap();
+            st.query_map([], |r| r.get::<_, i64>(0))
+                .unwrap()
+                .map(|v| v.unwrap().to_string())
+                .collect()
+        };
+        let mut lab = Lab::new(&setup);
+        lab.user("alice");
+        lab.as_root(&format!(
+            "ALTER TABLE f ENABLE ROW LEVEL SECURITY;
+             GRANT SELECT, INSERT, UPDATE ON f TO alice;
+             CREATE POLICY p ON f FOR ALL USING ({cond}) WITH CHECK ({cond})"
+        ));
+        // Reads: only the rows where the condition is true, however asked.
+        assert_eq!(
+            lab.ok("alice", "SELECT id FROM f ORDER BY id"),
+            want.join(";"),
+            "USING ({cond})"
+        );
+        n.tried();
+        assert_eq!(
+            lab.ok(
+                "alice",
+                "SELECT count(*) FROM f WHERE a IS NULL OR a IS NOT NULL"
+            ),
+            want.len().to_string(),
+            "USING ({cond}), counted"
+        );
+        n.tried();
+        // Writes: a new row passes WITH CHECK only where it is true.
+        for (i, a) in vals.iter().enumerate() {
+            for (j, b) in vals.iter().enumerate() {
+                let id = 100 + 3 * i + j;
+                let ok: bool = lite
+                    .query_row(
+                        &format!(
+                            "SELECT coalesce(({cond}), 0) <> 0 FROM (SELECT {a} AS a, {b} AS b)"
+                        ),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                let sql = format!("INSERT INTO f VALUES ({id}, 'alice', {a}, {b})");
+                if ok {
+                    lab.ok("alice", &sql);
+                } else {
+                    lab.denied("alice", &sql);
+                }
+                n.tried();
+            }
+        }
+    }
+}
