@@ -384,10 +384,11 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             let t = operand(expr, row, cx)?;
             let p = operand(pattern, row, cx)?;
             let esc = match escape {
-                Some(e) => eval(e, row, cx)?.to_text().and_then(|s| s.chars().next()),
+                Some(e) => eval(e, row, cx)?.text().and_then(|s| s.chars().next()),
                 None => None,
             };
-            match (t.to_text(), p.to_text()) {
+            // Texts borrowed, not copied (numbers and blobs made texts).
+            match (t.text(), p.text()) {
                 (Some(t), Some(p)) => {
                     let m = if *glob {
                         types::glob(&p, &t)

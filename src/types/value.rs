@@ -88,12 +88,19 @@ impl Value {
     /// documentation, blobs as their bytes read as UTF-8 (invalid sequences
     /// become U+FFFD, where SQLite would keep the raw bytes).
     pub fn to_text(&self) -> Option<String> {
+        self.text().map(std::borrow::Cow::into_owned)
+    }
+
+    /// [`Value::to_text`] without copying a text: borrowed from a TEXT
+    /// value, made for the other types.
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
         match self {
             Value::Null => None,
-            Value::Integer(i) => Some(i.to_string()),
-            Value::Real(r) => Some(format_real(*r)),
-            Value::Text(s) => Some(s.clone()),
-            Value::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            Value::Integer(i) => Some(Cow::Owned(i.to_string())),
+            Value::Real(r) => Some(Cow::Owned(format_real(*r))),
+            Value::Text(s) => Some(Cow::Borrowed(s)),
+            Value::Blob(b) => Some(String::from_utf8_lossy(b)),
         }
     }
 

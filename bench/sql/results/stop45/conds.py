@@ -78,6 +78,15 @@ for _ in range(8):
     query(f"SELECT id, CASE WHEN {cond(2)} THEN 'y' WHEN {cond(1)} THEN 'z' ELSE 'n' END FROM c")
 for _ in range(6):
     query(f"SELECT id FROM c WHERE ({cond(2)}) = ({cond(2)})")
+# LIKE and GLOB over values that are not texts (matched as their text
+# forms), patterns from columns, ESCAPE.
+for q in ["SELECT id FROM c WHERE a LIKE '1%'", "SELECT id FROM c WHERE x LIKE '1.5'",
+          "SELECT id FROM c WHERE x LIKE '%.0'", "SELECT id FROM c WHERE b GLOB '[0-1]'",
+          "SELECT id FROM c WHERE s LIKE a", "SELECT id FROM c WHERE 'ab' LIKE s",
+          "SELECT id FROM c WHERE s LIKE 'a!%' ESCAPE '!'",
+          "SELECT id FROM c WHERE NOT (a LIKE b)", "SELECT id FROM c WHERE -1 LIKE a || ''",
+          "SELECT id, s LIKE 'A%', s GLOB 'a*', a LIKE 1 FROM c"]:
+    query(q)
 # Short-circuits: the right side fails (integer overflow) only where the
 # left side does not decide.
 query("SELECT id FROM c WHERE a IS NOT 1 AND abs(-9223372036854775807 - a) > 0")
@@ -97,7 +106,8 @@ query("SELECT id, a, s FROM p")
 hdr = """# Conditions (WHERE, JOIN ON, FILTER, HAVING, CASE WHEN, a partial
 # index's WHERE): AND, OR, NOT, comparisons, IS, IS NULL, LIKE, BETWEEN
 # and IN over NULLs, integers, reals and texts, nested up to four deep, in
-# three-valued logic; short-circuits that skip an overflowing right side.
+# three-valued logic; LIKE and GLOB over numbers, blobs and columns;
+# short-circuits that skip an overflowing right side.
 # Generated (seed 4242) with SQLite's answers.
 """
 sys.stdout.write(hdr + "\n" + "\n".join(out))
