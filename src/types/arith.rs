@@ -114,10 +114,13 @@ pub fn pos(a: &Value) -> Value {
 
 /// `a || b`: NULL if either is NULL, else the text forms joined.
 pub fn concat(a: &Value, b: &Value) -> Value {
-    match (a.to_text(), b.to_text()) {
-        (Some(mut x), Some(y)) => {
-            x.push_str(&y);
-            Value::Text(x)
+    // Texts borrowed: the result is the one string built.
+    match (a.text(), b.text()) {
+        (Some(x), Some(y)) => {
+            let mut out = String::with_capacity(x.len() + y.len());
+            out.push_str(&x);
+            out.push_str(&y);
+            Value::Text(out)
         }
         _ => Value::Null,
     }

@@ -30,7 +30,7 @@ pub(super) fn f_char(args: &[Value]) -> Result<Value> {
 
 /// `glob(P, X)`: `X GLOB P` as 1 or 0; NULL if either is NULL.
 pub(super) fn f_glob(args: &[Value]) -> Result<Value> {
-    match (arg(args, 0).to_text(), arg(args, 1).to_text()) {
+    match (arg(args, 0).text(), arg(args, 1).text()) {
         (Some(pattern), Some(text)) => Ok(Value::from(glob(&pattern, &text))),
         _ => Ok(Value::Null),
     }
@@ -60,9 +60,9 @@ pub(super) fn f_instr(args: &[Value]) -> Result<Value> {
             .position(|w| w == needle.as_slice());
         return Ok(pos.map_or(Value::Integer(0), |p| count_to_value(p.saturating_add(1))));
     }
-    let hay = x.to_text().unwrap_or_default();
-    let needle = y.to_text().unwrap_or_default();
-    Ok(match hay.find(&needle) {
+    let hay = x.text().unwrap_or_default();
+    let needle = y.text().unwrap_or_default();
+    Ok(match hay.find(&*needle) {
         Some(p) => count_to_value(
             hay.get(..p)
                 .map_or(0, |s| s.chars().count())
@@ -79,7 +79,7 @@ pub(super) fn f_length(args: &[Value]) -> Result<Value> {
         Value::Null => Value::Null,
         Value::Text(s) => count_to_value(until_nul(s).chars().count()),
         Value::Blob(b) => count_to_value(b.len()),
-        v => count_to_value(v.to_text().map_or(0, |s| s.len())),
+        v => count_to_value(v.text().map_or(0, |s| s.len())),
     })
 }
 
@@ -89,7 +89,7 @@ pub(super) fn f_length(args: &[Value]) -> Result<Value> {
 pub(super) fn f_like(args: &[Value]) -> Result<Value> {
     let mut escape = None;
     if let Some(e) = args.get(2) {
-        let Some(e) = e.to_text() else {
+        let Some(e) = e.text() else {
             return Ok(Value::Null);
         };
         let mut chars = until_nul(&e).chars();
@@ -103,7 +103,7 @@ pub(super) fn f_like(args: &[Value]) -> Result<Value> {
             }
         }
     }
-    match (arg(args, 0).to_text(), arg(args, 1).to_text()) {
+    match (arg(args, 0).text(), arg(args, 1).text()) {
         (Some(pattern), Some(text)) => Ok(Value::from(like(&pattern, &text, escape))),
         _ => Ok(Value::Null),
     }
@@ -112,14 +112,14 @@ pub(super) fn f_like(args: &[Value]) -> Result<Value> {
 /// `lower(X)`: ASCII letters to lower case; other characters unchanged.
 pub(super) fn f_lower(args: &[Value]) -> Result<Value> {
     Ok(arg(args, 0)
-        .to_text()
+        .text()
         .map_or(Value::Null, |s| Value::Text(s.to_ascii_lowercase())))
 }
 
 /// `upper(X)`: ASCII letters to upper case; other characters unchanged.
 pub(super) fn f_upper(args: &[Value]) -> Result<Value> {
     Ok(arg(args, 0)
-        .to_text()
+        .text()
         .map_or(Value::Null, |s| Value::Text(s.to_ascii_uppercase())))
 }
 
@@ -142,19 +142,19 @@ pub(super) fn f_quote(args: &[Value]) -> Result<Value> {
 /// becomes text, as in SQLite).
 pub(super) fn f_replace(args: &[Value]) -> Result<Value> {
     let (x, y, z) = (arg(args, 0), arg(args, 1), arg(args, 2));
-    let (Some(text), Some(pattern)) = (x.to_text(), y.to_text()) else {
+    let (Some(text), Some(pattern)) = (x.text(), y.text()) else {
         return Ok(Value::Null);
     };
     // SQLite tests the pattern's first byte, not its length: a pattern
     // starting with NUL (x'00' read as text) counts as empty too.
     if pattern.is_empty() || pattern.starts_with('\0') {
         // X's text form (SQLite 3.54 returns text even for a number).
-        return Ok(Value::Text(text));
+        return Ok(Value::Text(text.into_owned()));
     }
-    let Some(replacement) = z.to_text() else {
+    let Some(replacement) = z.text() else {
         return Ok(Value::Null);
     };
-    Ok(Value::Text(text.replace(&pattern, &replacement)))
+    Ok(Value::Text(text.replace(&*pattern, &replacement)))
 }
 
 /// `substr(X, Y [, Z])`: Z characters of X (bytes when X is a blob)
@@ -173,9 +173,7 @@ pub(super) fn f_substr(args: &[Value]) -> Result<Value> {
     let mut p1 = arg(args, 1).to_i64();
     let text: Vec<char> = match x {
         Value::Blob(_) => Vec::new(),
-        _ => until_nul(&x.to_text().unwrap_or_default())
-            .chars()
-            .collect(),
+        _ => until_nul(&x.text().unwrap_or_default()).chars().collect(),
     };
     let len = match x {
         Value::Blob(b) => i64::try_from(b.len()).unwrap_or(i64::MAX),
@@ -227,17 +225,17 @@ pub(super) fn f_substr(args: &[Value]) -> Result<Value> {
 /// `trim`, `ltrim`, `rtrim` with an optional set of characters to remove
 /// (default: the space character only).
 fn trim_impl(args: &[Value], left: bool, right: bool) -> Result<Value> {
-    let Some(text) = arg(args, 0).to_text() else {
+    let Some(text) = arg(args, 0).text() else {
         return Ok(Value::Null);
     };
     let set: Vec<char> = match args.get(1) {
         None => vec![' '],
-        Some(v) => match v.to_text() {
+        Some(v) => match v.text() {
             None => return Ok(Value::Null),
             Some(s) => until_nul(&s).chars().collect(),
         },
     };
-    let mut s = text.as_str();
+    let mut s = &*text;
     if left {
         s = s.trim_start_matches(|c| set.contains(&c));
     }
@@ -263,7 +261,7 @@ pub(super) fn f_rtrim(args: &[Value]) -> Result<Value> {
 /// NULL for NULL, empty text, or text starting with NUL.
 pub(super) fn f_unicode(args: &[Value]) -> Result<Value> {
     Ok(arg(args, 0)
-        .to_text()
+        .text()
         .and_then(|s| until_nul(&s).chars().next())
         .map_or(Value::Null, |c| Value::Integer(i64::from(u32::from(c)))))
 }
@@ -284,7 +282,7 @@ pub(super) fn f_octet_length(args: &[Value]) -> Result<Value> {
     Ok(match arg(args, 0) {
         Value::Null => Value::Null,
         Value::Blob(b) => count_to_value(b.len()),
-        v => count_to_value(v.to_text().map_or(0, |s| s.len())),
+        v => count_to_value(v.text().map_or(0, |s| s.len())),
     })
 }
 
@@ -294,7 +292,7 @@ fn join_non_null(values: &[Value], sep: &str) -> Result<Value> {
     let mut out = String::new();
     let mut first = true;
     for v in values {
-        let Some(t) = v.to_text() else { continue };
+        let Some(t) = v.text() else { continue };
         if !first {
             out.push_str(sep);
         }
@@ -314,7 +312,7 @@ pub(super) fn f_concat(args: &[Value]) -> Result<Value> {
 /// `concat_ws(SEP, X, ...)`: the non-NULL arguments joined by SEP; NULL
 /// when SEP is NULL.
 pub(super) fn f_concat_ws(args: &[Value]) -> Result<Value> {
-    let Some(sep) = arg(args, 0).to_text() else {
+    let Some(sep) = arg(args, 0).text() else {
         return Ok(Value::Null);
     };
     join_non_null(args.get(1..).unwrap_or(&[]), &sep)
@@ -334,7 +332,7 @@ pub(super) fn f_soundex(args: &[Value]) -> Result<Value> {
         }
         t
     };
-    let text = arg(args, 0).to_text().unwrap_or_default();
+    let text = arg(args, 0).text().unwrap_or_default();
     let z = until_nul(&text).as_bytes();
     let Some(start) = z.iter().position(u8::is_ascii_alphabetic) else {
         return Ok(Value::Text("?000".into()));
@@ -366,12 +364,12 @@ pub(super) fn f_soundex(args: &[Value]) -> Result<Value> {
 /// characters of Y may stand between two-digit pairs. NULL when X holds
 /// anything else, an odd digit, or when an argument is NULL.
 pub(super) fn f_unhex(args: &[Value]) -> Result<Value> {
-    let Some(hex) = arg(args, 0).to_text() else {
+    let Some(hex) = arg(args, 0).text() else {
         return Ok(Value::Null);
     };
     let pass: Vec<char> = match args.get(1) {
         None => Vec::new(),
-        Some(v) => match v.to_text() {
+        Some(v) => match v.text() {
             None => return Ok(Value::Null),
             Some(s) => until_nul(&s).chars().collect(),
         },
@@ -405,7 +403,7 @@ fn hex_n(z: &[u8], n: usize) -> Option<u32> {
 /// `\UXXXXXXXX` replaced by the code points they name and `\\` by a
 /// backslash; any other backslash is an error ("invalid Unicode escape").
 pub(super) fn f_unistr(args: &[Value]) -> Result<Value> {
-    let Some(text) = arg(args, 0).to_text() else {
+    let Some(text) = arg(args, 0).text() else {
         return Ok(Value::Null);
     };
     let z = text.as_bytes();
