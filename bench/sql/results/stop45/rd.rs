@@ -95,6 +95,7 @@ fn main() {
             "grp" => { let mut r = s.query("SELECT k % 100, count(*), sum(length(v)) FROM t GROUP BY k % 100", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(1).unwrap(); sum += c; } }
             "f2" => { let mut r = s.query("SELECT count(*) FROM t WHERE id % 3 = 0 AND length(v) > 10", &[]).unwrap(); let row = r.next().unwrap().unwrap(); let c: i64 = row.get(0).unwrap(); sum += c; }
             "f3" => { let mut r = s.query("SELECT count(*) FROM t WHERE v LIKE '%a%'", &[]).unwrap(); let row = r.next().unwrap().unwrap(); let c: i64 = row.get(0).unwrap(); sum += c; }
+            "fn" => { let mut r = s.query("SELECT count(*), sum(instr(v, 'ab')), sum(length(replace(v, 'a', 'b'))), sum(length(v || 'x')) FROM t", &[]).unwrap(); let row = r.next().unwrap().unwrap(); let c: i64 = row.get(1).unwrap(); sum += c; }
             "f4" => { let mut r = s.query("SELECT id, v FROM t WHERE k % 10 = 3", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(0).unwrap(); sum += c; } }
             "top" => { let mut r = s.query("SELECT id, v FROM t ORDER BY v LIMIT 10", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(0).unwrap(); sum += c; } }
             "sort" => { let mut r = s.query("SELECT id, k FROM t WHERE id % 10 = 0 ORDER BY v", &[]).unwrap(); while let Some(row) = r.step().unwrap() { let c: i64 = row.get(0).unwrap(); sum += c; } }
