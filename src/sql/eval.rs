@@ -151,9 +151,7 @@ pub fn eval(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
         // without the stack check and the dispatch of the full evaluator
         // (a third of a filtered scan's time).
         PExpr::Cmp(op, l, r, rule) if is_leaf(l) && is_leaf(r) => {
-            let a = operand(l, row, cx)?;
-            let b = operand(r, row, cx)?;
-            Ok(cmp_op(*op, &a, &b, rule))
+            Ok(bool_val(compare(*op, l, r, rule, row, cx)?))
         }
         PExpr::Binary(op, l, r)
             if !matches!(op, BinOp::And | BinOp::Or) && is_leaf(l) && is_leaf(r) =>
@@ -187,13 +185,26 @@ pub fn truth(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Option<bool>>
             crate::depth::guarded(|| logic(*op == BinOp::And, l, r, row, cx))
         }
         PExpr::Unary(UnOp::Not, x) => crate::depth::guarded(|| Ok(truth(x, row, cx)?.map(|b| !b))),
-        PExpr::Cmp(op, l, r, rule) => {
-            let a = operand(l, row, cx)?;
-            let b = operand(r, row, cx)?;
-            Ok(cmp_truth(*op, &a, &b, rule))
-        }
+        PExpr::Cmp(op, l, r, rule) => compare(*op, l, r, rule, row, cx),
         _ => Ok(eval(e, row, cx)?.truthy()),
     }
+}
+
+/// Comparison `l op r` under `rule`, its operands by reference where
+/// they can be: true, false or NULL (`None`). One body for `eval`'s
+/// shortcut, `eval_inner` and `truth`, inlined into each.
+#[inline(always)]
+fn compare(
+    op: BinOp,
+    l: &PExpr,
+    r: &PExpr,
+    rule: &CmpRule,
+    row: &[Value],
+    cx: &mut ExecCtx,
+) -> Result<Option<bool>> {
+    let a = operand(l, row, cx)?;
+    let b = operand(r, row, cx)?;
+    Ok(cmp_truth(op, &a, &b, rule))
 }
 
 /// AND (`and`) or OR of `l` and `r` in three-valued logic, `r` evaluated
@@ -294,11 +305,7 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             let v = eval(x, row, cx)?;
             bool_val(Some(matches!(v, Value::Null) != *not))
         }
-        PExpr::Cmp(op, l, r, rule) => {
-            let a = operand(l, row, cx)?;
-            let b = operand(r, row, cx)?;
-            cmp_op(*op, &a, &b, rule)
-        }
+        PExpr::Cmp(op, l, r, rule) => bool_val(compare(*op, l, r, rule, row, cx)?),
         PExpr::InList(x, _, negated, _, Some(set)) => {
             let v = eval(x, row, cx)?;
             match set.contains(&v) {
@@ -364,8 +371,8 @@ fn eval_inner(e: &PExpr, row: &[Value], cx: &mut ExecCtx) -> Result<Value> {
             let v = eval(x, row, cx)?;
             let a = eval(lo, row, cx)?;
             let b = eval(hi, row, cx)?;
-            let ge = cmp_op(BinOp::Ge, &v, &a, rlo).truthy();
-            let le = cmp_op(BinOp::Le, &v, &b, rhi).truthy();
+            let ge = cmp_truth(BinOp::Ge, &v, &a, rlo);
+            let le = cmp_truth(BinOp::Le, &v, &b, rhi);
             let r = match (ge, le) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),

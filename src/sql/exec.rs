@@ -503,15 +503,13 @@ fn open_node(plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<Box<dyn Row
                 .filter(|&n| n <= TOP_ROWS_MAX);
             let input = match (&**input, keep) {
                 (Node::Sort(i, keys), Some(keep)) => open_sorted(i, keys, Some(keep), cx, env)?,
-                (Node::Trim(t, width), Some(keep)) if matches!(&**t, Node::Sort(..)) => {
-                    let Node::Sort(i, keys) = &**t else {
-                        return Err(Error::sql(SqlErrorKind::Misuse, "trim without a sort"));
-                    };
-                    Box::new(TrimIter {
+                (Node::Trim(t, width), Some(keep)) => match &**t {
+                    Node::Sort(i, keys) => Box::new(TrimIter {
                         input: open_sorted(i, keys, Some(keep), cx, env)?,
                         width: *width,
-                    })
-                }
+                    }),
+                    _ => open(input, cx, env)?,
+                },
                 _ => open(input, cx, env)?,
             };
             Box::new(LimitIter {
