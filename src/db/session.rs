@@ -509,7 +509,7 @@ impl Session {
                 return Err(e);
             }
         };
-        let columns: Arc<[String]> = Arc::from(planned.columns.clone());
+        let columns = planned.shared_columns();
         Ok(Rows {
             session: self,
             current: Row::empty(columns.clone()),

@@ -18,10 +18,10 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::catalog::{index_key, index_prefix, row_key, rowid_of_key, rows_prefix, Index, Table};
-use crate::encoding::{
-    decode_row, decode_row_into, encode_index_value, encode_row, encoded_row_len,
+use crate::catalog::{
+    index_key, index_prefix, row_key, row_key_array, rowid_of_key, rows_prefix, Index, Table,
 };
+use crate::encoding::{decode_row_into, encode_index_value, encode_row, encoded_row_len};
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::aggregate::{AggKind, Aggregator};
 use crate::sql::eval::{eval, truth, PExpr, SubPlan};
@@ -1418,9 +1418,14 @@ impl Scan {
 
     /// Reads row `rowid` into `out`; false when there is none.
     fn fetch(&self, cx: &mut ExecCtx, rowid: i64, out: &mut Row) -> Result<bool> {
-        match cx.txn.get(&row_key(self.table.id, rowid))? {
-            Some(bytes) => {
-                stored_row_into(&self.table, &bytes, rowid, out)?;
+        // The key on the stack and the row decoded where the store keeps
+        // it: a fetch through an index allocates neither.
+        let key = row_key_array(self.table.id, rowid);
+        match cx.txn.get_with(&key, |bytes| {
+            stored_row_into(&self.table, bytes, rowid, out)
+        })? {
+            Some(decoded) => {
+                decoded?;
                 Ok(true)
             }
             None => Ok(false),
@@ -1700,15 +1705,13 @@ pub fn unique_conflicts(
 
 /// Reads row `rowid` of `t` (columns ++ rowid).
 pub fn read_row(txn: &mut Txn, t: &Table, rowid: i64) -> Result<Option<Row>> {
-    match txn.get(&row_key(t.id, rowid))? {
-        Some(b) => {
-            let mut r = decode_row(&b)?;
-            r.resize(t.columns.len(), Value::Null);
-            r.push(Value::Integer(rowid));
-            Ok(Some(r))
-        }
-        None => Ok(None),
-    }
+    let key = row_key_array(t.id, rowid);
+    txn.get_with(&key, |b| {
+        let mut r = Vec::new();
+        stored_row_into(t, b, rowid, &mut r)?;
+        Ok(r)
+    })?
+    .transpose()
 }
 
 /// Whether row `rowid` of `t` may exist: `false` only when it is known to

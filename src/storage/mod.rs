@@ -85,7 +85,7 @@ use self::key::{cmp_ikey, seek_key, split, user_key, Kind};
 use self::manifest::{manifest_name, Manifest, CURRENT};
 use self::memtable::{Lookup, Memtable};
 use self::sst::builder::{SstBuilder, TableSummary};
-use self::sst::reader::SstReader;
+use self::sst::reader::{Hit, SstReader};
 use self::sst::table_name;
 use self::version::{FileMeta, Version, VersionEdit, NUM_LEVELS};
 use self::wal::{wal_name, SegmentId, WalWriter};
@@ -253,6 +253,17 @@ impl Engine {
     /// The value of `key` as of `snapshot`.
     pub fn get_at(&self, key: &[u8], snapshot: &Snapshot) -> Result<Option<Vec<u8>>> {
         self.inner.get(key, snapshot.seq)
+    }
+
+    /// [`Engine::get_at`] that hands the value to `f` where it lies instead
+    /// of copying it out (a row decoded straight from its cached block).
+    pub fn get_at_with<R>(
+        &self,
+        key: &[u8],
+        snapshot: &Snapshot,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        self.inner.get_with(key, snapshot.seq, f)
     }
 
     /// Sets `key` to `value`. Returns the write's sequence number.
@@ -524,38 +535,77 @@ impl Inner {
     }
 
     fn get(&self, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, seq, <[u8]>::to_vec)
+    }
+
+    /// The value of `key` as of `seq`, handed to `f` where it lies (a table's
+    /// value in its cached block, not copied out first).
+    fn get_with<R>(&self, key: &[u8], seq: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let (mem, imm, version) = self.view();
-        let target = seek_key(key, seq);
+        // An empty memtable holds nothing visible at `seq` and cannot come
+        // to (a later write's sequence number is above it): skipped, it
+        // costs no seek key (the active one is empty after every flush and
+        // on a reopened store, where reads spend their time).
         for m in std::iter::once(&mem).chain(imm.iter()) {
+            if m.is_empty() {
+                continue;
+            }
             match m.get(key, seq) {
-                Lookup::Found(v) => return Ok(Some(v)),
+                Lookup::Found(v) => return Ok(Some(f(&v))),
                 Lookup::Deleted => return Ok(None),
                 Lookup::Absent => {}
             }
         }
+        // The seek key on the stack when it is short (row keys, most index
+        // keys): a lookup makes no allocation for it.
+        let mut stack = [0u8; 64];
+        let heap;
+        let target: &[u8] = match stack.get_mut(..key.len() + 8) {
+            Some(t) => {
+                let (user, trailer) = t.split_at_mut(key.len());
+                user.copy_from_slice(key);
+                trailer.copy_from_slice(&key::trailer(seq, Kind::Put).to_be_bytes());
+                t
+            }
+            None => {
+                heap = seek_key(key, seq);
+                &heap
+            }
+        };
+        // `Some` once a table decides: the value's block and position, or
+        // `None` for a tombstone.
+        let found = |hit: Hit| match hit {
+            Hit::Value(block, i) => Some(Some((block, i))),
+            Hit::Deleted => Some(None),
+            Hit::Absent => None,
+        };
+        let mut answer = None;
         for f in &version.levels[0] {
             if f.overlaps(key, key) {
-                match self.table(f)?.get(key, &target)? {
-                    Lookup::Found(v) => return Ok(Some(v)),
-                    Lookup::Deleted => return Ok(None),
-                    Lookup::Absent => {}
+                if let Some(a) = found(self.table(f)?.find(key, target)?) {
+                    answer = Some(a);
+                    break;
                 }
             }
         }
-        for files in &version.levels[1..] {
-            let i = files
-                .partition_point(|f| cmp_ikey(&f.largest, &target) == std::cmp::Ordering::Less);
-            if let Some(f) = files.get(i) {
-                if user_key(&f.smallest) <= key {
-                    match self.table(f)?.get(key, &target)? {
-                        Lookup::Found(v) => return Ok(Some(v)),
-                        Lookup::Deleted => return Ok(None),
-                        Lookup::Absent => {}
+        if answer.is_none() {
+            for files in &version.levels[1..] {
+                let i = files
+                    .partition_point(|f| cmp_ikey(&f.largest, target) == std::cmp::Ordering::Less);
+                if let Some(file) = files.get(i) {
+                    if user_key(&file.smallest) <= key {
+                        if let Some(a) = found(self.table(file)?.find(key, target)?) {
+                            answer = Some(a);
+                            break;
+                        }
                     }
                 }
             }
         }
-        Ok(None)
+        Ok(match answer {
+            Some(Some((block, i))) => Some(f(block.value(i))),
+            _ => None,
+        })
     }
 
     fn iter(
@@ -567,19 +617,21 @@ impl Inner {
     ) -> Result<EngineIter> {
         let (mem, imm, version) = self.view();
         let start = iter::start_key(dir, &lower, &upper);
-        // The bound the cursors move towards: a memtable cursor stops there.
-        let stop = match dir {
+        // The bound the cursors move towards: a memtable cursor stops there
+        // (each takes its copy; none is made when no memtable is read).
+        let stop = || match dir {
             Direction::Forward => upper.clone(),
             Direction::Reverse => lower.clone(),
         };
-        let mut sources: Vec<Source> = Vec::new();
+        // Room for the usual few (one allocation, no growth on the way).
+        let mut sources: Vec<Source> = Vec::with_capacity(4);
+        // An empty memtable is left out, as in `get`: its cursor would copy
+        // the bounds and pin the skip list for nothing.
         for m in std::iter::once(mem).chain(imm) {
-            sources.push(Source::Mem(MemSource::new(
-                m,
-                dir,
-                start.clone(),
-                stop.clone(),
-            )));
+            if m.is_empty() {
+                continue;
+            }
+            sources.push(Source::Mem(MemSource::new(m, dir, start.clone(), stop())));
         }
         // Only tables whose key range meets [lower, upper] can supply an
         // entry, so a narrow range (an index probe) opens one table per

@@ -294,6 +294,16 @@ impl Txn {
         self.mgr.engine.get_at(key, &self.snapshot)
     }
 
+    /// [`Txn::get`] that hands the value to `f` where it lies (the write
+    /// set, or the store's cached block) instead of copying it out.
+    pub fn get_with<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.has_read = true;
+        if let Some(w) = self.writes.get(key) {
+            return Ok(w.as_deref().map(f));
+        }
+        self.mgr.engine.get_at_with(key, &self.snapshot, f)
+    }
+
     /// Sets `key` (the caller holds the writer slot).
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         // The write set keeps the caller's buffer (the key encoders leave

@@ -334,6 +334,19 @@ pub struct Planned {
     /// directly (also through views, subqueries in FROM and CTEs), as
     /// SQLite's `sqlite3_column_decltype`; `None` for an expression.
     pub decltypes: Vec<Option<Arc<str>>>,
+    /// `columns` shared, made on the first run of the query: every run's
+    /// rows name their columns through it (a prepared query run again
+    /// copies no names).
+    pub shared_columns: std::sync::OnceLock<Arc<[String]>>,
+}
+
+impl Planned {
+    /// [`Planned::columns`] as the rows of a run hold them.
+    pub fn shared_columns(&self) -> Arc<[String]> {
+        self.shared_columns
+            .get_or_init(|| Arc::from(self.columns.clone()))
+            .clone()
+    }
 }
 
 fn err(kind: SqlErrorKind, msg: impl Into<String>) -> Error {

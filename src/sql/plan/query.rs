@@ -124,6 +124,7 @@ impl<'s> Planner<'s> {
                     types: planned.types,
                     in_types: planned.in_types,
                     decltypes: planned.decltypes,
+                    shared_columns: Default::default(),
                 })
             }
         }
@@ -171,6 +172,7 @@ impl<'s> Planner<'s> {
                     // The last row is the rightmost SELECT.
                     in_types: last,
                     decltypes: vec![None; width],
+                    shared_columns: Default::default(),
                 })
             }
             SetExpr::SetOp {
@@ -196,6 +198,7 @@ impl<'s> Planner<'s> {
                     in_types: r.in_types,
                     // SQLite's: the leftmost SELECT's.
                     decltypes: l.decltypes,
+                    shared_columns: Default::default(),
                 })
             }
         }

@@ -279,6 +279,7 @@ impl<'s> Planner<'s> {
             in_types: types.clone(),
             types,
             decltypes,
+            shared_columns: Default::default(),
         })
     }
 

@@ -79,6 +79,14 @@ struct PartIndex {
     meta: Vec<BlockMeta>,
 }
 
+/// What [`SstReader::find`] found: the value's block and position in it,
+/// a tombstone, or nothing.
+pub(crate) enum Hit {
+    Value(Arc<Block>, usize),
+    Deleted,
+    Absent,
+}
+
 impl SstReader {
     /// Opens the table `meta` describes; a file that is not that table (its
     /// IV, key id, length or last 16 bytes differ from the manifest's
@@ -481,29 +489,39 @@ impl SstReader {
     /// Newest version of `user` at the snapshot of `target`, its seek key
     /// (`seek_key(user, seq)`, made once for all tables), in this table.
     pub(crate) fn get(&self, user: &[u8], target: &[u8]) -> Result<Lookup> {
+        Ok(match self.find(user, target)? {
+            Hit::Value(block, i) => Lookup::Found(block.value(i).to_vec()),
+            Hit::Deleted => Lookup::Deleted,
+            Hit::Absent => Lookup::Absent,
+        })
+    }
+
+    /// [`SstReader::get`] that lends the value where it lies, in its
+    /// cached block, instead of copying it out.
+    pub(crate) fn find(&self, user: &[u8], target: &[u8]) -> Result<Hit> {
         let parts = self.parts()?;
         let Some(p) = Self::partition_ge(parts, target) else {
-            return Ok(Lookup::Absent);
+            return Ok(Hit::Absent);
         };
         if !filter::may_contain(self.part_filter(parts, p)?, filter::hash64(user)) {
-            return Ok(Lookup::Absent);
+            return Ok(Hit::Absent);
         }
         let index = self.part_index(parts, p)?;
         let j = index.index.lower_bound(target);
         if j >= index.index.len() {
-            return Ok(Lookup::Absent);
+            return Ok(Hit::Absent);
         }
         let block = self.block_in(index, j)?;
         let i = block.lower_bound(target);
         if i >= block.len() {
-            return Ok(Lookup::Absent);
+            return Ok(Hit::Absent);
         }
         match split(block.key(i)) {
             Some((u, _, kind)) if u == user => Ok(match kind {
-                Kind::Put => Lookup::Found(block.value(i).to_vec()),
-                Kind::Delete => Lookup::Deleted,
+                Kind::Put => Hit::Value(block, i),
+                Kind::Delete => Hit::Deleted,
             }),
-            Some(_) => Ok(Lookup::Absent),
+            Some(_) => Ok(Hit::Absent),
             None => Err(Error::corruption(
                 self.file.path(),
                 0,
