@@ -54,7 +54,7 @@ fn k(i: u16) -> Vec<u8> {
     // Every fifth key longer than a point read's seek key buffer on the
     // stack (64 bytes with its 8-byte trailer).
     let mut key = format!("key{i:05}").into_bytes();
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         key.resize(57 + usize::from(i % 3), b'-');
     }
     key

@@ -1036,7 +1036,8 @@ impl RowIter for JoinIter {
 
 struct ProjectIter {
     input: Box<dyn RowIter>,
-    exprs: Vec<PExpr>,
+    /// The plan's expressions, shared: a run of a prepared query copies none.
+    exprs: Arc<[PExpr]>,
     /// Per output: the input column it can take instead of copying.
     moves: Vec<Option<usize>>,
     /// Every output moves a column, output `j` from column `moves[j] >= j`:

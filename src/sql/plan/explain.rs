@@ -153,7 +153,7 @@ impl Writer<'_> {
             }
             match &**cur {
                 Node::Project(i, es) => {
-                    exprs.extend(es);
+                    exprs.extend(es.iter());
                     cur = i;
                 }
                 Node::Trim(i, _) => cur = i,

@@ -131,7 +131,7 @@ pub enum Node {
         right_width: usize,
     },
     /// Compute expressions.
-    Project(Plan, Vec<PExpr>),
+    Project(Plan, Arc<[PExpr]>),
     /// Group and aggregate: output = the group's representative input row
     /// (padded to `width`) ++ group values ++ aggregates, so input columns
     /// keep their positions (bare columns and correlated subqueries read

@@ -227,7 +227,7 @@ impl<'s> Planner<'s> {
         }
         let colls: Vec<Collation> = types.iter().map(|t| t.coll.unwrap_or_default()).collect();
         if sel.distinct {
-            plan = Arc::new(Node::Project(plan, proj));
+            plan = Arc::new(Node::Project(plan, proj.into()));
             // DISTINCT over the result columns, then sort by the result
             // columns the terms name.
             plan = Arc::new(Node::Distinct(plan, colls));
@@ -261,11 +261,11 @@ impl<'s> Planner<'s> {
                     ..k
                 });
             }
-            plan = Arc::new(Node::Project(plan, proj));
+            plan = Arc::new(Node::Project(plan, proj.into()));
             plan = Arc::new(Node::Sort(plan, sort));
             plan = Arc::new(Node::Trim(plan, width_out));
         } else {
-            plan = Arc::new(Node::Project(plan, proj));
+            plan = Arc::new(Node::Project(plan, proj.into()));
         }
         if limit.is_some() || offset.is_some() {
             let s = Scope::new(Vec::new(), parent);
