@@ -315,6 +315,19 @@ impl Engine {
         )
     }
 
+    /// [`Engine::iter`] over `lower..upper` given as owned bounds, which the
+    /// iterator keeps instead of copies.
+    pub fn iter_bounds(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        direction: Direction,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<EngineIter> {
+        let seq = snapshot.map_or_else(|| self.inner.visible.load(Ordering::Acquire), |s| s.seq);
+        self.inner.iter(lower, upper, direction, seq)
+    }
+
     /// The number of keys in `range` as of `snapshot` (or now), with
     /// `own` — a transaction's uncommitted writes in the range, in key
     /// order: `(key, whether a put)` — layered on top: the number of

@@ -404,10 +404,7 @@ impl Txn {
         within
             && self
                 .writes
-                .range((
-                    Bound::Included(lower.to_vec()),
-                    Bound::Excluded(upper.to_vec()),
-                ))
+                .range((Bound::Included(lower), Bound::Excluded(upper)))
                 .next()
                 .is_none()
     }
@@ -500,15 +497,17 @@ impl Txn {
         dir: Direction,
     ) -> Result<TxnIter> {
         self.has_read = true;
-        let base =
-            self.mgr
-                .engine
-                .iter((lower.clone(), upper.clone()), dir, Some(&self.snapshot))?;
         let mut own: Vec<(Vec<u8>, Pending)> = self
             .writes
-            .range((lower, upper))
+            .range((borrowed(&lower), borrowed(&upper)))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // The bounds go to the store as they are (an index probe's seek
+        // copies no bound).
+        let base = self
+            .mgr
+            .engine
+            .iter_bounds(lower, upper, dir, Some(&self.snapshot))?;
         if dir == Direction::Reverse {
             own.reverse();
         }
@@ -634,7 +633,7 @@ impl Txn {
         self.has_read = true;
         let own: Vec<(&[u8], bool)> = self
             .writes
-            .range((lower.clone(), upper.clone()))
+            .range((borrowed(&lower), borrowed(&upper)))
             .map(|(k, v)| (k.as_slice(), v.is_some()))
             .collect();
         self.mgr
@@ -798,4 +797,9 @@ impl Iterator for TxnIter {
             Err(e) => Some(Err(e)),
         }
     }
+}
+
+/// `b` with its key borrowed.
+fn borrowed(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    b.as_ref().map(Vec::as_slice)
 }

@@ -20,7 +20,7 @@
 //! ([`WriteSet::remove_range`]); either keeps the run sorted.
 
 use std::collections::BTreeMap;
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 
 /// A write-set entry: `Some(value)` for a put, `None` for a delete.
 pub(super) type Pending = Option<Vec<u8>>;
@@ -189,18 +189,19 @@ impl WriteSet {
     }
 
     /// The entries in `range`, in key order.
+    /// The bounds are borrowed: a scan's caller keeps them for the store.
     pub(super) fn range<'a>(
         &'a self,
-        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        range: (Bound<&[u8]>, Bound<&[u8]>),
     ) -> impl DoubleEndedIterator<Item = (&'a Vec<u8>, &'a Pending)> + 'a {
-        let lo = match range.start_bound() {
-            Bound::Included(k) => self.run.partition_point(|(r, _)| r < k),
-            Bound::Excluded(k) => self.run.partition_point(|(r, _)| r <= k),
+        let lo = match range.0 {
+            Bound::Included(k) => self.run.partition_point(|(r, _)| r.as_slice() < k),
+            Bound::Excluded(k) => self.run.partition_point(|(r, _)| r.as_slice() <= k),
             Bound::Unbounded => 0,
         };
-        let hi = match range.end_bound() {
-            Bound::Included(k) => self.run.partition_point(|(r, _)| r <= k),
-            Bound::Excluded(k) => self.run.partition_point(|(r, _)| r < k),
+        let hi = match range.1 {
+            Bound::Included(k) => self.run.partition_point(|(r, _)| r.as_slice() <= k),
+            Bound::Excluded(k) => self.run.partition_point(|(r, _)| r.as_slice() < k),
             Bound::Unbounded => self.run.len(),
         };
         let run = self.run.get(lo..hi.max(lo)).unwrap_or(&[]);
@@ -208,7 +209,7 @@ impl WriteSet {
         let tree = if range_is_empty(&range) {
             None
         } else {
-            Some(self.tree.range(range))
+            Some(self.tree.range::<[u8], _>(range))
         };
         tree.into_iter()
             .flatten()
@@ -230,7 +231,7 @@ impl WriteSet {
 }
 
 /// Whether `range` holds no key (`BTreeMap::range` panics on these).
-fn range_is_empty(range: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> bool {
+fn range_is_empty(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     match range {
         (Bound::Included(a), Bound::Included(b)) => a > b,
         (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
@@ -326,14 +327,18 @@ mod tests {
                     }
                     _ => {
                         let r = (bound(&mut rng, span + 100), bound(&mut rng, span + 100));
-                        let want: Vec<_> = if range_is_empty(&r) {
+                        let lent = (
+                            r.0.as_ref().map(Vec::as_slice),
+                            r.1.as_ref().map(Vec::as_slice),
+                        );
+                        let want: Vec<_> = if range_is_empty(&lent) {
                             Vec::new()
                         } else {
                             model.range(r.clone()).collect()
                         };
-                        let got: Vec<_> = set.range(r.clone()).collect();
+                        let got: Vec<_> = set.range(lent).collect();
                         assert_eq!(got, want, "seed {seed} step {step}");
-                        let back: Vec<_> = set.range(r).rev().collect();
+                        let back: Vec<_> = set.range(lent).rev().collect();
                         assert_eq!(back, want.into_iter().rev().collect::<Vec<_>>());
                     }
                 }
