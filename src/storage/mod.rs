@@ -593,9 +593,9 @@ impl Inner {
             Hit::Absent => None,
         };
         let mut answer = None;
-        for f in &version.levels[0] {
-            if f.overlaps(key, key) {
-                if let Some(a) = found(self.table(f)?.find(key, target)?) {
+        for file in &version.levels[0] {
+            if file.overlaps(key, key) {
+                if let Some(a) = found(self.table(file)?.find(key, target)?) {
                     answer = Some(a);
                     break;
                 }
