@@ -1235,16 +1235,21 @@ impl Scan {
         cx: &mut ExecCtx,
         env: &[Value],
     ) -> Result<Scan> {
-        let rows = rows_prefix(table.id);
+        // The table's row prefix only where a range of rows needs it (not
+        // for an index or rowid lookup, every run of a prepared one).
+        let rows = || rows_prefix(table.id);
         let mut ranges = Vec::new();
         let mut points = Vec::new();
         let mut dedup = false;
         match access {
-            Access::Full => ranges.push((
-                Bound::Included(rows.clone()),
-                Bound::Excluded(prefix_end(&rows)),
-                false,
-            )),
+            Access::Full => {
+                let rows = rows();
+                ranges.push((
+                    Bound::Included(rows.clone()),
+                    Bound::Excluded(prefix_end(&rows)),
+                    false,
+                ))
+            }
             Access::Rowids(exprs) => {
                 for e in exprs {
                     if let Value::Integer(i) = apply_affinity(eval(e, env, cx)?, Affinity::Integer)
@@ -1263,6 +1268,7 @@ impl Scan {
                 points.dedup();
             }
             Access::RowidRange(lo, hi) => {
+                let rows = rows();
                 let bound = |b: &Option<(PExpr, bool)>,
                              cx: &mut ExecCtx,
                              low: bool|
@@ -1317,8 +1323,20 @@ impl Scan {
                 let idx = &table.indexes[*index];
                 let base = index_prefix(table.id, idx.id);
                 // Every combination of the IN alternatives (bounded).
-                let mut prefixes: Vec<Vec<u8>> = vec![base.clone()];
+                let mut prefixes: Vec<Vec<u8>> = vec![base];
                 for (ci, (alts, aff)) in eq.iter().enumerate() {
+                    if let ([a], [p]) = (alts.as_slice(), prefixes.as_mut_slice()) {
+                        // One value for this column (`k = ?`, the usual
+                        // lookup) extends the one prefix in place; NULL
+                        // matches nothing, as below.
+                        let v = apply_comparison_affinity(eval(a, env, cx)?, *aff);
+                        if matches!(v, Value::Null) {
+                            prefixes.clear();
+                        } else {
+                            idx.encode_key_column(ci, &v, p);
+                        }
+                        continue;
+                    }
                     let mut vals = Vec::new();
                     for a in alts {
                         let v = apply_comparison_affinity(eval(a, env, cx)?, *aff);
@@ -1350,11 +1368,10 @@ impl Scan {
                 dedup = eq.iter().any(|(alts, _)| alts.len() > 1);
                 for p in prefixes {
                     match range {
-                        None => ranges.push((
-                            Bound::Included(p.clone()),
-                            Bound::Excluded(prefix_end(&p)),
-                            true,
-                        )),
+                        None => {
+                            let end = prefix_end(&p);
+                            ranges.push((Bound::Included(p), Bound::Excluded(end), true))
+                        }
                         Some((lo, hi)) => {
                             let ci = eq.len();
                             let lo_b = match lo {
