@@ -306,12 +306,11 @@ impl Engine {
         direction: Direction,
         snapshot: Option<&Snapshot>,
     ) -> Result<EngineIter> {
-        let seq = snapshot.map_or_else(|| self.inner.visible.load(Ordering::Acquire), |s| s.seq);
-        self.inner.iter(
+        self.iter_bounds(
             range.start_bound().cloned(),
             range.end_bound().cloned(),
             direction,
-            seq,
+            snapshot,
         )
     }
 
@@ -585,40 +584,37 @@ impl Inner {
                 &heap
             }
         };
-        // `Some` once a table decides: the value's block and position, or
-        // `None` for a tombstone.
-        let found = |hit: Hit| match hit {
-            Hit::Value(block, i) => Some(Some((block, i))),
-            Hit::Deleted => Some(None),
-            Hit::Absent => None,
-        };
-        let mut answer = None;
+        Ok(match self.find_in_tables(&version, key, target)? {
+            Hit::Value(block, i) => Some(f(block.value(i))),
+            Hit::Deleted | Hit::Absent => None,
+        })
+    }
+
+    /// The newest version of user key `key` in `version`'s tables, `target`
+    /// its seek key: level-0 tables newest first, then the one table per
+    /// deeper level that may hold it; the first that has a version decides.
+    fn find_in_tables(&self, version: &Version, key: &[u8], target: &[u8]) -> Result<Hit> {
         for file in &version.levels[0] {
             if file.overlaps(key, key) {
-                if let Some(a) = found(self.table(file)?.find(key, target)?) {
-                    answer = Some(a);
-                    break;
+                match self.table(file)?.find(key, target)? {
+                    Hit::Absent => {}
+                    decided => return Ok(decided),
                 }
             }
         }
-        if answer.is_none() {
-            for files in &version.levels[1..] {
-                let i = files
-                    .partition_point(|f| cmp_ikey(&f.largest, target) == std::cmp::Ordering::Less);
-                if let Some(file) = files.get(i) {
-                    if user_key(&file.smallest) <= key {
-                        if let Some(a) = found(self.table(file)?.find(key, target)?) {
-                            answer = Some(a);
-                            break;
-                        }
+        for files in &version.levels[1..] {
+            let i =
+                files.partition_point(|f| cmp_ikey(&f.largest, target) == std::cmp::Ordering::Less);
+            if let Some(file) = files.get(i) {
+                if user_key(&file.smallest) <= key {
+                    match self.table(file)?.find(key, target)? {
+                        Hit::Absent => {}
+                        decided => return Ok(decided),
                     }
                 }
             }
         }
-        Ok(match answer {
-            Some(Some((block, i))) => Some(f(block.value(i))),
-            _ => None,
-        })
+        Ok(Hit::Absent)
     }
 
     fn iter(

@@ -287,11 +287,7 @@ impl Txn {
 
     /// The value of `key` as this transaction sees it.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.has_read = true;
-        if let Some(w) = self.writes.get(key) {
-            return Ok(w.clone());
-        }
-        self.mgr.engine.get_at(key, &self.snapshot)
+        self.get_with(key, <[u8]>::to_vec)
     }
 
     /// [`Txn::get`] that hands the value to `f` where it lies (the write
