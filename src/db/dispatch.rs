@@ -172,7 +172,7 @@ impl Session {
                 }
                 let mut st = self.state.borrow_mut();
                 txn.reserve_writes(st.writes_hint);
-                st.txn = Some(txn);
+                st.txn = Some(Box::new(txn));
                 return Ok((Vec::new(), Vec::new()));
             }
             Ast::SetSession { name, value } => {
@@ -214,7 +214,7 @@ impl Session {
                 }
                 let mut st = self.state.borrow_mut();
                 if st.txn.is_none() {
-                    st.txn = Some(self.db.mgr.begin());
+                    st.txn = Some(Box::new(self.db.mgr.begin()));
                     st.txn_from_savepoint = true;
                 }
                 let mark = st.txn.as_ref().map(|t| t.mark());
@@ -283,7 +283,7 @@ impl Session {
         let autocommit = self.state.borrow().txn.is_none();
         let mut txn = (!read_only).then(|| {
             let open = self.state.borrow_mut().txn.take();
-            open.unwrap_or_else(|| self.db.mgr.begin())
+            open.unwrap_or_else(|| Box::new(self.db.mgr.begin()))
         });
         let slot = match txn.as_mut() {
             Some(t) => {
@@ -316,7 +316,7 @@ impl Session {
         text: &str,
         cache: Option<&WriteCache>,
         started: Instant,
-        txn: &mut Option<Txn>,
+        txn: &mut Option<Box<Txn>>,
         slot: Result<()>,
         autocommit: bool,
     ) -> Result<ResultSet> {
@@ -493,7 +493,7 @@ impl Session {
         sec: &Arc<Security>,
         schema: &Arc<Schema>,
         prepared: Option<&WriteCache>,
-        txn: &mut Option<Txn>,
+        txn: &mut Option<Box<Txn>>,
         autocommit: bool,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         if let Some(node) = &self.db.node {

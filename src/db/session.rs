@@ -40,7 +40,9 @@ const WRITES_HINT_MAX: usize = 4096;
 
 #[derive(Default)]
 pub(super) struct SessionState {
-    pub(super) txn: Option<Txn>,
+    /// Boxed: a statement takes it out of the state and puts it back,
+    /// and a transaction is a few hundred bytes to move each time.
+    pub(super) txn: Option<Box<Txn>>,
     /// Schema changed by this session's open transaction.
     pub(super) local_schema: Option<Arc<Schema>>,
     /// Security catalog changed by this session's open transaction.

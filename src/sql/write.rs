@@ -314,8 +314,7 @@ fn strict_accepts(decl: &str, v: &Value) -> bool {
 /// Applies the columns' affinities to a row's values.
 pub fn apply_affinities(t: &Table, row: &mut [Value]) {
     for (c, v) in t.columns.iter().zip(row.iter_mut()) {
-        let x = std::mem::replace(v, Value::Null);
-        *v = apply_affinity(x, c.affinity);
+        crate::types::apply_affinity_in_place(v, c.affinity);
     }
 }
 
@@ -606,14 +605,18 @@ impl SequenceScope {
     }
 
     /// Ends it: the outermost statement, when `ok`, writes what it noted.
-    pub fn finish(self, cx: &mut ExecCtx, schema: &Schema, ok: bool) -> Result<()> {
+    pub fn finish(mut self, cx: &mut ExecCtx, schema: &Schema, ok: bool) -> Result<()> {
         if !self.top {
             return Ok(());
         }
-        let noted = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
-        if !ok {
+        // Taken here, so the drop has nothing left to take.
+        self.top = false;
+        let noted = PENDING.with(|p| p.borrow_mut().take());
+        // Most statements touch no AUTOINCREMENT table: no loop over an
+        // empty map.
+        let Some(noted) = noted.filter(|m| ok && !m.is_empty()) else {
             return Ok(());
-        }
+        };
         for (name, rowid) in noted {
             write_sequence(cx, schema, &name, rowid)?;
         }

@@ -65,6 +65,38 @@ pub fn affinity_of_type(decl: &str) -> Affinity {
 /// * TEXT: numbers become their text form (12 → `'12'`).
 /// * BLOB: nothing changes. NULL and blobs never change under any affinity.
 pub fn apply_affinity(v: Value, a: Affinity) -> Value {
+    if affinity_keeps(&v, a) {
+        return v;
+    }
+    converted(v, a)
+}
+
+/// Applies column affinity `a` to the value in place ([`apply_affinity`]):
+/// a value the affinity leaves as it is (most of what a row holds) is not
+/// moved out and back.
+pub fn apply_affinity_in_place(v: &mut Value, a: Affinity) {
+    if !affinity_keeps(v, a) {
+        let x = std::mem::replace(v, Value::Null);
+        *v = converted(x, a);
+    }
+}
+
+/// Whether affinity `a` leaves `v` unchanged: NULL and blobs always, a
+/// text under TEXT, an integer under INTEGER and NUMERIC. A real is never
+/// taken for kept (under REAL an integral one goes through an integer and
+/// back, which changes -0.0).
+fn affinity_keeps(v: &Value, a: Affinity) -> bool {
+    matches!(
+        (v, a),
+        (Value::Null | Value::Blob(_), _)
+            | (_, Affinity::Blob)
+            | (Value::Text(_), Affinity::Text)
+            | (Value::Integer(_), Affinity::Integer | Affinity::Numeric)
+    )
+}
+
+/// [`apply_affinity`] for a value it may change.
+fn converted(v: Value, a: Affinity) -> Value {
     match a {
         Affinity::Blob => v,
         Affinity::Text => match v {
@@ -117,5 +149,60 @@ pub fn apply_comparison_affinity(v: Value, a: Affinity) -> Value {
             v.to_text().map_or(Value::Null, Value::Text)
         }
         (_, v) => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`affinity_keeps`] lets through untouched is what the
+    /// conversion would have given back (bit for bit: -0.0 stays -0.0).
+    #[test]
+    fn kept_values_are_what_the_conversion_returns() {
+        let values = [
+            Value::Null,
+            Value::Integer(0),
+            Value::Integer(-7),
+            Value::Integer(i64::MAX),
+            Value::Real(0.0),
+            Value::Real(-0.0),
+            Value::Real(2.0),
+            Value::Real(2.5),
+            Value::Real(1e300),
+            Value::Text(String::new()),
+            Value::Text("12".into()),
+            Value::Text(" 12 ".into()),
+            Value::Text("1.5".into()),
+            Value::Text("1e3".into()),
+            Value::Text("abc".into()),
+            Value::Blob(vec![1, 2]),
+            Value::Blob(b"12".to_vec()),
+        ];
+        let same = |a: &Value, b: &Value| match (a, b) {
+            (Value::Real(x), Value::Real(y)) => x.to_bits() == y.to_bits(),
+            _ => a == b,
+        };
+        let mut kept = 0;
+        for a in [
+            Affinity::Integer,
+            Affinity::Real,
+            Affinity::Numeric,
+            Affinity::Text,
+            Affinity::Blob,
+        ] {
+            for v in &values {
+                let full = converted(v.clone(), a);
+                if affinity_keeps(v, a) {
+                    kept += 1;
+                    assert!(same(&full, v), "{v:?} under {a:?} became {full:?}");
+                }
+                let mut w = v.clone();
+                apply_affinity_in_place(&mut w, a);
+                assert!(same(&w, &full), "{v:?} under {a:?}");
+                assert!(same(&apply_affinity(v.clone(), a), &full));
+            }
+        }
+        assert!(kept > 20, "{kept}");
     }
 }
