@@ -8,6 +8,36 @@ use crate::types::Value;
 pub trait ToValue {
     /// The SQL value.
     fn to_value(&self) -> Value;
+
+    /// Puts the SQL value into `slot`. A text or blob goes into the
+    /// buffer of the text or blob `slot` holds, where it has one: a
+    /// statement run many times binds into the same values, without an
+    /// allocation per run.
+    fn write_value(&self, slot: &mut Value) {
+        *slot = self.to_value();
+    }
+}
+
+/// Puts text `s` into `slot`, in its buffer if it holds a text.
+fn write_text(s: &str, slot: &mut Value) {
+    match slot {
+        Value::Text(t) => {
+            t.clear();
+            t.push_str(s);
+        }
+        _ => *slot = Value::Text(s.to_string()),
+    }
+}
+
+/// Puts blob `b` into `slot`, in its buffer if it holds a blob.
+fn write_blob(b: &[u8], slot: &mut Value) {
+    match slot {
+        Value::Blob(t) => {
+            t.clear();
+            t.extend_from_slice(b);
+        }
+        _ => *slot = Value::Blob(b.to_vec()),
+    }
 }
 
 macro_rules! to_value {
@@ -19,11 +49,35 @@ macro_rules! to_value {
         }
     )*};
 }
-to_value!(i64, i32, f64, String, Vec<u8>, bool);
+to_value!(i64, i32, f64, bool);
+
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+
+    fn write_value(&self, slot: &mut Value) {
+        write_text(self, slot);
+    }
+}
+
+impl ToValue for Vec<u8> {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.clone())
+    }
+
+    fn write_value(&self, slot: &mut Value) {
+        write_blob(self, slot);
+    }
+}
 
 impl ToValue for &str {
     fn to_value(&self) -> Value {
         Value::Text((*self).to_string())
+    }
+
+    fn write_value(&self, slot: &mut Value) {
+        write_text(self, slot);
     }
 }
 
@@ -31,17 +85,33 @@ impl ToValue for str {
     fn to_value(&self) -> Value {
         Value::Text(self.to_string())
     }
+
+    fn write_value(&self, slot: &mut Value) {
+        write_text(self, slot);
+    }
 }
 
 impl ToValue for &[u8] {
     fn to_value(&self) -> Value {
         Value::Blob(self.to_vec())
     }
+
+    fn write_value(&self, slot: &mut Value) {
+        write_blob(self, slot);
+    }
 }
 
 impl ToValue for Value {
     fn to_value(&self) -> Value {
         self.clone()
+    }
+
+    fn write_value(&self, slot: &mut Value) {
+        match self {
+            Value::Text(s) => write_text(s, slot),
+            Value::Blob(b) => write_blob(b, slot),
+            other => *slot = other.clone(),
+        }
     }
 }
 
@@ -50,6 +120,13 @@ impl<T: ToValue> ToValue for Option<T> {
         match self {
             Some(v) => v.to_value(),
             None => Value::Null,
+        }
+    }
+
+    fn write_value(&self, slot: &mut Value) {
+        match self {
+            Some(v) => v.write_value(slot),
+            None => *slot = Value::Null,
         }
     }
 }
@@ -131,4 +208,36 @@ impl<T: FromValue> FromValue for Option<T> {
 
 pub(super) fn values(params: &[&dyn ToValue]) -> Vec<Value> {
     params.iter().map(|p| p.to_value()).collect()
+}
+
+/// [`values`] into `out`, reusing its values' text and blob buffers
+/// ([`ToValue::write_value`]).
+pub(super) fn values_into(params: &[&dyn ToValue], out: &mut Vec<Value>) {
+    out.truncate(params.len());
+    for (i, p) in params.iter().enumerate() {
+        match out.get_mut(i) {
+            Some(slot) => p.write_value(slot),
+            None => out.push(p.to_value()),
+        }
+    }
+}
+
+/// Texts and blobs whose buffers a statement keeps for its next run are at
+/// most this large (a run that bound a large value does not leave its
+/// buffer held).
+pub(super) const KEPT_VALUE_BYTES: usize = 4096;
+
+/// Empties `values` of what is not worth keeping for the next run: a
+/// buffer above [`KEPT_VALUE_BYTES`].
+pub(super) fn trim_kept(values: &mut [Value]) {
+    for v in values {
+        let big = match v {
+            Value::Text(s) => s.capacity() > KEPT_VALUE_BYTES,
+            Value::Blob(b) => b.capacity() > KEPT_VALUE_BYTES,
+            _ => false,
+        };
+        if big {
+            *v = Value::Null;
+        }
+    }
 }

@@ -203,6 +203,7 @@ impl Session {
             parsed,
             plan: RefCell::new(None),
             cache: WriteCache::default(),
+            bound: RefCell::new(Vec::new()),
         })
     }
 

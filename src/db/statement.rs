@@ -44,6 +44,9 @@ pub struct Statement<'s> {
     pub(super) parsed: Arc<Parsed>,
     pub(super) plan: RefCell<Option<CachedPlan>>,
     pub(super) cache: WriteCache,
+    /// The values [`Statement::execute`] bound last, kept for their text
+    /// and blob buffers: the next run binds into them.
+    pub(super) bound: RefCell<Vec<Value>>,
 }
 
 /// What a prepared data change keeps between runs, each part valid while
@@ -97,7 +100,15 @@ impl Statement<'_> {
 
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
-        self.execute_values(&values(params))
+        // A run inside a run of the same statement (from a function it
+        // calls) binds its own values.
+        let Ok(mut bound) = self.bound.try_borrow_mut() else {
+            return self.execute_values(&values(params));
+        };
+        values_into(params, &mut bound);
+        let r = self.execute_values(&bound);
+        trim_kept(&mut bound);
+        r
     }
 
     /// [`Statement::execute`] with the parameters already SQL values (a

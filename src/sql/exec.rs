@@ -94,6 +94,26 @@ impl ExecCtx<'_> {
             .ok_or_else(|| Error::sql(SqlErrorKind::Misuse, format!("parameter {i} is not bound")))
     }
 
+    /// [`ExecCtx::param`] into `slot`: a text or blob into the buffer of
+    /// the text or blob `slot` holds.
+    pub(crate) fn param_into(&self, i: usize, slot: &mut Value) -> Result<()> {
+        let v = self.params.get(i.wrapping_sub(1)).ok_or_else(|| {
+            Error::sql(SqlErrorKind::Misuse, format!("parameter {i} is not bound"))
+        })?;
+        match (slot, v) {
+            (Value::Text(s), Value::Text(t)) => {
+                s.clear();
+                s.push_str(t);
+            }
+            (Value::Blob(s), Value::Blob(t)) => {
+                s.clear();
+                s.extend_from_slice(t);
+            }
+            (slot, v) => *slot = v.clone(),
+        }
+        Ok(())
+    }
+
     pub(crate) fn outer_value(&self, depth: usize, i: usize) -> Value {
         self.outer
             .len()

@@ -18,6 +18,9 @@ pub struct InsertPlan {
     targets: Vec<usize>,
     source: Option<crate::sql::plan::Planned>,
     rest: Option<InsertRest>,
+    /// The row the last run wrote, kept for its vector and its text and
+    /// blob buffers: a one-row VALUES evaluates into it ([`eval_row_into`]).
+    spare: std::cell::Cell<Row>,
 }
 
 pub(super) struct InsertRest {
@@ -101,6 +104,39 @@ fn eval_row(exprs: &[PExpr], cx: &mut ExecCtx) -> Result<Row> {
     Ok(row)
 }
 
+/// [`eval_row`] into `row`, a row an earlier run left: a parameter's text
+/// or blob goes into the buffer the value in its place holds
+/// ([`ExecCtx::param_into`]), so a prepared one-row INSERT allocates
+/// neither the row nor its texts again.
+fn eval_row_into(exprs: &[PExpr], cx: &mut ExecCtx, row: &mut Row) -> Result<()> {
+    row.truncate(exprs.len());
+    row.reserve(exprs.len() + 1 - row.len());
+    for (i, e) in exprs.iter().enumerate() {
+        match (e, row.get_mut(i)) {
+            (PExpr::Param(p), Some(slot)) => cx.param_into(*p, slot)?,
+            (_, Some(slot)) => *slot = eval(e, &[], cx)?,
+            (_, None) => row.push(eval(e, &[], cx)?),
+        }
+    }
+    Ok(())
+}
+
+/// Texts and blobs a kept row may hold for the next run are at most this
+/// large (a run that inserted a large value does not leave it held).
+const SPARE_VALUE_BYTES: usize = 4096;
+
+/// Keeps `row` for the next run of `plan`, unless a value in it is large.
+fn keep_spare(plan: &InsertPlan, row: Row) {
+    let big = row.iter().any(|v| match v {
+        Value::Text(s) => s.capacity() > SPARE_VALUE_BYTES,
+        Value::Blob(b) => b.capacity() > SPARE_VALUE_BYTES,
+        _ => false,
+    });
+    if !big {
+        plan.spare.set(row);
+    }
+}
+
 /// Evaluates bound defaults (NULL where none).
 pub(super) fn eval_defaults(defaults: &[Option<PExpr>], cx: &mut ExecCtx) -> Result<Row> {
     let mut out = Vec::with_capacity(defaults.len());
@@ -172,6 +208,7 @@ pub(super) fn plan_insert_head(cx: &ExecCtx, schema: &Schema, ins: &Insert) -> R
         targets,
         source,
         rest: None,
+        spare: Default::default(),
     })
 }
 
@@ -380,7 +417,11 @@ fn insert_rows(
         Some(planned) => match &*planned.plan {
             // VALUES rows straight from their expressions: no cursor.
             crate::sql::plan::Node::Values(rows) => match rows.as_slice() {
-                [r] => (Some(eval_row(r, cx)?), Vec::new()),
+                [r] => {
+                    let mut row = plan.spare.take();
+                    eval_row_into(r, cx, &mut row)?;
+                    (Some(row), Vec::new())
+                }
                 _ => (
                     None,
                     rows.iter()
@@ -644,6 +685,7 @@ fn insert_rows(
         )?;
         changed.changes += 1;
         changed.last_rowid = Some(rowid);
+        keep_spare(plan, row);
     }
     Ok(changed)
 }
