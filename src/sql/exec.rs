@@ -775,7 +775,8 @@ pub fn distinct_key(values: &[Value], colls: &[Collation]) -> Vec<u8> {
 
 struct FilterIter {
     input: Box<dyn RowIter>,
-    pred: PExpr,
+    /// Shared with the plan (a run does not copy the expression).
+    pred: Arc<PExpr>,
     env: Row,
 }
 

@@ -134,7 +134,7 @@ impl Planner<'_> {
             // Row-level security first, right on the source's rows.
             let mut node = node;
             for p in std::mem::take(&mut src.policy) {
-                node = Arc::new(Node::Filter(node, p));
+                node = Arc::new(Node::Filter(node, Arc::new(p)));
             }
             for p in served {
                 if let Some((_, used)) = pending.get_mut(p) {
@@ -156,13 +156,13 @@ impl Planner<'_> {
                 }
             }
             for f in own {
-                node = Arc::new(Node::Filter(node, f));
+                node = Arc::new(Node::Filter(node, Arc::new(f)));
             }
             plan = Some(match plan {
                 None => {
                     let mut n = node;
                     for o in on {
-                        n = Arc::new(Node::Filter(n, o));
+                        n = Arc::new(Node::Filter(n, Arc::new(o)));
                     }
                     n
                 }
@@ -196,7 +196,7 @@ impl Planner<'_> {
                     && where_here
                     && (max_col(e).is_none_or(|m| m < width) && (!has_subquery(e) || last))
                 {
-                    p = Arc::new(Node::Filter(p, e.clone()));
+                    p = Arc::new(Node::Filter(p, Arc::new(e.clone())));
                     *used = true;
                 }
             }
@@ -205,7 +205,7 @@ impl Planner<'_> {
         let mut plan = plan.unwrap_or_else(|| Arc::new(Node::Unit));
         for (e, used) in pending {
             if !used {
-                plan = Arc::new(Node::Filter(plan, e));
+                plan = Arc::new(Node::Filter(plan, Arc::new(e)));
             }
         }
         Ok(plan)

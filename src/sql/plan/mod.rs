@@ -112,7 +112,7 @@ pub enum Node {
     /// Literal rows.
     Values(Vec<Vec<PExpr>>),
     /// Keep rows where `pred` is true.
-    Filter(Plan, PExpr),
+    Filter(Plan, Arc<PExpr>),
     /// Nested-loop join. Inner and LEFT: the right side is opened per
     /// left row with the left row as environment; RIGHT and FULL: it is
     /// read once, with none (see `sql::outer_join`).

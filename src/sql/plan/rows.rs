@@ -75,13 +75,13 @@ impl<'s> Planner<'s> {
             reverse: false,
         });
         if let Some(p) = select_policy {
-            plan = Arc::new(Node::Filter(plan, p));
+            plan = Arc::new(Node::Filter(plan, Arc::new(p)));
         }
         if let Some(p) = policy {
-            plan = Arc::new(Node::Filter(plan, p));
+            plan = Arc::new(Node::Filter(plan, Arc::new(p)));
         }
         for b in bound {
-            plan = Arc::new(Node::Filter(plan, b));
+            plan = Arc::new(Node::Filter(plan, Arc::new(b)));
         }
         Ok(plan)
     }

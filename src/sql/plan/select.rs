@@ -200,7 +200,7 @@ impl<'s> Planner<'s> {
             (proj, types, None, keys)
         };
         if let Some(h) = having {
-            plan = Arc::new(Node::Filter(plan, h));
+            plan = Arc::new(Node::Filter(plan, Arc::new(h)));
         }
         let mut keys = keys;
         if let Some(cx) = self.window.take() {
@@ -317,7 +317,7 @@ impl<'s> Planner<'s> {
             let always_false = matches!(c, Expr::Literal(Value::Integer(0)));
             if !always_false && constant_or_group_by(&c, &binary_groups) {
                 let bound = self.expr(&c, scope)?;
-                *plan = Arc::new(Node::Filter(plan.clone(), bound));
+                *plan = Arc::new(Node::Filter(plan.clone(), Arc::new(bound)));
             } else {
                 kept = Some(match kept {
                     None => c,
