@@ -222,21 +222,11 @@ pub(super) fn values_into(params: &[&dyn ToValue], out: &mut Vec<Value>) {
     }
 }
 
-/// Texts and blobs whose buffers a statement keeps for its next run are at
-/// most this large (a run that bound a large value does not leave its
-/// buffer held).
-pub(super) const KEPT_VALUE_BYTES: usize = 4096;
-
 /// Empties `values` of what is not worth keeping for the next run: a
-/// buffer above [`KEPT_VALUE_BYTES`].
+/// buffer above [`crate::types::KEPT_BUFFER_BYTES`].
 pub(super) fn trim_kept(values: &mut [Value]) {
     for v in values {
-        let big = match v {
-            Value::Text(s) => s.capacity() > KEPT_VALUE_BYTES,
-            Value::Blob(b) => b.capacity() > KEPT_VALUE_BYTES,
-            _ => false,
-        };
-        if big {
+        if v.buffer_capacity() > crate::types::KEPT_BUFFER_BYTES {
             *v = Value::Null;
         }
     }

@@ -100,8 +100,8 @@ impl Statement<'_> {
 
     /// Runs the statement; returns rows changed.
     pub fn execute(&self, params: &[&dyn ToValue]) -> Result<u64> {
-        // A run inside a run of the same statement (from a function it
-        // calls) binds its own values.
+        // Nothing a statement runs can run it again, so the values are
+        // never busy; were they, this run would bind its own.
         let Ok(mut bound) = self.bound.try_borrow_mut() else {
             return self.execute_values(&values(params));
         };

@@ -42,7 +42,22 @@ impl Clone for Value {
     }
 }
 
+/// The largest text or blob buffer a prepared statement keeps from one run
+/// for the next (the values it bound, an INSERT's row): a run that handled
+/// a larger value does not leave it held.
+pub(crate) const KEPT_BUFFER_BYTES: usize = 4096;
+
 impl Value {
+    /// The capacity of a text's or blob's buffer (0 for other values):
+    /// what keeping the value keeps allocated.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        match self {
+            Value::Text(s) => s.capacity(),
+            Value::Blob(b) => b.capacity(),
+            _ => 0,
+        }
+    }
+
     /// A REAL, or NULL when `f` is NaN (a REAL is never NaN).
     pub fn real(f: f64) -> Value {
         if f.is_nan() {

@@ -121,18 +121,13 @@ fn eval_row_into(exprs: &[PExpr], cx: &mut ExecCtx, row: &mut Row) -> Result<()>
     Ok(())
 }
 
-/// Texts and blobs a kept row may hold for the next run are at most this
-/// large (a run that inserted a large value does not leave it held).
-const SPARE_VALUE_BYTES: usize = 4096;
-
-/// Keeps `row` for the next run of `plan`, unless a value in it is large.
+/// Keeps `row` for the next run of `plan`, unless a text or blob in it
+/// is larger than a statement keeps ([`crate::types::KEPT_BUFFER_BYTES`]).
 fn keep_spare(plan: &InsertPlan, row: Row) {
-    let big = row.iter().any(|v| match v {
-        Value::Text(s) => s.capacity() > SPARE_VALUE_BYTES,
-        Value::Blob(b) => b.capacity() > SPARE_VALUE_BYTES,
-        _ => false,
-    });
-    if !big {
+    if row
+        .iter()
+        .all(|v| v.buffer_capacity() <= crate::types::KEPT_BUFFER_BYTES)
+    {
         plan.spare.set(row);
     }
 }
