@@ -153,7 +153,7 @@ impl Checkpoint {
                 .file_len();
             let st = inner.state.lock();
             let seq = inner.visible.load(Ordering::Acquire);
-            *inner.snapshots.lock().entry(seq).or_insert(0) += 1;
+            inner.snapshots.lock().add(seq);
             let snapshot = Snapshot {
                 seq,
                 inner: inner.clone(),

@@ -8,11 +8,7 @@ impl Inner {
     pub(super) fn smallest_snapshot(&self) -> u64 {
         let snaps = self.snapshots.lock();
         let visible = self.visible.load(Ordering::Acquire);
-        snaps
-            .keys()
-            .next()
-            .copied()
-            .map_or(visible, |s| s.min(visible))
+        snaps.smallest().map_or(visible, |s| s.min(visible))
     }
 
     pub(super) fn level_target(&self, level: usize) -> u64 {

@@ -50,6 +50,7 @@ pub(crate) mod memtable;
 mod open;
 mod options;
 pub(crate) mod recovery;
+mod snapshots;
 pub(crate) mod sst;
 #[cfg(test)]
 pub(crate) mod test_rng;
@@ -65,7 +66,7 @@ pub use iter::{Direction, EngineIter};
 pub use options::{LevelStats, Progress, Stats, StorageOptions, SyncMode};
 pub use recovery::QUARANTINE_DIR;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::{Bound, RangeBounds};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -106,13 +107,7 @@ impl Snapshot {
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        let mut s = self.inner.snapshots.lock();
-        if let Some(n) = s.get_mut(&self.seq) {
-            *n -= 1;
-            if *n == 0 {
-                s.remove(&self.seq);
-            }
-        }
+        self.inner.snapshots.lock().remove(self.seq);
     }
 }
 
@@ -173,7 +168,7 @@ struct Inner {
     /// started, and when read-only.
     run_start: Mutex<Option<open::RunStart>>,
     visible: AtomicU64,
-    snapshots: Mutex<BTreeMap<u64, usize>>,
+    snapshots: Mutex<snapshots::SnapshotCounts>,
     poison: Mutex<Option<String>>,
     shutdown: AtomicBool,
     compaction_lock: Mutex<()>,
@@ -290,7 +285,7 @@ impl Engine {
     pub fn snapshot(&self) -> Snapshot {
         let mut s = self.inner.snapshots.lock();
         let seq = self.inner.visible.load(Ordering::Acquire);
-        *s.entry(seq).or_insert(0) += 1;
+        s.add(seq);
         Snapshot {
             seq,
             inner: self.inner.clone(),

@@ -199,7 +199,7 @@ impl Engine {
             run_started: AtomicBool::new(run_start.is_none()),
             run_start: Mutex::new(run_start),
             visible: AtomicU64::new(last_seq),
-            snapshots: Mutex::new(BTreeMap::new()),
+            snapshots: Mutex::default(),
             poison: Mutex::new(None),
             shutdown: AtomicBool::new(false),
             compaction_lock: Mutex::new(()),
