@@ -107,11 +107,7 @@ impl ToValue for Value {
     }
 
     fn write_value(&self, slot: &mut Value) {
-        match self {
-            Value::Text(s) => write_text(s, slot),
-            Value::Blob(b) => write_blob(b, slot),
-            other => *slot = other.clone(),
-        }
+        slot.clone_from(self);
     }
 }
 

@@ -95,22 +95,12 @@ impl ExecCtx<'_> {
     }
 
     /// [`ExecCtx::param`] into `slot`: a text or blob into the buffer of
-    /// the text or blob `slot` holds.
+    /// the text or blob `slot` holds (`Value::clone_from`).
     pub(crate) fn param_into(&self, i: usize, slot: &mut Value) -> Result<()> {
         let v = self.params.get(i.wrapping_sub(1)).ok_or_else(|| {
             Error::sql(SqlErrorKind::Misuse, format!("parameter {i} is not bound"))
         })?;
-        match (slot, v) {
-            (Value::Text(s), Value::Text(t)) => {
-                s.clear();
-                s.push_str(t);
-            }
-            (Value::Blob(s), Value::Blob(t)) => {
-                s.clear();
-                s.extend_from_slice(t);
-            }
-            (slot, v) => *slot = v.clone(),
-        }
+        slot.clone_from(v);
         Ok(())
     }
 
