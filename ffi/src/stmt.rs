@@ -122,7 +122,8 @@ pub(crate) struct StmtState {
 
 // SAFETY: StmtState is not Send only because `rows` and `stmt` borrow the
 // session (`&Session`, and `Session` is not Sync) and hold row iterators
-// that are trait objects without a Send bound, and because `batch` holds
+// that are trait objects without a Send bound (`stmt` keeps its last
+// run's operators for the next run), and because `batch` holds
 // raw pointers (into its own buffers, see batch.rs). `rows` and `stmt` are
 // touched only inside `ConnInner::run`, which holds the connection's lock,
 // so the session is never used by two threads at once; and neither the

@@ -217,13 +217,3 @@ pub(super) fn values_into(params: &[&dyn ToValue], out: &mut Vec<Value>) {
         }
     }
 }
-
-/// Empties `values` of what is not worth keeping for the next run: a
-/// buffer above [`crate::types::KEPT_BUFFER_BYTES`].
-pub(super) fn trim_kept(values: &mut [Value]) {
-    for v in values {
-        if v.buffer_capacity() > crate::types::KEPT_BUFFER_BYTES {
-            *v = Value::Null;
-        }
-    }
-}

@@ -240,7 +240,7 @@ impl Session {
         let schema = self.schema();
         let sec = self.security()?;
         let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-        self.run_query(&schema, &sec, &planned, &uses, params, text, None, q)
+        self.run_query(&schema, &sec, &planned, &uses, params, text, None, q, None)
     }
 
     /// The stored `user_version` (0 if never set), as this session's

@@ -1,10 +1,11 @@
 //! [`Rows`] and [`Row`]: the result of a query, streamed from the executor
 //! or buffered, with typed access to columns.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::sql::plan::Security;
+use crate::sql::plan::{Planned, Security};
 
 use crate::error::{Error, Result, SqlErrorKind};
 use crate::sql::exec::{ExecCtx, RowIter};
@@ -75,6 +76,28 @@ pub(super) enum Source {
     Buffered(std::vec::IntoIter<Vec<Value>>),
 }
 
+/// What a run of a prepared query leaves for the next run of the same
+/// plan: its operators, parked ([`RowIter::park`]: holding no storage
+/// cursor), the row it lent and the values it was bound to, for their
+/// buffers (none above [`crate::types::KEPT_BUFFER_BYTES`]).
+pub(super) struct KeptRun {
+    /// The plan the operators were opened from; held, so that the address
+    /// a later run compares its plan's with is never another plan's.
+    pub(super) planned: Arc<Planned>,
+    pub(super) it: Box<dyn RowIter>,
+    pub(super) row: Vec<Value>,
+    pub(super) params: Vec<Value>,
+}
+
+/// A prepared query's run: where its result set leaves its [`KeptRun`]
+/// when dropped, the plan, and what the last run left (when it was of
+/// this plan).
+pub(super) struct Reuse<'s> {
+    pub(super) home: &'s RefCell<Option<KeptRun>>,
+    pub(super) planned: Arc<Planned>,
+    pub(super) kept: Option<KeptRun>,
+}
+
 /// A streaming result set.
 pub struct Rows<'s> {
     pub(super) session: &'s Session,
@@ -93,6 +116,9 @@ pub struct Rows<'s> {
     /// The audit record to finish when the rows are done.
     pub(super) audit: Option<PendingAudit>,
     pub(super) returned: u64,
+    /// Where a prepared query's result set leaves its run for the next,
+    /// and the plan it ran.
+    pub(super) keep: Option<(&'s RefCell<Option<KeptRun>>, Arc<Planned>)>,
 }
 
 impl Rows<'_> {
@@ -216,5 +242,40 @@ impl Drop for Rows<'_> {
         // Rows abandoned early are still audited, with the count read.
         let pending = self.audit.take();
         let _ = self.session.audit_end(pending, self.returned, None);
+        self.keep_run();
+    }
+}
+
+impl Rows<'_> {
+    /// Leaves the operators and buffers of a prepared query's run with its
+    /// statement, for the next run ([`KeptRun`]), if they can run again.
+    fn keep_run(&mut self) {
+        let Some((home, planned)) = self.keep.take() else {
+            return;
+        };
+        let Source::Stream(it) =
+            std::mem::replace(&mut self.source, Source::Buffered(Vec::new().into_iter()))
+        else {
+            return;
+        };
+        let mut it = it;
+        if !it.park() {
+            return;
+        }
+        let mut row = std::mem::take(&mut self.current.values);
+        crate::types::trim_kept(&mut row);
+        let mut params = std::mem::take(&mut self.params);
+        crate::types::trim_kept(&mut params);
+        // Busy only if a result set of the same statement is being
+        // dropped from inside this one's drop, which nothing does; the
+        // run is then not kept.
+        if let Ok(mut home) = home.try_borrow_mut() {
+            *home = Some(KeptRun {
+                planned,
+                it,
+                row,
+                params,
+            });
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::sql::plan::{ObjectUse, Security};
 
 use crate::catalog::Schema;
 use crate::error::{Error, Result, SqlErrorKind};
-use crate::sql::exec::{describe_masked, open, ExecCtx};
+use crate::sql::exec::{describe_masked, ExecCtx};
 use crate::sql::plan::{query_plan, ExplainMasks, Planned, Planner};
 use crate::syntax::ast::Statement as Ast;
 use crate::syntax::parse::{parse, Parsed};
@@ -204,6 +204,7 @@ impl Session {
             plan: RefCell::new(None),
             cache: WriteCache::default(),
             bound: RefCell::new(Vec::new()),
+            kept: RefCell::new(None),
         })
     }
 
@@ -322,8 +323,9 @@ impl Session {
 
     /// Authorizes, audits and opens a planned query.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn run_query(
-        &self,
+    /// `reuse`: a prepared query's run (see [`Reuse`]).
+    pub(super) fn run_query<'s>(
+        &'s self,
         schema: &Schema,
         sec: &Arc<Security>,
         planned: &Planned,
@@ -332,12 +334,13 @@ impl Session {
         text: &str,
         memo: Option<&Memo>,
         q: &crate::syntax::ast::Query,
-    ) -> Result<Rows<'_>> {
+        reuse: Option<Reuse<'s>>,
+    ) -> Result<Rows<'s>> {
         let named = || Named::of_query(q);
         self.admit_memo(memo, sec, schema, uses, text, &params, &named)?;
         let pending = self.audit_start(sec, "statement", text, &params, uses, false);
         self.audit_started(pending.as_ref())?;
-        self.open_query(planned, params, sec.clone(), pending)
+        self.open_query(planned, params, sec.clone(), pending, reuse)
     }
 
     /// Runs one statement of `parsed` for its rows. `cache` is a prepared
@@ -359,7 +362,7 @@ impl Session {
                 let schema = self.schema();
                 let sec = self.security()?;
                 let (planned, uses) = self.plan_query(&schema, &sec, q, text, &params)?;
-                self.run_query(&schema, &sec, &planned, &uses, params, text, None, q)
+                self.run_query(&schema, &sec, &planned, &uses, params, text, None, q, None)
             }
             [stmt @ Ast::Pragma(p)] => self.run_pragma(stmt, p, params, text, cache),
             [Ast::Explain(inner, true)] => {
@@ -462,16 +465,25 @@ impl Session {
             fn_session: self.snapshot(),
             audit: None,
             returned: 0,
+            keep: None,
         }
     }
 
-    pub(super) fn open_query(
-        &self,
+    pub(super) fn open_query<'s>(
+        &'s self,
         planned: &Planned,
         params: Vec<Value>,
         sec: Arc<Security>,
         audit: Option<PendingAudit>,
-    ) -> Result<Rows<'_>> {
+        reuse: Option<Reuse<'s>>,
+    ) -> Result<Rows<'s>> {
+        let (kept, row, keep) = match reuse {
+            Some(r) => match r.kept {
+                Some(k) => (Some(k.it), k.row, Some((r.home, r.planned))),
+                None => (None, Vec::new(), Some((r.home, r.planned))),
+            },
+            None => (None, Vec::new(), None),
+        };
         let busy_timeout = self.busy_timeout();
         let fn_session = self.snapshot();
         let mut own = if self.state.borrow().txn.is_some() {
@@ -503,7 +515,7 @@ impl Session {
                 trigger_rights: BTreeMap::new(),
                 raised_ignore: false,
             };
-            open(&planned.plan, &mut cx, &[])
+            crate::sql::exec::reopen(kept, &planned.plan, &mut cx, &[])
         })();
         let it = match it {
             Ok(it) => it,
@@ -515,7 +527,10 @@ impl Session {
         let columns = planned.shared_columns();
         Ok(Rows {
             session: self,
-            current: Row::empty(columns.clone()),
+            current: Row {
+                values: row,
+                columns: columns.clone(),
+            },
             columns,
             source: Source::Stream(it),
             txn: own,
@@ -526,6 +541,7 @@ impl Session {
             fn_session,
             audit,
             returned: 0,
+            keep,
         })
     }
 

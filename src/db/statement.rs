@@ -47,6 +47,10 @@ pub struct Statement<'s> {
     /// The values [`Statement::execute`] bound last, kept for their text
     /// and blob buffers: the next run binds into them.
     pub(super) bound: RefCell<Vec<Value>>,
+    /// What the last run of a query left for the next ([`KeptRun`]):
+    /// `None` before the first, while a result set of it is open, or when
+    /// its operators could not run again.
+    pub(super) kept: RefCell<Option<KeptRun>>,
 }
 
 /// What a prepared data change keeps between runs, each part valid while
@@ -107,7 +111,7 @@ impl Statement<'_> {
         };
         values_into(params, &mut bound);
         let r = self.execute_values(&bound);
-        trim_kept(&mut bound);
+        crate::types::trim_kept(&mut bound);
         r
     }
 
@@ -120,19 +124,38 @@ impl Statement<'_> {
 
     /// Runs a query statement.
     pub fn query(&self, params: &[&dyn ToValue]) -> Result<Rows<'_>> {
-        let params = values(params);
         let [Ast::Query(q)] = self.parsed.statements.as_slice() else {
             // A data change (with RETURNING, or none): run it with the
             // statement's write cache, as `execute` does.
-            return self
-                .session
-                .query_parsed(&self.parsed, params, &self.sql, Some(&self.cache));
+            return self.session.query_parsed(
+                &self.parsed,
+                values(params),
+                &self.sql,
+                Some(&self.cache),
+            );
         };
+        // The last run's operators and buffers, if it left them (not while
+        // a result set of this statement is open: it has them).
+        let mut kept = self.kept.try_borrow_mut().ok().and_then(|mut k| k.take());
+        let mut params_in = kept
+            .as_mut()
+            .map(|k| std::mem::take(&mut k.params))
+            .unwrap_or_default();
+        values_into(params, &mut params_in);
+        let params = params_in;
         check_params(&self.parsed, &params)?;
         self.session.barrier_if_autocommit()?;
         let schema = self.session.schema();
         let sec = self.session.security()?;
         let (planned, uses, memo) = self.query_plan(&schema, &sec, q, &params)?;
+        // Operators opened from another plan (the schema or the security
+        // catalog changed since) are dropped.
+        let kept = kept.filter(|k| Arc::ptr_eq(&k.planned, &planned));
+        let reuse = Reuse {
+            home: &self.kept,
+            planned: planned.clone(),
+            kept,
+        };
         self.session.run_query(
             &schema,
             &sec,
@@ -142,6 +165,7 @@ impl Statement<'_> {
             &self.sql,
             Some(&memo),
             q,
+            Some(reuse),
         )
     }
 }

@@ -175,6 +175,55 @@ pub trait RowIter {
             None => Ok(false),
         }
     }
+
+    /// Lets go of what a finished or abandoned run still holds that a
+    /// statement must not keep while it waits for its next run (a storage
+    /// cursor, which pins the files it reads; rows collected), and says
+    /// whether [`RowIter::reopen`] can then run `plan` again with this
+    /// operator and its inputs. An operator that cannot says false and is
+    /// dropped.
+    fn park(&mut self) -> bool {
+        false
+    }
+
+    /// Made ready for a new run of `plan`, the plan this operator was
+    /// opened from and parked after (see [`reopen`]), with `cx` and `env`
+    /// as [`open`] would have been given: the same rows as a fresh open,
+    /// with the buffers of the last run. False when this operator and
+    /// `plan` do not match (nothing was evaluated then); the caller opens
+    /// `plan` instead.
+    fn reopen(&mut self, _plan: &Plan, _cx: &mut ExecCtx, _env: &[Value]) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// `plan` opened for a run: `kept`, an operator tree a finished run of
+/// the same plan parked ([`RowIter::park`]), made ready again if it can
+/// be; else a fresh tree. A prepared query run again and again (a lookup
+/// by key) so builds no operator and allocates no row buffer per run.
+pub fn reopen(
+    kept: Option<Box<dyn RowIter>>,
+    plan: &Plan,
+    cx: &mut ExecCtx,
+    env: &[Value],
+) -> Result<Box<dyn RowIter>> {
+    if let Some(mut it) = kept {
+        if it.reopen(plan, cx, env)? {
+            return Ok(it);
+        }
+    }
+    open(plan, cx, env)
+}
+
+/// A child operator's [`RowIter::reopen`], one step of a recursion as
+/// deep as the plan, so guarded as [`open`]'s steps are.
+fn reopen_child(
+    it: &mut Box<dyn RowIter>,
+    plan: &Plan,
+    cx: &mut ExecCtx,
+    env: &[Value],
+) -> Result<bool> {
+    crate::depth::guarded(|| it.reopen(plan, cx, env))
 }
 
 struct Once(Option<Row>);
@@ -771,6 +820,22 @@ struct FilterIter {
 }
 
 impl RowIter for FilterIter {
+    fn park(&mut self) -> bool {
+        crate::depth::guarded(|| self.input.park())
+    }
+
+    fn reopen(&mut self, plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<bool> {
+        let Node::Filter(input, pred) = &**plan else {
+            return Ok(false);
+        };
+        if !Arc::ptr_eq(pred, &self.pred) || !reopen_child(&mut self.input, input, cx, env)? {
+            return Ok(false);
+        }
+        self.env.clear();
+        self.env.extend_from_slice(env);
+        Ok(true)
+    }
+
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         let _ = &self.env;
         while let Some(r) = self.input.next(cx)? {
@@ -1091,6 +1156,18 @@ fn movable_columns(exprs: &[PExpr]) -> Vec<Option<usize>> {
 }
 
 impl RowIter for ProjectIter {
+    fn park(&mut self) -> bool {
+        crate::types::trim_kept(&mut self.scratch);
+        crate::depth::guarded(|| self.input.park())
+    }
+
+    fn reopen(&mut self, plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<bool> {
+        let Node::Project(input, exprs) = &**plan else {
+            return Ok(false);
+        };
+        Ok(Arc::ptr_eq(exprs, &self.exprs) && reopen_child(&mut self.input, input, cx, env)?)
+    }
+
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         let Some(mut r) = self.input.next(cx)? else {
             return Ok(None);
@@ -1230,13 +1307,21 @@ struct Scan {
     table: Arc<Table>,
     /// The direction every range is read in.
     dir: Direction,
-    /// Ranges still to read: (lower, upper) key bounds, and whether they
-    /// cover index entries (true) or rows.
-    ranges: std::vec::IntoIter<KeyRange>,
-    point_rowids: std::vec::IntoIter<i64>,
+    /// Ranges to read: (lower, upper) key bounds, and whether they cover
+    /// index entries (true) or rows. Those before `next_range` were read
+    /// (taken: left unbounded).
+    ranges: Vec<KeyRange>,
+    next_range: usize,
+    /// Rowids to fetch, those before `next_point` fetched.
+    points: Vec<i64>,
+    next_point: usize,
     iter: Option<(TxnIter, bool)>,
     seen: Option<HashSet<i64>>,
 }
+
+/// The most ranges and rowids a parked scan keeps room for (an IN list of
+/// thousands does not leave its vectors held).
+const PARKED_SCAN_ROOM: usize = 64;
 
 impl Scan {
     fn open(
@@ -1246,11 +1331,43 @@ impl Scan {
         cx: &mut ExecCtx,
         env: &[Value],
     ) -> Result<Scan> {
+        let mut scan = Scan {
+            table,
+            dir: Direction::Forward,
+            ranges: Vec::new(),
+            next_range: 0,
+            points: Vec::new(),
+            next_point: 0,
+            iter: None,
+            seen: None,
+        };
+        scan.fill(access, reverse, cx, env)?;
+        Ok(scan)
+    }
+
+    /// Sets the scan up to read what `access` selects, from the start
+    /// (whatever it read before), its vectors reused.
+    fn fill(
+        &mut self,
+        access: &Access,
+        reverse: bool,
+        cx: &mut ExecCtx,
+        env: &[Value],
+    ) -> Result<()> {
+        self.iter = None;
+        self.next_range = 0;
+        self.next_point = 0;
+        let Scan {
+            table,
+            ranges,
+            points,
+            ..
+        } = self;
+        ranges.clear();
+        points.clear();
         // The table's row prefix only where a range of rows needs it (not
         // for an index or rowid lookup, every run of a prepared one).
         let rows = || rows_prefix(table.id);
-        let mut ranges = Vec::new();
-        let mut points = Vec::new();
         let mut dedup = false;
         match access {
             Access::Full => {
@@ -1332,7 +1449,10 @@ impl Scan {
             }
             Access::Index { index, eq, range } => {
                 let idx = &table.indexes[*index];
-                let base = index_prefix(table.id, idx.id);
+                let mut base = index_prefix(table.id, idx.id);
+                // Room for the key columns (a number takes 17 bytes): the
+                // probe is built without growing it on the way.
+                base.reserve(18 * eq.len().max(1));
                 // Every combination of the IN alternatives (bounded).
                 let mut prefixes: Vec<Vec<u8>> = vec![base];
                 for (ci, (alts, aff)) in eq.iter().enumerate() {
@@ -1427,7 +1547,7 @@ impl Scan {
                 }
             }
         }
-        let dir = if reverse {
+        self.dir = if reverse {
             // Ranges and points were made in ascending key order.
             ranges.reverse();
             points.reverse();
@@ -1435,14 +1555,11 @@ impl Scan {
         } else {
             Direction::Forward
         };
-        Ok(Scan {
-            table,
-            dir,
-            ranges: ranges.into_iter(),
-            point_rowids: points.into_iter(),
-            iter: None,
-            seen: dedup.then(HashSet::new),
-        })
+        match (&mut self.seen, dedup) {
+            (Some(seen), true) => seen.clear(),
+            (seen, dedup) => *seen = dedup.then(HashSet::new),
+        }
+        Ok(())
     }
 
     /// Reads row `rowid` into `out`; false when there is none.
@@ -1562,6 +1679,38 @@ fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 }
 
 impl RowIter for Scan {
+    fn park(&mut self) -> bool {
+        self.iter = None;
+        self.seen = None;
+        if self.ranges.capacity() > PARKED_SCAN_ROOM {
+            self.ranges = Vec::new();
+        }
+        if self.points.capacity() > PARKED_SCAN_ROOM {
+            self.points = Vec::new();
+        }
+        self.ranges.clear();
+        self.points.clear();
+        self.next_range = 0;
+        self.next_point = 0;
+        true
+    }
+
+    fn reopen(&mut self, plan: &Plan, cx: &mut ExecCtx, env: &[Value]) -> Result<bool> {
+        let Node::Scan {
+            table,
+            access,
+            reverse,
+        } = &**plan
+        else {
+            return Ok(false);
+        };
+        if !Arc::ptr_eq(table, &self.table) {
+            return Ok(false);
+        }
+        self.fill(access, *reverse, cx, env)?;
+        Ok(true)
+    }
+
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>> {
         let mut row = Vec::new();
         Ok(self.next_row(cx, true, &mut row)?.then_some(row))
@@ -1576,9 +1725,9 @@ impl Scan {
     /// The key ranges still to read if all are ranges of the table's rows
     /// (no rowids to fetch, no index entries), so a count may count keys.
     fn row_ranges(&self) -> Option<Vec<KeyBounds>> {
-        let ranges = self.ranges.as_slice();
+        let ranges = &self.ranges[self.next_range..];
         (self.iter.is_none()
-            && self.point_rowids.as_slice().is_empty()
+            && self.points[self.next_point..].is_empty()
             && ranges.iter().all(|(_, _, is_index)| !is_index))
         .then(|| {
             ranges
@@ -1594,15 +1743,19 @@ impl Scan {
     /// entries) are still looked up, so the count is the same either way.
     fn next_row(&mut self, cx: &mut ExecCtx, decode: bool, out: &mut Row) -> Result<bool> {
         loop {
-            if let Some(rowid) = self.point_rowids.next() {
+            if let Some(&rowid) = self.points.get(self.next_point) {
+                self.next_point += 1;
                 if self.fetch(cx, rowid, out)? {
                     return Ok(true);
                 }
                 continue;
             }
             if self.iter.is_none() {
-                match self.ranges.next() {
-                    Some((lo, hi, is_index)) => {
+                match self.ranges.get_mut(self.next_range) {
+                    Some(range) => {
+                        self.next_range += 1;
+                        let (lo, hi, is_index) =
+                            std::mem::replace(range, (Bound::Unbounded, Bound::Unbounded, false));
                         // An empty range (`rowid > 5 AND rowid < 5`) is
                         // skipped: the store refuses it.
                         if range_is_empty(&lo, &hi) {

@@ -47,6 +47,16 @@ impl Clone for Value {
 /// a larger value does not leave it held.
 pub(crate) const KEPT_BUFFER_BYTES: usize = 4096;
 
+/// Empties `values`, kept for a prepared statement's next run, of what is
+/// not worth keeping: a buffer above [`KEPT_BUFFER_BYTES`].
+pub(crate) fn trim_kept(values: &mut [Value]) {
+    for v in values {
+        if v.buffer_capacity() > KEPT_BUFFER_BYTES {
+            *v = Value::Null;
+        }
+    }
+}
+
 impl Value {
     /// The capacity of a text's or blob's buffer (0 for other values):
     /// what keeping the value keeps allocated.
