@@ -118,3 +118,113 @@ fn a_prepared_statement_stepped_again_after_a_revoke_is_refused() {
     };
     assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
 }
+
+/// A prepared statement's run leaves its operators and row buffers to the
+/// next run of the same plan. Alice runs prepared lookups again and again,
+/// by rowid, through an index and as a scan, some runs abandoned after a
+/// row: a run never shows a row the policy in force hides, nor a value a
+/// buffer held from a run before; a policy replaced, a column revoked and
+/// granted again between runs take effect at the next run.
+#[test]
+fn a_prepared_lookup_run_again_follows_policy_and_grant_changes() {
+    let mut lab = lab();
+    lab.as_root("CREATE INDEX doc_owner ON doc(owner)");
+    let root = lab.db.root_session();
+    let alice = lab.s("alice");
+    let mut n = Attacks::new("rows/prepared runs kept between runs");
+    let run = |st: &sealdb::Statement<'_>,
+               p: &Value,
+               all: bool|
+     -> Result<Vec<Vec<Value>>, sealdb::Error> {
+        let mut rows = st.query(&[p])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.step()? {
+            out.push(r.values().to_vec());
+            if !all {
+                break;
+            }
+        }
+        Ok(out)
+    };
+    let by_id = alice
+        .prepare("SELECT id, body FROM doc WHERE id = ?")
+        .unwrap();
+    let by_owner = alice
+        .prepare("SELECT id, body FROM doc WHERE owner = ? ORDER BY id")
+        .unwrap();
+    let by_body = alice
+        .prepare("SELECT id, body FROM doc WHERE body LIKE ? ORDER BY id")
+        .unwrap();
+    let ids = |rows: Vec<Vec<Value>>| -> Vec<i64> {
+        rows.iter()
+            .map(|r| match r[0] {
+                Value::Integer(i) => i,
+                _ => panic!("{r:?}"),
+            })
+            .collect()
+    };
+    let bodies = |rows: &[Vec<Value>]| -> String { format!("{rows:?}") };
+    // Under the owner policy: her rows only, whatever ran before.
+    for round in 0..3 {
+        let all = round != 1;
+        for id in 1..=5i64 {
+            let got = run(&by_id, &Value::Integer(id), all).unwrap();
+            assert_eq!(
+                ids(got.clone()),
+                if id % 2 == 1 { vec![id] } else { vec![] }
+            );
+            assert!(!bodies(&got).contains("bob"), "{got:?}");
+            n.tried();
+        }
+        for who in ["bob", "alice", "bob"] {
+            let got = run(&by_owner, &Value::Text(who.into()), true).unwrap();
+            assert_eq!(
+                ids(got.clone()),
+                if who == "alice" {
+                    vec![1, 3, 5]
+                } else {
+                    vec![]
+                }
+            );
+            n.tried();
+        }
+        for pat in ["%bob%", "a%", "%long%"] {
+            let got = run(&by_body, &Value::Text(pat.into()), all).unwrap();
+            assert!(!bodies(&got).contains("bob"), "{pat}: {got:?}");
+            n.tried();
+        }
+    }
+    // The policy replaced by one showing every row: the next runs show
+    // bob's rows (what the new policy grants), then hide them again.
+    root.execute("DROP POLICY own ON doc", &[]).unwrap();
+    root.execute("CREATE POLICY own ON doc FOR SELECT USING (true)", &[])
+        .unwrap();
+    assert_eq!(ids(run(&by_id, &Value::Integer(2), true).unwrap()), vec![2]);
+    assert_eq!(
+        ids(run(&by_owner, &Value::Text("bob".into()), true).unwrap()),
+        vec![2, 4]
+    );
+    root.execute("DROP POLICY own ON doc", &[]).unwrap();
+    root.execute(
+        "CREATE POLICY own ON doc FOR SELECT USING (owner = current_user)",
+        &[],
+    )
+    .unwrap();
+    assert!(run(&by_id, &Value::Integer(2), true).unwrap().is_empty());
+    assert!(run(&by_owner, &Value::Text("bob".into()), true)
+        .unwrap()
+        .is_empty());
+    n.tried();
+    // A column revoked between runs: refused; granted again: runs.
+    root.execute("REVOKE SELECT (body) ON doc FROM alice", &[])
+        .unwrap();
+    for st in [&by_id, &by_owner, &by_body] {
+        let e = run(st, &Value::Integer(1), true).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::PermissionDenied, "{e}");
+        n.tried();
+    }
+    root.execute("GRANT SELECT (body) ON doc TO alice", &[])
+        .unwrap();
+    assert_eq!(ids(run(&by_id, &Value::Integer(1), true).unwrap()), vec![1]);
+    assert!(n.count() >= 37, "{}", n.count());
+}

@@ -623,6 +623,134 @@ fn c_prepared_insert_is_checked_again_after_revoke_and_new_policy() {
     sealdb_db_free(db);
 }
 
+/// A prepared query stepped, reset and bound again through the C ABI
+/// keeps its operators and row buffers from run to run: no run shows a
+/// row the policy in force hides or a value a buffer held before (runs
+/// abandoned after one row among them); a replaced policy and a revoked
+/// column take effect at the next run.
+#[test]
+fn c_prepared_lookup_is_checked_again_after_revoke_and_new_policy() {
+    let (db, root) = setup();
+    for sql in [
+        "CREATE TABLE doc (id INTEGER PRIMARY KEY, owner TEXT, body TEXT)",
+        "CREATE INDEX doc_owner ON doc(owner)",
+        "INSERT INTO doc VALUES (1, 'alice', 'a'), (2, 'bob', 'bob-secret-much-longer-than-alices'), \
+         (3, 'alice', NULL), (4, 'bob', 'bob-other-secret')",
+        "ALTER TABLE doc ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY see ON doc FOR SELECT USING (owner = current_user)",
+        "GRANT SELECT (id, owner, body) ON doc TO alice",
+    ] {
+        ok(root, sql);
+    }
+    let alice = login(db, "alice", "a1", None).expect("alice");
+    let prepare = |sql: &str| {
+        let sql = c(sql);
+        let mut st = null_mut();
+        assert_eq!(
+            unsafe { sealdb_prepare(alice, sql.as_ptr(), &mut st) },
+            SEALDB_OK
+        );
+        st
+    };
+    let by_id = prepare("SELECT id, body FROM doc WHERE id = ?");
+    let by_owner = prepare("SELECT id, body FROM doc WHERE owner = ?");
+    // The rows of one run (at most `limit`) as "id:body", or the error.
+    let run = |st: *mut sealdb_stmt, bind: &dyn Fn(*mut sealdb_stmt), limit: usize| {
+        assert_eq!(sealdb_reset(st), SEALDB_OK);
+        bind(st);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match sealdb_step(st) {
+                SEALDB_ROW => {
+                    let (mut id, mut p, mut len) = (0i64, null(), 0usize);
+                    unsafe { sealdb_column_int64(st, 0, &mut id) };
+                    unsafe { sealdb_column_text(st, 1, &mut p, &mut len) };
+                    let body = if p.is_null() {
+                        "NULL".to_string()
+                    } else {
+                        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+                    };
+                    out.push(format!("{id}:{body}"));
+                }
+                SEALDB_DONE => break,
+                rc => return Err((rc, msg())),
+            }
+        }
+        Ok(out)
+    };
+    let id =
+        |i: i64| move |st: *mut sealdb_stmt| assert_eq!(sealdb_bind_int64(st, 1, i), SEALDB_OK);
+    let owner = |o: &'static str| {
+        move |st: *mut sealdb_stmt| {
+            let o = c(o);
+            assert_eq!(
+                unsafe { sealdb_bind_text(st, 1, o.as_ptr(), -1) },
+                SEALDB_OK
+            );
+        }
+    };
+    let mut attacks = 0;
+    for round in 0..3 {
+        let limit = if round == 1 { 1 } else { usize::MAX };
+        for i in 1..=4 {
+            let got = run(by_id, &id(i), limit).expect("run");
+            let want: Vec<String> = match i {
+                1 => vec!["1:a".into()],
+                3 => vec!["3:NULL".into()],
+                _ => vec![],
+            };
+            assert_eq!(got, want, "id {i} round {round}");
+            attacks += 1;
+        }
+        for o in ["bob", "alice", "bob"] {
+            let got = run(by_owner, &owner(o), limit).expect("run");
+            assert!(got.iter().all(|r| !r.contains("bob")), "{o}: {got:?}");
+            assert_eq!(got.is_empty(), o == "bob", "{o}: {got:?}");
+            attacks += 1;
+        }
+    }
+    // A policy showing every row: the next run shows bob's row (what the
+    // new policy grants); the owner policy again: hidden again.
+    ok(root, "DROP POLICY see ON doc");
+    ok(root, "CREATE POLICY see ON doc FOR SELECT USING (true)");
+    assert_eq!(
+        run(by_id, &id(2), usize::MAX).expect("run"),
+        vec!["2:bob-secret-much-longer-than-alices".to_string()]
+    );
+    ok(root, "DROP POLICY see ON doc");
+    ok(
+        root,
+        "CREATE POLICY see ON doc FOR SELECT USING (owner = current_user)",
+    );
+    assert_eq!(
+        run(by_id, &id(2), usize::MAX).expect("run"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        run(by_id, &id(1), usize::MAX).expect("run"),
+        vec!["1:a".to_string()]
+    );
+    attacks += 2;
+    // A column revoked between runs: refused; granted again: runs.
+    ok(root, "REVOKE SELECT (body) ON doc FROM alice");
+    for st in [by_id, by_owner] {
+        let e = run(st, &id(1), usize::MAX).expect_err("revoked");
+        assert_eq!(e.0, SEALDB_ERR_PERMISSION_DENIED, "{e:?}");
+        attacks += 1;
+    }
+    ok(root, "GRANT SELECT (body) ON doc TO alice");
+    assert_eq!(
+        run(by_id, &id(3), usize::MAX).expect("run"),
+        vec!["3:NULL".to_string()]
+    );
+    println!("C prepared-lookup attacks: {attacks}");
+    sealdb_stmt_free(by_id);
+    sealdb_stmt_free(by_owner);
+    sealdb_conn_free(alice);
+    sealdb_conn_free(root);
+    sealdb_db_free(db);
+}
+
 /// An ordinary user's transaction large enough for its log record to be
 /// written a chunk at a time (stop 40), through the C ABI on a store on
 /// disk: none of its text reaches any file, a denied write slipped into it

@@ -284,3 +284,49 @@ def test_reused_insert_is_checked_again_after_revoke_and_new_policy(lab):
     assert e.value.code == lib.SEALDB_ERR_PERMISSION_DENIED, str(e.value)
     cur.execute(sql, (8, "alice"))
     assert rows(root, "SELECT id FROM doc ORDER BY id") == [(1,), (2,), (3,), (6,), (8,)]
+
+
+def test_a_cursor_run_again_follows_policy_and_grant_changes(lab):
+    """A cursor executing the same SELECT again reuses its prepared
+    statement, which keeps its operators and row buffers from run to run:
+    no run shows a row the policy in force hides, or a value a buffer held
+    before (runs abandoned after one row among them); a replaced policy and
+    a revoked column take effect at the next run."""
+    root, user = lab
+    root.executescript("""
+        CREATE INDEX t_owner ON t(owner);
+        ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY see ON t FOR SELECT USING (owner = current_user);
+        GRANT SELECT (id, owner, pub, secret) ON t TO alice;
+    """)
+    alice = user("alice")
+    by_id = alice.cursor()
+    by_owner = alice.cursor()
+    for rnd in range(3):
+        for i in (1, 2, 1, 2):
+            by_id.execute("SELECT id, secret FROM t WHERE id = ?", (i,))
+            got = by_id.fetchone() if rnd == 1 else by_id.fetchall()
+            if i == 1:
+                assert got in ((1, "s1"), [(1, "s1")]), got
+            else:
+                assert got in (None, []), got
+        for who in ("bob", "alice", "bob"):
+            by_owner.execute("SELECT id, secret FROM t WHERE owner = ?", (who,))
+            got = by_owner.fetchall()
+            assert got == ([(1, "s1")] if who == "alice" else []), (who, got)
+    root.execute("DROP POLICY see ON t")
+    root.execute("CREATE POLICY see ON t FOR SELECT USING (true)")
+    by_id.execute("SELECT id, secret FROM t WHERE id = ?", (2,))
+    assert by_id.fetchall() == [(2, "s2")]
+    root.execute("DROP POLICY see ON t")
+    root.execute("CREATE POLICY see ON t FOR SELECT USING (owner = current_user)")
+    by_id.execute("SELECT id, secret FROM t WHERE id = ?", (2,))
+    assert by_id.fetchall() == []
+    root.execute("REVOKE SELECT (secret) ON t FROM alice")
+    with pytest.raises(sealdb.DatabaseError) as e:
+        by_id.execute("SELECT id, secret FROM t WHERE id = ?", (1,))
+        by_id.fetchall()
+    assert e.value.code == lib.SEALDB_ERR_PERMISSION_DENIED, str(e.value)
+    root.execute("GRANT SELECT (secret) ON t TO alice")
+    by_id.execute("SELECT id, secret FROM t WHERE id = ?", (1,))
+    assert by_id.fetchall() == [(1, "s1")]
