@@ -576,7 +576,7 @@ impl Session {
                 sec: Some(std::borrow::Cow::Borrowed(sec)),
                 on_error: Default::default(),
                 session: &fn_session,
-                trigger_rights: BTreeMap::new(),
+                trigger_rights: Vec::new(),
                 raised_ignore: false,
             };
             let done = match (stmt, prepared) {

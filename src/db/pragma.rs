@@ -292,7 +292,7 @@ impl Session {
                 sec: Some(std::borrow::Cow::Borrowed(&sec)),
                 on_error: Default::default(),
                 session: &fn_session,
-                trigger_rights: std::collections::BTreeMap::new(),
+                trigger_rights: Vec::new(),
                 raised_ignore: false,
             };
             run::integrity_check(&mut cx, &schema)?

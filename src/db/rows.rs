@@ -194,7 +194,7 @@ impl Rows<'_> {
                             sec: self.sec.as_ref().map(std::borrow::Cow::Borrowed),
                             on_error: Default::default(),
                             session: &self.fn_session,
-                            trigger_rights: BTreeMap::new(),
+                            trigger_rights: Vec::new(),
                             raised_ignore: false,
                         };
                         it.next_into(&mut cx, out)?
@@ -217,7 +217,7 @@ impl Rows<'_> {
                             sec: self.sec.as_ref().map(std::borrow::Cow::Borrowed),
                             on_error: Default::default(),
                             session: &self.fn_session,
-                            trigger_rights: BTreeMap::new(),
+                            trigger_rights: Vec::new(),
                             raised_ignore: false,
                         };
                         it.next_into(&mut cx, out)?

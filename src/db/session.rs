@@ -512,7 +512,7 @@ impl Session {
                 sec: Some(std::borrow::Cow::Borrowed(&sec)),
                 on_error: Default::default(),
                 session: &fn_session,
-                trigger_rights: BTreeMap::new(),
+                trigger_rights: Vec::new(),
                 raised_ignore: false,
             };
             crate::sql::exec::reopen(kept, &planned.plan, &mut cx, &[])

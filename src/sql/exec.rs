@@ -63,9 +63,11 @@ pub struct ExecCtx<'a> {
     /// Borrowed, so the rows of one result share one moment without the
     /// clock being read for a statement that never asks.
     pub session: &'a crate::sql::functions::SessionSnapshot,
-    /// Triggers already authorized during this statement, with the rights
-    /// they run with (their owner's).
-    pub trigger_rights: BTreeMap<u32, Arc<crate::sql::plan::Security>>,
+    /// Triggers already authorized during this statement, by id, with the
+    /// rights they run with (their owner's). A vector: a statement fires
+    /// few distinct triggers, and a context is made for every row a result
+    /// set pulls, where an empty map cost ~50 instructions to drop.
+    pub trigger_rights: Vec<(u32, Arc<crate::sql::plan::Security>)>,
     /// Set by `RAISE(IGNORE)` with the error it returns, which unwinds the
     /// trigger program; the trigger firing that sees both ends the row's
     /// processing without an error (see `sql::run::trigger::fire`).

@@ -9,11 +9,11 @@
 //! a scan does not evict.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::key_hash::KeyHash;
 use super::sst::block::Block;
 
 const SHARDS: usize = 16;
@@ -38,43 +38,6 @@ struct Shard {
 #[repr(align(128))]
 struct Padded(Mutex<Shard>);
 
-/// Hashes a shard map's (table, offset) keys with a folded multiply under
-/// a random per-cache seed: std's SipHash was ~6% of an indexed lookup's
-/// profile. The keys are not secret, but a user who can shape block
-/// offsets (by the sizes of the rows they write) cannot choose colliding
-/// ones without the seed.
-#[derive(Clone, Copy)]
-struct KeyHash {
-    seed: u64,
-}
-
-impl BuildHasher for KeyHash {
-    type Hasher = KeyHasher;
-
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(self.seed)
-    }
-}
-
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        let m = u128::from(self.0 ^ x) * u128::from(0x9e37_79b9_7f4a_7c15_u64);
-        self.0 = (m as u64) ^ ((m >> 64) as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// A size-bounded cache of decoded blocks.
 pub(crate) struct BlockCache {
     shards: Vec<Padded>,
@@ -83,10 +46,7 @@ pub(crate) struct BlockCache {
 
 impl BlockCache {
     pub(crate) fn new(capacity_bytes: usize) -> BlockCache {
-        // std seeds its RandomState from the OS once per process.
-        let hash = KeyHash {
-            seed: std::collections::hash_map::RandomState::new().hash_one(0x005e_a1db_u64),
-        };
+        let hash = KeyHash::random();
         let shard = || Shard {
             map: HashMap::with_hasher(hash),
             clock: VecDeque::new(),

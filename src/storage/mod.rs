@@ -45,6 +45,7 @@ pub(crate) mod count;
 mod flush;
 pub(crate) mod iter;
 pub(crate) mod key;
+mod key_hash;
 pub(crate) mod manifest;
 pub(crate) mod memtable;
 mod open;
@@ -153,7 +154,7 @@ struct Inner {
     dir: SealedDir,
     opts: StorageOptions,
     cache: Arc<BlockCache>,
-    tables: RwLock<HashMap<u64, Arc<SstReader>>>,
+    tables: RwLock<recovery::TableMap>,
     /// Bumped (under `tables`' write lock) each time tables are forgotten.
     tables_epoch: AtomicU64,
     state: Mutex<State>,

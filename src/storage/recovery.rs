@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::vfs::SealedDir;
 
 use super::cache::BlockCache;
+use super::key_hash::KeyHash;
 use super::manifest::{Manifest, CURRENT};
 use super::memtable::Memtable;
 use super::sst::reader::SstReader;
@@ -47,9 +48,12 @@ use super::{parse_manifest_number, parse_number};
 pub const QUARANTINE_DIR: &str = "quarantine";
 
 /// The state of a store as found on disk.
+/// The open table readers, by table number.
+pub(crate) type TableMap = HashMap<u64, Arc<SstReader>, KeyHash>;
+
 pub(crate) struct Recovered {
     pub(crate) version: Version,
-    pub(crate) tables: HashMap<u64, Arc<SstReader>>,
+    pub(crate) tables: TableMap,
     /// Everything the live log segments hold.
     pub(crate) mem: Memtable,
     /// The live log segments replayed, oldest first.
@@ -85,7 +89,7 @@ pub(crate) fn recover(
     let known_next_file = m.next_file;
     let version = m.version;
 
-    let mut tables = HashMap::new();
+    let mut tables = TableMap::with_hasher(KeyHash::random());
     for (_, f) in version.all_files() {
         let name = table_name(f.number);
         if !names.contains(&name) {
@@ -226,7 +230,7 @@ fn recover_without_manifest(sdir: &SealedDir, names: &[String]) -> Result<Recove
     }
     Ok(Recovered {
         version: Version::new(),
-        tables: HashMap::new(),
+        tables: TableMap::with_hasher(KeyHash::random()),
         mem: Memtable::new(0),
         segments: Vec::new(),
         next_file,

@@ -116,7 +116,7 @@ pub(super) fn trigger_rights(
     t: &Arc<Table>,
     trig: &Trigger,
 ) -> Result<Arc<Security>> {
-    if let Some(s) = cx.trigger_rights.get(&trig.id) {
+    if let Some((_, s)) = cx.trigger_rights.iter().find(|(id, _)| *id == trig.id) {
         return Ok(s.clone());
     }
     let Some(sec) = cx.sec.as_deref().cloned() else {
@@ -150,7 +150,7 @@ pub(super) fn trigger_rights(
         policy_exprs: sec.policy_exprs.clone(),
     };
     check(&session, schema, &uses)?;
-    cx.trigger_rights.insert(trig.id, owner.clone());
+    cx.trigger_rights.push((trig.id, owner.clone()));
     Ok(owner)
 }
 
