@@ -36,6 +36,7 @@ use super::memtable::Memtable;
 use super::sst::block::Block;
 use super::sst::reader::SstReader;
 use super::sst::BlockMeta;
+use super::version::Version;
 
 /// Iteration direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -600,8 +601,8 @@ pub struct EngineIter {
     /// Whether the last step landed on an entry.
     on_entry: bool,
     done: bool,
-    /// Keeps the version (and so its tables) and snapshot alive.
-    _pin: Box<dyn Send>,
+    /// Keeps the version (and so its tables) alive.
+    _pin: Arc<Version>,
 }
 
 impl EngineIter {
@@ -611,7 +612,7 @@ impl EngineIter {
         dir: Direction,
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
-        pin: Box<dyn Send>,
+        pin: Arc<Version>,
     ) -> EngineIter {
         EngineIter {
             merged,

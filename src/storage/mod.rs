@@ -671,14 +671,7 @@ impl Inner {
             )));
         }
         let merged = MergeIter::new(sources, dir)?;
-        Ok(EngineIter::new(
-            merged,
-            seq,
-            dir,
-            lower,
-            upper,
-            Box::new(version),
-        ))
+        Ok(EngineIter::new(merged, seq, dir, lower, upper, version))
     }
 
     /// [`Engine::count`]; also returns the blocks passed by and the

@@ -48,12 +48,21 @@ impl Clone for Value {
 pub(crate) const KEPT_BUFFER_BYTES: usize = 4096;
 
 /// Empties `values`, kept for a prepared statement's next run, of what is
-/// not worth keeping: a buffer above [`KEPT_BUFFER_BYTES`].
+/// not worth keeping: a buffer above [`KEPT_BUFFER_BYTES`], and every
+/// buffer when those left add up to more than four times that (a wide row
+/// of long texts), so an idle statement holds a few kilobytes at most.
 pub(crate) fn trim_kept(values: &mut [Value]) {
-    for v in values {
-        if v.buffer_capacity() > KEPT_BUFFER_BYTES {
+    let mut total = 0usize;
+    for v in values.iter_mut() {
+        let n = v.buffer_capacity();
+        if n > KEPT_BUFFER_BYTES {
             *v = Value::Null;
+        } else {
+            total += n;
         }
+    }
+    if total > 4 * KEPT_BUFFER_BYTES {
+        values.fill(Value::Null);
     }
 }
 
@@ -237,6 +246,37 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a statement keeps: small buffers, as they were; none over the
+    /// limit; none at all when the small ones add up to too much.
+    #[test]
+    fn trim_kept_keeps_a_few_kilobytes_at_most() {
+        let text = |n: usize| Value::Text("x".repeat(n));
+        let mut row = vec![
+            text(100),
+            Value::Integer(3),
+            text(KEPT_BUFFER_BYTES + 1),
+            Value::Blob(vec![1; 10]),
+        ];
+        trim_kept(&mut row);
+        assert_eq!(
+            row,
+            vec![
+                text(100),
+                Value::Integer(3),
+                Value::Null,
+                Value::Blob(vec![1; 10])
+            ]
+        );
+        let mut wide: Vec<Value> = (0..8).map(|_| text(KEPT_BUFFER_BYTES)).collect();
+        trim_kept(&mut wide);
+        assert!(wide.iter().all(|v| *v == Value::Null), "{wide:?}");
+        let mut fits: Vec<Value> = (0..4).map(|_| text(KEPT_BUFFER_BYTES / 2)).collect();
+        trim_kept(&mut fits);
+        assert!(fits
+            .iter()
+            .all(|v| v.buffer_capacity() >= KEPT_BUFFER_BYTES / 2));
+    }
 
     /// Copying over a value gives the source whatever the two kinds are,
     /// and a text or blob over one of its kind keeps the buffer.
