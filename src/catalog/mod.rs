@@ -410,7 +410,13 @@ pub fn rowid_of_key(key: &[u8]) -> Result<i64> {
 
 /// Prefix of the entries of index `index` of table `table`.
 pub fn index_prefix(table: u32, index: u32) -> Vec<u8> {
-    let mut k = table_prefix(table);
+    index_prefix_with_room(table, index, 0)
+}
+
+/// [`index_prefix`] with room for `more` bytes after it (an index probe's
+/// key columns), so that appending them does not reallocate.
+pub fn index_prefix_with_room(table: u32, index: u32, more: usize) -> Vec<u8> {
+    let mut k = table_prefix_with_room(table, 5 + more);
     k.push(b'i');
     k.extend_from_slice(&index.to_be_bytes());
     k

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{
-    index_key, index_prefix, row_key, row_key_array, rowid_of_key, rows_prefix, Index, Table,
+    index_key, index_prefix, index_prefix_with_room, row_key, row_key_array, rowid_of_key,
+    rows_prefix, Index, Table,
 };
 use crate::encoding::{decode_row_into, encode_index_value, encode_row, encoded_row_len};
 use crate::error::{Error, Result, SqlErrorKind};
@@ -1451,10 +1452,9 @@ impl Scan {
             }
             Access::Index { index, eq, range } => {
                 let idx = &table.indexes[*index];
-                let mut base = index_prefix(table.id, idx.id);
                 // Room for the key columns (a number takes 17 bytes): the
                 // probe is built without growing it on the way.
-                base.reserve(18 * eq.len().max(1));
+                let base = index_prefix_with_room(table.id, idx.id, 18 * eq.len().max(1));
                 // Every combination of the IN alternatives (bounded).
                 let mut prefixes: Vec<Vec<u8>> = vec![base];
                 for (ci, (alts, aff)) in eq.iter().enumerate() {
