@@ -79,7 +79,7 @@ pub(super) enum Source {
 /// What a run of a prepared query leaves for the next run of the same
 /// plan: its operators, parked ([`RowIter::park`]: holding no storage
 /// cursor), the row it lent and the values it was bound to, for their
-/// buffers (none above [`crate::types::KEPT_BUFFER_BYTES`]).
+/// buffers (what [`crate::types::trim_kept`] leaves: a few KiB at most).
 pub(super) struct KeptRun {
     /// The plan the operators were opened from; held, so that the address
     /// a later run compares its plan's with is never another plan's.

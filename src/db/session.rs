@@ -321,9 +321,9 @@ impl Session {
         }
     }
 
-    /// Authorizes, audits and opens a planned query.
+    /// Authorizes, audits and opens a planned query. `reuse`: a prepared
+    /// query's run (see [`Reuse`]).
     #[allow(clippy::too_many_arguments)]
-    /// `reuse`: a prepared query's run (see [`Reuse`]).
     pub(super) fn run_query<'s>(
         &'s self,
         schema: &Schema,
