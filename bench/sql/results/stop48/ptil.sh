@@ -1,8 +1,10 @@
 #!/bin/bash
-# ptil.sh MODE ROUNDS REPS BIN...: interleaved rd runs; prints per binary the min and median of the per-rep times ("pt"/"cov" lines or buckets)
+# ptil.sh MODE ROUNDS REPS BIN...: interleaved runs of RD_DIR/rd-BIN (default /work/tgt: rd.rs of
+# results/stop47 built per commit); prints per binary the min, p25 and median of the per-rep times
+# of the "pt" or "cov" mode (10k lookups each)
 mode=$1; rounds=$2; reps=$3; shift 3
 for r in $(seq $rounds); do for b in "$@"; do
-  WAITFLUSH=1 /work/tgt/rd-$b plain /dev/shm/rdil-$b $mode $reps 2>&1 | grep -oE "^$mode [0-9.]+(ms|µs|s)" | sed "s/^/$b /"
+  WAITFLUSH=1 ${RD_DIR:-/work/tgt}/rd-$b plain /dev/shm/rdil-$b $mode $reps 2>&1 | grep -oE "^$mode [0-9.]+(ms|µs|s)" | sed "s/^/$b /"
 done; done | python3 -c '
 import sys,collections,re
 d=collections.defaultdict(list)
