@@ -253,12 +253,11 @@ impl Rows<'_> {
         let Some((home, planned)) = self.keep.take() else {
             return;
         };
-        let Source::Stream(it) =
+        let Source::Stream(mut it) =
             std::mem::replace(&mut self.source, Source::Buffered(Vec::new().into_iter()))
         else {
             return;
         };
-        let mut it = it;
         if !it.park() {
             return;
         }

@@ -477,12 +477,13 @@ impl Session {
         audit: Option<PendingAudit>,
         reuse: Option<Reuse<'s>>,
     ) -> Result<Rows<'s>> {
-        let (kept, row, keep) = match reuse {
-            Some(r) => match r.kept {
-                Some(k) => (Some(k.it), k.row, Some((r.home, r.planned))),
-                None => (None, Vec::new(), Some((r.home, r.planned))),
-            },
-            None => (None, Vec::new(), None),
+        let (kept, keep) = match reuse {
+            Some(r) => (r.kept, Some((r.home, r.planned))),
+            None => (None, None),
+        };
+        let (kept, row) = match kept {
+            Some(k) => (Some(k.it), k.row),
+            None => (None, Vec::new()),
         };
         let busy_timeout = self.busy_timeout();
         let fn_session = self.snapshot();

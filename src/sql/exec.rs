@@ -1357,17 +1357,13 @@ impl Scan {
         cx: &mut ExecCtx,
         env: &[Value],
     ) -> Result<()> {
-        self.iter = None;
-        self.next_range = 0;
-        self.next_point = 0;
+        self.rewind();
         let Scan {
             table,
             ranges,
             points,
             ..
         } = self;
-        ranges.clear();
-        points.clear();
         // The table's row prefix only where a range of rows needs it (not
         // for an index or rowid lookup, every run of a prepared one).
         let rows = || rows_prefix(table.id);
@@ -1564,6 +1560,15 @@ impl Scan {
         Ok(())
     }
 
+    /// Drops the storage cursor and every range and rowid, read or not.
+    fn rewind(&mut self) {
+        self.iter = None;
+        self.ranges.clear();
+        self.points.clear();
+        self.next_range = 0;
+        self.next_point = 0;
+    }
+
     /// Reads row `rowid` into `out`; false when there is none.
     fn fetch(&self, cx: &mut ExecCtx, rowid: i64, out: &mut Row) -> Result<bool> {
         // The key on the stack and the row decoded where the store keeps
@@ -1682,7 +1687,7 @@ fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 
 impl RowIter for Scan {
     fn park(&mut self) -> bool {
-        self.iter = None;
+        self.rewind();
         self.seen = None;
         if self.ranges.capacity() > PARKED_SCAN_ROOM {
             self.ranges = Vec::new();
@@ -1690,10 +1695,6 @@ impl RowIter for Scan {
         if self.points.capacity() > PARKED_SCAN_ROOM {
             self.points = Vec::new();
         }
-        self.ranges.clear();
-        self.points.clear();
-        self.next_range = 0;
-        self.next_point = 0;
         true
     }
 
